@@ -1,0 +1,66 @@
+/**
+ * The coordination port: the small set of shared-state primitives that instances of
+ * Switchboard need to agree on. Redis implements it in cluster mode; an in-process adapter
+ * implements it for the embedded single-machine default. Both pass one contract suite
+ * (coordination.contract.ts), so behaviour cannot drift between them.
+ */
+
+export type Unsubscribe = () => Promise<void>;
+
+export interface RateLimitResult {
+  allowed: boolean;
+  /** Requests still allowed in the current window (0 when refused). */
+  remaining: number;
+  /** Milliseconds until the caller may try again (0 when allowed). */
+  retryAfterMs: number;
+}
+
+export interface InstanceInfo {
+  id: string;
+  startedAt: string;
+  lastSeenAt: string;
+  /** Free-form details (host, port, version...) published with the heartbeat. */
+  meta: Record<string, unknown>;
+}
+
+export type ConnectionState = "ready" | "degraded";
+
+export interface Coordination {
+  readonly kind: "memory" | "redis";
+
+  /** Key/value with optional TTL. Values are strings; callers serialise. */
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, opts?: { ttlMs?: number }): Promise<void>;
+  /** Sets only if absent; true when this call created the key. */
+  setIfAbsent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
+  del(key: string): Promise<void>;
+
+  /** Atomic counters. `incr` creates the key at 0; ttl applies only when it creates it. */
+  incr(key: string, by?: number, opts?: { ttlMs?: number }): Promise<number>;
+  /** Atomic float add on a hash field (per-instance metric aggregation). */
+  hincrByFloat(key: string, field: string, by: number): Promise<number>;
+  hgetall(key: string): Promise<Record<string, string>>;
+
+  /** Pub/sub. The handler receives each message published after subscribe resolved. */
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+
+  /**
+   * Fixed-window rate limit: consumes `points` (default 1) from bucket `key` allowing
+   * `limit` per `windowMs`. Atomic across instances.
+   */
+  consume(key: string, limit: number, windowMs: number, points?: number): Promise<RateLimitResult>;
+
+  /** Instance heartbeats: announce this instance alive for `ttlMs`; list live instances. */
+  heartbeat(instance: Omit<InstanceInfo, "lastSeenAt">, ttlMs: number): Promise<void>;
+  liveInstances(): Promise<InstanceInfo[]>;
+
+  /** Cheap liveness check for /ready. */
+  ping(): Promise<boolean>;
+  /** "degraded" while the backing store is unreachable (always "ready" in memory). */
+  state(): ConnectionState;
+  /** Called whenever the connection comes back after being degraded (resync hook). */
+  onReconnect(handler: () => void): () => void;
+
+  close(): Promise<void>;
+}
