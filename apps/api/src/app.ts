@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Logger } from "pino";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "./env.ts";
+import { createCoordination } from "./infra/coordination/index.ts";
+import { openDatabase } from "./infra/database.ts";
+import { createLogger } from "./infra/logger.ts";
+import { createAccessTokens } from "./services/auth/access-tokens.ts";
+import { createAuthService } from "./services/auth/auth-service.ts";
+import { createRevocations } from "./services/auth/revocations.ts";
+import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
+import { createUsersService } from "./services/users-service.ts";
+
+const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+
+export interface App {
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: opens infrastructure (database with migrations, coordination),
+ * bootstraps the SuperAdmin and wires services. Throws an Error with one clear line when
+ * configuration points at something unusable.
+ */
+export async function createApp(env: Env, opts: { log?: Logger } = {}): Promise<App> {
+  const log = opts.log ?? createLogger(env.LOG_LEVEL);
+  const dataDir = resolve(env.DATA_DIR);
+  const instanceId = randomUUID();
+  if (env.JWT_SECRET && env.JWT_SECRET.length < 32 && env.NODE_ENV !== "production") {
+    log.warn("JWT_SECRET is shorter than 32 characters; this is refused when NODE_ENV=production");
+  }
+
+  const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
+  let coordination;
+  try {
+    coordination = await createCoordination({
+      redisUrl: env.REDIS_URL,
+      instanceId,
+      log: (level: "info" | "warn" | "error", msg: string) => log[level](msg),
+    });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  const jwtSecret = await resolveJwtSecret({ configured: env.JWT_SECRET, dataDir, log });
+  const accessTokens = createAccessTokens({
+    secret: jwtSecret,
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+    ttlSec: env.ACCESS_TOKEN_TTL_SEC,
+  });
+  const auth = createAuthService({
+    prisma: db.prisma,
+    coordination,
+    accessTokens,
+    revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
+    refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
+    loginLimitPerMin: env.LOGIN_RATE_LIMIT_PER_MIN,
+  });
+  const users = createUsersService({ prisma: db.prisma, auth });
+
+  await bootstrapSuperAdmin({
+    prisma: db.prisma,
+    email: env.SUPERADMIN_EMAIL,
+    password: env.SUPERADMIN_PASSWORD,
+    dataDir,
+    log,
+  });
+
+  const deps: AppDeps = {
+    env,
+    log,
+    instanceId,
+    startedAt: new Date(),
+    version: VERSION,
+    db,
+    coordination,
+    auth,
+    users,
+  };
+  return {
+    deps,
+    async close() {
+      await coordination.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import type { Env } from "./env.ts";
+import type { Database } from "./infra/database.ts";
+import type { Coordination } from "./infra/coordination/port.ts";
+import type { AuthService } from "./services/auth/auth-service.ts";
+import type { UsersService } from "./services/users-service.ts";
+
+/**
+ * Everything a request handler may use, created once at start (see app.ts) and passed in.
+ * Tests build the same object on real PostgreSQL/Redis or on the embedded adapters.
+ */
+export interface AppDeps {
+  env: Env;
+  log: Logger;
+  instanceId: string;
+  startedAt: Date;
+  version: string;
+  db: Database;
+  coordination: Coordination;
+  auth: AuthService;
+  users: UsersService;
+}

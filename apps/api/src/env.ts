@@ -1,0 +1,110 @@
+/**
+ * The only reader of process.env. Configuration is parsed once with zod; a bad value stops
+ * the process at start with one clear line (see `loadEnvOrExit`).
+ */
+import { z } from "zod";
+
+const PROVIDER_IDS = ["beta", "deepseek", "openai", "ollama", "template"] as const;
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const optionalUrl = (name: string) =>
+  optionalString.refine((v) => v === undefined || URL.canParse(v), `${name} must be a URL`);
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const ZEnv = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default("127.0.0.1"),
+    DATA_DIR: z.string().default("./.data"),
+    DATABASE_URL: optionalString.refine(
+      (v) => v === undefined || (URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)),
+      "DATABASE_URL must be a postgresql:// URL",
+    ),
+    REDIS_URL: optionalString.refine(
+      (v) => v === undefined || (URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol)),
+      "REDIS_URL must be a redis:// or rediss:// URL",
+    ),
+    JWT_SECRET: optionalString,
+    JWT_ISSUER: z.string().default("switchboard"),
+    JWT_AUDIENCE: z.string().default("switchboard"),
+    ACCESS_TOKEN_TTL_SEC: positiveInt(900),
+    REFRESH_TOKEN_TTL_SEC: positiveInt(60 * 60 * 24 * 30),
+    SUPERADMIN_EMAIL: optionalString,
+    SUPERADMIN_PASSWORD: optionalString,
+    LOGIN_RATE_LIMIT_PER_MIN: positiveInt(10),
+    BETA_MODEL_BASE_URL: optionalUrl("BETA_MODEL_BASE_URL"),
+    BETA_MODEL_API_KEY: optionalString,
+    BETA_MODEL_NAME: z.string().default("beta"),
+    DEEPSEEK_API_KEY: optionalString,
+    DEEPSEEK_BASE_URL: z.string().url().default("https://api.deepseek.com"),
+    DEEPSEEK_MODEL: z.string().default("deepseek-chat"),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_BASE_URL: z.string().url().default("https://api.openai.com/v1"),
+    OPENAI_MODEL: z.string().default("gpt-4o-mini"),
+    OLLAMA_BASE_URL: optionalUrl("OLLAMA_BASE_URL"),
+    OLLAMA_MODEL: z.string().default("llama3.1"),
+    PROVIDER_ORDER: z
+      .string()
+      .default(PROVIDER_IDS.join(","))
+      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(PROVIDER_IDS)).min(1)),
+    PROVIDER_TIMEOUT_MS: positiveInt(30_000),
+    CORS_ORIGINS: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    ADMIN_DIST_DIR: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {
+      ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET must be at least 32 characters" });
+    }
+    if (env.NODE_ENV === "production" && env.JWT_SECRET === undefined && env.DATABASE_URL !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: "JWT_SECRET is required in cluster mode (every instance must share it)",
+      });
+    }
+    if ((env.SUPERADMIN_EMAIL === undefined) !== (env.SUPERADMIN_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SUPERADMIN_PASSWORD"],
+        message: "SUPERADMIN_EMAIL and SUPERADMIN_PASSWORD must be set together",
+      });
+    }
+  });
+
+export type Env = z.infer<typeof ZEnv>;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+export { PROVIDER_IDS };
+
+/** Parses an environment; throws an Error whose message is one line naming every problem. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = ZEnv.safeParse(source);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".") || "env"}: ${i.message}`);
+  throw new Error(`Invalid configuration: ${problems.join("; ")}`);
+}
+
+export function loadEnvOrExit(): Env {
+  try {
+    return parseEnv(process.env);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+}
+
+/** Raw environment for child processes in tests and scripts that forward it. */
+export function processEnvSnapshot(): Record<string, string | undefined> {
+  return { ...process.env };
+}

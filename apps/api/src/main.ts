@@ -1,0 +1,39 @@
+// Process entry point: parse config, build the app, listen, and shut down cleanly.
+import { createApp, type App } from "./app.ts";
+import { loadEnvOrExit } from "./env.ts";
+import { buildServer } from "./server.ts";
+
+const env = loadEnvOrExit();
+
+let app: App;
+try {
+  app = await createApp(env);
+} catch (error) {
+  console.error(`Startup failed: ${(error as Error).message}`);
+  process.exit(1);
+}
+const server = await buildServer(app.deps);
+
+let closing = false;
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  app.deps.log.info({ signal }, "shutting down");
+  await server.close();
+  await app.close();
+  process.exit(0);
+}
+process.once("SIGINT", () => void shutdown("SIGINT"));
+process.once("SIGTERM", () => void shutdown("SIGTERM"));
+
+try {
+  const address = await server.listen({ port: env.PORT, host: env.HOST });
+  app.deps.log.info(
+    { address, database: app.deps.db.kind, coordination: app.deps.coordination.kind, instanceId: app.deps.instanceId },
+    `Switchboard listening on ${address} (admin at ${address}/)`,
+  );
+} catch (error) {
+  console.error(`Cannot listen on ${env.HOST}:${env.PORT}: ${(error as Error).message}`);
+  await app.close();
+  process.exit(1);
+}

@@ -1,0 +1,50 @@
+import { ZAuthTokens, ZLoginInput, ZLogoutInput, ZRefreshInput, ZUser } from "@switchboard/schema";
+import { z } from "zod";
+import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../trpc/cookies.ts";
+import type { Context } from "../trpc/context.ts";
+import { publicProcedure, router, userProcedure } from "../trpc/init.ts";
+import { AppError } from "../services/errors.ts";
+import type { TAuthTokens } from "@switchboard/schema";
+
+/** Mirrors the tokens into httpOnly cookies so the SPA (and its SSE streams) never hold them. */
+function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
+  const secure = ctx.deps.env.NODE_ENV === "production";
+  ctx.req.cookies.set(ACCESS_COOKIE, tokens.accessToken, sessionCookieOptions(tokens.expiresIn, secure));
+  ctx.req.cookies.set(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(ctx.deps.env.REFRESH_TOKEN_TTL_SEC, secure));
+}
+
+export const authRouter = router({
+  login: publicProcedure
+    .input(ZLoginInput)
+    .output(ZAuthTokens)
+    .mutation(async ({ ctx, input }) => {
+      const tokens = await ctx.deps.auth.login(input, { ip: ctx.req.ip, userAgent: ctx.req.userAgent });
+      setSessionCookies(ctx, tokens);
+      return tokens;
+    }),
+
+  refresh: publicProcedure
+    .input(ZRefreshInput.optional())
+    .output(ZAuthTokens)
+    .mutation(async ({ ctx, input }) => {
+      const token = input?.refreshToken ?? ctx.req.cookies.get(REFRESH_COOKIE);
+      if (!token) throw new AppError("UNAUTHORIZED", "No refresh token");
+      const tokens = await ctx.deps.auth.refresh(token);
+      setSessionCookies(ctx, tokens);
+      return tokens;
+    }),
+
+  logout: publicProcedure
+    .input(ZLogoutInput)
+    .output(z.object({ ok: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      const claims = ctx.user ? { sessionId: ctx.user.sessionId } : null;
+      await ctx.deps.auth.logout(claims, input?.refreshToken ?? ctx.req.cookies.get(REFRESH_COOKIE));
+      const opts = { path: "/" };
+      ctx.req.cookies.clear(ACCESS_COOKIE, opts);
+      ctx.req.cookies.clear(REFRESH_COOKIE, opts);
+      return { ok: true as const };
+    }),
+
+  me: userProcedure.output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+});

@@ -1,0 +1,7 @@
+import { ZHealth } from "@switchboard/schema";
+import { publicProcedure, router } from "../trpc/init.ts";
+import { health } from "../services/health-service.ts";
+
+export const healthRouter = router({
+  check: publicProcedure.output(ZHealth).query(({ ctx }) => health(ctx.deps)),
+});

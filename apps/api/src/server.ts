@@ -1,0 +1,58 @@
+import fastifyCookie from "@fastify/cookie";
+import fastifyCors from "@fastify/cors";
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { AppDeps } from "./deps.ts";
+import { sendHttpError } from "./http/errors.ts";
+import { registerOpsRoutes } from "./http/ops-routes.ts";
+import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
+import { appRouter, type AppRouter } from "./routers/index.ts";
+import { createContextFactory } from "./trpc/context.ts";
+import { appErrorOf } from "./trpc/errors.ts";
+
+/** Requests larger than this are refused with 413 before any parsing. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Builds the Fastify app: tRPC at /trpc, ops endpoints, REST aliases and the admin SPA. */
+export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: true,
+    // Long procedure batches and SSE resume ids travel in the URL.
+    maxParamLength: 5000,
+    routerOptions: { maxParamLength: 5000 },
+  });
+  app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.info(
+      { reqId: request.id, method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
+  });
+
+  await app.register(fastifyCookie);
+  if (deps.env.CORS_ORIGINS.length > 0) {
+    await app.register(fastifyCors, { origin: deps.env.CORS_ORIGINS, credentials: true });
+  }
+
+  await app.register(fastifyTRPCPlugin, {
+    prefix: "/trpc",
+    trpcOptions: {
+      router: appRouter,
+      createContext: createContextFactory(deps),
+      responseMeta({ errors }) {
+        const retryAfter = errors.map((e) => appErrorOf(e)?.retryAfterSec).find((s) => s !== undefined);
+        return retryAfter !== undefined ? { headers: { "retry-after": String(retryAfter) } } : {};
+      },
+      onError({ error, path }) {
+        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+  });
+
+  registerOpsRoutes(app, deps);
+  await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
+  return app;
+}

@@ -1,0 +1,61 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { ZRole, type TRole } from "@switchboard/schema";
+
+export interface AccessClaims {
+  userId: string;
+  email: string;
+  role: TRole;
+  sessionId: string;
+  /** Issued-at in milliseconds (the standard `iat` has 1 s resolution, too coarse for revocation). */
+  issuedAtMs: number;
+}
+
+export interface AccessTokenConfig {
+  secret: string;
+  issuer: string;
+  audience: string;
+  ttlSec: number;
+}
+
+/** Tokens larger than this are rejected before any crypto work. */
+const MAX_TOKEN_LENGTH = 4096;
+
+export function createAccessTokens(config: AccessTokenConfig) {
+  const key = new TextEncoder().encode(config.secret);
+
+  async function sign(claims: Omit<AccessClaims, "issuedAtMs">): Promise<string> {
+    return new SignJWT({ email: claims.email, role: claims.role, sid: claims.sessionId, iat_ms: Date.now() })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(claims.userId)
+      .setIssuer(config.issuer)
+      .setAudience(config.audience)
+      .setIssuedAt()
+      .setNotBefore("0s")
+      .setExpirationTime(`${config.ttlSec}s`)
+      .sign(key);
+  }
+
+  /** Returns the claims of a valid token, or null for any invalid one. Never throws. */
+  async function verify(token: string): Promise<AccessClaims | null> {
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ["HS256"],
+        issuer: config.issuer,
+        audience: config.audience,
+        requiredClaims: ["sub", "exp", "iat", "nbf"],
+      });
+      const role = ZRole.safeParse(payload.role);
+      if (!role.success || typeof payload.sub !== "string" || typeof payload.sid !== "string") return null;
+      if (typeof payload.email !== "string" || typeof payload.iat_ms !== "number") return null;
+      return { userId: payload.sub, email: payload.email, role: role.data, sessionId: payload.sid, issuedAtMs: payload.iat_ms };
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return null;
+      throw error;
+    }
+  }
+
+  return { sign, verify, ttlSec: config.ttlSec };
+}
+
+export type AccessTokens = ReturnType<typeof createAccessTokens>;

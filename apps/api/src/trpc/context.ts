@@ -1,0 +1,72 @@
+import { randomUUID } from "node:crypto";
+import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
+import type { TRole } from "@switchboard/schema";
+import type { AppDeps } from "../deps.ts";
+import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
+
+export interface AuthedUser {
+  id: string;
+  email: string;
+  role: TRole;
+  sessionId: string;
+}
+
+/** What procedures may know about the HTTP exchange, without depending on Fastify. */
+export interface RequestInfo {
+  requestId: string;
+  ip: string | undefined;
+  userAgent: string | undefined;
+  cookies: CookieJar;
+  /** Aborted when the client goes away (used by streams to abort upstream calls). */
+  signal: AbortSignal | undefined;
+}
+
+export interface Context {
+  deps: AppDeps;
+  user: AuthedUser | null;
+  req: RequestInfo;
+}
+
+export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | null; req?: Partial<RequestInfo> }): Context {
+  return {
+    deps: opts.deps,
+    user: opts.user,
+    req: {
+      requestId: opts.req?.requestId ?? randomUUID(),
+      ip: opts.req?.ip,
+      userAgent: opts.req?.userAgent,
+      cookies: opts.req?.cookies ?? { get: () => undefined, set: () => {}, clear: () => {} },
+      signal: opts.req?.signal,
+    },
+  };
+}
+
+/** Resolves the caller from a Bearer token or the SPA's httpOnly cookie. Never throws. */
+export async function resolveUser(deps: AppDeps, token: string | undefined): Promise<AuthedUser | null> {
+  if (!token) return null;
+  try {
+    const claims = await deps.auth.authenticate(token);
+    return claims ? { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId } : null;
+  } catch (error) {
+    deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
+    return null;
+  }
+}
+
+export function createContextFactory(deps: AppDeps) {
+  return async function createContext({ req, res }: CreateFastifyContextOptions): Promise<Context> {
+    const cookies: CookieJar = {
+      get: (name) => req.cookies?.[name],
+      set: (name, value, opts) => void res.setCookie(name, value, opts),
+      clear: (name, opts) => void res.clearCookie(name, opts),
+    };
+    const user = await resolveUser(deps, readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)));
+    const abort = new AbortController();
+    req.raw.once("close", () => abort.abort());
+    return createContextInner({
+      deps,
+      user,
+      req: { requestId: req.id, ip: req.ip, userAgent: req.headers["user-agent"], cookies, signal: abort.signal },
+    });
+  };
+}

@@ -1,0 +1,50 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import { roleAtLeast, type TRole } from "@switchboard/schema";
+import type { Context } from "./context.ts";
+import { errorData, toTRPCError } from "./errors.ts";
+
+export interface Meta {
+  /** The least role that may call the procedure; read by the role-matrix test and docs. */
+  requiredRole: TRole | "PUBLIC";
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    defaultMeta: { requiredRole: "PUBLIC" },
+    errorFormatter({ shape, error }) {
+      const data = { ...shape.data, ...errorData(error) };
+      // Stack traces never leave the server.
+      delete (data as { stack?: unknown }).stack;
+      return { ...shape, data };
+    },
+  });
+
+/** Every procedure runs through this: services throw AppError, clients get the mapped code. */
+const baseProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
+  // as `cause`; unwrap it so an AppError keeps its meaning.
+  if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && result.error.cause) {
+    throw toTRPCError(result.error.cause);
+  }
+  return result;
+});
+
+function requireRole(required: TRole) {
+  return baseProcedure.meta({ requiredRole: required }).use(({ ctx, next }) => {
+    if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
+    if (!roleAtLeast(ctx.user.role, required)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `Requires role ${required}` });
+    }
+    return next({ ctx: { ...ctx, user: ctx.user } });
+  });
+}
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = baseProcedure;
+export const userProcedure = requireRole("USER");
+export const adminProcedure = requireRole("ADMIN");
+export const superAdminProcedure = requireRole("SUPERADMIN");

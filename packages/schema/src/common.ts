@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+/** Roles are ordered: each role can do everything the roles before it can. */
+export const ROLES = ["USER", "ADMIN", "SUPERADMIN"] as const;
+export const ZRole = z.enum(ROLES);
+export type TRole = z.infer<typeof ZRole>;
+
+export function roleAtLeast(role: TRole, required: TRole): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(required);
+}
+
+export const ZId = z.string().uuid();
+
+/** Cursor pagination shared by every list procedure. */
+export const ZPageInput = z.object({
+  cursor: z.string().min(1).max(200).optional(),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+export type TPageInput = z.infer<typeof ZPageInput>;
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+/** Application error codes carried in `error.data.appCode`. */
+export const APP_ERROR_CODES = [
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "CONFLICT",
+  "PAYLOAD_TOO_LARGE",
+  "TOO_MANY_REQUESTS",
+  "EMERGENCY_STOP",
+  "SERVICE_UNAVAILABLE",
+  "UPSTREAM_ERROR",
+  "INTERNAL",
+] as const;
+export type TAppErrorCode = (typeof APP_ERROR_CODES)[number];

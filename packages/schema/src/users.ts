@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { ZId, ZPageInput, ZRole } from "./common.ts";
+import { ZEmail, ZNewPassword } from "./auth.ts";
+
+export const ZUsersListInput = ZPageInput.extend({
+  search: z.string().trim().max(254).optional(),
+}).optional();
+export type TUsersListInput = z.infer<typeof ZUsersListInput>;
+
+export const ZUserCreateInput = z.object({
+  email: ZEmail,
+  password: ZNewPassword,
+  role: ZRole.default("USER"),
+});
+export type TUserCreateInput = z.infer<typeof ZUserCreateInput>;
+
+export const ZUserUpdateInput = z
+  .object({
+    id: ZId,
+    role: ZRole.optional(),
+    disabled: z.boolean().optional(),
+    password: ZNewPassword.optional(),
+  })
+  .refine((v) => v.role !== undefined || v.disabled !== undefined || v.password !== undefined, {
+    message: "Nothing to update: give role, disabled or password",
+  });
+export type TUserUpdateInput = z.infer<typeof ZUserUpdateInput>;
