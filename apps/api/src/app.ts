@@ -33,16 +33,18 @@ export async function createApp(env: Env, opts: { log?: Logger } = {}): Promise<
     log.warn("JWT_SECRET is shorter than 32 characters; this is refused when NODE_ENV=production");
   }
 
-  const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
-  let coordination;
+  // Coordination first: an unreachable Redis fails in milliseconds, before any migration runs.
+  const coordination = await createCoordination({
+    redisUrl: env.REDIS_URL,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    instanceId,
+    log: (level: "info" | "warn" | "error", msg: string) => log[level](msg),
+  });
+  let db;
   try {
-    coordination = await createCoordination({
-      redisUrl: env.REDIS_URL,
-      instanceId,
-      log: (level: "info" | "warn" | "error", msg: string) => log[level](msg),
-    });
+    db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
   } catch (error) {
-    await db.close();
+    await coordination.close();
     throw error;
   }
 
@@ -59,7 +61,7 @@ export async function createApp(env: Env, opts: { log?: Logger } = {}): Promise<
     accessTokens,
     revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
-    loginLimitPerMin: env.LOGIN_RATE_LIMIT_PER_MIN,
+    loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
   });
   const users = createUsersService({ prisma: db.prisma, auth });
 

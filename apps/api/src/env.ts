@@ -31,6 +31,7 @@ export const ZEnv = z
       (v) => v === undefined || (URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol)),
       "REDIS_URL must be a redis:// or rediss:// URL",
     ),
+    REDIS_KEY_PREFIX: z.string().default("switchboard:"),
     JWT_SECRET: optionalString,
     JWT_ISSUER: z.string().default("switchboard"),
     JWT_AUDIENCE: z.string().default("switchboard"),
@@ -38,7 +39,10 @@ export const ZEnv = z
     REFRESH_TOKEN_TTL_SEC: positiveInt(60 * 60 * 24 * 30),
     SUPERADMIN_EMAIL: optionalString,
     SUPERADMIN_PASSWORD: optionalString,
+    /** Failed sign-ins allowed per account per minute. */
     LOGIN_RATE_LIMIT_PER_MIN: positiveInt(10),
+    /** Failed sign-ins allowed per client IP per minute (higher: many users may share a NAT). */
+    LOGIN_IP_RATE_LIMIT_PER_MIN: positiveInt(30),
     BETA_MODEL_BASE_URL: optionalUrl("BETA_MODEL_BASE_URL"),
     BETA_MODEL_API_KEY: optionalString,
     BETA_MODEL_NAME: z.string().default("beta"),

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+// Brings in the cookie plugin's request/reply typings (req.cookies, res.setCookie).
+import type {} from "@fastify/cookie";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
@@ -54,13 +56,16 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
 }
 
 export function createContextFactory(deps: AppDeps) {
-  return async function createContext({ req, res }: CreateFastifyContextOptions): Promise<Context> {
+  return async function createContext({ req, res, info }: CreateFastifyContextOptions): Promise<Context> {
     const cookies: CookieJar = {
       get: (name) => req.cookies?.[name],
       set: (name, value, opts) => void res.setCookie(name, value, opts),
       clear: (name, opts) => void res.clearCookie(name, opts),
     };
-    const user = await resolveUser(deps, readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)));
+    // connectionParams: browsers on another origin cannot set headers on an EventSource.
+    const paramToken = info.connectionParams?.["token"];
+    const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
+    const user = await resolveUser(deps, token);
     const abort = new AbortController();
     req.raw.once("close", () => abort.abort());
     return createContextInner({

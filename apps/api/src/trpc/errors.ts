@@ -18,6 +18,9 @@ const TRPC_CODE_BY_APP_CODE: Record<TAppErrorCode, TRPC_ERROR_CODE_KEY> = {
   INTERNAL: "INTERNAL_SERVER_ERROR",
 };
 
+/** The role guard's own messages, so tests can tell a guard refusal from a service's 401. */
+export const GUARD_MESSAGES = { unauthenticated: "Sign in first", forbiddenPrefix: "Requires role" } as const;
+
 /** Converts whatever a service threw into the TRPCError the client will see. */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;

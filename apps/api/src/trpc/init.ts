@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { roleAtLeast, type TRole } from "@switchboard/schema";
 import type { Context } from "./context.ts";
-import { errorData, toTRPCError } from "./errors.ts";
+import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
 
 export interface Meta {
   /** The least role that may call the procedure; read by the role-matrix test and docs. */
@@ -34,9 +34,9 @@ const baseProcedure = t.procedure.use(async ({ next }) => {
 
 function requireRole(required: TRole) {
   return baseProcedure.meta({ requiredRole: required }).use(({ ctx, next }) => {
-    if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
+    if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
     if (!roleAtLeast(ctx.user.role, required)) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `Requires role ${required}` });
+      throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
   });

@@ -15,8 +15,8 @@ export interface AuthServiceDeps {
   accessTokens: AccessTokens;
   revocations: Revocations;
   refreshTtlSec: number;
-  /** Failed logins allowed per minute, per IP and per account. */
-  loginLimitPerMin: number;
+  /** Failed logins allowed per minute per account, and per client IP. */
+  loginLimits: { perAccount: number; perIp: number };
 }
 
 export interface ClientInfo {
@@ -38,10 +38,10 @@ export function createAuthService(deps: AuthServiceDeps) {
    * Brute-force protection counts failed attempts only, so a user who signs in often is
    * never locked out, while guessing stops after `loginLimitPerMin` failures a minute.
    */
-  async function assertLoginAllowed(keys: string[]): Promise<void> {
-    for (const key of keys) {
+  async function assertLoginAllowed(limits: Array<[key: string, limit: number]>): Promise<void> {
+    for (const [key, limit] of limits) {
       const count = Number((await deps.coordination.get(key)) ?? "0");
-      if (count >= deps.loginLimitPerMin) {
+      if (count >= limit) {
         throw new AppError("TOO_MANY_REQUESTS", "Too many failed sign-in attempts; try again later", {
           retryAfterSec: 60,
         });
@@ -49,12 +49,15 @@ export function createAuthService(deps: AuthServiceDeps) {
     }
   }
 
-  async function recordFailure(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((key) => deps.coordination.incr(key, 1, { ttlMs: 60_000 })));
+  async function recordFailure(limits: Array<[key: string, limit: number]>): Promise<void> {
+    await Promise.all(limits.map(([key]) => deps.coordination.incr(key, 1, { ttlMs: 60_000 })));
   }
 
   async function login(input: TLoginInput, client: ClientInfo): Promise<TAuthTokens> {
-    const limitKeys = [`auth:login-fail:acct:${input.email}`, `auth:login-fail:ip:${client.ip ?? "unknown"}`];
+    const limitKeys: Array<[string, number]> = [
+      [`auth:login-fail:acct:${input.email}`, deps.loginLimits.perAccount],
+      [`auth:login-fail:ip:${client.ip ?? "unknown"}`, deps.loginLimits.perIp],
+    ];
     await assertLoginAllowed(limitKeys);
     const user = await prisma.user.findUnique({ where: { email: input.email } });
     const ok = user ? await verifyPassword(user.passwordHash, input.password) : await dummyVerify(input.password);

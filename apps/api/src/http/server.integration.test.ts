@@ -1,0 +1,120 @@
+/**
+ * The HTTP surface on the embedded default (PGlite + in-process coordination): health,
+ * readiness, metrics, the SPA fallback, and bad input answered with the right 4xx.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ mode: "embedded" });
+});
+afterAll(async () => t?.close());
+
+describe("ops endpoints", () => {
+  it("GET /health reports status, uptime and version", async () => {
+    const res = await fetch(`${t.url}/health`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: "ok", environment: "test", version: expect.any(String) });
+    expect(new Date(body.timestamp).toString()).not.toBe("Invalid Date");
+  });
+
+  it("GET /ready checks the database and coordination", async () => {
+    const res = await fetch(`${t.url}/ready`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      status: "ready",
+      checks: { database: { status: "ok", kind: "pglite" }, coordination: { status: "ok", kind: "memory" } },
+    });
+  });
+
+  it("health.check is a public procedure", async () => {
+    const res = await trpcQuery(t.url, "health.check");
+    expect(res.body.result.data.status).toBe("ok");
+  });
+
+  it("GET /metrics serves Prometheus text with process metrics", async () => {
+    const res = await fetch(`${t.url}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/text\/plain/);
+    expect(await res.text()).toMatch(/^switchboard_process_cpu_seconds_total/m);
+  });
+});
+
+describe("bad input never yields a 500", () => {
+  it("malformed JSON → 400", async () => {
+    const res = await fetch(`${t.url}/trpc/auth.login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"email": "a@b.c", "password": ',
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.message).toMatch(/JSON/);
+  });
+
+  it("wrong types → 400 with zod field errors", async () => {
+    const res = await trpcMutation(t.url, "auth.login", { email: 42, password: ["x"] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.data.zodError.fieldErrors).toHaveProperty("email");
+  });
+
+  it("unknown procedure → 404", async () => {
+    const res = await trpcQuery(t.url, "nope.nothing");
+    expect(res.status).toBe(404);
+    expect(res.body.error.data.code).toBe("NOT_FOUND");
+  });
+
+  it("body over 1 MB → 413", async () => {
+    const res = await fetch(`${t.url}/trpc/auth.login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "a@b.c", password: "x".repeat(1024 * 1024 + 10) }),
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it("unknown REST path → JSON 404", async () => {
+    const res = await fetch(`${t.url}/api/nothing-here`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("users (SuperAdmin)", () => {
+  it("creates, lists, updates and refuses duplicates and self-demotion", async () => {
+    const token = await t.login();
+    const email = `new-${Date.now()}@switchboard.test`;
+    const created = await trpcMutation(t.url, "users.create", { email, password: "long-enough-password", role: "ADMIN" }, bearer(token));
+    expect(created.status).toBe(200);
+    expect(created.body.result.data).toMatchObject({ email, role: "ADMIN", disabled: false });
+
+    const duplicate = await trpcMutation(t.url, "users.create", { email, password: "long-enough-password", role: "USER" }, bearer(token));
+    expect(duplicate.status).toBe(409);
+
+    const weak = await trpcMutation(t.url, "users.create", { email: `w-${email}`, password: "short", role: "USER" }, bearer(token));
+    expect(weak.status).toBe(400);
+    expect(weak.body.error.data.zodError.fieldErrors.password[0]).toMatch(/12 characters/);
+
+    const listed = await trpcQuery(t.url, "users.list", { search: email }, bearer(token));
+    expect(listed.body.result.data.items.map((u: { email: string }) => u.email)).toEqual([email]);
+
+    const updated = await trpcMutation(t.url, "users.update", { id: created.body.result.data.id, role: "USER" }, bearer(token));
+    expect(updated.body.result.data.role).toBe("USER");
+
+    const me = (await trpcQuery(t.url, "auth.me", undefined, bearer(token))).body.result.data;
+    const selfDemote = await trpcMutation(t.url, "users.update", { id: me.id, role: "USER" }, bearer(token));
+    expect(selfDemote.status).toBe(400);
+
+    const missing = await trpcMutation(t.url, "users.update", { id: "00000000-0000-4000-8000-000000000000", disabled: true }, bearer(token));
+    expect(missing.status).toBe(404);
+  });
+
+  it("a role change takes effect at once: old tokens die, new sign-in carries the new role", async () => {
+    const user = await t.userWithRole("ADMIN");
+    await t.client(await t.login()).users.update.mutate({ id: user.id, role: "USER" });
+    expect((await trpcQuery(t.url, "auth.me", undefined, bearer(user.token))).status).toBe(401);
+    const fresh = await t.login(user.email, "a-long-enough-password");
+    expect((await trpcQuery(t.url, "auth.me", undefined, bearer(fresh))).body.result.data.role).toBe("USER");
+  });
+});

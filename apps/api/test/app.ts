@@ -1,0 +1,87 @@
+/**
+ * Starts a real Switchboard (createApp + Fastify on an ephemeral loopback port) for
+ * integration tests. "cluster" mode uses a fresh PostgreSQL database and a unique Redis key
+ * prefix; "embedded" mode uses PGlite in a temp dir and in-process coordination.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { createSwitchboardClient, type SwitchboardClient } from "@switchboard/client";
+import { createApp, type App } from "../src/app.ts";
+import { parseEnv } from "../src/env.ts";
+import { createLogger } from "../src/infra/logger.ts";
+import { buildServer } from "../src/server.ts";
+import { createTestDatabase } from "./database.ts";
+import { testRedisUrl, uniquePrefix } from "./redis.ts";
+
+export const TEST_SUPERADMIN = { email: "root@switchboard.test", password: "correct-horse-battery-staple" };
+
+export interface TestApp {
+  url: string;
+  app: App;
+  server: FastifyInstance;
+  /** A typed client, optionally authenticated. */
+  client(token?: string): SwitchboardClient;
+  /** Signs in and returns the access token. */
+  login(email?: string, password?: string): Promise<string>;
+  /** Creates a user with a role (through the SuperAdmin) and returns its access token. */
+  userWithRole(role: "USER" | "ADMIN" | "SUPERADMIN"): Promise<{ id: string; email: string; token: string }>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  mode?: "cluster" | "embedded";
+  env?: Record<string, string>;
+  /** Share an existing database/Redis prefix (multi-instance tests). */
+  databaseUrl?: string;
+  redisKeyPrefix?: string;
+}
+
+let userCounter = 0;
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const mode = opts.mode ?? "cluster";
+  const dataDir = await mkdtemp(join(tmpdir(), "switchboard-test-"));
+  const ownDatabase = mode === "cluster" && !opts.databaseUrl ? await createTestDatabase() : undefined;
+  const databaseUrl = opts.databaseUrl ?? ownDatabase?.url;
+  const env = parseEnv({
+    NODE_ENV: "test",
+    PORT: "0",
+    DATA_DIR: dataDir,
+    JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+    SUPERADMIN_EMAIL: TEST_SUPERADMIN.email,
+    SUPERADMIN_PASSWORD: TEST_SUPERADMIN.password,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...(mode === "cluster" ? { DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: opts.redisKeyPrefix ?? uniquePrefix("app") } : {}),
+    ...opts.env,
+  });
+  const app = await createApp(env, { log: createLogger(env.LOG_LEVEL) });
+  const server = await buildServer(app.deps);
+  const address = await server.listen({ port: 0, host: "127.0.0.1" });
+
+  const client = (token?: string) => createSwitchboardClient({ url: address, token });
+  const login = async (email = TEST_SUPERADMIN.email, password = TEST_SUPERADMIN.password) =>
+    (await client().auth.login.mutate({ email, password })).accessToken;
+
+  return {
+    url: address,
+    app,
+    server,
+    client,
+    login,
+    async userWithRole(role) {
+      const admin = client(await login());
+      const email = `user${++userCounter}-${Date.now()}@switchboard.test`;
+      const password = "a-long-enough-password";
+      const user = await admin.users.create.mutate({ email, password, role });
+      return { id: user.id, email, token: await login(email, password) };
+    },
+    async close() {
+      await server.close();
+      await app.close();
+      await ownDatabase?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
