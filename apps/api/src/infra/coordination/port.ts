@@ -28,7 +28,11 @@ export type ConnectionState = "ready" | "degraded";
 export interface Coordination {
   readonly kind: "memory" | "redis";
 
-  /** Key/value with optional TTL. Values are strings; callers serialise. */
+  /**
+   * Key/value with optional TTL. Values are strings; callers serialise. `set` replaces any
+   * previous TTL (no ttlMs = no expiry). Keys, channels, rate-limit buckets and heartbeats
+   * are namespaced by the adapter (Redis: keyPrefix), so callers use short names.
+   */
   get(key: string): Promise<string | null>;
   set(key: string, value: string, opts?: { ttlMs?: number }): Promise<void>;
   /** Sets only if absent; true when this call created the key. */
@@ -41,17 +45,25 @@ export interface Coordination {
   hincrByFloat(key: string, field: string, by: number): Promise<number>;
   hgetall(key: string): Promise<Record<string, string>>;
 
-  /** Pub/sub. The handler receives each message published after subscribe resolved. */
+  /**
+   * Pub/sub. The handler receives each message published after subscribe resolved, never
+   * synchronously inside publish(). Redis: subscribe() to a channel this instance is not yet
+   * subscribed to rejects while degraded; existing channels are restored on reconnect.
+   */
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
 
   /**
    * Fixed-window rate limit: consumes `points` (default 1) from bucket `key` allowing
-   * `limit` per `windowMs`. Atomic across instances.
+   * `limit` per `windowMs`. Atomic across instances. Refused calls consume nothing, and
+   * report retryAfterMs in (0, windowMs] = time until the current window ends.
    */
   consume(key: string, limit: number, windowMs: number, points?: number): Promise<RateLimitResult>;
 
-  /** Instance heartbeats: announce this instance alive for `ttlMs`; list live instances. */
+  /**
+   * Instance heartbeats: announce this instance alive for `ttlMs` (lastSeenAt is set by the
+   * adapter); list live instances sorted by id.
+   */
   heartbeat(instance: Omit<InstanceInfo, "lastSeenAt">, ttlMs: number): Promise<void>;
   liveInstances(): Promise<InstanceInfo[]>;
 
@@ -59,8 +71,12 @@ export interface Coordination {
   ping(): Promise<boolean>;
   /** "degraded" while the backing store is unreachable (always "ready" in memory). */
   state(): ConnectionState;
-  /** Called whenever the connection comes back after being degraded (resync hook). */
+  /**
+   * Called whenever the connection comes back after being degraded (resync hook). Redis:
+   * runs after subscriptions are restored, so a resync cannot miss a message.
+   */
   onReconnect(handler: () => void): () => void;
 
+  /** Idempotent. Afterwards ping() is false and every other call rejects. */
   close(): Promise<void>;
 }

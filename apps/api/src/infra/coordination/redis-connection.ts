@@ -65,6 +65,9 @@ export function openClient(
     maxRetriesPerRequest: 0,
     autoResubscribe: false,
     keepAlive: 10_000,
+    // disconnect() arms a timer of this length when the socket is already dead; the 2s
+    // default would hold the process open that long after a failed start.
+    disconnectTimeout: 500,
     retryStrategy: (times) => {
       if (life.closing) return null;
       return life.started ? Math.min(times * 100, 2_000) : 100;
@@ -86,7 +89,10 @@ export function waitForReady(clients: Redis[], timeoutMs: number, display: strin
     let lastError = "";
     let pending = clients.length;
     const onError = (err: unknown) => {
-      lastError = errorText(err);
+      // A socket that accepts then drops surfaces as ioredis' offline-queue error from its
+      // handshake commands; say what actually happened instead.
+      const text = errorText(err);
+      lastError = text.includes("enableOfflineQueue") ? "connection closed during handshake" : text;
     };
     const onReady = () => {
       if (--pending === 0) finish();

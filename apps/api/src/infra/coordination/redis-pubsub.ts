@@ -63,9 +63,7 @@ export function createSubscriptionHub(
         await entry.confirmed;
       } catch (err) {
         entry.subs.delete(s);
-        throw new Error(`Redis unavailable: cannot subscribe to "${channel}": ${String(err)}`, {
-          cause: err,
-        });
+        throw err;
       }
       const current = entry;
       let done = false;

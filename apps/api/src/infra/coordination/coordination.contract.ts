@@ -1,0 +1,290 @@
+/**
+ * The one contract every coordination adapter must pass (memory.test.ts runs it in-process,
+ * redis.integration.test.ts on real Redis). Timing-dependent checks poll with a deadline
+ * (vi.waitFor); "must not happen" checks wait on an observable event (a marker key
+ * expiring, another subscriber receiving) instead of sleeping.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Coordination } from "./port.ts";
+
+export type CoordinationFactory = () => Promise<Coordination>;
+
+const poll = { timeout: 3_000, interval: 10 };
+
+export function describeCoordinationContract(name: string, factory: CoordinationFactory): void {
+  describe(`coordination contract: ${name}`, () => {
+    let c: Coordination;
+    beforeEach(async () => {
+      c = await factory();
+    });
+    afterEach(async () => {
+      await c.close();
+    });
+
+    describe("key/value", () => {
+      it("get returns null for a missing key, set/get round-trips, set overwrites", async () => {
+        expect(await c.get("kv:missing")).toBeNull();
+        await c.set("kv:a", "1");
+        expect(await c.get("kv:a")).toBe("1");
+        await c.set("kv:a", "two");
+        expect(await c.get("kv:a")).toBe("two");
+      });
+
+      it("expires keys set with ttlMs and keeps those without", async () => {
+        await c.set("kv:long", "x", { ttlMs: 60_000 });
+        await c.set("kv:short", "y", { ttlMs: 60 });
+        await c.set("kv:forever", "z");
+        expect(await c.get("kv:long")).toBe("x");
+        await vi.waitFor(async () => expect(await c.get("kv:short")).toBeNull(), poll);
+        expect(await c.get("kv:long")).toBe("x");
+        expect(await c.get("kv:forever")).toBe("z");
+      });
+
+      it("set without ttl clears a previous ttl", async () => {
+        await c.set("kv:t", "1", { ttlMs: 60 });
+        await c.set("kv:t", "2");
+        await c.set("kv:marker", "m", { ttlMs: 60 });
+        await vi.waitFor(async () => expect(await c.get("kv:marker")).toBeNull(), poll);
+        expect(await c.get("kv:t")).toBe("2");
+      });
+
+      it("del removes strings and hashes; deleting a missing key is fine", async () => {
+        await c.set("kv:d", "1");
+        await c.hincrByFloat("kv:h", "f", 1);
+        await c.del("kv:d");
+        await c.del("kv:h");
+        await c.del("kv:never");
+        expect(await c.get("kv:d")).toBeNull();
+        expect(await c.hgetall("kv:h")).toEqual({});
+      });
+    });
+
+    describe("setIfAbsent", () => {
+      it("exactly one of many concurrent callers wins, and its value is stored", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => c.setIfAbsent("nx:race", `v${i}`, { ttlMs: 60_000 })),
+        );
+        const winners = results.flatMap((won, i) => (won ? [i] : []));
+        expect(winners).toHaveLength(1);
+        expect(await c.get("nx:race")).toBe(`v${winners[0]}`);
+      });
+
+      it("refuses an existing key and succeeds again after it expired or was deleted", async () => {
+        expect(await c.setIfAbsent("nx:a", "1", { ttlMs: 60 })).toBe(true);
+        expect(await c.setIfAbsent("nx:a", "2")).toBe(false);
+        expect(await c.get("nx:a")).toBe("1");
+        await vi.waitFor(async () => expect(await c.setIfAbsent("nx:a", "3")).toBe(true), poll);
+        expect(await c.get("nx:a")).toBe("3");
+        await c.del("nx:a");
+        expect(await c.setIfAbsent("nx:a", "4")).toBe(true);
+      });
+    });
+
+    describe("incr", () => {
+      it("creates at 0, adds `by` (default 1), accepts negatives", async () => {
+        expect(await c.incr("n:a")).toBe(1);
+        expect(await c.incr("n:a", 5)).toBe(6);
+        expect(await c.incr("n:a", -10)).toBe(-4);
+        expect(await c.get("n:a")).toBe("-4");
+      });
+
+      it("is atomic under 200 concurrent increments", async () => {
+        const values = await Promise.all(Array.from({ length: 200 }, () => c.incr("n:race")));
+        expect(new Set(values).size).toBe(200);
+        expect(Math.max(...values)).toBe(200);
+        expect(await c.get("n:race")).toBe("200");
+      });
+
+      it("applies ttl only when it creates the key", async () => {
+        await c.incr("n:ttl", 1, { ttlMs: 80 });
+        await c.incr("n:ttl", 1, { ttlMs: 60_000 }); // must not extend the first ttl
+        await vi.waitFor(async () => expect(await c.get("n:ttl")).toBeNull(), poll);
+
+        await c.incr("n:plain"); // created without ttl ...
+        await c.incr("n:plain", 1, { ttlMs: 60 }); // ... and a later ttl is ignored
+        await c.set("n:marker", "m", { ttlMs: 60 });
+        await vi.waitFor(async () => expect(await c.get("n:marker")).toBeNull(), poll);
+        expect(await c.get("n:plain")).toBe("2");
+      });
+
+      it("rejects a non-integer increment or a non-numeric value", async () => {
+        await expect(c.incr("n:bad", 1.5)).rejects.toThrow(/integer/);
+        await c.set("n:text", "abc");
+        await expect(c.incr("n:text")).rejects.toThrow(/integer/);
+      });
+    });
+
+    describe("hashes", () => {
+      it("hincrByFloat accumulates per field and hgetall returns strings", async () => {
+        expect(await c.hgetall("h:missing")).toEqual({});
+        expect(await c.hincrByFloat("h:m", "calls", 1)).toBe(1);
+        expect(await c.hincrByFloat("h:m", "calls", 2)).toBe(3);
+        expect(await c.hincrByFloat("h:m", "time", 1.5)).toBe(1.5);
+        expect(await c.hincrByFloat("h:m", "time", 0.25)).toBe(1.75);
+        expect(await c.hgetall("h:m")).toEqual({ calls: "3", time: "1.75" });
+      });
+
+      it("hincrByFloat is atomic under concurrency", async () => {
+        await Promise.all(Array.from({ length: 100 }, () => c.hincrByFloat("h:race", "f", 0.5)));
+        expect(await c.hgetall("h:race")).toEqual({ f: "50" });
+      });
+
+      it("string and hash operations on the wrong type reject", async () => {
+        await c.set("h:str", "x");
+        await expect(c.hincrByFloat("h:str", "f", 1)).rejects.toThrow(/WRONGTYPE/);
+        await c.hincrByFloat("h:hash", "f", 1);
+        await expect(c.get("h:hash")).rejects.toThrow(/WRONGTYPE/);
+      });
+    });
+
+    describe("pub/sub", () => {
+      it("delivers messages in order to a subscriber", async () => {
+        const got: string[] = [];
+        await c.subscribe("ps:a", (m) => got.push(m));
+        await c.publish("ps:a", "m1");
+        await c.publish("ps:a", "m2");
+        await vi.waitFor(() => expect(got).toEqual(["m1", "m2"]), poll);
+      });
+
+      it("delivers to two subscribers of one channel, and not across channels", async () => {
+        const one: string[] = [];
+        const two: string[] = [];
+        const other: string[] = [];
+        await c.subscribe("ps:b", (m) => one.push(m));
+        await c.subscribe("ps:b", (m) => two.push(m));
+        await c.subscribe("ps:other", (m) => other.push(m));
+        await c.publish("ps:b", "hello");
+        await vi.waitFor(() => expect([one, two]).toEqual([["hello"], ["hello"]]), poll);
+        await c.publish("ps:other", "x");
+        await vi.waitFor(() => expect(other).toEqual(["x"]), poll);
+        expect([one, two]).toEqual([["hello"], ["hello"]]);
+      });
+
+      it("unsubscribe stops delivery to that handler only, and is idempotent", async () => {
+        const gone: string[] = [];
+        const kept: string[] = [];
+        const unsubscribe = await c.subscribe("ps:c", (m) => gone.push(m));
+        await c.subscribe("ps:c", (m) => kept.push(m));
+        await unsubscribe();
+        await unsubscribe();
+        await c.publish("ps:c", "after");
+        // Both handlers would receive in the same dispatch, so `kept` getting it proves
+        // `gone` was skipped without sleeping.
+        await vi.waitFor(() => expect(kept).toEqual(["after"]), poll);
+        expect(gone).toEqual([]);
+      });
+
+      it("channel keeps working after its last subscriber left and a new one joined", async () => {
+        const first = await c.subscribe("ps:d", () => {});
+        await first();
+        const got: string[] = [];
+        await c.subscribe("ps:d", (m) => got.push(m));
+        await c.publish("ps:d", "again");
+        await vi.waitFor(() => expect(got).toEqual(["again"]), poll);
+      });
+
+      it("does not deliver messages published before subscribe", async () => {
+        await c.publish("ps:e", "early");
+        const got: string[] = [];
+        await c.subscribe("ps:e", (m) => got.push(m));
+        await c.publish("ps:e", "late");
+        await vi.waitFor(() => expect(got).toContain("late"), poll);
+        expect(got).toEqual(["late"]);
+      });
+
+      it("delivers asynchronously, and a throwing handler does not starve others", async () => {
+        const got: string[] = [];
+        await c.subscribe("ps:f", () => {
+          throw new Error("handler bug (expected in this test)");
+        });
+        await c.subscribe("ps:f", (m) => got.push(m));
+        const published = c.publish("ps:f", "m");
+        expect(got).toEqual([]); // never delivered synchronously inside publish()
+        await published;
+        await vi.waitFor(() => expect(got).toEqual(["m"]), poll);
+      });
+    });
+
+    describe("consume (fixed-window rate limit)", () => {
+      it("allows exactly `limit` of many concurrent calls", async () => {
+        const results = await Promise.all(Array.from({ length: 25 }, () => c.consume("rl:a", 5, 60_000)));
+        const allowed = results.filter((r) => r.allowed);
+        expect(allowed).toHaveLength(5);
+        expect(allowed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
+        for (const r of allowed) expect(r.retryAfterMs).toBe(0);
+        for (const r of results.filter((x) => !x.allowed)) {
+          expect(r.remaining).toBe(0);
+          expect(r.retryAfterMs).toBeGreaterThan(0);
+          expect(r.retryAfterMs).toBeLessThanOrEqual(60_000);
+        }
+      });
+
+      it("counts points, and refused calls consume nothing", async () => {
+        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 6 });
+        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 2 });
+        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: false, remaining: 0 });
+        expect(await c.consume("rl:p", 10, 60_000, 2)).toMatchObject({ allowed: true, remaining: 0 });
+        expect(await c.consume("rl:big", 3, 60_000, 4)).toMatchObject({ allowed: false });
+      });
+
+      it("resets when the window ends", async () => {
+        const windowMs = 150;
+        expect((await c.consume("rl:w", 1, windowMs)).allowed).toBe(true);
+        const refused = await c.consume("rl:w", 1, windowMs);
+        expect(refused.allowed).toBe(false);
+        expect(refused.retryAfterMs).toBeGreaterThan(0);
+        expect(refused.retryAfterMs).toBeLessThanOrEqual(windowMs);
+        await vi.waitFor(async () => expect((await c.consume("rl:w", 1, windowMs)).allowed).toBe(true), poll);
+      });
+
+      it("keeps buckets apart from each other and from get/set keys", async () => {
+        expect((await c.consume("rl:x", 1, 60_000)).allowed).toBe(true);
+        expect((await c.consume("rl:y", 1, 60_000)).allowed).toBe(true);
+        expect(await c.get("rl:x")).toBeNull();
+      });
+    });
+
+    describe("heartbeats", () => {
+      it("lists live instances with their info and drops expired ones", async () => {
+        const startedAt = new Date().toISOString();
+        const before = Date.now();
+        await c.heartbeat({ id: "api-a", startedAt, meta: { port: 3001 } }, 60_000);
+        await c.heartbeat({ id: "api-b", startedAt, meta: { port: 3002 } }, 100);
+        const live = await c.liveInstances();
+        expect(live.map((i) => i.id)).toEqual(["api-a", "api-b"]);
+        expect(live[0]).toMatchObject({ id: "api-a", startedAt, meta: { port: 3001 } });
+        expect(Date.parse(live[0]!.lastSeenAt)).toBeGreaterThanOrEqual(before - 1_000);
+        await vi.waitFor(async () => expect((await c.liveInstances()).map((i) => i.id)).toEqual(["api-a"]), poll);
+      });
+
+      it("a repeated heartbeat updates the entry instead of duplicating it", async () => {
+        const startedAt = new Date().toISOString();
+        await c.heartbeat({ id: "api-a", startedAt, meta: { v: 1 } }, 100);
+        await c.heartbeat({ id: "api-a", startedAt, meta: { v: 2 } }, 60_000);
+        await c.set("hb:marker", "m", { ttlMs: 100 });
+        await vi.waitFor(async () => expect(await c.get("hb:marker")).toBeNull(), poll);
+        const live = await c.liveInstances();
+        expect(live).toHaveLength(1);
+        expect(live[0]!.meta).toEqual({ v: 2 });
+      });
+    });
+
+    describe("lifecycle", () => {
+      it("ping is true, state is ready, onReconnect returns a disposer", async () => {
+        expect(await c.ping()).toBe(true);
+        expect(c.state()).toBe("ready");
+        const dispose = c.onReconnect(() => {});
+        expect(typeof dispose).toBe("function");
+        dispose();
+      });
+
+      it("close is idempotent; afterwards ping is false and commands reject", async () => {
+        await c.close();
+        await c.close();
+        expect(await c.ping()).toBe(false);
+        await expect(c.get("x")).rejects.toThrow(/closed/i);
+        await expect(c.publish("x", "y")).rejects.toThrow(/closed/i);
+      });
+    });
+  });
+}
