@@ -1,0 +1,195 @@
+// Browser test of the admin shell against a real API server: sign-in, layout, Users page.
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+
+let api: ApiServer;
+let browser: Browser;
+let context: BrowserContext | undefined;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  ensureAdminBuild();
+  api = await startApi();
+  browser = await launchBrowser();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.stop();
+});
+
+async function openPage(): Promise<Page> {
+  context = await newContext(browser, api.baseUrl);
+  const page = await context.newPage();
+  pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  return page;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+describe("admin SPA", () => {
+  it("signs in, shows the layout and manages users", async () => {
+    const page = await openPage();
+
+    // Signed out: any page sends the visitor to the login page.
+    await page.goto("/");
+    await page.waitForURL("**/login");
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.getByText(/API online/).waitFor();
+    await page.getByLabel("Email").fill(api.email);
+    await page.screenshot({ path: await screenshotPath("login.png") });
+
+    await signIn(page, api.email, api.password);
+    await page.waitForURL(`${api.baseUrl}/`);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+
+    const nav = page.getByRole("navigation", { name: "Main" });
+    for (const item of ["Dashboard", "Chat", "Consensus", "Emergency", "Users"]) {
+      expect(await nav.getByRole("link", { name: item, exact: true }).isVisible(), `nav item ${item}`).toBe(true);
+    }
+    expect(await page.getByTestId("current-user-email").textContent()).toBe(api.email);
+    expect(await page.getByTestId("current-user-role").textContent()).toBe("SuperAdmin");
+    expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
+
+    await nav.getByRole("link", { name: "Users" }).click();
+    await page.waitForURL("**/users");
+    await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+    await page.getByRole("row", { name: new RegExp(escapeRegExp(api.email)) }).waitFor();
+
+    const form = page.getByRole("form", { name: "Create user" });
+    const notice = page.getByTestId("users-notice");
+
+    // The server's validation message shows next to the field.
+    await form.getByLabel("Email").fill("dana.ops@e2e.test");
+    await form.getByLabel("Password").fill("short");
+    await form.getByRole("button", { name: "Create user" }).click();
+    await form.getByText("Password must be at least 12 characters").waitFor();
+
+    await form.getByLabel("Password").fill("correct horse battery staple");
+    await form.getByLabel("Role").selectOption("USER");
+    await form.getByRole("button", { name: "Create user" }).click();
+    await notice.getByText("Created dana.ops@e2e.test (User).").waitFor();
+    const row = page.getByRole("row", { name: /dana\.ops@e2e\.test/ });
+    await row.waitFor();
+    expect(await row.getByText("Active").isVisible()).toBe(true);
+    expect(await form.getByLabel("Email").inputValue()).toBe("");
+
+    // A duplicate email is refused with the server's message.
+    await form.getByLabel("Email").fill("dana.ops@e2e.test");
+    await form.getByLabel("Password").fill("another long password");
+    await form.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("region", { name: "Add a user" }).getByRole("alert").getByText(/already exists/).waitFor();
+
+    // Change the role; it sticks across a reload.
+    const roleSelect = page.getByLabel("Role for dana.ops@e2e.test");
+    await roleSelect.selectOption("ADMIN");
+    await notice.getByText("dana.ops@e2e.test is now Admin.", { exact: false }).waitFor();
+    expect(await roleSelect.inputValue()).toBe("ADMIN");
+
+    // A second account, then disable it, so the table shows both states.
+    await form.getByLabel("Email").fill("sam.lee@e2e.test");
+    await form.getByLabel("Password").fill("a perfectly fine password");
+    await form.getByRole("button", { name: "Create user" }).click();
+    await notice.getByText("Created sam.lee@e2e.test (User).").waitFor();
+    await page.getByRole("button", { name: "Disable sam.lee@e2e.test" }).click();
+    await page.getByRole("button", { name: "Enable sam.lee@e2e.test" }).waitFor();
+    expect(await page.getByRole("row", { name: /sam\.lee@e2e\.test/ }).getByText("Disabled").isVisible()).toBe(true);
+
+    // Reset a password through the dialog.
+    await page.getByRole("button", { name: "Reset password for sam.lee@e2e.test" }).click();
+    const dialog = page.getByRole("dialog", { name: "Reset password" });
+    await dialog.getByLabel("New password").fill("a brand new password 42");
+    await dialog.getByRole("button", { name: "Set password" }).click();
+    await notice.getByText("Password reset for sam.lee@e2e.test.", { exact: false }).waitFor();
+    await dialog.waitFor({ state: "detached" });
+
+    // The session cookie survives a reload, and so do the changes.
+    await page.reload();
+    await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+    await expect.poll(() => page.getByLabel("Role for dana.ops@e2e.test").inputValue()).toBe("ADMIN");
+    await page.getByRole("button", { name: "Enable sam.lee@e2e.test" }).waitFor();
+
+    // The self row cannot demote or disable itself.
+    expect(await page.getByLabel(`Role for ${api.email}`).isDisabled()).toBe(true);
+
+    await page.screenshot({ path: await screenshotPath("users.png"), fullPage: true });
+    expect(pageErrors).toEqual([]);
+
+    // Sign out ends the session: protected pages go back to the login page.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL("**/login");
+    await page.goto("/users");
+    await page.waitForURL("**/login?next=%2Fusers");
+  });
+
+  it("shows an error for a wrong password", async () => {
+    const page = await openPage();
+    await page.goto("/login");
+    await signIn(page, api.email, "definitely-not-the-password");
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe("Invalid email or password.");
+    expect(new URL(page.url()).pathname).toBe("/login");
+    expect(await page.getByLabel("Password").inputValue()).toBe("");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("renews an expired access token with the refresh cookie, and sends the user to login when that fails", async () => {
+    const page = await openPage();
+    const refreshes: number[] = [];
+    page.on("response", (r) => {
+      if (r.url().includes("/trpc/auth.refresh")) refreshes.push(r.status());
+    });
+    await page.goto("/login?next=%2Fusers");
+    await signIn(page, api.email, api.password);
+    await page.waitForURL("**/users");
+    await page.getByRole("row", { name: /dana\.ops@e2e\.test/ }).waitFor();
+
+    // The access cookie is gone (as when it expires): the next call renews the session once.
+    await context!.clearCookies({ name: "sb_access" });
+    await page.getByLabel("Search users").fill("dana");
+    await expect.poll(() => page.getByRole("row").count()).toBe(2); // header + dana
+    expect(refreshes).toEqual([200]);
+    expect(new URL(page.url()).pathname).toBe("/users");
+
+    // No cookies at all: the refresh fails and the login page remembers where we were.
+    await context!.clearCookies();
+    await page.getByLabel("Search users").fill("sam");
+    await page.waitForURL("**/login?next=%2Fusers");
+    await expect.poll(() => refreshes).toEqual([200, 401]);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(pageErrors).toEqual([]);
+  });
+
+  // Last on purpose: it trips the per-IP failed-login limit of this server for a minute.
+  it("tells the user how long to wait after too many failed attempts", async () => {
+    const page = await openPage();
+    await page.goto("/login");
+    const alert = page.getByTestId("login-error");
+    let status = 0;
+    for (let attempt = 0; attempt < 20 && status !== 429; attempt++) {
+      const response = page.waitForResponse((r) => r.url().includes("/trpc/auth.login"));
+      await signIn(page, "nobody@e2e.test", `wrong-password-${attempt}`);
+      status = (await response).status();
+      await alert.waitFor();
+    }
+    expect(status).toBe(429);
+    expect(await alert.textContent()).toMatch(/^Too many failed sign-in attempts\. Try again in \d+ s\.$/);
+    expect(await page.getByRole("button", { name: "Sign in" }).isDisabled()).toBe(true);
+  });
+});

@@ -1,0 +1,68 @@
+import type { ReactNode } from "react";
+import { PageHeader } from "../components/layout.tsx";
+
+/**
+ * Pages whose API procedures do not exist yet. Each says plainly what it will show and
+ * which part of the server it is waiting for, instead of pretending with fake data.
+ */
+function PlannedPage({ title, description, waitingFor, items }: { title: string; description: string; waitingFor: string; items: ReactNode[] }) {
+  return (
+    <>
+      <PageHeader title={title} description={description} />
+      <section className="card planned" aria-labelledby="planned-heading">
+        <div className="planned-head">
+          <h2 id="planned-heading">What will be here</h2>
+          <span className="badge badge-muted">{waitingFor}</span>
+        </div>
+        <ul className="planned-list">
+          {items.map((item, i) => <li key={i}>{item}</li>)}
+        </ul>
+      </section>
+    </>
+  );
+}
+
+export function ChatPage() {
+  return (
+    <PlannedPage
+      title="Chat"
+      description="Talk to the models behind the gateway."
+      waitingFor="Coming with the chat gateway"
+      items={[
+        "Streamed replies through the provider fallback chain (beta → DeepSeek → OpenAI → Ollama → template).",
+        "Which provider and model answered, token usage and latency for every reply.",
+        "Your conversation history; admins can browse everyone's.",
+      ]}
+    />
+  );
+}
+
+export function ConsensusPage() {
+  return (
+    <PlannedPage
+      title="Consensus"
+      description="Ask several models the same question and compare what they agree on."
+      waitingFor="Coming with the consensus service"
+      items={[
+        "Run a prompt against several providers with a strategy and quorum.",
+        "Each model's answer side by side, streamed as it arrives, with the agreed result.",
+        "History of past consensus runs.",
+      ]}
+    />
+  );
+}
+
+export function EmergencyPage() {
+  return (
+    <PlannedPage
+      title="Emergency stop"
+      description="Freeze every model call across the fleet in one step."
+      waitingFor="Coming with the emergency stop"
+      items={[
+        "Live status: whether the fleet is frozen, why, by whom and until when.",
+        "Freeze and unfreeze with a reason (SuperAdmin only).",
+        "The audit trail of every freeze and unfreeze.",
+      ]}
+    />
+  );
+}

@@ -1,0 +1,60 @@
+import type { TUser } from "@switchboard/schema";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
+import { useUpdateUser } from "./users-data.ts";
+
+/** Modal (native <dialog>: focus trap and Escape for free) to set a new password for a user. */
+export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; onClose: () => void; onDone: (email: string) => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [password, setPassword] = useState("");
+  const update = useUpdateUser();
+  const ids = { title: useId(), password: useId() };
+
+  useEffect(() => {
+    const el = dialog.current;
+    if (el && !el.open) el.showModal();
+    return () => el?.close();
+  }, []);
+
+  const fieldError = update.isError ? fieldErrorsOf(update.error).password : undefined;
+  const formError = update.isError && !fieldError ? messageOf(update.error) : null;
+
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    update.mutate({ id: user.id, password }, { onSuccess: () => onDone(user.email) });
+  };
+
+  return (
+    <dialog ref={dialog} className="dialog" aria-labelledby={ids.title} onClose={onClose}>
+      <form className="form" onSubmit={onSubmit} noValidate>
+        <h2 id={ids.title}>Reset password</h2>
+        <p className="muted">
+          Set a new password for <strong>{user.email}</strong>. Their open sessions are signed out.
+        </p>
+        <div className="field">
+          <label htmlFor={ids.password}>New password</label>
+          <input
+            id={ids.password}
+            type="password"
+            autoComplete="new-password"
+            autoFocus
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            aria-invalid={fieldError ? true : undefined}
+            aria-describedby={`${ids.password}-msg`}
+          />
+          <p id={`${ids.password}-msg`} className={fieldError ? "field-error" : "field-hint"}>
+            {fieldError ?? "At least 12 characters."}
+          </p>
+        </div>
+        {formError ? <p className="alert alert-error" role="alert">{formError}</p> : null}
+        <div className="dialog-actions">
+          <button type="button" className="btn" onClick={onClose}>Cancel</button>
+          <button type="submit" className="btn btn-primary" disabled={update.isPending}>
+            {update.isPending ? "Saving…" : "Set password"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

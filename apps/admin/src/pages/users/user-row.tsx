@@ -1,0 +1,83 @@
+import type { TRole, TUser } from "@switchboard/schema";
+import { formatDateTime } from "../../lib/format.ts";
+import { messageOf } from "../../lib/errors.ts";
+import { ROLE_LABELS, ROLES } from "../../lib/roles.ts";
+import { useUpdateUser } from "./users-data.ts";
+
+export interface RowEvents {
+  onNotice(kind: "success" | "error", text: string): void;
+  onResetPassword(user: TUser): void;
+}
+
+/** One user: role select and enable/disable act immediately; the server has the last word. */
+export function UserRow({ user, isSelf, events }: { user: TUser; isSelf: boolean; events: RowEvents }) {
+  const update = useUpdateUser();
+  const pendingRole = update.isPending ? update.variables.role : undefined;
+  const pendingDisabled = update.isPending ? update.variables.disabled : undefined;
+  const role = pendingRole ?? user.role;
+  const disabled = pendingDisabled ?? user.disabled;
+  const selfNote = isSelf ? "You cannot change your own role or disable yourself" : undefined;
+
+  const changeRole = (next: TRole) => {
+    update.mutate(
+      { id: user.id, role: next },
+      {
+        onSuccess: (u) => events.onNotice("success", `${u.email} is now ${ROLE_LABELS[u.role]}. Their sessions were signed out.`),
+        onError: (error) => events.onNotice("error", `Could not change the role of ${user.email}: ${messageOf(error)}`),
+      },
+    );
+  };
+
+  const toggleDisabled = () => {
+    update.mutate(
+      { id: user.id, disabled: !user.disabled },
+      {
+        onSuccess: (u) => events.onNotice("success", u.disabled ? `${u.email} is disabled and was signed out.` : `${u.email} is enabled again.`),
+        onError: (error) => events.onNotice("error", `Could not update ${user.email}: ${messageOf(error)}`),
+      },
+    );
+  };
+
+  return (
+    <tr data-testid={`user-row-${user.email}`} aria-busy={update.isPending || undefined}>
+      <td>
+        <span className="cell-email">{user.email}</span>
+        {isSelf ? <span className="badge badge-muted badge-inline">You</span> : null}
+      </td>
+      <td>
+        <select
+          className="select-compact"
+          aria-label={`Role for ${user.email}`}
+          value={role}
+          disabled={isSelf || update.isPending}
+          title={selfNote}
+          onChange={(e) => changeRole(e.target.value as TRole)}
+        >
+          {ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+        </select>
+      </td>
+      <td>
+        <span className={`badge ${disabled ? "badge-bad" : "badge-ok"}`}>{disabled ? "Disabled" : "Active"}</span>
+      </td>
+      <td className="cell-date"><time dateTime={user.createdAt}>{formatDateTime(user.createdAt)}</time></td>
+      <td className="cell-date">
+        {user.lastLoginAt ? <time dateTime={user.lastLoginAt}>{formatDateTime(user.lastLoginAt)}</time> : <span className="muted">Never</span>}
+      </td>
+      <td className="cell-actions">
+        <button
+          type="button"
+          className={`btn btn-small ${user.disabled ? "" : "btn-danger-ghost"}`}
+          aria-label={`${user.disabled ? "Enable" : "Disable"} ${user.email}`}
+          disabled={(isSelf && !user.disabled) || update.isPending}
+          title={selfNote}
+          onClick={toggleDisabled}
+        >
+          {user.disabled ? "Enable" : "Disable"}
+        </button>
+        <button type="button" className="btn btn-small" aria-label={`Reset password for ${user.email}`} onClick={() => events.onResetPassword(user)}>
+          Reset password
+        </button>
+      </td>
+    </tr>
+  );
+}

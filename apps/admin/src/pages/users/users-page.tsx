@@ -1,0 +1,114 @@
+import type { TUser } from "@switchboard/schema";
+import { useEffect, useId, useState } from "react";
+import { PageHeader } from "../../components/layout.tsx";
+import { messageOf } from "../../lib/errors.ts";
+import { ROLE_LABELS } from "../../lib/roles.ts";
+import { useCurrentUser } from "../../lib/session.tsx";
+import { CreateUserForm } from "./create-user-form.tsx";
+import { ResetPasswordDialog } from "./reset-password-dialog.tsx";
+import { UserRow, type RowEvents } from "./user-row.tsx";
+import { useUsersList } from "./users-data.ts";
+
+interface Notice {
+  kind: "success" | "error";
+  text: string;
+}
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setDebounced(value), ms);
+    return () => window.clearTimeout(timer);
+  }, [value, ms]);
+  return debounced;
+}
+
+export function UsersPage() {
+  const me = useCurrentUser();
+  const [searchText, setSearchText] = useState("");
+  const search = useDebounced(searchText.trim(), 250);
+  const list = useUsersList(search);
+  const [notice, setNotice] = useState<Notice | null>(null);
+  const [resetting, setResetting] = useState<TUser | null>(null);
+  const ids = { search: useId(), table: useId() };
+
+  const users = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const events: RowEvents = {
+    onNotice: (kind, text) => setNotice({ kind, text }),
+    onResetPassword: (user) => setResetting(user),
+  };
+
+  return (
+    <>
+      <PageHeader title="Users" description="Accounts that can sign in to the admin console and call the API." />
+
+      <div className="notice-slot" role="status" aria-live="polite" data-testid="users-notice">
+        {notice ? (
+          <div className={`alert ${notice.kind === "success" ? "alert-success" : "alert-error"}`}>
+            <span>{notice.text}</span>
+            <button type="button" className="alert-close" aria-label="Dismiss message" onClick={() => setNotice(null)}>×</button>
+          </div>
+        ) : null}
+      </div>
+
+      <CreateUserForm onCreated={(email, role) => setNotice({ kind: "success", text: `Created ${email} (${ROLE_LABELS[role]}).` })} />
+
+      <section className="card card-flush" aria-labelledby={ids.table}>
+        <div className="table-toolbar">
+          <h2 id={ids.table}>
+            All users {list.data ? <span className="count">{users.length}{list.hasNextPage ? "+" : ""}</span> : null}
+          </h2>
+          <div className="search">
+            <label htmlFor={ids.search} className="visually-hidden">Search users</label>
+            <input id={ids.search} type="search" placeholder="Search by email" value={searchText} onChange={(e) => setSearchText(e.target.value)} />
+          </div>
+        </div>
+
+        {list.isError ? (
+          <p className="alert alert-error table-message" role="alert">{messageOf(list.error)}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-labelledby={ids.table} aria-busy={list.isFetching || undefined}>
+              <thead>
+                <tr>
+                  <th scope="col">Email</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Last login</th>
+                  <th scope="col"><span className="visually-hidden">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {users.map((user) => <UserRow key={user.id} user={user} isSelf={user.id === me.id} events={events} />)}
+                {list.isPending ? (
+                  <tr><td colSpan={6} className="table-empty">Loading users…</td></tr>
+                ) : users.length === 0 ? (
+                  <tr><td colSpan={6} className="table-empty">{search ? `No users match “${search}”.` : "No users yet."}</td></tr>
+                ) : null}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {list.hasNextPage ? (
+          <div className="table-footer">
+            <button type="button" className="btn" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+              {list.isFetchingNextPage ? "Loading…" : "Load more"}
+            </button>
+          </div>
+        ) : null}
+      </section>
+
+      {resetting ? (
+        <ResetPasswordDialog
+          user={resetting}
+          onClose={() => setResetting(null)}
+          onDone={(email) => {
+            setResetting(null);
+            setNotice({ kind: "success", text: `Password reset for ${email}. Their sessions were signed out.` });
+          }}
+        />
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,24 @@
+import type { TRole } from "@switchboard/schema";
+import type { ComponentType } from "react";
+import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, UsersIcon } from "./components/icons.tsx";
+import { ChatPage, ConsensusPage, EmergencyPage } from "./pages/planned-pages.tsx";
+import { DashboardPage } from "./pages/dashboard-page.tsx";
+import { UsersPage } from "./pages/users/users-page.tsx";
+
+export interface AppRoute {
+  path: string;
+  label: string;
+  icon: ComponentType;
+  page: ComponentType;
+  /** Least role that sees the entry (and may open the page). */
+  role: TRole;
+}
+
+/** The signed-in pages, in sidebar order. `/login` is handled by the app shell. */
+export const ROUTES: readonly AppRoute[] = [
+  { path: "/", label: "Dashboard", icon: DashboardIcon, page: DashboardPage, role: "USER" },
+  { path: "/chat", label: "Chat", icon: ChatIcon, page: ChatPage, role: "USER" },
+  { path: "/consensus", label: "Consensus", icon: ConsensusIcon, page: ConsensusPage, role: "USER" },
+  { path: "/emergency", label: "Emergency", icon: EmergencyIcon, page: EmergencyPage, role: "USER" },
+  { path: "/users", label: "Users", icon: UsersIcon, page: UsersPage, role: "SUPERADMIN" },
+];

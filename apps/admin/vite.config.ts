@@ -1,0 +1,22 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+
+/** Paths the API owns; in development the Vite server forwards them to a local API. */
+const API_PATHS = ["/trpc", "/v1", "/api", "/health", "/ready", "/metrics"];
+const API_TARGET = "http://127.0.0.1:3000";
+
+export default defineConfig({
+  plugins: [react()],
+  server: {
+    host: "127.0.0.1",
+    port: 5173,
+    strictPort: true,
+    // Same-origin in development too, so the SameSite=Strict session cookies just work.
+    proxy: Object.fromEntries(API_PATHS.map((path) => [path, { target: API_TARGET, changeOrigin: false }])),
+  },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: true,
+  },
+});
