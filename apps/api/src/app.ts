@@ -1,16 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "./env.ts";
 import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
+import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createRevocations } from "./services/auth/revocations.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
+import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
+import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import { createUsersService } from "./services/users-service.ts";
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
@@ -20,12 +24,18 @@ export interface App {
   close(): Promise<void>;
 }
 
+export interface CreateAppOptions {
+  log?: Logger;
+  /** Test knobs for the emergency stop (ack wait, resync period). */
+  emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+}
+
 /**
  * The composition root: opens infrastructure (database with migrations, coordination),
  * bootstraps the SuperAdmin and wires services. Throws an Error with one clear line when
  * configuration points at something unusable.
  */
-export async function createApp(env: Env, opts: { log?: Logger } = {}): Promise<App> {
+export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
@@ -73,20 +83,48 @@ export async function createApp(env: Env, opts: { log?: Logger } = {}): Promise<
     log,
   });
 
+  // The emergency state is loaded before the first request can be served, so a restarted
+  // instance comes up frozen if the fleet is frozen.
+  const emergency = createEmergencyService({
+    store: createEmergencyStore(db.prisma),
+    coordination,
+    instanceId,
+    log: log.child({ component: "emergency" }),
+    ...opts.emergency,
+  });
+  const startedAt = new Date();
+  let heartbeat: Heartbeat;
+  try {
+    await emergency.start();
+    heartbeat = await startHeartbeat(
+      coordination,
+      { id: instanceId, startedAt: startedAt.toISOString(), meta: { host: hostname(), pid: process.pid, version: VERSION } },
+      { log: (msg, err) => log.warn({ err }, msg) },
+    );
+  } catch (error) {
+    await emergency.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
+
   const deps: AppDeps = {
     env,
     log,
     instanceId,
-    startedAt: new Date(),
+    startedAt,
     version: VERSION,
     db,
     coordination,
     auth,
     users,
+    emergency,
   };
   return {
     deps,
     async close() {
+      heartbeat.stop();
+      await emergency.close();
       await coordination.close();
       await db.close();
     },

@@ -3,6 +3,7 @@ import type { Env } from "./env.ts";
 import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
+import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { UsersService } from "./services/users-service.ts";
 
 /**
@@ -19,4 +20,5 @@ export interface AppDeps {
   coordination: Coordination;
   auth: AuthService;
   users: UsersService;
+  emergency: EmergencyService;
 }

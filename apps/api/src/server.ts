@@ -3,6 +3,7 @@ import fastifyCors from "@fastify/cors";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
+import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
@@ -25,6 +26,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 5000 },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // First hook: a frozen fleet refuses /v1 and /api before any other work is done.
+  registerEmergencyGuard(app, deps);
   app.addHook("onResponse", async (request, reply) => {
     request.log.info(
       { reqId: request.id, method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
@@ -53,6 +56,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerOpsRoutes(app, deps);
+  registerEmergencyRoutes(app, deps);
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

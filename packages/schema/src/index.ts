@@ -2,3 +2,4 @@ export * from "./common.ts";
 export * from "./auth.ts";
 export * from "./users.ts";
 export * from "./health.ts";
+export * from "./emergency.ts";

@@ -1,5 +1,6 @@
 import { router } from "../trpc/init.ts";
 import { authRouter } from "./auth.ts";
+import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { usersRouter } from "./users.ts";
 
@@ -7,6 +8,7 @@ export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
   health: healthRouter,
+  emergency: emergencyRouter,
 });
 
 export type AppRouter = typeof appRouter;

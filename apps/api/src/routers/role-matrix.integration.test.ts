@@ -23,6 +23,11 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "users.create": "SUPERADMIN",
   "users.update": "SUPERADMIN",
   "health.check": "PUBLIC",
+  "emergency.status": "PUBLIC",
+  "emergency.watch": "PUBLIC",
+  "emergency.freeze": "SUPERADMIN",
+  "emergency.unfreeze": "SUPERADMIN",
+  "emergency.history": "ADMIN",
 };
 
 const procedures = appRouter._def.procedures as Record<string, { _def: { meta?: { requiredRole?: Documented } } }>;

@@ -21,8 +21,14 @@ const t = initTRPC
     },
   });
 
-/** Every procedure runs through this: services throw AppError, clients get the mapped code. */
-const baseProcedure = t.procedure.use(async ({ next }) => {
+/**
+ * Every procedure runs through this: the emergency guard (503 EMERGENCY_STOP while a freeze
+ * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
+ * services throw AppError, clients get the mapped code.
+ */
+const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
+  const refusal = ctx.deps.emergency.check({ kind: "procedure", path });
+  if (refusal) throw toTRPCError(refusal);
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
   // as `cause`; unwrap it so an AppError keeps its meaning.
