@@ -152,8 +152,28 @@ export function createAuthService(deps: AuthServiceDeps) {
   async function authenticate(token: string): Promise<AccessClaims | null> {
     const claims = await accessTokens.verify(token);
     if (!claims) return null;
-    if (await revocations.isRevoked(claims)) return null;
-    return claims;
+    let revoked: boolean;
+    try {
+      revoked = await revocations.isRevoked(claims);
+    } catch {
+      // Coordination unreachable. Every revocation is also on the session row in PostgreSQL
+      // (logout, reuse detection; disable/role change/password reset revoke all sessions),
+      // so ask it instead: signing everyone out during a Redis outage would also keep a
+      // SuperAdmin from using the emergency stop exactly when it is needed.
+      revoked = !(await sessionStillValid(claims));
+    }
+    return revoked ? null : claims;
+  }
+
+  async function sessionStillValid(claims: AccessClaims): Promise<boolean> {
+    const session = await prisma.session.findUnique({ where: { id: claims.sessionId }, include: { user: true } });
+    return (
+      session !== null &&
+      session.revokedAt === null &&
+      session.userId === claims.userId &&
+      !session.user.disabled &&
+      session.user.role === claims.role
+    );
   }
 
   async function me(userId: string): Promise<TUser> {
