@@ -1,0 +1,162 @@
+/**
+ * `switchboard emergency status|freeze|unfreeze` — the emergency stop from a terminal, on
+ * the same typed client other services use. Exit codes: 0 done, 1 the request failed
+ * (refused, invalid, unreachable), 2 bad usage.
+ */
+import { parseArgs } from "node:util";
+import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
+import { formatChange, formatStatus } from "./format.ts";
+import { createPrompter, type CliIo } from "./io.ts";
+
+const DEFAULT_URL = "http://127.0.0.1:3000";
+
+export const USAGE = `Usage: switchboard emergency <command> [options]
+
+Commands:
+  status                         Show whether Switchboard is frozen (no sign-in needed)
+  freeze --reason <text>         Freeze the fleet (SuperAdmin)
+         [--scope <scope>]       global (default), chat, consensus or provider:<id>
+                                 (beta, deepseek, openai, ollama, template)
+         [--expires-in-sec <n>]  Unfreeze automatically after n seconds
+  unfreeze [--reason <text>]     Lift the freeze (SuperAdmin)
+
+Options:
+  --url <url>    Switchboard base URL (default: $SWITCHBOARD_URL or ${DEFAULT_URL})
+  --json         Print the raw JSON answer
+  -h, --help     Show this help
+
+Authentication: $SWITCHBOARD_TOKEN (an access token), otherwise you are asked for your
+email and password.`;
+
+class UsageError extends Error {}
+
+interface Options {
+  url: string;
+  json: boolean;
+  reason: string | undefined;
+  scope: string | undefined;
+  expiresInSec: number | undefined;
+}
+
+function parse(argv: string[], env: CliIo["env"]): { command: string[]; options: Options; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: "string" },
+        json: { type: "boolean", default: false },
+        reason: { type: "string" },
+        scope: { type: "string" },
+        "expires-in-sec": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const rawExpiry = values["expires-in-sec"];
+  const expiresInSec = rawExpiry === undefined ? undefined : Number(rawExpiry);
+  if (expiresInSec !== undefined && (!Number.isInteger(expiresInSec) || expiresInSec <= 0)) {
+    throw new UsageError(`--expires-in-sec must be a positive whole number of seconds, got ${JSON.stringify(rawExpiry)}`);
+  }
+  return {
+    command: positionals,
+    help: values.help === true,
+    options: {
+      url: values.url ?? env["SWITCHBOARD_URL"] ?? DEFAULT_URL,
+      json: values.json === true,
+      reason: values.reason,
+      scope: values.scope,
+      expiresInSec,
+    },
+  };
+}
+
+/** A signed-in client: the env token, or an interactive email/password sign-in. */
+async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
+  const token = io.env["SWITCHBOARD_TOKEN"]?.trim();
+  if (token) return createSwitchboardClient({ url: options.url, token });
+  const prompter = createPrompter(io);
+  try {
+    const email = await prompter.ask("Email: ");
+    const password = await prompter.askHidden("Password: ");
+    const session = await createSwitchboardClient({ url: options.url }).auth.login.mutate({ email, password });
+    return createSwitchboardClient({ url: options.url, token: session.accessToken });
+  } finally {
+    prompter.close();
+  }
+}
+
+async function run(command: string[], options: Options, io: CliIo): Promise<void> {
+  const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
+  const [group, action, ...extra] = command;
+  if (group !== "emergency" || !action) throw new UsageError(group ? `Unknown command: ${command.join(" ")}` : "No command given");
+  if (extra.length > 0) throw new UsageError(`Unexpected argument: ${extra.join(" ")} (quote the reason: --reason "...")`);
+
+  switch (action) {
+    case "status": {
+      const status = await createSwitchboardClient({ url: options.url }).emergency.status.query();
+      return print(status, formatStatus(status));
+    }
+    case "freeze": {
+      if (options.reason === undefined) throw new UsageError('freeze needs --reason "<why>" (it goes into the audit trail)');
+      const client = await signedIn(options, io);
+      const result = await client.emergency.freeze.mutate({
+        reason: options.reason,
+        ...(options.scope !== undefined ? { scope: options.scope as never } : {}),
+        ...(options.expiresInSec !== undefined ? { expiresInSec: options.expiresInSec } : {}),
+      });
+      return print(result, formatChange(result, "freeze"));
+    }
+    case "unfreeze": {
+      const client = await signedIn(options, io);
+      const result = await client.emergency.unfreeze.mutate(options.reason !== undefined ? { reason: options.reason } : {});
+      return print(result, formatChange(result, "unfreeze"));
+    }
+    default:
+      throw new UsageError(`Unknown emergency command: ${action}`);
+  }
+}
+
+/** Explains a failed call in one or a few lines. */
+export function describeError(error: unknown, url: string): string {
+  if (error instanceof TRPCClientError) {
+    const data = error.data as { appCode?: string; httpStatus?: number; zodError?: { fieldErrors?: Record<string, string[]>; formErrors?: string[] } } | undefined;
+    if (!data) return `error: cannot reach Switchboard at ${url}: ${error.message}`;
+    const lines = [`error: ${error.message} (${data.appCode ?? "ERROR"}, HTTP ${data.httpStatus ?? "?"})`];
+    for (const [field, messages] of Object.entries(data.zodError?.fieldErrors ?? {})) {
+      for (const message of messages) lines.push(`  --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${message}`);
+    }
+    for (const message of data.zodError?.formErrors ?? []) lines.push(`  ${message}`);
+    return lines.join("\n");
+  }
+  return `error: ${(error as Error).message ?? String(error)}`;
+}
+
+export async function main(argv: string[], io: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(argv, io.env);
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.help || parsed.command.length === 0) {
+    (parsed.help ? io.stdout : io.stderr).write(`${USAGE}\n`);
+    return parsed.help ? 0 : 2;
+  }
+  try {
+    await run(parsed.command, parsed.options, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    io.stderr.write(`${describeError(error, parsed.options.url)}\n`);
+    return 1;
+  }
+}
