@@ -4,6 +4,7 @@ import { ROLE_LABELS, roleAtLeast } from "../lib/roles.ts";
 import { Link } from "../lib/router.tsx";
 import { useSession } from "../lib/session.tsx";
 import { ROUTES } from "../routes.tsx";
+import { EmergencyBanner } from "./emergency-banner.tsx";
 import { Logo, SignOutIcon } from "./icons.tsx";
 
 /** The signed-in frame: dark sidebar with navigation and the current user, content on the right. */
@@ -55,6 +56,7 @@ export function Layout({ user, currentPath, children }: { user: TUser; currentPa
         </section>
       </aside>
       <main id="content" className="content" tabIndex={-1}>
+        <EmergencyBanner currentPath={currentPath} />
         {children}
       </main>
     </div>

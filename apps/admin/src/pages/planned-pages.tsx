@@ -51,18 +51,3 @@ export function ConsensusPage() {
     />
   );
 }
-
-export function EmergencyPage() {
-  return (
-    <PlannedPage
-      title="Emergency stop"
-      description="Freeze every model call across the fleet in one step."
-      waitingFor="Coming with the emergency stop"
-      items={[
-        "Live status: whether the fleet is frozen, why, by whom and until when.",
-        "Freeze and unfreeze with a reason (SuperAdmin only).",
-        "The audit trail of every freeze and unfreeze.",
-      ]}
-    />
-  );
-}

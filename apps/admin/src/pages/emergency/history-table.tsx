@@ -1,0 +1,73 @@
+import type { TEmergencyEvent, TEmergencyStatus } from "@switchboard/schema";
+import { useId } from "react";
+import { scopeLabel } from "../../lib/emergency-status.ts";
+import { errorData, messageOf } from "../../lib/errors.ts";
+import { formatDateTime } from "../../lib/format.ts";
+import { useEmergencyHistory } from "./emergency-data.ts";
+
+const ACTION_LABELS: Record<TEmergencyEvent["action"], string> = { freeze: "Freeze", unfreeze: "Unfreeze", expire: "Expired" };
+
+/** ADMIN and up. During a global freeze the server refuses history (not on the allowlist). */
+export function HistoryTable({ status }: { status: TEmergencyStatus | null }) {
+  const heading = useId();
+  const history = useEmergencyHistory(status !== null, status?.version);
+  const events = history.data?.pages.flatMap((page) => page.items) ?? [];
+  const refusedByFreeze = history.isError && errorData(history.error).appCode === "EMERGENCY_STOP";
+
+  return (
+    <section className="card card-flush" aria-labelledby={heading}>
+      <div className="table-toolbar">
+        <h2 id={heading}>Audit trail</h2>
+      </div>
+      {refusedByFreeze ? (
+        <p className="alert alert-info table-message">
+          The audit trail is unavailable while everything is frozen: only status, watch and unfreeze answer during a
+          global freeze. It loads again once the fleet is unfrozen.
+        </p>
+      ) : history.isError ? (
+        <p className="alert alert-error table-message" role="alert">{messageOf(history.error)}</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table" aria-labelledby={heading} aria-busy={history.isFetching || undefined}>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Action</th>
+                <th scope="col">Scope</th>
+                <th scope="col">Reason</th>
+                <th scope="col">By</th>
+                <th scope="col">Acks</th>
+                <th scope="col">Instance</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((e) => (
+                <tr key={e.id}>
+                  <td className="cell-date">{formatDateTime(e.createdAt)}</td>
+                  <td><span className={`badge ${e.action === "freeze" ? "badge-bad" : "badge-ok"}`}>{ACTION_LABELS[e.action]}</span></td>
+                  <td>{scopeLabel(e.scope)}</td>
+                  <td className="cell-reason">{e.reason ?? <span className="muted">—</span>}</td>
+                  <td>{e.actorEmail ?? <span className="muted">automatic</span>}</td>
+                  <td>{e.acks ?? "—"}</td>
+                  <td><code title={e.instanceId}>{e.instanceId.slice(0, 8)}</code></td>
+                </tr>
+              ))}
+              {history.isPending ? (
+                <tr><td colSpan={7} className="table-empty">Loading…</td></tr>
+              ) : events.length === 0 ? (
+                <tr><td colSpan={7} className="table-empty">No freeze has ever been recorded.</td></tr>
+              ) : null}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {history.hasNextPage && !history.isError ? (
+        <div className="table-footer">
+          <button type="button" className="btn" onClick={() => void history.fetchNextPage()} disabled={history.isFetchingNextPage}>
+            {history.isFetchingNextPage ? "Loading…" : "Load more"}
+          </button>
+        </div>
+      ) : null}
+    </section>
+  );
+}
