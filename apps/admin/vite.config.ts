@@ -1,9 +1,10 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
-/** Paths the API owns; in development the Vite server forwards them to a local API. */
+/** Paths the API owns; in development the Vite server forwards them to a local API
+ * (http://127.0.0.1:3000, or SWITCHBOARD_API_URL). */
 const API_PATHS = ["/trpc", "/v1", "/api", "/health", "/ready", "/metrics"];
-const API_TARGET = "http://127.0.0.1:3000";
+const API_TARGET = process.env.SWITCHBOARD_API_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
   plugins: [react()],

@@ -10,10 +10,11 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
   const update = useUpdateUser();
   const ids = { title: useId(), password: useId() };
 
+  // Unmounting removes the element, which closes it; no cleanup needed (and a close() here
+  // would fire onClose during StrictMode's mount-unmount-mount check).
   useEffect(() => {
     const el = dialog.current;
     if (el && !el.open) el.showModal();
-    return () => el?.close();
   }, []);
 
   const fieldError = update.isError ? fieldErrorsOf(update.error).password : undefined;
@@ -31,6 +32,8 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
         <p className="muted">
           Set a new password for <strong>{user.email}</strong>. Their open sessions are signed out.
         </p>
+        {/* Lets password managers file the new password under the right account. */}
+        <input type="text" name="username" autoComplete="username" value={user.email} readOnly hidden />
         <div className="field">
           <label htmlFor={ids.password}>New password</label>
           <input

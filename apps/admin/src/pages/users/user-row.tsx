@@ -40,7 +40,7 @@ export function UserRow({ user, isSelf, events }: { user: TUser; isSelf: boolean
 
   return (
     <tr data-testid={`user-row-${user.email}`} aria-busy={update.isPending || undefined}>
-      <td>
+      <td className="cell-user">
         <span className="cell-email">{user.email}</span>
         {isSelf ? <span className="badge badge-muted badge-inline">You</span> : null}
       </td>
@@ -66,7 +66,7 @@ export function UserRow({ user, isSelf, events }: { user: TUser; isSelf: boolean
       <td className="cell-actions">
         <button
           type="button"
-          className={`btn btn-small ${user.disabled ? "" : "btn-danger-ghost"}`}
+          className={`btn btn-small btn-toggle ${user.disabled ? "" : "btn-danger-ghost"}`}
           aria-label={`${user.disabled ? "Enable" : "Disable"} ${user.email}`}
           disabled={(isSelf && !user.disabled) || update.isPending}
           title={selfNote}
