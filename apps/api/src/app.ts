@@ -15,6 +15,7 @@ import { createRevocations } from "./services/auth/revocations.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
+import { createChat } from "./services/chat/index.ts";
 import { createUsersService } from "./services/users-service.ts";
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
@@ -108,6 +109,20 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
+  const { registry: providers, chat } = createChat({
+    env,
+    prisma: db.prisma,
+    coordination,
+    log: log.child({ component: "chat" }),
+    emergency: {
+      isProviderFrozen: emergency.isProviderFrozen,
+      // A freeze that stops chat (global or chat scope) aborts in-flight chat calls...
+      stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "chat.stream" }]),
+      // ...and a provider freeze aborts the calls to that provider.
+      providerStopSignal: (id) => emergency.stopSignal([{ kind: "provider", id }]),
+    },
+  });
+
   const deps: AppDeps = {
     env,
     log,
@@ -119,6 +134,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     auth,
     users,
     emergency,
+    providers,
+    chat,
   };
   return {
     deps,

@@ -2,7 +2,9 @@ import type { Logger } from "pino";
 import type { Env } from "./env.ts";
 import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
+import type { ProviderRegistry } from "./providers/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
+import type { ChatService } from "./services/chat/chat-service.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { UsersService } from "./services/users-service.ts";
 
@@ -21,4 +23,6 @@ export interface AppDeps {
   auth: AuthService;
   users: UsersService;
   emergency: EmergencyService;
+  providers: ProviderRegistry;
+  chat: ChatService;
 }

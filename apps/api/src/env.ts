@@ -3,8 +3,7 @@
  * the process at start with one clear line (see `loadEnvOrExit`).
  */
 import { z } from "zod";
-
-const PROVIDER_IDS = ["beta", "deepseek", "openai", "ollama", "template"] as const;
+import { PROVIDER_IDS } from "@switchboard/schema";
 
 const optionalString = z
   .string()
@@ -60,6 +59,18 @@ export const ZEnv = z
       .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
       .pipe(z.array(z.enum(PROVIDER_IDS)).min(1)),
     PROVIDER_TIMEOUT_MS: positiveInt(30_000),
+    /** Consecutive failures that open a provider's circuit (it is then skipped)... */
+    CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
+    /** ...for this long; then one probe request decides whether it closes again. */
+    CIRCUIT_COOLDOWN_MS: positiveInt(5_000),
+    /** A stream that sends nothing for this long after its first token ends with an error. */
+    CHAT_STREAM_IDLE_TIMEOUT_MS: positiveInt(20_000),
+    /** Chat requests per user per minute (chat.*, /v1/chat/completions), across instances. */
+    CHAT_RATE_LIMIT_PER_MIN: positiveInt(60),
+    /** Earlier messages sent as context: at most this many characters... */
+    CHAT_HISTORY_MAX_CHARS: z.coerce.number().int().nonnegative().default(24_000),
+    /** ...and at most this many messages. */
+    CHAT_HISTORY_MAX_MESSAGES: z.coerce.number().int().nonnegative().default(40),
     CORS_ORIGINS: z
       .string()
       .default("")

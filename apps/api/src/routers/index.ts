@@ -1,5 +1,6 @@
 import { router } from "../trpc/init.ts";
 import { authRouter } from "./auth.ts";
+import { chatRouter } from "./chat.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { usersRouter } from "./users.ts";
@@ -8,6 +9,7 @@ export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
   health: healthRouter,
+  chat: chatRouter,
   emergency: emergencyRouter,
 });
 

@@ -12,13 +12,13 @@ export function health(deps: Pick<AppDeps, "env" | "startedAt" | "version">): TH
 }
 
 /** Ready when the database answers; coordination trouble degrades (last known state is kept). */
-export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "env">): Promise<TReadiness> {
+export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "providers">): Promise<TReadiness> {
   const [dbOk, coordOk] = await Promise.all([
     deps.db.ping().catch(() => false),
     deps.coordination.ping().catch(() => false),
   ]);
   const coordinationStatus = coordOk && deps.coordination.state() === "ready" ? "ok" : "degraded";
-  const active = activeProviders(deps.env);
+  const active = deps.providers.chain().map((p) => p.id);
   const status = !dbOk ? "not_ready" : coordinationStatus === "ok" ? "ready" : "degraded";
   return {
     status,
@@ -28,16 +28,4 @@ export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "env
       providers: { status: "ok", active },
     },
   };
-}
-
-/** A provider is active when its URL/key is configured; the template responder always is. */
-export function activeProviders(env: AppDeps["env"]): string[] {
-  const configured: Record<string, boolean> = {
-    beta: env.BETA_MODEL_BASE_URL !== undefined,
-    deepseek: env.DEEPSEEK_API_KEY !== undefined,
-    openai: env.OPENAI_API_KEY !== undefined,
-    ollama: env.OLLAMA_BASE_URL !== undefined,
-    template: true,
-  };
-  return env.PROVIDER_ORDER.filter((id) => configured[id]);
 }

@@ -67,7 +67,11 @@ export function createContextFactory(deps: AppDeps) {
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
     const user = await resolveUser(deps, token);
     const abort = new AbortController();
-    req.raw.once("close", () => abort.abort());
+    // Not req.raw "close": Node emits it as soon as the request body has been read, which
+    // is before any handler runs. The response closing unfinished means the client left.
+    res.raw.once("close", () => {
+      if (!res.raw.writableFinished) abort.abort(new Error("client disconnected"));
+    });
     return createContextInner({
       deps,
       user,

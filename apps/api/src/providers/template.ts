@@ -1,0 +1,59 @@
+/**
+ * The `template` provider: offline, deterministic and always available, so every chain ends
+ * in an answer and the embedded default works with no model at all. It streams word by word
+ * like a real model, yielding to the event loop between words.
+ */
+import { setImmediate as nextTick } from "node:timers/promises";
+import { ZClarifyQuestions } from "@switchboard/schema";
+import { templateClarifyingQuestions, templateReply } from "./template-replies.ts";
+import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest } from "./types.ts";
+
+export const TEMPLATE_MODEL = "switchboard-template-1";
+/** Structured-output schemas the template knows how to fill (see chat.clarify). */
+export const CLARIFY_FORMAT_NAME = "clarifying_questions";
+
+export function createTemplateProvider(): ChatProvider {
+  function reply(request: ProviderRequest): string {
+    if (request.responseFormat) {
+      if (request.responseFormat.name !== CLARIFY_FORMAT_NAME) {
+        throw new ProviderError("malformed", `template cannot produce ${request.responseFormat.name}`);
+      }
+      const questions = templateClarifyingQuestions(lastUser(request));
+      return JSON.stringify(ZClarifyQuestions.parse({ questions }));
+    }
+    return templateReply(lastUser(request));
+  }
+
+  function usageOf(request: ProviderRequest, pieces: number) {
+    const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
+    return { promptTokens: Math.ceil(promptChars / 4), completionTokens: pieces };
+  }
+
+  async function complete(request: ProviderRequest): Promise<ProviderCompletion> {
+    if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
+    const content = reply(request);
+    return { content, model: TEMPLATE_MODEL, usage: usageOf(request, wordsOf(content).length) };
+  }
+
+  async function* stream(request: ProviderRequest): AsyncGenerator<ProviderChunk> {
+    const words = wordsOf(reply(request));
+    for (const word of words) {
+      await nextTick();
+      if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
+      yield { type: "delta", text: word };
+    }
+    yield { type: "finish", reason: "stop" };
+    yield { type: "usage", usage: usageOf(request, words.length) };
+  }
+
+  return { id: "template", kind: "template", model: TEMPLATE_MODEL, configured: true, baseUrl: null, complete, stream };
+}
+
+function lastUser(request: ProviderRequest): string {
+  return request.messages.findLast((m) => m.role === "user")?.content ?? "";
+}
+
+/** Words with their trailing whitespace; joined they give back the text exactly. */
+export function wordsOf(text: string): string[] {
+  return text.split(/(?<=\s)(?=\S)/).filter((w) => w.length > 0);
+}

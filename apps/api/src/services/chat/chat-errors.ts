@@ -1,0 +1,45 @@
+/** Maps why the chain gave no answer to what a client sees: an AppError or a stream event code. */
+import type { TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
+import { AppError } from "../errors.ts";
+import type { ChainError } from "./chain-types.ts";
+
+/** For chat.send and the non-stream REST endpoint. */
+export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAttempt) => number | null): AppError {
+  if (error.kind === "aborted") {
+    if (error.abortReason instanceof AppError) return error.abortReason;
+    return new AppError("SERVICE_UNAVAILABLE", "Request aborted before an answer arrived");
+  }
+  const attempts = error.attempts;
+  if (attempts.length > 0 && attempts.every((a) => a.outcome === "skipped_frozen")) {
+    return new AppError("EMERGENCY_STOP", "Every provider for this request is frozen by an emergency stop", { details: { attempts } });
+  }
+  // Only rate limits stood in the way: tell the client when to come back, as upstream told us.
+  const waits = attempts.map(waitMsOf);
+  if (attempts.length > 0 && waits.every((w) => w !== null)) {
+    const waitMs = Math.min(...(waits as number[]));
+    return new AppError("TOO_MANY_REQUESTS", "Every provider for this request is rate limited upstream", {
+      retryAfterSec: Math.max(1, Math.ceil(waitMs / 1000)),
+      details: { attempts },
+    });
+  }
+  return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
+}
+
+/** For chat.stream's closing `error` event. */
+export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; message: string } {
+  switch (error.kind) {
+    case "interrupted":
+      return { code: "STREAM_INTERRUPTED", message: error.message };
+    case "idle_timeout":
+      return { code: "STREAM_IDLE_TIMEOUT", message: error.message };
+    case "aborted":
+      if (error.abortReason instanceof AppError && error.abortReason.code === "EMERGENCY_STOP") {
+        return { code: "EMERGENCY_STOP", message: error.abortReason.message };
+      }
+      return { code: "ABORTED", message: "Request aborted" };
+    default: {
+      const mapped = appErrorOfChain(error, () => null);
+      return { code: mapped.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "UPSTREAM_ERROR", message: mapped.message };
+    }
+  }
+}

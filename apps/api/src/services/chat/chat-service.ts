@@ -1,0 +1,210 @@
+/**
+ * The chat service: guards (emergency, per-user rate limit, provider choice), conversations,
+ * and the provider chain. Transports (tRPC routers, the OpenAI-compatible REST routes) call
+ * it and only translate its answers and AppErrors to their wire format.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { TChatProvider, TChatSendInput, TChatSendOutput, TChatStreamEvent, TProviderId } from "@switchboard/schema";
+import type { Coordination } from "../../infra/coordination/port.ts";
+import type { ProviderRegistry } from "../../providers/registry.ts";
+import { AppError } from "../errors.ts";
+import { linkedController } from "./call-outcome.ts";
+import { ChainError, type ChainEvent, type ChainRequest, type ChainResult } from "./chain-types.ts";
+import { appErrorOfChain } from "./chat-errors.ts";
+import { streamChatReply } from "./chat-stream.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { clarifyWith } from "./clarify.ts";
+import type { ConversationStore, Viewer } from "./conversation-store.ts";
+import type { ProviderChain } from "./provider-chain.ts";
+
+/**
+ * What the emergency stop (issue 3) offers chat. The tRPC guard and the HTTP hook refuse new
+ * requests while frozen; this signal covers the requests already running when a freeze lands.
+ */
+export interface ChatEmergencyHooks {
+  /** Aborts, with the EMERGENCY_STOP AppError as reason, when a freeze stopping chat lands. */
+  stopSignal(): { signal: AbortSignal; dispose(): void };
+}
+
+export interface ChatServiceDeps {
+  chain: ProviderChain;
+  registry: ProviderRegistry;
+  breaker: CircuitBreaker;
+  store: ConversationStore;
+  coordination: Coordination;
+  ratePerMin: number;
+  log: Logger;
+  isProviderFrozen?: (id: TProviderId) => boolean;
+  emergency?: ChatEmergencyHooks;
+}
+
+/** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
+export type StatelessRequest = Omit<ChainRequest, "signal" | "accept">;
+
+export function createChatService(deps: ChatServiceDeps) {
+  const { chain, registry, store } = deps;
+
+  /** Checks every request passes before any work: rate limit, provider choice. */
+  async function admit(userId: string, pinned: TProviderId | undefined): Promise<void> {
+    const limit = await deps.coordination.consume(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
+    if (!limit.allowed) {
+      throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
+        retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
+      });
+    }
+    if (pinned !== undefined && !registry.isActive(pinned)) {
+      throw new AppError("BAD_REQUEST", `Provider ${pinned} is not active (configure it and list it in PROVIDER_ORDER)`, {
+        details: { activeProviders: registry.chain().map((p) => p.id) },
+      });
+    }
+  }
+
+  /** One signal for the upstream call: the caller leaving or a freeze landing. */
+  function requestSignal(signal: AbortSignal | undefined): { controller: AbortController; unlink: () => void } {
+    const stop = deps.emergency?.stopSignal();
+    const linked = linkedController(signal, stop?.signal);
+    return {
+      controller: linked.controller,
+      unlink: () => {
+        linked.unlink();
+        stop?.dispose();
+      },
+    };
+  }
+
+  const waitMsOf = (attempt: { provider: TProviderId; outcome: string }) => {
+    if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
+    const until = chain.rateLimitedUntil(attempt.provider);
+    return until === null ? null : until - Date.now();
+  };
+
+  async function runComplete(request: ChainRequest): Promise<ChainResult> {
+    try {
+      return await chain.complete(request);
+    } catch (error) {
+      if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+      throw error;
+    }
+  }
+
+  async function send(user: Viewer, input: TChatSendInput, signal?: AbortSignal): Promise<TChatSendOutput> {
+    await admit(user.id, input.provider);
+    const { conversationId, history, createdAt } = await store.addUserMessage(user.id, input.conversationId, input.message);
+    const messageId = randomUUID();
+    const { controller, unlink } = requestSignal(signal);
+    try {
+      const result = await chain.complete({
+        messages: [...history, { role: "user", content: input.message }],
+        model: input.model,
+        temperature: input.temperature,
+        maxTokens: input.maxTokens,
+        pinned: input.provider,
+        signal: controller.signal,
+      });
+      await store.saveReply(conversationId, createdAt, {
+        id: messageId,
+        content: result.content,
+        provider: result.provider,
+        model: result.model,
+        status: "complete",
+        promptTokens: result.usage.promptTokens,
+        completionTokens: result.usage.completionTokens,
+        latencyMs: result.latencyMs,
+        attempts: result.attempts,
+      });
+      return { conversationId, messageId, ...result };
+    } catch (error) {
+      if (!(error instanceof ChainError)) throw error;
+      await store.saveReply(conversationId, createdAt, {
+        id: messageId, content: "", provider: null, model: null, status: "failed",
+        promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,
+      });
+      throw appErrorOfChain(error, waitMsOf);
+    } finally {
+      unlink();
+    }
+  }
+
+  async function* stream(user: Viewer, input: TChatSendInput, signal?: AbortSignal): AsyncGenerator<TChatStreamEvent> {
+    await admit(user.id, input.provider);
+    const turn = await store.addUserMessage(user.id, input.conversationId, input.message);
+    const { controller, unlink } = requestSignal(signal);
+    try {
+      yield* streamChatReply({ chain, store, log: deps.log }, turn, input, controller.signal);
+    } finally {
+      unlink();
+    }
+  }
+
+  async function completeStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<ChainResult> {
+    await admit(userId, request.pinned);
+    const { controller, unlink } = requestSignal(signal);
+    try {
+      return await runComplete({ ...request, signal: controller.signal });
+    } finally {
+      unlink();
+    }
+  }
+
+  /** Admits first (so refusals are plain errors), then hands back the chain's events. */
+  async function streamStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<AsyncGenerator<ChainEvent>> {
+    await admit(userId, request.pinned);
+    const { controller, unlink } = requestSignal(signal);
+    return (async function* () {
+      try {
+        yield* chain.stream({ ...request, signal: controller.signal });
+      } finally {
+        unlink();
+      }
+    })();
+  }
+
+  async function clarify(user: Viewer, input: { message: string; provider?: TProviderId | undefined }, signal?: AbortSignal) {
+    await admit(user.id, input.provider);
+    const { controller, unlink } = requestSignal(signal);
+    try {
+      return await clarifyWith(runComplete, input, controller.signal);
+    } finally {
+      unlink();
+    }
+  }
+
+  function providers(viewer: Viewer): TChatProvider[] {
+    const seesUrls = viewer.role !== "USER";
+    return registry.all().map((p) => {
+      const circuit = deps.breaker.snapshot(p.id);
+      const limitedUntil = chain.rateLimitedUntil(p.id);
+      return {
+        id: p.id,
+        kind: p.kind,
+        model: p.model,
+        active: registry.isActive(p.id),
+        order: registry.orderOf(p.id),
+        // Base URLs can reveal internal hosts: admins only.
+        baseUrl: seesUrls ? p.baseUrl : null,
+        circuit: {
+          state: circuit.state,
+          consecutiveFailures: circuit.consecutiveFailures,
+          retryAt: circuit.retryAt === null ? null : new Date(circuit.retryAt).toISOString(),
+        },
+        rateLimitedUntil: limitedUntil === null ? null : new Date(limitedUntil).toISOString(),
+        frozen: deps.isProviderFrozen?.(p.id) ?? false,
+      };
+    });
+  }
+
+  return {
+    send,
+    stream,
+    clarify,
+    providers,
+    completeStateless,
+    streamStateless,
+    conversations: { list: store.list, get: store.get, remove: store.remove },
+    /** Subscribe to one record per upstream call (metrics). */
+    onProviderCall: chain.onCall,
+  };
+}
+
+export type ChatService = ReturnType<typeof createChatService>;

@@ -1,0 +1,165 @@
+/**
+ * Conversations and messages in the database. Ownership is part of every query: a user can
+ * only reach their own conversations, and another user's id answers exactly like an id that
+ * does not exist (404), so existence does not leak. ADMIN and above may read and delete all.
+ */
+import {
+  CHAT_LIMITS,
+  roleAtLeast,
+  type TChatAttempt,
+  type TChatMessage,
+  type TConversation,
+  type TConversationSummary,
+  type TConversationsListInput,
+  type TRole,
+} from "@switchboard/schema";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import type { ChatMessage } from "../../providers/types.ts";
+import { AppError } from "../errors.ts";
+import { selectHistory, type HistoryBudget } from "./history.ts";
+
+export interface Viewer {
+  id: string;
+  role: TRole;
+}
+
+export interface ReplyRecord {
+  id: string;
+  content: string;
+  provider: string | null;
+  model: string | null;
+  status: "complete" | "incomplete" | "failed";
+  promptTokens: number | null;
+  completionTokens: number | null;
+  latencyMs: number | null;
+  attempts: TChatAttempt[];
+}
+
+const notFound = () => new AppError("NOT_FOUND", "Conversation not found");
+const TITLE_MAX = 80;
+
+export function createConversationStore(deps: { prisma: PrismaClient; budget: HistoryBudget }) {
+  const { prisma } = deps;
+  const scope = (viewer: Viewer) => (roleAtLeast(viewer.role, "ADMIN") ? {} : { userId: viewer.id });
+
+  /**
+   * Stores the user's message (creating the conversation when no id is given) and returns
+   * the earlier messages to send as context. Posting is owner-only, even for admins.
+   */
+  async function addUserMessage(
+    userId: string,
+    conversationId: string | undefined,
+    content: string,
+  ): Promise<{ conversationId: string; history: ChatMessage[]; createdAt: Date }> {
+    const createdAt = new Date();
+    if (conversationId === undefined) {
+      const title = content.replace(/\s+/g, " ").slice(0, TITLE_MAX);
+      const created = await prisma.conversation.create({
+        data: { userId, title, messages: { create: { role: "user", content, status: "complete", createdAt } } },
+        select: { id: true },
+      });
+      return { conversationId: created.id, history: [], createdAt };
+    }
+    const found = await prisma.conversation.findFirst({
+      where: { id: conversationId, userId },
+      select: {
+        _count: { select: { messages: true } },
+        messages: { orderBy: { createdAt: "desc" }, take: deps.budget.maxMessages, select: { role: true, content: true, status: true } },
+      },
+    });
+    if (!found) throw notFound();
+    if (found._count.messages + 2 > CHAT_LIMITS.conversationMaxMessages) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `Conversation is full (limit ${CHAT_LIMITS.conversationMaxMessages} messages); start a new one`);
+    }
+    const history = selectHistory(found.messages, deps.budget);
+    await prisma.message.create({ data: { conversationId, role: "user", content, status: "complete", createdAt } });
+    return { conversationId, history, createdAt };
+  }
+
+  /** Stores a reply. Must finish before the reply is acknowledged to the client. */
+  async function saveReply(conversationId: string, after: Date, reply: ReplyRecord): Promise<void> {
+    // Timestamps have millisecond precision: keep the reply strictly after its question.
+    const createdAt = new Date(Math.max(Date.now(), after.getTime() + 1));
+    try {
+      await prisma.conversation.update({
+        where: { id: conversationId },
+        data: {
+          updatedAt: createdAt,
+          messages: { create: { ...reply, role: "assistant", attempts: reply.attempts as unknown as Prisma.InputJsonValue, createdAt } },
+        },
+      });
+    } catch (error) {
+      // Deleted while the answer was being written: nothing left to attach it to.
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") return;
+      throw error;
+    }
+  }
+
+  async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {
+    const limit = input?.limit ?? 20;
+    const rows = await prisma.conversation.findMany({
+      where: scope(viewer),
+      orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
+      take: limit + 1,
+      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+      include: { _count: { select: { messages: true } } },
+    }).catch((error: unknown) => {
+      // A cursor that no longer exists (deleted, or someone else's) is a bad request, not a 500.
+      if (error instanceof Prisma.PrismaClientKnownRequestError || error instanceof Prisma.PrismaClientValidationError) {
+        throw new AppError("BAD_REQUEST", "Invalid cursor");
+      }
+      throw error;
+    });
+    const page = rows.slice(0, limit);
+    return { items: page.map(toSummary), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+  }
+
+  async function get(viewer: Viewer, id: string): Promise<TConversation> {
+    const row = await prisma.conversation.findFirst({
+      where: { id, ...scope(viewer) },
+      include: { _count: { select: { messages: true } }, messages: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] } },
+    });
+    if (!row) throw notFound();
+    return { ...toSummary(row), messages: row.messages.map(toMessage) };
+  }
+
+  async function remove(viewer: Viewer, id: string): Promise<{ id: string; deleted: true }> {
+    const { count } = await prisma.conversation.deleteMany({ where: { id, ...scope(viewer) } });
+    if (count === 0) throw notFound();
+    return { id, deleted: true };
+  }
+
+  return { addUserMessage, saveReply, list, get, remove };
+}
+
+export type ConversationStore = ReturnType<typeof createConversationStore>;
+
+type ConversationRow = { id: string; userId: string; title: string; createdAt: Date; updatedAt: Date; _count: { messages: number } };
+type MessageRow = Prisma.MessageGetPayload<object>;
+
+function toSummary(row: ConversationRow): TConversationSummary {
+  return {
+    id: row.id,
+    userId: row.userId,
+    title: row.title,
+    messageCount: row._count.messages,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function toMessage(row: MessageRow): TChatMessage {
+  return {
+    id: row.id,
+    role: row.role as TChatMessage["role"],
+    content: row.content,
+    provider: row.provider,
+    model: row.model,
+    status: row.status as TChatMessage["status"],
+    promptTokens: row.promptTokens,
+    completionTokens: row.completionTokens,
+    latencyMs: row.latencyMs,
+    attempts: Array.isArray(row.attempts) ? (row.attempts as unknown as TChatAttempt[]) : null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
