@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
@@ -56,6 +57,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerOpsRoutes(app, deps);
+  await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;

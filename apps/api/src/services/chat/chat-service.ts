@@ -147,13 +147,24 @@ export function createChatService(deps: ChatServiceDeps) {
     }
   }
 
-  /** Admits first (so refusals are plain errors), then hands back the chain's events. */
+  /**
+   * Admits first (so refusals are plain errors), then hands back the chain's events. A
+   * failure before the first event is thrown as an AppError (the transport can still send a
+   * status); after it, as the ChainError that says how the stream broke.
+   */
   async function streamStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned);
     const { controller, unlink } = requestSignal(signal);
     return (async function* () {
+      let started = false;
       try {
-        yield* chain.stream({ ...request, signal: controller.signal });
+        for await (const event of chain.stream({ ...request, signal: controller.signal })) {
+          started = true;
+          yield event;
+        }
+      } catch (error) {
+        if (!started && error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+        throw error;
       } finally {
         unlink();
       }

@@ -1,0 +1,123 @@
+/**
+ * The OpenAI-compatible surface: POST /v1/chat/completions (JSON or SSE ending in
+ * `data: [DONE]`) and GET /v1/models, for any OpenAI SDK pointed at Switchboard. Thin: auth,
+ * validation and the wire format here; the chain, rate limit and freeze rules live in the
+ * chat service. Stateless like OpenAI's API: requests carry their history and are not stored.
+ */
+import { once } from "node:events";
+import { ZOpenAIChatRequest } from "@switchboard/schema";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../services/errors.ts";
+import { ChainError, type ChainEvent } from "../services/chat/chain-types.ts";
+import { streamErrorOf } from "../services/chat/chat-errors.ts";
+import * as compat from "../services/chat/openai-compat.ts";
+import { resolveUser } from "../trpc/context.ts";
+import { readAccessToken } from "../trpc/cookies.ts";
+import { openAIError, sendOpenAIError } from "./openai-errors.ts";
+
+export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  await app.register(
+    async (v1) => {
+      v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
+
+      v1.get("/models", async (request) => {
+        await authenticate(deps, request);
+        return compat.listModels(deps.providers, Math.floor(deps.startedAt.getTime() / 1000));
+      });
+
+      v1.post("/chat/completions", async (request, reply) => {
+        const user = await authenticate(deps, request);
+        const parsed = ZOpenAIChatRequest.safeParse(request.body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new AppError("BAD_REQUEST", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid request"}`);
+        }
+        const chatRequest = compat.toStatelessRequest(deps.providers, parsed.data);
+        const disconnect = clientDisconnect(reply);
+        const id = compat.completionId();
+        const created = Math.floor(Date.now() / 1000);
+        if (parsed.data.stream !== true) {
+          const result = await deps.chat.completeStateless(user.id, chatRequest, disconnect);
+          void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", compat.attemptsHeader(result.attempts));
+          return compat.completionBody(id, created, result);
+        }
+        const events = await deps.chat.streamStateless(user.id, chatRequest, disconnect);
+        const includeUsage = parsed.data.stream_options?.include_usage === true;
+        await streamCompletion(reply, events, { id, created, includeUsage });
+        return reply;
+      });
+    },
+    { prefix: "/v1" },
+  );
+}
+
+async function authenticate(deps: AppDeps, request: FastifyRequest) {
+  const token = readAccessToken(request.headers.authorization, undefined);
+  const user = await resolveUser(deps, token);
+  if (!user) {
+    throw new AppError("UNAUTHORIZED", "Invalid or missing access token: send Authorization: Bearer <access token>", {
+      details: { openaiCode: "invalid_api_key" },
+    });
+  }
+  return user;
+}
+
+/** Aborts when the client leaves before the response is finished. */
+function clientDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
+  });
+  return controller.signal;
+}
+
+/**
+ * Holds the response until the first token: a failure before it (all providers down, rate
+ * limited) still gets a real HTTP status. After it, a break is sent as an error event and
+ * the stream ends without [DONE], so no client mistakes a cut answer for a whole one.
+ */
+async function streamCompletion(
+  reply: FastifyReply,
+  events: AsyncGenerator<ChainEvent>,
+  opts: { id: string; created: number; includeUsage: boolean },
+): Promise<void> {
+  const raw = reply.raw;
+  let model = "";
+  let started = false;
+  const send = async (data: unknown) => {
+    if (raw.destroyed) return;
+    if (!raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`)) {
+      await Promise.race([once(raw, "drain"), once(raw, "close")]);
+    }
+  };
+  try {
+    for await (const event of events) {
+      if (event.type === "start") {
+        model = event.model;
+        started = true;
+        reply.hijack();
+        raw.writeHead(200, {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+          "x-accel-buffering": "no",
+          "x-switchboard-provider": event.provider,
+        });
+        await send(compat.chunkBody(opts.id, opts.created, model, { role: "assistant", content: "" }, null));
+      } else if (event.type === "delta") {
+        await send(compat.chunkBody(opts.id, opts.created, model, { content: event.text }, null));
+      } else {
+        await send(compat.chunkBody(opts.id, opts.created, model, {}, "stop"));
+        if (opts.includeUsage) await send(compat.usageChunkBody(opts.id, opts.created, model, event.usage));
+        await send("[DONE]");
+      }
+    }
+  } catch (error) {
+    if (!started) throw error;
+    const { code, message } = error instanceof ChainError ? streamErrorOf(error) : { code: "INTERNAL", message: "Internal error" };
+    await send(openAIError(502, message, code.toLowerCase()));
+  } finally {
+    if (started) raw.end();
+  }
+}
