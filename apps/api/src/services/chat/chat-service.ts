@@ -45,17 +45,18 @@ export type StatelessRequest = Omit<ChainRequest, "signal" | "accept">;
 export function createChatService(deps: ChatServiceDeps) {
   const { chain, registry, store } = deps;
 
-  /** Checks every request passes before any work: rate limit, provider choice. */
+  /** Checks every request passes before any work: provider choice, then the rate limit. */
   async function admit(userId: string, pinned: TProviderId | undefined): Promise<void> {
+    // A request that cannot be served is refused before it costs the caller a rate-limit point.
+    if (pinned !== undefined && !registry.isActive(pinned)) {
+      throw new AppError("BAD_REQUEST", `Provider ${pinned} is not active (configure it and list it in PROVIDER_ORDER)`, {
+        details: { activeProviders: registry.chain().map((p) => p.id) },
+      });
+    }
     const limit = await deps.coordination.consume(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
-      });
-    }
-    if (pinned !== undefined && !registry.isActive(pinned)) {
-      throw new AppError("BAD_REQUEST", `Provider ${pinned} is not active (configure it and list it in PROVIDER_ORDER)`, {
-        details: { activeProviders: registry.chain().map((p) => p.id) },
       });
     }
   }

@@ -1,0 +1,60 @@
+/** Helpers for chat tests: read a chat.stream subscription to its end, or drop it midway. */
+import type { TChatStreamEvent, TChatStreamInput } from "@switchboard/schema";
+import type { SwitchboardClient } from "@switchboard/client";
+
+/** Collects chat.stream events until chat_complete or error (or a transport error). */
+export function collectStream(client: SwitchboardClient, input: TChatStreamInput): Promise<TChatStreamEvent[]> {
+  return new Promise((resolve, reject) => {
+    const events: TChatStreamEvent[] = [];
+    const sub = client.chat.stream.subscribe(input, {
+      onData(event) {
+        events.push(event);
+        if (event.type === "chat_complete" || event.type === "error") {
+          sub.unsubscribe();
+          resolve(events);
+        }
+      },
+      onError: (error) => {
+        sub.unsubscribe();
+        reject(error);
+      },
+      onComplete: () => resolve(events),
+    });
+  });
+}
+
+export const textOf = (events: TChatStreamEvent[]) => events.map((e) => (e.type === "chat_delta" ? e.delta : "")).join("");
+
+/**
+ * Opens chat.stream over raw SSE (as a browser would), waits for the first chat_delta, then
+ * drops the connection. Returns the raw text received before dropping.
+ */
+export async function streamThenDisconnect(baseUrl: string, token: string, input: TChatStreamInput): Promise<string> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/trpc/chat.stream?input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+    signal: controller.signal,
+  });
+  if (!res.ok || !res.body) throw new Error(`chat.stream answered ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("chat_delta")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended before any delta: ${text}`);
+    text += value;
+  }
+  controller.abort();
+  await reader.cancel().catch(() => {});
+  return text;
+}
+
+/** Polls until `check` returns a value (the condition is awaited, never a fixed sleep asserted). */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
