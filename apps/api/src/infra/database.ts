@@ -1,0 +1,116 @@
+/**
+ * The database port: Prisma on PostgreSQL (cluster mode, DATABASE_URL) or on PGlite, an
+ * embedded PostgreSQL whose files live in DATA_DIR/pglite (embedded default). Both run the
+ * same migrations (migrations.ts) before the client is handed out.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import { applyMigrations } from "./migrations.ts";
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: "postgres" | "pglite";
+  /** True when a trivial query answers within 2 s. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; without it, PGlite in `${dataDir}/pglite`. */
+  databaseUrl?: string;
+  dataDir: string;
+  log?: (line: string) => void;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  /** Override the migrations folder (tests). */
+  migrationsDir?: string;
+}
+
+const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
+
+/**
+ * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
+ * Throws an Error whose message is one line.
+ */
+export function describeDatabaseUrl(databaseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    throw new Error(`Invalid DATABASE_URL: not a URL (${EXPECTED})`);
+  }
+  if (url.protocol !== "postgresql:" && url.protocol !== "postgres:") {
+    throw new Error(`Invalid DATABASE_URL: scheme "${url.protocol}" is not PostgreSQL (${EXPECTED})`);
+  }
+  const host = url.hostname || url.searchParams.get("host");
+  if (!host) throw new Error(`Invalid DATABASE_URL: no host (${EXPECTED})`);
+  return `${host}${url.port ? `:${url.port}` : ""}${url.pathname.length > 1 ? url.pathname : ""}`;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite(opts);
+}
+
+async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Database> {
+  const where = describeDatabaseUrl(url);
+  // Fail fast with one clear line rather than a migration-engine error further down.
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  try {
+    await probe.connect();
+    await probe.query("SELECT 1");
+  } catch (error) {
+    throw new Error(`Cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
+  const adapter = new PrismaPg(
+    { connectionString: url },
+    { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
+  );
+  return wrap(new PrismaClient({ adapter }), "postgres", async () => {});
+}
+
+async function openPglite(opts: OpenDatabaseOptions): Promise<Database> {
+  const dir = join(opts.dataDir, "pglite");
+  let client: PGlite;
+  try {
+    await mkdir(dir, { recursive: true });
+    client = await PGlite.create({ dataDir: dir });
+  } catch (error) {
+    throw new Error(`Cannot open the embedded database in ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    if (opts.migrate !== false) await applyMigrations({ pglite: client }, { migrationsDir: opts.migrationsDir, log: opts.log });
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return wrap(new PrismaClient({ adapter: new PrismaPGlite(client) }), "pglite", () => client.close());
+}
+
+function wrap(prisma: PrismaClient, kind: Database["kind"], release: () => Promise<void>): Database {
+  let closing: Promise<void> | undefined;
+  return {
+    prisma,
+    kind,
+    async ping() {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, 2000, false)));
+      try {
+        return await Promise.race([prisma.$queryRawUnsafe("SELECT 1").then(() => true, () => false), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close() {
+      closing ??= prisma.$disconnect().finally(release);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Real databases for tests. Each call gets its own PostgreSQL database (unique name) or its
+ * own PGlite directory, so test files can run in parallel.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { openDatabase, type Database } from "../src/infra/database.ts";
+
+/** The server tests create their databases on (database part is only used to connect). */
+export function testDatabaseUrl(): string {
+  return process.env.TEST_DATABASE_URL || "postgresql://root@127.0.0.1:5432/test";
+}
+
+/** Same server and credentials, another database. */
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  try { await client.query(sql); } finally { await client.end(); }
+}
+
+/** A fresh, empty PostgreSQL database (no migrations applied). */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `sb_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  let dropped = false;
+  return {
+    url: withDatabase(testDatabaseUrl(), name),
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      // FORCE ends sessions a test forgot to close (PostgreSQL 13+).
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}
+
+/** A migrated PGlite Database in a temp dir; close() also deletes the directory. */
+export async function openTestPglite(opts: { log?: (line: string) => void } = {}): Promise<Database & { dataDir: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), "sb-pglite-"));
+  const db = await openDatabase({ dataDir, log: opts.log });
+  return {
+    ...db,
+    dataDir,
+    async close() {
+      await db.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
