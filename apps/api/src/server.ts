@@ -1,7 +1,7 @@
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
@@ -21,9 +21,9 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    disableRequestLogging: true,
+    // One access-log line per request comes from the onResponse hook below instead.
+    logController: new LogController({ disableRequestLogging: true }),
     // Long procedure batches and SSE resume ids travel in the URL.
-    maxParamLength: 5000,
     routerOptions: { maxParamLength: 5000 },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));

@@ -16,7 +16,7 @@ describe("ops endpoints", () => {
   it("GET /health reports status, uptime and version", async () => {
     const res = await fetch(`${t.url}/health`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { timestamp: string };
     expect(body).toMatchObject({ status: "ok", environment: "test", version: expect.any(String) });
     expect(new Date(body.timestamp).toString()).not.toBe("Invalid Date");
   });
@@ -50,7 +50,7 @@ describe("bad input never yields a 500", () => {
       body: '{"email": "a@b.c", "password": ',
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toMatch(/JSON/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/JSON/);
   });
 
   it("wrong types → 400 with zod field errors", async () => {
@@ -77,7 +77,7 @@ describe("bad input never yields a 500", () => {
   it("unknown REST path → JSON 404", async () => {
     const res = await fetch(`${t.url}/api/nothing-here`);
     expect(res.status).toBe(404);
-    expect((await res.json()).error.code).toBe("NOT_FOUND");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 });
 

@@ -37,7 +37,21 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "emergency.history": "ADMIN",
 };
 
-const procedures = appRouter._def.procedures as Record<string, { _def: { meta?: { requiredRole?: Documented } } }>;
+type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };
+
+/** Walks the router's own record, so every procedure that exists is checked. */
+function listProcedures(record: Record<string, unknown>, prefix = ""): Record<string, ProcedureLike> {
+  const out: Record<string, ProcedureLike> = {};
+  for (const [key, value] of Object.entries(record)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const def = (value as { _def?: { procedure?: boolean; record?: Record<string, unknown> } })._def;
+    if (def?.procedure) out[path] = value as ProcedureLike;
+    else Object.assign(out, listProcedures(def?.record ?? (value as Record<string, unknown>), path));
+  }
+  return out;
+}
+
+const procedures = listProcedures(appRouter._def.record as Record<string, unknown>);
 const paths = Object.keys(procedures).sort();
 const createCaller = createCallerFactory(appRouter);
 
