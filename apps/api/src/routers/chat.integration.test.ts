@@ -61,6 +61,9 @@ describe("chat.send", () => {
       id: result.messageId, role: "assistant", content: "Hello from beta.", status: "complete",
       provider: "beta", model: "beta", promptTokens: 7, completionTokens: 3, attempts: result.attempts,
     });
+    // Stored in UTC whatever the database's time zone (an offset would be hours off).
+    expect(Math.abs(Date.parse(reply!.createdAt) - Date.now())).toBeLessThan(60_000);
+    expect(Date.parse(reply!.createdAt)).toBeGreaterThan(Date.parse(question!.createdAt));
   });
 
   it("falls back to the next provider and reports every attempt", async () => {

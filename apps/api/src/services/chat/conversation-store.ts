@@ -3,6 +3,7 @@
  * only reach their own conversations, and another user's id answers exactly like an id that
  * does not exist (404), so existence does not leak. ADMIN and above may read and delete all.
  */
+import { randomUUID } from "node:crypto";
 import {
   CHAT_LIMITS,
   roleAtLeast,
@@ -53,12 +54,19 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   ): Promise<{ conversationId: string; history: ChatMessage[]; createdAt: Date }> {
     const createdAt = new Date();
     if (conversationId === undefined) {
+      const id = randomUUID();
       const title = content.replace(/\s+/g, " ").slice(0, TITLE_MAX);
-      const created = await prisma.conversation.create({
-        data: { userId, title, messages: { create: { role: "user", content, status: "complete", createdAt } } },
-        select: { id: true },
-      });
-      return { conversationId: created.id, history: [], createdAt };
+      const at = createdAt.toISOString();
+      // One statement instead of Prisma's nested create (a four-round-trip transaction): this
+      // is on every chat request's path. Foreign keys are checked at the end of the statement.
+      await prisma.$executeRaw`
+        WITH conversation AS (
+          INSERT INTO "Conversation" ("id", "userId", "title", "createdAt", "updatedAt")
+          VALUES (${id}, ${userId}, ${title}, ${at}::timestamptz AT TIME ZONE 'UTC', ${at}::timestamptz AT TIME ZONE 'UTC')
+        )
+        INSERT INTO "Message" ("id", "conversationId", "role", "content", "status", "createdAt")
+        VALUES (${randomUUID()}, ${id}, 'user', ${content}, 'complete', ${at}::timestamptz AT TIME ZONE 'UTC')`;
+      return { conversationId: id, history: [], createdAt };
     }
     const found = await prisma.conversation.findFirst({
       where: { id: conversationId, userId },
@@ -79,20 +87,18 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   /** Stores a reply. Must finish before the reply is acknowledged to the client. */
   async function saveReply(conversationId: string, after: Date, reply: ReplyRecord): Promise<void> {
     // Timestamps have millisecond precision: keep the reply strictly after its question.
-    const createdAt = new Date(Math.max(Date.now(), after.getTime() + 1));
-    try {
-      await prisma.conversation.update({
-        where: { id: conversationId },
-        data: {
-          updatedAt: createdAt,
-          messages: { create: { ...reply, role: "assistant", attempts: reply.attempts as unknown as Prisma.InputJsonValue, createdAt } },
-        },
-      });
-    } catch (error) {
-      // Deleted while the answer was being written: nothing left to attach it to.
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") return;
-      throw error;
-    }
+    const at = new Date(Math.max(Date.now(), after.getTime() + 1)).toISOString();
+    // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing.
+    await prisma.$executeRaw`
+      WITH reply AS (
+        INSERT INTO "Message" ("id", "conversationId", "role", "content", "provider", "model", "status",
+                               "promptTokens", "completionTokens", "latencyMs", "attempts", "createdAt")
+        SELECT ${reply.id}, ${conversationId}, 'assistant', ${reply.content}, ${reply.provider}, ${reply.model}, ${reply.status},
+               ${reply.promptTokens}::int, ${reply.completionTokens}::int, ${reply.latencyMs}::int, ${JSON.stringify(reply.attempts)}::jsonb,
+               ${at}::timestamptz AT TIME ZONE 'UTC'
+        WHERE EXISTS (SELECT 1 FROM "Conversation" WHERE "id" = ${conversationId})
+      )
+      UPDATE "Conversation" SET "updatedAt" = ${at}::timestamptz AT TIME ZONE 'UTC' WHERE "id" = ${conversationId}`;
   }
 
   async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {

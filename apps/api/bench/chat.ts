@@ -1,0 +1,130 @@
+/**
+ * `npm run bench:chat`: what Switchboard adds on top of a model call. Starts a local
+ * OpenAI-protocol upstream (own process) and a real Switchboard (own process, PostgreSQL +
+ * Redis, auth on, chat rate limit on but high, per-call records on), then measures the same
+ * non-stream chat call three ways:
+ *
+ *   direct    POST upstream /v1/chat/completions
+ *   openai    POST switchboard /v1/chat/completions   (auth, rate limit, chain)
+ *   chat.send POST switchboard /trpc/chat.send        (the same + conversation and both messages stored)
+ *
+ * at concurrency 1 (p50/p99 latency; "added" = minus direct) and at concurrency 32 (req/s).
+ * Knobs: BENCH_REQUESTS_C1 (default 1000), BENCH_REQUESTS_C32 (default 4000), BENCH_WARMUP (300).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { startApiProcess, CLUSTER_SUPERADMIN } from "../test/api-process.ts";
+import { createTestDatabase } from "../test/database.ts";
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
+
+const C1 = Number(process.env.BENCH_REQUESTS_C1 ?? 1000);
+const C32 = Number(process.env.BENCH_REQUESTS_C32 ?? 4000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+
+type Call = () => Promise<void>;
+
+const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
+
+async function startUpstream(): Promise<{ url: string; stop(): void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./upstream.ts", import.meta.url))], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const [url] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return { url, stop: () => child.stdin!.end() };
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
+  const payload = JSON.stringify(body);
+  return async () => {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: payload });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  };
+}
+
+async function run(name: string, call: Call, total: number, concurrency: number): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      const t0 = performance.now();
+      await call();
+      latencies.push(performance.now() - t0);
+      if (latencies.length % 100 === 0) progress(`[bench] ${name.padEnd(9)} c=${concurrency} ${latencies.length}/${total}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000 };
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+
+async function main(): Promise<void> {
+  const upstream = await startUpstream();
+  const db = await createTestDatabase();
+  const prefix = uniquePrefix("bench");
+  const api = await startApiProcess({
+    databaseUrl: db.url,
+    redisUrl: testRedisUrl(),
+    redisKeyPrefix: prefix,
+    env: {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      BETA_MODEL_BASE_URL: upstream.url,
+      PROVIDER_ORDER: "beta,template",
+      CHAT_RATE_LIMIT_PER_MIN: "100000000",
+    },
+  });
+  try {
+    const login = await fetch(`${api.url}/trpc/auth.login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(CLUSTER_SUPERADMIN),
+    });
+    const token: string = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
+    const auth = { authorization: `Bearer ${token}` };
+    const messages = [{ role: "user", content: "Say hello" }];
+    const calls: Array<[string, Call]> = [
+      ["direct", post(`${upstream.url}/chat/completions`, { model: "beta", messages })],
+      ["openai", post(`${api.url}/v1/chat/completions`, { model: "auto", messages }, auth)],
+      ["chat.send", post(`${api.url}/trpc/chat.send`, { message: "Say hello" }, auth)],
+    ];
+
+    for (const [name, call] of calls) await run(name, call, WARMUP, 8);
+    const c1 = new Map<string, number[]>();
+    const c32 = new Map<string, { rps: number; p50: number; p99: number }>();
+    for (const [name, call] of calls) c1.set(name, (await run(name, call, C1, 1)).latencies);
+    for (const [name, call] of calls) {
+      const { latencies, seconds } = await run(name, call, C32, 32);
+      c32.set(name, { rps: C32 / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99) });
+    }
+    progress("");
+
+    const direct = c1.get("direct")!;
+    console.log(`\nSwitchboard chat benchmark (${C1} requests at concurrency 1, ${C32} at concurrency 32; node ${process.version})`);
+    console.log("non-stream chat completion; upstream answers at once; Switchboard: PostgreSQL + Redis, auth, rate limit\n");
+    console.log("path        c=1 p50     c=1 p99     added p50   added p99   c=32 req/s  c=32 p50    c=32 p99");
+    for (const [name] of calls) {
+      const lat = c1.get(name)!;
+      const hi = c32.get(name)!;
+      const added = name === "direct" ? ["—", "—"] : [ms(pct(lat, 50) - pct(direct, 50)), ms(pct(lat, 99) - pct(direct, 99))];
+      console.log(
+        [name.padEnd(10), ms(pct(lat, 50)).padEnd(11), ms(pct(lat, 99)).padEnd(11), added[0]!.padEnd(11), added[1]!.padEnd(11),
+          hi.rps.toFixed(0).padEnd(11), ms(hi.p50).padEnd(11), ms(hi.p99)].join(" "),
+      );
+    }
+  } finally {
+    await api.stop();
+    upstream.stop();
+    await db.drop();
+    await deleteKeysWithPrefix(prefix);
+  }
+}
+
+await main();
