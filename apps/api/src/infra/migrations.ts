@@ -66,6 +66,8 @@ export async function readMigrations(migrationsDir = join(prismaDir, "migrations
 /** Applies unapplied migrations; returns their names (empty when up to date). */
 export async function applyMigrations(target: MigrationTarget, opts: MigrationPaths = {}): Promise<string[]> {
   const migrationsList = await readMigrations(opts.migrationsDir);
+  // A missing folder (e.g. an image built without prisma/) would otherwise "succeed" with no tables.
+  if (!migrationsList.migrationDirectories.length) throw new Error(`Applying migrations failed: none found in ${migrationsList.baseDir}`);
   const { appliedMigrationNames } = await withEngine(target, opts, "Applying migrations", (engine) =>
     engine.applyMigrations({ migrationsList, filters: noFilters }),
   );
