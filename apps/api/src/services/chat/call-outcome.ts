@@ -11,6 +11,8 @@ export class ChainTimeout {
   constructor(
     readonly phase: "call" | "first_token" | "idle",
     readonly ms: number,
+    /** Set by a caller's deadline (ChainRequest.timeoutMs) rather than the provider timeout. */
+    readonly callerDeadline = false,
   ) {}
   get message(): string {
     if (this.phase === "idle") return `upstream sent nothing for ${this.ms} ms`;
@@ -38,7 +40,7 @@ export function classifyFailure(error: unknown, call: AbortSignal, caller: Abort
   const base = { status: undefined, retryAfterMs: undefined };
   const reason: unknown = call.reason;
   if (call.aborted && reason instanceof ChainTimeout) {
-    return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: true };
+    return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: !reason.callerDeadline };
   }
   if (caller.aborted) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
   // Aborted by neither a timer nor the caller: an emergency stop took this provider out.

@@ -8,6 +8,12 @@ export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
   signal: AbortSignal;
   /** Rejects a reply that is not acceptable (e.g. invalid structured output) → next provider. */
   accept?: ((content: string) => boolean) | undefined;
+  /**
+   * The caller's own deadline per call (consensus.timeoutMs), when shorter than the chain's
+   * timeout. A call cut by it is reported as a `timeout` but not held against the provider's
+   * circuit: the caller chose the limit, it says nothing about the provider's health.
+   */
+  timeoutMs?: number | undefined;
 }
 
 export interface ChainResult {

@@ -43,5 +43,6 @@ export function createChat(opts: { env: Env; prisma: PrismaClient; coordination:
     log: opts.log,
     ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, emergency: opts.emergency } : {}),
   });
-  return { registry, chat };
+  // The chain is shared with consensus: one breaker, one set of cooldowns, one call-record stream.
+  return { registry, chain, chat };
 }

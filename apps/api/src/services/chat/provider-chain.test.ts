@@ -261,6 +261,18 @@ describe("provider selection", () => {
     expect(openai.requests).toHaveLength(1);
   });
 
+  it("a caller's shorter deadline is a timeout that is not held against the provider's circuit", async () => {
+    const { chain, breaker, records } = setup({ timeoutMs: 5_000 });
+    beta.setDefault({ kind: "slow", delayMs: 5_000 });
+    for (let i = 0; i < 3; i++) {
+      const failed = (await chain.complete(request({ pinned: "beta", timeoutMs: 50 })).catch((e: unknown) => e)) as ChainError;
+      expect(failed.attempts).toEqual([expect.objectContaining({ provider: "beta", outcome: "timeout", error: "no answer within 50 ms" })]);
+      await beta.waitForAbort(i);
+    }
+    expect(records.map((r) => r.outcome)).toEqual(["timeout", "timeout", "timeout"]);
+    expect(breaker.snapshot("beta").state).toBe("closed");
+  });
+
   it("skips a frozen provider without calling it", async () => {
     const { chain } = setup({ frozen: ["beta"] });
     const { events } = await collect(chain);

@@ -68,6 +68,12 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     };
   }
 
+  /** The timer of one call: the chain's timeout, or the caller's shorter deadline. */
+  function callTimeout(request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
+    const own = request.timeoutMs;
+    return own !== undefined && own < deps.timeoutMs ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, deps.timeoutMs);
+  }
+
   function emit(record: ProviderCallRecord): void {
     for (const listener of listeners) {
       try {
@@ -110,7 +116,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         continue;
       }
       const { controller, unlink } = callController(p, request);
-      const timer = setTimeout(() => controller.abort(new ChainTimeout("call", deps.timeoutMs)), deps.timeoutMs);
+      const timeout = callTimeout(request, "call");
+      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
       const t0 = performance.now();
       const fallback = attempts.length > 0;
       try {
@@ -146,7 +153,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       const { controller, unlink } = callController(p, request);
       const fallback = attempts.length > 0;
       const t0 = performance.now();
-      const firstTokenTimer = setTimeout(() => controller.abort(new ChainTimeout("first_token", deps.timeoutMs)), deps.timeoutMs);
+      const firstToken = callTimeout(request, "first_token");
+      const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
       const upstream = p.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
       let reported: ProviderUsage | undefined;
       let finished = false;
