@@ -53,13 +53,23 @@ export function markSessionStarted(): void {
 }
 
 /**
+ * Tabs share the cookies, so two tabs refreshing at once would present the same refresh
+ * token twice, which the server reads as token theft and answers by revoking the session.
+ * A Web Lock (secure contexts: HTTPS or localhost) makes tabs take turns; the second tab's
+ * request then carries the cookie the first one just received.
+ */
+function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  return locks ? locks.request("switchboard:auth-refresh", fn) : fn();
+}
+
+/**
  * Single-flight refresh: refresh tokens rotate and the server treats a reused one as theft,
  * so concurrent 401s must share one `auth.refresh` call.
  */
 export function renewSession(seenGeneration: number = sessionGeneration): Promise<RenewOutcome> {
   if (seenGeneration !== sessionGeneration) return Promise.resolve("renewed");
-  pendingRenewal ??= sessionClient.auth.refresh
-    .mutate()
+  pendingRenewal ??= withRefreshLock(() => sessionClient.auth.refresh.mutate())
     .then(
       (): RenewOutcome => {
         sessionGeneration += 1;
