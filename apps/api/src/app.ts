@@ -91,6 +91,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     coordination,
     instanceId,
     log: log.child({ component: "emergency" }),
+    ackWaitMs: env.EMERGENCY_ACK_WAIT_MS,
     ...opts.emergency,
   });
   const startedAt = new Date();

@@ -71,6 +71,8 @@ export const ZEnv = z
     CHAT_HISTORY_MAX_CHARS: z.coerce.number().int().nonnegative().default(24_000),
     /** ...and at most this many messages. */
     CHAT_HISTORY_MAX_MESSAGES: z.coerce.number().int().nonnegative().default(40),
+    /** How long emergency freeze/unfreeze wait for every live instance to acknowledge. */
+    EMERGENCY_ACK_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
     CORS_ORIGINS: z
       .string()
       .default("")

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { createSwitchboardClient, type SwitchboardClient } from "@switchboard/client";
-import { createApp, type App } from "../src/app.ts";
+import { createApp, type App, type CreateAppOptions } from "../src/app.ts";
 import { parseEnv } from "../src/env.ts";
 import { createLogger } from "../src/infra/logger.ts";
 import { buildServer } from "../src/server.ts";
@@ -36,6 +36,8 @@ export interface TestAppOptions {
   /** Share an existing database/Redis prefix (multi-instance tests). */
   databaseUrl?: string;
   redisKeyPrefix?: string;
+  /** Extra createApp options (e.g. emergency timings). */
+  appOptions?: Omit<CreateAppOptions, "log">;
 }
 
 let userCounter = 0;
@@ -56,7 +58,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...(mode === "cluster" ? { DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: opts.redisKeyPrefix ?? uniquePrefix("app") } : {}),
     ...opts.env,
   });
-  const app = await createApp(env, { log: createLogger(env.LOG_LEVEL) });
+  const app = await createApp(env, { ...opts.appOptions, log: createLogger(env.LOG_LEVEL) });
   const server = await buildServer(app.deps);
   const address = await server.listen({ port: 0, host: "127.0.0.1" });
 

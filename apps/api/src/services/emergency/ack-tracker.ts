@@ -36,7 +36,12 @@ export function createAckTracker() {
         const done = () => expected.every((id) => waiter.acked.has(id));
         while (!done()) {
           const left = deadline - performance.now();
-          if (left <= 0) return;
+          if (left <= 0) {
+            // On a busy event loop the deadline timer can fire before the poll phase reads
+            // acks that arrived in time; let that phase run once before concluding.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            return;
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, left);
             waiter.wake = () => {
