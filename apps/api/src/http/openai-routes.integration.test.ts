@@ -126,6 +126,24 @@ describe("wire format", () => {
     expect(JSON.parse(events[0]!.slice(6)).choices[0].delta).toEqual({ role: "assistant", content: "" });
   });
 
+  it("a client that disconnects mid-stream aborts the upstream request", async () => {
+    // openai, not beta: an earlier test left beta inside a Retry-After window.
+    openai.enqueue({ kind: "ok", content: Array.from({ length: 500 }, (_, i) => `w${i}`).join(" "), chunkDelayMs: 10 });
+    const controller = new AbortController();
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: "openai", stream: true, messages: [{ role: "user", content: "long" }] }),
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    const aborted = await openai.waitForAbort(0);
+    expect(aborted.completed).toBe(false);
+  });
+
   it("a failure before the first token is a real status with OpenAI's error JSON, not a 200 stream", async () => {
     openai.enqueue({ kind: "status", status: 500 });
     const res = await post({ model: "openai", messages: [{ role: "user", content: "hi" }], stream: true });
@@ -145,14 +163,14 @@ describe("wire format", () => {
     for (const [body, status] of cases) {
       const res = await post(body);
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(status);
-      const json = await res.json();
+      const json = (await res.json()) as { error: unknown };
       expect(json.error).toMatchObject({ message: expect.any(String), type: "invalid_request_error" });
     }
     const raw = await fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: "{not json" });
     expect(raw.status).toBe(400);
     const anonymous = await post({ model: "auto", messages: [{ role: "user", content: "x" }] }, {});
     expect(anonymous.status).toBe(401);
-    expect((await anonymous.json()).error.code).toBe("invalid_api_key");
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
   });
 
   it("GET /v1/models lists auto and each active provider", async () => {

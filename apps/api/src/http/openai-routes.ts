@@ -4,7 +4,6 @@
  * validation and the wire format here; the chain, rate limit and freeze rules live in the
  * chat service. Stateless like OpenAI's API: requests carry their history and are not stored.
  */
-import { once } from "node:events";
 import { ZOpenAIChatRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
@@ -85,11 +84,19 @@ async function streamCompletion(
   const raw = reply.raw;
   let model = "";
   let started = false;
+  /** Writes one SSE event; under backpressure waits for drain (or the client leaving). */
   const send = async (data: unknown) => {
     if (raw.destroyed) return;
-    if (!raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`)) {
-      await Promise.race([once(raw, "drain"), once(raw, "close")]);
-    }
+    if (raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`) || raw.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    });
   };
   try {
     for await (const event of events) {
