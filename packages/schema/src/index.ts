@@ -5,3 +5,4 @@ export * from "./health.ts";
 export * from "./chat.ts";
 export * from "./openai.ts";
 export * from "./emergency.ts";
+export * from "./consensus.ts";
