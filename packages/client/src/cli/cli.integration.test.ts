@@ -1,0 +1,119 @@
+/**
+ * The `switchboard` command, spawned as a real process against a real server (cluster mode:
+ * PostgreSQL + Redis), the way an on-call SuperAdmin would run it.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_SUPERADMIN, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/switchboard.mjs", import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.stdin ?? "");
+  });
+}
+
+let t: TestApp;
+let root: string;
+let adminToken: string;
+
+beforeAll(async () => {
+  t = await startTestApp({ mode: "cluster" });
+  root = await t.login();
+  adminToken = (await t.userWithRole("ADMIN")).token;
+});
+afterAll(async () => t?.close());
+
+describe("switchboard emergency (CLI)", () => {
+  const asRoot = () => ({ SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: root });
+
+  it("status needs no sign-in and says the fleet is serving", async () => {
+    const run = await cli(["emergency", "status", "--url", t.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^NOT FROZEN/);
+  });
+
+  it("bad usage exits 2 with help; bad input from the server exits 1 with the field's message", async () => {
+    const noReason = await cli(["emergency", "freeze"], { env: asRoot() });
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("freeze needs --reason");
+    expect((await cli(["emergency", "freeze", "--reason", "x y z", "--expires-in-sec", "soon"], { env: asRoot() })).code).toBe(2);
+    expect((await cli(["emergency", "explode"], { env: asRoot() })).code).toBe(2);
+    expect((await cli(["--help"])).stdout).toContain("Usage: switchboard emergency");
+
+    const badScope = await cli(["emergency", "freeze", "--reason", "valid reason", "--scope", "everything"], { env: asRoot() });
+    expect(badScope.code).toBe(1);
+    expect(badScope.stderr).toMatch(/BAD_REQUEST, HTTP 400/);
+    expect(badScope.stderr).toMatch(/--scope: Unknown scope/);
+    const shortReason = await cli(["emergency", "freeze", "--reason", "no"], { env: asRoot() });
+    expect(shortReason.code).toBe(1);
+    expect(shortReason.stderr).toMatch(/--reason: The reason must be at least 3 characters/);
+  });
+
+  it("refuses a caller who is not a SuperAdmin", async () => {
+    const run = await cli(["emergency", "freeze", "--reason", "not allowed"], { env: { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: adminToken } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/FORBIDDEN, HTTP 403/);
+    expect(t.app.deps.emergency.status().active).toBe(false);
+  });
+
+  it("freezes with a token from SWITCHBOARD_TOKEN and reports the acknowledgements", async () => {
+    const run = await cli(["emergency", "freeze", "--reason", "costs are running away", "--scope", "global", "--expires-in-sec", "3600"], { env: asRoot() });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Frozen (global): costs are running away");
+    expect(run.stdout).toContain("Acknowledged by 1 of 1 live instance(s).");
+    expect(t.app.deps.emergency.status()).toMatchObject({ active: true, reason: "costs are running away" });
+
+    const status = await cli(["emergency", "status"], { env: { SWITCHBOARD_URL: t.url } });
+    expect(status.stdout).toMatch(/^FROZEN \(global\)/);
+    expect(status.stdout).toContain(`by:       ${TEST_SUPERADMIN.email}`);
+    const json = await cli(["emergency", "status", "--json"], { env: { SWITCHBOARD_URL: t.url } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ active: true, scope: "global", reason: "costs are running away" });
+  });
+
+  it("asks for email and password when there is no token; a wrong password exits 1", async () => {
+    const wrong = await cli(["emergency", "unfreeze"], { env: { SWITCHBOARD_URL: t.url }, stdin: `${TEST_SUPERADMIN.email}\nnot-the-password\n` });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("Email: ");
+    expect(wrong.stderr).toMatch(/Invalid email or password/);
+    expect(t.app.deps.emergency.status().active).toBe(true);
+
+    const run = await cli(["emergency", "unfreeze", "--reason", "budget raised"], {
+      env: { SWITCHBOARD_URL: t.url },
+      stdin: `${TEST_SUPERADMIN.email}\n${TEST_SUPERADMIN.password}\n`,
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toContain(TEST_SUPERADMIN.password);
+    expect(run.stdout).toContain("Unfrozen: Switchboard is serving again.");
+    expect(t.app.deps.emergency.status().active).toBe(false);
+
+    const again = await cli(["emergency", "unfreeze"], { env: asRoot() });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("Was not frozen; nothing changed.");
+  });
+
+  it("says so when the server cannot be reached", async () => {
+    const run = await cli(["emergency", "status", "--url", "http://127.0.0.1:9"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/cannot reach Switchboard at http:\/\/127\.0\.0\.1:9/);
+  });
+});
