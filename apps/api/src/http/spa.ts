@@ -17,7 +17,8 @@ export function defaultAdminDistDir(): string {
 export async function registerSpa(app: FastifyInstance, distDir: string): Promise<void> {
   const hasBuild = existsSync(join(distDir, "index.html"));
   if (hasBuild) {
-    await app.register(fastifyStatic, { root: distDir, wildcard: false, index: "index.html" });
+    // wildcard: files are looked up per request, so a rebuilt SPA is served without a restart.
+    await app.register(fastifyStatic, { root: distDir, wildcard: true, index: "index.html" });
   } else {
     app.log.warn({ distDir }, "admin SPA build not found; run `npm run build -w @switchboard/admin`");
   }
