@@ -31,7 +31,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerEmergencyGuard(app, deps);
   app.addHook("onResponse", async (request, reply) => {
     request.log.info(
-      { reqId: request.id, method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
     );
   });
