@@ -6,3 +6,4 @@ export * from "./chat.ts";
 export * from "./openai.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
+export * from "./metrics.ts";
