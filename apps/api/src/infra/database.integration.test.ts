@@ -55,8 +55,8 @@ describe.each(backends)("Database contract on %s", (kind, open) => {
     });
     expect(message.attempts).toEqual([{ provider: "beta", ok: false, ms: 12.5 }]);
     const minute = new Date(Date.UTC(2030, 0, 1, 12, 1));
-    await db.prisma.metricBucket.create({ data: { minute, provider: "beta", calls: 1, totalLatency: 0.25 } });
-    const bucket = await db.prisma.metricBucket.findUniqueOrThrow({ where: { minute_provider: { minute, provider: "beta" } } });
+    await db.prisma.metricBucket.create({ data: { minute, provider: "beta", instance: "i-1", calls: 1, totalLatency: 0.25 } });
+    const bucket = await db.prisma.metricBucket.findUniqueOrThrow({ where: { minute_provider_instance: { minute, provider: "beta", instance: "i-1" } } });
     expect(bucket.totalLatency).toBe(0.25);
   });
 
