@@ -73,6 +73,12 @@ export const ZEnv = z
     CHAT_HISTORY_MAX_MESSAGES: z.coerce.number().int().nonnegative().default(40),
     /** How long emergency freeze/unfreeze wait for every live instance to acknowledge. */
     EMERGENCY_ACK_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
+    /** Consensus runs per user per minute (consensus.query, consensus.stream), across instances. */
+    CONSENSUS_RATE_LIMIT_PER_MIN: positiveInt(20),
+    /** Deadline of a consensus run when the request gives none (each call is also bounded by PROVIDER_TIMEOUT_MS). */
+    CONSENSUS_TIMEOUT_MS: positiveInt(30_000),
+    /** The model that merges answers for `synthesize`; unset = the first provider that answered. */
+    CONSENSUS_AGGREGATOR: optionalString.pipe(z.enum(PROVIDER_IDS).optional()),
     CORS_ORIGINS: z
       .string()
       .default("")

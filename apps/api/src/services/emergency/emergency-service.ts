@@ -127,9 +127,8 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
   }
 
   async function freeze(input: TEmergencyFreezeParsed, actor: Actor): Promise<TEmergencyChangeResult> {
-    const expiresAt = input.expiresInSec !== undefined ? new Date(Date.now() + input.expiresInSec * 1000) : null;
     const outcome = await recordChange(
-      () => store.freeze({ scope: input.scope, reason: input.reason, expiresAt, actor, instanceId }),
+      () => store.freeze({ scope: input.scope, reason: input.reason, expiresInSec: input.expiresInSec ?? null, actor, instanceId }),
       "freeze",
     );
     apply(outcome.state, `freeze by ${actor.email}`);

@@ -1,8 +1,8 @@
 /**
  * PostgreSQL side of the emergency stop: the single "current" state row (the source of
  * truth, ordered by its `version` column) and the append-only audit trail. Every change is
- * one transaction that updates the row and writes its audit row, so two SuperAdmins acting
- * at once serialise on the row lock and both end up audited.
+ * one atomic statement that updates the row and writes its audit row, so two SuperAdmins
+ * acting at once serialise on the row lock and both end up audited.
  */
 import type { TEmergencyEvent, TEmergencyScope, TEmergencyStatus } from "@switchboard/schema";
 import { ZEmergencyScope } from "@switchboard/schema";
@@ -19,7 +19,8 @@ export interface Actor {
 export interface FreezeRecord {
   scope: TEmergencyScope;
   reason: string;
-  expiresAt: Date | null;
+  /** Auto-unfreeze after this many seconds; null for never. */
+  expiresInSec: number | null;
   actor: Actor;
   instanceId: string;
 }
@@ -61,41 +62,44 @@ export function createEmergencyStore(prisma: PrismaClient) {
     return toStatus(await prisma.emergencyState.findUnique({ where: { id: ROW_ID } }));
   }
 
+  /**
+   * Upserts the row (version + 1) and writes the audit row in ONE statement: atomic on its
+   * own, serialised by the row lock, and a single round trip on the propagation's critical
+   * path (an interactive transaction costs four). Times come from the database clock, in
+   * UTC like every timestamp Prisma writes.
+   */
   async function freeze(r: FreezeRecord): Promise<ChangeOutcome> {
-    return prisma.$transaction(async (tx) => {
-      const data = {
-        active: true,
-        scope: r.scope,
-        reason: r.reason,
-        activatedAt: new Date(),
-        activatedBy: r.actor.email,
-        expiresAt: r.expiresAt,
-      };
-      // INSERT ... ON CONFLICT DO UPDATE: atomic even when the row does not exist yet.
-      const row = await tx.emergencyState.upsert({
-        where: { id: ROW_ID },
-        create: { id: ROW_ID, ...data, version: 1 },
-        update: { ...data, version: { increment: 1 } },
-      });
-      const event = await tx.emergencyEvent.create({
-        data: {
-          action: "freeze",
-          scope: r.scope,
-          reason: r.reason,
-          actorId: r.actor.id,
-          actorEmail: r.actor.email,
-          instanceId: r.instanceId,
-          expiresAt: r.expiresAt,
-        },
-      });
-      return { state: toStatus(row), eventId: event.id };
-    });
+    const rows = await prisma.$queryRaw<Array<Row & { eventId: string }>>`
+      WITH clock AS (SELECT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AS at),
+      state AS (
+        INSERT INTO "EmergencyState" ("id", "active", "scope", "reason", "activatedAt", "activatedBy", "expiresAt", "version", "updatedAt")
+        SELECT ${ROW_ID}, true, ${r.scope}, ${r.reason}, clock.at, ${r.actor.email},
+               clock.at + make_interval(secs => ${r.expiresInSec}::double precision), 1, clock.at
+        FROM clock
+        ON CONFLICT ("id") DO UPDATE SET
+          "active" = true, "scope" = EXCLUDED."scope", "reason" = EXCLUDED."reason",
+          "activatedAt" = EXCLUDED."activatedAt", "activatedBy" = EXCLUDED."activatedBy",
+          "expiresAt" = EXCLUDED."expiresAt", "version" = "EmergencyState"."version" + 1,
+          "updatedAt" = EXCLUDED."updatedAt"
+        RETURNING *
+      ),
+      event AS (
+        INSERT INTO "EmergencyEvent" ("id", "action", "scope", "reason", "actorId", "actorEmail", "instanceId", "expiresAt", "createdAt")
+        SELECT gen_random_uuid()::text, 'freeze', state."scope", state."reason", ${r.actor.id}, ${r.actor.email},
+               ${r.instanceId}, state."expiresAt", state."activatedAt"
+        FROM state
+        RETURNING "id"
+      )
+      SELECT state.*, event."id" AS "eventId" FROM state, event`;
+    const row = rows[0];
+    if (!row) throw new Error("emergency freeze returned no row");
+    return { state: toStatus(row), eventId: row.eventId };
   }
 
   /**
-   * Ends the current freeze. Conditional on it being active (and, for an expiry, on it
-   * still being the freeze that expired), so repeating it or racing it changes nothing and
-   * writes no second audit row.
+   * Ends the current freeze, in one statement like freeze. Conditional on it being active
+   * (and, for an expiry, on it still being the freeze that expired): under the row lock a
+   * repeated or racing call matches nothing, so it changes nothing and audits nothing.
    */
   async function unfreeze(r: {
     action: "unfreeze" | "expire";
@@ -104,29 +108,30 @@ export function createEmergencyStore(prisma: PrismaClient) {
     instanceId: string;
     onlyVersion?: number;
   }): Promise<ChangeOutcome> {
-    return prisma.$transaction(async (tx) => {
-      // Lock the row first so the scope we audit is the one we lift (READ COMMITTED would
-      // otherwise let a concurrent freeze slip in between the read and the update).
-      await tx.$queryRaw`SELECT 1 FROM "EmergencyState" WHERE id = ${ROW_ID} FOR UPDATE`;
-      const current = await tx.emergencyState.findUnique({ where: { id: ROW_ID } });
-      const applies = current?.active === true && (r.onlyVersion === undefined || current.version === r.onlyVersion);
-      if (!current || !applies) return { state: toStatus(current), eventId: null };
-      const row = await tx.emergencyState.update({
-        where: { id: ROW_ID },
-        data: { active: false, reason: null, activatedAt: null, activatedBy: null, expiresAt: null, version: { increment: 1 } },
-      });
-      const event = await tx.emergencyEvent.create({
-        data: {
-          action: r.action,
-          scope: current.scope,
-          reason: r.reason,
-          actorId: r.actor?.id ?? null,
-          actorEmail: r.actor?.email ?? null,
-          instanceId: r.instanceId,
-        },
-      });
-      return { state: toStatus(row), eventId: event.id };
-    });
+    const onlyVersion = r.onlyVersion ?? null;
+    const rows = await prisma.$queryRaw<Array<Row & { eventId: string }>>`
+      WITH clock AS (SELECT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AS at),
+      state AS (
+        UPDATE "EmergencyState" SET
+          "active" = false, "reason" = NULL, "activatedAt" = NULL, "activatedBy" = NULL, "expiresAt" = NULL,
+          "version" = "EmergencyState"."version" + 1, "updatedAt" = clock.at
+        FROM clock
+        WHERE "id" = ${ROW_ID} AND "active"
+          AND (${onlyVersion}::integer IS NULL OR "version" = ${onlyVersion}::integer)
+        RETURNING "EmergencyState".*
+      ),
+      event AS (
+        INSERT INTO "EmergencyEvent" ("id", "action", "scope", "reason", "actorId", "actorEmail", "instanceId", "createdAt")
+        SELECT gen_random_uuid()::text, ${r.action}, state."scope", ${r.reason}, ${r.actor?.id ?? null}, ${r.actor?.email ?? null},
+               ${r.instanceId}, clock.at
+        FROM state, clock
+        RETURNING "id"
+      )
+      SELECT state.*, event."id" AS "eventId" FROM state, event`;
+    const row = rows[0];
+    // Nothing matched: already unfrozen (or superseded); report the current truth.
+    if (!row) return { state: await load(), eventId: null };
+    return { state: toStatus(row), eventId: row.eventId };
   }
 
   /** Records how many instances acknowledged a change (known only after the answer wait). */
