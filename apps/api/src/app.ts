@@ -9,6 +9,7 @@ import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
+import { createProviderRegistry } from "./providers/registry.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createRevocations } from "./services/auth/revocations.ts";
@@ -16,6 +17,7 @@ import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import { createChat } from "./services/chat/index.ts";
+import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { createUsersService } from "./services/users-service.ts";
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
@@ -37,6 +39,8 @@ export interface CreateAppOptions {
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
+  const problem = consensusConfigProblem(env, createProviderRegistry(env));
+  if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
@@ -110,7 +114,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
-  const { registry: providers, chat } = createChat({
+  const { registry: providers, chain, breaker, chat } = createChat({
     env,
     prisma: db.prisma,
     coordination,
@@ -121,6 +125,21 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "chat.stream" }]),
       // ...and a provider freeze aborts the calls to that provider.
       providerStopSignal: (id) => emergency.stopSignal([{ kind: "provider", id }]),
+    },
+  });
+
+  const consensus = createConsensus({
+    env,
+    prisma: db.prisma,
+    chain,
+    registry: providers,
+    breaker,
+    coordination,
+    log: log.child({ component: "consensus" }),
+    emergency: {
+      // Frozen providers are left out of the fan-out; a consensus (or global) freeze aborts runs.
+      isProviderFrozen: emergency.isProviderFrozen,
+      stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "consensus.query" }]),
     },
   });
 
@@ -137,6 +156,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency,
     providers,
     chat,
+    consensus,
   };
   return {
     deps,

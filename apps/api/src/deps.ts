@@ -5,6 +5,7 @@ import type { Coordination } from "./infra/coordination/port.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
+import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { UsersService } from "./services/users-service.ts";
 
@@ -25,4 +26,5 @@ export interface AppDeps {
   emergency: EmergencyService;
   providers: ProviderRegistry;
   chat: ChatService;
+  consensus: ConsensusService;
 }

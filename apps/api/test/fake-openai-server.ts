@@ -6,6 +6,7 @@
  *   const fake = await startFakeOpenAI({ name: "beta" });
  *   fake.enqueue({ kind: "status", status: 429, retryAfter: "2" }); // next request only
  *   fake.setDefault({ kind: "ok", content: "hi there" });          // every later one
+ *   fake.setDefault(({ body }) => ({ kind: "ok", content: answerTo(body) })); // per request
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -24,7 +25,12 @@ export type FakeBehavior =
   /** Sends `afterChunks` content chunks, then nothing, until the client gives up. */
   | { kind: "stall"; afterChunks: number; content?: string }
   /** Streams content, then ends the response cleanly without finish_reason or [DONE]. */
-  | { kind: "no-finish"; content?: string };
+  | { kind: "no-finish"; content?: string }
+  /** Holds the answer until `until` settles (the test decides when), then answers normally. */
+  | { kind: "wait"; until: Promise<unknown>; content?: string };
+
+/** Chooses the behaviour from the request itself (e.g. answer by prompt, fail only some calls). */
+export type FakeResponder = (request: { index: number; body: FakeRequest["body"] }) => FakeBehavior;
 
 export interface FakeRequest {
   index: number;
@@ -43,7 +49,7 @@ export interface FakeOpenAIServer {
   name: string;
   requests: FakeRequest[];
   enqueue(...behaviors: FakeBehavior[]): void;
-  setDefault(behavior: FakeBehavior): void;
+  setDefault(behavior: FakeBehavior | FakeResponder): void;
   /** Resolves once request `index` was aborted by its client. */
   waitForAbort(index: number): Promise<FakeRequest>;
   /** Resolves once `count` requests have arrived. */
@@ -53,10 +59,10 @@ export interface FakeOpenAIServer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startFakeOpenAI(opts: { name?: string; defaultBehavior?: FakeBehavior } = {}): Promise<FakeOpenAIServer> {
+export async function startFakeOpenAI(opts: { name?: string; defaultBehavior?: FakeBehavior | FakeResponder } = {}): Promise<FakeOpenAIServer> {
   const name = opts.name ?? "fake";
   const queue: FakeBehavior[] = [];
-  let fallback: FakeBehavior = opts.defaultBehavior ?? { kind: "ok" };
+  let fallback: FakeBehavior | FakeResponder = opts.defaultBehavior ?? { kind: "ok" };
   const requests: FakeRequest[] = [];
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
@@ -83,7 +89,7 @@ export async function startFakeOpenAI(opts: { name?: string; defaultBehavior?: F
     } catch {
       return json(res, 400, { error: { message: "invalid JSON body", type: "invalid_request_error" } });
     }
-    const behavior = queue.shift() ?? fallback;
+    const behavior = queue.shift() ?? (typeof fallback === "function" ? fallback({ index: requests.length, body }) : fallback);
     const record: FakeRequest = { index: requests.length, path: req.url ?? "", headers: req.headers, body, behavior, aborted: false, completed: false };
     requests.push(record);
     res.once("close", () => {
@@ -172,6 +178,10 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
       // Silence until the client gives up (the close handler records the abort).
       await new Promise<void>((resolve) => res.once("close", () => resolve()));
       return;
+    case "wait":
+      await behavior.until;
+      if (res.destroyed) return;
+      return stream ? sse(res, model, words(content), { finish: true, usage: true }) : json(res, 200, completion(model, content));
     case "no-finish":
       return sse(res, model, words(content), { finish: false, usage: false, done: false });
     case "ok":

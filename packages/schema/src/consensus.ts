@@ -67,8 +67,8 @@ export const ZConsensusAnswer = z.object({
   latencyMs: z.number().int().nonnegative(),
   status: ZAttemptOutcome,
   usage: ZChatUsage.nullable(),
+  /** Why there is no answer (an HTTP error names its status). */
   error: z.string().optional(),
-  httpStatus: z.number().int().optional(),
 });
 export type TConsensusAnswer = z.infer<typeof ZConsensusAnswer>;
 

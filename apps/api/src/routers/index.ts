@@ -1,6 +1,7 @@
 import { router } from "../trpc/init.ts";
 import { authRouter } from "./auth.ts";
 import { chatRouter } from "./chat.ts";
+import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { usersRouter } from "./users.ts";
@@ -10,6 +11,7 @@ export const appRouter = router({
   users: usersRouter,
   health: healthRouter,
   chat: chatRouter,
+  consensus: consensusRouter,
   emergency: emergencyRouter,
 });
 

@@ -43,6 +43,7 @@ export function createChat(opts: { env: Env; prisma: PrismaClient; coordination:
     log: opts.log,
     ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, emergency: opts.emergency } : {}),
   });
-  // The chain is shared with consensus: one breaker, one set of cooldowns, one call-record stream.
-  return { registry, chain, chat };
+  // Chain and breaker are shared with consensus: one circuit per provider, one set of
+  // cooldowns, one call-record stream.
+  return { registry, chain, breaker, chat };
 }

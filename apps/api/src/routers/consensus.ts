@@ -1,0 +1,44 @@
+import {
+  ZConsensusHistoryInput,
+  ZConsensusIdInput,
+  ZConsensusModels,
+  ZConsensusQueryInput,
+  ZConsensusResult,
+  ZConsensusRun,
+  ZConsensusRunSummary,
+  pageOf,
+} from "@switchboard/schema";
+import { router, userProcedure } from "../trpc/init.ts";
+
+/** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
+const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
+  a && b ? AbortSignal.any([a, b]) : (a ?? b);
+
+export const consensusRouter = router({
+  /**
+   * A mutation despite its name: every run calls paid models and is stored, so it must not
+   * be a GET that a prefetch, a cache or a crawler could repeat.
+   */
+  query: userProcedure
+    .input(ZConsensusQueryInput)
+    .output(ZConsensusResult)
+    .mutation(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
+
+  /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
+  stream: userProcedure
+    .input(ZConsensusQueryInput)
+    .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
+
+  models: userProcedure.output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
+
+  /** Own runs, newest first; ADMIN and above see everyone's. */
+  history: userProcedure
+    .input(ZConsensusHistoryInput)
+    .output(pageOf(ZConsensusRunSummary))
+    .query(({ ctx, input }) => ctx.deps.consensus.history(ctx.user, input)),
+
+  get: userProcedure
+    .input(ZConsensusIdInput)
+    .output(ZConsensusRun)
+    .query(({ ctx, input }) => ctx.deps.consensus.get(ctx.user, input.id)),
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { ZConsensusQueryInput, type TConsensusQueryInput, type TProviderId } from "@switchboard/schema";
+import { parseEnv } from "../../env.ts";
+import { createProviderRegistry } from "../../providers/registry.ts";
+import { AppError } from "../errors.ts";
+import { defaultProviders, planRun } from "./plan.ts";
+
+/** Providers are configured, never called: these tests only plan. */
+function registryWith(...ids: Array<"beta" | "deepseek" | "openai" | "ollama">) {
+  return createProviderRegistry(
+    parseEnv({
+      ...(ids.includes("beta") ? { BETA_MODEL_BASE_URL: "http://127.0.0.1:9/v1" } : {}),
+      ...(ids.includes("deepseek") ? { DEEPSEEK_API_KEY: "sk-x" } : {}),
+      ...(ids.includes("openai") ? { OPENAI_API_KEY: "sk-x" } : {}),
+      ...(ids.includes("ollama") ? { OLLAMA_BASE_URL: "http://127.0.0.1:9" } : {}),
+    }),
+  );
+}
+
+const plan = (input: Partial<TConsensusQueryInput>, registry = registryWith("beta", "openai", "ollama"), frozen: TProviderId[] = []) =>
+  planRun(ZConsensusQueryInput.parse({ prompt: "2+2?", strategy: "majority", ...input }), {
+    registry,
+    isProviderFrozen: (id) => frozen.includes(id),
+    defaultTimeoutMs: 30_000,
+    defaultAggregator: undefined,
+  });
+
+const refusal = (fn: () => unknown): AppError => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error("expected a refusal");
+};
+
+describe("planRun", () => {
+  it("defaults to every active provider except the template, in PROVIDER_ORDER, quorum 2", () => {
+    const p = plan({});
+    expect(p.providers.map((x) => x.id)).toEqual(["beta", "openai", "ollama"]);
+    expect(p).toMatchObject({ quorum: 2, timeoutMs: 30_000, excluded: [], aggregator: null });
+  });
+
+  it("asks the template only when named, or when nothing else is active", () => {
+    expect(plan({ providers: ["template", "beta"] }).providers.map((x) => x.id)).toEqual(["template", "beta"]);
+    expect(defaultProviders(registryWith())).toEqual(["template"]);
+  });
+
+  it("fewer than two providers available is a 400 that says which are", () => {
+    expect(refusal(() => plan({}, registryWith("beta")))).toMatchObject({
+      code: "BAD_REQUEST",
+      message: "Consensus needs at least 2 available providers; available: beta",
+    });
+    expect(refusal(() => plan({}, registryWith()))).toMatchObject({ code: "BAD_REQUEST", message: /available: template$/ });
+  });
+
+  it("leaves frozen providers out and names them when too few remain", () => {
+    const p = plan({}, undefined, ["openai"]);
+    expect(p.providers.map((x) => x.id)).toEqual(["beta", "ollama"]);
+    expect(p.excluded).toEqual([{ provider: "openai", reason: "frozen" }]);
+    expect(refusal(() => plan({ providers: ["beta", "openai"] }, undefined, ["openai"])).message).toBe(
+      "Consensus needs at least 2 available providers; available: beta; frozen by an emergency stop: openai",
+    );
+  });
+
+  it("refuses providers that are not active", () => {
+    const error = refusal(() => plan({ providers: ["beta", "deepseek"] }));
+    expect(error).toMatchObject({ code: "BAD_REQUEST", message: "Provider deepseek not active (configure and list in PROVIDER_ORDER)" });
+    expect(error.details).toEqual({ inactiveProviders: ["deepseek"], activeProviders: ["beta", "openai", "ollama", "template"] });
+  });
+
+  it("refuses a quorum larger than the providers available (also after a freeze)", () => {
+    expect(refusal(() => plan({ quorum: 4 })).message).toBe("Quorum 4 is larger than the 3 available providers (beta, openai, ollama)");
+    expect(refusal(() => plan({ providers: ["beta", "openai", "ollama"], quorum: 3 }, undefined, ["ollama"])).message).toBe(
+      "Quorum 3 is larger than the 2 available providers (beta, openai); frozen by an emergency stop: ollama",
+    );
+    expect(plan({ quorum: 3 }).quorum).toBe(3);
+  });
+
+  it("synthesize: a named aggregator must be active and not the template; otherwise none is fixed yet", () => {
+    expect(plan({ strategy: "synthesize", aggregator: "openai" }).aggregator?.id).toBe("openai");
+    expect(plan({ strategy: "synthesize" }).aggregator).toBeNull();
+    expect(plan({ strategy: "majority", aggregator: "openai" }).aggregator).toBeNull();
+    expect(refusal(() => plan({ strategy: "synthesize", aggregator: "deepseek" })).message).toMatch(/Aggregator deepseek is not active/);
+    expect(refusal(() => plan({ strategy: "synthesize", aggregator: "template" })).message).toMatch(/template cannot synthesize/);
+  });
+
+  it("each plan has its own run id", () => {
+    expect(plan({}).id).not.toBe(plan({}).id);
+  });
+});
+
+describe("ZConsensusQueryInput", () => {
+  const issues = (input: unknown) => ZConsensusQueryInput.safeParse(input).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+
+  it.each([
+    [{ prompt: "   ", strategy: "majority" }, "prompt: Prompt is empty"],
+    [{ prompt: "x", strategy: "vote" }, 'strategy: Unknown strategy "vote"; expected one of majority, medoid, synthesize'],
+    [{ prompt: "x", strategy: "majority", providers: ["gpt-9", "beta"] }, "providers.0: Unknown provider"],
+    [{ prompt: "x", strategy: "majority", providers: ["beta"] }, "providers: Consensus needs at least 2 providers"],
+    [{ prompt: "x", strategy: "majority", providers: ["beta", "beta"] }, "providers: A provider is listed twice"],
+    [{ prompt: "x", strategy: "majority", providers: ["beta", "openai"], quorum: 3 }, "quorum: Quorum 3 is larger than the 2 providers asked"],
+    [{ prompt: "x", strategy: "majority", quorum: 0 }, "quorum: Quorum must be at least 1"],
+  ])("refuses %j", (input, expected) => {
+    expect(issues(input)?.join("\n")).toContain(expected);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Turns a consensus request into a plan, or refuses it with a 400 that says what to change:
+ * which providers are asked (default: every active provider but the offline template),
+ * which are left out because an emergency stop froze them, the quorum, the deadline and
+ * the aggregator. Pure: configuration and freeze state come in as arguments.
+ */
+import { randomUUID } from "node:crypto";
+import { CONSENSUS_LIMITS, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
+import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ChatProvider } from "../../providers/types.ts";
+import { AppError } from "../errors.ts";
+
+export interface RunPlan {
+  id: string;
+  prompt: string;
+  strategy: TConsensusStrategy;
+  /** In the order asked: tie-breaks and the answers list follow it. */
+  providers: ChatProvider[];
+  excluded: Array<{ provider: TProviderId; reason: "frozen" }>;
+  quorum: number;
+  timeoutMs: number;
+  /** synthesize: the aggregator named by the request or configuration; null = first provider that answered. */
+  aggregator: ChatProvider | null;
+  temperature: number | undefined;
+  maxTokens: number | undefined;
+}
+
+export interface PlanContext {
+  registry: ProviderRegistry;
+  isProviderFrozen: (id: TProviderId) => boolean;
+  defaultTimeoutMs: number;
+  defaultAggregator: TProviderId | undefined;
+}
+
+/** Every active provider except the offline template, unless nothing else is active. */
+export function defaultProviders(registry: ProviderRegistry): TProviderId[] {
+  const active = registry.chain().map((p) => p.id);
+  const upstreams = active.filter((id) => registry.get(id).kind !== "template");
+  return upstreams.length > 0 ? upstreams : active;
+}
+
+const list = (ids: readonly string[]) => ids.join(", ") || "none";
+
+export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan {
+  const { registry } = ctx;
+  const requested = input.providers ?? defaultProviders(registry);
+  const inactive = requested.filter((id) => !registry.isActive(id));
+  if (inactive.length > 0) {
+    throw new AppError("BAD_REQUEST", `Provider${inactive.length > 1 ? "s" : ""} ${list(inactive)} not active (configure and list in PROVIDER_ORDER)`, {
+      details: { inactiveProviders: inactive, activeProviders: registry.chain().map((p) => p.id) },
+    });
+  }
+  const frozen = requested.filter((id) => ctx.isProviderFrozen(id));
+  const asked = requested.filter((id) => !frozen.includes(id));
+  const frozenNote = frozen.length > 0 ? `; frozen by an emergency stop: ${list(frozen)}` : "";
+  if (asked.length < CONSENSUS_LIMITS.minProviders) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `Consensus needs at least ${CONSENSUS_LIMITS.minProviders} available providers; available: ${list(asked)}${frozenNote}`,
+      { details: { availableProviders: asked, frozenProviders: frozen } },
+    );
+  }
+  const quorum = input.quorum ?? Math.min(CONSENSUS_LIMITS.defaultQuorum, asked.length);
+  if (quorum > asked.length) {
+    throw new AppError("BAD_REQUEST", `Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`, {
+      details: { availableProviders: asked, frozenProviders: frozen },
+    });
+  }
+  return {
+    id: randomUUID(),
+    prompt: input.prompt,
+    strategy: input.strategy,
+    providers: asked.map((id) => registry.get(id)),
+    excluded: frozen.map((provider) => ({ provider, reason: "frozen" as const })),
+    quorum,
+    timeoutMs: input.timeoutMs ?? ctx.defaultTimeoutMs,
+    aggregator: input.strategy === "synthesize" ? aggregatorOf(input.aggregator ?? ctx.defaultAggregator, registry) : null,
+    temperature: input.temperature,
+    maxTokens: input.maxTokens,
+  };
+}
+
+function aggregatorOf(id: TProviderId | undefined, registry: ProviderRegistry): ChatProvider | null {
+  if (id === undefined) return null;
+  const provider = registry.get(id);
+  if (provider.kind === "template") {
+    throw new AppError("BAD_REQUEST", "The offline template cannot synthesize answers; choose another aggregator");
+  }
+  if (!registry.isActive(id)) {
+    throw new AppError("BAD_REQUEST", `Aggregator ${id} is not active (configure it and list it in PROVIDER_ORDER)`);
+  }
+  return provider;
+}

@@ -1,0 +1,43 @@
+/** Helpers for consensus tests: read a consensus.stream subscription to its end. */
+import type { TConsensusQueryInput, TConsensusStreamEvent } from "@switchboard/schema";
+import type { SwitchboardClient } from "@switchboard/client";
+
+/**
+ * Collects consensus.stream events until consensus_complete or error. `onEvent` sees each
+ * event as it arrives (e.g. to let a held provider answer once the others have).
+ */
+export function collectConsensus(
+  client: SwitchboardClient,
+  input: TConsensusQueryInput,
+  onEvent: (event: TConsensusStreamEvent, events: TConsensusStreamEvent[]) => void = () => {},
+): Promise<TConsensusStreamEvent[]> {
+  return new Promise((resolve, reject) => {
+    const events: TConsensusStreamEvent[] = [];
+    const sub = client.consensus.stream.subscribe(input, {
+      onData(event) {
+        events.push(event);
+        onEvent(event, events);
+        if (event.type === "consensus_complete" || event.type === "error") {
+          sub.unsubscribe();
+          resolve(events);
+        }
+      },
+      onError: (error) => {
+        sub.unsubscribe();
+        reject(error);
+      },
+      onComplete: () => resolve(events),
+    });
+  });
+}
+
+/** A promise the test resolves when it wants: holds a fake provider's answer until then. */
+export function gate(): { until: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const until = new Promise<void>((resolve) => (open = resolve));
+  return { until, open };
+}
+
+/** The user message and (for an aggregator call) the system prompt a fake upstream received. */
+export const promptOf = (body: { messages?: Array<{ role: string; content: string }> }) => body.messages?.findLast((m) => m.role === "user")?.content ?? "";
+export const systemOf = (body: { messages?: Array<{ role: string; content: string }> }) => body.messages?.find((m) => m.role === "system")?.content ?? "";
