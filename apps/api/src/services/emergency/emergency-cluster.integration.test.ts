@@ -149,6 +149,22 @@ describe("emergency stop across instances", () => {
     expect((await trpcQuery(b.url, "users.list", undefined, bearer(rootA))).status).toBe(200);
   });
 
+  it("a freeze that expired while no instance was running is lifted and recorded by the first to start", async () => {
+    const current = await prisma().emergencyState.findUniqueOrThrow({ where: { id: "current" } });
+    // As if the fleet had frozen with an expiry and then gone down before it passed.
+    await prisma().emergencyState.update({
+      where: { id: "current" },
+      data: { active: true, scope: "global", reason: "expired offline", activatedAt: new Date(Date.now() - 120_000), activatedBy: "x@y.test", expiresAt: new Date(Date.now() - 60_000), version: current.version + 1 },
+    });
+    const expiriesBefore = await prisma().emergencyEvent.count({ where: { action: "expire" } });
+    const c = await start();
+    extra.push(c);
+    expect(c.app.deps.emergency.status().active).toBe(false); // enforced as lifted at once
+    await eventually(async () => (await prisma().emergencyEvent.count({ where: { action: "expire" } })) === expiriesBefore + 1, "the expiry audit row");
+    await eventually(() => a.app.deps.emergency.status().version === current.version + 2, "the recorded expiry to reach the others");
+    expect((await prisma().emergencyState.findUniqueOrThrow({ where: { id: "current" } })).active).toBe(false);
+  });
+
   it("a restarted instance comes up frozen: the state is loaded from PostgreSQL before serving", async () => {
     const frozen = await a.client(rootA).emergency.freeze.mutate({ reason: "survive restarts" });
     const c = await start();
