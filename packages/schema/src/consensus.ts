@@ -41,7 +41,12 @@ export const ZConsensusQueryInput = z
     /** Answers needed for a result; fewer is an error naming who failed. Default 2. */
     quorum: z.number().int().min(1, "Quorum must be at least 1").optional(),
     /** Deadline for the whole run; a provider still silent then is reported `timeout`. */
-    timeoutMs: z.number().int().min(CONSENSUS_LIMITS.timeoutMinMs).max(CONSENSUS_LIMITS.timeoutMaxMs).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(CONSENSUS_LIMITS.timeoutMinMs, `timeoutMs must be at least ${CONSENSUS_LIMITS.timeoutMinMs} ms`)
+      .max(CONSENSUS_LIMITS.timeoutMaxMs, `timeoutMs must be at most ${CONSENSUS_LIMITS.timeoutMaxMs} ms`)
+      .optional(),
     /** synthesize only: the model that merges the answers (default: see consensus.models). */
     aggregator: ZProviderId.optional(),
     temperature: z.number().min(0).max(2).optional(),

@@ -1,0 +1,138 @@
+/**
+ * consensus.* as a client sees its refusals: bad input (always a 400 that says what is
+ * wrong, never a 500), ownership of runs, the per-user rate limit and authentication. Runs
+ * on the embedded default (PGlite + in-process coordination); consensus.integration.test.ts
+ * covers PostgreSQL + Redis.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
+
+const RATE_LIMIT = 3;
+
+let t: TestApp;
+let beta: FakeOpenAIServer;
+let openai: FakeOpenAIServer;
+
+beforeAll(async () => {
+  [beta, openai] = await Promise.all([startFakeOpenAI({ name: "beta" }), startFakeOpenAI({ name: "openai" })]);
+  t = await startTestApp({
+    mode: "embedded",
+    env: {
+      BETA_MODEL_BASE_URL: beta.url,
+      OPENAI_API_KEY: "sk-test",
+      OPENAI_BASE_URL: openai.url,
+      PROVIDER_ORDER: "beta,openai,template",
+      CONSENSUS_RATE_LIMIT_PER_MIN: String(RATE_LIMIT),
+    },
+  });
+});
+afterAll(async () => {
+  await t?.close();
+  await Promise.all([beta?.close(), openai?.close()]);
+});
+afterEach(() => {
+  for (const fake of [beta, openai]) fake.requests.length = 0;
+});
+
+const query = (token: string, input: unknown) => trpcMutation(t.url, "consensus.query", input, bearer(token));
+
+describe("bad input", () => {
+  let token: string;
+  beforeAll(async () => {
+    token = (await t.userWithRole("USER")).token;
+  });
+
+  it.each([
+    ["an empty prompt", { prompt: "", strategy: "majority" }, "prompt", "Prompt is empty"],
+    ["a blank prompt", { prompt: "   \n", strategy: "majority" }, "prompt", "Prompt is empty"],
+    ["no prompt", { strategy: "majority" }, "prompt", "prompt must be a string"],
+    ["an unknown strategy", { prompt: "2+2?", strategy: "vote" }, "strategy", 'Unknown strategy "vote"; expected one of majority, medoid, synthesize'],
+    ["no strategy", { prompt: "2+2?" }, "strategy", "Unknown strategy undefined; expected one of majority, medoid, synthesize"],
+    ["an unknown provider", { prompt: "2+2?", strategy: "majority", providers: ["beta", "gpt-9"] }, "providers", 'Unknown provider "gpt-9"; expected one of beta, deepseek, openai, ollama, template'],
+    ["a single provider", { prompt: "2+2?", strategy: "majority", providers: ["beta"] }, "providers", "Consensus needs at least 2 providers"],
+    ["a provider listed twice", { prompt: "2+2?", strategy: "majority", providers: ["beta", "beta"] }, "providers", "A provider is listed twice"],
+    ["a quorum above the providers asked", { prompt: "2+2?", strategy: "majority", providers: ["beta", "openai"], quorum: 3 }, "quorum", "Quorum 3 is larger than the 2 providers asked"],
+    ["a quorum of 0", { prompt: "2+2?", strategy: "majority", quorum: 0 }, "quorum", "Quorum must be at least 1"],
+    ["a negative timeout", { prompt: "2+2?", strategy: "majority", timeoutMs: -5 }, "timeoutMs", "timeoutMs must be at least 1 ms"],
+  ])("%s is a 400 with the field's zod issue", async (_label, input, field, message) => {
+    const res = await query(token, input);
+    expect(res.status).toBe(400);
+    expect(res.body.error.data.code).toBe("BAD_REQUEST");
+    expect(res.body.error.data.zodError.fieldErrors[field]).toContain(message);
+    expect(beta.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ["a quorum above the default providers", { prompt: "2+2?", strategy: "majority", quorum: 3 }, "Quorum 3 is larger than the 2 available providers (beta, openai)"],
+    ["a provider that is not configured", { prompt: "2+2?", strategy: "majority", providers: ["beta", "deepseek"] }, "Provider deepseek not active (configure and list in PROVIDER_ORDER)"],
+    ["an aggregator that is not configured", { prompt: "2+2?", strategy: "synthesize", aggregator: "ollama" }, "Aggregator ollama is not active (configure it and list it in PROVIDER_ORDER)"],
+  ])("%s is a 400 that says so", async (_label, input, message) => {
+    const res = await query(token, input);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe(message);
+    expect(beta.requests).toHaveLength(0);
+  });
+
+  it("the stream refuses bad input the same way, before it starts", async () => {
+    const res = await fetch(`${t.url}/trpc/consensus.stream?input=${encodeURIComponent(JSON.stringify({ prompt: "", strategy: "majority" }))}`, {
+      headers: { ...bearer(token), accept: "text/event-stream" },
+    });
+    const text = await res.text();
+    expect(text).toContain("Prompt is empty");
+    expect(beta.requests).toHaveLength(0);
+  });
+});
+
+describe("ownership", () => {
+  it("users see only their own runs; another user's id is a 404 like a missing one; ADMIN sees all", async () => {
+    const alice = await t.userWithRole("USER");
+    const bob = await t.userWithRole("USER");
+    const admin = await t.userWithRole("ADMIN");
+    const run = await t.client(alice.token).consensus.query.mutate({ prompt: "alice's question", strategy: "majority" });
+
+    for (const id of [run.id, crypto.randomUUID()]) {
+      const res = await trpcQuery(t.url, "consensus.get", { id }, bearer(bob.token));
+      expect(res.status).toBe(404);
+      expect(res.body.error.message).toBe("Consensus run not found");
+    }
+    expect((await t.client(bob.token).consensus.history.query()).items).toEqual([]);
+    expect((await t.client(alice.token).consensus.history.query()).items.map((r) => r.id)).toEqual([run.id]);
+    expect((await t.client(admin.token).consensus.get.query({ id: run.id })).prompt).toBe("alice's question");
+    expect((await t.client(admin.token).consensus.history.query({ limit: 100 })).items.map((r) => r.id)).toContain(run.id);
+    expect((await trpcQuery(t.url, "consensus.get", { id: "not-a-uuid" }, bearer(bob.token))).status).toBe(400);
+  });
+
+  it("history pages newest first with a cursor", async () => {
+    const carol = await t.userWithRole("USER");
+    const sb = t.client(carol.token);
+    const ids: string[] = [];
+    for (const prompt of ["one", "two", "three"]) ids.push((await sb.consensus.query.mutate({ prompt, strategy: "medoid" })).id);
+    const first = await sb.consensus.history.query({ limit: 2 });
+    expect(first.items.map((r) => r.prompt)).toEqual(["three", "two"]);
+    const second = await sb.consensus.history.query({ limit: 2, cursor: first.nextCursor! });
+    expect(second.items.map((r) => r.id)).toEqual([ids[0]]);
+    expect(second.nextCursor).toBeNull();
+  });
+});
+
+describe("guards", () => {
+  it("refuses anonymous callers", async () => {
+    expect((await trpcMutation(t.url, "consensus.query", { prompt: "hi", strategy: "majority" })).status).toBe(401);
+    expect((await trpcQuery(t.url, "consensus.models")).status).toBe(401);
+  });
+
+  it("limits runs per user per minute with a 429 and Retry-After; refused input costs nothing", async () => {
+    const dave = await t.userWithRole("USER");
+    for (let i = 0; i < RATE_LIMIT + 2; i++) expect((await query(dave.token, { prompt: "", strategy: "majority" })).status).toBe(400);
+    for (let i = 0; i < RATE_LIMIT; i++) expect((await query(dave.token, { prompt: `q${i}`, strategy: "majority" })).status).toBe(200);
+    const refused = await query(dave.token, { prompt: "one too many", strategy: "majority" });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.message).toBe(`Consensus rate limit reached (${RATE_LIMIT} runs per minute)`);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // Another user has their own budget.
+    const erin = await t.userWithRole("USER");
+    expect((await query(erin.token, { prompt: "mine", strategy: "majority" })).status).toBe(200);
+  });
+});
