@@ -65,6 +65,8 @@ export const ZEnv = z
     CIRCUIT_COOLDOWN_MS: positiveInt(5_000),
     /** A stream that sends nothing for this long after its first token ends with an error. */
     CHAT_STREAM_IDLE_TIMEOUT_MS: positiveInt(20_000),
+    /** Pause between the offline template's streamed words (0 = as fast as possible; demos like ~20). */
+    TEMPLATE_STREAM_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(0),
     /** Chat requests per user per minute (chat.*, /v1/chat/completions), across instances. */
     CHAT_RATE_LIMIT_PER_MIN: positiveInt(60),
     /** Earlier messages sent as context: at most this many characters... */
@@ -79,6 +81,10 @@ export const ZEnv = z
     CONSENSUS_TIMEOUT_MS: positiveInt(30_000),
     /** The model that merges answers for `synthesize`; unset = the first provider that answered. */
     CONSENSUS_AGGREGATOR: optionalString.pipe(z.enum(PROVIDER_IDS).optional()),
+    /** How often each instance publishes its metrics snapshot to coordination (docs/metrics.md). */
+    METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+    /** How often each instance writes its per-minute metric buckets to the database. */
+    METRICS_DB_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
     CORS_ORIGINS: z
       .string()
       .default("")

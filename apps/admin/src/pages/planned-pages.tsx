@@ -22,21 +22,6 @@ function PlannedPage({ title, description, waitingFor, items }: { title: string;
   );
 }
 
-export function ChatPage() {
-  return (
-    <PlannedPage
-      title="Chat"
-      description="Talk to the models behind the gateway."
-      waitingFor="Coming with the chat gateway"
-      items={[
-        "Streamed replies through the provider fallback chain (beta → DeepSeek → OpenAI → Ollama → template).",
-        "Which provider and model answered, token usage and latency for every reply.",
-        "Your conversation history; admins can browse everyone's.",
-      ]}
-    />
-  );
-}
-
 export function ConsensusPage() {
   return (
     <PlannedPage

@@ -26,6 +26,7 @@ type ConfigEnv = Pick<
   | "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "OPENAI_MODEL"
   | "OLLAMA_BASE_URL" | "OLLAMA_MODEL"
   | "PROVIDER_ORDER"
+  | "TEMPLATE_STREAM_DELAY_MS"
 >;
 
 /** A provider is active when its URL/key is set (DESIGN.md); the template always is. */
@@ -74,7 +75,7 @@ export function createProviders(env: ConfigEnv): Record<TProviderId, ChatProvide
       model: env.OLLAMA_MODEL,
       configured: CONFIGURED.ollama(env),
     }),
-    template: createTemplateProvider(),
+    template: createTemplateProvider({ streamDelayMs: env.TEMPLATE_STREAM_DELAY_MS }),
   };
 }
 

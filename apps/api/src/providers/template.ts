@@ -3,7 +3,7 @@
  * in an answer and the embedded default works with no model at all. It streams word by word
  * like a real model, yielding to the event loop between words.
  */
-import { setImmediate as nextTick } from "node:timers/promises";
+import { setImmediate as nextTick, setTimeout as sleep } from "node:timers/promises";
 import { ZClarifyQuestions } from "@switchboard/schema";
 import { templateClarifyingQuestions, templateReply } from "./template-replies.ts";
 import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest } from "./types.ts";
@@ -12,7 +12,9 @@ export const TEMPLATE_MODEL = "switchboard-template-1";
 /** Structured-output schemas the template knows how to fill (see chat.clarify). */
 export const CLARIFY_FORMAT_NAME = "clarifying_questions";
 
-export function createTemplateProvider(): ChatProvider {
+/** @param opts.streamDelayMs pause between streamed words (TEMPLATE_STREAM_DELAY_MS). */
+export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): ChatProvider {
+  const pause = opts.streamDelayMs ? () => sleep(opts.streamDelayMs) : () => nextTick();
   function reply(request: ProviderRequest): string {
     if (request.responseFormat) {
       if (request.responseFormat.name !== CLARIFY_FORMAT_NAME) {
@@ -38,7 +40,7 @@ export function createTemplateProvider(): ChatProvider {
   async function* stream(request: ProviderRequest): AsyncGenerator<ProviderChunk> {
     const words = wordsOf(reply(request));
     for (const word of words) {
-      await nextTick();
+      await pause();
       if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
       yield { type: "delta", text: word };
     }

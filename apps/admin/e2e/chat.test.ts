@@ -1,0 +1,100 @@
+// Browser test of the Chat page against a real API on the embedded default, where the
+// offline template provider answers: a streamed reply, who answered, the fallback trail,
+// and reopening a past conversation.
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+
+let api: ApiServer;
+let browser: Browser;
+let context: BrowserContext | undefined;
+
+beforeAll(async () => {
+  ensureAdminBuild();
+  // Paced words, so the browser has a stream to watch (startApi passes the environment on).
+  process.env.TEMPLATE_STREAM_DELAY_MS = "15";
+  try {
+    api = await startApi();
+  } finally {
+    delete process.env.TEMPLATE_STREAM_DELAY_MS;
+  }
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await api?.stop();
+});
+
+async function signedInPage(): Promise<Page> {
+  context = await newContext(browser, api.baseUrl);
+  const page = await context.newPage();
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(api.email);
+  await page.getByLabel("Password").fill(api.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${api.baseUrl}/`);
+  return page;
+}
+
+describe("chat page", () => {
+  it("streams a reply from the template provider, shows who answered, and reopens the conversation", async () => {
+    const page = await signedInPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat", exact: true }).click();
+    await page.waitForURL("**/chat");
+    await page.getByRole("heading", { name: "Chat", level: 1 }).waitFor();
+
+    // Only the template is configured on the embedded default; the others show as such.
+    const picker = page.getByLabel("Provider");
+    await picker.locator("option", { hasText: "template" }).waitFor({ state: "attached" });
+    expect(await picker.locator("option", { hasText: "deepseek" }).isDisabled()).toBe(true);
+
+    // Record every length the reply's text goes through while it streams.
+    await page.evaluate(() => {
+      const w = window as unknown as { __lengths: number[] };
+      w.__lengths = [];
+      new MutationObserver(() => {
+        const body = document.querySelector('[data-testid="assistant-content"]');
+        const length = body?.textContent?.length ?? 0;
+        if (length > 0 && w.__lengths.at(-1) !== length) w.__lengths.push(length);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+
+    await page.getByRole("textbox", { name: "Message" }).fill("Hello! What can you do?");
+    await page.getByRole("button", { name: "Send" }).click();
+    const reply = page.getByTestId("assistant-message").last();
+    await reply.getByText(/offline responder/).waitFor();
+    await reply.getByRole("list", { name: "Providers tried" }).waitFor();
+
+    const lengths = await page.evaluate(() => (window as unknown as { __lengths: number[] }).__lengths);
+    expect(lengths.length, "the reply grew token by token").toBeGreaterThan(5);
+    expect(await reply.getByTestId("answered-by").textContent()).toContain("template");
+    expect(await reply.getByRole("list", { name: "Providers tried" }).textContent()).toContain("template · answered");
+    expect(await reply.textContent()).toMatch(/\d+ \+ \d+ tokens/);
+    await page.getByRole("button", { name: "Send" }).waitFor();
+    await page.screenshot({ path: await screenshotPath("chat.png") });
+
+    // The conversation is in the list; a new chat clears the thread; the list reopens it.
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    await list.getByRole("button", { name: /Hello! What can you do\?/ }).waitFor();
+    await page.getByRole("button", { name: "New chat" }).click();
+    await page.getByRole("heading", { name: "New conversation" }).waitFor();
+    expect(await page.getByTestId("assistant-message").count()).toBe(0);
+    await list.getByRole("button", { name: /Hello! What can you do\?/ }).click();
+    await page.getByTestId("assistant-message").getByText(/offline responder/).waitFor();
+    expect(await page.getByTestId("user-message").first().textContent()).toContain("Hello! What can you do?");
+
+    // A pinned provider and a follow-up in the same conversation.
+    await picker.selectOption("template");
+    await page.getByRole("textbox", { name: "Message" }).fill("How do I write a Python function that parses dates?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("assistant-message").nth(1).getByText(/def parses_dates/).waitFor();
+    expect(await page.getByTestId("user-message").count()).toBe(2);
+
+    expect(errors).toEqual([]);
+  });
+});
