@@ -9,6 +9,7 @@ import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
+import { createMetricsRegistry } from "./infra/metrics-registry.ts";
 import { createProviderRegistry } from "./providers/registry.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
@@ -18,6 +19,8 @@ import { createEmergencyService, type EmergencyServiceOptions } from "./services
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import { createChat } from "./services/chat/index.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
+import { observeProviderCalls } from "./services/metrics/call-listener.ts";
+import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
 
 const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
@@ -143,6 +146,23 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     },
   });
 
+  // Metrics subscribe to every upstream call (chat and consensus share the chain) and flush
+  // in the background; nothing on a request's path waits for Redis or PostgreSQL.
+  const metrics = createMetricsService({
+    coordination,
+    prisma: db.prisma,
+    registry: createMetricsRegistry(),
+    identity: { id: instanceId, host: hostname(), pid: process.pid, version: VERSION, startedAt: startedAt.toISOString() },
+    log: log.child({ component: "metrics" }),
+    circuits: () => Object.fromEntries(providers.all().map((p) => [p.id, breaker.snapshot(p.id)])),
+    activeProviders: () => providers.chain().map((p) => p.id),
+    emergency: () => emergency.status(),
+    flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
+    dbFlushIntervalMs: env.METRICS_DB_FLUSH_INTERVAL_MS,
+  });
+  observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
+  await metrics.start();
+
   const deps: AppDeps = {
     env,
     log,
@@ -157,11 +177,14 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     providers,
     chat,
     consensus,
+    metrics,
   };
   return {
     deps,
     async close() {
       heartbeat.stop();
+      // Before coordination and the database close: the last figures are written.
+      await metrics.close();
       await emergency.close();
       await coordination.close();
       await db.close();

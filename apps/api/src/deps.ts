@@ -7,6 +7,7 @@ import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
+import type { MetricsService } from "./services/metrics/metrics-service.ts";
 import type { UsersService } from "./services/users-service.ts";
 
 /**
@@ -26,5 +27,6 @@ export interface AppDeps {
   emergency: EmergencyService;
   providers: ProviderRegistry;
   chat: ChatService;
+  metrics: MetricsService;
   consensus: ConsensusService;
 }

@@ -7,6 +7,7 @@ import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergenc
 import { sendHttpError } from "./http/errors.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
+import { registerTelemetry } from "./http/telemetry.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
@@ -21,20 +22,17 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // One access-log line per request comes from the onResponse hook below instead.
+    // One access-log line per request comes from the telemetry hooks below instead.
     logController: new LogController({ disableRequestLogging: true }),
     // Long procedure batches and SSE resume ids travel in the URL.
     routerOptions: { maxParamLength: 5000 },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
-  // First hook: a frozen fleet refuses /v1 and /api before any other work is done.
+  // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
+  // every request, including those the emergency guard refuses.
+  registerTelemetry(app, deps);
+  // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
-  app.addHook("onResponse", async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      "request",
-    );
-  });
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { noteErrorCode } from "../infra/request-scope.ts";
 import { AppError, HTTP_STATUS_BY_APP_CODE } from "../services/errors.ts";
 
 const FASTIFY_CODE_MESSAGES: Record<string, string> = {
@@ -14,6 +15,7 @@ const FASTIFY_CODE_MESSAGES: Record<string, string> = {
  */
 export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: FastifyError | AppError | Error): void {
   if (error instanceof AppError) {
+    noteErrorCode(error.code);
     if (error.retryAfterSec !== undefined) void reply.header("retry-after", String(error.retryAfterSec));
     void reply.status(HTTP_STATUS_BY_APP_CODE[error.code]).send({
       error: { code: error.code, message: error.message, ...error.details },

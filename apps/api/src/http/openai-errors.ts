@@ -1,5 +1,6 @@
 /** Errors in OpenAI's JSON shape, {error:{message, type, code, param}}, so SDKs raise the right class. */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { noteErrorCode } from "../infra/request-scope.ts";
 import { AppError, HTTP_STATUS_BY_APP_CODE } from "../services/errors.ts";
 
 const TYPE_BY_STATUS: Record<number, string> = {
@@ -37,6 +38,7 @@ export function toOpenAIError(error: unknown): { status: number; body: OpenAIErr
 
 export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   const mapped = toOpenAIError(error);
+  if (error instanceof AppError) noteErrorCode(error.code);
   if (mapped.status >= 500 && !(error instanceof AppError)) request.log.error({ err: error }, "openai-compatible route failed");
   if (mapped.retryAfterSec !== undefined) void reply.header("retry-after", String(mapped.retryAfterSec));
   void reply.status(mapped.status).send(mapped.body);

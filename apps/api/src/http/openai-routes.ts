@@ -7,6 +7,7 @@
 import { ZOpenAIChatRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
+import { markUpstreamStart, noteErrorCode } from "../infra/request-scope.ts";
 import { AppError } from "../services/errors.ts";
 import { ChainError, type ChainEvent } from "../services/chat/chain-types.ts";
 import { streamErrorOf } from "../services/chat/chat-errors.ts";
@@ -42,6 +43,9 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           return compat.completionBody(id, created, result);
         }
         const events = await deps.chat.streamStateless(user.id, chatRequest, disconnect);
+        // Headers leave only after the first token: this marks where Switchboard's own work
+        // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
+        markUpstreamStart();
         const includeUsage = parsed.data.stream_options?.include_usage === true;
         await streamCompletion(reply, events, { id, created, includeUsage });
         return reply;
@@ -123,6 +127,7 @@ async function streamCompletion(
   } catch (error) {
     if (!started) throw error;
     const { code, message } = error instanceof ChainError ? streamErrorOf(error) : { code: "INTERNAL", message: "Internal error" };
+    noteErrorCode(code);
     await send(openAIError(502, message, code.toLowerCase()));
   } finally {
     if (started) raw.end();

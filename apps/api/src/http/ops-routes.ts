@@ -1,6 +1,5 @@
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
-import { metricsRegistry } from "../infra/metrics-registry.ts";
 import { health, readiness } from "../services/health-service.ts";
 
 /** Liveness, readiness and Prometheus metrics: unauthenticated, for load balancers and scrapers. */
@@ -13,7 +12,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.get("/metrics", async (_request, reply) => {
-    const registry = metricsRegistry();
-    return reply.type(registry.contentType).send(await registry.metrics());
+    const { contentType, text } = await deps.metrics.exposition();
+    return reply.type(contentType).send(text);
   });
 }

@@ -1,15 +1,12 @@
 import { Registry, collectDefaultMetrics } from "prom-client";
 
-let registry: Registry | undefined;
-
 /**
- * The process's Prometheus registry, created once. Process metrics (CPU, memory, event loop)
- * carry the `switchboard_` prefix like every metric we own.
+ * A Prometheus registry with the process metrics (CPU, memory, event loop, GC), prefixed
+ * `switchboard_` like every metric we own. One per app instance, so two instances in one
+ * test process keep separate figures.
  */
-export function metricsRegistry(): Registry {
-  if (!registry) {
-    registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: "switchboard_" });
-  }
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "switchboard_" });
   return registry;
 }

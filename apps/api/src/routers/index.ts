@@ -4,6 +4,7 @@ import { chatRouter } from "./chat.ts";
 import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
+import { metricsRouter } from "./metrics.ts";
 import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
@@ -13,6 +14,7 @@ export const appRouter = router({
   chat: chatRouter,
   consensus: consensusRouter,
   emergency: emergencyRouter,
+  metrics: metricsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -40,6 +40,9 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "emergency.freeze": "SUPERADMIN",
   "emergency.unfreeze": "SUPERADMIN",
   "emergency.history": "ADMIN",
+  "metrics.summary": "ADMIN",
+  "metrics.timeseries": "ADMIN",
+  "metrics.live": "ADMIN",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

@@ -4,6 +4,7 @@ import type {} from "@fastify/cookie";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
+import { noteUser } from "../infra/request-scope.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
 
 export interface AuthedUser {
@@ -48,7 +49,10 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
   if (!token) return null;
   try {
     const claims = await deps.auth.authenticate(token);
-    return claims ? { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId } : null;
+    if (!claims) return null;
+    // For the request's access-log line (the user id only, never the email or token).
+    noteUser(claims.userId);
+    return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId };
   } catch (error) {
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
     return null;

@@ -1,7 +1,9 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { roleAtLeast, type TRole } from "@switchboard/schema";
+import { noteErrorCode, noteProcedure } from "../infra/request-scope.ts";
 import type { Context } from "./context.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
+import { isAsyncIterable, isGatewayProcedure, observeStream, procedureErrorCode } from "./telemetry.ts";
 
 export interface Meta {
   /** The least role that may call the procedure; read by the role-matrix test and docs. */
@@ -22,11 +24,31 @@ const t = initTRPC
   });
 
 /**
+ * Outermost: notes the procedure and its result on the request (access log, metrics), so it
+ * also sees the refusals of every guard below. Gateway streams are observed for their
+ * closing `error` event.
+ */
+const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
+  noteProcedure(path);
+  const result = await next();
+  if (!result.ok) {
+    noteErrorCode(procedureErrorCode(result.error));
+    ctx.deps.metrics.recordProcedure(path, type, result.error.code);
+    return result;
+  }
+  ctx.deps.metrics.recordProcedure(path, type, "OK");
+  if (type === "subscription" && isGatewayProcedure(path) && isAsyncIterable(result.data)) {
+    return { ...result, data: observeStream(result.data) };
+  }
+  return result;
+});
+
+/**
  * Every procedure runs through this: the emergency guard (503 EMERGENCY_STOP while a freeze
  * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
  * services throw AppError, clients get the mapped code.
  */
-const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
+const baseProcedure = observed.use(async ({ ctx, path, next }) => {
   const refusal = ctx.deps.emergency.check({ kind: "procedure", path });
   if (refusal) throw toTRPCError(refusal);
   const result = await next();

@@ -1,0 +1,108 @@
+/**
+ * Per-request telemetry: opens the request scope (infra/request-scope.ts), sets
+ * `x-switchboard-overhead-ms` on every gateway response just before its headers leave
+ * (hijacked SSE responses included), and when the response closes writes the one access-log
+ * line and the request's metrics. Registered first, so requests refused by later hooks (an
+ * emergency freeze) are counted and logged too.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
+import { errorCodeOf } from "./error-codes.ts";
+
+export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** /v1/*, or a /trpc call (batches included) naming a chat.* or consensus.* procedure. */
+export function isGatewayPath(path: string): boolean {
+  if (path.startsWith("/v1/")) return true;
+  if (!path.startsWith("/trpc/")) return false;
+  return path
+    .slice("/trpc/".length)
+    .split(",")
+    .some((p) => p.startsWith("chat.") || p.startsWith("consensus."));
+}
+
+/** Runs `listener` once, right before the response's headers are written, however they are. */
+function beforeHeaders(res: ServerResponse, listener: (headers: OutgoingHttpHeaders | undefined) => void): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    res.writeHead = writeHead;
+    try {
+      listener(args.find((a): a is OutgoingHttpHeaders => a !== null && typeof a === "object" && !Array.isArray(a)));
+    } catch {
+      // Telemetry must never break a response.
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse["writeHead"];
+}
+
+const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResponse) =>
+  String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+
+export function registerTelemetry(app: FastifyInstance, deps: Pick<AppDeps, "metrics">): void {
+  app.addHook("onRequest", (request, reply, done) => {
+    const path = request.url.split("?")[0] ?? "/";
+    const scope = newScope(request.id, isGatewayPath(path));
+    let headerOverhead: number | undefined;
+    if (scope.gateway) {
+      beforeHeaders(reply.raw, (headers) => {
+        headerOverhead = round(overheadMs(scope));
+        reply.raw.setHeader(OVERHEAD_HEADER, String(headerOverhead));
+        if (isEventStream(headers, reply.raw)) {
+          scope.stream = true;
+          deps.metrics.streamOpened();
+        }
+      });
+    }
+    reply.raw.once("close", () => finish(deps, request, reply, scope, path, headerOverhead));
+    runInScope(scope, done);
+  });
+}
+
+function finish(deps: Pick<AppDeps, "metrics">, request: FastifyRequest, reply: FastifyReply, scope: RequestScope, path: string, headerOverhead: number | undefined): void {
+  try {
+    const durationMs = performance.now() - scope.startedAt;
+    const status = reply.raw.statusCode;
+    const completed = reply.raw.writableFinished;
+    const route = request.routeOptions?.url ?? "unmatched";
+    const errorCode = status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode;
+    deps.metrics.recordHttp(request.method, route, status, durationMs);
+
+    let overhead: number | undefined;
+    if (scope.gateway) {
+      if (scope.stream) deps.metrics.streamClosed();
+      overhead = scope.stream ? (preUpstreamMs(scope) ?? headerOverhead) : (headerOverhead ?? overheadMs(scope));
+      deps.metrics.recordRequest(path.startsWith("/v1/") ? "openai" : "trpc", {
+        durationMs,
+        overheadMs: overhead,
+        errorCode,
+        clientClosed: !completed && errorCode === undefined,
+        at: Date.now(),
+      });
+    }
+
+    const last = scope.calls.at(-1);
+    const outcome = errorCode ?? (completed ? "success" : "client_closed");
+    const fields = {
+      method: request.method,
+      route,
+      url: path,
+      ...(scope.procedures.length > 0 ? { procedure: scope.procedures.join(",") } : {}),
+      userId: scope.userId ?? null,
+      status,
+      outcome,
+      ms: round(durationMs),
+      ...(overhead !== undefined ? { overheadMs: round(overhead) } : {}),
+      ...(last ? { provider: last.provider, providerOutcome: last.outcome, upstreamCalls: scope.calls.length } : {}),
+      ...(scope.stream ? { stream: true } : {}),
+    };
+    if (status >= 500) request.log.warn(fields, "request");
+    else request.log.info(fields, "request");
+  } catch (err) {
+    request.log.error({ err }, "request telemetry failed");
+  }
+}

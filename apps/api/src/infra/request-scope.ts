@@ -1,0 +1,124 @@
+/**
+ * What one HTTP request learns about itself as it runs, carried with AsyncLocalStorage so
+ * the layers that know a fact can note it without being handed the request: the tRPC
+ * context notes the user, the procedure middleware the procedure and error code, the
+ * provider chain's call records the upstream calls. The HTTP telemetry hooks read it to
+ * set `x-switchboard-overhead-ms` and to write the request's single log line and metrics.
+ * Outside a request (tests calling services directly) every note is a no-op.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { performance } from "node:perf_hooks";
+
+export interface UpstreamCall {
+  provider: string;
+  outcome: string;
+  fallback: boolean;
+  /** performance.now() clock. */
+  start: number;
+  end: number;
+}
+
+export interface RequestScope {
+  readonly requestId: string;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  /** chat.*, consensus.* or /v1/*: gets the overhead header and gateway metrics. */
+  readonly gateway: boolean;
+  userId: string | undefined;
+  procedures: string[];
+  /** The first error code the client was given (procedure error or stream error event). */
+  errorCode: string | undefined;
+  calls: UpstreamCall[];
+  /** When the transport handed the request to the provider chain (streams: see markUpstreamStart). */
+  upstreamOpenedAt: number | undefined;
+  /** Set once the response turned out to be a stream (SSE). */
+  stream: boolean;
+}
+
+const storage = new AsyncLocalStorage<RequestScope>();
+
+export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
+  return { requestId, startedAt, gateway, userId: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false };
+}
+
+export function runInScope<T>(scope: RequestScope, fn: () => T): T {
+  return storage.run(scope, fn);
+}
+
+export const currentScope = (): RequestScope | undefined => storage.getStore();
+
+export function noteUser(userId: string): void {
+  const scope = storage.getStore();
+  if (scope) scope.userId = userId;
+}
+
+export function noteProcedure(path: string): void {
+  storage.getStore()?.procedures.push(path);
+}
+
+/** Keeps the first code: later ones are usually consequences of it. */
+export function noteErrorCode(code: string): void {
+  const scope = storage.getStore();
+  if (scope && scope.errorCode === undefined) scope.errorCode = code;
+}
+
+/**
+ * For transports that send headers only after the first token (the /v1 SSE route): call it
+ * right before the provider chain starts, so the overhead header excludes the wait for
+ * upstream that follows.
+ */
+export function markUpstreamStart(): void {
+  const scope = storage.getStore();
+  if (scope && scope.upstreamOpenedAt === undefined) scope.upstreamOpenedAt = performance.now();
+}
+
+/**
+ * Books an upstream call on the current request. Returns the provider this request falls
+ * back from when the call is a fallback after a failed call (for `fallbacksFrom`).
+ */
+export function noteUpstreamCall(record: { provider: string; outcome: string; fallback: boolean; latencyMs: number }): string | undefined {
+  const scope = storage.getStore();
+  if (!scope) return undefined;
+  // Records are emitted synchronously when a call ends, so "now" is the call's end.
+  const end = performance.now();
+  const previous = scope.calls.at(-1);
+  scope.calls.push({ provider: record.provider, outcome: record.outcome, fallback: record.fallback, start: end - record.latencyMs, end });
+  return record.fallback && previous && previous.outcome !== "success" && previous.provider !== record.provider ? previous.provider : undefined;
+}
+
+/** Total length of the union of [start, end] intervals (parallel calls overlap). */
+export function unionLength(intervals: Array<[number, number]>): number {
+  const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let [curStart, curEnd] = [Number.NaN, Number.NaN];
+  for (const [a, b] of sorted) {
+    if (Number.isNaN(curStart) || a > curEnd) {
+      if (!Number.isNaN(curStart)) total += curEnd - curStart;
+      [curStart, curEnd] = [a, b];
+    } else curEnd = Math.max(curEnd, b);
+  }
+  if (!Number.isNaN(curStart)) total += curEnd - curStart;
+  return total;
+}
+
+/**
+ * Time spent in Switchboard up to `now`: elapsed time minus the time at least one upstream
+ * call was in flight (an open call counts from markUpstreamStart). Parallel calls
+ * (consensus) are counted once, not summed.
+ */
+export function overheadMs(scope: RequestScope, now = performance.now()): number {
+  const spans: Array<[number, number]> = scope.calls.map((c) => [c.start, Math.min(c.end, now)]);
+  if (scope.upstreamOpenedAt !== undefined) spans.push([scope.upstreamOpenedAt, now]);
+  return Math.max(0, now - scope.startedAt - unionLength(spans));
+}
+
+/**
+ * The overhead of a stream: Switchboard's time before the first upstream call started (what
+ * follows is paced by upstream and by the client reading). Undefined when no upstream call
+ * was made.
+ */
+export function preUpstreamMs(scope: RequestScope): number | undefined {
+  const starts = scope.calls.map((c) => c.start);
+  if (scope.upstreamOpenedAt !== undefined) starts.push(scope.upstreamOpenedAt);
+  return starts.length === 0 ? undefined : Math.max(0, Math.min(...starts) - scope.startedAt);
+}
