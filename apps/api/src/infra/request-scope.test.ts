@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import {
+  currentScope,
+  newScope,
+  noteErrorCode,
+  noteUpstreamCall,
+  noteUser,
+  overheadMs,
+  preUpstreamMs,
+  runInScope,
+  unionLength,
+  type RequestScope,
+} from "./request-scope.ts";
+
+const call = (provider: string, outcome: string, start: number, end: number, fallback = false) => ({ provider, outcome, fallback, start, end });
+
+describe("request scope", () => {
+  it("counts overlapping upstream time once (parallel consensus calls)", () => {
+    expect(unionLength([])).toBe(0);
+    expect(unionLength([[0, 10], [5, 15], [20, 30], [29, 31], [40, 40]])).toBe(26);
+    expect(unionLength([[20, 30], [0, 10]])).toBe(20);
+  });
+
+  it("overhead is elapsed time minus upstream time, and an open stream counts as upstream", () => {
+    const scope: RequestScope = { ...newScope("r", true, 100), calls: [call("beta", "timeout", 110, 150), call("deepseek", "success", 150, 190)] };
+    expect(overheadMs(scope, 200)).toBe(20);
+    // Before any call started, everything so far is Switchboard's.
+    expect(overheadMs(newScope("r", true, 100), 130)).toBe(30);
+    // A stream handed to the chain at 112: the wait after that is upstream's.
+    expect(overheadMs({ ...newScope("r", true, 100), upstreamOpenedAt: 112 }, 500)).toBe(12);
+    expect(preUpstreamMs(scope)).toBe(10);
+    expect(preUpstreamMs(newScope("r", true, 100))).toBeUndefined();
+  });
+
+  it("attributes a fallback to the failed provider the request moved on from", () => {
+    const scope = newScope("r", true);
+    runInScope(scope, () => {
+      expect(noteUpstreamCall({ provider: "beta", outcome: "http_error", fallback: false, latencyMs: 5 })).toBeUndefined();
+      expect(noteUpstreamCall({ provider: "deepseek", outcome: "timeout", fallback: true, latencyMs: 5 })).toBe("beta");
+      expect(noteUpstreamCall({ provider: "template", outcome: "success", fallback: true, latencyMs: 1 })).toBe("deepseek");
+      noteUser("u1");
+      noteErrorCode("FIRST");
+      noteErrorCode("SECOND");
+    });
+    expect(scope.calls.map((c) => c.provider)).toEqual(["beta", "deepseek", "template"]);
+    expect(scope.userId).toBe("u1");
+    expect(scope.errorCode).toBe("FIRST");
+  });
+
+  it("parallel pinned calls (no fallback flag) are not fallbacks", () => {
+    runInScope(newScope("r", true), () => {
+      noteUpstreamCall({ provider: "beta", outcome: "timeout", fallback: false, latencyMs: 5 });
+      expect(noteUpstreamCall({ provider: "openai", outcome: "success", fallback: false, latencyMs: 5 })).toBeUndefined();
+    });
+  });
+
+  it("notes outside a request are no-ops", () => {
+    expect(currentScope()).toBeUndefined();
+    expect(noteUpstreamCall({ provider: "beta", outcome: "success", fallback: false, latencyMs: 1 })).toBeUndefined();
+    expect(() => noteUser("x")).not.toThrow();
+  });
+});
