@@ -4,7 +4,7 @@ import { PageHeader } from "../components/layout.tsx";
 import { useEmergencyStatus } from "../lib/emergency-status.ts";
 import { roleAtLeast } from "../lib/roles.ts";
 import { useCurrentUser } from "../lib/session.tsx";
-import { propagationText } from "./emergency/emergency-data.ts";
+import { propagationText, useFreeze, useUnfreeze } from "./emergency/emergency-data.ts";
 import { FreezeForm } from "./emergency/freeze-form.tsx";
 import { HistoryTable } from "./emergency/history-table.tsx";
 import { StatusCard } from "./emergency/status-card.tsx";
@@ -21,6 +21,8 @@ export function EmergencyPage() {
   const [notice, setNotice] = useState<string | null>(null);
   const isSuperAdmin = roleAtLeast(user.role, "SUPERADMIN");
   const onDone = (action: string) => (result: TEmergencyChangeResult) => setNotice(`${action}. ${propagationText(result)}`);
+  const freeze = useFreeze(onDone("Frozen"));
+  const unfreeze = useUnfreeze((result) => onDone(result.changed ? "Unfrozen" : "Was not frozen")(result));
 
   return (
     <>
@@ -39,8 +41,8 @@ export function EmergencyPage() {
       <StatusCard status={status} connected={connected} />
       {isSuperAdmin && status ? (
         <>
-          {status.active ? <UnfreezeForm onDone={onDone("Unfrozen")} /> : null}
-          {!status.active || status.scope !== "global" ? <FreezeForm onDone={onDone("Frozen")} /> : null}
+          {status.active ? <UnfreezeForm unfreeze={unfreeze} /> : null}
+          {!status.active || status.scope !== "global" ? <FreezeForm freeze={freeze} /> : null}
         </>
       ) : !isSuperAdmin ? (
         <p className="muted">Only SuperAdmins can freeze or unfreeze.</p>

@@ -19,19 +19,29 @@ export function useEmergencyHistory(enabled: boolean, version: number | undefine
   });
 }
 
-function useChange<I>(call: (input: I) => Promise<TEmergencyChangeResult>) {
+/**
+ * `onDone` is a hook-level callback on purpose: a global freeze removes the freeze form as
+ * soon as the watch stream reports it, and per-call callbacks of an unmounted form never run.
+ */
+function useChange<I>(call: (input: I) => Promise<TEmergencyChangeResult>, onDone: (result: TEmergencyChangeResult) => void) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: call,
     onSuccess: (result) => {
       offerEmergencyStatus(result);
       void queryClient.invalidateQueries({ queryKey: HISTORY_KEY });
+      onDone(result);
     },
   });
 }
 
-export const useFreeze = () => useChange((input: TEmergencyFreezeInput) => trpc.emergency.freeze.mutate(input));
-export const useUnfreeze = () => useChange((input: { reason?: string }) => trpc.emergency.unfreeze.mutate(input));
+export const useFreeze = (onDone: (result: TEmergencyChangeResult) => void) =>
+  useChange((input: TEmergencyFreezeInput) => trpc.emergency.freeze.mutate(input), onDone);
+export const useUnfreeze = (onDone: (result: TEmergencyChangeResult) => void) =>
+  useChange((input: { reason?: string }) => trpc.emergency.unfreeze.mutate(input), onDone);
+
+export type FreezeMutation = ReturnType<typeof useFreeze>;
+export type UnfreezeMutation = ReturnType<typeof useUnfreeze>;
 
 /** "Acknowledged by 3 of 3 live instances." — the proof a change reached the fleet. */
 export function propagationText(result: TEmergencyChangeResult): string {

@@ -1,8 +1,8 @@
-import { EMERGENCY_SCOPES, type TEmergencyChangeResult, type TEmergencyScope } from "@switchboard/schema";
+import { EMERGENCY_SCOPES, type TEmergencyScope } from "@switchboard/schema";
 import { useId, useState, type FormEvent } from "react";
 import { scopeLabel } from "../../lib/emergency-status.ts";
 import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
-import { useFreeze } from "./emergency-data.ts";
+import type { FreezeMutation } from "./emergency-data.ts";
 
 /** What the operator must type: a deliberate act, not a stray click. */
 export const CONFIRM_WORD = "FREEZE";
@@ -17,12 +17,11 @@ const EXPIRY_CHOICES: Array<{ label: string; sec: number | undefined }> = [
 ];
 
 /** SuperAdmin only. Validation messages are the server's (zod issues per field). */
-export function FreezeForm({ onDone }: { onDone: (result: TEmergencyChangeResult) => void }) {
+export function FreezeForm({ freeze }: { freeze: FreezeMutation }) {
   const [reason, setReason] = useState("");
   const [scope, setScope] = useState<TEmergencyScope>("global");
   const [expiry, setExpiry] = useState(0);
   const [confirm, setConfirm] = useState("");
-  const freeze = useFreeze();
   const ids = { heading: useId(), reason: useId(), scope: useId(), expiry: useId(), confirm: useId() };
 
   const fields = freeze.isError ? fieldErrorsOf(freeze.error) : {};
@@ -36,10 +35,9 @@ export function FreezeForm({ onDone }: { onDone: (result: TEmergencyChangeResult
     freeze.mutate(
       { reason, scope, ...(expiresInSec !== undefined ? { expiresInSec } : {}) },
       {
-        onSuccess: (result) => {
+        onSuccess: () => {
           setReason("");
           setConfirm("");
-          onDone(result);
         },
       },
     );

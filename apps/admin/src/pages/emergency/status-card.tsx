@@ -23,7 +23,7 @@ export function StatusCard({ status, connected }: { status: TEmergencyStatus | n
           </div>
           {status.active ? (
             <dl className="facts">
-              <div><dt>Scope</dt><dd>{scopeLabel(status.scope)} <code>{status.scope}</code></dd></div>
+              <div><dt>Scope</dt><dd>{scopeLabel(status.scope)}<code className="emergency-scope-id">{status.scope}</code></dd></div>
               <div><dt>Reason</dt><dd className="cell-reason">{status.reason}</dd></div>
               <div><dt>Since</dt><dd>{formatDateTime(status.activatedAt)} ({timeAgo(status.activatedAt)})</dd></div>
               <div><dt>By</dt><dd>{status.activatedBy ?? "unknown"}</dd></div>

@@ -1,12 +1,10 @@
-import type { TEmergencyChangeResult } from "@switchboard/schema";
 import { useId, useState, type FormEvent } from "react";
 import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
-import { useUnfreeze } from "./emergency-data.ts";
+import type { UnfreezeMutation } from "./emergency-data.ts";
 
 /** SuperAdmin only; shown while frozen. Lifting needs no typed confirmation: it is the safe way out. */
-export function UnfreezeForm({ onDone }: { onDone: (result: TEmergencyChangeResult) => void }) {
+export function UnfreezeForm({ unfreeze }: { unfreeze: UnfreezeMutation }) {
   const [reason, setReason] = useState("");
-  const unfreeze = useUnfreeze();
   const ids = { heading: useId(), reason: useId() };
   const fields = unfreeze.isError ? fieldErrorsOf(unfreeze.error) : {};
   const formError = unfreeze.isError && Object.keys(fields).length === 0 ? messageOf(unfreeze.error) : null;
@@ -15,17 +13,14 @@ export function UnfreezeForm({ onDone }: { onDone: (result: TEmergencyChangeResu
     event.preventDefault();
     const trimmed = reason.trim();
     unfreeze.mutate(trimmed ? { reason: trimmed } : {}, {
-      onSuccess: (result) => {
-        setReason("");
-        onDone(result);
-      },
+      onSuccess: () => setReason(""),
     });
   };
 
   return (
     <section className="card" aria-labelledby={ids.heading}>
       <h2 id={ids.heading}>Unfreeze</h2>
-      <form className="form emergency-form form-inline" onSubmit={onSubmit} noValidate aria-label="Unfreeze">
+      <form className="form emergency-form form-inline emergency-unfreeze" onSubmit={onSubmit} noValidate aria-label="Unfreeze">
         <div className="field field-grow">
           <label htmlFor={ids.reason}>Reason (optional)</label>
           <input
