@@ -129,22 +129,23 @@ export function createConsensusStore(prisma: PrismaClient) {
     });
     // Sorts after every answer row (at most a handful of providers).
     if (run.aggregator) rows.push(answerRow(rowId(run.id, 99), run.aggregator, `${AGGREGATOR_PREFIX}${run.aggregator.provider}`));
-    await prisma.consensusRun.create({
-      data: {
-        id: run.id,
-        userId: run.userId,
-        prompt: run.prompt,
-        strategy: run.strategy,
-        quorum: run.quorum,
-        agreement: run.agreement,
-        winner: run.winner?.content ?? null,
-        winnerProviders: run.winner?.providers ?? [],
-        status: run.status,
-        latencyMs: run.latencyMs,
-        createdAt: new Date(run.createdAt),
-        answers: { createMany: { data: rows } },
-      },
-    });
+    // One statement (run and answers) instead of Prisma's nested write, an interactive
+    // transaction of four round trips: it sits between the last answer and the reply.
+    // Foreign keys are checked at the end of the statement.
+    await prisma.$executeRaw`
+      WITH run AS (
+        INSERT INTO "ConsensusRun" ("id", "userId", "prompt", "strategy", "quorum", "agreement", "winner",
+                                    "winnerProviders", "status", "latencyMs", "createdAt")
+        VALUES (${run.id}, ${run.userId}, ${run.prompt}, ${run.strategy}, ${run.quorum}::int, ${run.agreement}::float8,
+                ${run.winner?.content ?? null}, ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(run.winner?.providers ?? [])}::jsonb)),
+                ${run.status}, ${run.latencyMs}::int, ${run.createdAt}::timestamptz AT TIME ZONE 'UTC')
+      )
+      INSERT INTO "ConsensusAnswer" ("id", "runId", "provider", "model", "content", "status", "error", "latencyMs",
+                                     "promptTokens", "completionTokens")
+      SELECT a."id", ${run.id}, a."provider", a."model", a."content", a."status", a."error", a."latencyMs",
+             a."promptTokens", a."completionTokens"
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS a("id" text, "provider" text, "model" text, "content" text,
+           "status" text, "error" text, "latencyMs" int, "promptTokens" int, "completionTokens" int)`;
   }
 
   async function get(viewer: Viewer, id: string): Promise<TConsensusRun> {

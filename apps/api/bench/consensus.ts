@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:consensus`: what asking three models costs in latency compared with asking
+ * the slowest one alone. Three local OpenAI-protocol upstreams answer after 50, 100 and
+ * 200 ms (own process); a real Switchboard runs as its own process (PostgreSQL + Redis,
+ * auth, rate limit, every run stored). Measured, each with the same requests:
+ *
+ *   direct <provider>   POST upstream /v1/chat/completions            (the model alone)
+ *   chat.send openai    POST switchboard /trpc/chat.send, pinned      (slowest model through the gateway)
+ *   consensus.query     POST switchboard /trpc/consensus.query        (all three in parallel, majority)
+ *
+ * The ratio consensus / slowest single provider shows the fan-out is parallel: close to 1,
+ * where asking one after the other would take 350 ms.
+ * Knobs: BENCH_REQUESTS (default 300 per path), BENCH_CONCURRENCY (4), BENCH_WARMUP (40).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { CLUSTER_SUPERADMIN, startApiProcess } from "../test/api-process.ts";
+import { createTestDatabase } from "../test/database.ts";
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 40);
+const DELAYS = { beta: 50, deepseek: 100, openai: 200 } as const;
+
+type Call = () => Promise<void>;
+const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
+
+async function startUpstreams(): Promise<{ urls: Record<keyof typeof DELAYS, string>; stop(): void }> {
+  const script = fileURLToPath(new URL("./consensus-upstreams.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(DELAYS)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return { urls: JSON.parse(line), stop: () => child.stdin!.end() };
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
+  const payload = JSON.stringify(body);
+  return async () => {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: payload });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  };
+}
+
+async function run(name: string, call: Call, total: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      const t0 = performance.now();
+      await call();
+      latencies.push(performance.now() - t0);
+      if (latencies.length % 10 === 0) progress(`[bench] ${name.padEnd(18)} ${latencies.length}/${total}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return latencies.sort((a, b) => a - b);
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const upstreams = await startUpstreams();
+  const db = await createTestDatabase();
+  const prefix = uniquePrefix("bench");
+  const api = await startApiProcess({
+    databaseUrl: db.url,
+    redisUrl: testRedisUrl(),
+    redisKeyPrefix: prefix,
+    env: {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      BETA_MODEL_BASE_URL: upstreams.urls.beta,
+      DEEPSEEK_API_KEY: "sk-bench",
+      DEEPSEEK_BASE_URL: upstreams.urls.deepseek,
+      OPENAI_API_KEY: "sk-bench",
+      OPENAI_BASE_URL: upstreams.urls.openai,
+      PROVIDER_ORDER: "beta,deepseek,openai,template",
+      CHAT_RATE_LIMIT_PER_MIN: "100000000",
+      CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
+    },
+  });
+  try {
+    const login = await fetch(`${api.url}/trpc/auth.login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(CLUSTER_SUPERADMIN),
+    });
+    const token: string = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
+    const auth = { authorization: `Bearer ${token}` };
+    const messages = [{ role: "user", content: "What is 6 x 7?" }];
+    const paths: Array<[string, Call]> = [
+      ...(Object.keys(DELAYS) as Array<keyof typeof DELAYS>).map((id): [string, Call] => [
+        `direct ${id}`,
+        post(`${upstreams.urls[id]}/chat/completions`, { model: id, messages }),
+      ]),
+      ["chat.send openai", post(`${api.url}/trpc/chat.send`, { message: "What is 6 x 7?", provider: "openai" }, auth)],
+      ["consensus.query", post(`${api.url}/trpc/consensus.query`, { prompt: "What is 6 x 7?", strategy: "majority" }, auth)],
+    ];
+
+    for (const [name, call] of paths) await run(`${name} (warm-up)`, call, WARMUP);
+    const results = new Map<string, number[]>();
+    for (const [name, call] of paths) results.set(name, await run(name, call, REQUESTS));
+    progress("");
+
+    const consensus = results.get("consensus.query")!;
+    const slowest = results.get("direct openai")!;
+    const viaGateway = results.get("chat.send openai")!;
+    console.log(`\nSwitchboard consensus benchmark (${REQUESTS} requests per path at concurrency ${CONCURRENCY}; node ${process.version})`);
+    console.log("upstreams answer after 50 / 100 / 200 ms (beta / deepseek / openai); consensus asks all three, majority, run stored\n");
+    console.log("path                 p50         p99");
+    for (const [name, lat] of results) console.log(`${name.padEnd(20)} ${ms(pct(lat, 50)).padEnd(11)} ${ms(pct(lat, 99))}`);
+    const ratio = (a: number[], b: number[], p: number) => (pct(a, p) / pct(b, p)).toFixed(3);
+    console.log(`\nconsensus / slowest single provider (direct openai):    p50 ×${ratio(consensus, slowest, 50)}   p99 ×${ratio(consensus, slowest, 99)}`);
+    console.log(`consensus / slowest provider through Switchboard:       p50 ×${ratio(consensus, viaGateway, 50)}   p99 ×${ratio(consensus, viaGateway, 99)}`);
+    console.log(`one after the other would take at least ${DELAYS.beta + DELAYS.deepseek + DELAYS.openai} ms`);
+  } finally {
+    await api.stop();
+    upstreams.stop();
+    await db.drop();
+    await deleteKeysWithPrefix(prefix);
+  }
+}
+
+await main();
