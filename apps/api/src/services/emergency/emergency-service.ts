@@ -11,9 +11,9 @@
 import type { TEmergencyChangeResult, TEmergencyFreezeParsed, TEmergencyStatus } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
-import { createAckTracker } from "./ack-tracker.ts";
 import type { Actor, ChangeOutcome, EmergencyStore } from "./emergency-store.ts";
-import { ACK_CHANNEL, STATE_CHANNEL, STATE_KEY, encodeAck, encodeState, parseAck, parseStateMessage, parseStoredState } from "./messages.ts";
+import { createFleetBus, type Proof } from "./fleet-bus.ts";
+import type { StateMessage } from "./messages.ts";
 import { inactiveState, isInForce, refusalFor, type EmergencyTarget } from "./policy.ts";
 import { createStateWatchers } from "./watchers.ts";
 
@@ -41,15 +41,18 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function createEmergencyService(opts: EmergencyServiceOptions) {
   const { store, coordination, instanceId, log } = opts;
-  const ackWaitMs = opts.ackWaitMs ?? 250;
-  const acks = createAckTracker();
+  const bus = createFleetBus({
+    coordination,
+    instanceId,
+    ackWaitMs: opts.ackWaitMs ?? 250,
+    onMalformed: (raw) => log.warn({ raw: raw.slice(0, 200) }, "ignored a malformed emergency message"),
+  });
   const watchers = createStateWatchers();
   const cleanups: Array<() => Promise<void> | void> = [];
 
   let current: TEmergencyStatus = inactiveState(0);
   /** A change this instance could not publish (Redis down); published on reconnect. */
   let unpublished = false;
-  let lastLiveInstances: string[] = [instanceId];
   let expiryTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -72,45 +75,20 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
     return true;
   }
 
-  async function publish(state: TEmergencyStatus): Promise<boolean> {
-    try {
-      // Both go out on the same connection, publish first: it is what instances wait for.
-      await Promise.all([coordination.publish(STATE_CHANNEL, encodeState(state, instanceId)), coordination.set(STATE_KEY, JSON.stringify(state))]);
-      return true;
-    } catch (error) {
+  /** Publishes and waits for acks; a failed publish is retried on reconnect. */
+  async function propagate(state: TEmergencyStatus): Promise<Proof> {
+    const { proof, published } = await bus.propagate(state);
+    if (!published) {
       unpublished = true;
-      log.warn({ err: error, version: state.version }, "emergency state not published (coordination unavailable); will publish on reconnect");
-      return false;
+      log.warn({ version: state.version }, "emergency state not published (coordination unavailable); will publish on reconnect");
     }
+    return proof;
   }
 
-  async function liveInstanceIds(): Promise<string[]> {
-    try {
-      lastLiveInstances = (await coordination.liveInstances()).map((i) => i.id);
-    } catch {
-      // Degraded: report the last known fleet rather than nothing.
-    }
-    return lastLiveInstances;
-  }
-
-  /** Publishes a state and waits (bounded) until every live instance acknowledged it. */
-  async function propagate(state: TEmergencyStatus): Promise<Omit<TEmergencyChangeResult, keyof TEmergencyStatus | "changed">> {
-    const started = performance.now();
-    const wait = acks.expect(state.version, instanceId);
-    try {
-      const [published, live] = await Promise.all([publish(state), liveInstanceIds()]);
-      if (published) await wait.until(live, started + ackWaitMs);
-      const fleet = new Set([...live, ...wait.acked, instanceId]);
-      const pending = [...fleet].filter((id) => !wait.acked.has(id));
-      return {
-        acknowledgedBy: wait.acked.size,
-        liveInstances: fleet.size,
-        pendingInstances: pending,
-        propagation: !published ? "local" : pending.length === 0 ? "confirmed" : "partial",
-      };
-    } finally {
-      wait.dispose();
-    }
+  async function publishOrMark(state: TEmergencyStatus): Promise<void> {
+    await bus.publish(state).catch(() => {
+      unpublished = true;
+    });
   }
 
   async function recordChange(work: () => Promise<ChangeOutcome>, what: string): Promise<ChangeOutcome> {
@@ -180,7 +158,7 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
         onlyVersion: version,
       });
       apply(outcome.state, "expiry");
-      if (outcome.eventId) await publish(outcome.state);
+      if (outcome.eventId) await publishOrMark(outcome.state);
     } catch (error) {
       log.warn({ err: error }, "could not record the freeze expiry; retrying");
       expiryTimer = setTimeout(() => void expire(version), opts.expiryRetryMs ?? 5_000);
@@ -188,35 +166,25 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
     }
   }
 
-  function onStateMessage(raw: string): void {
-    const message = parseStateMessage(raw);
-    if (!message) return log.warn({ raw: raw.slice(0, 200) }, "ignored a malformed emergency message");
+  function onStateMessage(message: StateMessage): void {
     apply(message.state, `instance ${message.origin}`);
     // Acknowledge whatever we now hold (>= the message's version).
-    coordination.publish(ACK_CHANNEL, encodeAck({ version: current.version, instanceId })).catch(() => {
-      // Degraded: the sender reports us as pending, which is the truth.
-    });
-  }
-
-  function onAckMessage(raw: string): void {
-    const ack = parseAck(raw);
-    if (ack) acks.record(ack.version, ack.instanceId);
+    bus.acknowledge(current.version);
   }
 
   let resyncing: Promise<void> | null = null;
   /** Reloads the truth from PostgreSQL and repairs coordination (key; republish if asked). */
-  function resync(opts: { republish: boolean }): Promise<void> {
+  function resync(how: { republish: boolean }): Promise<void> {
     const run = async () => {
       const truth = await store.load();
       apply(truth, "database");
       if (coordination.state() !== "ready") return;
-      const mirrored = parseStoredState(await coordination.get(STATE_KEY));
-      if (opts.republish || unpublished) {
+      if (how.republish || unpublished) {
         unpublished = false;
-        await publish(current);
-      } else if (mirrored?.version !== current.version) {
-        // A flushed or restarted Redis lost the key; put the truth back.
-        await coordination.set(STATE_KEY, JSON.stringify(current));
+        await publishOrMark(current);
+      } else {
+        // A flushed or restarted Redis lost the mirror; put the truth back.
+        await bus.repairMirror(current);
       }
     };
     // One at a time; a resync asked for during another runs after it.
@@ -233,9 +201,7 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
 
   async function start(): Promise<void> {
     // Subscribe first, then load: a change landing in between is either in the load or a message.
-    const offState = await coordination.subscribe(STATE_CHANNEL, onStateMessage);
-    const offAck = await coordination.subscribe(ACK_CHANNEL, onAckMessage);
-    cleanups.push(offState, offAck, coordination.onReconnect(() => safeResync("reconnect", true)));
+    cleanups.push(...(await bus.listen(onStateMessage)), coordination.onReconnect(() => safeResync("reconnect", true)));
     await resync({ republish: false });
     const reconcile = setInterval(() => safeResync("periodic", false), opts.reconcileIntervalMs ?? 30_000);
     reconcile.unref();
