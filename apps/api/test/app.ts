@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import type { DestinationStream } from "pino";
 import { createSwitchboardClient, type SwitchboardClient } from "@switchboard/client";
 import { createApp, type App, type CreateAppOptions } from "../src/app.ts";
 import { parseEnv } from "../src/env.ts";
@@ -38,6 +39,8 @@ export interface TestAppOptions {
   redisKeyPrefix?: string;
   /** Extra createApp options (e.g. emergency timings). */
   appOptions?: Omit<CreateAppOptions, "log">;
+  /** Where log lines go (default stdout), e.g. to read them in a test. */
+  logDestination?: DestinationStream;
 }
 
 let userCounter = 0;
@@ -58,7 +61,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...(mode === "cluster" ? { DATABASE_URL: databaseUrl, REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: opts.redisKeyPrefix ?? uniquePrefix("app") } : {}),
     ...opts.env,
   });
-  const app = await createApp(env, { ...opts.appOptions, log: createLogger(env.LOG_LEVEL) });
+  const app = await createApp(env, { ...opts.appOptions, log: createLogger(env.LOG_LEVEL, opts.logDestination) });
   const server = await buildServer(app.deps);
   const address = await server.listen({ port: 0, host: "127.0.0.1" });
 

@@ -1,0 +1,156 @@
+/**
+ * Structured logs as written: a real Switchboard logs into a captured stream while real
+ * requests go through it; the test reads the JSON lines back. One access line per request
+ * with request id, user id, procedure or route, provider, latency and outcome; no password,
+ * token or key anywhere.
+ */
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { bearer, trpcMutation } from "../../test/http.ts";
+import { createLogger } from "../infra/logger.ts";
+
+type Line = Record<string, unknown>;
+
+function capture(): { sink: Writable; lines: Line[]; text: () => string } {
+  let text = "";
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const s = chunk.toString("utf8");
+      text += s;
+      for (const line of s.split("\n")) if (line.trim()) lines.push(JSON.parse(line) as Line);
+      done();
+    },
+  });
+  return { sink, lines, text: () => text };
+}
+
+const BETA_KEY = "sk-beta-very-secret-9d2e";
+const USER_PASSWORD = "a-long-enough-password";
+
+let t: TestApp;
+let beta: FakeOpenAIServer;
+let log: ReturnType<typeof capture>;
+
+beforeAll(async () => {
+  beta = await startFakeOpenAI({ name: "beta" });
+  log = capture();
+  t = await startTestApp({
+    env: { LOG_LEVEL: "info", BETA_MODEL_BASE_URL: beta.url, BETA_MODEL_API_KEY: BETA_KEY, PROVIDER_ORDER: "beta,template" },
+    logDestination: log.sink,
+  });
+});
+afterAll(async () => {
+  await t?.close();
+  await beta?.close();
+});
+
+const requestLines = (pred: (l: Line) => boolean) => log.lines.filter((l) => l["msg"] === "request" && pred(l));
+
+describe("access log", () => {
+  it("writes one line per request with request id, user, procedure, provider, latency and outcome", async () => {
+    const user = await t.userWithRole("USER");
+    const reply = await t.client(user.token).chat.send.mutate({ message: "hello log" });
+    expect(reply.provider).toBe("beta");
+
+    const [line, ...more] = requestLines((l) => l["procedure"] === "chat.send");
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({
+      level: 30,
+      method: "POST",
+      route: "/trpc/:path",
+      url: "/trpc/chat.send",
+      userId: user.id,
+      status: 200,
+      outcome: "success",
+      provider: "beta",
+      providerOutcome: "success",
+      upstreamCalls: 1,
+    });
+    expect(line!["reqId"]).toEqual(expect.any(String));
+    expect(line!["ms"]).toEqual(expect.any(Number));
+    expect(line!["overheadMs"]).toEqual(expect.any(Number));
+    expect(line!["overheadMs"] as number).toBeLessThanOrEqual(line!["ms"] as number);
+  });
+
+  it("ties a failed provider call to its request by id, and logs the fallback that answered", async () => {
+    const user = await t.userWithRole("USER");
+    beta.enqueue({ kind: "status", status: 500 });
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(user.token) },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "fall back please" }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+
+    const [line] = requestLines((l) => l["url"] === "/v1/chat/completions" && l["userId"] === user.id);
+    expect(line).toMatchObject({ route: "/v1/chat/completions", status: 200, outcome: "success", provider: "template", upstreamCalls: 2 });
+    const failed = log.lines.find((l) => l["msg"] === "provider call" && l["reqId"] === line!["reqId"]);
+    expect(failed).toMatchObject({ provider: "beta", outcome: "http_error", status: 500, fallback: false });
+  });
+
+  it("names the error code as the outcome of a refused request", async () => {
+    const user = await t.userWithRole("USER");
+    const res = await trpcMutation(t.url, "chat.send", { message: "" }, bearer(user.token));
+    expect(res.status).toBe(400);
+    const [line] = requestLines((l) => l["procedure"] === "chat.send" && l["status"] === 400);
+    expect(line).toMatchObject({ outcome: "BAD_REQUEST", userId: user.id });
+    const anonymous = requestLines((l) => l["url"] === "/trpc/auth.login");
+    expect(anonymous.every((l) => l["userId"] === null)).toBe(true);
+  });
+
+  it("never writes passwords, tokens or keys", async () => {
+    const login = await t.client().auth.login.mutate({ email: TEST_SUPERADMIN.email, password: TEST_SUPERADMIN.password });
+    const user = await t.userWithRole("USER");
+    // A refused sign-in and a request with a bogus bearer token are logged too.
+    await t.client().auth.login.mutate({ email: user.email, password: "wrong-password-123" }).catch(() => {});
+    await fetch(`${t.url}/v1/models`, { headers: { authorization: "Bearer not-a-real-token-7b1f", cookie: "sb_access=cookie-secret-55" } });
+    await t.client(user.token).chat.send.mutate({ message: "secret-free?" });
+    const text = log.text();
+    for (const secret of [
+      TEST_SUPERADMIN.password,
+      USER_PASSWORD,
+      "wrong-password-123",
+      login.accessToken,
+      login.refreshToken,
+      user.token,
+      "not-a-real-token-7b1f",
+      "cookie-secret-55",
+      BETA_KEY,
+      t.app.deps.env.JWT_SECRET!,
+    ]) {
+      expect(text.includes(secret), `log contains ${secret.slice(0, 12)}…`).toBe(false);
+    }
+  });
+});
+
+describe("logger", () => {
+  it("redacts secrets wherever they are logged", () => {
+    const out = capture();
+    const logger = createLogger("info", out.sink);
+    logger.info(
+      {
+        password: "p1",
+        user: { password: "p2", apiKey: "k1" },
+        token: "t1",
+        tokens: { accessToken: "t2", refreshToken: "t3" },
+        req: { headers: { authorization: "Bearer t4", cookie: "sb_access=t5" } },
+        env: { JWT_SECRET: "s1", SUPERADMIN_PASSWORD: "s2", OPENAI_API_KEY: "s3", DATABASE_URL: "postgresql://u:pw@h/db" },
+      },
+      "careless",
+    );
+    expect(out.text()).not.toMatch(/p1|p2|k1|t1|t2|t3|t4|t5|s1|s2|s3|pw@/);
+    expect(out.lines[0]).toMatchObject({ password: "[redacted]", user: { password: "[redacted]" }, req: { headers: { authorization: "[redacted]" } } });
+  });
+
+  it("honours LOG_LEVEL", () => {
+    const out = capture();
+    const logger = createLogger("warn", out.sink);
+    logger.info("quiet");
+    logger.warn("loud");
+    expect(out.lines.map((l) => l["msg"])).toEqual(["loud"]);
+  });
+});
