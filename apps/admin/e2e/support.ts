@@ -82,11 +82,16 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+export interface StartApiOptions {
+  /** Extra settings for the server, e.g. provider base URLs pointing at local fake upstreams. */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts `node --import tsx apps/api/src/main.ts` on a free loopback port with a fresh
  * embedded data dir and a bootstrap SuperAdmin, and waits for GET /health to answer 200.
  */
-export async function startApi(): Promise<ApiServer> {
+export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
   const email = "admin@e2e.test";
@@ -101,6 +106,7 @@ export async function startApi(): Promise<ApiServer> {
     LOG_LEVEL: "warn",
     NODE_ENV: "test",
     ADMIN_DIST_DIR: ADMIN_DIST,
+    ...opts.env,
   };
   // Always the embedded default: no external database, Redis or fixed secret from the shell.
   for (const key of ["DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CORS_ORIGINS"]) delete env[key];

@@ -2,7 +2,7 @@ import type { TRole } from "@switchboard/schema";
 import type { ComponentType } from "react";
 import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, UsersIcon } from "./components/icons.tsx";
 import { ChatPage } from "./pages/chat/chat-page.tsx";
-import { ConsensusPage } from "./pages/planned-pages.tsx";
+import { ConsensusPage } from "./pages/consensus-page.tsx";
 import { DashboardPage } from "./pages/dashboard-page.tsx";
 import { EmergencyPage } from "./pages/emergency-page.tsx";
 import { UsersPage } from "./pages/users/users-page.tsx";
