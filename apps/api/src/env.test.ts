@@ -17,6 +17,11 @@ describe("parseEnv", () => {
     expect(env.REDIS_URL).toBeUndefined();
   });
 
+  it("consensus settings: defaults, and an empty aggregator means none", () => {
+    expect(parseEnv({ CONSENSUS_AGGREGATOR: "" })).toMatchObject({ CONSENSUS_RATE_LIMIT_PER_MIN: 20, CONSENSUS_TIMEOUT_MS: 30_000, CONSENSUS_AGGREGATOR: undefined });
+    expect(parseEnv({ CONSENSUS_AGGREGATOR: "openai" }).CONSENSUS_AGGREGATOR).toBe("openai");
+  });
+
   it.each([
     [{ DATABASE_URL: "not a url" }, /DATABASE_URL/],
     [{ DATABASE_URL: "mysql://localhost/db" }, /postgresql/],
@@ -26,6 +31,8 @@ describe("parseEnv", () => {
     [{ PROVIDER_ORDER: "beta,unknown" }, /PROVIDER_ORDER/],
     [{ SUPERADMIN_EMAIL: "a@b.c" }, /must be set together/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ CONSENSUS_AGGREGATOR: "gpt-9" }, /CONSENSUS_AGGREGATOR/],
+    [{ CONSENSUS_TIMEOUT_MS: "0" }, /CONSENSUS_TIMEOUT_MS/],
   ])("rejects %o with one line naming the problem", (source, pattern) => {
     expect(() => parseEnv(source)).toThrow(pattern);
     try {

@@ -60,8 +60,16 @@ export function viewOfRun(run: TConsensusRun): RunView {
     answers: Object.fromEntries(run.answers.map((a) => [a.provider, a])),
     aggregator: run.aggregator ? { provider: run.aggregator.provider, model: run.aggregator.model, answer: run.aggregator } : null,
     run,
-    error: run.status === "complete" ? null : { code: run.status.toUpperCase(), message: run.status === "failed" ? "Quorum not met" : "Run aborted" },
+    error: run.status === "complete" ? null : { code: run.status.toUpperCase(), message: failureOf(run) },
   };
+}
+
+/** The stored counterpart of the live error message. */
+function failureOf(run: TConsensusRun): string {
+  if (run.status === "aborted") return "The run was aborted before it finished (stopped, disconnected or frozen).";
+  const failed = run.answers.filter((a) => a.status !== "success");
+  const answered = run.answers.length - failed.length;
+  return `Quorum not met: ${answered} of ${run.answers.length} providers answered, ${run.quorum} needed. Failed: ${failed.map((a) => `${a.provider} (${a.status})`).join(", ")}`;
 }
 
 function fold(view: RunView, event: TConsensusStreamEvent): RunView {

@@ -3,6 +3,7 @@ import { ZConsensusQueryInput, type TConsensusQueryInput, type TProviderId } fro
 import { parseEnv } from "../../env.ts";
 import { createProviderRegistry } from "../../providers/registry.ts";
 import { AppError } from "../errors.ts";
+import { consensusConfigProblem } from "./index.ts";
 import { defaultProviders, planRun } from "./plan.ts";
 
 /** Providers are configured, never called: these tests only plan. */
@@ -104,5 +105,21 @@ describe("ZConsensusQueryInput", () => {
     [{ prompt: "x", strategy: "majority", quorum: 0 }, "quorum: Quorum must be at least 1"],
   ])("refuses %j", (input, expected) => {
     expect(issues(input)?.join("\n")).toContain(expected);
+  });
+});
+
+describe("consensusConfigProblem (checked before the server starts)", () => {
+  const env = (aggregator: TProviderId | undefined) => ({ CONSENSUS_RATE_LIMIT_PER_MIN: 20, CONSENSUS_TIMEOUT_MS: 30_000, CONSENSUS_AGGREGATOR: aggregator });
+
+  it("accepts no aggregator, or an active one", () => {
+    expect(consensusConfigProblem(env(undefined), registryWith("beta"))).toBeNull();
+    expect(consensusConfigProblem(env("openai"), registryWith("beta", "openai"))).toBeNull();
+  });
+
+  it("refuses an aggregator that is not active, or the template", () => {
+    expect(consensusConfigProblem(env("openai"), registryWith("beta"))).toBe(
+      "CONSENSUS_AGGREGATOR=openai must be an active provider other than the template (active: beta)",
+    );
+    expect(consensusConfigProblem(env("template"), registryWith("beta"))).toMatch(/^CONSENSUS_AGGREGATOR=template must be/);
   });
 });
