@@ -49,7 +49,7 @@ describe("chat page", () => {
     await page.getByRole("heading", { name: "Chat", level: 1 }).waitFor();
 
     // Only the template is configured on the embedded default; the others show as such.
-    const picker = page.getByLabel("Provider");
+    const picker = page.getByRole("combobox", { name: "Provider" });
     await picker.locator("option", { hasText: "template" }).waitFor({ state: "attached" });
     expect(await picker.locator("option", { hasText: "deepseek" }).isDisabled()).toBe(true);
 

@@ -5,7 +5,7 @@
  * asks the clarifying questions a model would.
  */
 
-const NOTICE = "_(Offline fallback: no model provider answered, so this reply comes from Switchboard's built-in templates.)_";
+const NOTICE = "(Offline fallback: no model provider answered, so this reply comes from Switchboard's built-in templates.)";
 
 const LANGUAGES: Array<{ name: string; fence: string; pattern: RegExp }> = [
   { name: "TypeScript", fence: "ts", pattern: /\b(typescript|ts|tsx|deno)\b/i },

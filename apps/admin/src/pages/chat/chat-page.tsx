@@ -21,7 +21,11 @@ export function ChatPage() {
   const showLive = turn !== null && !(turn.messageId && stored.some((m) => m.id === turn.messageId));
   const busy = turn?.phase === "waiting" || turn?.phase === "streaming";
 
-  useEffect(() => endRef.current?.scrollIntoView({ block: "end" }), [stored.length, turn?.content, turn?.phase]);
+  useEffect(() => {
+    // A block body on purpose: newer Chromium returns a promise from scrollIntoView, and an
+    // effect must return nothing or a cleanup function.
+    endRef.current?.scrollIntoView({ block: "end" });
+  }, [stored.length, turn?.content, turn?.phase]);
 
   const open = (id: string | null) => {
     if (busy) stop();
