@@ -16,20 +16,21 @@ import { createContextInner, resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { errorData, toTRPCError } from "../trpc/errors.ts";
 import { createCallerFactory } from "../trpc/init.ts";
-import { sendHttpError } from "./errors.ts";
 
 const createCaller = createCallerFactory(appRouter);
 const PREFIX = "/api/admin/emergency";
 
 type Caller = ReturnType<typeof createCaller>;
 
-/** Blocks /v1/* and /api/* while a freeze stops them (/trpc is guarded per procedure). */
+/**
+ * Blocks /v1/* and /api/* while a freeze stops them (/trpc is guarded per procedure). The
+ * refusal is thrown, so each surface answers in its own dialect: /v1 in OpenAI's error shape
+ * (code "emergency_stop"), the rest as {error:{code:"EMERGENCY_STOP", reason, ...}}.
+ */
 export function registerEmergencyGuard(app: FastifyInstance, deps: AppDeps): void {
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", async (request) => {
     const refusal = deps.emergency.check({ kind: "http", path: request.url });
-    if (!refusal) return;
-    sendHttpError(request, reply, refusal);
-    return reply;
+    if (refusal) throw refusal;
   });
 }
 

@@ -174,10 +174,18 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     const frozen = await rest(t, "POST", "freeze", { reason: "via curl", scope: "global" }, bearer(root));
     expect(frozen.status).toBe(200);
     expect(frozen.body).toMatchObject({ active: true, reason: "via curl", acknowledgedBy: 1 });
+    // /v1 answers in OpenAI's error shape, so OpenAI SDKs raise a clean 503 error.
     const refused = await fetch(`${t.url}/v1/chat/completions`, { method: "POST" });
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("30");
-    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "EMERGENCY_STOP", reason: "via curl" });
+    const openaiError = ((await refused.json()) as { error: { message: string } }).error;
+    expect(openaiError).toMatchObject({ code: "emergency_stop", type: "api_error" });
+    expect(openaiError.message).toContain("via curl");
+    // Other REST routes answer {error:{code, reason, ...}}.
+    const alias = await rest(t, "POST", "freeze", { reason: "again" }, bearer(root));
+    expect(alias.status).toBe(503);
+    expect(alias.headers.get("retry-after")).toBe("30");
+    expect(alias.body.error).toMatchObject({ code: "EMERGENCY_STOP", reason: "via curl", scope: "global", activatedBy: "root@switchboard.test" });
 
     // The SPA's cookie works as well as a Bearer token.
     const unfrozen = await rest(t, "POST", "unfreeze", undefined, { cookie: `sb_access=${root}` });

@@ -121,7 +121,8 @@ describe("emergency stop across a fleet of processes", () => {
     await Promise.all(workers);
 
     const after = samples.filter((s) => s.startedAt > acknowledgedAt);
-    const leaked = after.filter((s) => s.status !== 503 || s.code !== "EMERGENCY_STOP");
+    // tRPC says appCode EMERGENCY_STOP; /v1 speaks OpenAI's dialect (code emergency_stop).
+    const leaked = after.filter((s) => s.status !== 503 || s.code?.toUpperCase() !== "EMERGENCY_STOP");
     expect(leaked, "requests that began after the acknowledgement and were not refused").toEqual([]);
     for (let i = 0; i < INSTANCES; i++) {
       expect(samples.filter((s) => s.instance === i && s.startedAt < acknowledgedAt && s.status === 200).length).toBeGreaterThan(0);
