@@ -61,8 +61,12 @@ afterAll(async () => {
 
 describe("emergency stop when Redis is in trouble", () => {
   it("an instance cut off from Redis keeps serving its last state, reports degraded, and a freeze it takes reaches the fleet when Redis returns", async () => {
+    const revoked = await a.login();
+    expect(await a.client(revoked).auth.logout.mutate({})).toEqual({ ok: true });
     await proxy.cut();
     await eventually(() => a.app.deps.coordination.state() === "degraded", "A to notice Redis is gone");
+    // Revocations are checked against PostgreSQL meanwhile: a logged-out token stays dead.
+    expect((await trpcQuery(a.url, "auth.me", undefined, bearer(revoked))).status).toBe(401);
     const ready = await readiness(a);
     expect(ready.status).toBe("degraded");
     expect(ready.checks.coordination.status).toBe("degraded");
