@@ -8,10 +8,12 @@
  *   openai    POST switchboard /v1/chat/completions   (auth, rate limit, chain)
  *   chat.send POST switchboard /trpc/chat.send        (the same + conversation and both messages stored)
  *
- * at concurrency 1 (p50/p99 latency; "added" = minus direct) and at concurrency 32 (req/s).
+ * at concurrency 1 (p50/p99 latency; "added" = minus direct) and at concurrency 32 (req/s,
+ * and CPU time per request of the serving process: the upstream for direct calls).
  * Knobs: BENCH_REQUESTS_C1 (default 1000), BENCH_REQUESTS_C32 (default 4000), BENCH_WARMUP (300).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
@@ -28,12 +30,23 @@ type Call = () => Promise<void>;
 
 const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
 
-async function startUpstream(): Promise<{ url: string; stop(): void }> {
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/**
+ * CPU time (user + system) a process has used, in ms, from /proc. Per request it measures
+ * what the gateway costs even when other work shares the machine and latency is noisy.
+ */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+async function startUpstream(): Promise<{ url: string; pid: number; stop(): void }> {
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./upstream.ts", import.meta.url))], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const [url] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
-  return { url, stop: () => child.stdin!.end() };
+  return { url, pid: child.pid!, stop: () => child.stdin!.end() };
 }
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
@@ -98,25 +111,29 @@ async function main(): Promise<void> {
 
     for (const [name, call] of calls) await run(name, call, WARMUP, 8);
     const c1 = new Map<string, number[]>();
-    const c32 = new Map<string, { rps: number; p50: number; p99: number }>();
+    const c32 = new Map<string, { rps: number; p50: number; p99: number; cpuMs: number }>();
     for (const [name, call] of calls) c1.set(name, (await run(name, call, C1, 1)).latencies);
     for (const [name, call] of calls) {
+      // The process doing the work: the upstream for direct calls, Switchboard otherwise.
+      const pid = name === "direct" ? upstream.pid : api.pid;
+      const cpuBefore = cpuMsOf(pid);
       const { latencies, seconds } = await run(name, call, C32, 32);
-      c32.set(name, { rps: C32 / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99) });
+      c32.set(name, { rps: C32 / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuMs: (cpuMsOf(pid) - cpuBefore) / C32 });
     }
     progress("");
 
     const direct = c1.get("direct")!;
     console.log(`\nSwitchboard chat benchmark (${C1} requests at concurrency 1, ${C32} at concurrency 32; node ${process.version})`);
     console.log("non-stream chat completion; upstream answers at once; Switchboard: PostgreSQL + Redis, auth, rate limit\n");
-    console.log("path        c=1 p50     c=1 p99     added p50   added p99   c=32 req/s  c=32 p50    c=32 p99");
+    console.log(`load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (2 cores here; latency is only meaningful on an idle machine, CPU/req always is)\n`);
+    console.log("path        c=1 p50     c=1 p99     added p50   added p99   c=32 req/s  c=32 p50    c=32 p99    CPU/req");
     for (const [name] of calls) {
       const lat = c1.get(name)!;
       const hi = c32.get(name)!;
       const added = name === "direct" ? ["—", "—"] : [ms(pct(lat, 50) - pct(direct, 50)), ms(pct(lat, 99) - pct(direct, 99))];
       console.log(
         [name.padEnd(10), ms(pct(lat, 50)).padEnd(11), ms(pct(lat, 99)).padEnd(11), added[0]!.padEnd(11), added[1]!.padEnd(11),
-          hi.rps.toFixed(0).padEnd(11), ms(hi.p50).padEnd(11), ms(hi.p99)].join(" "),
+          hi.rps.toFixed(0).padEnd(11), ms(hi.p50).padEnd(11), ms(hi.p99).padEnd(11), ms(hi.cpuMs)].join(" "),
       );
     }
   } finally {
