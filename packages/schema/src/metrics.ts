@@ -47,6 +47,9 @@ export type TProviderMetrics = z.infer<typeof ZProviderMetrics>;
 
 export const ZLatencySummary = z.object({ p50: amount, p95: amount, p99: amount });
 
+/** Every provider together: the fleet's upstream traffic at a glance. */
+export const ZUpstreamTotals = ZLatencySummary.extend({ calls: count, successes: count, failures: count, successRate: amount });
+
 export const ZInstanceMetrics = z.object({
   id: z.string(),
   host: z.string(),
@@ -74,6 +77,7 @@ export const ZMetricsSummary = z.object({
   since: z.string(),
   /** One entry per provider: every active one, plus any inactive one that was called. */
   ai: z.record(z.string(), ZProviderMetrics),
+  upstream: ZUpstreamTotals,
   /** Gateway requests (chat.*, consensus.*, /v1/*) finished, and those that ended in an error. */
   requests: z.object({ total: count, errors: count }),
   /** Gateway requests finished in the last 60 seconds, cluster-wide. */

@@ -65,6 +65,7 @@ describe("cluster summary", () => {
     expect(Math.abs(s.ai["beta"]!.ttftP50 - 40) / 40).toBeLessThanOrEqual(0.01);
     expect(s.ai["template"]).toMatchObject({ calls: 1, successRate: 100 });
     expect(s.instances.map((i) => [i.id, i.calls, i.live])).toEqual([["a", 2, true], ["b", 3, true]]);
+    expect(s.upstream).toMatchObject({ calls: 5, successes: 3, failures: 1, successRate: 75 });
   });
 
   it("keeps a dead instance's counters but not its gauges", () => {

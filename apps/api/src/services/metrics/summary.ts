@@ -121,6 +121,9 @@ export function buildSummary(input: SummaryInputs): TMetricsSummary {
     ai[id] = providerMetrics(parts, circuit, input.activeProviders.includes(id));
   }
 
+  const allProviders = snapshots.flatMap((s) => Object.values(s.providers));
+  const all = providerMetrics(allProviders, "closed", true);
+
   const errorsByCode: Record<string, number> = {};
   for (const s of snapshots) for (const [code, n] of Object.entries(s.errorsByCode)) errorsByCode[code] = (errorsByCode[code] ?? 0) + n;
   const overhead = mergeSketches(snapshots.map((s) => s.overhead));
@@ -134,6 +137,7 @@ export function buildSummary(input: SummaryInputs): TMetricsSummary {
     generatedAt: new Date(now).toISOString(),
     since: starts[0] ?? new Date(now).toISOString(),
     ai,
+    upstream: { calls: all.calls, successes: all.successes, failures: all.failures, successRate: all.successRate, p50: all.p50, p95: all.p95, p99: all.p99 },
     requests: { total: sum(snapshots.map((s) => s.requests)), errors: sum(snapshots.map((s) => s.errors)) },
     requestsPerMinute: sum(snapshots.map((s) => perMinute(s, now))),
     errorsByCode,
