@@ -91,7 +91,7 @@ describe("consensus page", () => {
     await form.getByText("Quorum 5 is larger than the 3 providers asked").waitFor();
 
     // Majority vote: two answers arrive while deepseek is still thinking.
-    await form.getByLabel("Quorum").fill("2");
+    await form.getByLabel("Quorum").fill("");
     await form.getByLabel("Strategy").selectOption("majority");
     await form.getByRole("button", { name: "Run consensus" }).click();
     const card = (provider: string) => page.getByRole("article", { name: `Answer from ${provider}` });

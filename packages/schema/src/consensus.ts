@@ -16,13 +16,19 @@ export type TConsensusStrategy = z.infer<typeof ZConsensusStrategy>;
 
 export const CONSENSUS_LIMITS = {
   promptMaxChars: 32_000,
-  /** A consensus needs at least two answers to compare. */
+  /** A consensus needs at least two providers to compare. */
   minProviders: 2,
-  /** Default quorum: answers needed for a result (at least two, so there is something to agree on). */
-  defaultQuorum: 2,
   timeoutMinMs: 1,
   timeoutMaxMs: 300_000,
 } as const;
+
+/**
+ * Answers needed for a result when the request names no quorum: at least half of the
+ * providers asked (2 of 3, 3 of 5; 1 of 2, so one provider down does not sink a pair).
+ */
+export function defaultQuorum(providersAsked: number): number {
+  return Math.max(1, Math.ceil(providersAsked / 2));
+}
 
 export const ZConsensusQueryInput = z
   .object({
@@ -38,7 +44,7 @@ export const ZConsensusQueryInput = z
       .min(CONSENSUS_LIMITS.minProviders, `Consensus needs at least ${CONSENSUS_LIMITS.minProviders} providers`)
       .refine((ids) => new Set(ids).size === ids.length, "A provider is listed twice")
       .optional(),
-    /** Answers needed for a result; fewer is an error naming who failed. Default 2. */
+    /** Answers needed for a result; fewer is an error naming who failed. Default: half the providers, rounded up. */
     quorum: z.number().int().min(1, "Quorum must be at least 1").optional(),
     /** Deadline for the whole run; a provider still silent then is reported `timeout`. */
     timeoutMs: z
@@ -169,7 +175,6 @@ export const ZConsensusModels = z.object({
   strategies: z.array(ZConsensusStrategy),
   defaults: z.object({
     providers: z.array(ZProviderId),
-    quorum: z.number().int(),
     timeoutMs: z.number().int(),
     /** The aggregator when none is configured or given: null = the first provider that answered. */
     aggregator: ZProviderId.nullable(),

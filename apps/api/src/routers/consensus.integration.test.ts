@@ -73,7 +73,7 @@ describe("consensus.query", () => {
 
     expect(result.winner).toEqual({ content: "Paris", providers: ["beta", "deepseek", "ollama"] });
     expect(result.agreement).toBe(0.6);
-    expect(result).toMatchObject({ strategy: "majority", decidedBy: "majority", status: "complete", quorum: 2, excluded: [], aggregator: null });
+    expect(result).toMatchObject({ strategy: "majority", decidedBy: "majority", status: "complete", quorum: 3, excluded: [], aggregator: null });
     expect(result.answers.map((a) => [a.provider, a.status, a.content])).toEqual([
       ["beta", "success", "Paris"],
       ["deepseek", "success", "paris."],
@@ -120,6 +120,15 @@ describe("consensus.query", () => {
     expect(result.latencyMs).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(5_000);
     await openai.waitForAbort(0);
+  });
+
+  it("a pair with one provider down still answers: the default quorum is half the providers asked", async () => {
+    answerWith(beta, "42");
+    openai.setDefault({ kind: "status", status: 503 });
+    const result = await sb.consensus.query.mutate({ prompt: "6 x 7?", strategy: "majority", providers: ["beta", "openai"] });
+    expect(result.quorum).toBe(1);
+    expect(result.answers.map((a) => [a.provider, a.status])).toEqual([["beta", "success"], ["openai", "http_error"]]);
+    expect(result.winner).toEqual({ content: "42", providers: ["beta"] });
   });
 
   it("below quorum: a clear error naming who failed, and the failed run is kept", async () => {
@@ -204,7 +213,7 @@ describe("consensus.query", () => {
       ["template", true, false, false],
     ]);
     expect(models.strategies).toEqual(["majority", "medoid", "synthesize"]);
-    expect(models.defaults).toEqual({ providers: ["beta", "deepseek", "openai", "ollama"], quorum: 2, timeoutMs: 30_000, aggregator: null });
+    expect(models.defaults).toEqual({ providers: ["beta", "deepseek", "openai", "ollama"], timeoutMs: 30_000, aggregator: null });
   });
 });
 

@@ -25,6 +25,7 @@ export function ResultCard({ view }: { view: RunView }) {
   const heading = useId();
   const run = view.run;
   const winner = run?.status === "complete" ? run.winner : null;
+  const answered = run ? run.answers.filter((a) => a.status === "success").length : 0;
   return (
     <section className="card consensus-result" aria-labelledby={heading} aria-live="polite" aria-busy={view.phase === "running" || view.phase === "synthesizing" || undefined}>
       <div className="consensus-result-head">
@@ -39,6 +40,7 @@ export function ResultCard({ view }: { view: RunView }) {
             <p className="field-hint">
               Backed by {winner.providers.join(", ")}
               {run.decidedBy === "synthesize" && run.aggregator ? ` · merged by ${run.aggregator.provider}` : ""}
+              {` · ${answered} of ${run.answers.length} answered`}
               {run.latencyMs !== null ? ` · ${run.latencyMs} ms` : ""}
             </p>
             {run.fallbackReason ? <p className="alert alert-info">Synthesis fell back to medoid: {run.fallbackReason}</p> : null}

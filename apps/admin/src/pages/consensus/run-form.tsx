@@ -1,4 +1,4 @@
-import { CONSENSUS_LIMITS, CONSENSUS_STRATEGIES, type TConsensusModels, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
+import { CONSENSUS_LIMITS, CONSENSUS_STRATEGIES, defaultQuorum, type TConsensusModels, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { STRATEGY_INFO } from "./strategy-info.ts";
 
@@ -16,7 +16,8 @@ export function RunForm({ models, busy, refusal, onRun, onStop }: RunFormProps) 
   const [prompt, setPrompt] = useState("");
   const [strategy, setStrategy] = useState<TConsensusStrategy>("majority");
   const [chosen, setChosen] = useState<TProviderId[] | null>(null);
-  const [quorum, setQuorum] = useState(String(CONSENSUS_LIMITS.defaultQuorum));
+  // Empty: the server's default, half the models asked (shown as the placeholder).
+  const [quorum, setQuorum] = useState("");
   const [timeoutSec, setTimeoutSec] = useState("30");
   const [aggregator, setAggregator] = useState<"" | TProviderId>("");
 
@@ -87,7 +88,7 @@ export function RunForm({ models, busy, refusal, onRun, onStop }: RunFormProps) 
           </div>
           <div className="field">
             <label htmlFor={ids.quorum}>Quorum</label>
-            <input id={ids.quorum} type="number" min={1} max={Math.max(1, selected.length)} value={quorum} onChange={(e) => setQuorum(e.target.value)} aria-invalid={fields.quorum ? true : undefined} />
+            <input id={ids.quorum} type="number" min={1} max={Math.max(1, selected.length)} value={quorum} placeholder={String(defaultQuorum(selected.length))} onChange={(e) => setQuorum(e.target.value)} aria-invalid={fields.quorum ? true : undefined} />
             {fields.quorum ? error("quorum") : <p className="field-hint">Answers needed for a result.</p>}
           </div>
           <div className="field">

@@ -6,7 +6,6 @@
  */
 import type { Logger } from "pino";
 import {
-  CONSENSUS_LIMITS,
   CONSENSUS_STRATEGIES,
   type TConsensusHistoryInput,
   type TConsensusModels,
@@ -137,7 +136,6 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
       strategies: [...CONSENSUS_STRATEGIES],
       defaults: {
         providers: byDefault,
-        quorum: CONSENSUS_LIMITS.defaultQuorum,
         timeoutMs: deps.settings.defaultTimeoutMs,
         aggregator: deps.settings.aggregator ?? null,
       },

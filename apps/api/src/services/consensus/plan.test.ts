@@ -37,10 +37,13 @@ const refusal = (fn: () => unknown): AppError => {
 };
 
 describe("planRun", () => {
-  it("defaults to every active provider except the template, in PROVIDER_ORDER, quorum 2", () => {
+  it("defaults to every active provider except the template, in PROVIDER_ORDER; quorum half of them, rounded up", () => {
     const p = plan({});
     expect(p.providers.map((x) => x.id)).toEqual(["beta", "openai", "ollama"]);
     expect(p).toMatchObject({ quorum: 2, timeoutMs: 30_000, excluded: [], aggregator: null });
+    expect(plan({ providers: ["beta", "openai"] }).quorum).toBe(1);
+    expect(plan({ providers: ["beta", "openai", "ollama", "template"] }).quorum).toBe(2);
+    expect(plan({}, registryWith("beta", "deepseek", "openai", "ollama")).quorum).toBe(2);
   });
 
   it("asks the template only when named, or when nothing else is active", () => {

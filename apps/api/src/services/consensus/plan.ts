@@ -5,7 +5,7 @@
  * the aggregator. Pure: configuration and freeze state come in as arguments.
  */
 import { randomUUID } from "node:crypto";
-import { CONSENSUS_LIMITS, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
+import { CONSENSUS_LIMITS, defaultQuorum, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { ChatProvider } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
@@ -60,7 +60,7 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
       { details: { availableProviders: asked, frozenProviders: frozen } },
     );
   }
-  const quorum = input.quorum ?? Math.min(CONSENSUS_LIMITS.defaultQuorum, asked.length);
+  const quorum = input.quorum ?? defaultQuorum(asked.length);
   if (quorum > asked.length) {
     throw new AppError("BAD_REQUEST", `Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`, {
       details: { availableProviders: asked, frozenProviders: frozen },
