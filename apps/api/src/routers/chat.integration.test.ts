@@ -187,6 +187,23 @@ describe("chat.stream", () => {
   });
 });
 
+describe("provider freeze", () => {
+  it("a provider:<id> freeze takes that provider out of the chain; chat keeps answering", async () => {
+    const root = t.client(await t.login());
+    await root.emergency.freeze.mutate({ reason: "beta misbehaving", scope: "provider:beta" });
+    try {
+      const result = await sb.chat.send.mutate({ message: "still there?" });
+      expect(result.attempts.map((a) => [a.provider, a.outcome])).toEqual([["beta", "skipped_frozen"], ["openai", "success"]]);
+      expect(beta.requests).toHaveLength(0);
+      expect((await sb.chat.providers.query()).find((p) => p.id === "beta")?.frozen).toBe(true);
+      const pinned = await sb.chat.send.mutate({ message: "beta only", provider: "beta" }).catch((e: unknown) => e);
+      expect(errorCodeOf(pinned)).toBe("EMERGENCY_STOP");
+    } finally {
+      await root.emergency.unfreeze.mutate({ reason: "beta fixed" });
+    }
+  });
+});
+
 describe("chat.clarify", () => {
   it("asks the model for structured questions", async () => {
     beta.enqueue({ kind: "ok", content: JSON.stringify({ questions: ["For which audience?", "How long should it be?"] }) });
