@@ -165,6 +165,25 @@ describe("emergency stop across instances", () => {
     expect((await prisma().emergencyState.findUniqueOrThrow({ where: { id: "current" } })).active).toBe(false);
   });
 
+  it("PostgreSQL is the truth even when it goes back (restored from a backup): a resync adopts it", async () => {
+    const frozen = await a.client(rootA).emergency.freeze.mutate({ reason: "before the restore" });
+    await prisma().emergencyState.update({
+      where: { id: "current" },
+      data: { active: false, reason: null, activatedAt: null, activatedBy: null, expiresAt: null, version: 1 },
+    });
+    await a.app.deps.emergency.resync();
+    expect(a.app.deps.emergency.status()).toMatchObject({ active: false, version: 1 });
+    expect(frozen.version).toBeGreaterThan(1);
+    // Instances still holding the old numbering check PostgreSQL when a lower version
+    // arrives, adopt it, and only then acknowledge.
+    const next = await a.client(rootA).emergency.freeze.mutate({ reason: "after the restore", scope: "chat" });
+    expect(next).toMatchObject({ version: 2, propagation: "confirmed" });
+    expect(next.acknowledgedBy).toBe(next.liveInstances);
+    expect(b.app.deps.emergency.status()).toMatchObject({ active: true, version: 2, reason: "after the restore" });
+    for (const t of extra) expect(t.app.deps.emergency.status()).toMatchObject({ active: true, version: 2 });
+    await unfreezeAll();
+  });
+
   it("a restarted instance comes up frozen: the state is loaded from PostgreSQL before serving", async () => {
     const frozen = await a.client(rootA).emergency.freeze.mutate({ reason: "survive restarts" });
     const c = await start();

@@ -62,8 +62,8 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
   }
 
   /** Applies a state if it is newer than ours; true when it changed anything. */
-  function apply(next: TEmergencyStatus, source: string): boolean {
-    if (next.version <= current.version) return false;
+  function apply(next: TEmergencyStatus, source: string, opts: { evenIfOlder?: boolean } = {}): boolean {
+    if (next.version <= current.version && !(opts.evenIfOlder && next.version < current.version)) return false;
     const before = status();
     current = next;
     armExpiry();
@@ -167,8 +167,17 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
   }
 
   function onStateMessage(message: StateMessage): void {
+    if (message.state.version < current.version) {
+      // A late message (a newer change overtook it), or PostgreSQL went back and we hold a
+      // version it no longer has. Ask it before acknowledging, so an ack is never a lie.
+      resync({ republish: false }).then(
+        () => bus.acknowledge(current.version),
+        (error: unknown) => log.warn({ err: error }, "emergency resync failed; not acknowledging"),
+      );
+      return;
+    }
     apply(message.state, `instance ${message.origin}`);
-    // Acknowledge whatever we now hold (>= the message's version).
+    // Acknowledge what we now hold (>= the message's version).
     bus.acknowledge(current.version);
   }
 
@@ -176,8 +185,14 @@ export function createEmergencyService(opts: EmergencyServiceOptions) {
   /** Reloads the truth from PostgreSQL and repairs coordination (key; republish if asked). */
   function resync(how: { republish: boolean }): Promise<void> {
     const run = async () => {
+      const held = current.version;
       const truth = await store.load();
-      apply(truth, "database");
+      // Everything we held was committed before this load began, so a lower version means
+      // PostgreSQL went back (restored from a backup, row reset): it is the truth, adopt it.
+      // (Unless a newer change arrived while loading; the next resync settles that.)
+      const wentBack = truth.version < held && current.version === held;
+      if (wentBack) log.warn({ held, database: truth.version }, "emergency state in PostgreSQL is older than ours; adopting it");
+      apply(truth, "database", { evenIfOlder: wentBack });
       if (coordination.state() !== "ready") return;
       if (how.republish || unpublished) {
         unpublished = false;
