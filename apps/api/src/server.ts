@@ -44,9 +44,14 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     trpcOptions: {
       router: appRouter,
       createContext: createContextFactory(deps),
+      // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
+      allowMethodOverride: true,
       responseMeta({ errors }) {
+        // API answers are per-caller and some runs are paid: nothing may be cached.
+        const headers: Record<string, string> = { "cache-control": "no-store" };
         const retryAfter = errors.map((e) => appErrorOf(e)?.retryAfterSec).find((s) => s !== undefined);
-        return retryAfter !== undefined ? { headers: { "retry-after": String(retryAfter) } } : {};
+        if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+        return { headers };
       },
       onError({ error, path }) {
         if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");

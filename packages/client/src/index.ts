@@ -56,7 +56,8 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
             };
           },
         }),
-        false: httpBatchLink({ url, headers, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
+        false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
       }),
     ],
   });

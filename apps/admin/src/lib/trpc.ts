@@ -27,7 +27,8 @@ function transportLinks(): TRPCLink<AppRouter>[] {
       condition: (op) => op.type === "subscription",
       // SSE: EventSource sends same-origin cookies, so streams are authenticated too.
       true: httpSubscriptionLink({ url: TRPC_URL }),
-      false: httpBatchLink({ url: TRPC_URL, maxURLLength: 2000 }),
+      // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
+      false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST" }),
     }),
   ];
 }

@@ -90,7 +90,7 @@ describe("ownership", () => {
     const alice = await t.userWithRole("USER");
     const bob = await t.userWithRole("USER");
     const admin = await t.userWithRole("ADMIN");
-    const run = await t.client(alice.token).consensus.query.mutate({ prompt: "alice's question", strategy: "majority" });
+    const run = await t.client(alice.token).consensus.query.query({ prompt: "alice's question", strategy: "majority" });
 
     for (const id of [run.id, crypto.randomUUID()]) {
       const res = await trpcQuery(t.url, "consensus.get", { id }, bearer(bob.token));
@@ -108,7 +108,7 @@ describe("ownership", () => {
     const carol = await t.userWithRole("USER");
     const sb = t.client(carol.token);
     const ids: string[] = [];
-    for (const prompt of ["one", "two", "three"]) ids.push((await sb.consensus.query.mutate({ prompt, strategy: "medoid" })).id);
+    for (const prompt of ["one", "two", "three"]) ids.push((await sb.consensus.query.query({ prompt, strategy: "medoid" })).id);
     const first = await sb.consensus.history.query({ limit: 2 });
     expect(first.items.map((r) => r.prompt)).toEqual(["three", "two"]);
     const second = await sb.consensus.history.query({ limit: 2, cursor: first.nextCursor! });

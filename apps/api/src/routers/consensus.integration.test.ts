@@ -10,7 +10,7 @@ import { errorCodeOf, type SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { collectConsensus, gate, promptOf, systemOf } from "../../test/consensus.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
-import { bearer, trpcMutation } from "../../test/http.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { templateReply } from "../providers/template-replies.ts";
 
 let t: TestApp;
@@ -69,7 +69,7 @@ describe("consensus.query", () => {
     answerWith(openai, "Lyon");
     answerWith(ollama, "The answer is **PARIS**");
     const prompt = "What is the capital of France?";
-    const result = await sb.consensus.query.mutate({ prompt, strategy: "majority", providers: ["beta", "deepseek", "openai", "ollama", "template"] });
+    const result = await sb.consensus.query.query({ prompt, strategy: "majority", providers: ["beta", "deepseek", "openai", "ollama", "template"] });
 
     expect(result.winner).toEqual({ content: "Paris", providers: ["beta", "deepseek", "ollama"] });
     expect(result.agreement).toBe(0.6);
@@ -99,7 +99,7 @@ describe("consensus.query", () => {
     answerWith(deepseek, "Blue");
     answerWith(openai, "blue");
     answerWith(ollama, "Red.");
-    const result = await sb.consensus.query.mutate({ prompt: "Pick a colour", strategy: "majority" });
+    const result = await sb.consensus.query.query({ prompt: "Pick a colour", strategy: "majority" });
     expect(result.answers.map((a) => a.provider)).toEqual(["beta", "deepseek", "openai", "ollama"]);
     expect(result.winner).toEqual({ content: "red", providers: ["beta", "ollama"] });
     expect(result.agreement).toBe(0.5);
@@ -110,7 +110,7 @@ describe("consensus.query", () => {
     answerWith(deepseek, "forty-two");
     openai.setDefault({ kind: "slow", delayMs: 10_000, content: "42" });
     const t0 = performance.now();
-    const result = await sb.consensus.query.mutate({ prompt: "6 x 7?", strategy: "majority", providers: ["beta", "deepseek", "openai"], timeoutMs: 500 });
+    const result = await sb.consensus.query.query({ prompt: "6 x 7?", strategy: "majority", providers: ["beta", "deepseek", "openai"], timeoutMs: 500 });
     const elapsed = performance.now() - t0;
 
     expect(result.answers.find((a) => a.provider === "openai")).toMatchObject({ status: "timeout", content: null, usage: null, error: "no answer within 500 ms" });
@@ -125,7 +125,7 @@ describe("consensus.query", () => {
   it("a pair with one provider down still answers: the default quorum is half the providers asked", async () => {
     answerWith(beta, "42");
     openai.setDefault({ kind: "status", status: 503 });
-    const result = await sb.consensus.query.mutate({ prompt: "6 x 7?", strategy: "majority", providers: ["beta", "openai"] });
+    const result = await sb.consensus.query.query({ prompt: "6 x 7?", strategy: "majority", providers: ["beta", "openai"] });
     expect(result.quorum).toBe(1);
     expect(result.answers.map((a) => [a.provider, a.status])).toEqual([["beta", "success"], ["openai", "http_error"]]);
     expect(result.winner).toEqual({ content: "42", providers: ["beta"] });
@@ -156,7 +156,7 @@ describe("consensus.query", () => {
     answerWith(beta, "Water boils at 100 degrees Celsius at sea level.");
     answerWith(deepseek, "At sea level, water boils at 100 degrees Celsius.");
     answerWith(openai, "Bananas are rich in potassium.");
-    const result = await sb.consensus.query.mutate({ prompt: "When does water boil?", strategy: "medoid", providers: ["beta", "deepseek", "openai"] });
+    const result = await sb.consensus.query.query({ prompt: "When does water boil?", strategy: "medoid", providers: ["beta", "deepseek", "openai"] });
     expect(result.winner).toEqual({ content: "Water boils at 100 degrees Celsius at sea level.", providers: ["beta"] });
     expect(result.decidedBy).toBe("medoid");
     expect(result.agreement).toBeGreaterThan(0.2);
@@ -168,7 +168,7 @@ describe("consensus.query", () => {
     answerWith(deepseek, "The capital of France is Paris.");
     openai.setDefault(({ body }) => ({ kind: "ok", content: isAggregatorCall(body) ? "Paris is the capital of France." : "Paris" }));
     const prompt = "What is the capital of France?";
-    const result = await sb.consensus.query.mutate({ prompt, strategy: "synthesize", providers: ["beta", "deepseek", "openai"], aggregator: "openai" });
+    const result = await sb.consensus.query.query({ prompt, strategy: "synthesize", providers: ["beta", "deepseek", "openai"], aggregator: "openai" });
 
     expect(result).toMatchObject({ decidedBy: "synthesize", fallbackReason: null });
     expect(result.winner).toEqual({ content: "Paris is the capital of France.", providers: ["beta", "deepseek", "openai"] });
@@ -183,7 +183,7 @@ describe("consensus.query", () => {
     answerWith(beta, "Paris");
     answerWith(deepseek, "Paris");
     openai.setDefault(({ body }) => (isAggregatorCall(body) ? { kind: "status", status: 500 } : { kind: "ok", content: "Lyon" }));
-    const result = await sb.consensus.query.mutate({ prompt: "Capital of France?", strategy: "synthesize", providers: ["beta", "deepseek", "openai"], aggregator: "openai" });
+    const result = await sb.consensus.query.query({ prompt: "Capital of France?", strategy: "synthesize", providers: ["beta", "deepseek", "openai"], aggregator: "openai" });
 
     expect(result.decidedBy).toBe("medoid");
     expect(result.fallbackReason).toMatch(/^aggregator openai failed \(http_error: .+\); fell back to medoid$/);
@@ -197,7 +197,7 @@ describe("consensus.query", () => {
     beta.setDefault({ kind: "status", status: 503 });
     deepseek.setDefault(({ body }) => ({ kind: "ok", content: isAggregatorCall(body) ? "merged" : "Paris" }));
     answerWith(openai, "Paris");
-    const result = await sb.consensus.query.mutate({ prompt: "Capital?", strategy: "synthesize", providers: ["beta", "deepseek", "openai"] });
+    const result = await sb.consensus.query.query({ prompt: "Capital?", strategy: "synthesize", providers: ["beta", "deepseek", "openai"] });
     expect(result.aggregator).toMatchObject({ provider: "deepseek", status: "success" });
     expect(result.winner).toEqual({ content: "merged", providers: ["deepseek", "openai"] });
     expect(beta.requests).toHaveLength(1);
@@ -269,7 +269,7 @@ describe("consensus.stream", () => {
       expect(events.at(-1)).toMatchObject({ type: "error", code: "EMERGENCY_STOP", message: expect.stringContaining("consensus drill") });
       await Promise.all([beta.waitForAbort(0), deepseek.waitForAbort(0)]);
 
-      const refused = await sb.consensus.query.mutate({ prompt: "while frozen", strategy: "majority" }).catch((e: unknown) => e);
+      const refused = await sb.consensus.query.query({ prompt: "while frozen", strategy: "majority" }).catch((e: unknown) => e);
       expect(errorCodeOf(refused)).toBe("EMERGENCY_STOP");
       beta.setDefault({ kind: "ok" });
       expect((await sb.chat.send.mutate({ message: "chat is not frozen" })).provider).toBe("beta");
@@ -287,7 +287,7 @@ describe("provider freezes", () => {
     const root = t.client(await t.login());
     await root.emergency.freeze.mutate({ reason: "openai misbehaves", scope: "provider:openai" });
     try {
-      const result = await sb.consensus.query.mutate({ prompt: "Hello?", strategy: "majority" });
+      const result = await sb.consensus.query.query({ prompt: "Hello?", strategy: "majority" });
       expect(result.answers.map((a) => a.provider)).toEqual(["beta", "deepseek", "ollama"]);
       expect(result.excluded).toEqual([{ provider: "openai", reason: "frozen" }]);
       expect(openai.requests).toHaveLength(0);
@@ -299,5 +299,18 @@ describe("provider freezes", () => {
     } finally {
       await root.emergency.unfreeze.mutate({ reason: "fixed" });
     }
+  });
+});
+
+describe("consensus.query over the wire", () => {
+  it("answers GET ?input= and POST alike (queries accept POST for long prompts)", async () => {
+    const user = await t.userWithRole("USER");
+    const input = { prompt: "6 x 7?", strategy: "majority", providers: ["beta", "deepseek"] };
+    const viaGet = await trpcQuery(t.url, "consensus.query", input, bearer(user.token));
+    const viaPost = await trpcMutation(t.url, "consensus.query", input, bearer(user.token));
+    expect(viaGet.status).toBe(200);
+    expect(viaPost.status).toBe(200);
+    expect(viaGet.headers.get("cache-control")).toBe("no-store");
+    expect(viaGet.body.result.data.winner.content).toBe(viaPost.body.result.data.winner.content);
   });
 });

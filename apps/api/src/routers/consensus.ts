@@ -16,13 +16,15 @@ const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
 
 export const consensusRouter = router({
   /**
-   * A mutation despite its name: every run calls paid models and is stored, so it must not
-   * be a GET that a prefetch, a cache or a crawler could repeat.
+   * A tRPC query, as its name says, so `GET ?input=` and typed `.query()` work; the server
+   * also accepts POST for queries (allowMethodOverride), which is what our clients send so a
+   * long prompt never meets a URL length limit. Every run needs a signed-in caller and is
+   * answered `cache-control: no-store`, so no cache or crawler repeats a paid run.
    */
   query: userProcedure
     .input(ZConsensusQueryInput)
     .output(ZConsensusResult)
-    .mutation(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
+    .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
 
   /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
   stream: userProcedure
