@@ -10,6 +10,7 @@ import type {} from "@fastify/cookie";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { TEmergencyFreezeInput, TEmergencyUnfreezeInput } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { appRouter } from "../routers/index.ts";
 import { createContextInner, resolveUser } from "../trpc/context.ts";
@@ -50,8 +51,9 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
     };
 
   app.get(`${PREFIX}/status`, handle((caller) => caller.emergency.status()));
-  app.post(`${PREFIX}/freeze`, handle((caller, body) => caller.emergency.freeze(body as never)));
-  app.post(`${PREFIX}/unfreeze`, handle((caller, body) => caller.emergency.unfreeze(body as never)));
+  // Bodies are unknown JSON here; the procedures' zod inputs validate them (400 on mismatch).
+  app.post(`${PREFIX}/freeze`, handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)));
+  app.post(`${PREFIX}/unfreeze`, handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)));
 }
 
 /** Same statuses as /trpc; body in the REST shape {error:{code, message, ...details}}. */

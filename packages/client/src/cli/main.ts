@@ -30,6 +30,8 @@ email and password.`;
 
 class UsageError extends Error {}
 
+type FreezeInput = Parameters<SwitchboardClient["emergency"]["freeze"]["mutate"]>[0];
+
 interface Options {
   url: string;
   json: boolean;
@@ -106,7 +108,8 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
       const client = await signedIn(options, io);
       const result = await client.emergency.freeze.mutate({
         reason: options.reason,
-        ...(options.scope !== undefined ? { scope: options.scope as never } : {}),
+        // Any string: the server validates scopes and answers 400 naming the valid ones.
+        ...(options.scope !== undefined ? { scope: options.scope as FreezeInput["scope"] } : {}),
         ...(options.expiresInSec !== undefined ? { expiresInSec: options.expiresInSec } : {}),
       });
       return print(result, formatChange(result, "freeze"));
