@@ -7,6 +7,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
+import { collectStream, eventually } from "../../test/chat.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation } from "../../test/http.ts";
 import { createLogger } from "../infra/logger.ts";
@@ -73,6 +74,16 @@ describe("access log", () => {
     expect(line!["ms"]).toEqual(expect.any(Number));
     expect(line!["overheadMs"]).toEqual(expect.any(Number));
     expect(line!["overheadMs"] as number).toBeLessThanOrEqual(line!["ms"] as number);
+  });
+
+  it("logs a stream when it ends, with the provider that streamed and the time before upstream", async () => {
+    const user = await t.userWithRole("USER");
+    const events = await collectStream(t.client(user.token), { message: "stream to the log" });
+    expect(events.at(-1)?.type).toBe("chat_complete");
+    await eventually(async () => (requestLines((l) => l["procedure"] === "chat.stream" && l["userId"] === user.id).length > 0 ? true : undefined), "the stream's access line");
+    const [line] = requestLines((l) => l["procedure"] === "chat.stream" && l["userId"] === user.id);
+    expect(line).toMatchObject({ method: "GET", status: 200, outcome: "success", stream: true, provider: "beta", providerOutcome: "success", upstreamCalls: 1 });
+    expect(line!["overheadMs"]).toEqual(expect.any(Number));
   });
 
   it("ties a failed provider call to its request by id, and logs the fallback that answered", async () => {
