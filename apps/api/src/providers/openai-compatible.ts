@@ -7,6 +7,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionCreateParamsBase } from "openai/resources/chat/completions";
 import type { TProviderId } from "@switchboard/schema";
+import { nodeHttpFetch } from "./node-http-fetch.ts";
 import { retryAfterMsOf } from "./retry-after.ts";
 import {
   ProviderError,
@@ -33,6 +34,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     apiKey: config.apiKey ?? "not-needed",
     maxRetries: 0,
     logLevel: "off",
+    fetch: nodeHttpFetch,
   });
 
   function params(request: ProviderRequest): ChatCompletionCreateParamsBase {

@@ -1,0 +1,58 @@
+/** The SDK's transport against a real local server: the fetch semantics the SDK relies on. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closedPortUrl, startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { nodeHttpFetch } from "./node-http-fetch.ts";
+
+let fake: FakeOpenAIServer;
+beforeAll(async () => void (fake = await startFakeOpenAI({ name: "transport" })));
+afterAll(async () => fake.close());
+
+const post = (body: unknown, init: RequestInit = {}) =>
+  nodeHttpFetch(`${fake.url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json", "x-test": "1" }, body: JSON.stringify(body), ...init });
+
+describe("nodeHttpFetch", () => {
+  it("sends method, headers and body, and returns status, headers and a readable body", async () => {
+    fake.enqueue({ kind: "status", status: 429, retryAfter: "3" });
+    const limited = await post({ model: "m", messages: [] });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("3");
+    const ok = await post({ model: "m", messages: [{ role: "user", content: "hi" }] });
+    expect(((await ok.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toBe("Hello from transport.");
+    expect(fake.requests.at(-1)?.headers["x-test"]).toBe("1");
+    expect(fake.requests.at(-1)?.body.model).toBe("m");
+  });
+
+  it("rejects with a TypeError when the connection is refused", async () => {
+    await expect(nodeHttpFetch(`${await closedPortUrl()}/chat/completions`, { method: "POST", body: "{}" })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it("an abort before the response rejects with AbortError; during the body it errors the stream", async () => {
+    const early = new AbortController();
+    fake.enqueue({ kind: "slow", delayMs: 5_000 });
+    const pending = post({ model: "m", messages: [], stream: true }, { signal: early.signal });
+    const index = fake.requests.length;
+    await fake.waitForRequests(index + 1);
+    early.abort();
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    await fake.waitForAbort(index);
+
+    const late = new AbortController();
+    fake.enqueue({ kind: "stall", afterChunks: 1 });
+    const res = await post({ model: "m", messages: [], stream: true }, { signal: late.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    late.abort();
+    // Chunks already received may still be read; then the stream errors, never ends cleanly.
+    const drain = async () => {
+      for (;;) if ((await reader.read()).done) return "ended cleanly";
+    };
+    await expect(drain()).rejects.toMatchObject({ name: "AbortError" });
+    await fake.waitForAbort(index + 1);
+  });
+
+  it("an already aborted signal rejects at once without a request", async () => {
+    const before = fake.requests.length;
+    await expect(post({}, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
+    expect(fake.requests).toHaveLength(before);
+  });
+});
