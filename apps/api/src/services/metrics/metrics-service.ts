@@ -183,7 +183,8 @@ export function createMetricsService(deps: MetricsServiceDeps) {
       let last = "";
       while (!signal?.aborted) {
         const summary = await cachedSummary();
-        const key = JSON.stringify({ ...summary, generatedAt: "" });
+        // Timestamps move on every read; only a change in the figures is worth a push.
+        const key = JSON.stringify({ ...summary, generatedAt: "", instances: summary.instances.map((i) => ({ ...i, flushedAt: "" })) });
         if (key !== last) {
           last = key;
           yield summary;
