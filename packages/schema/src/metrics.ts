@@ -117,7 +117,7 @@ export type TMetricsTimeseriesInput = z.input<typeof ZMetricsTimeseriesInput>;
 
 export const ZProviderMinute = z.object({ calls: count, successes: count, failures: count, avgLatencyMs: amount });
 
-export const ZMetricsPoint = z.object({
+export const ZMetricsBucket = z.object({
   /** Start of the minute (UTC, ISO). */
   minute: z.string(),
   requests: count,
@@ -131,7 +131,7 @@ export const ZMetricsPoint = z.object({
   completionTokens: count,
   providers: z.record(z.string(), ZProviderMinute),
 });
-export type TMetricsPoint = z.infer<typeof ZMetricsPoint>;
+export type TMetricsBucket = z.infer<typeof ZMetricsBucket>;
 
 export const ZMetricsTimeseries = z.object({
   from: z.string(),
@@ -139,6 +139,6 @@ export const ZMetricsTimeseries = z.object({
   bucketSeconds: z.literal(60),
   retentionHours: z.number(),
   /** Every minute of [from, to], oldest first; minutes without traffic are zeros. */
-  points: z.array(ZMetricsPoint),
+  buckets: z.array(ZMetricsBucket),
 });
 export type TMetricsTimeseries = z.infer<typeof ZMetricsTimeseries>;

@@ -138,9 +138,9 @@ describe("metrics.timeseries", () => {
     await send("for the timeseries");
     const series = await t.client(admin).metrics.timeseries.query({ from: new Date(Date.now() - 10 * 60_000).toISOString() });
     expect(series.bucketSeconds).toBe(60);
-    expect(series.points.length).toBeGreaterThanOrEqual(10);
-    const last = series.points.at(-1)!;
-    const lastTwo = series.points.slice(-2);
+    expect(series.buckets.length).toBeGreaterThanOrEqual(10);
+    const last = series.buckets.at(-1)!;
+    const lastTwo = series.buckets.slice(-2);
     expect(lastTwo.reduce((n, p) => n + p.calls, 0)).toBeGreaterThan(0);
     expect(lastTwo.reduce((n, p) => n + p.requests, 0)).toBeGreaterThan(0);
     expect(Date.parse(last.minute) % 60_000).toBe(0);
@@ -160,7 +160,7 @@ describe("metrics.timeseries", () => {
     }
     const ok = await trpcQuery(t.url, "metrics.timeseries", { from: Date.now() - 24 * hour + 60_000 }, bearer(admin));
     expect(ok.status).toBe(200);
-    expect(ok.body.result.data.points.length).toBeGreaterThan(1_400);
+    expect(ok.body.result.data.buckets.length).toBeGreaterThan(1_400);
   });
 });
 

@@ -6,7 +6,7 @@ const minuteLabel = (iso: string) => new Date(iso).toLocaleTimeString("en-GB", {
 
 /** Requests, latency and errors per minute (PostgreSQL buckets, cluster-wide). */
 export function TrafficCharts({ series }: { series: TMetricsTimeseries }) {
-  const points = series.points;
+  const points = series.buckets;
   const labels = points.map((p) => minuteLabel(p.minute));
   return (
     <section className="charts" aria-label="Traffic over time">

@@ -161,8 +161,8 @@ describe("cluster metrics", () => {
       try {
         const admin = second.client(await second.login());
         const series = await admin.metrics.timeseries.query({ from: new Date(Date.now() - 10 * 60_000).toISOString() });
-        expect(series.points.reduce((n, p) => n + (p.providers["beta"]?.calls ?? 0), 0)).toBe(4);
-        expect(series.points.reduce((n, p) => n + p.requests, 0)).toBe(4);
+        expect(series.buckets.reduce((n, p) => n + (p.providers["beta"]?.calls ?? 0), 0)).toBe(4);
+        expect(series.buckets.reduce((n, p) => n + p.requests, 0)).toBe(4);
         const s = await admin.metrics.summary.query();
         expect(s.ai["beta"]!.calls).toBe(4);
         expect(s.requests.total).toBe(4);

@@ -51,13 +51,13 @@ describe("timeseries points", () => {
       row("template", 1, 0, 4, [sketch(4)]),
       row("_gateway", 4, 1, 700, []),
     ]);
-    expect(series.points).toHaveLength(3);
-    expect(series.points[0]).toMatchObject({ requests: 4, errors: 1, calls: 4, successes: 3, failures: 1, avgLatencyMs: 151, promptTokens: 6 });
-    expect(series.points[0]!.providers).toEqual({
+    expect(series.buckets).toHaveLength(3);
+    expect(series.buckets[0]).toMatchObject({ requests: 4, errors: 1, calls: 4, successes: 3, failures: 1, avgLatencyMs: 151, promptTokens: 6 });
+    expect(series.buckets[0]!.providers).toEqual({
       beta: { calls: 3, successes: 2, failures: 1, avgLatencyMs: 200 },
       template: { calls: 1, successes: 1, failures: 0, avgLatencyMs: 4 },
     });
-    expect(Math.abs(series.points[0]!.p95LatencyMs - 200) / 200).toBeLessThanOrEqual(0.01);
-    expect(series.points[2]).toMatchObject({ requests: 0, calls: 0, avgLatencyMs: 0, providers: {} });
+    expect(Math.abs(series.buckets[0]!.p95LatencyMs - 200) / 200).toBeLessThanOrEqual(0.01);
+    expect(series.buckets[2]).toMatchObject({ requests: 0, calls: 0, avgLatencyMs: 0, providers: {} });
   });
 });

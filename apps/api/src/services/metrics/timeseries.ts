@@ -1,5 +1,5 @@
 /** metrics.timeseries: range rules and per-minute points from stored buckets (pure). */
-import { METRICS_RETENTION_HOURS, type TMetricsPoint, type TMetricsTimeseries } from "@switchboard/schema";
+import { METRICS_RETENTION_HOURS, type TMetricsBucket, type TMetricsTimeseries } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
 import type { StoredMinute } from "./bucket-store.ts";
 import { GATEWAY_ROW } from "./instance-metrics.ts";
@@ -33,7 +33,7 @@ export function resolveRange(input: { from?: Date | undefined; to?: Date | undef
   return { from: floorMinute(Math.max(from, windowStart)), to: floorMinute(to) };
 }
 
-function emptyPoint(minute: number): TMetricsPoint {
+function emptyPoint(minute: number): TMetricsBucket {
   return {
     minute: new Date(minute).toISOString(),
     ...{ requests: 0, errors: 0, calls: 0, successes: 0, failures: 0, avgLatencyMs: 0, p95LatencyMs: 0, promptTokens: 0, completionTokens: 0 },
@@ -47,7 +47,7 @@ export function buildTimeseries(range: { from: number; to: number }, stored: Sto
     const key = m.minute.getTime();
     byMinute.set(key, [...(byMinute.get(key) ?? []), m]);
   }
-  const points: TMetricsPoint[] = [];
+  const points: TMetricsBucket[] = [];
   for (let minute = range.from; minute <= range.to; minute += MINUTE_MS) {
     const point = emptyPoint(minute);
     const rows = byMinute.get(minute) ?? [];
@@ -80,6 +80,6 @@ export function buildTimeseries(range: { from: number; to: number }, stored: Sto
     to: new Date(range.to).toISOString(),
     bucketSeconds: 60,
     retentionHours: METRICS_RETENTION_HOURS,
-    points,
+    buckets: points,
   };
 }
