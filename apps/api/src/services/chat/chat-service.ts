@@ -91,10 +91,11 @@ export function createChatService(deps: ChatServiceDeps) {
 
   async function send(user: Viewer, input: TChatSendInput, signal?: AbortSignal): Promise<TChatSendOutput> {
     await admit(user.id, input.provider);
-    const { conversationId, history, createdAt } = await store.addUserMessage(user.id, input.conversationId, input.message);
+    const { conversationId, history, createdAt, whenStored } = await store.addUserMessage(user.id, input.conversationId, input.message);
     const messageId = randomUUID();
     const { controller, unlink } = requestSignal(signal);
     try {
+      // The user's message is being stored meanwhile; the reply waits for it (whenStored).
       const result = await chain.complete({
         messages: [...history, { role: "user", content: input.message }],
         model: input.model,
@@ -103,6 +104,7 @@ export function createChatService(deps: ChatServiceDeps) {
         pinned: input.provider,
         signal: controller.signal,
       });
+      await whenStored();
       await store.saveReply(conversationId, createdAt, {
         id: messageId,
         content: result.content,
@@ -117,6 +119,7 @@ export function createChatService(deps: ChatServiceDeps) {
       return { conversationId, messageId, ...result };
     } catch (error) {
       if (!(error instanceof ChainError)) throw error;
+      await whenStored();
       await store.saveReply(conversationId, createdAt, {
         id: messageId, content: "", provider: null, model: null, status: "failed",
         promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,

@@ -7,21 +7,15 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { TChatAttempt, TChatSendInput, TChatStreamEvent, TChatUsage, TProviderId } from "@switchboard/schema";
-import type { ChatMessage } from "../../providers/types.ts";
 import { ChainError } from "./chain-types.ts";
 import { streamErrorOf } from "./chat-errors.ts";
-import type { ConversationStore, ReplyRecord } from "./conversation-store.ts";
+import type { ConversationStore, ReplyRecord, UserTurn } from "./conversation-store.ts";
 import type { ProviderChain } from "./provider-chain.ts";
 
-interface Turn {
-  conversationId: string;
-  history: ChatMessage[];
-  createdAt: Date;
-}
 
 export async function* streamChatReply(
   deps: { chain: ProviderChain; store: ConversationStore; log: Logger },
-  turn: Turn,
+  turn: UserTurn,
   input: TChatSendInput,
   signal: AbortSignal,
 ): AsyncGenerator<TChatStreamEvent> {
@@ -33,6 +27,7 @@ export async function* streamChatReply(
   let stored = false;
   const save = async (reply: Omit<ReplyRecord, "id" | "content" | "provider" | "model">) => {
     stored = true;
+    await turn.whenStored();
     await deps.store.saveReply(conversationId, turn.createdAt, { id: messageId, content, provider, model, ...reply });
   };
   const failed = (attempts: TChatAttempt[], usage?: TChatUsage, latencyMs?: number) =>
@@ -55,6 +50,8 @@ export async function* streamChatReply(
     });
     for await (const event of events) {
       if (event.type === "start") {
+        // The client may open the conversation as soon as it learns its id.
+        await turn.whenStored();
         provider = event.provider;
         model = event.model;
         yield { type: "chat_start", conversationId, messageId, provider: event.provider, model: event.model };

@@ -36,6 +36,27 @@ export interface ReplyRecord {
   attempts: TChatAttempt[];
 }
 
+export interface UserTurn {
+  conversationId: string;
+  /** Earlier messages within the history budget, oldest first. */
+  history: ChatMessage[];
+  createdAt: Date;
+  /** Resolves once the user's message (and a new conversation) is stored; rejects if that failed. */
+  whenStored: () => Promise<void>;
+}
+
+/** Lets a write run now and be awaited later, with no unhandled rejection in between. */
+function later(write: PromiseLike<unknown>): () => Promise<void> {
+  const outcome = Promise.resolve(write).then(
+    () => null,
+    (error: unknown) => ({ error }),
+  );
+  return async () => {
+    const failed = await outcome;
+    if (failed) throw failed.error;
+  };
+}
+
 const notFound = () => new AppError("NOT_FOUND", "Conversation not found");
 const TITLE_MAX = 80;
 
@@ -44,14 +65,12 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   const scope = (viewer: Viewer) => (roleAtLeast(viewer.role, "ADMIN") ? {} : { userId: viewer.id });
 
   /**
-   * Stores the user's message (creating the conversation when no id is given) and returns
-   * the earlier messages to send as context. Posting is owner-only, even for admins.
+   * Checks the conversation (owner-only, even for admins), returns the earlier messages to
+   * send as context, and starts storing the user's message (creating the conversation when
+   * no id is given). The write runs while the model is called: await `whenStored` before
+   * anything that needs the rows (the reply, telling the client the conversation id).
    */
-  async function addUserMessage(
-    userId: string,
-    conversationId: string | undefined,
-    content: string,
-  ): Promise<{ conversationId: string; history: ChatMessage[]; createdAt: Date }> {
+  async function addUserMessage(userId: string, conversationId: string | undefined, content: string): Promise<UserTurn> {
     const createdAt = new Date();
     if (conversationId === undefined) {
       const id = randomUUID();
@@ -59,14 +78,14 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
       const at = createdAt.toISOString();
       // One statement instead of Prisma's nested create (a four-round-trip transaction): this
       // is on every chat request's path. Foreign keys are checked at the end of the statement.
-      await prisma.$executeRaw`
+      const write = prisma.$executeRaw`
         WITH conversation AS (
           INSERT INTO "Conversation" ("id", "userId", "title", "createdAt", "updatedAt")
           VALUES (${id}, ${userId}, ${title}, ${at}::timestamptz AT TIME ZONE 'UTC', ${at}::timestamptz AT TIME ZONE 'UTC')
         )
         INSERT INTO "Message" ("id", "conversationId", "role", "content", "status", "createdAt")
         VALUES (${randomUUID()}, ${id}, 'user', ${content}, 'complete', ${at}::timestamptz AT TIME ZONE 'UTC')`;
-      return { conversationId: id, history: [], createdAt };
+      return { conversationId: id, history: [], createdAt, whenStored: later(write) };
     }
     const found = await prisma.conversation.findFirst({
       where: { id: conversationId, userId },
@@ -80,8 +99,8 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
       throw new AppError("PAYLOAD_TOO_LARGE", `Conversation is full (limit ${CHAT_LIMITS.conversationMaxMessages} messages); start a new one`);
     }
     const history = selectHistory(found.messages, deps.budget);
-    await prisma.message.create({ data: { conversationId, role: "user", content, status: "complete", createdAt } });
-    return { conversationId, history, createdAt };
+    const write = prisma.message.create({ data: { conversationId, role: "user", content, status: "complete", createdAt }, select: { id: true } });
+    return { conversationId, history, createdAt, whenStored: later(write) };
   }
 
   /** Stores a reply. Must finish before the reply is acknowledged to the client. */
