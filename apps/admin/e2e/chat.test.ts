@@ -11,13 +11,8 @@ let context: BrowserContext | undefined;
 
 beforeAll(async () => {
   ensureAdminBuild();
-  // Paced words, so the browser has a stream to watch (startApi passes the environment on).
-  process.env.TEMPLATE_STREAM_DELAY_MS = "15";
-  try {
-    api = await startApi();
-  } finally {
-    delete process.env.TEMPLATE_STREAM_DELAY_MS;
-  }
+  // Paced words, so the browser has a stream to watch.
+  api = await startApi({ env: { TEMPLATE_STREAM_DELAY_MS: "15" } });
   browser = await launchBrowser();
 });
 
