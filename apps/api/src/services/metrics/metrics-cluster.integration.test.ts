@@ -13,7 +13,7 @@ import { createTestDatabase } from "../../../test/database.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 import { bearer } from "../../../test/http.ts";
 import { parsePrometheusText, samplesNamed } from "../../../test/prometheus-parser.ts";
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../../test/redis.ts";
+import { deleteKeysWithPrefix, startTcpProxy, testRedisUrl, uniquePrefix } from "../../../test/redis.ts";
 
 type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -145,6 +145,31 @@ describe("cluster metrics", () => {
       expect(instanceRow(after, cId)).toMatchObject({ live: false, requests: 5, calls: 5, activeStreams: 0 });
     } finally {
       await c?.stop();
+    }
+  });
+
+  it("fall back to this instance's own figures while Redis is unreachable, and recover", async () => {
+    const proxy = await startTcpProxy();
+    const ownPrefix = uniquePrefix("metrics-outage");
+    const lone = await startTestApp({ databaseUrl: db.url, redisKeyPrefix: ownPrefix, env: { ...env(beta), REDIS_URL: proxy.url } });
+    try {
+      const admin = lone.client(await lone.login());
+      await admin.chat.send.mutate({ message: "before the outage" });
+      await proxy.cut();
+      const during = await admin.metrics.summary.query();
+      expect(during.partial).toBe(true);
+      expect(during.ai["beta"]!.calls).toBe(1);
+      expect(during.instances).toEqual([expect.objectContaining({ id: lone.app.deps.instanceId, live: true })]);
+      await proxy.restore();
+      const after = await eventually(async () => {
+        const s = await admin.metrics.summary.query();
+        return s.partial ? undefined : s;
+      }, "metrics to read the cluster again", 20_000);
+      expect(after.ai["beta"]!.calls).toBe(1);
+    } finally {
+      await lone.close();
+      await proxy.close();
+      await deleteKeysWithPrefix(ownPrefix);
     }
   });
 
