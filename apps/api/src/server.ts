@@ -36,7 +36,12 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {
-    await app.register(fastifyCors, { origin: deps.env.CORS_ORIGINS, credentials: true });
+    await app.register(fastifyCors, {
+      origin: deps.env.CORS_ORIGINS,
+      credentials: true,
+      // Browser clients on other origins may read these; everything else stays hidden.
+      exposedHeaders: ["x-switchboard-overhead-ms", "retry-after"],
+    });
   }
 
   await app.register(fastifyTRPCPlugin, {
