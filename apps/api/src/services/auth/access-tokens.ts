@@ -19,6 +19,8 @@ export interface AccessTokenConfig {
 
 /** Tokens larger than this are rejected before any crypto work. */
 const MAX_TOKEN_LENGTH = 4096;
+/** Verified tokens remembered (insertion-ordered Map, oldest evicted first). */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export function createAccessTokens(config: AccessTokenConfig) {
   const key = new TextEncoder().encode(config.secret);
@@ -35,9 +37,29 @@ export function createAccessTokens(config: AccessTokenConfig) {
       .sign(key);
   }
 
+  // A token's signature and claims never change, only the clock moves: remembering which
+  // token strings verified (until their exp) skips the HMAC on every request after the
+  // first, the largest CPU cost of a gateway call. Revocation is checked by the caller on
+  // every request regardless.
+  const verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+
   /** Returns the claims of a valid token, or null for any invalid one. Never throws. */
   async function verify(token: string): Promise<AccessClaims | null> {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+    const cached = verified.get(token);
+    if (cached) {
+      if (Date.now() < cached.expiresAtMs) return cached.claims;
+      verified.delete(token);
+    }
+    const claims = await verifyUncached(token);
+    if (claims) {
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      verified.set(token, claims);
+    }
+    return claims?.claims ?? null;
+  }
+
+  async function verifyUncached(token: string): Promise<{ claims: AccessClaims; expiresAtMs: number } | null> {
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: ["HS256"],
@@ -48,7 +70,10 @@ export function createAccessTokens(config: AccessTokenConfig) {
       const role = ZRole.safeParse(payload.role);
       if (!role.success || typeof payload.sub !== "string" || typeof payload.sid !== "string") return null;
       if (typeof payload.email !== "string" || typeof payload.iat_ms !== "number") return null;
-      return { userId: payload.sub, email: payload.email, role: role.data, sessionId: payload.sid, issuedAtMs: payload.iat_ms };
+      return {
+        claims: { userId: payload.sub, email: payload.email, role: role.data, sessionId: payload.sid, issuedAtMs: payload.iat_ms },
+        expiresAtMs: payload.exp! * 1000,
+      };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return null;
       throw error;
