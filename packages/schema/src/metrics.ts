@@ -71,7 +71,11 @@ export const ZInstanceMetrics = z.object({
 });
 export type TInstanceMetrics = z.infer<typeof ZInstanceMetrics>;
 
-export const ZMetricsSummary = z.object({
+/**
+ * Besides `ai: {<provider>: …}`, each provider is also found under the flat key
+ * `"ai.<provider>"` (same object): the shape existing dashboards already read.
+ */
+export const ZMetricsSummary = z.looseObject({
   generatedAt: z.string(),
   /** Start of the oldest instance whose figures are included. */
   since: z.string(),

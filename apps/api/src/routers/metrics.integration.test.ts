@@ -90,6 +90,9 @@ describe("metrics.summary", () => {
     expect(after.instances).toEqual([expect.objectContaining({ id: t.app.deps.instanceId, live: true })]);
     expect(after.overhead.p50).toBeGreaterThan(0);
     expect(after.partial).toBe(false);
+    // The flat legacy keys carry the same figures.
+    expect(after["ai.beta"]).toEqual(after.ai["beta"]);
+    expect(after["ai.deepseek"]).toEqual(after.ai["deepseek"]);
   });
 
   it("counts gateway errors by code, including freezes and stream errors", async () => {

@@ -147,5 +147,7 @@ export function buildSummary(input: SummaryInputs): TMetricsSummary {
     liveInstances: liveIds.size,
     instances: rows,
     partial: input.partial,
+    // Legacy flat keys ("ai.deepseek": {...}) for dashboards built on the old metrics endpoint.
+    ...Object.fromEntries(Object.entries(ai).map(([id, metrics]) => [`ai.${id}`, metrics])),
   };
 }
