@@ -10,7 +10,9 @@
  *
  * at concurrency 1 (p50/p99 latency; "added" = minus direct) and at concurrency 32 (req/s,
  * and CPU time per request of the serving process: the upstream for direct calls).
- * Knobs: BENCH_REQUESTS_C1 (default 1000), BENCH_REQUESTS_C32 (default 4000), BENCH_WARMUP (300).
+ * Knobs: BENCH_REQUESTS_C1 (default 1000), BENCH_REQUESTS_C32 (default 4000), BENCH_WARMUP (300),
+ * BENCH_PATHS (comma list, default all three), BENCH_CPU_PROF=<dir> (the Switchboard process
+ * writes a V8 CPU profile there when it stops: open it in Chrome DevTools or speedscope).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -25,6 +27,8 @@ import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.
 const C1 = Number(process.env.BENCH_REQUESTS_C1 ?? 1000);
 const C32 = Number(process.env.BENCH_REQUESTS_C32 ?? 4000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const PATHS = process.env.BENCH_PATHS?.split(",");
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 
 type Call = () => Promise<void>;
 
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
       BETA_MODEL_BASE_URL: upstream.url,
       PROVIDER_ORDER: "beta,template",
       CHAT_RATE_LIMIT_PER_MIN: "100000000",
+      ...(CPU_PROF_DIR ? { NODE_OPTIONS: `--import ${fileURLToPath(new URL("./cpu-profile.mjs", import.meta.url))}`, CPU_PROF_DIR } : {}),
     },
   });
   try {
@@ -103,11 +108,11 @@ async function main(): Promise<void> {
     const token: string = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
     const auth = { authorization: `Bearer ${token}` };
     const messages = [{ role: "user", content: "Say hello" }];
-    const calls: Array<[string, Call]> = [
+    const calls = ([
       ["direct", post(`${upstream.url}/chat/completions`, { model: "beta", messages })],
       ["openai", post(`${api.url}/v1/chat/completions`, { model: "auto", messages }, auth)],
       ["chat.send", post(`${api.url}/trpc/chat.send`, { message: "Say hello" }, auth)],
-    ];
+    ] satisfies Array<[string, Call]>).filter(([name]) => name === "direct" || !PATHS || PATHS.includes(name));
 
     for (const [name, call] of calls) await run(name, call, WARMUP, 8);
     const c1 = new Map<string, number[]>();

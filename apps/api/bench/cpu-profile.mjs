@@ -1,0 +1,22 @@
+/**
+ * Preload for benchmarks: `NODE_OPTIONS="--import <this file>"` with CPU_PROF_DIR set makes
+ * the process record a V8 CPU profile and write it when it gets SIGTERM (Node 20 refuses
+ * --cpu-prof inside NODE_OPTIONS, and bench processes are spawned with an env, not flags).
+ */
+import { Session } from "node:inspector";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = process.env.CPU_PROF_DIR;
+if (dir) {
+  const session = new Session();
+  session.connect();
+  session.post("Profiler.enable");
+  session.post("Profiler.setSamplingInterval", { interval: 200 });
+  session.post("Profiler.start");
+  process.prependOnceListener("SIGTERM", () => {
+    session.post("Profiler.stop", (err, result) => {
+      if (!err) writeFileSync(join(dir, `${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
+}
