@@ -30,6 +30,17 @@ export function describeCoordinationContract(name: string, factory: Coordination
         expect(await c.get("kv:a")).toBe("two");
       });
 
+      it("getMany reads several keys in order: null for missing, expired or non-string keys", async () => {
+        expect(await c.getMany([])).toEqual([]);
+        await c.set("kv:m1", "one");
+        await c.set("kv:m2", "two", { ttlMs: 60_000 });
+        await c.set("kv:m-short", "gone", { ttlMs: 60 });
+        await c.hincrByFloat("kv:m-hash", "f", 1);
+        expect(await c.getMany(["kv:m2", "kv:m-missing", "kv:m1", "kv:m-hash", "kv:m1"])).toEqual(["two", null, "one", null, "one"]);
+        await vi.waitFor(async () => expect(await c.get("kv:m-short")).toBeNull(), poll);
+        expect(await c.getMany(["kv:m-short", "kv:m1"])).toEqual([null, "one"]);
+      });
+
       it("expires keys set with ttlMs and keeps those without", async () => {
         await c.set("kv:long", "x", { ttlMs: 60_000 });
         await c.set("kv:short", "y", { ttlMs: 60 });
@@ -283,6 +294,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
         await c.close();
         expect(await c.ping()).toBe(false);
         await expect(c.get("x")).rejects.toThrow(/closed/i);
+        await expect(c.getMany(["x"])).rejects.toThrow(/closed/i);
         await expect(c.publish("x", "y")).rejects.toThrow(/closed/i);
       });
     });

@@ -90,6 +90,15 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       return e ? e.value : null;
     },
 
+    async getMany(keys) {
+      assertOpen();
+      // Like MGET: a key holding another type reads as missing instead of failing.
+      return keys.map((key) => {
+        const e = live(key);
+        return e && e.kind === "string" ? e.value : null;
+      });
+    },
+
     async set(key, value, opts) {
       assertOpen();
       // Like Redis SET without KEEPTTL: overwrites any type and replaces the TTL.

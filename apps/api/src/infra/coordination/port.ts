@@ -34,6 +34,11 @@ export interface Coordination {
    * are namespaced by the adapter (Redis: keyPrefix), so callers use short names.
    */
   get(key: string): Promise<string | null>;
+  /**
+   * Several keys in one call (Redis: one MGET, one round trip), values in the order of
+   * `keys`, null for a missing key. For hot paths that read more than one key per request.
+   */
+  getMany(keys: readonly string[]): Promise<Array<string | null>>;
   set(key: string, value: string, opts?: { ttlMs?: number }): Promise<void>;
   /** Sets only if absent; true when this call created the key. */
   setIfAbsent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;

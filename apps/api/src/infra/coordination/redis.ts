@@ -149,6 +149,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
   return {
     kind: "redis",
     get: (key) => run("get", () => cmd.get(k(key))),
+    getMany: (keys) => run("getMany", async () => (keys.length === 0 ? [] : cmd.mget(keys.map(k)))),
     set: (key, value, o) =>
       run("set", async () => {
         if (o?.ttlMs && o.ttlMs > 0) await cmd.set(k(key), value, "PX", ms(o.ttlMs));
