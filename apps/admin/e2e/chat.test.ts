@@ -3,7 +3,7 @@
 // and reopening a past conversation.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -24,13 +24,7 @@ afterAll(async () => {
 
 async function signedInPage(): Promise<Page> {
   context = await newContext(browser, api.baseUrl);
-  const page = await context.newPage();
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(api.email);
-  await page.getByLabel("Password").fill(api.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${api.baseUrl}/`);
-  return page;
+  return signIn(context, api.email, api.password);
 }
 
 describe("chat page", () => {

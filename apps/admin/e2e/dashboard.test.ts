@@ -4,7 +4,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -65,13 +65,7 @@ async function traffic(rounds: number): Promise<void> {
 
 async function signedInPage(): Promise<Page> {
   context = await newContext(browser, api.baseUrl);
-  const page = await context.newPage();
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(api.email);
-  await page.getByLabel("Password").fill(api.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${api.baseUrl}/`);
-  return page;
+  return signIn(context, api.email, api.password);
 }
 
 const numberIn = async (page: Page, selector: string) => Number(((await page.locator(selector).first().textContent()) ?? "").replace(/[^\d.]/g, ""));

@@ -3,7 +3,7 @@
 // an ops script would) reaches an open page live over emergency.watch; roles see what they may.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -40,14 +40,7 @@ afterAll(async () => {
 async function signedInPage(email: string, password: string, errors: string[]): Promise<Page> {
   const context = await newContext(browser, api.baseUrl);
   contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (error) => errors.push(error.message));
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
-  return page;
+  return signIn(context, email, password, errors);
 }
 
 describe("emergency stop in the admin", () => {

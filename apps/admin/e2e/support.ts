@@ -1,14 +1,13 @@
 // Shared setup for the admin browser tests: a fresh admin build, a real API server in a
 // child process (embedded database in a temp DATA_DIR), and Debian's Chromium.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { spawnApi } from "../../api/test/api-process.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const ADMIN_DIR = join(REPO_ROOT, "apps/admin");
@@ -26,7 +25,6 @@ const CHROMIUM_ARGS = [
   "--disable-quic",
   "--no-first-run",
 ];
-const HEALTH_DEADLINE_MS = 60_000;
 
 function newestMtime(path: string): number {
   const stat = statSync(path);
@@ -50,18 +48,6 @@ export function ensureAdminBuild(): void {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
-
 export interface ApiServer {
   baseUrl: string;
   email: string;
@@ -71,36 +57,21 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 export interface StartApiOptions {
   /** Extra settings for the server, e.g. provider base URLs pointing at local fake upstreams. */
   env?: Record<string, string>;
 }
 
 /**
- * Starts `node --import tsx apps/api/src/main.ts` on a free loopback port with a fresh
- * embedded data dir and a bootstrap SuperAdmin, and waits for GET /health to answer 200.
+ * Starts the API as a child process (the same helper the api's multi-instance tests use) on
+ * the embedded default with a bootstrap SuperAdmin, serving this admin build, and waits for
+ * GET /health to answer 200.
  */
 export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
-  const port = await freePort();
-  const dataDir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
   const email = "admin@e2e.test";
   const password = `e2e-${randomBytes(18).toString("base64url")}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATA_DIR: dataDir,
     SUPERADMIN_EMAIL: email,
     SUPERADMIN_PASSWORD: password,
     LOG_LEVEL: "warn",
@@ -110,49 +81,8 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   };
   // Always the embedded default: no external database, Redis or fixed secret from the shell.
   for (const key of ["DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CORS_ORIGINS"]) delete env[key];
-
-  const child = spawn(process.execPath, ["--import", "tsx", "apps/api/src/main.ts"], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-20_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      if (!(await waitForExit(child, 10_000))) {
-        child.kill("SIGKILL");
-        await waitForExit(child, 5_000);
-      }
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + HEALTH_DEADLINE_MS;
-  let lastProblem = "no answer yet";
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(`API server exited (code ${child.exitCode}, signal ${child.signalCode}) before it was healthy.\n--- server output ---\n${output}`);
-    }
-    try {
-      const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (response.status === 200) return { baseUrl, email, password, output: () => output, stop };
-      lastProblem = `GET /health answered ${response.status}`;
-    } catch (error) {
-      lastProblem = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  await stop();
-  throw new Error(`API server not healthy after ${HEALTH_DEADLINE_MS / 1000} s (${lastProblem}).\n--- server output ---\n${output}`);
+  const api = await spawnApi({ env, readyPath: "/health", dataDirPrefix: "switchboard-e2e-" });
+  return { baseUrl: api.url, email, password, output: api.output, stop: api.stop };
 }
 
 export async function launchBrowser(): Promise<Browser> {
@@ -168,6 +98,21 @@ export async function newContext(browser: Browser, baseURL: string): Promise<Bro
     timezoneId: "UTC",
     colorScheme: "light",
   });
+}
+
+/**
+ * Opens a page in `context`, signs in through the login form and waits for the dashboard.
+ * `errors` collects uncaught page errors from the very first load on.
+ */
+export async function signIn(context: BrowserContext, email: string, password: string, errors?: string[]): Promise<Page> {
+  const page = await context.newPage();
+  if (errors) page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+  return page;
 }
 
 export async function screenshotPath(name: string): Promise<string> {

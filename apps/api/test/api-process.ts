@@ -1,16 +1,19 @@
 /**
  * Starts a Switchboard API as its own OS process (`node --import tsx src/main.ts`) on a free
- * loopback port, for multi-instance tests and benchmarks: separate processes share nothing
- * but PostgreSQL and Redis, exactly like a fleet behind a load balancer.
+ * loopback port with a fresh DATA_DIR. `startApiProcess` is the cluster flavour for
+ * multi-instance tests and benchmarks: separate processes share nothing but PostgreSQL and
+ * Redis, exactly like a fleet behind a load balancer. The admin's browser tests use
+ * `spawnApi` directly for the embedded default.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freeLoopbackPort } from "./redis-server.ts";
+import { freeLoopbackPort } from "./ports.ts";
 
 const API_DIR = fileURLToPath(new URL("../", import.meta.url));
+const READY_DEADLINE_MS = 60_000;
 
 export const CLUSTER_JWT_SECRET = "multi-instance-secret-that-is-long-enough-0123456789";
 export const CLUSTER_SUPERADMIN = { email: "root@cluster.test", password: "correct-horse-battery-staple" };
@@ -18,8 +21,18 @@ export const CLUSTER_SUPERADMIN = { email: "root@cluster.test", password: "corre
 export interface ApiProcess {
   url: string;
   pid: number;
+  /** The last part of what the server wrote to stdout/stderr (for failure messages). */
   output(): string;
   stop(): Promise<void>;
+}
+
+export interface SpawnApiOptions {
+  /** The whole environment of the child; PORT, HOST and DATA_DIR are filled in. */
+  env: NodeJS.ProcessEnv;
+  /** Polled until it answers 200: "/ready" (database and coordination up) or "/health". */
+  readyPath?: "/ready" | "/health";
+  /** Prefix of the temporary DATA_DIR, so a leftover folder says who made it. */
+  dataDirPrefix?: string;
 }
 
 export interface ApiProcessOptions {
@@ -40,24 +53,11 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProcess> {
+export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const port = await freeLoopbackPort();
-  const dataDir = await mkdtemp(join(tmpdir(), "switchboard-proc-"));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    NODE_ENV: "test",
-    HOST: "127.0.0.1",
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    DATABASE_URL: opts.databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    REDIS_KEY_PREFIX: opts.redisKeyPrefix,
-    JWT_SECRET: CLUSTER_JWT_SECRET,
-    SUPERADMIN_EMAIL: CLUSTER_SUPERADMIN.email,
-    SUPERADMIN_PASSWORD: CLUSTER_SUPERADMIN.password,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
-    ...opts.env,
-  };
+  const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
+  const readyPath = opts.readyPath ?? "/ready";
+  const env: NodeJS.ProcessEnv = { ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -78,20 +78,40 @@ export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProce
     await rm(dataDir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + READY_DEADLINE_MS;
+  let lastProblem = "no answer yet";
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new Error(`API process exited (code ${child.exitCode}) before it was ready:\n${output}`);
+      throw new Error(`API process exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${output}`);
     }
     try {
-      const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(2_000) });
       if (res.status === 200) return { url, pid: child.pid!, output: () => output, stop };
-    } catch {
-      // not listening yet
+      lastProblem = `GET ${readyPath} answered ${res.status}`;
+    } catch (error) {
+      lastProblem = (error as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();
-  throw new Error(`API process not ready within 60 s:\n${output}`);
+  throw new Error(`API process not ready within ${READY_DEADLINE_MS / 1000} s (${lastProblem}):\n${output}`);
+}
+
+/** One cluster member: shared PostgreSQL, Redis, JWT secret and bootstrap SuperAdmin. */
+export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProcess> {
+  return spawnApi({
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "test",
+      DATABASE_URL: opts.databaseUrl,
+      REDIS_URL: opts.redisUrl,
+      REDIS_KEY_PREFIX: opts.redisKeyPrefix,
+      JWT_SECRET: CLUSTER_JWT_SECRET,
+      SUPERADMIN_EMAIL: CLUSTER_SUPERADMIN.email,
+      SUPERADMIN_PASSWORD: CLUSTER_SUPERADMIN.password,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+      ...opts.env,
+    },
+  });
 }

@@ -4,8 +4,8 @@
  * No persistence (--save ''): a restart comes back empty, like a flushed cache node.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { freeLoopbackPort } from "./ports.ts";
 
 export interface RedisServer {
   url: string;
@@ -15,18 +15,6 @@ export interface RedisServer {
   /** Starts again on the same port (empty). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
 }
 
 function exited(child: ChildProcess): Promise<void> {
