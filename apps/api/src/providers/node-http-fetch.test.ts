@@ -1,4 +1,6 @@
 /** The SDK's transport against a real local server: the fetch semantics the SDK relies on. */
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closedPortUrl, startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { nodeHttpFetch } from "./node-http-fetch.ts";
@@ -54,5 +56,32 @@ describe("nodeHttpFetch", () => {
     const before = fake.requests.length;
     await expect(post({}, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
     expect(fake.requests).toHaveLength(before);
+  });
+
+  it("a JSON body cut or aborted midway rejects (TypeError / AbortError), never resolves with a partial body", async () => {
+    let held: ServerResponse | undefined;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+      res.write('{"choices":[');
+      held = res;
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const cut = nodeHttpFetch(url, { method: "POST", body: "{}" });
+      await expect.poll(() => held).toBeDefined();
+      held!.destroy();
+      await expect(cut).rejects.toBeInstanceOf(TypeError);
+
+      held = undefined;
+      const controller = new AbortController();
+      const aborted = nodeHttpFetch(url, { method: "POST", body: "{}", signal: controller.signal });
+      await expect.poll(() => held).toBeDefined();
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ name: "AbortError" });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

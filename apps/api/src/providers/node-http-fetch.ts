@@ -50,7 +50,7 @@ export const nodeHttpFetch: typeof fetch = (input, init) =>
     let response: http.IncomingMessage | undefined;
     const onAbort = () => {
       const error = abortError(signal!);
-      // Before the response: reject; during the body: error the body stream.
+      // Before the response: reject; during the body: error the body (SSE) or reject (JSON).
       if (response) response.destroy(error);
       else reject(error);
       request.destroy(error);
@@ -68,9 +68,28 @@ export const nodeHttpFetch: typeof fetch = (input, init) =>
       const headers = new Headers();
       for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
       const status = res.statusCode ?? 502;
-      const stream = NULL_BODY_STATUSES.has(status) ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
-      if (!stream) res.resume();
-      resolve(new Response(stream, { status, statusText: res.statusMessage ?? "", headers }));
+      const init = { status, statusText: res.statusMessage ?? "", headers };
+      if (NULL_BODY_STATUSES.has(status)) {
+        res.resume();
+        return resolve(new Response(null, init));
+      }
+      if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
+        return resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+      }
+      // Anything but SSE (a whole JSON completion, an error body) is read here and handed over
+      // as bytes: bridging a Node stream into a web ReadableStream (Readable.toWeb) cost about
+      // as much CPU as the rest of the transport in profiles of the non-stream chat path. The
+      // fetch promise then settles after the body, so an abort or a cut connection mid-body
+      // rejects it (AbortError / TypeError) instead of erroring the body stream — the SDK
+      // classifies both the same way.
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.once("end", () => resolve(new Response(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), init)));
+      res.once("error", () => {}); // an abort destroys res with the error; "close" rejects
+      res.once("close", () => {
+        if (res.complete) return;
+        reject(signal?.aborted ? abortError(signal) : new TypeError("fetch failed", { cause: new Error("connection closed before the body ended") }));
+      });
     });
     request.end(body ?? undefined);
   });
