@@ -51,3 +51,13 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return "Something went wrong.";
 }
+
+/**
+ * How a form shows a failed mutation: zod issues next to their fields, anything else as one
+ * message above or below the form.
+ */
+export function submitErrorsOf(mutation: { isError: boolean; error: unknown }): { fields: Record<string, string>; formError: string | null } {
+  if (!mutation.isError) return { fields: {}, formError: null };
+  const fields = fieldErrorsOf(mutation.error);
+  return { fields, formError: Object.keys(fields).length === 0 ? messageOf(mutation.error) : null };
+}

@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useId, useLayoutEffect, useState, type FormEvent } from "react";
+import { Field } from "../components/field.tsx";
 import { Logo } from "../components/icons.tsx";
 import { fieldErrorsOf, httpStatusOf, messageOf, retryAfterOf } from "../lib/errors.ts";
 import { useSession } from "../lib/session.tsx";
@@ -43,7 +44,7 @@ export function LoginPage() {
   const [pending, setPending] = useState(false);
   const [problem, setProblem] = useState<LoginProblem | null>(null);
   const secondsLeft = useSecondsLeft(problem?.kind === "rate-limited" ? problem.until : undefined);
-  const ids = { email: useId(), password: useId(), error: useId() };
+  const errorId = useId();
   const health = useQuery({ queryKey: ["health"], queryFn: () => trpc.health.check.query(), retry: false });
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
@@ -85,41 +86,22 @@ export function LoginPage() {
         <p className="muted login-lead">Use your Switchboard account. Sessions are kept in secure cookies.</p>
 
         {alert ? (
-          <div id={ids.error} className={`alert ${problem?.kind === "rate-limited" && !locked ? "alert-info" : "alert-error"}`} role="alert" data-testid="login-error">
+          <div id={errorId} className={`alert ${problem?.kind === "rate-limited" && !locked ? "alert-info" : "alert-error"}`} role="alert" data-testid="login-error">
             {alert}
           </div>
         ) : null}
 
-        <form className="form" onSubmit={onSubmit} noValidate aria-describedby={alert ? ids.error : undefined}>
-          <div className="field">
-            <label htmlFor={ids.email}>Email</label>
-            <input
-              id={ids.email}
-              type="email"
-              autoComplete="username"
-              autoFocus
-              required
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-              aria-invalid={fieldErrors.email ? true : undefined}
-              aria-describedby={fieldErrors.email ? `${ids.email}-err` : undefined}
-            />
-            {fieldErrors.email ? <p id={`${ids.email}-err`} className="field-error">{fieldErrors.email}</p> : null}
-          </div>
-          <div className="field">
-            <label htmlFor={ids.password}>Password</label>
-            <input
-              id={ids.password}
-              type="password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              aria-invalid={fieldErrors.password ? true : undefined}
-              aria-describedby={fieldErrors.password ? `${ids.password}-err` : undefined}
-            />
-            {fieldErrors.password ? <p id={`${ids.password}-err`} className="field-error">{fieldErrors.password}</p> : null}
-          </div>
+        <form className="form" onSubmit={onSubmit} noValidate aria-describedby={alert ? errorId : undefined}>
+          <Field label="Email" error={fieldErrors.email}>
+            {(control) => (
+              <input {...control} type="email" autoComplete="username" autoFocus required value={email} onChange={(e) => setEmail(e.target.value)} />
+            )}
+          </Field>
+          <Field label="Password" error={fieldErrors.password}>
+            {(control) => (
+              <input {...control} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+            )}
+          </Field>
           <button type="submit" className="btn btn-primary btn-block" disabled={pending || locked}>
             {pending ? "Signing in…" : "Sign in"}
           </button>

@@ -1,5 +1,6 @@
 import { CONSENSUS_LIMITS, CONSENSUS_STRATEGIES, defaultQuorum, type TConsensusModels, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
 import { useEffect, useId, useState, type FormEvent } from "react";
+import { Field, FormError } from "../../components/field.tsx";
 import { STRATEGY_INFO } from "./strategy-info.ts";
 
 export interface RunFormProps {
@@ -12,7 +13,7 @@ export interface RunFormProps {
 
 /** Prompt, models, strategy, quorum and deadline. The server validates; its messages show per field. */
 export function RunForm({ models, busy, refusal, onRun, onStop }: RunFormProps) {
-  const ids = { heading: useId(), prompt: useId(), strategy: useId(), quorum: useId(), timeout: useId(), aggregator: useId(), models: useId() };
+  const ids = { heading: useId(), models: useId() };
   const [prompt, setPrompt] = useState("");
   const [strategy, setStrategy] = useState<TConsensusStrategy>("majority");
   const [chosen, setChosen] = useState<TProviderId[] | null>(null);
@@ -52,19 +53,18 @@ export function RunForm({ models, busy, refusal, onRun, onStop }: RunFormProps) 
     });
   };
 
-  const error = (name: string) => (fields[name] ? <p className="field-error" id={`${ids.heading}-${name}-err`}>{fields[name]}</p> : null);
   const formError = refusal && Object.keys(fields).length === 0 ? refusal.message : null;
 
   return (
     <section className="card" aria-labelledby={ids.heading}>
       <h2 id={ids.heading}>Ask several models</h2>
       <form className="form consensus-form" aria-label="Run consensus" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor={ids.prompt}>Prompt</label>
-          <textarea id={ids.prompt} rows={3} value={prompt} maxLength={CONSENSUS_LIMITS.promptMaxChars} placeholder="A question every model answers on its own, e.g. What is the boiling point of water at sea level in °C?" onChange={(e) => setPrompt(e.target.value)} aria-invalid={fields.prompt ? true : undefined} />
-          {error("prompt")}
-        </div>
-        <fieldset className="field consensus-models" aria-describedby={`${ids.models}-hint`}>
+        <Field label="Prompt" error={fields.prompt}>
+          {(control) => (
+            <textarea {...control} rows={3} value={prompt} maxLength={CONSENSUS_LIMITS.promptMaxChars} placeholder="A question every model answers on its own, e.g. What is the boiling point of water at sea level in °C?" onChange={(e) => setPrompt(e.target.value)} />
+          )}
+        </Field>
+        <fieldset className="field consensus-models" aria-describedby={fields.providers ? `${ids.models}-err` : `${ids.models}-hint`}>
           <legend>Models</legend>
           <div className="consensus-model-list">
             {(models?.models ?? []).map((m) => (
@@ -76,37 +76,36 @@ export function RunForm({ models, busy, refusal, onRun, onStop }: RunFormProps) 
               </label>
             ))}
           </div>
-          {fields.providers ? error("providers") : <p id={`${ids.models}-hint`} className="field-hint">At least two. The offline template is off by default: its canned replies are not a model&apos;s opinion.</p>}
+          {fields.providers ? <p id={`${ids.models}-err`} className="field-error">{fields.providers}</p> : <p id={`${ids.models}-hint`} className="field-hint">At least two. The offline template is off by default: its canned replies are not a model&apos;s opinion.</p>}
         </fieldset>
         <div className="consensus-form-row">
-          <div className="field">
-            <label htmlFor={ids.strategy}>Strategy</label>
-            <select id={ids.strategy} value={strategy} onChange={(e) => setStrategy(e.target.value as TConsensusStrategy)} aria-describedby={`${ids.strategy}-hint`}>
-              {CONSENSUS_STRATEGIES.map((s) => <option key={s} value={s}>{STRATEGY_INFO[s].label}</option>)}
-            </select>
-            <p id={`${ids.strategy}-hint`} className="field-hint">{STRATEGY_INFO[strategy].hint}</p>
-          </div>
-          <div className="field">
-            <label htmlFor={ids.quorum}>Quorum</label>
-            <input id={ids.quorum} type="number" min={1} max={Math.max(1, selected.length)} value={quorum} placeholder={String(defaultQuorum(selected.length))} onChange={(e) => setQuorum(e.target.value)} aria-invalid={fields.quorum ? true : undefined} />
-            {fields.quorum ? error("quorum") : <p className="field-hint">Answers needed for a result.</p>}
-          </div>
-          <div className="field">
-            <label htmlFor={ids.timeout}>Timeout (s)</label>
-            <input id={ids.timeout} type="number" min={0.1} step={0.1} value={timeoutSec} onChange={(e) => setTimeoutSec(e.target.value)} aria-invalid={fields.timeoutMs ? true : undefined} />
-            {fields.timeoutMs ? error("timeoutMs") : <p className="field-hint">Slower models are reported timed out.</p>}
-          </div>
-          {strategy === "synthesize" ? (
-            <div className="field">
-              <label htmlFor={ids.aggregator}>Aggregator</label>
-              <select id={ids.aggregator} value={aggregator} onChange={(e) => setAggregator(e.target.value as "" | TProviderId)}>
-                <option value="">{models?.defaults.aggregator ? `Default (${models.defaults.aggregator})` : "First model to answer"}</option>
-                {(models?.models ?? []).filter((m) => m.active && m.kind !== "template").map((m) => <option key={m.provider} value={m.provider}>{m.provider}</option>)}
+          <Field label="Strategy" hint={STRATEGY_INFO[strategy].hint}>
+            {(control) => (
+              <select {...control} value={strategy} onChange={(e) => setStrategy(e.target.value as TConsensusStrategy)}>
+                {CONSENSUS_STRATEGIES.map((s) => <option key={s} value={s}>{STRATEGY_INFO[s].label}</option>)}
               </select>
-            </div>
+            )}
+          </Field>
+          <Field label="Quorum" error={fields.quorum} hint="Answers needed for a result.">
+            {(control) => (
+              <input {...control} type="number" min={1} max={Math.max(1, selected.length)} value={quorum} placeholder={String(defaultQuorum(selected.length))} onChange={(e) => setQuorum(e.target.value)} />
+            )}
+          </Field>
+          <Field label="Timeout (s)" error={fields.timeoutMs} hint="Slower models are reported timed out.">
+            {(control) => <input {...control} type="number" min={0.1} step={0.1} value={timeoutSec} onChange={(e) => setTimeoutSec(e.target.value)} />}
+          </Field>
+          {strategy === "synthesize" ? (
+            <Field label="Aggregator">
+              {(control) => (
+                <select {...control} value={aggregator} onChange={(e) => setAggregator(e.target.value as "" | TProviderId)}>
+                  <option value="">{models?.defaults.aggregator ? `Default (${models.defaults.aggregator})` : "First model to answer"}</option>
+                  {(models?.models ?? []).filter((m) => m.active && m.kind !== "template").map((m) => <option key={m.provider} value={m.provider}>{m.provider}</option>)}
+                </select>
+              )}
+            </Field>
           ) : null}
         </div>
-        {formError ? <p className="alert alert-error" role="alert">{formError}</p> : null}
+        <FormError message={formError} />
         <div className="consensus-form-actions">
           {busy ? (
             <button type="button" className="btn" onClick={onStop}>Stop</button>

@@ -1,7 +1,8 @@
 import { EMERGENCY_SCOPES, type TEmergencyScope } from "@switchboard/schema";
 import { useId, useState, type FormEvent } from "react";
 import { scopeLabel } from "../../lib/emergency-status.ts";
-import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
+import { Field, FormError } from "../../components/field.tsx";
+import { submitErrorsOf } from "../../lib/errors.ts";
 import type { FreezeMutation } from "./emergency-data.ts";
 
 /** What the operator must type: a deliberate act, not a stray click. */
@@ -22,10 +23,8 @@ export function FreezeForm({ freeze }: { freeze: FreezeMutation }) {
   const [scope, setScope] = useState<TEmergencyScope>("global");
   const [expiry, setExpiry] = useState(0);
   const [confirm, setConfirm] = useState("");
-  const ids = { heading: useId(), reason: useId(), scope: useId(), expiry: useId(), confirm: useId() };
-
-  const fields = freeze.isError ? fieldErrorsOf(freeze.error) : {};
-  const formError = freeze.isError && Object.keys(fields).length === 0 ? messageOf(freeze.error) : null;
+  const headingId = useId();
+  const { fields, formError } = submitErrorsOf(freeze);
   const confirmed = confirm.trim() === CONFIRM_WORD;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -44,44 +43,38 @@ export function FreezeForm({ freeze }: { freeze: FreezeMutation }) {
   };
 
   return (
-    <section className="card" aria-labelledby={ids.heading}>
-      <h2 id={ids.heading}>Freeze</h2>
+    <section className="card" aria-labelledby={headingId}>
+      <h2 id={headingId}>Freeze</h2>
       <form className="form emergency-form" onSubmit={onSubmit} noValidate aria-label="Freeze">
-        <div className="field">
-          <label htmlFor={ids.reason}>Reason</label>
-          <textarea
-            id={ids.reason}
-            value={reason}
-            maxLength={500}
-            placeholder="What is happening? This goes into the audit trail and the banner."
-            onChange={(e) => setReason(e.target.value)}
-            aria-invalid={fields.reason ? true : undefined}
-            aria-describedby={fields.reason ? `${ids.reason}-err` : `${ids.reason}-hint`}
-          />
-          {fields.reason ? (
-            <p id={`${ids.reason}-err`} className="field-error">{fields.reason}</p>
-          ) : (
-            <p id={`${ids.reason}-hint`} className="field-hint">3 to 500 characters.</p>
+        <Field label="Reason" error={fields.reason} hint="3 to 500 characters.">
+          {(control) => (
+            <textarea
+              {...control}
+              value={reason}
+              maxLength={500}
+              placeholder="What is happening? This goes into the audit trail and the banner."
+              onChange={(e) => setReason(e.target.value)}
+            />
           )}
-        </div>
+        </Field>
         <div className="field-row">
-          <div className="field">
-            <label htmlFor={ids.scope}>Scope</label>
-            <select id={ids.scope} value={scope} onChange={(e) => setScope(e.target.value as TEmergencyScope)} aria-invalid={fields.scope ? true : undefined}>
-              {EMERGENCY_SCOPES.map((s) => <option key={s} value={s}>{scopeLabel(s)}</option>)}
-            </select>
-            {fields.scope ? <p className="field-error">{fields.scope}</p> : null}
-          </div>
-          <div className="field">
-            <label htmlFor={ids.expiry}>Lift automatically</label>
-            <select id={ids.expiry} value={expiry} onChange={(e) => setExpiry(Number(e.target.value))}>
-              {EXPIRY_CHOICES.map((c, i) => <option key={c.label} value={i}>{c.label}</option>)}
-            </select>
-          </div>
-          <div className="field emergency-confirm">
-            <label htmlFor={ids.confirm}>Type {CONFIRM_WORD} to confirm</label>
-            <input id={ids.confirm} value={confirm} autoComplete="off" spellCheck={false} onChange={(e) => setConfirm(e.target.value)} />
-          </div>
+          <Field label="Scope" error={fields.scope}>
+            {(control) => (
+              <select {...control} value={scope} onChange={(e) => setScope(e.target.value as TEmergencyScope)}>
+                {EMERGENCY_SCOPES.map((s) => <option key={s} value={s}>{scopeLabel(s)}</option>)}
+              </select>
+            )}
+          </Field>
+          <Field label="Lift automatically">
+            {(control) => (
+              <select {...control} value={expiry} onChange={(e) => setExpiry(Number(e.target.value))}>
+                {EXPIRY_CHOICES.map((c, i) => <option key={c.label} value={i}>{c.label}</option>)}
+              </select>
+            )}
+          </Field>
+          <Field label={`Type ${CONFIRM_WORD} to confirm`} className="emergency-confirm">
+            {(control) => <input {...control} value={confirm} autoComplete="off" spellCheck={false} onChange={(e) => setConfirm(e.target.value)} />}
+          </Field>
         </div>
         <div>
           <button type="submit" className="btn btn-danger" disabled={!confirmed || freeze.isPending}>
@@ -89,7 +82,7 @@ export function FreezeForm({ freeze }: { freeze: FreezeMutation }) {
           </button>
         </div>
       </form>
-      {formError ? <p className="alert alert-error" role="alert">{formError}</p> : null}
+      <FormError message={formError} />
     </section>
   );
 }

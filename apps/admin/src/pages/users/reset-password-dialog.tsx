@@ -1,5 +1,6 @@
 import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { Field, FormError } from "../../components/field.tsx";
 import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
 import { useUpdateUser } from "./users-data.ts";
 
@@ -8,7 +9,7 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
   const dialog = useRef<HTMLDialogElement>(null);
   const [password, setPassword] = useState("");
   const update = useUpdateUser();
-  const ids = { title: useId(), password: useId() };
+  const titleId = useId();
 
   // Unmounting removes the element, which closes it; no cleanup needed (and a close() here
   // would fire onClose during StrictMode's mount-unmount-mount check).
@@ -26,31 +27,20 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
   };
 
   return (
-    <dialog ref={dialog} className="dialog" aria-labelledby={ids.title} onClose={onClose}>
+    <dialog ref={dialog} className="dialog" aria-labelledby={titleId} onClose={onClose}>
       <form className="form" onSubmit={onSubmit} noValidate>
-        <h2 id={ids.title}>Reset password</h2>
+        <h2 id={titleId}>Reset password</h2>
         <p className="muted">
           Set a new password for <strong>{user.email}</strong>. Their open sessions are signed out.
         </p>
         {/* Lets password managers file the new password under the right account. */}
         <input type="text" name="username" autoComplete="username" value={user.email} readOnly hidden />
-        <div className="field">
-          <label htmlFor={ids.password}>New password</label>
-          <input
-            id={ids.password}
-            type="password"
-            autoComplete="new-password"
-            autoFocus
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            aria-invalid={fieldError ? true : undefined}
-            aria-describedby={`${ids.password}-msg`}
-          />
-          <p id={`${ids.password}-msg`} className={fieldError ? "field-error" : "field-hint"}>
-            {fieldError ?? "At least 12 characters."}
-          </p>
-        </div>
-        {formError ? <p className="alert alert-error" role="alert">{formError}</p> : null}
+        <Field label="New password" error={fieldError} hint="At least 12 characters.">
+          {(control) => (
+            <input {...control} type="password" autoComplete="new-password" autoFocus value={password} onChange={(e) => setPassword(e.target.value)} />
+          )}
+        </Field>
+        <FormError message={formError} />
         <div className="dialog-actions">
           <button type="button" className="btn" onClick={onClose}>Cancel</button>
           <button type="submit" className="btn btn-primary" disabled={update.isPending}>
