@@ -1,26 +1,14 @@
 /** Helpers for chat tests: read a chat.stream subscription to its end, or drop it midway. */
 import type { TChatStreamEvent, TChatStreamInput } from "@switchboard/schema";
 import type { SwitchboardClient } from "@switchboard/client";
+import { collectEvents } from "./subscription.ts";
 
 /** Collects chat.stream events until chat_complete or error (or a transport error). */
 export function collectStream(client: SwitchboardClient, input: TChatStreamInput): Promise<TChatStreamEvent[]> {
-  return new Promise((resolve, reject) => {
-    const events: TChatStreamEvent[] = [];
-    const sub = client.chat.stream.subscribe(input, {
-      onData(event) {
-        events.push(event);
-        if (event.type === "chat_complete" || event.type === "error") {
-          sub.unsubscribe();
-          resolve(events);
-        }
-      },
-      onError: (error) => {
-        sub.unsubscribe();
-        reject(error);
-      },
-      onComplete: () => resolve(events),
-    });
-  });
+  return collectEvents<TChatStreamEvent>(
+    (handlers) => client.chat.stream.subscribe(input, handlers),
+    (event) => event.type === "chat_complete" || event.type === "error",
+  );
 }
 
 export const textOf = (events: TChatStreamEvent[]) => events.map((e) => (e.type === "chat_delta" ? e.delta : "")).join("");

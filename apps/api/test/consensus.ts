@@ -1,6 +1,7 @@
 /** Helpers for consensus tests: read a consensus.stream subscription to its end. */
 import type { TConsensusQueryInput, TConsensusStreamEvent } from "@switchboard/schema";
 import type { SwitchboardClient } from "@switchboard/client";
+import { collectEvents } from "./subscription.ts";
 
 /**
  * Collects consensus.stream events until consensus_complete or error. `onEvent` sees each
@@ -11,24 +12,11 @@ export function collectConsensus(
   input: TConsensusQueryInput,
   onEvent: (event: TConsensusStreamEvent, events: TConsensusStreamEvent[]) => void = () => {},
 ): Promise<TConsensusStreamEvent[]> {
-  return new Promise((resolve, reject) => {
-    const events: TConsensusStreamEvent[] = [];
-    const sub = client.consensus.stream.subscribe(input, {
-      onData(event) {
-        events.push(event);
-        onEvent(event, events);
-        if (event.type === "consensus_complete" || event.type === "error") {
-          sub.unsubscribe();
-          resolve(events);
-        }
-      },
-      onError: (error) => {
-        sub.unsubscribe();
-        reject(error);
-      },
-      onComplete: () => resolve(events),
-    });
-  });
+  return collectEvents<TConsensusStreamEvent>(
+    (handlers) => client.consensus.stream.subscribe(input, handlers),
+    (event) => event.type === "consensus_complete" || event.type === "error",
+    onEvent,
+  );
 }
 
 /** A promise the test resolves when it wants: holds a fake provider's answer until then. */

@@ -7,23 +7,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { errorCodeOf, TRPCClientError, type SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { collectStream, eventually, streamThenDisconnect, textOf } from "../../test/chat.ts";
-import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation } from "../../test/http.ts";
+import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 
 let t: TestApp;
+let upstreams: Upstreams<"beta" | "openai">;
 let beta: FakeOpenAIServer;
 let openai: FakeOpenAIServer;
 let user: { id: string; token: string };
 let sb: SwitchboardClient;
 
 beforeAll(async () => {
-  [beta, openai] = await Promise.all([startFakeOpenAI({ name: "beta" }), startFakeOpenAI({ name: "openai" })]);
+  upstreams = await startUpstreams(["beta", "openai"]);
+  ({ beta, openai } = upstreams.fakes);
   t = await startTestApp({
     env: {
-      BETA_MODEL_BASE_URL: beta.url,
-      OPENAI_API_KEY: "sk-test",
-      OPENAI_BASE_URL: openai.url,
-      PROVIDER_ORDER: "beta,openai,template",
+      ...upstreams.env,
       // Fault tests fail beta on purpose; keep its circuit out of the way here (see chat-limits).
       CIRCUIT_FAILURE_THRESHOLD: "1000",
       CHAT_RATE_LIMIT_PER_MIN: "1000",
@@ -36,14 +36,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await Promise.all([beta?.close(), openai?.close()]);
+  await upstreams?.close();
 });
-afterEach(() => {
-  for (const fake of [beta, openai]) {
-    fake.requests.length = 0;
-    fake.setDefault({ kind: "ok" });
-  }
-});
+afterEach(() => upstreams.reset());
 
 const messagesOf = (conversationId: string) => sb.chat.conversations.get.query({ id: conversationId }).then((c) => c.messages);
 

@@ -6,31 +6,28 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
-import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 
 const RATE_LIMIT = 3;
 
 let t: TestApp;
+let upstreams: Upstreams<"beta" | "openai">;
 let beta: FakeOpenAIServer;
 let openai: FakeOpenAIServer;
 
 beforeAll(async () => {
-  [beta, openai] = await Promise.all([startFakeOpenAI({ name: "beta" }), startFakeOpenAI({ name: "openai" })]);
+  upstreams = await startUpstreams(["beta", "openai"]);
+  ({ beta, openai } = upstreams.fakes);
   t = await startTestApp({
     mode: "embedded",
-    env: {
-      BETA_MODEL_BASE_URL: beta.url,
-      OPENAI_API_KEY: "sk-test",
-      OPENAI_BASE_URL: openai.url,
-      PROVIDER_ORDER: "beta,openai,template",
-      CONSENSUS_RATE_LIMIT_PER_MIN: String(RATE_LIMIT),
-    },
+    env: { ...upstreams.env, CONSENSUS_RATE_LIMIT_PER_MIN: String(RATE_LIMIT) },
   });
 });
 afterAll(async () => {
   await t?.close();
-  await Promise.all([beta?.close(), openai?.close()]);
+  await upstreams?.close();
 });
 afterEach(() => {
   for (const fake of [beta, openai]) fake.requests.length = 0;

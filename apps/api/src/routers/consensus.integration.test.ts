@@ -9,36 +9,26 @@ import type { TConsensusStreamEvent } from "@switchboard/schema";
 import { errorCodeOf, type SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { collectConsensus, gate, promptOf, systemOf } from "../../test/consensus.ts";
-import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
+import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 import { templateReply } from "../providers/template-replies.ts";
 
 let t: TestApp;
+let upstreams: Upstreams<"beta" | "deepseek" | "openai" | "ollama">;
 let beta: FakeOpenAIServer;
 let deepseek: FakeOpenAIServer;
 let openai: FakeOpenAIServer;
 let ollama: FakeOpenAIServer;
-let fakes: FakeOpenAIServer[];
 let user: { id: string; token: string };
 let sb: SwitchboardClient;
 
 beforeAll(async () => {
-  [beta, deepseek, openai, ollama] = await Promise.all([
-    startFakeOpenAI({ name: "beta" }),
-    startFakeOpenAI({ name: "deepseek" }),
-    startFakeOpenAI({ name: "openai" }),
-    startFakeOpenAI({ name: "ollama" }),
-  ]);
-  fakes = [beta, deepseek, openai, ollama];
+  upstreams = await startUpstreams(["beta", "deepseek", "openai", "ollama"]);
+  ({ beta, deepseek, openai, ollama } = upstreams.fakes);
   t = await startTestApp({
     env: {
-      BETA_MODEL_BASE_URL: beta.url,
-      DEEPSEEK_API_KEY: "sk-test",
-      DEEPSEEK_BASE_URL: deepseek.url,
-      OPENAI_API_KEY: "sk-test",
-      OPENAI_BASE_URL: openai.url,
-      OLLAMA_BASE_URL: ollama.url,
-      PROVIDER_ORDER: "beta,deepseek,openai,ollama,template",
+      ...upstreams.env,
       // Fault tests fail providers on purpose; keep circuits out of the way (chat tests cover them).
       CIRCUIT_FAILURE_THRESHOLD: "1000",
       CONSENSUS_RATE_LIMIT_PER_MIN: "1000",
@@ -50,14 +40,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await Promise.all(fakes.map((f) => f.close()));
+  await upstreams?.close();
 });
-afterEach(() => {
-  for (const fake of fakes) {
-    fake.requests.length = 0;
-    fake.setDefault({ kind: "ok" });
-  }
-});
+afterEach(() => upstreams.reset());
 
 const answerWith = (fake: FakeOpenAIServer, content: string) => fake.setDefault({ kind: "ok", content });
 const isAggregatorCall = (body: Parameters<typeof systemOf>[0]) => systemOf(body).includes("synthesize these responses");

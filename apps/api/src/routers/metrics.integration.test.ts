@@ -8,27 +8,27 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TMetricsSummary } from "@switchboard/schema";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
 import { collectStream } from "../../test/chat.ts";
-import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { parsePrometheusText, samplesNamed } from "../../test/prometheus-parser.ts";
+import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 
 const UPSTREAM_DELAY_MS = 300;
 const DEEPSEEK_KEY = "sk-deepseek-secret-4f1c";
 
 let t: TestApp;
+let upstreams: Upstreams<"beta" | "deepseek">;
 let beta: FakeOpenAIServer;
 let deepseek: FakeOpenAIServer;
 let admin: string;
 let user: { id: string; email: string; token: string };
 
 beforeAll(async () => {
-  [beta, deepseek] = await Promise.all([startFakeOpenAI({ name: "beta" }), startFakeOpenAI({ name: "deepseek" })]);
+  upstreams = await startUpstreams(["beta", "deepseek"], { apiKey: DEEPSEEK_KEY });
+  ({ beta, deepseek } = upstreams.fakes);
   t = await startTestApp({
     env: {
-      BETA_MODEL_BASE_URL: beta.url,
-      DEEPSEEK_API_KEY: DEEPSEEK_KEY,
-      DEEPSEEK_BASE_URL: deepseek.url,
-      PROVIDER_ORDER: "beta,deepseek,template",
+      ...upstreams.env,
       CHAT_RATE_LIMIT_PER_MIN: "1000",
       CONSENSUS_RATE_LIMIT_PER_MIN: "1000",
       CIRCUIT_FAILURE_THRESHOLD: "1000",
@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await Promise.all([beta?.close(), deepseek?.close()]);
+  await upstreams?.close();
 });
 afterEach(() => {
   for (const fake of [beta, deepseek]) fake.setDefault({ kind: "ok" });
