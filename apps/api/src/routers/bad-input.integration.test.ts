@@ -1,0 +1,87 @@
+/**
+ * Input that zod lets through but that names nothing real (an unknown id, a cursor from
+ * nowhere, a string where an object is expected) must be a 4xx, never a 500: a 500 pages
+ * whoever is on call for what is only a client's mistake.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
+
+let t: TestApp;
+let root: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  root = await t.login();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("a cursor that names nothing", () => {
+  it.each([
+    ["users.list", { cursor: "no-such-user" }],
+    ["users.list", { cursor: randomUUID() }],
+    ["emergency.history", { cursor: "no-such-event" }],
+    ["emergency.history", { cursor: randomUUID() }],
+    ["consensus.history", { cursor: randomUUID() }],
+    ["chat.conversations.list", { cursor: randomUUID() }],
+  ])("%s %j is an empty page or a 400", async (path, input) => {
+    const res = await trpcQuery(t.url, path, input, bearer(root));
+    if (res.status === 200) expect(res.body.result.data).toEqual({ items: [], nextCursor: null });
+    else expect(res.status, JSON.stringify(res.body)).toBe(400);
+  });
+});
+
+describe("bad input is a 4xx", () => {
+  it.each([
+    ["consensus.get", { id: randomUUID() }],
+    ["consensus.get", { id: "not-a-uuid" }],
+    ["chat.conversations.get", { id: randomUUID() }],
+    ["metrics.timeseries", { from: "yesterday-ish" }],
+    ["metrics.timeseries", "a string"],
+    ["emergency.history", { limit: 1e9 }],
+  ])("%s %j", async (path, input) => {
+    const res = await trpcQuery(t.url, path, input, bearer(root));
+    expect(res.status, JSON.stringify(res.body)).toBeGreaterThanOrEqual(400);
+    expect(res.status, JSON.stringify(res.body)).toBeLessThan(500);
+  });
+
+  it.each([
+    ["users.update", { id: randomUUID(), role: "ADMIN" }],
+    ["users.update", { id: "not-a-uuid", role: "ADMIN" }],
+    ["users.create", { email: "x@y.test", password: "short", role: "KING" }],
+    ["chat.conversations.delete", { id: randomUUID() }],
+    ["emergency.freeze", { reason: "ok reason", scope: "provider:nope" }],
+    ["emergency.freeze", { reason: "ok reason", expiresInSec: -5 }],
+    ["emergency.unfreeze", { reason: 42 }],
+    ["auth.login", { email: ["a"], password: { $ne: null } }],
+    ["auth.refresh", { refreshToken: "garbage.token.value" }],
+  ])("%s %j", async (path, input) => {
+    const res = await trpcMutation(t.url, path, input, bearer(root));
+    expect(res.status, JSON.stringify(res.body)).toBeGreaterThanOrEqual(400);
+    expect(res.status, JSON.stringify(res.body)).toBeLessThan(500);
+  });
+});
+
+describe("malformed requests are a 4xx", () => {
+  const send = (path: string, init: RequestInit = {}) =>
+    fetch(`${t.url}${path}`, { ...init, headers: { authorization: `Bearer ${root}`, ...(init.headers as Record<string, string>) } });
+
+  it.each([
+    ["GET /trpc with input that is not JSON", () => send("/trpc/users.list?input=%7Bnot-json")],
+    ["POST /trpc with a body that is not JSON", () => send("/trpc/users.create", { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" })],
+    ["POST /trpc with a JSON string body", () => send("/trpc/users.create", { method: "POST", headers: { "content-type": "application/json" }, body: '"just a string"' })],
+    ["REST freeze with a body that is not JSON", () => send("/api/admin/emergency/freeze", { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" })],
+    ["REST freeze with a JSON array", () => send("/api/admin/emergency/freeze", { method: "POST", headers: { "content-type": "application/json" }, body: "[1,2]" })],
+    ["REST freeze with a text body", () => send("/api/admin/emergency/freeze", { method: "POST", headers: { "content-type": "text/plain" }, body: "freeze please" })],
+    ["REST freeze with no body", () => send("/api/admin/emergency/freeze", { method: "POST" })],
+    ["REST unfreeze with a JSON number", () => send("/api/admin/emergency/unfreeze", { method: "POST", headers: { "content-type": "application/json" }, body: "42" })],
+  ])("%s", async (_name, request) => {
+    const res = await request();
+    const body = await res.text();
+    expect(res.status, body).toBeGreaterThanOrEqual(400);
+    expect(res.status, body).toBeLessThan(500);
+  });
+});
