@@ -1,11 +1,9 @@
 import { z } from "zod";
-import { ZId, ZPageInput } from "./common.ts";
+import { namedEnum, ZId, ZPageInput } from "./common.ts";
 
 /** Every provider Switchboard knows, in the default fallback order. */
 export const PROVIDER_IDS = ["beta", "deepseek", "openai", "ollama", "template"] as const;
-export const ZProviderId = z.enum(PROVIDER_IDS, {
-  error: (issue) => `Unknown provider ${JSON.stringify(issue.input)}; expected one of ${PROVIDER_IDS.join(", ")}`,
-});
+export const ZProviderId = namedEnum(PROVIDER_IDS, "provider");
 export type TProviderId = z.infer<typeof ZProviderId>;
 
 /**

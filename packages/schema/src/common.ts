@@ -11,6 +11,16 @@ export function roleAtLeast(role: TRole, required: TRole): boolean {
 
 export const ZId = z.string().uuid();
 
+/**
+ * A z.enum whose refusal names the bad value and every allowed one, since the admin shows
+ * the server's message next to the field as it is.
+ */
+export function namedEnum<const T extends readonly [string, ...string[]]>(values: T, noun: string) {
+  return z.enum(values, {
+    error: (issue) => `Unknown ${noun} ${JSON.stringify(issue.input)}; expected one of ${values.join(", ")}`,
+  });
+}
+
 /** Cursor pagination shared by every list procedure. */
 export const ZPageInput = z.object({
   cursor: z.string().min(1).max(200).optional(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ZAttemptOutcome, ZChatUsage, ZProviderId } from "./chat.ts";
-import { ZId, ZPageInput } from "./common.ts";
+import { namedEnum, ZId, ZPageInput } from "./common.ts";
 
 /**
  * How the answers of several models become one:
@@ -9,9 +9,7 @@ import { ZId, ZPageInput } from "./common.ts";
  * - `synthesize`: an aggregator model merges the answers (Mixture-of-Agents), medoid on failure.
  */
 export const CONSENSUS_STRATEGIES = ["majority", "medoid", "synthesize"] as const;
-export const ZConsensusStrategy = z.enum(CONSENSUS_STRATEGIES, {
-  error: (issue) => `Unknown strategy ${JSON.stringify(issue.input)}; expected one of ${CONSENSUS_STRATEGIES.join(", ")}`,
-});
+export const ZConsensusStrategy = namedEnum(CONSENSUS_STRATEGIES, "strategy");
 export type TConsensusStrategy = z.infer<typeof ZConsensusStrategy>;
 
 export const CONSENSUS_LIMITS = {
