@@ -1,4 +1,5 @@
 import { useId } from "react";
+import { LoadMore } from "../../components/load-more.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { formatDateTime } from "../../lib/format.ts";
 import { useConsensusHistory } from "./consensus-data.ts";
@@ -55,13 +56,7 @@ export function HistoryTable({ selectedId, onOpen }: { selectedId: string | null
           </table>
         </div>
       )}
-      {history.hasNextPage ? (
-        <div className="table-footer">
-          <button type="button" className="btn" onClick={() => void history.fetchNextPage()} disabled={history.isFetchingNextPage}>
-            {history.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
-        </div>
-      ) : null}
+      <LoadMore query={history} />
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import type { TEmergencyEvent, TEmergencyStatus } from "@switchboard/schema";
 import { useId } from "react";
+import { LoadMore } from "../../components/load-more.tsx";
 import { scopeLabel } from "../../lib/emergency-status.ts";
 import { errorData, messageOf } from "../../lib/errors.ts";
 import { formatDateTime } from "../../lib/format.ts";
@@ -61,13 +62,7 @@ export function HistoryTable({ status }: { status: TEmergencyStatus | null }) {
           </table>
         </div>
       )}
-      {history.hasNextPage && !history.isError ? (
-        <div className="table-footer">
-          <button type="button" className="btn" onClick={() => void history.fetchNextPage()} disabled={history.isFetchingNextPage}>
-            {history.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
-        </div>
-      ) : null}
+      {history.isError ? null : <LoadMore query={history} />}
     </section>
   );
 }

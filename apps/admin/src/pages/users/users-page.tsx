@@ -1,6 +1,7 @@
 import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useState } from "react";
 import { PageHeader } from "../../components/layout.tsx";
+import { LoadMore } from "../../components/load-more.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
@@ -90,13 +91,7 @@ export function UsersPage() {
             </table>
           </div>
         )}
-        {list.hasNextPage ? (
-          <div className="table-footer">
-            <button type="button" className="btn" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-              {list.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </div>
-        ) : null}
+        <LoadMore query={list} />
       </section>
 
       {resetting ? (

@@ -1,0 +1,11 @@
+/** The footer of a cursor-paged table: fetches the next page of an infinite query. */
+export function LoadMore({ query }: { query: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> } }) {
+  if (!query.hasNextPage) return null;
+  return (
+    <div className="table-footer">
+      <button type="button" className="btn" onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
+        {query.isFetchingNextPage ? "Loading…" : "Load more"}
+      </button>
+    </div>
+  );
+}
