@@ -4,19 +4,11 @@
  * failure writes the same numbers again instead of adding them twice.
  */
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
-import type { MinuteRow } from "./instance-metrics.ts";
+import type { MinuteCounts, MinuteRow } from "./instance-metrics.ts";
 import type { SketchData } from "./sketch.ts";
 
 /** One minute and provider, summed over instances. */
-export interface StoredMinute {
-  minute: Date;
-  provider: string;
-  calls: number;
-  successes: number;
-  failures: number;
-  latencyMs: number;
-  promptTokens: number;
-  completionTokens: number;
+export interface StoredMinute extends MinuteCounts {
   latencies: SketchData[];
 }
 

@@ -23,18 +23,22 @@ export interface RequestRecord {
   at: number;
 }
 
-/** One instance's figures for one minute and one provider (or GATEWAY_ROW). */
-export interface MinuteRow {
+/** The counters kept per minute and provider, in memory (MinuteRow) and in PostgreSQL (StoredMinute). */
+export interface MinuteCounts {
   minute: Date;
   provider: string;
   calls: number;
   successes: number;
   failures: number;
   latencyMs: number;
-  ttftMs: number;
-  ttftCount: number;
   promptTokens: number;
   completionTokens: number;
+}
+
+/** One instance's figures for one minute and one provider (or GATEWAY_ROW). */
+export interface MinuteRow extends MinuteCounts {
+  ttftMs: number;
+  ttftCount: number;
   latency: Sketch;
 }
 
