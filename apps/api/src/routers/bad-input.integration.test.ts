@@ -78,10 +78,25 @@ describe("malformed requests are a 4xx", () => {
     ["REST freeze with a text body", () => send("/api/admin/emergency/freeze", { method: "POST", headers: { "content-type": "text/plain" }, body: "freeze please" })],
     ["REST freeze with no body", () => send("/api/admin/emergency/freeze", { method: "POST" })],
     ["REST unfreeze with a JSON number", () => send("/api/admin/emergency/unfreeze", { method: "POST", headers: { "content-type": "application/json" }, body: "42" })],
+    ["REST freeze with a Bearer token that is garbage", () =>
+      fetch(`${t.url}/api/admin/emergency/freeze`, { method: "POST", headers: { authorization: "Bearer \u00ff.garbage", "content-type": "application/json" }, body: '{"reason":"bad token"}' })],
+    ["a procedure that does not exist", () => send("/trpc/users.nope")],
   ])("%s", async (_name, request) => {
     const res = await request();
     const body = await res.text();
     expect(res.status, body).toBeGreaterThanOrEqual(400);
     expect(res.status, body).toBeLessThan(500);
+  });
+});
+
+describe("malformed subscription input", () => {
+  // SSE has already answered 200 when input is parsed, so the refusal is an error event.
+  it.each([
+    ["input that is not JSON", "%7Bnot-json"],
+    ["input of the wrong shape", encodeURIComponent('{"prompt":7}')],
+  ])("%s ends the stream with a BAD_REQUEST event", async (_name, input) => {
+    const res = await fetch(`${t.url}/trpc/consensus.stream?input=${input}`, { headers: bearer(root), signal: AbortSignal.timeout(10_000) });
+    const body = await res.text();
+    expect(body).toContain('"code":"BAD_REQUEST","httpStatus":400');
   });
 });
