@@ -17,6 +17,7 @@ import { createRevocations } from "./services/auth/revocations.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
+import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
@@ -34,6 +35,26 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+}
+
+/**
+ * Calls `abort` with the EMERGENCY_STOP AppError once a freeze stops `target` (at once when
+ * one already does); returns the unsubscribe. What emergency.stopSignal does, minus the
+ * AbortController of its own: chat runs this twice per request (see ChatEmergencyHooks).
+ */
+function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: EmergencyTarget, abort: (reason: unknown) => void): () => void {
+  const now = emergency.check(target);
+  if (now) {
+    abort(now);
+    return () => {};
+  }
+  const off = emergency.onChange(() => {
+    const refusal = emergency.check(target);
+    if (!refusal) return;
+    off();
+    abort(refusal);
+  });
+  return off;
 }
 
 /**
@@ -125,9 +146,9 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
       // A freeze that stops chat (global or chat scope) aborts in-flight chat calls...
-      stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "chat.stream" }]),
+      onStop: (abort) => onFreeze(emergency, { kind: "procedure", path: "chat.stream" }, abort),
       // ...and a provider freeze aborts the calls to that provider.
-      providerStopSignal: (id) => emergency.stopSignal([{ kind: "provider", id }]),
+      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
     },
   });
 

@@ -15,7 +15,7 @@ import { createProviderChain } from "./provider-chain.ts";
 
 export interface ChatEmergency extends ChatEmergencyHooks {
   isProviderFrozen(id: TProviderId): boolean;
-  providerStopSignal(id: TProviderId): { signal: AbortSignal; dispose(): void };
+  onProviderStop(id: TProviderId, abort: (reason: unknown) => void): () => void;
 }
 
 export function createChat(opts: { env: Env; prisma: PrismaClient; coordination: Coordination; log: Logger; emergency?: ChatEmergency }) {
@@ -27,7 +27,7 @@ export function createChat(opts: { env: Env; prisma: PrismaClient; coordination:
     breaker,
     timeoutMs: env.PROVIDER_TIMEOUT_MS,
     idleTimeoutMs: env.CHAT_STREAM_IDLE_TIMEOUT_MS,
-    ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, providerStopSignal: opts.emergency.providerStopSignal } : {}),
+    ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, onProviderStop: opts.emergency.onProviderStop } : {}),
   });
   const store = createConversationStore({
     prisma: opts.prisma,

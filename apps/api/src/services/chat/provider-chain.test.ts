@@ -25,7 +25,9 @@ afterEach(() => {
   }
 });
 
-function setup(opts: { betaUrl?: string; timeoutMs?: number; idleTimeoutMs?: number; frozen?: string[] } = {}) {
+type StopHook = (id: string, abort: (reason: unknown) => void) => () => void;
+
+function setup(opts: { betaUrl?: string; timeoutMs?: number; idleTimeoutMs?: number; frozen?: string[]; onProviderStop?: StopHook } = {}) {
   let clock = 1_000_000;
   const env = parseEnv({
     BETA_MODEL_BASE_URL: opts.betaUrl ?? beta.url,
@@ -43,6 +45,7 @@ function setup(opts: { betaUrl?: string; timeoutMs?: number; idleTimeoutMs?: num
     idleTimeoutMs: opts.idleTimeoutMs ?? 2_000,
     now,
     isProviderFrozen: (id) => opts.frozen?.includes(id) ?? false,
+    ...(opts.onProviderStop ? { onProviderStop: opts.onProviderStop } : {}),
   });
   const records: ProviderCallRecord[] = [];
   chain.onCall((r) => records.push(r));
@@ -282,6 +285,26 @@ describe("provider selection", () => {
       ["openai", "success"],
     ]);
     expect(beta.requests).toHaveLength(0);
+  });
+
+  it("a provider freeze landing mid-call aborts that call (upstream sees the abort) and unsubscribes when calls end", async () => {
+    const watching = new Map<string, (reason: unknown) => void>();
+    const { chain } = setup({
+      onProviderStop: (id, abort) => {
+        watching.set(id, abort);
+        return () => void watching.delete(id);
+      },
+    });
+    beta.enqueue({ kind: "slow", delayMs: 5_000 });
+    const pending = chain.complete(request());
+    await beta.waitForRequests(1);
+    watching.get("beta")!(new Error("EMERGENCY_STOP: provider:beta frozen"));
+    const result = await pending;
+    await beta.waitForAbort(0);
+    expect(result.provider).toBe("openai");
+    expect(result.attempts[0]).toMatchObject({ provider: "beta" });
+    expect(result.attempts[0]?.outcome).not.toBe("success");
+    expect(watching.size).toBe(0);
   });
 
   it("passes model, temperature and max tokens through, and reports one call record per call", async () => {

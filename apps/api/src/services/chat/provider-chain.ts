@@ -21,8 +21,11 @@ export interface ProviderChainDeps {
   idleTimeoutMs: number;
   /** True while an emergency freeze covers the provider: it is skipped. */
   isProviderFrozen?: (id: TProviderId) => boolean;
-  /** Aborts (reason: the EMERGENCY_STOP AppError) when a freeze covering the provider lands mid-call. */
-  providerStopSignal?: (id: TProviderId) => { signal: AbortSignal; dispose(): void };
+  /**
+   * Calls `abort` (reason: the EMERGENCY_STOP AppError) when a freeze covering the provider
+   * lands mid-call; returns the unsubscribe. A callback, not a signal: see ChatEmergencyHooks.
+   */
+  onProviderStop?: (id: TProviderId, abort: (reason: unknown) => void) => () => void;
   now?: () => number;
 }
 
@@ -57,13 +60,13 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
 
   /** The call's own controller: follows the request, and the provider's emergency stop. */
   function callController(p: ChatProvider, request: ChainRequest): { controller: AbortController; unlink: () => void } {
-    const stop = deps.providerStopSignal?.(p.id);
-    const linked = linkedController(request.signal, stop?.signal);
+    const linked = linkedController(request.signal);
+    const offStop = deps.onProviderStop?.(p.id, (reason) => linked.controller.abort(reason));
     return {
       controller: linked.controller,
       unlink: () => {
         linked.unlink();
-        stop?.dispose();
+        offStop?.();
       },
     };
   }
