@@ -24,6 +24,22 @@ describe("nodeHttpFetch", () => {
     expect(fake.requests.at(-1)?.body.model).toBe("m");
   });
 
+  it("a whole (non-SSE) body reads like fetch's: json/text/arrayBuffer once, clone before, body as a stream", async () => {
+    const json = await post({ model: "m", messages: [] });
+    expect(json.bodyUsed).toBe(false);
+    const copy = json.clone();
+    const parsed = (await json.json()) as { object: string };
+    expect(parsed.object).toBe("chat.completion");
+    expect(json.bodyUsed).toBe(true);
+    await expect(json.text()).rejects.toBeInstanceOf(TypeError);
+    expect(() => json.clone()).toThrow(TypeError);
+    expect(JSON.parse(await copy.text())).toEqual(parsed);
+    const viaStream = await post({ model: "m", messages: [] });
+    expect(JSON.parse(new TextDecoder().decode(await new Response(viaStream.body).arrayBuffer())).object).toBe("chat.completion");
+    const bytes = await (await post({ model: "m", messages: [] })).arrayBuffer();
+    expect(JSON.parse(new TextDecoder().decode(bytes)).object).toBe("chat.completion");
+  });
+
   it("rejects with a TypeError when the connection is refused", async () => {
     await expect(nodeHttpFetch(`${await closedPortUrl()}/chat/completions`, { method: "POST", body: "{}" })).rejects.toBeInstanceOf(TypeError);
   });
