@@ -36,7 +36,7 @@ function bufferedResponse(bytes: Buffer, init: ResponseInit): Response {
   };
   // Own properties shadow Response.prototype's body readers on this one object only.
   Object.defineProperties(response, {
-    body: { get: () => (stream ??= new Response(bytes).body) },
+    body: { get: () => (stream ??= new Response(new Uint8Array(bytes)).body) },
     bodyUsed: { get: () => used },
     text: { value: async () => take().toString("utf8") },
     json: { value: async (): Promise<unknown> => JSON.parse(take().toString("utf8")) },
