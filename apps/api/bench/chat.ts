@@ -14,25 +14,19 @@
  * BENCH_PATHS (comma list, default all three), BENCH_CPU_PROF=<dir> (the Switchboard process
  * writes a V8 CPU profile there when it stops: open it in Chrome DevTools or speedscope).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
-import { startApiProcess, CLUSTER_SUPERADMIN } from "../test/api-process.ts";
+import { startApiProcess } from "../test/api-process.ts";
 import { createTestDatabase } from "../test/database.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
+import { percentile, post, progress, runLoad, spawnHelper, superAdminAuth, type Call } from "./load.ts";
 
 const C1 = Number(process.env.BENCH_REQUESTS_C1 ?? 1000);
 const C32 = Number(process.env.BENCH_REQUESTS_C32 ?? 4000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const PATHS = process.env.BENCH_PATHS?.split(",");
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
-
-type Call = () => Promise<void>;
-
-const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
 
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
@@ -46,40 +40,12 @@ function cpuMsOf(pid: number): number {
 }
 
 async function startUpstream(): Promise<{ url: string; pid: number; stop(): void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./upstream.ts", import.meta.url))], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const [url] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
-  return { url, pid: child.pid!, stop: () => child.stdin!.end() };
+  const helper = await spawnHelper(new URL("./upstream.ts", import.meta.url));
+  return { url: helper.line, pid: helper.pid, stop: helper.stop };
 }
 
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
-  const payload = JSON.stringify(body);
-  return async () => {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: payload });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
-  };
-}
-
-async function run(name: string, call: Call, total: number, concurrency: number): Promise<{ latencies: number[]; seconds: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < total) {
-      next++;
-      const t0 = performance.now();
-      await call();
-      latencies.push(performance.now() - t0);
-      if (latencies.length % 100 === 0) progress(`[bench] ${name.padEnd(9)} c=${concurrency} ${latencies.length}/${total}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000 };
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const run = (name: string, call: Call, total: number, concurrency: number) => runLoad(name, call, { total, concurrency });
+const pct = percentile;
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
 async function main(): Promise<void> {
@@ -100,13 +66,7 @@ async function main(): Promise<void> {
     },
   });
   try {
-    const login = await fetch(`${api.url}/trpc/auth.login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(CLUSTER_SUPERADMIN),
-    });
-    const token: string = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
-    const auth = { authorization: `Bearer ${token}` };
+    const auth = await superAdminAuth(api.url);
     const messages = [{ role: "user", content: "Say hello" }];
     const calls = ([
       ["direct", post(`${upstream.url}/chat/completions`, { model: "beta", messages })],

@@ -12,58 +12,25 @@
  * where asking one after the other would take 350 ms.
  * Knobs: BENCH_REQUESTS (default 300 per path), BENCH_CONCURRENCY (4), BENCH_WARMUP (40).
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { CLUSTER_SUPERADMIN, startApiProcess } from "../test/api-process.ts";
+import { startApiProcess } from "../test/api-process.ts";
 import { createTestDatabase } from "../test/database.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
+import { percentile, post, progress, runLoad, spawnHelper, superAdminAuth, type Call } from "./load.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 40);
 const DELAYS = { beta: 50, deepseek: 100, openai: 200 } as const;
 
-type Call = () => Promise<void>;
-const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
 
 async function startUpstreams(): Promise<{ urls: Record<keyof typeof DELAYS, string>; stop(): void }> {
-  const script = fileURLToPath(new URL("./consensus-upstreams.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(DELAYS)], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
-  return { urls: JSON.parse(line), stop: () => child.stdin!.end() };
+  const helper = await spawnHelper(new URL("./consensus-upstreams.ts", import.meta.url), [JSON.stringify(DELAYS)]);
+  return { urls: JSON.parse(helper.line), stop: helper.stop };
 }
 
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
-  const payload = JSON.stringify(body);
-  return async () => {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: payload });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
-  };
-}
-
-async function run(name: string, call: Call, total: number): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < total) {
-      next++;
-      const t0 = performance.now();
-      await call();
-      latencies.push(performance.now() - t0);
-      if (latencies.length % 10 === 0) progress(`[bench] ${name.padEnd(18)} ${latencies.length}/${total}`);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return latencies.sort((a, b) => a - b);
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const run = async (name: string, call: Call, total: number) =>
+  (await runLoad(name, call, { total, concurrency: CONCURRENCY, progressEvery: 10 })).latencies;
+const pct = percentile;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
@@ -88,13 +55,7 @@ async function main(): Promise<void> {
     },
   });
   try {
-    const login = await fetch(`${api.url}/trpc/auth.login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(CLUSTER_SUPERADMIN),
-    });
-    const token: string = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
-    const auth = { authorization: `Bearer ${token}` };
+    const auth = await superAdminAuth(api.url);
     const messages = [{ role: "user", content: "What is 6 x 7?" }];
     const paths: Array<[string, Call]> = [
       ...(Object.keys(DELAYS) as Array<keyof typeof DELAYS>).map((id): [string, Call] => [

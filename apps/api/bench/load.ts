@@ -1,0 +1,74 @@
+/**
+ * What every benchmark here shares: a closed-loop load generator, percentiles, a progress
+ * line on stderr, spawning a helper process that prints its URL(s), and signing in.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { CLUSTER_SUPERADMIN } from "../test/api-process.ts";
+
+export type Call = () => Promise<void>;
+
+/** Rewrites one status line in place (stderr, so stdout stays a clean report). */
+export const progress = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
+
+/** A call that POSTs JSON and fails loudly on anything but 200. */
+export function post(url: string, body: unknown, headers: Record<string, string> = {}): Call {
+  const payload = JSON.stringify(body);
+  return async () => {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: payload });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  };
+}
+
+/**
+ * Runs `total` calls with `concurrency` workers, each starting its next call as soon as the
+ * previous one ends. Returns the latencies (ms, sorted) and the wall time (s).
+ */
+export async function runLoad(
+  name: string,
+  call: Call,
+  opts: { total: number; concurrency: number; progressEvery?: number },
+): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = [];
+  const every = opts.progressEvery ?? 100;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < opts.total) {
+      next++;
+      const t0 = performance.now();
+      await call();
+      latencies.push(performance.now() - t0);
+      if (latencies.length % every === 0) progress(`[bench] ${name.padEnd(18)} c=${opts.concurrency} ${latencies.length}/${opts.total}`);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000 };
+}
+
+/** The p-th percentile of sorted values (nearest rank). */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+/**
+ * Starts `node --import tsx <script> [...args]` and waits for the first line it prints (its
+ * URL, or a JSON map of URLs). Closing its stdin stops it.
+ */
+export async function spawnHelper(script: URL, args: string[] = []): Promise<{ line: string; pid: number; stop(): void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script.pathname, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return { line, pid: child.pid!, stop: () => child.stdin!.end() };
+}
+
+/** Signs in as the cluster SuperAdmin and returns the Authorization header. */
+export async function superAdminAuth(apiUrl: string): Promise<{ authorization: string }> {
+  const res = await fetch(`${apiUrl}/trpc/auth.login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(CLUSTER_SUPERADMIN),
+  });
+  const token = ((await res.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
+  return { authorization: `Bearer ${token}` };
+}
