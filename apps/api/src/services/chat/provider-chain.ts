@@ -103,6 +103,23 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     return { provider: p.id, model, outcome: "success", latencyMs };
   }
 
+  /**
+   * The providers to call, in order. Those skipped (open circuit, 429 cooldown, frozen) are
+   * booked as attempts on the way, so `fallback` is true once anything before failed or was
+   * skipped.
+   */
+  function* callable(request: ChainRequest, attempts: TChatAttempt[]): Generator<{ p: ChatProvider; model: string; fallback: boolean }> {
+    for (const p of candidates(request)) {
+      const model = modelFor(p, request);
+      const skip = skipOf(p.id);
+      if (skip) {
+        attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
+        continue;
+      }
+      yield { p, model, fallback: attempts.length > 0 };
+    }
+  }
+
   function exhausted(attempts: TChatAttempt[]): ChainError {
     const summary = attempts.map((a) => `${a.provider}: ${a.error ?? a.outcome}`).join("; ");
     return new ChainError("exhausted", `No provider could answer (${summary || "no active provider"})`, { attempts });
@@ -111,18 +128,11 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   async function complete(request: ChainRequest): Promise<ChainResult> {
     const attempts: TChatAttempt[] = [];
     const started = performance.now();
-    for (const p of candidates(request)) {
-      const model = modelFor(p, request);
-      const skip = skipOf(p.id);
-      if (skip) {
-        attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
-        continue;
-      }
+    for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
       const timeout = callTimeout(request, "call");
       const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
       const t0 = performance.now();
-      const fallback = attempts.length > 0;
       try {
         const result = await p.complete({ ...request, signal: controller.signal });
         if (result.content.length === 0) throw new ProviderError("malformed", "upstream answered with an empty reply");
@@ -146,15 +156,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   async function* stream(request: ChainRequest): AsyncGenerator<ChainEvent> {
     const attempts: TChatAttempt[] = [];
     const started = performance.now();
-    for (const p of candidates(request)) {
-      const model = modelFor(p, request);
-      const skip = skipOf(p.id);
-      if (skip) {
-        attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
-        continue;
-      }
+    for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
-      const fallback = attempts.length > 0;
       const t0 = performance.now();
       const firstToken = callTimeout(request, "first_token");
       const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
