@@ -17,10 +17,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { startApiProcess } from "../test/api-process.ts";
-import { createTestDatabase } from "../test/database.ts";
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
-import { percentile, post, progress, runLoad, spawnHelper, superAdminAuth, type Call } from "./load.ts";
+import { percentile, post, progress, runLoad, spawnHelper, startBenchApi, type Call } from "./load.ts";
 
 const C1 = Number(process.env.BENCH_REQUESTS_C1 ?? 1000);
 const C32 = Number(process.env.BENCH_REQUESTS_C32 ?? 4000);
@@ -50,23 +47,13 @@ const ms = (v: number) => `${v.toFixed(2)} ms`;
 
 async function main(): Promise<void> {
   const upstream = await startUpstream();
-  const db = await createTestDatabase();
-  const prefix = uniquePrefix("bench");
-  const api = await startApiProcess({
-    databaseUrl: db.url,
-    redisUrl: testRedisUrl(),
-    redisKeyPrefix: prefix,
-    env: {
-      NODE_ENV: "production",
-      LOG_LEVEL: "warn",
-      BETA_MODEL_BASE_URL: upstream.url,
-      PROVIDER_ORDER: "beta,template",
-      CHAT_RATE_LIMIT_PER_MIN: "100000000",
-      ...(CPU_PROF_DIR ? { NODE_OPTIONS: `--import ${fileURLToPath(new URL("./cpu-profile.mjs", import.meta.url))}`, CPU_PROF_DIR } : {}),
-    },
+  const api = await startBenchApi({
+    BETA_MODEL_BASE_URL: upstream.url,
+    PROVIDER_ORDER: "beta,template",
+    ...(CPU_PROF_DIR ? { NODE_OPTIONS: `--import ${fileURLToPath(new URL("./cpu-profile.mjs", import.meta.url))}`, CPU_PROF_DIR } : {}),
   });
   try {
-    const auth = await superAdminAuth(api.url);
+    const auth = api.auth;
     const messages = [{ role: "user", content: "Say hello" }];
     const calls = ([
       ["direct", post(`${upstream.url}/chat/completions`, { model: "beta", messages })],
@@ -104,8 +91,6 @@ async function main(): Promise<void> {
   } finally {
     await api.stop();
     upstream.stop();
-    await db.drop();
-    await deleteKeysWithPrefix(prefix);
   }
 }
 

@@ -12,10 +12,7 @@
  * where asking one after the other would take 350 ms.
  * Knobs: BENCH_REQUESTS (default 300 per path), BENCH_CONCURRENCY (4), BENCH_WARMUP (40).
  */
-import { startApiProcess } from "../test/api-process.ts";
-import { createTestDatabase } from "../test/database.ts";
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
-import { percentile, post, progress, runLoad, spawnHelper, superAdminAuth, type Call } from "./load.ts";
+import { percentile, post, progress, runLoad, spawnHelper, startBenchApi, type Call } from "./load.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -35,27 +32,16 @@ const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
   const upstreams = await startUpstreams();
-  const db = await createTestDatabase();
-  const prefix = uniquePrefix("bench");
-  const api = await startApiProcess({
-    databaseUrl: db.url,
-    redisUrl: testRedisUrl(),
-    redisKeyPrefix: prefix,
-    env: {
-      NODE_ENV: "production",
-      LOG_LEVEL: "warn",
-      BETA_MODEL_BASE_URL: upstreams.urls.beta,
-      DEEPSEEK_API_KEY: "sk-bench",
-      DEEPSEEK_BASE_URL: upstreams.urls.deepseek,
-      OPENAI_API_KEY: "sk-bench",
-      OPENAI_BASE_URL: upstreams.urls.openai,
-      PROVIDER_ORDER: "beta,deepseek,openai,template",
-      CHAT_RATE_LIMIT_PER_MIN: "100000000",
-      CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
-    },
+  const api = await startBenchApi({
+    BETA_MODEL_BASE_URL: upstreams.urls.beta,
+    DEEPSEEK_API_KEY: "sk-bench",
+    DEEPSEEK_BASE_URL: upstreams.urls.deepseek,
+    OPENAI_API_KEY: "sk-bench",
+    OPENAI_BASE_URL: upstreams.urls.openai,
+    PROVIDER_ORDER: "beta,deepseek,openai,template",
   });
   try {
-    const auth = await superAdminAuth(api.url);
+    const auth = api.auth;
     const messages = [{ role: "user", content: "What is 6 x 7?" }];
     const paths: Array<[string, Call]> = [
       ...(Object.keys(DELAYS) as Array<keyof typeof DELAYS>).map((id): [string, Call] => [
@@ -85,8 +71,6 @@ async function main(): Promise<void> {
   } finally {
     await api.stop();
     upstreams.stop();
-    await db.drop();
-    await deleteKeysWithPrefix(prefix);
   }
 }
 

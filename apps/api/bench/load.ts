@@ -6,7 +6,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { CLUSTER_SUPERADMIN } from "../test/api-process.ts";
+import { CLUSTER_SUPERADMIN, startApiProcess } from "../test/api-process.ts";
+import { createTestDatabase } from "../test/database.ts";
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
 
 export type Call = () => Promise<void>;
 
@@ -71,4 +73,41 @@ export async function superAdminAuth(apiUrl: string): Promise<{ authorization: s
   });
   const token = ((await res.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
   return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * A Switchboard process as production runs it (PostgreSQL + Redis, NODE_ENV=production,
+ * rate limits set out of the way) on a fresh database and key prefix, with a SuperAdmin's
+ * Authorization header. `stop()` removes everything it created.
+ */
+export async function startBenchApi(env: Record<string, string>): Promise<{
+  url: string;
+  pid: number;
+  auth: { authorization: string };
+  stop(): Promise<void>;
+}> {
+  const db = await createTestDatabase();
+  const prefix = uniquePrefix("bench");
+  const api = await startApiProcess({
+    databaseUrl: db.url,
+    redisUrl: testRedisUrl(),
+    redisKeyPrefix: prefix,
+    env: {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      CHAT_RATE_LIMIT_PER_MIN: "100000000",
+      CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
+      ...env,
+    },
+  });
+  return {
+    url: api.url,
+    pid: api.pid,
+    auth: await superAdminAuth(api.url),
+    async stop() {
+      await api.stop();
+      await db.drop();
+      await deleteKeysWithPrefix(prefix);
+    },
+  };
 }
