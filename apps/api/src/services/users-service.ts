@@ -41,13 +41,17 @@ export function createUsersService(deps: { prisma: PrismaClient; auth: AuthServi
       // Guards against locking the fleet out: another SuperAdmin must do it.
       throw new AppError("BAD_REQUEST", "You cannot change your own role or disable yourself");
     }
-    const user = await prisma.user.update({
-      where: { id: input.id },
-      data: {
-        ...(input.role !== undefined ? { role: input.role } : {}),
-        ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
-        ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
-      },
+    const data = {
+      ...(input.role !== undefined ? { role: input.role } : {}),
+      ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
+      ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+    };
+    // The row can vanish between the read above and this write (cascade, manual cleanup).
+    const user = await prisma.user.update({ where: { id: input.id }, data }).catch((error: unknown) => {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") {
+        throw new AppError("NOT_FOUND", "User not found");
+      }
+      throw error;
     });
     const roleChanged = input.role !== undefined && input.role !== existing.role;
     if (roleChanged || input.disabled === true || input.password !== undefined) {
