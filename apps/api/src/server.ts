@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
@@ -33,6 +34,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerTelemetry(app, deps);
   // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
+  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  registerLoadShedding(app, deps);
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {
