@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
+import { adminDistDir } from "../infra/repo-paths.ts";
 
 const API_PREFIXES = ["/trpc", "/v1", "/api", "/health", "/ready", "/metrics"];
 
 export function defaultAdminDistDir(): string {
-  return fileURLToPath(new URL("../../../admin/dist", import.meta.url));
+  return adminDistDir;
 }
 
 /**
