@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
@@ -67,6 +68,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
+  registerLegacyRoutes(app, deps, { sockets: () => 0, sso: () => [] });
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }
