@@ -15,6 +15,8 @@ import { readAccessToken } from "../trpc/cookies.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
+    /** Other declarations (features for the emergency gate…) live with their own readers. */
+    [key: string]: unknown;
     /** The API-key scope this route needs ("any": every key); absent = API keys refused. */
     keyScope?: TKeyScope | "any";
     /** Calls a model: the key's models, rate limit and budget apply. */
