@@ -10,6 +10,7 @@ import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
+import { apiManifestPath } from "./infra/repo-paths.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createRevocations } from "./services/auth/revocations.ts";
@@ -25,7 +26,7 @@ import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
 
-const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
 export interface App {
   deps: AppDeps;

@@ -1,7 +1,11 @@
 /**
  * The only reader of process.env. Configuration is parsed once with zod; a bad value stops
- * the process at start with one clear line (see `loadEnvOrExit`).
+ * the process at start with one clear line (see `loadEnvOrExit`). A `.env` file in the
+ * working directory fills in what the real environment leaves unset.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseEnv as parseDotEnvText } from "node:util";
 import { z } from "zod";
 import { PROVIDER_IDS } from "@switchboard/schema";
 
@@ -117,7 +121,8 @@ export const ZEnv = z
     if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {
       ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET must be at least 32 characters" });
     }
-    if (env.NODE_ENV === "production" && env.JWT_SECRET === undefined && env.DATABASE_URL !== undefined) {
+    const clusterMode = env.DATABASE_URL !== undefined || env.REDIS_URL !== undefined;
+    if (env.NODE_ENV === "production" && env.JWT_SECRET === undefined && clusterMode) {
       ctx.addIssue({
         code: "custom",
         path: ["JWT_SECRET"],
@@ -129,6 +134,17 @@ export const ZEnv = z
     }
     if ((env.GITHUB_CLIENT_ID === undefined) !== (env.GITHUB_CLIENT_SECRET === undefined)) {
       ctx.addIssue({ code: "custom", path: ["GITHUB_CLIENT_SECRET"], message: "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together" });
+    }
+    // Half a cluster in production is a misconfiguration, not a choice: PostgreSQL without
+    // Redis leaves every instance with its own emergency flag, revocations and rate limits;
+    // Redis without PostgreSQL gives every instance its own users.
+    if (env.NODE_ENV === "production" && (env.DATABASE_URL === undefined) !== (env.REDIS_URL === undefined)) {
+      const missing = env.DATABASE_URL === undefined ? "DATABASE_URL" : "REDIS_URL";
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: `${missing} is required in production when ${missing === "REDIS_URL" ? "DATABASE_URL" : "REDIS_URL"} is set (cluster mode needs both)`,
+      });
     }
     if ((env.SUPERADMIN_EMAIL === undefined) !== (env.SUPERADMIN_PASSWORD === undefined)) {
       ctx.addIssue({
@@ -186,9 +202,34 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   throw new Error(`Invalid configuration: ${problems.join("; ")}`);
 }
 
+/**
+ * Variables from `<dir>/.env` (none when there is no such file). Same syntax as Node's
+ * `--env-file`: KEY=value lines, # comments, optional quotes.
+ */
+export function readDotEnv(dir: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, ".env"), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new Error(`Cannot read ${join(dir, ".env")}: ${(error as Error).message}`, { cause: error });
+  }
+  return Object.fromEntries(Object.entries(parseDotEnvText(text)).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/**
+ * The process configuration: the real environment, over `.env` in the working directory
+ * (the repository root for `npm start` and `npm run start:prod`, /app in the container).
+ * An empty variable in the real environment still wins over the file, as with Node's own
+ * `--env-file`.
+ */
+export function configSource(): Record<string, string | undefined> {
+  return { ...readDotEnv(process.cwd()), ...process.env };
+}
+
 export function loadEnvOrExit(): Env {
   try {
-    return parseEnv(process.env);
+    return parseEnv(configSource());
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);

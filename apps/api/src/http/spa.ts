@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { adminDistDir } from "../infra/repo-paths.ts";
 
 /** Paths where a client expects data: an unknown one there is a JSON 404, never the SPA page. */
 const API_PREFIXES = ["/api", "/v1", "/trpc", "/ws", "/auth", "/health", "/ready", "/metrics", "/openapi.json"];
 
 export function defaultAdminDistDir(): string {
-  return fileURLToPath(new URL("../../../admin/dist", import.meta.url));
+  return adminDistDir;
 }
 
 const underPrefix = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
