@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseEnv, readDotEnv } from "./env.ts";
+import { configWarnings, parseEnv, readDotEnv } from "./env.ts";
 
 describe("parseEnv", () => {
   it("applies the documented defaults", () => {
@@ -71,5 +71,37 @@ describe("readDotEnv", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the older backends' configuration", () => {
+  it("accepts OLLAMA_URL, SERVER_HOST and SERVER_PORT, and warns about each", () => {
+    const source = { OLLAMA_URL: "http://gpu-box:11434", SERVER_HOST: "0.0.0.0", SERVER_PORT: "8080" };
+    const env = parseEnv(source);
+    expect(env).toMatchObject({ OLLAMA_BASE_URL: "http://gpu-box:11434", HOST: "0.0.0.0", PORT: 8080 });
+    expect(configWarnings(source, env)).toEqual([
+      "OLLAMA_URL is deprecated; rename it to OLLAMA_BASE_URL",
+      "SERVER_HOST is deprecated; rename it to HOST",
+      "SERVER_PORT is deprecated; rename it to PORT",
+    ]);
+  });
+
+  it("the current name wins over its alias", () => {
+    const source = { SERVER_PORT: "8080", PORT: "3001" };
+    const env = parseEnv(source);
+    expect(env.PORT).toBe(3001);
+    expect(configWarnings(source, env)).toEqual(["SERVER_PORT is deprecated and ignored because PORT is set; remove it"]);
+  });
+
+  it("a bad alias value is refused like the variable it stands for", () => {
+    expect(() => parseEnv({ SERVER_PORT: "eighty" })).toThrow(/PORT/);
+  });
+
+  it("warns about a provider base URL without a path, naming the value to use", () => {
+    const source = { BETA_MODEL_BASE_URL: "http://localhost:8000", OPENAI_BASE_URL: "https://proxy.example/v1" };
+    expect(configWarnings(source, parseEnv(source))).toEqual([
+      "BETA_MODEL_BASE_URL=http://localhost:8000 has no path; OpenAI-compatible servers answer under /v1: use http://localhost:8000/v1",
+    ]);
+    expect(configWarnings({}, parseEnv({}))).toEqual([]);
   });
 });
