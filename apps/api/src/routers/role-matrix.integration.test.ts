@@ -30,6 +30,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "chat.conversations.list": "USER",
   "chat.conversations.get": "USER",
   "chat.conversations.delete": "USER",
+  "chat.conversations.import": "USER",
   "consensus.query": "USER",
   "consensus.stream": "USER",
   "consensus.models": "USER",
@@ -43,6 +44,11 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "metrics.summary": "ADMIN",
   "metrics.timeseries": "ADMIN",
   "metrics.live": "ADMIN",
+  "keys.create": "USER",
+  "keys.list": "USER",
+  "keys.get": "USER",
+  "keys.update": "USER",
+  "keys.revoke": "USER",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

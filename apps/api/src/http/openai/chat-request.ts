@@ -5,7 +5,7 @@
  * gateway owns: `model` (it routes) and `stream` (it decides per upstream call).
  */
 import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import type { StatelessRequest } from "../../services/chat/chat-service.ts";
 import { resolveModel } from "../../services/chat/models.ts";

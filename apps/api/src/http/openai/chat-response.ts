@@ -4,7 +4,7 @@
  * usage details are passed on as the provider sent them.
  */
 import { randomUUID } from "node:crypto";
-import type { ChainResult } from "../../services/chat/chain-types.ts";
+import type { ChainResult } from "../../services/gateway/chain-types.ts";
 import type { ChoiceChunk } from "../../providers/types.ts";
 
 export function completionId(): string {

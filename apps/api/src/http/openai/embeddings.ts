@@ -1,6 +1,6 @@
 /** OpenAI's embeddings request → the chat service's embed call, and its answer back. */
 import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
-import type { EmbedChainRequest, EmbedChainResult } from "../../services/chat/chain-types.ts";
+import type { EmbedChainRequest, EmbedChainResult } from "../../services/gateway/chain-types.ts";
 import { resolveEmbeddingModel } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";

@@ -6,13 +6,12 @@
  * bodies (413), answers in OpenAI's error shape. Stateless like OpenAI's API: requests carry
  * their history and are not stored.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { currentScope, markUpstreamStart } from "../../infra/request-scope.ts";
 import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
-import { resolveUser } from "../../trpc/context.ts";
-import { readAccessToken } from "../../trpc/cookies.ts";
+import { authorizeRequest } from "../caller-auth.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
@@ -55,17 +54,18 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         );
       });
       v1.addHook("onSend", async (_request, reply) => {
-        void reply.headers(rateLimitHeaders());
+        // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
+        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
       });
 
-      v1.get("/models", async (request) => {
-        await authenticate(deps, request);
+      v1.get("/models", { config: { keyScope: "models" } }, async (request, reply) => {
+        await authorizeRequest(deps, request, reply);
         const created = Math.floor(deps.startedAt.getTime() / 1000);
         return { object: "list", data: listModelEntries(deps.providers).map((m) => ({ id: m.id, object: "model", created, owned_by: m.ownedBy })) };
       });
 
-      v1.get<{ Params: { "*": string } }>("/models/*", async (request) => {
-        await authenticate(deps, request);
+      v1.get<{ Params: { "*": string } }>("/models/*", { config: { keyScope: "models" } }, async (request, reply) => {
+        await authorizeRequest(deps, request, reply);
         // Model names may contain a slash (`openai/gpt-4o-mini`), hence the wildcard.
         const id = request.params["*"];
         const entry = listModelEntries(deps.providers).find((m) => m.id === id);
@@ -73,8 +73,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         return { id: entry.id, object: "model", created: Math.floor(deps.startedAt.getTime() / 1000), owned_by: entry.ownedBy };
       });
 
-      v1.post("/chat/completions", async (request, reply) => {
-        const user = await authenticate(deps, request);
+      v1.post("/chat/completions", { config: { keyScope: "chat", metered: true } }, async (request, reply) => {
+        const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseChatRequest(deps.providers, request.body);
         const disconnect = clientDisconnect(reply);
         const id = completionId();
@@ -88,12 +88,14 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         // Headers leave only after the first token: this marks where Switchboard's own work
         // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
         markUpstreamStart();
-        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, headers: rateLimitHeaders });
+        // A hijacked reply writes its own head: carry over what was set on the reply so far.
+        const headers = () => ({ ...rateLimitHeaders(), ...(reply.getHeaders() as Record<string, string>) });
+        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, headers });
         return reply;
       });
 
-      v1.post("/embeddings", async (request, reply) => {
-        const user = await authenticate(deps, request);
+      v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true } }, async (request, reply) => {
+        const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseEmbeddingRequest(request.body);
         const result = await deps.chat.embed(user.id, parsed, clientDisconnect(reply));
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
@@ -104,15 +106,10 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
   );
 }
 
-async function authenticate(deps: AppDeps, request: FastifyRequest) {
-  const token = readAccessToken(request.headers.authorization, undefined);
-  const user = await resolveUser(deps, token);
-  if (!user) {
-    throw new AppError("UNAUTHORIZED", "Invalid or missing access token: send Authorization: Bearer <access token>", {
-      details: { openaiCode: "invalid_api_key" },
-    });
-  }
-  return user;
+/** The model a body asks for, for the API key's model list (validated later with the rest). */
+function modelOf(body: unknown): string | undefined {
+  const model = (body as { model?: unknown } | null)?.model;
+  return typeof model === "string" ? model : undefined;
 }
 
 /** Aborts when the client leaves before the response is finished. */

@@ -6,7 +6,7 @@
  */
 import type { FastifyReply } from "fastify";
 import { noteErrorCode } from "../../infra/request-scope.ts";
-import type { ChainEvent } from "../../services/chat/chain-types.ts";
+import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { AppError } from "../../services/errors.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
 import { openAIStreamError } from "./errors.ts";

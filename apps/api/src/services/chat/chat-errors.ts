@@ -1,7 +1,7 @@
 /** Maps why the chain gave no answer to what a client sees: an AppError or a stream event code. */
 import type { TAppErrorCode, TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
-import type { ChainError } from "./chain-types.ts";
+import type { ChainError } from "../gateway/chain-types.ts";
 
 /** An upstream's refusal of the request itself keeps its meaning: bad input, unknown model, too large. */
 const REJECTION_CODES: Record<number, TAppErrorCode> = { 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 422: "UNPROCESSABLE" };

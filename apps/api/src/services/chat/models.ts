@@ -5,7 +5,7 @@
  * provider, so clients with a hard-coded model keep working.
  */
 import { PROVIDER_IDS, type TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 
 /** Model names that mean "the whole fallback chain". */
