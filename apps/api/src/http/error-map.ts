@@ -24,7 +24,7 @@ export interface ErrorRow {
 
 export const ERROR_TABLE: Record<TAppErrorCode, ErrorRow> = {
   BAD_REQUEST: { status: 400, trpc: "BAD_REQUEST", openaiType: "invalid_request_error" },
-  UNAUTHORIZED: { status: 401, trpc: "UNAUTHORIZED", openaiType: "authentication_error" },
+  UNAUTHORIZED: { status: 401, trpc: "UNAUTHORIZED", openaiType: "invalid_request_error" },
   FORBIDDEN: { status: 403, trpc: "FORBIDDEN", openaiType: "permission_error" },
   NOT_FOUND: { status: 404, trpc: "NOT_FOUND", openaiType: "invalid_request_error" },
   METHOD_NOT_ALLOWED: { status: 405, trpc: "METHOD_NOT_SUPPORTED", openaiType: "invalid_request_error" },
