@@ -1,12 +1,17 @@
-import type { TUser, TUserCreateInput, TUserUpdateInput, TUsersListInput } from "@switchboard/schema";
+import type { TUser, TUserCreateInput, TUserDeleteInput, TUserUpdateInput, TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import type { AuthService } from "./auth/auth-service.ts";
-import { hashPassword } from "./auth/passwords.ts";
+import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { AppError } from "./errors.ts";
 
-export function createUsersService(deps: { prisma: PrismaClient; auth: AuthService }) {
+/** Told when a user is gone (their keys, caches, streams end); may throw nothing that matters. */
+export type UserRemovedListener = (userId: string) => Promise<void> | void;
+
+export function createUsersService(deps: { prisma: PrismaClient; auth: AuthService; passwords: PasswordWork }) {
   const { prisma } = deps;
+  const removedListeners = new Set<UserRemovedListener>();
+  const hashPassword = (password: string) => deps.passwords.hash(password);
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
@@ -61,7 +66,47 @@ export function createUsersService(deps: { prisma: PrismaClient; auth: AuthServi
     return toUserView(user);
   }
 
-  return { list, create, update };
+  /**
+   * Deletes a user and their data (sessions, conversations, consensus runs cascade with the
+   * row). The emergency audit trail keeps the actor's id and email as plain text, so it stays
+   * readable. Every instance refuses the user's tokens at once (see UserDirectory).
+   */
+  async function remove(input: TUserDeleteInput, actorId: string): Promise<{ id: string; deleted: true }> {
+    if (input.id === actorId) throw new AppError("BAD_REQUEST", "You cannot delete yourself; another SuperAdmin must do it");
+    await prisma
+      .$transaction(
+        async (tx) => {
+          const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
+          if (!target) throw new AppError("NOT_FOUND", "User not found");
+          await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });
+          await tx.user.delete({ where: { id: input.id } });
+          if (target.role === "SUPERADMIN") {
+            // Checked after the delete, in a serializable transaction, so two SuperAdmins
+            // deleting each other at once cannot leave the fleet without one.
+            const left = await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } });
+            if (left === 0) throw new AppError("CONFLICT", "Cannot delete the last SuperAdmin");
+          }
+        },
+        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+      )
+      .catch((error: unknown) => {
+        if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === "P2025" || error.code === "P2034")) {
+          throw new AppError(error.code === "P2025" ? "NOT_FOUND" : "CONFLICT", error.code === "P2025" ? "User not found" : "The user changed meanwhile; try again");
+        }
+        throw error;
+      });
+    await deps.auth.userRemoved(input.id);
+    await Promise.all([...removedListeners].map(async (listener) => listener(input.id))).catch(() => {});
+    return { id: input.id, deleted: true as const };
+  }
+
+  /** For features that own data of a user and must end it on delete (API keys, streams). */
+  function onUserRemoved(listener: UserRemovedListener): () => void {
+    removedListeners.add(listener);
+    return () => removedListeners.delete(listener);
+  }
+
+  return { list, create, update, remove, onUserRemoved };
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;
