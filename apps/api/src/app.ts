@@ -13,7 +13,7 @@ import { createMetricsRegistry } from "./infra/metrics-registry.ts";
 import { createProviderRegistry } from "./providers/registry.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
-import { createPasswordWork } from "./services/auth/password-work.ts";
+import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
 import { createSessionRevocations } from "./services/auth/revocations.ts";
 import { createUserDirectory } from "./services/auth/user-directory.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
@@ -38,7 +38,7 @@ export interface CreateAppOptions {
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
-  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number };
+  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
 
 /**
@@ -110,7 +110,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     resyncIntervalMs: opts.auth?.resyncIntervalMs,
   });
   const directory = createUserDirectory({ prisma: db.prisma, coordination, log: authWarn, refreshIntervalMs: opts.auth?.resyncIntervalMs });
-  const passwords = createPasswordWork();
+  const passwords = createPasswordWork(opts.auth?.passwordWork);
   const auth = createAuthService({
     prisma: db.prisma,
     coordination,
