@@ -73,7 +73,9 @@ export function createContextFactory(deps: AppDeps) {
     // connectionParams: browsers on another origin cannot set headers on an EventSource, so
     // a subscription may carry its token in the URL. Nothing else may: URLs end up in proxy
     // and access logs, and a logged token must not be able to change anything.
-    const paramToken = info.type === "subscription" ? info.connectionParams?.["token"] : undefined;
+    // (Over WebSocket they arrive in the first message, `?connectionParams=1`, not in the URL.)
+    const fromMessage = info.url?.searchParams.get("connectionParams") === "1";
+    const paramToken = info.type === "subscription" || fromMessage ? info.connectionParams?.["token"] : undefined;
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
     const user = await resolveUser(deps, token);
     const abort = new AbortController();
