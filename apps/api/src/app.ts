@@ -27,6 +27,7 @@ import { consensusConfigProblem, createConsensus } from "./services/consensus/in
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
+import { createKeys } from "./services/keys/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -126,12 +127,18 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
     refreshGraceMs: opts.auth?.refreshGraceMs,
   });
-  const users = createUsersService({ prisma: db.prisma, auth, passwords });
+  const keys = createKeys({
+    prisma: db.prisma,
+    coordination,
+    log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
   try {
     await revocations.start();
     await directory.start();
   } catch (error) {
     await revocations.close();
+    await keys.close();
     await coordination.close();
     await db.close();
     throw error;
@@ -229,6 +236,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   });
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
+  await keys.start();
 
   const deps: AppDeps = {
     env,
@@ -245,6 +253,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     chat,
     consensus,
     metrics,
+    keys,
   };
   return {
     deps,
@@ -252,6 +261,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       heartbeat.stop();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await keys.close();
       await emergency.close();
       await directory.close();
       await revocations.close();

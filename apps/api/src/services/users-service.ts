@@ -5,12 +5,17 @@ import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { AppError } from "./errors.ts";
 
-/** Told when a user is gone (their keys, caches, streams end); may throw nothing that matters. */
-export type UserRemovedListener = (userId: string) => Promise<void> | void;
+export interface UsersServiceDeps {
+  prisma: PrismaClient;
+  auth: AuthService;
+  /** argon2 goes through the bounded queue shared with sign-in. */
+  passwords: PasswordWork;
+  /** Told when a user's access shrinks (disabled, role changed, deleted), e.g. to drop cached API keys. */
+  onAccessChanged?: (userId: string) => Promise<void>;
+}
 
-export function createUsersService(deps: { prisma: PrismaClient; auth: AuthService; passwords: PasswordWork }) {
+export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
-  const removedListeners = new Set<UserRemovedListener>();
   const hashPassword = (password: string) => deps.passwords.hash(password);
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
@@ -63,6 +68,7 @@ export function createUsersService(deps: { prisma: PrismaClient; auth: AuthServi
       // Tokens carry the role and outlive a password: end every session so the change bites now.
       await deps.auth.revokeAllForUser(user.id, roleChanged ? "role changed" : input.disabled ? "disabled" : "password reset");
     }
+    if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
     return toUserView(user);
   }
 
@@ -96,17 +102,11 @@ export function createUsersService(deps: { prisma: PrismaClient; auth: AuthServi
         throw error;
       });
     await deps.auth.userRemoved(input.id);
-    await Promise.all([...removedListeners].map(async (listener) => listener(input.id))).catch(() => {});
+    await deps.onAccessChanged?.(input.id);
     return { id: input.id, deleted: true as const };
   }
 
-  /** For features that own data of a user and must end it on delete (API keys, streams). */
-  function onUserRemoved(listener: UserRemovedListener): () => void {
-    removedListeners.add(listener);
-    return () => removedListeners.delete(listener);
-  }
-
-  return { list, create, update, remove, onUserRemoved };
+  return { list, create, update, remove };
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;

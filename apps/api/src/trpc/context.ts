@@ -4,7 +4,8 @@ import type {} from "@fastify/cookie";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
-import { noteUser } from "../infra/request-scope.ts";
+import { noteKey, noteUser } from "../infra/request-scope.ts";
+import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
 import type { Meta } from "./init.ts";
 
@@ -13,6 +14,8 @@ export interface AuthedUser {
   email: string;
   role: TRole;
   sessionId: string;
+  /** Set when the caller presented an API key: what the key narrows the owner to. */
+  apiKey?: KeyGrant;
 }
 
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */
@@ -25,6 +28,8 @@ export interface RequestInfo {
   signal: AbortSignal | undefined;
   /** The request's calls: how many, and whether one of them refuses to share a batch. */
   batch: { size: number; hasUnbatchable: boolean };
+  /** Sets a response header (rate-limit figures); a no-op outside HTTP. */
+  setHeader: (name: string, value: string) => void;
 }
 
 export interface Context {
@@ -44,13 +49,19 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       cookies: opts.req?.cookies ?? { get: () => undefined, set: () => {}, clear: () => {} },
       signal: opts.req?.signal,
       batch: opts.req?.batch ?? { size: 1, hasUnbatchable: false },
+      setHeader: opts.req?.setHeader ?? (() => {}),
     },
   };
 }
 
-/** Resolves the caller from a Bearer token or the SPA's httpOnly cookie. Never throws. */
+/**
+ * The one authentication function of every surface (tRPC, /v1, REST): resolves the caller
+ * from an access token (Bearer or the SPA's httpOnly cookie) or an API key (`sb-…`, acting
+ * as its owner narrowed by its scopes and models). Never throws; null = anonymous.
+ */
 export async function resolveUser(deps: AppDeps, token: string | undefined): Promise<AuthedUser | null> {
   if (!token) return null;
+  if (looksLikeApiKey(token)) return resolveKey(deps, token);
   try {
     const claims = await deps.auth.authenticate(token);
     if (!claims) return null;
@@ -59,6 +70,21 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
     return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId };
   } catch (error) {
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
+    return null;
+  }
+}
+
+async function resolveKey(deps: AppDeps, secret: string): Promise<AuthedUser | null> {
+  try {
+    const grant = await deps.keys.authenticate(secret);
+    if (!grant) return null;
+    noteUser(grant.userId);
+    noteKey(grant.keyId);
+    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant };
+  } catch (error) {
+    // The key could not be verified (database unreachable while pushes may be missed):
+    // refused, never let through.
+    deps.log.warn({ err: error }, "API key verification failed; refusing the key");
     return null;
   }
 }
@@ -96,6 +122,9 @@ export function createContextFactory(deps: AppDeps) {
         batch: {
           size: info.calls.length,
           hasUnbatchable: info.calls.some((call) => (call.procedure?._def.meta as Meta | undefined)?.batchable === false),
+        },
+        setHeader: (name, value) => {
+          if (!res.sent && !res.raw.headersSent) void res.header(name, value);
         },
       },
     });
