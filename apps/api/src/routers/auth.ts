@@ -46,5 +46,7 @@ export const authRouter = router({
       return { ok: true as const };
     }),
 
-  me: userProcedure.output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+  me: userProcedure
+    .meta({ keyScope: "any" })
+    .output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
 });

@@ -1,13 +1,22 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { roleAtLeast, type TRole } from "@switchboard/schema";
-import { noteErrorCode, noteProcedure } from "../infra/request-scope.ts";
+import { roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
+import { AppError } from "../services/errors.ts";
+import { keyRefusal } from "../services/keys/index.ts";
 import type { Context } from "./context.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
 import { isAsyncIterable, isGatewayProcedure, observeStream, procedureErrorCode } from "./telemetry.ts";
 
 export interface Meta {
   /** The least role that may call the procedure; read by the role-matrix test and docs. */
-  requiredRole: TRole | "PUBLIC";
+  requiredRole?: TRole | "PUBLIC";
+  /**
+   * The API-key scope that allows the procedure ("any": every key). Without one, API keys
+   * are refused (403): key management, users and the emergency stop need a signed-in person.
+   */
+  keyScope?: TKeyScope | "any";
+  /** Calls a model: counted against an API key's rate limit and budget, and its model list. */
+  metered?: boolean;
 }
 
 const t = initTRPC
@@ -60,11 +69,34 @@ const baseProcedure = observed.use(async ({ ctx, path, next }) => {
   return result;
 });
 
+/** The `model` a gateway procedure's input asks for ("auto" when it names none). */
+async function requestedModel(getRawInput: () => Promise<unknown>): Promise<string> {
+  const input = (await getRawInput().catch(() => undefined)) as { model?: unknown } | undefined;
+  return typeof input?.model === "string" && input.model.length > 0 ? input.model : "auto";
+}
+
 function requireRole(required: TRole) {
-  return baseProcedure.meta({ requiredRole: required }).use(({ ctx, next }) => {
+  return baseProcedure.meta({ requiredRole: required }).use(async ({ ctx, meta, getRawInput, next }) => {
     if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
     if (!roleAtLeast(ctx.user.role, required)) {
       throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
+    }
+    const model = meta?.metered ? await requestedModel(getRawInput) : undefined;
+    if (model !== undefined) noteModel(model);
+    const key = ctx.user.apiKey;
+    if (key) {
+      const refusal = keyRefusal(key, { scope: meta?.keyScope, model });
+      if (refusal) throw toTRPCError(new AppError("FORBIDDEN", refusal));
+      if (meta?.metered) {
+        const limit = await ctx.deps.keys.admit(key).catch((error: unknown) => {
+          throw toTRPCError(error);
+        });
+        if (limit) {
+          ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
+          ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
+          ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
+        }
+      }
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
   });
