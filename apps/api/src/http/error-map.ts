@@ -102,7 +102,8 @@ export function describeError(error: unknown): ErrorDescription {
       retryAfterSec: error.retryAfterSec,
       // A freeze lasts until a person lifts it: retrying on Retry-After would only stall clients.
       shouldRetry: typeof shouldRetry === "boolean" ? shouldRetry : error.code === "EMERGENCY_STOP" ? false : undefined,
-      param: typeof param === "string" ? param : null,
+      // `field` is what some refusals (NUL in a body) call the offending input.
+      param: typeof param === "string" ? param : typeof details["field"] === "string" ? details["field"] : null,
       details,
       internal: error.code === "INTERNAL",
     };
