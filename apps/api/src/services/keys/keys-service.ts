@@ -46,6 +46,8 @@ type KeyRow = NonNullable<Awaited<ReturnType<PrismaClient["apiKey"]["findFirst"]
 export function createKeysService(deps: KeysServiceDeps) {
   const { prisma, cache, spend } = deps;
   const usedSince = new Set<string>();
+  /** Budget terms of keys seen lately, for booking a finished request's cost by key id. */
+  const budgets = new Map<string, Pick<KeyGrant, "keyId" | "budgetUsd" | "budgetPeriod">>();
   let timer: NodeJS.Timeout | undefined;
 
   async function spendOf(rows: KeyRow[]): Promise<Map<string, { total: number; period: number; requests: number }>> {
@@ -174,7 +176,11 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function authenticate(secret: string): Promise<KeyGrant | null> {
     if (!isWellFormedKey(secret)) return null;
     const grant = await cache.lookup(hashKey(secret));
-    if (grant) usedSince.add(grant.keyId);
+    if (grant) {
+      usedSince.add(grant.keyId);
+      if (grant.budgetUsd !== null) budgets.set(grant.keyId, grant);
+      else budgets.delete(grant.keyId);
+    }
     return grant;
   }
 
@@ -209,6 +215,12 @@ export function createKeysService(deps: KeysServiceDeps) {
     spend.add(grant.keyId, grant.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
   }
 
+  /** Books a finished request's cost by key id (the request log knows only the id). */
+  function recordSpendById(keyId: string, costUsd: number): void {
+    const grant = budgets.get(keyId);
+    if (grant) recordSpend(grant, costUsd);
+  }
+
   async function flushLastUsed(): Promise<void> {
     if (usedSince.size === 0) return;
     const ids = [...usedSince];
@@ -225,6 +237,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     authenticate,
     admit,
     recordSpend,
+    recordSpendById,
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
     async start(): Promise<void> {
