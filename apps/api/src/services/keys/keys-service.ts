@@ -26,8 +26,14 @@ export interface RateLimitInfo {
   resetMs: number;
 }
 
+/** Owners' live state, held locally and pushed (the same directory that checks access tokens). */
+export interface OwnerDirectory {
+  get(userId: string): Promise<{ role: TRole; disabled: boolean } | null>;
+}
+
 export interface KeysServiceDeps {
   prisma: PrismaClient;
+  owners: OwnerDirectory;
   coordination: Coordination;
   cache: KeyCache;
   spend: SpendLedger;
@@ -175,12 +181,16 @@ export function createKeysService(deps: KeysServiceDeps) {
   /** The grant of a presented secret, or null (malformed, unknown, revoked, expired, owner disabled). */
   async function authenticate(secret: string): Promise<KeyGrant | null> {
     if (!isWellFormedKey(secret)) return null;
-    const grant = await cache.lookup(hashKey(secret));
-    if (grant) {
-      usedSince.add(grant.keyId);
-      if (grant.budgetUsd !== null) budgets.set(grant.keyId, grant);
-      else budgets.delete(grant.keyId);
-    }
+    const held = await cache.lookup(hashKey(secret));
+    if (!held) return null;
+    // The owner's current state: a disabled or deleted owner's keys stop, and a key never
+    // acts with more than the owner's role today.
+    const owner = await deps.owners.get(held.userId);
+    if (!owner || owner.disabled) return null;
+    const grant = owner.role === held.role ? held : { ...held, role: owner.role };
+    usedSince.add(grant.keyId);
+    if (grant.budgetUsd !== null) budgets.set(grant.keyId, grant);
+    else budgets.delete(grant.keyId);
     return grant;
   }
 
