@@ -55,6 +55,9 @@ export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: F
         userAgent: request.headers["user-agent"],
         cookies: cookieJarOf(request, reply),
         signal: clientGone(reply),
+        setHeader: (name, value) => {
+          if (!reply.sent) void reply.header(name, value);
+        },
       },
     }),
   );

@@ -22,6 +22,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "users.list": "SUPERADMIN",
   "users.create": "SUPERADMIN",
   "users.update": "SUPERADMIN",
+  "users.delete": "SUPERADMIN",
   "health.check": "PUBLIC",
   "chat.send": "USER",
   "chat.stream": "USER",
@@ -44,6 +45,11 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "metrics.summary": "ADMIN",
   "metrics.timeseries": "ADMIN",
   "metrics.live": "ADMIN",
+  "keys.create": "USER",
+  "keys.list": "USER",
+  "keys.get": "USER",
+  "keys.update": "USER",
+  "keys.revoke": "USER",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };
