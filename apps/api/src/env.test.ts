@@ -31,7 +31,7 @@ describe("parseEnv", () => {
     [{ PROVIDER_ORDER: "beta,unknown" }, /PROVIDER_ORDER/],
     [{ SUPERADMIN_EMAIL: "a@b.c" }, /must be set together/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
-    [{ CONSENSUS_AGGREGATOR: "gpt-9" }, /CONSENSUS_AGGREGATOR/],
+    [{ CONSENSUS_AGGREGATOR: "GPT 9" }, /CONSENSUS_AGGREGATOR/],
     [{ CONSENSUS_TIMEOUT_MS: "0" }, /CONSENSUS_TIMEOUT_MS/],
   ])("rejects %o with one line naming the problem", (source, pattern) => {
     expect(() => parseEnv(source)).toThrow(pattern);

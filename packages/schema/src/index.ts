@@ -7,3 +7,4 @@ export * from "./openai.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";
+export * from "./providers.ts";

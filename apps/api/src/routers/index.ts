@@ -5,6 +5,8 @@ import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { metricsRouter } from "./metrics.ts";
+import { modelsRouter } from "./models.ts";
+import { providersRouter } from "./providers.ts";
 import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
@@ -15,6 +17,8 @@ export const appRouter = router({
   consensus: consensusRouter,
   emergency: emergencyRouter,
   metrics: metricsRouter,
+  providers: providersRouter,
+  models: modelsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -43,6 +43,15 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "metrics.summary": "ADMIN",
   "metrics.timeseries": "ADMIN",
   "metrics.live": "ADMIN",
+  "providers.list": "ADMIN",
+  "providers.get": "ADMIN",
+  "providers.create": "SUPERADMIN",
+  "providers.update": "SUPERADMIN",
+  "providers.delete": "SUPERADMIN",
+  "providers.test": "SUPERADMIN",
+  "models.list": "USER",
+  "models.upsert": "SUPERADMIN",
+  "models.delete": "SUPERADMIN",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

@@ -3,7 +3,7 @@
  * names to provider choices, messages to ours, results to OpenAI's response objects.
  */
 import { randomUUID } from "node:crypto";
-import { OPENAI_MAX_REQUEST_CHARS, PROVIDER_IDS, type TOpenAIChatRequest, type TProviderId } from "@switchboard/schema";
+import { OPENAI_MAX_REQUEST_CHARS, type TOpenAIChatRequest, type TProviderId } from "@switchboard/schema";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
@@ -13,22 +13,22 @@ import type { StatelessRequest } from "./chat-service.ts";
 /** Model names that mean "the whole fallback chain". */
 export const AUTO_MODELS = ["auto", "switchboard"] as const;
 
-const isProviderId = (v: string): v is TProviderId => (PROVIDER_IDS as readonly string[]).includes(v);
-
 /**
- * `auto` → the chain; `deepseek` → pinned; `deepseek/deepseek-reasoner` → pinned with that
- * model; a provider's configured model name (e.g. `gpt-4o-mini`) → pinned to that provider,
- * so clients with a hard-coded model keep working.
+ * `auto` → the default route; a model route's name → that route; a provider's name →
+ * pinned; `deepseek/deepseek-reasoner` → pinned with that model; a model a provider serves
+ * (e.g. `gpt-4o-mini`) → pinned to that provider, so clients with a hard-coded model keep
+ * working.
  */
 export function resolveModel(registry: ProviderRegistry, model: string): { pinned?: TProviderId; model?: string } {
   if ((AUTO_MODELS as readonly string[]).includes(model)) return {};
-  if (isProviderId(model)) return { pinned: model };
+  if (registry.route(model)) return { model };
+  if (registry.isActive(model)) return { pinned: model };
   const slash = model.indexOf("/");
   if (slash > 0) {
     const prefix = model.slice(0, slash);
-    if (isProviderId(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
+    if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
   }
-  const owner = registry.chain().find((p) => p.model === model);
+  const owner = registry.chain().find((p) => p.model === model) ?? registry.all().find((p) => p.model === model);
   if (owner) return { pinned: owner.id };
   throw new AppError("NOT_FOUND", `The model '${model}' does not exist; GET /v1/models lists the available ones`, {
     details: { openaiCode: "model_not_found" },
@@ -64,7 +64,9 @@ export function listModels(registry: ProviderRegistry, created: number) {
     object: "list" as const,
     data: [
       entry("auto", "switchboard"),
-      ...registry.chain().flatMap((p) => [entry(p.id, p.id), entry(`${p.id}/${p.model}`, p.id)]),
+      // Model routes: the names operators publish (models.upsert).
+      ...registry.routes().filter((r) => !(AUTO_MODELS as readonly string[]).includes(r.name)).map((r) => entry(r.name, "switchboard")),
+      ...registry.all().flatMap((p) => [entry(p.id, p.id), entry(`${p.id}/${p.model}`, p.id)]),
     ],
   };
 }
