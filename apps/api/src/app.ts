@@ -10,9 +10,12 @@ import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
+import { apiManifestPath } from "./infra/repo-paths.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
-import { createRevocations } from "./services/auth/revocations.ts";
+import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
+import { createSessionRevocations } from "./services/auth/revocations.ts";
+import { createUserDirectory } from "./services/auth/user-directory.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret, resolveSecretsKey } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
@@ -24,8 +27,9 @@ import { consensusConfigProblem, createConsensus } from "./services/consensus/in
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
+import { createKeys } from "./services/keys/index.ts";
 
-const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
 export interface App {
   deps: AppDeps;
@@ -36,6 +40,8 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
+  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
 
 /**
@@ -93,15 +99,46 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     audience: env.JWT_AUDIENCE,
     ttlSec: env.ACCESS_TOKEN_TTL_SEC,
   });
+  const authLog = log.child({ component: "auth" });
+  const authWarn = (msg: string, err?: unknown) => authLog.warn({ err }, msg);
+  // Revoked sessions and live users are held in memory, pushed and resynced (see
+  // revocation-set.ts): authenticating a request reads no database or Redis.
+  const revocations = createSessionRevocations({
+    prisma: db.prisma,
+    coordination,
+    accessTtlSec: env.ACCESS_TOKEN_TTL_SEC,
+    log: authWarn,
+    resyncIntervalMs: opts.auth?.resyncIntervalMs,
+  });
+  const directory = createUserDirectory({ prisma: db.prisma, coordination, log: authWarn, refreshIntervalMs: opts.auth?.resyncIntervalMs });
+  const passwords = createPasswordWork(opts.auth?.passwordWork);
   const auth = createAuthService({
     prisma: db.prisma,
     coordination,
     accessTokens,
-    revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
+    revocations,
+    directory,
+    passwords,
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
+    refreshGraceMs: opts.auth?.refreshGraceMs,
   });
-  const users = createUsersService({ prisma: db.prisma, auth });
+  const keys = createKeys({
+    prisma: db.prisma,
+    coordination,
+    log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
+  try {
+    await revocations.start();
+    await directory.start();
+  } catch (error) {
+    await revocations.close();
+    await keys.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
 
   await bootstrapSuperAdmin({
     prisma: db.prisma,
@@ -132,6 +169,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     );
   } catch (error) {
     await emergency.close();
+    await directory.close();
+    await revocations.close();
     await coordination.close();
     await db.close();
     throw error;
@@ -212,6 +251,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   });
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
+  await keys.start();
 
   const deps: AppDeps = {
     env,
@@ -229,6 +269,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     chat,
     consensus,
     metrics,
+    keys,
   };
   return {
     deps,
@@ -237,7 +278,10 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       await gateway.config.close();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await keys.close();
       await emergency.close();
+      await directory.close();
+      await revocations.close();
       await coordination.close();
       await db.close();
     },

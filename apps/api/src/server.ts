@@ -5,9 +5,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerIpRateLimit } from "./http/ip-limit.ts";
+import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
+import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
@@ -31,8 +34,11 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);
+  // Then the per-IP limit (when configured): the cheapest refusal of a flood.
+  registerIpRateLimit(app, deps);
   // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
+  registerTextHygiene(app);
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {
@@ -67,6 +73,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
+  registerLegacyRoutes(app, deps, { sockets: () => 0, sso: () => [] });
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

@@ -10,6 +10,7 @@
 import {
   createTRPCClient,
   httpBatchLink,
+  httpLink,
   httpSubscriptionLink,
   splitLink,
   TRPCClientError,
@@ -24,7 +25,10 @@ export { TRPCClientError };
 export interface SwitchboardClientOptions {
   /** Base URL of a Switchboard instance, e.g. http://127.0.0.1:3000 (no /trpc suffix). */
   url: string;
-  /** An access token, or a function returning the current one (for refresh flows). */
+  /**
+   * An access token or an API key (`sb-…`), or a function returning the current one (for
+   * refresh flows).
+   */
   token?: string | (() => string | undefined | Promise<string | undefined>);
   /** Custom fetch (tests, proxies). */
   fetch?: typeof globalThis.fetch;
@@ -56,8 +60,14 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
             };
           },
         }),
-        // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-        false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        // The server refuses auth.* inside a batch of several calls (sign-in limits count
+        // requests), so those go alone; everything else is batched.
+        false: splitLink({
+          condition: (op) => op.path.startsWith("auth."),
+          true: httpLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+          // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
+          false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        }),
       }),
     ],
   });

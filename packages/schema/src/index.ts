@@ -8,3 +8,6 @@ export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";
 export * from "./providers.ts";
+export * from "./keys.ts";
+export * from "./logs.ts";
+export * from "./text.ts";

@@ -4,6 +4,7 @@ import { chatRouter } from "./chat.ts";
 import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
+import { keysRouter } from "./keys.ts";
 import { metricsRouter } from "./metrics.ts";
 import { modelsRouter } from "./models.ts";
 import { providersRouter } from "./providers.ts";
@@ -19,6 +20,7 @@ export const appRouter = router({
   metrics: metricsRouter,
   providers: providersRouter,
   models: modelsRouter,
+  keys: keysRouter,
 });
 
 export type AppRouter = typeof appRouter;

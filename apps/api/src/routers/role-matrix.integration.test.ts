@@ -22,6 +22,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "users.list": "SUPERADMIN",
   "users.create": "SUPERADMIN",
   "users.update": "SUPERADMIN",
+  "users.delete": "SUPERADMIN",
   "health.check": "PUBLIC",
   "chat.send": "USER",
   "chat.stream": "USER",
@@ -30,6 +31,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "chat.conversations.list": "USER",
   "chat.conversations.get": "USER",
   "chat.conversations.delete": "USER",
+  "chat.conversations.import": "USER",
   "consensus.query": "USER",
   "consensus.stream": "USER",
   "consensus.models": "USER",
@@ -52,6 +54,11 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "models.list": "USER",
   "models.upsert": "SUPERADMIN",
   "models.delete": "SUPERADMIN",
+  "keys.create": "USER",
+  "keys.list": "USER",
+  "keys.get": "USER",
+  "keys.update": "USER",
+  "keys.revoke": "USER",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

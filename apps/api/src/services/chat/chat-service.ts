@@ -236,7 +236,7 @@ export function createChatService(deps: ChatServiceDeps) {
     providers,
     completeStateless,
     streamStateless,
-    conversations: { list: store.list, get: store.get, remove: store.remove },
+    conversations: { list: store.list, get: store.get, remove: store.remove, import: store.importConversation },
     /** Subscribe to one record per upstream call (metrics). */
     onProviderCall: chain.onCall,
   };

@@ -19,7 +19,13 @@ const ALLOWED_PROCEDURES = new Set(["emergency.status", "emergency.watch", "emer
 const ALLOWED_PROCEDURE_PREFIXES = ["auth.", "health."];
 
 /** REST aliases that must keep working while frozen (status for dashboards, unfreeze to exit). */
-const ALLOWED_HTTP_PATHS = new Set(["/api/admin/emergency/status", "/api/admin/emergency/unfreeze"]);
+const ALLOWED_HTTP_PATHS = new Set([
+  "/api/admin/emergency/status",
+  "/api/admin/emergency/unfreeze",
+  "/api/health",
+  // Answers through metrics.summary, whose own guard decides (ADMIN observability).
+  "/api/metrics",
+]);
 /**
  * Only these HTTP prefixes are guarded by the HTTP hook. Everything else that is not /trpc
  * (/health, /ready, /metrics, the SPA files) stays up; /trpc is guarded per procedure.
