@@ -52,7 +52,10 @@ describe("parseEnv", () => {
 describe("production settings", () => {
   it("a full cluster, or the embedded default, is accepted in production", () => {
     const secret = "x".repeat(32);
-    expect(parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret }).REDIS_URL).toBe("redis://r:6379");
+    const secretsKey = Buffer.alloc(32, 1).toString("base64");
+    expect(parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret, SECRETS_KEY: secretsKey }).REDIS_URL).toBe("redis://r:6379");
+    expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret })).toThrow(/SECRETS_KEY is required in cluster mode/);
+    expect(() => parseEnv({ SECRETS_KEY: "c2hvcnQ=" })).toThrow(/SECRETS_KEY must be the base64 of 32 random bytes/);
     expect(parseEnv({ NODE_ENV: "production" }).DATABASE_URL).toBeUndefined();
   });
 
