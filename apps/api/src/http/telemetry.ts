@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
-import { errorCodeOf } from "./error-codes.ts";
+import { errorCodeOf } from "./error-map.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
 
@@ -47,6 +47,8 @@ export function registerTelemetry(app: FastifyInstance, deps: Pick<AppDeps, "met
   app.addHook("onRequest", (request, reply, done) => {
     const path = request.url.split("?")[0] ?? "/";
     const scope = newScope(request.id, isGatewayPath(path));
+    // On the raw response, so hijacked streams and early refusals carry it too.
+    reply.raw.setHeader("x-request-id", request.id);
     let headerOverhead: number | undefined;
     if (scope.gateway) {
       beforeHeaders(reply.raw, (headers) => {

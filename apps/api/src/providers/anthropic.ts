@@ -36,8 +36,7 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
   });
 
   function body(request: ProviderRequest): Json {
-    const passthrough = (request as ProviderRequest & { passthrough?: Json }).passthrough;
-    const base: Json = passthrough ?? { messages: request.messages };
+    const base: Json = request.passthrough ?? { messages: request.messages };
     return {
       ...base,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
@@ -68,7 +67,7 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
       throw new ProviderError("malformed", "upstream answered without an Anthropic message");
     }
     const answer = fromAnthropicMessage(message as Json);
-    const completion: ProviderCompletion & Json = {
+    const completion: ProviderCompletion = {
       content: answer.content,
       model: answer.model ?? request.model ?? config.model,
       usage: answer.usage,
@@ -107,14 +106,14 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
                   },
                   finish_reason: null,
                 },
-              } as unknown as ProviderChunk;
+              };
               break;
             case "finish":
               finished = true;
               yield { type: "finish", reason: piece.reason };
               break;
             case "usage":
-              yield { type: "usage", usage: { promptTokens: piece.promptTokens, completionTokens: piece.completionTokens, details: piece.details } as never };
+              yield { type: "usage", usage: { promptTokens: piece.promptTokens, completionTokens: piece.completionTokens, details: piece.details } };
               break;
             case "error":
               throw new ProviderError("http_error", `upstream sent an error event: ${piece.message}`);

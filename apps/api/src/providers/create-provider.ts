@@ -49,15 +49,17 @@ export function createProvider(settings: ProviderSettings, opts: { templateStrea
     case "anthropic":
       return createAnthropicProvider({ ...common, baseUrl });
     case "ollama":
-      return createOpenAICompatibleProvider({ ...common, baseUrl: ollamaOpenAIUrl(baseUrl), kind: "ollama" });
+      return createOpenAICompatibleProvider({ ...common, baseUrl: ollamaOpenAIUrl(baseUrl), kind: "ollama", embeddings: true });
     case "azure-openai":
       return createOpenAICompatibleProvider({
         ...common,
         baseUrl,
         kind: "azure-openai",
         azure: { apiVersion: settings.apiVersion ?? DEFAULT_AZURE_API_VERSION },
+        embeddings: true,
       });
     default:
-      return createOpenAICompatibleProvider({ ...common, baseUrl, ...(isDeepSeek(baseUrl) ? { structuredOutput: "json_object" as const } : {}) });
+      // DeepSeek answers json_object only and offers no embeddings.
+      return createOpenAICompatibleProvider({ ...common, baseUrl, ...(isDeepSeek(baseUrl) ? { structuredOutput: "json_object" as const } : { embeddings: true }) });
   }
 }

@@ -148,6 +148,47 @@ describe("anthropic kind", () => {
     expect(claude.requests.at(-1)?.body).toMatchObject({ system: "be brief", stream: true });
   });
 
+  it("tools and tool calls survive the translation both ways, whole answers and streams", async () => {
+    const user = await t.userWithRole("USER");
+    const tools = [{ type: "function", function: { name: "get_weather", description: "Weather by city", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { ...bearer(user.token), "content-type": "application/json" }, body: JSON.stringify(body) });
+
+    const whole = await post({ model: "claude-route", tools, tool_choice: "required", messages: [{ role: "user", content: "weather in Paris?" }] });
+    const answer = (await whole.json()) as { choices: Array<{ finish_reason: string; message: { tool_calls: Array<{ id: string; function: { name: string; arguments: string } }> } }> };
+    expect(whole.status, JSON.stringify(answer)).toBe(200);
+    expect(answer.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(answer.choices[0]!.message.tool_calls[0]).toMatchObject({ id: "toolu_01", function: { name: "get_weather" } });
+    expect(JSON.parse(answer.choices[0]!.message.tool_calls[0]!.function.arguments)).toEqual({ city: "Paris" });
+    expect(claude.requests.at(-1)?.body).toMatchObject({
+      tools: [{ name: "get_weather", description: "Weather by city", input_schema: { type: "object" } }],
+      tool_choice: { type: "any" },
+    });
+
+    // The tool's result goes back as a tool_result block after the assistant's tool_use.
+    await post({
+      model: "claude-route",
+      tools,
+      messages: [
+        { role: "user", content: "weather in Paris?" },
+        { role: "assistant", content: null, tool_calls: [{ id: "toolu_01", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+        { role: "tool", tool_call_id: "toolu_01", content: "sunny, 21C" },
+      ],
+    });
+    expect(claude.requests.at(-1)?.body.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "weather in Paris?" }] },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "sunny, 21C" }] },
+    ]);
+
+    const streamed = await post({ model: "claude-route", stream: true, tools, messages: [{ role: "user", content: "weather in Paris?" }] });
+    const events = (await streamed.text()).split("\n\n").filter((e) => e.startsWith("data: {")).map((e) => JSON.parse(e.slice(6)) as { choices: Array<{ delta: { tool_calls?: Array<{ id?: string; function: { name?: string; arguments: string } }> }; finish_reason: string | null }> });
+    const calls = events.flatMap((e) => e.choices.flatMap((c) => c.delta.tool_calls ?? []));
+    expect(calls[0]).toMatchObject({ id: "toolu_01", function: { name: "get_weather" } });
+    expect(JSON.parse(calls.map((c) => c.function.arguments).join(""))).toEqual({ city: "Paris" });
+    expect(events.flatMap((e) => e.choices.map((c) => c.finish_reason)).filter(Boolean)).toEqual(["tool_calls"]);
+  });
+
   it("a wrong Anthropic key shows as the upstream's 401 in providers.test", async () => {
     const admin = t.client(root);
     const created = await admin.providers.create.mutate({ name: "claude-bad", kind: "anthropic", baseUrl: claude.url, apiKey: "sk-ant-wrong-key-111111", models: ["claude-test"] });
