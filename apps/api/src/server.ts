@@ -12,6 +12,7 @@ import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
+import { recordRoutes } from "./http/route-catalogue.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
@@ -40,6 +41,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
   });
+  // Before any route: the server's own route list, for tools that must cover every route.
+  recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.

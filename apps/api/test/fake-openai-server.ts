@@ -293,7 +293,12 @@ function embeddings(body: FakeRequest["body"], name: string) {
   const inputs = Array.isArray(input) && (input.length === 0 || typeof input[0] !== "number") ? (input as unknown[]) : [input];
   return {
     object: "list",
-    data: inputs.map((x, index) => ({ object: "embedding", index, embedding: [index + 1, String(x).length / 10, 0.5] })),
+    data: inputs.map((x, index) => {
+      const vector = [index + 1, String(x).length / 10, 0.5];
+      // As OpenAI does: base64 of little-endian float32s when asked (the SDK's default).
+      const embedding = body.encoding_format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector;
+      return { object: "embedding", index, embedding };
+    }),
     model: body.model ?? `${name}-embedding`,
     usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 },
   };

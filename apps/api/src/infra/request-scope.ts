@@ -42,6 +42,8 @@ export interface RequestScope {
   upstreamOpenedAt: number | undefined;
   /** Set once the response turned out to be a stream (SSE). */
   stream: boolean;
+  /** The response body, kept only when the request log stores bodies. */
+  responseBody?: string | undefined;
   /** The rate limit this request was counted against, for x-ratelimit-* headers. */
   rateLimit: RateLimitNote | undefined;
 }

@@ -5,6 +5,7 @@ import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { keysRouter } from "./keys.ts";
+import { logsRouter, usageRouter } from "./logs.ts";
 import { metricsRouter } from "./metrics.ts";
 import { modelsRouter } from "./models.ts";
 import { providersRouter } from "./providers.ts";
@@ -21,6 +22,8 @@ export const appRouter = router({
   providers: providersRouter,
   models: modelsRouter,
   keys: keysRouter,
+  logs: logsRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;
