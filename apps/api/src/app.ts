@@ -10,21 +10,27 @@ import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
-import { createProviderRegistry } from "./providers/registry.ts";
+import { apiManifestPath } from "./infra/repo-paths.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
-import { createRevocations } from "./services/auth/revocations.ts";
-import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
+import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
+import { createSessionRevocations } from "./services/auth/revocations.ts";
+import { createUserDirectory } from "./services/auth/user-directory.ts";
+import { bootstrapSuperAdmin, resolveJwtSecret, resolveSecretsKey } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
+import { openGateway, type LiveGateway } from "./services/gateway/index.ts";
+import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
+import { createKeys } from "./services/keys/index.ts";
+import { createRequestLog, noPrices, type PriceLookup } from "./services/request-log/index.ts";
 
-const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
 export interface App {
   deps: AppDeps;
@@ -35,6 +41,12 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Model prices for spend (USD per million tokens), by model name. */
+  prices?: PriceLookup;
+  /** Test knob: how often the request log is written (default about every second). */
+  requestLogFlushMs?: number;
+  /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
+  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
 
 /**
@@ -63,8 +75,6 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
-  const problem = consensusConfigProblem(env, createProviderRegistry(env));
-  if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
@@ -94,15 +104,47 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     audience: env.JWT_AUDIENCE,
     ttlSec: env.ACCESS_TOKEN_TTL_SEC,
   });
+  const authLog = log.child({ component: "auth" });
+  const authWarn = (msg: string, err?: unknown) => authLog.warn({ err }, msg);
+  // Revoked sessions and live users are held in memory, pushed and resynced (see
+  // revocation-set.ts): authenticating a request reads no database or Redis.
+  const revocations = createSessionRevocations({
+    prisma: db.prisma,
+    coordination,
+    accessTtlSec: env.ACCESS_TOKEN_TTL_SEC,
+    log: authWarn,
+    resyncIntervalMs: opts.auth?.resyncIntervalMs,
+  });
+  const directory = createUserDirectory({ prisma: db.prisma, coordination, log: authWarn, refreshIntervalMs: opts.auth?.resyncIntervalMs });
+  const passwords = createPasswordWork(opts.auth?.passwordWork);
   const auth = createAuthService({
     prisma: db.prisma,
     coordination,
     accessTokens,
-    revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
+    revocations,
+    directory,
+    passwords,
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
+    refreshGraceMs: opts.auth?.refreshGraceMs,
   });
-  const users = createUsersService({ prisma: db.prisma, auth });
+  const keys = createKeys({
+    prisma: db.prisma,
+    coordination,
+    owners: directory,
+    log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
+  try {
+    await revocations.start();
+    await directory.start();
+  } catch (error) {
+    await revocations.close();
+    await keys.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
 
   await bootstrapSuperAdmin({
     prisma: db.prisma,
@@ -133,22 +175,53 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     );
   } catch (error) {
     await emergency.close();
+    await directory.close();
+    await revocations.close();
     await coordination.close();
     await db.close();
     throw error;
   }
 
-  const { registry: providers, chain, breaker, chat } = createChat({
+  // The gateway (provider registry, breaker, chain, live configuration) is built once,
+  // here; chat, consensus and metrics share it: one circuit per provider, one set of
+  // cooldowns, one call-record stream.
+  let gateway: LiveGateway;
+  try {
+    const secretsKey = await resolveSecretsKey({ configured: env.SECRETS_KEY, dataDir, cluster: env.DATABASE_URL !== undefined, log });
+    gateway = await openGateway({
+      env,
+      prisma: db.prisma,
+      box: createSecretBox(secretsKey),
+      coordination,
+      instanceId,
+      log: log.child({ component: "gateway" }),
+      emergency: {
+        isProviderFrozen: emergency.isProviderFrozen,
+        // A provider freeze aborts the calls to that provider.
+        onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
+      },
+    });
+    const problem = consensusConfigProblem(env, gateway.registry);
+    if (problem) throw new Error(`Invalid configuration: ${problem}`);
+    await gateway.config.start();
+  } catch (error) {
+    heartbeat.stop();
+    await emergency.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
+  const { registry: providers, chain, breaker } = gateway;
+  const chat = createChat({
     env,
+    gateway,
     prisma: db.prisma,
     coordination,
     log: log.child({ component: "chat" }),
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
-      // A freeze that stops chat (global or chat scope) aborts in-flight chat calls...
+      // A freeze that stops chat (global or chat scope) aborts in-flight chat calls.
       onStop: (abort) => onFreeze(emergency, { kind: "procedure", path: "chat.stream" }, abort),
-      // ...and a provider freeze aborts the calls to that provider.
-      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
     },
   });
 
@@ -169,20 +242,34 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   // Metrics subscribe to every upstream call (chat and consensus share the chain) and flush
   // in the background; nothing on a request's path waits for Redis or PostgreSQL.
+  const metricsRegistry = createMetricsRegistry();
   const metrics = createMetricsService({
     coordination,
     prisma: db.prisma,
-    registry: createMetricsRegistry(),
+    registry: metricsRegistry,
     identity: { id: instanceId, host: hostname(), pid: process.pid, version: VERSION, startedAt: startedAt.toISOString() },
     log: log.child({ component: "metrics" }),
     circuits: () => Object.fromEntries(providers.all().map((p) => [p.id, breaker.snapshot(p.id)])),
-    activeProviders: () => providers.chain().map((p) => p.id),
+    activeProviders: () => providers.all().map((p) => p.id),
+    health: () => Object.fromEntries(gateway.config.health()),
     emergency: () => emergency.status(),
     flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
     dbFlushIntervalMs: env.METRICS_DB_FLUSH_INTERVAL_MS,
   });
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
+  await keys.start();
+  const requestLog = createRequestLog({
+    prisma: db.prisma,
+    registry: metricsRegistry,
+    retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    storeBodies: env.REQUEST_LOG_BODIES,
+    prices: opts.prices ?? noPrices,
+    onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
+    log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
+    ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
+  });
+  requestLog.start();
 
   const deps: AppDeps = {
     env,
@@ -196,17 +283,25 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     users,
     emergency,
     providers,
+    gateway,
     chat,
     consensus,
     metrics,
+    keys,
+    requestLog,
   };
   return {
     deps,
     async close() {
       heartbeat.stop();
+      await gateway.config.close();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await requestLog.close();
+      await keys.close();
       await emergency.close();
+      await directory.close();
+      await revocations.close();
       await coordination.close();
       await db.close();
     },

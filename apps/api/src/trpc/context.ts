@@ -4,14 +4,18 @@ import type {} from "@fastify/cookie";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
-import { noteUser } from "../infra/request-scope.ts";
+import { noteKey, noteUser } from "../infra/request-scope.ts";
+import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
+import type { Meta } from "./init.ts";
 
 export interface AuthedUser {
   id: string;
   email: string;
   role: TRole;
   sessionId: string;
+  /** Set when the caller presented an API key: what the key narrows the owner to. */
+  apiKey?: KeyGrant;
 }
 
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */
@@ -22,6 +26,10 @@ export interface RequestInfo {
   cookies: CookieJar;
   /** Aborted when the client goes away (used by streams to abort upstream calls). */
   signal: AbortSignal | undefined;
+  /** The request's calls: how many, and whether one of them refuses to share a batch. */
+  batch: { size: number; hasUnbatchable: boolean };
+  /** Sets a response header (rate-limit figures); a no-op outside HTTP. */
+  setHeader: (name: string, value: string) => void;
 }
 
 export interface Context {
@@ -40,13 +48,20 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       userAgent: opts.req?.userAgent,
       cookies: opts.req?.cookies ?? { get: () => undefined, set: () => {}, clear: () => {} },
       signal: opts.req?.signal,
+      batch: opts.req?.batch ?? { size: 1, hasUnbatchable: false },
+      setHeader: opts.req?.setHeader ?? (() => {}),
     },
   };
 }
 
-/** Resolves the caller from a Bearer token or the SPA's httpOnly cookie. Never throws. */
+/**
+ * The one authentication function of every surface (tRPC, /v1, REST): resolves the caller
+ * from an access token (Bearer or the SPA's httpOnly cookie) or an API key (`sb-…`, acting
+ * as its owner narrowed by its scopes and models). Never throws; null = anonymous.
+ */
 export async function resolveUser(deps: AppDeps, token: string | undefined): Promise<AuthedUser | null> {
   if (!token) return null;
+  if (looksLikeApiKey(token)) return resolveKey(deps, token);
   try {
     const claims = await deps.auth.authenticate(token);
     if (!claims) return null;
@@ -59,6 +74,21 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
   }
 }
 
+async function resolveKey(deps: AppDeps, secret: string): Promise<AuthedUser | null> {
+  try {
+    const grant = await deps.keys.authenticate(secret);
+    if (!grant) return null;
+    noteUser(grant.userId);
+    noteKey(grant.keyId);
+    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant };
+  } catch (error) {
+    // The key could not be verified (database unreachable while pushes may be missed):
+    // refused, never let through.
+    deps.log.warn({ err: error }, "API key verification failed; refusing the key");
+    return null;
+  }
+}
+
 export function createContextFactory(deps: AppDeps) {
   return async function createContext({ req, res, info }: CreateFastifyContextOptions): Promise<Context> {
     const cookies: CookieJar = {
@@ -66,8 +96,12 @@ export function createContextFactory(deps: AppDeps) {
       set: (name, value, opts) => void res.setCookie(name, value, opts),
       clear: (name, opts) => void res.clearCookie(name, opts),
     };
-    // connectionParams: browsers on another origin cannot set headers on an EventSource.
-    const paramToken = info.connectionParams?.["token"];
+    // connectionParams: browsers on another origin cannot set headers on an EventSource, so
+    // a subscription may carry its token in the URL. Nothing else may: URLs end up in proxy
+    // and access logs, and a logged token must not be able to change anything.
+    // (Over WebSocket they arrive in the first message, `?connectionParams=1`, not in the URL.)
+    const fromMessage = info.url?.searchParams.get("connectionParams") === "1";
+    const paramToken = info.type === "subscription" || fromMessage ? info.connectionParams?.["token"] : undefined;
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
     const user = await resolveUser(deps, token);
     const abort = new AbortController();
@@ -79,7 +113,20 @@ export function createContextFactory(deps: AppDeps) {
     return createContextInner({
       deps,
       user,
-      req: { requestId: req.id, ip: req.ip, userAgent: req.headers["user-agent"], cookies, signal: abort.signal },
+      req: {
+        requestId: req.id,
+        ip: req.ip,
+        userAgent: req.headers["user-agent"],
+        cookies,
+        signal: abort.signal,
+        batch: {
+          size: info.calls.length,
+          hasUnbatchable: info.calls.some((call) => (call.procedure?._def.meta as Meta | undefined)?.batchable === false),
+        },
+        setHeader: (name, value) => {
+          if (!res.sent && !res.raw.headersSent) void res.header(name, value);
+        },
+      },
     });
   };
 }

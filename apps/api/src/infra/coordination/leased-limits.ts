@@ -84,8 +84,9 @@ interface Lease {
 /** A client hammering a full bucket costs the store at most one call per key this often. */
 const REFUSAL_CACHE_MS = 250;
 
-const allowed = (remaining: number): RateLimitResult => ({ allowed: true, remaining, retryAfterMs: 0 });
-const refused = (retryAfterMs: number): RateLimitResult => ({ allowed: false, remaining: 0, retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)) });
+const whole = (ms: number) => Math.max(1, Math.ceil(ms));
+const allowed = (remaining: number, resetMs: number): RateLimitResult => ({ allowed: true, remaining, retryAfterMs: 0, resetMs: whole(resetMs) });
+const refused = (retryAfterMs: number): RateLimitResult => ({ allowed: false, remaining: 0, retryAfterMs: whole(retryAfterMs), resetMs: whole(retryAfterMs) });
 
 export function createLeasedLimits(backend: LeaseBackend, options: LeasedLimitsOptions = {}): LeasedLimits {
   const idleMs = options.idleMs ?? 1_000;
@@ -102,15 +103,15 @@ export function createLeasedLimits(backend: LeaseBackend, options: LeasedLimitsO
     }
     if (lease.localUsed + points > lease.limit) return refused(lease.localEnd - t);
     lease.localUsed += points;
-    return allowed(lease.limit - lease.localUsed);
+    return allowed(lease.limit - lease.localUsed, lease.localEnd - t);
   }
 
   /** Serves waiters in order while the lease covers the first of them. */
-  function serveWaiters(lease: Lease): void {
+  function serveWaiters(lease: Lease, t: number): void {
     while (lease.waiters.length > 0 && lease.waiters[0]!.points <= lease.tokens) {
       const w = lease.waiters.shift()!;
       lease.tokens -= w.points;
-      w.resolve(allowed(lease.tokens + lease.free));
+      w.resolve(allowed(lease.tokens + lease.free, lease.expiresAt - t));
     }
   }
 
@@ -137,7 +138,7 @@ export function createLeasedLimits(backend: LeaseBackend, options: LeasedLimitsO
         lease.windowEndMs = answer.windowEndMs;
         lease.tokens += answer.granted;
         lease.free = answer.free;
-        serveWaiters(lease);
+        serveWaiters(lease, t);
         if (answer.granted === 0) {
           lease.refusedUntil = Math.min(lease.expiresAt, t + REFUSAL_CACHE_MS);
           for (const w of lease.waiters.splice(0)) w.resolve(refused(answer.ttlMs - (t - sent)));
@@ -188,7 +189,7 @@ export function createLeasedLimits(backend: LeaseBackend, options: LeasedLimitsO
         if (!lease.borrowing && lease.free > 0 && lease.tokens < Math.ceil(batchOf(lease) / 2) && backend.available()) {
           void refill(key, lease);
         }
-        return Promise.resolve(allowed(lease.tokens + lease.free));
+        return Promise.resolve(allowed(lease.tokens + lease.free, lease.expiresAt - t));
       }
       if (lease.waiters.length === 0 && lease.refusedUntil > t && points > lease.free) return Promise.resolve(refused(lease.expiresAt - t));
       if (!backend.available()) return Promise.resolve(fallback(lease, points, t));

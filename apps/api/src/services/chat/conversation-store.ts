@@ -7,10 +7,13 @@ import { randomUUID } from "node:crypto";
 import {
   CHAT_LIMITS,
   roleAtLeast,
+  withoutNulDeep,
   type TChatAttempt,
   type TChatMessage,
   type TConversation,
   type TConversationSummary,
+  type TConversationImportInput,
+  type TConversationImportOutput,
   type TConversationsListInput,
   type TRole,
 } from "@switchboard/schema";
@@ -104,7 +107,10 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   }
 
   /** Stores a reply. Must finish before the reply is acknowledged to the client. */
-  async function saveReply(conversationId: string, after: Date, reply: ReplyRecord): Promise<void> {
+  async function saveReply(conversationId: string, after: Date, shown: ReplyRecord): Promise<void> {
+    // Upstream text may contain NUL, which PostgreSQL cannot store; the reply the user was
+    // shown is kept, minus that character.
+    const reply = withoutNulDeep(shown);
     // Timestamps have millisecond precision: keep the reply strictly after its question.
     const at = new Date(Math.max(Date.now(), after.getTime() + 1)).toISOString();
     // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing.
@@ -154,7 +160,31 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     return { id, deleted: true };
   }
 
-  return { addUserMessage, saveReply, list, get, remove };
+  /**
+   * Stores a conversation the client held (an older backend's history) as the caller's own,
+   * messages in the order given, so it can be continued with chat.send.
+   */
+  async function importConversation(userId: string, input: TConversationImportInput): Promise<TConversationImportOutput> {
+    const firstUser = input.messages.find((m) => m.role === "user") ?? input.messages[0]!;
+    const title = (input.title || firstUser.content).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
+    const start = Date.now() - input.messages.length;
+    // One millisecond apart, so the stored order is the given order.
+    const row = await prisma.conversation.create({
+      data: {
+        userId,
+        title,
+        messages: {
+          createMany: {
+            data: input.messages.map((m, i) => ({ role: m.role, content: m.content, status: "complete", createdAt: new Date(start + i) })),
+          },
+        },
+      },
+      select: { id: true },
+    });
+    return { id: row.id, title, messageCount: input.messages.length };
+  }
+
+  return { addUserMessage, saveReply, list, get, remove, importConversation };
 }
 
 export type ConversationStore = ReturnType<typeof createConversationStore>;

@@ -8,9 +8,9 @@ import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
-import type { CircuitBreaker } from "../chat/circuit-breaker.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
+import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { createConsensusService } from "./consensus-service.ts";
 import { createConsensusStore } from "./consensus-store.ts";
 
@@ -27,7 +27,7 @@ type ConsensusEnv = Pick<Env, "CONSENSUS_RATE_LIMIT_PER_MIN" | "CONSENSUS_TIMEOU
  */
 export function consensusConfigProblem(env: ConsensusEnv, registry: ProviderRegistry): string | null {
   const id = env.CONSENSUS_AGGREGATOR;
-  if (id === undefined || (registry.isActive(id) && registry.get(id).kind !== "template")) return null;
+  if (id === undefined || (registry.isActive(id) && registry.get(id)?.kind !== "template")) return null;
   const active = registry.chain().filter((p) => p.kind !== "template").map((p) => p.id);
   return `CONSENSUS_AGGREGATOR=${id} must be an active provider other than the template (active: ${active.join(", ") || "none"})`;
 }

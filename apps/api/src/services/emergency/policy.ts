@@ -19,12 +19,18 @@ const ALLOWED_PROCEDURES = new Set(["emergency.status", "emergency.watch", "emer
 const ALLOWED_PROCEDURE_PREFIXES = ["auth.", "health."];
 
 /** REST aliases that must keep working while frozen (status for dashboards, unfreeze to exit). */
-const ALLOWED_HTTP_PATHS = new Set(["/api/admin/emergency/status", "/api/admin/emergency/unfreeze"]);
+const ALLOWED_HTTP_PATHS = new Set([
+  "/api/admin/emergency/status",
+  "/api/admin/emergency/unfreeze",
+  "/api/health",
+  // Answers through metrics.summary, whose own guard decides (ADMIN observability).
+  "/api/metrics",
+]);
 /**
  * Only these HTTP prefixes are guarded by the HTTP hook. Everything else that is not /trpc
  * (/health, /ready, /metrics, the SPA files) stays up; /trpc is guarded per procedure.
  */
-const GUARDED_HTTP_PREFIXES = ["/v1/", "/api/"];
+const GUARDED_HTTP_PREFIXES = ["/v1/", "/api/", "/ws/"];
 
 /** Seconds a client is told to wait when a freeze has no expiry. */
 export const DEFAULT_RETRY_AFTER_SEC = 30;
@@ -53,8 +59,8 @@ export function scopeBlocks(scope: TEmergencyScope, target: EmergencyTarget): bo
       if (ALLOWED_HTTP_PATHS.has(path)) return false;
       if (!GUARDED_HTTP_PREFIXES.some((p) => path.startsWith(p) || `${path}/` === p)) return false;
       if (scope === "global") return true;
-      // /v1 is the OpenAI-compatible chat surface.
-      if (scope === "chat") return path.startsWith("/v1/") || path === "/v1";
+      // /v1 is the OpenAI-compatible chat surface, /ws/chat the WebSocket one.
+      if (scope === "chat") return path.startsWith("/v1/") || path === "/v1" || path === "/ws/chat";
       return false;
     }
     case "provider":

@@ -1,0 +1,113 @@
+/**
+ * How one upstream call ended, from the chain's point of view: the attempt outcome, whether
+ * it says something about the provider's health (circuit breaker), and how long a 429 asked
+ * us to stay away.
+ */
+import type { TAttemptOutcome } from "@switchboard/schema";
+import { ProviderError, type UpstreamError } from "../../providers/types.ts";
+
+/** Abort reason the chain uses for its own timers, to tell them from a caller's abort. */
+export class ChainTimeout {
+  constructor(
+    readonly phase: "call" | "first_token" | "idle",
+    readonly ms: number,
+    /** Set by a caller's deadline (ChainRequest.timeoutMs) rather than the provider timeout. */
+    readonly callerDeadline = false,
+  ) {}
+  get message(): string {
+    if (this.phase === "idle") return `upstream sent nothing for ${this.ms} ms`;
+    return this.phase === "first_token" ? `no first token within ${this.ms} ms` : `no answer within ${this.ms} ms`;
+  }
+}
+
+export interface CallFailure {
+  outcome: TAttemptOutcome;
+  message: string;
+  /** True when the failure reflects the provider's health, not this request or its caller. */
+  countsForCircuit: boolean;
+  status: number | undefined;
+  retryAfterMs: number | undefined;
+  /** The upstream refused the caller's own request: stop here and hand its error back. */
+  rejection?: { status: number; upstream: UpstreamError | undefined } | undefined;
+}
+
+/** Statuses that say "this request is wrong", not "this provider is down". */
+const REQUEST_FAULT_STATUSES = new Set([400, 413, 422]);
+
+/**
+ * Whether an upstream 4xx blames the request rather than the provider. 400, 413 and 422 always
+ * do. A 404 does only with an OpenAI-shaped error body (an unknown model, say): a bare 404 is
+ * more likely a wrong base URL, the provider's fault. 401/403 (the provider's credentials) and
+ * 429 (its capacity) never do.
+ */
+function blamesRequest(failure: ProviderError): boolean {
+  const status = failure.status;
+  if (status === undefined) return false;
+  return REQUEST_FAULT_STATUSES.has(status) || (status === 404 && failure.upstream !== undefined);
+}
+
+/**
+ * @param committed whether text was already sent downstream: any break after that point is
+ *   an interruption, whatever caused it.
+ */
+export function classifyFailure(
+  error: unknown,
+  call: AbortSignal,
+  caller: AbortSignal,
+  committed: boolean,
+  /** True when the caller's own request was forwarded (pass-through): its faults are its own. */
+  forwarded = false,
+): CallFailure {
+  const base = { status: undefined, retryAfterMs: undefined };
+  const reason: unknown = call.reason;
+  if (call.aborted && reason instanceof ChainTimeout) {
+    return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: !reason.callerDeadline };
+  }
+  if (caller.aborted) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
+  // Aborted by neither a timer nor the caller: an emergency stop took this provider out.
+  if (call.aborted) return { ...base, outcome: "aborted", message: "provider frozen by an emergency stop", countsForCircuit: false };
+
+  const failure = error instanceof ProviderError ? error : new ProviderError("connection_error", String((error as Error)?.message ?? error));
+  const status = failure.status;
+  const message = failure.message;
+  if (committed) return { ...base, status, outcome: "interrupted", message, countsForCircuit: true };
+  switch (failure.kind) {
+    case "rate_limited":
+      // A 429 with Retry-After is handled by skipping until then; without it, it is a failure.
+      return { outcome: "rate_limited", message, status, retryAfterMs: failure.retryAfterMs, countsForCircuit: failure.retryAfterMs === undefined };
+    case "http_error":
+      if (forwarded && blamesRequest(failure)) {
+        return { ...base, status, outcome: "rejected", message, countsForCircuit: false, rejection: { status: status!, upstream: failure.upstream } };
+      }
+      return { ...base, status, outcome: "http_error", message, countsForCircuit: status === undefined || !REQUEST_FAULT_STATUSES.has(status) };
+    case "unsupported":
+      return { ...base, outcome: "unsupported", message, countsForCircuit: false };
+    case "timeout":
+      return { ...base, outcome: "timeout", message, countsForCircuit: true };
+    case "malformed":
+      return { ...base, outcome: "malformed", message, countsForCircuit: true };
+    default:
+      return { ...base, outcome: "connection_error", message, countsForCircuit: true };
+  }
+}
+
+/**
+ * A child controller that aborts when any parent does, with that parent's reason. Call
+ * `unlink` when done: parents may be long-lived (the emergency signal), and listeners left
+ * on them would leak one closure per request.
+ */
+export function linkedController(...parents: Array<AbortSignal | undefined>): { controller: AbortController; unlink: () => void } {
+  const controller = new AbortController();
+  const cleanups: Array<() => void> = [];
+  for (const parent of parents) {
+    if (!parent) continue;
+    if (parent.aborted) {
+      controller.abort(parent.reason);
+      break;
+    }
+    const onAbort = () => controller.abort(parent.reason);
+    parent.addEventListener("abort", onAbort, { once: true });
+    cleanups.push(() => parent.removeEventListener("abort", onAbort));
+  }
+  return { controller, unlink: () => cleanups.forEach((c) => c()) };
+}
