@@ -13,7 +13,9 @@ import { createMetricsRegistry } from "./infra/metrics-registry.ts";
 import { apiManifestPath } from "./infra/repo-paths.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
-import { createRevocations } from "./services/auth/revocations.ts";
+import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
+import { createSessionRevocations } from "./services/auth/revocations.ts";
+import { createUserDirectory } from "./services/auth/user-directory.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
@@ -38,6 +40,8 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
+  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
 
 /**
@@ -99,20 +103,46 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     audience: env.JWT_AUDIENCE,
     ttlSec: env.ACCESS_TOKEN_TTL_SEC,
   });
+  const authLog = log.child({ component: "auth" });
+  const authWarn = (msg: string, err?: unknown) => authLog.warn({ err }, msg);
+  // Revoked sessions and live users are held in memory, pushed and resynced (see
+  // revocation-set.ts): authenticating a request reads no database or Redis.
+  const revocations = createSessionRevocations({
+    prisma: db.prisma,
+    coordination,
+    accessTtlSec: env.ACCESS_TOKEN_TTL_SEC,
+    log: authWarn,
+    resyncIntervalMs: opts.auth?.resyncIntervalMs,
+  });
+  const directory = createUserDirectory({ prisma: db.prisma, coordination, log: authWarn, refreshIntervalMs: opts.auth?.resyncIntervalMs });
+  const passwords = createPasswordWork(opts.auth?.passwordWork);
   const auth = createAuthService({
     prisma: db.prisma,
     coordination,
     accessTokens,
-    revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
+    revocations,
+    directory,
+    passwords,
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
+    refreshGraceMs: opts.auth?.refreshGraceMs,
   });
   const keys = createKeys({
     prisma: db.prisma,
     coordination,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
   });
-  const users = createUsersService({ prisma: db.prisma, auth, onAccessChanged: (userId) => keys.userChanged(userId) });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
+  try {
+    await revocations.start();
+    await directory.start();
+  } catch (error) {
+    await revocations.close();
+    await keys.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
 
   await bootstrapSuperAdmin({
     prisma: db.prisma,
@@ -143,6 +173,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     );
   } catch (error) {
     await emergency.close();
+    await directory.close();
+    await revocations.close();
     await coordination.close();
     await db.close();
     throw error;
@@ -231,6 +263,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       await metrics.close();
       await keys.close();
       await emergency.close();
+      await directory.close();
+      await revocations.close();
       await coordination.close();
       await db.close();
     },

@@ -10,6 +10,7 @@ import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
+import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
@@ -37,6 +38,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerIpRateLimit(app, deps);
   // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
+  registerTextHygiene(app);
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {

@@ -13,8 +13,12 @@ function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
   ctx.req.cookies.set(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(ctx.deps.env.REFRESH_TOKEN_TTL_SEC, secure));
 }
 
+// Sign-in and token calls go alone, never inside a batch with other calls (see Meta.batchable).
+const alone = { batchable: false } as const;
+
 export const authRouter = router({
   login: publicProcedure
+    .meta(alone)
     .input(ZLoginInput)
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -24,6 +28,7 @@ export const authRouter = router({
     }),
 
   refresh: publicProcedure
+    .meta(alone)
     .input(ZRefreshInput.optional())
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -35,6 +40,7 @@ export const authRouter = router({
     }),
 
   logout: publicProcedure
+    .meta(alone)
     .input(ZLogoutInput)
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
@@ -47,6 +53,7 @@ export const authRouter = router({
     }),
 
   me: userProcedure
-    .meta({ keyScope: "any" })
-    .output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+    .meta({ ...alone, keyScope: "any" })
+    .output(ZUser)
+    .query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
 });

@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { findNul, nulMessage, roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { z } from "zod";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
@@ -17,6 +18,11 @@ export interface Meta {
   keyScope?: TKeyScope | "any";
   /** Calls a model: counted against an API key's rate limit and budget, and its model list. */
   metered?: boolean;
+  /**
+   * False for procedures that must be the only call of their request (sign-in and token
+   * calls): a batch would multiply guesses per request and bypass per-request limits.
+   */
+  batchable?: boolean;
 }
 
 const t = initTRPC
@@ -57,17 +63,41 @@ const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
  * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
  * services throw AppError, clients get the mapped code.
  */
-const baseProcedure = observed.use(async ({ ctx, path, next }) => {
+const baseProcedure = observed.use(async ({ ctx, path, next, getRawInput }) => {
   const refusal = ctx.deps.emergency.check({ kind: "procedure", path });
   if (refusal) throw toTRPCError(refusal);
+  if (ctx.req.batch.size > 1 && ctx.req.batch.hasUnbatchable) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: UNBATCHABLE_MESSAGE });
+  }
+  // Text hygiene for every procedure, present and future: no string anywhere in the input
+  // may hold NUL (PostgreSQL cannot store it). Refused as a zod issue naming the field.
+  const nulAt = findNul(await getRawInput());
+  if (nulAt) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: nulMessage(nulAt), cause: nulIssue(nulAt) });
+  }
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
   // as `cause`; unwrap it so an AppError keeps its meaning.
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && result.error.cause) {
+    // A user deleted after their token was checked makes writes fail on a foreign key: that
+    // is a 401 for a caller who no longer exists, not a server fault.
+    if (ctx.user && !(result.error.cause instanceof AppError) && !(await ctx.deps.auth.userExists(ctx.user.id).catch(() => true))) {
+      throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
+    }
     throw toTRPCError(result.error.cause);
   }
   return result;
 });
+
+/** A ZodError with one issue at `path`, made by zod itself so it is a real Error (tRPC keeps it as the cause). */
+function nulIssue(path: Array<string | number>) {
+  return z
+    .any()
+    .superRefine((_value, ctx) => ctx.addIssue({ code: "custom", path, message: nulMessage(path) }))
+    .safeParse(null).error!;
+}
+
+export const UNBATCHABLE_MESSAGE = "Sign-in and token procedures (auth.*) cannot be batched with other calls; send them alone";
 
 /** The `model` a gateway procedure's input asks for ("auto" when it names none). */
 async function requestedModel(getRawInput: () => Promise<unknown>): Promise<string> {
