@@ -7,6 +7,7 @@ import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergenc
 import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
+import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
@@ -31,6 +32,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 5000 },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Before any route: GET /openapi.json is built from the routes registered after this.
+  registerOpenApi(app, { version: deps.version });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);

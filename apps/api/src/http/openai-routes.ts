@@ -20,12 +20,28 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
     async (v1) => {
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
 
-      v1.get("/models", { config: { keyScope: "models" } }, async (request, reply) => {
+      v1.get(
+        "/models",
+        { config: { keyScope: "models", openapi: { summary: "Models (OpenAI-compatible list)", tags: ["openai"], auth: "bearer" } } }, async (request, reply) => {
         await authorizeRequest(deps, request, reply);
         return compat.listModels(deps.providers, Math.floor(deps.startedAt.getTime() / 1000));
       });
 
-      v1.post("/chat/completions", { config: { keyScope: "chat", metered: true } }, async (request, reply) => {
+      v1.post(
+        "/chat/completions",
+        {
+          config: {
+            keyScope: "chat",
+            metered: true,
+            openapi: {
+              summary: "Chat completion (OpenAI-compatible; `stream: true` answers text/event-stream ending in data: [DONE])",
+              tags: ["openai"],
+              auth: "bearer",
+              body: ZOpenAIChatRequest,
+              responses: { 429: "Rate limited (Retry-After)", 503: "Emergency stop (x-should-retry: false)" },
+            },
+          },
+        }, async (request, reply) => {
         const model = (request.body as { model?: unknown } | null)?.model;
         const user = await authorizeRequest(deps, request, reply, { model: typeof model === "string" ? model : undefined });
         const parsed = ZOpenAIChatRequest.safeParse(request.body);
