@@ -28,6 +28,7 @@ import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
+import { createRequestLog, noPrices, type PriceLookup } from "./services/request-log/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -40,6 +41,10 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Model prices for spend (USD per million tokens), by model name. */
+  prices?: PriceLookup;
+  /** Test knob: how often the request log is written (default about every second). */
+  requestLogFlushMs?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
@@ -130,6 +135,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   const keys = createKeys({
     prisma: db.prisma,
     coordination,
+    owners: directory,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
   });
   const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
@@ -222,10 +228,11 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   // Metrics subscribe to every upstream call (chat and consensus share the chain) and flush
   // in the background; nothing on a request's path waits for Redis or PostgreSQL.
+  const metricsRegistry = createMetricsRegistry();
   const metrics = createMetricsService({
     coordination,
     prisma: db.prisma,
-    registry: createMetricsRegistry(),
+    registry: metricsRegistry,
     identity: { id: instanceId, host: hostname(), pid: process.pid, version: VERSION, startedAt: startedAt.toISOString() },
     log: log.child({ component: "metrics" }),
     circuits: () => Object.fromEntries(providers.all().map((p) => [p.id, breaker.snapshot(p.id)])),
@@ -237,6 +244,17 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
   await keys.start();
+  const requestLog = createRequestLog({
+    prisma: db.prisma,
+    registry: metricsRegistry,
+    retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    storeBodies: env.REQUEST_LOG_BODIES,
+    prices: opts.prices ?? noPrices,
+    onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
+    log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
+    ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
+  });
+  requestLog.start();
 
   const deps: AppDeps = {
     env,
@@ -254,6 +272,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     consensus,
     metrics,
     keys,
+    requestLog,
   };
   return {
     deps,
@@ -261,6 +280,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       heartbeat.stop();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await requestLog.close();
       await keys.close();
       await emergency.close();
       await directory.close();

@@ -7,6 +7,7 @@ import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { KeysService } from "./services/keys/index.ts";
+import type { RequestLogService } from "./services/request-log/index.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { MetricsService } from "./services/metrics/metrics-service.ts";
 import type { UsersService } from "./services/users-service.ts";
@@ -31,4 +32,5 @@ export interface AppDeps {
   metrics: MetricsService;
   consensus: ConsensusService;
   keys: KeysService;
+  requestLog: RequestLogService;
 }

@@ -95,6 +95,13 @@ export const ZEnv = z
       .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     ADMIN_DIST_DIR: optionalString,
+    /** Days a request-log row is kept (older rows are deleted in the background). */
+    REQUEST_LOG_RETENTION_DAYS: positiveInt(30),
+    /** Also store request and response bodies in the request log (redacted of secrets). */
+    REQUEST_LOG_BODIES: z
+      .enum(["true", "false", "1", "0", ""])
+      .default("false")
+      .transform((v) => v === "true" || v === "1"),
     /** Requests per client IP per minute across the gateway, cluster-wide (0 = no limit). */
     IP_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(0),
     /** Open /ws/chat sockets per user on one instance. */

@@ -62,6 +62,10 @@ export const ATTEMPT_OUTCOMES = [
   "interrupted",
   "idle_timeout",
   "aborted",
+  /** The provider cannot serve this kind of request (e.g. the template and tool_choice). */
+  "unsupported",
+  /** The upstream refused the request itself (a 4xx it caused): passed to the caller, no fallback. */
+  "rejected",
   "skipped_circuit_open",
   "skipped_rate_limited",
   "skipped_frozen",
@@ -88,6 +92,8 @@ export const ZChatSendOutput = z.object({
   usage: ZChatUsage,
   latencyMs: z.number().int().nonnegative(),
   attempts: z.array(ZChatAttempt),
+  /** Why the answer ended, as the provider said: stop, length, tool_calls, content_filter… */
+  finishReason: z.string(),
 });
 export type TChatSendOutput = z.infer<typeof ZChatSendOutput>;
 
@@ -122,6 +128,7 @@ export const ZChatStreamEvent = z.discriminatedUnion("type", [
     usage: ZChatUsage,
     latencyMs: z.number().int().nonnegative(),
     attempts: z.array(ZChatAttempt),
+    finishReason: z.string(),
   }),
   z.object({
     type: z.literal("error"),

@@ -5,6 +5,7 @@ import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { keysRouter } from "./keys.ts";
+import { logsRouter, usageRouter } from "./logs.ts";
 import { metricsRouter } from "./metrics.ts";
 import { usersRouter } from "./users.ts";
 
@@ -17,6 +18,8 @@ export const appRouter = router({
   emergency: emergencyRouter,
   metrics: metricsRouter,
   keys: keysRouter,
+  logs: logsRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

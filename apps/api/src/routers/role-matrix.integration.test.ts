@@ -50,6 +50,9 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "keys.get": "USER",
   "keys.update": "USER",
   "keys.revoke": "USER",
+  "logs.list": "USER",
+  "logs.get": "USER",
+  "usage.summary": "USER",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

@@ -52,6 +52,7 @@ export function createProviders(env: ConfigEnv): Record<TProviderId, ChatProvide
       apiKey: env.BETA_MODEL_API_KEY,
       model: env.BETA_MODEL_NAME,
       configured: CONFIGURED.beta(env),
+      embeddings: true,
     }),
     deepseek: createOpenAICompatibleProvider({
       id: "deepseek",
@@ -67,6 +68,7 @@ export function createProviders(env: ConfigEnv): Record<TProviderId, ChatProvide
       apiKey: env.OPENAI_API_KEY,
       model: env.OPENAI_MODEL,
       configured: CONFIGURED.openai(env),
+      embeddings: true,
     }),
     ollama: createOpenAICompatibleProvider({
       id: "ollama",
@@ -74,6 +76,7 @@ export function createProviders(env: ConfigEnv): Record<TProviderId, ChatProvide
       apiKey: undefined,
       model: env.OLLAMA_MODEL,
       configured: CONFIGURED.ollama(env),
+      embeddings: true,
     }),
     template: createTemplateProvider({ streamDelayMs: env.TEMPLATE_STREAM_DELAY_MS }),
   };

@@ -5,8 +5,8 @@
  */
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../test/app.ts";
-import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 
 let t: TestApp;
 let beta: FakeOpenAIServer;
