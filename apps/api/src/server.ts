@@ -8,12 +8,8 @@ import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergenc
 import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
-<<<<<<< HEAD
 import { registerOpenApi } from "./http/openapi.ts";
-import { registerOpenAIRoutes } from "./http/openai-routes.ts";
-=======
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
->>>>>>> main
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";

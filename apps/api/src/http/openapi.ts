@@ -48,6 +48,8 @@ export interface RouteDoc {
   /** Content type of the 200 answer when it is not JSON (the schema then describes nothing). */
   responseContentType?: string;
   responses?: Record<number, string | RouteResponseDoc>;
+  /** Name of the path parameter a trailing `*` stands for (default "path"). */
+  wildcardParam?: string;
 }
 
 declare module "fastify" {
@@ -115,8 +117,11 @@ const errorBody = {
   properties: { error: { type: "object", properties: { code: { type: ["string", "null"] }, message: { type: "string" } } } },
 };
 
+/** Fastify's `:name` and trailing `*` as OpenAPI's `{name}`. */
+const openApiPath = (url: string, wildcard = "path") => url.replace(/:([A-Za-z0-9_]+)/g, "{$1}").replace(/\/\*$/, `/{${wildcard}}`);
+
 function parametersOf(schema: z.ZodType | undefined, where: "query" | "path", url: string) {
-  const names = where === "path" ? [...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!) : [];
+  const names = where === "path" ? [...url.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!) : [];
   const properties = schema ? ((jsonSchema(schema, "input").properties ?? {}) as Record<string, object>) : {};
   const required = new Set(schema ? ((jsonSchema(schema, "input").required ?? []) as string[]) : []);
   const all = new Set([...names, ...Object.keys(properties)]);
@@ -148,7 +153,7 @@ function operationOf(route: RecordedRoute) {
   if (doc?.body) responses["400"] ??= { description: "Invalid input", content: { "application/json": { schema: errorBody } } };
   if (doc?.auth === "bearer") responses["401"] ??= { description: "Missing or invalid token", content: { "application/json": { schema: errorBody } } };
 
-  const parameters = [...parametersOf(doc?.params, "path", route.url), ...(doc?.query ? parametersOf(doc.query, "query", route.url) : [])];
+  const parameters = [...parametersOf(doc?.params, "path", openApiPath(route.url, doc?.wildcardParam)), ...(doc?.query ? parametersOf(doc.query, "query", route.url) : [])];
   return {
     operationId: `${route.method}${route.url.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
     summary: doc?.summary ?? `${route.method.toUpperCase()} ${route.url}`,
@@ -165,7 +170,7 @@ function operationOf(route: RecordedRoute) {
 export function buildDocument(routes: RecordedRoute[], info: OpenApiInfo) {
   const paths: Record<string, Record<string, object>> = {};
   for (const route of [...routes].sort((a, b) => a.url.localeCompare(b.url))) {
-    const path = route.url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+    const path = openApiPath(route.url, route.doc?.wildcardParam);
     (paths[path] ??= {})[route.method] = operationOf(route);
   }
   return {
