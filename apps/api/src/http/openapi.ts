@@ -155,7 +155,7 @@ function operationOf(route: RecordedRoute) {
 
   const parameters = [...parametersOf(doc?.params, "path", openApiPath(route.url, doc?.wildcardParam)), ...(doc?.query ? parametersOf(doc.query, "query", route.url) : [])];
   return {
-    operationId: `${route.method}${route.url.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
+    operationId: `${route.method}${openApiPath(route.url, doc?.wildcardParam).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
     summary: doc?.summary ?? `${route.method.toUpperCase()} ${route.url}`,
     ...(doc?.description ? { description: doc.description } : {}),
     tags: doc?.tags ?? [route.url.split("/")[1] ?? "api"],
