@@ -53,7 +53,12 @@ export function createAuthService(deps: AuthServiceDeps) {
    * so a user who signs in often is never locked out.
    */
   async function reserveAttempt(limits: Reservation): Promise<Reservation> {
-    const counts = await Promise.all(limits.map(([key]) => coordination.incr(key, 1, { ttlMs: LOGIN_WINDOW_MS })));
+    // Without the shared counters no attempt can be counted: refuse (503, retry shortly)
+    // rather than verify passwords unlimited, and never as a 500.
+    const counts = await Promise.all(limits.map(([key]) => coordination.incr(key, 1, { ttlMs: LOGIN_WINDOW_MS }))).catch((error: unknown) => {
+      void release(limits);
+      throw new AppError("SERVICE_UNAVAILABLE", "Sign-in is briefly unavailable; try again in a few seconds", { retryAfterSec: 5, cause: error });
+    });
     if (counts.some((n, i) => n > limits[i]![1])) {
       await release(limits);
       throw new AppError("TOO_MANY_REQUESTS", "Too many failed sign-in attempts; try again later", { retryAfterSec: 60 });
