@@ -238,8 +238,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return claims;
   }
 
-  /** After a user's row was deleted: every instance refuses their tokens from now on. */
-  async function userRemoved(userId: string): Promise<void> {
+  /** After a user's row changed or was deleted: every instance re-reads it before trusting it again. */
+  async function userChanged(userId: string): Promise<void> {
     await directory.changed(userId);
   }
 
@@ -255,7 +255,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, refresh, logout, authenticate, me, revokeAllForUser, userExists, userRemoved };
+  return { login, refresh, logout, authenticate, me, revokeAllForUser, userExists, userChanged };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
