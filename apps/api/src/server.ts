@@ -9,6 +9,7 @@ import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
+import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
@@ -84,7 +85,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
-  registerLegacyRoutes(app, deps, { sockets: () => 0, sso: () => [] });
+  const sockets = await registerWebSockets(app, deps);
+  registerLegacyRoutes(app, deps, { sockets: sockets.openCount, sso: () => [] });
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

@@ -30,7 +30,7 @@ const ALLOWED_HTTP_PATHS = new Set([
  * Only these HTTP prefixes are guarded by the HTTP hook. Everything else that is not /trpc
  * (/health, /ready, /metrics, the SPA files) stays up; /trpc is guarded per procedure.
  */
-const GUARDED_HTTP_PREFIXES = ["/v1/", "/api/"];
+const GUARDED_HTTP_PREFIXES = ["/v1/", "/api/", "/ws/"];
 
 /** Seconds a client is told to wait when a freeze has no expiry. */
 export const DEFAULT_RETRY_AFTER_SEC = 30;
@@ -59,8 +59,8 @@ export function scopeBlocks(scope: TEmergencyScope, target: EmergencyTarget): bo
       if (ALLOWED_HTTP_PATHS.has(path)) return false;
       if (!GUARDED_HTTP_PREFIXES.some((p) => path.startsWith(p) || `${path}/` === p)) return false;
       if (scope === "global") return true;
-      // /v1 is the OpenAI-compatible chat surface.
-      if (scope === "chat") return path.startsWith("/v1/") || path === "/v1";
+      // /v1 is the OpenAI-compatible chat surface, /ws/chat the WebSocket one.
+      if (scope === "chat") return path.startsWith("/v1/") || path === "/v1" || path === "/ws/chat";
       return false;
     }
     case "provider":
