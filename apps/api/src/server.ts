@@ -6,8 +6,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
+import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
@@ -45,6 +47,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Before any route: GET /openapi.json is built from the routes registered after this.
+  registerOpenApi(app, { version: deps.version });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);
@@ -53,6 +57,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
   registerTextHygiene(app);
+  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  registerLoadShedding(app, deps);
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {
