@@ -146,7 +146,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
       // A freeze that stops chat (global or chat scope) aborts in-flight chat calls...
-      onStop: (abort) => onFreeze(emergency, { kind: "procedure", path: "chat.stream" }, abort),
+      onStop: (abort) => onFreeze(emergency, { kind: "feature", feature: "chat" }, abort),
       // ...and a provider freeze aborts the calls to that provider.
       onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
     },
@@ -163,7 +163,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       // Frozen providers are left out of the fan-out; a consensus (or global) freeze aborts runs.
       isProviderFrozen: emergency.isProviderFrozen,
-      stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "consensus.query" }]),
+      stopSignal: () => emergency.stopSignal([{ kind: "feature", feature: "consensus" }]),
     },
   });
 

@@ -1,20 +1,23 @@
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
-import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
+import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
+import { registerEmergencyGate } from "./http/emergency-gate.ts";
+import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
+import { trackUndeclaredRoutes } from "./http/route-features.ts";
+import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
 import { appErrorOf } from "./trpc/errors.ts";
 
-/** Requests larger than this are refused with 413 before any parsing. */
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES };
 
 /** Builds the Fastify app: tRPC at /trpc, ops endpoints, REST aliases and the admin SPA. */
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
@@ -28,13 +31,18 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 5000 },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Every route declares its feature (http/route-features.ts); one that forgot counts as
+  // "admin" for the emergency gate, and is named here so it gets fixed.
+  const undeclaredRoutes = trackUndeclaredRoutes(app);
+  app.addHook("onReady", async () => {
+    const undeclared = undeclaredRoutes();
+    if (undeclared.length > 0) app.log.warn({ routes: undeclared }, "routes declare no feature; a global freeze stops them");
+  });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);
-  // Then a frozen fleet refuses /v1 and /api before any other work is done.
-  registerEmergencyGuard(app, deps);
-
   await app.register(fastifyCookie);
+  // CORS before any refusal, so a browser on an allowed origin can read every error.
   if (deps.env.CORS_ORIGINS.length > 0) {
     await app.register(fastifyCors, {
       origin: deps.env.CORS_ORIGINS,
@@ -43,26 +51,26 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       exposedHeaders: ["x-switchboard-overhead-ms", "retry-after"],
     });
   }
+  registerBodyLimit(app);
+  // After routing: a frozen fleet refuses the features its routes declare.
+  registerEmergencyGate(app, deps);
 
-  await app.register(fastifyTRPCPlugin, {
-    prefix: "/trpc",
-    trpcOptions: {
-      router: appRouter,
-      createContext: createContextFactory(deps),
-      // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
-      allowMethodOverride: true,
-      responseMeta({ errors }) {
-        // API answers are per-caller and some runs are paid: nothing may be cached.
-        const headers: Record<string, string> = { "cache-control": "no-store" };
-        const retryAfter = errors.map((e) => appErrorOf(e)?.retryAfterSec).find((s) => s !== undefined);
-        if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
-        return { headers };
-      },
-      onError({ error, path }) {
-        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
-  });
+  await registerTrpcEndpoint(app, {
+    router: appRouter,
+    createContext: createContextFactory(deps),
+    // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
+    allowMethodOverride: true,
+    responseMeta({ errors }) {
+      // API answers are per-caller and some runs are paid: nothing may be cached.
+      const headers: Record<string, string> = { "cache-control": "no-store" };
+      const retryAfter = errors.map((e) => appErrorOf(e)?.retryAfterSec).find((s) => s !== undefined);
+      if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+      return { headers };
+    },
+    onError({ error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
+    },
+  } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"]);
 
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);

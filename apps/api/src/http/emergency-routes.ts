@@ -17,23 +17,12 @@ import { createContextInner, resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { errorData, toTRPCError } from "../trpc/errors.ts";
 import { createCallerFactory } from "../trpc/init.ts";
+import "./route-features.ts";
 
 const createCaller = createCallerFactory(appRouter);
 const PREFIX = "/api/admin/emergency";
 
 type Caller = ReturnType<typeof createCaller>;
-
-/**
- * Blocks /v1/* and /api/* while a freeze stops them (/trpc is guarded per procedure). The
- * refusal is thrown, so each surface answers in its own dialect: /v1 in OpenAI's error shape
- * (code "emergency_stop"), the rest as {error:{code:"EMERGENCY_STOP", reason, ...}}.
- */
-export function registerEmergencyGuard(app: FastifyInstance, deps: AppDeps): void {
-  app.addHook("onRequest", async (request) => {
-    const refusal = deps.emergency.check({ kind: "http", path: request.url });
-    if (refusal) throw refusal;
-  });
-}
 
 export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): void {
   const handle =
@@ -50,10 +39,11 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
       }
     };
 
-  app.get(`${PREFIX}/status`, handle((caller) => caller.emergency.status()));
+  // Each alias declares the feature of its procedure, which the caller checks again.
+  app.get(`${PREFIX}/status`, { config: { feature: "emergency" } }, handle((caller) => caller.emergency.status()));
   // Bodies are unknown JSON here; the procedures' zod inputs validate them (400 on mismatch).
-  app.post(`${PREFIX}/freeze`, handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)));
-  app.post(`${PREFIX}/unfreeze`, handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)));
+  app.post(`${PREFIX}/freeze`, { config: { feature: "admin" } }, handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)));
+  app.post(`${PREFIX}/unfreeze`, { config: { feature: "emergency" } }, handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)));
 }
 
 /** Same statuses as /trpc; body in the REST shape {error:{code, message, ...details}}. */

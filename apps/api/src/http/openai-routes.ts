@@ -15,18 +15,20 @@ import * as compat from "../services/chat/openai-compat.ts";
 import { resolveUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
 import { openAIError, sendOpenAIError } from "./openai-errors.ts";
+import { declareFeature } from "./route-features.ts";
 
 export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await app.register(
     async (v1) => {
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
+      declareFeature(v1, "gateway");
 
       v1.get("/models", async (request) => {
         await authenticate(deps, request);
         return compat.listModels(deps.providers, Math.floor(deps.startedAt.getTime() / 1000));
       });
 
-      v1.post("/chat/completions", async (request, reply) => {
+      v1.post("/chat/completions", { config: { feature: "chat" } }, async (request, reply) => {
         const user = await authenticate(deps, request);
         const parsed = ZOpenAIChatRequest.safeParse(request.body);
         if (!parsed.success) {

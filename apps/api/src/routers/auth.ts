@@ -14,7 +14,7 @@ function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
 }
 
 export const authRouter = router({
-  login: publicProcedure
+  login: publicProcedure.meta({ feature: "auth" })
     .input(ZLoginInput)
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -23,7 +23,7 @@ export const authRouter = router({
       return tokens;
     }),
 
-  refresh: publicProcedure
+  refresh: publicProcedure.meta({ feature: "auth" })
     .input(ZRefreshInput.optional())
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -34,7 +34,7 @@ export const authRouter = router({
       return tokens;
     }),
 
-  logout: publicProcedure
+  logout: publicProcedure.meta({ feature: "auth" })
     .input(ZLogoutInput)
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
@@ -46,5 +46,5 @@ export const authRouter = router({
       return { ok: true as const };
     }),
 
-  me: userProcedure.output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+  me: userProcedure.meta({ feature: "auth" }).output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
 });

@@ -14,44 +14,47 @@ import {
 } from "@switchboard/schema";
 import { router, userProcedure } from "../trpc/init.ts";
 
+const chatProcedure = userProcedure.meta({ feature: "chat" });
+
 /** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
 const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
   a && b ? AbortSignal.any([a, b]) : (a ?? b);
 
 const conversationsRouter = router({
-  list: userProcedure
+  list: chatProcedure
     .input(ZConversationsListInput)
     .output(pageOf(ZConversationSummary))
     .query(({ ctx, input }) => ctx.deps.chat.conversations.list(ctx.user, input)),
 
-  get: userProcedure
+  get: chatProcedure
     .input(ZConversationIdInput)
     .output(ZConversation)
     .query(({ ctx, input }) => ctx.deps.chat.conversations.get(ctx.user, input.id)),
 
-  delete: userProcedure
+  delete: chatProcedure
     .input(ZConversationIdInput)
     .output(z.object({ id: z.string(), deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.remove(ctx.user, input.id)),
 });
 
 export const chatRouter = router({
-  send: userProcedure
+  send: chatProcedure
     .input(ZChatSendInput)
     .output(ZChatSendOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.send(ctx.user, input, ctx.req.signal)),
 
   /** SSE: chat_start, chat_delta…, then chat_complete or error (see TChatStreamEvent). */
-  stream: userProcedure
+  stream: chatProcedure
+    .meta({ costly: true })
     .input(ZChatStreamInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.chat.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
-  clarify: userProcedure
+  clarify: chatProcedure
     .input(ZClarifyInput)
     .output(ZClarifyOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.clarify(ctx.user, input, ctx.req.signal)),
 
-  providers: userProcedure.output(z.array(ZChatProvider)).query(({ ctx }) => ctx.deps.chat.providers(ctx.user)),
+  providers: chatProcedure.output(z.array(ZChatProvider)).query(({ ctx }) => ctx.deps.chat.providers(ctx.user)),
 
   conversations: conversationsRouter,
 });

@@ -10,6 +10,8 @@ import {
 } from "@switchboard/schema";
 import { router, userProcedure } from "../trpc/init.ts";
 
+const consensusProcedure = userProcedure.meta({ feature: "consensus" });
+
 /** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
 const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
   a && b ? AbortSignal.any([a, b]) : (a ?? b);
@@ -21,25 +23,27 @@ export const consensusRouter = router({
    * long prompt never meets a URL length limit. Every run needs a signed-in caller and is
    * answered `cache-control: no-store`, so no cache or crawler repeats a paid run.
    */
-  query: userProcedure
+  query: consensusProcedure
+    .meta({ costly: true })
     .input(ZConsensusQueryInput)
     .output(ZConsensusResult)
     .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
 
   /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
-  stream: userProcedure
+  stream: consensusProcedure
+    .meta({ costly: true })
     .input(ZConsensusQueryInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
-  models: userProcedure.output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
+  models: consensusProcedure.output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
 
   /** Own runs, newest first; ADMIN and above see everyone's. */
-  history: userProcedure
+  history: consensusProcedure
     .input(ZConsensusHistoryInput)
     .output(pageOf(ZConsensusRunSummary))
     .query(({ ctx, input }) => ctx.deps.consensus.history(ctx.user, input)),
 
-  get: userProcedure
+  get: consensusProcedure
     .input(ZConsensusIdInput)
     .output(ZConsensusRun)
     .query(({ ctx, input }) => ctx.deps.consensus.get(ctx.user, input.id)),

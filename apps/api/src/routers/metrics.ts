@@ -1,17 +1,20 @@
 import { ZMetricsSummary, ZMetricsTimeseries, ZMetricsTimeseriesInput } from "@switchboard/schema";
 import { adminProcedure, router } from "../trpc/init.ts";
 
+/** Read-only and model-free: stays available to ADMINs during a freeze. */
+const metricsProcedure = adminProcedure.meta({ feature: "admin-read" });
+
 /** Cluster-wide metrics (docs/metrics.md). ADMIN: figures reveal traffic and fleet shape. */
 export const metricsRouter = router({
   /** ai.<provider> figures, requests, errors, streams, emergency state and instances. */
-  summary: adminProcedure.output(ZMetricsSummary).query(({ ctx }) => ctx.deps.metrics.summary()),
+  summary: metricsProcedure.output(ZMetricsSummary).query(({ ctx }) => ctx.deps.metrics.summary()),
 
   /** Per-minute buckets of the last 24 h; a range outside that window is a 400. */
-  timeseries: adminProcedure
+  timeseries: metricsProcedure
     .input(ZMetricsTimeseriesInput)
     .output(ZMetricsTimeseries)
     .query(({ ctx, input }) => ctx.deps.metrics.timeseries(input)),
 
   /** SSE: the summary now, then whenever it changes, at most once per second. */
-  live: adminProcedure.subscription(({ ctx, signal }) => ctx.deps.metrics.live(signal)),
+  live: metricsProcedure.subscription(({ ctx, signal }) => ctx.deps.metrics.live(signal)),
 });

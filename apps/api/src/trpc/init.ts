@@ -1,20 +1,34 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { roleAtLeast, type TRole } from "@switchboard/schema";
+import type { Feature } from "../services/emergency/policy.ts";
 import { noteErrorCode, noteProcedure } from "../infra/request-scope.ts";
 import type { Context } from "./context.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
-import { isAsyncIterable, isGatewayProcedure, observeStream, procedureErrorCode } from "./telemetry.ts";
+import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
+/**
+ * What a procedure declares about itself; guards read it, never the procedure's name.
+ * Declare with `.meta({ feature: "chat" })` on the procedure (or on a shared builder).
+ */
 export interface Meta {
   /** The least role that may call the procedure; read by the role-matrix test and docs. */
-  requiredRole: TRole | "PUBLIC";
+  requiredRole?: TRole | "PUBLIC";
+  /** What a freeze sees (docs/emergency.md). Undeclared procedures count as "admin". */
+  feature?: Feature;
+  /**
+   * For a procedure that contains a leak only with some inputs (users.update {id, disabled}):
+   * true for those raw inputs, which then count as the "containment" feature.
+   */
+  containsLeak?: (rawInput: unknown) => boolean;
+  /** Runs paid upstream work even as a query or subscription (cookie callers: origin check). */
+  costly?: boolean;
 }
 
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    defaultMeta: { requiredRole: "PUBLIC" },
+    defaultMeta: { requiredRole: "PUBLIC", feature: "admin" },
     errorFormatter({ shape, error }) {
       const data = { ...shape.data, ...errorData(error) };
       // Stack traces never leave the server.
@@ -28,7 +42,7 @@ const t = initTRPC
  * also sees the refusals of every guard below. Gateway streams are observed for their
  * closing `error` event.
  */
-const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
+const observed = t.procedure.use(async ({ ctx, path, type, meta, next }) => {
   noteProcedure(path);
   const result = await next();
   if (!result.ok) {
@@ -37,7 +51,7 @@ const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
     return result;
   }
   ctx.deps.metrics.recordProcedure(path, type, "OK");
-  if (type === "subscription" && isGatewayProcedure(path) && isAsyncIterable(result.data)) {
+  if (type === "subscription" && callsModels(meta?.feature) && isAsyncIterable(result.data)) {
     return { ...result, data: observeStream(result.data) };
   }
   return result;
@@ -48,8 +62,8 @@ const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
  * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
  * services throw AppError, clients get the mapped code.
  */
-const baseProcedure = observed.use(async ({ ctx, path, next }) => {
-  const refusal = ctx.deps.emergency.check({ kind: "procedure", path });
+const baseProcedure = observed.use(async ({ ctx, meta, getRawInput, next }) => {
+  const refusal = ctx.deps.emergency.check({ kind: "feature", feature: await featureOf(meta, getRawInput), role: ctx.user?.role ?? null });
   if (refusal) throw toTRPCError(refusal);
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
@@ -59,6 +73,14 @@ const baseProcedure = observed.use(async ({ ctx, path, next }) => {
   }
   return result;
 });
+
+async function featureOf(meta: Meta | undefined, getRawInput: () => Promise<unknown>): Promise<Feature> {
+  const feature = meta?.feature ?? "admin";
+  if (!meta?.containsLeak) return feature;
+  // An unreadable input is no containment; the procedure's own validation reports it.
+  const raw = await getRawInput().catch(() => undefined);
+  return meta.containsLeak(raw) ? "containment" : feature;
+}
 
 function requireRole(required: TRole) {
   return baseProcedure.meta({ requiredRole: required }).use(({ ctx, next }) => {
