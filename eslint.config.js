@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/dist/**", "**/generated/**", "**/.data/**", "**/.turbo/**"],
+    ignores: ["**/node_modules/**", "**/dist/**", "**/.build-test/**", "**/generated/**", "**/.data/**", "**/.turbo/**"],
   },
   ...tseslint.configs.recommended,
   {

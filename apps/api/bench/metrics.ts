@@ -18,7 +18,7 @@ import pino from "pino";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
 import { createMemoryCoordination } from "../src/infra/coordination/index.ts";
 import { newScope, noteUpstreamCall, runInScope } from "../src/infra/request-scope.ts";
-import type { ProviderCallRecord } from "../src/services/chat/chain-types.ts";
+import type { ProviderCallRecord } from "../src/services/gateway/chain-types.ts";
 import { createMetricsService } from "../src/services/metrics/metrics-service.ts";
 import { startTestApp } from "../test/app.ts";
 import { startFakeOpenAI } from "../test/fake-openai-server.ts";

@@ -10,7 +10,7 @@ import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
-import { createProviderRegistry } from "./providers/registry.ts";
+import { apiManifestPath } from "./infra/repo-paths.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createRevocations } from "./services/auth/revocations.ts";
@@ -19,12 +19,14 @@ import { createEmergencyService, type EmergencyServiceOptions } from "./services
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
+import { createGateway } from "./services/gateway/index.ts";
+import { createProviderRegistry } from "./services/gateway/registry.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
 
-const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
 export interface App {
   deps: AppDeps;
@@ -63,7 +65,9 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
-  const problem = consensusConfigProblem(env, createProviderRegistry(env));
+  // The provider registry is built once, here; everything that calls a model shares it.
+  const registry = createProviderRegistry(env);
+  const problem = consensusConfigProblem(env, registry);
   if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const dataDir = resolve(env.DATA_DIR);
@@ -138,17 +142,28 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
-  const { registry: providers, chain, breaker, chat } = createChat({
+  // Chain and breaker are shared by chat and consensus: one circuit per provider, one set
+  // of cooldowns, one call-record stream.
+  const gateway = createGateway({
     env,
+    registry,
+    emergency: {
+      isProviderFrozen: emergency.isProviderFrozen,
+      // A provider freeze aborts the calls to that provider.
+      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
+    },
+  });
+  const { registry: providers, chain, breaker } = gateway;
+  const chat = createChat({
+    env,
+    gateway,
     prisma: db.prisma,
     coordination,
     log: log.child({ component: "chat" }),
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
-      // A freeze that stops chat (global or chat scope) aborts in-flight chat calls...
+      // A freeze that stops chat (global or chat scope) aborts in-flight chat calls.
       onStop: (abort) => onFreeze(emergency, { kind: "feature", feature: "chat" }, abort),
-      // ...and a provider freeze aborts the calls to that provider.
-      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
     },
   });
 

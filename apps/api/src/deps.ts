@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Env } from "./env.ts";
 import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
-import type { ProviderRegistry } from "./providers/registry.ts";
+import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";

@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseEnv } from "./env.ts";
+import { configWarnings, parseEnv, readDotEnv } from "./env.ts";
 
 describe("parseEnv", () => {
   it("applies the documented defaults", () => {
@@ -33,6 +36,9 @@ describe("parseEnv", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
     [{ CONSENSUS_AGGREGATOR: "gpt-9" }, /CONSENSUS_AGGREGATOR/],
     [{ CONSENSUS_TIMEOUT_MS: "0" }, /CONSENSUS_TIMEOUT_MS/],
+    [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379" }, /JWT_SECRET is required in cluster mode/],
+    [{ NODE_ENV: "production", REDIS_URL: "redis://r:6379", JWT_SECRET: "x".repeat(32) }, /DATABASE_URL is required in production when REDIS_URL is set/],
+    [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", JWT_SECRET: "x".repeat(32) }, /REDIS_URL is required in production when DATABASE_URL is set/],
   ])("rejects %o with one line naming the problem", (source, pattern) => {
     expect(() => parseEnv(source)).toThrow(pattern);
     try {
@@ -40,5 +46,62 @@ describe("parseEnv", () => {
     } catch (error) {
       expect((error as Error).message).not.toContain("\n");
     }
+  });
+});
+
+describe("production settings", () => {
+  it("a full cluster, or the embedded default, is accepted in production", () => {
+    const secret = "x".repeat(32);
+    expect(parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret }).REDIS_URL).toBe("redis://r:6379");
+    expect(parseEnv({ NODE_ENV: "production" }).DATABASE_URL).toBeUndefined();
+  });
+
+  it("outside production, PostgreSQL with in-process coordination stays allowed (tests, one-off tools)", () => {
+    expect(parseEnv({ DATABASE_URL: "postgresql://db/sb" }).REDIS_URL).toBeUndefined();
+  });
+});
+
+describe("readDotEnv", () => {
+  it("reads KEY=value lines with comments and quotes, and nothing when there is no file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "switchboard-dotenv-"));
+    try {
+      expect(readDotEnv(dir)).toEqual({});
+      await writeFile(join(dir, ".env"), '# a comment\nPORT=4123\nJWT_ISSUER="quoted issuer"\nEMPTY=\n');
+      expect(readDotEnv(dir)).toEqual({ PORT: "4123", JWT_ISSUER: "quoted issuer", EMPTY: "" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the older backends' configuration", () => {
+  it("accepts OLLAMA_URL, SERVER_HOST and SERVER_PORT, and warns about each", () => {
+    const source = { OLLAMA_URL: "http://gpu-box:11434", SERVER_HOST: "0.0.0.0", SERVER_PORT: "8080" };
+    const env = parseEnv(source);
+    expect(env).toMatchObject({ OLLAMA_BASE_URL: "http://gpu-box:11434", HOST: "0.0.0.0", PORT: 8080 });
+    expect(configWarnings(source, env)).toEqual([
+      "OLLAMA_URL is deprecated; rename it to OLLAMA_BASE_URL",
+      "SERVER_HOST is deprecated; rename it to HOST",
+      "SERVER_PORT is deprecated; rename it to PORT",
+    ]);
+  });
+
+  it("the current name wins over its alias", () => {
+    const source = { SERVER_PORT: "8080", PORT: "3001" };
+    const env = parseEnv(source);
+    expect(env.PORT).toBe(3001);
+    expect(configWarnings(source, env)).toEqual(["SERVER_PORT is deprecated and ignored because PORT is set; remove it"]);
+  });
+
+  it("a bad alias value is refused like the variable it stands for", () => {
+    expect(() => parseEnv({ SERVER_PORT: "eighty" })).toThrow(/PORT/);
+  });
+
+  it("warns about a provider base URL without a path, naming the value to use", () => {
+    const source = { BETA_MODEL_BASE_URL: "http://localhost:8000", OPENAI_BASE_URL: "https://proxy.example/v1" };
+    expect(configWarnings(source, parseEnv(source))).toEqual([
+      "BETA_MODEL_BASE_URL=http://localhost:8000 has no path; OpenAI-compatible servers answer under /v1: use http://localhost:8000/v1",
+    ]);
+    expect(configWarnings({}, parseEnv({}))).toEqual([]);
   });
 });

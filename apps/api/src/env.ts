@@ -1,7 +1,11 @@
 /**
  * The only reader of process.env. Configuration is parsed once with zod; a bad value stops
- * the process at start with one clear line (see `loadEnvOrExit`).
+ * the process at start with one clear line (see `loadEnvOrExit`). A `.env` file in the
+ * working directory fills in what the real environment leaves unset.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseEnv as parseDotEnvText } from "node:util";
 import { z } from "zod";
 import { PROVIDER_IDS } from "@switchboard/schema";
 
@@ -91,16 +95,55 @@ export const ZEnv = z
       .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     ADMIN_DIST_DIR: optionalString,
+    /** Requests per client IP per minute across the gateway, cluster-wide (0 = no limit). */
+    IP_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(0),
+    /** Open /ws/chat sockets per user on one instance. */
+    WS_SOCKETS_PER_USER: positiveInt(5),
+    /** Messages per user per minute over /ws/chat sockets (pings included), on one instance. */
+    WS_MESSAGES_PER_MIN: positiveInt(120),
+    /** Single sign-on with any OpenID Connect provider (Authorization Code + PKCE). */
+    OIDC_ISSUER: optionalUrl("OIDC_ISSUER"),
+    OIDC_CLIENT_ID: optionalString,
+    OIDC_CLIENT_SECRET: optionalString,
+    /** Comma-separated email domains allowed to sign in with OIDC or GitHub (empty = any). */
+    OIDC_ALLOWED_DOMAINS: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((s) => s.trim().toLowerCase().replace(/^@/, "")).filter(Boolean)),
+    /** Role of a user created by a first single sign-on. */
+    OIDC_DEFAULT_ROLE: z.enum(["USER", "ADMIN"]).default("USER"),
+    GITHUB_CLIENT_ID: optionalString,
+    GITHUB_CLIENT_SECRET: optionalString,
+    /** Public URL of this server, for sign-in redirects (default: from the request's Host). */
+    PUBLIC_URL: optionalUrl("PUBLIC_URL"),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {
       ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET must be at least 32 characters" });
     }
-    if (env.NODE_ENV === "production" && env.JWT_SECRET === undefined && env.DATABASE_URL !== undefined) {
+    const clusterMode = env.DATABASE_URL !== undefined || env.REDIS_URL !== undefined;
+    if (env.NODE_ENV === "production" && env.JWT_SECRET === undefined && clusterMode) {
       ctx.addIssue({
         code: "custom",
         path: ["JWT_SECRET"],
         message: "JWT_SECRET is required in cluster mode (every instance must share it)",
+      });
+    }
+    if (env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID === undefined) {
+      ctx.addIssue({ code: "custom", path: ["OIDC_CLIENT_ID"], message: "OIDC_CLIENT_ID is required with OIDC_ISSUER" });
+    }
+    if ((env.GITHUB_CLIENT_ID === undefined) !== (env.GITHUB_CLIENT_SECRET === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["GITHUB_CLIENT_SECRET"], message: "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together" });
+    }
+    // Half a cluster in production is a misconfiguration, not a choice: PostgreSQL without
+    // Redis leaves every instance with its own emergency flag, revocations and rate limits;
+    // Redis without PostgreSQL gives every instance its own users.
+    if (env.NODE_ENV === "production" && (env.DATABASE_URL === undefined) !== (env.REDIS_URL === undefined)) {
+      const missing = env.DATABASE_URL === undefined ? "DATABASE_URL" : "REDIS_URL";
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        message: `${missing} is required in production when ${missing === "REDIS_URL" ? "DATABASE_URL" : "REDIS_URL"} is set (cluster mode needs both)`,
       });
     }
     if ((env.SUPERADMIN_EMAIL === undefined) !== (env.SUPERADMIN_PASSWORD === undefined)) {
@@ -116,17 +159,77 @@ export type Env = z.infer<typeof ZEnv>;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 export { PROVIDER_IDS };
 
+/** Names the older backends used, still accepted (the current name wins when both are set). */
+export const ENV_ALIASES: Record<string, string> = { OLLAMA_URL: "OLLAMA_BASE_URL", SERVER_HOST: "HOST", SERVER_PORT: "PORT" };
+
+function withAliases(source: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...source };
+  for (const [old, current] of Object.entries(ENV_ALIASES)) {
+    if (out[old] !== undefined && out[current] === undefined) out[current] = out[old];
+  }
+  return out;
+}
+
+/** Providers whose OpenAI-compatible API lives under a path (/v1); a bare host is a likely mistake. */
+const PATHED_BASE_URLS = ["BETA_MODEL_BASE_URL", "OPENAI_BASE_URL"] as const;
+
+/** Things to warn about at start: deprecated names in use, provider URLs without a path. */
+export function configWarnings(source: Record<string, string | undefined>, env: Env): string[] {
+  const warnings: string[] = [];
+  for (const [old, current] of Object.entries(ENV_ALIASES)) {
+    if (source[old] === undefined) continue;
+    warnings.push(
+      source[current] === undefined
+        ? `${old} is deprecated; rename it to ${current}`
+        : `${old} is deprecated and ignored because ${current} is set; remove it`,
+    );
+  }
+  for (const name of PATHED_BASE_URLS) {
+    const value = env[name];
+    if (value === undefined || !URL.canParse(value)) continue;
+    const url = new URL(value);
+    if (url.pathname !== "/" && url.pathname !== "") continue;
+    warnings.push(`${name}=${value} has no path; OpenAI-compatible servers answer under /v1: use ${url.origin}/v1`);
+  }
+  return warnings;
+}
+
 /** Parses an environment; throws an Error whose message is one line naming every problem. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  const result = ZEnv.safeParse(source);
+  const result = ZEnv.safeParse(withAliases(source));
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.join(".") || "env"}: ${i.message}`);
   throw new Error(`Invalid configuration: ${problems.join("; ")}`);
 }
 
+/**
+ * Variables from `<dir>/.env` (none when there is no such file). Same syntax as Node's
+ * `--env-file`: KEY=value lines, # comments, optional quotes.
+ */
+export function readDotEnv(dir: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, ".env"), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new Error(`Cannot read ${join(dir, ".env")}: ${(error as Error).message}`, { cause: error });
+  }
+  return Object.fromEntries(Object.entries(parseDotEnvText(text)).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/**
+ * The process configuration: the real environment, over `.env` in the working directory
+ * (the repository root for `npm start` and `npm run start:prod`, /app in the container).
+ * An empty variable in the real environment still wins over the file, as with Node's own
+ * `--env-file`.
+ */
+export function configSource(): Record<string, string | undefined> {
+  return { ...readDotEnv(process.cwd()), ...process.env };
+}
+
 export function loadEnvOrExit(): Env {
   try {
-    return parseEnv(process.env);
+    return parseEnv(configSource());
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);

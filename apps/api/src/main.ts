@@ -1,6 +1,6 @@
 // Process entry point: parse config, build the app, listen, and shut down cleanly.
 import { createApp, type App } from "./app.ts";
-import { loadEnvOrExit } from "./env.ts";
+import { configSource, configWarnings, loadEnvOrExit } from "./env.ts";
 import { buildServer } from "./server.ts";
 
 const env = loadEnvOrExit();
@@ -12,6 +12,7 @@ try {
   console.error(`Startup failed: ${(error as Error).message}`);
   process.exit(1);
 }
+for (const warning of configWarnings(configSource(), env)) app.deps.log.warn(warning);
 const server = await buildServer(app.deps);
 
 let closing = false;

@@ -7,6 +7,8 @@ import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerIpRateLimit } from "./http/ip-limit.ts";
+import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
@@ -51,6 +53,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       exposedHeaders: ["x-switchboard-overhead-ms", "retry-after"],
     });
   }
+  // The per-IP limit (when configured): the cheapest refusal of a flood.
+  registerIpRateLimit(app, deps);
   registerBodyLimit(app);
   // After routing: a frozen fleet refuses the features its routes declare.
   registerEmergencyGate(app, deps);
@@ -75,6 +79,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
+  registerLegacyRoutes(app, deps, { sockets: () => 0, sso: () => [] });
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

@@ -208,3 +208,23 @@ export const ZConversationsListInput = ZPageInput.optional();
 export type TConversationsListInput = z.infer<typeof ZConversationsListInput>;
 export const ZConversationIdInput = z.object({ id: ZId });
 export type TConversationIdInput = z.infer<typeof ZConversationIdInput>;
+
+/** A conversation held by a client (an older chat backend's export) to store as it is. */
+export const ZConversationImportInput = z.object({
+  title: z.string({ error: "title must be a string" }).trim().max(200, "Title is too long (limit 200 characters)").optional(),
+  messages: z
+    .array(
+      z.object({
+        role: namedEnum(["system", "user", "assistant"] as const, "role"),
+        content: z
+          .string({ error: "content must be a string" })
+          .max(CHAT_LIMITS.messageMaxChars, `Message is too long (limit ${CHAT_LIMITS.messageMaxChars} characters)`),
+      }),
+    )
+    .min(1, "A conversation needs at least one message")
+    .max(CHAT_LIMITS.conversationMaxMessages, `Too many messages (limit ${CHAT_LIMITS.conversationMaxMessages})`),
+});
+export type TConversationImportInput = z.infer<typeof ZConversationImportInput>;
+
+export const ZConversationImportOutput = z.object({ id: z.string(), title: z.string(), messageCount: z.number().int() });
+export type TConversationImportOutput = z.infer<typeof ZConversationImportOutput>;

@@ -8,7 +8,14 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as 
  */
 export function sendMethodNotAllowed(request: FastifyRequest, reply: FastifyReply): boolean {
   const path = request.url.split("?")[0] ?? request.url;
-  const allow = METHODS.filter((method) => method !== request.method && request.server.findRoute({ method, url: path }) !== null);
+  // A catch-all (the SPA's files) says nothing about this path; a route for this very
+  // method means the route itself answered "not found".
+  const serves = (method: string) => {
+    const found = request.server.findRoute({ method, url: path });
+    return found !== null && (found.params as Record<string, unknown>)["*"] === undefined;
+  };
+  if (serves(request.method)) return false;
+  const allow = METHODS.filter((method) => method !== request.method && serves(method));
   if (allow.length === 0) return false;
   void reply
     .status(405)

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { markUpstreamStart, noteErrorCode } from "../infra/request-scope.ts";
 import { AppError } from "../services/errors.ts";
-import { ChainError, type ChainEvent } from "../services/chat/chain-types.ts";
+import { ChainError, type ChainEvent } from "../services/gateway/chain-types.ts";
 import { streamErrorOf } from "../services/chat/chat-errors.ts";
 import * as compat from "../services/chat/openai-compat.ts";
 import { resolveUser } from "../trpc/context.ts";

@@ -1,21 +1,35 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { adminDistDir } from "../infra/repo-paths.ts";
 import { sendMethodNotAllowed } from "./method-not-allowed.ts";
 import { declareFeature } from "./route-features.ts";
 
-const API_PREFIXES = ["/trpc", "/v1", "/api", "/health", "/ready", "/metrics"];
+/** Paths where a client expects data: an unknown one there is a JSON 404, never the SPA page. */
+const API_PREFIXES = ["/api", "/v1", "/trpc", "/ws", "/auth", "/health", "/ready", "/metrics", "/openapi.json"];
 
 export function defaultAdminDistDir(): string {
-  return fileURLToPath(new URL("../../../admin/dist", import.meta.url));
+  return adminDistDir;
+}
+
+const underPrefix = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
+
+/**
+ * A browser navigating to a client-side route: a GET that accepts HTML, outside the data
+ * prefixes. Programs (fetch, curl, SDKs) send no text/html and get a JSON 404 they can parse.
+ */
+export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "headers">): boolean {
+  if (request.method !== "GET") return false;
+  const path = request.url.split("?")[0] ?? "/";
+  if (API_PREFIXES.some((p) => underPrefix(path, p))) return false;
+  return String(request.headers.accept ?? "").toLowerCase().includes("text/html");
 }
 
 /**
- * Serves the admin SPA build at `/`. Unknown non-API GETs get index.html so client-side
- * routes survive a reload; unknown API paths get a JSON 404, known ones under another
- * method a 405.
+ * Serves the admin SPA build at `/`. Unknown browser navigations get index.html so
+ * client-side routes survive a reload; a known path under another method is a 405;
+ * everything else unknown gets a JSON 404.
  */
 export async function registerSpa(app: FastifyInstance, distDir: string): Promise<void> {
   const hasBuild = existsSync(join(distDir, "index.html"));
@@ -29,10 +43,7 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
     }
     scope.setNotFoundHandler((request, reply) => {
       if (sendMethodNotAllowed(request, reply)) return reply;
-      const isApi = API_PREFIXES.some((p) => request.url.startsWith(p));
-      if (request.method === "GET" && !isApi && hasBuild) {
-        return reply.type("text/html").sendFile("index.html");
-      }
+      if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
       return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
     });
   });

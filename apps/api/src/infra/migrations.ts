@@ -10,14 +10,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList } from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { pgEngineDatabase, pgliteEngineDatabase, type EngineDatabase } from "./migrations-adapters.ts";
 import { engineErrorMessage, startSchemaEngine, type SchemaEngine } from "./migrations-wasm.ts";
-
-const prismaDir = fileURLToPath(new URL("../../../../prisma/", import.meta.url));
+import { prismaDir } from "./repo-paths.ts";
 
 export interface MigrationPaths {
   /** Default: <repo>/prisma/migrations */

@@ -1,7 +1,7 @@
 /**
  * What a model provider is to the rest of Switchboard. A provider makes one upstream call
  * and reports failures as `ProviderError` with a classified outcome; retrying, fallback and
- * circuit breaking belong to the chain (services/chat/provider-chain.ts), not here.
+ * circuit breaking belong to the chain (services/gateway/provider-chain.ts), not here.
  */
 import type { TProviderId } from "@switchboard/schema";
 

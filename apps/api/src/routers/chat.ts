@@ -8,6 +8,8 @@ import {
   ZClarifyOutput,
   ZConversation,
   ZConversationIdInput,
+  ZConversationImportInput,
+  ZConversationImportOutput,
   ZConversationSummary,
   ZConversationsListInput,
   pageOf,
@@ -35,6 +37,12 @@ const conversationsRouter = router({
     .input(ZConversationIdInput)
     .output(z.object({ id: z.string(), deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.remove(ctx.user, input.id)),
+
+  /** Stores a conversation the client held elsewhere as the caller's own; answers its id. */
+  import: userProcedure
+    .input(ZConversationImportInput)
+    .output(ZConversationImportOutput)
+    .mutation(({ ctx, input }) => ctx.deps.chat.conversations.import(ctx.user.id, input)),
 });
 
 export const chatRouter = router({

@@ -30,6 +30,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "chat.conversations.list": "USER",
   "chat.conversations.get": "USER",
   "chat.conversations.delete": "USER",
+  "chat.conversations.import": "USER",
   "consensus.query": "USER",
   "consensus.stream": "USER",
   "consensus.models": "USER",

@@ -29,3 +29,26 @@ export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "pro
     },
   };
 }
+
+/** What a deployment offers, for clients that adapt to it (the old backends' /api/info). */
+export const SERVICE_FEATURES = [
+  "chat",
+  "chat-stream",
+  "websocket",
+  "consensus",
+  "metrics",
+  "emergency-stop",
+  "openai-compatible",
+  "conversations",
+] as const;
+
+export function serviceInfo(deps: Pick<AppDeps, "version" | "providers" | "startedAt">, extra: { sso?: string[] } = {}) {
+  return {
+    name: "Switchboard",
+    version: deps.version,
+    providers: deps.providers.chain().map((p) => p.id),
+    features: [...SERVICE_FEATURES, ...(extra.sso && extra.sso.length > 0 ? ["sso"] : [])],
+    ...(extra.sso ? { sso: extra.sso } : {}),
+    startedAt: deps.startedAt.toISOString(),
+  };
+}

@@ -1,7 +1,7 @@
 /** Maps why the chain gave no answer to what a client sees: an AppError or a stream event code. */
 import type { TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
-import type { ChainError } from "./chain-types.ts";
+import type { ChainError } from "../gateway/chain-types.ts";
 
 /** For chat.send and the non-stream REST endpoint. */
 export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAttempt) => number | null): AppError {

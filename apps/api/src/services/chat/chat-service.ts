@@ -7,16 +7,16 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { TChatProvider, TChatSendInput, TChatSendOutput, TChatStreamEvent, TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
-import { linkedController } from "./call-outcome.ts";
-import { ChainError, type ChainEvent, type ChainRequest, type ChainResult } from "./chain-types.ts";
+import { linkedController } from "../gateway/call-outcome.ts";
+import { ChainError, type ChainEvent, type ChainRequest, type ChainResult } from "../gateway/chain-types.ts";
 import { appErrorOfChain } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
-import type { CircuitBreaker } from "./circuit-breaker.ts";
+import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import { clarifyWith } from "./clarify.ts";
 import type { ConversationStore, Viewer } from "./conversation-store.ts";
-import type { ProviderChain } from "./provider-chain.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 
 /**
  * What the emergency stop (issue 3) offers chat. The tRPC guard and the HTTP hook refuse new
@@ -221,7 +221,7 @@ export function createChatService(deps: ChatServiceDeps) {
     providers,
     completeStateless,
     streamStateless,
-    conversations: { list: store.list, get: store.get, remove: store.remove },
+    conversations: { list: store.list, get: store.get, remove: store.remove, import: store.importConversation },
     /** Subscribe to one record per upstream call (metrics). */
     onProviderCall: chain.onCall,
   };

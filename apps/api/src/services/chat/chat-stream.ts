@@ -7,10 +7,10 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { TChatAttempt, TChatSendInput, TChatStreamEvent, TChatUsage, TProviderId } from "@switchboard/schema";
-import { ChainError } from "./chain-types.ts";
+import { ChainError } from "../gateway/chain-types.ts";
 import { streamErrorOf } from "./chat-errors.ts";
 import type { ConversationStore, ReplyRecord, UserTurn } from "./conversation-store.ts";
-import type { ProviderChain } from "./provider-chain.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 
 
 export async function* streamChatReply(

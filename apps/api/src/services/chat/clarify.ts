@@ -5,7 +5,7 @@
  */
 import { CHAT_LIMITS, ZClarifyQuestions, type TClarifyOutput, type TProviderId } from "@switchboard/schema";
 import { CLARIFY_FORMAT_NAME } from "../../providers/template.ts";
-import type { ChainRequest, ChainResult } from "./chain-types.ts";
+import type { ChainRequest, ChainResult } from "../gateway/chain-types.ts";
 
 const SYSTEM_PROMPT = [
   "You help users make vague requests precise.",

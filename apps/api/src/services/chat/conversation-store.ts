@@ -11,6 +11,8 @@ import {
   type TChatMessage,
   type TConversation,
   type TConversationSummary,
+  type TConversationImportInput,
+  type TConversationImportOutput,
   type TConversationsListInput,
   type TRole,
 } from "@switchboard/schema";
@@ -154,7 +156,31 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     return { id, deleted: true };
   }
 
-  return { addUserMessage, saveReply, list, get, remove };
+  /**
+   * Stores a conversation the client held (an older backend's history) as the caller's own,
+   * messages in the order given, so it can be continued with chat.send.
+   */
+  async function importConversation(userId: string, input: TConversationImportInput): Promise<TConversationImportOutput> {
+    const firstUser = input.messages.find((m) => m.role === "user") ?? input.messages[0]!;
+    const title = (input.title || firstUser.content).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
+    const start = Date.now() - input.messages.length;
+    // One millisecond apart, so the stored order is the given order.
+    const row = await prisma.conversation.create({
+      data: {
+        userId,
+        title,
+        messages: {
+          createMany: {
+            data: input.messages.map((m, i) => ({ role: m.role, content: m.content, status: "complete", createdAt: new Date(start + i) })),
+          },
+        },
+      },
+      select: { id: true },
+    });
+    return { id: row.id, title, messageCount: input.messages.length };
+  }
+
+  return { addUserMessage, saveReply, list, get, remove, importConversation };
 }
 
 export type ConversationStore = ReturnType<typeof createConversationStore>;

@@ -4,10 +4,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { OPENAI_MAX_REQUEST_CHARS, PROVIDER_IDS, type TOpenAIChatRequest, type TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
-import type { ChainResult } from "./chain-types.ts";
+import type { ChainResult } from "../gateway/chain-types.ts";
 import type { StatelessRequest } from "./chat-service.ts";
 
 /** Model names that mean "the whole fallback chain". */

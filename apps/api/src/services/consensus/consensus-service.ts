@@ -15,10 +15,10 @@ import {
   type TProviderId,
 } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
-import { linkedController } from "../chat/call-outcome.ts";
-import type { CircuitBreaker } from "../chat/circuit-breaker.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
+import { linkedController } from "../gateway/call-outcome.ts";
+import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { AppError } from "../errors.ts";
 import type { ConsensusStore, Viewer } from "./consensus-store.ts";
 import { defaultProviders, planRun, type RunPlan } from "./plan.ts";

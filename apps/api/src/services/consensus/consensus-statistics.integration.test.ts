@@ -20,10 +20,10 @@ import { promptOf } from "../../../test/consensus.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 import { parseEnv } from "../../env.ts";
 import { createOpenAICompatibleProvider } from "../../providers/openai-compatible.ts";
-import { createProviderRegistry } from "../../providers/registry.ts";
+import { createProviderRegistry } from "../gateway/registry.ts";
 import type { ChatProvider } from "../../providers/types.ts";
-import { createCircuitBreaker } from "../chat/circuit-breaker.ts";
-import { createProviderChain } from "../chat/provider-chain.ts";
+import { createCircuitBreaker } from "../gateway/circuit-breaker.ts";
+import { createProviderChain } from "../gateway/provider-chain.ts";
 import { createConsensusService, type ConsensusService } from "./consensus-service.ts";
 import { createConsensusStore } from "./consensus-store.ts";
 

@@ -7,8 +7,8 @@
  */
 import type { TConsensusAnswer } from "@switchboard/schema";
 import type { ChatMessage, ChatProvider } from "../../providers/types.ts";
-import { ChainError } from "../chat/chain-types.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import { ChainError } from "../gateway/chain-types.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 
 export interface FanOutRequest {
   messages: ChatMessage[];

@@ -8,9 +8,9 @@ import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
-import type { CircuitBreaker } from "../chat/circuit-breaker.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
+import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { createConsensusService } from "./consensus-service.ts";
 import { createConsensusStore } from "./consensus-store.ts";
 

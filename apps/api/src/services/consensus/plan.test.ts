@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ZConsensusQueryInput, type TConsensusQueryInput, type TProviderId } from "@switchboard/schema";
 import { parseEnv } from "../../env.ts";
-import { createProviderRegistry } from "../../providers/registry.ts";
+import { createProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { consensusConfigProblem } from "./index.ts";
 import { defaultProviders, planRun } from "./plan.ts";

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { CONSENSUS_LIMITS, defaultQuorum, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { ChatProvider } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
 

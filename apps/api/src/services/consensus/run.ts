@@ -7,7 +7,7 @@
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { TConsensusAnswer, TConsensusResult, TConsensusRun, TProviderId } from "@switchboard/schema";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { AppError } from "../errors.ts";
 import type { ConsensusStore } from "./consensus-store.ts";
 import { fanOut } from "./fan-out.ts";

@@ -7,7 +7,7 @@
  */
 import type { TConsensusAnswer, TConsensusStrategy, TProviderId } from "@switchboard/schema";
 import type { ChatProvider } from "../../providers/types.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { askOne } from "./fan-out.ts";
 import { medoid, synthesisMessages, type Candidate, type Decision } from "./strategies/index.ts";
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { currentScope, noteUpstreamCall } from "../../infra/request-scope.ts";
-import type { ProviderChain } from "../chat/provider-chain.ts";
+import type { ProviderChain } from "../gateway/provider-chain.ts";
 import type { MetricsService } from "./metrics-service.ts";
 
 export function observeProviderCalls(chain: ProviderChain, metrics: MetricsService, log: Logger): () => void {

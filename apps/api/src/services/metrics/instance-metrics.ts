@@ -3,7 +3,7 @@
  * map updates and two sketch inserts, never I/O. Background flushes read them as a
  * cumulative snapshot (coordination) and as per-minute rows (PostgreSQL).
  */
-import type { ProviderCallRecord } from "../chat/chain-types.ts";
+import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createSketch, type Sketch } from "./sketch.ts";
 import { SNAPSHOT_VERSION, type CircuitView, type InstanceIdentity, type InstanceSnapshot, type ProviderTotals } from "./snapshot.ts";
 

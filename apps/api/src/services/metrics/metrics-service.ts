@@ -11,7 +11,7 @@ import type { Registry } from "prom-client";
 import type { TEmergencyStatus, TMetricsSummary, TMetricsTimeseries } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination, InstanceInfo } from "../../infra/coordination/port.ts";
-import type { ProviderCallRecord } from "../chat/chain-types.ts";
+import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createBucketStore } from "./bucket-store.ts";
 import { createClusterStore } from "./cluster-store.ts";
 import { createFlusher } from "./flusher.ts";

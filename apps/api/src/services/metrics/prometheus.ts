@@ -6,7 +6,7 @@
  * name, no URL ever becomes a label.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { ProviderCallRecord } from "../chat/chain-types.ts";
+import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import type { CircuitView } from "./snapshot.ts";
 import { effectiveCircuit } from "./summary.ts";
 

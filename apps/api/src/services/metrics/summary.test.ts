@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TEmergencyStatus } from "@switchboard/schema";
-import type { ProviderCallRecord } from "../chat/chain-types.ts";
+import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createInstanceMetrics } from "./instance-metrics.ts";
 import type { CircuitView } from "./snapshot.ts";
 import { buildSummary } from "./summary.ts";

@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import type { ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ProviderUsage } from "../../providers/types.ts";
 import { ChainTimeout, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
 import { ChainError, type ChainEvent, type ChainRequest, type ChainResult, type ProviderCallRecord } from "./chain-types.ts";

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closedPortUrl, startFakeOpenAI, type FakeBehavior, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 import { parseEnv } from "../../env.ts";
-import { createProviderRegistry } from "../../providers/registry.ts";
+import { createProviderRegistry } from "./registry.ts";
 import { ChainError, type ChainEvent, type ChainRequest, type ProviderCallRecord } from "./chain-types.ts";
 import { createCircuitBreaker } from "./circuit-breaker.ts";
 import { createProviderChain, type ProviderChain } from "./provider-chain.ts";

@@ -3,10 +3,10 @@
  * (configured and listed in PROVIDER_ORDER), and in what order the chain tries them.
  */
 import { PROVIDER_IDS, type TProviderId } from "@switchboard/schema";
-import type { Env } from "../env.ts";
-import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
-import { createTemplateProvider } from "./template.ts";
-import type { ChatProvider } from "./types.ts";
+import type { Env } from "../../env.ts";
+import { createOpenAICompatibleProvider } from "../../providers/openai-compatible.ts";
+import { createTemplateProvider } from "../../providers/template.ts";
+import type { ChatProvider } from "../../providers/types.ts";
 
 export interface ProviderRegistry {
   /** Every known provider: the chain order first, then the rest. */

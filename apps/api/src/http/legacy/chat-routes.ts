@@ -1,0 +1,96 @@
+/**
+ * The consolidated chat server's routes: POST /api/chat, POST /api/chat/stream (SSE),
+ * GET /api/models and POST /api/save-conversation. Each calls chat procedures through a
+ * server-side caller (auth, limits, freeze and validation are theirs).
+ */
+import type { TChatStreamEvent, TConversationImportInput } from "@switchboard/schema";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { AppDeps } from "../../deps.ts";
+import { markUpstreamStart, noteErrorCode } from "../../infra/request-scope.ts";
+import { callerFor, procedureRoute, sendProcedureError } from "../procedure-caller.ts";
+import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
+
+export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.post(
+    "/api/chat",
+    { config: { feature: "chat" } },
+    procedureRoute(deps, async (caller, request) => chatAnswerOf(await caller.chat.send(chatInputOf(request.body)))),
+  );
+
+  app.post("/api/chat/stream", { config: { feature: "chat" } }, async (request, reply) => {
+    let events: AsyncIterator<TChatStreamEvent>;
+    let first: IteratorResult<TChatStreamEvent>;
+    try {
+      const caller = await callerFor(deps, request, reply);
+      events = (await caller.chat.stream(chatInputOf(request.body)))[Symbol.asyncIterator]();
+      // The first event is awaited before any header leaves: a refusal (401, 429, 503) keeps its status.
+      first = await events.next();
+    } catch (error) {
+      return sendProcedureError(reply, error);
+    }
+    markUpstreamStart();
+    await streamEvents(reply, first, events);
+    return reply;
+  });
+
+  app.get(
+    "/api/models",
+    { config: { feature: "gateway" } },
+    procedureRoute(deps, async (caller) => {
+      const providers = (await caller.chat.providers()).filter((p) => p.active);
+      return {
+        models: providers.map((p) => ({ id: p.model, name: p.model, provider: p.id, object: "model" })),
+        default: providers[0]?.model ?? null,
+      };
+    }),
+  );
+
+  app.post(
+    "/api/save-conversation",
+    { config: { feature: "chat" } },
+    procedureRoute(deps, async (caller, request) => {
+      const saved = await caller.chat.conversations.import(request.body as TConversationImportInput);
+      return { success: true, conversationId: saved.id, ...saved };
+    }),
+  );
+}
+
+/** Writes the events as SSE `data:` lines, one JSON event each, until complete or error. */
+async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStreamEvent>, events: AsyncIterator<TChatStreamEvent>): Promise<void> {
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-store",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+    "x-request-id": String(reply.request.id),
+  });
+  const send = async (event: LegacyStreamEvent) => {
+    if (event.type === "error") noteErrorCode(event.code);
+    if (raw.destroyed) return;
+    if (raw.write(`data: ${JSON.stringify(event)}\n\n`) || raw.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    });
+  };
+  try {
+    for (let next = first; !next.done; next = await events.next()) {
+      await send(legacyStreamEvent(next.value));
+      if (raw.destroyed) break;
+    }
+  } catch (error) {
+    // Refusals after the first event (rare: the service reports breaks as error events).
+    const code = (error as { code?: string }).code ?? "INTERNAL";
+    await send({ type: "error", code, message: "Stream failed" });
+  } finally {
+    await events.return?.();
+    raw.end();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * REST routes that are aliases of tRPC procedures call them through a server-side caller, so
+ * authentication (Bearer token or the SPA cookie), role guards, validation, the emergency
+ * guard, rate limits and error statuses are the procedures' own and cannot drift.
+ */
+import type {} from "@fastify/cookie";
+import type { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { noteErrorCode } from "../infra/request-scope.ts";
+import { appRouter } from "../routers/index.ts";
+import { createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
+import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
+import { errorData, toTRPCError } from "../trpc/errors.ts";
+import { createCallerFactory } from "../trpc/init.ts";
+
+const createCaller = createCallerFactory(appRouter);
+
+export type Caller = ReturnType<typeof createCaller>;
+
+/** The caller's identity from the request: Bearer header first, then the session cookie. */
+export function requestUser(deps: AppDeps, request: FastifyRequest): Promise<AuthedUser | null> {
+  return resolveUser(deps, readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]));
+}
+
+/** Cookies of this exchange, for procedures that set or clear the session cookies. */
+export function cookieJarOf(request: FastifyRequest, reply: FastifyReply): CookieJar {
+  return {
+    get: (name) => request.cookies?.[name],
+    set: (name, value, opts) => void reply.setCookie(name, value, opts),
+    clear: (name, opts) => void reply.clearCookie(name, opts),
+  };
+}
+
+/** Aborts when the client leaves before the response is finished. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
+  });
+  return controller.signal;
+}
+
+/** A caller acting for the request's user, with the request's id, IP, cookies and signal. */
+export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<Caller> {
+  const user = await requestUser(deps, request);
+  return createCaller(
+    createContextInner({
+      deps,
+      user,
+      req: {
+        requestId: request.id,
+        ip: request.ip,
+        userAgent: request.headers["user-agent"],
+        cookies: cookieJarOf(request, reply),
+        signal: clientGone(reply),
+      },
+    }),
+  );
+}
+
+/** Same statuses as /trpc; body in the REST shape {error:{code, message, ...details}}. */
+export function sendProcedureError(reply: FastifyReply, thrown: unknown): FastifyReply {
+  const error: TRPCError = toTRPCError(thrown);
+  const { appCode, zodError, retryAfterSec, ...details } = errorData(error);
+  if (typeof retryAfterSec === "number") void reply.header("retry-after", String(retryAfterSec));
+  const status = getHTTPStatusCodeFromError(error);
+  noteErrorCode(String(appCode));
+  const message = status >= 500 && appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : error.message;
+  return reply.status(status).send({ error: { code: appCode, message, ...details, ...(zodError ? { issues: zodError } : {}) } });
+}
+
+/** A route handler that calls procedures and answers their result as JSON (errors mapped). */
+export function procedureRoute<T>(deps: AppDeps, call: (caller: Caller, request: FastifyRequest) => Promise<T>) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const caller = await callerFor(deps, request, reply);
+      return reply.header("cache-control", "no-store").send(await call(caller, request));
+    } catch (error) {
+      return sendProcedureError(reply, error);
+    }
+  };
+}
