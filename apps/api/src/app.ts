@@ -25,6 +25,7 @@ import { consensusConfigProblem, createConsensus } from "./services/consensus/in
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createUsersService } from "./services/users-service.ts";
+import { createKeys } from "./services/keys/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -106,7 +107,12 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
   });
-  const users = createUsersService({ prisma: db.prisma, auth });
+  const keys = createKeys({
+    prisma: db.prisma,
+    coordination,
+    log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const users = createUsersService({ prisma: db.prisma, auth, onAccessChanged: (userId) => keys.userChanged(userId) });
 
   await bootstrapSuperAdmin({
     prisma: db.prisma,
@@ -198,6 +204,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   });
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
+  await keys.start();
 
   const deps: AppDeps = {
     env,
@@ -214,6 +221,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     chat,
     consensus,
     metrics,
+    keys,
   };
   return {
     deps,
@@ -221,6 +229,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       heartbeat.stop();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await keys.close();
       await emergency.close();
       await coordination.close();
       await db.close();

@@ -6,6 +6,7 @@ import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
+import type { KeysService } from "./services/keys/index.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { MetricsService } from "./services/metrics/metrics-service.ts";
 import type { UsersService } from "./services/users-service.ts";
@@ -29,4 +30,5 @@ export interface AppDeps {
   chat: ChatService;
   metrics: MetricsService;
   consensus: ConsensusService;
+  keys: KeysService;
 }

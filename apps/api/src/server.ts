@@ -4,6 +4,7 @@ import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
+import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
@@ -56,6 +57,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
   registerBodyLimit(app);
+  // Cookie sessions: state changes only from our own (or an allowed) origin.
+  registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.
   registerEmergencyGate(app, deps);
 

@@ -24,7 +24,10 @@ export { TRPCClientError };
 export interface SwitchboardClientOptions {
   /** Base URL of a Switchboard instance, e.g. http://127.0.0.1:3000 (no /trpc suffix). */
   url: string;
-  /** An access token, or a function returning the current one (for refresh flows). */
+  /**
+   * An access token or an API key (`sb-…`), or a function returning the current one (for
+   * refresh flows).
+   */
   token?: string | (() => string | undefined | Promise<string | undefined>);
   /** Custom fetch (tests, proxies). */
   fetch?: typeof globalThis.fetch;

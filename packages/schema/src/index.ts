@@ -7,3 +7,5 @@ export * from "./openai.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";
+export * from "./keys.ts";
+export * from "./logs.ts";

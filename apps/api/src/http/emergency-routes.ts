@@ -17,6 +17,7 @@ import { createContextInner, resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { errorData, toTRPCError } from "../trpc/errors.ts";
 import { createCallerFactory } from "../trpc/init.ts";
+import { crossOriginCookie } from "./csrf.ts";
 import "./route-features.ts";
 
 const createCaller = createCallerFactory(appRouter);
@@ -30,7 +31,16 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
       const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
       const user = await resolveUser(deps, token);
       const caller = createCaller(
-        createContextInner({ deps, user, req: { requestId: request.id, ip: request.ip, userAgent: request.headers["user-agent"] } }),
+        createContextInner({
+          deps,
+          user,
+          req: {
+            requestId: request.id,
+            ip: request.ip,
+            userAgent: request.headers["user-agent"],
+            crossOriginCookie: crossOriginCookie(request, deps.env.CORS_ORIGINS),
+          },
+        }),
       );
       try {
         return reply.send(await call(caller, request.body ?? undefined));

@@ -41,5 +41,7 @@ export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, er
   if (error instanceof AppError) noteErrorCode(error.code);
   if (mapped.status >= 500 && !(error instanceof AppError)) request.log.error({ err: error }, "openai-compatible route failed");
   if (mapped.retryAfterSec !== undefined) void reply.header("retry-after", String(mapped.retryAfterSec));
+  // Waiting does not help an exhausted budget: tell SDKs not to retry.
+  if (error instanceof AppError && error.details["shouldRetry"] === false) void reply.header("x-should-retry", "false");
   void reply.status(mapped.status).send(mapped.body);
 }

@@ -5,15 +5,14 @@
  * chat service. Stateless like OpenAI's API: requests carry their history and are not stored.
  */
 import { ZOpenAIChatRequest } from "@switchboard/schema";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { markUpstreamStart, noteErrorCode } from "../infra/request-scope.ts";
 import { AppError } from "../services/errors.ts";
 import { ChainError, type ChainEvent } from "../services/gateway/chain-types.ts";
 import { streamErrorOf } from "../services/chat/chat-errors.ts";
 import * as compat from "../services/chat/openai-compat.ts";
-import { resolveUser } from "../trpc/context.ts";
-import { readAccessToken } from "../trpc/cookies.ts";
+import { authorizeRequest } from "./caller-auth.ts";
 import { openAIError, sendOpenAIError } from "./openai-errors.ts";
 import { declareFeature } from "./route-features.ts";
 
@@ -23,13 +22,14 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
       declareFeature(v1, "gateway");
 
-      v1.get("/models", async (request) => {
-        await authenticate(deps, request);
+      v1.get("/models", { config: { keyScope: "models" } }, async (request, reply) => {
+        await authorizeRequest(deps, request, reply);
         return compat.listModels(deps.providers, Math.floor(deps.startedAt.getTime() / 1000));
       });
 
-      v1.post("/chat/completions", { config: { feature: "chat" } }, async (request, reply) => {
-        const user = await authenticate(deps, request);
+      v1.post("/chat/completions", { config: { feature: "chat", keyScope: "chat", metered: true } }, async (request, reply) => {
+        const model = (request.body as { model?: unknown } | null)?.model;
+        const user = await authorizeRequest(deps, request, reply, { model: typeof model === "string" ? model : undefined });
         const parsed = ZOpenAIChatRequest.safeParse(request.body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
@@ -55,17 +55,6 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
     },
     { prefix: "/v1" },
   );
-}
-
-async function authenticate(deps: AppDeps, request: FastifyRequest) {
-  const token = readAccessToken(request.headers.authorization, undefined);
-  const user = await resolveUser(deps, token);
-  if (!user) {
-    throw new AppError("UNAUTHORIZED", "Invalid or missing access token: send Authorization: Bearer <access token>", {
-      details: { openaiCode: "invalid_api_key" },
-    });
-  }
-  return user;
 }
 
 /** Aborts when the client leaves before the response is finished. */

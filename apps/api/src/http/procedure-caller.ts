@@ -13,6 +13,7 @@ import { appRouter } from "../routers/index.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
 import { errorData, toTRPCError } from "../trpc/errors.ts";
+import { crossOriginCookie } from "./csrf.ts";
 import { createCallerFactory } from "../trpc/init.ts";
 
 const createCaller = createCallerFactory(appRouter);
@@ -55,6 +56,10 @@ export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: F
         userAgent: request.headers["user-agent"],
         cookies: cookieJarOf(request, reply),
         signal: clientGone(reply),
+        setHeader: (name, value) => {
+          if (!reply.sent) void reply.header(name, value);
+        },
+        crossOriginCookie: crossOriginCookie(request, deps.env.CORS_ORIGINS),
       },
     }),
   );

@@ -128,12 +128,12 @@ describe("migrations folder", () => {
     await cp(migrationsDir, dir, { recursive: true });
     const schemaPath = join(tmp, "schema.prisma");
     const schema = await readFile(join(prismaDir, "schema.prisma"), "utf8");
-    await writeFile(schemaPath, `${schema}\nmodel ApiKey {\n  id   String @id\n  name String @unique\n}\n`);
+    await writeFile(schemaPath, `${schema}\nmodel MigrationProbe {\n  id   String @id\n  name String @unique\n}\n`);
 
-    const created = await createMigration("Add API keys!", { migrationsDir: dir, schemaPath, shadowUrl: testDatabaseUrl() });
-    expect(created).toMatch(/[/\\]\d{14}_add_api_keys$/);
+    const created = await createMigration("Add a probe!", { migrationsDir: dir, schemaPath, shadowUrl: testDatabaseUrl() });
+    expect(created).toMatch(/[/\\]\d{14}_add_a_probe$/);
     const sql = await readFile(join(created!, "migration.sql"), "utf8");
-    expect(sql).toContain('CREATE TABLE "ApiKey"');
+    expect(sql).toContain('CREATE TABLE "MigrationProbe"');
     expect(sql).not.toContain('CREATE TABLE "User"');
     expect((await readdir(dir)).filter((n) => n !== "migration_lock.toml").sort().at(-1)).toBe(created!.split(/[/\\]/).at(-1));
 

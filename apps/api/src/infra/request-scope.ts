@@ -16,6 +16,11 @@ export interface UpstreamCall {
   /** performance.now() clock. */
   start: number;
   end: number;
+  /** The upstream model, tokens and time to first token, when the call reported them (request log). */
+  model?: string | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  ttftMs?: number | undefined;
 }
 
 export interface RequestScope {
@@ -25,6 +30,10 @@ export interface RequestScope {
   /** chat.*, consensus.* or /v1/*: gets the overhead header and gateway metrics. */
   readonly gateway: boolean;
   userId: string | undefined;
+  /** The API key the caller authenticated with, if any. */
+  keyId: string | undefined;
+  /** The model name the client asked for (route name, e.g. "auto"). */
+  model: string | undefined;
   procedures: string[];
   /** The first error code the client was given (procedure error or stream error event). */
   errorCode: string | undefined;
@@ -38,7 +47,7 @@ export interface RequestScope {
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false };
 }
 
 export function runInScope<T>(scope: RequestScope, fn: () => T): T {
@@ -50,6 +59,16 @@ export const currentScope = (): RequestScope | undefined => storage.getStore();
 export function noteUser(userId: string): void {
   const scope = storage.getStore();
   if (scope) scope.userId = userId;
+}
+
+export function noteKey(keyId: string): void {
+  const scope = storage.getStore();
+  if (scope) scope.keyId = keyId;
+}
+
+export function noteModel(model: string): void {
+  const scope = storage.getStore();
+  if (scope && scope.model === undefined) scope.model = model;
 }
 
 export function noteProcedure(path: string): void {
@@ -76,13 +95,32 @@ export function markUpstreamStart(): void {
  * Books an upstream call on the current request. Returns the provider this request falls
  * back from when the call is a fallback after a failed call (for `fallbacksFrom`).
  */
-export function noteUpstreamCall(record: { provider: string; outcome: string; fallback: boolean; latencyMs: number }): string | undefined {
+export function noteUpstreamCall(record: {
+  provider: string;
+  outcome: string;
+  fallback: boolean;
+  latencyMs: number;
+  model?: string | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  ttftMs?: number | undefined;
+}): string | undefined {
   const scope = storage.getStore();
   if (!scope) return undefined;
   // Records are emitted synchronously when a call ends, so "now" is the call's end.
   const end = performance.now();
   const previous = scope.calls.at(-1);
-  scope.calls.push({ provider: record.provider, outcome: record.outcome, fallback: record.fallback, start: end - record.latencyMs, end });
+  scope.calls.push({
+    provider: record.provider,
+    outcome: record.outcome,
+    fallback: record.fallback,
+    start: end - record.latencyMs,
+    end,
+    model: record.model,
+    promptTokens: record.promptTokens,
+    completionTokens: record.completionTokens,
+    ttftMs: record.ttftMs,
+  });
   return record.fallback && previous && previous.outcome !== "success" && previous.provider !== record.provider ? previous.provider : undefined;
 }
 

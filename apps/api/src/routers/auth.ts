@@ -46,5 +46,7 @@ export const authRouter = router({
       return { ok: true as const };
     }),
 
-  me: userProcedure.meta({ feature: "auth" }).output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+  me: userProcedure
+    .meta({ feature: "auth", keyScope: "any" })
+    .output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
 });

@@ -16,53 +16,59 @@ import {
 } from "@switchboard/schema";
 import { router, userProcedure } from "../trpc/init.ts";
 
-const chatProcedure = userProcedure.meta({ feature: "chat" });
-
 /** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
 const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
   a && b ? AbortSignal.any([a, b]) : (a ?? b);
 
 const conversationsRouter = router({
-  list: chatProcedure
+  list: userProcedure
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationsListInput)
     .output(pageOf(ZConversationSummary))
     .query(({ ctx, input }) => ctx.deps.chat.conversations.list(ctx.user, input)),
 
-  get: chatProcedure
+  get: userProcedure
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationIdInput)
     .output(ZConversation)
     .query(({ ctx, input }) => ctx.deps.chat.conversations.get(ctx.user, input.id)),
 
-  delete: chatProcedure
+  delete: userProcedure
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationIdInput)
     .output(z.object({ id: z.string(), deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.remove(ctx.user, input.id)),
 
   /** Stores a conversation the client held elsewhere as the caller's own; answers its id. */
   import: userProcedure
+    .meta({ feature: "chat" })
     .input(ZConversationImportInput)
     .output(ZConversationImportOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.import(ctx.user.id, input)),
 });
 
 export const chatRouter = router({
-  send: chatProcedure
+  send: userProcedure
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatSendInput)
     .output(ZChatSendOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.send(ctx.user, input, ctx.req.signal)),
 
   /** SSE: chat_start, chat_delta…, then chat_complete or error (see TChatStreamEvent). */
-  stream: chatProcedure
-    .meta({ costly: true })
+  stream: userProcedure
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatStreamInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.chat.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
-  clarify: chatProcedure
+  clarify: userProcedure
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZClarifyInput)
     .output(ZClarifyOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.clarify(ctx.user, input, ctx.req.signal)),
 
-  providers: chatProcedure.output(z.array(ZChatProvider)).query(({ ctx }) => ctx.deps.chat.providers(ctx.user)),
+  providers: userProcedure
+    .meta({ feature: "chat", keyScope: "models" })
+    .output(z.array(ZChatProvider)).query(({ ctx }) => ctx.deps.chat.providers(ctx.user)),
 
   conversations: conversationsRouter,
 });

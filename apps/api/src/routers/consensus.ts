@@ -10,8 +10,6 @@ import {
 } from "@switchboard/schema";
 import { router, userProcedure } from "../trpc/init.ts";
 
-const consensusProcedure = userProcedure.meta({ feature: "consensus" });
-
 /** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
 const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
   a && b ? AbortSignal.any([a, b]) : (a ?? b);
@@ -23,27 +21,31 @@ export const consensusRouter = router({
    * long prompt never meets a URL length limit. Every run needs a signed-in caller and is
    * answered `cache-control: no-store`, so no cache or crawler repeats a paid run.
    */
-  query: consensusProcedure
-    .meta({ costly: true })
+  query: userProcedure
+    .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
     .output(ZConsensusResult)
     .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
 
   /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
-  stream: consensusProcedure
-    .meta({ costly: true })
+  stream: userProcedure
+    .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
-  models: consensusProcedure.output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
+  models: userProcedure
+    .meta({ feature: "consensus", keyScope: "models" })
+    .output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
 
   /** Own runs, newest first; ADMIN and above see everyone's. */
-  history: consensusProcedure
+  history: userProcedure
+    .meta({ feature: "consensus", keyScope: "consensus" })
     .input(ZConsensusHistoryInput)
     .output(pageOf(ZConsensusRunSummary))
     .query(({ ctx, input }) => ctx.deps.consensus.history(ctx.user, input)),
 
-  get: consensusProcedure
+  get: userProcedure
+    .meta({ feature: "consensus", keyScope: "consensus" })
     .input(ZConsensusIdInput)
     .output(ZConsensusRun)
     .query(({ ctx, input }) => ctx.deps.consensus.get(ctx.user, input.id)),

@@ -4,6 +4,7 @@ import { chatRouter } from "./chat.ts";
 import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
+import { keysRouter } from "./keys.ts";
 import { metricsRouter } from "./metrics.ts";
 import { usersRouter } from "./users.ts";
 
@@ -15,6 +16,7 @@ export const appRouter = router({
   consensus: consensusRouter,
   emergency: emergencyRouter,
   metrics: metricsRouter,
+  keys: keysRouter,
 });
 
 export type AppRouter = typeof appRouter;

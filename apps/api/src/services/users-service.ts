@@ -5,7 +5,14 @@ import { hashPassword } from "./auth/passwords.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { AppError } from "./errors.ts";
 
-export function createUsersService(deps: { prisma: PrismaClient; auth: AuthService }) {
+export interface UsersServiceDeps {
+  prisma: PrismaClient;
+  auth: AuthService;
+  /** Told when a user's access shrinks (disabled, role changed), e.g. to drop cached API keys. */
+  onAccessChanged?: (userId: string) => Promise<void>;
+}
+
+export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
@@ -58,6 +65,7 @@ export function createUsersService(deps: { prisma: PrismaClient; auth: AuthServi
       // Tokens carry the role and outlive a password: end every session so the change bites now.
       await deps.auth.revokeAllForUser(user.id, roleChanged ? "role changed" : input.disabled ? "disabled" : "password reset");
     }
+    if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
     return toUserView(user);
   }
 

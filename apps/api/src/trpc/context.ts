@@ -4,14 +4,17 @@ import type {} from "@fastify/cookie";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
-import { noteUser } from "../infra/request-scope.ts";
-import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
+import { noteKey, noteUser } from "../infra/request-scope.ts";
+import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
+import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
 
 export interface AuthedUser {
   id: string;
   email: string;
   role: TRole;
   sessionId: string;
+  /** Set when the caller presented an API key: what the key narrows the owner to. */
+  apiKey?: KeyGrant;
 }
 
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */
@@ -22,6 +25,13 @@ export interface RequestInfo {
   cookies: CookieJar;
   /** Aborted when the client goes away (used by streams to abort upstream calls). */
   signal: AbortSignal | undefined;
+  /** Sets a response header (rate-limit figures); a no-op outside HTTP. */
+  setHeader: (name: string, value: string) => void;
+  /**
+   * Authenticated by the session cookie alone, from an origin that is neither ours nor in
+   * CORS_ORIGINS: metered procedures refuse it (cross-site request forgery).
+   */
+  crossOriginCookie: boolean;
 }
 
 export interface Context {
@@ -40,13 +50,20 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       userAgent: opts.req?.userAgent,
       cookies: opts.req?.cookies ?? { get: () => undefined, set: () => {}, clear: () => {} },
       signal: opts.req?.signal,
+      setHeader: opts.req?.setHeader ?? (() => {}),
+      crossOriginCookie: opts.req?.crossOriginCookie ?? false,
     },
   };
 }
 
-/** Resolves the caller from a Bearer token or the SPA's httpOnly cookie. Never throws. */
+/**
+ * The one authentication function of every surface (tRPC, /v1, REST): resolves the caller
+ * from an access token (Bearer or the SPA's httpOnly cookie) or an API key (`sb-…`, acting
+ * as its owner narrowed by its scopes and models). Never throws; null = anonymous.
+ */
 export async function resolveUser(deps: AppDeps, token: string | undefined): Promise<AuthedUser | null> {
   if (!token) return null;
+  if (looksLikeApiKey(token)) return resolveKey(deps, token);
   try {
     const claims = await deps.auth.authenticate(token);
     if (!claims) return null;
@@ -55,6 +72,21 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
     return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId };
   } catch (error) {
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
+    return null;
+  }
+}
+
+async function resolveKey(deps: AppDeps, secret: string): Promise<AuthedUser | null> {
+  try {
+    const grant = await deps.keys.authenticate(secret);
+    if (!grant) return null;
+    noteUser(grant.userId);
+    noteKey(grant.keyId);
+    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant };
+  } catch (error) {
+    // The key could not be verified (database unreachable while pushes may be missed):
+    // refused, never let through.
+    deps.log.warn({ err: error }, "API key verification failed; refusing the key");
     return null;
   }
 }
@@ -79,7 +111,17 @@ export function createContextFactory(deps: AppDeps) {
     return createContextInner({
       deps,
       user,
-      req: { requestId: req.id, ip: req.ip, userAgent: req.headers["user-agent"], cookies, signal: abort.signal },
+      req: {
+        requestId: req.id,
+        ip: req.ip,
+        userAgent: req.headers["user-agent"],
+        cookies,
+        signal: abort.signal,
+        setHeader: (name, value) => {
+          if (!res.sent && !res.raw.headersSent) void res.header(name, value);
+        },
+        crossOriginCookie: isCrossOriginCookieRequest(req.headers, `${req.protocol}://${req.host}`, deps.env.CORS_ORIGINS),
+      },
     });
   };
 }

@@ -1,8 +1,11 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { roleAtLeast, type TRole } from "@switchboard/schema";
+import { roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
-import { noteErrorCode, noteProcedure } from "../infra/request-scope.ts";
+import { AppError } from "../services/errors.ts";
+import { keyRefusal } from "../services/keys/index.ts";
 import type { Context } from "./context.ts";
+import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
@@ -20,8 +23,16 @@ export interface Meta {
    * true for those raw inputs, which then count as the "containment" feature.
    */
   containsLeak?: (rawInput: unknown) => boolean;
-  /** Runs paid upstream work even as a query or subscription (cookie callers: origin check). */
-  costly?: boolean;
+  /**
+   * The API-key scope that allows the procedure ("any": every key). Without one, API keys
+   * are refused (403): key management, users and the emergency stop need a signed-in person.
+   */
+  keyScope?: TKeyScope | "any";
+  /**
+   * Calls a model: counted against an API key's rate limit and budget, and its model list;
+   * a cookie-authenticated call must come from an allowed origin even as a query.
+   */
+  metered?: boolean;
 }
 
 const t = initTRPC
@@ -58,13 +69,19 @@ const observed = t.procedure.use(async ({ ctx, path, type, meta, next }) => {
 });
 
 /**
- * Every procedure runs through this: the emergency guard (503 EMERGENCY_STOP while a freeze
- * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
+ * Every procedure runs through this: the emergency gate (503 EMERGENCY_STOP while a freeze
+ * stops the procedure's declared feature; it reads local state only, so it costs no I/O),
+ * the cross-origin cookie check, then the procedure;
  * services throw AppError, clients get the mapped code.
  */
-const baseProcedure = observed.use(async ({ ctx, meta, getRawInput, next }) => {
+const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }) => {
   const refusal = ctx.deps.emergency.check({ kind: "feature", feature: await featureOf(meta, getRawInput), role: ctx.user?.role ?? null });
   if (refusal) throw toTRPCError(refusal);
+  // A page on another origin of the same site can make the browser send the session cookie
+  // (even to a GET): whatever changes state or costs money refuses that.
+  if (ctx.req.crossOriginCookie && (type === "mutation" || meta?.metered)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: CROSS_ORIGIN_MESSAGE });
+  }
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
   // as `cause`; unwrap it so an AppError keeps its meaning.
@@ -82,11 +99,34 @@ async function featureOf(meta: Meta | undefined, getRawInput: () => Promise<unkn
   return meta.containsLeak(raw) ? "containment" : feature;
 }
 
+/** The `model` a gateway procedure's input asks for ("auto" when it names none). */
+async function requestedModel(getRawInput: () => Promise<unknown>): Promise<string> {
+  const input = (await getRawInput().catch(() => undefined)) as { model?: unknown } | undefined;
+  return typeof input?.model === "string" && input.model.length > 0 ? input.model : "auto";
+}
+
 function requireRole(required: TRole) {
-  return baseProcedure.meta({ requiredRole: required }).use(({ ctx, next }) => {
+  return baseProcedure.meta({ requiredRole: required }).use(async ({ ctx, meta, getRawInput, next }) => {
     if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
     if (!roleAtLeast(ctx.user.role, required)) {
       throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
+    }
+    const model = meta?.metered ? await requestedModel(getRawInput) : undefined;
+    if (model !== undefined) noteModel(model);
+    const key = ctx.user.apiKey;
+    if (key) {
+      const refusal = keyRefusal(key, { scope: meta?.keyScope, model });
+      if (refusal) throw toTRPCError(new AppError("FORBIDDEN", refusal));
+      if (meta?.metered) {
+        const limit = await ctx.deps.keys.admit(key).catch((error: unknown) => {
+          throw toTRPCError(error);
+        });
+        if (limit) {
+          ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
+          ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
+          ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
+        }
+      }
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
   });

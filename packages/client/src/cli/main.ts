@@ -25,8 +25,8 @@ Options:
   --json         Print the raw JSON answer
   -h, --help     Show this help
 
-Authentication: $SWITCHBOARD_TOKEN (an access token), otherwise you are asked for your
-email and password.`;
+Authentication: $SWITCHBOARD_API_KEY (an API key, sb-…) or $SWITCHBOARD_TOKEN (an access
+token), otherwise you are asked for your email and password.`;
 
 class UsageError extends Error {}
 
@@ -77,9 +77,9 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
   };
 }
 
-/** A signed-in client: the env token, or an interactive email/password sign-in. */
+/** A signed-in client: an API key or access token from the env, or an interactive sign-in. */
 async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
-  const token = io.env["SWITCHBOARD_TOKEN"]?.trim();
+  const token = io.env["SWITCHBOARD_API_KEY"]?.trim() || io.env["SWITCHBOARD_TOKEN"]?.trim();
   if (token) return createSwitchboardClient({ url: options.url, token });
   const prompter = createPrompter(io);
   try {

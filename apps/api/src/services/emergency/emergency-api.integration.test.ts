@@ -189,7 +189,7 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect(alias.body.error).toMatchObject({ code: "EMERGENCY_STOP", reason: "via curl", scope: "global", activatedBy: "root@switchboard.test" });
 
     // The SPA's cookie works as well as a Bearer token.
-    const unfrozen = await rest(t, "POST", "unfreeze", undefined, { cookie: `sb_access=${root}` });
+    const unfrozen = await rest(t, "POST", "unfreeze", undefined, { cookie: `sb_access=${root}`, origin: t.url });
     expect(unfrozen.status).toBe(200);
     expect(unfrozen.body).toMatchObject({ active: false, changed: true });
   });

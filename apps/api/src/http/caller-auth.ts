@@ -1,0 +1,62 @@
+/**
+ * Authentication and API-key policy for REST routes (/v1/* and REST aliases), declared on
+ * each route: `config.keyScope` names the API-key scope the route needs (none: keys are
+ * refused) and `config.metered` marks routes that call a model (the key's model list, rate
+ * limit and budget apply). The caller is resolved by the same function as tRPC's context.
+ */
+import type { TKeyScope } from "@switchboard/schema";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { noteModel } from "../infra/request-scope.ts";
+import { AppError } from "../services/errors.ts";
+import { keyRefusal } from "../services/keys/index.ts";
+import { resolveUser, type AuthedUser } from "../trpc/context.ts";
+import { readAccessToken } from "../trpc/cookies.ts";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Other declarations (features for the emergency gate…) live with their own readers. */
+    [key: string]: unknown;
+    /** The API-key scope this route needs ("any": every key); absent = API keys refused. */
+    keyScope?: TKeyScope | "any";
+    /** Calls a model: the key's models, rate limit and budget apply. */
+    metered?: boolean;
+  }
+}
+
+export interface AuthorizeOptions {
+  /** The model the request asks for, when the route is metered. */
+  model?: string | undefined;
+  /** Also accept the SPA's session cookie (REST aliases used by the admin). */
+  cookie?: string | undefined;
+}
+
+/** The authenticated caller of a REST request; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
+export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, opts: AuthorizeOptions = {}): Promise<AuthedUser> {
+  const token = readAccessToken(request.headers.authorization, opts.cookie);
+  const user = await resolveUser(deps, token);
+  if (!user) {
+    const isKey = token?.startsWith("sb-") === true;
+    throw new AppError(
+      "UNAUTHORIZED",
+      isKey ? "Invalid, revoked or expired API key" : "Invalid or missing access token: send Authorization: Bearer <access token or API key>",
+      { details: { openaiCode: "invalid_api_key" } },
+    );
+  }
+  const config = request.routeOptions.config;
+  if (config.metered && opts.model !== undefined) noteModel(opts.model);
+  const key = user.apiKey;
+  if (!key) return user;
+  const refusal = keyRefusal(key, { scope: config.keyScope, model: config.metered ? opts.model : undefined });
+  if (refusal) throw new AppError("FORBIDDEN", refusal);
+  if (config.metered) {
+    const limit = await deps.keys.admit(key);
+    if (limit) {
+      void reply
+        .header("x-ratelimit-limit-requests", String(limit.limit))
+        .header("x-ratelimit-remaining-requests", String(limit.remaining))
+        .header("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
+    }
+  }
+  return user;
+}

@@ -1,0 +1,24 @@
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { Coordination } from "../../infra/coordination/port.ts";
+import { createKeyCache } from "./key-cache.ts";
+import { createKeysService } from "./keys-service.ts";
+import { createSpendLedger } from "./spend-ledger.ts";
+
+export type { KeyGrant } from "./key-grant.ts";
+export { keyRefusal } from "./key-grant.ts";
+export { looksLikeApiKey } from "./key-secret.ts";
+export type { KeysService, RateLimitInfo } from "./keys-service.ts";
+
+export function createKeys(deps: { prisma: PrismaClient; coordination: Coordination; log: (msg: string, err?: unknown) => void; resyncIntervalMs?: number }) {
+  const { prisma, coordination, log } = deps;
+  const cache = createKeyCache({ prisma, coordination, log, ...(deps.resyncIntervalMs !== undefined ? { resyncIntervalMs: deps.resyncIntervalMs } : {}) });
+  const spend = createSpendLedger({
+    coordination,
+    log,
+    loggedSpend: async (keyId, from) => {
+      const agg = await prisma.requestLog.aggregate({ where: { keyId, ...(from ? { createdAt: { gte: from } } : {}) }, _sum: { costUsd: true } });
+      return agg._sum.costUsd ?? 0;
+    },
+  });
+  return createKeysService({ prisma, coordination, cache, spend, log });
+}

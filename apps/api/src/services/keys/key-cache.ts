@@ -1,0 +1,190 @@
+/**
+ * API keys held locally, by hash, so authenticating a key costs no database or Redis round
+ * trip. A key is loaded from PostgreSQL on first use; every change that can end or narrow
+ * a key (revoke, update, owner disabled/deleted/role changed) is pushed to every instance
+ * through coordination and drops the cached entry, and a background resync re-reads every
+ * cached key, which catches rows changed behind Switchboard's back.
+ *
+ * Policy when a connection is lost (a revoked key must never get through):
+ * - Redis down: pushes may be missed, so an entry is trusted only for DEGRADED_TRUST_MS
+ *   after it was read from PostgreSQL; older entries are re-read on use. On reconnect the
+ *   whole cache is dropped (a push may have been lost while the connection was down).
+ * - PostgreSQL down too: entries that need a re-read cannot be verified and the key is
+ *   refused. PostgreSQL down alone: revocations cannot be written either, so cached entries
+ *   (kept fresh by pushes) stay valid; unknown keys are refused.
+ */
+import type { TBudgetPeriod, TKeyScope, TRole } from "@switchboard/schema";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
+import type { KeyGrant } from "./key-grant.ts";
+
+export const KEYS_CHANNEL = "keys:changed";
+/** How long an entry is trusted without a re-read while pushes cannot arrive. */
+export const DEGRADED_TRUST_MS = 1000;
+const RESYNC_INTERVAL_MS = 5000;
+/** Unknown hashes remembered (cannot become valid: a new key has a new random secret). */
+const MAX_NEGATIVE = 10_000;
+
+export type KeyChange = { keyId: string } | { userId: string } | { all: true };
+
+interface Entry {
+  /** Null for a key that exists but is refused (revoked, owner disabled). */
+  grant: KeyGrant | null;
+  loadedAt: number;
+}
+
+type Row = {
+  id: string;
+  userId: string;
+  scopes: string[];
+  models: string[];
+  rateLimitPerMin: number | null;
+  budgetUsd: number | null;
+  budgetPeriod: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  keyHash: string;
+  user: { email: string; role: TRole; disabled: boolean };
+};
+
+const SELECT = {
+  id: true,
+  userId: true,
+  scopes: true,
+  models: true,
+  rateLimitPerMin: true,
+  budgetUsd: true,
+  budgetPeriod: true,
+  expiresAt: true,
+  revokedAt: true,
+  keyHash: true,
+  user: { select: { email: true, role: true, disabled: true } },
+} as const;
+
+function grantOf(row: Row): KeyGrant | null {
+  if (row.revokedAt !== null || row.user.disabled) return null;
+  return {
+    keyId: row.id,
+    userId: row.userId,
+    email: row.user.email,
+    role: row.user.role,
+    scopes: row.scopes as TKeyScope[],
+    models: row.models,
+    rateLimitPerMin: row.rateLimitPerMin,
+    budgetUsd: row.budgetUsd,
+    budgetPeriod: row.budgetPeriod as TBudgetPeriod,
+    expiresAtMs: row.expiresAt?.getTime() ?? null,
+  };
+}
+
+export interface KeyCacheDeps {
+  prisma: PrismaClient;
+  coordination: Coordination;
+  log: (msg: string, err?: unknown) => void;
+  resyncIntervalMs?: number;
+}
+
+export function createKeyCache(deps: KeyCacheDeps) {
+  const { prisma, coordination } = deps;
+  /** By hash: usable keys and refused (revoked/disabled) ones. */
+  const entries = new Map<string, Entry>();
+  const negatives = new Set<string>();
+  const loading = new Map<string, Promise<Entry>>();
+  /** Bumped by every push and reconnect: a load that started before one is not stored. */
+  let generation = 0;
+  let unsubscribe: Unsubscribe | undefined;
+  let offReconnect: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  function forget(change: KeyChange): void {
+    generation += 1;
+    if ("all" in change) {
+      entries.clear();
+      return;
+    }
+    for (const [hash, entry] of entries) {
+      const g = entry.grant;
+      if (g === null || ("keyId" in change ? g.keyId === change.keyId : g.userId === change.userId)) entries.delete(hash);
+    }
+  }
+
+  async function load(hash: string): Promise<Entry> {
+    const pending = loading.get(hash);
+    if (pending) return pending;
+    const started = generation;
+    const promise = (async () => {
+      const row = (await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: SELECT })) as Row | null;
+      const entry: Entry = { grant: row ? grantOf(row) : null, loadedAt: Date.now() };
+      if (!row) {
+        if (negatives.size >= MAX_NEGATIVE) negatives.delete(negatives.values().next().value!);
+        negatives.add(hash);
+      } else if (started === generation) {
+        entries.set(hash, entry);
+      }
+      return entry;
+    })().finally(() => loading.delete(hash));
+    loading.set(hash, promise);
+    return promise;
+  }
+
+  /** The key's grant, or null for an unknown, revoked, expired or disowned key. Throws when it cannot be verified. */
+  async function lookup(hash: string): Promise<KeyGrant | null> {
+    if (negatives.has(hash)) return null;
+    let entry = entries.get(hash);
+    if (entry && coordination.state() === "degraded" && Date.now() - entry.loadedAt > DEGRADED_TRUST_MS) entry = undefined;
+    entry ??= await load(hash);
+    const grant = entry.grant;
+    if (grant === null) return null;
+    if (grant.expiresAtMs !== null && grant.expiresAtMs <= Date.now()) return null;
+    return grant;
+  }
+
+  /** Re-reads every cached key in one query (catches changes made directly in the database). */
+  async function resync(): Promise<void> {
+    const hashes = [...entries.keys()];
+    if (hashes.length === 0) return;
+    const started = generation;
+    const rows = (await prisma.apiKey.findMany({ where: { keyHash: { in: hashes } }, select: SELECT })) as Row[];
+    if (started !== generation) return;
+    const byHash = new Map(rows.map((r) => [r.keyHash, r]));
+    const now = Date.now();
+    for (const hash of hashes) {
+      const row = byHash.get(hash);
+      if (row) entries.set(hash, { grant: grantOf(row), loadedAt: now });
+      else entries.delete(hash);
+    }
+  }
+
+  return {
+    lookup,
+    forget,
+    /** Tells every instance (this one included) to drop what it holds about a key or user. */
+    async publish(change: KeyChange): Promise<void> {
+      forget(change);
+      await coordination.publish(KEYS_CHANNEL, JSON.stringify(change));
+    },
+    async start(): Promise<void> {
+      unsubscribe = await coordination.subscribe(KEYS_CHANNEL, (message) => {
+        try {
+          forget(JSON.parse(message) as KeyChange);
+        } catch {
+          forget({ all: true });
+        }
+      });
+      offReconnect = coordination.onReconnect(() => forget({ all: true }));
+      timer = setInterval(() => {
+        resync().catch((err: unknown) => deps.log("api key resync failed", err));
+      }, deps.resyncIntervalMs ?? RESYNC_INTERVAL_MS);
+      timer.unref();
+    },
+    async close(): Promise<void> {
+      if (timer) clearInterval(timer);
+      offReconnect?.();
+      await unsubscribe?.().catch(() => {});
+    },
+    /** For tests and the bench. */
+    size: () => entries.size,
+  };
+}
+
+export type KeyCache = ReturnType<typeof createKeyCache>;

@@ -1,0 +1,247 @@
+/**
+ * API keys: management (create, list, update, revoke) and the per-request side
+ * (authenticate from the local cache, admit under the key's rate limit and budget, note
+ * last use in batches). Callers pass the acting user; a USER sees and changes only their
+ * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
+ */
+import { roleAtLeast, type TApiKey, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { Coordination } from "../../infra/coordination/port.ts";
+import { AppError } from "../errors.ts";
+import type { KeyCache } from "./key-cache.ts";
+import type { KeyGrant } from "./key-grant.ts";
+import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
+import { periodStart, type SpendLedger } from "./spend-ledger.ts";
+import { KEY_SCOPES } from "@switchboard/schema";
+
+export interface Actor {
+  id: string;
+  role: TRole;
+}
+
+export interface RateLimitInfo {
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the window resets. */
+  resetMs: number;
+}
+
+export interface KeysServiceDeps {
+  prisma: PrismaClient;
+  coordination: Coordination;
+  cache: KeyCache;
+  spend: SpendLedger;
+  log: (msg: string, err?: unknown) => void;
+  lastUsedFlushMs?: number;
+}
+
+const LAST_USED_FLUSH_MS = 5000;
+
+const KEY_INCLUDE = { user: { select: { id: true, email: true, role: true } } } as const;
+
+type KeyRow = NonNullable<Awaited<ReturnType<PrismaClient["apiKey"]["findFirst"]>>> & {
+  user: { id: string; email: string; role: TRole };
+};
+
+export function createKeysService(deps: KeysServiceDeps) {
+  const { prisma, cache, spend } = deps;
+  const usedSince = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+
+  async function spendOf(rows: KeyRow[]): Promise<Map<string, { total: number; period: number; requests: number }>> {
+    const ids = rows.map((r) => r.id);
+    const out = new Map(ids.map((id) => [id, { total: 0, period: 0, requests: 0 }]));
+    if (ids.length === 0) return out;
+    const totals = await prisma.requestLog.groupBy({ by: ["keyId"], where: { keyId: { in: ids } }, _sum: { costUsd: true }, _count: { _all: true } });
+    for (const t of totals) {
+      const o = out.get(t.keyId!);
+      if (o) Object.assign(o, { total: t._sum.costUsd ?? 0, requests: t._count._all });
+    }
+    for (const row of rows) {
+      const from = periodStart(row.budgetPeriod as TApiKey["budgetPeriod"]);
+      const o = out.get(row.id)!;
+      if (!from) o.period = o.total;
+      else {
+        const agg = await prisma.requestLog.aggregate({ where: { keyId: row.id, createdAt: { gte: from } }, _sum: { costUsd: true } });
+        o.period = agg._sum.costUsd ?? 0;
+      }
+    }
+    return out;
+  }
+
+  function view(row: KeyRow, s: { total: number; period: number; requests: number }): TApiKey {
+    return {
+      id: row.id,
+      prefix: row.prefix,
+      name: row.name,
+      owner: { id: row.user.id, email: row.user.email, role: row.user.role },
+      scopes: row.scopes as TApiKey["scopes"],
+      models: row.models,
+      rateLimitPerMin: row.rateLimitPerMin,
+      budgetUsd: row.budgetUsd,
+      budgetPeriod: row.budgetPeriod as TApiKey["budgetPeriod"],
+      expiresAt: row.expiresAt?.toISOString() ?? null,
+      revokedAt: row.revokedAt?.toISOString() ?? null,
+      lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+      createdAt: row.createdAt.toISOString(),
+      spendUsd: s.period,
+      totalSpendUsd: s.total,
+      requests: s.requests,
+    };
+  }
+
+  /** The key if the actor may see it; "not found" otherwise (a USER and another's key). */
+  async function visible(actor: Actor, id: string): Promise<KeyRow> {
+    const row = (await prisma.apiKey.findUnique({ where: { id }, include: KEY_INCLUDE })) as KeyRow | null;
+    if (!row || (row.userId !== actor.id && !roleAtLeast(actor.role, "ADMIN"))) throw new AppError("NOT_FOUND", "API key not found");
+    return row;
+  }
+
+  async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
+    const secret = newKeySecret();
+    const row = (await prisma.apiKey.create({
+      data: {
+        userId: actor.id,
+        name: input.name,
+        prefix: secret.prefix,
+        keyHash: secret.hash,
+        scopes: input.scopes ? [...new Set(input.scopes)] : [...KEY_SCOPES],
+        models: input.models ? [...new Set(input.models)] : [],
+        rateLimitPerMin: input.rateLimitPerMin ?? null,
+        budgetUsd: input.budgetUsd ?? null,
+        budgetPeriod: input.budgetPeriod ?? "month",
+        expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+      },
+      include: KEY_INCLUDE,
+    })) as KeyRow;
+    return { ...view(row, { total: 0, period: 0, requests: 0 }), key: secret.key };
+  }
+
+  async function list(actor: Actor, input: TKeysListInput): Promise<{ items: TApiKey[]; nextCursor: string | null }> {
+    const limit = input?.limit ?? 20;
+    const admin = roleAtLeast(actor.role, "ADMIN");
+    const where = {
+      ...(admin ? (input?.userId ? { userId: input.userId } : {}) : { userId: actor.id }),
+      ...(input?.includeRevoked ? {} : { revokedAt: null }),
+    };
+    const rows = (await prisma.apiKey.findMany({
+      where,
+      include: KEY_INCLUDE,
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: limit + 1,
+      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    })) as KeyRow[];
+    const page = rows.slice(0, limit);
+    const spends = await spendOf(page);
+    return { items: page.map((r) => view(r, spends.get(r.id)!)), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+  }
+
+  async function get(actor: Actor, id: string): Promise<TApiKey> {
+    const row = await visible(actor, id);
+    return view(row, (await spendOf([row])).get(row.id)!);
+  }
+
+  async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
+    const existing = await visible(actor, input.id);
+    if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
+    const row = (await prisma.apiKey.update({
+      where: { id: input.id },
+      data: {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt === null ? null : new Date(input.expiresAt) } : {}),
+        ...(input.scopes !== undefined ? { scopes: [...new Set(input.scopes)] } : {}),
+        ...(input.models !== undefined ? { models: [...new Set(input.models)] } : {}),
+        ...(input.rateLimitPerMin !== undefined ? { rateLimitPerMin: input.rateLimitPerMin } : {}),
+        ...(input.budgetUsd !== undefined ? { budgetUsd: input.budgetUsd } : {}),
+        ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
+      },
+      include: KEY_INCLUDE,
+    })) as KeyRow;
+    if (input.budgetPeriod !== undefined) spend.forget(row.id);
+    await cache.publish({ keyId: row.id });
+    return view(row, (await spendOf([row])).get(row.id)!);
+  }
+
+  async function revoke(actor: Actor, id: string): Promise<TApiKey> {
+    await visible(actor, id);
+    await prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    // After the write: an instance that reloads on the push reads the revoked row.
+    await cache.publish({ keyId: id });
+    return get(actor, id);
+  }
+
+  /** The grant of a presented secret, or null (malformed, unknown, revoked, expired, owner disabled). */
+  async function authenticate(secret: string): Promise<KeyGrant | null> {
+    if (!isWellFormedKey(secret)) return null;
+    const grant = await cache.lookup(hashKey(secret));
+    if (grant) usedSince.add(grant.keyId);
+    return grant;
+  }
+
+  /**
+   * Admits a metered request (model calls): the key's rate limit across instances, then its
+   * budget from local state. Returns the rate-limit figures for x-ratelimit-* headers.
+   */
+  async function admit(grant: KeyGrant): Promise<RateLimitInfo | undefined> {
+    if (grant.budgetUsd !== null) {
+      const spent = await spend.spent(grant.keyId, grant.budgetPeriod);
+      if (spent >= grant.budgetUsd) {
+        throw new AppError("TOO_MANY_REQUESTS", `API key budget exhausted: spent $${spent.toFixed(4)} of $${grant.budgetUsd} this ${grant.budgetPeriod === "total" ? "key's lifetime" : grant.budgetPeriod}`, {
+          details: { openaiCode: "insufficient_quota", shouldRetry: false },
+        });
+      }
+    }
+    if (grant.rateLimitPerMin === null) return undefined;
+    const r = await deps.coordination.consume(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
+    const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
+    if (!r.allowed) {
+      throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
+        retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+        details: { openaiCode: "rate_limit_exceeded", rateLimit: info },
+      });
+    }
+    return info;
+  }
+
+  /** Books a finished request's cost against the key's budget (off the request path). */
+  function recordSpend(grant: Pick<KeyGrant, "keyId" | "budgetUsd" | "budgetPeriod">, costUsd: number): void {
+    if (grant.budgetUsd === null || costUsd <= 0) return;
+    spend.add(grant.keyId, grant.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
+  }
+
+  async function flushLastUsed(): Promise<void> {
+    if (usedSince.size === 0) return;
+    const ids = [...usedSince];
+    usedSince.clear();
+    await prisma.apiKey.updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: new Date() } });
+  }
+
+  return {
+    create,
+    list,
+    get,
+    update,
+    revoke,
+    authenticate,
+    admit,
+    recordSpend,
+    /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
+    userChanged: (userId: string) => cache.publish({ userId }),
+    async start(): Promise<void> {
+      await cache.start();
+      await spend.start();
+      timer = setInterval(() => {
+        flushLastUsed().catch((err: unknown) => deps.log("last-used update failed", err));
+      }, deps.lastUsedFlushMs ?? LAST_USED_FLUSH_MS);
+      timer.unref();
+    },
+    async close(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await flushLastUsed().catch(() => {});
+      await cache.close();
+      await spend.close();
+    },
+  };
+}
+
+export type KeysService = ReturnType<typeof createKeysService>;

@@ -1,0 +1,79 @@
+import { z } from "zod";
+import { ZId, ZPageInput, ZRole, namedEnum } from "./common.ts";
+
+/** What an API key may be used for; a key never does more than its owner could. */
+export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:metrics"] as const;
+export const ZKeyScope = namedEnum(KEY_SCOPES, "scope");
+export type TKeyScope = z.infer<typeof ZKeyScope>;
+
+export const BUDGET_PERIODS = ["day", "month", "total"] as const;
+export const ZBudgetPeriod = namedEnum(BUDGET_PERIODS, "budget period");
+export type TBudgetPeriod = z.infer<typeof ZBudgetPeriod>;
+
+const ZKeyName = z.string().trim().min(1, "Name is required").max(100);
+const ZModelNames = z.array(z.string().trim().min(1).max(200)).max(100);
+const ZRateLimit = z.number().int("rateLimitPerMin must be a whole number").min(1, "rateLimitPerMin must be at least 1").max(1_000_000);
+const ZBudgetUsd = z.number().min(0, "budgetUsd must not be negative").max(1e9);
+const ZFutureDate = z.iso.datetime({ offset: true }).refine((s) => Date.parse(s) > Date.now(), "expiresAt must be in the future");
+
+export const ZKeyCreateInput = z.object({
+  name: ZKeyName,
+  expiresAt: ZFutureDate.optional(),
+  /** Defaults to every scope (still bounded by the owner's role). */
+  scopes: z.array(ZKeyScope).min(1).max(KEY_SCOPES.length).optional(),
+  /** Model names the key may ask for; empty or absent = any model. */
+  models: ZModelNames.optional(),
+  rateLimitPerMin: ZRateLimit.optional(),
+  budgetUsd: ZBudgetUsd.optional(),
+  budgetPeriod: ZBudgetPeriod.optional(),
+});
+export type TKeyCreateInput = z.infer<typeof ZKeyCreateInput>;
+
+export const ZKeyUpdateInput = z.object({
+  id: ZId,
+  name: ZKeyName.optional(),
+  expiresAt: ZFutureDate.nullable().optional(),
+  scopes: z.array(ZKeyScope).min(1).max(KEY_SCOPES.length).optional(),
+  models: ZModelNames.optional(),
+  rateLimitPerMin: ZRateLimit.nullable().optional(),
+  budgetUsd: ZBudgetUsd.nullable().optional(),
+  budgetPeriod: ZBudgetPeriod.optional(),
+});
+export type TKeyUpdateInput = z.infer<typeof ZKeyUpdateInput>;
+
+export const ZKeyIdInput = z.object({ id: ZId });
+export type TKeyIdInput = z.infer<typeof ZKeyIdInput>;
+
+export const ZKeysListInput = ZPageInput.extend({
+  /** ADMIN only: one owner's keys. */
+  userId: ZId.optional(),
+  includeRevoked: z.boolean().default(false),
+}).optional();
+export type TKeysListInput = z.infer<typeof ZKeysListInput>;
+
+export const ZApiKey = z.object({
+  id: z.string(),
+  /** The first characters of the secret, enough to recognise it (`sb-` + 8). */
+  prefix: z.string(),
+  name: z.string(),
+  owner: z.object({ id: z.string(), email: z.string(), role: ZRole }),
+  scopes: z.array(ZKeyScope),
+  models: z.array(z.string()),
+  rateLimitPerMin: z.number().nullable(),
+  budgetUsd: z.number().nullable(),
+  budgetPeriod: ZBudgetPeriod,
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  createdAt: z.string(),
+  /** Spend of the current budget period (all time when the period is "total"). */
+  spendUsd: z.number(),
+  /** Spend over all time. */
+  totalSpendUsd: z.number(),
+  requests: z.number(),
+});
+export type TApiKey = z.infer<typeof ZApiKey>;
+
+/** keys.create's answer: the only time the secret `key` is shown. */
+export const ZApiKeyCreated = ZApiKey.extend({ key: z.string() });
+export type TApiKeyCreated = z.infer<typeof ZApiKeyCreated>;

@@ -1,0 +1,87 @@
+import { z } from "zod";
+import { ZId, ZPageInput } from "./common.ts";
+
+const ZDateFilter = z.iso.datetime({ offset: true });
+
+export const ZLogsListInput = ZPageInput.extend({
+  from: ZDateFilter.optional(),
+  to: ZDateFilter.optional(),
+  userId: ZId.optional(),
+  keyId: ZId.optional(),
+  provider: z.string().trim().min(1).max(100).optional(),
+  model: z.string().trim().min(1).max(200).optional(),
+  /** An HTTP status (e.g. 429), or a class: "2xx", "4xx", "5xx", "error" (any >= 400). */
+  status: z.union([z.number().int().min(100).max(599), z.enum(["2xx", "3xx", "4xx", "5xx", "error"])]).optional(),
+  /** Free text: matched against request id, route, model, provider and error code. */
+  q: z.string().trim().min(1).max(200).optional(),
+}).optional();
+export type TLogsListInput = z.infer<typeof ZLogsListInput>;
+
+export const ZRequestLog = z.object({
+  id: z.string(),
+  requestId: z.string(),
+  createdAt: z.string(),
+  userId: z.string().nullable(),
+  keyId: z.string().nullable(),
+  route: z.string(),
+  model: z.string().nullable(),
+  provider: z.string().nullable(),
+  upstreamModel: z.string().nullable(),
+  status: z.number(),
+  errorCode: z.string().nullable(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  cachedTokens: z.number(),
+  costUsd: z.number(),
+  latencyMs: z.number(),
+  ttftMs: z.number().nullable(),
+  stream: z.boolean(),
+});
+export type TRequestLog = z.infer<typeof ZRequestLog>;
+
+export const ZLogAttempt = z.object({
+  provider: z.string(),
+  model: z.string().nullable(),
+  outcome: z.string(),
+  latencyMs: z.number(),
+  /** Milliseconds after the request arrived that the call started. */
+  startMs: z.number(),
+  ttftMs: z.number().nullable(),
+  promptTokens: z.number().nullable(),
+  completionTokens: z.number().nullable(),
+});
+export type TLogAttempt = z.infer<typeof ZLogAttempt>;
+
+export const ZRequestLogDetail = ZRequestLog.extend({
+  ip: z.string().nullable(),
+  method: z.string(),
+  attempts: z.array(ZLogAttempt),
+  requestBody: z.string().nullable(),
+  responseBody: z.string().nullable(),
+});
+export type TRequestLogDetail = z.infer<typeof ZRequestLogDetail>;
+
+export const ZLogIdInput = z.object({ id: z.string().min(1).max(100) });
+
+export const GROUP_BYS = ["user", "key", "model", "provider", "day"] as const;
+export const ZUsageSummaryInput = z.object({
+  from: ZDateFilter.optional(),
+  to: ZDateFilter.optional(),
+  groupBy: z.enum(GROUP_BYS),
+});
+export type TUsageSummaryInput = z.infer<typeof ZUsageSummaryInput>;
+
+export const ZUsageGroup = z.object({
+  key: z.string(),
+  /** A readable name for the key (a user's email, an API key's name), when there is one. */
+  label: z.string().nullable(),
+  requests: z.number(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  costUsd: z.number(),
+});
+export const ZUsageSummary = z.object({
+  total: ZUsageGroup.omit({ key: true, label: true }),
+  groups: z.array(ZUsageGroup),
+});
+export type TUsageSummary = z.infer<typeof ZUsageSummary>;
