@@ -8,12 +8,16 @@ import type { Env } from "./env.ts";
 import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
+import { createLifecycle, type Lifecycle } from "./infra/lifecycle.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
 import { apiManifestPath } from "./infra/repo-paths.ts";
+import { createStreamSlots } from "./infra/stream-slots.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
-import { createRevocations } from "./services/auth/revocations.ts";
+import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
+import { createSessionRevocations } from "./services/auth/revocations.ts";
+import { createUserDirectory } from "./services/auth/user-directory.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
@@ -24,6 +28,7 @@ import { createProviderRegistry } from "./services/gateway/registry.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
+import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
 
@@ -38,6 +43,8 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
+  auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
 
 /**
@@ -61,6 +68,21 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
 }
 
 /**
+ * Calls `abort` with a SERVICE_UNAVAILABLE AppError when the shutdown deadline passes (at
+ * once if it has), so in-flight model calls end with an explicit error while it can still be
+ * written out; returns the unsubscribe.
+ */
+function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => void): () => void {
+  const fire = () => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request"));
+  if (lifecycle.deadline.aborted) {
+    fire();
+    return () => {};
+  }
+  lifecycle.deadline.addEventListener("abort", fire, { once: true });
+  return () => lifecycle.deadline.removeEventListener("abort", fire);
+}
+
+/**
  * The composition root: opens infrastructure (database with migrations, coordination),
  * bootstraps the SuperAdmin and wires services. Throws an Error with one clear line when
  * configuration points at something unusable.
@@ -71,6 +93,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   const problem = consensusConfigProblem(env, registry);
   if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
+  const lifecycle = createLifecycle();
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
   if (env.JWT_SECRET && env.JWT_SECRET.length < 32 && env.NODE_ENV !== "production") {
@@ -99,20 +122,46 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     audience: env.JWT_AUDIENCE,
     ttlSec: env.ACCESS_TOKEN_TTL_SEC,
   });
+  const authLog = log.child({ component: "auth" });
+  const authWarn = (msg: string, err?: unknown) => authLog.warn({ err }, msg);
+  // Revoked sessions and live users are held in memory, pushed and resynced (see
+  // revocation-set.ts): authenticating a request reads no database or Redis.
+  const revocations = createSessionRevocations({
+    prisma: db.prisma,
+    coordination,
+    accessTtlSec: env.ACCESS_TOKEN_TTL_SEC,
+    log: authWarn,
+    resyncIntervalMs: opts.auth?.resyncIntervalMs,
+  });
+  const directory = createUserDirectory({ prisma: db.prisma, coordination, log: authWarn, refreshIntervalMs: opts.auth?.resyncIntervalMs });
+  const passwords = createPasswordWork(opts.auth?.passwordWork);
   const auth = createAuthService({
     prisma: db.prisma,
     coordination,
     accessTokens,
-    revocations: createRevocations(coordination, env.ACCESS_TOKEN_TTL_SEC),
+    revocations,
+    directory,
+    passwords,
     refreshTtlSec: env.REFRESH_TOKEN_TTL_SEC,
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
+    refreshGraceMs: opts.auth?.refreshGraceMs,
   });
   const keys = createKeys({
     prisma: db.prisma,
     coordination,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
   });
-  const users = createUsersService({ prisma: db.prisma, auth, onAccessChanged: (userId) => keys.userChanged(userId) });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
+  try {
+    await revocations.start();
+    await directory.start();
+  } catch (error) {
+    await revocations.close();
+    await keys.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
 
   await bootstrapSuperAdmin({
     prisma: db.prisma,
@@ -143,6 +192,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     );
   } catch (error) {
     await emergency.close();
+    await directory.close();
+    await revocations.close();
     await coordination.close();
     await db.close();
     throw error;
@@ -169,7 +220,14 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
       // A freeze that stops chat (global or chat scope) aborts in-flight chat calls.
-      onStop: (abort) => onFreeze(emergency, { kind: "feature", feature: "chat" }, abort),
+      onStop: (abort) => {
+        const offFreeze = onFreeze(emergency, { kind: "feature", feature: "chat" }, abort);
+        const offStop = onShutdownDeadline(lifecycle, abort);
+        return () => {
+          offFreeze();
+          offStop();
+        };
+      },
     },
   });
 
@@ -184,7 +242,22 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       // Frozen providers are left out of the fan-out; a consensus (or global) freeze aborts runs.
       isProviderFrozen: emergency.isProviderFrozen,
-      stopSignal: () => emergency.stopSignal([{ kind: "feature", feature: "consensus" }]),
+      stopSignal: () => {
+        const freeze = emergency.stopSignal([{ kind: "feature", feature: "consensus" }]);
+        const both = new AbortController();
+        const forward = () => both.abort(freeze.signal.reason);
+        if (freeze.signal.aborted) forward();
+        else freeze.signal.addEventListener("abort", forward, { once: true });
+        const offStop = onShutdownDeadline(lifecycle, (reason) => both.abort(reason));
+        return {
+          signal: both.signal,
+          dispose() {
+            freeze.signal.removeEventListener("abort", forward);
+            offStop();
+            freeze.dispose();
+          },
+        };
+      },
     },
   });
 
@@ -208,6 +281,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   const deps: AppDeps = {
     env,
+    lifecycle,
+    streams: createStreamSlots({ perUser: env.STREAMS_PER_USER, perAnonymousIp: env.WATCH_STREAMS_PER_IP, total: env.MAX_STREAMS }),
     log,
     instanceId,
     startedAt,
@@ -231,6 +306,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       await metrics.close();
       await keys.close();
       await emergency.close();
+      await directory.close();
+      await revocations.close();
       await coordination.close();
       await db.close();
     },

@@ -14,6 +14,7 @@ import { registerOpenAIRoutes } from "./http/openai-routes.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
+import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
@@ -32,6 +33,16 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Long procedure batches and SSE resume ids travel in the URL.
     routerOptions: { maxParamLength: 5000 },
+    // The client IP (limiters, logs) and scheme come from X-Forwarded-* only through the
+    // proxies TRUST_PROXY names; off by default, so no client can claim another's address.
+    // (A hop count is supported at run time; Fastify's typings omit the number overload.)
+    trustProxy: deps.env.TRUST_PROXY as boolean | string[],
+    // A request must arrive whole within this (a body trickled byte by byte is cut) ...
+    requestTimeout: deps.env.REQUEST_TIMEOUT_MS,
+    // ... a socket silent both ways is closed (SSE heartbeats keep streams talking) ...
+    connectionTimeout: deps.env.CONNECTION_TIMEOUT_MS,
+    // ... and an idle keep-alive connection is not held forever.
+    keepAliveTimeout: deps.env.KEEP_ALIVE_TIMEOUT_MS,
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
   // Every route declares its feature (http/route-features.ts); one that forgot counts as
@@ -61,8 +72,9 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.
   registerEmergencyGate(app, deps);
+  registerTextHygiene(app);
 
-  await registerTrpcEndpoint(app, {
+  await registerTrpcEndpoint(app, deps, {
     router: appRouter,
     createContext: createContextFactory(deps),
     // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.

@@ -78,3 +78,56 @@ export function rawRequest(baseUrl: string, opts: RawRequest): Promise<RawRespon
     pump();
   });
 }
+
+export interface OpenStream {
+  status: number;
+  /** Everything received so far. */
+  text(): string;
+  /** Resolves once the received text contains `needle`. */
+  waitFor(needle: string): Promise<void>;
+  /** Settles when the server ends the response (or the connection drops). */
+  ended: Promise<void>;
+  close(): void;
+}
+
+/** Opens an SSE response (a tRPC subscription) and keeps reading it in the background. */
+export function openStream(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<OpenStream> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, headers: { accept: "text/event-stream", ...headers } }, (res) => {
+      let text = "";
+      const waiters: Array<{ needle: string; done: () => void }> = [];
+      const check = () => {
+        for (const w of [...waiters]) {
+          if (text.includes(w.needle)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.done();
+          }
+        }
+      };
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        text += chunk;
+        check();
+      });
+      const ended = new Promise<void>((done) => {
+        res.once("end", done);
+        res.once("close", done);
+        res.once("error", () => done());
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        text: () => text,
+        waitFor: (needle) =>
+          new Promise((done) => {
+            waiters.push({ needle, done });
+            check();
+          }),
+        ended,
+        close: () => req.destroy(),
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -10,6 +10,7 @@
 import {
   createTRPCClient,
   httpBatchLink,
+  httpLink,
   httpSubscriptionLink,
   splitLink,
   TRPCClientError,
@@ -59,8 +60,14 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
             };
           },
         }),
-        // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-        false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        // The server refuses auth.* inside a batch of several calls (sign-in limits count
+        // requests), so those go alone; everything else is batched.
+        false: splitLink({
+          condition: (op) => op.path.startsWith("auth."),
+          true: httpLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+          // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
+          false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        }),
       }),
     ],
   });

@@ -9,3 +9,4 @@ export * from "./consensus.ts";
 export * from "./metrics.ts";
 export * from "./keys.ts";
 export * from "./logs.ts";
+export * from "./text.ts";

@@ -25,3 +25,7 @@ export const ZUserUpdateInput = z
     message: "Nothing to update: give role, disabled or password",
   });
 export type TUserUpdateInput = z.infer<typeof ZUserUpdateInput>;
+
+export const ZUserDeleteInput = z.object({ id: ZId });
+export type TUserDeleteInput = z.infer<typeof ZUserDeleteInput>;
+export const ZUserDeleteResult = z.object({ id: z.string(), deleted: z.literal(true) });

@@ -2,6 +2,7 @@ import type { AppRouter } from "@switchboard/api";
 import {
   createTRPCClient,
   httpBatchLink,
+  httpLink,
   httpSubscriptionLink,
   splitLink,
   TRPCClientError,
@@ -27,8 +28,13 @@ function transportLinks(): TRPCLink<AppRouter>[] {
       condition: (op) => op.type === "subscription",
       // SSE: EventSource sends same-origin cookies, so streams are authenticated too.
       true: httpSubscriptionLink({ url: TRPC_URL }),
-      // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-      false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST" }),
+      // The server refuses auth.* inside a batch of several calls, so those go alone.
+      false: splitLink({
+        condition: (op) => op.path.startsWith("auth."),
+        true: httpLink({ url: TRPC_URL, methodOverride: "POST" }),
+        // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
+        false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST" }),
+      }),
     }),
   ];
 }

@@ -13,8 +13,12 @@ function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
   ctx.req.cookies.set(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(ctx.deps.env.REFRESH_TOKEN_TTL_SEC, secure));
 }
 
+// Sign-in and token calls go alone, never inside a batch with other calls (see Meta.batchable).
+const alone = { feature: "auth", batchable: false } as const;
+
 export const authRouter = router({
-  login: publicProcedure.meta({ feature: "auth" })
+  login: publicProcedure
+    .meta(alone)
     .input(ZLoginInput)
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -23,7 +27,8 @@ export const authRouter = router({
       return tokens;
     }),
 
-  refresh: publicProcedure.meta({ feature: "auth" })
+  refresh: publicProcedure
+    .meta(alone)
     .input(ZRefreshInput.optional())
     .output(ZAuthTokens)
     .mutation(async ({ ctx, input }) => {
@@ -34,7 +39,8 @@ export const authRouter = router({
       return tokens;
     }),
 
-  logout: publicProcedure.meta({ feature: "auth" })
+  logout: publicProcedure
+    .meta(alone)
     .input(ZLogoutInput)
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
@@ -47,6 +53,7 @@ export const authRouter = router({
     }),
 
   me: userProcedure
-    .meta({ feature: "auth", keyScope: "any" })
-    .output(ZUser).query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
+    .meta({ ...alone, keyScope: "any" })
+    .output(ZUser)
+    .query(({ ctx }) => ctx.deps.auth.me(ctx.user.id)),
 });

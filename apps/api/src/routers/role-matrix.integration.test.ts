@@ -22,6 +22,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "users.list": "SUPERADMIN",
   "users.create": "SUPERADMIN",
   "users.update": "SUPERADMIN",
+  "users.delete": "SUPERADMIN",
   "health.check": "PUBLIC",
   "chat.send": "USER",
   "chat.stream": "USER",

@@ -1,4 +1,4 @@
-import { ZUser, ZUserCreateInput, ZUserUpdateInput, ZUsersListInput, pageOf } from "@switchboard/schema";
+import { ZUser, ZUserCreateInput, ZUserDeleteInput, ZUserDeleteResult, ZUserUpdateInput, ZUsersListInput, pageOf } from "@switchboard/schema";
 import { router, superAdminProcedure } from "../trpc/init.ts";
 
 /** {id, disabled: true} and nothing else. */
@@ -27,4 +27,9 @@ export const usersRouter = router({
     .input(ZUserUpdateInput)
     .output(ZUser)
     .mutation(({ ctx, input }) => ctx.deps.users.update(input, ctx.user.id)),
+
+  delete: superAdminProcedure
+    .input(ZUserDeleteInput)
+    .output(ZUserDeleteResult)
+    .mutation(({ ctx, input }) => ctx.deps.users.remove(input, ctx.user.id)),
 });

@@ -1,19 +1,22 @@
-import type { TUser, TUserCreateInput, TUserUpdateInput, TUsersListInput } from "@switchboard/schema";
+import type { TUser, TUserCreateInput, TUserDeleteInput, TUserUpdateInput, TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import type { AuthService } from "./auth/auth-service.ts";
-import { hashPassword } from "./auth/passwords.ts";
+import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { AppError } from "./errors.ts";
 
 export interface UsersServiceDeps {
   prisma: PrismaClient;
   auth: AuthService;
-  /** Told when a user's access shrinks (disabled, role changed), e.g. to drop cached API keys. */
+  /** argon2 goes through the bounded queue shared with sign-in. */
+  passwords: PasswordWork;
+  /** Told when a user's access shrinks (disabled, role changed, deleted), e.g. to drop cached API keys. */
   onAccessChanged?: (userId: string) => Promise<void>;
 }
 
 export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
+  const hashPassword = (password: string) => deps.passwords.hash(password);
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
@@ -69,7 +72,41 @@ export function createUsersService(deps: UsersServiceDeps) {
     return toUserView(user);
   }
 
-  return { list, create, update };
+  /**
+   * Deletes a user and their data (sessions, conversations, consensus runs cascade with the
+   * row). The emergency audit trail keeps the actor's id and email as plain text, so it stays
+   * readable. Every instance refuses the user's tokens at once (see UserDirectory).
+   */
+  async function remove(input: TUserDeleteInput, actorId: string): Promise<{ id: string; deleted: true }> {
+    if (input.id === actorId) throw new AppError("BAD_REQUEST", "You cannot delete yourself; another SuperAdmin must do it");
+    await prisma
+      .$transaction(
+        async (tx) => {
+          const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
+          if (!target) throw new AppError("NOT_FOUND", "User not found");
+          await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });
+          await tx.user.delete({ where: { id: input.id } });
+          if (target.role === "SUPERADMIN") {
+            // Checked after the delete, in a serializable transaction, so two SuperAdmins
+            // deleting each other at once cannot leave the fleet without one.
+            const left = await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } });
+            if (left === 0) throw new AppError("CONFLICT", "Cannot delete the last SuperAdmin");
+          }
+        },
+        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+      )
+      .catch((error: unknown) => {
+        if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === "P2025" || error.code === "P2034")) {
+          throw new AppError(error.code === "P2025" ? "NOT_FOUND" : "CONFLICT", error.code === "P2025" ? "User not found" : "The user changed meanwhile; try again");
+        }
+        throw error;
+      });
+    await deps.auth.userRemoved(input.id);
+    await deps.onAccessChanged?.(input.id);
+    return { id: input.id, deleted: true as const };
+  }
+
+  return { list, create, update, remove };
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;

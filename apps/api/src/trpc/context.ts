@@ -7,6 +7,7 @@ import type { AppDeps } from "../deps.ts";
 import { noteKey, noteUser } from "../infra/request-scope.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
+import type { Meta } from "./init.ts";
 
 export interface AuthedUser {
   id: string;
@@ -25,6 +26,8 @@ export interface RequestInfo {
   cookies: CookieJar;
   /** Aborted when the client goes away (used by streams to abort upstream calls). */
   signal: AbortSignal | undefined;
+  /** The request's calls: how many, and whether one of them refuses to share a batch. */
+  batch: { size: number; hasUnbatchable: boolean };
   /** Sets a response header (rate-limit figures); a no-op outside HTTP. */
   setHeader: (name: string, value: string) => void;
   /**
@@ -50,6 +53,7 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       userAgent: opts.req?.userAgent,
       cookies: opts.req?.cookies ?? { get: () => undefined, set: () => {}, clear: () => {} },
       signal: opts.req?.signal,
+      batch: opts.req?.batch ?? { size: 1, hasUnbatchable: false },
       setHeader: opts.req?.setHeader ?? (() => {}),
       crossOriginCookie: opts.req?.crossOriginCookie ?? false,
     },
@@ -98,8 +102,12 @@ export function createContextFactory(deps: AppDeps) {
       set: (name, value, opts) => void res.setCookie(name, value, opts),
       clear: (name, opts) => void res.clearCookie(name, opts),
     };
-    // connectionParams: browsers on another origin cannot set headers on an EventSource.
-    const paramToken = info.connectionParams?.["token"];
+    // connectionParams: browsers on another origin cannot set headers on an EventSource, so
+    // a subscription may carry its token in the URL. Nothing else may: URLs end up in proxy
+    // and access logs, and a logged token must not be able to change anything.
+    // (Over WebSocket they arrive in the first message, `?connectionParams=1`, not in the URL.)
+    const fromMessage = info.url?.searchParams.get("connectionParams") === "1";
+    const paramToken = info.type === "subscription" || fromMessage ? info.connectionParams?.["token"] : undefined;
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
     const user = await resolveUser(deps, token);
     const abort = new AbortController();
@@ -117,6 +125,10 @@ export function createContextFactory(deps: AppDeps) {
         userAgent: req.headers["user-agent"],
         cookies,
         signal: abort.signal,
+        batch: {
+          size: info.calls.length,
+          hasUnbatchable: info.calls.some((call) => (call.procedure?._def.meta as Meta | undefined)?.batchable === false),
+        },
         setHeader: (name, value) => {
           if (!res.sent && !res.raw.headersSent) void res.header(name, value);
         },

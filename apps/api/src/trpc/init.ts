@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { findNul, nulMessage, roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { z } from "zod";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
@@ -7,6 +8,7 @@ import { keyRefusal } from "../services/keys/index.ts";
 import type { Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
+import { endWhen } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
 /**
@@ -33,13 +35,27 @@ export interface Meta {
    * a cookie-authenticated call must come from an allowed origin even as a query.
    */
   metered?: boolean;
+  /**
+   * False for procedures that must be the only call of their request (sign-in and token
+   * calls): a batch would multiply guesses per request and bypass per-request limits.
+   */
+  batchable?: boolean;
 }
+
+/** Heartbeat interval of SSE streams (well under every idle timeout on the way). */
+export const SSE_PING_INTERVAL_MS = 15_000;
 
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
     defaultMeta: { requiredRole: "PUBLIC", feature: "admin" },
+    sse: {
+      // A heartbeat on every stream: proxies and the idle-socket timeout see traffic, and...
+      ping: { enabled: true, intervalMs: SSE_PING_INTERVAL_MS },
+      // ...a client that hears nothing for a few beats reconnects (a dead instance, a cut link).
+      client: { reconnectAfterInactivityMs: SSE_PING_INTERVAL_MS * 3 },
+    },
     errorFormatter({ shape, error }) {
       const data = { ...shape.data, ...errorData(error) };
       // Stack traces never leave the server.
@@ -62,10 +78,24 @@ const observed = t.procedure.use(async ({ ctx, path, type, meta, next }) => {
     return result;
   }
   ctx.deps.metrics.recordProcedure(path, type, "OK");
-  if (type === "subscription" && callsModels(meta?.feature) && isAsyncIterable(result.data)) {
+  if (type !== "subscription" || !isAsyncIterable(result.data)) return result;
+  if (callsModels(meta?.feature)) {
+    // Chat and consensus streams end on their own, at the latest with an `error` event when
+    // the shutdown deadline aborts their upstream call.
     return { ...result, data: observeStream(result.data) };
   }
-  return result;
+  // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
+  // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
+  const { lifecycle, env } = ctx.deps;
+  const end = ctx.user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
+  return {
+    ...result,
+    data: endWhen(result.data, end, () =>
+      lifecycle.stopping.aborted
+        ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
+        : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
+    ),
+  };
 });
 
 /**
@@ -82,10 +112,24 @@ const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }
   if (ctx.req.crossOriginCookie && (type === "mutation" || meta?.metered)) {
     throw new TRPCError({ code: "FORBIDDEN", message: CROSS_ORIGIN_MESSAGE });
   }
+  if (ctx.req.batch.size > 1 && ctx.req.batch.hasUnbatchable) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: UNBATCHABLE_MESSAGE });
+  }
+  // Text hygiene for every procedure, present and future: no string anywhere in the input
+  // may hold NUL (PostgreSQL cannot store it). Refused as a zod issue naming the field.
+  const nulAt = findNul(await getRawInput());
+  if (nulAt) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: nulMessage(nulAt), cause: nulIssue(nulAt) });
+  }
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
   // as `cause`; unwrap it so an AppError keeps its meaning.
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && result.error.cause) {
+    // A user deleted after their token was checked makes writes fail on a foreign key: that
+    // is a 401 for a caller who no longer exists, not a server fault.
+    if (ctx.user && !(result.error.cause instanceof AppError) && !(await ctx.deps.auth.userExists(ctx.user.id).catch(() => true))) {
+      throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
+    }
     throw toTRPCError(result.error.cause);
   }
   return result;
@@ -98,6 +142,16 @@ async function featureOf(meta: Meta | undefined, getRawInput: () => Promise<unkn
   const raw = await getRawInput().catch(() => undefined);
   return meta.containsLeak(raw) ? "containment" : feature;
 }
+
+/** A ZodError with one issue at `path`, made by zod itself so it is a real Error (tRPC keeps it as the cause). */
+function nulIssue(path: Array<string | number>) {
+  return z
+    .any()
+    .superRefine((_value, ctx) => ctx.addIssue({ code: "custom", path, message: nulMessage(path) }))
+    .safeParse(null).error!;
+}
+
+export const UNBATCHABLE_MESSAGE = "Sign-in and token procedures (auth.*) cannot be batched with other calls; send them alone";
 
 /** The `model` a gateway procedure's input asks for ("auto" when it names none). */
 async function requestedModel(getRawInput: () => Promise<unknown>): Promise<string> {

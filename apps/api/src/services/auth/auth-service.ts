@@ -1,22 +1,27 @@
 import { randomUUID } from "node:crypto";
-import type { TAuthTokens, TLoginInput, TUser } from "@switchboard/schema";
+import { withoutNul, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { AccessClaims, AccessTokens } from "./access-tokens.ts";
-import { dummyVerify, verifyPassword } from "./passwords.ts";
-import { hashRefreshToken, newRefreshToken, sameHash, sessionIdOf } from "./refresh-tokens.ts";
-import type { Revocations } from "./revocations.ts";
+import type { PasswordWork } from "./password-work.ts";
+import { hashRefreshToken, newRefreshToken, openForToken, sameHash, sealForToken, sessionIdOf } from "./refresh-tokens.ts";
+import type { SessionRevocations } from "./revocations.ts";
+import type { UserDirectory } from "./user-directory.ts";
 import { toUserView } from "./user-view.ts";
 
 export interface AuthServiceDeps {
   prisma: PrismaClient;
   coordination: Coordination;
   accessTokens: AccessTokens;
-  revocations: Revocations;
+  revocations: SessionRevocations;
+  directory: UserDirectory;
+  passwords: PasswordWork;
   refreshTtlSec: number;
   /** Failed logins allowed per minute per account, and per client IP. */
   loginLimits: { perAccount: number; perIp: number };
+  /** How long a just-rotated refresh token still answers with the same new pair. */
+  refreshGraceMs?: number | undefined;
 }
 
 export interface ClientInfo {
@@ -26,46 +31,60 @@ export interface ClientInfo {
 
 /** How many rotated refresh hashes a session remembers for reuse detection. */
 const REMEMBERED_ROTATIONS = 20;
+export const REFRESH_GRACE_MS = 10_000;
+const LOGIN_WINDOW_MS = 60_000;
+
+type Reservation = Array<[key: string, limit: number]>;
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { prisma, accessTokens, revocations } = deps;
+  const { prisma, accessTokens, revocations, directory, passwords, coordination } = deps;
+  const graceMs = deps.refreshGraceMs ?? REFRESH_GRACE_MS;
 
   async function issueTokens(user: { id: string; email: string; role: TUser["role"] }, sessionId: string) {
     return accessTokens.sign({ userId: user.id, email: user.email, role: user.role, sessionId });
   }
 
   /**
-   * Brute-force protection counts failed attempts only, so a user who signs in often is
-   * never locked out, while guessing stops after `loginLimitPerMin` failures a minute.
+   * Brute-force protection. Each attempt first reserves a slot in the account's and the
+   * client IP's per-minute counters with one atomic increment each, *before* any password
+   * is checked, so concurrent attempts (a batch, parallel requests, several instances) each
+   * see a distinct count and at most `limit` of them are ever verified in a window. Only
+   * failures keep their slot: a successful sign-in and a refused attempt give theirs back,
+   * so a user who signs in often is never locked out.
    */
-  async function assertLoginAllowed(limits: Array<[key: string, limit: number]>): Promise<void> {
-    for (const [key, limit] of limits) {
-      const count = Number((await deps.coordination.get(key)) ?? "0");
-      if (count >= limit) {
-        throw new AppError("TOO_MANY_REQUESTS", "Too many failed sign-in attempts; try again later", {
-          retryAfterSec: 60,
-        });
-      }
+  async function reserveAttempt(limits: Reservation): Promise<Reservation> {
+    const counts = await Promise.all(limits.map(([key]) => coordination.incr(key, 1, { ttlMs: LOGIN_WINDOW_MS })));
+    if (counts.some((n, i) => n > limits[i]![1])) {
+      await release(limits);
+      throw new AppError("TOO_MANY_REQUESTS", "Too many failed sign-in attempts; try again later", { retryAfterSec: 60 });
     }
+    return limits;
   }
 
-  async function recordFailure(limits: Array<[key: string, limit: number]>): Promise<void> {
-    await Promise.all(limits.map(([key]) => deps.coordination.incr(key, 1, { ttlMs: 60_000 })));
+  async function release(limits: Reservation): Promise<void> {
+    await Promise.all(limits.map(([key]) => coordination.incr(key, -1))).catch(() => {});
   }
 
   async function login(input: TLoginInput, client: ClientInfo): Promise<TAuthTokens> {
-    const limitKeys: Array<[string, number]> = [
+    const reservation = await reserveAttempt([
       [`auth:login-fail:acct:${input.email}`, deps.loginLimits.perAccount],
       [`auth:login-fail:ip:${client.ip ?? "unknown"}`, deps.loginLimits.perIp],
-    ];
-    await assertLoginAllowed(limitKeys);
-    const user = await prisma.user.findUnique({ where: { email: input.email } });
-    const ok = user ? await verifyPassword(user.passwordHash, input.password) : await dummyVerify(input.password);
+    ]);
+    let user;
+    let ok: boolean;
+    try {
+      user = await prisma.user.findUnique({ where: { email: input.email } });
+      ok = user ? await passwords.verify(user.passwordHash, input.password) : await passwords.dummyVerify(input.password);
+    } catch (error) {
+      // Not an answer about the password (busy queue, database down): the slot goes back.
+      await release(reservation);
+      throw error;
+    }
     if (!user || !ok || user.disabled) {
-      await recordFailure(limitKeys);
       // One message for every cause, so a caller cannot tell which accounts exist.
       throw new AppError("UNAUTHORIZED", "Invalid email or password");
     }
+    await release(reservation);
     const sessionId = randomUUID();
     const refresh = newRefreshToken(sessionId);
     const [updated] = await prisma.$transaction([
@@ -76,7 +95,7 @@ export function createAuthService(deps: AuthServiceDeps) {
           userId: user.id,
           refreshTokenHash: refresh.hash,
           ip: client.ip ?? null,
-          userAgent: client.userAgent?.slice(0, 500) ?? null,
+          userAgent: client.userAgent ? withoutNul(client.userAgent).slice(0, 500) : null,
           expiresAt: new Date(Date.now() + deps.refreshTtlSec * 1000),
         },
       }),
@@ -89,7 +108,23 @@ export function createAuthService(deps: AuthServiceDeps) {
     };
   }
 
-  /** Rotates the refresh token. Presenting an already-rotated token revokes the session. */
+  const graceKeyOf = (token: string) => `auth:refresh-grace:${hashRefreshToken(token)}`;
+
+  /** The pair a rotation of `token` produced within the grace window, if any. */
+  async function pairFromGrace(token: string): Promise<TAuthTokens | null> {
+    const sealed = await coordination.get(graceKeyOf(token)).catch(() => null);
+    const opened = sealed ? openForToken(token, sealed) : null;
+    if (!opened) return null;
+    const parsed = ZAuthTokens.safeParse(JSON.parse(opened));
+    return parsed.success ? parsed.data : null;
+  }
+
+  /**
+   * Rotates the refresh token. Two tabs refreshing at once with the same token both get the
+   * same new pair: the first rotation is remembered (sealed, see sealForToken) for a short
+   * grace window. Presenting a rotated token after that window means it leaked: the whole
+   * session is revoked.
+   */
   async function refresh(refreshToken: string): Promise<TAuthTokens> {
     const invalid = new AppError("UNAUTHORIZED", "Invalid or expired refresh token");
     const sessionId = sessionIdOf(refreshToken);
@@ -99,11 +134,36 @@ export function createAuthService(deps: AuthServiceDeps) {
     const presented = hashRefreshToken(refreshToken);
     if (!sameHash(presented, session.refreshTokenHash)) {
       if (session.previousHashes.some((h) => sameHash(h, presented))) {
+        const again = await pairFromGrace(refreshToken);
+        if (again) return again;
         await revokeSession(session.id, "refresh token reuse detected");
       }
       throw invalid;
     }
     const next = newRefreshToken(session.id);
+    const pair: TAuthTokens = {
+      accessToken: await issueTokens(session.user, session.id),
+      refreshToken: next.token,
+      expiresIn: accessTokens.ttlSec,
+      user: toUserView(session.user),
+    };
+    // Claim this rotation: of concurrent refreshes with the same token, the first to store
+    // its sealed pair rotates, the others answer with that pair.
+    let claimed = true;
+    try {
+      claimed = await coordination.setIfAbsent(graceKeyOf(refreshToken), sealForToken(refreshToken, JSON.stringify(pair)), {
+        ttlMs: graceMs,
+      });
+    } catch {
+      // Coordination unreachable: no grace window, the database's conditional update below
+      // still lets only one rotation win.
+    }
+    if (!claimed) {
+      // The concurrent winner stored its pair before writing the row.
+      const again = await pairFromGrace(refreshToken);
+      if (again) return again;
+      throw invalid;
+    }
     // Conditional update: of two concurrent refreshes with the same token only one wins.
     const rotated = await prisma.session.updateMany({
       where: { id: session.id, refreshTokenHash: session.refreshTokenHash, revokedAt: null },
@@ -113,13 +173,11 @@ export function createAuthService(deps: AuthServiceDeps) {
         lastUsedAt: new Date(),
       },
     });
-    if (rotated.count !== 1) throw invalid;
-    return {
-      accessToken: await issueTokens(session.user, session.id),
-      refreshToken: next.token,
-      expiresIn: accessTokens.ttlSec,
-      user: toUserView(session.user),
-    };
+    if (rotated.count !== 1) {
+      await coordination.del(graceKeyOf(refreshToken)).catch(() => {});
+      throw invalid;
+    }
+    return pair;
   }
 
   async function revokeSession(sessionId: string, reason: string): Promise<void> {
@@ -127,7 +185,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       where: { id: sessionId, revokedAt: null },
       data: { revokedAt: new Date(), revokedReason: reason },
     });
-    await revocations.revokeSession(sessionId);
+    await revocations.revokeSessions([sessionId]);
   }
 
   /** Ends the session of the presented access token (and of the refresh token, if given). */
@@ -142,38 +200,38 @@ export function createAuthService(deps: AuthServiceDeps) {
     await Promise.all([...ids].map((id) => revokeSession(id, "logout")));
   }
 
-  /** Revokes every session and access token of a user (disable, password reset, role change). */
+  /** Revokes every session of a user (disable, password reset, role change) on every instance. */
   async function revokeAllForUser(userId: string, reason: string): Promise<void> {
-    await prisma.session.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } });
-    await revocations.revokeUserTokens(userId);
+    const at = new Date();
+    const open = await prisma.session.findMany({ where: { userId, revokedAt: null }, select: { id: true } });
+    await prisma.session.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } });
+    await revocations.revokeSessions(open.map((s) => s.id));
+    await directory.changed(userId);
   }
 
-  /** Verifies an access token fully: signature, claims, revocation. Null when not valid. */
+  /**
+   * Verifies an access token fully: signature and claims, the session not revoked, the user
+   * still existing, enabled and in the token's role. Every check reads local state only.
+   * Null when not valid.
+   */
   async function authenticate(token: string): Promise<AccessClaims | null> {
     const claims = await accessTokens.verify(token);
     if (!claims) return null;
-    let revoked: boolean;
-    try {
-      revoked = await revocations.isRevoked(claims);
-    } catch {
-      // Coordination unreachable. Every revocation is also on the session row in PostgreSQL
-      // (logout, reuse detection; disable/role change/password reset revoke all sessions),
-      // so ask it instead: signing everyone out during a Redis outage would also keep a
-      // SuperAdmin from using the emergency stop exactly when it is needed.
-      revoked = !(await sessionStillValid(claims));
-    }
-    return revoked ? null : claims;
+    if (revocations.isRevoked(claims.sessionId)) return null;
+    const live = await directory.get(claims.userId);
+    if (!live || live.disabled || live.role !== claims.role) return null;
+    return claims;
   }
 
-  async function sessionStillValid(claims: AccessClaims): Promise<boolean> {
-    const session = await prisma.session.findUnique({ where: { id: claims.sessionId }, include: { user: true } });
-    return (
-      session !== null &&
-      session.revokedAt === null &&
-      session.userId === claims.userId &&
-      !session.user.disabled &&
-      session.user.role === claims.role
-    );
+  /** After a user's row was deleted: every instance refuses their tokens from now on. */
+  async function userRemoved(userId: string): Promise<void> {
+    await directory.changed(userId);
+  }
+
+  /** True when the user's row is still there (read from the database, for error paths). */
+  async function userExists(userId: string): Promise<boolean> {
+    directory.forget(userId);
+    return (await directory.get(userId)) !== null;
   }
 
   async function me(userId: string): Promise<TUser> {
@@ -182,7 +240,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, refresh, logout, authenticate, me, revokeAllForUser };
+  return { login, refresh, logout, authenticate, me, revokeAllForUser, userExists, userRemoved };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -10,9 +10,11 @@ import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 
 const SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 let t: TestApp;
+const GRACE_MS = 300;
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "cluster" });
+  // A short refresh grace window, so "reuse after the window" can be shown without waiting 10 s.
+  t = await startTestApp({ mode: "cluster", appOptions: { auth: { refreshGraceMs: GRACE_MS } } });
 });
 afterAll(async () => t?.close());
 
@@ -72,11 +74,12 @@ describe("login", () => {
 });
 
 describe("refresh tokens", () => {
-  it("rotate, and reusing a rotated token revokes the whole session", async () => {
+  it("rotate, and reusing a rotated token after the grace window revokes the whole session", async () => {
     const first = (await trpcMutation(t.url, "auth.login", TEST_SUPERADMIN)).body.result.data;
     const second = (await trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken })).body.result.data;
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect((await me(second.accessToken)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, GRACE_MS + 200));
 
     const reuse = await trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken });
     expect(reuse.status).toBe(401);
@@ -84,6 +87,32 @@ describe("refresh tokens", () => {
     // the session's access tokens are dead.
     expect((await trpcMutation(t.url, "auth.refresh", { refreshToken: second.refreshToken })).status).toBe(401);
     expect((await me(second.accessToken)).status).toBe(401);
+  });
+});
+
+describe("refresh grace window (two tabs)", () => {
+  it("two tabs refreshing with the same token at once both get the same new pair and stay signed in", async () => {
+    const first = (await trpcMutation(t.url, "auth.login", TEST_SUPERADMIN)).body.result.data;
+    const [a, b] = await Promise.all([
+      trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken }),
+      trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.body.result.data.refreshToken).toBe(b.body.result.data.refreshToken);
+    expect(a.body.result.data.accessToken).toBe(b.body.result.data.accessToken);
+    // The session lives on: the new pair works and rotates again.
+    expect((await me(a.body.result.data.accessToken)).status).toBe(200);
+    const third = await trpcMutation(t.url, "auth.refresh", { refreshToken: a.body.result.data.refreshToken });
+    expect(third.status).toBe(200);
+  });
+
+  it("a tab that refreshes a moment after the other gets the pair the first one got", async () => {
+    const first = (await trpcMutation(t.url, "auth.login", TEST_SUPERADMIN)).body.result.data;
+    const a = await trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken });
+    const b = await trpcMutation(t.url, "auth.refresh", { refreshToken: first.refreshToken });
+    expect(b.status).toBe(200);
+    expect(b.body.result.data).toEqual(a.body.result.data);
+    expect((await me(b.body.result.data.accessToken)).status).toBe(200);
   });
 });
 

@@ -1,30 +1,44 @@
+import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
+import { createRevocationSet, type RevocationSet } from "../../infra/revocation-set.ts";
 
 /**
- * Cluster-wide revocation of access tokens, kept in coordination so every instance sees a
- * logout at once. Entries live only as long as an access token could, so the store stays
- * small: a revoked session (logout) and a per-user "not before" epoch (disable, password
- * reset, role change) that kills every token issued earlier.
+ * Revoked sessions (logout, refresh-token reuse, password reset), known to every instance
+ * without a round trip per request: a revocation set fed by pushes and by the sessions'
+ * `revokedAt` in the database. An entry is kept as long as an access token of the session
+ * could still be valid.
  */
-export function createRevocations(coordination: Coordination, accessTtlSec: number) {
-  const ttlMs = (accessTtlSec + 60) * 1000;
-  const sessionKey = (id: string) => `auth:revoked-session:${id}`;
-  const userKey = (id: string) => `auth:user-not-before:${id}`;
+export function createSessionRevocations(deps: {
+  prisma: PrismaClient;
+  coordination: Coordination;
+  accessTtlSec: number;
+  resyncIntervalMs?: number | undefined;
+  log?: (msg: string, err?: unknown) => void;
+}) {
+  const keepMs = (deps.accessTtlSec + 60) * 1000;
+  const set: RevocationSet = createRevocationSet({
+    coordination: deps.coordination,
+    channel: "auth:revoked-sessions",
+    resyncIntervalMs: deps.resyncIntervalMs,
+    log: deps.log,
+    async load(sinceMs) {
+      const rows = await deps.prisma.session.findMany({
+        where: { revokedAt: { gte: new Date(sinceMs ?? Date.now() - keepMs) } },
+        select: { id: true, revokedAt: true },
+      });
+      return rows.map((r) => ({ id: r.id, untilMs: r.revokedAt!.getTime() + keepMs }));
+    },
+  });
 
   return {
-    async revokeSession(sessionId: string): Promise<void> {
-      await coordination.set(sessionKey(sessionId), "1", { ttlMs });
-    },
-    /** Invalidates every access token of the user issued before now. */
-    async revokeUserTokens(userId: string): Promise<void> {
-      await coordination.set(userKey(userId), String(Date.now()), { ttlMs });
-    },
-    async isRevoked(claims: { sessionId: string; userId: string; issuedAtMs: number }): Promise<boolean> {
-      // Runs on every authenticated request: both keys in one MGET (one Redis round trip).
-      const [session = null, notBefore = null] = await coordination.getMany([sessionKey(claims.sessionId), userKey(claims.userId)]);
-      return session !== null || (notBefore !== null && claims.issuedAtMs <= Number(notBefore));
-    },
+    start: () => set.start(),
+    close: () => set.close(),
+    resync: () => set.resync(),
+    isRevoked: (sessionId: string) => set.has(sessionId),
+    /** Call after the sessions' rows were marked revoked. */
+    revokeSessions: (sessionIds: string[]) =>
+      sessionIds.length === 0 ? Promise.resolve() : set.revoke(sessionIds.map((id) => ({ id, untilMs: Date.now() + keepMs }))),
   };
 }
 
-export type Revocations = ReturnType<typeof createRevocations>;
+export type SessionRevocations = ReturnType<typeof createSessionRevocations>;

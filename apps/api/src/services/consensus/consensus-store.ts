@@ -11,6 +11,7 @@
  */
 import {
   roleAtLeast,
+  withoutNulDeep,
   ZAttemptOutcome,
   ZProviderId,
   type TConsensusAnswer,
@@ -122,7 +123,10 @@ function toSummary(row: Prisma.ConsensusRunGetPayload<{ include: { answers: { se
 export function createConsensusStore(prisma: PrismaClient) {
   const scope = (viewer: Viewer) => (roleAtLeast(viewer.role, "ADMIN") ? {} : { userId: viewer.id });
 
-  async function save(run: TConsensusRun): Promise<void> {
+  async function save(shown: TConsensusRun): Promise<void> {
+    // Model answers may contain NUL, which PostgreSQL cannot store; the answer the user was
+    // shown is kept, minus that character.
+    const run = withoutNulDeep(shown);
     const rows = run.answers.map((a, i) => answerRow(rowId(run.id, i), a));
     run.excluded.forEach(({ provider }, i) => {
       rows.push({ id: rowId(run.id, run.answers.length + i), provider, status: EXCLUDED_FROZEN, error: "frozen by an emergency stop" });

@@ -1,0 +1,105 @@
+/**
+ * The Kubernetes manifests (deploy/kubernetes): rendered with `kubectl kustomize` as an
+ * operator would, every object validated against the Kubernetes schemas (kubernetes-models
+ * ships them compiled, offline), and every variable they set known to env.ts.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { ZEnv, parseEnv } from "./env.ts";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const variables = new Set(Object.keys(ZEnv.shape));
+const kubectl = process.env.KUBECTL ?? "kubectl";
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: unknown } }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  readinessProbe?: { httpGet?: { path: string } };
+  livenessProbe?: { httpGet?: { path: string } };
+  lifecycle?: { preStop?: unknown };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+type PodTemplate = { spec: { containers: Container[] } };
+
+function render(dir: string): K8sObject[] {
+  const result = spawnSync(kubectl, ["kustomize", `deploy/kubernetes/${dir}`], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  if (result.error) throw new Error(`${kubectl} is needed to render the manifests (apt-get install kubernetes-client): ${result.error.message}`);
+  expect(result.status, result.stderr).toBe(0);
+  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as K8sObject).filter(Boolean);
+}
+
+/** The kubernetes-models class for an object: "apps/v1" Deployment → kubernetes-models/apps/v1. */
+async function validate(object: K8sObject): Promise<void> {
+  const models = (await import(`kubernetes-models/${object.apiVersion}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const Model = models[object.kind];
+  if (!Model) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
+  new Model(object).validate();
+}
+
+const podTemplateOf = (o: K8sObject) => (o.spec as { template: PodTemplate }).template;
+
+describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
+  const objects = render(dir);
+  const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
+  const containers = objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").flatMap((o) => podTemplateOf(o).spec.containers);
+
+  it("renders every piece of a production deployment", () => {
+    for (const kind of ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap", "Job", "ServiceAccount"]) {
+      expect(byKind(kind).length, kind).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it("every object is valid against the Kubernetes schemas", async () => {
+    for (const object of objects) await expect(validate(object), `${object.kind} ${object.metadata.name}`).resolves.toBeUndefined();
+  });
+
+  it("carries no secret value: the Secret is referenced, never defined", () => {
+    expect(byKind("Secret")).toEqual([]);
+    for (const c of containers) {
+      expect(c.envFrom?.some((e) => e.secretRef?.name === "switchboard-secrets"), c.name).toBe(true);
+      for (const e of c.env ?? []) expect(e.value === undefined || !/SECRET|PASSWORD|KEY|_URL$/.test(e.name), e.name).toBe(true);
+    }
+  });
+
+  it("sets only variables env.ts knows, and the values parse in production", () => {
+    const config = byKind("ConfigMap").find((o) => o.metadata.name === "switchboard-config")!;
+    const names = [...Object.keys(config.data ?? {}), ...containers.flatMap((c) => (c.env ?? []).map((e) => e.name))];
+    expect(names.filter((name) => !variables.has(name))).toEqual([]);
+    // With the Secret's required keys filled in, env.ts accepts the configuration.
+    const secrets = { DATABASE_URL: "postgresql://u:p@postgres:5432/sb", REDIS_URL: "redis://redis:6379", JWT_SECRET: "x".repeat(48) };
+    expect(parseEnv({ ...config.data, ...secrets }).NODE_ENV).toBe("production");
+  });
+
+  it("the server probes /ready and /health, drains with preStop, has resources; the Job runs the migrations", () => {
+    const api = podTemplateOf(byKind("Deployment")[0]!).spec.containers[0]!;
+    expect(api.readinessProbe?.httpGet?.path).toBe("/ready");
+    expect(api.livenessProbe?.httpGet?.path).toBe("/health");
+    expect(api.lifecycle?.preStop).toBeDefined();
+    expect(api.resources?.requests?.cpu).toBeDefined();
+    expect(api.resources?.limits?.memory).toBeDefined();
+    const job = podTemplateOf(byKind("Job")[0]!).spec.containers[0]!;
+    expect(job.command).toEqual(["node", "apps/api/dist/migrate.js"]);
+    expect(readFileSync(`${root}apps/api/scripts/build.ts`, "utf8")).toContain('migrate: "src/migrate.ts"');
+    expect(job.image).toBe(api.image);
+  });
+});
+
+describe("the schema validation itself", () => {
+  it("rejects an object that breaks the schema", async () => {
+    const broken = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two" } } as unknown as K8sObject;
+    await expect(validate(broken)).rejects.toThrow(/replicas|selector|template/);
+  });
+});

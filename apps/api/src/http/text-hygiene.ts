@@ -1,0 +1,26 @@
+import { findNul, nulMessage } from "@switchboard/schema";
+import type { FastifyInstance } from "fastify";
+import { AppError } from "../services/errors.ts";
+
+/**
+ * Refuses NUL (U+0000) anywhere in a REST request's parsed body, query or path parameters
+ * with a 400 naming the field, before any handler runs: PostgreSQL cannot store it, and a
+ * late failure would come after the upstream call was paid for. tRPC procedures get the
+ * same check from their base middleware (with the zod issue shape), so /trpc is left to it.
+ * The error is thrown, so each surface answers in its own dialect (OpenAI shape on /v1).
+ */
+export function registerTextHygiene(app: FastifyInstance): void {
+  app.addHook("preHandler", async (request) => {
+    if (request.routeOptions.url?.startsWith("/trpc")) return;
+    for (const [part, value] of [
+      ["body", request.body],
+      ["query", request.query],
+      ["params", request.params],
+    ] as const) {
+      const path = findNul(value);
+      if (path) {
+        throw new AppError("BAD_REQUEST", nulMessage(path), { details: { field: path.join("."), in: part } });
+      }
+    }
+  });
+}

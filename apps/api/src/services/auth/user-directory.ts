@@ -1,0 +1,135 @@
+/**
+ * Who may still act, known locally: each instance keeps the role and disabled flag of the
+ * users that recently sent requests, so authenticating a request costs no database or Redis
+ * round trip. A user removed, disabled or re-roled is refused on every instance:
+ * - at once on the instance that made the change, and within milliseconds on the others
+ *   (a push on a coordination channel drops the cached entry);
+ * - within `refreshIntervalMs` in any case, because every instance re-reads its cached
+ *   users in the background — which also catches rows deleted or edited directly in the
+ *   database, and changes whose push was lost while Redis was unreachable.
+ * A user not cached yet (first request on this instance) is read once; concurrent requests
+ * share the read.
+ */
+import type { TRole } from "@switchboard/schema";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
+
+export interface LiveUser {
+  role: TRole;
+  disabled: boolean;
+}
+
+interface Entry {
+  /** Null: the user does not exist (a deleted user's tokens are answered without a read). */
+  user: LiveUser | null;
+  lastUsedMs: number;
+}
+
+export const USER_DIRECTORY_REFRESH_MS = 2_000;
+/** Entries not used for this long are dropped; the next request reads the user again. */
+const IDLE_EVICT_MS = 15 * 60_000;
+const MAX_ENTRIES = 100_000;
+const READ_CHUNK = 1_000;
+const CHANNEL = "auth:user-changed";
+
+export function createUserDirectory(deps: {
+  prisma: PrismaClient;
+  coordination: Coordination;
+  refreshIntervalMs?: number | undefined;
+  log?: ((msg: string, err?: unknown) => void) | undefined;
+}) {
+  const { prisma } = deps;
+  const entries = new Map<string, Entry>();
+  const pending = new Map<string, Promise<LiveUser | null>>();
+  let unsubscribe: Unsubscribe | undefined;
+  let offReconnect: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let failing = false;
+
+  async function read(userId: string): Promise<LiveUser | null> {
+    const row = await prisma.user.findUnique({ where: { id: userId }, select: { role: true, disabled: true } });
+    return row ? { role: row.role, disabled: row.disabled } : null;
+  }
+
+  function remember(userId: string, user: LiveUser | null): void {
+    if (entries.size >= MAX_ENTRIES && !entries.has(userId)) entries.delete(entries.keys().next().value!);
+    entries.set(userId, { user, lastUsedMs: Date.now() });
+  }
+
+  /** The user's live state; null when the user no longer exists. */
+  async function get(userId: string): Promise<LiveUser | null> {
+    const hit = entries.get(userId);
+    if (hit) {
+      hit.lastUsedMs = Date.now();
+      return hit.user;
+    }
+    let inFlight = pending.get(userId);
+    if (!inFlight) {
+      inFlight = read(userId).finally(() => pending.delete(userId));
+      pending.set(userId, inFlight);
+    }
+    const user = await inFlight;
+    remember(userId, user);
+    return user;
+  }
+
+  /** Re-reads every cached user in the background (deleted rows become "gone"). */
+  async function refresh(): Promise<void> {
+    const now = Date.now();
+    for (const [id, entry] of entries) if (now - entry.lastUsedMs > IDLE_EVICT_MS) entries.delete(id);
+    const ids = [...entries.keys()];
+    try {
+      for (let i = 0; i < ids.length; i += READ_CHUNK) {
+        const chunk = ids.slice(i, i + READ_CHUNK);
+        const rows = await prisma.user.findMany({ where: { id: { in: chunk } }, select: { id: true, role: true, disabled: true } });
+        const found = new Map(rows.map((r) => [r.id, { role: r.role, disabled: r.disabled }]));
+        for (const id of chunk) {
+          const entry = entries.get(id);
+          if (entry) entry.user = found.get(id) ?? null;
+        }
+      }
+      if (failing) deps.log?.("user directory: database reachable again");
+      failing = false;
+    } catch (error) {
+      // Keep the last known state; the disabled and deleted users in it stay refused.
+      if (!failing) deps.log?.("user directory: refresh failed; keeping the last known state", error);
+      failing = true;
+    }
+  }
+
+  return {
+    get,
+
+    async start(): Promise<void> {
+      unsubscribe = await deps.coordination.subscribe(CHANNEL, (userId) => entries.delete(userId));
+      offReconnect = deps.coordination.onReconnect(() => void refresh());
+      timer = setInterval(() => void refresh(), deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS);
+      timer.unref();
+    },
+
+    /** Call after changing or deleting a user: every instance forgets what it knew. */
+    async changed(userId: string): Promise<void> {
+      entries.delete(userId);
+      try {
+        await deps.coordination.publish(CHANNEL, userId);
+      } catch (error) {
+        deps.log?.("user directory: publish failed; peers will see the change on their next refresh", error);
+      }
+    },
+
+    /** Forgets a user locally (e.g. after a request failed on a missing row). */
+    forget(userId: string): void {
+      entries.delete(userId);
+    },
+
+    refresh,
+
+    async close(): Promise<void> {
+      if (timer) clearInterval(timer);
+      offReconnect?.();
+      await unsubscribe?.().catch(() => {});
+    },
+  };
+}
+
+export type UserDirectory = ReturnType<typeof createUserDirectory>;
