@@ -43,6 +43,12 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: deps.env.CONNECTION_TIMEOUT_MS,
     // ... and an idle keep-alive connection is not held forever.
     keepAliveTimeout: deps.env.KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      // Node enforces the request deadline on a sweep (30 s apart by default, which would
+      // let a trickle outlive it by that much): check every 2 s.
+      connectionsCheckingInterval: 2_000,
+      headersTimeout: Math.min(60_000, deps.env.REQUEST_TIMEOUT_MS),
+    },
   });
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
   // Every route declares its feature (http/route-features.ts); one that forgot counts as
