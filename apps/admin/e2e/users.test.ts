@@ -126,6 +126,22 @@ describe("admin SPA", () => {
 
     // The self row cannot demote or disable itself.
     expect(await page.getByLabel(`Role for ${api.email}`).isDisabled()).toBe(true);
+    expect(await page.getByRole("button", { name: `Delete ${api.email}` }).isDisabled()).toBe(true);
+
+    // Delete asks first; Cancel keeps the user, confirming removes them for good.
+    await page.getByRole("button", { name: "Delete sam.lee@e2e.test" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete user" });
+    await confirm.getByText(/cannot be undone/).waitFor();
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await page.getByRole("row", { name: /sam\.lee@e2e\.test/ }).waitFor();
+    await page.getByRole("button", { name: "Delete sam.lee@e2e.test" }).click();
+    await confirm.getByRole("button", { name: "Delete user" }).click();
+    await notice.getByText("Deleted sam.lee@e2e.test.", { exact: false }).waitFor();
+    await page.getByRole("row", { name: /sam\.lee@e2e\.test/ }).waitFor({ state: "detached" });
+    await page.reload();
+    await page.getByRole("row", { name: /dana\.ops@e2e\.test/ }).waitFor();
+    expect(await page.getByRole("row", { name: /sam\.lee@e2e\.test/ }).count()).toBe(0);
 
     await page.screenshot({ path: await screenshotPath("users.png"), fullPage: true });
     expect(pageErrors).toEqual([]);

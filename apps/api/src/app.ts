@@ -18,19 +18,20 @@ import { createAuthService } from "./services/auth/auth-service.ts";
 import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
 import { createSessionRevocations } from "./services/auth/revocations.ts";
 import { createUserDirectory } from "./services/auth/user-directory.ts";
-import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
+import { bootstrapSuperAdmin, resolveJwtSecret, resolveSecretsKey } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
-import { createGateway } from "./services/gateway/index.ts";
-import { createProviderRegistry } from "./services/gateway/registry.ts";
+import { openGateway, type LiveGateway } from "./services/gateway/index.ts";
+import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
+import { createRequestLog, noPrices, type PriceLookup } from "./services/request-log/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -43,6 +44,10 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
+  /** Model prices for spend (USD per million tokens), by model name. */
+  prices?: PriceLookup;
+  /** Test knob: how often the request log is written (default about every second). */
+  requestLogFlushMs?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
 }
@@ -88,10 +93,6 @@ function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => vo
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
-  // The provider registry is built once, here; everything that calls a model shares it.
-  const registry = createProviderRegistry(env);
-  const problem = consensusConfigProblem(env, registry);
-  if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const lifecycle = createLifecycle();
   const dataDir = resolve(env.DATA_DIR);
@@ -149,6 +150,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   const keys = createKeys({
     prisma: db.prisma,
     coordination,
+    owners: directory,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
   });
   const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
@@ -199,17 +201,35 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
-  // Chain and breaker are shared by chat and consensus: one circuit per provider, one set
-  // of cooldowns, one call-record stream.
-  const gateway = createGateway({
-    env,
-    registry,
-    emergency: {
-      isProviderFrozen: emergency.isProviderFrozen,
-      // A provider freeze aborts the calls to that provider.
-      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
-    },
-  });
+  // The gateway (provider registry, breaker, chain, live configuration) is built once,
+  // here; chat, consensus and metrics share it: one circuit per provider, one set of
+  // cooldowns, one call-record stream.
+  let gateway: LiveGateway;
+  try {
+    const secretsKey = await resolveSecretsKey({ configured: env.SECRETS_KEY, dataDir, cluster: env.DATABASE_URL !== undefined, log });
+    gateway = await openGateway({
+      env,
+      prisma: db.prisma,
+      box: createSecretBox(secretsKey),
+      coordination,
+      instanceId,
+      log: log.child({ component: "gateway" }),
+      emergency: {
+        isProviderFrozen: emergency.isProviderFrozen,
+        // A provider freeze aborts the calls to that provider.
+        onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
+      },
+    });
+    const problem = consensusConfigProblem(env, gateway.registry);
+    if (problem) throw new Error(`Invalid configuration: ${problem}`);
+    await gateway.config.start();
+  } catch (error) {
+    heartbeat.stop();
+    await emergency.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
   const { registry: providers, chain, breaker } = gateway;
   const chat = createChat({
     env,
@@ -263,14 +283,16 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   // Metrics subscribe to every upstream call (chat and consensus share the chain) and flush
   // in the background; nothing on a request's path waits for Redis or PostgreSQL.
+  const metricsRegistry = createMetricsRegistry();
   const metrics = createMetricsService({
     coordination,
     prisma: db.prisma,
-    registry: createMetricsRegistry(),
+    registry: metricsRegistry,
     identity: { id: instanceId, host: hostname(), pid: process.pid, version: VERSION, startedAt: startedAt.toISOString() },
     log: log.child({ component: "metrics" }),
     circuits: () => Object.fromEntries(providers.all().map((p) => [p.id, breaker.snapshot(p.id)])),
-    activeProviders: () => providers.chain().map((p) => p.id),
+    activeProviders: () => providers.all().map((p) => p.id),
+    health: () => Object.fromEntries(gateway.config.health()),
     emergency: () => emergency.status(),
     flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
     dbFlushIntervalMs: env.METRICS_DB_FLUSH_INTERVAL_MS,
@@ -278,6 +300,17 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   observeProviderCalls(chain, metrics, log.child({ component: "providers" }));
   await metrics.start();
   await keys.start();
+  const requestLog = createRequestLog({
+    prisma: db.prisma,
+    registry: metricsRegistry,
+    retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    storeBodies: env.REQUEST_LOG_BODIES,
+    prices: opts.prices ?? noPrices,
+    onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
+    log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
+    ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
+  });
+  requestLog.start();
 
   const deps: AppDeps = {
     env,
@@ -293,17 +326,21 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     users,
     emergency,
     providers,
+    gateway,
     chat,
     consensus,
     metrics,
     keys,
+    requestLog,
   };
   return {
     deps,
     async close() {
       heartbeat.stop();
+      await gateway.config.close();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
+      await requestLog.close();
       await keys.close();
       await emergency.close();
       await directory.close();

@@ -4,11 +4,13 @@ import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
 import type { Lifecycle } from "./infra/lifecycle.ts";
 import type { StreamSlots } from "./infra/stream-slots.ts";
+import type { LiveGateway } from "./services/gateway/index.ts";
 import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { KeysService } from "./services/keys/index.ts";
+import type { RequestLogService } from "./services/request-log/index.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { MetricsService } from "./services/metrics/metrics-service.ts";
 import type { UsersService } from "./services/users-service.ts";
@@ -33,8 +35,11 @@ export interface AppDeps {
   users: UsersService;
   emergency: EmergencyService;
   providers: ProviderRegistry;
+  /** Registry, breaker, chain, live configuration (providers.*, models.*) and prices. */
+  gateway: LiveGateway;
   chat: ChatService;
   metrics: MetricsService;
   consensus: ConsensusService;
   keys: KeysService;
+  requestLog: RequestLogService;
 }

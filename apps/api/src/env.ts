@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv as parseDotEnvText } from "node:util";
 import { z } from "zod";
-import { PROVIDER_IDS } from "@switchboard/schema";
+import { PROVIDER_IDS, ZProviderId } from "@switchboard/schema";
 
 const optionalString = z
   .string()
@@ -36,6 +36,11 @@ export const ZEnv = z
     ),
     REDIS_KEY_PREFIX: z.string().default("switchboard:"),
     JWT_SECRET: optionalString,
+    /** Encrypts provider API keys and headers at rest (AES-256-GCM): base64 of 32 random bytes. */
+    SECRETS_KEY: optionalString.refine(
+      (v) => v === undefined || (/^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, "base64").length === 32),
+      "SECRETS_KEY must be the base64 of 32 random bytes (openssl rand -base64 32)",
+    ),
     JWT_ISSUER: z.string().default("switchboard"),
     JWT_AUDIENCE: z.string().default("switchboard"),
     ACCESS_TOKEN_TTL_SEC: positiveInt(900),
@@ -84,7 +89,7 @@ export const ZEnv = z
     /** Deadline of a consensus run when the request gives none (each call is also bounded by PROVIDER_TIMEOUT_MS). */
     CONSENSUS_TIMEOUT_MS: positiveInt(30_000),
     /** The model that merges answers for `synthesize`; unset = the first provider that answered. */
-    CONSENSUS_AGGREGATOR: optionalString.pipe(z.enum(PROVIDER_IDS).optional()),
+    CONSENSUS_AGGREGATOR: optionalString.pipe(ZProviderId.optional()),
     /** How often each instance publishes its metrics snapshot to coordination (docs/metrics.md). */
     METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** How often each instance writes its per-minute metric buckets to the database. */
@@ -95,6 +100,13 @@ export const ZEnv = z
       .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     ADMIN_DIST_DIR: optionalString,
+    /** Days a request-log row is kept (older rows are deleted in the background). */
+    REQUEST_LOG_RETENTION_DAYS: positiveInt(30),
+    /** Also store request and response bodies in the request log (redacted of secrets). */
+    REQUEST_LOG_BODIES: z
+      .enum(["true", "false", "1", "0", ""])
+      .default("false")
+      .transform((v) => v === "true" || v === "1"),
     /** Requests per client IP per minute across the gateway, cluster-wide (0 = no limit). */
     IP_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(0),
     /** Open /ws/chat sockets per user on one instance. */
@@ -161,6 +173,13 @@ export const ZEnv = z
         code: "custom",
         path: ["JWT_SECRET"],
         message: "JWT_SECRET is required in cluster mode (every instance must share it)",
+      });
+    }
+    if (env.NODE_ENV === "production" && env.SECRETS_KEY === undefined && clusterMode) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SECRETS_KEY"],
+        message: "SECRETS_KEY is required in cluster mode (every instance must decrypt the same provider keys)",
       });
     }
     if (env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID === undefined) {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
@@ -10,16 +11,21 @@ import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
-import { registerOpenAIRoutes } from "./http/openai-routes.ts";
+import { registerOpenAIRoutes } from "./http/openai/routes.ts";
+import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
+import { recordRoutes } from "./http/route-catalogue.ts";
 import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
-import { appErrorOf } from "./trpc/errors.ts";
+import { procedureErrorHeaders } from "./trpc/errors.ts";
+
+/** What an incoming x-request-id may look like: printable, no spaces, at most 128 characters. */
+const REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
 export { BODY_LIMIT_BYTES };
 
@@ -49,7 +55,15 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       connectionsCheckingInterval: 2_000,
       headersTimeout: Math.min(60_000, deps.env.REQUEST_TIMEOUT_MS),
     },
+    // A caller's own x-request-id is kept when it is a sane token, so one id follows a
+    // request through the caller's logs and ours; otherwise a fresh one is made.
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
   });
+  // Before any route: the server's own route list, for tools that must cover every route.
+  recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
   // Every route declares its feature (http/route-features.ts); one that forgot counts as
   // "admin" for the emergency gate, and is named here so it gets fixed.
@@ -68,7 +82,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       origin: deps.env.CORS_ORIGINS,
       credentials: true,
       // Browser clients on other origins may read these; everything else stays hidden.
-      exposedHeaders: ["x-switchboard-overhead-ms", "retry-after"],
+      exposedHeaders: ["x-switchboard-overhead-ms", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
     });
   }
   // The per-IP limit (when configured): the cheapest refusal of a flood.
@@ -88,9 +102,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     responseMeta({ errors }) {
       // API answers are per-caller and some runs are paid: nothing may be cached.
       const headers: Record<string, string> = { "cache-control": "no-store" };
-      const retryAfter = errors.map((e) => appErrorOf(e)?.retryAfterSec).find((s) => s !== undefined);
-      if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
-      return { headers };
+      return { headers: { ...headers, ...procedureErrorHeaders(errors) } };
     },
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
@@ -100,7 +112,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
-  registerLegacyRoutes(app, deps, { sockets: () => 0, sso: () => [] });
+  const sockets = await registerWebSockets(app, deps);
+  registerLegacyRoutes(app, deps, { sockets: sockets.openCount, sso: () => [] });
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

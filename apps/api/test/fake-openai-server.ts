@@ -12,8 +12,25 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 
 export type FakeBehavior =
-  /** A normal answer; streams one chunk per word. */
-  | { kind: "ok"; content?: string; chunkDelayMs?: number; usage?: boolean }
+  /**
+   * A normal answer; streams one chunk per word. The optional fields shape it like the
+   * answers agent frameworks depend on: tool calls (streamed as indexed fragments), a
+   * refusal, a finish reason other than "stop", logprobs, usage details, n choices.
+   */
+  | {
+      kind: "ok";
+      content?: string;
+      chunkDelayMs?: number;
+      usage?: boolean;
+      finishReason?: string;
+      toolCalls?: FakeToolCall[];
+      refusal?: string;
+      logprobs?: boolean;
+      systemFingerprint?: string;
+      usageDetails?: Record<string, unknown>;
+      /** Extra fields on the message / every delta (e.g. reasoning_content). */
+      extra?: Record<string, unknown>;
+    }
   /** Waits before answering normally (a slow first token). */
   | { kind: "slow"; delayMs: number; content?: string }
   /** An HTTP error, e.g. 429 with Retry-After or 500. */
@@ -29,6 +46,13 @@ export type FakeBehavior =
   /** Holds the answer until `until` settles (the test decides when), then answers normally. */
   | { kind: "wait"; until: Promise<unknown>; content?: string };
 
+export interface FakeToolCall {
+  id: string;
+  name: string;
+  /** JSON text; streamed in pieces of a few characters. */
+  arguments: string;
+}
+
 /** Chooses the behaviour from the request itself (e.g. answer by prompt, fail only some calls). */
 export type FakeResponder = (request: { index: number; body: FakeRequest["body"] }) => FakeBehavior;
 
@@ -37,6 +61,8 @@ export interface FakeRequest {
   path: string;
   headers: IncomingMessage["headers"];
   body: { model?: string; messages?: Array<{ role: string; content: string }>; stream?: boolean; [key: string]: unknown };
+  /** The body exactly as received, for byte-level comparisons. */
+  raw: string;
   behavior: FakeBehavior;
   /** The client went away before the response finished. */
   aborted: boolean;
@@ -90,7 +116,7 @@ export async function startFakeOpenAI(opts: { name?: string; defaultBehavior?: F
       return json(res, 400, { error: { message: "invalid JSON body", type: "invalid_request_error" } });
     }
     const behavior = queue.shift() ?? (typeof fallback === "function" ? fallback({ index: requests.length, body }) : fallback);
-    const record: FakeRequest = { index: requests.length, path: req.url ?? "", headers: req.headers, body, behavior, aborted: false, completed: false };
+    const record: FakeRequest = { index: requests.length, path: req.url ?? "", headers: req.headers, body, raw, behavior, aborted: false, completed: false };
     requests.push(record);
     res.once("close", () => {
       if (!res.writableFinished) record.aborted = true;
@@ -137,6 +163,7 @@ export async function closedPortUrl(): Promise<string> {
 
 async function respond(record: FakeRequest, res: ServerResponse, name: string): Promise<void> {
   const { behavior, body } = record;
+  if (record.path.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
   const stream = body.stream === true;
   const model = body.model ?? `${name}-model`;
   const content = ("content" in behavior && behavior.content) || `Hello from ${name}.`;
@@ -185,10 +212,96 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
     case "no-finish":
       return sse(res, model, words(content), { finish: false, usage: false, done: false });
     case "ok":
+      if (isRich(behavior)) return stream ? richSse(res, model, behavior, body) : json(res, 200, richCompletion(model, behavior, body));
       return stream
         ? sse(res, model, words(content), { finish: true, usage: behavior.usage !== false, delayMs: behavior.chunkDelayMs ?? 0, wantsUsage: body.stream_options })
         : json(res, 200, completion(model, content, behavior.usage !== false));
   }
+}
+
+type OkBehavior = Extract<FakeBehavior, { kind: "ok" }>;
+const isRich = (b: OkBehavior) =>
+  b.finishReason !== undefined || b.toolCalls !== undefined || b.refusal !== undefined || b.logprobs === true || b.systemFingerprint !== undefined || b.usageDetails !== undefined || b.extra !== undefined;
+
+const choicesOf = (body: FakeRequest["body"]) => (typeof body.n === "number" && body.n > 1 ? body.n : 1);
+const finishOf = (b: OkBehavior) => b.finishReason ?? (b.toolCalls ? "tool_calls" : "stop");
+const contentOf = (b: OkBehavior, index: number) =>
+  b.toolCalls || b.refusal !== undefined ? (b.content ?? null) : `${b.content ?? "Hello."}${index > 0 ? ` (choice ${index})` : ""}`;
+const logprobsOf = (text: string) => ({ content: words(text).map((token) => ({ token, logprob: -0.25, bytes: [...Buffer.from(token)], top_logprobs: [] })), refusal: null });
+const richUsage = (b: OkBehavior, completionTokens: number) => ({ prompt_tokens: 7, completion_tokens: completionTokens, total_tokens: 7 + completionTokens, ...b.usageDetails });
+
+/** A completion with every field agent frameworks read. */
+function richCompletion(model: string, b: OkBehavior, body: FakeRequest["body"]) {
+  const choices = Array.from({ length: choicesOf(body) }, (_, index) => {
+    const content = contentOf(b, index);
+    return {
+      index,
+      message: {
+        role: "assistant",
+        content,
+        refusal: b.refusal ?? null,
+        ...(b.toolCalls ? { tool_calls: b.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) } : {}),
+        ...b.extra,
+      },
+      logprobs: b.logprobs && content ? logprobsOf(content) : null,
+      finish_reason: finishOf(b),
+    };
+  });
+  return {
+    id: "chatcmpl-fake",
+    object: "chat.completion",
+    created: 1_700_000_000,
+    model,
+    choices,
+    ...(b.usage !== false ? { usage: richUsage(b, 5) } : {}),
+    system_fingerprint: b.systemFingerprint ?? null,
+  };
+}
+
+/** The same answer as OpenAI streams it: role, content words, tool-call fragments by index, finish, usage. */
+async function richSse(res: ServerResponse, model: string, b: OkBehavior, body: FakeRequest["body"]): Promise<void> {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  const write = (choices: object[], extra: object = {}) =>
+    res.write(
+      `data: ${JSON.stringify({ id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model, system_fingerprint: b.systemFingerprint ?? null, choices, ...extra })}\n\n`,
+    );
+  for (let index = 0; index < choicesOf(body); index++) {
+    write([{ index, delta: { role: "assistant", content: b.toolCalls ? null : "", ...b.extra }, logprobs: null, finish_reason: null }]);
+    const content = contentOf(b, index);
+    for (const piece of content ? words(content) : []) {
+      if (b.chunkDelayMs) await sleep(b.chunkDelayMs);
+      write([{ index, delta: { content: piece }, logprobs: b.logprobs ? logprobsOf(piece) : null, finish_reason: null }]);
+    }
+    if (b.refusal !== undefined) for (const piece of words(b.refusal)) write([{ index, delta: { refusal: piece }, logprobs: null, finish_reason: null }]);
+    (b.toolCalls ?? []).forEach((call, i) => {
+      write([{ index, delta: { tool_calls: [{ index: i, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }, logprobs: null, finish_reason: null }]);
+      for (let at = 0; at < call.arguments.length; at += 4) {
+        write([{ index, delta: { tool_calls: [{ index: i, function: { arguments: call.arguments.slice(at, at + 4) } }] }, logprobs: null, finish_reason: null }]);
+      }
+    });
+    write([{ index, delta: {}, logprobs: null, finish_reason: finishOf(b) }]);
+  }
+  const wantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  if (b.usage !== false && wantsUsage) write([], { usage: richUsage(b, 5) });
+  res.write("data: [DONE]\n\n");
+  res.end();
+}
+
+/** Deterministic vectors: input i gets [i+1, len/10, 0.5]. */
+function embeddings(body: FakeRequest["body"], name: string) {
+  const input = body.input;
+  const inputs = Array.isArray(input) && (input.length === 0 || typeof input[0] !== "number") ? (input as unknown[]) : [input];
+  return {
+    object: "list",
+    data: inputs.map((x, index) => {
+      const vector = [index + 1, String(x).length / 10, 0.5];
+      // As OpenAI does: base64 of little-endian float32s when asked (the SDK's default).
+      const embedding = body.encoding_format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector;
+      return { object: "embedding", index, embedding };
+    }),
+    model: body.model ?? `${name}-embedding`,
+    usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 },
+  };
 }
 
 function completion(model: string, content: string, usage = true) {

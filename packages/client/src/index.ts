@@ -9,12 +9,15 @@
  */
 import {
   createTRPCClient,
+  createWSClient,
   httpBatchLink,
   httpLink,
   httpSubscriptionLink,
   splitLink,
   TRPCClientError,
+  wsLink,
   type TRPCClient,
+  type TRPCLink,
 } from "@trpc/client";
 import type { AppRouter } from "@switchboard/api";
 import { EventSource } from "eventsource";
@@ -32,6 +35,13 @@ export interface SwitchboardClientOptions {
   token?: string | (() => string | undefined | Promise<string | undefined>);
   /** Custom fetch (tests, proxies). */
   fetch?: typeof globalThis.fetch;
+  /**
+   * How subscriptions travel: "sse" (default, plain HTTP) or "websocket" (one socket per
+   * client, at /trpc). Queries and mutations always use HTTP.
+   */
+  transport?: "sse" | "websocket";
+  /** A WebSocket implementation where there is no global one (Node 20: the `ws` package). */
+  WebSocket?: typeof globalThis.WebSocket;
 }
 
 export type SwitchboardClient = TRPCClient<AppRouter>;
@@ -47,8 +57,7 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        // Browsers' EventSource cannot send headers; this one can, so the token stays out of URLs.
-        true: httpSubscriptionLink({
+        true: opts.transport === "websocket" ? socketLink(url, tokenOf, opts.WebSocket) : httpSubscriptionLink({
           url,
           EventSource,
           eventSourceOptions: async () => {
@@ -59,7 +68,7 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
                 baseFetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
             };
           },
-        }),
+        }) as TRPCLink<AppRouter>,
         // The server refuses auth.* inside a batch of several calls (sign-in limits count
         // requests), so those go alone; everything else is batched.
         false: splitLink({
@@ -71,6 +80,27 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
       }),
     ],
   });
+}
+
+/**
+ * Subscriptions over one WebSocket, opened when the first one starts and closed when the
+ * last one ends. The token travels as connectionParams (the first message), never in the URL.
+ */
+function socketLink(
+  httpUrl: string,
+  tokenOf: () => Promise<string | undefined>,
+  WebSocketImpl: typeof globalThis.WebSocket | undefined,
+): TRPCLink<AppRouter> {
+  const client = createWSClient({
+    url: httpUrl.replace(/^http/, "ws"),
+    connectionParams: async () => {
+      const token = await tokenOf();
+      return token ? { token } : {};
+    },
+    lazy: { enabled: true, closeMs: 0 },
+    ...(WebSocketImpl ? { WebSocket: WebSocketImpl } : {}),
+  });
+  return wsLink<AppRouter>({ client });
 }
 
 /** The code a failed call carries: the app code (e.g. EMERGENCY_STOP) or the tRPC code. */

@@ -1,30 +1,119 @@
 /**
- * The subset of OpenAI's chat-completions request that Switchboard honours. Unknown fields
- * are accepted and ignored (SDKs send many), so existing clients work by changing baseURL.
+ * What Switchboard checks of an OpenAI-compatible request: only what it needs itself (the
+ * model to route, the messages' shape, the limits it enforces, well-formed tools). Every
+ * other field is accepted as sent and forwarded unchanged to the provider, which is the
+ * judge of sampling parameters, response formats and vendor extensions. Objects are loose:
+ * unknown keys survive validation.
  */
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";
 
-const ZTextPart = z.object({ type: z.literal("text"), text: z.string() });
-
-export const ZOpenAIMessage = z.object({
-  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
-  // Content parts other than text (images, audio) are not supported by every provider.
-  content: z.union([z.string(), z.array(ZTextPart)]).nullable().optional(),
-  name: z.string().optional(),
-});
-
-/** All messages together, as characters: the same budget as a conversation's limit. */
+/** All messages' text together, as characters: the same budget as a conversation's limit. */
 export const OPENAI_MAX_REQUEST_CHARS = CHAT_LIMITS.messageMaxChars * 8;
 
-export const ZOpenAIChatRequest = z.object({
+export const OPENAI_LIMITS = {
+  /** `n`: choices per request (each is a full generation, paid upstream). */
+  maxChoices: 8,
+  maxTools: 128,
+  /** Embedding inputs per request, as OpenAI allows. */
+  maxEmbeddingInputs: 2048,
+} as const;
+
+const ZTextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
+const ZImagePart = z.looseObject({ type: z.literal("image_url"), image_url: z.looseObject({ url: z.string().min(1) }) });
+const ZAudioPart = z.looseObject({ type: z.literal("input_audio"), input_audio: z.looseObject({ data: z.string(), format: z.string() }) });
+const ZFilePart = z.looseObject({ type: z.literal("file"), file: z.looseObject({}) });
+const ZRefusalPart = z.looseObject({ type: z.literal("refusal"), refusal: z.string() });
+
+const partsError = (allowed: string) => ({ error: `content parts must be of type ${allowed}` });
+const ZUserPart = z.discriminatedUnion("type", [ZTextPart, ZImagePart, ZAudioPart, ZFilePart], partsError("text, image_url, input_audio or file"));
+const ZTextOnly = z.discriminatedUnion("type", [ZTextPart], partsError("text"));
+const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], partsError("text or refusal"));
+
+/** A function name as OpenAI accepts it. */
+const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");
+
+export const ZOpenAIToolCall = z.looseObject({
+  id: z.string().min(1),
+  type: z.string().min(1),
+  function: z.looseObject({ name: z.string().min(1), arguments: z.string() }).optional(),
+});
+
+export const ZOpenAIMessage = z.discriminatedUnion(
+  "role",
+  [
+    z.looseObject({ role: z.literal(["system", "developer"]), content: z.union([z.string(), z.array(ZTextOnly)]) }),
+    z.looseObject({ role: z.literal("user"), content: z.union([z.string(), z.array(ZUserPart)]) }),
+    z.looseObject({
+      role: z.literal("assistant"),
+      content: z.union([z.string(), z.array(ZAssistantPart)]).nullable().optional(),
+      tool_calls: z.array(ZOpenAIToolCall).optional(),
+      refusal: z.string().nullable().optional(),
+    }),
+    z.looseObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(ZTextOnly)]), tool_call_id: z.string().min(1) }),
+  ],
+  { error: "role must be system, developer, user, assistant or tool" },
+);
+export type TOpenAIMessage = z.infer<typeof ZOpenAIMessage>;
+
+/** Function tools are checked; other tool kinds (custom, vendor) are the provider's to judge. */
+export const ZOpenAITool = z
+  .looseObject({
+    type: z.string().min(1),
+    function: z
+      .looseObject({
+        name: ZFunctionName,
+        description: z.string().optional(),
+        parameters: z.record(z.string(), z.unknown()).optional(),
+        strict: z.boolean().nullable().optional(),
+      })
+      .optional(),
+  })
+  .refine((t) => t.type !== "function" || t.function !== undefined, { message: "a function tool needs function: {name, parameters?}", path: ["function"] });
+
+const ZToolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z
+    .looseObject({ type: z.string().min(1), function: z.looseObject({ name: ZFunctionName }).optional() })
+    .refine((c) => c.type !== "function" || c.function !== undefined, { message: "a function tool_choice needs function: {name}", path: ["function"] }),
+]);
+
+const ZResponseFormat = z
+  .looseObject({
+    type: z.string().min(1),
+    json_schema: z.looseObject({ name: z.string().min(1), schema: z.record(z.string(), z.unknown()).optional() }).optional(),
+  })
+  .refine((f) => f.type !== "json_schema" || f.json_schema !== undefined, { message: "json_schema format needs json_schema: {name, schema}", path: ["json_schema"] });
+
+const ZMaxTokens = z.number().int().min(1).max(CHAT_LIMITS.maxTokens).nullable().optional();
+
+export const ZOpenAIChatRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
   messages: z.array(ZOpenAIMessage).min(1, "messages must not be empty").max(CHAT_LIMITS.conversationMaxMessages),
-  stream: z.boolean().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
-  max_tokens: z.number().int().min(1).max(CHAT_LIMITS.maxTokens).nullable().optional(),
-  max_completion_tokens: z.number().int().min(1).max(CHAT_LIMITS.maxTokens).nullable().optional(),
-  n: z.literal(1, "only n=1 is supported").nullable().optional(),
+  max_tokens: ZMaxTokens,
+  max_completion_tokens: ZMaxTokens,
+  n: z.number().int().min(1).max(OPENAI_LIMITS.maxChoices, `n is limited to ${OPENAI_LIMITS.maxChoices}`).nullable().optional(),
+  tools: z.array(ZOpenAITool).max(OPENAI_LIMITS.maxTools).nullable().optional(),
+  tool_choice: ZToolChoice.nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  response_format: ZResponseFormat.nullable().optional(),
 });
 export type TOpenAIChatRequest = z.infer<typeof ZOpenAIChatRequest>;
+
+const ZEmbeddingInput = z.union([
+  z.string(),
+  z.array(z.string()).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
+  z.array(z.number().int()).min(1),
+  z.array(z.array(z.number().int()).min(1)).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
+]);
+
+export const ZOpenAIEmbeddingRequest = z.looseObject({
+  model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
+  input: ZEmbeddingInput,
+  encoding_format: z.enum(["float", "base64"]).optional(),
+  dimensions: z.number().int().min(1).optional(),
+});
+export type TOpenAIEmbeddingRequest = z.infer<typeof ZOpenAIEmbeddingRequest>;

@@ -1,41 +1,37 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { noteErrorCode } from "../infra/request-scope.ts";
-import { AppError, HTTP_STATUS_BY_APP_CODE } from "../services/errors.ts";
-
-const FASTIFY_CODE_MESSAGES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: "Malformed JSON body",
-  FST_ERR_CTP_EMPTY_JSON_BODY: "Empty JSON body",
-  FST_ERR_CTP_BODY_TOO_LARGE: "Request body too large (limit 1 MB)",
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: "Unsupported content type; send application/json",
-};
-
 /**
- * One error shape for every non-tRPC failure. Client errors keep their status (400, 413…);
- * only genuine server faults become 500, and their details stay in the log.
+ * The REST dialect of the error table (http/error-map.ts): {error:{code, message, ...details}}
+ * with the table's status and headers. Also the server-wide Fastify error handler, so a
+ * malformed body on /trpc answers in tRPC's envelope and one on /v1 in OpenAI's.
  */
-export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: FastifyError | AppError | Error): void {
-  if (error instanceof AppError) {
-    noteErrorCode(error.code);
-    if (error.retryAfterSec !== undefined) void reply.header("retry-after", String(error.retryAfterSec));
-    void reply.status(HTTP_STATUS_BY_APP_CODE[error.code]).send({
-      error: { code: error.code, message: error.message, ...error.details },
-    });
-    return;
-  }
-  const status = (error as FastifyError).statusCode ?? 500;
-  if (status >= 500) {
-    request.log.error({ err: error }, "unhandled error");
-    void reply.status(500).send({ error: { code: "INTERNAL", message: "Internal error" } });
-    return;
-  }
-  const code = (error as FastifyError).code;
-  const message = (code && FASTIFY_CODE_MESSAGES[code]) ?? error.message;
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { noteErrorCode } from "../infra/request-scope.ts";
+import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "./error-map.ts";
+import { isOpenAIPath, sendOpenAIError } from "./openai/errors.ts";
+
+/** The REST body for a described error. */
+export function restErrorBody(described: ErrorDescription): { error: Record<string, unknown> } {
+  return {
+    error: {
+      code: described.code,
+      message: described.message,
+      ...described.details,
+      ...(described.param !== null ? { param: described.param } : {}),
+    },
+  };
+}
+
+export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  if (isOpenAIPath(request.url)) return sendOpenAIError(request, reply, error);
+  const described = describeError(error);
+  noteErrorCode(described.code);
+  if (described.internal) request.log.error({ err: error }, "unhandled error");
+  void reply.headers(errorHeaders(described));
   // tRPC clients understand their own error envelope, so /trpc failures use it.
   if (request.url.startsWith("/trpc")) {
-    void reply.status(status).send({
-      error: { message, code: -32600, data: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", httpStatus: status } },
+    void reply.status(described.status).send({
+      error: { message: described.message, code: -32600, data: { code: ERROR_TABLE[described.code].trpc, appCode: described.code, httpStatus: described.status } },
     });
     return;
   }
-  void reply.status(status).send({ error: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", message } });
+  void reply.status(described.status).send(restErrorBody(described));
 }

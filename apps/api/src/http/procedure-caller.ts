@@ -12,8 +12,9 @@ import { noteErrorCode } from "../infra/request-scope.ts";
 import { appRouter } from "../routers/index.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
-import { errorData, toTRPCError } from "../trpc/errors.ts";
+import { appErrorOf, errorData, toTRPCError } from "../trpc/errors.ts";
 import { crossOriginCookie } from "./csrf.ts";
+import { describeError, errorHeaders } from "./error-map.ts";
 import { createCallerFactory } from "../trpc/init.ts";
 
 const createCaller = createCallerFactory(appRouter);
@@ -69,7 +70,10 @@ export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: F
 export function sendProcedureError(reply: FastifyReply, thrown: unknown): FastifyReply {
   const error: TRPCError = toTRPCError(thrown);
   const { appCode, zodError, retryAfterSec, ...details } = errorData(error);
-  if (typeof retryAfterSec === "number") void reply.header("retry-after", String(retryAfterSec));
+  const cause = appErrorOf(error);
+  // Retry-After and x-should-retry as every dialect sends them.
+  if (cause) void reply.headers(errorHeaders(describeError(cause)));
+  else if (typeof retryAfterSec === "number") void reply.header("retry-after", String(retryAfterSec));
   const status = getHTTPStatusCodeFromError(error);
   noteErrorCode(String(appCode));
   const message = status >= 500 && appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : error.message;

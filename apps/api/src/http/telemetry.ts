@@ -9,8 +9,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
-import { newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
-import { errorCodeOf } from "./error-codes.ts";
+import { currentScope, newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
+import { errorCodeOf } from "./error-map.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
 
@@ -43,10 +43,23 @@ function beforeHeaders(res: ServerResponse, listener: (headers: OutgoingHttpHead
 const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResponse) =>
   String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
 
-export function registerTelemetry(app: FastifyInstance, deps: Pick<AppDeps, "metrics">): void {
+type TelemetryDeps = Pick<AppDeps, "metrics" | "requestLog">;
+
+const isGatewayProcedure = (p: string) => p.startsWith("chat.") || p.startsWith("consensus.");
+
+export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): void {
+  if (deps.requestLog.storeBodies) {
+    app.addHook("onSend", (_request, _reply, payload, done) => {
+      const scope = currentScope();
+      if (scope && typeof payload === "string") scope.responseBody = payload;
+      done(null, payload);
+    });
+  }
   app.addHook("onRequest", (request, reply, done) => {
     const path = request.url.split("?")[0] ?? "/";
     const scope = newScope(request.id, isGatewayPath(path));
+    // On the raw response, so hijacked streams and early refusals carry it too.
+    reply.raw.setHeader("x-request-id", request.id);
     let headerOverhead: number | undefined;
     if (scope.gateway) {
       beforeHeaders(reply.raw, (headers) => {
@@ -63,7 +76,7 @@ export function registerTelemetry(app: FastifyInstance, deps: Pick<AppDeps, "met
   });
 }
 
-function finish(deps: Pick<AppDeps, "metrics">, request: FastifyRequest, reply: FastifyReply, scope: RequestScope, path: string, headerOverhead: number | undefined): void {
+function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyReply, scope: RequestScope, path: string, headerOverhead: number | undefined): void {
   try {
     const durationMs = performance.now() - scope.startedAt;
     const status = reply.raw.statusCode;
@@ -85,6 +98,8 @@ function finish(deps: Pick<AppDeps, "metrics">, request: FastifyRequest, reply: 
       });
     }
 
+    if (scope.gateway || scope.procedures.some(isGatewayProcedure)) recordRequest(deps, request, scope, { path, route, status, errorCode, durationMs });
+
     const last = scope.calls.at(-1);
     const outcome = errorCode ?? (completed ? "success" : "client_closed");
     const fields = {
@@ -104,5 +119,46 @@ function finish(deps: Pick<AppDeps, "metrics">, request: FastifyRequest, reply: 
     else request.log.info(fields, "request");
   } catch (err) {
     request.log.error({ err }, "request telemetry failed");
+  }
+}
+
+/** The request-log row (written in batches by the request log; nothing here waits). */
+function recordRequest(
+  deps: TelemetryDeps,
+  request: FastifyRequest,
+  scope: RequestScope,
+  r: { path: string; route: string; status: number; errorCode: string | undefined; durationMs: number },
+): void {
+  const bodies = deps.requestLog.storeBodies;
+  deps.requestLog.record({
+    requestId: scope.requestId,
+    method: request.method,
+    route: r.path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : r.route,
+    userId: scope.userId,
+    keyId: scope.keyId,
+    model: scope.model,
+    status: r.status,
+    errorCode: r.errorCode,
+    startedAt: scope.startedAt,
+    durationMs: r.durationMs,
+    stream: scope.stream,
+    ip: request.ip,
+    calls: scope.calls,
+    ...(bodies
+      ? {
+          requestBody: request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url),
+          responseBody: scope.responseBody,
+        }
+      : {}),
+  });
+}
+
+function queryOf(url: string): string | undefined {
+  const query = url.split("?")[1];
+  if (!query) return undefined;
+  try {
+    return decodeURIComponent(query);
+  } catch {
+    return query;
   }
 }

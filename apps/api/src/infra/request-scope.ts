@@ -42,12 +42,22 @@ export interface RequestScope {
   upstreamOpenedAt: number | undefined;
   /** Set once the response turned out to be a stream (SSE). */
   stream: boolean;
+  /** The response body, kept only when the request log stores bodies. */
+  responseBody?: string | undefined;
+  /** The rate limit this request was counted against, for x-ratelimit-* headers. */
+  rateLimit: RateLimitNote | undefined;
+}
+
+export interface RateLimitNote {
+  limit: number;
+  remaining: number;
+  resetMs: number;
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined };
 }
 
 export function runInScope<T>(scope: RequestScope, fn: () => T): T {
@@ -73,6 +83,12 @@ export function noteModel(model: string): void {
 
 export function noteProcedure(path: string): void {
   storage.getStore()?.procedures.push(path);
+}
+
+/** The last limit a request was counted against wins: it is the one the caller hit last. */
+export function noteRateLimit(note: RateLimitNote): void {
+  const scope = storage.getStore();
+  if (scope) scope.rateLimit = note;
 }
 
 /** Keeps the first code: later ones are usually consequences of it. */

@@ -13,9 +13,11 @@ export const TEMPLATE_MODEL = "switchboard-template-1";
 export const CLARIFY_FORMAT_NAME = "clarifying_questions";
 
 /** @param opts.streamDelayMs pause between streamed words (TEMPLATE_STREAM_DELAY_MS). */
-export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): ChatProvider {
+export function createTemplateProvider(opts: { streamDelayMs?: number; id?: string } = {}): ChatProvider {
   const pause = opts.streamDelayMs ? () => sleep(opts.streamDelayMs) : () => nextTick();
   function reply(request: ProviderRequest): string {
+    const unmet = unmetDemand(request.passthrough);
+    if (unmet) throw new ProviderError("unsupported", `template cannot ${unmet}`);
     if (request.responseFormat) {
       if (request.responseFormat.name !== CLARIFY_FORMAT_NAME) {
         throw new ProviderError("malformed", `template cannot produce ${request.responseFormat.name}`);
@@ -34,7 +36,7 @@ export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): C
   async function complete(request: ProviderRequest): Promise<ProviderCompletion> {
     if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
     const content = reply(request);
-    return { content, model: TEMPLATE_MODEL, usage: usageOf(request, wordsOf(content).length) };
+    return { content, finishReason: "stop", model: TEMPLATE_MODEL, usage: usageOf(request, wordsOf(content).length) };
   }
 
   async function* stream(request: ProviderRequest): AsyncGenerator<ProviderChunk> {
@@ -48,7 +50,21 @@ export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): C
     yield { type: "usage", usage: usageOf(request, words.length) };
   }
 
-  return { id: "template", kind: "template", model: TEMPLATE_MODEL, configured: true, baseUrl: null, complete, stream };
+  return { id: opts.id ?? "template", kind: "template", model: TEMPLATE_MODEL, configured: true, baseUrl: null, complete, stream };
+}
+
+/**
+ * What a caller demands that canned prose cannot give: a forced tool call or JSON output.
+ * Answering prose anyway would hand an agent a reply it cannot parse; refusing lets the
+ * chain report that no provider could serve the request.
+ */
+function unmetDemand(passthrough: Record<string, unknown> | undefined): string | null {
+  if (!passthrough) return null;
+  const format = (passthrough["response_format"] as { type?: unknown } | null | undefined)?.type;
+  if (format === "json_object" || format === "json_schema") return `produce response_format ${format}`;
+  const choice = passthrough["tool_choice"];
+  if (choice === "required" || (typeof choice === "object" && choice !== null)) return "call tools (tool_choice requires a tool call)";
+  return null;
 }
 
 function lastUser(request: ProviderRequest): string {

@@ -3,7 +3,7 @@
  * and reports failures as `ProviderError` with a classified outcome; retrying, fallback and
  * circuit breaking belong to the chain (services/gateway/provider-chain.ts), not here.
  */
-import type { TProviderId } from "@switchboard/schema";
+import type { TProviderId, TProviderKind } from "@switchboard/schema";
 
 export type ChatRole = "system" | "user" | "assistant";
 
@@ -19,7 +19,15 @@ export interface ResponseFormat {
 }
 
 export interface ProviderRequest {
+  /** The conversation as text: for limits, token estimates and providers that need no more. */
   messages: ChatMessage[];
+  /**
+   * The caller's own request in OpenAI's chat-completions shape (tools, tool_choice,
+   * response_format, content parts, tool messages, sampling fields, vendor fields), without
+   * `model` and `stream`. Providers forward it unchanged (those speaking another protocol
+   * translate what they can); its `messages` replace the text digest above when present.
+   */
+  passthrough?: Record<string, unknown> | undefined;
   /** Overrides the provider's configured model. */
   model?: string | undefined;
   temperature?: number | undefined;
@@ -32,47 +40,106 @@ export interface ProviderRequest {
 export interface ProviderUsage {
   promptTokens: number;
   completionTokens: number;
+  /** The rest of the usage object as reported (prompt_tokens_details, completion_tokens_details…). */
+  details?: Record<string, unknown> | undefined;
+}
+
+/**
+ * One choice of a whole answer, in OpenAI's shape (the lingua franca of the gateway):
+ * `message` holds content, refusal, tool_calls and whatever else the provider sent.
+ */
+export interface AnswerChoice {
+  index: number;
+  message: { role?: string; content?: string | null; refusal?: string | null; tool_calls?: unknown[]; [field: string]: unknown };
+  finish_reason: string | null;
+  logprobs?: unknown;
 }
 
 export interface ProviderCompletion {
+  /** Choice 0's text ("" for a tool-call answer). */
   content: string;
+  /** Choice 0's finish reason as the provider sent it (stop, length, tool_calls, content_filter…). */
+  finishReason: string;
+  /** Every choice as sent; absent from providers that answer with text only. */
+  choices?: AnswerChoice[] | undefined;
+  systemFingerprint?: string | null | undefined;
   model: string;
   /** Undefined when the upstream did not report usage. */
   usage: ProviderUsage | undefined;
 }
 
+/** One streamed piece of one choice, in OpenAI's chunk shape (delta: content, tool_calls…). */
+export interface ChoiceChunk {
+  index: number;
+  delta: { role?: string; content?: string | null; refusal?: string | null; tool_calls?: unknown[]; [field: string]: unknown };
+  finish_reason: string | null;
+  logprobs?: unknown;
+}
+
 export type ProviderChunk =
+  /** Text of choice 0, from providers that stream text only. */
   | { type: "delta"; text: string }
+  /** A piece of any choice, as the upstream sent it. */
+  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined }
   | { type: "usage"; usage: ProviderUsage }
-  /** The upstream said the answer is complete (finish_reason); a stream ending without it was cut. */
+  /** Choice 0 is complete (finish_reason), from text-only providers; a stream ending without it was cut. */
   | { type: "finish"; reason: string };
+
+/** An embeddings request in OpenAI's shape (input, encoding_format, dimensions, user…), without `model`. */
+export interface EmbeddingRequest {
+  model: string;
+  body: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+export interface EmbeddingResult {
+  /** The `data` array as the provider sent it. */
+  data: unknown[];
+  model: string;
+  usage: { promptTokens: number; totalTokens: number } | undefined;
+}
 
 export interface ChatProvider {
   readonly id: TProviderId;
-  readonly kind: "openai-compatible" | "template";
+  readonly kind: TProviderKind;
   readonly model: string;
   /** Configured (URL/key present). The registry combines this with PROVIDER_ORDER. */
   readonly configured: boolean;
   readonly baseUrl: string | null;
+  /** This provider's own call timeout; the chain's default when undefined. */
+  readonly timeoutMs?: number | undefined;
   complete(request: ProviderRequest): Promise<ProviderCompletion>;
   /** Yields deltas as they arrive; throws ProviderError on failure. */
   stream(request: ProviderRequest): AsyncIterable<ProviderChunk>;
+  /** Present on providers that offer embeddings. */
+  embed?(request: EmbeddingRequest): Promise<EmbeddingResult>;
+}
+
+/** An upstream's own error object ({message, type, param, code}), kept for pass-through. */
+export interface UpstreamError {
+  message?: unknown;
+  type?: unknown;
+  param?: unknown;
+  code?: unknown;
 }
 
 /** How a provider call failed; decides fallback, circuit accounting and the attempt report. */
-export type ProviderFailureKind = "timeout" | "rate_limited" | "http_error" | "connection_error" | "malformed" | "aborted";
+export type ProviderFailureKind = "timeout" | "rate_limited" | "http_error" | "connection_error" | "malformed" | "aborted" | "unsupported";
 
 export class ProviderError extends Error {
   readonly kind: ProviderFailureKind;
   readonly status: number | undefined;
   /** From a 429's Retry-After header, when present. */
   readonly retryAfterMs: number | undefined;
+  /** The error object the upstream answered with, when it sent one. */
+  readonly upstream: UpstreamError | undefined;
 
-  constructor(kind: ProviderFailureKind, message: string, opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(kind: ProviderFailureKind, message: string, opts: { status?: number; retryAfterMs?: number; upstream?: UpstreamError; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = "ProviderError";
     this.kind = kind;
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
+    this.upstream = opts.upstream;
   }
 }

@@ -5,7 +5,10 @@ import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
 import { keysRouter } from "./keys.ts";
+import { logsRouter, usageRouter } from "./logs.ts";
 import { metricsRouter } from "./metrics.ts";
+import { modelsRouter } from "./models.ts";
+import { providersRouter } from "./providers.ts";
 import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
@@ -16,7 +19,11 @@ export const appRouter = router({
   consensus: consensusRouter,
   emergency: emergencyRouter,
   metrics: metricsRouter,
+  providers: providersRouter,
+  models: modelsRouter,
   keys: keysRouter,
+  logs: logsRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -45,11 +45,23 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "metrics.summary": "ADMIN",
   "metrics.timeseries": "ADMIN",
   "metrics.live": "ADMIN",
+  "providers.list": "ADMIN",
+  "providers.get": "ADMIN",
+  "providers.create": "SUPERADMIN",
+  "providers.update": "SUPERADMIN",
+  "providers.delete": "SUPERADMIN",
+  "providers.test": "SUPERADMIN",
+  "models.list": "USER",
+  "models.upsert": "SUPERADMIN",
+  "models.delete": "SUPERADMIN",
   "keys.create": "USER",
   "keys.list": "USER",
   "keys.get": "USER",
   "keys.update": "USER",
   "keys.revoke": "USER",
+  "logs.list": "USER",
+  "logs.get": "USER",
+  "usage.summary": "USER",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

@@ -1,22 +1,11 @@
 import { TRPCError } from "@trpc/server";
-import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+/**
+ * The tRPC dialect of the error table (http/error-map.ts): an AppError becomes the TRPCError
+ * of its row, and `error.data` carries appCode, details and flattened zod issues.
+ */
 import { ZodError, z } from "zod";
-import type { TAppErrorCode } from "@switchboard/schema";
+import { describeError, ERROR_TABLE, errorHeaders } from "../http/error-map.ts";
 import { AppError } from "../services/errors.ts";
-
-const TRPC_CODE_BY_APP_CODE: Record<TAppErrorCode, TRPC_ERROR_CODE_KEY> = {
-  BAD_REQUEST: "BAD_REQUEST",
-  UNAUTHORIZED: "UNAUTHORIZED",
-  FORBIDDEN: "FORBIDDEN",
-  NOT_FOUND: "NOT_FOUND",
-  CONFLICT: "CONFLICT",
-  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
-  TOO_MANY_REQUESTS: "TOO_MANY_REQUESTS",
-  EMERGENCY_STOP: "SERVICE_UNAVAILABLE",
-  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
-  UPSTREAM_ERROR: "BAD_GATEWAY",
-  INTERNAL: "INTERNAL_SERVER_ERROR",
-};
 
 /** The role guard's own messages, so tests can tell a guard refusal from a service's 401. */
 export const GUARD_MESSAGES = { unauthenticated: "Sign in first", forbiddenPrefix: "Requires role" } as const;
@@ -25,7 +14,7 @@ export const GUARD_MESSAGES = { unauthenticated: "Sign in first", forbiddenPrefi
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (error instanceof AppError) {
-    return new TRPCError({ code: TRPC_CODE_BY_APP_CODE[error.code], message: error.message, cause: error });
+    return new TRPCError({ code: ERROR_TABLE[error.code].trpc, message: error.message, cause: error });
   }
   if (error instanceof ZodError) {
     return new TRPCError({ code: "BAD_REQUEST", message: "Invalid input", cause: error });
@@ -47,4 +36,10 @@ export function errorData(error: TRPCError): Record<string, unknown> {
     ...(app?.retryAfterSec !== undefined ? { retryAfterSec: app.retryAfterSec } : {}),
     zodError: zod ? z.flattenError(zod) : null,
   };
+}
+
+/** Retry-After and x-should-retry for a response carrying these procedure errors. */
+export function procedureErrorHeaders(errors: ReadonlyArray<{ cause?: unknown }>): Record<string, string> {
+  const app = errors.map(appErrorOf).find((e) => e !== undefined);
+  return app ? errorHeaders(describeError(app)) : {};
 }

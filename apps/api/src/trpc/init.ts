@@ -132,6 +132,9 @@ const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }
     }
     throw toTRPCError(result.error.cause);
   }
+  // A stream's errors are thrown after the procedure returned, past the unwrap above; map
+  // them the same way, or an AppError (e.g. NOT_FOUND) would reach the client as a 500.
+  if (result.ok && isAsyncIterable(result.data)) return { ...result, data: mapStreamErrors(result.data) };
   return result;
 });
 
@@ -141,6 +144,14 @@ async function featureOf(meta: Meta | undefined, getRawInput: () => Promise<unkn
   // An unreadable input is no containment; the procedure's own validation reports it.
   const raw = await getRawInput().catch(() => undefined);
   return meta.containsLeak(raw) ? "containment" : feature;
+}
+
+async function* mapStreamErrors<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (error) {
+    throw toTRPCError(error);
+  }
 }
 
 /** A ZodError with one issue at `path`, made by zod itself so it is a real Error (tRPC keeps it as the cause). */

@@ -7,6 +7,7 @@ import { useUpdateUser } from "./users-data.ts";
 export interface RowEvents {
   onNotice(kind: "success" | "error", text: string): void;
   onResetPassword(user: TUser): void;
+  onDelete(user: TUser): void;
 }
 
 /** One user: role select and enable/disable act immediately; the server has the last word. */
@@ -76,6 +77,16 @@ export function UserRow({ user, isSelf, events }: { user: TUser; isSelf: boolean
         </button>
         <button type="button" className="btn btn-small" aria-label={`Reset password for ${user.email}`} onClick={() => events.onResetPassword(user)}>
           Reset password
+        </button>
+        <button
+          type="button"
+          className="btn btn-small btn-danger-ghost"
+          aria-label={`Delete ${user.email}`}
+          disabled={isSelf}
+          title={isSelf ? "You cannot delete yourself" : undefined}
+          onClick={() => events.onDelete(user)}
+        >
+          Delete
         </button>
       </td>
     </tr>

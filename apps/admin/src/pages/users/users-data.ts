@@ -43,3 +43,11 @@ export function useUpdateUser() {
     onSuccess: (user) => patchCachedUser(queryClient, user),
   });
 }
+
+export function useDeleteUser() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (input: { id: string }) => trpc.users.delete.mutate(input),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: USERS_KEY }),
+  });
+}

@@ -6,6 +6,7 @@ import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
 import { CreateUserForm } from "./create-user-form.tsx";
+import { DeleteUserDialog } from "./delete-user-dialog.tsx";
 import { ResetPasswordDialog } from "./reset-password-dialog.tsx";
 import { UserRow, type RowEvents } from "./user-row.tsx";
 import { useUsersList } from "./users-data.ts";
@@ -31,12 +32,14 @@ export function UsersPage() {
   const list = useUsersList(search);
   const [notice, setNotice] = useState<Notice | null>(null);
   const [resetting, setResetting] = useState<TUser | null>(null);
+  const [deleting, setDeleting] = useState<TUser | null>(null);
   const ids = { search: useId(), table: useId() };
 
   const users = list.data?.pages.flatMap((page) => page.items) ?? [];
   const events: RowEvents = {
     onNotice: (kind, text) => setNotice({ kind, text }),
     onResetPassword: (user) => setResetting(user),
+    onDelete: (user) => setDeleting(user),
   };
 
   return (
@@ -101,6 +104,17 @@ export function UsersPage() {
           onDone={(email) => {
             setResetting(null);
             setNotice({ kind: "success", text: `Password reset for ${email}. Their sessions were signed out.` });
+          }}
+        />
+      ) : null}
+
+      {deleting ? (
+        <DeleteUserDialog
+          user={deleting}
+          onClose={() => setDeleting(null)}
+          onDone={(email) => {
+            setDeleting(null);
+            setNotice({ kind: "success", text: `Deleted ${email}. Their sessions were signed out.` });
           }}
         />
       ) : null}

@@ -270,7 +270,7 @@ describe("freeze", () => {
 describe("no HTML where a client expects data", () => {
   it.each([
     ["GET", "/auth/github", "text/html"],
-    ["GET", "/ws/chat", "text/html"],
+    ["GET", "/ws/nope", "text/html"],
     ["GET", "/api/nope", "text/html"],
     ["GET", "/v1/nope", "text/html"],
     ["GET", "/trpc", "text/html"],

@@ -194,10 +194,11 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       // Refused requests do not consume: a client hammering a full bucket still gets in
       // as soon as the window turns over (matches the Redis Lua script).
       if (b.used + points > limit) {
-        return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, Math.ceil(b.expiresAt - t)) };
+        const wait = Math.max(1, Math.ceil(b.expiresAt - t));
+        return { allowed: false, remaining: 0, retryAfterMs: wait, resetMs: wait };
       }
       b.used += points;
-      return { allowed: true, remaining: limit - b.used, retryAfterMs: 0 };
+      return { allowed: true, remaining: limit - b.used, retryAfterMs: 0, resetMs: Math.max(1, Math.ceil(b.expiresAt - t)) };
     },
 
     async heartbeat(instance, ttlMs) {

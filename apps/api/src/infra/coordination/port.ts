@@ -13,6 +13,8 @@ export interface RateLimitResult {
   remaining: number;
   /** Milliseconds until the caller may try again (0 when allowed). */
   retryAfterMs: number;
+  /** Milliseconds until the current window ends and the full limit is back. */
+  resetMs: number;
 }
 
 export interface InstanceInfo {

@@ -25,7 +25,7 @@ return v
  * nothing. A key that somehow lost its TTL is treated as a fresh window so it can never
  * lock a client out forever.
  * KEYS[1] bucket · ARGV[1] limit · ARGV[2] window ms · ARGV[3] points
- * → { allowed (1|0), remaining, retryAfterMs }
+ * → { allowed (1|0), remaining, retryAfterMs, resetMs }
  */
 export const CONSUME_LUA = `
 local limit = tonumber(ARGV[1])
@@ -36,15 +36,16 @@ local used = 0
 if ttl > 0 then used = tonumber(redis.call('GET', KEYS[1]) or '0') end
 if used + points > limit then
   if ttl <= 0 then ttl = window end
-  return {0, 0, ttl}
+  return {0, 0, ttl, ttl}
 end
 if ttl > 0 then
   used = redis.call('INCRBY', KEYS[1], points)
 else
   redis.call('SET', KEYS[1], points, 'PX', window)
   used = points
+  ttl = window
 end
-return {1, limit - used, 0}
+return {1, limit - used, 0, ttl}
 `;
 
 /**

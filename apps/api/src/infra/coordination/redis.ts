@@ -178,10 +178,10 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
 
     consume: (key, limit, windowMs, points = 1) =>
       run("consume", async () => {
-        const [allowed, remaining, retryAfterMs] = (await consumeScript(
+        const [allowed, remaining, retryAfterMs, resetMs] = (await consumeScript(
           bucketKey(key), limit, ms(windowMs), points,
-        )) as [number, number, number];
-        return { allowed: allowed === 1, remaining, retryAfterMs: allowed === 1 ? 0 : Math.max(1, retryAfterMs) };
+        )) as [number, number, number, number];
+        return { allowed: allowed === 1, remaining, retryAfterMs: allowed === 1 ? 0 : Math.max(1, retryAfterMs), resetMs: Math.max(1, resetMs) };
       }),
 
     heartbeat: (instance, ttlMs) =>

@@ -43,6 +43,8 @@ describe("users.delete", () => {
     const sent = await trpcMutation(b.url, "chat.send", { message: "remember me" }, bearer(victim.token));
     expect(sent.status).toBe(200);
     expect((await me(b, victim.token)).status).toBe(200);
+    const key = (await trpcMutation(a.url, "keys.create", { name: "victim's key" }, bearer(victim.token))).body.result.data.key as string;
+    expect((await me(b, key)).status).toBe(200);
 
     const res = await trpcMutation(a.url, "users.delete", { id: victim.id }, bearer(root));
     expect(res.status).toBe(200);
@@ -51,6 +53,8 @@ describe("users.delete", () => {
     const seen = await eventually(() => me(b, victim.token).then((r) => r.status), (s) => s === 401, 3_000);
     expect(seen.at(-1)).toBe(401);
     expect((await me(a, victim.token)).status).toBe(401);
+    const keySeen = await eventually(() => me(b, key).then((r) => r.status), (s) => s === 401, 3_000);
+    expect(keySeen.at(-1)).toBe(401);
     const prisma = a.app.deps.db.prisma;
     expect(await prisma.conversation.count({ where: { userId: victim.id } })).toBe(0);
     expect(await prisma.session.count({ where: { userId: victim.id } })).toBe(0);

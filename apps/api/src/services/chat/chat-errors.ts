@@ -1,10 +1,25 @@
 /** Maps why the chain gave no answer to what a client sees: an AppError or a stream event code. */
-import type { TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
+import type { TAppErrorCode, TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
 import type { ChainError } from "../gateway/chain-types.ts";
 
+/** An upstream's refusal of the request itself keeps its meaning: bad input, unknown model, too large. */
+const REJECTION_CODES: Record<number, TAppErrorCode> = { 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 422: "UNPROCESSABLE" };
+
 /** For chat.send and the non-stream REST endpoint. */
 export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAttempt) => number | null): AppError {
+  if (error.kind === "rejected" && error.rejection) {
+    const { status, upstream } = error.rejection;
+    const message = typeof upstream?.message === "string" ? upstream.message : error.message;
+    return new AppError(REJECTION_CODES[status] ?? "BAD_REQUEST", message, {
+      details: {
+        // The provider's own type/param/code, so an OpenAI client sees the error as the provider sent it.
+        ...(upstream ? { upstreamError: { type: upstream.type, param: upstream.param, code: upstream.code } } : {}),
+        provider: error.attempts.at(-1)?.provider,
+        attempts: error.attempts,
+      },
+    });
+  }
   if (error.kind === "aborted") {
     if (error.abortReason instanceof AppError) return error.abortReason;
     return new AppError("SERVICE_UNAVAILABLE", "Request aborted before an answer arrived");
@@ -44,4 +59,14 @@ export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; 
       return { code: mapped.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "UPSTREAM_ERROR", message: mapped.message };
     }
   }
+}
+
+/**
+ * For a stream that broke after its first event, as an AppError: EMERGENCY_STOP stays itself;
+ * the rest is an UPSTREAM_ERROR whose `streamCode` says how it broke.
+ */
+export function streamAppErrorOf(error: ChainError): AppError {
+  const { code, message } = streamErrorOf(error);
+  if (code === "EMERGENCY_STOP" && error.abortReason instanceof AppError) return error.abortReason;
+  return new AppError("UPSTREAM_ERROR", message, { details: { streamCode: code, openaiCode: code.toLowerCase(), attempts: error.attempts } });
 }

@@ -5,13 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { TChatProvider, TChatSendInput, TChatSendOutput, TChatStreamEvent, TProviderId } from "@switchboard/schema";
+import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
+import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { linkedController } from "../gateway/call-outcome.ts";
-import { ChainError, type ChainEvent, type ChainRequest, type ChainResult } from "../gateway/chain-types.ts";
-import { appErrorOfChain } from "./chat-errors.ts";
+import { ChainError, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
+import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import { clarifyWith } from "./clarify.ts";
@@ -59,6 +60,7 @@ export function createChatService(deps: ChatServiceDeps) {
       });
     }
     const limit = await deps.coordination.consume(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
+    noteRateLimit({ limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
@@ -157,9 +159,9 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   /**
-   * Admits first (so refusals are plain errors), then hands back the chain's events. A
-   * failure before the first event is thrown as an AppError (the transport can still send a
-   * status); after it, as the ChainError that says how the stream broke.
+   * Admits first (so refusals are plain errors), then hands back the chain's events. Failures
+   * are thrown as AppErrors: before the first event the transport can still send a status;
+   * after it, `details.streamCode` says how the stream broke.
    */
   async function streamStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned);
@@ -172,12 +174,26 @@ export function createChatService(deps: ChatServiceDeps) {
           yield event;
         }
       } catch (error) {
-        if (!started && error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+        if (error instanceof ChainError) throw started ? streamAppErrorOf(error) : appErrorOfChain(error, waitMsOf);
         throw error;
       } finally {
         unlink();
       }
     })();
+  }
+
+  /** Embeddings: the same admission (provider choice, rate limit) and freeze rules as chat. */
+  async function embed(userId: string, request: Omit<EmbedChainRequest, "signal">, signal?: AbortSignal): Promise<EmbedChainResult> {
+    await admit(userId, request.pinned);
+    const { controller, unlink } = requestSignal(signal);
+    try {
+      return await chain.embed({ ...request, signal: controller.signal });
+    } catch (error) {
+      if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+      throw error;
+    } finally {
+      unlink();
+    }
   }
 
   async function clarify(user: Viewer, input: { message: string; provider?: TProviderId | undefined }, signal?: AbortSignal) {
@@ -192,7 +208,22 @@ export function createChatService(deps: ChatServiceDeps) {
 
   function providers(viewer: Viewer): TChatProvider[] {
     const seesUrls = viewer.role !== "USER";
-    return registry.all().map((p) => {
+    // The environment's providers that are not configured stay listed, inactive, as
+    // before providers became data: dashboards show what could be switched on.
+    const unconfigured = PROVIDER_IDS.filter((id) => !registry.isActive(id)).map(
+      (id): TChatProvider => ({
+        id,
+        kind: "openai-compatible",
+        model: "",
+        active: false,
+        order: null,
+        baseUrl: null,
+        circuit: { state: "closed", consecutiveFailures: 0, retryAt: null },
+        rateLimitedUntil: null,
+        frozen: deps.isProviderFrozen?.(id) ?? false,
+      }),
+    );
+    return [...registry.all().map((p) => {
       const circuit = deps.breaker.snapshot(p.id);
       const limitedUntil = chain.rateLimitedUntil(p.id);
       return {
@@ -211,7 +242,7 @@ export function createChatService(deps: ChatServiceDeps) {
         rateLimitedUntil: limitedUntil === null ? null : new Date(limitedUntil).toISOString(),
         frozen: deps.isProviderFrozen?.(p.id) ?? false,
       };
-    });
+    }), ...unconfigured];
   }
 
   return {
@@ -221,6 +252,7 @@ export function createChatService(deps: ChatServiceDeps) {
     providers,
     completeStateless,
     streamStateless,
+    embed,
     conversations: { list: store.list, get: store.get, remove: store.remove, import: store.importConversation },
     /** Subscribe to one record per upstream call (metrics). */
     onProviderCall: chain.onCall,

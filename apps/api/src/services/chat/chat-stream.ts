@@ -58,10 +58,10 @@ export async function* streamChatReply(
       } else if (event.type === "delta") {
         content += event.text;
         yield { type: "chat_delta", delta: event.text };
-      } else {
-        const { usage, latencyMs, attempts } = event;
+      } else if (event.type === "done") {
+        const { usage, latencyMs, attempts, finishReason } = event;
         await save({ status: "complete", promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, latencyMs, attempts });
-        yield { type: "chat_complete", conversationId, messageId, content, provider: event.provider, model: event.model, usage, latencyMs, attempts };
+        yield { type: "chat_complete", conversationId, messageId, content, provider: event.provider, model: event.model, usage, latencyMs, attempts, finishReason };
       }
     }
   } catch (error) {

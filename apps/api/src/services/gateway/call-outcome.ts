@@ -4,7 +4,7 @@
  * us to stay away.
  */
 import type { TAttemptOutcome } from "@switchboard/schema";
-import { ProviderError } from "../../providers/types.ts";
+import { ProviderError, type UpstreamError } from "../../providers/types.ts";
 
 /** Abort reason the chain uses for its own timers, to tell them from a caller's abort. */
 export class ChainTimeout {
@@ -27,16 +27,37 @@ export interface CallFailure {
   countsForCircuit: boolean;
   status: number | undefined;
   retryAfterMs: number | undefined;
+  /** The upstream refused the caller's own request: stop here and hand its error back. */
+  rejection?: { status: number; upstream: UpstreamError | undefined } | undefined;
 }
 
 /** Statuses that say "this request is wrong", not "this provider is down". */
 const REQUEST_FAULT_STATUSES = new Set([400, 413, 422]);
 
 /**
+ * Whether an upstream 4xx blames the request rather than the provider. 400, 413 and 422 always
+ * do. A 404 does only with an OpenAI-shaped error body (an unknown model, say): a bare 404 is
+ * more likely a wrong base URL, the provider's fault. 401/403 (the provider's credentials) and
+ * 429 (its capacity) never do.
+ */
+function blamesRequest(failure: ProviderError): boolean {
+  const status = failure.status;
+  if (status === undefined) return false;
+  return REQUEST_FAULT_STATUSES.has(status) || (status === 404 && failure.upstream !== undefined);
+}
+
+/**
  * @param committed whether text was already sent downstream: any break after that point is
  *   an interruption, whatever caused it.
  */
-export function classifyFailure(error: unknown, call: AbortSignal, caller: AbortSignal, committed: boolean): CallFailure {
+export function classifyFailure(
+  error: unknown,
+  call: AbortSignal,
+  caller: AbortSignal,
+  committed: boolean,
+  /** True when the caller's own request was forwarded (pass-through): its faults are its own. */
+  forwarded = false,
+): CallFailure {
   const base = { status: undefined, retryAfterMs: undefined };
   const reason: unknown = call.reason;
   if (call.aborted && reason instanceof ChainTimeout) {
@@ -55,7 +76,12 @@ export function classifyFailure(error: unknown, call: AbortSignal, caller: Abort
       // A 429 with Retry-After is handled by skipping until then; without it, it is a failure.
       return { outcome: "rate_limited", message, status, retryAfterMs: failure.retryAfterMs, countsForCircuit: failure.retryAfterMs === undefined };
     case "http_error":
+      if (forwarded && blamesRequest(failure)) {
+        return { ...base, status, outcome: "rejected", message, countsForCircuit: false, rejection: { status: status!, upstream: failure.upstream } };
+      }
       return { ...base, status, outcome: "http_error", message, countsForCircuit: status === undefined || !REQUEST_FAULT_STATUSES.has(status) };
+    case "unsupported":
+      return { ...base, outcome: "unsupported", message, countsForCircuit: false };
     case "timeout":
       return { ...base, outcome: "timeout", message, countsForCircuit: true };
     case "malformed":

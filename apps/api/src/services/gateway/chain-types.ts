@@ -1,5 +1,5 @@
 import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
-import type { ProviderRequest } from "../../providers/types.ts";
+import type { AnswerChoice, ChoiceChunk, EmbeddingResult, ProviderRequest, UpstreamError } from "../../providers/types.ts";
 
 export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
   /** Use only this provider: no fallback. */
@@ -17,18 +17,44 @@ export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
 }
 
 export interface ChainResult {
+  /** Choice 0's text ("" when the answer is tool calls). */
   content: string;
+  /** Choice 0's finish reason exactly as the provider sent it. */
+  finishReason: string;
+  /** Every choice as the provider sent it (tool_calls, refusal, logprobs…), when it sent them. */
+  choices?: AnswerChoice[] | undefined;
+  systemFingerprint?: string | null | undefined;
   provider: TProviderId;
   model: string;
   usage: TChatUsage;
+  /** The usage's detail objects as reported (cached tokens, reasoning tokens…). */
+  usageDetails?: Record<string, unknown> | undefined;
   latencyMs: number;
   attempts: TChatAttempt[];
 }
 
 export type ChainEvent =
   | { type: "start"; provider: TProviderId; model: string }
+  /** Text of choice 0: what a text-only consumer (chat.stream) needs. */
   | { type: "delta"; text: string }
+  /** Every piece of every choice as sent (content, tool_calls, refusal, logprobs, finish_reason). */
+  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined }
   | ({ type: "done" } & ChainResult);
+
+export interface EmbedChainRequest {
+  /** The upstream model name, sent as is to each provider tried. */
+  model: string;
+  pinned?: TProviderId | undefined;
+  /** The caller's embeddings request (input, encoding_format, dimensions…), forwarded unchanged. */
+  body: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+export interface EmbedChainResult extends EmbeddingResult {
+  provider: TProviderId;
+  latencyMs: number;
+  attempts: TChatAttempt[];
+}
 
 /**
  * One upstream call, as metrics (issue 6) and logs want it. Emitted once per real call
@@ -37,7 +63,7 @@ export type ChainEvent =
 export interface ProviderCallRecord {
   provider: TProviderId;
   model: string;
-  mode: "complete" | "stream";
+  mode: "complete" | "stream" | "embed";
   outcome: TAttemptOutcome;
   latencyMs: number;
   /** Time to first token, streams only. */
@@ -52,7 +78,8 @@ export interface ProviderCallRecord {
   at: number;
 }
 
-export type ChainFailureKind = "exhausted" | "interrupted" | "idle_timeout" | "aborted";
+/** `rejected`: an upstream refused the caller's own request (a 4xx it caused); not retried elsewhere. */
+export type ChainFailureKind = "exhausted" | "interrupted" | "idle_timeout" | "aborted" | "rejected";
 
 /**
  * Why a chain call produced no complete answer. `partial` is the text already streamed
@@ -64,11 +91,13 @@ export class ChainError extends Error {
   readonly attempts: TChatAttempt[];
   readonly partial: { content: string; provider: TProviderId; model: string; usage: TChatUsage; latencyMs: number } | undefined;
   readonly abortReason: unknown;
+  /** For `rejected`: the upstream's status and error object, to hand back as sent. */
+  readonly rejection: { status: number; upstream: UpstreamError | undefined } | undefined;
 
   constructor(
     kind: ChainFailureKind,
     message: string,
-    opts: { attempts: TChatAttempt[]; partial?: ChainError["partial"]; abortReason?: unknown },
+    opts: { attempts: TChatAttempt[]; partial?: ChainError["partial"]; abortReason?: unknown; rejection?: ChainError["rejection"] },
   ) {
     super(message);
     this.name = "ChainError";
@@ -76,5 +105,6 @@ export class ChainError extends Error {
     this.attempts = opts.attempts;
     this.partial = opts.partial;
     this.abortReason = opts.abortReason;
+    this.rejection = opts.rejection;
   }
 }

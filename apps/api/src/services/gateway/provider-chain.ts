@@ -1,15 +1,24 @@
 /**
- * The fallback chain. Providers are tried in PROVIDER_ORDER (or only the pinned one); a
+ * The fallback chain. Providers are tried in their route's order (the `auto` route by
+ * default, after one weighted pick when the route has weights; or only the pinned one); a
  * failure before the first token moves on to the next; once text has gone downstream the
  * answer belongs to that provider and a break is reported, never papered over. Skips cost
  * nothing: a frozen provider, one inside a 429's Retry-After, one whose circuit is open.
  */
 import { performance } from "node:perf_hooks";
-import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "./registry.ts";
-import { ProviderError, type ChatProvider, type ProviderUsage } from "../../providers/types.ts";
+import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
+import type { LiveTarget, ProviderRegistry } from "./registry.ts";
+import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
 import { ChainTimeout, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
-import { ChainError, type ChainEvent, type ChainRequest, type ChainResult, type ProviderCallRecord } from "./chain-types.ts";
+import {
+  ChainError,
+  type ChainEvent,
+  type ChainRequest,
+  type ChainResult,
+  type EmbedChainRequest,
+  type EmbedChainResult,
+  type ProviderCallRecord,
+} from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 
 export interface ProviderChainDeps {
@@ -27,10 +36,14 @@ export interface ProviderChainDeps {
    */
   onProviderStop?: (id: TProviderId, abort: (reason: unknown) => void) => () => void;
   now?: () => number;
+  /** Picks among weighted targets (tests make it deterministic). */
+  random?: () => number;
 }
 
 export interface ProviderChain {
   complete(request: ChainRequest): Promise<ChainResult>;
+  /** Embeddings through the providers that offer them, with the same fallback and accounting. */
+  embed(request: EmbedChainRequest): Promise<EmbedChainResult>;
   stream(request: ChainRequest): AsyncGenerator<ChainEvent>;
   /** Subscribes to one record per upstream call (metrics, logs). Returns an unsubscribe. */
   onCall(listener: (record: ProviderCallRecord) => void): () => void;
@@ -45,10 +58,51 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   const listeners = new Set<(record: ProviderCallRecord) => void>();
   const cooldownUntil = new Map<TProviderId, number>();
 
-  const modelFor = (p: ChatProvider, request: ChainRequest) => (p.kind === "template" ? p.model : (request.model ?? p.model));
+  const random = deps.random ?? Math.random;
+  const modelFor = (p: ChatProvider, model: string | undefined) => (p.kind === "template" ? p.model : (model ?? p.model));
 
-  function candidates(request: ChainRequest): ChatProvider[] {
-    return request.pinned ? [deps.registry.get(request.pinned)] : deps.registry.chain();
+  /** Could the provider take a call now? Read-only: acquires nothing (see skipOf). */
+  function healthy(id: TProviderId): boolean {
+    if (deps.isProviderFrozen?.(id)) return false;
+    if ((cooldownUntil.get(id) ?? 0) > now()) return false;
+    return deps.breaker.snapshot(id).state !== "open";
+  }
+
+  /**
+   * A route's targets in the order to try: one weighted target drawn among the healthy
+   * weighted ones (by weight), then every other target in the route's order (fallback).
+   * Without weights, the route's order alone.
+   */
+  function ordered(targets: readonly LiveTarget[]): readonly LiveTarget[] {
+    let total = 0;
+    for (const t of targets) if (t.weight !== null && healthy(t.provider.id)) total += t.weight;
+    if (total === 0) return targets;
+    let draw = random() * total;
+    let pick: LiveTarget | undefined;
+    for (const t of targets) {
+      if (t.weight === null || !healthy(t.provider.id)) continue;
+      pick = t;
+      draw -= t.weight;
+      if (draw < 0) break;
+    }
+    return pick === targets[0] ? targets : [pick!, ...targets.filter((t) => t !== pick)];
+  }
+
+  /**
+   * Who to try, with which upstream model: the pinned provider alone; the route named by
+   * `model` when one exists; otherwise the `auto` route, with `model` (if any) overriding
+   * each provider's own.
+   */
+  function candidates(request: ChainRequest): Array<{ p: ChatProvider; model: string }> {
+    const { registry } = deps;
+    if (request.pinned) {
+      const p = registry.get(request.pinned);
+      return p ? [{ p, model: modelFor(p, request.model) }] : [];
+    }
+    const named = request.model !== undefined ? registry.route(request.model) : undefined;
+    if (named) return ordered(named.targets).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel) }));
+    const auto = registry.route(AUTO_MODEL)?.targets ?? [];
+    return ordered(auto).map((t) => ({ p: t.provider, model: modelFor(t.provider, request.model ?? t.upstreamModel) }));
   }
 
   /** Why a provider is skipped, or null to call it. Acquires the half-open probe slot. */
@@ -59,7 +113,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   /** The call's own controller: follows the request, and the provider's emergency stop. */
-  function callController(p: ChatProvider, request: ChainRequest): { controller: AbortController; unlink: () => void } {
+  function callController(p: ChatProvider, request: { signal: AbortSignal }): { controller: AbortController; unlink: () => void } {
     const linked = linkedController(request.signal);
     const offStop = deps.onProviderStop?.(p.id, (reason) => linked.controller.abort(reason));
     return {
@@ -72,9 +126,10 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   /** The timer of one call: the chain's timeout, or the caller's shorter deadline. */
-  function callTimeout(request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
+  function callTimeout(p: ChatProvider, request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
     const own = request.timeoutMs;
-    return own !== undefined && own < deps.timeoutMs ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, deps.timeoutMs);
+    const limit = p.timeoutMs ?? deps.timeoutMs;
+    return own !== undefined && own < limit ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, limit);
   }
 
   function emit(record: ProviderCallRecord): void {
@@ -109,8 +164,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
    * skipped.
    */
   function* callable(request: ChainRequest, attempts: TChatAttempt[]): Generator<{ p: ChatProvider; model: string; fallback: boolean }> {
-    for (const p of candidates(request)) {
-      const model = modelFor(p, request);
+    for (const { p, model } of candidates(request)) {
       const skip = skipOf(p.id);
       if (skip) {
         attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
@@ -130,21 +184,33 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     const started = performance.now();
     for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
-      const timeout = callTimeout(request, "call");
+      const timeout = callTimeout(p, request, "call");
       const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
       const t0 = performance.now();
       try {
-        const result = await p.complete({ ...request, signal: controller.signal });
-        if (result.content.length === 0) throw new ProviderError("malformed", "upstream answered with an empty reply");
+        const result = await p.complete({ ...request, model, signal: controller.signal });
+        if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
         if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
         const usage = usageOf(result.usage, request, result.content);
         const latencyMs = roundMs(performance.now() - t0);
         attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback));
-        return { content: result.content, provider: p.id, model: result.model, usage, latencyMs: roundMs(performance.now() - started), attempts };
+        return {
+          content: result.content,
+          finishReason: result.finishReason,
+          choices: result.choices,
+          systemFingerprint: result.systemFingerprint,
+          provider: p.id,
+          model: result.model,
+          usage,
+          usageDetails: result.usage?.details,
+          latencyMs: roundMs(performance.now() - started),
+          attempts,
+        };
       } catch (error) {
-        const f = classifyFailure(error, controller.signal, request.signal, false);
+        const f = classifyFailure(error, controller.signal, request.signal, false, request.passthrough !== undefined);
         attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
         if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
+        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
       } finally {
         clearTimeout(timer);
         unlink();
@@ -159,24 +225,25 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
       const t0 = performance.now();
-      const firstToken = callTimeout(request, "first_token");
+      const firstToken = callTimeout(p, request, "first_token");
       const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
-      const upstream = p.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
-      let reported: ProviderUsage | undefined;
-      let finished = false;
-      let content = "";
+      const upstream = p.stream({ ...request, model, signal: controller.signal })[Symbol.asyncIterator]();
+      const state = newStreamState();
+      // Pieces before the first real output (the role chunk) wait: until then the call may
+      // still fail over to the next provider, and nothing may have reached the client.
+      const pending: ChainEvent[] = [];
       try {
-        while (content === "") {
+        while (!state.output) {
           const next = await upstream.next();
           if (next.done) throw new ProviderError("malformed", "upstream finished without any content");
-          if (next.value.type === "delta") content = next.value.text;
-          else if (next.value.type === "usage") reported = next.value.usage;
+          pending.push(...absorb(next.value, state));
         }
       } catch (error) {
-        const f = classifyFailure(error, controller.signal, request.signal, false);
+        const f = classifyFailure(error, controller.signal, request.signal, false, request.passthrough !== undefined);
         attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
         unlink();
         if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
+        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
         continue;
       } finally {
         clearTimeout(firstTokenTimer);
@@ -190,28 +257,34 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       const idle = setTimeout(() => {
         if (awaitingUpstream) controller.abort(new ChainTimeout("idle", deps.idleTimeoutMs));
       }, deps.idleTimeoutMs);
-      const partial = () => ({ content, provider: p.id, model, usage: usageOf(reported, request, content), latencyMs: roundMs(performance.now() - started) });
+      const partial = () => ({ content: state.content, provider: p.id, model, usage: usageOf(state.reported, request, state.content), latencyMs: roundMs(performance.now() - started) });
       try {
         yield { type: "start", provider: p.id, model };
-        yield { type: "delta", text: content };
+        yield* pending;
         for (;;) {
           awaitingUpstream = true;
           idle.refresh();
           const next = await upstream.next();
           awaitingUpstream = false;
           if (next.done) break;
-          const chunk = next.value;
-          if (chunk.type === "delta") {
-            content += chunk.text;
-            yield { type: "delta", text: chunk.text };
-          } else if (chunk.type === "usage") reported = chunk.usage;
-          else finished = true;
+          yield* absorb(next.value, state);
         }
-        if (!finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
-        const usage = usageOf(reported, request, content);
+        if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
+        const usage = usageOf(state.reported, request, state.content);
         attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback));
         settled = true;
-        yield { type: "done", content, provider: p.id, model, usage, latencyMs: roundMs(performance.now() - started), attempts };
+        yield {
+          type: "done",
+          content: state.content,
+          finishReason: state.finishReason ?? "stop",
+          systemFingerprint: state.systemFingerprint,
+          provider: p.id,
+          model,
+          usage,
+          usageDetails: state.reported?.details,
+          latencyMs: roundMs(performance.now() - started),
+          attempts,
+        };
       } catch (error) {
         settled = true;
         const f = classifyFailure(error, controller.signal, request.signal, true);
@@ -237,8 +310,46 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     throw exhausted(attempts);
   }
 
+  async function embed(request: EmbedChainRequest): Promise<EmbedChainResult> {
+    const attempts: TChatAttempt[] = [];
+    const started = performance.now();
+    const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
+    const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
+    const offering = candidates.filter((p) => p.embed !== undefined);
+    for (const p of offering) {
+      const skip = skipOf(p.id);
+      if (skip) {
+        attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
+        continue;
+      }
+      const fallback = attempts.length > 0;
+      const { controller, unlink } = callController(p, request);
+      const timeout = new ChainTimeout("call", deps.timeoutMs);
+      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+      const t0 = performance.now();
+      try {
+        const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
+        const latencyMs = roundMs(performance.now() - t0);
+        const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
+        attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
+        return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
+      } catch (error) {
+        const f = classifyFailure(error, controller.signal, request.signal, false, true);
+        attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
+        if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
+        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+      } finally {
+        clearTimeout(timer);
+        unlink();
+      }
+    }
+    if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
+    throw exhausted(attempts);
+  }
+
   return {
     complete,
+    embed,
     stream,
     onCall(listener) {
       listeners.add(listener);
@@ -249,6 +360,80 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       return until !== undefined && until > now() ? until : null;
     },
   };
+}
+
+interface StreamState {
+  /** Choice 0's text so far. */
+  content: string;
+  /** Choice 0's finish reason, once sent. */
+  finishReason: string | undefined;
+  /** Some choice finished: a stream closing without that was cut. */
+  finished: boolean;
+  /** Something a client would see arrived (text, a tool call, a refusal, a telling finish). */
+  output: boolean;
+  reported: ProviderUsage | undefined;
+  systemFingerprint: string | null | undefined;
+}
+
+const newStreamState = (): StreamState => ({ content: "", finishReason: undefined, finished: false, output: false, reported: undefined, systemFingerprint: undefined });
+
+/** Delta fields that are bookkeeping, not output. */
+const NON_OUTPUT_FIELDS = new Set(["role", "content", "refusal", "tool_calls"]);
+
+const filled = (v: unknown) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0);
+
+/** Whether a choice piece carries output: text, a refusal, a tool call, or any other field (reasoning…). */
+function carriesOutput(delta: ChoiceChunk["delta"]): boolean {
+  if (filled(delta.content) || filled(delta.refusal) || filled(delta.tool_calls)) return true;
+  return Object.keys(delta).some((k) => !NON_OUTPUT_FIELDS.has(k) && filled(delta[k]));
+}
+
+/**
+ * A finish other than "stop" is an answer even with no text (length, content_filter,
+ * tool_calls): the client must learn it. "stop" with nothing before it is an empty reply.
+ */
+const tellingFinish = (reason: string | null | undefined) => typeof reason === "string" && reason !== "stop";
+
+/** A provider chunk as chain events; updates the stream's state. */
+function absorb(chunk: ProviderChunk, s: StreamState): ChainEvent[] {
+  switch (chunk.type) {
+    case "usage":
+      s.reported = chunk.usage;
+      return [];
+    case "delta":
+      if (chunk.text.length === 0) return [];
+      s.content += chunk.text;
+      s.output = true;
+      return [{ type: "choice", choice: { index: 0, delta: { content: chunk.text }, finish_reason: null } }, { type: "delta", text: chunk.text }];
+    case "finish":
+      s.finished = true;
+      s.finishReason = chunk.reason;
+      if (tellingFinish(chunk.reason)) s.output = true;
+      return [{ type: "choice", choice: { index: 0, delta: {}, finish_reason: chunk.reason } }];
+    case "choice": {
+      const { choice } = chunk;
+      if (chunk.systemFingerprint !== undefined && chunk.systemFingerprint !== null) s.systemFingerprint = chunk.systemFingerprint;
+      const events: ChainEvent[] = [{ type: "choice", choice, systemFingerprint: chunk.systemFingerprint }];
+      if (choice.finish_reason) {
+        s.finished = true;
+        if (choice.index === 0) s.finishReason = choice.finish_reason;
+        if (tellingFinish(choice.finish_reason)) s.output = true;
+      }
+      if (carriesOutput(choice.delta)) s.output = true;
+      const text = choice.delta.content;
+      if (choice.index === 0 && typeof text === "string" && text.length > 0) {
+        s.content += text;
+        events.push({ type: "delta", text });
+      }
+      return events;
+    }
+  }
+}
+
+/** A whole answer is empty when no choice has text, a tool call, a refusal or a telling finish. */
+function completionHasOutput(result: ProviderCompletion): boolean {
+  if (result.content.length > 0 || tellingFinish(result.finishReason)) return true;
+  return (result.choices ?? []).some((c) => tellingFinish(c.finish_reason) || carriesOutput(c.message));
 }
 
 /** Upstream usage when reported; otherwise an estimate (≈4 characters per token). */

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { createKeyCache } from "./key-cache.ts";
-import { createKeysService } from "./keys-service.ts";
+import { createKeysService, type OwnerDirectory } from "./keys-service.ts";
 import { createSpendLedger } from "./spend-ledger.ts";
 
 export type { KeyGrant } from "./key-grant.ts";
@@ -9,7 +9,13 @@ export { keyRefusal } from "./key-grant.ts";
 export { looksLikeApiKey } from "./key-secret.ts";
 export type { KeysService, RateLimitInfo } from "./keys-service.ts";
 
-export function createKeys(deps: { prisma: PrismaClient; coordination: Coordination; log: (msg: string, err?: unknown) => void; resyncIntervalMs?: number }) {
+export function createKeys(deps: {
+  prisma: PrismaClient;
+  coordination: Coordination;
+  owners: OwnerDirectory;
+  log: (msg: string, err?: unknown) => void;
+  resyncIntervalMs?: number;
+}) {
   const { prisma, coordination, log } = deps;
   const cache = createKeyCache({ prisma, coordination, log, ...(deps.resyncIntervalMs !== undefined ? { resyncIntervalMs: deps.resyncIntervalMs } : {}) });
   const spend = createSpendLedger({
@@ -20,5 +26,5 @@ export function createKeys(deps: { prisma: PrismaClient; coordination: Coordinat
       return agg._sum.costUsd ?? 0;
     },
   });
-  return createKeysService({ prisma, coordination, cache, spend, log });
+  return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, log });
 }

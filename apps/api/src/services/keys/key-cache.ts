@@ -1,9 +1,10 @@
 /**
  * API keys held locally, by hash, so authenticating a key costs no database or Redis round
  * trip. A key is loaded from PostgreSQL on first use; every change that can end or narrow
- * a key (revoke, update, owner disabled/deleted/role changed) is pushed to every instance
+ * a key (revoke, update) is pushed to every instance
  * through coordination and drops the cached entry, and a background resync re-reads every
- * cached key, which catches rows changed behind Switchboard's back.
+ * cached key, which catches rows changed behind Switchboard's back. The owner's state
+ * (deleted, disabled, role) comes from the user directory that also checks access tokens.
  *
  * Policy when a connection is lost (a revoked key must never get through):
  * - Redis down: pushes may be missed, so an entry is trusted only for DEGRADED_TRUST_MS
@@ -44,7 +45,7 @@ type Row = {
   expiresAt: Date | null;
   revokedAt: Date | null;
   keyHash: string;
-  user: { email: string; role: TRole; disabled: boolean };
+  user: { email: string; role: TRole };
 };
 
 const SELECT = {
@@ -58,11 +59,12 @@ const SELECT = {
   expiresAt: true,
   revokedAt: true,
   keyHash: true,
-  user: { select: { email: true, role: true, disabled: true } },
+  user: { select: { email: true, role: true } },
 } as const;
 
+/** Owner liveness and role are checked by the caller against the user directory. */
 function grantOf(row: Row): KeyGrant | null {
-  if (row.revokedAt !== null || row.user.disabled) return null;
+  if (row.revokedAt !== null) return null;
   return {
     keyId: row.id,
     userId: row.userId,

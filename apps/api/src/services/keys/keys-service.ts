@@ -26,8 +26,14 @@ export interface RateLimitInfo {
   resetMs: number;
 }
 
+/** Owners' live state, held locally and pushed (the same directory that checks access tokens). */
+export interface OwnerDirectory {
+  get(userId: string): Promise<{ role: TRole; disabled: boolean } | null>;
+}
+
 export interface KeysServiceDeps {
   prisma: PrismaClient;
+  owners: OwnerDirectory;
   coordination: Coordination;
   cache: KeyCache;
   spend: SpendLedger;
@@ -46,6 +52,8 @@ type KeyRow = NonNullable<Awaited<ReturnType<PrismaClient["apiKey"]["findFirst"]
 export function createKeysService(deps: KeysServiceDeps) {
   const { prisma, cache, spend } = deps;
   const usedSince = new Set<string>();
+  /** Budget terms of keys seen lately, for booking a finished request's cost by key id. */
+  const budgets = new Map<string, Pick<KeyGrant, "keyId" | "budgetUsd" | "budgetPeriod">>();
   let timer: NodeJS.Timeout | undefined;
 
   async function spendOf(rows: KeyRow[]): Promise<Map<string, { total: number; period: number; requests: number }>> {
@@ -173,8 +181,16 @@ export function createKeysService(deps: KeysServiceDeps) {
   /** The grant of a presented secret, or null (malformed, unknown, revoked, expired, owner disabled). */
   async function authenticate(secret: string): Promise<KeyGrant | null> {
     if (!isWellFormedKey(secret)) return null;
-    const grant = await cache.lookup(hashKey(secret));
-    if (grant) usedSince.add(grant.keyId);
+    const held = await cache.lookup(hashKey(secret));
+    if (!held) return null;
+    // The owner's current state: a disabled or deleted owner's keys stop, and a key never
+    // acts with more than the owner's role today.
+    const owner = await deps.owners.get(held.userId);
+    if (!owner || owner.disabled) return null;
+    const grant = owner.role === held.role ? held : { ...held, role: owner.role };
+    usedSince.add(grant.keyId);
+    if (grant.budgetUsd !== null) budgets.set(grant.keyId, grant);
+    else budgets.delete(grant.keyId);
     return grant;
   }
 
@@ -209,6 +225,12 @@ export function createKeysService(deps: KeysServiceDeps) {
     spend.add(grant.keyId, grant.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
   }
 
+  /** Books a finished request's cost by key id (the request log knows only the id). */
+  function recordSpendById(keyId: string, costUsd: number): void {
+    const grant = budgets.get(keyId);
+    if (grant) recordSpend(grant, costUsd);
+  }
+
   async function flushLastUsed(): Promise<void> {
     if (usedSince.size === 0) return;
     const ids = [...usedSince];
@@ -225,6 +247,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     authenticate,
     admit,
     recordSpend,
+    recordSpendById,
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
     async start(): Promise<void> {

@@ -1,0 +1,58 @@
+/**
+ * An OpenAI chat-completions request → the chat service's stateless request. Validation is
+ * what Switchboard itself needs (schema: model, messages, limits, well-formed tools); the
+ * body is then forwarded as the client sent it (`passthrough`), minus the two fields the
+ * gateway owns: `model` (it routes) and `stream` (it decides per upstream call).
+ */
+import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
+import type { ProviderRegistry } from "../../services/gateway/registry.ts";
+import type { ChatMessage } from "../../providers/types.ts";
+import type { StatelessRequest } from "../../services/chat/chat-service.ts";
+import { resolveModel } from "../../services/chat/models.ts";
+import { AppError } from "../../services/errors.ts";
+import { appErrorOfZod } from "../error-map.ts";
+
+export interface ParsedChatRequest {
+  request: StatelessRequest;
+  stream: boolean;
+  /** The client asked for the closing usage chunk (stream_options.include_usage). */
+  includeUsage: boolean;
+}
+
+/** Text of a message for limits, estimates and the template: text parts, tool-call arguments. */
+function textOf(message: TOpenAIMessage): string {
+  const content = message.content;
+  const text =
+    typeof content === "string"
+      ? content
+      : (content ?? []).map((p) => (p.type === "text" ? (p as { text: string }).text : p.type === "refusal" ? (p as { refusal: string }).refusal : "")).join("");
+  if (message.role !== "assistant" || !message.tool_calls) return text;
+  return text + message.tool_calls.map((c) => c.function?.arguments ?? "").join("");
+}
+
+const digestRole = (role: TOpenAIMessage["role"]): ChatMessage["role"] =>
+  role === "developer" || role === "system" ? "system" : role === "user" ? "user" : "assistant";
+
+export function parseChatRequest(registry: ProviderRegistry, body: unknown): ParsedChatRequest {
+  const parsed = ZOpenAIChatRequest.safeParse(body);
+  if (!parsed.success) throw appErrorOfZod(parsed.error);
+  const data = parsed.data;
+  const messages: ChatMessage[] = data.messages.map((m) => ({ role: digestRole(m.role), content: textOf(m) }));
+  const chars = messages.reduce((n, m) => n + m.content.length, 0);
+  if (chars > OPENAI_MAX_REQUEST_CHARS) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `Messages are too long: ${chars} characters (limit ${OPENAI_MAX_REQUEST_CHARS})`, {
+      details: { param: "messages" },
+    });
+  }
+  if (!data.messages.some((m) => m.role === "user")) {
+    throw new AppError("BAD_REQUEST", "messages must contain a user message", { details: { param: "messages" } });
+  }
+  const { pinned, model } = resolveModel(registry, data.model);
+  // The raw body, not the parsed one: what the client sent is forwarded byte for byte.
+  const { model: _model, stream: _stream, ...passthrough } = body as Record<string, unknown>;
+  return {
+    request: { messages, pinned, model, passthrough },
+    stream: data.stream === true,
+    includeUsage: data.stream_options?.include_usage === true,
+  };
+}

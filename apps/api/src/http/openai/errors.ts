@@ -1,0 +1,52 @@
+/**
+ * The OpenAI dialect of the error table (http/error-map.ts): {error:{message, type, param,
+ * code}} so the official SDKs raise the right exception class, plus Retry-After and
+ * x-should-retry (which those SDKs obey before retrying).
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { noteErrorCode } from "../../infra/request-scope.ts";
+import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "../error-map.ts";
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** True for the OpenAI-compatible surface, whose every error is rendered in OpenAI's shape. */
+export const isOpenAIPath = (url: string) => url === "/v1" || url.startsWith("/v1/") || url.startsWith("/v1?");
+
+/**
+ * An upstream's own error, when a provider refused the request (a 4xx it caused) and the
+ * error is passed through: its type, param and code survive as the provider sent them.
+ */
+export interface UpstreamErrorFields {
+  type?: unknown;
+  param?: unknown;
+  code?: unknown;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" ? String(v) : null);
+
+export function openAIErrorBody(described: ErrorDescription): OpenAIErrorBody {
+  const upstream = described.details["upstreamError"] as UpstreamErrorFields | undefined;
+  const openaiCode = str(described.details["openaiCode"]);
+  return {
+    error: {
+      message: described.message,
+      type: str(upstream?.type) ?? ERROR_TABLE[described.code].openaiType,
+      param: upstream ? str(upstream.param) : described.param,
+      code: upstream ? str(upstream.code) : (openaiCode ?? described.code.toLowerCase()),
+    },
+  };
+}
+
+/** The body of an error event inside an SSE stream, after the 200 already left. */
+export function openAIStreamError(error: unknown): OpenAIErrorBody {
+  return openAIErrorBody(describeError(error));
+}
+
+export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  const described = describeError(error);
+  noteErrorCode(described.code);
+  if (described.internal) request.log.error({ err: error }, "openai-compatible route failed");
+  void reply.headers(errorHeaders(described)).status(described.status).send(openAIErrorBody(described));
+}

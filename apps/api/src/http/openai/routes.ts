@@ -1,0 +1,125 @@
+/**
+ * The OpenAI-compatible surface under /v1, for any OpenAI SDK or agent framework pointed at
+ * Switchboard: POST /chat/completions (JSON, or SSE ending in `data: [DONE]`), POST
+ * /embeddings, GET /models and /models/{id}. Thin: authenticate, parse, one service call,
+ * render. Every failure, including unknown paths (404), wrong methods (405) and oversized
+ * bodies (413), answers in OpenAI's error shape. Stateless like OpenAI's API: requests carry
+ * their history and are not stored.
+ */
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { AppDeps } from "../../deps.ts";
+import { currentScope, markUpstreamStart } from "../../infra/request-scope.ts";
+import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
+import { AppError } from "../../services/errors.ts";
+import { authorizeRequest } from "../caller-auth.ts";
+import { parseChatRequest } from "./chat-request.ts";
+import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
+import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
+import { declareFeature } from "../route-features.ts";
+import { sendOpenAIError } from "./errors.ts";
+import { streamCompletion } from "./sse.ts";
+
+/** The routes and their methods, for 405 answers that name what is allowed. */
+const ROUTES: Record<string, string[]> = {
+  "/v1/chat/completions": ["POST"],
+  "/v1/embeddings": ["POST"],
+  "/v1/models": ["GET", "HEAD"],
+};
+
+/** x-ratelimit-* as OpenAI sends them, from the limit this request was counted against. */
+function rateLimitHeaders(): Record<string, string> {
+  const note = currentScope()?.rateLimit;
+  if (!note) return {};
+  return {
+    "x-ratelimit-limit-requests": String(note.limit),
+    "x-ratelimit-remaining-requests": String(note.remaining),
+    "x-ratelimit-reset-requests": `${Math.max(0, Math.ceil(note.resetMs / 1000))}s`,
+  };
+}
+
+export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  await app.register(
+    async (v1) => {
+      v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
+      // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
+      declareFeature(v1, "gateway");
+      v1.setNotFoundHandler((request, reply) => {
+        const path = request.url.split("?")[0] ?? "";
+        const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
+        if (allowed) {
+          void reply.header("allow", allowed.join(", "));
+          return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
+        }
+        return sendOpenAIError(
+          request,
+          reply,
+          new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }),
+        );
+      });
+      v1.addHook("onSend", async (_request, reply) => {
+        // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
+        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
+      });
+
+      v1.get("/models", { config: { keyScope: "models" } }, async (request, reply) => {
+        await authorizeRequest(deps, request, reply);
+        const created = Math.floor(deps.startedAt.getTime() / 1000);
+        return { object: "list", data: listModelEntries(deps.providers).map((m) => ({ id: m.id, object: "model", created, owned_by: m.ownedBy })) };
+      });
+
+      v1.get<{ Params: { "*": string } }>("/models/*", { config: { keyScope: "models" } }, async (request, reply) => {
+        await authorizeRequest(deps, request, reply);
+        // Model names may contain a slash (`openai/gpt-4o-mini`), hence the wildcard.
+        const id = request.params["*"];
+        const entry = listModelEntries(deps.providers).find((m) => m.id === id);
+        if (!entry) throw modelNotFound(id);
+        return { id: entry.id, object: "model", created: Math.floor(deps.startedAt.getTime() / 1000), owned_by: entry.ownedBy };
+      });
+
+      v1.post("/chat/completions", { config: { feature: "chat", keyScope: "chat", metered: true } }, async (request, reply) => {
+        const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
+        const parsed = parseChatRequest(deps.providers, request.body);
+        const disconnect = clientDisconnect(reply);
+        const id = completionId();
+        const created = Math.floor(Date.now() / 1000);
+        if (!parsed.stream) {
+          const result = await deps.chat.completeStateless(user.id, parsed.request, disconnect);
+          void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
+          return completionBody(id, created, result);
+        }
+        const events = await deps.chat.streamStateless(user.id, parsed.request, disconnect);
+        // Headers leave only after the first token: this marks where Switchboard's own work
+        // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
+        markUpstreamStart();
+        // A hijacked reply writes its own head: carry over what was set on the reply so far.
+        const headers = () => ({ ...rateLimitHeaders(), ...(reply.getHeaders() as Record<string, string>) });
+        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, headers });
+        return reply;
+      });
+
+      v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true } }, async (request, reply) => {
+        const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
+        const parsed = parseEmbeddingRequest(request.body, deps.providers);
+        const result = await deps.chat.embed(user.id, parsed, clientDisconnect(reply));
+        void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
+        return embeddingBody(result);
+      });
+    },
+    { prefix: "/v1" },
+  );
+}
+
+/** The model a body asks for, for the API key's model list (validated later with the rest). */
+function modelOf(body: unknown): string | undefined {
+  const model = (body as { model?: unknown } | null)?.model;
+  return typeof model === "string" ? model : undefined;
+}
+
+/** Aborts when the client leaves before the response is finished. */
+function clientDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
+  });
+  return controller.signal;
+}

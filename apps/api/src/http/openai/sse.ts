@@ -1,0 +1,72 @@
+/**
+ * Streams a chat completion as Server-Sent Events ending in `data: [DONE]`. The response is
+ * held until the first event: a failure before it (every provider down, rate limited) still
+ * gets a real HTTP status. After it, a break is sent as an OpenAI-shaped error event and the
+ * stream ends without [DONE], so no client mistakes a cut answer for a whole one.
+ */
+import type { FastifyReply } from "fastify";
+import { noteErrorCode } from "../../infra/request-scope.ts";
+import type { ChainEvent } from "../../services/gateway/chain-types.ts";
+import { AppError } from "../../services/errors.ts";
+import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
+import { openAIStreamError } from "./errors.ts";
+
+export async function streamCompletion(
+  reply: FastifyReply,
+  events: AsyncGenerator<ChainEvent>,
+  opts: { id: string; created: number; includeUsage: boolean; headers: () => Record<string, string> },
+): Promise<void> {
+  const raw = reply.raw;
+  const ctx: ChunkContext = { id: opts.id, created: opts.created, model: "" };
+  let started = false;
+  let roleSent = false;
+  /** Writes one SSE event; under backpressure waits for drain (or the client leaving). */
+  const send = async (data: unknown) => {
+    if (raw.destroyed) return;
+    if (raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`) || raw.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    });
+  };
+  try {
+    for await (const event of events) {
+      if (event.type === "start") {
+        ctx.model = event.model;
+        started = true;
+        reply.hijack();
+        raw.writeHead(200, {
+          ...opts.headers(),
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+          "x-accel-buffering": "no",
+          "x-switchboard-provider": event.provider,
+        });
+      } else if (event.type === "choice") {
+        // Providers that stream text only send no role: the first chunk says it, as OpenAI's does.
+        if (!roleSent && event.choice.delta.role === undefined) {
+          await send(chunkBody(ctx, { index: event.choice.index, delta: { role: "assistant", content: "" }, finish_reason: null }));
+        }
+        roleSent = true;
+        await send(chunkBody(ctx, event.choice, event.systemFingerprint));
+      } else if (event.type === "done") {
+        if (opts.includeUsage) await send(usageChunkBody(ctx, event));
+        await send("[DONE]");
+      }
+    }
+  } catch (error) {
+    if (!started) throw error;
+    const body = openAIStreamError(error);
+    const streamCode = error instanceof AppError ? error.details["streamCode"] : undefined;
+    noteErrorCode(typeof streamCode === "string" ? streamCode : (body.error.code ?? "INTERNAL").toUpperCase());
+    await send(body);
+  } finally {
+    if (started) raw.end();
+  }
+}

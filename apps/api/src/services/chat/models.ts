@@ -1,0 +1,80 @@
+/**
+ * Model names as clients send them, and which provider (and upstream model) each means.
+ * `auto` is the default route; a model route's name (models.upsert) is that route;
+ * `deepseek` pins a provider; `deepseek/deepseek-reasoner` pins it with that model; a model a
+ * provider serves (e.g. `gpt-4o-mini`) pins that provider, so clients with a hard-coded model
+ * keep working.
+ */
+import type { TProviderId } from "@switchboard/schema";
+import type { ProviderRegistry } from "../gateway/registry.ts";
+import { AppError } from "../errors.ts";
+
+/** Model names that mean "the whole fallback chain". */
+export const AUTO_MODELS = ["auto", "switchboard"] as const;
+
+
+export interface ModelChoice {
+  pinned?: TProviderId;
+  model?: string;
+}
+
+export function modelNotFound(model: string): AppError {
+  return new AppError("NOT_FOUND", `The model '${model}' does not exist; GET /v1/models lists the available ones`, {
+    details: { openaiCode: "model_not_found", param: "model" },
+  });
+}
+
+export function resolveModel(registry: ProviderRegistry, model: string): ModelChoice {
+  if ((AUTO_MODELS as readonly string[]).includes(model)) return {};
+  // A route's name: the chain resolves its targets (see provider-chain.ts).
+  if (registry.route(model)) return { model };
+  if (registry.isActive(model)) return { pinned: model };
+  const slash = model.indexOf("/");
+  if (slash > 0) {
+    const prefix = model.slice(0, slash);
+    if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
+  }
+  const owner = registry.chain().find((p) => p.model === model) ?? registry.all().find((p) => p.model === model);
+  if (owner) return { pinned: owner.id };
+  throw modelNotFound(model);
+}
+
+/**
+ * Embedding models: `openai/text-embedding-3-small` pins a provider; a bare name is tried on
+ * every active provider that offers embeddings, in chain order. There is no default
+ * embedding model, so `auto` alone is refused with a hint.
+ */
+export function resolveEmbeddingModel(registry: ProviderRegistry, model: string): ModelChoice & { model: string } {
+  const slash = model.indexOf("/");
+  if (slash > 0) {
+    const prefix = model.slice(0, slash);
+    if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
+  }
+  if ((AUTO_MODELS as readonly string[]).includes(model) || registry.isActive(model)) {
+    throw new AppError("BAD_REQUEST", "Name an embedding model, e.g. openai/text-embedding-3-small or nomic-embed-text", {
+      details: { param: "model" },
+    });
+  }
+  return { model };
+}
+
+export interface ModelEntry {
+  id: string;
+  ownedBy: string;
+}
+
+/** Every model name a client may send, as /v1/models lists them. */
+export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
+  return [
+    { id: "auto", ownedBy: "switchboard" },
+    // Model routes: the names operators publish (models.upsert).
+    ...registry
+      .routes()
+      .filter((r) => !(AUTO_MODELS as readonly string[]).includes(r.name))
+      .map((r) => ({ id: r.name, ownedBy: "switchboard" })),
+    ...registry.all().flatMap((p) => [
+      { id: p.id, ownedBy: p.id },
+      { id: `${p.id}/${p.model}`, ownedBy: p.id },
+    ]),
+  ];
+}

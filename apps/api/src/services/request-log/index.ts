@@ -1,0 +1,46 @@
+import type { Registry } from "prom-client";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { createLogWriter } from "./log-writer.ts";
+import { createLogsService } from "./logs-service.ts";
+import type { PriceLookup } from "./pricing.ts";
+import { createRequestRecorder } from "./request-recorder.ts";
+
+export type { FinishedRequest } from "./request-recorder.ts";
+export type { ModelPrices, PriceLookup } from "./pricing.ts";
+export { noPrices } from "./pricing.ts";
+
+export interface RequestLogDeps {
+  prisma: PrismaClient;
+  registry: Registry;
+  retentionDays: number;
+  storeBodies: boolean;
+  prices: PriceLookup;
+  onCost?: (keyId: string, costUsd: number) => void;
+  log: (msg: string, err?: unknown) => void;
+  flushIntervalMs?: number;
+}
+
+/** The request log: the batch writer, the recorder the HTTP layer feeds, and the readers. */
+export function createRequestLog(deps: RequestLogDeps) {
+  const writer = createLogWriter({
+    prisma: deps.prisma,
+    registry: deps.registry,
+    retentionDays: deps.retentionDays,
+    log: deps.log,
+    ...(deps.flushIntervalMs !== undefined ? { flushIntervalMs: deps.flushIntervalMs } : {}),
+  });
+  const record = createRequestRecorder({ writer, prices: deps.prices, storeBodies: deps.storeBodies, ...(deps.onCost ? { onCost: deps.onCost } : {}) });
+  const reader = createLogsService({ prisma: deps.prisma });
+  return {
+    ...reader,
+    record,
+    storeBodies: deps.storeBodies,
+    flush: writer.flush,
+    prune: writer.prune,
+    pending: writer.pending,
+    start: writer.start,
+    close: writer.close,
+  };
+}
+
+export type RequestLogService = ReturnType<typeof createRequestLog>;

@@ -1,0 +1,187 @@
+/**
+ * The request log and spend, end to end on two instances sharing PostgreSQL and Redis:
+ * every gateway request is recorded (batched, off the request path) with what it asked,
+ * who answered, tokens and cost; users read only their own rows; usage sums them; a key
+ * over its budget is refused with insufficient_quota on every instance.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
+import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import type { PriceLookup } from "./pricing.ts";
+
+const prefix = uniquePrefix("reqlog");
+// The template provider answers offline; price its model (and the "auto" route) generously
+// so one request costs a visible amount.
+const prices: PriceLookup = (model) => (model === "auto" ? { inputPerMTok: 1_000, outputPerMTok: 2_000 } : undefined);
+let a: TestApp;
+let b: TestApp;
+let user: { id: string; email: string; token: string };
+let other: { id: string; email: string; token: string };
+let admin: { id: string; email: string; token: string };
+
+beforeAll(async () => {
+  const appOptions = { prices, requestLogFlushMs: 100 };
+  a = await startTestApp({ redisKeyPrefix: prefix, appOptions, env: { REQUEST_LOG_BODIES: "true" } });
+  b = await startTestApp({ databaseUrl: a.app.deps.env.DATABASE_URL!, redisKeyPrefix: prefix, appOptions });
+  user = await a.userWithRole("USER");
+  other = await a.userWithRole("USER");
+  admin = await a.userWithRole("ADMIN");
+}, 120_000);
+
+afterAll(async () => {
+  await b?.close();
+  await a?.close();
+  await deleteKeysWithPrefix(prefix);
+});
+
+async function chat(app: TestApp, key: string, body: Record<string, unknown> = {}) {
+  const res = await fetch(`${app.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { ...bearer(key), "content-type": "application/json" },
+    body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hello there" }], ...body }),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** Polls logs.list until `match` finds a row (the writer flushes in the background). */
+async function logged(token: string, input: Record<string, unknown>, match: (row: any) => boolean) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (let i = 0; i < 100; i++) {
+    const res = await trpcQuery(a.url, "logs.list", { limit: 100, ...input }, bearer(token));
+    expect(res.status).toBe(200);
+    const row = res.body.result.data.items.find(match);
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no log row for ${JSON.stringify(input)}`);
+}
+
+describe("request log", () => {
+  it("records a /v1 call made with a key: route, model, provider, tokens, cost, latency", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "logged" })).key;
+    const keyId = (await a.client(user.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;
+    expect((await chat(b, key)).status).toBe(200);
+    const row = await logged(user.token, { keyId }, () => true);
+    expect(row).toMatchObject({ userId: user.id, keyId, route: "/v1/chat/completions", model: "auto", provider: "template", status: 200, errorCode: null, stream: false });
+    expect(row.upstreamModel).toBeTruthy();
+    expect(row.promptTokens).toBeGreaterThan(0);
+    expect(row.completionTokens).toBeGreaterThan(0);
+    expect(row.costUsd).toBeCloseTo((row.promptTokens * 1_000 + row.completionTokens * 2_000) / 1e6, 10);
+    expect(row.latencyMs).toBeGreaterThanOrEqual(0);
+    const detail = (await trpcQuery(a.url, "logs.get", { id: row.id }, bearer(user.token))).body.result.data;
+    expect(detail.attempts).toEqual([expect.objectContaining({ provider: "template", outcome: "success" })]);
+    expect(detail.ip).toBe("127.0.0.1");
+    // Bodies are stored only where REQUEST_LOG_BODIES=true (instance a), never on b.
+    expect(detail.requestBody).toBeNull();
+  });
+
+  it("records streams with their time to first token, and tRPC chat calls by procedure", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "streamer" })).key;
+    const keyId = (await a.client(user.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;
+    const streamed = await chat(a, key, { stream: true });
+    expect(streamed.status).toBe(200);
+    const row = await logged(user.token, { keyId }, (r) => r.stream);
+    expect(row.ttftMs).not.toBeNull();
+    expect(row.ttftMs).toBeLessThanOrEqual(row.latencyMs);
+
+    await a.client(other.token).chat.send.mutate({ message: "hi" });
+    const trpcRow = await logged(other.token, {}, (r) => r.route === "chat.send");
+    expect(trpcRow).toMatchObject({ userId: other.id, keyId: null, provider: "template", status: 200 });
+  });
+
+  it("stores bodies only when enabled, redacted of secrets", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "bodies" })).key;
+    const secret = "sk-live-abcdefghijklmnopqrstuvwx";
+    expect((await chat(a, key, { messages: [{ role: "user", content: `my key is ${secret}` }] })).status).toBe(200);
+    let found: Awaited<ReturnType<typeof a.app.deps.db.prisma.requestLog.findMany>> = [];
+    for (let i = 0; i < 100 && found.length === 0; i++) {
+      found = await a.app.deps.db.prisma.requestLog.findMany({ where: { requestBody: { contains: "my key is" } } });
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(found.length).toBeGreaterThan(0);
+    for (const r of found) {
+      expect(r.requestBody).not.toContain(secret);
+      expect(r.requestBody).toContain("[REDACTED]");
+      expect(r.responseBody).toBeTruthy();
+    }
+  });
+
+  it("records refusals with their status and code, and filters by status", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "narrow", scopes: ["models"] })).key;
+    expect((await chat(a, key)).status).toBe(403);
+    const row = await logged(user.token, { status: "4xx" }, (r) => r.status === 403);
+    expect(row.errorCode).toBe("FORBIDDEN");
+  });
+
+  it("keeps a USER to their own rows (another's row is a 404); an ADMIN sees all", async () => {
+    const mine = await logged(user.token, {}, () => true);
+    const theirs = await trpcQuery(a.url, "logs.list", { userId: user.id }, bearer(other.token));
+    expect(theirs.body.result.data.items).toEqual([]);
+    expect((await trpcQuery(a.url, "logs.get", { id: mine.id }, bearer(other.token))).status).toBe(404);
+    const all = await trpcQuery(a.url, "logs.list", { userId: user.id, limit: 5 }, bearer(admin.token));
+    expect(all.body.result.data.items.length).toBeGreaterThan(0);
+    // Pagination: a cursor continues where the page ended.
+    const page1 = (await trpcQuery(a.url, "logs.list", { limit: 1 }, bearer(admin.token))).body.result.data;
+    const page2 = (await trpcQuery(a.url, "logs.list", { limit: 1, cursor: page1.nextCursor }, bearer(admin.token))).body.result.data;
+    expect(page2.items[0].id).not.toBe(page1.items[0].id);
+  });
+
+  it("usage.summary groups by user, key, model, provider and day", async () => {
+    const mine = (await trpcQuery(a.url, "usage.summary", { groupBy: "model" }, bearer(user.token))).body.result.data;
+    expect(mine.total.requests).toBeGreaterThan(0);
+    expect(mine.groups.find((g: any) => g.key === "auto").costUsd).toBeGreaterThan(0); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const byUser = (await trpcQuery(a.url, "usage.summary", { groupBy: "user" }, bearer(admin.token))).body.result.data;
+    expect(byUser.groups.map((g: { label: string }) => g.label)).toEqual(expect.arrayContaining([user.email, other.email]));
+    const ownOnly = (await trpcQuery(a.url, "usage.summary", { groupBy: "user" }, bearer(user.token))).body.result.data;
+    expect(ownOnly.groups.map((g: { key: string }) => g.key)).toEqual([user.id]);
+    for (const groupBy of ["key", "provider", "day"]) {
+      const res = await trpcQuery(a.url, "usage.summary", { groupBy }, bearer(admin.token));
+      expect(res.status, groupBy).toBe(200);
+      expect(res.body.result.data.groups.length, groupBy).toBeGreaterThan(0);
+    }
+    expect((await trpcQuery(a.url, "usage.summary", { groupBy: "week" }, bearer(admin.token))).status).toBe(400);
+  });
+
+  it("prunes rows older than the retention", async () => {
+    const prisma = a.app.deps.db.prisma;
+    const old = await prisma.requestLog.create({
+      data: { requestId: "old", createdAt: new Date(Date.now() - 31 * 86_400_000), method: "POST", route: "/v1/chat/completions", status: 200, latencyMs: 1 },
+    });
+    expect(await a.app.deps.requestLog.prune()).toBeGreaterThanOrEqual(1);
+    expect(await prisma.requestLog.findUnique({ where: { id: old.id } })).toBeNull();
+  });
+});
+
+describe("budgets", () => {
+  it("refuses a key over its budget with insufficient_quota on every instance", async () => {
+    const created = await a.client(user.token).keys.create.mutate({ name: "budgeted", budgetUsd: 0.000001, budgetPeriod: "day" });
+    expect((await chat(a, created.key)).status).toBe(200);
+    let refusedA: Awaited<ReturnType<typeof chat>> | undefined;
+    for (let i = 0; i < 100 && !refusedA; i++) {
+      const res = await chat(a, created.key);
+      if (res.status === 429) refusedA = res;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refusedA?.headers.get("x-should-retry")).toBe("false");
+    expect(JSON.parse(refusedA!.text).error.code).toBe("insufficient_quota");
+    // The other instance heard of the spend by push.
+    let statusB = 0;
+    for (let i = 0; i < 100 && statusB !== 429; i++) {
+      statusB = (await chat(b, created.key)).status;
+      if (statusB !== 429) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(statusB).toBe(429);
+    const viaTrpc = await trpcMutation(b.url, "chat.send", { message: "hi" }, bearer(created.key));
+    expect(viaTrpc.status).toBe(429);
+    // Raising the budget lets it through again.
+    await a.client(user.token).keys.update.mutate({ id: created.id, budgetUsd: 1000 });
+    let again = 0;
+    for (let i = 0; i < 100 && again !== 200; i++) {
+      again = (await chat(b, created.key)).status;
+      if (again !== 200) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(again).toBe(200);
+    const listed = (await a.client(user.token).keys.list.query()).items.find((k) => k.id === created.id)!;
+    expect(listed.spendUsd).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Turns a finished gateway request (what its request scope gathered) into a request-log
+ * row and its cost, and hands the row to the batch writer. Runs after the response, never
+ * on the request's path.
+ */
+import type { TLogAttempt } from "@switchboard/schema";
+import type { LogWriter } from "./log-writer.ts";
+import { costUsd, type PriceLookup } from "./pricing.ts";
+import { redactSecrets } from "./redact.ts";
+
+export interface FinishedCall {
+  provider: string;
+  outcome: string;
+  /** performance.now() clock, like FinishedRequest.startedAt. */
+  start: number;
+  end: number;
+  model?: string | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  ttftMs?: number | undefined;
+}
+
+export interface FinishedRequest {
+  requestId: string;
+  method: string;
+  route: string;
+  userId: string | undefined;
+  keyId: string | undefined;
+  model: string | undefined;
+  status: number;
+  errorCode: string | undefined;
+  startedAt: number;
+  durationMs: number;
+  stream: boolean;
+  ip: string | undefined;
+  calls: readonly FinishedCall[];
+  requestBody?: string | undefined;
+  responseBody?: string | undefined;
+}
+
+/** Bodies are capped: the log is for looking at requests, not for archiving them. */
+const MAX_BODY_CHARS = 32_000;
+
+export interface RequestRecorderDeps {
+  writer: LogWriter;
+  prices: PriceLookup;
+  storeBodies: boolean;
+  /** Told the cost of every request made with an API key (budgets). */
+  onCost?: (keyId: string, costUsd: number) => void;
+}
+
+export function createRequestRecorder(deps: RequestRecorderDeps) {
+  const body = (text: string | undefined) => (deps.storeBodies && text ? redactSecrets(text.slice(0, MAX_BODY_CHARS)) : null);
+
+  return function record(r: FinishedRequest): number {
+    const answered = r.calls.filter((c) => c.outcome === "success");
+    const last = answered.at(-1) ?? r.calls.at(-1);
+    let prompt = 0;
+    let completion = 0;
+    let cost = 0;
+    for (const c of answered) {
+      const p = c.promptTokens ?? 0;
+      const o = c.completionTokens ?? 0;
+      prompt += p;
+      completion += o;
+      cost += costUsd((r.model ? deps.prices(r.model) : undefined) ?? (c.model ? deps.prices(c.model) : undefined), { prompt: p, completion: o });
+    }
+    const attempts: TLogAttempt[] = r.calls.map((c) => ({
+      provider: c.provider,
+      model: c.model ?? null,
+      outcome: c.outcome,
+      latencyMs: Math.round(c.end - c.start),
+      startMs: Math.max(0, Math.round(c.start - r.startedAt)),
+      ttftMs: c.ttftMs === undefined ? null : Math.round(c.ttftMs),
+      promptTokens: c.promptTokens ?? null,
+      completionTokens: c.completionTokens ?? null,
+    }));
+    const firstToken = answered.find((c) => c.ttftMs !== undefined);
+    deps.writer.record({
+      requestId: r.requestId,
+      createdAt: new Date(Date.now() - r.durationMs),
+      userId: r.userId ?? null,
+      keyId: r.keyId ?? null,
+      method: r.method,
+      route: r.route,
+      model: r.model ?? null,
+      provider: last?.provider ?? null,
+      upstreamModel: last?.model ?? null,
+      attempts,
+      status: r.status,
+      errorCode: r.errorCode ?? null,
+      promptTokens: prompt,
+      completionTokens: completion,
+      cachedTokens: 0,
+      costUsd: cost,
+      latencyMs: Math.round(r.durationMs),
+      // From the request's arrival, as the client sees it.
+      ttftMs: firstToken ? Math.round(firstToken.start - r.startedAt + firstToken.ttftMs!) : null,
+      stream: r.stream,
+      ip: r.ip ?? null,
+      requestBody: body(r.requestBody),
+      responseBody: body(r.responseBody),
+    });
+    if (r.keyId && cost > 0) deps.onCost?.(r.keyId, cost);
+    return cost;
+  };
+}
+
+export type RequestRecorder = ReturnType<typeof createRequestRecorder>;
