@@ -11,6 +11,7 @@ import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
+import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
@@ -72,6 +73,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     const undeclared = undeclaredRoutes();
     if (undeclared.length > 0) app.log.warn({ routes: undeclared }, "routes declare no feature; a global freeze stops them");
   });
+  // Before any route: GET /openapi.json is built from the routes registered after this.
+  registerOpenApi(app, { version: deps.version });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);
