@@ -9,6 +9,7 @@ import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
@@ -96,6 +97,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // After routing: a frozen fleet refuses the features its routes declare.
   registerEmergencyGate(app, deps);
   registerTextHygiene(app);
+  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  registerLoadShedding(app, deps);
 
   await registerTrpcEndpoint(app, deps, {
     router: appRouter,
