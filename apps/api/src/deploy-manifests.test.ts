@@ -79,7 +79,7 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     const names = [...Object.keys(config.data ?? {}), ...containers.flatMap((c) => (c.env ?? []).map((e) => e.name))];
     expect(names.filter((name) => !variables.has(name))).toEqual([]);
     // With the Secret's required keys filled in, env.ts accepts the configuration.
-    const secrets = { DATABASE_URL: "postgresql://u:p@postgres:5432/sb", REDIS_URL: "redis://redis:6379", JWT_SECRET: "x".repeat(48) };
+    const secrets = { DATABASE_URL: "postgresql://u:p@postgres:5432/sb", REDIS_URL: "redis://redis:6379", JWT_SECRET: "x".repeat(48), SECRETS_KEY: Buffer.alloc(32, 1).toString("base64") };
     expect(parseEnv({ ...config.data, ...secrets }).NODE_ENV).toBe("production");
   });
 

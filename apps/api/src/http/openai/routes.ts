@@ -96,7 +96,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 
       v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-        const parsed = parseEmbeddingRequest(request.body);
+        const parsed = parseEmbeddingRequest(request.body, deps.providers);
         const result = await deps.chat.embed(user.id, parsed, clientDisconnect(reply));
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
         return embeddingBody(result);
