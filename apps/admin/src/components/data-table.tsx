@@ -27,7 +27,7 @@ export function DataTable<T>(props: {
 }) {
   const { columns, rows, onRowClick } = props;
   return (
-    <div className="table-wrap" data-testid={props.testId}>
+    <div className="table-wrap data-table-wrap" data-testid={props.testId}>
       <table className="table data-table" aria-label={props.label} aria-busy={props.busy || undefined}>
         <thead>
           <tr>
