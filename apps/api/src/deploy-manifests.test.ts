@@ -103,3 +103,17 @@ describe("the schema validation itself", () => {
     await expect(validate(broken)).rejects.toThrow(/replicas|selector|template/);
   });
 });
+
+describe("deploy/grafana/switchboard.json", () => {
+  it("queries only metrics the server exports", async () => {
+    const { createMetricsRegistry } = await import("./infra/metrics-registry.ts");
+    const defaults = (await createMetricsRegistry().getMetricsAsJSON()).map((m) => m.name);
+    const ours = [...readFileSync(`${root}apps/api/src/services/metrics/prometheus.ts`, "utf8").matchAll(/name: "(switchboard_[a-z0-9_]+)"/g)].map((m) => m[1]!);
+    const exported = new Set([...defaults, ...ours]);
+    const dashboard = JSON.parse(readFileSync(`${root}deploy/grafana/switchboard.json`, "utf8")) as { panels: { targets: { expr: string }[] }[] };
+    const used = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/switchboard_[a-z0-9_]+/g)].map((m) => m[0])));
+    expect(used.length).toBeGreaterThan(10);
+    const base = (name: string) => name.replace(/_(bucket|sum|count)$/, "");
+    expect([...new Set(used)].filter((name) => !exported.has(name) && !exported.has(base(name)))).toEqual([]);
+  });
+});
