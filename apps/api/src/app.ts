@@ -31,7 +31,7 @@ import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
-import { createRequestLog, noPrices, type PriceLookup } from "./services/request-log/index.ts";
+import { createRequestLog } from "./services/request-log/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -44,8 +44,6 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
-  /** Model prices for spend (USD per million tokens), by model name. */
-  prices?: PriceLookup;
   /** Test knob: how often the request log is written (default about every second). */
   requestLogFlushMs?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
@@ -305,7 +303,11 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     registry: metricsRegistry,
     retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     storeBodies: env.REQUEST_LOG_BODIES,
-    prices: opts.prices ?? noPrices,
+    // Prices come from the live model configuration (models.upsert), held locally.
+    prices: (model) => {
+      const p = providers.priceOf(model);
+      return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
+    },
     onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),

@@ -12,6 +12,7 @@ import { ProviderTable } from "./dashboard/provider-table.tsx";
 import { StatCards } from "./dashboard/stat-cards.tsx";
 import { TrafficCharts } from "./dashboard/traffic-charts.tsx";
 import "./dashboard/dashboard.css";
+import { SpendByDay, TopSpend } from "./spend/spend-panels.tsx";
 
 /** The admin home: live fleet metrics for admins, the API's health for everyone. */
 export function DashboardPage() {
@@ -50,6 +51,11 @@ function FleetMetrics() {
         <p className="muted">Loading the last {TIMESERIES_MINUTES} minutes…</p>
       )}
       <InstancesCard summary={summary} />
+      <SpendByDay days={14} />
+      <div className="spend-tops">
+        <TopSpend groupBy="key" title="Top API keys by spend" limit={5} />
+        <TopSpend groupBy="model" title="Top models by spend" limit={5} />
+      </div>
     </div>
   );
 }
