@@ -44,7 +44,7 @@ async function trpc<T>(url: string, path: string, input: unknown, auth: Record<s
 async function benchOverhead(mode: "embedded" | "cluster"): Promise<Record<string, unknown>> {
   const api = await startBenchApi({ PROVIDER_ORDER: "template" }, { embedded: mode === "embedded" });
   try {
-    const created = await trpc<{ key: string }>(api.url, "keys.create", { name: "bench", rateLimitPerMin: 100_000_000, budgetUsd: 1_000_000 }, api.auth);
+    const created = await trpc<{ key: string }>(api.url, "keys.create", { name: "bench", rateLimitPerMin: 1_000_000, budgetUsd: 1_000_000 }, api.auth);
     const body = { model: "auto", messages: [{ role: "user", content: "hello" }] };
     const url = `${api.url}/v1/chat/completions`;
     const calls = { token: post(url, body, api.auth), key: post(url, body, { authorization: `Bearer ${created.key}` }) };
