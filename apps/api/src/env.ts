@@ -94,6 +94,8 @@ export const ZEnv = z
     METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** How often each instance writes its per-minute metric buckets to the database. */
     METRICS_DB_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    /** Requests handled at once per instance before new ones get 503 + Retry-After (0 = no cap). */
+    MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().min(0).default(1_024),
     CORS_ORIGINS: z
       .string()
       .default("")

@@ -1,4 +1,5 @@
 // Process entry point: parse config, build the app, listen, and shut down cleanly.
+import { collectStartupGarbage } from "./infra/v8-flags.ts"; // first: before any WebAssembly is compiled
 import { createApp, type App } from "./app.ts";
 import { configSource, configWarnings, loadEnvOrExit } from "./env.ts";
 import { buildServer } from "./server.ts";
@@ -33,6 +34,7 @@ try {
     { address, database: app.deps.db.kind, coordination: app.deps.coordination.kind, instanceId: app.deps.instanceId },
     `Switchboard listening on ${address} (admin at ${address}/)`,
   );
+  collectStartupGarbage();
 } catch (error) {
   console.error(`Cannot listen on ${env.HOST}:${env.PORT}: ${(error as Error).message}`);
   await app.close();

@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
@@ -56,6 +57,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Then a frozen fleet refuses /v1 and /api before any other work is done.
   registerEmergencyGuard(app, deps);
   registerTextHygiene(app);
+  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  registerLoadShedding(app, deps);
 
   await app.register(fastifyCookie);
   if (deps.env.CORS_ORIGINS.length > 0) {

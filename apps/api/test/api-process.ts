@@ -18,6 +18,13 @@ const READY_DEADLINE_MS = 60_000;
 export const CLUSTER_JWT_SECRET = "multi-instance-secret-that-is-long-enough-0123456789";
 export const CLUSTER_SUPERADMIN = { email: "root@cluster.test", password: "correct-horse-battery-staple" };
 
+/**
+ * glibc malloc settings `npm start` runs with (docs/performance.md): two arenas instead of
+ * one per thread, and freed memory handed back to the OS. Without them the process keeps
+ * the start-up peak (WebAssembly compilation, the embedded database's first run) resident.
+ */
+export const PRODUCTION_MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_TRIM_THRESHOLD_: "131072" };
+
 export interface ApiProcess {
   url: string;
   pid: number;
@@ -57,7 +64,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const port = await freeLoopbackPort();
   const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
   const readyPath = opts.readyPath ?? "/ready";
-  const env: NodeJS.ProcessEnv = { ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...PRODUCTION_MALLOC_ENV, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
