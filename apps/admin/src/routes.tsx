@@ -1,10 +1,12 @@
 import type { TRole } from "@switchboard/schema";
 import type { ComponentType } from "react";
-import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, UsersIcon } from "./components/icons.tsx";
+import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, ModelsIcon, ProvidersIcon, UsersIcon } from "./components/icons.tsx";
 import { ChatPage } from "./pages/chat/chat-page.tsx";
 import { ConsensusPage } from "./pages/consensus-page.tsx";
 import { DashboardPage } from "./pages/dashboard-page.tsx";
 import { EmergencyPage } from "./pages/emergency-page.tsx";
+import { ModelsPage } from "./pages/models/models-page.tsx";
+import { ProvidersPage } from "./pages/providers/providers-page.tsx";
 import { UsersPage } from "./pages/users/users-page.tsx";
 
 export interface AppRoute {
@@ -22,5 +24,7 @@ export const ROUTES: readonly AppRoute[] = [
   { path: "/chat", label: "Chat", icon: ChatIcon, page: ChatPage, role: "USER" },
   { path: "/consensus", label: "Consensus", icon: ConsensusIcon, page: ConsensusPage, role: "USER" },
   { path: "/emergency", label: "Emergency", icon: EmergencyIcon, page: EmergencyPage, role: "USER" },
+  { path: "/providers", label: "Providers", icon: ProvidersIcon, page: ProvidersPage, role: "ADMIN" },
+  { path: "/models", label: "Models", icon: ModelsIcon, page: ModelsPage, role: "ADMIN" },
   { path: "/users", label: "Users", icon: UsersIcon, page: UsersPage, role: "SUPERADMIN" },
 ];
