@@ -30,6 +30,8 @@ export interface ApiProcess {
   pid: number;
   /** The last part of what the server wrote to stdout/stderr (for failure messages). */
   output(): string;
+  /** Settles when the process exits, with its exit code or the signal that ended it. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,9 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
 
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -94,7 +99,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
     }
     try {
       const res = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return { url, pid: child.pid!, output: () => output, stop };
+      if (res.status === 200) return { url, pid: child.pid!, output: () => output, exit, stop };
       lastProblem = `GET ${readyPath} answered ${res.status}`;
     } catch (error) {
       lastProblem = (error as Error).message;
