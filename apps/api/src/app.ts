@@ -16,13 +16,13 @@ import { createAuthService } from "./services/auth/auth-service.ts";
 import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
 import { createSessionRevocations } from "./services/auth/revocations.ts";
 import { createUserDirectory } from "./services/auth/user-directory.ts";
-import { bootstrapSuperAdmin, resolveJwtSecret } from "./services/bootstrap.ts";
+import { bootstrapSuperAdmin, resolveJwtSecret, resolveSecretsKey } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
-import { createGateway } from "./services/gateway/index.ts";
-import { createProviderRegistry } from "./services/gateway/registry.ts";
+import { openGateway, type LiveGateway } from "./services/gateway/index.ts";
+import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
@@ -76,10 +76,6 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
-  // The provider registry is built once, here; everything that calls a model shares it.
-  const registry = createProviderRegistry(env);
-  const problem = consensusConfigProblem(env, registry);
-  if (problem) throw new Error(`Invalid configuration: ${problem}`);
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
@@ -194,17 +190,35 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
-  // Chain and breaker are shared by chat and consensus: one circuit per provider, one set
-  // of cooldowns, one call-record stream.
-  const gateway = createGateway({
-    env,
-    registry,
-    emergency: {
-      isProviderFrozen: emergency.isProviderFrozen,
-      // A provider freeze aborts the calls to that provider.
-      onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
-    },
-  });
+  // The gateway (provider registry, breaker, chain, live configuration) is built once,
+  // here; chat, consensus and metrics share it: one circuit per provider, one set of
+  // cooldowns, one call-record stream.
+  let gateway: LiveGateway;
+  try {
+    const secretsKey = await resolveSecretsKey({ configured: env.SECRETS_KEY, dataDir, cluster: env.DATABASE_URL !== undefined, log });
+    gateway = await openGateway({
+      env,
+      prisma: db.prisma,
+      box: createSecretBox(secretsKey),
+      coordination,
+      instanceId,
+      log: log.child({ component: "gateway" }),
+      emergency: {
+        isProviderFrozen: emergency.isProviderFrozen,
+        // A provider freeze aborts the calls to that provider.
+        onProviderStop: (id, abort) => onFreeze(emergency, { kind: "provider", id }, abort),
+      },
+    });
+    const problem = consensusConfigProblem(env, gateway.registry);
+    if (problem) throw new Error(`Invalid configuration: ${problem}`);
+    await gateway.config.start();
+  } catch (error) {
+    heartbeat.stop();
+    await emergency.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
   const { registry: providers, chain, breaker } = gateway;
   const chat = createChat({
     env,
@@ -244,7 +258,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     identity: { id: instanceId, host: hostname(), pid: process.pid, version: VERSION, startedAt: startedAt.toISOString() },
     log: log.child({ component: "metrics" }),
     circuits: () => Object.fromEntries(providers.all().map((p) => [p.id, breaker.snapshot(p.id)])),
-    activeProviders: () => providers.chain().map((p) => p.id),
+    activeProviders: () => providers.all().map((p) => p.id),
+    health: () => Object.fromEntries(gateway.config.health()),
     emergency: () => emergency.status(),
     flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS,
     dbFlushIntervalMs: env.METRICS_DB_FLUSH_INTERVAL_MS,
@@ -277,6 +292,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     users,
     emergency,
     providers,
+    gateway,
     chat,
     consensus,
     metrics,
@@ -287,6 +303,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     deps,
     async close() {
       heartbeat.stop();
+      await gateway.config.close();
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
       await requestLog.close();

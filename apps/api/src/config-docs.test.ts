@@ -51,7 +51,7 @@ describe("configuration docs", () => {
     expect(apiEnv.NODE_ENV).toBe("production");
     expect(apiEnv.HOST).toBe("0.0.0.0");
     // The production rules of env.ts hold for what compose sets (secrets come from .env).
-    expect(() => parseEnv({ ...envExample, ...apiEnv, JWT_SECRET: "x".repeat(32), SUPERADMIN_EMAIL: "a@b.co", SUPERADMIN_PASSWORD: "p".repeat(16) })).not.toThrow();
+    expect(() => parseEnv({ ...envExample, ...apiEnv, JWT_SECRET: "x".repeat(32), SECRETS_KEY: Buffer.alloc(32, 1).toString("base64"), SUPERADMIN_EMAIL: "a@b.co", SUPERADMIN_PASSWORD: "p".repeat(16) })).not.toThrow();
     expect(Object.keys(api.depends_on ?? {}).sort()).toEqual(["postgres", "redis"]);
     // Every variable of .env.example reaches the api: .env is passed whole.
     expect((api.env_file ?? []).map((f) => (typeof f === "string" ? f : f.path))).toContain(".env");

@@ -79,7 +79,7 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     const names = [...Object.keys(config.data ?? {}), ...containers.flatMap((c) => (c.env ?? []).map((e) => e.name))];
     expect(names.filter((name) => !variables.has(name))).toEqual([]);
     // With the Secret's required keys filled in, env.ts accepts the configuration.
-    const secrets = { DATABASE_URL: "postgresql://u:p@postgres:5432/sb", REDIS_URL: "redis://redis:6379", JWT_SECRET: "x".repeat(48) };
+    const secrets = { DATABASE_URL: "postgresql://u:p@postgres:5432/sb", REDIS_URL: "redis://redis:6379", JWT_SECRET: "x".repeat(48), SECRETS_KEY: Buffer.alloc(32, 1).toString("base64") };
     expect(parseEnv({ ...config.data, ...secrets }).NODE_ENV).toBe("production");
   });
 
@@ -101,5 +101,19 @@ describe("the schema validation itself", () => {
   it("rejects an object that breaks the schema", async () => {
     const broken = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two" } } as unknown as K8sObject;
     await expect(validate(broken)).rejects.toThrow(/replicas|selector|template/);
+  });
+});
+
+describe("deploy/grafana/switchboard.json", () => {
+  it("queries only metrics the server exports", async () => {
+    const { createMetricsRegistry } = await import("./infra/metrics-registry.ts");
+    const defaults = (await createMetricsRegistry().getMetricsAsJSON()).map((m) => m.name);
+    const ours = [...readFileSync(`${root}apps/api/src/services/metrics/prometheus.ts`, "utf8").matchAll(/name: "(switchboard_[a-z0-9_]+)"/g)].map((m) => m[1]!);
+    const exported = new Set([...defaults, ...ours]);
+    const dashboard = JSON.parse(readFileSync(`${root}deploy/grafana/switchboard.json`, "utf8")) as { panels: { targets: { expr: string }[] }[] };
+    const used = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/switchboard_[a-z0-9_]+/g)].map((m) => m[0])));
+    expect(used.length).toBeGreaterThan(10);
+    const base = (name: string) => name.replace(/_(bucket|sum|count)$/, "");
+    expect([...new Set(used)].filter((name) => !exported.has(name) && !exported.has(base(name)))).toEqual([]);
   });
 });

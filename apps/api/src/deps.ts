@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Env } from "./env.ts";
 import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
+import type { LiveGateway } from "./services/gateway/index.ts";
 import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
@@ -30,6 +31,8 @@ export interface AppDeps {
   sso: SsoService;
   emergency: EmergencyService;
   providers: ProviderRegistry;
+  /** Registry, breaker, chain, live configuration (providers.*, models.*) and prices. */
+  gateway: LiveGateway;
   chat: ChatService;
   metrics: MetricsService;
   consensus: ConsensusService;

@@ -34,7 +34,7 @@ describe("parseEnv", () => {
     [{ PROVIDER_ORDER: "beta,unknown" }, /PROVIDER_ORDER/],
     [{ SUPERADMIN_EMAIL: "a@b.c" }, /must be set together/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
-    [{ CONSENSUS_AGGREGATOR: "gpt-9" }, /CONSENSUS_AGGREGATOR/],
+    [{ CONSENSUS_AGGREGATOR: "GPT 9" }, /CONSENSUS_AGGREGATOR/],
     [{ CONSENSUS_TIMEOUT_MS: "0" }, /CONSENSUS_TIMEOUT_MS/],
     [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379" }, /JWT_SECRET is required in cluster mode/],
     [{ NODE_ENV: "production", REDIS_URL: "redis://r:6379", JWT_SECRET: "x".repeat(32) }, /DATABASE_URL is required in production when REDIS_URL is set/],
@@ -52,7 +52,10 @@ describe("parseEnv", () => {
 describe("production settings", () => {
   it("a full cluster, or the embedded default, is accepted in production", () => {
     const secret = "x".repeat(32);
-    expect(parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret }).REDIS_URL).toBe("redis://r:6379");
+    const secretsKey = Buffer.alloc(32, 1).toString("base64");
+    expect(parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret, SECRETS_KEY: secretsKey }).REDIS_URL).toBe("redis://r:6379");
+    expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379", JWT_SECRET: secret })).toThrow(/SECRETS_KEY is required in cluster mode/);
+    expect(() => parseEnv({ SECRETS_KEY: "c2hvcnQ=" })).toThrow(/SECRETS_KEY must be the base64 of 32 random bytes/);
     expect(parseEnv({ NODE_ENV: "production" }).DATABASE_URL).toBeUndefined();
   });
 

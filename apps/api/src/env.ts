@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv as parseDotEnvText } from "node:util";
 import { z } from "zod";
-import { PROVIDER_IDS } from "@switchboard/schema";
+import { PROVIDER_IDS, ZProviderId } from "@switchboard/schema";
 
 const optionalString = z
   .string()
@@ -36,6 +36,11 @@ export const ZEnv = z
     ),
     REDIS_KEY_PREFIX: z.string().default("switchboard:"),
     JWT_SECRET: optionalString,
+    /** Encrypts provider API keys and headers at rest (AES-256-GCM): base64 of 32 random bytes. */
+    SECRETS_KEY: optionalString.refine(
+      (v) => v === undefined || (/^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, "base64").length === 32),
+      "SECRETS_KEY must be the base64 of 32 random bytes (openssl rand -base64 32)",
+    ),
     JWT_ISSUER: z.string().default("switchboard"),
     JWT_AUDIENCE: z.string().default("switchboard"),
     ACCESS_TOKEN_TTL_SEC: positiveInt(900),
@@ -84,7 +89,7 @@ export const ZEnv = z
     /** Deadline of a consensus run when the request gives none (each call is also bounded by PROVIDER_TIMEOUT_MS). */
     CONSENSUS_TIMEOUT_MS: positiveInt(30_000),
     /** The model that merges answers for `synthesize`; unset = the first provider that answered. */
-    CONSENSUS_AGGREGATOR: optionalString.pipe(z.enum(PROVIDER_IDS).optional()),
+    CONSENSUS_AGGREGATOR: optionalString.pipe(ZProviderId.optional()),
     /** How often each instance publishes its metrics snapshot to coordination (docs/metrics.md). */
     METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** How often each instance writes its per-minute metric buckets to the database. */
@@ -134,6 +139,13 @@ export const ZEnv = z
         code: "custom",
         path: ["JWT_SECRET"],
         message: "JWT_SECRET is required in cluster mode (every instance must share it)",
+      });
+    }
+    if (env.NODE_ENV === "production" && env.SECRETS_KEY === undefined && clusterMode) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SECRETS_KEY"],
+        message: "SECRETS_KEY is required in cluster mode (every instance must decrypt the same provider keys)",
       });
     }
     if (env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID === undefined) {

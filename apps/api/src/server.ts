@@ -8,6 +8,7 @@ import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergenc
 import { sendHttpError } from "./http/errors.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
+import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerSsoRoutes } from "./http/sso/index.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
@@ -51,6 +52,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Before any route: GET /openapi.json is built from the routes registered after this.
+  registerOpenApi(app, { version: deps.version });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);

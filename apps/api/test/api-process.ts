@@ -98,6 +98,9 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   throw new Error(`API process not ready within ${READY_DEADLINE_MS / 1000} s (${lastProblem}):\n${output}`);
 }
 
+/** Every member of a test cluster decrypts the same provider secrets. */
+export const CLUSTER_SECRETS_KEY = Buffer.alloc(32, 9).toString("base64");
+
 /** One cluster member: shared PostgreSQL, Redis, JWT secret and bootstrap SuperAdmin. */
 export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProcess> {
   return spawnApi({
@@ -108,6 +111,7 @@ export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProce
       REDIS_URL: opts.redisUrl,
       REDIS_KEY_PREFIX: opts.redisKeyPrefix,
       JWT_SECRET: CLUSTER_JWT_SECRET,
+      SECRETS_KEY: CLUSTER_SECRETS_KEY,
       SUPERADMIN_EMAIL: CLUSTER_SUPERADMIN.email,
       SUPERADMIN_PASSWORD: CLUSTER_SUPERADMIN.password,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",

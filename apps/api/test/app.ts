@@ -16,6 +16,9 @@ import { buildServer } from "../src/server.ts";
 import { createTestDatabase } from "./database.ts";
 import { testRedisUrl, uniquePrefix } from "./redis.ts";
 
+/** Shared by every test instance, so instances of one cluster decrypt each other's rows. */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString("base64");
+
 export const TEST_SUPERADMIN = { email: "root@switchboard.test", password: "correct-horse-battery-staple" };
 
 export interface TestApp {
@@ -55,6 +58,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     PORT: "0",
     DATA_DIR: dataDir,
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+    SECRETS_KEY: TEST_SECRETS_KEY,
     SUPERADMIN_EMAIL: TEST_SUPERADMIN.email,
     SUPERADMIN_PASSWORD: TEST_SUPERADMIN.password,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `switchboard` command line. The CLI is TypeScript sharing the typed client's source,
-// so it runs through tsx's loader (no build step, same as the API).
+// The `switchboard` command inside the monorepo: runs the TypeScript source through tsx's
+// loader. The published package runs the compiled dist/cli.js instead (see package.json).
 import { register } from "tsx/esm/api";
 
 register();
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+await import("../src/cli/bin.ts");

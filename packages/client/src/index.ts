@@ -5,7 +5,8 @@
  *   const me = await sb.auth.me.query();
  *
  * Types come from the API's router through a type-only import, so nothing of the server is
- * bundled. Wire format is plain JSON (no transformer), same as curl would see.
+ * bundled; the published build (scripts/build.ts) writes that type out in full in its own
+ * index.d.ts, so consumers never need the server package. Wire format is plain JSON (no transformer), same as curl would see.
  */
 import {
   createTRPCClient,

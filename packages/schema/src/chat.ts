@@ -1,9 +1,19 @@
 import { z } from "zod";
 import { namedEnum, ZId, ZPageInput } from "./common.ts";
 
-/** Every provider Switchboard knows, in the default fallback order. */
+/**
+ * The providers configured by environment variables, in the default fallback order. On
+ * first start they seed the provider table under these names; after that providers are
+ * data and any name matching PROVIDER_NAME_PATTERN can exist.
+ */
 export const PROVIDER_IDS = ["beta", "deepseek", "openai", "ollama", "template"] as const;
-export const ZProviderId = namedEnum(PROVIDER_IDS, "provider");
+export type TEnvProviderId = (typeof PROVIDER_IDS)[number];
+
+/** A provider's name: what clients, routes, metrics (ai.<name>) and freeze scopes use. */
+export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const ZProviderId = z
+  .string({ error: "provider must be a string" })
+  .regex(PROVIDER_NAME_PATTERN, "A provider name is 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit");
 export type TProviderId = z.infer<typeof ZProviderId>;
 
 /**
@@ -163,7 +173,7 @@ export const ZCircuitState = z.enum(["closed", "open", "half_open"]);
 
 export const ZChatProvider = z.object({
   id: ZProviderId,
-  kind: z.enum(["openai-compatible", "template"]),
+  kind: z.enum(["openai-compatible", "anthropic", "ollama", "azure-openai", "template"]),
   model: z.string(),
   /** Configured (URL/key set) and listed in PROVIDER_ORDER. */
   active: z.boolean(),

@@ -158,7 +158,7 @@ export type TConsensusStreamEvent = z.infer<typeof ZConsensusStreamEvent>;
 export const ZConsensusModel = z.object({
   provider: ZProviderId,
   model: z.string(),
-  kind: z.enum(["openai-compatible", "template"]),
+  kind: z.enum(["openai-compatible", "anthropic", "ollama", "azure-openai", "template"]),
   /** Configured and listed in PROVIDER_ORDER: may be asked. */
   active: z.boolean(),
   /** Asked when `providers` is omitted. */

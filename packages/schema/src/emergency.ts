@@ -1,28 +1,24 @@
 import { z } from "zod";
+import { PROVIDER_IDS, PROVIDER_NAME_PATTERN } from "./chat.ts";
 import { ZPageInput, pageOf } from "./common.ts";
-
-/**
- * Provider ids an emergency scope can name. Same list and order as PROVIDER_ORDER's
- * default in the API's env.ts.
- */
-export const EMERGENCY_PROVIDER_IDS = ["beta", "deepseek", "openai", "ollama", "template"] as const;
-export type TEmergencyProviderId = (typeof EMERGENCY_PROVIDER_IDS)[number];
 
 /**
  * What a freeze covers. `global` stops everything outside the allowlist; `chat` stops
  * chat.* and the OpenAI-compatible /v1 endpoints; `consensus` stops consensus.*;
- * `provider:<id>` takes one provider out of every fallback chain while the rest keep serving.
+ * `provider:<name>` takes one provider out of every fallback chain while the rest keep
+ * serving (any provider name, including ones created at runtime or not yet created).
  */
-export const EMERGENCY_SCOPES = [
-  "global",
-  "chat",
-  "consensus",
-  ...EMERGENCY_PROVIDER_IDS.map((id) => `provider:${id}` as const),
-] as const;
-export const ZEmergencyScope = z.enum(EMERGENCY_SCOPES, {
-  error: () => `Unknown scope; use one of: ${EMERGENCY_SCOPES.join(", ")}`,
-});
-export type TEmergencyScope = z.infer<typeof ZEmergencyScope>;
+export const EMERGENCY_FIXED_SCOPES = ["global", "chat", "consensus"] as const;
+/** The scopes offered by default: the fixed ones and the environment's providers. */
+export const EMERGENCY_SCOPES = [...EMERGENCY_FIXED_SCOPES, ...PROVIDER_IDS.map((id) => `provider:${id}` as const)] as const;
+export type TEmergencyScope = (typeof EMERGENCY_FIXED_SCOPES)[number] | `provider:${string}`;
+export const ZEmergencyScope = z.custom<TEmergencyScope>(
+  (value) =>
+    typeof value === "string" &&
+    ((EMERGENCY_FIXED_SCOPES as readonly string[]).includes(value) ||
+      (value.startsWith("provider:") && PROVIDER_NAME_PATTERN.test(value.slice("provider:".length)))),
+  { error: () => `Unknown scope; use one of: ${EMERGENCY_FIXED_SCOPES.join(", ")}, provider:<name>` },
+);
 
 export const EMERGENCY_REASON_MIN = 3;
 export const EMERGENCY_REASON_MAX = 500;

@@ -7,6 +7,7 @@ export * from "./openai.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";
+export * from "./providers.ts";
 export * from "./keys.ts";
 export * from "./logs.ts";
 export * from "./text.ts";

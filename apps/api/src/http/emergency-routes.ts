@@ -10,7 +10,14 @@ import type {} from "@fastify/cookie";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { TEmergencyFreezeInput, TEmergencyUnfreezeInput } from "@switchboard/schema";
+import {
+  ZEmergencyChangeResult,
+  ZEmergencyFreezeInput,
+  ZEmergencyStatus,
+  ZEmergencyUnfreezeInput,
+  type TEmergencyFreezeInput,
+  type TEmergencyUnfreezeInput,
+} from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { appRouter } from "../routers/index.ts";
 import { createContextInner, resolveUser } from "../trpc/context.ts";
@@ -50,10 +57,20 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
       }
     };
 
-  app.get(`${PREFIX}/status`, handle((caller) => caller.emergency.status()));
+  const tags = ["emergency"];
+  const superAdminOnly = { 403: "Not a SuperAdmin" };
+  app.get(`${PREFIX}/status`, { config: { openapi: { summary: "Whether the fleet is frozen", tags, auth: "none", response: ZEmergencyStatus } } }, handle((caller) => caller.emergency.status()));
   // Bodies are unknown JSON here; the procedures' zod inputs validate them (400 on mismatch).
-  app.post(`${PREFIX}/freeze`, handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)));
-  app.post(`${PREFIX}/unfreeze`, handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)));
+  app.post(
+    `${PREFIX}/freeze`,
+    { config: { openapi: { summary: "Freeze the fleet (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyFreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
+    handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)),
+  );
+  app.post(
+    `${PREFIX}/unfreeze`,
+    { config: { openapi: { summary: "Lift the freeze (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyUnfreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
+    handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)),
+  );
 }
 
 /** Same statuses as /trpc; body in the REST shape {error:{code, message, ...details}}. */

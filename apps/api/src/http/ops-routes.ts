@@ -1,18 +1,41 @@
+import { ZHealth, ZReadiness } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { health, readiness } from "../services/health-service.ts";
 
 /** Liveness, readiness and Prometheus metrics: unauthenticated, for load balancers and scrapers. */
 export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get("/health", async () => health(deps));
+  app.get(
+    "/health",
+    { config: { openapi: { summary: "Liveness: the process answers", tags: ["ops"], auth: "none", response: ZHealth } } },
+    async () => health(deps),
+  );
 
-  app.get("/ready", async (_request, reply) => {
+  app.get(
+    "/ready",
+    {
+      config: {
+        openapi: {
+          summary: "Readiness: database and coordination answer",
+          tags: ["ops"],
+          auth: "none",
+          response: ZReadiness,
+          responses: { 503: { description: "Not ready (database down)", schema: ZReadiness } },
+        },
+      },
+    },
+    async (_request, reply) => {
     const result = await readiness(deps);
     return reply.status(result.status === "not_ready" ? 503 : 200).send(result);
-  });
+    },
+  );
 
-  app.get("/metrics", async (_request, reply) => {
+  app.get(
+    "/metrics",
+    { config: { openapi: { summary: "Prometheus text exposition (switchboard_ metrics)", tags: ["ops"], auth: "none", responseContentType: "text/plain" } } },
+    async (_request, reply) => {
     const { contentType, text } = await deps.metrics.exposition();
     return reply.type(contentType).send(text);
-  });
+    },
+  );
 }

@@ -4,9 +4,9 @@
  * retrying elsewhere is the chain's decision, and a retry here would hide a failing provider
  * from the circuit breaker. Timeouts also belong to the chain, which aborts `signal`.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import OpenAI, { AzureOpenAI, APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionCreateParamsBase } from "openai/resources/chat/completions";
-import type { TProviderId } from "@switchboard/schema";
+import type { TProviderId, TProviderKind } from "@switchboard/schema";
 import { nodeHttpFetch } from "./node-http-fetch.ts";
 import { retryAfterMsOf } from "./retry-after.ts";
 import {
@@ -31,19 +31,30 @@ export interface OpenAICompatibleConfig {
   configured: boolean;
   /** DeepSeek accepts only `json_object`; the others take a JSON schema. */
   structuredOutput?: "json_schema" | "json_object";
+  /** Sent with every request (gateway headers, organisation ids…). */
+  headers?: Record<string, string>;
+  /** Per-provider timeout; the chain's PROVIDER_TIMEOUT_MS when unset. */
+  timeoutMs?: number | undefined;
+  /** Azure OpenAI: the model names deployments (/openai/deployments/{model}/…?api-version=). */
+  azure?: { apiVersion: string };
+  /** Reported kind (an Ollama or Azure provider speaks this protocol too). */
+  kind?: TProviderKind;
   /** Offers POST /embeddings (OpenAI, Ollama, self-hosted servers; DeepSeek does not). */
   embeddings?: boolean;
 }
 
 export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): ChatProvider {
-  const client = new OpenAI({
-    baseURL: config.baseUrl,
+  const common = {
     // Self-hosted servers often need no key, but the SDK refuses to start without one.
     apiKey: config.apiKey ?? "not-needed",
     maxRetries: 0,
-    logLevel: "off",
+    logLevel: "off" as const,
     fetch: nodeHttpFetch,
-  });
+    ...(config.headers ? { defaultHeaders: config.headers } : {}),
+  };
+  const client = config.azure
+    ? new AzureOpenAI({ ...common, endpoint: config.baseUrl, apiVersion: config.azure.apiVersion })
+    : new OpenAI({ ...common, baseURL: config.baseUrl });
 
   function params(request: ProviderRequest): ChatCompletionCreateParamsBase {
     const format = request.responseFormat;
@@ -156,10 +167,11 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
 
   return {
     id: config.id,
-    kind: "openai-compatible",
+    kind: config.kind ?? "openai-compatible",
     model: config.model,
     configured: config.configured,
     baseUrl: config.baseUrl,
+    timeoutMs: config.timeoutMs,
     complete,
     stream,
     ...(config.embeddings ? { embed } : {}),

@@ -13,7 +13,7 @@ export const TEMPLATE_MODEL = "switchboard-template-1";
 export const CLARIFY_FORMAT_NAME = "clarifying_questions";
 
 /** @param opts.streamDelayMs pause between streamed words (TEMPLATE_STREAM_DELAY_MS). */
-export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): ChatProvider {
+export function createTemplateProvider(opts: { streamDelayMs?: number; id?: string } = {}): ChatProvider {
   const pause = opts.streamDelayMs ? () => sleep(opts.streamDelayMs) : () => nextTick();
   function reply(request: ProviderRequest): string {
     const unmet = unmetDemand(request.passthrough);
@@ -50,7 +50,7 @@ export function createTemplateProvider(opts: { streamDelayMs?: number } = {}): C
     yield { type: "usage", usage: usageOf(request, words.length) };
   }
 
-  return { id: "template", kind: "template", model: TEMPLATE_MODEL, configured: true, baseUrl: null, complete, stream };
+  return { id: opts.id ?? "template", kind: "template", model: TEMPLATE_MODEL, configured: true, baseUrl: null, complete, stream };
 }
 
 /**

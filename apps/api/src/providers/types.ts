@@ -3,7 +3,7 @@
  * and reports failures as `ProviderError` with a classified outcome; retrying, fallback and
  * circuit breaking belong to the chain (services/gateway/provider-chain.ts), not here.
  */
-import type { TProviderId } from "@switchboard/schema";
+import type { TProviderId, TProviderKind } from "@switchboard/schema";
 
 export type ChatRole = "system" | "user" | "assistant";
 
@@ -101,11 +101,13 @@ export interface EmbeddingResult {
 
 export interface ChatProvider {
   readonly id: TProviderId;
-  readonly kind: "openai-compatible" | "template";
+  readonly kind: TProviderKind;
   readonly model: string;
   /** Configured (URL/key present). The registry combines this with PROVIDER_ORDER. */
   readonly configured: boolean;
   readonly baseUrl: string | null;
+  /** This provider's own call timeout; the chain's default when undefined. */
+  readonly timeoutMs?: number | undefined;
   complete(request: ProviderRequest): Promise<ProviderCompletion>;
   /** Yields deltas as they arrive; throws ProviderError on failure. */
   stream(request: ProviderRequest): AsyncIterable<ProviderChunk>;

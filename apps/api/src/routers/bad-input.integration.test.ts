@@ -53,7 +53,7 @@ describe("bad input is a 4xx", () => {
     ["users.update", { id: "not-a-uuid", role: "ADMIN" }],
     ["users.create", { email: "x@y.test", password: "short", role: "KING" }],
     ["chat.conversations.delete", { id: randomUUID() }],
-    ["emergency.freeze", { reason: "ok reason", scope: "provider:nope" }],
+    ["emergency.freeze", { reason: "ok reason", scope: "provider:No Such Name" }],
     ["emergency.freeze", { reason: "ok reason", expiresInSec: -5 }],
     ["emergency.unfreeze", { reason: 42 }],
     ["auth.login", { email: ["a"], password: { $ne: null } }],

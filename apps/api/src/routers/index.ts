@@ -7,6 +7,8 @@ import { healthRouter } from "./health.ts";
 import { keysRouter } from "./keys.ts";
 import { logsRouter, usageRouter } from "./logs.ts";
 import { metricsRouter } from "./metrics.ts";
+import { modelsRouter } from "./models.ts";
+import { providersRouter } from "./providers.ts";
 import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
@@ -17,6 +19,8 @@ export const appRouter = router({
   consensus: consensusRouter,
   emergency: emergencyRouter,
   metrics: metricsRouter,
+  providers: providersRouter,
+  models: modelsRouter,
   keys: keysRouter,
   logs: logsRouter,
   usage: usageRouter,

@@ -25,6 +25,28 @@ export async function resolveJwtSecret(opts: { configured: string | undefined; d
   return secret;
 }
 
+/**
+ * Returns the key that encrypts provider secrets: SECRETS_KEY, or (embedded mode) one
+ * generated once into DATA_DIR/secrets-key (0600) like the JWT secret. A cluster without
+ * SECRETS_KEY gets a per-instance key and a warning: instances could not read each other's.
+ */
+export async function resolveSecretsKey(opts: { configured: string | undefined; dataDir: string; cluster: boolean; log: Logger }): Promise<Buffer> {
+  if (opts.configured) return Buffer.from(opts.configured, "base64");
+  const path = join(opts.dataDir, "secrets-key");
+  try {
+    const existing = Buffer.from((await readFile(path, "utf8")).trim(), "base64");
+    if (existing.length === 32) return existing;
+  } catch {
+    // not there yet: generate below
+  }
+  await mkdir(opts.dataDir, { recursive: true });
+  const key = randomBytes(32);
+  await writeFile(path, `${key.toString("base64")}\n`, { mode: 0o600 });
+  if (opts.cluster) opts.log.warn({ path }, "SECRETS_KEY is unset in cluster mode: generated one for this instance only; set the same SECRETS_KEY on every instance");
+  else opts.log.info({ path }, "generated a secrets key (set SECRETS_KEY to manage it yourself)");
+  return key;
+}
+
 export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
 
 /**

@@ -6,19 +6,22 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { formatChange, formatStatus } from "./format.ts";
+import { CommandUsageError, runKeys, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
 export const USAGE = `Usage: switchboard emergency <command> [options]
+       switchboard keys|logs|usage … [options]
 
 Commands:
-  status                         Show whether Switchboard is frozen (no sign-in needed)
+  emergency status                         Show whether Switchboard is frozen (no sign-in needed)
   freeze --reason <text>         Freeze the fleet (SuperAdmin)
          [--scope <scope>]       global (default), chat, consensus or provider:<id>
                                  (beta, deepseek, openai, ollama, template)
          [--expires-in-sec <n>]  Unfreeze automatically after n seconds
   unfreeze [--reason <text>]     Lift the freeze (SuperAdmin)
+${USAGE_COMMANDS_HELP}
 
 Options:
   --url <url>    Switchboard base URL (default: $SWITCHBOARD_URL or ${DEFAULT_URL})
@@ -32,7 +35,7 @@ class UsageError extends Error {}
 
 type FreezeInput = Parameters<SwitchboardClient["emergency"]["freeze"]["mutate"]>[0];
 
-interface Options {
+interface Options extends UsageOptions {
   url: string;
   json: boolean;
   reason: string | undefined;
@@ -52,6 +55,22 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         reason: { type: "string" },
         scope: { type: "string" },
         "expires-in-sec": { type: "string" },
+        name: { type: "string" },
+        scopes: { type: "string" },
+        models: { type: "string" },
+        "rate-limit": { type: "string" },
+        budget: { type: "string" },
+        "budget-period": { type: "string" },
+        "expires-at": { type: "string" },
+        all: { type: "boolean", default: false },
+        once: { type: "boolean", default: false },
+        limit: { type: "string" },
+        model: { type: "string" },
+        key: { type: "string" },
+        status: { type: "string" },
+        "group-by": { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -73,6 +92,23 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       reason: values.reason,
       scope: values.scope,
       expiresInSec,
+      name: values.name,
+      scopes: values.scopes,
+      models: values.models,
+      rateLimit: values["rate-limit"],
+      budget: values.budget,
+      budgetPeriod: values["budget-period"],
+      expiresAt: values["expires-at"],
+      all: values.all === true,
+      once: values.once === true,
+      limit: values.limit,
+      model: values.model,
+      key: values.key,
+      status: values.status,
+      groupBy: values["group-by"],
+      from: values.from,
+      to: values.to,
+      intervalMs: 2000,
     },
   };
 }
@@ -95,6 +131,14 @@ async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient>
 async function run(command: string[], options: Options, io: CliIo): Promise<void> {
   const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
   const [group, action, ...extra] = command;
+  if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
+  if (group === "usage") return showUsage(await signedIn(options, io), options, print);
+  if (group === "logs") {
+    if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail");
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    return tailLogs(await signedIn(options, io), options, (line) => void io.stdout.write(`${line}\n`), stop.signal);
+  }
   if (group !== "emergency" || !action) throw new UsageError(group ? `Unknown command: ${command.join(" ")}` : "No command given");
   if (extra.length > 0) throw new UsageError(`Unexpected argument: ${extra.join(" ")} (quote the reason: --reason "...")`);
 
@@ -155,7 +199,7 @@ export async function main(argv: string[], io: CliIo = { env: process.env, stdin
     await run(parsed.command, parsed.options, io);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof CommandUsageError) {
       io.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }

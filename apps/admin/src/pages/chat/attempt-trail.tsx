@@ -10,6 +10,8 @@ const LABELS: Record<TChatAttempt["outcome"], string> = {
   interrupted: "cut off",
   idle_timeout: "stalled",
   aborted: "aborted",
+  unsupported: "unsupported",
+  rejected: "refused by upstream",
   skipped_circuit_open: "skipped (circuit open)",
   skipped_rate_limited: "skipped (rate limited)",
   skipped_frozen: "skipped (frozen)",

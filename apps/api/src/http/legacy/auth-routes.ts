@@ -5,10 +5,10 @@ import { procedureRoute } from "../procedure-caller.ts";
 
 export function registerLegacyAuthRoutes(app: FastifyInstance, deps: AppDeps): void {
   /** 200 {valid:true, user} for a live token or session cookie; 401 otherwise. */
-  app.get("/auth/verify", { config: { feature: "auth" } }, procedureRoute(deps, async (caller) => ({ valid: true, user: await caller.auth.me() })));
+  app.get("/auth/verify", { config: { feature: "auth", openapi: { summary: "Verify a token or session cookie (legacy auth server)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller) => ({ valid: true, user: await caller.auth.me() })));
 
   /** Revokes the session (cluster-wide) and clears the cookies; a body may carry the refresh token. */
-  app.post("/auth/logout", { config: { feature: "auth" } }, procedureRoute(deps, async (caller, request) => {
+  app.post("/auth/logout", { config: { feature: "auth", openapi: { summary: "Revoke the session (legacy auth server)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller, request) => {
     const body = request.body as { refreshToken?: unknown } | undefined;
     const refreshToken = typeof body?.refreshToken === "string" ? body.refreshToken : undefined;
     return { success: true, ...(await caller.auth.logout(refreshToken ? { refreshToken } : undefined)) };

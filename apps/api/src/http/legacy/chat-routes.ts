@@ -3,7 +3,7 @@
  * GET /api/models and POST /api/save-conversation. Each calls chat procedures through a
  * server-side caller (auth, limits, freeze and validation are theirs).
  */
-import type { TChatStreamEvent, TConversationImportInput } from "@switchboard/schema";
+import { ZConversationImportInput, type TChatStreamEvent, type TConversationImportInput } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode } from "../../infra/request-scope.ts";
@@ -13,11 +13,11 @@ import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } 
 export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post(
     "/api/chat",
-    { config: { feature: "chat" } },
+    { config: { feature: "chat", openapi: { summary: "Chat answer (legacy chat server)", tags: ["legacy"], auth: "bearer" } } },
     procedureRoute(deps, async (caller, request) => chatAnswerOf(await caller.chat.send(chatInputOf(request.body)))),
   );
 
-  app.post("/api/chat/stream", { config: { feature: "chat" } }, async (request, reply) => {
+  app.post("/api/chat/stream", { config: { feature: "chat", openapi: { summary: "Chat answer as SSE events (legacy chat server)", tags: ["legacy"], auth: "bearer", responseContentType: "text/event-stream" } } }, async (request, reply) => {
     let events: AsyncIterator<TChatStreamEvent>;
     let first: IteratorResult<TChatStreamEvent>;
     try {
@@ -35,7 +35,7 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
 
   app.get(
     "/api/models",
-    { config: { feature: "models" } },
+    { config: { feature: "models", openapi: { summary: "Active models (legacy chat server)", tags: ["legacy"], auth: "bearer" } } },
     procedureRoute(deps, async (caller) => {
       const providers = (await caller.chat.providers()).filter((p) => p.active);
       return {
@@ -47,7 +47,7 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
 
   app.post(
     "/api/save-conversation",
-    { config: { feature: "chat" } },
+    { config: { feature: "chat", openapi: { summary: "Import a conversation (legacy chat server)", tags: ["legacy"], auth: "bearer", body: ZConversationImportInput } } },
     procedureRoute(deps, async (caller, request) => {
       const saved = await caller.chat.conversations.import(request.body as TConversationImportInput);
       return { success: true, conversationId: saved.id, ...saved };

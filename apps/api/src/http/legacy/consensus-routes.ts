@@ -2,7 +2,7 @@
  * The consensus server's routes: POST /api/consensus/query, GET /api/consensus/models and
  * GET /api/consensus/health, over the consensus procedures.
  */
-import type { TConsensusQueryInput } from "@switchboard/schema";
+import { ZConsensusModels, type TConsensusQueryInput } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { procedureRoute } from "../procedure-caller.ts";
@@ -25,7 +25,7 @@ function consensusInputOf(body: unknown): TConsensusQueryInput {
 export function registerLegacyConsensusRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post(
     "/api/consensus/query",
-    { config: { feature: "consensus" } },
+    { config: { feature: "consensus", openapi: { summary: "Run a consensus query (legacy consensus server)", tags: ["legacy"], auth: "bearer" } } },
     procedureRoute(deps, async (caller, request) => {
       const result = await caller.consensus.query(consensusInputOf(request.body));
       // `consensus` and `answer` are the old server's names for the agreed text.
@@ -35,13 +35,13 @@ export function registerLegacyConsensusRoutes(app: FastifyInstance, deps: AppDep
 
   app.get(
     "/api/consensus/models",
-    { config: { feature: "consensus" } },
+    { config: { feature: "consensus", openapi: { summary: "Consensus models and defaults (legacy consensus server)", tags: ["legacy"], auth: "bearer", response: ZConsensusModels } } },
     procedureRoute(deps, (caller) => caller.consensus.models()),
   );
 
   app.get(
     "/api/consensus/health",
-    { config: { feature: "consensus" } },
+    { config: { feature: "consensus", openapi: { summary: "Consensus readiness (legacy consensus server)", tags: ["legacy"], auth: "bearer" } } },
     procedureRoute(deps, async (caller) => {
       const models = await caller.consensus.models();
       return {

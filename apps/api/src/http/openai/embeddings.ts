@@ -2,10 +2,11 @@
 import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
 import type { EmbedChainRequest, EmbedChainResult } from "../../services/gateway/chain-types.ts";
 import { resolveEmbeddingModel } from "../../services/chat/models.ts";
+import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
 
-export function parseEmbeddingRequest(body: unknown): Omit<EmbedChainRequest, "signal"> {
+export function parseEmbeddingRequest(body: unknown, registry: ProviderRegistry): Omit<EmbedChainRequest, "signal"> {
   const parsed = ZOpenAIEmbeddingRequest.safeParse(body);
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const input = parsed.data.input;
@@ -13,7 +14,7 @@ export function parseEmbeddingRequest(body: unknown): Omit<EmbedChainRequest, "s
   if (chars > OPENAI_MAX_REQUEST_CHARS) {
     throw new AppError("PAYLOAD_TOO_LARGE", `input is too long: ${chars} characters or tokens (limit ${OPENAI_MAX_REQUEST_CHARS})`, { details: { param: "input" } });
   }
-  const { pinned, model } = resolveEmbeddingModel(parsed.data.model);
+  const { pinned, model } = resolveEmbeddingModel(registry, parsed.data.model);
   const { model: _model, ...rest } = body as Record<string, unknown>;
   return { model, pinned, body: rest };
 }

@@ -49,7 +49,7 @@ afterEach(() => up.reset());
 
 const Weather = z.object({ city: z.string(), temperature: z.number() });
 
-describe("Vercel AI SDK (ai 5 + @ai-sdk/openai-compatible 1)", () => {
+describe("Vercel AI SDK (ai 6 + @ai-sdk/openai-compatible 2)", () => {
   const model = () =>
     createOpenAICompatible({ name: "switchboard", baseURL: `${t.url}/v1`, apiKey: token, includeUsage: true, supportsStructuredOutputs: true }).chatModel("beta");
   const weatherTool = tool({

@@ -106,7 +106,8 @@ describe("POST /v1/chat/completions with the openai SDK", () => {
     await expect(bad.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(AuthenticationError);
     await expect(sdk.chat.completions.create({ model: "gpt-9-ultra", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(NotFoundError);
     await expect(sdk.chat.completions.create({ model: "auto", messages: [] })).rejects.toBeInstanceOf(BadRequestError);
-    await expect(sdk.chat.completions.create({ model: "deepseek", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(BadRequestError);
+    // deepseek is not configured here, so no provider of that name exists.
+    await expect(sdk.chat.completions.create({ model: "deepseek", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(NotFoundError);
 
     beta.enqueue({ kind: "status", status: 429, retryAfter: "1" });
     const limited = await sdk.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);

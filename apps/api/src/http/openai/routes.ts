@@ -6,6 +6,7 @@
  * bodies (413), answers in OpenAI's error shape. Stateless like OpenAI's API: requests carry
  * their history and are not stored.
  */
+import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { currentScope, markUpstreamStart } from "../../infra/request-scope.ts";
@@ -58,13 +59,13 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
       });
 
-      v1.get("/models", { config: { keyScope: "models" } }, async (request, reply) => {
+      v1.get("/models", { config: { keyScope: "models", openapi: { summary: "List models (OpenAI-compatible)", tags: ["openai"], auth: "bearer" } } }, async (request, reply) => {
         await authorizeRequest(deps, request, reply);
         const created = Math.floor(deps.startedAt.getTime() / 1000);
         return { object: "list", data: listModelEntries(deps.providers).map((m) => ({ id: m.id, object: "model", created, owned_by: m.ownedBy })) };
       });
 
-      v1.get<{ Params: { "*": string } }>("/models/*", { config: { keyScope: "models" } }, async (request, reply) => {
+      v1.get<{ Params: { "*": string } }>("/models/*", { config: { keyScope: "models", openapi: { summary: "One model (OpenAI-compatible)", tags: ["openai"], auth: "bearer", wildcardParam: "id", responses: { 404: "No such model" } } } }, async (request, reply) => {
         await authorizeRequest(deps, request, reply);
         // Model names may contain a slash (`openai/gpt-4o-mini`), hence the wildcard.
         const id = request.params["*"];
@@ -73,7 +74,21 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         return { id: entry.id, object: "model", created: Math.floor(deps.startedAt.getTime() / 1000), owned_by: entry.ownedBy };
       });
 
-      v1.post("/chat/completions", { config: { keyScope: "chat", metered: true } }, async (request, reply) => {
+      v1.post(
+        "/chat/completions",
+        {
+          config: {
+            keyScope: "chat",
+            metered: true,
+            openapi: {
+              summary: "Chat completion (OpenAI-compatible; with stream: true, text/event-stream ending in data: [DONE])",
+              tags: ["openai"],
+              auth: "bearer",
+              body: ZOpenAIChatRequest,
+              responses: { 429: "Rate limited (Retry-After)", 503: "Emergency stop (x-should-retry: false)" },
+            },
+          },
+        }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseChatRequest(deps.providers, request.body);
         const disconnect = clientDisconnect(reply);
@@ -94,9 +109,9 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         return reply;
       });
 
-      v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true } }, async (request, reply) => {
+      v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-        const parsed = parseEmbeddingRequest(request.body);
+        const parsed = parseEmbeddingRequest(request.body, deps.providers);
         const result = await deps.chat.embed(user.id, parsed, clientDisconnect(reply));
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
         return embeddingBody(result);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { TChatProvider, TChatSendInput, TChatSendOutput, TChatStreamEvent, TProviderId } from "@switchboard/schema";
+import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
@@ -208,7 +208,22 @@ export function createChatService(deps: ChatServiceDeps) {
 
   function providers(viewer: Viewer): TChatProvider[] {
     const seesUrls = viewer.role !== "USER";
-    return registry.all().map((p) => {
+    // The environment's providers that are not configured stay listed, inactive, as
+    // before providers became data: dashboards show what could be switched on.
+    const unconfigured = PROVIDER_IDS.filter((id) => !registry.isActive(id)).map(
+      (id): TChatProvider => ({
+        id,
+        kind: "openai-compatible",
+        model: "",
+        active: false,
+        order: null,
+        baseUrl: null,
+        circuit: { state: "closed", consecutiveFailures: 0, retryAt: null },
+        rateLimitedUntil: null,
+        frozen: deps.isProviderFrozen?.(id) ?? false,
+      }),
+    );
+    return [...registry.all().map((p) => {
       const circuit = deps.breaker.snapshot(p.id);
       const limitedUntil = chain.rateLimitedUntil(p.id);
       return {
@@ -227,7 +242,7 @@ export function createChatService(deps: ChatServiceDeps) {
         rateLimitedUntil: limitedUntil === null ? null : new Date(limitedUntil).toISOString(),
         frozen: deps.isProviderFrozen?.(p.id) ?? false,
       };
-    });
+    }), ...unconfigured];
   }
 
   return {

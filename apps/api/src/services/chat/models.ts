@@ -1,17 +1,17 @@
 /**
  * Model names as clients send them, and which provider (and upstream model) each means.
- * `auto` is the whole fallback chain; `deepseek` pins a provider; `deepseek/deepseek-reasoner`
- * pins it with that model; a provider's configured model name (e.g. `gpt-4o-mini`) pins that
- * provider, so clients with a hard-coded model keep working.
+ * `auto` is the default route; a model route's name (models.upsert) is that route;
+ * `deepseek` pins a provider; `deepseek/deepseek-reasoner` pins it with that model; a model a
+ * provider serves (e.g. `gpt-4o-mini`) pins that provider, so clients with a hard-coded model
+ * keep working.
  */
-import { PROVIDER_IDS, type TProviderId } from "@switchboard/schema";
+import type { TProviderId } from "@switchboard/schema";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 
 /** Model names that mean "the whole fallback chain". */
 export const AUTO_MODELS = ["auto", "switchboard"] as const;
 
-const isProviderId = (v: string): v is TProviderId => (PROVIDER_IDS as readonly string[]).includes(v);
 
 export interface ModelChoice {
   pinned?: TProviderId;
@@ -26,13 +26,15 @@ export function modelNotFound(model: string): AppError {
 
 export function resolveModel(registry: ProviderRegistry, model: string): ModelChoice {
   if ((AUTO_MODELS as readonly string[]).includes(model)) return {};
-  if (isProviderId(model)) return { pinned: model };
+  // A route's name: the chain resolves its targets (see provider-chain.ts).
+  if (registry.route(model)) return { model };
+  if (registry.isActive(model)) return { pinned: model };
   const slash = model.indexOf("/");
   if (slash > 0) {
     const prefix = model.slice(0, slash);
-    if (isProviderId(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
+    if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
   }
-  const owner = registry.chain().find((p) => p.model === model);
+  const owner = registry.chain().find((p) => p.model === model) ?? registry.all().find((p) => p.model === model);
   if (owner) return { pinned: owner.id };
   throw modelNotFound(model);
 }
@@ -42,13 +44,13 @@ export function resolveModel(registry: ProviderRegistry, model: string): ModelCh
  * every active provider that offers embeddings, in chain order. There is no default
  * embedding model, so `auto` alone is refused with a hint.
  */
-export function resolveEmbeddingModel(model: string): ModelChoice & { model: string } {
+export function resolveEmbeddingModel(registry: ProviderRegistry, model: string): ModelChoice & { model: string } {
   const slash = model.indexOf("/");
   if (slash > 0) {
     const prefix = model.slice(0, slash);
-    if (isProviderId(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
+    if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
   }
-  if ((AUTO_MODELS as readonly string[]).includes(model) || isProviderId(model)) {
+  if ((AUTO_MODELS as readonly string[]).includes(model) || registry.isActive(model)) {
     throw new AppError("BAD_REQUEST", "Name an embedding model, e.g. openai/text-embedding-3-small or nomic-embed-text", {
       details: { param: "model" },
     });
@@ -65,7 +67,12 @@ export interface ModelEntry {
 export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
   return [
     { id: "auto", ownedBy: "switchboard" },
-    ...registry.chain().flatMap((p) => [
+    // Model routes: the names operators publish (models.upsert).
+    ...registry
+      .routes()
+      .filter((r) => !(AUTO_MODELS as readonly string[]).includes(r.name))
+      .map((r) => ({ id: r.name, ownedBy: "switchboard" })),
+    ...registry.all().flatMap((p) => [
       { id: p.id, ownedBy: p.id },
       { id: `${p.id}/${p.model}`, ownedBy: p.id },
     ]),

@@ -27,7 +27,7 @@ type ConsensusEnv = Pick<Env, "CONSENSUS_RATE_LIMIT_PER_MIN" | "CONSENSUS_TIMEOU
  */
 export function consensusConfigProblem(env: ConsensusEnv, registry: ProviderRegistry): string | null {
   const id = env.CONSENSUS_AGGREGATOR;
-  if (id === undefined || (registry.isActive(id) && registry.get(id).kind !== "template")) return null;
+  if (id === undefined || (registry.isActive(id) && registry.get(id)?.kind !== "template")) return null;
   const active = registry.chain().filter((p) => p.kind !== "template").map((p) => p.id);
   return `CONSENSUS_AGGREGATOR=${id} must be an active provider other than the template (active: ${active.join(", ") || "none"})`;
 }

@@ -68,9 +68,9 @@ describe("planRun", () => {
     );
   });
 
-  it("refuses providers that are not active", () => {
+  it("refuses providers that are not configured", () => {
     const error = refusal(() => plan({ providers: ["beta", "deepseek"] }));
-    expect(error).toMatchObject({ code: "BAD_REQUEST", message: "Provider deepseek not active (configure and list in PROVIDER_ORDER)" });
+    expect(error).toMatchObject({ code: "BAD_REQUEST", message: "Provider deepseek not configured (providers.list shows the providers)" });
     expect(error.details).toEqual({ inactiveProviders: ["deepseek"], activeProviders: ["beta", "openai", "ollama", "template"] });
   });
 
@@ -82,11 +82,11 @@ describe("planRun", () => {
     expect(plan({ quorum: 3 }).quorum).toBe(3);
   });
 
-  it("synthesize: a named aggregator must be active and not the template; otherwise none is fixed yet", () => {
+  it("synthesize: a named aggregator must be configured and not the template; otherwise none is fixed yet", () => {
     expect(plan({ strategy: "synthesize", aggregator: "openai" }).aggregator?.id).toBe("openai");
     expect(plan({ strategy: "synthesize" }).aggregator).toBeNull();
     expect(plan({ strategy: "majority", aggregator: "openai" }).aggregator).toBeNull();
-    expect(refusal(() => plan({ strategy: "synthesize", aggregator: "deepseek" })).message).toMatch(/Aggregator deepseek is not active/);
+    expect(refusal(() => plan({ strategy: "synthesize", aggregator: "deepseek" })).message).toMatch(/Aggregator deepseek is not a configured provider/);
     expect(refusal(() => plan({ strategy: "synthesize", aggregator: "template" })).message).toMatch(/template cannot synthesize/);
   });
 
@@ -101,7 +101,7 @@ describe("ZConsensusQueryInput", () => {
   it.each([
     [{ prompt: "   ", strategy: "majority" }, "prompt: Prompt is empty"],
     [{ prompt: "x", strategy: "vote" }, 'strategy: Unknown strategy "vote"; expected one of majority, medoid, synthesize'],
-    [{ prompt: "x", strategy: "majority", providers: ["gpt-9", "beta"] }, "providers.0: Unknown provider"],
+    [{ prompt: "x", strategy: "majority", providers: ["GPT 9", "beta"] }, "providers.0: A provider name is"],
     [{ prompt: "x", strategy: "majority", providers: ["beta"] }, "providers: Consensus needs at least 2 providers"],
     [{ prompt: "x", strategy: "majority", providers: ["beta", "beta"] }, "providers: A provider is listed twice"],
     [{ prompt: "x", strategy: "majority", providers: ["beta", "openai"], quorum: 3 }, "quorum: Quorum 3 is larger than the 2 providers asked"],

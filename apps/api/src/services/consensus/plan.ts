@@ -35,7 +35,7 @@ export interface PlanContext {
 /** Every active provider except the offline template, unless nothing else is active. */
 export function defaultProviders(registry: ProviderRegistry): TProviderId[] {
   const active = registry.chain().map((p) => p.id);
-  const upstreams = active.filter((id) => registry.get(id).kind !== "template");
+  const upstreams = active.filter((id) => registry.get(id)?.kind !== "template");
   return upstreams.length > 0 ? upstreams : active;
 }
 
@@ -46,7 +46,7 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
   const requested = input.providers ?? defaultProviders(registry);
   const inactive = requested.filter((id) => !registry.isActive(id));
   if (inactive.length > 0) {
-    throw new AppError("BAD_REQUEST", `Provider${inactive.length > 1 ? "s" : ""} ${list(inactive)} not active (configure and list in PROVIDER_ORDER)`, {
+    throw new AppError("BAD_REQUEST", `Provider${inactive.length > 1 ? "s" : ""} ${list(inactive)} not configured (providers.list shows the providers)`, {
       details: { inactiveProviders: inactive, activeProviders: registry.chain().map((p) => p.id) },
     });
   }
@@ -70,7 +70,8 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
     id: randomUUID(),
     prompt: input.prompt,
     strategy: input.strategy,
-    providers: asked.map((id) => registry.get(id)),
+    // Every id was checked active above.
+    providers: asked.map((id) => registry.get(id)!),
     excluded: frozen.map((provider) => ({ provider, reason: "frozen" as const })),
     quorum,
     timeoutMs: input.timeoutMs ?? ctx.defaultTimeoutMs,
@@ -83,11 +84,11 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
 function aggregatorOf(id: TProviderId | undefined, registry: ProviderRegistry): ChatProvider | null {
   if (id === undefined) return null;
   const provider = registry.get(id);
-  if (provider.kind === "template") {
+  if (provider?.kind === "template") {
     throw new AppError("BAD_REQUEST", "The offline template cannot synthesize answers; choose another aggregator");
   }
-  if (!registry.isActive(id)) {
-    throw new AppError("BAD_REQUEST", `Aggregator ${id} is not active (configure it and list it in PROVIDER_ORDER)`);
+  if (!provider) {
+    throw new AppError("BAD_REQUEST", `Aggregator ${id} is not a configured provider (providers.list shows them)`);
   }
   return provider;
 }

@@ -5,8 +5,8 @@
  */
 import type { TEmergencyChangeResult, TEmergencyStatus } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import { createAckTracker } from "./ack-tracker.ts";
-import { ACK_CHANNEL, STATE_CHANNEL, STATE_KEY, encodeAck, encodeState, parseAck, parseStateMessage, parseStoredState, type StateMessage } from "./messages.ts";
+import { createFleetAcks } from "../../infra/fleet-acks.ts";
+import { ACK_CHANNEL, STATE_CHANNEL, STATE_KEY, encodeState, parseStateMessage, parseStoredState, type StateMessage } from "./messages.ts";
 
 export type Proof = Omit<TEmergencyChangeResult, keyof TEmergencyStatus | "changed">;
 
@@ -19,8 +19,7 @@ export interface FleetBusOptions {
 
 export function createFleetBus(opts: FleetBusOptions) {
   const { coordination, instanceId } = opts;
-  const acks = createAckTracker();
-  let lastLiveInstances: string[] = [instanceId];
+  const acks = createFleetAcks({ coordination, instanceId, ackChannel: ACK_CHANNEL, ackWaitMs: opts.ackWaitMs });
 
   /** Subscribes to states and acks; `onState` runs synchronously as each message arrives. */
   async function listen(onState: (message: StateMessage) => void): Promise<Array<() => Promise<void>>> {
@@ -29,19 +28,12 @@ export function createFleetBus(opts: FleetBusOptions) {
       if (message) onState(message);
       else opts.onMalformed(raw);
     });
-    const offAck = await coordination.subscribe(ACK_CHANNEL, (raw) => {
-      const ack = parseAck(raw);
-      if (ack) acks.record(ack.version, ack.instanceId);
-    });
+    const offAck = await acks.listen();
     return [offState, offAck];
   }
 
   /** Tells the fleet which version this instance now holds. Best effort while degraded. */
-  function acknowledge(version: number): void {
-    coordination.publish(ACK_CHANNEL, encodeAck({ version, instanceId })).catch(() => {
-      // Degraded: the sender reports us as pending, which is the truth.
-    });
-  }
+  const acknowledge = acks.acknowledge;
 
   /** Publishes a state and mirrors it; rejects when coordination is unreachable. */
   async function publish(state: TEmergencyStatus): Promise<void> {
@@ -49,32 +41,12 @@ export function createFleetBus(opts: FleetBusOptions) {
     await Promise.all([coordination.publish(STATE_CHANNEL, encodeState(state, instanceId)), coordination.set(STATE_KEY, JSON.stringify(state))]);
   }
 
-  async function liveInstanceIds(): Promise<string[]> {
-    try {
-      lastLiveInstances = (await coordination.liveInstances()).map((i) => i.id);
-    } catch {
-      // Degraded: report the last known fleet rather than nothing.
-    }
-    return lastLiveInstances;
-  }
-
   /**
    * Publishes a state and waits, at most ackWaitMs, until every live instance acknowledged
    * it. `published` is false when coordination refused the publish (Redis unreachable).
    */
-  async function propagate(state: TEmergencyStatus): Promise<{ proof: Proof; published: boolean }> {
-    const started = performance.now();
-    const wait = acks.expect(state.version, instanceId);
-    try {
-      const [published, live] = await Promise.all([publish(state).then(() => true, () => false), liveInstanceIds()]);
-      if (published) await wait.until(live, started + opts.ackWaitMs);
-      const fleet = new Set([...live, ...wait.acked, instanceId]);
-      const pending = [...fleet].filter((id) => !wait.acked.has(id));
-      const propagation = !published ? "local" : pending.length === 0 ? "confirmed" : "partial";
-      return { published, proof: { acknowledgedBy: wait.acked.size, liveInstances: fleet.size, pendingInstances: pending, propagation } };
-    } finally {
-      wait.dispose();
-    }
+  function propagate(state: TEmergencyStatus): Promise<{ proof: Proof; published: boolean }> {
+    return acks.propagate(state.version, () => publish(state));
   }
 
   /** Rewrites the Redis mirror when it is missing or stale (after a flush or restart). */

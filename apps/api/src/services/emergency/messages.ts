@@ -9,14 +9,12 @@ import { ZEmergencyStatus, type TEmergencyStatus } from "@switchboard/schema";
 export const STATE_KEY = "emergency:state";
 /** Every change is published here; instances apply it if it is newer than what they hold. */
 export const STATE_CHANNEL = "emergency:state";
-/** Instances confirm here which version they hold after applying a change. */
+/** Instances confirm here which version they hold after applying a change (infra/fleet-acks.ts). */
 export const ACK_CHANNEL = "emergency:ack";
 
 const ZStateMessage = z.object({ state: ZEmergencyStatus, origin: z.string() });
-const ZAckMessage = z.object({ version: z.number().int().nonnegative(), instanceId: z.string().min(1) });
 
 export type StateMessage = z.infer<typeof ZStateMessage>;
-export type AckMessage = z.infer<typeof ZAckMessage>;
 
 function parseJson<T>(schema: z.ZodType<T>, raw: string | null): T | null {
   if (raw === null) return null;
@@ -30,6 +28,4 @@ function parseJson<T>(schema: z.ZodType<T>, raw: string | null): T | null {
 
 export const encodeState = (state: TEmergencyStatus, origin: string): string => JSON.stringify({ state, origin });
 export const parseStateMessage = (raw: string): StateMessage | null => parseJson(ZStateMessage, raw);
-export const encodeAck = (ack: AckMessage): string => JSON.stringify(ack);
-export const parseAck = (raw: string): AckMessage | null => parseJson(ZAckMessage, raw);
 export const parseStoredState = (raw: string | null): TEmergencyStatus | null => parseJson(ZEmergencyStatus, raw);

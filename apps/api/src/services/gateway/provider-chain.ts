@@ -1,12 +1,13 @@
 /**
- * The fallback chain. Providers are tried in PROVIDER_ORDER (or only the pinned one); a
+ * The fallback chain. Providers are tried in their route's order (the `auto` route by
+ * default, after one weighted pick when the route has weights; or only the pinned one); a
  * failure before the first token moves on to the next; once text has gone downstream the
  * answer belongs to that provider and a break is reported, never papered over. Skips cost
  * nothing: a frozen provider, one inside a 429's Retry-After, one whose circuit is open.
  */
 import { performance } from "node:perf_hooks";
-import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
-import type { ProviderRegistry } from "./registry.ts";
+import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
+import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
 import { ChainTimeout, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
 import {
@@ -35,6 +36,8 @@ export interface ProviderChainDeps {
    */
   onProviderStop?: (id: TProviderId, abort: (reason: unknown) => void) => () => void;
   now?: () => number;
+  /** Picks among weighted targets (tests make it deterministic). */
+  random?: () => number;
 }
 
 export interface ProviderChain {
@@ -55,10 +58,51 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   const listeners = new Set<(record: ProviderCallRecord) => void>();
   const cooldownUntil = new Map<TProviderId, number>();
 
-  const modelFor = (p: ChatProvider, request: ChainRequest) => (p.kind === "template" ? p.model : (request.model ?? p.model));
+  const random = deps.random ?? Math.random;
+  const modelFor = (p: ChatProvider, model: string | undefined) => (p.kind === "template" ? p.model : (model ?? p.model));
 
-  function candidates(request: ChainRequest): ChatProvider[] {
-    return request.pinned ? [deps.registry.get(request.pinned)] : deps.registry.chain();
+  /** Could the provider take a call now? Read-only: acquires nothing (see skipOf). */
+  function healthy(id: TProviderId): boolean {
+    if (deps.isProviderFrozen?.(id)) return false;
+    if ((cooldownUntil.get(id) ?? 0) > now()) return false;
+    return deps.breaker.snapshot(id).state !== "open";
+  }
+
+  /**
+   * A route's targets in the order to try: one weighted target drawn among the healthy
+   * weighted ones (by weight), then every other target in the route's order (fallback).
+   * Without weights, the route's order alone.
+   */
+  function ordered(targets: readonly LiveTarget[]): readonly LiveTarget[] {
+    let total = 0;
+    for (const t of targets) if (t.weight !== null && healthy(t.provider.id)) total += t.weight;
+    if (total === 0) return targets;
+    let draw = random() * total;
+    let pick: LiveTarget | undefined;
+    for (const t of targets) {
+      if (t.weight === null || !healthy(t.provider.id)) continue;
+      pick = t;
+      draw -= t.weight;
+      if (draw < 0) break;
+    }
+    return pick === targets[0] ? targets : [pick!, ...targets.filter((t) => t !== pick)];
+  }
+
+  /**
+   * Who to try, with which upstream model: the pinned provider alone; the route named by
+   * `model` when one exists; otherwise the `auto` route, with `model` (if any) overriding
+   * each provider's own.
+   */
+  function candidates(request: ChainRequest): Array<{ p: ChatProvider; model: string }> {
+    const { registry } = deps;
+    if (request.pinned) {
+      const p = registry.get(request.pinned);
+      return p ? [{ p, model: modelFor(p, request.model) }] : [];
+    }
+    const named = request.model !== undefined ? registry.route(request.model) : undefined;
+    if (named) return ordered(named.targets).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel) }));
+    const auto = registry.route(AUTO_MODEL)?.targets ?? [];
+    return ordered(auto).map((t) => ({ p: t.provider, model: modelFor(t.provider, request.model ?? t.upstreamModel) }));
   }
 
   /** Why a provider is skipped, or null to call it. Acquires the half-open probe slot. */
@@ -82,9 +126,10 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   /** The timer of one call: the chain's timeout, or the caller's shorter deadline. */
-  function callTimeout(request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
+  function callTimeout(p: ChatProvider, request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
     const own = request.timeoutMs;
-    return own !== undefined && own < deps.timeoutMs ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, deps.timeoutMs);
+    const limit = p.timeoutMs ?? deps.timeoutMs;
+    return own !== undefined && own < limit ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, limit);
   }
 
   function emit(record: ProviderCallRecord): void {
@@ -119,8 +164,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
    * skipped.
    */
   function* callable(request: ChainRequest, attempts: TChatAttempt[]): Generator<{ p: ChatProvider; model: string; fallback: boolean }> {
-    for (const p of candidates(request)) {
-      const model = modelFor(p, request);
+    for (const { p, model } of candidates(request)) {
       const skip = skipOf(p.id);
       if (skip) {
         attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
@@ -140,11 +184,11 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     const started = performance.now();
     for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
-      const timeout = callTimeout(request, "call");
+      const timeout = callTimeout(p, request, "call");
       const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
       const t0 = performance.now();
       try {
-        const result = await p.complete({ ...request, signal: controller.signal });
+        const result = await p.complete({ ...request, model, signal: controller.signal });
         if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
         if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
         const usage = usageOf(result.usage, request, result.content);
@@ -181,9 +225,9 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     for (const { p, model, fallback } of callable(request, attempts)) {
       const { controller, unlink } = callController(p, request);
       const t0 = performance.now();
-      const firstToken = callTimeout(request, "first_token");
+      const firstToken = callTimeout(p, request, "first_token");
       const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
-      const upstream = p.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
+      const upstream = p.stream({ ...request, model, signal: controller.signal })[Symbol.asyncIterator]();
       const state = newStreamState();
       // Pieces before the first real output (the role chunk) wait: until then the call may
       // still fail over to the next provider, and nothing may have reached the client.
@@ -269,7 +313,9 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   async function embed(request: EmbedChainRequest): Promise<EmbedChainResult> {
     const attempts: TChatAttempt[] = [];
     const started = performance.now();
-    const offering = (request.pinned ? [deps.registry.get(request.pinned)] : deps.registry.chain()).filter((p) => p.embed !== undefined);
+    const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
+    const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
+    const offering = candidates.filter((p) => p.embed !== undefined);
     for (const p of offering) {
       const skip = skipOf(p.id);
       if (skip) {

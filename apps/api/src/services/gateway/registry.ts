@@ -1,100 +1,189 @@
 /**
- * The one place that turns configuration into providers: which exist, which are active
- * (configured and listed in PROVIDER_ORDER), and in what order the chain tries them.
+ * The live set of providers and model routes. Built from a configuration snapshot (the
+ * database's, or the environment's in unit tests) and replaced whole by `apply` when the
+ * configuration changes: readers always see one consistent version, and requests already
+ * running keep the provider objects they started with, so a change never fails them.
  */
-import { PROVIDER_IDS, type TProviderId } from "@switchboard/schema";
+import { AUTO_MODEL, type TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
-import { createOpenAICompatibleProvider } from "../../providers/openai-compatible.ts";
-import { createTemplateProvider } from "../../providers/template.ts";
+import { createProvider, type ProviderSettings } from "../../providers/create-provider.ts";
 import type { ChatProvider } from "../../providers/types.ts";
+import type { GatewaySnapshot, ModelPrice, ProviderConfig, RouteConfig } from "./config-types.ts";
+import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
+
+export interface LiveTarget {
+  provider: ChatProvider;
+  upstreamModel: string;
+  /** Share of traffic among healthy weighted targets; null = fallback only. */
+  weight: number | null;
+}
+
+export interface LiveRoute {
+  name: string;
+  targets: LiveTarget[];
+  price: ModelPrice | null;
+}
 
 export interface ProviderRegistry {
-  /** Every known provider: the chain order first, then the rest. */
+  /** The configuration version this registry holds. */
+  version(): number;
+  /** Every provider: the `auto` route's first, then the rest in their listed order. */
   all(): ChatProvider[];
-  /** Active providers in PROVIDER_ORDER: the fallback chain. */
+  /** The `auto` route's providers in order: the default fallback chain. */
   chain(): ChatProvider[];
-  get(id: TProviderId): ChatProvider;
+  get(id: TProviderId): ChatProvider | undefined;
+  /** True when a provider of this name exists. */
   isActive(id: TProviderId): boolean;
-  /** 0-based position in the chain, or null when not active. */
+  /** 0-based position in the `auto` route, or null when not in it. */
   orderOf(id: TProviderId): number | null;
+  route(name: string): LiveRoute | undefined;
+  routes(): LiveRoute[];
+  /** A model's price (USD per million tokens), or null when the model has none set. Synchronous, no I/O. */
+  priceOf(model: string): ModelPrice | null;
+  /** The snapshot as loaded (secrets included: for the gateway's own use only). */
+  snapshot(): GatewaySnapshot;
+  /** Swaps in a newer configuration; an older or equal version is ignored. Returns whether it applied. */
+  apply(snapshot: GatewaySnapshot): boolean;
 }
 
-type ConfigEnv = Pick<
-  Env,
-  | "BETA_MODEL_BASE_URL" | "BETA_MODEL_API_KEY" | "BETA_MODEL_NAME"
-  | "DEEPSEEK_API_KEY" | "DEEPSEEK_BASE_URL" | "DEEPSEEK_MODEL"
-  | "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "OPENAI_MODEL"
-  | "OLLAMA_BASE_URL" | "OLLAMA_MODEL"
-  | "PROVIDER_ORDER"
-  | "TEMPLATE_STREAM_DELAY_MS"
->;
-
-/** A provider is active when its URL/key is set (DESIGN.md); the template always is. */
-const CONFIGURED: Record<TProviderId, (env: ConfigEnv) => boolean> = {
-  beta: (env) => env.BETA_MODEL_BASE_URL !== undefined,
-  deepseek: (env) => env.DEEPSEEK_API_KEY !== undefined,
-  openai: (env) => env.OPENAI_API_KEY !== undefined,
-  ollama: (env) => env.OLLAMA_BASE_URL !== undefined,
-  template: () => true,
-};
-
-/** Ollama serves the OpenAI protocol under /v1; accept its plain base URL too. */
-function ollamaOpenAIUrl(base: string): string {
-  const trimmed = base.replace(/\/+$/, "");
-  return trimmed.endsWith("/v1") ? trimmed : `${trimmed}/v1`;
+interface Built {
+  snapshot: GatewaySnapshot;
+  byName: Map<string, ChatProvider>;
+  all: ChatProvider[];
+  chain: ChatProvider[];
+  routes: Map<string, LiveRoute>;
 }
 
-export function createProviders(env: ConfigEnv): Record<TProviderId, ChatProvider> {
+const settingsKey = (p: ProviderConfig) =>
+  JSON.stringify([p.name, p.kind, p.baseUrl, p.apiKey ?? null, p.headers, p.timeoutMs, p.models, p.apiVersion]);
+
+function priceOfRoute(r: RouteConfig): ModelPrice | null {
+  if (r.inputPricePerMTok === null && r.outputPricePerMTok === null && r.cachedInputPricePerMTok === null) return null;
+  return { inputPerMTok: r.inputPricePerMTok ?? 0, outputPerMTok: r.outputPricePerMTok ?? 0, cachedInputPerMTok: r.cachedInputPricePerMTok };
+}
+
+export function createLiveRegistry(
+  initial: GatewaySnapshot,
+  opts: { templateStreamDelayMs?: number; make?: (config: ProviderConfig) => ChatProvider } = {},
+): ProviderRegistry {
+  const make = opts.make ?? ((config: ProviderConfig) => createProvider(config as ProviderSettings, opts));
+  // Provider objects (and their HTTP clients' kept-alive connections) survive a change
+  // that does not touch their own settings.
+  let made = new Map<string, { key: string; provider: ChatProvider }>();
+
+  function build(snapshot: GatewaySnapshot): Built {
+    const nextMade = new Map<string, { key: string; provider: ChatProvider }>();
+    const byName = new Map<string, ChatProvider>();
+    for (const config of snapshot.providers) {
+      const key = settingsKey(config);
+      const reused = made.get(config.id);
+      const provider = reused?.key === key ? reused.provider : make(config);
+      nextMade.set(config.id, { key, provider });
+      byName.set(config.name, provider);
+    }
+    made = nextMade;
+    const routes = new Map<string, LiveRoute>();
+    for (const r of snapshot.routes) {
+      const targets = r.targets.flatMap((t) => {
+        const provider = byName.get(t.provider);
+        return provider ? [{ provider, upstreamModel: t.upstreamModel, weight: t.weight }] : [];
+      });
+      routes.set(r.name, { name: r.name, targets, price: priceOfRoute(r) });
+    }
+    const chain = [...new Set((routes.get(AUTO_MODEL)?.targets ?? []).map((t) => t.provider))];
+    const all = [...chain, ...[...byName.values()].filter((p) => !chain.includes(p))];
+    return { snapshot, byName, all, chain, routes };
+  }
+
+  let current = build(initial);
+
   return {
-    beta: createOpenAICompatibleProvider({
-      id: "beta",
-      baseUrl: env.BETA_MODEL_BASE_URL ?? "http://127.0.0.1:8000/v1",
-      apiKey: env.BETA_MODEL_API_KEY,
-      model: env.BETA_MODEL_NAME,
-      configured: CONFIGURED.beta(env),
-      embeddings: true,
-    }),
-    deepseek: createOpenAICompatibleProvider({
-      id: "deepseek",
-      baseUrl: env.DEEPSEEK_BASE_URL,
-      apiKey: env.DEEPSEEK_API_KEY,
-      model: env.DEEPSEEK_MODEL,
-      configured: CONFIGURED.deepseek(env),
-      structuredOutput: "json_object",
-    }),
-    openai: createOpenAICompatibleProvider({
-      id: "openai",
-      baseUrl: env.OPENAI_BASE_URL,
-      apiKey: env.OPENAI_API_KEY,
-      model: env.OPENAI_MODEL,
-      configured: CONFIGURED.openai(env),
-      embeddings: true,
-    }),
-    ollama: createOpenAICompatibleProvider({
-      id: "ollama",
-      baseUrl: ollamaOpenAIUrl(env.OLLAMA_BASE_URL ?? "http://127.0.0.1:11434"),
-      apiKey: undefined,
-      model: env.OLLAMA_MODEL,
-      configured: CONFIGURED.ollama(env),
-      embeddings: true,
-    }),
-    template: createTemplateProvider({ streamDelayMs: env.TEMPLATE_STREAM_DELAY_MS }),
-  };
-}
-
-export function createProviderRegistry(env: ConfigEnv, providers = createProviders(env)): ProviderRegistry {
-  const chain = env.PROVIDER_ORDER.filter((id, i, order) => order.indexOf(id) === i && providers[id].configured).map(
-    (id) => providers[id],
-  );
-  const all = [...chain, ...PROVIDER_IDS.filter((id) => !chain.some((p) => p.id === id)).map((id) => providers[id])];
-  return {
-    all: () => all,
-    chain: () => chain,
-    get: (id) => providers[id],
-    isActive: (id) => chain.some((p) => p.id === id),
+    version: () => current.snapshot.version,
+    all: () => current.all,
+    chain: () => current.chain,
+    get: (id) => current.byName.get(id),
+    isActive: (id) => current.byName.has(id),
     orderOf: (id) => {
-      const index = chain.findIndex((p) => p.id === id);
+      const index = current.chain.findIndex((p) => p.id === id);
       return index === -1 ? null : index;
     },
+    route: (name) => current.routes.get(name),
+    routes: () => [...current.routes.values()],
+    priceOf: (model) => current.routes.get(model)?.price ?? null,
+    snapshot: () => current.snapshot,
+    apply(snapshot) {
+      if (snapshot.version <= current.snapshot.version) return false;
+      current = build(snapshot);
+      return true;
+    },
   };
+}
+
+/** The configuration the environment describes, as a snapshot (what the first start seeds). */
+export function snapshotFromEnv(env: SeedEnv, version = 1): GatewaySnapshot {
+  const at = new Date(0);
+  const providers: ProviderConfig[] = seedProviders(env).map((p, position) => ({
+    id: `env:${p.name}`,
+    name: p.name,
+    kind: p.kind,
+    baseUrl: p.baseUrl,
+    apiKey: p.apiKey,
+    headers: {},
+    timeoutMs: null,
+    models: [p.model],
+    apiVersion: null,
+    healthPath: null,
+    source: "env",
+    position,
+    createdAt: at,
+    updatedAt: at,
+  }));
+  const auto: RouteConfig = {
+    name: AUTO_MODEL,
+    targets: seedAutoTargets(env),
+    inputPricePerMTok: null,
+    outputPricePerMTok: null,
+    cachedInputPricePerMTok: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+  return { version, providers, routes: [auto] };
+}
+
+/**
+ * A registry of exactly what the environment configures (unit tests, tools). `providers`
+ * replaces the providers of those names (tests with their own provider objects); each of
+ * them counts as configured.
+ */
+export function createProviderRegistry(
+  env: SeedEnv & Pick<Env, "TEMPLATE_STREAM_DELAY_MS">,
+  providers?: Partial<Record<string, ChatProvider>>,
+): ProviderRegistry {
+  let snapshot = snapshotFromEnv(env);
+  if (providers) {
+    const at = new Date(0);
+    const extra = env.PROVIDER_ORDER.filter((id) => providers[id] && !snapshot.providers.some((p) => p.name === id));
+    const added: ProviderConfig[] = extra.map((name, i) => ({
+      ...snapshot.providers[0]!,
+      id: `env:${name}`,
+      name,
+      kind: providers[name]!.kind,
+      baseUrl: providers[name]!.baseUrl,
+      models: [providers[name]!.model],
+      position: snapshot.providers.length + i,
+      createdAt: at,
+      updatedAt: at,
+    }));
+    const all = [...snapshot.providers, ...added];
+    const order = env.PROVIDER_ORDER.filter((id) => all.some((p) => p.name === id));
+    snapshot = {
+      ...snapshot,
+      providers: all,
+      routes: [{ ...snapshot.routes[0]!, targets: order.map((name) => ({ provider: name, upstreamModel: all.find((p) => p.name === name)!.models[0]!, weight: null })) }],
+    };
+  }
+  return createLiveRegistry(snapshot, {
+    templateStreamDelayMs: env.TEMPLATE_STREAM_DELAY_MS,
+    ...(providers ? { make: (config: ProviderConfig) => providers[config.name] ?? createProvider(config as ProviderSettings, { templateStreamDelayMs: env.TEMPLATE_STREAM_DELAY_MS }) } : {}),
+  });
 }

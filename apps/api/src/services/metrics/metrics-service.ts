@@ -16,7 +16,7 @@ import { createBucketStore } from "./bucket-store.ts";
 import { createClusterStore } from "./cluster-store.ts";
 import { createFlusher } from "./flusher.ts";
 import { createInstanceMetrics, type RequestRecord } from "./instance-metrics.ts";
-import { createPrometheusMetrics, type Surface } from "./prometheus.ts";
+import { createPrometheusMetrics, type PrometheusSources, type Surface } from "./prometheus.ts";
 import type { CircuitView, InstanceIdentity, InstanceSnapshot } from "./snapshot.ts";
 import { buildSummary } from "./summary.ts";
 import { MINUTE_MS, buildTimeseries, resolveRange } from "./timeseries.ts";
@@ -30,6 +30,8 @@ export interface MetricsServiceDeps {
   circuits: () => Record<string, CircuitView>;
   activeProviders: () => string[];
   emergency: () => TEmergencyStatus;
+  /** Providers' background health (switchboard_provider_reachable). */
+  health?: PrometheusSources["health"];
   /** Snapshot to coordination (default 1000 ms). */
   flushIntervalMs?: number;
   /** Minute rows to PostgreSQL (default 5000 ms). */
@@ -66,6 +68,7 @@ export function createMetricsService(deps: MetricsServiceDeps) {
     providers: deps.activeProviders,
     activeStreams: local.activeStreams,
     emergencyActive: () => deps.emergency().active,
+    ...(deps.health ? { health: deps.health } : {}),
   });
   const cluster = createClusterStore(deps.coordination, now);
   const buckets = createBucketStore(deps.prisma);

@@ -23,6 +23,8 @@ export interface PrometheusSources {
   providers: () => string[];
   activeStreams: () => number;
   emergencyActive: () => boolean;
+  /** Background probe results per provider (reachable, last probe latency). */
+  health?: () => Record<string, { state: "unknown" | "reachable" | "unreachable"; latencyMs: number | null }>;
 }
 
 export type Surface = "trpc" | "openai";
@@ -54,6 +56,26 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
         const current = effectiveCircuit(circuits[provider], now);
         for (const state of CIRCUIT_STATES) this.set({ provider, state }, state === current ? 1 : 0);
       }
+    },
+  });
+  new Gauge({
+    name: "switchboard_provider_reachable",
+    help: "Background health probe: 1 when the provider's last probe got an HTTP answer, 0 when not, absent before the first probe.",
+    labelNames: ["provider"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [provider, h] of Object.entries(sources.health?.() ?? {})) if (h.state !== "unknown") this.set({ provider }, h.state === "reachable" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "switchboard_provider_probe_latency_ms",
+    help: "Latency of the provider's last successful health probe, ms.",
+    labelNames: ["provider"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [provider, h] of Object.entries(sources.health?.() ?? {})) if (h.latencyMs !== null) this.set({ provider }, h.latencyMs);
     },
   });
   const httpRequests = new Counter({ name: "switchboard_http_requests_total", help: "HTTP requests by route pattern and status.", labelNames: ["method", "route", "status"] as const, registers });

@@ -1,0 +1,310 @@
+/**
+ * OpenAI chat-completions shape ↔ Anthropic Messages API, both ways: system prompts,
+ * content parts (text, images), tools / tool_choice, assistant tool_calls ↔ tool_use
+ * blocks, tool messages ↔ tool_result blocks, stop_reason ↔ finish_reason and usage.
+ * Pure functions: the provider (anthropic.ts) does the I/O.
+ */
+
+type Json = Record<string, unknown>;
+
+/** Anthropic requires max_tokens; OpenAI clients often leave it out. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+export function finishReasonOf(stopReason: string | null | undefined): string {
+  switch (stopReason) {
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length";
+    case "tool_use":
+      return "tool_calls";
+    case "refusal":
+      return "content_filter";
+    default:
+      // end_turn, stop_sequence, pause_turn
+      return "stop";
+  }
+}
+
+export function stopReasonOf(finishReason: string | null | undefined): string {
+  switch (finishReason) {
+    case "length":
+      return "max_tokens";
+    case "tool_calls":
+    case "function_call":
+      return "tool_use";
+    case "content_filter":
+      return "refusal";
+    default:
+      return "end_turn";
+  }
+}
+
+const asText = (content: unknown): string => {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content.map((p) => (p && typeof p === "object" && (p as Json).type === "text" ? String((p as Json).text ?? "") : "")).join("");
+  }
+  return "";
+};
+
+/** An OpenAI image_url (data: URL or http URL) as an Anthropic image source. */
+function imageBlock(part: Json): Json | null {
+  const image = part.image_url as Json | string | undefined;
+  const url = typeof image === "string" ? image : typeof image?.url === "string" ? image.url : undefined;
+  if (!url) return null;
+  const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  if (data) return { type: "image", source: { type: "base64", media_type: data[1], data: data[2] } };
+  return { type: "image", source: { type: "url", url } };
+}
+
+function contentBlocks(content: unknown): Json[] {
+  if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }];
+  if (!Array.isArray(content)) return [];
+  return content.flatMap((raw) => {
+    const part = raw as Json;
+    if (part?.type === "text") return [{ type: "text", text: String(part.text ?? "") }];
+    if (part?.type === "image_url") {
+      const block = imageBlock(part);
+      return block ? [block] : [];
+    }
+    return [];
+  });
+}
+
+function parseArguments(raw: unknown): unknown {
+  if (typeof raw !== "string") return raw ?? {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return {};
+  }
+}
+
+/** Merges consecutive same-role messages: Anthropic wants user/assistant alternating. */
+function pushMessage(out: Json[], role: "user" | "assistant", blocks: Json[]): void {
+  if (blocks.length === 0) return;
+  const last = out.at(-1);
+  if (last && last.role === role) (last.content as Json[]).push(...blocks);
+  else out.push({ role, content: blocks });
+}
+
+function toolsOf(tools: unknown): Json[] | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  return tools.flatMap((raw) => {
+    const fn = (raw as Json)?.function as Json | undefined;
+    if (!fn || typeof fn.name !== "string") return [];
+    return [{ name: fn.name, ...(typeof fn.description === "string" ? { description: fn.description } : {}), input_schema: fn.parameters ?? { type: "object", properties: {} } }];
+  });
+}
+
+function toolChoiceOf(choice: unknown, parallel: unknown): Json | undefined {
+  const disableParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === "auto") return { type: "auto", ...disableParallel };
+  if (choice === "required") return { type: "any", ...disableParallel };
+  if (choice === "none") return { type: "none" };
+  const name = ((choice as Json)?.function as Json | undefined)?.name;
+  if (typeof name === "string") return { type: "tool", name, ...disableParallel };
+  return Object.keys(disableParallel).length > 0 ? { type: "auto", ...disableParallel } : undefined;
+}
+
+/**
+ * An OpenAI chat-completions body (without model/stream) as Anthropic Messages params.
+ * Fields Anthropic has no equivalent for (logprobs, seed, n>1…) are left out.
+ */
+export function toAnthropicParams(body: Json, model: string): Json {
+  const system: string[] = [];
+  const messages: Json[] = [];
+  for (const raw of (body.messages as Json[] | undefined) ?? []) {
+    const m = raw ?? {};
+    switch (m.role) {
+      case "system":
+      case "developer":
+        system.push(asText(m.content));
+        break;
+      case "user":
+        pushMessage(messages, "user", contentBlocks(m.content));
+        break;
+      case "assistant": {
+        const blocks = contentBlocks(m.content);
+        for (const call of (m.tool_calls as Json[] | undefined) ?? []) {
+          const fn = (call.function as Json | undefined) ?? {};
+          blocks.push({ type: "tool_use", id: String(call.id ?? ""), name: String(fn.name ?? ""), input: parseArguments(fn.arguments) });
+        }
+        pushMessage(messages, "assistant", blocks);
+        break;
+      }
+      case "tool":
+        pushMessage(messages, "user", [{ type: "tool_result", tool_use_id: String(m.tool_call_id ?? ""), content: asText(m.content) }]);
+        break;
+      default:
+        break;
+    }
+  }
+  const stop = body.stop;
+  const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | null | undefined;
+  const tools = toolsOf(body.tools);
+  const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
+  return {
+    model,
+    max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS,
+    messages,
+    ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
+    ...(typeof body.temperature === "number" ? { temperature: Math.min(1, body.temperature) } : {}),
+    ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
+    ...(typeof stop === "string" ? { stop_sequences: [stop] } : Array.isArray(stop) ? { stop_sequences: stop } : {}),
+    ...(tools && tools.length > 0 ? { tools } : {}),
+    ...(toolChoice && tools && tools.length > 0 ? { tool_choice: toolChoice } : {}),
+    ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
+  };
+}
+
+export interface OpenAIToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** An Anthropic message (non-stream) as OpenAI's choice 0: content, tool_calls, finish_reason. */
+export function fromAnthropicMessage(message: Json): {
+  content: string;
+  toolCalls: OpenAIToolCall[];
+  finishReason: string;
+  usage: { promptTokens: number; completionTokens: number; details: Json } | undefined;
+  model: string | undefined;
+} {
+  let content = "";
+  const toolCalls: OpenAIToolCall[] = [];
+  for (const raw of (message.content as Json[] | undefined) ?? []) {
+    if (raw.type === "text") content += String(raw.text ?? "");
+    else if (raw.type === "tool_use") {
+      toolCalls.push({ id: String(raw.id), type: "function", function: { name: String(raw.name), arguments: JSON.stringify(raw.input ?? {}) } });
+    }
+  }
+  return {
+    content,
+    toolCalls,
+    finishReason: finishReasonOf(message.stop_reason as string | undefined),
+    usage: usageOf(message.usage as Json | undefined),
+    model: typeof message.model === "string" ? message.model : undefined,
+  };
+}
+
+/** Anthropic usage → prompt/completion tokens; cache reads count as (cached) prompt tokens. */
+export function usageOf(usage: Json | undefined): { promptTokens: number; completionTokens: number; details: Json } | undefined {
+  if (!usage) return undefined;
+  const input = Number(usage.input_tokens ?? 0);
+  const cacheRead = Number(usage.cache_read_input_tokens ?? 0);
+  const cacheWrite = Number(usage.cache_creation_input_tokens ?? 0);
+  return {
+    promptTokens: input + cacheRead + cacheWrite,
+    completionTokens: Number(usage.output_tokens ?? 0),
+    details: { prompt_tokens_details: { cached_tokens: cacheRead } },
+  };
+}
+
+/**
+ * Folds Anthropic stream events into OpenAI-style pieces. Keeps the state a stream needs:
+ * which content block index is which tool call, and the usage reported at start and end.
+ */
+export function createStreamTranslator() {
+  const toolIndexOfBlock = new Map<number, number>();
+  let inputTokens = 0;
+  let cacheRead = 0;
+  let outputTokens = 0;
+  let model: string | undefined;
+
+  type Piece =
+    | { type: "text"; text: string }
+    | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
+    | { type: "finish"; reason: string }
+    | { type: "usage"; promptTokens: number; completionTokens: number; details: Json }
+    | { type: "error"; message: string };
+
+  function next(event: Json): Piece[] {
+    switch (event.type) {
+      case "message_start": {
+        const message = (event.message as Json | undefined) ?? {};
+        model = typeof message.model === "string" ? message.model : model;
+        const usage = (message.usage as Json | undefined) ?? {};
+        inputTokens = Number(usage.input_tokens ?? 0) + Number(usage.cache_creation_input_tokens ?? 0);
+        cacheRead = Number(usage.cache_read_input_tokens ?? 0);
+        outputTokens = Number(usage.output_tokens ?? 0);
+        return [];
+      }
+      case "content_block_start": {
+        const block = (event.content_block as Json | undefined) ?? {};
+        if (block.type === "tool_use") {
+          const index = toolIndexOfBlock.size;
+          toolIndexOfBlock.set(Number(event.index), index);
+          return [{ type: "tool_call", index, id: String(block.id), name: String(block.name), arguments: "" }];
+        }
+        if (block.type === "text" && typeof block.text === "string" && block.text !== "") return [{ type: "text", text: block.text }];
+        return [];
+      }
+      case "content_block_delta": {
+        const delta = (event.delta as Json | undefined) ?? {};
+        if (delta.type === "text_delta" && typeof delta.text === "string") return delta.text === "" ? [] : [{ type: "text", text: delta.text }];
+        if (delta.type === "input_json_delta") {
+          const index = toolIndexOfBlock.get(Number(event.index));
+          if (index === undefined) return [];
+          return [{ type: "tool_call", index, arguments: String(delta.partial_json ?? "") }];
+        }
+        return [];
+      }
+      case "message_delta": {
+        const delta = (event.delta as Json | undefined) ?? {};
+        const usage = (event.usage as Json | undefined) ?? {};
+        if (usage.output_tokens !== undefined) outputTokens = Number(usage.output_tokens);
+        const pieces: Piece[] = [];
+        if (delta.stop_reason) pieces.push({ type: "finish", reason: finishReasonOf(String(delta.stop_reason)) });
+        return pieces;
+      }
+      case "message_stop":
+        return [
+          {
+            type: "usage",
+            promptTokens: inputTokens + cacheRead,
+            completionTokens: outputTokens,
+            details: { prompt_tokens_details: { cached_tokens: cacheRead } },
+          },
+        ];
+      case "error": {
+        const error = (event.error as Json | undefined) ?? {};
+        return [{ type: "error", message: String(error.message ?? "upstream sent an error event") }];
+      }
+      default:
+        return [];
+    }
+  }
+
+  return { next, model: () => model };
+}
+
+/**
+ * The other way round, for tests and for a future Anthropic-shaped front door: an OpenAI
+ * answer (content, tool_calls, finish_reason, usage) as an Anthropic message.
+ */
+export function toAnthropicMessage(answer: {
+  id: string;
+  model: string;
+  content: string;
+  toolCalls?: OpenAIToolCall[];
+  finishReason: string;
+  usage?: { promptTokens: number; completionTokens: number };
+}): Json {
+  const content: Json[] = [];
+  if (answer.content !== "") content.push({ type: "text", text: answer.content });
+  for (const call of answer.toolCalls ?? []) {
+    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: parseArguments(call.function.arguments) });
+  }
+  return {
+    id: answer.id,
+    type: "message",
+    role: "assistant",
+    model: answer.model,
+    content,
+    stop_reason: stopReasonOf(answer.finishReason),
+    stop_sequence: null,
+    usage: { input_tokens: answer.usage?.promptTokens ?? 0, output_tokens: answer.usage?.completionTokens ?? 0 },
+  };
+}

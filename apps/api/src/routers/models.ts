@@ -1,0 +1,20 @@
+import { ZModelChangeResult, ZModelDeleteInput, ZModelListInput, ZModelPage, ZModelUpsertInput } from "@switchboard/schema";
+import { router, superAdminProcedure, userProcedure } from "../trpc/init.ts";
+
+/** Model routes: public model names → ordered, weighted provider targets, with prices. */
+export const modelsRouter = router({
+  list: userProcedure
+    .input(ZModelListInput)
+    .output(ZModelPage)
+    .query(({ ctx, input }) => ctx.deps.gateway.config.listModels(input)),
+
+  upsert: superAdminProcedure
+    .input(ZModelUpsertInput)
+    .output(ZModelChangeResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.upsertModel({ id: ctx.user.id, email: ctx.user.email }, input)),
+
+  delete: superAdminProcedure
+    .input(ZModelDeleteInput)
+    .output(ZModelChangeResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.deleteModel({ id: ctx.user.id, email: ctx.user.email }, input.name)),
+});

@@ -1,0 +1,45 @@
+import {
+  ZProviderChangeResult,
+  ZProviderCreateInput,
+  ZProviderIdInput,
+  ZProviderItem,
+  ZProviderListInput,
+  ZProviderPage,
+  ZProviderTestResult,
+  ZProviderUpdateInput,
+} from "@switchboard/schema";
+import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
+
+/** Providers as live configuration. Keys go in, never out: items carry apiKeyMasked. */
+export const providersRouter = router({
+  list: adminProcedure
+    .input(ZProviderListInput)
+    .output(ZProviderPage)
+    .query(({ ctx, input }) => ctx.deps.gateway.config.listProviders(input)),
+
+  get: adminProcedure
+    .input(ZProviderIdInput)
+    .output(ZProviderItem)
+    .query(({ ctx, input }) => ctx.deps.gateway.config.getProvider(input.id)),
+
+  create: superAdminProcedure
+    .input(ZProviderCreateInput)
+    .output(ZProviderChangeResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.createProvider({ id: ctx.user.id, email: ctx.user.email }, input)),
+
+  update: superAdminProcedure
+    .input(ZProviderUpdateInput)
+    .output(ZProviderChangeResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.updateProvider({ id: ctx.user.id, email: ctx.user.email }, input)),
+
+  delete: superAdminProcedure
+    .input(ZProviderIdInput)
+    .output(ZProviderChangeResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.deleteProvider({ id: ctx.user.id, email: ctx.user.email }, input.id)),
+
+  /** One real upstream call: latency, or the upstream's own error (a wrong key shows its 401). */
+  test: superAdminProcedure
+    .input(ZProviderIdInput)
+    .output(ZProviderTestResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.testProvider(input.id)),
+});

@@ -1,0 +1,287 @@
+/**
+ * PostgreSQL side of the gateway configuration: providers (secrets sealed with the secret
+ * box), model routes, the version row and the audit trail. Every change is one transaction
+ * that first bumps the version (locking its row, so concurrent changes serialise), then
+ * validates against the rows as they are, writes, and audits; a refusal rolls back whole.
+ */
+import { AUTO_MODEL, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import type { SecretBox } from "../../infra/secrets.ts";
+import { AppError } from "../errors.ts";
+import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
+import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
+
+const CONFIG_ROW = 1;
+
+export interface ConfigActor {
+  id: string | null;
+  email: string | null;
+}
+
+type Tx = Prisma.TransactionClient;
+type ProviderRow = Prisma.ProviderGetPayload<object>;
+type RouteRow = Prisma.ModelRouteGetPayload<object>;
+
+const badField = (field: string, message: string) => new AppError("BAD_REQUEST", message, { details: { field } });
+
+function parseTargets(raw: unknown): RouteTargetConfig[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((t) => {
+    const target = t as Partial<RouteTargetConfig>;
+    if (typeof target.provider !== "string" || typeof target.upstreamModel !== "string") return [];
+    return [{ provider: target.provider, upstreamModel: target.upstreamModel, weight: typeof target.weight === "number" ? target.weight : null }];
+  });
+}
+
+export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
+  function toProvider(row: ProviderRow): ProviderConfig {
+    return {
+      id: row.id,
+      name: row.name,
+      kind: row.kind as TProviderKind,
+      baseUrl: row.baseUrl,
+      apiKey: row.apiKeyCipher ? box.open(row.apiKeyCipher) : undefined,
+      headers: row.headersCipher ? (JSON.parse(box.open(row.headersCipher)) as Record<string, string>) : {},
+      timeoutMs: row.timeoutMs,
+      models: Array.isArray(row.models) ? row.models.filter((m): m is string => typeof m === "string") : [],
+      apiVersion: row.apiVersion,
+      healthPath: row.healthPath,
+      source: row.source === "env" ? "env" : "api",
+      position: row.position,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    };
+  }
+
+  function toRoute(row: RouteRow): RouteConfig {
+    return {
+      name: row.name,
+      targets: parseTargets(row.targets),
+      inputPricePerMTok: row.inputPricePerMTok,
+      outputPricePerMTok: row.outputPricePerMTok,
+      cachedInputPricePerMTok: row.cachedInputPricePerMTok,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    };
+  }
+
+  async function version(): Promise<number> {
+    const row = await prisma.gatewayConfig.findUnique({ where: { id: CONFIG_ROW }, select: { version: true } });
+    return row?.version ?? 0;
+  }
+
+  async function load(): Promise<GatewaySnapshot> {
+    const [row, providers, routes] = await prisma.$transaction([
+      prisma.gatewayConfig.findUnique({ where: { id: CONFIG_ROW } }),
+      prisma.provider.findMany({ orderBy: [{ position: "asc" }, { createdAt: "asc" }] }),
+      prisma.modelRoute.findMany({ orderBy: { createdAt: "asc" } }),
+    ]);
+    return { version: row?.version ?? 0, providers: providers.map(toProvider), routes: routes.map(toRoute) };
+  }
+
+  /**
+   * On the very first start (no version row), writes the providers and the `auto` route
+   * the environment describes. Concurrent first starts race on the version row's primary
+   * key: one seeds, the others find it done.
+   */
+  async function seedIfEmpty(env: SeedEnv): Promise<boolean> {
+    try {
+      return await prisma.$transaction(async (tx) => {
+        if (await tx.gatewayConfig.findUnique({ where: { id: CONFIG_ROW } })) return false;
+        await tx.gatewayConfig.create({ data: { id: CONFIG_ROW, version: 1 } });
+        const seeded = seedProviders(env);
+        for (const [position, p] of seeded.entries()) {
+          await tx.provider.create({
+            data: {
+              name: p.name,
+              kind: p.kind,
+              baseUrl: p.baseUrl,
+              apiKeyCipher: p.apiKey ? box.seal(p.apiKey) : null,
+              models: [p.model],
+              source: "env",
+              position,
+            },
+          });
+        }
+        await tx.modelRoute.create({ data: { name: AUTO_MODEL, targets: seedAutoTargets(env) as unknown as Prisma.InputJsonValue } });
+        await tx.configAudit.create({
+          data: {
+            version: 1,
+            action: "seed",
+            target: "environment",
+            changes: { providers: seeded.map((p) => p.name), auto: seedAutoTargets(env).map((t) => t.provider) },
+          },
+        });
+        return true;
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return false;
+      throw error;
+    }
+  }
+
+  /** Runs `change` after bumping the version; returns its result and the new version. */
+  async function change<T>(
+    actor: ConfigActor,
+    audit: { action: string; target: string },
+    change: (tx: Tx) => Promise<{ result: T; changes: Record<string, unknown> }>,
+  ): Promise<{ result: T; version: number }> {
+    return prisma.$transaction(async (tx) => {
+      const { version: next } = await tx.gatewayConfig.upsert({
+        where: { id: CONFIG_ROW },
+        create: { id: CONFIG_ROW, version: 1 },
+        update: { version: { increment: 1 } },
+      });
+      const { result, changes } = await change(tx);
+      await tx.configAudit.create({
+        data: { version: next, action: audit.action, target: audit.target, actorId: actor.id, actorEmail: actor.email, changes: changes as Prisma.InputJsonValue },
+      });
+      return { result, version: next };
+    });
+  }
+
+  async function routesUsing(tx: Tx, provider: string): Promise<string[]> {
+    const routes = await tx.modelRoute.findMany({ select: { name: true, targets: true }, orderBy: { name: "asc" } });
+    return routes.filter((r) => parseTargets(r.targets).some((t) => t.provider === provider)).map((r) => r.name);
+  }
+
+  /** What an audit row may say about a provider change: never a secret, only that one changed. */
+  function auditOf(input: Record<string, unknown> & { apiKey?: string | null | undefined; headers?: Record<string, string> | null | undefined }) {
+    const { apiKey, headers, ...rest } = input;
+    return {
+      ...rest,
+      ...(apiKey !== undefined ? { apiKey: apiKey === null ? "removed" : "set" } : {}),
+      ...(headers !== undefined ? { headers: headers === null ? [] : Object.keys(headers) } : {}),
+    };
+  }
+
+  async function createProvider(actor: ConfigActor, input: TProviderCreateInput) {
+    return change(actor, { action: "provider.create", target: input.name }, async (tx) => {
+      if (await tx.provider.findUnique({ where: { name: input.name } })) {
+        throw new AppError("CONFLICT", `name: a provider named '${input.name}' already exists`, { details: { field: "name" } });
+      }
+      const last = await tx.provider.aggregate({ _max: { position: true } });
+      const row = await tx.provider.create({
+        data: {
+          name: input.name,
+          kind: input.kind,
+          baseUrl: input.baseUrl,
+          apiKeyCipher: input.apiKey ? box.seal(input.apiKey) : null,
+          headersCipher: input.headers && Object.keys(input.headers).length > 0 ? box.seal(JSON.stringify(input.headers)) : null,
+          timeoutMs: input.timeoutMs ?? null,
+          models: input.models,
+          apiVersion: input.apiVersion ?? null,
+          healthPath: input.healthPath ?? null,
+          source: "api",
+          position: (last._max.position ?? -1) + 1,
+        },
+      });
+      return { result: toProvider(row), changes: auditOf(input) };
+    });
+  }
+
+  async function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
+    const current = await prisma.provider.findUnique({ where: { id: input.id } });
+    if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    const { id, ...fields } = input;
+    return change(actor, { action: "provider.update", target: current.name }, async (tx) => {
+      const row = await tx.provider.findUnique({ where: { id } });
+      if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+      if (row.kind === "template" && (fields.kind !== undefined || fields.baseUrl !== undefined || fields.name !== undefined)) {
+        throw badField("kind", "kind: the offline template's name, kind and URL cannot change");
+      }
+      const renamed = fields.name !== undefined && fields.name !== row.name;
+      if (renamed && (await tx.provider.findUnique({ where: { name: fields.name! } }))) {
+        throw new AppError("CONFLICT", `name: a provider named '${fields.name}' already exists`, { details: { field: "name" } });
+      }
+      const updated = await tx.provider.update({
+        where: { id },
+        data: {
+          ...(fields.name !== undefined ? { name: fields.name } : {}),
+          ...(fields.kind !== undefined ? { kind: fields.kind } : {}),
+          ...(fields.baseUrl !== undefined ? { baseUrl: fields.baseUrl } : {}),
+          ...(fields.apiKey !== undefined ? { apiKeyCipher: fields.apiKey === null ? null : box.seal(fields.apiKey) } : {}),
+          ...(fields.headers !== undefined
+            ? { headersCipher: fields.headers === null || Object.keys(fields.headers).length === 0 ? null : box.seal(JSON.stringify(fields.headers)) }
+            : {}),
+          ...(fields.timeoutMs !== undefined ? { timeoutMs: fields.timeoutMs } : {}),
+          ...(fields.models !== undefined ? { models: fields.models } : {}),
+          ...(fields.apiVersion !== undefined ? { apiVersion: fields.apiVersion } : {}),
+          ...(fields.healthPath !== undefined ? { healthPath: fields.healthPath } : {}),
+          // Edited through the API: no longer what the environment said.
+          source: "api",
+        },
+      });
+      if (renamed) {
+        // Routes name their providers: follow the rename so no route breaks.
+        for (const route of await tx.modelRoute.findMany()) {
+          const targets = parseTargets(route.targets);
+          if (!targets.some((t) => t.provider === row.name)) continue;
+          const renamedTargets = targets.map((t) => (t.provider === row.name ? { ...t, provider: fields.name! } : t));
+          await tx.modelRoute.update({ where: { name: route.name }, data: { targets: renamedTargets as unknown as Prisma.InputJsonValue } });
+        }
+      }
+      return { result: toProvider(updated), changes: auditOf(fields) };
+    });
+  }
+
+  async function deleteProvider(actor: ConfigActor, id: string) {
+    const current = await prisma.provider.findUnique({ where: { id } });
+    if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    return change(actor, { action: "provider.delete", target: current.name }, async (tx) => {
+      const row = await tx.provider.findUnique({ where: { id } });
+      if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+      const usedBy = await routesUsing(tx, row.name);
+      if (usedBy.length > 0) {
+        throw new AppError("CONFLICT", `Provider '${row.name}' is used by the model routes ${usedBy.join(", ")}; change them first`, {
+          details: { field: "id", routes: usedBy },
+        });
+      }
+      await tx.provider.delete({ where: { id } });
+      return { result: toProvider(row), changes: { name: row.name } };
+    });
+  }
+
+  async function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
+    return change(actor, { action: "model.upsert", target: input.name }, async (tx) => {
+      const known = new Set((await tx.provider.findMany({ select: { name: true } })).map((p) => p.name));
+      for (const [i, target] of input.targets.entries()) {
+        if (!known.has(target.provider)) {
+          throw badField(`targets.${i}.provider`, `targets.${i}.provider: no provider named '${target.provider}'`);
+        }
+      }
+      const seen = new Set<string>();
+      for (const [i, target] of input.targets.entries()) {
+        const key = `${target.provider}\u0001${target.upstreamModel}`;
+        if (seen.has(key)) throw badField(`targets.${i}`, `targets.${i}: ${target.provider}/${target.upstreamModel} is listed twice`);
+        seen.add(key);
+      }
+      const targets = input.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
+      const prices = {
+        inputPricePerMTok: input.inputPricePerMTok ?? null,
+        outputPricePerMTok: input.outputPricePerMTok ?? null,
+        cachedInputPricePerMTok: input.cachedInputPricePerMTok ?? null,
+      };
+      const row = await tx.modelRoute.upsert({
+        where: { name: input.name },
+        create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...prices },
+        update: { targets: targets as unknown as Prisma.InputJsonValue, ...prices },
+      });
+      return { result: toRoute(row), changes: { targets, ...prices } };
+    });
+  }
+
+  async function deleteRoute(actor: ConfigActor, name: string) {
+    if (name === AUTO_MODEL) throw badField("name", "name: the default route 'auto' can be edited but not deleted");
+    return change(actor, { action: "model.delete", target: name }, async (tx) => {
+      const row = await tx.modelRoute.findUnique({ where: { name } });
+      if (!row) throw new AppError("NOT_FOUND", `No model named '${name}'`, { details: { field: "name" } });
+      await tx.modelRoute.delete({ where: { name } });
+      return { result: toRoute(row), changes: {} };
+    });
+  }
+
+  return { load, version, seedIfEmpty, createProvider, updateProvider, deleteProvider, upsertRoute, deleteRoute };
+}
+
+export type ConfigStore = ReturnType<typeof createConfigStore>;

@@ -1,0 +1,99 @@
+/**
+ * Background reachability of every provider: one GET per provider and period on its models
+ * endpoint (or its configured healthPath). Any HTTP answer counts as reachable, a 401
+ * included: the host is up, and a wrong key is what providers.test is for. Probes cost no
+ * request path anything; results are read synchronously.
+ */
+import type { TProviderHealth } from "@switchboard/schema";
+import { ollamaOpenAIUrl } from "../../providers/create-provider.ts";
+import type { ProviderConfig } from "./config-types.ts";
+
+export const HEALTH_PROBE_INTERVAL_MS = 30_000;
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** Where a provider of each kind answers a cheap GET. */
+export function probeUrl(p: ProviderConfig): string | null {
+  if (!p.baseUrl) return null;
+  const base = p.baseUrl.replace(/\/+$/, "");
+  if (p.healthPath) return `${base}${p.healthPath}`;
+  switch (p.kind) {
+    case "anthropic":
+      return `${base.replace(/\/v1$/, "")}/v1/models`;
+    case "ollama":
+      return `${ollamaOpenAIUrl(base).replace(/\/v1$/, "")}/api/tags`;
+    case "azure-openai":
+      return `${base}/openai/models?api-version=${encodeURIComponent(p.apiVersion ?? "2024-10-21")}`;
+    default:
+      return `${base}/models`;
+  }
+}
+
+export function probeHeaders(p: ProviderConfig): Record<string, string> {
+  const auth: Record<string, string> = {};
+  if (p.apiKey) {
+    if (p.kind === "anthropic") Object.assign(auth, { authorization: `Bearer ${p.apiKey}`, "anthropic-version": "2023-06-01" });
+    else if (p.kind === "azure-openai") auth["api-key"] = p.apiKey;
+    else auth.authorization = `Bearer ${p.apiKey}`;
+  }
+  return { ...p.headers, ...auth };
+}
+
+const UNKNOWN: TProviderHealth = { state: "unknown", latencyMs: null, lastError: null, checkedAt: null };
+
+export function createHealthProbe(opts: { providers: () => ProviderConfig[]; intervalMs?: number; onProbe?: (name: string, health: TProviderHealth) => void }) {
+  const health = new Map<string, TProviderHealth>();
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+
+  async function probeOne(p: ProviderConfig): Promise<TProviderHealth> {
+    const url = probeUrl(p);
+    // The template has nothing to reach: it is always there.
+    if (!url) return { state: "reachable", latencyMs: 0, lastError: null, checkedAt: new Date().toISOString() };
+    const started = performance.now();
+    try {
+      const res = await fetch(url, { headers: probeHeaders(p), signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      await res.body?.cancel().catch(() => {});
+      const latencyMs = Math.round(performance.now() - started);
+      const lastError = res.ok ? null : `HTTP ${res.status}`;
+      return { state: "reachable", latencyMs, lastError, checkedAt: new Date().toISOString() };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
+      return { state: "unreachable", latencyMs: null, lastError: reason, checkedAt: new Date().toISOString() };
+    }
+  }
+
+  async function probeAll(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      const providers = opts.providers();
+      const results = await Promise.all(providers.map((p) => probeOne(p)));
+      const names = new Set(providers.map((p) => p.name));
+      for (const name of health.keys()) if (!names.has(name)) health.delete(name);
+      providers.forEach((p, i) => {
+        health.set(p.name, results[i]!);
+        opts.onProbe?.(p.name, results[i]!);
+      });
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    start() {
+      void probeAll();
+      timer = setInterval(() => void probeAll(), opts.intervalMs ?? HEALTH_PROBE_INTERVAL_MS);
+      timer.unref();
+    },
+    /** Probes now (after a configuration change, so a new provider does not wait a period). */
+    probeNow: () => probeAll(),
+    of: (name: string): TProviderHealth => health.get(name) ?? UNKNOWN,
+    all: () => new Map(health),
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+export type HealthProbe = ReturnType<typeof createHealthProbe>;

@@ -1,0 +1,80 @@
+/**
+ * `switchboard keys|logs|usage`, spawned as a real process against a real server: create a
+ * key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and `usage`, revoke it.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/switchboard.mjs", import.meta.url));
+
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end("");
+  });
+}
+
+let t: TestApp;
+let user: { token: string };
+
+beforeAll(async () => {
+  t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50 } });
+  user = await t.userWithRole("USER");
+});
+afterAll(async () => t?.close());
+
+describe("switchboard keys, logs, usage (CLI)", () => {
+  it("creates a key, uses it, tails the log, sums usage and revokes it", async () => {
+    const asUser = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
+    const created = await cli(["keys", "create", "--name", "from cli", "--scopes", "chat,models,read:metrics", "--json"], asUser);
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; key: string };
+    expect(key.key).toMatch(/^sb-/);
+
+    const listed = await cli(["keys", "list"], asUser);
+    expect(listed.stdout).toContain("from cli");
+    expect(listed.stdout).not.toContain(key.key);
+
+    // The typed client inside the CLI authenticates with the key itself.
+    const asKey = { SWITCHBOARD_URL: t.url, SWITCHBOARD_API_KEY: key.key };
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(200);
+    await t.app.deps.requestLog.flush();
+    const tail = await cli(["logs", "tail", "--once"], asKey);
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout).toMatch(/200 {2}\/v1\/chat\/completions/);
+    const usage = await cli(["usage", "--group-by", "key"], asKey);
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(usage.stdout).toContain("from cli");
+
+    // Keys cannot manage keys: a signed-in person must.
+    expect((await cli(["keys", "list"], asKey)).code).toBe(1);
+    const revoked = await cli(["keys", "revoke", key.id], asUser);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const after = await cli(["usage"], asKey);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain("UNAUTHORIZED");
+  });
+
+  it("bad usage exits 2; bad values come back from the server as 400", async () => {
+    const env = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
+    expect((await cli(["keys", "create"], env)).code).toBe(2);
+    expect((await cli(["keys", "revoke"], env)).code).toBe(2);
+    expect((await cli(["logs", "follow"], env)).code).toBe(2);
+    const negative = await cli(["keys", "create", "--name", "x", "--budget=-3"], env);
+    expect(negative.code).toBe(1);
+    expect(negative.stderr).toContain("HTTP 400");
+  });
+});

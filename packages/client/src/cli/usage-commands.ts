@@ -1,0 +1,134 @@
+/**
+ * `switchboard keys create|list|revoke`, `switchboard logs tail`, `switchboard usage`: API
+ * keys, the request log and spend from a terminal, on the typed client.
+ */
+import type { SwitchboardClient } from "../index.ts";
+
+export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
+       [--scopes a,b] [--models a,b] [--rate-limit <per min>]
+       [--budget <usd>] [--budget-period day|month|total] [--expires-at <ISO time>]
+  keys list [--all]              Your keys (ADMIN: everyone's); --all includes revoked ones
+  keys revoke <id>               Revoke a key on every instance
+  logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
+         [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>]
+  usage [--group-by user|key|model|provider|day] [--from <ISO>] [--to <ISO>]
+                                 Requests, tokens and cost (USER: your own)`;
+
+export interface UsageOptions {
+  json: boolean;
+  name: string | undefined;
+  scopes: string | undefined;
+  models: string | undefined;
+  rateLimit: string | undefined;
+  budget: string | undefined;
+  budgetPeriod: string | undefined;
+  expiresAt: string | undefined;
+  all: boolean;
+  once: boolean;
+  limit: string | undefined;
+  model: string | undefined;
+  key: string | undefined;
+  status: string | undefined;
+  groupBy: string | undefined;
+  from: string | undefined;
+  to: string | undefined;
+  intervalMs: number;
+}
+
+export class CommandUsageError extends Error {}
+
+const list = (v: string | undefined) => (v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean));
+function num(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new CommandUsageError(`${flag} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(2)}`;
+const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + " ".repeat(n - s.length));
+
+type Print = (value: unknown, human: string) => void;
+type Write = (line: string) => void;
+
+export async function runKeys(client: SwitchboardClient, action: string | undefined, args: string[], o: UsageOptions, print: Print): Promise<void> {
+  switch (action) {
+    case "create": {
+      if (!o.name) throw new CommandUsageError("keys create needs --name <name>");
+      // Values are passed as given: the server validates them and answers 400 naming the field.
+      const created = await client.keys.create.mutate({
+        name: o.name,
+        ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
+        ...(o.models !== undefined ? { models: list(o.models)! } : {}),
+        ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
+        ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
+        ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
+        ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
+      });
+      return print(created, `${created.key}\n\nAPI key "${created.name}" (${created.id}), scopes ${created.scopes.join(", ")}.\nStore it now: it is not shown again.`);
+    }
+    case "list": {
+      const page = await client.keys.list.query({ limit: 100, includeRevoked: o.all });
+      const rows = page.items.map(
+        (k) =>
+          `${pad(k.id, 36)}  ${pad(k.prefix + "…", 13)}  ${pad(k.name, 20)}  ${pad(k.owner.email, 26)}  ${pad(k.scopes.join(","), 30)}  ${pad(k.lastUsedAt ?? "never", 24)}  ${usd(k.spendUsd)}${k.revokedAt ? "  REVOKED" : ""}`,
+      );
+      const head = `${pad("ID", 36)}  ${pad("PREFIX", 13)}  ${pad("NAME", 20)}  ${pad("OWNER", 26)}  ${pad("SCOPES", 30)}  ${pad("LAST USED", 24)}  SPEND`;
+      return print(page, rows.length === 0 ? "No API keys." : [head, ...rows].join("\n"));
+    }
+    case "revoke": {
+      const id = args[0];
+      if (!id) throw new CommandUsageError("keys revoke needs the key's id (see keys list)");
+      const revoked = await client.keys.revoke.mutate({ id });
+      return print(revoked, `Revoked "${revoked.name}" (${revoked.prefix}…) on every instance.`);
+    }
+    default:
+      throw new CommandUsageError(action ? `Unknown keys command: ${action}` : "keys needs a command: create, list or revoke");
+  }
+}
+
+type LogRow = Awaited<ReturnType<SwitchboardClient["logs"]["list"]["query"]>>["items"][number];
+
+function logLine(r: LogRow): string {
+  const tokens = `${r.promptTokens}+${r.completionTokens} tok`;
+  return [r.createdAt, String(r.status), pad(r.route, 22), pad(r.model ?? "-", 14), pad(r.provider ?? "-", 10), `${r.latencyMs}ms`, tokens, usd(r.costUsd), r.errorCode ?? "", r.stream ? "stream" : ""]
+    .filter(Boolean)
+    .join("  ");
+}
+
+/** Polls logs.list and prints rows not seen yet, oldest first, until the signal aborts. */
+export async function tailLogs(client: SwitchboardClient, o: UsageOptions, write: Write, signal: AbortSignal): Promise<void> {
+  const filters = {
+    limit: num(o.limit, "--limit") ?? 20,
+    ...(o.model ? { model: o.model } : {}),
+    ...(o.key ? { keyId: o.key } : {}),
+    ...(o.status ? { status: (/^\d+$/.test(o.status) ? Number(o.status) : o.status) as never } : {}),
+  };
+  const seen = new Set<string>();
+  for (;;) {
+    const page = await client.logs.list.query(filters);
+    for (const row of [...page.items].reverse()) {
+      if (seen.has(row.id)) continue;
+      seen.add(row.id);
+      write(o.json ? JSON.stringify(row) : logLine(row));
+    }
+    if (o.once || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, o.intervalMs);
+      signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    });
+    if (signal.aborted) return;
+  }
+}
+
+export async function showUsage(client: SwitchboardClient, o: UsageOptions, print: Print): Promise<void> {
+  const summary = await client.usage.summary.query({
+    groupBy: (o.groupBy ?? "model") as never,
+    ...(o.from ? { from: o.from } : {}),
+    ...(o.to ? { to: o.to } : {}),
+  });
+  const lines = summary.groups.map((g) => `${pad(g.label ?? g.key, 40)}  ${String(g.requests).padStart(8)}  ${String(g.promptTokens).padStart(10)}  ${String(g.completionTokens).padStart(10)}  ${usd(g.costUsd).padStart(12)}`);
+  const head = `${pad((o.groupBy ?? "model").toUpperCase(), 40)}  ${"REQUESTS".padStart(8)}  ${"PROMPT".padStart(10)}  ${"COMPLETION".padStart(10)}  ${"COST".padStart(12)}`;
+  const t = summary.total;
+  const total = `${pad("TOTAL", 40)}  ${String(t.requests).padStart(8)}  ${String(t.promptTokens).padStart(10)}  ${String(t.completionTokens).padStart(10)}  ${usd(t.costUsd).padStart(12)}`;
+  print(summary, [head, ...lines, total].join("\n"));
+}

@@ -1,0 +1,221 @@
+/**
+ * Providers and model routes as data: what the providers.* and models.* procedures take and
+ * answer. Secrets go in (apiKey, header values) and never come out: items carry masks.
+ */
+import { z } from "zod";
+import { ZProviderId } from "./chat.ts";
+import { pageOf } from "./common.ts";
+
+/** Kinds an operator can create; `template` (offline answers) exists once, seeded. */
+export const PROVIDER_KINDS = ["openai-compatible", "anthropic", "ollama", "azure-openai"] as const;
+export const ZProviderKind = z.enum(PROVIDER_KINDS, {
+  error: (issue) => `Unknown kind ${JSON.stringify(issue.input)}; expected one of ${PROVIDER_KINDS.join(", ")}`,
+});
+export type TProviderKind = (typeof PROVIDER_KINDS)[number] | "template";
+
+export const PROVIDER_LIMITS = {
+  maxModels: 200,
+  maxHeaders: 32,
+  modelNameMaxChars: 200,
+  apiKeyMaxChars: 4_000,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 600_000,
+} as const;
+
+/** Checked for form only: a host that is down or a wrong key is reported by providers.test. */
+export const ZBaseUrl = z
+  .string({ error: "baseUrl must be a string" })
+  .trim()
+  .max(2_000, "baseUrl is too long")
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "" && !url.username && !url.password;
+    } catch {
+      return false;
+    }
+  }, "baseUrl must be an http(s) URL such as https://api.example.com/v1 (no credentials in it)");
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+export const ZProviderHeaders = z
+  .record(
+    z.string().regex(HEADER_NAME, "A header name must be a token (letters, digits, '-')"),
+    z.string().max(4_000).refine((v) => !/[\r\n\0]/.test(v), "A header value must not contain line breaks or NUL"),
+  )
+  .refine((h) => Object.keys(h).length <= PROVIDER_LIMITS.maxHeaders, `At most ${PROVIDER_LIMITS.maxHeaders} headers`);
+
+export const ZUpstreamModelName = z.string().trim().min(1, "A model name is empty").max(PROVIDER_LIMITS.modelNameMaxChars);
+
+const ZApiKey = z
+  .string()
+  .trim()
+  .min(1, "apiKey is empty (leave it out instead)")
+  .max(PROVIDER_LIMITS.apiKeyMaxChars)
+  .refine((v) => !/[\r\n\0]/.test(v), "apiKey must not contain line breaks or NUL");
+
+const providerFields = {
+  name: ZProviderId,
+  kind: ZProviderKind,
+  baseUrl: ZBaseUrl,
+  apiKey: ZApiKey.optional(),
+  headers: ZProviderHeaders.optional(),
+  timeoutMs: z.number().int().min(PROVIDER_LIMITS.minTimeoutMs).max(PROVIDER_LIMITS.maxTimeoutMs).optional(),
+  models: z
+    .array(ZUpstreamModelName)
+    .max(PROVIDER_LIMITS.maxModels)
+    .refine((m) => new Set(m).size === m.length, "A model is listed twice"),
+  /** azure-openai: the api-version query parameter (default 2024-10-21). */
+  apiVersion: z.string().trim().regex(/^[0-9A-Za-z.-]{1,40}$/, "apiVersion looks like 2024-10-21").optional(),
+  /** Health probe path under baseUrl (default: the kind's models endpoint). */
+  healthPath: z.string().trim().regex(/^\/[^\s]{0,200}$/, "healthPath is a path starting with /").optional(),
+};
+
+export const ZProviderCreateInput = z.object(providerFields);
+export type TProviderCreateInput = z.infer<typeof ZProviderCreateInput>;
+
+/** Fields left out stay as they are; `apiKey: null` removes the key. */
+export const ZProviderUpdateInput = z.object({
+  id: z.string().uuid(),
+  name: providerFields.name.optional(),
+  kind: providerFields.kind.optional(),
+  baseUrl: providerFields.baseUrl.optional(),
+  apiKey: ZApiKey.nullable().optional(),
+  headers: providerFields.headers.nullable().optional(),
+  timeoutMs: providerFields.timeoutMs.nullable().optional(),
+  models: providerFields.models.optional(),
+  apiVersion: providerFields.apiVersion.nullable().optional(),
+  healthPath: providerFields.healthPath.nullable().optional(),
+});
+export type TProviderUpdateInput = z.infer<typeof ZProviderUpdateInput>;
+
+export const ZProviderIdInput = z.object({ id: z.string().uuid() });
+export type TProviderIdInput = z.infer<typeof ZProviderIdInput>;
+
+export const ZProviderListInput = z
+  .object({ cursor: z.string().min(1).max(200).optional(), limit: z.number().int().min(1).max(100).default(100) })
+  .optional()
+  .transform((v) => v ?? { limit: 100 });
+export type TProviderListInput = z.input<typeof ZProviderListInput>;
+
+export const ZProviderHealth = z.object({
+  /** reachable: any HTTP answer (401 included); unreachable: no answer; unknown: not probed yet. */
+  state: z.enum(["unknown", "reachable", "unreachable"]),
+  latencyMs: z.number().int().nonnegative().nullable(),
+  lastError: z.string().nullable(),
+  checkedAt: z.string().nullable(),
+});
+export type TProviderHealth = z.infer<typeof ZProviderHealth>;
+
+export const ZCircuit = z.object({
+  state: z.enum(["closed", "open", "half_open"]),
+  consecutiveFailures: z.number().int().nonnegative(),
+  retryAt: z.number().nullable(),
+});
+
+export const ZProviderItem = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum([...PROVIDER_KINDS, "template"]),
+  baseUrl: z.string().nullable(),
+  /** `sk-…a1b2`, or null when no key is set. The key itself is never returned. */
+  apiKeyMasked: z.string().nullable(),
+  /** Header names with masked values. */
+  headers: z.record(z.string(), z.string()),
+  timeoutMs: z.number().int().nullable(),
+  models: z.array(z.string()),
+  apiVersion: z.string().nullable(),
+  healthPath: z.string().nullable(),
+  /** `env` when seeded from environment variables on first start. */
+  source: z.enum(["env", "api"]),
+  health: ZProviderHealth,
+  circuit: ZCircuit,
+  /** Model routes whose targets use this provider. */
+  usedBy: z.array(z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type TProviderItem = z.infer<typeof ZProviderItem>;
+export const ZProviderPage = pageOf(ZProviderItem);
+export type TProviderPage = z.infer<typeof ZProviderPage>;
+
+/**
+ * What every providers.* / models.* change answers with: the configuration version it
+ * produced and how many live instances applied it before the answer was sent.
+ */
+export const ZConfigChange = z.object({
+  version: z.number().int().nonnegative(),
+  acknowledgedBy: z.number().int().nonnegative(),
+  liveInstances: z.number().int().nonnegative(),
+  pendingInstances: z.array(z.string()),
+  propagation: z.enum(["confirmed", "partial", "local"]),
+});
+export type TConfigChange = z.infer<typeof ZConfigChange>;
+
+export const ZProviderChangeResult = ZConfigChange.extend({ provider: ZProviderItem.nullable() });
+export type TProviderChangeResult = z.infer<typeof ZProviderChangeResult>;
+
+export const ZProviderTestResult = z.object({
+  ok: z.boolean(),
+  latencyMs: z.number().int().nonnegative(),
+  /** The upstream's own answer when it failed (e.g. `401: invalid api key`). */
+  error: z.string().optional(),
+  status: z.number().int().optional(),
+  model: z.string().optional(),
+});
+export type TProviderTestResult = z.infer<typeof ZProviderTestResult>;
+
+// ---- models (routes) ----
+
+/** A public model name: what clients send as `model` and what /v1/models lists. */
+export const ZModelName = z
+  .string({ error: "name must be a string" })
+  .trim()
+  .min(1, "name is empty")
+  .max(200, "name is too long")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, "A model name is letters, digits and . _ : / @ + -, starting with a letter or digit");
+
+export const AUTO_MODEL = "auto";
+export const MODEL_LIMITS = { maxTargets: 32, maxPricePerMTok: 100_000 } as const;
+
+const ZPrice = z.number().min(0, "A price is not negative").max(MODEL_LIMITS.maxPricePerMTok);
+
+export const ZRouteTarget = z.object({
+  provider: ZProviderId,
+  upstreamModel: ZUpstreamModelName,
+  /** Share of traffic among healthy weighted targets; unweighted targets are fallback only. */
+  weight: z.number().gt(0, "weight must be greater than 0").max(1_000_000).optional(),
+});
+export type TRouteTarget = z.infer<typeof ZRouteTarget>;
+
+export const ZModelUpsertInput = z.object({
+  name: ZModelName,
+  targets: z.array(ZRouteTarget).min(1, "A route needs at least one target").max(MODEL_LIMITS.maxTargets),
+  /** USD per million tokens. */
+  inputPricePerMTok: ZPrice.optional(),
+  outputPricePerMTok: ZPrice.optional(),
+  cachedInputPricePerMTok: ZPrice.optional(),
+});
+export type TModelUpsertInput = z.infer<typeof ZModelUpsertInput>;
+
+export const ZModelDeleteInput = z.object({ name: ZModelName });
+export type TModelDeleteInput = z.infer<typeof ZModelDeleteInput>;
+
+export const ZModelListInput = ZProviderListInput;
+
+export const ZModelItem = z.object({
+  name: z.string(),
+  targets: z.array(z.object({ provider: z.string(), upstreamModel: z.string(), weight: z.number().nullable() })),
+  inputPricePerMTok: z.number().nullable(),
+  outputPricePerMTok: z.number().nullable(),
+  cachedInputPricePerMTok: z.number().nullable(),
+  /** The default route: editable, never deletable. */
+  isDefault: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type TModelItem = z.infer<typeof ZModelItem>;
+export const ZModelPage = pageOf(ZModelItem);
+export type TModelPage = z.infer<typeof ZModelPage>;
+
+export const ZModelChangeResult = ZConfigChange.extend({ model: ZModelItem.nullable() });
+export type TModelChangeResult = z.infer<typeof ZModelChangeResult>;
