@@ -128,9 +128,13 @@ describe("emergency stop in the admin", () => {
     const banner = page.getByTestId("emergency-banner");
     await banner.getByText("frozen from a terminal").waitFor();
     expect(await page.getByRole("form", { name: "Unfreeze" }).count()).toBe(0);
-    // During a global freeze the audit trail explains why it is unavailable.
+    // During a global freeze an ADMIN keeps the audit trail, with the freeze in it.
     await page.reload();
-    await page.getByText("The audit trail is unavailable while everything is frozen", { exact: false }).waitFor();
+    await page.getByRole("table", { name: "Audit trail" }).getByText("frozen from a terminal").waitFor();
+    // ...and the dashboard keeps its live figures.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
+    await page.locator(".live-state", { hasText: "Live" }).waitFor();
+    await page.getByTestId("emergency-banner").waitFor();
 
     expect((await call("/api/admin/emergency/unfreeze", {})).status).toBe(200);
     await banner.waitFor({ state: "detached" });

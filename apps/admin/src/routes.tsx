@@ -1,6 +1,10 @@
 import type { TRole } from "@switchboard/schema";
 import type { ComponentType } from "react";
-import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, UsersIcon } from "./components/icons.tsx";
+import { ChatIcon, ConsensusIcon, DashboardIcon, EmergencyIcon, KeyIcon, LogsIcon, SpendIcon, UsersIcon } from "./components/icons.tsx";
+import { KeysPage } from "./pages/keys/keys-page.tsx";
+import { LogsPage } from "./pages/logs/logs-page.tsx";
+import { SpendPage } from "./pages/spend/spend-page.tsx";
+import "./pages/usage.css";
 import { ChatPage } from "./pages/chat/chat-page.tsx";
 import { ConsensusPage } from "./pages/consensus-page.tsx";
 import { DashboardPage } from "./pages/dashboard-page.tsx";
@@ -22,5 +26,8 @@ export const ROUTES: readonly AppRoute[] = [
   { path: "/chat", label: "Chat", icon: ChatIcon, page: ChatPage, role: "USER" },
   { path: "/consensus", label: "Consensus", icon: ConsensusIcon, page: ConsensusPage, role: "USER" },
   { path: "/emergency", label: "Emergency", icon: EmergencyIcon, page: EmergencyPage, role: "USER" },
+  { path: "/keys", label: "API keys", icon: KeyIcon, page: KeysPage, role: "USER" },
+  { path: "/logs", label: "Logs", icon: LogsIcon, page: LogsPage, role: "USER" },
+  { path: "/spend", label: "Spend", icon: SpendIcon, page: SpendPage, role: "USER" },
   { path: "/users", label: "Users", icon: UsersIcon, page: UsersPage, role: "SUPERADMIN" },
 ];

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { CLUSTER_SUPERADMIN, startApiProcess } from "../test/api-process.ts";
+import { CLUSTER_JWT_SECRET, CLUSTER_SUPERADMIN, spawnApi, startApiProcess } from "../test/api-process.ts";
 import { createTestDatabase } from "../test/database.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
 
@@ -75,30 +75,51 @@ export async function superAdminAuth(apiUrl: string): Promise<{ authorization: s
   return { authorization: `Bearer ${token}` };
 }
 
-/**
- * A Switchboard process as production runs it (PostgreSQL + Redis, NODE_ENV=production,
- * rate limits set out of the way) on a fresh database and key prefix, with a SuperAdmin's
- * Authorization header. `stop()` removes everything it created.
- */
-export async function startBenchApi(env: Record<string, string>): Promise<{
+/** What every benchmarked Switchboard runs with: production mode, limits on but high. */
+const BENCH_ENV = {
+  NODE_ENV: "production",
+  LOG_LEVEL: "warn",
+  CHAT_RATE_LIMIT_PER_MIN: "100000000",
+  CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
+  // Runs longer than the default 15 minutes keep one sign-in.
+  ACCESS_TOKEN_TTL_SEC: "86400",
+};
+
+export interface BenchApi {
   url: string;
   pid: number;
   auth: { authorization: string };
   stop(): Promise<void>;
-}> {
+}
+
+/**
+ * A Switchboard process as production runs it (PostgreSQL + Redis, NODE_ENV=production,
+ * rate limits set out of the way) on a fresh database and key prefix, with a SuperAdmin's
+ * Authorization header; `{ embedded: true }` runs the embedded default instead (PGlite and
+ * in-process coordination in a fresh DATA_DIR). `stop()` removes everything it created.
+ */
+export async function startBenchApi(env: Record<string, string>, opts: { embedded?: boolean } = {}): Promise<BenchApi> {
+  if (opts.embedded) {
+    const api = await spawnApi({
+      env: {
+        PATH: process.env.PATH,
+        JWT_SECRET: CLUSTER_JWT_SECRET,
+        SUPERADMIN_EMAIL: CLUSTER_SUPERADMIN.email,
+        SUPERADMIN_PASSWORD: CLUSTER_SUPERADMIN.password,
+        ...BENCH_ENV,
+        ...env,
+      },
+      dataDirPrefix: "switchboard-bench-",
+    });
+    return { url: api.url, pid: api.pid, auth: await superAdminAuth(api.url), stop: api.stop };
+  }
   const db = await createTestDatabase();
   const prefix = uniquePrefix("bench");
   const api = await startApiProcess({
     databaseUrl: db.url,
     redisUrl: testRedisUrl(),
     redisKeyPrefix: prefix,
-    env: {
-      NODE_ENV: "production",
-      LOG_LEVEL: "warn",
-      CHAT_RATE_LIMIT_PER_MIN: "100000000",
-      CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
-      ...env,
-    },
+    env: { ...BENCH_ENV, ...env },
   });
   return {
     url: api.url,

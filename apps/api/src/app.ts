@@ -8,9 +8,11 @@ import type { Env } from "./env.ts";
 import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
+import { createLifecycle, type Lifecycle } from "./infra/lifecycle.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
 import { apiManifestPath } from "./infra/repo-paths.ts";
+import { createStreamSlots } from "./infra/stream-slots.ts";
 import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
@@ -27,9 +29,10 @@ import { consensusConfigProblem, createConsensus } from "./services/consensus/in
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createSsoService } from "./services/auth/sso-service.ts";
+import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
-import { createRequestLog, noPrices, type PriceLookup } from "./services/request-log/index.ts";
+import { createRequestLog } from "./services/request-log/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
 
@@ -42,8 +45,6 @@ export interface CreateAppOptions {
   log?: Logger;
   /** Test knobs for the emergency stop (ack wait, resync period). */
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
-  /** Model prices for spend (USD per million tokens), by model name. */
-  prices?: PriceLookup;
   /** Test knob: how often the request log is written (default about every second). */
   requestLogFlushMs?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
@@ -71,12 +72,28 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
 }
 
 /**
+ * Calls `abort` with a SERVICE_UNAVAILABLE AppError when the shutdown deadline passes (at
+ * once if it has), so in-flight model calls end with an explicit error while it can still be
+ * written out; returns the unsubscribe.
+ */
+function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => void): () => void {
+  const fire = () => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request"));
+  if (lifecycle.deadline.aborted) {
+    fire();
+    return () => {};
+  }
+  lifecycle.deadline.addEventListener("abort", fire, { once: true });
+  return () => lifecycle.deadline.removeEventListener("abort", fire);
+}
+
+/**
  * The composition root: opens infrastructure (database with migrations, coordination),
  * bootstraps the SuperAdmin and wires services. Throws an Error with one clear line when
  * configuration points at something unusable.
  */
 export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(env.LOG_LEVEL);
+  const lifecycle = createLifecycle();
   const dataDir = resolve(env.DATA_DIR);
   const instanceId = randomUUID();
   if (env.JWT_SECRET && env.JWT_SECRET.length < 32 && env.NODE_ENV !== "production") {
@@ -229,7 +246,14 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       isProviderFrozen: emergency.isProviderFrozen,
       // A freeze that stops chat (global or chat scope) aborts in-flight chat calls.
-      onStop: (abort) => onFreeze(emergency, { kind: "procedure", path: "chat.stream" }, abort),
+      onStop: (abort) => {
+        const offFreeze = onFreeze(emergency, { kind: "feature", feature: "chat" }, abort);
+        const offStop = onShutdownDeadline(lifecycle, abort);
+        return () => {
+          offFreeze();
+          offStop();
+        };
+      },
     },
   });
 
@@ -244,7 +268,22 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     emergency: {
       // Frozen providers are left out of the fan-out; a consensus (or global) freeze aborts runs.
       isProviderFrozen: emergency.isProviderFrozen,
-      stopSignal: () => emergency.stopSignal([{ kind: "procedure", path: "consensus.query" }]),
+      stopSignal: () => {
+        const freeze = emergency.stopSignal([{ kind: "feature", feature: "consensus" }]);
+        const both = new AbortController();
+        const forward = () => both.abort(freeze.signal.reason);
+        if (freeze.signal.aborted) forward();
+        else freeze.signal.addEventListener("abort", forward, { once: true });
+        const offStop = onShutdownDeadline(lifecycle, (reason) => both.abort(reason));
+        return {
+          signal: both.signal,
+          dispose() {
+            freeze.signal.removeEventListener("abort", forward);
+            offStop();
+            freeze.dispose();
+          },
+        };
+      },
     },
   });
 
@@ -272,7 +311,11 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     registry: metricsRegistry,
     retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     storeBodies: env.REQUEST_LOG_BODIES,
-    prices: opts.prices ?? noPrices,
+    // Prices come from the live model configuration (models.upsert), held locally.
+    prices: (model) => {
+      const p = providers.priceOf(model);
+      return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
+    },
     onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
@@ -281,6 +324,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   const deps: AppDeps = {
     env,
+    lifecycle,
+    streams: createStreamSlots({ perUser: env.STREAMS_PER_USER, perAnonymousIp: env.WATCH_STREAMS_PER_IP, total: env.MAX_STREAMS }),
     log,
     instanceId,
     startedAt,

@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { Env } from "./env.ts";
 import type { Database } from "./infra/database.ts";
 import type { Coordination } from "./infra/coordination/port.ts";
+import type { Lifecycle } from "./infra/lifecycle.ts";
+import type { StreamSlots } from "./infra/stream-slots.ts";
 import type { LiveGateway } from "./services/gateway/index.ts";
 import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
@@ -20,6 +22,10 @@ import type { UsersService } from "./services/users-service.ts";
  */
 export interface AppDeps {
   env: Env;
+  /** SIGTERM as request handlers see it: stop signals for endless and in-flight work. */
+  lifecycle: Lifecycle;
+  /** Open long-lived streams on this instance, per owner and overall. */
+  streams: StreamSlots;
   log: Logger;
   instanceId: string;
   startedAt: Date;

@@ -94,6 +94,8 @@ export const ZEnv = z
     METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** How often each instance writes its per-minute metric buckets to the database. */
     METRICS_DB_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    /** Requests handled at once per instance before new ones get 503 + Retry-After (0 = no cap). */
+    MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().min(0).default(1_024),
     CORS_ORIGINS: z
       .string()
       .default("")
@@ -128,6 +130,40 @@ export const ZEnv = z
     GITHUB_CLIENT_SECRET: optionalString,
     /** Public URL of this server, for sign-in redirects (default: from the request's Host). */
     PUBLIC_URL: optionalUrl("PUBLIC_URL"),
+    /**
+     * Which proxies to believe about the client's IP and scheme (X-Forwarded-For/-Proto):
+     * off (default: the socket's peer is the client), `true` (every hop), a hop count, or
+     * a comma-separated list of proxy IPs/CIDRs. Limiters and logs use the IP it yields.
+     */
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .default("")
+      .transform((v, ctx): boolean | number | string[] => {
+        if (v === "" || v === "false") return false;
+        if (v === "true") return true;
+        if (/^\d+$/.test(v)) return Number(v);
+        const list = v.split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = list.find((entry) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry));
+        if (bad !== undefined) ctx.addIssue({ code: "custom", message: `TRUST_PROXY: "${bad}" is not an IP address or CIDR (or use true, false, a hop count)` });
+        return list;
+      }),
+    /** Whole-request deadline for receiving a request, body included (a trickled body is cut). */
+    REQUEST_TIMEOUT_MS: positiveInt(90_000),
+    /** A socket with no traffic either way for this long is closed (SSE heartbeats keep streams alive). */
+    CONNECTION_TIMEOUT_MS: positiveInt(300_000),
+    /** How long an idle keep-alive connection is held open for its next request. */
+    KEEP_ALIVE_TIMEOUT_MS: positiveInt(72_000),
+    /** Open SSE streams (subscriptions) per signed-in user on one instance; 429 beyond. */
+    STREAMS_PER_USER: positiveInt(10),
+    /** Open SSE streams per instance, all callers together; 429 beyond. */
+    MAX_STREAMS: positiveInt(2_000),
+    /** Open anonymous streams (emergency.watch without sign-in) per client IP on one instance. */
+    WATCH_STREAMS_PER_IP: positiveInt(20),
+    /** An anonymous stream is ended after this long; its client reconnects. */
+    WATCH_STREAM_MAX_MS: positiveInt(15 * 60_000),
+    /** On SIGTERM: how long in-flight requests and chat streams get before they are ended. */
+    SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {

@@ -1,7 +1,9 @@
 // Process entry point: parse config, build the app, listen, and shut down cleanly.
+import { collectStartupGarbage } from "./infra/v8-flags.ts"; // first: before any WebAssembly is compiled
 import { createApp, type App } from "./app.ts";
 import { configSource, configWarnings, loadEnvOrExit } from "./env.ts";
 import { buildServer } from "./server.ts";
+import { stopGracefully } from "./shutdown.ts";
 
 const env = loadEnvOrExit();
 
@@ -17,15 +19,23 @@ const server = await buildServer(app.deps);
 
 let closing = false;
 async function shutdown(signal: string): Promise<void> {
-  if (closing) return;
+  if (closing) {
+    // A second signal: the operator wants out now.
+    app.deps.log.warn({ signal }, "second stop signal; exiting at once");
+    process.exit(143);
+  }
   closing = true;
-  app.deps.log.info({ signal }, "shutting down");
-  await server.close();
-  await app.close();
+  app.deps.log.info({ signal, timeoutMs: env.SHUTDOWN_TIMEOUT_MS }, "shutting down");
+  try {
+    await stopGracefully(server, app, env.SHUTDOWN_TIMEOUT_MS);
+  } catch (error) {
+    app.deps.log.error({ err: error }, "shutdown did not finish cleanly");
+    process.exit(1);
+  }
   process.exit(0);
 }
-process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
 try {
   const address = await server.listen({ port: env.PORT, host: env.HOST });
@@ -33,6 +43,7 @@ try {
     { address, database: app.deps.db.kind, coordination: app.deps.coordination.kind, instanceId: app.deps.instanceId },
     `Switchboard listening on ${address} (admin at ${address}/)`,
   );
+  collectStartupGarbage();
 } catch (error) {
   console.error(`Cannot listen on ${env.HOST}:${env.PORT}: ${(error as Error).message}`);
   await app.close();

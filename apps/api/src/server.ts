@@ -1,11 +1,15 @@
 import { randomUUID } from "node:crypto";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
-import { registerEmergencyGuard, registerEmergencyRoutes } from "./http/emergency-routes.ts";
+import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
+import { registerCsrfCheck } from "./http/csrf.ts";
+import { registerEmergencyGate } from "./http/emergency-gate.ts";
+import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
+import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
@@ -14,8 +18,10 @@ import { registerSsoRoutes } from "./http/sso/index.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
+import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { recordRoutes } from "./http/route-catalogue.ts";
+import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
@@ -24,8 +30,7 @@ import { procedureErrorHeaders } from "./trpc/errors.ts";
 /** What an incoming x-request-id may look like: printable, no spaces, at most 128 characters. */
 const REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
-/** Requests larger than this are refused with 413 before any parsing. */
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES };
 
 const ssoNames = (deps: AppDeps) =>
   Object.entries(deps.sso.methods())
@@ -42,6 +47,22 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Long procedure batches and SSE resume ids travel in the URL.
     routerOptions: { maxParamLength: 5000 },
+    // The client IP (limiters, logs) and scheme come from X-Forwarded-* only through the
+    // proxies TRUST_PROXY names; off by default, so no client can claim another's address.
+    // (A hop count is supported at run time; Fastify's typings omit the number overload.)
+    trustProxy: deps.env.TRUST_PROXY as boolean | string[],
+    // A request must arrive whole within this (a body trickled byte by byte is cut) ...
+    requestTimeout: deps.env.REQUEST_TIMEOUT_MS,
+    // ... a socket silent both ways is closed (SSE heartbeats keep streams talking) ...
+    connectionTimeout: deps.env.CONNECTION_TIMEOUT_MS,
+    // ... and an idle keep-alive connection is not held forever.
+    keepAliveTimeout: deps.env.KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      // Node enforces the request deadline on a sweep (30 s apart by default, which would
+      // let a trickle outlive it by that much): check every 2 s.
+      connectionsCheckingInterval: 2_000,
+      headersTimeout: Math.min(60_000, deps.env.REQUEST_TIMEOUT_MS),
+    },
     // A caller's own x-request-id is kept when it is a sane token, so one id follows a
     // request through the caller's logs and ours; otherwise a fresh one is made.
     genReqId: (req) => {
@@ -52,18 +73,20 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Every route declares its feature (http/route-features.ts); one that forgot counts as
+  // "admin" for the emergency gate, and is named here so it gets fixed.
+  const undeclaredRoutes = trackUndeclaredRoutes(app);
+  app.addHook("onReady", async () => {
+    const undeclared = undeclaredRoutes();
+    if (undeclared.length > 0) app.log.warn({ routes: undeclared }, "routes declare no feature; a global freeze stops them");
+  });
   // Before any route: GET /openapi.json is built from the routes registered after this.
   registerOpenApi(app, { version: deps.version });
   // First hook: the request scope, overhead header, access log and metrics (no I/O). It sees
   // every request, including those the emergency guard refuses.
   registerTelemetry(app, deps);
-  // Then the per-IP limit (when configured): the cheapest refusal of a flood.
-  registerIpRateLimit(app, deps);
-  // Then a frozen fleet refuses /v1 and /api before any other work is done.
-  registerEmergencyGuard(app, deps);
-  registerTextHygiene(app);
-
   await app.register(fastifyCookie);
+  // CORS before any refusal, so a browser on an allowed origin can read every error.
   if (deps.env.CORS_ORIGINS.length > 0) {
     await app.register(fastifyCors, {
       origin: deps.env.CORS_ORIGINS,
@@ -72,24 +95,31 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       exposedHeaders: ["x-switchboard-overhead-ms", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
     });
   }
+  // The per-IP limit (when configured): the cheapest refusal of a flood.
+  registerIpRateLimit(app, deps);
+  registerBodyLimit(app);
+  // Cookie sessions: state changes only from our own (or an allowed) origin.
+  registerCsrfCheck(app, deps);
+  // After routing: a frozen fleet refuses the features its routes declare.
+  registerEmergencyGate(app, deps);
+  registerTextHygiene(app);
+  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  registerLoadShedding(app, deps);
 
-  await app.register(fastifyTRPCPlugin, {
-    prefix: "/trpc",
-    trpcOptions: {
-      router: appRouter,
-      createContext: createContextFactory(deps),
-      // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
-      allowMethodOverride: true,
-      responseMeta({ errors }) {
-        // API answers are per-caller and some runs are paid: nothing may be cached.
-        const headers: Record<string, string> = { "cache-control": "no-store" };
-        return { headers: { ...headers, ...procedureErrorHeaders(errors) } };
-      },
-      onError({ error, path }) {
-        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
-  });
+  await registerTrpcEndpoint(app, deps, {
+    router: appRouter,
+    createContext: createContextFactory(deps),
+    // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
+    allowMethodOverride: true,
+    responseMeta({ errors }) {
+      // API answers are per-caller and some runs are paid: nothing may be cached.
+      const headers: Record<string, string> = { "cache-control": "no-store" };
+      return { headers: { ...headers, ...procedureErrorHeaders(errors) } };
+    },
+    onError({ error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
+    },
+  } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"]);
 
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);

@@ -18,11 +18,20 @@ const READY_DEADLINE_MS = 60_000;
 export const CLUSTER_JWT_SECRET = "multi-instance-secret-that-is-long-enough-0123456789";
 export const CLUSTER_SUPERADMIN = { email: "root@cluster.test", password: "correct-horse-battery-staple" };
 
+/**
+ * glibc malloc settings `npm start` runs with (docs/performance.md): two arenas instead of
+ * one per thread, and freed memory handed back to the OS. Without them the process keeps
+ * the start-up peak (WebAssembly compilation, the embedded database's first run) resident.
+ */
+export const PRODUCTION_MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_TRIM_THRESHOLD_: "131072" };
+
 export interface ApiProcess {
   url: string;
   pid: number;
   /** The last part of what the server wrote to stdout/stderr (for failure messages). */
   output(): string;
+  /** Settles when the process exits, with its exit code or the signal that ended it. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +66,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const port = await freeLoopbackPort();
   const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
   const readyPath = opts.readyPath ?? "/ready";
-  const env: NodeJS.ProcessEnv = { ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...PRODUCTION_MALLOC_ENV, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -66,6 +75,9 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
 
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -87,7 +99,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
     }
     try {
       const res = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return { url, pid: child.pid!, output: () => output, stop };
+      if (res.status === 200) return { url, pid: child.pid!, output: () => output, exit, stop };
       lastProblem = `GET ${readyPath} answered ${res.status}`;
     } catch (error) {
       lastProblem = (error as Error).message;

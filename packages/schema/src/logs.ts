@@ -68,6 +68,8 @@ export const ZUsageSummaryInput = z.object({
   from: ZDateFilter.optional(),
   to: ZDateFilter.optional(),
   groupBy: z.enum(GROUP_BYS),
+  /** Only one API key's requests (e.g. a key's usage sparkline). */
+  keyId: ZId.optional(),
 });
 export type TUsageSummaryInput = z.infer<typeof ZUsageSummaryInput>;
 

@@ -42,3 +42,12 @@ export function Logo({ size = 28 }: { size?: number }) {
     </svg>
   );
 }
+export const KeyIcon = () => (
+  <Icon><circle cx="8" cy="15" r="4" /><path d="m11 12 9-9M17 6l3 3M15 8l2 2" /></Icon>
+);
+export const LogsIcon = () => (
+  <Icon><path d="M8 6h12M8 12h12M8 18h12M4 6h.01M4 12h.01M4 18h.01" /></Icon>
+);
+export const SpendIcon = () => (
+  <Icon><path d="M12 3v18M16.5 7.5C16 6 14.3 5 12 5c-2.8 0-4.5 1.4-4.5 3.3 0 4.4 9 2.3 9 6.9 0 1.9-1.8 3.3-4.5 3.3-2.4 0-4.2-1-4.8-2.7" /></Icon>
+);

@@ -26,16 +26,35 @@ export function offerEmergencyStatus(status: TEmergencyStatus): void {
   if (!snapshot.status || status.version >= snapshot.status.version) publish({ status });
 }
 
-function subscribe(listener: () => void): () => void {
-  listeners.add(listener);
-  subscription ??= trpc.emergency.watch.subscribe(undefined, {
+/** Wait before opening the stream again after the server ended it. */
+const RESUBSCRIBE_MS = 2_000;
+let resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * The server ends the stream with a last error event when it shuts down (its peers take
+ * over) or when an anonymous stream reaches its maximum duration: open it again shortly.
+ */
+function open(): void {
+  subscription = trpc.emergency.watch.subscribe(undefined, {
     onData: (status) => publish({ status, connected: true }),
     onConnectionStateChange: (state) => publish({ connected: state.state === "pending" }),
-    onError: () => publish({ connected: false }),
+    onError: () => {
+      publish({ connected: false });
+      subscription = null;
+      resubscribeTimer = setTimeout(() => {
+        if (listeners.size > 0 && !subscription) open();
+      }, RESUBSCRIBE_MS);
+    },
   });
+}
+
+function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  if (!subscription) open();
   return () => {
     listeners.delete(listener);
     if (listeners.size === 0) {
+      clearTimeout(resubscribeTimer);
       subscription?.unsubscribe();
       subscription = null;
       publish({ connected: false });

@@ -1,7 +1,7 @@
 import type { TUser } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { PageHeader } from "../components/layout.tsx";
-import { errorData, messageOf } from "../lib/errors.ts";
+import { messageOf } from "../lib/errors.ts";
 import { formatDateTime, formatDuration } from "../lib/format.ts";
 import { roleAtLeast } from "../lib/roles.ts";
 import { useCurrentUser } from "../lib/session.tsx";
@@ -12,6 +12,7 @@ import { ProviderTable } from "./dashboard/provider-table.tsx";
 import { StatCards } from "./dashboard/stat-cards.tsx";
 import { TrafficCharts } from "./dashboard/traffic-charts.tsx";
 import "./dashboard/dashboard.css";
+import { SpendByDay, TopSpend } from "./spend/spend-panels.tsx";
 
 /** The admin home: live fleet metrics for admins, the API's health for everyone. */
 export function DashboardPage() {
@@ -29,10 +30,9 @@ function FleetMetrics() {
   const live = useLiveMetrics(true);
   const series = useTimeseries(true);
   const summary = live.summary;
-  const paused = errorData(live.error).appCode === "EMERGENCY_STOP" || errorData(series.error).appCode === "EMERGENCY_STOP";
 
   if (!summary) {
-    if (live.error) return <p className="alert alert-error" role="alert">{paused ? "Metrics are paused while Switchboard is frozen." : messageOf(live.error)}</p>;
+    if (live.error) return <p className="alert alert-error" role="alert">{messageOf(live.error)}</p>;
     return <p className="muted" aria-busy="true">Loading metrics…</p>;
   }
   return (
@@ -51,6 +51,11 @@ function FleetMetrics() {
         <p className="muted">Loading the last {TIMESERIES_MINUTES} minutes…</p>
       )}
       <InstancesCard summary={summary} />
+      <SpendByDay days={14} />
+      <div className="spend-tops">
+        <TopSpend groupBy="key" title="Top API keys by spend" limit={5} />
+        <TopSpend groupBy="model" title="Top models by spend" limit={5} />
+      </div>
     </div>
   );
 }

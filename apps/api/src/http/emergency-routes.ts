@@ -24,23 +24,13 @@ import { createContextInner, resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { errorData, toTRPCError } from "../trpc/errors.ts";
 import { createCallerFactory } from "../trpc/init.ts";
+import { crossOriginCookie } from "./csrf.ts";
+import "./route-features.ts";
 
 const createCaller = createCallerFactory(appRouter);
 const PREFIX = "/api/admin/emergency";
 
 type Caller = ReturnType<typeof createCaller>;
-
-/**
- * Blocks /v1/* and /api/* while a freeze stops them (/trpc is guarded per procedure). The
- * refusal is thrown, so each surface answers in its own dialect: /v1 in OpenAI's error shape
- * (code "emergency_stop"), the rest as {error:{code:"EMERGENCY_STOP", reason, ...}}.
- */
-export function registerEmergencyGuard(app: FastifyInstance, deps: AppDeps): void {
-  app.addHook("onRequest", async (request) => {
-    const refusal = deps.emergency.check({ kind: "http", path: request.url });
-    if (refusal) throw refusal;
-  });
-}
 
 export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): void {
   const handle =
@@ -48,7 +38,16 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
       const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
       const user = await resolveUser(deps, token);
       const caller = createCaller(
-        createContextInner({ deps, user, req: { requestId: request.id, ip: request.ip, userAgent: request.headers["user-agent"] } }),
+        createContextInner({
+          deps,
+          user,
+          req: {
+            requestId: request.id,
+            ip: request.ip,
+            userAgent: request.headers["user-agent"],
+            crossOriginCookie: crossOriginCookie(request, deps.env.CORS_ORIGINS),
+          },
+        }),
       );
       try {
         return reply.send(await call(caller, request.body ?? undefined));
@@ -57,18 +56,19 @@ export function registerEmergencyRoutes(app: FastifyInstance, deps: AppDeps): vo
       }
     };
 
+  // Each alias declares the feature of its procedure (which the caller then checks again).
   const tags = ["emergency"];
   const superAdminOnly = { 403: "Not a SuperAdmin" };
-  app.get(`${PREFIX}/status`, { config: { openapi: { summary: "Whether the fleet is frozen", tags, auth: "none", response: ZEmergencyStatus } } }, handle((caller) => caller.emergency.status()));
+  app.get(`${PREFIX}/status`, { config: { feature: "emergency", openapi: { summary: "Whether the fleet is frozen", tags, auth: "none", response: ZEmergencyStatus } } }, handle((caller) => caller.emergency.status()));
   // Bodies are unknown JSON here; the procedures' zod inputs validate them (400 on mismatch).
   app.post(
     `${PREFIX}/freeze`,
-    { config: { openapi: { summary: "Freeze the fleet (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyFreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
+    { config: { feature: "admin", openapi: { summary: "Freeze the fleet (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyFreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
     handle((caller, body) => caller.emergency.freeze(body as TEmergencyFreezeInput)),
   );
   app.post(
     `${PREFIX}/unfreeze`,
-    { config: { openapi: { summary: "Lift the freeze (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyUnfreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
+    { config: { feature: "emergency", openapi: { summary: "Lift the freeze (SuperAdmin)", tags, auth: "bearer", body: ZEmergencyUnfreezeInput, response: ZEmergencyChangeResult, responses: superAdminOnly } } },
     handle((caller, body) => caller.emergency.unfreeze(body as TEmergencyUnfreezeInput)),
   );
 }

@@ -16,7 +16,7 @@ export function registerIpRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "e
   if (perMin <= 0) return;
   app.addHook("onRequest", async (request) => {
     if (EXEMPT.has(request.url.split("?")[0] ?? "")) return;
-    const outcome = await deps.coordination.consume(`ip:rate:${request.ip}`, perMin, 60_000);
+    const outcome = await deps.coordination.consumeLeased(`ip:rate:${request.ip}`, perMin, 60_000);
     if (!outcome.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Too many requests from this address (limit ${perMin} per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)),

@@ -88,7 +88,7 @@ export function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): void {
     "/openapi.json",
     {
       config: {
-        feature: "docs",
+        feature: "ops",
         openapi: { summary: "This OpenAPI document", tags: ["ops"], auth: "none", responses: {} },
       },
     },

@@ -2,12 +2,13 @@ import { ZHealth, ZReadiness } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { health, readiness } from "../services/health-service.ts";
+import "./route-features.ts";
 
 /** Liveness, readiness and Prometheus metrics: unauthenticated, for load balancers and scrapers. */
 export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get(
     "/health",
-    { config: { openapi: { summary: "Liveness: the process answers", tags: ["ops"], auth: "none", response: ZHealth } } },
+    { config: { feature: "ops", openapi: { summary: "Liveness: the process answers", tags: ["ops"], auth: "none", response: ZHealth } } },
     async () => health(deps),
   );
 
@@ -15,6 +16,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
     "/ready",
     {
       config: {
+        feature: "ops",
         openapi: {
           summary: "Readiness: database and coordination answer",
           tags: ["ops"],
@@ -32,7 +34,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.get(
     "/metrics",
-    { config: { openapi: { summary: "Prometheus text exposition (switchboard_ metrics)", tags: ["ops"], auth: "none", responseContentType: "text/plain" } } },
+    { config: { feature: "ops", openapi: { summary: "Prometheus text exposition (switchboard_ metrics)", tags: ["ops"], auth: "none", responseContentType: "text/plain" } } },
     async (_request, reply) => {
     const { contentType, text } = await deps.metrics.exposition();
     return reply.type(contentType).send(text);

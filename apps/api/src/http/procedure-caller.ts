@@ -13,6 +13,7 @@ import { appRouter } from "../routers/index.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
 import { appErrorOf, errorData, toTRPCError } from "../trpc/errors.ts";
+import { crossOriginCookie } from "./csrf.ts";
 import { describeError, errorHeaders } from "./error-map.ts";
 import { createCallerFactory } from "../trpc/init.ts";
 
@@ -59,6 +60,7 @@ export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: F
         setHeader: (name, value) => {
           if (!reply.sent) void reply.header(name, value);
         },
+        crossOriginCookie: crossOriginCookie(request, deps.env.CORS_ORIGINS),
       },
     }),
   );

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { adminDistDir } from "../infra/repo-paths.ts";
+import { sendMethodNotAllowed } from "./method-not-allowed.ts";
+import { declareFeature } from "./route-features.ts";
 
 /** Paths where a client expects data: an unknown one there is a JSON 404, never the SPA page. */
 const API_PREFIXES = ["/api", "/v1", "/trpc", "/ws", "/auth", "/health", "/ready", "/metrics", "/openapi.json"];
@@ -26,18 +28,23 @@ export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "h
 
 /**
  * Serves the admin SPA build at `/`. Unknown browser navigations get index.html so
- * client-side routes survive a reload; everything else unknown gets a JSON 404.
+ * client-side routes survive a reload; a known path under another method is a 405;
+ * everything else unknown gets a JSON 404.
  */
 export async function registerSpa(app: FastifyInstance, distDir: string): Promise<void> {
   const hasBuild = existsSync(join(distDir, "index.html"));
-  if (hasBuild) {
-    // wildcard: files are looked up per request, so a rebuilt SPA is served without a restart.
-    await app.register(fastifyStatic, { root: distDir, wildcard: true, index: "index.html" });
-  } else {
-    app.log.warn({ distDir }, "admin SPA build not found; run `npm run build -w @switchboard/admin`");
-  }
-  app.setNotFoundHandler((request, reply) => {
-    if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
-    return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
+  if (!hasBuild) app.log.warn({ distDir }, "admin SPA build not found; run `npm run build -w @switchboard/admin`");
+  // One scope, so the files (and the reply.sendFile the fallback uses) are declared "ops".
+  await app.register(async (scope) => {
+    declareFeature(scope, "ops");
+    if (hasBuild) {
+      // wildcard: files are looked up per request, so a rebuilt SPA is served without a restart.
+      await scope.register(fastifyStatic, { root: distDir, wildcard: true, index: "index.html" });
+    }
+    scope.setNotFoundHandler((request, reply) => {
+      if (sendMethodNotAllowed(request, reply)) return reply;
+      if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
+      return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
+    });
   });
 }

@@ -6,7 +6,7 @@
  * The app's PrismaClient keeps using the stock adapters (database.ts).
  */
 import { randomUUID } from "node:crypto";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import {
   DriverAdapterError,
@@ -16,7 +16,6 @@ import {
   type SqlQuery,
 } from "@prisma/driver-adapter-utils";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 
 /** A factory for the engine plus whatever must be released after the engine is done. */
 export interface EngineDatabase {
@@ -163,7 +162,7 @@ export function pgEngineDatabase(url: string): EngineDatabase {
 export function pgliteEngineDatabase(client: PGlite, opts: { selfShadow?: boolean } = {}): EngineDatabase {
   const shadows = new Set<PGlite>();
   const wrap = async (db: PGlite, cleanup?: () => Promise<void>) =>
-    new EngineAdapter(await new PrismaPGlite(db).connect(), (script) => db.exec(script), cleanup);
+    new EngineAdapter(await new (await import("pglite-prisma-adapter")).PrismaPGlite(db).connect(), (script) => db.exec(script), cleanup);
   return {
     factory: {
       provider: "postgres",
@@ -171,7 +170,7 @@ export function pgliteEngineDatabase(client: PGlite, opts: { selfShadow?: boolea
       connect: () => wrap(client),
       async connectToShadowDb() {
         if (opts.selfShadow) return wrap(client);
-        const shadow = await PGlite.create();
+        const shadow = await (await import("@electric-sql/pglite")).PGlite.create();
         shadows.add(shadow);
         return wrap(shadow, async () => {
           if (shadows.delete(shadow)) await shadow.close();

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList } from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { pgEngineDatabase, pgliteEngineDatabase, type EngineDatabase } from "./migrations-adapters.ts";
@@ -94,7 +94,8 @@ export async function diffMigrationsAgainstSchema(opts: MigrationPaths & { shado
   }
   // The engine needs a main connection too: a throwaway in-memory PGlite, which is also
   // the shadow the migrations are replayed on.
-  const scratch = await PGlite.create();
+  const { PGlite: EmbeddedPostgres } = await import("@electric-sql/pglite"); // loaded only when used
+  const scratch = await EmbeddedPostgres.create();
   try {
     return await withEngine({ pglite: scratch, selfShadow: true }, opts, "Diffing migrations", (engine) => diff(engine, from, schema));
   } finally {

@@ -14,7 +14,7 @@ function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
 }
 
 // Sign-in and token calls go alone, never inside a batch with other calls (see Meta.batchable).
-const alone = { batchable: false } as const;
+const alone = { feature: "auth", batchable: false } as const;
 
 export const authRouter = router({
   login: publicProcedure

@@ -22,25 +22,26 @@ const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
 
 const conversationsRouter = router({
   list: userProcedure
-    .meta({ keyScope: "chat" })
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationsListInput)
     .output(pageOf(ZConversationSummary))
     .query(({ ctx, input }) => ctx.deps.chat.conversations.list(ctx.user, input)),
 
   get: userProcedure
-    .meta({ keyScope: "chat" })
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationIdInput)
     .output(ZConversation)
     .query(({ ctx, input }) => ctx.deps.chat.conversations.get(ctx.user, input.id)),
 
   delete: userProcedure
-    .meta({ keyScope: "chat" })
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationIdInput)
     .output(z.object({ id: z.string(), deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.remove(ctx.user, input.id)),
 
   /** Stores a conversation the client held elsewhere as the caller's own; answers its id. */
   import: userProcedure
+    .meta({ feature: "chat" })
     .input(ZConversationImportInput)
     .output(ZConversationImportOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.import(ctx.user.id, input)),
@@ -48,25 +49,25 @@ const conversationsRouter = router({
 
 export const chatRouter = router({
   send: userProcedure
-    .meta({ keyScope: "chat", metered: true })
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatSendInput)
     .output(ZChatSendOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.send(ctx.user, input, ctx.req.signal)),
 
   /** SSE: chat_start, chat_delta…, then chat_complete or error (see TChatStreamEvent). */
   stream: userProcedure
-    .meta({ keyScope: "chat", metered: true })
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatStreamInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.chat.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
   clarify: userProcedure
-    .meta({ keyScope: "chat", metered: true })
+    .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZClarifyInput)
     .output(ZClarifyOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.clarify(ctx.user, input, ctx.req.signal)),
 
   providers: userProcedure
-    .meta({ keyScope: "models" })
+    .meta({ feature: "chat", keyScope: "models" })
     .output(z.array(ZChatProvider)).query(({ ctx }) => ctx.deps.chat.providers(ctx.user)),
 
   conversations: conversationsRouter,

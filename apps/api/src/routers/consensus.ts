@@ -22,30 +22,30 @@ export const consensusRouter = router({
    * answered `cache-control: no-store`, so no cache or crawler repeats a paid run.
    */
   query: userProcedure
-    .meta({ keyScope: "consensus", metered: true })
+    .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
     .output(ZConsensusResult)
     .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
 
   /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
   stream: userProcedure
-    .meta({ keyScope: "consensus", metered: true })
+    .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
     .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
 
   models: userProcedure
-    .meta({ keyScope: "models" })
+    .meta({ feature: "consensus", keyScope: "models" })
     .output(ZConsensusModels).query(({ ctx }) => ctx.deps.consensus.models()),
 
   /** Own runs, newest first; ADMIN and above see everyone's. */
   history: userProcedure
-    .meta({ keyScope: "consensus" })
+    .meta({ feature: "consensus", keyScope: "consensus" })
     .input(ZConsensusHistoryInput)
     .output(pageOf(ZConsensusRunSummary))
     .query(({ ctx, input }) => ctx.deps.consensus.history(ctx.user, input)),
 
   get: userProcedure
-    .meta({ keyScope: "consensus" })
+    .meta({ feature: "consensus", keyScope: "consensus" })
     .input(ZConsensusIdInput)
     .output(ZConsensusRun)
     .query(({ ctx, input }) => ctx.deps.consensus.get(ctx.user, input.id)),

@@ -8,27 +8,30 @@ import {
 } from "@switchboard/schema";
 import { adminProcedure, publicProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 
-/** The emergency stop. status, watch and unfreeze keep answering while frozen (allowlist). */
+/** The emergency stop. status, watch and unfreeze keep answering while frozen (their feature). */
 export const emergencyRouter = router({
-  status: publicProcedure.output(ZEmergencyStatus).query(({ ctx }) => ctx.deps.emergency.status()),
+  status: publicProcedure.meta({ feature: "emergency" }).output(ZEmergencyStatus).query(({ ctx }) => ctx.deps.emergency.status()),
 
   freeze: superAdminProcedure
+    .meta({ feature: "admin" })
     .input(ZEmergencyFreezeInput)
     .output(ZEmergencyChangeResult)
     .mutation(({ ctx, input }) => ctx.deps.emergency.freeze(input, { id: ctx.user.id, email: ctx.user.email })),
 
   unfreeze: superAdminProcedure
+    .meta({ feature: "emergency" })
     .input(ZEmergencyUnfreezeInput)
     .output(ZEmergencyChangeResult)
     .mutation(({ ctx, input }) => ctx.deps.emergency.unfreeze(input, { id: ctx.user.id, email: ctx.user.email })),
 
   history: adminProcedure
+    .meta({ feature: "admin-read" })
     .input(ZEmergencyHistoryInput)
     .output(ZEmergencyHistoryPage)
     .query(({ ctx, input }) => ctx.deps.emergency.history({ cursor: input?.cursor, limit: input?.limit ?? 20 })),
 
   /** SSE: the current state, then every change as this instance applies it. */
-  watch: publicProcedure.subscription(async function* ({ ctx, signal }) {
+  watch: publicProcedure.meta({ feature: "emergency" }).subscription(async function* ({ ctx, signal }) {
     yield* ctx.deps.emergency.watch(signal);
   }),
 });

@@ -3,5 +3,5 @@ import { publicProcedure, router } from "../trpc/init.ts";
 import { health } from "../services/health-service.ts";
 
 export const healthRouter = router({
-  check: publicProcedure.output(ZHealth).query(({ ctx }) => health(ctx.deps)),
+  check: publicProcedure.meta({ feature: "ops" }).output(ZHealth).query(({ ctx }) => health(ctx.deps)),
 });

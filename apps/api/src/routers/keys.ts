@@ -26,7 +26,9 @@ export const keysRouter = router({
     .output(ZApiKey)
     .mutation(({ ctx, input }) => ctx.deps.keys.update(ctx.user, input)),
 
+  // Revoking a key contains a leak: it stays available during a freeze.
   revoke: userProcedure
+    .meta({ feature: "containment" })
     .input(ZKeyIdInput)
     .output(ZApiKey)
     .mutation(({ ctx, input }) => ctx.deps.keys.revoke(ctx.user, input.id)),

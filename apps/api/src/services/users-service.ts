@@ -67,6 +67,9 @@ export function createUsersService(deps: UsersServiceDeps) {
     if (roleChanged || input.disabled === true || input.password !== undefined) {
       // Tokens carry the role and outlive a password: end every session so the change bites now.
       await deps.auth.revokeAllForUser(user.id, roleChanged ? "role changed" : input.disabled ? "disabled" : "password reset");
+    } else if (input.disabled === false) {
+      // Re-enabled: every instance re-reads the user now rather than at its next resync.
+      await deps.auth.userChanged(user.id);
     }
     if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
     return toUserView(user);
@@ -101,7 +104,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         }
         throw error;
       });
-    await deps.auth.userRemoved(input.id);
+    await deps.auth.userChanged(input.id);
     await deps.onAccessChanged?.(input.id);
     return { id: input.id, deleted: true as const };
   }

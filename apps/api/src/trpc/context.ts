@@ -6,7 +6,7 @@ import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { noteKey, noteUser } from "../infra/request-scope.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
-import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "./cookies.ts";
+import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
 import type { Meta } from "./init.ts";
 
 export interface AuthedUser {
@@ -30,6 +30,11 @@ export interface RequestInfo {
   batch: { size: number; hasUnbatchable: boolean };
   /** Sets a response header (rate-limit figures); a no-op outside HTTP. */
   setHeader: (name: string, value: string) => void;
+  /**
+   * Authenticated by the session cookie alone, from an origin that is neither ours nor in
+   * CORS_ORIGINS: metered procedures refuse it (cross-site request forgery).
+   */
+  crossOriginCookie: boolean;
 }
 
 export interface Context {
@@ -50,6 +55,7 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       signal: opts.req?.signal,
       batch: opts.req?.batch ?? { size: 1, hasUnbatchable: false },
       setHeader: opts.req?.setHeader ?? (() => {}),
+      crossOriginCookie: opts.req?.crossOriginCookie ?? false,
     },
   };
 }
@@ -126,6 +132,7 @@ export function createContextFactory(deps: AppDeps) {
         setHeader: (name, value) => {
           if (!res.sent && !res.raw.headersSent) void res.header(name, value);
         },
+        crossOriginCookie: isCrossOriginCookieRequest(req.headers, `${req.protocol}://${req.host}`, deps.env.CORS_ORIGINS),
       },
     });
   };

@@ -28,3 +28,31 @@ export function readAccessToken(authorization: string | undefined, cookie: strin
   }
   return cookie;
 }
+
+export const CROSS_ORIGIN_MESSAGE =
+  "Cross-origin request with the session cookie refused: call from the admin's own origin or send a Bearer token";
+
+export interface OriginHeaders {
+  authorization?: string | undefined;
+  cookie?: string | undefined;
+  origin?: string | undefined;
+  "sec-fetch-site"?: string | undefined;
+}
+
+/**
+ * True when a request is authenticated by the session cookies alone and does not provably
+ * come from our own origin or one in CORS_ORIGINS. SameSite=Strict keeps other *sites* out,
+ * not other origins of the same site (another port, a sibling subdomain): those send the
+ * cookie too. The browser sets `Sec-Fetch-Site` and `Origin` itself (no page can forge
+ * them); a request with neither is not a browser on our pages, and Bearer callers, which
+ * no other page can make a browser send, are never affected.
+ */
+export function isCrossOriginCookieRequest(headers: OriginHeaders, selfOrigin: string, allowedOrigins: readonly string[]): boolean {
+  if (headers.authorization) return false;
+  const cookie = headers.cookie ?? "";
+  if (!cookie.includes(`${ACCESS_COOKIE}=`) && !cookie.includes(`${REFRESH_COOKIE}=`)) return false;
+  if (headers["sec-fetch-site"] === "same-origin") return false;
+  const origin = headers.origin;
+  if (origin && origin !== "null") return origin !== selfOrigin && !allowedOrigins.includes(origin);
+  return headers["sec-fetch-site"] !== "none";
+}

@@ -2,21 +2,38 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { findNul, nulMessage, roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
 import { z } from "zod";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
+import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
 import type { Context } from "./context.ts";
+import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
-import { isAsyncIterable, isGatewayProcedure, observeStream, procedureErrorCode } from "./telemetry.ts";
+import { endWhen } from "./stream-ends.ts";
+import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
+/**
+ * What a procedure declares about itself; guards read it, never the procedure's name.
+ * Declare with `.meta({ feature: "chat" })` on the procedure (or on a shared builder).
+ */
 export interface Meta {
   /** The least role that may call the procedure; read by the role-matrix test and docs. */
   requiredRole?: TRole | "PUBLIC";
+  /** What a freeze sees (docs/emergency.md). Undeclared procedures count as "admin". */
+  feature?: Feature;
+  /**
+   * For a procedure that contains a leak only with some inputs (users.update {id, disabled}):
+   * true for those raw inputs, which then count as the "containment" feature.
+   */
+  containsLeak?: (rawInput: unknown) => boolean;
   /**
    * The API-key scope that allows the procedure ("any": every key). Without one, API keys
    * are refused (403): key management, users and the emergency stop need a signed-in person.
    */
   keyScope?: TKeyScope | "any";
-  /** Calls a model: counted against an API key's rate limit and budget, and its model list. */
+  /**
+   * Calls a model: counted against an API key's rate limit and budget, and its model list;
+   * a cookie-authenticated call must come from an allowed origin even as a query.
+   */
   metered?: boolean;
   /**
    * False for procedures that must be the only call of their request (sign-in and token
@@ -25,11 +42,20 @@ export interface Meta {
   batchable?: boolean;
 }
 
+/** Heartbeat interval of SSE streams (well under every idle timeout on the way). */
+export const SSE_PING_INTERVAL_MS = 15_000;
+
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    defaultMeta: { requiredRole: "PUBLIC" },
+    defaultMeta: { requiredRole: "PUBLIC", feature: "admin" },
+    sse: {
+      // A heartbeat on every stream: proxies and the idle-socket timeout see traffic, and...
+      ping: { enabled: true, intervalMs: SSE_PING_INTERVAL_MS },
+      // ...a client that hears nothing for a few beats reconnects (a dead instance, a cut link).
+      client: { reconnectAfterInactivityMs: SSE_PING_INTERVAL_MS * 3 },
+    },
     errorFormatter({ shape, error }) {
       const data = { ...shape.data, ...errorData(error) };
       // Stack traces never leave the server.
@@ -43,7 +69,7 @@ const t = initTRPC
  * also sees the refusals of every guard below. Gateway streams are observed for their
  * closing `error` event.
  */
-const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
+const observed = t.procedure.use(async ({ ctx, path, type, meta, next }) => {
   noteProcedure(path);
   const result = await next();
   if (!result.ok) {
@@ -52,20 +78,40 @@ const observed = t.procedure.use(async ({ ctx, path, type, next }) => {
     return result;
   }
   ctx.deps.metrics.recordProcedure(path, type, "OK");
-  if (type === "subscription" && isGatewayProcedure(path) && isAsyncIterable(result.data)) {
+  if (type !== "subscription" || !isAsyncIterable(result.data)) return result;
+  if (callsModels(meta?.feature)) {
+    // Chat and consensus streams end on their own, at the latest with an `error` event when
+    // the shutdown deadline aborts their upstream call.
     return { ...result, data: observeStream(result.data) };
   }
-  return result;
+  // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
+  // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
+  const { lifecycle, env } = ctx.deps;
+  const end = ctx.user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
+  return {
+    ...result,
+    data: endWhen(result.data, end, () =>
+      lifecycle.stopping.aborted
+        ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
+        : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
+    ),
+  };
 });
 
 /**
- * Every procedure runs through this: the emergency guard (503 EMERGENCY_STOP while a freeze
- * stops the procedure; it reads local state only, so it costs no I/O), then the procedure;
+ * Every procedure runs through this: the emergency gate (503 EMERGENCY_STOP while a freeze
+ * stops the procedure's declared feature; it reads local state only, so it costs no I/O),
+ * the cross-origin cookie check, then the procedure;
  * services throw AppError, clients get the mapped code.
  */
-const baseProcedure = observed.use(async ({ ctx, path, next, getRawInput }) => {
-  const refusal = ctx.deps.emergency.check({ kind: "procedure", path });
+const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }) => {
+  const refusal = ctx.deps.emergency.check({ kind: "feature", feature: await featureOf(meta, getRawInput), role: ctx.user?.role ?? null });
   if (refusal) throw toTRPCError(refusal);
+  // A page on another origin of the same site can make the browser send the session cookie
+  // (even to a GET): whatever changes state or costs money refuses that.
+  if (ctx.req.crossOriginCookie && (type === "mutation" || meta?.metered)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: CROSS_ORIGIN_MESSAGE });
+  }
   if (ctx.req.batch.size > 1 && ctx.req.batch.hasUnbatchable) {
     throw new TRPCError({ code: "BAD_REQUEST", message: UNBATCHABLE_MESSAGE });
   }
@@ -91,6 +137,14 @@ const baseProcedure = observed.use(async ({ ctx, path, next, getRawInput }) => {
   if (result.ok && isAsyncIterable(result.data)) return { ...result, data: mapStreamErrors(result.data) };
   return result;
 });
+
+async function featureOf(meta: Meta | undefined, getRawInput: () => Promise<unknown>): Promise<Feature> {
+  const feature = meta?.feature ?? "admin";
+  if (!meta?.containsLeak) return feature;
+  // An unreadable input is no containment; the procedure's own validation reports it.
+  const raw = await getRawInput().catch(() => undefined);
+  return meta.containsLeak(raw) ? "containment" : feature;
+}
 
 async function* mapStreamErrors<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
   try {

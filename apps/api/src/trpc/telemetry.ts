@@ -4,13 +4,15 @@
  * inside a 200 response where no status tells it.
  */
 import type { TRPCError } from "@trpc/server";
+import type { Feature } from "../services/emergency/policy.ts";
 import { noteErrorCode } from "../infra/request-scope.ts";
 import { appErrorOf, toTRPCError } from "./errors.ts";
 
 /** The AppError's code when there is one (EMERGENCY_STOP, UPSTREAM_ERROR…), else tRPC's. */
 export const procedureErrorCode = (error: TRPCError): string => appErrorOf(error)?.code ?? error.code;
 
-export const isGatewayProcedure = (path: string) => path.startsWith("chat.") || path.startsWith("consensus.");
+/** Chat and consensus streams report their failures as events; those are the ones observed. */
+export const callsModels = (feature: Feature | undefined) => feature === "chat" || feature === "consensus";
 
 export const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   value !== null && typeof value === "object" && Symbol.asyncIterator in value;

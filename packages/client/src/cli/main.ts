@@ -8,20 +8,22 @@ import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from
 import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, runKeys, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
+import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
 export const USAGE = `Usage: switchboard emergency <command> [options]
-       switchboard keys|logs|usage … [options]
+       switchboard keys|logs|usage|providers|models … [options]
 
 Commands:
   emergency status                         Show whether Switchboard is frozen (no sign-in needed)
   freeze --reason <text>         Freeze the fleet (SuperAdmin)
          [--scope <scope>]       global (default), chat, consensus or provider:<id>
-                                 (beta, deepseek, openai, ollama, template)
+                                 (any provider's name)
          [--expires-in-sec <n>]  Unfreeze automatically after n seconds
   unfreeze [--reason <text>]     Lift the freeze (SuperAdmin)
 ${USAGE_COMMANDS_HELP}
+${PROVIDER_COMMANDS_HELP}
 
 Options:
   --url <url>    Switchboard base URL (default: $SWITCHBOARD_URL or ${DEFAULT_URL})
@@ -35,7 +37,7 @@ class UsageError extends Error {}
 
 type FreezeInput = Parameters<SwitchboardClient["emergency"]["freeze"]["mutate"]>[0];
 
-interface Options extends UsageOptions {
+interface Options extends UsageOptions, ProviderOptions {
   url: string;
   json: boolean;
   reason: string | undefined;
@@ -71,6 +73,16 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         "group-by": { type: "string" },
         from: { type: "string" },
         to: { type: "string" },
+        kind: { type: "string" },
+        "base-url": { type: "string" },
+        "api-key": { type: "string" },
+        "timeout-ms": { type: "string" },
+        header: { type: "string", multiple: true },
+        "api-version": { type: "string" },
+        target: { type: "string", multiple: true },
+        "input-price": { type: "string" },
+        "output-price": { type: "string" },
+        "cached-input-price": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -109,6 +121,16 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       from: values.from,
       to: values.to,
       intervalMs: 2000,
+      kind: values.kind,
+      baseUrl: values["base-url"],
+      apiKey: values["api-key"],
+      timeoutMs: values["timeout-ms"],
+      header: values.header ?? [],
+      apiVersion: values["api-version"],
+      target: values.target ?? [],
+      inputPrice: values["input-price"],
+      outputPrice: values["output-price"],
+      cachedInputPrice: values["cached-input-price"],
     },
   };
 }
@@ -133,6 +155,8 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
   if (group === "usage") return showUsage(await signedIn(options, io), options, print);
+  if (group === "providers") return runProviders(await signedIn(options, io), action, extra, options, print);
+  if (group === "models") return runModels(await signedIn(options, io), action, extra, options, print);
   if (group === "logs") {
     if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail");
     const stop = new AbortController();

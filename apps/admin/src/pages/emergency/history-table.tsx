@@ -2,30 +2,24 @@ import type { TEmergencyEvent, TEmergencyStatus } from "@switchboard/schema";
 import { useId } from "react";
 import { LoadMore } from "../../components/load-more.tsx";
 import { scopeLabel } from "../../lib/emergency-status.ts";
-import { errorData, messageOf } from "../../lib/errors.ts";
+import { messageOf } from "../../lib/errors.ts";
 import { formatDateTime } from "../../lib/format.ts";
 import { useEmergencyHistory } from "./emergency-data.ts";
 
 const ACTION_LABELS: Record<TEmergencyEvent["action"], string> = { freeze: "Freeze", unfreeze: "Unfreeze", expire: "Expired" };
 
-/** ADMIN and up. During a global freeze the server refuses history (not on the allowlist). */
+/** ADMIN and up; it keeps answering during a global freeze (read-only observability). */
 export function HistoryTable({ status }: { status: TEmergencyStatus | null }) {
   const heading = useId();
   const history = useEmergencyHistory(status !== null, status?.version);
   const events = history.data?.pages.flatMap((page) => page.items) ?? [];
-  const refusedByFreeze = history.isError && errorData(history.error).appCode === "EMERGENCY_STOP";
 
   return (
     <section className="card card-flush" aria-labelledby={heading}>
       <div className="table-toolbar">
         <h2 id={heading}>Audit trail</h2>
       </div>
-      {refusedByFreeze ? (
-        <p className="alert alert-info table-message">
-          The audit trail is unavailable while everything is frozen: only status, watch and unfreeze answer during a
-          global freeze. It loads again once the fleet is unfrozen.
-        </p>
-      ) : history.isError ? (
+      {history.isError ? (
         <p className="alert alert-error table-message" role="alert">{messageOf(history.error)}</p>
       ) : (
         <div className="table-wrap">

@@ -35,7 +35,7 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
 
   app.get(
     "/api/models",
-    { config: { feature: "models", openapi: { summary: "Active models (legacy chat server)", tags: ["legacy"], auth: "bearer" } } },
+    { config: { feature: "gateway", openapi: { summary: "Active models (legacy chat server)", tags: ["legacy"], auth: "bearer" } } },
     procedureRoute(deps, async (caller) => {
       const providers = (await caller.chat.providers()).filter((p) => p.active);
       return {

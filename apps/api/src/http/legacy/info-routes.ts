@@ -19,16 +19,16 @@ const connectionsOf = (app: FastifyInstance) =>
   new Promise<number>((resolve) => app.server.getConnections((err, count) => resolve(err ? 0 : count)));
 
 export function registerLegacyInfoRoutes(app: FastifyInstance, deps: AppDeps, live: LiveCounts): void {
-  app.get("/api/health", { config: { feature: "health", openapi: { summary: "Health with active providers (legacy)", tags: ["legacy"], auth: "none" } } }, procedureRoute(deps, async (caller) => ({
+  app.get("/api/health", { config: { feature: "ops", openapi: { summary: "Health with active providers (legacy)", tags: ["legacy"], auth: "none" } } }, procedureRoute(deps, async (caller) => ({
     ...(await caller.health.check()),
     providers: deps.providers.chain().map((p) => p.id),
   })));
 
-  app.get("/api/info", { config: { feature: "info", openapi: { summary: "Service information (legacy)", tags: ["legacy"], auth: "none" } } }, async (_request, reply) =>
+  app.get("/api/info", { config: { feature: "gateway", openapi: { summary: "Service information (legacy)", tags: ["legacy"], auth: "none" } } }, async (_request, reply) =>
     reply.header("cache-control", "no-store").send(serviceInfo(deps, { sso: live.sso() })),
   );
 
-  app.get("/api/stats", { config: { feature: "observability", openapi: { summary: "Live counters (legacy; ADMIN)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller) => {
+  app.get("/api/stats", { config: { feature: "admin-read", openapi: { summary: "Live counters (legacy; ADMIN)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller) => {
     const summary = await caller.metrics.summary();
     const sockets = live.sockets();
     return {
@@ -42,5 +42,5 @@ export function registerLegacyInfoRoutes(app: FastifyInstance, deps: AppDeps, li
     };
   }));
 
-  app.get("/api/metrics", { config: { feature: "observability", openapi: { summary: "Per-provider call statistics (legacy; ADMIN)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller) => legacyMetricsOf(await caller.metrics.summary())));
+  app.get("/api/metrics", { config: { feature: "admin-read", openapi: { summary: "Per-provider call statistics (legacy; ADMIN)", tags: ["legacy"], auth: "bearer" } } }, procedureRoute(deps, async (caller) => legacyMetricsOf(await caller.metrics.summary())));
 }

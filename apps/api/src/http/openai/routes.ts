@@ -16,6 +16,7 @@ import { authorizeRequest } from "../caller-auth.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
+import { declareFeature } from "../route-features.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
 
@@ -41,6 +42,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
   await app.register(
     async (v1) => {
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
+      // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
+      declareFeature(v1, "gateway");
       v1.setNotFoundHandler((request, reply) => {
         const path = request.url.split("?")[0] ?? "";
         const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
@@ -78,6 +81,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         "/chat/completions",
         {
           config: {
+            feature: "chat",
             keyScope: "chat",
             metered: true,
             openapi: {

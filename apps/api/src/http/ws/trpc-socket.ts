@@ -40,6 +40,8 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
   app.route({
     method: "GET",
     url: "/trpc",
+    // Each procedure declares its feature; the procedure middleware gates it.
+    config: { feature: "procedures" },
     // A plain GET here is no procedure call.
     handler: (request, reply) =>
       reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} /trpc; procedures are at /trpc/<name>` } }),

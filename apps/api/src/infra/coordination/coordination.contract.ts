@@ -216,9 +216,13 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
     });
 
-    describe("consume (fixed-window rate limit)", () => {
+    // consumeLeased decides from local state in cluster mode; seen from one instance it
+    // must behave exactly like consume (two-instance bounds: redis.integration.test.ts).
+    describe.each(["consume", "consumeLeased"] as const)("%s (fixed-window rate limit)", (method) => {
+      const consume = (key: string, limit: number, windowMs: number, points?: number) => c[method](key, limit, windowMs, points);
+
       it("allows exactly `limit` of many concurrent calls", async () => {
-        const results = await Promise.all(Array.from({ length: 25 }, () => c.consume("rl:a", 5, 60_000)));
+        const results = await Promise.all(Array.from({ length: 25 }, () => consume("rl:a", 5, 60_000)));
         const allowed = results.filter((r) => r.allowed);
         expect(allowed).toHaveLength(5);
         expect(allowed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
@@ -231,26 +235,26 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
 
       it("counts points, and refused calls consume nothing", async () => {
-        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 6 });
-        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 2 });
-        expect(await c.consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: false, remaining: 0 });
-        expect(await c.consume("rl:p", 10, 60_000, 2)).toMatchObject({ allowed: true, remaining: 0 });
-        expect(await c.consume("rl:big", 3, 60_000, 4)).toMatchObject({ allowed: false });
+        expect(await consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 6 });
+        expect(await consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: true, remaining: 2 });
+        expect(await consume("rl:p", 10, 60_000, 4)).toMatchObject({ allowed: false, remaining: 0 });
+        expect(await consume("rl:p", 10, 60_000, 2)).toMatchObject({ allowed: true, remaining: 0 });
+        expect(await consume("rl:big", 3, 60_000, 4)).toMatchObject({ allowed: false });
       });
 
       it("resets when the window ends", async () => {
         const windowMs = 150;
-        expect((await c.consume("rl:w", 1, windowMs)).allowed).toBe(true);
-        const refused = await c.consume("rl:w", 1, windowMs);
+        expect((await consume("rl:w", 1, windowMs)).allowed).toBe(true);
+        const refused = await consume("rl:w", 1, windowMs);
         expect(refused.allowed).toBe(false);
         expect(refused.retryAfterMs).toBeGreaterThan(0);
         expect(refused.retryAfterMs).toBeLessThanOrEqual(windowMs);
-        await vi.waitFor(async () => expect((await c.consume("rl:w", 1, windowMs)).allowed).toBe(true), poll);
+        await vi.waitFor(async () => expect((await consume("rl:w", 1, windowMs)).allowed).toBe(true), poll);
       });
 
       it("keeps buckets apart from each other and from get/set keys", async () => {
-        expect((await c.consume("rl:x", 1, 60_000)).allowed).toBe(true);
-        expect((await c.consume("rl:y", 1, 60_000)).allowed).toBe(true);
+        expect((await consume("rl:x", 1, 60_000)).allowed).toBe(true);
+        expect((await consume("rl:y", 1, 60_000)).allowed).toBe(true);
         expect(await c.get("rl:x")).toBeNull();
       });
     });

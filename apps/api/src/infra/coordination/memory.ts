@@ -201,6 +201,11 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       return { allowed: true, remaining: limit - b.used, retryAfterMs: 0, resetMs: Math.max(1, Math.ceil(b.expiresAt - t)) };
     },
 
+    // One process holds the only copy of every bucket: the exact limit is already local.
+    consumeLeased(key, limit, windowMs, points) {
+      return coordination.consume(key, limit, windowMs, points);
+    },
+
     async heartbeat(instance, ttlMs) {
       assertOpen();
       const info: InstanceInfo = { ...instance, lastSeenAt: new Date().toISOString() };

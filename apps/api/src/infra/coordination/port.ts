@@ -68,6 +68,16 @@ export interface Coordination {
   consume(key: string, limit: number, windowMs: number, points?: number): Promise<RateLimitResult>;
 
   /**
+   * The same fixed-window limit for the request path, decided from state held in this
+   * instance: quota is borrowed from the shared bucket in batches, served locally, refilled
+   * in the background and given back when the key goes idle (Redis: leased-limits.ts; in
+   * process it is `consume`). Never admits more than `limit` per window across the fleet
+   * while the store is reachable; while it is not, each instance enforces `limit` alone.
+   * Limits that must be exact per attempt (sign-in) use `consume`.
+   */
+  consumeLeased(key: string, limit: number, windowMs: number, points?: number): Promise<RateLimitResult>;
+
+  /**
    * Instance heartbeats: announce this instance alive for `ttlMs` (lastSeenAt is set by the
    * adapter); list live instances sorted by id.
    */

@@ -49,6 +49,53 @@ return {1, limit - used, 0, ttl}
 `;
 
 /**
+ * Borrows up to `want` points from the same fixed-window bucket CONSUME_LUA uses, for an
+ * instance that then serves them from local state (leased-limits.ts). Grants nothing unless
+ * at least `need` points are free, so a refused borrow consumes nothing. Also returns the
+ * window's end on the server clock, which names the window for RETURN_LEASE_LUA.
+ * KEYS[1] bucket · ARGV[1] limit · ARGV[2] window ms · ARGV[3] want · ARGV[4] need
+ * → { granted, free after the grant, ttl ms, window end ms (server clock) }
+ */
+export const BORROW_LUA = `
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local need = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = redis.call('PTTL', KEYS[1])
+local used = 0
+local fresh = ttl <= 0
+if fresh then ttl = window else used = tonumber(redis.call('GET', KEYS[1]) or '0') end
+local free = limit - used
+if free < need then return {0, math.max(free, 0), ttl, now + ttl} end
+local grant = math.min(want, free)
+if fresh then
+  redis.call('SET', KEYS[1], grant, 'PX', window)
+else
+  redis.call('INCRBY', KEYS[1], grant)
+end
+return {grant, free - grant, ttl, now + ttl}
+`;
+
+/**
+ * Gives unused borrowed points back, but only to the window they were borrowed from (its
+ * end, on the server clock, must match within 2 ms): points of an ended window are void.
+ * KEYS[1] bucket · ARGV[1] points · ARGV[2] window end ms → points given back
+ */
+export const RETURN_LEASE_LUA = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if math.abs(now + ttl - tonumber(ARGV[2])) > 2 then return 0 end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(tonumber(ARGV[1]), used)
+if back > 0 then redis.call('DECRBY', KEYS[1], back) end
+return back
+`;
+
+/**
  * Heartbeat: a sorted set scored by expiry time (server clock) plus a hash of the JSON
  * info. Listing is O(log N + live) with no SCAN over the keyspace. Both keys carry a TTL
  * at least as long as the longest heartbeat so a dead cluster leaves nothing behind.

@@ -12,7 +12,8 @@ import type { Redis } from "ioredis";
 import type { Coordination, InstanceInfo, Unsubscribe } from "./port.ts";
 import { errorText, openClient, parseRedisUrl, waitForReady, type Lifecycle } from "./redis-connection.ts";
 import { createSubscriptionHub } from "./redis-pubsub.ts";
-import { CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA } from "./redis-scripts.ts";
+import { createLeasedLimits } from "./leased-limits.ts";
+import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
 
 export type CoordinationLog = (level: "info" | "warn" | "error", msg: string) => void;
 
@@ -26,6 +27,8 @@ export interface RedisCoordinationOptions {
   /** Per-command deadline, so a half-open socket cannot hang callers (default 5000). */
   commandTimeoutMs?: number;
   log?: CoordinationLog;
+  /** consumeLeased: unused borrowed points of a key idle this long go back (default 1000). */
+  leaseIdleMs?: number;
 }
 
 type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
@@ -59,6 +62,8 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
   const consumeScript = script("sbConsume", CONSUME_LUA, 1);
   const heartbeatScript = script("sbHeartbeat", HEARTBEAT_LUA, 2);
   const liveScript = script("sbLiveInstances", LIVE_INSTANCES_LUA, 2);
+  const borrowScript = script("sbBorrow", BORROW_LUA, 1);
+  const returnScript = script("sbReturnLease", RETURN_LEASE_LUA, 1);
 
   const k = (key: string) => prefix + key;
   // Internal namespaces start with "__" so they cannot collide with get/set keys.
@@ -139,6 +144,21 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     }
   }
 
+  // Leases share the buckets of consume(), so exact and leased callers of one key agree.
+  const leased = createLeasedLimits(
+    {
+      async borrow(key, limit, windowMs, want, need) {
+        const [granted, free, ttlMs, windowEndMs] = (await borrowScript(bucketKey(key), limit, ms(windowMs), want, need)) as number[];
+        return { granted: granted!, free: free!, ttlMs: ttlMs!, windowEndMs: windowEndMs! };
+      },
+      async giveBack(key, points, windowEndMs) {
+        if (isUp()) await returnScript(bucketKey(key), points, windowEndMs);
+      },
+      available: () => !life.closing && !degraded && isUp(),
+    },
+    { idleMs: opts.leaseIdleMs },
+  );
+
   async function quit(client: Redis): Promise<void> {
     if (client.status !== "ready") return client.disconnect();
     const timer = setTimeout(() => client.disconnect(), 1_000);
@@ -184,6 +204,11 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
         return { allowed: allowed === 1, remaining, retryAfterMs: allowed === 1 ? 0 : Math.max(1, retryAfterMs), resetMs: Math.max(1, resetMs) };
       }),
 
+    consumeLeased: (key, limit, windowMs, points = 1) => {
+      if (life.closing) return Promise.reject(new Error("Coordination is closed (consumeLeased)"));
+      return leased.consume(key, limit, windowMs, points);
+    },
+
     heartbeat: (instance, ttlMs) =>
       run("heartbeat", async () => {
         const info: InstanceInfo = { ...instance, lastSeenAt: new Date().toISOString() };
@@ -218,6 +243,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
       life.closing = true;
       reconnectHandlers.clear();
       hub.clear();
+      await leased.close(); // points held here go back before the connection quits
       await Promise.all([quit(cmd), quit(sub)]);
     },
   };

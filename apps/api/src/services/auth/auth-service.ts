@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { withoutNul, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { createMemoryCoordination } from "../../infra/coordination/memory.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { AccessClaims, AccessTokens } from "./access-tokens.ts";
@@ -53,7 +54,7 @@ export function createAuthService(deps: AuthServiceDeps) {
    * so a user who signs in often is never locked out.
    */
   async function reserveAttempt(limits: Reservation): Promise<Reservation> {
-    const counts = await Promise.all(limits.map(([key]) => coordination.incr(key, 1, { ttlMs: LOGIN_WINDOW_MS })));
+    const counts = await Promise.all(limits.map(([key]) => incr(key, 1)));
     if (counts.some((n, i) => n > limits[i]![1])) {
       await release(limits);
       throw new AppError("TOO_MANY_REQUESTS", "Too many failed sign-in attempts; try again later", { retryAfterSec: 60 });
@@ -62,7 +63,21 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   async function release(limits: Reservation): Promise<void> {
-    await Promise.all(limits.map(([key]) => coordination.incr(key, -1))).catch(() => {});
+    await Promise.all(limits.map(([key]) => incr(key, -1))).catch(() => {});
+  }
+
+  /**
+   * While coordination is unreachable the counters fall back to this instance's memory: the
+   * limit then holds per instance instead of fleet-wide, but sign-in keeps working (an
+   * operator may need it for the emergency stop exactly then) and is never unlimited.
+   */
+  const localCounters = createMemoryCoordination({ log: () => {} });
+  async function incr(key: string, by: number): Promise<number> {
+    try {
+      return await coordination.incr(key, by, { ttlMs: LOGIN_WINDOW_MS });
+    } catch {
+      return localCounters.incr(key, by, { ttlMs: LOGIN_WINDOW_MS });
+    }
   }
 
   async function login(input: TLoginInput, client: ClientInfo): Promise<TAuthTokens> {
@@ -231,8 +246,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return claims;
   }
 
-  /** After a user's row was deleted: every instance refuses their tokens from now on. */
-  async function userRemoved(userId: string): Promise<void> {
+  /** After a user's row changed or was deleted: every instance re-reads it before trusting it again. */
+  async function userChanged(userId: string): Promise<void> {
     await directory.changed(userId);
   }
 
@@ -248,7 +263,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, startSession, refresh, logout, authenticate, me, revokeAllForUser, userExists, userRemoved };
+  return { login, startSession, refresh, logout, authenticate, me, revokeAllForUser, userExists, userChanged };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

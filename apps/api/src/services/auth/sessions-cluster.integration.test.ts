@@ -97,7 +97,7 @@ describe("users.delete", () => {
       expect(await a.app.deps.db.prisma.user.count({ where: { role: "SUPERADMIN", disabled: false } })).toBeGreaterThanOrEqual(1);
     } finally {
       await a.app.deps.db.prisma.user.update({ where: { id: self.id }, data: { disabled: false } });
-      await a.app.deps.auth.userRemoved(self.id);
+      await a.app.deps.auth.userChanged(self.id);
       root = await a.login();
     }
   });
@@ -126,6 +126,20 @@ describe("a user removed from the database by other means", () => {
     await a.app.deps.db.prisma.$executeRaw`DELETE FROM "User" WHERE "id" = ${victim.id}`;
     const res = await trpcMutation(b.url, "chat.send", { message: "write after delete" }, bearer(victim.token));
     expect([200, 401]).toContain(res.status);
+  });
+});
+
+describe("disable and enable across instances", () => {
+  it("a disabled user is refused on the other instance at once, and re-enabled is accepted there at once", async () => {
+    const user = await a.userWithRole("USER");
+    expect((await me(b, user.token)).status).toBe(200); // b caches the user as live
+    expect((await trpcMutation(a.url, "users.update", { id: user.id, disabled: true }, bearer(root))).status).toBe(200);
+    const seen = await eventually(() => me(b, user.token).then((r) => r.status), (s) => s === 401, 1_500);
+    expect(seen.at(-1)).toBe(401);
+    expect((await trpcMutation(a.url, "users.update", { id: user.id, disabled: false }, bearer(root))).status).toBe(200);
+    const fresh = await a.login(user.email, "a-long-enough-password");
+    const back = await eventually(() => me(b, fresh).then((r) => r.status), (s) => s === 200, 1_500);
+    expect(back.at(-1)).toBe(200);
   });
 });
 

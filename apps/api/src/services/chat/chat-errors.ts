@@ -51,6 +51,8 @@ export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; 
       if (error.abortReason instanceof AppError && error.abortReason.code === "EMERGENCY_STOP") {
         return { code: "EMERGENCY_STOP", message: error.abortReason.message };
       }
+      // Stopped on purpose (the server shutting down): say so, not just "aborted".
+      if (error.abortReason instanceof AppError) return { code: "ABORTED", message: error.abortReason.message };
       return { code: "ABORTED", message: "Request aborted" };
     default: {
       const mapped = appErrorOfChain(error, () => null);

@@ -59,7 +59,7 @@ export function createChatService(deps: ChatServiceDeps) {
         details: { activeProviders: registry.chain().map((p) => p.id) },
       });
     }
-    const limit = await deps.coordination.consume(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
+    const limit = await deps.coordination.consumeLeased(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
     noteRateLimit({ limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {

@@ -52,7 +52,7 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
       defaultTimeoutMs: deps.settings.defaultTimeoutMs,
       defaultAggregator: deps.settings.aggregator,
     });
-    const limit = await deps.coordination.consume(`consensus:rate:${user.id}`, deps.settings.ratePerMin, 60_000);
+    const limit = await deps.coordination.consumeLeased(`consensus:rate:${user.id}`, deps.settings.ratePerMin, 60_000);
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Consensus rate limit reached (${deps.settings.ratePerMin} runs per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),

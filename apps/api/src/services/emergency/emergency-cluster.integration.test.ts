@@ -84,7 +84,7 @@ describe("emergency stop across instances", () => {
   });
 
   it("stop signals abort in-flight work on other instances with EMERGENCY_STOP", async () => {
-    const chatStop = b.app.deps.emergency.stopSignal([{ kind: "procedure", path: "chat.stream" }]);
+    const chatStop = b.app.deps.emergency.stopSignal([{ kind: "feature", feature: "chat" }]);
     const openai = b.app.deps.emergency.stopSignal([{ kind: "provider", id: "openai" }]);
     const deepseek = b.app.deps.emergency.stopSignal([{ kind: "provider", id: "deepseek" }]);
     try {

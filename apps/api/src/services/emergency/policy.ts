@@ -2,70 +2,69 @@
  * What a freeze blocks: pure functions of the state, no I/O, so the guard can run on every
  * request without a network round trip and the rules can be unit-tested exhaustively.
  */
-import type { TEmergencyScope, TEmergencyStatus } from "@switchboard/schema";
+import { roleAtLeast, type TEmergencyScope, type TEmergencyStatus, type TRole } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
+
+/**
+ * What a route or procedure belongs to, as far as a freeze is concerned. Each one declares its
+ * feature where it is defined (tRPC meta, Fastify route config); the policy below decides by
+ * feature alone, so no spelling of a URL or procedure name can change the outcome.
+ */
+export const FEATURES = [
+  /** Conversations and completions: they call models. */
+  "chat",
+  /** Multi-model runs: they call models. */
+  "consensus",
+  /** The rest of the model-serving surface (model lists, embeddings, OpenAI dialect). */
+  "gateway",
+  /** Signing in and out, sessions. */
+  "auth",
+  /** Liveness, readiness, scraping, the admin SPA's files: never touch a model. */
+  "ops",
+  /** Watching and lifting the emergency stop: how operators get out of one. */
+  "emergency",
+  /** Read-only observability for ADMIN and above (metrics, audit trail, request log, usage). */
+  "admin-read",
+  /** Calls that contain a leak: revoking keys, disabling or deleting users. */
+  "containment",
+  /** Everything else that manages Switchboard (users, keys, providers, models, freezing). */
+  "admin",
+] as const;
+export type Feature = (typeof FEATURES)[number];
 
 /** Something a request or a stream is about to use. */
 export type EmergencyTarget =
-  /** A tRPC procedure by dotted path, e.g. "chat.stream". */
-  | { kind: "procedure"; path: string }
-  /** A non-tRPC HTTP route by URL path (no query), e.g. "/v1/chat/completions". */
-  | { kind: "http"; path: string }
+  /** A feature, for a caller of `role` (null: anonymous or not yet known). */
+  | { kind: "feature"; feature: Feature; role?: TRole | null }
   /** A provider about to be called from a fallback chain (or a consensus fan-out). */
   | { kind: "provider"; id: string };
 
-/** Procedures that keep answering during any freeze (DESIGN.md): how operators get out. */
-const ALLOWED_PROCEDURES = new Set(["emergency.status", "emergency.watch", "emergency.unfreeze"]);
-const ALLOWED_PROCEDURE_PREFIXES = ["auth.", "health."];
+/** Features that keep answering during any freeze. */
+const NEVER_FROZEN: ReadonlySet<Feature> = new Set(["auth", "ops", "emergency", "containment"]);
 
-/** REST aliases that must keep working while frozen (status for dashboards, unfreeze to exit). */
-const ALLOWED_HTTP_PATHS = new Set([
-  "/api/admin/emergency/status",
-  "/api/admin/emergency/unfreeze",
-  "/api/health",
-  // Answers through metrics.summary, whose own guard decides (ADMIN observability).
-  "/api/metrics",
-]);
-/**
- * Only these HTTP prefixes are guarded by the HTTP hook. Everything else that is not /trpc
- * (/health, /ready, /metrics, the SPA files) stays up; /trpc is guarded per procedure.
- */
-const GUARDED_HTTP_PREFIXES = ["/v1/", "/api/", "/ws/"];
+/** What each feature-wide scope stops; `global` stops everything not exempt. */
+const STOPPED_BY_SCOPE: Partial<Record<TEmergencyScope, ReadonlySet<Feature>>> = {
+  // The OpenAI-compatible surface is a chat surface.
+  chat: new Set(["chat", "gateway"]),
+  consensus: new Set(["consensus"]),
+};
 
 /** Seconds a client is told to wait when a freeze has no expiry. */
 export const DEFAULT_RETRY_AFTER_SEC = 30;
 
-export function isAllowlistedProcedure(path: string): boolean {
-  return ALLOWED_PROCEDURES.has(path) || ALLOWED_PROCEDURE_PREFIXES.some((p) => path.startsWith(p));
-}
-
-function normalizeHttpPath(path: string): string {
-  const bare = path.split("?")[0] ?? path;
-  return bare.length > 1 && bare.endsWith("/") ? bare.slice(0, -1) : bare;
-}
-
 /** Does a freeze of `scope` stop `target`? (Ignores whether the freeze is active.) */
 export function scopeBlocks(scope: TEmergencyScope, target: EmergencyTarget): boolean {
-  switch (target.kind) {
-    case "procedure": {
-      if (isAllowlistedProcedure(target.path)) return false;
-      if (scope === "global") return true;
-      if (scope === "chat") return target.path.startsWith("chat.");
-      if (scope === "consensus") return target.path.startsWith("consensus.");
-      return false; // provider scopes take a provider out of chains; the feature keeps serving
-    }
-    case "http": {
-      const path = normalizeHttpPath(target.path);
-      if (ALLOWED_HTTP_PATHS.has(path)) return false;
-      if (!GUARDED_HTTP_PREFIXES.some((p) => path.startsWith(p) || `${path}/` === p)) return false;
-      if (scope === "global") return true;
-      // /v1 is the OpenAI-compatible chat surface, /ws/chat the WebSocket one.
-      if (scope === "chat") return path.startsWith("/v1/") || path === "/v1" || path === "/ws/chat";
-      return false;
-    }
-    case "provider":
-      return scope === "global" || scope === `provider:${target.id}`;
+  if (target.kind === "provider") return scope === "global" || scope === `provider:${target.id}`;
+  const { feature } = target;
+  if (NEVER_FROZEN.has(feature)) return false;
+  if (scope === "global") {
+    // An operator needs the dashboard and the audit trail most during an incident, and none
+    // of it calls a model; a USER has no business there, frozen or not.
+    if (feature === "admin-read") return !(target.role && roleAtLeast(target.role, "ADMIN"));
+    return true;
   }
+  // Provider scopes take a provider out of chains; every feature keeps serving.
+  return STOPPED_BY_SCOPE[scope]?.has(feature) ?? false;
 }
 
 /** True while the freeze is in force at `nowMs` (an expired freeze no longer blocks). */

@@ -34,6 +34,8 @@ export interface CircuitBreaker {
   /** The acquired call ended without a verdict (e.g. the client left): free the probe slot. */
   release(id: string): void;
   snapshot(id: string): CircuitSnapshot;
+  /** True while the circuit is open and its cooldown not over (no allocation: per-request path). */
+  isOpen(id: string): boolean;
 }
 
 export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreaker {
@@ -67,6 +69,10 @@ export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreake
     },
     release(id) {
       entry(id).probing = false;
+    },
+    isOpen(id) {
+      const e = entries.get(id);
+      return e !== undefined && e.openUntil !== null && (now() < e.openUntil || e.probing);
     },
     snapshot(id) {
       const e = entry(id);

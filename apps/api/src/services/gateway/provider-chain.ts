@@ -65,7 +65,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   function healthy(id: TProviderId): boolean {
     if (deps.isProviderFrozen?.(id)) return false;
     if ((cooldownUntil.get(id) ?? 0) > now()) return false;
-    return deps.breaker.snapshot(id).state !== "open";
+    return !deps.breaker.isOpen(id);
   }
 
   /**
@@ -75,17 +75,23 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
    */
   function ordered(targets: readonly LiveTarget[]): readonly LiveTarget[] {
     let total = 0;
-    for (const t of targets) if (t.weight !== null && healthy(t.provider.id)) total += t.weight;
-    if (total === 0) return targets;
-    let draw = random() * total;
-    let pick: LiveTarget | undefined;
+    let eligible: LiveTarget[] | undefined;
     for (const t of targets) {
       if (t.weight === null || !healthy(t.provider.id)) continue;
-      pick = t;
-      draw -= t.weight;
-      if (draw < 0) break;
+      (eligible ??= []).push(t);
+      total += t.weight;
     }
-    return pick === targets[0] ? targets : [pick!, ...targets.filter((t) => t !== pick)];
+    if (!eligible) return targets;
+    let draw = random() * total;
+    let pick = eligible[eligible.length - 1]!;
+    for (const t of eligible) {
+      draw -= t.weight!;
+      if (draw < 0) {
+        pick = t;
+        break;
+      }
+    }
+    return pick === targets[0] ? targets : [pick, ...targets.filter((t) => t !== pick)];
   }
 
   /**

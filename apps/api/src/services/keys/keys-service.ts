@@ -208,7 +208,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       }
     }
     if (grant.rateLimitPerMin === null) return undefined;
-    const r = await deps.coordination.consume(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
+    const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
     const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
     if (!r.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {

@@ -7,7 +7,6 @@ import { createRequestRecorder } from "./request-recorder.ts";
 
 export type { FinishedRequest } from "./request-recorder.ts";
 export type { ModelPrices, PriceLookup } from "./pricing.ts";
-export { noPrices } from "./pricing.ts";
 
 export interface RequestLogDeps {
   prisma: PrismaClient;

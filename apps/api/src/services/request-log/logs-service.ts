@@ -95,7 +95,11 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   }
 
   async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
-    const where: Prisma.RequestLogWhereInput = { ...dateRange(input.from, input.to), ...(ownOnly(viewer) ? { userId: viewer.id } : {}) };
+    const where: Prisma.RequestLogWhereInput = {
+      ...dateRange(input.from, input.to),
+      ...(ownOnly(viewer) ? { userId: viewer.id } : {}),
+      ...(input.keyId ? { keyId: input.keyId } : {}),
+    };
     const totals = await prisma.requestLog.aggregate({ where, _count: { _all: true }, _sum: { promptTokens: true, completionTokens: true, costUsd: true } });
     const total = {
       requests: totals._count._all,

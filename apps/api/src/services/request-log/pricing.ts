@@ -9,8 +9,6 @@ export interface ModelPrices {
 /** Model name (as clients send it, or as the provider reported it) → prices, when known. */
 export type PriceLookup = (model: string) => ModelPrices | undefined;
 
-export const noPrices: PriceLookup = () => undefined;
-
 export function costUsd(prices: ModelPrices | undefined, tokens: { prompt: number; completion: number; cached?: number }): number {
   if (!prices) return 0;
   const cached = Math.min(tokens.cached ?? 0, tokens.prompt);

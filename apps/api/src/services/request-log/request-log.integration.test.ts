@@ -8,12 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
-import type { PriceLookup } from "./pricing.ts";
 
 const prefix = uniquePrefix("reqlog");
-// The template provider answers offline; price its model (and the "auto" route) generously
-// so one request costs a visible amount.
-const prices: PriceLookup = (model) => (model === "auto" ? { inputPerMTok: 1_000, outputPerMTok: 2_000 } : undefined);
 let a: TestApp;
 let b: TestApp;
 let user: { id: string; email: string; token: string };
@@ -21,12 +17,22 @@ let other: { id: string; email: string; token: string };
 let admin: { id: string; email: string; token: string };
 
 beforeAll(async () => {
-  const appOptions = { prices, requestLogFlushMs: 100 };
+  const appOptions = { requestLogFlushMs: 100 };
   a = await startTestApp({ redisKeyPrefix: prefix, appOptions, env: { REQUEST_LOG_BODIES: "true" } });
   b = await startTestApp({ databaseUrl: a.app.deps.env.DATABASE_URL!, redisKeyPrefix: prefix, appOptions });
   user = await a.userWithRole("USER");
   other = await a.userWithRole("USER");
   admin = await a.userWithRole("ADMIN");
+  // Price the default route generously (through the model configuration, as an operator
+  // would), so one offline template answer costs a visible amount.
+  const root = a.client(await a.login());
+  const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
+  await root.models.upsert.mutate({
+    name: "auto",
+    targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, ...(t.weight !== null ? { weight: t.weight } : {}) })),
+    inputPricePerMTok: 1_000,
+    outputPricePerMTok: 2_000,
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,0 +1,50 @@
+import type { TUsageSummary } from "@switchboard/schema";
+import { useQuery } from "@tanstack/react-query";
+import { DataTable, type Column } from "../../components/data-table.tsx";
+import { lastDays, usageSummary, usd } from "../usage-data.ts";
+
+type Group = TUsageSummary["groups"][number];
+
+/** Spend per day for the last `days` days, as bars (days without requests show as empty). */
+export function SpendByDay({ days = 30 }: { days?: number }) {
+  const range = lastDays(days);
+  const q = useQuery(usageSummary({ groupBy: "day", from: `${range[0]}T00:00:00Z` }));
+  const byDay = new Map(q.data?.groups.map((g) => [g.key, g]) ?? []);
+  const max = Math.max(1e-9, ...range.map((d) => byDay.get(d)?.costUsd ?? 0));
+  return (
+    <section className="card" aria-label="Spend per day" data-testid="spend-by-day">
+      <h2>Spend per day <span className="muted">· {usd(q.data?.total.costUsd ?? 0)} in {days} days</span></h2>
+      <div className="day-bars">
+        {range.map((d) => {
+          const g = byDay.get(d);
+          const h = g ? Math.max(2, (g.costUsd / max) * 100) : 0;
+          return (
+            <div key={d} className="day-bar" title={`${d}: ${usd(g?.costUsd ?? 0)}, ${g?.requests ?? 0} requests`}>
+              <span style={{ height: `${h}%` }} />
+            </div>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
+
+const columns: Column<Group>[] = [
+  { id: "key", header: "Name", cell: (g) => g.label ?? g.key },
+  { id: "requests", header: "Requests", align: "right", cell: (g) => g.requests.toLocaleString() },
+  { id: "prompt", header: "Prompt tokens", align: "right", cell: (g) => g.promptTokens.toLocaleString(), secondary: true },
+  { id: "completion", header: "Completion tokens", align: "right", cell: (g) => g.completionTokens.toLocaleString(), secondary: true },
+  { id: "cost", header: "Cost", align: "right", cell: (g) => usd(g.costUsd) },
+];
+
+/** The top groups (keys, models, users, providers) by spend. */
+export function TopSpend({ groupBy, title, limit }: { groupBy: "user" | "key" | "model" | "provider"; title: string; limit?: number }) {
+  const q = useQuery(usageSummary({ groupBy }));
+  const rows = (q.data?.groups ?? []).slice(0, limit ?? 100);
+  return (
+    <section className="card card-flush" aria-label={title}>
+      <div className="table-toolbar"><h2>{title}</h2></div>
+      <DataTable label={title} testId={`top-${groupBy}`} columns={columns} rows={rows} rowKey={(g) => g.key} busy={q.isFetching} empty="No spend yet." />
+    </section>
+  );
+}

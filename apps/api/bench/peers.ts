@@ -1,0 +1,316 @@
+/**
+ * `npm run bench:peers`: Switchboard next to a peer gateway on the same loopback upstream.
+ *
+ * Installs the Portkey OSS gateway and autocannon from the npm registry into a temporary
+ * folder (never into the project's dependencies), then starts, each in its own process:
+ * the benchmark upstream (an OpenAI-protocol server), Portkey (`--headless`), Switchboard
+ * embedded (PGlite, in-process coordination) and Switchboard cluster (PostgreSQL + Redis on
+ * a fresh database and key prefix). Every Switchboard request is signed in, rate limited
+ * (limit set high), counted in metrics and passes the emergency gate.
+ *
+ * For each target and each round, interleaved (so a noisy moment hits every target alike):
+ *   c=1   sequential keep-alive requests for BENCH_SECONDS, each timed with hrtime
+ *         (autocannon's histogram keeps whole milliseconds, too coarse for a loopback hop);
+ *         streams also time the first content token (TTFT);
+ *   c=32  autocannon for BENCH_SECONDS: requests per second, non-stream and stream.
+ * Every figure is the median over BENCH_ROUNDS rounds; "added" is over the direct upstream.
+ *
+ * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,portkey,embedded,cluster),
+ * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
+ * TEST_DATABASE_URL, REDIS_URL.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freeLoopbackPort } from "../test/ports.ts";
+import { percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
+
+const PORTKEY_VERSION = "1.15.2";
+const AUTOCANNON_VERSION = "8.0.0";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const TARGETS = (process.env.BENCH_TARGETS ?? "direct,portkey,embedded,cluster").split(",");
+const PEERS_DIR = process.env.BENCH_PEERS_DIR ?? join(tmpdir(), `switchboard-bench-peers-${PORTKEY_VERSION}-${AUTOCANNON_VERSION}`);
+const MESSAGES = [{ role: "user", content: "Say hello" }];
+
+const run = promisify(execFile);
+
+interface Target {
+  name: string;
+  label: string;
+  url: string;
+  headers: Record<string, string>;
+  model: string;
+  pid: number;
+  rssIdleMb: number;
+  stop(): Promise<void> | void;
+}
+
+interface Sample {
+  c1Mean: number;
+  c1P50: number;
+  ttftMean: number;
+  ttftP50: number;
+  streamMean: number;
+  rps: number;
+  streamRps: number;
+}
+
+const rssMb = (pid: number) => {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+};
+
+async function installPeers(): Promise<void> {
+  const installed = (name: string) => {
+    const file = join(PEERS_DIR, "node_modules", name, "package.json");
+    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : null;
+  };
+  if (installed("@portkey-ai/gateway") === PORTKEY_VERSION && installed("autocannon") === AUTOCANNON_VERSION) return;
+  progress(`[bench] installing @portkey-ai/gateway@${PORTKEY_VERSION} and autocannon@${AUTOCANNON_VERSION} into ${PEERS_DIR}`);
+  await mkdir(PEERS_DIR, { recursive: true });
+  await writeFile(join(PEERS_DIR, "package.json"), JSON.stringify({ name: "switchboard-bench-peers", private: true }));
+  await run("npm", ["install", "--prefix", PEERS_DIR, "--no-audit", "--no-fund", "--ignore-scripts", "--no-save",
+    `@portkey-ai/gateway@${PORTKEY_VERSION}`, `autocannon@${AUTOCANNON_VERSION}`], { cwd: PEERS_DIR, maxBuffer: 16 * 1024 * 1024 });
+}
+
+/**
+ * Loaded into Portkey's process. (1) Portkey listens on every interface and has no flag to
+ * change that: listen() binds loopback only. (2) Streams: @hono/node-server's lightweight
+ * Response keeps the upstream fetch Response's immutable Headers when Portkey wraps it, so
+ * Portkey's header update throws "immutable" and every streamed request answers 500 (seen
+ * with @hono/node-server 1.19 on Node 20 and 24). Event streams get a copy with mutable
+ * headers; JSON answers are left exactly as they were, so non-stream figures are untouched.
+ */
+const PORTKEY_PRELOAD = `const upstreamFetch = globalThis.fetch;
+const UndiciResponse = globalThis.Response;
+globalThis.fetch = async (...args) => {
+  const res = await upstreamFetch(...args);
+  if (!res.headers.get("content-type")?.startsWith("text/event-stream")) return res;
+  return new UndiciResponse(res.body, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) });
+};
+import net from "node:net";
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === "number") {
+    if (typeof args[1] === "function") args.splice(1, 0, "127.0.0.1");
+    else if (args[1] === undefined || args[1] === "0.0.0.0" || args[1] === "::") args[1] = "127.0.0.1";
+  } else if (args[0] && typeof args[0] === "object" && args[0].port !== undefined && !args[0].host) {
+    args[0] = { ...args[0], host: "127.0.0.1" };
+  }
+  return listen.apply(this, args);
+};
+`;
+
+async function startPortkey(upstreamUrl: string): Promise<Omit<Target, "rssIdleMb">> {
+  const preload = join(PEERS_DIR, "portkey-preload.mjs");
+  await writeFile(preload, PORTKEY_PRELOAD);
+  const port = await freeLoopbackPort();
+  const bin = join(PEERS_DIR, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+  const child: ChildProcess = spawn(process.execPath, ["--import", preload, bin, `--port=${port}`, "--headless"], {
+    cwd: PEERS_DIR,
+    env: { PATH: process.env.PATH, NODE_ENV: "production" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Portkey exited with code ${child.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error("Portkey did not answer within 30 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name: "portkey",
+    label: `Portkey OSS gateway ${PORTKEY_VERSION} (--headless)`,
+    url: `${url}/v1/chat/completions`,
+    // Portkey's own way to reach an OpenAI-compatible server at a custom address.
+    headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": upstreamUrl, authorization: "Bearer unused" },
+    model: "beta",
+    pid: child.pid!,
+    stop: () => void child.kill("SIGTERM"),
+  };
+}
+
+function switchboardTarget(name: string, label: string, api: BenchApi): Omit<Target, "rssIdleMb"> {
+  return { name, label, url: `${api.url}/v1/chat/completions`, headers: api.auth, model: "auto", pid: api.pid, stop: api.stop };
+}
+
+const bodyOf = (target: Target, stream: boolean) => JSON.stringify({ model: target.model, messages: MESSAGES, ...(stream ? { stream: true } : {}) });
+
+/** One request on a keep-alive agent: total time and time to the first content token (ms). */
+function timed(agent: Agent, target: Target, body: string): Promise<{ total: number; ttft: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+    const req = request(
+      target.url,
+      { method: "POST", agent, headers: { ...target.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        let seen = "";
+        let ttft = 0;
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          if (ttft) return;
+          seen += chunk;
+          if (/"content":"[^"]/.test(seen)) ttft = ms();
+        });
+        res.on("end", () => {
+          const total = ms();
+          if (res.statusCode !== 200) reject(new Error(`${target.name} answered ${res.statusCode}: ${seen.slice(0, 300)}`));
+          else resolve({ total, ttft: ttft || total });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Sequential requests for `seconds`: latencies (and TTFTs) in ms. */
+async function sequential(target: Target, stream: boolean, seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const body = bodyOf(target, stream);
+  const totals: number[] = [];
+  const ttfts: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < until) {
+      const { total, ttft } = await timed(agent, target, body);
+      totals.push(total);
+      ttfts.push(ttft);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { totals: totals.sort((a, b) => a - b), ttfts: ttfts.sort((a, b) => a - b) };
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+
+/** autocannon at concurrency 32: requests per second (every answer must be a 200). */
+async function throughput(target: Target, stream: boolean, seconds: number): Promise<number> {
+  const bin = join(PEERS_DIR, "node_modules", "autocannon", "autocannon.js");
+  const headers = Object.entries({ ...target.headers, "content-type": "application/json" }).flatMap(([k, v]) => ["-H", `${k}=${v}`]);
+  const { stdout } = await run(process.execPath, [bin, "-c", "32", "-d", String(seconds), "-m", "POST", ...headers, "-b", bodyOf(target, stream), "--json", target.url], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const result = JSON.parse(stdout) as { requests: { total: number }; duration: number; non2xx: number; errors: number; timeouts: number };
+  if (result.non2xx + result.errors + result.timeouts > 0) {
+    throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts at c=32`);
+  }
+  return result.requests.total / result.duration;
+}
+
+async function sample(target: Target, seconds: number): Promise<Sample> {
+  progress(`[bench] ${target.name}: c=1`);
+  const plain = await sequential(target, false, seconds);
+  progress(`[bench] ${target.name}: c=1 stream`);
+  const streamed = await sequential(target, true, seconds);
+  progress(`[bench] ${target.name}: c=32`);
+  const rps = target.name === "direct" ? NaN : await throughput(target, false, seconds);
+  progress(`[bench] ${target.name}: c=32 stream`);
+  const streamRps = target.name === "direct" ? NaN : await throughput(target, true, seconds);
+  return {
+    c1Mean: mean(plain.totals),
+    c1P50: percentile(plain.totals, 50),
+    ttftMean: mean(streamed.ttfts),
+    ttftP50: percentile(streamed.ttfts, 50),
+    streamMean: mean(streamed.totals),
+    rps,
+    streamRps,
+  };
+}
+
+const median = (values: number[]) => {
+  const s = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  await installPeers();
+  const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
+  const targets: Target[] = [];
+  const add = (t: Omit<Target, "rssIdleMb">) => targets.push({ ...t, rssIdleMb: rssMb(t.pid) });
+  try {
+    const providerEnv = { BETA_MODEL_BASE_URL: upstream.line, PROVIDER_ORDER: "beta,template" };
+    for (const name of TARGETS) {
+      progress(`[bench] starting ${name}`);
+      if (name === "direct") {
+        add({ name, label: "fake upstream direct", url: `${upstream.line}/chat/completions`, headers: {}, model: "beta", pid: upstream.pid, stop: () => {} });
+      } else if (name === "portkey") {
+        add(await startPortkey(upstream.line));
+      } else if (name === "embedded") {
+        add(switchboardTarget(name, "Switchboard embedded (PGlite)", await startBenchApi(providerEnv, { embedded: true })));
+      } else if (name === "cluster") {
+        add(switchboardTarget(name, "Switchboard cluster (PostgreSQL + Redis)", await startBenchApi(providerEnv)));
+      } else {
+        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,portkey,embedded,cluster)`);
+      }
+    }
+    // Warm-up (JIT, connection pools, first lease of the rate limit), not measured.
+    for (const target of targets) await sample(target, 1);
+
+    const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotating the order spreads any drift in machine load across targets.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const target of order) {
+        progress(`[bench] round ${round + 1}/${ROUNDS} ${target.name}`);
+        samples.get(target.name)!.push(await sample(target, SECONDS));
+      }
+    }
+    progress("");
+    report(targets, samples);
+  } finally {
+    for (const target of targets) await target.stop();
+    upstream.stop();
+  }
+}
+
+function report(targets: Target[], samples: Map<string, Sample[]>): void {
+  const med = (name: string, key: keyof Sample) => median(samples.get(name)!.map((s) => s[key]));
+  const direct = targets.some((t) => t.name === "direct") ? { c1: med("direct", "c1Mean"), ttft: med("direct", "ttftMean") } : null;
+  const portkeyRps = targets.some((t) => t.name === "portkey") ? { plain: med("portkey", "rps"), stream: med("portkey", "streamRps") } : null;
+  const f = (v: number, digits = 3) => (Number.isNaN(v) ? "—" : v.toFixed(digits));
+  const ms = (v: number) => (Number.isNaN(v) ? "—" : `${v.toFixed(3)} ms`);
+  const plus = (v: number) => (Number.isNaN(v) ? "—" : `${v >= 0 ? "+" : ""}${v.toFixed(3)} ms`);
+  const ratio = (v: number, of: number | undefined) => (of && !Number.isNaN(v) ? ` (${(v / of).toFixed(2)}×)` : "");
+
+  console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement`);
+  console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  console.log("| target | c=1 p50 | c=1 mean | mean added over direct | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const t of targets) {
+    const c1 = med(t.name, "c1Mean");
+    const ttft = med(t.name, "ttftMean");
+    const rps = med(t.name, "rps");
+    const streamRps = med(t.name, "streamRps");
+    const isDirect = t.name === "direct";
+    console.log(
+      `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMb(t.pid), 0)} MB |`,
+    );
+  }
+  if (!direct || !portkeyRps) return;
+  console.log("\nGoals (ratios from this run):");
+  for (const name of ["embedded", "cluster"].filter((n) => samples.has(n))) {
+    const added = med(name, "c1Mean") - direct.c1;
+    const ttftAdded = med(name, "ttftMean") - direct.ttft;
+    const rssNow = rssMb(targets.find((t) => t.name === name)!.pid);
+    const rssGoal = name === "cluster" ? 200 : 300;
+    const check = (ok: boolean) => (ok ? "met" : "NOT met");
+    console.log(`  ${name}: mean added at c=1 ${plus(added)} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
+  }
+  if (samples.has("cluster")) {
+    const r = med("cluster", "rps") / portkeyRps.plain;
+    console.log(`  cluster c=32: ${r.toFixed(2)}× Portkey's req/s (≥ 4×: ${r >= 4 ? "met" : "NOT met"})`);
+  }
+}
+
+await main();

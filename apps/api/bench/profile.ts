@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:profile`: where Switchboard's CPU goes on POST /v1/chat/completions.
+ *
+ * Starts the benchmark upstream and one Switchboard (cluster by default) with the V8 CPU
+ * profiler on (bench/cpu-profile.mjs: the same profiler as `node --cpu-prof`, which Node 20
+ * refuses inside NODE_OPTIONS), sends PROFILE_REQUESTS requests at PROFILE_CONCURRENCY,
+ * stops the server and prints what the profile says: CPU time per request (from /proc),
+ * self time by area (our code, each dependency, Node internals, GC) and the top functions
+ * by self time. The .cpuprofile is kept in PROFILE_OUT when set (open it in Chrome
+ * DevTools' Performance panel or speedscope for the flame graph).
+ *
+ * Knobs: PROFILE_MODE (cluster|embedded), PROFILE_STREAM (1 = stream: true),
+ * PROFILE_REQUESTS (4000), PROFILE_CONCURRENCY (16), PROFILE_WARMUP (500), PROFILE_TOP (25).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { post, progress, runLoad, spawnHelper, startBenchApi } from "./load.ts";
+
+const MODE = process.env.PROFILE_MODE ?? "cluster";
+const STREAM = process.env.PROFILE_STREAM === "1";
+const REQUESTS = Number(process.env.PROFILE_REQUESTS ?? 4000);
+const CONCURRENCY = Number(process.env.PROFILE_CONCURRENCY ?? 16);
+const WARMUP = Number(process.env.PROFILE_WARMUP ?? 500);
+const TOP = Number(process.env.PROFILE_TOP ?? 25);
+const OUT = process.env.PROFILE_OUT;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+const cpuMsOf = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+};
+
+/** Which part of the process a script URL belongs to. */
+export function areaOf(url: string, functionName: string): string {
+  if (!url) return functionName.startsWith("(") ? functionName : "(native / V8 builtins)";
+  if (url.startsWith("node:")) return "node internals";
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  const ours = /\/(apps\/[^/]+\/src\/[^/]+|packages\/[^/]+)/.exec(url);
+  return ours ? ours[1]! : url;
+}
+
+/** Self time per function and per area, in ms, from the samples and their time deltas. */
+export function summarize(profile: CpuProfile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfByNode = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfByNode.set(id, (selfByNode.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  const byFunction = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  let total = 0;
+  for (const [id, ms] of selfByNode) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    if (functionName === "(idle)") continue;
+    total += ms;
+    const where = url ? `${url.replace(/^file:\/\/.*?\/(node_modules|apps|packages)\//, "$1/")}:${lineNumber + 1}` : "";
+    const fn = `${functionName || "(anonymous)"} ${where}`.trim();
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms);
+    const area = areaOf(url, functionName);
+    byArea.set(area, (byArea.get(area) ?? 0) + ms);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  return { total, functions: sorted(byFunction), areas: sorted(byArea) };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "switchboard-profile-"));
+  const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
+  const api = await startBenchApi(
+    {
+      BETA_MODEL_BASE_URL: upstream.line,
+      PROVIDER_ORDER: "beta,template",
+      NODE_OPTIONS: `--import ${fileURLToPath(new URL("./cpu-profile.mjs", import.meta.url))}`,
+      CPU_PROF_DIR: dir,
+      CPU_PROF_ON_SIGNAL: "1",
+    },
+    { embedded: MODE === "embedded" },
+  );
+  let cpuMsPerRequest = 0;
+  try {
+    const body = { model: "auto", messages: [{ role: "user", content: "Say hello" }], ...(STREAM ? { stream: true } : {}) };
+    const call = post(`${api.url}/v1/chat/completions`, body, api.auth);
+    await runLoad("warm-up", call, { total: WARMUP, concurrency: CONCURRENCY });
+    process.kill(api.pid, "SIGUSR2"); // the profile starts here, after start-up and warm-up
+    const before = cpuMsOf(api.pid);
+    await runLoad("profile", call, { total: REQUESTS, concurrency: CONCURRENCY });
+    cpuMsPerRequest = (cpuMsOf(api.pid) - before) / REQUESTS;
+    progress("");
+  } finally {
+    await api.stop(); // SIGTERM: the preload writes the profile
+    upstream.stop();
+  }
+  const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`no profile written to ${dir}`);
+  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
+  if (OUT) await copyFile(join(dir, file), join(OUT, `switchboard-${MODE}-${STREAM ? "stream" : "json"}.cpuprofile`));
+  await rm(dir, { recursive: true, force: true });
+
+  const { total, functions, areas } = summarize(profile);
+  const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)}%`;
+  console.log(`\nPOST /v1/chat/completions${STREAM ? " (stream)" : ""}, Switchboard ${MODE}, ${REQUESTS} requests at c=${CONCURRENCY}; node ${process.version}`);
+  console.log(`CPU per request (user + system, /proc): ${cpuMsPerRequest.toFixed(3)} ms; profiled busy time ${(total / 1000).toFixed(1)} s\n`);
+  console.log("self time by area:");
+  for (const [area, ms] of areas.slice(0, 20)) console.log(`  ${pct(ms)}  ${area}`);
+  console.log(`\ntop ${TOP} functions by self time:`);
+  for (const [fn, ms] of functions.slice(0, TOP)) console.log(`  ${pct(ms)}  ${fn}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,28 @@
+/**
+ * Cross-site request forgery: a request that changes state (any method but GET, HEAD and
+ * OPTIONS), authenticated by the session cookie alone, must come from our own origin or one
+ * in CORS_ORIGINS, else 403. Queries and subscriptions that cost money (procedure meta
+ * `metered`) get the same check in the procedure middleware, from the context's
+ * `crossOriginCookie`. Bearer tokens and API keys are never affected.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../services/errors.ts";
+import { CROSS_ORIGIN_MESSAGE, isCrossOriginCookieRequest } from "../trpc/cookies.ts";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Our own origin as the browser names it (scheme and host as this request arrived). */
+const selfOrigin = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
+
+export function crossOriginCookie(request: FastifyRequest, allowedOrigins: readonly string[]): boolean {
+  return isCrossOriginCookieRequest(request.headers, selfOrigin(request), allowedOrigins);
+}
+
+export function registerCsrfCheck(app: FastifyInstance, deps: Pick<AppDeps, "env">): void {
+  app.addHook("onRequest", async (request) => {
+    // (WebSocket upgrades are GETs: the socket code checks their Origin before using a cookie.)
+    if (SAFE_METHODS.has(request.method)) return;
+    if (crossOriginCookie(request, deps.env.CORS_ORIGINS)) throw new AppError("FORBIDDEN", CROSS_ORIGIN_MESSAGE);
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * MAX_IN_FLIGHT_REQUESTS on a real server: with the cap taken by requests waiting on the
+ * upstream, new work is refused at once with 503 + Retry-After in the caller's dialect,
+ * while health, metrics and the emergency stop keep answering; capacity comes back as soon
+ * as the held requests finish.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+
+let t: TestApp;
+let beta: FakeOpenAIServer;
+let token: string;
+
+beforeAll(async () => {
+  beta = await startFakeOpenAI({ name: "beta" });
+  t = await startTestApp({
+    mode: "embedded",
+    env: { BETA_MODEL_BASE_URL: beta.url, PROVIDER_ORDER: "beta,template", MAX_IN_FLIGHT_REQUESTS: "2", CHAT_RATE_LIMIT_PER_MIN: "1000" },
+  });
+  token = await t.login();
+});
+afterAll(async () => {
+  await t?.close();
+  await beta?.close();
+});
+
+const chat = (stream = false) =>
+  fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }], stream }),
+  });
+
+describe("load shedding", () => {
+  it("refuses beyond the cap with 503 + Retry-After, keeps ops and emergency endpoints, recovers", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    beta.enqueue({ kind: "wait", until: held }, { kind: "wait", until: held });
+    const first = [chat(), chat(true)];
+    await beta.waitForRequests(2);
+
+    const refused = await chat();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    const body = (await refused.json()) as { error: { message: string } };
+    expect(body.error.message).toMatch(/overloaded/);
+
+    const trpc = await fetch(`${t.url}/trpc/chat.providers`, { headers: { authorization: `Bearer ${token}` } });
+    expect(trpc.status).toBe(503);
+    expect(trpc.headers.get("retry-after")).toBe("1");
+
+    for (const path of ["/health", "/metrics", "/api/admin/emergency/status", "/trpc/emergency.status"]) {
+      expect((await fetch(`${t.url}${path}`)).status, path).toBe(200);
+    }
+
+    release();
+    const answers = await Promise.all(first);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    await Promise.all(answers.map((r) => r.text()));
+    expect((await chat()).status).toBe(200);
+  });
+});

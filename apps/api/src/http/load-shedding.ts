@@ -1,0 +1,34 @@
+/**
+ * Overload protection: at most MAX_IN_FLIGHT_REQUESTS requests are being handled at once
+ * per instance (a stream counts until it ends). Beyond that a new request is refused at
+ * once with 503 + Retry-After, in the caller's dialect (the route's error handler), rather
+ * than queued: under a burst the instance answers quickly and its memory stays bounded by
+ * the cap instead of growing with the backlog.
+ *
+ * Never refused: health, readiness and metrics (the load balancer and monitoring must see
+ * an overloaded instance) and the emergency stop (a freeze matters most under a flood).
+ */
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../services/errors.ts";
+
+const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/", "/trpc/emergency."];
+
+export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "env">): void {
+  const max = deps.env.MAX_IN_FLIGHT_REQUESTS;
+  if (max === 0) return;
+  let inFlight = 0;
+  app.addHook("onRequest", async (request, reply) => {
+    const url = request.url;
+    for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return;
+    if (inFlight >= max) {
+      throw new AppError("SERVICE_UNAVAILABLE", "The server is overloaded; retry shortly", {
+        retryAfterSec: 1,
+        details: { reason: "overloaded" },
+      });
+    }
+    inFlight++;
+    // "close" fires once for every response, hijacked streams and aborted requests included.
+    reply.raw.once("close", () => inFlight--);
+  });
+}

@@ -1,0 +1,25 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/**
+ * For a request no route matched: when the path exists under other methods (TRACE on a
+ * procedure, DELETE on /health), answers 405 with the Allow header and returns true.
+ */
+export function sendMethodNotAllowed(request: FastifyRequest, reply: FastifyReply): boolean {
+  const path = request.url.split("?")[0] ?? request.url;
+  // A catch-all (the SPA's files) says nothing about this path; a route for this very
+  // method means the route itself answered "not found".
+  const serves = (method: string) => {
+    const found = request.server.findRoute({ method, url: path });
+    return found !== null && (found.params as Record<string, unknown>)["*"] === undefined;
+  };
+  if (serves(request.method)) return false;
+  const allow = METHODS.filter((method) => method !== request.method && serves(method));
+  if (allow.length === 0) return false;
+  void reply
+    .status(405)
+    .header("allow", allow.join(", "))
+    .send({ error: { code: "METHOD_NOT_ALLOWED", message: `${request.method} is not allowed here; use ${allow.join(", ")}` } });
+  return true;
+}

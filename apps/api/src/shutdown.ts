@@ -1,0 +1,29 @@
+/**
+ * A graceful stop: take no new work, end every endless stream with a final event at once,
+ * give in-flight requests and chat streams SHUTDOWN_TIMEOUT_MS (ending what is left with an
+ * explicit error just before it), then flush metrics and logs and close the infrastructure.
+ */
+import type { FastifyInstance } from "fastify";
+import type { App } from "./app.ts";
+
+/** How long before the hard deadline in-flight model calls are ended, so their error is written out. */
+const WRITE_OUT_MS = 1_000;
+
+export async function stopGracefully(server: FastifyInstance, app: App, timeoutMs: number): Promise<void> {
+  const { lifecycle, log } = app.deps;
+  lifecycle.beginStop(Math.max(timeoutMs - WRITE_OUT_MS, Math.floor(timeoutMs * 0.8)));
+  // Connections left idle as their last response ends are closed as soon as they are
+  // (Node closes only the idle ones of the moment), and at the deadline every one is.
+  const sweep = setInterval(() => server.server.closeIdleConnections(), 100);
+  const hard = setTimeout(() => server.server.closeAllConnections(), timeoutMs);
+  try {
+    // Stops listening at once; new requests on open connections get 503 meanwhile.
+    await server.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(hard);
+  }
+  // Metrics are written (Redis snapshot, database buckets) before their stores close.
+  await app.close();
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+}
