@@ -88,6 +88,12 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(api.readinessProbe?.httpGet?.path).toBe("/ready");
     expect(api.livenessProbe?.httpGet?.path).toBe("/health");
     expect(api.lifecycle?.preStop).toBeDefined();
+    // Kubernetes' SIGKILL comes after the preStop pause and the server's own drain.
+    const config = byKind("ConfigMap").find((o) => o.metadata.name === "switchboard-config")!;
+    const drainMs = (parseEnv({ SHUTDOWN_TIMEOUT_MS: config.data?.SHUTDOWN_TIMEOUT_MS }) as unknown as { SHUTDOWN_TIMEOUT_MS?: number }).SHUTDOWN_TIMEOUT_MS ?? 10_000;
+    const preStopMs = Number((api.lifecycle?.preStop as { exec?: { command?: string[] } }).exec?.command?.[1] ?? 0) * 1000;
+    const graceSec = (podTemplateOf(byKind("Deployment")[0]!).spec as unknown as { terminationGracePeriodSeconds: number }).terminationGracePeriodSeconds;
+    expect(graceSec * 1000).toBeGreaterThan(preStopMs + drainMs);
     expect(api.resources?.requests?.cpu).toBeDefined();
     expect(api.resources?.limits?.memory).toBeDefined();
     const job = podTemplateOf(byKind("Job")[0]!).spec.containers[0]!;

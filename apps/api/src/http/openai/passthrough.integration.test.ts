@@ -140,9 +140,18 @@ describe("request pass-through", () => {
       expect(error).toBeInstanceOf(BadRequestError);
       expect(error.error).toEqual(refusal.error);
     }
-    // Neither fallback nor circuit: openai was never asked, and beta still takes requests.
+    // Streamed requests too: the refusal comes before any chunk, as a real status.
+    const streamed = await post("/v1/chat/completions", { model: "auto", stream: true, messages: [{ role: "user", content: "hi" }] });
+    expect(streamed.status).toBe(400);
+    expect(await streamed.json()).toEqual(refusal);
+    // Neither fallback nor circuit (threshold 2): openai was never asked, and beta still takes requests.
     expect(up.fakes.openai.requests).toHaveLength(0);
-    expect(up.fakes.beta.requests).toHaveLength(3);
+    expect(up.fakes.beta.requests).toHaveLength(4);
+
+    up.fakes.beta.setDefault({ kind: "status", status: 422, body: JSON.stringify({ error: { message: "unprocessable", type: "invalid_request_error", param: "tools", code: null } }) });
+    const unprocessable = await post("/v1/chat/completions", { model: "auto", messages: [{ role: "user", content: "hi" }] });
+    expect(unprocessable.status).toBe(422);
+    expect(await unprocessable.json()).toEqual({ error: { message: "unprocessable", type: "invalid_request_error", param: "tools", code: null } });
 
     up.fakes.beta.setDefault({ kind: "status", status: 404, body: JSON.stringify({ error: { message: "The model 'nope' does not exist", type: "invalid_request_error", param: null, code: "model_not_found" } }) });
     const missing = (await sdk.chat.completions.create({ model: "beta/nope", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as NotFoundError;
