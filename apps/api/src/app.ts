@@ -8,6 +8,7 @@ import type { Env } from "./env.ts";
 import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
+import { secureDataDir } from "./infra/data-dir.ts";
 import { createLifecycle, type Lifecycle } from "./infra/lifecycle.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
@@ -109,7 +110,10 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   });
   let db;
   try {
+    await secureDataDir(dataDir);
     db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
+    // Again: the embedded database just created its files under the process's umask.
+    await secureDataDir(dataDir);
   } catch (error) {
     await coordination.close();
     throw error;

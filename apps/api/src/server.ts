@@ -17,6 +17,7 @@ import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerSsoRoutes } from "./http/sso/index.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
+import { registerSecurityHeaders } from "./http/security-headers.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
@@ -95,6 +96,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       exposedHeaders: ["x-switchboard-overhead-ms", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
     });
   }
+  // Security headers (CSP, nosniff, referrer policy, HSTS over TLS) on every answer, refusals too.
+  await registerSecurityHeaders(app);
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
   registerBodyLimit(app);
