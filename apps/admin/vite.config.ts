@@ -18,6 +18,7 @@ export default defineConfig({
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    sourcemap: true,
+    // The build is served publicly: maps would hand out every first-party source.
+    sourcemap: false,
   },
 });

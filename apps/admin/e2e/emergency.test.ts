@@ -135,6 +135,7 @@ describe("emergency stop in the admin", () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
     await page.locator(".live-state", { hasText: "Live" }).waitFor();
     await page.getByTestId("emergency-banner").waitFor();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Emergency" }).click();
 
     expect((await call("/api/admin/emergency/unfreeze", {})).status).toBe(200);
     await banner.waitFor({ state: "detached" });

@@ -8,6 +8,7 @@ import type { Env } from "./env.ts";
 import { createCoordination } from "./infra/coordination/index.ts";
 import { openDatabase } from "./infra/database.ts";
 import { startHeartbeat, type Heartbeat } from "./infra/heartbeat.ts";
+import { secureDataDir } from "./infra/data-dir.ts";
 import { createLifecycle, type Lifecycle } from "./infra/lifecycle.ts";
 import { createLogger } from "./infra/logger.ts";
 import { createMetricsRegistry } from "./infra/metrics-registry.ts";
@@ -28,6 +29,7 @@ import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
+import { createSsoService } from "./services/auth/sso-service.ts";
 import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
@@ -108,7 +110,10 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   });
   let db;
   try {
+    await secureDataDir(dataDir);
     db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
+    // Again: the embedded database just created its files under the process's umask.
+    await secureDataDir(dataDir);
   } catch (error) {
     await coordination.close();
     throw error;
@@ -150,6 +155,13 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     coordination,
     owners: directory,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const sso = createSsoService({
+    prisma: db.prisma,
+    auth,
+    allowedDomains: env.OIDC_ALLOWED_DOMAINS,
+    defaultRole: env.OIDC_DEFAULT_ROLE,
+    enabled: { oidc: env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID !== undefined, github: env.GITHUB_CLIENT_ID !== undefined },
   });
   const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
   try {
@@ -325,6 +337,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     db,
     coordination,
     auth,
+    sso,
     users,
     emergency,
     providers,

@@ -5,6 +5,9 @@ import { configSource, configWarnings, loadEnvOrExit } from "./env.ts";
 import { buildServer } from "./server.ts";
 import { stopGracefully } from "./shutdown.ts";
 
+// Everything this process writes (DATA_DIR: database files, secrets) is for its own user only.
+process.umask(0o077);
+
 const env = loadEnvOrExit();
 
 let app: App;

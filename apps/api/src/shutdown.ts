@@ -6,12 +6,15 @@
 import type { FastifyInstance } from "fastify";
 import type { App } from "./app.ts";
 
-/** How long before the hard deadline in-flight model calls are ended, so their error is written out. */
-const WRITE_OUT_MS = 1_000;
+/**
+ * In-flight model calls are ended at 80% of the timeout: the rest is for writing their error
+ * events, storing what was said, and flushing metrics before the hard deadline.
+ */
+const END_CALLS_AT = 0.8;
 
 export async function stopGracefully(server: FastifyInstance, app: App, timeoutMs: number): Promise<void> {
   const { lifecycle, log } = app.deps;
-  lifecycle.beginStop(Math.max(timeoutMs - WRITE_OUT_MS, Math.floor(timeoutMs * 0.8)));
+  lifecycle.beginStop(Math.floor(timeoutMs * END_CALLS_AT));
   // Connections left idle as their last response ends are closed as soon as they are
   // (Node closes only the idle ones of the moment), and at the deadline every one is.
   const sweep = setInterval(() => server.server.closeIdleConnections(), 100);

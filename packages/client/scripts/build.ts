@@ -9,8 +9,9 @@
  *   out in full. The router's type is read with the TypeScript checker and printed as plain
  *   data types (each procedure's input, output and the error shape), so a consumer's tsc
  *   never sees a server file, a Prisma type or the server's context: only @trpc/server's
- *   public procedure types. The result is compiled alone before it is written; a type that
- *   cannot be printed that way fails the build.
+ *   public procedure types. Named aliases the checker keeps (e.g. `TEmergencyScope`) are
+ *   written out as local aliases. The result is compiled alone before it is written; a type
+ *   that cannot be resolved that way fails the build.
  */
 import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -89,12 +90,14 @@ const baseOptions: ts.CompilerOptions = {
   types: ["node"],
 };
 
+const apiEntry = join(repoRoot, "apps/api/src/index.ts");
+const apiProgram = ts.createProgram([apiEntry], { ...baseOptions, noEmit: true });
+const checker = apiProgram.getTypeChecker();
+const printFlags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.InTypeAlias | ts.TypeFormatFlags.UseStructuralFallback;
+
 /** The AppRouter type as plain TypeScript: procedures with their inputs and outputs. */
 function printAppRouter(): string {
-  const entry = join(repoRoot, "apps/api/src/index.ts");
-  const program = ts.createProgram([entry], { ...baseOptions, noEmit: true });
-  const checker = program.getTypeChecker();
-  const source = program.getSourceFile(entry)!;
+  const source = apiProgram.getSourceFile(apiEntry)!;
   const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(source)!).find((s) => s.name === "AppRouter");
   if (!exported) throw new Error("apps/api/src/index.ts exports no AppRouter");
   const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
@@ -103,8 +106,7 @@ function printAppRouter(): string {
     const p = checker.getPropertyOfType(type, name);
     return p ? checker.getTypeOfSymbol(p) : undefined;
   };
-  const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.InTypeAlias | ts.TypeFormatFlags.UseStructuralFallback;
-  const print = (type: ts.Type) => checker.typeToString(type, undefined, flags);
+  const print = (type: ts.Type) => checker.typeToString(type, undefined, printFlags);
   const def = prop(router, "_def")!;
   const errorShape = print(prop(prop(prop(def, "_config")!, "$types")!, "errorShape")!);
 
@@ -153,28 +155,71 @@ function clientDeclarations(): string {
   return text.replace(importLine, "").replace(/^export type \{ AppRouter \};\n/m, "");
 }
 
-const declarations = `${printAppRouter()}\n${clientDeclarations()}`;
-if (/@switchboard\//.test(declarations.replace(/^\s*\*.*$/gm, ""))) throw new Error("dist/index.d.ts still refers to a workspace package");
+/**
+ * The checker prints a named type alias (say `TEmergencyScope`) by name. Such a name is
+ * written out too, as a local alias printed the same way, until nothing is left unresolved.
+ */
+function hoistedAlias(name: string): string | undefined {
+  for (const file of apiProgram.getSourceFiles()) {
+    if (file.isDeclarationFile || !file.fileName.startsWith(repoRoot) || file.fileName.includes("/node_modules/")) continue;
+    for (const statement of file.statements) {
+      if ((ts.isTypeAliasDeclaration(statement) || ts.isInterfaceDeclaration(statement)) && statement.name.text === name) {
+        const type = checker.getTypeAtLocation(statement.name);
+        if (ts.isTypeAliasDeclaration(statement)) return `type ${name} = ${checker.typeToString(type, undefined, printFlags)};`;
+        const members = checker.getPropertiesOfType(type).map((p) => {
+          const optional = p.flags & ts.SymbolFlags.Optional ? "?" : "";
+          return `${JSON.stringify(p.name)}${optional}: ${checker.typeToString(checker.getTypeOfSymbol(p), undefined, printFlags)};`;
+        });
+        return `type ${name} = { ${members.join(" ")} };`;
+      }
+    }
+  }
+  return undefined;
+}
 
-// Compile the declarations alone, with skipLibCheck off, as a strict consumer would.
-const checkDir = join(outdir, ".check");
-await mkdir(checkDir, { recursive: true });
-await writeFile(join(checkDir, "index.d.ts"), declarations);
-const check = ts.createProgram([join(checkDir, "index.d.ts")], {
-  target: ts.ScriptTarget.ES2022,
-  module: ts.ModuleKind.Node16,
-  moduleResolution: ts.ModuleResolutionKind.Node16,
-  strict: true,
-  skipLibCheck: false,
-  noEmit: true,
-  types: [],
-  typeRoots: [join(repoRoot, "node_modules/@types")],
-});
-const diagnostics = ts.getPreEmitDiagnostics(check).filter((d) => d.file?.fileName.startsWith(checkDir));
-await rm(checkDir, { recursive: true, force: true });
-if (diagnostics.length) {
-  const host = { getCanonicalFileName: (f: string) => f, getCurrentDirectory: () => clientDir, getNewLine: () => "\n" };
-  throw new Error(`dist/index.d.ts does not compile on its own:\n${ts.formatDiagnostics(diagnostics.slice(0, 20), host)}`);
+/** Compiles the declarations alone, with skipLibCheck off, as a strict consumer would. */
+async function diagnosticsOf(text: string): Promise<readonly ts.Diagnostic[]> {
+  const checkDir = join(outdir, ".check");
+  await mkdir(checkDir, { recursive: true });
+  await writeFile(join(checkDir, "index.d.ts"), text);
+  const check = ts.createProgram([join(checkDir, "index.d.ts")], {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: [],
+    typeRoots: [join(repoRoot, "node_modules/@types")],
+  });
+  const diagnostics = ts.getPreEmitDiagnostics(check).filter((d) => d.file?.fileName.startsWith(checkDir));
+  await rm(checkDir, { recursive: true, force: true });
+  return diagnostics;
+}
+
+let declarations = `${printAppRouter()}\n${clientDeclarations()}`;
+if (/@switchboard\//.test(declarations.replace(/^\s*\*.*$/gm, ""))) throw new Error("dist/index.d.ts still refers to a workspace package");
+const hoisted = new Set<string>();
+for (;;) {
+  const diagnostics = await diagnosticsOf(declarations);
+  if (!diagnostics.length) break;
+  const missing = [
+    ...new Set(
+      diagnostics
+        .filter((d) => d.code === 2304)
+        .map((d) => /'([^']+)'/.exec(ts.flattenDiagnosticMessageText(d.messageText, "\n"))?.[1])
+        .filter((n): n is string => n !== undefined && !hoisted.has(n)),
+    ),
+  ];
+  const aliases = missing.map((name) => [name, hoistedAlias(name)] as const);
+  if (!missing.length || aliases.some(([, alias]) => alias === undefined)) {
+    const host = { getCanonicalFileName: (f: string) => f, getCurrentDirectory: () => clientDir, getNewLine: () => "\n" };
+    throw new Error(`dist/index.d.ts does not compile on its own:\n${ts.formatDiagnostics(diagnostics.slice(0, 20), host)}`);
+  }
+  for (const [name, alias] of aliases) {
+    hoisted.add(name);
+    declarations += `\n${alias}`;
+  }
 }
 await writeFile(join(outdir, "index.d.ts"), declarations);
 

@@ -25,6 +25,12 @@ export const EmergencyIcon = () => (
 export const UsersIcon = () => (
   <Icon><circle cx="9" cy="8" r="3.5" /><path d="M2.5 20c.6-3.6 3.2-5.5 6.5-5.5s5.9 1.9 6.5 5.5" /><path d="M16 4.8a3.5 3.5 0 0 1 0 6.4M18.5 14.8c1.6.8 2.6 2.5 3 5.2" /></Icon>
 );
+export const ProvidersIcon = () => (
+  <Icon><rect x="3" y="4" width="18" height="6" rx="1.5" /><rect x="3" y="14" width="18" height="6" rx="1.5" /><path d="M7 7h.01M7 17h.01" /></Icon>
+);
+export const ModelsIcon = () => (
+  <Icon><path d="M4 6h6l4 6-4 6H4" /><path d="M14 12h6M17 9l3 3-3 3" /></Icon>
+);
 export const SignOutIcon = () => (
   <Icon><path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3" /><path d="M10 8l-4 4 4 4M6 12h10" /></Icon>
 );

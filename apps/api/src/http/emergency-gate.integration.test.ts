@@ -62,12 +62,12 @@ describe("emergency gate by declared feature", () => {
       expect(res.status, path).toBe(503);
     }
     expect((await raw("POST", "/%76%31/chat/completions", auth, JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }] }))).status).toBe(503);
-    // These match no route at all: a 404 (or the SPA's page), never the model list.
+    // These match no route at all: refused (400/403/404) or the SPA's page, never the model list.
     for (const path of ["/v1/../v1/models", "//v1/models", "/V1/models", "/v1//models", "/v1/./models", "/%2e%2e/v1/models"]) {
       const res = await raw("GET", path, auth);
       expect(res.status, path).not.toBe(500);
       expect(res.text, path).not.toContain('"object":"list"');
-      expect([404, 503, 200], path).toContain(res.status);
+      expect([400, 403, 404, 503, 200], path).toContain(res.status);
       if (res.status === 200) expect(res.text, path).toContain("<html");
     }
   });

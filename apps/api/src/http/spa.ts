@@ -39,7 +39,13 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
     declareFeature(scope, "ops");
     if (hasBuild) {
       // wildcard: files are looked up per request, so a rebuilt SPA is served without a restart.
-      await scope.register(fastifyStatic, { root: distDir, wildcard: true, index: "index.html" });
+      await scope.register(fastifyStatic, {
+        root: distDir,
+        wildcard: true,
+        index: "index.html",
+        // Source maps would publish every first-party source: never served, even if built.
+        allowedPath: (pathName) => !pathName.endsWith(".map"),
+      });
     }
     scope.setNotFoundHandler((request, reply) => {
       if (sendMethodNotAllowed(request, reply)) return reply;

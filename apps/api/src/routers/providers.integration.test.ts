@@ -241,3 +241,20 @@ describe("roles", () => {
     expect((await trpcQuery(t.url, "models.list", undefined, bearer(user.token))).status).toBe(200);
   });
 });
+
+describe("while frozen", () => {
+  it("ADMIN still reads providers and models; changes and USER reads answer 503", async () => {
+    const admin = await t.userWithRole("ADMIN");
+    const user = await t.userWithRole("USER");
+    await t.client(root).emergency.freeze.mutate({ reason: "config freeze test" });
+    try {
+      expect((await trpcQuery(t.url, "providers.list", undefined, bearer(admin.token))).status).toBe(200);
+      expect((await trpcQuery(t.url, "models.list", undefined, bearer(admin.token))).status).toBe(200);
+      expect((await trpcQuery(t.url, "models.list", undefined, bearer(user.token))).status).toBe(503);
+      const refused = await trpcMutation(t.url, "models.upsert", { name: "m3", targets: [{ provider: "beta", upstreamModel: "x" }] }, bearer(root));
+      expect(refused.status).toBe(503);
+    } finally {
+      await t.client(root).emergency.unfreeze.mutate({ reason: "done" });
+    }
+  });
+});

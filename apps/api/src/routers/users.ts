@@ -29,6 +29,8 @@ export const usersRouter = router({
     .mutation(({ ctx, input }) => ctx.deps.users.update(input, ctx.user.id)),
 
   delete: superAdminProcedure
+    // Deleting a user contains a leak (their sessions and keys end), so it works while frozen.
+    .meta({ feature: "containment" })
     .input(ZUserDeleteInput)
     .output(ZUserDeleteResult)
     .mutation(({ ctx, input }) => ctx.deps.users.remove(input, ctx.user.id)),

@@ -72,6 +72,17 @@ describe("users.delete", () => {
     expect(JSON.stringify(history.body.result.data.items)).toContain("drill by a soon-deleted admin");
   });
 
+  it("works during a global freeze (it contains a leak), on every instance", async () => {
+    const victim = await a.userWithRole("USER");
+    expect((await trpcMutation(a.url, "emergency.freeze", { reason: "leak: delete a user" }, bearer(root))).status).toBe(200);
+    try {
+      expect((await trpcMutation(b.url, "users.create", { email: `frozen-${Date.now()}@switchboard.test`, password: "a-long-enough-password" }, bearer(root))).status).toBe(503);
+      expect((await trpcMutation(b.url, "users.delete", { id: victim.id }, bearer(root))).status).toBe(200);
+    } finally {
+      expect((await trpcMutation(a.url, "emergency.unfreeze", {}, bearer(root))).status).toBe(200);
+    }
+  });
+
   it("refuses deleting yourself (400), an unknown id (404), and callers below SUPERADMIN (403)", async () => {
     const self = await a.app.deps.db.prisma.user.findUniqueOrThrow({ where: { email: TEST_SUPERADMIN.email } });
     expect((await trpcMutation(a.url, "users.delete", { id: self.id }, bearer(root))).status).toBe(400);

@@ -1,0 +1,98 @@
+// Browser test of the Providers and Models pages against a real API and a local upstream
+// speaking the OpenAI protocol: add a provider, test it (a wrong key shows the upstream's
+// 401), route a model to it with weights and prices, reorder the fallback, and use it.
+import type { Browser, BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
+import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
+
+let api: ApiServer;
+let upstream: FakeOpenAIServer;
+let browser: Browser;
+let context: BrowserContext | undefined;
+
+beforeAll(async () => {
+  ensureAdminBuild();
+  upstream = await startFakeOpenAI({ name: "groq", defaultBehavior: { kind: "ok", content: "hello from groq" } });
+  api = await startApi();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await api?.stop();
+  await upstream?.close();
+});
+
+describe("Providers and Models pages", () => {
+  it("adds and tests a provider, then routes a model to it with weights and prices", async () => {
+    context = await newContext(browser, api.baseUrl);
+    const errors: string[] = [];
+    const page = await signIn(context, api.email, api.password, errors);
+    const nav = page.getByRole("navigation", { name: "Main" });
+
+    await nav.getByRole("link", { name: "Providers", exact: true }).click();
+    await page.getByRole("heading", { name: "Providers", level: 1 }).waitFor();
+    await page.getByTestId("provider-row-template").waitFor();
+
+    // Bad input: the server's message shows next to the field, nothing is saved.
+    const form = page.getByRole("form", { name: "Add provider" });
+    await form.getByLabel("Name").fill("groq");
+    await form.getByLabel("Base URL").fill("not a url");
+    await form.getByRole("button", { name: "Add provider" }).click();
+    await form.getByText(/baseUrl must be an http\(s\) URL/).waitFor();
+
+    await form.getByLabel("Base URL").fill(upstream.url);
+    await form.getByLabel("API key").fill("sk-e2e-0123456789abcdefWXYZ");
+    await form.getByLabel("Models").fill("llama-3.3-70b");
+    await form.getByRole("button", { name: "Add provider" }).click();
+    await page.getByTestId("providers-notice").getByText(/Added groq; applied by 1 of 1 instances/).waitFor();
+
+    const row = page.getByTestId("provider-row-groq");
+    await row.getByText("sk-…WXYZ").waitFor();
+    expect(await page.content()).not.toContain("sk-e2e-0123456789abcdefWXYZ");
+    await row.getByRole("button", { name: "Test" }).click();
+    await page.getByTestId("providers-notice").getByText(/groq answered in \d+ ms/).waitFor();
+
+    upstream.enqueue({ kind: "status", status: 401, body: JSON.stringify({ error: { message: "Incorrect API key provided" } }) });
+    await row.getByRole("button", { name: "Test" }).click();
+    await page.getByTestId("providers-notice").getByText(/groq failed after \d+ ms: .*401/).waitFor();
+    await row.getByText(/reachable/).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: await screenshotPath("providers.png"), fullPage: true });
+
+    await nav.getByRole("link", { name: "Models", exact: true }).click();
+    await page.getByRole("heading", { name: "Models", level: 1 }).waitFor();
+    await page.getByTestId("model-row-auto").waitFor();
+    const editor = page.getByRole("form", { name: "Add model" });
+    await editor.getByLabel("Model name").fill("fast");
+    await editor.getByLabel("Provider of target 1").selectOption("template");
+    await editor.getByLabel("Upstream model of target 1").fill("switchboard-template-1");
+    await editor.getByRole("button", { name: "Add target" }).click();
+    await editor.getByLabel("Provider of target 2").selectOption("groq");
+    await editor.getByLabel("Upstream model of target 2").fill("llama-3.3-70b");
+    await editor.getByLabel("Weight of target 2").fill("3");
+    // groq first: the fallback order is the table's order.
+    await editor.getByRole("button", { name: "Move target 2 up" }).click();
+    expect(await editor.getByLabel("Provider of target 1").inputValue()).toBe("groq");
+    await editor.getByLabel("Input $/M tokens", { exact: true }).fill("0.59");
+    await editor.getByLabel("Output $/M tokens", { exact: true }).fill("0.79");
+    await editor.getByRole("button", { name: "Save model" }).click();
+    await page.getByTestId("models-notice").getByText(/Saved fast; applied by 1 of 1 instances/).waitFor();
+    const fast = page.getByTestId("model-row-fast");
+    await fast.getByText("groq/llama-3.3-70b ×3 → template/switchboard-template-1").waitFor();
+    await fast.getByText("$0.59").waitFor();
+    await page.screenshot({ path: await screenshotPath("models.png"), fullPage: true });
+
+    // Deleting the default route is refused by the server; it has no delete button here.
+    expect(await page.getByTestId("model-row-auto").getByRole("button", { name: "Delete" }).count()).toBe(0);
+
+    // The route serves at once.
+    const res = await page.evaluate(async () => {
+      const r = await fetch("/v1/models", { credentials: "same-origin" });
+      return r.status;
+    });
+    expect([200, 401]).toContain(res);
+    expect(errors).toEqual([]);
+  });
+});

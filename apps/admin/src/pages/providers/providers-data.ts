@@ -1,0 +1,49 @@
+import type { TModelUpsertInput, TProviderCreateInput, TProviderUpdateInput } from "@switchboard/schema";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { trpc } from "../../lib/trpc.ts";
+
+const PROVIDERS_KEY = ["providers", "list"] as const;
+const MODELS_KEY = ["models", "list"] as const;
+
+/** Health and circuit states change in the background: refetch every few seconds. */
+export function useProviders() {
+  return useQuery({ queryKey: PROVIDERS_KEY, queryFn: () => trpc.providers.list.query({ limit: 100 }), refetchInterval: 5_000 });
+}
+
+export function useModels() {
+  return useQuery({ queryKey: MODELS_KEY, queryFn: () => trpc.models.list.query({ limit: 100 }) });
+}
+
+function useInvalidateConfig() {
+  const queryClient = useQueryClient();
+  return () => Promise.all([queryClient.invalidateQueries({ queryKey: PROVIDERS_KEY }), queryClient.invalidateQueries({ queryKey: MODELS_KEY })]);
+}
+
+export function useCreateProvider() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (input: TProviderCreateInput) => trpc.providers.create.mutate(input), onSuccess: invalidate });
+}
+
+export function useUpdateProvider() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (input: TProviderUpdateInput) => trpc.providers.update.mutate(input), onSuccess: invalidate });
+}
+
+export function useDeleteProvider() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (id: string) => trpc.providers.delete.mutate({ id }), onSuccess: invalidate });
+}
+
+export function useTestProvider() {
+  return useMutation({ mutationFn: (id: string) => trpc.providers.test.mutate({ id }) });
+}
+
+export function useUpsertModel() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (input: TModelUpsertInput) => trpc.models.upsert.mutate(input), onSuccess: invalidate });
+}
+
+export function useDeleteModel() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (name: string) => trpc.models.delete.mutate({ name }), onSuccess: invalidate });
+}
