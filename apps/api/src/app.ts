@@ -29,6 +29,7 @@ import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
+import { createSsoService } from "./services/auth/sso-service.ts";
 import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys } from "./services/keys/index.ts";
@@ -154,6 +155,13 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     coordination,
     owners: directory,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+  });
+  const sso = createSsoService({
+    prisma: db.prisma,
+    auth,
+    allowedDomains: env.OIDC_ALLOWED_DOMAINS,
+    defaultRole: env.OIDC_DEFAULT_ROLE,
+    enabled: { oidc: env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID !== undefined, github: env.GITHUB_CLIENT_ID !== undefined },
   });
   const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
   try {
@@ -329,6 +337,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     db,
     coordination,
     auth,
+    sso,
     users,
     emergency,
     providers,

@@ -1,11 +1,15 @@
 /**
  * The Kubernetes manifests (deploy/kubernetes): rendered with `kubectl kustomize` as an
  * operator would, every object validated against the Kubernetes schemas (kubernetes-models
- * ships them compiled, offline), and every variable they set known to env.ts.
+ * ships them compiled, offline) and type-checked against the API's types (kubernetes-types:
+ * tsc's excess-property check rejects misspelt or unknown fields, which the schemas allow),
+ * and every variable they set known to env.ts.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { ZEnv, parseEnv } from "./env.ts";
@@ -49,6 +53,36 @@ async function validate(object: K8sObject): Promise<void> {
   new Model(object).validate();
 }
 
+let checkCount = 0;
+/** tsc diagnostics of `const o: <Kind> = <object>` for each object (unknown fields included). */
+function typeErrors(objects: K8sObject[]): string[] {
+  const source = objects
+    .map((o, i) => {
+      const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["core", o.apiVersion];
+      return `import type { ${o.kind} as K${i} } from "kubernetes-types/${group!.split(".")[0]}/${version}";\nexport const o${i}: K${i} = ${JSON.stringify(o)};`;
+    })
+    .join("\n");
+  // Inside the repository, so node_modules resolves; .build-test is ignored by git and lint.
+  const dir = join(root, "apps/api/.build-test");
+  const file = join(dir, `k8s-${process.pid}-${checkCount++}.ts`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, source);
+  try {
+    const program = ts.createProgram([file], {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      skipLibCheck: true,
+      types: [],
+    });
+    return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, " "));
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 const podTemplateOf = (o: K8sObject) => (o.spec as { template: PodTemplate }).template;
 
 describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
@@ -65,6 +99,10 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
   it("every object is valid against the Kubernetes schemas", async () => {
     for (const object of objects) await expect(validate(object), `${object.kind} ${object.metadata.name}`).resolves.toBeUndefined();
   });
+
+  it("every object type-checks against the Kubernetes API types: no unknown or misspelt field", () => {
+    expect(typeErrors(objects)).toEqual([]);
+  }, 60_000);
 
   it("carries no secret value: the Secret is referenced, never defined", () => {
     expect(byKind("Secret")).toEqual([]);
@@ -108,6 +146,16 @@ describe("the schema validation itself", () => {
     const broken = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two" } } as unknown as K8sObject;
     await expect(validate(broken)).rejects.toThrow(/replicas|selector|template/);
   });
+
+  it("rejects a misspelt field the schemas would let through", () => {
+    const typo = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "x" },
+      spec: { selector: {}, template: { spec: { containers: [{ name: "a", image: "b", readinesProbe: {} }] } } },
+    } as unknown as K8sObject;
+    expect(typeErrors([typo]).join("\n")).toMatch(/readinesProbe/);
+  }, 60_000);
 });
 
 describe("deploy/grafana/switchboard.json", () => {

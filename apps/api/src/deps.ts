@@ -13,6 +13,7 @@ import type { KeysService } from "./services/keys/index.ts";
 import type { RequestLogService } from "./services/request-log/index.ts";
 import type { EmergencyService } from "./services/emergency/emergency-service.ts";
 import type { MetricsService } from "./services/metrics/metrics-service.ts";
+import type { SsoService } from "./services/auth/sso-service.ts";
 import type { UsersService } from "./services/users-service.ts";
 
 /**
@@ -33,6 +34,7 @@ export interface AppDeps {
   coordination: Coordination;
   auth: AuthService;
   users: UsersService;
+  sso: SsoService;
   emergency: EmergencyService;
   providers: ProviderRegistry;
   /** Registry, breaker, chain, live configuration (providers.*, models.*) and prices. */

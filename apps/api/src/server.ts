@@ -14,6 +14,7 @@ import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
+import { registerSsoRoutes } from "./http/sso/index.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { registerSecurityHeaders } from "./http/security-headers.ts";
@@ -31,6 +32,11 @@ import { procedureErrorHeaders } from "./trpc/errors.ts";
 const REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
 export { BODY_LIMIT_BYTES };
+
+const ssoNames = (deps: AppDeps) =>
+  Object.entries(deps.sso.methods())
+    .filter(([name, on]) => on && name !== "password")
+    .map(([name]) => name);
 
 /** Builds the Fastify app: tRPC at /trpc, ops endpoints, REST aliases and the admin SPA. */
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
@@ -122,7 +128,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
   const sockets = await registerWebSockets(app, deps);
-  registerLegacyRoutes(app, deps, { sockets: sockets.openCount, sso: () => [] });
+  registerLegacyRoutes(app, deps, { sockets: sockets.openCount, sso: () => ssoNames(deps) });
+  registerSsoRoutes(app, deps);
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
   return app;
 }

@@ -39,3 +39,7 @@ export type TRefreshInput = z.infer<typeof ZRefreshInput>;
 export const ZLogoutInput = z
   .object({ refreshToken: z.string().min(1).max(4096).optional() })
   .optional();
+
+/** The sign-in methods a deployment offers (the sign-in page shows a button for each). */
+export const ZAuthMethods = z.object({ password: z.boolean(), oidc: z.boolean(), github: z.boolean() });
+export type TAuthMethods = z.infer<typeof ZAuthMethods>;

@@ -46,6 +46,8 @@ export function LoginPage() {
   const secondsLeft = useSecondsLeft(problem?.kind === "rate-limited" ? problem.until : undefined);
   const errorId = useId();
   const health = useQuery({ queryKey: ["health"], queryFn: () => trpc.health.check.query(), retry: false });
+  const methods = useQuery({ queryKey: ["auth-methods"], queryFn: () => trpc.auth.methods.query(), retry: false });
+  const sso = methods.data && (methods.data.oidc || methods.data.github) ? methods.data : null;
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -106,6 +108,22 @@ export function LoginPage() {
             {pending ? "Signing in…" : "Sign in"}
           </button>
         </form>
+        {sso ? (
+          <div className="login-sso" data-testid="login-sso">
+            <div className="login-divider muted"><span>or</span></div>
+            {/* Full-page navigations: the provider's pages are not ours to fetch. */}
+            {sso.oidc ? (
+              <a className="btn btn-block" href="/auth/oidc/login" data-testid="login-oidc">
+                Sign in with single sign-on
+              </a>
+            ) : null}
+            {sso.github ? (
+              <a className="btn btn-block" href="/auth/github" data-testid="login-github">
+                Sign in with GitHub
+              </a>
+            ) : null}
+          </div>
+        ) : null}
       </div>
       <p className="login-footer muted" aria-live="polite">
         {health.data ? (

@@ -1,4 +1,4 @@
-import { ZAuthTokens, ZLoginInput, ZLogoutInput, ZRefreshInput, ZUser } from "@switchboard/schema";
+import { ZAuthMethods, ZAuthTokens, ZLoginInput, ZLogoutInput, ZRefreshInput, ZUser } from "@switchboard/schema";
 import { z } from "zod";
 import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../trpc/cookies.ts";
 import type { Context } from "../trpc/context.ts";
@@ -52,6 +52,8 @@ export const authRouter = router({
       return { ok: true as const };
     }),
 
+  /** Which sign-in buttons the sign-in page shows (password, single sign-on). */
+  methods: publicProcedure.output(ZAuthMethods).query(({ ctx }) => ctx.deps.sso.methods()),
   me: userProcedure
     .meta({ ...alone, keyScope: "any" })
     .output(ZUser)

@@ -19,6 +19,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "auth.refresh": "PUBLIC",
   "auth.logout": "PUBLIC",
   "auth.me": "USER",
+  "auth.methods": "PUBLIC",
   "users.list": "SUPERADMIN",
   "users.create": "SUPERADMIN",
   "users.update": "SUPERADMIN",

@@ -100,6 +100,14 @@ export function createAuthService(deps: AuthServiceDeps) {
       throw new AppError("UNAUTHORIZED", "Invalid email or password");
     }
     await release(reservation);
+    return startSession(user, client);
+  }
+
+  /**
+   * A new session for a user who proved who they are (a password above, or a single sign-on
+   * provider): the same tokens, cookies, refresh rotation and revocation either way.
+   */
+  async function startSession(user: { id: string }, client: ClientInfo): Promise<TAuthTokens> {
     const sessionId = randomUUID();
     const refresh = newRefreshToken(sessionId);
     const [updated] = await prisma.$transaction([
@@ -255,7 +263,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, refresh, logout, authenticate, me, revokeAllForUser, userExists, userChanged };
+  return { login, startSession, refresh, logout, authenticate, me, revokeAllForUser, userExists, userChanged };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

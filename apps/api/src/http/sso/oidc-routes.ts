@@ -1,0 +1,102 @@
+/**
+ * Sign-in with any OpenID Connect provider (Google, Microsoft, Okta, Keycloak, Auth0…):
+ * Authorization Code with PKCE, state and nonce, through `openid-client`.
+ *   GET /auth/oidc/login[?returnTo=/path] → 302 to the provider
+ *   GET /auth/oidc/callback               → session cookies + 302 to returnTo, or an error page
+ * The provider's configuration is discovered on first use (and retried after a failure), so
+ * a provider that is down does not stop Switchboard from starting.
+ */
+import * as oidc from "openid-client";
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../../deps.ts";
+import { publicBase, safeReturnTo, startFlow, takeFlow } from "./flow.ts";
+import { finishSignIn, signInError, signInFailed } from "./respond.ts";
+
+export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = deps.env;
+  if (!issuer || !clientId) return;
+  let discovered: Promise<oidc.Configuration> | undefined;
+  const configuration = () => {
+    discovered ??= oidc
+      .discovery(new URL(issuer), clientId, clientSecret, clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None(), {
+        // http:// issuers are for local providers (development, tests); production ones are https.
+        ...(new URL(issuer).protocol === "http:" ? { execute: [oidc.allowInsecureRequests] } : {}),
+        timeout: 10,
+      })
+      .catch((error: unknown) => {
+        discovered = undefined;
+        throw error;
+      });
+    return discovered;
+  };
+
+  app.get("/auth/oidc/login", { config: { feature: "auth" } }, async (request, reply) => {
+    let config: oidc.Configuration;
+    try {
+      config = await configuration();
+    } catch (error) {
+      request.log.warn({ err: error, issuer }, "OIDC discovery failed");
+      return signInFailed(reply, 502, "The identity provider cannot be reached right now; try again later.");
+    }
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const redirectUri = `${publicBase(deps, request)}/auth/oidc/callback`;
+    await startFlow(deps, reply, {
+      provider: "oidc",
+      state,
+      nonce,
+      verifier,
+      redirectUri,
+      returnTo: safeReturnTo((request.query as { returnTo?: unknown }).returnTo),
+    });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: "openid email profile",
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+      nonce,
+    });
+    return reply.header("cache-control", "no-store").redirect(url.href, 302);
+  });
+
+  app.get("/auth/oidc/callback", { config: { feature: "auth" } }, async (request, reply) => {
+    const flow = await takeFlow(deps, request, reply);
+    if (!flow || flow.provider !== "oidc") {
+      return signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.");
+    }
+    const query = request.query as Record<string, unknown>;
+    if (typeof query["error"] === "string") {
+      return signInFailed(reply, 403, `The identity provider refused the sign-in: ${String(query["error_description"] ?? query["error"])}`);
+    }
+    try {
+      const config = await configuration();
+      const callbackUrl = new URL(request.url, flow.redirectUri);
+      // Checks state, PKCE (the provider verifies the verifier), the ID token's signature,
+      // issuer, audience, expiry and nonce.
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      const claims = tokens.claims()!;
+      let email = typeof claims["email"] === "string" ? claims["email"] : null;
+      let verified = claims["email_verified"] === true;
+      if (email === null) {
+        // Some providers put the email only in userinfo.
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+        email = typeof info.email === "string" ? info.email : null;
+        verified = info.email_verified === true;
+      }
+      const session = await deps.sso.signIn(
+        { provider: "oidc", subject: `${claims.iss} ${claims.sub}`, email, emailVerified: verified },
+        { ip: request.ip, userAgent: request.headers["user-agent"] },
+      );
+      return finishSignIn(deps, reply, session, flow.returnTo);
+    } catch (error) {
+      return signInError(reply, error, request.log);
+    }
+  });
+}

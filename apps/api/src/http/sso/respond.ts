@@ -1,0 +1,43 @@
+/** How a sign-in redirect ends: session cookies and a redirect, or a plain error page. */
+import type { TAuthTokens } from "@switchboard/schema";
+import type { FastifyReply } from "fastify";
+import type { AppDeps } from "../../deps.ts";
+import { noteErrorCode } from "../../infra/request-scope.ts";
+import { AppError } from "../../services/errors.ts";
+import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../../trpc/cookies.ts";
+
+/** The same cookies a password sign-in sets, then on to the admin. */
+export function finishSignIn(deps: Pick<AppDeps, "env">, reply: FastifyReply, tokens: TAuthTokens, returnTo: string): FastifyReply {
+  const secure = deps.env.NODE_ENV === "production";
+  void reply.setCookie(ACCESS_COOKIE, tokens.accessToken, sessionCookieOptions(tokens.expiresIn, secure));
+  void reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(deps.env.REFRESH_TOKEN_TTL_SEC, secure));
+  return reply.header("cache-control", "no-store").redirect(returnTo, 302);
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+/**
+ * A person is looking at this (the browser came back from the provider), so the answer is a
+ * page saying what went wrong, with no session set.
+ */
+export function signInFailed(reply: FastifyReply, status: number, message: string): FastifyReply {
+  noteErrorCode(status === 403 ? "FORBIDDEN" : status >= 500 ? "SERVICE_UNAVAILABLE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST");
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Switchboard</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem;color:#1f2937}h1{font-size:1.4rem}p{line-height:1.5}a{color:#2563eb}</style>
+</head><body><h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a href="/login">Back to sign-in</a></p></body></html>`;
+  return reply.status(status).header("cache-control", "no-store").type("text/html; charset=utf-8").send(page);
+}
+
+/** Maps a refusal to the page: AppErrors keep their meaning, anything else is the provider's fault. */
+export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj: object, msg: string): void }): FastifyReply {
+  if (error instanceof AppError) {
+    const status = error.code === "FORBIDDEN" ? 403 : error.code === "UNAUTHORIZED" ? 401 : error.code === "TOO_MANY_REQUESTS" ? 429 : 400;
+    return signInFailed(reply, status, error.message);
+  }
+  log.warn({ err: error }, "single sign-on failed");
+  const message = error instanceof Error ? error.message : "unknown error";
+  return signInFailed(reply, 400, `The identity provider's answer could not be verified (${message}).`);
+}
