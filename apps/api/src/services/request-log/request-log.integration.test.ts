@@ -191,3 +191,20 @@ describe("budgets", () => {
     expect(listed.spendUsd).toBeGreaterThan(0);
   });
 });
+
+describe("during a freeze", () => {
+  it("keeps the request log and usage readable for ADMIN (not USER), and keys revocable", async () => {
+    const key = await a.client(user.token).keys.create.mutate({ name: "leaked" });
+    const root = a.client(await a.login());
+    await root.emergency.freeze.mutate({ reason: "request-log freeze test" });
+    try {
+      expect((await trpcQuery(a.url, "logs.list", {}, bearer(admin.token))).status).toBe(200);
+      expect((await trpcQuery(a.url, "usage.summary", { groupBy: "model" }, bearer(admin.token))).status).toBe(200);
+      expect((await trpcQuery(a.url, "logs.list", {}, bearer(user.token))).status).toBe(503);
+      expect((await trpcMutation(a.url, "keys.create", { name: "new" }, bearer(user.token))).status).toBe(503);
+      expect((await trpcMutation(a.url, "keys.revoke", { id: key.id }, bearer(user.token))).status).toBe(200);
+    } finally {
+      await root.emergency.unfreeze.mutate({ reason: "done" });
+    }
+  });
+});
