@@ -142,4 +142,5 @@ async function inProcess(): Promise<void> {
 }
 
 await inProcess();
-await propagation();
+// BENCH_ONLY=in-process skips the two-process part (no PostgreSQL or Redis needed).
+if (process.env.BENCH_ONLY !== "in-process") await propagation();

@@ -75,23 +75,23 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
    */
   function ordered(targets: readonly LiveTarget[]): readonly LiveTarget[] {
     let total = 0;
-    let eligible: LiveTarget[] | undefined;
-    for (const t of targets) {
-      if (t.weight === null || !healthy(t.provider.id)) continue;
-      (eligible ??= []).push(t);
-      total += t.weight;
-    }
-    if (!eligible) return targets;
+    for (const t of targets) if (t.weight !== null && healthy(t.provider.id)) total += t.weight;
+    if (total === 0) return targets;
+    // Second pass over the same (tiny) list instead of an array of the eligible ones.
     let draw = random() * total;
-    let pick = eligible[eligible.length - 1]!;
-    for (const t of eligible) {
-      draw -= t.weight!;
-      if (draw < 0) {
-        pick = t;
-        break;
-      }
+    let pick = -1;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (t.weight === null || !healthy(t.provider.id)) continue;
+      pick = i;
+      draw -= t.weight;
+      if (draw < 0) break;
     }
-    return pick === targets[0] ? targets : [pick, ...targets.filter((t) => t !== pick)];
+    if (pick <= 0) return targets;
+    const out = new Array<LiveTarget>(targets.length);
+    out[0] = targets[pick]!;
+    for (let i = 0, j = 1; i < targets.length; i++) if (i !== pick) out[j++] = targets[i]!;
+    return out;
   }
 
   /**
