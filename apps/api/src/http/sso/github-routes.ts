@@ -24,7 +24,7 @@ export function registerGithubRoutes(app: FastifyInstance, deps: AppDeps): void 
   const { GITHUB_CLIENT_ID: clientId, GITHUB_CLIENT_SECRET: clientSecret } = deps.env;
   if (!clientId || !clientSecret) return;
 
-  app.get("/auth/github", { config: { feature: "auth" } }, async (request, reply) => {
+  app.get("/auth/github", { config: { feature: "auth", openapi: { summary: "Start sign-in with GitHub (302 to it)", tags: ["auth"], auth: "none", responses: { 302: "Redirect to GitHub" } } } }, async (request, reply) => {
     const state = random();
     const verifier = random();
     const redirectUri = `${publicBase(deps, request)}/auth/github/callback`;
@@ -42,7 +42,7 @@ export function registerGithubRoutes(app: FastifyInstance, deps: AppDeps): void 
     return reply.header("cache-control", "no-store").redirect(url.href, 302);
   });
 
-  app.get("/auth/github/callback", { config: { feature: "auth" } }, async (request, reply) => {
+  app.get("/auth/github/callback", { config: { feature: "auth", openapi: { summary: "GitHub's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)" } } } }, async (request, reply) => {
     const flow = await takeFlow(deps, request, reply);
     const query = request.query as Record<string, unknown>;
     if (!flow || flow.provider !== "github") {

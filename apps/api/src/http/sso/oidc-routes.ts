@@ -30,7 +30,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
     return discovered;
   };
 
-  app.get("/auth/oidc/login", { config: { feature: "auth" } }, async (request, reply) => {
+  app.get("/auth/oidc/login", { config: { feature: "auth", openapi: { summary: "Start single sign-on with the OIDC provider (302 to it)", tags: ["auth"], auth: "none", responses: { 302: "Redirect to the provider", 502: "Provider unreachable (HTML page)" } } } }, async (request, reply) => {
     let config: oidc.Configuration;
     try {
       config = await configuration();
@@ -61,7 +61,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.header("cache-control", "no-store").redirect(url.href, 302);
   });
 
-  app.get("/auth/oidc/callback", { config: { feature: "auth" } }, async (request, reply) => {
+  app.get("/auth/oidc/callback", { config: { feature: "auth", openapi: { summary: "OIDC provider's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)" } } } }, async (request, reply) => {
     const flow = await takeFlow(deps, request, reply);
     if (!flow || flow.provider !== "oidc") {
       return signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.");

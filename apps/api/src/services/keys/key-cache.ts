@@ -163,7 +163,13 @@ export function createKeyCache(deps: KeyCacheDeps) {
     /** Tells every instance (this one included) to drop what it holds about a key or user. */
     async publish(change: KeyChange): Promise<void> {
       forget(change);
-      await coordination.publish(KEYS_CHANNEL, JSON.stringify(change));
+      try {
+        await coordination.publish(KEYS_CHANNEL, JSON.stringify(change));
+      } catch (err) {
+        // Redis down: the change is in PostgreSQL already, and while pushes cannot arrive
+        // every instance re-reads a held key after DEGRADED_TRUST_MS (and drops all on reconnect).
+        deps.log("could not push an API key change; peers re-read keys while coordination is down", err);
+      }
     },
     async start(): Promise<void> {
       unsubscribe = await coordination.subscribe(KEYS_CHANNEL, (message) => {
