@@ -96,9 +96,11 @@ export interface BenchApi {
  * A Switchboard process as production runs it (PostgreSQL + Redis, NODE_ENV=production,
  * rate limits set out of the way) on a fresh database and key prefix, with a SuperAdmin's
  * Authorization header; `{ embedded: true }` runs the embedded default instead (PGlite and
- * in-process coordination in a fresh DATA_DIR). `stop()` removes everything it created.
+ * in-process coordination in a fresh DATA_DIR); `{ compiled: true }` runs the build
+ * (dist/main.js, `npm run build` first). `stop()` removes everything it created.
  */
-export async function startBenchApi(env: Record<string, string>, opts: { embedded?: boolean } = {}): Promise<BenchApi> {
+export async function startBenchApi(env: Record<string, string>, opts: { embedded?: boolean; compiled?: boolean } = {}): Promise<BenchApi> {
+  const compiled = opts.compiled ?? false;
   if (opts.embedded) {
     const api = await spawnApi({
       env: {
@@ -110,6 +112,7 @@ export async function startBenchApi(env: Record<string, string>, opts: { embedde
         ...env,
       },
       dataDirPrefix: "switchboard-bench-",
+      compiled,
     });
     return { url: api.url, pid: api.pid, auth: await superAdminAuth(api.url), stop: api.stop };
   }
@@ -120,6 +123,7 @@ export async function startBenchApi(env: Record<string, string>, opts: { embedde
     redisUrl: testRedisUrl(),
     redisKeyPrefix: prefix,
     env: { ...BENCH_ENV, ...env },
+    compiled,
   });
   return {
     url: api.url,

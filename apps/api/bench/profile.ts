@@ -74,8 +74,24 @@ export function summarize(profile: CpuProfile) {
     const area = areaOf(url, functionName);
     byArea.set(area, (byArea.get(area) ?? 0) + ms);
   }
+  // Which of our functions the time in dependencies is spent for: each sample outside our
+  // code is charged to the nearest caller of ours ("our fn → area").
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const isOurs = (url: string) => /\/apps\/[^/]+\/src\//.test(url) && !url.includes("/generated/");
+  const byCaller = new Map<string, number>();
+  for (const [id, ms] of selfByNode) {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === "(idle)" || frame.functionName === "(garbage collector)" || isOurs(frame.url)) continue;
+    let up = parent.get(id);
+    while (up !== undefined && !isOurs(byId.get(up)!.callFrame.url)) up = parent.get(up);
+    if (up === undefined) continue;
+    const caller = byId.get(up)!.callFrame;
+    const key = `${caller.functionName || "(anonymous)"} ${caller.url.replace(/^.*?\/apps\//, "apps/")}:${caller.lineNumber + 1} → ${areaOf(frame.url, frame.functionName)}`;
+    byCaller.set(key, (byCaller.get(key) ?? 0) + ms);
+  }
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  return { total, functions: sorted(byFunction), areas: sorted(byArea) };
+  return { total, functions: sorted(byFunction), areas: sorted(byArea), callers: sorted(byCaller) };
 }
 
 async function main(): Promise<void> {
@@ -111,12 +127,14 @@ async function main(): Promise<void> {
   if (OUT) await copyFile(join(dir, file), join(OUT, `switchboard-${MODE}-${STREAM ? "stream" : "json"}.cpuprofile`));
   await rm(dir, { recursive: true, force: true });
 
-  const { total, functions, areas } = summarize(profile);
+  const { total, functions, areas, callers } = summarize(profile);
   const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)}%`;
   console.log(`\nPOST /v1/chat/completions${STREAM ? " (stream)" : ""}, Switchboard ${MODE}, ${REQUESTS} requests at c=${CONCURRENCY}; node ${process.version}`);
   console.log(`CPU per request (user + system, /proc): ${cpuMsPerRequest.toFixed(3)} ms; profiled busy time ${(total / 1000).toFixed(1)} s\n`);
   console.log("self time by area:");
   for (const [area, ms] of areas.slice(0, 20)) console.log(`  ${pct(ms)}  ${area}`);
+  console.log("\ntime outside our code, by the function of ours it ran for (top 15):");
+  for (const [fn, ms] of callers.slice(0, 15)) console.log(`  ${pct(ms)}  ${fn}`);
   console.log(`\ntop ${TOP} functions by self time:`);
   for (const [fn, ms] of functions.slice(0, TOP)) console.log(`  ${pct(ms)}  ${fn}`);
 }

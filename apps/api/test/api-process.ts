@@ -42,6 +42,8 @@ export interface SpawnApiOptions {
   readyPath?: "/ready" | "/health";
   /** Prefix of the temporary DATA_DIR, so a leftover folder says who made it. */
   dataDirPrefix?: string;
+  /** Run the compiled build (dist/main.js, as `npm run start:prod` does) instead of the sources through tsx. */
+  compiled?: boolean;
 }
 
 export interface ApiProcessOptions {
@@ -49,6 +51,7 @@ export interface ApiProcessOptions {
   redisUrl: string;
   redisKeyPrefix: string;
   env?: Record<string, string>;
+  compiled?: boolean;
 }
 
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
@@ -67,7 +70,8 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
   const readyPath = opts.readyPath ?? "/ready";
   const env: NodeJS.ProcessEnv = { ...PRODUCTION_MALLOC_ENV, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  const args = opts.compiled ? ["--enable-source-maps", "dist/main.js"] : ["--import", "tsx", "src/main.ts"];
+  const child = spawn(process.execPath, args, { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString("utf8")).slice(-30_000);
@@ -129,5 +133,6 @@ export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProce
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       ...opts.env,
     },
+    compiled: opts.compiled ?? false,
   });
 }
