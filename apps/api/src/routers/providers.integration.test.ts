@@ -242,6 +242,27 @@ describe("roles", () => {
   });
 });
 
+describe("health", () => {
+  it("probes every provider in the background: state and latency in providers.list and /metrics", async () => {
+    const admin = t.client(root);
+    // A host that answers nothing: saved anyway (checked for form only), reported unreachable.
+    const down = await admin.providers.create.mutate({ name: "down", kind: "ollama", baseUrl: "http://127.0.0.1:9", models: ["llama3"] });
+    let items = (await admin.providers.list.query()).items;
+    for (let i = 0; i < 100 && items.some((p) => p.health.state === "unknown"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      items = (await admin.providers.list.query()).items;
+    }
+    expect(items.find((p) => p.name === "beta")?.health).toMatchObject({ state: "reachable", lastError: null });
+    expect(items.find((p) => p.name === "down")?.health).toMatchObject({ state: "unreachable", latencyMs: null });
+    expect(items.find((p) => p.name === "down")?.health.lastError).toBeTruthy();
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/switchboard_provider_reachable\{provider="beta"\} 1/);
+    expect(metrics).toMatch(/switchboard_provider_reachable\{provider="down"\} 0/);
+    expect(metrics).toMatch(/switchboard_provider_probe_latency_ms\{provider="beta"\} \d+/);
+    await admin.providers.delete.mutate({ id: down.provider!.id });
+  });
+});
+
 describe("while frozen", () => {
   it("ADMIN still reads providers and models; changes and USER reads answer 503", async () => {
     const admin = await t.userWithRole("ADMIN");

@@ -1,4 +1,5 @@
 import type { TMetricsSummary, TProviderMetrics } from "@switchboard/schema";
+import { useProviders } from "../providers/providers-data.ts";
 import { formatCount, formatMs, formatPercent } from "./metrics-data.ts";
 
 const CIRCUIT_BADGE: Record<TProviderMetrics["circuit"], { className: string; label: string }> = {
@@ -15,6 +16,8 @@ function rateClass(p: TProviderMetrics): string {
 /** ai.<provider>, one row each, in chain order. */
 export function ProviderTable({ summary }: { summary: TMetricsSummary }) {
   const rows = Object.entries(summary.ai);
+  // Background probe results (the dashboard is for ADMIN and above, who may read providers).
+  const health = new Map((useProviders().data?.items ?? []).map((p) => [p.name, p.health]));
   return (
     <section className="card card-flush" aria-labelledby="providers-heading">
       <div className="card-head">
@@ -27,6 +30,7 @@ export function ProviderTable({ summary }: { summary: TMetricsSummary }) {
             <tr>
               <th scope="col">Provider</th>
               <th scope="col">Circuit</th>
+              <th scope="col">Health</th>
               <th scope="col" className="num">Calls</th>
               <th scope="col" className="num">Success</th>
               <th scope="col" className="num">p50</th>
@@ -46,6 +50,17 @@ export function ProviderTable({ summary }: { summary: TMetricsSummary }) {
                   {!p.active ? <span className="badge badge-muted badge-inline">inactive</span> : null}
                 </th>
                 <td><span className={`badge ${CIRCUIT_BADGE[p.circuit].className}`}>{CIRCUIT_BADGE[p.circuit].label}</span></td>
+                <td data-testid="health">
+                  {(() => {
+                    const h = health.get(id);
+                    if (!h || h.state === "unknown") return <span className="badge badge-muted">—</span>;
+                    return (
+                      <span className={`badge ${h.state === "reachable" ? "badge-ok" : "badge-bad"}`} title={h.lastError ?? undefined}>
+                        {h.state === "reachable" ? `Up${h.latencyMs !== null ? ` · ${h.latencyMs} ms` : ""}` : "Down"}
+                      </span>
+                    );
+                  })()}
+                </td>
                 <td className="num" data-testid="calls">{formatCount(p.calls)}</td>
                 <td className={`num ${rateClass(p)}`} data-testid="success-rate">{formatPercent(p.calls, p.successRate)}</td>
                 <td className="num">{formatMs(p.p50)}</td>

@@ -58,7 +58,7 @@ export function RouteEditor({ editing, providers, onDone }: { editing: TModelIte
     <section className="card" aria-labelledby={headingId}>
       <h2 id={headingId}>{editing ? `Edit ${editing.name}` : "Add a model"}</h2>
       <form className="form" onSubmit={onSubmit} noValidate aria-label={editing ? "Edit model" : "Add model"}>
-        <div className="form-inline">
+        <div className="form form-inline">
           <Field label="Model name" error={fields.name} hint="What clients send as model.">
             {(control) => <input {...control} value={name} readOnly={editing !== null} placeholder="fast" onChange={(e) => setName(e.target.value)} />}
           </Field>

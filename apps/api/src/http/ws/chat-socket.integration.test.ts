@@ -86,6 +86,7 @@ beforeAll(async () => {
       PROVIDER_ORDER: "beta,template",
       WS_SOCKETS_PER_USER: String(SOCKETS_PER_USER),
       WS_MESSAGES_PER_MIN: String(MESSAGES_PER_MIN),
+      STREAMS_PER_USER: "3",
       CORS_ORIGINS: "https://admin.example",
     },
   });
@@ -234,6 +235,30 @@ describe("caps", () => {
     const refusals = c.messages.filter((m) => m.type === "error");
     expect(refusals).toHaveLength(3);
     expect(refusals[0]).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSec: expect.any(Number) });
+  });
+
+  it("running chats hold STREAMS_PER_USER slots across sockets; a finished one frees its slot", async () => {
+    const user = await t.userWithRole("USER");
+    beta.setDefault({ kind: "stall", afterChunks: 1 });
+    const [a, b] = [await signedIn(user.token), await signedIn(user.token)];
+    a.send({ type: "chat", id: 1, message: "one" });
+    a.send({ type: "chat", id: 2, message: "two" });
+    b.send({ type: "chat", id: 3, message: "three" });
+    for (const [c, id] of [[a, "1"], [a, "2"], [b, "3"]] as const) await c.next((m) => m.type === "chat_delta" && m.id === id);
+    b.send({ type: "chat", id: 4, message: "four" });
+    expect(await b.next((m) => m.id === "4")).toMatchObject({ type: "error", code: "TOO_MANY_REQUESTS", retryAfterSec: expect.any(Number) });
+    a.ws.terminate();
+    beta.setDefault({ kind: "ok" });
+    // The server frees a's slots once its chats have wound down; ask until it has.
+    let end: Message;
+    for (let i = 0; ; i++) {
+      b.send({ type: "chat", id: `5-${i}`, message: "five" });
+      end = await b.next((m) => isEnd(m) && m.id === `5-${i}`);
+      if (end.code !== "TOO_MANY_REQUESTS" || i > 100) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(end).toMatchObject({ type: "chat_complete" });
+    b.ws.terminate();
   });
 
   it("per-user chat rate limits and validation are the chat procedure's", async () => {

@@ -169,6 +169,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       const controller = new AbortController();
       chats.set(id, controller);
       let streamOpen = false;
+      let releaseSlot: (() => void) | undefined;
       try {
         // The token is checked again for every chat: a session revoked meanwhile ends here.
         const current = token ? await resolveUser(deps, token) : null;
@@ -177,6 +178,13 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
           close(CLOSE.policy, "Session ended");
           return;
         }
+        // Each running chat holds a slot of STREAMS_PER_USER, shared with the SSE surfaces.
+        const slot = deps.streams.acquire({ kind: "user", id: current.id });
+        if (!slot.ok) {
+          fail("TOO_MANY_REQUESTS", `Too many open streams (limit ${deps.env.STREAMS_PER_USER} per user); retry when one ends`, { ...tag, retryAfterSec: 5 });
+          return;
+        }
+        releaseSlot = slot.release;
         const caller = createCaller(
           createContextInner({
             deps,
@@ -201,6 +209,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         fail(String(appCode), appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : trpcError.message, { ...tag, ...issues, ...retry });
       } finally {
         if (streamOpen) deps.metrics.streamClosed();
+        releaseSlot?.();
         chats.delete(id);
       }
     }
