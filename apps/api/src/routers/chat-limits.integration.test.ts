@@ -93,11 +93,12 @@ describe("bad input", () => {
   it("answers 400/413 with a clear reason, never 500, and costs no rate-limit point", async () => {
     const eve = await t.userWithRole("USER");
     const cases: Array<[unknown, number, RegExp]> = [
-      [{ message: "hi", provider: "anthropic" }, 400, /Unknown provider "anthropic"/],
+      [{ message: "hi", provider: "Not A Name!" }, 400, /A provider name is 1-63 lowercase/],
+      [{ message: "hi", provider: "anthropic" }, 400, /Provider anthropic is not configured/],
       [{ message: "" }, 400, /Message is empty/],
       [{ message: "   \n " }, 400, /Message is empty/],
       [{ message: "x".repeat(CHAT_LIMITS.messageMaxChars + 1) }, 400, /Message is too long \(limit 32000 characters\)/],
-      [{ message: "hi", provider: "deepseek" }, 400, /Provider deepseek is not active/],
+      [{ message: "hi", provider: "deepseek" }, 400, /Provider deepseek is not configured/],
       [{ message: "hi", conversationId: "not-a-uuid" }, 400, /./],
       [{ message: "hi", temperature: 9 }, 400, /./],
       [{ message: "hi", maxTokens: 0 }, 400, /./],

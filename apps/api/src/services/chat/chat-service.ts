@@ -55,7 +55,7 @@ export function createChatService(deps: ChatServiceDeps) {
   async function admit(userId: string, pinned: TProviderId | undefined): Promise<void> {
     // A request that cannot be served is refused before it costs the caller a rate-limit point.
     if (pinned !== undefined && !registry.isActive(pinned)) {
-      throw new AppError("BAD_REQUEST", `Provider ${pinned} is not active (configure it and list it in PROVIDER_ORDER)`, {
+      throw new AppError("BAD_REQUEST", `Provider ${pinned} is not configured (providers.list shows the providers)`, {
         details: { activeProviders: registry.chain().map((p) => p.id) },
       });
     }
