@@ -320,7 +320,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       const p = providers.priceOf(model);
       return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
     },
-    onCost: (keyId, cost) => keys.recordSpendById(keyId, cost),
+    onCost: (who, cost) => keys.recordSpend(who, cost),
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
   });

@@ -18,6 +18,9 @@ export const ZUser = z.object({
   disabled: z.boolean(),
   createdAt: z.string(),
   lastLoginAt: z.string().nullable(),
+  /** Spending cap over all the user's metered calls (null = none), per `budgetPeriod`. */
+  budgetUsd: z.number().nullable(),
+  budgetPeriod: z.enum(["day", "month", "total"]),
 });
 export type TUser = z.infer<typeof ZUser>;
 

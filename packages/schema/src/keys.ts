@@ -13,7 +13,7 @@ export type TBudgetPeriod = z.infer<typeof ZBudgetPeriod>;
 const ZKeyName = z.string().trim().min(1, "Name is required").max(100);
 const ZModelNames = z.array(z.string().trim().min(1).max(200)).max(100);
 const ZRateLimit = z.number().int("rateLimitPerMin must be a whole number").min(1, "rateLimitPerMin must be at least 1").max(1_000_000);
-const ZBudgetUsd = z.number().min(0, "budgetUsd must not be negative").max(1e9);
+export const ZBudgetUsd = z.number().min(0, "budgetUsd must not be negative").max(1e9);
 const ZFutureDate = z.iso.datetime({ offset: true }).refine((s) => Date.parse(s) > Date.now(), "expiresAt must be in the future");
 
 export const ZKeyCreateInput = z.object({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ZId, ZPageInput, ZRole } from "./common.ts";
 import { ZEmail, ZNewPassword } from "./auth.ts";
+import { ZBudgetPeriod, ZBudgetUsd } from "./keys.ts";
 
 export const ZUsersListInput = ZPageInput.extend({
   search: z.string().trim().max(254).optional(),
@@ -20,9 +21,12 @@ export const ZUserUpdateInput = z
     role: ZRole.optional(),
     disabled: z.boolean().optional(),
     password: ZNewPassword.optional(),
+    /** Spending cap over all the user's metered calls; null clears it. */
+    budgetUsd: ZBudgetUsd.nullable().optional(),
+    budgetPeriod: ZBudgetPeriod.optional(),
   })
-  .refine((v) => v.role !== undefined || v.disabled !== undefined || v.password !== undefined, {
-    message: "Nothing to update: give role, disabled or password",
+  .refine((v) => v.role !== undefined || v.disabled !== undefined || v.password !== undefined || v.budgetUsd !== undefined || v.budgetPeriod !== undefined, {
+    message: "Nothing to update: give role, disabled, password, budgetUsd or budgetPeriod",
   });
 export type TUserUpdateInput = z.infer<typeof ZUserUpdateInput>;
 

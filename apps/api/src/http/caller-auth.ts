@@ -46,11 +46,12 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   const config = request.routeOptions.config;
   if (config.metered && opts.model !== undefined) noteModel(opts.model);
   const key = user.apiKey;
-  if (!key) return user;
-  const refusal = keyRefusal(key, { scope: config.keyScope, model: config.metered ? opts.model : undefined });
-  if (refusal) throw new AppError("FORBIDDEN", refusal);
+  if (key) {
+    const refusal = keyRefusal(key, { scope: config.keyScope, model: config.metered ? opts.model : undefined });
+    if (refusal) throw new AppError("FORBIDDEN", refusal);
+  }
   if (config.metered) {
-    const limit = await deps.keys.admit(key);
+    const limit = await deps.keys.admit(user.id, key);
     if (limit) {
       void reply
         .header("x-ratelimit-limit-requests", String(limit.limit))

@@ -55,6 +55,8 @@ export function createUsersService(deps: UsersServiceDeps) {
       ...(input.role !== undefined ? { role: input.role } : {}),
       ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
       ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+      ...(input.budgetUsd !== undefined ? { budgetUsd: input.budgetUsd } : {}),
+      ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
     };
     // The row can vanish between the read above and this write (cascade, manual cleanup).
     const user = await prisma.user.update({ where: { id: input.id }, data }).catch((error: unknown) => {
@@ -67,8 +69,8 @@ export function createUsersService(deps: UsersServiceDeps) {
     if (roleChanged || input.disabled === true || input.password !== undefined) {
       // Tokens carry the role and outlive a password: end every session so the change bites now.
       await deps.auth.revokeAllForUser(user.id, roleChanged ? "role changed" : input.disabled ? "disabled" : "password reset");
-    } else if (input.disabled === false) {
-      // Re-enabled: every instance re-reads the user now rather than at its next resync.
+    } else if (input.disabled === false || input.budgetUsd !== undefined || input.budgetPeriod !== undefined) {
+      // Re-enabled or budget changed: every instance re-reads the user now rather than at its next resync.
       await deps.auth.userChanged(user.id);
     }
     if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);

@@ -182,15 +182,16 @@ function requireRole(required: TRole) {
     if (key) {
       const refusal = keyRefusal(key, { scope: meta?.keyScope, model });
       if (refusal) throw toTRPCError(new AppError("FORBIDDEN", refusal));
-      if (meta?.metered) {
-        const limit = await ctx.deps.keys.admit(key).catch((error: unknown) => {
-          throw toTRPCError(error);
-        });
-        if (limit) {
-          ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
-          ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
-          ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
-        }
+    }
+    if (meta?.metered) {
+      // The user's budget applies to every metered call; a key adds its own budget and rate limit.
+      const limit = await ctx.deps.keys.admit(ctx.user.id, key).catch((error: unknown) => {
+        throw toTRPCError(error);
+      });
+      if (limit) {
+        ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
+        ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
+        ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
       }
     }
     return next({ ctx: { ...ctx, user: ctx.user } });

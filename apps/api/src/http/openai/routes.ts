@@ -27,6 +27,9 @@ const ROUTES: Record<string, string[]> = {
   "/v1/models": ["GET", "HEAD"],
 };
 
+/** When a caller refused for too many open streams may try again. */
+const STREAM_RETRY_AFTER_SEC = 5;
+
 /** x-ratelimit-* as OpenAI sends them, from the limit this request was counted against. */
 function rateLimitHeaders(): Record<string, string> {
   const note = currentScope()?.rateLimit;
@@ -103,6 +106,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
           return completionBody(id, created, result);
         }
+        holdStreamSlot(deps, user.id, reply);
         const events = await deps.chat.streamStateless(user.id, parsed.request, disconnect);
         // Headers leave only after the first token: this marks where Switchboard's own work
         // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
@@ -129,6 +133,23 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 function modelOf(body: unknown): string | undefined {
   const model = (body as { model?: unknown } | null)?.model;
   return typeof model === "string" ? model : undefined;
+}
+
+/**
+ * An open stream holds one of the user's STREAMS_PER_USER slots (and of MAX_STREAMS), as on
+ * /trpc, /api/chat/stream and /ws/chat; beyond, 429 with Retry-After before the stream
+ * starts. The slot is freed when the response closes: stream ended, failed or client gone.
+ */
+function holdStreamSlot(deps: AppDeps, userId: string, reply: FastifyReply): void {
+  const slot = deps.streams.acquire({ kind: "user", id: userId });
+  if (!slot.ok) {
+    const limit = slot.reason === "total" ? `this instance's limit of ${deps.env.MAX_STREAMS} open streams` : `the limit of ${deps.env.STREAMS_PER_USER} open streams per user`;
+    throw new AppError("TOO_MANY_REQUESTS", `Too many open streams: ${limit}; close one or retry later`, {
+      retryAfterSec: STREAM_RETRY_AFTER_SEC,
+      details: { openaiCode: "rate_limit_exceeded" },
+    });
+  }
+  reply.raw.once("close", slot.release);
 }
 
 /** Aborts when the client leaves before the response is finished. */

@@ -10,14 +10,25 @@
  * A user not cached yet (first request on this instance) is read once; concurrent requests
  * share the read.
  */
-import type { TRole } from "@switchboard/schema";
+import type { TBudgetPeriod, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
 
 export interface LiveUser {
   role: TRole;
   disabled: boolean;
+  /** The user's spending cap over all metered calls (null = none), enforced like a key's. */
+  budgetUsd: number | null;
+  budgetPeriod: TBudgetPeriod;
 }
+
+const LIVE_SELECT = { role: true, disabled: true, budgetUsd: true, budgetPeriod: true } as const;
+const toLive = (r: { role: TRole; disabled: boolean; budgetUsd: number | null; budgetPeriod: string }): LiveUser => ({
+  role: r.role,
+  disabled: r.disabled,
+  budgetUsd: r.budgetUsd,
+  budgetPeriod: r.budgetPeriod as TBudgetPeriod,
+});
 
 interface Entry {
   /** Null: the user does not exist (a deleted user's tokens are answered without a read). */
@@ -47,8 +58,8 @@ export function createUserDirectory(deps: {
   let failing = false;
 
   async function read(userId: string): Promise<LiveUser | null> {
-    const row = await prisma.user.findUnique({ where: { id: userId }, select: { role: true, disabled: true } });
-    return row ? { role: row.role, disabled: row.disabled } : null;
+    const row = await prisma.user.findUnique({ where: { id: userId }, select: LIVE_SELECT });
+    return row ? toLive(row) : null;
   }
 
   function remember(userId: string, user: LiveUser | null): void {
@@ -81,8 +92,8 @@ export function createUserDirectory(deps: {
     try {
       for (let i = 0; i < ids.length; i += READ_CHUNK) {
         const chunk = ids.slice(i, i + READ_CHUNK);
-        const rows = await prisma.user.findMany({ where: { id: { in: chunk } }, select: { id: true, role: true, disabled: true } });
-        const found = new Map(rows.map((r) => [r.id, { role: r.role, disabled: r.disabled }]));
+        const rows = await prisma.user.findMany({ where: { id: { in: chunk } }, select: { id: true, ...LIVE_SELECT } });
+        const found = new Map(rows.map((r) => [r.id, toLive(r)]));
         for (const id of chunk) {
           const entry = entries.get(id);
           if (entry) entry.user = found.get(id) ?? null;

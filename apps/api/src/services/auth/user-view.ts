@@ -1,4 +1,4 @@
-import type { TUser } from "@switchboard/schema";
+import type { TBudgetPeriod, TUser } from "@switchboard/schema";
 import type { User } from "../../generated/prisma/client.ts";
 
 /** The public view of a user row: never the password hash. */
@@ -10,5 +10,7 @@ export function toUserView(user: User): TUser {
     disabled: user.disabled,
     createdAt: user.createdAt.toISOString(),
     lastLoginAt: user.lastLoginAt?.toISOString() ?? null,
+    budgetUsd: user.budgetUsd,
+    budgetPeriod: user.budgetPeriod as TBudgetPeriod,
   };
 }

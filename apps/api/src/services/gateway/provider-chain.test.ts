@@ -1,7 +1,8 @@
 /**
  * The fallback chain over real HTTP: real `openai`-SDK providers against local servers that
  * speak the OpenAI protocol with faults. The clock of the breaker and 429 cooldowns is
- * injected, so no assertion depends on how fast this machine is.
+ * injected, and only the provider meant to time out gets a short timeout (the others a
+ * generous one), so no assertion depends on how fast this machine is.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closedPortUrl, startFakeOpenAI, type FakeBehavior, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
@@ -27,7 +28,10 @@ afterEach(() => {
 
 type StopHook = (id: string, abort: (reason: unknown) => void) => () => void;
 
-function setup(opts: { betaUrl?: string; timeoutMs?: number; idleTimeoutMs?: number; frozen?: string[]; onProviderStop?: StopHook } = {}) {
+/** The chain's timeout for every provider not meant to time out: never reached, however loaded the machine. */
+const GENEROUS_TIMEOUT_MS = 60_000;
+
+function setup(opts: { betaUrl?: string; timeoutMs?: number; betaTimeoutMs?: number; idleTimeoutMs?: number; frozen?: string[]; onProviderStop?: StopHook } = {}) {
   let clock = 1_000_000;
   const env = parseEnv({
     BETA_MODEL_BASE_URL: opts.betaUrl ?? beta.url,
@@ -37,11 +41,17 @@ function setup(opts: { betaUrl?: string; timeoutMs?: number; idleTimeoutMs?: num
   });
   const now = () => clock;
   const registry = createProviderRegistry(env);
+  if (opts.betaTimeoutMs !== undefined) {
+    // Only beta gets the short timeout (a provider's own setting), so the fallback's answer never races it.
+    const snap = registry.snapshot();
+    const providers = snap.providers.map((p) => (p.name === "beta" ? { ...p, timeoutMs: opts.betaTimeoutMs! } : p));
+    registry.apply({ ...snap, version: snap.version + 1, providers });
+  }
   const breaker = createCircuitBreaker({ failureThreshold: 3, cooldownMs: 5_000, now });
   const chain = createProviderChain({
     registry,
     breaker,
-    timeoutMs: opts.timeoutMs ?? 2_000,
+    timeoutMs: opts.timeoutMs ?? GENEROUS_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? 2_000,
     now,
     isProviderFrozen: (id) => opts.frozen?.includes(id) ?? false,
@@ -83,7 +93,7 @@ const PRE_TOKEN_FAULTS: Array<[string, FakeBehavior, string]> = [
 
 describe("non-stream fallback", () => {
   it.each(PRE_TOKEN_FAULTS)("moves on after %s", async (_label, fault, outcome) => {
-    const { chain } = setup({ timeoutMs: 300 });
+    const { chain } = setup(outcome === "timeout" ? { betaTimeoutMs: 300 } : {});
     beta.enqueue(fault);
     const result = await chain.complete(request());
     expect(result.provider).toBe("openai");
@@ -126,7 +136,7 @@ describe("non-stream fallback", () => {
 
 describe("stream fallback", () => {
   it.each(PRE_TOKEN_FAULTS)("moves on after %s before the first token", async (_label, fault, outcome) => {
-    const { chain } = setup({ timeoutMs: 300 });
+    const { chain } = setup(outcome === "timeout" ? { betaTimeoutMs: 300 } : {});
     beta.enqueue(fault);
     const { events, error } = await collect(chain);
     expect(error).toBeUndefined();
@@ -143,7 +153,7 @@ describe("stream fallback", () => {
   });
 
   it("treats a stream that stalls before the first token as a timeout and aborts it", async () => {
-    const { chain } = setup({ timeoutMs: 200 });
+    const { chain } = setup({ betaTimeoutMs: 200 });
     beta.enqueue({ kind: "stall", afterChunks: 0 });
     const { events } = await collect(chain);
     expect(events[0]).toMatchObject({ type: "start", provider: "openai" });

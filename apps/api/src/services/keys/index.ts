@@ -21,8 +21,10 @@ export function createKeys(deps: {
   const spend = createSpendLedger({
     coordination,
     log,
-    loggedSpend: async (keyId, from) => {
-      const agg = await prisma.requestLog.aggregate({ where: { keyId, ...(from ? { createdAt: { gte: from } } : {}) }, _sum: { costUsd: true } });
+    loggedSpend: async (subject, from) => {
+      const [kind, id] = [subject.slice(0, subject.indexOf(":")), subject.slice(subject.indexOf(":") + 1)];
+      const who = kind === "user" ? { userId: id } : { keyId: id };
+      const agg = await prisma.requestLog.aggregate({ where: { ...who, ...(from ? { createdAt: { gte: from } } : {}) }, _sum: { costUsd: true } });
       return agg._sum.costUsd ?? 0;
     },
   });

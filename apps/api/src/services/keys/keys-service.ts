@@ -4,14 +4,14 @@
  * last use in batches). Callers pass the acting user; a USER sees and changes only their
  * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
  */
-import { roleAtLeast, type TApiKey, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
+import { roleAtLeast, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
 import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
-import { periodStart, type SpendLedger } from "./spend-ledger.ts";
+import { keySubject, periodStart, userSubject, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
 import { KEY_SCOPES } from "@switchboard/schema";
 
 export interface Actor {
@@ -28,7 +28,13 @@ export interface RateLimitInfo {
 
 /** Owners' live state, held locally and pushed (the same directory that checks access tokens). */
 export interface OwnerDirectory {
-  get(userId: string): Promise<{ role: TRole; disabled: boolean } | null>;
+  get(userId: string): Promise<{ role: TRole; disabled: boolean; budgetUsd: number | null; budgetPeriod: TBudgetPeriod } | null>;
+}
+
+/** A spending cap: a key's or a user's, enforced by the same ledger. */
+interface Budget {
+  budgetUsd: number | null;
+  budgetPeriod: TBudgetPeriod;
 }
 
 export interface KeysServiceDeps {
@@ -165,7 +171,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       },
       include: KEY_INCLUDE,
     })) as KeyRow;
-    if (input.budgetPeriod !== undefined) spend.forget(row.id);
+    if (input.budgetPeriod !== undefined) spend.forget(keySubject(row.id));
     await cache.publish({ keyId: row.id });
     return view(row, (await spendOf([row])).get(row.id)!);
   }
@@ -194,19 +200,28 @@ export function createKeysService(deps: KeysServiceDeps) {
     return grant;
   }
 
-  /**
-   * Admits a metered request (model calls): the key's rate limit across instances, then its
-   * budget from local state. Returns the rate-limit figures for x-ratelimit-* headers.
-   */
-  async function admit(grant: KeyGrant): Promise<RateLimitInfo | undefined> {
-    if (grant.budgetUsd !== null) {
-      const spent = await spend.spent(grant.keyId, grant.budgetPeriod);
-      if (spent >= grant.budgetUsd) {
-        throw new AppError("TOO_MANY_REQUESTS", `API key budget exhausted: spent $${spent.toFixed(4)} of $${grant.budgetUsd} this ${grant.budgetPeriod === "total" ? "key's lifetime" : grant.budgetPeriod}`, {
-          details: { openaiCode: "insufficient_quota", shouldRetry: false },
-        });
-      }
+  /** Refuses a caller whose budget's current period is spent (from local state). */
+  async function checkBudget(subject: SpendSubject, budget: Budget, what: string): Promise<void> {
+    if (budget.budgetUsd === null) return;
+    const spent = await spend.spent(subject, budget.budgetPeriod);
+    if (spent >= budget.budgetUsd) {
+      const window = budget.budgetPeriod === "total" ? "in total" : `this ${budget.budgetPeriod}`;
+      throw new AppError("TOO_MANY_REQUESTS", `${what} budget exhausted: spent $${spent.toFixed(4)} of $${budget.budgetUsd} ${window}`, {
+        details: { openaiCode: "insufficient_quota", shouldRetry: false },
+      });
     }
+  }
+
+  /**
+   * Admits a metered request (model calls) by a user, with or without an API key: the
+   * user's budget, then the key's budget and its rate limit across instances. Returns the
+   * rate-limit figures for x-ratelimit-* headers.
+   */
+  async function admit(userId: string, grant?: KeyGrant): Promise<RateLimitInfo | undefined> {
+    const owner = await deps.owners.get(userId);
+    if (owner) await checkBudget(userSubject(userId), owner, "User");
+    if (!grant) return undefined;
+    await checkBudget(keySubject(grant.keyId), grant, "API key");
     if (grant.rateLimitPerMin === null) return undefined;
     const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
     const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
@@ -219,16 +234,26 @@ export function createKeysService(deps: KeysServiceDeps) {
     return info;
   }
 
-  /** Books a finished request's cost against the key's budget (off the request path). */
-  function recordSpend(grant: Pick<KeyGrant, "keyId" | "budgetUsd" | "budgetPeriod">, costUsd: number): void {
-    if (grant.budgetUsd === null || costUsd <= 0) return;
-    spend.add(grant.keyId, grant.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
+  function book(subject: SpendSubject, budget: Budget, costUsd: number): void {
+    if (budget.budgetUsd === null) return;
+    spend.add(subject, budget.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
   }
 
-  /** Books a finished request's cost by key id (the request log knows only the id). */
-  function recordSpendById(keyId: string, costUsd: number): void {
-    const grant = budgets.get(keyId);
-    if (grant) recordSpend(grant, costUsd);
+  /**
+   * Books a finished request's cost against the budgets of its key and its user (off the
+   * request path; the request log knows only ids, so the terms come from local state).
+   */
+  function recordSpend(who: { keyId?: string | undefined; userId?: string | undefined }, costUsd: number): void {
+    if (costUsd <= 0) return;
+    const grant = who.keyId ? budgets.get(who.keyId) : undefined;
+    if (grant) book(keySubject(grant.keyId), grant, costUsd);
+    const userId = who.userId;
+    if (userId) {
+      deps.owners
+        .get(userId)
+        .then((owner) => owner && book(userSubject(userId), owner, costUsd))
+        .catch((err: unknown) => deps.log("spend booking failed", err));
+    }
   }
 
   async function flushLastUsed(): Promise<void> {
@@ -247,7 +272,6 @@ export function createKeysService(deps: KeysServiceDeps) {
     authenticate,
     admit,
     recordSpend,
-    recordSpendById,
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
     async start(): Promise<void> {

@@ -3,7 +3,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createLogWriter } from "./log-writer.ts";
 import { createLogsService } from "./logs-service.ts";
 import type { PriceLookup } from "./pricing.ts";
-import { createRequestRecorder } from "./request-recorder.ts";
+import { createRequestRecorder, type RequestRecorderDeps } from "./request-recorder.ts";
 
 export type { FinishedRequest } from "./request-recorder.ts";
 export type { ModelPrices, PriceLookup } from "./pricing.ts";
@@ -14,7 +14,7 @@ export interface RequestLogDeps {
   retentionDays: number;
   storeBodies: boolean;
   prices: PriceLookup;
-  onCost?: (keyId: string, costUsd: number) => void;
+  onCost?: RequestRecorderDeps["onCost"];
   log: (msg: string, err?: unknown) => void;
   flushIntervalMs?: number;
 }

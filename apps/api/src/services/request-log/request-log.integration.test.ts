@@ -192,6 +192,52 @@ describe("budgets", () => {
   });
 });
 
+describe("user budgets", () => {
+  it("refuses a user over their budget on every metered call, by token or key, on every instance", async () => {
+    const spender = await a.userWithRole("USER");
+    const root = a.client(await a.login());
+    // Hostile input: a negative budget is a 400 and changes nothing.
+    expect((await trpcMutation(a.url, "users.update", { id: spender.id, budgetUsd: -1 }, bearer(await a.login()))).status).toBe(400);
+    // Only a SUPERADMIN sets budgets.
+    expect((await trpcMutation(a.url, "users.update", { id: spender.id, budgetUsd: 5 }, bearer(admin.token))).status).toBe(403);
+    await root.users.update.mutate({ id: spender.id, budgetUsd: 0.000001, budgetPeriod: "month" });
+    const listed = (await root.users.list.query({ search: spender.email })).items.find((u) => u.id === spender.id)!;
+    expect(listed).toMatchObject({ budgetUsd: 0.000001, budgetPeriod: "month" });
+    // A key without a budget of its own still spends its owner's.
+    const key = (await a.client(spender.token).keys.create.mutate({ name: "owner-budget" })).key;
+
+    expect((await chat(a, spender.token)).status).toBe(200);
+    let refused: Awaited<ReturnType<typeof chat>> | undefined;
+    for (let i = 0; i < 100 && !refused; i++) {
+      const res = await chat(a, spender.token);
+      if (res.status === 429) refused = res;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refused?.headers.get("x-should-retry")).toBe("false");
+    expect(JSON.parse(refused!.text).error.code).toBe("insufficient_quota");
+    expect((await chat(a, key)).status).toBe(429);
+    // The other instance heard of the spend by push.
+    let statusB = 0;
+    for (let i = 0; i < 100 && statusB !== 429; i++) {
+      statusB = (await chat(b, spender.token)).status;
+      if (statusB !== 429) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(statusB).toBe(429);
+    const viaTrpc = await trpcMutation(b.url, "chat.send", { message: "hi" }, bearer(spender.token));
+    expect(viaTrpc.status).toBe(429);
+    expect(viaTrpc.body.error.data.code).toBe("TOO_MANY_REQUESTS");
+    // Another user is not affected; clearing the budget lets the spender through again.
+    expect((await chat(a, other.token)).status).toBe(200);
+    await root.users.update.mutate({ id: spender.id, budgetUsd: null });
+    let again = 0;
+    for (let i = 0; i < 100 && again !== 200; i++) {
+      again = (await chat(b, spender.token)).status;
+      if (again !== 200) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(again).toBe(200);
+  });
+});
+
 describe("during a freeze", () => {
   it("keeps the request log and usage readable for ADMIN (not USER), and keys revocable", async () => {
     const key = await a.client(user.token).keys.create.mutate({ name: "leaked" });

@@ -45,8 +45,8 @@ export interface RequestRecorderDeps {
   writer: LogWriter;
   prices: PriceLookup;
   storeBodies: boolean;
-  /** Told the cost of every request made with an API key (budgets). */
-  onCost?: (keyId: string, costUsd: number) => void;
+  /** Told the cost of every request by a known caller (key and user budgets). */
+  onCost?: (who: { keyId: string | undefined; userId: string | undefined }, costUsd: number) => void;
 }
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
@@ -101,7 +101,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       requestBody: body(r.requestBody),
       responseBody: body(r.responseBody),
     });
-    if (r.keyId && cost > 0) deps.onCost?.(r.keyId, cost);
+    if ((r.keyId || r.userId) && cost > 0) deps.onCost?.({ keyId: r.keyId, userId: r.userId }, cost);
     return cost;
   };
 }
