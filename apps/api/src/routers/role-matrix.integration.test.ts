@@ -1,5 +1,5 @@
 /**
- * Every procedure of the router must be listed here with its documented role (DESIGN.md),
+ * Every procedure of the router must be listed here with its documented role (the contract in the README),
  * and must refuse every caller below that role. The list of procedures comes from the router
  * itself, so a new procedure cannot ship without a role decision and a passing guard.
  */
