@@ -20,6 +20,7 @@ export interface UpstreamCall {
   model?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
+  cachedTokens?: number | undefined;
   ttftMs?: number | undefined;
 }
 
@@ -119,6 +120,7 @@ export function noteUpstreamCall(record: {
   model?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
+  cachedTokens?: number | undefined;
   ttftMs?: number | undefined;
 }): string | undefined {
   const scope = storage.getStore();
@@ -135,6 +137,7 @@ export function noteUpstreamCall(record: {
     model: record.model,
     promptTokens: record.promptTokens,
     completionTokens: record.completionTokens,
+    cachedTokens: record.cachedTokens,
     ttftMs: record.ttftMs,
   });
   return record.fallback && previous && previous.outcome !== "success" && previous.provider !== record.provider ? previous.provider : undefined;

@@ -57,7 +57,7 @@ export interface EmbedChainResult extends EmbeddingResult {
 }
 
 /**
- * One upstream call, as metrics (issue 6) and logs want it. Emitted once per real call
+ * One upstream call, as metrics and logs want it. Emitted once per real call
  * (skips cost nothing and are not calls), after the call's outcome is known.
  */
 export interface ProviderCallRecord {
@@ -70,6 +70,8 @@ export interface ProviderCallRecord {
   ttftMs: number | undefined;
   promptTokens: number | undefined;
   completionTokens: number | undefined;
+  /** Prompt tokens the provider served from its prompt cache (usage.prompt_tokens_details.cached_tokens). */
+  cachedTokens?: number | undefined;
   /** True when an earlier provider of the same request failed or was skipped. */
   fallback: boolean;
   status: number | undefined;

@@ -153,14 +153,14 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     if (f.countsForCircuit) deps.breaker.recordFailure(p.id);
     else deps.breaker.release(p.id);
     if (f.outcome === "rate_limited" && f.retryAfterMs) cooldownUntil.set(p.id, now() + f.retryAfterMs);
-    emit({ provider: p.id, model, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined, fallback, status: f.status, error: f.message, at: now() });
+    emit({ provider: p.id, model, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now() });
     return { provider: p.id, model, outcome: f.outcome, latencyMs, ...(f.status !== undefined ? { status: f.status } : {}), error: f.message };
   }
 
-  function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean): TChatAttempt {
+  function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean, details?: Record<string, unknown>): TChatAttempt {
     deps.breaker.recordSuccess(p.id);
     cooldownUntil.delete(p.id);
-    emit({ provider: p.id, model, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, fallback, status: undefined, error: undefined, at: now() });
+    emit({ provider: p.id, model, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: cachedTokensOf(details), fallback, status: undefined, error: undefined, at: now() });
     return { provider: p.id, model, outcome: "success", latencyMs };
   }
 
@@ -199,7 +199,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
         const usage = usageOf(result.usage, request, result.content);
         const latencyMs = roundMs(performance.now() - t0);
-        attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback));
+        attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
         return {
           content: result.content,
           finishReason: result.finishReason,
@@ -277,7 +277,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         }
         if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
         const usage = usageOf(state.reported, request, state.content);
-        attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback));
+        attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, state.reported?.details));
         settled = true;
         yield {
           type: "done",
@@ -447,4 +447,12 @@ function usageOf(reported: ProviderUsage | undefined, request: ChainRequest, con
   const promptTokens = reported?.promptTokens ?? Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
   const completionTokens = reported?.completionTokens ?? Math.ceil(content.length / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+}
+
+/** Cached prompt tokens as OpenAI reports them (Anthropic's cache reads are translated to the same place). */
+function cachedTokensOf(details: Record<string, unknown> | undefined): number | undefined {
+  const prompt = details?.prompt_tokens_details;
+  if (!prompt || typeof prompt !== "object") return undefined;
+  const cached = (prompt as { cached_tokens?: unknown }).cached_tokens;
+  return typeof cached === "number" && Number.isFinite(cached) && cached >= 0 ? cached : undefined;
 }

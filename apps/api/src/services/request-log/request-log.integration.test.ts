@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 
@@ -63,6 +64,36 @@ async function logged(token: string, input: Record<string, unknown>, match: (row
 }
 
 describe("request log", () => {
+  it("records the prompt tokens a provider served from its cache and prices them at the cached rate", async () => {
+    const upstream = await startFakeOpenAI({
+      name: "cachey",
+      defaultBehavior: { kind: "ok", content: "cached answer", usageDetails: { prompt_tokens_details: { cached_tokens: 5 } } },
+    });
+    try {
+      const root = a.client(await a.login());
+      await root.providers.create.mutate({ name: "cachey", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-cachey-0123456789", models: ["cachey-1"] });
+      await root.models.upsert.mutate({
+        name: "cachey-model",
+        targets: [{ provider: "cachey", upstreamModel: "cachey-1" }],
+        inputPricePerMTok: 1_000,
+        cachedInputPricePerMTok: 100,
+        outputPricePerMTok: 2_000,
+      });
+      const res = await fetch(`${a.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...bearer(user.token), "content-type": "application/json" },
+        body: JSON.stringify({ model: "cachey-model", messages: [{ role: "user", content: "what is cached?" }] }),
+      });
+      expect(res.status).toBe(200);
+      const row = await logged(user.token, { model: "cachey-model" }, () => true);
+      expect(row).toMatchObject({ provider: "cachey", upstreamModel: "cachey-1", promptTokens: 7, cachedTokens: 5 });
+      // 2 uncached prompt tokens at 1,000 $/MTok, 5 cached at 100, the completion at 2,000.
+      expect(row.costUsd).toBeCloseTo((2 * 1_000 + 5 * 100 + row.completionTokens * 2_000) / 1e6, 10);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it("records a /v1 call made with a key: route, model, provider, tokens, cost, latency", async () => {
     const key = (await a.client(user.token).keys.create.mutate({ name: "logged" })).key;
     const keyId = (await a.client(user.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;

@@ -17,6 +17,7 @@ export interface FinishedCall {
   model?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
+  cachedTokens?: number | undefined;
   ttftMs?: number | undefined;
 }
 
@@ -57,13 +58,16 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
     const last = answered.at(-1) ?? r.calls.at(-1);
     let prompt = 0;
     let completion = 0;
+    let cached = 0;
     let cost = 0;
     for (const c of answered) {
       const p = c.promptTokens ?? 0;
       const o = c.completionTokens ?? 0;
+      const k = c.cachedTokens ?? 0;
       prompt += p;
       completion += o;
-      cost += costUsd((r.model ? deps.prices(r.model) : undefined) ?? (c.model ? deps.prices(c.model) : undefined), { prompt: p, completion: o });
+      cached += k;
+      cost += costUsd((r.model ? deps.prices(r.model) : undefined) ?? (c.model ? deps.prices(c.model) : undefined), { prompt: p, completion: o, cached: k });
     }
     const attempts: TLogAttempt[] = r.calls.map((c) => ({
       provider: c.provider,
@@ -91,7 +95,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       errorCode: r.errorCode ?? null,
       promptTokens: prompt,
       completionTokens: completion,
-      cachedTokens: 0,
+      cachedTokens: cached,
       costUsd: cost,
       latencyMs: Math.round(r.durationMs),
       // From the request's arrival, as the client sees it.
