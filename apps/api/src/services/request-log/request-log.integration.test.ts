@@ -218,8 +218,13 @@ describe("budgets", () => {
       if (again !== 200) await new Promise((r) => setTimeout(r, 20));
     }
     expect(again).toBe(200);
-    const listed = (await a.client(user.token).keys.list.query()).items.find((k) => k.id === created.id)!;
-    expect(listed.spendUsd).toBeGreaterThan(0);
+    // keys.list reads spend from the request log, which is written in batches off the request path.
+    let spendUsd = 0;
+    for (let i = 0; i < 100 && spendUsd === 0; i++) {
+      spendUsd = (await a.client(user.token).keys.list.query()).items.find((k) => k.id === created.id)!.spendUsd;
+      if (spendUsd === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(spendUsd).toBeGreaterThan(0);
   });
 });
 

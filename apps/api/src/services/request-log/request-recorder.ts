@@ -4,22 +4,13 @@
  * on the request's path.
  */
 import type { TLogAttempt } from "@switchboard/schema";
+import type { UpstreamCall } from "../../infra/request-scope.ts";
 import type { LogWriter } from "./log-writer.ts";
 import { costUsd, type PriceLookup } from "./pricing.ts";
 import { redactSecrets } from "./redact.ts";
 
-export interface FinishedCall {
-  provider: string;
-  outcome: string;
-  /** performance.now() clock, like FinishedRequest.startedAt. */
-  start: number;
-  end: number;
-  model?: string | undefined;
-  promptTokens?: number | undefined;
-  completionTokens?: number | undefined;
-  cachedTokens?: number | undefined;
-  ttftMs?: number | undefined;
-}
+/** An upstream call as the request scope booked it (performance.now() clock, like startedAt). */
+export type FinishedCall = Omit<UpstreamCall, "fallback">;
 
 export interface FinishedRequest {
   requestId: string;
