@@ -81,6 +81,8 @@ const BENCH_ENV = {
   LOG_LEVEL: "warn",
   CHAT_RATE_LIMIT_PER_MIN: "100000000",
   CONSENSUS_RATE_LIMIT_PER_MIN: "100000000",
+  // Load generators open up to 64 streams at once for one signed-in user.
+  STREAMS_PER_USER: "256",
   // Runs longer than the default 15 minutes keep one sign-in.
   ACCESS_TOKEN_TTL_SEC: "86400",
 };
