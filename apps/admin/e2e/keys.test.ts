@@ -99,7 +99,11 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByRole("link", { name: "Logs" }).click();
     await page.getByRole("heading", { name: "Logs", level: 1 }).waitFor();
     const logRow = page.getByTestId("logs-table").getByRole("row", { name: /\/v1\/chat\/completions/ }).first();
-    await logRow.waitFor();
+    await logRow.waitFor({ timeout: 15_000 }).catch(async () => {
+      // The rows are written in batches off the request path; a reload reads them again.
+      await page.reload();
+      await logRow.waitFor();
+    });
     // Live tail picks up new requests without a reload.
     const before = await page.getByTestId("logs-table").getByRole("row").count();
     await page.getByLabel("Live tail").check();
