@@ -4,6 +4,8 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { adminDistDir } from "../infra/repo-paths.ts";
 import { sendMethodNotAllowed } from "./method-not-allowed.ts";
+import { isOpenAIPath } from "./openai/errors.ts";
+import { answerUnknownV1Path } from "./openai/routes.ts";
 import { declareFeature } from "./route-features.ts";
 
 /** Paths where a client expects data: an unknown one there is a JSON 404, never the SPA page. */
@@ -48,6 +50,8 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
       });
     }
     scope.setNotFoundHandler((request, reply) => {
+      // The static wildcard route can catch an unknown /v1 path first: answer it as /v1 would.
+      if (isOpenAIPath(request.url)) return answerUnknownV1Path(request, reply);
       if (sendMethodNotAllowed(request, reply)) return reply;
       if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
       return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });

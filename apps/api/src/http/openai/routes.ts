@@ -7,7 +7,7 @@
  * their history and are not stored.
  */
 import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { currentScope, markUpstreamStart } from "../../infra/request-scope.ts";
 import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
@@ -41,25 +41,27 @@ function rateLimitHeaders(): Record<string, string> {
   };
 }
 
+/**
+ * An unknown /v1 path (404) or a known one under another method (405), in OpenAI's shape.
+ * Also used by the SPA's catch-all, which wildcard static routes can reach first.
+ */
+export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split("?")[0] ?? "";
+  const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
+  if (allowed) {
+    void reply.header("allow", allowed.join(", "));
+    return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
+  }
+  return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
+}
+
 export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await app.register(
     async (v1) => {
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
       // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
       declareFeature(v1, "gateway");
-      v1.setNotFoundHandler((request, reply) => {
-        const path = request.url.split("?")[0] ?? "";
-        const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
-        if (allowed) {
-          void reply.header("allow", allowed.join(", "));
-          return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
-        }
-        return sendOpenAIError(
-          request,
-          reply,
-          new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }),
-        );
-      });
+      v1.setNotFoundHandler(answerUnknownV1Path);
       v1.addHook("onSend", async (_request, reply) => {
         // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
         if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
