@@ -20,7 +20,7 @@ import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 
 /**
- * What the emergency stop (issue 3) offers chat. The tRPC guard and the HTTP hook refuse new
+ * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
  * requests while frozen; this signal covers the requests already running when a freeze lands.
  */
 export interface ChatEmergencyHooks {
