@@ -9,6 +9,7 @@ import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode } from "../../infra/request-scope.ts";
 import { AppError } from "../../services/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
+import { sseWriter } from "../sse-writer.ts";
 import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
 
 export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -74,19 +75,10 @@ async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStre
     "x-accel-buffering": "no",
     "x-request-id": String(reply.request.id),
   });
-  const send = async (event: LegacyStreamEvent) => {
+  const write = sseWriter(raw);
+  const send = (event: LegacyStreamEvent) => {
     if (event.type === "error") noteErrorCode(event.code);
-    if (raw.destroyed) return;
-    if (raw.write(`data: ${JSON.stringify(event)}\n\n`) || raw.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.on("drain", done);
-      raw.on("close", done);
-    });
+    return write(event);
   };
   try {
     for (let next = first; !next.done; next = await events.next()) {

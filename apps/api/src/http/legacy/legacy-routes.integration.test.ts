@@ -280,7 +280,8 @@ describe("no HTML where a client expects data", () => {
     const res = await call(method, path, { headers: { accept } });
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toMatch(/application\/json/);
-    expect(res.body.error.code).toBe("NOT_FOUND");
+    // Every /v1 error is OpenAI-shaped; the rest answer in the REST shape.
+    expect(res.body.error.code).toBe(path.startsWith("/v1/") ? "unknown_url" : "NOT_FOUND");
   });
 
   it("a browser navigating to a client-side route gets the SPA page", async () => {

@@ -9,6 +9,7 @@ import { noteErrorCode } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { AppError } from "../../services/errors.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
+import { sseWriter } from "../sse-writer.ts";
 import { openAIStreamError } from "./errors.ts";
 
 export async function streamCompletion(
@@ -20,20 +21,7 @@ export async function streamCompletion(
   const ctx: ChunkContext = { id: opts.id, created: opts.created, model: "" };
   let started = false;
   let roleSent = false;
-  /** Writes one SSE event; under backpressure waits for drain (or the client leaving). */
-  const send = async (data: unknown) => {
-    if (raw.destroyed) return;
-    if (raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`) || raw.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.on("drain", done);
-      raw.on("close", done);
-    });
-  };
+  const send = sseWriter(raw);
   try {
     for await (const event of events) {
       if (event.type === "start") {

@@ -1,0 +1,22 @@
+/**
+ * Writes Server-Sent Events to a raw response. Under backpressure it waits for `drain` (or
+ * the client leaving) so a slow reader holds the stream, not the server's memory; once the
+ * client is gone, writes are dropped.
+ */
+import type { ServerResponse } from "node:http";
+
+export function sseWriter(raw: ServerResponse): (data: unknown) => Promise<void> {
+  return async (data) => {
+    if (raw.destroyed) return;
+    if (raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`) || raw.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    });
+  };
+}
