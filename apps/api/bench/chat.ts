@@ -16,10 +16,10 @@
  * BENCH_STREAM_REQUESTS (default 500), BENCH_PATHS (comma list, default all three; "stream" for the streaming row), BENCH_CPU_PROF=<dir> (the Switchboard process
  * writes a V8 CPU profile there when it stops: open it in Chrome DevTools or speedscope).
  */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { percentile, post, progress, runLoad, spawnHelper, startBenchApi, type Call } from "./load.ts";
+import { cpuMsOf } from "../test/proc.ts";
 
 const C1 = Number(process.env.BENCH_REQUESTS_C1 ?? 1000);
 const C32 = Number(process.env.BENCH_REQUESTS_C32 ?? 4000);
@@ -52,16 +52,6 @@ function streamCall(url: string, body: unknown, headers: Record<string, string>,
 }
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-/**
- * CPU time (user + system) a process has used, in ms, from /proc. Per request it measures
- * what the gateway costs even when other work shares the machine and latency is noisy.
- */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
 
 async function startUpstream(): Promise<{ url: string; pid: number; stop(): void }> {
   const helper = await spawnHelper(new URL("./upstream.ts", import.meta.url));

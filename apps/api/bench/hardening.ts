@@ -6,18 +6,15 @@
  *   3. time from SIGTERM to exit with 100 open streams (90 emergency.watch + 10 chat.stream).
  * Prints a small report on stdout.
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { rssMbOf } from "../test/proc.ts";
 import { openStream, rawRequest, type OpenStream } from "../test/raw-http.ts";
 import { progress, startBenchApi } from "./load.ts";
 
 const embedded = process.argv.includes("--embedded");
 const MB = 1024 * 1024;
 
-const rssMb = (pid: number) => {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return Math.round(kb / 1024);
-};
+const rssMb = (pid: number) => Math.round(rssMbOf(pid));
 
 const alive = (pid: number) => {
   try {

@@ -2,8 +2,11 @@
  * What every benchmark here shares: a closed-loop load generator, percentiles, a progress
  * line on stderr, spawning a helper process that prints its URL(s), and signing in.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { CLUSTER_JWT_SECRET, CLUSTER_SUPERADMIN, spawnApi, startApiProcess } from "../test/api-process.ts";
@@ -75,6 +78,34 @@ export async function superAdminAuth(apiUrl: string): Promise<{ authorization: s
   return { authorization: `Bearer ${token}` };
 }
 
+const API_DIR = fileURLToPath(new URL("../", import.meta.url));
+const SOURCE_DIRS = [join(API_DIR, "src"), join(API_DIR, "../../packages/schema/src")];
+
+const newestMtime = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+    const path = join(dir, entry.name);
+    return Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }, 0);
+
+/**
+ * Builds apps/api/dist (`npm run build -w @switchboard/api`) when it is missing or older
+ * than a source file, so a benchmark of the compiled build never measures stale code.
+ * Returns whether it built.
+ */
+export function ensureBuilt(): boolean {
+  const built = (() => {
+    try {
+      return statSync(join(API_DIR, "dist/main.js")).mtimeMs;
+    } catch {
+      return 0;
+    }
+  })();
+  if (built > Math.max(...SOURCE_DIRS.map(newestMtime))) return false;
+  progress("[bench] building apps/api/dist (npm run build -w @switchboard/api)");
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts"], { cwd: API_DIR, stdio: ["ignore", "ignore", "inherit"] });
+  return true;
+}
+
 /** What every benchmarked Switchboard runs with: production mode, limits on but high. */
 const BENCH_ENV = {
   NODE_ENV: "production",
@@ -101,8 +132,12 @@ export interface BenchApi {
  * in-process coordination in a fresh DATA_DIR); `{ compiled: true }` runs the build
  * (dist/main.js, `npm run build` first). `stop()` removes everything it created.
  */
-export async function startBenchApi(env: Record<string, string>, opts: { embedded?: boolean; compiled?: boolean } = {}): Promise<BenchApi> {
+export async function startBenchApi(
+  env: Record<string, string>,
+  opts: { embedded?: boolean; compiled?: boolean; nodeArgs?: string[] } = {},
+): Promise<BenchApi> {
   const compiled = opts.compiled ?? false;
+  const nodeArgs = opts.nodeArgs;
   if (opts.embedded) {
     const api = await spawnApi({
       env: {
@@ -115,6 +150,7 @@ export async function startBenchApi(env: Record<string, string>, opts: { embedde
       },
       dataDirPrefix: "switchboard-bench-",
       compiled,
+      nodeArgs,
     });
     return { url: api.url, pid: api.pid, auth: await superAdminAuth(api.url), stop: api.stop };
   }
@@ -126,6 +162,7 @@ export async function startBenchApi(env: Record<string, string>, opts: { embedde
     redisKeyPrefix: prefix,
     env: { ...BENCH_ENV, ...env },
     compiled,
+    nodeArgs,
   });
   return {
     url: api.url,

@@ -8,6 +8,11 @@
  * a fresh database and key prefix). Every Switchboard request is signed in, rate limited
  * (limit set high), counted in metrics and passes the emergency gate.
  *
+ * "Switchboard embedded" and "Switchboard cluster" run the compiled build (apps/api/dist,
+ * what `npm run start:prod` and the Docker image run), built first when it is missing or
+ * older than the sources; embedded-src and cluster-src run the sources through tsx
+ * (`npm start`), which holds more memory (tsx's compiler and source maps).
+ *
  * For each target and each round, interleaved (so a noisy moment hits every target alike):
  *   c=1   sequential keep-alive requests for BENCH_SECONDS, each timed with hrtime
  *         (autocannon's histogram keeps whole milliseconds, too coarse for a loopback hop);
@@ -16,29 +21,24 @@
  * Every figure is the median over BENCH_ROUNDS rounds; "added" is over the direct upstream.
  *
  * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,portkey,embedded,cluster;
- * also embedded-prod and cluster-prod: the compiled build, after `npm run build`),
+ * also embedded-src and cluster-src),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
  * TEST_DATABASE_URL, REDIS_URL.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { freeLoopbackPort } from "../test/ports.ts";
-import { percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
+import { rssMbOf } from "../test/proc.ts";
+import { autocannon, installPeers, PEERS_DIR, PORTKEY_VERSION } from "./autocannon.ts";
+import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
 
-const PORTKEY_VERSION = "1.15.2";
-const AUTOCANNON_VERSION = "8.0.0";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const TARGETS = (process.env.BENCH_TARGETS ?? "direct,portkey,embedded,cluster").split(",");
-const PEERS_DIR = process.env.BENCH_PEERS_DIR ?? join(tmpdir(), `switchboard-bench-peers-${PORTKEY_VERSION}-${AUTOCANNON_VERSION}`);
 const MESSAGES = [{ role: "user", content: "Say hello" }];
-
-const run = promisify(execFile);
 
 interface Target {
   name: string;
@@ -59,24 +59,6 @@ interface Sample {
   streamMean: number;
   rps: number;
   streamRps: number;
-}
-
-const rssMb = (pid: number) => {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
-  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
-};
-
-async function installPeers(): Promise<void> {
-  const installed = (name: string) => {
-    const file = join(PEERS_DIR, "node_modules", name, "package.json");
-    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : null;
-  };
-  if (installed("@portkey-ai/gateway") === PORTKEY_VERSION && installed("autocannon") === AUTOCANNON_VERSION) return;
-  progress(`[bench] installing @portkey-ai/gateway@${PORTKEY_VERSION} and autocannon@${AUTOCANNON_VERSION} into ${PEERS_DIR}`);
-  await mkdir(PEERS_DIR, { recursive: true });
-  await writeFile(join(PEERS_DIR, "package.json"), JSON.stringify({ name: "switchboard-bench-peers", private: true }));
-  await run("npm", ["install", "--prefix", PEERS_DIR, "--no-audit", "--no-fund", "--ignore-scripts", "--no-save",
-    `@portkey-ai/gateway@${PORTKEY_VERSION}`, `autocannon@${AUTOCANNON_VERSION}`], { cwd: PEERS_DIR, maxBuffer: 16 * 1024 * 1024 });
 }
 
 /**
@@ -196,16 +178,7 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(
 
 /** autocannon at concurrency 32: requests per second (every answer must be a 200). */
 async function throughput(target: Target, stream: boolean, seconds: number): Promise<number> {
-  const bin = join(PEERS_DIR, "node_modules", "autocannon", "autocannon.js");
-  const headers = Object.entries({ ...target.headers, "content-type": "application/json" }).flatMap(([k, v]) => ["-H", `${k}=${v}`]);
-  const { stdout } = await run(process.execPath, [bin, "-c", "32", "-d", String(seconds), "-m", "POST", ...headers, "-b", bodyOf(target, stream), "--json", target.url], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const result = JSON.parse(stdout) as { requests: { total: number }; duration: number; non2xx: number; errors: number; timeouts: number };
-  if (result.non2xx + result.errors + result.timeouts > 0) {
-    throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts at c=32`);
-  }
-  return result.requests.total / result.duration;
+  return (await autocannon(target.url, target.headers, bodyOf(target, stream), seconds)).rps;
 }
 
 async function sample(target: Target, seconds: number): Promise<Sample> {
@@ -238,7 +211,7 @@ async function main(): Promise<void> {
   await installPeers();
   const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
   const targets: Target[] = [];
-  const add = (t: Omit<Target, "rssIdleMb">) => targets.push({ ...t, rssIdleMb: rssMb(t.pid) });
+  const add = (t: Omit<Target, "rssIdleMb">) => targets.push({ ...t, rssIdleMb: rssMbOf(t.pid) });
   try {
     const providerEnv = { BETA_MODEL_BASE_URL: upstream.line, PROVIDER_ORDER: "beta,template" };
     for (const name of TARGETS) {
@@ -247,13 +220,14 @@ async function main(): Promise<void> {
         add({ name, label: "fake upstream direct", url: `${upstream.line}/chat/completions`, headers: {}, model: "beta", pid: upstream.pid, stop: () => {} });
       } else if (name === "portkey") {
         add(await startPortkey(upstream.line));
-      } else if (/^(embedded|cluster)(-prod)?$/.test(name)) {
+      } else if (/^(embedded|cluster)(-src)?$/.test(name)) {
         const embedded = name.startsWith("embedded");
-        const compiled = name.endsWith("-prod");
-        const label = `Switchboard ${embedded ? "embedded (PGlite)" : "cluster (PostgreSQL + Redis)"}${compiled ? ", compiled build" : ""}`;
+        const compiled = !name.endsWith("-src");
+        if (compiled && ensureBuilt()) progress("");
+        const label = `Switchboard ${embedded ? "embedded (PGlite)" : "cluster (PostgreSQL + Redis)"}${compiled ? "" : ", sources through tsx"}`;
         add(switchboardTarget(name, label, await startBenchApi(providerEnv, { embedded, compiled })));
       } else {
-        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,portkey,embedded,cluster,embedded-prod,cluster-prod)`);
+        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,portkey,embedded,cluster,embedded-src,cluster-src)`);
       }
     }
     // Warm-up (JIT, connection pools, first lease of the rate limit), not measured.
@@ -286,7 +260,12 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   const ratio = (v: number, of: number | undefined) => (of && !Number.isNaN(v) ? ` (${(v / of).toFixed(2)}×)` : "");
 
   console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement`);
-  console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const built = targets.some((t) => /^(embedded|cluster)$/.test(t.name));
+  const sources = targets.some((t) => t.name.endsWith("-src"));
+  if (built) console.log("Switchboard embedded / cluster: the compiled build (apps/api/dist, as `npm run start:prod` and the Docker image run it)");
+  if (sources) console.log("…, sources through tsx: `node --import tsx src/main.ts`, as `npm start` runs it");
+  console.log("");
   console.log("| target | c=1 p50 | c=1 mean | mean added over direct | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |");
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const t of targets) {
@@ -296,7 +275,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const streamRps = med(t.name, "streamRps");
     const isDirect = t.name === "direct";
     console.log(
-      `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMb(t.pid), 0)} MB |`,
+      `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
     );
   }
   if (!direct || !portkeyRps) return;
@@ -304,7 +283,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   for (const name of [...samples.keys()].filter((n) => /^(embedded|cluster)/.test(n))) {
     const added = med(name, "c1Mean") - direct.c1;
     const ttftAdded = med(name, "ttftMean") - direct.ttft;
-    const rssNow = rssMb(targets.find((t) => t.name === name)!.pid);
+    const rssNow = rssMbOf(targets.find((t) => t.name === name)!.pid);
     const rssGoal = name.startsWith("cluster") ? 200 : 300;
     const check = (ok: boolean) => (ok ? "met" : "NOT met");
     console.log(`  ${name}: mean added at c=1 ${plus(added)} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);

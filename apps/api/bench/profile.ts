@@ -12,14 +12,13 @@
  * Knobs: PROFILE_MODE (cluster|embedded), PROFILE_STREAM (1 = stream: true),
  * PROFILE_REQUESTS (4000), PROFILE_CONCURRENCY (16), PROFILE_WARMUP (500), PROFILE_TOP (25).
  */
-import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { readFileSync } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { post, progress, runLoad, spawnHelper, startBenchApi } from "./load.ts";
+import { cpuMsOf } from "../test/proc.ts";
 
 const MODE = process.env.PROFILE_MODE ?? "cluster";
 const STREAM = process.env.PROFILE_STREAM === "1";
@@ -40,11 +39,6 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-const cpuMsOf = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-};
 
 /** Which part of the process a script URL belongs to. */
 export function areaOf(url: string, functionName: string): string {

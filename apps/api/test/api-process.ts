@@ -44,6 +44,8 @@ export interface SpawnApiOptions {
   dataDirPrefix?: string;
   /** Run the compiled build (dist/main.js, as `npm run start:prod` does) instead of the sources through tsx. */
   compiled?: boolean;
+  /** Extra node flags before the script (benchmarks comparing V8 settings). */
+  nodeArgs?: string[];
 }
 
 export interface ApiProcessOptions {
@@ -52,6 +54,7 @@ export interface ApiProcessOptions {
   redisKeyPrefix: string;
   env?: Record<string, string>;
   compiled?: boolean;
+  nodeArgs?: string[];
 }
 
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
@@ -70,7 +73,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
   const readyPath = opts.readyPath ?? "/ready";
   const env: NodeJS.ProcessEnv = { ...PRODUCTION_MALLOC_ENV, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
-  const args = opts.compiled ? ["--enable-source-maps", "dist/main.js"] : ["--import", "tsx", "src/main.ts"];
+  const args = [...(opts.nodeArgs ?? []), ...(opts.compiled ? ["--enable-source-maps", "dist/main.js"] : ["--import", "tsx", "src/main.ts"])];
   const child = spawn(process.execPath, args, { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -134,5 +137,6 @@ export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProce
       ...opts.env,
     },
     compiled: opts.compiled ?? false,
+    nodeArgs: opts.nodeArgs,
   });
 }

@@ -14,13 +14,20 @@
  * outcomes by status and error code, and checks (violations): every acknowledged chat.send
  * reply is in the database; nothing gated was served between a freeze's acknowledgement and
  * the unfreeze; every refusal during the burst is a 429/503 with Retry-After; no request
- * went unanswered (30 s client timeout); RSS does not trend upward (runs of 5 minutes or more).
+ * went unanswered (30 s client timeout); memory does not trend upward, judged on floors
+ * (memory-trend.ts): the live heap after a full GC that the soak forces in each instance at
+ * regular intervals (test/memory-probe.mjs), and the lowest RSS of the first vs the last third.
  */
-import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { CLUSTER_SUPERADMIN, startApiProcess, type ApiProcess } from "./api-process.ts";
 import { createTestDatabase } from "./database.ts";
 import { startFakeOpenAI, type FakeBehavior } from "./fake-openai-server.ts";
+import { judgeMemoryTrend, type MemoryPoint } from "./memory-trend.ts";
+import { memoryProbeEnv, readMemory } from "./memory-reading.ts";
+import { rssMbOf as procRssMb } from "./proc.ts";
 import { startRedisServer } from "./redis-server.ts";
 
 export interface SoakSample {
@@ -30,9 +37,18 @@ export interface SoakSample {
   requests: number;
 }
 
+/** Each instance's memory right after a forced full GC. */
+export interface SoakFloor {
+  atSec: number;
+  /** heapUsed + external after the GC, MB. */
+  liveMb: number[];
+  rssMb: number[];
+}
+
 export interface SoakReport {
   seconds: number;
   samples: SoakSample[];
+  floors: SoakFloor[];
   /** "<kind> <status>[ <code>]" → count */
   outcomes: Record<string, number>;
   freezes: number;
@@ -53,10 +69,7 @@ interface Outcome {
   code?: string;
 }
 
-const rssMbOf = (pid: number) => {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
-  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
-};
+const rssMbOf = (pid: number) => Math.round(procRssMb(pid));
 
 /** Faults by call number, so every run sees the same mix. */
 function upstreamBehavior({ index, body }: { index: number; body: { stream?: boolean } }): FakeBehavior {
@@ -75,8 +88,10 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
   const counts: Record<string, number> = {};
   const acknowledged: string[] = [];
   const samples: SoakSample[] = [];
+  const floors: SoakFloor[] = [];
   const frozenWindows: Array<{ from: number; to: number }> = [];
 
+  const probeDir = await mkdtemp(join(tmpdir(), "switchboard-soak-memory-"));
   const redis = await startRedisServer();
   const db = await createTestDatabase();
   const upstream = await startFakeOpenAI({ name: "soak", defaultBehavior: upstreamBehavior });
@@ -98,6 +113,7 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
       // Low enough that the burst reaches it on a small machine: shedding is what is tested.
       MAX_IN_FLIGHT_REQUESTS: "48",
       CIRCUIT_FAILURE_THRESHOLD: "1000",
+      ...memoryProbeEnv(probeDir),
     };
     for (let i = 0; i < 2; i++) {
       apis.push(await startApiProcess({ databaseUrl: db.url, redisUrl: redis.url, redisKeyPrefix: "soak:", env }));
@@ -181,6 +197,24 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
       log(`[soak] ${String(sample.atSec).padStart(4)} s  RSS ${rssMb.join(" / ")} MB  event-loop p99 ${eventLoopP99Ms.join(" / ")} ms  ${sample.requests} requests`);
     }, Math.max(2_000, Math.min(10_000, (seconds * 1000) / 12)));
 
+    // Floors: a full GC in each instance, then what it still holds (20 to 30 readings a run).
+    let reading = false;
+    const floorSampler = setInterval(async () => {
+      if (reading) return;
+      reading = true;
+      try {
+        const atSec = Math.round(elapsed());
+        const live = await Promise.all(apis.map((a) => readMemory(a.pid, probeDir, { gc: true }, 20_000)));
+        const floor = { atSec, liveMb: live.map((r) => Math.round(((r.usage.heapUsed + r.usage.external) / 1048576) * 10) / 10), rssMb: apis.map((a) => rssMbOf(a.pid)) };
+        floors.push(floor);
+        log(`[soak] ${String(atSec).padStart(4)} s  after a full GC: live heap ${floor.liveMb.join(" / ")} MB, RSS ${floor.rssMb.join(" / ")} MB`);
+      } catch (error) {
+        log(`[soak] no memory reading: ${(error as Error).message}`);
+      } finally {
+        reading = false;
+      }
+    }, Math.max(3_000, Math.min(30_000, (seconds * 1000) / 25)));
+
     // Scheduled events: a freeze every minute (one in a short run), Redis restart halfway,
     // the burst at 80%.
     const freezeAt = seconds >= 120 ? Array.from({ length: Math.floor(seconds / 60) }, (_, i) => i * 60 + 20) : [Math.round(seconds * 0.25)];
@@ -255,6 +289,7 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
     await Promise.all(workers);
     await events;
     clearInterval(sampler);
+    clearInterval(floorSampler);
 
     // Checks.
     for (const o of outcomes) {
@@ -276,22 +311,19 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
     } finally {
       await client.end();
     }
-    // Flat memory, judged on runs of 5 minutes or more (a minute holds too few GC cycles to
-    // tell a trend from noise): after warm-up and outside the burst, the median RSS of the
-    // last third may exceed that of the first third by at most 15% or 32 MB.
-    if (seconds >= 300) {
-      for (let i = 0; i < apis.length; i++) {
-        const rss = samples.filter((s) => s.atSec >= seconds * 0.2 && (s.atSec < seconds * 0.78 || s.atSec > seconds * 0.9)).map((s) => s.rssMb[i]!);
-        const third = Math.floor(rss.length / 3);
-        if (third < 2) continue;
-        const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-        const [first, last] = [median(rss.slice(0, third)), median(rss.slice(-third))];
-        if (last - first > Math.max(32, first * 0.15)) violations.push(`instance ${i} RSS trends upward: median ${first} → ${last} MB`);
-      }
+    // Flat memory, judged after warm-up (the first 30%, at least 20 s: JIT code, pools and
+    // caches fill) and outside the burst. The RSS floor needs several GC cycles per third, so
+    // only runs of 5 minutes or more judge it.
+    const judged = (atSec: number) => atSec >= Math.max(20, seconds * 0.3) && (atSec < seconds * 0.78 || atSec > seconds * 0.9);
+    for (let i = 0; i < apis.length; i++) {
+      const live: MemoryPoint[] = floors.filter((f) => judged(f.atSec)).map((f) => ({ atSec: f.atSec, mb: f.liveMb[i]! }));
+      const rss: MemoryPoint[] = seconds >= 300 ? samples.filter((s) => judged(s.atSec)).map((s) => ({ atSec: s.atSec, mb: s.rssMb[i]! })) : [];
+      violations.push(...judgeMemoryTrend(`instance ${i}`, { live, rss }));
     }
     return {
       seconds,
       samples,
+      floors,
       outcomes: counts,
       freezes: frozenWindows.length,
       burst: { rate, sent: burst.length, statuses: burstStatuses, rssBeforeMb, rssAfterMb },
@@ -303,5 +335,6 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
     await upstream.close();
     await db.drop();
     await redis.stop();
+    await rm(probeDir, { recursive: true, force: true });
   }
 }
