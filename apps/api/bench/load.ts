@@ -134,10 +134,10 @@ export interface BenchApi {
  */
 export async function startBenchApi(
   env: Record<string, string>,
-  opts: { embedded?: boolean; compiled?: boolean; nodeArgs?: string[] } = {},
+  opts: { embedded?: boolean; compiled?: boolean; nodeArgs?: string[]; apiDir?: string } = {},
 ): Promise<BenchApi> {
   const compiled = opts.compiled ?? false;
-  const nodeArgs = opts.nodeArgs;
+  const { nodeArgs, apiDir } = opts;
   if (opts.embedded) {
     const api = await spawnApi({
       env: {
@@ -151,6 +151,7 @@ export async function startBenchApi(
       dataDirPrefix: "switchboard-bench-",
       compiled,
       nodeArgs,
+      apiDir,
     });
     return { url: api.url, pid: api.pid, auth: await superAdminAuth(api.url), stop: api.stop };
   }
@@ -163,6 +164,7 @@ export async function startBenchApi(
     env: { ...BENCH_ENV, ...env },
     compiled,
     nodeArgs,
+    apiDir,
   });
   return {
     url: api.url,

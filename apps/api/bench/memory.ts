@@ -12,8 +12,9 @@
  * snapshots (idle and after load; largest entries printed side by side).
  *
  * Knobs: MEMORY_MODE (cluster), MEMORY_BUILD (compiled), MEMORY_SECONDS (5), MEMORY_ROUNDS (2),
- * MEMORY_VARIANTS (per variant, separated by ";": node flags and NAME=value environment
- * variables, an empty entry for none; e.g. ";--max-semi-space-size=8;MALLOC_ARENA_MAX=1"),
+ * MEMORY_VARIANTS (per variant, separated by ";": node flags, NAME=value environment
+ * variables and --api-dir=<another checkout's apps/api, built> to compare with another
+ * version; an empty entry for none; e.g. ";--max-semi-space-size=8;LD_PRELOAD="),
  * MEMORY_SETTLE_SECONDS (5: idle time between start-up and the idle reading), MEMORY_SNAPSHOT,
  * MEMORY_ALLOCATIONS (1: V8's sampling heap profiler on the first variant during the load:
  * what is allocated, by area and by our nearest caller), MEMORY_OUT (keep readings,
@@ -93,15 +94,17 @@ function printBreakdown(v: Variant): void {
   for (const [name, cell] of BREAKDOWN) console.log(`| ${name} | ${v.readings.map(cell).join(" | ")} |`);
 }
 
+const gcMs = (r: Reading) => Object.values(r.probe.gcs ?? {}).reduce((sum, g) => sum + g.ms, 0);
+
 function printSummary(variants: Variant[]): void {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log("| variant | RSS idle | RSS under load: mean / max | RSS after load | then after a full GC | V8 heap used after GC | c=32 req/s | c=32 stream req/s | CPU ms / request |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| variant | RSS idle | RSS under load: mean / max | RSS after load | then after a full GC | V8 heap used after GC | c=32 req/s | c=32 stream req/s | CPU ms / request | GC pauses ms / request |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const v of variants) {
     const last = v.readings.at(-1)!;
     console.log(
-      `| ${v.flags || "(none)"} | ${mb(v.readings[0]!.smaps.rss)} | ${mean(v.rssUnderLoad).toFixed(1)} / ${Math.max(...v.rssUnderLoad).toFixed(1)} | ${mb(v.readings.at(-2)!.smaps.rss)} | ${mb(last.smaps.rss)} | ${mb(last.probe.usage.heapUsed)} | ${median(v.rps).toFixed(0)} | ${median(v.streamRps).toFixed(0)} | ${(v.cpuMs / v.requests).toFixed(3)} |`,
+      `| ${v.flags || "(none)"} | ${mb(v.readings[0]!.smaps.rss)} | ${mean(v.rssUnderLoad).toFixed(1)} / ${Math.max(...v.rssUnderLoad).toFixed(1)} | ${mb(v.readings.at(-2)!.smaps.rss)} | ${mb(last.smaps.rss)} | ${mb(last.probe.usage.heapUsed)} | ${median(v.rps).toFixed(0)} | ${median(v.streamRps).toFixed(0)} | ${(v.cpuMs / v.requests).toFixed(3)} | ${(gcMs(v.readings.at(-2)!) - gcMs(v.readings[0]!)) / v.requests > 0 ? ((gcMs(v.readings.at(-2)!) - gcMs(v.readings[0]!)) / v.requests).toFixed(3) : "—"} |`,
     );
   }
 }
@@ -137,10 +140,13 @@ async function main(): Promise<void> {
   const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
   const start = (variant: string) => {
     const tokens = variant.split(/\s+/).filter(Boolean);
-    const env = Object.fromEntries(tokens.filter((t) => /^[A-Z_]+=/.test(t)).map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
+    const isEnv = (t: string) => /^[A-Z_]+=/.test(t);
+    const isApiDir = (t: string) => t.startsWith("--api-dir=");
+    const env = Object.fromEntries(tokens.filter(isEnv).map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
+    const apiDir = tokens.find(isApiDir)?.slice("--api-dir=".length);
     return startBenchApi(
       { BETA_MODEL_BASE_URL: upstream.line, PROVIDER_ORDER: "beta,template", ...memoryProbeEnv(dir), ...env },
-      { embedded: MODE === "embedded", compiled: BUILD === "compiled", nodeArgs: tokens.filter((t) => !/^[A-Z_]+=/.test(t)) },
+      { embedded: MODE === "embedded", compiled: BUILD === "compiled", nodeArgs: tokens.filter((t) => !isEnv(t) && !isApiDir(t)), ...(apiDir ? { apiDir } : {}) },
     );
   };
   const variants: Variant[] = [];

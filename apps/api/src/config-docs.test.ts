@@ -128,12 +128,25 @@ describe("Dockerfile", () => {
     expect(finalStage.some((l) => l.includes("npm "))).toBe(false);
   });
 
+  // The allocator settings are the process's, not Switchboard's configuration.
+  const envOf = (stage: string[]) =>
+    Object.fromEntries(stage.filter((l) => l.startsWith("ENV ")).flatMap((l) => [...l.matchAll(/([A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])));
+  const ALLOCATOR = ["LD_PRELOAD", "MALLOC_CONF"];
+
   it("checks /ready with node (the slim image has no curl) and sets known variables only", () => {
     const healthcheck = finalStage.find((l) => l.startsWith("HEALTHCHECK "));
     expect(healthcheck).toMatch(/CMD \["node", "-e", ".*\/ready/);
-    const envNames = finalStage.filter((l) => l.startsWith("ENV ")).flatMap((l) => [...l.matchAll(/([A-Z_]+)=/g)].map((m) => m[1]!));
+    const envNames = Object.keys(envOf(finalStage));
     expect(envNames.length).toBeGreaterThan(0);
-    expect(envNames.filter((name) => !variables.includes(name))).toEqual([]);
+    expect(envNames.filter((name) => !variables.includes(name) && !ALLOCATOR.includes(name))).toEqual([]);
+  });
+
+  it("runs node on jemalloc with the settings npm start uses (scripts/run-node.sh)", () => {
+    const env = envOf(finalStage);
+    const script = read("apps/api/scripts/run-node.sh");
+    expect(finalStage.some((l) => l.includes("libjemalloc2"))).toBe(true);
+    expect(script).toContain(env["LD_PRELOAD"]!);
+    expect(script).toContain(`MALLOC_CONF="\${MALLOC_CONF:-${env["MALLOC_CONF"]}}"`);
   });
 
   it(".dockerignore keeps secrets, local state, dependencies, tests and screenshots out", () => {

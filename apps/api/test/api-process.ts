@@ -1,6 +1,7 @@
 /**
- * Starts a Switchboard API as its own OS process (`node --import tsx src/main.ts`) on a free
- * loopback port with a fresh DATA_DIR. `startApiProcess` is the cluster flavour for
+ * Starts a Switchboard API as its own OS process (`node --import tsx src/main.ts`, through
+ * scripts/run-node.sh as `npm start` does) on a free loopback port with a fresh DATA_DIR.
+ * `startApiProcess` is the cluster flavour for
  * multi-instance tests and benchmarks: separate processes share nothing but PostgreSQL and
  * Redis, exactly like a fleet behind a load balancer. The admin's browser tests use
  * `spawnApi` directly for the embedded default.
@@ -18,12 +19,8 @@ const READY_DEADLINE_MS = 60_000;
 export const CLUSTER_JWT_SECRET = "multi-instance-secret-that-is-long-enough-0123456789";
 export const CLUSTER_SUPERADMIN = { email: "root@cluster.test", password: "correct-horse-battery-staple" };
 
-/**
- * glibc malloc settings `npm start` runs with (docs/performance.md): two arenas instead of
- * one per thread, and freed memory handed back to the OS. Without them the process keeps
- * the start-up peak (WebAssembly compilation, the embedded database's first run) resident.
- */
-export const PRODUCTION_MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_TRIM_THRESHOLD_: "131072" };
+/** How `npm start` and `npm run start:prod` start node: with the production memory settings (jemalloc when present). */
+const RUN_NODE = join(API_DIR, "scripts/run-node.sh");
 
 export interface ApiProcess {
   url: string;
@@ -46,6 +43,8 @@ export interface SpawnApiOptions {
   compiled?: boolean;
   /** Extra node flags before the script (benchmarks comparing V8 settings). */
   nodeArgs?: string[];
+  /** Another checkout's apps/api to run (benchmarks comparing builds); default this one. */
+  apiDir?: string;
 }
 
 export interface ApiProcessOptions {
@@ -55,6 +54,7 @@ export interface ApiProcessOptions {
   env?: Record<string, string>;
   compiled?: boolean;
   nodeArgs?: string[];
+  apiDir?: string;
 }
 
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
@@ -72,9 +72,10 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const port = await freeLoopbackPort();
   const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
   const readyPath = opts.readyPath ?? "/ready";
-  const env: NodeJS.ProcessEnv = { ...PRODUCTION_MALLOC_ENV, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { NODE: process.execPath, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
   const args = [...(opts.nodeArgs ?? []), ...(opts.compiled ? ["--enable-source-maps", "dist/main.js"] : ["--import", "tsx", "src/main.ts"])];
-  const child = spawn(process.execPath, args, { cwd: API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  // The script execs node, so child.pid is node's own.
+  const child = spawn("sh", [RUN_NODE, ...args], { cwd: opts.apiDir ?? API_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString("utf8")).slice(-30_000);
@@ -138,5 +139,6 @@ export async function startApiProcess(opts: ApiProcessOptions): Promise<ApiProce
     },
     compiled: opts.compiled ?? false,
     nodeArgs: opts.nodeArgs,
+    apiDir: opts.apiDir,
   });
 }

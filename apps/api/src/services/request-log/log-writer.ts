@@ -1,8 +1,10 @@
 /**
  * Writes request-log rows in batches, off the request path: `record` only pushes onto an
- * in-memory queue, a timer flushes it with one createMany about every second. The queue is
- * bounded; when PostgreSQL cannot keep up, new rows are dropped and counted
- * (switchboard_request_log_dropped_total) rather than growing memory or slowing requests.
+ * in-memory queue, a timer flushes it with one INSERT per batch about every second. The
+ * queue is bounded in rows and in bytes (stored bodies can be 64 kB a row); when the database
+ * cannot keep up, new rows are dropped and counted (switchboard_request_log_dropped_total)
+ * rather than growing memory or slowing requests. A batch is bounded in bytes too: the
+ * embedded database's WebAssembly memory grows to its largest statement and never shrinks.
  * A second timer deletes rows older than the retention.
  */
 import { randomUUID } from "node:crypto";
@@ -54,28 +56,53 @@ export interface LogWriterDeps {
   log: (msg: string, err?: unknown) => void;
   flushIntervalMs?: number;
   maxQueue?: number;
+  maxQueueBytes?: number;
+  batchBytes?: number;
   pruneIntervalMs?: number;
 }
 
 const FLUSH_INTERVAL_MS = 1000;
 const MAX_QUEUE = 50_000;
-/** Rows per INSERT (one JSON parameter): bounds one statement's size. */
+const MAX_QUEUE_BYTES = 32 * 1024 * 1024;
+/** Rows and bytes per INSERT (one JSON parameter): bounds one statement's size. */
 const BATCH = 5000;
+const BATCH_BYTES = 1024 * 1024;
+
+/** About what a row takes in the queue and in its batch's JSON: the bodies, plus the rest. */
+export const rowBytes = (r: RequestLogRow) => 512 + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0);
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 export function createLogWriter(deps: LogWriterDeps) {
   const { prisma } = deps;
   const maxQueue = deps.maxQueue ?? MAX_QUEUE;
+  const maxQueueBytes = deps.maxQueueBytes ?? MAX_QUEUE_BYTES;
+  const batchBytes = deps.batchBytes ?? BATCH_BYTES;
   let queue: RequestLogRow[] = [];
+  let queuedBytes = 0;
   let flushing: Promise<void> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped because the write queue was full.", registers: [deps.registry] });
   const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written.", registers: [deps.registry] });
 
+  /** The rows at the head of the queue that make the next batch (at least one), and their bytes. */
+  function nextBatch(): { rows: number; bytes: number } {
+    let rows = 0;
+    let bytes = 0;
+    for (const row of queue) {
+      const size = rowBytes(row);
+      if (rows === BATCH || (rows > 0 && bytes + size > batchBytes)) break;
+      rows++;
+      bytes += size;
+    }
+    return { rows, bytes };
+  }
+
   async function writeAll(): Promise<void> {
     while (queue.length > 0) {
-      const batch = queue.slice(0, BATCH);
-      queue = queue.slice(batch.length);
+      const { rows, bytes } = nextBatch();
+      const batch = queue.slice(0, rows);
+      queue = queue.slice(rows);
+      queuedBytes -= bytes;
       try {
         const json = JSON.stringify(batch.map((r) => ({ ...r, id: randomUUID(), createdAt: utc(r.createdAt) })));
         await prisma.$executeRawUnsafe(INSERT_SQL, json);
@@ -102,11 +129,13 @@ export function createLogWriter(deps: LogWriterDeps) {
 
   return {
     record(row: RequestLogRow): void {
-      if (queue.length >= maxQueue) {
+      const bytes = rowBytes(row);
+      if (queue.length >= maxQueue || queuedBytes + bytes > maxQueueBytes) {
         dropped.inc();
         return;
       }
       queue.push(row);
+      queuedBytes += bytes;
     },
     flush,
     prune,

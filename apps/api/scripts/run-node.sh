@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs node with the memory settings every Switchboard process runs with (npm start,
+# npm run start:prod, tests and benchmarks; the Dockerfile sets the same environment):
+#
+# - jemalloc when the system has it (Debian/Ubuntu package libjemalloc2), returning freed
+#   memory to the OS within a second. glibc's malloc keeps what start-up freed (WebAssembly
+#   compilation, the embedded database's first run) resident for good: ~85 MB of an idle
+#   embedded instance, ~20 MB of a cluster one (docs/performance.md, "Memory").
+# - glibc's settings for when jemalloc is absent: two arenas, and freed memory at the top
+#   of the heap handed back.
+#
+# An LD_PRELOAD or MALLOC_* already in the environment is kept (LD_PRELOAD= opts out of
+# jemalloc); NODE names the node binary (default: node on the PATH). exec: node keeps this
+# process's id, so signals and /proc readings reach it.
+if [ -z "${LD_PRELOAD+set}" ]; then
+  for lib in /usr/local/lib/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2 /usr/lib/libjemalloc.so.2; do
+    if [ -r "$lib" ]; then
+      export LD_PRELOAD="$lib"
+      break
+    fi
+  done
+fi
+export MALLOC_CONF="${MALLOC_CONF:-background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2}"
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
+exec "${NODE:-node}" "$@"
