@@ -23,8 +23,10 @@ export const HEAP_GROWING_PERCENT = 25;
 
 setFlagsFromString("--wasm-lazy-compilation");
 // Read by V8 whenever it sets the next collection's limit, so setting it here takes effect
-// from the start-up collection below on.
-setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+// from the start-up collection below on. A value given on node's command line wins.
+if (!process.execArgv.some((a) => a.startsWith("--heap-growing-percent") || a.startsWith("--heap_growing_percent"))) {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
 
 /**
  * One full garbage collection, for right after start-up. Start-up leaves more garbage than
