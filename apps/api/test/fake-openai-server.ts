@@ -44,7 +44,13 @@ export type FakeBehavior =
   /** Streams content, then ends the response cleanly without finish_reason or [DONE]. */
   | { kind: "no-finish"; content?: string }
   /** Holds the answer until `until` settles (the test decides when), then answers normally. */
-  | { kind: "wait"; until: Promise<unknown>; content?: string };
+  | { kind: "wait"; until: Promise<unknown>; content?: string }
+  /**
+   * Exactly these bytes (an HTML page, hand-written SSE with comments, error events, CRLF…),
+   * each piece flushed before the next; then the response ends, the connection drops (`cut`)
+   * or nothing more comes until the client gives up (`hold`).
+   */
+  | { kind: "raw"; status?: number; contentType: string; pieces: string[]; cut?: boolean; hold?: boolean };
 
 export interface FakeToolCall {
   id: string;
@@ -163,7 +169,7 @@ export async function closedPortUrl(): Promise<string> {
 
 async function respond(record: FakeRequest, res: ServerResponse, name: string): Promise<void> {
   const { behavior, body } = record;
-  if (record.path.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
+  if (record.path.split("?")[0]!.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
   const stream = body.stream === true;
   const model = body.model ?? `${name}-model`;
   const content = ("content" in behavior && behavior.content) || `Hello from ${name}.`;
@@ -209,6 +215,16 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
       await behavior.until;
       if (res.destroyed) return;
       return stream ? sse(res, model, words(content), { finish: true, usage: true }) : json(res, 200, completion(model, content));
+    case "raw":
+      res.writeHead(behavior.status ?? 200, { "content-type": behavior.contentType });
+      for (const piece of behavior.pieces) {
+        await new Promise<void>((resolve) => res.write(piece, () => resolve()));
+        await sleep(5);
+      }
+      if (behavior.cut) res.destroy();
+      else if (behavior.hold) await new Promise<void>((resolve) => res.once("close", () => resolve()));
+      else res.end();
+      return;
     case "no-finish":
       return sse(res, model, words(content), { finish: false, usage: false, done: false });
     case "ok":

@@ -150,7 +150,7 @@ function toProviderError(error: unknown, signal: AbortSignal): ProviderError {
   if (error instanceof APIError) {
     const status = error.status as number | undefined;
     if (status === 429) {
-      const retryAfterMs = retryAfterMsOf(error.headers as never);
+      const retryAfterMs = retryAfterMsOf((name) => (error.headers as Headers | undefined)?.get(name));
       return new ProviderError("rate_limited", "upstream rate limit (429)", { status, cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     }
     const label = status === undefined ? "upstream sent an error event" : `upstream answered ${status}`;
