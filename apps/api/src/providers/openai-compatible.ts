@@ -124,28 +124,30 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     if ("body" in reply) throw statusError(reply);
     let finished = false;
     let done = false;
-    for await (const data of reply.events) {
-      // As OpenAI's own client does, what follows [DONE] is read (the connection stays
-      // reusable) and ignored.
-      if (done) continue;
-      if (data.startsWith("[DONE]")) {
-        done = true;
-        continue;
-      }
-      const chunk = parseJson(data) as { choices?: unknown; error?: unknown; system_fingerprint?: string | null; usage?: unknown } | null;
-      if (typeof chunk === "object" && chunk !== null && chunk.error) throw errorEvent(chunk.error);
-      if (typeof chunk !== "object" || chunk === null || !Array.isArray(chunk.choices)) {
-        throw new ProviderError("malformed", "upstream sent a stream chunk that is not a chat completion chunk");
-      }
-      for (const choice of chunk.choices as ChoiceChunk[]) {
-        if (typeof choice !== "object" || choice === null || typeof choice.delta !== "object" || choice.delta === null) {
-          throw new ProviderError("malformed", "upstream sent a choice without a delta");
+    for await (const batch of reply.events) {
+      for (const data of batch) {
+        // As OpenAI's own client does, what follows [DONE] is read (the connection stays
+        // reusable) and ignored.
+        if (done) break;
+        if (data.startsWith("[DONE]")) {
+          done = true;
+          break;
         }
-        if (choice.finish_reason) finished = true;
-        yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint };
+        const chunk = parseJson(data) as { choices?: unknown; error?: unknown; system_fingerprint?: string | null; usage?: unknown } | null;
+        if (typeof chunk === "object" && chunk !== null && chunk.error) throw errorEvent(chunk.error);
+        if (typeof chunk !== "object" || chunk === null || !Array.isArray(chunk.choices)) {
+          throw new ProviderError("malformed", "upstream sent a stream chunk that is not a chat completion chunk");
+        }
+        for (const choice of chunk.choices as ChoiceChunk[]) {
+          if (typeof choice !== "object" || choice === null || typeof choice.delta !== "object" || choice.delta === null) {
+            throw new ProviderError("malformed", "upstream sent a choice without a delta");
+          }
+          if (choice.finish_reason) finished = true;
+          yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint };
+        }
+        const usage = usageOf(chunk.usage);
+        if (usage) yield { type: "usage", usage };
       }
-      const usage = usageOf(chunk.usage);
-      if (usage) yield { type: "usage", usage };
     }
     // Some servers close without [DONE] or a finish reason: that is not a finished answer.
     if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");

@@ -64,10 +64,14 @@ export interface WireReply {
   headers: IncomingHttpHeaders;
 }
 
-/** A 2xx response to a streaming request: the data of its events, as they arrive. */
+/**
+ * A 2xx response to a streaming request: the data of its events, as they arrive, in batches
+ * (the events that one read of the socket completed; usually several per batch, and one
+ * pass of the consumer's loop is cheaper than one per event).
+ */
 export interface WireEvents {
   status: number;
-  events: AsyncIterable<string>;
+  events: AsyncIterable<readonly string[]>;
 }
 
 /** POSTs `body` and reads the whole answer, whatever its status. */
@@ -160,8 +164,8 @@ function readWhole(response: IncomingMessage, settle: Settle<WireReply>): void {
  * multi-line data field joined with newlines). Throws "aborted" once the signal fired, or a
  * connection_error when the connection breaks; ends when the response does.
  */
-async function* eventData(response: IncomingMessage, signal: AbortSignal): AsyncGenerator<string> {
-  const ready: string[] = [];
+async function* eventData(response: IncomingMessage, signal: AbortSignal): AsyncGenerator<readonly string[]> {
+  let ready: string[] = [];
   let overflow = false;
   const parser = createParser({
     onEvent: (event) => void ready.push(event.data),
@@ -173,8 +177,10 @@ async function* eventData(response: IncomingMessage, signal: AbortSignal): Async
     for await (const text of response as AsyncIterable<string>) {
       parser.feed(text);
       if (overflow) throw new ProviderError("malformed", `upstream sent an event larger than ${MAX_EVENT_CHARS} characters`);
-      for (let i = 0; i < ready.length; i++) yield ready[i]!;
-      ready.length = 0;
+      if (ready.length === 0) continue;
+      const batch = ready;
+      ready = [];
+      yield batch;
     }
   } catch (error) {
     if (error instanceof ProviderError) throw error;

@@ -5,6 +5,7 @@
  */
 import type { TAttemptOutcome } from "@switchboard/schema";
 import { ProviderError, type UpstreamError } from "../../providers/types.ts";
+import type { RequestStop } from "./chain-types.ts";
 
 /** Abort reason the chain uses for its own timers, to tell them from a caller's abort. */
 export class ChainTimeout {
@@ -53,7 +54,8 @@ function blamesRequest(failure: ProviderError): boolean {
 export function classifyFailure(
   error: unknown,
   call: AbortSignal,
-  caller: AbortSignal,
+  /** The request ended on the caller's side (it left, or a stop covering the request landed). */
+  callerGone: boolean,
   committed: boolean,
   /** True when the caller's own request was forwarded (pass-through): its faults are its own. */
   forwarded = false,
@@ -63,7 +65,7 @@ export function classifyFailure(
   if (call.aborted && reason instanceof ChainTimeout) {
     return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: !reason.callerDeadline };
   }
-  if (caller.aborted) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
+  if (callerGone) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
   // Aborted by neither a timer nor the caller: an emergency stop took this provider out.
   if (call.aborted) return { ...base, outcome: "aborted", message: "provider frozen by an emergency stop", countsForCircuit: false };
 
@@ -110,4 +112,48 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): { 
     cleanups.push(() => parent.removeEventListener("abort", onAbort));
   }
   return { controller, unlink: () => cleanups.forEach((c) => c()) };
+}
+
+/** How one chain request ends on the caller's side: its signal, or its stop (RequestStop). */
+export interface RequestEnd {
+  readonly gone: boolean;
+  /** The stop's reason, else the caller's signal's. */
+  readonly reason: unknown;
+  /** Aborts `controller` (the call in flight) when the stop lands; at once if it has. */
+  follow(controller: AbortController): void;
+  close(): void;
+}
+
+/**
+ * Subscribes the request's stop once for the whole request, and aborts whichever call is
+ * in flight when it lands. This replaces a controller of the request's own (linked to the
+ * caller's signal) in front of each call's controller: one AbortController and one signal
+ * listener less per request.
+ */
+export function requestEnd(request: { signal: AbortSignal; onStop?: RequestStop | undefined }): RequestEnd {
+  let stopped = false;
+  let stopReason: unknown;
+  let current: AbortController | undefined;
+  const off = request.onStop?.((reason) => {
+    if (stopped) return;
+    stopped = true;
+    stopReason = reason;
+    current?.abort(reason);
+  });
+  return {
+    get gone() {
+      return stopped || request.signal.aborted;
+    },
+    get reason() {
+      return stopped ? stopReason : request.signal.reason;
+    },
+    follow(controller) {
+      current = controller;
+      if (stopped) controller.abort(stopReason);
+    },
+    close() {
+      current = undefined;
+      off?.();
+    },
+  };
 }

@@ -317,6 +317,44 @@ describe("provider selection", () => {
     expect(watching.size).toBe(0);
   });
 
+  it("a stop covering the request ends it like a caller leaving, with the stop's reason: no fallback, unsubscribed after", async () => {
+    const { chain } = setup();
+    let stop: ((reason: unknown) => void) | undefined;
+    const onStop = (abort: (reason: unknown) => void) => {
+      stop = abort;
+      return () => void (stop = undefined);
+    };
+    const reason = new Error("EMERGENCY_STOP: chat frozen");
+
+    beta.enqueue({ kind: "slow", delayMs: 5_000 });
+    const pending = chain.complete(request({ onStop })).catch((e: unknown) => e as ChainError);
+    await beta.waitForRequests(1);
+    stop!(reason);
+    expect(await pending).toMatchObject({ kind: "aborted", abortReason: reason });
+    await beta.waitForAbort(0);
+    expect(openai.requests).toHaveLength(0);
+    expect(stop).toBeUndefined();
+
+    // Mid-stream, after the first token: the stream ends as aborted, not as an interruption.
+    beta.enqueue({ kind: "stall", afterChunks: 2 });
+    const events: ChainEvent[] = [];
+    const streamed = (async () => {
+      for await (const event of chain.stream(request({ onStop }))) {
+        events.push(event);
+        if (event.type === "delta") stop?.(reason);
+      }
+    })().catch((e: unknown) => e as ChainError);
+    expect(await streamed).toMatchObject({ kind: "aborted", abortReason: reason });
+    expect(textOf(events)).not.toBe("");
+    expect(stop).toBeUndefined();
+
+    // A stop that already landed: no call at all.
+    const before = beta.requests.length;
+    const already = chain.complete(request({ onStop: (abort) => (abort(reason), () => {}) })).catch((e: unknown) => e as ChainError);
+    expect(await already).toMatchObject({ kind: "aborted", abortReason: reason });
+    expect(beta.requests).toHaveLength(before);
+  });
+
   it("passes model, temperature and max tokens through, and reports one call record per call", async () => {
     const { chain, records } = setup();
     beta.enqueue({ kind: "status", status: 500 });
