@@ -1,7 +1,7 @@
 /**
  * A real local HTTP server speaking OpenAI's chat-completions protocol (JSON and SSE), with
  * programmable faults. Tests and the benchmark point providers at it, so every byte goes
- * through the real `openai` SDK, undici and our parsing: nothing is mocked.
+ * through the providers' real transport and parsing: nothing is mocked.
  *
  *   const fake = await startFakeOpenAI({ name: "beta" });
  *   fake.enqueue({ kind: "status", status: 429, retryAfter: "2" }); // next request only
@@ -76,7 +76,7 @@ export interface FakeRequest {
 }
 
 export interface FakeOpenAIServer {
-  /** Base URL including /v1, as providers and the SDK want it. */
+  /** Base URL including /v1, as providers and OpenAI's SDK want it. */
   url: string;
   name: string;
   requests: FakeRequest[];

@@ -1,5 +1,5 @@
 /**
- * A `fetch` for the openai SDK built on node:http(s) with keep-alive agents. Node's global
+ * A `fetch` for the Anthropic SDK built on node:http(s) with keep-alive agents. Node's global
  * fetch (undici) was the largest CPU cost of a proxied chat call in profiles (~15% of the
  * gateway's CPU per request); this keeps the SDK and its parsing, and swaps only the
  * transport. Semantics the SDK relies on are kept: an aborted signal rejects with an
@@ -9,11 +9,7 @@
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
-
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
+import { agentFor } from "./upstream-agents.ts";
 
 /** Responses that must not have a body (the Response constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -70,7 +66,7 @@ function headerObject(headers: RequestInit["headers"]): Record<string, string> {
 export const nodeHttpFetch: typeof fetch = (input, init) =>
   new Promise<Response>((resolve, reject) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    const agent = agents[url.protocol as keyof typeof agents];
+    const agent = agentFor(url.protocol);
     const signal = init?.signal ?? undefined;
     if (!agent) return reject(new TypeError(`unsupported protocol ${url.protocol}`));
     if (signal?.aborted) return reject(abortError(signal));

@@ -14,11 +14,7 @@ import https from "node:https";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { createParser } from "eventsource-parser";
 import { ProviderError } from "./types.ts";
-
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
+import { agentFor } from "./upstream-agents.ts";
 
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
@@ -38,7 +34,7 @@ export interface WireEndpoint {
  */
 export function wireEndpoint(url: string, headers: Record<string, string>): WireEndpoint {
   const target = new URL(url);
-  const agent = agents[target.protocol as keyof typeof agents];
+  const agent = agentFor(target.protocol);
   if (!agent) throw new TypeError(`unsupported protocol ${target.protocol}`);
   const flat = ["host", target.host];
   for (const [name, value] of Object.entries(headers)) flat.push(name, value);

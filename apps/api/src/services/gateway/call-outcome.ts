@@ -114,46 +114,44 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): { 
   return { controller, unlink: () => cleanups.forEach((c) => c()) };
 }
 
-/** How one chain request ends on the caller's side: its signal, or its stop (RequestStop). */
-export interface RequestEnd {
-  readonly gone: boolean;
-  /** The stop's reason, else the caller's signal's. */
-  readonly reason: unknown;
-  /** Aborts `controller` (the call in flight) when the stop lands; at once if it has. */
-  follow(controller: AbortController): void;
-  close(): void;
-}
-
 /**
- * Subscribes the request's stop once for the whole request, and aborts whichever call is
- * in flight when it lands. This replaces a controller of the request's own (linked to the
- * caller's signal) in front of each call's controller: one AbortController and one signal
- * listener less per request.
+ * How one chain request ends on the caller's side: its signal, or its stop (RequestStop),
+ * subscribed once for the whole request; the call in flight is aborted when the stop lands.
+ * This replaces a controller of the request's own (linked to the caller's signal) in front
+ * of each call's controller: one AbortController and one signal listener less per request.
  */
-export function requestEnd(request: { signal: AbortSignal; onStop?: RequestStop | undefined }): RequestEnd {
-  let stopped = false;
-  let stopReason: unknown;
-  let current: AbortController | undefined;
-  const off = request.onStop?.((reason) => {
-    if (stopped) return;
-    stopped = true;
-    stopReason = reason;
-    current?.abort(reason);
-  });
-  return {
-    get gone() {
-      return stopped || request.signal.aborted;
-    },
-    get reason() {
-      return stopped ? stopReason : request.signal.reason;
-    },
-    follow(controller) {
-      current = controller;
-      if (stopped) controller.abort(stopReason);
-    },
-    close() {
-      current = undefined;
-      off?.();
-    },
-  };
+export class RequestEnd {
+  private stopped = false;
+  private stopReason: unknown;
+  private current: AbortController | undefined;
+  private readonly off: (() => void) | undefined;
+
+  constructor(private readonly request: { signal: AbortSignal; onStop?: RequestStop | undefined }) {
+    this.off = request.onStop?.((reason) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.stopReason = reason;
+      this.current?.abort(reason);
+    });
+  }
+
+  get gone(): boolean {
+    return this.stopped || this.request.signal.aborted;
+  }
+
+  /** The stop's reason, else the caller's signal's. */
+  get reason(): unknown {
+    return this.stopped ? this.stopReason : this.request.signal.reason;
+  }
+
+  /** Aborts `controller` (the call now in flight) when the stop lands; at once if it has. */
+  follow(controller: AbortController): void {
+    this.current = controller;
+    if (this.stopped) controller.abort(this.stopReason);
+  }
+
+  close(): void {
+    this.current = undefined;
+    this.off?.();
+  }
 }

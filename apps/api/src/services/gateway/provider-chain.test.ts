@@ -1,5 +1,5 @@
 /**
- * The fallback chain over real HTTP: real `openai`-SDK providers against local servers that
+ * The fallback chain over real HTTP: real OpenAI-protocol providers against local servers that
  * speak the OpenAI protocol with faults. The clock of the breaker and 429 cooldowns is
  * injected, and only the provider meant to time out gets a short timeout (the others a
  * generous one), so no assertion depends on how fast this machine is.

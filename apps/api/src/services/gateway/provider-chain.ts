@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
-import { ChainTimeout, classifyFailure, linkedController, requestEnd, type CallFailure, type RequestEnd } from "./call-outcome.ts";
+import { ChainTimeout, RequestEnd, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
   type ChainEvent,
@@ -187,57 +187,53 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   async function complete(request: ChainRequest): Promise<ChainResult> {
-    const end = requestEnd(request);
+    const end = new RequestEnd(request);
     try {
-      return await completeUntil(request, end);
+      const attempts: TChatAttempt[] = [];
+      const started = performance.now();
+      for (const { p, model, fallback } of callable(request, attempts)) {
+        const { controller, unlink } = callController(p, request, end);
+        const timeout = callTimeout(p, request, "call");
+        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+        const t0 = performance.now();
+        try {
+          const result = await p.complete({ ...request, model, signal: controller.signal });
+          if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
+          if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
+          const usage = usageOf(result.usage, request, result.content);
+          const latencyMs = roundMs(performance.now() - t0);
+          attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
+          return {
+            content: result.content,
+            finishReason: result.finishReason,
+            choices: result.choices,
+            systemFingerprint: result.systemFingerprint,
+            provider: p.id,
+            model: result.model,
+            usage,
+            usageDetails: result.usage?.details,
+            latencyMs: roundMs(performance.now() - started),
+            attempts,
+          };
+        } catch (error) {
+          const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
+          attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
+          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+        } finally {
+          clearTimeout(timer);
+          unlink();
+        }
+      }
+      throw exhausted(attempts);
     } finally {
       end.close();
     }
   }
 
-  async function completeUntil(request: ChainRequest, end: RequestEnd): Promise<ChainResult> {
-    const attempts: TChatAttempt[] = [];
-    const started = performance.now();
-    for (const { p, model, fallback } of callable(request, attempts)) {
-      const { controller, unlink } = callController(p, request, end);
-      const timeout = callTimeout(p, request, "call");
-      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-      const t0 = performance.now();
-      try {
-        const result = await p.complete({ ...request, model, signal: controller.signal });
-        if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
-        if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
-        const usage = usageOf(result.usage, request, result.content);
-        const latencyMs = roundMs(performance.now() - t0);
-        attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
-        return {
-          content: result.content,
-          finishReason: result.finishReason,
-          choices: result.choices,
-          systemFingerprint: result.systemFingerprint,
-          provider: p.id,
-          model: result.model,
-          usage,
-          usageDetails: result.usage?.details,
-          latencyMs: roundMs(performance.now() - started),
-          attempts,
-        };
-      } catch (error) {
-        const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-        attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
-        if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
-      } finally {
-        clearTimeout(timer);
-        unlink();
-      }
-    }
-    throw exhausted(attempts);
-  }
-
   async function* stream(request: ChainRequest): AsyncGenerator<ChainEvent> {
     // Not a wrapper around another generator: each event would pay for one more layer.
-    const end = requestEnd(request);
+    const end = new RequestEnd(request);
     try {
       const attempts: TChatAttempt[] = [];
       const started = performance.now();
@@ -335,49 +331,45 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   async function embed(request: EmbedChainRequest): Promise<EmbedChainResult> {
-    const end = requestEnd(request);
+    const end = new RequestEnd(request);
     try {
-      return await embedUntil(request, end);
+      const attempts: TChatAttempt[] = [];
+      const started = performance.now();
+      const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
+      const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
+      const offering = candidates.filter((p) => p.embed !== undefined);
+      for (const p of offering) {
+        const skip = skipOf(p.id);
+        if (skip) {
+          attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
+          continue;
+        }
+        const fallback = attempts.length > 0;
+        const { controller, unlink } = callController(p, request, end);
+        const timeout = new ChainTimeout("call", deps.timeoutMs);
+        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+        const t0 = performance.now();
+        try {
+          const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
+          const latencyMs = roundMs(performance.now() - t0);
+          const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
+          attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
+          return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
+        } catch (error) {
+          const f = classifyFailure(error, controller.signal, end.gone, false, true);
+          attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
+          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+        } finally {
+          clearTimeout(timer);
+          unlink();
+        }
+      }
+      if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
+      throw exhausted(attempts);
     } finally {
       end.close();
     }
-  }
-
-  async function embedUntil(request: EmbedChainRequest, end: RequestEnd): Promise<EmbedChainResult> {
-    const attempts: TChatAttempt[] = [];
-    const started = performance.now();
-    const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
-    const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
-    const offering = candidates.filter((p) => p.embed !== undefined);
-    for (const p of offering) {
-      const skip = skipOf(p.id);
-      if (skip) {
-        attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
-        continue;
-      }
-      const fallback = attempts.length > 0;
-      const { controller, unlink } = callController(p, request, end);
-      const timeout = new ChainTimeout("call", deps.timeoutMs);
-      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-      const t0 = performance.now();
-      try {
-        const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
-        const latencyMs = roundMs(performance.now() - t0);
-        const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
-        attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
-        return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
-      } catch (error) {
-        const f = classifyFailure(error, controller.signal, end.gone, false, true);
-        attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
-        if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
-      } finally {
-        clearTimeout(timer);
-        unlink();
-      }
-    }
-    if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
-    throw exhausted(attempts);
   }
 
   return {
