@@ -268,7 +268,12 @@ describe("admin SPA", () => {
       await tab.getByRole("row", { name: new RegExp(escapeRegExp(api.email)) }).waitFor();
       expect(new URL(tab.url()).pathname).toBe("/users");
     }
-    expect(refreshes.slice(1)).toEqual([200, 200]);
+    // Each tab renews once, or only one does when the other starts after that renewal
+    // landed (a busy machine can delay a tab past the hold): either way none is refused.
+    const renewals = refreshes.slice(1);
+    expect(renewals.length).toBeGreaterThanOrEqual(1);
+    expect(renewals.length).toBeLessThanOrEqual(2);
+    expect(renewals.every((status) => status === 200)).toBe(true);
     await context!.unrouteAll();
     await second.close();
     refreshes.length = 0;
