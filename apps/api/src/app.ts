@@ -78,13 +78,7 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * written out; returns the unsubscribe.
  */
 function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => void): () => void {
-  const fire = () => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request"));
-  if (lifecycle.deadline.aborted) {
-    fire();
-    return () => {};
-  }
-  lifecycle.deadline.addEventListener("abort", fire, { once: true });
-  return () => lifecycle.deadline.removeEventListener("abort", fire);
+  return lifecycle.onDeadline(() => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request")));
 }
 
 /**

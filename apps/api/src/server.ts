@@ -97,7 +97,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   // Security headers (CSP, nosniff, referrer policy, HSTS over TLS) on every answer, refusals too.
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
   registerBodyLimit(app);

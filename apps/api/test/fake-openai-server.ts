@@ -1,7 +1,7 @@
 /**
  * A real local HTTP server speaking OpenAI's chat-completions protocol (JSON and SSE), with
  * programmable faults. Tests and the benchmark point providers at it, so every byte goes
- * through the real `openai` SDK, undici and our parsing: nothing is mocked.
+ * through the providers' real transport and parsing: nothing is mocked.
  *
  *   const fake = await startFakeOpenAI({ name: "beta" });
  *   fake.enqueue({ kind: "status", status: 429, retryAfter: "2" }); // next request only
@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { writeRaw, type RawReply } from "./raw-reply.ts";
 
 export type FakeBehavior =
   /**
@@ -44,7 +45,9 @@ export type FakeBehavior =
   /** Streams content, then ends the response cleanly without finish_reason or [DONE]. */
   | { kind: "no-finish"; content?: string }
   /** Holds the answer until `until` settles (the test decides when), then answers normally. */
-  | { kind: "wait"; until: Promise<unknown>; content?: string };
+  | { kind: "wait"; until: Promise<unknown>; content?: string }
+  /** Exactly these bytes (see raw-reply.ts). */
+  | RawReply;
 
 export interface FakeToolCall {
   id: string;
@@ -70,7 +73,7 @@ export interface FakeRequest {
 }
 
 export interface FakeOpenAIServer {
-  /** Base URL including /v1, as providers and the SDK want it. */
+  /** Base URL including /v1, as providers and OpenAI's SDK want it. */
   url: string;
   name: string;
   requests: FakeRequest[];
@@ -163,7 +166,7 @@ export async function closedPortUrl(): Promise<string> {
 
 async function respond(record: FakeRequest, res: ServerResponse, name: string): Promise<void> {
   const { behavior, body } = record;
-  if (record.path.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
+  if (record.path.split("?")[0]!.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
   const stream = body.stream === true;
   const model = body.model ?? `${name}-model`;
   const content = ("content" in behavior && behavior.content) || `Hello from ${name}.`;
@@ -209,6 +212,8 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
       await behavior.until;
       if (res.destroyed) return;
       return stream ? sse(res, model, words(content), { finish: true, usage: true }) : json(res, 200, completion(model, content));
+    case "raw":
+      return writeRaw(res, behavior);
     case "no-finish":
       return sse(res, model, words(content), { finish: false, usage: false, done: false });
     case "ok":

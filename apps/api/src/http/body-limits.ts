@@ -8,13 +8,14 @@ import { errorCodes, type FastifyInstance } from "fastify";
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export function registerBodyLimit(app: FastifyInstance): void {
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     const declared = Number(request.headers["content-length"]);
     if (declared > BODY_LIMIT_BYTES) {
       // The rest of the body is not read: this connection cannot carry another request.
       void reply.header("connection", "close");
-      throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+      return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     }
+    done();
   });
 }
 

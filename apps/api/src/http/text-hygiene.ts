@@ -10,17 +10,13 @@ import { AppError } from "../services/errors.ts";
  * The error is thrown, so each surface answers in its own dialect (OpenAI shape on /v1).
  */
 export function registerTextHygiene(app: FastifyInstance): void {
-  app.addHook("preHandler", async (request) => {
-    if (request.routeOptions.url?.startsWith("/trpc")) return;
-    for (const [part, value] of [
-      ["body", request.body],
-      ["query", request.query],
-      ["params", request.params],
-    ] as const) {
-      const path = findNul(value);
-      if (path) {
-        throw new AppError("BAD_REQUEST", nulMessage(path), { details: { field: path.join("."), in: part } });
-      }
-    }
+  app.addHook("preHandler", (request, _reply, done) => {
+    if (request.routeOptions.url?.startsWith("/trpc")) return done();
+    done(nulRefusal("body", request.body) ?? nulRefusal("query", request.query) ?? nulRefusal("params", request.params));
   });
+}
+
+function nulRefusal(part: "body" | "query" | "params", value: unknown): AppError | undefined {
+  const path = findNul(value);
+  return path ? new AppError("BAD_REQUEST", nulMessage(path), { details: { field: path.join("."), in: part } }) : undefined;
 }

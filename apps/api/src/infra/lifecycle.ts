@@ -6,6 +6,11 @@
 export interface Lifecycle {
   readonly stopping: AbortSignal;
   readonly deadline: AbortSignal;
+  /**
+   * Calls `listener` when `deadline` fires (at once if it has); returns the unsubscribe.
+   * For per-request subscribers: a plain set costs far less than an EventTarget listener.
+   */
+  onDeadline(listener: () => void): () => void;
   /** Starts the stop; `deadline` fires `graceMs` later. Idempotent. */
   beginStop(graceMs: number): void;
 }
@@ -13,9 +18,24 @@ export interface Lifecycle {
 export function createLifecycle(): Lifecycle {
   const stopping = new AbortController();
   const deadline = new AbortController();
+  const atDeadline = new Set<() => void>();
+  deadline.signal.addEventListener("abort", () => {
+    for (const listener of atDeadline) listener();
+    atDeadline.clear();
+  });
   return {
     stopping: stopping.signal,
     deadline: deadline.signal,
+    onDeadline(listener) {
+      if (deadline.signal.aborted) {
+        listener();
+        return () => {};
+      }
+      // A wrapper per subscription: the same function may be subscribed twice.
+      const once = () => listener();
+      atDeadline.add(once);
+      return () => void atDeadline.delete(once);
+    },
     beginStop(graceMs) {
       if (stopping.signal.aborted) return;
       stopping.abort();

@@ -1,14 +1,13 @@
 /**
  * Any upstream that speaks OpenAI's chat-completions protocol (the self-hosted beta model,
- * DeepSeek, OpenAI, Ollama), on the official `openai` SDK. The SDK's own retries are off:
- * retrying elsewhere is the chain's decision, and a retry here would hide a failing provider
- * from the circuit breaker. Timeouts also belong to the chain, which aborts `signal`.
+ * DeepSeek, OpenAI, Ollama, Azure OpenAI): the request body, the URL layout and what the
+ * answers mean. The bytes travel through upstream-http.ts. Nothing is retried here: retrying
+ * is the chain's decision, and a retry here would hide a failing provider from the circuit
+ * breaker. Timeouts also belong to the chain, which aborts `signal`.
  */
-import OpenAI, { AzureOpenAI, APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
-import type { ChatCompletionCreateParamsBase } from "openai/resources/chat/completions";
 import type { TProviderId, TProviderKind } from "@switchboard/schema";
-import { nodeHttpFetch } from "./node-http-fetch.ts";
-import { retryAfterMsOf } from "./retry-after.ts";
+import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
+import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
 import {
   ProviderError,
   type AnswerChoice,
@@ -22,6 +21,8 @@ import {
   type ProviderRequest,
   type UpstreamError,
 } from "./types.ts";
+
+type Json = Record<string, unknown>;
 
 export interface OpenAICompatibleConfig {
   id: TProviderId;
@@ -44,28 +45,27 @@ export interface OpenAICompatibleConfig {
 }
 
 export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): ChatProvider {
-  const common = {
-    // Self-hosted servers often need no key, but the SDK refuses to start without one.
-    apiKey: config.apiKey ?? "not-needed",
-    maxRetries: 0,
-    logLevel: "off" as const,
-    fetch: nodeHttpFetch,
-    ...(config.headers ? { defaultHeaders: config.headers } : {}),
-  };
-  const client = config.azure
-    ? new AzureOpenAI({ ...common, endpoint: config.baseUrl, apiVersion: config.azure.apiVersion })
-    : new OpenAI({ ...common, baseURL: config.baseUrl });
+  const headers = requestHeaders(config);
+  const endpoints = new Map<string, WireEndpoint>();
+  /** The endpoint of `path` for `model`, prepared once (Azure names the model in the URL). */
+  function endpoint(path: "/chat/completions" | "/embeddings", model: string): WireEndpoint {
+    const key = config.azure ? `${path} ${model}` : path;
+    let found = endpoints.get(key);
+    if (!found) {
+      found = wireEndpoint(urlOf(config, path, model), headers);
+      endpoints.set(key, found);
+    }
+    return found;
+  }
 
-  function params(request: ProviderRequest): ChatCompletionCreateParamsBase {
+  function params(request: ProviderRequest): Json {
     const format = request.responseFormat;
     const passthrough = request.passthrough ?? {};
-    const messages = (passthrough["messages"] as ChatCompletionCreateParamsBase["messages"] | undefined) ?? [...request.messages];
-    let responseFormat: ChatCompletionCreateParamsBase["response_format"];
+    let messages = (passthrough["messages"] as unknown[] | undefined) ?? request.messages;
+    let responseFormat: Json | undefined;
     if (format && config.structuredOutput === "json_object") {
-      messages.unshift({
-        role: "system",
-        content: `Reply with one JSON object matching this JSON schema, and nothing else:\n${JSON.stringify(format.schema)}`,
-      });
+      const instruction = `Reply with one JSON object matching this JSON schema, and nothing else:\n${JSON.stringify(format.schema)}`;
+      messages = [{ role: "system", content: instruction }, ...messages];
       responseFormat = { type: "json_object" };
     } else if (format) {
       responseFormat = { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };
@@ -83,17 +83,13 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
   }
 
   async function complete(request: ProviderRequest): Promise<ProviderCompletion> {
-    let completion: unknown;
-    try {
-      completion = await client.chat.completions.create({ ...params(request), stream: false }, { signal: request.signal });
-    } catch (error) {
-      throw toProviderError(error, request.signal);
-    }
+    const body = params(request);
+    const reply = await postJson(endpoint("/chat/completions", body.model as string), JSON.stringify({ ...body, stream: false }), request.signal);
     // A proxy answering 200 with HTML or a truncated body must not pass for an answer.
-    const body = completion as Partial<OpenAI.Chat.Completions.ChatCompletion> | string | null;
-    const choices = typeof body === "object" && body !== null && Array.isArray(body.choices) ? (body.choices as unknown as AnswerChoice[]) : undefined;
+    const completion = answerOf(reply) as { choices?: unknown; system_fingerprint?: string | null; model?: string; usage?: unknown } | null;
+    const choices = typeof completion === "object" && completion !== null && Array.isArray(completion.choices) ? (completion.choices as AnswerChoice[]) : undefined;
     const first = choices?.[0];
-    if (!choices || !first || typeof first.message !== "object" || first.message === null || typeof body !== "object" || body === null) {
+    if (!choices || !first || typeof first.message !== "object" || first.message === null) {
       throw new ProviderError("malformed", "upstream answered without a chat completion");
     }
     const content = first.message.content;
@@ -104,28 +100,41 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
       content: content ?? "",
       finishReason: typeof first.finish_reason === "string" ? first.finish_reason : "stop",
       choices,
-      systemFingerprint: body.system_fingerprint,
-      model: body.model ?? request.model ?? config.model,
-      usage: usageOf(body.usage),
+      systemFingerprint: completion!.system_fingerprint,
+      model: completion!.model ?? request.model ?? config.model,
+      usage: usageOf(completion!.usage),
     };
   }
 
   async function* stream(request: ProviderRequest): AsyncGenerator<ProviderChunk> {
-    let finished = false;
     const passthrough = request.passthrough ?? {};
     // Usage is always asked for: metrics and spend need it. The caller's own wish decides
     // whether the usage chunk reaches it (see the OpenAI transport).
     const streamOptions = { ...(passthrough["stream_options"] as object | undefined), include_usage: true };
-    try {
-      const chunks = await client.chat.completions.create(
-        { ...params(request), stream: true, stream_options: streamOptions },
-        { signal: request.signal },
-      );
-      for await (const chunk of chunks) {
+    const body = params(request);
+    const reply = await postForEvents(
+      endpoint("/chat/completions", body.model as string),
+      JSON.stringify({ ...body, stream: true, stream_options: streamOptions }),
+      request.signal,
+    );
+    if ("body" in reply) throw statusError(reply);
+    let finished = false;
+    let done = false;
+    for await (const batch of reply.events) {
+      for (const { data } of batch) {
+        // As OpenAI's own client does, what follows [DONE] is read (the connection stays
+        // reusable) and ignored.
+        if (done) break;
+        if (data.startsWith("[DONE]")) {
+          done = true;
+          break;
+        }
+        const chunk = parseJson(data) as { choices?: unknown; error?: unknown; system_fingerprint?: string | null; usage?: unknown } | null;
+        if (typeof chunk === "object" && chunk !== null && chunk.error) throw errorEvent(chunk.error);
         if (typeof chunk !== "object" || chunk === null || !Array.isArray(chunk.choices)) {
           throw new ProviderError("malformed", "upstream sent a stream chunk that is not a chat completion chunk");
         }
-        for (const choice of chunk.choices as unknown as ChoiceChunk[]) {
+        for (const choice of chunk.choices as ChoiceChunk[]) {
           if (typeof choice !== "object" || choice === null || typeof choice.delta !== "object" || choice.delta === null) {
             throw new ProviderError("malformed", "upstream sent a choice without a delta");
           }
@@ -135,25 +144,15 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
         const usage = usageOf(chunk.usage);
         if (usage) yield { type: "usage", usage };
       }
-    } catch (error) {
-      throw toProviderError(error, request.signal);
     }
-    // The SDK ends iteration quietly when aborted, and some servers close without [DONE]:
-    // neither is a finished answer.
+    // Some servers close without [DONE] or a finish reason: that is not a finished answer.
     if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
     if (!finished) throw new ProviderError("connection_error", "upstream closed the stream before the answer finished");
   }
 
   async function embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    let response: unknown;
-    try {
-      response = await client.embeddings.create({ ...(request.body as object), model: request.model } as OpenAI.EmbeddingCreateParams, {
-        signal: request.signal,
-      });
-    } catch (error) {
-      throw toProviderError(error, request.signal);
-    }
-    const body = response as Partial<OpenAI.CreateEmbeddingResponse> | null;
+    const reply = await postJson(endpoint("/embeddings", request.model), JSON.stringify({ ...request.body, model: request.model }), request.signal);
+    const body = answerOf(reply) as { data?: unknown; model?: string; usage?: { prompt_tokens?: unknown; total_tokens?: unknown } } | null;
     if (typeof body !== "object" || body === null || !Array.isArray(body.data)) {
       throw new ProviderError("malformed", "upstream answered without embeddings");
     }
@@ -161,7 +160,10 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     return {
       data: body.data,
       model: body.model ?? request.model,
-      usage: usage && typeof usage.prompt_tokens === "number" ? { promptTokens: usage.prompt_tokens, totalTokens: usage.total_tokens ?? usage.prompt_tokens } : undefined,
+      usage:
+        usage && typeof usage.prompt_tokens === "number"
+          ? { promptTokens: usage.prompt_tokens, totalTokens: typeof usage.total_tokens === "number" ? usage.total_tokens : usage.prompt_tokens }
+          : undefined,
     };
   }
 
@@ -178,47 +180,68 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
   };
 }
 
+/** The key goes as Azure's `api-key` or as a bearer token. No key, no credential header: self-hosted servers often need none. */
+function requestHeaders(config: OpenAICompatibleConfig): Record<string, string> {
+  const credential: Record<string, string> = {};
+  if (config.apiKey && config.azure) credential["api-key"] = config.apiKey;
+  else if (config.apiKey) credential.authorization = `Bearer ${config.apiKey}`;
+  return jsonHeaders(credential, config.headers);
+}
+
+/**
+ * The URL of an API path. Azure OpenAI names the deployment (the model) in the path and
+ * the API version in the query, under the resource's /openai; an endpoint that already
+ * names a deployment is used as it is.
+ */
+function urlOf(config: OpenAICompatibleConfig, path: string, model: string): string {
+  const base = config.baseUrl.replace(/\/+$/, "");
+  if (!config.azure) return `${base}${path}`;
+  const root = `${base}/openai`;
+  const deployment = root.includes("/deployments") ? "" : `/deployments/${encodeURIComponent(model)}`;
+  return `${root}${deployment}${path}?api-version=${encodeURIComponent(config.azure.apiVersion)}`;
+}
+
+/** A 2xx answer's JSON; any other status as the ProviderError it stands for. */
+function answerOf(reply: WireReply): unknown {
+  if (reply.status >= 200 && reply.status < 300) return parseJson(reply.body);
+  throw statusError(reply);
+}
+
+/**
+ * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait); anything else
+ * an http_error carrying the body's OpenAI-shaped `error` object, so that a refusal of the
+ * caller's request can be passed on as sent.
+ */
+export function statusError(reply: WireReply): ProviderError {
+  const { status } = reply;
+  if (status === 429) return rateLimited(reply);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(reply.body);
+  } catch {
+    parsed = undefined;
+  }
+  const error = typeof parsed === "object" && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
+  const upstream = upstreamErrorOf(error);
+  const detail = upstream ? (upstream.message as string) : error !== undefined ? JSON.stringify(error) : reply.body.trim() || "no body";
+  return new ProviderError("http_error", `upstream answered ${status}: ${truncate(detail)}`, { status, ...(upstream ? { upstream } : {}) });
+}
+
+/** `data: {"error": …}` inside a stream: the upstream gave up after answering 200. */
+function errorEvent(error: unknown): ProviderError {
+  const upstream = upstreamErrorOf(error);
+  const detail = upstream ? (upstream.message as string) : JSON.stringify(error);
+  return new ProviderError("http_error", `upstream sent an error event: ${truncate(detail)}`, upstream ? { upstream } : {});
+}
+
+function upstreamErrorOf(error: unknown): UpstreamError | undefined {
+  return typeof error === "object" && error !== null && typeof (error as UpstreamError).message === "string" ? (error as UpstreamError) : undefined;
+}
+
 /** Usage with its detail objects kept; undefined when absent or not numeric. */
 function usageOf(usage: unknown): ProviderUsage | undefined {
   if (typeof usage !== "object" || usage === null) return undefined;
   const { prompt_tokens, completion_tokens, total_tokens: _total, ...details } = usage as Record<string, unknown>;
   if (typeof prompt_tokens !== "number" || typeof completion_tokens !== "number") return undefined;
   return { promptTokens: prompt_tokens, completionTokens: completion_tokens, ...(Object.keys(details).length > 0 ? { details } : {}) };
-}
-
-/** Classifies whatever the SDK or the network threw. */
-export function toProviderError(error: unknown, signal: AbortSignal): ProviderError {
-  if (error instanceof ProviderError) return error;
-  if (signal.aborted || error instanceof APIUserAbortError) return new ProviderError("aborted", "request aborted", { cause: error });
-  if (error instanceof APIConnectionTimeoutError) return new ProviderError("timeout", "upstream timed out", { cause: error });
-  if (error instanceof APIConnectionError) {
-    return new ProviderError("connection_error", `cannot reach upstream: ${causeMessage(error)}`, { cause: error });
-  }
-  if (error instanceof APIError) {
-    const status = error.status;
-    if (status === 429) {
-      const retryAfterMs = retryAfterMsOf(error.headers);
-      return new ProviderError("rate_limited", "upstream rate limit (429)", { status, cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-    }
-    const label = status === undefined ? "upstream sent an error event" : `upstream answered ${status}`;
-    // The SDK keeps the body's `error` object: an OpenAI-shaped refusal can be passed on as sent.
-    const body = (error as { error?: unknown }).error;
-    const upstream = typeof body === "object" && body !== null && typeof (body as UpstreamError).message === "string" ? (body as UpstreamError) : undefined;
-    return new ProviderError("http_error", `${label}: ${truncate(error.message)}`, {
-      ...(status !== undefined ? { status } : {}),
-      ...(upstream ? { upstream } : {}),
-      cause: error,
-    });
-  }
-  if (error instanceof SyntaxError) return new ProviderError("malformed", "upstream sent malformed JSON", { cause: error });
-  return new ProviderError("connection_error", `upstream connection failed: ${causeMessage(error)}`, { cause: error });
-}
-
-function causeMessage(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return truncate(cause?.code ?? cause?.message ?? (error as Error).message ?? String(error));
-}
-
-function truncate(text: string, max = 200): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -62,9 +62,10 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
       declareFeature(v1, "gateway");
       v1.setNotFoundHandler(answerUnknownV1Path);
-      v1.addHook("onSend", async (_request, reply) => {
+      v1.addHook("onSend", (_request, reply, payload, done) => {
         // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
         if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
+        done(null, payload);
       });
 
       v1.get("/models", { config: { keyScope: "models", openapi: { summary: "List models (OpenAI-compatible)", tags: ["openai"], auth: "bearer" } } }, async (request, reply) => {

@@ -10,7 +10,6 @@ import type { Coordination } from "../../infra/coordination/port.ts";
 import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
-import { linkedController } from "../gateway/call-outcome.ts";
 import { ChainError, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
 import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
@@ -28,7 +27,8 @@ export interface ChatEmergencyHooks {
    * Calls `abort` with the EMERGENCY_STOP AppError when a freeze stopping chat lands (at once
    * if one already does); returns the unsubscribe. A callback rather than an AbortSignal of
    * its own: AbortController creation is among the largest per-request CPU costs on Node 20
-   * in profiles, and the request already has a controller to abort.
+   * in profiles, and the chain aborts the controller of the call in flight with it
+   * (ChainRequest.onStop).
    */
   onStop(abort: (reason: unknown) => void): () => void;
 }
@@ -46,7 +46,10 @@ export interface ChatServiceDeps {
 }
 
 /** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
-export type StatelessRequest = Omit<ChainRequest, "signal" | "accept">;
+export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept">;
+
+/** The signal of a caller that cannot leave (no signal given). */
+const NEVER_ABORTED = new AbortController().signal;
 
 export function createChatService(deps: ChatServiceDeps) {
   const { chain, registry, store } = deps;
@@ -68,18 +71,11 @@ export function createChatService(deps: ChatServiceDeps) {
     }
   }
 
-  /** One signal for the upstream call: the caller leaving or a freeze landing. */
-  function requestSignal(signal: AbortSignal | undefined): { controller: AbortController; unlink: () => void } {
-    const linked = linkedController(signal);
-    const offStop = deps.emergency?.onStop((reason) => linked.controller.abort(reason));
-    return {
-      controller: linked.controller,
-      unlink: () => {
-        linked.unlink();
-        offStop?.();
-      },
-    };
-  }
+  /**
+   * What ends a request early: the caller leaving (its signal) and a freeze or the shutdown
+   * deadline landing (the emergency hook, which the chain subscribes for the request's span).
+   */
+  const ends = (signal: AbortSignal | undefined) => ({ signal: signal ?? NEVER_ABORTED, onStop: deps.emergency?.onStop });
 
   const waitMsOf = (attempt: { provider: TProviderId; outcome: string }) => {
     if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
@@ -100,7 +96,6 @@ export function createChatService(deps: ChatServiceDeps) {
     await admit(user.id, input.provider);
     const { conversationId, history, createdAt, whenStored } = await store.addUserMessage(user.id, input.conversationId, input.message);
     const messageId = randomUUID();
-    const { controller, unlink } = requestSignal(signal);
     try {
       // The user's message is being stored meanwhile; the reply waits for it (whenStored).
       const result = await chain.complete({
@@ -109,7 +104,7 @@ export function createChatService(deps: ChatServiceDeps) {
         temperature: input.temperature,
         maxTokens: input.maxTokens,
         pinned: input.provider,
-        signal: controller.signal,
+        ...ends(signal),
       });
       await whenStored();
       await store.saveReply(conversationId, createdAt, {
@@ -132,30 +127,18 @@ export function createChatService(deps: ChatServiceDeps) {
         promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,
       });
       throw appErrorOfChain(error, waitMsOf);
-    } finally {
-      unlink();
     }
   }
 
   async function* stream(user: Viewer, input: TChatSendInput, signal?: AbortSignal): AsyncGenerator<TChatStreamEvent> {
     await admit(user.id, input.provider);
     const turn = await store.addUserMessage(user.id, input.conversationId, input.message);
-    const { controller, unlink } = requestSignal(signal);
-    try {
-      yield* streamChatReply({ chain, store, log: deps.log }, turn, input, controller.signal);
-    } finally {
-      unlink();
-    }
+    yield* streamChatReply({ chain, store, log: deps.log }, turn, input, ends(signal));
   }
 
   async function completeStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<ChainResult> {
     await admit(userId, request.pinned);
-    const { controller, unlink } = requestSignal(signal);
-    try {
-      return await runComplete({ ...request, signal: controller.signal });
-    } finally {
-      unlink();
-    }
+    return runComplete({ ...request, ...ends(signal) });
   }
 
   /**
@@ -165,19 +148,16 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   async function streamStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned);
-    const { controller, unlink } = requestSignal(signal);
     return (async function* () {
       let started = false;
       try {
-        for await (const event of chain.stream({ ...request, signal: controller.signal })) {
+        for await (const event of chain.stream({ ...request, ...ends(signal) })) {
           started = true;
           yield event;
         }
       } catch (error) {
         if (error instanceof ChainError) throw started ? streamAppErrorOf(error) : appErrorOfChain(error, waitMsOf);
         throw error;
-      } finally {
-        unlink();
       }
     })();
   }
@@ -185,25 +165,17 @@ export function createChatService(deps: ChatServiceDeps) {
   /** Embeddings: the same admission (provider choice, rate limit) and freeze rules as chat. */
   async function embed(userId: string, request: Omit<EmbedChainRequest, "signal">, signal?: AbortSignal): Promise<EmbedChainResult> {
     await admit(userId, request.pinned);
-    const { controller, unlink } = requestSignal(signal);
     try {
-      return await chain.embed({ ...request, signal: controller.signal });
+      return await chain.embed({ ...request, ...ends(signal) });
     } catch (error) {
       if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
       throw error;
-    } finally {
-      unlink();
     }
   }
 
   async function clarify(user: Viewer, input: { message: string; provider?: TProviderId | undefined }, signal?: AbortSignal) {
     await admit(user.id, input.provider);
-    const { controller, unlink } = requestSignal(signal);
-    try {
-      return await clarifyWith(runComplete, input, controller.signal);
-    } finally {
-      unlink();
-    }
+    return clarifyWith(runComplete, input, ends(signal));
   }
 
   function providers(viewer: Viewer): TChatProvider[] {

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { TChatAttempt, TChatSendInput, TChatStreamEvent, TChatUsage, TProviderId } from "@switchboard/schema";
-import { ChainError } from "../gateway/chain-types.ts";
+import { ChainError, type ChainRequest } from "../gateway/chain-types.ts";
 import { streamErrorOf } from "./chat-errors.ts";
 import type { ConversationStore, ReplyRecord, UserTurn } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
@@ -17,7 +17,7 @@ export async function* streamChatReply(
   deps: { chain: ProviderChain; store: ConversationStore; log: Logger },
   turn: UserTurn,
   input: TChatSendInput,
-  signal: AbortSignal,
+  ends: Pick<ChainRequest, "signal" | "onStop">,
 ): AsyncGenerator<TChatStreamEvent> {
   const { conversationId } = turn;
   const messageId = randomUUID();
@@ -46,7 +46,7 @@ export async function* streamChatReply(
       temperature: input.temperature,
       maxTokens: input.maxTokens,
       pinned: input.provider,
-      signal,
+      ...ends,
     });
     for await (const event of events) {
       if (event.type === "start") {

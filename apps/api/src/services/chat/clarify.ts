@@ -44,7 +44,7 @@ export function parseClarifyReply(content: string): { questions: string[] } | nu
 export async function clarifyWith(
   complete: (request: ChainRequest) => Promise<ChainResult>,
   input: { message: string; provider?: TProviderId | undefined },
-  signal: AbortSignal,
+  ends: Pick<ChainRequest, "signal" | "onStop">,
 ): Promise<TClarifyOutput> {
   const result = await complete({
     messages: [
@@ -56,7 +56,7 @@ export async function clarifyWith(
     maxTokens: 400,
     pinned: input.provider,
     accept: (content) => parseClarifyReply(content) !== null,
-    signal,
+    ...ends,
   });
   const { questions } = parseClarifyReply(result.content)!;
   return { questions, provider: result.provider, model: result.model, attempts: result.attempts };

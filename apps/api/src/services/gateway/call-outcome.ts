@@ -5,6 +5,7 @@
  */
 import type { TAttemptOutcome } from "@switchboard/schema";
 import { ProviderError, type UpstreamError } from "../../providers/types.ts";
+import type { RequestStop } from "./chain-types.ts";
 
 /** Abort reason the chain uses for its own timers, to tell them from a caller's abort. */
 export class ChainTimeout {
@@ -53,7 +54,8 @@ function blamesRequest(failure: ProviderError): boolean {
 export function classifyFailure(
   error: unknown,
   call: AbortSignal,
-  caller: AbortSignal,
+  /** The request ended on the caller's side (it left, or a stop covering the request landed). */
+  callerGone: boolean,
   committed: boolean,
   /** True when the caller's own request was forwarded (pass-through): its faults are its own. */
   forwarded = false,
@@ -63,7 +65,7 @@ export function classifyFailure(
   if (call.aborted && reason instanceof ChainTimeout) {
     return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: !reason.callerDeadline };
   }
-  if (caller.aborted) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
+  if (callerGone) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
   // Aborted by neither a timer nor the caller: an emergency stop took this provider out.
   if (call.aborted) return { ...base, outcome: "aborted", message: "provider frozen by an emergency stop", countsForCircuit: false };
 
@@ -110,4 +112,46 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): { 
     cleanups.push(() => parent.removeEventListener("abort", onAbort));
   }
   return { controller, unlink: () => cleanups.forEach((c) => c()) };
+}
+
+/**
+ * How one chain request ends on the caller's side: its signal, or its stop (RequestStop),
+ * subscribed once for the whole request; the call in flight is aborted when the stop lands.
+ * This replaces a controller of the request's own (linked to the caller's signal) in front
+ * of each call's controller: one AbortController and one signal listener less per request.
+ */
+export class RequestEnd {
+  private stopped = false;
+  private stopReason: unknown;
+  private current: AbortController | undefined;
+  private readonly off: (() => void) | undefined;
+
+  constructor(private readonly request: { signal: AbortSignal; onStop?: RequestStop | undefined }) {
+    this.off = request.onStop?.((reason) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.stopReason = reason;
+      this.current?.abort(reason);
+    });
+  }
+
+  get gone(): boolean {
+    return this.stopped || this.request.signal.aborted;
+  }
+
+  /** The stop's reason, else the caller's signal's. */
+  get reason(): unknown {
+    return this.stopped ? this.stopReason : this.request.signal.reason;
+  }
+
+  /** Aborts `controller` (the call now in flight) when the stop lands; at once if it has. */
+  follow(controller: AbortController): void {
+    this.current = controller;
+    if (this.stopped) controller.abort(this.stopReason);
+  }
+
+  close(): void {
+    this.current = undefined;
+    this.off?.();
+  }
 }

@@ -1,11 +1,20 @@
 import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
 import type { AnswerChoice, ChoiceChunk, EmbeddingResult, ProviderRequest, UpstreamError } from "../../providers/types.ts";
 
+/**
+ * A stop covering the whole request (an emergency freeze, the shutdown deadline): calls
+ * `abort` with the reason when it lands (at once if it already has) and returns the
+ * unsubscribe. The chain then ends the request as if its caller had gone, with that reason.
+ * A callback rather than a signal of its own: see ChatEmergencyHooks.
+ */
+export type RequestStop = (abort: (reason: unknown) => void) => () => void;
+
 export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
   /** Use only this provider: no fallback. */
   pinned?: TProviderId | undefined;
-  /** Aborted when the caller goes away or the fleet is frozen; the reason is kept. */
+  /** Aborted when the caller goes away; the reason is kept. */
   signal: AbortSignal;
+  onStop?: RequestStop | undefined;
   /** Rejects a reply that is not acceptable (e.g. invalid structured output) → next provider. */
   accept?: ((content: string) => boolean) | undefined;
   /**
@@ -48,6 +57,7 @@ export interface EmbedChainRequest {
   /** The caller's embeddings request (input, encoding_format, dimensions…), forwarded unchanged. */
   body: Record<string, unknown>;
   signal: AbortSignal;
+  onStop?: RequestStop | undefined;
 }
 
 export interface EmbedChainResult extends EmbeddingResult {
@@ -85,8 +95,9 @@ export type ChainFailureKind = "exhausted" | "interrupted" | "idle_timeout" | "a
 
 /**
  * Why a chain call produced no complete answer. `partial` is the text already streamed
- * (non-empty only for failures after the first token); `abortReason` is the caller's signal
- * reason when `kind` is "aborted" (e.g. an emergency-stop AppError).
+ * (non-empty only for failures after the first token); `abortReason` is why the request
+ * ended when `kind` is "aborted" (the caller's signal reason, or the stop's: e.g. an
+ * emergency-stop AppError).
  */
 export class ChainError extends Error {
   readonly kind: ChainFailureKind;

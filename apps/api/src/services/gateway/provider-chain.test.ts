@@ -1,5 +1,5 @@
 /**
- * The fallback chain over real HTTP: real `openai`-SDK providers against local servers that
+ * The fallback chain over real HTTP: real OpenAI-protocol providers against local servers that
  * speak the OpenAI protocol with faults. The clock of the breaker and 429 cooldowns is
  * injected, and only the provider meant to time out gets a short timeout (the others a
  * generous one), so no assertion depends on how fast this machine is.
@@ -315,6 +315,44 @@ describe("provider selection", () => {
     expect(result.attempts[0]).toMatchObject({ provider: "beta" });
     expect(result.attempts[0]?.outcome).not.toBe("success");
     expect(watching.size).toBe(0);
+  });
+
+  it("a stop covering the request ends it like a caller leaving, with the stop's reason: no fallback, unsubscribed after", async () => {
+    const { chain } = setup();
+    let stop: ((reason: unknown) => void) | undefined;
+    const onStop = (abort: (reason: unknown) => void) => {
+      stop = abort;
+      return () => void (stop = undefined);
+    };
+    const reason = new Error("EMERGENCY_STOP: chat frozen");
+
+    beta.enqueue({ kind: "slow", delayMs: 5_000 });
+    const pending = chain.complete(request({ onStop })).catch((e: unknown) => e as ChainError);
+    await beta.waitForRequests(1);
+    stop!(reason);
+    expect(await pending).toMatchObject({ kind: "aborted", abortReason: reason });
+    await beta.waitForAbort(0);
+    expect(openai.requests).toHaveLength(0);
+    expect(stop).toBeUndefined();
+
+    // Mid-stream, after the first token: the stream ends as aborted, not as an interruption.
+    beta.enqueue({ kind: "stall", afterChunks: 2 });
+    const events: ChainEvent[] = [];
+    const streamed = (async () => {
+      for await (const event of chain.stream(request({ onStop }))) {
+        events.push(event);
+        if (event.type === "delta") stop?.(reason);
+      }
+    })().catch((e: unknown) => e as ChainError);
+    expect(await streamed).toMatchObject({ kind: "aborted", abortReason: reason });
+    expect(textOf(events)).not.toBe("");
+    expect(stop).toBeUndefined();
+
+    // A stop that already landed: no call at all.
+    const before = beta.requests.length;
+    const already = chain.complete(request({ onStop: (abort) => (abort(reason), () => {}) })).catch((e: unknown) => e as ChainError);
+    expect(await already).toMatchObject({ kind: "aborted", abortReason: reason });
+    expect(beta.requests).toHaveLength(before);
   });
 
   it("passes model, temperature and max tokens through, and reports one call record per call", async () => {

@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
-import { ChainTimeout, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
+import { ChainTimeout, RequestEnd, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
   type ChainEvent,
@@ -118,9 +118,10 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     return deps.breaker.tryAcquire(id) ? null : "skipped_circuit_open";
   }
 
-  /** The call's own controller: follows the request, and the provider's emergency stop. */
-  function callController(p: ChatProvider, request: { signal: AbortSignal }): { controller: AbortController; unlink: () => void } {
+  /** The call's own controller: follows the request (its caller, its stop), and the provider's emergency stop. */
+  function callController(p: ChatProvider, request: { signal: AbortSignal }, end: RequestEnd): { controller: AbortController; unlink: () => void } {
     const linked = linkedController(request.signal);
+    end.follow(linked.controller);
     const offStop = deps.onProviderStop?.(p.id, (reason) => linked.controller.abort(reason));
     return {
       controller: linked.controller,
@@ -186,171 +187,189 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   async function complete(request: ChainRequest): Promise<ChainResult> {
-    const attempts: TChatAttempt[] = [];
-    const started = performance.now();
-    for (const { p, model, fallback } of callable(request, attempts)) {
-      const { controller, unlink } = callController(p, request);
-      const timeout = callTimeout(p, request, "call");
-      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-      const t0 = performance.now();
-      try {
-        const result = await p.complete({ ...request, model, signal: controller.signal });
-        if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
-        if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
-        const usage = usageOf(result.usage, request, result.content);
-        const latencyMs = roundMs(performance.now() - t0);
-        attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
-        return {
-          content: result.content,
-          finishReason: result.finishReason,
-          choices: result.choices,
-          systemFingerprint: result.systemFingerprint,
-          provider: p.id,
-          model: result.model,
-          usage,
-          usageDetails: result.usage?.details,
-          latencyMs: roundMs(performance.now() - started),
-          attempts,
-        };
-      } catch (error) {
-        const f = classifyFailure(error, controller.signal, request.signal, false, request.passthrough !== undefined);
-        attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
-        if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
-        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
-      } finally {
-        clearTimeout(timer);
-        unlink();
+    const end = new RequestEnd(request);
+    try {
+      const attempts: TChatAttempt[] = [];
+      const started = performance.now();
+      for (const { p, model, fallback } of callable(request, attempts)) {
+        const { controller, unlink } = callController(p, request, end);
+        const timeout = callTimeout(p, request, "call");
+        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+        const t0 = performance.now();
+        try {
+          const result = await p.complete({ ...request, model, signal: controller.signal });
+          if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
+          if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
+          const usage = usageOf(result.usage, request, result.content);
+          const latencyMs = roundMs(performance.now() - t0);
+          attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
+          return {
+            content: result.content,
+            finishReason: result.finishReason,
+            choices: result.choices,
+            systemFingerprint: result.systemFingerprint,
+            provider: p.id,
+            model: result.model,
+            usage,
+            usageDetails: result.usage?.details,
+            latencyMs: roundMs(performance.now() - started),
+            attempts,
+          };
+        } catch (error) {
+          const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
+          attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
+          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+        } finally {
+          clearTimeout(timer);
+          unlink();
+        }
       }
+      throw exhausted(attempts);
+    } finally {
+      end.close();
     }
-    throw exhausted(attempts);
   }
 
   async function* stream(request: ChainRequest): AsyncGenerator<ChainEvent> {
-    const attempts: TChatAttempt[] = [];
-    const started = performance.now();
-    for (const { p, model, fallback } of callable(request, attempts)) {
-      const { controller, unlink } = callController(p, request);
-      const t0 = performance.now();
-      const firstToken = callTimeout(p, request, "first_token");
-      const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
-      const upstream = p.stream({ ...request, model, signal: controller.signal })[Symbol.asyncIterator]();
-      const state = newStreamState();
-      // Pieces before the first real output (the role chunk) wait: until then the call may
-      // still fail over to the next provider, and nothing may have reached the client.
-      const pending: ChainEvent[] = [];
-      try {
-        while (!state.output) {
-          const next = await upstream.next();
-          if (next.done) throw new ProviderError("malformed", "upstream finished without any content");
-          pending.push(...absorb(next.value, state));
+    // Not a wrapper around another generator: each event would pay for one more layer.
+    const end = new RequestEnd(request);
+    try {
+      const attempts: TChatAttempt[] = [];
+      const started = performance.now();
+      for (const { p, model, fallback } of callable(request, attempts)) {
+        const { controller, unlink } = callController(p, request, end);
+        const t0 = performance.now();
+        const firstToken = callTimeout(p, request, "first_token");
+        const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
+        const upstream = p.stream({ ...request, model, signal: controller.signal })[Symbol.asyncIterator]();
+        const state = newStreamState();
+        // Pieces before the first real output (the role chunk) wait: until then the call may
+        // still fail over to the next provider, and nothing may have reached the client.
+        const pending: ChainEvent[] = [];
+        try {
+          while (!state.output) {
+            const next = await upstream.next();
+            if (next.done) throw new ProviderError("malformed", "upstream finished without any content");
+            pending.push(...absorb(next.value, state));
+          }
+        } catch (error) {
+          const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
+          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
+          unlink();
+          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          continue;
+        } finally {
+          clearTimeout(firstTokenTimer);
         }
-      } catch (error) {
-        const f = classifyFailure(error, controller.signal, request.signal, false, request.passthrough !== undefined);
-        attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
-        unlink();
-        if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
-        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
-        continue;
-      } finally {
-        clearTimeout(firstTokenTimer);
-      }
 
-      // Committed: from here on this provider owns the answer.
-      const ttftMs = roundMs(performance.now() - t0);
-      let settled = false;
-      // The idle timer measures upstream silence only, not time the consumer takes to pull.
-      let awaitingUpstream = false;
-      const idle = setTimeout(() => {
-        if (awaitingUpstream) controller.abort(new ChainTimeout("idle", deps.idleTimeoutMs));
-      }, deps.idleTimeoutMs);
-      const partial = () => ({ content: state.content, provider: p.id, model, usage: usageOf(state.reported, request, state.content), latencyMs: roundMs(performance.now() - started) });
-      try {
-        yield { type: "start", provider: p.id, model };
-        yield* pending;
-        for (;;) {
-          awaitingUpstream = true;
-          idle.refresh();
-          const next = await upstream.next();
-          awaitingUpstream = false;
-          if (next.done) break;
-          yield* absorb(next.value, state);
+        // Committed: from here on this provider owns the answer.
+        const ttftMs = roundMs(performance.now() - t0);
+        let settled = false;
+        // The idle timer measures upstream silence only, not time the consumer takes to pull.
+        let awaitingUpstream = false;
+        const idle = setTimeout(() => {
+          if (awaitingUpstream) controller.abort(new ChainTimeout("idle", deps.idleTimeoutMs));
+        }, deps.idleTimeoutMs);
+        const partial = () => ({ content: state.content, provider: p.id, model, usage: usageOf(state.reported, request, state.content), latencyMs: roundMs(performance.now() - started) });
+        try {
+          yield { type: "start", provider: p.id, model };
+          // Plain loops rather than yield* over arrays: an async generator's yield* wraps a
+          // sync iterable in one more async iterator, a promise per event.
+          for (const event of pending) yield event;
+          for (;;) {
+            awaitingUpstream = true;
+            idle.refresh();
+            const next = await upstream.next();
+            awaitingUpstream = false;
+            if (next.done) break;
+            for (const event of absorb(next.value, state)) yield event;
+          }
+          if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
+          const usage = usageOf(state.reported, request, state.content);
+          attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, state.reported?.details));
+          settled = true;
+          yield {
+            type: "done",
+            content: state.content,
+            finishReason: state.finishReason ?? "stop",
+            systemFingerprint: state.systemFingerprint,
+            provider: p.id,
+            model,
+            usage,
+            usageDetails: state.reported?.details,
+            latencyMs: roundMs(performance.now() - started),
+            attempts,
+          };
+        } catch (error) {
+          settled = true;
+          const f = classifyFailure(error, controller.signal, end.gone, true);
+          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
+          const kind = f.outcome === "idle_timeout" ? "idle_timeout" : f.outcome === "aborted" ? "aborted" : "interrupted";
+          throw new ChainError(kind, `${p.id} stream broke after the first token: ${f.message}`, {
+            attempts,
+            partial: partial(),
+            abortReason: controller.signal.reason,
+          });
+        } finally {
+          clearTimeout(idle);
+          if (!settled) {
+            // The consumer stopped pulling (client gone): stop the upstream call too.
+            controller.abort(new Error("consumer stopped reading"));
+            fail(p, model, "stream", { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined }, roundMs(performance.now() - t0), fallback);
+          }
+          unlink();
+          void upstream.return?.(undefined)?.catch(() => {});
         }
-        if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
-        const usage = usageOf(state.reported, request, state.content);
-        attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, state.reported?.details));
-        settled = true;
-        yield {
-          type: "done",
-          content: state.content,
-          finishReason: state.finishReason ?? "stop",
-          systemFingerprint: state.systemFingerprint,
-          provider: p.id,
-          model,
-          usage,
-          usageDetails: state.reported?.details,
-          latencyMs: roundMs(performance.now() - started),
-          attempts,
-        };
-      } catch (error) {
-        settled = true;
-        const f = classifyFailure(error, controller.signal, request.signal, true);
-        attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
-        const kind = f.outcome === "idle_timeout" ? "idle_timeout" : f.outcome === "aborted" ? "aborted" : "interrupted";
-        throw new ChainError(kind, `${p.id} stream broke after the first token: ${f.message}`, {
-          attempts,
-          partial: partial(),
-          abortReason: controller.signal.reason,
-        });
-      } finally {
-        clearTimeout(idle);
-        if (!settled) {
-          // The consumer stopped pulling (client gone): stop the upstream call too.
-          controller.abort(new Error("consumer stopped reading"));
-          fail(p, model, "stream", { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined }, roundMs(performance.now() - t0), fallback);
-        }
-        unlink();
-        void upstream.return?.(undefined)?.catch(() => {});
+        return;
       }
-      return;
+      throw exhausted(attempts);
+    } finally {
+      end.close();
     }
-    throw exhausted(attempts);
   }
 
   async function embed(request: EmbedChainRequest): Promise<EmbedChainResult> {
-    const attempts: TChatAttempt[] = [];
-    const started = performance.now();
-    const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
-    const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
-    const offering = candidates.filter((p) => p.embed !== undefined);
-    for (const p of offering) {
-      const skip = skipOf(p.id);
-      if (skip) {
-        attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
-        continue;
+    const end = new RequestEnd(request);
+    try {
+      const attempts: TChatAttempt[] = [];
+      const started = performance.now();
+      const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
+      const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
+      const offering = candidates.filter((p) => p.embed !== undefined);
+      for (const p of offering) {
+        const skip = skipOf(p.id);
+        if (skip) {
+          attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
+          continue;
+        }
+        const fallback = attempts.length > 0;
+        const { controller, unlink } = callController(p, request, end);
+        const timeout = new ChainTimeout("call", deps.timeoutMs);
+        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+        const t0 = performance.now();
+        try {
+          const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
+          const latencyMs = roundMs(performance.now() - t0);
+          const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
+          attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
+          return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
+        } catch (error) {
+          const f = classifyFailure(error, controller.signal, end.gone, false, true);
+          attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
+          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+        } finally {
+          clearTimeout(timer);
+          unlink();
+        }
       }
-      const fallback = attempts.length > 0;
-      const { controller, unlink } = callController(p, request);
-      const timeout = new ChainTimeout("call", deps.timeoutMs);
-      const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-      const t0 = performance.now();
-      try {
-        const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
-        const latencyMs = roundMs(performance.now() - t0);
-        const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
-        attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
-        return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
-      } catch (error) {
-        const f = classifyFailure(error, controller.signal, request.signal, false, true);
-        attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
-        if (request.signal.aborted) throw new ChainError("aborted", f.message, { attempts, abortReason: request.signal.reason });
-        if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
-      } finally {
-        clearTimeout(timer);
-        unlink();
-      }
+      if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
+      throw exhausted(attempts);
+    } finally {
+      end.close();
     }
-    if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
-    throw exhausted(attempts);
   }
 
   return {
