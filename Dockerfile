@@ -46,15 +46,15 @@ RUN --mount=type=cache,target=/root/.npm \
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
-# jemalloc hands freed memory back to the OS within a second; glibc's malloc keeps what
-# start-up freed resident for good (~85 MB of an idle embedded instance). The same settings
-# as apps/api/scripts/run-node.sh (npm start), which a test keeps in step with these.
+# jemalloc hands freed memory back to the OS; glibc's malloc keeps what start-up freed
+# resident for good (~85 MB of an idle embedded instance). The same settings as
+# apps/api/scripts/run-node.sh (npm start), which a test keeps in step with these.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libjemalloc2 \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s "$(find /usr/lib -name libjemalloc.so.2 | head -n 1)" /usr/local/lib/libjemalloc.so.2
 ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
-    MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2
+    MALLOC_CONF=background_thread:true,narenas:2
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/apps/api/package.json ./apps/api/package.json

@@ -9,6 +9,10 @@
  *   a reservation of several GB of inaccessible address space (guard regions).
  * - "other anonymous": V8's heap pages, its code space, thread stacks.
  * - "node binary" and "other files": mapped code and data, shared with other processes.
+ *
+ * Under jemalloc (scripts/run-node.sh) malloc's memory is anonymous mappings of its own, so
+ * it lands in "other anonymous" (and a little in "WebAssembly memory", when one of its
+ * mappings borders a reservation); the glibc rows are then empty.
  */
 export interface SmapsSummary {
   /** Bytes resident in total. */

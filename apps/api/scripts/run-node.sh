@@ -2,10 +2,12 @@
 # Runs node with the memory settings every Switchboard process runs with (npm start,
 # npm run start:prod, tests and benchmarks; the Dockerfile sets the same environment):
 #
-# - jemalloc when the system has it (Debian/Ubuntu package libjemalloc2), returning freed
-#   memory to the OS within a second. glibc's malloc keeps what start-up freed (WebAssembly
-#   compilation, the embedded database's first run) resident for good: ~85 MB of an idle
-#   embedded instance, ~20 MB of a cluster one (docs/performance.md, "Memory").
+# - jemalloc when the system has it (Debian/Ubuntu package libjemalloc2): a background
+#   thread hands freed memory back to the OS after ~10 s. glibc's malloc keeps what start-up
+#   freed (WebAssembly compilation, the embedded database's first run) resident for good:
+#   ~85 MB of an idle embedded instance, ~20 MB of a cluster one (docs/performance.md,
+#   "Memory"). Two arenas, like glibc's below. (A 1 s decay returned memory sooner but cost
+#   ~10% CPU per request.)
 # - glibc's settings for when jemalloc is absent: two arenas, and freed memory at the top
 #   of the heap handed back.
 #
@@ -20,7 +22,7 @@ if [ -z "${LD_PRELOAD+set}" ]; then
     fi
   done
 fi
-export MALLOC_CONF="${MALLOC_CONF:-background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2}"
+export MALLOC_CONF="${MALLOC_CONF:-background_thread:true,narenas:2}"
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
 exec "${NODE:-node}" "$@"

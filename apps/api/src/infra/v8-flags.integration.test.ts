@@ -35,7 +35,7 @@ it("collects promoted garbage before the heap grows far past what is live", asyn
   });
   const { peak, live } = JSON.parse(stdout) as { peak: number; live: number };
   const mb = (b: number) => b / 1048576;
-  // Old generation up to 1.25× live, plus the young generation (up to 32 MB) and slack.
+  // Old generation up to 1.5× live, plus the young generation (up to 32 MB) and slack.
   // Default V8 on a large host lets this churn reach ~360 MB over ~85 MB live.
-  expect(mb(peak)).toBeLessThan(mb(live) * 1.5 + 48);
+  expect(mb(peak)).toBeLessThan(mb(live) * 1.75 + 48);
 }, 60_000);
