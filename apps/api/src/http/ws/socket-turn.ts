@@ -4,8 +4,8 @@
  * where the layers below note the user, model, upstream calls, error code and (when kept)
  * the response body, and it ends in one request-log row, so it shows in the Logs page and
  * in spend like any other call. A socket has no HTTP status: the row carries the status
- * the same outcome gets over HTTP — 200 once the answer started streaming (a later failure
- * is the row's error code, as for SSE), else the refusal's.
+ * the same outcome gets over HTTP — 200 once the stream opened (a failure reported in it is
+ * the row's error code, as for SSE), else the refusal's.
  */
 import { performance } from "node:perf_hooks";
 import type { TRPCError } from "@trpc/server";
