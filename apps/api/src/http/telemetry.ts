@@ -97,7 +97,18 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
       });
     }
 
-    if (scope.gateway || scope.procedures.some(isGatewayProcedure)) recordRequest(deps, request, scope, { path, route, status, errorCode, durationMs });
+    // The request-log row (written in batches by the request log; nothing here waits).
+    if (scope.gateway || scope.procedures.some(isGatewayProcedure)) {
+      logScope(deps.requestLog, scope, {
+        method: request.method,
+        route: path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : route,
+        status,
+        errorCode,
+        durationMs,
+        ip: request.ip,
+        ...(deps.requestLog.storeBodies ? { requestBody: request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url) } : {}),
+      });
+    }
 
     const last = scope.calls.at(-1);
     const outcome = errorCode ?? (completed ? "success" : "client_closed");
@@ -119,24 +130,6 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
   } catch (err) {
     request.log.error({ err }, "request telemetry failed");
   }
-}
-
-/** The request-log row (written in batches by the request log; nothing here waits). */
-function recordRequest(
-  deps: TelemetryDeps,
-  request: FastifyRequest,
-  scope: RequestScope,
-  r: { path: string; route: string; status: number; errorCode: string | undefined; durationMs: number },
-): void {
-  logScope(deps.requestLog, scope, {
-    method: request.method,
-    route: r.path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : r.route,
-    status: r.status,
-    errorCode: r.errorCode,
-    durationMs: r.durationMs,
-    ip: request.ip,
-    ...(deps.requestLog.storeBodies ? { requestBody: request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url) } : {}),
-  });
 }
 
 function queryOf(url: string): string | undefined {
