@@ -3,7 +3,7 @@
 // revoke it; the layout works at 390 px and no table clips at 1280 px.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
+import { apiToken, ensureAdminBuild, launchBrowser, newContext, overflowingTables, priceAutoModel, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -14,24 +14,7 @@ beforeAll(async () => {
   ensureAdminBuild();
   api = await startApi();
   browser = await launchBrowser();
-  // Price the default route so the calls below cost something (as an operator would).
-  const login = await fetch(`${api.baseUrl}/trpc/auth.login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: api.email, password: api.password }),
-  });
-  const token = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data.accessToken;
-  const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const models = (await (await fetch(`${api.baseUrl}/trpc/models.list`, { method: "POST", headers: auth, body: "{}" })).json()) as {
-    result: { data: { items: Array<{ name: string; targets: Array<{ provider: string; upstreamModel: string }> }> } };
-  };
-  const auto = models.result.data.items.find((m) => m.name === "auto")!;
-  const upsert = await fetch(`${api.baseUrl}/trpc/models.upsert`, {
-    method: "POST",
-    headers: auth,
-    body: JSON.stringify({ name: "auto", targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel })), inputPricePerMTok: 2500, outputPricePerMTok: 10000 }),
-  });
-  expect(upsert.status).toBe(200);
+  await priceAutoModel(api, await apiToken(api, api.email, api.password));
 });
 
 afterEach(async () => {
@@ -50,11 +33,6 @@ const chatWith = (key: string, content: string) =>
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: JSON.stringify({ model: "auto", messages: [{ role: "user", content }] }),
   });
-
-/** Tables scroll inside their wrapper instead of clipping: nothing wider than its box. */
-async function tablesFit(page: Page): Promise<Array<{ scroll: number; client: number }>> {
-  return page.$$eval(".table-wrap", (els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth })).filter((m) => m.scroll > m.client + 1));
-}
 
 async function fullPageShot(page: Page, name: string): Promise<void> {
   const height = await page.evaluate(() => document.documentElement.scrollHeight);
@@ -140,7 +118,7 @@ describe("API keys, Logs and Spend pages", () => {
       await page.goto(path);
       await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await page.waitForLoadState("networkidle");
-      expect(await tablesFit(page), `${path} at 1280`).toEqual([]);
+      expect(await overflowingTables(page), `${path} at 1280`).toEqual([]);
       await page.setViewportSize({ width: 390, height: 844 });
       await page.waitForTimeout(50);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth);

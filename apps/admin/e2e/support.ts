@@ -85,6 +85,40 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   return { baseUrl: api.url, email, password, output: api.output, stop: api.stop };
 }
 
+/** Calls a tRPC procedure over plain HTTP, as a program would; throws unless it answers 200. */
+export async function callProcedure<T>(api: ApiServer, path: string, input: unknown, token?: string): Promise<T> {
+  const res = await fetch(`${api.baseUrl}/trpc/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(input),
+  });
+  const body = (await res.json()) as { result?: { data: T } };
+  if (res.status !== 200 || !body.result) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.result.data;
+}
+
+/** An access token for API calls made outside the browser. */
+export async function apiToken(api: ApiServer, email: string, password: string): Promise<string> {
+  return (await callProcedure<{ accessToken: string }>(api, "auth.login", { email, password })).accessToken;
+}
+
+/** Prices the default route ("auto") so calls through it cost something, as an operator would. */
+export async function priceAutoModel(api: ApiServer, token: string): Promise<void> {
+  const models = await callProcedure<{ items: Array<{ name: string; targets: Array<{ provider: string; upstreamModel: string }> }> }>(api, "models.list", {}, token);
+  const auto = models.items.find((m) => m.name === "auto")!;
+  await callProcedure(api, "models.upsert", {
+    name: "auto",
+    targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel })),
+    inputPricePerMTok: 2500,
+    outputPricePerMTok: 10000,
+  }, token);
+}
+
+/** Tables scroll inside their wrapper instead of clipping; this lists any wider than its box. */
+export async function overflowingTables(page: Page): Promise<Array<{ scroll: number; client: number }>> {
+  return page.$$eval(".table-wrap", (els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth })).filter((m) => m.scroll > m.client + 1));
+}
+
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }

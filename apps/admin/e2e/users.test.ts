@@ -1,7 +1,8 @@
-// Browser test of the admin shell against a real API server: sign-in, layout, Users page.
+// Browser test of the admin shell against a real API server: sign-in, layout, Users page
+// (create, role, disable, budget, reset password, delete).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, startApi, type ApiServer } from "./support.ts";
+import { apiToken, callProcedure, ensureAdminBuild, launchBrowser, newContext, overflowingTables, priceAutoModel, screenshotPath, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -101,6 +102,64 @@ describe("admin SPA", () => {
     await notice.getByText("dana.ops@e2e.test is now Admin.", { exact: false }).waitFor();
     expect(await roleSelect.inputValue()).toBe("ADMIN");
 
+    // A budget: dana spends a little through the gateway, then gets a cap; the row shows the
+    // period's spend against it. The server's validation message shows under the field.
+    const adminToken = await apiToken(api, api.email, api.password);
+    await priceAutoModel(api, adminToken);
+    const danaToken = await apiToken(api, "dana.ops@e2e.test", "correct horse battery staple");
+    const chat = await fetch(`${api.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${danaToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "what does this cost?" }] }),
+    });
+    expect(chat.status).toBe(200);
+    // The request log is written in batches: wait until the call is in it.
+    const danaId = (await callProcedure<{ items: Array<{ id: string }> }>(api, "users.list", { search: "dana" }, adminToken)).items[0]!.id;
+    const danaSpend = async () =>
+      (await callProcedure<{ groups: Array<{ key: string; costUsd: number }> }>(api, "usage.summary", { groupBy: "user" }, adminToken)).groups.find((g) => g.key === danaId)?.costUsd ?? 0;
+    await expect.poll(danaSpend, { timeout: 10_000 }).toBeGreaterThan(0);
+    const budgetCell = page.getByTestId("budget-dana.ops@e2e.test");
+    await budgetCell.getByText("No budget").waitFor();
+    await budgetCell.getByText(/^\$[\d.]+ this month$/).waitFor();
+    await page.getByRole("button", { name: "Edit budget for dana.ops@e2e.test" }).click();
+    const budgetDialog = page.getByRole("dialog", { name: "Edit budget" });
+    const amount = budgetDialog.getByLabel("Budget (USD)");
+    expect(await amount.inputValue()).toBe("");
+    await amount.fill("-5");
+    await budgetDialog.getByRole("button", { name: "Save budget" }).click();
+    await budgetDialog.getByText("budgetUsd must not be negative").waitFor();
+    expect(await amount.getAttribute("aria-invalid")).toBe("true");
+    await amount.fill("twenty");
+    await budgetDialog.getByRole("button", { name: "Save budget" }).click();
+    await budgetDialog.getByText("Enter an amount in US dollars, like 25 or 12.50").waitFor();
+    await amount.fill("25");
+    await budgetDialog.getByLabel("Per").selectOption("day");
+    await budgetDialog.getByRole("button", { name: "Save budget" }).click();
+    await notice.getByText("Budget of dana.ops@e2e.test set to $25.00 per day.").waitFor();
+    await budgetDialog.waitFor({ state: "detached" });
+    await budgetCell.getByText("per day").waitFor();
+    // Today's spend (non-zero: the call above is priced) against the cap.
+    await budgetCell.getByText(/^\$(?!0\.00 )[\d.]+ \/ \$25\.00$/).waitFor();
+
+    // Cleared: an empty amount means no budget.
+    await page.getByRole("button", { name: "Edit budget for dana.ops@e2e.test" }).click();
+    expect(await amount.inputValue()).toBe("25");
+    expect(await budgetDialog.getByLabel("Per").inputValue()).toBe("day");
+    await amount.fill("");
+    await budgetDialog.getByRole("button", { name: "Save budget" }).click();
+    await notice.getByText("dana.ops@e2e.test has no budget now.").waitFor();
+    await budgetCell.getByText("No budget").waitFor();
+    await budgetCell.getByText(/^\$(?!0\.00 )[\d.]+ today$/).waitFor();
+    expect((await callProcedure<{ items: Array<{ budgetUsd: number | null }> }>(api, "users.list", { search: "dana" }, adminToken)).items[0]!.budgetUsd).toBeNull();
+
+    // And set again per month, as the screenshot shows it.
+    await page.getByRole("button", { name: "Edit budget for dana.ops@e2e.test" }).click();
+    await amount.fill("40");
+    await budgetDialog.getByLabel("Per").selectOption("month");
+    await budgetDialog.getByRole("button", { name: "Save budget" }).click();
+    await notice.getByText("Budget of dana.ops@e2e.test set to $40.00 per month.").waitFor();
+    await budgetCell.getByText(/^\$(?!0\.00 )[\d.]+ \/ \$40\.00$/).waitFor();
+
     // A second account, then disable it, so the table shows both states.
     await form.getByLabel("Email").fill("sam.lee@e2e.test");
     await form.getByLabel("Password").fill("a perfectly fine password");
@@ -123,6 +182,12 @@ describe("admin SPA", () => {
     await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
     await expect.poll(() => page.getByLabel("Role for dana.ops@e2e.test").inputValue()).toBe("ADMIN");
     await page.getByRole("button", { name: "Enable sam.lee@e2e.test" }).waitFor();
+    await page.getByTestId("budget-dana.ops@e2e.test").getByText(/ \/ \$40\.00$/).waitFor();
+
+    // Nothing in the table is cut off or scrolled out of sight at a common laptop width.
+    await page.setViewportSize({ width: 1280, height: 820 });
+    expect(await overflowingTables(page)).toEqual([]);
+    await page.setViewportSize({ width: 1360, height: 820 });
 
     // The self row cannot demote or disable itself.
     expect(await page.getByLabel(`Role for ${api.email}`).isDisabled()).toBe(true);
@@ -203,7 +268,12 @@ describe("admin SPA", () => {
       await tab.getByRole("row", { name: new RegExp(escapeRegExp(api.email)) }).waitFor();
       expect(new URL(tab.url()).pathname).toBe("/users");
     }
-    expect(refreshes.slice(1)).toEqual([200, 200]);
+    // Each tab renews once, or only one does when the other starts after that renewal
+    // landed (a busy machine can delay a tab past the hold): either way none is refused.
+    const renewals = refreshes.slice(1);
+    expect(renewals.length).toBeGreaterThanOrEqual(1);
+    expect(renewals.length).toBeLessThanOrEqual(2);
+    expect(renewals.every((status) => status === 200)).toBe(true);
     await context!.unrouteAll();
     await second.close();
     refreshes.length = 0;

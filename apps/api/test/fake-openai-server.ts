@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { writeRaw, type RawReply } from "./raw-reply.ts";
 
 export type FakeBehavior =
   /**
@@ -45,12 +46,8 @@ export type FakeBehavior =
   | { kind: "no-finish"; content?: string }
   /** Holds the answer until `until` settles (the test decides when), then answers normally. */
   | { kind: "wait"; until: Promise<unknown>; content?: string }
-  /**
-   * Exactly these bytes (an HTML page, hand-written SSE with comments, error events, CRLF…),
-   * each piece flushed before the next; then the response ends, the connection drops (`cut`)
-   * or nothing more comes until the client gives up (`hold`).
-   */
-  | { kind: "raw"; status?: number; contentType: string; pieces: string[]; cut?: boolean; hold?: boolean };
+  /** Exactly these bytes (see raw-reply.ts). */
+  | RawReply;
 
 export interface FakeToolCall {
   id: string;
@@ -216,15 +213,7 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
       if (res.destroyed) return;
       return stream ? sse(res, model, words(content), { finish: true, usage: true }) : json(res, 200, completion(model, content));
     case "raw":
-      res.writeHead(behavior.status ?? 200, { "content-type": behavior.contentType });
-      for (const piece of behavior.pieces) {
-        await new Promise<void>((resolve) => res.write(piece, () => resolve()));
-        await sleep(5);
-      }
-      if (behavior.cut) res.destroy();
-      else if (behavior.hold) await new Promise<void>((resolve) => res.once("close", () => resolve()));
-      else res.end();
-      return;
+      return writeRaw(res, behavior);
     case "no-finish":
       return sse(res, model, words(content), { finish: false, usage: false, done: false });
     case "ok":

@@ -10,6 +10,15 @@ export const BUDGET_PERIODS = ["day", "month", "total"] as const;
 export const ZBudgetPeriod = namedEnum(BUDGET_PERIODS, "budget period");
 export type TBudgetPeriod = z.infer<typeof ZBudgetPeriod>;
 
+/**
+ * When the budget period containing `at` began, in UTC (undefined for "total": all time).
+ * The gateway enforces budgets over this window; the admin shows spend over the same one.
+ */
+export function budgetPeriodStart(period: TBudgetPeriod, at = new Date()): Date | undefined {
+  if (period === "total") return undefined;
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), period === "day" ? at.getUTCDate() : 1));
+}
+
 const ZKeyName = z.string().trim().min(1, "Name is required").max(100);
 const ZModelNames = z.array(z.string().trim().min(1).max(200)).max(100);
 const ZRateLimit = z.number().int("rateLimitPerMin must be a whole number").min(1, "rateLimitPerMin must be at least 1").max(1_000_000);

@@ -1,13 +1,13 @@
 /**
- * Anthropic's native Messages API through the official `@anthropic-ai/sdk`. Requests come
- * in OpenAI's shape (the gateway's lingua franca) and are translated both ways by
- * anthropic-translate.ts. As with the OpenAI SDK, the SDK's retries are off: fallback and
- * timeouts belong to the chain.
+ * Anthropic's native Messages API: POST {base}/v1/messages, answered with a message or
+ * with SSE events, over the transport every provider shares (upstream-http.ts). Requests
+ * come in OpenAI's shape (the gateway's lingua franca) and are translated both ways by
+ * anthropic-translate.ts; this file knows the URL, the headers and what Anthropic's answers
+ * and errors mean. Nothing is retried here: fallback and timeouts belong to the chain.
  */
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import { nodeHttpFetch } from "./node-http-fetch.ts";
-import { retryAfterMsOf } from "./retry-after.ts";
 import { createStreamTranslator, fromAnthropicMessage, toAnthropicParams } from "./anthropic-translate.ts";
+import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
+import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
 import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest } from "./types.ts";
 
 export interface AnthropicConfig {
@@ -19,34 +19,33 @@ export interface AnthropicConfig {
   timeoutMs?: number | undefined;
 }
 
-/** The SDK appends /v1/messages itself: accept a base URL given with or without /v1. */
+/** The API version Anthropic's own SDK (1.x) sends; with it, the key goes as a bearer token. */
+export const ANTHROPIC_VERSION = "2026-10-21";
+
+/** The API's root: a base URL is accepted with or without /v1. */
 export function anthropicBaseUrl(base: string): string {
   return base.replace(/\/+$/, "").replace(/\/v1$/, "");
+}
+
+/** The key and the API version, as every call to Anthropic (the health probe's too) sends them. */
+export function anthropicAuthHeaders(apiKey: string | undefined): Record<string, string> {
+  return { "anthropic-version": ANTHROPIC_VERSION, ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) };
 }
 
 type Json = Record<string, unknown>;
 
 export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
-  const client = new Anthropic({
-    baseURL: anthropicBaseUrl(config.baseUrl),
-    apiKey: config.apiKey ?? null,
-    maxRetries: 0,
-    fetch: nodeHttpFetch as unknown as typeof fetch,
-    ...(config.headers ? { defaultHeaders: config.headers } : {}),
-  });
+  let messages: WireEndpoint | undefined;
+  // Prepared on first use: a bad base URL fails calls, not the provider's creation.
+  const endpoint = () => (messages ??= wireEndpoint(`${anthropicBaseUrl(config.baseUrl)}/v1/messages`, jsonHeaders(anthropicAuthHeaders(config.apiKey), config.headers)));
 
-  function body(request: ProviderRequest): Json {
-    const base: Json = request.passthrough ?? { messages: request.messages };
-    return {
-      ...base,
+  function params(request: ProviderRequest): Json {
+    const body: Json = {
+      ...(request.passthrough ?? { messages: request.messages }),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
     };
-  }
-
-  function params(request: ProviderRequest): Json {
-    const model = request.model ?? config.model;
-    const p = toAnthropicParams(body(request), model);
+    const p = toAnthropicParams(body, request.model ?? config.model);
     const format = request.responseFormat;
     if (format) {
       // No JSON mode in the Messages API: ask for it in the system prompt.
@@ -57,17 +56,15 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
   }
 
   async function complete(request: ProviderRequest): Promise<ProviderCompletion> {
-    let message: unknown;
-    try {
-      message = await client.messages.create(params(request) as never, { signal: request.signal });
-    } catch (error) {
-      throw toProviderError(error, request.signal);
-    }
+    const reply = await postJson(endpoint(), JSON.stringify(params(request)), request.signal);
+    if (reply.status < 200 || reply.status >= 300) throw statusError(reply);
+    const message = parseJson(reply.body);
     if (typeof message !== "object" || message === null || !Array.isArray((message as Json).content)) {
       throw new ProviderError("malformed", "upstream answered without an Anthropic message");
     }
     const answer = fromAnthropicMessage(message as Json);
-    const completion: ProviderCompletion = {
+    const calls = answer.toolCalls.length > 0;
+    return {
       content: answer.content,
       model: answer.model ?? request.model ?? config.model,
       usage: answer.usage,
@@ -75,21 +72,27 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
       choices: [
         {
           index: 0,
-          message: { role: "assistant", content: answer.toolCalls.length > 0 && answer.content === "" ? null : answer.content, ...(answer.toolCalls.length > 0 ? { tool_calls: answer.toolCalls } : {}) },
+          message: { role: "assistant", content: calls && answer.content === "" ? null : answer.content, ...(calls ? { tool_calls: answer.toolCalls } : {}) },
           finish_reason: answer.finishReason,
         },
       ],
     };
-    return completion;
   }
 
   async function* stream(request: ProviderRequest): AsyncGenerator<ProviderChunk> {
+    const reply = await postForEvents(endpoint(), JSON.stringify({ ...params(request), stream: true }), request.signal);
+    if ("body" in reply) throw statusError(reply);
     const translator = createStreamTranslator();
     let finished = false;
-    try {
-      const events: unknown = await client.messages.create({ ...params(request), stream: true } as never, { signal: request.signal });
-      for await (const event of events as AsyncIterable<Json>) {
-        for (const piece of translator.next(event)) {
+    for await (const batch of reply.events) {
+      for (const event of batch) {
+        // Every event names its type twice (`event:` and the data's `type`); the name decides
+        // only what carries no message.
+        if (event.event === "ping") continue;
+        if (event.event === "error") throw errorEvent(event.data);
+        const data = parseJson(event.data);
+        if (typeof data !== "object" || data === null) throw new ProviderError("malformed", "upstream sent an event that is not a JSON object");
+        for (const piece of translator.next(data as Json)) {
           switch (piece.type) {
             case "text":
               yield { type: "delta", text: piece.text };
@@ -116,12 +119,10 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
               yield { type: "usage", usage: { promptTokens: piece.promptTokens, completionTokens: piece.completionTokens, details: piece.details } };
               break;
             case "error":
-              throw new ProviderError("http_error", `upstream sent an error event: ${piece.message}`);
+              throw new ProviderError("http_error", `upstream sent an error event: ${truncate(piece.message)}`);
           }
         }
       }
-    } catch (error) {
-      throw toProviderError(error, request.signal);
     }
     if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
     if (!finished) throw new ProviderError("connection_error", "upstream closed the stream before the answer finished");
@@ -139,24 +140,28 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
   };
 }
 
-function toProviderError(error: unknown, signal: AbortSignal): ProviderError {
-  if (error instanceof ProviderError) return error;
-  if (signal.aborted || error instanceof APIUserAbortError) return new ProviderError("aborted", "request aborted", { cause: error });
-  if (error instanceof APIConnectionTimeoutError) return new ProviderError("timeout", "upstream timed out", { cause: error });
-  if (error instanceof APIConnectionError) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return new ProviderError("connection_error", `cannot reach upstream: ${cause?.code ?? cause?.message ?? error.message}`, { cause: error });
+/**
+ * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait); anything else
+ * (529 overloaded included) an http_error with the status and the message of Anthropic's
+ * `{"type": "error", "error": {"type", "message"}}` body, or the body itself.
+ */
+function statusError(reply: WireReply): ProviderError {
+  if (reply.status === 429) return rateLimited(reply);
+  const detail = errorMessageOf(reply.body) ?? (reply.body.trim() || "no body");
+  return new ProviderError("http_error", `upstream answered ${reply.status}: ${truncate(detail)}`, { status: reply.status });
+}
+
+/** `event: error` after a 200 (overloaded mid-answer, say), with the same body as an error status. */
+function errorEvent(data: string): ProviderError {
+  const detail = errorMessageOf(data) ?? (data.trim() || "no detail");
+  return new ProviderError("http_error", `upstream sent an error event: ${truncate(detail)}`);
+}
+
+function errorMessageOf(body: string): string | undefined {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } } | null)?.error?.message;
+    return typeof message === "string" ? message : undefined;
+  } catch {
+    return undefined;
   }
-  if (error instanceof APIError) {
-    const status = error.status as number | undefined;
-    if (status === 429) {
-      const retryAfterMs = retryAfterMsOf((name) => (error.headers as Headers | undefined)?.get(name));
-      return new ProviderError("rate_limited", "upstream rate limit (429)", { status, cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-    }
-    const label = status === undefined ? "upstream sent an error event" : `upstream answered ${status}`;
-    const message = error.message.length > 200 ? `${error.message.slice(0, 200)}…` : error.message;
-    return new ProviderError("http_error", `${label}: ${message}`, { ...(status !== undefined ? { status } : {}), cause: error });
-  }
-  if (error instanceof SyntaxError) return new ProviderError("malformed", "upstream sent malformed JSON", { cause: error });
-  return new ProviderError("connection_error", `upstream connection failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }

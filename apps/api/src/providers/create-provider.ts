@@ -1,7 +1,7 @@
 /**
  * One provider of any kind from its configuration (a provider row, secrets decrypted).
  * Ollama and Azure OpenAI speak the OpenAI protocol with their own URL layout; Anthropic
- * has its own client; the template needs no upstream.
+ * has its own protocol (anthropic.ts); the template needs no upstream.
  */
 import type { TProviderKind } from "@switchboard/schema";
 import { createAnthropicProvider } from "./anthropic.ts";

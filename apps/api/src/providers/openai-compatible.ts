@@ -1,13 +1,13 @@
 /**
  * Any upstream that speaks OpenAI's chat-completions protocol (the self-hosted beta model,
  * DeepSeek, OpenAI, Ollama, Azure OpenAI): the request body, the URL layout and what the
- * answers mean. The bytes travel through openai-wire.ts. Nothing is retried here: retrying
+ * answers mean. The bytes travel through upstream-http.ts. Nothing is retried here: retrying
  * is the chain's decision, and a retry here would hide a failing provider from the circuit
  * breaker. Timeouts also belong to the chain, which aborts `signal`.
  */
 import type { TProviderId, TProviderKind } from "@switchboard/schema";
-import { postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./openai-wire.ts";
-import { retryAfterMsOf } from "./retry-after.ts";
+import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
+import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
 import {
   ProviderError,
   type AnswerChoice,
@@ -52,11 +52,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     const key = config.azure ? `${path} ${model}` : path;
     let found = endpoints.get(key);
     if (!found) {
-      try {
-        found = wireEndpoint(urlOf(config, path, model), headers);
-      } catch (error) {
-        throw new ProviderError("connection_error", `cannot call upstream: ${(error as Error).message}`, { cause: error });
-      }
+      found = wireEndpoint(urlOf(config, path, model), headers);
       endpoints.set(key, found);
     }
     return found;
@@ -125,7 +121,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     let finished = false;
     let done = false;
     for await (const batch of reply.events) {
-      for (const data of batch) {
+      for (const { data } of batch) {
         // As OpenAI's own client does, what follows [DONE] is read (the connection stays
         // reusable) and ignored.
         if (done) break;
@@ -184,20 +180,12 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
   };
 }
 
-/**
- * Every request's headers: the key (Azure's `api-key`, or a bearer token), then the
- * configured headers (which may replace those), then the body's type. No key, no
- * credential header: self-hosted servers often need none.
- */
+/** The key goes as Azure's `api-key` or as a bearer token. No key, no credential header: self-hosted servers often need none. */
 function requestHeaders(config: OpenAICompatibleConfig): Record<string, string> {
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "switchboard" };
-  if (config.apiKey) {
-    if (config.azure) headers["api-key"] = config.apiKey;
-    else headers.authorization = `Bearer ${config.apiKey}`;
-  }
-  for (const [name, value] of Object.entries(config.headers ?? {})) headers[name.toLowerCase()] = value;
-  headers["content-type"] = "application/json";
-  return headers;
+  const credential: Record<string, string> = {};
+  if (config.apiKey && config.azure) credential["api-key"] = config.apiKey;
+  else if (config.apiKey) credential.authorization = `Bearer ${config.apiKey}`;
+  return jsonHeaders(credential, config.headers);
 }
 
 /**
@@ -219,14 +207,6 @@ function answerOf(reply: WireReply): unknown {
   throw statusError(reply);
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ProviderError("malformed", "upstream sent malformed JSON", { cause: error });
-  }
-}
-
 /**
  * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait); anything else
  * an http_error carrying the body's OpenAI-shaped `error` object, so that a refusal of the
@@ -234,10 +214,7 @@ function parseJson(text: string): unknown {
  */
 export function statusError(reply: WireReply): ProviderError {
   const { status } = reply;
-  if (status === 429) {
-    const retryAfterMs = retryAfterMsOf((name) => headerOf(reply, name));
-    return new ProviderError("rate_limited", "upstream rate limit (429)", { status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-  }
+  if (status === 429) return rateLimited(reply);
   let parsed: unknown;
   try {
     parsed = JSON.parse(reply.body);
@@ -261,19 +238,10 @@ function upstreamErrorOf(error: unknown): UpstreamError | undefined {
   return typeof error === "object" && error !== null && typeof (error as UpstreamError).message === "string" ? (error as UpstreamError) : undefined;
 }
 
-function headerOf(reply: WireReply, name: string): string | undefined {
-  const value = reply.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** Usage with its detail objects kept; undefined when absent or not numeric. */
 function usageOf(usage: unknown): ProviderUsage | undefined {
   if (typeof usage !== "object" || usage === null) return undefined;
   const { prompt_tokens, completion_tokens, total_tokens: _total, ...details } = usage as Record<string, unknown>;
   if (typeof prompt_tokens !== "number" || typeof completion_tokens !== "number") return undefined;
   return { promptTokens: prompt_tokens, completionTokens: completion_tokens, ...(Object.keys(details).length > 0 ? { details } : {}) };
-}
-
-function truncate(text: string, max = 200): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

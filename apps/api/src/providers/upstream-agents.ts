@@ -1,6 +1,6 @@
 /**
- * The keep-alive connection pools every upstream call goes through (the OpenAI-protocol
- * transport and the Anthropic SDK's fetch), one per protocol for the whole process.
+ * The keep-alive connection pools every upstream call goes through (upstream-http.ts), one
+ * per protocol for the whole process.
  */
 import http from "node:http";
 import https from "node:https";

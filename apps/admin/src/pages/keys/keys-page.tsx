@@ -1,9 +1,11 @@
-import { KEY_SCOPES, type TApiKey, type TApiKeyCreated, type TBudgetPeriod, type TKeyScope } from "@switchboard/schema";
+import { KEY_SCOPES, type TApiKey, type TApiKeyCreated, type TKeyScope } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { BudgetFields, NOT_AN_AMOUNT, parseBudgetAmount, type BudgetDraft } from "../../components/budget-fields.tsx";
 import { DataTable, Sparkline, type Column } from "../../components/data-table.tsx";
+import { Field, FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/layout.tsx";
-import { messageOf } from "../../lib/errors.ts";
+import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
 
@@ -44,17 +46,20 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<TKeyScope[]>(["chat", "models"]);
   const [rate, setRate] = useState("");
-  const [budget, setBudget] = useState("");
-  const [period, setPeriod] = useState<TBudgetPeriod>("month");
-  const ids = { name: useId(), rate: useId(), budget: useId(), period: useId() };
+  const [budget, setBudget] = useState<BudgetDraft>({ amount: "", period: "month" });
+  const [amountError, setAmountError] = useState<string | undefined>();
+  const { fields, formError } = submitErrorsOf(create);
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    const budgetUsd = parseBudgetAmount(budget.amount);
+    setAmountError(budgetUsd === undefined ? NOT_AN_AMOUNT : undefined);
+    if (budgetUsd === undefined) return;
     create.mutate(
       {
         name,
         scopes,
         ...(rate ? { rateLimitPerMin: Number(rate) } : {}),
-        ...(budget ? { budgetUsd: Number(budget), budgetPeriod: period } : {}),
+        ...(budgetUsd !== null ? { budgetUsd, budgetPeriod: budget.period } : {}),
       },
       {
         onSuccess: (key) => {
@@ -67,10 +72,9 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   return (
     <section className="card" aria-label="Create an API key">
       <form className="form key-form" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor={ids.name}>Name</label>
-          <input id={ids.name} value={name} onChange={(e) => setName(e.target.value)} placeholder="ci-pipeline" required />
-        </div>
+        <Field label="Name" error={fields.name}>
+          {(control) => <input {...control} value={name} onChange={(e) => setName(e.target.value)} placeholder="ci-pipeline" required />}
+        </Field>
         <fieldset className="field scopes">
           <legend>Scopes</legend>
           {KEY_SCOPES.map((s) => (
@@ -80,27 +84,15 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
             </label>
           ))}
         </fieldset>
-        <div className="field">
-          <label htmlFor={ids.rate}>Requests / min</label>
-          <input id={ids.rate} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="no limit" />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.budget}>Budget (USD)</label>
-          <input id={ids.budget} type="number" min={0} step="0.01" value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="none" />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.period}>Per</label>
-          <select id={ids.period} value={period} onChange={(e) => setPeriod(e.target.value as TBudgetPeriod)}>
-            <option value="day">day</option>
-            <option value="month">month</option>
-            <option value="total">lifetime</option>
-          </select>
-        </div>
+        <Field label="Requests / min" error={fields.rateLimitPerMin}>
+          {(control) => <input {...control} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="no limit" />}
+        </Field>
+        <BudgetFields value={budget} onChange={setBudget} errors={{ budgetUsd: amountError ?? fields.budgetUsd, budgetPeriod: fields.budgetPeriod }} />
         <div className="field field-action">
           <button type="submit" className="btn btn-primary" disabled={create.isPending || name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
         </div>
       </form>
-      {create.isError ? <p className="alert alert-error" role="alert">{messageOf(create.error)}</p> : null}
+      <FormError message={formError ?? fields.scopes} />
     </section>
   );
 }

@@ -4,12 +4,15 @@ import { PageHeader } from "../../components/layout.tsx";
 import { LoadMore } from "../../components/load-more.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
+import { BUDGET_PER_LABELS } from "../../components/budget-fields.tsx";
+import { usd } from "../usage-data.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
 import { CreateUserForm } from "./create-user-form.tsx";
 import { DeleteUserDialog } from "./delete-user-dialog.tsx";
+import { EditBudgetDialog } from "./edit-budget-dialog.tsx";
 import { ResetPasswordDialog } from "./reset-password-dialog.tsx";
 import { UserRow, type RowEvents } from "./user-row.tsx";
-import { useUsersList } from "./users-data.ts";
+import { useBudgetSpend, useUsersList } from "./users-data.ts";
 
 interface Notice {
   kind: "success" | "error";
@@ -25,6 +28,11 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
+function budgetNotice(user: TUser): string {
+  if (user.budgetUsd === null) return `${user.email} has no budget now.`;
+  return `Budget of ${user.email} set to ${usd(user.budgetUsd)} ${BUDGET_PER_LABELS[user.budgetPeriod]}.`;
+}
+
 export function UsersPage() {
   const me = useCurrentUser();
   const [searchText, setSearchText] = useState("");
@@ -33,13 +41,16 @@ export function UsersPage() {
   const [notice, setNotice] = useState<Notice | null>(null);
   const [resetting, setResetting] = useState<TUser | null>(null);
   const [deleting, setDeleting] = useState<TUser | null>(null);
+  const [budgeting, setBudgeting] = useState<TUser | null>(null);
   const ids = { search: useId(), table: useId() };
 
   const users = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const spentBy = useBudgetSpend(users);
   const events: RowEvents = {
     onNotice: (kind, text) => setNotice({ kind, text }),
     onResetPassword: (user) => setResetting(user),
     onDelete: (user) => setDeleting(user),
+    onEditBudget: (user) => setBudgeting(user),
   };
 
   return (
@@ -78,13 +89,13 @@ export function UsersPage() {
                   <th scope="col">Email</th>
                   <th scope="col">Role</th>
                   <th scope="col">Status</th>
-                  <th scope="col">Created</th>
+                  <th scope="col">Spend / budget</th>
                   <th scope="col">Last login</th>
                   <th scope="col"><span className="visually-hidden">Actions</span></th>
                 </tr>
               </thead>
               <tbody>
-                {users.map((user) => <UserRow key={user.id} user={user} isSelf={user.id === me.id} events={events} />)}
+                {users.map((user) => <UserRow key={user.id} user={user} isSelf={user.id === me.id} spentUsd={spentBy(user)} events={events} />)}
                 {list.isPending ? (
                   <tr><td colSpan={6} className="table-empty">Loading users…</td></tr>
                 ) : users.length === 0 ? (
@@ -104,6 +115,17 @@ export function UsersPage() {
           onDone={(email) => {
             setResetting(null);
             setNotice({ kind: "success", text: `Password reset for ${email}. Their sessions were signed out.` });
+          }}
+        />
+      ) : null}
+
+      {budgeting ? (
+        <EditBudgetDialog
+          user={budgeting}
+          onClose={() => setBudgeting(null)}
+          onDone={(user) => {
+            setBudgeting(null);
+            setNotice({ kind: "success", text: budgetNotice(user) });
           }}
         />
       ) : null}

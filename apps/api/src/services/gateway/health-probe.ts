@@ -5,6 +5,7 @@
  * request path anything; results are read synchronously.
  */
 import type { TProviderHealth } from "@switchboard/schema";
+import { anthropicAuthHeaders, anthropicBaseUrl } from "../../providers/anthropic.ts";
 import { ollamaOpenAIUrl } from "../../providers/create-provider.ts";
 import type { ProviderConfig } from "./config-types.ts";
 
@@ -18,7 +19,7 @@ export function probeUrl(p: ProviderConfig): string | null {
   if (p.healthPath) return `${base}${p.healthPath}`;
   switch (p.kind) {
     case "anthropic":
-      return `${base.replace(/\/v1$/, "")}/v1/models`;
+      return `${anthropicBaseUrl(base)}/v1/models`;
     case "ollama":
       return `${ollamaOpenAIUrl(base).replace(/\/v1$/, "")}/api/tags`;
     case "azure-openai":
@@ -31,7 +32,7 @@ export function probeUrl(p: ProviderConfig): string | null {
 export function probeHeaders(p: ProviderConfig): Record<string, string> {
   const auth: Record<string, string> = {};
   if (p.apiKey) {
-    if (p.kind === "anthropic") Object.assign(auth, { authorization: `Bearer ${p.apiKey}`, "anthropic-version": "2023-06-01" });
+    if (p.kind === "anthropic") Object.assign(auth, anthropicAuthHeaders(p.apiKey));
     else if (p.kind === "azure-openai") auth["api-key"] = p.apiKey;
     else auth.authorization = `Bearer ${p.apiKey}`;
   }

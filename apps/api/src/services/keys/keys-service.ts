@@ -4,14 +4,14 @@
  * last use in batches). Callers pass the acting user; a USER sees and changes only their
  * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
  */
-import { roleAtLeast, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
+import { budgetPeriodStart, roleAtLeast, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
 import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
-import { keySubject, periodStart, userSubject, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
+import { keySubject, userSubject, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
 import { KEY_SCOPES } from "@switchboard/schema";
 
 export interface Actor {
@@ -72,7 +72,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       if (o) Object.assign(o, { total: t._sum.costUsd ?? 0, requests: t._count._all });
     }
     for (const row of rows) {
-      const from = periodStart(row.budgetPeriod as TApiKey["budgetPeriod"]);
+      const from = budgetPeriodStart(row.budgetPeriod as TApiKey["budgetPeriod"]);
       const o = out.get(row.id)!;
       if (!from) o.period = o.total;
       else {

@@ -9,7 +9,7 @@
  *
  * Subjects without a budget cost nothing here: their spend is read from the request log.
  */
-import type { TBudgetPeriod } from "@switchboard/schema";
+import { budgetPeriodStart, type TBudgetPeriod } from "@switchboard/schema";
 import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
 
 export const SPEND_CHANNEL = "keys:spend";
@@ -24,13 +24,6 @@ export function periodBucket(period: TBudgetPeriod, at = new Date()): string {
   if (period === "total") return "total";
   const iso = at.toISOString();
   return period === "day" ? `d:${iso.slice(0, 10)}` : `m:${iso.slice(0, 7)}`;
-}
-
-/** When a period started (for reading past spend from the request log). */
-export function periodStart(period: TBudgetPeriod, at = new Date()): Date | undefined {
-  if (period === "total") return undefined;
-  const start = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), period === "day" ? at.getUTCDate() : 1));
-  return start;
 }
 
 interface SubjectSpend {
@@ -66,7 +59,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     const promise = (async () => {
       const [counter, logged] = await Promise.all([
         coordination.hgetall(counterKey(subject)).then((h) => Number(h[bucket] ?? 0)),
-        deps.loggedSpend(subject, periodStart(period)),
+        deps.loggedSpend(subject, budgetPeriodStart(period)),
       ]);
       const entry: SubjectSpend = { bucket, cluster: Math.max(counter, logged), pending: 0 };
       const now = spends.get(subject);

@@ -1,23 +1,26 @@
 /**
- * The transport of OpenAI-protocol providers: one POST of a JSON body over node:http(s)
- * with keep-alive agents, answered with the status and the body text, or with the data of
- * each server-sent event. In profiles of the proxied chat path the `openai` SDK (request
- * building, header merging, its logging helpers, its AbortController) and the web
- * fetch/Headers/Response objects it needs cost about a sixth of the gateway's CPU; none of
- * that is needed to send bytes we already have and read bytes back.
+ * The transport of every upstream call (OpenAI-protocol and Anthropic providers alike): one
+ * POST of a JSON body over node:http(s) with keep-alive agents, answered with the status and
+ * the body text, or with each server-sent event. In profiles of the proxied chat path the
+ * vendors' SDKs (request building, header merging, logging helpers, their AbortControllers)
+ * and the web fetch/Headers/Response objects they need cost about a sixth of the gateway's
+ * CPU; none of that is needed to send bytes we already have and read bytes back.
  *
  * Failures of the transport itself are classified here (aborted, connection errors); what
- * a status or a body means is the protocol's business (openai-compatible.ts).
+ * a status or a body means is the protocol's business (openai-compatible.ts, anthropic.ts).
  */
 import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-import { createParser } from "eventsource-parser";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { ProviderError } from "./types.ts";
 import { agentFor } from "./upstream-agents.ts";
 
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** One server-sent event: its data, and its name when it has one (`event: message_start`). */
+export type WireEvent = EventSourceMessage;
 
 /** Where to POST, prepared once per provider (and model, for Azure): URL parts and headers. */
 export interface WireEndpoint {
@@ -29,13 +32,31 @@ export interface WireEndpoint {
 }
 
 /**
+ * A JSON POST's headers: ours, then the protocol's own (its credential, its version), then
+ * the configured headers (which may replace any of those, whatever their case), then the
+ * body's type.
+ */
+export function jsonHeaders(own: Record<string, string>, configured: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = { accept: "application/json", "user-agent": "switchboard", ...own };
+  for (const [name, value] of Object.entries(configured)) headers[name.toLowerCase()] = value;
+  headers["content-type"] = "application/json";
+  return headers;
+}
+
+/**
  * @param headers lower-case names; later entries replace earlier ones. Names and values are
  *   validated by node:http when the request is made (a bad one fails that call).
+ * @throws ProviderError (connection_error) for a URL that is not http(s).
  */
 export function wireEndpoint(url: string, headers: Record<string, string>): WireEndpoint {
-  const target = new URL(url);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (error) {
+    throw new ProviderError("connection_error", `cannot call upstream: invalid URL ${url}`, { cause: error });
+  }
   const agent = agentFor(target.protocol);
-  if (!agent) throw new TypeError(`unsupported protocol ${target.protocol}`);
+  if (!agent) throw new ProviderError("connection_error", `cannot call upstream: unsupported protocol ${target.protocol}`);
   const flat = ["host", target.host];
   for (const [name, value] of Object.entries(headers)) flat.push(name, value);
   return {
@@ -61,13 +82,13 @@ export interface WireReply {
 }
 
 /**
- * A 2xx response to a streaming request: the data of its events, as they arrive, in batches
- * (the events that one read of the socket completed; usually several per batch, and one
- * pass of the consumer's loop is cheaper than one per event).
+ * A 2xx response to a streaming request: its events, as they arrive, in batches (the events
+ * that one read of the socket completed; usually several per batch, and one pass of the
+ * consumer's loop is cheaper than one per event).
  */
 export interface WireEvents {
   status: number;
-  events: AsyncIterable<readonly string[]>;
+  events: AsyncIterable<readonly WireEvent[]>;
 }
 
 /** POSTs `body` and reads the whole answer, whatever its status. */
@@ -80,7 +101,7 @@ export async function postForEvents(endpoint: WireEndpoint, body: string, signal
   return send(endpoint, body, signal, (response, settle) => {
     const status = response.statusCode ?? 502;
     if (status < 200 || status >= 300) return readWhole(response, settle);
-    settle.resolve({ status, events: eventData(response, signal) });
+    settle.resolve({ status, events: eventsOf(response, signal) });
   });
 }
 
@@ -134,7 +155,7 @@ function send<T>(endpoint: WireEndpoint, body: string, signal: AbortSignal, onRe
     request.on("error", (error) => settle.fail(new ProviderError("connection_error", `cannot reach upstream: ${messageOf(error)}`, { cause: error })));
     request.once("response", (res) => {
       response = res;
-      // Errors are reported through the reader (readWhole, eventData); one after that is moot.
+      // Errors are reported through the reader (readWhole, eventsOf); one after that is moot.
       res.on("error", ignore);
       res.once("close", detach);
       onResponse(res, settle);
@@ -156,15 +177,15 @@ function readWhole(response: IncomingMessage, settle: Settle<WireReply>): void {
 }
 
 /**
- * The data of each event, in order (comments, keep-alives and other fields dropped; a
- * multi-line data field joined with newlines). Throws "aborted" once the signal fired, or a
- * connection_error when the connection breaks; ends when the response does.
+ * Each event, in order (comments and keep-alives dropped; a multi-line data field joined
+ * with newlines). Throws "aborted" once the signal fired, or a connection_error when the
+ * connection breaks; ends when the response does.
  */
-async function* eventData(response: IncomingMessage, signal: AbortSignal): AsyncGenerator<readonly string[]> {
-  let ready: string[] = [];
+async function* eventsOf(response: IncomingMessage, signal: AbortSignal): AsyncGenerator<readonly WireEvent[]> {
+  let ready: WireEvent[] = [];
   let overflow = false;
   const parser = createParser({
-    onEvent: (event) => void ready.push(event.data),
+    onEvent: (event) => void ready.push(event),
     onError: (error) => void (overflow ||= error.type === "max-buffer-size-exceeded"),
     maxBufferSize: MAX_EVENT_CHARS,
   });

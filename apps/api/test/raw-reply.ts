@@ -1,0 +1,29 @@
+/**
+ * Exactly these bytes, for the fake upstream servers (fake-openai-server.ts,
+ * fake-anthropic-server.ts): an HTML page, hand-written SSE with comments or error events,
+ * a truncated body. Each piece is flushed before the next; then the response ends, the
+ * connection drops (`cut`) or nothing more comes until the client gives up (`hold`).
+ */
+import type { ServerResponse } from "node:http";
+
+export interface RawReply {
+  kind: "raw";
+  status?: number;
+  contentType: string;
+  pieces: string[];
+  cut?: boolean;
+  hold?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function writeRaw(res: ServerResponse, reply: RawReply): Promise<void> {
+  res.writeHead(reply.status ?? 200, { "content-type": reply.contentType });
+  for (const piece of reply.pieces) {
+    await new Promise<void>((resolve) => res.write(piece, () => resolve()));
+    await sleep(5);
+  }
+  if (reply.cut) res.destroy();
+  else if (reply.hold) await new Promise<void>((resolve) => res.once("close", () => resolve()));
+  else res.end();
+}
