@@ -104,7 +104,7 @@ export const ZEnv = z
     ADMIN_DIST_DIR: optionalString,
     /** Days a request-log row is kept (older rows are deleted in the background). */
     REQUEST_LOG_RETENTION_DAYS: positiveInt(30),
-    /** Also store request and response bodies in the request log (redacted of secrets). */
+    /** Also store request and response bodies in the request log (redacted of secrets; a stream as the answer it adds up to). */
     REQUEST_LOG_BODIES: z
       .enum(["true", "false", "1", "0", ""])
       .default("false")

@@ -23,3 +23,12 @@ export function formatDuration(totalSec: number): string {
   if (minutes > 0) return `${minutes} min`;
   return `${sec} s`;
 }
+
+/** A JSON text indented for reading; anything else (a body cut at the log's size limit) as it is. */
+export function readableJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}

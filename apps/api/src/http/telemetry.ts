@@ -11,19 +11,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { currentScope, newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
 import { errorCodeOf } from "./error-map.ts";
+import { logScope } from "./scope-log.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
+/** chat.* and consensus.* procedures: logged and measured as gateway calls, whatever the transport. */
+export const isGatewayProcedure = (p: string) => p.startsWith("chat.") || p.startsWith("consensus.");
+
 /** /v1/*, or a /trpc call (batches included) naming a chat.* or consensus.* procedure. */
 export function isGatewayPath(path: string): boolean {
   if (path.startsWith("/v1/")) return true;
   if (!path.startsWith("/trpc/")) return false;
-  return path
-    .slice("/trpc/".length)
-    .split(",")
-    .some((p) => p.startsWith("chat.") || p.startsWith("consensus."));
+  return path.slice("/trpc/".length).split(",").some(isGatewayProcedure);
 }
 
 /** Runs `listener` once, right before the response's headers are written, however they are. */
@@ -44,8 +45,6 @@ const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResp
   String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
 
 type TelemetryDeps = Pick<AppDeps, "metrics" | "requestLog">;
-
-const isGatewayProcedure = (p: string) => p.startsWith("chat.") || p.startsWith("consensus.");
 
 export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): void {
   if (deps.requestLog.storeBodies) {
@@ -98,7 +97,18 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
       });
     }
 
-    if (scope.gateway || scope.procedures.some(isGatewayProcedure)) recordRequest(deps, request, scope, { path, route, status, errorCode, durationMs });
+    // The request-log row (written in batches by the request log; nothing here waits).
+    if (scope.gateway || scope.procedures.some(isGatewayProcedure)) {
+      logScope(deps.requestLog, scope, {
+        method: request.method,
+        route: path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : route,
+        status,
+        errorCode,
+        durationMs,
+        ip: request.ip,
+        ...(deps.requestLog.storeBodies ? { requestBody: request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url) } : {}),
+      });
+    }
 
     const last = scope.calls.at(-1);
     const outcome = errorCode ?? (completed ? "success" : "client_closed");
@@ -120,37 +130,6 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
   } catch (err) {
     request.log.error({ err }, "request telemetry failed");
   }
-}
-
-/** The request-log row (written in batches by the request log; nothing here waits). */
-function recordRequest(
-  deps: TelemetryDeps,
-  request: FastifyRequest,
-  scope: RequestScope,
-  r: { path: string; route: string; status: number; errorCode: string | undefined; durationMs: number },
-): void {
-  const bodies = deps.requestLog.storeBodies;
-  deps.requestLog.record({
-    requestId: scope.requestId,
-    method: request.method,
-    route: r.path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : r.route,
-    userId: scope.userId,
-    keyId: scope.keyId,
-    model: scope.model,
-    status: r.status,
-    errorCode: r.errorCode,
-    startedAt: scope.startedAt,
-    durationMs: r.durationMs,
-    stream: scope.stream,
-    ip: request.ip,
-    calls: scope.calls,
-    ...(bodies
-      ? {
-          requestBody: request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url),
-          responseBody: scope.responseBody,
-        }
-      : {}),
-  });
 }
 
 function queryOf(url: string): string | undefined {

@@ -43,8 +43,11 @@ export interface RequestScope {
   upstreamOpenedAt: number | undefined;
   /** Set once the response turned out to be a stream (SSE). */
   stream: boolean;
-  /** The response body, kept only when the request log stores bodies. */
-  responseBody?: string | undefined;
+  /**
+   * The response body, kept only when the request log stores bodies. A stream's is a
+   * function: what the client received so far, assembled when the log row is written.
+   */
+  responseBody?: string | (() => string | undefined) | undefined;
   /** The rate limit this request was counted against, for x-ratelimit-* headers. */
   rateLimit: RateLimitNote | undefined;
 }
@@ -84,6 +87,22 @@ export function noteModel(model: string): void {
 
 export function noteProcedure(path: string): void {
   storage.getStore()?.procedures.push(path);
+}
+
+/**
+ * For SSE written on a path whose headers telemetry does not watch (the legacy routes are no
+ * gateway paths), so the request's log row says it streamed. Gateway responses are marked by
+ * telemetry itself, which also counts them as open streams.
+ */
+export function noteStream(): void {
+  const scope = storage.getStore();
+  if (scope && !scope.gateway) scope.stream = true;
+}
+
+/** See RequestScope.responseBody; the last one noted wins. */
+export function noteResponseBody(body: string | (() => string | undefined)): void {
+  const scope = storage.getStore();
+  if (scope) scope.responseBody = body;
 }
 
 /** The last limit a request was counted against wins: it is the one the caller hit last. */

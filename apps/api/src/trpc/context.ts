@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 // Brings in the cookie plugin's request/reply typings (req.cookies, res.setCookie).
 import type {} from "@fastify/cookie";
+import type { TRPCError } from "@trpc/server";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
@@ -35,7 +36,24 @@ export interface RequestInfo {
    * CORS_ORIGINS: metered procedures refuse it (cross-site request forgery).
    */
   crossOriginCookie: boolean;
+  /**
+   * Set by transports without an HTTP request per call (tRPC over WebSocket): every procedure
+   * call runs through it, so the transport can give the call a request scope and a
+   * request-log row of its own.
+   */
+  eachCall?: CallRunner | undefined;
 }
+
+export interface ProcedureCall {
+  path: string;
+  type: "query" | "mutation" | "subscription";
+  getRawInput: () => Promise<unknown>;
+}
+
+/** A procedure call's result as middlewares see it (a subscription's data is its stream). */
+export type CallResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+
+export type CallRunner = <R extends CallResult>(call: ProcedureCall, run: () => Promise<R>) => Promise<R>;
 
 export interface Context {
   deps: AppDeps;
@@ -56,6 +74,7 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       batch: opts.req?.batch ?? { size: 1, hasUnbatchable: false },
       setHeader: opts.req?.setHeader ?? (() => {}),
       crossOriginCookie: opts.req?.crossOriginCookie ?? false,
+      eachCall: opts.req?.eachCall,
     },
   };
 }

@@ -67,35 +67,40 @@ const t = initTRPC
 /**
  * Outermost: notes the procedure and its result on the request (access log, metrics), so it
  * also sees the refusals of every guard below. Gateway streams are observed for their
- * closing `error` event.
+ * closing `error` event. Over a transport that has no HTTP request per call (tRPC over
+ * WebSocket), the call runs through the transport's `eachCall`, which gives it a request
+ * scope of its own.
  */
-const observed = t.procedure.use(async ({ ctx, path, type, meta, next }) => {
-  noteProcedure(path);
-  const result = await next();
-  if (!result.ok) {
-    noteErrorCode(procedureErrorCode(result.error));
-    ctx.deps.metrics.recordProcedure(path, type, result.error.code);
-    return result;
-  }
-  ctx.deps.metrics.recordProcedure(path, type, "OK");
-  if (type !== "subscription" || !isAsyncIterable(result.data)) return result;
-  if (callsModels(meta?.feature)) {
-    // Chat and consensus streams end on their own, at the latest with an `error` event when
-    // the shutdown deadline aborts their upstream call.
-    return { ...result, data: observeStream(result.data) };
-  }
-  // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
-  // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
-  const { lifecycle, env } = ctx.deps;
-  const end = ctx.user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
-  return {
-    ...result,
-    data: endWhen(result.data, end, () =>
-      lifecycle.stopping.aborted
-        ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
-        : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
-    ),
+const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, next }) => {
+  const call = async () => {
+    noteProcedure(path);
+    const result = await next();
+    if (!result.ok) {
+      noteErrorCode(procedureErrorCode(result.error));
+      ctx.deps.metrics.recordProcedure(path, type, result.error.code);
+      return result;
+    }
+    ctx.deps.metrics.recordProcedure(path, type, "OK");
+    if (type !== "subscription" || !isAsyncIterable(result.data)) return result;
+    if (callsModels(meta?.feature)) {
+      // Chat and consensus streams end on their own, at the latest with an `error` event when
+      // the shutdown deadline aborts their upstream call.
+      return { ...result, data: observeStream(result.data, ctx.deps.requestLog.storeBodies) };
+    }
+    // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
+    // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
+    const { lifecycle, env } = ctx.deps;
+    const end = ctx.user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
+    return {
+      ...result,
+      data: endWhen(result.data, end, () =>
+        lifecycle.stopping.aborted
+          ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
+          : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
+      ),
+    };
   };
+  return ctx.req.eachCall ? ctx.req.eachCall({ path, type, getRawInput }, call) : call();
 });
 
 /**

@@ -1,11 +1,13 @@
 /**
  * What the procedure middleware (init.ts) notes on the request scope: the procedure, and the
  * error code the client gets — also when a stream ends with an `error` event, which travels
- * inside a 200 response where no status tells it.
+ * inside a 200 response where no status tells it — and, when the request log keeps bodies,
+ * a gateway stream's answer assembled into one body (services/request-log/stream-body.ts).
  */
 import type { TRPCError } from "@trpc/server";
 import type { Feature } from "../services/emergency/policy.ts";
-import { noteErrorCode } from "../infra/request-scope.ts";
+import { noteErrorCode, noteResponseBody } from "../infra/request-scope.ts";
+import { StreamBody } from "../services/request-log/index.ts";
 import { appErrorOf, toTRPCError } from "./errors.ts";
 
 /** The AppError's code when there is one (EMERGENCY_STOP, UPSTREAM_ERROR…), else tRPC's. */
@@ -17,12 +19,25 @@ export const callsModels = (feature: Feature | undefined) => feature === "chat" 
 export const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   value !== null && typeof value === "object" && Symbol.asyncIterator in value;
 
-/** Passes a subscription's events through, noting an `error` event's code or a thrown error. */
-export async function* observeStream(source: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+/**
+ * Passes a subscription's events through, noting an `error` event's code or a thrown error.
+ * With `keepBody` (the request log stores bodies) the events are also assembled into the
+ * request's response body; noted here, in the caller's request scope, and read when its
+ * log row is written, so a stream cut short is logged with what it had sent.
+ */
+export function observeStream(source: AsyncIterable<unknown>, keepBody: boolean): AsyncGenerator<unknown> {
+  if (!keepBody) return observe(source, undefined);
+  const body = new StreamBody();
+  noteResponseBody(() => body.text());
+  return observe(source, body);
+}
+
+async function* observe(source: AsyncIterable<unknown>, body: StreamBody | undefined): AsyncGenerator<unknown> {
   try {
     for await (const event of source) {
       const e = event as { type?: unknown; code?: unknown } | null;
       if (e?.type === "error" && typeof e.code === "string") noteErrorCode(e.code);
+      body?.add(event);
       yield event;
     }
   } catch (error) {

@@ -4,6 +4,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
 import { PageHeader } from "../../components/layout.tsx";
 import { messageOf } from "../../lib/errors.ts";
+import { readableJson } from "../../lib/format.ts";
 import { logsGet, logsList, usd } from "../usage-data.ts";
 
 const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
@@ -51,8 +52,8 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
               </li>
             ))}
           </ol>
-          {d.requestBody ? (<><h3>Request body</h3><pre className="body">{d.requestBody}</pre></>) : null}
-          {d.responseBody ? (<><h3>Response body</h3><pre className="body">{d.responseBody}</pre></>) : null}
+          {d.requestBody ? (<><h3>Request body</h3><pre className="body">{readableJson(d.requestBody)}</pre></>) : null}
+          {d.responseBody ? (<><h3>{d.stream ? "Response (assembled from the stream)" : "Response body"}</h3><pre className="body">{readableJson(d.responseBody)}</pre></>) : null}
         </>
       ) : null}
     </dialog>
@@ -85,7 +86,7 @@ export function LogsPage() {
   ];
   return (
     <>
-      <PageHeader title="Logs" description="Every gateway request: who asked, which model answered, tokens, cost and timing." />
+      <PageHeader title="Logs" description="Every gateway request, over HTTP or WebSocket: who asked, which model answered, tokens, cost and timing." />
       <section className="card card-flush">
         <div className="table-toolbar filters">
           <input aria-label="Search" type="search" placeholder="Search request id, route, error…" value={filters.q} onChange={set("q")} />

@@ -6,7 +6,7 @@
 import { ZConversationImportInput, type TChatStreamEvent, type TConversationImportInput } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
-import { markUpstreamStart, noteErrorCode } from "../../infra/request-scope.ts";
+import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/request-scope.ts";
 import { AppError } from "../../services/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
 import { sseWriter } from "../sse-writer.ts";
@@ -75,6 +75,7 @@ async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStre
     "x-accel-buffering": "no",
     "x-request-id": String(reply.request.id),
   });
+  noteStream();
   const write = sseWriter(raw);
   const send = (event: LegacyStreamEvent) => {
     if (event.type === "error") noteErrorCode(event.code);

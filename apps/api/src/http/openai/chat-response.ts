@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChainResult } from "../../services/gateway/chain-types.ts";
-import type { ChoiceChunk } from "../../providers/types.ts";
+import type { AnswerChoice, ChoiceChunk } from "../../providers/types.ts";
 
 export function completionId(): string {
   return `chatcmpl-${randomUUID().replaceAll("-", "")}`;
@@ -15,13 +15,18 @@ export function usageBody(usage: ChainResult["usage"], details: Record<string, u
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens, ...details };
 }
 
-export function completionBody(id: string, created: number, result: ChainResult) {
-  const choices = result.choices?.map((c) => ({
+/** One choice of a `chat.completion` body. */
+export function choiceBody(c: AnswerChoice, finishReason: string | null) {
+  return {
     index: c.index,
     message: { role: "assistant", content: null, refusal: null, ...c.message },
     logprobs: c.logprobs ?? null,
-    finish_reason: c.finish_reason ?? result.finishReason,
-  })) ?? [
+    finish_reason: c.finish_reason ?? finishReason,
+  };
+}
+
+export function completionBody(id: string, created: number, result: ChainResult) {
+  const choices = result.choices?.map((c) => choiceBody(c, result.finishReason)) ?? [
     { index: 0, message: { role: "assistant", content: result.content, refusal: null }, logprobs: null, finish_reason: result.finishReason },
   ];
   return {

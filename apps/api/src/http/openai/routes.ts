@@ -116,7 +116,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         markUpstreamStart();
         // A hijacked reply writes its own head: carry over what was set on the reply so far.
         const headers = () => ({ ...rateLimitHeaders(), ...(reply.getHeaders() as Record<string, string>) });
-        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, headers });
+        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, keepBody: deps.requestLog.storeBodies, headers });
         return reply;
       });
 

@@ -2,31 +2,36 @@
  * Streams a chat completion as Server-Sent Events ending in `data: [DONE]`. The response is
  * held until the first event: a failure before it (every provider down, rate limited) still
  * gets a real HTTP status. After it, a break is sent as an OpenAI-shaped error event and the
- * stream ends without [DONE], so no client mistakes a cut answer for a whole one.
+ * stream ends without [DONE], so no client mistakes a cut answer for a whole one. With
+ * `keepBody` (the request log stores bodies) what was sent is also assembled into the
+ * request's response body (streamed-completion.ts).
  */
 import type { FastifyReply } from "fastify";
-import { noteErrorCode } from "../../infra/request-scope.ts";
+import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { AppError } from "../../services/errors.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
 import { sseWriter } from "../sse-writer.ts";
 import { openAIStreamError } from "./errors.ts";
+import { StreamedCompletion } from "./streamed-completion.ts";
 
 export async function streamCompletion(
   reply: FastifyReply,
   events: AsyncGenerator<ChainEvent>,
-  opts: { id: string; created: number; includeUsage: boolean; headers: () => Record<string, string> },
+  opts: { id: string; created: number; includeUsage: boolean; keepBody: boolean; headers: () => Record<string, string> },
 ): Promise<void> {
   const raw = reply.raw;
   const ctx: ChunkContext = { id: opts.id, created: opts.created, model: "" };
   let started = false;
   let roleSent = false;
   const send = sseWriter(raw);
+  const body = opts.keepBody ? new StreamedCompletion(ctx) : undefined;
   try {
     for await (const event of events) {
       if (event.type === "start") {
         ctx.model = event.model;
         started = true;
+        if (body) noteResponseBody(() => body.text());
         reply.hijack();
         raw.writeHead(200, {
           ...opts.headers(),
@@ -42,18 +47,21 @@ export async function streamCompletion(
           await send(chunkBody(ctx, { index: event.choice.index, delta: { role: "assistant", content: "" }, finish_reason: null }));
         }
         roleSent = true;
+        body?.choice(event.choice, event.systemFingerprint);
         await send(chunkBody(ctx, event.choice, event.systemFingerprint));
       } else if (event.type === "done") {
+        body?.done(event);
         if (opts.includeUsage) await send(usageChunkBody(ctx, event));
         await send("[DONE]");
       }
     }
   } catch (error) {
     if (!started) throw error;
-    const body = openAIStreamError(error);
+    const failure = openAIStreamError(error);
     const streamCode = error instanceof AppError ? error.details["streamCode"] : undefined;
-    noteErrorCode(typeof streamCode === "string" ? streamCode : (body.error.code ?? "INTERNAL").toUpperCase());
-    await send(body);
+    noteErrorCode(typeof streamCode === "string" ? streamCode : (failure.error.code ?? "INTERNAL").toUpperCase());
+    body?.failed(failure.error);
+    await send(failure);
   } finally {
     if (started) raw.end();
   }

@@ -8,7 +8,8 @@
  * Each chat runs chat.stream through a server-side caller, so the role guard, validation,
  * per-user rate limit and emergency stop are the procedure's. Several chats may run on one
  * socket at once; events of a chat carry the `id` the client gave it. Closing the socket
- * aborts every upstream call it started.
+ * aborts every upstream call it started. Each chat is logged as a request of its own
+ * (socket-turn.ts): route /ws/chat, method WS.
  *
  * Abuse is answered, never crashed on: a malformed frame, an unknown type or a message over
  * the rate cap gets an `error`, and after a few such strikes the socket is closed with 1008;
@@ -17,12 +18,14 @@
 import type { FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
+import { noteErrorCode } from "../../infra/request-scope.ts";
 import { appRouter } from "../../routers/index.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../../trpc/context.ts";
 import { errorData, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { upgradeToken } from "./socket-auth.ts";
+import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
 const createCaller = createCallerFactory(appRouter);
 
@@ -89,6 +92,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
     let countedFor: string | undefined;
     let strikes = 0;
     let chatSeq = 0;
+    let turns = 0;
     let alive = true;
     let closed = false;
 
@@ -163,8 +167,28 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       const id = typeof message["id"] === "string" || typeof message["id"] === "number" ? String(message["id"]).slice(0, 100) : String(++chatSeq);
       const tag = message["id"] !== undefined ? { id } : {};
       if (chats.has(id)) return strike("BAD_REQUEST", `A chat with id ${id} is already running on this socket`, tag);
+      // Each chat is a request of its own: its own scope, one request-log row when it ends.
+      const turn = new SocketTurn(deps, {
+        requestId: `${request.id}:${++turns}`,
+        route: "/ws/chat",
+        ip: request.ip,
+        stream: true,
+        requestBody: () => JSON.stringify(message),
+      });
+      await turn.run(() => chat(message, id, tag, turn));
+    }
+
+    async function chat(message: Record<string, unknown>, id: string, tag: { id?: string }, turn: SocketTurn): Promise<void> {
+      let status = 200;
+      /** Refuses the chat before it started: the row gets the status and code HTTP would answer with. */
+      const refuse = (code: string, text: string, extra: Record<string, unknown>, httpStatus: number) => {
+        status = httpStatus;
+        noteErrorCode(code);
+        fail(code, text, extra);
+      };
       if (chats.size >= WS_LIMITS.chatsPerSocket) {
-        return fail("TOO_MANY_REQUESTS", `Too many chats at once on this socket (limit ${WS_LIMITS.chatsPerSocket})`, tag);
+        refuse("TOO_MANY_REQUESTS", `Too many chats at once on this socket (limit ${WS_LIMITS.chatsPerSocket})`, tag, 429);
+        return turn.end(status);
       }
       const controller = new AbortController();
       chats.set(id, controller);
@@ -174,14 +198,14 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         // The token is checked again for every chat: a session revoked meanwhile ends here.
         const current = token ? await resolveUser(deps, token) : null;
         if (!current) {
-          fail("UNAUTHORIZED", "Session ended; sign in again", tag);
+          refuse("UNAUTHORIZED", "Session ended; sign in again", tag, 401);
           close(CLOSE.policy, "Session ended");
           return;
         }
         // Each running chat holds a slot of STREAMS_PER_USER, shared with the SSE surfaces.
         const slot = deps.streams.acquire({ kind: "user", id: current.id });
         if (!slot.ok) {
-          fail("TOO_MANY_REQUESTS", `Too many open streams (limit ${deps.env.STREAMS_PER_USER} per user); retry when one ends`, { ...tag, retryAfterSec: 5 });
+          refuse("TOO_MANY_REQUESTS", `Too many open streams (limit ${deps.env.STREAMS_PER_USER} per user); retry when one ends`, { ...tag, retryAfterSec: 5 }, 429);
           return;
         }
         releaseSlot = slot.release;
@@ -189,7 +213,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
           createContextInner({
             deps,
             user: current,
-            req: { requestId: `${request.id}:${id}`, ip: request.ip, userAgent: request.headers["user-agent"], signal: controller.signal },
+            req: { requestId: turn.scope.requestId, ip: request.ip, userAgent: request.headers["user-agent"], signal: controller.signal },
           }),
         );
         const events = await caller.chat.stream(chatInputOf(message));
@@ -206,11 +230,13 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         const issues = zodError ? { issues: zodError } : {};
         const retry = typeof retryAfterSec === "number" ? { retryAfterSec } : {};
         if (appCode === "INTERNAL_SERVER_ERROR") log.error({ err: error }, "websocket chat failed");
+        if (!streamOpen) status = refusalStatus(trpcError);
         fail(String(appCode), appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : trpcError.message, { ...tag, ...issues, ...retry });
       } finally {
         if (streamOpen) deps.metrics.streamClosed();
         releaseSlot?.();
         chats.delete(id);
+        turn.end(status);
       }
     }
 

@@ -3,8 +3,10 @@
  * protocol (queries, mutations and subscriptions), for clients that prefer one socket to
  * SSE (`createSwitchboardClient({transport: "websocket"})`). Identity is fixed when the
  * socket opens: the token from connectionParams, the Authorization header, a `bearer.<token>`
- * subprotocol, or the session cookie from an allowed origin.
+ * subprotocol, or the session cookie from an allowed origin. Each gateway call on the socket
+ * is a request-log row of its own (socket-turn.ts).
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
 import type {} from "@fastify/websocket";
@@ -14,6 +16,7 @@ import { appRouter, type AppRouter } from "../../routers/index.ts";
 import { createContextInner, resolveUser, type Context } from "../../trpc/context.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
 import { upgradeToken } from "./socket-auth.ts";
+import { socketCalls } from "./socket-turn.ts";
 
 export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
   const upgrades = new WeakMap<IncomingMessage, FastifyRequest>();
@@ -28,10 +31,19 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       const user = await resolveUser(deps, token);
       const closed = new AbortController();
       res.once("close", () => closed.abort(new Error("client disconnected")));
+      const socketId = request?.id ?? randomUUID();
+      let calls = 0;
       return createContextInner({
         deps,
         user,
-        req: { requestId: request?.id, ip: request?.ip, userAgent: req.headers["user-agent"], signal: closed.signal },
+        req: {
+          requestId: socketId,
+          ip: request?.ip,
+          userAgent: req.headers["user-agent"],
+          signal: closed.signal,
+          // Each chat.* and consensus.* call is logged as a request of its own.
+          eachCall: socketCalls(deps, { user, ip: request?.ip, requestId: () => `${socketId}:${++calls}` }),
+        },
       });
     },
     keepAlive: { enabled: true, pingMs: WS_LIMITS.pingIntervalMs, pongWaitMs: 10_000 },

@@ -5,7 +5,8 @@ import { createLogsService } from "./logs-service.ts";
 import type { PriceLookup } from "./pricing.ts";
 import { createRequestRecorder, type RequestRecorderDeps } from "./request-recorder.ts";
 
-export type { FinishedRequest } from "./request-recorder.ts";
+export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
+export { StreamBody } from "./stream-body.ts";
 export type { ModelPrices, PriceLookup } from "./pricing.ts";
 
 export interface RequestLogDeps {

@@ -1,12 +1,18 @@
 /**
  * The request log and spend, end to end on two instances sharing PostgreSQL and Redis:
  * every gateway request is recorded (batched, off the request path) with what it asked,
- * who answered, tokens and cost; users read only their own rows; usage sums them; a key
- * over its budget is refused with insufficient_quota on every instance.
+ * who answered, tokens and cost — over HTTP and over WebSockets; streamed answers keep the
+ * answer they add up to when bodies are kept (instance a only); users read only their own
+ * rows; usage sums them; a key over its budget is refused with insufficient_quota on every
+ * instance.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createSwitchboardClient } from "@switchboard/client";
+import type { TChatStreamEvent } from "@switchboard/schema";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
+import { collectEvents } from "../../../test/subscription.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 
@@ -50,6 +56,36 @@ async function chat(app: TestApp, key: string, body: Record<string, unknown> = {
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
+
+/** The `data:` payloads of an SSE body, [DONE] left out. */
+function sseData(text: string): any[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return text
+    .split("\n\n")
+    .filter((block) => block.startsWith("data: ") && block !== "data: [DONE]")
+    .map((block) => JSON.parse(block.slice("data: ".length)));
+}
+
+/** One /ws/chat chat on a new socket signed in with `token`: every message until the chat's end. */
+async function socketChat(app: TestApp, token: string, chat: Record<string, unknown>): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const ws = new WebSocket(`${app.url.replace(/^http/, "ws")}/ws/chat`, ["switchboard", `bearer.${token}`]);
+  const messages: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    return await new Promise((resolve, reject) => {
+      ws.on("message", (data) => {
+        const m = JSON.parse(data.toString());
+        if (m.type === "auth_ok") return ws.send(JSON.stringify({ type: "chat", ...chat }));
+        messages.push(m);
+        if (m.type === "chat_complete" || m.type === "error") resolve(messages);
+      });
+      ws.once("error", reject);
+      ws.once("close", () => reject(new Error(`socket closed; got ${JSON.stringify(messages)}`)));
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+const detailOf = async (token: string, id: string) => (await trpcQuery(a.url, "logs.get", { id }, bearer(token))).body.result.data;
 
 /** Polls logs.list until `match` finds a row (the writer flushes in the background). */
 async function logged(token: string, input: Record<string, unknown>, match: (row: any) => boolean) { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -186,6 +222,143 @@ describe("request log", () => {
     });
     expect(await a.app.deps.requestLog.prune()).toBeGreaterThanOrEqual(1);
     expect(await prisma.requestLog.findUnique({ where: { id: old.id } })).toBeNull();
+  });
+});
+
+describe("streams and sockets", () => {
+  it("keeps a streamed /v1 answer as the chat.completion it adds up to: text, tool calls, finish reason, usage", async () => {
+    const upstream = await startFakeOpenAI({ name: "streamy", defaultBehavior: { kind: "ok", content: "pieces make a whole answer" } });
+    try {
+      const root = a.client(await a.login());
+      await root.providers.create.mutate({ name: "streamy", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-streamy-0123456789", models: ["streamy-1"] });
+      await root.models.upsert.mutate({ name: "streamy-model", targets: [{ provider: "streamy", upstreamModel: "streamy-1" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+      const streamer = await a.userWithRole("USER");
+
+      const text = await chat(a, streamer.token, { model: "streamy-model", stream: true, stream_options: { include_usage: true } });
+      expect(text.status).toBe(200);
+      const chunks = sseData(text.text);
+      const row = await logged(streamer.token, { model: "streamy-model" }, (r) => r.stream);
+      expect(row).toMatchObject({ status: 200, errorCode: null, provider: "streamy", stream: true });
+      const body = JSON.parse((await detailOf(streamer.token, row.id)).responseBody);
+      expect(body).toMatchObject({ id: chunks[0].id, object: "chat.completion", model: "streamy-1" });
+      expect(body.choices).toEqual([
+        { index: 0, message: { role: "assistant", content: chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), refusal: null }, logprobs: null, finish_reason: "stop" },
+      ]);
+      expect(body.choices[0].message.content).toBe("pieces make a whole answer");
+      expect(body.usage).toEqual(chunks.at(-1).usage);
+
+      // Tool calls arrive as fragments by index; the log holds them whole, as a plain call answers them.
+      const toolCalls = [
+        { id: "call_1", name: "lookup", arguments: JSON.stringify({ city: "Paris", units: "metric" }) },
+        { id: "call_2", name: "clock", arguments: JSON.stringify({ zone: "Europe/Paris" }) },
+      ];
+      upstream.setDefault({ kind: "ok", toolCalls });
+      const plain = JSON.parse((await chat(a, streamer.token, { model: "streamy-model" })).text);
+      expect((await chat(a, streamer.token, { model: "streamy-model", stream: true })).status).toBe(200);
+      const toolRow = await logged(streamer.token, { model: "streamy-model" }, (r) => r.stream && r.id !== row.id);
+      const toolBody = JSON.parse((await detailOf(streamer.token, toolRow.id)).responseBody);
+      expect(toolBody.choices).toEqual(plain.choices);
+      expect(toolBody.choices[0]).toMatchObject({ finish_reason: "tool_calls", message: { tool_calls: [expect.objectContaining({ id: "call_1" }), expect.objectContaining({ id: "call_2" })] } });
+
+      // A stream that broke keeps what was sent and the error it ended with.
+      upstream.setDefault({ kind: "cut", afterChunks: 2, content: "this answer will be cut short" });
+      const cut = await chat(a, streamer.token, { model: "streamy-model", stream: true });
+      const received = sseData(cut.text);
+      const error = received.at(-1).error;
+      expect(error).toBeDefined();
+      const cutRow = await logged(streamer.token, { model: "streamy-model" }, (r) => r.stream && r.errorCode !== null);
+      const cutBody = JSON.parse((await detailOf(streamer.token, cutRow.id)).responseBody);
+      expect(cutBody.choices[0].message.content).toBe(received.map((c) => c.choices?.[0]?.delta.content ?? "").join(""));
+      expect(cutBody.choices[0].finish_reason).toBeNull();
+      expect(cutBody.error).toEqual(error);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("keeps the reply of chat.stream over tRPC's SSE and of /api/chat/stream: the chat_complete the client got", async () => {
+    const streamer = await a.userWithRole("USER");
+    const events = await collectEvents<TChatStreamEvent>(
+      (handlers) => a.client(streamer.token).chat.stream.subscribe({ message: "stream me over trpc" }, handlers),
+      (e) => e.type === "chat_complete" || e.type === "error",
+    );
+    const row = await logged(streamer.token, {}, (r) => r.route === "chat.stream");
+    expect(row).toMatchObject({ stream: true, status: 200, errorCode: null });
+    expect(JSON.parse((await detailOf(streamer.token, row.id)).responseBody)).toEqual(events.at(-1));
+
+    const legacy = await fetch(`${a.url}/api/chat/stream`, {
+      method: "POST",
+      headers: { ...bearer(streamer.token), "content-type": "application/json" },
+      body: JSON.stringify({ message: "stream me the old way" }),
+    });
+    const complete = sseData(await legacy.text()).at(-1);
+    expect(complete.type).toBe("chat_complete");
+    const legacyRow = await logged(streamer.token, {}, (r) => r.route === "/api/chat/stream");
+    expect(legacyRow).toMatchObject({ stream: true, status: 200, errorCode: null });
+    const legacyBody = JSON.parse((await detailOf(streamer.token, legacyRow.id)).responseBody);
+    expect(legacyBody).toMatchObject({ type: "chat_complete", content: complete.content, usage: complete.usage, finishReason: complete.finishReason });
+  });
+
+  it("logs each /ws/chat chat as a request: user, key, model, provider, tokens, cost; counted in usage.summary", async () => {
+    const talker = await a.userWithRole("USER");
+    const messages = await socketChat(a, talker.token, { message: "hello over a socket" });
+    const complete = messages.at(-1)!;
+    expect(complete.type).toBe("chat_complete");
+    const row = await logged(talker.token, {}, (r) => r.route === "/ws/chat");
+    expect(row).toMatchObject({ userId: talker.id, keyId: null, model: "auto", provider: "template", status: 200, errorCode: null, stream: true });
+    expect(row.promptTokens).toBe(complete.usage.promptTokens);
+    expect(row.completionTokens).toBe(complete.usage.completionTokens);
+    expect(row.costUsd).toBeCloseTo((row.promptTokens * 1_000 + row.completionTokens * 2_000) / 1e6, 10);
+    expect(row.costUsd).toBeGreaterThan(0);
+    const detail = await detailOf(talker.token, row.id);
+    expect(detail).toMatchObject({ method: "WS", ip: "127.0.0.1" });
+    expect(detail.attempts).toEqual([expect.objectContaining({ provider: "template", outcome: "success" })]);
+    expect(JSON.parse(detail.requestBody)).toMatchObject({ type: "chat", message: "hello over a socket" });
+    expect(JSON.parse(detail.responseBody)).toMatchObject({ type: "chat_complete", content: complete.content, usage: complete.usage });
+
+    const usage = (await trpcQuery(a.url, "usage.summary", { groupBy: "user" }, bearer(talker.token))).body.result.data;
+    expect(usage.total).toMatchObject({ requests: 1, promptTokens: row.promptTokens, completionTokens: row.completionTokens });
+    expect(usage.total.costUsd).toBeCloseTo(row.costUsd, 10);
+
+    // With an API key: the row names it. A refused chat is a row with the status HTTP gives it.
+    const key = (await a.client(talker.token).keys.create.mutate({ name: "socket" })).key;
+    const keyId = (await a.client(talker.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;
+    expect((await socketChat(a, key, { message: "hello with a key" })).at(-1)!.type).toBe("chat_complete");
+    expect(await logged(talker.token, { keyId }, (r) => r.route === "/ws/chat")).toMatchObject({ userId: talker.id, keyId, status: 200 });
+    expect((await socketChat(a, talker.token, { message: "" })).at(-1)).toMatchObject({ type: "error", code: "BAD_REQUEST" });
+    expect(await logged(talker.token, { status: 400 }, (r) => r.route === "/ws/chat")).toMatchObject({ errorCode: "BAD_REQUEST", stream: true, costUsd: 0 });
+  });
+
+  it("logs each chat.* call over tRPC's WebSocket as a request of its own (method WS)", async () => {
+    const talker = await a.userWithRole("USER");
+    const client = createSwitchboardClient({ url: a.url, token: talker.token, transport: "websocket", WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+    const events = await collectEvents<TChatStreamEvent>(
+      (handlers) => client.chat.stream.subscribe({ message: "over trpc's socket" }, handlers),
+      (e) => e.type === "chat_complete" || e.type === "error",
+    );
+    const complete = events.at(-1) as Extract<TChatStreamEvent, { type: "chat_complete" }>;
+    expect(complete.type).toBe("chat_complete");
+    const row = await logged(talker.token, {}, (r) => r.route === "chat.stream");
+    expect(row).toMatchObject({ userId: talker.id, provider: "template", status: 200, stream: true, promptTokens: complete.usage.promptTokens, completionTokens: complete.usage.completionTokens });
+    expect(row.costUsd).toBeGreaterThan(0);
+    const detail = await detailOf(talker.token, row.id);
+    expect(detail.method).toBe("WS");
+    expect(JSON.parse(detail.responseBody)).toEqual(complete);
+    const usage = (await trpcQuery(a.url, "usage.summary", { groupBy: "user" }, bearer(talker.token))).body.result.data;
+    expect(usage.total.requests).toBe(1);
+  });
+
+  it("stores no bodies for streams and sockets where bodies are off", async () => {
+    const quiet = await a.userWithRole("USER");
+    expect((await chat(b, quiet.token, { stream: true })).status).toBe(200);
+    expect((await socketChat(b, quiet.token, { message: "nothing of this is kept" })).at(-1)!.type).toBe("chat_complete");
+    const streamed = await logged(quiet.token, {}, (r) => r.route === "/v1/chat/completions");
+    const socket = await logged(quiet.token, {}, (r) => r.route === "/ws/chat");
+    for (const row of [streamed, socket]) {
+      expect(row.stream).toBe(true);
+      expect(row.completionTokens).toBeGreaterThan(0);
+      expect(await detailOf(quiet.token, row.id)).toMatchObject({ requestBody: null, responseBody: null });
+    }
   });
 });
 

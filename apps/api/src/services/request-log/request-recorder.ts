@@ -31,7 +31,7 @@ export interface FinishedRequest {
 }
 
 /** Bodies are capped: the log is for looking at requests, not for archiving them. */
-const MAX_BODY_CHARS = 32_000;
+export const MAX_BODY_CHARS = 32_000;
 
 export interface RequestRecorderDeps {
   writer: LogWriter;

@@ -1,0 +1,120 @@
+/**
+ * A gateway call made over a WebSocket — a /ws/chat chat, a chat.* or consensus.* call over
+ * tRPC's WebSocket — logged as an HTTP request is: it runs in a request scope of its own,
+ * where the layers below note the user, model, upstream calls, error code and (when kept)
+ * the response body, and it ends in one request-log row, so it shows in the Logs page and
+ * in spend like any other call. A socket has no HTTP status: the row carries the status
+ * the same outcome gets over HTTP — 200 once the stream opened (a failure reported in it is
+ * the row's error code, as for SSE), else the refusal's.
+ */
+import { performance } from "node:perf_hooks";
+import type { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import type { AppDeps } from "../../deps.ts";
+import { newScope, runInScope, type RequestScope } from "../../infra/request-scope.ts";
+import type { AuthedUser, CallRunner } from "../../trpc/context.ts";
+import { isAsyncIterable } from "../../trpc/telemetry.ts";
+import { errorCodeOf } from "../error-map.ts";
+import { logScope } from "../scope-log.ts";
+import { isGatewayProcedure } from "../telemetry.ts";
+
+/** The method a socket call's row shows, beside its route (the endpoint or the procedure). */
+const SOCKET_METHOD = "WS";
+
+type TurnDeps = Pick<AppDeps, "requestLog">;
+
+export interface TurnStart {
+  requestId: string;
+  route: string;
+  ip: string | undefined;
+  stream: boolean;
+  /** Known when the socket was signed in once for all its calls (tRPC); else the call notes it. */
+  user?: AuthedUser | null | undefined;
+  /** Read only when the log keeps bodies. */
+  requestBody: () => string | undefined;
+}
+
+export class SocketTurn {
+  readonly scope: RequestScope;
+  private ended = false;
+
+  constructor(
+    private readonly deps: TurnDeps,
+    private readonly start: TurnStart,
+  ) {
+    this.scope = newScope(start.requestId, true);
+    this.scope.stream = start.stream;
+    if (start.user) {
+      this.scope.userId = start.user.id;
+      this.scope.keyId = start.user.apiKey?.keyId;
+    }
+  }
+
+  run<T>(fn: () => T): T {
+    return runInScope(this.scope, fn);
+  }
+
+  /** `source`, each step taken in the turn's scope; the turn ends (200) with it, however it ends. */
+  async *stream<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+    const iterator = this.run(() => source[Symbol.asyncIterator]());
+    try {
+      for (;;) {
+        const next = await this.run(() => iterator.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await this.run(() => iterator.return?.())?.catch(() => {});
+      this.end(200);
+    }
+  }
+
+  /** Writes the turn's row; only the first call counts. */
+  end(status: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { scope } = this;
+    logScope(this.deps.requestLog, scope, {
+      method: SOCKET_METHOD,
+      route: this.start.route,
+      status,
+      errorCode: status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode,
+      durationMs: performance.now() - scope.startedAt,
+      ip: this.start.ip,
+      ...(this.deps.requestLog.storeBodies ? { requestBody: this.start.requestBody() } : {}),
+    });
+  }
+}
+
+/** The HTTP status a refused call gets (what the tRPC HTTP adapter would answer). */
+export const refusalStatus = (error: TRPCError): number => getHTTPStatusCodeFromError(error);
+
+/**
+ * `eachCall` for tRPC over a WebSocket (trpc/context.ts): each gateway procedure call is a
+ * turn; others run as they are. `requestId` names each call (the socket's id and a count).
+ */
+export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; ip: string | undefined; requestId: () => string }): CallRunner {
+  return async (call, run) => {
+    if (!isGatewayProcedure(call.path)) return run();
+    const input = deps.requestLog.storeBodies ? await call.getRawInput().catch(() => undefined) : undefined;
+    const turn = new SocketTurn(deps, {
+      requestId: socket.requestId(),
+      route: call.path,
+      ip: socket.ip,
+      stream: call.type === "subscription",
+      user: socket.user,
+      requestBody: () => (input === undefined ? undefined : JSON.stringify(input)),
+    });
+    let result;
+    try {
+      result = await turn.run(run);
+    } catch (error) {
+      turn.end(500);
+      throw error;
+    }
+    if (!result.ok) turn.end(refusalStatus(result.error));
+    else if (call.type === "subscription" && isAsyncIterable(result.data)) return { ...result, data: turn.stream(result.data) };
+    else turn.end(200);
+    return result;
+  };
+}
