@@ -4,6 +4,7 @@
  * wire format (SSE ending in [DONE], error JSON) as curl sees it.
  */
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from "openai";
+import { Agent, request } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
@@ -125,6 +126,30 @@ describe("wire format", () => {
     const events = text.split("\n\n").filter(Boolean);
     expect(events.at(-1)).toBe("data: [DONE]");
     expect(JSON.parse(events[0]!.slice(6)).choices[0].delta).toEqual({ role: "assistant", content: "" });
+  });
+
+  it("streams on one keep-alive connection each end with [DONE] inside their own response", async () => {
+    // Node's strict HTTP parser on a reused socket: a byte written after a response's final
+    // chunk (e.g. [DONE] flushed after the terminator) breaks the next response.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }], stream: true });
+    const once = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = request(`${t.url}/v1/chat/completions`, { method: "POST", agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve(text));
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      for (let i = 0; i < 3; i++) expect((await once()).endsWith("data: [DONE]\n\n")).toBe(true);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("a client that disconnects mid-stream aborts the upstream request", async () => {
