@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { anthropicError, anthropicEvent, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
 import { closedPortUrl } from "../../test/fake-openai-server.ts";
 import { createAnthropicProvider, type AnthropicConfig } from "./anthropic.ts";
-import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderRequest } from "./types.ts";
+import type { ChatProvider, ProviderChunk } from "./types.ts";
+import { ask, collect, failure } from "../../test/provider-calls.ts";
 
 const KEY = "sk-ant-test-key";
 let claude: FakeAnthropicServer;
@@ -17,24 +18,6 @@ afterEach(() => void (claude.requests.length = 0));
 const provider = (extra: Partial<AnthropicConfig> = {}): ChatProvider =>
   createAnthropicProvider({ id: "claude", baseUrl: claude.url, apiKey: KEY, model: "claude-test", ...extra });
 
-const ask = (extra: Partial<ProviderRequest> = {}): ProviderRequest => ({
-  messages: [{ role: "user", content: "hello there" }],
-  signal: new AbortController().signal,
-  ...extra,
-});
-
-async function collect(p: ChatProvider, request: ProviderRequest = ask()): Promise<{ chunks: ProviderChunk[]; error?: ProviderError }> {
-  const chunks: ProviderChunk[] = [];
-  try {
-    for await (const chunk of p.stream(request)) chunks.push(chunk);
-    return { chunks };
-  } catch (error) {
-    if (!(error instanceof ProviderError)) throw error;
-    return { chunks, error };
-  }
-}
-
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as ProviderError);
 const textOf = (chunks: ProviderChunk[]) => chunks.map((c) => (c.type === "delta" ? c.text : "")).join("");
 const sse = (...pieces: string[]) => ({ kind: "raw" as const, contentType: "text/event-stream", pieces });
 const start = anthropicEvent("message_start", { message: { model: "claude-test", usage: { input_tokens: 4, output_tokens: 1 } } });

@@ -5,7 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closedPortUrl, startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { createOpenAICompatibleProvider, type OpenAICompatibleConfig } from "./openai-compatible.ts";
-import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderRequest } from "./types.ts";
+import type { ChatProvider, ProviderChunk } from "./types.ts";
+import { ask, collect, failure } from "../../test/provider-calls.ts";
 
 let fake: FakeOpenAIServer;
 beforeAll(async () => void (fake = await startFakeOpenAI({ name: "wire" })));
@@ -18,24 +19,6 @@ afterEach(() => {
 const provider = (extra: Partial<OpenAICompatibleConfig> = {}): ChatProvider =>
   createOpenAICompatibleProvider({ id: "wire", baseUrl: fake.url, apiKey: "sk-wire", model: "wire-1", configured: true, embeddings: true, ...extra });
 
-const ask = (extra: Partial<ProviderRequest> = {}): ProviderRequest => ({
-  messages: [{ role: "user", content: "hello there" }],
-  signal: new AbortController().signal,
-  ...extra,
-});
-
-async function collect(p: ChatProvider, request: ProviderRequest = ask()): Promise<{ chunks: ProviderChunk[]; error?: ProviderError }> {
-  const chunks: ProviderChunk[] = [];
-  try {
-    for await (const chunk of p.stream(request)) chunks.push(chunk);
-    return { chunks };
-  } catch (error) {
-    if (!(error instanceof ProviderError)) throw error;
-    return { chunks, error };
-  }
-}
-
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as ProviderError);
 const textOf = (chunks: ProviderChunk[]) => chunks.map((c) => (c.type === "choice" ? (c.choice.delta.content ?? "") : "")).join("");
 const sse = (...events: string[]) => events.map((e) => `${e}\n\n`);
 const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}`;
