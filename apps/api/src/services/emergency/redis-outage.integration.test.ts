@@ -147,7 +147,9 @@ describe("emergency stop when Redis is in trouble", () => {
 
     await eventually(() => b.app.deps.emergency.status().version === current.version + 1, "B to resync after reconnecting");
     expect(b.app.deps.emergency.status()).toMatchObject({ active: true, scope: "chat", reason: "missed message" });
-    expect(b.app.deps.coordination.state()).toBe("ready");
+    // Both connections come back, not necessarily together: the resync can land while the
+    // second is still reconnecting (degraded for a moment).
+    await eventually(() => b.app.deps.coordination.state() === "ready", "B's coordination to be ready again");
     // B republished what it found, so A (whose connection never dropped) has it too.
     await eventually(() => a.app.deps.emergency.status().version === current.version + 1, "A to hear B's republish");
     await a.client(rootA).emergency.unfreeze.mutate({});
