@@ -159,6 +159,17 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     return { provider: p.id, model, outcome: f.outcome, latencyMs, ...(f.status !== undefined ? { status: f.status } : {}), error: f.message };
   }
 
+  /**
+   * Books a call that failed before anything reached the client, then stops the chain where
+   * falling over to the next provider would be wrong: the caller is gone, or the request
+   * itself was refused. Otherwise returns, and the chain tries the next provider.
+   */
+  function failBeforeOutput(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, t0: number, fallback: boolean, scope: RequestScope | undefined, attempts: TChatAttempt[], end: RequestEnd): void {
+    attempts.push(fail(p, model, mode, f, roundMs(performance.now() - t0), fallback, scope));
+    if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+    if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+  }
+
   function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean, scope: RequestScope | undefined, details?: Record<string, unknown>): TChatAttempt {
     deps.breaker.recordSuccess(p.id);
     cooldownUntil.delete(p.id);
@@ -218,9 +229,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           };
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback, request.scope));
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, model, "complete", f, t0, fallback, request.scope, attempts, end);
         } finally {
           clearTimeout(timer);
           unlink();
@@ -256,10 +265,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           }
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback, request.scope));
           unlink();
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, model, "stream", f, t0, fallback, request.scope, attempts, end);
           continue;
         } finally {
           clearTimeout(firstTokenTimer);
@@ -358,9 +365,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, true);
-          attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback, request.scope));
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, request.model, "embed", f, t0, fallback, request.scope, attempts, end);
         } finally {
           clearTimeout(timer);
           unlink();
