@@ -17,7 +17,7 @@ import { Registry } from "prom-client";
 import pino from "pino";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
 import { createMemoryCoordination } from "../src/infra/coordination/index.ts";
-import { newScope, noteUpstreamCall, runInScope } from "../src/infra/request-scope.ts";
+import { newScope, noteUpstreamCall } from "../src/infra/request-scope.ts";
 import type { ProviderCallRecord } from "../src/services/gateway/chain-types.ts";
 import { createMetricsService } from "../src/services/metrics/metrics-service.ts";
 import { startTestApp } from "../test/app.ts";
@@ -55,13 +55,12 @@ async function benchRecord(): Promise<void> {
     error: undefined,
     at: Date.now(),
   });
-  const one = (i: number) =>
-    runInScope(newScope(`r${i}`, true), () => {
-      const r = record(i);
-      metrics.recordCall(r, noteUpstreamCall(r));
-      metrics.recordRequest("openai", { durationMs: r.latencyMs + 2, overheadMs: 1.5, errorCode: undefined, clientClosed: false, at: r.at });
-      metrics.recordHttp("POST", "/v1/chat/completions", 200, r.latencyMs + 2);
-    });
+  const one = (i: number) => {
+    const r = record(i);
+    metrics.recordCall(r, noteUpstreamCall(newScope(`r${i}`, true), r));
+    metrics.recordRequest("openai", { durationMs: r.latencyMs + 2, overheadMs: 1.5, errorCode: undefined, clientClosed: false, at: r.at });
+    metrics.recordHttp("POST", "/v1/chat/completions", 200, r.latencyMs + 2);
+  };
   for (let i = 0; i < 20_000; i++) one(i); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < RECORDS; i++) one(i);

@@ -34,7 +34,7 @@ export interface AuthorizeOptions {
 /** The authenticated caller of a REST request; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
 export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, opts: AuthorizeOptions = {}): Promise<AuthedUser> {
   const token = readAccessToken(request.headers.authorization, opts.cookie);
-  const user = await resolveUser(deps, token);
+  const user = await resolveUser(deps, token, request.scope);
   if (!user) {
     const isKey = token?.startsWith("sb-") === true;
     throw new AppError(
@@ -44,7 +44,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
     );
   }
   const config = request.routeOptions.config;
-  if (config.metered && opts.model !== undefined) noteModel(opts.model);
+  if (config.metered && opts.model !== undefined) noteModel(request.scope, opts.model);
   const key = user.apiKey;
   if (key) {
     const refusal = keyRefusal(key, { scope: config.keyScope, model: config.metered ? opts.model : undefined });

@@ -22,7 +22,7 @@ export function registerEmergencyGate(app: FastifyInstance, deps: AppDeps): void
     if (deps.emergency.check({ kind: "feature", feature, role: "SUPERADMIN" }) !== null) return done(refusal);
     // The caller's role decides (admin-read during a global freeze): resolve it only now.
     const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
-    resolveUser(deps, token).then(
+    resolveUser(deps, token, request.scope).then(
       (user) => done(deps.emergency.check({ kind: "feature", feature, role: user?.role ?? null }) ?? undefined),
       (error: unknown) => done(error as Error),
     );

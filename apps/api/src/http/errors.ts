@@ -23,7 +23,7 @@ export function restErrorBody(described: ErrorDescription): { error: Record<stri
 export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   if (isOpenAIPath(request.url)) return sendOpenAIError(request, reply, error);
   const described = describeError(error);
-  noteErrorCode(described.code);
+  noteErrorCode(request.scope, described.code);
   if (described.internal) request.log.error({ err: error }, "unhandled error");
   void reply.headers(errorHeaders(described));
   // tRPC clients understand their own error envelope, so /trpc failures use it.

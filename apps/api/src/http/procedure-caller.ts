@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { noteErrorCode } from "../infra/request-scope.ts";
 import { appRouter } from "../routers/index.ts";
-import { createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
+import { clientGone, createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
 import { appErrorOf, errorData, toTRPCError } from "../trpc/errors.ts";
 import { crossOriginCookie } from "./csrf.ts";
@@ -23,7 +23,7 @@ export type Caller = ReturnType<typeof createCaller>;
 
 /** The caller's identity from the request: Bearer header first, then the session cookie. */
 export function requestUser(deps: AppDeps, request: FastifyRequest): Promise<AuthedUser | null> {
-  return resolveUser(deps, readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]));
+  return resolveUser(deps, readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]), request.scope);
 }
 
 /** Cookies of this exchange, for procedures that set or clear the session cookies. */
@@ -33,15 +33,6 @@ export function cookieJarOf(request: FastifyRequest, reply: FastifyReply): Cooki
     set: (name, value, opts) => void reply.setCookie(name, value, opts),
     clear: (name, opts) => void reply.clearCookie(name, opts),
   };
-}
-
-/** Aborts when the client leaves before the response is finished. */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once("close", () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
-  });
-  return controller.signal;
 }
 
 /** A caller acting for the request's user, with the request's id, IP, cookies and signal. */
@@ -61,6 +52,7 @@ export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: F
           if (!reply.sent) void reply.header(name, value);
         },
         crossOriginCookie: crossOriginCookie(request, deps.env.CORS_ORIGINS),
+        scope: request.scope,
       },
     }),
   );
@@ -75,7 +67,7 @@ export function sendProcedureError(reply: FastifyReply, thrown: unknown): Fastif
   if (cause) void reply.headers(errorHeaders(describeError(cause)));
   else if (typeof retryAfterSec === "number") void reply.header("retry-after", String(retryAfterSec));
   const status = getHTTPStatusCodeFromError(error);
-  noteErrorCode(String(appCode));
+  noteErrorCode(reply.request.scope, String(appCode));
   const message = status >= 500 && appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : error.message;
   return reply.status(status).send({ error: { code: appCode, message, ...details, ...(zodError ? { issues: zodError } : {}) } });
 }

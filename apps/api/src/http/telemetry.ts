@@ -9,7 +9,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
-import { currentScope, newScope, overheadMs, preUpstreamMs, runInScope, type RequestScope } from "../infra/request-scope.ts";
+import { newScope, overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
 import { errorCodeOf } from "./error-map.ts";
 import { logScope } from "./scope-log.ts";
 
@@ -44,12 +44,21 @@ function beforeHeaders(res: ServerResponse, listener: (headers: OutgoingHttpHead
 const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResponse) =>
   String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** What the request learns about itself as it runs (infra/request-scope.ts); opened by the first hook. */
+    scope: RequestScope | undefined;
+  }
+}
+
 type TelemetryDeps = Pick<AppDeps, "metrics" | "requestLog">;
 
+/** Registered on the root instance, before any other hook or route. */
 export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): void {
+  app.decorateRequest("scope", undefined);
   if (deps.requestLog.storeBodies) {
-    app.addHook("onSend", (_request, _reply, payload, done) => {
-      const scope = currentScope();
+    app.addHook("onSend", (request, _reply, payload, done) => {
+      const { scope } = request;
       if (scope && typeof payload === "string") scope.responseBody = payload;
       done(null, payload);
     });
@@ -57,6 +66,7 @@ export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): vo
   app.addHook("onRequest", (request, reply, done) => {
     const path = request.url.split("?")[0] ?? "/";
     const scope = newScope(request.id, isGatewayPath(path));
+    request.scope = scope;
     // On the raw response, so hijacked streams and early refusals carry it too.
     reply.raw.setHeader("x-request-id", request.id);
     let headerOverhead: number | undefined;
@@ -71,7 +81,7 @@ export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): vo
       });
     }
     reply.raw.once("close", () => finish(deps, request, reply, scope, path, headerOverhead));
-    runInScope(scope, done);
+    done();
   });
 }
 

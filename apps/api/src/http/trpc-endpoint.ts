@@ -53,7 +53,7 @@ function limitOpenStreams(scope: FastifyInstance, deps: AppDeps, router: AppRout
     const path = (request.params as { path?: string }).path ?? "";
     if (request.method !== "GET" || procedures[path]?._def.type !== "subscription") return;
     const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
-    const user = token ? await resolveUser(deps, token) : null;
+    const user = token ? await resolveUser(deps, token, request.scope) : null;
     const slot = deps.streams.acquire(user ? { kind: "user", id: user.id } : { kind: "ip", ip: request.ip });
     if (!slot.ok) {
       const limit =

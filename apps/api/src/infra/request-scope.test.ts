@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
-  currentScope,
   newScope,
   noteErrorCode,
   noteUpstreamCall,
   noteUser,
   overheadMs,
   preUpstreamMs,
-  runInScope,
   unionLength,
   type RequestScope,
 } from "./request-scope.ts";
@@ -34,29 +32,25 @@ describe("request scope", () => {
 
   it("attributes a fallback to the failed provider the request moved on from", () => {
     const scope = newScope("r", true);
-    runInScope(scope, () => {
-      expect(noteUpstreamCall({ provider: "beta", outcome: "http_error", fallback: false, latencyMs: 5 })).toBeUndefined();
-      expect(noteUpstreamCall({ provider: "deepseek", outcome: "timeout", fallback: true, latencyMs: 5 })).toBe("beta");
-      expect(noteUpstreamCall({ provider: "template", outcome: "success", fallback: true, latencyMs: 1 })).toBe("deepseek");
-      noteUser("u1");
-      noteErrorCode("FIRST");
-      noteErrorCode("SECOND");
-    });
+    expect(noteUpstreamCall(scope, { provider: "beta", outcome: "http_error", fallback: false, latencyMs: 5 })).toBeUndefined();
+    expect(noteUpstreamCall(scope, { provider: "deepseek", outcome: "timeout", fallback: true, latencyMs: 5 })).toBe("beta");
+    expect(noteUpstreamCall(scope, { provider: "template", outcome: "success", fallback: true, latencyMs: 1 })).toBe("deepseek");
+    noteUser(scope, "u1");
+    noteErrorCode(scope, "FIRST");
+    noteErrorCode(scope, "SECOND");
     expect(scope.calls.map((c) => c.provider)).toEqual(["beta", "deepseek", "template"]);
     expect(scope.userId).toBe("u1");
     expect(scope.errorCode).toBe("FIRST");
   });
 
   it("parallel pinned calls (no fallback flag) are not fallbacks", () => {
-    runInScope(newScope("r", true), () => {
-      noteUpstreamCall({ provider: "beta", outcome: "timeout", fallback: false, latencyMs: 5 });
-      expect(noteUpstreamCall({ provider: "openai", outcome: "success", fallback: false, latencyMs: 5 })).toBeUndefined();
-    });
+    const scope = newScope("r", true);
+    noteUpstreamCall(scope, { provider: "beta", outcome: "timeout", fallback: false, latencyMs: 5 });
+    expect(noteUpstreamCall(scope, { provider: "openai", outcome: "success", fallback: false, latencyMs: 5 })).toBeUndefined();
   });
 
-  it("notes outside a request are no-ops", () => {
-    expect(currentScope()).toBeUndefined();
-    expect(noteUpstreamCall({ provider: "beta", outcome: "success", fallback: false, latencyMs: 1 })).toBeUndefined();
-    expect(() => noteUser("x")).not.toThrow();
+  it("notes outside a request (no scope) are no-ops", () => {
+    expect(noteUpstreamCall(undefined, { provider: "beta", outcome: "success", fallback: false, latencyMs: 1 })).toBeUndefined();
+    expect(() => noteUser(undefined, "x")).not.toThrow();
   });
 });

@@ -1,12 +1,15 @@
 /**
- * What one HTTP request learns about itself as it runs, carried with AsyncLocalStorage so
- * the layers that know a fact can note it without being handed the request: the tRPC
- * context notes the user, the procedure middleware the procedure and error code, the
- * provider chain's call records the upstream calls. The HTTP telemetry hooks read it to
- * set `x-switchboard-overhead-ms` and to write the request's single log line and metrics.
- * Outside a request (tests calling services directly) every note is a no-op.
+ * What one request learns about itself as it runs: the tRPC context notes the user, the
+ * procedure middleware the procedure and error code, the provider chain's call records the
+ * upstream calls. The HTTP telemetry hooks read it to set `x-switchboard-overhead-ms` and to
+ * write the request's single log line and metrics.
+ *
+ * The scope is handed down explicitly (the Fastify request, the tRPC context, a chain
+ * request), not carried by AsyncLocalStorage: on Node 20 one AsyncLocalStorage.run turns on
+ * promise hooks for the whole process, which cost about a quarter of a millisecond per
+ * request in benchmarks. Every note takes the scope it may be missing (a test calling a
+ * service directly, a call made outside any request) and is then a no-op.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 
 export interface UpstreamCall {
@@ -58,35 +61,27 @@ export interface RateLimitNote {
   resetMs: number;
 }
 
-const storage = new AsyncLocalStorage<RequestScope>();
-
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
   return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined };
 }
 
-export function runInScope<T>(scope: RequestScope, fn: () => T): T {
-  return storage.run(scope, fn);
-}
+/** A note's target: undefined outside a request, where every note is a no-op. */
+type Scope = RequestScope | undefined;
 
-export const currentScope = (): RequestScope | undefined => storage.getStore();
-
-export function noteUser(userId: string): void {
-  const scope = storage.getStore();
+export function noteUser(scope: Scope, userId: string): void {
   if (scope) scope.userId = userId;
 }
 
-export function noteKey(keyId: string): void {
-  const scope = storage.getStore();
+export function noteKey(scope: Scope, keyId: string): void {
   if (scope) scope.keyId = keyId;
 }
 
-export function noteModel(model: string): void {
-  const scope = storage.getStore();
+export function noteModel(scope: Scope, model: string): void {
   if (scope && scope.model === undefined) scope.model = model;
 }
 
-export function noteProcedure(path: string): void {
-  storage.getStore()?.procedures.push(path);
+export function noteProcedure(scope: Scope, path: string): void {
+  scope?.procedures.push(path);
 }
 
 /**
@@ -94,26 +89,22 @@ export function noteProcedure(path: string): void {
  * gateway paths), so the request's log row says it streamed. Gateway responses are marked by
  * telemetry itself, which also counts them as open streams.
  */
-export function noteStream(): void {
-  const scope = storage.getStore();
+export function noteStream(scope: Scope): void {
   if (scope && !scope.gateway) scope.stream = true;
 }
 
 /** See RequestScope.responseBody; the last one noted wins. */
-export function noteResponseBody(body: string | (() => string | undefined)): void {
-  const scope = storage.getStore();
+export function noteResponseBody(scope: Scope, body: string | (() => string | undefined)): void {
   if (scope) scope.responseBody = body;
 }
 
 /** The last limit a request was counted against wins: it is the one the caller hit last. */
-export function noteRateLimit(note: RateLimitNote): void {
-  const scope = storage.getStore();
+export function noteRateLimit(scope: Scope, note: RateLimitNote): void {
   if (scope) scope.rateLimit = note;
 }
 
 /** Keeps the first code: later ones are usually consequences of it. */
-export function noteErrorCode(code: string): void {
-  const scope = storage.getStore();
+export function noteErrorCode(scope: Scope, code: string): void {
   if (scope && scope.errorCode === undefined) scope.errorCode = code;
 }
 
@@ -122,16 +113,15 @@ export function noteErrorCode(code: string): void {
  * right before the provider chain starts, so the overhead header excludes the wait for
  * upstream that follows.
  */
-export function markUpstreamStart(): void {
-  const scope = storage.getStore();
+export function markUpstreamStart(scope: Scope): void {
   if (scope && scope.upstreamOpenedAt === undefined) scope.upstreamOpenedAt = performance.now();
 }
 
 /**
- * Books an upstream call on the current request. Returns the provider this request falls
+ * Books an upstream call on its request. Returns the provider this request falls
  * back from when the call is a fallback after a failed call (for `fallbacksFrom`).
  */
-export function noteUpstreamCall(record: {
+export function noteUpstreamCall(scope: Scope, record: {
   provider: string;
   outcome: string;
   fallback: boolean;
@@ -142,7 +132,6 @@ export function noteUpstreamCall(record: {
   cachedTokens?: number | undefined;
   ttftMs?: number | undefined;
 }): string | undefined {
-  const scope = storage.getStore();
   if (!scope) return undefined;
   // Records are emitted synchronously when a call ends, so "now" is the call's end.
   const end = performance.now();

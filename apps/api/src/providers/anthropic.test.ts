@@ -1,10 +1,10 @@
 /**
  * The Anthropic provider against a real local server speaking the Messages API: what it
  * sends (URL, headers, body), and how every kind of answer and failure is classified.
+ * Aborts and connection failures, alike for every provider kind, are in transport-failures.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { anthropicError, anthropicEvent, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
-import { closedPortUrl } from "../../test/fake-openai-server.ts";
 import { createAnthropicProvider, type AnthropicConfig } from "./anthropic.ts";
 import type { ChatProvider, ProviderChunk } from "./types.ts";
 import { ask, collect, failure } from "../../test/provider-calls.ts";
@@ -145,56 +145,5 @@ describe("failures", () => {
     expect(await failure(provider().complete(ask()))).toMatchObject({ kind: "rate_limited", status: 429, retryAfterMs: 2000 });
     claude.enqueue({ kind: "status", status: 429 });
     expect((await collect(provider())).error).toMatchObject({ kind: "rate_limited", status: 429, retryAfterMs: undefined });
-  });
-
-  it("a refused connection is a connection_error naming the cause", async () => {
-    const p = provider({ baseUrl: await closedPortUrl() });
-    const error = await failure(p.complete(ask()));
-    expect(error).toMatchObject({ kind: "connection_error" });
-    expect(error?.message).toContain("ECONNREFUSED");
-    expect((await collect(p)).error?.message).toContain("ECONNREFUSED");
-  });
-
-  it("a whole body cut midway is a connection_error, never a partial answer", async () => {
-    claude.enqueue({ kind: "raw", contentType: "application/json", pieces: ['{"type":"message","content":['], cut: true });
-    expect(await failure(provider().complete(ask()))).toMatchObject({ kind: "connection_error" });
-  });
-
-  it("aborts: already aborted (nothing sent), before the response, mid-body, mid-stream", async () => {
-    expect(await failure(provider().complete(ask({ signal: AbortSignal.abort() })))).toMatchObject({ kind: "aborted" });
-    expect(claude.requests).toHaveLength(0);
-
-    const early = new AbortController();
-    claude.enqueue({ kind: "hang" });
-    const pending = failure(provider().complete(ask({ signal: early.signal })));
-    await claude.waitForRequests(1);
-    early.abort();
-    expect(await pending).toMatchObject({ kind: "aborted" });
-    await claude.waitForAbort(0);
-
-    const midBody = new AbortController();
-    claude.enqueue({ kind: "raw", contentType: "application/json", pieces: ['{"type":"message","content":['], hold: true });
-    const partial = failure(provider().complete(ask({ signal: midBody.signal })));
-    await claude.waitForRequests(2);
-    midBody.abort();
-    expect(await partial).toMatchObject({ kind: "aborted" });
-    await claude.waitForAbort(1);
-
-    const midStream = new AbortController();
-    claude.enqueue({ ...sse(start, text("Hi")), hold: true });
-    const chunks: ProviderChunk[] = [];
-    const streamed = (async () => {
-      for await (const c of provider().stream(ask({ signal: midStream.signal }))) {
-        chunks.push(c);
-        if (textOf(chunks)) midStream.abort();
-      }
-    })();
-    expect(await failure(streamed)).toMatchObject({ kind: "aborted" });
-    await claude.waitForAbort(2);
-  });
-
-  it("a configured header that HTTP cannot carry fails the call, not the process", async () => {
-    const error = await failure(provider({ headers: { "x-bad": "line\r\nbreak" } }).complete(ask()));
-    expect(error).toMatchObject({ kind: "connection_error" });
   });
 });

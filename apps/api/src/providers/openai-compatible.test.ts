@@ -1,9 +1,10 @@
 /**
  * The OpenAI-protocol provider against a real local server speaking that protocol: what it
  * sends (URL, headers, body), and how every kind of answer and failure is classified.
+ * Aborts and connection failures, alike for every provider kind, are in transport-failures.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closedPortUrl, startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { createOpenAICompatibleProvider, type OpenAICompatibleConfig } from "./openai-compatible.ts";
 import type { ChatProvider, ProviderChunk } from "./types.ts";
 import { ask, collect, failure } from "../../test/provider-calls.ts";
@@ -145,55 +146,5 @@ describe("failures", () => {
       kind: "rate_limited",
       retryAfterMs: undefined,
     });
-  });
-
-  it("a refused connection is a connection_error naming the cause", async () => {
-    const p = provider({ baseUrl: await closedPortUrl() });
-    const error = await failure(p.complete(ask()));
-    expect(error).toMatchObject({ kind: "connection_error" });
-    expect(error?.message).toContain("ECONNREFUSED");
-    expect((await collect(p)).error?.message).toContain("ECONNREFUSED");
-  });
-
-  it("a non-stream body cut midway is a connection_error, never a partial answer", async () => {
-    fake.enqueue({ kind: "cut", afterChunks: 0 });
-    expect(await failure(provider().complete(ask()))).toMatchObject({ kind: "connection_error" });
-  });
-
-  it("aborts: already aborted (nothing sent), before the response, mid-body, mid-stream", async () => {
-    expect(await failure(provider().complete(ask({ signal: AbortSignal.abort() })))).toMatchObject({ kind: "aborted" });
-    expect(fake.requests).toHaveLength(0);
-
-    const early = new AbortController();
-    fake.enqueue({ kind: "slow", delayMs: 30_000 });
-    const pending = failure(provider().complete(ask({ signal: early.signal })));
-    await fake.waitForRequests(1);
-    early.abort();
-    expect(await pending).toMatchObject({ kind: "aborted" });
-    await fake.waitForAbort(0);
-
-    const midBody = new AbortController();
-    fake.enqueue({ kind: "raw", contentType: "application/json", pieces: ['{"choices":['], hold: true });
-    const partial = failure(provider().complete(ask({ signal: midBody.signal })));
-    await fake.waitForRequests(2);
-    midBody.abort();
-    expect(await partial).toMatchObject({ kind: "aborted" });
-
-    const midStream = new AbortController();
-    fake.enqueue({ kind: "stall", afterChunks: 1 });
-    const chunks: ProviderChunk[] = [];
-    const streamed = (async () => {
-      for await (const c of provider().stream(ask({ signal: midStream.signal }))) {
-        chunks.push(c);
-        if (textOf(chunks)) midStream.abort();
-      }
-    })();
-    expect(await failure(streamed)).toMatchObject({ kind: "aborted" });
-    await fake.waitForAbort(2);
-  });
-
-  it("a configured header that HTTP cannot carry fails the call, not the process", async () => {
-    const error = await failure(provider({ headers: { "x-bad": "line\r\nbreak" } }).complete(ask()));
-    expect(error).toMatchObject({ kind: "connection_error" });
   });
 });

@@ -14,11 +14,8 @@ import {
   ZConversationsListInput,
   pageOf,
 } from "@switchboard/schema";
+import { callerOf } from "../trpc/context.ts";
 import { router, userProcedure } from "../trpc/init.ts";
-
-/** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
-const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
-  a && b ? AbortSignal.any([a, b]) : (a ?? b);
 
 const conversationsRouter = router({
   list: userProcedure
@@ -52,19 +49,19 @@ export const chatRouter = router({
     .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatSendInput)
     .output(ZChatSendOutput)
-    .mutation(({ ctx, input }) => ctx.deps.chat.send(ctx.user, input, ctx.req.signal)),
+    .mutation(({ ctx, input }) => ctx.deps.chat.send(ctx.user, input, callerOf(ctx.req))),
 
   /** SSE: chat_start, chat_delta…, then chat_complete or error (see TChatStreamEvent). */
   stream: userProcedure
     .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZChatStreamInput)
-    .subscription(({ ctx, input, signal }) => ctx.deps.chat.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
+    .subscription(({ ctx, input, signal }) => ctx.deps.chat.stream(ctx.user, input, callerOf(ctx.req, signal))),
 
   clarify: userProcedure
     .meta({ feature: "chat", keyScope: "chat", metered: true })
     .input(ZClarifyInput)
     .output(ZClarifyOutput)
-    .mutation(({ ctx, input }) => ctx.deps.chat.clarify(ctx.user, input, ctx.req.signal)),
+    .mutation(({ ctx, input }) => ctx.deps.chat.clarify(ctx.user, input, callerOf(ctx.req))),
 
   providers: userProcedure
     .meta({ feature: "chat", keyScope: "models" })

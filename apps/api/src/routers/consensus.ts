@@ -8,11 +8,8 @@ import {
   ZConsensusRunSummary,
   pageOf,
 } from "@switchboard/schema";
+import { callerOf } from "../trpc/context.ts";
 import { router, userProcedure } from "../trpc/init.ts";
-
-/** Aborts when the HTTP client leaves or tRPC ends the subscription, whichever comes first. */
-const eitherSignal = (a: AbortSignal | undefined, b: AbortSignal | undefined) =>
-  a && b ? AbortSignal.any([a, b]) : (a ?? b);
 
 export const consensusRouter = router({
   /**
@@ -25,13 +22,13 @@ export const consensusRouter = router({
     .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
     .output(ZConsensusResult)
-    .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, ctx.req.signal)),
+    .query(({ ctx, input }) => ctx.deps.consensus.query(ctx.user, input, callerOf(ctx.req))),
 
   /** SSE: consensus_start, consensus_answer… (as each arrives), then consensus_complete or error. */
   stream: userProcedure
     .meta({ feature: "consensus", keyScope: "consensus", metered: true })
     .input(ZConsensusQueryInput)
-    .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, eitherSignal(ctx.req.signal, signal))),
+    .subscription(({ ctx, input, signal }) => ctx.deps.consensus.stream(ctx.user, input, callerOf(ctx.req, signal))),
 
   models: userProcedure
     .meta({ feature: "consensus", keyScope: "models" })

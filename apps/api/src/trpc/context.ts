@@ -3,9 +3,11 @@ import { randomUUID } from "node:crypto";
 import type {} from "@fastify/cookie";
 import type { TRPCError } from "@trpc/server";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
+import type { FastifyReply } from "fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
-import { noteKey, noteUser } from "../infra/request-scope.ts";
+import { noteKey, noteUser, type RequestScope } from "../infra/request-scope.ts";
+import type { CallerContext } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
 import type { Meta } from "./init.ts";
@@ -42,6 +44,8 @@ export interface RequestInfo {
    * request-log row of its own.
    */
   eachCall?: CallRunner | undefined;
+  /** The request's scope (user, procedures, upstream calls, error code), where there is one. */
+  scope?: RequestScope | undefined;
 }
 
 export interface ProcedureCall {
@@ -53,7 +57,8 @@ export interface ProcedureCall {
 /** A procedure call's result as middlewares see it (a subscription's data is its stream). */
 export type CallResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
 
-export type CallRunner = <R extends CallResult>(call: ProcedureCall, run: () => Promise<R>) => Promise<R>;
+/** Runs a procedure call; `run` takes the scope the call is booked on (undefined: the request's). */
+export type CallRunner = <R extends CallResult>(call: ProcedureCall, run: (scope: RequestScope | undefined) => Promise<R>) => Promise<R>;
 
 export interface Context {
   deps: AppDeps;
@@ -75,6 +80,7 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
       setHeader: opts.req?.setHeader ?? (() => {}),
       crossOriginCookie: opts.req?.crossOriginCookie ?? false,
       eachCall: opts.req?.eachCall,
+      scope: opts.req?.scope,
     },
   };
 }
@@ -84,14 +90,14 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
  * from an access token (Bearer or the SPA's httpOnly cookie) or an API key (`sb-…`, acting
  * as its owner narrowed by its scopes and models). Never throws; null = anonymous.
  */
-export async function resolveUser(deps: AppDeps, token: string | undefined): Promise<AuthedUser | null> {
+export async function resolveUser(deps: AppDeps, token: string | undefined, scope?: RequestScope): Promise<AuthedUser | null> {
   if (!token) return null;
-  if (looksLikeApiKey(token)) return resolveKey(deps, token);
+  if (looksLikeApiKey(token)) return resolveKey(deps, token, scope);
   try {
     const claims = await deps.auth.authenticate(token);
     if (!claims) return null;
     // For the request's access-log line (the user id only, never the email or token).
-    noteUser(claims.userId);
+    noteUser(scope, claims.userId);
     return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId };
   } catch (error) {
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
@@ -99,12 +105,12 @@ export async function resolveUser(deps: AppDeps, token: string | undefined): Pro
   }
 }
 
-async function resolveKey(deps: AppDeps, secret: string): Promise<AuthedUser | null> {
+async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | undefined): Promise<AuthedUser | null> {
   try {
     const grant = await deps.keys.authenticate(secret);
     if (!grant) return null;
-    noteUser(grant.userId);
-    noteKey(grant.keyId);
+    noteUser(scope, grant.userId);
+    noteKey(scope, grant.keyId);
     return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant };
   } catch (error) {
     // The key could not be verified (database unreachable while pushes may be missed):
@@ -112,6 +118,17 @@ async function resolveKey(deps: AppDeps, secret: string): Promise<AuthedUser | n
     deps.log.warn({ err: error }, "API key verification failed; refusing the key");
     return null;
   }
+}
+
+/** Aborts when the client leaves before the response is finished. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  // Not the request's "close": Node emits it as soon as the request body has been read, which
+  // is before any handler runs. The response closing unfinished means the client left.
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
+  });
+  return controller.signal;
 }
 
 export function createContextFactory(deps: AppDeps) {
@@ -128,13 +145,7 @@ export function createContextFactory(deps: AppDeps) {
     const fromMessage = info.url?.searchParams.get("connectionParams") === "1";
     const paramToken = info.type === "subscription" || fromMessage ? info.connectionParams?.["token"] : undefined;
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
-    const user = await resolveUser(deps, token);
-    const abort = new AbortController();
-    // Not req.raw "close": Node emits it as soon as the request body has been read, which
-    // is before any handler runs. The response closing unfinished means the client left.
-    res.raw.once("close", () => {
-      if (!res.raw.writableFinished) abort.abort(new Error("client disconnected"));
-    });
+    const user = await resolveUser(deps, token, req.scope);
     return createContextInner({
       deps,
       user,
@@ -143,7 +154,7 @@ export function createContextFactory(deps: AppDeps) {
         ip: req.ip,
         userAgent: req.headers["user-agent"],
         cookies,
-        signal: abort.signal,
+        signal: clientGone(res),
         batch: {
           size: info.calls.length,
           hasUnbatchable: info.calls.some((call) => (call.procedure?._def.meta as Meta | undefined)?.batchable === false),
@@ -152,7 +163,17 @@ export function createContextFactory(deps: AppDeps) {
           if (!res.sent && !res.raw.headersSent) void res.header(name, value);
         },
         crossOriginCookie: isCrossOriginCookieRequest(req.headers, `${req.protocol}://${req.host}`, deps.env.CORS_ORIGINS),
+        scope: req.scope,
       },
     });
   };
+}
+
+/**
+ * What a procedure hands the service it calls: the request's signal (for a subscription,
+ * aborted also when tRPC ends it) and its scope.
+ */
+export function callerOf(req: RequestInfo, subscriptionSignal?: AbortSignal): CallerContext {
+  const { signal } = req;
+  return { signal: signal && subscriptionSignal ? AbortSignal.any([signal, subscriptionSignal]) : (signal ?? subscriptionSignal), scope: req.scope };
 }

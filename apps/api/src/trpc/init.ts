@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { findNul, nulMessage, roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
 import { z } from "zod";
-import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
+import { noteErrorCode, noteModel, noteProcedure, type RequestScope } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
@@ -69,14 +69,14 @@ const t = initTRPC
  * also sees the refusals of every guard below. Gateway streams are observed for their
  * closing `error` event. Over a transport that has no HTTP request per call (tRPC over
  * WebSocket), the call runs through the transport's `eachCall`, which gives it a request
- * scope of its own.
+ * scope of its own: the procedures below see it as `ctx.req.scope`.
  */
 const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, next }) => {
-  const call = async () => {
-    noteProcedure(path);
-    const result = await next();
+  const call = async (scope: RequestScope | undefined = ctx.req.scope) => {
+    noteProcedure(scope, path);
+    const result = await (scope === ctx.req.scope ? next() : next({ ctx: { req: { ...ctx.req, scope } } }));
     if (!result.ok) {
-      noteErrorCode(procedureErrorCode(result.error));
+      noteErrorCode(scope, procedureErrorCode(result.error));
       ctx.deps.metrics.recordProcedure(path, type, result.error.code);
       return result;
     }
@@ -85,7 +85,7 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, next }) 
     if (callsModels(meta?.feature)) {
       // Chat and consensus streams end on their own, at the latest with an `error` event when
       // the shutdown deadline aborts their upstream call.
-      return { ...result, data: observeStream(result.data, ctx.deps.requestLog.storeBodies) };
+      return { ...result, data: observeStream(result.data, ctx.deps.requestLog.storeBodies, scope) };
     }
     // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
     // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
@@ -182,7 +182,7 @@ function requireRole(required: TRole) {
       throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
     }
     const model = meta?.metered ? await requestedModel(getRawInput) : undefined;
-    if (model !== undefined) noteModel(model);
+    if (model !== undefined) noteModel(ctx.req.scope, model);
     const key = ctx.user.apiKey;
     if (key) {
       const refusal = keyRefusal(key, { scope: meta?.keyScope, model });

@@ -6,7 +6,7 @@
  */
 import type { TRPCError } from "@trpc/server";
 import type { Feature } from "../services/emergency/policy.ts";
-import { noteErrorCode, noteResponseBody } from "../infra/request-scope.ts";
+import { noteErrorCode, noteResponseBody, type RequestScope } from "../infra/request-scope.ts";
 import { StreamBody } from "../services/request-log/index.ts";
 import { appErrorOf, toTRPCError } from "./errors.ts";
 
@@ -22,26 +22,26 @@ export const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown>
 /**
  * Passes a subscription's events through, noting an `error` event's code or a thrown error.
  * With `keepBody` (the request log stores bodies) the events are also assembled into the
- * request's response body; noted here, in the caller's request scope, and read when its
+ * request's response body; noted here, on the caller's request scope, and read when its
  * log row is written, so a stream cut short is logged with what it had sent.
  */
-export function observeStream(source: AsyncIterable<unknown>, keepBody: boolean): AsyncGenerator<unknown> {
-  if (!keepBody) return observe(source, undefined);
+export function observeStream(source: AsyncIterable<unknown>, keepBody: boolean, scope: RequestScope | undefined): AsyncGenerator<unknown> {
+  if (!keepBody) return observe(source, undefined, scope);
   const body = new StreamBody();
-  noteResponseBody(() => body.text());
-  return observe(source, body);
+  noteResponseBody(scope, () => body.text());
+  return observe(source, body, scope);
 }
 
-async function* observe(source: AsyncIterable<unknown>, body: StreamBody | undefined): AsyncGenerator<unknown> {
+async function* observe(source: AsyncIterable<unknown>, body: StreamBody | undefined, scope: RequestScope | undefined): AsyncGenerator<unknown> {
   try {
     for await (const event of source) {
       const e = event as { type?: unknown; code?: unknown } | null;
-      if (e?.type === "error" && typeof e.code === "string") noteErrorCode(e.code);
+      if (e?.type === "error" && typeof e.code === "string") noteErrorCode(scope, e.code);
       body?.add(event);
       yield event;
     }
   } catch (error) {
-    noteErrorCode(procedureErrorCode(toTRPCError(error)));
+    noteErrorCode(scope, procedureErrorCode(toTRPCError(error)));
     throw error;
   }
 }

@@ -37,7 +37,7 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
     } catch (error) {
       return sendProcedureError(reply, error);
     }
-    markUpstreamStart();
+    markUpstreamStart(request.scope);
     await streamEvents(reply, first, events);
     return reply;
   });
@@ -75,10 +75,11 @@ async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStre
     "x-accel-buffering": "no",
     "x-request-id": String(reply.request.id),
   });
-  noteStream();
+  const { scope } = reply.request;
+  noteStream(scope);
   const write = sseWriter(raw);
   const send = (event: LegacyStreamEvent) => {
-    if (event.type === "error") noteErrorCode(event.code);
+    if (event.type === "error") noteErrorCode(scope, event.code);
     return write(event);
   };
   try {

@@ -46,7 +46,7 @@ export function openAIStreamError(error: unknown): OpenAIErrorBody {
 
 export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   const described = describeError(error);
-  noteErrorCode(described.code);
+  noteErrorCode(request.scope, described.code);
   if (described.internal) request.log.error({ err: error }, "openai-compatible route failed");
   void reply.headers(errorHeaders(described)).status(described.status).send(openAIErrorBody(described));
 }

@@ -9,7 +9,8 @@
 import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
-import { currentScope, markUpstreamStart } from "../../infra/request-scope.ts";
+import { markUpstreamStart } from "../../infra/request-scope.ts";
+import { clientGone } from "../../trpc/context.ts";
 import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { authorizeRequest } from "../caller-auth.ts";
@@ -31,8 +32,8 @@ const ROUTES: Record<string, string[]> = {
 const STREAM_RETRY_AFTER_SEC = 5;
 
 /** x-ratelimit-* as OpenAI sends them, from the limit this request was counted against. */
-function rateLimitHeaders(): Record<string, string> {
-  const note = currentScope()?.rateLimit;
+function rateLimitHeaders(request: FastifyRequest): Record<string, string> {
+  const note = request.scope?.rateLimit;
   if (!note) return {};
   return {
     "x-ratelimit-limit-requests": String(note.limit),
@@ -62,9 +63,9 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
       declareFeature(v1, "gateway");
       v1.setNotFoundHandler(answerUnknownV1Path);
-      v1.addHook("onSend", (_request, reply, payload, done) => {
+      v1.addHook("onSend", (request, reply, payload, done) => {
         // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
-        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders());
+        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders(request));
         done(null, payload);
       });
 
@@ -101,21 +102,21 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseChatRequest(deps.providers, request.body);
-        const disconnect = clientDisconnect(reply);
+        const caller = { signal: clientGone(reply), scope: request.scope };
         const id = completionId();
         const created = Math.floor(Date.now() / 1000);
         if (!parsed.stream) {
-          const result = await deps.chat.completeStateless(user.id, parsed.request, disconnect);
+          const result = await deps.chat.completeStateless(user.id, parsed.request, caller);
           void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
           return completionBody(id, created, result);
         }
         holdStreamSlot(deps, user.id, reply);
-        const events = await deps.chat.streamStateless(user.id, parsed.request, disconnect);
+        const events = await deps.chat.streamStateless(user.id, parsed.request, caller);
         // Headers leave only after the first token: this marks where Switchboard's own work
         // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
-        markUpstreamStart();
+        markUpstreamStart(request.scope);
         // A hijacked reply writes its own head: carry over what was set on the reply so far.
-        const headers = () => ({ ...rateLimitHeaders(), ...(reply.getHeaders() as Record<string, string>) });
+        const headers = () => ({ ...rateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
         await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, keepBody: deps.requestLog.storeBodies, headers });
         return reply;
       });
@@ -123,7 +124,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseEmbeddingRequest(request.body, deps.providers);
-        const result = await deps.chat.embed(user.id, parsed, clientDisconnect(reply));
+        const result = await deps.chat.embed(user.id, parsed, { signal: clientGone(reply), scope: request.scope });
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
         return embeddingBody(result);
       });
@@ -153,13 +154,4 @@ function holdStreamSlot(deps: AppDeps, userId: string, reply: FastifyReply): voi
     });
   }
   reply.raw.once("close", slot.release);
-}
-
-/** Aborts when the client leaves before the response is finished. */
-function clientDisconnect(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once("close", () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
-  });
-  return controller.signal;
 }

@@ -31,7 +31,7 @@ export async function streamCompletion(
       if (event.type === "start") {
         ctx.model = event.model;
         started = true;
-        if (body) noteResponseBody(() => body.text());
+        if (body) noteResponseBody(reply.request.scope, () => body.text());
         reply.hijack();
         raw.writeHead(200, {
           ...opts.headers(),
@@ -59,7 +59,7 @@ export async function streamCompletion(
     if (!started) throw error;
     const failure = openAIStreamError(error);
     const streamCode = error instanceof AppError ? error.details["streamCode"] : undefined;
-    noteErrorCode(typeof streamCode === "string" ? streamCode : (failure.error.code ?? "INTERNAL").toUpperCase());
+    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : (failure.error.code ?? "INTERNAL").toUpperCase());
     body?.failed(failure.error);
     await send(failure);
   } finally {

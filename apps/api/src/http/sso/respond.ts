@@ -22,7 +22,7 @@ const escapeHtml = (text: string) =>
  * page saying what went wrong, with no session set.
  */
 export function signInFailed(reply: FastifyReply, status: number, message: string): FastifyReply {
-  noteErrorCode(status === 403 ? "FORBIDDEN" : status >= 500 ? "SERVICE_UNAVAILABLE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST");
+  noteErrorCode(reply.request.scope, status === 403 ? "FORBIDDEN" : status >= 500 ? "SERVICE_UNAVAILABLE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST");
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Switchboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

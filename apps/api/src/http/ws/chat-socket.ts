@@ -136,7 +136,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
 
     /** Signs the socket in; false (after answering) when the token is refused or the cap is reached. */
     async function authenticate(candidate: string): Promise<boolean> {
-      const resolved = await resolveUser(deps, candidate);
+      const resolved = await resolveUser(deps, candidate, request.scope);
       if (closed) return false;
       if (!resolved) {
         fail("UNAUTHORIZED", "Invalid or expired token");
@@ -175,7 +175,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         stream: true,
         requestBody: () => JSON.stringify(message),
       });
-      await turn.run(() => chat(message, id, tag, turn));
+      await chat(message, id, tag, turn);
     }
 
     async function chat(message: Record<string, unknown>, id: string, tag: { id?: string }, turn: SocketTurn): Promise<void> {
@@ -183,7 +183,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       /** Refuses the chat before it started: the row gets the status and code HTTP would answer with. */
       const refuse = (code: string, text: string, extra: Record<string, unknown>, httpStatus: number) => {
         status = httpStatus;
-        noteErrorCode(code);
+        noteErrorCode(turn.scope, code);
         fail(code, text, extra);
       };
       if (chats.size >= WS_LIMITS.chatsPerSocket) {
@@ -196,7 +196,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       let releaseSlot: (() => void) | undefined;
       try {
         // The token is checked again for every chat: a session revoked meanwhile ends here.
-        const current = token ? await resolveUser(deps, token) : null;
+        const current = token ? await resolveUser(deps, token, turn.scope) : null;
         if (!current) {
           refuse("UNAUTHORIZED", "Session ended; sign in again", tag, 401);
           close(CLOSE.policy, "Session ended");
@@ -213,7 +213,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
           createContextInner({
             deps,
             user: current,
-            req: { requestId: turn.scope.requestId, ip: request.ip, userAgent: request.headers["user-agent"], signal: controller.signal },
+            req: { requestId: turn.scope.requestId, ip: request.ip, userAgent: request.headers["user-agent"], signal: controller.signal, scope: turn.scope },
           }),
         );
         const events = await caller.chat.stream(chatInputOf(message));

@@ -1,8 +1,8 @@
 /**
  * A gateway call made over a WebSocket — a /ws/chat chat, a chat.* or consensus.* call over
- * tRPC's WebSocket — logged as an HTTP request is: it runs in a request scope of its own,
- * where the layers below note the user, model, upstream calls, error code and (when kept)
- * the response body, and it ends in one request-log row, so it shows in the Logs page and
+ * tRPC's WebSocket — logged as an HTTP request is: it has a request scope of its own, handed
+ * to the layers below (the tRPC context's `req.scope`), where they note the user, model,
+ * upstream calls, error code and (when kept) the response body, and it ends in one request-log row, so it shows in the Logs page and
  * in spend like any other call. A socket has no HTTP status: the row carries the status
  * the same outcome gets over HTTP — 200 once the stream opened (a failure reported in it is
  * the row's error code, as for SSE), else the refusal's.
@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import type { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { AppDeps } from "../../deps.ts";
-import { newScope, runInScope, type RequestScope } from "../../infra/request-scope.ts";
+import { newScope, type RequestScope } from "../../infra/request-scope.ts";
 import type { AuthedUser, CallRunner } from "../../trpc/context.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import { errorCodeOf } from "../error-map.ts";
@@ -50,21 +50,17 @@ export class SocketTurn {
     }
   }
 
-  run<T>(fn: () => T): T {
-    return runInScope(this.scope, fn);
-  }
-
-  /** `source`, each step taken in the turn's scope; the turn ends (200) with it, however it ends. */
+  /** `source` as it is; the turn ends (200) with it, however it ends. */
   async *stream<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
-    const iterator = this.run(() => source[Symbol.asyncIterator]());
+    const iterator = source[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const next = await this.run(() => iterator.next());
+        const next = await iterator.next();
         if (next.done) return;
         yield next.value;
       }
     } finally {
-      await this.run(() => iterator.return?.())?.catch(() => {});
+      await iterator.return?.()?.catch(() => {});
       this.end(200);
     }
   }
@@ -95,7 +91,7 @@ export const refusalStatus = (error: TRPCError): number => getHTTPStatusCodeFrom
  */
 export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; ip: string | undefined; requestId: () => string }): CallRunner {
   return async (call, run) => {
-    if (!isGatewayProcedure(call.path)) return run();
+    if (!isGatewayProcedure(call.path)) return run(undefined);
     const input = deps.requestLog.storeBodies ? await call.getRawInput().catch(() => undefined) : undefined;
     const turn = new SocketTurn(deps, {
       requestId: socket.requestId(),
@@ -107,7 +103,7 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
     });
     let result;
     try {
-      result = await turn.run(run);
+      result = await run(turn.scope);
     } catch (error) {
       turn.end(500);
       throw error;

@@ -28,7 +28,7 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       const request = upgrades.get(req);
       const param = info.connectionParams?.["token"];
       const token = param ?? (request ? upgradeToken(deps, request).token : undefined);
-      const user = await resolveUser(deps, token);
+      const user = await resolveUser(deps, token, request?.scope);
       const closed = new AbortController();
       res.once("close", () => closed.abort(new Error("client disconnected")));
       const socketId = request?.id ?? randomUUID();

@@ -10,7 +10,7 @@ import type { Coordination } from "../../infra/coordination/port.ts";
 import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
-import { ChainError, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
+import { ChainError, type CallerContext, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
 import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
@@ -55,7 +55,7 @@ export function createChatService(deps: ChatServiceDeps) {
   const { chain, registry, store } = deps;
 
   /** Checks every request passes before any work: provider choice, then the rate limit. */
-  async function admit(userId: string, pinned: TProviderId | undefined): Promise<void> {
+  async function admit(userId: string, pinned: TProviderId | undefined, caller: CallerContext): Promise<void> {
     // A request that cannot be served is refused before it costs the caller a rate-limit point.
     if (pinned !== undefined && !registry.isActive(pinned)) {
       throw new AppError("BAD_REQUEST", `Provider ${pinned} is not configured (providers.list shows the providers)`, {
@@ -63,7 +63,7 @@ export function createChatService(deps: ChatServiceDeps) {
       });
     }
     const limit = await deps.coordination.consumeLeased(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
-    noteRateLimit({ limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
+    noteRateLimit(caller.scope, { limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
@@ -73,9 +73,10 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /**
    * What ends a request early: the caller leaving (its signal) and a freeze or the shutdown
-   * deadline landing (the emergency hook, which the chain subscribes for the request's span).
+   * deadline landing (the emergency hook, which the chain subscribes for the request's span);
+   * and the request's scope, where the chain books its calls.
    */
-  const ends = (signal: AbortSignal | undefined) => ({ signal: signal ?? NEVER_ABORTED, onStop: deps.emergency?.onStop });
+  const ends = (caller: CallerContext) => ({ signal: caller.signal ?? NEVER_ABORTED, onStop: deps.emergency?.onStop, scope: caller.scope });
 
   const waitMsOf = (attempt: { provider: TProviderId; outcome: string }) => {
     if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
@@ -92,8 +93,8 @@ export function createChatService(deps: ChatServiceDeps) {
     }
   }
 
-  async function send(user: Viewer, input: TChatSendInput, signal?: AbortSignal): Promise<TChatSendOutput> {
-    await admit(user.id, input.provider);
+  async function send(user: Viewer, input: TChatSendInput, caller: CallerContext = {}): Promise<TChatSendOutput> {
+    await admit(user.id, input.provider, caller);
     const { conversationId, history, createdAt, whenStored } = await store.addUserMessage(user.id, input.conversationId, input.message);
     const messageId = randomUUID();
     try {
@@ -104,7 +105,7 @@ export function createChatService(deps: ChatServiceDeps) {
         temperature: input.temperature,
         maxTokens: input.maxTokens,
         pinned: input.provider,
-        ...ends(signal),
+        ...ends(caller),
       });
       await whenStored();
       await store.saveReply(conversationId, createdAt, {
@@ -130,15 +131,15 @@ export function createChatService(deps: ChatServiceDeps) {
     }
   }
 
-  async function* stream(user: Viewer, input: TChatSendInput, signal?: AbortSignal): AsyncGenerator<TChatStreamEvent> {
-    await admit(user.id, input.provider);
+  async function* stream(user: Viewer, input: TChatSendInput, caller: CallerContext = {}): AsyncGenerator<TChatStreamEvent> {
+    await admit(user.id, input.provider, caller);
     const turn = await store.addUserMessage(user.id, input.conversationId, input.message);
-    yield* streamChatReply({ chain, store, log: deps.log }, turn, input, ends(signal));
+    yield* streamChatReply({ chain, store, log: deps.log }, turn, input, ends(caller));
   }
 
-  async function completeStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<ChainResult> {
-    await admit(userId, request.pinned);
-    return runComplete({ ...request, ...ends(signal) });
+  async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {
+    await admit(userId, request.pinned, caller);
+    return runComplete({ ...request, ...ends(caller) });
   }
 
   /**
@@ -146,12 +147,12 @@ export function createChatService(deps: ChatServiceDeps) {
    * are thrown as AppErrors: before the first event the transport can still send a status;
    * after it, `details.streamCode` says how the stream broke.
    */
-  async function streamStateless(userId: string, request: StatelessRequest, signal?: AbortSignal): Promise<AsyncGenerator<ChainEvent>> {
-    await admit(userId, request.pinned);
+  async function streamStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<AsyncGenerator<ChainEvent>> {
+    await admit(userId, request.pinned, caller);
     return (async function* () {
       let started = false;
       try {
-        for await (const event of chain.stream({ ...request, ...ends(signal) })) {
+        for await (const event of chain.stream({ ...request, ...ends(caller) })) {
           started = true;
           yield event;
         }
@@ -163,19 +164,19 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   /** Embeddings: the same admission (provider choice, rate limit) and freeze rules as chat. */
-  async function embed(userId: string, request: Omit<EmbedChainRequest, "signal">, signal?: AbortSignal): Promise<EmbedChainResult> {
-    await admit(userId, request.pinned);
+  async function embed(userId: string, request: Omit<EmbedChainRequest, "signal">, caller: CallerContext = {}): Promise<EmbedChainResult> {
+    await admit(userId, request.pinned, caller);
     try {
-      return await chain.embed({ ...request, ...ends(signal) });
+      return await chain.embed({ ...request, ...ends(caller) });
     } catch (error) {
       if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
       throw error;
     }
   }
 
-  async function clarify(user: Viewer, input: { message: string; provider?: TProviderId | undefined }, signal?: AbortSignal) {
-    await admit(user.id, input.provider);
-    return clarifyWith(runComplete, input, ends(signal));
+  async function clarify(user: Viewer, input: { message: string; provider?: TProviderId | undefined }, caller: CallerContext = {}) {
+    await admit(user.id, input.provider, caller);
+    return clarifyWith(runComplete, input, ends(caller));
   }
 
   function providers(viewer: Viewer): TChatProvider[] {

@@ -17,7 +17,7 @@ export async function* streamChatReply(
   deps: { chain: ProviderChain; store: ConversationStore; log: Logger },
   turn: UserTurn,
   input: TChatSendInput,
-  ends: Pick<ChainRequest, "signal" | "onStop">,
+  ends: Pick<ChainRequest, "signal" | "onStop" | "scope">,
 ): AsyncGenerator<TChatStreamEvent> {
   const { conversationId } = turn;
   const messageId = randomUUID();

@@ -44,7 +44,7 @@ export function parseClarifyReply(content: string): { questions: string[] } | nu
 export async function clarifyWith(
   complete: (request: ChainRequest) => Promise<ChainResult>,
   input: { message: string; provider?: TProviderId | undefined },
-  ends: Pick<ChainRequest, "signal" | "onStop">,
+  ends: Pick<ChainRequest, "signal" | "onStop" | "scope">,
 ): Promise<TClarifyOutput> {
   const result = await complete({
     messages: [

@@ -19,6 +19,7 @@ import type { ProviderRegistry } from "../gateway/registry.ts";
 import { linkedController } from "../gateway/call-outcome.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
+import type { CallerContext } from "../gateway/chain-types.ts";
 import { AppError } from "../errors.ts";
 import type { ConsensusStore, Viewer } from "./consensus-store.ts";
 import { defaultProviders, planRun, type RunPlan } from "./plan.ts";
@@ -76,11 +77,11 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
     };
   }
 
-  async function query(user: Viewer, input: TConsensusQueryInput, signal?: AbortSignal): Promise<TConsensusResult> {
+  async function query(user: Viewer, input: TConsensusQueryInput, caller: CallerContext = {}): Promise<TConsensusResult> {
     const plan = await admit(user, input);
-    const run = runSignal(signal);
+    const run = runSignal(caller.signal);
     try {
-      for await (const event of executeRun(deps, plan, user.id, run.signal)) {
+      for await (const event of executeRun(deps, plan, user.id, run.signal, caller.scope)) {
         if (event.type === "complete") return event.run;
         if (event.type === "failed") throw event.error;
       }
@@ -91,9 +92,9 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
   }
 
   /** Admission errors are thrown (the client gets a status); once started, everything is an event. */
-  async function* stream(user: Viewer, input: TConsensusQueryInput, signal?: AbortSignal): AsyncGenerator<TConsensusStreamEvent> {
+  async function* stream(user: Viewer, input: TConsensusQueryInput, caller: CallerContext = {}): AsyncGenerator<TConsensusStreamEvent> {
     const plan = await admit(user, input);
-    const run = runSignal(signal);
+    const run = runSignal(caller.signal);
     try {
       yield {
         type: "consensus_start",
@@ -104,7 +105,7 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
         providers: plan.providers.map((p) => ({ provider: p.id, model: p.model })),
         excluded: plan.excluded,
       };
-      for await (const event of executeRun(deps, plan, user.id, run.signal)) {
+      for await (const event of executeRun(deps, plan, user.id, run.signal, caller.scope)) {
         if (event.type === "answer") yield { type: "consensus_answer", answer: event.answer };
         else if (event.type === "synthesizing") yield { type: "consensus_synthesizing", provider: event.provider, model: event.model };
         else if (event.type === "complete") yield { type: "consensus_complete", result: event.run };

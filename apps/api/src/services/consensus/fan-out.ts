@@ -7,6 +7,7 @@
  */
 import type { TConsensusAnswer } from "@switchboard/schema";
 import type { ChatMessage, ChatProvider } from "../../providers/types.ts";
+import type { RequestScope } from "../../infra/request-scope.ts";
 import { ChainError } from "../gateway/chain-types.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 
@@ -18,6 +19,8 @@ export interface FanOutRequest {
   temperature?: number | undefined;
   maxTokens?: number | undefined;
   signal: AbortSignal;
+  /** The request the run serves: each call is booked on it. */
+  scope?: RequestScope | undefined;
 }
 
 /** One pinned call as a consensus answer. Rejects only on a bug (not a ChainError). */
@@ -34,6 +37,7 @@ export async function askOne(
       timeoutMs: request.timeoutMs,
       pinned: provider.id,
       signal: request.signal,
+      scope: request.scope,
     });
     return { provider: provider.id, model: result.model, content: result.content, latencyMs: result.latencyMs, status: "success", usage: result.usage };
   } catch (error) {

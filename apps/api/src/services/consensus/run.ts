@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { TConsensusAnswer, TConsensusResult, TConsensusRun, TProviderId } from "@switchboard/schema";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
+import type { RequestScope } from "../../infra/request-scope.ts";
 import { AppError } from "../errors.ts";
 import type { ConsensusStore } from "./consensus-store.ts";
 import { fanOut } from "./fan-out.ts";
@@ -52,8 +53,9 @@ function quorumError(plan: RunPlan, answers: TConsensusAnswer[]): AppError {
 /**
  * @param signal aborts the run: the caller left, or an emergency stop covering consensus
  *   landed (its reason is then the EMERGENCY_STOP AppError, passed on as the failure).
+ * @param scope the request the run serves, where its upstream calls are booked.
  */
-export async function* executeRun(deps: RunDeps, plan: RunPlan, userId: string, signal: AbortSignal): AsyncGenerator<RunEvent> {
+export async function* executeRun(deps: RunDeps, plan: RunPlan, userId: string, signal: AbortSignal, scope?: RequestScope): AsyncGenerator<RunEvent> {
   const startedAt = new Date();
   const started = performance.now();
   const deadline = started + plan.timeoutMs;
@@ -83,7 +85,7 @@ export async function* executeRun(deps: RunDeps, plan: RunPlan, userId: string, 
 
   try {
     const messages = [{ role: "user" as const, content: plan.prompt }];
-    for await (const answer of fanOut(deps.chain, { ...plan, messages, signal })) {
+    for await (const answer of fanOut(deps.chain, { ...plan, messages, signal, scope })) {
       arrived.set(answer.provider, answer);
       yield { type: "answer", answer };
     }
@@ -111,6 +113,7 @@ export async function* executeRun(deps: RunDeps, plan: RunPlan, userId: string, 
         temperature: plan.temperature,
         maxTokens: plan.maxTokens,
         signal,
+        scope,
       });
       if (signal.aborted) {
         yield await fail(abortError(), "aborted", outcome.aggregator);

@@ -7,6 +7,7 @@
  */
 import type { TConsensusAnswer, TConsensusStrategy, TProviderId } from "@switchboard/schema";
 import type { ChatProvider } from "../../providers/types.ts";
+import type { RequestScope } from "../../infra/request-scope.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { askOne } from "./fan-out.ts";
 import { medoid, synthesisMessages, type Candidate, type Decision } from "./strategies/index.ts";
@@ -38,6 +39,7 @@ export async function synthesize(
     temperature?: number | undefined;
     maxTokens?: number | undefined;
     signal: AbortSignal;
+    scope?: RequestScope | undefined;
   },
 ): Promise<SynthesisOutcome> {
   const fallback = medoid(opts.candidates);
@@ -52,6 +54,7 @@ export async function synthesize(
       temperature: opts.temperature,
       maxTokens: opts.maxTokens,
       signal: opts.signal,
+      scope: opts.scope,
     });
   }
   if (call?.status === "success" && call.content !== null) {

@@ -1,4 +1,5 @@
 import type { TAttemptOutcome, TChatAttempt, TChatUsage, TProviderId } from "@switchboard/schema";
+import type { RequestScope } from "../../infra/request-scope.ts";
 import type { AnswerChoice, ChoiceChunk, EmbeddingResult, ProviderRequest, UpstreamError } from "../../providers/types.ts";
 
 /**
@@ -8,6 +9,15 @@ import type { AnswerChoice, ChoiceChunk, EmbeddingResult, ProviderRequest, Upstr
  * A callback rather than a signal of its own: see ChatEmergencyHooks.
  */
 export type RequestStop = (abort: (reason: unknown) => void) => () => void;
+
+/**
+ * What a transport hands a service along with a request: the caller's signal (aborted when it
+ * leaves) and the request's scope, where the chain books its upstream calls.
+ */
+export interface CallerContext {
+  signal?: AbortSignal | undefined;
+  scope?: RequestScope | undefined;
+}
 
 export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
   /** Use only this provider: no fallback. */
@@ -23,6 +33,8 @@ export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
    * circuit: the caller chose the limit, it says nothing about the provider's health.
    */
   timeoutMs?: number | undefined;
+  /** The request this chain call serves: its call records are booked on it (overhead, log row). */
+  scope?: RequestScope | undefined;
 }
 
 export interface ChainResult {
@@ -58,6 +70,7 @@ export interface EmbedChainRequest {
   body: Record<string, unknown>;
   signal: AbortSignal;
   onStop?: RequestStop | undefined;
+  scope?: RequestScope | undefined;
 }
 
 export interface EmbedChainResult extends EmbeddingResult {
@@ -88,6 +101,8 @@ export interface ProviderCallRecord {
   error: string | undefined;
   /** Epoch ms when the call ended. */
   at: number;
+  /** The request the call served, when the chain was given one. */
+  scope?: RequestScope | undefined;
 }
 
 /** `rejected`: an upstream refused the caller's own request (a 4xx it caused); not retried elsewhere. */

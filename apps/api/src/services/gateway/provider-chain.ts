@@ -20,6 +20,7 @@ import {
   type ProviderCallRecord,
 } from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
+import type { RequestScope } from "../../infra/request-scope.ts";
 
 export interface ProviderChainDeps {
   registry: ProviderRegistry;
@@ -150,18 +151,29 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   /** Books a failed call: breaker, 429 cooldown, metrics record, attempt entry. */
-  function fail(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, latencyMs: number, fallback: boolean): TChatAttempt {
+  function fail(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, latencyMs: number, fallback: boolean, scope: RequestScope | undefined): TChatAttempt {
     if (f.countsForCircuit) deps.breaker.recordFailure(p.id);
     else deps.breaker.release(p.id);
     if (f.outcome === "rate_limited" && f.retryAfterMs) cooldownUntil.set(p.id, now() + f.retryAfterMs);
-    emit({ provider: p.id, model, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now() });
+    emit({ provider: p.id, model, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now(), scope });
     return { provider: p.id, model, outcome: f.outcome, latencyMs, ...(f.status !== undefined ? { status: f.status } : {}), error: f.message };
   }
 
-  function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean, details?: Record<string, unknown>): TChatAttempt {
+  /**
+   * Books a call that failed before anything reached the client, then stops the chain where
+   * falling over to the next provider would be wrong: the caller is gone, or the request
+   * itself was refused. Otherwise returns, and the chain tries the next provider.
+   */
+  function failBeforeOutput(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, t0: number, fallback: boolean, scope: RequestScope | undefined, attempts: TChatAttempt[], end: RequestEnd): void {
+    attempts.push(fail(p, model, mode, f, roundMs(performance.now() - t0), fallback, scope));
+    if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
+    if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+  }
+
+  function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean, scope: RequestScope | undefined, details?: Record<string, unknown>): TChatAttempt {
     deps.breaker.recordSuccess(p.id);
     cooldownUntil.delete(p.id);
-    emit({ provider: p.id, model, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: cachedTokensOf(details), fallback, status: undefined, error: undefined, at: now() });
+    emit({ provider: p.id, model, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: cachedTokensOf(details), fallback, status: undefined, error: undefined, at: now(), scope });
     return { provider: p.id, model, outcome: "success", latencyMs };
   }
 
@@ -202,7 +214,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
           const usage = usageOf(result.usage, request, result.content);
           const latencyMs = roundMs(performance.now() - t0);
-          attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, result.usage?.details));
+          attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, request.scope, result.usage?.details));
           return {
             content: result.content,
             finishReason: result.finishReason,
@@ -217,9 +229,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           };
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          attempts.push(fail(p, model, "complete", f, roundMs(performance.now() - t0), fallback));
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, model, "complete", f, t0, fallback, request.scope, attempts, end);
         } finally {
           clearTimeout(timer);
           unlink();
@@ -255,10 +265,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           }
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
           unlink();
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, model, "stream", f, t0, fallback, request.scope, attempts, end);
           continue;
         } finally {
           clearTimeout(firstTokenTimer);
@@ -288,7 +296,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           }
           if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
           const usage = usageOf(state.reported, request, state.content);
-          attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, state.reported?.details));
+          attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, request.scope, state.reported?.details));
           settled = true;
           yield {
             type: "done",
@@ -305,7 +313,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         } catch (error) {
           settled = true;
           const f = classifyFailure(error, controller.signal, end.gone, true);
-          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback));
+          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback, request.scope));
           const kind = f.outcome === "idle_timeout" ? "idle_timeout" : f.outcome === "aborted" ? "aborted" : "interrupted";
           throw new ChainError(kind, `${p.id} stream broke after the first token: ${f.message}`, {
             attempts,
@@ -317,7 +325,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           if (!settled) {
             // The consumer stopped pulling (client gone): stop the upstream call too.
             controller.abort(new Error("consumer stopped reading"));
-            fail(p, model, "stream", { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined }, roundMs(performance.now() - t0), fallback);
+            fail(p, model, "stream", { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined }, roundMs(performance.now() - t0), fallback, request.scope);
           }
           unlink();
           void upstream.return?.(undefined)?.catch(() => {});
@@ -353,13 +361,11 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
           const latencyMs = roundMs(performance.now() - t0);
           const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
-          attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback));
+          attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback, request.scope));
           return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, true);
-          attempts.push(fail(p, request.model, "embed", f, roundMs(performance.now() - t0), fallback));
-          if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-          if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+          failBeforeOutput(p, request.model, "embed", f, t0, fallback, request.scope, attempts, end);
         } finally {
           clearTimeout(timer);
           unlink();

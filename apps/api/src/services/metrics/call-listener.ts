@@ -4,20 +4,20 @@
  * and never throws (the chain swallows listener errors anyway).
  */
 import type { Logger } from "pino";
-import { currentScope, noteUpstreamCall } from "../../infra/request-scope.ts";
+import { noteUpstreamCall } from "../../infra/request-scope.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import type { MetricsService } from "./metrics-service.ts";
 
 export function observeProviderCalls(chain: ProviderChain, metrics: MetricsService, log: Logger): () => void {
   return chain.onCall((record) => {
-    const fallbackFrom = noteUpstreamCall(record);
+    const fallbackFrom = noteUpstreamCall(record.scope, record);
     metrics.recordCall(record, fallbackFrom);
     // Failures are worth a line of their own; successes are in the request's access line.
     const level = record.outcome === "success" || record.outcome === "aborted" ? "debug" : "info";
     if (!log.isLevelEnabled(level)) return;
     log[level](
       {
-        reqId: currentScope()?.requestId,
+        reqId: record.scope?.requestId,
         provider: record.provider,
         model: record.model,
         mode: record.mode,
