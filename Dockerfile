@@ -70,4 +70,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is PID 1 (no npm in between), so SIGTERM reaches the server's shutdown handler.
-CMD ["node", "--enable-source-maps", "apps/api/dist/main.js"]
+# The young generation's size is run-node.sh's too (it must be on node's command line).
+CMD ["node", "--max-semi-space-size=16", "--enable-source-maps", "apps/api/dist/main.js"]

@@ -10,6 +10,11 @@
 #   ~10% CPU per request.)
 # - glibc's settings for when jemalloc is absent: two arenas, and freed memory at the top
 #   of the heap handed back.
+# - A young generation of 2 × 16 MB (--max-semi-space-size=16): Node 20's default; Node 24
+#   lets it grow to 128 MB under load, all of it resident, and promotes more into the old
+#   generation besides (docs/performance.md, "Under load"). V8 sizes the young generation
+#   when it creates the heap, so this has to be on node's command line: set at run time
+#   (infra/v8-flags.ts) it is ignored. A later --max-semi-space-size in the arguments wins.
 #
 # An LD_PRELOAD or MALLOC_* already in the environment is kept (LD_PRELOAD= opts out of
 # jemalloc); NODE names the node binary (default: node on the PATH). exec: node keeps this
@@ -25,4 +30,4 @@ fi
 export MALLOC_CONF="${MALLOC_CONF:-background_thread:true,narenas:2}"
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
-exec "${NODE:-node}" "$@"
+exec "${NODE:-node}" --max-semi-space-size=16 "$@"

@@ -141,12 +141,15 @@ describe("Dockerfile", () => {
     expect(envNames.filter((name) => !variables.includes(name) && !ALLOCATOR.includes(name))).toEqual([]);
   });
 
-  it("runs node on jemalloc with the settings npm start uses (scripts/run-node.sh)", () => {
+  it("runs node on jemalloc and with the node flags npm start uses (scripts/run-node.sh)", () => {
     const env = envOf(finalStage);
     const script = read("apps/api/scripts/run-node.sh");
     expect(finalStage.some((l) => l.includes("libjemalloc2"))).toBe(true);
     expect(script).toContain(env["LD_PRELOAD"]!);
     expect(script).toContain(`MALLOC_CONF="\${MALLOC_CONF:-${env["MALLOC_CONF"]}}"`);
+    const cmd = JSON.parse(finalStage.find((l) => l.startsWith("CMD "))!.slice(4)) as string[];
+    const scriptFlags = /exec "\$\{NODE:-node\}" (.*) "\$@"/.exec(script)![1]!.split(" ");
+    expect(cmd.slice(1, 1 + scriptFlags.length)).toEqual(scriptFlags);
   });
 
   it(".dockerignore keeps secrets, local state, dependencies, tests and screenshots out", () => {

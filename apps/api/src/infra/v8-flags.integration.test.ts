@@ -1,7 +1,8 @@
 /**
- * The old generation is collected before it grows far beyond what is live: what keeps a
- * server's RSS flat under load (v8-flags.ts). Runs in a child process, since V8 flags are
- * per process and this one is vitest's.
+ * The heap is collected before it grows far beyond what is live: what keeps a server's RSS
+ * flat under load (v8-flags.ts, and the young generation's size from scripts/run-node.sh).
+ * Runs in a child process started as the server is, since V8 flags are per process and this
+ * one is vitest's.
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -10,37 +11,43 @@ import { expect, it } from "vitest";
 
 const run = promisify(execFile);
 const V8_FLAGS = fileURLToPath(new URL("./v8-flags.ts", import.meta.url));
+const RUN_NODE = fileURLToPath(new URL("../../scripts/run-node.sh", import.meta.url));
 
-// ~50 MB that stays, and a churn of objects that live through a few young-generation
-// collections (so they are promoted) and then die, like a request's state under load.
+// ~50 MB that stays, the full collection main.ts runs once start-up is done, then a churn of
+// objects that live through a few young-generation collections (so they are promoted) and
+// then die, like a request's state under load. It returns to the event loop as a server
+// does between requests: V8 13 (Node 24) finishes a full collection's marking in a task
+// there, and a loop that never yields runs on until the heap's hard limit.
 const CHURN = `
 import v8 from "node:v8";
-const flags = process.env.V8_FLAGS ? await import(process.env.V8_FLAGS) : undefined;
+const flags = await import(process.env.V8_FLAGS);
 const live = Array.from({ length: 40 }, () => Array.from({ length: 13000 }, (_, i) => ({ i, s: "x" + i })));
+flags.collectStartupGarbage();
 const ring = new Array(60000);
 let peak = 0;
 for (let n = 0; n < 900000; n++) {
   ring[n % ring.length] = { n, payload: new Array(64).fill(n), text: "request " + n };
-  if (n % 1000 === 0) peak = Math.max(peak, v8.getHeapStatistics().total_heap_size);
+  if (n % 1000 === 0) {
+    peak = Math.max(peak, v8.getHeapStatistics().total_heap_size);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 // What was live during the churn (the ring included), measured after one full collection.
-if (flags) flags.collectStartupGarbage();
+flags.collectStartupGarbage();
 console.log(JSON.stringify({ peak, live: v8.getHeapStatistics().used_heap_size, kept: live.length + ring.length }));
 `;
 
-// Holds on Node 20 and 22 (V8 ≤ 12). On Node 24 (V8 13) the same churn still peaks near 4×
-// live with this setting, even with Node 20's young-generation size: the cap is not yet
-// effective there (docs/performance.md, "Memory"), so the claim is not made for it.
-const V8_CAP_HOLDS = Number(process.versions.node.split(".")[0]) < 24;
-
-it.skipIf(!V8_CAP_HOLDS)("collects promoted garbage before the heap grows far past what is live", async () => {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHURN], {
-    env: { ...process.env, V8_FLAGS },
+it("collects promoted garbage before the heap grows far past what is live", async () => {
+  const { stdout } = await run("sh", [RUN_NODE, "--import", "tsx", "--input-type=module", "-e", CHURN], {
+    env: { ...process.env, NODE: process.execPath, V8_FLAGS },
     cwd: fileURLToPath(new URL("../..", import.meta.url)),
   });
   const { peak, live } = JSON.parse(stdout) as { peak: number; live: number };
   const mb = (b: number) => b / 1048576;
-  // Old generation up to 1.5× live, plus the young generation (up to 32 MB) and slack.
-  // Default V8 on a large host lets this churn reach ~360 MB over ~85 MB live.
-  expect(mb(peak)).toBeLessThan(mb(live) * 1.75 + 48);
+  // Marking starts once the old generation is 1.5× live; what the churn allocates while it
+  // runs alongside comes on top (about 2× live in all on Node 24, whose faster code
+  // allocates more meanwhile), then the young generation (32 MB) and slack. Over ~80 MB
+  // live, default V8 on a large host lets this churn reach ~370 MB; Node 24 with its own
+  // young generation (up to 128 MB) ~280 MB.
+  expect(mb(peak)).toBeLessThan(mb(live) * 2.25 + 48);
 }, 60_000);

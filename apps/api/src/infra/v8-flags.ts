@@ -14,7 +14,9 @@
  * capped at 50% (never less than V8's minimum step of a few MB) collects that garbage
  * sooner at no CPU cost bench:memory could measure; 25% held ~15 MB less but cost ~15% CPU
  * per request, 100% saved little. Unlike --max-old-space-size this sets no ceiling, and
- * does not shrink the young generation (which costs throughput).
+ * does not shrink the young generation (which costs throughput). The young generation's
+ * size is set on node's command line instead (scripts/run-node.sh, the Dockerfile's CMD):
+ * V8 reads it only when it creates the heap, before this module runs.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
