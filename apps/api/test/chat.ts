@@ -1,4 +1,5 @@
-/** Helpers for chat tests: read a chat.stream subscription to its end, or drop it midway. */
+/** Helpers for chat tests: read a chat.stream subscription (or a /ws/chat chat) to its end, or drop it midway. */
+import WebSocket from "ws";
 import type { TChatStreamEvent, TChatStreamInput } from "@switchboard/schema";
 import type { SwitchboardClient } from "@switchboard/client";
 import { collectEvents } from "./subscription.ts";
@@ -9,6 +10,26 @@ export function collectStream(client: SwitchboardClient, input: TChatStreamInput
     (handlers) => client.chat.stream.subscribe(input, handlers),
     (event) => event.type === "chat_complete" || event.type === "error",
   );
+}
+
+/** One /ws/chat chat on a new socket signed in with `token`: every message until the chat's end. */
+export async function socketChat(baseUrl: string, token: string, chat: Record<string, unknown>): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws/chat`, ["switchboard", `bearer.${token}`]);
+  const messages: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    return await new Promise((resolve, reject) => {
+      ws.on("message", (data) => {
+        const m = JSON.parse(data.toString());
+        if (m.type === "auth_ok") return ws.send(JSON.stringify({ type: "chat", ...chat }));
+        messages.push(m);
+        if (m.type === "chat_complete" || m.type === "error") resolve(messages);
+      });
+      ws.once("error", reject);
+      ws.once("close", () => reject(new Error(`socket closed; got ${JSON.stringify(messages)}`)));
+    });
+  } finally {
+    ws.close();
+  }
 }
 
 export const textOf = (events: TChatStreamEvent[]) => events.map((e) => (e.type === "chat_delta" ? e.delta : "")).join("");

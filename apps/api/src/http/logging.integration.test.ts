@@ -1,15 +1,19 @@
 /**
  * Structured logs as written: a real Switchboard logs into a captured stream while real
  * requests go through it; the test reads the JSON lines back. One access line per request
- * with request id, user id, procedure or route, provider, latency and outcome; no password,
- * token or key anywhere.
+ * with request id, user id, procedure or route, provider, latency and outcome — a gateway
+ * call over a WebSocket too, which is also counted in /metrics; no password, token or key
+ * anywhere.
  */
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createSwitchboardClient } from "@switchboard/client";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
-import { collectStream, eventually } from "../../test/chat.ts";
+import { collectStream, eventually, socketChat } from "../../test/chat.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation } from "../../test/http.ts";
+import { parsePrometheusText, samplesNamed } from "../../test/prometheus-parser.ts";
 import { createLogger } from "../infra/logger.ts";
 
 type Line = Record<string, unknown>;
@@ -135,6 +139,86 @@ describe("access log", () => {
     ]) {
       expect(text.includes(secret), `log contains ${secret.slice(0, 12)}…`).toBe(false);
     }
+  });
+});
+
+/** The sum of a /metrics series' samples that carry `labels` (0 when there is none yet). */
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const families = parsePrometheusText(await (await fetch(`${t.url}/metrics`)).text());
+  return samplesNamed(families, name)
+    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + Number(s.value), 0);
+}
+
+/** The one access line `pred` picks, once it is written (a socket call ends after its last message). */
+async function oneLine(pred: (l: Line) => boolean, what: string): Promise<Line> {
+  const line = await eventually(async () => requestLines(pred)[0], what);
+  expect(requestLines(pred)).toHaveLength(1);
+  return line;
+}
+
+/** The request-log row of a request id, once the batch writer wrote it. */
+async function rowOf(requestId: string) {
+  await t.app.deps.requestLog.flush();
+  return t.app.deps.db.prisma.requestLog.findFirst({ where: { requestId } });
+}
+
+describe("calls over a WebSocket", () => {
+  it("writes one line per /ws/chat chat with the route and id of its row, and counts it in the gateway metrics", async () => {
+    const user = await t.userWithRole("USER");
+    const counted = () => Promise.all([
+      metric("switchboard_gateway_requests_total", { surface: "ws", outcome: "success" }),
+      metric("switchboard_http_requests_total", { method: "WS", route: "/ws/chat", status: "200" }),
+      metric("switchboard_gateway_requests_total", { surface: "ws", outcome: "BAD_REQUEST" }),
+    ]);
+    const before = await counted();
+
+    expect((await socketChat(t.url, user.token, { message: "hello socket log" })).at(-1)?.type).toBe("chat_complete");
+    const line = await oneLine((l) => l["method"] === "WS" && l["userId"] === user.id && l["status"] === 200, "the chat's access line");
+    expect(line).toMatchObject({
+      level: 30,
+      route: "/ws/chat",
+      url: "/ws/chat",
+      procedure: "chat.stream",
+      outcome: "success",
+      stream: true,
+      provider: "beta",
+      providerOutcome: "success",
+      upstreamCalls: 1,
+    });
+    expect(line["overheadMs"]).toEqual(expect.any(Number));
+    expect(line["overheadMs"] as number).toBeLessThanOrEqual(line["ms"] as number);
+    expect(await rowOf(line["reqId"] as string)).toMatchObject({ method: "WS", route: "/ws/chat", userId: user.id, status: 200, stream: true });
+
+    // A refused chat: its status and code, as HTTP would answer.
+    expect((await socketChat(t.url, user.token, { message: "" })).at(-1)).toMatchObject({ type: "error", code: "BAD_REQUEST" });
+    const refused = await oneLine((l) => l["method"] === "WS" && l["userId"] === user.id && l["status"] === 400, "the refusal's access line");
+    expect(refused).toMatchObject({ route: "/ws/chat", outcome: "BAD_REQUEST" });
+
+    const after = await counted();
+    expect(after[0] - before[0]).toBe(1);
+    expect(after[1] - before[1]).toBe(1);
+    expect(after[2] - before[2]).toBe(1);
+  });
+
+  it("writes one line per chat.* call over tRPC's WebSocket, named by its procedure, and counts it as tRPC", async () => {
+    const user = await t.userWithRole("USER");
+    const counted = () => Promise.all([
+      metric("switchboard_gateway_requests_total", { surface: "trpc", outcome: "success" }),
+      metric("switchboard_http_requests_total", { method: "WS", route: "chat.stream", status: "200" }),
+    ]);
+    const before = await counted();
+
+    const client = createSwitchboardClient({ url: t.url, token: user.token, transport: "websocket", WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+    expect((await collectStream(client, { message: "over trpc's socket" })).at(-1)?.type).toBe("chat_complete");
+    const line = await oneLine((l) => l["method"] === "WS" && l["userId"] === user.id, "the call's access line");
+    expect(line).toMatchObject({ route: "chat.stream", url: "/trpc", procedure: "chat.stream", status: 200, outcome: "success", stream: true, provider: "beta", upstreamCalls: 1 });
+    expect(line["overheadMs"]).toEqual(expect.any(Number));
+    expect(await rowOf(line["reqId"] as string)).toMatchObject({ method: "WS", route: "chat.stream", userId: user.id, status: 200 });
+
+    const after = await counted();
+    expect(after[0] - before[0]).toBe(1);
+    expect(after[1] - before[1]).toBe(1);
   });
 });
 

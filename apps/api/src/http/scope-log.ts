@@ -1,39 +1,115 @@
 /**
- * The request-log row of a finished request scope, for every transport that runs gateway
- * calls: an HTTP request (telemetry.ts) or a call over a WebSocket (ws/socket-turn.ts). The
- * scope says who asked, for which model, the upstream calls and the response body; the
- * transport adds what only it knows.
+ * The end of a request scope, for every transport that runs gateway calls: an HTTP request
+ * (telemetry.ts) or a call over a WebSocket (ws/socket-turn.ts). One function records the
+ * request's metrics, its request-log row and its one access-log line, so a call is counted
+ * and logged alike whichever way it came. The scope says who asked, for which model, the
+ * upstream calls and the response body; the transport adds what only it knows.
  */
-import type { RequestScope } from "../infra/request-scope.ts";
-import type { RequestLogService } from "../services/request-log/index.ts";
+import { performance } from "node:perf_hooks";
+import type { AppDeps } from "../deps.ts";
+import { overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
+import type { Surface } from "../services/metrics/prometheus.ts";
+import { errorCodeOf } from "./error-map.ts";
 
-export interface ScopeEnd {
-  method: string;
-  route: string;
-  status: number;
-  errorCode: string | undefined;
-  durationMs: number;
-  ip: string | undefined;
-  /** Given only when the log keeps bodies (so nothing is serialized otherwise). */
-  requestBody?: string | undefined;
+/** chat.* and consensus.* procedures: logged and measured as gateway calls, whatever the transport. */
+export const isGatewayProcedure = (p: string) => p.startsWith("chat.") || p.startsWith("consensus.");
+
+/** A request that gets a request-log row: a gateway call, or a route that ran one (legacy routes). */
+export const isLogged = (scope: RequestScope) => scope.gateway || scope.procedures.some(isGatewayProcedure);
+
+export const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Where the access-log line goes: the request's logger, which names the request id. */
+export interface LineLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
 }
 
-export function logScope(requestLog: RequestLogService, scope: RequestScope, end: ScopeEnd): void {
+export interface ScopeEnd {
+  /** The HTTP method, or WS for a call over a WebSocket. */
+  method: string;
+  /** The route pattern (`/trpc/:path`, never a URL): a metrics label and the line's route. */
+  route: string;
+  /** The route the request-log row shows (a tRPC call's procedures); `route` when not given. */
+  rowRoute?: string | undefined;
+  /** The path the client called. */
+  url: string;
+  /** The gateway metrics' `surface` label. */
+  surface: Surface;
+  status: number;
+  /** False when the client left before the whole response was sent. */
+  completed: boolean;
+  /** The overhead the response's headers carried, when they were sent before the end. */
+  headerOverheadMs?: number | undefined;
+  ip: string | undefined;
+  /** Read only when the log keeps bodies (so nothing is serialized otherwise). */
+  requestBody: () => string | undefined;
+}
+
+type EndDeps = Pick<AppDeps, "metrics" | "requestLog">;
+
+export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeEnd): void {
+  try {
+    const durationMs = performance.now() - scope.startedAt;
+    const { status } = end;
+    const errorCode = status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode;
+    deps.metrics.recordHttp(end.method, end.route, status, durationMs);
+
+    let overhead: number | undefined;
+    if (scope.gateway) {
+      // A stream's overhead is Switchboard's time before upstream; what follows is upstream's pace.
+      overhead = scope.stream ? (preUpstreamMs(scope) ?? end.headerOverheadMs ?? overheadMs(scope)) : (end.headerOverheadMs ?? overheadMs(scope));
+      deps.metrics.recordRequest(end.surface, {
+        durationMs,
+        overheadMs: overhead,
+        errorCode,
+        clientClosed: !end.completed && errorCode === undefined,
+        at: Date.now(),
+      });
+    }
+
+    // The request-log row (written in batches by the request log; nothing here waits).
+    if (isLogged(scope)) logRow(deps, scope, end, errorCode, durationMs);
+
+    const last = scope.calls.at(-1);
+    const fields = {
+      method: end.method,
+      route: end.route,
+      url: end.url,
+      ...(scope.procedures.length > 0 ? { procedure: scope.procedures.join(",") } : {}),
+      userId: scope.userId ?? null,
+      status,
+      outcome: errorCode ?? (end.completed ? "success" : "client_closed"),
+      ms: round(durationMs),
+      ...(overhead !== undefined ? { overheadMs: round(overhead) } : {}),
+      ...(last ? { provider: last.provider, providerOutcome: last.outcome, upstreamCalls: scope.calls.length } : {}),
+      ...(scope.stream ? { stream: true } : {}),
+    };
+    if (status >= 500) log.warn(fields, "request");
+    else log.info(fields, "request");
+  } catch (err) {
+    log.error({ err }, "request telemetry failed");
+  }
+}
+
+function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: string | undefined, durationMs: number): void {
+  const { requestLog } = deps;
   const response = scope.responseBody;
   requestLog.record({
     requestId: scope.requestId,
     method: end.method,
-    route: end.route,
+    route: end.rowRoute ?? end.route,
     userId: scope.userId,
     keyId: scope.keyId,
     model: scope.model,
     status: end.status,
-    errorCode: end.errorCode,
+    errorCode,
     startedAt: scope.startedAt,
-    durationMs: end.durationMs,
+    durationMs,
     stream: scope.stream,
     ip: end.ip,
     calls: scope.calls,
-    ...(requestLog.storeBodies ? { requestBody: end.requestBody, responseBody: typeof response === "function" ? response() : response } : {}),
+    ...(requestLog.storeBodies ? { requestBody: end.requestBody(), responseBody: typeof response === "function" ? response() : response } : {}),
   });
 }

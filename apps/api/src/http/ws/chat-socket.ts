@@ -8,8 +8,8 @@
  * Each chat runs chat.stream through a server-side caller, so the role guard, validation,
  * per-user rate limit and emergency stop are the procedure's. Several chats may run on one
  * socket at once; events of a chat carry the `id` the client gave it. Closing the socket
- * aborts every upstream call it started. Each chat is logged as a request of its own
- * (socket-turn.ts): route /ws/chat, method WS.
+ * aborts every upstream call it started. Each chat is logged and measured as a request of
+ * its own (socket-turn.ts): route /ws/chat, method WS, surface ws.
  *
  * Abuse is answered, never crashed on: a malformed frame, an unknown type or a message over
  * the rate cap gets an `error`, and after a few such strikes the socket is closed with 1008;
@@ -171,6 +171,8 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       const turn = new SocketTurn(deps, {
         requestId: `${request.id}:${++turns}`,
         route: "/ws/chat",
+        url: "/ws/chat",
+        surface: "ws",
         ip: request.ip,
         stream: true,
         requestBody: () => JSON.stringify(message),
@@ -236,7 +238,8 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         if (streamOpen) deps.metrics.streamClosed();
         releaseSlot?.();
         chats.delete(id);
-        turn.end(status);
+        // A chat the socket's close cut short was not answered in full.
+        turn.end(status, !closed);
       }
     }
 

@@ -2,30 +2,35 @@
  * A gateway call made over a WebSocket — a /ws/chat chat, a chat.* or consensus.* call over
  * tRPC's WebSocket — logged as an HTTP request is: it has a request scope of its own, handed
  * to the layers below (the tRPC context's `req.scope`), where they note the user, model,
- * upstream calls, error code and (when kept) the response body, and it ends in one request-log row, so it shows in the Logs page and
- * in spend like any other call. A socket has no HTTP status: the row carries the status
- * the same outcome gets over HTTP — 200 once the stream opened (a failure reported in it is
- * the row's error code, as for SSE), else the refusal's.
+ * upstream calls, error code and (when kept) the response body. It ends as an HTTP request
+ * does (scope-log.ts): one request-log row, so it shows in the Logs page and in spend like any
+ * other call, one access-log line and the gateway metrics, with method WS and the row's route.
+ * A socket has no HTTP status: the turn carries the status the same outcome gets over HTTP —
+ * 200 once the stream opened (a failure reported in it is the error code, as for SSE), else
+ * the refusal's.
  */
-import { performance } from "node:perf_hooks";
 import type { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { AppDeps } from "../../deps.ts";
 import { newScope, type RequestScope } from "../../infra/request-scope.ts";
 import type { AuthedUser, CallRunner } from "../../trpc/context.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
-import { errorCodeOf } from "../error-map.ts";
-import { logScope } from "../scope-log.ts";
-import { isGatewayProcedure } from "../telemetry.ts";
+import type { Surface } from "../../services/metrics/prometheus.ts";
+import { endScope, isGatewayProcedure } from "../scope-log.ts";
 
 /** The method a socket call's row shows, beside its route (the endpoint or the procedure). */
 const SOCKET_METHOD = "WS";
 
-type TurnDeps = Pick<AppDeps, "requestLog">;
+type TurnDeps = Pick<AppDeps, "requestLog" | "metrics" | "log">;
 
 export interface TurnStart {
   requestId: string;
+  /** The row's route: the endpoint (/ws/chat) or the procedure. */
   route: string;
+  /** The path the socket was opened on. */
+  url: string;
+  /** The gateway metrics' `surface` label: the protocol spoken on the socket. */
+  surface: Surface;
   ip: string | undefined;
   stream: boolean;
   /** Known when the socket was signed in once for all its calls (tRPC); else the call notes it. */
@@ -50,34 +55,52 @@ export class SocketTurn {
     }
   }
 
-  /** `source` as it is; the turn ends (200) with it, however it ends. */
+  /**
+   * `source` as it is; the turn ends (200) with it, however it ends: completed when the
+   * source ran out or failed, cut short when the client stopped reading (unsubscribed, left).
+   */
   async *stream<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
     const iterator = source[Symbol.asyncIterator]();
+    let completed = false;
     try {
       for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
+        let next: IteratorResult<T>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          completed = true;
+          throw error;
+        }
+        if (next.done) {
+          completed = true;
+          return;
+        }
         yield next.value;
       }
     } finally {
       await iterator.return?.()?.catch(() => {});
-      this.end(200);
+      this.end(200, completed);
     }
   }
 
-  /** Writes the turn's row; only the first call counts. */
-  end(status: number): void {
+  /**
+   * Ends the turn: its metrics, row and access-log line; only the first call counts.
+   * `completed` is false when the client left before the answer was sent in full.
+   */
+  end(status: number, completed = true): void {
     if (this.ended) return;
     this.ended = true;
-    const { scope } = this;
-    logScope(this.deps.requestLog, scope, {
+    const { scope, start } = this;
+    // The line names the turn's own id, which its row carries too.
+    endScope(this.deps, this.deps.log.child({ reqId: scope.requestId }), scope, {
       method: SOCKET_METHOD,
-      route: this.start.route,
+      route: start.route,
+      url: start.url,
+      surface: start.surface,
       status,
-      errorCode: status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode,
-      durationMs: performance.now() - scope.startedAt,
-      ip: this.start.ip,
-      ...(this.deps.requestLog.storeBodies ? { requestBody: this.start.requestBody() } : {}),
+      completed,
+      ip: start.ip,
+      requestBody: start.requestBody,
     });
   }
 }
@@ -96,6 +119,8 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
     const turn = new SocketTurn(deps, {
       requestId: socket.requestId(),
       route: call.path,
+      url: "/trpc",
+      surface: "trpc",
       ip: socket.ip,
       stream: call.type === "subscription",
       user: socket.user,

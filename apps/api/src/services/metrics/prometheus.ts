@@ -27,7 +27,8 @@ export interface PrometheusSources {
   health?: () => Record<string, { state: "unknown" | "reachable" | "unreachable"; latencyMs: number | null }>;
 }
 
-export type Surface = "trpc" | "openai";
+/** The protocol a gateway request spoke: tRPC (over HTTP or its WebSocket), the OpenAI dialect, or /ws/chat. */
+export type Surface = "trpc" | "openai" | "ws";
 
 export type PrometheusMetrics = ReturnType<typeof createPrometheusMetrics>;
 

@@ -13,6 +13,7 @@ import type { TChatStreamEvent } from "@switchboard/schema";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
 import { collectEvents } from "../../../test/subscription.ts";
+import { socketChat } from "../../../test/chat.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 
@@ -63,26 +64,6 @@ function sseData(text: string): any[] { // eslint-disable-line @typescript-eslin
     .split("\n\n")
     .filter((block) => block.startsWith("data: ") && block !== "data: [DONE]")
     .map((block) => JSON.parse(block.slice("data: ".length)));
-}
-
-/** One /ws/chat chat on a new socket signed in with `token`: every message until the chat's end. */
-async function socketChat(app: TestApp, token: string, chat: Record<string, unknown>): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const ws = new WebSocket(`${app.url.replace(/^http/, "ws")}/ws/chat`, ["switchboard", `bearer.${token}`]);
-  const messages: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    return await new Promise((resolve, reject) => {
-      ws.on("message", (data) => {
-        const m = JSON.parse(data.toString());
-        if (m.type === "auth_ok") return ws.send(JSON.stringify({ type: "chat", ...chat }));
-        messages.push(m);
-        if (m.type === "chat_complete" || m.type === "error") resolve(messages);
-      });
-      ws.once("error", reject);
-      ws.once("close", () => reject(new Error(`socket closed; got ${JSON.stringify(messages)}`)));
-    });
-  } finally {
-    ws.close();
-  }
 }
 
 const detailOf = async (token: string, id: string) => (await trpcQuery(a.url, "logs.get", { id }, bearer(token))).body.result.data;
@@ -301,7 +282,7 @@ describe("streams and sockets", () => {
 
   it("logs each /ws/chat chat as a request: user, key, model, provider, tokens, cost; counted in usage.summary", async () => {
     const talker = await a.userWithRole("USER");
-    const messages = await socketChat(a, talker.token, { message: "hello over a socket" });
+    const messages = await socketChat(a.url, talker.token, { message: "hello over a socket" });
     const complete = messages.at(-1)!;
     expect(complete.type).toBe("chat_complete");
     const row = await logged(talker.token, {}, (r) => r.route === "/ws/chat");
@@ -323,9 +304,9 @@ describe("streams and sockets", () => {
     // With an API key: the row names it. A refused chat is a row with the status HTTP gives it.
     const key = (await a.client(talker.token).keys.create.mutate({ name: "socket" })).key;
     const keyId = (await a.client(talker.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;
-    expect((await socketChat(a, key, { message: "hello with a key" })).at(-1)!.type).toBe("chat_complete");
+    expect((await socketChat(a.url, key, { message: "hello with a key" })).at(-1)!.type).toBe("chat_complete");
     expect(await logged(talker.token, { keyId }, (r) => r.route === "/ws/chat")).toMatchObject({ userId: talker.id, keyId, status: 200 });
-    expect((await socketChat(a, talker.token, { message: "" })).at(-1)).toMatchObject({ type: "error", code: "BAD_REQUEST" });
+    expect((await socketChat(a.url, talker.token, { message: "" })).at(-1)).toMatchObject({ type: "error", code: "BAD_REQUEST" });
     expect(await logged(talker.token, { status: 400 }, (r) => r.route === "/ws/chat")).toMatchObject({ errorCode: "BAD_REQUEST", stream: true, costUsd: 0 });
   });
 
@@ -351,7 +332,7 @@ describe("streams and sockets", () => {
   it("stores no bodies for streams and sockets where bodies are off", async () => {
     const quiet = await a.userWithRole("USER");
     expect((await chat(b, quiet.token, { stream: true })).status).toBe(200);
-    expect((await socketChat(b, quiet.token, { message: "nothing of this is kept" })).at(-1)!.type).toBe("chat_complete");
+    expect((await socketChat(b.url, quiet.token, { message: "nothing of this is kept" })).at(-1)!.type).toBe("chat_complete");
     const streamed = await logged(quiet.token, {}, (r) => r.route === "/v1/chat/completions");
     const socket = await logged(quiet.token, {}, (r) => r.route === "/ws/chat");
     for (const row of [streamed, socket]) {
