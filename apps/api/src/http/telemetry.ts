@@ -2,13 +2,15 @@
  * Per-request telemetry: opens the request scope (infra/request-scope.ts), sets
  * `x-switchboard-overhead-ms` on every gateway response just before its headers leave
  * (hijacked SSE responses included), and when the response closes ends the scope: the
- * request's metrics, request-log row and one access-log line (scope-log.ts). Registered
- * first, so requests refused by later hooks (an emergency freeze) are counted and logged too.
+ * request's metrics, request-log row and one access-log line (scope-log.ts). When the request
+ * log keeps bodies, it also keeps the response body as sent. Registered first, so requests
+ * refused by later hooks (an emergency freeze) are counted and logged too.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, type RequestScope } from "../infra/request-scope.ts";
+import { MAX_BODY_CHARS } from "../services/request-log/index.ts";
 import { endScope, isGatewayProcedure, isLogged, round } from "./scope-log.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
@@ -54,6 +56,7 @@ export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): vo
       const { scope } = request;
       if (!scope || !isLogged(scope)) return done(null, payload);
       if (typeof payload === "string") scope.responseBody = payload;
+      else if (isFetchResponse(payload)) return done(null, keepJsonBody(scope, payload));
       done(null, payload);
     });
   }
@@ -92,8 +95,40 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
     completed: reply.raw.writableFinished,
     headerOverheadMs: headerOverhead,
     ip: request.ip,
-    requestBody: () => (request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url)),
+    requestBody: () => bodyOf(request),
   });
+}
+
+/** The body as the client sent it: /trpc keeps the JSON text for tRPC to parse, other routes parse it. */
+function bodyOf(request: FastifyRequest): string | undefined {
+  if (typeof request.body === "string") return request.body;
+  return request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url);
+}
+
+/** Checked as Fastify checks it, so a Response from another realm counts too. */
+const isFetchResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === "[object Response]";
+
+/**
+ * tRPC's Fastify adapter answers with a fetch Response, whose body is a stream: its JSON is
+ * kept as it passes to the client, up to what the log stores. Event streams are left alone:
+ * their body is the answer they add up to (trpc/telemetry.ts).
+ */
+function keepJsonBody(scope: RequestScope, payload: Response): Response {
+  if (!payload.body || !String(payload.headers.get("content-type")).startsWith("application/json")) return payload;
+  const decoder = new TextDecoder();
+  let text = "";
+  const tap = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      if (text.length < MAX_BODY_CHARS) text += decoder.decode(chunk, { stream: true });
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (text.length < MAX_BODY_CHARS) text += decoder.decode();
+    },
+  });
+  const kept = new Response(payload.body.pipeThrough(tap), { status: payload.status, statusText: payload.statusText, headers: payload.headers });
+  scope.responseBody = () => text || undefined;
+  return kept;
 }
 
 function queryOf(url: string): string | undefined {

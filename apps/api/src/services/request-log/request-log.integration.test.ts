@@ -160,6 +160,22 @@ describe("request log", () => {
     }
   });
 
+  it("keeps the JSON a chat.send over HTTP answered, as the client received it (refusals too)", async () => {
+    const sender = await a.userWithRole("USER");
+    const sent = await trpcMutation(a.url, "chat.send", { message: "keep my answer" }, bearer(sender.token));
+    expect(sent.status).toBe(200);
+    const row = await logged(sender.token, {}, (r) => r.route === "chat.send" && r.status === 200);
+    const detail = await detailOf(sender.token, row.id);
+    expect(JSON.parse(detail.requestBody)).toEqual({ message: "keep my answer" });
+    expect(JSON.parse(detail.responseBody)).toEqual(sent.body);
+    expect(sent.body.result.data.content).toBeTruthy();
+
+    const refused = await trpcMutation(a.url, "chat.send", { message: "" }, bearer(sender.token));
+    expect(refused.status).toBe(400);
+    const refusedRow = await logged(sender.token, { status: 400 }, (r) => r.route === "chat.send");
+    expect(JSON.parse((await detailOf(sender.token, refusedRow.id)).responseBody)).toEqual(refused.body);
+  });
+
   it("records refusals with their status and code, and filters by status", async () => {
     const key = (await a.client(user.token).keys.create.mutate({ name: "narrow", scopes: ["models"] })).key;
     expect((await chat(a, key)).status).toBe(403);
