@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, type RequestScope } from "../infra/request-scope.ts";
 import { MAX_BODY_CHARS } from "../services/request-log/index.ts";
+import type {} from "../trpc/request-decorations.ts";
 import { endScope, isGatewayProcedure, isLogged, round } from "./scope-log.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
@@ -38,13 +39,6 @@ function beforeHeaders(res: ServerResponse, listener: (headers: OutgoingHttpHead
 
 const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResponse) =>
   String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** What the request learns about itself as it runs (infra/request-scope.ts); opened by the first hook. */
-    scope: RequestScope | undefined;
-  }
-}
 
 type TelemetryDeps = Pick<AppDeps, "metrics" | "requestLog">;
 
