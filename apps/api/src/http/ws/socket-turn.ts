@@ -8,7 +8,7 @@
  * the row's error code, as for SSE), else the refusal's.
  */
 import { performance } from "node:perf_hooks";
-import type { TRPCError } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { AppDeps } from "../../deps.ts";
 import { newScope, type RequestScope } from "../../infra/request-scope.ts";
@@ -105,7 +105,8 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
     try {
       result = await run(turn.scope);
     } catch (error) {
-      turn.end(500);
+      // A refusal thrown by a layer of the runner (the stream slot) keeps its status.
+      turn.end(error instanceof TRPCError ? refusalStatus(error) : 500);
       throw error;
     }
     if (!result.ok) turn.end(refusalStatus(result.error));
