@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
 import { errorCodeOf } from "./error-map.ts";
+import type {} from "../trpc/request-decorations.ts";
 import { logScope } from "./scope-log.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
@@ -43,13 +44,6 @@ function beforeHeaders(res: ServerResponse, listener: (headers: OutgoingHttpHead
 
 const isEventStream = (headers: OutgoingHttpHeaders | undefined, res: ServerResponse) =>
   String(headers?.["content-type"] ?? res.getHeader("content-type") ?? "").startsWith("text/event-stream");
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** What the request learns about itself as it runs (infra/request-scope.ts); opened by the first hook. */
-    scope: RequestScope | undefined;
-  }
-}
 
 type TelemetryDeps = Pick<AppDeps, "metrics" | "requestLog">;
 

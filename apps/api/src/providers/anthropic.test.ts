@@ -132,11 +132,13 @@ describe("failures", () => {
     claude.enqueue({ kind: "status", status: 400, body: anthropicError("invalid_request_error", "max_tokens: too large") });
     const error = await failure(provider().complete(ask()));
     expect(error).toMatchObject({ kind: "http_error", status: 400, message: "upstream answered 400: max_tokens: too large" });
+    // Carried in OpenAI's shape, for a pass-through caller (the OpenAI-protocol providers carry theirs as sent).
+    expect(error?.upstream).toEqual({ message: "max_tokens: too large", type: "invalid_request_error", param: null, code: null });
     claude.enqueue({ kind: "status", status: 529 });
     expect((await collect(provider())).error).toMatchObject({ kind: "http_error", status: 529, message: "upstream answered 529: Overloaded" });
     claude.enqueue({ kind: "status", status: 502, body: "<html>bad gateway</html>" });
     const bare = await failure(provider().complete(ask()));
-    expect(bare).toMatchObject({ kind: "http_error", status: 502 });
+    expect(bare).toMatchObject({ kind: "http_error", status: 502, upstream: undefined });
     expect(bare?.message).toContain("bad gateway");
   });
 

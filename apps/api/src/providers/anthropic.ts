@@ -8,7 +8,7 @@
 import { createStreamTranslator, fromAnthropicMessage, toAnthropicParams } from "./anthropic-translate.ts";
 import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
 import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
-import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest } from "./types.ts";
+import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest, type UpstreamError } from "./types.ts";
 
 export interface AnthropicConfig {
   id: string;
@@ -142,25 +142,31 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
 
 /**
  * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait); anything else
- * (529 overloaded included) an http_error with the status and the message of Anthropic's
- * `{"type": "error", "error": {"type", "message"}}` body, or the body itself.
+ * (529 overloaded included) an http_error with the status and Anthropic's error, carried in
+ * the OpenAI shape (`upstream`) so that a refusal of the caller's own request (a 400, or a 404
+ * naming an unknown model) reaches a pass-through caller as the provider worded it, as an
+ * OpenAI-protocol provider's does; a body that is no Anthropic error is quoted instead.
  */
 function statusError(reply: WireReply): ProviderError {
   if (reply.status === 429) return rateLimited(reply);
-  const detail = errorMessageOf(reply.body) ?? (reply.body.trim() || "no body");
-  return new ProviderError("http_error", `upstream answered ${reply.status}: ${truncate(detail)}`, { status: reply.status });
+  const upstream = upstreamErrorOf(reply.body);
+  const detail = upstream?.message ?? (reply.body.trim() || "no body");
+  return new ProviderError("http_error", `upstream answered ${reply.status}: ${truncate(detail)}`, { status: reply.status, ...(upstream ? { upstream } : {}) });
 }
 
 /** `event: error` after a 200 (overloaded mid-answer, say), with the same body as an error status. */
 function errorEvent(data: string): ProviderError {
-  const detail = errorMessageOf(data) ?? (data.trim() || "no detail");
-  return new ProviderError("http_error", `upstream sent an error event: ${truncate(detail)}`);
+  const upstream = upstreamErrorOf(data);
+  const detail = upstream?.message ?? (data.trim() || "no detail");
+  return new ProviderError("http_error", `upstream sent an error event: ${truncate(detail)}`, upstream ? { upstream } : {});
 }
 
-function errorMessageOf(body: string): string | undefined {
+/** Anthropic's `{"type": "error", "error": {"type", "message"}}` as OpenAI's error object; its type names carry over (invalid_request_error, not_found_error…). */
+function upstreamErrorOf(body: string): (UpstreamError & { message: string }) | undefined {
   try {
-    const message = (JSON.parse(body) as { error?: { message?: unknown } } | null)?.error?.message;
-    return typeof message === "string" ? message : undefined;
+    const error = (JSON.parse(body) as { error?: { message?: unknown; type?: unknown } } | null)?.error;
+    if (typeof error?.message !== "string") return undefined;
+    return { message: error.message, type: typeof error.type === "string" ? error.type : null, param: null, code: null };
   } catch {
     return undefined;
   }

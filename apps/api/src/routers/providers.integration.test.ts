@@ -4,7 +4,7 @@
  * at rest and masked in answers, and every kind of bad input refused with nothing saved.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
+import { anthropicError, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
@@ -187,6 +187,24 @@ describe("anthropic kind", () => {
     expect(calls[0]).toMatchObject({ id: "toolu_01", function: { name: "get_weather" } });
     expect(JSON.parse(calls.map((c) => c.function.arguments).join(""))).toEqual({ city: "Paris" });
     expect(events.flatMap((e) => e.choices.map((c) => c.finish_reason)).filter(Boolean)).toEqual(["tool_calls"]);
+  });
+
+  it("Anthropic's refusal of the request reaches a /v1 caller as Anthropic worded it, with its type, and is not retried elsewhere", async () => {
+    const user = await t.userWithRole("USER");
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { ...bearer(user.token), "content-type": "application/json" }, body: JSON.stringify(body) });
+    const before = claude.requests.length;
+    claude.enqueue({ kind: "status", status: 400, body: anthropicError("invalid_request_error", "max_tokens: 20000 > 8192, which is the maximum allowed") });
+    const refused = await post({ model: "claude-route", max_tokens: 20000, messages: [{ role: "user", content: "hi" }] });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: { message: "max_tokens: 20000 > 8192, which is the maximum allowed", type: "invalid_request_error", param: null, code: null } });
+    expect(claude.requests.length).toBe(before + 1);
+
+    // An unknown model, said in Anthropic's error body, is the caller's 404 too (a bare 404 would be the provider's).
+    claude.enqueue({ kind: "status", status: 404, body: anthropicError("not_found_error", "model: claude-nope") });
+    const streamed = await post({ model: "claude-route", stream: true, messages: [{ role: "user", content: "hi" }] });
+    expect(streamed.status).toBe(404);
+    expect(await streamed.json()).toEqual({ error: { message: "model: claude-nope", type: "not_found_error", param: null, code: null } });
   });
 
   it("a wrong Anthropic key shows as the upstream's 401 in providers.test", async () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 // Brings in the cookie plugin's request/reply typings (req.cookies, res.setCookie).
 import type {} from "@fastify/cookie";
+// Brings in request.scope (set by the HTTP telemetry hook).
+import type {} from "./request-decorations.ts";
 import type { TRPCError } from "@trpc/server";
 import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify";
 import type { FastifyReply } from "fastify";

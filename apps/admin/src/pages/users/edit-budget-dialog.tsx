@@ -4,6 +4,7 @@ import { BudgetFields, budgetDraftOf, NOT_AN_AMOUNT, parseBudgetAmount } from ".
 import { FormError } from "../../components/field.tsx";
 import { submitErrorsOf } from "../../lib/errors.ts";
 import { useUpdateBudget } from "./users-data.ts";
+import { DialogActions } from "../../components/dialog-actions.tsx";
 
 /**
  * Sets or clears a user's spending cap. The amount goes to the server as typed (an empty
@@ -48,12 +49,7 @@ export function EditBudgetDialog({ user, onClose, onDone }: { user: TUser; onClo
           />
         </div>
         <FormError message={formError} />
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>Cancel</button>
-          <button type="submit" className="btn btn-primary" disabled={update.isPending}>
-            {update.isPending ? "Saving…" : "Save budget"}
-          </button>
-        </div>
+        <DialogActions onCancel={onClose} pending={update.isPending} submitLabel="Save budget" />
       </form>
     </dialog>
   );

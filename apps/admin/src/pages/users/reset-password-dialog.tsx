@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { Field, FormError } from "../../components/field.tsx";
 import { fieldErrorsOf, messageOf } from "../../lib/errors.ts";
 import { useUpdateUser } from "./users-data.ts";
+import { DialogActions } from "../../components/dialog-actions.tsx";
 
 /** Modal (native <dialog>: focus trap and Escape for free) to set a new password for a user. */
 export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; onClose: () => void; onDone: (email: string) => void }) {
@@ -41,12 +42,7 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
           )}
         </Field>
         <FormError message={formError} />
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>Cancel</button>
-          <button type="submit" className="btn btn-primary" disabled={update.isPending}>
-            {update.isPending ? "Saving…" : "Set password"}
-          </button>
-        </div>
+        <DialogActions onCancel={onClose} pending={update.isPending} submitLabel="Set password" />
       </form>
     </dialog>
   );
