@@ -154,9 +154,9 @@ export const ZEnv = z
     CONNECTION_TIMEOUT_MS: positiveInt(300_000),
     /** How long an idle keep-alive connection is held open for its next request. */
     KEEP_ALIVE_TIMEOUT_MS: positiveInt(72_000),
-    /** Open SSE streams (subscriptions) per signed-in user on one instance; 429 beyond. */
+    /** Open streams (subscriptions over SSE or WebSocket, other streams) per signed-in user on one instance; 429 beyond. */
     STREAMS_PER_USER: positiveInt(10),
-    /** Open SSE streams per instance, all callers together; 429 beyond. */
+    /** Open streams per instance, all callers together; 429 beyond. */
     MAX_STREAMS: positiveInt(2_000),
     /** Open anonymous streams (emergency.watch without sign-in) per client IP on one instance. */
     WATCH_STREAMS_PER_IP: positiveInt(20),

@@ -8,11 +8,11 @@ import { fastifyRequestHandler, type FastifyTRPCPluginOptions } from "@trpc/serv
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import type { AppRouter } from "../routers/index.ts";
-import { AppError } from "../services/errors.ts";
 import { resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { acceptOnlyJson } from "./body-limits.ts";
 import { declareFeature } from "./route-features.ts";
+import { takeStreamSlot } from "./stream-slots.ts";
 
 export async function registerTrpcEndpoint(
   app: FastifyInstance,
@@ -37,14 +37,9 @@ export async function registerTrpcEndpoint(
   );
 }
 
-/** Seconds a refused stream is told to wait: streams are long, a slot frees when one ends. */
-const STREAM_RETRY_AFTER_SEC = 5;
-
 /**
- * Subscriptions hold a socket and memory for as long as they stay open, so each takes a
- * slot: per signed-in user (STREAMS_PER_USER), per anonymous client IP (WATCH_STREAMS_PER_IP,
- * the public emergency.watch) and per instance (MAX_STREAMS). Beyond, 429 with Retry-After
- * before the stream starts; the slot is freed when the response closes, however it ends.
+ * Subscriptions take a stream slot (http/stream-slots.ts) before they start: beyond a cap, 429
+ * with Retry-After; the slot is freed when the response closes, however the stream ends.
  */
 function limitOpenStreams(scope: FastifyInstance, deps: AppDeps, router: AppRouter): void {
   // At run time a flat map of dotted paths to procedures (the typings describe the nesting).
@@ -54,16 +49,6 @@ function limitOpenStreams(scope: FastifyInstance, deps: AppDeps, router: AppRout
     if (request.method !== "GET" || procedures[path]?._def.type !== "subscription") return;
     const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
     const user = token ? await resolveUser(deps, token, request.scope) : null;
-    const slot = deps.streams.acquire(user ? { kind: "user", id: user.id } : { kind: "ip", ip: request.ip });
-    if (!slot.ok) {
-      const limit =
-        slot.reason === "total"
-          ? `this instance's limit of ${deps.env.MAX_STREAMS} open streams`
-          : user
-            ? `the limit of ${deps.env.STREAMS_PER_USER} open streams per user`
-            : `the limit of ${deps.env.WATCH_STREAMS_PER_IP} open anonymous streams per address`;
-      throw new AppError("TOO_MANY_REQUESTS", `Too many open streams: ${limit}; close one or retry later`, { retryAfterSec: STREAM_RETRY_AFTER_SEC });
-    }
-    reply.raw.once("close", slot.release);
+    reply.raw.once("close", takeStreamSlot(deps, { user, ip: request.ip }));
   });
 }

@@ -54,6 +54,8 @@ export interface ProcedureCall {
   path: string;
   type: "query" | "mutation" | "subscription";
   getRawInput: () => Promise<unknown>;
+  /** Aborted when the call is stopped early: a subscription unsubscribed, its socket closed. */
+  signal: AbortSignal | undefined;
 }
 
 /** A procedure call's result as middlewares see it (a subscription's data is its stream). */

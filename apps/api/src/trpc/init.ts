@@ -71,7 +71,7 @@ const t = initTRPC
  * WebSocket), the call runs through the transport's `eachCall`, which gives it a request
  * scope of its own: the procedures below see it as `ctx.req.scope`.
  */
-const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, next }) => {
+const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, next }) => {
   const call = async (scope: RequestScope | undefined = ctx.req.scope) => {
     noteProcedure(scope, path);
     const result = await (scope === ctx.req.scope ? next() : next({ ctx: { req: { ...ctx.req, scope } } }));
@@ -100,7 +100,7 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, next }) 
       ),
     };
   };
-  return ctx.req.eachCall ? ctx.req.eachCall({ path, type, getRawInput }, call) : call();
+  return ctx.req.eachCall ? ctx.req.eachCall({ path, type, getRawInput, signal }, call) : call();
 });
 
 /**

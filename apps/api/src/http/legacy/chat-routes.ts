@@ -7,9 +7,9 @@ import { ZConversationImportInput, type TChatStreamEvent, type TConversationImpo
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/request-scope.ts";
-import { AppError } from "../../services/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
 import { sseWriter } from "../sse-writer.ts";
+import { takeStreamSlot } from "../stream-slots.ts";
 import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
 
 export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -23,13 +23,9 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
     let events: AsyncIterator<TChatStreamEvent>;
     let first: IteratorResult<TChatStreamEvent>;
     try {
-      // An open stream holds a slot of STREAMS_PER_USER, as on /trpc; freed when the response closes.
+      // An open stream holds the user's stream slot, as on /trpc; freed when the response closes.
       const user = await requestUser(deps, request);
-      if (user) {
-        const slot = deps.streams.acquire({ kind: "user", id: user.id });
-        if (!slot.ok) throw new AppError("TOO_MANY_REQUESTS", `Too many open streams (limit ${deps.env.STREAMS_PER_USER} per user); close one or retry later`, { retryAfterSec: 5 });
-        reply.raw.once("close", slot.release);
-      }
+      if (user) reply.raw.once("close", takeStreamSlot(deps, { user, ip: request.ip }));
       const caller = await callerFor(deps, request, reply);
       events = (await caller.chat.stream(chatInputOf(request.body)))[Symbol.asyncIterator]();
       // The first event is awaited before any header leaves: a refusal (401, 429, 503) keeps its status.

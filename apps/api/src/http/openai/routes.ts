@@ -18,6 +18,7 @@ import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { declareFeature } from "../route-features.ts";
+import { takeStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
 
@@ -27,9 +28,6 @@ const ROUTES: Record<string, string[]> = {
   "/v1/embeddings": ["POST"],
   "/v1/models": ["GET", "HEAD"],
 };
-
-/** When a caller refused for too many open streams may try again. */
-const STREAM_RETRY_AFTER_SEC = 5;
 
 /** x-ratelimit-* as OpenAI sends them, from the limit this request was counted against. */
 function rateLimitHeaders(request: FastifyRequest): Record<string, string> {
@@ -140,18 +138,10 @@ function modelOf(body: unknown): string | undefined {
 }
 
 /**
- * An open stream holds one of the user's STREAMS_PER_USER slots (and of MAX_STREAMS), as on
- * /trpc, /api/chat/stream and /ws/chat; beyond, 429 with Retry-After before the stream
+ * An open stream holds one of the user's stream slots (http/stream-slots.ts), as on /trpc,
+ * /api/chat/stream and the WebSockets; beyond, 429 with Retry-After before the stream
  * starts. The slot is freed when the response closes: stream ended, failed or client gone.
  */
 function holdStreamSlot(deps: AppDeps, userId: string, reply: FastifyReply): void {
-  const slot = deps.streams.acquire({ kind: "user", id: userId });
-  if (!slot.ok) {
-    const limit = slot.reason === "total" ? `this instance's limit of ${deps.env.MAX_STREAMS} open streams` : `the limit of ${deps.env.STREAMS_PER_USER} open streams per user`;
-    throw new AppError("TOO_MANY_REQUESTS", `Too many open streams: ${limit}; close one or retry later`, {
-      retryAfterSec: STREAM_RETRY_AFTER_SEC,
-      details: { openaiCode: "rate_limit_exceeded" },
-    });
-  }
-  reply.raw.once("close", slot.release);
+  reply.raw.once("close", takeStreamSlot(deps, { user: { id: userId }, ip: undefined }, { openaiCode: "rate_limit_exceeded" }));
 }

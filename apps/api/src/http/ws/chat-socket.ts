@@ -24,6 +24,7 @@ import { createContextInner, resolveUser, type AuthedUser } from "../../trpc/con
 import { errorData, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
+import { takeStreamSlot } from "../stream-slots.ts";
 import { upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
@@ -204,13 +205,9 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
           close(CLOSE.policy, "Session ended");
           return;
         }
-        // Each running chat holds a slot of STREAMS_PER_USER, shared with the SSE surfaces.
-        const slot = deps.streams.acquire({ kind: "user", id: current.id });
-        if (!slot.ok) {
-          refuse("TOO_MANY_REQUESTS", `Too many open streams (limit ${deps.env.STREAMS_PER_USER} per user); retry when one ends`, { ...tag, retryAfterSec: 5 }, 429);
-          return;
-        }
-        releaseSlot = slot.release;
+        // Each running chat holds one of the user's stream slots, shared with the other
+        // transports; a refusal (429, retryAfterSec) is answered below like any other.
+        releaseSlot = takeStreamSlot(deps, { user: current, ip: request.ip });
         const caller = createCaller(
           createContextInner({
             deps,

@@ -9,7 +9,7 @@
  * 200 once the stream opened (a failure reported in it is the error code, as for SSE), else
  * the refusal's.
  */
-import type { TRPCError } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { AppDeps } from "../../deps.ts";
 import { newScope, type RequestScope } from "../../infra/request-scope.ts";
@@ -130,7 +130,8 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
     try {
       result = await run(turn.scope);
     } catch (error) {
-      turn.end(500);
+      // A refusal thrown by a layer of the runner (the stream slot) keeps its status.
+      turn.end(error instanceof TRPCError ? refusalStatus(error) : 500);
       throw error;
     }
     if (!result.ok) turn.end(refusalStatus(result.error));
