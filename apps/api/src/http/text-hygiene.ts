@@ -1,11 +1,12 @@
-import { findNul, nulMessage } from "@switchboard/schema";
+import { findInputFlaw } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../services/errors.ts";
 
 /**
- * Refuses NUL (U+0000) anywhere in a REST request's parsed body, query or path parameters
- * with a 400 naming the field, before any handler runs: PostgreSQL cannot store it, and a
- * late failure would come after the upstream call was paid for. tRPC procedures get the
+ * Refuses NUL (U+0000) anywhere in a REST request's parsed body, query or path parameters,
+ * and nesting deeper than MAX_INPUT_DEPTH, with a 400 naming the field, before any handler
+ * runs: PostgreSQL cannot store NUL, recursive code (forwarding a body upstream) cannot take
+ * any depth, and a late failure would come after the upstream call was paid for. tRPC procedures get the
  * same check from their base middleware (with the zod issue shape), so /trpc is left to it.
  * The error is thrown, so each surface answers in its own dialect (OpenAI shape on /v1).
  */
@@ -17,6 +18,6 @@ export function registerTextHygiene(app: FastifyInstance): void {
 }
 
 function nulRefusal(part: "body" | "query" | "params", value: unknown): AppError | undefined {
-  const path = findNul(value);
-  return path ? new AppError("BAD_REQUEST", nulMessage(path), { details: { field: path.join("."), in: part } }) : undefined;
+  const flaw = findInputFlaw(value);
+  return flaw ? new AppError("BAD_REQUEST", flaw.message, { details: { field: flaw.path.join("."), in: part } }) : undefined;
 }

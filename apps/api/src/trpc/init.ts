@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { findNul, nulMessage, roleAtLeast, type TKeyScope, type TRole } from "@switchboard/schema";
+import { findInputFlaw, roleAtLeast, type InputFlaw, type TKeyScope, type TRole } from "@switchboard/schema";
 import { z } from "zod";
 import { noteErrorCode, noteModel, noteProcedure, type RequestScope } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
@@ -120,12 +120,11 @@ const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }
   if (ctx.req.batch.size > 1 && ctx.req.batch.hasUnbatchable) {
     throw new TRPCError({ code: "BAD_REQUEST", message: UNBATCHABLE_MESSAGE });
   }
-  // Text hygiene for every procedure, present and future: no string anywhere in the input
-  // may hold NUL (PostgreSQL cannot store it). Refused as a zod issue naming the field.
-  const nulAt = findNul(await getRawInput());
-  if (nulAt) {
-    throw new TRPCError({ code: "BAD_REQUEST", message: nulMessage(nulAt), cause: nulIssue(nulAt) });
-  }
+  // Input hygiene for every procedure, present and future: no string anywhere in the input
+  // may hold NUL (PostgreSQL cannot store it), and no value may nest deeper than recursive
+  // code can take. Refused as a zod issue naming the field.
+  const flaw = findInputFlaw(await getRawInput());
+  if (flaw) throw new TRPCError({ code: "BAD_REQUEST", message: flaw.message, cause: flawIssue(flaw) });
   const result = await next();
   // tRPC wraps anything that is not a TRPCError as INTERNAL_SERVER_ERROR with the original
   // as `cause`; unwrap it so an AppError keeps its meaning.
@@ -159,11 +158,11 @@ async function* mapStreamErrors<T>(source: AsyncIterable<T>): AsyncGenerator<T> 
   }
 }
 
-/** A ZodError with one issue at `path`, made by zod itself so it is a real Error (tRPC keeps it as the cause). */
-function nulIssue(path: Array<string | number>) {
+/** A ZodError with one issue at the flaw's path, made by zod itself so it is a real Error (tRPC keeps it as the cause). */
+function flawIssue(flaw: InputFlaw) {
   return z
     .any()
-    .superRefine((_value, ctx) => ctx.addIssue({ code: "custom", path, message: nulMessage(path) }))
+    .superRefine((_value, ctx) => ctx.addIssue({ code: "custom", path: flaw.path, message: flaw.message }))
     .safeParse(null).error!;
 }
 

@@ -297,6 +297,16 @@ describe("bad input never crashes the socket or the server", () => {
     c.ws.close();
   });
 
+  it("a frame nested deeper than any input may be (a ping whose id is 5 000 arrays deep) is a bad frame, not silence", async () => {
+    const c = await signedIn((await t.userWithRole("USER")).token);
+    c.send(`{"type":"ping","id":${"[".repeat(5_000)}${"]".repeat(5_000)}}`);
+    expect(await c.next()).toMatchObject({ type: "error", code: "BAD_REQUEST", message: expect.stringMatching(/nested more than 128 levels/) });
+    // The socket still answers.
+    c.send({ type: "ping", id: 1 });
+    expect(await c.next()).toEqual({ type: "pong", id: 1 });
+    c.ws.close();
+  });
+
   it("a frame over 1 MB → error PAYLOAD_TOO_LARGE and a 1009 close", async () => {
     const c = await signedIn((await t.userWithRole("USER")).token);
     c.send({ type: "chat", message: "x".repeat(1024 * 1024 + 10) });

@@ -15,6 +15,7 @@
  * the rate cap gets an `error`, and after a few such strikes the socket is closed with 1008;
  * a frame over 1 MB gets an `error` and a 1009 close at once.
  */
+import { findInputFlaw } from "@switchboard/schema";
 import type { FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
@@ -258,6 +259,10 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       if (!message || typeof message !== "object" || Array.isArray(message) || typeof (message as { type?: unknown }).type !== "string") {
         return strike("BAD_REQUEST", 'Malformed message: expected {"type": …}');
       }
+      // The hygiene every HTTP request gets: a frame echoed back (a ping's id) or stored must
+      // hold no NUL and no nesting that recursive code (JSON.stringify) cannot take.
+      const flaw = findInputFlaw(message);
+      if (flaw) return strike("BAD_REQUEST", flaw.message, { param: flaw.path.join(".") });
       const m = message as Record<string, unknown> & { type: string };
       switch (m.type) {
         case "ping":

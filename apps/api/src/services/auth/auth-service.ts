@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { withoutNul, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
+import { storableText, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createMemoryCoordination } from "../../infra/coordination/memory.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
@@ -118,7 +118,7 @@ export function createAuthService(deps: AuthServiceDeps) {
           userId: user.id,
           refreshTokenHash: refresh.hash,
           ip: client.ip ?? null,
-          userAgent: client.userAgent ? withoutNul(client.userAgent).slice(0, 500) : null,
+          userAgent: client.userAgent ? storableText(client.userAgent).slice(0, 500) : null,
           expiresAt: new Date(Date.now() + deps.refreshTtlSec * 1000),
         },
       }),

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import {
   CHAT_LIMITS,
   roleAtLeast,
-  withoutNulDeep,
+  storableDeep,
   type TChatAttempt,
   type TChatMessage,
   type TConversation,
@@ -108,9 +108,9 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
 
   /** Stores a reply. Must finish before the reply is acknowledged to the client. */
   async function saveReply(conversationId: string, after: Date, shown: ReplyRecord): Promise<void> {
-    // Upstream text may contain NUL, which PostgreSQL cannot store; the reply the user was
-    // shown is kept, minus that character.
-    const reply = withoutNulDeep(shown);
+    // Upstream text may contain NUL or unpaired surrogates, which PostgreSQL cannot store; the
+    // reply the user was shown is kept, minus NUL, with U+FFFD for the half pairs.
+    const reply = storableDeep(shown);
     // Timestamps have millisecond precision: keep the reply strictly after its question.
     const at = new Date(Math.max(Date.now(), after.getTime() + 1)).toISOString();
     // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing.

@@ -11,7 +11,7 @@
  */
 import {
   roleAtLeast,
-  withoutNulDeep,
+  storableDeep,
   ZAttemptOutcome,
   ZProviderId,
   type TConsensusAnswer,
@@ -124,9 +124,9 @@ export function createConsensusStore(prisma: PrismaClient) {
   const scope = (viewer: Viewer) => (roleAtLeast(viewer.role, "ADMIN") ? {} : { userId: viewer.id });
 
   async function save(shown: TConsensusRun): Promise<void> {
-    // Model answers may contain NUL, which PostgreSQL cannot store; the answer the user was
-    // shown is kept, minus that character.
-    const run = withoutNulDeep(shown);
+    // Model answers may contain NUL or unpaired surrogates, which PostgreSQL cannot store; the
+    // answer the user was shown is kept, minus NUL, with U+FFFD for the half pairs.
+    const run = storableDeep(shown);
     const rows = run.answers.map((a, i) => answerRow(rowId(run.id, i), a));
     run.excluded.forEach(({ provider }, i) => {
       rows.push({ id: rowId(run.id, run.answers.length + i), provider, status: EXCLUDED_FROZEN, error: "frozen by an emergency stop" });
