@@ -8,6 +8,7 @@
  * A second timer deletes rows older than the retention.
  */
 import { randomUUID } from "node:crypto";
+import { storableJson } from "@switchboard/schema";
 import { Counter, type Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 
@@ -104,7 +105,9 @@ export function createLogWriter(deps: LogWriterDeps) {
       queue = queue.slice(rows);
       queuedBytes -= bytes;
       try {
-        const json = JSON.stringify(batch.map((r) => ({ ...r, id: randomUUID(), createdAt: utc(r.createdAt) })));
+        // One NUL or half surrogate pair in any row (a model name, a stored body) would make
+        // PostgreSQL refuse the whole document, and with it every other row of the batch.
+        const json = storableJson(JSON.stringify(batch.map((r) => ({ ...r, id: randomUUID(), createdAt: utc(r.createdAt) }))));
         await prisma.$executeRawUnsafe(INSERT_SQL, json);
         written.inc(batch.length);
       } catch (err) {

@@ -176,6 +176,22 @@ describe("request log", () => {
     expect(JSON.parse((await detailOf(sender.token, refusedRow.id)).responseBody)).toEqual(refused.body);
   });
 
+  it("logs a request whose stored body holds a NUL byte, and the rows written with it", async () => {
+    // The body is stored as sent; one NUL made PostgreSQL refuse the whole batch of rows.
+    const sender = await a.userWithRole("USER");
+    const refused = await fetch(`${a.url}/trpc/chat.send`, {
+      method: "POST",
+      headers: { ...bearer(sender.token), "content-type": "application/json", "x-request-id": "nul-byte-body" },
+      body: Buffer.from('{"message":"a\u0000b"}'),
+    });
+    expect(refused.status).toBe(400);
+    expect((await trpcMutation(a.url, "chat.send", { message: "written alongside" }, bearer(sender.token))).status).toBe(200);
+    const row = await logged(sender.token, {}, (r) => r.requestId === "nul-byte-body");
+    expect(row).toMatchObject({ status: 400, errorCode: "BAD_REQUEST" });
+    expect((await detailOf(sender.token, row.id)).requestBody).toBe('{"message":"ab"}');
+    await logged(sender.token, {}, (r) => r.status === 200 && r.route === "chat.send");
+  });
+
   it("records refusals with their status and code, and filters by status", async () => {
     const key = (await a.client(user.token).keys.create.mutate({ name: "narrow", scopes: ["models"] })).key;
     expect((await chat(a, key)).status).toBe(403);
