@@ -21,6 +21,16 @@ describe("redactSecrets", () => {
     expect(out).toEqual({ model: "auto", api_key: REDACTED, password: REDACTED, messages: [{ role: "user", content: "hello" }] });
   });
 
+  it("blanks a secret field whose value the body limit cut off, even after a lone backslash", () => {
+    expect(redactSecrets('{"model":"auto","api_key":"hunter2-and-mo')).toBe('{"model":"auto","api_key":"[REDACTED]"');
+    expect(redactSecrets('{"password":"p4ss\\')).toBe('{"password":"[REDACTED]"');
+  });
+
+  it("reads escaped quotes inside values as part of them", () => {
+    const body = JSON.stringify({ content: 'say "token": "x"', token: "t-1", note: '\\"' });
+    expect(JSON.parse(redactSecrets(body))).toEqual({ content: 'say "token": "x"', token: REDACTED, note: '\\"' });
+  });
+
   it("leaves ordinary text alone", () => {
     expect(redactSecrets("The sky is blue; skip-level meetings are fine.")).toBe("The sky is blue; skip-level meetings are fine.");
   });

@@ -12,12 +12,24 @@ const PATTERNS: RegExp[] = [
   /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
-const SECRET_FIELD = /("[^"]*(?:api[_-]?key|token|secret|password|authorization)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+/**
+ * The text as tokens, left to right, each character read once: a JSON string followed by a
+ * colon and a string value (its name is checked apart), any other string, or a run of other
+ * characters. A string cut off by the end of the text (bodies are truncated), even after a
+ * lone backslash, runs to the end, so no string is ever scanned twice.
+ * Linear on purpose: a name pattern inside the string pattern made bodies like "tokentoken…"
+ * or many escaped quotes backtrack quadratically (32 kB cost over 100 ms of the event loop
+ * per logged request).
+ */
+const JSON_TOKEN = /"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*\\?(?:"|$)|"(?:[^"\\]|\\.)*\\?(?:"|$)|[^"]+/g;
+const SECRET_NAME = /api[_-]?key|token|secret|password|authorization/i;
 
 export const REDACTED = "[REDACTED]";
 
 export function redactSecrets(text: string): string {
-  let out = text.replace(SECRET_FIELD, `$1"${REDACTED}"`);
+  let out = text.replace(JSON_TOKEN, (token, name: string | undefined, colon: string | undefined) =>
+    name !== undefined && SECRET_NAME.test(name) ? `"${name}"${colon}"${REDACTED}"` : token,
+  );
   for (const pattern of PATTERNS) out = out.replace(pattern, REDACTED);
   return out;
 }
