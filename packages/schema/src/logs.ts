@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { ZId, ZPageInput } from "./common.ts";
 
-const ZDateFilter = z.iso.datetime({ offset: true });
+/** PostgreSQL has no year 0: `0000-…`, or `0001-01-01T00:00:00+01:00` (still year 0 in UTC), cannot be compared with. */
+const ZDateFilter = z.iso.datetime({ offset: true }).refine((s) => new Date(s).getUTCFullYear() >= 1, "Dates before the year 1 are not supported");
 
 export const ZLogsListInput = ZPageInput.extend({
   from: ZDateFilter.optional(),

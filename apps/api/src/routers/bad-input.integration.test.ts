@@ -42,6 +42,10 @@ describe("bad input is a 4xx", () => {
     ["metrics.timeseries", { from: "yesterday-ish" }],
     ["metrics.timeseries", "a string"],
     ["emergency.history", { limit: 1e9 }],
+    // Valid ISO dates in year 0, which PostgreSQL does not have (these were 500s).
+    ["logs.list", { from: "0000-01-01T00:00:00Z" }],
+    ["logs.list", { to: "0001-01-01T00:00:00+01:00" }],
+    ["usage.summary", { groupBy: "day", from: "0000-06-30T12:00:00Z" }],
   ])("%s %j", async (path, input) => {
     const res = await trpcQuery(t.url, path, input, bearer(root));
     expect(res.status, JSON.stringify(res.body)).toBeGreaterThanOrEqual(400);
