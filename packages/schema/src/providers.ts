@@ -37,10 +37,24 @@ export const ZBaseUrl = z
   }, "baseUrl must be an http(s) URL such as https://api.example.com/v1 (no credentials in it)");
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+/**
+ * What HTTP can carry in a header value (RFC 9110: visible ASCII, space, tab, and bytes
+ * 0x80-0xFF). Anything else (a control character, an emoji) would be stored and applied by
+ * every instance, and then make every call to the provider fail before it is sent.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * Headers that describe one connection or one message, which the gateway sets for each
+ * request: a configured `content-length` or `transfer-encoding` corrupts every call.
+ */
+const PER_MESSAGE_HEADERS = new Set(["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
 export const ZProviderHeaders = z
   .record(
-    z.string().regex(HEADER_NAME, "A header name must be a token (letters, digits, '-')"),
-    z.string().max(4_000).refine((v) => !/[\r\n\0]/.test(v), "A header value must not contain line breaks or NUL"),
+    z
+      .string()
+      .regex(HEADER_NAME, "A header name must be a token (letters, digits, '-')")
+      .refine((name) => !PER_MESSAGE_HEADERS.has(name.toLowerCase()), "This header is set by Switchboard for each request"),
+    z.string().max(4_000).regex(HEADER_VALUE, "A header value may hold only printable characters, spaces and tabs (no line breaks or control characters)"),
   )
   .refine((h) => Object.keys(h).length <= PROVIDER_LIMITS.maxHeaders, `At most ${PROVIDER_LIMITS.maxHeaders} headers`);
 
@@ -51,7 +65,8 @@ const ZApiKey = z
   .trim()
   .min(1, "apiKey is empty (leave it out instead)")
   .max(PROVIDER_LIMITS.apiKeyMaxChars)
-  .refine((v) => !/[\r\n\0]/.test(v), "apiKey must not contain line breaks or NUL");
+  // Sent in a header (Authorization, x-api-key or api-key), so it is held to the same rule.
+  .regex(HEADER_VALUE, "apiKey may hold only printable characters (no line breaks, control characters or emoji)");
 
 const providerFields = {
   name: ZProviderId,

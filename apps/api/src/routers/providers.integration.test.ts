@@ -229,6 +229,10 @@ describe("bad input: 400/409 naming the field, nothing saved", () => {
     ["negative weight", "models.upsert", { name: "m1", targets: [{ provider: "beta", upstreamModel: "x", weight: -1 }] }, 400, "targets"],
     ["no targets", "models.upsert", { name: "m1", targets: [] }, 400, "targets"],
     ["deleting auto", "models.delete", { name: "auto" }, 400, "name"],
+    // Values HTTP cannot carry were saved, applied everywhere, and then failed every call.
+    ["an emoji in the key", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", apiKey: "sk-🙂", models: [] }, 400, "apiKey"],
+    ["a control character in a header", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", headers: { "x-org": "a\u0001b" }, models: [] }, 400, "headers"],
+    ["a header the gateway sets per request", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", headers: { "Content-Length": "1" }, models: [] }, 400, "headers"],
   ])("%s", async (_label, path, input, status, field) => {
     const before = await version();
     const res = await trpcMutation(t.url, path, input, bearer(root));
