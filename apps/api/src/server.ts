@@ -17,7 +17,7 @@ import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerSsoRoutes } from "./http/sso/index.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
-import { registerSecurityHeaders } from "./http/security-headers.ts";
+import { applySecurityHeaders, registerSecurityHeaders } from "./http/security-headers.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
@@ -69,6 +69,14 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    // A URL the router cannot decode (`/v1/models/%ZZ`) or with an over-long parameter is
+    // refused before routing, so before every hook: without this Fastify answers in its own
+    // shape (not OpenAI's on /v1 nor tRPC's on /trpc), with no request id or security headers.
+    frameworkErrors: (error, request, reply) => {
+      reply.raw.setHeader("x-request-id", request.id);
+      applySecurityHeaders(request, reply);
+      sendHttpError(request, reply, error);
     },
   });
   // Before any route: the server's own route list, for tools that must cover every route.

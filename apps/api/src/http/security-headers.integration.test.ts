@@ -32,6 +32,9 @@ describe("security headers", () => {
       ["/health", {}],
       ["/trpc/users.list", {}],
       ["/v1/models", {}],
+      // URLs the router refuses before any hook runs: undecodable, and over the parameter limit.
+      ["/trpc/%ZZ", {}],
+      [`/trpc/${"a".repeat(5_001)}`, {}],
     ] as const) {
       const res = await fetch(`${t.url}${path}`, init);
       const csp = res.headers.get("content-security-policy") ?? "";

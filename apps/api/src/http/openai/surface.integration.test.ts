@@ -95,8 +95,11 @@ describe("embeddings", () => {
 });
 
 describe("errors and headers", () => {
-  it("every /v1 status is OpenAI-shaped: 404 unknown path, 405 wrong method, 413, 400 malformed JSON, 401", async () => {
+  it("every /v1 status is OpenAI-shaped: 404 unknown path, 405 wrong method, 413, 400 malformed JSON or URL, 401", async () => {
     const cases: Array<[Response, number, string | null]> = [
+      // Refused by the router before any hook (Fastify answered these in its own shape).
+      [await call("GET", "/v1/models/%ZZ"), 400, "bad_request"],
+      [await call("GET", "/v1/models/%ED%A0%80"), 400, "bad_request"],
       [await call("GET", "/v1/nothing-here"), 404, "unknown_url"],
       [await call("POST", "/v1/completions", {}), 404, "unknown_url"],
       [await call("GET", "/v1/chat/completions"), 405, "method_not_allowed"],
