@@ -28,6 +28,9 @@ export async function registerTrpcEndpoint(
       scope.route<{ Params: { path: string } }>({
         method: ["GET", "POST"],
         url: "/:path",
+        // Fastify's automatic HEAD twin cannot measure the fetch Response tRPC answers with
+        // (it was a 500); a procedure has no headers-only form, so HEAD is a 405.
+        exposeHeadRoute: false,
         handler: async (req, res) => {
           await fastifyRequestHandler({ ...trpcOptions, req, res, path: req.params.path });
         },
