@@ -9,6 +9,8 @@
  * Adding an AppError code means adding one row below; the compiler points at nothing else.
  */
 import type { FastifyError } from "fastify";
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { APP_ERROR_CODES, type TAppErrorCode } from "@switchboard/schema";
 import { ZodError } from "zod";
@@ -111,7 +113,9 @@ export function describeError(error: unknown): ErrorDescription {
       internal: error.code === "INTERNAL",
     };
   }
-  const status = (error as FastifyError | undefined)?.statusCode;
+  // tRPC's adapter refuses some requests itself before any procedure runs (e.g. "Invalid
+  // URL" for an empty Host header), and those reach the server's error handler as they are.
+  const status = error instanceof TRPCError ? getHTTPStatusCodeFromError(error) : (error as FastifyError | undefined)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     const fastifyCode = (error as FastifyError).code;
     return {

@@ -2,6 +2,7 @@
  * The HTTP surface on the embedded default (PGlite + in-process coordination): health,
  * readiness, metrics, the SPA fallback, and bad input answered with the right 4xx.
  */
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
@@ -78,6 +79,22 @@ describe("bad input never yields a 500", () => {
     const res = await fetch(`${t.url}/api/nothing-here`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+  });
+
+  it("an empty Host header on /trpc → 400 (tRPC cannot build the request's URL; it was a 500)", async () => {
+    for (const head of ["GET /trpc/health.check HTTP/1.1", "POST /trpc/auth.me HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2"]) {
+      // Written on a socket: HTTP clients fill in the Host header themselves.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const { port } = new URL(t.url);
+        const socket = connect(Number(port), "127.0.0.1", () => socket.end(`${head}\r\nHost: \r\nConnection: close\r\n\r\n${head.startsWith("POST") ? "{}" : ""}`));
+        let text = "";
+        socket.on("data", (chunk) => (text += chunk.toString("utf8")));
+        socket.on("close", () => resolve(text));
+        socket.on("error", reject);
+      });
+      expect(answer.split("\r\n")[0], head).toBe("HTTP/1.1 400 Bad Request");
+      expect(answer, head).toContain('"message":"Invalid URL"');
+    }
   });
 });
 
