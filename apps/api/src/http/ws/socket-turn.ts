@@ -58,8 +58,25 @@ export class SocketTurn {
   /**
    * `source` as it is; the turn ends (200) with it, however it ends: completed when the
    * source ran out or failed, cut short when the client stopped reading (unsubscribed, left).
+   * `stopped` aborts when the client stops the stream: tRPC then returns a stream it has not
+   * read yet without reading it, and a generator never started runs no `finally` — so
+   * until the first read, the stop itself ends the turn.
    */
-  async *stream<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  stream<T>(source: AsyncIterable<T>, stopped: AbortSignal | undefined): AsyncGenerator<T> {
+    let read = false;
+    const endUnread = () => {
+      if (!read) this.end(200, false);
+    };
+    if (stopped?.aborted) endUnread();
+    else stopped?.addEventListener("abort", endUnread, { once: true });
+    return this.read(source, () => {
+      read = true;
+      stopped?.removeEventListener("abort", endUnread);
+    });
+  }
+
+  private async *read<T>(source: AsyncIterable<T>, onFirstRead: () => void): AsyncGenerator<T> {
+    onFirstRead();
     const iterator = source[Symbol.asyncIterator]();
     let completed = false;
     try {
@@ -135,7 +152,7 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
       throw error;
     }
     if (!result.ok) turn.end(refusalStatus(result.error));
-    else if (call.type === "subscription" && isAsyncIterable(result.data)) return { ...result, data: turn.stream(result.data) };
+    else if (call.type === "subscription" && isAsyncIterable(result.data)) return { ...result, data: turn.stream(result.data, call.signal) };
     else turn.end(200);
     return result;
   };
