@@ -6,7 +6,8 @@
  * the benchmark upstream (an OpenAI-protocol server), Portkey (`--headless`), Switchboard
  * embedded (PGlite, in-process coordination) and Switchboard cluster (PostgreSQL + Redis on
  * a fresh database and key prefix). Every Switchboard request is signed in, rate limited
- * (limit set high), counted in metrics and passes the emergency gate.
+ * (limit set high), counted in metrics and passes the emergency gate. "floor" is a bare
+ * node:http forwarder (bench/floor-proxy.ts): what any Node gateway adds on this machine.
  *
  * "Switchboard embedded" and "Switchboard cluster" run the compiled build (apps/api/dist,
  * what `npm run start:prod` and the Docker image run), built first when it is missing or
@@ -20,7 +21,7 @@
  *   c=32  autocannon for BENCH_SECONDS: requests per second, non-stream and stream.
  * Every figure is the median over BENCH_ROUNDS rounds; "added" is over the direct upstream.
  *
- * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,portkey,embedded,cluster;
+ * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
  * also embedded-src and cluster-src),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
  * TEST_DATABASE_URL, REDIS_URL.
@@ -37,7 +38,7 @@ import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi, type Ben
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const TARGETS = (process.env.BENCH_TARGETS ?? "direct,portkey,embedded,cluster").split(",");
+const TARGETS = (process.env.BENCH_TARGETS ?? "direct,floor,portkey,embedded,cluster").split(",");
 const MESSAGES = [{ role: "user", content: "Say hello" }];
 
 interface Target {
@@ -218,6 +219,9 @@ async function main(): Promise<void> {
       progress(`[bench] starting ${name}`);
       if (name === "direct") {
         add({ name, label: "fake upstream direct", url: `${upstream.line}/chat/completions`, headers: {}, model: "beta", pid: upstream.pid, stop: () => {} });
+      } else if (name === "floor") {
+        const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line]);
+        add({ name, label: "node:http forwarder (floor, no gateway work)", url: `${floor.line}/chat/completions`, headers: {}, model: "beta", pid: floor.pid, stop: floor.stop });
       } else if (name === "portkey") {
         add(await startPortkey(upstream.line));
       } else if (/^(embedded|cluster)(-src)?$/.test(name)) {
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
         const label = `Switchboard ${embedded ? "embedded (PGlite)" : "cluster (PostgreSQL + Redis)"}${compiled ? "" : ", sources through tsx"}`;
         add(switchboardTarget(name, label, await startBenchApi(providerEnv, { embedded, compiled })));
       } else {
-        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,portkey,embedded,cluster,embedded-src,cluster-src)`);
+        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,floor,portkey,embedded,cluster,embedded-src,cluster-src)`);
       }
     }
     // Warm-up (JIT, connection pools, first lease of the rate limit), not measured.
@@ -253,6 +257,7 @@ async function main(): Promise<void> {
 function report(targets: Target[], samples: Map<string, Sample[]>): void {
   const med = (name: string, key: keyof Sample) => median(samples.get(name)!.map((s) => s[key]));
   const direct = targets.some((t) => t.name === "direct") ? { c1: med("direct", "c1Mean"), ttft: med("direct", "ttftMean") } : null;
+  const floor = targets.some((t) => t.name === "floor") ? med("floor", "c1Mean") : NaN;
   const portkeyRps = targets.some((t) => t.name === "portkey") ? { plain: med("portkey", "rps"), stream: med("portkey", "streamRps") } : null;
   const f = (v: number, digits = 3) => (Number.isNaN(v) ? "—" : v.toFixed(digits));
   const ms = (v: number) => (Number.isNaN(v) ? "—" : `${v.toFixed(3)} ms`);
@@ -286,7 +291,8 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const rssNow = rssMbOf(targets.find((t) => t.name === name)!.pid);
     const rssGoal = name.startsWith("cluster") ? 200 : 300;
     const check = (ok: boolean) => (ok ? "met" : "NOT met");
-    console.log(`  ${name}: mean added at c=1 ${plus(added)} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
+    const overFloor = Number.isNaN(floor) ? "" : ` (${plus(med(name, "c1Mean") - floor)} over the floor's ${plus(floor - direct.c1)})`;
+    console.log(`  ${name}: mean added at c=1 ${plus(added)}${overFloor} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
   }
   for (const name of [...samples.keys()].filter((n) => n.startsWith("cluster"))) {
     const r = med(name, "rps") / portkeyRps.plain;
