@@ -28,6 +28,7 @@ export default tseslint.config(
       "apps/admin/vite.config.ts",
       "packages/client/bin/**",
       "packages/client/src/cli/**",
+      "packages/client/test/**",
       "scripts/**",
       "*.config.ts",
     ],

@@ -29,8 +29,8 @@ export interface TestApp {
   client(token?: string): SwitchboardClient;
   /** Signs in and returns the access token. */
   login(email?: string, password?: string): Promise<string>;
-  /** Creates a user with a role (through the SuperAdmin) and returns its access token. */
-  userWithRole(role: "USER" | "ADMIN" | "SUPERADMIN"): Promise<{ id: string; email: string; token: string }>;
+  /** Creates a user with a role (through the SuperAdmin) and returns its access token (and password, to sign in again). */
+  userWithRole(role: "USER" | "ADMIN" | "SUPERADMIN"): Promise<{ id: string; email: string; password: string; token: string }>;
   close(): Promise<void>;
 }
 
@@ -84,7 +84,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       const email = `user${++userCounter}-${Date.now()}@switchboard.test`;
       const password = "a-long-enough-password";
       const user = await admin.users.create.mutate({ email, password, role });
-      return { id: user.id, email, token: await login(email, password) };
+      return { id: user.id, email, password, token: await login(email, password) };
     },
     async close() {
       await server.close();

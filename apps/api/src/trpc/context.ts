@@ -43,7 +43,7 @@ export interface RequestInfo {
   /**
    * Set by transports without an HTTP request per call (tRPC over WebSocket): every procedure
    * call runs through it, so the transport can give the call a request scope and a
-   * request-log row of its own.
+   * request-log row of its own, and say who makes it (the socket's token resolved again).
    */
   eachCall?: CallRunner | undefined;
   /** The request's scope (user, procedures, upstream calls, error code), where there is one. */
@@ -61,8 +61,16 @@ export interface ProcedureCall {
 /** A procedure call's result as middlewares see it (a subscription's data is its stream). */
 export type CallResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
 
-/** Runs a procedure call; `run` takes the scope the call is booked on (undefined: the request's). */
-export type CallRunner = <R extends CallResult>(call: ProcedureCall, run: (scope: RequestScope | undefined) => Promise<R>) => Promise<R>;
+/** What a transport's runner decides for one call. */
+export interface CallSetting {
+  /** The scope the call is booked on (undefined: the request's). */
+  scope: RequestScope | undefined;
+  /** Who makes the call (null: anonymous); procedures see it as `ctx.user`. */
+  user: AuthedUser | null;
+}
+
+/** Runs a procedure call; `run` makes it with the setting the transport chose for it. */
+export type CallRunner = <R extends CallResult>(call: ProcedureCall, run: (setting: CallSetting) => Promise<R>) => Promise<R>;
 
 export interface Context {
   deps: AppDeps;

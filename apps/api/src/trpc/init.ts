@@ -1,11 +1,11 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { findInputFlaw, roleAtLeast, type InputFlaw, type TKeyScope, type TRole } from "@switchboard/schema";
 import { z } from "zod";
-import { noteErrorCode, noteModel, noteProcedure, type RequestScope } from "../infra/request-scope.ts";
+import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
-import type { Context } from "./context.ts";
+import type { CallSetting, Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
 import { endWhen } from "./stream-ends.ts";
@@ -69,12 +69,13 @@ const t = initTRPC
  * also sees the refusals of every guard below. Gateway streams are observed for their
  * closing `error` event. Over a transport that has no HTTP request per call (tRPC over
  * WebSocket), the call runs through the transport's `eachCall`, which gives it a request
- * scope of its own: the procedures below see it as `ctx.req.scope`.
+ * scope of its own and says who makes the call: the procedures below see them as
+ * `ctx.req.scope` and `ctx.user`.
  */
 const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, next }) => {
-  const call = async (scope: RequestScope | undefined = ctx.req.scope) => {
+  const call = async ({ scope, user }: CallSetting = { scope: ctx.req.scope, user: ctx.user }) => {
     noteProcedure(scope, path);
-    const result = await (scope === ctx.req.scope ? next() : next({ ctx: { req: { ...ctx.req, scope } } }));
+    const result = await (scope === ctx.req.scope && user === ctx.user ? next() : next({ ctx: { user, req: { ...ctx.req, scope } } }));
     if (!result.ok) {
       noteErrorCode(scope, procedureErrorCode(result.error));
       ctx.deps.metrics.recordProcedure(path, type, result.error.code);
@@ -90,7 +91,7 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
     // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
     // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
     const { lifecycle, env } = ctx.deps;
-    const end = ctx.user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
+    const end = user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
     return {
       ...result,
       data: endWhen(result.data, end, () =>

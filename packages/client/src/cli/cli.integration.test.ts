@@ -2,34 +2,11 @@
  * The `switchboard` command, spawned as a real process against a real server (cluster mode:
  * PostgreSQL + Redis), the way an on-call SuperAdmin would run it.
  */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../test/run-cli.ts";
 import { TEST_SUPERADMIN, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/switchboard.mjs", import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? "", ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? "");
-  });
-}
+const cli = runCli;
 
 let t: TestApp;
 let root: string;

@@ -2,25 +2,11 @@
  * `switchboard keys|logs|usage`, spawned as a real process against a real server: create a
  * key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and `usage`, revoke it.
  */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../test/run-cli.ts";
 import { startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/switchboard.mjs", import.meta.url));
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end("");
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 let t: TestApp;
 let user: { token: string };

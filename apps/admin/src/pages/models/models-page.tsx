@@ -1,15 +1,12 @@
 import type { TModelItem } from "@switchboard/schema";
-import { useId, useState } from "react";
+import { useId } from "react";
 import { PageHeader } from "../../components/layout.tsx";
+import { NoticeSlot, useNotice } from "../../components/notice.tsx";
+import { useEditForm } from "../../lib/use-edit-form.ts";
 import { messageOf } from "../../lib/errors.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
 import { useDeleteModel, useModels, useProviders } from "../providers/providers-data.ts";
 import { RouteEditor } from "./route-editor.tsx";
-
-interface Notice {
-  kind: "success" | "error";
-  text: string;
-}
 
 const price = (v: number | null) => (v === null ? "—" : `$${v}`);
 
@@ -19,32 +16,22 @@ export function ModelsPage() {
   const models = useModels();
   const providers = useProviders();
   const remove = useDeleteModel();
-  const [notice, setNotice] = useState<Notice | null>(null);
-  // A new key after each save: the form starts empty again (no typed key left in the page).
-  const [formRound, setFormRound] = useState(0);
-  const [editing, setEditing] = useState<TModelItem | null>(null);
+  const [notice, setNotice] = useNotice();
+  const form = useEditForm((item: TModelItem) => item.name);
   const tableId = useId();
   const items = models.data?.items ?? [];
 
   return (
     <>
       <PageHeader title="Models" description="Public model names and their routes: weighted targets split traffic among healthy providers, the order decides fallback, prices feed spend accounting." />
-      <div className="notice-slot" role="status" aria-live="polite" data-testid="models-notice">
-        {notice ? (
-          <div className={`alert ${notice.kind === "success" ? "alert-success" : "alert-error"}`}>
-            <span>{notice.text}</span>
-            <button type="button" className="alert-close" aria-label="Dismiss message" onClick={() => setNotice(null)}>×</button>
-          </div>
-        ) : null}
-      </div>
+      <NoticeSlot notice={notice} onDismiss={() => setNotice(null)} testId="models-notice" />
       {canEdit && providers.data ? (
         <RouteEditor
-          key={`${editing?.name ?? "new"}-${formRound}`}
-          editing={editing}
+          key={form.formKey}
+          editing={form.editing}
           providers={providers.data.items}
           onDone={(text) => {
-            setEditing(null);
-            setFormRound((n) => n + 1);
+            form.saved();
             setNotice({ kind: "success", text });
           }}
         />
@@ -77,7 +64,7 @@ export function ModelsPage() {
                     <td>{price(m.outputPricePerMTok)}</td>
                     <td>{price(m.cachedInputPricePerMTok)}</td>
                     <td className="cell-actions">
-                      {canEdit ? <button type="button" className="btn btn-small" onClick={() => setEditing(m)}>Edit</button> : null}
+                      {canEdit ? <button type="button" className="btn btn-small" onClick={() => form.edit(m)}>Edit</button> : null}
                       {canEdit && !m.isDefault ? (
                         <button
                           type="button"

@@ -1,14 +1,11 @@
 import type { TProviderItem, TProviderTestResult } from "@switchboard/schema";
-import { useId, useState } from "react";
+import { useId } from "react";
 import { PageHeader } from "../../components/layout.tsx";
+import { NoticeSlot, useNotice, type Notice } from "../../components/notice.tsx";
+import { useEditForm } from "../../lib/use-edit-form.ts";
 import { messageOf } from "../../lib/errors.ts";
 import { ProviderForm } from "./provider-form.tsx";
 import { useDeleteProvider, useProviders, useTestProvider } from "./providers-data.ts";
-
-interface Notice {
-  kind: "success" | "error";
-  text: string;
-}
 
 function Health({ p }: { p: TProviderItem }) {
   const { state, latencyMs, lastError } = p.health;
@@ -63,30 +60,20 @@ function ProviderRow({ p, onEdit, onNotice }: { p: TProviderItem; onEdit: () => 
 
 export function ProvidersPage() {
   const list = useProviders();
-  const [notice, setNotice] = useState<Notice | null>(null);
-  // A new key after each save: the form starts empty again (no typed key left in the page).
-  const [formRound, setFormRound] = useState(0);
-  const [editing, setEditing] = useState<TProviderItem | null>(null);
+  const [notice, setNotice] = useNotice();
+  const form = useEditForm((item: TProviderItem) => item.id);
   const tableId = useId();
   const providers = list.data?.items ?? [];
 
   return (
     <>
       <PageHeader title="Providers" description="Upstream model providers. Changes apply on every instance within a second; keys are stored encrypted and shown masked." />
-      <div className="notice-slot" role="status" aria-live="polite" data-testid="providers-notice">
-        {notice ? (
-          <div className={`alert ${notice.kind === "success" ? "alert-success" : "alert-error"}`}>
-            <span>{notice.text}</span>
-            <button type="button" className="alert-close" aria-label="Dismiss message" onClick={() => setNotice(null)}>×</button>
-          </div>
-        ) : null}
-      </div>
+      <NoticeSlot notice={notice} onDismiss={() => setNotice(null)} testId="providers-notice" />
       <ProviderForm
-        key={`${editing?.id ?? "new"}-${formRound}`}
-        editing={editing}
+        key={form.formKey}
+        editing={form.editing}
         onDone={(text) => {
-          setEditing(null);
-          setFormRound((n) => n + 1);
+          form.saved();
           setNotice({ kind: "success", text });
         }}
       />
@@ -112,7 +99,7 @@ export function ProvidersPage() {
                 </tr>
               </thead>
               <tbody>
-                {providers.map((p) => <ProviderRow key={p.id} p={p} onEdit={() => setEditing(p)} onNotice={setNotice} />)}
+                {providers.map((p) => <ProviderRow key={p.id} p={p} onEdit={() => form.edit(p)} onNotice={setNotice} />)}
                 {list.isPending ? <tr><td colSpan={8} className="table-empty">Loading providers…</td></tr> : null}
               </tbody>
             </table>

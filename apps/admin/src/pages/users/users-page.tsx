@@ -2,6 +2,7 @@ import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useState } from "react";
 import { PageHeader } from "../../components/layout.tsx";
 import { LoadMore } from "../../components/load-more.tsx";
+import { NoticeSlot, useNotice } from "../../components/notice.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
 import { BUDGET_PER_LABELS } from "../../components/budget-fields.tsx";
@@ -13,11 +14,6 @@ import { EditBudgetDialog } from "./edit-budget-dialog.tsx";
 import { ResetPasswordDialog } from "./reset-password-dialog.tsx";
 import { UserRow, type RowEvents } from "./user-row.tsx";
 import { useBudgetSpend, useUsersList } from "./users-data.ts";
-
-interface Notice {
-  kind: "success" | "error";
-  text: string;
-}
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -38,7 +34,7 @@ export function UsersPage() {
   const [searchText, setSearchText] = useState("");
   const search = useDebounced(searchText.trim(), 250);
   const list = useUsersList(search);
-  const [notice, setNotice] = useState<Notice | null>(null);
+  const [notice, setNotice] = useNotice();
   const [resetting, setResetting] = useState<TUser | null>(null);
   const [deleting, setDeleting] = useState<TUser | null>(null);
   const [budgeting, setBudgeting] = useState<TUser | null>(null);
@@ -57,14 +53,7 @@ export function UsersPage() {
     <>
       <PageHeader title="Users" description="Accounts that can sign in to the admin console and call the API." />
 
-      <div className="notice-slot" role="status" aria-live="polite" data-testid="users-notice">
-        {notice ? (
-          <div className={`alert ${notice.kind === "success" ? "alert-success" : "alert-error"}`}>
-            <span>{notice.text}</span>
-            <button type="button" className="alert-close" aria-label="Dismiss message" onClick={() => setNotice(null)}>×</button>
-          </div>
-        ) : null}
-      </div>
+      <NoticeSlot notice={notice} onDismiss={() => setNotice(null)} testId="users-notice" />
 
       <CreateUserForm onCreated={(email, role) => setNotice({ kind: "success", text: `Created ${email} (${ROLE_LABELS[role]}).` })} />
 

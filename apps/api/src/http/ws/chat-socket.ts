@@ -26,7 +26,7 @@ import { errorData, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { takeStreamSlot } from "../stream-slots.ts";
-import { upgradeToken } from "./socket-auth.ts";
+import { SESSION_ENDED, upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
 const createCaller = createCallerFactory(appRouter);
@@ -202,8 +202,8 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         // The token is checked again for every chat: a session revoked meanwhile ends here.
         const current = token ? await resolveUser(deps, token, turn.scope) : null;
         if (!current) {
-          refuse("UNAUTHORIZED", "Session ended; sign in again", tag, 401);
-          close(CLOSE.policy, "Session ended");
+          refuse("UNAUTHORIZED", SESSION_ENDED.message, tag, 401);
+          close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
           return;
         }
         // Each running chat holds one of the user's stream slots, shared with the other

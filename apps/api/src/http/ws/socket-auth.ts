@@ -8,6 +8,13 @@ import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../../trpc/cookies.ts";
 
+/**
+ * A signed-in socket whose token no longer resolves (signed out, expired, disabled, role
+ * changed): the call or chat is refused with this and the socket closed with 1008 (policy),
+ * so the client signs in again. The same words on /ws/chat and tRPC's socket.
+ */
+export const SESSION_ENDED = { message: "Session ended; sign in again", closeCode: 1008, closeReason: "Session ended" } as const;
+
 /** The subprotocol a browser offers beside `bearer.<token>`; the server answers with it. */
 export const WS_PROTOCOL = "switchboard";
 const BEARER_PROTOCOL_PREFIX = "bearer.";

@@ -13,7 +13,7 @@ import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { AppDeps } from "../../deps.ts";
 import { newScope, type RequestScope } from "../../infra/request-scope.ts";
-import type { AuthedUser, CallRunner } from "../../trpc/context.ts";
+import type { CallResult, ProcedureCall } from "../../trpc/context.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import type { Surface } from "../../services/metrics/prometheus.ts";
 import { endScope, isGatewayProcedure } from "../scope-log.ts";
@@ -33,8 +33,6 @@ export interface TurnStart {
   surface: Surface;
   ip: string | undefined;
   stream: boolean;
-  /** Known when the socket was signed in once for all its calls (tRPC); else the call notes it. */
-  user?: AuthedUser | null | undefined;
   /** Read only when the log keeps bodies. */
   requestBody: () => string | undefined;
 }
@@ -49,17 +47,30 @@ export class SocketTurn {
   ) {
     this.scope = newScope(start.requestId, true);
     this.scope.stream = start.stream;
-    if (start.user) {
-      this.scope.userId = start.user.id;
-      this.scope.keyId = start.user.apiKey?.keyId;
-    }
   }
 
   /**
    * `source` as it is; the turn ends (200) with it, however it ends: completed when the
    * source ran out or failed, cut short when the client stopped reading (unsubscribed, left).
+   * `stopped` aborts when the client stops the stream: tRPC then returns a stream it has not
+   * read yet without reading it, and a generator never started runs no `finally` — so
+   * until the first read, the stop itself ends the turn.
    */
-  async *stream<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  stream<T>(source: AsyncIterable<T>, stopped: AbortSignal | undefined): AsyncGenerator<T> {
+    let read = false;
+    const endUnread = () => {
+      if (!read) this.end(200, false);
+    };
+    if (stopped?.aborted) endUnread();
+    else stopped?.addEventListener("abort", endUnread, { once: true });
+    return this.read(source, () => {
+      read = true;
+      stopped?.removeEventListener("abort", endUnread);
+    });
+  }
+
+  private async *read<T>(source: AsyncIterable<T>, onFirstRead: () => void): AsyncGenerator<T> {
+    onFirstRead();
     const iterator = source[Symbol.asyncIterator]();
     let completed = false;
     try {
@@ -108,11 +119,15 @@ export class SocketTurn {
 /** The HTTP status a refused call gets (what the tRPC HTTP adapter would answer). */
 export const refusalStatus = (error: TRPCError): number => getHTTPStatusCodeFromError(error);
 
+/** Runs a call in its turn: `run` gets the turn's scope (undefined for a call that is none). */
+export type TurnRunner = <R extends CallResult>(call: ProcedureCall, run: (scope: RequestScope | undefined) => Promise<R>) => Promise<R>;
+
 /**
- * `eachCall` for tRPC over a WebSocket (trpc/context.ts): each gateway procedure call is a
- * turn; others run as they are. `requestId` names each call (the socket's id and a count).
+ * For tRPC over a WebSocket (trpc-socket.ts): each gateway procedure call is a turn; others
+ * run as they are. `requestId` names each call (the socket's id and a count). Who makes the
+ * call is noted on the turn's scope when the socket's token is resolved for it.
  */
-export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; ip: string | undefined; requestId: () => string }): CallRunner {
+export function socketCalls(deps: TurnDeps, socket: { ip: string | undefined; requestId: () => string }): TurnRunner {
   return async (call, run) => {
     if (!isGatewayProcedure(call.path)) return run(undefined);
     const input = deps.requestLog.storeBodies ? await call.getRawInput().catch(() => undefined) : undefined;
@@ -123,7 +138,6 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
       surface: "trpc",
       ip: socket.ip,
       stream: call.type === "subscription",
-      user: socket.user,
       requestBody: () => (input === undefined ? undefined : JSON.stringify(input)),
     });
     let result;
@@ -135,7 +149,7 @@ export function socketCalls(deps: TurnDeps, socket: { user: AuthedUser | null; i
       throw error;
     }
     if (!result.ok) turn.end(refusalStatus(result.error));
-    else if (call.type === "subscription" && isAsyncIterable(result.data)) return { ...result, data: turn.stream(result.data) };
+    else if (call.type === "subscription" && isAsyncIterable(result.data)) return { ...result, data: turn.stream(result.data, call.signal) };
     else turn.end(200);
     return result;
   };

@@ -1,25 +1,28 @@
 /**
  * tRPC over WebSocket, on the same port: a WebSocket upgrade on /trpc speaks tRPC's WS
  * protocol (queries, mutations and subscriptions), for clients that prefer one socket to
- * SSE (`createSwitchboardClient({transport: "websocket"})`). Identity is fixed when the
- * socket opens: the token from connectionParams, the Authorization header, a `bearer.<token>`
- * subprotocol, or the session cookie from an allowed origin. Each gateway call on the socket
- * is a request-log row of its own (socket-turn.ts), and each subscription holds a stream slot
- * of the socket's caller while open, as over SSE (http/stream-slots.ts).
+ * SSE (`createSwitchboardClient({transport: "websocket"})`). The socket carries a token: from
+ * connectionParams, the Authorization header, a `bearer.<token>` subprotocol, or the session
+ * cookie from an allowed origin. Each call on the socket is made by whoever that token names
+ * when the call runs (see `asTokenHolder`). Each gateway call on the socket is a request-log
+ * row of its own (socket-turn.ts), and each subscription holds a stream slot of the caller
+ * while open, as over SSE (http/stream-slots.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { TRPCError } from "@trpc/server";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
 import type {} from "@fastify/websocket";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
 import { appRouter, type AppRouter } from "../../routers/index.ts";
-import { createContextInner, resolveUser, type CallRunner, type Context } from "../../trpc/context.ts";
+import { createContextInner, resolveUser, type CallResult, type CallRunner, type Context, type ProcedureCall } from "../../trpc/context.ts";
 import { toTRPCError } from "../../trpc/errors.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import { takeStreamSlot, type StreamCaller } from "../stream-slots.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
-import { upgradeToken } from "./socket-auth.ts";
+import { SESSION_ENDED, upgradeToken } from "./socket-auth.ts";
 import { socketCalls } from "./socket-turn.ts";
 
 export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
@@ -28,30 +31,29 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
     router: appRouter,
     // Connections are handed over by the route below; the server is named for keep-alive only.
     wss: app.websocketServer,
-    async createContext({ req, res, info }): Promise<Context> {
+    createContext({ req, res, info }): Context {
       const request = upgrades.get(req);
       const param = info.connectionParams?.["token"];
       const token = param ?? (request ? upgradeToken(deps, request).token : undefined);
-      const user = await resolveUser(deps, token, request?.scope);
       const closed = new AbortController();
       res.once("close", () => closed.abort(new Error("client disconnected")));
       const socketId = request?.id ?? randomUUID();
       let calls = 0;
       return createContextInner({
         deps,
-        user,
+        // No one is signed in for the socket's lifetime: each call says who makes it.
+        user: null,
         req: {
           requestId: socketId,
           ip: request?.ip,
           userAgent: req.headers["user-agent"],
           signal: closed.signal,
-          // Each chat.* and consensus.* call is logged as a request of its own; each
-          // subscription holds a stream slot, so one socket opens no more streams than SSE would.
-          eachCall: holdingStreamSlots(
-            deps,
-            { user, ip: request?.ip },
-            socketCalls(deps, { user, ip: request?.ip, requestId: () => `${socketId}:${++calls}` }),
-          ),
+          eachCall: asTokenHolder(deps, {
+            token,
+            ip: request?.ip,
+            requestId: () => `${socketId}:${++calls}`,
+            socket: res,
+          }),
         },
       });
     },
@@ -73,33 +75,71 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
   });
 }
 
+interface TokenHolder {
+  /** The token the socket was opened with, whatever carried it; none: an anonymous socket. */
+  token: string | undefined;
+  ip: string | undefined;
+  /** Names each call: the socket's id and a count. */
+  requestId: () => string;
+  socket: WebSocket;
+}
+
 /**
- * Wraps the socket's runner: a subscription takes a stream slot of the socket's caller (the
- * user it signed in as, else its address) before the procedure runs — refused with
- * TOO_MANY_REQUESTS and `retryAfterSec` when none is free — and frees it when the stream
- * ends, however it ends. Within the call's turn, so a refused chat or consensus stream
- * still gets its request-log row (429).
+ * The socket's runner, which every call on it goes through. The call is made by whoever the
+ * socket's token names now: it is resolved again for each call, as /ws/chat does for each
+ * chat (a local check: revocations, roles and disabled users are held in memory), so a
+ * sign-out, an expired token, a disabled user or a changed role takes effect on the next
+ * call. A token that no longer resolves refuses the call (UNAUTHORIZED) and closes the
+ * socket, so the client reconnects and signs in again; a socket without one stays anonymous.
+ * Each gateway call is a turn of its own (its request-log row), and a subscription takes a
+ * stream slot of the caller within it, so a refused call still gets its row.
  */
-function holdingStreamSlots(deps: AppDeps, caller: StreamCaller, runner: CallRunner): CallRunner {
+function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
+  const turns = socketCalls(deps, { ip: holder.ip, requestId: holder.requestId });
   return (call, run) =>
-    runner(call, async (scope) => {
-      if (call.type !== "subscription") return run(scope);
-      let release: () => void;
-      try {
-        release = takeStreamSlot(deps, caller);
-      } catch (error) {
-        throw toTRPCError(error);
+    turns(call, async (scope) => {
+      const user = await resolveUser(deps, holder.token, scope);
+      if (holder.token && !user) {
+        endSession(holder.socket);
+        throw new TRPCError({ code: "UNAUTHORIZED", message: SESSION_ENDED.message });
       }
-      try {
-        const result = await run(scope);
-        if (result.ok && isAsyncIterable(result.data)) return { ...result, data: releasedAtEnd(result.data, release, call.signal) };
-        release();
-        return result;
-      } catch (error) {
-        release();
-        throw error;
-      }
+      return holdingStreamSlot(deps, call, { user, ip: holder.ip }, () => run({ scope, user }));
     });
+}
+
+/**
+ * Closes the socket after the refusal has gone out: tRPC drops replies on a socket that is
+ * closing, and sends this one before the event loop turns, so the close waits for the next
+ * turn (as tRPC closes a socket whose context failed).
+ */
+function endSession(socket: WebSocket): void {
+  setImmediate(() => {
+    if (socket.readyState === socket.OPEN) socket.close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
+  });
+}
+
+/**
+ * A subscription takes a stream slot of its caller (the user, else the socket's address)
+ * before the procedure runs — refused with TOO_MANY_REQUESTS and `retryAfterSec` when none
+ * is free — and frees it when the stream ends, however it ends.
+ */
+async function holdingStreamSlot<R extends CallResult>(deps: AppDeps, call: ProcedureCall, caller: StreamCaller, run: () => Promise<R>): Promise<R> {
+  if (call.type !== "subscription") return run();
+  let release: () => void;
+  try {
+    release = takeStreamSlot(deps, caller);
+  } catch (error) {
+    throw toTRPCError(error);
+  }
+  try {
+    const result = await run();
+    if (result.ok && isAsyncIterable(result.data)) return { ...result, data: releasedAtEnd(result.data, release, call.signal) };
+    release();
+    return result;
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 /**

@@ -2,18 +2,11 @@
  * The gateway configuration as instances hold it in memory: providers (secrets decrypted)
  * and model routes, at one version. Loaded from PostgreSQL, replaced whole on every change.
  */
-import type { TProviderKind } from "@switchboard/schema";
+import type { ProviderSettings } from "../../providers/create-provider.ts";
 
-export interface ProviderConfig {
+/** What a provider is made from (ProviderSettings), and where it stands in the configuration. */
+export interface ProviderConfig extends ProviderSettings {
   id: string;
-  name: string;
-  kind: TProviderKind;
-  baseUrl: string | null;
-  apiKey: string | undefined;
-  headers: Record<string, string>;
-  timeoutMs: number | null;
-  models: string[];
-  apiVersion: string | null;
   healthPath: string | null;
   source: "env" | "api";
   position: number;

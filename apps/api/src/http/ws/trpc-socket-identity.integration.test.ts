@@ -1,0 +1,127 @@
+/**
+ * Each call on tRPC's WebSocket is made by whoever the socket's token names when the call
+ * runs, as each /ws/chat chat is: signed out, expired, disabled or re-roled, the next call on
+ * the open socket sees it. A token that no longer resolves gets UNAUTHORIZED and the socket a
+ * 1008 close, so the client signs in again; a socket without a token stays anonymous. Real
+ * server, tRPC's wire protocol spoken by hand with `ws` (so it is the same socket throughout).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { bearer, trpcQuery } from "../../../test/http.ts";
+import { openTrpcSocket, type OpenOptions } from "../../../test/trpc-socket.ts";
+import { eventually } from "../../../test/chat.ts";
+import { ACCESS_COOKIE } from "../../trpc/cookies.ts";
+import { SESSION_ENDED } from "./socket-auth.ts";
+
+let t: TestApp;
+let root: ReturnType<TestApp["client"]>;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  root = t.client(await t.login());
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const sessionEnded = { message: SESSION_ENDED.message, data: { code: "UNAUTHORIZED" } };
+const policyClose = { code: 1008, reason: SESSION_ENDED.closeReason };
+
+/** Every way a socket can carry its token. */
+const carriers: Array<[string, (token: string) => OpenOptions]> = [
+  ["connectionParams", (token) => ({ token })],
+  ["the Authorization header", (token) => ({ headers: bearer(token) })],
+  ["a bearer.<token> subprotocol", (token) => ({ protocols: ["switchboard", `bearer.${token}`] })],
+  ["the session cookie", (token) => ({ headers: { cookie: `${ACCESS_COOKIE}=${token}` } })],
+];
+
+describe("who makes a call on tRPC's WebSocket", () => {
+  it.each(carriers)("signed out, the socket's next call is refused (UNAUTHORIZED) and it is closed (token in %s)", async (_carrier, carry) => {
+    const user = await t.userWithRole("USER");
+    const s = await openTrpcSocket(t.url, carry(user.token));
+    expect((await s.call(1, "query", "auth.me")).result?.data).toMatchObject({ id: user.id, email: user.email });
+
+    await t.client(user.token).auth.logout.mutate();
+    expect((await s.call(2, "query", "auth.me")).error).toMatchObject(sessionEnded);
+    expect(await s.closed).toEqual(policyClose);
+
+    // Signed in again, a new socket is the user's once more.
+    const again = await openTrpcSocket(t.url, carry(await t.login(user.email, user.password)));
+    expect((await again.call(1, "query", "auth.me")).result?.data).toMatchObject({ id: user.id });
+    await again.close();
+  });
+
+  it("a subscription started after the sign-out is refused too, and is logged as the refusal it is (401)", async () => {
+    const user = await t.userWithRole("USER");
+    const s = await openTrpcSocket(t.url, { token: user.token });
+    const chat = (id: number) => ({ id, method: "subscription", params: { path: "chat.stream", input: { message: "hello" } } });
+    s.send(chat(1));
+    expect((await s.reply((r) => r.id === 1 && r.result?.type === "data")).result?.data).toMatchObject({ type: "chat_start" });
+
+    await t.client(user.token).auth.logout.mutate();
+    s.send(chat(2));
+    expect((await s.replyTo(2)).error).toMatchObject(sessionEnded);
+    expect(await s.closed).toEqual(policyClose);
+
+    const admin = bearer(await t.login());
+    const row = await eventually(async () => {
+      const rows = (await trpcQuery(t.url, "logs.list", { status: 401, limit: 100 }, admin)).body.result.data.items as Array<Record<string, unknown>>;
+      return rows.find((r) => r["route"] === "chat.stream");
+    }, "the refused call's row");
+    expect(row).toMatchObject({ status: 401, errorCode: "UNAUTHORIZED", stream: true, userId: null });
+  });
+
+  it("a role change bites on the next call: a demoted ADMIN's session ends, their API key acts as a USER, a disabled owner's key ends", async () => {
+    const admin = await t.userWithRole("ADMIN");
+    const key = (await t.client(admin.token).keys.create.mutate({ name: "metrics", scopes: ["read:metrics"] })).key;
+    const bySession = await openTrpcSocket(t.url, { headers: bearer(admin.token) });
+    const byKey = await openTrpcSocket(t.url, { protocols: ["switchboard", `bearer.${key}`] });
+    for (const s of [bySession, byKey]) expect((await s.call(1, "query", "metrics.summary")).result?.type).toBe("data");
+
+    await root.users.update.mutate({ id: admin.id, role: "USER" });
+    // The session's token carries the role it was issued with: it no longer resolves.
+    expect((await bySession.call(2, "query", "metrics.summary")).error).toMatchObject(sessionEnded);
+    expect(await bySession.closed).toEqual(policyClose);
+    // A key acts with its owner's role of the moment: an ADMIN procedure is now forbidden,
+    // what a USER may read is not, and the socket stays open.
+    expect((await byKey.call(2, "query", "metrics.summary")).error).toMatchObject({ data: { code: "FORBIDDEN" } });
+    expect((await byKey.call(3, "query", "logs.list", {})).result?.type).toBe("data");
+    await root.users.update.mutate({ id: admin.id, role: "ADMIN" });
+    expect((await byKey.call(4, "query", "metrics.summary")).result?.type).toBe("data");
+
+    await root.users.update.mutate({ id: admin.id, disabled: true });
+    expect((await byKey.call(5, "query", "logs.list", {})).error).toMatchObject(sessionEnded);
+    expect(await byKey.closed).toEqual(policyClose);
+  });
+
+  it("a socket without a token stays anonymous: public calls work, signed-in ones are refused, the socket stays open", async () => {
+    const s = await openTrpcSocket(t.url);
+    expect((await s.call(1, "query", "auth.methods")).result?.type).toBe("data");
+    expect((await s.call(2, "query", "auth.me")).error).toMatchObject({ message: "Sign in first", data: { code: "UNAUTHORIZED" } });
+    expect((await s.call(3, "query", "auth.methods")).result?.type).toBe("data");
+    expect(s.ws.readyState).toBe(s.ws.OPEN);
+    await s.close();
+  });
+});
+
+describe("an access token that expires on an open socket", () => {
+  const TTL_SEC = 3;
+  let short: TestApp;
+  beforeAll(async () => {
+    short = await startTestApp({ env: { ACCESS_TOKEN_TTL_SEC: String(TTL_SEC) } });
+  });
+  afterAll(async () => {
+    await short?.close();
+  });
+
+  it("ends the socket at its first call after the expiry", async () => {
+    const token = await short.login();
+    const s = await openTrpcSocket(short.url, { token });
+    expect((await s.call(1, "query", "auth.me")).result?.type).toBe("data");
+
+    const { exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+    expect((await s.call(2, "query", "auth.me")).error).toMatchObject(sessionEnded);
+    expect(await s.closed).toEqual(policyClose);
+  });
+});
