@@ -15,6 +15,7 @@ import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
 import { registerOpenAIRoutes } from "./http/openai/routes.ts";
 import { registerSsoRoutes } from "./http/sso/index.ts";
+import { createChatSockets } from "./http/ws/chat-socket.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { applySecurityHeaders, registerSecurityHeaders } from "./http/security-headers.ts";
@@ -135,9 +136,14 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
-  const sockets = await registerWebSockets(app, deps);
-  registerLegacyRoutes(app, deps, { sockets: sockets.openCount, sso: () => ssoNames(deps) });
+  const chatSockets = createChatSockets(deps);
+  registerLegacyRoutes(app, deps, { sockets: chatSockets.openCount, sso: () => ssoNames(deps) });
   registerSsoRoutes(app, deps);
   await registerSpa(app, deps.env.ADMIN_DIST_DIR ?? defaultAdminDistDir());
+  // Last: @fastify/websocket hands any request with an Upgrade header that reaches a route
+  // registered after it to ws, which refuses all but a WebSocket handshake with a bare-text
+  // 400. A plain request carrying another upgrade (curl --http2 sends `Upgrade: h2c`) got that
+  // instead of its answer; the routes registered before the plugin answer it as usual.
+  await registerWebSockets(app, deps, chatSockets);
   return app;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { rawRequest } from "../../../test/raw-http.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 let t: TestApp;
@@ -282,6 +283,21 @@ describe("no HTML where a client expects data", () => {
     expect(res.headers.get("content-type")).toMatch(/application\/json/);
     // Every /v1 error is OpenAI-shaped; the rest answer in the REST shape.
     expect(res.body.error.code).toBe(path.startsWith("/v1/") ? "unknown_url" : "NOT_FOUND");
+  });
+
+  it("a request offering another protocol (Upgrade: h2c, as curl --http2 sends it) gets its answer, and its connection ends there", async () => {
+    // Some routes answered with a bare-text 400 "Invalid Upgrade header" from the WebSocket
+    // plugin; the others answered as keep-alive on a socket no HTTP parser read any more, so a
+    // client's next request on that connection never got an answer.
+    const h2c = { connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAAQCAAAAAAIAAAAA" };
+    for (const path of ["/api/info", "/api/health", "/auth/verify", "/v1/models", "/health"]) {
+      const offered = await rawRequest(t.url, { path, headers: { ...h2c, ...auth(user.token) } });
+      expect(offered.status, `${path}: ${offered.text}`).toBe(200);
+      expect(offered.headers["content-type"], path).toMatch(/application\/json/);
+      expect(offered.headers["x-request-id"], path).toEqual(expect.any(String));
+      expect(offered.headers.connection, path).toBe("close");
+      expect((await rawRequest(t.url, { path, headers: auth(user.token) })).status, path).toBe(200);
+    }
   });
 
   it("a browser navigating to a client-side route gets the SPA page", async () => {

@@ -1,12 +1,17 @@
 /** WebSocket endpoints: /ws/chat (the streaming backend's protocol) and tRPC at /trpc. */
 import fastifyWebsocket from "@fastify/websocket";
-import type { FastifyInstance } from "fastify";
+import type { IncomingMessage } from "node:http";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
-import { createChatSockets, WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
+import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
-export async function registerWebSockets(app: FastifyInstance, deps: AppDeps): Promise<ChatSockets> {
+/** Node's parser marks a request that came with `Connection: upgrade` (left out of its typings). */
+const arrivedAsUpgrade = (request: FastifyRequest): boolean => (request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true;
+
+/** Registers the plugin and the socket routes; call it after every plain HTTP route (see server.ts). */
+export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, chat: ChatSockets): Promise<void> {
   await app.register(fastifyWebsocket, {
     options: {
       // Above the protocol's own 1 MB limit, so an oversized chat message can still be
@@ -15,13 +20,19 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps): P
       handleProtocols: (protocols) => chooseProtocol(protocols),
     },
   });
-  // An upgrade refused before the plugin saw it (the emergency stop, the per-IP limit) has its
-  // answer written on the raw socket, which no HTTP parser owns any more: end it, or it stays
-  // open until the client leaves (and holds up a graceful shutdown).
-  app.addHook("onResponse", async (request, reply) => {
-    if (String(request.headers.upgrade ?? "").toLowerCase() === "websocket") reply.raw.socket?.destroy();
+  // A request that arrived as an upgrade (a WebSocket handshake, or `Upgrade: h2c` from curl
+  // --http2) left Node's HTTP parser. Whatever answers it over HTTP (a refusal such as the
+  // emergency stop or the per-IP limit, or a route that is not a socket) is the last thing on
+  // that connection: say so, or a keep-alive client sends its next request into a socket that
+  // nothing reads and waits forever; then end it, or it stays open until the client leaves
+  // (and holds up a graceful shutdown).
+  app.addHook("onSend", (request, reply, payload, done) => {
+    if (arrivedAsUpgrade(request)) void reply.header("connection", "close");
+    done(null, payload);
   });
-  const chat = createChatSockets(deps);
+  app.addHook("onResponse", async (request, reply) => {
+    if (arrivedAsUpgrade(request)) reply.raw.socket?.destroy();
+  });
   app.route({
     method: "GET",
     url: "/ws/chat",
@@ -31,5 +42,4 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps): P
     wsHandler: (socket, request) => chat.handle(socket, request),
   });
   registerTrpcSocket(app, deps);
-  return chat;
 }
