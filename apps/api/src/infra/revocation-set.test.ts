@@ -62,4 +62,29 @@ describe("revocation set", () => {
     await set.resync();
     expect(set.has("kept")).toBe(true);
   });
+
+  it("tells its listeners of each id new to it, once, however it arrived: revoked here, pushed, or resynced", async () => {
+    const coordination = createMemoryCoordination();
+    const source: RevocationEntry[] = [];
+    const make = () => {
+      const set = createRevocationSet({ coordination, channel: "test:revoked-4", load: async () => source, resyncIntervalMs: 60_000 });
+      open.push(set);
+      return set;
+    };
+    const [a, b] = [make(), make()];
+    await Promise.all([a.start(), b.start()]);
+    const heard: string[][] = [];
+    const off = b.onRevoked((ids) => heard.push(ids));
+
+    await a.revoke([{ id: "pushed", untilMs: Date.now() + 60_000 }]);
+    expect(await until(() => heard.length === 1)).toBe(true);
+    source.push({ id: "pushed", untilMs: Date.now() + 120_000 }, { id: "polled", untilMs: Date.now() + 60_000 });
+    await b.resync();
+    await b.revoke([{ id: "here", untilMs: Date.now() + 60_000 }, { id: "polled", untilMs: Date.now() + 60_000 }]);
+    expect(heard).toEqual([["pushed"], ["polled"], ["here"]]);
+
+    off();
+    await b.revoke([{ id: "after", untilMs: Date.now() + 60_000 }]);
+    expect(heard).toHaveLength(3);
+  });
 });

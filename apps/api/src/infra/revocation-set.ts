@@ -12,6 +12,8 @@
  *   database poll (a few seconds instead of milliseconds). If the database is unreachable
  *   too, the last known set stays in force and the failure is logged once per outage;
  *   nothing is ever removed from the set except by its own expiry.
+ * - Listeners (`onRevoked`) hear of every id new to this instance, however it arrived (its own
+ *   revoke, a push, a resync), so what a credential authorized can end when it is revoked.
  */
 import type { Coordination, Unsubscribe } from "./coordination/port.ts";
 
@@ -41,6 +43,8 @@ const OVERLAP_MS = 5_000;
 export interface RevocationSet {
   start(): Promise<void>;
   has(id: string): boolean;
+  /** Calls `listener` with the ids newly revoked here, however they arrived; returns the unsubscribe. */
+  onRevoked(listener: (ids: string[]) => void): () => void;
   /** Revokes locally at once, then tells every other instance. Never throws for a coordination outage. */
   revoke(entries: RevocationEntry[]): Promise<void>;
   /** Re-reads the source of truth in full (start, reconnect; tests). */
@@ -58,12 +62,26 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
   let closed = false;
+  const listeners = new Set<(ids: string[]) => void>();
 
   function apply(list: RevocationEntry[]): void {
+    const fresh: string[] = [];
     for (const { id, untilMs } of list) {
       const known = entries.get(id);
+      if (known === undefined) fresh.push(id);
       // Keep the longer-lived entry when both know it.
       if (known === undefined || (known !== null && (untilMs === null || untilMs > known))) entries.set(id, untilMs);
+    }
+    if (fresh.length > 0) announce(fresh);
+  }
+
+  function announce(ids: string[]): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(ids);
+      } catch (error) {
+        opts.log?.(`revocation set ${opts.channel}: a listener failed`, error);
+      }
     }
   }
 
@@ -122,6 +140,11 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
       }
     },
 
+    onRevoked(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+
     resync: () => load(true),
     size: () => entries.size,
 
@@ -129,6 +152,7 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
       closed = true;
       if (timer) clearInterval(timer);
       offReconnect?.();
+      listeners.clear();
       await unsubscribe?.().catch(() => {});
     },
   };

@@ -35,6 +35,8 @@ export function createSessionRevocations(deps: {
     close: () => set.close(),
     resync: () => set.resync(),
     isRevoked: (sessionId: string) => set.has(sessionId),
+    /** Hears of every session newly revoked on this instance (here, pushed or resynced). */
+    onRevoked: (listener: (sessionIds: string[]) => void) => set.onRevoked(listener),
     /** Call after the sessions' rows were marked revoked. */
     revokeSessions: (sessionIds: string[]) =>
       sessionIds.length === 0 ? Promise.resolve() : set.revoke(sessionIds.map((id) => ({ id, untilMs: Date.now() + keepMs }))),

@@ -8,7 +8,8 @@
  *   users in the background — which also catches rows deleted or edited directly in the
  *   database, and changes whose push was lost while Redis was unreachable.
  * A user not cached yet (first request on this instance) is read once; concurrent requests
- * share the read.
+ * share the read. Listeners (`onChanged`) hear of every such change seen here (made here,
+ * pushed, or found by the refresh), so what the user's credentials authorized can end too.
  */
 import type { TBudgetPeriod, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
@@ -56,6 +57,17 @@ export function createUserDirectory(deps: {
   let offReconnect: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
+  const listeners = new Set<(userId: string) => void>();
+
+  function announce(userId: string): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(userId);
+      } catch (error) {
+        deps.log?.("user directory: a listener failed", error);
+      }
+    }
+  }
 
   async function read(userId: string): Promise<LiveUser | null> {
     const row = await prisma.user.findUnique({ where: { id: userId }, select: LIVE_SELECT });
@@ -96,7 +108,10 @@ export function createUserDirectory(deps: {
         const found = new Map(rows.map((r) => [r.id, toLive(r)]));
         for (const id of chunk) {
           const entry = entries.get(id);
-          if (entry) entry.user = found.get(id) ?? null;
+          if (!entry) continue;
+          const before = entry.user;
+          entry.user = found.get(id) ?? null;
+          if (mayActDifferently(before, entry.user)) announce(id);
         }
       }
       if (failing) deps.log?.("user directory: database reachable again");
@@ -112,7 +127,10 @@ export function createUserDirectory(deps: {
     get,
 
     async start(): Promise<void> {
-      unsubscribe = await deps.coordination.subscribe(CHANNEL, (userId) => entries.delete(userId));
+      unsubscribe = await deps.coordination.subscribe(CHANNEL, (userId) => {
+        entries.delete(userId);
+        announce(userId);
+      });
       offReconnect = deps.coordination.onReconnect(() => void refresh());
       timer = setInterval(() => void refresh(), deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS);
       timer.unref();
@@ -121,6 +139,7 @@ export function createUserDirectory(deps: {
     /** Call after changing or deleting a user: every instance forgets what it knew. */
     async changed(userId: string): Promise<void> {
       entries.delete(userId);
+      announce(userId);
       try {
         await deps.coordination.publish(CHANNEL, userId);
       } catch (error) {
@@ -135,12 +154,25 @@ export function createUserDirectory(deps: {
 
     refresh,
 
+    /** Calls `listener` with the id of each user changed (see above); returns the unsubscribe. */
+    onChanged(listener: (userId: string) => void): () => void {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
+      listeners.clear();
       offReconnect?.();
       await unsubscribe?.().catch(() => {});
     },
   };
+}
+
+/** Deleted, disabled or re-roled: what the user may do is no longer what it was. */
+function mayActDifferently(before: LiveUser | null, after: LiveUser | null): boolean {
+  if (before === null || after === null) return before !== after;
+  return before.role !== after.role || before.disabled !== after.disabled;
 }
 
 export type UserDirectory = ReturnType<typeof createUserDirectory>;

@@ -8,6 +8,7 @@ export type { KeyGrant } from "./key-grant.ts";
 export { keyRefusal } from "./key-grant.ts";
 export { looksLikeApiKey } from "./key-secret.ts";
 export type { KeysService, RateLimitInfo } from "./keys-service.ts";
+export type { KeyChange } from "./key-cache.ts";
 
 export function createKeys(deps: {
   prisma: PrismaClient;

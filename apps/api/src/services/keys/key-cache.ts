@@ -5,6 +5,8 @@
  * through coordination and drops the cached entry, and a background resync re-reads every
  * cached key, which catches rows changed behind Switchboard's back. The owner's state
  * (deleted, disabled, role) comes from the user directory that also checks access tokens.
+ * Listeners (`onChanged`) hear of every change seen here (made here, pushed, found by the
+ * resync, or everything after a reconnect), so what a key authorized can end with it.
  *
  * Policy when a connection is lost (a revoked key must never get through):
  * - Redis down: pushes may be missed, so an entry is trusted only for DEGRADED_TRUST_MS
@@ -97,8 +99,20 @@ export function createKeyCache(deps: KeyCacheDeps) {
   let unsubscribe: Unsubscribe | undefined;
   let offReconnect: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const listeners = new Set<(change: KeyChange) => void>();
+
+  function announce(change: KeyChange): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(change);
+      } catch (err) {
+        deps.log("an API key change listener failed", err);
+      }
+    }
+  }
 
   function forget(change: KeyChange): void {
+    announce(change);
     generation += 1;
     if ("all" in change) {
       entries.clear();
@@ -152,14 +166,23 @@ export function createKeyCache(deps: KeyCacheDeps) {
     const now = Date.now();
     for (const hash of hashes) {
       const row = byHash.get(hash);
-      if (row) entries.set(hash, { grant: grantOf(row), loadedAt: now });
+      const held = entries.get(hash)?.grant;
+      const grant = row ? grantOf(row) : null;
+      if (row) entries.set(hash, { grant, loadedAt: now });
       else entries.delete(hash);
+      // Revoked or deleted behind Switchboard's back.
+      if (held && !grant) announce({ keyId: held.keyId });
     }
   }
 
   return {
     lookup,
     forget,
+    /** Calls `listener` with each change seen here (see above); returns the unsubscribe. */
+    onChanged(listener: (change: KeyChange) => void): () => void {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
     /** Tells every instance (this one included) to drop what it holds about a key or user. */
     async publish(change: KeyChange): Promise<void> {
       forget(change);
@@ -188,6 +211,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
       offReconnect?.();
+      listeners.clear();
       await unsubscribe?.().catch(() => {});
     },
     /** For tests and the bench. */

@@ -8,7 +8,7 @@ import { budgetPeriodStart, roleAtLeast, type TApiKey, type TBudgetPeriod, type 
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
-import type { KeyCache } from "./key-cache.ts";
+import type { KeyCache, KeyChange } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
 import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
 import { keySubject, userSubject, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
@@ -200,6 +200,18 @@ export function createKeysService(deps: KeysServiceDeps) {
     return grant;
   }
 
+  /**
+   * The role a key acts with now, or null when it no longer acts (revoked, expired, deleted,
+   * owner disabled or gone). Reads the key's row: for re-checking what a key authorized after
+   * a change was announced, never on a request's path.
+   */
+  async function liveRole(keyId: string): Promise<TRole | null> {
+    const row = await prisma.apiKey.findUnique({ where: { id: keyId }, select: { userId: true, revokedAt: true, expiresAt: true } });
+    if (!row || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now())) return null;
+    const owner = await deps.owners.get(row.userId);
+    return owner && !owner.disabled ? owner.role : null;
+  }
+
   /** Refuses a caller whose budget's current period is spent (from local state). */
   async function checkBudget(subject: SpendSubject, budget: Budget, what: string): Promise<void> {
     if (budget.budgetUsd === null) return;
@@ -270,6 +282,9 @@ export function createKeysService(deps: KeysServiceDeps) {
     update,
     revoke,
     authenticate,
+    liveRole,
+    /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */
+    onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
     recordSpend,
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
