@@ -18,6 +18,7 @@ import { createAccessTokens } from "./services/auth/access-tokens.ts";
 import { createAuthService } from "./services/auth/auth-service.ts";
 import { createPasswordWork, type PasswordWorkLimits } from "./services/auth/password-work.ts";
 import { createSessionRevocations } from "./services/auth/revocations.ts";
+import { createCredentialWatch } from "./services/auth/credential-watch.ts";
 import { createUserDirectory } from "./services/auth/user-directory.ts";
 import { bootstrapSuperAdmin, resolveJwtSecret, resolveSecretsKey } from "./services/bootstrap.ts";
 import { createEmergencyService, type EmergencyServiceOptions } from "./services/emergency/emergency-service.ts";
@@ -157,6 +158,9 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     defaultRole: env.OIDC_DEFAULT_ROLE,
     enabled: { oidc: env.OIDC_ISSUER !== undefined && env.OIDC_CLIENT_ID !== undefined, github: env.GITHUB_CLIENT_ID !== undefined },
   });
+  // Running streams end with the session or key that authorized them, on every instance:
+  // the stores above hear of each revocation and change, and announce it.
+  const credentials = createCredentialWatch({ sessions: revocations, users: directory, keys, log: authWarn });
   const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
   try {
     await revocations.start();
@@ -331,6 +335,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     db,
     coordination,
     auth,
+    credentials,
     sso,
     users,
     emergency,
@@ -350,6 +355,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       // Before coordination and the database close: the last figures are written.
       await metrics.close();
       await requestLog.close();
+      credentials.close();
       await keys.close();
       await emergency.close();
       await directory.close();

@@ -7,6 +7,7 @@ import type { StreamSlots } from "./infra/stream-slots.ts";
 import type { LiveGateway } from "./services/gateway/index.ts";
 import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
+import type { CredentialWatch } from "./services/auth/credential-watch.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { KeysService } from "./services/keys/index.ts";
@@ -33,6 +34,8 @@ export interface AppDeps {
   db: Database;
   coordination: Coordination;
   auth: AuthService;
+  /** Ends a signed-in caller's running streams when their session or API key ends. */
+  credentials: CredentialWatch;
   users: UsersService;
   sso: SsoService;
   emergency: EmergencyService;

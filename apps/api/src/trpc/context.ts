@@ -21,6 +21,11 @@ export interface AuthedUser {
   sessionId: string;
   /** Set when the caller presented an API key: what the key narrows the owner to. */
   apiKey?: KeyGrant;
+  /**
+   * The credential watch's change count from before this caller was resolved: a stream it
+   * starts re-checks the credential once if a change was heard since (credential-watch.ts).
+   */
+  changesSeen?: number;
 }
 
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */
@@ -104,26 +109,27 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
  */
 export async function resolveUser(deps: AppDeps, token: string | undefined, scope?: RequestScope): Promise<AuthedUser | null> {
   if (!token) return null;
-  if (looksLikeApiKey(token)) return resolveKey(deps, token, scope);
+  const changesSeen = deps.credentials.changesSeen();
+  if (looksLikeApiKey(token)) return resolveKey(deps, token, scope, changesSeen);
   try {
     const claims = await deps.auth.authenticate(token);
     if (!claims) return null;
     // For the request's access-log line (the user id only, never the email or token).
     noteUser(scope, claims.userId);
-    return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId };
+    return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId, changesSeen };
   } catch (error) {
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
     return null;
   }
 }
 
-async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | undefined): Promise<AuthedUser | null> {
+async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | undefined, changesSeen: number): Promise<AuthedUser | null> {
   try {
     const grant = await deps.keys.authenticate(secret);
     if (!grant) return null;
     noteUser(scope, grant.userId);
     noteKey(scope, grant.keyId);
-    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant };
+    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant, changesSeen };
   } catch (error) {
     // The key could not be verified (database unreachable while pushes may be missed):
     // refused, never let through.

@@ -5,9 +5,10 @@ import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.
 import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
-import type { CallSetting, Context } from "./context.ts";
+import type { Watch } from "../services/auth/credential-watch.ts";
+import type { AuthedUser, CallSetting, Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
-import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
+import { GUARD_MESSAGES, errorData, sessionEndedError, toTRPCError } from "./errors.ts";
 import { endWhen } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
@@ -70,23 +71,32 @@ const t = initTRPC
  * closing `error` event. Over a transport that has no HTTP request per call (tRPC over
  * WebSocket), the call runs through the transport's `eachCall`, which gives it a request
  * scope of its own and says who makes the call: the procedures below see them as
- * `ctx.req.scope` and `ctx.user`.
+ * `ctx.req.scope` and `ctx.user`. A signed-in caller's subscription is watched for the end of
+ * the session or API key that authorized it (credential-watch.ts): its procedure's signal
+ * aborts and the stream ends with UNAUTHORIZED, on SSE and WebSocket alike.
  */
 const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, next }) => {
   const call = async ({ scope, user }: CallSetting = { scope: ctx.req.scope, user: ctx.user }) => {
     noteProcedure(scope, path);
-    const result = await (scope === ctx.req.scope && user === ctx.user ? next() : next({ ctx: { user, req: { ...ctx.req, scope } } }));
+    const watch = type === "subscription" && user ? watchCredential(ctx, user, signal) : undefined;
+    const req = { ...ctx.req, scope, ...(watch ? { signal: anyOf(ctx.req.signal, watch.signal) } : {}) };
+    const result = await (scope === ctx.req.scope && user === ctx.user && !watch ? next() : next({ ctx: { user, req } }));
     if (!result.ok) {
+      watch?.stop();
       noteErrorCode(scope, procedureErrorCode(result.error));
       ctx.deps.metrics.recordProcedure(path, type, result.error.code);
       return result;
     }
     ctx.deps.metrics.recordProcedure(path, type, "OK");
-    if (type !== "subscription" || !isAsyncIterable(result.data)) return result;
+    if (type !== "subscription" || !isAsyncIterable(result.data)) {
+      watch?.stop();
+      return result;
+    }
+    const sessionEnds = (source: AsyncIterable<unknown>) => (watch ? watched(endWhen(source, watch.signal, sessionEndedError), watch) : source);
     if (callsModels(meta?.feature)) {
       // Chat and consensus streams end on their own, at the latest with an `error` event when
-      // the shutdown deadline aborts their upstream call.
-      return { ...result, data: observeStream(result.data, ctx.deps.requestLog.storeBodies, scope) };
+      // the shutdown deadline aborts their upstream call; cut short when the session ends.
+      return { ...result, data: observeStream(sessionEnds(result.data), ctx.deps.requestLog.storeBodies, scope) };
     }
     // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
     // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
@@ -94,15 +104,49 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
     const end = user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
     return {
       ...result,
-      data: endWhen(result.data, end, () =>
-        lifecycle.stopping.aborted
-          ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
-          : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
+      data: sessionEnds(
+        endWhen(result.data, end, () =>
+          lifecycle.stopping.aborted
+            ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
+            : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
+        ),
       ),
     };
   };
   return ctx.req.eachCall ? ctx.req.eachCall({ path, type, getRawInput, signal }, call) : call();
 });
+
+/**
+ * Watches the caller's credential for one subscription, until the stream ends — or until
+ * `stopped` aborts, which tRPC does however a subscription stops early, also before the
+ * stream was first read (when a generator's own `finally` never runs).
+ */
+function watchCredential(ctx: Context, user: AuthedUser, stopped: AbortSignal | undefined): Watch {
+  const watch = ctx.deps.credentials.watch(
+    { userId: user.id, role: user.role, sessionId: user.sessionId, keyId: user.apiKey?.keyId },
+    user.changesSeen,
+  );
+  if (stopped?.aborted) watch.stop();
+  else stopped?.addEventListener("abort", watch.stop, { once: true });
+  return {
+    signal: watch.signal,
+    stop() {
+      stopped?.removeEventListener("abort", watch.stop);
+      watch.stop();
+    },
+  };
+}
+
+/** `source` as it is; the watch is stopped when it ends, however it ends. */
+async function* watched<T>(source: AsyncIterable<T>, watch: Watch): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } finally {
+    watch.stop();
+  }
+}
+
+const anyOf = (a: AbortSignal | undefined, b: AbortSignal): AbortSignal => (a ? AbortSignal.any([a, b]) : b);
 
 /**
  * Every procedure runs through this: the emergency gate (503 EMERGENCY_STOP while a freeze

@@ -7,6 +7,7 @@ import { ZConversationImportInput, type TChatStreamEvent, type TConversationImpo
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/request-scope.ts";
+import { isSessionEnded } from "../../trpc/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
 import { sseWriter } from "../sse-writer.ts";
 import { takeStreamSlot } from "../stream-slots.ts";
@@ -84,9 +85,10 @@ async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStre
       if (raw.destroyed) break;
     }
   } catch (error) {
-    // Refusals after the first event (rare: the service reports breaks as error events).
+    // Refusals after the first event (rare: the service reports breaks as error events; a
+    // session or API key that ended mid-answer is one, told in its own words).
     const code = (error as { code?: string }).code ?? "INTERNAL";
-    await send({ type: "error", code, message: "Stream failed" });
+    await send({ type: "error", code, message: isSessionEnded(error) ? (error as Error).message : "Stream failed" });
   } finally {
     await events.return?.();
     raw.end();

@@ -6,10 +6,11 @@
  *            | {type:"error", code, message} | {type:"pong"} | {type:"auth_ok", user}
  *
  * Each chat runs chat.stream through a server-side caller, so the role guard, validation,
- * per-user rate limit and emergency stop are the procedure's. Several chats may run on one
- * socket at once; events of a chat carry the `id` the client gave it. Closing the socket
- * aborts every upstream call it started. Each chat is logged and measured as a request of
- * its own (socket-turn.ts): route /ws/chat, method WS, surface ws.
+ * per-user rate limit and emergency stop are the procedure's; so is the end of a chat whose
+ * session or API key ends mid-answer (an UNAUTHORIZED error, then the socket's 1008 close).
+ * Several chats may run on one socket at once; events of a chat carry the `id` the client
+ * gave it. Closing the socket aborts every upstream call it started. Each chat is logged and
+ * measured as a request of its own (socket-turn.ts): route /ws/chat, method WS, surface ws.
  *
  * Abuse is answered, never crashed on: a malformed frame, an unknown type or a message over
  * the rate cap gets an `error`, and after a few such strikes the socket is closed with 1008;
@@ -22,7 +23,7 @@ import type { AppDeps } from "../../deps.ts";
 import { noteErrorCode } from "../../infra/request-scope.ts";
 import { appRouter } from "../../routers/index.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../../trpc/context.ts";
-import { errorData, toTRPCError } from "../../trpc/errors.ts";
+import { errorData, isSessionEnded, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { takeStreamSlot } from "../stream-slots.ts";
@@ -232,7 +233,10 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         if (appCode === "INTERNAL_SERVER_ERROR") log.error({ err: error }, "websocket chat failed");
         if (!streamOpen) status = refusalStatus(trpcError);
         fail(String(appCode), appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : trpcError.message, { ...tag, ...issues, ...retry });
+        if (isSessionEnded(trpcError)) close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
       } finally {
+        // A chat that ended early (its session ended) stops its upstream call too.
+        controller.abort(new Error("chat ended"));
         if (streamOpen) deps.metrics.streamClosed();
         releaseSlot?.();
         chats.delete(id);

@@ -11,7 +11,9 @@ import { ACCESS_COOKIE, readAccessToken } from "../../trpc/cookies.ts";
 /**
  * A signed-in socket whose token no longer resolves (signed out, expired, disabled, role
  * changed): the call or chat is refused with this and the socket closed with 1008 (policy),
- * so the client signs in again. The same words on /ws/chat and tRPC's socket.
+ * so the client signs in again. A stream already running when its session or API key ends
+ * ends with the same words (trpc/errors.ts `sessionEndedError`), over SSE too. The same words
+ * on /ws/chat and tRPC's socket.
  */
 export const SESSION_ENDED = { message: "Session ended; sign in again", closeCode: 1008, closeReason: "Session ended" } as const;
 

@@ -10,7 +10,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { TRPCError } from "@trpc/server";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
 import type {} from "@fastify/websocket";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -18,7 +17,7 @@ import type { WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
 import { appRouter, type AppRouter } from "../../routers/index.ts";
 import { createContextInner, resolveUser, type CallResult, type CallRunner, type Context, type ProcedureCall } from "../../trpc/context.ts";
-import { toTRPCError } from "../../trpc/errors.ts";
+import { isSessionEnded, sessionEndedError, toTRPCError } from "../../trpc/errors.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import { takeStreamSlot, type StreamCaller } from "../stream-slots.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
@@ -91,6 +90,8 @@ interface TokenHolder {
  * sign-out, an expired token, a disabled user or a changed role takes effect on the next
  * call. A token that no longer resolves refuses the call (UNAUTHORIZED) and closes the
  * socket, so the client reconnects and signs in again; a socket without one stays anonymous.
+ * A subscription already running when its session or API key ends is ended by the procedure
+ * middleware (credential-watch.ts) with the same refusal, and the socket is closed the same way.
  * Each gateway call is a turn of its own (its request-log row), and a subscription takes a
  * stream slot of the caller within it, so a refused call still gets its row.
  */
@@ -101,10 +102,21 @@ function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
       const user = await resolveUser(deps, holder.token, scope);
       if (holder.token && !user) {
         endSession(holder.socket);
-        throw new TRPCError({ code: "UNAUTHORIZED", message: SESSION_ENDED.message });
+        throw sessionEndedError();
       }
-      return holdingStreamSlot(deps, call, { user, ip: holder.ip }, () => run({ scope, user }));
+      const result = await holdingStreamSlot(deps, call, { user, ip: holder.ip }, () => run({ scope, user }));
+      return result.ok && isAsyncIterable(result.data) ? { ...result, data: closingOnSessionEnd(result.data, holder.socket) } : result;
     });
+}
+
+/** `source` as it is; when it ends because the caller's session ended, the socket is closed too. */
+async function* closingOnSessionEnd<T>(source: AsyncIterable<T>, socket: WebSocket): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (error) {
+    if (isSessionEnded(error)) endSession(socket);
+    throw error;
+  }
 }
 
 /**
