@@ -7,7 +7,7 @@ import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
 import type { CallSetting, Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
-import { GUARD_MESSAGES, errorData, toTRPCError } from "./errors.ts";
+import { GUARD_MESSAGES, errorData, publicMessage, toTRPCError } from "./errors.ts";
 import { endWhen } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
@@ -60,7 +60,7 @@ const t = initTRPC
       const data = { ...shape.data, ...errorData(error) };
       // Stack traces never leave the server.
       delete (data as { stack?: unknown }).stack;
-      return { ...shape, data };
+      return { ...shape, message: publicMessage(error), data };
     },
   });
 
