@@ -39,9 +39,10 @@ const ssoNames = (deps: AppDeps) =>
 
 /** Builds the Fastify app: tRPC at /trpc, ops endpoints, REST aliases and the admin SPA. */
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
+  // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
+  const log = deps.log as unknown as FastifyBaseLogger;
   const app: FastifyInstance = Fastify({
-    // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
-    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    loggerInstance: log,
     bodyLimit: BODY_LIMIT_BYTES,
     // One access-log line per request comes from the telemetry hooks below instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -75,7 +76,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     // Earlier still, HTTP Node's parser cannot take (a garbled request line, oversized or
     // invalid headers, a request not whole in time) is answered on the raw socket; without
     // this, in Fastify's shape, with no request id, security headers or log line.
-    clientErrorHandler: clientErrorHandler(deps.log as unknown as FastifyBaseLogger),
+    clientErrorHandler: clientErrorHandler(log),
   });
   // And an `Expect` the server cannot meet, which Node would answer with a bare 417.
   registerExpectationRefusal(app);
