@@ -120,6 +120,19 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): { 
  * This replaces a controller of the request's own (linked to the caller's signal) in front
  * of each call's controller: one AbortController and one signal listener less per request.
  */
+/** One stop made of two: whichever lands first ends the request. */
+export function eitherStop(a: RequestStop | undefined, b: RequestStop | undefined): RequestStop | undefined {
+  if (!a || !b) return a ?? b;
+  return (abort) => {
+    const offA = a(abort);
+    const offB = b(abort);
+    return () => {
+      offA();
+      offB();
+    };
+  };
+}
+
 export class RequestEnd {
   private stopped = false;
   private stopReason: unknown;
