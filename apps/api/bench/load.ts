@@ -58,11 +58,18 @@ export async function runLoad(
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /**
- * Starts `node --import tsx <script> [...args]` and waits for the first line it prints (its
+ * Starts `node [...nodeArgs] --import tsx <script> [...args]` and waits for the first line it prints (its
  * URL, or a JSON map of URLs). Closing its stdin stops it.
  */
-export async function spawnHelper(script: URL, args: string[] = []): Promise<{ line: string; pid: number; stop(): void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script.pathname, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+export async function spawnHelper(
+  script: URL,
+  args: string[] = [],
+  opts: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<{ line: string; pid: number; stop(): void }> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", script.pathname, ...args], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, ...opts.env },
+  });
   const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
   return { line, pid: child.pid!, stop: () => child.stdin!.end() };
 }

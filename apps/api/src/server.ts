@@ -1,10 +1,10 @@
-import { randomUUID } from "node:crypto";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
+import { clientErrorHandler, registerExpectationRefusal } from "./http/client-errors.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
@@ -23,14 +23,12 @@ import { registerTelemetry } from "./http/telemetry.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { recordRoutes } from "./http/route-catalogue.ts";
+import { requestIdOf } from "./http/request-id.ts";
 import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
 import { procedureErrorHeaders } from "./trpc/errors.ts";
-
-/** What an incoming x-request-id may look like: printable, no spaces, at most 128 characters. */
-const REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
 export { BODY_LIMIT_BYTES };
 
@@ -41,9 +39,10 @@ const ssoNames = (deps: AppDeps) =>
 
 /** Builds the Fastify app: tRPC at /trpc, ops endpoints, REST aliases and the admin SPA. */
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
+  // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
+  const log = deps.log as unknown as FastifyBaseLogger;
   const app: FastifyInstance = Fastify({
-    // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
-    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    loggerInstance: log,
     bodyLimit: BODY_LIMIT_BYTES,
     // One access-log line per request comes from the telemetry hooks below instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -65,12 +64,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       connectionsCheckingInterval: 2_000,
       headersTimeout: Math.min(60_000, deps.env.REQUEST_TIMEOUT_MS),
     },
-    // A caller's own x-request-id is kept when it is a sane token, so one id follows a
-    // request through the caller's logs and ours; otherwise a fresh one is made.
-    genReqId: (req) => {
-      const incoming = req.headers["x-request-id"];
-      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: (req) => requestIdOf(req.headers),
     // A URL the router cannot decode (`/v1/models/%ZZ`) or with an over-long parameter is
     // refused before routing, so before every hook: without this Fastify answers in its own
     // shape (not OpenAI's on /v1 nor tRPC's on /trpc), with no request id or security headers.
@@ -79,7 +73,13 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       applySecurityHeaders(request, reply);
       sendHttpError(request, reply, error);
     },
+    // Earlier still, HTTP Node's parser cannot take (a garbled request line, oversized or
+    // invalid headers, a request not whole in time) is answered on the raw socket; without
+    // this, in Fastify's shape, with no request id, security headers or log line.
+    clientErrorHandler: clientErrorHandler(log),
   });
+  // And an `Expect` the server cannot meet, which Node would answer with a bare 417.
+  registerExpectationRefusal(app);
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));

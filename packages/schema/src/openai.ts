@@ -30,6 +30,12 @@ const ZUserPart = z.discriminatedUnion("type", [ZTextPart, ZImagePart, ZAudioPar
 const ZTextOnly = z.discriminatedUnion("type", [ZTextPart], partsError("text"));
 const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], partsError("text or refusal"));
 
+/**
+ * A message's content parts. OpenAI's schema requires at least one (minItems 1, every role):
+ * an empty list is refused here rather than forwarded for each provider to judge its own way.
+ */
+const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
+
 /** A function name as OpenAI accepts it. */
 const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");
 
@@ -42,15 +48,15 @@ export const ZOpenAIToolCall = z.looseObject({
 export const ZOpenAIMessage = z.discriminatedUnion(
   "role",
   [
-    z.looseObject({ role: z.literal(["system", "developer"]), content: z.union([z.string(), z.array(ZTextOnly)]) }),
-    z.looseObject({ role: z.literal("user"), content: z.union([z.string(), z.array(ZUserPart)]) }),
+    z.looseObject({ role: z.literal(["system", "developer"]), content: z.union([z.string(), partsOf(ZTextOnly)]) }),
+    z.looseObject({ role: z.literal("user"), content: z.union([z.string(), partsOf(ZUserPart)]) }),
     z.looseObject({
       role: z.literal("assistant"),
-      content: z.union([z.string(), z.array(ZAssistantPart)]).nullable().optional(),
+      content: z.union([z.string(), partsOf(ZAssistantPart)]).nullable().optional(),
       tool_calls: z.array(ZOpenAIToolCall).optional(),
       refusal: z.string().nullable().optional(),
     }),
-    z.looseObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(ZTextOnly)]), tool_call_id: z.string().min(1) }),
+    z.looseObject({ role: z.literal("tool"), content: z.union([z.string(), partsOf(ZTextOnly)]), tool_call_id: z.string().min(1) }),
   ],
   { error: "role must be system, developer, user, assistant or tool" },
 );

@@ -88,12 +88,23 @@ export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
   return path.length === 0 ? null : path.map(String).join(".");
 }
 
+/**
+ * A zod refusal in one line a person can read: the first issue with the field it names
+ * (`subject` when it names the whole input), and how many more there are. Every dialect
+ * says it this way; the structured issues travel separately where a dialect has room.
+ */
+export function zodSummary(error: ZodError, subject = "body"): string {
+  const [first, ...rest] = error.issues;
+  if (!first) return "Invalid input";
+  const more = rest.length > 0 ? ` (and ${rest.length} more)` : "";
+  return `${paramOf(first.path) ?? subject}: ${first.message}${more}`;
+}
+
 /** A zod refusal as a BAD_REQUEST AppError naming the first offending field. */
 export function appErrorOfZod(error: ZodError): AppError {
   const issue = error.issues[0];
   const param = issue ? paramOf(issue.path) : null;
-  const message = issue ? `${param ?? "body"}: ${issue.message}` : "Invalid input";
-  return new AppError("BAD_REQUEST", message, { details: { param, issues: error.issues.length }, cause: error });
+  return new AppError("BAD_REQUEST", zodSummary(error), { details: { param, issues: error.issues.length }, cause: error });
 }
 
 export function describeError(error: unknown): ErrorDescription {

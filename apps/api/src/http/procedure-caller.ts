@@ -12,7 +12,7 @@ import { noteErrorCode } from "../infra/request-scope.ts";
 import { appRouter } from "../routers/index.ts";
 import { clientGone, createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken, type CookieJar } from "../trpc/cookies.ts";
-import { appErrorOf, errorData, toTRPCError } from "../trpc/errors.ts";
+import { appErrorOf, errorData, publicMessage, toTRPCError } from "../trpc/errors.ts";
 import { crossOriginCookie } from "./csrf.ts";
 import { describeError, errorHeaders } from "./error-map.ts";
 import { createCallerFactory } from "../trpc/init.ts";
@@ -68,7 +68,7 @@ export function sendProcedureError(reply: FastifyReply, thrown: unknown): Fastif
   else if (typeof retryAfterSec === "number") void reply.header("retry-after", String(retryAfterSec));
   const status = getHTTPStatusCodeFromError(error);
   noteErrorCode(reply.request.scope, String(appCode));
-  const message = status >= 500 && appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : error.message;
+  const message = status >= 500 && appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : publicMessage(error);
   return reply.status(status).send({ error: { code: appCode, message, ...details, ...(zodError ? { issues: zodError } : {}) } });
 }
 

@@ -49,13 +49,17 @@ export function staticSecurityHeaders(options: HelmetOptions = HELMET_OPTIONS): 
   return Object.entries(headers).map(([name, value]) => [name, String(value)]);
 }
 
-/** Our headers, worked out once (at start, so a bad policy stops the process there). */
-const SHARED_HEADERS = staticSecurityHeaders();
+/**
+ * Our headers, worked out once (at start, so a bad policy stops the process there). Also
+ * what answers written outside Fastify carry (http/client-errors.ts); those cannot know the
+ * scheme, so they go without HSTS, which a browser only heeds over TLS anyway.
+ */
+export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = staticSecurityHeaders();
 
 /** Sets the headers on the raw response, so hijacked streams and early refusals carry them too. */
 export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   const raw = reply.raw;
-  for (const [name, value] of SHARED_HEADERS) raw.setHeader(name, value);
+  for (const [name, value] of SECURITY_HEADERS) raw.setHeader(name, value);
   if (request.protocol === "https") raw.setHeader("strict-transport-security", HSTS);
 }
 

@@ -60,6 +60,27 @@ describe("bad input never yields a 500", () => {
     expect(res.body.error.data.zodError.fieldErrors).toHaveProperty("email");
   });
 
+  it("a zod refusal says in one line what is wrong (first issue, then how many more); the issues stay structured", async () => {
+    const res = await trpcMutation(t.url, "auth.login", { email: 42, password: ["x"] });
+    expect(res.body.error.message).toBe("email: Invalid input: expected string, received number (and 1 more)");
+    expect(res.body.error.data.zodError.fieldErrors).toEqual({ email: [expect.any(String)], password: [expect.any(String)] });
+
+    const one = await trpcMutation(t.url, "auth.login", { email: "someone@example.com", password: "" });
+    expect(one.body.error.message).toBe("password: Too small: expected string to have >=1 characters");
+
+    // The REST twins of procedures say it the same way, with the issues under `issues`.
+    const rest = await fetch(`${t.url}/api/admin/emergency/freeze`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(await t.login()) },
+      body: JSON.stringify({ expiresInSec: -1 }),
+    });
+    expect(rest.status).toBe(400);
+    const body = (await rest.json()) as { error: { code: string; message: string; issues: { fieldErrors: Record<string, string[]> } } };
+    expect(body.error.code).toBe("BAD_REQUEST");
+    expect(body.error.message).toMatch(/^reason: .+ \(and 1 more\)$/);
+    expect(Object.keys(body.error.issues.fieldErrors).sort()).toEqual(["expiresInSec", "reason"]);
+  });
+
   it("unknown procedure → 404", async () => {
     const res = await trpcQuery(t.url, "nope.nothing");
     expect(res.status).toBe(404);

@@ -9,7 +9,7 @@ import type { FastifyReply } from "fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { noteKey, noteUser, type RequestScope } from "../infra/request-scope.ts";
-import type { CallerContext } from "../services/gateway/chain-types.ts";
+import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
 import type { Meta } from "./init.ts";
@@ -141,12 +141,29 @@ async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | u
 /** Aborts when the client leaves before the response is finished. */
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  // Not the request's "close": Node emits it as soon as the request body has been read, which
-  // is before any handler runs. The response closing unfinished means the client left.
-  reply.raw.once("close", () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
-  });
+  clientLeaving(reply)((reason) => controller.abort(reason));
   return controller.signal;
+}
+
+/**
+ * The client leaving as a stop subscription (CallerContext.leaves): the same event as
+ * clientGone without an AbortSignal, for the gateway routes that need nothing else.
+ */
+export function clientLeaving(reply: FastifyReply): RequestStop {
+  const res = reply.raw;
+  return (abort) => {
+    // Not the request's "close": Node emits it as soon as the request body has been read, which
+    // is before any handler runs. The response closing unfinished means the client left.
+    const onClose = () => {
+      if (!res.writableFinished) abort(new Error("client disconnected"));
+    };
+    if (res.destroyed) {
+      onClose();
+      return () => {};
+    }
+    res.once("close", onClose);
+    return () => void res.off("close", onClose);
+  };
 }
 
 export function createContextFactory(deps: AppDeps) {

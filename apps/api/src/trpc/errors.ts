@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
  * of its row, and `error.data` carries appCode, details and flattened zod issues.
  */
 import { ZodError, z } from "zod";
-import { describeError, ERROR_TABLE, errorHeaders } from "../http/error-map.ts";
+import { describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
 import { SESSION_ENDED } from "../http/ws/socket-auth.ts";
 import { AppError } from "../services/errors.ts";
 
@@ -27,9 +27,19 @@ export function toTRPCError(error: unknown): TRPCError {
     return new TRPCError({ code: ERROR_TABLE[error.code].trpc, message: error.message, cause: error });
   }
   if (error instanceof ZodError) {
-    return new TRPCError({ code: "BAD_REQUEST", message: "Invalid input", cause: error });
+    return new TRPCError({ code: "BAD_REQUEST", message: zodSummary(error, "input"), cause: error });
   }
   return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "Internal error", cause: error });
+}
+
+/**
+ * The message a client sees. tRPC refuses a procedure's input with zod's whole JSON dump as
+ * the message; that becomes one readable line (the issues stay in `data.zodError`). Messages
+ * written on purpose, even with a zod cause, are kept.
+ */
+export function publicMessage(error: TRPCError): string {
+  const cause = error.cause;
+  return cause instanceof ZodError && error.message === cause.message ? zodSummary(cause, "input") : error.message;
 }
 
 export function appErrorOf(error: { cause?: unknown }): AppError | undefined {

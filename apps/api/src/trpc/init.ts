@@ -8,7 +8,7 @@ import { keyRefusal } from "../services/keys/index.ts";
 import type { Watch } from "../services/auth/credential-watch.ts";
 import type { AuthedUser, CallSetting, Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
-import { GUARD_MESSAGES, errorData, sessionEndedError, toTRPCError } from "./errors.ts";
+import { GUARD_MESSAGES, errorData, publicMessage, sessionEndedError, toTRPCError } from "./errors.ts";
 import { endWhen } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
@@ -61,7 +61,7 @@ const t = initTRPC
       const data = { ...shape.data, ...errorData(error) };
       // Stack traces never leave the server.
       delete (data as { stack?: unknown }).stack;
-      return { ...shape, data };
+      return { ...shape, message: publicMessage(error), data };
     },
   });
 

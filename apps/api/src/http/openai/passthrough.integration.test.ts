@@ -132,6 +132,38 @@ describe("request pass-through", () => {
     expect(up.fakes.beta.requests).toHaveLength(0);
   });
 
+  it("an empty content array is a 400 naming the message, as OpenAI's own schema refuses it; never forwarded", async () => {
+    const user = { role: "user", content: "hi" };
+    const toolCalls = [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }];
+    const toolAnswer = { role: "tool", tool_call_id: "call_1", content: '{"temp":21}' };
+    const cases: Array<[unknown[], string]> = [
+      [[{ role: "user", content: [] }], "messages.0.content"],
+      [[{ role: "system", content: [] }, user], "messages.0.content"],
+      [[{ role: "developer", content: [] }, user], "messages.0.content"],
+      [[user, { role: "assistant", content: [] }, user], "messages.1.content"],
+      [[user, { role: "assistant", content: [], tool_calls: toolCalls }, toolAnswer], "messages.1.content"],
+      [[user, { role: "assistant", content: null, tool_calls: toolCalls }, { ...toolAnswer, content: [] }], "messages.2.content"],
+    ];
+    for (const [messages, param] of cases) {
+      const res = await post("/v1/chat/completions", { model: "beta", messages });
+      expect(res.status, JSON.stringify(messages)).toBe(400);
+      expect(await res.json(), JSON.stringify(messages)).toEqual({
+        error: { message: `${param}: empty array: expected a string or at least one content part`, type: "invalid_request_error", param, code: "bad_request" },
+      });
+    }
+    // The official SDK raises its 400 class for it.
+    await expect(sdk.chat.completions.create({ model: "beta", messages: [{ role: "user", content: [] }] })).rejects.toBeInstanceOf(BadRequestError);
+    expect(up.fakes.beta.requests).toHaveLength(0);
+
+    // An assistant turn that only called tools (content null or absent) still goes through.
+    for (const assistant of [{ role: "assistant", content: null, tool_calls: toolCalls }, { role: "assistant", tool_calls: toolCalls }]) {
+      up.fakes.beta.enqueue({ kind: "ok", content: "21 degrees" });
+      const res = await post("/v1/chat/completions", { model: "beta", messages: [user, assistant, toolAnswer] });
+      expect(res.status, JSON.stringify(assistant)).toBe(200);
+    }
+    expect(up.fakes.beta.requests).toHaveLength(2);
+  });
+
   it("a provider's 4xx caused by the request is passed through as sent: no fallback, no open circuit", async () => {
     const refusal = { error: { message: "Invalid schema for response_format 'answer'", type: "invalid_request_error", param: "response_format", code: "invalid_json_schema" } };
     up.fakes.beta.setDefault({ kind: "status", status: 400, body: JSON.stringify(refusal) });

@@ -170,6 +170,25 @@ describe("wire format", () => {
     expect(aborted.completed).toBe(false);
   });
 
+  it("a client that leaves while waiting for a whole completion aborts the upstream request", async () => {
+    const index = openai.requests.length;
+    let release = () => {};
+    openai.enqueue({ kind: "wait", until: new Promise<void>((resolve) => (release = resolve)) });
+    const controller = new AbortController();
+    const pending = fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: "openai", messages: [{ role: "user", content: "take your time" }] }),
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await openai.waitForRequests(index + 1);
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    const aborted = await openai.waitForAbort(index);
+    expect(aborted.completed).toBe(false);
+    release();
+  });
+
   it("a failure before the first token is a real status with OpenAI's error JSON, not a 200 stream", async () => {
     openai.enqueue({ kind: "status", status: 500 });
     const res = await post({ model: "openai", messages: [{ role: "user", content: "hi" }], stream: true });

@@ -10,7 +10,7 @@ import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest } from "@switchboard/schema
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart } from "../../infra/request-scope.ts";
-import { clientGone } from "../../trpc/context.ts";
+import { clientLeaving } from "../../trpc/context.ts";
 import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { authorizeRequest } from "../caller-auth.ts";
@@ -100,7 +100,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseChatRequest(deps.providers, request.body);
-        const caller = { signal: clientGone(reply), scope: request.scope };
+        const caller = { leaves: clientLeaving(reply), scope: request.scope };
         const id = completionId();
         const created = Math.floor(Date.now() / 1000);
         if (!parsed.stream) {
@@ -122,7 +122,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseEmbeddingRequest(request.body, deps.providers);
-        const result = await deps.chat.embed(user.id, parsed, { signal: clientGone(reply), scope: request.scope });
+        const result = await deps.chat.embed(user.id, parsed, { leaves: clientLeaving(reply), scope: request.scope });
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
         return embeddingBody(result);
       });

@@ -10,6 +10,7 @@ import type { Coordination } from "../../infra/coordination/port.ts";
 import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
+import { eitherStop } from "../gateway/call-outcome.ts";
 import { ChainError, type CallerContext, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
 import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
@@ -72,11 +73,15 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   /**
-   * What ends a request early: the caller leaving (its signal) and a freeze or the shutdown
+   * What ends a request early: the caller leaving (its signal or its `leaves` stop) and a freeze or the shutdown
    * deadline landing (the emergency hook, which the chain subscribes for the request's span);
    * and the request's scope, where the chain books its calls.
    */
-  const ends = (caller: CallerContext) => ({ signal: caller.signal ?? NEVER_ABORTED, onStop: deps.emergency?.onStop, scope: caller.scope });
+  const ends = (caller: CallerContext) => ({
+    signal: caller.signal ?? NEVER_ABORTED,
+    onStop: eitherStop(deps.emergency?.onStop, caller.leaves),
+    scope: caller.scope,
+  });
 
   const waitMsOf = (attempt: { provider: TProviderId; outcome: string }) => {
     if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;

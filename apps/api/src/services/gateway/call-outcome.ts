@@ -51,6 +51,17 @@ function blamesRequest(failure: ProviderError): boolean {
  * @param committed whether text was already sent downstream: any break after that point is
  *   an interruption, whatever caused it.
  */
+/**
+ * A well-formed reply that is not what the caller asked for (ChainRequest.accept: prose where
+ * JSON was required). The next provider is tried, but the provider is healthy: a run of such
+ * replies must not open its circuit for every other caller.
+ */
+export class ReplyNotAccepted extends ProviderError {
+  constructor() {
+    super("malformed", "reply is not the requested structured output");
+  }
+}
+
 export function classifyFailure(
   error: unknown,
   call: AbortSignal,
@@ -87,7 +98,7 @@ export function classifyFailure(
     case "timeout":
       return { ...base, outcome: "timeout", message, countsForCircuit: true };
     case "malformed":
-      return { ...base, outcome: "malformed", message, countsForCircuit: true };
+      return { ...base, outcome: "malformed", message, countsForCircuit: !(failure instanceof ReplyNotAccepted) };
     default:
       return { ...base, outcome: "connection_error", message, countsForCircuit: true };
   }
@@ -120,6 +131,19 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): { 
  * This replaces a controller of the request's own (linked to the caller's signal) in front
  * of each call's controller: one AbortController and one signal listener less per request.
  */
+/** One stop made of two: whichever lands first ends the request. */
+export function eitherStop(a: RequestStop | undefined, b: RequestStop | undefined): RequestStop | undefined {
+  if (!a || !b) return a ?? b;
+  return (abort) => {
+    const offA = a(abort);
+    const offB = b(abort);
+    return () => {
+      offA();
+      offB();
+    };
+  };
+}
+
 export class RequestEnd {
   private stopped = false;
   private stopReason: unknown;

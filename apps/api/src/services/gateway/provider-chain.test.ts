@@ -132,6 +132,15 @@ describe("non-stream fallback", () => {
     expect(result.provider).toBe("openai");
     expect(result.attempts[0]).toMatchObject({ provider: "beta", outcome: "malformed" });
   });
+
+  it("replies the caller cannot accept are not held against the provider's circuit", async () => {
+    const { chain, breaker } = setup();
+    beta.setDefault({ kind: "ok", content: "prose, not json" });
+    openai.setDefault({ kind: "ok", content: '{"questions":[]}' });
+    for (let i = 0; i < 4; i++) expect((await chain.complete(request({ accept: (c) => c.startsWith("{") }))).provider).toBe("openai");
+    expect(breaker.snapshot("beta").state).toBe("closed");
+    expect((await chain.complete(request())).provider).toBe("beta");
+  });
 });
 
 describe("stream fallback", () => {

@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
-import { ChainTimeout, RequestEnd, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
+import { ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
   type ChainEvent,
@@ -211,7 +211,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         try {
           const result = await p.complete({ ...request, model, signal: controller.signal });
           if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
-          if (request.accept && !request.accept(result.content)) throw new ProviderError("malformed", "reply is not the requested structured output");
+          if (request.accept && !request.accept(result.content)) throw new ReplyNotAccepted();
           const usage = usageOf(result.usage, request, result.content);
           const latencyMs = roundMs(performance.now() - t0);
           attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, request.scope, result.usage?.details));

@@ -1,0 +1,58 @@
+/**
+ * Preload for `npm run bench:phases` (`node --import ./bench/phase-timer.mjs …`): times the
+ * critical path of each proxied chat completion in the process it is loaded into, from the
+ * outside, without a line of the server's code knowing: when node:http hands the server the
+ * request, when the upstream request is ended (its bytes go out next), when the upstream's
+ * answer starts and ends, and when the server ends its response. Only valid at c=1: one
+ * request in flight, so the upstream call belongs to the request being served.
+ *
+ * Every PHASE_TIMER_BATCH requests one JSON line of the raw timings (µs since the request
+ * arrived) is appended to PHASE_TIMER_OUT. Plain JS: it is loaded by compiled builds, tsx-free.
+ */
+import { appendFileSync } from "node:fs";
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+
+const OUT = process.env.PHASE_TIMER_OUT;
+const BATCH = Number(process.env.PHASE_TIMER_BATCH ?? 500);
+const FIELDS = ["upstreamSent", "upstreamHeaders", "upstreamBody", "answered"];
+
+if (OUT) {
+  let current;
+  let rows = [];
+  const record = (row) => {
+    rows.push(FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000)));
+    if (rows.length < BATCH) return;
+    appendFileSync(OUT, `${JSON.stringify(rows)}\n`);
+    rows = [];
+  };
+
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (event, req, res) {
+    if (event === "request" && req.method === "POST" && req.url.endsWith("/chat/completions")) {
+      const row = { arrived: performance.now() };
+      current = row;
+      const end = res.end;
+      res.end = function (...args) {
+        row.answered = performance.now();
+        if (row.upstreamBody !== undefined) record(row);
+        return end.apply(this, args);
+      };
+    }
+    return emit.apply(this, arguments);
+  };
+
+  const endRequest = http.ClientRequest.prototype.end;
+  http.ClientRequest.prototype.end = function (...args) {
+    const row = current;
+    if (row && row.upstreamSent === undefined) {
+      row.upstreamSent = performance.now();
+      this.prependOnceListener("response", (answer) => {
+        row.upstreamHeaders = performance.now();
+        // First in line: a forwarder that pipes ends its response in its own "end" listener.
+        answer.prependOnceListener("end", () => void (row.upstreamBody = performance.now()));
+      });
+    }
+    return endRequest.apply(this, args);
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Requests refused before Fastify sees them: those Node's HTTP parser cannot take (a garbled
+ * request line, a header section over the size limit, a byte no header may hold, a request
+ * not whole within REQUEST_TIMEOUT_MS), and those whose `Expect` the server cannot meet. Left
+ * to Node and Fastify, they got bare text or Fastify's own JSON, with no request id, no
+ * security headers and no log line. Here they answer like every other refusal: the REST error
+ * shape with the status the fault calls for, `x-request-id`, the security headers and
+ * `connection: close`, plus one warn line with the client's address (never what it sent).
+ */
+import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { restErrorBody } from "./errors.ts";
+import { describeError, errorCodeOf } from "./error-map.ts";
+import { requestIdOf } from "./request-id.ts";
+import { SECURITY_HEADERS } from "./security-headers.ts";
+import { AppError } from "../services/errors.ts";
+
+/** How long a refused client may take to read the answer and hang up before the socket is cut. */
+const LINGER_MS = 5_000;
+
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+/** The parser's or the server's error (`code`, llhttp's `reason`) as the answer it calls for. */
+export function refusalOf(error: { code?: unknown; reason?: unknown }): Refusal {
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { status: 431, message: `Request header fields too large (limit ${maxHeaderSize / 1024} KB for the request line and headers together)` };
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return { status: 413, message: "Chunk extensions too large" };
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return { status: 408, message: "The request did not arrive whole in time" };
+    default: {
+      // llhttp's reasons are fixed phrases ("Invalid method encountered"), never request bytes.
+      const reason = typeof error.reason === "string" ? error.reason.slice(0, 120) : "";
+      return { status: 400, message: reason ? `Malformed HTTP request: ${reason}` : "Malformed HTTP request" };
+    }
+  }
+}
+
+function answerHeaders(requestId: string): Array<readonly [string, string]> {
+  return [["content-type", "application/json; charset=utf-8"], ["connection", "close"], ["x-request-id", requestId], ...SECURITY_HEADERS];
+}
+
+/** The REST error body, with the app code the error table gives the status. */
+const bodyOf = (refusal: Refusal): string => JSON.stringify(restErrorBody(describeError(new AppError(errorCodeOf(refusal.status), refusal.message))));
+
+/** A whole HTTP/1.1 response, as bytes to write on a socket no ServerResponse owns. */
+function rawAnswer(refusal: Refusal, requestId: string): string {
+  const body = bodyOf(refusal);
+  const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ""}`, ...answerHeaders(requestId).map(([n, v]) => `${n}: ${v}`), `content-length: ${Buffer.byteLength(body)}`];
+  return `${head.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/** Sockets already refused: a failed parser reports every later chunk as the same error. */
+const answered = new WeakSet<Socket>();
+
+/** The server's `clientError` listener (Fastify's `clientErrorHandler` option). */
+export function clientErrorHandler(log: FastifyBaseLogger): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    // Answered already: the socket is ending, and what still arrives is dropped here.
+    if (answered.has(socket)) return;
+    // A reset connection is gone: nobody to answer, nothing hostile to note.
+    if (error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
+    const refusal = refusalOf(error);
+    const requestId = requestIdOf({});
+    // The answer goes on the socket only if nothing else has: a response under way on it (a
+    // stream, say, with a garbled request pipelined behind it) would be corrupted by it.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const canAnswer = !socket.destroyed && socket.writable && !inFlight?.headersSent;
+    log.warn({ reqId: requestId, ip: socket.remoteAddress, status: refusal.status, code: error.code, reason: refusal.message, answered: canAnswer }, "refused a malformed request");
+    if (!canAnswer) {
+      socket.destroy();
+      return;
+    }
+    // Ended, not destroyed: closing with the client's bytes still unread would reset the
+    // connection, and a reset can cost the client the answer. Whatever it still sends is
+    // read and dropped until it hangs up, or until LINGER_MS.
+    socket.end(rawAnswer(refusal, requestId));
+    const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once("close", () => clearTimeout(cut));
+  };
+}
+
+/**
+ * `Expect` other than `100-continue`: Node answers a bare 417 itself unless someone listens
+ * for `checkExpectation`. The request parsed, so the caller's x-request-id is kept.
+ */
+export function registerExpectationRefusal(app: FastifyInstance): void {
+  app.server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = requestIdOf(request.headers);
+    const refusal: Refusal = { status: 417, message: "Expectation not supported: only `Expect: 100-continue` is" };
+    app.log.warn({ reqId: requestId, ip: request.socket.remoteAddress, status: refusal.status, reason: refusal.message }, "refused an unmet expectation");
+    const body = bodyOf(refusal);
+    response.writeHead(refusal.status, Object.fromEntries([...answerHeaders(requestId), ["content-length", String(Buffer.byteLength(body))]]));
+    response.end(body);
+  });
+}
