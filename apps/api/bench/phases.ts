@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     for (const name of TARGETS) {
       progress(`[bench] starting ${name}`);
       const out = join(dir, `${name}.jsonl`);
-      const timerEnv = { PHASE_TIMER_OUT: out };
+      const timerEnv = { PHASE_TIMER_OUT: out, PHASE_TIMER_BATCH: "100" };
       if (name === "floor") {
         const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line], { nodeArgs: ["--import", TIMER], env: timerEnv });
         targets.push({ name, url: `${floor.line}/chat/completions`, headers: {}, body: bodyFor("beta"), out, stop: floor.stop });
@@ -115,7 +115,8 @@ async function main(): Promise<void> {
         progress(`[bench] round ${r + 1}/${ROUNDS} ${target.name}`);
         const before = (await rowsOf(target)).length;
         const totals = await round(target);
-        // The timer writes whole batches: rows of this round are those after `before`.
+        // The timer writes batches of 100 rows: a round's last few may be counted with the
+        // same target's next round, which is measured the same way.
         const rows = (await rowsOf(target)).slice(Math.max(before, warm.get(target.name)!));
         const phase = {
           "before upstream": rows.map(([sent]) => sent!),
