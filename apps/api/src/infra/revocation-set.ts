@@ -15,6 +15,7 @@
  * - Listeners (`onRevoked`) hear of every id new to this instance, however it arrived (its own
  *   revoke, a push, a resync), so what a credential authorized can end when it is revoked.
  */
+import { createAnnouncer } from "./announcer.ts";
 import type { Coordination, Unsubscribe } from "./coordination/port.ts";
 
 export interface RevocationEntry {
@@ -62,7 +63,7 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
   let closed = false;
-  const listeners = new Set<(ids: string[]) => void>();
+  const revoked = createAnnouncer<string[]>((error) => opts.log?.(`revocation set ${opts.channel}: a listener failed`, error));
 
   function apply(list: RevocationEntry[]): void {
     const fresh: string[] = [];
@@ -72,17 +73,7 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
       // Keep the longer-lived entry when both know it.
       if (known === undefined || (known !== null && (untilMs === null || untilMs > known))) entries.set(id, untilMs);
     }
-    if (fresh.length > 0) announce(fresh);
-  }
-
-  function announce(ids: string[]): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(ids);
-      } catch (error) {
-        opts.log?.(`revocation set ${opts.channel}: a listener failed`, error);
-      }
-    }
+    if (fresh.length > 0) revoked.announce(fresh);
   }
 
   function prune(now: number): void {
@@ -140,10 +131,7 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
       }
     },
 
-    onRevoked(listener) {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
+    onRevoked: revoked.listen,
 
     resync: () => load(true),
     size: () => entries.size,
@@ -152,7 +140,7 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
       closed = true;
       if (timer) clearInterval(timer);
       offReconnect?.();
-      listeners.clear();
+      revoked.clear();
       await unsubscribe?.().catch(() => {});
     },
   };

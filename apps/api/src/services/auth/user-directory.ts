@@ -13,6 +13,7 @@
  */
 import type { TBudgetPeriod, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { createAnnouncer } from "../../infra/announcer.ts";
 import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
 
 export interface LiveUser {
@@ -57,17 +58,7 @@ export function createUserDirectory(deps: {
   let offReconnect: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
-  const listeners = new Set<(userId: string) => void>();
-
-  function announce(userId: string): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(userId);
-      } catch (error) {
-        deps.log?.("user directory: a listener failed", error);
-      }
-    }
-  }
+  const changes = createAnnouncer<string>((error) => deps.log?.("user directory: a listener failed", error));
 
   async function read(userId: string): Promise<LiveUser | null> {
     const row = await prisma.user.findUnique({ where: { id: userId }, select: LIVE_SELECT });
@@ -111,7 +102,7 @@ export function createUserDirectory(deps: {
           if (!entry) continue;
           const before = entry.user;
           entry.user = found.get(id) ?? null;
-          if (mayActDifferently(before, entry.user)) announce(id);
+          if (mayActDifferently(before, entry.user)) changes.announce(id);
         }
       }
       if (failing) deps.log?.("user directory: database reachable again");
@@ -129,7 +120,7 @@ export function createUserDirectory(deps: {
     async start(): Promise<void> {
       unsubscribe = await deps.coordination.subscribe(CHANNEL, (userId) => {
         entries.delete(userId);
-        announce(userId);
+        changes.announce(userId);
       });
       offReconnect = deps.coordination.onReconnect(() => void refresh());
       timer = setInterval(() => void refresh(), deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS);
@@ -139,7 +130,7 @@ export function createUserDirectory(deps: {
     /** Call after changing or deleting a user: every instance forgets what it knew. */
     async changed(userId: string): Promise<void> {
       entries.delete(userId);
-      announce(userId);
+      changes.announce(userId);
       try {
         await deps.coordination.publish(CHANNEL, userId);
       } catch (error) {
@@ -155,14 +146,11 @@ export function createUserDirectory(deps: {
     refresh,
 
     /** Calls `listener` with the id of each user changed (see above); returns the unsubscribe. */
-    onChanged(listener: (userId: string) => void): () => void {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
+    onChanged: changes.listen,
 
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
-      listeners.clear();
+      changes.clear();
       offReconnect?.();
       await unsubscribe?.().catch(() => {});
     },

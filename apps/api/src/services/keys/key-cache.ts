@@ -18,6 +18,7 @@
  */
 import type { TBudgetPeriod, TKeyScope, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { createAnnouncer } from "../../infra/announcer.ts";
 import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
 import type { KeyGrant } from "./key-grant.ts";
 
@@ -99,20 +100,10 @@ export function createKeyCache(deps: KeyCacheDeps) {
   let unsubscribe: Unsubscribe | undefined;
   let offReconnect: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const listeners = new Set<(change: KeyChange) => void>();
-
-  function announce(change: KeyChange): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(change);
-      } catch (err) {
-        deps.log("an API key change listener failed", err);
-      }
-    }
-  }
+  const changes = createAnnouncer<KeyChange>((err) => deps.log("an API key change listener failed", err));
 
   function forget(change: KeyChange): void {
-    announce(change);
+    changes.announce(change);
     generation += 1;
     if ("all" in change) {
       entries.clear();
@@ -171,7 +162,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
       if (row) entries.set(hash, { grant, loadedAt: now });
       else entries.delete(hash);
       // Revoked or deleted behind Switchboard's back.
-      if (held && !grant) announce({ keyId: held.keyId });
+      if (held && !grant) changes.announce({ keyId: held.keyId });
     }
   }
 
@@ -179,10 +170,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
     lookup,
     forget,
     /** Calls `listener` with each change seen here (see above); returns the unsubscribe. */
-    onChanged(listener: (change: KeyChange) => void): () => void {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
+    onChanged: changes.listen,
     /** Tells every instance (this one included) to drop what it holds about a key or user. */
     async publish(change: KeyChange): Promise<void> {
       forget(change);
@@ -211,7 +199,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
       offReconnect?.();
-      listeners.clear();
+      changes.clear();
       await unsubscribe?.().catch(() => {});
     },
     /** For tests and the bench. */
