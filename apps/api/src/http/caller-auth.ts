@@ -9,9 +9,11 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { noteModel } from "../infra/request-scope.ts";
 import { AppError } from "../services/errors.ts";
+import type { RequestStop } from "../services/gateway/chain-types.ts";
 import { keyRefusal } from "../services/keys/index.ts";
-import { resolveUser, type AuthedUser } from "../trpc/context.ts";
+import { credentialOf, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
+import { SESSION_ENDED } from "./ws/socket-auth.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -61,3 +63,15 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   }
   return user;
 }
+
+/**
+ * The end of the session or API key that authorized a REST stream (credential-watch.ts), as
+ * a stop (RequestStop) that aborts with UNAUTHORIZED "Session ended; sign in again" — the
+ * refusal the caller's next request would get. A stop rather than a signal: the stream's
+ * upstream call follows it without an AbortController of its own.
+ */
+export function credentialEnds(deps: AppDeps, user: AuthedUser): RequestStop {
+  return (abort) => deps.credentials.onEnd(credentialOf(user), user.changesSeen, () => abort(credentialEnded()));
+}
+
+const credentialEnded = () => new AppError("UNAUTHORIZED", SESSION_ENDED.message, { details: { openaiCode: "invalid_api_key" } });

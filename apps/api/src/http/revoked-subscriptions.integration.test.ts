@@ -6,9 +6,11 @@
  * and the response ends; a /ws/chat chat mid-answer is cut off the same way. Other callers'
  * streams keep running, and across instances the end arrives with the revocation's push.
  * A chat cut off mid-answer aborts its upstream call, is still its request-log row and frees
- * its stream slot. Real servers, real PostgreSQL and Redis; the only double is the fake
- * upstream.
+ * its stream slot; on the OpenAI-compatible /v1/chat/completions its last SSE event is an
+ * OpenAI-shaped error, with no [DONE] after it. Real servers, real PostgreSQL and Redis; the
+ * only double is the fake upstream.
  */
+import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startTestApp, type TestApp } from "../../test/app.ts";
@@ -280,5 +282,53 @@ describe("a chat mid-answer when its user signs out", () => {
     expect(last).toEqual({ type: "error", code: "UNAUTHORIZED", message: SESSION_ENDED.message });
     expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
     expect(await rowOf(user, "/api/chat/stream")).toMatchObject({ status: 200, stream: true, errorCode: "UNAUTHORIZED" });
+  });
+
+  it("over /v1/chat/completions: an API key revoked on another instance ends the stream with an OpenAI error event and no [DONE]; its row is written and its slot freed", async () => {
+    const user = await a.userWithRole("USER");
+    const key = await a.client(user.token).keys.create.mutate({ name: "v1 stream", scopes: ["chat"] });
+    const upstream = beta.requests.length;
+    const res = await fetch(`${a.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(key.key) },
+      body: JSON.stringify({ model: "auto", stream: true, messages: [{ role: "user", content: HOLD }] }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes('"content":"Hello')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before its first token: ${text}`);
+      text += value;
+    }
+
+    await b.client(user.token).keys.revoke.mutate({ id: key.id });
+    for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
+    expect(text).not.toContain("[DONE]");
+    const last = JSON.parse(text.trim().split(/\n\n+/).at(-1)!.replace(/^data: /, "")) as unknown;
+    expect(last).toEqual({ error: { message: SESSION_ENDED.message, type: "invalid_request_error", param: null, code: "invalid_api_key" } });
+    expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
+    expect(await rowOf(user, "/v1/chat/completions")).toMatchObject({ status: 200, stream: true, errorCode: "UNAUTHORIZED", keyId: key.id });
+    await allSlotsFree(user.token);
+  });
+
+  it("over /v1/chat/completions with the openai SDK: a user disabled on another instance sees the stream raise the session's end", async () => {
+    const user = await a.userWithRole("USER");
+    const sdk = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: user.token, maxRetries: 0 });
+    const upstream = beta.requests.length;
+    const stream = await sdk.chat.completions.create({ model: "auto", stream: true, messages: [{ role: "user", content: HOLD }] });
+    const failed = (async () => {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta.content) await b.client(await b.login()).users.update.mutate({ id: user.id, disabled: true });
+      }
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    const failure = await failed;
+    expect(failure).toBeInstanceOf(APIError);
+    expect(failure).toMatchObject({ message: SESSION_ENDED.message, code: "invalid_api_key" });
+    expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
   });
 });

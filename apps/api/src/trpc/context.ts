@@ -9,6 +9,7 @@ import type { FastifyReply } from "fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { noteKey, noteUser, type RequestScope } from "../infra/request-scope.ts";
+import type { WatchedCredential } from "../services/auth/credential-watch.ts";
 import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
@@ -26,6 +27,11 @@ export interface AuthedUser {
    * starts re-checks the credential once if a change was heard since (credential-watch.ts).
    */
   changesSeen?: number;
+}
+
+/** The credential a caller's streams are watched for (credential-watch.ts): their session, or their API key. */
+export function credentialOf(user: AuthedUser): WatchedCredential {
+  return { userId: user.id, role: user.role, sessionId: user.sessionId, keyId: user.apiKey?.keyId };
 }
 
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */

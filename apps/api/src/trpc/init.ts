@@ -6,7 +6,7 @@ import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
 import { keyRefusal } from "../services/keys/index.ts";
 import type { Watch } from "../services/auth/credential-watch.ts";
-import type { AuthedUser, CallSetting, Context } from "./context.ts";
+import { credentialOf, type AuthedUser, type CallSetting, type Context } from "./context.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, publicMessage, sessionEndedError, toTRPCError } from "./errors.ts";
 import { endWhen } from "./stream-ends.ts";
@@ -122,10 +122,7 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
  * stream was first read (when a generator's own `finally` never runs).
  */
 function watchCredential(ctx: Context, user: AuthedUser, stopped: AbortSignal | undefined): Watch {
-  const watch = ctx.deps.credentials.watch(
-    { userId: user.id, role: user.role, sessionId: user.sessionId, keyId: user.apiKey?.keyId },
-    user.changesSeen,
-  );
+  const watch = ctx.deps.credentials.watch(credentialOf(user), user.changesSeen);
   if (stopped?.aborted) watch.stop();
   else stopped?.addEventListener("abort", watch.stop, { once: true });
   return {

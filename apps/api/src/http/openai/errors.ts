@@ -39,11 +39,6 @@ export function openAIErrorBody(described: ErrorDescription): OpenAIErrorBody {
   };
 }
 
-/** The body of an error event inside an SSE stream, after the 200 already left. */
-export function openAIStreamError(error: unknown): OpenAIErrorBody {
-  return openAIErrorBody(describeError(error));
-}
-
 export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   const described = describeError(error);
   noteErrorCode(request.scope, described.code);

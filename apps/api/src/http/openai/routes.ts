@@ -13,7 +13,8 @@ import { markUpstreamStart } from "../../infra/request-scope.ts";
 import { clientLeaving } from "../../trpc/context.ts";
 import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
-import { authorizeRequest } from "../caller-auth.ts";
+import { eitherStop } from "../../services/gateway/call-outcome.ts";
+import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
@@ -109,7 +110,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           return completionBody(id, created, result);
         }
         holdStreamSlot(deps, user.id, reply);
-        const events = await deps.chat.streamStateless(user.id, parsed.request, caller);
+        // The stream also ends when the session or API key that authorized it does.
+        const events = await deps.chat.streamStateless(user.id, parsed.request, { ...caller, leaves: eitherStop(caller.leaves, credentialEnds(deps, user)) });
         // Headers leave only after the first token: this marks where Switchboard's own work
         // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
         markUpstreamStart(request.scope);

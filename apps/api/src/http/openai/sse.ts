@@ -1,7 +1,8 @@
 /**
  * Streams a chat completion as Server-Sent Events ending in `data: [DONE]`. The response is
  * held until the first event: a failure before it (every provider down, rate limited) still
- * gets a real HTTP status. After it, a break is sent as an OpenAI-shaped error event and the
+ * gets a real HTTP status. After it, a break (the upstream's, or the end of the session or
+ * API key that authorized the stream) is sent as an OpenAI-shaped error event and the
  * stream ends without [DONE], so no client mistakes a cut answer for a whole one. With
  * `keepBody` (the request log stores bodies) what was sent is also assembled into the
  * request's response body (streamed-completion.ts).
@@ -9,10 +10,10 @@
 import type { FastifyReply } from "fastify";
 import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
-import { AppError } from "../../services/errors.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
 import { sseWriter } from "../sse-writer.ts";
-import { openAIStreamError } from "./errors.ts";
+import { describeError } from "../error-map.ts";
+import { openAIErrorBody } from "./errors.ts";
 import { StreamedCompletion } from "./streamed-completion.ts";
 
 export async function streamCompletion(
@@ -57,9 +58,11 @@ export async function streamCompletion(
     }
   } catch (error) {
     if (!started) throw error;
-    const failure = openAIStreamError(error);
-    const streamCode = error instanceof AppError ? error.details["streamCode"] : undefined;
-    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : (failure.error.code ?? "INTERNAL").toUpperCase());
+    const described = describeError(error);
+    const streamCode = described.details["streamCode"];
+    // The log keeps how the stream broke, or the error table's code (as for a refusal).
+    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : described.code);
+    const failure = openAIErrorBody(described);
     body?.failed(failure.error);
     await send(failure);
   } finally {

@@ -6,7 +6,8 @@
  * hear of each such change — made here, pushed by another instance, or found by their
  * background resync — and announce it; the watch ends the streams of the credentials named.
  *
- * Registering a stream costs two set insertions and no I/O. Only a change re-checks a
+ * Registering a stream costs two set insertions and no I/O (`onEnd` adds no AbortController
+ * either, for streams that are ended through a stop callback). Only a change re-checks a
  * credential (a revoked session needs no check; a user or key change reads their current
  * state, as the next request would), once per credential however many streams it holds.
  */
@@ -41,7 +42,7 @@ export interface Watch {
 interface Watcher {
   credential: WatchedCredential;
   id: string;
-  controller: AbortController;
+  end: (reason: unknown) => void;
 }
 
 const ENDED = "credential ended";
@@ -63,7 +64,7 @@ export function createCredentialWatch(deps: CredentialWatchDeps) {
   function end(watchers: Iterable<Watcher>): void {
     for (const watcher of [...watchers]) {
       stop(watcher);
-      watcher.controller.abort(new Error(ENDED));
+      watcher.end(new Error(ENDED));
     }
   }
 
@@ -111,6 +112,18 @@ export function createCredentialWatch(deps: CredentialWatchDeps) {
     }),
   ];
 
+  /**
+   * `watch` without a signal: calls `end` once when the credential ends; returns the stop
+   * (idempotent). For streams whose end is already a stop callback (the chain's RequestStop).
+   */
+  function onEnd(credential: WatchedCredential, resolvedAt: number | undefined, end: (reason: unknown) => void): () => void {
+    const watcher: Watcher = { credential, id: credentialId(credential), end };
+    add(byCredential, watcher.id, watcher);
+    add(byUser, credential.userId, watcher);
+    if (resolvedAt !== changes) recheck([watcher.id]);
+    return () => stop(watcher);
+  }
+
   return {
     /** How many changes were heard so far: note it before resolving a caller, pass it to `watch`. */
     changesSeen: () => changes,
@@ -120,12 +133,11 @@ export function createCredentialWatch(deps: CredentialWatchDeps) {
      * caller was resolved: when a change was heard since, the credential is re-checked once.
      */
     watch(credential: WatchedCredential, resolvedAt: number | undefined): Watch {
-      const watcher: Watcher = { credential, id: credentialId(credential), controller: new AbortController() };
-      add(byCredential, watcher.id, watcher);
-      add(byUser, credential.userId, watcher);
-      if (resolvedAt !== changes) recheck([watcher.id]);
-      return { signal: watcher.controller.signal, stop: () => stop(watcher) };
+      const controller = new AbortController();
+      return { signal: controller.signal, stop: onEnd(credential, resolvedAt, (reason) => controller.abort(reason)) };
     },
+
+    onEnd,
 
     /** Streams watched on this instance (tests). */
     size: () => [...byCredential.values()].reduce((n, set) => n + set.size, 0),

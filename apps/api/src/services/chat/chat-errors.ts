@@ -62,11 +62,13 @@ export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; 
 }
 
 /**
- * For a stream that broke after its first event, as an AppError: EMERGENCY_STOP stays itself;
- * the rest is an UPSTREAM_ERROR whose `streamCode` says how it broke.
+ * For a stream that broke after its first event, as an AppError: EMERGENCY_STOP stays itself,
+ * and so does UNAUTHORIZED (the caller's session or API key ended mid-answer); the rest is an
+ * UPSTREAM_ERROR whose `streamCode` says how it broke.
  */
 export function streamAppErrorOf(error: ChainError): AppError {
   const { code, message } = streamErrorOf(error);
   if (code === "EMERGENCY_STOP" && error.abortReason instanceof AppError) return error.abortReason;
+  if (error.kind === "aborted" && error.abortReason instanceof AppError && error.abortReason.code === "UNAUTHORIZED") return error.abortReason;
   return new AppError("UPSTREAM_ERROR", message, { details: { streamCode: code, openaiCode: code.toLowerCase(), attempts: error.attempts } });
 }
