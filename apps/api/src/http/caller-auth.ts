@@ -8,12 +8,12 @@ import type { TKeyScope } from "@switchboard/schema";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { noteModel } from "../infra/request-scope.ts";
+import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
 import { AppError } from "../services/errors.ts";
 import type { RequestStop } from "../services/gateway/chain-types.ts";
 import { keyRefusal } from "../services/keys/index.ts";
 import { credentialOf, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
-import { SESSION_ENDED } from "./ws/socket-auth.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -74,4 +74,4 @@ export function credentialEnds(deps: AppDeps, user: AuthedUser): RequestStop {
   return (abort) => deps.credentials.onEnd(credentialOf(user), user.changesSeen, () => abort(credentialEnded()));
 }
 
-const credentialEnded = () => new AppError("UNAUTHORIZED", SESSION_ENDED.message, { details: { openaiCode: "invalid_api_key" } });
+const credentialEnded = () => new AppError("UNAUTHORIZED", SESSION_ENDED_MESSAGE, { details: { openaiCode: "invalid_api_key" } });

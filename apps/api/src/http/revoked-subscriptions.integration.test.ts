@@ -307,7 +307,7 @@ describe("a chat mid-answer when its user signs out", () => {
     for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
     expect(text).not.toContain("[DONE]");
     const last = JSON.parse(text.trim().split(/\n\n+/).at(-1)!.replace(/^data: /, "")) as unknown;
-    expect(last).toEqual({ error: { message: SESSION_ENDED.message, type: "invalid_request_error", param: null, code: "invalid_api_key" } });
+    expect(last).toEqual({ error: { message: SESSION_ENDED_MESSAGE, type: "invalid_request_error", param: null, code: "invalid_api_key" } });
     expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
     expect(await rowOf(user, "/v1/chat/completions")).toMatchObject({ status: 200, stream: true, errorCode: "UNAUTHORIZED", keyId: key.id });
     await allSlotsFree(user.token);
@@ -329,7 +329,7 @@ describe("a chat mid-answer when its user signs out", () => {
 
     const failure = await failed;
     expect(failure).toBeInstanceOf(APIError);
-    expect(failure).toMatchObject({ message: SESSION_ENDED.message, code: "invalid_api_key" });
+    expect(failure).toMatchObject({ message: SESSION_ENDED_MESSAGE, code: "invalid_api_key" });
     expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
   });
 });
