@@ -16,7 +16,8 @@ import { eventually } from "../../test/chat.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer } from "../../test/http.ts";
 import { openTrpcSocket, type OpenOptions, type RawTrpcSocket, type SocketClose } from "../../test/trpc-socket.ts";
-import { SESSION_ENDED } from "./ws/socket-auth.ts";
+import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
+import { SESSION_ENDED_CLOSE } from "./ws/socket-auth.ts";
 
 const STREAMS_PER_USER = 2;
 /** Chats with this message stay open (the upstream stalls after its first chunk). */
@@ -42,8 +43,8 @@ afterAll(async () => {
   await beta?.close();
 });
 
-const sessionEnded = { message: SESSION_ENDED.message, data: { code: "UNAUTHORIZED" } };
-const policyClose: SocketClose = { code: SESSION_ENDED.closeCode, reason: SESSION_ENDED.closeReason };
+const sessionEnded = { message: SESSION_ENDED_MESSAGE, data: { code: "UNAUTHORIZED" } };
+const policyClose: SocketClose = SESSION_ENDED_CLOSE;
 
 const subscribe = (id: number, path: string, input?: unknown) => ({ id, method: "subscription", params: { path, input } });
 
@@ -156,7 +157,7 @@ describe("a running subscription over SSE", () => {
     const text = await stream.rest();
     const lastEvent = text.trim().split(/\n\n+/).at(-1)!.trim();
     expect(lastEvent).toMatch(/^event: serialized-error/);
-    expect(lastEvent).toContain(SESSION_ENDED.message);
+    expect(lastEvent).toContain(SESSION_ENDED_MESSAGE);
     expect(lastEvent).toContain('"UNAUTHORIZED"');
   });
 
@@ -200,7 +201,7 @@ describe("across instances", () => {
     await sse.next('"generatedAt"');
     await root.users.update.mutate({ id: bystander.id, role: "USER" });
     await endedBySessionEnd(other);
-    expect(await sse.rest()).toContain(SESSION_ENDED.message);
+    expect(await sse.rest()).toContain(SESSION_ENDED_MESSAGE);
   });
 });
 
@@ -251,7 +252,7 @@ describe("a chat mid-answer when its user signs out", () => {
     await arrived((m) => m["type"] === "chat_delta");
 
     await a.client(user.token).auth.logout.mutate();
-    expect(await arrived((m) => m["type"] === "error")).toEqual({ type: "error", code: "UNAUTHORIZED", message: SESSION_ENDED.message, id: "c1" });
+    expect(await arrived((m) => m["type"] === "error")).toEqual({ type: "error", code: "UNAUTHORIZED", message: SESSION_ENDED_MESSAGE, id: "c1" });
     expect(await closed).toEqual(policyClose);
     expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
     expect(await rowOf(user, "/ws/chat")).toMatchObject({ status: 200, stream: true, errorCode: "UNAUTHORIZED" });
@@ -277,7 +278,7 @@ describe("a chat mid-answer when its user signs out", () => {
     await a.client(user.token).auth.logout.mutate();
     for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
     const last = JSON.parse(text.trim().split(/\n\n+/).at(-1)!.replace(/^data: /, "")) as unknown;
-    expect(last).toEqual({ type: "error", code: "UNAUTHORIZED", message: SESSION_ENDED.message });
+    expect(last).toEqual({ type: "error", code: "UNAUTHORIZED", message: SESSION_ENDED_MESSAGE });
     expect((await beta.waitForAbort(upstream)).aborted).toBe(true);
     expect(await rowOf(user, "/api/chat/stream")).toMatchObject({ status: 200, stream: true, errorCode: "UNAUTHORIZED" });
   });

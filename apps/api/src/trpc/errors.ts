@@ -5,7 +5,7 @@ import { TRPCError } from "@trpc/server";
  */
 import { ZodError, z } from "zod";
 import { describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
-import { SESSION_ENDED } from "../http/ws/socket-auth.ts";
+import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
 import { AppError } from "../services/errors.ts";
 
 /** The role guard's own messages, so tests can tell a guard refusal from a service's 401. */
@@ -15,10 +15,10 @@ export const GUARD_MESSAGES = { unauthenticated: "Sign in first", forbiddenPrefi
  * A call or running stream whose caller's session or API key has ended (signed out, revoked,
  * disabled, role changed): the same words on every transport; a socket is then closed.
  */
-export const sessionEndedError = () => new TRPCError({ code: "UNAUTHORIZED", message: SESSION_ENDED.message });
+export const sessionEndedError = () => new TRPCError({ code: "UNAUTHORIZED", message: SESSION_ENDED_MESSAGE });
 
 export const isSessionEnded = (error: unknown): boolean =>
-  error instanceof TRPCError && error.code === "UNAUTHORIZED" && error.message === SESSION_ENDED.message;
+  error instanceof TRPCError && error.code === "UNAUTHORIZED" && error.message === SESSION_ENDED_MESSAGE;
 
 /** Converts whatever a service threw into the TRPCError the client will see. */
 export function toTRPCError(error: unknown): TRPCError {

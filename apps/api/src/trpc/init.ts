@@ -92,7 +92,8 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
       watch?.stop();
       return result;
     }
-    const sessionEnds = (source: AsyncIterable<unknown>) => (watch ? watched(endWhen(source, watch.signal, sessionEndedError), watch) : source);
+    // The watch is released when the stream ends, however it ends.
+    const sessionEnds = (source: AsyncIterable<unknown>) => (watch ? endWhen(source, watch.signal, sessionEndedError, watch.stop) : source);
     if (callsModels(meta?.feature)) {
       // Chat and consensus streams end on their own, at the latest with an `error` event when
       // the shutdown deadline aborts their upstream call; cut short when the session ends.
@@ -135,15 +136,6 @@ function watchCredential(ctx: Context, user: AuthedUser, stopped: AbortSignal | 
       watch.stop();
     },
   };
-}
-
-/** `source` as it is; the watch is stopped when it ends, however it ends. */
-async function* watched<T>(source: AsyncIterable<T>, watch: Watch): AsyncGenerator<T> {
-  try {
-    yield* source;
-  } finally {
-    watch.stop();
-  }
 }
 
 const anyOf = (a: AbortSignal | undefined, b: AbortSignal): AbortSignal => (a ? AbortSignal.any([a, b]) : b);

@@ -22,12 +22,13 @@ import type { RawData, WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
 import { noteErrorCode } from "../../infra/request-scope.ts";
 import { appRouter } from "../../routers/index.ts";
+import { SESSION_ENDED_MESSAGE } from "../../services/auth/credential-watch.ts";
 import { createContextInner, resolveUser, type AuthedUser } from "../../trpc/context.ts";
 import { errorData, isSessionEnded, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { takeStreamSlot } from "../stream-slots.ts";
-import { SESSION_ENDED, upgradeToken } from "./socket-auth.ts";
+import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
 const createCaller = createCallerFactory(appRouter);
@@ -203,8 +204,8 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         // The token is checked again for every chat: a session revoked meanwhile ends here.
         const current = token ? await resolveUser(deps, token, turn.scope) : null;
         if (!current) {
-          refuse("UNAUTHORIZED", SESSION_ENDED.message, tag, 401);
-          close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
+          refuse("UNAUTHORIZED", SESSION_ENDED_MESSAGE, tag, 401);
+          close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
           return;
         }
         // Each running chat holds one of the user's stream slots, shared with the other
@@ -233,7 +234,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         if (appCode === "INTERNAL_SERVER_ERROR") log.error({ err: error }, "websocket chat failed");
         if (!streamOpen) status = refusalStatus(trpcError);
         fail(String(appCode), appCode === "INTERNAL_SERVER_ERROR" ? "Internal error" : trpcError.message, { ...tag, ...issues, ...retry });
-        if (isSessionEnded(trpcError)) close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
+        if (isSessionEnded(trpcError)) close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
       } finally {
         // A chat that ended early (its session ended) stops its upstream call too.
         controller.abort(new Error("chat ended"));

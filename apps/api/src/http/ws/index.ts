@@ -30,8 +30,10 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, ch
     if (arrivedAsUpgrade(request)) void reply.header("connection", "close");
     done(null, payload);
   });
-  app.addHook("onResponse", async (request, reply) => {
+  // Callback style, not async: this runs for every response, and an async hook costs a promise each time.
+  app.addHook("onResponse", (request, reply, done) => {
     if (arrivedAsUpgrade(request)) reply.raw.socket?.destroy();
+    done();
   });
   app.route({
     method: "GET",

@@ -9,13 +9,11 @@ import type { AppDeps } from "../../deps.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../../trpc/cookies.ts";
 
 /**
- * A signed-in socket whose token no longer resolves (signed out, expired, disabled, role
- * changed): the call or chat is refused with this and the socket closed with 1008 (policy),
- * so the client signs in again. A stream already running when its session or API key ends
- * ends with the same words (trpc/errors.ts `sessionEndedError`), over SSE too. The same words
- * on /ws/chat and tRPC's socket.
+ * How a signed-in socket whose token no longer resolves (signed out, expired, disabled, role
+ * changed) is closed, after its call or chat was refused with SESSION_ENDED_MESSAGE: 1008
+ * (policy), so the client signs in again. The same on /ws/chat and tRPC's socket.
  */
-export const SESSION_ENDED = { message: "Session ended; sign in again", closeCode: 1008, closeReason: "Session ended" } as const;
+export const SESSION_ENDED_CLOSE = { code: 1008, reason: "Session ended" } as const;
 
 /** The subprotocol a browser offers beside `bearer.<token>`; the server answers with it. */
 export const WS_PROTOCOL = "switchboard";

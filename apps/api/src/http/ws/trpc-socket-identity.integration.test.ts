@@ -10,8 +10,9 @@ import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcQuery } from "../../../test/http.ts";
 import { openTrpcSocket, type OpenOptions } from "../../../test/trpc-socket.ts";
 import { eventually } from "../../../test/chat.ts";
+import { SESSION_ENDED_MESSAGE } from "../../services/auth/credential-watch.ts";
 import { ACCESS_COOKIE } from "../../trpc/cookies.ts";
-import { SESSION_ENDED } from "./socket-auth.ts";
+import { SESSION_ENDED_CLOSE } from "./socket-auth.ts";
 
 let t: TestApp;
 let root: ReturnType<TestApp["client"]>;
@@ -24,8 +25,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const sessionEnded = { message: SESSION_ENDED.message, data: { code: "UNAUTHORIZED" } };
-const policyClose = { code: 1008, reason: SESSION_ENDED.closeReason };
+const sessionEnded = { message: SESSION_ENDED_MESSAGE, data: { code: "UNAUTHORIZED" } };
+const policyClose = { code: 1008, reason: SESSION_ENDED_CLOSE.reason };
 
 /** Every way a socket can carry its token. */
 const carriers: Array<[string, (token: string) => OpenOptions]> = [

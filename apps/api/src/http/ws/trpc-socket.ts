@@ -21,7 +21,7 @@ import { isSessionEnded, sessionEndedError, toTRPCError } from "../../trpc/error
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import { takeStreamSlot, type StreamCaller } from "../stream-slots.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
-import { SESSION_ENDED, upgradeToken } from "./socket-auth.ts";
+import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { socketCalls } from "./socket-turn.ts";
 
 export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
@@ -126,7 +126,7 @@ async function* closingOnSessionEnd<T>(source: AsyncIterable<T>, socket: WebSock
  */
 function endSession(socket: WebSocket): void {
   setImmediate(() => {
-    if (socket.readyState === socket.OPEN) socket.close(SESSION_ENDED.closeCode, SESSION_ENDED.closeReason);
+    if (socket.readyState === socket.OPEN) socket.close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
   });
 }
 

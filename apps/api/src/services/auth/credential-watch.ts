@@ -31,6 +31,14 @@ export interface CredentialWatchDeps {
   log: (msg: string, err?: unknown) => void;
 }
 
+/**
+ * What a caller hears when the credential they signed in with has ended (signed out, expired,
+ * revoked, disabled, role changed): a stream it authorized ends with these words, and so is a
+ * call refused on a socket opened with it. The same words on every transport, so a client
+ * knows to sign in again.
+ */
+export const SESSION_ENDED_MESSAGE = "Session ended; sign in again";
+
 export interface Watch {
   /** Aborts when the credential ends. */
   signal: AbortSignal;
