@@ -76,10 +76,10 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     // Earlier still, HTTP Node's parser cannot take (a garbled request line, oversized or
     // invalid headers, a request not whole in time) is answered on the raw socket; without
     // this, in Fastify's shape, with no request id, security headers or log line.
-    clientErrorHandler: clientErrorHandler(log),
+    clientErrorHandler: clientErrorHandler(log, deps),
   });
   // And an `Expect` the server cannot meet, which Node would answer with a bare 417.
-  registerExpectationRefusal(app);
+  registerExpectationRefusal(app, deps);
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));

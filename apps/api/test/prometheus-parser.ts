@@ -52,3 +52,11 @@ export function parsePrometheusText(text: string): PromFamily[] {
 export function samplesNamed(families: PromFamily[], name: string): PromSample[] {
   return families.flatMap((f) => f.samples.filter((s) => s.name === name));
 }
+
+/** The sum of the samples named `name` that carry `labels`, as GET /metrics shows them now (0 when there is none yet). */
+export async function scrapedSum(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const families = parsePrometheusText(await (await fetch(`${baseUrl}/metrics`)).text());
+  return samplesNamed(families, name)
+    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + Number(s.value), 0);
+}

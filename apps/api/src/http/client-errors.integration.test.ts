@@ -1,28 +1,18 @@
 /**
  * HTTP no client library would send, written byte for byte on a TCP socket to a real
  * Switchboard: a garbled request line, headers over the size limit or holding a forbidden
- * byte, an `Expect` the server cannot meet, a request that never arrives whole. Each gets the
- * REST error shape with its own status, `x-request-id`, the security headers and
- * `connection: close`, and one warn line naming the client (never what it sent); a response
- * already under way on the connection is never written into.
+ * byte, an `Expect` the server cannot meet, a bad chunk, a request that never arrives whole.
+ * Each gets the REST error shape with its own status, `x-request-id`, the security headers
+ * and `connection: close`, one warn line naming the client (never what it sent), one
+ * access-log line and a count in the HTTP metrics, like any request; a response already under
+ * way on the connection is never written into.
  */
 import { connect, type Socket } from "node:net";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
-
-type Line = Record<string, unknown>;
-
-function capture(): { sink: Writable; lines: Line[] } {
-  const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { sink, lines };
-}
+import { eventually } from "../../test/chat.ts";
+import { captureLog, type LogLine } from "../../test/log-capture.ts";
+import { scrapedSum } from "../../test/prometheus-parser.ts";
 
 interface Exchange {
   socket: Socket;
@@ -78,13 +68,31 @@ function parse(text: string): Answer {
   return { statusLine, headers, body: JSON.parse(body) };
 }
 
-const refusals = (lines: Line[]) => lines.filter((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("refused a"));
+const refusals = (lines: LogLine[]) => lines.filter((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("refused a"));
+
+/** The access-log lines of one request. */
+const accessLines = (lines: LogLine[], requestId: string | undefined) => lines.filter((l) => l["msg"] === "request" && l["reqId"] === requestId);
+
+/** The access-log line of one request, once its response has closed. */
+const accessLine = (lines: LogLine[], requestId: string | undefined) => eventually(async () => accessLines(lines, requestId)[0], `the access line of ${requestId}`);
+
+/** How many requests /metrics has counted with these labels, and how many it has timed. */
+const counted = async (baseUrl: string, labels: { method: string; route: string; status: string }) => {
+  const { status: _status, ...timed } = labels;
+  return {
+    requests: await scrapedSum(baseUrl, "switchboard_http_requests_total", labels),
+    timed: await scrapedSum(baseUrl, "switchboard_http_request_duration_seconds_count", timed),
+  };
+};
+
+/** The labels a request refused before Fastify had it is counted under: nothing the client sent. */
+const unparsed = (status: string) => ({ method: "UNKNOWN", route: "unparsed", status });
 
 let t: TestApp;
-let log: ReturnType<typeof capture>;
+let log: ReturnType<typeof captureLog>;
 beforeAll(async () => {
-  log = capture();
-  t = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "warn" }, logDestination: log.sink });
+  log = captureLog();
+  t = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "info" }, logDestination: log.sink });
 });
 afterAll(async () => t?.close());
 
@@ -94,8 +102,10 @@ describe("HTTP the parser refuses", () => {
     ["a header section over the size limit", `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`, "431 Request Header Fields Too Large", "BAD_REQUEST", /^Request header fields too large \(limit 16 KB/],
     ["a control character in a header value", "GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n", "400 Bad Request", "BAD_REQUEST", /^Malformed HTTP request: Invalid header value char/],
     ["a space in a header name", "GET /health HTTP/1.1\r\nHost: x\r\nX Bad: 1\r\n\r\n", "400 Bad Request", "BAD_REQUEST", /^Malformed HTTP request: /],
-  ])("%s: our error shape, status, request id, security headers, connection: close, one warn line", async (_label, bytes, status, code, message) => {
+    ["two Content-Length headers", "POST /trpc/auth.login HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400 Bad Request", "BAD_REQUEST", /^Malformed HTTP request: Duplicate Content-Length/],
+  ])("%s: our error shape, status, request id, security headers, connection: close, one warn line, counted and logged", async (_label, bytes, status, code, message) => {
     const before = refusals(log.lines).length;
+    const countedBefore = await counted(t.url, unparsed(status.slice(0, 3)));
     const answer = parse(await exchange(t.url, bytes));
     expect(answer.statusLine).toBe(`HTTP/1.1 ${status}`);
     expect(answer.body).toEqual({ error: { code, message: expect.stringMatching(message) } });
@@ -109,17 +119,29 @@ describe("HTTP the parser refuses", () => {
     const lines = refusals(log.lines).slice(before);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, reqId: requestId, ip: "127.0.0.1", status: Number(status.slice(0, 3)), answered: true });
+
+    // One access-log line, in the shape of every other, and one more request in the metrics.
+    const [access, ...more] = accessLines(log.lines, requestId);
+    expect(more).toEqual([]);
+    expect(access).toMatchObject({ level: 30, method: "UNKNOWN", route: "unparsed", status: Number(status.slice(0, 3)), outcome: code, userId: null, ms: expect.any(Number) });
+    expect(access).not.toHaveProperty("url");
+    expect(await counted(t.url, unparsed(status.slice(0, 3)))).toEqual({ requests: countedBefore.requests + 1, timed: countedBefore.timed + 1 });
+
     // What the client sent stays out of the log.
-    expect(JSON.stringify(lines[0])).not.toMatch(/GARBAGE|aaaa|X-Bad|X Bad/);
+    expect(JSON.stringify([lines[0], access])).not.toMatch(/GARBAGE|aaaa|X-Bad|X Bad|\/health|auth\.login/);
   });
 
-  it("an Expect other than 100-continue: 417 in our shape, with the caller's request id", async () => {
+  it("an Expect other than 100-continue: 417 in our shape, with the caller's request id, counted and logged under its method", async () => {
     const before = refusals(log.lines).length;
+    const countedBefore = await counted(t.url, { method: "GET", route: "unparsed", status: "417" });
     const answer = parse(await exchange(t.url, "GET /health HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nX-Request-Id: caller-id-1\r\n\r\n"));
     expect(answer.statusLine).toBe("HTTP/1.1 417 Expectation Failed");
     expect(answer.body).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringContaining("100-continue") } });
     expect(answer.headers).toMatchObject({ "x-request-id": "caller-id-1", connection: "close", "x-content-type-options": "nosniff" });
     expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, reqId: "caller-id-1", ip: "127.0.0.1", status: 417 })]);
+    expect(accessLines(log.lines, "caller-id-1")).toEqual([expect.objectContaining({ level: 30, method: "GET", route: "unparsed", status: 417, outcome: "BAD_REQUEST" })]);
+    expect(accessLines(log.lines, "caller-id-1")[0]).not.toHaveProperty("url");
+    expect((await counted(t.url, { method: "GET", route: "unparsed", status: "417" })).requests).toBe(countedBefore.requests + 1);
   });
 
   it("a response already under way is never written into: the connection ends, the stream stays clean", async () => {
@@ -132,24 +154,70 @@ describe("HTTP the parser refuses", () => {
     expect(text.startsWith("HTTP/1.1 200 OK")).toBe(true);
     expect(text.slice(1)).not.toContain("HTTP/1.1 400");
     expect(text).not.toContain("BAD_REQUEST");
-    expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, status: 400, answered: false })]);
+    const [refusal, ...more] = refusals(log.lines).slice(before);
+    expect(more).toEqual([]);
+    expect(refusal).toMatchObject({ level: 40, status: 400, answered: false });
+    // Nothing was sent for it, so no status to count; the stream it cut has its own line.
+    expect(accessLines(log.lines, refusal!["reqId"] as string)).toEqual([]);
+  });
+});
+
+describe("a fault in the body of a request the server already holds", () => {
+  it.each([
+    ["a chunk size that is no number", "ZZ\r\n", "400 Bad Request", "BAD_REQUEST", /^Malformed HTTP request: /],
+    ["chunk extensions over the limit", `1;ext=${"b".repeat(20_000)}\r\n`, "413 Payload Too Large", "PAYLOAD_TOO_LARGE", /^Chunk extensions too large$/],
+  ])("%s: answered under the request's own id, logged and counted on its route with the status sent", async (label, chunk, status, code, message) => {
+    const requestId = `held-${label.length}`;
+    const labels = { method: "POST", route: "/trpc/:path", status: status.slice(0, 3) };
+    const countedBefore = await counted(t.url, labels);
+    const unparsedBefore = await counted(t.url, unparsed(status.slice(0, 3)));
+    const head = `POST /trpc/auth.login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: ${requestId}\r\n\r\n`;
+    const answer = parse(await exchange(t.url, head + chunk));
+    expect(answer.statusLine).toBe(`HTTP/1.1 ${status}`);
+    expect(answer.body).toEqual({ error: { code, message: expect.stringMatching(message) } });
+    expect(answer.headers).toMatchObject({ "x-request-id": requestId, connection: "close", "x-content-type-options": "nosniff" });
+    expect(refusals(log.lines).filter((l) => l["reqId"] === requestId)).toEqual([expect.objectContaining({ level: 40, status: Number(status.slice(0, 3)), answered: true })]);
+
+    const access = await accessLine(log.lines, requestId);
+    expect(accessLines(log.lines, requestId)).toHaveLength(1);
+    expect(access).toMatchObject({ level: 30, method: "POST", route: "/trpc/:path", url: "/trpc/auth.login", status: Number(status.slice(0, 3)), outcome: code });
+    expect(JSON.stringify(access)).not.toMatch(/ZZ|bbbb/);
+    expect(await counted(t.url, labels)).toEqual({ requests: countedBefore.requests + 1, timed: countedBefore.timed + 1 });
+    // Counted once: as the request it was, not also as an unparsed one.
+    expect(await counted(t.url, unparsed(status.slice(0, 3)))).toEqual(unparsedBefore);
   });
 });
 
 describe("a request not whole in time", () => {
   let slow: TestApp;
-  let slowLog: ReturnType<typeof capture>;
+  let slowLog: ReturnType<typeof captureLog>;
   beforeAll(async () => {
-    slowLog = capture();
-    slow = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "warn", REQUEST_TIMEOUT_MS: "1000" }, logDestination: slowLog.sink });
+    slowLog = captureLog();
+    slow = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "info", REQUEST_TIMEOUT_MS: "1000" }, logDestination: slowLog.sink });
   });
   afterAll(async () => slow?.close());
 
-  it("headers that stop halfway: 408 in our shape", async () => {
+  it("headers that stop halfway: 408 in our shape, logged and counted as unparsed", async () => {
+    const countedBefore = await counted(slow.url, unparsed("408"));
     const answer = parse(await exchange(slow.url, "GET /health HTTP/1.1\r\nHost: x\r\n"));
     expect(answer.statusLine).toBe("HTTP/1.1 408 Request Timeout");
     expect(answer.body).toEqual({ error: { code: "BAD_REQUEST", message: "The request did not arrive whole in time" } });
     expect(answer.headers).toMatchObject({ connection: "close", "x-content-type-options": "nosniff" });
-    expect(refusals(slowLog.lines)).toEqual([expect.objectContaining({ level: 40, status: 408, ip: "127.0.0.1", reqId: answer.headers["x-request-id"] })]);
+    const requestId = answer.headers["x-request-id"];
+    expect(refusals(slowLog.lines).filter((l) => l["reqId"] === requestId)).toEqual([expect.objectContaining({ level: 40, status: 408, ip: "127.0.0.1" })]);
+    expect(accessLines(slowLog.lines, requestId)).toEqual([expect.objectContaining({ level: 30, method: "UNKNOWN", route: "unparsed", status: 408, outcome: "BAD_REQUEST" })]);
+    expect(await counted(slow.url, unparsed("408"))).toEqual({ requests: countedBefore.requests + 1, timed: countedBefore.timed + 1 });
+  });
+
+  it("a body that stops halfway: 408 under the request's own id, logged and counted on its route", async () => {
+    const labels = { method: "POST", route: "/trpc/:path", status: "408" };
+    const countedBefore = await counted(slow.url, labels);
+    const answer = parse(await exchange(slow.url, "POST /trpc/auth.login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\nX-Request-Id: trickle-1\r\n\r\n{"));
+    expect(answer.statusLine).toBe("HTTP/1.1 408 Request Timeout");
+    expect(answer.headers).toMatchObject({ "x-request-id": "trickle-1", connection: "close" });
+    expect(refusals(slowLog.lines).filter((l) => l["reqId"] === "trickle-1")).toEqual([expect.objectContaining({ level: 40, status: 408 })]);
+    await accessLine(slowLog.lines, "trickle-1");
+    expect(accessLines(slowLog.lines, "trickle-1")).toEqual([expect.objectContaining({ method: "POST", route: "/trpc/:path", status: 408, outcome: "BAD_REQUEST" })]);
+    expect(await counted(slow.url, labels)).toEqual({ requests: countedBefore.requests + 1, timed: countedBefore.timed + 1 });
   });
 });

@@ -6,13 +6,18 @@
  * security headers and no log line. Here they answer like every other refusal: the REST error
  * shape with the status the fault calls for, `x-request-id`, the security headers and
  * `connection: close`, plus one warn line with the client's address (never what it sent).
+ * Each answered refusal is also counted in the HTTP metrics and written as an access-log
+ * line, like every request (scope-log.ts): by the request Fastify already held, when the
+ * fault came in its body, or else under the route `unparsed`.
  */
 import { STATUS_CODES, maxHeaderSize, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { AppDeps } from "../deps.ts";
 import { restErrorBody } from "./errors.ts";
 import { describeError, errorCodeOf } from "./error-map.ts";
 import { requestIdOf } from "./request-id.ts";
+import { endRefused, UNKNOWN_METHOD } from "./scope-log.ts";
 import { SECURITY_HEADERS } from "./security-headers.ts";
 import { AppError } from "../services/errors.ts";
 
@@ -58,8 +63,19 @@ function rawAnswer(refusal: Refusal, requestId: string): string {
 /** Sockets already refused: a failed parser reports every later chunk as the same error. */
 const answered = new WeakSet<Socket>();
 
+type Telemetry = Pick<AppDeps, "metrics" | "requestLog">;
+
+/**
+ * The id of the request Fastify holds on this response, which telemetry set on it: that
+ * request counts and logs itself when its response closes.
+ */
+function heldRequestId(response: ServerResponse | null | undefined): string | undefined {
+  const id = response?.getHeader("x-request-id");
+  return typeof id === "string" ? id : undefined;
+}
+
 /** The server's `clientError` listener (Fastify's `clientErrorHandler` option). */
-export function clientErrorHandler(log: FastifyBaseLogger): (error: Error & { code?: string }, socket: Socket) => void {
+export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
     // Answered already: the socket is ending, and what still arrives is dropped here.
     if (answered.has(socket)) return;
@@ -70,16 +86,22 @@ export function clientErrorHandler(log: FastifyBaseLogger): (error: Error & { co
     }
     answered.add(socket);
     const refusal = refusalOf(error);
-    const requestId = requestIdOf({});
     // The answer goes on the socket only if nothing else has: a response under way on it (a
     // stream, say, with a garbled request pipelined behind it) would be corrupted by it.
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     const canAnswer = !socket.destroyed && socket.writable && !inFlight?.headersSent;
+    // A fault in a body (a bad chunk, a body trickled past the deadline) refuses the request
+    // Fastify already holds: the answer carries its id, and the status set on its response
+    // here is what its own access-log line and metrics report when it closes.
+    const heldId = canAnswer ? heldRequestId(inFlight) : undefined;
+    const requestId = heldId ?? requestIdOf({});
     log.warn({ reqId: requestId, ip: socket.remoteAddress, status: refusal.status, code: error.code, reason: refusal.message, answered: canAnswer }, "refused a malformed request");
     if (!canAnswer) {
       socket.destroy();
       return;
     }
+    if (heldId !== undefined && inFlight) inFlight.statusCode = refusal.status;
+    else endRefused(telemetry, log.child({ reqId: requestId }), { requestId, method: UNKNOWN_METHOD, status: refusal.status });
     // Ended, not destroyed: closing with the client's bytes still unread would reset the
     // connection, and a reset can cost the client the answer. Whatever it still sends is
     // read and dropped until it hangs up, or until LINGER_MS.
@@ -91,13 +113,15 @@ export function clientErrorHandler(log: FastifyBaseLogger): (error: Error & { co
 
 /**
  * `Expect` other than `100-continue`: Node answers a bare 417 itself unless someone listens
- * for `checkExpectation`. The request parsed, so the caller's x-request-id is kept.
+ * for `checkExpectation`. The request parsed, so the caller's x-request-id is kept, and its
+ * method (one of the parser's fixed set) labels it.
  */
-export function registerExpectationRefusal(app: FastifyInstance): void {
+export function registerExpectationRefusal(app: FastifyInstance, telemetry: Telemetry): void {
   app.server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
     const requestId = requestIdOf(request.headers);
     const refusal: Refusal = { status: 417, message: "Expectation not supported: only `Expect: 100-continue` is" };
     app.log.warn({ reqId: requestId, ip: request.socket.remoteAddress, status: refusal.status, reason: refusal.message }, "refused an unmet expectation");
+    endRefused(telemetry, app.log.child({ reqId: requestId }), { requestId, method: request.method ?? UNKNOWN_METHOD, status: refusal.status });
     const body = bodyOf(refusal);
     response.writeHead(refusal.status, Object.fromEntries([...answerHeaders(requestId), ["content-length", String(Buffer.byteLength(body))]]));
     response.end(body);

@@ -5,7 +5,6 @@
  * call over a WebSocket too, which is also counted in /metrics; no password, token or key
  * anywhere.
  */
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createSwitchboardClient } from "@switchboard/client";
@@ -13,35 +12,20 @@ import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
 import { collectStream, eventually, socketChat } from "../../test/chat.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation } from "../../test/http.ts";
-import { parsePrometheusText, samplesNamed } from "../../test/prometheus-parser.ts";
+import { captureLog, type LogLine } from "../../test/log-capture.ts";
+import { scrapedSum } from "../../test/prometheus-parser.ts";
 import { createLogger } from "../infra/logger.ts";
-
-type Line = Record<string, unknown>;
-
-function capture(): { sink: Writable; lines: Line[]; text: () => string } {
-  let text = "";
-  const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const s = chunk.toString("utf8");
-      text += s;
-      for (const line of s.split("\n")) if (line.trim()) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { sink, lines, text: () => text };
-}
 
 const BETA_KEY = "sk-beta-very-secret-9d2e";
 const USER_PASSWORD = "a-long-enough-password";
 
 let t: TestApp;
 let beta: FakeOpenAIServer;
-let log: ReturnType<typeof capture>;
+let log: ReturnType<typeof captureLog>;
 
 beforeAll(async () => {
   beta = await startFakeOpenAI({ name: "beta" });
-  log = capture();
+  log = captureLog();
   t = await startTestApp({
     env: { LOG_LEVEL: "info", BETA_MODEL_BASE_URL: beta.url, BETA_MODEL_API_KEY: BETA_KEY, PROVIDER_ORDER: "beta,template" },
     logDestination: log.sink,
@@ -52,7 +36,7 @@ afterAll(async () => {
   await beta?.close();
 });
 
-const requestLines = (pred: (l: Line) => boolean) => log.lines.filter((l) => l["msg"] === "request" && pred(l));
+const requestLines = (pred: (l: LogLine) => boolean) => log.lines.filter((l) => l["msg"] === "request" && pred(l));
 
 describe("access log", () => {
   it("writes one line per request with request id, user, procedure, provider, latency and outcome", async () => {
@@ -142,16 +126,10 @@ describe("access log", () => {
   });
 });
 
-/** The sum of a /metrics series' samples that carry `labels` (0 when there is none yet). */
-async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const families = parsePrometheusText(await (await fetch(`${t.url}/metrics`)).text());
-  return samplesNamed(families, name)
-    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + Number(s.value), 0);
-}
+const metric = (name: string, labels: Record<string, string>) => scrapedSum(t.url, name, labels);
 
 /** The one access line `pred` picks, once it is written (a socket call ends after its last message). */
-async function oneLine(pred: (l: Line) => boolean, what: string): Promise<Line> {
+async function oneLine(pred: (l: LogLine) => boolean, what: string): Promise<LogLine> {
   const line = await eventually(async () => requestLines(pred)[0], what);
   expect(requestLines(pred)).toHaveLength(1);
   return line;
@@ -224,7 +202,7 @@ describe("calls over a WebSocket", () => {
 
 describe("logger", () => {
   it("redacts secrets wherever they are logged", () => {
-    const out = capture();
+    const out = captureLog();
     const logger = createLogger("info", out.sink);
     logger.info(
       {
@@ -242,7 +220,7 @@ describe("logger", () => {
   });
 
   it("honours LOG_LEVEL", () => {
-    const out = capture();
+    const out = captureLog();
     const logger = createLogger("warn", out.sink);
     logger.info("quiet");
     logger.warn("loud");

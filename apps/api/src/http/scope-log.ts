@@ -1,13 +1,14 @@
 /**
  * The end of a request scope, for every transport that runs gateway calls: an HTTP request
- * (telemetry.ts) or a call over a WebSocket (ws/socket-turn.ts). One function records the
- * request's metrics, its request-log row and its one access-log line, so a call is counted
- * and logged alike whichever way it came. The scope says who asked, for which model, the
- * upstream calls and the response body; the transport adds what only it knows.
+ * (telemetry.ts) or a call over a WebSocket (ws/socket-turn.ts), and for HTTP refused before
+ * Fastify made a request of it (client-errors.ts). One function records the request's
+ * metrics, its request-log row and its one access-log line, so a call is counted and logged
+ * alike whichever way it came. The scope says who asked, for which model, the upstream calls
+ * and the response body; the transport adds what only it knows.
  */
 import { performance } from "node:perf_hooks";
 import type { AppDeps } from "../deps.ts";
-import { overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
+import { newScope, overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
 import type { Surface } from "../services/metrics/prometheus.ts";
 import { errorCodeOf } from "./error-map.ts";
 
@@ -33,8 +34,8 @@ export interface ScopeEnd {
   route: string;
   /** The route the request-log row shows (a tRPC call's procedures); `route` when not given. */
   rowRoute?: string | undefined;
-  /** The path the client called. */
-  url: string;
+  /** The path the client called; absent for a request refused before its path was read. */
+  url?: string | undefined;
   /** The gateway metrics' `surface` label. */
   surface: Surface;
   status: number;
@@ -76,7 +77,7 @@ export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: 
     const fields = {
       method: end.method,
       route: end.route,
-      url: end.url,
+      ...(end.url !== undefined ? { url: end.url } : {}),
       ...(scope.procedures.length > 0 ? { procedure: scope.procedures.join(",") } : {}),
       userId: scope.userId ?? null,
       status,
@@ -91,6 +92,42 @@ export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: 
   } catch (err) {
     log.error({ err }, "request telemetry failed");
   }
+}
+
+/**
+ * The route label and access-log route of HTTP answered before routing: one fixed value, so
+ * no garbled request line can mint a metrics series.
+ */
+const UNPARSED_ROUTE = "unparsed";
+
+/** The method label of a request whose method the parser never read. */
+export const UNKNOWN_METHOD = "UNKNOWN";
+
+/** What is known of a request refused before Fastify made a request of it. */
+export interface Refused {
+  requestId: string;
+  /** UNKNOWN unless the parser read the method, which then is one of its fixed set. */
+  method: string;
+  /** The status the client was sent. */
+  status: number;
+}
+
+/**
+ * Counts and logs such a refusal as any request: the HTTP metrics and one access-log line,
+ * with no URL and nothing else the client sent. Its start is unknown, so its duration is the
+ * time taken to answer it. It is no gateway call, so it gets no request-log row.
+ */
+export function endRefused(deps: EndDeps, log: LineLog, refused: Refused): void {
+  endScope(deps, log, newScope(refused.requestId, false), {
+    method: refused.method,
+    route: UNPARSED_ROUTE,
+    status: refused.status,
+    completed: true,
+    // Read only for gateway calls (their metrics and request-log row), which this is not.
+    surface: "trpc",
+    ip: undefined,
+    requestBody: () => undefined,
+  });
 }
 
 function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: string | undefined, durationMs: number): void {
