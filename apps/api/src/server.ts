@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
 import { clientErrorHandler, registerExpectationRefusal } from "./http/client-errors.ts";
+import { requestLogger } from "./http/request-logger.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
@@ -46,6 +47,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     // One access-log line per request comes from the telemetry hooks below instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is made when first used, not for every request (http/request-logger.ts).
+    childLoggerFactory: requestLogger,
     // Long procedure batches and SSE resume ids travel in the URL.
     routerOptions: { maxParamLength: 5000 },
     // The client IP (limiters, logs) and scheme come from X-Forwarded-* only through the
