@@ -23,6 +23,7 @@
  *
  * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
  * also embedded-src and cluster-src),
+ * BENCH_PLACEMENT (shared | apart: bench/placement.ts),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
  * TEST_DATABASE_URL, REDIS_URL.
  */
@@ -35,6 +36,7 @@ import { freeLoopbackPort } from "../test/ports.ts";
 import { rssMbOf } from "../test/proc.ts";
 import { autocannon, installPeers, PEERS_DIR, PORTKEY_VERSION } from "./autocannon.ts";
 import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
+import { placeGateway, placeHarness, placementLine } from "./placement.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -210,9 +212,14 @@ const median = (values: number[]) => {
 
 async function main(): Promise<void> {
   await installPeers();
+  // Before anything is spawned: children (the upstream, autocannon) start where the harness runs.
+  placeHarness();
   const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
   const targets: Target[] = [];
-  const add = (t: Omit<Target, "rssIdleMb">) => targets.push({ ...t, rssIdleMb: rssMbOf(t.pid) });
+  const add = (t: Omit<Target, "rssIdleMb">) => {
+    if (t.name !== "direct") placeGateway(t.pid);
+    targets.push({ ...t, rssIdleMb: rssMbOf(t.pid) });
+  };
   try {
     const providerEnv = { BETA_MODEL_BASE_URL: upstream.line, PROVIDER_ORDER: "beta,template" };
     for (const name of TARGETS) {
@@ -266,6 +273,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
 
   console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement`);
   console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(placementLine());
   const built = targets.some((t) => /^(embedded|cluster)$/.test(t.name));
   const sources = targets.some((t) => t.name.endsWith("-src"));
   if (built) console.log("Switchboard embedded / cluster: the compiled build (apps/api/dist, as `npm run start:prod` and the Docker image run it)");

@@ -7,7 +7,10 @@
  * request in flight, so the upstream call belongs to the request being served.
  *
  * Every PHASE_TIMER_BATCH requests one JSON line of the raw timings (µs since the request
- * arrived) is appended to PHASE_TIMER_OUT. Plain JS: it is loaded by compiled builds, tsx-free.
+ * arrived) is appended to PHASE_TIMER_OUT, with the gap since the previous response ended:
+ * at c=1 the client sends its next request as soon as it has the answer, so a gap longer
+ * than the floor's is work the process still did after answering (hooks, logs, bookkeeping,
+ * GC) that the next request waited behind. Plain JS: it is loaded by compiled builds, tsx-free.
  */
 import { appendFileSync } from "node:fs";
 import http from "node:http";
@@ -16,12 +19,16 @@ import { performance } from "node:perf_hooks";
 const OUT = process.env.PHASE_TIMER_OUT;
 const BATCH = Number(process.env.PHASE_TIMER_BATCH ?? 500);
 const FIELDS = ["upstreamSent", "upstreamHeaders", "upstreamBody", "answered"];
+// Longer gaps are the client pausing between rounds, not the server.
+const MAX_GAP_MS = 20;
 
 if (OUT) {
   let current;
+  let lastAnswered;
   let rows = [];
   const record = (row) => {
-    rows.push(FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000)));
+    const gap = row.gap === undefined || row.gap > MAX_GAP_MS ? null : Math.round(row.gap * 1000);
+    rows.push([...FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000)), gap]);
     if (rows.length < BATCH) return;
     appendFileSync(OUT, `${JSON.stringify(rows)}\n`);
     rows = [];
@@ -31,10 +38,11 @@ if (OUT) {
   http.Server.prototype.emit = function (event, req, res) {
     if (event === "request" && req.method === "POST" && req.url.endsWith("/chat/completions")) {
       const row = { arrived: performance.now() };
+      if (lastAnswered !== undefined) row.gap = row.arrived - lastAnswered;
       current = row;
       const end = res.end;
       res.end = function (...args) {
-        row.answered = performance.now();
+        row.answered = lastAnswered = performance.now();
         if (row.upstreamBody !== undefined) record(row);
         return end.apply(this, args);
       };

@@ -13,7 +13,8 @@
  *
  * Knobs: PHASES_ROUNDS (3), PHASES_REQUESTS per round and target (3000), PHASES_TARGETS
  * (floor,cluster,embedded; `base` adds a cluster run from another checkout's compiled
- * apps/api named by PHASES_BASE, for a paired before/after check of a change).
+ * apps/api named by PHASES_BASE, for a paired before/after check of a change), BENCH_PLACEMENT
+ * (shared | apart: bench/placement.ts).
  */
 import { Agent, request } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -21,12 +22,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi } from "./load.ts";
+import { placeGateway, placeHarness, placementLine } from "./placement.ts";
 
 const ROUNDS = Number(process.env.PHASES_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.PHASES_REQUESTS ?? 3000);
 const TARGETS = (process.env.PHASES_TARGETS ?? "floor,cluster,embedded").split(",");
 const TIMER = fileURLToPath(new URL("./phase-timer.mjs", import.meta.url));
-const PHASES = ["before upstream", "upstream", "after upstream", "own (before + after)", "client total"] as const;
+const PHASES = [
+  "before upstream",
+  "upstream",
+  "after upstream",
+  "own (before + after)",
+  "in the process (arrived → answered)",
+  "gap (answered → next arrived)",
+  "client total",
+] as const;
 
 interface Target {
   name: string;
@@ -67,10 +77,10 @@ async function round(target: Target): Promise<number[]> {
   return totals;
 }
 
-/** Every row the timer has written so far: [sent, headers, body, answered], µs after arrival. */
-async function rowsOf(target: Target): Promise<number[][]> {
+/** Every row the timer has written so far: [sent, headers, body, answered] µs after arrival, then the gap since the previous answer (null when there was none or it was a pause). */
+async function rowsOf(target: Target): Promise<Array<Array<number | null>>> {
   const text = await readFile(target.out, "utf8").catch(() => "");
-  return text.split("\n").filter(Boolean).flatMap((line) => JSON.parse(line) as number[][]);
+  return text.split("\n").filter(Boolean).flatMap((line) => JSON.parse(line) as Array<Array<number | null>>);
 }
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -79,6 +89,7 @@ const median = (values: number[]) => sorted(values)[Math.floor((values.length - 
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "switchboard-phases-"));
+  placeHarness();
   const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
   const targets: Target[] = [];
   try {
@@ -88,6 +99,7 @@ async function main(): Promise<void> {
       const timerEnv = { PHASE_TIMER_OUT: out, PHASE_TIMER_BATCH: "100" };
       if (name === "floor") {
         const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line], { nodeArgs: ["--import", TIMER], env: timerEnv });
+        placeGateway(floor.pid);
         targets.push({ name, url: `${floor.line}/chat/completions`, headers: {}, body: bodyFor("beta"), out, stop: floor.stop });
       } else if (name === "cluster" || name === "embedded" || name === "base") {
         if (name === "base" && !process.env.PHASES_BASE) throw new Error("the base target needs PHASES_BASE=<another checkout>/apps/api (built)");
@@ -96,6 +108,7 @@ async function main(): Promise<void> {
           { BETA_MODEL_BASE_URL: upstream.line, PROVIDER_ORDER: "beta,template", ...timerEnv },
           { embedded: name === "embedded", compiled: true, nodeArgs: ["--import", TIMER], ...(name === "base" ? { apiDir: process.env.PHASES_BASE } : {}) },
         );
+        placeGateway(api.pid);
         targets.push({ name, url: `${api.url}/v1/chat/completions`, headers: api.auth, body: bodyFor("auto"), out, stop: api.stop });
       } else {
         throw new Error(`Unknown target ${name} (PHASES_TARGETS takes floor,cluster,embedded,base)`);
@@ -123,6 +136,8 @@ async function main(): Promise<void> {
           upstream: rows.map(([sent, , body]) => body! - sent!),
           "after upstream": rows.map(([, , body, answered]) => answered! - body!),
           "own (before + after)": rows.map(([sent, , body, answered]) => sent! + answered! - body!),
+          "in the process (arrived → answered)": rows.map(([, , , answered]) => answered!),
+          "gap (answered → next arrived)": rows.flatMap(([, , , , gap]) => (gap === null || gap === undefined ? [] : [gap])),
           "client total": totals,
         };
         const stats = Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, { p50: percentile(sorted(v), 50), mean: mean(v) }]));
@@ -140,7 +155,8 @@ async function main(): Promise<void> {
 
 function report(targets: Target[], perRound: Map<string, Array<Record<(typeof PHASES)[number], { p50: number; mean: number }>>>): void {
   const med = (name: string, phase: (typeof PHASES)[number], key: "p50" | "mean") => median(perRound.get(name)!.map((s) => s[phase][key]));
-  console.log(`\nPOST /v1/chat/completions at c=1, µs (p50 / mean; median of ${ROUNDS} interleaved rounds of ${REQUESTS} requests); node ${process.version}\n`);
+  console.log(`\nPOST /v1/chat/completions at c=1, µs (p50 / mean; median of ${ROUNDS} interleaved rounds of ${REQUESTS} requests); node ${process.version}`);
+  console.log(`${placementLine()}\n`);
   console.log(`| phase | ${targets.map((t) => t.name).join(" | ")} |`);
   console.log(`|---|${targets.map(() => "---|").join("")}`);
   for (const phase of PHASES) {
