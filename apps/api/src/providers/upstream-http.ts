@@ -13,7 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { ProviderError } from "./types.ts";
+import { ProviderError, type CallSignal } from "./types.ts";
 import { agentFor } from "./upstream-agents.ts";
 
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
@@ -92,12 +92,12 @@ export interface WireEvents {
 }
 
 /** POSTs `body` and reads the whole answer, whatever its status. */
-export async function postJson(endpoint: WireEndpoint, body: string, signal: AbortSignal): Promise<WireReply> {
+export async function postJson(endpoint: WireEndpoint, body: string, signal: CallSignal): Promise<WireReply> {
   return send(endpoint, body, signal, readWhole);
 }
 
 /** POSTs `body`; a 2xx answer is read as server-sent events, any other whole. */
-export async function postForEvents(endpoint: WireEndpoint, body: string, signal: AbortSignal): Promise<WireReply | WireEvents> {
+export async function postForEvents(endpoint: WireEndpoint, body: string, signal: CallSignal): Promise<WireReply | WireEvents> {
   return send(endpoint, body, signal, (response, settle) => {
     const status = response.statusCode ?? 502;
     if (status < 200 || status >= 300) return readWhole(response, settle);
@@ -115,7 +115,7 @@ interface Settle<T> {
  * or while its body is read, SSE included) destroys the request and fails it as "aborted";
  * any other network failure is a "connection_error" naming its cause (ECONNREFUSED…).
  */
-function send<T>(endpoint: WireEndpoint, body: string, signal: AbortSignal, onResponse: (response: IncomingMessage, settle: Settle<T>) => void): Promise<T> {
+function send<T>(endpoint: WireEndpoint, body: string, signal: CallSignal, onResponse: (response: IncomingMessage, settle: Settle<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal.aborted) return reject(aborted(signal));
     let response: IncomingMessage | undefined;
@@ -181,7 +181,7 @@ function readWhole(response: IncomingMessage, settle: Settle<WireReply>): void {
  * with newlines). Throws "aborted" once the signal fired, or a connection_error when the
  * connection breaks; ends when the response does.
  */
-async function* eventsOf(response: IncomingMessage, signal: AbortSignal): AsyncGenerator<readonly WireEvent[]> {
+async function* eventsOf(response: IncomingMessage, signal: CallSignal): AsyncGenerator<readonly WireEvent[]> {
   let ready: WireEvent[] = [];
   let overflow = false;
   const parser = createParser({
@@ -207,7 +207,7 @@ async function* eventsOf(response: IncomingMessage, signal: AbortSignal): AsyncG
 
 const ignore = () => {};
 
-function aborted(signal: AbortSignal): ProviderError {
+function aborted(signal: CallSignal): ProviderError {
   return new ProviderError("aborted", "request aborted", { cause: signal.reason });
 }
 

@@ -4,7 +4,7 @@
  * us to stay away.
  */
 import type { TAttemptOutcome } from "@switchboard/schema";
-import { ProviderError, type UpstreamError } from "../../providers/types.ts";
+import { ProviderError, type CallSignal, type UpstreamError } from "../../providers/types.ts";
 import type { RequestStop } from "./chain-types.ts";
 
 /** Abort reason the chain uses for its own timers, to tell them from a caller's abort. */
@@ -64,7 +64,7 @@ export class ReplyNotAccepted extends ProviderError {
 
 export function classifyFailure(
   error: unknown,
-  call: AbortSignal,
+  call: CallSignal,
   /** The request ended on the caller's side (it left, or a stop covering the request landed). */
   callerGone: boolean,
   committed: boolean,
@@ -101,6 +101,43 @@ export function classifyFailure(
       return { ...base, outcome: "malformed", message, countsForCircuit: !(failure instanceof ReplyNotAccepted) };
     default:
       return { ...base, outcome: "connection_error", message, countsForCircuit: true };
+  }
+}
+
+/**
+ * One upstream call's abort: the signal the provider gets and the controller the chain
+ * aborts (its timers, the caller's stop, a provider freeze), in one small object. It does
+ * what the providers use of an AbortController's signal (CallSignal) at a fraction of the
+ * cost: Node 20 takes 4–9 µs to make an AbortSignal, and one was made for every call.
+ * Listeners run once, in the order added, on the first abort; later aborts change nothing.
+ */
+export class CallAbort implements CallSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  private listeners: Array<() => void> | undefined;
+
+  /** The signal side, so a call site reads like an AbortController's. */
+  get signal(): CallSignal {
+    return this;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason ?? new DOMException("This operation was aborted", "AbortError");
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    // As with an AbortSignal, a listener added after the abort is never called.
+    if (!this.aborted) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const at = this.listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) this.listeners!.splice(at, 1);
   }
 }
 
@@ -147,7 +184,7 @@ export function eitherStop(a: RequestStop | undefined, b: RequestStop | undefine
 export class RequestEnd {
   private stopped = false;
   private stopReason: unknown;
-  private current: AbortController | undefined;
+  private current: { abort(reason: unknown): void } | undefined;
   private readonly off: (() => void) | undefined;
 
   constructor(private readonly request: { signal: AbortSignal; onStop?: RequestStop | undefined }) {
@@ -169,7 +206,7 @@ export class RequestEnd {
   }
 
   /** Aborts `controller` (the call now in flight) when the stop lands; at once if it has. */
-  follow(controller: AbortController): void {
+  follow(controller: { abort(reason: unknown): void }): void {
     this.current = controller;
     if (this.stopped) controller.abort(this.stopReason);
   }

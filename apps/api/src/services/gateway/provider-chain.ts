@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
-import { ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, linkedController, type CallFailure } from "./call-outcome.ts";
+import { CallAbort, ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
   type ChainEvent,
@@ -120,14 +120,18 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   }
 
   /** The call's own controller: follows the request (its caller, its stop), and the provider's emergency stop. */
-  function callController(p: ChatProvider, request: { signal: AbortSignal }, end: RequestEnd): { controller: AbortController; unlink: () => void } {
-    const linked = linkedController(request.signal);
-    end.follow(linked.controller);
-    const offStop = deps.onProviderStop?.(p.id, (reason) => linked.controller.abort(reason));
+  function callController(p: ChatProvider, request: { signal: AbortSignal }, end: RequestEnd): { controller: CallAbort; unlink: () => void } {
+    const controller = new CallAbort();
+    const { signal } = request;
+    const onCallerAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) onCallerAbort();
+    else signal.addEventListener("abort", onCallerAbort, { once: true });
+    end.follow(controller);
+    const offStop = deps.onProviderStop?.(p.id, (reason) => controller.abort(reason));
     return {
-      controller: linked.controller,
+      controller,
       unlink: () => {
-        linked.unlink();
+        signal.removeEventListener("abort", onCallerAbort);
         offStop?.();
       },
     };
