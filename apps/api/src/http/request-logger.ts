@@ -38,7 +38,9 @@ class RequestLogger {
   #write(level: Level, args: LogArgs): void {
     const [first, ...rest] = args as unknown[];
     if (this.#made === undefined && this.plain && isPlainFields(first)) {
-      (this.parent[level] as (...a: unknown[]) => void)({ ...this.bindings, ...first }, ...rest);
+      const write = this.parent[level] as (...a: unknown[]) => void;
+      // pino's methods for levels below its own are its `silent` no-op: nothing to copy then.
+      if (write !== this.parent.silent) write.call(this.parent, { ...this.bindings, ...first }, ...rest);
       return;
     }
     (this.#child()[level] as (...a: unknown[]) => void)(...args);

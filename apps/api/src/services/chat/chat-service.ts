@@ -11,7 +11,7 @@ import { noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { eitherStop } from "../gateway/call-outcome.ts";
-import { ChainError, type CallerContext, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
+import { ChainError, NEVER_ABORTED, type CallerContext, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
 import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
@@ -49,8 +49,6 @@ export interface ChatServiceDeps {
 /** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
 export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept">;
 
-/** The signal of a caller that cannot leave (no signal given). */
-const NEVER_ABORTED = new AbortController().signal;
 
 export function createChatService(deps: ChatServiceDeps) {
   const { chain, registry, store } = deps;

@@ -25,6 +25,12 @@ export interface CallerContext {
   scope?: RequestScope | undefined;
 }
 
+/**
+ * The signal of a caller that cannot leave (it gave none): the chain does not listen to it,
+ * which on Node 20 saves an abort listener added and removed on every upstream call.
+ */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
 export interface ChainRequest extends Omit<ProviderRequest, "signal"> {
   /** Use only this provider: no fallback. */
   pinned?: TProviderId | undefined;

@@ -12,6 +12,7 @@ import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk,
 import { CallAbort, ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
+  NEVER_ABORTED,
   type ChainEvent,
   type ChainRequest,
   type ChainResult,
@@ -124,14 +125,15 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     const controller = new CallAbort();
     const { signal } = request;
     const onCallerAbort = () => controller.abort(signal.reason);
+    const listens = signal !== NEVER_ABORTED && !signal.aborted;
     if (signal.aborted) onCallerAbort();
-    else signal.addEventListener("abort", onCallerAbort, { once: true });
+    else if (listens) signal.addEventListener("abort", onCallerAbort, { once: true });
     end.follow(controller);
     const offStop = deps.onProviderStop?.(p.id, (reason) => controller.abort(reason));
     return {
       controller,
       unlink: () => {
-        signal.removeEventListener("abort", onCallerAbort);
+        if (listens) signal.removeEventListener("abort", onCallerAbort);
         offStop?.();
       },
     };
