@@ -3,25 +3,19 @@
  * percent-encoded, dot-segment, doubled-slash and case variants of a gateway URL never reach
  * the gateway while frozen; ADMINs keep read-only observability; leak containment works.
  */
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
+import { captureLog } from "../../test/log-capture.ts";
 
 let t: TestApp;
 let root: string;
 let admin: string;
 let user: { id: string; token: string };
-const warnings: string[] = [];
+const log = captureLog();
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      warnings.push(chunk.toString("utf8"));
-      done();
-    },
-  });
-  t = await startTestApp({ env: { LOG_LEVEL: "warn" }, logDestination: sink });
+  t = await startTestApp({ env: { LOG_LEVEL: "warn" }, logDestination: log.sink });
   root = await t.login();
   admin = (await t.userWithRole("ADMIN")).token;
   const u = await t.userWithRole("USER");
@@ -50,7 +44,7 @@ async function raw(method: string, path: string, headers: Record<string, string>
 
 describe("emergency gate by declared feature", () => {
   it("every route declares its feature", () => {
-    expect(warnings.join("")).not.toContain("declare no feature");
+    expect(log.text()).not.toContain("declare no feature");
   });
 
   it("no spelling of a gateway URL reaches the gateway while frozen", async () => {

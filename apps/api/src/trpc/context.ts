@@ -13,7 +13,7 @@ import type { WatchedCredential } from "../services/auth/credential-watch.ts";
 import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
-import type { Meta } from "./init.ts";
+import type { Meta } from "./meta.ts";
 
 export interface AuthedUser {
   id: string;

@@ -12,7 +12,7 @@ import { eventually } from "../../../test/chat.ts";
 import { createTestDatabase } from "../../../test/database.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 import { bearer } from "../../../test/http.ts";
-import { parsePrometheusText, samplesNamed } from "../../../test/prometheus-parser.ts";
+import { scrapedSum } from "../../../test/prometheus-parser.ts";
 import { deleteKeysWithPrefix, startTcpProxy, testRedisUrl, uniquePrefix } from "../../../test/redis.ts";
 
 type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
@@ -102,12 +102,7 @@ describe("cluster metrics", () => {
 
     // Prometheus is per instance: scraping both and summing gives the same totals.
     let scraped = 0;
-    for (const t of [a, b]) {
-      const families = parsePrometheusText(await (await fetch(`${t.url}/metrics`)).text());
-      scraped += samplesNamed(families, "switchboard_provider_calls_total")
-        .filter((x) => x.labels["provider"] === "beta")
-        .reduce((n, x) => n + Number(x.value), 0);
-    }
+    for (const t of [a, b]) scraped += await scrapedSum(t.url, "switchboard_provider_calls_total", { provider: "beta" });
     expect(scraped).toBe(total);
   });
 

@@ -1,0 +1,33 @@
+import type { TKeyScope, TRole } from "@switchboard/schema";
+import type { Feature } from "../services/emergency/policy.ts";
+
+/**
+ * What a procedure declares about itself; guards read it, never the procedure's name.
+ * Declare with `.meta({ feature: "chat" })` on the procedure (or on a shared builder).
+ */
+export interface Meta {
+  /** The least role that may call the procedure; read by the role-matrix test and docs. */
+  requiredRole?: TRole | "PUBLIC";
+  /** What a freeze sees (docs/emergency.md). Undeclared procedures count as "admin". */
+  feature?: Feature;
+  /**
+   * For a procedure that contains a leak only with some inputs (users.update {id, disabled}):
+   * true for those raw inputs, which then count as the "containment" feature.
+   */
+  containsLeak?: (rawInput: unknown) => boolean;
+  /**
+   * The API-key scope that allows the procedure ("any": every key). Without one, API keys
+   * are refused (403): key management, users and the emergency stop need a signed-in person.
+   */
+  keyScope?: TKeyScope | "any";
+  /**
+   * Calls a model: counted against an API key's rate limit and budget, and its model list;
+   * a cookie-authenticated call must come from an allowed origin even as a query.
+   */
+  metered?: boolean;
+  /**
+   * False for procedures that must be the only call of their request (sign-in and token
+   * calls): a batch would multiply guesses per request and bypass per-request limits.
+   */
+  batchable?: boolean;
+}
