@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { mapFramesToSources, type ProfileFrame } from "./profile-sources.ts";
 import { areaOf } from "./profile.ts";
 
 interface Snapshot {
@@ -42,7 +43,7 @@ export function summarizeHeap(file: string, top = 15): { totalMb: number; rows: 
 }
 
 interface AllocationNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: ProfileFrame;
   selfSize: number;
   children: AllocationNode[];
 }
@@ -54,6 +55,11 @@ const frameName = (f: AllocationNode["callFrame"]) =>
 /** Bytes allocated (sampled) by area, by function, and by our nearest caller → area. */
 export function summarizeAllocations(file: string, top = 15) {
   const root = (JSON.parse(readFileSync(file, "utf8")) as { head: AllocationNode }).head;
+  // The compiled build's frames, back on the sources they were bundled from.
+  const frames: AllocationNode["callFrame"][] = [];
+  const collect = (node: AllocationNode) => void (frames.push(node.callFrame), node.children.forEach(collect));
+  collect(root);
+  mapFramesToSources(frames);
   const byArea = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const byCaller = new Map<string, number>();

@@ -3,7 +3,10 @@
  * critical path of each proxied chat completion in the process it is loaded into, from the
  * outside, without a line of the server's code knowing: when node:http hands the server the
  * request, when the upstream request is ended (its bytes go out next), when the upstream's
- * answer starts and ends, and when the server ends its response. Only valid at c=1: one
+ * answer starts and ends, and when the server ends its response. It also stamps when the
+ * upstream request got its socket, right before its bytes are written: node:http writes in a
+ * `process.nextTick` after `end()`, so whatever the server still runs in between (the rest of
+ * its promise chain) delays the write. Only valid at c=1: one
  * request in flight, so the upstream call belongs to the request being served.
  *
  * Every PHASE_TIMER_BATCH requests one JSON line of the raw timings (µs since the request
@@ -19,6 +22,7 @@ import { performance } from "node:perf_hooks";
 const OUT = process.env.PHASE_TIMER_OUT;
 const BATCH = Number(process.env.PHASE_TIMER_BATCH ?? 500);
 const FIELDS = ["upstreamSent", "upstreamHeaders", "upstreamBody", "answered"];
+const LATE_FIELDS = ["upstreamWrite"];
 // Longer gaps are the client pausing between rounds, not the server.
 const MAX_GAP_MS = 20;
 
@@ -28,7 +32,7 @@ if (OUT) {
   let rows = [];
   const record = (row) => {
     const gap = row.gap === undefined || row.gap > MAX_GAP_MS ? null : Math.round(row.gap * 1000);
-    rows.push([...FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000)), gap]);
+    rows.push([...FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000)), gap, ...LATE_FIELDS.map((f) => Math.round((row[f] - row.arrived) * 1000))]);
     if (rows.length < BATCH) return;
     appendFileSync(OUT, `${JSON.stringify(rows)}\n`);
     rows = [];
@@ -55,6 +59,7 @@ if (OUT) {
     const row = current;
     if (row && row.upstreamSent === undefined) {
       row.upstreamSent = performance.now();
+      this.prependOnceListener("socket", () => void (row.upstreamWrite = performance.now()));
       this.prependOnceListener("response", (answer) => {
         row.upstreamHeaders = performance.now();
         // First in line: a forwarder that pipes ends its response in its own "end" listener.

@@ -31,6 +31,7 @@ const TIMER = fileURLToPath(new URL("./phase-timer.mjs", import.meta.url));
 const PHASES = [
   "before upstream",
   "upstream",
+  "  of which end() → write",
   "after upstream",
   "own (before + after)",
   "in the process (arrived → answered)",
@@ -77,7 +78,7 @@ async function round(target: Target): Promise<number[]> {
   return totals;
 }
 
-/** Every row the timer has written so far: [sent, headers, body, answered] µs after arrival, then the gap since the previous answer (null when there was none or it was a pause). */
+/** Every row the timer has written so far: [sent, headers, body, answered] µs after arrival, the gap since the previous answer (null when there was none or it was a pause), then when the upstream request got its socket (µs after arrival). */
 async function rowsOf(target: Target): Promise<Array<Array<number | null>>> {
   const text = await readFile(target.out, "utf8").catch(() => "");
   return text.split("\n").filter(Boolean).flatMap((line) => JSON.parse(line) as Array<Array<number | null>>);
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
         const phase = {
           "before upstream": rows.map(([sent]) => sent!),
           upstream: rows.map(([sent, , body]) => body! - sent!),
+          "  of which end() → write": rows.map(([sent, , , , , write]) => write! - sent!),
           "after upstream": rows.map(([, , body, answered]) => answered! - body!),
           "own (before + after)": rows.map(([sent, , body, answered]) => sent! + answered! - body!),
           "in the process (arrived → answered)": rows.map(([, , , answered]) => answered!),

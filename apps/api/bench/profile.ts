@@ -4,21 +4,26 @@
  * Starts the benchmark upstream and one Switchboard (cluster by default) with the V8 CPU
  * profiler on (bench/cpu-profile.mjs: the same profiler as `node --cpu-prof`, which Node 20
  * refuses inside NODE_OPTIONS), sends PROFILE_REQUESTS requests at PROFILE_CONCURRENCY,
- * stops the server and prints what the profile says: CPU time per request (from /proc),
+ * stops the server, maps the build's frames back to the sources and prints what the profile says: CPU time per request (from /proc),
  * self time by area (our code, each dependency, Node internals, GC) and the top functions
  * by self time. The .cpuprofile is kept in PROFILE_OUT when set (open it in Chrome
  * DevTools' Performance panel or speedscope for the flame graph).
  *
+ * It profiles the compiled build (apps/api/dist, built first when older than the sources), as
+ * bench:peers measures it; PROFILE_SOURCE=1 profiles the sources through tsx instead (whose
+ * transform adds a `__name` call to every function it creates).
+ *
  * Knobs: PROFILE_MODE (cluster|embedded), PROFILE_STREAM (1 = stream: true),
- * PROFILE_REQUESTS (4000), PROFILE_CONCURRENCY (16), PROFILE_WARMUP (500), PROFILE_TOP (25).
+ * PROFILE_REQUESTS (4000), PROFILE_CONCURRENCY (16), PROFILE_WARMUP (500), PROFILE_TOP (25),
+ * PROFILE_INTERVAL (µs between samples, 200).
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { copyFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { post, progress, runLoad, spawnHelper, startBenchApi } from "./load.ts";
+import { ensureBuilt, post, progress, runLoad, spawnHelper, startBenchApi } from "./load.ts";
 import { cpuMsOf } from "../test/proc.ts";
+import { mapFramesToSources, type ProfileFrame } from "./profile-sources.ts";
 
 const MODE = process.env.PROFILE_MODE ?? "cluster";
 const STREAM = process.env.PROFILE_STREAM === "1";
@@ -27,10 +32,11 @@ const CONCURRENCY = Number(process.env.PROFILE_CONCURRENCY ?? 16);
 const WARMUP = Number(process.env.PROFILE_WARMUP ?? 500);
 const TOP = Number(process.env.PROFILE_TOP ?? 25);
 const OUT = process.env.PROFILE_OUT;
+const COMPILED = process.env.PROFILE_SOURCE !== "1";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: ProfileFrame;
   children?: number[];
 }
 interface CpuProfile {
@@ -89,6 +95,7 @@ export function summarize(profile: CpuProfile) {
 }
 
 async function main(): Promise<void> {
+  if (COMPILED && ensureBuilt()) progress("");
   const dir = await mkdtemp(join(tmpdir(), "switchboard-profile-"));
   const upstream = await spawnHelper(new URL("./upstream.ts", import.meta.url));
   const api = await startBenchApi(
@@ -98,8 +105,9 @@ async function main(): Promise<void> {
       NODE_OPTIONS: `--import ${fileURLToPath(new URL("./cpu-profile.mjs", import.meta.url))}`,
       CPU_PROF_DIR: dir,
       CPU_PROF_ON_SIGNAL: "1",
+      CPU_PROF_INTERVAL: process.env.PROFILE_INTERVAL ?? "200",
     },
-    { embedded: MODE === "embedded" },
+    { embedded: MODE === "embedded", compiled: COMPILED },
   );
   let cpuMsPerRequest = 0;
   try {
@@ -118,12 +126,16 @@ async function main(): Promise<void> {
   const file = (await readdir(dir)).find((f) => f.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no profile written to ${dir}`);
   const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
-  if (OUT) await copyFile(join(dir, file), join(OUT, `switchboard-${MODE}-${STREAM ? "stream" : "json"}.cpuprofile`));
+  mapFramesToSources(profile.nodes.map((n) => n.callFrame));
+  if (OUT) {
+    await mkdir(OUT, { recursive: true });
+    await writeFile(join(OUT, `switchboard-${MODE}-${STREAM ? "stream" : "json"}.cpuprofile`), JSON.stringify(profile));
+  }
   await rm(dir, { recursive: true, force: true });
 
   const { total, functions, areas, callers } = summarize(profile);
   const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)}%`;
-  console.log(`\nPOST /v1/chat/completions${STREAM ? " (stream)" : ""}, Switchboard ${MODE}, ${REQUESTS} requests at c=${CONCURRENCY}; node ${process.version}`);
+  console.log(`\nPOST /v1/chat/completions${STREAM ? " (stream)" : ""}, Switchboard ${MODE}${COMPILED ? "" : " (sources through tsx)"}, ${REQUESTS} requests at c=${CONCURRENCY}; node ${process.version}`);
   console.log(`CPU per request (user + system, /proc): ${cpuMsPerRequest.toFixed(3)} ms; profiled busy time ${(total / 1000).toFixed(1)} s\n`);
   console.log("self time by area:");
   for (const [area, ms] of areas.slice(0, 20)) console.log(`  ${pct(ms)}  ${area}`);
