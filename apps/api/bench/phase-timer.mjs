@@ -4,9 +4,9 @@
  * outside, without a line of the server's code knowing: when node:http hands the server the
  * request, when the upstream request is ended (its bytes go out next), when the upstream's
  * answer starts and ends, and when the server ends its response. It also stamps when the
- * upstream request got its socket, right before its bytes are written: node:http writes in a
- * `process.nextTick` after `end()`, so whatever the server still runs in between (the rest of
- * its promise chain) delays the write. Only valid at c=1: one
+ * upstream request got its socket and when its bytes were written (node:http writes in a
+ * `process.nextTick` after `end()`, so whatever the server still runs in between delays the
+ * write), and when the server's `end()` of its answer returned (the answer's write is inside). Only valid at c=1: one
  * request in flight, so the upstream call belongs to the request being served.
  *
  * Every PHASE_TIMER_BATCH requests one JSON line of the raw timings (µs since the request
@@ -22,7 +22,7 @@ import { performance } from "node:perf_hooks";
 const OUT = process.env.PHASE_TIMER_OUT;
 const BATCH = Number(process.env.PHASE_TIMER_BATCH ?? 500);
 const FIELDS = ["upstreamSent", "upstreamHeaders", "upstreamBody", "answered"];
-const LATE_FIELDS = ["upstreamWrite"];
+const LATE_FIELDS = ["upstreamWrite", "upstreamWritten", "answerWritten"];
 // Longer gaps are the client pausing between rounds, not the server.
 const MAX_GAP_MS = 20;
 
@@ -47,8 +47,11 @@ if (OUT) {
       const end = res.end;
       res.end = function (...args) {
         row.answered = lastAnswered = performance.now();
+        const result = end.apply(this, args);
+        // The answer's bytes go out inside end() (a single write, or the uncork of a piped one).
+        row.answerWritten = performance.now();
         if (row.upstreamBody !== undefined) record(row);
-        return end.apply(this, args);
+        return result;
       };
     }
     return emit.apply(this, arguments);
@@ -60,6 +63,13 @@ if (OUT) {
     if (row && row.upstreamSent === undefined) {
       row.upstreamSent = performance.now();
       this.prependOnceListener("socket", () => void (row.upstreamWrite = performance.now()));
+      // node:http calls the request's _flush right after "socket": that is the write itself.
+      const flush = this._flush;
+      this._flush = function (...flushArgs) {
+        const result = flush.apply(this, flushArgs);
+        row.upstreamWritten = performance.now();
+        return result;
+      };
       this.prependOnceListener("response", (answer) => {
         row.upstreamHeaders = performance.now();
         // First in line: a forwarder that pipes ends its response in its own "end" listener.

@@ -9,7 +9,10 @@
  * upstream's answer read ("upstream": the second loopback hop and the upstream's own work)
  * → the response ended ("after upstream"). "Own" is before + after: the gateway's share of
  * the critical path, which is what the c=1 latency goal is about once the floor's share is
- * taken out. The client times the whole request with hrtime as bench:peers does.
+ * taken out. The client times the whole request with hrtime as bench:peers does. The two
+ * loopback writes are timed on their own (the upstream request's, inside "upstream"; the
+ * answer's `res.end()`, inside the gap before the next request): on loopback a write also
+ * delivers the bytes and wakes the reader, so its time is mostly the kernel's.
  *
  * Knobs: PHASES_ROUNDS (3), PHASES_REQUESTS per round and target (3000), PHASES_TARGETS
  * (floor,cluster,embedded; `base` adds a cluster run from another checkout's compiled
@@ -32,10 +35,12 @@ const PHASES = [
   "before upstream",
   "upstream",
   "  of which end() → write",
+  "  of which the request's write",
   "after upstream",
   "own (before + after)",
   "in the process (arrived → answered)",
   "gap (answered → next arrived)",
+  "  of which the answer's write (res.end)",
   "client total",
 ] as const;
 
@@ -78,7 +83,7 @@ async function round(target: Target): Promise<number[]> {
   return totals;
 }
 
-/** Every row the timer has written so far: [sent, headers, body, answered] µs after arrival, the gap since the previous answer (null when there was none or it was a pause), then when the upstream request got its socket (µs after arrival). */
+/** Every row the timer has written so far: [sent, headers, body, answered] µs after arrival, the gap since the previous answer (null when there was none or it was a pause), then when the upstream request got its socket, when its write returned, and when the answer's end() returned (µs after arrival). */
 async function rowsOf(target: Target): Promise<Array<Array<number | null>>> {
   const text = await readFile(target.out, "utf8").catch(() => "");
   return text.split("\n").filter(Boolean).flatMap((line) => JSON.parse(line) as Array<Array<number | null>>);
@@ -136,10 +141,12 @@ async function main(): Promise<void> {
           "before upstream": rows.map(([sent]) => sent!),
           upstream: rows.map(([sent, , body]) => body! - sent!),
           "  of which end() → write": rows.map(([sent, , , , , write]) => write! - sent!),
+          "  of which the request's write": rows.map(([, , , , , write, written]) => written! - write!),
           "after upstream": rows.map(([, , body, answered]) => answered! - body!),
           "own (before + after)": rows.map(([sent, , body, answered]) => sent! + answered! - body!),
           "in the process (arrived → answered)": rows.map(([, , , answered]) => answered!),
           "gap (answered → next arrived)": rows.flatMap(([, , , , gap]) => (gap === null || gap === undefined ? [] : [gap])),
+          "  of which the answer's write (res.end)": rows.map(([, , , answered, , , , answerWritten]) => answerWritten! - answered!),
           "client total": totals,
         };
         const stats = Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, { p50: percentile(sorted(v), 50), mean: mean(v) }]));
