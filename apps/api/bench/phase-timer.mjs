@@ -2,12 +2,14 @@
  * Preload for `npm run bench:phases` (`node --import ./bench/phase-timer.mjs …`): times the
  * critical path of each proxied chat completion in the process it is loaded into, from the
  * outside, without a line of the server's code knowing: when node:http hands the server the
- * request, when the upstream request is ended (its bytes go out next), when the upstream's
- * answer starts and ends, and when the server ends its response. It also stamps when the
- * upstream request got its socket and when its bytes were written (node:http writes in a
- * `process.nextTick` after `end()`, so whatever the server still runs in between delays the
- * write), and when the server's `end()` of its answer returned (the answer's write is inside). Only valid at c=1: one
- * request in flight, so the upstream call belongs to the request being served.
+ * request, when the upstream request is made (node:http's `end()`, undici's request created),
+ * when its bytes are written (node:http writes in a `process.nextTick` after `end()`, so
+ * whatever the server still runs in between delays the write) and when that write returned,
+ * when the upstream's answer starts and ends, and when the server's `end()` of its answer was
+ * called and returned (the answer's write is inside). Upstream calls are seen through
+ * node:http's ClientRequest and through undici's diagnostics channels, whichever the process
+ * uses. Only valid at c=1: one request in flight, so the upstream call belongs to the request
+ * being served.
  *
  * Every PHASE_TIMER_BATCH requests one JSON line of the raw timings (µs since the request
  * arrived) is appended to PHASE_TIMER_OUT, with the gap since the previous response ended:
@@ -15,6 +17,7 @@
  * than the floor's is work the process still did after answering (hooks, logs, bookkeeping,
  * GC) that the next request waited behind. Plain JS: it is loaded by compiled builds, tsx-free.
  */
+import diagnostics from "node:diagnostics_channel";
 import { appendFileSync } from "node:fs";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -78,4 +81,22 @@ if (OUT) {
     }
     return endRequest.apply(this, args);
   };
+
+  // The same stamps for a process that calls upstream with undici.
+  const rowOf = new WeakMap();
+  const stamp = (channel, field) =>
+    diagnostics.subscribe(channel, ({ request }) => {
+      const row = rowOf.get(request);
+      if (row && row[field] === undefined) row[field] = performance.now();
+    });
+  diagnostics.subscribe("undici:request:create", ({ request }) => {
+    const row = current;
+    if (!row || row.upstreamSent !== undefined) return;
+    row.upstreamSent = performance.now();
+    rowOf.set(request, row);
+  });
+  stamp("undici:client:sendHeaders", "upstreamWrite");
+  stamp("undici:request:bodySent", "upstreamWritten");
+  stamp("undici:request:headers", "upstreamHeaders");
+  stamp("undici:request:trailers", "upstreamBody");
 }

@@ -1,20 +1,22 @@
 /**
  * The transport of every upstream call (OpenAI-protocol and Anthropic providers alike): one
- * POST of a JSON body over node:http(s) with keep-alive agents, answered with the status and
- * the body text, or with each server-sent event. In profiles of the proxied chat path the
+ * POST of a JSON body over undici's keep-alive connection pools, answered with the status
+ * and the body text, or with each server-sent event. In profiles of the proxied chat path the
  * vendors' SDKs (request building, header merging, logging helpers, their AbortControllers)
  * and the web fetch/Headers/Response objects they need cost about a sixth of the gateway's
- * CPU; none of that is needed to send bytes we already have and read bytes back.
+ * CPU; none of that is needed to send bytes we already have and read bytes back. undici's
+ * `request` (Node's own HTTP client, without fetch's web objects) then took a third of the CPU
+ * of a `node:http` ClientRequest per call (upstream-pool.ts).
  *
  * Failures of the transport itself are classified here (aborted, connection errors); what
  * a status or a body means is the protocol's business (openai-compatible.ts, anthropic.ts).
  */
-import http from "node:http";
-import https from "node:https";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+import { StringDecoder } from "node:string_decoder";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import type { Dispatcher } from "undici";
 import { ProviderError, type CallSignal } from "./types.ts";
-import { agentFor } from "./upstream-agents.ts";
+import { upstreamPool } from "./upstream-pool.ts";
 
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
@@ -25,9 +27,11 @@ export type WireEvent = EventSourceMessage;
 /** Where to POST, prepared once per provider (and model, for Azure): URL parts and headers. */
 export interface WireEndpoint {
   readonly url: string;
-  readonly request: typeof http.request;
-  readonly options: http.RequestOptions;
-  /** Flat [name, value, …] pairs, sent as they are (host and the caller's headers included). */
+  /** scheme://host[:port] — the connection pool's key. */
+  readonly origin: string;
+  /** Path and query string. */
+  readonly path: string;
+  /** Flat [name, value, …] pairs, sent as they are (the caller's headers included). */
   readonly headers: readonly string[];
 }
 
@@ -45,7 +49,7 @@ export function jsonHeaders(own: Record<string, string>, configured: Record<stri
 
 /**
  * @param headers lower-case names; later entries replace earlier ones. Names and values are
- *   validated by node:http when the request is made (a bad one fails that call).
+ *   validated when the request is made (a bad one fails that call).
  * @throws ProviderError (connection_error) for a URL that is not http(s).
  */
 export function wireEndpoint(url: string, headers: Record<string, string>): WireEndpoint {
@@ -55,23 +59,12 @@ export function wireEndpoint(url: string, headers: Record<string, string>): Wire
   } catch (error) {
     throw new ProviderError("connection_error", `cannot call upstream: invalid URL ${url}`, { cause: error });
   }
-  const agent = agentFor(target.protocol);
-  if (!agent) throw new ProviderError("connection_error", `cannot call upstream: unsupported protocol ${target.protocol}`);
-  const flat = ["host", target.host];
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new ProviderError("connection_error", `cannot call upstream: unsupported protocol ${target.protocol}`);
+  }
+  const flat: string[] = [];
   for (const [name, value] of Object.entries(headers)) flat.push(name, value);
-  return {
-    url,
-    request: target.protocol === "https:" ? https.request : http.request,
-    options: {
-      method: "POST",
-      agent,
-      // URL keeps IPv6 hosts in brackets; sockets want them without.
-      hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: target.port || undefined,
-      path: `${target.pathname}${target.search}`,
-    },
-    headers: flat,
-  };
+  return { url, origin: target.origin, path: `${target.pathname}${target.search}`, headers: flat };
 }
 
 /** A whole response. */
@@ -93,87 +86,51 @@ export interface WireEvents {
 
 /** POSTs `body` and reads the whole answer, whatever its status. */
 export async function postJson(endpoint: WireEndpoint, body: string, signal: CallSignal): Promise<WireReply> {
-  return send(endpoint, body, signal, readWhole);
+  const response = await send(endpoint, body, signal);
+  return readWhole(response, signal);
 }
 
 /** POSTs `body`; a 2xx answer is read as server-sent events, any other whole. */
 export async function postForEvents(endpoint: WireEndpoint, body: string, signal: CallSignal): Promise<WireReply | WireEvents> {
-  return send(endpoint, body, signal, (response, settle) => {
-    const status = response.statusCode ?? 502;
-    if (status < 200 || status >= 300) return readWhole(response, settle);
-    settle.resolve({ status, events: eventsOf(response, signal) });
-  });
-}
-
-interface Settle<T> {
-  resolve(value: T): void;
-  fail(error: unknown): void;
+  const response = await send(endpoint, body, signal);
+  if (response.statusCode < 200 || response.statusCode >= 300) return readWhole(response, signal);
+  return { status: response.statusCode, events: eventsOf(response, signal) };
 }
 
 /**
- * Makes the request and hands the response to `onResponse`. An abort (before the response
- * or while its body is read, SSE included) destroys the request and fails it as "aborted";
- * any other network failure is a "connection_error" naming its cause (ECONNREFUSED…).
+ * Makes the request; resolves once the status and headers are in. The call's signal goes to
+ * undici, which fails the request (or, later, the body being read) when it fires: that is
+ * reported as "aborted"; any other failure before the answer is a "connection_error" naming
+ * its cause (ECONNREFUSED…).
  */
-function send<T>(endpoint: WireEndpoint, body: string, signal: CallSignal, onResponse: (response: IncomingMessage, settle: Settle<T>) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(aborted(signal));
-    let response: IncomingMessage | undefined;
-    let settled = false;
-    const onAbort = () => {
-      const error = aborted(signal);
-      settle.fail(error);
-      // Mid-stream, destroying the response is what ends its consumer's iteration.
-      response?.destroy(error);
-      request.destroy(error);
-    };
-    const detach = () => signal.removeEventListener("abort", onAbort);
-    const settle: Settle<T> = {
-      resolve(value) {
-        if (settled) return;
-        settled = true;
-        resolve(value);
-      },
-      fail(error) {
-        if (settled) return;
-        settled = true;
-        detach();
-        reject(signal.aborted ? aborted(signal) : error);
-      },
-    };
-
-    const headers = endpoint.headers.slice();
-    headers.push("content-length", String(Buffer.byteLength(body)));
-    let request: http.ClientRequest;
-    try {
-      request = endpoint.request({ ...endpoint.options, headers });
-    } catch (error) {
-      // An invalid header name or value from the provider's configuration.
-      return reject(new ProviderError("connection_error", `cannot call upstream: ${messageOf(error)}`, { cause: error }));
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    request.on("error", (error) => settle.fail(new ProviderError("connection_error", `cannot reach upstream: ${messageOf(error)}`, { cause: error })));
-    request.once("response", (res) => {
-      response = res;
-      // Errors are reported through the reader (readWhole, eventsOf); one after that is moot.
-      res.on("error", ignore);
-      res.once("close", detach);
-      onResponse(res, settle);
+async function send(endpoint: WireEndpoint, body: string, signal: CallSignal): Promise<Dispatcher.ResponseData> {
+  if (signal.aborted) throw aborted(signal);
+  try {
+    return await upstreamPool.request({
+      origin: endpoint.origin,
+      path: endpoint.path,
+      method: "POST",
+      headers: endpoint.headers as string[],
+      body,
+      // CallSignal is the part of an AbortSignal undici uses (aborted, reason, abort listeners).
+      signal: signal as AbortSignal,
     });
-    request.end(body);
-  });
+  } catch (error) {
+    if (signal.aborted) throw aborted(signal);
+    // undici refuses a header name or value from the provider's configuration before sending.
+    if (isInvalidArgument(error)) throw new ProviderError("connection_error", `cannot call upstream: ${messageOf(error)}`, { cause: error });
+    throw new ProviderError("connection_error", `cannot reach upstream: ${messageOf(error)}`, { cause: error });
+  }
 }
 
-function readWhole(response: IncomingMessage, settle: Settle<WireReply>): void {
-  response.setEncoding("utf8");
-  let body = "";
-  response.on("data", (chunk: string) => (body += chunk));
-  response.once("end", () => settle.resolve({ status: response.statusCode ?? 502, body, headers: response.headers }));
-  // A connection cut mid-body errors the response (or only closes it, on some Node versions).
-  response.on("error", (error) => settle.fail(broken(error)));
-  response.once("close", () => {
-    if (!response.complete) settle.fail(broken(new Error("connection closed before the body ended")));
-  });
+async function readWhole(response: Dispatcher.ResponseData, signal: CallSignal): Promise<WireReply> {
+  try {
+    const text = await response.body.text();
+    return { status: response.statusCode, body: text, headers: response.headers as IncomingHttpHeaders };
+  } catch (error) {
+    // A connection cut mid-body, or the call's abort while the body was read.
+    throw signal.aborted ? aborted(signal) : broken(error);
+  }
 }
 
 /**
@@ -181,7 +138,7 @@ function readWhole(response: IncomingMessage, settle: Settle<WireReply>): void {
  * with newlines). Throws "aborted" once the signal fired, or a connection_error when the
  * connection breaks; ends when the response does.
  */
-async function* eventsOf(response: IncomingMessage, signal: CallSignal): AsyncGenerator<readonly WireEvent[]> {
+async function* eventsOf(response: Dispatcher.ResponseData, signal: CallSignal): AsyncGenerator<readonly WireEvent[]> {
   let ready: WireEvent[] = [];
   let overflow = false;
   const parser = createParser({
@@ -189,10 +146,11 @@ async function* eventsOf(response: IncomingMessage, signal: CallSignal): AsyncGe
     onError: (error) => void (overflow ||= error.type === "max-buffer-size-exceeded"),
     maxBufferSize: MAX_EVENT_CHARS,
   });
-  response.setEncoding("utf8");
+  // undici's body yields Buffers whatever its encoding; a character may span two of them.
+  const decoder = new StringDecoder("utf8");
   try {
-    for await (const text of response as AsyncIterable<string>) {
-      parser.feed(text);
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      parser.feed(decoder.write(chunk));
       if (overflow) throw new ProviderError("malformed", `upstream sent an event larger than ${MAX_EVENT_CHARS} characters`);
       if (ready.length === 0) continue;
       const batch = ready;
@@ -205,7 +163,9 @@ async function* eventsOf(response: IncomingMessage, signal: CallSignal): AsyncGe
   }
 }
 
-const ignore = () => {};
+function isInvalidArgument(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "UND_ERR_INVALID_ARG";
+}
 
 function aborted(signal: CallSignal): ProviderError {
   return new ProviderError("aborted", "request aborted", { cause: signal.reason });
