@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { PageHeader } from "../components/layout.tsx";
+import { PageHeader } from "../components/page-header.tsx";
 import { messageOf } from "../lib/errors.ts";
 import { AnswerCard } from "./consensus/answer-card.tsx";
 import { useConsensusModels, useConsensusRun, useConsensusStream, viewOfRun, type RunView } from "./consensus/consensus-data.ts";

@@ -1,6 +1,6 @@
 import type { TUser } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
-import { PageHeader } from "../components/layout.tsx";
+import { PageHeader } from "../components/page-header.tsx";
 import { messageOf } from "../lib/errors.ts";
 import { formatDateTime, formatDuration } from "../lib/format.ts";
 import { roleAtLeast } from "../lib/roles.ts";

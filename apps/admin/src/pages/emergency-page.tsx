@@ -1,6 +1,6 @@
 import type { TEmergencyChangeResult } from "@switchboard/schema";
 import { useState } from "react";
-import { PageHeader } from "../components/layout.tsx";
+import { PageHeader } from "../components/page-header.tsx";
 import { useEmergencyStatus } from "../lib/emergency-status.ts";
 import { roleAtLeast } from "../lib/roles.ts";
 import { useCurrentUser } from "../lib/session.tsx";

@@ -1,5 +1,5 @@
 import type { TRole } from "@switchboard/schema";
-import { PageHeader } from "../components/layout.tsx";
+import { PageHeader } from "../components/page-header.tsx";
 import { ROLE_LABELS } from "../lib/roles.ts";
 import { Link } from "../lib/router.tsx";
 

@@ -1,6 +1,6 @@
 import type { TChatMessage, TProviderId } from "@switchboard/schema";
 import { useEffect, useRef, useState } from "react";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { useChatStream, useConversation, useDeleteConversation, useProviders, type LiveTurn } from "./chat-data.ts";
 import { Composer } from "./composer.tsx";

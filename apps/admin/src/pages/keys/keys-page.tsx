@@ -4,7 +4,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { BudgetFields, NOT_AN_AMOUNT, parseBudgetAmount, type BudgetDraft } from "../../components/budget-fields.tsx";
 import { DataTable, Sparkline, type Column } from "../../components/data-table.tsx";
 import { Field, FormError } from "../../components/field.tsx";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";

@@ -2,7 +2,7 @@ import type { TLogsListInput, TRequestLog } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { readableJson } from "../../lib/format.ts";
 import { logsGet, logsList, usd } from "../usage-data.ts";

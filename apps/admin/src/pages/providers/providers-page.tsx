@@ -1,6 +1,6 @@
 import type { TProviderItem, TProviderTestResult } from "@switchboard/schema";
 import { useId } from "react";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { NoticeSlot, useNotice, type Notice } from "../../components/notice.tsx";
 import { useEditForm } from "../../lib/use-edit-form.ts";
 import { messageOf } from "../../lib/errors.ts";

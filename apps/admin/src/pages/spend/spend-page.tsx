@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { SpendByDay, TopSpend } from "./spend-panels.tsx";
 
 const TABS = [

@@ -1,6 +1,6 @@
 import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useState } from "react";
-import { PageHeader } from "../../components/layout.tsx";
+import { PageHeader } from "../../components/page-header.tsx";
 import { LoadMore } from "../../components/load-more.tsx";
 import { NoticeSlot, useNotice } from "../../components/notice.tsx";
 import { messageOf } from "../../lib/errors.ts";
