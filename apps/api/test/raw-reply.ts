@@ -10,7 +10,8 @@ export interface RawReply {
   kind: "raw";
   status?: number;
   contentType: string;
-  pieces: string[];
+  /** Bytes may be given as a Buffer, e.g. to split one UTF-8 character across two writes. */
+  pieces: Array<string | Uint8Array>;
   cut?: boolean;
   hold?: boolean;
 }

@@ -95,6 +95,16 @@ describe("answers", () => {
     expect(textOf(chunks)).toBe("Hello");
   });
 
+  it("SSE: a character whose UTF-8 bytes arrive in two reads comes through whole", async () => {
+    const event = Buffer.from(sse(chunk({ content: "Grüße 🙂" }), chunk({}, "stop"), "data: [DONE]").join(""));
+    // Inside the emoji's four bytes.
+    const cut = event.indexOf(Buffer.from("🙂")) + 2;
+    fake.enqueue({ kind: "raw", contentType: "text/event-stream", pieces: [event.subarray(0, cut), event.subarray(cut)] });
+    const { chunks, error } = await collect(provider());
+    expect(error).toBeUndefined();
+    expect(textOf(chunks)).toBe("Grüße 🙂");
+  });
+
   it("an error event mid-stream is an http_error carrying the upstream's error", async () => {
     const upstream = { message: "overloaded", type: "server_error", code: "overloaded", param: null };
     fake.enqueue({ kind: "raw", contentType: "text/event-stream", pieces: sse(chunk({ content: "Hi" }), `data: ${JSON.stringify({ error: upstream })}`) });
@@ -124,6 +134,13 @@ describe("answers", () => {
 });
 
 describe("failures", () => {
+  it("a configured header value the wire cannot carry fails the call as connection_error before anything is sent", async () => {
+    const error = await failure(provider({ headers: { "X-Team": "blue\r\nX-Injected: 1" } }).complete(ask()));
+    expect(error).toMatchObject({ kind: "connection_error" });
+    expect(error?.message).toMatch(/^cannot call upstream: /);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it("non-2xx: http_error with the status and the upstream's OpenAI-shaped error, on both paths", async () => {
     const upstream = { message: "Invalid schema", type: "invalid_request_error", param: "response_format", code: "invalid_json_schema" };
     fake.setDefault({ kind: "status", status: 400, body: JSON.stringify({ error: upstream }) });
