@@ -6,7 +6,10 @@ const LIMIT = 4;
 let t: TestApp;
 let limited: TestApp;
 beforeAll(async () => {
-  [t, limited] = await Promise.all([startTestApp({ mode: "embedded" }), startTestApp({ env: { IP_RATE_LIMIT_PER_MIN: String(LIMIT) } })]);
+  // One after the other: PGlite's start-up runs on this thread and, on a busy machine, held
+  // it long enough that the other app's 3-second Redis start-up deadline passed unanswered.
+  limited = await startTestApp({ env: { IP_RATE_LIMIT_PER_MIN: String(LIMIT) } });
+  t = await startTestApp({ mode: "embedded" });
 });
 afterAll(async () => Promise.all([t?.close(), limited?.close()]));
 
