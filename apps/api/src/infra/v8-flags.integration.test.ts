@@ -45,9 +45,11 @@ it("collects promoted garbage before the heap grows far past what is live", asyn
   const { peak, live } = JSON.parse(stdout) as { peak: number; live: number };
   const mb = (b: number) => b / 1048576;
   // Marking starts once the old generation is 1.5× live; what the churn allocates while it
-  // runs alongside comes on top (about 2× live in all on Node 24, whose faster code
-  // allocates more meanwhile), then the young generation (32 MB) and slack. Over ~80 MB
-  // live, default V8 on a large host lets this churn reach ~370 MB; Node 24 with its own
-  // young generation (up to 128 MB) ~280 MB.
-  expect(mb(peak)).toBeLessThan(mb(live) * 2.25 + 48);
+  // runs alongside comes on top, then the young generation (32 MB) and slack. Measured with
+  // ~80 MB live (five runs each): these settings peak at 2.4–2.5× live on Node 20 and
+  // 2.7–2.9× on Node 24, whose faster code allocates more while marking runs; without the
+  // growth cap the churn reaches 5.2–5.8× on both, and Node 24 without the young-generation
+  // cap 3.7–4.2×. The bound sits between: the settings' worst case plus room for a loaded
+  // machine below, either cap missing above.
+  expect(mb(peak)).toBeLessThan(mb(live) * 2.75 + 48);
 }, 60_000);
