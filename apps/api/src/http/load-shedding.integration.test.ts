@@ -4,6 +4,7 @@
  * while health, metrics and the emergency stop keep answering; capacity comes back as soon
  * as the held requests finish.
  */
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
@@ -59,5 +60,18 @@ describe("load shedding", () => {
     expect(answers.map((r) => r.status)).toEqual([200, 200]);
     await Promise.all(answers.map((r) => r.text()));
     expect((await chat()).status).toBe(200);
+  });
+
+  it("gives back the places of pipelined requests whose connection was reset before they were answered", async () => {
+    // A stream first, then requests pipelined behind it on the same connection: Node runs
+    // them but queues their answers behind the stream, and on Node 20 a reset connection
+    // never closes a queued response. Their places must come back all the same.
+    const socket = connect(Number(new URL(t.url).port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const host = new URL(t.url).host;
+    socket.write(`GET /trpc/emergency.watch HTTP/1.1\r\nHost: ${host}\r\n\r\n` + `GET /v1/models HTTP/1.1\r\nHost: ${host}\r\n\r\n`.repeat(2));
+    await expect.poll(async () => (await fetch(`${t.url}/v1/models`)).status).toBe(503);
+    socket.resetAndDestroy();
+    await expect.poll(async () => (await fetch(`${t.url}/v1/models`)).status).toBe(401);
   });
 });

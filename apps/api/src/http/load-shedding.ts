@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
+import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
 
 const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/", "/trpc/emergency."];
@@ -31,8 +32,7 @@ export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "
       );
     }
     inFlight++;
-    // "close" fires once for every response, hijacked streams and aborted requests included.
-    reply.raw.once("close", release);
+    whenResponseClosed(reply.raw, release);
     done();
   });
 }

@@ -6,7 +6,9 @@
  * WebSocket, /api/chat/stream, /v1/chat/completions with stream: true, /ws/chat chats — and
  * frees it when the stream ends, however it ends.
  */
+import type { ServerResponse } from "node:http";
 import type { AppDeps } from "../deps.ts";
+import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
 
 /** Seconds a refused stream is told to wait: streams are long, a slot frees when one ends. */
@@ -37,4 +39,13 @@ export function takeStreamSlot(deps: Pick<AppDeps, "streams" | "env">, caller: S
     retryAfterSec: STREAM_RETRY_AFTER_SEC,
     ...(details ? { details } : {}),
   });
+}
+
+/**
+ * Takes the caller's slot for a stream answered on `res` (takeStreamSlot) and frees it when
+ * the response is over, however it ends — at once if the client already left while the
+ * request was being authorized.
+ */
+export function holdStreamSlot(deps: Pick<AppDeps, "streams" | "env">, caller: StreamCaller, res: ServerResponse, details?: Record<string, unknown>): void {
+  whenResponseClosed(res, takeStreamSlot(deps, caller, details));
 }

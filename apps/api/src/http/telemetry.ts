@@ -10,6 +10,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, type RequestScope } from "../infra/request-scope.ts";
+import { whenResponseClosed } from "../infra/response-closed.ts";
 import { MAX_BODY_CHARS } from "../services/request-log/index.ts";
 import type {} from "../trpc/request-decorations.ts";
 import { endScope, isGatewayProcedure, isLogged, round } from "./scope-log.ts";
@@ -71,7 +72,7 @@ export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): vo
         }
       });
     }
-    reply.raw.once("close", () => finish(deps, request, reply, scope, path, headerOverhead));
+    whenResponseClosed(reply.raw, () => finish(deps, request, reply, scope, path, headerOverhead));
     done();
   });
 }

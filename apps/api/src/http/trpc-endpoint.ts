@@ -12,7 +12,7 @@ import { resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { acceptOnlyJson } from "./body-limits.ts";
 import { declareFeature } from "./route-features.ts";
-import { takeStreamSlot } from "./stream-slots.ts";
+import { holdStreamSlot } from "./stream-slots.ts";
 
 export async function registerTrpcEndpoint(
   app: FastifyInstance,
@@ -52,6 +52,6 @@ function limitOpenStreams(scope: FastifyInstance, deps: AppDeps, router: AppRout
     if (request.method !== "GET" || procedures[path]?._def.type !== "subscription") return;
     const token = readAccessToken(request.headers.authorization, request.cookies?.[ACCESS_COOKIE]);
     const user = token ? await resolveUser(deps, token, request.scope) : null;
-    reply.raw.once("close", takeStreamSlot(deps, { user, ip: request.ip }));
+    holdStreamSlot(deps, { user, ip: request.ip }, reply.raw);
   });
 }

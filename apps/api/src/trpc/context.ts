@@ -9,6 +9,7 @@ import type { FastifyReply } from "fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
 import { noteKey, noteUser, type RequestScope } from "../infra/request-scope.ts";
+import { whenResponseClosed } from "../infra/response-closed.ts";
 import type { WatchedCredential } from "../services/auth/credential-watch.ts";
 import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
@@ -157,19 +158,12 @@ export function clientGone(reply: FastifyReply): AbortSignal {
  */
 export function clientLeaving(reply: FastifyReply): RequestStop {
   const res = reply.raw;
-  return (abort) => {
-    // Not the request's "close": Node emits it as soon as the request body has been read, which
-    // is before any handler runs. The response closing unfinished means the client left.
-    const onClose = () => {
+  // Not the request's "close": Node emits it as soon as the request body has been read, which
+  // is before any handler runs. The response closing unfinished means the client left.
+  return (abort) =>
+    whenResponseClosed(res, () => {
       if (!res.writableFinished) abort(new Error("client disconnected"));
-    };
-    if (res.destroyed) {
-      onClose();
-      return () => {};
-    }
-    res.once("close", onClose);
-    return () => void res.off("close", onClose);
-  };
+    });
 }
 
 export function createContextFactory(deps: AppDeps) {

@@ -10,7 +10,7 @@ import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/reques
 import { isSessionEnded } from "../../trpc/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
 import { sseWriter } from "../sse-writer.ts";
-import { takeStreamSlot } from "../stream-slots.ts";
+import { holdStreamSlot } from "../stream-slots.ts";
 import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
 
 export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -26,7 +26,7 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
     try {
       // An open stream holds the user's stream slot, as on /trpc; freed when the response closes.
       const user = await requestUser(deps, request);
-      if (user) reply.raw.once("close", takeStreamSlot(deps, { user, ip: request.ip }));
+      if (user) holdStreamSlot(deps, { user, ip: request.ip }, reply.raw);
       const caller = await callerFor(deps, request, reply);
       events = (await caller.chat.stream(chatInputOf(request.body)))[Symbol.asyncIterator]();
       // The first event is awaited before any header leaves: a refusal (401, 429, 503) keeps its status.

@@ -19,7 +19,7 @@ import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { declareFeature } from "../route-features.ts";
-import { takeStreamSlot } from "../stream-slots.ts";
+import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
 
@@ -109,7 +109,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
           return completionBody(id, created, result);
         }
-        holdStreamSlot(deps, user.id, reply);
+        // An open stream holds one of the user's stream slots; beyond, 429 with Retry-After before it starts.
+        holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
         // The stream also ends when the session or API key that authorized it does.
         const events = await deps.chat.streamStateless(user.id, parsed.request, { ...caller, leaves: eitherStop(caller.leaves, credentialEnds(deps, user)) });
         // Headers leave only after the first token: this marks where Switchboard's own work
@@ -139,11 +140,3 @@ function modelOf(body: unknown): string | undefined {
   return typeof model === "string" ? model : undefined;
 }
 
-/**
- * An open stream holds one of the user's stream slots (http/stream-slots.ts), as on /trpc,
- * /api/chat/stream and the WebSockets; beyond, 429 with Retry-After before the stream
- * starts. The slot is freed when the response closes: stream ended, failed or client gone.
- */
-function holdStreamSlot(deps: AppDeps, userId: string, reply: FastifyReply): void {
-  reply.raw.once("close", takeStreamSlot(deps, { user: { id: userId }, ip: undefined }, { openaiCode: "rate_limit_exceeded" }));
-}
