@@ -205,6 +205,41 @@ describe("freeze and disconnect", () => {
     const aborted = await Promise.all([beta.waitForAbort(before), beta.waitForAbort(before + 1)]);
     expect(aborted.map((r) => r.aborted)).toEqual([true, true]);
   });
+
+  it("frames still waiting behind a slow one when the socket closes start nothing", async () => {
+    const user = await t.userWithRole("USER");
+    beta.setDefault({ kind: "stall", afterChunks: 1 });
+    const c = await signedIn(user.token);
+    const before = beta.requests.length;
+    const slotsBefore = t.app.deps.streams.open();
+    // A second sign-in with an API key waits on its database lookup (the key table locked
+    // here, as a slow database would), with two chats queued behind it; then the client goes.
+    let unlock!: () => void;
+    const locked = new Promise<void>((resolve) => (unlock = resolve));
+    let isLocked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (isLocked = resolve));
+    const lock = t.app.deps.db.prisma.$transaction(
+      async (tx) => {
+        await tx.$executeRawUnsafe('LOCK TABLE "ApiKey" IN ACCESS EXCLUSIVE MODE');
+        isLocked();
+        await locked;
+      },
+      { timeout: 30_000 },
+    );
+    await lockTaken;
+    c.send({ type: "auth", token: `sb-${"A".repeat(43)}` });
+    c.send({ type: "chat", id: "a", message: "one" });
+    c.send({ type: "chat", id: "b", message: "two" });
+    c.ws.terminate();
+    // Time for the server to see the close while the lookup still waits (if it sees it later,
+    // the close aborts the chats it started instead: either way nothing may be left running).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    unlock();
+    await lock;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect.poll(() => beta.requests.slice(before).filter((r) => !r.aborted).length, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => t.app.deps.streams.open(), { timeout: 5_000 }).toBe(slotsBefore);
+  });
 });
 
 describe("caps", () => {

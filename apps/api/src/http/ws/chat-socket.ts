@@ -247,6 +247,9 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
     }
 
     async function onMessage(data: RawData): Promise<void> {
+      // Frames still queued behind a slow one when the socket closed: nobody is left to answer,
+      // and a chat started now would have no one to abort it (the close aborted those before).
+      if (closed) return;
       const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
       if (size > WS_LIMITS.maxMessageBytes) {
         fail("PAYLOAD_TOO_LARGE", `Message too large (limit ${WS_LIMITS.maxMessageBytes} bytes)`);
