@@ -16,7 +16,8 @@
  *   revoke, a push, a resync), so what a credential authorized can end when it is revoked.
  */
 import { createAnnouncer } from "./announcer.ts";
-import type { Coordination, Unsubscribe } from "./coordination/port.ts";
+import { followChannel } from "./channel-follower.ts";
+import type { Coordination } from "./coordination/port.ts";
 
 export interface RevocationEntry {
   id: string;
@@ -58,11 +59,8 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
   const entries = new Map<string, number | null>();
   const intervalMs = opts.resyncIntervalMs ?? REVOCATION_RESYNC_INTERVAL_MS;
   let lastLoadStartedMs: number | null = null;
-  let unsubscribe: Unsubscribe | undefined;
-  let offReconnect: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let stopFollowing: (() => Promise<void>) | undefined;
   let failing = false;
-  let closed = false;
   const revoked = createAnnouncer<string[]>((error) => opts.log?.(`revocation set ${opts.channel}: a listener failed`, error));
 
   function apply(list: RevocationEntry[]): void {
@@ -99,20 +97,20 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
   return {
     async start() {
       // Subscribe first, then read: a revocation published in between is not missed.
-      unsubscribe = await opts.coordination.subscribe(opts.channel, (message) => {
-        try {
-          const list = JSON.parse(message) as RevocationEntry[];
-          if (Array.isArray(list)) apply(list.filter((e) => typeof e?.id === "string"));
-        } catch {
-          opts.log?.(`revocation set ${opts.channel}: ignored a malformed message`);
-        }
+      stopFollowing = await followChannel(opts.coordination, {
+        channel: opts.channel,
+        onMessage(message) {
+          try {
+            const list = JSON.parse(message) as RevocationEntry[];
+            if (Array.isArray(list)) apply(list.filter((e) => typeof e?.id === "string"));
+          } catch {
+            opts.log?.(`revocation set ${opts.channel}: ignored a malformed message`);
+          }
+        },
+        onReconnect: () => void load(true),
+        resync: { intervalMs, run: () => void load(false) },
       });
-      offReconnect = opts.coordination.onReconnect(() => void load(true));
       await load(true);
-      timer = setInterval(() => {
-        if (!closed) void load(false);
-      }, intervalMs);
-      timer.unref();
     },
 
     has(id) {
@@ -137,11 +135,8 @@ export function createRevocationSet(opts: RevocationSetOptions): RevocationSet {
     size: () => entries.size,
 
     async close() {
-      closed = true;
-      if (timer) clearInterval(timer);
-      offReconnect?.();
       revoked.clear();
-      await unsubscribe?.().catch(() => {});
+      await stopFollowing?.();
     },
   };
 }

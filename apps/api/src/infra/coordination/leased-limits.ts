@@ -17,7 +17,9 @@
  * - the store restarts empty mid-window: at most the points this instance held, which is
  *   under 1.5 batches (less than half a batch when the background refill started, plus it);
  * - store unreachable: each instance enforces the whole limit on its own (a fixed window in
- *   memory), so the fleet admits at most limit × instances until it is back.
+ *   memory, started when the store went away), so the fleet admits at most limit × instances
+ *   per window until it is back — plus, in the window the store went away, what each had
+ *   already admitted in the shared window and the points it still held.
  * A request waits for the network only when the instance holds no points for that key yet
  * (first request of a window, or demand outrunning the background refill).
  */

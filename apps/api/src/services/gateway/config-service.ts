@@ -17,6 +17,7 @@ import {
   type TProviderTestResult,
   type TProviderUpdateInput,
 } from "@switchboard/schema";
+import { followChannel } from "../../infra/channel-follower.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { createFleetAcks } from "../../infra/fleet-acks.ts";
 import { maskSecret } from "../../infra/secrets.ts";
@@ -59,7 +60,6 @@ export function createConfigService(deps: ConfigServiceDeps) {
   const { store, registry } = deps;
   const acks = createFleetAcks({ coordination: deps.coordination, instanceId: deps.instanceId, ackChannel: CONFIG_ACK_CHANNEL, ackWaitMs: deps.ackWaitMs });
   const unsubscribers: Array<() => Promise<void>> = [];
-  let recheck: NodeJS.Timeout | undefined;
   // One reload at a time; a request for a newer version during one runs once more after it.
   let reloading: Promise<void> | null = null;
   let wanted = 0;
@@ -89,31 +89,35 @@ export function createConfigService(deps: ConfigServiceDeps) {
 
   async function start(): Promise<void> {
     unsubscribers.push(await acks.listen());
-    unsubscribers.push(
-      await deps.coordination.subscribe(CONFIG_CHANNEL, (raw) => {
-        let version: unknown;
-        try {
-          version = (JSON.parse(raw) as { version?: unknown }).version;
-        } catch {
-          version = undefined;
-        }
-        if (!Number.isInteger(version)) return;
-        if ((version as number) > registry.version()) void reloadTo(version as number);
-        else acks.acknowledge(registry.version());
-      }),
-    );
-    recheck = setInterval(() => {
-      store.version().then(
+    // A change pushed while coordination was down is caught at once on reconnect, and by
+    // the periodic recheck when a push is lost some other way.
+    const catchUp = () =>
+      void store.version().then(
         (v) => (v > registry.version() ? reloadTo(v) : undefined),
         () => {},
       );
-    }, deps.recheckMs ?? CONFIG_RECHECK_MS);
-    recheck.unref();
+    unsubscribers.push(
+      await followChannel(deps.coordination, {
+        channel: CONFIG_CHANNEL,
+        onMessage(raw) {
+          let version: unknown;
+          try {
+            version = (JSON.parse(raw) as { version?: unknown }).version;
+          } catch {
+            version = undefined;
+          }
+          if (!Number.isInteger(version)) return;
+          if ((version as number) > registry.version()) void reloadTo(version as number);
+          else acks.acknowledge(registry.version());
+        },
+        onReconnect: catchUp,
+        resync: { intervalMs: deps.recheckMs ?? CONFIG_RECHECK_MS, run: catchUp },
+      }),
+    );
     deps.health.start();
   }
 
   async function close(): Promise<void> {
-    clearInterval(recheck);
     deps.health.stop();
     await Promise.all(unsubscribers.map((off) => off().catch(() => {})));
   }

@@ -66,6 +66,8 @@ export async function openGateway(opts: {
   log: Logger;
   emergency?: GatewayEmergency;
   healthIntervalMs?: number;
+  /** How often the version row is checked for a change whose push was lost (CONFIG_RECHECK_MS). */
+  recheckMs?: number;
 }): Promise<LiveGateway> {
   const store = createConfigStore(opts.prisma, opts.box);
   if (await store.seedIfEmpty(opts.env)) opts.log.info("seeded providers and the auto route from the environment");
@@ -81,6 +83,7 @@ export async function openGateway(opts: {
     instanceId: opts.instanceId,
     ackWaitMs: opts.env.EMERGENCY_ACK_WAIT_MS,
     log: opts.log,
+    ...(opts.recheckMs ? { recheckMs: opts.recheckMs } : {}),
   });
   return { ...gateway, config, priceOf: registry.priceOf };
 }

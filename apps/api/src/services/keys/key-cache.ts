@@ -19,7 +19,8 @@
 import type { TBudgetPeriod, TKeyScope, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createAnnouncer } from "../../infra/announcer.ts";
-import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
+import { followChannel } from "../../infra/channel-follower.ts";
+import type { Coordination } from "../../infra/coordination/port.ts";
 import type { KeyGrant } from "./key-grant.ts";
 
 export const KEYS_CHANNEL = "keys:changed";
@@ -97,9 +98,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
   const loading = new Map<string, Promise<Entry>>();
   /** Bumped by every push and reconnect: a load that started before one is not stored. */
   let generation = 0;
-  let unsubscribe: Unsubscribe | undefined;
-  let offReconnect: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let stopFollowing: (() => Promise<void>) | undefined;
   const changes = createAnnouncer<KeyChange>((err) => deps.log("an API key change listener failed", err));
 
   function forget(change: KeyChange): void {
@@ -183,24 +182,25 @@ export function createKeyCache(deps: KeyCacheDeps) {
       }
     },
     async start(): Promise<void> {
-      unsubscribe = await coordination.subscribe(KEYS_CHANNEL, (message) => {
-        try {
-          forget(JSON.parse(message) as KeyChange);
-        } catch {
-          forget({ all: true });
-        }
+      stopFollowing = await followChannel(coordination, {
+        channel: KEYS_CHANNEL,
+        onMessage(message) {
+          try {
+            forget(JSON.parse(message) as KeyChange);
+          } catch {
+            forget({ all: true });
+          }
+        },
+        onReconnect: () => forget({ all: true }),
+        resync: {
+          intervalMs: deps.resyncIntervalMs ?? RESYNC_INTERVAL_MS,
+          run: () => void resync().catch((err: unknown) => deps.log("api key resync failed", err)),
+        },
       });
-      offReconnect = coordination.onReconnect(() => forget({ all: true }));
-      timer = setInterval(() => {
-        resync().catch((err: unknown) => deps.log("api key resync failed", err));
-      }, deps.resyncIntervalMs ?? RESYNC_INTERVAL_MS);
-      timer.unref();
     },
     async close(): Promise<void> {
-      if (timer) clearInterval(timer);
-      offReconnect?.();
       changes.clear();
-      await unsubscribe?.().catch(() => {});
+      await stopFollowing?.();
     },
     /** For tests and the bench. */
     size: () => entries.size,
