@@ -10,7 +10,7 @@ import { credentialOf, type AuthedUser, type CallSetting, type Context } from ".
 import type { Meta } from "./meta.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, publicMessage, sessionEndedError, toTRPCError } from "./errors.ts";
-import { endWhen } from "./stream-ends.ts";
+import { endWhen, type StreamEnd } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
 /** Heartbeat interval of SSE streams (well under every idle timeout on the way). */
@@ -62,27 +62,21 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
       watch?.stop();
       return result;
     }
-    // The watch is released when the stream ends, however it ends.
-    const sessionEnds = (source: AsyncIterable<unknown>) => (watch ? endWhen(source, watch.signal, sessionEndedError, watch.stop) : source);
+    // One layer however many ends a stream has; the watch is released when the stream ends,
+    // however it ends.
+    const credentialEnds: StreamEnd[] = watch ? [{ signal: watch.signal, error: sessionEndedError }] : [];
+    const endsWith = (source: AsyncIterable<unknown>, ends: StreamEnd[]) => (ends.length > 0 ? endWhen(source, ends, watch?.stop) : source);
     if (callsModels(meta?.feature)) {
       // Chat and consensus streams end on their own, at the latest with an `error` event when
       // the shutdown deadline aborts their upstream call; cut short when the session ends.
-      return { ...result, data: observeStream(sessionEnds(result.data), ctx.deps.requestLog.storeBodies, scope) };
+      return { ...result, data: observeStream(endsWith(result.data, credentialEnds), ctx.deps.requestLog.storeBodies, scope) };
     }
     // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
     // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
     const { lifecycle, env } = ctx.deps;
-    const end = user ? lifecycle.stopping : AbortSignal.any([lifecycle.stopping, AbortSignal.timeout(env.WATCH_STREAM_MAX_MS)]);
-    return {
-      ...result,
-      data: sessionEnds(
-        endWhen(result.data, end, () =>
-          lifecycle.stopping.aborted
-            ? new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" })
-            : new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }),
-        ),
-      ),
-    };
+    const shutdown: StreamEnd = { signal: lifecycle.stopping, error: () => new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" }) };
+    const maxDuration = (): StreamEnd => ({ signal: AbortSignal.timeout(env.WATCH_STREAM_MAX_MS), error: () => new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }) });
+    return { ...result, data: endsWith(result.data, user ? [shutdown, ...credentialEnds] : [shutdown, maxDuration()]) };
   };
   return ctx.req.eachCall ? ctx.req.eachCall({ path, type, getRawInput, signal }, call) : call();
 });
@@ -193,7 +187,7 @@ function requireRole(required: TRole) {
     }
     if (meta?.metered) {
       // The user's budget applies to every metered call; a key adds its own budget and rate limit.
-      const limit = await ctx.deps.keys.admit(ctx.user.id, key).catch((error: unknown) => {
+      const limit = await ctx.deps.keys.admit(ctx.user.id, key, ctx.req.scope).catch((error: unknown) => {
         throw toTRPCError(error);
       });
       if (limit) {

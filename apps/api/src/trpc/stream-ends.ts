@@ -8,28 +8,46 @@
  */
 import { TRPCError } from "@trpc/server";
 
-export async function* endWhen<T>(
-  source: AsyncIterable<T>,
-  signal: AbortSignal,
-  error: () => TRPCError,
-  onEnd?: () => void,
-): AsyncGenerator<T> {
+/** One reason a stream may end from outside: when `signal` aborts, `error()` is its last word. */
+export interface StreamEnd {
+  signal: AbortSignal;
+  error: () => TRPCError;
+}
+
+/** The first of `ends` to fire ends the stream with its error (several ends, still one layer). */
+export async function* endWhen<T>(source: AsyncIterable<T>, ends: readonly StreamEnd[], onEnd?: () => void): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const ended = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(error());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  ended.catch(() => {}); // raced below; an unraced rejection is not an error
+  const listening: Array<[AbortSignal, () => void]> = [];
+  let endedWith: TRPCError | undefined;
+  // Rejects the wait for the current event only. (Racing every event against one promise
+  // that stays pending for the stream's life would leave a reaction on it per event, each
+  // holding its event: a subscription open for days kept all it ever sent.)
+  let interrupt: ((error: TRPCError) => void) | undefined;
+  for (const { signal, error } of ends) {
+    const onAbort = () => {
+      endedWith ??= error();
+      interrupt?.(endedWith);
+    };
+    if (signal.aborted) {
+      onAbort();
+      break;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    listening.push([signal, onAbort]);
+  }
   try {
     while (true) {
-      const next = await Promise.race([iterator.next(), ended]);
+      if (endedWith) throw endedWith;
+      const next = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        interrupt = reject;
+        iterator.next().then(resolve, reject);
+      });
+      interrupt = undefined;
       if (next.done) return;
       yield next.value;
     }
   } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
+    for (const [signal, onAbort] of listening) signal.removeEventListener("abort", onAbort);
     onEnd?.();
     // Not awaited: a generator parked on its next event finishes through its signal.
     void iterator.return?.()?.catch(() => {});
