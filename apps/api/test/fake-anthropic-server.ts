@@ -2,7 +2,9 @@
  * A real local HTTP server speaking Anthropic's Messages API (JSON and SSE events), for
  * the `anthropic` provider kind. It checks the key and answers 401 the way Anthropic
  * does; when the request offers tools and the prompt mentions "weather" it answers with a
- * tool_use block, otherwise with text. Faults are queued per request:
+ * tool_use block, otherwise with text. Like the API under `anthropic-version: 2026-10-21`,
+ * it refuses the sampling parameters (temperature, top_p, top_k) with a 400 even at their
+ * default values. Faults are queued per request:
  *
  *   claude.enqueue({ kind: "status", status: 529 });                    // next request only
  *   claude.enqueue({ kind: "raw", contentType: "text/event-stream", pieces: [...], cut: true });
@@ -95,6 +97,11 @@ export async function startFakeAnthropic(opts: { apiKey: string; text?: string }
       const fault = faults.shift();
       if (fault) return void fail(res, fault).catch(() => res.destroy());
       if (!authorised) return unauthorised(res);
+      const sampling = SAMPLING_PARAMETERS.find((name) => name in body && req.headers["anthropic-version"] === "2026-10-21");
+      if (sampling) {
+        res.writeHead(400, { "content-type": "application/json" });
+        return void res.end(anthropicError("invalid_request_error", `${sampling}: Extra inputs are not permitted`));
+      }
       answer(res, body, text);
     });
   });
@@ -117,6 +124,9 @@ export async function startFakeAnthropic(opts: { apiKey: string; text?: string }
       }),
   };
 }
+
+/** Removed in API version 2026-10-21. */
+const SAMPLING_PARAMETERS = ["temperature", "top_p", "top_k"];
 
 function unauthorised(res: ServerResponse): void {
   res.writeHead(401, { "content-type": "application/json" });

@@ -109,7 +109,10 @@ function toolChoiceOf(choice: unknown, parallel: unknown): Json | undefined {
 
 /**
  * An OpenAI chat-completions body (without model/stream) as Anthropic Messages params.
- * Fields Anthropic has no equivalent for (logprobs, seed, n>1…) are left out.
+ * Fields Anthropic has no equivalent for (logprobs, seed, n>1…) are left out, and so are
+ * the sampling parameters (temperature, top_p): the API version we speak (anthropic.ts)
+ * answers 400 to any of them, even at their default values. A response_format becomes an
+ * instruction in the system prompt (the Messages API has no JSON mode of that shape).
  */
 export function toAnthropicParams(body: Json, model: string): Json {
   const system: string[] = [];
@@ -144,18 +147,31 @@ export function toAnthropicParams(body: Json, model: string): Json {
   const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | null | undefined;
   const tools = toolsOf(body.tools);
   const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
+  const format = formatInstruction(body.response_format);
   return {
     model,
     max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS,
     messages,
-    ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
-    ...(typeof body.temperature === "number" ? { temperature: Math.min(1, body.temperature) } : {}),
-    ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
+    ...(system.length > 0 || format ? { system: [...system, ...(format ? [format] : [])].join("\n\n") } : {}),
     ...(typeof stop === "string" ? { stop_sequences: [stop] } : Array.isArray(stop) ? { stop_sequences: stop } : {}),
     ...(tools && tools.length > 0 ? { tools } : {}),
     ...(toolChoice && tools && tools.length > 0 ? { tool_choice: toolChoice } : {}),
     ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
   };
+}
+
+/** OpenAI's response_format as a system-prompt instruction; undefined for plain text. */
+function formatInstruction(format: unknown): string | undefined {
+  const f = (format ?? {}) as Json;
+  if (f.type === "json_object") return "Reply with one JSON object, and nothing else.";
+  if (f.type !== "json_schema") return undefined;
+  const schema = ((f.json_schema as Json | undefined) ?? {}).schema ?? {};
+  return jsonReplyInstruction(schema);
+}
+
+/** What asks a model without a JSON mode for one JSON object matching `schema`. */
+export function jsonReplyInstruction(schema: unknown): string {
+  return `Reply with one JSON object matching this JSON schema, and nothing else:\n${JSON.stringify(schema)}`;
 }
 
 export interface OpenAIToolCall {
@@ -208,6 +224,8 @@ export function usageOf(usage: Json | undefined): { promptTokens: number; comple
  */
 export function createStreamTranslator() {
   const toolIndexOfBlock = new Map<number, number>();
+  /** Tool-call blocks that have had argument JSON; one without any means no arguments. */
+  const toolBlocksWithArguments = new Set<number>();
   let inputTokens = 0;
   let cacheRead = 0;
   let outputTokens = 0;
@@ -247,9 +265,18 @@ export function createStreamTranslator() {
         if (delta.type === "input_json_delta") {
           const index = toolIndexOfBlock.get(Number(event.index));
           if (index === undefined) return [];
-          return [{ type: "tool_call", index, arguments: String(delta.partial_json ?? "") }];
+          const json = String(delta.partial_json ?? "");
+          if (json !== "") toolBlocksWithArguments.add(Number(event.index));
+          return [{ type: "tool_call", index, arguments: json }];
         }
         return [];
+      }
+      case "content_block_stop": {
+        // A tool without parameters streams no JSON at all; OpenAI sends "{}" (as the
+        // non-stream answer here does), and clients parse the arguments they add up.
+        const index = toolIndexOfBlock.get(Number(event.index));
+        if (index === undefined || toolBlocksWithArguments.has(Number(event.index))) return [];
+        return [{ type: "tool_call", index, arguments: "{}" }];
       }
       case "message_delta": {
         const delta = (event.delta as Json | undefined) ?? {};

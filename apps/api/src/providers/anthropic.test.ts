@@ -25,9 +25,11 @@ const text = (words: string) => anthropicEvent("content_block_delta", { index: 0
 const stop = anthropicEvent("message_delta", { delta: { stop_reason: "end_turn" }, usage: { output_tokens: 2 } });
 
 describe("what is sent", () => {
-  it("posts the translated body to {base}/v1/messages with the key, the API version and the configured headers", async () => {
+  it("posts the translated body to {base}/v1/messages with the key, the API version and the configured headers, without sampling parameters", async () => {
     const p = provider({ headers: { "X-Team": "blue", "anthropic-beta": "tools-2099" } });
-    await p.complete(ask({ passthrough: { messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }], stop: "END" }, temperature: 0.2, maxTokens: 9 }));
+    // The API version refuses temperature and top_p (even at their defaults): the answer is a 200 only when they are left out.
+    const passthrough = { messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }], stop: "END", temperature: 1, top_p: 0.9 };
+    await p.complete(ask({ passthrough, temperature: 0.2, maxTokens: 9 }));
     const sent = claude.requests[0]!;
     expect(sent.path).toBe("/v1/messages");
     expect(sent.headers).toMatchObject({
@@ -41,10 +43,31 @@ describe("what is sent", () => {
       model: "claude-test",
       max_tokens: 9,
       system: "be brief",
-      temperature: 0.2,
       stop_sequences: ["END"],
       messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
     });
+  });
+
+  it("an OpenAI response_format is asked for in the system prompt (json_schema with its schema, json_object)", async () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+    const messages = [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }];
+    await provider().complete(ask({ passthrough: { messages, response_format: { type: "json_schema", json_schema: { name: "place", schema } } } }));
+    await provider().complete(ask({ passthrough: { messages, response_format: { type: "json_object" } } }));
+    await provider().complete(ask({ passthrough: { messages, response_format: { type: "text" } } }));
+    const systems = claude.requests.map((r) => String(r.body.system));
+    expect(systems[0]).toBe(`be brief\n\nReply with one JSON object matching this JSON schema, and nothing else:\n${JSON.stringify(schema)}`);
+    expect(systems[1]).toBe("be brief\n\nReply with one JSON object, and nothing else.");
+    expect(systems[2]).toBe("be brief");
+    expect(claude.requests.every((r) => !("response_format" in r.body))).toBe(true);
+  });
+
+  it("n > 1 is refused as unsupported before any call (one message per call), on both paths", async () => {
+    const passthrough = { messages: [{ role: "user", content: "hi" }], n: 2 };
+    expect(await failure(provider().complete(ask({ passthrough })))).toMatchObject({ kind: "unsupported" });
+    expect((await collect(provider(), ask({ passthrough }))).error).toMatchObject({ kind: "unsupported" });
+    expect(claude.requests).toHaveLength(0);
+    await provider().complete(ask({ passthrough: { ...passthrough, n: 1 } }));
+    expect(claude.requests).toHaveLength(1);
   });
 
   it("a base URL given with /v1 or a trailing slash reaches the same path", async () => {
@@ -99,6 +122,19 @@ describe("answers", () => {
     const { chunks } = await collect(provider(), ask({ passthrough }));
     const calls = chunks.flatMap((c) => (c.type === "choice" ? (c.choice.delta.tool_calls as Array<{ function: { arguments: string } }>) : []));
     expect(calls.map((c) => c.function.arguments).join("")).toBe('{"city":"Paris"}');
+  });
+
+  it("a streamed tool call without parameters gets the arguments {} (Anthropic streams no JSON for it), as the whole answer does", async () => {
+    const toolStart = anthropicEvent("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_02", name: "get_time", input: {} } });
+    const blockStop = anthropicEvent("content_block_stop", { index: 0 });
+    const toolStop = anthropicEvent("message_delta", { delta: { stop_reason: "tool_use" }, usage: { output_tokens: 3 } });
+    claude.enqueue(sse(start, toolStart, blockStop, toolStop, anthropicEvent("message_stop")));
+    const { chunks, error } = await collect(provider());
+    expect(error).toBeUndefined();
+    const calls = chunks.flatMap((c) => (c.type === "choice" ? ((c.choice.delta.tool_calls ?? []) as Array<{ index: number; function: { name?: string; arguments: string } }>) : []));
+    expect(calls.map((c) => c.index)).toEqual([0, 0]);
+    expect(calls[0]!.function.name).toBe("get_time");
+    expect(calls.map((c) => c.function.arguments).join("")).toBe("{}");
   });
 
   it("an error event mid-stream is an http_error with Anthropic's message, after the text already sent", async () => {

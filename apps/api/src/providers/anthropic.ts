@@ -5,7 +5,7 @@
  * anthropic-translate.ts; this file knows the URL, the headers and what Anthropic's answers
  * and errors mean. Nothing is retried here: fallback and timeouts belong to the chain.
  */
-import { createStreamTranslator, fromAnthropicMessage, toAnthropicParams } from "./anthropic-translate.ts";
+import { createStreamTranslator, fromAnthropicMessage, jsonReplyInstruction, toAnthropicParams } from "./anthropic-translate.ts";
 import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
 import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
 import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest, type UpstreamError } from "./types.ts";
@@ -40,16 +40,20 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
   const endpoint = () => (messages ??= wireEndpoint(`${anthropicBaseUrl(config.baseUrl)}/v1/messages`, jsonHeaders(anthropicAuthHeaders(config.apiKey), config.headers)));
 
   function params(request: ProviderRequest): Json {
+    // One message per call: n > 1 choices would come back as one, which a caller asking for
+    // several cannot tell from a short answer. Refused, the chain tries the next provider.
+    const n = request.passthrough?.n;
+    if (typeof n === "number" && n > 1) throw new ProviderError("unsupported", `anthropic cannot return ${n} choices (n > 1)`);
+    // A request's temperature is not passed on: this API version refuses sampling parameters.
     const body: Json = {
       ...(request.passthrough ?? { messages: request.messages }),
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
     };
     const p = toAnthropicParams(body, request.model ?? config.model);
     const format = request.responseFormat;
     if (format) {
       // No JSON mode in the Messages API: ask for it in the system prompt.
-      const instruction = `Reply with one JSON object matching this JSON schema, and nothing else:\n${JSON.stringify(format.schema)}`;
+      const instruction = jsonReplyInstruction(format.schema);
       p.system = p.system ? `${String(p.system)}\n\n${instruction}` : instruction;
     }
     return p;
