@@ -14,7 +14,8 @@
 import type { TBudgetPeriod, TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createAnnouncer } from "../../infra/announcer.ts";
-import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
+import { followChannel } from "../../infra/channel-follower.ts";
+import type { Coordination } from "../../infra/coordination/port.ts";
 
 export interface LiveUser {
   role: TRole;
@@ -54,9 +55,7 @@ export function createUserDirectory(deps: {
   const { prisma } = deps;
   const entries = new Map<string, Entry>();
   const pending = new Map<string, Promise<LiveUser | null>>();
-  let unsubscribe: Unsubscribe | undefined;
-  let offReconnect: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let stopFollowing: (() => Promise<void>) | undefined;
   let failing = false;
   const changes = createAnnouncer<string>((error) => deps.log?.("user directory: a listener failed", error));
 
@@ -118,13 +117,15 @@ export function createUserDirectory(deps: {
     get,
 
     async start(): Promise<void> {
-      unsubscribe = await deps.coordination.subscribe(CHANNEL, (userId) => {
-        entries.delete(userId);
-        changes.announce(userId);
+      stopFollowing = await followChannel(deps.coordination, {
+        channel: CHANNEL,
+        onMessage(userId) {
+          entries.delete(userId);
+          changes.announce(userId);
+        },
+        onReconnect: () => void refresh(),
+        resync: { intervalMs: deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS, run: () => void refresh() },
       });
-      offReconnect = deps.coordination.onReconnect(() => void refresh());
-      timer = setInterval(() => void refresh(), deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS);
-      timer.unref();
     },
 
     /** Call after changing or deleting a user: every instance forgets what it knew. */
@@ -149,10 +150,8 @@ export function createUserDirectory(deps: {
     onChanged: changes.listen,
 
     async close(): Promise<void> {
-      if (timer) clearInterval(timer);
       changes.clear();
-      offReconnect?.();
-      await unsubscribe?.().catch(() => {});
+      await stopFollowing?.();
     },
   };
 }
