@@ -166,7 +166,11 @@ export async function closedPortUrl(): Promise<string> {
 
 async function respond(record: FakeRequest, res: ServerResponse, name: string): Promise<void> {
   const { behavior, body } = record;
-  if (record.path.split("?")[0]!.endsWith("/embeddings") && behavior.kind !== "status") return json(res, 200, embeddings(body, name));
+  if (record.path.split("?")[0]!.endsWith("/embeddings") && behavior.kind !== "status") {
+    if (behavior.kind === "slow") await sleep(behavior.delayMs);
+    if (res.destroyed) return;
+    return json(res, 200, embeddings(body, name));
+  }
   const stream = body.stream === true;
   const model = body.model ?? `${name}-model`;
   const content = ("content" in behavior && behavior.content) || `Hello from ${name}.`;

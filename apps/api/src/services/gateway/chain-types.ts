@@ -98,6 +98,8 @@ export interface EmbedChainResult extends EmbeddingResult {
 export interface ProviderCallRecord {
   provider: TProviderId;
   model: string;
+  /** The route whose prices the call is billed at (undefined: no price applies). */
+  pricedAs?: string | undefined;
   mode: "complete" | "stream" | "embed";
   outcome: TAttemptOutcome;
   latencyMs: number;

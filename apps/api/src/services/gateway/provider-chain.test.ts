@@ -124,13 +124,27 @@ describe("non-stream fallback", () => {
     expect(result.attempts.map((a) => a.outcome)).toEqual(["http_error", "http_error", "success"]);
   });
 
-  it("rejects a reply the caller cannot accept and asks the next provider", async () => {
-    const { chain } = setup();
+  it("rejects a reply the caller cannot accept and asks the next provider; the refused reply's tokens are booked", async () => {
+    const { chain, records } = setup();
     beta.enqueue({ kind: "ok", content: "not json" });
     openai.enqueue({ kind: "ok", content: '{"questions":["Which one?"]}' });
     const result = await chain.complete(request({ accept: (c) => c.startsWith("{") }));
     expect(result.provider).toBe("openai");
     expect(result.attempts[0]).toMatchObject({ provider: "beta", outcome: "malformed" });
+    // The upstream answered and bills it: what it reported is on the call's record.
+    expect(records[0]).toMatchObject({ provider: "beta", outcome: "malformed", promptTokens: 7, completionTokens: 2 });
+  });
+
+  it("an empty reply moves on, and its prompt tokens are booked", async () => {
+    const { chain, records } = setup();
+    const empty = { id: "c", object: "chat.completion", model: "m", choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: null }], usage: { prompt_tokens: 9, completion_tokens: 0 } };
+    beta.enqueue({ kind: "status", status: 200, body: JSON.stringify(empty) });
+    expect((await chain.complete(request())).provider).toBe("openai");
+    expect(records[0]).toMatchObject({ provider: "beta", outcome: "malformed", promptTokens: 9, completionTokens: 0 });
+    // A failure with no answer (an HTTP error) reports no tokens: nothing to bill.
+    beta.enqueue({ kind: "status", status: 500 });
+    await chain.complete(request());
+    expect(records.at(-2)).toMatchObject({ provider: "beta", outcome: "http_error", promptTokens: undefined, completionTokens: undefined });
   });
 
   it("replies the caller cannot accept are not held against the provider's circuit", async () => {
@@ -223,6 +237,29 @@ describe("stream fallback", () => {
     expect((error?.abortReason as Error).message).toBe("client left");
     await beta.waitForAbort(0);
     expect(openai.requests).toHaveLength(0);
+  });
+});
+
+describe("embeddings", () => {
+  const embedRequest = { model: "text-embedding-3-small", body: { input: "hello" }, signal: new AbortController().signal };
+
+  it("moves on after a failure, as chat does", async () => {
+    const { chain } = setup();
+    beta.enqueue({ kind: "status", status: 503 });
+    const result = await chain.embed(embedRequest);
+    expect(result.provider).toBe("openai");
+    expect(result.attempts.map((a) => [a.provider, a.outcome])).toEqual([
+      ["beta", "http_error"],
+      ["openai", "success"],
+    ]);
+  });
+
+  it("a provider's own timeout bounds its embeddings call too", async () => {
+    const { chain } = setup({ betaTimeoutMs: 300 });
+    beta.enqueue({ kind: "slow", delayMs: 5_000 });
+    const result = await chain.embed(embedRequest);
+    expect(result.provider).toBe("openai");
+    expect(result.attempts[0]).toMatchObject({ provider: "beta", outcome: "timeout", error: "no answer within 300 ms" });
   });
 });
 

@@ -8,7 +8,8 @@
 import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
-import { ProviderError, type ChatProvider, type ChoiceChunk, type ProviderChunk, type ProviderCompletion, type ProviderUsage } from "../../providers/types.ts";
+import { ProviderError, type ChatProvider } from "../../providers/types.ts";
+import { absorb, cachedTokensOf, completionHasOutput, newStreamState, usageOf } from "./answer-output.ts";
 import { CallAbort, ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
@@ -21,7 +22,7 @@ import {
   type ProviderCallRecord,
 } from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
-import type { RequestScope } from "../../infra/request-scope.ts";
+import { callEnded, callStarted, type RequestScope } from "../../infra/request-scope.ts";
 
 export interface ProviderChainDeps {
   registry: ProviderRegistry;
@@ -53,7 +54,28 @@ export interface ProviderChain {
   rateLimitedUntil(id: TProviderId): number | null;
 }
 
+/** One upstream call in flight (startCall). */
+interface UpstreamCall {
+  controller: CallAbort;
+  /** performance.now() when the call started: its latency is measured from here. */
+  t0: number;
+  stopTimer(): void;
+  release(): void;
+}
+
 const roundMs = (ms: number) => Math.max(0, Math.round(ms));
+
+/** A provider the chain may try: with which upstream model, billed at which route's prices. */
+interface Candidate {
+  p: ChatProvider;
+  model: string;
+  pricedAs: string | undefined;
+}
+
+/** A candidate being called; `fallback`: something before it failed or was skipped. */
+interface Called extends Candidate {
+  fallback: boolean;
+}
 
 export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   const now = deps.now ?? Date.now;
@@ -96,21 +118,26 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     return out;
   }
 
+  /** A provider asked outside any route: billed at what that upstream model costs elsewhere. */
+  const unrouted = (p: ChatProvider, model: string, orDefault = true): Candidate => ({ p, model, pricedAs: deps.registry.pricedAs(p.id, model, orDefault) });
+
   /**
    * Who to try, with which upstream model: the pinned provider alone; the route named by
    * `model` when one exists; otherwise the `auto` route, with `model` (if any) overriding
    * each provider's own.
    */
-  function candidates(request: ChainRequest): Array<{ p: ChatProvider; model: string }> {
+  function candidates(request: ChainRequest): Candidate[] {
     const { registry } = deps;
     if (request.pinned) {
       const p = registry.get(request.pinned);
-      return p ? [{ p, model: modelFor(p, request.model) }] : [];
+      return p ? [unrouted(p, modelFor(p, request.model))] : [];
     }
     const named = request.model !== undefined ? registry.route(request.model) : undefined;
-    if (named) return ordered(named.targets).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel) }));
+    if (named) return ordered(named.targets).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel), pricedAs: t.pricedAs }));
     const auto = registry.route(AUTO_MODEL)?.targets ?? [];
-    return ordered(auto).map((t) => ({ p: t.provider, model: modelFor(t.provider, request.model ?? t.upstreamModel) }));
+    if (request.model === undefined) return ordered(auto).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel), pricedAs: t.pricedAs }));
+    const asked = request.model;
+    return ordered(auto).map((t) => unrouted(t.provider, modelFor(t.provider, asked)));
   }
 
   /** Why a provider is skipped, or null to call it. Acquires the half-open probe slot. */
@@ -120,9 +147,16 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     return deps.breaker.tryAcquire(id) ? null : "skipped_circuit_open";
   }
 
-  /** The call's own controller: follows the request (its caller, its stop), and the provider's emergency stop. */
-  function callController(p: ChatProvider, request: { signal: AbortSignal }, end: RequestEnd): { controller: CallAbort; unlink: () => void } {
+  /**
+   * One upstream call's start: its own controller (following the caller's signal, the
+   * request's end and the provider's emergency stop), its timer, and the clock its latency
+   * is measured from. `release` stops the timer and drops the links; a stream calls
+   * `stopTimer` alone once the first token is in, and `release` when it ends.
+   */
+  function startCall(p: ChatProvider, request: { signal: AbortSignal; scope?: RequestScope | undefined }, end: RequestEnd, timeout: ChainTimeout): UpstreamCall {
     const controller = new CallAbort();
+    // The request's record waits for this call's (a client that left ends the response first).
+    callStarted(request.scope);
     const { signal } = request;
     const onCallerAbort = () => controller.abort(signal.reason);
     const listens = signal !== NEVER_ABORTED && !signal.aborted;
@@ -130,17 +164,27 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     else if (listens) signal.addEventListener("abort", onCallerAbort, { once: true });
     end.follow(controller);
     const offStop = deps.onProviderStop?.(p.id, (reason) => controller.abort(reason));
+    const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
+    const stopTimer = () => clearTimeout(timer);
+    let released = false;
     return {
       controller,
-      unlink: () => {
+      t0: performance.now(),
+      stopTimer,
+      // After the call is booked: the request's scope may end on it.
+      release: () => {
+        if (released) return;
+        released = true;
+        stopTimer();
         if (listens) signal.removeEventListener("abort", onCallerAbort);
         offStop?.();
+        callEnded(request.scope);
       },
     };
   }
 
-  /** The timer of one call: the chain's timeout, or the caller's shorter deadline. */
-  function callTimeout(p: ChatProvider, request: ChainRequest, phase: "call" | "first_token"): ChainTimeout {
+  /** The timer of one call: the provider's own timeout (the chain's by default), or the caller's shorter deadline. */
+  function callTimeout(p: ChatProvider, request: { timeoutMs?: number | undefined }, phase: "call" | "first_token"): ChainTimeout {
     const own = request.timeoutMs;
     const limit = p.timeoutMs ?? deps.timeoutMs;
     return own !== undefined && own < limit ? new ChainTimeout(phase, own, true) : new ChainTimeout(phase, limit);
@@ -156,30 +200,37 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     }
   }
 
-  /** Books a failed call: breaker, 429 cooldown, metrics record, attempt entry. */
-  function fail(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, latencyMs: number, fallback: boolean, scope: RequestScope | undefined): TChatAttempt {
+  /**
+   * Books a failed call: breaker, 429 cooldown, metrics record, attempt entry. `used`: what the
+   * upstream bills for it — a stream that broke after its first token, a refused reply.
+   */
+  function fail(c: Called, mode: ProviderCallRecord["mode"], f: CallFailure, latencyMs: number, scope: RequestScope | undefined, used?: TChatUsage): TChatAttempt {
+    const { p, model, fallback } = c;
     if (f.countsForCircuit) deps.breaker.recordFailure(p.id);
     else deps.breaker.release(p.id);
     if (f.outcome === "rate_limited" && f.retryAfterMs) cooldownUntil.set(p.id, now() + f.retryAfterMs);
-    emit({ provider: p.id, model, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: undefined, completionTokens: undefined, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now(), scope });
+    emit({ provider: p.id, model, pricedAs: c.pricedAs, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: used?.promptTokens, completionTokens: used?.completionTokens, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now(), scope });
     return { provider: p.id, model, outcome: f.outcome, latencyMs, ...(f.status !== undefined ? { status: f.status } : {}), error: f.message };
   }
 
   /**
-   * Books a call that failed before anything reached the client, then stops the chain where
-   * falling over to the next provider would be wrong: the caller is gone, or the request
-   * itself was refused. Otherwise returns, and the chain tries the next provider.
+   * Books a call that failed before anything reached the client (`used`: what a reply the
+   * chain refused had cost), then stops the chain where falling over to the next provider
+   * would be wrong: the caller is gone, or the request itself was refused. Otherwise returns,
+   * and the chain tries the next provider.
    */
-  function failBeforeOutput(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], f: CallFailure, t0: number, fallback: boolean, scope: RequestScope | undefined, attempts: TChatAttempt[], end: RequestEnd): void {
-    attempts.push(fail(p, model, mode, f, roundMs(performance.now() - t0), fallback, scope));
+  function failBeforeOutput(c: Called, mode: ProviderCallRecord["mode"], f: CallFailure, t0: number, scope: RequestScope | undefined, attempts: TChatAttempt[], end: RequestEnd, used?: TChatUsage): void {
+    attempts.push(fail(c, mode, f, roundMs(performance.now() - t0), scope, used));
     if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
-    if (f.rejection) throw new ChainError("rejected", `${p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+    if (f.rejection) throw new ChainError("rejected", `${c.p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
   }
 
-  function succeed(p: ChatProvider, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, fallback: boolean, scope: RequestScope | undefined, details?: Record<string, unknown>): TChatAttempt {
+  /** `model`: the one the upstream says answered (may name a dated version of the one asked for). */
+  function succeed(c: Called, model: string, mode: ProviderCallRecord["mode"], usage: TChatUsage, latencyMs: number, ttftMs: number | undefined, scope: RequestScope | undefined, details?: Record<string, unknown>): TChatAttempt {
+    const { p, fallback } = c;
     deps.breaker.recordSuccess(p.id);
     cooldownUntil.delete(p.id);
-    emit({ provider: p.id, model, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: cachedTokensOf(details), fallback, status: undefined, error: undefined, at: now(), scope });
+    emit({ provider: p.id, model, pricedAs: c.pricedAs, mode, outcome: "success", latencyMs, ttftMs, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: cachedTokensOf(details), fallback, status: undefined, error: undefined, at: now(), scope });
     return { provider: p.id, model, outcome: "success", latencyMs };
   }
 
@@ -188,14 +239,14 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
    * booked as attempts on the way, so `fallback` is true once anything before failed or was
    * skipped.
    */
-  function* callable(request: ChainRequest, attempts: TChatAttempt[]): Generator<{ p: ChatProvider; model: string; fallback: boolean }> {
-    for (const { p, model } of candidates(request)) {
+  function* callable(targets: Iterable<Candidate>, attempts: TChatAttempt[]): Generator<Called> {
+    for (const { p, model, pricedAs } of targets) {
       const skip = skipOf(p.id);
       if (skip) {
         attempts.push({ provider: p.id, model, outcome: skip, latencyMs: 0 });
         continue;
       }
-      yield { p, model, fallback: attempts.length > 0 };
+      yield { p, model, pricedAs, fallback: attempts.length > 0 };
     }
   }
 
@@ -209,18 +260,17 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     try {
       const attempts: TChatAttempt[] = [];
       const started = performance.now();
-      for (const { p, model, fallback } of callable(request, attempts)) {
-        const { controller, unlink } = callController(p, request, end);
-        const timeout = callTimeout(p, request, "call");
-        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-        const t0 = performance.now();
+      for (const called of callable(candidates(request), attempts)) {
+        const { p, model } = called;
+        const call = startCall(p, request, end, callTimeout(p, request, "call"));
+        let reply: Awaited<ReturnType<ChatProvider["complete"]>> | undefined;
         try {
-          const result = await p.complete({ ...request, model, signal: controller.signal });
+          const result = (reply = await p.complete({ ...request, model, signal: call.controller.signal }));
           if (!completionHasOutput(result)) throw new ProviderError("malformed", "upstream answered with an empty reply");
           if (request.accept && !request.accept(result.content)) throw new ReplyNotAccepted();
           const usage = usageOf(result.usage, request, result.content);
-          const latencyMs = roundMs(performance.now() - t0);
-          attempts.push(succeed(p, result.model, "complete", usage, latencyMs, undefined, fallback, request.scope, result.usage?.details));
+          const latencyMs = roundMs(performance.now() - call.t0);
+          attempts.push(succeed(called, result.model, "complete", usage, latencyMs, undefined, request.scope, result.usage?.details));
           return {
             content: result.content,
             finishReason: result.finishReason,
@@ -234,11 +284,11 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
             attempts,
           };
         } catch (error) {
-          const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          failBeforeOutput(p, model, "complete", f, t0, fallback, request.scope, attempts, end);
+          const f = classifyFailure(error, call.controller.signal, end.gone, false, request.passthrough !== undefined);
+          // A reply refused here (empty, not what the caller accepts) was still answered, and billed.
+          failBeforeOutput(called, "complete", f, call.t0, request.scope, attempts, end, reply && usageOf(reply.usage, request, reply.content));
         } finally {
-          clearTimeout(timer);
-          unlink();
+          call.release();
         }
       }
       throw exhausted(attempts);
@@ -253,11 +303,11 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     try {
       const attempts: TChatAttempt[] = [];
       const started = performance.now();
-      for (const { p, model, fallback } of callable(request, attempts)) {
-        const { controller, unlink } = callController(p, request, end);
-        const t0 = performance.now();
-        const firstToken = callTimeout(p, request, "first_token");
-        const firstTokenTimer = setTimeout(() => controller.abort(firstToken), firstToken.ms);
+      for (const called of callable(candidates(request), attempts)) {
+        const { p, model } = called;
+        // The call's timer runs until the first token; after it, the idle timer below.
+        const call = startCall(p, request, end, callTimeout(p, request, "first_token"));
+        const { controller, t0 } = call;
         const upstream = p.stream({ ...request, model, signal: controller.signal })[Symbol.asyncIterator]();
         const state = newStreamState();
         // Pieces before the first real output (the role chunk) wait: until then the call may
@@ -271,11 +321,15 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           }
         } catch (error) {
           const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
-          unlink();
-          failBeforeOutput(p, model, "stream", f, t0, fallback, request.scope, attempts, end);
+          try {
+            // An upstream that finished without content may still have reported what it billed.
+            failBeforeOutput(called, "stream", f, t0, request.scope, attempts, end, state.reported && usageOf(state.reported, request, state.content));
+          } finally {
+            call.release();
+          }
           continue;
         } finally {
-          clearTimeout(firstTokenTimer);
+          call.stopTimer();
         }
 
         // Committed: from here on this provider owns the answer.
@@ -286,7 +340,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         const idle = setTimeout(() => {
           if (awaitingUpstream) controller.abort(new ChainTimeout("idle", deps.idleTimeoutMs));
         }, deps.idleTimeoutMs);
-        const partial = () => ({ content: state.content, provider: p.id, model, usage: usageOf(state.reported, request, state.content), latencyMs: roundMs(performance.now() - started) });
+        const used = () => usageOf(state.reported, request, state.content);
+        const partial = () => ({ content: state.content, provider: p.id, model, usage: used(), latencyMs: roundMs(performance.now() - started) });
         try {
           yield { type: "start", provider: p.id, model };
           // Plain loops rather than yield* over arrays: an async generator's yield* wraps a
@@ -302,7 +357,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           }
           if (!state.finished) throw new ProviderError("connection_error", "upstream stream ended before the answer finished");
           const usage = usageOf(state.reported, request, state.content);
-          attempts.push(succeed(p, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, fallback, request.scope, state.reported?.details));
+          attempts.push(succeed(called, model, "stream", usage, roundMs(performance.now() - t0), ttftMs, request.scope, state.reported?.details));
           settled = true;
           yield {
             type: "done",
@@ -319,7 +374,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         } catch (error) {
           settled = true;
           const f = classifyFailure(error, controller.signal, end.gone, true);
-          attempts.push(fail(p, model, "stream", f, roundMs(performance.now() - t0), fallback, request.scope));
+          attempts.push(fail(called, "stream", f, roundMs(performance.now() - t0), request.scope, used()));
           const kind = f.outcome === "idle_timeout" ? "idle_timeout" : f.outcome === "aborted" ? "aborted" : "interrupted";
           throw new ChainError(kind, `${p.id} stream broke after the first token: ${f.message}`, {
             attempts,
@@ -331,9 +386,10 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           if (!settled) {
             // The consumer stopped pulling (client gone): stop the upstream call too.
             controller.abort(new Error("consumer stopped reading"));
-            fail(p, model, "stream", { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined }, roundMs(performance.now() - t0), fallback, request.scope);
+            const stopped = { outcome: "aborted", message: "consumer stopped reading", countsForCircuit: false, status: undefined, retryAfterMs: undefined } as const;
+            fail(called, "stream", stopped, roundMs(performance.now() - t0), request.scope, used());
           }
-          unlink();
+          call.release();
           void upstream.return?.(undefined)?.catch(() => {});
         }
         return;
@@ -350,31 +406,22 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       const attempts: TChatAttempt[] = [];
       const started = performance.now();
       const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
-      const candidates = request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain();
-      const offering = candidates.filter((p) => p.embed !== undefined);
-      for (const p of offering) {
-        const skip = skipOf(p.id);
-        if (skip) {
-          attempts.push({ provider: p.id, model: request.model, outcome: skip, latencyMs: 0 });
-          continue;
-        }
-        const fallback = attempts.length > 0;
-        const { controller, unlink } = callController(p, request, end);
-        const timeout = new ChainTimeout("call", deps.timeoutMs);
-        const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
-        const t0 = performance.now();
+      const offering = (request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain()).filter((p) => p.embed !== undefined);
+      // Never at `auto`'s prices: those are a chat model's.
+      for (const called of callable(offering.map((p) => unrouted(p, request.model, false)), attempts)) {
+        const { p, model } = called;
+        const call = startCall(p, request, end, callTimeout(p, {}, "call"));
         try {
-          const result = await p.embed!({ model: request.model, body: request.body, signal: controller.signal });
-          const latencyMs = roundMs(performance.now() - t0);
+          const result = await p.embed!({ model, body: request.body, signal: call.controller.signal });
+          const latencyMs = roundMs(performance.now() - call.t0);
           const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
-          attempts.push(succeed(p, result.model, "embed", usage, latencyMs, undefined, fallback, request.scope));
+          attempts.push(succeed(called, result.model, "embed", usage, latencyMs, undefined, request.scope));
           return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
         } catch (error) {
-          const f = classifyFailure(error, controller.signal, end.gone, false, true);
-          failBeforeOutput(p, request.model, "embed", f, t0, fallback, request.scope, attempts, end);
+          const f = classifyFailure(error, call.controller.signal, end.gone, false, true);
+          failBeforeOutput(called, "embed", f, call.t0, request.scope, attempts, end);
         } finally {
-          clearTimeout(timer);
-          unlink();
+          call.release();
         }
       }
       if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
@@ -397,93 +444,4 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       return until !== undefined && until > now() ? until : null;
     },
   };
-}
-
-interface StreamState {
-  /** Choice 0's text so far. */
-  content: string;
-  /** Choice 0's finish reason, once sent. */
-  finishReason: string | undefined;
-  /** Some choice finished: a stream closing without that was cut. */
-  finished: boolean;
-  /** Something a client would see arrived (text, a tool call, a refusal, a telling finish). */
-  output: boolean;
-  reported: ProviderUsage | undefined;
-  systemFingerprint: string | null | undefined;
-}
-
-const newStreamState = (): StreamState => ({ content: "", finishReason: undefined, finished: false, output: false, reported: undefined, systemFingerprint: undefined });
-
-/** Delta fields that are bookkeeping, not output. */
-const NON_OUTPUT_FIELDS = new Set(["role", "content", "refusal", "tool_calls"]);
-
-const filled = (v: unknown) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0);
-
-/** Whether a choice piece carries output: text, a refusal, a tool call, or any other field (reasoning…). */
-function carriesOutput(delta: ChoiceChunk["delta"]): boolean {
-  if (filled(delta.content) || filled(delta.refusal) || filled(delta.tool_calls)) return true;
-  return Object.keys(delta).some((k) => !NON_OUTPUT_FIELDS.has(k) && filled(delta[k]));
-}
-
-/**
- * A finish other than "stop" is an answer even with no text (length, content_filter,
- * tool_calls): the client must learn it. "stop" with nothing before it is an empty reply.
- */
-const tellingFinish = (reason: string | null | undefined) => typeof reason === "string" && reason !== "stop";
-
-/** A provider chunk as chain events; updates the stream's state. */
-function absorb(chunk: ProviderChunk, s: StreamState): ChainEvent[] {
-  switch (chunk.type) {
-    case "usage":
-      s.reported = chunk.usage;
-      return [];
-    case "delta":
-      if (chunk.text.length === 0) return [];
-      s.content += chunk.text;
-      s.output = true;
-      return [{ type: "choice", choice: { index: 0, delta: { content: chunk.text }, finish_reason: null } }, { type: "delta", text: chunk.text }];
-    case "finish":
-      s.finished = true;
-      s.finishReason = chunk.reason;
-      if (tellingFinish(chunk.reason)) s.output = true;
-      return [{ type: "choice", choice: { index: 0, delta: {}, finish_reason: chunk.reason } }];
-    case "choice": {
-      const { choice } = chunk;
-      if (chunk.systemFingerprint !== undefined && chunk.systemFingerprint !== null) s.systemFingerprint = chunk.systemFingerprint;
-      const events: ChainEvent[] = [{ type: "choice", choice, systemFingerprint: chunk.systemFingerprint }];
-      if (choice.finish_reason) {
-        s.finished = true;
-        if (choice.index === 0) s.finishReason = choice.finish_reason;
-        if (tellingFinish(choice.finish_reason)) s.output = true;
-      }
-      if (carriesOutput(choice.delta)) s.output = true;
-      const text = choice.delta.content;
-      if (choice.index === 0 && typeof text === "string" && text.length > 0) {
-        s.content += text;
-        events.push({ type: "delta", text });
-      }
-      return events;
-    }
-  }
-}
-
-/** A whole answer is empty when no choice has text, a tool call, a refusal or a telling finish. */
-function completionHasOutput(result: ProviderCompletion): boolean {
-  if (result.content.length > 0 || tellingFinish(result.finishReason)) return true;
-  return (result.choices ?? []).some((c) => tellingFinish(c.finish_reason) || carriesOutput(c.message));
-}
-
-/** Upstream usage when reported; otherwise an estimate (≈4 characters per token). */
-function usageOf(reported: ProviderUsage | undefined, request: ChainRequest, content: string): TChatUsage {
-  const promptTokens = reported?.promptTokens ?? Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
-  const completionTokens = reported?.completionTokens ?? Math.ceil(content.length / 4);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
-}
-
-/** Cached prompt tokens as OpenAI reports them (Anthropic's cache reads are translated to the same place). */
-function cachedTokensOf(details: Record<string, unknown> | undefined): number | undefined {
-  const prompt = details?.prompt_tokens_details;
-  if (!prompt || typeof prompt !== "object") return undefined;
-  const cached = (prompt as { cached_tokens?: unknown }).cached_tokens;
-  return typeof cached === "number" && Number.isFinite(cached) && cached >= 0 ? cached : undefined;
 }

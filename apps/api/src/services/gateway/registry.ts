@@ -16,6 +16,8 @@ export interface LiveTarget {
   upstreamModel: string;
   /** Share of traffic among healthy weighted targets; null = fallback only. */
   weight: number | null;
+  /** The route whose prices a call to this target is billed at (see `pricedAs`). */
+  pricedAs: string | undefined;
 }
 
 export interface LiveRoute {
@@ -40,6 +42,14 @@ export interface ProviderRegistry {
   routes(): LiveRoute[];
   /** A model's price (USD per million tokens), or null when the model has none set. Synchronous, no I/O. */
   priceOf(model: string): ModelPrice | null;
+  /**
+   * The priced route a call made outside any route (pinned to a provider, or with the client's
+   * own model name) is billed at: the dearest priced route that sends `provider` this upstream
+   * model, else a priced route named after the model, else `auto` (the default price) when it
+   * is priced and `orDefault` (not for embeddings: `auto` holds chat prices); undefined when
+   * none of these is.
+   */
+  pricedAs(provider: TProviderId, upstreamModel: string, orDefault?: boolean): string | undefined;
   /** The snapshot as loaded (secrets included: for the gateway's own use only). */
   snapshot(): GatewaySnapshot;
   /** Swaps in a newer configuration; an older or equal version is ignored. Returns whether it applied. */
@@ -52,6 +62,18 @@ interface Built {
   all: ChatProvider[];
   chain: ChatProvider[];
   routes: Map<string, LiveRoute>;
+  /** "provider\0upstream model" → the dearest priced route with that target. */
+  pricedTargets: Map<string, string>;
+}
+
+const targetKey = (provider: string, upstreamModel: string) => `${provider}\0${upstreamModel}`;
+
+/** What a million tokens in and a million out cost: how two prices of one target are ranked. */
+const weightOf = (p: ModelPrice) => p.inputPerMTok + p.outputPerMTok;
+
+function pricedAsIn(built: Pick<Built, "routes" | "pricedTargets">, provider: string, upstreamModel: string, orDefault = true): string | undefined {
+  const named = (name: string) => (built.routes.get(name)?.price ? name : undefined);
+  return built.pricedTargets.get(targetKey(provider, upstreamModel)) ?? named(upstreamModel) ?? (orDefault ? named(AUTO_MODEL) : undefined);
 }
 
 const settingsKey = (p: ProviderConfig) =>
@@ -82,17 +104,35 @@ export function createLiveRegistry(
       byName.set(config.name, provider);
     }
     made = nextMade;
-    const routes = new Map<string, LiveRoute>();
+    // Two priced routes sending one provider the same model: the dearer one bills calls made
+    // outside them (a budget errs on the side of spending less).
+    const pricedTargets = new Map<string, string>();
+    const priceOfTarget = new Map<string, number>();
     for (const r of snapshot.routes) {
-      const targets = r.targets.flatMap((t) => {
+      const price = priceOfRoute(r);
+      if (!price) continue;
+      for (const t of r.targets) {
+        const key = targetKey(t.provider, t.upstreamModel);
+        if ((priceOfTarget.get(key) ?? -1) >= weightOf(price)) continue;
+        pricedTargets.set(key, r.name);
+        priceOfTarget.set(key, weightOf(price));
+      }
+    }
+    const routes = new Map<string, LiveRoute>();
+    for (const r of snapshot.routes) routes.set(r.name, { name: r.name, targets: [], price: priceOfRoute(r) });
+    // A call through a route is billed at that route's prices; through a route without
+    // prices, at what the same upstream model costs elsewhere (as if called directly).
+    for (const r of snapshot.routes) {
+      const route = routes.get(r.name)!;
+      route.targets = r.targets.flatMap((t) => {
         const provider = byName.get(t.provider);
-        return provider ? [{ provider, upstreamModel: t.upstreamModel, weight: t.weight }] : [];
+        const pricedAs = route.price ? r.name : pricedAsIn({ routes, pricedTargets }, t.provider, t.upstreamModel);
+        return provider ? [{ provider, upstreamModel: t.upstreamModel, weight: t.weight, pricedAs }] : [];
       });
-      routes.set(r.name, { name: r.name, targets, price: priceOfRoute(r) });
     }
     const chain = [...new Set((routes.get(AUTO_MODEL)?.targets ?? []).map((t) => t.provider))];
     const all = [...chain, ...[...byName.values()].filter((p) => !chain.includes(p))];
-    return { snapshot, byName, all, chain, routes };
+    return { snapshot, byName, all, chain, routes, pricedTargets };
   }
 
   let current = build(initial);
@@ -110,6 +150,7 @@ export function createLiveRegistry(
     route: (name) => current.routes.get(name),
     routes: () => [...current.routes.values()],
     priceOf: (model) => current.routes.get(model)?.price ?? null,
+    pricedAs: (provider, upstreamModel, orDefault) => pricedAsIn(current, provider, upstreamModel, orDefault),
     snapshot: () => current.snapshot,
     apply(snapshot) {
       if (snapshot.version <= current.snapshot.version) return false;

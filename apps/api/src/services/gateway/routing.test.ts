@@ -74,4 +74,42 @@ describe("weighted routes", () => {
     // Unchanged providers keep their objects (and connections).
     expect(registry.get("t1")).toBe(before);
   });
+
+  it("bills a call at its route's prices, else at the priced route that sends that provider that model", () => {
+    const unpriced = (name: string, targets: Array<[string, number | null]>) => ({ ...route(name, targets), inputPricePerMTok: null });
+    const registry = createLiveRegistry(
+      {
+        version: 1,
+        providers: ["t1", "t2", "t3"].map(provider),
+        routes: [unpriced("auto", [["t1", null], ["t2", null]]), route("gold", [["t1", null]]), route("t3-m", [["t3", null]])],
+      },
+      { make: (c) => createTemplateProvider({ id: c.name }) },
+    );
+    expect(registry.route("gold")!.targets.map((t) => t.pricedAs)).toEqual(["gold"]);
+    // `auto` has no prices: its t1 target costs what t1's model costs through `gold`; t2's, nothing.
+    expect(registry.route("auto")!.targets.map((t) => t.pricedAs)).toEqual(["gold", undefined]);
+    // Outside any route (a pinned provider, a client's own model name).
+    expect(registry.pricedAs("t1", "t1-m")).toBe("gold");
+    expect(registry.pricedAs("t3", "t3-m")).toBe("t3-m");
+    expect(registry.pricedAs("t2", "t3-m")).toBe("t3-m");
+    expect(registry.pricedAs("t2", "t2-m")).toBeUndefined();
+  });
+
+  it("of two priced routes with one target, the dearer bills calls outside them; a priced `auto` is the default", () => {
+    const priced = (name: string, targets: Array<[string, number | null]>, input: number) => ({ ...route(name, targets), inputPricePerMTok: input });
+    const registry = createLiveRegistry(
+      {
+        version: 1,
+        providers: ["t1", "t2"].map(provider),
+        routes: [priced("auto", [["t2", null]], 0.5), priced("bronze", [["t1", null]], 1), priced("gold", [["t1", null]], 9), priced("tin", [["t1", null]], 2)],
+      },
+      { make: (c) => createTemplateProvider({ id: c.name }) },
+    );
+    expect(registry.pricedAs("t1", "t1-m")).toBe("gold");
+    // Through a route, that route's own prices, whichever is dearer.
+    expect(registry.route("bronze")!.targets[0]!.pricedAs).toBe("bronze");
+    // A model no route prices: the default — except for embeddings (auto's prices are a chat model's).
+    expect(registry.pricedAs("t1", "some-other-model")).toBe("auto");
+    expect(registry.pricedAs("t1", "some-other-model", false)).toBeUndefined();
+  });
 });

@@ -37,8 +37,6 @@ export interface RequestRecorderDeps {
   writer: LogWriter;
   prices: PriceLookup;
   storeBodies: boolean;
-  /** Told the cost of every request by a known caller (key and user budgets). */
-  onCost?: (who: { keyId: string | undefined; userId: string | undefined }, costUsd: number) => void;
 }
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
@@ -47,18 +45,23 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
   return function record(r: FinishedRequest): number {
     const answered = r.calls.filter((c) => c.outcome === "success");
     const last = answered.at(-1) ?? r.calls.at(-1);
+    // What the providers bill: every answer, what a stream that broke after its first token
+    // had already produced (the client got that much; the provider charges it), and a reply
+    // the gateway refused (empty, or not what the caller accepts) and fell over from.
+    const billed = r.calls.filter((c) => c.outcome === "success" || (c.promptTokens ?? 0) + (c.completionTokens ?? 0) > 0);
     let prompt = 0;
     let completion = 0;
     let cached = 0;
     let cost = 0;
-    for (const c of answered) {
+    for (const c of billed) {
       const p = c.promptTokens ?? 0;
       const o = c.completionTokens ?? 0;
       const k = c.cachedTokens ?? 0;
       prompt += p;
       completion += o;
       cached += k;
-      cost += costUsd((r.model ? deps.prices(r.model) : undefined) ?? (c.model ? deps.prices(c.model) : undefined), { prompt: p, completion: o, cached: k });
+      // Each call at its own route's prices: a tRPC batch or a consensus run calls several.
+      cost += costUsd(c.pricedAs === undefined ? undefined : deps.prices(c.pricedAs), { prompt: p, completion: o, cached: k });
     }
     const attempts: TLogAttempt[] = r.calls.map((c) => ({
       provider: c.provider,
@@ -96,7 +99,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       requestBody: body(r.requestBody),
       responseBody: body(r.responseBody),
     });
-    if ((r.keyId || r.userId) && cost > 0) deps.onCost?.({ keyId: r.keyId, userId: r.userId }, cost);
+    // The caller's budgets are charged by the request scope's end (scope-log.ts), with this cost.
     return cost;
   };
 }
