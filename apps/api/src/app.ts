@@ -33,7 +33,7 @@ import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createSsoService } from "./services/auth/sso-service.ts";
 import { AppError } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
-import { createKeys } from "./services/keys/index.ts";
+import { createKeys, createLoggedSpend } from "./services/keys/index.ts";
 import { createRequestLog } from "./services/request-log/index.ts";
 
 const VERSION: string = JSON.parse(readFileSync(apiManifestPath, "utf8")).version;
@@ -145,10 +145,12 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     loginLimits: { perAccount: env.LOGIN_RATE_LIMIT_PER_MIN, perIp: env.LOGIN_IP_RATE_LIMIT_PER_MIN },
     refreshGraceMs: opts.auth?.refreshGraceMs,
   });
+  const loggedSpend = createLoggedSpend(db.prisma);
   const keys = createKeys({
     prisma: db.prisma,
     coordination,
     owners: directory,
+    logged: loggedSpend,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
   });
   const sso = createSsoService({
@@ -161,7 +163,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   // Running streams end with the session or key that authorized them, on every instance:
   // the stores above hear of each revocation and change, and announce it.
   const credentials = createCredentialWatch({ sessions: revocations, users: directory, keys, log: authWarn });
-  const users = createUsersService({ prisma: db.prisma, auth, passwords, onAccessChanged: (userId) => keys.userChanged(userId) });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, spend: loggedSpend, onAccessChanged: (userId) => keys.userChanged(userId) });
   try {
     await revocations.start();
     await directory.start();
@@ -318,7 +320,6 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       const p = providers.priceOf(model);
       return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
     },
-    onCost: (who, cost) => keys.recordSpend(who, cost),
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
   });

@@ -27,8 +27,8 @@ const REQUEST_DEADLINE_MS = 15_000;
 const PROPERTY_TIMEOUT_MS = LONG || RUNS > 0 ? 6 * 60 * 60_000 : 300_000;
 /** Streams are read this long (or until their first bytes), then closed by the client. */
 const STREAM_READ_MS = 1_500;
-/** Tables that change by design on any request (metrics flushes, the request log). */
-const VOLATILE_TABLES = new Set(["MetricBucket", "RequestLog", "_prisma_migrations"]);
+/** Tables that change by design on any request (metrics flushes, the request log and its pruned spend). */
+const VOLATILE_TABLES = new Set(["MetricBucket", "RequestLog", "PrunedSpend", "_prisma_migrations"]);
 
 type Role = "anon" | "user" | "root";
 interface Procedure {

@@ -21,6 +21,8 @@ export const ZUser = z.object({
   /** Spending cap over all the user's metered calls (null = none), per `budgetPeriod`. */
   budgetUsd: z.number().nullable(),
   budgetPeriod: z.enum(["day", "month", "total"]),
+  /** users.list only: what the user spent in their budget period so far (USD), as budgets count it. */
+  spendUsd: z.number().optional(),
 });
 export type TUser = z.infer<typeof ZUser>;
 

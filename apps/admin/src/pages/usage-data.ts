@@ -15,7 +15,7 @@ function procedureOptions<I, O>(path: Path, input: I, fn: (input: I) => Promise<
 }
 
 /** The key prefix that matches every input of a procedure. */
-export const procedureKey = (path: Path) => [path.split(".")];
+const procedureKey = (path: Path) => [path.split(".")];
 
 export const keysList = (input: TKeysListInput) => procedureOptions("keys.list", input, (i) => trpc.keys.list.query(i));
 export const logsList = (input: TLogsListInput) => procedureOptions("logs.list", input, (i) => trpc.logs.list.query(i));

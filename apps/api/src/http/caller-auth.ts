@@ -53,7 +53,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
   if (config.metered) {
-    const limit = await deps.keys.admit(user.id, key);
+    const limit = await deps.keys.admit(user.id, key, request.scope);
     if (limit) {
       void reply
         .header("x-ratelimit-limit-requests", String(limit.limit))

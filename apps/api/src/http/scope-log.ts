@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { AppDeps } from "../deps.ts";
-import { newScope, overheadMs, preUpstreamMs, type RequestScope } from "../infra/request-scope.ts";
+import { afterCalls, newScope, overheadMs, preUpstreamMs, settleBudgetHolds, type RequestScope } from "../infra/request-scope.ts";
 import type { Surface } from "../services/metrics/prometheus.ts";
 import { errorCodeOf } from "./error-map.ts";
 
@@ -51,8 +51,14 @@ export interface ScopeEnd {
 type EndDeps = Pick<AppDeps, "metrics" | "requestLog">;
 
 export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeEnd): void {
+  // The request lasted until its response closed, even when its record waits for a call.
+  const durationMs = performance.now() - scope.startedAt;
+  afterCalls(scope, () => recordEnd(deps, log, scope, end, durationMs));
+}
+
+function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeEnd, durationMs: number): void {
+  let costUsd = 0;
   try {
-    const durationMs = performance.now() - scope.startedAt;
     const { status } = end;
     const errorCode = status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode;
     deps.metrics.recordHttp(end.method, end.route, status, durationMs);
@@ -71,7 +77,7 @@ export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: 
     }
 
     // The request-log row (written in batches by the request log; nothing here waits).
-    if (isLogged(scope)) logRow(deps, scope, end, errorCode, durationMs);
+    if (isLogged(scope)) costUsd = logRow(deps, scope, end, errorCode, durationMs);
 
     const last = scope.calls.at(-1);
     const fields = {
@@ -91,6 +97,9 @@ export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: 
     else log.info(fields, "request");
   } catch (err) {
     log.error({ err }, "request telemetry failed");
+  } finally {
+    // Whatever failed above, the budgets this request held get their places back.
+    settleBudgetHolds(scope, costUsd);
   }
 }
 
@@ -130,10 +139,11 @@ export function endRefused(deps: EndDeps, log: LineLog, refused: Refused): void 
   });
 }
 
-function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: string | undefined, durationMs: number): void {
+/** Writes the request's row; returns its cost. */
+function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: string | undefined, durationMs: number): number {
   const { requestLog } = deps;
   const response = scope.responseBody;
-  requestLog.record({
+  return requestLog.record({
     requestId: scope.requestId,
     method: end.method,
     route: end.rowRoute ?? end.route,

@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
+  afterCalls,
+  callEnded,
+  callStarted,
+  holdUntilEnd,
   newScope,
   noteErrorCode,
   noteUpstreamCall,
   noteUser,
   overheadMs,
   preUpstreamMs,
+  settleBudgetHolds,
   unionLength,
   type RequestScope,
 } from "./request-scope.ts";
@@ -13,6 +18,40 @@ import {
 const call = (provider: string, outcome: string, start: number, end: number, fallback = false) => ({ provider, outcome, fallback, start, end });
 
 describe("request scope", () => {
+  it("a request's end waits for its upstream calls to be booked, and runs once", () => {
+    const ends: string[] = [];
+    const idle = newScope("r", true);
+    afterCalls(idle, () => ends.push("idle"));
+    expect(ends).toEqual(["idle"]);
+
+    // A client that left mid-stream: the response closed while two calls were still open.
+    const busy = newScope("s", true);
+    callStarted(busy);
+    callStarted(busy);
+    afterCalls(busy, () => ends.push("busy"));
+    callEnded(busy);
+    expect(ends).toEqual(["idle"]);
+    callEnded(busy);
+    expect(ends).toEqual(["idle", "busy"]);
+    callStarted(busy);
+    callEnded(busy);
+    expect(ends).toEqual(["idle", "busy"]);
+  });
+
+  it("a request's budget places are given back once, each budget charged the request's cost once however many calls it admitted", () => {
+    const released: Array<[string, number | undefined]> = [];
+    const hold = (subject: string) => ({ subject, release: (cost: number | undefined) => void released.push([subject, cost]) });
+    const scope = newScope("r", true);
+    // A tRPC batch: two calls under the same key and user budgets.
+    holdUntilEnd(scope, [hold("user:u"), hold("key:k")]);
+    holdUntilEnd(scope, [hold("user:u"), hold("key:k")]);
+    holdUntilEnd(scope, []);
+    settleBudgetHolds(scope, 0.25);
+    expect(released).toEqual([["user:u", 0.25], ["key:k", 0.25], ["user:u", 0], ["key:k", 0]]);
+    settleBudgetHolds(scope, 0.25);
+    expect(released).toHaveLength(4);
+  });
+
   it("counts overlapping upstream time once (parallel consensus calls)", () => {
     expect(unionLength([])).toBe(0);
     expect(unionLength([[0, 10], [5, 15], [20, 30], [29, 31], [40, 40]])).toBe(26);

@@ -21,6 +21,8 @@ export interface UpstreamCall {
   end: number;
   /** The upstream model, tokens and time to first token, when the call reported them (request log). */
   model?: string | undefined;
+  /** The route whose prices the call is billed at. */
+  pricedAs?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
   cachedTokens?: number | undefined;
@@ -53,6 +55,18 @@ export interface RequestScope {
   responseBody?: string | (() => string | undefined) | undefined;
   /** The rate limit this request was counted against, for x-ratelimit-* headers. */
   rateLimit: RateLimitNote | undefined;
+  /** The budgets this request holds a place in flight under (services/keys), until it ends. */
+  budgetHolds: BudgetHold[] | undefined;
+  /** Upstream calls started and not yet booked (see afterCalls). */
+  openCalls: number;
+  /** The request's end, waiting for its open calls (afterCalls). */
+  onCallsEnded: (() => void) | undefined;
+}
+
+/** A place in flight under a budget, given back with the request's cost (undefined: it never ran). */
+export interface BudgetHold {
+  readonly subject: string;
+  release(costUsd: number | undefined): void;
 }
 
 export interface RateLimitNote {
@@ -62,11 +76,68 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
 type Scope = RequestScope | undefined;
+
+/**
+ * How long a request's end waits for its upstream calls to be booked. They always end (the
+ * chain times every call, and a client that left aborts them); this only bounds a stream
+ * whose reader dropped it without ending it.
+ */
+export const CALLS_END_WAIT_MS = 10_000;
+
+export function callStarted(scope: Scope): void {
+  if (scope) scope.openCalls++;
+}
+
+export function callEnded(scope: Scope): void {
+  if (!scope) return;
+  scope.openCalls--;
+  if (scope.openCalls === 0) scope.onCallsEnded?.();
+}
+
+/**
+ * Runs `end` once the request's upstream calls are booked: at once, or — when the response
+ * closed first (the client left mid-stream; its call learns of it a moment later) — when the
+ * last one is, so the request's record and its cost include what that call produced.
+ */
+export function afterCalls(scope: RequestScope, end: () => void): void {
+  if (scope.openCalls <= 0) return end();
+  let ended = false;
+  const once = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(bound);
+    scope.onCallsEnded = undefined;
+    end();
+  };
+  const bound = setTimeout(once, CALLS_END_WAIT_MS);
+  bound.unref();
+  scope.onCallsEnded = once;
+}
+
+/** Keeps budget places until the request ends (a tRPC batch may add some per call). */
+export function holdUntilEnd(scope: RequestScope, holds: readonly BudgetHold[]): void {
+  if (holds.length > 0) (scope.budgetHolds ??= []).push(...holds);
+}
+
+/**
+ * Gives back the request's budget places with its cost: each budget is charged once, however
+ * many calls of a batch it admitted.
+ */
+export function settleBudgetHolds(scope: RequestScope, costUsd: number): void {
+  const holds = scope.budgetHolds;
+  if (!holds) return;
+  scope.budgetHolds = undefined;
+  const charged = new Set<string>();
+  for (const hold of holds) {
+    hold.release(charged.has(hold.subject) ? 0 : costUsd);
+    charged.add(hold.subject);
+  }
+}
 
 export function noteUser(scope: Scope, userId: string): void {
   if (scope) scope.userId = userId;
@@ -127,6 +198,7 @@ export function noteUpstreamCall(scope: Scope, record: {
   fallback: boolean;
   latencyMs: number;
   model?: string | undefined;
+  pricedAs?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
   cachedTokens?: number | undefined;
@@ -143,6 +215,7 @@ export function noteUpstreamCall(scope: Scope, record: {
     start: end - record.latencyMs,
     end,
     model: record.model,
+    pricedAs: record.pricedAs,
     promptTokens: record.promptTokens,
     completionTokens: record.completionTokens,
     cachedTokens: record.cachedTokens,

@@ -1,9 +1,10 @@
-import type { TUser, TUserCreateInput, TUserDeleteInput, TUserUpdateInput, TUsersListInput } from "@switchboard/schema";
+import { budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { AppError } from "./errors.ts";
+import { userSubject, type LoggedSpend } from "./keys/index.ts";
 
 export interface UsersServiceDeps {
   prisma: PrismaClient;
@@ -12,6 +13,8 @@ export interface UsersServiceDeps {
   passwords: PasswordWork;
   /** Told when a user's access shrinks (disabled, role changed, deleted), e.g. to drop cached API keys. */
   onAccessChanged?: (userId: string) => Promise<void>;
+  /** What users spent (request log and pruned rows), for the list. */
+  spend: LoggedSpend;
 }
 
 export function createUsersService(deps: UsersServiceDeps) {
@@ -27,7 +30,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });
     const page = rows.slice(0, limit);
-    return { items: page.map(toUserView), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const spent = await deps.spend.ofSubjects(page.map((u) => ({ subject: userSubject(u.id), from: budgetPeriodStart(u.budgetPeriod as TBudgetPeriod) })));
+    const items = page.map((u) => ({ ...toUserView(u), spendUsd: spent.get(userSubject(u.id))?.period ?? 0 }));
+    return { items, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
   }
 
   async function create(input: TUserCreateInput): Promise<TUser> {

@@ -1,7 +1,6 @@
-import { BUDGET_PERIODS, budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserUpdateInput } from "@switchboard/schema";
-import { useInfiniteQuery, useMutation, useQueries, useQueryClient, type InfiniteData, type QueryClient } from "@tanstack/react-query";
+import type { TUser, TUserUpdateInput } from "@switchboard/schema";
+import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData, type QueryClient } from "@tanstack/react-query";
 import { trpc } from "../../lib/trpc.ts";
-import { procedureKey, usageSummary } from "../usage-data.ts";
 
 export interface UsersPage {
   items: TUser[];
@@ -22,10 +21,16 @@ export function useUsersList(search: string) {
   });
 }
 
-/** Puts the server's version of one user into every cached page, without a refetch. */
+/**
+ * Puts the server's version of one user into every cached page, without a refetch. An
+ * update's answer carries no spend (only users.list reads it): the listed one stays while the
+ * budget period does, and shows as loading once the period changed (until the list is read again).
+ */
 function patchCachedUser(queryClient: QueryClient, user: TUser): void {
+  const keepsSpend = (u: TUser) => u.spendUsd !== undefined && u.budgetPeriod === user.budgetPeriod;
+  const patch = (u: TUser): TUser => (u.id === user.id ? { ...user, ...(keepsSpend(u) ? { spendUsd: u.spendUsd } : {}) } : u);
   queryClient.setQueriesData<InfiniteData<UsersPage>>({ queryKey: USERS_KEY }, (data) =>
-    data ? { ...data, pages: data.pages.map((page) => ({ ...page, items: page.items.map((u) => (u.id === user.id ? user : u)) })) } : data,
+    data ? { ...data, pages: data.pages.map((page) => ({ ...page, items: page.items.map(patch) })) } : data,
   );
 }
 
@@ -45,14 +50,14 @@ export function useUpdateUser() {
   });
 }
 
-/** users.update for a budget; the spend shown next to it is read again, so the two compare fresh. */
+/** users.update for a budget; the list is read again, so the spend shown is the new period's. */
 export function useUpdateBudget() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (input: Pick<TUserUpdateInput, "id" | "budgetUsd" | "budgetPeriod">) => trpc.users.update.mutate(input),
     onSuccess: (user) => {
       patchCachedUser(queryClient, user);
-      void queryClient.invalidateQueries({ queryKey: procedureKey("usage.summary") });
+      void queryClient.invalidateQueries({ queryKey: USERS_KEY });
     },
   });
 }
@@ -63,28 +68,4 @@ export function useDeleteUser() {
     mutationFn: (input: { id: string }) => trpc.users.delete.mutate(input),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: USERS_KEY }),
   });
-}
-
-/**
- * What each listed user spent in their budget's current period, from usage.summary grouped
- * by user: one query per period in use (three at most, however many rows), over the same
- * UTC window the gateway enforces. A user's spend is undefined while it loads or if it failed.
- */
-export function useBudgetSpend(users: readonly TUser[]): (user: TUser) => number | undefined {
-  const periods = BUDGET_PERIODS.filter((period) => users.some((u) => u.budgetPeriod === period));
-  const summaries = useQueries({
-    queries: periods.map((period) => {
-      const from = budgetPeriodStart(period)?.toISOString();
-      return usageSummary({ groupBy: "user", ...(from ? { from } : {}) });
-    }),
-  });
-  const byPeriod = new Map<TBudgetPeriod, Map<string, number>>();
-  periods.forEach((period, i) => {
-    const data = summaries[i]?.data;
-    if (data) byPeriod.set(period, new Map(data.groups.map((g) => [g.key, g.costUsd])));
-  });
-  return (user) => {
-    const spent = byPeriod.get(user.budgetPeriod);
-    return spent ? (spent.get(user.id) ?? 0) : undefined;
-  };
 }

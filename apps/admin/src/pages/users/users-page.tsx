@@ -13,7 +13,7 @@ import { DeleteUserDialog } from "./delete-user-dialog.tsx";
 import { EditBudgetDialog } from "./edit-budget-dialog.tsx";
 import { ResetPasswordDialog } from "./reset-password-dialog.tsx";
 import { UserRow, type RowEvents } from "./user-row.tsx";
-import { useBudgetSpend, useUsersList } from "./users-data.ts";
+import { useUsersList } from "./users-data.ts";
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -41,7 +41,6 @@ export function UsersPage() {
   const ids = { search: useId(), table: useId() };
 
   const users = list.data?.pages.flatMap((page) => page.items) ?? [];
-  const spentBy = useBudgetSpend(users);
   const events: RowEvents = {
     onNotice: (kind, text) => setNotice({ kind, text }),
     onResetPassword: (user) => setResetting(user),
@@ -84,7 +83,7 @@ export function UsersPage() {
                 </tr>
               </thead>
               <tbody>
-                {users.map((user) => <UserRow key={user.id} user={user} isSelf={user.id === me.id} spentUsd={spentBy(user)} events={events} />)}
+                {users.map((user) => <UserRow key={user.id} user={user} isSelf={user.id === me.id} spentUsd={user.spendUsd} events={events} />)}
                 {list.isPending ? (
                   <tr><td colSpan={6} className="table-empty">Loading users…</td></tr>
                 ) : users.length === 0 ? (

@@ -2,32 +2,39 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { createKeyCache } from "./key-cache.ts";
 import { createKeysService, type OwnerDirectory } from "./keys-service.ts";
+import type { LoggedSpend } from "./logged-spend.ts";
 import { createSpendLedger } from "./spend-ledger.ts";
 
 export type { KeyGrant } from "./key-grant.ts";
 export { keyRefusal } from "./key-grant.ts";
 export { looksLikeApiKey } from "./key-secret.ts";
+export { createLoggedSpend, type LoggedSpend } from "./logged-spend.ts";
+export { userSubject } from "./spend-ledger.ts";
 export type { KeysService, RateLimitInfo } from "./keys-service.ts";
 export type { KeyChange } from "./key-cache.ts";
+
+/** How far back the request log is read for the costliest request (what in-flight requests are priced at). */
+const COSTLIEST_LOOKBACK_MS = 30 * 24 * 3600_000;
 
 export function createKeys(deps: {
   prisma: PrismaClient;
   coordination: Coordination;
   owners: OwnerDirectory;
+  /** What callers spent as the database has it (shared with the users service). */
+  logged: LoggedSpend;
   log: (msg: string, err?: unknown) => void;
   resyncIntervalMs?: number;
 }) {
-  const { prisma, coordination, log } = deps;
+  const { prisma, coordination, log, logged } = deps;
   const cache = createKeyCache({ prisma, coordination, log, ...(deps.resyncIntervalMs !== undefined ? { resyncIntervalMs: deps.resyncIntervalMs } : {}) });
   const spend = createSpendLedger({
     coordination,
     log,
-    loggedSpend: async (subject, from) => {
-      const [kind, id] = [subject.slice(0, subject.indexOf(":")), subject.slice(subject.indexOf(":") + 1)];
-      const who = kind === "user" ? { userId: id } : { keyId: id };
-      const agg = await prisma.requestLog.aggregate({ where: { ...who, ...(from ? { createdAt: { gte: from } } : {}) }, _sum: { costUsd: true } });
-      return agg._sum.costUsd ?? 0;
+    loggedSpend: logged.of,
+    costliestLogged: async () => {
+      const agg = await prisma.requestLog.aggregate({ where: { createdAt: { gte: new Date(Date.now() - COSTLIEST_LOOKBACK_MS) } }, _max: { costUsd: true } });
+      return agg._max.costUsd ?? 0;
     },
   });
-  return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, log });
+  return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, logged, log });
 }

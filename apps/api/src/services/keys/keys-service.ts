@@ -11,7 +11,9 @@ import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
 import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
-import { keySubject, userSubject, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
+import type { LoggedSpend, SpendFigures } from "./logged-spend.ts";
+import { holdUntilEnd, type RequestScope } from "../../infra/request-scope.ts";
+import { keySubject, userSubject, type SpendHold, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
 import { KEY_SCOPES } from "@switchboard/schema";
 
 export interface Actor {
@@ -43,6 +45,7 @@ export interface KeysServiceDeps {
   coordination: Coordination;
   cache: KeyCache;
   spend: SpendLedger;
+  logged: LoggedSpend;
   log: (msg: string, err?: unknown) => void;
   lastUsedFlushMs?: number;
 }
@@ -58,32 +61,14 @@ type KeyRow = NonNullable<Awaited<ReturnType<PrismaClient["apiKey"]["findFirst"]
 export function createKeysService(deps: KeysServiceDeps) {
   const { prisma, cache, spend } = deps;
   const usedSince = new Set<string>();
-  /** Budget terms of keys seen lately, for booking a finished request's cost by key id. */
-  const budgets = new Map<string, Pick<KeyGrant, "keyId" | "budgetUsd" | "budgetPeriod">>();
   let timer: NodeJS.Timeout | undefined;
 
-  async function spendOf(rows: KeyRow[]): Promise<Map<string, { total: number; period: number; requests: number }>> {
-    const ids = rows.map((r) => r.id);
-    const out = new Map(ids.map((id) => [id, { total: 0, period: 0, requests: 0 }]));
-    if (ids.length === 0) return out;
-    const totals = await prisma.requestLog.groupBy({ by: ["keyId"], where: { keyId: { in: ids } }, _sum: { costUsd: true }, _count: { _all: true } });
-    for (const t of totals) {
-      const o = out.get(t.keyId!);
-      if (o) Object.assign(o, { total: t._sum.costUsd ?? 0, requests: t._count._all });
-    }
-    for (const row of rows) {
-      const from = budgetPeriodStart(row.budgetPeriod as TApiKey["budgetPeriod"]);
-      const o = out.get(row.id)!;
-      if (!from) o.period = o.total;
-      else {
-        const agg = await prisma.requestLog.aggregate({ where: { keyId: row.id, createdAt: { gte: from } }, _sum: { costUsd: true } });
-        o.period = agg._sum.costUsd ?? 0;
-      }
-    }
-    return out;
+  async function spendOf(rows: KeyRow[]): Promise<Map<string, SpendFigures>> {
+    const spent = await deps.logged.ofSubjects(rows.map((r) => ({ subject: keySubject(r.id), from: budgetPeriodStart(r.budgetPeriod as TApiKey["budgetPeriod"]) })));
+    return new Map(rows.map((r) => [r.id, spent.get(keySubject(r.id)) ?? { total: 0, period: 0, requests: 0 }]));
   }
 
-  function view(row: KeyRow, s: { total: number; period: number; requests: number }): TApiKey {
+  function view(row: KeyRow, s: SpendFigures): TApiKey {
     return {
       id: row.id,
       prefix: row.prefix,
@@ -195,8 +180,6 @@ export function createKeysService(deps: KeysServiceDeps) {
     if (!owner || owner.disabled) return null;
     const grant = owner.role === held.role ? held : { ...held, role: owner.role };
     usedSince.add(grant.keyId);
-    if (grant.budgetUsd !== null) budgets.set(grant.keyId, grant);
-    else budgets.delete(grant.keyId);
     return grant;
   }
 
@@ -212,59 +195,56 @@ export function createKeysService(deps: KeysServiceDeps) {
     return owner && !owner.disabled ? owner.role : null;
   }
 
-  /** Refuses a caller whose budget's current period is spent (from local state). */
-  async function checkBudget(subject: SpendSubject, budget: Budget, what: string): Promise<void> {
-    if (budget.budgetUsd === null) return;
-    const spent = await spend.spent(subject, budget.budgetPeriod);
-    if (spent >= budget.budgetUsd) {
-      const window = budget.budgetPeriod === "total" ? "in total" : `this ${budget.budgetPeriod}`;
-      throw new AppError("TOO_MANY_REQUESTS", `${what} budget exhausted: spent $${spent.toFixed(4)} of $${budget.budgetUsd} ${window}`, {
-        details: { openaiCode: "insufficient_quota", shouldRetry: false },
-      });
+  /**
+   * A place in flight under a budget (spend-ledger.ts), or the refusal: the period's budget
+   * is spent (not worth retrying), or the requests already in flight could spend it (retry
+   * in a moment, once they have ended and their cost is known).
+   */
+  async function holdBudget(subject: SpendSubject, budget: Budget & { budgetUsd: number }, what: string): Promise<SpendHold> {
+    const admission = await spend.admit(subject, budget.budgetPeriod, budget.budgetUsd);
+    if (admission.admitted) return admission.hold;
+    const window = budget.budgetPeriod === "total" ? "in total" : `this ${budget.budgetPeriod}`;
+    const spent = `spent $${admission.spent.toFixed(4)} of $${budget.budgetUsd} ${window}`;
+    if (admission.reason === "exhausted") {
+      throw new AppError("TOO_MANY_REQUESTS", `${what} budget exhausted: ${spent}`, { details: { openaiCode: "insufficient_quota", shouldRetry: false } });
     }
+    throw new AppError("TOO_MANY_REQUESTS", `${what} budget nearly spent (${spent}): one request at a time until the one in flight has ended`, {
+      retryAfterSec: 1,
+      details: { openaiCode: "rate_limit_exceeded" },
+    });
   }
 
   /**
    * Admits a metered request (model calls) by a user, with or without an API key: the
    * user's budget, then the key's budget and its rate limit across instances. Returns the
-   * rate-limit figures for x-ratelimit-* headers.
+   * rate-limit figures for x-ratelimit-* headers. Each budget the request runs under holds
+   * its place in flight on `scope` until the request ends and its cost is settled
+   * (settleBudgetHolds); without a scope (a call outside any request) nothing is booked, so
+   * the budgets are only checked.
    */
-  async function admit(userId: string, grant?: KeyGrant): Promise<RateLimitInfo | undefined> {
-    const owner = await deps.owners.get(userId);
-    if (owner) await checkBudget(userSubject(userId), owner, "User");
-    if (!grant) return undefined;
-    await checkBudget(keySubject(grant.keyId), grant, "API key");
-    if (grant.rateLimitPerMin === null) return undefined;
-    const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
-    const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
-    if (!r.allowed) {
-      throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
-        retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
-        details: { openaiCode: "rate_limit_exceeded", rateLimit: info },
-      });
-    }
-    return info;
-  }
-
-  function book(subject: SpendSubject, budget: Budget, costUsd: number): void {
-    if (budget.budgetUsd === null) return;
-    spend.add(subject, budget.budgetPeriod, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
-  }
-
-  /**
-   * Books a finished request's cost against the budgets of its key and its user (off the
-   * request path; the request log knows only ids, so the terms come from local state).
-   */
-  function recordSpend(who: { keyId?: string | undefined; userId?: string | undefined }, costUsd: number): void {
-    if (costUsd <= 0) return;
-    const grant = who.keyId ? budgets.get(who.keyId) : undefined;
-    if (grant) book(keySubject(grant.keyId), grant, costUsd);
-    const userId = who.userId;
-    if (userId) {
-      deps.owners
-        .get(userId)
-        .then((owner) => owner && book(userSubject(userId), owner, costUsd))
-        .catch((err: unknown) => deps.log("spend booking failed", err));
+  async function admit(userId: string, grant?: KeyGrant, scope?: RequestScope): Promise<RateLimitInfo | undefined> {
+    const holds: SpendHold[] = [];
+    try {
+      const owner = await deps.owners.get(userId);
+      if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
+      if (!grant) return undefined;
+      if (grant.budgetUsd !== null) holds.push(await holdBudget(keySubject(grant.keyId), { ...grant, budgetUsd: grant.budgetUsd }, "API key"));
+      if (grant.rateLimitPerMin === null) return undefined;
+      const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
+      const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
+      if (!r.allowed) {
+        throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
+          retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+          details: { openaiCode: "rate_limit_exceeded", rateLimit: info },
+        });
+      }
+      return info;
+    } catch (error) {
+      for (const hold of holds.splice(0)) hold.release(undefined);
+      throw error;
+    } finally {
+      if (scope) holdUntilEnd(scope, holds);
+      else for (const hold of holds) hold.release(undefined);
     }
   }
 
@@ -286,7 +266,6 @@ export function createKeysService(deps: KeysServiceDeps) {
     /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */
     onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
-    recordSpend,
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
     async start(): Promise<void> {

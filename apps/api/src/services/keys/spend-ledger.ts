@@ -3,14 +3,22 @@
  * state. A budget belongs to a subject: "key:<id>" or "user:<id>". Each instance
  * holds, per subject, the cluster total it last heard of plus what it spent itself since;
  * every spend is added to a counter in coordination (one atomic float add) and the new
- * total is pushed to every instance. A request is admitted while the local view is under
- * budget, so an instance can overshoot by the requests it had in flight when the budget
- * ran out — one request at a time per caller in practice.
+ * total is pushed to every instance.
+ *
+ * A request's cost is known only once it has run, so admission also counts what is in
+ * flight: each admitted request holds a place until it ends and gives back its cost. Many
+ * run at once while the spend plus every request in flight, each priced at the costliest
+ * request seen (the request log's at start, this instance's since), stays within the budget;
+ * nearer the budget, one at a time ("busy" for the others). So an instance overshoots a
+ * budget by at most the one request it admitted last, unless a request costs more than any
+ * before it.
  *
  * Subjects without a budget cost nothing here: their spend is read from the request log.
  */
 import { budgetPeriodStart, type TBudgetPeriod } from "@switchboard/schema";
-import type { Coordination, Unsubscribe } from "../../infra/coordination/port.ts";
+import { followChannel } from "../../infra/channel-follower.ts";
+import type { Coordination } from "../../infra/coordination/port.ts";
+import type { BudgetHold } from "../../infra/request-scope.ts";
 
 export const SPEND_CHANNEL = "keys:spend";
 
@@ -30,14 +38,32 @@ interface SubjectSpend {
   bucket: string;
   /** Latest cluster-wide total heard of (counter answer or push). */
   cluster: number;
+  /**
+   * Spend of the period that the request log has and the counter never got (made before the
+   * budget was set, or counted by a counter since lost), read once at load; new spend goes
+   * to the counter and adds to it.
+   */
+  logOnly: number;
   /** Spent here and not yet acknowledged by the counter. */
   pending: number;
+  /** Requests admitted here that have not ended yet. */
+  inFlight: number;
 }
+
+/**
+ * A request's place in flight against one budget. Its release books the request's cost in
+ * the same turn, so no admission in between sees neither; `undefined`: the request never ran.
+ */
+export type SpendHold = BudgetHold;
+
+export type SpendAdmission = { admitted: true; hold: SpendHold } | { admitted: false; reason: "exhausted" | "busy"; spent: number };
 
 export interface SpendLedgerDeps {
   coordination: Coordination;
   /** Spend already recorded in the request log since `from` (fallback when the counter was lost). */
   loggedSpend: (subject: SpendSubject, from: Date | undefined) => Promise<number>;
+  /** The largest cost of one request in the request log (recent), read once at start. */
+  costliestLogged?: () => Promise<number>;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -47,7 +73,9 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   const { coordination } = deps;
   const spends = new Map<string, SubjectSpend>();
   const loading = new Map<string, Promise<SubjectSpend>>();
-  let unsubscribe: Unsubscribe | undefined;
+  let stopFollowing: (() => Promise<void>) | undefined;
+  /** The largest cost of one request known here: what each request in flight is priced at. */
+  let costliest = 0;
 
   async function load(subject: SpendSubject, period: TBudgetPeriod): Promise<SubjectSpend> {
     const bucket = periodBucket(period);
@@ -61,7 +89,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
         coordination.hgetall(counterKey(subject)).then((h) => Number(h[bucket] ?? 0)),
         deps.loggedSpend(subject, budgetPeriodStart(period)),
       ]);
-      const entry: SubjectSpend = { bucket, cluster: Math.max(counter, logged), pending: 0 };
+      const entry: SubjectSpend = { bucket, cluster: counter, logOnly: Math.max(0, logged - counter), pending: 0, inFlight: 0 };
       const now = spends.get(subject);
       if (now && now.bucket === bucket) return now;
       spends.set(subject, entry);
@@ -71,28 +99,58 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     return promise;
   }
 
+  const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
+
+  /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
+  async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
+    s.pending += costUsd;
+    try {
+      const total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
+      s.pending -= costUsd;
+      s.cluster = Math.max(s.cluster, total);
+      await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total }));
+    } catch (err) {
+      // Coordination down: the spend stays pending here, so this instance still counts it.
+      deps.log("could not add spend to the shared counter", err);
+    }
+  }
+
+  /** Books a request's cost (after the response; never on the request's path). */
+  async function add(subject: SpendSubject, period: TBudgetPeriod, costUsd: number): Promise<void> {
+    if (costUsd <= 0) return;
+    const known = spends.get(subject);
+    // Booked in the same turn when the period's entry is at hand (the usual case: the
+    // request loaded it to be admitted), so a release never leaves the cost uncounted.
+    const s = known && known.bucket === periodBucket(period) ? known : await load(subject, period);
+    await book(subject, s, costUsd);
+  }
+
   return {
-    /** Spend of the subject's current period as this instance knows it (loads on first use). */
-    async spent(subject: SpendSubject, period: TBudgetPeriod): Promise<number> {
+    /**
+     * Admits one request against a budget, or says why not: the period's spend reached it
+     * ("exhausted"), or requests in flight here could reach it ("busy": retry once they end).
+     */
+    async admit(subject: SpendSubject, period: TBudgetPeriod, budgetUsd: number): Promise<SpendAdmission> {
       const s = await load(subject, period);
-      return s.cluster + s.pending;
+      const spent = spentOf(s);
+      if (spent >= budgetUsd) return { admitted: false, reason: "exhausted", spent };
+      if (s.inFlight > 0 && spent + (s.inFlight + 1) * costliest > budgetUsd) return { admitted: false, reason: "busy", spent };
+      s.inFlight++;
+      let released = false;
+      const hold: SpendHold = {
+        subject,
+        release(costUsd) {
+          if (released) return;
+          released = true;
+          s.inFlight--;
+          if (costUsd === undefined) return;
+          costliest = Math.max(costliest, costUsd);
+          add(subject, period, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
+        },
+      };
+      return { admitted: true, hold };
     },
 
-    /** Books a request's cost (after the response; never on the request's path). */
-    async add(subject: SpendSubject, period: TBudgetPeriod, costUsd: number): Promise<void> {
-      if (costUsd <= 0) return;
-      const s = await load(subject, period);
-      s.pending += costUsd;
-      try {
-        const total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
-        s.pending -= costUsd;
-        s.cluster = Math.max(s.cluster, total);
-        await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total }));
-      } catch (err) {
-        // Coordination down: the spend stays pending here, so this instance still counts it.
-        deps.log("could not add spend to the shared counter", err);
-      }
-    },
 
     /** Drops what is known of a subject (its budget period changed). */
     forget(subject: SpendSubject): void {
@@ -100,20 +158,29 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     },
 
     async start(): Promise<void> {
-      unsubscribe = await coordination.subscribe(SPEND_CHANNEL, (message) => {
-        try {
-          const m = JSON.parse(message) as { subject: string; bucket: string; total: number };
-          const s = spends.get(m.subject);
-          if (s && s.bucket === m.bucket) s.cluster = Math.max(s.cluster, m.total);
-        } catch {
-          // Not ours to interpret.
-        }
+      if (deps.costliestLogged) {
+        costliest = await deps.costliestLogged().catch((err: unknown) => {
+          deps.log("could not read the costliest request from the request log", err);
+          return 0;
+        });
+      }
+      stopFollowing = await followChannel(coordination, {
+        channel: SPEND_CHANNEL,
+        onMessage(message) {
+          try {
+            const m = JSON.parse(message) as { subject: string; bucket: string; total: number };
+            const s = spends.get(m.subject);
+            if (s && s.bucket === m.bucket) s.cluster = Math.max(s.cluster, m.total);
+          } catch {
+            // Not ours to interpret.
+          }
+        },
+        // A push may have been missed while disconnected: re-read on next use.
+        onReconnect: () => spends.clear(),
       });
-      // A push may have been missed while disconnected: re-read on next use.
-      coordination.onReconnect(() => spends.clear());
     },
     async close(): Promise<void> {
-      await unsubscribe?.().catch(() => {});
+      await stopFollowing?.();
     },
   };
 }

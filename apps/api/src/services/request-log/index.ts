@@ -3,7 +3,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createLogWriter } from "./log-writer.ts";
 import { createLogsService } from "./logs-service.ts";
 import type { PriceLookup } from "./pricing.ts";
-import { createRequestRecorder, type RequestRecorderDeps } from "./request-recorder.ts";
+import { createRequestRecorder } from "./request-recorder.ts";
 
 export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
 export { StreamBody } from "./stream-body.ts";
@@ -15,7 +15,6 @@ export interface RequestLogDeps {
   retentionDays: number;
   storeBodies: boolean;
   prices: PriceLookup;
-  onCost?: RequestRecorderDeps["onCost"];
   log: (msg: string, err?: unknown) => void;
   flushIntervalMs?: number;
 }
@@ -29,7 +28,7 @@ export function createRequestLog(deps: RequestLogDeps) {
     log: deps.log,
     ...(deps.flushIntervalMs !== undefined ? { flushIntervalMs: deps.flushIntervalMs } : {}),
   });
-  const record = createRequestRecorder({ writer, prices: deps.prices, storeBodies: deps.storeBodies, ...(deps.onCost ? { onCost: deps.onCost } : {}) });
+  const record = createRequestRecorder({ writer, prices: deps.prices, storeBodies: deps.storeBodies });
   const reader = createLogsService({ prisma: deps.prisma });
   return {
     ...reader,

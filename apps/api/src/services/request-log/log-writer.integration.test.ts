@@ -9,7 +9,8 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase } from "../../../test/database.ts";
 import { openDatabase, type Database } from "../../infra/database.ts";
-import { createLogWriter, rowBytes, type RequestLogRow } from "./log-writer.ts";
+import { requestLogRow } from "../../../test/request-log-row.ts";
+import { createLogWriter, rowBytes } from "./log-writer.ts";
 
 let testDb: { url: string; drop(): Promise<void> };
 let db: Database;
@@ -27,30 +28,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const row = (requestId: string, body: string): RequestLogRow => ({
-  requestId,
-  createdAt: new Date(),
-  userId: null,
-  keyId: null,
-  method: "POST",
-  route: "/v1/chat/completions",
-  model: "auto",
-  provider: "template",
-  upstreamModel: null,
-  attempts: [],
-  status: 200,
-  errorCode: null,
-  promptTokens: 1,
-  completionTokens: 1,
-  cachedTokens: 0,
-  costUsd: 0,
-  latencyMs: 1,
-  ttftMs: null,
-  stream: false,
-  ip: "127.0.0.1",
-  requestBody: body,
-  responseBody: body,
-});
+const row = (requestId: string, body: string) => requestLogRow({ requestId, ip: "127.0.0.1", requestBody: body, responseBody: body });
 
 async function counter(registry: Registry, name: string): Promise<number> {
   return (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;

@@ -50,6 +50,26 @@ FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" t
 /** UTC without a zone, as timestamp(3) columns hold it. */
 const utc = (d: Date) => d.toISOString().replace("Z", "");
 
+/**
+ * Deletes rows past retention and, in the same statement, folds what they cost into
+ * PrunedSpend per budget subject (the spend ledger's "key:<id>" / "user:<id>") and UTC day,
+ * so budgets and spend figures still count them. Two instances pruning at once cannot
+ * count a row twice: the second DELETE skips rows the first took.
+ */
+const PRUNE_SQL = `WITH gone AS (
+  DELETE FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) RETURNING "userId", "keyId", "createdAt", "costUsd"
+), spent AS (
+  SELECT 'key:' || "keyId" AS subject, "createdAt"::date AS day, "costUsd" FROM gone WHERE "keyId" IS NOT NULL
+  UNION ALL
+  SELECT 'user:' || "userId", "createdAt"::date, "costUsd" FROM gone WHERE "userId" IS NOT NULL
+), folded AS (
+  INSERT INTO "PrunedSpend" ("subject", "day", "costUsd", "requests")
+  SELECT subject, day, sum("costUsd"), count(*) FROM spent GROUP BY subject, day
+  ON CONFLICT ("subject", "day") DO UPDATE
+    SET "costUsd" = "PrunedSpend"."costUsd" + EXCLUDED."costUsd", "requests" = "PrunedSpend"."requests" + EXCLUDED."requests"
+)
+SELECT count(*)::int AS pruned FROM gone`;
+
 export interface LogWriterDeps {
   prisma: PrismaClient;
   registry: Registry;
@@ -126,8 +146,8 @@ export function createLogWriter(deps: LogWriterDeps) {
 
   async function prune(): Promise<number> {
     const before = new Date(Date.now() - deps.retentionDays * 86_400_000);
-    const { count } = await prisma.requestLog.deleteMany({ where: { createdAt: { lt: before } } });
-    return count;
+    const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, utc(before));
+    return pruned;
   }
 
   return {

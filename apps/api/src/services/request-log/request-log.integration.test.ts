@@ -111,6 +111,79 @@ describe("request log", () => {
     }
   });
 
+  it("prices every call at its own route: a tRPC batch asking two models, a call pinned to a provider", async () => {
+    const upstream = await startFakeOpenAI({ name: "priced", defaultBehavior: { kind: "ok", content: "a priced answer" } });
+    try {
+      const root = a.client(await a.login());
+      for (const name of ["cheapo", "dearo"]) {
+        await root.providers.create.mutate({ name, kind: "openai-compatible", baseUrl: upstream.url, apiKey: `sk-${name}-0123456789`, models: [`${name}-1`] });
+      }
+      await root.models.upsert.mutate({ name: "cheap-model", targets: [{ provider: "cheapo", upstreamModel: "cheapo-1" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+      await root.models.upsert.mutate({ name: "dear-model", targets: [{ provider: "dearo", upstreamModel: "dearo-1" }], inputPricePerMTok: 30_000, outputPricePerMTok: 60_000 });
+      const caller = await a.userWithRole("USER");
+      const client = a.client(caller.token);
+      const priced = (attempt: { promptTokens: number; completionTokens: number }, input: number, output: number) =>
+        (attempt.promptTokens * input + attempt.completionTokens * output) / 1e6;
+
+      // Called in the same tick: one HTTP request, one request-log row, two upstream calls.
+      await Promise.all([client.chat.send.mutate({ message: "cheap please", model: "cheap-model" }), client.chat.send.mutate({ message: "dear please", model: "dear-model" })]);
+      const batch = await logged(caller.token, {}, (r) => r.route === "chat.send,chat.send");
+      const batchDetail = await detailOf(caller.token, batch.id);
+      const byProvider = Object.fromEntries(batchDetail.attempts.map((t: { provider: string }) => [t.provider, t]));
+      expect(Object.keys(byProvider).sort()).toEqual(["cheapo", "dearo"]);
+      expect(batch.costUsd).toBeCloseTo(priced(byProvider.cheapo, 1_000, 2_000) + priced(byProvider.dearo, 30_000, 60_000), 10);
+
+      // Pinned to a provider, no route named: billed at the route that sends it that model.
+      await client.chat.send.mutate({ message: "pinned please", provider: "dearo" });
+      const pinned = await logged(caller.token, {}, (r) => r.id !== batch.id && r.provider === "dearo");
+      const pinnedDetail = await detailOf(caller.token, pinned.id);
+      expect(pinnedDetail.attempts).toEqual([expect.objectContaining({ provider: "dearo", outcome: "success" })]);
+      expect(pinned.costUsd).toBeGreaterThan(0);
+      expect(pinned.costUsd).toBeCloseTo(priced(pinnedDetail.attempts[0], 30_000, 60_000), 10);
+
+      // A reply refused as empty was still billed upstream: the row counts its prompt too.
+      const empty = await startFakeOpenAI({ name: "emptyo" });
+      try {
+        const reply = { id: "c", object: "chat.completion", model: "emptyo-1", choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: null }], usage: { prompt_tokens: 9, completion_tokens: 0 } };
+        empty.setDefault({ kind: "status", status: 200, body: JSON.stringify(reply) });
+        await root.providers.create.mutate({ name: "emptyo", kind: "openai-compatible", baseUrl: empty.url, apiKey: "sk-emptyo-0123456789", models: ["emptyo-1"] });
+        await root.models.upsert.mutate({ name: "flaky-model", targets: [{ provider: "emptyo", upstreamModel: "emptyo-1" }, { provider: "cheapo", upstreamModel: "cheapo-1" }], inputPricePerMTok: 5_000, outputPricePerMTok: 5_000 });
+        await client.chat.send.mutate({ message: "anyone there?", model: "flaky-model" });
+        const fellOver = await logged(caller.token, { model: "flaky-model" }, () => true);
+        const attempts = (await detailOf(caller.token, fellOver.id)).attempts;
+        expect(attempts).toEqual([
+          expect.objectContaining({ provider: "emptyo", outcome: "malformed", promptTokens: 9, completionTokens: 0 }),
+          expect.objectContaining({ provider: "cheapo", outcome: "success" }),
+        ]);
+        expect(fellOver.promptTokens).toBe(9 + attempts[1].promptTokens);
+        expect(fellOver.costUsd).toBeCloseTo(priced(attempts[0], 5_000, 5_000) + priced(attempts[1], 5_000, 5_000), 10);
+      } finally {
+        await empty.close();
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("users.list shows each user's spend in their budget period, pruned rows included", async () => {
+    const root = a.client(await a.login());
+    const spender = await a.userWithRole("USER");
+    const prisma = a.app.deps.db.prisma;
+    const at = (msAgo: number) => new Date(Date.now() - msAgo);
+    // Yesterday's spend and today's, straight into the log; one more row past retention.
+    for (const [createdAt, costUsd] of [[at(26 * 3600_000), 5], [at(0), 0.25], [at(40 * 86_400_000), 100]] as const) {
+      await prisma.requestLog.create({ data: { requestId: `spend-${costUsd}`, createdAt, userId: spender.id, method: "POST", route: "/v1/chat/completions", status: 200, latencyMs: 1, costUsd } });
+    }
+    const spendOf = async () => (await root.users.list.query({ search: spender.email })).items.find((u) => u.id === spender.id)!.spendUsd;
+    await root.users.update.mutate({ id: spender.id, budgetUsd: 1, budgetPeriod: "day" });
+    expect(await spendOf()).toBeCloseTo(0.25, 10);
+    await root.users.update.mutate({ id: spender.id, budgetPeriod: "total" });
+    expect(await spendOf()).toBeCloseTo(105.25, 10);
+    // Pruned: the old row leaves the log, its cost stays counted.
+    expect(await a.app.deps.requestLog.prune()).toBeGreaterThanOrEqual(1);
+    expect(await spendOf()).toBeCloseTo(105.25, 10);
+  });
+
   it("records a /v1 call made with a key: route, model, provider, tokens, cost, latency", async () => {
     const key = (await a.client(user.token).keys.create.mutate({ name: "logged" })).key;
     const keyId = (await a.client(user.token).keys.list.query()).items.find((k) => key.startsWith(k.prefix))!.id;
@@ -414,6 +487,150 @@ describe("budgets", () => {
   });
 });
 
+describe("budgets with requests in flight", () => {
+  // One request's cost is known only after it ran: an instance admits a budgeted caller's
+  // requests side by side only while the spend plus every request in flight (each priced at
+  // the costliest request seen) fits the budget, then one at a time. Without that, every
+  // request sent at once was admitted against the same spend.
+  let upstream: Awaited<ReturnType<typeof startFakeOpenAI>>;
+  let cost: number;
+  let open: () => void = () => {};
+
+  beforeAll(async () => {
+    upstream = await startFakeOpenAI({ name: "pricey", defaultBehavior: { kind: "ok", content: "a pricey answer" } });
+    const root = a.client(await a.login());
+    await root.providers.create.mutate({ name: "pricey", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-pricey-0123456789", models: ["pricey-1"] });
+    // Priced far above anything else this file sends, so it is the costliest request each instance knows.
+    await root.models.upsert.mutate({ name: "pricey", targets: [{ provider: "pricey", upstreamModel: "pricey-1" }], inputPricePerMTok: 100_000, outputPricePerMTok: 100_000 });
+    // One budgeted request per instance tells each what such a request costs.
+    const calibration = await a.client(user.token).keys.create.mutate({ name: "calibration", budgetUsd: 1e6 });
+    for (const app of [a, b]) expect((await chatUntilServed(app, calibration.key, { model: "pricey" })).status).toBe(200);
+    cost = (await logged(user.token, { model: "pricey" }, () => true)).costUsd;
+    expect(cost).toBeGreaterThan(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    open();
+    await upstream?.close();
+  });
+
+  /** The next upstream answers wait until the returned function is called. */
+  function holdAnswers(): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    upstream.setDefault({ kind: "wait", until: gate, content: "a pricey answer" });
+    open = release;
+    return release;
+  }
+
+  /** Sends `count` requests at once on each app; resolves once every one was admitted (reached the upstream) or refused. */
+  async function burst(apps: TestApp[], key: string, count: number) {
+    const before = upstream.requests.length;
+    const refused: Array<Awaited<ReturnType<typeof chat>>> = [];
+    const answers = apps.flatMap((app) => Array.from({ length: count }, () => chat(app, key, { model: "pricey" }).then((res) => (res.status === 429 && refused.push(res), res))));
+    await expect.poll(() => upstream.requests.length - before + refused.length, { timeout: 10_000 }).toBe(apps.length * count);
+    return { admitted: upstream.requests.length - before, refused, answers: Promise.all(answers) };
+  }
+
+  /** Sends one request at a time until one is not refused as busy (a request in flight has not been settled yet). */
+  async function chatUntilServed(app: TestApp, key: string, body: Record<string, unknown>) {
+    for (let i = 0; ; i++) {
+      const res = await chat(app, key, body);
+      if (res.status !== 429 || JSON.parse(res.text).error.code !== "rate_limit_exceeded" || i === 100) return res;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it("one instance admits what fits the budget at once, then one request more at most, and refuses the rest", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "burst", budgetUsd: cost * 2.5, budgetPeriod: "day" })).key;
+    const release = holdAnswers();
+    const { admitted, refused, answers } = await burst([a], key, 10);
+    // Two requests fit 2.5 requests' worth of budget; the eight others are told to retry in a moment.
+    expect(admitted).toBe(2);
+    for (const res of refused) {
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(JSON.parse(res.text).error).toMatchObject({ code: "rate_limit_exceeded", message: expect.stringMatching(/^API key budget nearly spent .*one request at a time/) });
+    }
+    release();
+    expect((await answers).filter((r) => r.status === 200)).toHaveLength(2);
+    // Spent: two requests of 2.5. One more is admitted (the one request of overshoot), then the budget is spent.
+    expect((await chatUntilServed(a, key, { model: "pricey" })).status).toBe(200);
+    const last = await chatUntilServed(a, key, { model: "pricey" });
+    expect(last.status).toBe(429);
+    expect(JSON.parse(last.text).error.code).toBe("insufficient_quota");
+  });
+
+  it("a budget set after spending counts both what was spent before it and what is spent after", async () => {
+    const created = await a.client(user.token).keys.create.mutate({ name: "budget-later" });
+    for (let i = 0; i < 3; i++) expect((await chat(a, created.key, { model: "pricey" })).status).toBe(200);
+    // Unbudgeted spend is in the request log only (written in batches).
+    await expect.poll(async () => (await a.client(user.token).keys.list.query()).items.find((k) => k.id === created.id)!.spendUsd, { timeout: 10_000 }).toBeCloseTo(3 * cost, 6);
+    await a.client(user.token).keys.update.mutate({ id: created.id, budgetUsd: cost * 4.5, budgetPeriod: "day" });
+    // 3 spent of 4.5: two more (the second is the one request of overshoot), then none. Before,
+    // the counter's new spend was hidden behind the log's larger figure and five more went through.
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await chatUntilServed(a, created.key, { model: "pricey" })).status);
+    expect(statuses).toEqual([200, 200, 429, 429]);
+  });
+
+  it("a stream that breaks after its first token is billed for what it produced, whether the upstream or the client cut it", async () => {
+    try {
+      upstream.setDefault({ kind: "cut", afterChunks: 3, content: "one two three four five six seven" });
+      const cut = await chat(a, user.token, { model: "pricey", stream: true });
+      expect(cut.status).toBe(200);
+      const byUpstream = await logged(user.token, { q: cut.headers.get("x-request-id")! }, () => true);
+      expect(byUpstream.completionTokens).toBeGreaterThan(0);
+      expect(byUpstream.costUsd).toBeGreaterThan(0);
+
+      upstream.setDefault({ kind: "stall", afterChunks: 2, content: "one two three four" });
+      const leaving = new AbortController();
+      const res = await fetch(`${a.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...bearer(user.token), "content-type": "application/json" },
+        body: JSON.stringify({ model: "pricey", messages: [{ role: "user", content: "hello there" }], stream: true }),
+        signal: leaving.signal,
+      });
+      const reader = res.body!.getReader();
+      let seen = "";
+      while (!seen.includes("two")) seen += new TextDecoder().decode((await reader.read()).value);
+      leaving.abort();
+      const byClient = await logged(user.token, { q: res.headers.get("x-request-id")! }, () => true);
+      expect(byClient.completionTokens).toBeGreaterThan(0);
+      expect(byClient.costUsd).toBeGreaterThan(0);
+    } finally {
+      upstream.setDefault({ kind: "ok", content: "a pricey answer" });
+    }
+  });
+
+  it("two instances overshoot by at most one request each", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "burst-two", budgetUsd: cost * 2.5, budgetPeriod: "day" })).key;
+    const release = holdAnswers();
+    const { admitted, answers } = await burst([a, b], key, 10);
+    expect(admitted).toBe(4);
+    release();
+    expect((await answers).filter((r) => r.status === 200)).toHaveLength(4);
+    // Four requests spent against 2.5. Each instance learns of the other's spend by a push
+    // that may land a moment after the answers did: until then it may admit one request more
+    // (its one of overshoot), never two; then both refuse for good.
+    for (const app of [a, b]) {
+      let code = "";
+      let admittedAfter = 0;
+      for (let i = 0; i < 100 && code !== "insufficient_quota"; i++) {
+        const res = await chatUntilServed(app, key, { model: "pricey" });
+        if (res.status === 200) {
+          admittedAfter++;
+          continue;
+        }
+        expect(res.status).toBe(429);
+        code = JSON.parse(res.text).error.code;
+        if (code !== "insufficient_quota") await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(admittedAfter).toBeLessThanOrEqual(1);
+      expect(code).toBe("insufficient_quota");
+    }
+  });
+});
+
 describe("user budgets", () => {
   it("refuses a user over their budget on every metered call, by token or key, on every instance", async () => {
     const spender = await a.userWithRole("USER");
@@ -429,6 +646,10 @@ describe("user budgets", () => {
     const key = (await a.client(spender.token).keys.create.mutate({ name: "owner-budget" })).key;
 
     expect((await chat(a, spender.token)).status).toBe(200);
+    // users.list shows what the user spent in the period, as the budget counts it.
+    await expect
+      .poll(async () => (await root.users.list.query({ search: spender.email })).items.find((u) => u.id === spender.id)!.spendUsd, { timeout: 10_000 })
+      .toBeGreaterThan(0);
     let refused: Awaited<ReturnType<typeof chat>> | undefined;
     for (let i = 0; i < 100 && !refused; i++) {
       const res = await chat(a, spender.token);

@@ -1,0 +1,67 @@
+/**
+ * Spend as the database has it: the request log's rows, plus what rows already pruned had
+ * cost (PrunedSpend, per budget subject and UTC day, folded in by the request log's prune).
+ * Budget periods start at midnight UTC, so a pruned day is either wholly inside a period or
+ * wholly outside it.
+ *
+ * Each figure is one SQL statement: a prune moves rows from one table to the other in one
+ * statement, and two separate reads could see both sides of it (counting the rows twice) or
+ * neither.
+ */
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { SpendSubject } from "./spend-ledger.ts";
+
+export interface SpendFigures {
+  /** Since the subject first spent. */
+  total: number;
+  /** Since its budget period began. */
+  period: number;
+  requests: number;
+}
+
+/** The request log's column a subject's rows are found by (a constant: it is put in the SQL text). */
+const logColumn = (subject: SpendSubject) => (subject.startsWith("user:") ? `"userId"` : `"keyId"`);
+const idOf = (subject: SpendSubject) => subject.slice(subject.indexOf(":") + 1);
+/** As the request log stores times: UTC without a zone. */
+const utc = (d: Date | undefined) => (d ? d.toISOString().replace("Z", "") : null);
+
+const spentSince = (column: string) => `SELECT
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" WHERE ${column} = $1 AND ($3::timestamp(3) IS NULL OR "createdAt" >= $3::timestamp(3)))
+  + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" WHERE "subject" = $2 AND ($3::timestamp(3) IS NULL OR "day" >= $3::timestamp(3)::date))
+  AS spent`;
+
+const subjectsSpend = (column: string) => `SELECT s."subject",
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE r.${column} = s."id")
+    + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject") AS total,
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE r.${column} = s."id" AND r."createdAt" >= coalesce(s."since", '-infinity'))
+    + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject" AND p."day" >= coalesce(s."since"::date, '-infinity')) AS period,
+  (SELECT count(*) FROM "RequestLog" r WHERE r.${column} = s."id")
+    + (SELECT coalesce(sum("requests"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject") AS requests
+FROM jsonb_to_recordset($1::jsonb) AS s("subject" text, "id" text, "since" timestamp(3))`;
+// (A range against coalesce(…, '-infinity') rather than "IS NULL OR …", so each subquery
+// can use the (userId|keyId, createdAt) index.)
+
+export function createLoggedSpend(prisma: PrismaClient) {
+  return {
+    /** One subject's spend since `from` (all of it when undefined). */
+    async of(subject: SpendSubject, from: Date | undefined): Promise<number> {
+      const [row] = await prisma.$queryRawUnsafe<[{ spent: number }]>(spentSince(logColumn(subject)), idOf(subject), subject, utc(from));
+      return Number(row.spent);
+    },
+
+    /** Per subject: its total, its spend since its period began (`from`), its requests. One statement per kind (keys, users). */
+    async ofSubjects(subjects: ReadonlyArray<{ subject: SpendSubject; from: Date | undefined }>): Promise<Map<SpendSubject, SpendFigures>> {
+      const out = new Map<SpendSubject, SpendFigures>();
+      for (const kind of ["key:", "user:"]) {
+        const ofKind = subjects.filter((s) => s.subject.startsWith(kind));
+        if (ofKind.length === 0) continue;
+        const json = JSON.stringify(ofKind.map((s) => ({ subject: s.subject, id: idOf(s.subject), since: utc(s.from) })));
+        const rows = await prisma.$queryRawUnsafe<Array<{ subject: SpendSubject; total: number; period: number; requests: bigint | number }>>(subjectsSpend(logColumn(ofKind[0]!.subject)), json);
+        for (const r of rows) out.set(r.subject, { total: Number(r.total), period: Number(r.period), requests: Number(r.requests) });
+      }
+      return out;
+    },
+  };
+}
+
+export type LoggedSpend = ReturnType<typeof createLoggedSpend>;

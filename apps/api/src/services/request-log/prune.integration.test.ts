@@ -1,0 +1,101 @@
+/**
+ * Pruning the request log keeps spend whole, on PostgreSQL and on the embedded PGlite: what
+ * the deleted rows cost is folded per budget subject and day, so a key's totals and a
+ * budget's spend read the same before and after, and two instances pruning at once count
+ * nothing twice.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { budgetPeriodStart } from "@switchboard/schema";
+import { createTestDatabase } from "../../../test/database.ts";
+import { openDatabase, type Database } from "../../infra/database.ts";
+import { createLoggedSpend } from "../keys/logged-spend.ts";
+import { requestLogRow } from "../../../test/request-log-row.ts";
+import { createLogWriter } from "./log-writer.ts";
+
+const DAY = 86_400_000;
+
+const row = (createdAt: Date, who: { userId: string; keyId: string | null }, costUsd: number) => requestLogRow({ createdAt, ...who, costUsd });
+
+describe.each(["PostgreSQL", "PGlite"])("pruning the request log on %s", (flavour) => {
+  let testDb: { url: string; drop(): Promise<void> } | undefined;
+  let db: Database;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "switchboard-prune-"));
+    if (flavour === "PostgreSQL") testDb = await createTestDatabase();
+    db = await openDatabase({ databaseUrl: testDb?.url, dataDir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const writer = () => createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, log: () => {} });
+
+  it("folds what pruned rows cost into per-subject daily totals, so spend reads the same after", async () => {
+    const user = randomUUID();
+    const key = randomUUID();
+    const w = writer();
+    const longAgo = new Date(Date.now() - 45 * DAY);
+    const now = new Date();
+    // Taken once: a run that crosses midnight UTC reads every figure over the same window.
+    const today = budgetPeriodStart("day", now);
+    // Two old rows with the key, one old without, one recent with the key.
+    w.record(row(longAgo, { userId: user, keyId: key }, 0.25));
+    w.record(row(new Date(longAgo.getTime() + 1000), { userId: user, keyId: key }, 0.5));
+    w.record(row(longAgo, { userId: user, keyId: null }, 1));
+    w.record(row(now, { userId: user, keyId: key }, 2));
+    await w.flush();
+
+    const spend = createLoggedSpend(db.prisma);
+    const before = {
+      key: await spend.of(`key:${key}`, undefined),
+      user: await spend.of(`user:${user}`, undefined),
+      keys: await spend.ofSubjects([{ subject: `key:${key}`, from: today }]),
+    };
+    expect(before.key).toBeCloseTo(2.75, 10);
+    expect(before.user).toBeCloseTo(3.75, 10);
+
+    expect(await w.prune()).toBe(3);
+    expect(await db.prisma.requestLog.count({ where: { userId: user } })).toBe(1);
+    expect(await spend.of(`key:${key}`, undefined)).toBeCloseTo(before.key, 10);
+    expect(await spend.of(`user:${user}`, undefined)).toBeCloseTo(before.user, 10);
+    expect(await spend.ofSubjects([{ subject: `key:${key}`, from: today }])).toEqual(before.keys);
+    expect(before.keys.get(`key:${key}`)).toMatchObject({ requests: 3, period: 2 });
+    expect(before.keys.get(`key:${key}`)!.total).toBeCloseTo(2.75, 10);
+    // A period that began after the pruned day does not count it.
+    expect(await spend.of(`key:${key}`, today)).toBeCloseTo(2, 10);
+
+    // Users and keys in one call; a subject that never spent reads zero.
+    const stranger = `key:${randomUUID()}` as const;
+    const mixed = await spend.ofSubjects([{ subject: `user:${user}`, from: undefined }, { subject: `key:${key}`, from: today }, { subject: stranger, from: undefined }]);
+    expect(mixed.get(`user:${user}`)).toMatchObject({ requests: 4 });
+    expect(mixed.get(`user:${user}`)!.period).toBeCloseTo(3.75, 10);
+    expect(mixed.get(stranger)).toEqual({ total: 0, period: 0, requests: 0 });
+
+    // Pruning again finds nothing and changes nothing.
+    expect(await w.prune()).toBe(0);
+    expect(await spend.of(`user:${user}`, undefined)).toBeCloseTo(before.user, 10);
+  });
+
+  it("two instances pruning at once count each row once", async () => {
+    const user = randomUUID();
+    const w = writer();
+    for (let i = 0; i < 50; i++) w.record(row(new Date(Date.now() - (40 + (i % 3)) * DAY), { userId: user, keyId: null }, 0.01));
+    await w.flush();
+    const pruned = await Promise.all([w.prune(), writer().prune()]);
+    expect(pruned[0] + pruned[1]).toBe(50);
+    const folded = await db.prisma.prunedSpend.findMany({ where: { subject: `user:${user}` } });
+    expect(folded).toHaveLength(3);
+    expect(folded.reduce((n, d) => n + d.requests, 0)).toBe(50);
+    expect(await createLoggedSpend(db.prisma).of(`user:${user}`, undefined)).toBeCloseTo(0.5, 10);
+  });
+});
