@@ -7,7 +7,8 @@
  * embedded (PGlite, in-process coordination) and Switchboard cluster (PostgreSQL + Redis on
  * a fresh database and key prefix). Every Switchboard request is signed in, rate limited
  * (limit set high), counted in metrics and passes the emergency gate. "floor" is a bare
- * node:http forwarder (bench/floor-proxy.ts): what any Node gateway adds on this machine.
+ * node:http forwarder (bench/floor-proxy.ts): what any Node gateway adds on this machine;
+ * "floor-fastify" the same forwarder as one Fastify route: what the web framework alone adds.
  *
  * "Switchboard embedded" and "Switchboard cluster" run the compiled build (apps/api/dist,
  * what `npm run start:prod` and the Docker image run), built first when it is missing or
@@ -21,8 +22,14 @@
  *   c=32  autocannon for BENCH_SECONDS: requests per second, non-stream and stream.
  * Every figure is the median over BENCH_ROUNDS rounds; "added" is over the direct upstream.
  *
+ * A change's effect on these figures is read from one run, not from two runs on a machine
+ * whose speed drifts: the cluster-base and embedded-base targets run another checkout's
+ * compiled build (BENCH_BASE=<checkout>/apps/api, built with `node --import tsx
+ * scripts/build.ts`) interleaved with the others, and the report compares each with its
+ * counterpart from this checkout.
+ *
  * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
- * also embedded-src and cluster-src),
+ * also floor-fastify, embedded-src, cluster-src, embedded-base and cluster-base), BENCH_BASE,
  * BENCH_PLACEMENT (shared | apart: bench/placement.ts),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
  * TEST_DATABASE_URL, REDIS_URL.
@@ -41,6 +48,7 @@ import { placeGateway, placeHarness, placementLine } from "./placement.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const TARGETS = (process.env.BENCH_TARGETS ?? "direct,floor,portkey,embedded,cluster").split(",");
+const BASE = process.env.BENCH_BASE;
 const MESSAGES = [{ role: "user", content: "Say hello" }];
 
 interface Target {
@@ -226,19 +234,23 @@ async function main(): Promise<void> {
       progress(`[bench] starting ${name}`);
       if (name === "direct") {
         add({ name, label: "fake upstream direct", url: `${upstream.line}/chat/completions`, headers: {}, model: "beta", pid: upstream.pid, stop: () => {} });
-      } else if (name === "floor") {
-        const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line]);
-        add({ name, label: "node:http forwarder (floor, no gateway work)", url: `${floor.line}/chat/completions`, headers: {}, model: "beta", pid: floor.pid, stop: floor.stop });
+      } else if (name === "floor" || name === "floor-fastify") {
+        const fastify = name === "floor-fastify";
+        const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line, ...(fastify ? ["--fastify"] : [])]);
+        const label = fastify ? "the same forwarder as one Fastify route" : "node:http forwarder (floor, no gateway work)";
+        add({ name, label, url: `${floor.line}/chat/completions`, headers: {}, model: "beta", pid: floor.pid, stop: floor.stop });
       } else if (name === "portkey") {
         add(await startPortkey(upstream.line));
-      } else if (/^(embedded|cluster)(-src)?$/.test(name)) {
+      } else if (/^(embedded|cluster)(-src|-base)?$/.test(name)) {
         const embedded = name.startsWith("embedded");
+        const base = name.endsWith("-base");
         const compiled = !name.endsWith("-src");
-        if (compiled && ensureBuilt()) progress("");
-        const label = `Switchboard ${embedded ? "embedded (PGlite)" : "cluster (PostgreSQL + Redis)"}${compiled ? "" : ", sources through tsx"}`;
-        add(switchboardTarget(name, label, await startBenchApi(providerEnv, { embedded, compiled })));
+        if (base && !BASE) throw new Error(`the ${name} target needs BENCH_BASE=<another checkout>/apps/api (built with \`node --import tsx scripts/build.ts\`)`);
+        if (compiled && !base && ensureBuilt()) progress("");
+        const label = `Switchboard ${embedded ? "embedded (PGlite)" : "cluster (PostgreSQL + Redis)"}${compiled ? "" : ", sources through tsx"}${base ? ", base build" : ""}`;
+        add(switchboardTarget(name, label, await startBenchApi(providerEnv, { embedded, compiled, ...(base ? { apiDir: BASE } : {}) })));
       } else {
-        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,floor,portkey,embedded,cluster,embedded-src,cluster-src)`);
+        throw new Error(`Unknown target ${name} (BENCH_TARGETS takes direct,floor,floor-fastify,portkey,embedded,cluster,embedded-src,cluster-src,embedded-base,cluster-base)`);
       }
     }
     // Warm-up (JIT, connection pools, first lease of the rate limit), not measured.
@@ -278,6 +290,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   const sources = targets.some((t) => t.name.endsWith("-src"));
   if (built) console.log("Switchboard embedded / cluster: the compiled build (apps/api/dist, as `npm run start:prod` and the Docker image run it)");
   if (sources) console.log("…, sources through tsx: `node --import tsx src/main.ts`, as `npm start` runs it");
+  if (targets.some((t) => t.name.endsWith("-base"))) console.log(`…, base build: ${BASE}/dist, another checkout's compiled build`);
   console.log("");
   console.log("| target | c=1 p50 | c=1 mean | mean added over direct | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |");
   console.log("|---|---|---|---|---|---|---|---|---|---|");
@@ -291,9 +304,22 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
       `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
     );
   }
+  const paired = targets.filter((t) => t.name.endsWith("-base") && samples.has(t.name.slice(0, -"-base".length)));
+  if (paired.length > 0) console.log("\nThis checkout against the base build (same run, interleaved):");
+  for (const base of paired) {
+    const name = base.name.slice(0, -"-base".length);
+    const diff = (key: keyof Sample) => plus(med(name, key) - med(base.name, key));
+    const times = (key: keyof Sample) => `${(med(name, key) / med(base.name, key)).toFixed(2)}×`;
+    const rss = `${rssMbOf(targets.find((t) => t.name === name)!.pid).toFixed(0)} vs ${rssMbOf(base.pid).toFixed(0)} MB`;
+    console.log(`  ${name}: c=1 mean ${diff("c1Mean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}, RSS after load ${rss}`);
+  }
+  if (!Number.isNaN(floor) && samples.has("floor-fastify")) {
+    const overFloor = (key: keyof Sample) => plus(med("floor-fastify", key) - med("floor", key));
+    console.log(`\nFastify alone (the forwarder as one Fastify route, over the bare one): c=1 mean ${overFloor("c1Mean")}, TTFT mean ${overFloor("ttftMean")}`);
+  }
   if (!direct || !portkeyRps) return;
   console.log("\nGoals (ratios from this run):");
-  for (const name of [...samples.keys()].filter((n) => /^(embedded|cluster)/.test(n))) {
+  for (const name of [...samples.keys()].filter((n) => /^(embedded|cluster)/.test(n) && !n.endsWith("-base"))) {
     const added = med(name, "c1Mean") - direct.c1;
     const ttftAdded = med(name, "ttftMean") - direct.ttft;
     const rssNow = rssMbOf(targets.find((t) => t.name === name)!.pid);
@@ -302,7 +328,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const overFloor = Number.isNaN(floor) ? "" : ` (${plus(med(name, "c1Mean") - floor)} over the floor's ${plus(floor - direct.c1)})`;
     console.log(`  ${name}: mean added at c=1 ${plus(added)}${overFloor} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
   }
-  for (const name of [...samples.keys()].filter((n) => n.startsWith("cluster"))) {
+  for (const name of [...samples.keys()].filter((n) => n.startsWith("cluster") && !n.endsWith("-base"))) {
     const r = med(name, "rps") / portkeyRps.plain;
     console.log(`  ${name} c=32: ${r.toFixed(2)}× Portkey's req/s (≥ 4×: ${r >= 4 ? "met" : "NOT met"})`);
   }

@@ -15,7 +15,8 @@
  * delivers the bytes and wakes the reader, so its time is mostly the kernel's.
  *
  * Knobs: PHASES_ROUNDS (3), PHASES_REQUESTS per round and target (3000), PHASES_TARGETS
- * (floor,cluster,embedded; `base` adds a cluster run from another checkout's compiled
+ * (floor,cluster,embedded; `floor-fastify` adds the floor as one Fastify route, what the
+ * framework alone costs; `base` adds a cluster run from another checkout's compiled
  * apps/api named by PHASES_BASE, for a paired before/after check of a change), BENCH_PLACEMENT
  * (shared | apart: bench/placement.ts).
  */
@@ -103,8 +104,9 @@ async function main(): Promise<void> {
       progress(`[bench] starting ${name}`);
       const out = join(dir, `${name}.jsonl`);
       const timerEnv = { PHASE_TIMER_OUT: out, PHASE_TIMER_BATCH: "100" };
-      if (name === "floor") {
-        const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), [upstream.line], { nodeArgs: ["--import", TIMER], env: timerEnv });
+      if (name === "floor" || name === "floor-fastify") {
+        const args = [upstream.line, ...(name === "floor-fastify" ? ["--fastify"] : [])];
+        const floor = await spawnHelper(new URL("./floor-proxy.ts", import.meta.url), args, { nodeArgs: ["--import", TIMER], env: timerEnv });
         placeGateway(floor.pid);
         targets.push({ name, url: `${floor.line}/chat/completions`, headers: {}, body: bodyFor("beta"), out, stop: floor.stop });
       } else if (name === "cluster" || name === "embedded" || name === "base") {
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
         placeGateway(api.pid);
         targets.push({ name, url: `${api.url}/v1/chat/completions`, headers: api.auth, body: bodyFor("auto"), out, stop: api.stop });
       } else {
-        throw new Error(`Unknown target ${name} (PHASES_TARGETS takes floor,cluster,embedded,base)`);
+        throw new Error(`Unknown target ${name} (PHASES_TARGETS takes floor,floor-fastify,cluster,embedded,base)`);
       }
     }
     // Warm-up (JIT, pools, the first rate-limit lease); its rows are dropped below.
