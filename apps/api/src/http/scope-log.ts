@@ -157,6 +157,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     stream: scope.stream,
     ip: end.ip,
     calls: scope.calls,
+    budgeted: scope.budgetHolds !== undefined && scope.budgetHolds.length > 0,
     ...(requestLog.storeBodies ? { requestBody: end.requestBody(), responseBody: typeof response === "function" ? response() : response } : {}),
   });
 }

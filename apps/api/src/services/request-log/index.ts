@@ -28,7 +28,16 @@ export function createRequestLog(deps: RequestLogDeps) {
     log: deps.log,
     ...(deps.flushIntervalMs !== undefined ? { flushIntervalMs: deps.flushIntervalMs } : {}),
   });
-  const record = createRequestRecorder({ writer, prices: deps.prices, storeBodies: deps.storeBodies });
+  const record = createRequestRecorder({
+    writer,
+    prices: deps.prices,
+    storeBodies: deps.storeBodies,
+    onUnpriced: ({ provider, model }) =>
+      deps.log(
+        `calls to provider "${provider}", model "${model}" have no price: they are logged at cost 0 and no budget counts them; ` +
+          "price a route that sends it (models.upsert inputPricePerMTok/outputPricePerMTok) or the auto route (the default price)",
+      ),
+  });
   const reader = createLogsService({ prisma: deps.prisma });
   return {
     ...reader,

@@ -26,6 +26,8 @@ export interface FinishedRequest {
   stream: boolean;
   ip: string | undefined;
   calls: readonly FinishedCall[];
+  /** The request ran under a user's or key's budget: a call no price covers slips past it. */
+  budgeted?: boolean;
   requestBody?: string | undefined;
   responseBody?: string | undefined;
 }
@@ -37,10 +39,24 @@ export interface RequestRecorderDeps {
   writer: LogWriter;
   prices: PriceLookup;
   storeBodies: boolean;
+  /**
+   * Told once per provider and upstream model of a budgeted call that no price covers: it is
+   * logged at cost 0, so no budget counts it (the operator should price a route for it).
+   */
+  onUnpriced?: (target: { provider: string; model: string }) => void;
 }
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
   const body = (text: string | undefined) => (deps.storeBodies && text ? redactSecrets(text.slice(0, MAX_BODY_CHARS)) : null);
+  /** Targets already reported unpriced (few: one per configured provider and model). */
+  const toldUnpriced = new Set<string>();
+  const reportUnpriced = (c: FinishedCall) => {
+    const target = { provider: c.provider, model: c.model ?? "(unknown)" };
+    const key = `${target.provider}\0${target.model}`;
+    if (toldUnpriced.has(key)) return;
+    toldUnpriced.add(key);
+    deps.onUnpriced?.(target);
+  };
 
   return function record(r: FinishedRequest): number {
     const answered = r.calls.filter((c) => c.outcome === "success");
@@ -61,7 +77,9 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       completion += o;
       cached += k;
       // Each call at its own route's prices: a tRPC batch or a consensus run calls several.
-      cost += costUsd(c.pricedAs === undefined ? undefined : deps.prices(c.pricedAs), { prompt: p, completion: o, cached: k });
+      const prices = c.pricedAs === undefined ? undefined : deps.prices(c.pricedAs);
+      if (!prices && r.budgeted) reportUnpriced(c);
+      cost += costUsd(prices, { prompt: p, completion: o, cached: k });
     }
     const attempts: TLogAttempt[] = r.calls.map((c) => ({
       provider: c.provider,
