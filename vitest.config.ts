@@ -2,6 +2,11 @@ import { defineConfig } from "vitest/config";
 
 // One run covers unit, integration (real PostgreSQL + Redis on loopback) and browser e2e
 // tests. Integration and e2e tests start real servers, so they get generous timeouts.
+// expect.poll waits up to 10 s everywhere (Vitest's default is 1 s): what a test polls for
+// arrives in milliseconds on a quiet machine, but a loaded CI runner can take longer, and a
+// longer wait only slows a test that is failing anyway.
+const poll = { expect: { poll: { timeout: 10_000 } } };
+
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +16,7 @@ export default defineConfig({
           include: ["{apps,packages}/*/src/**/*.test.ts", "{apps,packages}/*/test/**/*.test.ts"],
           exclude: ["**/*.integration.test.ts", "**/node_modules/**"],
           testTimeout: 15_000,
+          ...poll,
         },
       },
       {
@@ -19,6 +25,7 @@ export default defineConfig({
           include: ["{apps,packages}/*/{src,test}/**/*.integration.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          ...poll,
         },
       },
       {
@@ -28,6 +35,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 240_000,
           fileParallelism: false,
+          ...poll,
         },
       },
     ],

@@ -25,8 +25,8 @@ describe("following a coordination channel", () => {
     });
     await coordination.publish("test:follow", "one");
     await coordination.publish("test:other", "not ours");
-    await vi.waitFor(() => expect(messages).toEqual(["one"]));
-    await vi.waitFor(() => expect(resyncs).toBeGreaterThanOrEqual(2));
+    await vi.waitFor(() => expect(messages).toEqual(["one"]), { timeout: 10_000 });
+    await vi.waitFor(() => expect(resyncs).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
 
     await close();
     const resyncsAtClose = resyncs;
@@ -45,16 +45,16 @@ describe("following a coordination channel", () => {
       const messages: string[] = [];
       const close = await followChannel(coordination, { channel: "c", onMessage: (m) => messages.push(m), onReconnect: () => void (reconnects += 1) });
       await redis.kill();
-      await vi.waitFor(() => expect(coordination.state()).toBe("degraded"));
+      await vi.waitFor(() => expect(coordination.state()).toBe("degraded"), { timeout: 10_000 });
       await redis.restart();
       await vi.waitFor(() => expect(reconnects).toBe(1), { timeout: 10_000 });
       // The subscription is restored with the connection.
       await coordination.publish("c", "after the restart");
-      await vi.waitFor(() => expect(messages).toEqual(["after the restart"]));
+      await vi.waitFor(() => expect(messages).toEqual(["after the restart"]), { timeout: 10_000 });
 
       await close();
       await redis.kill();
-      await vi.waitFor(() => expect(coordination.state()).toBe("degraded"));
+      await vi.waitFor(() => expect(coordination.state()).toBe("degraded"), { timeout: 10_000 });
       await redis.restart();
       await vi.waitFor(() => expect(coordination.state()).toBe("ready"), { timeout: 10_000 });
       await sleep(100);

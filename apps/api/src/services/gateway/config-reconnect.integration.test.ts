@@ -48,7 +48,7 @@ describe("configuration across a Redis outage", () => {
   it("a provider created while Redis is down reaches the other instance as soon as Redis is back", async () => {
     const [a, b] = gateways as [LiveGateway, LiveGateway];
     await redis.kill();
-    await vi.waitFor(() => expect(coordinations.map((c) => c.state())).toEqual(["degraded", "degraded"]));
+    await vi.waitFor(() => expect(coordinations.map((c) => c.state())).toEqual(["degraded", "degraded"]), { timeout: 10_000 });
 
     const created = await a.config.createProvider({ id: null, email: "ops@example.com" }, { name: "fresh", kind: "openai-compatible", baseUrl: "http://127.0.0.1:9/v1", models: ["fresh-1"] });
     expect(created.propagation).toBe("local");
