@@ -112,7 +112,7 @@ describe("consumeLeased on two instances", () => {
     const [a, b] = await pair({ url: proxy.url });
     try {
       await proxy.cut();
-      await vi.waitFor(() => expect([a.state(), b.state()]).toEqual(["degraded", "degraded"]));
+      await vi.waitFor(() => expect([a.state(), b.state()]).toEqual(["degraded", "degraded"]), { timeout: 10_000 });
       const limit = 5;
       const during = await hammer([a, b], "rl:outage", limit, 1, 8);
       expect(during.map(admitted)).toEqual([limit, limit]);

@@ -72,7 +72,7 @@ describe("redis adapter", () => {
       const got: string[] = [];
       await b.subscribe("emergency", (m) => got.push(m));
       await a.publish("emergency", "freeze");
-      await vi.waitFor(() => expect(got).toEqual(["freeze"]));
+      await vi.waitFor(() => expect(got).toEqual(["freeze"]), { timeout: 10_000 });
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -112,7 +112,7 @@ describe("redis adapter", () => {
       await a.subscribe("events", (m) => got.push(m));
 
       await proxy.cut();
-      await vi.waitFor(() => expect(a.state()).toBe("degraded"));
+      await vi.waitFor(() => expect(a.state()).toBe("degraded"), { timeout: 10_000 });
       const t0 = Date.now();
       await expect(a.get("k")).rejects.toThrow(/^Redis unavailable \(get\)/);
       await expect(a.subscribe("new-channel", () => {})).rejects.toThrow(/^Redis unavailable \(subscribe\)/);
@@ -126,7 +126,7 @@ describe("redis adapter", () => {
       await vi.waitFor(() => expect(reconnects).toBe(1), { timeout: 10_000 });
       expect(a.state()).toBe("ready");
       await b.publish("events", "back");
-      await vi.waitFor(() => expect([got, late]).toEqual([["back"], ["back"]]));
+      await vi.waitFor(() => expect([got, late]).toEqual([["back"], ["back"]]), { timeout: 10_000 });
       await a.set("k", "v");
       expect(await b.get("k")).toBe("v");
       expect(logs.some((l) => l.startsWith("warn: Redis connection lost"))).toBe(true);
@@ -160,7 +160,7 @@ describe("redis adapter", () => {
       await vi.waitFor(() => expect(reconnects).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
       expect(a.state()).toBe("ready");
       await b.publish("events", "after-kill");
-      await vi.waitFor(() => expect(got).toEqual(["after-kill"]));
+      await vi.waitFor(() => expect(got).toEqual(["after-kill"]), { timeout: 10_000 });
     } finally {
       admin.disconnect();
       await Promise.all([a.close(), b.close()]);
