@@ -4,6 +4,7 @@
  * failure writes the same numbers again instead of adding them twice.
  */
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import { utcTimestamp } from "../../infra/sql-time.ts";
 import type { MinuteCounts, MinuteRow } from "./instance-metrics.ts";
 import type { SketchData } from "./sketch.ts";
 
@@ -20,14 +21,13 @@ export interface BucketStore {
   prune(before: Date): Promise<number>;
 }
 
-const utc = (d: Date) => Prisma.sql`${d.toISOString()}::timestamptz AT TIME ZONE 'UTC'`;
 
 export function createBucketStore(prisma: PrismaClient): BucketStore {
   return {
     async write(instance, rows) {
       if (rows.length === 0) return;
       const values = rows.map(
-        (r) => Prisma.sql`(${utc(r.minute)}, ${r.provider}, ${instance}, ${r.calls}::int, ${r.successes}::int, ${r.failures}::int,
+        (r) => Prisma.sql`(${utcTimestamp(r.minute)}, ${r.provider}, ${instance}, ${r.calls}::int, ${r.successes}::int, ${r.failures}::int,
           ${r.latencyMs}::float8, ${r.ttftMs}::float8, ${r.ttftCount}::int, ${r.promptTokens}::int, ${r.completionTokens}::int,
           ${JSON.stringify(r.latency.toJSON())}::jsonb)`,
       );
