@@ -1,3 +1,4 @@
+import { TRPC_LIMITS } from "@switchboard/schema";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
@@ -126,6 +127,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     createContext: createContextFactory(deps),
     // Queries may also be POSTed: clients send long inputs (prompts) in the body, not the URL.
     allowMethodOverride: true,
+    maxBatchSize: TRPC_LIMITS.maxBatchSize,
     responseMeta({ errors }) {
       // API answers are per-caller and some runs are paid: nothing may be cached.
       const headers: Record<string, string> = { "cache-control": "no-store" };

@@ -76,7 +76,8 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
           condition: (op) => op.path.startsWith("auth."),
           true: httpLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
           // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-          false: httpBatchLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+          // At most the server's TRPC_LIMITS.maxBatchSize calls per request (more go in another).
+          false: httpBatchLink({ url, headers, methodOverride: "POST", maxItems: 100, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
         }),
       }),
     ],

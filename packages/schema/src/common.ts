@@ -11,6 +11,15 @@ export function roleAtLeast(role: TRole, required: TRole): boolean {
 
 export const ZId = z.string().uuid();
 
+export const TRPC_LIMITS = {
+  /**
+   * Calls in one tRPC batch (one HTTP request, or one WebSocket message); a larger batch is
+   * refused whole with 400. Per-request limits (the per-IP limit, load shedding) count a
+   * batch once, so its size is what bounds the work one request can ask for.
+   */
+  maxBatchSize: 100,
+} as const;
+
 /**
  * A z.enum whose refusal names the bad value and every allowed one, since the admin shows
  * the server's message next to the field as it is.

@@ -9,6 +9,7 @@ import {
   type TRPCLink,
 } from "@trpc/client";
 import { observable, type Unsubscribable } from "@trpc/server/observable";
+import { TRPC_LIMITS } from "@switchboard/schema";
 
 /**
  * The typed API client. Same origin, no transformer (plain JSON), and no tokens in script:
@@ -33,7 +34,7 @@ function transportLinks(): TRPCLink<AppRouter>[] {
         condition: (op) => op.path.startsWith("auth."),
         true: httpLink({ url: TRPC_URL, methodOverride: "POST" }),
         // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-        false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST" }),
+        false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST", maxItems: TRPC_LIMITS.maxBatchSize }),
       }),
     }),
   ];

@@ -11,6 +11,7 @@
  * service directly, a call made outside any request) and is then a no-op.
  */
 import { performance } from "node:perf_hooks";
+import { CHAT_LIMITS } from "@switchboard/schema";
 
 export interface UpstreamCall {
   provider: string;
@@ -147,8 +148,13 @@ export function noteKey(scope: Scope, keyId: string): void {
   if (scope) scope.keyId = keyId;
 }
 
+/**
+ * The model the request asked for, noted before its input is validated (a refused request is
+ * logged with it too), so cut to the longest valid name: a megabyte "model" must not become a
+ * megabyte log row.
+ */
 export function noteModel(scope: Scope, model: string): void {
-  if (scope && scope.model === undefined) scope.model = model;
+  if (scope && scope.model === undefined) scope.model = model.slice(0, CHAT_LIMITS.modelNameMaxChars);
 }
 
 export function noteProcedure(scope: Scope, path: string): void {

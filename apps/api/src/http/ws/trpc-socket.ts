@@ -8,6 +8,7 @@
  * row of its own (socket-turn.ts), and each subscription holds a stream slot of the caller
  * while open, as over SSE (http/stream-slots.ts).
  */
+import { TRPC_LIMITS } from "@switchboard/schema";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { getWSConnectionHandler } from "@trpc/server/adapters/ws";
@@ -57,6 +58,7 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       });
     },
     keepAlive: { enabled: true, pingMs: WS_LIMITS.pingIntervalMs, pongWaitMs: 10_000 },
+    maxBatchSize: TRPC_LIMITS.maxBatchSize,
   });
 
   app.route({

@@ -89,8 +89,9 @@ const MAX_QUEUE_BYTES = 32 * 1024 * 1024;
 const BATCH = 5000;
 const BATCH_BYTES = 1024 * 1024;
 
-/** About what a row takes in the queue and in its batch's JSON: the bodies, plus the rest. */
-export const rowBytes = (r: RequestLogRow) => 512 + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0);
+/** About what a row takes in the queue and in its batch's JSON: its free-text fields, plus the rest. */
+export const rowBytes = (r: RequestLogRow) =>
+  512 + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.model?.length ?? 0) + (r.upstreamModel?.length ?? 0) + r.route.length;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 export function createLogWriter(deps: LogWriterDeps) {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createSwitchboardClient } from "@switchboard/client";
-import type { TChatStreamEvent } from "@switchboard/schema";
+import { CHAT_LIMITS, type TChatStreamEvent } from "@switchboard/schema";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
 import { collectEvents } from "../../../test/subscription.ts";
@@ -263,6 +263,18 @@ describe("request log", () => {
     expect(row).toMatchObject({ status: 400, errorCode: "BAD_REQUEST" });
     expect((await detailOf(sender.token, row.id)).requestBody).toBe('{"message":"ab"}');
     await logged(sender.token, {}, (r) => r.status === 200 && r.route === "chat.send");
+  });
+
+  it("a request refused for its model name keeps at most the longest valid name of it in its row", async () => {
+    const key = (await a.client(user.token).keys.create.mutate({ name: "long model" })).key;
+    const res = await fetch(`${a.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { ...bearer(key), "content-type": "application/json", "x-request-id": "long-model-name" },
+      body: JSON.stringify({ model: "m".repeat(100_000), messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(400);
+    const row = await logged(user.token, {}, (r) => r.requestId === "long-model-name");
+    expect(row.model).toBe("m".repeat(CHAT_LIMITS.modelNameMaxChars));
   });
 
   it("records refusals with their status and code, and filters by status", async () => {
