@@ -13,7 +13,10 @@ export interface Viewer {
   role: TRole;
 }
 
-type Row = Prisma.RequestLogGetPayload<object>;
+/** What a list item shows: the bodies and attempts (up to ~64 KB a row) stay for logs.get. */
+const LIST_OMITS = { requestBody: true, responseBody: true, attempts: true, ip: true, method: true } as const;
+
+type Row = Prisma.RequestLogGetPayload<{ omit: typeof LIST_OMITS }>;
 
 function item(r: Row): TRequestLog {
   return {
@@ -37,6 +40,14 @@ function item(r: Row): TRequestLog {
     stream: r.stream,
   };
 }
+
+/**
+ * Groups a summary lists (the costliest); the rest are added up as one "(other)" group, so
+ * the groups still add up to the total. Any user can make model names up; a summary must not
+ * grow with them.
+ */
+export const MAX_GROUPS = 200;
+export const OTHER_GROUP = "(other)";
 
 const STATUS_RANGES: Record<string, [number, number]> = { "2xx": [200, 299], "3xx": [300, 399], "4xx": [400, 499], "5xx": [500, 599], error: [400, 599] };
 
@@ -74,6 +85,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     };
     const rows = await prisma.requestLog.findMany({
       where,
+      omit: LIST_OMITS,
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: limit + 1,
       ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
@@ -93,6 +105,26 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       requestBody: row.requestBody,
       responseBody: row.responseBody,
     };
+  }
+
+  /**
+   * The groups past the MAX_GROUPS costliest, as one: what the total holds and the groups
+   * shown do not (none when nothing is left).
+   */
+  function theRest(total: TUsageSummary["total"], shown: TUsageSummary["groups"]): TUsageSummary["groups"] {
+    const sum = (f: "requests" | "promptTokens" | "completionTokens" | "costUsd") => shown.reduce((n, g) => n + g[f], 0);
+    const requests = total.requests - sum("requests");
+    if (requests <= 0) return [];
+    return [
+      {
+        key: OTHER_GROUP,
+        label: `Everything past the ${MAX_GROUPS} costliest`,
+        requests,
+        promptTokens: Math.max(0, total.promptTokens - sum("promptTokens")),
+        completionTokens: Math.max(0, total.completionTokens - sum("completionTokens")),
+        costUsd: Math.max(0, total.costUsd - sum("costUsd")),
+      },
+    ];
   }
 
   async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
@@ -118,6 +150,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
         where,
         _count: { _all: true },
         _sum: { promptTokens: true, completionTokens: true, costUsd: true },
+        orderBy: [{ _sum: { costUsd: "desc" } }, { _count: { [field]: "desc" } }],
+        take: MAX_GROUPS,
       });
       groups = rows.map((r) => ({
         key: (r as Record<string, unknown>)[field] as string | null ?? "(none)",
@@ -128,6 +162,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
         costUsd: r._sum.costUsd ?? 0,
       }));
       groups.sort((a, b) => b.costUsd - a.costUsd || b.requests - a.requests);
+      if (rows.length === MAX_GROUPS) groups.push(...theRest(total, groups));
       await label(groups, input.groupBy);
     }
     return { total, groups };
@@ -161,7 +196,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   }
 
   async function label(groups: TUsageSummary["groups"], by: TUsageSummaryInput["groupBy"]): Promise<void> {
-    const ids = groups.map((g) => g.key).filter((k) => k !== "(none)");
+    const ids = groups.map((g) => g.key).filter((k) => k !== "(none)" && k !== OTHER_GROUP);
     if (ids.length === 0) return;
     const names =
       by === "user"
@@ -170,7 +205,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
           ? new Map((await prisma.apiKey.findMany({ where: { id: { in: ids } }, select: { id: true, name: true, prefix: true } })).map((k) => [k.id, `${k.name} (${k.prefix}…)`]))
           : undefined;
     if (!names) return;
-    for (const g of groups) g.label = names.get(g.key) ?? null;
+    for (const g of groups) if (g.key !== OTHER_GROUP) g.label = names.get(g.key) ?? null;
   }
 
   return { list, get, summary };

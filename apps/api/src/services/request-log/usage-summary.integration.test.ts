@@ -1,8 +1,9 @@
 /**
- * usage.summary by day, on PostgreSQL and on the embedded PGlite: each UTC day's requests,
- * tokens and cost are added up by the database, whatever the session's time zone (the
- * PostgreSQL connection here runs at UTC+14), with the same filters as every grouping: a
- * USER's own rows, one key, a from/to range.
+ * usage.summary on PostgreSQL and on the embedded PGlite, computed by the database: by day,
+ * each UTC day's requests, tokens and cost whatever the session's time zone (the PostgreSQL
+ * connection here runs at UTC+14), with the same filters as every grouping (a USER's own
+ * rows, one key, a from/to range); by model, the costliest groups and the rest as one, so a
+ * summary stays small however many model names callers make up.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,12 +15,13 @@ import { createTestDatabase } from "../../../test/database.ts";
 import { requestLogRow } from "../../../test/request-log-row.ts";
 import { openDatabase, type Database } from "../../infra/database.ts";
 import { createLogWriter } from "./log-writer.ts";
-import { createLogsService } from "./logs-service.ts";
+import { createLogsService, MAX_GROUPS, OTHER_GROUP } from "./logs-service.ts";
 
-describe.each(["PostgreSQL", "PGlite"])("usage by day on %s", (flavour) => {
+describe.each(["PostgreSQL", "PGlite"])("usage summary on %s", (flavour) => {
   let testDb: { url: string; drop(): Promise<void> } | undefined;
   let db: Database;
   let dataDir: string;
+  let writer: ReturnType<typeof createLogWriter>;
   const user = randomUUID();
   const other = randomUUID();
   const key = randomUUID();
@@ -29,7 +31,7 @@ describe.each(["PostgreSQL", "PGlite"])("usage by day on %s", (flavour) => {
     if (flavour === "PostgreSQL") testDb = await createTestDatabase();
     const url = testDb ? `${testDb.url}${testDb.url.includes("?") ? "&" : "?"}options=${encodeURIComponent("-c TimeZone=Pacific/Kiritimati")}` : undefined;
     db = await openDatabase({ databaseUrl: url, dataDir });
-    const writer = createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 3650, log: () => {} });
+    writer = createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 3650, log: () => {} });
     const at = (iso: string, who: { userId: string; keyId?: string }, costUsd: number, tokens: number) =>
       writer.record(requestLogRow({ createdAt: new Date(iso), userId: who.userId, keyId: who.keyId ?? null, costUsd, promptTokens: tokens, completionTokens: 2 * tokens }));
     // Either side of midnight UTC, which is mid-afternoon at UTC+14.
@@ -80,5 +82,24 @@ describe.each(["PostgreSQL", "PGlite"])("usage by day on %s", (flavour) => {
     expect(await days({ id: randomUUID(), role: "ADMIN" }, { from: "2026-11-02T13:59:59.999+14:00", to: "2026-11-02T14:00:00+14:00" })).toEqual([
       ["2026-11-02", 1, 20, 40, 1],
     ]);
+  });
+
+  it("by model: the costliest groups, then everything else as one group, adding up to the total", async () => {
+    const made = randomUUID();
+    // Many made-up model names, each cheaper than the last, all costlier than the rows above.
+    for (let i = 0; i < MAX_GROUPS + 5; i++) {
+      writer.record(requestLogRow({ createdAt: new Date("2026-11-10T00:00:00Z"), userId: made, model: `made-up-${i}`, costUsd: 1000 - i, promptTokens: 1, completionTokens: 1 }));
+    }
+    await writer.flush();
+    const summary = await createLogsService({ prisma: db.prisma }).summary({ id: randomUUID(), role: "ADMIN" }, { groupBy: "model" });
+    expect(summary.groups).toHaveLength(MAX_GROUPS + 1);
+    expect(summary.groups.slice(0, 3).map((g) => g.key)).toEqual(["made-up-0", "made-up-1", "made-up-2"]);
+    const rest = summary.groups.at(-1)!;
+    // Five made-up names and the five rows of the first test (model "auto") did not fit.
+    expect(rest).toMatchObject({ key: OTHER_GROUP, requests: 10, label: expect.stringContaining(String(MAX_GROUPS)) });
+    const sum = (f: "requests" | "promptTokens" | "completionTokens" | "costUsd") => summary.groups.reduce((n, g) => n + g[f], 0);
+    expect(sum("requests")).toBe(summary.total.requests);
+    expect(sum("promptTokens")).toBe(summary.total.promptTokens);
+    expect(sum("costUsd")).toBeCloseTo(summary.total.costUsd, 6);
   });
 });
