@@ -44,7 +44,7 @@ export function TopSpend({ groupBy, title, limit }: { groupBy: "user" | "key" | 
   return (
     <section className="card card-flush" aria-label={title}>
       <div className="table-toolbar"><h2>{title}</h2></div>
-      <DataTable label={title} testId={`top-${groupBy}`} columns={columns} rows={rows} rowKey={(g) => g.key} busy={q.isFetching} empty="No spend yet." />
+      <DataTable label={title} testId={`top-${groupBy}`} columns={columns} rows={rows} rowKey={(g) => `${g.key}\u0000${g.label ?? ""}`} busy={q.isFetching} empty="No spend yet." />
     </section>
   );
 }

@@ -58,7 +58,9 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       });
     },
     keepAlive: { enabled: true, pingMs: WS_LIMITS.pingIntervalMs, pongWaitMs: 10_000 },
-    maxBatchSize: TRPC_LIMITS.maxBatchSize,
+    // At least a user's stream slots: a client reconnecting re-sends every subscription it
+    // holds in one message (tRPC's WebSocket client cannot split it).
+    maxBatchSize: Math.max(TRPC_LIMITS.maxBatchSize, deps.env.STREAMS_PER_USER),
   });
 
   app.route({

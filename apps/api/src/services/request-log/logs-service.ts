@@ -49,6 +49,27 @@ function item(r: Row): TRequestLog {
 export const MAX_GROUPS = 200;
 export const OTHER_GROUP = "(other)";
 
+/** What each grouping groups by (constants: they are put in the SQL text). */
+const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
+  user: `"userId"`,
+  key: `"keyId"`,
+  model: `"model"`,
+  provider: `"provider"`,
+  day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
+};
+
+interface SummaryRow {
+  key: string | null;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  allRequests: number;
+  allPromptTokens: number;
+  allCompletionTokens: number;
+  allCostUsd: number;
+}
+
 const STATUS_RANGES: Record<string, [number, number]> = { "2xx": [200, 299], "3xx": [300, 399], "4xx": [400, 499], "5xx": [500, 599], error: [400, 599] };
 
 function dateRange(from: string | undefined, to: string | undefined) {
@@ -108,9 +129,57 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   }
 
   /**
-   * The groups past the MAX_GROUPS costliest, as one: what the total holds and the groups
-   * shown do not (none when nothing is left).
+   * Totals and groups in one statement, summed by the database: one row per group however
+   * many rows the range holds, and the totals (window sums over every group, taken before the
+   * cut to the costliest MAX_GROUPS) always agree with the groups.
    */
+  async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
+    dateRange(input.from, input.to); // refuses a range that ends before it starts
+    const conditions = [
+      ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
+      ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
+      ...(ownOnly(viewer) ? [Prisma.sql`"userId" = ${viewer.id}`] : []),
+      ...(input.keyId ? [Prisma.sql`"keyId" = ${input.keyId}`] : []),
+    ];
+    const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, " AND ")}` : Prisma.empty;
+    const byDay = input.groupBy === "day";
+    // Days in order (a day's row per day kept: bounded by the retention); else the costliest
+    // first, ties broken down to the key so the same groups make the cut every time.
+    const order = byDay ? Prisma.sql`ORDER BY "key"` : Prisma.sql`ORDER BY "costUsd" DESC, "requests" DESC, "key" ASC NULLS FIRST LIMIT ${MAX_GROUPS}`;
+    const rows = await prisma.$queryRaw<SummaryRow[]>`
+      SELECT g.*, sum("requests") OVER () AS "allRequests", sum("promptTokens") OVER () AS "allPromptTokens",
+        sum("completionTokens") OVER () AS "allCompletionTokens", sum("costUsd") OVER () AS "allCostUsd"
+      FROM (
+        SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", count(*)::float8 AS "requests",
+          coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens", coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens",
+          coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
+        FROM "RequestLog" ${where}
+        GROUP BY 1
+      ) AS g
+      ${order}`;
+    const first = rows[0];
+    const total = {
+      requests: Number(first?.allRequests ?? 0),
+      promptTokens: Number(first?.allPromptTokens ?? 0),
+      completionTokens: Number(first?.allCompletionTokens ?? 0),
+      costUsd: Number(first?.allCostUsd ?? 0),
+    };
+    const groups: TUsageSummary["groups"] = rows.map((r) => ({
+      key: r.key ?? "(none)",
+      label: null,
+      requests: Number(r.requests),
+      promptTokens: Number(r.promptTokens),
+      completionTokens: Number(r.completionTokens),
+      costUsd: Number(r.costUsd),
+    }));
+    if (!byDay) {
+      groups.push(...theRest(total, groups));
+      await label(groups, input.groupBy);
+    }
+    return { total, groups };
+  }
+
+  /** The groups past the MAX_GROUPS costliest, as one (none when every group is listed). */
   function theRest(total: TUsageSummary["total"], shown: TUsageSummary["groups"]): TUsageSummary["groups"] {
     const sum = (f: "requests" | "promptTokens" | "completionTokens" | "costUsd") => shown.reduce((n, g) => n + g[f], 0);
     const requests = total.requests - sum("requests");
@@ -120,79 +189,11 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
         key: OTHER_GROUP,
         label: `Everything past the ${MAX_GROUPS} costliest`,
         requests,
-        promptTokens: Math.max(0, total.promptTokens - sum("promptTokens")),
-        completionTokens: Math.max(0, total.completionTokens - sum("completionTokens")),
+        promptTokens: total.promptTokens - sum("promptTokens"),
+        completionTokens: total.completionTokens - sum("completionTokens"),
         costUsd: Math.max(0, total.costUsd - sum("costUsd")),
       },
     ];
-  }
-
-  async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
-    const where: Prisma.RequestLogWhereInput = {
-      ...dateRange(input.from, input.to),
-      ...(ownOnly(viewer) ? { userId: viewer.id } : {}),
-      ...(input.keyId ? { keyId: input.keyId } : {}),
-    };
-    const totals = await prisma.requestLog.aggregate({ where, _count: { _all: true }, _sum: { promptTokens: true, completionTokens: true, costUsd: true } });
-    const total = {
-      requests: totals._count._all,
-      promptTokens: totals._sum.promptTokens ?? 0,
-      completionTokens: totals._sum.completionTokens ?? 0,
-      costUsd: totals._sum.costUsd ?? 0,
-    };
-    let groups: TUsageSummary["groups"];
-    if (input.groupBy === "day") {
-      groups = await byDay(viewer, input);
-    } else {
-      const field = ({ user: "userId", key: "keyId", model: "model", provider: "provider" } as const)[input.groupBy];
-      const rows = await prisma.requestLog.groupBy({
-        by: [field],
-        where,
-        _count: { _all: true },
-        _sum: { promptTokens: true, completionTokens: true, costUsd: true },
-        orderBy: [{ _sum: { costUsd: "desc" } }, { _count: { [field]: "desc" } }],
-        take: MAX_GROUPS,
-      });
-      groups = rows.map((r) => ({
-        key: (r as Record<string, unknown>)[field] as string | null ?? "(none)",
-        label: null,
-        requests: r._count._all,
-        promptTokens: r._sum.promptTokens ?? 0,
-        completionTokens: r._sum.completionTokens ?? 0,
-        costUsd: r._sum.costUsd ?? 0,
-      }));
-      groups.sort((a, b) => b.costUsd - a.costUsd || b.requests - a.requests);
-      if (rows.length === MAX_GROUPS) groups.push(...theRest(total, groups));
-      await label(groups, input.groupBy);
-    }
-    return { total, groups };
-  }
-
-  /**
-   * Per UTC day, summed by the database: a range over millions of rows is still one row per
-   * day here (reading the rows to add them up held them all in memory at once).
-   */
-  async function byDay(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary["groups"]> {
-    const conditions = [
-      ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
-      ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
-      ...(ownOnly(viewer) ? [Prisma.sql`"userId" = ${viewer.id}`] : []),
-      ...(input.keyId ? [Prisma.sql`"keyId" = ${input.keyId}`] : []),
-    ];
-    const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, " AND ")}` : Prisma.empty;
-    const rows = await prisma.$queryRaw<Array<{ day: string; requests: bigint; promptTokens: bigint | null; completionTokens: bigint | null; costUsd: number | null }>>`
-      SELECT to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD') AS "day", count(*) AS "requests",
-        sum("promptTokens") AS "promptTokens", sum("completionTokens") AS "completionTokens", sum("costUsd") AS "costUsd"
-      FROM "RequestLog" ${where}
-      GROUP BY 1 ORDER BY 1`;
-    return rows.map((r) => ({
-      key: r.day,
-      label: null,
-      requests: Number(r.requests),
-      promptTokens: Number(r.promptTokens ?? 0),
-      completionTokens: Number(r.completionTokens ?? 0),
-      costUsd: Number(r.costUsd ?? 0),
-    }));
   }
 
   async function label(groups: TUsageSummary["groups"], by: TUsageSummaryInput["groupBy"]): Promise<void> {

@@ -32,6 +32,10 @@ export interface FinishedRequest {
   responseBody?: string | undefined;
 }
 
+/** Distinct unpriced targets warned about, per process. */
+const MAX_UNPRICED_WARNINGS = 1000;
+const MAX_MODEL_NAME_CHARS = 200;
+
 /** Bodies are capped: the log is for looking at requests, not for archiving them. */
 export const MAX_BODY_CHARS = 32_000;
 
@@ -48,12 +52,16 @@ export interface RequestRecorderDeps {
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
   const body = (text: string | undefined) => (deps.storeBodies && text ? redactSecrets(text.slice(0, MAX_BODY_CHARS)) : null);
-  /** Targets already reported unpriced (few: one per configured provider and model). */
+  /**
+   * Targets already reported unpriced. Usually one per configured provider and model, but an
+   * upstream may answer to model names callers make up, so it is capped: past the cap,
+   * nothing more is said (the first warnings already say what to price).
+   */
   const toldUnpriced = new Set<string>();
   const reportUnpriced = (c: FinishedCall) => {
-    const target = { provider: c.provider, model: c.model ?? "(unknown)" };
+    const target = { provider: c.provider, model: (c.model ?? "(unknown)").slice(0, MAX_MODEL_NAME_CHARS) };
     const key = `${target.provider}\0${target.model}`;
-    if (toldUnpriced.has(key)) return;
+    if (toldUnpriced.has(key) || toldUnpriced.size >= MAX_UNPRICED_WARNINGS) return;
     toldUnpriced.add(key);
     deps.onUnpriced?.(target);
   };
