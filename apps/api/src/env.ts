@@ -109,7 +109,7 @@ export const ZEnv = z
       .enum(["true", "false", "1", "0", ""])
       .default("false")
       .transform((v) => v === "true" || v === "1"),
-    /** Requests per client IP per minute across the gateway, cluster-wide (0 = no limit). */
+    /** Requests per client IP per minute across the gateway, cluster-wide (0 = no limit); a WebSocket call or message counts as one. */
     IP_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(0),
     /** Open /ws/chat sockets per user on one instance. */
     WS_SOCKETS_PER_USER: positiveInt(5),

@@ -1,17 +1,24 @@
-/** IP_RATE_LIMIT_PER_MIN as a client sees it: every surface counts, probes never do. */
+/** IP_RATE_LIMIT_PER_MIN as a client sees it: every surface counts (each call or message on a WebSocket too), probes never do. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startTestApp, type TestApp } from "../../test/app.ts";
+import { openTrpcSocket } from "../../test/trpc-socket.ts";
 
 const LIMIT = 4;
 let t: TestApp;
 let limited: TestApp;
+/** Its own limit for each socket test (the window is a minute). */
+let socketsA: TestApp;
+let socketsB: TestApp;
 beforeAll(async () => {
   // One after the other: PGlite's start-up runs on this thread and, on a busy machine, held
   // it long enough that the other app's 3-second Redis start-up deadline passed unanswered.
   limited = await startTestApp({ env: { IP_RATE_LIMIT_PER_MIN: String(LIMIT) } });
+  socketsA = await startTestApp({ env: { IP_RATE_LIMIT_PER_MIN: String(LIMIT) } });
+  socketsB = await startTestApp({ env: { IP_RATE_LIMIT_PER_MIN: String(LIMIT) } });
   t = await startTestApp({ mode: "embedded" });
 });
-afterAll(async () => Promise.all([t?.close(), limited?.close()]));
+afterAll(async () => Promise.all([t?.close(), limited?.close(), socketsA?.close(), socketsB?.close()]));
 
 describe("per-IP limit", () => {
   it("is off by default", async () => {
@@ -32,5 +39,34 @@ describe("per-IP limit", () => {
     expect(JSON.stringify(await v1.json())).toMatch(/rate|Too many/i);
     expect((await fetch(`${limited.url}/trpc/health.check`)).status).toBe(429);
     for (const probe of ["/health", "/ready", "/metrics"]) expect((await fetch(`${limited.url}${probe}`)).status, probe).toBe(200);
+  });
+
+  it("counts every call over the tRPC WebSocket, not just the upgrade", async () => {
+    const socket = await openTrpcSocket(socketsA.url); // the upgrade is request 1
+    try {
+      const replies = [];
+      for (let id = 1; id <= LIMIT; id++) replies.push(await socket.call(id, "query", "health.check"));
+      expect(replies.slice(0, LIMIT - 1).every((r) => r.result?.type === "data")).toBe(true);
+      const refused = replies.at(-1)!;
+      expect(refused.error?.data["code"]).toBe("TOO_MANY_REQUESTS");
+      expect(refused.error?.message).toMatch(/Too many requests from this address/);
+    } finally {
+      await socket.close();
+    }
+  });
+
+  it("counts every message over /ws/chat, not just the upgrade", async () => {
+    const ws = new WebSocket(`${socketsB.url.replace(/^http/, "ws")}/ws/chat`); // the upgrade is request 1
+    const received: Array<Record<string, unknown>> = [];
+    ws.on("message", (data) => received.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    try {
+      for (let id = 1; id <= LIMIT; id++) ws.send(JSON.stringify({ type: "ping", id }));
+      await expect.poll(() => received.length).toBe(LIMIT);
+      expect(received.slice(0, LIMIT - 1).map((m) => m["type"])).toEqual(Array(LIMIT - 1).fill("pong"));
+      expect(received.at(-1)).toMatchObject({ type: "error", code: "TOO_MANY_REQUESTS", retryAfterSec: expect.any(Number) });
+    } finally {
+      ws.close();
+    }
   });
 });

@@ -27,6 +27,8 @@ import { createContextInner, resolveUser, type AuthedUser } from "../../trpc/con
 import { errorData, isSessionEnded, toTRPCError } from "../../trpc/errors.ts";
 import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
+import { AppError } from "../../services/errors.ts";
+import { countAgainstIpLimit } from "../ip-limit.ts";
 import { takeStreamSlot } from "../stream-slots.ts";
 import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
@@ -257,6 +259,13 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       }
       const wait = takeMessage(user ? `user:${user.id}` : anonymousKey);
       if (wait > 0) return strike("TOO_MANY_REQUESTS", `Too many messages (limit ${deps.env.WS_MESSAGES_PER_MIN} per minute)`, { retryAfterSec: wait });
+      const overIpLimit = await countAgainstIpLimit(deps, request.ip).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      if (overIpLimit instanceof AppError) return strike(overIpLimit.code, overIpLimit.message, { retryAfterSec: overIpLimit.retryAfterSec });
+      if (overIpLimit) throw overIpLimit;
+      if (closed) return; // it closed while the count was taken
 
       let message: unknown;
       try {

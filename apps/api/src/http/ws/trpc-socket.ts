@@ -20,6 +20,7 @@ import { appRouter, type AppRouter } from "../../routers/index.ts";
 import { createContextInner, resolveUser, type CallResult, type CallRunner, type Context, type ProcedureCall } from "../../trpc/context.ts";
 import { isSessionEnded, sessionEndedError, toTRPCError } from "../../trpc/errors.ts";
 import { isAsyncIterable } from "../../trpc/telemetry.ts";
+import { countAgainstIpLimit } from "../ip-limit.ts";
 import { takeStreamSlot, type StreamCaller } from "../stream-slots.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
 import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
@@ -103,6 +104,9 @@ function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
   const turns = socketCalls(deps, { ip: holder.ip, requestId: holder.requestId });
   return (call, run) =>
     turns(call, async (scope) => {
+      await countAgainstIpLimit(deps, holder.ip).catch((error: unknown) => {
+        throw toTRPCError(error);
+      });
       const user = await resolveUser(deps, holder.token, scope);
       if (holder.token && !user) {
         endSession(holder.socket);
