@@ -321,6 +321,12 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
     },
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
+    onUnpriced: ({ provider, model }) =>
+      log.warn(
+        { component: "request-log", provider, model },
+        `calls to provider "${provider}", model "${model}" have no price: they are logged at cost 0 and no budget counts them; ` +
+          "price a route that sends it (models.upsert inputPricePerMTok/outputPricePerMTok) or the auto route (the default price)",
+      ),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
   });
   requestLog.start();

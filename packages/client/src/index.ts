@@ -76,7 +76,9 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
           condition: (op) => op.path.startsWith("auth."),
           true: httpLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
           // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
-          // At most the server's TRPC_LIMITS.maxBatchSize calls per request (more go in another).
+          // At most the server's TRPC_LIMITS.maxBatchSize calls per request (more go in another);
+          // a literal, as the client carries no runtime dependency on the schema package
+          // (batch-limit.integration.test.ts fails if it is ever larger than the server's).
           false: httpBatchLink({ url, headers, methodOverride: "POST", maxItems: 100, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
         }),
       }),

@@ -52,6 +52,15 @@ describe("request scope", () => {
     expect(released).toHaveLength(4);
   });
 
+  it("a place taken after the request ended (the client left while it was admitted) is given back at once, unused", () => {
+    const released: Array<[string, number | undefined]> = [];
+    const scope = newScope("r", true);
+    settleBudgetHolds(scope, 0);
+    holdUntilEnd(scope, [{ subject: "key:k", release: (cost) => void released.push(["key:k", cost]) }]);
+    expect(released).toEqual([["key:k", undefined]]);
+    expect(scope.budgetHolds).toBeUndefined();
+  });
+
   it("counts overlapping upstream time once (parallel consensus calls)", () => {
     expect(unionLength([])).toBe(0);
     expect(unionLength([[0, 10], [5, 15], [20, 30], [29, 31], [40, 40]])).toBe(26);

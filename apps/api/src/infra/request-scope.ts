@@ -58,6 +58,8 @@ export interface RequestScope {
   rateLimit: RateLimitNote | undefined;
   /** The budgets this request holds a place in flight under (services/keys), until it ends. */
   budgetHolds: BudgetHold[] | undefined;
+  /** The request ended and gave its budget places back (see holdUntilEnd). */
+  budgetsSettled: boolean;
   /** Upstream calls started and not yet booked (see afterCalls). */
   openCalls: number;
   /** The request's end, waiting for its open calls (afterCalls). */
@@ -77,7 +79,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -120,9 +122,18 @@ export function afterCalls(scope: RequestScope, end: () => void): void {
   scope.onCallsEnded = once;
 }
 
-/** Keeps budget places until the request ends (a tRPC batch may add some per call). */
+/**
+ * Keeps budget places until the request ends (a tRPC batch may add some per call). A request
+ * that already ended — the client left while it was being admitted — gives them back at once,
+ * unused: nothing would settle them later.
+ */
 export function holdUntilEnd(scope: RequestScope, holds: readonly BudgetHold[]): void {
-  if (holds.length > 0) (scope.budgetHolds ??= []).push(...holds);
+  if (holds.length === 0) return;
+  if (scope.budgetsSettled) {
+    for (const hold of holds) hold.release(undefined);
+    return;
+  }
+  (scope.budgetHolds ??= []).push(...holds);
 }
 
 /**
@@ -130,6 +141,7 @@ export function holdUntilEnd(scope: RequestScope, holds: readonly BudgetHold[]):
  * many calls of a batch it admitted.
  */
 export function settleBudgetHolds(scope: RequestScope, costUsd: number): void {
+  scope.budgetsSettled = true;
   const holds = scope.budgetHolds;
   if (!holds) return;
   scope.budgetHolds = undefined;

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { TRPCError } from "@trpc/server";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -68,15 +69,19 @@ describe("endWhen", () => {
   it("with several ends, the first to fire gives the last word, and every listener is removed", async () => {
     const shutdown = new AbortController();
     const session = new AbortController();
+    const timeout = new AbortController(); // never fires
     const stream = endWhen(stalled(), [
       { signal: shutdown.signal, error: () => new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "shutting down" }) },
       { signal: session.signal, error: ended },
+      { signal: timeout.signal, error: () => new TRPCError({ code: "TIMEOUT", message: "too long" }) },
     ]);
     expect(await stream.next()).toEqual({ done: false, value: 1 });
+    expect(getEventListeners(timeout.signal, "abort")).toHaveLength(1);
     const next = stream.next();
     session.abort();
     shutdown.abort();
     await expect(next).rejects.toThrow("ended from outside");
+    expect(getEventListeners(timeout.signal, "abort")).toHaveLength(0);
   });
 
   it("an end that has already fired ends the stream before its first event", async () => {

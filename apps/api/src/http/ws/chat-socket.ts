@@ -259,12 +259,12 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       }
       const wait = takeMessage(user ? `user:${user.id}` : anonymousKey);
       if (wait > 0) return strike("TOO_MANY_REQUESTS", `Too many messages (limit ${deps.env.WS_MESSAGES_PER_MIN} per minute)`, { retryAfterSec: wait });
-      const overIpLimit = await countAgainstIpLimit(deps, request.ip).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      if (overIpLimit instanceof AppError) return strike(overIpLimit.code, overIpLimit.message, { retryAfterSec: overIpLimit.retryAfterSec });
-      if (overIpLimit) throw overIpLimit;
+      try {
+        await countAgainstIpLimit(deps, request.ip);
+      } catch (error) {
+        if (error instanceof AppError) return strike(error.code, error.message, { retryAfterSec: error.retryAfterSec });
+        throw error;
+      }
       if (closed) return; // it closed while the count was taken
 
       let message: unknown;

@@ -3,7 +3,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createLogWriter } from "./log-writer.ts";
 import { createLogsService } from "./logs-service.ts";
 import type { PriceLookup } from "./pricing.ts";
-import { createRequestRecorder } from "./request-recorder.ts";
+import { createRequestRecorder, type RequestRecorderDeps } from "./request-recorder.ts";
 
 export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
 export { StreamBody } from "./stream-body.ts";
@@ -16,6 +16,8 @@ export interface RequestLogDeps {
   storeBodies: boolean;
   prices: PriceLookup;
   log: (msg: string, err?: unknown) => void;
+  /** Told once per provider and model of a budgeted call no price covers (request-recorder.ts). */
+  onUnpriced?: RequestRecorderDeps["onUnpriced"];
   flushIntervalMs?: number;
 }
 
@@ -32,11 +34,7 @@ export function createRequestLog(deps: RequestLogDeps) {
     writer,
     prices: deps.prices,
     storeBodies: deps.storeBodies,
-    onUnpriced: ({ provider, model }) =>
-      deps.log(
-        `calls to provider "${provider}", model "${model}" have no price: they are logged at cost 0 and no budget counts them; ` +
-          "price a route that sends it (models.upsert inputPricePerMTok/outputPricePerMTok) or the auto route (the default price)",
-      ),
+    ...(deps.onUnpriced ? { onUnpriced: deps.onUnpriced } : {}),
   });
   const reader = createLogsService({ prisma: deps.prisma });
   return {

@@ -3,7 +3,7 @@
  * row and its cost, and hands the row to the batch writer. Runs after the response, never
  * on the request's path.
  */
-import type { TLogAttempt } from "@switchboard/schema";
+import { CHAT_LIMITS, type TLogAttempt } from "@switchboard/schema";
 import type { UpstreamCall } from "../../infra/request-scope.ts";
 import type { LogWriter } from "./log-writer.ts";
 import { costUsd, type PriceLookup } from "./pricing.ts";
@@ -34,7 +34,6 @@ export interface FinishedRequest {
 
 /** Distinct unpriced targets warned about, per process. */
 const MAX_UNPRICED_WARNINGS = 1000;
-const MAX_MODEL_NAME_CHARS = 200;
 
 /** Bodies are capped: the log is for looking at requests, not for archiving them. */
 export const MAX_BODY_CHARS = 32_000;
@@ -59,7 +58,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
    */
   const toldUnpriced = new Set<string>();
   const reportUnpriced = (c: FinishedCall) => {
-    const target = { provider: c.provider, model: (c.model ?? "(unknown)").slice(0, MAX_MODEL_NAME_CHARS) };
+    const target = { provider: c.provider, model: (c.model ?? "(unknown)").slice(0, CHAT_LIMITS.modelNameMaxChars) };
     const key = `${target.provider}\0${target.model}`;
     if (toldUnpriced.has(key) || toldUnpriced.size >= MAX_UNPRICED_WARNINGS) return;
     toldUnpriced.add(key);
