@@ -212,6 +212,9 @@ describe("freeze and disconnect", () => {
     const c = await signedIn(user.token);
     const before = beta.requests.length;
     const slotsBefore = t.app.deps.streams.open();
+    // WebSockets open on the server (ours included), as an admin reads them.
+    const openSockets = async () => ((await (await fetch(`${t.url}/api/stats`, { headers: { authorization: `Bearer ${root}` } })).json()) as { activeWebSockets: number }).activeWebSockets;
+    const socketsBefore = (await openSockets()) - 1;
     // A second sign-in with an API key waits on its database lookup (the key table locked
     // here, as a slow database would), with two chats queued behind it; then the client goes.
     let unlock!: () => void;
@@ -231,9 +234,8 @@ describe("freeze and disconnect", () => {
     c.send({ type: "chat", id: "a", message: "one" });
     c.send({ type: "chat", id: "b", message: "two" });
     c.ws.terminate();
-    // Time for the server to see the close while the lookup still waits (if it sees it later,
-    // the close aborts the chats it started instead: either way nothing may be left running).
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The server sees the close while the lookup still waits: its socket count drops.
+    await expect.poll(openSockets).toBe(socketsBefore);
     unlock();
     await lock;
     await new Promise((resolve) => setTimeout(resolve, 300));
