@@ -13,9 +13,6 @@ export { userSubject } from "./spend-ledger.ts";
 export type { KeysService, RateLimitInfo } from "./keys-service.ts";
 export type { KeyChange } from "./key-cache.ts";
 
-/** How far back the request log is read for the costliest request (what in-flight requests are priced at). */
-const COSTLIEST_LOOKBACK_MS = 30 * 24 * 3600_000;
-
 export function createKeys(deps: {
   prisma: PrismaClient;
   coordination: Coordination;
@@ -31,8 +28,8 @@ export function createKeys(deps: {
     coordination,
     log,
     loggedSpend: logged.of,
-    costliestLogged: async () => {
-      const agg = await prisma.requestLog.aggregate({ where: { createdAt: { gte: new Date(Date.now() - COSTLIEST_LOOKBACK_MS) } }, _max: { costUsd: true } });
+    costliestLogged: async (from) => {
+      const agg = await prisma.requestLog.aggregate({ where: { createdAt: { gte: from } }, _max: { costUsd: true } });
       return agg._max.costUsd ?? 0;
     },
   });

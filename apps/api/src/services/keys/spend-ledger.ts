@@ -7,11 +7,12 @@
  *
  * A request's cost is known only once it has run, so admission also counts what is in
  * flight: each admitted request holds a place until it ends and gives back its cost. Many
- * run at once while the spend plus every request in flight, each priced at the costliest
- * request seen (the request log's at start, this instance's since), stays within the budget;
- * nearer the budget, one at a time ("busy" for the others). So an instance overshoots a
- * budget by at most the one request it admitted last, unless a request costs more than any
- * before it.
+ * run at once while the spend plus every request in flight, each priced at the subject's
+ * own costliest request of the last day (any caller's, for a subject with none), stays
+ * within the budget; nearer the budget, one at a time ("busy" for the others). So an
+ * instance overshoots a budget by at most the one request it admitted last, unless a request
+ * costs more than that price. Priced per subject and over a day, one caller's outlier
+ * neither slows the others down nor its own for good.
  *
  * Subjects without a budget cost nothing here: their spend is read from the request log.
  */
@@ -19,8 +20,14 @@ import { budgetPeriodStart, type TBudgetPeriod } from "@switchboard/schema";
 import { followChannel } from "../../infra/channel-follower.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { BudgetHold } from "../../infra/request-scope.ts";
+import { RecentMax } from "./recent-max.ts";
 
 export const SPEND_CHANNEL = "keys:spend";
+
+/** How long a request's cost prices the requests in flight after it: a day, by the hour. */
+const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
+const COSTLIEST_WINDOW_MS = COSTLIEST_WINDOW.slotMs * COSTLIEST_WINDOW.slots;
+const recentMax = () => new RecentMax(COSTLIEST_WINDOW.slotMs, COSTLIEST_WINDOW.slots);
 
 /** Who a budget belongs to; its spend is counted under this name. */
 export type SpendSubject = `key:${string}` | `user:${string}`;
@@ -48,6 +55,8 @@ interface SubjectSpend {
   pending: number;
   /** Requests admitted here that have not ended yet. */
   inFlight: number;
+  /** The subject's costliest request of the last day (the request log's at load, then this instance's). */
+  costliest: RecentMax;
 }
 
 /**
@@ -60,10 +69,13 @@ export type SpendAdmission = { admitted: true; hold: SpendHold } | { admitted: f
 
 export interface SpendLedgerDeps {
   coordination: Coordination;
-  /** Spend already recorded in the request log since `from` (fallback when the counter was lost). */
-  loggedSpend: (subject: SpendSubject, from: Date | undefined) => Promise<number>;
-  /** The largest cost of one request in the request log (recent), read once at start. */
-  costliestLogged?: () => Promise<number>;
+  /**
+   * Spend already recorded in the request log since `from` (fallback when the counter was
+   * lost), and the subject's costliest request logged since `recentFrom`.
+   */
+  loggedSpend: (subject: SpendSubject, from: Date | undefined, recentFrom: Date) => Promise<{ spent: number; costliest: number }>;
+  /** The largest cost of any one request in the request log since `from`, read once at start. */
+  costliestLogged?: (from: Date) => Promise<number>;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -74,8 +86,8 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   const spends = new Map<string, SubjectSpend>();
   const loading = new Map<string, Promise<SubjectSpend>>();
   let stopFollowing: (() => Promise<void>) | undefined;
-  /** The largest cost of one request known here: what each request in flight is priced at. */
-  let costliest = 0;
+  /** Any caller's costliest request of the last day: the price in flight of a subject with none of its own. */
+  const anyCostliest = recentMax();
 
   async function load(subject: SpendSubject, period: TBudgetPeriod): Promise<SubjectSpend> {
     const bucket = periodBucket(period);
@@ -87,9 +99,12 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     const promise = (async () => {
       const [counter, logged] = await Promise.all([
         coordination.hgetall(counterKey(subject)).then((h) => Number(h[bucket] ?? 0)),
-        deps.loggedSpend(subject, budgetPeriodStart(period)),
+        deps.loggedSpend(subject, budgetPeriodStart(period), new Date(Date.now() - COSTLIEST_WINDOW_MS)),
       ]);
-      const entry: SubjectSpend = { bucket, cluster: counter, logOnly: Math.max(0, logged - counter), pending: 0, inFlight: 0 };
+      const costliest = recentMax();
+      // Dated now rather than when it was made: it may count up to an hour longer than a day.
+      costliest.note(logged.costliest);
+      const entry: SubjectSpend = { bucket, cluster: counter, logOnly: Math.max(0, logged.spent - counter), pending: 0, inFlight: 0, costliest };
       const now = spends.get(subject);
       if (now && now.bucket === bucket) return now;
       spends.set(subject, entry);
@@ -100,6 +115,9 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   }
 
   const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
+
+  /** What each of a subject's requests in flight may cost, for admission. */
+  const priceInFlight = (s: SubjectSpend) => s.costliest.value() || anyCostliest.value();
 
   /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
   async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
@@ -134,7 +152,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
       const s = await load(subject, period);
       const spent = spentOf(s);
       if (spent >= budgetUsd) return { admitted: false, reason: "exhausted", spent };
-      if (s.inFlight > 0 && spent + (s.inFlight + 1) * costliest > budgetUsd) return { admitted: false, reason: "busy", spent };
+      if (s.inFlight > 0 && spent + (s.inFlight + 1) * priceInFlight(s) > budgetUsd) return { admitted: false, reason: "busy", spent };
       s.inFlight++;
       let released = false;
       const hold: SpendHold = {
@@ -144,7 +162,8 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
           released = true;
           s.inFlight--;
           if (costUsd === undefined) return;
-          costliest = Math.max(costliest, costUsd);
+          s.costliest.note(costUsd);
+          anyCostliest.note(costUsd);
           add(subject, period, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
         },
       };
@@ -159,10 +178,11 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
 
     async start(): Promise<void> {
       if (deps.costliestLogged) {
-        costliest = await deps.costliestLogged().catch((err: unknown) => {
+        const logged = await deps.costliestLogged(new Date(Date.now() - COSTLIEST_WINDOW_MS)).catch((err: unknown) => {
           deps.log("could not read the costliest request from the request log", err);
           return 0;
         });
+        anyCostliest.note(logged);
       }
       stopFollowing = await followChannel(coordination, {
         channel: SPEND_CHANNEL,

@@ -1,0 +1,37 @@
+/**
+ * The largest value noted over a sliding window, kept as one maximum per slot (an hour, for
+ * a window of a day): a value counts while it is recent and ages out once its slot leaves
+ * the window, and nothing grows with the number of values noted.
+ */
+export class RecentMax {
+  /** Per ring position: the slot it holds (time / slotMs) and that slot's maximum. */
+  private readonly slotOf: number[];
+  private readonly maxOf: number[];
+
+  constructor(
+    private readonly slotMs: number,
+    private readonly slots: number,
+  ) {
+    this.slotOf = new Array<number>(slots).fill(-Infinity);
+    this.maxOf = new Array<number>(slots).fill(0);
+  }
+
+  note(value: number, nowMs = Date.now()): void {
+    const slot = Math.floor(nowMs / this.slotMs);
+    const i = slot % this.slots;
+    if (this.slotOf[i] !== slot) {
+      this.slotOf[i] = slot;
+      this.maxOf[i] = value;
+    } else if (value > this.maxOf[i]!) {
+      this.maxOf[i] = value;
+    }
+  }
+
+  /** The largest value noted within the window that ends now; 0 when none. */
+  value(nowMs = Date.now()): number {
+    const oldest = Math.floor(nowMs / this.slotMs) - this.slots + 1;
+    let max = 0;
+    for (let i = 0; i < this.slots; i++) if (this.slotOf[i]! >= oldest && this.maxOf[i]! > max) max = this.maxOf[i]!;
+    return max;
+  }
+}
