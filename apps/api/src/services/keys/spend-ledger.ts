@@ -51,10 +51,18 @@ interface SubjectSpend {
    * to the counter and adds to it.
    */
   logOnly: number;
-  /** Spent here and not yet acknowledged by the counter. */
+  /** Spent here and being added to the counter. */
   pending: number;
+  /**
+   * Spent here that the counter could not take (coordination down); counted here until the
+   * next read of the counter and the log, which has it by then (its row is written a moment
+   * after the request).
+   */
+  unbooked: number;
   /** Requests admitted here that have not ended yet. */
   inFlight: number;
+  /** Read again before the next admission (a push may have been missed, or the budget changed). */
+  stale: boolean;
   /** The subject's costliest request of the last day (the request log's at load, then this instance's). */
   costliest: RecentMax;
 }
@@ -92,7 +100,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   async function load(subject: SpendSubject, period: TBudgetPeriod): Promise<SubjectSpend> {
     const bucket = periodBucket(period);
     const known = spends.get(subject);
-    if (known && known.bucket === bucket) return known;
+    if (known && known.bucket === bucket && !known.stale) return known;
     const id = `${subject}/${bucket}`;
     const pending = loading.get(id);
     if (pending) return pending;
@@ -101,12 +109,19 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
         coordination.hgetall(counterKey(subject)).then((h) => Number(h[bucket] ?? 0)),
         deps.loggedSpend(subject, budgetPeriodStart(period), new Date(Date.now() - COSTLIEST_WINDOW_MS)),
       ]);
+      const logOnly = Math.max(0, logged.spent - counter);
+      const now = spends.get(subject);
+      if (now && now.bucket === bucket) {
+        if (!now.stale) return now;
+        // Refreshed in place: the requests in flight hold this entry and give their places back to it.
+        Object.assign(now, { cluster: counter, logOnly, unbooked: 0, stale: false });
+        now.costliest.note(logged.costliest);
+        return now;
+      }
       const costliest = recentMax();
       // Dated now rather than when it was made: it may count up to an hour longer than a day.
       costliest.note(logged.costliest);
-      const entry: SubjectSpend = { bucket, cluster: counter, logOnly: Math.max(0, logged.spent - counter), pending: 0, inFlight: 0, costliest };
-      const now = spends.get(subject);
-      if (now && now.bucket === bucket) return now;
+      const entry: SubjectSpend = { bucket, cluster: counter, logOnly, pending: 0, unbooked: 0, inFlight: 0, stale: false, costliest };
       spends.set(subject, entry);
       return entry;
     })().finally(() => loading.delete(id));
@@ -114,7 +129,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     return promise;
   }
 
-  const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
+  const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending + s.unbooked;
 
   /** What each of a subject's requests in flight may cost, for admission. */
   const priceInFlight = (s: SubjectSpend) => s.costliest.value() || anyCostliest.value();
@@ -122,15 +137,19 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
   async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
     s.pending += costUsd;
+    let total: number;
     try {
-      const total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
-      s.pending -= costUsd;
-      s.cluster = Math.max(s.cluster, total);
-      await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total }));
+      total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
     } catch (err) {
-      // Coordination down: the spend stays pending here, so this instance still counts it.
+      // Coordination down: this instance still counts the spend.
+      s.unbooked += costUsd;
       deps.log("could not add spend to the shared counter", err);
+      return;
+    } finally {
+      s.pending -= costUsd;
     }
+    s.cluster = Math.max(s.cluster, total);
+    await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total })).catch((err: unknown) => deps.log("could not tell the other instances of a spend", err));
   }
 
   /** Books a request's cost (after the response; never on the request's path). */
@@ -171,9 +190,10 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     },
 
 
-    /** Drops what is known of a subject (its budget period changed). */
+    /** Reads a subject's spend again before its next admission (its budget period changed). */
     forget(subject: SpendSubject): void {
-      spends.delete(subject);
+      const s = spends.get(subject);
+      if (s) s.stale = true;
     },
 
     async start(): Promise<void> {
@@ -196,7 +216,9 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
           }
         },
         // A push may have been missed while disconnected: re-read on next use.
-        onReconnect: () => spends.clear(),
+        onReconnect: () => {
+          for (const s of spends.values()) s.stale = true;
+        },
       });
     },
     async close(): Promise<void> {
