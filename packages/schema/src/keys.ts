@@ -6,6 +6,12 @@ export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:me
 export const ZKeyScope = namedEnum(KEY_SCOPES, "scope");
 export type TKeyScope = z.infer<typeof ZKeyScope>;
 
+/**
+ * Keys one user may hold at once (neither revoked nor expired): enough for a key per app or
+ * customer, and a bound on what one account can make every instance hold and re-check.
+ */
+export const KEY_LIMITS = { maxActivePerUser: 1000 } as const;
+
 export const BUDGET_PERIODS = ["day", "month", "total"] as const;
 export const ZBudgetPeriod = namedEnum(BUDGET_PERIODS, "budget period");
 export type TBudgetPeriod = z.infer<typeof ZBudgetPeriod>;

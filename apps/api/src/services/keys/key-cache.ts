@@ -1,6 +1,7 @@
 /**
  * API keys held locally, by hash, so authenticating a key costs no database or Redis round
- * trip. A key is loaded from PostgreSQL on first use; every change that can end or narrow
+ * trip. A key is loaded from PostgreSQL on first use, and at most MAX_HELD are held (the
+ * oldest loaded gives way; it is read again when next used); every change that can end or narrow
  * a key (revoke, update) is pushed to every instance
  * through coordination and drops the cached entry, and a background resync re-reads every
  * cached key, which catches rows changed behind Switchboard's back. The owner's state
@@ -29,6 +30,10 @@ export const DEGRADED_TRUST_MS = 1000;
 const RESYNC_INTERVAL_MS = 5000;
 /** Unknown hashes remembered (cannot become valid: a new key has a new random secret). */
 const MAX_NEGATIVE = 10_000;
+/** Keys held: what one instance keeps in memory and re-reads every resync, whatever the number of keys used. */
+const MAX_HELD = 10_000;
+/** Hashes per resync query (each is a bound parameter). */
+const RESYNC_CHUNK = 1000;
 
 export type KeyChange = { keyId: string } | { userId: string } | { all: true };
 
@@ -88,6 +93,8 @@ export interface KeyCacheDeps {
   coordination: Coordination;
   log: (msg: string, err?: unknown) => void;
   resyncIntervalMs?: number;
+  /** MAX_HELD unless given (tests). */
+  maxHeld?: number;
 }
 
 export function createKeyCache(deps: KeyCacheDeps) {
@@ -100,6 +107,14 @@ export function createKeyCache(deps: KeyCacheDeps) {
   let generation = 0;
   let stopFollowing: (() => Promise<void>) | undefined;
   const changes = createAnnouncer<KeyChange>((err) => deps.log("an API key change listener failed", err));
+  const maxHeld = deps.maxHeld ?? MAX_HELD;
+
+  /** Holds a freshly loaded entry; past the bound, the one loaded longest ago gives way. */
+  function hold(hash: string, entry: Entry): void {
+    entries.delete(hash);
+    if (entries.size >= maxHeld) entries.delete(entries.keys().next().value!);
+    entries.set(hash, entry);
+  }
 
   function forget(change: KeyChange): void {
     changes.announce(change);
@@ -125,7 +140,7 @@ export function createKeyCache(deps: KeyCacheDeps) {
         if (negatives.size >= MAX_NEGATIVE) negatives.delete(negatives.values().next().value!);
         negatives.add(hash);
       } else if (started === generation) {
-        entries.set(hash, entry);
+        hold(hash, entry);
       }
       return entry;
     })().finally(() => loading.delete(hash));
@@ -145,10 +160,13 @@ export function createKeyCache(deps: KeyCacheDeps) {
     return grant;
   }
 
-  /** Re-reads every cached key in one query (catches changes made directly in the database). */
+  /** Re-reads every held key, RESYNC_CHUNK per query (catches changes made directly in the database). */
   async function resync(): Promise<void> {
-    const hashes = [...entries.keys()];
-    if (hashes.length === 0) return;
+    const all = [...entries.keys()];
+    for (let i = 0; i < all.length; i += RESYNC_CHUNK) await resyncSome(all.slice(i, i + RESYNC_CHUNK));
+  }
+
+  async function resyncSome(hashes: string[]): Promise<void> {
     const started = generation;
     const rows = (await prisma.apiKey.findMany({ where: { keyHash: { in: hashes } }, select: SELECT })) as Row[];
     if (started !== generation) return;
@@ -158,7 +176,8 @@ export function createKeyCache(deps: KeyCacheDeps) {
       const row = byHash.get(hash);
       const held = entries.get(hash)?.grant;
       const grant = row ? grantOf(row) : null;
-      if (row) entries.set(hash, { grant, loadedAt: now });
+      // Only entries still held (one may have given way meanwhile): set() keeps their place in line.
+      if (row && entries.has(hash)) entries.set(hash, { grant, loadedAt: now });
       else entries.delete(hash);
       // Revoked or deleted behind Switchboard's back.
       if (held && !grant) changes.announce({ keyId: held.keyId });

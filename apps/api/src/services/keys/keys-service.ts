@@ -14,7 +14,7 @@ import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
 import type { LoggedSpend, SpendFigures } from "./logged-spend.ts";
 import { holdUntilEnd, type RequestScope } from "../../infra/request-scope.ts";
 import { keySubject, userSubject, type SpendHold, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
-import { KEY_SCOPES } from "@switchboard/schema";
+import { KEY_LIMITS, KEY_SCOPES } from "@switchboard/schema";
 
 export interface Actor {
   id: string;
@@ -98,21 +98,29 @@ export function createKeysService(deps: KeysServiceDeps) {
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
     const secret = newKeySecret();
-    const row = (await prisma.apiKey.create({
-      data: {
-        userId: actor.id,
-        name: input.name,
-        prefix: secret.prefix,
-        keyHash: secret.hash,
-        scopes: input.scopes ? [...new Set(input.scopes)] : [...KEY_SCOPES],
-        models: input.models ? [...new Set(input.models)] : [],
-        rateLimitPerMin: input.rateLimitPerMin ?? null,
-        budgetUsd: input.budgetUsd ?? null,
-        budgetPeriod: input.budgetPeriod ?? "month",
-        expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-      },
-      include: KEY_INCLUDE,
-    })) as KeyRow;
+    const row = await prisma.$transaction(async (tx) => {
+      // The owner's row locked: two creates at once cannot both pass the count.
+      await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${actor.id} FOR UPDATE`;
+      const active = await tx.apiKey.count({ where: { userId: actor.id, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+      if (active >= KEY_LIMITS.maxActivePerUser) {
+        throw new AppError("CONFLICT", `You already hold ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one you no longer use first`);
+      }
+      return (await tx.apiKey.create({
+        data: {
+          userId: actor.id,
+          name: input.name,
+          prefix: secret.prefix,
+          keyHash: secret.hash,
+          scopes: input.scopes ? [...new Set(input.scopes)] : [...KEY_SCOPES],
+          models: input.models ? [...new Set(input.models)] : [],
+          rateLimitPerMin: input.rateLimitPerMin ?? null,
+          budgetUsd: input.budgetUsd ?? null,
+          budgetPeriod: input.budgetPeriod ?? "month",
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        },
+        include: KEY_INCLUDE,
+      })) as KeyRow;
+    });
     return { ...view(row, { total: 0, period: 0, requests: 0 }), key: secret.key };
   }
 

@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCClientError } from "@switchboard/client";
+import { KEY_LIMITS } from "@switchboard/schema";
+import { newKeySecret } from "./key-secret.ts";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
@@ -115,6 +117,30 @@ describe("API keys", () => {
       const res = await trpcMutation(a.url, "keys.create", input, bearer(user.token));
       expect(res.status, JSON.stringify(input)).toBe(400);
     }
+  });
+
+  it("holds a user to KEY_LIMITS.maxActivePerUser active keys (409 beyond, two creates at once included); revoked and expired ones do not count", async () => {
+    const owner = await a.userWithRole("USER");
+    const straightIn = (n: number, extra: Record<string, unknown> = {}) =>
+      a.app.deps.db.prisma.apiKey.createMany({ data: Array.from({ length: n }, (_, i) => ({ userId: owner.id, name: `bulk${i}`, prefix: "sb-x", keyHash: newKeySecret().hash, scopes: ["chat"], ...extra })) });
+    await straightIn(KEY_LIMITS.maxActivePerUser - 2);
+    await straightIn(3, { revokedAt: new Date() });
+    await straightIn(3, { expiresAt: new Date(Date.now() - 1000) });
+    const client = a.client(owner.token);
+    // Two places left, three creates at once: exactly two are made.
+    const results = await Promise.all([0, 1, 2].map((i) => trpcMutation(a.url, "keys.create", { name: `race${i}` }, bearer(owner.token))));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 200, 409]);
+    const refused = results.find((r) => r.status === 409)!;
+    expect(refused.body.error.data.appCode).toBe("CONFLICT");
+    expect(refused.body.error.message).toMatch(/revoke one/);
+    const active = () => a.app.deps.db.prisma.apiKey.count({ where: { userId: owner.id, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+    expect(await active()).toBe(KEY_LIMITS.maxActivePerUser);
+    // Revoking one makes room for one.
+    const made = results.find((r) => r.status === 200)!.body.result.data as { id: string };
+    await client.keys.revoke.mutate({ id: made.id });
+    expect((await trpcMutation(a.url, "keys.create", { name: "after-revoke" }, bearer(owner.token))).status).toBe(200);
+    expect((await trpcMutation(a.url, "keys.create", { name: "one-too-many" }, bearer(owner.token))).status).toBe(409);
+    expect(await active()).toBe(KEY_LIMITS.maxActivePerUser);
   });
 
   it("keeps users to their own keys: another user's key is a 404; an ADMIN sees all", async () => {
