@@ -28,10 +28,7 @@ export function createKeys(deps: {
     coordination,
     log,
     loggedSpend: logged.of,
-    costliestLogged: async (from) => {
-      const agg = await prisma.requestLog.aggregate({ where: { createdAt: { gte: from } }, _max: { costUsd: true } });
-      return agg._max.costUsd ?? 0;
-    },
+    costliestLogged: logged.costliestByHour,
   });
   return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, logged, log });
 }

@@ -77,6 +77,8 @@ describe("budgets across a Redis restart", () => {
     const upstream = await startFakeOpenAI({ name: "outage-priced", defaultBehavior: { kind: "ok", content: "a priced answer" } });
     let release = () => {};
     try {
+      // The test before ends as soon as one instance is back.
+      await until(async () => a.app.deps.coordination.state() === "ready" && b.app.deps.coordination.state() === "ready", 15_000);
       const root = a.client(await a.login());
       await root.providers.create.mutate({ name: "outage-priced", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-outage-0123456789", models: ["priced-1"] });
       await root.models.upsert.mutate({ name: "priced", targets: [{ provider: "outage-priced", upstreamModel: "priced-1" }], inputPricePerMTok: 100_000, outputPricePerMTok: 100_000 });
@@ -130,5 +132,5 @@ describe("budgets across a Redis restart", () => {
       release();
       await upstream.close();
     }
-  });
+  }, 90_000);
 });

@@ -9,7 +9,8 @@
  * neither.
  */
 import type { PrismaClient } from "../../generated/prisma/client.ts";
-import type { SpendSubject } from "./spend-ledger.ts";
+import { utcTimestamp } from "../../infra/sql-time.ts";
+import type { HourlyCostliest, SpendSubject } from "./spend-ledger.ts";
 
 export interface SpendFigures {
   /** Since the subject first spent. */
@@ -28,8 +29,7 @@ const utc = (d: Date | undefined) => (d ? d.toISOString().replace("Z", "") : nul
 const spentSince = (column: string) => `SELECT
   (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" WHERE ${column} = $1 AND ($3::timestamp(3) IS NULL OR "createdAt" >= $3::timestamp(3)))
   + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" WHERE "subject" = $2 AND ($3::timestamp(3) IS NULL OR "day" >= $3::timestamp(3)::date))
-  AS spent,
-  (SELECT coalesce(max("costUsd"), 0) FROM "RequestLog" WHERE ${column} = $1 AND "createdAt" >= $4::timestamp(3)) AS costliest`;
+  AS spent`;
 
 const subjectsSpend = (column: string) => `SELECT s."subject",
   (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE r.${column} = s."id")
@@ -44,10 +44,18 @@ FROM jsonb_to_recordset($1::jsonb) AS s("subject" text, "id" text, "since" times
 
 export function createLoggedSpend(prisma: PrismaClient) {
   return {
-    /** One subject's spend since `from` (all of it when undefined), and its costliest request since `recentFrom`. */
-    async of(subject: SpendSubject, from: Date | undefined, recentFrom: Date): Promise<{ spent: number; costliest: number }> {
-      const [row] = await prisma.$queryRawUnsafe<[{ spent: number; costliest: number }]>(spentSince(logColumn(subject)), idOf(subject), subject, utc(from), utc(recentFrom));
-      return { spent: Number(row.spent), costliest: Number(row.costliest) };
+    /** One subject's spend since `from` (all of it when undefined). */
+    async of(subject: SpendSubject, from: Date | undefined): Promise<number> {
+      const [row] = await prisma.$queryRawUnsafe<[{ spent: number }]>(spentSince(logColumn(subject)), idOf(subject), subject, utc(from));
+      return Number(row.spent);
+    },
+
+    /** The costliest request of each hour since `from`, by the hour's start (what the budget ledger prices requests in flight at). */
+    async costliestByHour(from: Date): Promise<HourlyCostliest[]> {
+      const rows = await prisma.$queryRaw<Array<{ hourMs: number; costUsd: number }>>`
+        SELECT extract(epoch FROM date_trunc('hour', "createdAt")) * 1000 AS "hourMs", max("costUsd") AS "costUsd"
+        FROM "RequestLog" WHERE "createdAt" >= ${utcTimestamp(from)} GROUP BY 1`;
+      return rows.map((r) => ({ hourMs: Number(r.hourMs), costUsd: Number(r.costUsd) }));
     },
 
     /** Per subject: its total, its spend since its period began (`from`), its requests. One statement per kind (keys, users). */

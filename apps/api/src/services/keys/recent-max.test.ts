@@ -23,6 +23,20 @@ describe("RecentMax", () => {
     expect(max.value(at(34))).toBe(0);
   });
 
+  it("keeps a later slot's maximum when a value from a day before it is noted", () => {
+    const max = new RecentMax(HOUR, 24);
+    max.note(100, at(24));
+    max.note(1, at(0));
+    expect(max.value(at(24))).toBe(100);
+  });
+
+  it("counts a value noted with its own earlier time only until a day after that time", () => {
+    const max = new RecentMax(HOUR, 24);
+    max.note(50, at(-23));
+    expect(max.value(at(0))).toBe(50);
+    expect(max.value(at(1))).toBe(0);
+  });
+
   it("starts a slot afresh when the ring comes round to it", () => {
     const max = new RecentMax(HOUR, 24);
     max.note(100, at(0));

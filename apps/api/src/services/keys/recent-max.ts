@@ -16,9 +16,12 @@ export class RecentMax {
     this.maxOf = new Array<number>(slots).fill(0);
   }
 
-  note(value: number, nowMs = Date.now()): void {
-    const slot = Math.floor(nowMs / this.slotMs);
-    const i = slot % this.slots;
+  /** Notes a value made at `atMs` (now by default; earlier ones count until their own slot leaves). */
+  note(value: number, atMs = Date.now()): void {
+    const slot = Math.floor(atMs / this.slotMs);
+    const i = ((slot % this.slots) + this.slots) % this.slots;
+    // The position holds a later slot already: this value has left the window.
+    if (this.slotOf[i]! > slot) return;
     if (this.slotOf[i] !== slot) {
       this.slotOf[i] = slot;
       this.maxOf[i] = value;

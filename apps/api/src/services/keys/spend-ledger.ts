@@ -7,12 +7,12 @@
  *
  * A request's cost is known only once it has run, so admission also counts what is in
  * flight: each admitted request holds a place until it ends and gives back its cost. Many
- * run at once while the spend plus every request in flight, each priced at the subject's
- * own costliest request of the last day (any caller's, for a subject with none), stays
- * within the budget; nearer the budget, one at a time ("busy" for the others). So an
- * instance overshoots a budget by at most the one request it admitted last, unless a request
- * costs more than that price. Priced per subject and over a day, one caller's outlier
- * neither slows the others down nor its own for good.
+ * run at once while the spend plus every request in flight, each priced at the costliest
+ * request of the last day (anyone's: a caller cannot lower its own price with cheap calls),
+ * stays within the budget; nearer the budget, one at a time ("busy" for the others), and
+ * one at a time too while no price is known. So an instance overshoots a budget by at most
+ * the one request it admitted last, unless a request costs more than any of the day before
+ * it. Over a day rather than for good: an outlier stops slowing everyone down.
  *
  * Subjects without a budget cost nothing here: their spend is read from the request log.
  */
@@ -25,9 +25,8 @@ import { RecentMax } from "./recent-max.ts";
 export const SPEND_CHANNEL = "keys:spend";
 
 /** How long a request's cost prices the requests in flight after it: a day, by the hour. */
-const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
+export const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
 const COSTLIEST_WINDOW_MS = COSTLIEST_WINDOW.slotMs * COSTLIEST_WINDOW.slots;
-const recentMax = () => new RecentMax(COSTLIEST_WINDOW.slotMs, COSTLIEST_WINDOW.slots);
 
 /** Who a budget belongs to; its spend is counted under this name. */
 export type SpendSubject = `key:${string}` | `user:${string}`;
@@ -51,20 +50,8 @@ interface SubjectSpend {
    * to the counter and adds to it.
    */
   logOnly: number;
-  /** Spent here and being added to the counter. */
+  /** Spent here and not yet acknowledged by the counter. */
   pending: number;
-  /**
-   * Spent here that the counter could not take (coordination down); counted here until the
-   * next read of the counter and the log, which has it by then (its row is written a moment
-   * after the request).
-   */
-  unbooked: number;
-  /** Requests admitted here that have not ended yet. */
-  inFlight: number;
-  /** Read again before the next admission (a push may have been missed, or the budget changed). */
-  stale: boolean;
-  /** The subject's costliest request of the last day (the request log's at load, then this instance's). */
-  costliest: RecentMax;
 }
 
 /**
@@ -75,15 +62,18 @@ export type SpendHold = BudgetHold;
 
 export type SpendAdmission = { admitted: true; hold: SpendHold } | { admitted: false; reason: "exhausted" | "busy"; spent: number };
 
+/** The costliest request logged in one hour (`hourMs`: the hour's start). */
+export interface HourlyCostliest {
+  hourMs: number;
+  costUsd: number;
+}
+
 export interface SpendLedgerDeps {
   coordination: Coordination;
-  /**
-   * Spend already recorded in the request log since `from` (fallback when the counter was
-   * lost), and the subject's costliest request logged since `recentFrom`.
-   */
-  loggedSpend: (subject: SpendSubject, from: Date | undefined, recentFrom: Date) => Promise<{ spent: number; costliest: number }>;
-  /** The largest cost of any one request in the request log since `from`, read once at start. */
-  costliestLogged?: (from: Date) => Promise<number>;
+  /** Spend already recorded in the request log since `from` (fallback when the counter was lost). */
+  loggedSpend: (subject: SpendSubject, from: Date | undefined) => Promise<number>;
+  /** The costliest request of each hour in the request log since `from`, read once at start. */
+  costliestLogged?: (from: Date) => Promise<HourlyCostliest[]>;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -93,35 +83,31 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   const { coordination } = deps;
   const spends = new Map<string, SubjectSpend>();
   const loading = new Map<string, Promise<SubjectSpend>>();
+  /**
+   * Requests admitted here and not ended, per subject. Kept apart from the spend figures,
+   * which are dropped and read again (a reconnect, a new period): these places stay taken
+   * until their requests end, whatever is read meanwhile.
+   */
+  const inFlight = new Map<SpendSubject, number>();
   let stopFollowing: (() => Promise<void>) | undefined;
-  /** Any caller's costliest request of the last day: the price in flight of a subject with none of its own. */
-  const anyCostliest = recentMax();
+  /** The costliest request of the last day (the request log's at start, then the ones served here). */
+  const costliest = new RecentMax(COSTLIEST_WINDOW.slotMs, COSTLIEST_WINDOW.slots);
 
   async function load(subject: SpendSubject, period: TBudgetPeriod): Promise<SubjectSpend> {
     const bucket = periodBucket(period);
     const known = spends.get(subject);
-    if (known && known.bucket === bucket && !known.stale) return known;
+    if (known && known.bucket === bucket) return known;
     const id = `${subject}/${bucket}`;
     const pending = loading.get(id);
     if (pending) return pending;
     const promise = (async () => {
       const [counter, logged] = await Promise.all([
         coordination.hgetall(counterKey(subject)).then((h) => Number(h[bucket] ?? 0)),
-        deps.loggedSpend(subject, budgetPeriodStart(period), new Date(Date.now() - COSTLIEST_WINDOW_MS)),
+        deps.loggedSpend(subject, budgetPeriodStart(period)),
       ]);
-      const logOnly = Math.max(0, logged.spent - counter);
+      const entry: SubjectSpend = { bucket, cluster: counter, logOnly: Math.max(0, logged - counter), pending: 0 };
       const now = spends.get(subject);
-      if (now && now.bucket === bucket) {
-        if (!now.stale) return now;
-        // Refreshed in place: the requests in flight hold this entry and give their places back to it.
-        Object.assign(now, { cluster: counter, logOnly, unbooked: 0, stale: false });
-        now.costliest.note(logged.costliest);
-        return now;
-      }
-      const costliest = recentMax();
-      // Dated now rather than when it was made: it may count up to an hour longer than a day.
-      costliest.note(logged.costliest);
-      const entry: SubjectSpend = { bucket, cluster: counter, logOnly, pending: 0, unbooked: 0, inFlight: 0, stale: false, costliest };
+      if (now && now.bucket === bucket) return now;
       spends.set(subject, entry);
       return entry;
     })().finally(() => loading.delete(id));
@@ -129,27 +115,23 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     return promise;
   }
 
-  const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending + s.unbooked;
+  const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
 
-  /** What each of a subject's requests in flight may cost, for admission. */
-  const priceInFlight = (s: SubjectSpend) => s.costliest.value() || anyCostliest.value();
+  /** What each request in flight may cost; with no price known, too much to run two at once. */
+  const priceInFlight = () => costliest.value() || Number.POSITIVE_INFINITY;
 
   /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
   async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
     s.pending += costUsd;
-    let total: number;
     try {
-      total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
-    } catch (err) {
-      // Coordination down: this instance still counts the spend.
-      s.unbooked += costUsd;
-      deps.log("could not add spend to the shared counter", err);
-      return;
-    } finally {
+      const total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
       s.pending -= costUsd;
+      s.cluster = Math.max(s.cluster, total);
+      await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total }));
+    } catch (err) {
+      // Coordination down: the spend stays pending here, so this instance still counts it.
+      deps.log("could not add spend to the shared counter", err);
     }
-    s.cluster = Math.max(s.cluster, total);
-    await coordination.publish(SPEND_CHANNEL, JSON.stringify({ subject, bucket: s.bucket, total })).catch((err: unknown) => deps.log("could not tell the other instances of a spend", err));
   }
 
   /** Books a request's cost (after the response; never on the request's path). */
@@ -171,38 +153,39 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
       const s = await load(subject, period);
       const spent = spentOf(s);
       if (spent >= budgetUsd) return { admitted: false, reason: "exhausted", spent };
-      if (s.inFlight > 0 && spent + (s.inFlight + 1) * priceInFlight(s) > budgetUsd) return { admitted: false, reason: "busy", spent };
-      s.inFlight++;
+      const running = inFlight.get(subject) ?? 0;
+      if (running > 0 && spent + (running + 1) * priceInFlight() > budgetUsd) return { admitted: false, reason: "busy", spent };
+      inFlight.set(subject, running + 1);
       let released = false;
       const hold: SpendHold = {
         subject,
         release(costUsd) {
           if (released) return;
           released = true;
-          s.inFlight--;
+          const left = (inFlight.get(subject) ?? 1) - 1;
+          if (left > 0) inFlight.set(subject, left);
+          else inFlight.delete(subject);
           if (costUsd === undefined) return;
-          s.costliest.note(costUsd);
-          anyCostliest.note(costUsd);
+          costliest.note(costUsd);
           add(subject, period, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
         },
       };
       return { admitted: true, hold };
     },
 
-
-    /** Reads a subject's spend again before its next admission (its budget period changed). */
+    /** Drops what is known of a subject's spend, read again when next needed (its budget period changed). */
     forget(subject: SpendSubject): void {
-      const s = spends.get(subject);
-      if (s) s.stale = true;
+      spends.delete(subject);
     },
 
     async start(): Promise<void> {
       if (deps.costliestLogged) {
-        const logged = await deps.costliestLogged(new Date(Date.now() - COSTLIEST_WINDOW_MS)).catch((err: unknown) => {
-          deps.log("could not read the costliest request from the request log", err);
-          return 0;
+        const hours = await deps.costliestLogged(new Date(Date.now() - COSTLIEST_WINDOW_MS)).catch((err: unknown) => {
+          deps.log("could not read the costliest requests from the request log", err);
+          return [];
         });
-        anyCostliest.note(logged);
+        // Each at its own hour, so it stops counting a day after it was made, not after start.
+        for (const { hourMs, costUsd } of hours) costliest.note(costUsd, hourMs);
       }
       stopFollowing = await followChannel(coordination, {
         channel: SPEND_CHANNEL,
@@ -215,10 +198,9 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
             // Not ours to interpret.
           }
         },
-        // A push may have been missed while disconnected: re-read on next use.
-        onReconnect: () => {
-          for (const s of spends.values()) s.stale = true;
-        },
+        // A push may have been missed while disconnected: re-read on next use (the places
+        // in flight are kept apart and stay counted).
+        onReconnect: () => spends.clear(),
       });
     },
     async close(): Promise<void> {

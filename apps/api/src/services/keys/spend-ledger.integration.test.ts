@@ -1,0 +1,83 @@
+/**
+ * What the budget ledger prices a request in flight at, on PostgreSQL and PGlite: the
+ * costliest request of the last day as the request log has it at start (each counted until
+ * a day after its own hour) and as served since; while no price is known, one request at a
+ * time.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "../../../test/database.ts";
+import { requestLogRow } from "../../../test/request-log-row.ts";
+import { createMemoryCoordination } from "../../infra/coordination/index.ts";
+import { openDatabase, type Database } from "../../infra/database.ts";
+import { createLogWriter } from "../request-log/log-writer.ts";
+import { createLoggedSpend } from "./logged-spend.ts";
+import { createSpendLedger, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
+
+const HOUR = 3600_000;
+
+describe.each(["PostgreSQL", "PGlite"])("the budget ledger's price in flight on %s", (flavour) => {
+  let testDb: { url: string; drop(): Promise<void> } | undefined;
+  let db: Database;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "switchboard-ledger-"));
+    if (flavour === "PostgreSQL") testDb = await createTestDatabase();
+    db = await openDatabase({ databaseUrl: testDb?.url, dataDir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function startLedger(): Promise<SpendLedger> {
+    const logged = createLoggedSpend(db.prisma);
+    const ledger = createSpendLedger({ coordination: createMemoryCoordination(), loggedSpend: logged.of, costliestLogged: logged.costliestByHour, log: () => {} });
+    await ledger.start();
+    return ledger;
+  }
+
+  /** Admits requests one after another (none ends) until one is refused: how many ran side by side. */
+  async function admittedAtOnce(ledger: SpendLedger, subject: SpendSubject, budgetUsd: number): Promise<number> {
+    let admitted = 0;
+    while ((await ledger.admit(subject, "day", budgetUsd)).admitted) admitted++;
+    return admitted;
+  }
+
+  it("runs one request at a time while no price is known, then as many as fit at the price learnt", async () => {
+    const ledger = await startLedger();
+    try {
+      const subject: SpendSubject = `key:${randomUUID()}`;
+      const first = await ledger.admit(subject, "day", 10);
+      expect(first.admitted).toBe(true);
+      expect(await ledger.admit(subject, "day", 10)).toMatchObject({ admitted: false, reason: "busy" });
+      if (first.admitted) first.hold.release(1);
+      // Spent 1 of 10, each priced at 1: nine fit side by side (1 + 9 ≤ 10).
+      expect(await admittedAtOnce(ledger, subject, 10)).toBe(9);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it("prices at the costliest request the log has of the last day, not one older", async () => {
+    const writer = createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, log: () => {} });
+    // Another caller's requests: one of 5 a day and an hour ago, one of 2 two hours ago.
+    writer.record(requestLogRow({ createdAt: new Date(Date.now() - 25 * HOUR), userId: randomUUID(), costUsd: 5 }));
+    writer.record(requestLogRow({ createdAt: new Date(Date.now() - 2 * HOUR), userId: randomUUID(), costUsd: 2 }));
+    await writer.flush();
+    const ledger = await startLedger();
+    try {
+      // Nothing spent, each priced at 2: five fit in 10 (at 5 it would be two; unknown, one).
+      expect(await admittedAtOnce(ledger, `user:${randomUUID()}`, 10)).toBe(5);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
