@@ -1,7 +1,8 @@
 /**
  * API keys held locally, by hash, so authenticating a key costs no database or Redis round
  * trip. A key is loaded from PostgreSQL on first use, and at most MAX_HELD are held (the
- * oldest loaded gives way; it is read again when next used); every change that can end or narrow
+ * oldest loaded gives way; it is read again when next used, and until then only a pushed
+ * change, not the resync, ends what it authorized); every change that can end or narrow
  * a key (revoke, update) is pushed to every instance
  * through coordination and drops the cached entry, and a background resync re-reads every
  * cached key, which catches rows changed behind Switchboard's back. The owner's state
@@ -161,9 +162,17 @@ export function createKeyCache(deps: KeyCacheDeps) {
   }
 
   /** Re-reads every held key, RESYNC_CHUNK per query (catches changes made directly in the database). */
+  let resyncing = false;
   async function resync(): Promise<void> {
-    const all = [...entries.keys()];
-    for (let i = 0; i < all.length; i += RESYNC_CHUNK) await resyncSome(all.slice(i, i + RESYNC_CHUNK));
+    // On a slow database one pass may outlast the interval: never two at once.
+    if (resyncing) return;
+    resyncing = true;
+    try {
+      const all = [...entries.keys()];
+      for (let i = 0; i < all.length; i += RESYNC_CHUNK) await resyncSome(all.slice(i, i + RESYNC_CHUNK));
+    } finally {
+      resyncing = false;
+    }
   }
 
   async function resyncSome(hashes: string[]): Promise<void> {

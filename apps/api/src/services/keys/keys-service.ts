@@ -54,6 +54,9 @@ const LAST_USED_FLUSH_MS = 5000;
 
 const KEY_INCLUDE = { user: { select: { id: true, email: true, role: true } } } as const;
 
+/** The part of the client that key writes use: the client itself, or a transaction's. */
+type KeysTx = Pick<PrismaClient, "apiKey">;
+
 type KeyRow = NonNullable<Awaited<ReturnType<PrismaClient["apiKey"]["findFirst"]>>> & {
   user: { id: string; email: string; role: TRole };
 };
@@ -96,16 +99,30 @@ export function createKeysService(deps: KeysServiceDeps) {
     return row;
   }
 
+  /**
+   * Runs `work` if the owner has room for one more active key (KEY_LIMITS), with the owner's
+   * row locked so that two at once cannot both take the last place.
+   */
+  async function withKeyPlace<T>(ownerId: string, work: (tx: KeysTx) => Promise<T>): Promise<T> {
+    return prisma.$transaction(
+      async (tx) => {
+        const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
+        if (owner.length === 0) throw new AppError("NOT_FOUND", "The key's owner no longer exists");
+        const active = await tx.apiKey.count({ where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+        if (active >= KEY_LIMITS.maxActivePerUser) {
+          throw new AppError("CONFLICT", `The owner already holds ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one no longer used first`);
+        }
+        return work(tx);
+      },
+      // The embedded database runs one statement at a time: a long prune may hold it a while.
+      { maxWait: 10_000 },
+    );
+  }
+
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
     const secret = newKeySecret();
-    const row = await prisma.$transaction(async (tx) => {
-      // The owner's row locked: two creates at once cannot both pass the count.
-      await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${actor.id} FOR UPDATE`;
-      const active = await tx.apiKey.count({ where: { userId: actor.id, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
-      if (active >= KEY_LIMITS.maxActivePerUser) {
-        throw new AppError("CONFLICT", `You already hold ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one you no longer use first`);
-      }
-      return (await tx.apiKey.create({
+    const row = await withKeyPlace(actor.id, async (tx) =>
+      (await tx.apiKey.create({
         data: {
           userId: actor.id,
           name: input.name,
@@ -119,8 +136,8 @@ export function createKeysService(deps: KeysServiceDeps) {
           expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
         },
         include: KEY_INCLUDE,
-      })) as KeyRow;
-    });
+      })) as KeyRow,
+    );
     return { ...view(row, { total: 0, period: 0, requests: 0 }), key: secret.key };
   }
 
@@ -151,7 +168,10 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
     const existing = await visible(actor, input.id);
     if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
-    const row = (await prisma.apiKey.update({
+    // An expired key given a new life is one more active key: it needs a place like a new one.
+    const expired = existing.expiresAt !== null && existing.expiresAt.getTime() <= Date.now();
+    const revives = expired && input.expiresAt !== undefined;
+    const write = (tx: KeysTx) => tx.apiKey.update({
       where: { id: input.id },
       data: {
         ...(input.name !== undefined ? { name: input.name } : {}),
@@ -163,7 +183,8 @@ export function createKeysService(deps: KeysServiceDeps) {
         ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
       },
       include: KEY_INCLUDE,
-    })) as KeyRow;
+    });
+    const row = (await (revives ? withKeyPlace(existing.userId, write) : write(prisma))) as KeyRow;
     if (input.budgetPeriod !== undefined) spend.forget(keySubject(row.id));
     await cache.publish({ keyId: row.id });
     return view(row, (await spendOf([row])).get(row.id)!);

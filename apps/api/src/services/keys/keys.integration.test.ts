@@ -138,8 +138,18 @@ describe("API keys", () => {
     // Revoking one makes room for one.
     const made = results.find((r) => r.status === 200)!.body.result.data as { id: string };
     await client.keys.revoke.mutate({ id: made.id });
-    expect((await trpcMutation(a.url, "keys.create", { name: "after-revoke" }, bearer(owner.token))).status).toBe(200);
+    const afterRevoke = await trpcMutation(a.url, "keys.create", { name: "after-revoke" }, bearer(owner.token));
+    expect(afterRevoke.status).toBe(200);
     expect((await trpcMutation(a.url, "keys.create", { name: "one-too-many" }, bearer(owner.token))).status).toBe(409);
+    expect(await active()).toBe(KEY_LIMITS.maxActivePerUser);
+    // Nor may an expired key be brought back to life past the limit; with room, it may.
+    const expired = await a.app.deps.db.prisma.apiKey.findFirstOrThrow({ where: { userId: owner.id, expiresAt: { lt: new Date() } } });
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    expect((await trpcMutation(a.url, "keys.update", { id: expired.id, expiresAt: later }, bearer(owner.token))).status).toBe(409);
+    expect((await trpcMutation(a.url, "keys.update", { id: expired.id, expiresAt: null }, bearer(owner.token))).status).toBe(409);
+    expect(await active()).toBe(KEY_LIMITS.maxActivePerUser);
+    await client.keys.revoke.mutate({ id: (afterRevoke.body.result.data as { id: string }).id });
+    expect((await trpcMutation(a.url, "keys.update", { id: expired.id, expiresAt: later }, bearer(owner.token))).status).toBe(200);
     expect(await active()).toBe(KEY_LIMITS.maxActivePerUser);
   });
 
