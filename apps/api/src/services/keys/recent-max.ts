@@ -1,7 +1,7 @@
 /**
  * The largest value noted over a sliding window, kept as one maximum per slot (an hour, for
- * a window of a day): a value counts while it is recent and ages out once its slot leaves
- * the window, and nothing grows with the number of values noted.
+ * a window of a day): a value counts while it is recent and gives way to later ones once
+ * its slot leaves the window, and nothing grows with the number of values noted.
  */
 export class RecentMax {
   /** Per ring position: the slot it holds (time / slotMs) and that slot's maximum. */
@@ -30,11 +30,23 @@ export class RecentMax {
     }
   }
 
-  /** The largest value noted within the window that ends now; 0 when none. */
+  /**
+   * The largest value noted within the window that ends now. When none was, the latest slot's
+   * maximum however old: a figure once known gives way to newer ones, never to nothing. 0
+   * when nothing was ever noted.
+   */
   value(nowMs = Date.now()): number {
     const oldest = Math.floor(nowMs / this.slotMs) - this.slots + 1;
     let max = 0;
-    for (let i = 0; i < this.slots; i++) if (this.slotOf[i]! >= oldest && this.maxOf[i]! > max) max = this.maxOf[i]!;
-    return max;
+    let inWindow = false;
+    let latest = 0;
+    for (let i = 0; i < this.slots; i++) {
+      if (this.slotOf[i]! >= oldest) {
+        inWindow = true;
+        if (this.maxOf[i]! > max) max = this.maxOf[i]!;
+      }
+      if (this.slotOf[i]! > this.slotOf[latest]!) latest = i;
+    }
+    return inWindow ? max : this.maxOf[latest]!;
   }
 }

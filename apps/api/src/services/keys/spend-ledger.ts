@@ -8,11 +8,11 @@
  * A request's cost is known only once it has run, so admission also counts what is in
  * flight: each admitted request holds a place until it ends and gives back its cost. Many
  * run at once while the spend plus every request in flight, each priced at the costliest
- * request of the last day (anyone's: a caller cannot lower its own price with cheap calls),
- * stays within the budget; nearer the budget, one at a time ("busy" for the others), and
- * one at a time too while no price is known. So an instance overshoots a budget by at most
- * the one request it admitted last, unless a request costs more than any of the day before
- * it. Over a day rather than for good: an outlier stops slowing everyone down.
+ * request of the last day (anyone's: a caller cannot lower its own price with cheap calls;
+ * after a day without any, the latest known), stays within the budget; nearer the budget,
+ * one at a time ("busy" for the others). So an instance overshoots a budget by at most the
+ * one request it admitted last, unless a request costs more than any of the day before it.
+ * Over a day rather than for good: an outlier stops slowing everyone down.
  *
  * Subjects without a budget cost nothing here: their spend is read from the request log.
  */
@@ -117,8 +117,8 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
 
   const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
 
-  /** What each request in flight may cost; with no price known, too much to run two at once. */
-  const priceInFlight = () => costliest.value() || Number.POSITIVE_INFINITY;
+  /** What each request in flight may cost. */
+  const priceInFlight = () => costliest.value();
 
   /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
   async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
