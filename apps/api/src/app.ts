@@ -327,6 +327,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
         `calls to provider "${provider}", model "${model}" have no price: they are logged at cost 0 and no budget counts them; ` +
           "price a route that sends it (models.upsert inputPricePerMTok/outputPricePerMTok) or the auto route (the default price)",
       ),
+    // Budgets price the requests in flight at the day's costliest request, anyone's.
+    onPriced: (costUsd) => keys.notePrice(costUsd),
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
   });
   requestLog.start();

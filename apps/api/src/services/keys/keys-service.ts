@@ -100,15 +100,19 @@ export function createKeysService(deps: KeysServiceDeps) {
   }
 
   /**
-   * Runs `work` if the owner has room for one more active key (KEY_LIMITS), with the owner's
-   * row locked so that two at once cannot both take the last place.
+   * Runs `work` if the owner has room for one more active key (KEY_LIMITS; `except`: the key
+   * being given a new life, not counted), with the owner's row locked so that two at once
+   * cannot both take the last place. `ownerGone`: the refusal when the owner no longer exists.
    */
-  async function withKeyPlace<T>(ownerId: string, work: (tx: KeysTx) => Promise<T>): Promise<T> {
+  async function withKeyPlace<T>(place: { ownerId: string; except?: string; ownerGone: () => AppError }, work: (tx: KeysTx) => Promise<T>): Promise<T> {
+    const { ownerId } = place;
     return prisma.$transaction(
       async (tx) => {
         const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
-        if (owner.length === 0) throw new AppError("NOT_FOUND", "The key's owner no longer exists");
-        const active = await tx.apiKey.count({ where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+        if (owner.length === 0) throw place.ownerGone();
+        const active = await tx.apiKey.count({
+          where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }], ...(place.except ? { id: { not: place.except } } : {}) },
+        });
         if (active >= KEY_LIMITS.maxActivePerUser) {
           throw new AppError("CONFLICT", `The owner already holds ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one no longer used first`);
         }
@@ -121,7 +125,8 @@ export function createKeysService(deps: KeysServiceDeps) {
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
     const secret = newKeySecret();
-    const row = await withKeyPlace(actor.id, async (tx) =>
+    const ownerGone = () => new AppError("UNAUTHORIZED", "Your account no longer exists");
+    const row = await withKeyPlace({ ownerId: actor.id, ownerGone }, async (tx) =>
       (await tx.apiKey.create({
         data: {
           userId: actor.id,
@@ -168,9 +173,9 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
     const existing = await visible(actor, input.id);
     if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
-    // An expired key given a new life is one more active key: it needs a place like a new one.
-    const expired = existing.expiresAt !== null && existing.expiresAt.getTime() <= Date.now();
-    const revives = expired && input.expiresAt !== undefined;
+    // A new expiry may give an expired key a new life: one more active key, which needs a
+    // place like a new one (whether it had expired is judged under the lock, by the count).
+    const newExpiry = input.expiresAt !== undefined;
     const write = (tx: KeysTx) => tx.apiKey.update({
       where: { id: input.id },
       data: {
@@ -184,7 +189,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       },
       include: KEY_INCLUDE,
     });
-    const row = (await (revives ? withKeyPlace(existing.userId, write) : write(prisma))) as KeyRow;
+    const place = { ownerId: existing.userId, except: existing.id, ownerGone: () => new AppError("NOT_FOUND", "API key not found") };
+    const row = (await (newExpiry ? withKeyPlace(place, write) : write(prisma))) as KeyRow;
     if (input.budgetPeriod !== undefined) spend.forget(keySubject(row.id));
     await cache.publish({ keyId: row.id });
     return view(row, (await spendOf([row])).get(row.id)!);
@@ -295,6 +301,8 @@ export function createKeysService(deps: KeysServiceDeps) {
     /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */
     onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
+    /** What a request cost, budgeted or not: budgets price the requests in flight at the day's costliest. */
+    notePrice: (costUsd: number) => spend.notePrice(costUsd),
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
     async start(): Promise<void> {

@@ -50,11 +50,24 @@ export function createLoggedSpend(prisma: PrismaClient) {
       return Number(row.spent);
     },
 
-    /** The costliest request of each hour since `from`, by the hour's start (what the budget ledger prices requests in flight at). */
+    /**
+     * The costliest request of each hour since `from`, by the hour's start (what the budget
+     * ledger prices requests in flight at); when there is none, of the latest hour before
+     * that has any, so a quiet day does not lose the figure.
+     */
     async costliestByHour(from: Date): Promise<HourlyCostliest[]> {
-      const rows = await prisma.$queryRaw<Array<{ hourMs: number; costUsd: number }>>`
+      // extract(epoch) of a zone-less timestamp counts from 1970-01-01 as written: UTC here. A numeric (Decimal) to Number.
+      const recent = await prisma.$queryRaw<Array<{ hourMs: unknown; costUsd: number }>>`
         SELECT extract(epoch FROM date_trunc('hour', "createdAt")) * 1000 AS "hourMs", max("costUsd") AS "costUsd"
         FROM "RequestLog" WHERE "createdAt" >= ${utcTimestamp(from)} GROUP BY 1`;
+      const rows =
+        recent.length > 0
+          ? recent
+          : await prisma.$queryRaw<Array<{ hourMs: unknown; costUsd: number }>>`
+        WITH latest AS (SELECT date_trunc('hour', max("createdAt")) AS hour FROM "RequestLog" WHERE "createdAt" < ${utcTimestamp(from)})
+        SELECT extract(epoch FROM latest.hour) * 1000 AS "hourMs", max(r."costUsd") AS "costUsd"
+        FROM latest JOIN "RequestLog" r ON r."createdAt" >= latest.hour AND r."createdAt" < latest.hour + interval '1 hour'
+        GROUP BY latest.hour`;
       return rows.map((r) => ({ hourMs: Number(r.hourMs), costUsd: Number(r.costUsd) }));
     },
 

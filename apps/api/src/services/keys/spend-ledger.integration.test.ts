@@ -50,15 +50,31 @@ describe.each(["PostgreSQL", "PGlite"])("the budget ledger's price in flight on 
     return admitted;
   }
 
-  it("prices at the costliest request it served since it started", async () => {
+  it("prices at the costliest request served since it started", async () => {
     const ledger = await startLedger();
     try {
       const subject: SpendSubject = `key:${randomUUID()}`;
       const first = await ledger.admit(subject, "day", 10);
       expect(first.admitted).toBe(true);
+      ledger.notePrice(1);
       if (first.admitted) first.hold.release(1);
       // Spent 1 of 10, each priced at 1: nine fit side by side (1 + 9 ≤ 10).
       expect(await admittedAtOnce(ledger, subject, 10)).toBe(9);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it("after a quiet day, prices at the costliest request of the latest hour the log has", async () => {
+    // Before the next test: the log holds nothing of the last day yet.
+    const writer = createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, log: () => {} });
+    writer.record(requestLogRow({ createdAt: new Date(Date.now() - 50 * HOUR), userId: randomUUID(), costUsd: 9 }));
+    writer.record(requestLogRow({ createdAt: new Date(Date.now() - 30 * HOUR), userId: randomUUID(), costUsd: 4 }));
+    await writer.flush();
+    const ledger = await startLedger();
+    try {
+      // Each priced at 4 (the later figure, not the costlier older one): two fit in 10.
+      expect(await admittedAtOnce(ledger, `user:${randomUUID()}`, 10)).toBe(2);
     } finally {
       await ledger.close();
     }

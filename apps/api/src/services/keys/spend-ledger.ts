@@ -8,8 +8,8 @@
  * A request's cost is known only once it has run, so admission also counts what is in
  * flight: each admitted request holds a place until it ends and gives back its cost. Many
  * run at once while the spend plus every request in flight, each priced at the costliest
- * request of the last day (anyone's: a caller cannot lower its own price with cheap calls;
- * after a day without any, the latest known), stays within the budget; nearer the budget,
+ * request of the last day (anyone's, budgeted or not: a caller cannot lower its own price
+ * with cheap calls; after a day without any, the latest known), stays within the budget; nearer the budget,
  * one at a time ("busy" for the others). So an instance overshoots a budget by at most the
  * one request it admitted last, unless a request costs more than any of the day before it.
  * Over a day rather than for good: an outlier stops slowing everyone down.
@@ -55,8 +55,9 @@ interface SubjectSpend {
 }
 
 /**
- * A request's place in flight against one budget. Its release books the request's cost in
- * the same turn, so no admission in between sees neither; `undefined`: the request never ran.
+ * A request's place in flight against one budget. Its release books the request's cost and
+ * gives the place back once the cost counts, so no admission in between sees neither;
+ * `undefined`: the request never ran.
  */
 export type SpendHold = BudgetHold;
 
@@ -90,7 +91,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
    */
   const inFlight = new Map<SpendSubject, number>();
   let stopFollowing: (() => Promise<void>) | undefined;
-  /** The costliest request of the last day (the request log's at start, then the ones served here). */
+  /** The costliest request of the last day (the request log's at start, then every one served here). */
   const costliest = new RecentMax(COSTLIEST_WINDOW.slotMs, COSTLIEST_WINDOW.slots);
 
   async function load(subject: SpendSubject, period: TBudgetPeriod): Promise<SubjectSpend> {
@@ -120,9 +121,13 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
   /** What each request in flight may cost. */
   const priceInFlight = () => costliest.value();
 
-  /** Counts `costUsd` here at once, then adds it to the shared counter and tells the others. */
-  async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number): Promise<void> {
+  /**
+   * Counts `costUsd` here at once (then `counted()`, in the same turn), then adds it to the
+   * shared counter and tells the others.
+   */
+  async function book(subject: SpendSubject, s: SubjectSpend, costUsd: number, counted: () => void): Promise<void> {
     s.pending += costUsd;
+    counted();
     try {
       const total = await coordination.hincrByFloat(counterKey(subject), s.bucket, costUsd);
       s.pending -= costUsd;
@@ -134,14 +139,17 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
     }
   }
 
-  /** Books a request's cost (after the response; never on the request's path). */
-  async function add(subject: SpendSubject, period: TBudgetPeriod, costUsd: number): Promise<void> {
-    if (costUsd <= 0) return;
-    const known = spends.get(subject);
-    // Booked in the same turn when the period's entry is at hand (the usual case: the
-    // request loaded it to be admitted), so a release never leaves the cost uncounted.
-    const s = known && known.bucket === periodBucket(period) ? known : await load(subject, period);
-    await book(subject, s, costUsd);
+  /**
+   * Books a request's cost (after the response; never on the request's path) into the
+   * subject's figures as they are now, whatever period it was admitted under (a request
+   * running when the period changed ends in the new one). `counted()` runs once the cost
+   * counts here: its place in flight may be given back then, and no admission sees neither.
+   */
+  async function add(subject: SpendSubject, period: TBudgetPeriod, costUsd: number, counted: () => void): Promise<void> {
+    if (costUsd <= 0) return counted();
+    // In the same turn when the figures are at hand (the usual case: the request loaded them to be admitted).
+    const s = spends.get(subject) ?? (await load(subject, period));
+    await book(subject, s, costUsd, counted);
   }
 
   return {
@@ -162,15 +170,27 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
         release(costUsd) {
           if (released) return;
           released = true;
-          const left = (inFlight.get(subject) ?? 1) - 1;
-          if (left > 0) inFlight.set(subject, left);
-          else inFlight.delete(subject);
-          if (costUsd === undefined) return;
-          costliest.note(costUsd);
-          add(subject, period, costUsd).catch((err: unknown) => deps.log("spend booking failed", err));
+          let freed = false;
+          const free = () => {
+            if (freed) return;
+            freed = true;
+            const left = (inFlight.get(subject) ?? 1) - 1;
+            if (left > 0) inFlight.set(subject, left);
+            else inFlight.delete(subject);
+          };
+          if (costUsd === undefined) return free();
+          add(subject, period, costUsd, free).catch((err: unknown) => {
+            free();
+            deps.log("spend booking failed", err);
+          });
         },
       };
       return { admitted: true, hold };
+    },
+
+    /** A request's cost, budgeted or not: what requests in flight are priced at. */
+    notePrice(costUsd: number): void {
+      costliest.note(costUsd);
     },
 
     /** Drops what is known of a subject's spend, read again when next needed (its budget period changed). */

@@ -18,6 +18,8 @@ export interface RequestLogDeps {
   log: (msg: string, err?: unknown) => void;
   /** Told once per provider and model of a budgeted call no price covers (request-recorder.ts). */
   onUnpriced?: RequestRecorderDeps["onUnpriced"];
+  /** Told what each request that called a provider cost (request-recorder.ts). */
+  onPriced?: RequestRecorderDeps["onPriced"];
   flushIntervalMs?: number;
 }
 
@@ -35,6 +37,7 @@ export function createRequestLog(deps: RequestLogDeps) {
     prices: deps.prices,
     storeBodies: deps.storeBodies,
     ...(deps.onUnpriced ? { onUnpriced: deps.onUnpriced } : {}),
+    ...(deps.onPriced ? { onPriced: deps.onPriced } : {}),
   });
   const reader = createLogsService({ prisma: deps.prisma });
   return {

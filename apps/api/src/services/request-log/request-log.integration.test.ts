@@ -514,8 +514,9 @@ describe("budgets with requests in flight", () => {
     await root.providers.create.mutate({ name: "pricey", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-pricey-0123456789", models: ["pricey-1"] });
     // Priced far above anything else this file sends, so it is the costliest request each instance knows.
     await root.models.upsert.mutate({ name: "pricey", targets: [{ provider: "pricey", upstreamModel: "pricey-1" }], inputPricePerMTok: 100_000, outputPricePerMTok: 100_000 });
-    // One budgeted request per instance tells each what such a request costs.
-    const calibration = await a.client(user.token).keys.create.mutate({ name: "calibration", budgetUsd: 1e6 });
+    // One request per instance tells each what such a request costs: an unbudgeted one, as
+    // every caller's requests set the price (a budgeted caller cannot lower it with cheap ones).
+    const calibration = await a.client(user.token).keys.create.mutate({ name: "calibration" });
     for (const app of [a, b]) expect((await chatUntilServed(app, calibration.key, { model: "pricey" })).status).toBe(200);
     cost = (await logged(user.token, { model: "pricey" }, () => true)).costUsd;
     expect(cost).toBeGreaterThan(0);

@@ -47,6 +47,8 @@ export interface RequestRecorderDeps {
    * logged at cost 0, so no budget counts it (the operator should price a route for it).
    */
   onUnpriced?: (target: { provider: string; model: string }) => void;
+  /** Told what each request that called a provider cost, budgeted or not. */
+  onPriced?: (costUsd: number) => void;
 }
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
@@ -124,6 +126,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       requestBody: body(r.requestBody),
       responseBody: body(r.responseBody),
     });
+    if (billed.length > 0) deps.onPriced?.(cost);
     // The caller's budgets are charged by the request scope's end (scope-log.ts), with this cost.
     return cost;
   };
