@@ -56,3 +56,23 @@ export async function openTestPglite(opts: { log?: (line: string) => void } = {}
     },
   };
 }
+
+export type DatabaseFlavour = "PostgreSQL" | "PGlite";
+
+/**
+ * A migrated database of either kind for one test file, as the app opens it; close() also
+ * drops the PostgreSQL database or deletes the PGlite directory.
+ */
+export async function openTestDatabase(flavour: DatabaseFlavour): Promise<Database> {
+  const dataDir = await mkdtemp(join(tmpdir(), "sb-test-db-"));
+  const server = flavour === "PostgreSQL" ? await createTestDatabase() : undefined;
+  const db = await openDatabase({ databaseUrl: server?.url, dataDir });
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      await server?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

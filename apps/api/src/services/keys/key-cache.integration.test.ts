@@ -3,30 +3,21 @@
  * re-checks at most `maxHeld`), without refusing a key that gave way, and its resync still
  * finds a key revoked straight in the database when it holds more keys than one query reads.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase } from "../../../test/database.ts";
+import { openTestDatabase } from "../../../test/database.ts";
 import { createMemoryCoordination } from "../../infra/coordination/index.ts";
-import { openDatabase, type Database } from "../../infra/database.ts";
+import type { Database } from "../../infra/database.ts";
 import { createKeyCache, type KeyChange } from "./key-cache.ts";
 import { newKeySecret } from "./key-secret.ts";
 
-let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Database;
-let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "switchboard-key-cache-"));
-  testDb = await createTestDatabase();
-  db = await openDatabase({ databaseUrl: testDb.url, dataDir });
+  db = await openTestDatabase("PostgreSQL");
 }, 120_000);
 
 afterAll(async () => {
   await db?.close();
-  await testDb?.drop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** `count` keys of a new user, straight in the database: their hashes, in order. */

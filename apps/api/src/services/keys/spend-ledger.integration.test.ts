@@ -3,37 +3,28 @@
  * costliest request of the last day as the request log has it at start (each counted until
  * a day after its own hour) and as served since.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase } from "../../../test/database.ts";
+import { openTestDatabase, type DatabaseFlavour } from "../../../test/database.ts";
 import { requestLogRow } from "../../../test/request-log-row.ts";
 import { createMemoryCoordination } from "../../infra/coordination/index.ts";
-import { openDatabase, type Database } from "../../infra/database.ts";
+import type { Database } from "../../infra/database.ts";
 import { createLogWriter } from "../request-log/log-writer.ts";
 import { createLoggedSpend } from "./logged-spend.ts";
 import { createSpendLedger, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
 
 const HOUR = 3600_000;
 
-describe.each(["PostgreSQL", "PGlite"])("the budget ledger's price in flight on %s", (flavour) => {
-  let testDb: { url: string; drop(): Promise<void> } | undefined;
+describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("the budget ledger's price in flight on %s", (flavour) => {
   let db: Database;
-  let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "switchboard-ledger-"));
-    if (flavour === "PostgreSQL") testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb?.url, dataDir });
+    db = await openTestDatabase(flavour);
   }, 120_000);
 
   afterAll(async () => {
     await db?.close();
-    await testDb?.drop();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   async function startLedger(): Promise<SpendLedger> {

@@ -2,30 +2,21 @@
  * The batch writer's memory bounds, on a real PostgreSQL: rows past the queue's byte bound
  * are dropped and counted instead of held, and batches cut by size lose no row.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTestDatabase } from "../../../test/database.ts";
-import { openDatabase, type Database } from "../../infra/database.ts";
+import { openTestDatabase } from "../../../test/database.ts";
+import type { Database } from "../../infra/database.ts";
 import { requestLogRow } from "../../../test/request-log-row.ts";
 import { createLogWriter, rowBytes } from "./log-writer.ts";
 
-let testDb: { url: string; drop(): Promise<void> };
 let db: Database;
-let dataDir: string;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), "switchboard-log-writer-"));
-  db = await openDatabase({ databaseUrl: testDb.url, dataDir });
+  db = await openTestDatabase("PostgreSQL");
 }, 120_000);
 
 afterAll(async () => {
   await db?.close();
-  await testDb?.drop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 const row = (requestId: string, body: string) => requestLogRow({ requestId, ip: "127.0.0.1", requestBody: body, responseBody: body });

@@ -4,15 +4,12 @@
  * budget's spend read the same before and after, and two instances pruning at once count
  * nothing twice.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { budgetPeriodStart } from "@switchboard/schema";
-import { createTestDatabase } from "../../../test/database.ts";
-import { openDatabase, type Database } from "../../infra/database.ts";
+import { openTestDatabase, type DatabaseFlavour } from "../../../test/database.ts";
+import type { Database } from "../../infra/database.ts";
 import { createLoggedSpend } from "../keys/logged-spend.ts";
 import { requestLogRow } from "../../../test/request-log-row.ts";
 import { createLogWriter } from "./log-writer.ts";
@@ -21,21 +18,15 @@ const DAY = 86_400_000;
 
 const row = (createdAt: Date, who: { userId: string; keyId: string | null }, costUsd: number) => requestLogRow({ createdAt, ...who, costUsd });
 
-describe.each(["PostgreSQL", "PGlite"])("pruning the request log on %s", (flavour) => {
-  let testDb: { url: string; drop(): Promise<void> } | undefined;
+describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request log on %s", (flavour) => {
   let db: Database;
-  let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "switchboard-prune-"));
-    if (flavour === "PostgreSQL") testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb?.url, dataDir });
+    db = await openTestDatabase(flavour);
   }, 120_000);
 
   afterAll(async () => {
     await db?.close();
-    await testDb?.drop();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   const writer = () => createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, log: () => {} });
