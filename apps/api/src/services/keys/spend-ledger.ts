@@ -9,8 +9,8 @@
  * flight: each admitted request holds a place until it ends and gives back its cost. Many
  * run at once while the spend plus every request in flight, each priced at the costliest
  * request of the last day (anyone's, budgeted or not: a caller cannot lower its own price
- * with cheap calls; after a day without any, the latest known), stays within the budget; nearer the budget,
- * one at a time ("busy" for the others). So an instance overshoots a budget by at most the
+ * with cheap calls; after a day without any, the latest known), stays within the budget;
+ * nearer the budget, one at a time ("busy" for the others). So an instance overshoots a budget by at most the
  * one request it admitted last, unless a request costs more than any of the day before it.
  * Over a day rather than for good: an outlier stops slowing everyone down.
  *
@@ -25,7 +25,7 @@ import { RecentMax } from "./recent-max.ts";
 export const SPEND_CHANNEL = "keys:spend";
 
 /** How long a request's cost prices the requests in flight after it: a day, by the hour. */
-export const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
+const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
 const COSTLIEST_WINDOW_MS = COSTLIEST_WINDOW.slotMs * COSTLIEST_WINDOW.slots;
 
 /** Who a budget belongs to; its spend is counted under this name. */
@@ -118,9 +118,6 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
 
   const spentOf = (s: SubjectSpend) => s.cluster + s.logOnly + s.pending;
 
-  /** What each request in flight may cost. */
-  const priceInFlight = () => costliest.value();
-
   /**
    * Counts `costUsd` here at once (then `counted()`, in the same turn), then adds it to the
    * shared counter and tells the others.
@@ -162,7 +159,7 @@ export function createSpendLedger(deps: SpendLedgerDeps) {
       const spent = spentOf(s);
       if (spent >= budgetUsd) return { admitted: false, reason: "exhausted", spent };
       const running = inFlight.get(subject) ?? 0;
-      if (running > 0 && spent + (running + 1) * priceInFlight() > budgetUsd) return { admitted: false, reason: "busy", spent };
+      if (running > 0 && spent + (running + 1) * costliest.value() > budgetUsd) return { admitted: false, reason: "busy", spent };
       inFlight.set(subject, running + 1);
       let released = false;
       const hold: SpendHold = {
