@@ -49,7 +49,8 @@ it("collects promoted garbage before the heap grows far past what is live", asyn
   // ~80 MB live (five runs each): these settings peak at 2.4–2.5× live on Node 20 and
   // 2.7–2.9× on Node 24, whose faster code allocates more while marking runs; without the
   // growth cap the churn reaches 5.2–5.8× on both, and Node 24 without the young-generation
-  // cap 3.7–4.2×. The bound sits between: the settings' worst case plus room for a loaded
-  // machine below, either cap missing above.
-  expect(mb(peak)).toBeLessThan(mb(live) * 2.75 + 48);
+  // cap 3.7–4.2×. A loaded CI runner has seen 3.37× on Node 24 with the settings (marking
+  // runs longer there while the churn goes on). The bound sits between: that below, either
+  // cap missing above.
+  expect(mb(peak)).toBeLessThan(mb(live) * 3.5);
 }, 60_000);
