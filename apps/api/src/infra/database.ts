@@ -42,6 +42,14 @@ const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 const PGLITE_START_PARAMS = ["-c", "shared_buffers=8MB", "-c", "temp_buffers=1MB"];
 
 /**
+ * How long a statement may wait for a pooled connection, a new one included. node-postgres
+ * waits forever by default: a database that stops answering (a failover, a dropped network
+ * path) would hold every request that needs it. Past this the statement fails, and the
+ * request answers 503 with Retry-After (database-errors.ts).
+ */
+const POOL_WAIT_MS = 5_000;
+
+/**
  * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
  * Throws an Error whose message is one line.
  */
@@ -78,7 +86,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
   const adapter = new PrismaPg(
-    { connectionString: url },
+    { connectionString: url, connectionTimeoutMillis: POOL_WAIT_MS },
     { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
   );
   return wrap(new PrismaClient({ adapter }), "postgres", async () => {});

@@ -4,7 +4,8 @@ import { TRPCError } from "@trpc/server";
  * of its row, and `error.data` carries appCode, details and flattened zod issues.
  */
 import { ZodError, z } from "zod";
-import { describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
+import { databaseUnavailableError, describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
+import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
 import { AppError } from "../services/errors.ts";
 
@@ -23,6 +24,7 @@ export const isSessionEnded = (error: unknown): boolean =>
 /** Converts whatever a service threw into the TRPCError the client will see. */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
+  if (isDatabaseUnavailable(error)) return toTRPCError(databaseUnavailableError(error));
   if (error instanceof AppError) {
     return new TRPCError({ code: ERROR_TABLE[error.code].trpc, message: error.message, cause: error });
   }

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { findInputFlaw, roleAtLeast, type InputFlaw, type TRole } from "@switchboard/schema";
 import { z } from "zod";
+import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
 import { AppError } from "../services/errors.ts";
@@ -129,10 +130,11 @@ const baseProcedure = observed.use(async ({ ctx, meta, type, getRawInput, next }
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && result.error.cause) {
     // A user deleted after their token was checked makes writes fail on a foreign key: that
     // is a 401 for a caller who no longer exists, not a server fault.
-    if (ctx.user && !(result.error.cause instanceof AppError) && !(await ctx.deps.auth.userExists(ctx.user.id).catch(() => true))) {
+    const cause = result.error.cause;
+    if (ctx.user && !(cause instanceof AppError) && !isDatabaseUnavailable(cause) && !(await ctx.deps.auth.userExists(ctx.user.id).catch(() => true))) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
     }
-    throw toTRPCError(result.error.cause);
+    throw toTRPCError(cause);
   }
   // A stream's errors are thrown after the procedure returned, past the unwrap above; map
   // them the same way, or an AppError (e.g. NOT_FOUND) would reach the client as a 500.

@@ -253,8 +253,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   /** True when the user's row is still there (read from the database, for error paths). */
   async function userExists(userId: string): Promise<boolean> {
-    directory.forget(userId);
-    return (await directory.get(userId)) !== null;
+    return (await directory.reread(userId)) !== null;
   }
 
   async function me(userId: string): Promise<TUser> {

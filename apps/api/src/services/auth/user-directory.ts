@@ -139,9 +139,15 @@ export function createUserDirectory(deps: {
       }
     },
 
-    /** Forgets a user locally (e.g. after a request failed on a missing row). */
-    forget(userId: string): void {
-      entries.delete(userId);
+    /**
+     * Reads the user from the database now, whatever is cached (e.g. after a request failed
+     * on a missing row). A failed read keeps what was known: a database that cannot answer
+     * must not turn a signed-in caller into a stranger.
+     */
+    async reread(userId: string): Promise<LiveUser | null> {
+      const user = await read(userId);
+      remember(userId, user);
+      return user;
     },
 
     refresh,

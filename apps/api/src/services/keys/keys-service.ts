@@ -5,7 +5,7 @@
  * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
  */
 import { budgetPeriodStart, roleAtLeast, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
-import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";
@@ -106,7 +106,7 @@ export function createKeysService(deps: KeysServiceDeps) {
    */
   async function withKeyPlace<T>(place: { ownerId: string; except?: string; ownerGone: () => AppError }, work: (tx: KeysTx) => Promise<T>): Promise<T> {
     const { ownerId } = place;
-    const counted = prisma.$transaction(
+    return prisma.$transaction(
       async (tx) => {
         const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
         if (owner.length === 0) throw place.ownerGone();
@@ -119,15 +119,9 @@ export function createKeysService(deps: KeysServiceDeps) {
         return work(tx);
       },
       // The embedded database runs one statement at a time: a long prune may hold it a while.
+      // Past the wait the transaction fails (P2028) and the caller gets a 503 with Retry-After.
       { maxWait: 10_000 },
     );
-    return counted.catch((error: unknown) => {
-      // The transaction could not start within maxWait: the database is busy, not the caller wrong.
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2028") {
-        throw new AppError("SERVICE_UNAVAILABLE", "The database is busy; try again in a moment", { retryAfterSec: 1, cause: error });
-      }
-      throw error;
-    });
   }
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
