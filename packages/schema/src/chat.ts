@@ -24,6 +24,8 @@ export type TProviderId = z.infer<typeof ZProviderId>;
 export const CHAT_LIMITS = {
   messageMaxChars: 32_000,
   conversationMaxMessages: 1_000,
+  /** Conversations one user may keep: a bound on what one account can store. */
+  conversationsPerUser: 10_000,
   modelNameMaxChars: 200,
   maxTokens: 32_768,
   clarifyMaxQuestions: 3,

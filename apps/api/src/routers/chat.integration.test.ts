@@ -4,6 +4,7 @@
  * speaking the OpenAI protocol with faults. Nothing is mocked.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CHAT_LIMITS } from "@switchboard/schema";
 import { errorCodeOf, TRPCClientError, type SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { collectStream, eventually, streamThenDisconnect, textOf } from "../../test/chat.ts";
@@ -244,5 +245,34 @@ describe("upstream rate limits", () => {
     // Unpinned requests simply skip it.
     const auto = await sb.chat.send.mutate({ message: "auto" });
     expect(auto.attempts.map((a) => [a.provider, a.outcome])).toEqual([["beta", "skipped_rate_limited"], ["openai", "success"]]);
+  });
+});
+
+describe("conversations one user may keep", () => {
+  it("refuses a new conversation beyond CHAT_LIMITS.conversationsPerUser with 409 before any model is called; existing ones go on", async () => {
+    const owner = await t.userWithRole("USER");
+    const prisma = t.app.deps.db.prisma;
+    await prisma.conversation.createMany({
+      data: Array.from({ length: CHAT_LIMITS.conversationsPerUser - 1 }, (_, i) => ({ userId: owner.id, title: `kept ${i}` })),
+    });
+    const headers = bearer(owner.token);
+    const last = await trpcMutation(t.url, "chat.send", { message: "the last place" }, headers);
+    expect(last.status).toBe(200);
+    const kept = last.body.result.data.conversationId as string;
+
+    const upstreamCalls = beta.requests.length + openai.requests.length;
+    const refused = await trpcMutation(t.url, "chat.send", { message: "one more" }, headers);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.data.appCode).toBe("CONFLICT");
+    expect(refused.body.error.message).toMatch(/delete some/);
+    expect(beta.requests.length + openai.requests.length).toBe(upstreamCalls);
+    const imported = await trpcMutation(t.url, "chat.conversations.import", { messages: [{ role: "user", content: "from elsewhere" }] }, headers);
+    expect(imported.status).toBe(409);
+    expect(await prisma.conversation.count({ where: { userId: owner.id } })).toBe(CHAT_LIMITS.conversationsPerUser);
+
+    // A conversation already kept goes on; deleting one makes room for a new one.
+    expect((await trpcMutation(t.url, "chat.send", { message: "still here", conversationId: kept }, headers)).status).toBe(200);
+    expect((await trpcMutation(t.url, "chat.conversations.delete", { id: kept }, headers)).status).toBe(200);
+    expect((await trpcMutation(t.url, "chat.send", { message: "room again" }, headers)).status).toBe(200);
   });
 });

@@ -61,11 +61,23 @@ function later(write: PromiseLike<unknown>): () => Promise<void> {
 }
 
 const notFound = () => new AppError("NOT_FOUND", "Conversation not found");
+const noRoom = (kept: number) =>
+  new AppError("CONFLICT", `You keep ${kept} conversations, the most one user may keep (${CHAT_LIMITS.conversationsPerUser}); delete some you no longer need first`);
 const TITLE_MAX = 80;
 
 export function createConversationStore(deps: { prisma: PrismaClient; budget: HistoryBudget }) {
   const { prisma } = deps;
   const scope = (viewer: Viewer) => (roleAtLeast(viewer.role, "ADMIN") ? {} : { userId: viewer.id });
+
+  /**
+   * Refuses a new conversation beyond CHAT_LIMITS.conversationsPerUser, before any model is
+   * called. Counted without a lock: requests racing at the limit may each pass, so a user
+   * can end a few over it (as many as they have new conversations in flight), never more.
+   */
+  async function ensureRoom(userId: string): Promise<void> {
+    const kept = await prisma.conversation.count({ where: { userId } });
+    if (kept >= CHAT_LIMITS.conversationsPerUser) throw noRoom(kept);
+  }
 
   /**
    * Checks the conversation (owner-only, even for admins), returns the earlier messages to
@@ -76,6 +88,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   async function addUserMessage(userId: string, conversationId: string | undefined, content: string): Promise<UserTurn> {
     const createdAt = new Date();
     if (conversationId === undefined) {
+      await ensureRoom(userId);
       const id = randomUUID();
       const title = content.replace(/\s+/g, " ").slice(0, TITLE_MAX);
       const at = createdAt.toISOString();
@@ -167,6 +180,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   async function importConversation(userId: string, input: TConversationImportInput): Promise<TConversationImportOutput> {
     const firstUser = input.messages.find((m) => m.role === "user") ?? input.messages[0]!;
     const title = (input.title || firstUser.content).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
+    await ensureRoom(userId);
     const start = Date.now() - input.messages.length;
     // One millisecond apart, so the stored order is the given order.
     const row = await prisma.conversation.create({
