@@ -116,6 +116,7 @@ export const CHAT_STREAM_ERROR_CODES = [
   "STREAM_IDLE_TIMEOUT",
   "EMERGENCY_STOP",
   "ABORTED",
+  "SERVICE_UNAVAILABLE",
   "INTERNAL",
 ] as const;
 export type TChatStreamErrorCode = (typeof CHAT_STREAM_ERROR_CODES)[number];

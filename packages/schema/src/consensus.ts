@@ -125,7 +125,7 @@ export const ZConsensusResult = ZConsensusRun.extend({
 });
 export type TConsensusResult = z.infer<typeof ZConsensusResult>;
 
-export const CONSENSUS_STREAM_ERROR_CODES = ["QUORUM_NOT_MET", "EMERGENCY_STOP", "ABORTED", "INTERNAL"] as const;
+export const CONSENSUS_STREAM_ERROR_CODES = ["QUORUM_NOT_MET", "EMERGENCY_STOP", "ABORTED", "SERVICE_UNAVAILABLE", "INTERNAL"] as const;
 
 /**
  * consensus.stream events: `consensus_start` (who is asked), one `consensus_answer` per model

@@ -15,7 +15,7 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { APP_ERROR_CODES, type TAppErrorCode } from "@switchboard/schema";
 import { ZodError } from "zod";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError, databaseUnavailable } from "../services/errors.ts";
 
 export interface ErrorRow {
   status: number;
@@ -108,17 +108,9 @@ export function appErrorOfZod(error: ZodError): AppError {
   return new AppError("BAD_REQUEST", zodSummary(error), { details: { param, issues: error.issues.length }, cause: error });
 }
 
-/**
- * A database that cannot take a statement now: the request may succeed as it is in a moment,
- * so a 503 with Retry-After, never a 500 (infra/database-errors.ts says which failures).
- */
-export function databaseUnavailableError(cause: unknown): AppError {
-  return new AppError("SERVICE_UNAVAILABLE", "The database is unavailable; try again in a moment", { retryAfterSec: 2, cause });
-}
-
 export function describeError(error: unknown): ErrorDescription {
   if (error instanceof ZodError) return describeError(appErrorOfZod(error));
-  if (isDatabaseUnavailable(error)) return { ...describeError(databaseUnavailableError(error)), internal: true };
+  if (isDatabaseUnavailable(error)) return describeError(databaseUnavailable(error));
   if (error instanceof AppError) {
     const { param, shouldRetry, ...details } = error.details;
     return {

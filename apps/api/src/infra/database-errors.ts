@@ -1,9 +1,11 @@
 /**
  * Tells a database that cannot take a statement now (down, restarting, unreachable, out of
- * connections, a pool or transaction wait that ran out) from a statement that failed on its
- * own. The first kind is the server's passing state, not the caller's mistake nor a bug: the
- * same request may succeed in a moment, so transports answer it with a 503 and Retry-After
- * instead of a 500 (http/error-map.ts).
+ * connections, a pool or transaction wait that ran out, a statement that got no answer) from
+ * a statement that failed on its own. The first kind is the server's passing state, not the
+ * caller's mistake nor a bug: the same request may succeed in a moment, so transports answer
+ * it with a 503 and Retry-After instead of a 500 (services/errors.ts, http/error-map.ts).
+ * Configuration failures (wrong password, no such database) are not in it: retrying cannot
+ * fix them, and they stop the process at start.
  */
 import { Prisma } from "../generated/prisma/client.ts";
 
@@ -11,27 +13,34 @@ import { Prisma } from "../generated/prisma/client.ts";
  * Prisma's codes for "could not reach or keep the database": P1001 unreachable, P1002 timed
  * out reaching it, P1008 operation timed out, P1017 server closed the connection, P2024 pool
  * wait timed out, P2028 a transaction could not start within its wait, P2037 too many
- * connections. Configuration failures (P1000 authentication, P1003 no such database, P1010
- * access denied, P1011 TLS) also leave every statement failing until an operator acts; they
- * are the same state for a caller.
+ * connections.
  */
-const UNAVAILABLE_CODES = new Set(["P1000", "P1001", "P1002", "P1003", "P1008", "P1010", "P1011", "P1017", "P2024", "P2028", "P2037"]);
+const UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "P2037"]);
 
 /**
- * SQLSTATE classes PostgreSQL answers when it cannot serve: 08 connection exception, 53
- * insufficient resources (too many connections, disk full), 57P operator intervention
- * (shutting down, starting up, restarting after a crash).
+ * The same states as the PostgreSQL driver adapter names them. Raw statements ($queryRaw,
+ * $executeRaw) fail as P2010 "raw query failed" and carry only this.
  */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
+const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 
 /**
- * node-postgres fails a query without a code when its connection is cut or cannot be made in
- * time, and the PostgreSQL adapter passes such errors on as they are; PGlite's own when it
- * has been closed (a query racing shutdown). Their messages are all they carry.
+ * SQLSTATEs PostgreSQL answers when it cannot serve now: connection failures (08000, 08001,
+ * 08003, 08004, 08006 — not 08P01, a protocol violation our statement caused), too many
+ * connections (53300), and an operator or a crash ending sessions (57P01 shutdown, 57P02
+ * crash, 57P03 starting up, 57P05 idle session ended).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "53300", "57P01", "57P02", "57P03", "57P05"]);
+
+/**
+ * node-postgres fails a statement without a code when its connection is cut, cannot be made
+ * in time, or got no answer within the statement timeout, and the PostgreSQL adapter passes
+ * such errors on as they are; PGlite says so when it has been closed (a statement racing
+ * shutdown). Their messages are all they carry.
  */
 const UNAVAILABLE_MESSAGES = [
   "Connection terminated",
   "timeout exceeded when trying to connect",
+  "Query read timeout",
   "Client has encountered a connection error and is not queryable",
   "Client was closed and is not queryable",
   "Cannot use a pool after calling end on the pool",
@@ -40,18 +49,17 @@ const UNAVAILABLE_MESSAGES = [
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof Prisma.PrismaClientInitializationError) return true;
   if (error instanceof Prisma.PrismaClientKnownRequestError) {
-    return UNAVAILABLE_CODES.has(error.code) || UNAVAILABLE_SQLSTATE.test(sqlStateOf(error) ?? "");
+    if (UNAVAILABLE_CODES.has(error.code)) return true;
+    const cause = adapterCauseOf(error);
+    return (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) || (typeof cause?.originalCode === "string" && UNAVAILABLE_SQLSTATES.has(cause.originalCode));
   }
-  // Socket errors (ECONNREFUSED…) come wrapped as P1001/P1017 above; a bare one may be Redis's.
+  // Socket errors (ECONNREFUSED…) come wrapped as above; a bare one may be Redis's.
   if (!(error instanceof Error) || (error as { code?: unknown }).code !== undefined) return false;
   return UNAVAILABLE_MESSAGES.some((text) => error.message.startsWith(text));
 }
 
-/** The PostgreSQL error code the driver adapter kept, when the failure came from the server. */
-function sqlStateOf(error: Prisma.PrismaClientKnownRequestError): string | undefined {
-  const adapterError = (error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined)?.driverAdapterError;
-  const code = adapterError?.cause?.originalCode;
-  return typeof code === "string" ? code : undefined;
+/** What the driver adapter said about the failure: its kind, and PostgreSQL's code when the server answered. */
+function adapterCauseOf(error: Prisma.PrismaClientKnownRequestError): { kind?: unknown; originalCode?: unknown } | undefined {
+  return (error.meta as { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause;
 }

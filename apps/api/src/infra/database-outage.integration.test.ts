@@ -45,6 +45,25 @@ afterAll(async () => {
 // A failed test must not leave the next one without a database.
 afterEach(() => link.set("up"));
 
+/**
+ * Resolves once a statement whose text holds `marker` is running on the server, so a test
+ * can break it mid-way (fails after 10 s rather than polling without end).
+ */
+async function untilRunning(marker: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: database.url });
+  await admin.connect();
+  try {
+    for (const until = Date.now() + 10_000; Date.now() < until; ) {
+      const { rowCount } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [`%${marker}%`]);
+      if (rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`no statement marked ${marker} started within 10 s`);
+  } finally {
+    await admin.end();
+  }
+}
+
 const listKeys = () => trpcQuery(t.url, "keys.list", undefined, bearer(token));
 const v1Chat = () =>
   fetch(`${t.url}/v1/chat/completions`, {
@@ -71,7 +90,7 @@ async function eventually(probe: () => Promise<{ status: number }>, status: numb
 describe("a database that went away", () => {
   it("answers 503 with Retry-After on tRPC, REST and sign-in while a /v1 chat still answers", async () => {
     expect((await listKeys()).status).toBe(200);
-    await link.set("down");
+    link.set("down");
 
     const keys = await listKeys();
     expectUnavailable(keys);
@@ -89,6 +108,24 @@ describe("a database that went away", () => {
     expectUnavailable(rest);
     expect(((await rest.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
 
+    // A chat that starts a conversation fails before any model is called.
+    const calls = upstreams.fakes.openai.requests.length;
+    const legacyChat = await fetch(`${t.url}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(token) },
+      body: JSON.stringify({ message: "hello" }),
+    });
+    expectUnavailable(legacyChat);
+    expect(upstreams.fakes.openai.requests.length).toBe(calls);
+
+    // Not "Invalid cursor": a failed page read is the database's state, not the caller's input.
+    const history = await trpcQuery(t.url, "consensus.history", {}, bearer(token));
+    expectUnavailable(history);
+
+    // Raw statements fail as "raw query failed" and carry only the adapter's account of why.
+    const raw = await t.app.deps.db.prisma.$executeRawUnsafe("SELECT 1").then(() => undefined, (error: unknown) => error);
+    expect(isDatabaseUnavailable(raw)).toBe(true);
+
     const ready = await fetch(`${t.url}/ready`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { checks: { database: { status: string } } }).checks.database.status).not.toBe("ok");
@@ -98,56 +135,59 @@ describe("a database that went away", () => {
     expect(chat.status).toBe(200);
     expect(((await chat.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBeTruthy();
 
-    await link.set("up");
+    link.set("up");
     expect(await eventually(listKeys, 200)).toBe(200);
   });
 
   it("ends a request whose database stopped answering with a 503, not a wait without end", async () => {
-    await link.set("silent");
+    link.set("silent");
     // Let the pool drop the connections just cut, so that the request needs a new one.
     await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = link.heldSilent;
     const keys = await listKeys();
     expectUnavailable(keys);
     expect(keys.body.error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+    // It asked for a connection that never answered, and the pool's wait ended it.
+    expect(link.heldSilent).toBeGreaterThan(held);
 
-    await link.set("up");
+    link.set("up");
     expect(await eventually(listKeys, 200)).toBe(200);
-  }, 30_000);
+  }, 40_000);
 
   it("counts a connection cut under a running statement as the database unavailable", async () => {
+    // The app's own pool first (a cut ends every connection through the link, the pool's too).
+    const prisma = t.app.deps.db.prisma;
+    const statement = prisma.$queryRawUnsafe("SELECT 1 AS cut_from_prisma FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
+    await untilRunning("AS cut_from_prisma");
+    link.cut();
+    const prismaFailure = await statement;
+    expect(prismaFailure).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(prismaFailure)).toBe(true);
+    expect(await eventually(listKeys, 200)).toBe(200);
+
+    // node-postgres' own error for it, as the adapter passes it on when it cannot name it.
     const client = new pg.Client({ connectionString: throughLink(database.url) });
     await client.connect();
     client.on("error", () => {});
-    const running = client.query("SELECT 1 FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const running = client.query("SELECT 1 AS cut_from_pg FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
+    await untilRunning("AS cut_from_pg");
     link.cut();
     const failure = await running;
     await client.end().catch(() => {});
     expect(failure).toBeInstanceOf(Error);
     expect(isDatabaseUnavailable(failure)).toBe(true);
-
-    const prisma = t.app.deps.db.prisma;
-    const statement = prisma.$queryRawUnsafe("SELECT 1 FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    link.cut();
-    const prismaFailure = await statement;
-    expect(prismaFailure).toBeInstanceOf(Error);
-    expect(isDatabaseUnavailable(prismaFailure)).toBe(true);
     expect(await eventually(listKeys, 200)).toBe(200);
   });
 
   it("counts a statement ended by the server (an operator, a restart) as the database unavailable", async () => {
     const prisma = t.app.deps.db.prisma;
     const statement = prisma.$queryRawUnsafe("SELECT 1 AS ended_by_the_server FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
+    await untilRunning("AS ended_by_the_server");
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
     try {
       // What PostgreSQL does to its sessions when it shuts down: SQLSTATE 57P01.
-      for (let ended = 0; ended === 0; ) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
-        ended = rowCount ?? 0;
-      }
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
     } finally {
       await admin.end();
     }
@@ -158,9 +198,16 @@ describe("a database that went away", () => {
   });
 
   it("tells a statement that failed on its own from an unavailable database", async () => {
-    const failure = await t.app.deps.db.prisma.$queryRawUnsafe("SELECT * FROM no_such_table").then(() => undefined, (error: unknown) => error);
-    expect(failure).toBeInstanceOf(Error);
-    expect(isDatabaseUnavailable(failure)).toBe(false);
+    const prisma = t.app.deps.db.prisma;
+    const missing = await prisma.$queryRawUnsafe("SELECT * FROM no_such_table").then(() => undefined, (error: unknown) => error);
+    expect(missing).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(missing)).toBe(false);
+    // More bind parameters than the protocol carries: SQLSTATE 08P01, a connection-class code
+    // that our statement caused — retrying it can never help.
+    const params = Array.from({ length: 70_000 }, (_, i) => `$${i + 1}`).join(",");
+    const tooMany = await prisma.$queryRawUnsafe(`SELECT 1 WHERE 1 IN (${params})`, ...Array.from({ length: 70_000 }, () => 1)).then(() => undefined, (error: unknown) => error);
+    expect(tooMany).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(tooMany)).toBe(false);
   });
 });
 

@@ -42,12 +42,17 @@ const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 const PGLITE_START_PARAMS = ["-c", "shared_buffers=8MB", "-c", "temp_buffers=1MB"];
 
 /**
- * How long a statement may wait for a pooled connection, a new one included. node-postgres
- * waits forever by default: a database that stops answering (a failover, a dropped network
- * path) would hold every request that needs it. Past this the statement fails, and the
- * request answers 503 with Retry-After (database-errors.ts).
+ * node-postgres waits forever by default, for a connection and for an answer: a database
+ * that stops answering (a failover, a dropped network path, a PgBouncer queue) would hold
+ * every request that needs it. Past these bounds the statement fails and the request answers
+ * 503 with Retry-After (database-errors.ts):
+ * - a pooled or new connection within 10 s, as long as a transaction may wait to start;
+ * - an answer to a statement within 60 s: more than any statement of the gateway takes on a
+ *   healthy database (a daily prune of a very large backlog is the one that could come near;
+ *   it is retried at the next prune).
  */
-const POOL_WAIT_MS = 5_000;
+const POOL_WAIT_MS = 10_000;
+const STATEMENT_ANSWER_MS = 60_000;
 
 /**
  * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
@@ -86,7 +91,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
   const adapter = new PrismaPg(
-    { connectionString: url, connectionTimeoutMillis: POOL_WAIT_MS },
+    { connectionString: url, connectionTimeoutMillis: POOL_WAIT_MS, query_timeout: STATEMENT_ANSWER_MS },
     { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
   );
   return wrap(new PrismaClient({ adapter }), "postgres", async () => {});

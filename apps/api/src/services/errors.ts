@@ -28,3 +28,11 @@ export class AppError extends Error {
     this.retryAfterSec = opts.retryAfterSec;
   }
 }
+
+/**
+ * A database that cannot take a statement now (infra/database-errors.ts says which failures):
+ * the request may succeed as it is in a moment, so a 503 with Retry-After, never a 500.
+ */
+export function databaseUnavailable(cause: unknown): AppError {
+  return new AppError("SERVICE_UNAVAILABLE", "The database is unavailable or busy; try again in a moment", { retryAfterSec: 2, cause });
+}

@@ -4,10 +4,10 @@ import { TRPCError } from "@trpc/server";
  * of its row, and `error.data` carries appCode, details and flattened zod issues.
  */
 import { ZodError, z } from "zod";
-import { databaseUnavailableError, describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
+import { describeError, ERROR_TABLE, errorHeaders, zodSummary } from "../http/error-map.ts";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError, databaseUnavailable } from "../services/errors.ts";
 
 /** The role guard's own messages, so tests can tell a guard refusal from a service's 401. */
 export const GUARD_MESSAGES = { unauthenticated: "Sign in first", forbiddenPrefix: "Requires role" } as const;
@@ -24,7 +24,7 @@ export const isSessionEnded = (error: unknown): boolean =>
 /** Converts whatever a service threw into the TRPCError the client will see. */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
-  if (isDatabaseUnavailable(error)) return toTRPCError(databaseUnavailableError(error));
+  if (isDatabaseUnavailable(error)) return toTRPCError(databaseUnavailable(error));
   if (error instanceof AppError) {
     return new TRPCError({ code: ERROR_TABLE[error.code].trpc, message: error.message, cause: error });
   }

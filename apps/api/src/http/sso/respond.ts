@@ -3,7 +3,8 @@ import type { TAuthTokens } from "@switchboard/schema";
 import type { FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { noteErrorCode } from "../../infra/request-scope.ts";
-import { AppError } from "../../services/errors.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { AppError, databaseUnavailable } from "../../services/errors.ts";
 import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../../trpc/cookies.ts";
 
 /** The same cookies a password sign-in sets, then on to the admin. */
@@ -33,6 +34,8 @@ export function signInFailed(reply: FastifyReply, status: number, message: strin
 
 /** Maps a refusal to the page: AppErrors keep their meaning, anything else is the provider's fault. */
 export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj: object, msg: string): void }): FastifyReply {
+  // Not the provider's fault, and its message (the database's address) is not for the page.
+  if (isDatabaseUnavailable(error)) return signInFailed(reply, 503, databaseUnavailable(error).message);
   if (error instanceof AppError) {
     const status = error.code === "FORBIDDEN" ? 403 : error.code === "UNAUTHORIZED" ? 401 : error.code === "TOO_MANY_REQUESTS" ? 429 : 400;
     return signInFailed(reply, status, error.message);

@@ -8,6 +8,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { TChatAttempt, TChatSendInput, TChatStreamEvent, TChatUsage, TProviderId } from "@switchboard/schema";
 import { ChainError, type ChainRequest } from "../gateway/chain-types.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { databaseUnavailable } from "../errors.ts";
 import { streamErrorOf } from "./chat-errors.ts";
 import type { ConversationStore, ReplyRecord, UserTurn } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
@@ -68,6 +70,10 @@ export async function* streamChatReply(
     if (error instanceof ChainError) {
       await failed(error.attempts, error.partial?.usage, error.partial?.latencyMs);
       yield { type: "error", ...streamErrorOf(error), conversationId, messageId, attempts: error.attempts };
+      return;
+    }
+    if (isDatabaseUnavailable(error)) {
+      yield { type: "error", code: "SERVICE_UNAVAILABLE", message: databaseUnavailable(error).message, conversationId, messageId };
       return;
     }
     deps.log.error({ err: error, conversationId }, "chat stream failed");

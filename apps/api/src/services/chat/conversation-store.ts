@@ -19,6 +19,7 @@ import {
 } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import type { ChatMessage } from "../../providers/types.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 import { AppError } from "../errors.ts";
 import { selectHistory, type HistoryBudget } from "./history.ts";
 
@@ -149,7 +150,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
       include: { _count: { select: { messages: true } } },
     }).catch((error: unknown) => {
       // A cursor that no longer exists (deleted, or someone else's) is a bad request, not a 500.
-      if (error instanceof Prisma.PrismaClientKnownRequestError || error instanceof Prisma.PrismaClientValidationError) {
+      if ((error instanceof Prisma.PrismaClientKnownRequestError && !isDatabaseUnavailable(error)) || error instanceof Prisma.PrismaClientValidationError) {
         throw new AppError("BAD_REQUEST", "Invalid cursor");
       }
       throw error;

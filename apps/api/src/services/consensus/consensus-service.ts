@@ -20,7 +20,8 @@ import { linkedController } from "../gateway/call-outcome.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import type { CallerContext } from "../gateway/chain-types.ts";
-import { AppError } from "../errors.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { AppError, databaseUnavailable } from "../errors.ts";
 import type { ConsensusStore, Viewer } from "./consensus-store.ts";
 import { defaultProviders, planRun, type RunPlan } from "./plan.ts";
 import { executeRun } from "./run.ts";
@@ -115,6 +116,10 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
         }
       }
     } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        yield { type: "error", code: "SERVICE_UNAVAILABLE", message: databaseUnavailable(error).message, id: plan.id };
+        return;
+      }
       deps.log.error({ err: error, runId: plan.id }, "consensus stream failed");
       yield { type: "error", code: "INTERNAL", message: "Internal error", id: plan.id };
     } finally {

@@ -22,6 +22,7 @@ import {
   type TRole,
 } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 import { AppError } from "../errors.ts";
 import { fallbackReasonOf } from "./synthesize.ts";
 
@@ -170,7 +171,7 @@ export function createConsensusStore(prisma: PrismaClient) {
       })
       .catch((error: unknown) => {
         // A cursor that no longer exists (or is someone else's) is a bad request, not a 500.
-        if (error instanceof Prisma.PrismaClientKnownRequestError || error instanceof Prisma.PrismaClientValidationError) {
+        if ((error instanceof Prisma.PrismaClientKnownRequestError && !isDatabaseUnavailable(error)) || error instanceof Prisma.PrismaClientValidationError) {
           throw new AppError("BAD_REQUEST", "Invalid cursor");
         }
         throw error;

@@ -103,7 +103,7 @@ export function createLogWriter(deps: LogWriterDeps) {
   let queuedBytes = 0;
   let flushing: Promise<void> | undefined;
   const timers: NodeJS.Timeout[] = [];
-  const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped because the write queue was full.", registers: [deps.registry] });
+  const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped: the write queue was full, or their write failed (the database unavailable).", registers: [deps.registry] });
   const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written.", registers: [deps.registry] });
 
   /** The rows at the head of the queue that make the next batch (at least one), and their bytes. */
