@@ -110,7 +110,8 @@ export function appErrorOfZod(error: ZodError): AppError {
 
 export function describeError(error: unknown): ErrorDescription {
   if (error instanceof ZodError) return describeError(appErrorOfZod(error));
-  if (isDatabaseUnavailable(error)) return describeError(databaseUnavailable(error));
+  // Logged with its cause like a fault (internal), answered as the passing state it is.
+  if (isDatabaseUnavailable(error)) return { ...describeError(databaseUnavailable(error)), internal: true };
   if (error instanceof AppError) {
     const { param, shouldRetry, ...details } = error.details;
     return {

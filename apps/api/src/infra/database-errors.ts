@@ -1,6 +1,6 @@
 /**
  * Tells a database that cannot take a statement now (down, restarting, unreachable, out of
- * connections, a pool or transaction wait that ran out, a statement that got no answer) from
+ * connections, a pool or transaction wait that ran out) from
  * a statement that failed on its own. The first kind is the server's passing state, not the
  * caller's mistake nor a bug: the same request may succeed in a moment, so transports answer
  * it with a 503 and Retry-After instead of a 500 (services/errors.ts, http/error-map.ts).
@@ -32,15 +32,13 @@ const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "
 const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "53300", "57P01", "57P02", "57P03", "57P05"]);
 
 /**
- * node-postgres fails a statement without a code when its connection is cut, cannot be made
- * in time, or got no answer within the statement timeout, and the PostgreSQL adapter passes
- * such errors on as they are; PGlite says so when it has been closed (a statement racing
+ * node-postgres fails a statement without a code when its connection is cut or cannot be
+ * made in time, and the PostgreSQL adapter passes such errors on as they are; PGlite says so when it has been closed (a statement racing
  * shutdown). Their messages are all they carry.
  */
 const UNAVAILABLE_MESSAGES = [
   "Connection terminated",
   "timeout exceeded when trying to connect",
-  "Query read timeout",
   "Client has encountered a connection error and is not queryable",
   "Client was closed and is not queryable",
   "Cannot use a pool after calling end on the pool",

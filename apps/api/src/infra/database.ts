@@ -42,17 +42,15 @@ const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 const PGLITE_START_PARAMS = ["-c", "shared_buffers=8MB", "-c", "temp_buffers=1MB"];
 
 /**
- * node-postgres waits forever by default, for a connection and for an answer: a database
- * that stops answering (a failover, a dropped network path, a PgBouncer queue) would hold
- * every request that needs it. Past these bounds the statement fails and the request answers
- * 503 with Retry-After (database-errors.ts):
- * - a pooled or new connection within 10 s, as long as a transaction may wait to start;
- * - an answer to a statement within 60 s: more than any statement of the gateway takes on a
- *   healthy database (a daily prune of a very large backlog is the one that could come near;
- *   it is retried at the next prune).
+ * How long a statement may wait for a connection: a pooled one, a new one (node-postgres
+ * would wait forever by default, on a database that stopped answering: a failover, a dropped
+ * network path), or the embedded database's single one; also how long a transaction may wait
+ * to start (Prisma's default is 2 s). Past it the statement fails and the request answers 503
+ * with Retry-After (database-errors.ts). A statement already running is not cut short here:
+ * a client-side timeout would leave it running on the server, or a transaction open on a
+ * connection handed back to the pool.
  */
-const POOL_WAIT_MS = 10_000;
-const STATEMENT_ANSWER_MS = 60_000;
+export const DATABASE_WAIT_MS = 10_000;
 
 /**
  * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
@@ -91,10 +89,10 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
   const adapter = new PrismaPg(
-    { connectionString: url, connectionTimeoutMillis: POOL_WAIT_MS, query_timeout: STATEMENT_ANSWER_MS },
+    { connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS },
     { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
   );
-  return wrap(new PrismaClient({ adapter }), "postgres", async () => {});
+  return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
 }
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<Database> {
@@ -114,7 +112,7 @@ async function openPglite(opts: OpenDatabaseOptions): Promise<Database> {
     await client.close();
     throw error;
   }
-  return wrap(new PrismaClient({ adapter: new PrismaPGlite(client) }), "pglite", () => client.close());
+  return wrap(new PrismaClient({ adapter: new PrismaPGlite(client), transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "pglite", () => client.close());
 }
 
 function wrap(prisma: PrismaClient, kind: Database["kind"], release: () => Promise<void>): Database {

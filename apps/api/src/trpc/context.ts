@@ -8,12 +8,15 @@ import type { CreateFastifyContextOptions } from "@trpc/server/adapters/fastify"
 import type { FastifyReply } from "fastify";
 import type { TRole } from "@switchboard/schema";
 import type { AppDeps } from "../deps.ts";
+import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { noteKey, noteUser, type RequestScope } from "../infra/request-scope.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import type { WatchedCredential } from "../services/auth/credential-watch.ts";
+import { databaseUnavailable } from "../services/errors.ts";
 import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
 import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, type CookieJar } from "./cookies.ts";
+import { toTRPCError } from "./errors.ts";
 import type { Meta } from "./meta.ts";
 
 export interface AuthedUser {
@@ -112,7 +115,10 @@ export function createContextInner(opts: { deps: AppDeps; user: AuthedUser | nul
 /**
  * The one authentication function of every surface (tRPC, /v1, REST): resolves the caller
  * from an access token (Bearer or the SPA's httpOnly cookie) or an API key (`sb-…`, acting
- * as its owner narrowed by its scopes and models). Never throws; null = anonymous.
+ * as its owner narrowed by its scopes and models). Null = anonymous, also for a credential
+ * that could not be checked. Throws only when the check needed the database and it is
+ * unavailable (AppError SERVICE_UNAVAILABLE): a 503 tells the client to retry, where a 401
+ * would sign the user out.
  */
 export async function resolveUser(deps: AppDeps, token: string | undefined, scope?: RequestScope): Promise<AuthedUser | null> {
   if (!token) return null;
@@ -125,6 +131,7 @@ export async function resolveUser(deps: AppDeps, token: string | undefined, scop
     noteUser(scope, claims.userId);
     return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId, changesSeen };
   } catch (error) {
+    if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
     return null;
   }
@@ -138,8 +145,8 @@ async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | u
     noteKey(scope, grant.keyId);
     return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant, changesSeen };
   } catch (error) {
-    // The key could not be verified (database unreachable while pushes may be missed):
-    // refused, never let through.
+    if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
+    // The key could not be verified otherwise: refused, never let through.
     deps.log.warn({ err: error }, "API key verification failed; refusing the key");
     return null;
   }
@@ -180,7 +187,10 @@ export function createContextFactory(deps: AppDeps) {
     const fromMessage = info.url?.searchParams.get("connectionParams") === "1";
     const paramToken = info.type === "subscription" || fromMessage ? info.connectionParams?.["token"] : undefined;
     const token = readAccessToken(req.headers.authorization, cookies.get(ACCESS_COOKIE)) ?? paramToken ?? undefined;
-    const user = await resolveUser(deps, token, req.scope);
+    // tRPC answers an error thrown here with a 500 unless it is a TRPCError already.
+    const user = await resolveUser(deps, token, req.scope).catch((error: unknown) => {
+      throw toTRPCError(error);
+    });
     return createContextInner({
       deps,
       user,

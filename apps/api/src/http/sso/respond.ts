@@ -35,7 +35,10 @@ export function signInFailed(reply: FastifyReply, status: number, message: strin
 /** Maps a refusal to the page: AppErrors keep their meaning, anything else is the provider's fault. */
 export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj: object, msg: string): void }): FastifyReply {
   // Not the provider's fault, and its message (the database's address) is not for the page.
-  if (isDatabaseUnavailable(error)) return signInFailed(reply, 503, databaseUnavailable(error).message);
+  if (isDatabaseUnavailable(error)) {
+    const unavailable = databaseUnavailable(error);
+    return signInFailed(reply.header("retry-after", String(unavailable.retryAfterSec)), 503, unavailable.message);
+  }
   if (error instanceof AppError) {
     const status = error.code === "FORBIDDEN" ? 403 : error.code === "UNAUTHORIZED" ? 401 : error.code === "TOO_MANY_REQUESTS" ? 429 : 400;
     return signInFailed(reply, status, error.message);

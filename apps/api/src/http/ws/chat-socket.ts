@@ -142,7 +142,16 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
 
     /** Signs the socket in; false (after answering) when the token is refused or the cap is reached. */
     async function authenticate(candidate: string): Promise<boolean> {
-      const resolved = await resolveUser(deps, candidate, request.scope);
+      let resolved: AuthedUser | null;
+      try {
+        resolved = await resolveUser(deps, candidate, request.scope);
+      } catch (error) {
+        // The token could not be checked now (the database is unavailable): say so and keep
+        // the socket, so the client retries rather than signing the user out.
+        const { appCode, retryAfterSec } = errorData(toTRPCError(error));
+        if (!closed) fail(String(appCode), toTRPCError(error).message, typeof retryAfterSec === "number" ? { retryAfterSec } : {});
+        return false;
+      }
       if (closed) return false;
       if (!resolved) {
         fail("UNAUTHORIZED", "Invalid or expired token");

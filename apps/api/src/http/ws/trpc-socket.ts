@@ -107,7 +107,9 @@ function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
       await countAgainstIpLimit(deps, holder.ip).catch((error: unknown) => {
         throw toTRPCError(error);
       });
-      const user = await resolveUser(deps, holder.token, scope);
+      const user = await resolveUser(deps, holder.token, scope).catch((error: unknown) => {
+        throw toTRPCError(error);
+      });
       if (holder.token && !user) {
         endSession(holder.socket);
         throw sessionEndedError();

@@ -73,6 +73,8 @@ export async function* streamChatReply(
       return;
     }
     if (isDatabaseUnavailable(error)) {
+      // Nothing more can be stored now: the abandoned-reply write below would only fail too.
+      stored = true;
       yield { type: "error", code: "SERVICE_UNAVAILABLE", message: databaseUnavailable(error).message, conversationId, messageId };
       return;
     }

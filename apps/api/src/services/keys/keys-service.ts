@@ -106,22 +106,17 @@ export function createKeysService(deps: KeysServiceDeps) {
    */
   async function withKeyPlace<T>(place: { ownerId: string; except?: string; ownerGone: () => AppError }, work: (tx: KeysTx) => Promise<T>): Promise<T> {
     const { ownerId } = place;
-    return prisma.$transaction(
-      async (tx) => {
-        const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
-        if (owner.length === 0) throw place.ownerGone();
-        const active = await tx.apiKey.count({
-          where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }], ...(place.except ? { id: { not: place.except } } : {}) },
-        });
-        if (active >= KEY_LIMITS.maxActivePerUser) {
-          throw new AppError("CONFLICT", `The owner already holds ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one no longer used first`);
-        }
-        return work(tx);
-      },
-      // The embedded database runs one statement at a time: a long prune may hold it a while.
-      // Past the wait the transaction fails (P2028) and the caller gets a 503 with Retry-After.
-      { maxWait: 10_000 },
-    );
+    return prisma.$transaction(async (tx) => {
+      const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
+      if (owner.length === 0) throw place.ownerGone();
+      const active = await tx.apiKey.count({
+        where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }], ...(place.except ? { id: { not: place.except } } : {}) },
+      });
+      if (active >= KEY_LIMITS.maxActivePerUser) {
+        throw new AppError("CONFLICT", `The owner already holds ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one no longer used first`);
+      }
+      return work(tx);
+    });
   }
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
