@@ -1,9 +1,9 @@
 /**
  * Tells a database that cannot take a statement now (down, restarting, unreachable, out of
- * connections, a pool or transaction wait that ran out) from
- * a statement that failed on its own. The first kind is the server's passing state, not the
- * caller's mistake nor a bug: the same request may succeed in a moment, so transports answer
- * it with a 503 and Retry-After instead of a 500 (services/errors.ts, http/error-map.ts).
+ * connections, a pool or transaction wait that ran out) from a statement that failed on its
+ * own. The first kind is the server's passing state, not the caller's mistake nor a bug: the
+ * same request may succeed in a moment, so transports answer it with a 503 and Retry-After
+ * instead of a 500 (services/errors.ts, http/error-map.ts).
  * Configuration failures (wrong password, no such database) are not in it: retrying cannot
  * fix them, and they stop the process at start.
  */
@@ -33,8 +33,8 @@ const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "0800
 
 /**
  * node-postgres fails a statement without a code when its connection is cut or cannot be
- * made in time, and the PostgreSQL adapter passes such errors on as they are; PGlite says so when it has been closed (a statement racing
- * shutdown). Their messages are all they carry.
+ * made in time, and the PostgreSQL adapter passes such errors on as they are; PGlite says so
+ * when it has been closed (a statement racing shutdown). Their messages are all they carry.
  */
 const UNAVAILABLE_MESSAGES = [
   "Connection terminated",

@@ -148,8 +148,9 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       } catch (error) {
         // The token could not be checked now (the database is unavailable): say so and keep
         // the socket, so the client retries rather than signing the user out.
-        const { appCode, retryAfterSec } = errorData(toTRPCError(error));
-        if (!closed) fail(String(appCode), toTRPCError(error).message, typeof retryAfterSec === "number" ? { retryAfterSec } : {});
+        const refusal = toTRPCError(error);
+        const { appCode, retryAfterSec } = errorData(refusal);
+        if (!closed) fail(String(appCode), refusal.message, typeof retryAfterSec === "number" ? { retryAfterSec } : {});
         return false;
       }
       if (closed) return false;
