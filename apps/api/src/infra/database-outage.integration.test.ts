@@ -100,6 +100,11 @@ describe("a database that went away", () => {
     expectUnavailable(unknown);
     const unknownOnV1 = await fetch(`${t.url}/v1/models`, { headers: bearer(stranger.token) });
     expectUnavailable(unknownOnV1);
+    // A subscription over HTTP checks its caller before taking a stream slot.
+    const input = encodeURIComponent(JSON.stringify({ message: "hello" }));
+    const unknownStream = await fetch(`${t.url}/trpc/chat.stream?input=${input}`, { headers: bearer(stranger.token) });
+    expectUnavailable(unknownStream);
+    await unknownStream.body?.cancel();
     // On /ws/chat: an error frame to retry on, and the socket stays open.
     const socket = new WebSocket(`${t.url.replace(/^http/, "ws")}/ws/chat`);
     await once(socket, "open");
