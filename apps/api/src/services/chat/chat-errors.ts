@@ -22,7 +22,8 @@ export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAtte
   }
   if (error.kind === "aborted") {
     if (error.abortReason instanceof AppError) return error.abortReason;
-    return new AppError("SERVICE_UNAVAILABLE", "Request aborted before an answer arrived");
+    // A 503 always says when to retry: an abort not of the caller's making (the chain's own).
+    return new AppError("SERVICE_UNAVAILABLE", "Request aborted before an answer arrived", { retryAfterSec: 1 });
   }
   const attempts = error.attempts;
   if (attempts.length > 0 && attempts.every((a) => a.outcome === "skipped_frozen")) {

@@ -81,7 +81,7 @@ export async function* executeRun(deps: RunDeps, plan: RunPlan, userId: string, 
     return { type: "failed", run, error };
   };
   const abortError = () =>
-    signal.reason instanceof AppError ? signal.reason : new AppError("SERVICE_UNAVAILABLE", "Consensus run aborted before it finished");
+    signal.reason instanceof AppError ? signal.reason : new AppError("SERVICE_UNAVAILABLE", "Consensus run aborted before it finished", { retryAfterSec: 1 });
 
   try {
     const messages = [{ role: "user" as const, content: plan.prompt }];
