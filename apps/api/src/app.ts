@@ -248,7 +248,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     coordination,
     log: log.child({ component: "chat" }),
     emergency: {
-      isProviderFrozen: emergency.isProviderFrozen,
+      frozenRefusal: (id) => emergency.check({ kind: "provider", id }),
       // A freeze that stops chat (global or chat scope) aborts in-flight chat calls.
       onStop: (abort) => {
         const offFreeze = onFreeze(emergency, { kind: "feature", feature: "chat" }, abort);

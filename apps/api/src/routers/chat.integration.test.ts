@@ -192,8 +192,11 @@ describe("provider freeze", () => {
       expect(result.attempts.map((a) => [a.provider, a.outcome])).toEqual([["beta", "skipped_frozen"], ["openai", "success"]]);
       expect(beta.requests).toHaveLength(0);
       expect((await sb.chat.providers.query()).find((p) => p.id === "beta")?.frozen).toBe(true);
-      const pinned = await sb.chat.send.mutate({ message: "beta only", provider: "beta" }).catch((e: unknown) => e);
-      expect(errorCodeOf(pinned)).toBe("EMERGENCY_STOP");
+      // Every provider of the chain frozen: the freeze's own refusal, with its reason and when to retry.
+      const pinned = await trpcMutation(t.url, "chat.send", { message: "beta only", provider: "beta" }, bearer(user.token));
+      expect(pinned.status).toBe(503);
+      expect(pinned.body.error.data).toMatchObject({ appCode: "EMERGENCY_STOP", reason: "beta misbehaving", scope: "provider:beta" });
+      expect(Number(pinned.headers.get("retry-after"))).toBeGreaterThan(0);
     } finally {
       await root.emergency.unfreeze.mutate({ reason: "beta fixed" });
     }

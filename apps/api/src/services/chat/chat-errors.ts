@@ -6,8 +6,18 @@ import type { ChainError } from "../gateway/chain-types.ts";
 /** An upstream's refusal of the request itself keeps its meaning: bad input, unknown model, too large. */
 const REJECTION_CODES: Record<number, TAppErrorCode> = { 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 422: "UNPROCESSABLE" };
 
+/** What the chain's own record cannot say about its attempts: read from state at the moment of failure. */
+export interface ChainFailureContext {
+  /** Milliseconds until a rate-limited attempt's provider takes calls again, or null. */
+  waitMsOf(attempt: TChatAttempt): number | null;
+  /** The EMERGENCY_STOP refusal of the freeze now taking `provider` out of chains, or null. */
+  frozenRefusal(provider: TChatAttempt["provider"]): AppError | null;
+}
+
+const NO_CONTEXT: ChainFailureContext = { waitMsOf: () => null, frozenRefusal: () => null };
+
 /** For chat.send and the non-stream REST endpoint. */
-export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAttempt) => number | null): AppError {
+export function appErrorOfChain(error: ChainError, context: ChainFailureContext): AppError {
   if (error.kind === "rejected" && error.rejection) {
     const { status, upstream } = error.rejection;
     const message = typeof upstream?.message === "string" ? upstream.message : error.message;
@@ -27,10 +37,17 @@ export function appErrorOfChain(error: ChainError, waitMsOf: (attempt: TChatAtte
   }
   const attempts = error.attempts;
   if (attempts.length > 0 && attempts.every((a) => a.outcome === "skipped_frozen")) {
-    return new AppError("EMERGENCY_STOP", "Every provider for this request is frozen by an emergency stop", { details: { attempts } });
+    // The freeze's own refusal says why and for how long (Retry-After). A request that passed
+    // the gate just before a global freeze landed ends here too; a freeze lifted since then
+    // is a retry right away.
+    const refusal = context.frozenRefusal(attempts[0]!.provider);
+    return new AppError("EMERGENCY_STOP", refusal?.message ?? "Every provider for this request is frozen by an emergency stop", {
+      details: { ...refusal?.details, attempts },
+      retryAfterSec: refusal?.retryAfterSec ?? 1,
+    });
   }
   // Only rate limits stood in the way: tell the client when to come back, as upstream told us.
-  const waits = attempts.map(waitMsOf);
+  const waits = attempts.map(context.waitMsOf);
   if (attempts.length > 0 && waits.every((w) => w !== null)) {
     const waitMs = Math.min(...(waits as number[]));
     return new AppError("TOO_MANY_REQUESTS", "Every provider for this request is rate limited upstream", {
@@ -56,7 +73,7 @@ export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; 
       if (error.abortReason instanceof AppError) return { code: "ABORTED", message: error.abortReason.message };
       return { code: "ABORTED", message: "Request aborted" };
     default: {
-      const mapped = appErrorOfChain(error, () => null);
+      const mapped = appErrorOfChain(error, NO_CONTEXT);
       return { code: mapped.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "UPSTREAM_ERROR", message: mapped.message };
     }
   }

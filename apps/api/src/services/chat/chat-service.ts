@@ -12,7 +12,7 @@ import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { eitherStop } from "../gateway/call-outcome.ts";
 import { ChainError, NEVER_ABORTED, type CallerContext, type ChainEvent, type ChainRequest, type ChainResult, type EmbedChainRequest, type EmbedChainResult } from "../gateway/chain-types.ts";
-import { appErrorOfChain, streamAppErrorOf } from "./chat-errors.ts";
+import { appErrorOfChain, streamAppErrorOf, type ChainFailureContext } from "./chat-errors.ts";
 import { streamChatReply } from "./chat-stream.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import { clarifyWith } from "./clarify.ts";
@@ -42,7 +42,8 @@ export interface ChatServiceDeps {
   coordination: Coordination;
   ratePerMin: number;
   log: Logger;
-  isProviderFrozen?: (id: TProviderId) => boolean;
+  /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
+  frozenRefusal?: (id: TProviderId) => AppError | null;
   emergency?: ChatEmergencyHooks;
 }
 
@@ -81,17 +82,21 @@ export function createChatService(deps: ChatServiceDeps) {
     scope: caller.scope,
   });
 
-  const waitMsOf = (attempt: { provider: TProviderId; outcome: string }) => {
-    if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
-    const until = chain.rateLimitedUntil(attempt.provider);
-    return until === null ? null : until - Date.now();
+  const isFrozen = (id: TProviderId) => (deps.frozenRefusal?.(id) ?? null) !== null;
+  const failure: ChainFailureContext = {
+    waitMsOf(attempt) {
+      if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
+      const until = chain.rateLimitedUntil(attempt.provider);
+      return until === null ? null : until - Date.now();
+    },
+    frozenRefusal: (id) => deps.frozenRefusal?.(id) ?? null,
   };
 
   async function runComplete(request: ChainRequest): Promise<ChainResult> {
     try {
       return await chain.complete(request);
     } catch (error) {
-      if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+      if (error instanceof ChainError) throw appErrorOfChain(error, failure);
       throw error;
     }
   }
@@ -130,7 +135,7 @@ export function createChatService(deps: ChatServiceDeps) {
         id: messageId, content: "", provider: null, model: null, status: "failed",
         promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,
       });
-      throw appErrorOfChain(error, waitMsOf);
+      throw appErrorOfChain(error, failure);
     }
   }
 
@@ -160,7 +165,7 @@ export function createChatService(deps: ChatServiceDeps) {
           yield event;
         }
       } catch (error) {
-        if (error instanceof ChainError) throw started ? streamAppErrorOf(error) : appErrorOfChain(error, waitMsOf);
+        if (error instanceof ChainError) throw started ? streamAppErrorOf(error) : appErrorOfChain(error, failure);
         throw error;
       }
     })();
@@ -172,7 +177,7 @@ export function createChatService(deps: ChatServiceDeps) {
     try {
       return await chain.embed({ ...request, ...ends(caller) });
     } catch (error) {
-      if (error instanceof ChainError) throw appErrorOfChain(error, waitMsOf);
+      if (error instanceof ChainError) throw appErrorOfChain(error, failure);
       throw error;
     }
   }
@@ -196,7 +201,7 @@ export function createChatService(deps: ChatServiceDeps) {
         baseUrl: null,
         circuit: { state: "closed", consecutiveFailures: 0, retryAt: null },
         rateLimitedUntil: null,
-        frozen: deps.isProviderFrozen?.(id) ?? false,
+        frozen: isFrozen(id),
       }),
     );
     return [...registry.all().map((p) => {
@@ -216,7 +221,7 @@ export function createChatService(deps: ChatServiceDeps) {
           retryAt: circuit.retryAt === null ? null : new Date(circuit.retryAt).toISOString(),
         },
         rateLimitedUntil: limitedUntil === null ? null : new Date(limitedUntil).toISOString(),
-        frozen: deps.isProviderFrozen?.(p.id) ?? false,
+        frozen: isFrozen(p.id),
       };
     }), ...unconfigured];
   }

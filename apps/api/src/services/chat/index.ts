@@ -7,12 +7,14 @@ import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
+import type { AppError } from "../errors.ts";
 import type { Gateway } from "../gateway/index.ts";
 import { createChatService, type ChatEmergencyHooks } from "./chat-service.ts";
 import { createConversationStore } from "./conversation-store.ts";
 
 export interface ChatEmergency extends ChatEmergencyHooks {
-  isProviderFrozen(id: TProviderId): boolean;
+  /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
+  frozenRefusal(id: TProviderId): AppError | null;
 }
 
 export function createChat(opts: {
@@ -36,6 +38,6 @@ export function createChat(opts: {
     coordination: opts.coordination,
     ratePerMin: env.CHAT_RATE_LIMIT_PER_MIN,
     log: opts.log,
-    ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, emergency: opts.emergency } : {}),
+    ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });
 }
