@@ -79,7 +79,7 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * written out; returns the unsubscribe.
  */
 function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => void): () => void {
-  return lifecycle.onDeadline(() => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request")));
+  return lifecycle.onDeadline(() => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request", { retryAfterSec: 1 })));
 }
 
 /**

@@ -150,6 +150,8 @@ export const ZChatStreamEvent = z.discriminatedUnion("type", [
     conversationId: z.string().optional(),
     messageId: z.string().optional(),
     attempts: z.array(ZChatAttempt).optional(),
+    /** Seconds after which the same request may succeed (a freeze's expiry, the database back, an upstream's rate limit); absent when waiting will not help. */
+    retryAfterSec: z.number().int().positive().optional(),
   }),
 ]);
 export type TChatStreamEvent = z.infer<typeof ZChatStreamEvent>;

@@ -163,6 +163,25 @@ describe("a database that went away", () => {
     expect(await eventually(listKeys, 200)).toBe(200);
   });
 
+  it("ends a chat stream whose reply can no longer be stored with SERVICE_UNAVAILABLE and when to retry", async () => {
+    expect((await listKeys()).status).toBe(200);
+    upstreams.fakes.openai.enqueue({ kind: "ok", content: Array.from({ length: 20 }, (_, i) => `w${i}`).join(" "), chunkDelayMs: 50 });
+    const res = await fetch(`${t.url}/api/chat/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(token) },
+      body: JSON.stringify({ message: "keep this if you can" }),
+    });
+    // The headers leave with the first event, once the user's message is stored.
+    expect(res.status).toBe(200);
+    link.set("down");
+    const events = (await res.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice("data: ".length)) as Record<string, unknown>);
+    expect(events[0]).toMatchObject({ type: "chat_start" });
+    expect(events.at(-1)).toEqual({ type: "error", code: "SERVICE_UNAVAILABLE", message: expect.stringContaining("database"), retryAfterSec: 2 });
+  });
+
   it("ends a request whose database stopped answering with a 503, not a wait without end", async () => {
     const held = link.heldSilent;
     link.set("silent");

@@ -173,7 +173,8 @@ describe("chat.stream", () => {
     try {
       await root.emergency.freeze.mutate({ reason: "chat incident drill", scope: "chat" });
       const events = await pending;
-      expect(events.at(-1)).toMatchObject({ type: "error", code: "EMERGENCY_STOP" });
+      // A freeze without an expiry: the default wait, as the refusal's Retry-After says.
+      expect(events.at(-1)).toMatchObject({ type: "error", code: "EMERGENCY_STOP", retryAfterSec: 30 });
       await beta.waitForAbort(0);
       const refused = await sb.chat.send.mutate({ message: "while frozen" }).catch((e: unknown) => e);
       expect(errorCodeOf(refused)).toBe("EMERGENCY_STOP");
@@ -244,6 +245,11 @@ describe("upstream rate limits", () => {
     const second = await sb.chat.send.mutate({ message: "again", provider: "beta" }).catch((e: unknown) => e);
     expect(second).toBeInstanceOf(TRPCClientError);
     expect(errorCodeOf(second)).toBe("TOO_MANY_REQUESTS");
+    expect(beta.requests).toHaveLength(1);
+    // A stream pinned to it ends at once with the wait upstream asked for.
+    const streamed = await collectStream(sb, { message: "stream it", provider: "beta" });
+    expect(streamed).toEqual([expect.objectContaining({ type: "error", code: "UPSTREAM_ERROR", retryAfterSec: expect.any(Number) })]);
+    expect((streamed[0] as { retryAfterSec: number }).retryAfterSec).toBeGreaterThan(25);
     expect(beta.requests).toHaveLength(1);
     // Unpinned requests simply skip it.
     const auto = await sb.chat.send.mutate({ message: "auto" });

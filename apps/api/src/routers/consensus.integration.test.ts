@@ -251,7 +251,7 @@ describe("consensus.stream", () => {
     try {
       await root.emergency.freeze.mutate({ reason: "consensus drill", scope: "consensus" });
       const events = await pending;
-      expect(events.at(-1)).toMatchObject({ type: "error", code: "EMERGENCY_STOP", message: expect.stringContaining("consensus drill") });
+      expect(events.at(-1)).toMatchObject({ type: "error", code: "EMERGENCY_STOP", message: expect.stringContaining("consensus drill"), retryAfterSec: 30 });
       await Promise.all([beta.waitForAbort(0), deepseek.waitForAbort(0)]);
 
       const refused = await sb.consensus.query.query({ prompt: "while frozen", strategy: "majority" }).catch((e: unknown) => e);

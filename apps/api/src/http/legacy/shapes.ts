@@ -50,7 +50,7 @@ export type LegacyStreamEvent =
       finishReason: string;
       latencyMs: number;
     }
-  | { type: "error"; code: string; message: string };
+  | { type: "error"; code: string; message: string; retryAfterSec?: number };
 
 /** chat.stream events in the streaming backend's protocol (`chat_delta` carries `content`). */
 export function legacyStreamEvent(event: TChatStreamEvent): LegacyStreamEvent {
@@ -74,7 +74,8 @@ export function legacyStreamEvent(event: TChatStreamEvent): LegacyStreamEvent {
       };
     }
     case "error":
-      return { type: "error", code: event.code, message: event.message };
+      // The same field a refused /ws/chat message carries: when the same request may succeed.
+      return { type: "error", code: event.code, message: event.message, ...(event.retryAfterSec ? { retryAfterSec: event.retryAfterSec } : {}) };
   }
 }
 

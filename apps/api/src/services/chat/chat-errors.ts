@@ -58,23 +58,34 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
   return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
 }
 
+/** A stream's closing `error` event: its code, message, and when the same request may succeed. */
+export interface StreamErrorEvent {
+  code: TChatStreamErrorCode;
+  message: string;
+  retryAfterSec?: number;
+}
+
+const withRetry = (event: Omit<StreamErrorEvent, "retryAfterSec">, retryAfterSec: number | undefined): StreamErrorEvent =>
+  retryAfterSec === undefined ? event : { ...event, retryAfterSec };
+
 /** For chat.stream's closing `error` event. */
-export function streamErrorOf(error: ChainError): { code: TChatStreamErrorCode; message: string } {
+export function streamErrorOf(error: ChainError, context: ChainFailureContext = NO_CONTEXT): StreamErrorEvent {
   switch (error.kind) {
     case "interrupted":
       return { code: "STREAM_INTERRUPTED", message: error.message };
     case "idle_timeout":
       return { code: "STREAM_IDLE_TIMEOUT", message: error.message };
-    case "aborted":
-      if (error.abortReason instanceof AppError && error.abortReason.code === "EMERGENCY_STOP") {
-        return { code: "EMERGENCY_STOP", message: error.abortReason.message };
-      }
+    case "aborted": {
+      const reason = error.abortReason instanceof AppError ? error.abortReason : undefined;
+      if (reason?.code === "EMERGENCY_STOP") return withRetry({ code: "EMERGENCY_STOP", message: reason.message }, reason.retryAfterSec);
       // Stopped on purpose (the server shutting down): say so, not just "aborted".
-      if (error.abortReason instanceof AppError) return { code: "ABORTED", message: error.abortReason.message };
+      if (reason) return withRetry({ code: "ABORTED", message: reason.message }, reason.retryAfterSec);
       return { code: "ABORTED", message: "Request aborted" };
+    }
     default: {
-      const mapped = appErrorOfChain(error, NO_CONTEXT);
-      return { code: mapped.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "UPSTREAM_ERROR", message: mapped.message };
+      // Upstream rate limits and frozen providers keep their wait; the code stays a stream code.
+      const mapped = appErrorOfChain(error, context);
+      return withRetry({ code: mapped.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "UPSTREAM_ERROR", message: mapped.message }, mapped.retryAfterSec);
     }
   }
 }

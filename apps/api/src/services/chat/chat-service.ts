@@ -142,7 +142,7 @@ export function createChatService(deps: ChatServiceDeps) {
   async function* stream(user: Viewer, input: TChatSendInput, caller: CallerContext = {}): AsyncGenerator<TChatStreamEvent> {
     await admit(user.id, input.provider, caller);
     const turn = await store.addUserMessage(user.id, input.conversationId, input.message);
-    yield* streamChatReply({ chain, store, log: deps.log }, turn, input, ends(caller));
+    yield* streamChatReply({ chain, store, log: deps.log, failure }, turn, input, ends(caller));
   }
 
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {

@@ -10,13 +10,13 @@ import type { TChatAttempt, TChatSendInput, TChatStreamEvent, TChatUsage, TProvi
 import { ChainError, type ChainRequest } from "../gateway/chain-types.ts";
 import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 import { databaseUnavailable } from "../errors.ts";
-import { streamErrorOf } from "./chat-errors.ts";
+import { streamErrorOf, type ChainFailureContext } from "./chat-errors.ts";
 import type { ConversationStore, ReplyRecord, UserTurn } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 
 
 export async function* streamChatReply(
-  deps: { chain: ProviderChain; store: ConversationStore; log: Logger },
+  deps: { chain: ProviderChain; store: ConversationStore; log: Logger; failure: ChainFailureContext },
   turn: UserTurn,
   input: TChatSendInput,
   ends: Pick<ChainRequest, "signal" | "onStop" | "scope">,
@@ -69,13 +69,14 @@ export async function* streamChatReply(
   } catch (error) {
     if (error instanceof ChainError) {
       await failed(error.attempts, error.partial?.usage, error.partial?.latencyMs);
-      yield { type: "error", ...streamErrorOf(error), conversationId, messageId, attempts: error.attempts };
+      yield { type: "error", ...streamErrorOf(error, deps.failure), conversationId, messageId, attempts: error.attempts };
       return;
     }
     if (isDatabaseUnavailable(error)) {
       // Nothing more can be stored now: the abandoned-reply write below would only fail too.
       stored = true;
-      yield { type: "error", code: "SERVICE_UNAVAILABLE", message: databaseUnavailable(error).message, conversationId, messageId };
+      const { message, retryAfterSec } = databaseUnavailable(error);
+      yield { type: "error", code: "SERVICE_UNAVAILABLE", message, ...(retryAfterSec ? { retryAfterSec } : {}), conversationId, messageId };
       return;
     }
     deps.log.error({ err: error, conversationId }, "chat stream failed");

@@ -112,12 +112,14 @@ export function createConsensusService(deps: ConsensusServiceDeps) {
         else if (event.type === "complete") yield { type: "consensus_complete", result: event.run };
         else {
           const code = event.error.details["reason"] === "QUORUM_NOT_MET" ? "QUORUM_NOT_MET" : event.error.code === "EMERGENCY_STOP" ? "EMERGENCY_STOP" : "ABORTED";
-          yield { type: "error", code, message: event.error.message, id: plan.id, answers: event.run.answers };
+          const { message, retryAfterSec } = event.error;
+          yield { type: "error", code, message, ...(retryAfterSec ? { retryAfterSec } : {}), id: plan.id, answers: event.run.answers };
         }
       }
     } catch (error) {
       if (isDatabaseUnavailable(error)) {
-        yield { type: "error", code: "SERVICE_UNAVAILABLE", message: databaseUnavailable(error).message, id: plan.id };
+        const { message, retryAfterSec } = databaseUnavailable(error);
+        yield { type: "error", code: "SERVICE_UNAVAILABLE", message, ...(retryAfterSec ? { retryAfterSec } : {}), id: plan.id };
         return;
       }
       deps.log.error({ err: error, runId: plan.id }, "consensus stream failed");
