@@ -51,13 +51,17 @@ FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" t
 const utc = (d: Date) => d.toISOString().replace("Z", "");
 
 /**
- * Deletes rows past retention and, in the same statement, folds what they cost into
- * PrunedSpend per budget subject (the spend ledger's "key:<id>" / "user:<id>") and UTC day,
- * so budgets and spend figures still count them. Two instances pruning at once cannot
- * count a row twice: the second DELETE skips rows the first took.
+ * Deletes one batch of rows past retention (the oldest first) and, in the same statement,
+ * folds what they cost into PrunedSpend per budget subject (the spend ledger's "key:<id>" /
+ * "user:<id>") and UTC day, so budgets and spend figures still count them. Batches keep each
+ * transaction short however much is due (a first start, a shorter retention). Two instances
+ * pruning at once cannot count a row twice: each locks its batch, and skips rows the other
+ * has locked.
  */
 const PRUNE_SQL = `WITH gone AS (
-  DELETE FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) RETURNING "userId", "keyId", "createdAt", "costUsd"
+  DELETE FROM "RequestLog" WHERE "id" IN (
+    SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
+  ) RETURNING "userId", "keyId", "createdAt", "costUsd"
 ), spent AS (
   SELECT 'key:' || "keyId" AS subject, "createdAt"::date AS day, "costUsd" FROM gone WHERE "keyId" IS NOT NULL
   UNION ALL
@@ -80,6 +84,7 @@ export interface LogWriterDeps {
   maxQueueBytes?: number;
   batchBytes?: number;
   pruneIntervalMs?: number;
+  pruneBatch?: number;
 }
 
 const FLUSH_INTERVAL_MS = 1000;
@@ -93,6 +98,8 @@ const BATCH_BYTES = 1024 * 1024;
 export const rowBytes = (r: RequestLogRow) =>
   512 + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.model?.length ?? 0) + (r.upstreamModel?.length ?? 0) + r.route.length;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** Rows one prune statement deletes. */
+const PRUNE_BATCH = 5000;
 
 export function createLogWriter(deps: LogWriterDeps) {
   const { prisma } = deps;
@@ -145,10 +152,21 @@ export function createLogWriter(deps: LogWriterDeps) {
     return flushing;
   }
 
+  let closed = false;
+
+  /** Deletes every row past retention, a batch at a time; resolves with how many. */
   async function prune(): Promise<number> {
-    const before = new Date(Date.now() - deps.retentionDays * 86_400_000);
-    const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, utc(before));
-    return pruned;
+    const before = utc(new Date(Date.now() - deps.retentionDays * 86_400_000));
+    const batch = deps.pruneBatch ?? PRUNE_BATCH;
+    let total = 0;
+    while (!closed) {
+      const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, before, batch);
+      total += pruned;
+      if (pruned < batch) break;
+      // Requests (and, embedded, the database on this thread) get their turn between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return total;
   }
 
   return {
@@ -175,6 +193,7 @@ export function createLogWriter(deps: LogWriterDeps) {
       void prune().catch((err: unknown) => deps.log("request log prune failed", err));
     },
     async close(): Promise<void> {
+      closed = true;
       for (const t of timers) clearInterval(t);
       await flush();
     },
