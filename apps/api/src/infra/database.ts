@@ -53,6 +53,16 @@ const PGLITE_START_PARAMS = ["-c", "shared_buffers=8MB", "-c", "temp_buffers=1MB
 export const DATABASE_WAIT_MS = 10_000;
 
 /**
+ * TCP keepalive on every pooled PostgreSQL connection, probing after this much silence. A
+ * statement whose network path died (a failover moved the address, a route dropped) would
+ * otherwise wait for its answer without end: nothing is left to retransmit once the query was
+ * acknowledged. Node's sockets then probe every second, ten times (libuv's settings), so such a
+ * connection fails about 20 s in, and its request answers 503. A server that is merely slow
+ * answers the probes and is left alone.
+ */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
  * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
  * Throws an Error whose message is one line.
  */
@@ -89,7 +99,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
   const adapter = new PrismaPg(
-    { connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS },
+    { connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS },
     { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
   );
   return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
