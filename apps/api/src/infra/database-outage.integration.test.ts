@@ -12,6 +12,7 @@ import { startTestApp, type TestApp } from "../../test/app.ts";
 import { createTestDatabase, openTestDatabase } from "../../test/database.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { startTcpLink, type TcpLink } from "../../test/tcp-link.ts";
+import { openTrpcSocket } from "../../test/trpc-socket.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 import { isDatabaseUnavailable } from "./database-errors.ts";
 
@@ -161,6 +162,31 @@ describe("a database that went away", () => {
 
     link.set("up");
     expect(await eventually(listKeys, 200)).toBe(200);
+  });
+
+  it("tells a caller it has not checked yet to retry over tRPC's WebSocket and at a freeze's role check", async () => {
+    const root = t.client(await t.login());
+    const stranger = await t.userWithRole("USER");
+    // Frozen first: read-only observability then asks the caller's role, which needs the database.
+    await root.emergency.freeze.mutate({ reason: "outage drill", scope: "global" });
+    try {
+      link.set("down");
+      const socket = await openTrpcSocket(t.url, { token: stranger.token });
+      try {
+        const reply = await socket.call(1, "query", "auth.me");
+        expect(reply.error?.data).toMatchObject({ appCode: "SERVICE_UNAVAILABLE", httpStatus: 503, retryAfterSec: 2 });
+      } finally {
+        await socket.close();
+      }
+      const gated = await trpcQuery(t.url, "logs.list", {}, bearer(stranger.token));
+      expectUnavailable(gated);
+      expect(gated.body.error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+    } finally {
+      link.set("up");
+      // auth.* answers while frozen; keys.list would be the freeze's 503.
+      expect(await eventually(() => trpcQuery(t.url, "auth.me", undefined, bearer(stranger.token)), 200)).toBe(200);
+      await root.emergency.unfreeze.mutate({ reason: "drill over" });
+    }
   });
 
   it("ends a chat stream whose reply can no longer be stored with SERVICE_UNAVAILABLE and when to retry", async () => {
