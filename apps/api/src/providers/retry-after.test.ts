@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { retryAfterMsOf } from "./retry-after.ts";
+import { MAX_UPSTREAM_WAIT_MS, retryAfterMsOf } from "./retry-after.ts";
 
 const from = (headers: Record<string, string>) => (name: string) => headers[name];
 
@@ -19,5 +19,11 @@ describe("retryAfterMsOf", () => {
   });
   it("treats a date in the past as no wait", () => {
     expect(retryAfterMsOf(from({ "retry-after": "Mon, 31 Dec 2029 23:59:00 GMT" }), now)).toBe(0);
+  });
+  it("holds a provider out for an hour at most, however long it asks", () => {
+    expect(retryAfterMsOf(from({ "retry-after": "86400" }), now)).toBe(MAX_UPSTREAM_WAIT_MS);
+    expect(retryAfterMsOf(from({ "retry-after-ms": "1e25" }), now)).toBe(MAX_UPSTREAM_WAIT_MS);
+    expect(retryAfterMsOf(from({ "retry-after": "Fri, 31 Dec 9999 23:59:59 GMT" }), now)).toBe(MAX_UPSTREAM_WAIT_MS);
+    expect(retryAfterMsOf(from({ "retry-after": "3599" }), now)).toBe(3_599_000);
   });
 });
