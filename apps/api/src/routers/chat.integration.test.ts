@@ -204,6 +204,27 @@ describe("provider freeze", () => {
   });
 });
 
+describe("a provider frozen mid-call", () => {
+  it("a call cut by a provider:<id> freeze, with nothing left to fall back on, answers the freeze's 503", async () => {
+    const root = t.client(await t.login());
+    let release!: () => void;
+    beta.enqueue({ kind: "wait", until: new Promise<void>((resolve) => (release = resolve)) });
+    const pending = trpcMutation(t.url, "chat.send", { message: "cut me off", provider: "beta" }, bearer(user.token));
+    await beta.waitForRequests(1);
+    try {
+      await root.emergency.freeze.mutate({ reason: "beta mid-call", scope: "provider:beta" });
+      const res = await pending;
+      expect(res.status).toBe(503);
+      expect(res.body.error.data).toMatchObject({ appCode: "EMERGENCY_STOP", reason: "beta mid-call" });
+      expect(res.body.error.data.attempts).toEqual([expect.objectContaining({ provider: "beta", outcome: "aborted" })]);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      release();
+      await root.emergency.unfreeze.mutate({ reason: "beta fixed" });
+    }
+  });
+});
+
 describe("chat.clarify", () => {
   it("asks the model for structured questions", async () => {
     beta.enqueue({ kind: "ok", content: JSON.stringify({ questions: ["For which audience?", "How long should it be?"] }) });

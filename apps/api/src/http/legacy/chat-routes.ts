@@ -4,10 +4,11 @@
  * server-side caller (auth, limits, freeze and validation are theirs).
  */
 import { ZConversationImportInput, type TChatStreamEvent, type TConversationImportInput } from "@switchboard/schema";
+import { TRPCError } from "@trpc/server";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/request-scope.ts";
-import { isSessionEnded } from "../../trpc/errors.ts";
+import { errorData, isSessionEnded } from "../../trpc/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
 import { sseWriter } from "../sse-writer.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
@@ -88,7 +89,13 @@ async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStre
     // Refusals after the first event (rare: the service reports breaks as error events; a
     // session or API key that ended mid-answer is one, told in its own words).
     const code = (error as { code?: string }).code ?? "INTERNAL";
-    await send({ type: "error", code, message: isSessionEnded(error) ? (error as Error).message : "Stream failed" });
+    const retryAfterSec = error instanceof TRPCError ? errorData(error)["retryAfterSec"] : undefined;
+    await send({
+      type: "error",
+      code,
+      message: isSessionEnded(error) ? (error as Error).message : "Stream failed",
+      ...(typeof retryAfterSec === "number" ? { retryAfterSec } : {}),
+    });
   } finally {
     await events.return?.();
     raw.end();

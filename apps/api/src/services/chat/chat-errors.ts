@@ -8,13 +8,26 @@ const REJECTION_CODES: Record<number, TAppErrorCode> = { 404: "NOT_FOUND", 413: 
 
 /** What the chain's own record cannot say about its attempts: read from state at the moment of failure. */
 export interface ChainFailureContext {
-  /** Milliseconds until a rate-limited attempt's provider takes calls again, or null. */
+  /**
+   * Milliseconds until the provider of an attempt turned away for a while (rate limited
+   * upstream, its circuit open) takes calls again, or null when nothing says.
+   */
   waitMsOf(attempt: TChatAttempt): number | null;
   /** The EMERGENCY_STOP refusal of the freeze now taking `provider` out of chains, or null. */
   frozenRefusal(provider: TChatAttempt["provider"]): AppError | null;
 }
 
 const NO_CONTEXT: ChainFailureContext = { waitMsOf: () => null, frozenRefusal: () => null };
+
+const RATE_LIMITED = new Set<string>(["rate_limited", "skipped_rate_limited"]);
+/**
+ * An attempt an emergency stop took out: skipped, or its call cut mid-way (in a chain that ran
+ * out of providers, as opposed to one the caller or a feature freeze ended, "aborted" is only
+ * ever a provider's freeze).
+ */
+const isFrozen = (attempt: TChatAttempt) => attempt.outcome === "skipped_frozen" || attempt.outcome === "aborted";
+
+const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /** For chat.send and the non-stream REST endpoint. */
 export function appErrorOfChain(error: ChainError, context: ChainFailureContext): AppError {
@@ -36,24 +49,27 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
     return new AppError("SERVICE_UNAVAILABLE", "Request aborted before an answer arrived", { retryAfterSec: 1 });
   }
   const attempts = error.attempts;
-  if (attempts.length > 0 && attempts.every((a) => a.outcome === "skipped_frozen")) {
-    // The freeze's own refusal says why and for how long (Retry-After). A request that passed
-    // the gate just before a global freeze landed ends here too; a freeze lifted since then
-    // is a retry right away.
-    const refusal = context.frozenRefusal(attempts[0]!.provider);
-    return new AppError("EMERGENCY_STOP", refusal?.message ?? "Every provider for this request is frozen by an emergency stop", {
-      details: { ...refusal?.details, attempts },
-      retryAfterSec: refusal?.retryAfterSec ?? 1,
+  if (attempts.length === 0) return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
+  const refusal = attempts.some(isFrozen) ? context.frozenRefusal(attempts.find(isFrozen)!.provider) : null;
+  if (attempts.every(isFrozen)) {
+    // The freeze's own refusal says why and for how long. A request that passed the gate just
+    // before a global freeze landed ends here too.
+    if (refusal) return new AppError("EMERGENCY_STOP", refusal.message, { details: { ...refusal.details, attempts }, retryAfterSec: refusal.retryAfterSec });
+    // Lifted since: EMERGENCY_STOP would tell clients not to retry (x-should-retry: false).
+    return new AppError("SERVICE_UNAVAILABLE", "The providers for this request were frozen a moment ago and are free again; retry", {
+      details: { attempts },
+      retryAfterSec: 1,
     });
   }
-  // Only rate limits stood in the way: tell the client when to come back, as upstream told us.
-  const waits = attempts.map(context.waitMsOf);
-  if (attempts.length > 0 && waits.every((w) => w !== null)) {
-    const waitMs = Math.min(...(waits as number[]));
-    return new AppError("TOO_MANY_REQUESTS", "Every provider for this request is rate limited upstream", {
-      retryAfterSec: Math.max(1, Math.ceil(waitMs / 1000)),
-      details: { attempts },
-    });
+  // Every provider turned away for a while (rate limited upstream, frozen, its circuit open):
+  // the client learns when the first of them takes calls again.
+  const waits = attempts.map((a) => (isFrozen(a) ? (refusal?.retryAfterSec ?? 1) * 1000 : context.waitMsOf(a)));
+  if (waits.every((w) => w !== null)) {
+    const retryAfterSec = secondsOf(Math.min(...(waits as number[])));
+    if (attempts.every((a) => RATE_LIMITED.has(a.outcome))) {
+      return new AppError("TOO_MANY_REQUESTS", "Every provider for this request is rate limited upstream", { retryAfterSec, details: { attempts } });
+    }
+    return new AppError("UPSTREAM_ERROR", `${error.message}; every provider is rate limited, failing or frozen for now`, { retryAfterSec, details: { attempts } });
   }
   return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
 }

@@ -85,8 +85,10 @@ export function createChatService(deps: ChatServiceDeps) {
   const isFrozen = (id: TProviderId) => (deps.frozenRefusal?.(id) ?? null) !== null;
   const failure: ChainFailureContext = {
     waitMsOf(attempt) {
-      if (attempt.outcome !== "rate_limited" && attempt.outcome !== "skipped_rate_limited") return null;
-      const until = chain.rateLimitedUntil(attempt.provider);
+      const until =
+        attempt.outcome === "rate_limited" || attempt.outcome === "skipped_rate_limited" ? chain.rateLimitedUntil(attempt.provider)
+        : attempt.outcome === "skipped_circuit_open" ? deps.breaker.snapshot(attempt.provider).retryAt
+        : null;
       return until === null ? null : until - Date.now();
     },
     frozenRefusal: (id) => deps.frozenRefusal?.(id) ?? null,

@@ -68,7 +68,11 @@ export async function* streamChatReply(
     }
   } catch (error) {
     if (error instanceof ChainError) {
-      await failed(error.attempts, error.partial?.usage, error.partial?.latencyMs);
+      // Why the answer failed is what the client needs; a reply that cannot be stored as well
+      // (the database gone meanwhile) is the server's to log.
+      await failed(error.attempts, error.partial?.usage, error.partial?.latencyMs).catch((err: unknown) =>
+        deps.log.error({ err, conversationId }, "could not store a failed reply"),
+      );
       yield { type: "error", ...streamErrorOf(error, deps.failure), conversationId, messageId, attempts: error.attempts };
       return;
     }
