@@ -271,7 +271,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     log: log.child({ component: "consensus" }),
     emergency: {
       // Frozen providers are left out of the fan-out; a consensus (or global) freeze aborts runs.
-      isProviderFrozen: emergency.isProviderFrozen,
+      frozenRefusal: (id) => emergency.check({ kind: "provider", id }),
       stopSignal: () => {
         const freeze = emergency.stopSignal([{ kind: "feature", feature: "consensus" }]);
         const both = new AbortController();

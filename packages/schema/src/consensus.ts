@@ -151,7 +151,7 @@ export const ZConsensusStreamEvent = z.discriminatedUnion("type", [
     message: z.string(),
     id: ZId.optional(),
     answers: z.array(ZConsensusAnswer).optional(),
-    /** Seconds after which the same request may succeed (a freeze's expiry, the database back, an upstream's rate limit); absent when waiting will not help. */
+    /** Seconds after which the same request may succeed (a freeze's expiry, the database back, a run cut short by a shutdown); absent when waiting will not help. */
     retryAfterSec: z.number().int().positive().optional(),
   }),
 ]);

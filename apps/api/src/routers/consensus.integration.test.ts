@@ -279,7 +279,10 @@ describe("provider freezes", () => {
       expect((await sb.consensus.get.query({ id: result.id })).excluded).toEqual([{ provider: "openai", reason: "frozen" }]);
 
       const res = await trpcMutation(t.url, "consensus.query", { prompt: "Hello?", strategy: "majority", providers: ["beta", "openai"] }, bearer(user.token));
-      expect(res.status).toBe(400);
+      // It would be served but for the freeze: the freeze's 503, with when to retry.
+      expect(res.status).toBe(503);
+      expect(res.body.error.data).toMatchObject({ appCode: "EMERGENCY_STOP", reason: "openai misbehaves", frozenProviders: ["openai"] });
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(res.body.error.message).toBe("Consensus needs at least 2 available providers; available: beta; frozen by an emergency stop: openai");
     } finally {
       await root.emergency.unfreeze.mutate({ reason: "fixed" });

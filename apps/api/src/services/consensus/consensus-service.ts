@@ -38,19 +38,21 @@ export interface ConsensusServiceDeps {
     defaultTimeoutMs: number;
     aggregator: TProviderId | undefined;
   };
-  isProviderFrozen?: (id: TProviderId) => boolean;
+  /** The EMERGENCY_STOP refusal of a freeze taking `id` out of fan-outs right now, or null. */
+  frozenRefusal?: (id: TProviderId) => AppError | null;
   /** Aborts (reason: the EMERGENCY_STOP AppError) when a freeze stopping consensus lands. */
   stopSignal?: () => { signal: AbortSignal; dispose(): void };
 }
 
 export function createConsensusService(deps: ConsensusServiceDeps) {
-  const isFrozen = deps.isProviderFrozen ?? (() => false);
+  const frozenRefusal = deps.frozenRefusal ?? (() => null);
+  const isFrozen = (id: TProviderId) => frozenRefusal(id) !== null;
 
   /** Refuses what cannot be served before it costs a rate-limit point, then takes one. */
   async function admit(user: Viewer, input: TConsensusQueryInput): Promise<RunPlan> {
     const plan = planRun(input, {
       registry: deps.registry,
-      isProviderFrozen: isFrozen,
+      frozenRefusal,
       defaultTimeoutMs: deps.settings.defaultTimeoutMs,
       defaultAggregator: deps.settings.aggregator,
     });

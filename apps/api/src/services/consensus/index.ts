@@ -8,6 +8,7 @@ import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
+import type { AppError } from "../errors.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
@@ -15,7 +16,8 @@ import { createConsensusService } from "./consensus-service.ts";
 import { createConsensusStore } from "./consensus-store.ts";
 
 export interface ConsensusEmergency {
-  isProviderFrozen(id: TProviderId): boolean;
+  /** The EMERGENCY_STOP refusal of a freeze taking `id` out of fan-outs right now, or null. */
+  frozenRefusal(id: TProviderId): AppError | null;
   stopSignal(): { signal: AbortSignal; dispose(): void };
 }
 
@@ -51,6 +53,6 @@ export function createConsensus(opts: {
     coordination: opts.coordination,
     log: opts.log,
     settings: { ratePerMin: env.CONSENSUS_RATE_LIMIT_PER_MIN, defaultTimeoutMs: env.CONSENSUS_TIMEOUT_MS, aggregator: env.CONSENSUS_AGGREGATOR },
-    ...(opts.emergency ? { isProviderFrozen: opts.emergency.isProviderFrozen, stopSignal: opts.emergency.stopSignal } : {}),
+    ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, stopSignal: opts.emergency.stopSignal } : {}),
   });
 }

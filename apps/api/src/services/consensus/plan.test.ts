@@ -18,10 +18,14 @@ function registryWith(...ids: Array<"beta" | "deepseek" | "openai" | "ollama">) 
   );
 }
 
+/** A provider freeze's refusal, as the emergency service gives it. */
+const freezeOf = (id: TProviderId) =>
+  new AppError("EMERGENCY_STOP", `Emergency stop (provider:${id}): drill`, { details: { reason: "drill", scope: `provider:${id}` }, retryAfterSec: 30 });
+
 const plan = (input: Partial<TConsensusQueryInput>, registry = registryWith("beta", "openai", "ollama"), frozen: TProviderId[] = []) =>
   planRun(ZConsensusQueryInput.parse({ prompt: "2+2?", strategy: "majority", ...input }), {
     registry,
-    isProviderFrozen: (id) => frozen.includes(id),
+    frozenRefusal: (id) => (frozen.includes(id) ? freezeOf(id) : null),
     defaultTimeoutMs: 30_000,
     defaultAggregator: undefined,
   });
@@ -63,9 +67,16 @@ describe("planRun", () => {
     const p = plan({}, undefined, ["openai"]);
     expect(p.providers.map((x) => x.id)).toEqual(["beta", "ollama"]);
     expect(p.excluded).toEqual([{ provider: "openai", reason: "frozen" }]);
-    expect(refusal(() => plan({ providers: ["beta", "openai"] }, undefined, ["openai"])).message).toBe(
-      "Consensus needs at least 2 available providers; available: beta; frozen by an emergency stop: openai",
-    );
+    // Short only because of the freeze: the freeze's 503 (served again once it is lifted).
+    expect(refusal(() => plan({ providers: ["beta", "openai"] }, undefined, ["openai"]))).toMatchObject({
+      code: "EMERGENCY_STOP",
+      message: "Consensus needs at least 2 available providers; available: beta; frozen by an emergency stop: openai",
+      retryAfterSec: 30,
+      details: { reason: "drill", scope: "provider:openai", availableProviders: ["beta"], frozenProviders: ["openai"] },
+    });
+    expect(refusal(() => plan({}, registryWith("beta", "openai"), ["openai"])).code).toBe("EMERGENCY_STOP");
+    // Short with or without it: the configuration must change first.
+    expect(refusal(() => plan({}, registryWith("beta"), ["beta"])).code).toBe("BAD_REQUEST");
   });
 
   it("refuses providers that are not configured", () => {
@@ -76,9 +87,10 @@ describe("planRun", () => {
 
   it("refuses a quorum larger than the providers available (also after a freeze)", () => {
     expect(refusal(() => plan({ quorum: 4 })).message).toBe("Quorum 4 is larger than the 3 available providers (beta, openai, ollama)");
-    expect(refusal(() => plan({ providers: ["beta", "openai", "ollama"], quorum: 3 }, undefined, ["ollama"])).message).toBe(
-      "Quorum 3 is larger than the 2 available providers (beta, openai); frozen by an emergency stop: ollama",
-    );
+    expect(refusal(() => plan({ providers: ["beta", "openai", "ollama"], quorum: 3 }, undefined, ["ollama"]))).toMatchObject({
+      code: "EMERGENCY_STOP",
+      message: "Quorum 3 is larger than the 2 available providers (beta, openai); frozen by an emergency stop: ollama",
+    });
     expect(plan({ quorum: 3 }).quorum).toBe(3);
   });
 

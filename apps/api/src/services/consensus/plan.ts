@@ -2,7 +2,9 @@
  * Turns a consensus request into a plan, or refuses it with a 400 that says what to change:
  * which providers are asked (default: every active provider but the offline template),
  * which are left out because an emergency stop froze them, the quorum, the deadline and
- * the aggregator. Pure: configuration and freeze state come in as arguments.
+ * the aggregator. A request that only falls short because of a freeze gets the freeze's 503
+ * instead: it will be served once the freeze is lifted. Pure: configuration and freeze state
+ * come in as arguments.
  */
 import { randomUUID } from "node:crypto";
 import { CONSENSUS_LIMITS, defaultQuorum, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
@@ -27,7 +29,8 @@ export interface RunPlan {
 
 export interface PlanContext {
   registry: ProviderRegistry;
-  isProviderFrozen: (id: TProviderId) => boolean;
+  /** The EMERGENCY_STOP refusal of a freeze taking `id` out of fan-outs right now, or null. */
+  frozenRefusal: (id: TProviderId) => AppError | null;
   defaultTimeoutMs: number;
   defaultAggregator: TProviderId | undefined;
 }
@@ -50,21 +53,30 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
       details: { inactiveProviders: inactive, activeProviders: registry.chain().map((p) => p.id) },
     });
   }
-  const frozen = requested.filter((id) => ctx.isProviderFrozen(id));
-  const asked = requested.filter((id) => !frozen.includes(id));
+  const refusals = new Map(requested.flatMap((id) => {
+    const refusal = ctx.frozenRefusal(id);
+    return refusal ? [[id, refusal] as const] : [];
+  }));
+  const frozen = requested.filter((id) => refusals.has(id));
+  const asked = requested.filter((id) => !refusals.has(id));
   const frozenNote = frozen.length > 0 ? `; frozen by an emergency stop: ${list(frozen)}` : "";
+  /** The refusal for a shortfall: the freeze's own when the providers frozen would have made up for it. */
+  const shortOf = (message: string, enoughUnfrozen: boolean) => {
+    const details = { availableProviders: asked, frozenProviders: frozen };
+    const refusal = enoughUnfrozen ? refusals.get(frozen[0]!) : undefined;
+    return refusal
+      ? new AppError("EMERGENCY_STOP", message, { details: { ...refusal.details, ...details }, retryAfterSec: refusal.retryAfterSec })
+      : new AppError("BAD_REQUEST", message, { details });
+  };
   if (asked.length < CONSENSUS_LIMITS.minProviders) {
-    throw new AppError(
-      "BAD_REQUEST",
+    throw shortOf(
       `Consensus needs at least ${CONSENSUS_LIMITS.minProviders} available providers; available: ${list(asked)}${frozenNote}`,
-      { details: { availableProviders: asked, frozenProviders: frozen } },
+      requested.length >= CONSENSUS_LIMITS.minProviders,
     );
   }
   const quorum = input.quorum ?? defaultQuorum(asked.length);
   if (quorum > asked.length) {
-    throw new AppError("BAD_REQUEST", `Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`, {
-      details: { availableProviders: asked, frozenProviders: frozen },
-    });
+    throw shortOf(`Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`, quorum <= requested.length);
   }
   return {
     id: randomUUID(),
