@@ -53,6 +53,9 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: requestLogger,
     // Long procedure batches and SSE resume ids travel in the URL.
     routerOptions: { maxParamLength: 5000 },
+    // A request arriving while the instance stops is refused in its caller's dialect, with
+    // Retry-After (http/load-shedding.ts), not with Fastify's bare 503.
+    return503OnClosing: false,
     // The client IP (limiters, logs) and scheme come from X-Forwarded-* only through the
     // proxies TRUST_PROXY names; off by default, so no client can claim another's address.
     // (A hop count is supported at run time; Fastify's typings omit the number overload.)
@@ -120,7 +123,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // After routing: a frozen fleet refuses the features its routes declare.
   registerEmergencyGate(app, deps);
   registerTextHygiene(app);
-  // Then an instance at its in-flight cap refuses new work at once (503 + Retry-After).
+  // Then an instance stopping, or at its in-flight cap, refuses new work at once (503 + Retry-After).
   registerLoadShedding(app, deps);
 
   await registerTrpcEndpoint(app, deps, {

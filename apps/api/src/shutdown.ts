@@ -20,7 +20,8 @@ export async function stopGracefully(server: FastifyInstance, app: App, timeoutM
   const sweep = setInterval(() => server.server.closeIdleConnections(), 100);
   const hard = setTimeout(() => server.server.closeAllConnections(), timeoutMs);
   try {
-    // Stops listening at once; new requests on open connections get 503 meanwhile.
+    // Stops listening at once; new requests on open connections get 503 with Retry-After
+    // meanwhile (http/load-shedding.ts), and their connections close.
     await server.close();
   } finally {
     clearInterval(sweep);

@@ -2,7 +2,7 @@
  * MAX_IN_FLIGHT_REQUESTS on a real server: with the cap taken by requests waiting on the
  * upstream, new work is refused at once with 503 + Retry-After in the caller's dialect,
  * while health, metrics and the emergency stop keep answering; capacity comes back as soon
- * as the held requests finish.
+ * as the held requests finish. An instance that is stopping refuses new work the same way.
  */
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,5 +73,25 @@ describe("load shedding", () => {
     await expect.poll(async () => (await fetch(`${t.url}/v1/models`)).status).toBe(503);
     socket.resetAndDestroy();
     await expect.poll(async () => (await fetch(`${t.url}/v1/models`)).status).toBe(401);
+  });
+});
+
+describe("a stopping instance", () => {
+  // Last: a stop cannot be undone.
+  it("refuses new requests with 503 + Retry-After in the caller's dialect, and closes their connection; ops endpoints answer", async () => {
+    t.app.deps.lifecycle.beginStop(60_000);
+
+    const v1 = await chat();
+    expect(v1.status).toBe(503);
+    expect(v1.headers.get("retry-after")).toBe("1");
+    expect(v1.headers.get("connection")).toBe("close");
+    expect(((await v1.json()) as { error: { type: string; message: string } }).error).toMatchObject({ type: "api_error", message: expect.stringMatching(/shutting down/) });
+
+    const trpc = await fetch(`${t.url}/trpc/chat.providers`, { headers: { authorization: `Bearer ${token}` } });
+    expect(trpc.status).toBe(503);
+    expect(trpc.headers.get("retry-after")).toBe("1");
+    expect(((await trpc.json()) as { error: { data: { appCode: string } } }).error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+
+    for (const path of ["/health", "/metrics"]) expect((await fetch(`${t.url}${path}`)).status, path).toBe(200);
   });
 });

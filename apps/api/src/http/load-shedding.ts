@@ -6,7 +6,8 @@
  * the cap instead of growing with the backlog.
  *
  * Never refused: health, readiness and metrics (the load balancer and monitoring must see
- * an overloaded instance) and the emergency stop (a freeze matters most under a flood).
+ * an overloaded or stopping instance) and the emergency stop (a freeze matters most under a
+ * flood).
  */
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
@@ -15,14 +16,28 @@ import { AppError } from "../services/errors.ts";
 
 const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/", "/trpc/emergency."];
 
-export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "env">): void {
+/**
+ * While the instance stops, a request arriving on a connection still open is refused the
+ * same way (the connection then closes): the client retries on another instance. Fastify's
+ * own refusal (return503OnClosing) has no Retry-After and its own body, not the caller's dialect.
+ */
+const stoppingRefusal = () =>
+  new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request", { retryAfterSec: 1, details: { reason: "stopping" } });
+
+export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "env" | "lifecycle">): void {
   const max = deps.env.MAX_IN_FLIGHT_REQUESTS;
-  if (max === 0) return;
+  const { stopping } = deps.lifecycle;
   let inFlight = 0;
   const release = () => void inFlight--;
   app.addHook("onRequest", (request, reply, done) => {
     const url = request.url;
     for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return done();
+    if (stopping.aborted) {
+      // Keep-alive ends here: the client's next request should open a connection elsewhere.
+      void reply.header("connection", "close");
+      return done(stoppingRefusal());
+    }
+    if (max === 0) return done();
     if (inFlight >= max) {
       return done(
         new AppError("SERVICE_UNAVAILABLE", "The server is overloaded; retry shortly", {

@@ -75,7 +75,7 @@ const observed = t.procedure.use(({ ctx, path, type, meta, getRawInput, signal, 
     // Endless streams (emergency.watch, metrics.live) end at once on SIGTERM, and anonymous ones
     // after WATCH_STREAM_MAX_MS, with an explicit last event; their clients reconnect.
     const { lifecycle, env } = ctx.deps;
-    const shutdown: StreamEnd = { signal: lifecycle.stopping, error: () => new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Switchboard is shutting down; reconnect" }) };
+    const shutdown: StreamEnd = { signal: lifecycle.stopping, error: () => toTRPCError(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; reconnect", { retryAfterSec: 1 })) };
     const maxDuration = (): StreamEnd => ({ signal: AbortSignal.timeout(env.WATCH_STREAM_MAX_MS), error: () => new TRPCError({ code: "TIMEOUT", message: "Stream reached its maximum duration; reconnect" }) });
     return { ...result, data: endsWith(result.data, user ? [shutdown, ...credentialEnds] : [shutdown, maxDuration()]) };
   };

@@ -29,7 +29,7 @@ import { createCallerFactory } from "../../trpc/init.ts";
 import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { AppError } from "../../services/errors.ts";
 import { countAgainstIpLimit } from "../ip-limit.ts";
-import { takeStreamSlot } from "../stream-slots.ts";
+import { STREAM_RETRY_AFTER_SEC, takeStreamSlot } from "../stream-slots.ts";
 import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
@@ -167,7 +167,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       if (!user) {
         const count = socketsByUser.get(resolved.id) ?? 0;
         if (count >= deps.env.WS_SOCKETS_PER_USER) {
-          fail("TOO_MANY_REQUESTS", `Too many open sockets (limit ${deps.env.WS_SOCKETS_PER_USER} per user)`);
+          fail("TOO_MANY_REQUESTS", `Too many open sockets (limit ${deps.env.WS_SOCKETS_PER_USER} per user)`, { retryAfterSec: STREAM_RETRY_AFTER_SEC });
           close(CLOSE.policy, "Too many sockets");
           return false;
         }
@@ -205,7 +205,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         fail(code, text, extra);
       };
       if (chats.size >= WS_LIMITS.chatsPerSocket) {
-        refuse("TOO_MANY_REQUESTS", `Too many chats at once on this socket (limit ${WS_LIMITS.chatsPerSocket})`, tag, 429);
+        refuse("TOO_MANY_REQUESTS", `Too many chats at once on this socket (limit ${WS_LIMITS.chatsPerSocket})`, { ...tag, retryAfterSec: STREAM_RETRY_AFTER_SEC }, 429);
         return turn.end(status);
       }
       const controller = new AbortController();
