@@ -1,10 +1,11 @@
 /** How a sign-in redirect ends: session cookies and a redirect, or a plain error page. */
-import type { TAuthTokens } from "@switchboard/schema";
+import type { TAppErrorCode, TAuthTokens } from "@switchboard/schema";
 import type { FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { noteErrorCode } from "../../infra/request-scope.ts";
 import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
-import { AppError, databaseUnavailable } from "../../services/errors.ts";
+import { AppError } from "../../services/errors.ts";
+import { describeError, errorCodeOf, errorHeaders } from "../error-map.ts";
 import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../../trpc/cookies.ts";
 
 /** The same cookies a password sign-in sets, then on to the admin. */
@@ -22,8 +23,8 @@ const escapeHtml = (text: string) =>
  * A person is looking at this (the browser came back from the provider), so the answer is a
  * page saying what went wrong, with no session set.
  */
-export function signInFailed(reply: FastifyReply, status: number, message: string): FastifyReply {
-  noteErrorCode(reply.request.scope, status === 403 ? "FORBIDDEN" : status >= 500 ? "SERVICE_UNAVAILABLE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST");
+export function signInFailed(reply: FastifyReply, status: number, message: string, code: TAppErrorCode = errorCodeOf(status)): FastifyReply {
+  noteErrorCode(reply.request.scope, code);
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Switchboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -34,14 +35,13 @@ export function signInFailed(reply: FastifyReply, status: number, message: strin
 
 /** Maps a refusal to the page: AppErrors keep their meaning, anything else is the provider's fault. */
 export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj: object, msg: string): void }): FastifyReply {
-  // Not the provider's fault, and its message (the database's address) is not for the page.
-  if (isDatabaseUnavailable(error)) {
-    const unavailable = databaseUnavailable(error);
-    return signInFailed(reply.header("retry-after", String(unavailable.retryAfterSec)), 503, unavailable.message);
-  }
-  if (error instanceof AppError) {
-    const status = error.code === "FORBIDDEN" ? 403 : error.code === "UNAUTHORIZED" ? 401 : error.code === "TOO_MANY_REQUESTS" ? 429 : 400;
-    return signInFailed(reply, status, error.message);
+  // The database gone is no fault of the provider's, and the driver's message (the database's
+  // address) is not for the page: the error table's account of it is.
+  if (error instanceof AppError || isDatabaseUnavailable(error)) {
+    const described = describeError(error);
+    // Retry-After for what passes (the database, a freeze, a limit), as every other dialect sends.
+    for (const [name, value] of Object.entries(errorHeaders(described))) void reply.header(name, value);
+    return signInFailed(reply, described.status, described.message, described.code);
   }
   log.warn({ err: error }, "single sign-on failed");
   const message = error instanceof Error ? error.message : "unknown error";
