@@ -156,8 +156,8 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
           code = (/"appCode":"([A-Z_]+)"/.exec(text) ?? /"code":"([A-Z_a-z]+)"/.exec(text))?.[1];
           // Every refusal says when to retry, a freeze's included (its expiry, or a default).
           if ((res.status === 429 || res.status === 503) && !res.headers.get("retry-after")) {
-            code = `${code ?? ""} (no Retry-After)`;
-            message = /"message":"([^"]{0,160})/.exec(text)?.[1];
+            code = `${code ?? "no code"} (no Retry-After)`;
+            message = /"message":"((?:[^"\\]|\\.){0,160})/.exec(text)?.[1];
           }
         } else if (kind === "v1-stream" && !text.includes("[DONE]")) {
           code = "stream_broken";
@@ -284,7 +284,7 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
       const key = `${o.status}${o.code ? ` ${o.code}` : ""}`;
       burstStatuses[key] = (burstStatuses[key] ?? 0) + 1;
       if (o.status !== 200 && o.status !== 429 && o.status !== 503) violations.push(`burst request answered ${key}`);
-      if (o.code?.includes("no Retry-After")) violations.push(`burst refusal without Retry-After (${key}: ${o.message ?? "no message"})`);
+      if (o.code?.includes("no Retry-After")) violations.push(`burst refusal ${key}: ${o.message ?? "no message"}`);
     }
     rssAfterMb.forEach((mb, i) => {
       if (mb > rssBeforeMb[i]! + 100) violations.push(`instance ${i} grew ${mb - rssBeforeMb[i]!} MB during the burst`);
@@ -302,7 +302,7 @@ export async function runSoak(opts: { seconds: number; log?: (line: string) => v
     // Checks.
     for (const o of outcomes) {
       if (o.code === "client_timeout") violations.push(`${o.kind} went unanswered for 30 s`);
-      if (o.code?.includes("no Retry-After")) violations.push(`${o.kind} ${o.status} without Retry-After (${o.code}: ${o.message ?? "no message"})`);
+      if (o.code?.includes("no Retry-After")) violations.push(`${o.kind} ${o.status} ${o.code}: ${o.message ?? "no message"}`);
       if (o.status === 500) violations.push(`${o.kind} answered 500`);
       if (o.status === 200 && GATED.has(o.kind)) {
         // 100 ms of grace: the acknowledgement left the server a moment before we saw it.
