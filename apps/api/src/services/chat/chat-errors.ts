@@ -50,20 +50,27 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
   }
   const attempts = error.attempts;
   if (attempts.length === 0) return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
-  const refusal = attempts.some(isFrozen) ? context.frozenRefusal(attempts.find(isFrozen)!.provider) : null;
+  // Each frozen provider's freeze as it stands now (one may have been lifted meanwhile).
+  const refusals = new Map(attempts.filter(isFrozen).map((a) => [a.provider, context.frozenRefusal(a.provider)]));
+  const frozenWaitMs = (provider: TChatAttempt["provider"]) => (refusals.get(provider)?.retryAfterSec ?? 0) * 1000;
   if (attempts.every(isFrozen)) {
-    // The freeze's own refusal says why and for how long. A request that passed the gate just
-    // before a global freeze landed ends here too.
-    if (refusal) return new AppError("EMERGENCY_STOP", refusal.message, { details: { ...refusal.details, attempts }, retryAfterSec: refusal.retryAfterSec });
-    // Lifted since: EMERGENCY_STOP would tell clients not to retry (x-should-retry: false).
-    return new AppError("SERVICE_UNAVAILABLE", "The providers for this request were frozen a moment ago and are free again; retry", {
+    const standing = [...refusals.values()];
+    if (standing.every((r) => r !== null)) {
+      // The freeze's own refusal says why and for how long: the soonest to end, when several
+      // providers are frozen apart. A request that passed the gate just before a global freeze
+      // landed ends here too.
+      const soonest = (standing as AppError[]).sort((a, b) => (a.retryAfterSec ?? 0) - (b.retryAfterSec ?? 0))[0]!;
+      return new AppError("EMERGENCY_STOP", soonest.message, { details: { ...soonest.details, attempts }, retryAfterSec: soonest.retryAfterSec });
+    }
+    // One lifted since: EMERGENCY_STOP would tell clients not to retry (x-should-retry: false).
+    return new AppError("SERVICE_UNAVAILABLE", "A provider for this request was frozen a moment ago and is free again; retry", {
       details: { attempts },
       retryAfterSec: 1,
     });
   }
   // Every provider turned away for a while (rate limited upstream, frozen, its circuit open):
   // the client learns when the first of them takes calls again.
-  const waits = attempts.map((a) => (isFrozen(a) ? (refusal?.retryAfterSec ?? 1) * 1000 : context.waitMsOf(a)));
+  const waits = attempts.map((a) => (isFrozen(a) ? frozenWaitMs(a.provider) : context.waitMsOf(a)));
   if (waits.every((w) => w !== null)) {
     const retryAfterSec = secondsOf(Math.min(...(waits as number[])));
     if (attempts.every((a) => RATE_LIMITED.has(a.outcome))) {

@@ -1,0 +1,56 @@
+/**
+ * What a client is told when the provider chain ran out of providers: the code, and when the
+ * same request may succeed (Retry-After) whenever every provider was only turned away for a
+ * while — rate limited upstream, frozen, its circuit open.
+ */
+import { describe, expect, it } from "vitest";
+import type { TAttemptOutcome, TChatAttempt, TProviderId } from "@switchboard/schema";
+import { AppError } from "../errors.ts";
+import { ChainError } from "../gateway/chain-types.ts";
+import { appErrorOfChain, streamErrorOf, type ChainFailureContext } from "./chat-errors.ts";
+
+const attempt = (provider: TProviderId, outcome: TAttemptOutcome): TChatAttempt => ({ provider, model: "m", outcome, latencyMs: 0 });
+const exhausted = (...attempts: TChatAttempt[]) => new ChainError("exhausted", "No provider could answer", { attempts });
+const freeze = (scope: string, retryAfterSec: number) =>
+  new AppError("EMERGENCY_STOP", `Emergency stop (${scope}): drill`, { details: { reason: "drill", scope }, retryAfterSec });
+
+/** Waits and freezes as the test says; a provider absent from either has none. */
+function context(waits: Partial<Record<TProviderId, number>>, freezes: Partial<Record<TProviderId, AppError>>): ChainFailureContext {
+  return { waitMsOf: (a) => waits[a.provider] ?? null, frozenRefusal: (provider) => freezes[provider] ?? null };
+}
+
+describe("appErrorOfChain", () => {
+  it("a chain ended only by freezes is the freeze's 503, waiting for the soonest to end", () => {
+    const error = appErrorOfChain(exhausted(attempt("openai", "skipped_frozen"), attempt("beta", "aborted")), context({}, { openai: freeze("provider:openai", 3600), beta: freeze("provider:beta", 60) }));
+    expect(error).toMatchObject({ code: "EMERGENCY_STOP", retryAfterSec: 60, message: "Emergency stop (provider:beta): drill", details: { scope: "provider:beta" } });
+  });
+
+  it("a freeze lifted since the chain ran is a 503 to retry at once, not EMERGENCY_STOP", () => {
+    const error = appErrorOfChain(exhausted(attempt("openai", "skipped_frozen"), attempt("beta", "skipped_frozen")), context({}, { openai: freeze("provider:openai", 3600) }));
+    expect(error).toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterSec: 1 });
+  });
+
+  it("only upstream rate limits: 429 with the shortest wait", () => {
+    const error = appErrorOfChain(exhausted(attempt("openai", "rate_limited"), attempt("beta", "skipped_rate_limited")), context({ openai: 30_000, beta: 4_200 }, {}));
+    expect(error).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSec: 5 });
+  });
+
+  it("a mix of waits (rate limit, circuit open, freeze): 502 saying when the first provider is back", () => {
+    const error = appErrorOfChain(
+      exhausted(attempt("openai", "rate_limited"), attempt("beta", "skipped_circuit_open"), attempt("ollama", "skipped_frozen")),
+      context({ openai: 30_000, beta: 12_000 }, { ollama: freeze("provider:ollama", 20) }),
+    );
+    expect(error).toMatchObject({ code: "UPSTREAM_ERROR", retryAfterSec: 12 });
+  });
+
+  it("one provider failing with no known end: 502 without Retry-After", () => {
+    const error = appErrorOfChain(exhausted(attempt("openai", "rate_limited"), attempt("beta", "http_error")), context({ openai: 30_000 }, {}));
+    expect(error.code).toBe("UPSTREAM_ERROR");
+    expect(error.retryAfterSec).toBeUndefined();
+  });
+
+  it("a stream's error event keeps the wait under its stream code", () => {
+    const event = streamErrorOf(exhausted(attempt("openai", "rate_limited")), context({ openai: 2_000 }, {}));
+    expect(event).toEqual({ code: "UPSTREAM_ERROR", message: "Every provider for this request is rate limited upstream", retryAfterSec: 2 });
+  });
+});
