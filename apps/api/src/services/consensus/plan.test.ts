@@ -20,7 +20,7 @@ function registryWith(...ids: Array<"beta" | "deepseek" | "openai" | "ollama">) 
 
 /** A provider freeze's refusal, as the emergency service gives it. */
 const freezeOf = (id: TProviderId) =>
-  new AppError("EMERGENCY_STOP", `Emergency stop (provider:${id}): drill`, { details: { reason: "drill", scope: `provider:${id}` }, retryAfterSec: 30 });
+  new AppError("EMERGENCY_STOP", `Emergency stop (provider:${id}): drill`, { details: { reason: "drill", scope: `provider:${id}` }, retryAfterSec: id === "ollama" ? 10 : 30 });
 
 const plan = (input: Partial<TConsensusQueryInput>, registry = registryWith("beta", "openai", "ollama"), frozen: TProviderId[] = []) =>
   planRun(ZConsensusQueryInput.parse({ prompt: "2+2?", strategy: "majority", ...input }), {
@@ -75,8 +75,15 @@ describe("planRun", () => {
       details: { reason: "drill", scope: "provider:openai", availableProviders: ["beta"], frozenProviders: ["openai"] },
     });
     expect(refusal(() => plan({}, registryWith("beta", "openai"), ["openai"])).code).toBe("EMERGENCY_STOP");
-    // Short with or without it: the configuration must change first.
+    // Several frozen: the wait is until the first of them comes back.
+    expect(refusal(() => plan({ providers: ["beta", "openai", "ollama"] }, undefined, ["openai", "ollama"]))).toMatchObject({ code: "EMERGENCY_STOP", retryAfterSec: 10 });
+    // Short with or without it: the configuration or the request must change first.
     expect(refusal(() => plan({}, registryWith("beta"), ["beta"])).code).toBe("BAD_REQUEST");
+    expect(refusal(() => plan({ quorum: 5 }, registryWith("beta", "openai"), ["openai"])).code).toBe("BAD_REQUEST");
+    expect(refusal(() => plan({ strategy: "synthesize", aggregator: "template" }, registryWith("beta", "openai"), ["openai"]))).toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/template cannot synthesize/),
+    });
   });
 
   it("refuses providers that are not configured", () => {

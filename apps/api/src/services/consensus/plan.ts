@@ -53,30 +53,33 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
       details: { inactiveProviders: inactive, activeProviders: registry.chain().map((p) => p.id) },
     });
   }
-  const refusals = new Map(requested.flatMap((id) => {
+  // Checked before the freezes: what is wrong with the request stays a 400 whatever is frozen.
+  const aggregator = input.strategy === "synthesize" ? aggregatorOf(input.aggregator ?? ctx.defaultAggregator, registry) : null;
+  const fineUnfrozen = requested.length >= CONSENSUS_LIMITS.minProviders && (input.quorum ?? defaultQuorum(requested.length)) <= requested.length;
+  const refusals = requested.flatMap((id) => {
     const refusal = ctx.frozenRefusal(id);
-    return refusal ? [[id, refusal] as const] : [];
-  }));
-  const frozen = requested.filter((id) => refusals.has(id));
-  const asked = requested.filter((id) => !refusals.has(id));
+    return refusal ? [{ id, refusal }] : [];
+  });
+  const frozen = refusals.map((r) => r.id);
+  const asked = requested.filter((id) => !frozen.includes(id));
   const frozenNote = frozen.length > 0 ? `; frozen by an emergency stop: ${list(frozen)}` : "";
-  /** The refusal for a shortfall: the freeze's own when the providers frozen would have made up for it. */
-  const shortOf = (message: string, enoughUnfrozen: boolean) => {
+  /**
+   * The refusal for a shortfall: the freeze's own when the request is fine but for it, saying
+   * when the first frozen provider comes back (lifting any one may be enough).
+   */
+  const shortOf = (message: string) => {
     const details = { availableProviders: asked, frozenProviders: frozen };
-    const refusal = enoughUnfrozen ? refusals.get(frozen[0]!) : undefined;
-    return refusal
-      ? new AppError("EMERGENCY_STOP", message, { details: { ...refusal.details, ...details }, retryAfterSec: refusal.retryAfterSec })
+    const soonest = fineUnfrozen ? refusals.map((r) => r.refusal).sort((a, b) => (a.retryAfterSec ?? 0) - (b.retryAfterSec ?? 0))[0] : undefined;
+    return soonest
+      ? new AppError("EMERGENCY_STOP", message, { details: { ...soonest.details, ...details }, retryAfterSec: soonest.retryAfterSec })
       : new AppError("BAD_REQUEST", message, { details });
   };
   if (asked.length < CONSENSUS_LIMITS.minProviders) {
-    throw shortOf(
-      `Consensus needs at least ${CONSENSUS_LIMITS.minProviders} available providers; available: ${list(asked)}${frozenNote}`,
-      requested.length >= CONSENSUS_LIMITS.minProviders,
-    );
+    throw shortOf(`Consensus needs at least ${CONSENSUS_LIMITS.minProviders} available providers; available: ${list(asked)}${frozenNote}`);
   }
   const quorum = input.quorum ?? defaultQuorum(asked.length);
   if (quorum > asked.length) {
-    throw shortOf(`Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`, quorum <= requested.length);
+    throw shortOf(`Quorum ${quorum} is larger than the ${asked.length} available providers (${list(asked)})${frozenNote}`);
   }
   return {
     id: randomUUID(),
@@ -87,7 +90,7 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
     excluded: frozen.map((provider) => ({ provider, reason: "frozen" as const })),
     quorum,
     timeoutMs: input.timeoutMs ?? ctx.defaultTimeoutMs,
-    aggregator: input.strategy === "synthesize" ? aggregatorOf(input.aggregator ?? ctx.defaultAggregator, registry) : null,
+    aggregator,
     temperature: input.temperature,
     maxTokens: input.maxTokens,
   };
