@@ -17,5 +17,7 @@ export const ZReadiness = z.object({
     coordination: z.object({ status: ZCheckState, kind: z.string() }),
     providers: z.object({ status: ZCheckState, active: z.array(z.string()) }),
   }),
+  /** Present while the instance stops (SIGTERM): not ready, whatever the checks say. */
+  stopping: z.literal(true).optional(),
 });
 export type TReadiness = z.infer<typeof ZReadiness>;

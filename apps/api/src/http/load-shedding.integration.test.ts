@@ -92,6 +92,14 @@ describe("a stopping instance", () => {
     expect(trpc.headers.get("retry-after")).toBe("1");
     expect(((await trpc.json()) as { error: { data: { appCode: string } } }).error.data.appCode).toBe("SERVICE_UNAVAILABLE");
 
-    for (const path of ["/health", "/metrics"]) expect((await fetch(`${t.url}${path}`)).status, path).toBe(200);
+    for (const path of ["/health", "/metrics", "/trpc/emergency.status"]) expect((await fetch(`${t.url}${path}`)).status, path).toBe(200);
+    const ready = await fetch(`${t.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: "not_ready", stopping: true });
+    // A batch that starts with an emergency procedure but carries others is refused like them.
+    for (const batch of ["emergency.status,chat.providers", "emergency.status%2Cchat.providers"]) {
+      const mixed = await fetch(`${t.url}/trpc/${batch}?batch=1`, { headers: { authorization: `Bearer ${token}` } });
+      expect(mixed.status, batch).toBe(503);
+    }
   });
 });

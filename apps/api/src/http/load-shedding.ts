@@ -14,7 +14,25 @@ import type { AppDeps } from "../deps.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
 
-const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/", "/trpc/emergency."];
+const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/"];
+
+/**
+ * True for a tRPC call to the emergency procedures alone: a batch names its procedures in the
+ * path, comma-separated, and one that mixes in others (`emergency.status,chat.stream`) is
+ * treated like them.
+ */
+function emergencyProceduresOnly(url: string): boolean {
+  if (!url.startsWith("/trpc/emergency.")) return false;
+  const end = url.indexOf("?");
+  let path: string;
+  try {
+    // As the router reads it: an escaped comma (%2C) separates procedures too.
+    path = decodeURIComponent(url.slice("/trpc/".length, end === -1 ? undefined : end));
+  } catch {
+    return false;
+  }
+  return path.split(",").every((p) => p.startsWith("emergency."));
+}
 
 /**
  * While the instance stops, a request arriving on a connection still open is refused the
@@ -32,6 +50,7 @@ export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "
   app.addHook("onRequest", (request, reply, done) => {
     const url = request.url;
     for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return done();
+    if (emergencyProceduresOnly(url)) return done();
     if (stopping.aborted) {
       // Keep-alive ends here: the client's next request should open a connection elsewhere.
       void reply.header("connection", "close");

@@ -22,7 +22,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
           tags: ["ops"],
           auth: "none",
           response: ZReadiness,
-          responses: { 503: { description: "Not ready (database down)", schema: ZReadiness } },
+          responses: { 503: { description: "Not ready (database down, or the instance is stopping)", schema: ZReadiness } },
         },
       },
     },

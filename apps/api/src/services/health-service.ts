@@ -11,16 +11,22 @@ export function health(deps: Pick<AppDeps, "env" | "startedAt" | "version">): TH
   };
 }
 
-/** Ready when the database answers; coordination trouble degrades (last known state is kept). */
-export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "providers">): Promise<TReadiness> {
+/**
+ * Ready when the database answers; coordination trouble degrades (last known state is kept).
+ * An instance that is stopping is not ready: a load balancer that still probes it sends new
+ * work elsewhere, which it would refuse anyway.
+ */
+export async function readiness(deps: Pick<AppDeps, "db" | "coordination" | "providers" | "lifecycle">): Promise<TReadiness> {
   const [dbOk, coordOk] = await Promise.all([
     deps.db.ping().catch(() => false),
     deps.coordination.ping().catch(() => false),
   ]);
   const coordinationStatus = coordOk && deps.coordination.state() === "ready" ? "ok" : "degraded";
   const active = deps.providers.chain().map((p) => p.id);
-  const status = !dbOk ? "not_ready" : coordinationStatus === "ok" ? "ready" : "degraded";
+  const stopping = deps.lifecycle.stopping.aborted;
+  const status = !dbOk || stopping ? "not_ready" : coordinationStatus === "ok" ? "ready" : "degraded";
   return {
+    ...(stopping ? { stopping: true as const } : {}),
     status,
     checks: {
       database: { status: dbOk ? "ok" : "down", kind: deps.db.kind },
