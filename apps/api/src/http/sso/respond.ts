@@ -19,11 +19,14 @@ export function finishSignIn(deps: Pick<AppDeps, "env">, reply: FastifyReply, to
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
+/** The code a page's status counts under: an identity provider out of reach is no model upstream's error. */
+const pageCodeOf = (status: number): TAppErrorCode => (status >= 500 ? "SERVICE_UNAVAILABLE" : errorCodeOf(status));
+
 /**
  * A person is looking at this (the browser came back from the provider), so the answer is a
  * page saying what went wrong, with no session set.
  */
-export function signInFailed(reply: FastifyReply, status: number, message: string, code: TAppErrorCode = errorCodeOf(status)): FastifyReply {
+export function signInFailed(reply: FastifyReply, status: number, message: string, code: TAppErrorCode = pageCodeOf(status)): FastifyReply {
   noteErrorCode(reply.request.scope, code);
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Switchboard</title>
@@ -39,6 +42,7 @@ export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj
   // address) is not for the page: the error table's account of it is.
   if (error instanceof AppError || isDatabaseUnavailable(error)) {
     const described = describeError(error);
+    if (described.internal) log.warn({ err: error }, "single sign-on failed on the server's side");
     // Retry-After for what passes (the database, a freeze, a limit), as every other dialect sends.
     for (const [name, value] of Object.entries(errorHeaders(described))) void reply.header(name, value);
     return signInFailed(reply, described.status, described.message, described.code);
