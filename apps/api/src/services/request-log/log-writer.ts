@@ -153,11 +153,12 @@ export function createLogWriter(deps: LogWriterDeps) {
   }
 
   let closed = false;
+  let pruning: Promise<number> | undefined;
 
   /** Deletes every row past retention, a batch at a time; resolves with how many. */
-  async function prune(): Promise<number> {
+  async function pruneAll(): Promise<number> {
     const before = utc(new Date(Date.now() - deps.retentionDays * 86_400_000));
-    const batch = deps.pruneBatch ?? PRUNE_BATCH;
+    const batch = Math.max(1, deps.pruneBatch ?? PRUNE_BATCH);
     let total = 0;
     while (!closed) {
       const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, before, batch);
@@ -167,6 +168,14 @@ export function createLogWriter(deps: LogWriterDeps) {
       await new Promise((resolve) => setImmediate(resolve));
     }
     return total;
+  }
+
+  /** One prune at a time per instance: a slow one is joined, not doubled, by the next tick. */
+  function prune(): Promise<number> {
+    pruning ??= pruneAll().finally(() => {
+      pruning = undefined;
+    });
+    return pruning;
   }
 
   return {
@@ -195,6 +204,8 @@ export function createLogWriter(deps: LogWriterDeps) {
     async close(): Promise<void> {
       closed = true;
       for (const t of timers) clearInterval(t);
+      // A batch in flight finishes before the database closes under it; no further one starts.
+      await pruning?.catch(() => {});
       await flush();
     },
   };
