@@ -36,3 +36,8 @@ export class AppError extends Error {
 export function databaseUnavailable(cause: unknown): AppError {
   return new AppError("SERVICE_UNAVAILABLE", "The database is unavailable or busy; try again in a moment", { retryAfterSec: 2, cause });
 }
+
+/** Of several refusals, the one that says to retry soonest (the first freeze to end, say). */
+export function soonestToRetry(refusals: readonly AppError[]): AppError | undefined {
+  return refusals.reduce<AppError | undefined>((best, r) => (best === undefined || (r.retryAfterSec ?? 0) < (best.retryAfterSec ?? 0) ? r : best), undefined);
+}

@@ -1,6 +1,6 @@
 /** Maps why the chain gave no answer to what a client sees: an AppError or a stream event code. */
 import type { TAppErrorCode, TChatAttempt, TChatStreamErrorCode } from "@switchboard/schema";
-import { AppError } from "../errors.ts";
+import { AppError, soonestToRetry } from "../errors.ts";
 import type { ChainError } from "../gateway/chain-types.ts";
 
 /** An upstream's refusal of the request itself keeps its meaning: bad input, unknown model, too large. */
@@ -59,7 +59,7 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
       // The freeze's own refusal says why and for how long: the soonest to end, when several
       // providers are frozen apart. A request that passed the gate just before a global freeze
       // landed ends here too.
-      const soonest = (standing as AppError[]).sort((a, b) => (a.retryAfterSec ?? 0) - (b.retryAfterSec ?? 0))[0]!;
+      const soonest = soonestToRetry(standing as AppError[])!;
       return new AppError("EMERGENCY_STOP", soonest.message, { details: { ...soonest.details, attempts }, retryAfterSec: soonest.retryAfterSec });
     }
     // One lifted since: EMERGENCY_STOP would tell clients not to retry (x-should-retry: false).

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { CONSENSUS_LIMITS, defaultQuorum, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { ChatProvider } from "../../providers/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError, soonestToRetry } from "../errors.ts";
 
 export interface RunPlan {
   id: string;
@@ -69,7 +69,7 @@ export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan 
    */
   const shortOf = (message: string) => {
     const details = { availableProviders: asked, frozenProviders: frozen };
-    const soonest = fineUnfrozen ? refusals.map((r) => r.refusal).sort((a, b) => (a.retryAfterSec ?? 0) - (b.retryAfterSec ?? 0))[0] : undefined;
+    const soonest = fineUnfrozen ? soonestToRetry(refusals.map((r) => r.refusal)) : undefined;
     return soonest
       ? new AppError("EMERGENCY_STOP", message, { details: { ...soonest.details, ...details }, retryAfterSec: soonest.retryAfterSec })
       : new AppError("BAD_REQUEST", message, { details });
