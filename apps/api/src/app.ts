@@ -31,7 +31,7 @@ import { consensusConfigProblem, createConsensus } from "./services/consensus/in
 import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createSsoService } from "./services/auth/sso-service.ts";
-import { AppError } from "./services/errors.ts";
+import { shuttingDown } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
 import { createKeys, createLoggedSpend } from "./services/keys/index.ts";
 import { createRequestLog } from "./services/request-log/index.ts";
@@ -79,7 +79,7 @@ function onFreeze(emergency: ReturnType<typeof createEmergencyService>, target: 
  * written out; returns the unsubscribe.
  */
 function onShutdownDeadline(lifecycle: Lifecycle, abort: (reason: unknown) => void): () => void {
-  return lifecycle.onDeadline(() => abort(new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request", { retryAfterSec: 1 })));
+  return lifecycle.onDeadline(() => abort(shuttingDown()));
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError, shuttingDown } from "../services/errors.ts";
 
 const NEVER_SHED = ["/health", "/ready", "/metrics", "/api/admin/emergency/"];
 
@@ -34,13 +34,6 @@ function emergencyProceduresOnly(url: string): boolean {
   return path.split(",").every((p) => p.startsWith("emergency."));
 }
 
-/**
- * While the instance stops, a request arriving on a connection still open is refused the
- * same way (the connection then closes): the client retries on another instance. Fastify's
- * own refusal (return503OnClosing) has no Retry-After and its own body, not the caller's dialect.
- */
-const stoppingRefusal = () =>
-  new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request", { retryAfterSec: 1, details: { reason: "stopping" } });
 
 export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "env" | "lifecycle">): void {
   const max = deps.env.MAX_IN_FLIGHT_REQUESTS;
@@ -52,9 +45,11 @@ export function registerLoadShedding(app: FastifyInstance, deps: Pick<AppDeps, "
     for (const prefix of NEVER_SHED) if (url.startsWith(prefix)) return done();
     if (emergencyProceduresOnly(url)) return done();
     if (stopping.aborted) {
-      // Keep-alive ends here: the client's next request should open a connection elsewhere.
+      // While the instance stops, a request arriving on a connection still open is refused
+      // too (Fastify's own refusal, return503OnClosing, has no Retry-After and not the
+      // caller's dialect), and keep-alive ends: the client retries on another instance.
       void reply.header("connection", "close");
-      return done(stoppingRefusal());
+      return done(shuttingDown());
     }
     if (max === 0) return done();
     if (inFlight >= max) {

@@ -41,3 +41,8 @@ export function databaseUnavailable(cause: unknown): AppError {
 export function soonestToRetry(refusals: readonly AppError[]): AppError | undefined {
   return refusals.reduce<AppError | undefined>((best, r) => (best === undefined || (r.retryAfterSec ?? 0) < (best.retryAfterSec ?? 0) ? r : best), undefined);
 }
+
+/** A request the instance will not finish or take because it is stopping: retry, elsewhere. */
+export function shuttingDown(): AppError {
+  return new AppError("SERVICE_UNAVAILABLE", "Switchboard is shutting down; retry the request", { retryAfterSec: 1, details: { reason: "stopping" } });
+}
