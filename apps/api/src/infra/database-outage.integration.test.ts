@@ -208,6 +208,25 @@ describe("a database that went away", () => {
     expect(events.at(-1)).toEqual({ type: "error", code: "SERVICE_UNAVAILABLE", message: expect.stringContaining("database"), retryAfterSec: 2 });
   });
 
+  it("answers a chat whose providers failed with the chain's error even when its failed reply cannot be stored", async () => {
+    expect((await listKeys()).status).toBe(200);
+    // The database goes away while the model is being called, and the model fails too.
+    upstreams.fakes.openai.setDefault(() => {
+      link.set("down");
+      return { kind: "status", status: 429, retryAfter: "7" };
+    });
+    try {
+      const res = await trpcMutation(t.url, "chat.send", { message: "are you there?", provider: "openai" }, bearer(token));
+      // The caller learns why the answer failed and when the provider takes calls again,
+      // not that the database is unavailable.
+      expect(res.status).toBe(429);
+      expect(res.body.error.data.appCode).not.toBe("SERVICE_UNAVAILABLE");
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(6);
+    } finally {
+      upstreams.fakes.openai.setDefault({ kind: "ok" });
+    }
+  });
+
   it("ends a request whose database stopped answering with a 503, not a wait without end", async () => {
     const held = link.heldSilent;
     link.set("silent");

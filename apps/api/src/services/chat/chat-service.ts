@@ -132,11 +132,17 @@ export function createChatService(deps: ChatServiceDeps) {
       return { conversationId, messageId, ...result };
     } catch (error) {
       if (!(error instanceof ChainError)) throw error;
-      await whenStored();
-      await store.saveReply(conversationId, createdAt, {
-        id: messageId, content: "", provider: null, model: null, status: "failed",
-        promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,
-      });
+      // Why the answer failed is what the caller needs (a freeze's reason, when to retry); a
+      // failed reply that cannot be stored as well (the database gone meanwhile) is the
+      // server's to log, as in a stream.
+      await whenStored()
+        .then(() =>
+          store.saveReply(conversationId, createdAt, {
+            id: messageId, content: "", provider: null, model: null, status: "failed",
+            promptTokens: null, completionTokens: null, latencyMs: null, attempts: error.attempts,
+          }),
+        )
+        .catch((err: unknown) => deps.log.error({ err, conversationId }, "could not store a failed reply"));
       throw appErrorOfChain(error, failure);
     }
   }
