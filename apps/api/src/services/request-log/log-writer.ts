@@ -53,7 +53,8 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 /**
  * Deletes one batch of rows past retention (the oldest first) and, in the same statement,
  * folds what they cost into PrunedSpend per budget subject (the spend ledger's "key:<id>" /
- * "user:<id>") and UTC day, so budgets and spend figures still count them. Batches keep each
+ * "user:<id>") and UTC day, so budgets and spend figures still count them, and their usage
+ * into UsageRollup per day, user, key, model and provider, so usage reports still do. Batches keep each
  * transaction short however much is due (a first start, a shorter retention). Two instances
  * pruning at once cannot count a row twice: each locks its batch, and skips rows the other
  * has locked.
@@ -61,7 +62,17 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 const PRUNE_SQL = `WITH gone AS (
   DELETE FROM "RequestLog" WHERE "id" IN (
     SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
-  ) RETURNING "userId", "keyId", "createdAt", "costUsd"
+  ) RETURNING "userId", "keyId", "model", "provider", "createdAt", "promptTokens", "completionTokens", "costUsd"
+), rolled AS (
+  INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
+  SELECT "createdAt"::date, coalesce("userId", ''), coalesce("keyId", ''), coalesce("model", ''), coalesce("provider", ''),
+    count(*), sum("promptTokens"), sum("completionTokens"), sum("costUsd")
+  FROM gone GROUP BY 1, 2, 3, 4, 5
+  ON CONFLICT ("day", "userId", "keyId", "model", "provider") DO UPDATE
+    SET "requests" = "UsageRollup"."requests" + EXCLUDED."requests",
+      "promptTokens" = "UsageRollup"."promptTokens" + EXCLUDED."promptTokens",
+      "completionTokens" = "UsageRollup"."completionTokens" + EXCLUDED."completionTokens",
+      "costUsd" = "UsageRollup"."costUsd" + EXCLUDED."costUsd"
 ), spent AS (
   SELECT 'key:' || "keyId" AS subject, "createdAt"::date AS day, "costUsd" FROM gone WHERE "keyId" IS NOT NULL
   UNION ALL

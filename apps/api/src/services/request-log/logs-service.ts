@@ -57,6 +57,14 @@ const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   provider: `"provider"`,
   day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
 };
+/** The same groupings over UsageRollup (pruned rows), whose "none" is '' rather than NULL. */
+const ROLLUP_GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
+  user: `nullif("userId", '')`,
+  key: `nullif("keyId", '')`,
+  model: `nullif("model", '')`,
+  provider: `nullif("provider", '')`,
+  day: `to_char("day", 'YYYY-MM-DD')`,
+};
 
 interface SummaryRow {
   key: string | null;
@@ -76,6 +84,8 @@ function dateRange(from: string | undefined, to: string | undefined) {
   if (from && to && Date.parse(from) > Date.parse(to)) throw new AppError("BAD_REQUEST", "from must not be after to");
   return from || to ? { createdAt: { ...(from ? { gte: new Date(from) } : {}), ...(to ? { lte: new Date(to) } : {}) } } : {};
 }
+
+const whereOf = (conditions: Prisma.Sql[]) => (conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, " AND ")}` : Prisma.empty);
 
 export function createLogsService(deps: { prisma: PrismaClient }) {
   const { prisma } = deps;
@@ -131,29 +141,50 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   /**
    * Totals and groups in one statement, summed by the database: one row per group however
    * many rows the range holds, and the totals (window sums over every group, taken before the
-   * cut to the costliest MAX_GROUPS) always agree with the groups.
+   * cut to the costliest MAX_GROUPS) always agree with the groups. Rows pruned past the
+   * retention count through their day's rollup: a pruned day is counted when the whole day
+   * lies in the range (a range that starts or ends inside one leaves its pruned part out, never
+   * counts rows outside the range).
    */
   async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
     dateRange(input.from, input.to); // refuses a range that ends before it starts
-    const conditions = [
-      ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
-      ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
+    const whose = [
       ...(ownOnly(viewer) ? [Prisma.sql`"userId" = ${viewer.id}`] : []),
       ...(input.keyId ? [Prisma.sql`"keyId" = ${input.keyId}`] : []),
     ];
-    const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, " AND ")}` : Prisma.empty;
+    const logWhere = whereOf([
+      ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
+      ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
+      ...whose,
+    ]);
+    const rollupWhere = whereOf([
+      ...(input.from ? [Prisma.sql`"day"::timestamp >= ${utcTimestamp(new Date(input.from))}`] : []),
+      // The day's last stored instant (timestamp(3)) is within the range.
+      ...(input.to ? [Prisma.sql`"day"::timestamp + interval '1 day' - interval '1 millisecond' <= ${utcTimestamp(new Date(input.to))}`] : []),
+      ...whose,
+    ]);
     const byDay = input.groupBy === "day";
-    // Days in order (a day's row per day kept: bounded by the retention); else the costliest
-    // first, ties broken down to the key so the same groups make the cut every time.
+    // Days in order (one row per day); else the costliest first, ties broken down to the key
+    // so the same groups make the cut every time.
     const order = byDay ? Prisma.sql`ORDER BY "key"` : Prisma.sql`ORDER BY "costUsd" DESC, "requests" DESC, "key" ASC NULLS FIRST LIMIT ${MAX_GROUPS}`;
     const rows = await prisma.$queryRaw<SummaryRow[]>`
       SELECT g.*, sum("requests") OVER () AS "allRequests", sum("promptTokens") OVER () AS "allPromptTokens",
         sum("completionTokens") OVER () AS "allCompletionTokens", sum("costUsd") OVER () AS "allCostUsd"
       FROM (
-        SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", count(*)::float8 AS "requests",
-          coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens", coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens",
-          coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
-        FROM "RequestLog" ${where}
+        SELECT "key", sum("requests")::float8 AS "requests", sum("promptTokens")::float8 AS "promptTokens",
+          sum("completionTokens")::float8 AS "completionTokens", sum("costUsd")::float8 AS "costUsd"
+        FROM (
+          SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", count(*)::float8 AS "requests",
+            coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens", coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens",
+            coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
+          FROM "RequestLog" ${logWhere}
+          GROUP BY 1
+          UNION ALL
+          SELECT ${Prisma.raw(ROLLUP_GROUP_COLUMNS[input.groupBy])}, sum("requests")::float8, sum("promptTokens")::float8,
+            sum("completionTokens")::float8, sum("costUsd")::float8
+          FROM "UsageRollup" ${rollupWhere}
+          GROUP BY 1
+        ) AS kept_and_pruned
         GROUP BY 1
       ) AS g
       ${order}`;

@@ -2,7 +2,8 @@
  * Pruning the request log keeps spend whole, on PostgreSQL and on the embedded PGlite: what
  * the deleted rows cost is folded per budget subject and day, so a key's totals and a
  * budget's spend read the same before and after, and two instances pruning at once (in
- * batches) count nothing twice.
+ * batches) count nothing twice; their usage is folded per day, user, key, model and provider,
+ * so usage summaries over whole days read the same too.
  */
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
@@ -13,6 +14,7 @@ import type { Database } from "../../infra/database.ts";
 import { createLoggedSpend } from "../keys/logged-spend.ts";
 import { requestLogRow } from "../../../test/request-log-row.ts";
 import { createLogWriter } from "./log-writer.ts";
+import { createLogsService } from "./logs-service.ts";
 
 const DAY = 86_400_000;
 
@@ -75,6 +77,48 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     // Pruning again finds nothing and changes nothing.
     expect(await w.prune()).toBe(0);
     expect(await spend.of(`user:${user}`, undefined)).toBeCloseTo(before.user, 10);
+  });
+
+  it("folds pruned rows' usage per day, so a summary over whole days reads the same after", async () => {
+    const user = randomUUID();
+    const other = randomUUID();
+    const key = randomUUID();
+    const w = writer();
+    // Noon UTC, 45 and 44 days back: the whole of both days is past the retention.
+    const noon = (daysAgo: number) => new Date(Math.floor(Date.now() / DAY) * DAY - daysAgo * DAY + DAY / 2);
+    const at = (createdAt: Date, fields: { userId: string; keyId?: string; model: string; provider: string | null }, costUsd: number, promptTokens: number) =>
+      w.record(requestLogRow({ createdAt, userId: fields.userId, keyId: fields.keyId ?? null, model: fields.model, provider: fields.provider, costUsd, promptTokens, completionTokens: 2 * promptTokens }));
+    at(noon(45), { userId: user, keyId: key, model: "gpt-x", provider: "openai" }, 0.5, 10);
+    at(new Date(noon(45).getTime() + 60_000), { userId: user, keyId: key, model: "gpt-x", provider: "openai" }, 0.25, 5);
+    at(noon(45), { userId: other, model: "claude-y", provider: "anthropic" }, 1, 7);
+    at(noon(44), { userId: user, model: "gpt-x", provider: null }, 2, 3);
+    at(new Date(), { userId: user, keyId: key, model: "gpt-x", provider: "openai" }, 4, 1);
+    await w.flush();
+
+    const logs = createLogsService({ prisma: db.prisma });
+    const admin = { id: randomUUID(), role: "ADMIN" as const };
+    // From midnight UTC 46 days back: whole days only. Every grouping, an admin's view of
+    // everyone, a user's own view and one key's.
+    const from = new Date(Math.floor(Date.now() / DAY) * DAY - 46 * DAY).toISOString();
+    const read = async () => ({
+      ...Object.fromEntries(
+        await Promise.all((["user", "key", "model", "provider", "day"] as const).map(async (groupBy) => [groupBy, await logs.summary(admin, { groupBy, from })])),
+      ),
+      ownView: await logs.summary({ id: user, role: "USER" }, { groupBy: "model", from }),
+      keyView: await logs.summary(admin, { groupBy: "day", keyId: key }),
+    });
+    const before = await read();
+    expect(before.ownView).toMatchObject({ total: { requests: 4, promptTokens: 19, completionTokens: 38 } });
+
+    expect(await w.prune()).toBeGreaterThanOrEqual(4);
+    expect(await db.prisma.requestLog.count({ where: { userId: { in: [user, other] } } })).toBe(1);
+    expect(await read()).toEqual(before);
+
+    // A range that starts inside a pruned day leaves that day's pruned part out rather than
+    // count rows from before the range.
+    const midDay = new Date(noon(45).getTime() + 30_000).toISOString();
+    const cut = await logs.summary({ id: user, role: "USER" }, { groupBy: "day", from: midDay });
+    expect(cut.total).toMatchObject({ requests: 2, promptTokens: 4 });
   });
 
   it("two instances pruning at once, a batch at a time, count each row once", async () => {
