@@ -26,10 +26,12 @@ const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "
 /**
  * SQLSTATEs PostgreSQL answers when it cannot serve now: connection failures (08000, 08001,
  * 08003, 08004, 08006 — not 08P01, a protocol violation our statement caused), too many
- * connections (53300), and an operator or a crash ending sessions (57P01 shutdown, 57P02
- * crash, 57P03 starting up, 57P05 idle session ended).
+ * connections (53300), an operator or a crash ending sessions (57P01 shutdown, 57P02
+ * crash, 57P03 starting up, 57P05 idle session ended), and a statement the server cancelled
+ * (57014: our statement_timeout, database.ts, or an operator's pg_cancel_backend) or that
+ * could not take a lock in time (55P03): busy, not wrong.
  */
-const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "53300", "57P01", "57P02", "57P03", "57P05"]);
+const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "53300", "55P03", "57014", "57P01", "57P02", "57P03", "57P05"]);
 
 /**
  * node-postgres fails a statement without a code when its connection is cut or cannot be

@@ -15,6 +15,7 @@ import { startTcpLink, type TcpLink } from "../../test/tcp-link.ts";
 import { openTrpcSocket } from "../../test/trpc-socket.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 import { isDatabaseUnavailable } from "./database-errors.ts";
+import { openDatabase, STATEMENT_TIMEOUT_MS } from "./database.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let link: TcpLink;
@@ -309,5 +310,77 @@ describe("an embedded database that was closed", () => {
     const failure = await prisma.$queryRawUnsafe("SELECT 1").then(() => undefined, (error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
     expect(isDatabaseUnavailable(failure)).toBe(true);
+  });
+});
+
+describe("a statement stuck behind a lock", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** Runs `probe` while another session holds every lock on "ApiKey" in an open transaction. */
+  async function whileLocked<T>(probe: () => Promise<T>): Promise<T> {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE "ApiKey" IN ACCESS EXCLUSIVE MODE`);
+      return await probe();
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+    }
+  }
+
+  it("answers 503 with Retry-After once the database ends the statement, and serves again when the lock is gone", async () => {
+    // The operator's own statement_timeout in DATABASE_URL (the default is 30 s).
+    const app = await startTestApp({ databaseUrl: `${db.url}?statement_timeout=700` });
+    try {
+      const caller = bearer((await app.userWithRole("USER")).token);
+      expect((await trpcQuery(app.url, "keys.list", undefined, caller)).status).toBe(200);
+      const stuck = await whileLocked(() => trpcQuery(app.url, "keys.list", undefined, caller));
+      expectUnavailable(stuck);
+      expect(stuck.body.error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+      // The server cancelled its own work: nothing of ours still waits on the table.
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      await admin.end();
+      expect(rows[0].n).toBe(0);
+      expect((await trpcQuery(app.url, "keys.list", undefined, caller)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("bounds every statement and idle transaction unless DATABASE_URL's options say otherwise", async () => {
+    const settings = async (url: string) => {
+      const opened = await openDatabase({ databaseUrl: url, dataDir: "/nonexistent", migrate: false });
+      try {
+        const [row] = await opened.prisma.$queryRawUnsafe<[{ statement: string; idle: string }]>(
+          "SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle",
+        );
+        return row;
+      } finally {
+        await opened.close();
+      }
+    };
+    expect(await settings(db.url)).toEqual({ statement: `${STATEMENT_TIMEOUT_MS / 1000}s`, idle: "1min" });
+    expect(await settings(`${db.url}?options=${encodeURIComponent("-c statement_timeout=5min")}`)).toEqual({ statement: "5min", idle: "1min" });
+    expect(await settings(`${db.url}?statement_timeout=2500`)).toMatchObject({ statement: "2500ms" });
+  });
+
+  it("counts a statement the server cancelled as the database busy", async () => {
+    const opened = await openDatabase({ databaseUrl: db.url, dataDir: "/nonexistent", statementTimeoutMs: 300 });
+    try {
+      const failure = await whileLocked(() => opened.prisma.apiKey.count().then(() => undefined, (error: unknown) => error));
+      expect((failure as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } }).meta?.driverAdapterError?.cause?.originalCode).toBe("57014");
+      expect(isDatabaseUnavailable(failure)).toBe(true);
+    } finally {
+      await opened.close();
+    }
   });
 });
