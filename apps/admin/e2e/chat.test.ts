@@ -3,7 +3,7 @@
 // and reopening a past conversation.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
+import { apiToken, callProcedure, ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let browser: Browser;
@@ -85,5 +85,23 @@ describe("chat page", () => {
     expect(await page.getByTestId("user-message").count()).toBe(2);
 
     expect(errors).toEqual([]);
+  });
+
+  it("opens a long conversation at its newest messages and loads older ones on request", async () => {
+    const token = await apiToken(api, api.email, api.password);
+    const messages = Array.from({ length: 70 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `long thread message ${i}` }));
+    await callProcedure(api, "chat.conversations.import", { title: "A long thread", messages }, token);
+    const page = await signedInPage();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat", exact: true }).click();
+    await page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name: /A long thread/ }).click();
+
+    // The newest page (50 of 70) shows; the first twenty wait behind a button.
+    await page.getByText("long thread message 69", { exact: true }).waitFor();
+    expect(await page.getByText("long thread message 20", { exact: true }).count()).toBe(1);
+    expect(await page.getByText("long thread message 19", { exact: true }).count()).toBe(0);
+    await page.getByRole("button", { name: "Show earlier messages (20 more)" }).click();
+    await page.getByText("long thread message 0", { exact: true }).waitFor();
+    expect(await page.getByTestId("user-message").count()).toBe(35);
+    expect(await page.getByRole("button", { name: /Show earlier messages/ }).count()).toBe(0);
   });
 });

@@ -223,13 +223,28 @@ export const ZConversationSummary = z.object({
 });
 export type TConversationSummary = z.infer<typeof ZConversationSummary>;
 
-export const ZConversation = ZConversationSummary.extend({ messages: z.array(ZChatMessage) });
+export const ZConversation = ZConversationSummary.extend({
+  /** Oldest first: every message, or the page asked for. */
+  messages: z.array(ZChatMessage),
+  /** Pass as `before` for the page of older messages; null when there are none. */
+  olderCursor: z.string().nullable(),
+});
 export type TConversation = z.infer<typeof ZConversation>;
 
 export const ZConversationsListInput = ZPageInput.optional();
 export type TConversationsListInput = z.infer<typeof ZConversationsListInput>;
 export const ZConversationIdInput = z.object({ id: ZId });
 export type TConversationIdInput = z.infer<typeof ZConversationIdInput>;
+/**
+ * A conversation can hold up to 1,000 messages of up to 32,000 characters: a client that
+ * shows the latest asks for a page (`limit`), then older ones (`before`: the page's
+ * `olderCursor`). Without `limit`, every message.
+ */
+export const ZConversationGetInput = ZConversationIdInput.extend({
+  limit: z.number().int().min(1).max(CHAT_LIMITS.conversationMaxMessages).optional(),
+  before: ZId.optional(),
+});
+export type TConversationGetInput = z.infer<typeof ZConversationGetInput>;
 
 /** A conversation held by a client (an older chat backend's export) to store as it is. */
 export const ZConversationImportInput = z.object({

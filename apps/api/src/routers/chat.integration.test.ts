@@ -9,7 +9,7 @@ import { errorCodeOf, TRPCClientError, type SwitchboardClient } from "@switchboa
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { collectStream, eventually, streamThenDisconnect, textOf } from "../../test/chat.ts";
 import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
-import { bearer, trpcMutation } from "../../test/http.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 
 let t: TestApp;
@@ -304,5 +304,53 @@ describe("conversations one user may keep", () => {
     expect((await trpcMutation(t.url, "chat.send", { message: "still here", conversationId: kept }, headers)).status).toBe(200);
     expect((await trpcMutation(t.url, "chat.conversations.delete", { id: kept }, headers)).status).toBe(200);
     expect((await trpcMutation(t.url, "chat.send", { message: "room again" }, headers)).status).toBe(200);
+  });
+});
+
+describe("chat.conversations.get in pages", () => {
+  it("hands out the newest messages first and older pages by cursor, every message once and in order", async () => {
+    const messages = Array.from({ length: 7 }, (_, i) => ({ role: i % 2 === 0 ? ("user" as const) : ("assistant" as const), content: `message ${i}` }));
+    const { id } = await sb.chat.conversations.import.mutate({ messages });
+
+    const pages: string[][] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await sb.chat.conversations.get.query({ id, limit: 3, ...(before ? { before } : {}) });
+      expect(page.messageCount).toBe(7);
+      pages.push(page.messages.map((m) => m.content));
+      if (page.olderCursor === null) break;
+      expect(page.olderCursor).toBe(page.messages[0]!.id);
+      before = page.olderCursor;
+    }
+    expect(pages).toEqual([
+      ["message 4", "message 5", "message 6"],
+      ["message 1", "message 2", "message 3"],
+      ["message 0"],
+    ]);
+
+    // Without a limit: the whole conversation, as before paging existed.
+    const whole = await sb.chat.conversations.get.query({ id });
+    expect(whole.messages.map((m) => m.content)).toEqual(messages.map((m) => m.content));
+    expect(whole.olderCursor).toBeNull();
+    // A page that holds exactly what is left has no older cursor.
+    expect((await sb.chat.conversations.get.query({ id, limit: 7 })).olderCursor).toBeNull();
+  });
+
+  it("refuses a cursor from another conversation and a limit out of range; another user's conversation is not found", async () => {
+    const { id } = await sb.chat.conversations.import.mutate({ messages: [{ role: "user", content: "mine" }] });
+    const other = await sb.chat.conversations.import.mutate({ messages: [{ role: "user", content: "elsewhere" }] });
+    const foreign = (await sb.chat.conversations.get.query({ id: other.id })).messages[0]!.id;
+    const headers = bearer(user.token);
+    const get = (input: unknown) => trpcQuery(t.url, "chat.conversations.get", input, headers);
+
+    const wrongCursor = await get({ id, limit: 5, before: foreign });
+    expect(wrongCursor.status).toBe(400);
+    expect(wrongCursor.body.error.message).toMatch(/before/);
+    expect((await get({ id, limit: 0 })).status).toBe(400);
+    expect((await get({ id, limit: CHAT_LIMITS.conversationMaxMessages + 1 })).status).toBe(400);
+    expect((await get({ id, before: "not-an-id" })).status).toBe(400);
+
+    const stranger = await t.userWithRole("USER");
+    expect((await trpcQuery(t.url, "chat.conversations.get", { id, limit: 5 }, bearer(stranger.token))).status).toBe(404);
   });
 });

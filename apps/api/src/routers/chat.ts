@@ -7,6 +7,7 @@ import {
   ZClarifyInput,
   ZClarifyOutput,
   ZConversation,
+  ZConversationGetInput,
   ZConversationIdInput,
   ZConversationImportInput,
   ZConversationImportOutput,
@@ -26,9 +27,9 @@ const conversationsRouter = router({
 
   get: userProcedure
     .meta({ feature: "chat", keyScope: "chat" })
-    .input(ZConversationIdInput)
+    .input(ZConversationGetInput)
     .output(ZConversation)
-    .query(({ ctx, input }) => ctx.deps.chat.conversations.get(ctx.user, input.id)),
+    .query(({ ctx, input }) => ctx.deps.chat.conversations.get(ctx.user, input.id, input)),
 
   delete: userProcedure
     .meta({ feature: "chat", keyScope: "chat" })

@@ -1,4 +1,4 @@
-import type { TChatStreamEvent, TChatStreamInput, TConversationSummary } from "@switchboard/schema";
+import type { TChatStreamEvent, TChatStreamInput, TConversation, TConversationSummary } from "@switchboard/schema";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { messageOf } from "../../lib/errors.ts";
@@ -20,10 +20,16 @@ export function useConversations() {
   });
 }
 
+/** Messages the thread loads at a time: the newest first, older ones on request. */
+export const MESSAGES_PER_PAGE = 50;
+
+/** A conversation in pages, newest page first; `fetchNextPage` loads the one before. */
 export function useConversation(id: string | null) {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: [...CHAT_KEY, "conversation", id],
-    queryFn: () => trpc.chat.conversations.get.query({ id: id! }),
+    queryFn: ({ pageParam }) => trpc.chat.conversations.get.query({ id: id!, limit: MESSAGES_PER_PAGE, ...(pageParam ? { before: pageParam } : {}) }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last: TConversation) => last.olderCursor ?? undefined,
     enabled: id !== null,
   });
 }

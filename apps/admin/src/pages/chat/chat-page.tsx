@@ -16,7 +16,9 @@ export function ChatPage() {
   const { turn, send, stop, clear } = useChatStream(setSelectedId);
   const endRef = useRef<HTMLDivElement>(null);
 
-  const stored = selectedId && conversation.data?.id === selectedId ? conversation.data.messages : [];
+  const pages = selectedId && conversation.data?.pages[0]?.id === selectedId ? conversation.data.pages : [];
+  // Pages come newest first; the thread reads oldest first.
+  const stored = [...pages].reverse().flatMap((p) => p.messages);
   // The live turn shows until the stored conversation contains its reply.
   const showLive = turn !== null && !(turn.messageId && stored.some((m) => m.id === turn.messageId));
   const busy = turn?.phase === "waiting" || turn?.phase === "streaming";
@@ -25,7 +27,8 @@ export function ChatPage() {
     // A block body on purpose: newer Chromium returns a promise from scrollIntoView, and an
     // effect must return nothing or a cleanup function.
     endRef.current?.scrollIntoView({ block: "end" });
-  }, [stored.length, turn?.content, turn?.phase]);
+    // The newest message, not the count: loading older messages keeps the reader's place.
+  }, [stored.at(-1)?.id, turn?.content, turn?.phase]);
 
   const open = (id: string | null) => {
     if (busy) stop();
@@ -43,7 +46,7 @@ export function ChatPage() {
         <section className="chat-main" aria-label="Conversation">
           <div className="card chat-thread">
             <div className="chat-thread-head">
-              <h2>{selectedId ? (conversation.data?.title ?? "Conversation") : "New conversation"}</h2>
+              <h2>{selectedId ? (pages[0]?.title ?? "Conversation") : "New conversation"}</h2>
               {selectedId && !busy ? (
                 <button type="button" className="btn btn-small btn-danger-ghost" disabled={remove.isPending} onClick={() => remove.mutate(selectedId, { onSuccess: () => open(null) })}>
                   Delete
@@ -52,6 +55,11 @@ export function ChatPage() {
             </div>
             {conversation.isError ? <p className="alert alert-error">{messageOf(conversation.error)}</p> : null}
             <div className="chat-messages" aria-live="polite">
+              {conversation.hasNextPage && pages.length > 0 ? (
+                <button type="button" className="btn btn-small chat-earlier" disabled={conversation.isFetchingNextPage} onClick={() => void conversation.fetchNextPage()}>
+                  {conversation.isFetchingNextPage ? "Loading…" : `Show earlier messages (${pages[0]!.messageCount - stored.length} more)`}
+                </button>
+              ) : null}
               {stored.length === 0 && !showLive ? <p className="muted chat-empty">Send a message to start. Pick a provider to pin it, or leave Auto to use the fallback chain.</p> : null}
               {stored.map((m) => <StoredMessage key={m.id} message={m} />)}
               {showLive && turn ? <LiveMessages turn={turn} /> : null}

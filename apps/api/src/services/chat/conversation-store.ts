@@ -159,13 +159,28 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     return { items: page.map(toSummary), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
   }
 
-  async function get(viewer: Viewer, id: string): Promise<TConversation> {
-    const row = await prisma.conversation.findFirst({
-      where: { id, ...scope(viewer) },
-      include: { _count: { select: { messages: true } }, messages: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] } },
-    });
+  /**
+   * A conversation with its messages, oldest first: all of them, or the newest `limit` (before
+   * the message `before`) and the cursor for the page before that.
+   */
+  async function get(viewer: Viewer, id: string, page: { limit?: number | undefined; before?: string | undefined } = {}): Promise<TConversation> {
+    const row = await prisma.conversation.findFirst({ where: { id, ...scope(viewer) }, include: { _count: { select: { messages: true } } } });
     if (!row) throw notFound();
-    return { ...toSummary(row), messages: row.messages.map(toMessage) };
+    const cursor = page.before ? await prisma.message.findFirst({ where: { id: page.before, conversationId: id }, select: { id: true, createdAt: true } }) : undefined;
+    if (cursor === null) throw new AppError("BAD_REQUEST", "before is not a message of this conversation");
+    const { limit } = page;
+    const newestFirst = await prisma.message.findMany({
+      where: {
+        conversationId: id,
+        // Older than the cursor in the order messages are shown: (createdAt, id).
+        ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      ...(limit === undefined ? {} : { take: limit + 1 }),
+    });
+    const messages = newestFirst.slice(0, limit).reverse();
+    const olderCursor = limit !== undefined && newestFirst.length > limit ? (messages[0]?.id ?? null) : null;
+    return { ...toSummary(row), messages: messages.map(toMessage), olderCursor };
   }
 
   async function remove(viewer: Viewer, id: string): Promise<{ id: string; deleted: true }> {
