@@ -28,8 +28,8 @@ const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "
  * 08003, 08004, 08006 — not 08P01, a protocol violation our statement caused), too many
  * connections (53300), an operator or a crash ending sessions (57P01 shutdown, 57P02
  * crash, 57P03 starting up, 57P05 idle session ended), and a statement the server cancelled
- * (57014: our statement_timeout, database.ts, or an operator's pg_cancel_backend) or that
- * could not take a lock in time (55P03): busy, not wrong.
+ * (57014: an operator's statement_timeout or pg_cancel_backend) or that could not take a lock
+ * in time (55P03, lock_timeout): busy, not wrong.
  */
 const UNAVAILABLE_SQLSTATES = new Set(["08000", "08001", "08003", "08004", "08006", "53300", "55P03", "57014", "57P01", "57P02", "57P03", "57P05"]);
 

@@ -28,8 +28,6 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Override the migrations folder (tests). */
   migrationsDir?: string;
-  /** Override STATEMENT_TIMEOUT_MS (tests). */
-  statementTimeoutMs?: number;
 }
 
 const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
@@ -63,28 +61,6 @@ export const DATABASE_WAIT_MS = 10_000;
  * answers the probes and is left alone.
  */
 const KEEPALIVE_IDLE_MS = 10_000;
-
-/**
- * How long PostgreSQL lets one of our statements run, and one of our transactions sit idle,
- * before it ends them itself: a statement stuck behind a lock someone else holds (an
- * operator's open transaction, a migration on another instance) or a scan grown too large
- * would otherwise hold its request and a pooled connection without end, and the pool with
- * them. The server cancels its own work, so nothing is left running behind the client's
- * back; the statement fails with 57014 and its request answers 503 with Retry-After
- * (database-errors.ts). An operator sets other values in DATABASE_URL
- * (`?statement_timeout=60000`, or `options=-c statement_timeout=…`), which win.
- */
-export const STATEMENT_TIMEOUT_MS = 30_000;
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
-
-/** The session timeouts to ask for: each one the URL's `options` does not set already. */
-function sessionTimeouts(url: string, statementTimeoutMs: number) {
-  const options = new URL(url).searchParams.get("options") ?? "";
-  return {
-    ...(options.includes("statement_timeout") ? {} : { statement_timeout: statementTimeoutMs }),
-    ...(options.includes("idle_in_transaction_session_timeout") ? {} : { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS }),
-  };
-}
 
 /**
  * Checks a PostgreSQL URL and returns where it points (without credentials, for messages).
@@ -123,13 +99,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
   const adapter = new PrismaPg(
-    {
-      connectionString: url,
-      connectionTimeoutMillis: DATABASE_WAIT_MS,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
-      ...sessionTimeouts(url, opts.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS),
-    },
+    { connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS },
     { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
   );
   return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
