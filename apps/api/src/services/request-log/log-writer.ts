@@ -62,12 +62,16 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 const PRUNE_SQL = `WITH gone AS (
   DELETE FROM "RequestLog" WHERE "id" IN (
     SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
-  ) RETURNING "userId", "keyId", "model", "provider", "createdAt", "promptTokens", "completionTokens", "costUsd"
+  ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd"
 ), rolled AS (
   INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
-  SELECT "createdAt"::date, coalesce("userId", ''), coalesce("keyId", ''), coalesce("model", ''), coalesce("provider", ''),
+  SELECT "createdAt"::date, coalesce("userId", ''), coalesce("keyId", ''),
+    -- A failed request's model may be any name its caller made up: kept forever, one row each.
+    CASE WHEN "status" < 400 THEN coalesce("model", '') ELSE '' END, coalesce("provider", ''),
     count(*), sum("promptTokens"), sum("completionTokens"), sum("costUsd")
   FROM gone GROUP BY 1, 2, 3, 4, 5
+  -- Rows in key order: two instances pruning at once take their locks in the same order.
+  ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT ("day", "userId", "keyId", "model", "provider") DO UPDATE
     SET "requests" = "UsageRollup"."requests" + EXCLUDED."requests",
       "promptTokens" = "UsageRollup"."promptTokens" + EXCLUDED."promptTokens",
@@ -79,7 +83,7 @@ const PRUNE_SQL = `WITH gone AS (
   SELECT 'user:' || "userId", "createdAt"::date, "costUsd" FROM gone WHERE "userId" IS NOT NULL
 ), folded AS (
   INSERT INTO "PrunedSpend" ("subject", "day", "costUsd", "requests")
-  SELECT subject, day, sum("costUsd"), count(*) FROM spent GROUP BY subject, day
+  SELECT subject, day, sum("costUsd"), count(*) FROM spent GROUP BY subject, day ORDER BY subject, day
   ON CONFLICT ("subject", "day") DO UPDATE
     SET "costUsd" = "PrunedSpend"."costUsd" + EXCLUDED."costUsd", "requests" = "PrunedSpend"."requests" + EXCLUDED."requests"
 )

@@ -53,8 +53,9 @@ export const OTHER_GROUP = "(other)";
 const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   user: `"userId"`,
   key: `"keyId"`,
-  model: `"model"`,
-  provider: `"provider"`,
+  // An empty name is no name, as in the rollup.
+  model: `nullif("model", '')`,
+  provider: `nullif("provider", '')`,
   day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
 };
 /** The same groupings over UsageRollup (pruned rows), whose "none" is '' rather than NULL. */
@@ -158,9 +159,10 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       ...whose,
     ]);
     const rollupWhere = whereOf([
-      ...(input.from ? [Prisma.sql`"day"::timestamp >= ${utcTimestamp(new Date(input.from))}`] : []),
-      // The day's last stored instant (timestamp(3)) is within the range.
-      ...(input.to ? [Prisma.sql`"day"::timestamp + interval '1 day' - interval '1 millisecond' <= ${utcTimestamp(new Date(input.to))}`] : []),
+      // Whole days: from the first midnight at or after `from`, to the last day whose final
+      // stored instant (timestamp(3)) is at or before `to`; as dates, so the index on "day" serves.
+      ...(input.from ? [Prisma.sql`"day" >= (${utcTimestamp(new Date(input.from))} - interval '1 millisecond')::date + 1`] : []),
+      ...(input.to ? [Prisma.sql`"day" <= (${utcTimestamp(new Date(input.to))} + interval '1 millisecond')::date - 1`] : []),
       ...whose,
     ]);
     const byDay = input.groupBy === "day";

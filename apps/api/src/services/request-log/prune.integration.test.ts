@@ -114,11 +114,27 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     expect(await db.prisma.requestLog.count({ where: { userId: { in: [user, other] } } })).toBe(1);
     expect(await read()).toEqual(before);
 
-    // A range that starts inside a pruned day leaves that day's pruned part out rather than
-    // count rows from before the range.
+    // A range that starts or ends inside a pruned day leaves that day's pruned part out
+    // rather than count rows from outside the range.
+    const own = { id: user, role: "USER" as const };
     const midDay = new Date(noon(45).getTime() + 30_000).toISOString();
-    const cut = await logs.summary({ id: user, role: "USER" }, { groupBy: "day", from: midDay });
-    expect(cut.total).toMatchObject({ requests: 2, promptTokens: 4 });
+    expect((await logs.summary(own, { groupBy: "day", from: midDay })).total).toMatchObject({ requests: 2, promptTokens: 4 });
+    const endOf44 = new Date(noon(44).getTime() + DAY / 2 - 1).toISOString(); // 23:59:59.999
+    expect((await logs.summary(own, { groupBy: "day", from, to: endOf44 })).total).toMatchObject({ requests: 3, promptTokens: 18 });
+    const beforeEndOf44 = new Date(noon(44).getTime() + DAY / 2 - 2).toISOString();
+    expect((await logs.summary(own, { groupBy: "day", from, to: beforeEndOf44 })).total).toMatchObject({ requests: 2, promptTokens: 15 });
+  });
+
+  it("rolls a failed request up without its model name, which its caller may have made up", async () => {
+    const user = randomUUID();
+    const w = writer();
+    const longAgo = new Date(Date.now() - 45 * DAY);
+    for (const model of ["made-up-1", "made-up-2", "made-up-3"]) w.record(requestLogRow({ createdAt: longAgo, userId: user, model, provider: null, status: 404, errorCode: "NOT_FOUND" }));
+    w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-x", provider: "openai", status: 200 }));
+    await w.flush();
+    await w.prune();
+    const rolled = await db.prisma.usageRollup.findMany({ where: { userId: user }, orderBy: { model: "asc" } });
+    expect(rolled.map((r) => [r.model, r.requests])).toEqual([["", 3], ["gpt-x", 1]]);
   });
 
   it("two instances pruning at once, a batch at a time, count each row once", async () => {
@@ -134,5 +150,8 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     expect(folded).toHaveLength(3);
     expect(folded.reduce((n, d) => n + d.requests, 0)).toBe(50);
     expect(await createLoggedSpend(db.prisma).of(`user:${user}`, undefined)).toBeCloseTo(0.5, 10);
+    const rolled = await db.prisma.usageRollup.findMany({ where: { userId: user } });
+    expect(rolled).toHaveLength(3);
+    expect(rolled.reduce((n, d) => n + d.requests, 0)).toBe(50);
   });
 });
