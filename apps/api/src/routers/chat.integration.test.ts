@@ -336,6 +336,21 @@ describe("chat.conversations.get in pages", () => {
     expect((await sb.chat.conversations.get.query({ id, limit: 7 })).olderCursor).toBeNull();
   });
 
+  it("pages messages stored at the same instant by id, each once", async () => {
+    const { id } = await sb.chat.conversations.import.mutate({ messages: Array.from({ length: 5 }, (_, i) => ({ role: "user" as const, content: `same instant ${i}` })) });
+    await t.app.deps.db.prisma.message.updateMany({ where: { conversationId: id }, data: { createdAt: new Date("2026-01-01T00:00:00.000Z") } });
+    const whole = (await sb.chat.conversations.get.query({ id })).messages.map((m) => m.id);
+    const paged: string[] = [];
+    let before: string | undefined;
+    do {
+      const page = await sb.chat.conversations.get.query({ id, limit: 2, ...(before ? { before } : {}) });
+      paged.unshift(...page.messages.map((m) => m.id));
+      before = page.olderCursor ?? undefined;
+    } while (before);
+    expect(paged).toEqual(whole);
+    expect(new Set(paged).size).toBe(5);
+  });
+
   it("refuses a cursor from another conversation and a limit out of range; another user's conversation is not found", async () => {
     const { id } = await sb.chat.conversations.import.mutate({ messages: [{ role: "user", content: "mine" }] });
     const other = await sb.chat.conversations.import.mutate({ messages: [{ role: "user", content: "elsewhere" }] });

@@ -56,7 +56,7 @@ export function ChatPage() {
             {conversation.isError ? <p className="alert alert-error">{messageOf(conversation.error)}</p> : null}
             <div className="chat-messages" aria-live="polite">
               {conversation.hasNextPage && pages.length > 0 ? (
-                <button type="button" className="btn btn-small chat-earlier" disabled={conversation.isFetchingNextPage} onClick={() => void conversation.fetchNextPage()}>
+                <button type="button" className="btn btn-small chat-earlier" disabled={conversation.isFetching} onClick={() => void conversation.fetchNextPage()}>
                   {conversation.isFetchingNextPage ? "Loading…" : `Show earlier messages (${pages[0]!.messageCount - stored.length} more)`}
                 </button>
               ) : null}

@@ -66,8 +66,9 @@ const PRUNE_SQL = `WITH gone AS (
 ), rolled AS (
   INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
   SELECT "createdAt"::date, coalesce("userId", ''), coalesce("keyId", ''),
-    -- A failed request's model may be any name its caller made up: kept forever, one row each.
-    CASE WHEN "status" < 400 THEN coalesce("model", '') ELSE '' END, coalesce("provider", ''),
+    -- The model's name only for a request a model answered or billed (as usage.summary
+    -- groups kept rows): a refused one may carry any name its caller made up, kept forever.
+    CASE WHEN "status" < 400 OR "costUsd" > 0 THEN coalesce("model", '') ELSE '' END, coalesce("provider", ''),
     count(*), sum("promptTokens"), sum("completionTokens"), sum("costUsd")
   FROM gone GROUP BY 1, 2, 3, 4, 5
   -- Rows in key order: two instances pruning at once take their locks in the same order.

@@ -53,8 +53,9 @@ export const OTHER_GROUP = "(other)";
 const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   user: `"userId"`,
   key: `"keyId"`,
-  // An empty name is no name, as in the rollup.
-  model: `nullif("model", '')`,
+  // A request no model answered or billed has no model here (a caller may have made its
+  // name up), and an empty name is no name: as pruned rows are rolled up (log-writer.ts).
+  model: `CASE WHEN "status" < 400 OR "costUsd" > 0 THEN nullif("model", '') END`,
   provider: `nullif("provider", '')`,
   day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
 };

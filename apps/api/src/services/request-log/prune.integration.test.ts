@@ -125,16 +125,23 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     expect((await logs.summary(own, { groupBy: "day", from, to: beforeEndOf44 })).total).toMatchObject({ requests: 2, promptTokens: 15 });
   });
 
-  it("rolls a failed request up without its model name, which its caller may have made up", async () => {
+  it("counts a request no model answered or billed without its model name, which its caller may have made up, before and after a prune", async () => {
     const user = randomUUID();
     const w = writer();
-    const longAgo = new Date(Date.now() - 45 * DAY);
+    const longAgo = new Date(Math.floor(Date.now() / DAY) * DAY - 45 * DAY + DAY / 2);
     for (const model of ["made-up-1", "made-up-2", "made-up-3"]) w.record(requestLogRow({ createdAt: longAgo, userId: user, model, provider: null, status: 404, errorCode: "NOT_FOUND" }));
     w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-x", provider: "openai", status: 200 }));
+    // A stream cut after its first tokens failed, but was billed: its model answered.
+    w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-y", provider: "openai", status: 502, costUsd: 0.5 }));
     await w.flush();
+    const logs = createLogsService({ prisma: db.prisma });
+    const byModel = () => logs.summary({ id: user, role: "USER" }, { groupBy: "model" }).then((s) => s.groups.map((g) => [g.key, g.requests]));
+    const before = await byModel();
+    expect(before).toEqual([["gpt-y", 1], ["(none)", 3], ["gpt-x", 1]]);
     await w.prune();
     const rolled = await db.prisma.usageRollup.findMany({ where: { userId: user }, orderBy: { model: "asc" } });
-    expect(rolled.map((r) => [r.model, r.requests])).toEqual([["", 3], ["gpt-x", 1]]);
+    expect(rolled.map((r) => [r.model, r.requests])).toEqual([["", 3], ["gpt-x", 1], ["gpt-y", 1]]);
+    expect(await byModel()).toEqual(before);
   });
 
   it("two instances pruning at once, a batch at a time, count each row once", async () => {
