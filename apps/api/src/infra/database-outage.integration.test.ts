@@ -14,6 +14,9 @@ import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { startTcpLink, type TcpLink } from "../../test/tcp-link.ts";
 import { openTrpcSocket } from "../../test/trpc-socket.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
+import { Registry } from "prom-client";
+import { requestLogRow } from "../../test/request-log-row.ts";
+import { createLogWriter } from "../services/request-log/log-writer.ts";
 import { isDatabaseUnavailable } from "./database-errors.ts";
 import { openDatabase } from "./database.ts";
 
@@ -299,6 +302,77 @@ describe("a database that went away", () => {
     const tooMany = await prisma.$queryRawUnsafe(`SELECT 1 WHERE 1 IN (${params})`, ...Array.from({ length: 70_000 }, () => 1)).then(() => undefined, (error: unknown) => error);
     expect((tooMany as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } }).meta?.driverAdapterError?.cause?.originalCode).toBe("08P01");
     expect(isDatabaseUnavailable(tooMany)).toBe(false);
+  });
+});
+
+describe("the request log through an outage", () => {
+  const stored = async (prefix: string) => {
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "RequestLog" WHERE "requestId" LIKE $1`, [`${prefix}%`]);
+      return rows[0]!.n;
+    } finally {
+      await admin.end();
+    }
+  };
+  const writerThroughLink = () => {
+    const logged: string[] = [];
+    const registry = new Registry();
+    const writer = createLogWriter({ prisma: t.app.deps.db.prisma, registry, retentionDays: 30, log: (line) => logged.push(line) });
+    const dropped = async () => (await registry.getSingleMetric("switchboard_request_log_dropped_total")!.get()).values[0]?.value ?? 0;
+    return { writer, logged, dropped };
+  };
+
+  it("keeps rows the database could not take and writes them once it is back", async () => {
+    const { writer, logged, dropped } = writerThroughLink();
+    link.set("down");
+    for (let i = 0; i < 3; i++) writer.record(requestLogRow({ requestId: `kept-${i}` }));
+    await writer.flush();
+    expect(writer.pending()).toBe(3);
+    await writer.flush(); // a second failed flush logs nothing new
+    expect(logged.filter((line) => line.includes("unavailable"))).toHaveLength(1);
+
+    link.set("up");
+    for (const until = Date.now() + 15_000; writer.pending() > 0 && Date.now() < until; ) {
+      await writer.flush();
+      if (writer.pending() > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(writer.pending()).toBe(0);
+    expect(await stored("kept-")).toBe(3);
+    expect(await dropped()).toBe(0);
+    expect(logged.at(-1)).toMatch(/resumed/);
+  });
+
+  it("writes a batch once when the connection was cut after the database had taken it", async () => {
+    const { writer } = writerThroughLink();
+    // Another session holds the table, so the batch's INSERT waits on the server...
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    await holder.query(`BEGIN; LOCK TABLE "RequestLog" IN SHARE MODE`);
+    for (let i = 0; i < 3; i++) writer.record(requestLogRow({ requestId: `once-${i}` }));
+    const flushing = writer.flush();
+    try {
+      await untilRunning(`INSERT INTO "RequestLog"`);
+      // ...the client's connection is cut while it waits, then the lock goes: the server
+      // commits the rows, but the writer never learns it did.
+      link.cut();
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    await flushing;
+    expect(writer.pending()).toBe(3);
+    for (const until = Date.now() + 5_000; (await stored("once-")) < 3 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await stored("once-")).toBe(3);
+
+    // The retry writes nothing twice.
+    for (const until = Date.now() + 15_000; writer.pending() > 0 && Date.now() < until; ) {
+      await writer.flush();
+      if (writer.pending() > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(writer.pending()).toBe(0);
+    expect(await stored("once-")).toBe(3);
   });
 });
 

@@ -3,7 +3,10 @@
  * in-memory queue, a timer flushes it with one INSERT per batch about every second. The
  * queue is bounded in rows and in bytes (stored bodies can be 64 kB a row); when the database
  * cannot keep up, new rows are dropped and counted (switchboard_request_log_dropped_total)
- * rather than growing memory or slowing requests. A batch is bounded in bytes too: the
+ * rather than growing memory or slowing requests. A batch the database could not take
+ * because it was unavailable goes back to the head of the queue for the next flush; each row
+ * has its id from the moment it is recorded, so a batch that was written although its
+ * answer was lost (the connection cut after the commit) is not written twice. A batch is bounded in bytes too: the
  * embedded database's WebAssembly memory grows to its largest statement and never shrinks.
  * A second timer deletes rows older than the retention.
  */
@@ -11,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { storableJson } from "@switchboard/schema";
 import { Counter, type Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 
 export interface RequestLogRow {
   requestId: string;
@@ -45,7 +49,8 @@ export interface RequestLogRow {
  */
 const INSERT_SQL = `INSERT INTO "RequestLog" ("id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody")
 SELECT "id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody"
-FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text)`;
+FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text)
+ON CONFLICT ("id") DO NOTHING`;
 
 /** UTC without a zone, as timestamp(3) columns hold it. */
 const utc = (d: Date) => d.toISOString().replace("Z", "");
@@ -113,6 +118,11 @@ const BATCH_BYTES = 1024 * 1024;
 /** About what a row takes in the queue and in its batch's JSON: its free-text fields, plus the rest. */
 export const rowBytes = (r: RequestLogRow) =>
   512 + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.model?.length ?? 0) + (r.upstreamModel?.length ?? 0) + r.route.length;
+interface Queued {
+  id: string;
+  row: RequestLogRow;
+  bytes: number;
+}
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Rows one prune statement deletes. */
 const PRUNE_BATCH = 5000;
@@ -122,24 +132,36 @@ export function createLogWriter(deps: LogWriterDeps) {
   const maxQueue = deps.maxQueue ?? MAX_QUEUE;
   const maxQueueBytes = deps.maxQueueBytes ?? MAX_QUEUE_BYTES;
   const batchBytes = deps.batchBytes ?? BATCH_BYTES;
-  let queue: RequestLogRow[] = [];
+  /** Rows waiting to be written, each with its id and its size (rowBytes). */
+  let queue: Queued[] = [];
   let queuedBytes = 0;
+  /** Set while the database is unavailable to the writer: logged once per outage, not per flush. */
+  let waitingForDatabase = false;
   let flushing: Promise<void> | undefined;
   const timers: NodeJS.Timeout[] = [];
-  const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped: the write queue was full, or their write failed (the database unavailable).", registers: [deps.registry] });
+  const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped: the write queue was full, their write failed, or the database was still unavailable at shutdown.", registers: [deps.registry] });
   const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written.", registers: [deps.registry] });
 
   /** The rows at the head of the queue that make the next batch (at least one), and their bytes. */
   function nextBatch(): { rows: number; bytes: number } {
     let rows = 0;
     let bytes = 0;
-    for (const row of queue) {
-      const size = rowBytes(row);
-      if (rows === BATCH || (rows > 0 && bytes + size > batchBytes)) break;
+    for (const entry of queue) {
+      if (rows === BATCH || (rows > 0 && bytes + entry.bytes > batchBytes)) break;
       rows++;
-      bytes += size;
+      bytes += entry.bytes;
     }
     return { rows, bytes };
+  }
+
+  /** Puts a batch back at the head of the queue; what no longer fits its bounds, the newest, is dropped. */
+  function requeue(batch: Queued[], bytes: number): void {
+    queue = batch.concat(queue);
+    queuedBytes += bytes;
+    while (queue.length > maxQueue || queuedBytes > maxQueueBytes) {
+      queuedBytes -= queue.pop()!.bytes;
+      dropped.inc();
+    }
   }
 
   async function writeAll(): Promise<void> {
@@ -151,10 +173,18 @@ export function createLogWriter(deps: LogWriterDeps) {
       try {
         // One NUL or half surrogate pair in any row (a model name, a stored body) would make
         // PostgreSQL refuse the whole document, and with it every other row of the batch.
-        const json = storableJson(JSON.stringify(batch.map((r) => ({ ...r, id: randomUUID(), createdAt: utc(r.createdAt) }))));
-        await prisma.$executeRawUnsafe(INSERT_SQL, json);
-        written.inc(batch.length);
+        const json = storableJson(JSON.stringify(batch.map(({ id, row }) => ({ ...row, id, createdAt: utc(row.createdAt) }))));
+        written.inc(await prisma.$executeRawUnsafe(INSERT_SQL, json));
+        if (waitingForDatabase) deps.log(`request log writes resumed; ${queue.length} rows still queued`);
+        waitingForDatabase = false;
       } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          // The same rows may go in a moment from now; the next flush tries again.
+          if (!waitingForDatabase) deps.log("request log write failed: the database is unavailable; rows kept to retry", err);
+          waitingForDatabase = true;
+          requeue(batch, bytes);
+          return;
+        }
         dropped.inc(batch.length);
         deps.log("request log write failed; rows dropped", err);
       }
@@ -201,7 +231,7 @@ export function createLogWriter(deps: LogWriterDeps) {
         dropped.inc();
         return;
       }
-      queue.push(row);
+      queue.push({ id: randomUUID(), row, bytes });
       queuedBytes += bytes;
     },
     flush,
@@ -223,6 +253,13 @@ export function createLogWriter(deps: LogWriterDeps) {
       // A batch in flight finishes before the database closes under it; no further one starts.
       await pruning?.catch(() => {});
       await flush();
+      // Kept for a retry that will not come now.
+      if (queue.length > 0) {
+        dropped.inc(queue.length);
+        deps.log(`request log: ${queue.length} rows not written before shutdown (the database unavailable); dropped`);
+        queue = [];
+        queuedBytes = 0;
+      }
     },
   };
 }
