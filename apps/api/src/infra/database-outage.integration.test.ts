@@ -2,7 +2,9 @@
  * PostgreSQL going away under a running cluster instance, through a TCP link the test breaks:
  * what needs the database answers 503 with Retry-After on every transport (never a 500, never
  * a request held without end), what does not — a signed-in /v1 chat — goes on, and the
- * instance serves everything again once the database is back, without a restart.
+ * instance serves everything again once the database is back, without a restart. Also: the
+ * request log's batches kept through an outage and written once, and statements the server
+ * cancels (an operator's statement_timeout or lock_timeout) answered as the database busy.
  */
 import { once } from "node:events";
 import pg from "pg";
