@@ -63,3 +63,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 function adapterCauseOf(error: Prisma.PrismaClientKnownRequestError): { kind?: unknown; originalCode?: unknown } | undefined {
   return (error.meta as { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause;
 }
+
+/**
+ * A statement the server cancelled (SQLSTATE 57014: a statement_timeout, pg_cancel_backend).
+ * Unlike a lost connection, the same statement may be cancelled again every time: a caller
+ * that retries it should retry something smaller.
+ */
+export function isStatementCancelled(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && adapterCauseOf(error)?.originalCode === "57014";
+}

@@ -20,7 +20,7 @@ import { Registry } from "prom-client";
 import { requestLogRow } from "../../test/request-log-row.ts";
 import { createLogWriter } from "../services/request-log/log-writer.ts";
 import { isDatabaseUnavailable } from "./database-errors.ts";
-import { openDatabase } from "./database.ts";
+import { openDatabase, type Database } from "./database.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let link: TcpLink;
@@ -308,38 +308,83 @@ describe("a database that went away", () => {
 });
 
 describe("the request log through an outage", () => {
-  const stored = async (prefix: string) => {
-    const admin = new pg.Client({ connectionString: database.url });
+  // A database and a link of their own: no other writer's INSERT to tell apart from the test's.
+  let logDb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let logLink: TcpLink;
+  let opened: Database;
+  beforeAll(async () => {
+    logDb = await createTestDatabase();
+    const target = new URL(logDb.url);
+    logLink = await startTcpLink({ host: target.hostname, port: Number(target.port || 5432) });
+    const through = new URL(logDb.url);
+    through.hostname = "127.0.0.1";
+    through.port = String(logLink.port);
+    opened = await openDatabase({ databaseUrl: through.toString(), dataDir: "/nonexistent" });
+  });
+  afterAll(async () => {
+    await opened?.close();
+    await logLink?.close();
+    await logDb?.drop();
+  });
+  afterEach(() => logLink.set("up"));
+
+  const query = async <T extends object>(sql: string, params: unknown[] = []): Promise<T[]> => {
+    const admin = new pg.Client({ connectionString: logDb.url });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "RequestLog" WHERE "requestId" LIKE $1`, [`${prefix}%`]);
-      return rows[0]!.n;
+      return (await admin.query(sql, params)).rows as T[];
     } finally {
       await admin.end();
     }
   };
-  const writerThroughLink = () => {
+  const stored = async (prefix: string) => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM "RequestLog" WHERE "requestId" LIKE $1`, [`${prefix}%`]))[0]!.n;
+  const writerOn = (prisma: Database["prisma"]) => {
     const logged: string[] = [];
     const registry = new Registry();
-    const writer = createLogWriter({ prisma: t.app.deps.db.prisma, registry, retentionDays: 30, log: (line) => logged.push(line) });
+    const writer = createLogWriter({ prisma, registry, retentionDays: 30, log: (line) => logged.push(line) });
     const dropped = async () => (await registry.getSingleMetric("switchboard_request_log_dropped_total")!.get()).values[0]?.value ?? 0;
     return { writer, logged, dropped };
   };
+  /** Flushes until nothing is pending (the pool reconnects on its own), for up to 15 s. */
+  async function flushUntilEmpty(writer: ReturnType<typeof createLogWriter>): Promise<void> {
+    for (const until = Date.now() + 15_000; writer.pending() > 0 && Date.now() < until; ) {
+      await writer.flush();
+      if (writer.pending() > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  /** Resolves once an INSERT into the request log is waiting on the server (10 s at most). */
+  async function untilInsertWaits(): Promise<void> {
+    for (const until = Date.now() + 10_000; Date.now() < until; ) {
+      const [waiting] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "RequestLog"%'`);
+      if (waiting!.n > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error("no request-log INSERT waited within 10 s");
+  }
+  /** Runs `work` while another session holds the request log in SHARE mode (no INSERT gets in). */
+  async function whileLogLocked<T>(work: () => Promise<T>): Promise<T> {
+    const holder = new pg.Client({ connectionString: logDb.url });
+    await holder.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE "RequestLog" IN SHARE MODE`);
+      return await work();
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+    }
+  }
 
   it("keeps rows the database could not take and writes them once it is back", async () => {
-    const { writer, logged, dropped } = writerThroughLink();
-    link.set("down");
+    const { writer, logged, dropped } = writerOn(opened.prisma);
+    logLink.set("down");
     for (let i = 0; i < 3; i++) writer.record(requestLogRow({ requestId: `kept-${i}` }));
     await writer.flush();
     expect(writer.pending()).toBe(3);
     await writer.flush(); // a second failed flush logs nothing new
     expect(logged.filter((line) => line.includes("unavailable"))).toHaveLength(1);
 
-    link.set("up");
-    for (const until = Date.now() + 15_000; writer.pending() > 0 && Date.now() < until; ) {
-      await writer.flush();
-      if (writer.pending() > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    logLink.set("up");
+    await flushUntilEmpty(writer);
     expect(writer.pending()).toBe(0);
     expect(await stored("kept-")).toBe(3);
     expect(await dropped()).toBe(0);
@@ -347,34 +392,52 @@ describe("the request log through an outage", () => {
   });
 
   it("writes a batch once when the connection was cut after the database had taken it", async () => {
-    const { writer } = writerThroughLink();
-    // Another session holds the table, so the batch's INSERT waits on the server...
-    const holder = new pg.Client({ connectionString: database.url });
-    await holder.connect();
-    await holder.query(`BEGIN; LOCK TABLE "RequestLog" IN SHARE MODE`);
+    const { writer, dropped } = writerOn(opened.prisma);
     for (let i = 0; i < 3; i++) writer.record(requestLogRow({ requestId: `once-${i}` }));
-    const flushing = writer.flush();
-    try {
-      await untilRunning(`INSERT INTO "RequestLog"`);
-      // ...the client's connection is cut while it waits, then the lock goes: the server
-      // commits the rows, but the writer never learns it did.
-      link.cut();
-    } finally {
-      await holder.query("ROLLBACK");
-      await holder.end();
-    }
+    const flushing = await whileLogLocked(async () => {
+      // The batch's INSERT waits on the server; the client's connection is cut meanwhile;
+      // then the lock goes: the server commits the rows, but the writer never learns it did.
+      const flushing = writer.flush();
+      await untilInsertWaits();
+      logLink.cut();
+      return flushing;
+    });
     await flushing;
     expect(writer.pending()).toBe(3);
     for (const until = Date.now() + 5_000; (await stored("once-")) < 3 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await stored("once-")).toBe(3);
 
-    // The retry writes nothing twice.
-    for (const until = Date.now() + 15_000; writer.pending() > 0 && Date.now() < until; ) {
-      await writer.flush();
-      if (writer.pending() > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    // The retry, with rows recorded since in the same batch, writes nothing twice and loses nothing.
+    writer.record(requestLogRow({ requestId: "once-later-0" }));
+    writer.record(requestLogRow({ requestId: "once-later-1" }));
+    await flushUntilEmpty(writer);
     expect(writer.pending()).toBe(0);
-    expect(await stored("once-")).toBe(3);
+    expect(await stored("once-")).toBe(5);
+    expect(await dropped()).toBe(0);
+  });
+
+  it("retries a batch the database cancelled in halves, and writes every row once it can", async () => {
+    const through = new URL(`postgresql://127.0.0.1:${logLink.port}`);
+    const url = new URL(logDb.url);
+    url.hostname = through.hostname;
+    url.port = through.port;
+    url.searchParams.set("options", "-c statement_timeout=300");
+    const impatient = await openDatabase({ databaseUrl: url.toString(), dataDir: "/nonexistent", migrate: false });
+    try {
+      const { writer, logged, dropped } = writerOn(impatient.prisma);
+      for (let i = 0; i < 4; i++) writer.record(requestLogRow({ requestId: `cancelled-${i}` }));
+      await whileLogLocked(async () => {
+        for (let i = 0; i < 3; i++) await writer.flush();
+        // Every statement cancelled: nothing lost, each retry half as large, down to one row.
+        expect(writer.pending()).toBe(4);
+        expect(logged.filter((line) => line.includes("cancelled")).map((line) => /batches of (\d+)/.exec(line)?.[1])).toEqual(["2", "1"]);
+      });
+      await flushUntilEmpty(writer);
+      expect(await stored("cancelled-")).toBe(4);
+      expect(await dropped()).toBe(0);
+    } finally {
+      await impatient.close();
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { storableJson } from "@switchboard/schema";
 import { Counter, type Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
-import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { isDatabaseUnavailable, isStatementCancelled } from "../../infra/database-errors.ts";
 
 export interface RequestLogRow {
   requestId: string;
@@ -137,17 +137,23 @@ export function createLogWriter(deps: LogWriterDeps) {
   let queuedBytes = 0;
   /** Set while the database is unavailable to the writer: logged once per outage, not per flush. */
   let waitingForDatabase = false;
+  /**
+   * Rows per batch now: BATCH, halved each time the server cancels a batch (an operator's
+   * statement_timeout it exceeds would cancel it on every retry, and every row behind it
+   * would wait), back to BATCH after a write.
+   */
+  let batchRows = BATCH;
   let flushing: Promise<void> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped: the write queue was full, their write failed, or the database was still unavailable at shutdown.", registers: [deps.registry] });
-  const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written.", registers: [deps.registry] });
+  const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written (rows of a retried batch the database had already stored are not counted again).", registers: [deps.registry] });
 
   /** The rows at the head of the queue that make the next batch (at least one), and their bytes. */
   function nextBatch(): { rows: number; bytes: number } {
     let rows = 0;
     let bytes = 0;
     for (const entry of queue) {
-      if (rows === BATCH || (rows > 0 && bytes + entry.bytes > batchBytes)) break;
+      if (rows === batchRows || (rows > 0 && bytes + entry.bytes > batchBytes)) break;
       rows++;
       bytes += entry.bytes;
     }
@@ -177,7 +183,14 @@ export function createLogWriter(deps: LogWriterDeps) {
         written.inc(await prisma.$executeRawUnsafe(INSERT_SQL, json));
         if (waitingForDatabase) deps.log(`request log writes resumed; ${queue.length} rows still queued`);
         waitingForDatabase = false;
+        batchRows = BATCH;
       } catch (err) {
+        if (isStatementCancelled(err) && batch.length > 1) {
+          // Too large for the operator's statement_timeout, perhaps: smaller batches may get
+          // in. One row cancelled again waits like an unavailable database (a lock held long).
+          batchRows = Math.ceil(batch.length / 2);
+          deps.log(`request log batch of ${batch.length} rows cancelled by the database; retrying in batches of ${batchRows}`, err);
+        }
         if (isDatabaseUnavailable(err)) {
           // The same rows may go in a moment from now; the next flush tries again.
           if (!waitingForDatabase) deps.log("request log write failed: the database is unavailable; rows kept to retry", err);
