@@ -28,6 +28,30 @@ let upstreams: Upstreams<"openai">;
 let t: TestApp;
 let token: string;
 
+/** Runs one statement on a connection of its own (not the app's pool, not through a link). */
+async function adminQuery<T extends object>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    return (await admin.query(sql, params)).rows as T[];
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Runs `work` while another session holds `table` in `mode`, in a transaction rolled back after. */
+async function whileTableLocked<T>(url: string, table: string, mode: string, work: () => Promise<T>): Promise<T> {
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  try {
+    await holder.query(`BEGIN; LOCK TABLE "${table}" IN ${mode} MODE`);
+    return await work();
+  } finally {
+    await holder.query("ROLLBACK").catch(() => {});
+    await holder.end();
+  }
+}
+
 /** The test database's URL, reached through the link. */
 function throughLink(url: string): string {
   const target = new URL(url);
@@ -278,15 +302,9 @@ describe("a database that went away", () => {
     const prisma = t.app.deps.db.prisma;
     const statement = prisma.$queryRawUnsafe("SELECT 1 AS ended_by_the_server FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
     await untilRunning("AS ended_by_the_server");
-    const admin = new pg.Client({ connectionString: database.url });
-    await admin.connect();
-    try {
-      // What PostgreSQL does to its sessions when it shuts down: SQLSTATE 57P01.
-      const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
-      expect(rowCount).toBe(1);
-    } finally {
-      await admin.end();
-    }
+    // What PostgreSQL does to its sessions when it shuts down: SQLSTATE 57P01.
+    const ended = await adminQuery(database.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
+    expect(ended).toHaveLength(1);
     const failure = await statement;
     expect(failure).toBeInstanceOf(Error);
     expect(isDatabaseUnavailable(failure)).toBe(true);
@@ -328,15 +346,7 @@ describe("the request log through an outage", () => {
   });
   afterEach(() => logLink.set("up"));
 
-  const query = async <T extends object>(sql: string, params: unknown[] = []): Promise<T[]> => {
-    const admin = new pg.Client({ connectionString: logDb.url });
-    await admin.connect();
-    try {
-      return (await admin.query(sql, params)).rows as T[];
-    } finally {
-      await admin.end();
-    }
-  };
+  const query = <T extends object>(sql: string, params: unknown[] = []) => adminQuery<T>(logDb.url, sql, params);
   const stored = async (prefix: string) => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM "RequestLog" WHERE "requestId" LIKE $1`, [`${prefix}%`]))[0]!.n;
   const writerOn = (prisma: Database["prisma"]) => {
     const logged: string[] = [];
@@ -361,18 +371,8 @@ describe("the request log through an outage", () => {
     }
     throw new Error("no request-log INSERT waited within 10 s");
   }
-  /** Runs `work` while another session holds the request log in SHARE mode (no INSERT gets in). */
-  async function whileLogLocked<T>(work: () => Promise<T>): Promise<T> {
-    const holder = new pg.Client({ connectionString: logDb.url });
-    await holder.connect();
-    try {
-      await holder.query(`BEGIN; LOCK TABLE "RequestLog" IN SHARE MODE`);
-      return await work();
-    } finally {
-      await holder.query("ROLLBACK").catch(() => {});
-      await holder.end();
-    }
-  }
+  /** Runs `work` while no INSERT gets into the request log. */
+  const whileLogLocked = <T>(work: () => Promise<T>) => whileTableLocked(logDb.url, "RequestLog", "SHARE", work);
 
   it("keeps rows the database could not take and writes them once it is back", async () => {
     const { writer, logged, dropped } = writerOn(opened.prisma);
@@ -461,30 +461,12 @@ describe("a statement stuck behind a lock", () => {
     await db?.drop();
   });
 
-  /** Runs `probe` while another session holds every lock on "ApiKey" in an open transaction. */
-  async function whileLocked<T>(probe: () => Promise<T>): Promise<T> {
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query(`BEGIN; LOCK TABLE "ApiKey" IN ACCESS EXCLUSIVE MODE`);
-      return await probe();
-    } finally {
-      await holder.query("ROLLBACK").catch(() => {});
-      await holder.end();
-    }
-  }
+  /** Runs `probe` while another session holds every lock on "ApiKey". */
+  const whileLocked = <T>(probe: () => Promise<T>) => whileTableLocked(db.url, "ApiKey", "ACCESS EXCLUSIVE", probe);
 
   /** Sessions of this database waiting for a lock now. */
-  async function lockWaiters(): Promise<number> {
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-      return rows[0]!.n;
-    } finally {
-      await admin.end();
-    }
-  }
+  const lockWaiters = async () =>
+    (await adminQuery<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0]!.n;
 
   it("answers 503 with Retry-After when the operator's statement_timeout ends a statement, and serves again when the lock is gone", async () => {
     // An operator's bound on every statement, given in DATABASE_URL.
