@@ -164,12 +164,18 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
    * the message `before`) and the cursor for the page before that.
    */
   async function get(viewer: Viewer, id: string, page: { limit?: number | undefined; before?: string | undefined } = {}): Promise<TConversation> {
-    const row = await prisma.conversation.findFirst({ where: { id, ...scope(viewer) }, include: { _count: { select: { messages: true } } } });
+    // One snapshot for the count, the cursor and the page: a reply stored or the conversation
+    // deleted meanwhile cannot make "N more" disagree with the page, or a gone conversation a 400.
+    return prisma.$transaction((tx) => readPage(tx, viewer, id, page), { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead });
+  }
+
+  async function readPage(tx: Prisma.TransactionClient, viewer: Viewer, id: string, page: { limit?: number | undefined; before?: string | undefined }): Promise<TConversation> {
+    const row = await tx.conversation.findFirst({ where: { id, ...scope(viewer) }, include: { _count: { select: { messages: true } } } });
     if (!row) throw notFound();
-    const cursor = page.before ? await prisma.message.findFirst({ where: { id: page.before, conversationId: id }, select: { id: true, createdAt: true } }) : undefined;
+    const cursor = page.before ? await tx.message.findFirst({ where: { id: page.before, conversationId: id }, select: { id: true, createdAt: true } }) : undefined;
     if (cursor === null) throw new AppError("BAD_REQUEST", "before is not a message of this conversation");
     const { limit } = page;
-    const newestFirst = await prisma.message.findMany({
+    const newestFirst = await tx.message.findMany({
       where: {
         conversationId: id,
         // Older than the cursor in the order messages are shown: (createdAt, id).
