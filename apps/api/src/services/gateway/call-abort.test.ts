@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CallAbort } from "./call-outcome.ts";
+import { CallAbort, ChainTimeout, classifyFailure } from "./call-outcome.ts";
 
 // The chain hands CallAbort to providers where they used to get an AbortController's signal:
 // these are the parts of AbortSignal's behaviour the providers and the chain rely on.
@@ -34,5 +34,28 @@ describe("CallAbort, one upstream call's abort", () => {
     native.abort();
     expect(call.reason).toBeInstanceOf(DOMException);
     expect((call.reason as DOMException).name).toBe((native.signal.reason as DOMException).name);
+  });
+
+  it("tells the attempt why it was aborted: a provider's emergency stop, a timer, the caller, or another reason by name", () => {
+    const frozen = new CallAbort();
+    frozen.stopForProvider(new Error("EMERGENCY_STOP"));
+    expect(classifyFailure(new Error("aborted"), frozen, false, false)).toMatchObject({ outcome: "aborted", message: "provider frozen by an emergency stop", countsForCircuit: false });
+
+    const timed = new CallAbort();
+    timed.abort(new ChainTimeout("call", 250));
+    expect(classifyFailure(new Error("aborted"), timed, false, false)).toMatchObject({ outcome: "timeout", message: "no answer within 250 ms", countsForCircuit: true });
+
+    const left = new CallAbort();
+    left.abort(new Error("client disconnected"));
+    expect(classifyFailure(new Error("aborted"), left, true, false)).toMatchObject({ outcome: "aborted", message: "request aborted by the caller" });
+
+    // Neither a stop nor a timer nor the caller: named by its reason, not taken for a freeze.
+    const other = new CallAbort();
+    other.abort(new Error("consumer stopped reading"));
+    expect(classifyFailure(new Error("aborted"), other, false, false)).toMatchObject({ outcome: "aborted", message: "call aborted: consumer stopped reading", countsForCircuit: false });
+
+    // A stop landing after another abort does not rename it.
+    other.stopForProvider(new Error("EMERGENCY_STOP"));
+    expect(other.byProviderStop).toBe(false);
   });
 });

@@ -64,7 +64,7 @@ export class ReplyNotAccepted extends ProviderError {
 
 export function classifyFailure(
   error: unknown,
-  call: CallSignal,
+  call: CallAbort,
   /** The request ended on the caller's side (it left, or a stop covering the request landed). */
   callerGone: boolean,
   committed: boolean,
@@ -77,8 +77,10 @@ export function classifyFailure(
     return { ...base, outcome: reason.phase === "idle" ? "idle_timeout" : "timeout", message: reason.message, countsForCircuit: !reason.callerDeadline };
   }
   if (callerGone) return { ...base, outcome: "aborted", message: "request aborted by the caller", countsForCircuit: false };
-  // Aborted by neither a timer nor the caller: an emergency stop took this provider out.
-  if (call.aborted) return { ...base, outcome: "aborted", message: "provider frozen by an emergency stop", countsForCircuit: false };
+  if (call.aborted) {
+    const message = call.byProviderStop ? "provider frozen by an emergency stop" : `call aborted: ${reasonText(reason)}`;
+    return { ...base, outcome: "aborted", message, countsForCircuit: false };
+  }
 
   const failure = error instanceof ProviderError ? error : new ProviderError("connection_error", String((error as Error)?.message ?? error));
   const status = failure.status;
@@ -104,6 +106,10 @@ export function classifyFailure(
   }
 }
 
+function reasonText(reason: unknown): string {
+  return reason instanceof Error || reason instanceof DOMException ? reason.message : String(reason);
+}
+
 /**
  * One upstream call's abort: the signal the provider gets and the controller the chain
  * aborts (its timers, the caller's stop, a provider freeze), in one small object. It does
@@ -114,6 +120,8 @@ export function classifyFailure(
 export class CallAbort implements CallSignal {
   aborted = false;
   reason: unknown = undefined;
+  /** Aborted by the provider's emergency stop (stopForProvider), not by a timer or the caller. */
+  byProviderStop = false;
   private listeners: Array<() => void> | undefined;
 
   /** The signal side, so a call site reads like an AbortController's. */
@@ -128,6 +136,12 @@ export class CallAbort implements CallSignal {
     const listeners = this.listeners;
     this.listeners = undefined;
     for (const listener of listeners ?? []) listener();
+  }
+
+  /** Aborts because an emergency stop took this call's provider out; the attempt says so. */
+  stopForProvider(reason: unknown): void {
+    if (!this.aborted) this.byProviderStop = true;
+    this.abort(reason);
   }
 
   addEventListener(_type: "abort", listener: () => void): void {

@@ -163,7 +163,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     if (signal.aborted) onCallerAbort();
     else if (listens) signal.addEventListener("abort", onCallerAbort, { once: true });
     end.follow(controller);
-    const offStop = deps.onProviderStop?.(p.id, (reason) => controller.abort(reason));
+    const offStop = deps.onProviderStop?.(p.id, (reason) => controller.stopForProvider(reason));
     const timer = setTimeout(() => controller.abort(timeout), timeout.ms);
     const stopTimer = () => clearTimeout(timer);
     let released = false;
@@ -284,7 +284,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
             attempts,
           };
         } catch (error) {
-          const f = classifyFailure(error, call.controller.signal, end.gone, false, request.passthrough !== undefined);
+          const f = classifyFailure(error, call.controller, end.gone, false, request.passthrough !== undefined);
           // A reply refused here (empty, not what the caller accepts) was still answered, and billed.
           failBeforeOutput(called, "complete", f, call.t0, request.scope, attempts, end, reply && usageOf(reply.usage, request, reply.content));
         } finally {
@@ -320,7 +320,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
             pending.push(...absorb(next.value, state));
           }
         } catch (error) {
-          const f = classifyFailure(error, controller.signal, end.gone, false, request.passthrough !== undefined);
+          const f = classifyFailure(error, controller, end.gone, false, request.passthrough !== undefined);
           try {
             // An upstream that finished without content may still have reported what it billed.
             failBeforeOutput(called, "stream", f, t0, request.scope, attempts, end, state.reported && usageOf(state.reported, request, state.content));
@@ -373,7 +373,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           };
         } catch (error) {
           settled = true;
-          const f = classifyFailure(error, controller.signal, end.gone, true);
+          const f = classifyFailure(error, controller, end.gone, true);
           attempts.push(fail(called, "stream", f, roundMs(performance.now() - t0), request.scope, used()));
           const kind = f.outcome === "idle_timeout" ? "idle_timeout" : f.outcome === "aborted" ? "aborted" : "interrupted";
           throw new ChainError(kind, `${p.id} stream broke after the first token: ${f.message}`, {
@@ -418,7 +418,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           attempts.push(succeed(called, result.model, "embed", usage, latencyMs, undefined, request.scope));
           return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
         } catch (error) {
-          const f = classifyFailure(error, call.controller.signal, end.gone, false, true);
+          const f = classifyFailure(error, call.controller, end.gone, false, true);
           failBeforeOutput(called, "embed", f, call.t0, request.scope, attempts, end);
         } finally {
           call.release();
