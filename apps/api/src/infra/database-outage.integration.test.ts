@@ -352,8 +352,8 @@ describe("the request log through an outage", () => {
     const logged: string[] = [];
     const registry = new Registry();
     const writer = createLogWriter({ prisma, registry, retentionDays: 30, log: (line) => logged.push(line) });
-    const dropped = async () => (await registry.getSingleMetric("switchboard_request_log_dropped_total")!.get()).values[0]?.value ?? 0;
-    return { writer, logged, dropped };
+    const counted = (name: string) => async () => (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+    return { writer, logged, dropped: counted("switchboard_request_log_dropped_total"), written: counted("switchboard_request_log_written_total") };
   };
   /** Flushes until nothing is pending (the pool reconnects on its own), for up to 15 s. */
   async function flushUntilEmpty(writer: ReturnType<typeof createLogWriter>): Promise<void> {
@@ -392,7 +392,7 @@ describe("the request log through an outage", () => {
   });
 
   it("writes a batch once when the connection was cut after the database had taken it", async () => {
-    const { writer, dropped } = writerOn(opened.prisma);
+    const { writer, dropped, written } = writerOn(opened.prisma);
     for (let i = 0; i < 3; i++) writer.record(requestLogRow({ requestId: `once-${i}` }));
     const flushing = await whileLogLocked(async () => {
       // The batch's INSERT waits on the server; the client's connection is cut meanwhile;
@@ -414,6 +414,8 @@ describe("the request log through an outage", () => {
     expect(writer.pending()).toBe(0);
     expect(await stored("once-")).toBe(5);
     expect(await dropped()).toBe(0);
+    // Each row counted once: the three the lost attempt stored too.
+    expect(await written()).toBe(5);
   });
 
   it("retries a batch the database cancelled in halves, and writes every row once it can", async () => {

@@ -146,7 +146,7 @@ export function createLogWriter(deps: LogWriterDeps) {
   let flushing: Promise<void> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const dropped = new Counter({ name: "switchboard_request_log_dropped_total", help: "Request-log rows dropped: the write queue was full, their write failed, or the database was still unavailable at shutdown.", registers: [deps.registry] });
-  const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written (rows of a retried batch the database had already stored are not counted again).", registers: [deps.registry] });
+  const written = new Counter({ name: "switchboard_request_log_written_total", help: "Request-log rows written to the database, each once (also when a retried batch had been stored by an attempt whose answer was lost).", registers: [deps.registry] });
 
   /** The rows at the head of the queue that make the next batch (at least one), and their bytes. */
   function nextBatch(): { rows: number; bytes: number } {
@@ -180,7 +180,10 @@ export function createLogWriter(deps: LogWriterDeps) {
         // One NUL or half surrogate pair in any row (a model name, a stored body) would make
         // PostgreSQL refuse the whole document, and with it every other row of the batch.
         const json = storableJson(JSON.stringify(batch.map(({ id, row }) => ({ ...row, id, createdAt: utc(row.createdAt) }))));
-        written.inc(await prisma.$executeRawUnsafe(INSERT_SQL, json));
+        await prisma.$executeRawUnsafe(INSERT_SQL, json);
+        // Every row of the batch is stored now, by this statement or (ids it skipped) by an
+        // earlier attempt whose answer was lost and which was therefore never counted.
+        written.inc(batch.length);
         if (waitingForDatabase) deps.log(`request log writes resumed; ${queue.length} rows still queued`);
         waitingForDatabase = false;
         batchRows = BATCH;
