@@ -1,17 +1,16 @@
 /**
  * Authentication and API-key policy for REST routes (/v1/* and REST aliases), declared on
- * each route: `config.keyScope` names the API-key scope the route needs (none: keys are
- * refused) and `config.metered` marks routes that call a model (the key's model list, rate
+ * each route: `config.keyScope` names the API-key scope the route needs (absent: a key
+ * with every scope) and `config.metered` marks routes that call a model (the key's model list, rate
  * limit and budget apply). The caller is resolved by the same function as tRPC's context.
  */
-import type { TKeyScope } from "@switchboard/schema";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { noteModel } from "../infra/request-scope.ts";
 import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
 import { AppError } from "../services/errors.ts";
 import type { RequestStop } from "../services/gateway/chain-types.ts";
-import { keyRefusal } from "../services/keys/index.ts";
+import { keyRefusal, type KeyAccess } from "../services/keys/index.ts";
 import { credentialOf, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
 
@@ -19,8 +18,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Other declarations (features for the emergency gate…) live with their own readers. */
     [key: string]: unknown;
-    /** The API-key scope this route needs ("any": every key); absent = API keys refused. */
-    keyScope?: TKeyScope | "any";
+    /** The API-key scope this route needs (KeyAccess: "any", "none", or absent for a key with every scope). */
+    keyScope?: KeyAccess;
     /** Calls a model: the key's models, rate limit and budget apply. */
     metered?: boolean;
   }

@@ -52,8 +52,8 @@ export const authRouter = router({
       return { ok: true as const };
     }),
 
-  /** Which sign-in buttons the sign-in page shows (password, single sign-on). */
-  methods: publicProcedure.output(ZAuthMethods).query(({ ctx }) => ctx.deps.sso.methods()),
+  /** Which sign-in buttons the sign-in page shows (password, single sign-on); answers while frozen, as sign-in does. */
+  methods: publicProcedure.meta({ feature: "auth" }).output(ZAuthMethods).query(({ ctx }) => ctx.deps.sso.methods()),
   me: userProcedure
     .meta({ ...alone, keyScope: "any" })
     .output(ZUser)

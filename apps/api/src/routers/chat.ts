@@ -39,7 +39,7 @@ const conversationsRouter = router({
 
   /** Stores a conversation the client held elsewhere as the caller's own; answers its id. */
   import: userProcedure
-    .meta({ feature: "chat" })
+    .meta({ feature: "chat", keyScope: "chat" })
     .input(ZConversationImportInput)
     .output(ZConversationImportOutput)
     .mutation(({ ctx, input }) => ctx.deps.chat.conversations.import(ctx.user.id, input)),

@@ -1,4 +1,5 @@
-import type { TKeyScope, TRole } from "@switchboard/schema";
+import type { TRole } from "@switchboard/schema";
+import type { KeyAccess } from "../services/keys/index.ts";
 import type { Feature } from "../services/emergency/policy.ts";
 
 /**
@@ -16,10 +17,10 @@ export interface Meta {
    */
   containsLeak?: (rawInput: unknown) => boolean;
   /**
-   * The API-key scope that allows the procedure ("any": every key). Without one, API keys
-   * are refused (403): key management, users and the emergency stop need a signed-in person.
+   * The API-key scope that allows the procedure ("any": every key; "none": no key). Without
+   * one, only a key with every scope, acting as its owner (services/keys/key-grant.ts).
    */
-  keyScope?: TKeyScope | "any";
+  keyScope?: KeyAccess;
   /**
    * Calls a model: counted against an API key's rate limit and budget, and its model list;
    * a cookie-authenticated call must come from an allowed origin even as a query.

@@ -244,6 +244,16 @@ describe("auth server", () => {
     expect((await call("GET", "/auth/verify", { token: signedIn.accessToken })).status).toBe(401);
     await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn.refreshToken })).rejects.toThrow();
   });
+
+  it("POST /auth/logout needs a caller: 401 with no credential at all; a refresh token alone revokes its session", async () => {
+    const none = await call("POST", "/auth/logout");
+    expect(none.status).toBe(401);
+    expect((await call("POST", "/auth/logout", { token: "garbage" })).status).toBe(401);
+    const signedIn = await t.client().auth.login.mutate({ email: admin.email, password: "a-long-enough-password" });
+    const byRefresh = await call("POST", "/auth/logout", { body: { refreshToken: signedIn.refreshToken } });
+    expect(byRefresh.status, byRefresh.text).toBe(200);
+    await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn.refreshToken })).rejects.toThrow();
+  });
 });
 
 describe("freeze", () => {

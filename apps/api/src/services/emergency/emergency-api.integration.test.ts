@@ -134,6 +134,8 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect((await trpcQuery(t.url, "emergency.status")).body.result.data.active).toBe(true);
     expect((await trpcQuery(t.url, "health.check")).status).toBe(200);
     expect((await trpcQuery(t.url, "auth.me", undefined, bearer(root))).status).toBe(200);
+    // The sign-in page asks which sign-in methods there are before anyone can sign in.
+    expect((await trpcQuery(t.url, "auth.methods")).status).toBe(200);
     expect((await trpcMutation(t.url, "auth.login", { email: "root@switchboard.test", password: "correct-horse-battery-staple" })).status).toBe(200);
     for (const path of ["/health", "/metrics", "/ready"]) expect((await fetch(`${t.url}${path}`)).status, path).toBe(200);
     const status = await rest(t, "GET", "status");
@@ -192,6 +194,35 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     const unfrozen = await rest(t, "POST", "unfreeze", undefined, { cookie: `sb_access=${root}`, origin: t.url });
     expect(unfrozen.status).toBe(200);
     expect(unfrozen.body).toMatchObject({ active: false, changed: true });
+  });
+
+  it("a SuperAdmin's API key works the REST aliases as its owner (a kill-switch script), audited under the owner; a narrowed key or an ADMIN's is refused", async () => {
+    const rootKeys = t.client(root).keys;
+    const script = await rootKeys.create.mutate({ name: "kill switch" });
+    const frozen = await rest(t, "POST", "freeze", { reason: "alert fired", scope: "chat" }, bearer(script.key));
+    expect(frozen.status).toBe(200);
+    expect(frozen.body).toMatchObject({ active: true, changed: true });
+    const unfrozen = await rest(t, "POST", "unfreeze", { reason: "alert resolved" }, bearer(script.key));
+    expect(unfrozen.status).toBe(200);
+    expect(unfrozen.body).toMatchObject({ active: false, changed: true });
+    const rows = (await auditRows(t)).slice(-2);
+    expect(rows.map((r) => [r.action, r.reason, r.actorEmail])).toEqual([
+      ["freeze", "alert fired", "root@switchboard.test"],
+      ["unfreeze", "alert resolved", "root@switchboard.test"],
+    ]);
+    expect((await trpcQuery(t.url, "emergency.history", { limit: 1 }, bearer(script.key))).status).toBe(200);
+
+    // A key narrowed to some scopes stays within them, whoever owns it.
+    const chatOnly = await rootKeys.create.mutate({ name: "chat only", scopes: ["chat"] });
+    const narrowed = await rest(t, "POST", "freeze", { reason: "nope" }, bearer(chatOnly.key));
+    expect(narrowed.status).toBe(403);
+    expect(narrowed.body.error.message).toContain('"chat"');
+    // Never more than its owner: an ADMIN's key cannot freeze.
+    const adminKey = await t.client(admin).keys.create.mutate({ name: "admin's" });
+    expect((await rest(t, "POST", "freeze", { reason: "nope" }, bearer(adminKey.key))).status).toBe(403);
+    // A key never mints another (it could outlive the first's revocation).
+    expect((await trpcMutation(t.url, "keys.create", { name: "child" }, bearer(script.key))).status).toBe(403);
+    expect((await rest(t, "GET", "status")).body.active).toBe(false);
   });
 
   it("scopes: chat stops chat and /v1 only, consensus stops consensus only, provider stops one provider", async () => {

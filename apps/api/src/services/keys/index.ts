@@ -5,7 +5,7 @@ import { createKeysService, type OwnerDirectory } from "./keys-service.ts";
 import type { LoggedSpend } from "./logged-spend.ts";
 import { createSpendLedger } from "./spend-ledger.ts";
 
-export type { KeyGrant } from "./key-grant.ts";
+export type { KeyAccess, KeyGrant } from "./key-grant.ts";
 export { keyRefusal } from "./key-grant.ts";
 export { looksLikeApiKey } from "./key-secret.ts";
 export { createLoggedSpend, type LoggedSpend } from "./logged-spend.ts";
