@@ -15,6 +15,7 @@ import { storableJson } from "@switchboard/schema";
 import { Counter, type Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { isDatabaseUnavailable, isStatementCancelled } from "../../infra/database-errors.ts";
+import { OTHER_GROUP } from "./logs-service.ts";
 
 export interface RequestLogRow {
   requestId: string;
@@ -68,14 +69,28 @@ const PRUNE_SQL = `WITH gone AS (
   DELETE FROM "RequestLog" WHERE "id" IN (
     SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
   ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd"
-), rolled AS (
-  INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
-  SELECT "createdAt"::date, coalesce("userId", ''), coalesce("keyId", ''),
+), named AS (
+  SELECT "createdAt"::date AS "day", coalesce("userId", '') AS "userId", coalesce("keyId", '') AS "keyId",
     -- The model's name only for a request a model answered or billed (as usage.summary
     -- groups kept rows): a refused one may carry any name its caller made up, kept forever.
-    CASE WHEN "status" < 400 OR "costUsd" > 0 THEN coalesce("model", '') ELSE '' END, coalesce("provider", ''),
-    count(*), sum("promptTokens"), sum("completionTokens"), sum("costUsd")
-  FROM gone GROUP BY 1, 2, 3, 4, 5
+    CASE WHEN "status" < 400 OR "costUsd" > 0 THEN coalesce("model", '') ELSE '' END AS "model",
+    coalesce("provider", '') AS "provider", "promptTokens", "completionTokens", "costUsd"
+  FROM gone
+), unseen AS (
+  -- Names a user's day does not hold yet, numbered after the ones it does: past $3 names a
+  -- day, the rest count as "(other)" (an upstream that accepts any name could add a row per
+  -- request otherwise, kept for good).
+  SELECT n."day", n."userId", n."model",
+    (SELECT count(DISTINCT u."model") FROM "UsageRollup" u WHERE u."day" = n."day" AND u."userId" = n."userId" AND u."model" <> '')
+      + row_number() OVER (PARTITION BY n."day", n."userId" ORDER BY n."model") AS "nth"
+  FROM (SELECT DISTINCT "day", "userId", "model" FROM named WHERE "model" <> '') AS n
+  WHERE NOT EXISTS (SELECT 1 FROM "UsageRollup" u WHERE u."day" = n."day" AND u."userId" = n."userId" AND u."model" = n."model")
+), rolled AS (
+  INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
+  SELECT named."day", named."userId", named."keyId", CASE WHEN unseen."nth" > $3::int THEN '${OTHER_GROUP}' ELSE named."model" END, named."provider",
+    count(*), sum(named."promptTokens"), sum(named."completionTokens"), sum(named."costUsd")
+  FROM named LEFT JOIN unseen ON unseen."day" = named."day" AND unseen."userId" = named."userId" AND unseen."model" = named."model"
+  GROUP BY 1, 2, 3, 4, 5
   -- Rows in key order: two instances pruning at once take their locks in the same order.
   ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT ("day", "userId", "keyId", "model", "provider") DO UPDATE
@@ -106,6 +121,7 @@ export interface LogWriterDeps {
   batchBytes?: number;
   pruneIntervalMs?: number;
   pruneBatch?: number;
+  rollupModelsPerDay?: number;
 }
 
 const FLUSH_INTERVAL_MS = 1000;
@@ -126,6 +142,8 @@ interface Queued {
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Rows one prune statement deletes. */
 const PRUNE_BATCH = 5000;
+/** Model names the usage rollup keeps per user and day; the rest are folded as "(other)". */
+const ROLLUP_MODELS_PER_DAY = 200;
 
 export function createLogWriter(deps: LogWriterDeps) {
   const { prisma } = deps;
@@ -221,9 +239,10 @@ export function createLogWriter(deps: LogWriterDeps) {
   async function pruneAll(): Promise<number> {
     const before = utc(new Date(Date.now() - deps.retentionDays * 86_400_000));
     const batch = Math.max(1, deps.pruneBatch ?? PRUNE_BATCH);
+    const modelsPerDay = deps.rollupModelsPerDay ?? ROLLUP_MODELS_PER_DAY;
     let total = 0;
     while (!closed) {
-      const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, before, batch);
+      const [{ pruned }] = await prisma.$queryRawUnsafe<[{ pruned: number }]>(PRUNE_SQL, before, batch, modelsPerDay);
       total += pruned;
       if (pruned < batch) break;
       // Requests (and, embedded, the database on this thread) get their turn between batches.

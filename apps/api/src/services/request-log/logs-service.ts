@@ -198,7 +198,10 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       completionTokens: Number(first?.allCompletionTokens ?? 0),
       costUsd: Number(first?.allCostUsd ?? 0),
     };
-    const groups: TUsageSummary["groups"] = rows.map((r) => ({
+    // Models the usage rollup folded as "(other)" (past its names per day) join the groups
+    // past the cut below: one "(other)", never two.
+    const listed = byDay ? rows : rows.filter((r) => r.key !== OTHER_GROUP);
+    const groups: TUsageSummary["groups"] = listed.map((r) => ({
       key: r.key ?? "(none)",
       label: null,
       requests: Number(r.requests),
@@ -207,21 +210,24 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       costUsd: Number(r.costUsd),
     }));
     if (!byDay) {
-      groups.push(...theRest(total, groups));
+      groups.push(...theRest(total, groups, rows.length >= MAX_GROUPS, listed.length < rows.length));
       await label(groups, input.groupBy);
     }
     return { total, groups };
   }
 
-  /** The groups past the MAX_GROUPS costliest, as one (none when every group is listed). */
-  function theRest(total: TUsageSummary["total"], shown: TUsageSummary["groups"]): TUsageSummary["groups"] {
+  /**
+   * The groups past the MAX_GROUPS costliest (`cut`), and models the usage rollup folded
+   * (`foldedModels`), as one group; none when every group is listed.
+   */
+  function theRest(total: TUsageSummary["total"], shown: TUsageSummary["groups"], cut: boolean, foldedModels: boolean): TUsageSummary["groups"] {
     const sum = (f: "requests" | "promptTokens" | "completionTokens" | "costUsd") => shown.reduce((n, g) => n + g[f], 0);
     const requests = total.requests - sum("requests");
     if (requests <= 0) return [];
     return [
       {
         key: OTHER_GROUP,
-        label: `Everything past the ${MAX_GROUPS} costliest`,
+        label: [cut ? `Everything past the ${MAX_GROUPS} costliest` : "", foldedModels ? "models past the names kept per user and day after pruning" : ""].filter(Boolean).join("; ").replace(/^m/, "M"),
         requests,
         promptTokens: total.promptTokens - sum("promptTokens"),
         completionTokens: total.completionTokens - sum("completionTokens"),
