@@ -1,7 +1,7 @@
 /**
  * Authentication and API-key policy for REST routes (/v1/* and REST aliases), declared on
- * each route: `config.keyScope` names the API-key scope the route needs (absent: a key
- * with every scope) and `config.metered` marks routes that call a model (the key's model list, rate
+ * each route: `config.keyScope` names the API-key scope the route needs (none: keys are
+ * refused) and `config.metered` marks routes that call a model (the key's model list, rate
  * limit and budget apply). The caller is resolved by the same function as tRPC's context.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -18,7 +18,7 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Other declarations (features for the emergency gate…) live with their own readers. */
     [key: string]: unknown;
-    /** The API-key scope this route needs (KeyAccess: "any", "none", or absent for a key with every scope). */
+    /** What this route asks of an API key (KeyAccess: a scope, "any", "owner"); absent = API keys refused. */
     keyScope?: KeyAccess;
     /** Calls a model: the key's models, rate limit and budget apply. */
     metered?: boolean;

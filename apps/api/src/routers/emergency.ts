@@ -8,24 +8,28 @@ import {
 } from "@switchboard/schema";
 import { adminProcedure, publicProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 
-/** The emergency stop. status, watch and unfreeze keep answering while frozen (their feature). */
+/**
+ * The emergency stop. status, watch and unfreeze keep answering while frozen (their feature).
+ * A SuperAdmin's API key with every scope may freeze and unfreeze (keyScope "owner"): a
+ * script or an alert hook pulls the switch without signing in; the audit names the owner.
+ */
 export const emergencyRouter = router({
   status: publicProcedure.meta({ feature: "emergency" }).output(ZEmergencyStatus).query(({ ctx }) => ctx.deps.emergency.status()),
 
   freeze: superAdminProcedure
-    .meta({ feature: "admin" })
+    .meta({ feature: "admin", keyScope: "owner" })
     .input(ZEmergencyFreezeInput)
     .output(ZEmergencyChangeResult)
     .mutation(({ ctx, input }) => ctx.deps.emergency.freeze(input, { id: ctx.user.id, email: ctx.user.email })),
 
   unfreeze: superAdminProcedure
-    .meta({ feature: "emergency" })
+    .meta({ feature: "emergency", keyScope: "owner" })
     .input(ZEmergencyUnfreezeInput)
     .output(ZEmergencyChangeResult)
     .mutation(({ ctx, input }) => ctx.deps.emergency.unfreeze(input, { id: ctx.user.id, email: ctx.user.email })),
 
   history: adminProcedure
-    .meta({ feature: "admin-read" })
+    .meta({ feature: "admin-read", keyScope: "read:metrics" })
     .input(ZEmergencyHistoryInput)
     .output(ZEmergencyHistoryPage)
     .query(({ ctx, input }) => ctx.deps.emergency.history({ cursor: input?.cursor, limit: input?.limit ?? 20 })),

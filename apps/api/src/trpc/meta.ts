@@ -17,8 +17,8 @@ export interface Meta {
    */
   containsLeak?: (rawInput: unknown) => boolean;
   /**
-   * The API-key scope that allows the procedure ("any": every key; "none": no key). Without
-   * one, only a key with every scope, acting as its owner (services/keys/key-grant.ts).
+   * What the procedure asks of an API key (KeyAccess: a scope, "any", "owner"). Without
+   * one, API keys are refused (403): keys, users, providers and models need a signed-in person.
    */
   keyScope?: KeyAccess;
   /**

@@ -196,7 +196,7 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect(unfrozen.body).toMatchObject({ active: false, changed: true });
   });
 
-  it("a SuperAdmin's API key works the REST aliases as its owner (a kill-switch script), audited under the owner; a narrowed key or an ADMIN's is refused", async () => {
+  it("a SuperAdmin's API key with every scope freezes and unfreezes through the REST aliases (a kill-switch script), audited under its owner; a narrowed key, an ADMIN's, or any key on users, providers and keys is refused", async () => {
     const rootKeys = t.client(root).keys;
     const script = await rootKeys.create.mutate({ name: "kill switch" });
     const frozen = await rest(t, "POST", "freeze", { reason: "alert fired", scope: "chat" }, bearer(script.key));
@@ -220,8 +220,12 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     // Never more than its owner: an ADMIN's key cannot freeze.
     const adminKey = await t.client(admin).keys.create.mutate({ name: "admin's" });
     expect((await rest(t, "POST", "freeze", { reason: "nope" }, bearer(adminKey.key))).status).toBe(403);
-    // A key never mints another (it could outlive the first's revocation).
+    // Nothing else of a SuperAdmin's is open to its key: it never mints another key, takes
+    // over an account or moves an upstream (any of which would outlive its revocation).
     expect((await trpcMutation(t.url, "keys.create", { name: "child" }, bearer(script.key))).status).toBe(403);
+    expect((await trpcQuery(t.url, "keys.list", undefined, bearer(script.key))).status).toBe(403);
+    expect((await trpcMutation(t.url, "users.create", { email: "mallory@switchboard.test", password: "a-long-enough-password", role: "SUPERADMIN" }, bearer(script.key))).status).toBe(403);
+    expect((await trpcQuery(t.url, "providers.list", undefined, bearer(script.key))).status).toBe(403);
     expect((await rest(t, "GET", "status")).body.active).toBe(false);
   });
 

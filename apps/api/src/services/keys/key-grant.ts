@@ -17,28 +17,25 @@ export interface KeyGrant {
   expiresAtMs: number | null;
 }
 
-/** A key left with every scope (the default): it acts as its owner, narrowed only by its models. */
-function unrestricted(grant: KeyGrant): boolean {
+/** A key left with every scope (the default), not narrowed to some. */
+function everyScope(grant: KeyGrant): boolean {
   return KEY_SCOPES.every((scope) => grant.scopes.includes(scope));
 }
 
 /**
- * What a procedure or route asks of an API key: one scope; "any" (every key); "none" (no key:
- * keys are managed by a signed-in person, so a leaked key cannot outlive its revocation or
- * mint one without its limits); absent: a key with every scope.
+ * What a procedure or route asks of an API key: one scope; "any" (every key); "owner" (a key
+ * with every scope, acting as its owner: the emergency stop, which a script or an alert hook
+ * pulls); absent: no key. Absent is the default so that nothing is open to keys by mistake:
+ * managing keys, users, providers and models needs a signed-in person (a leaked key must not
+ * mint keys, take over its owner's account or move an upstream, and so outlive its revocation).
  */
-export type KeyAccess = TKeyScope | "any" | "none";
+export type KeyAccess = TKeyScope | "any" | "owner";
 
-/**
- * Why a key may not do something, naming what is missing; undefined when it may. A call no
- * scope covers (managing keys, users, providers, models, the emergency stop) takes a key with
- * every scope: such a key acts as its owner, as the owner's token would; a key narrowed to
- * some scopes stays within them.
- */
+/** Why a key may not do something, naming what is missing; undefined when it may. */
 export function keyRefusal(grant: KeyGrant, need: { scope?: KeyAccess | undefined; model?: string | undefined }): string | undefined {
-  if (need.scope === "none") return "API keys cannot manage API keys; sign in instead";
-  if (need.scope === undefined) {
-    return unrestricted(grant) ? undefined : `API key is limited to scopes ${grant.scopes.map((s) => `"${s}"`).join(", ")}; this needs a key with every scope, or a sign-in`;
+  if (need.scope === undefined) return "API keys cannot call this; sign in instead";
+  if (need.scope === "owner") {
+    return everyScope(grant) ? undefined : `API key is limited to scopes ${grant.scopes.map((s) => `"${s}"`).join(", ")}; this needs a key with every scope`;
   }
   if (need.scope !== "any" && !grant.scopes.includes(need.scope)) return `API key lacks scope "${need.scope}"`;
   if (need.model !== undefined && grant.models.length > 0 && !grant.models.includes(need.model)) {
