@@ -243,16 +243,21 @@ describe("auth server", () => {
     expect(res.headers.getSetCookie().join(";")).toMatch(/sb_access=;/);
     expect((await call("GET", "/auth/verify", { token: signedIn.accessToken })).status).toBe(401);
     await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn.refreshToken })).rejects.toThrow();
+    // Its session ended: the same refresh token no longer stands for a caller.
+    expect((await call("POST", "/auth/logout", { body: { refreshToken: signedIn.refreshToken } })).status).toBe(401);
   });
 
   it("POST /auth/logout needs a caller: 401 with no credential at all; a refresh token alone revokes its session", async () => {
     const none = await call("POST", "/auth/logout");
     expect(none.status).toBe(401);
     expect((await call("POST", "/auth/logout", { token: "garbage" })).status).toBe(401);
+    expect((await call("POST", "/auth/logout", { body: { refreshToken: "not-a-refresh-token" } })).status).toBe(401);
     const signedIn = await t.client().auth.login.mutate({ email: admin.email, password: "a-long-enough-password" });
     const byRefresh = await call("POST", "/auth/logout", { body: { refreshToken: signedIn.refreshToken } });
     expect(byRefresh.status, byRefresh.text).toBe(200);
     await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn.refreshToken })).rejects.toThrow();
+    // Its session ended: the same refresh token no longer stands for a caller.
+    expect((await call("POST", "/auth/logout", { body: { refreshToken: signedIn.refreshToken } })).status).toBe(401);
   });
 });
 

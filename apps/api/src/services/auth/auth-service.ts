@@ -211,16 +211,27 @@ export function createAuthService(deps: AuthServiceDeps) {
     await revocations.revokeSessions([sessionId]);
   }
 
+  /** The session a refresh token belongs to, revoked or not; null for a token of none. */
+  async function sessionOfRefreshToken(refreshToken: string): Promise<{ id: string; revokedAt: Date | null } | null> {
+    const id = sessionIdOf(refreshToken);
+    if (!id) return null;
+    const session = await prisma.session.findUnique({ where: { id }, select: { id: true, revokedAt: true, refreshTokenHash: true } });
+    return session && sameHash(session.refreshTokenHash, hashRefreshToken(refreshToken)) ? session : null;
+  }
+
   /** Ends the session of the presented access token (and of the refresh token, if given). */
   async function logout(claims: Pick<AccessClaims, "sessionId"> | null, refreshToken?: string): Promise<void> {
     const ids = new Set<string>();
     if (claims) ids.add(claims.sessionId);
-    const fromRefresh = refreshToken ? sessionIdOf(refreshToken) : null;
-    if (fromRefresh) {
-      const session = await prisma.session.findUnique({ where: { id: fromRefresh } });
-      if (session && sameHash(session.refreshTokenHash, hashRefreshToken(refreshToken!))) ids.add(session.id);
-    }
+    const fromRefresh = refreshToken ? await sessionOfRefreshToken(refreshToken) : null;
+    if (fromRefresh) ids.add(fromRefresh.id);
     await Promise.all([...ids].map((id) => revokeSession(id, "logout")));
+  }
+
+  /** True when the refresh token belongs to a session not yet ended (it may still sign out). */
+  async function holdsOpenSession(refreshToken: string): Promise<boolean> {
+    const session = await sessionOfRefreshToken(refreshToken);
+    return session !== null && session.revokedAt === null;
   }
 
   /** Revokes every session of a user (disable, password reset, role change) on every instance. */
@@ -262,7 +273,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, startSession, refresh, logout, authenticate, me, revokeAllForUser, userExists, userChanged };
+  return { login, startSession, refresh, logout, holdsOpenSession, authenticate, me, revokeAllForUser, userExists, userChanged };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
