@@ -77,13 +77,13 @@ const PRUNE_SQL = `WITH gone AS (
     coalesce("provider", '') AS "provider", "promptTokens", "completionTokens", "costUsd"
   FROM gone
 ), unseen AS (
-  -- Names a user's day does not hold yet, numbered after the ones it does: past $3 names a
-  -- day, the rest count as "(other)" (an upstream that accepts any name could add a row per
-  -- request otherwise, kept for good).
+  -- Names a user's day does not hold yet, numbered after the ones it does, the most used
+  -- first: past $3 names a day, the rest count as "(other)" (an upstream that accepts any
+  -- name could add a row per request otherwise, kept for good).
   SELECT n."day", n."userId", n."model",
     (SELECT count(DISTINCT u."model") FROM "UsageRollup" u WHERE u."day" = n."day" AND u."userId" = n."userId" AND u."model" <> '')
-      + row_number() OVER (PARTITION BY n."day", n."userId" ORDER BY n."model") AS "nth"
-  FROM (SELECT DISTINCT "day", "userId", "model" FROM named WHERE "model" <> '') AS n
+      + row_number() OVER (PARTITION BY n."day", n."userId" ORDER BY n."uses" DESC, n."model") AS "nth"
+  FROM (SELECT "day", "userId", "model", count(*) AS "uses" FROM named WHERE "model" <> '' GROUP BY 1, 2, 3) AS n
   WHERE NOT EXISTS (SELECT 1 FROM "UsageRollup" u WHERE u."day" = n."day" AND u."userId" = n."userId" AND u."model" = n."model")
 ), rolled AS (
   INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")

@@ -210,7 +210,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       costUsd: Number(r.costUsd),
     }));
     if (!byDay) {
-      groups.push(...theRest(total, groups, rows.length >= MAX_GROUPS, listed.length < rows.length));
+      const fetched = rows.reduce((n, r) => n + Number(r.requests), 0);
+      groups.push(...theRest(total, groups, fetched < total.requests, listed.length < rows.length));
       await label(groups, input.groupBy);
     }
     return { total, groups };
