@@ -166,6 +166,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   async function get(viewer: Viewer, id: string, page: { limit?: number | undefined; before?: string | undefined } = {}): Promise<TConversation> {
     // One snapshot for the count, the cursor and the page: a reply stored or the conversation
     // deleted meanwhile cannot make "N more" disagree with the page, or a gone conversation a 400.
+    // (The embedded database runs one transaction at a time: there the reads are a snapshot anyway.)
     return prisma.$transaction((tx) => readPage(tx, viewer, id, page), { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead });
   }
 

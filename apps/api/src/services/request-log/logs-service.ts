@@ -217,6 +217,12 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     return { total, groups };
   }
 
+  /** What the "(other)" group holds: groups past the cut, models the rollup folded, or both. */
+  function restLabel(cut: boolean, foldedModels: boolean): string {
+    if (!cut) return "Models past the names kept per user and day after pruning";
+    return `Everything past the ${MAX_GROUPS} costliest${foldedModels ? ", and models past the names kept per user and day after pruning" : ""}`;
+  }
+
   /**
    * The groups past the MAX_GROUPS costliest (`cut`), and models the usage rollup folded
    * (`foldedModels`), as one group; none when every group is listed.
@@ -228,7 +234,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     return [
       {
         key: OTHER_GROUP,
-        label: [cut ? `Everything past the ${MAX_GROUPS} costliest` : "", foldedModels ? "models past the names kept per user and day after pruning" : ""].filter(Boolean).join("; ").replace(/^m/, "M"),
+        label: restLabel(cut, foldedModels),
         requests,
         promptTokens: total.promptTokens - sum("promptTokens"),
         completionTokens: total.completionTokens - sum("completionTokens"),
