@@ -16,7 +16,7 @@
  * (`npm start`), which holds more memory (tsx's compiler and source maps).
  *
  * For each target and each round, interleaved (so a noisy moment hits every target alike):
- *   c=1   sequential keep-alive requests for BENCH_SECONDS, each timed with hrtime
+ *   c=1   sequential keep-alive requests for BENCH_SECONDS (after the warm-up below), each timed with hrtime
  *         (autocannon's histogram keeps whole milliseconds, too coarse for a loopback hop);
  *         streams also time the first content token (TTFT);
  *   c=32  autocannon for BENCH_SECONDS: requests per second, non-stream and stream.
@@ -28,7 +28,11 @@
  * scripts/build.ts`) interleaved with the others, and the report compares each with its
  * counterpart from this checkout.
  *
- * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
+ * Each c=1 measurement follows BENCH_WARMUP_SECONDS of the same traffic, timed apart and
+ * shown in its own column: a process runs its first seconds of sequential traffic after a
+ * pause (or after another target's c=32 load) slower than the rest.
+ *
+ * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_WARMUP_SECONDS (2), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
  * also floor-fastify, embedded-src, cluster-src, embedded-base and cluster-base), BENCH_BASE,
  * BENCH_PLACEMENT (shared | apart: bench/placement.ts),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
@@ -47,6 +51,7 @@ import { placeGateway, placeHarness, placementLine } from "./placement.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const TARGETS = (process.env.BENCH_TARGETS ?? "direct,floor,portkey,embedded,cluster").split(",");
 const BASE = process.env.BENCH_BASE;
 const MESSAGES = [{ role: "user", content: "Say hello" }];
@@ -63,6 +68,8 @@ interface Target {
 }
 
 interface Sample {
+  /** c=1 mean over the warm-up: the first seconds of sequential traffic after a pause. */
+  c1FirstMean: number;
   c1Mean: number;
   c1P50: number;
   ttftMean: number;
@@ -166,23 +173,35 @@ function timed(agent: Agent, target: Target, body: string): Promise<{ total: num
   });
 }
 
-/** Sequential requests for `seconds`: latencies (and TTFTs) in ms. */
+/**
+ * Sequential requests: first WARMUP seconds that are timed but kept apart (their mean is
+ * the "first seconds after a pause" figure), then `seconds` whose latencies (and TTFTs, in
+ * ms) are the measurement. A process that was idle or shared the machine with another
+ * target's c=32 load runs its first seconds of sequential traffic slower (docs/performance.md,
+ * "Right after a pause"); the warm-up keeps that transient out of the steady figure and shows
+ * it next to it.
+ */
 async function sequential(target: Target, stream: boolean, seconds: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const body = bodyOf(target, stream);
-  const totals: number[] = [];
-  const ttfts: number[] = [];
-  const until = performance.now() + seconds * 1000;
-  try {
+  const timedFor = async (s: number) => {
+    const totals: number[] = [];
+    const ttfts: number[] = [];
+    const until = performance.now() + s * 1000;
     while (performance.now() < until) {
       const { total, ttft } = await timed(agent, target, body);
       totals.push(total);
       ttfts.push(ttft);
     }
+    return { totals, ttfts };
+  };
+  try {
+    const warm = await timedFor(WARMUP);
+    const { totals, ttfts } = await timedFor(seconds);
+    return { totals: totals.sort((a, b) => a - b), ttfts: ttfts.sort((a, b) => a - b), warmMean: mean(warm.totals) };
   } finally {
     agent.destroy();
   }
-  return { totals: totals.sort((a, b) => a - b), ttfts: ttfts.sort((a, b) => a - b) };
 }
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -202,6 +221,7 @@ async function sample(target: Target, seconds: number): Promise<Sample> {
   progress(`[bench] ${target.name}: c=32 stream`);
   const streamRps = target.name === "direct" ? NaN : await throughput(target, true, seconds);
   return {
+    c1FirstMean: plain.warmMean,
     c1Mean: mean(plain.totals),
     c1P50: percentile(plain.totals, 50),
     ttftMean: mean(streamed.ttfts),
@@ -292,16 +312,20 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   if (sources) console.log("…, sources through tsx: `node --import tsx src/main.ts`, as `npm start` runs it");
   if (targets.some((t) => t.name.endsWith("-base"))) console.log(`…, base build: ${BASE}/dist, another checkout's compiled build`);
   console.log("");
-  console.log("| target | c=1 p50 | c=1 mean | mean added over direct | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log(`c=1 figures follow ${WARMUP} s of the same sequential traffic; "first ${WARMUP} s" is that warm-up's own mean (right after the pause or another target's load)`);
+  console.log("");
+  console.log(`| target | c=1 p50 | c=1 mean | mean added over direct | c=1 mean, first ${WARMUP} s (added) | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |`);
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const t of targets) {
     const c1 = med(t.name, "c1Mean");
     const ttft = med(t.name, "ttftMean");
     const rps = med(t.name, "rps");
     const streamRps = med(t.name, "streamRps");
     const isDirect = t.name === "direct";
+    const first = med(t.name, "c1FirstMean");
+    const firstAdded = isDirect || !direct ? "" : ` (${plus(first - med("direct", "c1FirstMean"))})`;
     console.log(
-      `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
+      `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(first)}${firstAdded} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
     );
   }
   const paired = targets.filter((t) => t.name.endsWith("-base") && samples.has(t.name.slice(0, -"-base".length)));
