@@ -32,7 +32,8 @@
  * shown in its own column: a process runs its first seconds of sequential traffic after a
  * pause (or after another target's c=32 load) slower than the rest.
  *
- * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_WARMUP_SECONDS (2), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
+ * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_WARMUP_SECONDS (2; 0 times c=1 from the
+ * first request), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
  * also floor-fastify, embedded-src, cluster-src, embedded-base and cluster-base), BENCH_BASE,
  * BENCH_PLACEMENT (shared | apart: bench/placement.ts),
  * BENCH_PEERS_DIR (install folder, reused when it already holds these versions),
@@ -198,7 +199,7 @@ async function sequential(target: Target, stream: boolean, seconds: number) {
   try {
     const warm = await timedFor(WARMUP);
     const { totals, ttfts } = await timedFor(seconds);
-    return { totals: totals.sort((a, b) => a - b), ttfts: ttfts.sort((a, b) => a - b), warmMean: mean(warm.totals) };
+    return { totals: totals.sort((a, b) => a - b), ttfts: ttfts.sort((a, b) => a - b), warmMean: warm.totals.length > 0 ? mean(warm.totals) : NaN };
   } finally {
     agent.destroy();
   }
@@ -312,7 +313,11 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   if (sources) console.log("…, sources through tsx: `node --import tsx src/main.ts`, as `npm start` runs it");
   if (targets.some((t) => t.name.endsWith("-base"))) console.log(`…, base build: ${BASE}/dist, another checkout's compiled build`);
   console.log("");
-  console.log(`c=1 figures follow ${WARMUP} s of the same sequential traffic; "first ${WARMUP} s" is that warm-up's own mean (right after the pause or another target's load)`);
+  console.log(
+    WARMUP > 0
+      ? `c=1 figures follow ${WARMUP} s of the same sequential traffic; "first ${WARMUP} s" is that warm-up's own mean (right after the pause or another target's load)`
+      : "c=1 figures are timed from the first request after the pause (no warm-up)",
+  );
   console.log("");
   console.log(`| target | c=1 p50 | c=1 mean | mean added over direct | c=1 mean, first ${WARMUP} s (added) | stream TTFT p50 | TTFT mean added | c=32 req/s (× Portkey) | c=32 stream req/s (× Portkey) | RSS idle | RSS after load |`);
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -323,7 +328,7 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const streamRps = med(t.name, "streamRps");
     const isDirect = t.name === "direct";
     const first = med(t.name, "c1FirstMean");
-    const firstAdded = isDirect || !direct ? "" : ` (${plus(first - med("direct", "c1FirstMean"))})`;
+    const firstAdded = isDirect || !direct || Number.isNaN(first) ? "" : ` (${plus(first - med("direct", "c1FirstMean"))})`;
     console.log(
       `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(first)}${firstAdded} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
     );
@@ -335,11 +340,11 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const diff = (key: keyof Sample) => plus(med(name, key) - med(base.name, key));
     const times = (key: keyof Sample) => `${(med(name, key) / med(base.name, key)).toFixed(2)}×`;
     const rss = `${rssMbOf(targets.find((t) => t.name === name)!.pid).toFixed(0)} vs ${rssMbOf(base.pid).toFixed(0)} MB`;
-    console.log(`  ${name}: c=1 mean ${diff("c1Mean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}, RSS after load ${rss}`);
+    console.log(`  ${name}: c=1 mean ${diff("c1Mean")}, c=1 first ${WARMUP} s ${diff("c1FirstMean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}, RSS after load ${rss}`);
   }
   if (!Number.isNaN(floor) && samples.has("floor-fastify")) {
     const overFloor = (key: keyof Sample) => plus(med("floor-fastify", key) - med("floor", key));
-    console.log(`\nFastify alone (the forwarder as one Fastify route, over the bare one): c=1 mean ${overFloor("c1Mean")}, TTFT mean ${overFloor("ttftMean")}`);
+    console.log(`\nFastify alone (the forwarder as one Fastify route, over the bare one): c=1 mean ${overFloor("c1Mean")}, c=1 first ${WARMUP} s ${overFloor("c1FirstMean")}, TTFT mean ${overFloor("ttftMean")}`);
   }
   if (!direct || !portkeyRps) return;
   console.log("\nGoals (ratios from this run):");
@@ -350,7 +355,11 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     const rssGoal = name.startsWith("cluster") ? 200 : 300;
     const check = (ok: boolean) => (ok ? "met" : "NOT met");
     const overFloor = Number.isNaN(floor) ? "" : ` (${plus(med(name, "c1Mean") - floor)} over the floor's ${plus(floor - direct.c1)})`;
-    console.log(`  ${name}: mean added at c=1 ${plus(added)}${overFloor} (≤ 0.5 ms: ${check(added <= 0.5)}); TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
+    // The goal's figure is the steady one; the first seconds after a pause are judged beside it, never folded in.
+    const firstAdded = med(name, "c1FirstMean") - med("direct", "c1FirstMean");
+    const first = Number.isNaN(firstAdded) ? "" : `; in the first ${WARMUP} s after a pause ${plus(firstAdded)} (≤ 0.5 ms: ${check(firstAdded <= 0.5)})`;
+    const steady = WARMUP > 0 ? " (steady, after the warm-up)" : "";
+    console.log(`  ${name}: mean added at c=1${steady} ${plus(added)}${overFloor} (≤ 0.5 ms: ${check(added <= 0.5)})${first}; TTFT added ${plus(ttftAdded)} (≤ 1 ms: ${check(ttftAdded <= 1)}); RSS ${rssNow.toFixed(0)} MB (≤ ${rssGoal} MB: ${check(rssNow <= rssGoal)})`);
   }
   for (const name of [...samples.keys()].filter((n) => n.startsWith("cluster") && !n.endsWith("-base"))) {
     const r = med(name, "rps") / portkeyRps.plain;
