@@ -4,6 +4,7 @@ export * from "./users.ts";
 export * from "./health.ts";
 export * from "./chat.ts";
 export * from "./openai.ts";
+export * from "./openai-responses.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";

@@ -37,7 +37,7 @@ const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], p
 const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
 
 /** A function name as OpenAI accepts it. */
-const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");
+export const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");
 
 export const ZOpenAIToolCall = z.looseObject({
   id: z.string().min(1),

@@ -5,10 +5,11 @@
  */
 import type { ServerResponse } from "node:http";
 
-export function sseWriter(raw: ServerResponse): (data: unknown) => Promise<void> {
-  return async (data) => {
+export function sseWriter(raw: ServerResponse): (data: unknown, event?: string) => Promise<void> {
+  return async (data, event) => {
     if (raw.destroyed) return;
-    if (raw.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`) || raw.destroyed) return;
+    const text = `${event ? `event: ${event}\n` : ""}data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
+    if (raw.write(text) || raw.destroyed) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         raw.off("drain", done);

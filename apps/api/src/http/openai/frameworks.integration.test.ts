@@ -1,10 +1,12 @@
 /**
  * Agent frameworks against Switchboard, each configured only with its base URL and key, as
  * their users would: the Vercel AI SDK through @ai-sdk/openai-compatible (generateText and
- * streamText with tools, generateObject) and LangChain JS (ChatOpenAI.bindTools,
- * withStructuredOutput). The fake upstream answers like a real model: tool calls when the
+ * streamText with tools, generateObject) and through @ai-sdk/openai, whose `openai(model)`
+ * speaks the Responses API; LangChain JS (ChatOpenAI.bindTools, withStructuredOutput, and
+ * `useResponsesApi`). The fake upstream answers like a real model: tool calls when the
  * request offers tools, JSON when it asks for a response format.
  */
+import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { tool as langchainTool } from "@langchain/core/tools";
 import { ChatOpenAI } from "@langchain/openai";
@@ -126,5 +128,58 @@ describe("LangChain JS (@langchain/openai 1.5 + @langchain/core 1)", () => {
     const sent = up.fakes.beta.requests[0]!.body;
     // Whichever way this version asks (json_schema or a forced function), the upstream got it as sent.
     expect(sent["response_format"] ?? sent["tool_choice"]).toBeDefined();
+  });
+});
+
+describe("the Responses API (POST /v1/responses), as these frameworks use it by default", () => {
+  const weatherTool = tool({
+    description: "Current temperature for a city",
+    inputSchema: z.object({ city: z.string() }),
+    execute: async ({ city }) => ({ city, temperature: 21 }),
+  });
+  // @ai-sdk/openai's `openai(model)` calls /v1/responses, with its defaults (store: true is
+  // answered store: false: the SDK sends the whole conversation back either way).
+  const responsesModel = () => createOpenAI({ baseURL: `${t.url}/v1`, apiKey: token })("beta");
+
+  it("Vercel AI SDK (@ai-sdk/openai 3): generateText runs a tool round trip over /v1/responses", async () => {
+    up.fakes.beta.setDefault(modelLike);
+    const result = await generateText({ model: responsesModel(), prompt: "Weather in Paris?", tools: { weather: weatherTool }, stopWhen: stepCountIs(3) });
+    expect(result.steps[0]!.toolCalls).toEqual([expect.objectContaining({ toolName: "weather", input: { city: "Paris" } })]);
+    expect(result.text).toBe('It is {"city":"Paris","temperature":21} there.');
+    expect(up.fakes.beta.requests[1]!.body.messages!.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
+  });
+
+  it("Vercel AI SDK (@ai-sdk/openai 3): streamText streams the tool call, then the answer, with usage", async () => {
+    up.fakes.beta.setDefault(modelLike);
+    const result = streamText({ model: responsesModel(), prompt: "Weather in Paris?", tools: { weather: weatherTool }, stopWhen: stepCountIs(3) });
+    const parts: string[] = [];
+    for await (const part of result.fullStream) parts.push(part.type);
+    expect(parts).toContain("tool-call");
+    expect(parts).toContain("text-delta");
+    expect(await result.text).toBe('It is {"city":"Paris","temperature":21} there.');
+    expect((await result.totalUsage).inputTokens).toBeGreaterThan(0);
+  });
+
+  it("Vercel AI SDK (@ai-sdk/openai 3): generateObject through text.format json_schema", async () => {
+    up.fakes.beta.setDefault(modelLike);
+    const { object } = await generateObject({ model: responsesModel(), schema: Weather, schemaName: "weather", prompt: "Weather in Paris as JSON" });
+    expect(object).toEqual({ city: "Paris", temperature: 21 });
+    expect(up.fakes.beta.requests[0]!.body["response_format"]).toMatchObject({ type: "json_schema", json_schema: { name: "weather" } });
+  });
+
+  it("LangChain ChatOpenAI with useResponsesApi: bindTools invoked and streamed", async () => {
+    up.fakes.beta.setDefault(modelLike);
+    const weather = langchainTool(async ({ city }: { city: string }) => `21 degrees in ${city}`, {
+      name: "get_weather",
+      description: "Current temperature for a city",
+      schema: z.object({ city: z.string() }),
+    });
+    const bound = new ChatOpenAI({ model: "beta", apiKey: token, configuration: { baseURL: `${t.url}/v1` }, maxRetries: 0, useResponsesApi: true }).bindTools([weather]);
+    const message = await bound.invoke("Weather in Paris?");
+    expect(message.tool_calls).toEqual([expect.objectContaining({ name: "get_weather", args: { city: "Paris" }, id: "call_1" })]);
+    let streamed: Awaited<ReturnType<typeof bound.invoke>> | undefined;
+    for await (const chunk of await bound.stream("Weather in Paris?")) streamed = streamed ? streamed.concat(chunk) : chunk;
+    expect(streamed?.tool_calls).toEqual([expect.objectContaining({ name: "get_weather", args: { city: "Paris" } })]);
+    expect(up.fakes.beta.requests.every((r) => r.path.endsWith("/chat/completions"))).toBe(true);
   });
 });

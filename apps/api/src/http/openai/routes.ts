@@ -1,12 +1,13 @@
 /**
  * The OpenAI-compatible surface under /v1, for any OpenAI SDK or agent framework pointed at
  * Switchboard: POST /chat/completions (JSON, or SSE ending in `data: [DONE]`), POST
- * /embeddings, GET /models and /models/{id}. Thin: authenticate, parse, one service call,
+ * /responses (the Responses API, served through the same chat path), POST /embeddings, GET
+ * /models and /models/{id}. Thin: authenticate, parse, one service call,
  * render. Every failure, including unknown paths (404), wrong methods (405) and oversized
  * bodies (413), answers in OpenAI's error shape. Stateless like OpenAI's API: requests carry
  * their history and are not stored.
  */
-import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
+import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart } from "../../infra/request-scope.ts";
@@ -15,17 +16,21 @@ import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { eitherStop } from "../../services/gateway/call-outcome.ts";
 import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
-import { parseChatRequest } from "./chat-request.ts";
+import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
+import { completedResponseBody, responseId } from "./responses-body.ts";
+import { parseResponsesRequest } from "./responses-request.ts";
+import { streamResponse } from "./responses-sse.ts";
 
 /** The routes and their methods, for 405 answers that name what is allowed. */
 const ROUTES: Record<string, string[]> = {
   "/v1/chat/completions": ["POST"],
+  "/v1/responses": ["POST"],
   "/v1/embeddings": ["POST"],
   "/v1/models": ["GET", "HEAD"],
 };
@@ -51,6 +56,9 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
   if (allowed) {
     void reply.header("allow", allowed.join(", "));
     return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
+  }
+  if (path.startsWith("/v1/responses/")) {
+    return sendOpenAIError(request, reply, new AppError("NOT_FOUND", "Responses are not stored: Switchboard's /v1/responses is stateless, so there is none to retrieve, cancel or delete", { details: { openaiCode: "not_found" } }));
   }
   return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
 }
@@ -101,26 +109,43 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseChatRequest(deps.providers, request.body);
-        const caller = { leaves: clientLeaving(reply), scope: request.scope };
         const id = completionId();
         const created = Math.floor(Date.now() / 1000);
-        if (!parsed.stream) {
-          const result = await deps.chat.completeStateless(user.id, parsed.request, caller);
-          void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
-          return completionBody(id, created, result);
-        }
-        // An open stream holds one of the user's stream slots; beyond, 429 with Retry-After before it starts.
-        holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
-        // The stream also ends when the session or API key that authorized it does.
-        const events = await deps.chat.streamStateless(user.id, parsed.request, { ...caller, leaves: eitherStop(caller.leaves, credentialEnds(deps, user)) });
-        // Headers leave only after the first token: this marks where Switchboard's own work
-        // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
-        markUpstreamStart(request.scope);
-        // A hijacked reply writes its own head: carry over what was set on the reply so far.
-        const headers = () => ({ ...rateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
+        if (!parsed.stream) return completionBody(id, created, await complete(deps, request, reply, user, parsed));
+        const { events, headers } = await openStream(deps, request, reply, user, parsed);
         await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, keepBody: deps.requestLog.storeBodies, headers });
         return reply;
       });
+
+      v1.post(
+        "/responses",
+        {
+          config: {
+            feature: "chat",
+            keyScope: "chat",
+            metered: true,
+            openapi: {
+              summary: "Responses API (OpenAI-compatible, stateless: store and previous_response_id are not kept; with stream: true, named text/event-stream events)",
+              tags: ["openai"],
+              auth: "bearer",
+              body: ZOpenAIResponsesRequest,
+              responses: { 429: "Rate limited (Retry-After)", 503: "Emergency stop (x-should-retry: false)" },
+            },
+          },
+        },
+        async (request, reply) => {
+          const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
+          const parsed = parseResponsesRequest(deps.providers, request.body);
+          const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo };
+          if (!parsed.stream) {
+            const result = await complete(deps, request, reply, user, parsed);
+            return completedResponseBody({ ...ctx, model: result.model }, result);
+          }
+          const { events, headers } = await openStream(deps, request, reply, user, parsed);
+          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers });
+          return reply;
+        },
+      );
 
       v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
@@ -132,6 +157,33 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
     },
     { prefix: "/v1" },
   );
+}
+
+type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
+
+/** One whole answer for a chat or Responses request; which provider answered goes in headers. */
+async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
+  const result = await deps.chat.completeStateless(user.id, parsed.request, { leaves: clientLeaving(reply), scope: request.scope });
+  void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
+  return result;
+}
+
+/**
+ * Starts a streamed answer: resolves once the first provider answers (a failure before it is
+ * thrown, for a real HTTP status), with the events to render and the headers set so far.
+ */
+async function openStream(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
+  // An open stream holds one of the user's stream slots; beyond, 429 with Retry-After before it starts.
+  holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
+  // The stream also ends when the session or API key that authorized it does.
+  const leaves = eitherStop(clientLeaving(reply), credentialEnds(deps, user));
+  const events = await deps.chat.streamStateless(user.id, parsed.request, { leaves, scope: request.scope });
+  // Headers leave only after the first token: this marks where Switchboard's own work
+  // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
+  markUpstreamStart(request.scope);
+  // A hijacked reply writes its own head: carry over what was set on the reply so far.
+  const headers = () => ({ ...rateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
+  return { events, headers };
 }
 
 /** The model a body asks for, for the API key's model list (validated later with the rest). */

@@ -1,0 +1,218 @@
+/**
+ * The chat service's answers as OpenAI Responses API objects: the `response` body, its
+ * output items (an assistant message with output_text / refusal parts, one function_call
+ * item per tool call) and, while streaming, the events that build them. One builder serves
+ * both: a plain answer is fed to it whole, a streamed one piece by piece, so both read alike.
+ */
+import { randomUUID } from "node:crypto";
+import type { TOpenAIResponsesRequest } from "@switchboard/schema";
+import type { AnswerChoice, ChoiceChunk } from "../../providers/types.ts";
+import type { ChainResult } from "../../services/gateway/chain-types.ts";
+
+const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
+export const responseId = () => newId("resp");
+
+type TextPart = { type: "output_text"; text: string; annotations: unknown[]; logprobs: unknown[] } | { type: "refusal"; refusal: string };
+interface MessageItem {
+  type: "message";
+  id: string;
+  status: "in_progress" | "completed";
+  role: "assistant";
+  content: TextPart[];
+}
+interface FunctionCallItem {
+  type: "function_call";
+  id: string;
+  call_id: string;
+  name: string;
+  arguments: string;
+  status: "in_progress" | "completed";
+}
+export type OutputItem = MessageItem | FunctionCallItem;
+
+interface ToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+/** What a streaming transport sends for each step; a plain answer passes nothing. */
+export type EmitEvent = (type: string, fields: Record<string, unknown>) => void;
+
+/**
+ * Output items assembled from choice 0's pieces: text and refusal go into one assistant
+ * message, each tool call (by its index) into a function_call item. An item is closed when
+ * the next kind begins or at the end, as OpenAI's own stream orders them.
+ */
+export class ResponseOutput {
+  readonly items: OutputItem[] = [];
+  private message: { item: MessageItem; at: number } | undefined;
+  private part: { part: TextPart; index: number } | undefined;
+  private readonly calls = new Map<number, { item: FunctionCallItem; at: number }>();
+  private openCall: { item: FunctionCallItem; at: number } | undefined;
+
+  constructor(private readonly emit: EmitEvent = () => {}) {}
+
+  /** One streamed piece of choice 0 (other choices are not part of a Responses answer). */
+  chunk(choice: ChoiceChunk): void {
+    if (choice.index !== 0) return;
+    const { content, refusal, tool_calls: calls } = choice.delta;
+    if (typeof content === "string" && content !== "") this.text("output_text", content);
+    if (typeof refusal === "string" && refusal !== "") this.text("refusal", refusal);
+    if (Array.isArray(calls)) for (const call of calls as ToolCallDelta[]) this.toolCall(call);
+  }
+
+  /** A whole answer's choice 0. */
+  answer(choice: AnswerChoice | undefined, content: string): void {
+    const message = choice?.message ?? { content };
+    this.chunk({ index: 0, delta: { content: message.content, refusal: message.refusal, tool_calls: (message.tool_calls as ToolCallDelta[] | undefined)?.map((c, index) => ({ ...c, index })) }, finish_reason: null });
+    // An answer with neither text nor calls still has its (empty) message, as OpenAI's does.
+    if (this.items.length === 0) this.text("output_text", "");
+  }
+
+  /** Closes whatever is open; the items are then complete. */
+  finish(): void {
+    this.closeMessage();
+    this.closeCall();
+  }
+
+  private text(kind: "output_text" | "refusal", delta: string): void {
+    this.closeCall();
+    if (!this.message) {
+      const item: MessageItem = { type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] };
+      this.message = { item, at: this.items.push(item) - 1 };
+      this.emit("response.output_item.added", { output_index: this.message.at, item: { ...item, content: [] } });
+    }
+    const { item, at } = this.message;
+    if (this.part?.part.type !== kind) {
+      this.closePart();
+      const part: TextPart = kind === "output_text" ? { type: "output_text", text: "", annotations: [], logprobs: [] } : { type: "refusal", refusal: "" };
+      this.part = { part, index: item.content.push(part) - 1 };
+      this.emit("response.content_part.added", { item_id: item.id, output_index: at, content_index: this.part.index, part: { ...part } });
+    }
+    const { part, index } = this.part;
+    if (delta === "") return;
+    if (part.type === "output_text") {
+      part.text += delta;
+      this.emit("response.output_text.delta", { item_id: item.id, output_index: at, content_index: index, delta, logprobs: [] });
+    } else {
+      part.refusal += delta;
+      this.emit("response.refusal.delta", { item_id: item.id, output_index: at, content_index: index, delta });
+    }
+  }
+
+  private toolCall(delta: ToolCallDelta): void {
+    const index = delta.index ?? 0;
+    let call = this.calls.get(index);
+    if (!call) {
+      this.closeMessage();
+      this.closeCall();
+      const item: FunctionCallItem = { type: "function_call", id: newId("fc"), call_id: delta.id ?? newId("call"), name: delta.function?.name ?? "", arguments: "", status: "in_progress" };
+      call = { item, at: this.items.push(item) - 1 };
+      this.calls.set(index, call);
+      this.openCall = call;
+      this.emit("response.output_item.added", { output_index: call.at, item: { ...item } });
+    } else if (delta.function?.name && !call.item.name) call.item.name = delta.function.name;
+    const piece = delta.function?.arguments;
+    if (piece) {
+      call.item.arguments += piece;
+      this.emit("response.function_call_arguments.delta", { item_id: call.item.id, output_index: call.at, delta: piece });
+    }
+  }
+
+  private closePart(): void {
+    if (!this.part || !this.message) return;
+    const { part, index } = this.part;
+    const ids = { item_id: this.message.item.id, output_index: this.message.at, content_index: index };
+    if (part.type === "output_text") this.emit("response.output_text.done", { ...ids, text: part.text, logprobs: [] });
+    else this.emit("response.refusal.done", { ...ids, refusal: part.refusal });
+    this.emit("response.content_part.done", { ...ids, part: { ...part } });
+    this.part = undefined;
+  }
+
+  private closeMessage(): void {
+    if (!this.message) return;
+    this.closePart();
+    this.message.item.status = "completed";
+    this.emit("response.output_item.done", { output_index: this.message.at, item: this.message.item });
+    this.message = undefined;
+  }
+
+  private closeCall(): void {
+    if (!this.openCall) return;
+    const { item, at } = this.openCall;
+    item.status = "completed";
+    this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: at, name: item.name, arguments: item.arguments });
+    this.emit("response.output_item.done", { output_index: at, item });
+    this.openCall = undefined;
+  }
+}
+
+export interface ResponseContext {
+  id: string;
+  createdAt: number;
+  model: string;
+  echo: TOpenAIResponsesRequest;
+}
+
+/** Why an answer stopped short, in the Responses API's words; undefined when it did not. */
+function incompleteReason(finishReason: string | null | undefined): string | undefined {
+  if (finishReason === "length") return "max_output_tokens";
+  if (finishReason === "content_filter") return "content_filter";
+  return undefined;
+}
+
+function usageOf(result: Pick<ChainResult, "usage" | "usageDetails">) {
+  const details = result.usageDetails as { prompt_tokens_details?: { cached_tokens?: number }; completion_tokens_details?: { reasoning_tokens?: number } } | undefined;
+  return {
+    input_tokens: result.usage.promptTokens,
+    input_tokens_details: { cached_tokens: details?.prompt_tokens_details?.cached_tokens ?? 0 },
+    output_tokens: result.usage.completionTokens,
+    output_tokens_details: { reasoning_tokens: details?.completion_tokens_details?.reasoning_tokens ?? 0 },
+    total_tokens: result.usage.totalTokens,
+  };
+}
+
+/**
+ * The `response` object: while in progress (no result yet: the stream's opening events),
+ * or once the answer is whole. The request's settings are echoed back as OpenAI does.
+ */
+export function responseBody(ctx: ResponseContext, output: readonly OutputItem[], result: (Pick<ChainResult, "usage" | "usageDetails"> & { finishReason: string | null }) | undefined) {
+  const { echo } = ctx;
+  const reason = result ? incompleteReason(result.finishReason) : undefined;
+  return {
+    id: ctx.id,
+    object: "response",
+    created_at: ctx.createdAt,
+    status: !result ? "in_progress" : reason ? "incomplete" : "completed",
+    background: false,
+    error: null,
+    incomplete_details: reason ? { reason } : null,
+    instructions: echo.instructions ?? null,
+    max_output_tokens: echo.max_output_tokens ?? null,
+    model: ctx.model,
+    output,
+    parallel_tool_calls: echo.parallel_tool_calls ?? true,
+    previous_response_id: null,
+    reasoning: { effort: echo.reasoning?.effort ?? null, summary: null },
+    store: false,
+    temperature: echo.temperature ?? null,
+    text: { format: echo.text?.format ?? { type: "text" } },
+    tool_choice: echo.tool_choice ?? "auto",
+    tools: echo.tools ?? [],
+    top_p: echo.top_p ?? null,
+    truncation: "disabled",
+    usage: result ? usageOf(result) : null,
+    user: echo.user ?? null,
+    metadata: echo.metadata ?? {},
+  };
+}
+
+/** A whole (non-streamed) answer as a `response` object. */
+export function completedResponseBody(ctx: ResponseContext, result: ChainResult) {
+  const output = new ResponseOutput();
+  const choice = result.choices?.find((c) => c.index === 0);
+  output.answer(choice, result.content);
+  output.finish();
+  return responseBody(ctx, output.items, { ...result, finishReason: choice?.finish_reason ?? result.finishReason });
+}

@@ -1,0 +1,137 @@
+/**
+ * An OpenAI Responses API request → the Chat Completions request it means, then the same
+ * parse as `/v1/chat/completions` (routing, limits, the same forwarding). Every provider
+ * Switchboard reaches speaks chat (or is translated from it), so this is the one place
+ * that knows the Responses request's shape; what it cannot mean in chat is refused by name.
+ */
+import { RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
+import type { ProviderRegistry } from "../../services/gateway/registry.ts";
+import { AppError } from "../../services/errors.ts";
+import { appErrorOfZod } from "../error-map.ts";
+import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
+
+export interface ParsedResponsesRequest extends ParsedChatRequest {
+  /** The request as validated: what the response object echoes (tools, text format, sampling…). */
+  echo: TOpenAIResponsesRequest;
+}
+
+type ChatMessage = Record<string, unknown> & { role: string };
+type Part = { type: string } & Record<string, unknown>;
+
+/** OpenAI accepts a string for `input`, and messages without `type`: both made explicit here. */
+function normalized(body: unknown): unknown {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return body;
+  const input = (body as { input?: unknown }).input;
+  if (typeof input === "string") return { ...body, input: [{ type: "message", role: "user", content: input }] };
+  if (!Array.isArray(input)) return body;
+  return { ...body, input: input.map((item: unknown) => (item !== null && typeof item === "object" && !("type" in item) && "role" in item ? { type: "message", ...item } : item)) };
+}
+
+/** Input content parts as chat content parts. */
+function chatParts(parts: Part[]): Array<Record<string, unknown>> {
+  return parts.map((p) => {
+    if (p.type === "input_text") return { type: "text", text: p["text"] };
+    if (p.type === "input_image") return { type: "image_url", image_url: { url: p["image_url"], ...(p["detail"] ? { detail: p["detail"] } : {}) } };
+    return { type: "file", file: { file_data: p["file_data"], ...(p["filename"] ? { filename: p["filename"] } : {}) } };
+  });
+}
+
+const textOfParts = (parts: Part[]) => parts.map((p) => (p.type === "output_text" || p.type === "input_text" ? String(p["text"]) : "")).join("");
+
+function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  if (data.instructions) out.push({ role: "system", content: data.instructions });
+  for (const item of data.input as TResponsesInputItem[]) {
+    switch (item.type) {
+      case "message": {
+        const content = item.content as string | Part[];
+        if (item.role === "assistant") {
+          const refusal = typeof content === "string" ? "" : content.filter((p) => p.type === "refusal").map((p) => String(p["refusal"])).join("");
+          out.push({ role: "assistant", content: typeof content === "string" ? content : textOfParts(content), ...(refusal ? { refusal } : {}) });
+        } else {
+          out.push({ role: item.role, content: typeof content === "string" ? content : item.role === "user" ? chatParts(content) : textOfParts(content) });
+        }
+        break;
+      }
+      case "function_call": {
+        const call = { id: item.call_id, type: "function", function: { name: item.name, arguments: item.arguments } };
+        // Calls made in one turn are one assistant message in chat, after its text if it had any.
+        const last = out.at(-1);
+        if (last?.role === "assistant") ((last["tool_calls"] ??= []) as unknown[]).push(call);
+        else out.push({ role: "assistant", content: null, tool_calls: [call] });
+        break;
+      }
+      case "function_call_output": {
+        const output = item.output as string | Part[];
+        out.push({ role: "tool", tool_call_id: item.call_id, content: typeof output === "string" ? output : textOfParts(output) });
+        break;
+      }
+      case "reasoning":
+        break;
+    }
+  }
+  return out;
+}
+
+/** The other fields, under their chat names; absent ones stay absent (the provider's defaults). */
+function chatFields(data: TOpenAIResponsesRequest): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const set = (name: string, value: unknown) => {
+    if (value !== undefined && value !== null) fields[name] = value;
+  };
+  set(
+    "tools",
+    data.tools?.map((t) => ({
+      type: "function",
+      function: { name: t.name, ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}), ...(typeof t.strict === "boolean" ? { strict: t.strict } : {}) },
+    })),
+  );
+  const choice = data.tool_choice;
+  set("tool_choice", typeof choice === "object" && choice !== null ? { type: "function", function: { name: choice.name } } : choice);
+  set("parallel_tool_calls", data.parallel_tool_calls);
+  const format = data.text?.format;
+  if (format?.type === "json_object") set("response_format", { type: "json_object" });
+  if (format?.type === "json_schema") {
+    const { type: _type, name, schema, description, strict } = format;
+    set("response_format", { type: "json_schema", json_schema: { name, schema, ...(description ? { description } : {}), ...(typeof strict === "boolean" ? { strict } : {}) } });
+  }
+  set("verbosity", data.text?.verbosity);
+  set("max_completion_tokens", data.max_output_tokens);
+  set("temperature", data.temperature);
+  set("top_p", data.top_p);
+  if (typeof data.top_logprobs === "number" && data.top_logprobs > 0) {
+    set("logprobs", true);
+    set("top_logprobs", data.top_logprobs);
+  }
+  set("reasoning_effort", data.reasoning?.effort);
+  set("metadata", data.metadata);
+  set("user", data.user);
+  for (const name of ["service_tier", "prompt_cache_key", "safety_identifier"]) set(name, (data as Record<string, unknown>)[name]);
+  return fields;
+}
+
+export function parseResponsesRequest(registry: ProviderRegistry, body: unknown): ParsedResponsesRequest {
+  const parsed = ZOpenAIResponsesRequest.safeParse(normalized(body));
+  if (!parsed.success) throw appErrorOfZod(parsed.error);
+  const data = parsed.data;
+  for (const field of RESPONSES_STATEFUL_FIELDS) {
+    const value = (data as Record<string, unknown>)[field];
+    if (value !== undefined && value !== null) {
+      throw new AppError("BAD_REQUEST", `${field} is not supported: Switchboard stores no responses or conversations; send the whole conversation in input`, { details: { param: field } });
+    }
+  }
+  if (data.background === true) {
+    throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
+  }
+  const messages = chatMessages(data);
+  if (!messages.some((m) => m.role === "user")) throw new AppError("BAD_REQUEST", "input must contain a user message", { details: { param: "input" } });
+  try {
+    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data };
+  } catch (error) {
+    // The translated request's field names mean nothing to this caller: name input instead.
+    if (error instanceof AppError && typeof error.details["param"] === "string" && error.details["param"].startsWith("messages")) {
+      throw new AppError(error.code, error.message, { details: { ...error.details, param: "input" } });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Streams an answer as Responses API events (`event: response.output_text.delta` …), each
+ * numbered by `sequence_number`: `response.created` and `response.in_progress` when the
+ * first provider answers, the items as they build, then `response.completed` (or
+ * `response.incomplete` when the answer was cut at its token limit or filtered). As with chat
+ * streams, the HTTP status waits for the first event, so a failure before it (every provider
+ * down, rate limited) is a real status; a break after it is an `error` event, and the stream
+ * ends without `response.completed`, so no client mistakes a cut answer for a whole one.
+ */
+import type { FastifyReply } from "fastify";
+import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
+import type { ChainEvent } from "../../services/gateway/chain-types.ts";
+import { describeError } from "../error-map.ts";
+import { sseWriter } from "../sse-writer.ts";
+import { openAIErrorBody } from "./errors.ts";
+import { ResponseOutput, responseBody, type ResponseContext } from "./responses-body.ts";
+
+export async function streamResponse(
+  reply: FastifyReply,
+  events: AsyncGenerator<ChainEvent>,
+  opts: { ctx: ResponseContext; keepBody: boolean; headers: () => Record<string, string> },
+): Promise<void> {
+  const raw = reply.raw;
+  const { ctx } = opts;
+  const write = sseWriter(raw);
+  let sequence = 0;
+  // The builder reports synchronously; what it reports is serialized at once and written in order.
+  let pending: Array<[string, string]> = [];
+  const emit = (type: string, fields: Record<string, unknown>) => pending.push([type, JSON.stringify({ type, sequence_number: sequence++, ...fields })]);
+  const flush = async () => {
+    const out = pending;
+    pending = [];
+    for (const [type, data] of out) await write(data, type);
+  };
+  const output = new ResponseOutput(emit);
+  let started = false;
+  let ended: Parameters<typeof responseBody>[2];
+  try {
+    for await (const event of events) {
+      if (event.type === "start") {
+        ctx.model = event.model;
+        started = true;
+        if (opts.keepBody) noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended)));
+        reply.hijack();
+        raw.writeHead(200, {
+          ...opts.headers(),
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+          "x-accel-buffering": "no",
+          "x-switchboard-provider": event.provider,
+        });
+        const opening = responseBody(ctx, [], undefined);
+        emit("response.created", { response: opening });
+        emit("response.in_progress", { response: opening });
+      } else if (event.type === "choice") {
+        output.chunk(event.choice);
+      } else if (event.type === "done") {
+        output.finish();
+        ended = event;
+        const body = responseBody(ctx, output.items, ended);
+        emit(body.status === "incomplete" ? "response.incomplete" : "response.completed", { response: body });
+      }
+      await flush();
+    }
+  } catch (error) {
+    if (!started) throw error;
+    const described = describeError(error);
+    const streamCode = described.details["streamCode"];
+    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : described.code);
+    const { error: failure } = openAIErrorBody(described);
+    pending = [];
+    // OpenAI's error event carries code, message and param at the top; `error` as well, which
+    // is what the official SDKs raise on (an event without it would pass as one more event).
+    emit("error", { code: failure.code, message: failure.message, param: failure.param, error: failure });
+    await flush();
+  } finally {
+    if (started) raw.end();
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The Responses API (`POST /v1/responses`) as the official `openai` SDK drives it, against a
+ * local OpenAI-protocol upstream: what reaches the provider (the chat request it means), what
+ * comes back (output items, tool calls, usage, incomplete answers), streamed or not, and what
+ * is refused by name because Switchboard keeps no state or has no built-in tools.
+ */
+import OpenAI, { APIError, BadRequestError } from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { bearer, trpcQuery } from "../../../test/http.ts";
+import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
+
+let t: TestApp;
+let up: Upstreams<"beta" | "openai">;
+let token: string;
+let admin: string;
+let sdk: OpenAI;
+
+beforeAll(async () => {
+  up = await startUpstreams(["beta", "openai"]);
+  t = await startTestApp({ env: { ...up.env, CIRCUIT_FAILURE_THRESHOLD: "2", CHAT_RATE_LIMIT_PER_MIN: "1000" } });
+  token = (await t.userWithRole("USER")).token;
+  admin = (await t.userWithRole("ADMIN")).token;
+  sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
+});
+afterAll(async () => {
+  await t?.close();
+  await up?.close();
+});
+afterEach(() => up.reset());
+
+const WEATHER = {
+  type: "function",
+  name: "get_weather",
+  description: "Current weather for a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+  strict: true,
+} as const;
+
+const post = (body: unknown) =>
+  fetch(`${t.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+describe("POST /v1/responses", () => {
+  it("answers a string input with a completed response whose output_text, usage and settings read as OpenAI's", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "Bonjour tout le monde", usageDetails: { prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 2 } } });
+    const response = await sdk.responses.create({ model: "beta/my-model", input: "Say hello in French", instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" } });
+    expect(response.id).toMatch(/^resp_/);
+    expect(response.object).toBe("response");
+    expect(response.status).toBe("completed");
+    expect(response.output_text).toBe("Bonjour tout le monde");
+    expect(response.output).toEqual([
+      { type: "message", id: expect.stringMatching(/^msg_/), status: "completed", role: "assistant", content: [{ type: "output_text", text: "Bonjour tout le monde", annotations: [], logprobs: [] }] },
+    ]);
+    expect(response.usage).toEqual({ input_tokens: 7, input_tokens_details: { cached_tokens: 3 }, output_tokens: expect.any(Number), output_tokens_details: { reasoning_tokens: 2 }, total_tokens: expect.any(Number) });
+    expect(response).toMatchObject({ instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" }, store: false, previous_response_id: null });
+
+    // The provider got the chat request this means: instructions as the system message, the
+    // token limit and sampling under their chat names; model routed, stream decided per call.
+    const received = up.fakes.beta.requests[0]!.body;
+    expect(received).toMatchObject({ model: "my-model", stream: false, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Say hello in French" }], max_completion_tokens: 99, temperature: 0.2, metadata: { run: "r1" } });
+    expect(received).not.toHaveProperty("input");
+    expect(received).not.toHaveProperty("instructions");
+  });
+
+  it("runs a function-tool round trip: the call comes back as a function_call item, its output goes back as a tool message", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", toolCalls: [{ id: "call_w1", name: "get_weather", arguments: '{"city":"Paris"}' }] });
+    const first = await sdk.responses.create({ model: "beta", input: [{ role: "user", content: "Weather in Paris?" }], tools: [WEATHER], tool_choice: "required", parallel_tool_calls: false });
+    expect(first.status).toBe("completed");
+    expect(first.output).toEqual([{ type: "function_call", id: expect.stringMatching(/^fc_/), call_id: "call_w1", name: "get_weather", arguments: '{"city":"Paris"}', status: "completed" }]);
+    expect(up.fakes.beta.requests[0]!.body).toMatchObject({
+      tools: [{ type: "function", function: { name: "get_weather", description: WEATHER.description, parameters: WEATHER.parameters, strict: true } }],
+      tool_choice: "required",
+      parallel_tool_calls: false,
+    });
+
+    up.fakes.beta.enqueue({ kind: "ok", content: "It is 21 degrees in Paris." });
+    const call = first.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
+    const second = await sdk.responses.create({
+      model: "beta",
+      tools: [WEATHER],
+      input: [{ role: "user", content: "Weather in Paris?" }, call, { type: "function_call_output", call_id: call.call_id, output: '{"temp":21}' }],
+    });
+    expect(second.output_text).toBe("It is 21 degrees in Paris.");
+    expect(up.fakes.beta.requests[1]!.body.messages).toEqual([
+      { role: "user", content: "Weather in Paris?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_w1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      { role: "tool", tool_call_id: "call_w1", content: '{"temp":21}' },
+    ]);
+  });
+
+  it("passes structured output as response_format, images as image_url parts, and says when an answer was cut at its token limit", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: '{"a":', finishReason: "length" });
+    const response = await sdk.responses.create({
+      model: "beta",
+      input: [
+        { role: "developer", content: "Answer in JSON." },
+        { role: "user", content: [{ type: "input_text", text: "What is this?" }, { type: "input_image", image_url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" }] },
+      ],
+      text: { format: { type: "json_schema", name: "answer", schema: { type: "object", properties: { a: { type: "number" } } }, strict: true } },
+    });
+    expect(response.status).toBe("incomplete");
+    expect(response.incomplete_details).toEqual({ reason: "max_output_tokens" });
+    expect(response.output_text).toBe('{"a":');
+    const received = up.fakes.beta.requests[0]!.body;
+    expect(received.response_format).toEqual({ type: "json_schema", json_schema: { name: "answer", schema: { type: "object", properties: { a: { type: "number" } } }, strict: true } });
+    expect(received.messages).toEqual([
+      { role: "developer", content: "Answer in JSON." },
+      { role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } }] },
+    ]);
+  });
+
+  it("streams named events in order, text deltas that add up to the answer, and the whole response in response.completed", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "one two three four" });
+    const stream = await sdk.responses.create({ model: "beta", input: "count", stream: true });
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    expect(events.map((e) => e.type)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+      ...events.filter((e) => e.type === "response.output_text.delta").map(() => "response.output_text.delta"),
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    const deltas = events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : []));
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join("")).toBe("one two three four");
+    const completed = events.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(completed.response.status).toBe("completed");
+    expect(completed.response.output_text ?? completed.response.output.flatMap((o) => (o.type === "message" ? o.content : [])).map((c) => (c.type === "output_text" ? c.text : "")).join("")).toBe("one two three four");
+    expect(completed.response.usage?.input_tokens).toBeGreaterThan(0);
+  });
+
+  it("streams a tool call as function_call argument deltas, which the SDK's stream helper assembles", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", toolCalls: [{ id: "call_s1", name: "get_weather", arguments: '{"city":"Reykjavik"}' }] });
+    const stream = sdk.responses.stream({ model: "beta", input: "Weather in Reykjavik?", tools: [WEATHER] });
+    const argumentDeltas: string[] = [];
+    stream.on("response.function_call_arguments.delta", (e) => argumentDeltas.push(e.delta));
+    const final = await stream.finalResponse();
+    expect(argumentDeltas.length).toBeGreaterThan(1);
+    expect(argumentDeltas.join("")).toBe('{"city":"Reykjavik"}');
+    expect(final.output).toMatchObject([{ type: "function_call", id: expect.stringMatching(/^fc_/), call_id: "call_s1", name: "get_weather", arguments: '{"city":"Reykjavik"}', status: "completed" }]);
+  });
+
+  it("refuses by name what needs stored state or built-in tools, and malformed input, in OpenAI's shape; nothing reaches the provider", async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ model: "beta", input: "x", previous_response_id: "resp_123" }, "previous_response_id"],
+      [{ model: "beta", input: "x", conversation: "conv_1" }, "conversation"],
+      [{ model: "beta", input: "x", background: true }, "background"],
+      [{ model: "beta", input: "x", tools: [{ type: "web_search" }] }, "tools.0.type"],
+      [{ model: "beta", input: [{ type: "item_reference", id: "msg_1" }] }, "input.0.type"],
+      [{ model: "beta", input: [{ role: "user", content: [{ type: "input_image", file_id: "file-1" }] }] }, "input.0.content.0.image_url"],
+      [{ model: "beta", input: [{ role: "wizard", content: "x" }] }, "input.0.role"],
+      [{ model: "beta", input: [{ role: "assistant", content: "only me" }] }, "input"],
+      [{ model: "beta", input: [] }, "input"],
+      [{ model: "beta" }, "input"],
+      [{ model: "beta", input: "x", text: { format: { type: "json_schema" } } }, "text.format"],
+      [{ model: "beta", input: 42 }, "input"],
+      [{ model: "beta", input: [{ role: "user", content: null }] }, "input.0.content"],
+      [{ model: "beta", input: [{ type: "function_call_output", output: "no call id" }] }, "input.0.call_id"],
+      [{ model: "beta", input: "x", tool_choice: { type: "function" } }, "tool_choice"],
+      [{ model: "beta", input: "x", max_output_tokens: 0 }, "max_output_tokens"],
+    ];
+    for (const [body, param] of cases) {
+      const res = await post(body);
+      expect(res.status, param).toBe(400);
+      const error = ((await res.json()) as { error: Record<string, unknown> }).error;
+      expect(error.type, param).toBe("invalid_request_error");
+      expect(String(error.param), param).toContain(param);
+    }
+    await expect(sdk.responses.create({ model: "beta", input: "x", previous_response_id: "resp_1" })).rejects.toBeInstanceOf(BadRequestError);
+    // Past the same character budget as chat: 413, naming input.
+    const huge = await post({ model: "beta", input: [{ role: "user", content: "x".repeat(30_000) }, { role: "user", content: "y".repeat(30_000) }, { role: "user", content: "z".repeat(30_000) }, ...Array.from({ length: 6 }, () => ({ role: "user", content: "w".repeat(30_000) }))] });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: { param: string } }).error.param).toBe("input");
+    expect(up.fakes.beta.requests).toHaveLength(0);
+  });
+
+  it("falls back like chat: a provider's 500 sends the request to the next one, named in x-switchboard-provider", async () => {
+    up.fakes.beta.enqueue({ kind: "status", status: 500 });
+    up.fakes.openai.enqueue({ kind: "ok", content: "from the second provider" });
+    const { data, response } = await sdk.responses.create({ model: "auto", input: "hi" }).withResponse();
+    expect(data.output_text).toBe("from the second provider");
+    expect(response.headers.get("x-switchboard-provider")).toBe("openai");
+    expect(response.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("a stream cut mid-answer ends with an error event and no response.completed, so the SDK raises", async () => {
+    up.fakes.openai.enqueue({ kind: "cut", afterChunks: 2, content: "this answer is cut" });
+    const stream = await sdk.responses.create({ model: "openai", input: "x", stream: true });
+    const seen: string[] = [];
+    const failure = await (async () => {
+      for await (const event of stream) seen.push(event.type);
+    })().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).message).toMatch(/stream broke after the first token/);
+    expect(seen).toContain("response.output_text.delta");
+    expect(seen).not.toContain("response.completed");
+  });
+
+  it("a stream whose every provider fails before the first token gets a real HTTP status, not a 200", async () => {
+    up.fakes.openai.enqueue({ kind: "status", status: 503 });
+    const res = await post({ model: "openai", input: "x", stream: true });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toEqual(expect.any(String));
+  });
+
+  it("stores nothing: GET of a response is a 404 saying so, other methods on /v1/responses a 405", async () => {
+    const got = await fetch(`${t.url}/v1/responses/resp_123`, { headers: { authorization: `Bearer ${token}` } });
+    expect(got.status).toBe(404);
+    expect(((await got.json()) as { error: { message: string } }).error.message).toMatch(/not stored/);
+    const listed = await fetch(`${t.url}/v1/responses`, { headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(405);
+    expect(listed.headers.get("allow")).toBe("POST");
+  });
+
+  it("is logged and metered like a chat completion, under its own route", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "logged answer" });
+    const { response } = await sdk.responses.create({ model: "beta", input: "log me" }).withResponse();
+    const requestId = response.headers.get("x-request-id");
+    let row: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !row; i++) {
+      const items = (await trpcQuery(t.url, "logs.list", { limit: 20 }, bearer(admin))).body.result.data.items as Array<Record<string, unknown>>;
+      row = items.find((r) => r["requestId"] === requestId);
+      if (!row) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(row).toMatchObject({ route: "/v1/responses", status: 200, provider: "beta", stream: false, promptTokens: 7 });
+  });
+});
