@@ -36,6 +36,15 @@ interface ToolCallDelta {
   function?: { name?: string; arguments?: string };
 }
 
+/**
+ * Chat's per-token logprobs (`logprobs.content`: token, logprob, bytes, top_logprobs) are
+ * the Responses API's output_text logprobs, entry for entry.
+ */
+function tokenLogprobs(logprobs: unknown): unknown[] {
+  const content = (logprobs as { content?: unknown } | null | undefined)?.content;
+  return Array.isArray(content) ? content : [];
+}
+
 /** What a streaming transport sends for each step; a plain answer passes nothing. */
 export type EmitEvent = (type: string, fields: Record<string, unknown>) => void;
 
@@ -57,7 +66,7 @@ export class ResponseOutput {
   chunk(choice: ChoiceChunk): void {
     if (choice.index !== 0) return;
     const { content, refusal, tool_calls: calls } = choice.delta;
-    if (typeof content === "string" && content !== "") this.text("output_text", content);
+    if (typeof content === "string" && content !== "") this.text("output_text", content, tokenLogprobs(choice.logprobs));
     if (typeof refusal === "string" && refusal !== "") this.text("refusal", refusal);
     if (Array.isArray(calls)) for (const call of calls as ToolCallDelta[]) this.toolCall(call);
   }
@@ -65,7 +74,8 @@ export class ResponseOutput {
   /** A whole answer's choice 0. */
   answer(choice: AnswerChoice | undefined, content: string): void {
     const message = choice?.message ?? { content };
-    this.chunk({ index: 0, delta: { content: message.content, refusal: message.refusal, tool_calls: (message.tool_calls as ToolCallDelta[] | undefined)?.map((c, index) => ({ ...c, index })) }, finish_reason: null });
+    const toolCalls = (message.tool_calls as ToolCallDelta[] | undefined)?.map((c, index) => ({ ...c, index }));
+    this.chunk({ index: 0, delta: { content: message.content, refusal: message.refusal, tool_calls: toolCalls }, finish_reason: null, logprobs: choice?.logprobs });
     // An answer with neither text nor calls still has its (empty) message, as OpenAI's does.
     if (this.items.length === 0) this.text("output_text", "");
   }
@@ -76,7 +86,7 @@ export class ResponseOutput {
     this.closeCall();
   }
 
-  private text(kind: "output_text" | "refusal", delta: string): void {
+  private text(kind: "output_text" | "refusal", delta: string, logprobs: unknown[] = []): void {
     this.closeCall();
     if (!this.message) {
       const item: MessageItem = { type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] };
@@ -94,7 +104,8 @@ export class ResponseOutput {
     if (delta === "") return;
     if (part.type === "output_text") {
       part.text += delta;
-      this.emit("response.output_text.delta", { item_id: item.id, output_index: at, content_index: index, delta, logprobs: [] });
+      part.logprobs.push(...logprobs);
+      this.emit("response.output_text.delta", { item_id: item.id, output_index: at, content_index: index, delta, logprobs });
     } else {
       part.refusal += delta;
       this.emit("response.refusal.delta", { item_id: item.id, output_index: at, content_index: index, delta });
@@ -124,7 +135,7 @@ export class ResponseOutput {
     if (!this.part || !this.message) return;
     const { part, index } = this.part;
     const ids = { item_id: this.message.item.id, output_index: this.message.at, content_index: index };
-    if (part.type === "output_text") this.emit("response.output_text.done", { ...ids, text: part.text, logprobs: [] });
+    if (part.type === "output_text") this.emit("response.output_text.done", { ...ids, text: part.text, logprobs: part.logprobs });
     else this.emit("response.refusal.done", { ...ids, refusal: part.refusal });
     this.emit("response.content_part.done", { ...ids, part: { ...part } });
     this.part = undefined;
@@ -175,18 +186,24 @@ function usageOf(result: Pick<ChainResult, "usage" | "usageDetails">) {
 
 /**
  * The `response` object: while in progress (no result yet: the stream's opening events),
- * or once the answer is whole. The request's settings are echoed back as OpenAI does.
+ * once the answer is whole, or failed (what the request log keeps of a stream that broke).
+ * The request's settings are echoed back as OpenAI does.
  */
-export function responseBody(ctx: ResponseContext, output: readonly OutputItem[], result: (Pick<ChainResult, "usage" | "usageDetails"> & { finishReason: string | null }) | undefined) {
+export function responseBody(
+  ctx: ResponseContext,
+  output: readonly OutputItem[],
+  result: (Pick<ChainResult, "usage" | "usageDetails"> & { finishReason: string | null }) | undefined,
+  failure?: { code: string | null; message: string },
+) {
   const { echo } = ctx;
   const reason = result ? incompleteReason(result.finishReason) : undefined;
   return {
     id: ctx.id,
     object: "response",
     created_at: ctx.createdAt,
-    status: !result ? "in_progress" : reason ? "incomplete" : "completed",
+    status: failure ? "failed" : !result ? "in_progress" : reason ? "incomplete" : "completed",
     background: false,
-    error: null,
+    error: failure ? { code: failure.code, message: failure.message } : null,
     incomplete_details: reason ? { reason } : null,
     instructions: echo.instructions ?? null,
     max_output_tokens: echo.max_output_tokens ?? null,

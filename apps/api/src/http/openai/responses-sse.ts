@@ -35,12 +35,13 @@ export async function streamResponse(
   const output = new ResponseOutput(emit);
   let started = false;
   let ended: Parameters<typeof responseBody>[2];
+  let failed: Parameters<typeof responseBody>[3];
   try {
     for await (const event of events) {
       if (event.type === "start") {
         ctx.model = event.model;
         started = true;
-        if (opts.keepBody) noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended)));
+        if (opts.keepBody) noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended, failed)));
         reply.hijack();
         raw.writeHead(200, {
           ...opts.headers(),
@@ -69,6 +70,7 @@ export async function streamResponse(
     const streamCode = described.details["streamCode"];
     noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : described.code);
     const { error: failure } = openAIErrorBody(described);
+    failed = failure;
     pending = [];
     // OpenAI's error event carries code, message and param at the top; `error` as well, which
     // is what the official SDKs raise on (an event without it would pass as one more event).

@@ -109,6 +109,19 @@ describe("POST /v1/responses", () => {
     ]);
   });
 
+  it("asks for logprobs with top_logprobs and returns them on the output_text part, streamed or not", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "two words", logprobs: true }, { kind: "ok", content: "two words", logprobs: true });
+    const plain = await sdk.responses.create({ model: "beta", input: "x", top_logprobs: 2 });
+    expect(up.fakes.beta.requests[0]!.body).toMatchObject({ logprobs: true, top_logprobs: 2 });
+    const part = (plain.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    expect(part.logprobs!.map((l) => l.token).join("")).toBe("two words");
+
+    const stream = await sdk.responses.create({ model: "beta", input: "x", top_logprobs: 2, stream: true });
+    const tokens: string[] = [];
+    for await (const event of stream) if (event.type === "response.output_text.delta") tokens.push(...event.logprobs.map((l) => l.token));
+    expect(tokens.join("")).toBe("two words");
+  });
+
   it("streams named events in order, text deltas that add up to the answer, and the whole response in response.completed", async () => {
     up.fakes.beta.enqueue({ kind: "ok", content: "one two three four" });
     const stream = await sdk.responses.create({ model: "beta", input: "count", stream: true });
