@@ -189,6 +189,21 @@ describe("anthropic kind", () => {
     expect(events.flatMap((e) => e.choices.map((c) => c.finish_reason)).filter(Boolean)).toEqual(["tool_calls"]);
   });
 
+  it("the Responses API reaches Anthropic the same way: instructions as its system prompt, tool_use back as a function_call item", async () => {
+    const user = await t.userWithRole("USER");
+    const res = await fetch(`${t.url}/v1/responses`, {
+      method: "POST",
+      headers: { ...bearer(user.token), "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-route", instructions: "be brief", input: "weather in Paris?", tools: [{ type: "function", name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } }] }),
+    });
+    const response = (await res.json()) as { status: string; output: Array<{ type: string; call_id: string; name: string; arguments: string }> };
+    expect(res.status, JSON.stringify(response)).toBe(200);
+    expect(response.status).toBe("completed");
+    expect(response.output).toEqual([expect.objectContaining({ type: "function_call", call_id: "toolu_01", name: "get_weather" })]);
+    expect(JSON.parse(response.output[0]!.arguments)).toEqual({ city: "Paris" });
+    expect(claude.requests.at(-1)?.body).toMatchObject({ system: "be brief", tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
+  });
+
   it("Anthropic's refusal of the request reaches a /v1 caller as Anthropic worded it, with its type, and is not retried elsewhere", async () => {
     const user = await t.userWithRole("USER");
     const post = (body: Record<string, unknown>) =>
