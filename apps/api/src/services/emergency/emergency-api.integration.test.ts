@@ -237,6 +237,9 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
 
     await freeze("chat");
     expect((await fetch(`${t.url}/v1/models`)).status).toBe(503);
+    const responses = await fetch(`${t.url}/v1/responses`, { method: "POST", headers: { ...bearer(root), "content-type": "application/json" }, body: JSON.stringify({ model: "auto", input: "hi" }) });
+    expect(responses.status).toBe(503);
+    expect(responses.headers.get("x-should-retry")).toBe("false");
     expect(e.check({ kind: "feature", feature: "chat" })?.code).toBe("EMERGENCY_STOP");
     expect(e.check({ kind: "feature", feature: "consensus" })).toBeNull();
     expect((await trpcQuery(t.url, "users.list", undefined, bearer(root))).status).toBe(200);
