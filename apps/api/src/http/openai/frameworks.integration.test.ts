@@ -137,8 +137,8 @@ describe("the Responses API (POST /v1/responses), as these frameworks use it by 
     inputSchema: z.object({ city: z.string() }),
     execute: async ({ city }) => ({ city, temperature: 21 }),
   });
-  // @ai-sdk/openai's `openai(model)` calls /v1/responses, with its defaults (store: true is
-  // answered store: false: the SDK sends the whole conversation back either way).
+  // @ai-sdk/openai's `openai(model)` calls /v1/responses. These steps hold no assistant text,
+  // so its default store: true works here; with text, only store: false does (docs/chat.md).
   const responsesModel = () => createOpenAI({ baseURL: `${t.url}/v1`, apiKey: token })("beta");
 
   it("Vercel AI SDK (@ai-sdk/openai 3): generateText runs a tool round trip over /v1/responses", async () => {

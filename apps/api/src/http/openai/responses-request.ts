@@ -104,7 +104,7 @@ function chatFields(data: TOpenAIResponsesRequest): Record<string, unknown> {
     set("top_logprobs", data.top_logprobs);
   }
   set("reasoning_effort", data.reasoning?.effort);
-  set("metadata", data.metadata);
+  // metadata is echoed, not forwarded: Chat Completions accepts it only with store enabled.
   set("user", data.user);
   for (const name of ["service_tier", "prompt_cache_key", "safety_identifier"]) set(name, (data as Record<string, unknown>)[name]);
   return fields;
