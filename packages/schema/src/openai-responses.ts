@@ -9,10 +9,8 @@
  */
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";
-import { OPENAI_LIMITS, ZFunctionName } from "./openai.ts";
+import { OPENAI_LIMITS, partsError, partsOf, ZFunctionName } from "./openai.ts";
 
-const partsError = (allowed: string) => ({ error: `content parts must be of type ${allowed}` });
-const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
 
 const ZInputText = z.looseObject({ type: z.literal("input_text"), text: z.string() });
 const ZInputImage = z
@@ -51,7 +49,7 @@ export const ZResponsesInputItem = z.discriminatedUnion(
     ZMessageItem,
     /** A tool call the model made earlier, sent back with its result. */
     z.looseObject({ type: z.literal("function_call"), call_id: z.string().min(1), name: ZFunctionName, arguments: z.string() }),
-    z.looseObject({ type: z.literal("function_call_output"), call_id: z.string().min(1), output: z.union([z.string(), ZInputParts]) }),
+    z.looseObject({ type: z.literal("function_call_output"), call_id: z.string().min(1), output: z.union([z.string(), ZTextParts]) }),
     /** A reasoning model's earlier reasoning: nothing a chat provider can take back; skipped. */
     z.looseObject({ type: z.literal("reasoning") }),
   ],

@@ -25,7 +25,7 @@ const ZAudioPart = z.looseObject({ type: z.literal("input_audio"), input_audio: 
 const ZFilePart = z.looseObject({ type: z.literal("file"), file: z.looseObject({}) });
 const ZRefusalPart = z.looseObject({ type: z.literal("refusal"), refusal: z.string() });
 
-const partsError = (allowed: string) => ({ error: `content parts must be of type ${allowed}` });
+export const partsError = (allowed: string) => ({ error: `content parts must be of type ${allowed}` });
 const ZUserPart = z.discriminatedUnion("type", [ZTextPart, ZImagePart, ZAudioPart, ZFilePart], partsError("text, image_url, input_audio or file"));
 const ZTextOnly = z.discriminatedUnion("type", [ZTextPart], partsError("text"));
 const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], partsError("text or refusal"));
@@ -34,7 +34,7 @@ const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], p
  * A message's content parts. OpenAI's schema requires at least one (minItems 1, every role):
  * an empty list is refused here rather than forwarded for each provider to judge its own way.
  */
-const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
+export const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
 
 /** A function name as OpenAI accepts it. */
 export const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");

@@ -42,7 +42,9 @@ interface ToolCallDelta {
  */
 function tokenLogprobs(logprobs: unknown): unknown[] {
   const content = (logprobs as { content?: unknown } | null | undefined)?.content;
-  return Array.isArray(content) ? content : [];
+  if (!Array.isArray(content)) return [];
+  // Some providers send top_logprobs: null; the Responses API's clients expect a list.
+  return content.map((entry: unknown) => (entry !== null && typeof entry === "object" ? { ...entry, top_logprobs: (entry as { top_logprobs?: unknown }).top_logprobs ?? [] } : entry));
 }
 
 /** What a streaming transport sends for each step; a plain answer passes nothing. */

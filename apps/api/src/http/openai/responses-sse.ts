@@ -11,7 +11,7 @@ import type { FastifyReply } from "fastify";
 import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { describeError } from "../error-map.ts";
-import { sseWriter } from "../sse-writer.ts";
+import { openEventStream, sseWriter } from "../sse-writer.ts";
 import { openAIErrorBody } from "./errors.ts";
 import { ResponseOutput, responseBody, type ResponseContext } from "./responses-body.ts";
 
@@ -42,15 +42,7 @@ export async function streamResponse(
         ctx.model = event.model;
         started = true;
         if (opts.keepBody) noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended, failed)));
-        reply.hijack();
-        raw.writeHead(200, {
-          ...opts.headers(),
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-cache",
-          connection: "keep-alive",
-          "x-accel-buffering": "no",
-          "x-switchboard-provider": event.provider,
-        });
+        openEventStream(reply, opts.headers(), event.provider);
         const opening = responseBody(ctx, [], undefined);
         emit("response.created", { response: opening });
         emit("response.in_progress", { response: opening });

@@ -11,7 +11,7 @@ import type { FastifyReply } from "fastify";
 import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
-import { sseWriter } from "../sse-writer.ts";
+import { openEventStream, sseWriter } from "../sse-writer.ts";
 import { describeError } from "../error-map.ts";
 import { openAIErrorBody } from "./errors.ts";
 import { StreamedCompletion } from "./streamed-completion.ts";
@@ -33,15 +33,7 @@ export async function streamCompletion(
         ctx.model = event.model;
         started = true;
         if (body) noteResponseBody(reply.request.scope, () => body.text());
-        reply.hijack();
-        raw.writeHead(200, {
-          ...opts.headers(),
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-cache",
-          connection: "keep-alive",
-          "x-accel-buffering": "no",
-          "x-switchboard-provider": event.provider,
-        });
+        openEventStream(reply, opts.headers(), event.provider);
       } else if (event.type === "choice") {
         // Providers that stream text only send no role: the first chunk says it, as OpenAI's does.
         if (!roleSent && event.choice.delta.role === undefined) {
