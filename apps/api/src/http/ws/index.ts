@@ -2,8 +2,10 @@
 import fastifyWebsocket from "@fastify/websocket";
 import type { IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
 import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
+import { dropSlowReader } from "./slow-reader.ts";
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
@@ -20,6 +22,9 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, ch
       handleProtocols: (protocols) => chooseProtocol(protocols),
     },
   });
+  app.websocketServer.on("connection", (socket: WebSocket, raw: IncomingMessage) =>
+    dropSlowReader(socket, app.log.child({ ws: raw.url?.split("?")[0], remoteAddress: raw.socket.remoteAddress })),
+  );
   // A request that arrived as an upgrade (a WebSocket handshake, or `Upgrade: h2c` from curl
   // --http2) left Node's HTTP parser. Whatever answers it over HTTP (a refusal such as the
   // emergency stop or the per-IP limit, or a route that is not a socket) is the last thing on
