@@ -48,7 +48,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   if (config.metered && opts.model !== undefined) noteModel(request.scope, opts.model);
   const key = user.apiKey;
   if (key) {
-    const refusal = keyRefusal(key, { scope: config.keyScope, model: config.metered ? opts.model : undefined });
+    const refusal = keyRefusal(key, { scope: config.keyScope, models: config.metered && opts.model !== undefined ? [opts.model] : undefined });
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
   if (config.metered) {

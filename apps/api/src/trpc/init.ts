@@ -168,10 +168,29 @@ function flawIssue(flaw: InputFlaw) {
 
 export const UNBATCHABLE_MESSAGE = "Sign-in and token procedures (auth.*) cannot be batched with other calls; send them alone";
 
+interface MeteredInput {
+  model?: unknown;
+  provider?: unknown;
+  providers?: unknown;
+}
+
+const named = (value: unknown): value is string => typeof value === "string" && value.length > 0;
+
 /** The `model` a gateway procedure's input asks for ("auto" when it names none). */
-async function requestedModel(getRawInput: () => Promise<unknown>): Promise<string> {
-  const input = (await getRawInput().catch(() => undefined)) as { model?: unknown } | undefined;
-  return typeof input?.model === "string" && input.model.length > 0 ? input.model : "auto";
+function requestedModel(input: MeteredInput | undefined): string {
+  return named(input?.model) ? input.model : "auto";
+}
+
+/**
+ * The model names a call asks for, as /v1 would spell the same request, for a key's model
+ * list: a pinned `provider` is part of the name (`provider/model`, or `provider` alone), so a
+ * key limited to some models cannot reach another provider by pinning it; a consensus over
+ * chosen `providers` asks each of them by name; none of these: the model, else `auto`.
+ */
+function modelsAsked(input: MeteredInput | undefined): string[] {
+  if (Array.isArray(input?.providers)) return input.providers.filter(named);
+  if (named(input?.provider)) return [named(input.model) ? `${input.provider}/${input.model}` : input.provider];
+  return [requestedModel(input)];
 }
 
 function requireRole(required: TRole) {
@@ -180,11 +199,11 @@ function requireRole(required: TRole) {
     if (!roleAtLeast(ctx.user.role, required)) {
       throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
     }
-    const model = meta?.metered ? await requestedModel(getRawInput) : undefined;
-    if (model !== undefined) noteModel(ctx.req.scope, model);
+    const input = meta?.metered ? ((await getRawInput().catch(() => undefined)) as MeteredInput | undefined) : undefined;
+    if (meta?.metered) noteModel(ctx.req.scope, requestedModel(input));
     const key = ctx.user.apiKey;
     if (key) {
-      const refusal = keyRefusal(key, { scope: meta?.keyScope, model });
+      const refusal = keyRefusal(key, { scope: meta?.keyScope, models: meta?.metered ? modelsAsked(input) : undefined });
       if (refusal) throw toTRPCError(new AppError("FORBIDDEN", refusal));
     }
     if (meta?.metered) {

@@ -31,15 +31,17 @@ function everyScope(grant: KeyGrant): boolean {
  */
 export type KeyAccess = TKeyScope | "any" | "owner";
 
-/** Why a key may not do something, naming what is missing; undefined when it may. */
-export function keyRefusal(grant: KeyGrant, need: { scope?: KeyAccess | undefined; model?: string | undefined }): string | undefined {
+/**
+ * Why a key may not do something, naming what is missing; undefined when it may. `models`: every
+ * model name the call asks for, as /v1 spells them (see `modelsAsked` for a tRPC call).
+ */
+export function keyRefusal(grant: KeyGrant, need: { scope?: KeyAccess | undefined; models?: readonly string[] | undefined }): string | undefined {
   if (need.scope === undefined) return "API keys cannot call this; sign in instead";
   if (need.scope === "owner") {
     return everyScope(grant) ? undefined : `API key is limited to scopes ${grant.scopes.map((s) => `"${s}"`).join(", ")}; this needs a key with every scope`;
   }
   if (need.scope !== "any" && !grant.scopes.includes(need.scope)) return `API key lacks scope "${need.scope}"`;
-  if (need.model !== undefined && grant.models.length > 0 && !grant.models.includes(need.model)) {
-    return `API key may not use model "${need.model}" (allowed: ${grant.models.join(", ")})`;
-  }
+  const refused = grant.models.length > 0 ? need.models?.find((model) => !grant.models.includes(model)) : undefined;
+  if (refused !== undefined) return `API key may not use model "${refused}" (allowed: ${grant.models.join(", ")})`;
   return undefined;
 }

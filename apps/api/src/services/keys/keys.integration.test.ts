@@ -107,6 +107,21 @@ describe("API keys", () => {
     expect(wrongModel.status).toBe(403);
     expect(wrongModel.body.error.message).toContain('"auto"');
 
+    // Pinning a provider over tRPC names it, as /v1 would spell the model: no way around the list.
+    const autoOnly = await c.keys.create.mutate({ name: "auto-only", models: ["auto"] });
+    const templateOnly = await c.keys.create.mutate({ name: "template-only", models: ["template"] });
+    const refusedModel = async (key: string, path: string, input: unknown) => {
+      const res = await trpcMutation(a.url, path, input, bearer(key));
+      expect(res.status, JSON.stringify(input)).toBe(403);
+      return (res.body.error.message as string).match(/may not use model "([^"]+)"/)?.[1];
+    };
+    expect(await refusedModel(autoOnly.key, "chat.send", { message: "hi", provider: "template" })).toBe("template");
+    expect(await refusedModel(templateOnly.key, "chat.send", { message: "hi", provider: "template", model: "gpt-special" })).toBe("template/gpt-special");
+    expect(await refusedModel(autoOnly.key, "consensus.query", { prompt: "hi", strategy: "majority", providers: ["template", "other"] })).toBe("template");
+    const allowed = await trpcMutation(a.url, "chat.send", { message: "hi", provider: "template" }, bearer(templateOnly.key));
+    expect(allowed.status).toBe(200);
+    expect(allowed.body.result.data.provider).toBe("template");
+
     // A USER's key with read:metrics still cannot read ADMIN metrics: never more than the owner.
     const metrics = await trpcQuery(a.url, "metrics.summary", undefined, bearer(modelsOnly.key));
     expect(metrics.status).toBe(403);
