@@ -98,7 +98,10 @@ export const RESPONSES_STATEFUL_FIELDS = ["previous_response_id", "conversation"
 export const ZOpenAIResponsesRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
   /** A string is one user message: the route turns it into one before validation. */
-  input: z.array(ZResponsesInputItem).min(1, "input must not be empty").max(CHAT_LIMITS.conversationMaxMessages),
+  input: z
+    .array(ZResponsesInputItem)
+    .min(1, "input must not be empty")
+    .max(CHAT_LIMITS.conversationMaxMessages, `input holds at most ${CHAT_LIMITS.conversationMaxMessages} items`),
   instructions: z.string().nullable().optional(),
   stream: z.boolean().nullable().optional(),
   tools: z.array(ZResponsesTool).max(OPENAI_LIMITS.maxTools).nullable().optional(),

@@ -50,17 +50,25 @@ function tokenLogprobs(logprobs: unknown): unknown[] {
 /** What a streaming transport sends for each step; a plain answer passes nothing. */
 export type EmitEvent = (type: string, fields: Record<string, unknown>) => void;
 
+/** A tool call being streamed; it has no place in the output until its name is known. */
+interface OpenCall {
+  item: FunctionCallItem;
+  at: number | undefined;
+}
+
 /**
  * Output items assembled from choice 0's pieces: text and refusal go into one assistant
- * message, each tool call (by its index) into a function_call item. An item is closed when
- * the next kind begins or at the end, as OpenAI's own stream orders them.
+ * message, each tool call (by its index) into a function_call item. A call's item is added
+ * once its name is known (clients read the name from that first event) and every call stays
+ * open until the calls end — when text follows or the answer ends — because providers may
+ * interleave the arguments of parallel calls; the message is closed when a call begins.
  */
 export class ResponseOutput {
   readonly items: OutputItem[] = [];
   private message: { item: MessageItem; at: number } | undefined;
   private part: { part: TextPart; index: number } | undefined;
-  private readonly calls = new Map<number, { item: FunctionCallItem; at: number }>();
-  private openCall: { item: FunctionCallItem; at: number } | undefined;
+  /** The calls of the current run of tool calls, by their index, in the order they began. */
+  private readonly calls = new Map<number, OpenCall>();
 
   constructor(private readonly emit: EmitEvent = () => {}) {}
 
@@ -79,17 +87,17 @@ export class ResponseOutput {
     const toolCalls = (message.tool_calls as ToolCallDelta[] | undefined)?.map((c, index) => ({ ...c, index }));
     this.chunk({ index: 0, delta: { content: message.content, refusal: message.refusal, tool_calls: toolCalls }, finish_reason: null, logprobs: choice?.logprobs });
     // An answer with neither text nor calls still has its (empty) message, as OpenAI's does.
-    if (this.items.length === 0) this.text("output_text", "");
+    if (this.items.length === 0 && this.calls.size === 0) this.text("output_text", "");
   }
 
   /** Closes whatever is open; the items are then complete. */
   finish(): void {
     this.closeMessage();
-    this.closeCall();
+    this.closeCalls();
   }
 
   private text(kind: "output_text" | "refusal", delta: string, logprobs: unknown[] = []): void {
-    this.closeCall();
+    this.closeCalls();
     if (!this.message) {
       const item: MessageItem = { type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] };
       this.message = { item, at: this.items.push(item) - 1 };
@@ -119,18 +127,28 @@ export class ResponseOutput {
     let call = this.calls.get(index);
     if (!call) {
       this.closeMessage();
-      this.closeCall();
-      const item: FunctionCallItem = { type: "function_call", id: newId("fc"), call_id: delta.id ?? newId("call"), name: delta.function?.name ?? "", arguments: "", status: "in_progress" };
-      call = { item, at: this.items.push(item) - 1 };
+      call = { item: { type: "function_call", id: newId("fc"), call_id: "", name: "", arguments: "", status: "in_progress" }, at: undefined };
       this.calls.set(index, call);
-      this.openCall = call;
-      this.emit("response.output_item.added", { output_index: call.at, item: { ...item } });
-    } else if (delta.function?.name && !call.item.name) call.item.name = delta.function.name;
-    const piece = delta.function?.arguments;
-    if (piece) {
-      call.item.arguments += piece;
-      this.emit("response.function_call_arguments.delta", { item_id: call.item.id, output_index: call.at, delta: piece });
     }
+    const { item } = call;
+    if (delta.id && !item.call_id) item.call_id = delta.id;
+    if (delta.function?.name && !item.name) item.name = delta.function.name;
+    const piece = delta.function?.arguments ?? "";
+    item.arguments += piece;
+    if (call.at === undefined) {
+      if (item.name) this.announce(call);
+    } else if (piece) {
+      this.emit("response.function_call_arguments.delta", { item_id: item.id, output_index: call.at, delta: piece });
+    }
+  }
+
+  /** Gives a call its place in the output, with the arguments that came before its name. */
+  private announce(call: OpenCall): void {
+    const { item } = call;
+    item.call_id ||= newId("call");
+    call.at = this.items.push(item) - 1;
+    this.emit("response.output_item.added", { output_index: call.at, item: { ...item, arguments: "" } });
+    if (item.arguments) this.emit("response.function_call_arguments.delta", { item_id: item.id, output_index: call.at, delta: item.arguments });
   }
 
   private closePart(): void {
@@ -151,13 +169,17 @@ export class ResponseOutput {
     this.message = undefined;
   }
 
-  private closeCall(): void {
-    if (!this.openCall) return;
-    const { item, at } = this.openCall;
-    item.status = "completed";
-    this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: at, name: item.name, arguments: item.arguments });
-    this.emit("response.output_item.done", { output_index: at, item });
-    this.openCall = undefined;
+  /** Ends the current run of tool calls, in output order (a call still without a name is added first). */
+  private closeCalls(): void {
+    if (this.calls.size === 0) return;
+    for (const call of this.calls.values()) if (call.at === undefined) this.announce(call);
+    const inOrder = [...this.calls.values()].sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    this.calls.clear();
+    for (const { item, at } of inOrder) {
+      item.status = "completed";
+      this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: at, name: item.name, arguments: item.arguments });
+      this.emit("response.output_item.done", { output_index: at, item });
+    }
   }
 }
 
@@ -216,11 +238,15 @@ export function responseBody(
     reasoning: { effort: echo.reasoning?.effort ?? null, summary: null },
     store: false,
     temperature: echo.temperature ?? null,
-    text: { format: echo.text?.format ?? { type: "text" } },
+    text: { format: echo.text?.format ?? { type: "text" }, ...(echo.text?.verbosity ? { verbosity: echo.text.verbosity } : {}) },
     tool_choice: echo.tool_choice ?? "auto",
     tools: echo.tools ?? [],
+    top_logprobs: echo.top_logprobs ?? 0,
     top_p: echo.top_p ?? null,
+    // Nothing is dropped to fit a context window: the provider refuses what is too long.
     truncation: "disabled",
+    // As asked (it was forwarded); the tier the provider used is not known here.
+    service_tier: (echo as { service_tier?: unknown }).service_tier ?? null,
     usage: result ? usageOf(result) : null,
     user: echo.user ?? null,
     metadata: echo.metadata ?? {},

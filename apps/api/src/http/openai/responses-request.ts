@@ -36,6 +36,9 @@ function chatParts(parts: Part[]): Array<Record<string, unknown>> {
   });
 }
 
+/** Two pieces of one assistant turn's text, either possibly absent. */
+const joined = (before: unknown, after: string): string | null => [before, after].filter((t): t is string => typeof t === "string" && t !== "").join("\n\n") || null;
+
 const textOfParts = (parts: Part[]) => parts.map((p) => (p.type === "output_text" || p.type === "input_text" ? String(p["text"]) : "")).join("");
 
 function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
@@ -47,7 +50,14 @@ function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
         const content = item.content as string | Part[];
         if (item.role === "assistant") {
           const refusal = typeof content === "string" ? "" : content.filter((p) => p.type === "refusal").map((p) => String(p["refusal"])).join("");
-          out.push({ role: "assistant", content: typeof content === "string" ? content : textOfParts(content), ...(refusal ? { refusal } : {}) });
+          const text = typeof content === "string" ? content : textOfParts(content);
+          const last = out.at(-1);
+          // One turn's output items ([message, function_call, message]) are one assistant
+          // message in chat: providers refuse a second one between tool calls and their results.
+          if (last?.role === "assistant") {
+            last["content"] = joined(last["content"], text);
+            if (refusal) last["refusal"] = joined(last["refusal"], refusal);
+          } else out.push({ role: "assistant", content: text, ...(refusal ? { refusal } : {}) });
         } else {
           out.push({ role: item.role, content: typeof content === "string" ? content : item.role === "user" ? chatParts(content) : textOfParts(content) });
         }

@@ -43,7 +43,7 @@ const post = (body: unknown) =>
 describe("POST /v1/responses", () => {
   it("answers a string input with a completed response whose output_text, usage and settings read as OpenAI's", async () => {
     up.fakes.beta.enqueue({ kind: "ok", content: "Bonjour tout le monde", usageDetails: { prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 2 } } });
-    const response = await sdk.responses.create({ model: "beta/my-model", input: "Say hello in French", instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" } });
+    const response = await sdk.responses.create({ model: "beta/my-model", input: "Say hello in French", instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" }, text: { verbosity: "low" } });
     expect(response.id).toMatch(/^resp_/);
     expect(response.object).toBe("response");
     expect(response.status).toBe("completed");
@@ -53,6 +53,7 @@ describe("POST /v1/responses", () => {
     ]);
     expect(response.usage).toEqual({ input_tokens: 7, input_tokens_details: { cached_tokens: 3 }, output_tokens: expect.any(Number), output_tokens_details: { reasoning_tokens: 2 }, total_tokens: expect.any(Number) });
     expect(response).toMatchObject({ instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" }, store: false, previous_response_id: null });
+    expect(response).toMatchObject({ text: { format: { type: "text" }, verbosity: "low" }, top_logprobs: 0, truncation: "disabled", service_tier: null });
 
     // The provider got the chat request this means: instructions as the system message, the
     // token limit and sampling under their chat names; model routed, stream decided per call.
@@ -158,6 +159,62 @@ describe("POST /v1/responses", () => {
     expect(argumentDeltas.length).toBeGreaterThan(1);
     expect(argumentDeltas.join("")).toBe('{"city":"Reykjavik"}');
     expect(final.output).toMatchObject([{ type: "function_call", id: expect.stringMatching(/^fc_/), call_id: "call_s1", name: "get_weather", arguments: '{"city":"Reykjavik"}', status: "completed" }]);
+  });
+
+  it("streams parallel calls whose argument pieces interleave, and a name that arrives late, as whole items the SDK assembles", async () => {
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "beta-1", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const call = (index: number, fields: Record<string, unknown>) => chunk({ tool_calls: [{ index, ...fields }] });
+    up.fakes.beta.enqueue({
+      kind: "raw",
+      contentType: "text/event-stream",
+      pieces: [
+        chunk({ role: "assistant", content: null }),
+        call(0, { id: "call_a", type: "function", function: { name: "get_weather", arguments: '{"city":' } }),
+        // The second call's name comes after its first arguments.
+        call(1, { id: "call_b", type: "function", function: { arguments: '{"city":' } }),
+        call(1, { function: { name: "get_weather" } }),
+        call(0, { function: { arguments: '"Oslo"}' } }),
+        call(1, { function: { arguments: '"Rome"}' } }),
+        chunk({}, "tool_calls"),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const stream = sdk.responses.stream({ model: "beta", input: "Weather in Oslo and Rome?", tools: [WEATHER] });
+    const events: Array<{ type: string; output_index?: number; item?: { name?: string } }> = [];
+    stream.on("event", (e) => events.push(e as (typeof events)[number]));
+    const final = await stream.finalResponse();
+    expect(final.output).toMatchObject([
+      { type: "function_call", call_id: "call_a", name: "get_weather", arguments: '{"city":"Oslo"}', status: "completed" },
+      { type: "function_call", call_id: "call_b", name: "get_weather", arguments: '{"city":"Rome"}', status: "completed" },
+    ]);
+    // Every item is announced with its name, and no argument piece follows its item's end.
+    expect(events.filter((e) => e.type === "response.output_item.added").map((e) => e.item?.name)).toEqual(["get_weather", "get_weather"]);
+    for (const index of [0, 1]) {
+      const ofItem = events.filter((e) => e.output_index === index).map((e) => e.type);
+      expect(ofItem.at(-1)).toBe("response.output_item.done");
+      expect(ofItem.lastIndexOf("response.function_call_arguments.delta")).toBeLessThan(ofItem.indexOf("response.function_call_arguments.done"));
+    }
+  });
+
+  it("sends a turn's [message, function_call, message] items back as one assistant message, so the tool result follows its call", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "Done." });
+    await sdk.responses.create({
+      model: "beta",
+      tools: [WEATHER],
+      input: [
+        { role: "user", content: "Weather in Oslo?" },
+        { type: "message", id: "msg_1", status: "completed", role: "assistant", content: [{ type: "output_text", text: "Let me check.", annotations: [] }] },
+        { type: "function_call", call_id: "call_m", name: "get_weather", arguments: '{"city":"Oslo"}' },
+        { type: "message", id: "msg_2", status: "completed", role: "assistant", content: [{ type: "output_text", text: "One moment.", annotations: [] }] },
+        { type: "function_call_output", call_id: "call_m", output: '{"temp":3}' },
+      ],
+    });
+    expect(up.fakes.beta.requests[0]!.body.messages).toEqual([
+      { role: "user", content: "Weather in Oslo?" },
+      { role: "assistant", content: "Let me check.\n\nOne moment.", tool_calls: [{ id: "call_m", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+      { role: "tool", tool_call_id: "call_m", content: '{"temp":3}' },
+    ]);
   });
 
   it("refuses by name what needs stored state or built-in tools, and malformed input, in OpenAI's shape; nothing reaches the provider", async () => {
