@@ -33,6 +33,7 @@ import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createSsoService } from "./services/auth/sso-service.ts";
 import { shuttingDown } from "./services/errors.ts";
 import { createUsersService } from "./services/users-service.ts";
+import { createResponseItems } from "./services/response-items.ts";
 import { createKeys, createLoggedSpend } from "./services/keys/index.ts";
 import { createRequestLog } from "./services/request-log/index.ts";
 
@@ -355,6 +356,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     metrics,
     keys,
     requestLog,
+    responseItems: createResponseItems(coordination),
   };
   return {
     deps,

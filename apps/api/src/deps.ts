@@ -16,6 +16,7 @@ import type { EmergencyService } from "./services/emergency/emergency-service.ts
 import type { MetricsService } from "./services/metrics/metrics-service.ts";
 import type { SsoService } from "./services/auth/sso-service.ts";
 import type { UsersService } from "./services/users-service.ts";
+import type { ResponseItems } from "./services/response-items.ts";
 
 /**
  * Everything a request handler may use, created once at start (see app.ts) and passed in.
@@ -47,4 +48,6 @@ export interface AppDeps {
   consensus: ConsensusService;
   keys: KeysService;
   requestLog: RequestLogService;
+  /** Output items of Responses API answers, for later requests' item_reference. */
+  responseItems: ResponseItems;
 }

@@ -3,8 +3,9 @@
  * API the Vercel AI SDK's `openai()` provider and the OpenAI Agents SDK use by default. It is
  * served by translation to Chat Completions, so what it takes is what a chat provider can
  * do: messages, function tools and their results, structured output, sampling parameters.
- * It is stateless like the rest of /v1: nothing is stored, so what refers to a stored
- * response or conversation, or to a file uploaded to OpenAI, is refused by name; built-in
+ * No response or conversation is stored, so what refers to one, or to a file uploaded to
+ * OpenAI, is refused by name (earlier output items may be named by `item_reference` for a
+ * while, as the Vercel AI SDK does); built-in
  * tools (web search, file search, computer use) have no provider behind them and are refused.
  */
 import { z } from "zod";
@@ -52,8 +53,10 @@ export const ZResponsesInputItem = z.discriminatedUnion(
     z.looseObject({ type: z.literal("function_call_output"), call_id: z.string().min(1), output: z.union([z.string(), ZTextParts]) }),
     /** A reasoning model's earlier reasoning: nothing a chat provider can take back; skipped. */
     z.looseObject({ type: z.literal("reasoning") }),
+    /** An output item of an earlier answer, by its id: replaced by the item before translation. */
+    z.looseObject({ type: z.literal("item_reference"), id: z.string().min(1).max(200) }),
   ],
-  { error: "input items must be messages, function_call, function_call_output or reasoning (stored items and built-in tool calls are not available through Switchboard)" },
+  { error: "input items must be messages, function_call, function_call_output, reasoning or item_reference (built-in tool calls are not available through Switchboard)" },
 );
 export type TResponsesInputItem = z.infer<typeof ZResponsesInputItem>;
 

@@ -137,9 +137,39 @@ describe("the Responses API (POST /v1/responses), as these frameworks use it by 
     inputSchema: z.object({ city: z.string() }),
     execute: async ({ city }) => ({ city, temperature: 21 }),
   });
-  // @ai-sdk/openai's `openai(model)` calls /v1/responses. These steps hold no assistant text,
-  // so its default store: true works here; with text, only store: false does (docs/chat.md).
+  // @ai-sdk/openai's `openai(model)` calls /v1/responses, at its default store: true.
   const responsesModel = () => createOpenAI({ baseURL: `${t.url}/v1`, apiKey: token })("beta");
+
+  it("Vercel AI SDK (@ai-sdk/openai 3) at its default store: true: earlier text it names by item_reference is resolved, in a second turn and after a tool step", async () => {
+    // What the SDK sends, read on its way out (the real fetch does the rest).
+    const sent: Array<{ input: Array<{ type?: string; role?: string }> }> = [];
+    const recording: typeof fetch = (url, init) => {
+      if (typeof init?.body === "string") sent.push(JSON.parse(init.body) as (typeof sent)[number]);
+      return fetch(url, init);
+    };
+    const model = () => createOpenAI({ baseURL: `${t.url}/v1`, apiKey: token, fetch: recording })("beta");
+    up.fakes.beta.setDefault(({ body }) => {
+      const toolResult = (body.messages ?? []).findLast((m) => m.role === "tool");
+      if (body.tools && !toolResult) return { kind: "ok", content: "Let me check.", toolCalls: [{ id: "call_t", name: "weather", arguments: '{"city":"Oslo"}' }] };
+      return { kind: "ok", content: toolResult ? "It is mild." : "Hello from the model." };
+    });
+
+    const first = await generateText({ model: model(), prompt: "Say hello" });
+    const second = await generateText({ model: model(), messages: [{ role: "user", content: "Say hello" }, ...first.response.messages, { role: "user", content: "And the weather in Oslo?" }], tools: { weather: weatherTool }, stopWhen: stepCountIs(3) });
+    expect(second.text).toBe("It is mild.");
+    // The SDK named the earlier text instead of sending it, in both later requests…
+    expect(sent.slice(1).map((body) => body.input.filter((item) => item.type === "item_reference").length)).toEqual([1, 2]);
+    // …and the provider got it whole: the first turn's text, then this turn's text with its call.
+    const last = up.fakes.beta.requests.at(-1)!.body.messages!;
+    const text = (content: unknown) => (Array.isArray(content) ? content.map((part: { text?: string }) => part.text ?? "").join("") : content);
+    expect(last.map((m) => [m.role, text(m.content)])).toEqual([
+      ["user", "Say hello"],
+      ["assistant", "Hello from the model."],
+      ["user", "And the weather in Oslo?"],
+      ["assistant", "Let me check."],
+      ["tool", JSON.stringify({ city: "Oslo", temperature: 21 })],
+    ]);
+  });
 
   it("Vercel AI SDK (@ai-sdk/openai 3): generateText runs a tool round trip over /v1/responses", async () => {
     up.fakes.beta.setDefault(modelLike);

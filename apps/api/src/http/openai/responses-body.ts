@@ -188,6 +188,8 @@ export interface ResponseContext {
   createdAt: number;
   model: string;
   echo: TOpenAIResponsesRequest;
+  /** Whether the answer's items are kept for later item_references (the request's `store`, default true). */
+  store: boolean;
 }
 
 /** Why an answer stopped short, in the Responses API's words; undefined when it did not. */
@@ -236,7 +238,7 @@ export function responseBody(
     parallel_tool_calls: echo.parallel_tool_calls ?? true,
     previous_response_id: null,
     reasoning: { effort: echo.reasoning?.effort ?? null, summary: null },
-    store: false,
+    store: ctx.store,
     temperature: echo.temperature ?? null,
     text: { format: echo.text?.format ?? { type: "text" }, ...(echo.text?.verbosity ? { verbosity: echo.text.verbosity } : {}) },
     tool_choice: echo.tool_choice ?? "auto",
@@ -254,7 +256,7 @@ export function responseBody(
 }
 
 /** A whole (non-streamed) answer as a `response` object. */
-export function completedResponseBody(ctx: ResponseContext, result: ChainResult) {
+export function completedResponseBody(ctx: ResponseContext, result: ChainResult): ReturnType<typeof responseBody> {
   const output = new ResponseOutput();
   const choice = result.choices?.find((c) => c.index === 0);
   output.answer(choice, result.content);

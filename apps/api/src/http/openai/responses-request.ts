@@ -4,8 +4,9 @@
  * Switchboard reaches speaks chat (or is translated from it), so this is the one place
  * that knows the Responses request's shape; what it cannot mean in chat is refused by name.
  */
-import { RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
+import { RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
+import type { ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
@@ -77,6 +78,7 @@ function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
         break;
       }
       case "reasoning":
+      case "item_reference": // replaced before translation (withReferencedItems)
         break;
     }
   }
@@ -120,7 +122,41 @@ function chatFields(data: TOpenAIResponsesRequest): Record<string, unknown> {
   return fields;
 }
 
-export function parseResponsesRequest(registry: ProviderRegistry, body: unknown): ParsedResponsesRequest {
+/** Where a request's `item_reference`s are looked up: the items kept for this caller. */
+export interface ReferencedItems {
+  items: ResponseItems;
+  userId: string;
+}
+
+/**
+ * `input` with each `item_reference` replaced by the output item it names, kept from an
+ * earlier answer to the same user; a reference repeated back to back (the AI SDK names a
+ * message once per text part) counts once. An unknown or expired id is a 400 naming it.
+ */
+async function withReferencedItems(source: ReferencedItems, input: TResponsesInputItem[]): Promise<TResponsesInputItem[]> {
+  const ids = [...new Set(input.flatMap((item) => (item.type === "item_reference" ? [item.id] : [])))];
+  if (ids.length === 0) return input;
+  const found = await source.items.find(source.userId, ids);
+  const out: TResponsesInputItem[] = [];
+  input.forEach((item, index) => {
+    if (item.type !== "item_reference") return void out.push(item);
+    const before = input[index - 1];
+    if (before?.type === "item_reference" && before.id === item.id) return;
+    const kept = ZResponsesInputItem.safeParse(found.get(item.id));
+    if (!kept.success) {
+      throw new AppError(
+        "BAD_REQUEST",
+        `No output item '${item.id}' is known: an answer's items are kept for an hour, for the user who got them; send the item itself instead of an item_reference ` +
+          "(with @ai-sdk/openai: providerOptions.openai.store = false)",
+        { details: { param: `input.${index}.id` } },
+      );
+    }
+    out.push(kept.data);
+  });
+  return out;
+}
+
+export async function parseResponsesRequest(registry: ProviderRegistry, referenced: ReferencedItems, body: unknown): Promise<ParsedResponsesRequest> {
   const parsed = ZOpenAIResponsesRequest.safeParse(normalized(body));
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const data = parsed.data;
@@ -133,7 +169,7 @@ export function parseResponsesRequest(registry: ProviderRegistry, body: unknown)
   if (data.background === true) {
     throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
   }
-  const messages = chatMessages(data);
+  const messages = chatMessages({ ...data, input: await withReferencedItems(referenced, data.input) });
   if (!messages.some((m) => m.role === "user")) throw new AppError("BAD_REQUEST", "input must contain a user message", { details: { param: "input" } });
   try {
     return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data };

@@ -13,12 +13,18 @@ import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { describeError } from "../error-map.ts";
 import { openEventStream, sseWriter } from "../sse-writer.ts";
 import { openAIErrorBody } from "./errors.ts";
-import { ResponseOutput, responseBody, type ResponseContext } from "./responses-body.ts";
+import { ResponseOutput, responseBody, type OutputItem, type ResponseContext } from "./responses-body.ts";
 
 export async function streamResponse(
   reply: FastifyReply,
   events: AsyncGenerator<ChainEvent>,
-  opts: { ctx: ResponseContext; keepBody: boolean; headers: () => Record<string, string> },
+  opts: {
+    ctx: ResponseContext;
+    keepBody: boolean;
+    headers: () => Record<string, string>;
+    /** Runs with the whole answer's items before its last event goes out (for later item_references). */
+    onItems: (items: readonly OutputItem[]) => Promise<void>;
+  },
 ): Promise<void> {
   const raw = reply.raw;
   const { ctx } = opts;
@@ -50,6 +56,8 @@ export async function streamResponse(
         output.chunk(event.choice);
       } else if (event.type === "done") {
         output.finish();
+        // Before the last event, so a client that sends its next request at once can name these items.
+        await opts.onItems(output.items);
         ended = event;
         const body = responseBody(ctx, output.items, ended);
         emit(body.status === "incomplete" ? "response.incomplete" : "response.completed", { response: body });

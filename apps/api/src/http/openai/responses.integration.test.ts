@@ -8,6 +8,7 @@ import OpenAI, { APIError, BadRequestError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcQuery } from "../../../test/http.ts";
+import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 let t: TestApp;
@@ -16,16 +17,24 @@ let token: string;
 let admin: string;
 let sdk: OpenAI;
 
+/** A second instance on the same PostgreSQL and Redis: a fleet of two. */
+let t2: TestApp;
+const prefix = uniquePrefix("responses");
+
 beforeAll(async () => {
   up = await startUpstreams(["beta", "openai"]);
-  t = await startTestApp({ env: { ...up.env, CIRCUIT_FAILURE_THRESHOLD: "2", CHAT_RATE_LIMIT_PER_MIN: "1000" } });
+  const env = { ...up.env, CIRCUIT_FAILURE_THRESHOLD: "2", CHAT_RATE_LIMIT_PER_MIN: "1000" };
+  t = await startTestApp({ env, redisKeyPrefix: prefix });
+  t2 = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: t.app.deps.env.DATABASE_URL! });
   token = (await t.userWithRole("USER")).token;
   admin = (await t.userWithRole("ADMIN")).token;
   sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
-});
+}, 120_000);
 afterAll(async () => {
+  await t2?.close();
   await t?.close();
   await up?.close();
+  await deleteKeysWithPrefix(prefix);
 });
 afterEach(() => up.reset());
 
@@ -52,7 +61,7 @@ describe("POST /v1/responses", () => {
       { type: "message", id: expect.stringMatching(/^msg_/), status: "completed", role: "assistant", content: [{ type: "output_text", text: "Bonjour tout le monde", annotations: [], logprobs: [] }] },
     ]);
     expect(response.usage).toEqual({ input_tokens: 7, input_tokens_details: { cached_tokens: 3 }, output_tokens: expect.any(Number), output_tokens_details: { reasoning_tokens: 2 }, total_tokens: expect.any(Number) });
-    expect(response).toMatchObject({ instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" }, store: false, previous_response_id: null });
+    expect(response).toMatchObject({ instructions: "Be brief.", temperature: 0.2, max_output_tokens: 99, metadata: { run: "r1" }, store: true, previous_response_id: null });
     expect(response).toMatchObject({ text: { format: { type: "text" }, verbosity: "low" }, top_logprobs: 0, truncation: "disabled", service_tier: null });
 
     // The provider got the chat request this means: instructions as the system message, the
@@ -217,13 +226,60 @@ describe("POST /v1/responses", () => {
     ]);
   });
 
+  it("resolves an item_reference to an earlier answer's item on any instance, streamed or not, for the user who got it", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "Paris is the capital." });
+    const first = await sdk.responses.create({ model: "beta", input: "Capital of France?" });
+    expect(first).toMatchObject({ store: true });
+    up.fakes.beta.enqueue({ kind: "ok", toolCalls: [{ id: "call_r1", name: "get_weather", arguments: '{"city":"Paris"}' }] });
+    const streamed = await sdk.responses.stream({ model: "beta", input: "Weather there?", tools: [WEATHER] }).finalResponse();
+    const [said, called] = [first.output[0]!, streamed.output[0]!];
+
+    // The next request goes to the other instance and names both items instead of sending them.
+    const other = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
+    up.fakes.beta.enqueue({ kind: "ok", content: "Mild." });
+    const next = await other.responses.create({
+      model: "beta",
+      tools: [WEATHER],
+      input: [
+        { role: "user", content: "Capital of France?" },
+        // The AI SDK names a message once per text part: back to back, it counts once.
+        { type: "item_reference", id: said.id! },
+        { type: "item_reference", id: said.id! },
+        { role: "user", content: "Weather there?" },
+        { type: "item_reference", id: called.id! },
+        { type: "function_call_output", call_id: "call_r1", output: '{"temp":18}' },
+      ],
+    });
+    expect(next.output_text).toBe("Mild.");
+    expect(up.fakes.beta.requests[2]!.body.messages).toEqual([
+      { role: "user", content: "Capital of France?" },
+      { role: "assistant", content: "Paris is the capital." },
+      { role: "user", content: "Weather there?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_r1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      { role: "tool", tool_call_id: "call_r1", content: '{"temp":18}' },
+    ]);
+
+    // Someone else's item is unknown to this caller; store: false keeps nothing.
+    const stranger = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: (await t.userWithRole("USER")).token, maxRetries: 0 });
+    const refused = await stranger.responses.create({ model: "beta", input: [{ role: "user", content: "x" }, { type: "item_reference", id: said.id! }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect((refused as BadRequestError).param).toBe("input.1.id");
+    expect((refused as BadRequestError).message).toContain(said.id!);
+    up.fakes.beta.enqueue({ kind: "ok", content: "Not kept." });
+    const unkept = await sdk.responses.create({ model: "beta", input: "x", store: false });
+    expect(unkept).toMatchObject({ store: false });
+    await expect(sdk.responses.create({ model: "beta", input: [{ role: "user", content: "x" }, { type: "item_reference", id: unkept.output[0]!.id! }] })).rejects.toBeInstanceOf(BadRequestError);
+    expect(up.fakes.beta.requests).toHaveLength(4);
+  });
+
   it("refuses by name what needs stored state or built-in tools, and malformed input, in OpenAI's shape; nothing reaches the provider", async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ model: "beta", input: "x", previous_response_id: "resp_123" }, "previous_response_id"],
       [{ model: "beta", input: "x", conversation: "conv_1" }, "conversation"],
       [{ model: "beta", input: "x", background: true }, "background"],
       [{ model: "beta", input: "x", tools: [{ type: "web_search" }] }, "tools.0.type"],
-      [{ model: "beta", input: [{ type: "item_reference", id: "msg_1" }] }, "input.0.type"],
+      [{ model: "beta", input: [{ role: "user", content: "x" }, { type: "item_reference", id: "msg_never_made" }] }, "input.1.id"],
+      [{ model: "beta", input: [{ type: "computer_call", id: "cu_1" }] }, "input.0.type"],
       [{ model: "beta", input: [{ role: "user", content: [{ type: "input_image", file_id: "file-1" }] }] }, "input.0.content.0.image_url"],
       [{ model: "beta", input: [{ role: "wizard", content: "x" }] }, "input.0.role"],
       [{ model: "beta", input: [{ role: "assistant", content: "only me" }] }, "input"],

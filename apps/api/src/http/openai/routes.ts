@@ -4,8 +4,8 @@
  * /responses (the Responses API, served through the same chat path), POST /embeddings, GET
  * /models and /models/{id}. Thin: authenticate, parse, one service call,
  * render. Every failure, including unknown paths (404), wrong methods (405) and oversized
- * bodies (413), answers in OpenAI's error shape. Stateless like OpenAI's API: requests carry
- * their history and are not stored.
+ * bodies (413), answers in OpenAI's error shape. Requests carry their history and are not
+ * stored (a Responses answer's output items are kept a while, for item_reference).
  */
 import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -23,7 +23,7 @@ import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
-import { completedResponseBody, responseId } from "./responses-body.ts";
+import { completedResponseBody, responseId, type OutputItem } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
 import { streamResponse } from "./responses-sse.ts";
 
@@ -58,7 +58,7 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
     return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
   }
   if (path.startsWith("/v1/responses/")) {
-    return sendOpenAIError(request, reply, new AppError("NOT_FOUND", "Responses are not stored: Switchboard's /v1/responses is stateless, so there is none to retrieve, cancel or delete", { details: { openaiCode: "not_found" } }));
+    return sendOpenAIError(request, reply, new AppError("NOT_FOUND", "Responses are not stored: Switchboard keeps only an answer's output items, for item_reference, so there is no response to retrieve, cancel or delete", { details: { openaiCode: "not_found" } }));
   }
   return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
 }
@@ -125,7 +125,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
             keyScope: "chat",
             metered: true,
             openapi: {
-              summary: "Responses API (OpenAI-compatible, stateless: store and previous_response_id are not kept; with stream: true, named text/event-stream events)",
+              summary: "Responses API (OpenAI-compatible; no stored responses: previous_response_id is refused, output items are kept an hour for item_reference; with stream: true, named text/event-stream events)",
               tags: ["openai"],
               auth: "bearer",
               body: ZOpenAIResponsesRequest,
@@ -135,14 +135,18 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         },
         async (request, reply) => {
           const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-          const parsed = parseResponsesRequest(deps.providers, request.body);
-          const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo };
+          const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id }, request.body);
+          const store = parsed.echo.store !== false;
+          const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
+          const onItems = (items: readonly OutputItem[]) => (store ? keepItems(deps, request, user.id, items) : Promise.resolve());
           if (!parsed.stream) {
             const result = await complete(deps, request, reply, user, parsed);
-            return completedResponseBody({ ...ctx, model: result.model }, result);
+            const body = completedResponseBody({ ...ctx, model: result.model }, result);
+            await onItems(body.output);
+            return body;
           }
           const { events, headers } = await openStream(deps, request, reply, user, parsed);
-          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers });
+          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers, onItems });
           return reply;
         },
       );
@@ -160,6 +164,13 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 }
 
 type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
+
+/** Keeps an answer's items for the caller's later item_references; the answer goes out even if that fails. */
+async function keepItems(deps: AppDeps, request: FastifyRequest, userId: string, items: readonly OutputItem[]): Promise<void> {
+  await deps.responseItems.keep(userId, items).catch((err: unknown) => {
+    request.log.warn({ err }, "could not keep the answer's output items: a later item_reference to them will be refused");
+  });
+}
 
 /** One whole answer for a chat or Responses request; which provider answered goes in headers. */
 async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {

@@ -1,0 +1,51 @@
+/**
+ * The Responses API's kept output items on both coordination stores: an item is found by the
+ * user who got it and by no one else, on any instance sharing Redis; in process, the oldest
+ * items go first once the byte bound is reached, so an embedded server's memory stays bounded.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
+import { createResponseItems, type ResponseItems } from "./response-items.ts";
+
+const prefix = uniquePrefix("response-items");
+const opened: Coordination[] = [];
+const redis = async () => {
+  const c = await createCoordination({ redisUrl: testRedisUrl(), keyPrefix: prefix, log: () => {} });
+  opened.push(c);
+  return c;
+};
+afterAll(async () => {
+  for (const c of opened) await c.close();
+  await deleteKeysWithPrefix(prefix);
+});
+
+const message = (id: string, text: string) => ({ id, type: "message", role: "assistant", content: [{ type: "output_text", text }] });
+
+describe.each([
+  ["in process (embedded: one instance)", async () => [createResponseItems(await createCoordination({ redisUrl: "" }))]],
+  ["in Redis (cluster), across two instances", async () => [createResponseItems(await redis()), createResponseItems(await redis())]],
+])("kept response items %s", (_name, open) => {
+  it("are found by the user who got them, by id, and by no one else", async () => {
+    const [onA, onB = onA] = (await open()) as [ResponseItems, ResponseItems?];
+    const call = { id: "fc_1", type: "function_call", name: "f", arguments: "{}", call_id: "c1" };
+    await onA.keep("u1", [message("msg_1", "hello"), call]);
+    const found = await onB.find("u1", ["msg_1", "fc_1", "msg_unknown"]);
+    expect([...found.keys()]).toEqual(["msg_1", "fc_1"]);
+    expect(found.get("msg_1")).toEqual(message("msg_1", "hello"));
+    expect((await onB.find("u2", ["msg_1"])).size).toBe(0);
+    expect((await onB.find("u1", [])).size).toBe(0);
+  });
+});
+
+describe("kept response items in process", () => {
+  it("hold at most 32 MB: past it the oldest are dropped, the newest kept", async () => {
+    const items = createResponseItems(await createCoordination({ redisUrl: "" }));
+    const oneMegabyte = "x".repeat(1024 * 1024);
+    for (let n = 0; n < 40; n++) await items.keep("u1", [message(`msg_${n}`, oneMegabyte)]);
+    const found = await items.find("u1", Array.from({ length: 40 }, (_, n) => `msg_${n}`));
+    expect(found.has("msg_0")).toBe(false);
+    expect(found.has("msg_39")).toBe(true);
+    expect(found.size).toBeLessThan(32);
+  });
+});
