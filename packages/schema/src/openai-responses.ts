@@ -111,7 +111,7 @@ export const ZOpenAIResponsesRequest = z.looseObject({
   tool_choice: ZResponsesToolChoice.nullable().optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
   text: z.looseObject({ format: ZTextFormat.nullable().optional(), verbosity: z.string().nullable().optional() }).nullable().optional(),
-  max_output_tokens: z.number().int().min(1).max(CHAT_LIMITS.maxTokens).nullable().optional(),
+  max_output_tokens: z.number().int().min(1).max(OPENAI_LIMITS.maxOutputTokens).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   top_logprobs: z.number().int().min(0).max(20).nullable().optional(),

@@ -17,6 +17,11 @@ export const OPENAI_LIMITS = {
   maxTools: 128,
   /** Embedding inputs per request, as OpenAI allows. */
   maxEmbeddingInputs: 2048,
+  /**
+   * `max_tokens` / `max_completion_tokens` / `max_output_tokens`: only a sanity bound. Models
+   * differ (some write 64k or 128k tokens), so the provider judges what its model can do.
+   */
+  maxOutputTokens: 1_048_576,
 } as const;
 
 const ZTextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
@@ -91,7 +96,7 @@ const ZResponseFormat = z
   })
   .refine((f) => f.type !== "json_schema" || f.json_schema !== undefined, { message: "json_schema format needs json_schema: {name, schema}", path: ["json_schema"] });
 
-const ZMaxTokens = z.number().int().min(1).max(CHAT_LIMITS.maxTokens).nullable().optional();
+const ZMaxTokens = z.number().int().min(1).max(OPENAI_LIMITS.maxOutputTokens).nullable().optional();
 
 export const ZOpenAIChatRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),

@@ -291,6 +291,7 @@ describe("POST /v1/responses", () => {
       [{ model: "beta", input: [{ type: "function_call_output", output: "no call id" }] }, "input.0.call_id"],
       [{ model: "beta", input: "x", tool_choice: { type: "function" } }, "tool_choice"],
       [{ model: "beta", input: "x", max_output_tokens: 0 }, "max_output_tokens"],
+      [{ model: "beta", input: "x", max_output_tokens: 2_000_000 }, "max_output_tokens"],
       // A chat tool message carries text only: an image in a tool's output is refused, not dropped.
       [{ model: "beta", input: [{ role: "user", content: "x" }, { type: "function_call_output", call_id: "c1", output: [{ type: "input_image", image_url: "data:image/png;base64,AA==" }] }] }, "input.1.output"],
     ];
