@@ -57,18 +57,64 @@ function imageBlock(part: Json): Json | null {
   return { type: "image", source: { type: "url", url } };
 }
 
+/**
+ * Anthropic's prompt-caching breakpoint (`cache_control: {type: "ephemeral", ttl?}`) where an
+ * OpenAI-shaped client puts it — on a content part, a message or a tool, as LiteLLM's users
+ * do — carried onto the block it marks. Without it every cached prefix is paid in full.
+ */
+const cacheControlOf = (holder: unknown): Json => {
+  const marker = (holder as Json | null | undefined)?.cache_control;
+  return marker !== null && typeof marker === "object" ? { cache_control: marker } : {};
+};
+
+/** A message-level cache_control marks the message's last block (the end of the prefix to cache). */
+function markedLast(blocks: Json[], message: Json): Json[] {
+  const marker = cacheControlOf(message);
+  const last = blocks.at(-1);
+  if (last && marker.cache_control && !last.cache_control) blocks[blocks.length - 1] = { ...last, ...marker };
+  return blocks;
+}
+
 function contentBlocks(content: unknown): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }];
   if (!Array.isArray(content)) return [];
   return content.flatMap((raw) => {
     const part = raw as Json;
-    if (part?.type === "text") return [{ type: "text", text: String(part.text ?? "") }];
+    if (part?.type === "text") return [{ type: "text", text: String(part.text ?? ""), ...cacheControlOf(part) }];
     if (part?.type === "image_url") {
       const block = imageBlock(part);
-      return block ? [block] : [];
+      return block ? [{ ...block, ...cacheControlOf(part) }] : [];
     }
     return [];
   });
+}
+
+/**
+ * The thinking an earlier answer carried (`thinking_blocks`, with their signatures), sent back
+ * ahead of that turn's text and tool calls: with extended thinking on, Anthropic requires
+ * them before the tool_use blocks of the turn whose results follow.
+ */
+function thinkingBlocksOf(message: Json): Json[] {
+  const blocks = message.thinking_blocks;
+  if (!Array.isArray(blocks)) return [];
+  return blocks.filter((b): b is Json => b !== null && typeof b === "object" && ((b as Json).type === "thinking" || (b as Json).type === "redacted_thinking"));
+}
+
+/**
+ * The system prompt: a plain string, or — when a part is marked for caching — text blocks,
+ * each with its marker. `extra` (a response_format instruction) comes last either way.
+ */
+export function systemWith(system: string | Json[] | undefined, extra: string): string | Json[] {
+  if (Array.isArray(system)) return [...system, { type: "text", text: extra }];
+  return system ? `${system}\n\n${extra}` : extra;
+}
+
+function systemOf(messages: Json[]): string | Json[] | undefined {
+  const blocks = messages.flatMap((m) => markedLast(typeof m.content === "string" ? [{ type: "text", text: m.content }] : contentBlocks(m.content).filter((b) => b.type === "text"), m));
+  if (blocks.length === 0) return undefined;
+  // Anthropic refuses empty text blocks (a string may be empty).
+  if (blocks.some((b) => b.cache_control)) return blocks.filter((b) => b.text !== "");
+  return messages.map((m) => asText(m.content)).join("\n\n");
 }
 
 function parseArguments(raw: unknown): unknown {
@@ -93,7 +139,14 @@ function toolsOf(tools: unknown): Json[] | undefined {
   return tools.flatMap((raw) => {
     const fn = (raw as Json)?.function as Json | undefined;
     if (!fn || typeof fn.name !== "string") return [];
-    return [{ name: fn.name, ...(typeof fn.description === "string" ? { description: fn.description } : {}), input_schema: fn.parameters ?? { type: "object", properties: {} } }];
+    return [
+      {
+        name: fn.name,
+        ...(typeof fn.description === "string" ? { description: fn.description } : {}),
+        input_schema: fn.parameters ?? { type: "object", properties: {} },
+        ...cacheControlOf(raw),
+      },
+    ];
   });
 }
 
@@ -115,34 +168,35 @@ function toolChoiceOf(choice: unknown, parallel: unknown): Json | undefined {
  * instruction in the system prompt (the Messages API has no JSON mode of that shape).
  */
 export function toAnthropicParams(body: Json, model: string): Json {
-  const system: string[] = [];
+  const systemMessages: Json[] = [];
   const messages: Json[] = [];
   for (const raw of (body.messages as Json[] | undefined) ?? []) {
     const m = raw ?? {};
     switch (m.role) {
       case "system":
       case "developer":
-        system.push(asText(m.content));
+        systemMessages.push(m);
         break;
       case "user":
-        pushMessage(messages, "user", contentBlocks(m.content));
+        pushMessage(messages, "user", markedLast(contentBlocks(m.content), m));
         break;
       case "assistant": {
-        const blocks = contentBlocks(m.content);
+        const blocks = [...thinkingBlocksOf(m), ...contentBlocks(m.content)];
         for (const call of (m.tool_calls as Json[] | undefined) ?? []) {
           const fn = (call.function as Json | undefined) ?? {};
           blocks.push({ type: "tool_use", id: String(call.id ?? ""), name: String(fn.name ?? ""), input: parseArguments(fn.arguments) });
         }
-        pushMessage(messages, "assistant", blocks);
+        pushMessage(messages, "assistant", markedLast(blocks, m));
         break;
       }
       case "tool":
-        pushMessage(messages, "user", [{ type: "tool_result", tool_use_id: String(m.tool_call_id ?? ""), content: asText(m.content) }]);
+        pushMessage(messages, "user", markedLast([{ type: "tool_result", tool_use_id: String(m.tool_call_id ?? ""), content: asText(m.content) }], m));
         break;
       default:
         break;
     }
   }
+  const system = systemOf(systemMessages);
   const stop = body.stop;
   const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | null | undefined;
   const tools = toolsOf(body.tools);
@@ -152,11 +206,13 @@ export function toAnthropicParams(body: Json, model: string): Json {
     model,
     max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS,
     messages,
-    ...(system.length > 0 || format ? { system: [...system, ...(format ? [format] : [])].join("\n\n") } : {}),
+    ...(format ? { system: systemWith(system, format) } : system !== undefined ? { system } : {}),
     ...(typeof stop === "string" ? { stop_sequences: [stop] } : Array.isArray(stop) ? { stop_sequences: stop } : {}),
     ...(tools && tools.length > 0 ? { tools } : {}),
     ...(toolChoice && tools && tools.length > 0 ? { tool_choice: toolChoice } : {}),
     ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
+    // Extended thinking, in Anthropic's own shape ({type: "enabled", budget_tokens}).
+    ...(body.thinking !== null && typeof body.thinking === "object" ? { thinking: body.thinking } : {}),
   };
 }
 
@@ -183,21 +239,32 @@ export interface OpenAIToolCall {
 /** An Anthropic message (non-stream) as OpenAI's choice 0: content, tool_calls, finish_reason. */
 export function fromAnthropicMessage(message: Json): {
   content: string;
+  /** The thinking, as text (DeepSeek's `reasoning_content`); empty without extended thinking. */
+  reasoning: string;
+  /** The thinking blocks whole, signatures included, for the client to send back. */
+  thinkingBlocks: Json[];
   toolCalls: OpenAIToolCall[];
   finishReason: string;
   usage: { promptTokens: number; completionTokens: number; details: Json } | undefined;
   model: string | undefined;
 } {
   let content = "";
+  let reasoning = "";
+  const thinkingBlocks: Json[] = [];
   const toolCalls: OpenAIToolCall[] = [];
   for (const raw of (message.content as Json[] | undefined) ?? []) {
     if (raw.type === "text") content += String(raw.text ?? "");
-    else if (raw.type === "tool_use") {
+    else if (raw.type === "thinking" || raw.type === "redacted_thinking") {
+      if (raw.type === "thinking") reasoning += String(raw.thinking ?? "");
+      thinkingBlocks.push(raw);
+    } else if (raw.type === "tool_use") {
       toolCalls.push({ id: String(raw.id), type: "function", function: { name: String(raw.name), arguments: JSON.stringify(raw.input ?? {}) } });
     }
   }
   return {
     content,
+    reasoning,
+    thinkingBlocks,
     toolCalls,
     finishReason: finishReasonOf(message.stop_reason as string | undefined),
     usage: usageOf(message.usage as Json | undefined),
@@ -233,6 +300,7 @@ export function createStreamTranslator() {
 
   type Piece =
     | { type: "text"; text: string }
+    | { type: "reasoning"; text: string }
     | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
     | { type: "finish"; reason: string }
     | { type: "usage"; promptTokens: number; completionTokens: number; details: Json }
@@ -262,6 +330,7 @@ export function createStreamTranslator() {
       case "content_block_delta": {
         const delta = (event.delta as Json | undefined) ?? {};
         if (delta.type === "text_delta" && typeof delta.text === "string") return delta.text === "" ? [] : [{ type: "text", text: delta.text }];
+        if (delta.type === "thinking_delta" && typeof delta.thinking === "string") return delta.thinking === "" ? [] : [{ type: "reasoning", text: delta.thinking }];
         if (delta.type === "input_json_delta") {
           const index = toolIndexOfBlock.get(Number(event.index));
           if (index === undefined) return [];

@@ -5,7 +5,7 @@
  * anthropic-translate.ts; this file knows the URL, the headers and what Anthropic's answers
  * and errors mean. Nothing is retried here: fallback and timeouts belong to the chain.
  */
-import { createStreamTranslator, fromAnthropicMessage, jsonReplyInstruction, toAnthropicParams } from "./anthropic-translate.ts";
+import { createStreamTranslator, fromAnthropicMessage, jsonReplyInstruction, systemWith, toAnthropicParams } from "./anthropic-translate.ts";
 import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
 import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
 import { ProviderError, type ChatProvider, type ProviderChunk, type ProviderCompletion, type ProviderRequest, type UpstreamError } from "./types.ts";
@@ -53,8 +53,7 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
     const format = request.responseFormat;
     if (format) {
       // No JSON mode in the Messages API: ask for it in the system prompt.
-      const instruction = jsonReplyInstruction(format.schema);
-      p.system = p.system ? `${String(p.system)}\n\n${instruction}` : instruction;
+      p.system = systemWith(p.system as Parameters<typeof systemWith>[0], jsonReplyInstruction(format.schema));
     }
     return p;
   }
@@ -76,7 +75,14 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
       choices: [
         {
           index: 0,
-          message: { role: "assistant", content: calls && answer.content === "" ? null : answer.content, ...(calls ? { tool_calls: answer.toolCalls } : {}) },
+          message: {
+            role: "assistant",
+            content: calls && answer.content === "" ? null : answer.content,
+            ...(calls ? { tool_calls: answer.toolCalls } : {}),
+            // Extended thinking, as OpenAI-shaped clients read it (text) and send it back (blocks).
+            ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}),
+            ...(answer.thinkingBlocks.length > 0 ? { thinking_blocks: answer.thinkingBlocks } : {}),
+          },
           finish_reason: answer.finishReason,
         },
       ],
@@ -100,6 +106,9 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
           switch (piece.type) {
             case "text":
               yield { type: "delta", text: piece.text };
+              break;
+            case "reasoning":
+              yield { type: "choice", choice: { index: 0, delta: { reasoning_content: piece.text }, finish_reason: null } };
               break;
             case "tool_call":
               yield {

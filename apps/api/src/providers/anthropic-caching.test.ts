@@ -1,0 +1,118 @@
+/**
+ * What Anthropic-specific requests keep on their way through the OpenAI shape: prompt-caching
+ * breakpoints (`cache_control` on a part, a message, a system prompt or a tool) reach the
+ * blocks they mark, and extended thinking (`thinking`) is asked for and comes back as
+ * `reasoning_content` — with the blocks and their signatures, which the client sends back in
+ * `thinking_blocks` for the next tool step. Real local server speaking the Messages API.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { anthropicEvent, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
+import { ask, collect } from "../../test/provider-calls.ts";
+import { createAnthropicProvider } from "./anthropic.ts";
+
+const KEY = "sk-ant-test-key";
+let claude: FakeAnthropicServer;
+beforeAll(async () => void (claude = await startFakeAnthropic({ apiKey: KEY })));
+afterAll(async () => claude.close());
+afterEach(() => void (claude.requests.length = 0));
+
+const provider = () => createAnthropicProvider({ id: "claude", baseUrl: claude.url, apiKey: KEY, model: "claude-test" });
+const EPHEMERAL = { type: "ephemeral" };
+const sentBody = () => claude.requests[0]!.body as Record<string, unknown>;
+
+describe("prompt caching", () => {
+  it("carries cache_control from parts, messages, the system prompt and tools onto the blocks they mark", async () => {
+    const passthrough = {
+      messages: [
+        { role: "system", content: [{ type: "text", text: "A long manual…", cache_control: EPHEMERAL }] },
+        { role: "user", content: [{ type: "text", text: "Chapter one" }, { type: "text", text: "Chapter two", cache_control: { type: "ephemeral", ttl: "1h" } }] },
+        { role: "assistant", content: "Read." },
+        { role: "user", content: "Summarise", cache_control: EPHEMERAL },
+      ],
+      tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object" } }, cache_control: EPHEMERAL }],
+    };
+    await provider().complete(ask({ passthrough }));
+    const body = sentBody();
+    expect(body["system"]).toEqual([{ type: "text", text: "A long manual…", cache_control: EPHEMERAL }]);
+    expect(body["messages"]).toEqual([
+      { role: "user", content: [{ type: "text", text: "Chapter one" }, { type: "text", text: "Chapter two", cache_control: { type: "ephemeral", ttl: "1h" } }] },
+      { role: "assistant", content: [{ type: "text", text: "Read." }] },
+      { role: "user", content: [{ type: "text", text: "Summarise", cache_control: EPHEMERAL }] },
+    ]);
+    expect(body["tools"]).toEqual([{ name: "lookup", input_schema: { type: "object" }, cache_control: EPHEMERAL }]);
+  });
+
+  it("keeps the system prompt a string when nothing in it is marked, and adds a response_format instruction to either form", async () => {
+    await provider().complete(ask({ passthrough: { messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }] } }));
+    expect(sentBody()["system"]).toBe("Be brief.");
+    claude.requests.length = 0;
+    const marked = { messages: [{ role: "system", content: "Manual", cache_control: EPHEMERAL }, { role: "user", content: "hi" }], response_format: { type: "json_object" } };
+    await provider().complete(ask({ passthrough: marked }));
+    expect(sentBody()["system"]).toEqual([
+      { type: "text", text: "Manual", cache_control: EPHEMERAL },
+      { type: "text", text: "Reply with one JSON object, and nothing else." },
+    ]);
+  });
+});
+
+describe("extended thinking", () => {
+  const thinking = { type: "enabled", budget_tokens: 2048 };
+  const block = { type: "thinking", thinking: "Check the units first.", signature: "sig-123" };
+
+  it("is asked for as sent, and the answer's thinking comes back as reasoning_content with its blocks", async () => {
+    claude.enqueue({
+      kind: "raw",
+      contentType: "application/json",
+      pieces: [JSON.stringify({ type: "message", role: "assistant", model: "claude-test", content: [block, { type: "redacted_thinking", data: "opaque" }, { type: "text", text: "42" }], stop_reason: "end_turn", usage: { input_tokens: 3, output_tokens: 9 } })],
+    });
+    const answer = await provider().complete(ask({ passthrough: { messages: [{ role: "user", content: "6 × 7?" }], thinking, max_tokens: 4096 } }));
+    expect(sentBody()["thinking"]).toEqual(thinking);
+    expect(answer.content).toBe("42");
+    expect(answer.choices?.[0]?.message).toEqual({
+      role: "assistant",
+      content: "42",
+      reasoning_content: "Check the units first.",
+      thinking_blocks: [block, { type: "redacted_thinking", data: "opaque" }],
+    });
+  });
+
+  it("streams the thinking as reasoning_content deltas before the text", async () => {
+    claude.enqueue({
+      kind: "raw",
+      contentType: "text/event-stream",
+      pieces: [
+        anthropicEvent("message_start", { message: { model: "claude-test", usage: { input_tokens: 3, output_tokens: 1 } } }),
+        anthropicEvent("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "" } }),
+        anthropicEvent("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "Check " } }),
+        anthropicEvent("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "the units." } }),
+        anthropicEvent("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: "sig-123" } }),
+        anthropicEvent("content_block_stop", { index: 0 }),
+        anthropicEvent("content_block_start", { index: 1, content_block: { type: "text", text: "" } }),
+        anthropicEvent("content_block_delta", { index: 1, delta: { type: "text_delta", text: "42" } }),
+        anthropicEvent("message_delta", { delta: { stop_reason: "end_turn" }, usage: { output_tokens: 9 } }),
+        anthropicEvent("message_stop"),
+      ],
+    });
+    const { chunks, error } = await collect(provider(), ask({ passthrough: { messages: [{ role: "user", content: "6 × 7?" }], thinking } }));
+    expect(error).toBeUndefined();
+    const reasoning = chunks.flatMap((c) => (c.type === "choice" && typeof c.choice.delta["reasoning_content"] === "string" ? [c.choice.delta["reasoning_content"]] : []));
+    expect(reasoning.join("")).toBe("Check the units.");
+    expect(chunks.filter((c) => c.type === "delta").map((c) => (c.type === "delta" ? c.text : ""))).toEqual(["42"]);
+  });
+
+  it("sends thinking_blocks back ahead of the turn's tool calls, as Anthropic requires for the next tool step", async () => {
+    const passthrough = {
+      thinking,
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: null, thinking_blocks: [block, { type: "not_a_block" }], tool_calls: [{ id: "toolu_1", type: "function", function: { name: "weather", arguments: '{"city":"Oslo"}' } }] },
+        { role: "tool", tool_call_id: "toolu_1", content: "3 degrees" },
+      ],
+    };
+    await provider().complete(ask({ passthrough }));
+    expect((sentBody()["messages"] as unknown[])[1]).toEqual({
+      role: "assistant",
+      content: [block, { type: "tool_use", id: "toolu_1", name: "weather", input: { city: "Oslo" } }],
+    });
+  });
+});
