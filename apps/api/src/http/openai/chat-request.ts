@@ -44,9 +44,6 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown): Par
       details: { param: "messages" },
     });
   }
-  if (!data.messages.some((m) => m.role === "user")) {
-    throw new AppError("BAD_REQUEST", "messages must contain a user message", { details: { param: "messages" } });
-  }
   const { pinned, model } = resolveModel(registry, data.model);
   // The raw body, not the parsed one: what the client sent is forwarded byte for byte.
   const { model: _model, stream: _stream, ...passthrough } = body as Record<string, unknown>;

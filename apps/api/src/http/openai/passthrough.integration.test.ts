@@ -99,6 +99,15 @@ describe("request pass-through", () => {
     expect(received.body.stream).toBe(false);
   });
 
+  it("takes a request without a user message (a system prompt alone, or an assistant turn to continue), as OpenAI does", async () => {
+    for (const messages of [[{ role: "system", content: "Write a haiku about gateways." }], [{ role: "assistant", content: "Once upon a time" }]]) {
+      up.fakes.beta.enqueue({ kind: "ok", content: "Done." });
+      const res = await post("/v1/chat/completions", { model: "beta", messages });
+      expect(res.status, JSON.stringify(messages)).toBe(200);
+      expect(up.fakes.beta.requests.at(-1)!.body.messages).toEqual(messages);
+    }
+  });
+
   it("streams: stream_options reach the provider with include_usage forced on, the rest as sent", async () => {
     const body = { model: "beta", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: false, vendor: 1 }, ...EVERY_FIELD };
     const res = await post("/v1/chat/completions", body);

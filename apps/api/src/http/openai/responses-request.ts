@@ -170,7 +170,6 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
     throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
   }
   const messages = chatMessages({ ...data, input: await withReferencedItems(referenced, data.input) });
-  if (!messages.some((m) => m.role === "user")) throw new AppError("BAD_REQUEST", "input must contain a user message", { details: { param: "input" } });
   try {
     return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data };
   } catch (error) {
