@@ -2,8 +2,8 @@
  * HTTP no client library would send, written byte for byte on a TCP socket to a real
  * Switchboard: a garbled request line, headers over the size limit or holding a forbidden
  * byte, an `Expect` the server cannot meet, a bad chunk, a request that never arrives whole.
- * Each gets the REST error shape with its own status, `x-request-id`, the security headers
- * and `connection: close`, one warn line naming the client (never what it sent), one
+ * Each gets the REST error shape (OpenAI's on a /v1 path, when the path is known) with its own
+ * status, `x-request-id`, the security headers and `connection: close`, one warn line naming the client (never what it sent), one
  * access-log line and a count in the HTTP metrics, like any request; a response already under
  * way on the connection is never written into.
  */
@@ -159,6 +159,62 @@ describe("HTTP the parser refuses", () => {
     expect(refusal).toMatchObject({ level: 40, status: 400, answered: false });
     // Nothing was sent for it, so no status to count; the stream it cut has its own line.
     expect(accessLines(log.lines, refusal!["reqId"] as string)).toEqual([]);
+  });
+});
+
+describe("on /v1, OpenAI's error shape, as every /v1 refusal", () => {
+  const openAIError = (message: RegExp | string) => ({ error: { message: typeof message === "string" ? message : expect.stringMatching(message), type: "invalid_request_error", param: null, code: "bad_request" } });
+
+  it("headers over the size limit, sent with the request line: 431 in OpenAI's shape, everything else as on any path", async () => {
+    const before = refusals(log.lines).length;
+    const countedBefore = await counted(t.url, unparsed("431"));
+    const answer = parse(await exchange(t.url, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`));
+    expect(answer.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(answer.body).toEqual(openAIError(/^Request header fields too large \(limit 16 KB/));
+    expect(answer.headers).toMatchObject({ "content-type": "application/json; charset=utf-8", connection: "close", "x-content-type-options": "nosniff" });
+    const requestId = answer.headers["x-request-id"];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, reqId: requestId, ip: "127.0.0.1", status: 431, answered: true })]);
+    expect(JSON.stringify(refusals(log.lines).slice(before))).not.toMatch(/\/v1|aaaa/);
+    expect(accessLines(log.lines, requestId)).toEqual([expect.objectContaining({ method: "UNKNOWN", route: "unparsed", status: 431, outcome: "BAD_REQUEST" })]);
+    expect(await counted(t.url, unparsed("431"))).toEqual({ requests: countedBefore.requests + 1, timed: countedBefore.timed + 1 });
+  });
+
+  it("headers over the size limit whose request line came in an earlier read: the path is not known, so the REST shape", async () => {
+    const exchanged = await open(t.url, "GET /v1/models HTTP/1.1\r\nHost: x\r\n");
+    // Node has parsed the request line by now; the overflow arrives in a read of its own.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    exchanged.socket.write(`X-Big: ${"a".repeat(100_000)}\r\n\r\n`);
+    const answer = parse(await exchanged.closed);
+    expect(answer.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(answer.body).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringMatching(/^Request header fields too large/) } });
+    expect(answer.headers).toMatchObject({ connection: "close", "x-content-type-options": "nosniff" });
+  });
+
+  it("a malformed header on a /v1 path: 400 in OpenAI's shape", async () => {
+    const answer = parse(await exchange(t.url, "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n"));
+    expect(answer.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(answer.body).toEqual(openAIError(/^Malformed HTTP request: Invalid header value char/));
+    expect(answer.headers).toMatchObject({ connection: "close" });
+  });
+
+  it("an Expect other than 100-continue: 417 in OpenAI's shape, with the caller's request id, logged and counted", async () => {
+    const before = refusals(log.lines).length;
+    const answer = parse(await exchange(t.url, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nX-Request-Id: caller-v1-417\r\nContent-Length: 2\r\n\r\n{}"));
+    expect(answer.statusLine).toBe("HTTP/1.1 417 Expectation Failed");
+    expect(answer.body).toEqual(openAIError(/100-continue/));
+    expect(answer.headers).toMatchObject({ "content-type": "application/json; charset=utf-8", "x-request-id": "caller-v1-417", connection: "close", "x-content-type-options": "nosniff" });
+    expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, reqId: "caller-v1-417", status: 417 })]);
+    expect(accessLines(log.lines, "caller-v1-417")).toEqual([expect.objectContaining({ method: "POST", route: "unparsed", status: 417, outcome: "BAD_REQUEST" })]);
+  });
+
+  it("a bad chunk in the body of a /v1 request: 400 in OpenAI's shape, under the request's own id", async () => {
+    const head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: held-v1\r\n\r\n";
+    const answer = parse(await exchange(t.url, `${head}ZZ\r\n`));
+    expect(answer.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(answer.body).toEqual(openAIError(/^Malformed HTTP request: /));
+    expect(answer.headers).toMatchObject({ "x-request-id": "held-v1", connection: "close" });
+    expect((await accessLine(log.lines, "held-v1"))).toMatchObject({ method: "POST", url: "/v1/chat/completions", status: 400 });
   });
 });
 

@@ -4,8 +4,9 @@
  * not whole within REQUEST_TIMEOUT_MS), and those whose `Expect` the server cannot meet. Left
  * to Node and Fastify, they got bare text or Fastify's own JSON, with no request id, no
  * security headers and no log line. Here they answer like every other refusal: the REST error
- * shape with the status the fault calls for, `x-request-id`, the security headers and
- * `connection: close`, plus one warn line with the client's address (never what it sent).
+ * shape with the status the fault calls for (OpenAI's shape under /v1, like every /v1 refusal,
+ * when the path is known), `x-request-id`, the security headers and `connection: close`, plus
+ * one warn line with the client's address (never what it sent).
  * Each answered refusal is also counted in the HTTP metrics and written as an access-log
  * line, like every request (scope-log.ts): by the request Fastify already held, when the
  * fault came in its body, or else under the route `unparsed`.
@@ -16,6 +17,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { restErrorBody } from "./errors.ts";
 import { describeError, errorCodeOf } from "./error-map.ts";
+import { isOpenAIPath, openAIErrorBody } from "./openai/errors.ts";
 import { requestIdOf } from "./request-id.ts";
 import { endRefused, UNKNOWN_METHOD } from "./scope-log.ts";
 import { SECURITY_HEADERS } from "./security-headers.ts";
@@ -50,12 +52,31 @@ function answerHeaders(requestId: string): Array<readonly [string, string]> {
   return [["content-type", "application/json; charset=utf-8"], ["connection", "close"], ["x-request-id", requestId], ...SECURITY_HEADERS];
 }
 
-/** The REST error body, with the app code the error table gives the status. */
-const bodyOf = (refusal: Refusal): string => JSON.stringify(restErrorBody(describeError(new AppError(errorCodeOf(refusal.status), refusal.message))));
+/**
+ * The error body, with the app code the error table gives the status, in the dialect of the
+ * path asked for: OpenAI's under /v1, as every /v1 refusal; REST elsewhere, or when the
+ * path is unknown.
+ */
+function bodyOf(refusal: Refusal, path: string | undefined): string {
+  const described = describeError(new AppError(errorCodeOf(refusal.status), refusal.message));
+  return JSON.stringify(path !== undefined && isOpenAIPath(path) ? openAIErrorBody(described) : restErrorBody(described));
+}
+
+/**
+ * The path of the request a faulty packet starts, if it starts one. Node hands over the URL
+ * only with the whole header section, so a fault in the headers comes before it; but when
+ * the request line came in the same read as the fault (headers sent at once, as clients
+ * do), it opens the packet. A request line that came in an earlier read is not seen here,
+ * and its refusal keeps the REST shape. Only the answer's dialect depends on it.
+ */
+function pathInPacket(packet: unknown): string | undefined {
+  if (!Buffer.isBuffer(packet)) return undefined;
+  return /^[A-Z]+ (\/\S*)/.exec(packet.subarray(0, 256).toString("latin1"))?.[1];
+}
 
 /** A whole HTTP/1.1 response, as bytes to write on a socket no ServerResponse owns. */
-function rawAnswer(refusal: Refusal, requestId: string): string {
-  const body = bodyOf(refusal);
+function rawAnswer(refusal: Refusal, requestId: string, path: string | undefined): string {
+  const body = bodyOf(refusal, path);
   const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ""}`, ...answerHeaders(requestId).map(([n, v]) => `${n}: ${v}`), `content-length: ${Buffer.byteLength(body)}`];
   return `${head.join("\r\n")}\r\n\r\n${body}`;
 }
@@ -74,8 +95,11 @@ function heldRequestId(response: ServerResponse | null | undefined): string | un
   return typeof id === "string" ? id : undefined;
 }
 
+/** A `clientError`: the parser's or server's code, and (from the parser) the packet it failed in. */
+type ClientError = Error & { code?: string; rawPacket?: unknown };
+
 /** The server's `clientError` listener (Fastify's `clientErrorHandler` option). */
-export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry): (error: Error & { code?: string }, socket: Socket) => void {
+export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry): (error: ClientError, socket: Socket) => void {
   return (error, socket) => {
     // Answered already: the socket is ending, and what still arrives is dropped here.
     if (answered.has(socket)) return;
@@ -95,6 +119,7 @@ export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry)
     // here is what its own access-log line and metrics report when it closes.
     const heldId = canAnswer ? heldRequestId(inFlight) : undefined;
     const requestId = heldId ?? requestIdOf({});
+    const path = heldId !== undefined ? inFlight?.req.url : pathInPacket(error.rawPacket);
     log.warn({ reqId: requestId, ip: socket.remoteAddress, status: refusal.status, code: error.code, reason: refusal.message, answered: canAnswer }, "refused a malformed request");
     if (!canAnswer) {
       socket.destroy();
@@ -105,7 +130,7 @@ export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry)
     // Ended, not destroyed: closing with the client's bytes still unread would reset the
     // connection, and a reset can cost the client the answer. Whatever it still sends is
     // read and dropped until it hangs up, or until LINGER_MS.
-    socket.end(rawAnswer(refusal, requestId));
+    socket.end(rawAnswer(refusal, requestId, path));
     const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
     socket.once("close", () => clearTimeout(cut));
   };
@@ -122,7 +147,7 @@ export function registerExpectationRefusal(app: FastifyInstance, telemetry: Tele
     const refusal: Refusal = { status: 417, message: "Expectation not supported: only `Expect: 100-continue` is" };
     app.log.warn({ reqId: requestId, ip: request.socket.remoteAddress, status: refusal.status, reason: refusal.message }, "refused an unmet expectation");
     endRefused(telemetry, app.log.child({ reqId: requestId }), { requestId, method: request.method ?? UNKNOWN_METHOD, status: refusal.status });
-    const body = bodyOf(refusal);
+    const body = bodyOf(refusal, request.url);
     response.writeHead(refusal.status, Object.fromEntries([...answerHeaders(requestId), ["content-length", String(Buffer.byteLength(body))]]));
     response.end(body);
   });
