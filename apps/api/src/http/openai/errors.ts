@@ -4,7 +4,7 @@
  * x-should-retry (which those SDKs obey before retrying).
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { noteErrorCode } from "../../infra/request-scope.ts";
+import { noteErrorCode, type RequestScope } from "../../infra/request-scope.ts";
 import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "../error-map.ts";
 
 export interface OpenAIErrorBody {
@@ -44,4 +44,16 @@ export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, er
   noteErrorCode(request.scope, described.code);
   if (described.internal) request.log.error({ err: error }, "openai-compatible route failed");
   void reply.headers(errorHeaders(described)).status(described.status).send(openAIErrorBody(described));
+}
+
+/**
+ * A stream's break after its first event (the upstream's, or the end of the credential that
+ * authorized it), as the OpenAI error body its last event carries. The request log keeps how
+ * the stream broke, or the error table's code (as for a refusal).
+ */
+export function streamFailureBody(scope: RequestScope | undefined, error: unknown): OpenAIErrorBody {
+  const described = describeError(error);
+  const streamCode = described.details["streamCode"];
+  noteErrorCode(scope, typeof streamCode === "string" ? streamCode : described.code);
+  return openAIErrorBody(described);
 }

@@ -8,11 +8,10 @@
  * ends without `response.completed`, so no client mistakes a cut answer for a whole one.
  */
 import type { FastifyReply } from "fastify";
-import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
+import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
-import { describeError } from "../error-map.ts";
 import { openEventStream, sseWriter } from "../sse-writer.ts";
-import { openAIErrorBody } from "./errors.ts";
+import { streamFailureBody } from "./errors.ts";
 import { ResponseOutput, responseBody, type OutputItem, type ResponseContext } from "./responses-body.ts";
 
 export async function streamResponse(
@@ -66,10 +65,7 @@ export async function streamResponse(
     }
   } catch (error) {
     if (!started) throw error;
-    const described = describeError(error);
-    const streamCode = described.details["streamCode"];
-    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : described.code);
-    const { error: failure } = openAIErrorBody(described);
+    const { error: failure } = streamFailureBody(reply.request.scope, error);
     failed = failure;
     pending = [];
     // OpenAI's error event carries code, message and param at the top; `error` as well, which

@@ -8,12 +8,11 @@
  * request's response body (streamed-completion.ts).
  */
 import type { FastifyReply } from "fastify";
-import { noteErrorCode, noteResponseBody } from "../../infra/request-scope.ts";
+import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
 import { openEventStream, sseWriter } from "../sse-writer.ts";
-import { describeError } from "../error-map.ts";
-import { openAIErrorBody } from "./errors.ts";
+import { streamFailureBody } from "./errors.ts";
 import { StreamedCompletion } from "./streamed-completion.ts";
 
 export async function streamCompletion(
@@ -50,11 +49,7 @@ export async function streamCompletion(
     }
   } catch (error) {
     if (!started) throw error;
-    const described = describeError(error);
-    const streamCode = described.details["streamCode"];
-    // The log keeps how the stream broke, or the error table's code (as for a refusal).
-    noteErrorCode(reply.request.scope, typeof streamCode === "string" ? streamCode : described.code);
-    const failure = openAIErrorBody(described);
+    const failure = streamFailureBody(reply.request.scope, error);
     body?.failed(failure.error);
     await send(failure);
   } finally {
