@@ -5,7 +5,7 @@ import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
-import { clientErrorHandler, registerExpectationRefusal } from "./http/client-errors.ts";
+import { clientErrorHandler, registerConnectRefusal, registerExpectationRefusal } from "./http/client-errors.ts";
 import { requestLogger } from "./http/request-logger.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
@@ -88,6 +88,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   });
   // And an `Expect` the server cannot meet, which Node would answer with a bare 417.
   registerExpectationRefusal(app, deps);
+  // And CONNECT (a proxy's method), whose socket Node would drop without an answer.
+  registerConnectRefusal(app, deps);
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));

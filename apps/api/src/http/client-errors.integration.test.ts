@@ -1,11 +1,12 @@
 /**
  * HTTP no client library would send, written byte for byte on a TCP socket to a real
  * Switchboard: a garbled request line, headers over the size limit or holding a forbidden
- * byte, an `Expect` the server cannot meet, a bad chunk, a request that never arrives whole.
- * Each gets the REST error shape (OpenAI's on a /v1 path, when the path is known) with its own
- * status, `x-request-id`, the security headers and `connection: close`, one warn line naming the client (never what it sent), one
- * access-log line and a count in the HTTP metrics, like any request; a response already under
- * way on the connection is never written into.
+ * byte, an `Expect` the server cannot meet, a bad chunk, a request that never arrives whole,
+ * a CONNECT. Each gets the REST error shape (OpenAI's on a /v1 path, when the path is known)
+ * with its own status, `x-request-id`, the security headers and `connection: close`, one warn
+ * line naming the client (never what it sent), one access-log line and a count in the HTTP
+ * metrics, like any request; a response already under way on the connection is never
+ * written into.
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -215,6 +216,32 @@ describe("on /v1, OpenAI's error shape, as every /v1 refusal", () => {
     expect(answer.body).toEqual(openAIError(/^Malformed HTTP request: /));
     expect(answer.headers).toMatchObject({ "x-request-id": "held-v1", connection: "close" });
     expect((await accessLine(log.lines, "held-v1"))).toMatchObject({ method: "POST", url: "/v1/chat/completions", status: 400 });
+  });
+});
+
+describe("CONNECT, a proxy's method", () => {
+  it("is answered 405 in our shape and the connection closed, never left hanging", async () => {
+    const before = refusals(log.lines).length;
+    const countedBefore = await counted(t.url, { method: "CONNECT", route: "unparsed", status: "405" });
+    const exchanged = await open(t.url, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nX-Request-Id: connect-1\r\n\r\n");
+    const text = await Promise.race([exchanged.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`no close within 3 s; got ${JSON.stringify(exchanged.text())}`), 3_000))]);
+    exchanged.socket.destroy();
+    const answer = parse(text);
+    expect(answer.statusLine).toBe("HTTP/1.1 405 Method Not Allowed");
+    expect(answer.body).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining("CONNECT is not allowed") } });
+    expect(answer.headers).toMatchObject({ "content-type": "application/json; charset=utf-8", connection: "close", "x-request-id": "connect-1", "x-content-type-options": "nosniff" });
+    expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, reqId: "connect-1", ip: "127.0.0.1", status: 405 })]);
+    expect(JSON.stringify(refusals(log.lines).slice(before))).not.toContain("example.com");
+    expect(accessLines(log.lines, "connect-1")).toEqual([expect.objectContaining({ level: 30, method: "CONNECT", route: "unparsed", status: 405, outcome: "METHOD_NOT_ALLOWED" })]);
+    expect((await counted(t.url, { method: "CONNECT", route: "unparsed", status: "405" })).requests).toBe(countedBefore.requests + 1);
+  });
+
+  it("bytes sent after the request (a TLS hello, say) change nothing: the same 405, then the close", async () => {
+    const exchanged = await open(t.url, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\u0016\u0003\u0001\u0002\u0000\u0001");
+    exchanged.socket.write("more bytes");
+    const text = await Promise.race([exchanged.closed, new Promise<string>((resolve) => setTimeout(() => resolve("no close within 3 s"), 3_000))]);
+    exchanged.socket.destroy();
+    expect(parse(text).statusLine).toBe("HTTP/1.1 405 Method Not Allowed");
   });
 });
 

@@ -1,9 +1,9 @@
 /**
  * Requests refused before Fastify sees them: those Node's HTTP parser cannot take (a garbled
  * request line, a header section over the size limit, a byte no header may hold, a request
- * not whole within REQUEST_TIMEOUT_MS), and those whose `Expect` the server cannot meet. Left
- * to Node and Fastify, they got bare text or Fastify's own JSON, with no request id, no
- * security headers and no log line. Here they answer like every other refusal: the REST error
+ * not whole within REQUEST_TIMEOUT_MS), those whose `Expect` the server cannot meet, and
+ * `CONNECT`. Left to Node and Fastify, they got bare text, Fastify's own JSON or no answer,
+ * with no request id, no security headers and no log line. Here they answer like every other refusal: the REST error
  * shape with the status the fault calls for (OpenAI's shape under /v1, like every /v1 refusal,
  * when the path is known), `x-request-id`, the security headers and `connection: close`, plus
  * one warn line with the client's address (never what it sent).
@@ -127,13 +127,19 @@ export function clientErrorHandler(log: FastifyBaseLogger, telemetry: Telemetry)
     }
     if (heldId !== undefined && inFlight) inFlight.statusCode = refusal.status;
     else endRefused(telemetry, log.child({ reqId: requestId }), { requestId, method: UNKNOWN_METHOD, status: refusal.status });
-    // Ended, not destroyed: closing with the client's bytes still unread would reset the
-    // connection, and a reset can cost the client the answer. Whatever it still sends is
-    // read and dropped until it hangs up, or until LINGER_MS.
-    socket.end(rawAnswer(refusal, requestId, path));
-    const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    socket.once("close", () => clearTimeout(cut));
+    endWith(socket, rawAnswer(refusal, requestId, path));
   };
+}
+
+/**
+ * Ended, not destroyed: closing with the client's bytes still unread would reset the
+ * connection, and a reset can cost the client the answer. Whatever it still sends is read
+ * and dropped until it hangs up, or until LINGER_MS.
+ */
+function endWith(socket: Socket, answer: string): void {
+  socket.end(answer);
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once("close", () => clearTimeout(cut));
 }
 
 /**
@@ -150,5 +156,25 @@ export function registerExpectationRefusal(app: FastifyInstance, telemetry: Tele
     const body = bodyOf(refusal, request.url);
     response.writeHead(refusal.status, Object.fromEntries([...answerHeaders(requestId), ["content-length", String(Buffer.byteLength(body))]]));
     response.end(body);
+  });
+}
+
+/**
+ * `CONNECT host:port`, a forward proxy's method: Switchboard is none. Node takes such a
+ * request out of its HTTP parser and, with nobody listening for `connect`, drops the socket
+ * without a word, so the client saw a reset or a hang. It gets a 405 like any refusal here.
+ */
+export function registerConnectRefusal(app: FastifyInstance, telemetry: Telemetry): void {
+  app.server.on("connect", (request: IncomingMessage, socket: Socket) => {
+    // The parser's listeners left with it: without one of ours, a reset would be an uncaught error.
+    socket.on("error", () => socket.destroy());
+    const requestId = requestIdOf(request.headers);
+    const refusal: Refusal = { status: 405, message: "CONNECT is not allowed: Switchboard is not a proxy" };
+    app.log.warn({ reqId: requestId, ip: socket.remoteAddress, status: refusal.status, reason: refusal.message }, "refused a CONNECT request");
+    // CONNECT, from the parser's fixed set of methods; never the target, which the client chose.
+    endRefused(telemetry, app.log.child({ reqId: requestId }), { requestId, method: "CONNECT", status: refusal.status });
+    // Node hands the socket over paused: read (and drop) what follows, so the end is clean.
+    socket.resume();
+    endWith(socket, rawAnswer(refusal, requestId, request.url));
   });
 }
