@@ -6,12 +6,12 @@
  * keep working.
  */
 import type { TProviderId } from "@switchboard/schema";
+import { AUTO_MODEL_NAMES } from "../gateway/model-names.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 
-/** Model names that mean "the whole fallback chain". */
-export const AUTO_MODELS = ["auto", "switchboard"] as const;
-
+/** Model names that mean "the whole fallback chain" (the `auto` route). */
+export const AUTO_MODELS = AUTO_MODEL_NAMES;
 
 export interface ModelChoice {
   pinned?: TProviderId;
@@ -24,6 +24,11 @@ export function modelNotFound(model: string): AppError {
   });
 }
 
+/**
+ * A route is never named like a provider, `provider/…` or `switchboard` (model-names.ts), so
+ * the first checks below never choose between two meanings; a route named after a model a
+ * provider serves does win over that provider, which is how a model name is rerouted.
+ */
 export function resolveModel(registry: ProviderRegistry, model: string): ModelChoice {
   if ((AUTO_MODELS as readonly string[]).includes(model)) return {};
   // A route's name: the chain resolves its targets (see provider-chain.ts).

@@ -10,6 +10,7 @@ import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
+import { providerNameClash, routeNameClash } from "./model-names.ts";
 
 const CONFIG_ROW = 1;
 
@@ -23,6 +24,7 @@ type ProviderRow = Prisma.ProviderGetPayload<object>;
 type RouteRow = Prisma.ModelRouteGetPayload<object>;
 
 const badField = (field: string, message: string) => new AppError("BAD_REQUEST", message, { details: { field } });
+const nameConflict = (message: string) => new AppError("CONFLICT", message, { details: { field: "name" } });
 
 function parseTargets(raw: unknown): RouteTargetConfig[] {
   if (!Array.isArray(raw)) return [];
@@ -140,6 +142,13 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     });
   }
 
+  /** Refuses a provider name clients could not tell from a model route's (model-names.ts). */
+  async function checkProviderName(tx: Tx, name: string): Promise<void> {
+    const routes = (await tx.modelRoute.findMany({ select: { name: true } })).map((r) => r.name);
+    const clash = providerNameClash(name, routes);
+    if (clash) throw nameConflict(clash);
+  }
+
   async function routesUsing(tx: Tx, provider: string): Promise<string[]> {
     const routes = await tx.modelRoute.findMany({ select: { name: true, targets: true }, orderBy: { name: "asc" } });
     return routes.filter((r) => parseTargets(r.targets).some((t) => t.provider === provider)).map((r) => r.name);
@@ -160,6 +169,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       if (await tx.provider.findUnique({ where: { name: input.name } })) {
         throw new AppError("CONFLICT", `name: a provider named '${input.name}' already exists`, { details: { field: "name" } });
       }
+      await checkProviderName(tx, input.name);
       const last = await tx.provider.aggregate({ _max: { position: true } });
       const row = await tx.provider.create({
         data: {
@@ -194,6 +204,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       if (renamed && (await tx.provider.findUnique({ where: { name: fields.name! } }))) {
         throw new AppError("CONFLICT", `name: a provider named '${fields.name}' already exists`, { details: { field: "name" } });
       }
+      if (renamed) await checkProviderName(tx, fields.name!);
       const updated = await tx.provider.update({
         where: { id },
         data: {
@@ -245,6 +256,8 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   async function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
     return change(actor, { action: "model.upsert", target: input.name }, async (tx) => {
       const known = new Set((await tx.provider.findMany({ select: { name: true } })).map((p) => p.name));
+      const clash = routeNameClash(input.name, known);
+      if (clash) throw nameConflict(clash);
       for (const [i, target] of input.targets.entries()) {
         if (!known.has(target.provider)) {
           throw badField(`targets.${i}.provider`, `targets.${i}.provider: no provider named '${target.provider}'`);

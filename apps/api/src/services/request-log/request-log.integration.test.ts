@@ -511,9 +511,9 @@ describe("budgets with requests in flight", () => {
   beforeAll(async () => {
     upstream = await startFakeOpenAI({ name: "pricey", defaultBehavior: { kind: "ok", content: "a pricey answer" } });
     const root = a.client(await a.login());
-    await root.providers.create.mutate({ name: "pricey", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-pricey-0123456789", models: ["pricey-1"] });
+    await root.providers.create.mutate({ name: "pricey-upstream", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-pricey-0123456789", models: ["pricey-1"] });
     // Priced far above anything else this file sends, so it is the costliest request each instance knows.
-    await root.models.upsert.mutate({ name: "pricey", targets: [{ provider: "pricey", upstreamModel: "pricey-1" }], inputPricePerMTok: 100_000, outputPricePerMTok: 100_000 });
+    await root.models.upsert.mutate({ name: "pricey", targets: [{ provider: "pricey-upstream", upstreamModel: "pricey-1" }], inputPricePerMTok: 100_000, outputPricePerMTok: 100_000 });
     // One request per instance tells each what such a request costs: an unbudgeted one, as
     // every caller's requests set the price (a budgeted caller cannot lower it with cheap ones).
     const calibration = await a.client(user.token).keys.create.mutate({ name: "calibration" });
