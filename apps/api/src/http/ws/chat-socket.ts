@@ -14,7 +14,9 @@
  *
  * Abuse is answered, never crashed on: a malformed frame, an unknown type or a message over
  * the rate cap gets an `error`, and after a few such strikes the socket is closed with 1008;
- * a frame over 1 MB gets an `error` and a 1009 close at once.
+ * a frame over 1 MB gets an `error` and a 1009 close at once. A frame that breaks WebSocket's
+ * own rules (a text frame that is not UTF-8) is closed by `ws` (1007) with a warn line
+ * (socket-errors.ts).
  */
 import { findInputFlaw } from "@switchboard/schema";
 import type { FastifyRequest } from "fastify";
@@ -314,7 +316,6 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
     socket.on("message", (data) => {
       queue = queue.then(() => onMessage(data)).catch((err: unknown) => log.error({ err }, "websocket message failed"));
     });
-    socket.on("error", (err) => log.debug({ err }, "websocket error"));
 
     const { token: initial, cookieRefused } = upgradeToken(deps, request);
     queue = queue.then(async () => {

@@ -6,6 +6,7 @@ import type { WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
 import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
 import { dropSlowReader } from "./slow-reader.ts";
+import { onSocketError } from "./socket-errors.ts";
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
@@ -21,6 +22,8 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, ch
       maxPayload: 4 * WS_LIMITS.maxMessageBytes,
       handleProtocols: (protocols) => chooseProtocol(protocols),
     },
+    // A peer breaking the protocol is a warn line, not an error with a stack.
+    errorHandler: onSocketError,
   });
   app.websocketServer.on("connection", (socket: WebSocket, raw: IncomingMessage) =>
     dropSlowReader(socket, app.log.child({ ws: raw.url?.split("?")[0], remoteAddress: raw.socket.remoteAddress })),
