@@ -8,6 +8,7 @@ import { Agent, request } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
+import { eventually } from "../../../test/chat.ts";
 
 let t: TestApp;
 let beta: FakeOpenAIServer;
@@ -222,5 +223,22 @@ describe("wire format", () => {
     const models = await sdk.models.list();
     expect(models.data.map((m) => m.id)).toEqual(["auto", "beta", "beta/beta", "openai", "openai/gpt-4o-mini", "template", "template/switchboard-template-1"]);
     expect((await fetch(`${t.url}/v1/models`)).status).toBe(401);
+  });
+
+  it("lists every model a provider is configured with, and a bare name of any of them reaches that provider with that model", async () => {
+    const root = t.client(await t.login());
+    await root.providers.create.mutate({ name: "multi", kind: "openai-compatible", baseUrl: beta.url, apiKey: "sk-multi-0123456789", models: ["small-1", "large-2"] });
+    try {
+      await eventually(async () => ((await sdk.models.list()).data.some((m) => m.id === "multi/large-2") ? true : undefined), "the new provider's models");
+      const ids = (await sdk.models.list()).data.map((m) => m.id);
+      expect(ids).toEqual(expect.arrayContaining(["multi", "multi/small-1", "multi/large-2"]));
+      const answer = await sdk.chat.completions.create({ model: "large-2", messages: [{ role: "user", content: "hi" }] });
+      expect(answer.choices[0]!.message.content).toEqual(expect.any(String));
+      expect(beta.requests.at(-1)!.body.model).toBe("large-2");
+    } finally {
+      const { items } = await root.providers.list.query();
+      const multi = items.find((p) => p.name === "multi");
+      if (multi) await root.providers.delete.mutate({ id: multi.id });
+    }
   });
 });

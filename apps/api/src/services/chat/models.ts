@@ -39,9 +39,19 @@ export function resolveModel(registry: ProviderRegistry, model: string): ModelCh
     const prefix = model.slice(0, slash);
     if (registry.isActive(prefix)) return { pinned: prefix, model: model.slice(slash + 1) };
   }
-  const owner = registry.chain().find((p) => p.model === model) ?? registry.all().find((p) => p.model === model);
-  if (owner) return { pinned: owner.id };
+  // A model a provider serves (any of its configured models, the `auto` route's providers first).
+  const owner = servedModels(registry).find(({ models }) => models.includes(model));
+  if (owner) return { pinned: owner.provider, model };
   throw modelNotFound(model);
+}
+
+/** Each provider's configured models (the first is its default), the `auto` route's providers first. */
+function servedModels(registry: ProviderRegistry): Array<{ provider: TProviderId; models: readonly string[] }> {
+  const configured = new Map(registry.snapshot().providers.map((c) => [c.name, c.models]));
+  return registry.all().map((p) => {
+    const models = configured.get(p.id);
+    return { provider: p.id, models: models && models.length > 0 ? models : [p.model] };
+  });
 }
 
 /**
@@ -77,9 +87,9 @@ export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
       .routes()
       .filter((r) => !(AUTO_MODELS as readonly string[]).includes(r.name))
       .map((r) => ({ id: r.name, ownedBy: "switchboard" })),
-    ...registry.all().flatMap((p) => [
-      { id: p.id, ownedBy: p.id },
-      { id: `${p.id}/${p.model}`, ownedBy: p.id },
+    ...servedModels(registry).flatMap(({ provider, models }) => [
+      { id: provider, ownedBy: provider },
+      ...models.map((model) => ({ id: `${provider}/${model}`, ownedBy: provider })),
     ]),
   ];
 }
