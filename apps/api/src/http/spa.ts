@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { realpath } from "node:fs/promises";
+import { join, sep } from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { adminDistDir } from "../infra/repo-paths.ts";
@@ -7,6 +8,7 @@ import { sendMethodNotAllowed } from "./method-not-allowed.ts";
 import { isOpenAIPath } from "./openai/errors.ts";
 import { answerUnknownV1Path } from "./openai/routes.ts";
 import { declareFeature } from "./route-features.ts";
+import { AppError } from "../services/errors.ts";
 
 /** Paths where a client expects data: an unknown one there is a JSON 404, never the SPA page. */
 const API_PREFIXES = ["/api", "/v1", "/trpc", "/ws", "/auth", "/health", "/ready", "/metrics", "/openapi.json"];
@@ -29,6 +31,16 @@ export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "h
 }
 
 /**
+ * Refuses (404) a file whose real path is outside `root`: a symlink in the build leading out
+ * of it (to /etc/passwd, to a secrets directory) is not served. Both paths are resolved for
+ * each file, so a dist directory that is itself a symlink, swapped on deploy, still works.
+ */
+async function refuseOutside(root: string, file: string): Promise<void> {
+  const [realRoot, realFile] = await Promise.all([realpath(root), realpath(file)]).catch(() => [undefined, undefined]);
+  if (realRoot === undefined || realFile === undefined || !realFile.startsWith(realRoot + sep)) throw new AppError("NOT_FOUND", "Not found");
+}
+
+/**
  * Serves the admin SPA build at `/`. Unknown browser navigations get index.html so
  * client-side routes survive a reload; a known path under another method is a 405;
  * everything else unknown gets a JSON 404.
@@ -47,6 +59,10 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
         index: "index.html",
         // Source maps would publish every first-party source: never served, even if built.
         allowedPath: (pathName) => !pathName.endsWith(".map"),
+        // `.env`, `.git/config`: never part of a build, and the first thing scanners ask for
+        // (the plugin serves dotfiles unless told otherwise).
+        dotfiles: "ignore",
+        onFile: (file) => refuseOutside(distDir, file),
       });
     }
     scope.setNotFoundHandler((request, reply) => {

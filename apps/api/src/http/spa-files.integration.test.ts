@@ -1,0 +1,77 @@
+/**
+ * What ADMIN_DIST_DIR serves, against a real server and a dist directory holding what a
+ * careless deploy might leave in it: `.env`, `.git/config`, and symlinks out of it (to
+ * /etc/passwd, to /etc). None of it is served; the build's own files, and a symlink between
+ * them, are. Paths go out byte for byte (raw-http.ts), as a scanner sends them.
+ */
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { rawRequest } from "../../test/raw-http.ts";
+
+const SECRET = "OPENAI_API_KEY=sk-never-served";
+
+let t: TestApp;
+let dist: string;
+let passwd: string;
+
+beforeAll(async () => {
+  passwd = await readFile("/etc/passwd", "utf8");
+  dist = await mkdtemp(join(tmpdir(), "switchboard-dist-"));
+  await mkdir(join(dist, "assets"));
+  await mkdir(join(dist, ".git"));
+  await writeFile(join(dist, "index.html"), "<!doctype html><html><head><title>admin</title></head><body></body></html>");
+  await writeFile(join(dist, "assets", "app.js"), "console.log('app')");
+  await writeFile(join(dist, ".env"), SECRET);
+  await writeFile(join(dist, "assets", ".env.local"), SECRET);
+  await writeFile(join(dist, ".git", "config"), `[remote "origin"]\n\turl = https://token:${SECRET}@example.com/repo.git\n`);
+  await symlink("/etc/passwd", join(dist, "passwd.txt"));
+  await symlink("/etc", join(dist, "etc"));
+  await symlink(join(dist, "assets", "app.js"), join(dist, "latest.js"));
+  t = await startTestApp({ mode: "embedded", env: { ADMIN_DIST_DIR: dist } });
+});
+
+afterAll(async () => {
+  await t?.close();
+  await rm(dist, { recursive: true, force: true });
+});
+
+const leaked = (text: string) => text.includes("sk-never-served") || text.includes(passwd.split("\n")[0]!);
+
+describe("files ADMIN_DIST_DIR does not serve", () => {
+  it.each(["/.env", "/.git/config", "/.git/", "/assets/.env.local", "/%2eenv", "/%2Egit/config", "/assets/%2eenv.local"])("a dotfile or a file under a dot directory, %s: 404", async (path) => {
+    for (const method of ["GET", "HEAD"]) {
+      const res = await rawRequest(t.url, { method, path });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(leaked(res.text)).toBe(false);
+    }
+    // A browser's navigation gets the SPA page, as for any unknown path, never the file.
+    const navigation = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+    expect(leaked(navigation.text)).toBe(false);
+  });
+
+  it.each(["/passwd.txt", "/etc/passwd"])("a symlink leading out of the directory, %s: 404", async (path) => {
+    const res = await rawRequest(t.url, { path });
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.text)).toEqual({ error: { code: "NOT_FOUND", message: expect.any(String) } });
+    expect(leaked(res.text)).toBe(false);
+    const navigation = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+    expect(navigation.status).toBe(404);
+    expect(leaked(navigation.text)).toBe(false);
+  });
+});
+
+describe("files it serves", () => {
+  it("the build's own files, and a symlink from one to another inside it", async () => {
+    for (const path of ["/assets/app.js", "/latest.js"]) {
+      const res = await rawRequest(t.url, { path });
+      expect(res.status, path).toBe(200);
+      expect(res.text).toBe("console.log('app')");
+    }
+    const page = await rawRequest(t.url, { path: "/", headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("<title>admin</title>");
+  });
+});
