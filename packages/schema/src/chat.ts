@@ -92,6 +92,8 @@ export const ZChatAttempt = z.object({
   latencyMs: z.number().int().nonnegative(),
   status: z.number().int().optional(),
   error: z.string().optional(),
+  /** For `unsupported`: the request field the provider cannot serve (e.g. `n`), when it says. */
+  param: z.string().optional(),
 });
 export type TChatAttempt = z.infer<typeof ZChatAttempt>;
 

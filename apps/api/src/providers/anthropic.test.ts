@@ -63,8 +63,8 @@ describe("what is sent", () => {
 
   it("n > 1 is refused as unsupported before any call (one message per call), on both paths", async () => {
     const passthrough = { messages: [{ role: "user", content: "hi" }], n: 2 };
-    expect(await failure(provider().complete(ask({ passthrough })))).toMatchObject({ kind: "unsupported" });
-    expect((await collect(provider(), ask({ passthrough }))).error).toMatchObject({ kind: "unsupported" });
+    expect(await failure(provider().complete(ask({ passthrough })))).toMatchObject({ kind: "unsupported", param: "n" });
+    expect((await collect(provider(), ask({ passthrough }))).error).toMatchObject({ kind: "unsupported", param: "n" });
     expect(claude.requests).toHaveLength(0);
     await provider().complete(ask({ passthrough: { ...passthrough, n: 1 } }));
     expect(claude.requests).toHaveLength(1);

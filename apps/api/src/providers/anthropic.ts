@@ -43,7 +43,7 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
     // One message per call: n > 1 choices would come back as one, which a caller asking for
     // several cannot tell from a short answer. Refused, the chain tries the next provider.
     const n = request.passthrough?.n;
-    if (typeof n === "number" && n > 1) throw new ProviderError("unsupported", `anthropic cannot return ${n} choices (n > 1)`);
+    if (typeof n === "number" && n > 1) throw new ProviderError("unsupported", `anthropic cannot return ${n} choices (n > 1)`, { param: "n" });
     // A request's temperature is not passed on: this API version refuses sampling parameters.
     const body: Json = {
       ...(request.passthrough ?? { messages: request.messages }),

@@ -17,7 +17,7 @@ export function createTemplateProvider(opts: { streamDelayMs?: number; id?: stri
   const pause = opts.streamDelayMs ? () => sleep(opts.streamDelayMs) : () => nextTick();
   function reply(request: ProviderRequest): string {
     const unmet = unmetDemand(request.passthrough);
-    if (unmet) throw new ProviderError("unsupported", `template cannot ${unmet}`);
+    if (unmet) throw new ProviderError("unsupported", `template cannot ${unmet.what}`, { param: unmet.param });
     if (request.responseFormat) {
       if (request.responseFormat.name !== CLARIFY_FORMAT_NAME) {
         throw new ProviderError("malformed", `template cannot produce ${request.responseFormat.name}`);
@@ -54,16 +54,17 @@ export function createTemplateProvider(opts: { streamDelayMs?: number; id?: stri
 }
 
 /**
- * What a caller demands that canned prose cannot give: a forced tool call or JSON output.
+ * What a caller demands that canned prose cannot give (a forced tool call or JSON output),
+ * and the request field that demands it.
  * Answering prose anyway would hand an agent a reply it cannot parse; refusing lets the
  * chain report that no provider could serve the request.
  */
-function unmetDemand(passthrough: Record<string, unknown> | undefined): string | null {
+function unmetDemand(passthrough: Record<string, unknown> | undefined): { what: string; param: string } | null {
   if (!passthrough) return null;
   const format = (passthrough["response_format"] as { type?: unknown } | null | undefined)?.type;
-  if (format === "json_object" || format === "json_schema") return `produce response_format ${format}`;
+  if (format === "json_object" || format === "json_schema") return { what: `produce response_format ${format}`, param: "response_format" };
   const choice = passthrough["tool_choice"];
-  if (choice === "required" || (typeof choice === "object" && choice !== null)) return "call tools (tool_choice requires a tool call)";
+  if (choice === "required" || (typeof choice === "object" && choice !== null)) return { what: "call tools (tool_choice requires a tool call)", param: "tool_choice" };
   return null;
 }
 

@@ -145,13 +145,20 @@ export class ProviderError extends Error {
   readonly retryAfterMs: number | undefined;
   /** The error object the upstream answered with, when it sent one. */
   readonly upstream: UpstreamError | undefined;
+  /** For `unsupported`: the request field this provider cannot serve (e.g. `n`). */
+  readonly param: string | undefined;
 
-  constructor(kind: ProviderFailureKind, message: string, opts: { status?: number; retryAfterMs?: number; upstream?: UpstreamError; cause?: unknown } = {}) {
+  constructor(
+    kind: ProviderFailureKind,
+    message: string,
+    opts: { status?: number; retryAfterMs?: number; upstream?: UpstreamError; param?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = "ProviderError";
     this.kind = kind;
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
     this.upstream = opts.upstream;
+    this.param = opts.param;
   }
 }

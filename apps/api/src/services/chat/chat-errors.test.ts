@@ -49,6 +49,19 @@ describe("appErrorOfChain", () => {
     expect(error.retryAfterSec).toBeUndefined();
   });
 
+  it("every provider unable to serve the request: the caller's 400 naming the field, not to be retried", () => {
+    const unsupported = (provider: TProviderId, param: string | undefined): TChatAttempt => ({ ...attempt(provider, "unsupported"), error: `${provider} cannot`, ...(param ? { param } : {}) });
+    const error = appErrorOfChain(exhausted(unsupported("claude", "n"), unsupported("claude-eu", "n")), context({}, {}));
+    expect(error).toMatchObject({ code: "BAD_REQUEST", message: "No provider for this model supports the request's n (claude: claude cannot; claude-eu: claude-eu cannot)", details: { param: "n", shouldRetry: false } });
+    expect(error.retryAfterSec).toBeUndefined();
+    // Two providers, two different reasons: no one field to name.
+    const mixed = appErrorOfChain(exhausted(unsupported("claude", "n"), unsupported("template", "tool_choice")), context({}, {}));
+    expect(mixed).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^No provider for this model can serve the request/) });
+    expect(mixed.details["param"]).toBeUndefined();
+    // One provider that could serve it but is down now: the request is not at fault.
+    expect(appErrorOfChain(exhausted(unsupported("claude", "n"), attempt("beta", "http_error")), context({}, {})).code).toBe("UPSTREAM_ERROR");
+  });
+
   it("a stream's error event keeps the wait under its stream code", () => {
     const event = streamErrorOf(exhausted(attempt("openai", "rate_limited")), context({ openai: 2_000 }, {}));
     expect(event).toEqual({ code: "UPSTREAM_ERROR", message: "Every provider for this request is rate limited upstream", retryAfterSec: 2 });

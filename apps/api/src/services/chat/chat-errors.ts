@@ -29,6 +29,22 @@ const isFrozen = (attempt: TChatAttempt) => attempt.outcome === "skipped_frozen"
 
 const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+/**
+ * Every provider tried said it cannot serve this kind of request (n > 1 on Anthropic, a forced
+ * tool call on the template): no upstream was called, and the same request will fail the same
+ * way until it changes, so the caller's 400, not a retryable 502. `param` names the field when
+ * every provider named the same one.
+ */
+function noProviderSupports(attempts: TChatAttempt[]): AppError {
+  const params = new Set(attempts.map((a) => a.param));
+  const param = params.size === 1 ? attempts[0]!.param : undefined;
+  const reasons = attempts.map((a) => `${a.provider}: ${a.error ?? a.outcome}`).join("; ");
+  const message = param ? `No provider for this model supports the request's ${param} (${reasons})` : `No provider for this model can serve the request (${reasons})`;
+  return new AppError("BAD_REQUEST", message, {
+    details: { ...(param ? { param, openaiCode: "unsupported_value" } : {}), shouldRetry: false, attempts },
+  });
+}
+
 /** For chat.send and the non-stream REST endpoint. */
 export function appErrorOfChain(error: ChainError, context: ChainFailureContext): AppError {
   if (error.kind === "rejected" && error.rejection) {
@@ -50,6 +66,7 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
   }
   const attempts = error.attempts;
   if (attempts.length === 0) return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
+  if (attempts.every((a) => a.outcome === "unsupported")) return noProviderSupports(attempts);
   // Each frozen provider's freeze as it stands now (one may have been lifted meanwhile).
   const refusals = new Map(attempts.filter(isFrozen).map((a) => [a.provider, context.frozenRefusal(a.provider)]));
   const frozenWaitMs = (provider: TChatAttempt["provider"]) => (refusals.get(provider)?.retryAfterSec ?? 0) * 1000;

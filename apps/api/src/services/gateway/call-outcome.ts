@@ -30,6 +30,8 @@ export interface CallFailure {
   retryAfterMs: number | undefined;
   /** The upstream refused the caller's own request: stop here and hand its error back. */
   rejection?: { status: number; upstream: UpstreamError | undefined } | undefined;
+  /** For `unsupported`: the request field the provider cannot serve, when it said. */
+  param?: string | undefined;
 }
 
 /** Statuses that say "this request is wrong", not "this provider is down". */
@@ -96,7 +98,7 @@ export function classifyFailure(
       }
       return { ...base, status, outcome: "http_error", message, countsForCircuit: status === undefined || !REQUEST_FAULT_STATUSES.has(status) };
     case "unsupported":
-      return { ...base, outcome: "unsupported", message, countsForCircuit: false };
+      return { ...base, outcome: "unsupported", message, countsForCircuit: false, param: failure.param };
     case "timeout":
       return { ...base, outcome: "timeout", message, countsForCircuit: true };
     case "malformed":

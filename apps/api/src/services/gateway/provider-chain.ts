@@ -210,7 +210,15 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     else deps.breaker.release(p.id);
     if (f.outcome === "rate_limited" && f.retryAfterMs) cooldownUntil.set(p.id, now() + f.retryAfterMs);
     emit({ provider: p.id, model, pricedAs: c.pricedAs, mode, outcome: f.outcome, latencyMs, ttftMs: undefined, promptTokens: used?.promptTokens, completionTokens: used?.completionTokens, cachedTokens: undefined, fallback, status: f.status, error: f.message, at: now(), scope });
-    return { provider: p.id, model, outcome: f.outcome, latencyMs, ...(f.status !== undefined ? { status: f.status } : {}), error: f.message };
+    return {
+      provider: p.id,
+      model,
+      outcome: f.outcome,
+      latencyMs,
+      ...(f.status !== undefined ? { status: f.status } : {}),
+      error: f.message,
+      ...(f.param !== undefined ? { param: f.param } : {}),
+    };
   }
 
   /**
