@@ -113,6 +113,8 @@ export const ZEnv = z
     IP_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(0),
     /** Open /ws/chat sockets per user on one instance. */
     WS_SOCKETS_PER_USER: positiveInt(5),
+    /** Open WebSockets (/ws/chat and /trpc together) per client IP on one instance. */
+    WS_SOCKETS_PER_IP: positiveInt(32),
     /** Messages per user per minute over /ws/chat sockets (pings included), on one instance. */
     WS_MESSAGES_PER_MIN: positiveInt(120),
     /** Single sign-on with any OpenID Connect provider (Authorization Code + PKCE). */

@@ -7,6 +7,7 @@ import type { AppDeps } from "../../deps.ts";
 import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
 import { dropSlowReader } from "./slow-reader.ts";
 import { onSocketError } from "./socket-errors.ts";
+import { registerSocketsPerAddress } from "./sockets-per-address.ts";
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
@@ -25,6 +26,7 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, ch
     // A peer breaking the protocol is a warn line, not an error with a stack.
     errorHandler: onSocketError,
   });
+  registerSocketsPerAddress(app, deps.env.WS_SOCKETS_PER_IP);
   app.websocketServer.on("connection", (socket: WebSocket, raw: IncomingMessage) =>
     dropSlowReader(socket, app.log.child({ ws: raw.url?.split("?")[0], remoteAddress: raw.socket.remoteAddress })),
   );
