@@ -172,6 +172,7 @@ interface MeteredInput {
   model?: unknown;
   provider?: unknown;
   providers?: unknown;
+  aggregator?: unknown;
 }
 
 const named = (value: unknown): value is string => typeof value === "string" && value.length > 0;
@@ -183,14 +184,23 @@ function requestedModel(input: MeteredInput | undefined): string {
 
 /**
  * The model names a call asks for, as /v1 would spell the same request, for a key's model
- * list: a pinned `provider` is part of the name (`provider/model`, or `provider` alone), so a
+ * list. A pinned `provider` is part of the name (`provider/model`, or `provider` alone), so a
  * key limited to some models cannot reach another provider by pinning it; a consensus over
- * chosen `providers` asks each of them by name; none of these: the model, else `auto`.
+ * chosen `providers` asks each of them by name, and its `aggregator` too. A model that is
+ * not a route's name is, over tRPC, sent to every provider of the `auto` route: it asks for
+ * `auto` as well as the model. None of these: `auto`.
  */
-function modelsAsked(input: MeteredInput | undefined): string[] {
-  if (Array.isArray(input?.providers)) return input.providers.filter(named);
-  if (named(input?.provider)) return [named(input.model) ? `${input.provider}/${input.model}` : input.provider];
-  return [requestedModel(input)];
+function modelsAsked(input: MeteredInput | undefined, isRoute: (name: string) => boolean): string[] {
+  const names: string[] = [];
+  if (Array.isArray(input?.providers)) names.push(...input.providers.filter(named));
+  else if (named(input?.provider)) names.push(named(input.model) ? `${input.provider}/${input.model}` : input.provider);
+  else {
+    const model = requestedModel(input);
+    names.push(model);
+    if (model !== "auto" && !isRoute(model)) names.push("auto");
+  }
+  if (named(input?.aggregator)) names.push(input.aggregator);
+  return names;
 }
 
 function requireRole(required: TRole) {
@@ -203,7 +213,8 @@ function requireRole(required: TRole) {
     if (meta?.metered) noteModel(ctx.req.scope, requestedModel(input));
     const key = ctx.user.apiKey;
     if (key) {
-      const refusal = keyRefusal(key, { scope: meta?.keyScope, models: meta?.metered ? modelsAsked(input) : undefined });
+      const isRoute = (name: string) => ctx.deps.providers.route(name) !== undefined;
+      const refusal = keyRefusal(key, { scope: meta?.keyScope, models: meta?.metered ? modelsAsked(input, isRoute) : undefined });
       if (refusal) throw toTRPCError(new AppError("FORBIDDEN", refusal));
     }
     if (meta?.metered) {

@@ -118,6 +118,9 @@ describe("API keys", () => {
     expect(await refusedModel(autoOnly.key, "chat.send", { message: "hi", provider: "template" })).toBe("template");
     expect(await refusedModel(templateOnly.key, "chat.send", { message: "hi", provider: "template", model: "gpt-special" })).toBe("template/gpt-special");
     expect(await refusedModel(autoOnly.key, "consensus.query", { prompt: "hi", strategy: "majority", providers: ["template", "other"] })).toBe("template");
+    expect(await refusedModel(autoOnly.key, "consensus.query", { prompt: "hi", strategy: "synthesize", aggregator: "template" })).toBe("template");
+    // Over tRPC a model that names no route goes to every provider of auto: it asks for auto too.
+    expect(await refusedModel(pinned.key, "chat.send", { message: "hi", model: "gpt-special" })).toBe("auto");
     const allowed = await trpcMutation(a.url, "chat.send", { message: "hi", provider: "template" }, bearer(templateOnly.key));
     expect(allowed.status).toBe(200);
     expect(allowed.body.result.data.provider).toBe("template");
