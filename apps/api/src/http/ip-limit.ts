@@ -4,11 +4,13 @@
  * per-user and per-key limits. Every HTTP request counts, and so does every call or message
  * sent over a WebSocket (a socket is one upgrade request but may carry any number of calls).
  * Probes (/health, /ready, /metrics) are never limited, so an orchestrator behind one address
- * cannot lock itself out. The client IP is `request.ip`, which follows TRUST_PROXY.
+ * cannot lock itself out. The client IP is `request.ip`, which follows TRUST_PROXY; an IPv6
+ * client counts by its /64 (client-address.ts).
  */
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../services/errors.ts";
+import { addressKey } from "./client-address.ts";
 
 const EXEMPT = new Set(["/health", "/ready", "/metrics"]);
 
@@ -26,7 +28,7 @@ export function registerIpRateLimit(app: FastifyInstance, deps: IpLimitDeps): vo
 export async function countAgainstIpLimit(deps: IpLimitDeps, ip: string | undefined): Promise<void> {
   const perMin = deps.env.IP_RATE_LIMIT_PER_MIN;
   if (perMin <= 0 || ip === undefined) return;
-  const outcome = await deps.coordination.consumeLeased(`ip:rate:${ip}`, perMin, 60_000);
+  const outcome = await deps.coordination.consumeLeased(`ip:rate:${addressKey(ip)}`, perMin, 60_000);
   if (!outcome.allowed) {
     throw new AppError("TOO_MANY_REQUESTS", `Too many requests from this address (limit ${perMin} per minute)`, {
       retryAfterSec: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)),

@@ -10,6 +10,7 @@ import type { ServerResponse } from "node:http";
 import type { AppDeps } from "../deps.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
+import { addressKey } from "./client-address.ts";
 
 /** Seconds a refused stream is told to wait: streams are long, a slot frees when one ends. */
 export const STREAM_RETRY_AFTER_SEC = 5;
@@ -27,7 +28,7 @@ export interface StreamCaller {
 export function takeStreamSlot(deps: Pick<AppDeps, "streams" | "env">, caller: StreamCaller, details?: Record<string, unknown>): () => void {
   const { user } = caller;
   // An address the transport could not tell is still an address: all such callers share it.
-  const slot = deps.streams.acquire(user ? { kind: "user", id: user.id } : { kind: "ip", ip: caller.ip ?? "unknown" });
+  const slot = deps.streams.acquire(user ? { kind: "user", id: user.id } : { kind: "ip", ip: addressKey(caller.ip ?? "unknown") });
   if (slot.ok) return slot.release;
   const limit =
     slot.reason === "total"

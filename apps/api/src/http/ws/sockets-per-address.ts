@@ -5,11 +5,13 @@
  * A place is taken when the upgrade request arrives, before the handshake, and given back
  * when its connection closes, however it closes (a refused upgrade's connection is closed
  * after the answer), so the count cannot drift. Beyond the cap the upgrade is refused with
- * 429 and Retry-After. The address is `request.ip`, which follows TRUST_PROXY.
+ * 429 and Retry-After. The address is `request.ip`, which follows TRUST_PROXY (an IPv6
+ * client counts by its /64: client-address.ts).
  */
 import type { IncomingMessage } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../../services/errors.ts";
+import { addressKey } from "../client-address.ts";
 
 /** Seconds a refused client is told to wait: sockets close on their own schedule. */
 const RETRY_AFTER_SEC = 5;
@@ -23,8 +25,11 @@ export function registerSocketsPerAddress(app: FastifyInstance, limit: number): 
   };
   // Callback style, not async: this runs for every request.
   app.addHook("onRequest", (request, _reply, done) => {
-    if ((request.raw as IncomingMessage & { upgrade?: boolean }).upgrade !== true) return done();
-    const ip = request.ip;
+    const raw = request.raw as IncomingMessage & { upgrade?: boolean };
+    // A connection already gone (reset while an earlier hook waited) will not upgrade, and
+    // would never report its close: it takes no place.
+    if (raw.upgrade !== true || raw.socket.destroyed) return done();
+    const ip = addressKey(request.ip);
     const held = open.get(ip) ?? 0;
     if (held >= limit) {
       return done(new AppError("TOO_MANY_REQUESTS", `Too many open WebSockets from this address (limit ${limit})`, { retryAfterSec: RETRY_AFTER_SEC }));
