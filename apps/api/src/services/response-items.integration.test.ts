@@ -39,13 +39,38 @@ describe.each([
 });
 
 describe("kept response items in process", () => {
-  it("hold at most 32 MB: past it the oldest are dropped, the newest kept", async () => {
+  it("hold about 32 MB: past it the oldest are dropped, the newest kept", async () => {
     const items = createResponseItems(await createCoordination({ redisUrl: "" }));
-    const oneMegabyte = "x".repeat(1024 * 1024);
-    for (let n = 0; n < 40; n++) await items.keep("u1", [message(`msg_${n}`, oneMegabyte)]);
-    const found = await items.find("u1", Array.from({ length: 40 }, (_, n) => `msg_${n}`));
+    const halfMegabyte = "x".repeat(512 * 1024);
+    for (let n = 0; n < 80; n++) await items.keep("u1", [message(`msg_${n}`, halfMegabyte)]);
+    const found = await items.find("u1", Array.from({ length: 80 }, (_, n) => `msg_${n}`));
     expect(found.has("msg_0")).toBe(false);
-    expect(found.has("msg_39")).toBe(true);
+    expect(found.has("msg_79")).toBe(true);
+    // Two bytes a character: 32 MB holds fewer than 32 of these 1 MB items.
     expect(found.size).toBeLessThan(32);
+  });
+});
+
+describe.each([
+  ["in process", async () => createCoordination({ redisUrl: "" })],
+  ["in Redis", redis],
+])("what is kept (%s)", (_name, open) => {
+  it("is what a reference turns back into — no logprobs or annotations — and nothing over 1 MB", async () => {
+    const items = createResponseItems(await open());
+    const withExtras = { id: "msg_x", type: "message", role: "assistant", content: [{ type: "output_text", text: "hi", annotations: [{ type: "url_citation" }], logprobs: [{ token: "hi", logprob: -0.1 }] }] };
+    await items.keep("u1", [withExtras, message("msg_huge", "y".repeat(1024 * 1024))]);
+    const found = await items.find("u1", ["msg_x", "msg_huge"]);
+    expect(found.get("msg_x")).toEqual({ id: "msg_x", type: "message", role: "assistant", content: [{ type: "output_text", text: "hi" }] });
+    expect(found.has("msg_huge")).toBe(false);
+  });
+});
+
+describe("kept response items in Redis, when the store fails", () => {
+  it("a lookup is a 503-class refusal that says to retry, not an internal error", async () => {
+    const coordination = await redis();
+    const items = createResponseItems(coordination);
+    // A closed store rejects every call, as an unreachable one does.
+    await coordination.close();
+    await expect(items.find("u1", ["msg_1"])).rejects.toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterSec: 1 });
   });
 });

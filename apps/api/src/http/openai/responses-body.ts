@@ -169,11 +169,13 @@ export class ResponseOutput {
     this.message = undefined;
   }
 
-  /** Ends the current run of tool calls, in output order (a call still without a name is added first). */
+  /**
+   * Ends the current run of tool calls, in output order. A call whose name never came is left
+   * out: no client could run it, and an item without a name is not one a client may send back.
+   */
   private closeCalls(): void {
     if (this.calls.size === 0) return;
-    for (const call of this.calls.values()) if (call.at === undefined) this.announce(call);
-    const inOrder = [...this.calls.values()].sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    const inOrder = [...this.calls.values()].filter((call) => call.at !== undefined).sort((a, b) => a.at! - b.at!);
     this.calls.clear();
     for (const { item, at } of inOrder) {
       item.status = "completed";
