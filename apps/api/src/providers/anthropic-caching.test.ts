@@ -2,8 +2,9 @@
  * What Anthropic-specific requests keep on their way through the OpenAI shape: prompt-caching
  * breakpoints (`cache_control` on a part, a message, a system prompt or a tool) reach the
  * blocks they mark, and extended thinking (`thinking`) is asked for and comes back as
- * `reasoning_content` — with the blocks and their signatures, which the client sends back in
- * `thinking_blocks` for the next tool step. Real local server speaking the Messages API.
+ * `reasoning_content` — with the blocks and their signatures (whole, or streamed once each block
+ * ends), which the client sends back in `thinking_blocks` for the next tool step. Real local
+ * server speaking the Messages API.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { anthropicEvent, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
@@ -40,6 +41,20 @@ describe("prompt caching", () => {
       { role: "user", content: [{ type: "text", text: "Summarise", cache_control: EPHEMERAL }] },
     ]);
     expect(body["tools"]).toEqual([{ name: "lookup", input_schema: { type: "object" }, cache_control: EPHEMERAL }]);
+  });
+
+  it("sends no empty text block (Anthropic refuses one): a marker on an empty part moves to the block before, and a message's marker never lands on thinking", async () => {
+    const passthrough = {
+      messages: [
+        { role: "user", content: [{ type: "text", text: "The manual" }, { type: "text", text: "", cache_control: EPHEMERAL }] },
+        { role: "assistant", content: null, thinking_blocks: [{ type: "thinking", thinking: "t", signature: "s" }], cache_control: EPHEMERAL },
+        { role: "user", content: "next" },
+      ],
+    };
+    await provider().complete(ask({ passthrough }));
+    const messages = sentBody()["messages"] as Array<{ content: unknown[] }>;
+    expect(messages[0]!.content).toEqual([{ type: "text", text: "The manual", cache_control: EPHEMERAL }]);
+    expect(messages[1]!.content).toEqual([{ type: "thinking", thinking: "t", signature: "s" }]);
   });
 
   it("keeps the system prompt a string when nothing in it is marked, and adds a response_format instruction to either form", async () => {
@@ -98,6 +113,9 @@ describe("extended thinking", () => {
     const reasoning = chunks.flatMap((c) => (c.type === "choice" && typeof c.choice.delta["reasoning_content"] === "string" ? [c.choice.delta["reasoning_content"]] : []));
     expect(reasoning.join("")).toBe("Check the units.");
     expect(chunks.filter((c) => c.type === "delta").map((c) => (c.type === "delta" ? c.text : ""))).toEqual(["42"]);
+    // The block whole, with its signature, once it ended: what goes back before the tool results.
+    const blocks = chunks.flatMap((c) => (c.type === "choice" && Array.isArray(c.choice.delta["thinking_blocks"]) ? (c.choice.delta["thinking_blocks"] as unknown[]) : []));
+    expect(blocks).toEqual([{ type: "thinking", thinking: "Check the units.", signature: "sig-123" }]);
   });
 
   it("sends thinking_blocks back ahead of the turn's tool calls, as Anthropic requires for the next tool step", async () => {

@@ -67,26 +67,37 @@ const cacheControlOf = (holder: unknown): Json => {
   return marker !== null && typeof marker === "object" ? { cache_control: marker } : {};
 };
 
-/** A message-level cache_control marks the message's last block (the end of the prefix to cache). */
+const isThinking = (block: Json) => block.type === "thinking" || block.type === "redacted_thinking";
+
+/**
+ * A message-level cache_control marks the message's last block (the end of the prefix to
+ * cache); never a thinking block, which Anthropic does not let a marker sit on.
+ */
 function markedLast(blocks: Json[], message: Json): Json[] {
   const marker = cacheControlOf(message);
-  const last = blocks.at(-1);
-  if (last && marker.cache_control && !last.cache_control) blocks[blocks.length - 1] = { ...last, ...marker };
+  if (!marker.cache_control) return blocks;
+  const at = blocks.findLastIndex((b) => !isThinking(b));
+  if (at >= 0 && !blocks[at]!.cache_control) blocks[at] = { ...blocks[at], ...marker };
   return blocks;
 }
 
 function contentBlocks(content: unknown): Json[] {
   if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }];
   if (!Array.isArray(content)) return [];
-  return content.flatMap((raw) => {
+  const blocks: Json[] = [];
+  for (const raw of content) {
     const part = raw as Json;
-    if (part?.type === "text") return [{ type: "text", text: String(part.text ?? ""), ...cacheControlOf(part) }];
-    if (part?.type === "image_url") {
+    if (part?.type === "text") {
+      const text = String(part.text ?? "");
+      // Anthropic refuses an empty text block; a marker on one moves to the block before it.
+      if (text !== "") blocks.push({ type: "text", text, ...cacheControlOf(part) });
+      else if (blocks.length > 0 && part.cache_control) blocks[blocks.length - 1] = { ...blocks.at(-1), ...cacheControlOf(part) };
+    } else if (part?.type === "image_url") {
       const block = imageBlock(part);
-      return block ? [{ ...block, ...cacheControlOf(part) }] : [];
+      if (block) blocks.push({ ...block, ...cacheControlOf(part) });
     }
-    return [];
-  });
+  }
+  return blocks;
 }
 
 /**
@@ -291,6 +302,8 @@ export function usageOf(usage: Json | undefined): { promptTokens: number; comple
  */
 export function createStreamTranslator() {
   const toolIndexOfBlock = new Map<number, number>();
+  /** Thinking blocks being streamed, by content block index: sent whole, signature and all, when they end. */
+  const thinkingOfBlock = new Map<number, Json>();
   /** Tool-call blocks that have had argument JSON; one without any means no arguments. */
   const toolBlocksWithArguments = new Set<number>();
   let inputTokens = 0;
@@ -301,6 +314,8 @@ export function createStreamTranslator() {
   type Piece =
     | { type: "text"; text: string }
     | { type: "reasoning"; text: string }
+    /** A thinking block complete with its signature (or a redacted one), for the client to send back. */
+    | { type: "thinking_block"; block: Json }
     | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
     | { type: "finish"; reason: string }
     | { type: "usage"; promptTokens: number; completionTokens: number; details: Json }
@@ -325,12 +340,22 @@ export function createStreamTranslator() {
           return [{ type: "tool_call", index, id: String(block.id), name: String(block.name), arguments: "" }];
         }
         if (block.type === "text" && typeof block.text === "string" && block.text !== "") return [{ type: "text", text: block.text }];
+        if (isThinking(block)) thinkingOfBlock.set(Number(event.index), { ...block });
         return [];
       }
       case "content_block_delta": {
         const delta = (event.delta as Json | undefined) ?? {};
         if (delta.type === "text_delta" && typeof delta.text === "string") return delta.text === "" ? [] : [{ type: "text", text: delta.text }];
-        if (delta.type === "thinking_delta" && typeof delta.thinking === "string") return delta.thinking === "" ? [] : [{ type: "reasoning", text: delta.thinking }];
+        if (delta.type === "thinking_delta" && typeof delta.thinking === "string") {
+          const block = thinkingOfBlock.get(Number(event.index));
+          if (block) block.thinking = String(block.thinking ?? "") + delta.thinking;
+          return delta.thinking === "" ? [] : [{ type: "reasoning", text: delta.thinking }];
+        }
+        if (delta.type === "signature_delta" && typeof delta.signature === "string") {
+          const block = thinkingOfBlock.get(Number(event.index));
+          if (block) block.signature = String(block.signature ?? "") + delta.signature;
+          return [];
+        }
         if (delta.type === "input_json_delta") {
           const index = toolIndexOfBlock.get(Number(event.index));
           if (index === undefined) return [];
@@ -341,6 +366,11 @@ export function createStreamTranslator() {
         return [];
       }
       case "content_block_stop": {
+        const thinking = thinkingOfBlock.get(Number(event.index));
+        if (thinking) {
+          thinkingOfBlock.delete(Number(event.index));
+          return [{ type: "thinking_block", block: thinking }];
+        }
         // A tool without parameters streams no JSON at all; OpenAI sends "{}" (as the
         // non-stream answer here does), and clients parse the arguments they add up.
         const index = toolIndexOfBlock.get(Number(event.index));

@@ -110,6 +110,10 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
             case "reasoning":
               yield { type: "choice", choice: { index: 0, delta: { reasoning_content: piece.text }, finish_reason: null } };
               break;
+            case "thinking_block":
+              // Whole, once its signature is in: what the client sends back before its tool results.
+              yield { type: "choice", choice: { index: 0, delta: { thinking_blocks: [piece.block] }, finish_reason: null } };
+              break;
             case "tool_call":
               yield {
                 type: "choice",
