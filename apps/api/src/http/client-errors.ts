@@ -3,10 +3,10 @@
  * request line, a header section over the size limit, a byte no header may hold, a request
  * not whole within REQUEST_TIMEOUT_MS), those whose `Expect` the server cannot meet, and
  * `CONNECT`. Left to Node and Fastify, they got bare text, Fastify's own JSON or no answer,
- * with no request id, no security headers and no log line. Here they answer like every other refusal: the REST error
- * shape with the status the fault calls for (OpenAI's shape under /v1, like every /v1 refusal,
- * when the path is known), `x-request-id`, the security headers and `connection: close`, plus
- * one warn line with the client's address (never what it sent).
+ * with no request id, no security headers and no log line. Here they answer like every other
+ * refusal: the REST error shape with the status the fault calls for (OpenAI's shape under /v1,
+ * like every /v1 refusal, when the path is known), `x-request-id`, the security headers and
+ * `connection: close`, plus one warn line with the client's address (never what it sent).
  * Each answered refusal is also counted in the HTTP metrics and written as an access-log
  * line, like every request (scope-log.ts): by the request Fastify already held, when the
  * fault came in its body, or else under the route `unparsed`.
