@@ -94,6 +94,11 @@ export const ZChatAttempt = z.object({
   error: z.string().optional(),
   /** For `unsupported`: the request field the provider cannot serve (e.g. `n`), when it says. */
   param: z.string().optional(),
+  /**
+   * The provider refused in a way retrying cannot change (its credentials, permissions, billing
+   * or quota): until an operator fixes it, every call there fails the same way.
+   */
+  permanent: z.boolean().optional(),
 });
 export type TChatAttempt = z.infer<typeof ZChatAttempt>;
 

@@ -7,7 +7,7 @@
  */
 import type { TProviderId, TProviderKind } from "@switchboard/schema";
 import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
-import { parseJson, rateLimited, truncate } from "./upstream-reply.ts";
+import { parseJson, tooManyRequests, truncate } from "./upstream-reply.ts";
 import {
   ProviderError,
   type AnswerChoice,
@@ -208,13 +208,12 @@ function answerOf(reply: WireReply): unknown {
 }
 
 /**
- * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait); anything else
- * an http_error carrying the body's OpenAI-shaped `error` object, so that a refusal of the
- * caller's request can be passed on as sent.
+ * A non-2xx answer: 429 is a rate limit (with how long it asked us to wait) unless it says the
+ * account's quota is gone; anything else an http_error carrying the body's OpenAI-shaped
+ * `error` object, so that a refusal of the caller's request can be passed on as sent.
  */
 export function statusError(reply: WireReply): ProviderError {
   const { status } = reply;
-  if (status === 429) return rateLimited(reply);
   let parsed: unknown;
   try {
     parsed = JSON.parse(reply.body);
@@ -223,6 +222,7 @@ export function statusError(reply: WireReply): ProviderError {
   }
   const error = typeof parsed === "object" && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
   const upstream = upstreamErrorOf(error);
+  if (status === 429) return tooManyRequests(reply, upstream);
   const detail = upstream ? (upstream.message as string) : error !== undefined ? JSON.stringify(error) : reply.body.trim() || "no body";
   return new ProviderError("http_error", `upstream answered ${status}: ${truncate(detail)}`, { status, ...(upstream ? { upstream } : {}) });
 }

@@ -62,6 +62,24 @@ describe("appErrorOfChain", () => {
     expect(appErrorOfChain(exhausted(unsupported("claude", "n"), attempt("beta", "http_error")), context({}, {})).code).toBe("UPSTREAM_ERROR");
   });
 
+  it("every provider called refusing its credentials or account: 502 not to be retried, naming each", () => {
+    const refused = (provider: TProviderId, status: number): TChatAttempt => ({ ...attempt(provider, "http_error"), status, error: `upstream answered ${status}`, permanent: true });
+    const error = appErrorOfChain(exhausted(refused("openai", 401), refused("beta", 403)), context({}, {}));
+    expect(error).toMatchObject({ code: "UPSTREAM_ERROR", details: { shouldRetry: false } });
+    expect(error.message).toBe("No provider for this request accepted the gateway's credentials or account; an operator must fix it (openai: upstream answered 401; beta: upstream answered 403)");
+    expect(error.retryAfterSec).toBeUndefined();
+    // A provider that could not serve the request at all changes nothing.
+    const withUnsupported = appErrorOfChain(exhausted(refused("openai", 401), { ...attempt("claude", "unsupported"), param: "n" }), context({}, {}));
+    expect(withUnsupported).toMatchObject({ code: "UPSTREAM_ERROR", details: { shouldRetry: false } });
+    // Only quotas gone: OpenAI's own 429 for that.
+    const quota = appErrorOfChain(exhausted(refused("openai", 429), refused("beta", 429)), context({}, {}));
+    expect(quota).toMatchObject({ code: "TOO_MANY_REQUESTS", details: { openaiCode: "insufficient_quota", shouldRetry: false } });
+    // One provider failing for a while: a retry may find it back, so nothing is said.
+    const mixed = appErrorOfChain(exhausted(refused("openai", 401), attempt("beta", "http_error")), context({}, {}));
+    expect(mixed.code).toBe("UPSTREAM_ERROR");
+    expect(mixed.details["shouldRetry"]).toBeUndefined();
+  });
+
   it("a stream's error event keeps the wait under its stream code", () => {
     const event = streamErrorOf(exhausted(attempt("openai", "rate_limited")), context({ openai: 2_000 }, {}));
     expect(event).toEqual({ code: "UPSTREAM_ERROR", message: "Every provider for this request is rate limited upstream", retryAfterSec: 2 });

@@ -45,6 +45,29 @@ function noProviderSupports(attempts: TChatAttempt[]): AppError {
   });
 }
 
+/**
+ * Every provider that was called refused for a reason only an operator can clear (its
+ * credentials, permissions, billing or quota; the others could not serve the request at all):
+ * the same request fails the same way until then, so clients are told not to retry, where the
+ * OpenAI SDK and LangChain would otherwise retry a 502 with back-off. When every refusal was an
+ * exhausted quota, the answer is OpenAI's own for that: 429 `insufficient_quota`.
+ */
+function refusedUntilFixed(attempts: TChatAttempt[]): AppError {
+  const refused = attempts.filter((a) => a.permanent);
+  const reasons = refused.map((a) => `${a.provider}: ${a.error ?? a.outcome}`).join("; ");
+  if (refused.every((a) => a.status === 429)) {
+    return new AppError("TOO_MANY_REQUESTS", `Every provider for this request is out of quota (${reasons})`, {
+      details: { openaiCode: "insufficient_quota", shouldRetry: false, attempts },
+    });
+  }
+  return new AppError("UPSTREAM_ERROR", `No provider for this request accepted the gateway's credentials or account; an operator must fix it (${reasons})`, {
+    details: { shouldRetry: false, attempts },
+  });
+}
+
+const calledAndRefused = (attempts: TChatAttempt[]) =>
+  attempts.some((a) => a.permanent) && attempts.every((a) => a.permanent || a.outcome === "unsupported");
+
 /** For chat.send and the non-stream REST endpoint. */
 export function appErrorOfChain(error: ChainError, context: ChainFailureContext): AppError {
   if (error.kind === "rejected" && error.rejection) {
@@ -67,6 +90,7 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
   const attempts = error.attempts;
   if (attempts.length === 0) return new AppError("UPSTREAM_ERROR", error.message, { details: { attempts } });
   if (attempts.every((a) => a.outcome === "unsupported")) return noProviderSupports(attempts);
+  if (calledAndRefused(attempts)) return refusedUntilFixed(attempts);
   // Each frozen provider's freeze as it stands now (one may have been lifted meanwhile).
   const refusals = new Map(attempts.filter(isFrozen).map((a) => [a.provider, context.frozenRefusal(a.provider)]));
   const frozenWaitMs = (provider: TChatAttempt["provider"]) => (refusals.get(provider)?.retryAfterSec ?? 0) * 1000;

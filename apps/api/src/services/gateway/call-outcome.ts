@@ -32,6 +32,8 @@ export interface CallFailure {
   rejection?: { status: number; upstream: UpstreamError | undefined } | undefined;
   /** For `unsupported`: the request field the provider cannot serve, when it said. */
   param?: string | undefined;
+  /** The provider refused for a reason only an operator can clear (OPERATOR_FAULT_STATUSES). */
+  permanent?: boolean;
 }
 
 /** Statuses that say "this request is wrong", not "this provider is down". */
@@ -48,6 +50,13 @@ function blamesRequest(failure: ProviderError): boolean {
   if (status === undefined) return false;
   return REQUEST_FAULT_STATUSES.has(status) || (status === 404 && failure.upstream !== undefined);
 }
+
+/**
+ * 401/403 (the provider's credentials or permissions), 402 (its billing) and a 429 that the
+ * provider marked as an exhausted quota (an http_error, not a rate limit: upstream-reply.ts)
+ * fail every call the same way until an operator acts, so no client should retry on them.
+ */
+const OPERATOR_FAULT_STATUSES = new Set([401, 402, 403, 429]);
 
 /**
  * @param committed whether text was already sent downstream: any break after that point is
@@ -96,7 +105,14 @@ export function classifyFailure(
       if (forwarded && blamesRequest(failure)) {
         return { ...base, status, outcome: "rejected", message, countsForCircuit: false, rejection: { status: status!, upstream: failure.upstream } };
       }
-      return { ...base, status, outcome: "http_error", message, countsForCircuit: status === undefined || !REQUEST_FAULT_STATUSES.has(status) };
+      return {
+        ...base,
+        status,
+        outcome: "http_error",
+        message,
+        countsForCircuit: status === undefined || !REQUEST_FAULT_STATUSES.has(status),
+        ...(status !== undefined && OPERATOR_FAULT_STATUSES.has(status) ? { permanent: true } : {}),
+      };
     case "unsupported":
       return { ...base, outcome: "unsupported", message, countsForCircuit: false, param: failure.param };
     case "timeout":

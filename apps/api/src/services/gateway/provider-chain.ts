@@ -218,6 +218,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
       ...(f.status !== undefined ? { status: f.status } : {}),
       error: f.message,
       ...(f.param !== undefined ? { param: f.param } : {}),
+      ...(f.permanent ? { permanent: true } : {}),
     };
   }
 
