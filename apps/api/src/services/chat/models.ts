@@ -55,9 +55,12 @@ function servedModels(registry: ProviderRegistry): Array<{ provider: TProviderId
 }
 
 /**
- * Embedding models: `openai/text-embedding-3-small` pins a provider; a bare name is tried on
- * every active provider that offers embeddings, in chain order. There is no default
- * embedding model, so `auto` alone is refused with a hint.
+ * Embedding models: `openai/text-embedding-3-small` pins a provider; a model route's name is
+ * that route (the chain tries its targets of one upstream model only); any other name is tried
+ * on every active provider that offers embeddings, in chain order. There is no default
+ * embedding model, so `auto` alone is refused with a hint, even though it is a route too: its
+ * targets are the default chat models, and pointing them at an embedding model would break
+ * chat. An embeddings alias is a route of its own.
  */
 export function resolveEmbeddingModel(registry: ProviderRegistry, model: string): ModelChoice & { model: string } {
   const slash = model.indexOf("/");

@@ -75,7 +75,10 @@ export type ChainEvent =
   | ({ type: "done" } & ChainResult);
 
 export interface EmbedChainRequest {
-  /** The upstream model name, sent as is to each provider tried. */
+  /**
+   * A model route's name (its targets of one upstream model are tried: embedding-targets.ts),
+   * else the upstream model name, sent as is to each provider tried.
+   */
   model: string;
   pinned?: TProviderId | undefined;
   /** The caller's embeddings request (input, encoding_format, dimensions…), forwarded unchanged. */

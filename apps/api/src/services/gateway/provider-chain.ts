@@ -22,6 +22,7 @@ import {
   type ProviderCallRecord,
 } from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { otherModelsNotTried, sameModelTargets, type EmbeddingTargets } from "./embedding-targets.ts";
 import { callEnded, callStarted, type RequestScope } from "../../infra/request-scope.ts";
 
 export interface ProviderChainDeps {
@@ -138,6 +139,23 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     if (request.model === undefined) return ordered(auto).map((t) => ({ p: t.provider, model: modelFor(t.provider, t.upstreamModel), pricedAs: t.pricedAs }));
     const asked = request.model;
     return ordered(auto).map((t) => unrouted(t.provider, modelFor(t.provider, asked)));
+  }
+
+  /**
+   * Who embeds: the pinned provider alone; the route named by `model`, its targets of one
+   * upstream model only (embedding-targets.ts); otherwise each `auto` provider, with `model`
+   * as asked. Only providers that offer embeddings, never at `auto`'s prices (a chat model's).
+   */
+  function embedCandidates(request: EmbedChainRequest): EmbeddingTargets<Candidate> {
+    const { registry } = deps;
+    const route = request.pinned ? undefined : registry.route(request.model);
+    if (route) {
+      const offering = ordered(route.targets).filter((t) => t.provider.embed !== undefined);
+      return sameModelTargets(offering.map((t) => (route.price ? { p: t.provider, model: t.upstreamModel, pricedAs: t.pricedAs } : unrouted(t.provider, t.upstreamModel, false))));
+    }
+    const pinned = request.pinned ? registry.get(request.pinned) : undefined;
+    const providers = request.pinned ? (pinned ? [pinned] : []) : registry.chain();
+    return { usable: providers.filter((p) => p.embed !== undefined).map((p) => unrouted(p, request.model, false)), otherModels: [] };
   }
 
   /** Why a provider is skipped, or null to call it. Acquires the half-open probe slot. */
@@ -414,10 +432,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
     try {
       const attempts: TChatAttempt[] = [];
       const started = performance.now();
-      const pinned = request.pinned ? deps.registry.get(request.pinned) : undefined;
-      const offering = (request.pinned ? (pinned ? [pinned] : []) : deps.registry.chain()).filter((p) => p.embed !== undefined);
-      // Never at `auto`'s prices: those are a chat model's.
-      for (const called of callable(offering.map((p) => unrouted(p, request.model, false)), attempts)) {
+      const targets = embedCandidates(request);
+      for (const called of callable(targets.usable, attempts)) {
         const { p, model } = called;
         const call = startCall(p, request, end, callTimeout(p, {}, "call"));
         try {
@@ -433,8 +449,9 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
           call.release();
         }
       }
-      if (offering.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
-      throw exhausted(attempts);
+      if (targets.usable.length === 0) throw new ChainError("exhausted", "No active provider offers embeddings", { attempts });
+      const failed = exhausted(attempts);
+      throw targets.otherModels.length === 0 ? failed : new ChainError("exhausted", `${failed.message}: ${otherModelsNotTried(targets)}`, { attempts });
     } finally {
       end.close();
     }
