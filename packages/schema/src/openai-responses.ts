@@ -3,10 +3,11 @@
  * API the Vercel AI SDK's `openai()` provider and the OpenAI Agents SDK use by default. It is
  * served by translation to Chat Completions, so what it takes is what a chat provider can
  * do: messages, function tools and their results, structured output, sampling parameters.
- * No response or conversation is stored, so what refers to one, or to a file uploaded to
- * OpenAI, is refused by name (earlier output items may be named by `item_reference` for a
- * while, as the Vercel AI SDK does); built-in
- * tools (web search, file search, computer use) have no provider behind them and are refused.
+ * Earlier answers are kept for a while, per user, so a request may continue one
+ * (`previous_response_id`) or name its output items (`item_reference`, as the Vercel AI SDK
+ * does); no response can be retrieved, and what refers to a stored conversation, a stored
+ * prompt or a file uploaded to OpenAI is refused by name. Built-in tools (web search, file
+ * search, computer use) have no provider behind them and are refused.
  */
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";
@@ -96,7 +97,7 @@ const ZTextFormat = z.discriminatedUnion(
 );
 
 /** Fields that refer to state Switchboard does not keep: refused when set. */
-export const RESPONSES_STATEFUL_FIELDS = ["previous_response_id", "conversation", "prompt"] as const;
+export const RESPONSES_STATEFUL_FIELDS = ["conversation", "prompt"] as const;
 
 export const ZOpenAIResponsesRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
@@ -119,6 +120,8 @@ export const ZOpenAIResponsesRequest = z.looseObject({
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   user: z.string().nullable().optional(),
   store: z.boolean().nullable().optional(),
+  /** An earlier answer of the same user, kept a while: the conversation up to it goes before `input`. */
+  previous_response_id: z.string().min(1).max(200).nullable().optional(),
   background: z.boolean().nullable().optional(),
 });
 export type TOpenAIResponsesRequest = z.infer<typeof ZOpenAIResponsesRequest>;

@@ -38,6 +38,46 @@ describe.each([
   });
 });
 
+describe.each([
+  ["in process (embedded: one instance)", async () => [createResponseItems(await createCoordination({ redisUrl: "" }))]],
+  ["in Redis (cluster), across two instances", async () => [createResponseItems(await redis()), createResponseItems(await redis())]],
+])("kept answers %s", (_name, open) => {
+  const user = (text: string) => ({ type: "message", role: "user", content: text });
+
+  it("give back the conversation up to an answer, oldest first, for the user who got it; its items too", async () => {
+    const [onA, onB = onA] = (await open()) as [ResponseItems, ResponseItems?];
+    await onA.keepResponse("u1", "resp_1", { previous: null, input: [user("Capital of France?")], output: [message("msg_1", "Paris.")] });
+    await onB.keepResponse("u1", "resp_2", { previous: "resp_1", input: [user("And Spain?")], output: [message("msg_2", "Madrid.")] });
+    expect(await onA.conversation("u1", "resp_2")).toEqual([user("Capital of France?"), message("msg_1", "Paris."), user("And Spain?"), message("msg_2", "Madrid.")]);
+    expect(await onB.conversation("u1", "resp_1")).toEqual([user("Capital of France?"), message("msg_1", "Paris.")]);
+    expect([...(await onB.find("u1", ["msg_1", "msg_2"])).keys()]).toEqual(["msg_1", "msg_2"]);
+    // Another user's answer, an unknown one, or one whose earlier answer is gone: nothing.
+    expect(await onB.conversation("u2", "resp_2")).toBeNull();
+    expect(await onB.conversation("u1", "resp_unknown")).toBeNull();
+    await onA.keepResponse("u1", "resp_orphan", { previous: "resp_gone", input: [user("x")], output: [] });
+    expect(await onB.conversation("u1", "resp_orphan")).toBeNull();
+  });
+
+  it("keep none over 1 MB (its items are kept on their own)", async () => {
+    const [items] = (await open()) as [ResponseItems];
+    await items.keepResponse("u1", "resp_big", { previous: null, input: [user("y".repeat(1024 * 1024))], output: [message("msg_small", "ok")] });
+    expect(await items.conversation("u1", "resp_big")).toBeNull();
+    expect((await items.find("u1", ["msg_small"])).has("msg_small")).toBe(true);
+  });
+});
+
+describe("a conversation being continued", () => {
+  it("keeps its first answers again, so they do not expire while it goes on", async () => {
+    const coordination = await redis();
+    const items = createResponseItems(coordination);
+    // An answer kept 20 minutes ago, and one kept just now that continues it.
+    await coordination.set("resp:u1:resp_old", JSON.stringify({ previous: null, input: [], output: [message("msg_o", "old")], keptAt: Date.now() - 20 * 60_000 }), { ttlMs: 40 * 60_000 });
+    await items.keepResponse("u1", "resp_new", { previous: "resp_old", input: [], output: [message("msg_n", "new")] });
+    expect(await items.conversation("u1", "resp_new")).toHaveLength(2);
+    await expect.poll(async () => (JSON.parse((await coordination.get("resp:u1:resp_old"))!) as { keptAt: number }).keptAt, { timeout: 2_000 }).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
 describe("kept response items in process", () => {
   it("hold about 32 MB: past it the oldest are dropped, the newest kept", async () => {
     const items = createResponseItems(await createCoordination({ redisUrl: "" }));

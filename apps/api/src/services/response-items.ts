@@ -1,27 +1,45 @@
 /**
- * Output items of earlier Responses API answers, kept for a while so a later request can name
- * them by id (`item_reference`) instead of sending them again — what the Vercel AI SDK's
- * OpenAI provider does with earlier assistant text at its default `store: true`. Only items
- * are kept, for the user who got them and for ITEM_TTL_MS: there is no stored response to
- * retrieve or continue (`previous_response_id`), and an item older than that must be sent whole.
- * Cluster mode keeps them in the coordination store, so the next request may land on any
- * instance; the embedded default keeps them in process, bounded in bytes (the oldest go first).
- * Only what a reference is translated back into is kept, and an item over 1 MB not at all.
+ * What earlier Responses API answers leave for later requests, kept for a while per user:
+ * - their output items, so a request can name one by id (`item_reference`) instead of sending
+ *   it again — what the Vercel AI SDK's OpenAI provider does at its default `store: true`;
+ * - each answer's place in a conversation (the input it answered, its output items, the answer
+ *   it continued), so a request can continue it with `previous_response_id` and send only
+ *   what is new — what the OpenAI Agents SDK and hand-written Responses clients do.
+ * Only for the user who got them and for KEPT_TTL_MS: there is no stored response to retrieve,
+ * and one older than that must be sent whole. Cluster mode keeps them in the coordination
+ * store, so the next request may land on any instance; the embedded default keeps them in
+ * process, bounded in bytes (the oldest go first). Only what a later request is translated
+ * back into is kept, and nothing over 1 MB.
  */
 import { LRUCache } from "lru-cache";
 import type { Coordination } from "../infra/coordination/port.ts";
 import { AppError } from "./errors.ts";
 
-/** How long an item can be referred to after the answer that made it. */
-export const ITEM_TTL_MS = 60 * 60 * 1000;
-/** Embedded default: what the kept items may take in memory, about (two bytes a character). */
+/** How long an item or an answer can be referred to after the answer that made it (or last continued it). */
+export const KEPT_TTL_MS = 60 * 60 * 1000;
+/** Embedded default: what is kept may take this much memory, about (two bytes a character). */
 const IN_PROCESS_MAX_BYTES = 32 * 1024 * 1024;
-/** An item longer than this (as kept) is not kept: a reference to it must send it whole. */
-const MAX_ITEM_CHARS = 1024 * 1024;
+/** A value longer than this (as kept) is not kept: a later request must send it whole. */
+const MAX_KEPT_CHARS = 1024 * 1024;
+/**
+ * The most answers one conversation may chain through `previous_response_id`: each is one
+ * read in sequence, and a history that long is past the request's own size limits anyway.
+ */
+export const MAX_CHAINED_RESPONSES = 500;
+/** An answer read while continuing it is kept again once it is this old, so a live conversation does not expire under it. */
+const REFRESH_AFTER_MS = KEPT_TTL_MS / 4;
 
 /** An output item as the answer held it (kept whole); only its id is read here. */
 export interface KeptItem {
   id: string;
+}
+
+/** One answer's place in a conversation: what it was asked (its own input items, references resolved) and what it said. */
+export interface KeptResponse {
+  /** The answer it continued, or null for a conversation's first. */
+  previous: string | null;
+  input: readonly unknown[];
+  output: readonly KeptItem[];
 }
 
 export interface ResponseItems {
@@ -29,62 +47,124 @@ export interface ResponseItems {
   keep(userId: string, items: readonly KeptItem[]): Promise<void>;
   /** The kept items of `userId` with these ids, by id; an unknown or expired id is absent. */
   find(userId: string, ids: readonly string[]): Promise<Map<string, unknown>>;
+  /** Keeps answer `responseId` (its output items too) for `userId` to continue. */
+  keepResponse(userId: string, responseId: string, response: KeptResponse): Promise<void>;
+  /**
+   * The conversation up to and including answer `responseId` of `userId`, as input items in
+   * order (each answer's input, then its output, from the first answer on); null when that
+   * answer, or one it continued, is unknown, expired, another user's or was never kept.
+   */
+  conversation(userId: string, responseId: string): Promise<unknown[] | null>;
 }
 
-const keyOf = (userId: string, id: string) => `resp-item:${userId}:${id}`;
+/** Where values live: the coordination store (cluster) or this process (embedded). */
+interface KeptStore {
+  put(key: string, value: string): Promise<void>;
+  getMany(keys: readonly string[]): Promise<Array<string | null>>;
+}
+
+const itemKey = (userId: string, id: string) => `resp-item:${userId}:${id}`;
+const responseKey = (userId: string, id: string) => `resp:${userId}:${id}`;
 
 export function createResponseItems(coordination: Coordination): ResponseItems {
-  if (coordination.kind === "memory") return inProcess();
+  const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
+  const keep: ResponseItems["keep"] = async (userId, items) => {
+    await Promise.all(keptForm(items).map(([id, value]) => store.put(itemKey(userId, id), value)));
+  };
   return {
-    async keep(userId, items) {
-      await Promise.all(keptForm(items).map(([id, value]) => coordination.set(keyOf(userId, id), value, { ttlMs: ITEM_TTL_MS })));
-    },
+    keep,
     async find(userId, ids) {
       if (ids.length === 0) return new Map();
-      const values = await coordination.getMany(ids.map((id) => keyOf(userId, id))).catch(() => {
-        throw new AppError("SERVICE_UNAVAILABLE", "Earlier output items cannot be read right now (the shared store is unreachable); retry, or send the items themselves", {
-          retryAfterSec: 1,
-        });
-      });
-      return foundById(ids, values);
+      return foundById(ids, await store.getMany(ids.map((id) => itemKey(userId, id))));
     },
+    async keepResponse(userId, responseId, response) {
+      const value = JSON.stringify({ ...response, keptAt: Date.now() }, withoutExtras);
+      await Promise.all([keep(userId, response.output), value.length <= MAX_KEPT_CHARS ? store.put(responseKey(userId, responseId), value) : undefined]);
+    },
+    conversation: (userId, responseId) => conversationOf(store, userId, responseId),
   };
 }
 
-function inProcess(): ResponseItems {
-  const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length), ttl: ITEM_TTL_MS });
-  return {
-    keep(userId, items) {
-      for (const [id, value] of keptForm(items)) cache.set(keyOf(userId, id), value);
-      return Promise.resolve();
-    },
-    find(userId, ids) {
-      return Promise.resolve(foundById(ids, ids.map((id) => cache.get(keyOf(userId, id)) ?? null)));
-    },
-  };
+/** A kept answer as read back, with when it was last kept. */
+type StoredResponse = KeptResponse & { keptAt: number };
+
+async function conversationOf(store: KeptStore, userId: string, responseId: string): Promise<unknown[] | null> {
+  const chain: Array<[string, StoredResponse]> = [];
+  const seen = new Set<string>();
+  for (let id: string | null = responseId; id !== null; ) {
+    // A chain longer than the bound, or one that loops, is not a conversation this wrote.
+    if (seen.has(id) || chain.length === MAX_CHAINED_RESPONSES) return null;
+    seen.add(id);
+    const [value] = await store.getMany([responseKey(userId, id)]);
+    const stored = parsed(value ?? null) as StoredResponse | undefined;
+    if (!stored || !Array.isArray(stored.input) || !Array.isArray(stored.output)) return null;
+    chain.push([id, stored]);
+    id = typeof stored.previous === "string" ? stored.previous : null;
+  }
+  refreshOld(store, userId, chain);
+  return chain.reverse().flatMap(([, stored]) => [...stored.input, ...stored.output]);
 }
 
 /**
- * Each item as kept: what a reference is translated back into (text, refusals, a call), not
- * the logprobs or annotations an answer also carried; one too long to keep is left out.
+ * Keeps again the answers of a conversation being continued that were kept a while ago, so
+ * its first answers do not expire while it goes on. Not awaited: the request needs only what
+ * was read, and a write that fails now leaves the answers as they were.
  */
+function refreshOld(store: KeptStore, userId: string, chain: ReadonlyArray<[string, StoredResponse]>): void {
+  const now = Date.now();
+  const old = chain.filter(([, stored]) => now - stored.keptAt >= REFRESH_AFTER_MS);
+  void Promise.all(old.map(([id, stored]) => store.put(responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })))).catch(() => undefined);
+}
+
+function shared(coordination: Coordination): KeptStore {
+  return {
+    put: (key, value) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS }),
+    getMany: (keys) =>
+      coordination.getMany(keys).catch(() => {
+        throw new AppError("SERVICE_UNAVAILABLE", "Earlier answers cannot be read right now (the shared store is unreachable); retry, or send the conversation itself", {
+          retryAfterSec: 1,
+        });
+      }),
+  };
+}
+
+function inProcess(): KeptStore {
+  const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length), ttl: KEPT_TTL_MS });
+  return {
+    put(key, value) {
+      cache.set(key, value);
+      return Promise.resolve();
+    },
+    getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key) ?? null)),
+  };
+}
+
+/** What a later request is translated back into (text, refusals, calls), not the logprobs or annotations an answer also carried. */
+const withoutExtras = (key: string, field: unknown) => (key === "logprobs" || key === "annotations" ? undefined : field);
+
+/** Each item as kept; one too long to keep is left out. */
 function keptForm(items: readonly KeptItem[]): Array<[string, string]> {
   return items.flatMap((item) => {
-    const value = JSON.stringify(item, (key, field: unknown) => (key === "logprobs" || key === "annotations" ? undefined : field));
-    return value.length <= MAX_ITEM_CHARS ? [[item.id, value] as [string, string]] : [];
+    const value = JSON.stringify(item, withoutExtras);
+    return value.length <= MAX_KEPT_CHARS ? [[item.id, value] as [string, string]] : [];
   });
+}
+
+/** A kept value, or undefined for anything keep() did not write (as good as absent: the request is told to send it). */
+function parsed(value: string | null): unknown {
+  if (!value) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function foundById(ids: readonly string[], values: ReadonlyArray<string | null>): Map<string, unknown> {
   const found = new Map<string, unknown>();
   ids.forEach((id, i) => {
-    const value = values[i];
-    if (!value) return;
-    try {
-      found.set(id, JSON.parse(value) as unknown);
-    } catch {
-      // Not what keep() wrote: as good as absent (the request is told to send the item).
-    }
+    const value = parsed(values[i] ?? null);
+    if (value !== undefined) found.set(id, value);
   });
   return found;
 }

@@ -190,7 +190,7 @@ export interface ResponseContext {
   createdAt: number;
   model: string;
   echo: TOpenAIResponsesRequest;
-  /** Whether the answer's items are kept for later item_references (the request's `store`, default true). */
+  /** Whether the answer is kept, to be continued or its items referred to (the request's `store`, default true). */
   store: boolean;
 }
 
@@ -238,7 +238,7 @@ export function responseBody(
     model: ctx.model,
     output,
     parallel_tool_calls: echo.parallel_tool_calls ?? true,
-    previous_response_id: null,
+    previous_response_id: echo.previous_response_id ?? null,
     reasoning: { effort: echo.reasoning?.effort ?? null, summary: null },
     store: ctx.store,
     temperature: echo.temperature ?? null,

@@ -14,6 +14,8 @@ import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 export interface ParsedResponsesRequest extends ParsedChatRequest {
   /** The request as validated: what the response object echoes (tools, text format, sampling…). */
   echo: TOpenAIResponsesRequest;
+  /** The request's own input items, references resolved: what the answer is kept as having answered. */
+  input: TResponsesInputItem[];
 }
 
 type ChatMessage = Record<string, unknown> & { role: string };
@@ -122,7 +124,7 @@ function chatFields(data: TOpenAIResponsesRequest): Record<string, unknown> {
   return fields;
 }
 
-/** Where a request's `item_reference`s are looked up: the items kept for this caller. */
+/** Where a request's `item_reference`s and `previous_response_id` are looked up: what is kept for this caller. */
 export interface ReferencedItems {
   items: ResponseItems;
   userId: string;
@@ -156,6 +158,25 @@ async function withReferencedItems(source: ReferencedItems, input: TResponsesInp
   return out;
 }
 
+/**
+ * The conversation a `previous_response_id` continues, as input items: every earlier answer's
+ * input and output, oldest first. (Its `instructions` are not carried over, as OpenAI does:
+ * each request's own go first.) An unknown, expired or another user's answer is a 400.
+ */
+async function earlierConversation(source: ReferencedItems, responseId: string): Promise<TResponsesInputItem[]> {
+  const items = await source.items.conversation(source.userId, responseId);
+  const parsed = items?.map((item) => ZResponsesInputItem.safeParse(item));
+  if (!parsed || parsed.some((p) => !p.success)) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `Previous response with id '${responseId}' not found: answers are kept for an hour after their last continuation, for the user who got them, ` +
+        "and not at store: false; send the conversation in input instead",
+      { details: { param: "previous_response_id", openaiCode: "previous_response_not_found" } },
+    );
+  }
+  return parsed.map((p) => p.data!);
+}
+
 export async function parseResponsesRequest(registry: ProviderRegistry, referenced: ReferencedItems, body: unknown): Promise<ParsedResponsesRequest> {
   const parsed = ZOpenAIResponsesRequest.safeParse(normalized(body));
   if (!parsed.success) throw appErrorOfZod(parsed.error);
@@ -163,15 +184,17 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
   for (const field of RESPONSES_STATEFUL_FIELDS) {
     const value = (data as Record<string, unknown>)[field];
     if (value !== undefined && value !== null) {
-      throw new AppError("BAD_REQUEST", `${field} is not supported: Switchboard stores no responses or conversations; send the whole conversation in input`, { details: { param: field } });
+      throw new AppError("BAD_REQUEST", `${field} is not supported: Switchboard keeps no conversations or prompts; send the conversation in input, or continue an answer with previous_response_id`, { details: { param: field } });
     }
   }
   if (data.background === true) {
     throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
   }
-  const messages = chatMessages({ ...data, input: await withReferencedItems(referenced, data.input) });
+  const earlier = data.previous_response_id ? await earlierConversation(referenced, data.previous_response_id) : [];
+  const input = await withReferencedItems(referenced, data.input);
+  const messages = chatMessages({ ...data, input: [...earlier, ...input] });
   try {
-    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data };
+    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data, input };
   } catch (error) {
     // The translated request's field names mean nothing to this caller: name input instead.
     if (error instanceof AppError && typeof error.details["param"] === "string" && error.details["param"].startsWith("messages")) {

@@ -272,6 +272,50 @@ describe("POST /v1/responses", () => {
     expect(up.fakes.beta.requests).toHaveLength(4);
   });
 
+  it("continues an earlier answer by previous_response_id on any instance, streamed or not: the provider gets the whole conversation", async () => {
+    up.fakes.beta.enqueue({ kind: "ok", content: "Paris." });
+    const first = await sdk.responses.create({ model: "beta", instructions: "Be brief.", input: "Capital of France?" });
+    // A tool step, streamed, on the other instance; then the tool's result alone continues it.
+    const other = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
+    up.fakes.beta.enqueue({ kind: "ok", toolCalls: [{ id: "call_p1", name: "get_weather", arguments: '{"city":"Paris"}' }] });
+    const second = await other.responses.stream({ model: "beta", previous_response_id: first.id, input: "Weather there?", tools: [WEATHER] }).finalResponse();
+    expect(second.previous_response_id).toBe(first.id);
+    up.fakes.beta.enqueue({ kind: "ok", content: "Mild, 18 degrees." });
+    const third = await sdk.responses.create({ model: "beta", previous_response_id: second.id, tools: [WEATHER], input: [{ type: "function_call_output", call_id: "call_p1", output: '{"temp":18}' }] });
+    expect(third).toMatchObject({ output_text: "Mild, 18 degrees.", previous_response_id: second.id, store: true });
+
+    const sent = up.fakes.beta.requests.map((r) => r.body.messages);
+    expect(sent[0]).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Capital of France?" },
+    ]);
+    // An answer's instructions are its own: not carried into the next, as OpenAI does.
+    expect(sent[1]).toEqual([
+      { role: "user", content: "Capital of France?" },
+      { role: "assistant", content: "Paris." },
+      { role: "user", content: "Weather there?" },
+    ]);
+    expect(sent[2]).toEqual([
+      { role: "user", content: "Capital of France?" },
+      { role: "assistant", content: "Paris." },
+      { role: "user", content: "Weather there?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_p1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      { role: "tool", tool_call_id: "call_p1", content: '{"temp":18}' },
+    ]);
+
+    // Another user cannot continue it; an answer made with store: false cannot be continued,
+    // though it may itself continue a kept one.
+    const stranger = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: (await t.userWithRole("USER")).token, maxRetries: 0 });
+    const refused = await stranger.responses.create({ model: "beta", previous_response_id: third.id, input: "Hi" }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect(refused).toMatchObject({ param: "previous_response_id", code: "previous_response_not_found" });
+    up.fakes.beta.enqueue({ kind: "ok", content: "Not kept." });
+    const unkept = await sdk.responses.create({ model: "beta", previous_response_id: first.id, input: "Again?", store: false });
+    expect(up.fakes.beta.requests[3]!.body.messages).toHaveLength(3);
+    await expect(sdk.responses.create({ model: "beta", previous_response_id: unkept.id, input: "More?" })).rejects.toMatchObject({ status: 400, code: "previous_response_not_found" });
+    expect(up.fakes.beta.requests).toHaveLength(4);
+  });
+
   it("refuses by name what needs stored state or built-in tools, and malformed input, in OpenAI's shape; nothing reaches the provider", async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ model: "beta", input: "x", previous_response_id: "resp_123" }, "previous_response_id"],
@@ -301,7 +345,7 @@ describe("POST /v1/responses", () => {
       expect(error.type, param).toBe("invalid_request_error");
       expect(String(error.param), param).toContain(param);
     }
-    await expect(sdk.responses.create({ model: "beta", input: "x", previous_response_id: "resp_1" })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(sdk.responses.create({ model: "beta", input: "x", previous_response_id: "resp_1" })).rejects.toMatchObject({ status: 400, code: "previous_response_not_found" });
     // Past the same character budget as chat: 413, naming input.
     const huge = await post({ model: "beta", input: [{ role: "user", content: "x".repeat(30_000) }, { role: "user", content: "y".repeat(30_000) }, { role: "user", content: "z".repeat(30_000) }, ...Array.from({ length: 6 }, () => ({ role: "user", content: "w".repeat(30_000) }))] });
     expect(huge.status).toBe(413);
@@ -339,10 +383,10 @@ describe("POST /v1/responses", () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toEqual(expect.any(String));
   });
 
-  it("stores nothing: GET of a response is a 404 saying so, other methods on /v1/responses a 405", async () => {
+  it("keeps no response to retrieve: GET of a response is a 404 saying so, other methods on /v1/responses a 405", async () => {
     const got = await fetch(`${t.url}/v1/responses/resp_123`, { headers: { authorization: `Bearer ${token}` } });
     expect(got.status).toBe(404);
-    expect(((await got.json()) as { error: { message: string } }).error.message).toMatch(/not stored/);
+    expect(((await got.json()) as { error: { message: string } }).error.message).toMatch(/cannot be retrieved/);
     const listed = await fetch(`${t.url}/v1/responses`, { headers: { authorization: `Bearer ${token}` } });
     expect(listed.status).toBe(405);
     expect(listed.headers.get("allow")).toBe("POST");

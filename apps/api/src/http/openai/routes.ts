@@ -5,7 +5,7 @@
  * /models and /models/{id}. Thin: authenticate, parse, one service call,
  * render. Every failure, including unknown paths (404), wrong methods (405) and oversized
  * bodies (413), answers in OpenAI's error shape. Requests carry their history and are not
- * stored (a Responses answer's output items are kept a while, for item_reference).
+ * stored (a Responses answer is kept a while, to be continued or its items referred to).
  */
 import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -26,6 +26,7 @@ import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type OutputItem } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
 import { streamResponse } from "./responses-sse.ts";
+import type { KeptResponse } from "../../services/response-items.ts";
 
 /** The routes and their methods, for 405 answers that name what is allowed. */
 const ROUTES: Record<string, string[]> = {
@@ -58,7 +59,13 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
     return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
   }
   if (path.startsWith("/v1/responses/")) {
-    return sendOpenAIError(request, reply, new AppError("NOT_FOUND", "Responses are not stored: Switchboard keeps only an answer's output items, for item_reference, so there is no response to retrieve, cancel or delete", { details: { openaiCode: "not_found" } }));
+    return sendOpenAIError(
+      request,
+      reply,
+      new AppError("NOT_FOUND", "Responses cannot be retrieved: Switchboard keeps an answer only to be continued (previous_response_id) or its items referred to, so there is no response to retrieve, cancel or delete", {
+        details: { openaiCode: "not_found" },
+      }),
+    );
   }
   return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
 }
@@ -125,7 +132,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
             keyScope: "chat",
             metered: true,
             openapi: {
-              summary: "Responses API (OpenAI-compatible; no stored responses: previous_response_id is refused, output items are kept an hour for item_reference; with stream: true, named text/event-stream events)",
+              summary: "Responses API (OpenAI-compatible; answers are kept an hour per user for previous_response_id and item_reference, never retrievable; with stream: true, named text/event-stream events)",
               tags: ["openai"],
               auth: "bearer",
               body: ZOpenAIResponsesRequest,
@@ -138,7 +145,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id }, request.body);
           const store = parsed.echo.store !== false;
           const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
-          const onItems = (items: readonly OutputItem[]) => (store ? keepItems(deps, request, user.id, items) : Promise.resolve());
+          const answered = { previous: parsed.echo.previous_response_id ?? null, input: parsed.input };
+          const onItems = (output: readonly OutputItem[]) => (store ? keepAnswer(deps, request, user.id, ctx.id, { ...answered, output }) : Promise.resolve());
           if (!parsed.stream) {
             const result = await complete(deps, request, reply, user, parsed);
             const body = completedResponseBody({ ...ctx, model: result.model }, result);
@@ -165,10 +173,10 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 
 type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
 
-/** Keeps an answer's items for the caller's later item_references; the answer goes out even if that fails. */
-async function keepItems(deps: AppDeps, request: FastifyRequest, userId: string, items: readonly OutputItem[]): Promise<void> {
-  await deps.responseItems.keep(userId, items).catch((err: unknown) => {
-    request.log.warn({ err }, "could not keep the answer's output items: a later item_reference to them will be refused");
+/** Keeps an answer for the caller to continue or refer to its items; the answer goes out even if that fails. */
+async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string, responseId: string, answer: KeptResponse): Promise<void> {
+  await deps.responseItems.keepResponse(userId, responseId, answer).catch((err: unknown) => {
+    request.log.warn({ err }, "could not keep the answer: continuing it, or a later item_reference to its items, will be refused");
   });
 }
 
