@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
-import { createResponseItems, type ResponseItems } from "./response-items.ts";
+import { createResponseItems, KeptBoundReached, type ResponseItems } from "./response-items.ts";
 
 const prefix = uniquePrefix("response-items");
 const opened: Coordination[] = [];
@@ -63,6 +63,20 @@ describe.each([
     await items.keepResponse("u1", "resp_big", { previous: null, input: [user("y".repeat(1024 * 1024))], output: [message("msg_small", "ok")] });
     expect(await items.conversation("u1", "resp_big")).toBeNull();
     expect((await items.find("u1", ["msg_small"])).has("msg_small")).toBe(true);
+  });
+});
+
+describe("kept answers in Redis, per user", () => {
+  it("stop being kept once a user kept 32 M characters within the hour; another user's still are", async () => {
+    const items = createResponseItems(await redis());
+    const photo = "p".repeat(1_000_000);
+    const keep = (userId: string, n: number) => items.keepResponse(userId, `resp_${n}`, { previous: null, input: [{ type: "message", role: "user", content: photo }], output: [] });
+    for (let n = 0; n < 33; n++) await keep("heavy", n);
+    await expect(keep("heavy", 33)).rejects.toBeInstanceOf(KeptBoundReached);
+    expect(await items.conversation("heavy", "resp_33")).toBeNull();
+    expect(await items.conversation("heavy", "resp_32")).toHaveLength(1);
+    await keep("light", 0);
+    expect(await items.conversation("light", "resp_0")).toHaveLength(1);
   });
 });
 

@@ -8,8 +8,8 @@
  * Only for the user who got them and for KEPT_TTL_MS: there is no stored response to retrieve,
  * and one older than that must be sent whole. Cluster mode keeps them in the coordination
  * store, so the next request may land on any instance; the embedded default keeps them in
- * process, bounded in bytes (the oldest go first). Only what a later request is translated
- * back into is kept, and nothing over 1 MB.
+ * process, bounded in bytes (the oldest go first), and Redis at most 32 M characters per user
+ * and hour. Only what a later request is translated back into is kept, and nothing over 1 MB.
  */
 import { LRUCache } from "lru-cache";
 import type { Coordination } from "../infra/coordination/port.ts";
@@ -28,6 +28,12 @@ const MAX_KEPT_CHARS = 1024 * 1024;
 export const MAX_CHAINED_RESPONSES = 500;
 /** An answer read while continuing it is kept again once it is this old, so a live conversation does not expire under it. */
 const REFRESH_AFTER_MS = KEPT_TTL_MS / 4;
+/**
+ * Cluster mode: what one user may have kept in Redis within an hour, in characters. Inputs are
+ * kept too, and a base64 photo is a megabyte for a few hundred tokens: without a bound, one
+ * user sending photos at the chat rate limit would keep gigabytes in the shared store.
+ */
+export const SHARED_MAX_CHARS_PER_USER_HOUR = 32 * 1024 * 1024;
 
 /** An output item as the answer held it (kept whole); only its id is read here. */
 export interface KeptItem {
@@ -59,27 +65,29 @@ export interface ResponseItems {
 
 /** Where values live: the coordination store (cluster) or this process (embedded). */
 interface KeptStore {
-  put(key: string, value: string): Promise<void>;
+  /** Keeps values of one user's, all or, past that user's bound, none. */
+  put(userId: string, entries: ReadonlyArray<[key: string, value: string]>): Promise<void>;
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
 }
 
 const itemKey = (userId: string, id: string) => `resp-item:${userId}:${id}`;
 const responseKey = (userId: string, id: string) => `resp:${userId}:${id}`;
+const keptCharsKey = (userId: string) => `resp-chars:${userId}`;
 
 export function createResponseItems(coordination: Coordination): ResponseItems {
   const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
-  const keep: ResponseItems["keep"] = async (userId, items) => {
-    await Promise.all(keptForm(items).map(([id, value]) => store.put(itemKey(userId, id), value)));
-  };
+  const itemEntries = (userId: string, items: readonly KeptItem[]) => keptForm(items).map(([id, value]): [string, string] => [itemKey(userId, id), value]);
   return {
-    keep,
+    keep: (userId, items) => store.put(userId, itemEntries(userId, items)),
     async find(userId, ids) {
       if (ids.length === 0) return new Map();
       return foundById(ids, await store.getMany(ids.map((id) => itemKey(userId, id))));
     },
     async keepResponse(userId, responseId, response) {
       const value = JSON.stringify({ ...response, keptAt: Date.now() }, withoutExtras);
-      await Promise.all([keep(userId, response.output), value.length <= MAX_KEPT_CHARS ? store.put(responseKey(userId, responseId), value) : undefined]);
+      const entries = itemEntries(userId, response.output);
+      if (value.length <= MAX_KEPT_CHARS) entries.push([responseKey(userId, responseId), value]);
+      await store.put(userId, entries);
     },
     conversation: (userId, responseId) => conversationOf(store, userId, responseId),
   };
@@ -113,12 +121,27 @@ async function conversationOf(store: KeptStore, userId: string, responseId: stri
 function refreshOld(store: KeptStore, userId: string, chain: ReadonlyArray<[string, StoredResponse]>): void {
   const now = Date.now();
   const old = chain.filter(([, stored]) => now - stored.keptAt >= REFRESH_AFTER_MS);
-  void Promise.all(old.map(([id, stored]) => store.put(responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })))).catch(() => undefined);
+  if (old.length === 0) return;
+  void store.put(userId, old.map(([id, stored]) => [responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })])).catch(() => undefined);
+}
+
+/** Why an answer was not kept: its user kept SHARED_MAX_CHARS_PER_USER_HOUR within the hour. */
+export class KeptBoundReached extends Error {
+  constructor() {
+    super(`not kept: this user's answers kept within the hour reached ${SHARED_MAX_CHARS_PER_USER_HOUR / (1024 * 1024)} M characters`);
+  }
 }
 
 function shared(coordination: Coordination): KeptStore {
   return {
-    put: (key, value) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS }),
+    async put(userId, entries) {
+      const chars = entries.reduce((n, [key, value]) => n + key.length + value.length, 0);
+      if (chars === 0) return;
+      // Counted before writing, in a window that starts with the user's first kept value of the hour.
+      const used = await coordination.incr(keptCharsKey(userId), chars, { ttlMs: KEPT_TTL_MS });
+      if (used > SHARED_MAX_CHARS_PER_USER_HOUR) throw new KeptBoundReached();
+      await Promise.all(entries.map(([key, value]) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS })));
+    },
     getMany: (keys) =>
       coordination.getMany(keys).catch(() => {
         throw new AppError("SERVICE_UNAVAILABLE", "Earlier answers cannot be read right now (the shared store is unreachable); retry, or send the conversation itself", {
@@ -131,8 +154,9 @@ function shared(coordination: Coordination): KeptStore {
 function inProcess(): KeptStore {
   const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length), ttl: KEPT_TTL_MS });
   return {
-    put(key, value) {
-      cache.set(key, value);
+    // One bound for every user: the cache's size (the oldest go first).
+    put(_userId, entries) {
+      for (const [key, value] of entries) cache.set(key, value);
       return Promise.resolve();
     },
     getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key) ?? null)),
