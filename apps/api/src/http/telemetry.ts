@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { newScope, overheadMs, type RequestScope } from "../infra/request-scope.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
-import { MAX_BODY_CHARS } from "../services/request-log/index.ts";
+import { loggedBodyText, MAX_BODY_CHARS } from "../services/request-log/index.ts";
 import type {} from "../trpc/request-decorations.ts";
 import { endScope, isGatewayProcedure, isLogged, round } from "./scope-log.ts";
 
@@ -94,10 +94,13 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
   });
 }
 
-/** The body as the client sent it: /trpc keeps the JSON text for tRPC to parse, other routes parse it. */
+/**
+ * The body as the client sent it: /trpc keeps the JSON text for tRPC to parse (at most 1 MB),
+ * other routes parse it, and their large media is left out (request-log/logged-body.ts).
+ */
 function bodyOf(request: FastifyRequest): string | undefined {
   if (typeof request.body === "string") return request.body;
-  return request.body !== undefined ? JSON.stringify(request.body) : queryOf(request.url);
+  return request.body !== undefined ? loggedBodyText(request.body) : queryOf(request.url);
 }
 
 /** Checked as Fastify checks it, so a Response from another realm counts too. */

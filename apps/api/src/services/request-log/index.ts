@@ -7,6 +7,7 @@ import { createRequestRecorder, type RequestRecorderDeps } from "./request-recor
 
 export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
 export { StreamBody } from "./stream-body.ts";
+export { loggedBodyText } from "./logged-body.ts";
 export type { ModelPrices, PriceLookup } from "./pricing.ts";
 
 export interface RequestLogDeps {

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { loggedBodyText } from "./logged-body.ts";
+
+const base64 = "iVBORw0KGgo".repeat(200_000);
+
+describe("logged request bodies", () => {
+  it("replaces long base64 media with its size and keeps the text around it", () => {
+    const body = {
+      model: "auto",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image_url", image_url: { url: `data:image/png;base64,${base64}` } },
+            { type: "input_audio", input_audio: { data: base64, format: "wav" } },
+            { type: "text", text: "What is in this photo?" },
+          ],
+        },
+      ],
+    };
+    const text = loggedBodyText(body);
+    expect(text.length).toBeLessThan(1_000);
+    expect(text).toContain(`"url":"data:image/png;base64,[${base64.length} characters elided]"`);
+    expect(text).toContain(`"data":"[base64, ${base64.length} characters elided]"`);
+    expect(text).toContain("What is in this photo?");
+  });
+
+  it("keeps prose, URLs and short media as sent, however long", () => {
+    const body = { prompt: "word ".repeat(10_000), url: `https://example.com/${"a".repeat(2_000)}.png`, icon: "data:image/png;base64,iVBORw0KGgo=" };
+    expect(JSON.parse(loggedBodyText(body))).toEqual(body);
+  });
+});
