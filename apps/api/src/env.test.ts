@@ -25,6 +25,12 @@ describe("parseEnv", () => {
     expect(parseEnv({ CONSENSUS_AGGREGATOR: "openai" }).CONSENSUS_AGGREGATOR).toBe("openai");
   });
 
+  it("/v1 bodies: 20 MB unless set, any whole number of MB from 1 to 100", () => {
+    expect(parseEnv({}).OPENAI_MAX_BODY_MB).toBe(20);
+    expect(parseEnv({ OPENAI_MAX_BODY_MB: "1" }).OPENAI_MAX_BODY_MB).toBe(1);
+    expect(parseEnv({ OPENAI_MAX_BODY_MB: "100" }).OPENAI_MAX_BODY_MB).toBe(100);
+  });
+
   it.each([
     [{ DATABASE_URL: "not a url" }, /DATABASE_URL/],
     [{ DATABASE_URL: "mysql://localhost/db" }, /postgresql/],
@@ -36,6 +42,9 @@ describe("parseEnv", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
     [{ CONSENSUS_AGGREGATOR: "GPT 9" }, /CONSENSUS_AGGREGATOR/],
     [{ CONSENSUS_TIMEOUT_MS: "0" }, /CONSENSUS_TIMEOUT_MS/],
+    [{ OPENAI_MAX_BODY_MB: "0" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
+    [{ OPENAI_MAX_BODY_MB: "101" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
+    [{ OPENAI_MAX_BODY_MB: "abc" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
     [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379" }, /JWT_SECRET is required in cluster mode/],
     [{ NODE_ENV: "production", REDIS_URL: "redis://r:6379", JWT_SECRET: "x".repeat(32) }, /DATABASE_URL is required in production when REDIS_URL is set/],
     [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", JWT_SECRET: "x".repeat(32) }, /REDIS_URL is required in production when DATABASE_URL is set/],

@@ -20,6 +20,8 @@ const optionalUrl = (name: string) =>
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+const OPENAI_MAX_BODY_MB_RANGE = "must be a whole number of megabytes from 1 to 100";
+
 export const ZEnv = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -96,6 +98,17 @@ export const ZEnv = z
     METRICS_DB_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
     /** Requests handled at once per instance before new ones get 503 + Retry-After (0 = no cap). */
     MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().min(0).default(1_024),
+    /**
+     * Largest body, in MB, of the /v1 routes that carry model input (chat completions,
+     * responses, embeddings): a photo as a base64 data URL or a long agent history. Every other
+     * route keeps 1 MB. Memory: docs/security.md, "Bodies and methods".
+     */
+    OPENAI_MAX_BODY_MB: z.coerce
+      .number({ error: OPENAI_MAX_BODY_MB_RANGE })
+      .int(OPENAI_MAX_BODY_MB_RANGE)
+      .min(1, OPENAI_MAX_BODY_MB_RANGE)
+      .max(100, OPENAI_MAX_BODY_MB_RANGE)
+      .default(20),
     CORS_ORIGINS: z
       .string()
       .default("")

@@ -14,6 +14,7 @@ describe("the server process with bad configuration", () => {
   it.each([
     [{ NODE_ENV: "production", JWT_SECRET: "too-short" }, /JWT_SECRET must be at least 32 characters/],
     [{ DATABASE_URL: "::not-a-url::" }, /DATABASE_URL must be a postgresql:\/\/ URL/],
+    [{ OPENAI_MAX_BODY_MB: "101" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
     [{ REDIS_URL: "redis://127.0.0.1:1", DATA_DIR: "/tmp/switchboard-env-test" }, /Redis/i],
   ])("exits 1 with one clear line for %o", (env, pattern) => {
     const result = run(env);
