@@ -7,6 +7,7 @@
  */
 import type { TProviderId, TProviderKind } from "@switchboard/schema";
 import { jsonHeaders, postForEvents, postJson, wireEndpoint, type WireEndpoint, type WireReply } from "./upstream-http.ts";
+import { createToolCallIndexer } from "./tool-call-index.ts";
 import { parseJson, tooManyRequests, truncate } from "./upstream-reply.ts";
 import {
   ProviderError,
@@ -120,6 +121,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     if ("body" in reply) throw statusError(reply);
     let finished = false;
     let done = false;
+    const indexToolCalls = createToolCallIndexer();
     for await (const batch of reply.events) {
       for (const { data } of batch) {
         // As OpenAI's own client does, what follows [DONE] is read (the connection stays
@@ -139,6 +141,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
             throw new ProviderError("malformed", "upstream sent a choice without a delta");
           }
           if (choice.finish_reason) finished = true;
+          indexToolCalls(choice);
           yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint };
         }
         const usage = usageOf(chunk.usage);

@@ -248,6 +248,29 @@ describe("answers as the provider sent them", () => {
     expect(final.usage?.total_tokens).toBe(12);
   });
 
+  it("parallel calls from a server that streams them without index still reach the SDK as separate calls", async () => {
+    // Gemini's compatibility endpoint and some local servers leave `index` out of tool-call pieces.
+    const sse = (choices: unknown[]) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices })}\n\n`;
+    const piece = (call: Record<string, unknown>) => sse([{ index: 0, delta: { tool_calls: [call] }, finish_reason: null }]);
+    up.fakes.beta.enqueue({
+      kind: "raw",
+      contentType: "text/event-stream",
+      pieces: [
+        sse([{ index: 0, delta: { role: "assistant", content: null }, finish_reason: null }]),
+        piece({ id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }),
+        piece({ function: { arguments: '{"city":"Oslo"}' } }),
+        piece({ id: "call_2", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } }),
+        sse([{ index: 0, delta: {}, finish_reason: "tool_calls" }]),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const final = await sdk.chat.completions.stream({ model: "auto", messages: [{ role: "user", content: "weather in Oslo and Rome?" }], tools: [WEATHER_TOOL] }).finalChatCompletion();
+    expect(final.choices[0]!.message.tool_calls).toMatchObject([
+      { id: "call_1", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+      { id: "call_2", function: { name: "get_weather", arguments: '{"city":"Rome"}' } },
+    ]);
+  });
+
   it("finish_reason length and content_filter reach the client, streamed or not", async () => {
     for (const reason of ["length", "content_filter"]) {
       up.fakes.beta.enqueue({ kind: "ok", content: "cut short", finishReason: reason }, { kind: "ok", content: "cut short", finishReason: reason });
