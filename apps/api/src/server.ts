@@ -4,7 +4,7 @@ import fastifyCors from "@fastify/cors";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
-import { BODY_LIMIT_BYTES, registerBodyLimit } from "./http/body-limits.ts";
+import { BODY_LIMIT_BYTES, modelInputBodyLimit, registerBodyLimit } from "./http/body-limits.ts";
 import { clientErrorHandler, registerConnectRefusal, registerExpectationRefusal } from "./http/client-errors.ts";
 import { requestLogger } from "./http/request-logger.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
@@ -119,7 +119,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerSecurityHeaders(app);
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
-  registerBodyLimit(app);
+  registerBodyLimit(app, { largestBodyLimitBytes: modelInputBodyLimit(deps.env) });
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.

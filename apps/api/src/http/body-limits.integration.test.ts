@@ -1,5 +1,6 @@
 /**
- * Bodies: 1 MB of any type at most, refused with a readable 413 before being buffered; /trpc
+ * Bodies: 1 MB of any type at most (more on the /v1 routes that carry model input:
+ * openai/large-bodies.integration.test.ts), refused with a readable 413 before being buffered; /trpc
  * takes JSON only (415 for multipart, octet-stream, text, whatever the size); a method a
  * route does not serve is a 405 with Allow, never a 500.
  */
@@ -57,8 +58,8 @@ describe("body limits", () => {
     }
   });
 
-  it("limits every other route the same way", async () => {
-    const openai = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json", ...bearer(root) }, streamBytes: 2 * MB });
+  it("limits every other route the same way (the /v1 routes carrying model input at OPENAI_MAX_BODY_MB)", async () => {
+    const openai = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json", ...bearer(root) }, streamBytes: 21 * MB });
     expect(openai.status).toBe(413);
     expect(JSON.parse(openai.text).error).toMatchObject({ type: expect.any(String) });
     const rest = await rawRequest(t.url, { method: "POST", path: "/api/admin/emergency/unfreeze", headers: multipart, streamBytes: 200 * MB });

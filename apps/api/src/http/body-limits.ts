@@ -1,22 +1,103 @@
 /**
- * Request bodies: at most 1 MB of any type, refused with 413 before a byte of it is buffered
- * (a declared Content-Length is checked on arrival; a chunked body is counted while read by
- * the route's parser). Types a route has no parser for are refused with 415 unread.
+ * Request bodies: at most 1 MB of any type, unless a route declares a larger Fastify
+ * `bodyLimit` (the /v1 routes that carry model input, OPENAI_MAX_BODY_MB: a photo sent as a
+ * base64 data URL, a long agent history). Whatever the route's limit, a body over it is
+ * refused with 413 before a byte of it is buffered (a declared Content-Length is checked on
+ * arrival; a chunked body is counted while read by the route's parser). Types a route has no
+ * parser for are refused with 415 unread.
+ *
+ * Memory stays bounded however many large bodies arrive at once: the bytes past the first MB
+ * of each body draw on one pool per instance, LARGE_BODY_POOL_FACTOR times the largest
+ * route limit, given back when the response closes. A body that finds the pool empty is a
+ * 503 with Retry-After, like the in-flight cap (load-shedding.ts): small requests, which
+ * the 1 MB limit and that cap already bound, never wait on it.
  */
+import type { ServerResponse } from "node:http";
+import { Transform, type Readable } from "node:stream";
 import { errorCodes, type FastifyInstance } from "fastify";
+import type { Env } from "../env.ts";
+import { whenResponseClosed } from "../infra/response-closed.ts";
+import { AppError } from "../services/errors.ts";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export function registerBodyLimit(app: FastifyInstance): void {
+/** How many bodies at the largest route limit an instance holds at once (docs/security.md). */
+export const LARGE_BODY_POOL_FACTOR = 4;
+
+/** The limit the /v1 routes carrying model input declare; the largest any route has. */
+export const modelInputBodyLimit = (env: Pick<Env, "OPENAI_MAX_BODY_MB">) => env.OPENAI_MAX_BODY_MB * 1024 * 1024;
+
+export function registerBodyLimit(app: FastifyInstance, opts: { largestBodyLimitBytes: number }): void {
   app.addHook("onRequest", (request, reply, done) => {
     const declared = Number(request.headers["content-length"]);
-    if (declared > BODY_LIMIT_BYTES) {
+    // The route's own limit is read only for a body over the default one: most have none.
+    if (declared > BODY_LIMIT_BYTES && declared > request.routeOptions.bodyLimit) {
       // The rest of the body is not read: this connection cannot carry another request.
       void reply.header("connection", "close");
       return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     }
     done();
   });
+
+  const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes);
+  app.addHook("preParsing", (request, reply, payload, done) => {
+    const { "content-length": length, "transfer-encoding": encoding } = request.headers;
+    const mayPassDefaultLimit = length === undefined ? encoding !== undefined : Number(length) > BODY_LIMIT_BYTES;
+    if (!mayPassDefaultLimit || request.routeOptions.bodyLimit <= BODY_LIMIT_BYTES) return done(null, payload);
+    done(null, drawingOnPool(pool, payload, reply.raw));
+  });
+}
+
+interface BytePool {
+  take(bytes: number): boolean;
+  giveBack(bytes: number): void;
+}
+
+function bytePool(size: number): BytePool {
+  let free = size;
+  return {
+    take(bytes) {
+      if (bytes > free) return false;
+      free -= bytes;
+      return true;
+    },
+    giveBack(bytes) {
+      free += bytes;
+    },
+  };
+}
+
+const poolExhausted = () =>
+  new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {
+    retryAfterSec: 1,
+    details: { reason: "overloaded" },
+  });
+
+/** The body as it arrives, each byte past the first MB taken from the pool until the response closes. */
+function drawingOnPool(pool: BytePool, payload: Readable, response: ServerResponse): Readable {
+  let received = 0;
+  let drawn = 0;
+  let over = false;
+  whenResponseClosed(response, () => {
+    over = true;
+    pool.giveBack(drawn);
+    drawn = 0;
+  });
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const before = Math.max(0, received - BODY_LIMIT_BYTES);
+      received += chunk.length;
+      const needed = Math.max(0, received - BODY_LIMIT_BYTES) - before;
+      if (needed > 0 && !over) {
+        if (!pool.take(needed)) return callback(poolExhausted());
+        drawn += needed;
+      }
+      callback(null, chunk);
+    },
+  });
+  // A client that goes away mid-body fails the parse, as it would unwrapped.
+  payload.on("error", (error) => counted.destroy(error));
+  return payload.pipe(counted);
 }
 
 /**

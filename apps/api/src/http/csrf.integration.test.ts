@@ -105,7 +105,7 @@ describe("CORS on every refusal", () => {
       expect(res.status, path).toBe(503);
       expect(res.headers["access-control-allow-origin"], path).toBe(ALLOWED);
     }
-    const tooLarge = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { origin: ALLOWED, "content-type": "application/json" }, streamBytes: 2 * 1024 * 1024 });
+    const tooLarge = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { origin: ALLOWED, "content-type": "application/json" }, streamBytes: 21 * 1024 * 1024 });
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.headers["access-control-allow-origin"]).toBe(ALLOWED);
     expect((await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root))).status).toBe(200);

@@ -38,6 +38,10 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown): Par
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const data = parsed.data;
   const messages: ChatMessage[] = data.messages.map((m) => ({ role: digestRole(m.role), content: textOf(m) }));
+  // Text only: this budget bounds what a request costs upstream in tokens and what the log
+  // and the template read. Media parts (image_url, input_audio, file: base64 data URLs of
+  // megabytes) are not counted; a photo's size is the body limit's to bound
+  // (OPENAI_MAX_BODY_MB), and scaling this budget with it would let text cost far more.
   const chars = messages.reduce((n, m) => n + m.content.length, 0);
   if (chars > OPENAI_MAX_REQUEST_CHARS) {
     throw new AppError("PAYLOAD_TOO_LARGE", `Messages are too long: ${chars} characters (limit ${OPENAI_MAX_REQUEST_CHARS})`, {

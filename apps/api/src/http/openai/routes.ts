@@ -19,6 +19,7 @@ import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
+import { modelInputBodyLimit } from "../body-limits.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -71,6 +72,9 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
 }
 
 export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  // The routes that carry model input take photos (base64 data URLs) and long agent
+  // histories; every other route, /v1/models included, keeps the 1 MB default.
+  const bodyLimit = modelInputBodyLimit(deps.env);
   await app.register(
     async (v1) => {
       v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
@@ -101,6 +105,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.post(
         "/chat/completions",
         {
+          bodyLimit,
           config: {
             feature: "chat",
             keyScope: "chat",
@@ -127,6 +132,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.post(
         "/responses",
         {
+          bodyLimit,
           config: {
             feature: "chat",
             keyScope: "chat",
@@ -159,7 +165,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         },
       );
 
-      v1.post("/embeddings", { config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
+      v1.post("/embeddings", { bodyLimit, config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseEmbeddingRequest(request.body, deps.providers);
         const result = await deps.chat.embed(user.id, parsed, { leaves: clientLeaving(reply), scope: request.scope });

@@ -1,0 +1,144 @@
+/**
+ * /v1 bodies that carry model input may be as large as OPENAI_MAX_BODY_MB (a phone photo as a
+ * base64 data URL, a long agent history), reach the upstream intact, and are refused past it
+ * in OpenAI's shape; every other route keeps 1 MB; bytes past each body's first MB draw on a
+ * per-instance pool (http/body-limits.ts).
+ */
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { bearer } from "../../../test/http.ts";
+import { rawRequest } from "../../../test/raw-http.ts";
+import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
+
+const MB = 1024 * 1024;
+const json = { "content-type": "application/json" };
+
+let up: Upstreams<"beta">;
+let t: TestApp;
+let token: string;
+
+/** A chat request of about `bytes` bytes: a question and a photo as a base64 data URL. */
+function photoRequest(bytes: number) {
+  const url = `data:image/jpeg;base64,${"/9j/4AAQSkZJRgABAQ".repeat(Math.ceil(bytes / 18)).slice(0, bytes)}`;
+  const body = {
+    model: "beta",
+    messages: [{ role: "user" as const, content: [{ type: "image_url" as const, image_url: { url } }, { type: "text" as const, text: "What is in this photo?" }] }],
+  };
+  return { url, body };
+}
+
+beforeAll(async () => {
+  up = await startUpstreams(["beta"]);
+  t = await startTestApp({ env: { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000", REQUEST_LOG_BODIES: "true" } });
+  token = (await t.userWithRole("USER")).token;
+});
+afterAll(async () => {
+  await t?.close();
+  await up?.close();
+});
+afterEach(() => up.reset());
+
+describe("large /v1 bodies (default OPENAI_MAX_BODY_MB = 20)", () => {
+  it("a 5 MB chat request with a photo reaches the upstream intact and answers 200; the log keeps its text, not the photo", async () => {
+    const { url, body } = photoRequest(5 * MB);
+    const sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
+    const { data, response } = await sdk.chat.completions.create(body).withResponse();
+    expect(data.choices[0]!.message.content).toEqual(expect.any(String));
+    const sent = up.fakes.beta.requests[0]!.body.messages![0]!.content as unknown as Array<{ image_url?: { url: string } }>;
+    expect(sent[0]!.image_url!.url).toBe(url);
+
+    const requestId = response.headers.get("x-request-id")!;
+    let row: { requestBody: string | null } | null = null;
+    for (let i = 0; i < 100 && !row; i++) {
+      row = await t.app.deps.db.prisma.requestLog.findFirst({ where: { requestId } });
+      if (!row) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(row!.requestBody).toContain("What is in this photo?");
+    expect(row!.requestBody).toContain(`data:image/jpeg;base64,[${url.length - "data:image/jpeg;base64,".length} characters elided]`);
+  });
+
+  it("a Responses request with a 5 MB input_image answers 200", async () => {
+    const { url } = photoRequest(5 * MB);
+    const res = await fetch(`${t.url}/v1/responses`, {
+      method: "POST",
+      headers: { ...json, ...bearer(token) },
+      body: JSON.stringify({ model: "beta", input: [{ role: "user", content: [{ type: "input_image", image_url: url }, { type: "input_text", text: "Describe it" }] }] }),
+    });
+    expect(res.status).toBe(200);
+    const sent = up.fakes.beta.requests[0]!.body.messages![0]!.content as unknown as Array<{ image_url?: { url: string } }>;
+    expect(sent[0]!.image_url!.url).toBe(url);
+  });
+
+  it("a body under the setting is read whole (19 MB of non-JSON: 400), declared or chunked", async () => {
+    for (const declareLength of [true, false]) {
+      const res = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(token) }, streamBytes: 19 * MB, declareLength });
+      expect(res.status, `declareLength: ${declareLength}`).toBe(400);
+      expect(JSON.parse(res.text).error).toMatchObject({ type: "invalid_request_error" });
+    }
+  });
+
+  it("a body over the setting is a 413 in OpenAI's shape, declared or chunked, before it is read", async () => {
+    for (const path of ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]) {
+      const declared = await rawRequest(t.url, { method: "POST", path, headers: { ...json, ...bearer(token) }, streamBytes: 21 * MB });
+      expect(declared.status, path).toBe(413);
+      expect(declared.headers.connection, path).toBe("close");
+      expect(JSON.parse(declared.text).error, path).toMatchObject({ type: "invalid_request_error", message: expect.any(String) });
+      expect(declared.bytesSent, path).toBeLessThan(21 * MB);
+    }
+    const chunked = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(token) }, streamBytes: 25 * MB, declareLength: false });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.text).error).toMatchObject({ type: "invalid_request_error" });
+    expect(chunked.bytesSent).toBeLessThan(25 * MB);
+  });
+
+  it("every other route keeps 1 MB: 2 MB to /trpc, a legacy chat route or an unknown /v1 path is 413", async () => {
+    for (const path of ["/trpc/auth.login", "/api/chat", "/v1/no-such-route"]) {
+      const declared = await rawRequest(t.url, { method: "POST", path, headers: { ...json, ...bearer(token) }, streamBytes: 2 * MB });
+      expect(declared.status, path).toBe(413);
+      const chunked = await rawRequest(t.url, { method: "POST", path, headers: { ...json, ...bearer(token) }, streamBytes: 2 * MB, declareLength: false });
+      expect(chunked.status, path).toBe(413);
+    }
+  });
+});
+
+describe("OPENAI_MAX_BODY_MB = 2", () => {
+  let small: TestApp;
+  let smallToken: string;
+  beforeAll(async () => {
+    small = await startTestApp({ env: { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000", OPENAI_MAX_BODY_MB: "2" } });
+    smallToken = (await small.userWithRole("USER")).token;
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it("takes a 1.5 MB photo and refuses 3 MB, declared or chunked", async () => {
+    const ok = await rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(smallToken) }, body: JSON.stringify(photoRequest(1.5 * MB).body) });
+    expect(ok.status).toBe(200);
+    const declared = await rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(smallToken) }, body: JSON.stringify(photoRequest(3 * MB).body) });
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.text).error).toMatchObject({ type: "invalid_request_error" });
+    const chunked = await rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(smallToken) }, streamBytes: 3 * MB, declareLength: false });
+    expect(chunked.status).toBe(413);
+  });
+
+  it("holds at most four full-size bodies' worth past the first MB at once: beyond, 503 with Retry-After until one ends", async () => {
+    let release!: () => void;
+    up.fakes.beta.setDefault({ kind: "wait", until: new Promise((r) => (release = () => r(undefined))) });
+    const send = () =>
+      rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(smallToken) }, body: JSON.stringify(photoRequest(1.9 * MB).body) });
+    // Each draws 0.9 MB of the 8 MB pool (4 × 2 MB) while its answer is awaited: eight fit.
+    const held = Array.from({ length: 8 }, send);
+    await up.fakes.beta.waitForRequests(8);
+    const refused = await send();
+    expect(refused.status).toBe(503);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect(JSON.parse(refused.text).error).toMatchObject({ message: expect.stringContaining("large request bodies") });
+    release();
+    for (const res of await Promise.all(held)) expect(res.status).toBe(200);
+    // Given back when each response closed.
+    up.fakes.beta.setDefault({ kind: "ok" });
+    expect((await send()).status).toBe(200);
+  });
+});
