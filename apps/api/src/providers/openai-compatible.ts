@@ -102,6 +102,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
       finishReason: typeof first.finish_reason === "string" ? first.finish_reason : "stop",
       choices,
       systemFingerprint: completion!.system_fingerprint,
+      extras: vendorFields(completion!),
       model: completion!.model ?? request.model ?? config.model,
       usage: usageOf(completion!.usage),
     };
@@ -136,13 +137,14 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
         if (typeof chunk !== "object" || chunk === null || !Array.isArray(chunk.choices)) {
           throw new ProviderError("malformed", "upstream sent a stream chunk that is not a chat completion chunk");
         }
+        const extras = vendorFields(chunk);
         for (const choice of chunk.choices as ChoiceChunk[]) {
           if (typeof choice !== "object" || choice === null || typeof choice.delta !== "object" || choice.delta === null) {
             throw new ProviderError("malformed", "upstream sent a choice without a delta");
           }
           if (choice.finish_reason) finished = true;
           indexToolCalls(choice);
-          yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint };
+          yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint, extras };
         }
         const usage = usageOf(chunk.usage);
         if (usage) yield { type: "usage", usage };
@@ -235,6 +237,25 @@ function errorEvent(error: unknown): ProviderError {
   const upstream = upstreamErrorOf(error);
   const detail = upstream ? (upstream.message as string) : JSON.stringify(error);
   return new ProviderError("http_error", `upstream sent an error event: ${truncate(detail)}`, upstream ? { upstream } : {});
+}
+
+/**
+ * Top-level fields of a completion or chunk that the gateway writes itself or reads, and
+ * OpenAI's `obfuscation` (padding against length side channels on the upstream's connection,
+ * which means nothing on the client's).
+ */
+const OWN_FIELDS = new Set(["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "error", "obfuscation"]);
+
+/**
+ * A vendor's other top-level fields (OpenAI's service_tier, Perplexity's citations and
+ * search_results, OpenRouter's provider…), passed on to the client; undefined when none.
+ */
+function vendorFields(body: object): Record<string, unknown> | undefined {
+  let extras: Record<string, unknown> | undefined;
+  for (const key in body) {
+    if (!OWN_FIELDS.has(key)) (extras ??= {})[key] = (body as Record<string, unknown>)[key];
+  }
+  return extras;
 }
 
 function upstreamErrorOf(error: unknown): UpstreamError | undefined {

@@ -75,6 +75,8 @@ export interface ProviderCompletion {
   /** Every choice as sent; absent from providers that answer with text only. */
   choices?: AnswerChoice[] | undefined;
   systemFingerprint?: string | null | undefined;
+  /** The answer's other top-level fields, as a vendor sent them (service_tier, citations…). */
+  extras?: Record<string, unknown> | undefined;
   model: string;
   /** Undefined when the upstream did not report usage. */
   usage: ProviderUsage | undefined;
@@ -92,7 +94,7 @@ export type ProviderChunk =
   /** Text of choice 0, from providers that stream text only. */
   | { type: "delta"; text: string }
   /** A piece of any choice, as the upstream sent it. */
-  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined }
+  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined; extras?: Record<string, unknown> | undefined }
   | { type: "usage"; usage: ProviderUsage }
   /** Choice 0 is complete (finish_reason), from text-only providers; a stream ending without it was cut. */
   | { type: "finish"; reason: string };

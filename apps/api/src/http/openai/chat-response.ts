@@ -1,7 +1,7 @@
 /**
  * The chat service's answers in OpenAI's wire format: `chat.completion` bodies and
- * `chat.completion.chunk` events. Choices, tool calls, refusals, logprobs, finish reasons and
- * usage details are passed on as the provider sent them.
+ * `chat.completion.chunk` events. Choices, tool calls, refusals, logprobs, finish reasons,
+ * usage details and a vendor's own top-level fields are passed on as the provider sent them.
  */
 import { randomUUID } from "node:crypto";
 import type { ChainResult } from "../../services/gateway/chain-types.ts";
@@ -30,6 +30,8 @@ export function completionBody(id: string, created: number, result: ChainResult)
     { index: 0, message: { role: "assistant", content: result.content, refusal: null }, logprobs: null, finish_reason: result.finishReason },
   ];
   return {
+    // The provider's own top-level fields first: the gateway's id, model and the rest win.
+    ...result.extras,
     id,
     object: "chat.completion",
     created,
@@ -47,8 +49,9 @@ export interface ChunkContext {
 }
 
 /** One `chat.completion.chunk` carrying one choice's piece. */
-export function chunkBody(ctx: ChunkContext, choice: ChoiceChunk, systemFingerprint?: string | null) {
+export function chunkBody(ctx: ChunkContext, choice: ChoiceChunk, systemFingerprint?: string | null, extras?: Record<string, unknown>) {
   return {
+    ...extras,
     id: ctx.id,
     object: "chat.completion.chunk",
     created: ctx.created,

@@ -271,6 +271,30 @@ describe("answers as the provider sent them", () => {
     ]);
   });
 
+  it("a vendor's own top-level fields (citations, service_tier) reach the client, streamed or not; the gateway's id and model stay its own", async () => {
+    const vendor = { citations: ["https://example.org/a"], search_results: [{ title: "A", url: "https://example.org/a" }], service_tier: "default" };
+    const answer = { id: "upstream-id", object: "chat.completion", created: 1, model: "sonar", ...vendor, choices: [{ index: 0, message: { role: "assistant", content: "Cited." }, finish_reason: "stop" }] };
+    up.fakes.beta.enqueue({ kind: "raw", contentType: "application/json", pieces: [JSON.stringify(answer)] });
+    const whole = (await sdk.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "q" }] })) as unknown as Record<string, unknown>;
+    expect(whole).toMatchObject({ ...vendor, object: "chat.completion", model: "sonar" });
+    expect(whole["id"]).not.toBe("upstream-id");
+
+    const sse = (chunk: Record<string, unknown>) => `data: ${JSON.stringify({ id: "upstream-id", object: "chat.completion.chunk", created: 1, model: "sonar", ...chunk })}\n\n`;
+    up.fakes.beta.enqueue({
+      kind: "raw",
+      contentType: "text/event-stream",
+      pieces: [
+        sse({ ...vendor, obfuscation: "xyz", choices: [{ index: 0, delta: { role: "assistant", content: "Cited." }, finish_reason: null }] }),
+        sse({ ...vendor, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const chunks: Array<Record<string, unknown>> = [];
+    for await (const chunk of await sdk.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "q" }], stream: true })) chunks.push(chunk as unknown as Record<string, unknown>);
+    expect(chunks.at(-1)).toMatchObject(vendor);
+    expect(chunks.every((c) => c["id"] !== "upstream-id" && !("obfuscation" in c))).toBe(true);
+  });
+
   it("finish_reason length and content_filter reach the client, streamed or not", async () => {
     for (const reason of ["length", "content_filter"]) {
       up.fakes.beta.enqueue({ kind: "ok", content: "cut short", finishReason: reason }, { kind: "ok", content: "cut short", finishReason: reason });

@@ -40,7 +40,7 @@ export async function streamCompletion(
         }
         roleSent = true;
         body?.choice(event.choice, event.systemFingerprint);
-        await send(chunkBody(ctx, event.choice, event.systemFingerprint));
+        await send(chunkBody(ctx, event.choice, event.systemFingerprint, event.extras));
       } else if (event.type === "done") {
         body?.done(event);
         if (opts.includeUsage) await send(usageChunkBody(ctx, event));

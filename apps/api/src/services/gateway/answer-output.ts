@@ -58,7 +58,7 @@ export function absorb(chunk: ProviderChunk, s: StreamState): ChainEvent[] {
     case "choice": {
       const { choice } = chunk;
       if (chunk.systemFingerprint !== undefined && chunk.systemFingerprint !== null) s.systemFingerprint = chunk.systemFingerprint;
-      const events: ChainEvent[] = [{ type: "choice", choice, systemFingerprint: chunk.systemFingerprint }];
+      const events: ChainEvent[] = [{ type: "choice", choice, systemFingerprint: chunk.systemFingerprint, extras: chunk.extras }];
       if (choice.finish_reason) {
         s.finished = true;
         if (choice.index === 0) s.finishReason = choice.finish_reason;

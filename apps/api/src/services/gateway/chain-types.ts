@@ -57,6 +57,8 @@ export interface ChainResult {
   /** Every choice as the provider sent it (tool_calls, refusal, logprobs…), when it sent them. */
   choices?: AnswerChoice[] | undefined;
   systemFingerprint?: string | null | undefined;
+  /** A whole answer's other top-level fields, as the provider sent them (service_tier, citations…). */
+  extras?: Record<string, unknown> | undefined;
   provider: TProviderId;
   model: string;
   usage: TChatUsage;
@@ -71,7 +73,7 @@ export type ChainEvent =
   /** Text of choice 0: what a text-only consumer (chat.stream) needs. */
   | { type: "delta"; text: string }
   /** Every piece of every choice as sent (content, tool_calls, refusal, logprobs, finish_reason). */
-  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined }
+  | { type: "choice"; choice: ChoiceChunk; systemFingerprint?: string | null | undefined; extras?: Record<string, unknown> | undefined }
   | ({ type: "done" } & ChainResult);
 
 export interface EmbedChainRequest {

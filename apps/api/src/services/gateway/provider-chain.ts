@@ -303,6 +303,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
             finishReason: result.finishReason,
             choices: result.choices,
             systemFingerprint: result.systemFingerprint,
+            extras: result.extras,
             provider: p.id,
             model: result.model,
             usage,
