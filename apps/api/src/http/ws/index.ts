@@ -7,7 +7,7 @@ import type { AppDeps } from "../../deps.ts";
 import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
 import { dropSlowReader } from "./slow-reader.ts";
 import { onSocketError } from "./socket-errors.ts";
-import { registerSocketsPerAddress } from "./sockets-per-address.ts";
+import { clientAddressOf, registerSocketsPerAddress } from "./sockets-per-address.ts";
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
@@ -28,7 +28,7 @@ export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, ch
   });
   registerSocketsPerAddress(app, deps.env.WS_SOCKETS_PER_IP);
   app.websocketServer.on("connection", (socket: WebSocket, raw: IncomingMessage) =>
-    dropSlowReader(socket, app.log.child({ ws: raw.url?.split("?")[0], remoteAddress: raw.socket.remoteAddress })),
+    dropSlowReader(socket, app.log.child({ ws: raw.url?.split("?")[0], remoteAddress: clientAddressOf(raw) ?? raw.socket.remoteAddress })),
   );
   // A request that arrived as an upgrade (a WebSocket handshake, or `Upgrade: h2c` from curl
   // --http2) left Node's HTTP parser. Whatever answers it over HTTP (a refusal such as the

@@ -14,7 +14,8 @@ let t: TestApp;
 const log = captureLog();
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "warn" }, logDestination: log.sink });
+  // Behind a trusted proxy (loopback here), as in production: the log names the client, not the proxy.
+  t = await startTestApp({ mode: "embedded", env: { LOG_LEVEL: "warn", TRUST_PROXY: "127.0.0.1" }, logDestination: log.sink });
 });
 afterAll(async () => {
   await t?.close();
@@ -27,12 +28,12 @@ const CALLS = Math.ceil((3 * MAX_BUFFERED_BYTES) / LONG_ID_BYTES) + 24;
 const longIdCall = (n: number) => ({ id: `${n}:${"x".repeat(LONG_ID_BYTES)}`, method: "query", params: { path: "no.such.procedure", input: null } });
 
 describe("a WebSocket peer that stops reading", () => {
-  it("is dropped once its unread replies pass the bound, and the server says so", async () => {
-    const socket = await openTrpcSocket(t.url);
+  it("is dropped once its unread replies pass the bound, and the server says so, naming the client", async () => {
+    const socket = await openTrpcSocket(t.url, { headers: { "x-forwarded-for": "203.0.113.7" } });
     socket.ws.pause();
     for (let n = 0; n < CALLS; n++) socket.send(longIdCall(n));
     const warned = await eventually(async () => log.lines.find((line) => line["msg"] === "dropped a WebSocket peer that stopped reading"), "the drop", 20_000);
-    expect(warned).toMatchObject({ ws: "/trpc", limitBytes: MAX_BUFFERED_BYTES });
+    expect(warned).toMatchObject({ ws: "/trpc", limitBytes: MAX_BUFFERED_BYTES, remoteAddress: "203.0.113.7" });
     expect(warned["bufferedBytes"]).toBeGreaterThan(MAX_BUFFERED_BYTES);
     socket.ws.resume();
     const closed = await socket.closed;

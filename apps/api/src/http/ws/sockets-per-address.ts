@@ -13,6 +13,14 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../../services/errors.ts";
 import { addressKey } from "../client-address.ts";
 
+/**
+ * The client address of each upgrade request (`request.ip`, behind a trusted proxy the
+ * client's own), for what happens on the socket later (slow-reader.ts's log line): the
+ * socket's peer address would name the proxy.
+ */
+const clientAddresses = new WeakMap<IncomingMessage, string>();
+export const clientAddressOf = (raw: IncomingMessage): string | undefined => clientAddresses.get(raw);
+
 /** Seconds a refused client is told to wait: sockets close on their own schedule. */
 const RETRY_AFTER_SEC = 5;
 
@@ -29,6 +37,7 @@ export function registerSocketsPerAddress(app: FastifyInstance, limit: number): 
     // A connection already gone (reset while an earlier hook waited) will not upgrade, and
     // would never report its close: it takes no place.
     if (raw.upgrade !== true || raw.socket.destroyed) return done();
+    clientAddresses.set(raw, request.ip);
     const ip = addressKey(request.ip);
     const held = open.get(ip) ?? 0;
     if (held >= limit) {
