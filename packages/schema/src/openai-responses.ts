@@ -52,7 +52,10 @@ export const ZResponsesInputItem = z.discriminatedUnion(
     /** A tool call the model made earlier, sent back with its result. */
     z.looseObject({ type: z.literal("function_call"), call_id: z.string().min(1), name: ZFunctionName, arguments: z.string() }),
     z.looseObject({ type: z.literal("function_call_output"), call_id: z.string().min(1), output: z.union([z.string(), ZTextParts]) }),
-    /** A reasoning model's earlier reasoning: nothing a chat provider can take back; skipped. */
+    /**
+     * A model's earlier reasoning: its signed thinking blocks (in `encrypted_content`, as
+     * Switchboard gave them) go back with the turn they led to; anything else is skipped.
+     */
     z.looseObject({ type: z.literal("reasoning") }),
     /** An output item of an earlier answer, by its id: replaced by the item before translation. */
     z.looseObject({ type: z.literal("item_reference"), id: z.string().min(1).max(200) }),

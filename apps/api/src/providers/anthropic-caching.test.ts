@@ -134,3 +134,33 @@ describe("extended thinking", () => {
     });
   });
 });
+
+describe("reasoning_effort, as OpenAI clients ask for thinking", () => {
+  const hi = [{ role: "user", content: "6 × 7?" }];
+  const sent = async (fields: Record<string, unknown>) => {
+    claude.requests.length = 0;
+    await provider().complete(ask({ passthrough: { messages: hi, ...fields } }));
+    return { thinking: sentBody()["thinking"], maxTokens: sentBody()["max_tokens"] };
+  };
+
+  it("becomes extended thinking with LiteLLM's budgets, the answer's own tokens kept on top when max_tokens is absent", async () => {
+    expect(await sent({ reasoning_effort: "low" })).toEqual({ thinking: { type: "enabled", budget_tokens: 1024 }, maxTokens: 1024 + 4096 });
+    expect(await sent({ reasoning_effort: "medium" })).toEqual({ thinking: { type: "enabled", budget_tokens: 2048 }, maxTokens: 2048 + 4096 });
+    expect(await sent({ reasoning_effort: "high", max_completion_tokens: 20_000 })).toEqual({ thinking: { type: "enabled", budget_tokens: 4096 }, maxTokens: 20_000 });
+  });
+
+  it("stays under max_tokens, as Anthropic requires, and is left out where it cannot be", async () => {
+    expect(await sent({ reasoning_effort: "high", max_tokens: 3000 })).toEqual({ thinking: { type: "enabled", budget_tokens: 2999 }, maxTokens: 3000 });
+    // Less room than the least budget; a forced tool call (Anthropic refuses thinking with one);
+    // minimal effort; a value that is no effort at all.
+    expect(await sent({ reasoning_effort: "high", max_tokens: 1000 })).toEqual({ thinking: undefined, maxTokens: 1000 });
+    const forced = { tools: [{ type: "function", function: { name: "weather", parameters: { type: "object" } } }], tool_choice: "required" };
+    expect((await sent({ reasoning_effort: "high", ...forced })).thinking).toBeUndefined();
+    expect(await sent({ reasoning_effort: "minimal" })).toEqual({ thinking: undefined, maxTokens: 4096 });
+    expect((await sent({ reasoning_effort: "constructor" })).thinking).toBeUndefined();
+  });
+
+  it("gives way to thinking asked for in Anthropic's own shape", async () => {
+    expect(await sent({ reasoning_effort: "high", thinking: { type: "enabled", budget_tokens: 8000 }, max_tokens: 10_000 })).toEqual({ thinking: { type: "enabled", budget_tokens: 8000 }, maxTokens: 10_000 });
+  });
+});

@@ -213,18 +213,45 @@ export function toAnthropicParams(body: Json, model: string): Json {
   const tools = toolsOf(body.tools);
   const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
   const format = formatInstruction(body.response_format);
+  const asked = body.thinking !== null && typeof body.thinking === "object" ? body.thinking : undefined;
+  const fromEffort = asked ? undefined : thinkingForEffort(body.reasoning_effort, maxTokens ?? undefined, toolChoice);
   return {
     model,
-    max_tokens: maxTokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: fromEffort?.maxTokens ?? maxTokens ?? DEFAULT_MAX_TOKENS,
     messages,
     ...(format ? { system: systemWith(system, format) } : system !== undefined ? { system } : {}),
     ...(typeof stop === "string" ? { stop_sequences: [stop] } : Array.isArray(stop) ? { stop_sequences: stop } : {}),
     ...(tools && tools.length > 0 ? { tools } : {}),
     ...(toolChoice && tools && tools.length > 0 ? { tool_choice: toolChoice } : {}),
     ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
-    // Extended thinking, in Anthropic's own shape ({type: "enabled", budget_tokens}).
-    ...(body.thinking !== null && typeof body.thinking === "object" ? { thinking: body.thinking } : {}),
+    // Extended thinking, in Anthropic's own shape ({type: "enabled", budget_tokens}), or from reasoning_effort.
+    ...(asked ? { thinking: asked } : fromEffort ? { thinking: fromEffort.thinking } : {}),
   };
+}
+
+/** Thinking budgets by OpenAI `reasoning_effort`: LiteLLM's, so clients moving between the two gateways see the same. */
+const EFFORT_BUDGETS = new Map([
+  ["low", 1024],
+  ["medium", 2048],
+  ["high", 4096],
+]);
+/** Anthropic's least thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * OpenAI's `reasoning_effort` as Anthropic's extended thinking, for a request that did not ask
+ * for thinking in Anthropic's own shape (`minimal`, `none` or anything else: no thinking).
+ * Anthropic requires the budget under max_tokens: a request without max_tokens keeps
+ * DEFAULT_MAX_TOKENS for the answer on top of the budget; one whose max_tokens leaves less
+ * than the least budget does not think. Anthropic refuses thinking with a forced tool call,
+ * so a forced call goes without it.
+ */
+function thinkingForEffort(effort: unknown, maxTokens: number | undefined, toolChoice: Json | undefined): { thinking: Json; maxTokens: number } | undefined {
+  const wanted = typeof effort === "string" ? EFFORT_BUDGETS.get(effort) : undefined;
+  if (wanted === undefined || toolChoice?.type === "any" || toolChoice?.type === "tool") return undefined;
+  if (maxTokens === undefined) return { thinking: { type: "enabled", budget_tokens: wanted }, maxTokens: wanted + DEFAULT_MAX_TOKENS };
+  const budget = Math.min(wanted, maxTokens - 1);
+  return budget >= MIN_THINKING_BUDGET ? { thinking: { type: "enabled", budget_tokens: budget }, maxTokens } : undefined;
 }
 
 /** OpenAI's response_format as a system-prompt instruction; undefined for plain text. */

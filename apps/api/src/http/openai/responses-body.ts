@@ -1,13 +1,15 @@
 /**
  * The chat service's answers as OpenAI Responses API objects: the `response` body, its
- * output items (an assistant message with output_text / refusal parts, one function_call
- * item per tool call) and, while streaming, the events that build them. One builder serves
+ * output items (a reasoning item for a provider's thinking, an assistant message with
+ * output_text / refusal parts, one function_call item per tool call) and, while streaming,
+ * the events that build them. One builder serves
  * both: a plain answer is fed to it whole, a streamed one piece by piece, so both read alike.
  */
 import { randomUUID } from "node:crypto";
 import type { TOpenAIResponsesRequest } from "@switchboard/schema";
 import type { AnswerChoice, ChoiceChunk } from "../../providers/types.ts";
 import type { ChainResult } from "../../services/gateway/chain-types.ts";
+import { encryptedContentOf } from "./reasoning-content.ts";
 
 const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
 export const responseId = () => newId("resp");
@@ -28,7 +30,17 @@ interface FunctionCallItem {
   arguments: string;
   status: "in_progress" | "completed";
 }
-export type OutputItem = MessageItem | FunctionCallItem;
+/**
+ * A provider's thinking (chat's `reasoning_content`) as a summary, and its signed thinking
+ * blocks, to be sent back, in `encrypted_content` (reasoning-content.ts).
+ */
+interface ReasoningItem {
+  type: "reasoning";
+  id: string;
+  summary: Array<{ type: "summary_text"; text: string }>;
+  encrypted_content?: string;
+}
+export type OutputItem = MessageItem | FunctionCallItem | ReasoningItem;
 
 interface ToolCallDelta {
   index?: number;
@@ -69,13 +81,16 @@ export class ResponseOutput {
   private part: { part: TextPart; index: number } | undefined;
   /** The calls of the current run of tool calls, by their index, in the order they began. */
   private readonly calls = new Map<number, OpenCall>();
+  private reasoning: { item: ReasoningItem; at: number; blocks: unknown[] } | undefined;
 
   constructor(private readonly emit: EmitEvent = () => {}) {}
 
   /** One streamed piece of choice 0 (other choices are not part of a Responses answer). */
   chunk(choice: ChoiceChunk): void {
     if (choice.index !== 0) return;
-    const { content, refusal, tool_calls: calls } = choice.delta;
+    const { content, refusal, tool_calls: calls, reasoning_content: thought, thinking_blocks: blocks } = choice.delta;
+    if (typeof thought === "string" && thought !== "") this.thinking(thought, []);
+    if (Array.isArray(blocks) && blocks.length > 0) this.thinking("", blocks);
     if (typeof content === "string" && content !== "") this.text("output_text", content, tokenLogprobs(choice.logprobs));
     if (typeof refusal === "string" && refusal !== "") this.text("refusal", refusal);
     if (Array.isArray(calls)) for (const call of calls as ToolCallDelta[]) this.toolCall(call);
@@ -85,18 +100,57 @@ export class ResponseOutput {
   answer(choice: AnswerChoice | undefined, content: string): void {
     const message = choice?.message ?? { content };
     const toolCalls = (message.tool_calls as ToolCallDelta[] | undefined)?.map((c, index) => ({ ...c, index }));
-    this.chunk({ index: 0, delta: { content: message.content, refusal: message.refusal, tool_calls: toolCalls }, finish_reason: null, logprobs: choice?.logprobs });
+    const thinking = { reasoning_content: message["reasoning_content"], thinking_blocks: message["thinking_blocks"] };
+    this.chunk({ index: 0, delta: { ...thinking, content: message.content, refusal: message.refusal, tool_calls: toolCalls }, finish_reason: null, logprobs: choice?.logprobs });
     // An answer with neither text nor calls still has its (empty) message, as OpenAI's does.
-    if (this.items.length === 0 && this.calls.size === 0) this.text("output_text", "");
+    if (!this.items.some((item) => item.type !== "reasoning") && this.calls.size === 0) this.text("output_text", "");
   }
 
   /** Closes whatever is open; the items are then complete. */
   finish(): void {
+    this.closeReasoning();
     this.closeMessage();
     this.closeCalls();
   }
 
+  /** Thinking text (a summary delta) or signed blocks: one reasoning item ahead of what it led to. */
+  private thinking(delta: string, blocks: unknown[]): void {
+    if (!this.reasoning) {
+      this.closeMessage();
+      this.closeCalls();
+      const item: ReasoningItem = { type: "reasoning", id: newId("rs"), summary: [] };
+      this.reasoning = { item, at: this.items.push(item) - 1, blocks: [] };
+      this.emit("response.output_item.added", { output_index: this.reasoning.at, item: { ...item, summary: [] } });
+    }
+    const { item, at } = this.reasoning;
+    this.reasoning.blocks.push(...blocks);
+    if (delta === "") return;
+    const ids = { item_id: item.id, output_index: at, summary_index: 0 };
+    if (item.summary.length === 0) {
+      item.summary.push({ type: "summary_text", text: "" });
+      this.emit("response.reasoning_summary_part.added", { ...ids, part: { type: "summary_text", text: "" } });
+    }
+    item.summary[0]!.text += delta;
+    this.emit("response.reasoning_summary_text.delta", { ...ids, delta });
+  }
+
+  private closeReasoning(): void {
+    if (!this.reasoning) return;
+    const { item, at, blocks } = this.reasoning;
+    const encrypted = encryptedContentOf(blocks);
+    if (encrypted) item.encrypted_content = encrypted;
+    const summary = item.summary[0];
+    if (summary) {
+      const ids = { item_id: item.id, output_index: at, summary_index: 0 };
+      this.emit("response.reasoning_summary_text.done", { ...ids, text: summary.text });
+      this.emit("response.reasoning_summary_part.done", { ...ids, part: { ...summary } });
+    }
+    this.emit("response.output_item.done", { output_index: at, item });
+    this.reasoning = undefined;
+  }
+
   private text(kind: "output_text" | "refusal", delta: string, logprobs: unknown[] = []): void {
+    this.closeReasoning();
     this.closeCalls();
     if (!this.message) {
       const item: MessageItem = { type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] };
@@ -126,6 +180,7 @@ export class ResponseOutput {
     const index = delta.index ?? 0;
     let call = this.calls.get(index);
     if (!call) {
+      this.closeReasoning();
       this.closeMessage();
       call = { item: { type: "function_call", id: newId("fc"), call_id: "", name: "", arguments: "", status: "in_progress" }, at: undefined };
       this.calls.set(index, call);

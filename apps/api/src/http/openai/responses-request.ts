@@ -10,6 +10,7 @@ import type { ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
+import { thinkingBlocksIn } from "./reasoning-content.ts";
 
 export interface ParsedResponsesRequest extends ParsedChatRequest {
   /** The request as validated: what the response object echoes (tools, text format, sampling…). */
@@ -44,10 +45,23 @@ const joined = (before: unknown, after: string): string | null => [before, after
 
 const textOfParts = (parts: Part[]) => parts.map((p) => (p.type === "output_text" || p.type === "input_text" ? String(p["text"]) : "")).join("");
 
-function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
+/**
+ * The input items as chat messages. `ownFrom`: where the request's own items begin (before
+ * it, a continued conversation's), so a refusal names the item as the caller numbered it.
+ */
+function chatMessages(data: TOpenAIResponsesRequest, ownFrom = 0): ChatMessage[] {
   const out: ChatMessage[] = [];
   if (data.instructions) out.push({ role: "system", content: data.instructions });
-  for (const item of data.input as TResponsesInputItem[]) {
+  // Signed thinking from a reasoning item, for the assistant turn it led to (the next one).
+  let thinking: unknown[] = [];
+  const withThinking = (message: ChatMessage | undefined) => {
+    if (!message || thinking.length === 0) return;
+    message["thinking_blocks"] = [...((message["thinking_blocks"] as unknown[] | undefined) ?? []), ...thinking];
+    thinking = [];
+  };
+  (data.input as TResponsesInputItem[]).forEach((item, index) => {
+    if (item.type !== "reasoning" && item.type !== "message" && item.type !== "function_call") thinking = [];
+    if (item.type === "message" && item.role !== "assistant") thinking = [];
     switch (item.type) {
       case "message": {
         const content = item.content as string | Part[];
@@ -61,6 +75,7 @@ function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
             last["content"] = joined(last["content"], text);
             if (refusal) last["refusal"] = joined(last["refusal"], refusal);
           } else out.push({ role: "assistant", content: text, ...(refusal ? { refusal } : {}) });
+          withThinking(out.at(-1));
         } else {
           out.push({ role: item.role, content: typeof content === "string" ? content : item.role === "user" ? chatParts(content) : textOfParts(content) });
         }
@@ -72,6 +87,7 @@ function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
         const last = out.at(-1);
         if (last?.role === "assistant") ((last["tool_calls"] ??= []) as unknown[]).push(call);
         else out.push({ role: "assistant", content: null, tool_calls: [call] });
+        withThinking(out.at(-1));
         break;
       }
       case "function_call_output": {
@@ -79,11 +95,20 @@ function chatMessages(data: TOpenAIResponsesRequest): ChatMessage[] {
         out.push({ role: "tool", tool_call_id: item.call_id, content: typeof output === "string" ? output : textOfParts(output) });
         break;
       }
-      case "reasoning":
+      case "reasoning": {
+        const blocks = thinkingBlocksIn((item as { encrypted_content?: unknown }).encrypted_content);
+        if (!blocks) {
+          throw new AppError("BAD_REQUEST", "This reasoning item's encrypted_content was changed: send it back as the answer gave it", {
+            details: { param: `input.${index - ownFrom}.encrypted_content` },
+          });
+        }
+        thinking.push(...blocks);
+        break;
+      }
       case "item_reference": // replaced before translation (withReferencedItems)
         break;
     }
-  }
+  });
   return out;
 }
 
@@ -192,7 +217,7 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
   }
   const earlier = data.previous_response_id ? await earlierConversation(referenced, data.previous_response_id) : [];
   const input = await withReferencedItems(referenced, data.input);
-  const messages = chatMessages({ ...data, input: [...earlier, ...input] });
+  const messages = chatMessages({ ...data, input: [...earlier, ...input] }, earlier.length);
   try {
     return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data, input };
   } catch (error) {
