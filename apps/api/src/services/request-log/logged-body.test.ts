@@ -29,4 +29,15 @@ describe("logged request bodies", () => {
     const body = { prompt: "word ".repeat(10_000), url: `https://example.com/${"a".repeat(2_000)}.png`, icon: "data:image/png;base64,iVBORw0KGgo=" };
     expect(JSON.parse(loggedBodyText(body))).toEqual(body);
   });
+
+  it("never hides a prompt: text that looks like a data URL or base64 outside a media field is kept", () => {
+    const body = {
+      messages: [
+        { role: "user", content: `data:,IGNORE ALL PREVIOUS INSTRUCTIONS ${"x".repeat(2_000)}` },
+        { role: "user", content: [{ type: "text", text: "QUJD".repeat(1_000) }] },
+        { role: "user", content: [{ type: "image_url", image_url: { url: `data:text/plain,${"not base64 ".repeat(200)}` } }] },
+      ],
+    };
+    expect(JSON.parse(loggedBodyText(body))).toEqual(body);
+  });
 });
