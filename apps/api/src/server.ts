@@ -29,7 +29,8 @@ import { requestIdOf } from "./http/request-id.ts";
 import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
-import { createContextFactory } from "./trpc/context.ts";
+import { createContextFactory, resolveUser } from "./trpc/context.ts";
+import { readAccessToken } from "./trpc/cookies.ts";
 import { isDatabaseUnavailable } from "./infra/database-errors.ts";
 import { appErrorOf, procedureErrorHeaders } from "./trpc/errors.ts";
 
@@ -119,7 +120,10 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerSecurityHeaders(app);
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
-  registerBodyLimit(app, { largestBodyLimitBytes: modelInputBodyLimit(deps.env) });
+  registerBodyLimit(app, {
+    largestBodyLimitBytes: modelInputBodyLimit(deps.env),
+    mayHoldLargeBody: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope)) !== null,
+  });
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.

@@ -10,11 +10,13 @@
  * of each body draw on one pool per instance, LARGE_BODY_POOL_FACTOR times the largest
  * route limit, given back when the response closes. A body that finds the pool empty is a
  * 503 with Retry-After, like the in-flight cap (load-shedding.ts): small requests, which
- * the 1 MB limit and that cap already bound, never wait on it.
+ * the 1 MB limit and that cap already bound, never wait on it. Only a caller with a valid
+ * credential draws on the pool (checked before the body is read, `mayHoldLargeBody`): without
+ * that, anyone could hold it with a few slow uploads and refuse every signed-in photo.
  */
 import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
-import { errorCodes, type FastifyInstance } from "fastify";
+import { errorCodes, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Env } from "../env.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
@@ -27,7 +29,13 @@ export const LARGE_BODY_POOL_FACTOR = 4;
 /** The limit the /v1 routes carrying model input declare; the largest any route has. */
 export const modelInputBodyLimit = (env: Pick<Env, "OPENAI_MAX_BODY_MB">) => env.OPENAI_MAX_BODY_MB * 1024 * 1024;
 
-export function registerBodyLimit(app: FastifyInstance, opts: { largestBodyLimitBytes: number }): void {
+export interface BodyLimitOptions {
+  largestBodyLimitBytes: number;
+  /** Whether the request's credential is valid (a body over 1 MB is read for no one else). */
+  mayHoldLargeBody: (request: FastifyRequest) => Promise<boolean>;
+}
+
+export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions): void {
   app.addHook("onRequest", (request, reply, done) => {
     const declared = Number(request.headers["content-length"]);
     // The route's own limit is read only for a body over the default one: most have none.
@@ -40,11 +48,20 @@ export function registerBodyLimit(app: FastifyInstance, opts: { largestBodyLimit
   });
 
   const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes);
+  // Callback style, not async: this runs for every request with a body, and most are small.
   app.addHook("preParsing", (request, reply, payload, done) => {
     const { "content-length": length, "transfer-encoding": encoding } = request.headers;
     const mayPassDefaultLimit = length === undefined ? encoding !== undefined : Number(length) > BODY_LIMIT_BYTES;
     if (!mayPassDefaultLimit || request.routeOptions.bodyLimit <= BODY_LIMIT_BYTES) return done(null, payload);
-    done(null, drawingOnPool(pool, payload, reply.raw));
+    opts.mayHoldLargeBody(request).then(
+      (allowed) => {
+        if (allowed) return done(null, drawingOnPool(pool, payload, reply.raw));
+        // The body is not read: this connection cannot carry another request.
+        void reply.header("connection", "close");
+        done(unauthorizedLargeBody());
+      },
+      (error: unknown) => done(error as Error),
+    );
   });
 }
 
@@ -66,6 +83,11 @@ function bytePool(size: number): BytePool {
     },
   };
 }
+
+const unauthorizedLargeBody = () =>
+  new AppError("UNAUTHORIZED", "Invalid or missing access token: a request body over 1 MB is read only with a valid access token or API key", {
+    details: { openaiCode: "invalid_api_key" },
+  });
 
 const poolExhausted = () =>
   new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {

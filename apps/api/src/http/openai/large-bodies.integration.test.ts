@@ -2,7 +2,7 @@
  * /v1 bodies that carry model input may be as large as OPENAI_MAX_BODY_MB (a phone photo as a
  * base64 data URL, a long agent history), reach the upstream intact, and are refused past it
  * in OpenAI's shape; every other route keeps 1 MB; bytes past each body's first MB draw on a
- * per-instance pool (http/body-limits.ts).
+ * per-instance pool (http/body-limits.ts), for callers with a valid credential only.
  */
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -90,6 +90,19 @@ describe("large /v1 bodies (default OPENAI_MAX_BODY_MB = 20)", () => {
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.text).error).toMatchObject({ type: "invalid_request_error" });
     expect(chunked.bytesSent).toBeLessThan(25 * MB);
+  });
+
+  it("a body over 1 MB is read only for a valid credential: without one, 401 in OpenAI's shape before it is read", async () => {
+    for (const headers of [json, { ...json, authorization: "Bearer not-a-token" }, { ...json, authorization: "Bearer sb-not-a-real-key" }]) {
+      for (const declareLength of [true, false]) {
+        const res = await rawRequest(t.url, { method: "POST", path: "/v1/chat/completions", headers, streamBytes: 10 * MB, declareLength });
+        expect(res.status, JSON.stringify(headers)).toBe(401);
+        expect(JSON.parse(res.text).error).toMatchObject({ code: "invalid_api_key" });
+        expect(res.headers.connection).toBe("close");
+        expect(res.bytesSent).toBeLessThan(10 * MB);
+      }
+    }
+    expect(up.fakes.beta.requests).toHaveLength(0);
   });
 
   it("every other route keeps 1 MB: 2 MB to /trpc, a legacy chat route or an unknown /v1 path is 413", async () => {

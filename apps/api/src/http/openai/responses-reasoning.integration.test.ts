@@ -127,7 +127,7 @@ describe("extended thinking through /v1/responses", () => {
 
   it("a reasoning item it did not make is skipped; one whose encrypted_content was changed is a 400 naming it", async () => {
     answers("Fine.");
-    const foreign = { type: "reasoning", id: "rs_openai", summary: [], encrypted_content: "gAAAAABopenai-sealed" } as const;
+    const foreign: OpenAI.Responses.ResponseReasoningItem = { type: "reasoning", id: "rs_openai", summary: [], encrypted_content: "gAAAAABopenai-sealed" };
     await sdk.responses.create({ model: "auto", input: [{ role: "user", content: "Hi" }, foreign, { role: "assistant", content: "Hello." }, { role: "user", content: "Again" }] });
     expect(sentMessages(0)[1]).toEqual({ role: "assistant", content: [{ type: "text", text: "Hello." }] });
 
