@@ -16,7 +16,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
-import { errorCodes, type FastifyInstance, type FastifyRequest } from "fastify";
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Env } from "../env.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
@@ -28,6 +28,17 @@ export const LARGE_BODY_POOL_FACTOR = 4;
 
 /** The limit the /v1 routes carrying model input declare; the largest any route has. */
 export const modelInputBodyLimit = (env: Pick<Env, "OPENAI_MAX_BODY_MB">) => env.OPENAI_MAX_BODY_MB * 1024 * 1024;
+
+declare module "fastify" {
+  interface FastifyReply {
+    /**
+     * Takes `bytes` of model input the route builds besides its body (a conversation continued
+     * from kept answers) from the large-body pool, past the first MB, until the response
+     * closes; false when the pool cannot hold them.
+     */
+    holdLargeInput(bytes: number): boolean;
+  }
+}
 
 export interface BodyLimitOptions {
   largestBodyLimitBytes: number;
@@ -48,6 +59,13 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
   });
 
   const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes);
+  app.decorateReply("holdLargeInput", function (this: FastifyReply, bytes: number) {
+    const over = bytes - BODY_LIMIT_BYTES;
+    if (over <= 0) return true;
+    if (!pool.take(over)) return false;
+    whenResponseClosed(this.raw, () => pool.giveBack(over));
+    return true;
+  });
   // Callback style, not async: this runs for every request with a body, and most are small.
   app.addHook("preParsing", (request, reply, payload, done) => {
     const { "content-length": length, "transfer-encoding": encoding } = request.headers;
@@ -89,7 +107,7 @@ const unauthorizedLargeBody = () =>
     details: { openaiCode: "invalid_api_key" },
   });
 
-const poolExhausted = () =>
+export const poolExhausted = () =>
   new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {
     retryAfterSec: 1,
     details: { reason: "overloaded" },

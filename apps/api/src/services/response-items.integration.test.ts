@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
-import { createResponseItems, KeptBoundReached, type ResponseItems } from "./response-items.ts";
+import { createResponseItems, KeptBoundReached, MAX_CHAINED_RESPONSES, type ResponseItems } from "./response-items.ts";
 
 const prefix = uniquePrefix("response-items");
 const opened: Coordination[] = [];
@@ -46,23 +46,44 @@ describe.each([
 
   it("give back the conversation up to an answer, oldest first, for the user who got it; its items too", async () => {
     const [onA, onB = onA] = (await open()) as [ResponseItems, ResponseItems?];
-    await onA.keepResponse("u1", "resp_1", { previous: null, input: [user("Capital of France?")], output: [message("msg_1", "Paris.")] });
-    await onB.keepResponse("u1", "resp_2", { previous: "resp_1", input: [user("And Spain?")], output: [message("msg_2", "Madrid.")] });
-    expect(await onA.conversation("u1", "resp_2")).toEqual([user("Capital of France?"), message("msg_1", "Paris."), user("And Spain?"), message("msg_2", "Madrid.")]);
-    expect(await onB.conversation("u1", "resp_1")).toEqual([user("Capital of France?"), message("msg_1", "Paris.")]);
+    await onA.keepResponse("u1", "resp_1", { input: [user("Capital of France?")], output: [message("msg_1", "Paris.")] });
+    const first = await onB.conversation("u1", "resp_1");
+    expect(first?.items).toEqual([user("Capital of France?"), message("msg_1", "Paris.")]);
+    await onB.keepResponse("u1", "resp_2", { input: [user("And Spain?")], output: [message("msg_2", "Madrid.")] }, first!.continued);
+    const second = await onA.conversation("u1", "resp_2");
+    expect(second?.items).toEqual([user("Capital of France?"), message("msg_1", "Paris."), user("And Spain?"), message("msg_2", "Madrid.")]);
+    expect(second?.continued.ids).toEqual(["resp_1", "resp_2"]);
     expect([...(await onB.find("u1", ["msg_1", "msg_2"])).keys()]).toEqual(["msg_1", "msg_2"]);
     // Another user's answer, an unknown one, or one whose earlier answer is gone: nothing.
     expect(await onB.conversation("u2", "resp_2")).toBeNull();
     expect(await onB.conversation("u1", "resp_unknown")).toBeNull();
-    await onA.keepResponse("u1", "resp_orphan", { previous: "resp_gone", input: [user("x")], output: [] });
+    await onA.keepResponse("u1", "resp_orphan", { input: [user("x")], output: [] }, { ids: ["resp_gone"], chars: 10 });
     expect(await onB.conversation("u1", "resp_orphan")).toBeNull();
   });
 
-  it("keep none over 1 MB (its items are kept on their own)", async () => {
+  it("tell what a conversation keeps before reading it, so a caller can refuse one too large to send on", async () => {
     const [items] = (await open()) as [ResponseItems];
-    await items.keepResponse("u1", "resp_big", { previous: null, input: [user("y".repeat(1024 * 1024))], output: [message("msg_small", "ok")] });
+    await items.keepResponse("u1", "resp_a", { input: [user("a".repeat(300_000))], output: [] });
+    const a = await items.conversation("u1", "resp_a");
+    await items.keepResponse("u1", "resp_b", { input: [user("b".repeat(300_000))], output: [] }, a!.continued);
+    const told: number[] = [];
+    expect((await items.conversation("u1", "resp_b", (chars) => void told.push(chars)))?.continued.chars).toBe(told[0]);
+    expect(told[0]).toBeGreaterThan(600_000);
+    await expect(
+      items.conversation("u1", "resp_b", () => {
+        throw new Error("too large");
+      }),
+    ).rejects.toThrow("too large");
+  });
+
+  it("keep none over 1 MB (its items are kept on their own), and none past 500 answers in one conversation", async () => {
+    const [items] = (await open()) as [ResponseItems];
+    await items.keepResponse("u1", "resp_big", { input: [user("y".repeat(1024 * 1024))], output: [message("msg_small", "ok")] });
     expect(await items.conversation("u1", "resp_big")).toBeNull();
     expect((await items.find("u1", ["msg_small"])).has("msg_small")).toBe(true);
+    const full = { ids: Array.from({ length: MAX_CHAINED_RESPONSES }, (_, n) => `resp_${n}`), chars: 0 };
+    await items.keepResponse("u1", "resp_too_far", { input: [], output: [] }, full);
+    expect(await items.conversation("u1", "resp_too_far")).toBeNull();
   });
 });
 
@@ -70,25 +91,29 @@ describe("kept answers in Redis, per user", () => {
   it("stop being kept once a user kept 32 M characters within the hour; another user's still are", async () => {
     const items = createResponseItems(await redis());
     const photo = "p".repeat(1_000_000);
-    const keep = (userId: string, n: number) => items.keepResponse(userId, `resp_${n}`, { previous: null, input: [{ type: "message", role: "user", content: photo }], output: [] });
+    const keep = (userId: string, n: number) => items.keepResponse(userId, `resp_${n}`, { input: [{ type: "message", role: "user", content: photo }], output: [] });
     for (let n = 0; n < 33; n++) await keep("heavy", n);
     await expect(keep("heavy", 33)).rejects.toBeInstanceOf(KeptBoundReached);
     expect(await items.conversation("heavy", "resp_33")).toBeNull();
-    expect(await items.conversation("heavy", "resp_32")).toHaveLength(1);
+    expect((await items.conversation("heavy", "resp_32"))?.items).toHaveLength(1);
     await keep("light", 0);
-    expect(await items.conversation("light", "resp_0")).toHaveLength(1);
+    expect((await items.conversation("light", "resp_0"))?.items).toHaveLength(1);
   });
 });
 
 describe("a conversation being continued", () => {
-  it("keeps its first answers again, so they do not expire while it goes on", async () => {
+  it("keeps its first answers and their items again, so they do not expire while it goes on, without counting them again", async () => {
     const coordination = await redis();
     const items = createResponseItems(coordination);
     // An answer kept 20 minutes ago, and one kept just now that continues it.
-    await coordination.set("resp:u1:resp_old", JSON.stringify({ previous: null, input: [], output: [message("msg_o", "old")], keptAt: Date.now() - 20 * 60_000 }), { ttlMs: 40 * 60_000 });
-    await items.keepResponse("u1", "resp_new", { previous: "resp_old", input: [], output: [message("msg_n", "new")] });
-    expect(await items.conversation("u1", "resp_new")).toHaveLength(2);
+    const old = { input: [], output: [message("msg_o", "old")], before: [], chars: 40, keptAt: Date.now() - 20 * 60_000 };
+    await coordination.set("resp:u1:resp_old", JSON.stringify(old), { ttlMs: 40 * 60_000 });
+    await items.keepResponse("u1", "resp_new", { input: [], output: [message("msg_n", "new")] }, { ids: ["resp_old"], chars: 40 });
+    const counted = await coordination.get("resp-chars:u1");
+    expect((await items.conversation("u1", "resp_new"))?.items).toHaveLength(2);
     await expect.poll(async () => (JSON.parse((await coordination.get("resp:u1:resp_old"))!) as { keptAt: number }).keptAt, { timeout: 2_000 }).toBeGreaterThan(Date.now() - 60_000);
+    expect((await items.find("u1", ["msg_o"])).has("msg_o")).toBe(true);
+    expect(await coordination.get("resp-chars:u1")).toBe(counted);
   });
 });
 

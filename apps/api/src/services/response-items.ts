@@ -2,9 +2,9 @@
  * What earlier Responses API answers leave for later requests, kept for a while per user:
  * - their output items, so a request can name one by id (`item_reference`) instead of sending
  *   it again — what the Vercel AI SDK's OpenAI provider does at its default `store: true`;
- * - each answer's place in a conversation (the input it answered, its output items, the answer
- *   it continued), so a request can continue it with `previous_response_id` and send only
- *   what is new — what the OpenAI Agents SDK and hand-written Responses clients do.
+ * - each answer's place in a conversation (the input it answered, its output items, the
+ *   answers before it), so a request can continue it with `previous_response_id` and send
+ *   only what is new — what the OpenAI Agents SDK and hand-written Responses clients do.
  * Only for the user who got them and for KEPT_TTL_MS: there is no stored response to retrieve,
  * and one older than that must be sent whole. Cluster mode keeps them in the coordination
  * store, so the next request may land on any instance; the embedded default keeps them in
@@ -22,8 +22,8 @@ const IN_PROCESS_MAX_BYTES = 32 * 1024 * 1024;
 /** A value longer than this (as kept) is not kept: a later request must send it whole. */
 const MAX_KEPT_CHARS = 1024 * 1024;
 /**
- * The most answers one conversation may chain through `previous_response_id`: each is one
- * read in sequence, and a history that long is past the request's own size limits anyway.
+ * The most answers one conversation may chain through `previous_response_id`: each answer
+ * keeps the ids of those before it, and a history that long is past any request's size anyway.
  */
 export const MAX_CHAINED_RESPONSES = 500;
 /** An answer read while continuing it is kept again once it is this old, so a live conversation does not expire under it. */
@@ -42,10 +42,20 @@ export interface KeptItem {
 
 /** One answer's place in a conversation: what it was asked (its own input items, references resolved) and what it said. */
 export interface KeptResponse {
-  /** The answer it continued, or null for a conversation's first. */
-  previous: string | null;
   input: readonly unknown[];
   output: readonly KeptItem[];
+}
+
+/** A conversation being continued: its answers' ids, oldest first, and the characters they keep together. */
+export interface ContinuedConversation {
+  ids: readonly string[];
+  chars: number;
+}
+
+/** The conversation up to an answer: its items in order, and what a continuation of it builds on. */
+export interface Conversation {
+  items: unknown[];
+  continued: ContinuedConversation;
 }
 
 export interface ResponseItems {
@@ -53,20 +63,25 @@ export interface ResponseItems {
   keep(userId: string, items: readonly KeptItem[]): Promise<void>;
   /** The kept items of `userId` with these ids, by id; an unknown or expired id is absent. */
   find(userId: string, ids: readonly string[]): Promise<Map<string, unknown>>;
-  /** Keeps answer `responseId` (its output items too) for `userId` to continue. */
-  keepResponse(userId: string, responseId: string, response: KeptResponse): Promise<void>;
+  /** Keeps answer `responseId` (its output items too) for `userId` to continue; `continued`: the conversation it continued. */
+  keepResponse(userId: string, responseId: string, response: KeptResponse, continued?: ContinuedConversation): Promise<void>;
   /**
    * The conversation up to and including answer `responseId` of `userId`, as input items in
    * order (each answer's input, then its output, from the first answer on); null when that
    * answer, or one it continued, is unknown, expired, another user's or was never kept.
+   * `admit` is told the characters the whole conversation keeps before any of it but the
+   * last answer is read, and may refuse (throw): a history is as large as a request body.
    */
-  conversation(userId: string, responseId: string): Promise<unknown[] | null>;
+  conversation(userId: string, responseId: string, admit?: (chars: number) => void): Promise<Conversation | null>;
 }
 
 /** Where values live: the coordination store (cluster) or this process (embedded). */
 interface KeptStore {
-  /** Keeps values of one user's, all or, past that user's bound, none. */
-  put(userId: string, entries: ReadonlyArray<[key: string, value: string]>): Promise<void>;
+  /**
+   * Keeps values of one user's, all or, past that user's bound, none. `again`: values kept
+   * before, written again to last longer, which take no more room and count for nothing.
+   */
+  put(userId: string, entries: ReadonlyArray<[key: string, value: string]>, again?: boolean): Promise<void>;
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
 }
 
@@ -83,46 +98,63 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
       if (ids.length === 0) return new Map();
       return foundById(ids, await store.getMany(ids.map((id) => itemKey(userId, id))));
     },
-    async keepResponse(userId, responseId, response) {
-      const value = JSON.stringify({ ...response, keptAt: Date.now() }, withoutExtras);
+    async keepResponse(userId, responseId, response, continued) {
       const entries = itemEntries(userId, response.output);
-      if (value.length <= MAX_KEPT_CHARS) entries.push([responseKey(userId, responseId), value]);
+      const own = JSON.stringify(response, withoutExtras);
+      // Too large, or a conversation already at the bound: not kept (continuing it is the caller's 400).
+      if (own.length <= MAX_KEPT_CHARS && (continued?.ids.length ?? 0) < MAX_CHAINED_RESPONSES) {
+        // StoredResponse's other fields appended to the answer's own JSON, not serialized twice.
+        const more = `"before":${JSON.stringify(continued?.ids ?? [])},"chars":${(continued?.chars ?? 0) + own.length},"keptAt":${Date.now()}`;
+        entries.push([responseKey(userId, responseId), `${own.slice(0, -1)},${more}}`]);
+      }
       await store.put(userId, entries);
     },
-    conversation: (userId, responseId) => conversationOf(store, userId, responseId),
+    conversation: (userId, responseId, admit) => conversationOf(userId, responseId, admit),
   };
-}
 
-/** A kept answer as read back, with when it was last kept. */
-type StoredResponse = KeptResponse & { keptAt: number };
-
-async function conversationOf(store: KeptStore, userId: string, responseId: string): Promise<unknown[] | null> {
-  const chain: Array<[string, StoredResponse]> = [];
-  const seen = new Set<string>();
-  for (let id: string | null = responseId; id !== null; ) {
-    // A chain longer than the bound, or one that loops, is not a conversation this wrote.
-    if (seen.has(id) || chain.length === MAX_CHAINED_RESPONSES) return null;
-    seen.add(id);
-    const [value] = await store.getMany([responseKey(userId, id)]);
-    const stored = parsed(value ?? null) as StoredResponse | undefined;
-    if (!stored || !Array.isArray(stored.input) || !Array.isArray(stored.output)) return null;
-    chain.push([id, stored]);
-    id = typeof stored.previous === "string" ? stored.previous : null;
+  /**
+   * Keeps again the answers of a conversation being continued that were kept a while ago, and
+   * their items, so its first answers do not expire while it goes on. Not awaited: the request
+   * needs only what was read, and a write that fails leaves the answers as they were.
+   */
+  function refreshOld(userId: string, chain: ReadonlyArray<[string, StoredResponse]>): void {
+    const now = Date.now();
+    const old = chain.filter(([, stored]) => now - stored.keptAt >= REFRESH_AFTER_MS);
+    if (old.length === 0) return;
+    const entries = old.flatMap(([id, stored]): Array<[string, string]> => [[responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })], ...itemEntries(userId, stored.output)]);
+    void store.put(userId, entries, true).catch(() => undefined);
   }
-  refreshOld(store, userId, chain);
-  return chain.reverse().flatMap(([, stored]) => [...stored.input, ...stored.output]);
+
+  async function conversationOf(userId: string, responseId: string, admit: ((chars: number) => void) | undefined): Promise<Conversation | null> {
+    const [value] = await store.getMany([responseKey(userId, responseId)]);
+    const head = storedResponse(value ?? null);
+    if (!head) return null;
+    admit?.(head.chars);
+    // Every earlier answer in one read: each answer keeps the ids of those before it.
+    const earlier = head.before.length === 0 ? [] : await store.getMany(head.before.map((id) => responseKey(userId, id)));
+    const chain: Array<[string, StoredResponse]> = [];
+    for (const [i, id] of head.before.entries()) {
+      const stored = storedResponse(earlier[i] ?? null);
+      if (!stored) return null;
+      chain.push([id, stored]);
+    }
+    chain.push([responseId, head]);
+    refreshOld(userId, chain);
+    return { items: chain.flatMap(([, stored]) => [...stored.input, ...stored.output]), continued: { ids: [...head.before, responseId], chars: head.chars } };
+  }
 }
 
-/**
- * Keeps again the answers of a conversation being continued that were kept a while ago, so
- * its first answers do not expire while it goes on. Not awaited: the request needs only what
- * was read, and a write that fails now leaves the answers as they were.
- */
-function refreshOld(store: KeptStore, userId: string, chain: ReadonlyArray<[string, StoredResponse]>): void {
-  const now = Date.now();
-  const old = chain.filter(([, stored]) => now - stored.keptAt >= REFRESH_AFTER_MS);
-  if (old.length === 0) return;
-  void store.put(userId, old.map(([id, stored]) => [responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })])).catch(() => undefined);
+/** A kept answer as stored: its own input and output, the answers before it (oldest first), the characters all of them keep, when it was last kept. */
+interface StoredResponse extends KeptResponse {
+  before: string[];
+  chars: number;
+  keptAt: number;
+}
+
+function storedResponse(value: string | null): StoredResponse | undefined {
+  const stored = parsed(value) as Partial<StoredResponse> | undefined;
+  const valid = stored && Array.isArray(stored.input) && Array.isArray(stored.output) && Array.isArray(stored.before) && typeof stored.chars === "number" && typeof stored.keptAt === "number";
+  return valid ? (stored as StoredResponse) : undefined;
 }
 
 /** Why an answer was not kept: its user kept SHARED_MAX_CHARS_PER_USER_HOUR within the hour. */
@@ -134,9 +166,10 @@ export class KeptBoundReached extends Error {
 
 function shared(coordination: Coordination): KeptStore {
   return {
-    async put(userId, entries) {
+    async put(userId, entries, again = false) {
       const chars = entries.reduce((n, [key, value]) => n + key.length + value.length, 0);
       if (chars === 0) return;
+      if (again) return void (await Promise.all(entries.map(([key, value]) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS }))));
       // Counted before writing, in a window that starts with the user's first kept value of the hour.
       const used = await coordination.incr(keptCharsKey(userId), chars, { ttlMs: KEPT_TTL_MS });
       if (used > SHARED_MAX_CHARS_PER_USER_HOUR) throw new KeptBoundReached();

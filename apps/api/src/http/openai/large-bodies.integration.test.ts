@@ -154,4 +154,19 @@ describe("OPENAI_MAX_BODY_MB = 2", () => {
     up.fakes.beta.setDefault({ kind: "ok" });
     expect((await send()).status).toBe(200);
   });
+
+  it("a conversation continued by previous_response_id is bounded like a body: past the setting, 413 naming it, nothing sent upstream", async () => {
+    const sdk = new OpenAI({ baseURL: `${small.url}/v1`, apiKey: smallToken, maxRetries: 0 });
+    const photo = (text: string) => [{ role: "user" as const, content: [{ type: "input_image" as const, image_url: photoRequest(0.9 * MB).url, detail: "auto" as const }, { type: "input_text" as const, text }] }];
+    // Each request carries one 0.9 MB photo, under the 2 MB setting; the conversation grows.
+    const first = await sdk.responses.create({ model: "beta", input: photo("first") });
+    const second = await sdk.responses.create({ model: "beta", input: photo("second"), previous_response_id: first.id });
+    expect(up.fakes.beta.requests.at(-1)!.raw.length).toBeGreaterThan(1.8 * MB);
+    // A third photo would make 2.7 MB of model input.
+    const upstreamCalls = up.fakes.beta.requests.length;
+    const refused = await sdk.responses.create({ model: "beta", input: photo("third"), previous_response_id: second.id }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 413, param: "previous_response_id" });
+    expect((refused as Error).message).toContain("send it, trimmed, in input instead");
+    expect(up.fakes.beta.requests).toHaveLength(upstreamCalls);
+  });
 });

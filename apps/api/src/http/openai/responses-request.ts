@@ -6,7 +6,7 @@
  */
 import { RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
-import type { ResponseItems } from "../../services/response-items.ts";
+import type { ContinuedConversation, ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
@@ -17,6 +17,8 @@ export interface ParsedResponsesRequest extends ParsedChatRequest {
   echo: TOpenAIResponsesRequest;
   /** The request's own input items, references resolved: what the answer is kept as having answered. */
   input: TResponsesInputItem[];
+  /** The conversation it continued (previous_response_id), for the answer to be kept as its next. */
+  continued: ContinuedConversation | undefined;
 }
 
 type ChatMessage = Record<string, unknown> & { role: string };
@@ -153,6 +155,8 @@ function chatFields(data: TOpenAIResponsesRequest): Record<string, unknown> {
 export interface ReferencedItems {
   items: ResponseItems;
   userId: string;
+  /** Told the characters a continued conversation keeps, before it is read; throws to refuse it. */
+  admitHistory?: (chars: number) => void;
 }
 
 /**
@@ -188,9 +192,9 @@ async function withReferencedItems(source: ReferencedItems, input: TResponsesInp
  * input and output, oldest first. (Its `instructions` are not carried over, as OpenAI does:
  * each request's own go first.) An unknown, expired or another user's answer is a 400.
  */
-async function earlierConversation(source: ReferencedItems, responseId: string): Promise<TResponsesInputItem[]> {
-  const items = await source.items.conversation(source.userId, responseId);
-  const parsed = items?.map((item) => ZResponsesInputItem.safeParse(item));
+async function earlierConversation(source: ReferencedItems, responseId: string): Promise<{ items: TResponsesInputItem[]; continued: ContinuedConversation }> {
+  const conversation = await source.items.conversation(source.userId, responseId, source.admitHistory);
+  const parsed = conversation?.items.map((item) => ZResponsesInputItem.safeParse(item));
   if (!parsed || parsed.some((p) => !p.success)) {
     throw new AppError(
       "BAD_REQUEST",
@@ -199,7 +203,7 @@ async function earlierConversation(source: ReferencedItems, responseId: string):
       { details: { param: "previous_response_id", openaiCode: "previous_response_not_found" } },
     );
   }
-  return parsed.map((p) => p.data!);
+  return { items: parsed.map((p) => p.data!), continued: conversation!.continued };
 }
 
 export async function parseResponsesRequest(registry: ProviderRegistry, referenced: ReferencedItems, body: unknown): Promise<ParsedResponsesRequest> {
@@ -215,11 +219,12 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
   if (data.background === true) {
     throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
   }
-  const earlier = data.previous_response_id ? await earlierConversation(referenced, data.previous_response_id) : [];
+  const earlier = data.previous_response_id ? await earlierConversation(referenced, data.previous_response_id) : undefined;
   const input = await withReferencedItems(referenced, data.input);
-  const messages = chatMessages({ ...data, input: [...earlier, ...input] }, earlier.length);
+  const before = earlier?.items ?? [];
+  const messages = chatMessages({ ...data, input: [...before, ...input] }, before.length);
   try {
-    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data, input };
+    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data, input, continued: earlier?.continued };
   } catch (error) {
     // The translated request's field names mean nothing to this caller: name input instead.
     if (error instanceof AppError && typeof error.details["param"] === "string" && error.details["param"].startsWith("messages")) {

@@ -19,7 +19,7 @@ import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
-import { modelInputBodyLimit } from "../body-limits.ts";
+import { modelInputBodyLimit, poolExhausted } from "../body-limits.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -27,7 +27,7 @@ import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type OutputItem } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
 import { streamResponse } from "./responses-sse.ts";
-import type { KeptResponse } from "../../services/response-items.ts";
+import type { ContinuedConversation, KeptResponse } from "../../services/response-items.ts";
 
 /** The routes and their methods, for 405 answers that name what is allowed. */
 const ROUTES: Record<string, string[]> = {
@@ -148,11 +148,11 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         },
         async (request, reply) => {
           const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-          const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id }, request.body);
+          const admitHistory = historyAdmission(request, reply, bodyLimit);
+          const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id, admitHistory }, request.body);
           const store = parsed.echo.store !== false;
           const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
-          const answered = { previous: parsed.echo.previous_response_id ?? null, input: parsed.input };
-          const onItems = (output: readonly OutputItem[]) => (store ? keepAnswer(deps, request, user.id, ctx.id, { ...answered, output }) : Promise.resolve());
+          const onItems = (output: readonly OutputItem[]) => (store ? keepAnswer(deps, request, user.id, ctx.id, { input: parsed.input, output }, parsed.continued) : Promise.resolve());
           if (!parsed.stream) {
             const result = await complete(deps, request, reply, user, parsed);
             const body = completedResponseBody({ ...ctx, model: result.model }, result);
@@ -179,9 +179,28 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 
 type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
 
+/**
+ * A conversation continued from kept answers is model input like a body: with the request's
+ * own body, it may be no larger than the route's body limit (413 past it: send it trimmed in
+ * input instead), and past the first MB it draws on the large-body pool as a body does (503
+ * when full).
+ */
+function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimit: number): (chars: number) => void {
+  const ownBytes = Number(request.headers["content-length"]) || 0;
+  return (chars) => {
+    if (chars + ownBytes > bodyLimit) {
+      const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+      throw new AppError("PAYLOAD_TOO_LARGE", `The conversation up to previous_response_id keeps about ${mb(chars)}; with this request that is over the ${mb(bodyLimit)} a request may carry: send it, trimmed, in input instead`, {
+        details: { param: "previous_response_id" },
+      });
+    }
+    if (!reply.holdLargeInput(chars)) throw poolExhausted();
+  };
+}
+
 /** Keeps an answer for the caller to continue or refer to its items; the answer goes out even if that fails. */
-async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string, responseId: string, answer: KeptResponse): Promise<void> {
-  await deps.responseItems.keepResponse(userId, responseId, answer).catch((err: unknown) => {
+async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string, responseId: string, answer: KeptResponse, continued: ContinuedConversation | undefined): Promise<void> {
+  await deps.responseItems.keepResponse(userId, responseId, answer, continued).catch((err: unknown) => {
     request.log.warn({ err }, "could not keep the answer: continuing it, or a later item_reference to its items, will be refused");
   });
 }
