@@ -73,6 +73,9 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
     if (!mayPassDefaultLimit || request.routeOptions.bodyLimit <= BODY_LIMIT_BYTES) return done(null, payload);
     opts.mayHoldLargeBody(request).then(
       (allowed) => {
+        // Answered meanwhile (a malformed chunk, refused on the socket: client-errors.ts): the
+        // body's own failure takes its course, and the request keeps the status that was sent.
+        if (!request.raw.socket.writable) return done(null, payload);
         if (allowed) return done(null, drawingOnPool(pool, payload, reply.raw));
         // The body is not read: this connection cannot carry another request.
         void reply.header("connection", "close");

@@ -210,12 +210,19 @@ describe("on /v1, OpenAI's error shape, as every /v1 refusal", () => {
   });
 
   it("a bad chunk in the body of a /v1 request: 400 in OpenAI's shape, under the request's own id", async () => {
-    const head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: held-v1\r\n\r\n";
+    // Signed in: a chunked /v1 body is read only for a valid credential (a 401 before reading otherwise).
+    const { token } = await t.userWithRole("USER");
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\nX-Request-Id: held-v1\r\n\r\n`;
     const answer = parse(await exchange(t.url, `${head}ZZ\r\n`));
     expect(answer.statusLine).toBe("HTTP/1.1 400 Bad Request");
     expect(answer.body).toEqual(openAIError(/^Malformed HTTP request: /));
     expect(answer.headers).toMatchObject({ "x-request-id": "held-v1", connection: "close" });
     expect((await accessLine(log.lines, "held-v1"))).toMatchObject({ method: "POST", url: "/v1/chat/completions", status: 400 });
+    // Without a credential the same: the bad chunk is refused before the credential is checked,
+    // and the log says what the client got.
+    const anonymous = head.replace(/Authorization: [^\r]*\r\n/, "").replace("held-v1", "held-v1-anonymous");
+    expect(parse(await exchange(t.url, `${anonymous}ZZ\r\n`)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect((await accessLine(log.lines, "held-v1-anonymous"))).toMatchObject({ url: "/v1/chat/completions", status: 400 });
   });
 });
 
