@@ -77,11 +77,10 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
         // body's own failure takes its course, and the request keeps the status that was sent.
         if (!request.raw.socket.writable) return done(null, payload);
         if (allowed) return done(null, drawingOnPool(pool, payload, reply.raw));
-        // The body is not read: this connection cannot carry another request.
-        void reply.header("connection", "close");
-        done(unauthorizedLargeBody());
+        done(unreadBody(reply, unauthorizedLargeBody()));
       },
-      (error: unknown) => done(error as Error),
+      // The credential could not be checked (its database is down: a 503 to retry).
+      (error: unknown) => done(unreadBody(reply, error as Error)),
     );
   });
 }
@@ -103,6 +102,12 @@ function bytePool(size: number): BytePool {
       free += bytes;
     },
   };
+}
+
+/** A refusal before the body was read: the rest of it is still on the connection, which cannot carry another request. */
+function unreadBody(reply: FastifyReply, error: Error): Error {
+  void reply.header("connection", "close");
+  return error;
 }
 
 const unauthorizedLargeBody = () =>
