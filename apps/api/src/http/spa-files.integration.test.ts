@@ -47,8 +47,11 @@ describe("files ADMIN_DIST_DIR does not serve", () => {
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(leaked(res.text)).toBe(false);
     }
-    // A browser's navigation gets the SPA page, as for any unknown path, never the file.
+    // Nor a browser's navigation: a dot path is no admin route, and a 200 page there would
+    // have every scanner report the file as exposed.
     const navigation = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+    expect(navigation.status).toBe(404);
+    expect(JSON.parse(navigation.text)).toEqual({ error: { code: "NOT_FOUND", message: expect.any(String) } });
     expect(leaked(navigation.text)).toBe(false);
   });
 
@@ -73,5 +76,13 @@ describe("files it serves", () => {
     const page = await rawRequest(t.url, { path: "/", headers: { accept: "text/html" } });
     expect(page.status).toBe(200);
     expect(page.text).toContain("<title>admin</title>");
+  });
+
+  it("the page itself at a client-side route a browser reloads, a dot inside a segment included", async () => {
+    for (const path of ["/providers", "/logs/req_1.2", "/users?q=.env"]) {
+      const page = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+      expect(page.status, path).toBe(200);
+      expect(page.text).toContain("<title>admin</title>");
+    }
   });
 });

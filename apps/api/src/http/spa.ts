@@ -20,13 +20,28 @@ export function defaultAdminDistDir(): string {
 const underPrefix = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
 
 /**
+ * A dotfile or a path under a dot directory (`/.env`, `/.git/config`, `/%2eenv`): never one
+ * of the admin's routes, and what scanners probe for. Answering those with the SPA page's 200
+ * made every scanner report the file as exposed.
+ */
+function namesDotfile(path: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return decoded.split("/").some((segment) => segment.startsWith("."));
+}
+
+/**
  * A browser navigating to a client-side route: a GET that accepts HTML, outside the data
  * prefixes. Programs (fetch, curl, SDKs) send no text/html and get a JSON 404 they can parse.
  */
 export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "headers">): boolean {
   if (request.method !== "GET") return false;
   const path = request.url.split("?")[0] ?? "/";
-  if (API_PREFIXES.some((p) => underPrefix(path, p))) return false;
+  if (API_PREFIXES.some((p) => underPrefix(path, p)) || namesDotfile(path)) return false;
   return String(request.headers.accept ?? "").toLowerCase().includes("text/html");
 }
 
