@@ -237,6 +237,9 @@ describe("CONNECT, a proxy's method", () => {
     expect(answer.statusLine).toBe("HTTP/1.1 405 Method Not Allowed");
     expect(answer.body).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining("CONNECT is not allowed") } });
     expect(answer.headers).toMatchObject({ "content-type": "application/json; charset=utf-8", connection: "close", "x-request-id": "connect-1", "x-content-type-options": "nosniff" });
+    // A 405 names what is allowed: the methods this server's routes serve, never CONNECT.
+    expect(answer.headers["allow"]?.split(", ")).toEqual(expect.arrayContaining(["GET", "HEAD", "POST"]));
+    expect(answer.headers["allow"]).not.toContain("CONNECT");
     expect(refusals(log.lines).slice(before)).toEqual([expect.objectContaining({ level: 40, reqId: "connect-1", ip: "127.0.0.1", status: 405 })]);
     expect(JSON.stringify(refusals(log.lines).slice(before))).not.toContain("example.com");
     expect(accessLines(log.lines, "connect-1")).toEqual([expect.objectContaining({ level: 30, method: "CONNECT", route: "unparsed", status: 405, outcome: "METHOD_NOT_ALLOWED" })]);

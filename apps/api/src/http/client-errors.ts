@@ -75,9 +75,10 @@ function pathInPacket(packet: unknown): string | undefined {
 }
 
 /** A whole HTTP/1.1 response, as bytes to write on a socket no ServerResponse owns. */
-function rawAnswer(refusal: Refusal, requestId: string, path: string | undefined): string {
+function rawAnswer(refusal: Refusal, requestId: string, path: string | undefined, extraHeaders: ReadonlyArray<readonly [string, string]> = []): string {
   const body = bodyOf(refusal, path);
-  const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ""}`, ...answerHeaders(requestId).map(([n, v]) => `${n}: ${v}`), `content-length: ${Buffer.byteLength(body)}`];
+  const headers = [...answerHeaders(requestId), ...extraHeaders];
+  const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ""}`, ...headers.map(([n, v]) => `${n}: ${v}`), `content-length: ${Buffer.byteLength(body)}`];
   return `${head.join("\r\n")}\r\n\r\n${body}`;
 }
 
@@ -162,9 +163,14 @@ export function registerExpectationRefusal(app: FastifyInstance, telemetry: Tele
 /**
  * `CONNECT host:port`, a forward proxy's method: Switchboard is none. Node takes such a
  * request out of its HTTP parser and, with nobody listening for `connect`, drops the socket
- * without a word, so the client saw a reset or a hang. It gets a 405 like any refusal here.
+ * without a word, so the client saw a reset or a hang. It gets a 405 like any refusal here,
+ * with the Allow header a 405 must carry: the methods some route of this server serves.
  */
 export function registerConnectRefusal(app: FastifyInstance, telemetry: Telemetry): void {
+  const served = new Set<string>();
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) served.add(method);
+  });
   app.server.on("connect", (request: IncomingMessage, socket: Socket) => {
     // The parser's listeners left with it: without one of ours, a reset would be an uncaught error.
     socket.on("error", () => socket.destroy());
@@ -175,6 +181,6 @@ export function registerConnectRefusal(app: FastifyInstance, telemetry: Telemetr
     endRefused(telemetry, app.log.child({ reqId: requestId }), { requestId, method: "CONNECT", status: refusal.status });
     // Node hands the socket over paused: read (and drop) what follows, so the end is clean.
     socket.resume();
-    endWith(socket, rawAnswer(refusal, requestId, request.url));
+    endWith(socket, rawAnswer(refusal, requestId, request.url, [["allow", [...served].join(", ")]]));
   });
 }
