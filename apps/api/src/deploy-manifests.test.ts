@@ -13,6 +13,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { ZEnv, parseEnv } from "./env.ts";
+import { LARGE_BODY_POOL_FACTOR } from "./http/body-limits.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const variables = new Set(Object.keys(ZEnv.shape));
@@ -138,6 +139,17 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(job.command).toEqual(["node", "apps/api/dist/migrate.js"]);
     expect(readFileSync(`${root}apps/api/scripts/build.ts`, "utf8")).toContain('migrate: "src/migrate.ts"');
     expect(job.image).toBe(api.image);
+  });
+
+  it("the memory limit holds the large /v1 bodies OPENAI_MAX_BODY_MB lets in, beside the usual heap", () => {
+    const api = podTemplateOf(byKind("Deployment")[0]!).spec.containers[0]!;
+    const config = byKind("ConfigMap").find((o) => o.metadata.name === "switchboard-config")!;
+    const limitMb = Number(/^(\d+)Mi$/.exec(String(api.resources?.limits?.memory))?.[1]);
+    const bodyMb = parseEnv({ OPENAI_MAX_BODY_MB: config.data?.OPENAI_MAX_BODY_MB }).OPENAI_MAX_BODY_MB;
+    // The pool's raw bytes, the parsed copy and the copy re-serialised for the provider (docs/security.md).
+    const largeBodiesMb = LARGE_BODY_POOL_FACTOR * 3 * bodyMb;
+    expect(config.data?.OPENAI_MAX_BODY_MB).toBeDefined();
+    expect(limitMb).toBeGreaterThanOrEqual(largeBodiesMb + 200);
   });
 });
 

@@ -1,3 +1,8 @@
+/**
+ * What the request log keeps of a body: base64 media at media fields becomes a marker naming
+ * its size, so a photo never pushes the question out of the characters a row keeps, while
+ * text anywhere else is kept as sent, however it looks, so no caller can hide a prompt.
+ */
 import { describe, expect, it } from "vitest";
 import { loggedBodyText } from "./logged-body.ts";
 
