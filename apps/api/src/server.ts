@@ -122,7 +122,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerIpRateLimit(app, deps);
   registerBodyLimit(app, {
     largestBodyLimitBytes: modelInputBodyLimit(deps.env),
-    mayHoldLargeBody: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope)) !== null,
+    largeBodyHolder: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope))?.id ?? null,
   });
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);

@@ -11,8 +11,10 @@
  * route limit, given back when the response closes. A body that finds the pool empty is a
  * 503 with Retry-After, like the in-flight cap (load-shedding.ts): small requests, which
  * the 1 MB limit and that cap already bound, never wait on it. Only a caller with a valid
- * credential draws on the pool (checked before the body is read, `mayHoldLargeBody`): without
- * that, anyone could hold it with a few slow uploads and refuse every signed-in photo.
+ * credential draws on the pool (checked before the body is read, `largeBodyHolder`): without
+ * that, anyone could hold it with a few slow uploads and refuse every signed-in photo. And
+ * one caller (a user, through any of their tokens and keys) holds at most half of it, a 429
+ * past that: one account's slow uploads or photo batch cannot refuse everyone else's.
  */
 import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
@@ -25,6 +27,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** How many bodies at the largest route limit an instance holds at once (docs/security.md). */
 export const LARGE_BODY_POOL_FACTOR = 4;
+/** How many of those one caller may hold: half the pool, so two callers at their share leave nothing and three cannot. */
+export const LARGE_BODY_SHARE_PER_CALLER = 2;
 
 /** The limit the /v1 routes carrying model input declare; the largest any route has. */
 export const modelInputBodyLimit = (env: Pick<Env, "OPENAI_MAX_BODY_MB">) => env.OPENAI_MAX_BODY_MB * 1024 * 1024;
@@ -33,17 +37,17 @@ declare module "fastify" {
   interface FastifyReply {
     /**
      * Takes `bytes` of model input the route builds besides its body (a conversation continued
-     * from kept answers) from the large-body pool, past the first MB, until the response
-     * closes; false when the pool cannot hold them.
+     * from kept answers) from the large-body pool, past the first MB, as caller `holder`'s,
+     * until the response closes; throws the refusal (503, or 429 past the caller's share).
      */
-    holdLargeInput(bytes: number): boolean;
+    holdLargeInput(bytes: number, holder: string): void;
   }
 }
 
 export interface BodyLimitOptions {
   largestBodyLimitBytes: number;
-  /** Whether the request's credential is valid (a body over 1 MB is read for no one else). */
-  mayHoldLargeBody: (request: FastifyRequest) => Promise<boolean>;
+  /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; null: no valid credential, and a body over 1 MB is read for no one else. */
+  largeBodyHolder: (request: FastifyRequest) => Promise<string | null>;
 }
 
 export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions): void {
@@ -58,25 +62,25 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
     done();
   });
 
-  const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes);
-  app.decorateReply("holdLargeInput", function (this: FastifyReply, bytes: number) {
+  const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes, LARGE_BODY_SHARE_PER_CALLER * opts.largestBodyLimitBytes);
+  app.decorateReply("holdLargeInput", function (this: FastifyReply, bytes: number, holder: string) {
     const over = bytes - BODY_LIMIT_BYTES;
-    if (over <= 0) return true;
-    if (!pool.take(over)) return false;
-    whenResponseClosed(this.raw, () => pool.giveBack(over));
-    return true;
+    if (over <= 0) return;
+    const refused = pool.take(holder, over);
+    if (refused) throw refused;
+    whenResponseClosed(this.raw, () => pool.giveBack(holder, over));
   });
   // Callback style, not async: this runs for every request with a body, and most are small.
   app.addHook("preParsing", (request, reply, payload, done) => {
     const { "content-length": length, "transfer-encoding": encoding } = request.headers;
     const mayPassDefaultLimit = length === undefined ? encoding !== undefined : Number(length) > BODY_LIMIT_BYTES;
     if (!mayPassDefaultLimit || request.routeOptions.bodyLimit <= BODY_LIMIT_BYTES) return done(null, payload);
-    opts.mayHoldLargeBody(request).then(
-      (allowed) => {
+    opts.largeBodyHolder(request).then(
+      (holder) => {
         // Answered meanwhile (a malformed chunk, refused on the socket: client-errors.ts): the
         // body's own failure takes its course, and the request keeps the status that was sent.
         if (!request.raw.socket.writable) return done(null, payload);
-        if (allowed) return done(null, drawingOnPool(pool, payload, reply.raw));
+        if (holder !== null) return done(null, drawingOnPool(pool, holder, payload, reply.raw));
         done(unreadBody(reply, unauthorizedLargeBody()));
       },
       // The credential could not be checked (its database is down: a 503 to retry).
@@ -86,20 +90,28 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
 }
 
 interface BytePool {
-  take(bytes: number): boolean;
-  giveBack(bytes: number): void;
+  /** Takes `bytes` for `holder`; the refusal when the pool, or the holder's share of it, cannot hold them. */
+  take(holder: string, bytes: number): AppError | undefined;
+  giveBack(holder: string, bytes: number): void;
 }
 
-function bytePool(size: number): BytePool {
+function bytePool(size: number, sharePerHolder: number): BytePool {
   let free = size;
+  const heldBy = new Map<string, number>();
   return {
-    take(bytes) {
-      if (bytes > free) return false;
+    take(holder, bytes) {
+      const held = heldBy.get(holder) ?? 0;
+      if (held + bytes > sharePerHolder) return shareExhausted();
+      if (bytes > free) return poolExhausted();
       free -= bytes;
-      return true;
+      heldBy.set(holder, held + bytes);
+      return undefined;
     },
-    giveBack(bytes) {
+    giveBack(holder, bytes) {
       free += bytes;
+      const held = (heldBy.get(holder) ?? 0) - bytes;
+      if (held > 0) heldBy.set(holder, held);
+      else heldBy.delete(holder);
     },
   };
 }
@@ -115,20 +127,26 @@ const unauthorizedLargeBody = () =>
     details: { openaiCode: "invalid_api_key" },
   });
 
-export const poolExhausted = () =>
+const poolExhausted = () =>
   new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {
     retryAfterSec: 1,
     details: { reason: "overloaded" },
   });
 
-/** The body as it arrives, each byte past the first MB taken from the pool until the response closes. */
-function drawingOnPool(pool: BytePool, payload: Readable, response: ServerResponse): Readable {
+const shareExhausted = () =>
+  new AppError("TOO_MANY_REQUESTS", "Too many large request bodies of yours are in flight on this server at once; retry when one has been answered", {
+    retryAfterSec: 1,
+    details: { openaiCode: "rate_limit_exceeded" },
+  });
+
+/** The body as it arrives, each byte past the first MB taken from the pool as `holder`'s until the response closes. */
+function drawingOnPool(pool: BytePool, holder: string, payload: Readable, response: ServerResponse): Readable {
   let received = 0;
   let drawn = 0;
   let over = false;
   whenResponseClosed(response, () => {
     over = true;
-    pool.giveBack(drawn);
+    pool.giveBack(holder, drawn);
     drawn = 0;
   });
   const counted = new Transform({
@@ -137,7 +155,8 @@ function drawingOnPool(pool: BytePool, payload: Readable, response: ServerRespon
       received += chunk.length;
       const needed = Math.max(0, received - BODY_LIMIT_BYTES) - before;
       if (needed > 0 && !over) {
-        if (!pool.take(needed)) return callback(poolExhausted());
+        const refused = pool.take(holder, needed);
+        if (refused) return callback(refused);
         drawn += needed;
       }
       callback(null, chunk);

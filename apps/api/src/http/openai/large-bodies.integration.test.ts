@@ -136,23 +136,33 @@ describe("OPENAI_MAX_BODY_MB = 2", () => {
     expect(chunked.status).toBe(413);
   });
 
-  it("holds at most four full-size bodies' worth past the first MB at once: beyond, 503 with Retry-After until one ends", async () => {
+  it("holds at most four full-size bodies' worth past the first MB at once, half of it per user: beyond, 429 for that user and 503 for others until one ends", async () => {
     let release!: () => void;
     up.fakes.beta.setDefault({ kind: "wait", until: new Promise((r) => (release = () => r(undefined))) });
-    const send = () =>
-      rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(smallToken) }, body: JSON.stringify(photoRequest(1.9 * MB).body) });
-    // Each draws 0.9 MB of the 8 MB pool (4 × 2 MB) while its answer is awaited: eight fit.
-    const held = Array.from({ length: 8 }, send);
+    const [other, third] = [(await small.userWithRole("USER")).token, (await small.userWithRole("USER")).token];
+    const send = (as: string) =>
+      rawRequest(small.url, { method: "POST", path: "/v1/chat/completions", headers: { ...json, ...bearer(as) }, body: JSON.stringify(photoRequest(1.9 * MB).body) });
+    // Each draws 0.9 MB of the 8 MB pool (4 × 2 MB) while its answer is awaited; a user's share
+    // is 4 MB: four each for two users.
+    const held = [...Array.from({ length: 4 }, () => send(smallToken)), ...Array.from({ length: 4 }, () => send(other))];
     await up.fakes.beta.waitForRequests(8);
-    const refused = await send();
+    // A fifth of the first user's is past their share: theirs to wait for, a 429.
+    const overShare = await send(smallToken);
+    expect(overShare.status).toBe(429);
+    expect(overShare.headers["retry-after"]).toBe("1");
+    expect(JSON.parse(overShare.text).error).toMatchObject({ code: "rate_limit_exceeded", message: expect.stringContaining("large request bodies of yours") });
+    // A third user finds the pool itself full (7.2 MB held): the server's, a 503.
+    const refused = await send(third);
     expect(refused.status).toBe(503);
     expect(refused.headers["retry-after"]).toBe("1");
     expect(JSON.parse(refused.text).error).toMatchObject({ message: expect.stringContaining("large request bodies") });
+    expect(up.fakes.beta.requests).toHaveLength(8);
     release();
     for (const res of await Promise.all(held)) expect(res.status).toBe(200);
-    // Given back when each response closed.
+    // Given back when each response closed, the shares too.
     up.fakes.beta.setDefault({ kind: "ok" });
-    expect((await send()).status).toBe(200);
+    expect((await send(third)).status).toBe(200);
+    expect((await Promise.all(Array.from({ length: 4 }, () => send(smallToken)))).map((res) => res.status)).toEqual([200, 200, 200, 200]);
   });
 
   it("a conversation continued by previous_response_id is bounded like a body: past the setting, 413 naming it, nothing sent upstream", async () => {

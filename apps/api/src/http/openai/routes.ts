@@ -19,7 +19,7 @@ import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
 import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
-import { modelInputBodyLimit, poolExhausted } from "../body-limits.ts";
+import { modelInputBodyLimit } from "../body-limits.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -148,7 +148,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         },
         async (request, reply) => {
           const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-          const admitHistory = historyAdmission(request, reply, bodyLimit);
+          const admitHistory = historyAdmission(request, reply, bodyLimit, user.id);
           const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id, admitHistory }, request.body);
           const store = parsed.echo.store !== false;
           const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
@@ -182,10 +182,10 @@ type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
 /**
  * A conversation continued from kept answers is model input like a body: with the request's
  * own body, it may be no larger than the route's body limit (413 past it: send it trimmed in
- * input instead), and past the first MB it draws on the large-body pool as a body does (503
- * when full).
+ * input instead), and past the first MB it draws on the large-body pool as the caller's, as a
+ * body does (503 when full, 429 past the caller's share).
  */
-function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimit: number): (chars: number) => void {
+function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimit: number, userId: string): (chars: number) => void {
   const ownBytes = Number(request.headers["content-length"]) || 0;
   return (chars) => {
     if (chars + ownBytes > bodyLimit) {
@@ -194,7 +194,7 @@ function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimi
         details: { param: "previous_response_id" },
       });
     }
-    if (!reply.holdLargeInput(chars)) throw poolExhausted();
+    reply.holdLargeInput(chars, userId);
   };
 }
 
