@@ -1,7 +1,8 @@
 /**
- * The Responses API's kept output items on both coordination stores: an item is found by the
- * user who got it and by no one else, on any instance sharing Redis; in process, the oldest
- * items go first once the byte bound is reached, so an embedded server's memory stays bounded.
+ * The Responses API's kept output items and answers on both coordination stores: found (and
+ * continued, read back, forgotten) by the user who got them and by no one else, on any
+ * instance sharing Redis; in process, the oldest go first once the byte bound is reached, so
+ * an embedded server's memory stays bounded.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
@@ -84,6 +85,22 @@ describe.each([
     const full = { ids: Array.from({ length: MAX_CHAINED_RESPONSES }, (_, n) => `resp_${n}`), chars: 0 };
     await items.keepResponse("u1", "resp_too_far", { input: [], output: [] }, full);
     expect(await items.conversation("u1", "resp_too_far")).toBeNull();
+  });
+
+  it("are read back whole by the user who got them (the envelope not counted as conversation), and forgotten with their items", async () => {
+    const [onA, onB = onA] = (await open()) as [ResponseItems, ResponseItems?];
+    const envelope = { id: "resp_env", object: "response", status: "completed", tools: [{ type: "function", name: "f", description: "d".repeat(50_000) }] };
+    await onA.keepResponse("u1", "resp_env", { input: [user("Hi")], output: [message("msg_env", "Hello")], envelope });
+    expect(await onB.response("u1", "resp_env")).toEqual({ input: [user("Hi")], output: [message("msg_env", "Hello")], envelope });
+    expect(await onB.response("u2", "resp_env")).toBeNull();
+    // A continuation replays input and output only: a long tool list is not history.
+    expect((await onB.conversation("u1", "resp_env"))!.continued.chars).toBeLessThan(1_000);
+    expect(await onB.forget("u2", "resp_env")).toBe(false);
+    expect(await onB.forget("u1", "resp_env")).toBe(true);
+    expect(await onA.response("u1", "resp_env")).toBeNull();
+    expect(await onA.conversation("u1", "resp_env")).toBeNull();
+    expect((await onA.find("u1", ["msg_env"])).size).toBe(0);
+    expect(await onA.forget("u1", "resp_env")).toBe(false);
   });
 });
 

@@ -5,11 +5,13 @@
  * - each answer's place in a conversation (the input it answered, its output items, the
  *   answers before it), so a request can continue it with `previous_response_id` and send
  *   only what is new — what the OpenAI Agents SDK and hand-written Responses clients do.
- * Only for the user who got them and for KEPT_TTL_MS: there is no stored response to retrieve,
- * and one older than that must be sent whole. Cluster mode keeps them in the coordination
+ * - the answer as it was sent (the `response` object), so its user can retrieve it, list the
+ *   input it answered, or delete it.
+ * Only for the user who got them and for KEPT_TTL_MS: one older than that must be sent whole. Cluster mode keeps them in the coordination
  * store, so the next request may land on any instance; the embedded default keeps them in
  * process, bounded in bytes (the oldest go first), and Redis at most 32 M characters per user
- * and hour. Only what a later request is translated back into is kept, and nothing over 1 MB.
+ * and hour. An item kept to be referred to holds only what a later request is translated back
+ * into; nothing over 1 MB is kept.
  */
 import { LRUCache } from "lru-cache";
 import type { Coordination } from "../infra/coordination/port.ts";
@@ -44,6 +46,8 @@ export interface KeptItem {
 export interface KeptResponse {
   input: readonly unknown[];
   output: readonly KeptItem[];
+  /** The rest of the answer as it was sent (status, model, usage, the request's settings), to retrieve it; not counted as conversation. */
+  envelope?: Record<string, unknown>;
 }
 
 /** A conversation being continued: its answers' ids, oldest first, and the characters they keep together. */
@@ -73,6 +77,10 @@ export interface ResponseItems {
    * last answer is read, and may refuse (throw): a history is as large as a request body.
    */
   conversation(userId: string, responseId: string, admit?: (chars: number) => void): Promise<Conversation | null>;
+  /** Answer `responseId` of `userId` as kept (its envelope, input and output); null when unknown, expired, another user's or never kept. */
+  response(userId: string, responseId: string): Promise<KeptResponse | null>;
+  /** Forgets answer `responseId` of `userId` and its items; false when there was none to forget. */
+  forget(userId: string, responseId: string): Promise<boolean>;
 }
 
 /** Where values live: the coordination store (cluster) or this process (embedded). */
@@ -83,6 +91,7 @@ interface KeptStore {
    */
   put(userId: string, entries: ReadonlyArray<[key: string, value: string]>, again?: boolean): Promise<void>;
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
+  delete(keys: readonly string[]): Promise<void>;
 }
 
 const itemKey = (userId: string, id: string) => `resp-item:${userId}:${id}`;
@@ -100,16 +109,31 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
     },
     async keepResponse(userId, responseId, response, continued) {
       const entries = itemEntries(userId, response.output);
-      const own = JSON.stringify(response, withoutExtras);
+      // What a continuation replays, and counts: the input and output, not the envelope. Whole
+      // (logprobs and annotations too), as a retrieval gives the answer back as it was sent.
+      const own = JSON.stringify({ input: response.input, output: response.output });
+      const envelope = response.envelope ? `,"envelope":${JSON.stringify(response.envelope)}` : "";
       // Too large, or a conversation already at the bound: not kept (continuing it is the caller's 400).
-      if (own.length <= MAX_KEPT_CHARS && (continued?.ids.length ?? 0) < MAX_CHAINED_RESPONSES) {
+      if (own.length + envelope.length <= MAX_KEPT_CHARS && (continued?.ids.length ?? 0) < MAX_CHAINED_RESPONSES) {
         // StoredResponse's other fields appended to the answer's own JSON, not serialized twice.
-        const more = `"before":${JSON.stringify(continued?.ids ?? [])},"chars":${(continued?.chars ?? 0) + own.length},"keptAt":${Date.now()}`;
+        const more = `"before":${JSON.stringify(continued?.ids ?? [])},"chars":${(continued?.chars ?? 0) + own.length},"keptAt":${Date.now()}${envelope}`;
         entries.push([responseKey(userId, responseId), `${own.slice(0, -1)},${more}}`]);
       }
       await store.put(userId, entries);
     },
     conversation: (userId, responseId, admit) => conversationOf(userId, responseId, admit),
+    async response(userId, responseId) {
+      const [value] = await store.getMany([responseKey(userId, responseId)]);
+      const stored = storedResponse(value ?? null);
+      return stored ? { input: stored.input, output: stored.output, envelope: stored.envelope } : null;
+    },
+    async forget(userId, responseId) {
+      const [value] = await store.getMany([responseKey(userId, responseId)]);
+      const stored = storedResponse(value ?? null);
+      if (!stored) return false;
+      await store.delete([responseKey(userId, responseId), ...stored.output.map((item) => itemKey(userId, item.id))]);
+      return true;
+    },
   };
 
   /**
@@ -181,6 +205,11 @@ function shared(coordination: Coordination): KeptStore {
           retryAfterSec: 1,
         });
       }),
+    async delete(keys) {
+      await Promise.all(keys.map((key) => coordination.del(key))).catch(() => {
+        throw new AppError("SERVICE_UNAVAILABLE", "The answer cannot be deleted right now (the shared store is unreachable); retry", { retryAfterSec: 1 });
+      });
+    },
   };
 }
 
@@ -193,6 +222,10 @@ function inProcess(): KeptStore {
       return Promise.resolve();
     },
     getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key) ?? null)),
+    delete(keys) {
+      for (const key of keys) cache.delete(key);
+      return Promise.resolve();
+    },
   };
 }
 

@@ -312,8 +312,11 @@ export function responseBody(
   };
 }
 
+/** A `response` object as it is sent. */
+export type SentResponse = ReturnType<typeof responseBody>;
+
 /** A whole (non-streamed) answer as a `response` object. */
-export function completedResponseBody(ctx: ResponseContext, result: ChainResult): ReturnType<typeof responseBody> {
+export function completedResponseBody(ctx: ResponseContext, result: ChainResult): SentResponse {
   const output = new ResponseOutput();
   const choice = result.choices?.find((c) => c.index === 0);
   output.answer(choice, result.content);

@@ -12,7 +12,7 @@ import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { openEventStream, sseWriter } from "../sse-writer.ts";
 import { streamFailureBody } from "./errors.ts";
-import { ResponseOutput, responseBody, type OutputItem, type ResponseContext } from "./responses-body.ts";
+import { ResponseOutput, responseBody, type ResponseContext, type SentResponse } from "./responses-body.ts";
 
 export async function streamResponse(
   reply: FastifyReply,
@@ -21,8 +21,8 @@ export async function streamResponse(
     ctx: ResponseContext;
     keepBody: boolean;
     headers: () => Record<string, string>;
-    /** Runs with the whole answer's items before its last event goes out (for later item_references). */
-    onItems: (items: readonly OutputItem[]) => Promise<void>;
+    /** Runs with the whole answer before its last event goes out (for a later previous_response_id, item_reference or retrieval). */
+    onAnswer: (answer: SentResponse) => Promise<void>;
   },
 ): Promise<void> {
   const raw = reply.raw;
@@ -55,10 +55,10 @@ export async function streamResponse(
         output.chunk(event.choice);
       } else if (event.type === "done") {
         output.finish();
-        // Before the last event, so a client that sends its next request at once can name these items.
-        await opts.onItems(output.items);
         ended = event;
         const body = responseBody(ctx, output.items, ended);
+        // Before the last event, so a client that sends its next request at once can name this answer.
+        await opts.onAnswer(body);
         emit(body.status === "incomplete" ? "response.incomplete" : "response.completed", { response: body });
       }
       await flush();

@@ -1,11 +1,12 @@
 /**
  * The OpenAI-compatible surface under /v1, for any OpenAI SDK or agent framework pointed at
  * Switchboard: POST /chat/completions (JSON, or SSE ending in `data: [DONE]`), POST
- * /responses (the Responses API, served through the same chat path), POST /embeddings, GET
- * /models and /models/{id}. Thin: authenticate, parse, one service call,
- * render. Every failure, including unknown paths (404), wrong methods (405) and oversized
- * bodies (413), answers in OpenAI's error shape. Requests carry their history and are not
- * stored (a Responses answer is kept a while, to be continued or its items referred to).
+ * /responses (the Responses API, served through the same chat path; its kept answers read
+ * back in responses-retrieval.ts), POST /embeddings, GET /models and /models/{id}. Thin:
+ * authenticate, parse, one service call, render. Every failure, including unknown paths
+ * (404), wrong methods (405) and oversized bodies (413), answers in OpenAI's error shape.
+ * Requests carry their history and are not stored (a Responses answer is kept a while, to be
+ * continued, its items referred to, or read back).
  */
 import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -24,8 +25,9 @@ import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
-import { completedResponseBody, responseId, type OutputItem } from "./responses-body.ts";
+import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
+import { registerResponseRetrieval } from "./responses-retrieval.ts";
 import { streamResponse } from "./responses-sse.ts";
 import type { ContinuedConversation, KeptResponse } from "../../services/response-items.ts";
 
@@ -59,14 +61,15 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
     void reply.header("allow", allowed.join(", "));
     return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
   }
+  const kept = /^\/v1\/responses\/[^/]+(\/input_items)?$/.exec(path);
+  if (kept) {
+    const methods = kept[1] ? ["GET", "HEAD"] : ["GET", "HEAD", "DELETE"];
+    void reply.header("allow", methods.join(", "));
+    return sendOpenAIError(request, reply, new AppError("METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; use ${methods.join(" or ")}`));
+  }
   if (path.startsWith("/v1/responses/")) {
-    return sendOpenAIError(
-      request,
-      reply,
-      new AppError("NOT_FOUND", "Responses cannot be retrieved: Switchboard keeps an answer only to be continued (previous_response_id) or its items referred to, so there is no response to retrieve, cancel or delete", {
-        details: { openaiCode: "not_found" },
-      }),
-    );
+    // `/cancel`: only OpenAI's background responses can be, and Switchboard runs none.
+    return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}: a kept answer can be retrieved, its input_items listed, or deleted; none runs in the background to be cancelled`, { details: { openaiCode: "unknown_url" } }));
   }
   return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
 }
@@ -138,7 +141,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
             keyScope: "chat",
             metered: true,
             openapi: {
-              summary: "Responses API (OpenAI-compatible; answers are kept an hour per user for previous_response_id and item_reference, never retrievable; with stream: true, named text/event-stream events)",
+              summary: "Responses API (OpenAI-compatible; answers are kept an hour per user for previous_response_id, item_reference and retrieval; with stream: true, named text/event-stream events)",
               tags: ["openai"],
               auth: "bearer",
               body: ZOpenAIResponsesRequest,
@@ -152,18 +155,20 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id, admitHistory }, request.body);
           const store = parsed.echo.store !== false;
           const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
-          const onItems = (output: readonly OutputItem[]) => (store ? keepAnswer(deps, request, user.id, ctx.id, { input: parsed.input, output }, parsed.continued) : Promise.resolve());
+          const onAnswer = ({ output, ...envelope }: SentResponse) => (store ? keepAnswer(deps, request, user.id, ctx.id, { input: parsed.input, output, envelope }, parsed.continued) : Promise.resolve());
           if (!parsed.stream) {
             const result = await complete(deps, request, reply, user, parsed);
             const body = completedResponseBody({ ...ctx, model: result.model }, result);
-            await onItems(body.output);
+            await onAnswer(body);
             return body;
           }
           const { events, headers } = await openStream(deps, request, reply, user, parsed);
-          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers, onItems });
+          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers, onAnswer });
           return reply;
         },
       );
+
+      registerResponseRetrieval(v1, deps);
 
       v1.post("/embeddings", { bodyLimit, config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
