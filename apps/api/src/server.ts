@@ -7,6 +7,7 @@ import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, modelInputBodyLimit, registerBodyLimit } from "./http/body-limits.ts";
 import { clientErrorHandler, registerConnectRefusal, registerExpectationRefusal } from "./http/client-errors.ts";
 import { requestLogger } from "./http/request-logger.ts";
+import { registerRequestTags } from "./http/request-tags.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
@@ -124,6 +125,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     largestBodyLimitBytes: modelInputBodyLimit(deps.env),
     largeBodyHolder: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope))?.id ?? null,
   });
+  // The caller's labels for the request log; a malformed header is a 400 before anything runs.
+  registerRequestTags(app);
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.

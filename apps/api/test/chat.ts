@@ -13,8 +13,8 @@ export function collectStream(client: SwitchboardClient, input: TChatStreamInput
 }
 
 /** One /ws/chat chat on a new socket signed in with `token`: every message until the chat's end. */
-export async function socketChat(baseUrl: string, token: string, chat: Record<string, unknown>): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws/chat`, ["switchboard", `bearer.${token}`]);
+export async function socketChat(baseUrl: string, token: string, chat: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws/chat`, ["switchboard", `bearer.${token}`], { headers });
   const messages: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     return await new Promise((resolve, reject) => {

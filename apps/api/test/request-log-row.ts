@@ -25,5 +25,6 @@ export const requestLogRow = (fields: Partial<RequestLogRow> = {}): RequestLogRo
   ip: null,
   requestBody: null,
   responseBody: null,
+  tags: [],
   ...fields,
 });

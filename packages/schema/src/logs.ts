@@ -4,6 +4,19 @@ import { ZId, ZPageInput } from "./common.ts";
 /** PostgreSQL has no year 0: `0000-…`, or `0001-01-01T00:00:00+01:00` (still year 0 in UTC), cannot be compared with. */
 const ZDateFilter = z.iso.datetime({ offset: true }).refine((s) => new Date(s).getUTCFullYear() >= 1, "Dates before the year 1 are not supported");
 
+/**
+ * Labels a caller puts on a request (`x-switchboard-tags: team:search, feature=summary`), kept
+ * in its request-log row to find it and its spend by: at most `max` a request, each of
+ * `maxChars` at most, of letters, digits and `_ . : / @ = + -`.
+ */
+export const REQUEST_TAGS = { header: "x-switchboard-tags", max: 10, maxChars: 64, pattern: /^[A-Za-z0-9_.:/@=+-]+$/ } as const;
+export const ZRequestTag = z
+  .string()
+  .trim()
+  .min(1)
+  .max(REQUEST_TAGS.maxChars)
+  .regex(REQUEST_TAGS.pattern, "A tag holds letters, digits and _ . : / @ = + - only");
+
 export const ZLogsListInput = ZPageInput.extend({
   from: ZDateFilter.optional(),
   to: ZDateFilter.optional(),
@@ -15,6 +28,8 @@ export const ZLogsListInput = ZPageInput.extend({
   status: z.union([z.number().int().min(100).max(599), z.enum(["2xx", "3xx", "4xx", "5xx", "error"])]).optional(),
   /** Free text: matched against request id, route, model, provider and error code. */
   q: z.string().trim().min(1).max(200).optional(),
+  /** Only requests the caller tagged with this (exactly). */
+  tag: ZRequestTag.optional(),
 }).optional();
 export type TLogsListInput = z.infer<typeof ZLogsListInput>;
 
@@ -37,6 +52,7 @@ export const ZRequestLog = z.object({
   latencyMs: z.number(),
   ttftMs: z.number().nullable(),
   stream: z.boolean(),
+  tags: z.array(z.string()),
 });
 export type TRequestLog = z.infer<typeof ZRequestLog>;
 
@@ -71,6 +87,11 @@ export const ZUsageSummaryInput = z.object({
   groupBy: z.enum(GROUP_BYS),
   /** Only one API key's requests (e.g. a key's usage sparkline). */
   keyId: ZId.optional(),
+  /**
+   * Only requests tagged with this. Tags live in the request log, not in the daily rollup of
+   * rows pruned past its retention: a tag's usage reaches back REQUEST_LOG_RETENTION_DAYS.
+   */
+  tag: ZRequestTag.optional(),
 });
 export type TUsageSummaryInput = z.infer<typeof ZUsageSummaryInput>;
 

@@ -150,6 +150,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     userId: scope.userId,
     keyId: scope.keyId,
     model: scope.model,
+    tags: scope.tags,
     status: end.status,
     errorCode,
     startedAt: scope.startedAt,

@@ -41,6 +41,8 @@ export interface RequestScope {
   keyId: string | undefined;
   /** The model name the client asked for (route name, e.g. "auto"). */
   model: string | undefined;
+  /** The caller's labels for this request (x-switchboard-tags), for its request-log row. */
+  tags: readonly string[] | undefined;
   procedures: string[];
   /** The first error code the client was given (procedure error or stream error event). */
   errorCode: string | undefined;
@@ -79,7 +81,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */

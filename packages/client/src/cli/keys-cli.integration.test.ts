@@ -45,6 +45,21 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(usage.code, usage.stderr).toBe(0);
     expect(usage.stdout).toContain("from cli");
 
+    // A tagged request: --tag finds it alone, in the log and in usage.
+    const tagged = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json", "x-switchboard-tags": "team:cli" },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "tagged" }] }),
+    });
+    expect(tagged.status).toBe(200);
+    await t.app.deps.requestLog.flush();
+    const tailTagged = await cli(["logs", "tail", "--once", "--tag", "team:cli"], asKey);
+    expect(tailTagged.code, tailTagged.stderr).toBe(0);
+    expect(tailTagged.stdout.trim().split("\n")).toEqual([expect.stringMatching(/200 {2}\/v1\/chat\/completions.*\[team:cli\]$/)]);
+    const usageTagged = await cli(["usage", "--tag", "team:cli", "--json"], asKey);
+    expect(usageTagged.code, usageTagged.stderr).toBe(0);
+    expect((JSON.parse(usageTagged.stdout) as { total: { requests: number } }).total.requests).toBe(1);
+
     // Keys cannot manage keys: a signed-in person must.
     expect((await cli(["keys", "list"], asKey)).code).toBe(1);
     const revoked = await cli(["keys", "revoke", key.id], asUser);

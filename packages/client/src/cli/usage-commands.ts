@@ -10,9 +10,10 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   keys list [--all]              Your keys (ADMIN: everyone's); --all includes revoked ones
   keys revoke <id>               Revoke a key on every instance
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
-         [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>]
-  usage [--group-by user|key|model|provider|day] [--from <ISO>] [--to <ISO>]
-                                 Requests, tokens and cost (USER: your own)`;
+         [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
+  usage [--group-by user|key|model|provider|day] [--from <ISO>] [--to <ISO>] [--tag <tag>]
+                                 Requests, tokens and cost (USER: your own; --tag: only requests
+                                 sent with that x-switchboard-tags label)`;
 
 export interface UsageOptions {
   json: boolean;
@@ -30,6 +31,7 @@ export interface UsageOptions {
   key: string | undefined;
   status: string | undefined;
   groupBy: string | undefined;
+  tag: string | undefined;
   from: string | undefined;
   to: string | undefined;
   intervalMs: number;
@@ -90,7 +92,7 @@ type LogRow = Awaited<ReturnType<SwitchboardClient["logs"]["list"]["query"]>>["i
 
 function logLine(r: LogRow): string {
   const tokens = `${r.promptTokens}+${r.completionTokens} tok`;
-  return [r.createdAt, String(r.status), pad(r.route, 22), pad(r.model ?? "-", 14), pad(r.provider ?? "-", 10), `${r.latencyMs}ms`, tokens, usd(r.costUsd), r.errorCode ?? "", r.stream ? "stream" : ""]
+  return [r.createdAt, String(r.status), pad(r.route, 22), pad(r.model ?? "-", 14), pad(r.provider ?? "-", 10), `${r.latencyMs}ms`, tokens, usd(r.costUsd), r.errorCode ?? "", r.stream ? "stream" : "", r.tags.length > 0 ? `[${r.tags.join(",")}]` : ""]
     .filter(Boolean)
     .join("  ");
 }
@@ -102,6 +104,7 @@ export async function tailLogs(client: SwitchboardClient, o: UsageOptions, write
     ...(o.model ? { model: o.model } : {}),
     ...(o.key ? { keyId: o.key } : {}),
     ...(o.status ? { status: (/^\d+$/.test(o.status) ? Number(o.status) : o.status) as never } : {}),
+    ...(o.tag ? { tag: o.tag } : {}),
   };
   const seen = new Set<string>();
   for (;;) {
@@ -125,6 +128,7 @@ export async function showUsage(client: SwitchboardClient, o: UsageOptions, prin
     groupBy: (o.groupBy ?? "model") as never,
     ...(o.from ? { from: o.from } : {}),
     ...(o.to ? { to: o.to } : {}),
+    ...(o.tag ? { tag: o.tag } : {}),
   });
   const lines = summary.groups.map((g) => `${pad(g.label ?? g.key, 40)}  ${String(g.requests).padStart(8)}  ${String(g.promptTokens).padStart(10)}  ${String(g.completionTokens).padStart(10)}  ${usd(g.costUsd).padStart(12)}`);
   const head = `${pad((o.groupBy ?? "model").toUpperCase(), 40)}  ${"REQUESTS".padStart(8)}  ${"PROMPT".padStart(10)}  ${"COMPLETION".padStart(10)}  ${"COST".padStart(12)}`;

@@ -194,6 +194,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         ip: request.ip,
         stream: true,
         requestBody: () => JSON.stringify(message),
+        tags: request.scope?.tags,
       });
       await chat(message, id, tag, turn);
     }

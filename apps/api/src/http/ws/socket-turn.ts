@@ -35,6 +35,8 @@ export interface TurnStart {
   stream: boolean;
   /** Read only when the log keeps bodies. */
   requestBody: () => string | undefined;
+  /** The socket's upgrade request's tags (x-switchboard-tags). */
+  tags: readonly string[] | undefined;
 }
 
 export class SocketTurn {
@@ -47,6 +49,7 @@ export class SocketTurn {
   ) {
     this.scope = newScope(start.requestId, true);
     this.scope.stream = start.stream;
+    this.scope.tags = start.tags;
   }
 
   /**
@@ -127,7 +130,7 @@ export type TurnRunner = <R extends CallResult>(call: ProcedureCall, run: (scope
  * run as they are. `requestId` names each call (the socket's id and a count). Who makes the
  * call is noted on the turn's scope when the socket's token is resolved for it.
  */
-export function socketCalls(deps: TurnDeps, socket: { ip: string | undefined; requestId: () => string }): TurnRunner {
+export function socketCalls(deps: TurnDeps, socket: { ip: string | undefined; requestId: () => string; tags: readonly string[] | undefined }): TurnRunner {
   return async (call, run) => {
     if (!isGatewayProcedure(call.path)) return run(undefined);
     const input = deps.requestLog.storeBodies ? await call.getRawInput().catch(() => undefined) : undefined;
@@ -139,6 +142,7 @@ export function socketCalls(deps: TurnDeps, socket: { ip: string | undefined; re
       ip: socket.ip,
       stream: call.type === "subscription",
       requestBody: () => (input === undefined ? undefined : JSON.stringify(input)),
+      tags: socket.tags,
     });
     let result;
     try {

@@ -53,6 +53,7 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
             token,
             ip: request?.ip,
             requestId: () => `${socketId}:${++calls}`,
+            tags: request?.scope?.tags,
             socket: res,
           }),
         },
@@ -85,6 +86,8 @@ interface TokenHolder {
   ip: string | undefined;
   /** Names each call: the socket's id and a count. */
   requestId: () => string;
+  /** The upgrade request's tags (x-switchboard-tags), each call's too. */
+  tags: readonly string[] | undefined;
   socket: WebSocket;
 }
 
@@ -101,7 +104,7 @@ interface TokenHolder {
  * stream slot of the caller within it, so a refused call still gets its row.
  */
 function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
-  const turns = socketCalls(deps, { ip: holder.ip, requestId: holder.requestId });
+  const turns = socketCalls(deps, { ip: holder.ip, requestId: holder.requestId, tags: holder.tags });
   return (call, run) =>
     turns(call, async (scope) => {
       await countAgainstIpLimit(deps, holder.ip).catch((error: unknown) => {

@@ -38,6 +38,7 @@ function item(r: Row): TRequestLog {
     latencyMs: r.latencyMs,
     ttftMs: r.ttftMs,
     stream: r.stream,
+    tags: r.tags,
   };
 }
 
@@ -102,6 +103,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       ...(ownOnly(viewer) ? { userId: viewer.id, ...(input?.userId && input.userId !== viewer.id ? { id: "" } : {}) } : input?.userId ? { userId: input.userId } : {}),
       ...(input?.keyId ? { keyId: input.keyId } : {}),
       ...(input?.provider ? { provider: input.provider } : {}),
+      ...(input?.tag ? { tags: { has: input.tag } } : {}),
       ...(input?.model ? { OR: [{ model: input.model }, { upstreamModel: input.model }] } : {}),
       ...(typeof status === "number" ? { status } : status ? { status: { gte: STATUS_RANGES[status]![0], lte: STATUS_RANGES[status]![1] } } : {}),
       ...(input?.q
@@ -157,6 +159,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     const logWhere = whereOf([
       ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
       ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
+      ...(input.tag ? [Prisma.sql`${input.tag} = ANY("tags")`] : []),
       ...whose,
     ]);
     const rollupWhere = whereOf([
@@ -164,6 +167,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       // stored instant (timestamp(3)) is at or before `to`; as dates, so the index on "day" serves.
       ...(input.from ? [Prisma.sql`"day" >= (${utcTimestamp(new Date(input.from))} - interval '1 millisecond')::date + 1`] : []),
       ...(input.to ? [Prisma.sql`"day" <= (${utcTimestamp(new Date(input.to))} + interval '1 millisecond')::date - 1`] : []),
+      // The rollup keeps no tags: a tag's usage is what the request log still holds.
+      ...(input.tag ? [Prisma.sql`false`] : []),
       ...whose,
     ]);
     const byDay = input.groupBy === "day";

@@ -19,6 +19,8 @@ export interface FinishedRequest {
   userId: string | undefined;
   keyId: string | undefined;
   model: string | undefined;
+  /** The caller's labels (x-switchboard-tags). */
+  tags?: readonly string[] | undefined;
   status: number;
   errorCode: string | undefined;
   startedAt: number;
@@ -125,6 +127,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       ip: r.ip ?? null,
       requestBody: body(r.requestBody),
       responseBody: body(r.responseBody),
+      tags: r.tags ?? [],
     });
     if (billed.length > 0) deps.onPriced?.(cost);
     // The caller's budgets are charged by the request scope's end (scope-log.ts), with this cost.

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "RequestLog" ADD COLUMN     "tags" TEXT[] DEFAULT ARRAY[]::TEXT[];
