@@ -27,10 +27,10 @@ afterAll(async () => {
   await api?.stop();
 });
 
-const chatWith = (key: string, content: string) =>
+const chatWith = (key: string, content: string, tags?: string) =>
   fetch(`${api.baseUrl}/v1/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(tags ? { "x-switchboard-tags": tags } : {}) },
     body: JSON.stringify({ model: "auto", messages: [{ role: "user", content }] }),
   });
 
@@ -64,6 +64,7 @@ describe("API keys, Logs and Spend pages", () => {
     expect(await page.content()).not.toContain(secret);
 
     for (let i = 0; i < 4; i++) expect((await chatWith(secret, `request ${i}`)).status).toBe(200);
+    expect((await chatWith(secret, "tagged request", "team:billing, feature=invoices")).status).toBe(200);
     await page.reload();
     const row = page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ });
     await row.waitFor();
@@ -88,6 +89,11 @@ describe("API keys, Logs and Spend pages", () => {
     expect((await chatWith(secret, "tail me")).status).toBe(200);
     await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBeGreaterThan(before);
     await page.getByLabel("Live tail").uncheck();
+    // The tag filter keeps the one tagged request, its tags shown as chips.
+    await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");
+    await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBe(2);
+    await page.getByTestId("logs-table").getByText("feature=invoices").waitFor();
+    await page.getByRole("textbox", { name: "Tag" }).fill("");
     await logRow.click();
     const drawer = page.getByTestId("log-drawer");
     await drawer.getByRole("heading", { name: "Attempts" }).waitFor();
@@ -101,6 +107,12 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByRole("tab", { name: "By model" }).click();
     await page.getByTestId("top-model").getByRole("cell", { name: "auto" }).waitFor();
     await fullPageShot(page, "spend.png");
+    // Spend of one tag: the tagged request alone.
+    await page.getByRole("tab", { name: "By API key" }).click();
+    await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");
+    await page.getByTestId("top-key").getByRole("row", { name: /billing-service/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
+    await page.getByRole("textbox", { name: "Tag" }).fill("not a tag");
+    await page.getByRole("status").getByText(/letters, digits/).waitFor();
 
     await page.getByRole("link", { name: "API keys" }).click();
     page.once("dialog", (d) => void d.accept());

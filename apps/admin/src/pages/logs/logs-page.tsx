@@ -39,6 +39,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Cost</dt><dd>{usd(d.costUsd)}</dd>
             <dt>Latency</dt><dd>{d.latencyMs} ms{d.ttftMs !== null ? ` · first token ${d.ttftMs} ms` : ""}{d.stream ? " · stream" : ""}</dd>
             <dt>Caller</dt><dd>{d.userId ?? "-"}{d.keyId ? ` · key ${d.keyId}` : ""} · {d.ip ?? "-"}</dd>
+            <dt>Tags</dt><dd>{d.tags.length > 0 ? <Tags tags={d.tags} /> : "-"}</dd>
           </dl>
           <h3>Attempts</h3>
           {d.attempts.length === 0 ? <p className="muted">No upstream call was made.</p> : null}
@@ -60,8 +61,19 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
   );
 }
 
+/** A row's x-switchboard-tags, as chips. */
+function Tags({ tags }: { tags: readonly string[] }) {
+  return (
+    <span className="tags">
+      {tags.map((t) => (
+        <span key={t} className="badge badge-muted">{t}</span>
+      ))}
+    </span>
+  );
+}
+
 export function LogsPage() {
-  const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "" });
+  const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "" });
   const [live, setLive] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
   const input: TLogsListInput = {
@@ -70,13 +82,15 @@ export function LogsPage() {
     ...(filters.provider ? { provider: filters.provider } : {}),
     ...(filters.status ? { status: (/^\d+$/.test(filters.status) ? Number(filters.status) : filters.status) as never } : {}),
     ...(filters.q ? { q: filters.q } : {}),
+    ...(filters.tag.trim() ? { tag: filters.tag.trim() } : {}),
   };
   const list = useQuery({ ...logsList(input), refetchInterval: live ? 2000 : false, placeholderData: (p) => p });
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
   const columns: Column<TRequestLog>[] = [
     { id: "time", header: "Time", cell: (r) => <span className="cell-date">{time(r.createdAt)}</span> },
     { id: "status", header: "Status", cell: (r) => <span className={`badge ${r.status < 400 ? "badge-ok" : "badge-bad"}`}>{r.status}</span> },
-    { id: "route", header: "Route", cell: (r) => <code>{r.route}</code> },
+    // Tags under the route, not in a column of their own: the table keeps its width.
+    { id: "route", header: "Route", cell: (r) => (<><code>{r.route}</code>{r.tags.length > 0 ? <Tags tags={r.tags} /> : null}</>) },
     { id: "model", header: "Model", cell: (r) => r.model ?? "-" },
     { id: "provider", header: "Provider", cell: (r) => r.provider ?? "-", secondary: true },
     { id: "tokens", header: "Tokens", align: "right", cell: (r) => `${r.promptTokens}+${r.completionTokens}`, secondary: true },
@@ -92,6 +106,7 @@ export function LogsPage() {
           <input aria-label="Search" type="search" placeholder="Search request id, route, error…" value={filters.q} onChange={set("q")} />
           <input aria-label="Model" placeholder="Model" value={filters.model} onChange={set("model")} />
           <input aria-label="Provider" placeholder="Provider" value={filters.provider} onChange={set("provider")} />
+          <input aria-label="Tag" placeholder="Tag" value={filters.tag} onChange={set("tag")} />
           <select aria-label="Status" value={filters.status} onChange={set("status")}>
             <option value="">Any status</option>
             <option value="2xx">2xx</option>

@@ -1,3 +1,4 @@
+import { ZRequestTag } from "@switchboard/schema";
 import { useState } from "react";
 import { PageHeader } from "../../components/page-header.tsx";
 import { SpendByDay, TopSpend } from "./spend-panels.tsx";
@@ -11,11 +12,23 @@ const TABS = [
 
 export function SpendPage() {
   const [tab, setTab] = useState<(typeof TABS)[number]["id"]>("key");
+  const [tagText, setTagText] = useState("");
   const current = TABS.find((t) => t.id === tab)!;
+  // Only a well-formed tag is asked for; a half-typed one says what a tag may hold.
+  const checked = tagText.trim() ? ZRequestTag.safeParse(tagText) : undefined;
+  const tag = checked?.success ? checked.data : undefined;
   return (
     <>
       <PageHeader title="Spend" description="Cost of gateway requests from the request log (tokens × each model's prices)." />
-      <SpendByDay />
+      <div className="spend-filter">
+        <label>
+          Tag <input aria-label="Tag" placeholder="team:search (x-switchboard-tags)" value={tagText} onChange={(e) => setTagText(e.target.value)} aria-invalid={checked?.success === false} />
+        </label>
+        <span className="muted" role="status">
+          {checked?.success === false ? checked.error.issues[0]?.message : tag ? "Only requests sent with this tag, for as long as the request log keeps them." : "Every request."}
+        </span>
+      </div>
+      <SpendByDay tag={tag} />
       <div className="tabs" role="tablist" aria-label="Group spend by">
         {TABS.map((t) => (
           <button key={t.id} type="button" role="tab" aria-selected={t.id === tab} className="tab" onClick={() => setTab(t.id)}>
@@ -23,7 +36,7 @@ export function SpendPage() {
           </button>
         ))}
       </div>
-      <TopSpend groupBy={current.id} title={current.title} />
+      <TopSpend groupBy={current.id} title={current.title} tag={tag} />
     </>
   );
 }

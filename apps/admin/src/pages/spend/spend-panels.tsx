@@ -5,10 +5,10 @@ import { lastDays, usageSummary, usd } from "../usage-data.ts";
 
 type Group = TUsageSummary["groups"][number];
 
-/** Spend per day for the last `days` days, as bars (days without requests show as empty). */
-export function SpendByDay({ days = 30 }: { days?: number }) {
+/** Spend per day for the last `days` days, as bars (days without requests show as empty); `tag`: only requests carrying it. */
+export function SpendByDay({ days = 30, tag }: { days?: number; tag?: string | undefined }) {
   const range = lastDays(days);
-  const q = useQuery(usageSummary({ groupBy: "day", from: `${range[0]}T00:00:00Z` }));
+  const q = useQuery(usageSummary({ groupBy: "day", from: `${range[0]}T00:00:00Z`, ...(tag ? { tag } : {}) }));
   const byDay = new Map(q.data?.groups.map((g) => [g.key, g]) ?? []);
   const max = Math.max(1e-9, ...range.map((d) => byDay.get(d)?.costUsd ?? 0));
   return (
@@ -37,9 +37,9 @@ const columns: Column<Group>[] = [
   { id: "cost", header: "Cost", align: "right", cell: (g) => usd(g.costUsd) },
 ];
 
-/** The top groups (keys, models, users, providers) by spend. */
-export function TopSpend({ groupBy, title, limit }: { groupBy: "user" | "key" | "model" | "provider"; title: string; limit?: number }) {
-  const q = useQuery(usageSummary({ groupBy }));
+/** The top groups (keys, models, users, providers) by spend; `tag`: only requests carrying it. */
+export function TopSpend({ groupBy, title, limit, tag }: { groupBy: "user" | "key" | "model" | "provider"; title: string; limit?: number; tag?: string | undefined }) {
+  const q = useQuery(usageSummary({ groupBy, ...(tag ? { tag } : {}) }));
   const rows = (q.data?.groups ?? []).slice(0, limit ?? 100);
   return (
     <section className="card card-flush" aria-label={title}>
