@@ -4,6 +4,7 @@
  * instance sharing Redis; in process, the oldest go first once the byte bound is reached, so
  * an embedded server's memory stays bounded.
  */
+import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
@@ -102,6 +103,20 @@ describe.each([
     expect((await onA.find("u1", ["msg_env"])).size).toBe(0);
     expect(await onA.forget("u1", "resp_env")).toBe(false);
   });
+
+  it("give back the output as sent (logprobs, annotations) while a continuation replays it without them, and count only that", async () => {
+    const [onA, onB = onA] = (await open()) as [ResponseItems, ResponseItems?];
+    const sent = { ...message("msg_lp", "Hi"), content: [{ type: "output_text", text: "Hi", annotations: [{ type: "url_citation", url: "https://example.com" }], logprobs: [{ token: "Hi", logprob: -0.1 }] }] };
+    await onA.keepResponse("u1", "resp_lp", { input: [user("Hello")], output: [sent], envelope: { id: "resp_lp", object: "response" } });
+    expect((await onB.response("u1", "resp_lp"))?.output).toEqual([sent]);
+    const replayed = await onB.conversation("u1", "resp_lp");
+    expect(replayed?.items[1]).toEqual(message("msg_lp", "Hi"));
+    expect(replayed!.continued.chars).toBe(JSON.stringify({ input: [user("Hello")], output: [message("msg_lp", "Hi")] }).length);
+    // Kept without an envelope (as before retrieval existed): continued, never retrieved.
+    await onA.keepResponse("u1", "resp_bare", { input: [user("x")], output: [] });
+    expect(await onB.response("u1", "resp_bare")).toBeNull();
+    expect(await onB.conversation("u1", "resp_bare")).not.toBeNull();
+  });
 });
 
 describe("kept answers in Redis, per user", () => {
@@ -125,12 +140,32 @@ describe("a conversation being continued", () => {
     // An answer kept 20 minutes ago, and one kept just now that continues it.
     const old = { input: [], output: [message("msg_o", "old")], before: [], chars: 40, keptAt: Date.now() - 20 * 60_000 };
     await coordination.set("resp:u1:resp_old", JSON.stringify(old), { ttlMs: 40 * 60_000 });
+    await coordination.set("resp-item:u1:msg_o", JSON.stringify(message("msg_o", "old")), { ttlMs: 40 * 60_000 });
     await items.keepResponse("u1", "resp_new", { input: [], output: [message("msg_n", "new")] }, { ids: ["resp_old"], chars: 40 });
     const counted = await coordination.get("resp-chars:u1");
     expect((await items.conversation("u1", "resp_new"))?.items).toHaveLength(2);
     await expect.poll(async () => (JSON.parse((await coordination.get("resp:u1:resp_old"))!) as { keptAt: number }).keptAt, { timeout: 2_000 }).toBeGreaterThan(Date.now() - 60_000);
     expect((await items.find("u1", ["msg_o"])).has("msg_o")).toBe(true);
+    // Its item was kept again too: a full hour left.
+    const redisClient = new Redis(testRedisUrl());
+    expect(await redisClient.pttl(`${prefix}resp-item:u1:msg_o`)).toBeGreaterThan(50 * 60_000);
+    redisClient.disconnect();
     expect(await coordination.get("resp-chars:u1")).toBe(counted);
+  });
+
+  it("never brings back an earlier answer deleted while it is read: the refresh writes only what is still kept", async () => {
+    const coordination = await redis();
+    const items = createResponseItems(coordination);
+    const old = { input: [], output: [message("msg_gone", "old")], before: [], chars: 40, keptAt: Date.now() - 20 * 60_000 };
+    await coordination.set("resp:u1:resp_gone", JSON.stringify(old), { ttlMs: 40 * 60_000 });
+    await items.keepResponse("u1", "resp_after", { input: [], output: [message("msg_after", "new")] }, { ids: ["resp_gone"], chars: 40 });
+    // The continuation's reads and the delete interleave on the connection; its refresh comes last.
+    const [read, forgotten] = await Promise.all([items.conversation("u1", "resp_after"), items.forget("u1", "resp_gone")]);
+    expect(read?.items).toHaveLength(2);
+    expect(forgotten).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await coordination.get("resp:u1:resp_gone")).toBeNull();
+    expect((await items.find("u1", ["msg_gone"])).size).toBe(0);
   });
 });
 

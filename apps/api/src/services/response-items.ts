@@ -46,7 +46,11 @@ export interface KeptItem {
 export interface KeptResponse {
   input: readonly unknown[];
   output: readonly KeptItem[];
-  /** The rest of the answer as it was sent (status, model, usage, the request's settings), to retrieve it; not counted as conversation. */
+  /**
+   * The rest of the answer as it was sent (status, model, usage, the request's settings), to
+   * retrieve it; not counted as conversation. Read back, it holds the output as sent too
+   * (`output` above is what a continuation replays: no logprobs or annotations).
+   */
   envelope?: Record<string, unknown>;
 }
 
@@ -77,7 +81,7 @@ export interface ResponseItems {
    * last answer is read, and may refuse (throw): a history is as large as a request body.
    */
   conversation(userId: string, responseId: string, admit?: (chars: number) => void): Promise<Conversation | null>;
-  /** Answer `responseId` of `userId` as kept (its envelope, input and output); null when unknown, expired, another user's or never kept. */
+  /** Answer `responseId` of `userId` as kept (its envelope, input and output); null when unknown, expired, another user's, never kept, or kept without its envelope. */
   response(userId: string, responseId: string): Promise<KeptResponse | null>;
   /** Forgets answer `responseId` of `userId` and its items; false when there was none to forget. */
   forget(userId: string, responseId: string): Promise<boolean>;
@@ -87,7 +91,8 @@ export interface ResponseItems {
 interface KeptStore {
   /**
    * Keeps values of one user's, all or, past that user's bound, none. `again`: values kept
-   * before, written again to last longer, which take no more room and count for nothing.
+   * before, written again to last longer, which take no more room and count for nothing; one
+   * no longer kept (expired, deleted) is not written.
    */
   put(userId: string, entries: ReadonlyArray<[key: string, value: string]>, again?: boolean): Promise<void>;
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
@@ -109,12 +114,11 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
     },
     async keepResponse(userId, responseId, response, continued) {
       const entries = itemEntries(userId, response.output);
-      // What a continuation replays, and counts: the input and output, not the envelope. Whole
-      // (logprobs and annotations too), as a retrieval gives the answer back as it was sent.
-      const own = JSON.stringify({ input: response.input, output: response.output });
-      const envelope = response.envelope ? `,"envelope":${JSON.stringify(response.envelope)}` : "";
+      // What a continuation replays, and counts: the input and output, not the envelope.
+      const own = JSON.stringify({ input: response.input, output: response.output }, withoutExtras);
       // Too large, or a conversation already at the bound: not kept (continuing it is the caller's 400).
-      if (own.length + envelope.length <= MAX_KEPT_CHARS && (continued?.ids.length ?? 0) < MAX_CHAINED_RESPONSES) {
+      if (own.length <= MAX_KEPT_CHARS && (continued?.ids.length ?? 0) < MAX_CHAINED_RESPONSES) {
+        const envelope = envelopeField(response);
         // StoredResponse's other fields appended to the answer's own JSON, not serialized twice.
         const more = `"before":${JSON.stringify(continued?.ids ?? [])},"chars":${(continued?.chars ?? 0) + own.length},"keptAt":${Date.now()}${envelope}`;
         entries.push([responseKey(userId, responseId), `${own.slice(0, -1)},${more}}`]);
@@ -125,7 +129,10 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
     async response(userId, responseId) {
       const [value] = await store.getMany([responseKey(userId, responseId)]);
       const stored = storedResponse(value ?? null);
-      return stored ? { input: stored.input, output: stored.output, envelope: stored.envelope } : null;
+      if (!stored?.envelope) return null;
+      // The output as sent, when the continuation's copy left something out.
+      const { output: sent, ...envelope } = stored.envelope as { output?: KeptItem[] };
+      return { input: stored.input, output: sent ?? stored.output, envelope };
     },
     async forget(userId, responseId) {
       const [value] = await store.getMany([responseKey(userId, responseId)]);
@@ -168,6 +175,19 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
   }
 }
 
+/**
+ * The answer's envelope as a field of its kept JSON, with the output as sent when a
+ * continuation's copy leaves something out; none when it would take more than MAX_KEPT_CHARS
+ * (the answer can still be continued, not retrieved).
+ */
+function envelopeField(response: KeptResponse): string {
+  if (!response.envelope) return "";
+  const whole = JSON.stringify(response.output);
+  const replayed = JSON.stringify(response.output, withoutExtras);
+  const field = `,"envelope":${JSON.stringify(whole === replayed ? response.envelope : { ...response.envelope, output: response.output })}`;
+  return field.length <= MAX_KEPT_CHARS ? field : "";
+}
+
 /** A kept answer as stored: its own input and output, the answers before it (oldest first), the characters all of them keep, when it was last kept. */
 interface StoredResponse extends KeptResponse {
   before: string[];
@@ -193,7 +213,8 @@ function shared(coordination: Coordination): KeptStore {
     async put(userId, entries, again = false) {
       const chars = entries.reduce((n, [key, value]) => n + key.length + value.length, 0);
       if (chars === 0) return;
-      if (again) return void (await Promise.all(entries.map(([key, value]) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS }))));
+      // Only what is still kept: an answer deleted meanwhile stays deleted.
+      if (again) return void (await Promise.all(entries.map(([key, value]) => coordination.setIfPresent(key, value, { ttlMs: KEPT_TTL_MS }))));
       // Counted before writing, in a window that starts with the user's first kept value of the hour.
       const used = await coordination.incr(keptCharsKey(userId), chars, { ttlMs: KEPT_TTL_MS });
       if (used > SHARED_MAX_CHARS_PER_USER_HOUR) throw new KeptBoundReached();
@@ -217,8 +238,9 @@ function inProcess(): KeptStore {
   const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length), ttl: KEPT_TTL_MS });
   return {
     // One bound for every user: the cache's size (the oldest go first).
-    put(_userId, entries) {
-      for (const [key, value] of entries) cache.set(key, value);
+    put(_userId, entries, again = false) {
+      // Again: only what is still kept (an answer deleted meanwhile stays deleted).
+      for (const [key, value] of entries) if (!again || cache.has(key)) cache.set(key, value);
       return Promise.resolve();
     },
     getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key) ?? null)),

@@ -198,8 +198,8 @@ async function earlierConversation(source: ReferencedItems, responseId: string):
   if (!parsed || parsed.some((p) => !p.success)) {
     throw new AppError(
       "BAD_REQUEST",
-      `Previous response with id '${responseId}' not found: answers are kept for an hour after their last continuation, for the user who got them, ` +
-        "and not at store: false; send the conversation in input instead",
+      `Previous response with id '${responseId}' not found, or an answer before it in its conversation expired or was deleted: answers are kept ` +
+        "for an hour after their last continuation, for the user who got them, and not at store: false; send the conversation in input instead",
       { details: { param: "previous_response_id", openaiCode: "previous_response_not_found" } },
     );
   }

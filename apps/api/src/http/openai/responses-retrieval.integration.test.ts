@@ -68,6 +68,17 @@ describe("GET /v1/responses/{id}", () => {
       expect(refused, id).toBeInstanceOf(NotFoundError);
       expect((refused as NotFoundError).message).toContain(`Response with id '${id}' not found`);
     }
+    // An id no answer could have is not found either, never a 400.
+    expect(await sdk.responses.retrieve(`resp_${"x".repeat(500)}`).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
+    expect(await sdk.responses.delete(`resp_${"x".repeat(500)}`).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
+  });
+
+  it("refuses stream=true (a background response's replay) with a 400 naming it, rather than JSON the SDK would read as events", async () => {
+    const created = await sdk.responses.create({ model: "beta", input: "x" });
+    const res = await fetch(`${t.url}/v1/responses/${created.id}?stream=true`, { headers: bearer(token) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe("stream");
+    expect((await fetch(`${t.url}/v1/responses/${created.id}?stream=false`, { headers: bearer(token) })).status).toBe(200);
   });
 
   it("answers an API key with the chat scope, and refuses one without it", async () => {
@@ -104,6 +115,21 @@ describe("GET /v1/responses/{id}/input_items", () => {
     for await (const item of sdk.responses.inputItems.list(created.id, { limit: 2, order: "asc" })) all.push(item);
     expect(all.map((item) => item.id)).toEqual([...page.data.map((item) => item.id), expect.any(String)].reverse());
     expect(new Set(all.map((item) => item.id)).size).toBe(4);
+  });
+
+  it("pages through items sent with the same id (one item named twice) once each: the SDK's auto-pagination ends", async () => {
+    const created = await sdk.responses.create({
+      model: "beta",
+      input: [1, 2, 3].map((n) => ({ type: "message" as const, id: "msg_same", role: "user" as const, content: [{ type: "input_text" as const, text: `part ${n}` }] })),
+    });
+    const all = [];
+    for await (const item of sdk.responses.inputItems.list(created.id, { limit: 1, order: "asc" })) {
+      all.push(item);
+      if (all.length > 5) break;
+    }
+    expect(all.map((item) => (item as { content: Array<{ text: string }> }).content[0]!.text)).toEqual(["part 1", "part 2", "part 3"]);
+    expect(all[0]!.id).toBe("msg_same");
+    expect(new Set(all.map((item) => item.id)).size).toBe(3);
   });
 
   it("refuses a bad limit or an unknown after as a 400 naming it, and an unknown answer as a 404", async () => {

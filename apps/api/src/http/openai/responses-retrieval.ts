@@ -12,7 +12,12 @@ import { AppError } from "../../services/errors.ts";
 import type { KeptResponse } from "../../services/response-items.ts";
 import { authorizeRequest } from "../caller-auth.ts";
 
-const ZResponseParams = z.object({ id: z.string().min(1).max(200) });
+/** Any id: one no answer could have (too long, say) is simply not found, as at OpenAI. */
+const ZResponseParams = z.object({ id: z.string() });
+const MAX_ID_CHARS = 200;
+
+/** `stream=true` asks OpenAI to replay a background response's events; none runs here. */
+const ZRetrieveQuery = z.object({ stream: z.enum(["false"], { error: "stream: a kept answer is read whole; none runs in the background to replay" }).optional() });
 
 /** OpenAI's list parameters: newest first unless `order=asc`, 20 a page (at most 100), `after` an item id. */
 const ZInputItemsQuery = z.object({
@@ -29,14 +34,15 @@ const docs = (summary: string) => ({ summary, tags: ["openai"], auth: "bearer" a
 
 export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): void {
   /** The caller's kept answer `id`, or the 404 OpenAI gives for an unknown one. */
-  const keptAnswer = async (userId: string, id: string): Promise<KeptResponse> => (await deps.responseItems.response(userId, id)) ?? Promise.reject(notFound(id));
+  const keptAnswer = async (userId: string, id: string): Promise<KeptResponse> =>
+    (id.length <= MAX_ID_CHARS ? await deps.responseItems.response(userId, id) : null) ?? Promise.reject(notFound(id.slice(0, MAX_ID_CHARS)));
 
   v1.get<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", openapi: docs("A kept Responses answer, as it was sent (OpenAI-compatible; kept an hour)") } }, async (request, reply) => {
     const user = await authorizeRequest(deps, request, reply);
     const { id } = ZResponseParams.parse(request.params);
+    ZRetrieveQuery.parse(request.query);
     const answer = await keptAnswer(user.id, id);
-    // An answer kept before envelopes were: what it said, under its id.
-    return { ...(answer.envelope ?? { id, object: "response", status: "completed" }), output: answer.output };
+    return { ...answer.envelope, output: answer.output };
   });
 
   v1.get<{ Params: { id: string } }>(
@@ -54,7 +60,7 @@ export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): v
   v1.delete<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", openapi: docs("Deletes a kept Responses answer (OpenAI-compatible)") } }, async (request, reply) => {
     const user = await authorizeRequest(deps, request, reply);
     const { id } = ZResponseParams.parse(request.params);
-    if (!(await deps.responseItems.forget(user.id, id))) throw notFound(id);
+    if (id.length > MAX_ID_CHARS || !(await deps.responseItems.forget(user.id, id))) throw notFound(id.slice(0, MAX_ID_CHARS));
     return { id, object: "response", deleted: true };
   });
 }
@@ -62,17 +68,21 @@ export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): v
 type ListedItem = Record<string, unknown> & { id: string };
 
 /**
- * The input items as OpenAI lists them: each with an id (an input message sent without one
- * gets one derived from the answer's id and its place, the same on every read) and a
+ * The input items as OpenAI lists them: each with an id of its own, as `after` pages by it (an
+ * item sent without one, or with one an earlier item has — the same item referred to twice —
+ * gets one derived from the answer's id and its place, the same on every read), and a
  * message's text as content parts.
  */
 function listedInputItems(responseId: string, input: readonly unknown[]): ListedItem[] {
+  const taken = new Set<string>();
   return input.map((raw, index) => {
     const item = { ...(raw as Record<string, unknown>) };
     if (item["type"] === "message" && typeof item["content"] === "string") {
       item["content"] = [{ type: item["role"] === "assistant" ? "output_text" : "input_text", text: item["content"] }];
     }
-    const id = typeof item["id"] === "string" ? item["id"] : `${responseId.replace(/^resp_/, "msg_")}_${index}`;
+    const sent = item["id"];
+    const id = typeof sent === "string" && !taken.has(sent) ? sent : `${responseId.replace(/^resp_/, "msg_")}_${index}`;
+    taken.add(id);
     return { ...item, id };
   });
 }

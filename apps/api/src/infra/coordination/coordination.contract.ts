@@ -91,6 +91,23 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
     });
 
+    describe("setIfPresent", () => {
+      it("replaces a live key (and its TTL), never creates one, nor brings back one deleted or expired", async () => {
+        expect(await c.setIfPresent("xx:a", "1", { ttlMs: 60_000 })).toBe(false);
+        expect(await c.get("xx:a")).toBeNull();
+        await c.set("xx:a", "1", { ttlMs: 60 });
+        expect(await c.setIfPresent("xx:a", "2", { ttlMs: 60_000 })).toBe(true);
+        expect(await c.get("xx:a")).toBe("2");
+        await c.del("xx:a");
+        expect(await c.setIfPresent("xx:a", "3")).toBe(false);
+        expect(await c.get("xx:a")).toBeNull();
+        await c.set("xx:b", "1", { ttlMs: 60 });
+        await vi.waitFor(async () => expect(await c.get("xx:b")).toBeNull(), poll);
+        expect(await c.setIfPresent("xx:b", "2")).toBe(false);
+        expect(await c.get("xx:b")).toBeNull();
+      });
+    });
+
     describe("incr", () => {
       it("creates at 0, adds `by` (default 1), accepts negatives", async () => {
         expect(await c.incr("n:a")).toBe(1);

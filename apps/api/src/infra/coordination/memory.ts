@@ -112,6 +112,13 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       return true;
     },
 
+    async setIfPresent(key, value, opts) {
+      assertOpen();
+      if (!live(key)) return false;
+      store.set(key, { kind: "string", value, expiresAt: expiryFor(opts?.ttlMs) });
+      return true;
+    },
+
     async del(key) {
       assertOpen();
       store.delete(key);

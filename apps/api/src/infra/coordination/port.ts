@@ -44,6 +44,8 @@ export interface Coordination {
   set(key: string, value: string, opts?: { ttlMs?: number }): Promise<void>;
   /** Sets only if absent; true when this call created the key. */
   setIfAbsent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
+  /** Sets only if present (not expired, not deleted); true when it replaced the value. */
+  setIfPresent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
   del(key: string): Promise<void>;
 
   /** Atomic counters. `incr` creates the key at 0; ttl applies only when it creates it. */

@@ -183,6 +183,14 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
             : await cmd.set(k(key), value, "NX");
         return r === "OK";
       }),
+    setIfPresent: (key, value, o) =>
+      run("setIfPresent", async () => {
+        const r =
+          o?.ttlMs && o.ttlMs > 0
+            ? await cmd.set(k(key), value, "PX", ms(o.ttlMs), "XX")
+            : await cmd.set(k(key), value, "XX");
+        return r === "OK";
+      }),
     del: (key) => run("del", async () => void (await cmd.del(k(key)))),
     incr: (key, by = 1, o) =>
       run("incr", async () => {
