@@ -1,6 +1,6 @@
 import argon2 from "argon2";
 
-// argon2id with the library's defaults (64 MiB, t=3, p=4): ~50 ms per hash on our machines,
+// argon2id with the library's defaults (64 MiB, t=3, p=4): ~50 ms per hash on a 2-core server,
 // slow enough to hurt offline guessing, fast enough for interactive login.
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, { type: argon2.argon2id });
