@@ -160,6 +160,20 @@ describe("reasoning_effort, as OpenAI clients ask for thinking", () => {
     expect((await sent({ reasoning_effort: "constructor" })).thinking).toBeUndefined();
   });
 
+  it("is left out for a model from before extended thinking (which would refuse it), kept for later ones", async () => {
+    const on = async (model: string) => {
+      claude.requests.length = 0;
+      await provider().complete(ask({ model, passthrough: { messages: hi, reasoning_effort: "high" } }));
+      return sentBody()["thinking"];
+    };
+    for (const old of ["claude-3-5-haiku-20241022", "claude-3-5-sonnet-latest", "claude-3-opus-20240229", "claude-3-haiku-20240307", "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-2.1", "claude-instant-1.2"]) {
+      expect(await on(old), old).toBeUndefined();
+    }
+    for (const thinks of ["claude-3-7-sonnet-20250219", "claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "my-claude-deployment"]) {
+      expect(await on(thinks), thinks).toEqual({ type: "enabled", budget_tokens: 4096 });
+    }
+  });
+
   it("gives way to thinking asked for in Anthropic's own shape", async () => {
     expect(await sent({ reasoning_effort: "high", thinking: { type: "enabled", budget_tokens: 8000 }, max_tokens: 10_000 })).toEqual({ thinking: { type: "enabled", budget_tokens: 8000 }, maxTokens: 10_000 });
   });

@@ -214,7 +214,7 @@ export function toAnthropicParams(body: Json, model: string): Json {
   const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
   const format = formatInstruction(body.response_format);
   const asked = body.thinking !== null && typeof body.thinking === "object" ? body.thinking : undefined;
-  const fromEffort = asked ? undefined : thinkingForEffort(body.reasoning_effort, maxTokens ?? undefined, toolChoice);
+  const fromEffort = asked || predatesThinking(model) ? undefined : thinkingForEffort(body.reasoning_effort, maxTokens ?? undefined, toolChoice);
   return {
     model,
     max_tokens: fromEffort?.maxTokens ?? maxTokens ?? DEFAULT_MAX_TOKENS,
@@ -237,6 +237,15 @@ const EFFORT_BUDGETS = new Map([
 ]);
 /** Anthropic's least thinking budget. */
 const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * Claude models from before extended thinking (Claude 2, Instant, the 3 and 3.5 families),
+ * by the names Anthropic, Bedrock and Vertex give them: they refuse `thinking` with a 400, so
+ * an OpenAI client's `reasoning_effort` is left out for them, as OpenAI's own non-reasoning
+ * models ignore it. Every later model thinks; a name this does not know is assumed to.
+ */
+const BEFORE_THINKING = /claude-(instant|2|3-(haiku|sonnet|opus)|3-5-)/i;
+const predatesThinking = (model: string) => BEFORE_THINKING.test(model);
 
 /**
  * OpenAI's `reasoning_effort` as Anthropic's extended thinking, for a request that did not ask
