@@ -52,6 +52,7 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByLabel("Name").fill("billing-service");
     await page.getByLabel("Requests / min").fill("600");
     await page.getByLabel("Budget (USD)").fill("25");
+    await page.getByLabel("Tags").fill("app:billing, env=prod");
     await page.getByRole("button", { name: "Create key" }).click();
     const dialog = page.getByTestId("key-created-dialog");
     await dialog.waitFor();
@@ -68,11 +69,14 @@ describe("API keys, Logs and Spend pages", () => {
     await page.reload();
     const row = page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ });
     await row.waitFor();
-    await row.getByText(/^\$0\.\d+ \/ \$25\.00$/).waitFor({ timeout: 10_000 }).catch(async () => {
-      // The log is written about every second; one more reload picks it up.
+    await row.getByText("env=prod").waitFor();
+    // The calls' spend (not $0.00): the log is written about every second, a reload reads it.
+    const spent = row.getByText(/^\$(?!0\.00 )[\d,.]+ \/ \$25\.00$/);
+    await expect.poll(async () => {
+      if (await spent.isVisible()) return true;
       await page.reload();
-      await row.getByText(/\/ \$25\.00/).waitFor();
-    });
+      return spent.isVisible();
+    }, { timeout: 15_000 }).toBe(true);
     await fullPageShot(page, "keys.png");
 
     await page.getByRole("link", { name: "Logs" }).click();
@@ -93,6 +97,8 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");
     await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBe(2);
     await page.getByTestId("logs-table").getByText("feature=invoices").waitFor();
+    // The key's own tags come first, on every request made with it.
+    await page.getByTestId("logs-table").getByText("app:billing").waitFor();
     await page.getByRole("textbox", { name: "Tag" }).fill("");
     await logRow.click();
     const drawer = page.getByTestId("log-drawer");

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ZId, ZPageInput, ZRole, namedEnum } from "./common.ts";
+import { REQUEST_TAGS, ZRequestTag } from "./logs.ts";
 
 /** What an API key may be used for; a key never does more than its owner could. */
 export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:metrics"] as const;
@@ -30,6 +31,8 @@ const ZModelNames = z.array(z.string().trim().min(1).max(200)).max(100);
 const ZRateLimit = z.number().int("rateLimitPerMin must be a whole number").min(1, "rateLimitPerMin must be at least 1").max(1_000_000);
 export const ZBudgetUsd = z.number().min(0, "budgetUsd must not be negative").max(1e9);
 const ZFutureDate = z.iso.datetime({ offset: true }).refine((s) => Date.parse(s) > Date.now(), "expiresAt must be in the future");
+/** Tags every request made with the key carries in the request log, before the request's own (x-switchboard-tags). */
+const ZKeyTags = z.array(ZRequestTag).max(REQUEST_TAGS.max, `A key carries at most ${REQUEST_TAGS.max} tags`);
 
 export const ZKeyCreateInput = z.object({
   name: ZKeyName,
@@ -38,6 +41,7 @@ export const ZKeyCreateInput = z.object({
   scopes: z.array(ZKeyScope).min(1).max(KEY_SCOPES.length).optional(),
   /** Model names the key may ask for; empty or absent = any model. */
   models: ZModelNames.optional(),
+  tags: ZKeyTags.optional(),
   rateLimitPerMin: ZRateLimit.optional(),
   budgetUsd: ZBudgetUsd.optional(),
   budgetPeriod: ZBudgetPeriod.optional(),
@@ -50,6 +54,7 @@ export const ZKeyUpdateInput = z.object({
   expiresAt: ZFutureDate.nullable().optional(),
   scopes: z.array(ZKeyScope).min(1).max(KEY_SCOPES.length).optional(),
   models: ZModelNames.optional(),
+  tags: ZKeyTags.optional(),
   rateLimitPerMin: ZRateLimit.nullable().optional(),
   budgetUsd: ZBudgetUsd.nullable().optional(),
   budgetPeriod: ZBudgetPeriod.optional(),
@@ -74,6 +79,7 @@ export const ZApiKey = z.object({
   owner: z.object({ id: z.string(), email: z.string(), role: ZRole }),
   scopes: z.array(ZKeyScope),
   models: z.array(z.string()),
+  tags: z.array(z.string()),
   rateLimitPerMin: z.number().nullable(),
   budgetUsd: z.number().nullable(),
   budgetPeriod: ZBudgetPeriod,

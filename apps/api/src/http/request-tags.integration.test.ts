@@ -1,7 +1,7 @@
 /**
- * Tags a caller puts on a request (`x-switchboard-tags`) reach its request-log row on every
- * surface, and logs and spend can be filtered by them; a malformed header is a 400 in the
- * surface's dialect before anything is sent upstream.
+ * Tags a caller puts on a request (`x-switchboard-tags`), and those of the API key it uses,
+ * reach its request-log row on every surface, and logs and spend can be filtered by them; a
+ * malformed header is a 400 in the surface's dialect before anything is sent upstream.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
@@ -87,6 +87,29 @@ describe("x-switchboard-tags", () => {
     const trpc = await trpcMutation(t.url, "chat.send", { message: "hi" }, { ...bearer(user.token), "x-switchboard-tags": tags });
     expect(trpc.status).toBe(400);
     expect(up.fakes.beta.requests).toHaveLength(before);
+  });
+});
+
+describe("an API key's tags", () => {
+  it("go on every request made with the key, before the request's own, and follow the key's changes", async () => {
+    const keys = t.client(user.token).keys;
+    const key = await keys.create.mutate({ name: "payments app", tags: ["team:payments", "env=prod", "team:payments"] });
+    expect(key.tags).toEqual(["team:payments", "env=prod"]);
+    const first = await chat(key.key, "feature=refunds, env=prod");
+    expect((await rowOf(user.token, first.headers.get("x-request-id")!)).tags).toEqual(["team:payments", "env=prod", "feature=refunds"]);
+    await keys.update.mutate({ id: key.id, tags: ["team:billing"] });
+    const second = await chat(key.key, undefined);
+    expect((await rowOf(user.token, second.headers.get("x-request-id")!)).tags).toEqual(["team:billing"]);
+    // The same user signed in (not through the key) carries only what the request says.
+    const signedIn = await chat(user.token, undefined);
+    expect((await rowOf(user.token, signedIn.headers.get("x-request-id")!)).tags).toEqual([]);
+  });
+
+  it("are refused as a request's would be: malformed or more than 10, a 400 naming the field", async () => {
+    const created = await trpcMutation(t.url, "keys.create", { name: "bad", tags: ["no spaces"] }, bearer(user.token));
+    expect(created.status).toBe(400);
+    const tooMany = await trpcMutation(t.url, "keys.create", { name: "many", tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }, bearer(user.token));
+    expect(tooMany.status).toBe(400);
   });
 });
 

@@ -158,8 +158,11 @@ export function noteUser(scope: Scope, userId: string): void {
   if (scope) scope.userId = userId;
 }
 
-export function noteKey(scope: Scope, keyId: string): void {
-  if (scope) scope.keyId = keyId;
+/** The API key the caller authenticated with; its tags go before the request's own (each once). */
+export function noteKey(scope: Scope, keyId: string, keyTags: readonly string[] = []): void {
+  if (!scope) return;
+  scope.keyId = keyId;
+  if (keyTags.length > 0) scope.tags = [...new Set([...keyTags, ...(scope.tags ?? [])])];
 }
 
 /**

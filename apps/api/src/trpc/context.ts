@@ -142,7 +142,7 @@ async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | u
     const grant = await deps.keys.authenticate(secret);
     if (!grant) return null;
     noteUser(scope, grant.userId);
-    noteKey(scope, grant.keyId);
+    noteKey(scope, grant.keyId, grant.tags);
     return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant, changesSeen };
   } catch (error) {
     if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);

@@ -20,10 +20,11 @@ afterAll(async () => t?.close());
 describe("switchboard keys, logs, usage (CLI)", () => {
   it("creates a key, uses it, tails the log, sums usage and revokes it", async () => {
     const asUser = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
-    const created = await cli(["keys", "create", "--name", "from cli", "--scopes", "chat,models,read:metrics", "--json"], asUser);
+    const created = await cli(["keys", "create", "--name", "from cli", "--scopes", "chat,models,read:metrics", "--tags", "app:cli", "--json"], asUser);
     expect(created.code, created.stderr).toBe(0);
-    const key = JSON.parse(created.stdout) as { id: string; key: string };
+    const key = JSON.parse(created.stdout) as { id: string; key: string; tags: string[] };
     expect(key.key).toMatch(/^sb-/);
+    expect(key.tags).toEqual(["app:cli"]);
 
     const listed = await cli(["keys", "list"], asUser);
     expect(listed.stdout).toContain("from cli");
@@ -55,7 +56,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     await t.app.deps.requestLog.flush();
     const tailTagged = await cli(["logs", "tail", "--once", "--tag", "team:cli"], asKey);
     expect(tailTagged.code, tailTagged.stderr).toBe(0);
-    expect(tailTagged.stdout.trim().split("\n")).toEqual([expect.stringMatching(/200 {2}\/v1\/chat\/completions.*\[team:cli\]$/)]);
+    expect(tailTagged.stdout.trim().split("\n")).toEqual([expect.stringMatching(/200 {2}\/v1\/chat\/completions.*\[app:cli,team:cli\]$/)]);
     const usageTagged = await cli(["usage", "--tag", "team:cli", "--json"], asKey);
     expect(usageTagged.code, usageTagged.stderr).toBe(0);
     expect((JSON.parse(usageTagged.stdout) as { total: { requests: number } }).total.requests).toBe(1);

@@ -5,7 +5,7 @@
 import type { SwitchboardClient } from "../index.ts";
 
 export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
-       [--scopes a,b] [--models a,b] [--rate-limit <per min>]
+       [--scopes a,b] [--models a,b] [--tags a,b] [--rate-limit <per min>]
        [--budget <usd>] [--budget-period day|month|total] [--expires-at <ISO time>]
   keys list [--all]              Your keys (ADMIN: everyone's); --all includes revoked ones
   keys revoke <id>               Revoke a key on every instance
@@ -20,6 +20,8 @@ export interface UsageOptions {
   name: string | undefined;
   scopes: string | undefined;
   models: string | undefined;
+  /** keys create: tags every request made with the key carries in the log. */
+  tags: string | undefined;
   rateLimit: string | undefined;
   budget: string | undefined;
   budgetPeriod: string | undefined;
@@ -61,12 +63,14 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
         name: o.name,
         ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
         ...(o.models !== undefined ? { models: list(o.models)! } : {}),
+        ...(o.tags !== undefined ? { tags: list(o.tags)! } : {}),
         ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
         ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
         ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
         ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
       });
-      return print(created, `${created.key}\n\nAPI key "${created.name}" (${created.id}), scopes ${created.scopes.join(", ")}.\nStore it now: it is not shown again.`);
+      const tagged = created.tags.length > 0 ? `, tags ${created.tags.join(", ")}` : "";
+      return print(created, `${created.key}\n\nAPI key "${created.name}" (${created.id}), scopes ${created.scopes.join(", ")}${tagged}.\nStore it now: it is not shown again.`);
     }
     case "list": {
       const page = await client.keys.list.query({ limit: 100, includeRevoked: o.all });

@@ -5,6 +5,7 @@ import { BudgetFields, NOT_AN_AMOUNT, parseBudgetAmount, type BudgetDraft } from
 import { DataTable, Sparkline, type Column } from "../../components/data-table.tsx";
 import { Field, FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
+import { TagChips } from "../../components/tag-chips.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
@@ -46,6 +47,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<TKeyScope[]>(["chat", "models"]);
   const [rate, setRate] = useState("");
+  const [tags, setTags] = useState("");
   const [budget, setBudget] = useState<BudgetDraft>({ amount: "", period: "month" });
   const [amountError, setAmountError] = useState<string | undefined>();
   const { fields, formError } = submitErrorsOf(create);
@@ -59,11 +61,13 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
         name,
         scopes,
         ...(rate ? { rateLimitPerMin: Number(rate) } : {}),
+        ...(tags.trim() ? { tags: tags.split(",").map((t) => t.trim()).filter(Boolean) } : {}),
         ...(budgetUsd !== null ? { budgetUsd, budgetPeriod: budget.period } : {}),
       },
       {
         onSuccess: (key) => {
           setName("");
+          setTags("");
           onCreated(key);
         },
       },
@@ -87,6 +91,9 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
         <Field label="Requests / min" error={fields.rateLimitPerMin}>
           {(control) => <input {...control} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="no limit" />}
         </Field>
+        <Field label="Tags" error={fields.tags}>
+          {(control) => <input {...control} value={tags} onChange={(e) => setTags(e.target.value)} placeholder="team:search, env=prod" />}
+        </Field>
         <BudgetFields value={budget} onChange={setBudget} errors={{ budgetUsd: amountError ?? fields.budgetUsd, budgetPeriod: fields.budgetPeriod }} />
         <div className="field field-action">
           <button type="submit" className="btn btn-primary" disabled={create.isPending || name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
@@ -105,7 +112,13 @@ export function KeysPage() {
     { id: "name", header: "Name", cell: (k) => <strong>{k.name}</strong> },
     { id: "prefix", header: "Key", cell: (k) => <code>{k.prefix}…</code> },
     { id: "owner", header: "Owner", cell: (k) => k.owner.email, secondary: true },
-    { id: "scopes", header: "Scopes", cell: (k) => <span className="scope-list">{k.scopes.join(", ")}</span>, secondary: true },
+    {
+      id: "scopes",
+      header: "Scopes",
+      // The key's tags under its scopes: what its requests are labelled with in the log.
+      cell: (k) => (<><span className="scope-list">{k.scopes.join(", ")}</span><TagChips tags={k.tags} /></>),
+      secondary: true,
+    },
     { id: "used", header: "Last used", cell: (k) => (k.lastUsedAt ? timeAgo(k.lastUsedAt) : "never") },
     { id: "usage", header: "14 days", cell: (k) => <KeyUsage id={k.id} /> },
     { id: "spend", header: "Spend", align: "right", cell: (k) => `${usd(k.spendUsd)}${k.budgetUsd !== null ? ` / ${usd(k.budgetUsd)}` : ""}` },

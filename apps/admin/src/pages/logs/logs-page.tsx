@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
+import { TagChips } from "../../components/tag-chips.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { readableJson } from "../../lib/format.ts";
 import { logsGet, logsList, usd } from "../usage-data.ts";
@@ -39,7 +40,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Cost</dt><dd>{usd(d.costUsd)}</dd>
             <dt>Latency</dt><dd>{d.latencyMs} ms{d.ttftMs !== null ? ` · first token ${d.ttftMs} ms` : ""}{d.stream ? " · stream" : ""}</dd>
             <dt>Caller</dt><dd>{d.userId ?? "-"}{d.keyId ? ` · key ${d.keyId}` : ""} · {d.ip ?? "-"}</dd>
-            <dt>Tags</dt><dd>{d.tags.length > 0 ? <Tags tags={d.tags} /> : "-"}</dd>
+            <dt>Tags</dt><dd>{d.tags.length > 0 ? <TagChips tags={d.tags} /> : "-"}</dd>
           </dl>
           <h3>Attempts</h3>
           {d.attempts.length === 0 ? <p className="muted">No upstream call was made.</p> : null}
@@ -61,17 +62,6 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
   );
 }
 
-/** A row's x-switchboard-tags, as chips. */
-function Tags({ tags }: { tags: readonly string[] }) {
-  return (
-    <span className="tags">
-      {tags.map((t) => (
-        <span key={t} className="badge badge-muted">{t}</span>
-      ))}
-    </span>
-  );
-}
-
 export function LogsPage() {
   const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "" });
   const [live, setLive] = useState(false);
@@ -90,7 +80,7 @@ export function LogsPage() {
     { id: "time", header: "Time", cell: (r) => <span className="cell-date">{time(r.createdAt)}</span> },
     { id: "status", header: "Status", cell: (r) => <span className={`badge ${r.status < 400 ? "badge-ok" : "badge-bad"}`}>{r.status}</span> },
     // Tags under the route, not in a column of their own: the table keeps its width.
-    { id: "route", header: "Route", cell: (r) => (<><code>{r.route}</code>{r.tags.length > 0 ? <Tags tags={r.tags} /> : null}</>) },
+    { id: "route", header: "Route", cell: (r) => (<><code>{r.route}</code><TagChips tags={r.tags} /></>) },
     { id: "model", header: "Model", cell: (r) => r.model ?? "-" },
     { id: "provider", header: "Provider", cell: (r) => r.provider ?? "-", secondary: true },
     { id: "tokens", header: "Tokens", align: "right", cell: (r) => `${r.promptTokens}+${r.completionTokens}`, secondary: true },

@@ -49,6 +49,7 @@ type Row = {
   userId: string;
   scopes: string[];
   models: string[];
+  tags: string[];
   rateLimitPerMin: number | null;
   budgetUsd: number | null;
   budgetPeriod: string;
@@ -63,6 +64,7 @@ const SELECT = {
   userId: true,
   scopes: true,
   models: true,
+  tags: true,
   rateLimitPerMin: true,
   budgetUsd: true,
   budgetPeriod: true,
@@ -82,6 +84,7 @@ function grantOf(row: Row): KeyGrant | null {
     role: row.user.role,
     scopes: row.scopes as TKeyScope[],
     models: row.models,
+    tags: row.tags,
     rateLimitPerMin: row.rateLimitPerMin,
     budgetUsd: row.budgetUsd,
     budgetPeriod: row.budgetPeriod as TBudgetPeriod,

@@ -10,6 +10,8 @@ export interface KeyGrant {
   scopes: readonly TKeyScope[];
   /** Model names the key may ask for; empty = any. */
   models: readonly string[];
+  /** Tags its requests carry in the request log. */
+  tags: readonly string[];
   rateLimitPerMin: number | null;
   budgetUsd: number | null;
   budgetPeriod: TBudgetPeriod;

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ApiKey" ADD COLUMN     "tags" TEXT[] DEFAULT ARRAY[]::TEXT[];
