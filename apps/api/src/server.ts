@@ -114,7 +114,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       origin: deps.env.CORS_ORIGINS,
       credentials: true,
       // Browser clients on other origins may read these; everything else stays hidden.
-      exposedHeaders: ["x-switchboard-overhead-ms", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
+      exposedHeaders: ["x-switchboard-overhead-ms", "x-switchboard-cache", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
     });
   }
   // Security headers (CSP, nosniff, referrer policy, HSTS over TLS) on every answer, refusals too.

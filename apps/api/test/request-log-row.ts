@@ -26,5 +26,6 @@ export const requestLogRow = (fields: Partial<RequestLogRow> = {}): RequestLogRo
   requestBody: null,
   responseBody: null,
   tags: [],
+  cacheHit: false,
   ...fields,
 });

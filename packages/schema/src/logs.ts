@@ -53,6 +53,8 @@ export const ZRequestLog = z.object({
   ttftMs: z.number().nullable(),
   stream: z.boolean(),
   tags: z.array(z.string()),
+  /** Answered from the response cache: no provider was called. */
+  cacheHit: z.boolean(),
 });
 export type TRequestLog = z.infer<typeof ZRequestLog>;
 

@@ -151,6 +151,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     keyId: scope.keyId,
     model: scope.model,
     tags: scope.tags,
+    cacheHit: scope.cacheHit,
     status: end.status,
     errorCode,
     startedAt: scope.startedAt,

@@ -43,6 +43,8 @@ export interface RequestScope {
   model: string | undefined;
   /** The caller's labels for this request (x-switchboard-tags), for its request-log row. */
   tags: readonly string[] | undefined;
+  /** Answered from the response cache: no provider was called. */
+  cacheHit: boolean;
   procedures: string[];
   /** The first error code the client was given (procedure error or stream error event). */
   errorCode: string | undefined;
@@ -81,7 +83,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, cacheHit: false, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -190,6 +192,10 @@ export function noteStream(scope: Scope): void {
 /** See RequestScope.responseBody; the last one noted wins. */
 export function noteResponseBody(scope: Scope, body: string | (() => string | undefined)): void {
   if (scope) scope.responseBody = body;
+}
+
+export function noteCacheHit(scope: Scope): void {
+  if (scope) scope.cacheHit = true;
 }
 
 /** The last limit a request was counted against wins: it is the one the caller hit last. */

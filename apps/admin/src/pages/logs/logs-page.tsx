@@ -35,7 +35,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Time</dt><dd>{new Date(d.createdAt).toLocaleString()}</dd>
             <dt>Route</dt><dd>{d.method} {d.route}</dd>
             <dt>Status</dt><dd>{d.status}{d.errorCode ? ` · ${d.errorCode}` : ""}</dd>
-            <dt>Model</dt><dd>{d.model ?? "-"} → {d.provider ?? "-"} / {d.upstreamModel ?? "-"}</dd>
+            <dt>Model</dt><dd>{d.cacheHit ? <>{d.model ?? "-"} → response cache (no provider called)</> : <>{d.model ?? "-"} → {d.provider ?? "-"} / {d.upstreamModel ?? "-"}</>}</dd>
             <dt>Tokens</dt><dd>{d.promptTokens} prompt · {d.completionTokens} completion</dd>
             <dt>Cost</dt><dd>{usd(d.costUsd)}</dd>
             <dt>Latency</dt><dd>{d.latencyMs} ms{d.ttftMs !== null ? ` · first token ${d.ttftMs} ms` : ""}{d.stream ? " · stream" : ""}</dd>
@@ -78,7 +78,11 @@ export function LogsPage() {
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
   const columns: Column<TRequestLog>[] = [
     { id: "time", header: "Time", cell: (r) => <span className="cell-date">{time(r.createdAt)}</span> },
-    { id: "status", header: "Status", cell: (r) => <span className={`badge ${r.status < 400 ? "badge-ok" : "badge-bad"}`}>{r.status}</span> },
+    {
+      id: "status",
+      header: "Status",
+      cell: (r) => (<><span className={`badge ${r.status < 400 ? "badge-ok" : "badge-bad"}`}>{r.status}</span>{r.cacheHit ? <span className="badge badge-muted badge-inline" title="Answered from the response cache: no provider called">cached</span> : null}</>),
+    },
     // Tags under the route, not in a column of their own: the table keeps its width.
     { id: "route", header: "Route", cell: (r) => (<><code>{r.route}</code><TagChips tags={r.tags} /></>) },
     { id: "model", header: "Model", cell: (r) => r.model ?? "-" },

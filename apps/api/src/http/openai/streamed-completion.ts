@@ -6,42 +6,24 @@
  * that broke keeps what was sent, with the error event's `error`; one the client left has
  * no finish reason.
  */
-import type { AnswerChoice, ChoiceChunk } from "../../providers/types.ts";
+import type { ChoiceChunk } from "../../providers/types.ts";
+import { ChoiceAssembly } from "../../services/gateway/choice-assembly.ts";
 import type { ChainResult } from "../../services/gateway/chain-types.ts";
 import { MAX_BODY_CHARS } from "../../services/request-log/index.ts";
 import { choiceBody, usageBody, type ChunkContext } from "./chat-response.ts";
 
-interface ToolCallDelta {
-  index?: number;
-  id?: string;
-  type?: string;
-  function?: { name?: string; arguments?: string };
-}
-
 export class StreamedCompletion {
-  private readonly choices = new Map<number, AnswerChoice>();
+  /** Text past what the log keeps is not joined. */
+  private readonly assembly = new ChoiceAssembly(MAX_BODY_CHARS);
   private systemFingerprint: string | null | undefined;
   private usage: ReturnType<typeof usageBody> | undefined;
   private error: unknown;
-  /** Characters of text taken so far: past what the log keeps, pieces are not joined any more. */
-  private size = 0;
 
   constructor(private readonly ctx: ChunkContext) {}
 
   choice(chunk: ChoiceChunk, systemFingerprint: string | null | undefined): void {
     if (systemFingerprint !== undefined) this.systemFingerprint = systemFingerprint;
-    let choice = this.choices.get(chunk.index);
-    if (!choice) {
-      choice = { index: chunk.index, message: {}, finish_reason: null };
-      this.choices.set(chunk.index, choice);
-    }
-    if (chunk.finish_reason) choice.finish_reason = chunk.finish_reason;
-    if (this.size > MAX_BODY_CHARS) return;
-    this.merge(choice.message, chunk.delta);
-    if (chunk.logprobs && typeof chunk.logprobs === "object") {
-      const into = (choice.logprobs ??= {}) as Record<string, unknown[]>;
-      for (const [key, value] of Object.entries(chunk.logprobs)) if (Array.isArray(value)) (into[key] ??= []).push(...(value as unknown[]));
-    }
+    this.assembly.add(chunk);
   }
 
   done(result: ChainResult): void {
@@ -59,37 +41,10 @@ export class StreamedCompletion {
       object: "chat.completion",
       created: this.ctx.created,
       model: this.ctx.model,
-      choices: [...this.choices.values()].sort((a, b) => a.index - b.index).map((c) => choiceBody(c, null)),
+      choices: this.assembly.choices().map((c) => choiceBody(c, null)),
       usage: this.usage ?? null,
       system_fingerprint: this.systemFingerprint ?? null,
       ...(this.error !== undefined ? { error: this.error } : {}),
     });
-  }
-
-  private merge(message: AnswerChoice["message"], delta: ChoiceChunk["delta"]): void {
-    for (const [key, value] of Object.entries(delta)) {
-      if (value === undefined || value === null) continue;
-      if (key === "tool_calls" && Array.isArray(value)) this.mergeToolCalls(message, value as ToolCallDelta[]);
-      else if (typeof value === "string" && key !== "role") {
-        const before = message[key];
-        message[key] = typeof before === "string" ? before + value : value;
-        this.size += value.length;
-      } else message[key] = value;
-    }
-  }
-
-  private mergeToolCalls(message: AnswerChoice["message"], deltas: ToolCallDelta[]): void {
-    const calls = (message.tool_calls ??= []) as Array<{ id?: string; type: string; function: { name: string; arguments: string } }>;
-    for (const d of deltas) {
-      const at = d.index ?? calls.length;
-      const call = (calls[at] ??= { type: "function", function: { name: "", arguments: "" } });
-      if (d.id) call.id = d.id;
-      if (d.type) call.type = d.type;
-      if (d.function?.name) call.function.name = d.function.name;
-      if (d.function?.arguments) {
-        call.function.arguments += d.function.arguments;
-        this.size += d.function.arguments.length;
-      }
-    }
   }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import { noteRateLimit } from "../../infra/request-scope.ts";
+import { noteCacheHit, noteRateLimit } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { eitherStop } from "../gateway/call-outcome.ts";
@@ -18,6 +18,8 @@ import type { CircuitBreaker } from "../gateway/circuit-breaker.ts";
 import { clarifyWith } from "./clarify.ts";
 import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
+import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
+import { replayed, type ResponseCache } from "./response-cache.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -40,6 +42,7 @@ export interface ChatServiceDeps {
   breaker: CircuitBreaker;
   store: ConversationStore;
   coordination: Coordination;
+  cache: ResponseCache;
   ratePerMin: number;
   log: Logger;
   /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
@@ -48,7 +51,13 @@ export interface ChatServiceDeps {
 }
 
 /** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
-export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept">;
+export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept"> & {
+  /** Answer from, and keep the answer in, the response cache for this long (the caller asked). */
+  cacheTtlMs?: number | undefined;
+};
+
+/** A streamed answer longer than this is not kept in the response cache (nor assembled for it). */
+const MAX_CACHED_STREAM_CHARS = 512 * 1024;
 
 
 export function createChatService(deps: ChatServiceDeps) {
@@ -153,9 +162,27 @@ export function createChatService(deps: ChatServiceDeps) {
     yield* streamChatReply({ chain, store, log: deps.log, failure }, turn, input, ends(caller));
   }
 
+  /**
+   * Keeps an answer in the response cache before it goes out, so a repeat sent the moment it
+   * arrives finds it; the answer goes out whether or not that works.
+   */
+  async function keep(key: string, result: ChainResult, ttlMs: number): Promise<void> {
+    await deps.cache.put(key, result, ttlMs).catch((err: unknown) => deps.log.warn({ err }, "could not keep an answer in the response cache"));
+  }
+
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {
     await admit(userId, request.pinned, caller);
-    return runComplete({ ...request, ...ends(caller) });
+    const { cacheTtlMs, ...asked } = request;
+    if (cacheTtlMs === undefined) return runComplete({ ...asked, ...ends(caller) });
+    const key = deps.cache.keyOf(userId, asked);
+    const kept = await deps.cache.get(key);
+    if (kept) {
+      noteCacheHit(caller.scope);
+      return { ...kept, cached: true };
+    }
+    const result = await runComplete({ ...asked, ...ends(caller) });
+    await keep(key, result, cacheTtlMs);
+    return result;
   }
 
   /**
@@ -165,11 +192,25 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   async function streamStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned, caller);
+    const { cacheTtlMs, ...asked } = request;
+    const key = cacheTtlMs === undefined ? undefined : deps.cache.keyOf(userId, asked);
+    const kept = key === undefined ? undefined : await deps.cache.get(key);
+    if (kept) {
+      noteCacheHit(caller.scope);
+      return replayed(kept);
+    }
+    // Asked to cache: the pieces are joined as they pass, and the whole answer kept at its end.
+    const assembly = key === undefined ? undefined : new ChoiceAssembly(MAX_CACHED_STREAM_CHARS);
     return (async function* () {
       let started = false;
       try {
-        for await (const event of chain.stream({ ...request, ...ends(caller) })) {
+        for await (const event of chain.stream({ ...asked, ...ends(caller) })) {
           started = true;
+          if (event.type === "choice") assembly?.add(event.choice);
+          else if (event.type === "done" && key !== undefined && assembly && !assembly.truncated) {
+            const { type: _done, ...result } = event;
+            await keep(key, { ...result, choices: assembly.choices() }, cacheTtlMs!);
+          }
           yield event;
         }
       } catch (error) {

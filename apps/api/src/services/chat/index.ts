@@ -11,6 +11,7 @@ import type { AppError } from "../errors.ts";
 import type { Gateway } from "../gateway/index.ts";
 import { createChatService, type ChatEmergencyHooks } from "./chat-service.ts";
 import { createConversationStore } from "./conversation-store.ts";
+import { createResponseCache } from "./response-cache.ts";
 
 export interface ChatEmergency extends ChatEmergencyHooks {
   /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
@@ -36,6 +37,7 @@ export function createChat(opts: {
     breaker: gateway.breaker,
     store,
     coordination: opts.coordination,
+    cache: createResponseCache(opts.coordination),
     ratePerMin: env.CHAT_RATE_LIMIT_PER_MIN,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),

@@ -66,6 +66,8 @@ export interface ChainResult {
   usageDetails?: Record<string, unknown> | undefined;
   latencyMs: number;
   attempts: TChatAttempt[];
+  /** Answered from the response cache: no provider was called (provider and model are the kept answer's). */
+  cached?: true | undefined;
 }
 
 export type ChainEvent =

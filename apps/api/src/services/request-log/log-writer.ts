@@ -41,6 +41,7 @@ export interface RequestLogRow {
   requestBody: string | null;
   responseBody: string | null;
   tags: readonly string[];
+  cacheHit: boolean;
 }
 
 /**
@@ -49,9 +50,9 @@ export interface RequestLogRow {
  * on the event loop, which at a few thousand rows a second costs more CPU than the requests
  * being logged; this costs one JSON.stringify. Columns as in schema.prisma (RequestLog).
  */
-const INSERT_SQL = `INSERT INTO "RequestLog" ("id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody","tags")
-SELECT "id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody",coalesce("tags", ARRAY[]::text[])
-FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text,"tags" text[])
+const INSERT_SQL = `INSERT INTO "RequestLog" ("id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody","tags","cacheHit")
+SELECT "id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody",coalesce("tags", ARRAY[]::text[]),coalesce("cacheHit", false)
+FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text,"tags" text[],"cacheHit" boolean)
 ON CONFLICT ("id") DO NOTHING`;
 
 /** UTC without a zone, as timestamp(3) columns hold it. */

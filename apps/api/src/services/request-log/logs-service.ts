@@ -39,6 +39,7 @@ function item(r: Row): TRequestLog {
     ttftMs: r.ttftMs,
     stream: r.stream,
     tags: r.tags,
+    cacheHit: r.cacheHit,
   };
 }
 

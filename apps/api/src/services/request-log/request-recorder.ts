@@ -21,6 +21,8 @@ export interface FinishedRequest {
   model: string | undefined;
   /** The caller's labels (x-switchboard-tags). */
   tags?: readonly string[] | undefined;
+  /** Answered from the response cache. */
+  cacheHit?: boolean | undefined;
   status: number;
   errorCode: string | undefined;
   startedAt: number;
@@ -128,6 +130,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       requestBody: body(r.requestBody),
       responseBody: body(r.responseBody),
       tags: r.tags ?? [],
+      cacheHit: r.cacheHit ?? false,
     });
     if (billed.length > 0) deps.onPriced?.(cost);
     // The caller's budgets are charged by the request scope's end (scope-log.ts), with this cost.

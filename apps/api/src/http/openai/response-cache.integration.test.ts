@@ -1,0 +1,146 @@
+/**
+ * The response cache as the official `openai` SDK meets it: a request that asks for it
+ * (`x-switchboard-cache-ttl`) and is asked again by the same user, exactly, is answered
+ * without calling a provider — streamed or not, whichever way the first was asked, on any
+ * instance of a fleet sharing Redis, and in the embedded default — logged as a cache hit that
+ * cost nothing; another user, another request or the kept time passing is a miss.
+ */
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { bearer, trpcQuery } from "../../../test/http.ts";
+import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
+
+let t: TestApp;
+let t2: TestApp;
+let up: Upstreams<"beta">;
+let token: string;
+let sdk: OpenAI;
+const prefix = uniquePrefix("response-cache");
+const cached = (seconds: number) => ({ headers: { "x-switchboard-cache-ttl": String(seconds) } });
+
+beforeAll(async () => {
+  up = await startUpstreams(["beta"]);
+  const env = { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000" };
+  t = await startTestApp({ env, redisKeyPrefix: prefix, appOptions: { requestLogFlushMs: 50 } });
+  t2 = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: t.app.deps.env.DATABASE_URL! });
+  token = (await t.userWithRole("USER")).token;
+  sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
+  // A price, so that what a hit did not cost shows.
+  const root = t.client(await t.login());
+  await root.models.upsert.mutate({ name: "priced", targets: [{ provider: "beta", upstreamModel: "beta-model" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+}, 120_000);
+afterAll(async () => {
+  await t2?.close();
+  await t?.close();
+  await up?.close();
+  await deleteKeysWithPrefix(prefix);
+});
+afterEach(() => up.reset());
+
+const question = (text: string) => ({ model: "priced", messages: [{ role: "user" as const, content: text }] });
+
+/** The request-log row of a request id (the writer flushes in the background). */
+async function rowOf(requestId: string): Promise<{ cacheHit: boolean; costUsd: number; provider: string | null }> {
+  for (let i = 0; i < 100; i++) {
+    const items = (await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(token))).body.result.data.items as Array<{ requestId: string; cacheHit: boolean; costUsd: number; provider: string | null }>;
+    const row = items.find((r) => r.requestId === requestId);
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no log row for ${requestId}`);
+}
+
+describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
+  it("answers the same request again from the cache, on another instance too, logged as a hit that cost nothing", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "Paris is the capital." });
+    const first = await sdk.chat.completions.create(question("Capital of France?"), cached(60)).withResponse();
+    expect(first.response.headers.get("x-switchboard-cache")).toBe("miss");
+    const onSecond = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
+    const again = await onSecond.chat.completions.create(question("Capital of France?"), cached(60)).withResponse();
+    expect(again.response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(again.data.choices).toEqual(first.data.choices);
+    expect(again.data.usage).toEqual(first.data.usage);
+    expect(up.fakes.beta.requests).toHaveLength(1);
+
+    const [missRow, hitRow] = [await rowOf(first.response.headers.get("x-request-id")!), await rowOf(again.response.headers.get("x-request-id")!)];
+    expect(missRow).toMatchObject({ cacheHit: false, provider: "beta" });
+    expect(missRow.costUsd).toBeGreaterThan(0);
+    expect(hitRow).toMatchObject({ cacheHit: true, costUsd: 0, provider: null });
+  });
+
+  it("is a miss for a request that differs, for another user, without the header, and once the kept time has passed", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "answer" });
+    await sdk.chat.completions.create(question("Once"), cached(1));
+    await sdk.chat.completions.create({ ...question("Once"), temperature: 0.5 }, cached(1));
+    const other = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: (await t.userWithRole("USER")).token, maxRetries: 0 });
+    await other.chat.completions.create(question("Once"), cached(1));
+    await sdk.chat.completions.create(question("Once"));
+    expect(up.fakes.beta.requests).toHaveLength(4);
+    // Asked to keep it a second: past it, the provider is asked again.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const expired = await sdk.chat.completions.create(question("Once"), cached(1)).withResponse();
+    expect(expired.response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(up.fakes.beta.requests).toHaveLength(5);
+  });
+
+  it("replays a kept answer as a stream, tool calls included, and keeps a streamed answer for a plain request", async () => {
+    const weather = { type: "function" as const, function: { name: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } } };
+    up.fakes.beta.setDefault({ kind: "ok", content: "", toolCalls: [{ id: "call_1", name: "weather", arguments: '{"city":"Oslo"}' }], finishReason: "tool_calls" });
+    const asked = { ...question("Weather in Oslo?"), tools: [weather] };
+    const plain = await sdk.chat.completions.create(asked, cached(60));
+    // The same request streamed: the kept answer, as chunks the SDK joins back together.
+    const stream = sdk.chat.completions.stream({ ...asked, stream: true }, cached(60));
+    const replay = await stream.finalChatCompletion();
+    expect(replay.choices[0]!.message.tool_calls).toEqual(plain.choices[0]!.message.tool_calls);
+    expect(replay.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(up.fakes.beta.requests).toHaveLength(1);
+
+    // A streamed miss is kept whole: a plain repeat is a hit with the streamed text.
+    up.fakes.beta.setDefault({ kind: "ok", content: "streamed, then kept" });
+    let text = "";
+    for await (const chunk of await sdk.chat.completions.create({ ...question("Stream first"), stream: true }, cached(60))) text += chunk.choices[0]?.delta.content ?? "";
+    const after = await sdk.chat.completions.create(question("Stream first"), cached(60)).withResponse();
+    expect(after.response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(after.data.choices[0]!.message.content).toBe(text);
+    expect(up.fakes.beta.requests).toHaveLength(2);
+  });
+
+  it("refuses a ttl that is no whole number of seconds from 1 to a day with a 400 naming the header, before calling anyone", async () => {
+    for (const bad of ["0", "86401", "1.5", "soon", "-5", "1e3"]) {
+      const refused = await sdk.chat.completions.create(question("x"), { headers: { "x-switchboard-cache-ttl": bad } }).catch((e: unknown) => e);
+      expect(refused, bad).toMatchObject({ status: 400, param: "x-switchboard-cache-ttl" });
+    }
+    expect(up.fakes.beta.requests).toHaveLength(0);
+  });
+});
+
+describe("x-switchboard-cache-ttl on /v1/responses", () => {
+  it("answers the same Responses request from the cache", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "Bonjour" });
+    const first = await sdk.responses.create({ model: "priced", input: "Hello in French?" }, cached(60));
+    const again = await sdk.responses.create({ model: "priced", input: "Hello in French?" }, cached(60)).withResponse();
+    expect(again.response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(again.data.output_text).toBe(first.output_text);
+    expect(again.data.id).not.toBe(first.id);
+    expect(up.fakes.beta.requests).toHaveLength(1);
+  });
+});
+
+describe("the embedded default", () => {
+  it("keeps answers in process", async () => {
+    const embedded = await startTestApp({ mode: "embedded", env: { ...up.env } });
+    try {
+      up.fakes.beta.setDefault({ kind: "ok", content: "kept in process" });
+      const client = new OpenAI({ baseURL: `${embedded.url}/v1`, apiKey: (await embedded.userWithRole("USER")).token, maxRetries: 0 });
+      await client.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "hi" }] }, cached(60));
+      const again = await client.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "hi" }] }, cached(60)).withResponse();
+      expect(again.response.headers.get("x-switchboard-cache")).toBe("hit");
+      expect(again.data.choices[0]!.message.content).toBe("kept in process");
+      expect(up.fakes.beta.requests).toHaveLength(1);
+    } finally {
+      await embedded.close();
+    }
+  });
+});
