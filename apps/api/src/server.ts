@@ -119,14 +119,15 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   }
   // Security headers (CSP, nosniff, referrer policy, HSTS over TLS) on every answer, refusals too.
   registerSecurityHeaders(app);
+  // The caller's labels for the request log (every refusal below keeps them); a malformed
+  // header is a 400 before anything runs.
+  registerRequestTags(app);
   // The per-IP limit (when configured): the cheapest refusal of a flood.
   registerIpRateLimit(app, deps);
   registerBodyLimit(app, {
     largestBodyLimitBytes: modelInputBodyLimit(deps.env),
     largeBodyHolder: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope))?.id ?? null,
   });
-  // The caller's labels for the request log; a malformed header is a 400 before anything runs.
-  registerRequestTags(app);
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);
   // After routing: a frozen fleet refuses the features its routes declare.

@@ -90,6 +90,21 @@ describe("x-switchboard-tags", () => {
   });
 });
 
+describe("where tags are not kept", () => {
+  it("an anonymous request keeps none (it cannot add to a tag's figures), and operations endpoints ignore the header", async () => {
+    const anonymous = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-switchboard-tags": "team:anyone" },
+      body: JSON.stringify({ model: "priced", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(anonymous.status).toBe(401);
+    expect((await rowOf(admin.token, anonymous.headers.get("x-request-id")!)).tags).toEqual([]);
+    for (const path of ["/health", "/ready", "/metrics"]) {
+      expect((await fetch(`${t.url}${path}`, { headers: { "x-switchboard-tags": "not a tag" } })).status, path).toBe(200);
+    }
+  });
+});
+
 describe("an API key's tags", () => {
   it("go on every request made with the key, before the request's own, and follow the key's changes", async () => {
     const keys = t.client(user.token).keys;

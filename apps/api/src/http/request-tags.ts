@@ -6,12 +6,15 @@ import { AppError } from "../services/errors.ts";
  * Reads the labels a caller puts on a request (`x-switchboard-tags: team:search,
  * feature=summary`, as LiteLLM's and Portkey's users tag theirs) into the request scope, for
  * its request-log row: logs and spend can then be filtered by them. A malformed header is a
- * 400 naming it before anything runs, never a silently dropped label.
+ * 400 naming it before anything runs, never a silently dropped label. Operations endpoints
+ * (health, readiness, metrics, the admin's files) write no row and do not read it: a probe
+ * passing a client's headers along is never refused for them. A WebSocket's calls carry their
+ * upgrade request's tags.
  */
 export function registerRequestTags(app: FastifyInstance): void {
   app.addHook("onRequest", (request, _reply, done) => {
     const header = request.headers[REQUEST_TAGS.header];
-    if (header === undefined) return done();
+    if (header === undefined || request.routeOptions.config.feature === "ops") return done();
     const parsed = parseRequestTags(header);
     if (parsed instanceof AppError) return done(parsed);
     if (request.scope) request.scope.tags = parsed;

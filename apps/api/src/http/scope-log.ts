@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { AppDeps } from "../deps.ts";
-import { afterCalls, newScope, overheadMs, preUpstreamMs, settleBudgetHolds, type RequestScope } from "../infra/request-scope.ts";
+import { afterCalls, newScope, overheadMs, preUpstreamMs, rowTags, settleBudgetHolds, type RequestScope } from "../infra/request-scope.ts";
 import type { Surface } from "../services/metrics/prometheus.ts";
 import { errorCodeOf } from "./error-map.ts";
 
@@ -150,7 +150,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     userId: scope.userId,
     keyId: scope.keyId,
     model: scope.model,
-    tags: scope.tags,
+    tags: rowTags(scope),
     cacheHit: scope.cacheHit,
     status: end.status,
     errorCode,

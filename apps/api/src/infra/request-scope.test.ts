@@ -6,10 +6,12 @@ import {
   holdUntilEnd,
   newScope,
   noteErrorCode,
+  noteKey,
   noteUpstreamCall,
   noteUser,
   overheadMs,
   preUpstreamMs,
+  rowTags,
   settleBudgetHolds,
   unionLength,
   type RequestScope,
@@ -100,5 +102,26 @@ describe("request scope", () => {
   it("notes outside a request (no scope) are no-ops", () => {
     expect(noteUpstreamCall(undefined, { provider: "beta", outcome: "success", fallback: false, latencyMs: 1 })).toBeUndefined();
     expect(() => noteUser(undefined, "x")).not.toThrow();
+  });
+});
+
+describe("a request's tags", () => {
+  it("are its key's, then its own, each once; a key resolved again replaces the first's (a socket signing in with another key)", () => {
+    const scope = newScope("r1", true);
+    scope.tags = ["feature=x", "team:a"];
+    noteUser(scope, "u1");
+    noteKey(scope, "k1", ["team:a", "env=prod"]);
+    expect(rowTags(scope)).toEqual(["team:a", "env=prod", "feature=x"]);
+    noteKey(scope, "k2", ["team:b"]);
+    expect(rowTags(scope)).toEqual(["team:b", "feature=x", "team:a"]);
+    expect(scope.keyId).toBe("k2");
+  });
+
+  it("are none while no caller is known", () => {
+    const scope = newScope("r2", true);
+    scope.tags = ["team:a"];
+    expect(rowTags(scope)).toEqual([]);
+    noteUser(scope, "u1");
+    expect(rowTags(scope)).toEqual(["team:a"]);
   });
 });

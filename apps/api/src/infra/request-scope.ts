@@ -43,6 +43,8 @@ export interface RequestScope {
   model: string | undefined;
   /** The caller's labels for this request (x-switchboard-tags), for its request-log row. */
   tags: readonly string[] | undefined;
+  /** The tags of the API key the caller authenticated with (the last one resolved), for the same row, ahead of the request's. */
+  keyTags: readonly string[] | undefined;
   /** Answered from the response cache: no provider was called. */
   cacheHit: boolean;
   procedures: string[];
@@ -83,7 +85,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, cacheHit: false, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheHit: false, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -160,11 +162,22 @@ export function noteUser(scope: Scope, userId: string): void {
   if (scope) scope.userId = userId;
 }
 
-/** The API key the caller authenticated with; its tags go before the request's own (each once). */
+/** The API key the caller authenticated with, and its tags (replacing any noted before: a socket may sign in again with another key). */
 export function noteKey(scope: Scope, keyId: string, keyTags: readonly string[] = []): void {
   if (!scope) return;
   scope.keyId = keyId;
-  if (keyTags.length > 0) scope.tags = [...new Set([...keyTags, ...(scope.tags ?? [])])];
+  scope.keyTags = keyTags;
+}
+
+/**
+ * The tags a request's log row carries: its key's, then its own (each once); none when no
+ * caller was identified, so an anonymous client cannot add to a tag's figures.
+ */
+export function rowTags(scope: RequestScope): readonly string[] {
+  if (scope.userId === undefined) return [];
+  const own = scope.tags ?? [];
+  const ofKey = scope.keyTags ?? [];
+  return ofKey.length === 0 ? own : [...new Set([...ofKey, ...own])];
 }
 
 /**

@@ -166,7 +166,7 @@ describe("reasoning_effort, as OpenAI clients ask for thinking", () => {
       await provider().complete(ask({ model, passthrough: { messages: hi, reasoning_effort: "high" } }));
       return sentBody()["thinking"];
     };
-    for (const old of ["claude-3-5-haiku-20241022", "claude-3-5-sonnet-latest", "claude-3-opus-20240229", "claude-3-haiku-20240307", "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-2.1", "claude-instant-1.2"]) {
+    for (const old of ["claude-3-5-haiku-20241022", "claude-3-5-sonnet-latest", "claude-3-opus-20240229", "claude-3-haiku-20240307", "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3.5-sonnet", "claude-2.1", "anthropic.claude-v2:1", "claude-instant-1.2"]) {
       expect(await on(old), old).toBeUndefined();
     }
     for (const thinks of ["claude-3-7-sonnet-20250219", "claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "my-claude-deployment"]) {

@@ -244,7 +244,7 @@ const MIN_THINKING_BUDGET = 1024;
  * an OpenAI client's `reasoning_effort` is left out for them, as OpenAI's own non-reasoning
  * models ignore it. Every later model thinks; a name this does not know is assumed to.
  */
-const BEFORE_THINKING = /claude-(instant|2|3-(haiku|sonnet|opus)|3-5-)/i;
+const BEFORE_THINKING = /claude-(v?2|instant|3-(haiku|sonnet|opus)|3[-.]5-)/i;
 const predatesThinking = (model: string) => BEFORE_THINKING.test(model);
 
 /**

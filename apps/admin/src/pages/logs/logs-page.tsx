@@ -1,4 +1,4 @@
-import type { TLogsListInput, TRequestLog } from "@switchboard/schema";
+import { ZRequestTag, type TLogsListInput, type TRequestLog } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
@@ -65,6 +65,9 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
 export function LogsPage() {
   const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "" });
   const [live, setLive] = useState(false);
+  // Only a well-formed tag is asked for; a half-typed one says what a tag may hold.
+  const tagCheck = filters.tag.trim() ? ZRequestTag.safeParse(filters.tag) : undefined;
+  const tag = tagCheck?.success ? tagCheck.data : undefined;
   const [open, setOpen] = useState<string | null>(null);
   const input: TLogsListInput = {
     limit: 100,
@@ -72,7 +75,7 @@ export function LogsPage() {
     ...(filters.provider ? { provider: filters.provider } : {}),
     ...(filters.status ? { status: (/^\d+$/.test(filters.status) ? Number(filters.status) : filters.status) as never } : {}),
     ...(filters.q ? { q: filters.q } : {}),
-    ...(filters.tag.trim() ? { tag: filters.tag.trim() } : {}),
+    ...(tag ? { tag } : {}),
   };
   const list = useQuery({ ...logsList(input), refetchInterval: live ? 2000 : false, placeholderData: (p) => p });
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
@@ -100,7 +103,7 @@ export function LogsPage() {
           <input aria-label="Search" type="search" placeholder="Search request id, route, error…" value={filters.q} onChange={set("q")} />
           <input aria-label="Model" placeholder="Model" value={filters.model} onChange={set("model")} />
           <input aria-label="Provider" placeholder="Provider" value={filters.provider} onChange={set("provider")} />
-          <input aria-label="Tag" placeholder="Tag" value={filters.tag} onChange={set("tag")} />
+          <input aria-label="Tag" placeholder="Tag" value={filters.tag} onChange={set("tag")} aria-invalid={tagCheck?.success === false} title={tagCheck?.success === false ? tagCheck.error.issues[0]?.message : undefined} />
           <select aria-label="Status" value={filters.status} onChange={set("status")}>
             <option value="">Any status</option>
             <option value="2xx">2xx</option>

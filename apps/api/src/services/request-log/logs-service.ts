@@ -160,7 +160,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     const logWhere = whereOf([
       ...(input.from ? [Prisma.sql`"createdAt" >= ${utcTimestamp(new Date(input.from))}`] : []),
       ...(input.to ? [Prisma.sql`"createdAt" <= ${utcTimestamp(new Date(input.to))}`] : []),
-      ...(input.tag ? [Prisma.sql`${input.tag} = ANY("tags")`] : []),
+      // Containment, which the GIN index on "tags" serves (= ANY cannot use it).
+      ...(input.tag ? [Prisma.sql`"tags" @> ARRAY[${input.tag}]::text[]`] : []),
       ...whose,
     ]);
     const rollupWhere = whereOf([

@@ -1,2 +1,0 @@
--- AlterTable
-ALTER TABLE "RequestLog" ADD COLUMN     "tags" TEXT[] DEFAULT ARRAY[]::TEXT[];

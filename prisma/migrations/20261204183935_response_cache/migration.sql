@@ -1,2 +1,0 @@
--- AlterTable
-ALTER TABLE "RequestLog" ADD COLUMN     "cacheHit" BOOLEAN NOT NULL DEFAULT false;
