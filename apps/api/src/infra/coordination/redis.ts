@@ -166,6 +166,12 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     clearTimeout(timer);
   }
 
+  /** SET only when the key is absent (NX) or present (XX); true when it was set. */
+  const setWhen = async (condition: "NX" | "XX", key: string, value: string, ttlMs: number | undefined): Promise<boolean> => {
+    const expiry = ttlMs && ttlMs > 0 ? ["PX", ms(ttlMs)] : [];
+    return (await cmd.call("SET", k(key), value, ...expiry, condition)) === "OK";
+  };
+
   return {
     kind: "redis",
     get: (key) => run("get", () => cmd.get(k(key))),
@@ -175,22 +181,8 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
         if (o?.ttlMs && o.ttlMs > 0) await cmd.set(k(key), value, "PX", ms(o.ttlMs));
         else await cmd.set(k(key), value);
       }),
-    setIfAbsent: (key, value, o) =>
-      run("setIfAbsent", async () => {
-        const r =
-          o?.ttlMs && o.ttlMs > 0
-            ? await cmd.set(k(key), value, "PX", ms(o.ttlMs), "NX")
-            : await cmd.set(k(key), value, "NX");
-        return r === "OK";
-      }),
-    setIfPresent: (key, value, o) =>
-      run("setIfPresent", async () => {
-        const r =
-          o?.ttlMs && o.ttlMs > 0
-            ? await cmd.set(k(key), value, "PX", ms(o.ttlMs), "XX")
-            : await cmd.set(k(key), value, "XX");
-        return r === "OK";
-      }),
+    setIfAbsent: (key, value, o) => run("setIfAbsent", () => setWhen("NX", key, value, o?.ttlMs)),
+    setIfPresent: (key, value, o) => run("setIfPresent", () => setWhen("XX", key, value, o?.ttlMs)),
     del: (key) => run("del", async () => void (await cmd.del(k(key)))),
     incr: (key, by = 1, o) =>
       run("incr", async () => {
