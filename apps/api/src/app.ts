@@ -242,11 +242,14 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
   const { registry: providers, chain, breaker } = gateway;
+  // Every Prometheus metric of this instance registers here (GET /metrics).
+  const metricsRegistry = createMetricsRegistry();
   const chat = createChat({
     env,
     gateway,
     prisma: db.prisma,
     coordination,
+    registry: metricsRegistry,
     log: log.child({ component: "chat" }),
     emergency: {
       frozenRefusal: (id) => emergency.check({ kind: "provider", id }),
@@ -294,7 +297,6 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
 
   // Metrics subscribe to every upstream call (chat and consensus share the chain) and flush
   // in the background; nothing on a request's path waits for Redis or PostgreSQL.
-  const metricsRegistry = createMetricsRegistry();
   const metrics = createMetricsService({
     coordination,
     prisma: db.prisma,

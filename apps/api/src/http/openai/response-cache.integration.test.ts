@@ -68,6 +68,10 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     expect(missRow).toMatchObject({ cacheHit: false, provider: "beta" });
     expect(missRow.costUsd).toBeGreaterThan(0);
     expect(hitRow).toMatchObject({ cacheHit: true, costUsd: 0, provider: null });
+    // Each instance counts what it looked up: a miss on the first, a hit on the second.
+    const counted = async (url: string, result: string) => Number(new RegExp(`switchboard_response_cache_requests_total\\{result="${result}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+    expect(await counted(t.url, "miss")).toBeGreaterThanOrEqual(1);
+    expect(await counted(t2.url, "hit")).toBeGreaterThanOrEqual(1);
   });
 
   it("is a miss for a request that differs, for another user, without the header, and once the kept time has passed", async () => {

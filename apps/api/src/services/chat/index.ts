@@ -3,6 +3,7 @@
  * by the composition root): conversation store and the service that ties them together.
  */
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
@@ -23,6 +24,8 @@ export function createChat(opts: {
   gateway: Gateway;
   prisma: PrismaClient;
   coordination: Coordination;
+  /** Where the response cache counts its hits and misses. */
+  registry: Registry;
   log: Logger;
   emergency?: ChatEmergency;
 }) {
@@ -37,7 +40,7 @@ export function createChat(opts: {
     breaker: gateway.breaker,
     store,
     coordination: opts.coordination,
-    cache: createResponseCache(opts.coordination),
+    cache: createResponseCache(opts.coordination, opts.registry),
     ratePerMin: env.CHAT_RATE_LIMIT_PER_MIN,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),

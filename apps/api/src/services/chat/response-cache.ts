@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
+import { Counter, type Registry } from "prom-client";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
 
@@ -34,8 +35,14 @@ export interface ResponseCache {
   put(key: string, result: ChainResult, ttlMs: number): Promise<void>;
 }
 
-export function createResponseCache(coordination: Coordination): ResponseCache {
+export function createResponseCache(coordination: Coordination, registry: Registry): ResponseCache {
   const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
+  const looked = new Counter({
+    name: "switchboard_response_cache_requests_total",
+    help: "Requests that asked for the response cache, by result: hit (answered from it), miss (a provider answered).",
+    labelNames: ["result"],
+    registers: [registry],
+  });
   return {
     keyOf(userId, request) {
       const { messages, passthrough, model, pinned, temperature, maxTokens, responseFormat } = request;
@@ -46,12 +53,9 @@ export function createResponseCache(coordination: Coordination): ResponseCache {
     },
     async get(key) {
       const value = await store.get(key).catch(() => undefined);
-      if (!value) return undefined;
-      try {
-        return JSON.parse(value) as ChainResult;
-      } catch {
-        return undefined;
-      }
+      const kept = value ? parsed(value) : undefined;
+      looked.inc({ result: kept ? "hit" : "miss" });
+      return kept;
     },
     async put(key, result, ttlMs) {
       // What made the answer (attempts, latency) belongs to the request that paid for it.
@@ -76,6 +80,14 @@ export async function* replayed(kept: ChainResult): AsyncGenerator<ChainEvent> {
     if (index === 0 && kept.content) yield { type: "delta", text: kept.content };
   }
   yield { type: "done", ...kept, cached: true };
+}
+
+function parsed(value: string): ChainResult | undefined {
+  try {
+    return JSON.parse(value) as ChainResult;
+  } catch {
+    return undefined;
+  }
 }
 
 interface CacheStore {
