@@ -4,7 +4,7 @@ import { MAX_CACHE_TTL_SEC } from "../../services/chat/response-cache.ts";
 
 /** Asks for the response cache: `x-switchboard-cache-ttl: <seconds>` (how long the answer is kept). */
 export const CACHE_TTL_HEADER = "x-switchboard-cache-ttl";
-/** Says whether the answer came from the response cache (`hit`) or was asked for and kept (`miss`). */
+/** Says whether the answer came from the response cache (`hit`) or from a provider (`miss`; kept when it could be). */
 const CACHE_RESULT_HEADER = "x-switchboard-cache";
 
 /**

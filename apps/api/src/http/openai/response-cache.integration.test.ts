@@ -8,7 +8,7 @@
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
-import { bearer, trpcQuery } from "../../../test/http.ts";
+import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
@@ -108,6 +108,39 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     const after = await sdk.chat.completions.create(question("Stream first"), cached(60)).withResponse();
     expect(after.response.headers.get("x-switchboard-cache")).toBe("hit");
     expect(after.data.choices[0]!.message.content).toBe(text);
+    expect(up.fakes.beta.requests).toHaveLength(2);
+  });
+
+  it("serves no answer older than the request allows, none from a frozen provider, and none kept before the route changed", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "kept" });
+    await sdk.chat.completions.create(question("How old?"), cached(60));
+    await new Promise((r) => setTimeout(r, 1_100));
+    // Kept for a minute, but this request accepts one at most a second old.
+    expect((await sdk.chat.completions.create(question("How old?"), cached(1)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(up.fakes.beta.requests).toHaveLength(2);
+
+    // A provider frozen: its kept answers are not served either (the chain refuses the request).
+    const root = await t.login();
+    expect((await trpcMutation(t.url, "emergency.freeze", { reason: "beta leaks", scope: "provider:beta" }, bearer(root))).status).toBe(200);
+    try {
+      const refused = await sdk.chat.completions.create(question("How old?"), cached(60)).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ status: 503 });
+    } finally {
+      await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root));
+    }
+
+    // The route retargeted (here: re-saved, a new configuration): answers kept before are not served.
+    expect((await sdk.chat.completions.create(question("How old?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
+    await t.client(root).models.upsert.mutate({ name: "priced", targets: [{ provider: "beta", upstreamModel: "beta-model-2" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+    await expect.poll(async () => (await sdk.chat.completions.create(question("How old?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(up.fakes.beta.requests.at(-1)!.body).toMatchObject({ model: "beta-model-2" });
+  });
+
+  it("keeps no answer a choice of which was filtered or did not finish: the next try may differ", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "", finishReason: "content_filter" });
+    await sdk.chat.completions.create(question("Filtered?"), cached(60));
+    const again = await sdk.chat.completions.create(question("Filtered?"), cached(60)).withResponse();
+    expect(again.response.headers.get("x-switchboard-cache")).toBe("miss");
     expect(up.fakes.beta.requests).toHaveLength(2);
   });
 

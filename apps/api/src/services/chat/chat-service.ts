@@ -19,7 +19,7 @@ import { clarifyWith } from "./clarify.ts";
 import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
-import { replayed, type ResponseCache } from "./response-cache.ts";
+import { replayed, type CacheAsk, type ResponseCache } from "./response-cache.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -162,26 +162,25 @@ export function createChatService(deps: ChatServiceDeps) {
     yield* streamChatReply({ chain, store, log: deps.log, failure }, turn, input, ends(caller));
   }
 
-  /**
-   * Keeps an answer in the response cache before it goes out, so a repeat sent the moment it
-   * arrives finds it; the answer goes out whether or not that works.
-   */
-  async function keep(key: string, result: ChainResult, ttlMs: number): Promise<void> {
-    await deps.cache.put(key, result, ttlMs).catch((err: unknown) => deps.log.warn({ err }, "could not keep an answer in the response cache"));
-  }
+  /** A kept answer may be served while its provider may still answer: active, not frozen. */
+  const servable = (provider: string) => registry.isActive(provider as TProviderId) && !isFrozen(provider as TProviderId);
+  /** What a request asks of the response cache, when it asks (its answer is kept before it goes out, so a repeat sent at once finds it). */
+  const cacheAsk = (userId: string, request: StatelessRequest): [CacheAsk | undefined, Omit<StatelessRequest, "cacheTtlMs">] => {
+    const { cacheTtlMs, ...asked } = request;
+    return [cacheTtlMs === undefined ? undefined : { userId, request: asked, ttlMs: cacheTtlMs, configVersion: registry.version() }, asked];
+  };
 
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {
     await admit(userId, request.pinned, caller);
-    const { cacheTtlMs, ...asked } = request;
-    if (cacheTtlMs === undefined) return runComplete({ ...asked, ...ends(caller) });
-    const key = deps.cache.keyOf(userId, asked);
-    const kept = await deps.cache.get(key);
+    const [ask, asked] = cacheAsk(userId, request);
+    if (ask === undefined) return runComplete({ ...asked, ...ends(caller) });
+    const kept = await deps.cache.find(ask, servable);
     if (kept) {
       noteCacheHit(caller.scope);
       return { ...kept, cached: true };
     }
     const result = await runComplete({ ...asked, ...ends(caller) });
-    await keep(key, result, cacheTtlMs);
+    await deps.cache.keep(ask, result);
     return result;
   }
 
@@ -192,24 +191,23 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   async function streamStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned, caller);
-    const { cacheTtlMs, ...asked } = request;
-    const key = cacheTtlMs === undefined ? undefined : deps.cache.keyOf(userId, asked);
-    const kept = key === undefined ? undefined : await deps.cache.get(key);
+    const [ask, asked] = cacheAsk(userId, request);
+    const kept = ask === undefined ? undefined : await deps.cache.find(ask, servable);
     if (kept) {
       noteCacheHit(caller.scope);
       return replayed(kept);
     }
     // Asked to cache: the pieces are joined as they pass, and the whole answer kept at its end.
-    const assembly = key === undefined ? undefined : new ChoiceAssembly(MAX_CACHED_STREAM_CHARS);
+    const assembly = ask === undefined ? undefined : new ChoiceAssembly(MAX_CACHED_STREAM_CHARS);
     return (async function* () {
       let started = false;
       try {
         for await (const event of chain.stream({ ...asked, ...ends(caller) })) {
           started = true;
           if (event.type === "choice") assembly?.add(event.choice);
-          else if (event.type === "done" && key !== undefined && assembly && !assembly.truncated) {
+          else if (event.type === "done" && ask !== undefined && assembly && !assembly.truncated) {
             const { type: _done, ...result } = event;
-            await keep(key, { ...result, choices: assembly.choices() }, cacheTtlMs!);
+            await deps.cache.keep(ask, { ...result, choices: assembly.choices() });
           }
           yield event;
         }

@@ -40,7 +40,7 @@ export function createChat(opts: {
     breaker: gateway.breaker,
     store,
     coordination: opts.coordination,
-    cache: createResponseCache(opts.coordination, opts.registry),
+    cache: createResponseCache(opts.coordination, opts.registry, opts.log),
     ratePerMin: env.CHAT_RATE_LIMIT_PER_MIN,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),

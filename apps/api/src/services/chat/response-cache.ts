@@ -5,19 +5,34 @@
  * (and for how long); never across users: the key is the user and the whole request, exactly
  * (any field changed, the order of a body's keys included, is another request).
  *
- * Cluster mode keeps answers in the coordination store, so a repeat may reach any instance;
- * the embedded default keeps them in process, bounded in bytes (the oldest go first). An
- * answer over MAX_CACHED_CHARS is not kept. The store failing is a miss, never a failed
- * request: the cache saves money, it must not cost availability.
+ * Cluster mode keeps answers in the coordination store, so a repeat may reach any instance,
+ * at most SHARED_MAX_CHARS_PER_USER_HOUR per user; the embedded default keeps them in process,
+ * bounded in bytes (the oldest go first). An answer over MAX_CACHED_CHARS is not kept. The
+ * store failing or stalling is a miss, never a failed or slow request: the cache saves money,
+ * it must not cost availability.
  */
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
+import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
 
-/** What makes two requests the same one (beside the user). */
+/** What makes two requests the same one (beside the user and the gateway's configuration). */
 export type CachedRequest = Pick<ChainRequest, "messages" | "passthrough" | "model" | "pinned" | "temperature" | "maxTokens" | "responseFormat">;
+
+/** A request that asked for the cache. */
+export interface CacheAsk {
+  userId: string;
+  request: CachedRequest;
+  /** How old a kept answer may be, and how long this one's answer is kept. */
+  ttlMs: number;
+  /**
+   * The gateway configuration's version: a route retargeted or a provider changed makes every
+   * answer kept before another request's (a kept answer names the provider that gave it).
+   */
+  configVersion: number;
+}
 
 /** The longest a request may ask an answer to be kept. */
 export const MAX_CACHE_TTL_SEC = 24 * 60 * 60;
@@ -25,17 +40,39 @@ export const MAX_CACHE_TTL_SEC = 24 * 60 * 60;
 const MAX_CACHED_CHARS = 1024 * 1024;
 /** Embedded default: what kept answers may take, about (two bytes a character). */
 const IN_PROCESS_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * Cluster mode: what one user may keep within an hour, in characters. Answers live in the
+ * coordination store beside the emergency state: no user may fill it.
+ */
+export const SHARED_MAX_CHARS_PER_USER_HOUR = 64 * 1024 * 1024;
+/**
+ * The longest a request waits on the store, reading or writing: a stalled Redis makes the
+ * cache a miss (a write goes on in the background), never a slow answer.
+ */
+const STORE_WAIT_MS = 250;
+const WARN_EVERY_MS = 60_000;
 
 export interface ResponseCache {
-  /** The cache key of `request` for `userId`. */
-  keyOf(userId: string, request: CachedRequest): string;
-  /** The answer kept under `key`; undefined when none is (or the store cannot be read). */
-  get(key: string): Promise<ChainResult | undefined>;
-  /** Keeps `result` under `key` for `ttlMs`; failures are the caller's to log, never to throw. */
-  put(key: string, result: ChainResult, ttlMs: number): Promise<void>;
+  /**
+   * The answer kept for this request: one kept at most `ttlMs` ago, from a provider
+   * `servable` still allows (active, not frozen); undefined otherwise, or when the store
+   * cannot answer in time.
+   */
+  find(ask: CacheAsk, servable: (provider: string) => boolean): Promise<ChainResult | undefined>;
+  /**
+   * Keeps a whole answer for `ask.ttlMs`: not one a choice of which did not finish or was
+   * filtered (another try may differ), nor one over MAX_CACHED_CHARS. Never throws, and
+   * waits on the store at most STORE_WAIT_MS.
+   */
+  keep(ask: CacheAsk, result: ChainResult): Promise<void>;
 }
 
-export function createResponseCache(coordination: Coordination, registry: Registry): ResponseCache {
+interface Kept {
+  keptAt: number;
+  result: ChainResult;
+}
+
+export function createResponseCache(coordination: Coordination, registry: Registry, log: Pick<Logger, "warn">): ResponseCache {
   const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
   const looked = new Counter({
     name: "switchboard_response_cache_requests_total",
@@ -43,26 +80,59 @@ export function createResponseCache(coordination: Coordination, registry: Regist
     labelNames: ["result"],
     registers: [registry],
   });
+  let warnedAt = -Infinity;
+  const warn = (err: unknown, msg: string) => {
+    if (Date.now() - warnedAt < WARN_EVERY_MS) return;
+    warnedAt = Date.now();
+    log.warn({ err }, msg);
+  };
+
   return {
-    keyOf(userId, request) {
-      const { messages, passthrough, model, pinned, temperature, maxTokens, responseFormat } = request;
-      // The stream's own options say how the answer travels, not what it is.
-      const { stream_options: _travel, ...asked } = passthrough ?? {};
-      const digest = createHash("sha256").update(JSON.stringify([userId, model ?? null, pinned ?? null, temperature ?? null, maxTokens ?? null, responseFormat ?? null, passthrough ? asked : messages])).digest("base64url");
-      return `resp-cache:${digest}`;
-    },
-    async get(key) {
-      const value = await store.get(key).catch(() => undefined);
+    async find(ask, servable) {
+      const value = coordination.state() === "ready" ? await within(store.get(keyOf(ask)), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
       const kept = value ? parsed(value) : undefined;
-      looked.inc({ result: kept ? "hit" : "miss" });
-      return kept;
+      const fresh = kept !== undefined && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
+      looked.inc({ result: fresh ? "hit" : "miss" });
+      return fresh ? kept.result : undefined;
     },
-    async put(key, result, ttlMs) {
+    async keep(ask, result) {
+      const choices = result.choices ?? [{ finish_reason: result.finishReason }];
+      if (choices.some((c) => !c.finish_reason || c.finish_reason === "content_filter")) return;
       // What made the answer (attempts, latency) belongs to the request that paid for it.
-      const value = JSON.stringify({ ...result, attempts: [], latencyMs: 0 });
-      if (value.length <= MAX_CACHED_CHARS) await store.set(key, value, ttlMs);
+      const value = JSON.stringify({ keptAt: Date.now(), result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
+      if (value.length > MAX_CACHED_CHARS || coordination.state() !== "ready") return;
+      await within(store.set(ask.userId, keyOf(ask), value, ask.ttlMs), (err) => warn(err, "could not keep an answer in the response cache"));
     },
   };
+}
+
+/** The store key of a request: its user, the configuration, and the request exactly as asked. */
+function keyOf({ userId, request, configVersion }: CacheAsk): string {
+  const { messages, passthrough, model, pinned, temperature, maxTokens, responseFormat } = request;
+  // The stream's own options say how the answer travels, not what it is.
+  const { stream_options: _travel, ...asked } = passthrough ?? {};
+  const what = [userId, configVersion, model ?? null, pinned ?? null, temperature ?? null, maxTokens ?? null, responseFormat ?? null, passthrough ? asked : messages];
+  return `resp-cache:${createHash("sha256").update(JSON.stringify(what)).digest("base64url")}`;
+}
+
+/** `work`'s value if it settles within STORE_WAIT_MS; undefined otherwise (it goes on), or if it failed (told to `failed`). */
+async function within<T>(work: Promise<T>, failed: (err: unknown) => void): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STORE_WAIT_MS)));
+  try {
+    return await Promise.race([work.catch((err: unknown) => void failed(err)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function parsed(value: string): Kept | undefined {
+  try {
+    const kept = JSON.parse(value) as Partial<Kept>;
+    return typeof kept.keptAt === "number" && kept.result && typeof kept.result.provider === "string" ? (kept as Kept) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -82,31 +152,30 @@ export async function* replayed(kept: ChainResult): AsyncGenerator<ChainEvent> {
   yield { type: "done", ...kept, cached: true };
 }
 
-function parsed(value: string): ChainResult | undefined {
-  try {
-    return JSON.parse(value) as ChainResult;
-  } catch {
-    return undefined;
-  }
-}
-
 interface CacheStore {
-  get(key: string): Promise<string | undefined>;
-  set(key: string, value: string, ttlMs: number): Promise<void>;
+  get(key: string): Promise<string | null | undefined>;
+  /** Keeps `value` of `userId`'s; not past the user's bound (cluster). */
+  set(userId: string, key: string, value: string, ttlMs: number): Promise<void>;
 }
 
 function shared(coordination: Coordination): CacheStore {
   return {
-    get: async (key) => (await coordination.get(key)) ?? undefined,
-    set: (key, value, ttlMs) => coordination.set(key, value, { ttlMs }),
+    get: (key) => coordination.get(key),
+    async set(userId, key, value, ttlMs) {
+      // Counted before writing, in a window that starts with the user's first kept answer of the hour.
+      const used = await coordination.incr(`resp-cache-chars:${userId}`, value.length, { ttlMs: 60 * 60 * 1000 });
+      if (used > SHARED_MAX_CHARS_PER_USER_HOUR) return;
+      await coordination.set(key, value, { ttlMs });
+    },
   };
 }
 
 function inProcess(): CacheStore {
+  // One bound for every user: the cache's size (the oldest go first).
   const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length) });
   return {
     get: (key) => Promise.resolve(cache.get(key)),
-    set(key, value, ttlMs) {
+    set(_userId, key, value, ttlMs) {
       cache.set(key, value, { ttl: ttlMs });
       return Promise.resolve();
     },

@@ -46,15 +46,22 @@ export class ChoiceAssembly {
     return [...this.byIndex.values()].sort((a, b) => a.index - b.index);
   }
 
-  private merge(message: AnswerChoice["message"], delta: ChoiceChunk["delta"]): void {
+  /**
+   * Joins a piece into what came before: text is appended (`role` is not: it is said once),
+   * lists are extended (Anthropic's `thinking_blocks` come one block a piece), objects joined
+   * field by field (`audio`'s data and transcript come in pieces); anything else replaces.
+   */
+  private merge(into: Record<string, unknown>, delta: Record<string, unknown>, top = true): void {
     for (const [key, value] of Object.entries(delta)) {
       if (value === undefined || value === null) continue;
-      if (key === "tool_calls" && Array.isArray(value)) this.mergeToolCalls(message, value as ToolCallDelta[]);
+      const before = into[key];
+      if (top && key === "tool_calls" && Array.isArray(value)) this.mergeToolCalls(into as AnswerChoice["message"], value as ToolCallDelta[]);
       else if (typeof value === "string" && key !== "role") {
-        const before = message[key];
-        message[key] = typeof before === "string" ? before + value : value;
+        into[key] = typeof before === "string" ? before + value : value;
         this.size += value.length;
-      } else message[key] = value;
+      } else if (Array.isArray(value)) into[key] = Array.isArray(before) ? [...(before as unknown[]), ...(value as unknown[])] : value;
+      else if (typeof value === "object" && before !== null && typeof before === "object" && !Array.isArray(before)) this.merge(before as Record<string, unknown>, value as Record<string, unknown>, false);
+      else into[key] = typeof value === "object" ? { ...(value as object) } : value;
     }
   }
 
