@@ -61,6 +61,22 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(usageTagged.code, usageTagged.stderr).toBe(0);
     expect((JSON.parse(usageTagged.stdout) as { total: { requests: number } }).total.requests).toBe(1);
 
+    // Retagged: the next request carries the new tags; an empty list clears them.
+    const retagged = await cli(["keys", "update", key.id, "--tags", "app:cli-v2", "--name", "from cli, v2"], asUser);
+    expect(retagged.code, retagged.stderr).toBe(0);
+    expect(retagged.stdout).toContain('Updated "from cli, v2"');
+    expect(retagged.stdout).toContain("tags app:cli-v2");
+    const after2 = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "after the update" }] }),
+    });
+    expect(after2.status).toBe(200);
+    await t.app.deps.requestLog.flush();
+    expect((await cli(["logs", "tail", "--once", "--tag", "app:cli-v2"], asKey)).stdout.trim().split("\n")).toHaveLength(1);
+    const cleared = await cli(["keys", "update", key.id, "--tags", "", "--json"], asUser);
+    expect((JSON.parse(cleared.stdout) as { tags: string[] }).tags).toEqual([]);
+
     // Keys cannot manage keys: a signed-in person must.
     expect((await cli(["keys", "list"], asKey)).code).toBe(1);
     const revoked = await cli(["keys", "revoke", key.id], asUser);
@@ -74,6 +90,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     const env = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
     expect((await cli(["keys", "create"], env)).code).toBe(2);
     expect((await cli(["keys", "revoke"], env)).code).toBe(2);
+    expect((await cli(["keys", "update"], env)).code).toBe(2);
     expect((await cli(["logs", "follow"], env)).code).toBe(2);
     const negative = await cli(["keys", "create", "--name", "x", "--budget=-3"], env);
     expect(negative.code).toBe(1);

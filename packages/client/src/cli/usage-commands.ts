@@ -7,6 +7,9 @@ import type { SwitchboardClient } from "../index.ts";
 export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
        [--scopes a,b] [--models a,b] [--tags a,b] [--rate-limit <per min>]
        [--budget <usd>] [--budget-period day|month|total] [--expires-at <ISO time>]
+  keys update <id> [--name <name>] [--scopes a,b] [--models a,b] [--tags a,b]
+       [--rate-limit <per min>] [--budget <usd>] [--budget-period day|month|total]
+                                 Change a key; only the options given (an empty --tags "" clears them)
   keys list [--all]              Your keys (ADMIN: everyone's); --all includes revoked ones
   keys revoke <id>               Revoke a key on every instance
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
@@ -81,6 +84,22 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
       const head = `${pad("ID", 36)}  ${pad("PREFIX", 13)}  ${pad("NAME", 20)}  ${pad("OWNER", 26)}  ${pad("SCOPES", 30)}  ${pad("LAST USED", 24)}  SPEND`;
       return print(page, rows.length === 0 ? "No API keys." : [head, ...rows].join("\n"));
     }
+    case "update": {
+      const id = args[0];
+      if (!id) throw new CommandUsageError("keys update needs the key's id (see keys list)");
+      const updated = await client.keys.update.mutate({
+        id,
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
+        ...(o.models !== undefined ? { models: list(o.models)! } : {}),
+        ...(o.tags !== undefined ? { tags: list(o.tags)! } : {}),
+        ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
+        ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
+        ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
+      });
+      const tagged = updated.tags.length > 0 ? `, tags ${updated.tags.join(", ")}` : ", no tags";
+      return print(updated, `Updated "${updated.name}" (${updated.prefix}…): scopes ${updated.scopes.join(", ")}${tagged}; in force on every instance.`);
+    }
     case "revoke": {
       const id = args[0];
       if (!id) throw new CommandUsageError("keys revoke needs the key's id (see keys list)");
@@ -88,7 +107,7 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
       return print(revoked, `Revoked "${revoked.name}" (${revoked.prefix}…) on every instance.`);
     }
     default:
-      throw new CommandUsageError(action ? `Unknown keys command: ${action}` : "keys needs a command: create, list or revoke");
+      throw new CommandUsageError(action ? `Unknown keys command: ${action}` : "keys needs a command: create, list, update or revoke");
   }
 }
 
