@@ -121,6 +121,13 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByRole("status").getByText(/letters, digits/).waitFor();
 
     await page.getByRole("link", { name: "API keys" }).click();
+    // Retagged from the admin: the key's row shows the new tags.
+    await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByRole("button", { name: "Edit" }).click();
+    const editor = page.getByTestId("edit-key-dialog");
+    await editor.getByLabel("Tags").fill("app:billing-v2");
+    await editor.getByRole("button", { name: "Save" }).click();
+    await editor.waitFor({ state: "detached" });
+    await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByText("app:billing-v2").waitFor();
     page.once("dialog", (d) => void d.accept());
     await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByRole("button", { name: "Revoke" }).click();
     await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).waitFor({ state: "detached" });

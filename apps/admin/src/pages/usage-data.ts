@@ -4,7 +4,7 @@
  * `trpc.x.queryOptions()` does it, so no page writes a query key by hand and invalidating a
  * procedure reaches every input of it.
  */
-import type { TKeyCreateInput, TKeysListInput, TLogsListInput, TUsageSummaryInput } from "@switchboard/schema";
+import type { TKeyCreateInput, TKeysListInput, TKeyUpdateInput, TLogsListInput, TUsageSummaryInput } from "@switchboard/schema";
 import { queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
 import { trpc } from "../lib/trpc.ts";
 
@@ -26,6 +26,14 @@ export function useCreateKey() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (input: TKeyCreateInput) => trpc.keys.create.mutate(input),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("keys.list") }),
+  });
+}
+
+export function useUpdateKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (input: TKeyUpdateInput) => trpc.keys.update.mutate(input),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("keys.list") }),
   });
 }

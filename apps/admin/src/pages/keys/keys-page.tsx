@@ -6,6 +6,7 @@ import { DataTable, Sparkline, type Column } from "../../components/data-table.t
 import { Field, FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
+import { EditKeyDialog } from "./edit-key-dialog.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
@@ -108,6 +109,7 @@ export function KeysPage() {
   const list = useQuery(keysList({ limit: 100, includeRevoked: false }));
   const revoke = useRevokeKey();
   const [created, setCreated] = useState<TApiKeyCreated | null>(null);
+  const [editing, setEditing] = useState<TApiKey | null>(null);
   const columns: Column<TApiKey>[] = [
     { id: "name", header: "Name", cell: (k) => <strong>{k.name}</strong> },
     { id: "prefix", header: "Key", cell: (k) => <code>{k.prefix}…</code> },
@@ -126,14 +128,17 @@ export function KeysPage() {
       id: "actions",
       header: <span className="visually-hidden">Actions</span>,
       cell: (k) => (
-        <button
-          type="button"
-          className="btn btn-small btn-danger-ghost"
-          disabled={revoke.isPending}
-          onClick={() => window.confirm(`Revoke "${k.name}"? Programs using it stop at once.`) && revoke.mutate(k.id)}
-        >
-          Revoke
-        </button>
+        <span className="row-actions">
+          <button type="button" className="btn btn-small" onClick={() => setEditing(k)}>Edit</button>
+          <button
+            type="button"
+            className="btn btn-small btn-danger-ghost"
+            disabled={revoke.isPending}
+            onClick={() => window.confirm(`Revoke "${k.name}"? Programs using it stop at once.`) && revoke.mutate(k.id)}
+          >
+            Revoke
+          </button>
+        </span>
       ),
     },
   ];
@@ -142,6 +147,7 @@ export function KeysPage() {
       <PageHeader title="API keys" description="Credentials for programs: each acts as its owner, narrowed by scopes, a rate limit and a budget." />
       <CreateKeyForm onCreated={setCreated} />
       {created ? <CopyOnceDialog created={created} onClose={() => setCreated(null)} /> : null}
+      {editing ? <EditKeyDialog apiKey={editing} onClose={() => setEditing(null)} /> : null}
       <section className="card card-flush">
         {list.isError ? (
           <p className="alert alert-error table-message" role="alert">{messageOf(list.error)}</p>
