@@ -14,7 +14,7 @@ import { parseEnv } from "../src/env.ts";
 import { createLogger } from "../src/infra/logger.ts";
 import { buildServer } from "../src/server.ts";
 import { createTestDatabase } from "./database.ts";
-import { testRedisUrl, uniquePrefix } from "./redis.ts";
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "./redis.ts";
 
 /** Shared by every test instance, so instances of one cluster decrypt each other's rows. */
 export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -91,6 +91,29 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       await app.close();
       await ownDatabase?.drop();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Two instances of one cluster: the same PostgreSQL database and Redis key prefix. */
+export interface TestFleet {
+  a: TestApp;
+  b: TestApp;
+  /** Closes both, then deletes the fleet's Redis keys. */
+  close(): Promise<void>;
+}
+
+/** Starts a fleet of two (`a` owns the database; `appOptions` apply to `a` only). */
+export async function startFleet(opts: { env?: Record<string, string>; prefix: string; appOptions?: TestAppOptions["appOptions"] }): Promise<TestFleet> {
+  const a = await startTestApp({ env: opts.env ?? {}, redisKeyPrefix: opts.prefix, ...(opts.appOptions ? { appOptions: opts.appOptions } : {}) });
+  const b = await startTestApp({ env: opts.env ?? {}, redisKeyPrefix: opts.prefix, databaseUrl: a.app.deps.env.DATABASE_URL! });
+  return {
+    a,
+    b,
+    async close() {
+      await b.close();
+      await a.close();
+      await deleteKeysWithPrefix(opts.prefix);
     },
   };
 }

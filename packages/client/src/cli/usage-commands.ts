@@ -54,6 +54,21 @@ function num(v: string | undefined, flag: string): number | undefined {
 const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(2)}`;
 const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + " ".repeat(n - s.length));
 
+/**
+ * The key settings given as options, for keys create and keys update alike. Values are passed
+ * as given: the server validates them and answers 400 naming the field.
+ */
+function keySettings(o: UsageOptions) {
+  return {
+    ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
+    ...(o.models !== undefined ? { models: list(o.models)! } : {}),
+    ...(o.tags !== undefined ? { tags: list(o.tags)! } : {}),
+    ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
+    ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
+    ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
+  };
+}
+
 type Print = (value: unknown, human: string) => void;
 type Write = (line: string) => void;
 
@@ -61,15 +76,9 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
   switch (action) {
     case "create": {
       if (!o.name) throw new CommandUsageError("keys create needs --name <name>");
-      // Values are passed as given: the server validates them and answers 400 naming the field.
       const created = await client.keys.create.mutate({
         name: o.name,
-        ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
-        ...(o.models !== undefined ? { models: list(o.models)! } : {}),
-        ...(o.tags !== undefined ? { tags: list(o.tags)! } : {}),
-        ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
-        ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
-        ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
+        ...keySettings(o),
         ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
       });
       const tagged = created.tags.length > 0 ? `, tags ${created.tags.join(", ")}` : "";
@@ -87,16 +96,7 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
     case "update": {
       const id = args[0];
       if (!id) throw new CommandUsageError("keys update needs the key's id (see keys list)");
-      const updated = await client.keys.update.mutate({
-        id,
-        ...(o.name !== undefined ? { name: o.name } : {}),
-        ...(o.scopes !== undefined ? { scopes: list(o.scopes) as never } : {}),
-        ...(o.models !== undefined ? { models: list(o.models)! } : {}),
-        ...(o.tags !== undefined ? { tags: list(o.tags)! } : {}),
-        ...(o.rateLimit !== undefined ? { rateLimitPerMin: num(o.rateLimit, "--rate-limit")! } : {}),
-        ...(o.budget !== undefined ? { budgetUsd: num(o.budget, "--budget")! } : {}),
-        ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}),
-      });
+      const updated = await client.keys.update.mutate({ id, ...(o.name !== undefined ? { name: o.name } : {}), ...keySettings(o) });
       const tagged = updated.tags.length > 0 ? `, tags ${updated.tags.join(", ")}` : ", no tags";
       return print(updated, `Updated "${updated.name}" (${updated.prefix}…): scopes ${updated.scopes.join(", ")}${tagged}; in force on every instance.`);
     }

@@ -7,11 +7,12 @@
  */
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { startFleet, startTestApp, type TestApp, type TestFleet } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
-import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
+let fleet: TestFleet;
 let t: TestApp;
 let t2: TestApp;
 let up: Upstreams<"beta">;
@@ -23,8 +24,8 @@ const cached = (seconds: number) => ({ headers: { "x-switchboard-cache-ttl": Str
 beforeAll(async () => {
   up = await startUpstreams(["beta"]);
   const env = { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000" };
-  t = await startTestApp({ env, redisKeyPrefix: prefix, appOptions: { requestLogFlushMs: 50 } });
-  t2 = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: t.app.deps.env.DATABASE_URL! });
+  fleet = await startFleet({ env, prefix, appOptions: { requestLogFlushMs: 50 } });
+  ({ a: t, b: t2 } = fleet);
   token = (await t.userWithRole("USER")).token;
   sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
   // A price, so that what a hit did not cost shows.
@@ -32,10 +33,8 @@ beforeAll(async () => {
   await root.models.upsert.mutate({ name: "priced", targets: [{ provider: "beta", upstreamModel: "beta-model" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
 }, 120_000);
 afterAll(async () => {
-  await t2?.close();
-  await t?.close();
+  await fleet?.close();
   await up?.close();
-  await deleteKeysWithPrefix(prefix);
 });
 afterEach(() => up.reset());
 

@@ -6,11 +6,12 @@
  */
 import OpenAI, { NotFoundError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { startFleet, type TestApp, type TestFleet } from "../../../test/app.ts";
 import { bearer } from "../../../test/http.ts";
-import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
+let fleet: TestFleet;
 let t: TestApp;
 let t2: TestApp;
 let up: Upstreams<"beta">;
@@ -23,17 +24,15 @@ const prefix = uniquePrefix("responses-retrieval");
 beforeAll(async () => {
   up = await startUpstreams(["beta"]);
   const env = { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000" };
-  t = await startTestApp({ env, redisKeyPrefix: prefix });
-  t2 = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: t.app.deps.env.DATABASE_URL! });
+  fleet = await startFleet({ env, prefix });
+  ({ a: t, b: t2 } = fleet);
   token = (await t.userWithRole("USER")).token;
   sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
   sdkOnSecond = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
 }, 120_000);
 afterAll(async () => {
-  await t2?.close();
-  await t?.close();
+  await fleet?.close();
   await up?.close();
-  await deleteKeysWithPrefix(prefix);
 });
 afterEach(() => up.reset());
 

@@ -6,11 +6,12 @@
  */
 import OpenAI, { APIError, BadRequestError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { startFleet, type TestApp, type TestFleet } from "../../../test/app.ts";
 import { bearer, trpcQuery } from "../../../test/http.ts";
-import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
+let fleet: TestFleet;
 let t: TestApp;
 let up: Upstreams<"beta" | "openai">;
 let token: string;
@@ -24,17 +25,15 @@ const prefix = uniquePrefix("responses");
 beforeAll(async () => {
   up = await startUpstreams(["beta", "openai"]);
   const env = { ...up.env, CIRCUIT_FAILURE_THRESHOLD: "2", CHAT_RATE_LIMIT_PER_MIN: "1000" };
-  t = await startTestApp({ env, redisKeyPrefix: prefix });
-  t2 = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: t.app.deps.env.DATABASE_URL! });
+  fleet = await startFleet({ env, prefix });
+  ({ a: t, b: t2 } = fleet);
   token = (await t.userWithRole("USER")).token;
   admin = (await t.userWithRole("ADMIN")).token;
   sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 });
 }, 120_000);
 afterAll(async () => {
-  await t2?.close();
-  await t?.close();
+  await fleet?.close();
   await up?.close();
-  await deleteKeysWithPrefix(prefix);
 });
 afterEach(() => up.reset());
 
