@@ -1,8 +1,8 @@
 /**
  * The Responses API's kept output items and answers on both coordination stores: found (and
  * continued, read back, forgotten) by the user who got them and by no one else, on any
- * instance sharing Redis; in process, the oldest go first once the byte bound is reached, so
- * an embedded server's memory stays bounded.
+ * instance sharing Redis; in process, the oldest go first once the byte bound (or the user's
+ * half of it) is reached, so an embedded server's memory stays bounded.
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
@@ -170,15 +170,17 @@ describe("a conversation being continued", () => {
 });
 
 describe("kept response items in process", () => {
-  it("hold about 32 MB: past it the oldest are dropped, the newest kept", async () => {
+  it("hold about 32 MB, half of it per user: a user past their half drops their own oldest, never another user's", async () => {
     const items = createResponseItems(await createCoordination({ redisUrl: "" }));
     const halfMegabyte = "x".repeat(512 * 1024);
+    await items.keep("u2", [message("msg_quiet", "kept")]);
     for (let n = 0; n < 80; n++) await items.keep("u1", [message(`msg_${n}`, halfMegabyte)]);
     const found = await items.find("u1", Array.from({ length: 80 }, (_, n) => `msg_${n}`));
     expect(found.has("msg_0")).toBe(false);
     expect(found.has("msg_79")).toBe(true);
-    // Two bytes a character: 32 MB holds fewer than 32 of these 1 MB items.
-    expect(found.size).toBeLessThan(32);
+    // Two bytes a character: half of 32 MB holds fewer than 16 of these 1 MB items.
+    expect(found.size).toBeLessThan(16);
+    expect((await items.find("u2", ["msg_quiet"])).has("msg_quiet")).toBe(true);
   });
 });
 

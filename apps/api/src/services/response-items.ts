@@ -7,15 +7,14 @@
  *   only what is new — what the OpenAI Agents SDK and hand-written Responses clients do.
  * - the answer as it was sent (the `response` object), so its user can retrieve it, list the
  *   input it answered, or delete it.
- * Only for the user who got them and for KEPT_TTL_MS: one older than that must be sent whole. Cluster mode keeps them in the coordination
- * store, so the next request may land on any instance; the embedded default keeps them in
- * process, bounded in bytes (the oldest go first), and Redis at most 32 M characters per user
- * and hour. An item kept to be referred to holds only what a later request is translated back
- * into; nothing over 1 MB is kept.
+ * Only for the user who got them and for KEPT_TTL_MS: one older than that must be sent whole.
+ * Where they are kept, and each user's bound there, is KeptPerUser's (32 M characters per user
+ * and hour in Redis; 32 MB in process, half of it per user). An item kept to be referred to
+ * holds only what a later request is translated back into; nothing over 1 MB is kept.
  */
-import { LRUCache } from "lru-cache";
 import type { Coordination } from "../infra/coordination/port.ts";
 import { AppError } from "./errors.ts";
+import { createKeptPerUser, type KeptEntry } from "./kept-per-user.ts";
 
 /** How long an item or an answer can be referred to after the answer that made it (or last continued it). */
 export const KEPT_TTL_MS = 60 * 60 * 1000;
@@ -87,25 +86,12 @@ export interface ResponseItems {
   forget(userId: string, responseId: string): Promise<boolean>;
 }
 
-/** Where values live: the coordination store (cluster) or this process (embedded). */
-interface KeptStore {
-  /**
-   * Keeps values of one user's, all or, past that user's bound, none. `again`: values kept
-   * before, written again to last longer, which take no more room and count for nothing; one
-   * no longer kept (expired, deleted) is not written.
-   */
-  put(userId: string, entries: ReadonlyArray<[key: string, value: string]>, again?: boolean): Promise<void>;
-  getMany(keys: readonly string[]): Promise<Array<string | null>>;
-  delete(keys: readonly string[]): Promise<void>;
-}
-
 const itemKey = (userId: string, id: string) => `resp-item:${userId}:${id}`;
 const responseKey = (userId: string, id: string) => `resp:${userId}:${id}`;
-const keptCharsKey = (userId: string) => `resp-chars:${userId}`;
 
 export function createResponseItems(coordination: Coordination): ResponseItems {
-  const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
-  const itemEntries = (userId: string, items: readonly KeptItem[]) => keptForm(items).map(([id, value]): [string, string] => [itemKey(userId, id), value]);
+  const store = keptStore(coordination);
+  const itemEntries = (userId: string, items: readonly KeptItem[]) => keptForm(items).map(([id, value]): KeptEntry => [itemKey(userId, id), value]);
   return {
     keep: (userId, items) => store.put(userId, itemEntries(userId, items)),
     async find(userId, ids) {
@@ -152,7 +138,7 @@ export function createResponseItems(coordination: Coordination): ResponseItems {
     const now = Date.now();
     const old = chain.filter(([, stored]) => now - stored.keptAt >= REFRESH_AFTER_MS);
     if (old.length === 0) return;
-    const entries = old.flatMap(([id, stored]): Array<[string, string]> => [[responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })], ...itemEntries(userId, stored.output)]);
+    const entries = old.flatMap(([id, stored]): KeptEntry[] => [[responseKey(userId, id), JSON.stringify({ ...stored, keptAt: now })], ...itemEntries(userId, stored.output)]);
     void store.put(userId, entries, true).catch(() => undefined);
   }
 
@@ -201,53 +187,33 @@ function storedResponse(value: string | null): StoredResponse | undefined {
   return valid ? (stored as StoredResponse) : undefined;
 }
 
-/** Why an answer was not kept: its user kept SHARED_MAX_CHARS_PER_USER_HOUR within the hour. */
+/** Why an answer was not kept: its user is past what one user may keep (in Redis, SHARED_MAX_CHARS_PER_USER_HOUR within the hour). */
 export class KeptBoundReached extends Error {
   constructor() {
-    super(`not kept: this user's answers kept within the hour reached ${SHARED_MAX_CHARS_PER_USER_HOUR / (1024 * 1024)} M characters`);
+    super(`not kept: this user's kept answers reached what one user may keep (${SHARED_MAX_CHARS_PER_USER_HOUR / (1024 * 1024)} M characters an hour in the shared store, half the memory in process)`);
   }
 }
 
-function shared(coordination: Coordination): KeptStore {
+/**
+ * Where answers and items live, with each user's bound; a user past it, or a store that
+ * cannot be read, is said in words a caller can act on.
+ */
+function keptStore(coordination: Coordination) {
+  const kept = createKeptPerUser(coordination, { counter: "resp-chars", sharedMaxCharsPerUserHour: SHARED_MAX_CHARS_PER_USER_HOUR, inProcessMaxBytes: IN_PROCESS_MAX_BYTES });
   return {
-    async put(userId, entries, again = false) {
-      const chars = entries.reduce((n, [key, value]) => n + key.length + value.length, 0);
-      if (chars === 0) return;
-      // Only what is still kept: an answer deleted meanwhile stays deleted.
-      if (again) return void (await Promise.all(entries.map(([key, value]) => coordination.setIfPresent(key, value, { ttlMs: KEPT_TTL_MS }))));
-      // Counted before writing, in a window that starts with the user's first kept value of the hour.
-      const used = await coordination.incr(keptCharsKey(userId), chars, { ttlMs: KEPT_TTL_MS });
-      if (used > SHARED_MAX_CHARS_PER_USER_HOUR) throw new KeptBoundReached();
-      await Promise.all(entries.map(([key, value]) => coordination.set(key, value, { ttlMs: KEPT_TTL_MS })));
+    async put(userId: string, entries: readonly KeptEntry[], again = false): Promise<void> {
+      if (!(await kept.put(userId, entries, KEPT_TTL_MS, again))) throw new KeptBoundReached();
     },
-    getMany: (keys) =>
-      coordination.getMany(keys).catch(() => {
+    getMany: (keys: readonly string[]) =>
+      kept.getMany(keys).catch(() => {
         throw new AppError("SERVICE_UNAVAILABLE", "Earlier answers cannot be read right now (the shared store is unreachable); retry, or send the conversation itself", {
           retryAfterSec: 1,
         });
       }),
-    async delete(keys) {
-      await Promise.all(keys.map((key) => coordination.del(key))).catch(() => {
+    delete: (keys: readonly string[]) =>
+      kept.delete(keys).catch(() => {
         throw new AppError("SERVICE_UNAVAILABLE", "The answer cannot be deleted right now (the shared store is unreachable); retry", { retryAfterSec: 1 });
-      });
-    },
-  };
-}
-
-function inProcess(): KeptStore {
-  const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length), ttl: KEPT_TTL_MS });
-  return {
-    // One bound for every user: the cache's size (the oldest go first).
-    put(_userId, entries, again = false) {
-      // Again: only what is still kept (an answer deleted meanwhile stays deleted).
-      for (const [key, value] of entries) if (!again || cache.has(key)) cache.set(key, value);
-      return Promise.resolve();
-    },
-    getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key) ?? null)),
-    delete(keys) {
-      for (const key of keys) cache.delete(key);
-      return Promise.resolve();
-    },
+      }),
   };
 }
 
@@ -255,10 +221,10 @@ function inProcess(): KeptStore {
 const withoutExtras = (key: string, field: unknown) => (key === "logprobs" || key === "annotations" ? undefined : field);
 
 /** Each item as kept; one too long to keep is left out. */
-function keptForm(items: readonly KeptItem[]): Array<[string, string]> {
-  return items.flatMap((item) => {
+function keptForm(items: readonly KeptItem[]): KeptEntry[] {
+  return items.flatMap((item): KeptEntry[] => {
     const value = JSON.stringify(item, withoutExtras);
-    return value.length <= MAX_KEPT_CHARS ? [[item.id, value] as [string, string]] : [];
+    return value.length <= MAX_KEPT_CHARS ? [[item.id, value]] : [];
   });
 }
 

@@ -7,16 +7,16 @@
  *
  * Cluster mode keeps answers in the coordination store, so a repeat may reach any instance,
  * at most SHARED_MAX_CHARS_PER_USER_HOUR per user; the embedded default keeps them in process,
- * bounded in bytes (the oldest go first). An answer over MAX_CACHED_CHARS is not kept. The
+ * 32 MB, half of it per user (KeptPerUser's bounds). An answer over MAX_CACHED_CHARS is not kept. The
  * store failing or stalling is a miss, never a failed or slow request: the cache saves money,
  * it must not cost availability.
  */
 import { createHash } from "node:crypto";
-import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
+import { createKeptPerUser } from "../kept-per-user.ts";
 
 /** What makes two requests the same one (beside the user and the gateway's configuration). */
 export type CachedRequest = Pick<ChainRequest, "messages" | "passthrough" | "model" | "pinned" | "temperature" | "maxTokens" | "responseFormat">;
@@ -73,7 +73,7 @@ interface Kept {
 }
 
 export function createResponseCache(coordination: Coordination, registry: Registry, log: Pick<Logger, "warn">): ResponseCache {
-  const store = coordination.kind === "memory" ? inProcess() : shared(coordination);
+  const store = createKeptPerUser(coordination, { counter: "resp-cache-chars", sharedMaxCharsPerUserHour: SHARED_MAX_CHARS_PER_USER_HOUR, inProcessMaxBytes: IN_PROCESS_MAX_BYTES });
   const looked = new Counter({
     name: "switchboard_response_cache_requests_total",
     help: "Requests that asked for the response cache, by result: hit (answered from it), miss (a provider answered).",
@@ -89,8 +89,8 @@ export function createResponseCache(coordination: Coordination, registry: Regist
 
   return {
     async find(ask, servable) {
-      const value = coordination.state() === "ready" ? await within(store.get(keyOf(ask)), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
-      const kept = value ? parsed(value) : undefined;
+      const value = coordination.state() === "ready" ? await within(store.getMany([keyOf(ask)]), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
+      const kept = value?.[0] ? parsed(value[0]) : undefined;
       const fresh = kept !== undefined && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
       looked.inc({ result: fresh ? "hit" : "miss" });
       return fresh ? kept.result : undefined;
@@ -101,7 +101,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       // What made the answer (attempts, latency) belongs to the request that paid for it.
       const value = JSON.stringify({ keptAt: Date.now(), result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
       if (value.length > MAX_CACHED_CHARS || coordination.state() !== "ready") return;
-      await within(store.set(ask.userId, keyOf(ask), value, ask.ttlMs), (err) => warn(err, "could not keep an answer in the response cache"));
+      await within(store.put(ask.userId, [[keyOf(ask), value]], ask.ttlMs), (err) => warn(err, "could not keep an answer in the response cache"));
     },
   };
 }
@@ -150,34 +150,4 @@ export async function* replayed(kept: ChainResult): AsyncGenerator<ChainEvent> {
     if (index === 0 && kept.content) yield { type: "delta", text: kept.content };
   }
   yield { type: "done", ...kept, cached: true };
-}
-
-interface CacheStore {
-  get(key: string): Promise<string | null | undefined>;
-  /** Keeps `value` of `userId`'s; not past the user's bound (cluster). */
-  set(userId: string, key: string, value: string, ttlMs: number): Promise<void>;
-}
-
-function shared(coordination: Coordination): CacheStore {
-  return {
-    get: (key) => coordination.get(key),
-    async set(userId, key, value, ttlMs) {
-      // Counted before writing, in a window that starts with the user's first kept answer of the hour.
-      const used = await coordination.incr(`resp-cache-chars:${userId}`, value.length, { ttlMs: 60 * 60 * 1000 });
-      if (used > SHARED_MAX_CHARS_PER_USER_HOUR) return;
-      await coordination.set(key, value, { ttlMs });
-    },
-  };
-}
-
-function inProcess(): CacheStore {
-  // One bound for every user: the cache's size (the oldest go first).
-  const cache = new LRUCache<string, string>({ maxSize: IN_PROCESS_MAX_BYTES, sizeCalculation: (value, key) => 2 * (value.length + key.length) });
-  return {
-    get: (key) => Promise.resolve(cache.get(key)),
-    set(_userId, key, value, ttlMs) {
-      cache.set(key, value, { ttl: ttlMs });
-      return Promise.resolve();
-    },
-  };
 }
