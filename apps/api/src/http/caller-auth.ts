@@ -1,8 +1,10 @@
 /**
  * Authentication and API-key policy for REST routes (/v1/* and REST aliases), declared on
  * each route: `config.keyScope` names the API-key scope the route needs (none: keys are
- * refused) and `config.metered` marks routes that call a model (the key's model list, rate
- * limit and budget apply). The caller is resolved by the same function as tRPC's context.
+ * refused), `config.metered` marks routes that call a model (the key's model list, rate
+ * limit and budget apply) and `config.counted` routes that read what a model call left
+ * (the key's rate limit and the user's chat rate apply, no budget: a read costs no money).
+ * The caller is resolved by the same function as tRPC's context.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
@@ -10,7 +12,7 @@ import { noteModel } from "../infra/request-scope.ts";
 import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
 import { AppError } from "../services/errors.ts";
 import type { RequestStop } from "../services/gateway/chain-types.ts";
-import { keyRefusal, type KeyAccess } from "../services/keys/index.ts";
+import { keyRefusal, type KeyAccess, type RateLimitInfo } from "../services/keys/index.ts";
 import { credentialOf, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
 
@@ -22,6 +24,8 @@ declare module "fastify" {
     keyScope?: KeyAccess;
     /** Calls a model: the key's models, rate limit and budget apply. */
     metered?: boolean;
+    /** Reads what a model call left: counted against the key's rate limit and the user's chat rate. */
+    counted?: boolean;
   }
 }
 
@@ -51,16 +55,21 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
     const refusal = keyRefusal(key, { scope: config.keyScope, models: config.metered && opts.model !== undefined ? [opts.model] : undefined });
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
-  if (config.metered) {
-    const limit = await deps.keys.admit(user.id, key, request.scope);
-    if (limit) {
-      void reply
-        .header("x-ratelimit-limit-requests", String(limit.limit))
-        .header("x-ratelimit-remaining-requests", String(limit.remaining))
-        .header("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
-    }
+  if (config.metered) sendKeyRateLimit(reply, await deps.keys.admit(user.id, key, request.scope));
+  if (config.counted) {
+    if (key) sendKeyRateLimit(reply, await deps.keys.countRequest(key));
+    await deps.chat.countRequest(user.id, request.scope);
   }
   return user;
+}
+
+/** An API key's own rate-limit figures, as OpenAI's x-ratelimit-* headers. */
+function sendKeyRateLimit(reply: FastifyReply, limit: RateLimitInfo | undefined): void {
+  if (!limit) return;
+  void reply
+    .header("x-ratelimit-limit-requests", String(limit.limit))
+    .header("x-ratelimit-remaining-requests", String(limit.remaining))
+    .header("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
 }
 
 /**

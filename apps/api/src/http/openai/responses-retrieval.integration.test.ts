@@ -2,7 +2,7 @@
  * Kept Responses answers read back as the official `openai` SDK does it
  * (`responses.retrieve`, `responses.inputItems.list`, `responses.delete`): by the user who got
  * them, on any instance of a fleet sharing Redis, never by another user or after `store: false`;
- * a deleted answer can no longer be continued.
+ * a deleted answer can no longer be continued; each read counts against the caller's rate limits.
  */
 import OpenAI, { NotFoundError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -90,6 +90,34 @@ describe("GET /v1/responses/{id}", () => {
     expect(((await withKey.json()) as { id: string }).id).toBe(created.id);
     expect((await fetch(`${t.url}/v1/responses/${created.id}`, { headers: bearer(modelsKey.key) })).status).toBe(403);
     expect((await fetch(`${t.url}/v1/responses/${created.id}`)).status).toBe(401);
+  });
+});
+
+describe("reads of kept answers", () => {
+  it("count against the user's chat rate, as any OpenAI request does", async () => {
+    const created = await sdk.responses.create({ model: "beta", input: "Count my reads" });
+    const remaining = async (path: string) => {
+      const res = await fetch(`${t.url}/v1/responses/${created.id}${path}`, { headers: bearer(token) });
+      expect(res.status).toBe(200);
+      return Number(res.headers.get("x-ratelimit-remaining-requests"));
+    };
+    const first = await remaining("");
+    expect(await remaining("/input_items")).toBe(first - 1);
+    expect(await remaining("")).toBe(first - 2);
+  });
+
+  it("count against an API key's rate limit: past it a 429 with Retry-After, though a read costs no money", async () => {
+    const key = await t.client(token).keys.create.mutate({ name: "two a minute", scopes: ["chat"], rateLimitPerMin: 2 });
+    const created = await sdk.responses.create({ model: "beta", input: "For a limited key" });
+    const read = () => fetch(`${t.url}/v1/responses/${created.id}`, { headers: bearer(key.key) });
+    const first = await read();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect((await read()).status).toBe(200);
+    const refused = await read();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("rate_limit_exceeded");
   });
 });
 

@@ -3,7 +3,9 @@
  * GET /v1/responses/{id} (the `response` object as it was sent), GET
  * /v1/responses/{id}/input_items (the input it answered, a page at a time) and DELETE
  * /v1/responses/{id}. Answers are kept an hour (services/response-items.ts), not OpenAI's
- * 30 days: past that, or at `store: false`, or for anyone else, an answer is a 404.
+ * 30 days: past that, or at `store: false`, or for anyone else, an answer is a 404. Each read
+ * counts against the caller's rate limits (the user's chat rate, an API key's own), as any
+ * OpenAI request does, though it calls no model and costs nothing.
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -37,7 +39,7 @@ export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): v
   const keptAnswer = async (userId: string, id: string): Promise<KeptResponse> =>
     (id.length <= MAX_ID_CHARS ? await deps.responseItems.response(userId, id) : null) ?? Promise.reject(notFound(id.slice(0, MAX_ID_CHARS)));
 
-  v1.get<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", openapi: docs("A kept Responses answer, as it was sent (OpenAI-compatible; kept an hour)") } }, async (request, reply) => {
+  v1.get<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", counted: true, openapi: docs("A kept Responses answer, as it was sent (OpenAI-compatible; kept an hour)") } }, async (request, reply) => {
     const user = await authorizeRequest(deps, request, reply);
     const { id } = ZResponseParams.parse(request.params);
     ZRetrieveQuery.parse(request.query);
@@ -47,7 +49,7 @@ export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): v
 
   v1.get<{ Params: { id: string } }>(
     "/responses/:id/input_items",
-    { config: { keyScope: "chat", openapi: { ...docs("The input a kept Responses answer answered (OpenAI-compatible list)"), query: ZInputItemsQuery } } },
+    { config: { keyScope: "chat", counted: true, openapi: { ...docs("The input a kept Responses answer answered (OpenAI-compatible list)"), query: ZInputItemsQuery } } },
     async (request, reply) => {
       const user = await authorizeRequest(deps, request, reply);
       const { id } = ZResponseParams.parse(request.params);
@@ -57,7 +59,7 @@ export function registerResponseRetrieval(v1: FastifyInstance, deps: AppDeps): v
     },
   );
 
-  v1.delete<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", openapi: docs("Deletes a kept Responses answer (OpenAI-compatible)") } }, async (request, reply) => {
+  v1.delete<{ Params: { id: string } }>("/responses/:id", { config: { keyScope: "chat", counted: true, openapi: docs("Deletes a kept Responses answer (OpenAI-compatible)") } }, async (request, reply) => {
     const user = await authorizeRequest(deps, request, reply);
     const { id } = ZResponseParams.parse(request.params);
     if (id.length > MAX_ID_CHARS || !(await deps.responseItems.forget(user.id, id))) throw notFound(id.slice(0, MAX_ID_CHARS));

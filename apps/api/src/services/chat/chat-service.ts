@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import { noteCacheHit, noteRateLimit } from "../../infra/request-scope.ts";
+import { noteCacheHit, noteRateLimit, type RequestScope } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { eitherStop } from "../gateway/call-outcome.ts";
@@ -71,8 +71,16 @@ export function createChatService(deps: ChatServiceDeps) {
         details: { activeProviders: registry.chain().map((p) => p.id) },
       });
     }
+    await countRequest(userId, caller.scope);
+  }
+
+  /**
+   * Counts a request against the user's chat rate limit (every chat call is one; so is a
+   * read of a kept answer, which costs no model call but is work all the same).
+   */
+  async function countRequest(userId: string, scope: RequestScope | undefined): Promise<void> {
     const limit = await deps.coordination.consumeLeased(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
-    noteRateLimit(caller.scope, { limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
+    noteRateLimit(scope, { limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
     if (!limit.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
@@ -281,6 +289,7 @@ export function createChatService(deps: ChatServiceDeps) {
     completeStateless,
     streamStateless,
     embed,
+    countRequest,
     conversations: { list: store.list, get: store.get, remove: store.remove, import: store.importConversation },
     /** Subscribe to one record per upstream call (metrics). */
     onProviderCall: chain.onCall,

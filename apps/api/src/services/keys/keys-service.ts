@@ -249,6 +249,23 @@ export function createKeysService(deps: KeysServiceDeps) {
   }
 
   /**
+   * Counts a request against the key's rate limit across instances (none without one);
+   * returns the figures for x-ratelimit-* headers, or refuses past the limit.
+   */
+  async function countRequest(grant: KeyGrant): Promise<RateLimitInfo | undefined> {
+    if (grant.rateLimitPerMin === null) return undefined;
+    const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
+    const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
+    if (!r.allowed) {
+      throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
+        retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+        details: { openaiCode: "rate_limit_exceeded", rateLimit: info },
+      });
+    }
+    return info;
+  }
+
+  /**
    * Admits a metered request (model calls) by a user, with or without an API key: the
    * user's budget, then the key's budget and its rate limit across instances. Returns the
    * rate-limit figures for x-ratelimit-* headers. Each budget the request runs under holds
@@ -263,16 +280,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
       if (!grant) return undefined;
       if (grant.budgetUsd !== null) holds.push(await holdBudget(keySubject(grant.keyId), { ...grant, budgetUsd: grant.budgetUsd }, "API key"));
-      if (grant.rateLimitPerMin === null) return undefined;
-      const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
-      const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
-      if (!r.allowed) {
-        throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
-          retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
-          details: { openaiCode: "rate_limit_exceeded", rateLimit: info },
-        });
-      }
-      return info;
+      return await countRequest(grant);
     } catch (error) {
       for (const hold of holds.splice(0)) hold.release(undefined);
       throw error;
@@ -300,6 +308,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */
     onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
+    countRequest,
     /** What a request cost, budgeted or not: budgets price the requests in flight at the day's costliest. */
     notePrice: (costUsd: number) => spend.notePrice(costUsd),
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
