@@ -1,28 +1,38 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../services/errors.ts";
-import { MAX_CACHE_TTL_SEC } from "../../services/chat/response-cache.ts";
+import { MAX_CACHE_TTL_SEC, type CachePolicy } from "../../services/chat/response-cache.ts";
 
 /** Asks for the response cache: `x-switchboard-cache-ttl: <seconds>` (how long the answer is kept). */
 export const CACHE_TTL_HEADER = "x-switchboard-cache-ttl";
-/** Says whether the answer came from the response cache (`hit`) or from a provider (`miss`; kept when it could be). */
+/** Says whether the answer came from the response cache (`hit`), from a provider (`miss`; kept when it could be), or from a provider because the request said so (`refresh`). */
 const CACHE_RESULT_HEADER = "x-switchboard-cache";
 
 /**
- * How long the request asks its answer to be kept, in ms; undefined when it does not ask.
- * Anything but a whole number of seconds from 1 to a day is a 400 naming the header: a cache
- * silently not used would be paid for without anyone noticing.
+ * How the request asks to use the response cache; undefined when it does not ask. The ttl
+ * header asks; HTTP's own request directives then say more, as they do to any cache:
+ * `Cache-Control: no-cache` takes a provider's answer rather than a kept one (and keeps it in
+ * its place), `no-store` keeps nothing of this request's. Anything but a whole number of
+ * seconds from 1 to a day is a 400 naming the header: a cache silently not used would be paid
+ * for without anyone noticing.
  */
-export function cacheTtlOf(request: FastifyRequest): number | undefined {
+export function cachePolicyOf(request: FastifyRequest): CachePolicy | undefined {
   const header = request.headers[CACHE_TTL_HEADER];
   if (header === undefined) return undefined;
   const seconds = typeof header === "string" && /^\d{1,6}$/.test(header.trim()) ? Number(header.trim()) : NaN;
   if (!(seconds >= 1 && seconds <= MAX_CACHE_TTL_SEC)) {
     throw new AppError("BAD_REQUEST", `${CACHE_TTL_HEADER}: a whole number of seconds from 1 to ${MAX_CACHE_TTL_SEC}`, { details: { param: CACHE_TTL_HEADER } });
   }
-  return seconds * 1000;
+  const directives = cacheControlDirectives(request.headers["cache-control"]);
+  return { ttlMs: seconds * 1000, reuse: !directives.has("no-cache"), store: !directives.has("no-store") };
 }
 
 /** Tells a request that asked for the cache whether it was answered from it. */
-export function markCacheResult(request: FastifyRequest, reply: FastifyReply, asked: number | undefined): void {
-  if (asked !== undefined) void reply.header(CACHE_RESULT_HEADER, request.scope?.cacheHit ? "hit" : "miss");
+export function markCacheResult(request: FastifyRequest, reply: FastifyReply, asked: CachePolicy | undefined): void {
+  if (asked === undefined) return;
+  void reply.header(CACHE_RESULT_HEADER, request.scope?.cacheHit ? "hit" : asked.reuse ? "miss" : "refresh");
+}
+
+/** A Cache-Control header's directive names, lower-cased; their arguments, and directives a cache does not know, are of no concern here. */
+function cacheControlDirectives(header: string | undefined): Set<string> {
+  return new Set((header ?? "").split(",").map((part) => part.split("=")[0]!.trim().toLowerCase()));
 }

@@ -3,7 +3,9 @@
  * (`x-switchboard-cache-ttl`) and is asked again by the same user, exactly, is answered
  * without calling a provider — streamed or not, whichever way the first was asked, on any
  * instance of a fleet sharing Redis, and in the embedded default — logged as a cache hit that
- * cost nothing; another user, another request or the kept time passing is a miss.
+ * cost nothing; another user, another request or the kept time passing is a miss; the
+ * request's own Cache-Control asks a provider's answer instead (no-cache) or keeps nothing
+ * (no-store).
  */
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -108,6 +110,28 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     expect(after.response.headers.get("x-switchboard-cache")).toBe("hit");
     expect(after.data.choices[0]!.message.content).toBe(text);
     expect(up.fakes.beta.requests).toHaveLength(2);
+  });
+
+  it("takes a provider's answer at Cache-Control: no-cache and keeps it in the old one's place; keeps nothing at no-store", async () => {
+    const withControl = (control: string) => ({ headers: { ...cached(60).headers, "cache-control": control } });
+    up.fakes.beta.enqueue({ kind: "ok", content: "first answer" });
+    await sdk.chat.completions.create(question("Refresh me"), cached(60));
+    up.fakes.beta.enqueue({ kind: "ok", content: "refreshed answer" });
+    const refreshed = await sdk.chat.completions.create(question("Refresh me"), withControl("no-cache")).withResponse();
+    expect(refreshed.response.headers.get("x-switchboard-cache")).toBe("refresh");
+    expect(refreshed.data.choices[0]!.message.content).toBe("refreshed answer");
+    const after = await sdk.chat.completions.create(question("Refresh me"), cached(60)).withResponse();
+    expect(after.response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(after.data.choices[0]!.message.content).toBe("refreshed answer");
+    expect(up.fakes.beta.requests).toHaveLength(2);
+
+    // no-store: answered (from a kept answer when there is one), nothing kept.
+    up.fakes.beta.setDefault({ kind: "ok", content: "not kept" });
+    const unkept = await sdk.chat.completions.create(question("Keep nothing"), withControl("No-Store, max-age=0")).withResponse();
+    expect(unkept.response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await sdk.chat.completions.create(question("Keep nothing"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await sdk.chat.completions.create(question("Refresh me"), withControl("no-store")).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(up.fakes.beta.requests).toHaveLength(4);
   });
 
   it("serves no answer older than the request allows, none from a frozen provider, and none kept before the route changed", async () => {

@@ -24,7 +24,7 @@ import { modelInputBodyLimit } from "../body-limits.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
-import { cacheTtlOf, markCacheResult } from "./cache-header.ts";
+import { cachePolicyOf, markCacheResult } from "./cache-header.ts";
 import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
@@ -216,10 +216,10 @@ async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string
  * and whether the response cache did (x-switchboard-cache-ttl asks for it).
  */
 async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
-  const cacheTtlMs = cacheTtlOf(request);
-  const result = await deps.chat.completeStateless(user.id, { ...parsed.request, cacheTtlMs }, { leaves: clientLeaving(reply), scope: request.scope });
+  const cache = cachePolicyOf(request);
+  const result = await deps.chat.completeStateless(user.id, { ...parsed.request, cache }, { leaves: clientLeaving(reply), scope: request.scope });
   void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
-  markCacheResult(request, reply, cacheTtlMs);
+  markCacheResult(request, reply, cache);
   return result;
 }
 
@@ -232,9 +232,9 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
   // The stream also ends when the session or API key that authorized it does.
   const leaves = eitherStop(clientLeaving(reply), credentialEnds(deps, user));
-  const cacheTtlMs = cacheTtlOf(request);
-  const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cacheTtlMs }, { leaves, scope: request.scope });
-  markCacheResult(request, reply, cacheTtlMs);
+  const cache = cachePolicyOf(request);
+  const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cache }, { leaves, scope: request.scope });
+  markCacheResult(request, reply, cache);
   // Headers leave only after the first token: this marks where Switchboard's own work
   // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
   markUpstreamStart(request.scope);

@@ -19,7 +19,7 @@ import { clarifyWith } from "./clarify.ts";
 import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
-import { replayed, type CacheAsk, type ResponseCache } from "./response-cache.ts";
+import { replayed, type CacheAsk, type CachePolicy, type ResponseCache } from "./response-cache.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -52,8 +52,8 @@ export interface ChatServiceDeps {
 
 /** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
 export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept"> & {
-  /** Answer from, and keep the answer in, the response cache for this long (the caller asked). */
-  cacheTtlMs?: number | undefined;
+  /** Answer from, and keep the answer in, the response cache (the caller asked). */
+  cache?: CachePolicy | undefined;
 };
 
 /** A streamed answer longer than this is not kept in the response cache (nor assembled for it). */
@@ -173,9 +173,9 @@ export function createChatService(deps: ChatServiceDeps) {
   /** A kept answer may be served while its provider may still answer: active, not frozen. */
   const servable = (provider: string) => registry.isActive(provider as TProviderId) && !isFrozen(provider as TProviderId);
   /** What a request asks of the response cache, when it asks (its answer is kept before it goes out, so a repeat sent at once finds it). */
-  const cacheAsk = (userId: string, request: StatelessRequest): [CacheAsk | undefined, Omit<StatelessRequest, "cacheTtlMs">] => {
-    const { cacheTtlMs, ...asked } = request;
-    return [cacheTtlMs === undefined ? undefined : { userId, request: asked, ttlMs: cacheTtlMs, configVersion: registry.version() }, asked];
+  const cacheAsk = (userId: string, request: StatelessRequest): [CacheAsk | undefined, Omit<StatelessRequest, "cache">] => {
+    const { cache, ...asked } = request;
+    return [cache === undefined ? undefined : { ...cache, userId, request: asked, configVersion: registry.version() }, asked];
   };
 
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {

@@ -21,12 +21,20 @@ import { createKeptPerUser } from "../kept-per-user.ts";
 /** What makes two requests the same one (beside the user and the gateway's configuration). */
 export type CachedRequest = Pick<ChainRequest, "messages" | "passthrough" | "model" | "pinned" | "temperature" | "maxTokens" | "responseFormat">;
 
-/** A request that asked for the cache. */
-export interface CacheAsk {
-  userId: string;
-  request: CachedRequest;
+/** How a request asked to use the cache. */
+export interface CachePolicy {
   /** How old a kept answer may be, and how long this one's answer is kept. */
   ttlMs: number;
+  /** Whether a kept answer may answer; when not, a provider answers and its answer replaces the kept one (a refresh). */
+  reuse: boolean;
+  /** Whether this request's answer is kept. */
+  store: boolean;
+}
+
+/** A request that asked for the cache. */
+export interface CacheAsk extends CachePolicy {
+  userId: string;
+  request: CachedRequest;
   /**
    * The gateway configuration's version: a route retargeted or a provider changed makes every
    * answer kept before another request's (a kept answer names the provider that gave it).
@@ -55,14 +63,14 @@ const WARN_EVERY_MS = 60_000;
 export interface ResponseCache {
   /**
    * The answer kept for this request: one kept at most `ttlMs` ago, from a provider
-   * `servable` still allows (active, not frozen); undefined otherwise, or when the store
-   * cannot answer in time.
+   * `servable` still allows (active, not frozen); undefined otherwise, when the request does
+   * not reuse kept answers, or when the store cannot answer in time.
    */
   find(ask: CacheAsk, servable: (provider: string) => boolean): Promise<ChainResult | undefined>;
   /**
-   * Keeps a whole answer for `ask.ttlMs`: not one a choice of which did not finish or was
-   * filtered (another try may differ), nor one over MAX_CACHED_CHARS. Never throws, and
-   * waits on the store at most STORE_WAIT_MS.
+   * Keeps a whole answer for `ask.ttlMs` (unless the request says not to store it): not one a
+   * choice of which did not finish or was filtered (another try may differ), nor one over
+   * MAX_CACHED_CHARS. Never throws, and waits on the store at most STORE_WAIT_MS.
    */
   keep(ask: CacheAsk, result: ChainResult): Promise<void>;
 }
@@ -76,7 +84,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
   const store = createKeptPerUser(coordination, { counter: "resp-cache-chars", sharedMaxCharsPerUserHour: SHARED_MAX_CHARS_PER_USER_HOUR, inProcessMaxBytes: IN_PROCESS_MAX_BYTES });
   const looked = new Counter({
     name: "switchboard_response_cache_requests_total",
-    help: "Requests that asked for the response cache, by result: hit (answered from it), miss (a provider answered).",
+    help: "Requests that asked for the response cache, by result: hit (answered from it), miss (a provider answered), refresh (asked a provider's answer instead).",
     labelNames: ["result"],
     registers: [registry],
   });
@@ -89,6 +97,10 @@ export function createResponseCache(coordination: Coordination, registry: Regist
 
   return {
     async find(ask, servable) {
+      if (!ask.reuse) {
+        looked.inc({ result: "refresh" });
+        return undefined;
+      }
       const value = coordination.state() === "ready" ? await within(store.getMany([keyOf(ask)]), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
       const kept = value?.[0] ? parsed(value[0]) : undefined;
       const fresh = kept !== undefined && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
@@ -96,6 +108,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       return fresh ? kept.result : undefined;
     },
     async keep(ask, result) {
+      if (!ask.store) return;
       const choices = result.choices ?? [{ finish_reason: result.finishReason }];
       if (choices.some((c) => !c.finish_reason || c.finish_reason === "content_filter")) return;
       // What made the answer (attempts, latency) belongs to the request that paid for it.
@@ -107,7 +120,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
 }
 
 /** The store key of a request: its user, the configuration, and the request exactly as asked. */
-function keyOf({ userId, request, configVersion }: CacheAsk): string {
+function keyOf({ userId, request, configVersion }: Pick<CacheAsk, "userId" | "request" | "configVersion">): string {
   const { messages, passthrough, model, pinned, temperature, maxTokens, responseFormat } = request;
   // The stream's own options say how the answer travels, not what it is.
   const { stream_options: _travel, ...asked } = passthrough ?? {};
