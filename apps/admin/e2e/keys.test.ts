@@ -124,10 +124,22 @@ describe("API keys, Logs and Spend pages", () => {
     // Retagged from the admin: the key's row shows the new tags.
     await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByRole("button", { name: "Edit" }).click();
     const editor = page.getByTestId("edit-key-dialog");
+    // The dialog opens on the key's settings as they are.
+    expect(await editor.getByLabel("Requests / min").inputValue()).toBe("600");
+    expect(await editor.getByLabel("Budget (USD)").inputValue()).toBe("25");
     await editor.getByLabel("Tags").fill("app:billing-v2");
+    await editor.getByLabel("Budget (USD)").fill("40");
+    await editor.getByLabel("Models", { exact: true }).fill("gpt-4o-mini");
+    await editor.getByRole("checkbox", { name: "consensus" }).check();
+    await page.screenshot({ path: await screenshotPath("keys-edit.png") });
     await editor.getByRole("button", { name: "Save" }).click();
     await editor.waitFor({ state: "detached" });
-    await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByText("app:billing-v2").waitFor();
+    const edited = page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ });
+    await edited.getByText("app:billing-v2").waitFor();
+    await edited.getByText(/ \/ \$40\.00$/).waitFor();
+    await edited.getByText(/consensus/).waitFor();
+    // In force at the next request: a model outside the key's list is refused.
+    expect((await chatWith(secret, "outside the list")).status).toBe(403);
     page.once("dialog", (d) => void d.accept());
     await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).getByRole("button", { name: "Revoke" }).click();
     await page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ }).waitFor({ state: "detached" });

@@ -1,16 +1,20 @@
 import type { TApiKey } from "@switchboard/schema";
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
-import { Field, FormError } from "../../components/field.tsx";
+import { FormError } from "../../components/field.tsx";
 import { submitErrorsOf } from "../../lib/errors.ts";
 import { useUpdateKey } from "../usage-data.ts";
+import { KeySettingsFields, keyDraftOf, keySettingsOf } from "./key-settings.tsx";
 
-/** Renames a key or changes the tags its requests carry in the log; in force on every instance at the next request. */
+/**
+ * Changes a key's settings — name, scopes, rate limit, models, tags, budget — in force on
+ * every instance at its next request; the secret stays the same.
+ */
 export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const update = useUpdateKey();
   const titleId = useId();
-  const [name, setName] = useState(apiKey.name);
-  const [tags, setTags] = useState(apiKey.tags.join(", "));
+  const [draft, setDraft] = useState(() => keyDraftOf(apiKey));
+  const [amountError, setAmountError] = useState<string | undefined>();
   const { fields, formError } = submitErrorsOf(update);
 
   // Unmounting closes the native dialog.
@@ -21,25 +25,23 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: (
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const asked = tags.split(",").map((t) => t.trim()).filter(Boolean);
-    update.mutate({ id: apiKey.id, name, tags: asked }, { onSuccess: onClose });
+    const settings = keySettingsOf(draft);
+    setAmountError("amountError" in settings ? settings.amountError : undefined);
+    if ("amountError" in settings) return;
+    // Every setting as shown: an emptied field clears it (no limit, no budget, any model).
+    update.mutate({ id: apiKey.id, ...settings }, { onSuccess: onClose });
   };
 
   return (
     <dialog ref={dialog} className="dialog" aria-labelledby={titleId} onClose={onClose} data-testid="edit-key-dialog">
       <form className="form" onSubmit={submit} noValidate>
         <h2 id={titleId}>Edit API key</h2>
-        <Field label="Name" error={fields.name}>
-          {(control) => <input {...control} value={name} onChange={(e) => setName(e.target.value)} required />}
-        </Field>
-        <Field label="Tags" error={fields.tags}>
-          {(control) => <input {...control} value={tags} onChange={(e) => setTags(e.target.value)} placeholder="team:search, env=prod" />}
-        </Field>
-        <p className="muted">Every request made with the key carries its tags in the request log, ahead of the request&apos;s own.</p>
-        <FormError message={formError} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, budgetUsd: amountError ?? fields.budgetUsd }} />
+        <p className="muted">Every request made with the key carries its tags in the request log, ahead of the request&apos;s own. Models: names it may ask for, empty for any.</p>
+        <FormError message={formError ?? fields.scopes} />
         <div className="dialog-actions">
           <button type="button" className="btn" onClick={onClose}>Cancel</button>
-          <button type="submit" className="btn btn-primary" disabled={update.isPending || name.trim() === ""}>{update.isPending ? "Saving…" : "Save"}</button>
+          <button type="submit" className="btn btn-primary" disabled={update.isPending || draft.name.trim() === ""}>{update.isPending ? "Saving…" : "Save"}</button>
         </div>
       </form>
     </dialog>

@@ -1,12 +1,12 @@
-import { KEY_SCOPES, type TApiKey, type TApiKeyCreated, type TKeyScope } from "@switchboard/schema";
+import type { TApiKey, TApiKeyCreated } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
-import { BudgetFields, NOT_AN_AMOUNT, parseBudgetAmount, type BudgetDraft } from "../../components/budget-fields.tsx";
 import { DataTable, Sparkline, type Column } from "../../components/data-table.tsx";
-import { Field, FormError } from "../../components/field.tsx";
+import { FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
 import { EditKeyDialog } from "./edit-key-dialog.tsx";
+import { KeySettingsFields, NEW_KEY_DRAFT, keySettingsOf, type KeyDraft } from "./key-settings.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
@@ -45,30 +45,27 @@ function CopyOnceDialog({ created, onClose }: { created: TApiKeyCreated; onClose
 
 function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void }) {
   const create = useCreateKey();
-  const [name, setName] = useState("");
-  const [scopes, setScopes] = useState<TKeyScope[]>(["chat", "models"]);
-  const [rate, setRate] = useState("");
-  const [tags, setTags] = useState("");
-  const [budget, setBudget] = useState<BudgetDraft>({ amount: "", period: "month" });
+  const [draft, setDraft] = useState<KeyDraft>(NEW_KEY_DRAFT);
   const [amountError, setAmountError] = useState<string | undefined>();
   const { fields, formError } = submitErrorsOf(create);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const budgetUsd = parseBudgetAmount(budget.amount);
-    setAmountError(budgetUsd === undefined ? NOT_AN_AMOUNT : undefined);
-    if (budgetUsd === undefined) return;
+    const settings = keySettingsOf(draft);
+    setAmountError("amountError" in settings ? settings.amountError : undefined);
+    if ("amountError" in settings) return;
+    const { rateLimitPerMin, budgetUsd, budgetPeriod, tags, models, ...always } = settings;
     create.mutate(
       {
-        name,
-        scopes,
-        ...(rate ? { rateLimitPerMin: Number(rate) } : {}),
-        ...(tags.trim() ? { tags: tags.split(",").map((t) => t.trim()).filter(Boolean) } : {}),
-        ...(budgetUsd !== null ? { budgetUsd, budgetPeriod: budget.period } : {}),
+        ...always,
+        // A new key has no limit, budget, tags or model list unless one is typed.
+        ...(rateLimitPerMin !== null ? { rateLimitPerMin } : {}),
+        ...(tags.length > 0 ? { tags } : {}),
+        ...(models.length > 0 ? { models } : {}),
+        ...(budgetUsd !== null ? { budgetUsd, budgetPeriod } : {}),
       },
       {
         onSuccess: (key) => {
-          setName("");
-          setTags("");
+          setDraft({ ...draft, name: "", tags: "" });
           onCreated(key);
         },
       },
@@ -77,27 +74,9 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   return (
     <section className="card" aria-label="Create an API key">
       <form className="form key-form" onSubmit={submit} noValidate>
-        <Field label="Name" error={fields.name}>
-          {(control) => <input {...control} value={name} onChange={(e) => setName(e.target.value)} placeholder="ci-pipeline" required />}
-        </Field>
-        <fieldset className="field scopes">
-          <legend>Scopes</legend>
-          {KEY_SCOPES.map((s) => (
-            <label key={s} className="check">
-              <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => setScopes(e.target.checked ? [...scopes, s] : scopes.filter((x) => x !== s))} />
-              {s}
-            </label>
-          ))}
-        </fieldset>
-        <Field label="Requests / min" error={fields.rateLimitPerMin}>
-          {(control) => <input {...control} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="no limit" />}
-        </Field>
-        <Field label="Tags" error={fields.tags}>
-          {(control) => <input {...control} value={tags} onChange={(e) => setTags(e.target.value)} placeholder="team:search, env=prod" />}
-        </Field>
-        <BudgetFields value={budget} onChange={setBudget} errors={{ budgetUsd: amountError ?? fields.budgetUsd, budgetPeriod: fields.budgetPeriod }} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, budgetUsd: amountError ?? fields.budgetUsd }} />
         <div className="field field-action">
-          <button type="submit" className="btn btn-primary" disabled={create.isPending || name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
+          <button type="submit" className="btn btn-primary" disabled={create.isPending || draft.name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
         </div>
       </form>
       <FormError message={formError ?? fields.scopes} />

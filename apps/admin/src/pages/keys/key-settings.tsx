@@ -1,0 +1,88 @@
+import { KEY_SCOPES, type TApiKey, type TBudgetPeriod, type TKeyScope } from "@switchboard/schema";
+import { BudgetFields, NOT_AN_AMOUNT, budgetDraftOf, parseBudgetAmount, type BudgetDraft } from "../../components/budget-fields.tsx";
+import { Field } from "../../components/field.tsx";
+
+/** A key's settings as typed: numbers and lists stay text until sent, so "" can mean "none". */
+export interface KeyDraft {
+  name: string;
+  scopes: TKeyScope[];
+  rate: string;
+  tags: string;
+  models: string;
+  budget: BudgetDraft;
+}
+
+export const NEW_KEY_DRAFT: KeyDraft = { name: "", scopes: ["chat", "models"], rate: "", tags: "", models: "", budget: { amount: "", period: "month" } };
+
+export function keyDraftOf(key: TApiKey): KeyDraft {
+  return {
+    name: key.name,
+    scopes: key.scopes,
+    rate: key.rateLimitPerMin === null ? "" : String(key.rateLimitPerMin),
+    tags: key.tags.join(", "),
+    models: key.models.join(", "),
+    budget: budgetDraftOf(key),
+  };
+}
+
+/** What a draft sets: an empty field clears its setting (no limit, no budget, any model, no tags). */
+export interface KeySettings {
+  name: string;
+  scopes: TKeyScope[];
+  tags: string[];
+  models: string[];
+  rateLimitPerMin: number | null;
+  budgetUsd: number | null;
+  budgetPeriod: TBudgetPeriod;
+}
+
+/** The settings to send, or the budget field's message when its amount is not a number (range checks are the server's, so its message shows). */
+export function keySettingsOf(draft: KeyDraft): KeySettings | { amountError: string } {
+  const budgetUsd = parseBudgetAmount(draft.budget.amount);
+  if (budgetUsd === undefined) return { amountError: NOT_AN_AMOUNT };
+  return {
+    name: draft.name,
+    scopes: draft.scopes,
+    tags: listOf(draft.tags),
+    models: listOf(draft.models),
+    rateLimitPerMin: draft.rate.trim() === "" ? null : Number(draft.rate),
+    budgetUsd,
+    budgetPeriod: draft.budget.period,
+  };
+}
+
+const listOf = (text: string) => text.split(",").map((part) => part.trim()).filter(Boolean);
+
+/** Where the server's message for each setting shows. */
+export type KeySettingsErrors = Partial<Record<"name" | "scopes" | "tags" | "models" | "rateLimitPerMin" | "budgetUsd" | "budgetPeriod", string | undefined>>;
+
+/** The fields of a key's settings, shared by the create form and the edit dialog. */
+export function KeySettingsFields({ draft, onChange, errors }: { draft: KeyDraft; onChange: (next: KeyDraft) => void; errors: KeySettingsErrors }) {
+  const set = (part: Partial<KeyDraft>) => onChange({ ...draft, ...part });
+  return (
+    <>
+      <Field label="Name" error={errors.name}>
+        {(control) => <input {...control} value={draft.name} onChange={(e) => set({ name: e.target.value })} placeholder="ci-pipeline" required />}
+      </Field>
+      <fieldset className="field scopes">
+        <legend>Scopes</legend>
+        {KEY_SCOPES.map((s) => (
+          <label key={s} className="check">
+            <input type="checkbox" checked={draft.scopes.includes(s)} onChange={(e) => set({ scopes: e.target.checked ? [...draft.scopes, s] : draft.scopes.filter((x) => x !== s) })} />
+            {s}
+          </label>
+        ))}
+      </fieldset>
+      <Field label="Requests / min" error={errors.rateLimitPerMin}>
+        {(control) => <input {...control} type="number" min={1} value={draft.rate} onChange={(e) => set({ rate: e.target.value })} placeholder="no limit" />}
+      </Field>
+      <Field label="Models" error={errors.models}>
+        {(control) => <input {...control} value={draft.models} onChange={(e) => set({ models: e.target.value })} placeholder="any model" />}
+      </Field>
+      <Field label="Tags" error={errors.tags}>
+        {(control) => <input {...control} value={draft.tags} onChange={(e) => set({ tags: e.target.value })} placeholder="team:search, env=prod" />}
+      </Field>
+      <BudgetFields value={draft.budget} onChange={(budget) => set({ budget })} errors={{ budgetUsd: errors.budgetUsd, budgetPeriod: errors.budgetPeriod }} />
+    </>
+  );
+}
