@@ -3,22 +3,12 @@
  * one fills the room the others need — in Redis by what a user writes within the hour, in
  * process by half the memory bound per user, a user past it making room from their own oldest.
  */
-import { afterAll, describe, expect, it } from "vitest";
-import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
+import { describe, expect, it } from "vitest";
+import { createCoordination } from "../infra/coordination/index.ts";
+import { redisCoordinations } from "../../test/redis-coordinations.ts";
 import { createKeptPerUser, type KeptEntry, type KeptPerUser } from "./kept-per-user.ts";
 
-const prefix = uniquePrefix("kept-per-user");
-const opened: Coordination[] = [];
-const redis = async () => {
-  const c = await createCoordination({ redisUrl: testRedisUrl(), keyPrefix: prefix, log: () => {} });
-  opened.push(c);
-  return c;
-};
-afterAll(async () => {
-  for (const c of opened) await c.close();
-  await deleteKeysWithPrefix(prefix);
-});
+const { open: redis } = redisCoordinations("kept-per-user");
 
 const HOUR = 60 * 60 * 1000;
 /** 1 MB of memory a value, as counted in process (two bytes a character). */

@@ -5,22 +5,13 @@
  * half of it) is reached, so an embedded server's memory stays bounded.
  */
 import { Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
-import { createCoordination, type Coordination } from "../infra/coordination/index.ts";
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../../test/redis.ts";
+import { describe, expect, it } from "vitest";
+import { createCoordination } from "../infra/coordination/index.ts";
+import { redisCoordinations } from "../../test/redis-coordinations.ts";
+import { testRedisUrl } from "../../test/redis.ts";
 import { createResponseItems, KeptBoundReached, MAX_CHAINED_RESPONSES, type ResponseItems } from "./response-items.ts";
 
-const prefix = uniquePrefix("response-items");
-const opened: Coordination[] = [];
-const redis = async () => {
-  const c = await createCoordination({ redisUrl: testRedisUrl(), keyPrefix: prefix, log: () => {} });
-  opened.push(c);
-  return c;
-};
-afterAll(async () => {
-  for (const c of opened) await c.close();
-  await deleteKeysWithPrefix(prefix);
-});
+const { prefix, open: redis } = redisCoordinations("response-items");
 
 const message = (id: string, text: string) => ({ id, type: "message", role: "assistant", content: [{ type: "output_text", text }] });
 
