@@ -113,6 +113,10 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByRole("tab", { name: "By model" }).click();
     await page.getByTestId("top-model").getByRole("cell", { name: "auto" }).waitFor();
     await fullPageShot(page, "spend.png");
+    // Spend by tag: the key's own tag on each of its requests, the request's tag on the one.
+    await page.getByRole("tab", { name: "By tag" }).click();
+    await page.getByTestId("top-tag").getByRole("row", { name: /app:billing/ }).waitFor();
+    await page.getByTestId("top-tag").getByRole("row", { name: /team:billing/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
     // Spend of one tag: the tagged request alone.
     await page.getByRole("tab", { name: "By API key" }).click();
     await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");

@@ -82,7 +82,11 @@ export type TRequestLogDetail = z.infer<typeof ZRequestLogDetail>;
 
 export const ZLogIdInput = z.object({ id: z.string().min(1).max(100) });
 
-export const GROUP_BYS = ["user", "key", "model", "provider", "day"] as const;
+/**
+ * How usage.summary groups. By `tag`, a request counts in each of its tags' groups (untagged
+ * ones in "(none)"): the groups overlap, and reach back as far as the request log keeps rows.
+ */
+export const GROUP_BYS = ["user", "key", "model", "provider", "day", "tag"] as const;
 export const ZUsageSummaryInput = z.object({
   from: ZDateFilter.optional(),
   to: ZDateFilter.optional(),

@@ -60,6 +60,12 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     const usageTagged = await cli(["usage", "--tag", "team:cli", "--json"], asKey);
     expect(usageTagged.code, usageTagged.stderr).toBe(0);
     expect((JSON.parse(usageTagged.stdout) as { total: { requests: number } }).total.requests).toBe(1);
+    // By tag: the key's own tag holds every request made with it, the request's tag the one.
+    const byTag = await cli(["usage", "--group-by", "tag"], asKey);
+    expect(byTag.code, byTag.stderr).toBe(0);
+    expect(byTag.stdout).toMatch(/^TAG\s/m);
+    expect(byTag.stdout).toMatch(/^app:cli\s+[2-9]\d*\s/m);
+    expect(byTag.stdout).toMatch(/^team:cli\s+1\s/m);
 
     // Retagged: the next request carries the new tags; an empty list clears them.
     const retagged = await cli(["keys", "update", key.id, "--tags", "app:cli-v2", "--name", "from cli, v2"], asUser);

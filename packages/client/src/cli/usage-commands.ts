@@ -14,9 +14,10 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   keys revoke <id>               Revoke a key on every instance
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
          [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
-  usage [--group-by user|key|model|provider|day] [--from <ISO>] [--to <ISO>] [--tag <tag>]
+  usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>]
                                  Requests, tokens and cost (USER: your own; --tag: only requests
-                                 sent with that x-switchboard-tags label)`;
+                                 sent with that x-switchboard-tags label; by tag a request counts
+                                 under each of its tags)`;
 
 export interface UsageOptions {
   json: boolean;

@@ -8,6 +8,7 @@ const TABS = [
   { id: "model", title: "By model" },
   { id: "user", title: "By user" },
   { id: "provider", title: "By provider" },
+  { id: "tag", title: "By tag" },
 ] as const;
 
 export function SpendPage() {
@@ -36,6 +37,7 @@ export function SpendPage() {
           </button>
         ))}
       </div>
+      {tab === "tag" ? <p className="muted">A request counts under each of its tags (untagged ones under “(none)”), so the rows add up to more than the total; as far back as the request log keeps requests.</p> : null}
       <TopSpend groupBy={current.id} title={current.title} tag={tag} />
     </>
   );

@@ -1,4 +1,4 @@
-import type { TUsageSummary } from "@switchboard/schema";
+import type { TUsageSummary, TUsageSummaryInput } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { DataTable, type Column } from "../../components/data-table.tsx";
 import { lastDays, usageSummary, usd } from "../usage-data.ts";
@@ -37,8 +37,8 @@ const columns: Column<Group>[] = [
   { id: "cost", header: "Cost", align: "right", cell: (g) => usd(g.costUsd) },
 ];
 
-/** The top groups (keys, models, users, providers) by spend; `tag`: only requests carrying it. */
-export function TopSpend({ groupBy, title, limit, tag }: { groupBy: "user" | "key" | "model" | "provider"; title: string; limit?: number; tag?: string | undefined }) {
+/** The top groups (keys, models, users, providers, tags) by spend; `tag`: only requests carrying it. */
+export function TopSpend({ groupBy, title, limit, tag }: { groupBy: Exclude<TUsageSummaryInput["groupBy"], "day">; title: string; limit?: number; tag?: string | undefined }) {
   const q = useQuery(usageSummary({ groupBy, ...(tag ? { tag } : {}) }));
   const rows = (q.data?.groups ?? []).slice(0, limit ?? 100);
   return (

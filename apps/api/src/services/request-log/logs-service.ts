@@ -60,7 +60,14 @@ const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   model: `CASE WHEN "status" < 400 OR "costUsd" > 0 THEN nullif("model", '') END`,
   provider: `nullif("provider", '')`,
   day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
+  // Each of a row's tags (taggedRows below), NULL for an untagged row.
+  tag: `"tag"`,
 };
+/**
+ * The request log with a row per tag of each request (one, tag NULL, for a request without
+ * tags): what grouping by tag reads.
+ */
+const TAGGED_ROWS = `"RequestLog" CROSS JOIN LATERAL unnest(CASE WHEN cardinality("tags") = 0 THEN ARRAY[NULL]::text[] ELSE "tags" END) AS t("tag")`;
 /** The same groupings over UsageRollup (pruned rows), whose "none" is '' rather than NULL. */
 const ROLLUP_GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   user: `nullif("userId", '')`,
@@ -68,6 +75,8 @@ const ROLLUP_GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   model: `nullif("model", '')`,
   provider: `nullif("provider", '')`,
   day: `to_char("day", 'YYYY-MM-DD')`,
+  // Never read: the rollup keeps no tags (its rows are left out when grouping by tag).
+  tag: `NULL::text`,
 };
 
 interface SummaryRow {
@@ -149,10 +158,13 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
    * cut to the costliest MAX_GROUPS) always agree with the groups. Rows pruned past the
    * retention count through their day's rollup: a pruned day is counted when the whole day
    * lies in the range (a range that starts or ends inside one leaves its pruned part out, never
-   * counts rows outside the range).
+   * counts rows outside the range). By tag, the groups overlap (a request counts under each of
+   * its tags) and only the request log is read (the rollup keeps no tags): the total is then
+   * counted on its own, each request once, and tags past the cut are not listed.
    */
   async function summary(viewer: Viewer, input: TUsageSummaryInput): Promise<TUsageSummary> {
     dateRange(input.from, input.to); // refuses a range that ends before it starts
+    const byTag = input.groupBy === "tag";
     const whose = [
       ...(ownOnly(viewer) ? [Prisma.sql`"userId" = ${viewer.id}`] : []),
       ...(input.keyId ? [Prisma.sql`"keyId" = ${input.keyId}`] : []),
@@ -170,7 +182,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       ...(input.from ? [Prisma.sql`"day" >= (${utcTimestamp(new Date(input.from))} - interval '1 millisecond')::date + 1`] : []),
       ...(input.to ? [Prisma.sql`"day" <= (${utcTimestamp(new Date(input.to))} + interval '1 millisecond')::date - 1`] : []),
       // The rollup keeps no tags: a tag's usage is what the request log still holds.
-      ...(input.tag ? [Prisma.sql`false`] : []),
+      ...(input.tag || byTag ? [Prisma.sql`false`] : []),
       ...whose,
     ]);
     const byDay = input.groupBy === "day";
@@ -187,7 +199,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
           SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", count(*)::float8 AS "requests",
             coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens", coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens",
             coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
-          FROM "RequestLog" ${logWhere}
+          FROM ${Prisma.raw(byTag ? TAGGED_ROWS : `"RequestLog"`)} ${logWhere}
           GROUP BY 1
           UNION ALL
           SELECT ${Prisma.raw(ROLLUP_GROUP_COLUMNS[input.groupBy])}, sum("requests")::float8, sum("promptTokens")::float8,
@@ -199,12 +211,15 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       ) AS g
       ${order}`;
     const first = rows[0];
-    const total = {
-      requests: Number(first?.allRequests ?? 0),
-      promptTokens: Number(first?.allPromptTokens ?? 0),
-      completionTokens: Number(first?.allCompletionTokens ?? 0),
-      costUsd: Number(first?.allCostUsd ?? 0),
-    };
+    // By tag the groups overlap: the total is the requests' own, counted once each.
+    const total = byTag
+      ? await logTotal(logWhere)
+      : {
+          requests: Number(first?.allRequests ?? 0),
+          promptTokens: Number(first?.allPromptTokens ?? 0),
+          completionTokens: Number(first?.allCompletionTokens ?? 0),
+          costUsd: Number(first?.allCostUsd ?? 0),
+        };
     // Models the usage rollup folded as "(other)" (past its names per day) join the groups
     // past the cut below: one "(other)", never two.
     const listed = byDay ? rows : rows.filter((r) => r.key !== OTHER_GROUP);
@@ -216,12 +231,22 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       completionTokens: Number(r.completionTokens),
       costUsd: Number(r.costUsd),
     }));
-    if (!byDay) {
+    // Overlapping groups cannot be subtracted from the total: tags past the cut are not listed.
+    if (!byDay && !byTag) {
       const fetched = rows.reduce((n, r) => n + Number(r.requests), 0);
       groups.push(...theRest(total, groups, fetched < total.requests, listed.length < rows.length));
       await label(groups, input.groupBy);
     }
     return { total, groups };
+  }
+
+  /** The requests of the request log a filter keeps, each counted once. */
+  async function logTotal(logWhere: Prisma.Sql): Promise<TUsageSummary["total"]> {
+    const [row] = await prisma.$queryRaw<Array<Omit<SummaryRow, "key" | `all${string}`>>>`
+      SELECT count(*)::float8 AS "requests", coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens",
+        coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens", coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
+      FROM "RequestLog" ${logWhere}`;
+    return { requests: Number(row?.requests ?? 0), promptTokens: Number(row?.promptTokens ?? 0), completionTokens: Number(row?.completionTokens ?? 0), costUsd: Number(row?.costUsd ?? 0) };
   }
 
   /** What the "(other)" group holds: groups past the cut, models the rollup folded, or both. */

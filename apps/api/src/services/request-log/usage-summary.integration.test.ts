@@ -3,7 +3,7 @@
  * each UTC day's requests, tokens and cost whatever the session's time zone (the PostgreSQL
  * connection here runs at UTC+14), with the same filters as every grouping (a USER's own
  * rows, one key, a from/to range); by model, the costliest groups and the rest as one, so a
- * summary stays small however many model names callers make up.
+ * summary stays small however many model names callers make up; by tag, overlapping groups.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -101,5 +101,26 @@ describe.each(["PostgreSQL", "PGlite"])("usage summary on %s", (flavour) => {
     expect(sum("requests")).toBe(summary.total.requests);
     expect(sum("promptTokens")).toBe(summary.total.promptTokens);
     expect(sum("costUsd")).toBeCloseTo(summary.total.costUsd, 6);
+  });
+
+  it("by tag: a request counts under each of its tags and an untagged one under (none); the total counts each request once", async () => {
+    const team = { id: randomUUID(), role: "USER" as const };
+    const row = (tags: string[], costUsd: number) => writer.record(requestLogRow({ createdAt: new Date("2026-11-12T00:00:00Z"), userId: team.id, tags, costUsd, promptTokens: 1, completionTokens: 1 }));
+    row(["team:search", "env=prod"], 1);
+    row(["team:search", "env=prod"], 1);
+    row(["team:search"], 1);
+    row([], 0.5);
+    await writer.flush();
+    const summary = await createLogsService({ prisma: db.prisma }).summary(team, { groupBy: "tag" });
+    expect(summary.groups.map((g) => [g.key, g.requests, g.costUsd])).toEqual([
+      ["team:search", 3, 3],
+      ["env=prod", 2, 2],
+      ["(none)", 1, 0.5],
+    ]);
+    expect(summary.total).toEqual({ requests: 4, promptTokens: 4, completionTokens: 4, costUsd: 3.5 });
+    // Narrowed to one tag: the requests carrying it, grouped by every tag they carry.
+    const search = await createLogsService({ prisma: db.prisma }).summary(team, { groupBy: "tag", tag: "env=prod" });
+    expect(search.groups.map((g) => [g.key, g.requests])).toEqual([["env=prod", 2], ["team:search", 2]]);
+    expect(search.total.requests).toBe(2);
   });
 });
