@@ -50,6 +50,35 @@ describe("values kept per user in process", () => {
     expect(heavy.slice(6)).toEqual([true, true, true, true]);
   });
 
+  it("keep counting a user whose values are replaced: a refresh, over and over, stays within their half", async () => {
+    const kept = createKeptPerUser(await createCoordination({ redisUrl: "" }), limits);
+    await keep(kept, "quiet", 2);
+    // Each value kept, then kept again in its own place (a cache refresh does this).
+    for (const key of keys("heavy", 10)) {
+      await kept.put("heavy", [[key, megabyte]], HOUR);
+      await kept.put("heavy", [[key, megabyte]], HOUR);
+    }
+    expect((await present(kept, "heavy", 10)).filter(Boolean)).toHaveLength(4);
+    expect(await present(kept, "quiet", 2)).toEqual([true, true]);
+  });
+
+  it("take no room for values written again: a user at their half keeps all of them", async () => {
+    const kept = createKeptPerUser(await createCoordination({ redisUrl: "" }), limits);
+    await keep(kept, "u1", 4);
+    expect(await kept.put("u1", [["u1:2", megabyte], ["u1:3", megabyte]], HOUR, true)).toBe(true);
+    expect(await present(kept, "u1", 4)).toEqual([true, true, true, true]);
+  });
+
+  it("make room from a user's expired values before their live ones", async () => {
+    const kept = createKeptPerUser(await createCoordination({ redisUrl: "" }), limits);
+    await keep(kept, "u1", 3);
+    await kept.put("u1", [["u1:brief", megabyte]], 20);
+    await new Promise((r) => setTimeout(r, 40));
+    await kept.put("u1", [["u1:new", megabyte]], HOUR);
+    expect(await present(kept, "u1", 3)).toEqual([true, true, true]);
+    expect(await kept.getMany(["u1:brief", "u1:new"])).toEqual([null, megabyte]);
+  });
+
   it("give a deleted value's room back to its user", async () => {
     const kept = createKeptPerUser(await createCoordination({ redisUrl: "" }), limits);
     await keep(kept, "u1", 4);

@@ -5,8 +5,8 @@
  * - cluster mode: in the coordination store, at most `sharedMaxCharsPerUserHour` characters
  *   written per user within an hour (the store also holds the emergency state);
  * - embedded default: in this process, `inProcessMaxBytes` in all (the least recently used go
- *   first) and at most half of it per user: a user past their half makes room from their own
- *   oldest values, never from anyone else's.
+ *   first) and at most half of it per user: a user at their half makes room from their own
+ *   values (expired ones, then the oldest), so no one user can push out everyone else's.
  */
 import { LRUCache } from "lru-cache";
 import type { Coordination } from "../infra/coordination/port.ts";
@@ -69,42 +69,62 @@ interface Held {
   value: string;
 }
 
+/** One user's values in process: each key's size, oldest first, and their sum. */
+interface Holding {
+  sizes: Map<string, number>;
+  bytes: number;
+}
+
 function inProcess(limits: KeptPerUserLimits): KeptPerUser {
   const userMaxBytes = limits.inProcessMaxBytes * IN_PROCESS_USER_SHARE;
-  /** Each user's keys, oldest first, and the bytes they hold. */
-  const held = new Map<string, { keys: Set<string>; bytes: number }>();
+  const held = new Map<string, Holding>();
+  /** The user a put is counting for: their record stays while it runs, even when empty. */
+  let putting: string | undefined;
   const cache = new LRUCache<string, Held>({
     maxSize: limits.inProcessMaxBytes,
     sizeCalculation: (entry, key) => bytesOf(key, entry.value),
     // Whatever takes a value out (evicted, replaced, deleted, expired) gives its room back.
     dispose: (entry, key) => {
       const mine = held.get(entry.userId);
-      if (!mine?.keys.delete(key)) return;
-      mine.bytes -= bytesOf(key, entry.value);
-      if (mine.keys.size === 0) held.delete(entry.userId);
+      const size = mine?.sizes.get(key);
+      if (!mine || size === undefined) return;
+      mine.sizes.delete(key);
+      mine.bytes -= size;
+      if (mine.sizes.size === 0 && putting !== entry.userId) held.delete(entry.userId);
     },
   });
+
+  /** Makes `room` bytes within the user's half: their expired values first, then their oldest (never those in `keep`). */
+  function makeRoom(mine: Holding, room: number, keep: ReadonlySet<string>): void {
+    for (const live of [false, true]) {
+      for (const key of mine.sizes.keys()) {
+        if (mine.bytes + room <= userMaxBytes) return;
+        if (!keep.has(key) && (live || !cache.has(key))) cache.delete(key);
+      }
+    }
+  }
 
   return {
     put(userId, entries, ttlMs, again = false) {
       const fresh = again ? entries.filter(([key]) => cache.has(key)) : entries;
-      const mine = held.get(userId) ?? { keys: new Set<string>(), bytes: 0 };
+      if (fresh.reduce((n, [key, value]) => n + bytesOf(key, value), 0) > userMaxBytes) return Promise.resolve(false);
+      if (fresh.length === 0) return Promise.resolve(true);
+      const mine = held.get(userId) ?? { sizes: new Map<string, number>(), bytes: 0 };
       held.set(userId, mine);
-      // Room from this user's own oldest values first, those being replaced included.
-      const needed = fresh.reduce((n, [key, value]) => n + bytesOf(key, value), 0);
-      if (needed > userMaxBytes) return Promise.resolve(false);
-      for (const key of mine.keys) {
-        if (mine.bytes + needed <= userMaxBytes) break;
-        cache.delete(key);
+      putting = userId;
+      try {
+        // A value replaced gives its own room back: only the difference is needed.
+        const room = fresh.reduce((n, [key, value]) => n + bytesOf(key, value) - (mine.sizes.get(key) ?? 0), 0);
+        makeRoom(mine, room, new Set(fresh.map(([key]) => key)));
+        for (const [key, value] of fresh) {
+          cache.set(key, { userId, value }, { ttl: ttlMs });
+          mine.sizes.set(key, bytesOf(key, value));
+          mine.bytes += bytesOf(key, value);
+        }
+      } finally {
+        putting = undefined;
+        if (mine.sizes.size === 0) held.delete(userId);
       }
-      for (const [key, value] of fresh) {
-        cache.set(key, { userId, value }, { ttl: ttlMs });
-        // An entry larger than the whole cache is refused by it: nothing to count.
-        if (!cache.has(key)) continue;
-        mine.keys.add(key);
-        mine.bytes += bytesOf(key, value);
-      }
-      if (mine.keys.size === 0) held.delete(userId);
       return Promise.resolve(true);
     },
     getMany: (keys) => Promise.resolve(keys.map((key) => cache.get(key)?.value ?? null)),
