@@ -10,8 +10,9 @@ const CACHE_RESULT_HEADER = "x-switchboard-cache";
 /**
  * How the request asks to use the response cache; undefined when it does not ask. The ttl
  * header asks; HTTP's own request directives then say more, as they do to any cache:
- * `Cache-Control: no-cache` takes a provider's answer rather than a kept one (and keeps it in
- * its place), `no-store` keeps nothing of this request's. Anything but a whole number of
+ * `Cache-Control: no-cache` (or `max-age=0`, or a lone `Pragma: no-cache`) takes a provider's
+ * answer rather than a kept one (and keeps it in its place), `no-store` keeps nothing of this
+ * request's. Anything but a whole number of
  * seconds from 1 to a day is a 400 naming the header: a cache silently not used would be paid
  * for without anyone noticing.
  */
@@ -22,8 +23,11 @@ export function cachePolicyOf(request: FastifyRequest): CachePolicy | undefined 
   if (!(seconds >= 1 && seconds <= MAX_CACHE_TTL_SEC)) {
     throw new AppError("BAD_REQUEST", `${CACHE_TTL_HEADER}: a whole number of seconds from 1 to ${MAX_CACHE_TTL_SEC}`, { details: { param: CACHE_TTL_HEADER } });
   }
-  const directives = cacheControlDirectives(request.headers["cache-control"]);
-  return { ttlMs: seconds * 1000, reuse: !directives.has("no-cache"), store: !directives.has("no-store") };
+  const control = request.headers["cache-control"];
+  const directives = cacheControlDirectives(control);
+  // max-age=0 accepts no kept answer, and a lone Pragma: no-cache is HTTP/1.0's no-cache.
+  const refresh = directives.has("no-cache") || directives.get("max-age") === "0" || (control === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(String(request.headers.pragma ?? "")));
+  return { ttlMs: seconds * 1000, reuse: !refresh, store: !directives.has("no-store") };
 }
 
 /** Tells a request that asked for the cache whether it was answered from it. */
@@ -32,7 +36,12 @@ export function markCacheResult(request: FastifyRequest, reply: FastifyReply, as
   void reply.header(CACHE_RESULT_HEADER, request.scope?.cacheHit ? "hit" : asked.reuse ? "miss" : "refresh");
 }
 
-/** A Cache-Control header's directive names, lower-cased; their arguments, and directives a cache does not know, are of no concern here. */
-function cacheControlDirectives(header: string | undefined): Set<string> {
-  return new Set((header ?? "").split(",").map((part) => part.split("=")[0]!.trim().toLowerCase()));
+/** A Cache-Control header's directives, by lower-cased name, with their arguments ("" for none; quotes dropped). */
+function cacheControlDirectives(header: string | undefined): Map<string, string> {
+  return new Map(
+    (header ?? "").split(",").map((part) => {
+      const [name = "", argument = ""] = part.split("=", 2);
+      return [name.trim().toLowerCase(), argument.trim().replace(/^"(.*)"$/, "$1")];
+    }),
+  );
 }

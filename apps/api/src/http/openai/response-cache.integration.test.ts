@@ -127,11 +127,23 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
 
     // no-store: answered (from a kept answer when there is one), nothing kept.
     up.fakes.beta.setDefault({ kind: "ok", content: "not kept" });
-    const unkept = await sdk.chat.completions.create(question("Keep nothing"), withControl("No-Store, max-age=0")).withResponse();
+    const unkept = await sdk.chat.completions.create(question("Keep nothing"), withControl("No-Store, private")).withResponse();
     expect(unkept.response.headers.get("x-switchboard-cache")).toBe("miss");
     expect((await sdk.chat.completions.create(question("Keep nothing"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
     expect((await sdk.chat.completions.create(question("Refresh me"), withControl("no-store")).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
     expect(up.fakes.beta.requests).toHaveLength(4);
+
+    // max-age=0, and HTTP/1.0's Pragma: no-cache, refresh too.
+    const maxAge = await sdk.chat.completions.create(question("Refresh me"), withControl("max-age=0")).withResponse();
+    expect(maxAge.response.headers.get("x-switchboard-cache")).toBe("refresh");
+    const pragma = await sdk.chat.completions.create(question("Refresh me"), { headers: { ...cached(60).headers, pragma: "no-cache" } }).withResponse();
+    expect(pragma.response.headers.get("x-switchboard-cache")).toBe("refresh");
+    // A refresh whose answer cannot be kept (filtered) forgets the kept one: it was asked away.
+    up.fakes.beta.enqueue({ kind: "ok", content: "filtered", finishReason: "content_filter" });
+    await sdk.chat.completions.create(question("Refresh me"), withControl("no-cache"));
+    const requests = up.fakes.beta.requests.length;
+    expect((await sdk.chat.completions.create(question("Refresh me"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(up.fakes.beta.requests).toHaveLength(requests + 1);
   });
 
   it("serves no answer older than the request allows, none from a frozen provider, and none kept before the route changed", async () => {

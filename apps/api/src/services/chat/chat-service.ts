@@ -205,23 +205,28 @@ export function createChatService(deps: ChatServiceDeps) {
       noteCacheHit(caller.scope);
       return replayed(kept);
     }
-    // Asked to cache: the pieces are joined as they pass, and the whole answer kept at its end.
-    const assembly = ask === undefined ? undefined : new ChoiceAssembly(MAX_CACHED_STREAM_CHARS);
+    // Asked to keep it: the pieces are joined as they pass, and the whole answer kept at its end.
+    const assembly = ask?.store ? new ChoiceAssembly(MAX_CACHED_STREAM_CHARS) : undefined;
     return (async function* () {
       let started = false;
+      let settled = false;
       try {
         for await (const event of chain.stream({ ...asked, ...ends(caller) })) {
           started = true;
           if (event.type === "choice") assembly?.add(event.choice);
-          else if (event.type === "done" && ask !== undefined && assembly && !assembly.truncated) {
+          else if (event.type === "done" && ask !== undefined) {
             const { type: _done, ...result } = event;
-            await deps.cache.keep(ask, { ...result, choices: assembly.choices() });
+            settled = true;
+            await deps.cache.keep(ask, assembly && !assembly.truncated ? { ...result, choices: assembly.choices() } : undefined);
           }
           yield event;
         }
       } catch (error) {
         if (error instanceof ChainError) throw started ? streamAppErrorOf(error) : appErrorOfChain(error, failure);
         throw error;
+      } finally {
+        // Ended without a whole answer (broken, or its reader left): nothing to keep, and a refresh forgets the old one.
+        if (ask !== undefined && !settled) void deps.cache.keep(ask, undefined);
       }
     })();
   }

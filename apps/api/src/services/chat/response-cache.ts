@@ -70,9 +70,11 @@ export interface ResponseCache {
   /**
    * Keeps a whole answer for `ask.ttlMs` (unless the request says not to store it): not one a
    * choice of which did not finish or was filtered (another try may differ), nor one over
-   * MAX_CACHED_CHARS. Never throws, and waits on the store at most STORE_WAIT_MS.
+   * MAX_CACHED_CHARS. `undefined`: the request ended without a whole answer (a broken or too
+   * long stream). A refresh whose answer is not kept forgets the answer kept before it. Never
+   * throws, and waits on the store at most STORE_WAIT_MS.
    */
-  keep(ask: CacheAsk, result: ChainResult): Promise<void>;
+  keep(ask: CacheAsk, result: ChainResult | undefined): Promise<void>;
 }
 
 interface Kept {
@@ -108,15 +110,26 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       return fresh ? kept.result : undefined;
     },
     async keep(ask, result) {
-      if (!ask.store) return;
-      const choices = result.choices ?? [{ finish_reason: result.finishReason }];
-      if (choices.some((c) => !c.finish_reason || c.finish_reason === "content_filter")) return;
-      // What made the answer (attempts, latency) belongs to the request that paid for it.
-      const value = JSON.stringify({ keptAt: Date.now(), result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
-      if (value.length > MAX_CACHED_CHARS || coordination.state() !== "ready") return;
-      await within(store.put(ask.userId, [[keyOf(ask), value]], ask.ttlMs), (err) => warn(err, "could not keep an answer in the response cache"));
+      if (coordination.state() !== "ready") return;
+      const failed = (err: unknown) => warn(err, "could not keep an answer in the response cache");
+      const value = result && ask.store ? keptForm(result) : undefined;
+      const kept = value !== undefined && (await within(store.put(ask.userId, [[keyOf(ask), value]], ask.ttlMs), failed)) === true;
+      // A refresh whose answer is not kept leaves nothing behind: the kept answer was asked away.
+      if (!kept && !ask.reuse) await within(store.delete([keyOf(ask)]), failed);
     },
   };
+}
+
+/**
+ * An answer as kept; none for one a choice of which did not finish or was filtered (another
+ * try may differ), nor one over MAX_CACHED_CHARS.
+ */
+function keptForm(result: ChainResult): string | undefined {
+  const choices = result.choices ?? [{ finish_reason: result.finishReason }];
+  if (choices.some((c) => !c.finish_reason || c.finish_reason === "content_filter")) return undefined;
+  // What made the answer (attempts, latency) belongs to the request that paid for it.
+  const value = JSON.stringify({ keptAt: Date.now(), result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
+  return value.length <= MAX_CACHED_CHARS ? value : undefined;
 }
 
 /** The store key of a request: its user, the configuration, and the request exactly as asked. */
