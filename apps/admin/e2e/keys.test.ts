@@ -131,6 +131,11 @@ describe("API keys, Logs and Spend pages", () => {
     // The dialog opens on the key's settings as they are.
     expect(await editor.getByLabel("Requests / min").inputValue()).toBe("600");
     expect(await editor.getByLabel("Budget (USD)").inputValue()).toBe("25");
+    // A rate typed wrong is said so, never saved as "no limit".
+    await editor.getByLabel("Requests / min").fill("1e");
+    await editor.getByRole("button", { name: "Save" }).click();
+    await editor.getByText(/whole number of requests per minute/).waitFor();
+    await editor.getByLabel("Requests / min").fill("600");
     await editor.getByLabel("Tags").fill("app:billing-v2");
     await editor.getByLabel("Budget (USD)").fill("40");
     await editor.getByLabel("Models", { exact: true }).fill("gpt-4o-mini");

@@ -3,7 +3,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { FormError } from "../../components/field.tsx";
 import { submitErrorsOf } from "../../lib/errors.ts";
 import { useUpdateKey } from "../usage-data.ts";
-import { KeySettingsFields, keyDraftOf, keySettingsOf } from "./key-settings.tsx";
+import { KeySettingsFields, changedSettings, keyDraftOf, keySettingsOf, type DraftErrors } from "./key-settings.tsx";
 
 /**
  * Changes a key's settings — name, scopes, rate limit, models, tags, budget — in force on
@@ -14,7 +14,7 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: (
   const update = useUpdateKey();
   const titleId = useId();
   const [draft, setDraft] = useState(() => keyDraftOf(apiKey));
-  const [amountError, setAmountError] = useState<string | undefined>();
+  const [draftErrors, setDraftErrors] = useState<DraftErrors>({});
   const { fields, formError } = submitErrorsOf(update);
 
   // Unmounting closes the native dialog.
@@ -25,18 +25,20 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: (
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const settings = keySettingsOf(draft);
-    setAmountError("amountError" in settings ? settings.amountError : undefined);
-    if ("amountError" in settings) return;
-    // Every setting as shown: an emptied field clears it (no limit, no budget, any model).
-    update.mutate({ id: apiKey.id, ...settings }, { onSuccess: onClose });
+    const read = keySettingsOf(draft);
+    setDraftErrors("errors" in read ? read.errors : {});
+    if ("errors" in read) return;
+    // What was changed: an emptied field clears its setting (no limit, no budget, any model).
+    const changed = changedSettings(apiKey, read.settings);
+    if (Object.keys(changed).length === 0) return onClose();
+    update.mutate({ id: apiKey.id, ...changed }, { onSuccess: onClose });
   };
 
   return (
     <dialog ref={dialog} className="dialog" aria-labelledby={titleId} onClose={onClose} data-testid="edit-key-dialog">
       <form className="form" onSubmit={submit} noValidate>
         <h2 id={titleId}>Edit API key</h2>
-        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, budgetUsd: amountError ?? fields.budgetUsd }} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} />
         <p className="muted">Every request made with the key carries its tags in the request log, ahead of the request&apos;s own. Models: names it may ask for, empty for any.</p>
         <FormError message={formError ?? fields.scopes} />
         <div className="dialog-actions">

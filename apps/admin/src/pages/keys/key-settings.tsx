@@ -36,19 +36,40 @@ export interface KeySettings {
   budgetPeriod: TBudgetPeriod;
 }
 
-/** The settings to send, or the budget field's message when its amount is not a number (range checks are the server's, so its message shows). */
-export function keySettingsOf(draft: KeyDraft): KeySettings | { amountError: string } {
+/** What a draft cannot say: a field's message, when its text is not what the field takes. */
+export type DraftErrors = { budgetUsd?: string; rateLimitPerMin?: string };
+
+/**
+ * The settings to send, or the messages of fields whose text is not a number at all (range
+ * checks are the server's, so its message shows). A number typed wrong is never read as an
+ * emptied field: that would clear the setting.
+ */
+export function keySettingsOf(draft: KeyDraft): { settings: KeySettings } | { errors: DraftErrors } {
   const budgetUsd = parseBudgetAmount(draft.budget.amount);
-  if (budgetUsd === undefined) return { amountError: NOT_AN_AMOUNT };
-  return {
-    name: draft.name,
-    scopes: draft.scopes,
-    tags: listOf(draft.tags),
-    models: listOf(draft.models),
-    rateLimitPerMin: draft.rate.trim() === "" ? null : Number(draft.rate),
-    budgetUsd,
-    budgetPeriod: draft.budget.period,
+  const rate = draft.rate.trim();
+  const errors: DraftErrors = {
+    ...(budgetUsd === undefined ? { budgetUsd: NOT_AN_AMOUNT } : {}),
+    ...(rate !== "" && !/^\d+$/.test(rate) ? { rateLimitPerMin: "Enter a whole number of requests per minute, or leave it empty for no limit" } : {}),
   };
+  if (budgetUsd === undefined || Object.keys(errors).length > 0) return { errors };
+  return {
+    settings: {
+      name: draft.name,
+      scopes: draft.scopes,
+      tags: listOf(draft.tags),
+      models: listOf(draft.models),
+      rateLimitPerMin: rate === "" ? null : Number(rate),
+      budgetUsd,
+      budgetPeriod: draft.budget.period,
+    },
+  };
+}
+
+/** The settings that differ from a key's own: an edit sends only those, so it does not undo a change made meanwhile elsewhere. */
+export function changedSettings(key: TApiKey, settings: KeySettings): Partial<KeySettings> {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const current: KeySettings = { name: key.name, scopes: key.scopes, tags: key.tags, models: key.models, rateLimitPerMin: key.rateLimitPerMin, budgetUsd: key.budgetUsd, budgetPeriod: key.budgetPeriod };
+  return Object.fromEntries(Object.entries(settings).filter(([field, value]) => !same(value, current[field as keyof KeySettings])));
 }
 
 const listOf = (text: string) => text.split(",").map((part) => part.trim()).filter(Boolean);
@@ -74,7 +95,7 @@ export function KeySettingsFields({ draft, onChange, errors }: { draft: KeyDraft
         ))}
       </fieldset>
       <Field label="Requests / min" error={errors.rateLimitPerMin}>
-        {(control) => <input {...control} type="number" min={1} value={draft.rate} onChange={(e) => set({ rate: e.target.value })} placeholder="no limit" />}
+        {(control) => <input {...control} inputMode="numeric" autoComplete="off" value={draft.rate} onChange={(e) => set({ rate: e.target.value })} placeholder="no limit" />}
       </Field>
       <Field label="Models" error={errors.models}>
         {(control) => <input {...control} value={draft.models} onChange={(e) => set({ models: e.target.value })} placeholder="any model" />}

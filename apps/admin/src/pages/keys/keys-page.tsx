@@ -6,7 +6,7 @@ import { FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
 import { EditKeyDialog } from "./edit-key-dialog.tsx";
-import { KeySettingsFields, NEW_KEY_DRAFT, keySettingsOf, type KeyDraft } from "./key-settings.tsx";
+import { KeySettingsFields, NEW_KEY_DRAFT, keySettingsOf, type DraftErrors, type KeyDraft } from "./key-settings.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
@@ -46,14 +46,14 @@ function CopyOnceDialog({ created, onClose }: { created: TApiKeyCreated; onClose
 function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void }) {
   const create = useCreateKey();
   const [draft, setDraft] = useState<KeyDraft>(NEW_KEY_DRAFT);
-  const [amountError, setAmountError] = useState<string | undefined>();
+  const [draftErrors, setDraftErrors] = useState<DraftErrors>({});
   const { fields, formError } = submitErrorsOf(create);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const settings = keySettingsOf(draft);
-    setAmountError("amountError" in settings ? settings.amountError : undefined);
-    if ("amountError" in settings) return;
-    const { rateLimitPerMin, budgetUsd, budgetPeriod, tags, models, ...always } = settings;
+    const read = keySettingsOf(draft);
+    setDraftErrors("errors" in read ? read.errors : {});
+    if ("errors" in read) return;
+    const { rateLimitPerMin, budgetUsd, budgetPeriod, tags, models, ...always } = read.settings;
     create.mutate(
       {
         ...always,
@@ -65,7 +65,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
       },
       {
         onSuccess: (key) => {
-          setDraft({ ...draft, name: "", tags: "" });
+          setDraft(NEW_KEY_DRAFT);
           onCreated(key);
         },
       },
@@ -74,7 +74,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   return (
     <section className="card" aria-label="Create an API key">
       <form className="form key-form" onSubmit={submit} noValidate>
-        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, budgetUsd: amountError ?? fields.budgetUsd }} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} />
         <div className="field field-action">
           <button type="submit" className="btn btn-primary" disabled={create.isPending || draft.name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
         </div>
