@@ -98,3 +98,33 @@ export type TApiKey = z.infer<typeof ZApiKey>;
 /** keys.create's answer: the only time the secret `key` is shown. */
 export const ZApiKeyCreated = ZApiKey.extend({ key: z.string() });
 export type TApiKeyCreated = z.infer<typeof ZApiKeyCreated>;
+
+/**
+ * Tag budgets the gateway holds at once: every instance keeps them all in memory, to check a
+ * request's tags without a round trip.
+ */
+export const TAG_BUDGET_LIMITS = { max: 500 } as const;
+
+/** A spending cap on every request carrying `tag` (its x-switchboard-tags, or its API key's tags). */
+export const ZTagBudgetSetInput = z.object({
+  tag: ZRequestTag,
+  budgetUsd: ZBudgetUsd,
+  budgetPeriod: ZBudgetPeriod.default("month"),
+});
+export type TTagBudgetSetInput = z.input<typeof ZTagBudgetSetInput>;
+
+export const ZTagBudgetRemoveInput = z.object({ tag: ZRequestTag });
+export type TTagBudgetRemoveInput = z.infer<typeof ZTagBudgetRemoveInput>;
+
+export const ZTagBudget = z.object({
+  tag: z.string(),
+  budgetUsd: z.number(),
+  budgetPeriod: ZBudgetPeriod,
+  /** Spend of the requests carrying the tag in the current budget period (all time when "total"). */
+  spendUsd: z.number(),
+  /** Their spend over all time (as far back as the request log, and pruned spend since the budget was set). */
+  totalSpendUsd: z.number(),
+  requests: z.number(),
+  updatedAt: z.string(),
+});
+export type TTagBudget = z.infer<typeof ZTagBudget>;

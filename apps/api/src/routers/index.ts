@@ -9,6 +9,7 @@ import { logsRouter, usageRouter } from "./logs.ts";
 import { metricsRouter } from "./metrics.ts";
 import { modelsRouter } from "./models.ts";
 import { providersRouter } from "./providers.ts";
+import { tagBudgetsRouter } from "./tag-budgets.ts";
 import { usersRouter } from "./users.ts";
 
 export const appRouter = router({
@@ -24,6 +25,7 @@ export const appRouter = router({
   keys: keysRouter,
   logs: logsRouter,
   usage: usageRouter,
+  tagBudgets: tagBudgetsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -63,6 +63,9 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "logs.list": "USER",
   "logs.get": "USER",
   "usage.summary": "USER",
+  "tagBudgets.list": "ADMIN",
+  "tagBudgets.set": "SUPERADMIN",
+  "tagBudgets.remove": "SUPERADMIN",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

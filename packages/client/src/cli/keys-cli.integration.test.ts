@@ -1,6 +1,7 @@
 /**
- * `switchboard keys|logs|usage`, spawned as a real process against a real server: create a
- * key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and `usage`, revoke it.
+ * `switchboard keys|logs|usage|tag-budgets`, spawned as a real process against a real server:
+ * create a key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and `usage`,
+ * revoke it; cap a tag's spend.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
@@ -12,7 +13,7 @@ let t: TestApp;
 let user: { token: string };
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50 } });
+  t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50 }, env: { CHAT_RATE_LIMIT_PER_MIN: "1000" } });
   user = await t.userWithRole("USER");
 });
 afterAll(async () => t?.close());
@@ -101,5 +102,37 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     const negative = await cli(["keys", "create", "--name", "x", "--budget=-3"], env);
     expect(negative.code).toBe(1);
     expect(negative.stderr).toContain("HTTP 400");
+    expect((await cli(["tag-budgets", "set", "team:x"], env)).code).toBe(2);
+  });
+
+  it("tag-budgets sets, lists and removes a tag's budget (SuperAdmin), which caps the tag's requests", async () => {
+    const asRoot = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() };
+    // A price on the default route, so the tag's requests cost something.
+    const root = t.client(asRoot.SWITCHBOARD_TOKEN);
+    const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
+    await root.models.upsert.mutate({ name: "auto", targets: auto.targets.map((x) => ({ provider: x.provider, upstreamModel: x.upstreamModel })), inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+    const set = await cli(["tag-budgets", "set", "team:cli-capped", "--budget", "0.000001", "--budget-period", "day"], asRoot);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain("Requests tagged team:cli-capped may spend $0.000001 a day");
+    // A USER may not set one.
+    const refused = await cli(["tag-budgets", "set", "team:other", "--budget", "5"], { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("FORBIDDEN");
+
+    const tagged = () =>
+      fetch(`${t.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json", "x-switchboard-tags": "team:cli-capped" },
+        body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "capped" }] }),
+      });
+    expect((await tagged()).status).toBe(200);
+    await expect.poll(async () => (await tagged()).status).toBe(429);
+    await t.app.deps.requestLog.flush();
+    const listed = await cli(["tag-budgets", "list"], asRoot);
+    expect(listed.stdout).toMatch(/^team:cli-capped\s+\$0\.\d+ of \$0\.000001 a day\s+\d+$/m);
+
+    expect((await cli(["tag-budgets", "remove", "team:cli-capped"], asRoot)).stdout).toContain("Removed the budget on team:cli-capped");
+    expect((await tagged()).status).toBe(200);
+    expect((await cli(["tag-budgets", "list"], asRoot)).stdout.trim()).toBe("No tag budgets.");
   });
 });

@@ -6,14 +6,14 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { formatChange, formatStatus } from "./format.ts";
-import { CommandUsageError, runKeys, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
+import { CommandUsageError, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
 export const USAGE = `Usage: switchboard emergency <command> [options]
-       switchboard keys|logs|usage|providers|models … [options]
+       switchboard keys|logs|usage|tag-budgets|providers|models … [options]
 
 Commands:
   emergency status                         Show whether Switchboard is frozen (no sign-in needed)
@@ -159,6 +159,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
   if (group === "usage") return showUsage(await signedIn(options, io), options, print);
+  if (group === "tag-budgets") return runTagBudgets(await signedIn(options, io), action, extra, options, print);
   if (group === "providers") return runProviders(await signedIn(options, io), action, extra, options, print);
   if (group === "models") return runModels(await signedIn(options, io), action, extra, options, print);
   if (group === "logs") {

@@ -1,6 +1,7 @@
 /**
- * `switchboard keys create|list|revoke`, `switchboard logs tail`, `switchboard usage`: API
- * keys, the request log and spend from a terminal, on the typed client.
+ * `switchboard keys create|list|update|revoke`, `switchboard logs tail`, `switchboard usage`,
+ * `switchboard tag-budgets list|set|remove`: API keys, the request log, spend and budgets from
+ * a terminal, on the typed client.
  */
 import type { SwitchboardClient } from "../index.ts";
 
@@ -17,7 +18,12 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>]
                                  Requests, tokens and cost (USER: your own; --tag: only requests
                                  sent with that x-switchboard-tags label; by tag a request counts
-                                 under each of its tags)`;
+                                 under each of its tags)
+  tag-budgets list               Budgets on tags, with what their requests spent (ADMIN)
+  tag-budgets set <tag> --budget <usd> [--budget-period day|month|total]
+                                 Cap the spend of every request carrying the tag, whoever
+                                 sends it (SuperAdmin; default period month)
+  tag-budgets remove <tag>       Lift a tag's budget (SuperAdmin)`;
 
 export interface UsageOptions {
   json: boolean;
@@ -109,6 +115,34 @@ export async function runKeys(client: SwitchboardClient, action: string | undefi
     }
     default:
       throw new CommandUsageError(action ? `Unknown keys command: ${action}` : "keys needs a command: create, list, update or revoke");
+  }
+}
+
+const PER: Record<string, string> = { day: "a day", month: "a month", total: "in total" };
+
+export async function runTagBudgets(client: SwitchboardClient, action: string | undefined, args: string[], o: UsageOptions, print: Print): Promise<void> {
+  switch (action) {
+    case "list": {
+      const budgets = await client.tagBudgets.list.query();
+      const rows = budgets.map((b) => `${pad(b.tag, 40)}  ${usd(b.spendUsd).padStart(12)} of ${pad(`${usd(b.budgetUsd)} ${PER[b.budgetPeriod] ?? b.budgetPeriod}`, 22)}  ${String(b.requests).padStart(8)}`);
+      const head = `${pad("TAG", 40)}  ${"SPENT".padStart(12)}    ${pad("BUDGET", 22)}  ${"REQUESTS".padStart(8)}`;
+      return print(budgets, rows.length === 0 ? "No tag budgets." : [head, ...rows].join("\n"));
+    }
+    case "set": {
+      const tag = args[0];
+      const budgetUsd = num(o.budget, "--budget");
+      if (!tag || budgetUsd === undefined) throw new CommandUsageError("tag-budgets set needs a tag and --budget <usd>");
+      const set = await client.tagBudgets.set.mutate({ tag, budgetUsd, ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}) });
+      return print(set, `Requests tagged ${set.tag} may spend ${usd(set.budgetUsd)} ${PER[set.budgetPeriod] ?? set.budgetPeriod}; in force on every instance.`);
+    }
+    case "remove": {
+      const tag = args[0];
+      if (!tag) throw new CommandUsageError("tag-budgets remove needs the tag");
+      const removed = await client.tagBudgets.remove.mutate({ tag });
+      return print(removed, `Removed the budget on ${tag}.`);
+    }
+    default:
+      throw new CommandUsageError(action ? `Unknown tag-budgets command: ${action}` : "tag-budgets needs a command: list, set or remove");
   }
 }
 

@@ -4,6 +4,7 @@ import { createKeyCache } from "./key-cache.ts";
 import { createKeysService, type OwnerDirectory } from "./keys-service.ts";
 import type { LoggedSpend } from "./logged-spend.ts";
 import { createSpendLedger } from "./spend-ledger.ts";
+import { createTagBudgets } from "./tag-budgets.ts";
 
 export type { KeyAccess, KeyGrant } from "./key-grant.ts";
 export { keyRefusal } from "./key-grant.ts";
@@ -30,5 +31,6 @@ export function createKeys(deps: {
     loggedSpend: logged.of,
     costliestLogged: logged.costliestByHour,
   });
-  return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, logged, log });
+  const tagBudgets = createTagBudgets({ prisma, coordination, spend, logged, log });
+  return createKeysService({ prisma, owners: deps.owners, coordination, cache, spend, logged, tagBudgets, log });
 }

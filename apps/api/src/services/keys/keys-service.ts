@@ -12,8 +12,9 @@ import type { KeyCache, KeyChange } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
 import { hashKey, isWellFormedKey, newKeySecret } from "./key-secret.ts";
 import type { LoggedSpend, SpendFigures } from "./logged-spend.ts";
-import { holdUntilEnd, type RequestScope } from "../../infra/request-scope.ts";
-import { keySubject, userSubject, type SpendHold, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
+import { holdUntilEnd, rowTags, type RequestScope } from "../../infra/request-scope.ts";
+import { keySubject, tagSubject, userSubject, type SpendHold, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
+import type { TagBudgets } from "./tag-budgets.ts";
 import { KEY_LIMITS, KEY_SCOPES } from "@switchboard/schema";
 
 export interface Actor {
@@ -46,6 +47,7 @@ export interface KeysServiceDeps {
   cache: KeyCache;
   spend: SpendLedger;
   logged: LoggedSpend;
+  tagBudgets: TagBudgets;
   log: (msg: string, err?: unknown) => void;
   lastUsedFlushMs?: number;
 }
@@ -278,6 +280,8 @@ export function createKeysService(deps: KeysServiceDeps) {
     try {
       const owner = await deps.owners.get(userId);
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
+      // The tags the request's row will carry: its key's and its own.
+      for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`));
       if (!grant) return undefined;
       if (grant.budgetUsd !== null) holds.push(await holdBudget(keySubject(grant.keyId), { ...grant, budgetUsd: grant.budgetUsd }, "API key"));
       return await countRequest(grant);
@@ -313,9 +317,12 @@ export function createKeysService(deps: KeysServiceDeps) {
     notePrice: (costUsd: number) => spend.notePrice(costUsd),
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */
     userChanged: (userId: string) => cache.publish({ userId }),
+    /** Budgets on tags (tagBudgets.*): listed, set and removed here, enforced by admit. */
+    tagBudgets: { list: deps.tagBudgets.list, set: deps.tagBudgets.set, remove: deps.tagBudgets.remove },
     async start(): Promise<void> {
       await cache.start();
       await spend.start();
+      await deps.tagBudgets.start();
       timer = setInterval(() => {
         flushLastUsed().catch((err: unknown) => deps.log("last-used update failed", err));
       }, deps.lastUsedFlushMs ?? LAST_USED_FLUSH_MS);
@@ -326,6 +333,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       await flushLastUsed().catch(() => {});
       await cache.close();
       await spend.close();
+      await deps.tagBudgets.close();
     },
   };
 }

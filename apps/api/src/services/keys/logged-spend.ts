@@ -20,23 +20,30 @@ export interface SpendFigures {
   requests: number;
 }
 
-/** The request log's column a subject's rows are found by (a constant: it is put in the SQL text). */
-const logColumn = (subject: SpendSubject) => (subject.startsWith("user:") ? `"userId"` : `"keyId"`);
+/**
+ * The condition a subject's request-log rows meet, `id` being the SQL of its id (a
+ * parameter or a column; the rest is constant: it is put in the SQL text). A tag's rows are
+ * found by containment, which the GIN index on "tags" serves.
+ */
+function rowsOf(subject: SpendSubject, id: string, table = ""): string {
+  if (subject.startsWith("tag:")) return `${table}"tags" @> ARRAY[${id}]::text[]`;
+  return `${table}${subject.startsWith("user:") ? `"userId"` : `"keyId"`} = ${id}`;
+}
 const idOf = (subject: SpendSubject) => subject.slice(subject.indexOf(":") + 1);
 /** As the request log stores times: UTC without a zone. */
 const utc = (d: Date | undefined) => (d ? d.toISOString().replace("Z", "") : null);
 
-const spentSince = (column: string) => `SELECT
-  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" WHERE ${column} = $1 AND ($3::timestamp(3) IS NULL OR "createdAt" >= $3::timestamp(3)))
+const spentSince = (rows: string) => `SELECT
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" WHERE ${rows} AND ($3::timestamp(3) IS NULL OR "createdAt" >= $3::timestamp(3)))
   + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" WHERE "subject" = $2 AND ($3::timestamp(3) IS NULL OR "day" >= $3::timestamp(3)::date))
   AS spent`;
 
-const subjectsSpend = (column: string) => `SELECT s."subject",
-  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE r.${column} = s."id")
+const subjectsSpend = (rows: string) => `SELECT s."subject",
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE ${rows})
     + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject") AS total,
-  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE r.${column} = s."id" AND r."createdAt" >= coalesce(s."since", '-infinity'))
+  (SELECT coalesce(sum("costUsd"), 0) FROM "RequestLog" r WHERE ${rows} AND r."createdAt" >= coalesce(s."since", '-infinity'))
     + (SELECT coalesce(sum("costUsd"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject" AND p."day" >= coalesce(s."since"::date, '-infinity')) AS period,
-  (SELECT count(*) FROM "RequestLog" r WHERE r.${column} = s."id")
+  (SELECT count(*) FROM "RequestLog" r WHERE ${rows})
     + (SELECT coalesce(sum("requests"), 0) FROM "PrunedSpend" p WHERE p."subject" = s."subject") AS requests
 FROM jsonb_to_recordset($1::jsonb) AS s("subject" text, "id" text, "since" timestamp(3))`;
 // (A range against coalesce(…, '-infinity') rather than "IS NULL OR …", so each subquery
@@ -46,7 +53,7 @@ export function createLoggedSpend(prisma: PrismaClient) {
   return {
     /** One subject's spend since `from` (all of it when undefined). */
     async of(subject: SpendSubject, from: Date | undefined): Promise<number> {
-      const [row] = await prisma.$queryRawUnsafe<[{ spent: number }]>(spentSince(logColumn(subject)), idOf(subject), subject, utc(from));
+      const [row] = await prisma.$queryRawUnsafe<[{ spent: number }]>(spentSince(rowsOf(subject, "$1")), idOf(subject), subject, utc(from));
       return Number(row.spent);
     },
 
@@ -71,14 +78,14 @@ export function createLoggedSpend(prisma: PrismaClient) {
       return rows.map((r) => ({ hourMs: Number(r.hourMs), costUsd: Number(r.costUsd) }));
     },
 
-    /** Per subject: its total, its spend since its period began (`from`), its requests. One statement per kind (keys, users). */
+    /** Per subject: its total, its spend since its period began (`from`), its requests. One statement per kind (keys, users, tags). */
     async ofSubjects(subjects: ReadonlyArray<{ subject: SpendSubject; from: Date | undefined }>): Promise<Map<SpendSubject, SpendFigures>> {
       const out = new Map<SpendSubject, SpendFigures>();
-      for (const kind of ["key:", "user:"]) {
+      for (const kind of ["key:", "user:", "tag:"]) {
         const ofKind = subjects.filter((s) => s.subject.startsWith(kind));
         if (ofKind.length === 0) continue;
         const json = JSON.stringify(ofKind.map((s) => ({ subject: s.subject, id: idOf(s.subject), since: utc(s.from) })));
-        const rows = await prisma.$queryRawUnsafe<Array<{ subject: SpendSubject; total: number; period: number; requests: bigint | number }>>(subjectsSpend(logColumn(ofKind[0]!.subject)), json);
+        const rows = await prisma.$queryRawUnsafe<Array<{ subject: SpendSubject; total: number; period: number; requests: bigint | number }>>(subjectsSpend(rowsOf(ofKind[0]!.subject, `s."id"`, "r.")), json);
         for (const r of rows) out.set(r.subject, { total: Number(r.total), period: Number(r.period), requests: Number(r.requests) });
       }
       return out;

@@ -1,6 +1,6 @@
 /**
- * Spend of budgeted callers (API keys and users), enforced across instances from local
- * state. A budget belongs to a subject: "key:<id>" or "user:<id>". Each instance
+ * Spend of budgeted callers (API keys, users, tags), enforced across instances from local
+ * state. A budget belongs to a subject: "key:<id>", "user:<id>" or "tag:<tag>". Each instance
  * holds, per subject, the cluster total it last heard of plus what it spent itself since;
  * every spend is added to a counter in coordination (one atomic float add) and the new
  * total is pushed to every instance.
@@ -29,9 +29,10 @@ const COSTLIEST_WINDOW = { slotMs: 3600_000, slots: 24 };
 const COSTLIEST_WINDOW_MS = COSTLIEST_WINDOW.slotMs * COSTLIEST_WINDOW.slots;
 
 /** Who a budget belongs to; its spend is counted under this name. */
-export type SpendSubject = `key:${string}` | `user:${string}`;
+export type SpendSubject = `key:${string}` | `user:${string}` | `tag:${string}`;
 export const keySubject = (keyId: string): SpendSubject => `key:${keyId}`;
 export const userSubject = (userId: string): SpendSubject => `user:${userId}`;
+export const tagSubject = (tag: string): SpendSubject => `tag:${tag}`;
 
 /** The budget window a time falls in (UTC): "total", "d:2026-12-01" or "m:2026-12". */
 export function periodBucket(period: TBudgetPeriod, at = new Date()): string {

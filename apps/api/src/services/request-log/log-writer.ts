@@ -61,7 +61,7 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 /**
  * Deletes one batch of rows past retention (the oldest first) and, in the same statement,
  * folds what they cost into PrunedSpend per budget subject (the spend ledger's "key:<id>" /
- * "user:<id>") and UTC day, so budgets and spend figures still count them, and their usage
+ * "user:<id>", and "tag:<tag>" for each of a row's tags that has a budget) and UTC day, so budgets and spend figures still count them, and their usage
  * into UsageRollup per day, user, key, model and provider, so usage reports still do. Batches keep each
  * transaction short however much is due (a first start, a shorter retention). Two instances
  * pruning at once cannot count a row twice: each locks its batch, and skips rows the other
@@ -70,7 +70,7 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 const PRUNE_SQL = `WITH gone AS (
   DELETE FROM "RequestLog" WHERE "id" IN (
     SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
-  ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd"
+  ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd", "tags"
 ), named AS (
   SELECT "createdAt"::date AS "day", coalesce("userId", '') AS "userId", coalesce("keyId", '') AS "keyId",
     -- The model's name only for a request a model answered or billed (as usage.summary
@@ -104,6 +104,10 @@ const PRUNE_SQL = `WITH gone AS (
   SELECT 'key:' || "keyId" AS subject, "createdAt"::date AS day, "costUsd" FROM gone WHERE "keyId" IS NOT NULL
   UNION ALL
   SELECT 'user:' || "userId", "createdAt"::date, "costUsd" FROM gone WHERE "userId" IS NOT NULL
+  UNION ALL
+  -- Only tags with a budget: any caller can make tags up, and this is kept for good.
+  SELECT 'tag:' || t."tag", gone."createdAt"::date, gone."costUsd"
+  FROM gone CROSS JOIN LATERAL unnest(gone."tags") AS t("tag") WHERE t."tag" IN (SELECT "tag" FROM "TagBudget")
 ), folded AS (
   INSERT INTO "PrunedSpend" ("subject", "day", "costUsd", "requests")
   SELECT subject, day, sum("costUsd"), count(*) FROM spent GROUP BY subject, day ORDER BY subject, day

@@ -1,6 +1,6 @@
 /**
  * Pruning the request log keeps spend whole, on PostgreSQL and on the embedded PGlite: what
- * the deleted rows cost is folded per budget subject and day, so a key's totals and a
+ * the deleted rows cost is folded per budget subject (keys, users, tags with a budget) and day, so a key's totals and a
  * budget's spend read the same before and after, and two instances pruning at once (in
  * batches) count nothing twice; their usage is folded per day, user, key, model and provider,
  * so usage summaries over whole days read the same too.
@@ -77,6 +77,28 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     // Pruning again finds nothing and changes nothing.
     expect(await w.prune()).toBe(0);
     expect(await spend.of(`user:${user}`, undefined)).toBeCloseTo(before.user, 10);
+  });
+
+  it("folds what pruned rows cost under each of their tags that has a budget, so a tag's spend reads the same after", async () => {
+    const [budgeted, unbudgeted] = [`team:${randomUUID()}`, `made-up:${randomUUID()}`];
+    await db.prisma.tagBudget.create({ data: { tag: budgeted, budgetUsd: 100, budgetPeriod: "total" } });
+    const w = writer();
+    const longAgo = new Date(Date.now() - 45 * DAY);
+    const who = { userId: randomUUID(), keyId: null };
+    w.record(requestLogRow({ createdAt: longAgo, ...who, costUsd: 0.5, tags: [budgeted, unbudgeted] }));
+    w.record(requestLogRow({ createdAt: longAgo, ...who, costUsd: 0.25, tags: [budgeted] }));
+    w.record(requestLogRow({ createdAt: new Date(), ...who, costUsd: 1, tags: [budgeted] }));
+    await w.flush();
+    const spend = createLoggedSpend(db.prisma);
+    const subject = `tag:${budgeted}` as const;
+    const before = await spend.ofSubjects([{ subject, from: undefined }]);
+    expect(before.get(subject)).toMatchObject({ requests: 3, total: 1.75 });
+
+    expect(await w.prune()).toBeGreaterThanOrEqual(2);
+    expect(await spend.of(subject, undefined)).toBeCloseTo(1.75, 10);
+    expect(await spend.ofSubjects([{ subject, from: undefined }])).toEqual(before);
+    // A tag without a budget keeps nothing for good: any caller can make tags up.
+    expect(await db.prisma.prunedSpend.count({ where: { subject: `tag:${unbudgeted}` } })).toBe(0);
   });
 
   it("folds pruned rows' usage per day, so a summary over whole days reads the same after", async () => {
