@@ -94,12 +94,12 @@ describe("API keys, Logs and Spend pages", () => {
     await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBeGreaterThan(before);
     await page.getByLabel("Live tail").uncheck();
     // The tag filter keeps the one tagged request, its tags shown as chips.
-    await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");
+    await page.getByRole("textbox", { name: "Tag", exact: true }).fill("team:billing");
     await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBe(2);
     await page.getByTestId("logs-table").getByText("feature=invoices").waitFor();
     // The key's own tags come first, on every request made with it.
     await page.getByTestId("logs-table").getByText("app:billing").waitFor();
-    await page.getByRole("textbox", { name: "Tag" }).fill("");
+    await page.getByRole("textbox", { name: "Tag", exact: true }).fill("");
     await logRow.click();
     const drawer = page.getByTestId("log-drawer");
     await drawer.getByRole("heading", { name: "Attempts" }).waitFor();
@@ -119,10 +119,32 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByTestId("top-tag").getByRole("row", { name: /team:billing/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
     // Spend of one tag: the tagged request alone.
     await page.getByRole("tab", { name: "By API key" }).click();
-    await page.getByRole("textbox", { name: "Tag" }).fill("team:billing");
+    await page.getByRole("textbox", { name: "Tag", exact: true }).fill("team:billing");
     await page.getByTestId("top-key").getByRole("row", { name: /billing-service/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
-    await page.getByRole("textbox", { name: "Tag" }).fill("not a tag");
+    await page.getByRole("textbox", { name: "Tag", exact: true }).fill("not a tag");
     await page.getByRole("status").getByText(/letters, digits/).waitFor();
+    await page.getByRole("textbox", { name: "Tag", exact: true }).fill("");
+
+    // A budget on a tag, set here: every request carrying the tag is capped, whoever sends it.
+    const budgets = page.getByRole("region", { name: "Tag budgets" });
+    await budgets.getByLabel("Tag to budget").fill("team:billing");
+    await budgets.getByLabel("Budget (USD)").fill("0.50");
+    await budgets.getByRole("button", { name: "Set budget" }).click();
+    const budgetRow = page.getByTestId("tag-budgets").getByRole("row", { name: /team:billing/ });
+    await budgetRow.waitFor();
+    await expect.poll(async () => (await chatWith(secret, "over the tag budget", "team:billing")).status, { timeout: 10_000 }).toBe(429);
+    expect((await chatWith(secret, "another team's request", "team:other")).status).toBe(200);
+    await expect.poll(async () => {
+      await page.reload();
+      await budgetRow.waitFor();
+      return budgetRow.locator(".budget-over").count();
+    }, { timeout: 15_000 }).toBe(1);
+    await budgets.scrollIntoViewIfNeeded();
+    await fullPageShot(page, "spend-tag-budgets.png");
+    page.once("dialog", (d) => void d.accept());
+    await budgetRow.getByRole("button", { name: "Remove" }).click();
+    await budgetRow.waitFor({ state: "detached" });
+    expect((await chatWith(secret, "no longer capped", "team:billing")).status).toBe(200);
 
     await page.getByRole("link", { name: "API keys" }).click();
     // Retagged from the admin: the key's row shows the new tags.

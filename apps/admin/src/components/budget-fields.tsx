@@ -33,11 +33,13 @@ export function parseBudgetAmount(text: string): number | null | undefined {
 }
 
 /** Amount and period of a budget, with a message under each (the server's, or "not a number"). */
-export function BudgetFields({ value, onChange, errors = {}, amountHint }: {
+export function BudgetFields({ value, onChange, errors = {}, amountHint, amountPlaceholder = "none" }: {
   value: BudgetDraft;
   onChange: (next: BudgetDraft) => void;
   errors?: { budgetUsd?: string | undefined; budgetPeriod?: string | undefined };
   amountHint?: string;
+  /** What the empty amount field says: "none" where empty means no budget. */
+  amountPlaceholder?: string;
 }) {
   return (
     <>
@@ -48,7 +50,7 @@ export function BudgetFields({ value, onChange, errors = {}, amountHint }: {
             type="text"
             inputMode="decimal"
             autoComplete="off"
-            placeholder="none"
+            placeholder={amountPlaceholder}
             value={value.amount}
             onChange={(e) => onChange({ ...value, amount: e.target.value })}
           />

@@ -4,11 +4,11 @@
  * `trpc.x.queryOptions()` does it, so no page writes a query key by hand and invalidating a
  * procedure reaches every input of it.
  */
-import type { TKeyCreateInput, TKeysListInput, TKeyUpdateInput, TLogsListInput, TUsageSummaryInput } from "@switchboard/schema";
+import type { TKeyCreateInput, TKeysListInput, TKeyUpdateInput, TLogsListInput, TTagBudgetSetInput, TUsageSummaryInput } from "@switchboard/schema";
 import { queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
 import { trpc } from "../lib/trpc.ts";
 
-type Path = "keys.list" | "logs.list" | "logs.get" | "usage.summary";
+type Path = "keys.list" | "logs.list" | "logs.get" | "usage.summary" | "tagBudgets.list";
 
 function procedureOptions<I, O>(path: Path, input: I, fn: (input: I) => Promise<O>) {
   return queryOptions({ queryKey: [path.split("."), { input }] as const, queryFn: () => fn(input) });
@@ -21,6 +21,23 @@ export const keysList = (input: TKeysListInput) => procedureOptions("keys.list",
 export const logsList = (input: TLogsListInput) => procedureOptions("logs.list", input, (i) => trpc.logs.list.query(i));
 export const logsGet = (id: string) => procedureOptions("logs.get", { id }, (i) => trpc.logs.get.query(i));
 export const usageSummary = (input: TUsageSummaryInput) => procedureOptions("usage.summary", input, (i) => trpc.usage.summary.query(i));
+export const tagBudgetsList = () => procedureOptions("tagBudgets.list", undefined, () => trpc.tagBudgets.list.query());
+
+export function useSetTagBudget() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (input: TTagBudgetSetInput) => trpc.tagBudgets.set.mutate(input),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("tagBudgets.list") }),
+  });
+}
+
+export function useRemoveTagBudget() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (tag: string) => trpc.tagBudgets.remove.mutate({ tag }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("tagBudgets.list") }),
+  });
+}
 
 export function useCreateKey() {
   const queryClient = useQueryClient();

@@ -93,7 +93,8 @@ export function LogsPage() {
     { id: "tokens", header: "Tokens", align: "right", cell: (r) => `${r.promptTokens}+${r.completionTokens}`, secondary: true },
     { id: "cost", header: "Cost", align: "right", cell: (r) => usd(r.costUsd) },
     { id: "latency", header: "Latency", align: "right", cell: (r) => `${r.latencyMs} ms` },
-    { id: "error", header: "Error", cell: (r) => r.errorCode ?? "", secondary: true },
+    // Codes such as INSUFFICIENT_QUOTA are one long word: they wrap rather than widen the table.
+    { id: "error", header: "Error", cell: (r) => <span className="cell-wrap">{r.errorCode ?? ""}</span>, secondary: true },
   ];
   return (
     <>

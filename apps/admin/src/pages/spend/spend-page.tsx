@@ -1,7 +1,10 @@
 import { ZRequestTag } from "@switchboard/schema";
 import { useState } from "react";
 import { PageHeader } from "../../components/page-header.tsx";
+import { roleAtLeast } from "../../lib/roles.ts";
+import { useCurrentUser } from "../../lib/session.tsx";
 import { SpendByDay, TopSpend } from "./spend-panels.tsx";
+import { TagBudgets } from "./tag-budgets.tsx";
 
 const TABS = [
   { id: "key", title: "By API key" },
@@ -12,6 +15,7 @@ const TABS = [
 ] as const;
 
 export function SpendPage() {
+  const me = useCurrentUser();
   const [tab, setTab] = useState<(typeof TABS)[number]["id"]>("key");
   const [tagText, setTagText] = useState("");
   const current = TABS.find((t) => t.id === tab)!;
@@ -39,6 +43,7 @@ export function SpendPage() {
       </div>
       {tab === "tag" ? <p className="muted">A request counts under each of its tags (untagged ones under “(none)”), so the rows add up to more than the total; as far back as the request log keeps requests.</p> : null}
       <TopSpend groupBy={current.id} title={current.title} tag={tag} />
+      {roleAtLeast(me.role, "ADMIN") ? <TagBudgets canEdit={roleAtLeast(me.role, "SUPERADMIN")} /> : null}
     </>
   );
 }
