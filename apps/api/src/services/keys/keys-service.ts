@@ -173,6 +173,12 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
     const existing = await visible(actor, input.id);
     if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
+    // A budgeted tag on a key binds it to the tag's budget: only who sets budgets takes it off.
+    const dropped = input.tags === undefined ? [] : existing.tags.filter((tag) => !input.tags!.includes(tag));
+    const budgeted = deps.tagBudgets.of(dropped);
+    if (budgeted.length > 0 && actor.role !== "SUPERADMIN") {
+      throw new AppError("FORBIDDEN", `Tag "${budgeted[0]!.tag}" has a budget: only a SuperAdmin takes it off a key`);
+    }
     // A new expiry may give an expired key a new life: one more active key, which needs a
     // place like a new one (whether it had expired is judged under the lock, by the count).
     const newExpiry = input.expiresAt !== undefined;
@@ -192,7 +198,8 @@ export function createKeysService(deps: KeysServiceDeps) {
     });
     const place = { ownerId: existing.userId, except: existing.id, ownerGone: () => new AppError("NOT_FOUND", "API key not found") };
     const row = (await (newExpiry ? withKeyPlace(place, write) : write(prisma))) as KeyRow;
-    if (input.budgetPeriod !== undefined) spend.forget(keySubject(row.id));
+    // Every instance reads the key's spend again (cache.onChanged below): while it had no
+    // budget its spend was not counted, and a new period starts a new figure.
     await cache.publish({ keyId: row.id });
     return view(row, (await spendOf([row])).get(row.id)!);
   }
@@ -236,11 +243,15 @@ export function createKeysService(deps: KeysServiceDeps) {
    * is spent (not worth retrying), or the requests already in flight could spend it (retry
    * in a moment, once they have ended and their cost is known).
    */
-  async function holdBudget(subject: SpendSubject, budget: Budget & { budgetUsd: number }, what: string): Promise<SpendHold> {
+  /**
+   * A place under one budget, or the refusal naming it. `shared`: a budget others run under
+   * too (a tag's), whose figures are not told to whoever sent the request.
+   */
+  async function holdBudget(subject: SpendSubject, budget: Budget & { budgetUsd: number }, what: string, shared = false): Promise<SpendHold> {
     const admission = await spend.admit(subject, budget.budgetPeriod, budget.budgetUsd);
     if (admission.admitted) return admission.hold;
     const window = budget.budgetPeriod === "total" ? "in total" : `this ${budget.budgetPeriod}`;
-    const spent = `spent $${admission.spent.toFixed(4)} of $${budget.budgetUsd} ${window}`;
+    const spent = shared ? `spent ${window}` : `spent $${admission.spent.toFixed(4)} of $${budget.budgetUsd} ${window}`;
     if (admission.reason === "exhausted") {
       throw new AppError("TOO_MANY_REQUESTS", `${what} budget exhausted: ${spent}`, { details: { openaiCode: "insufficient_quota", shouldRetry: false } });
     }
@@ -281,7 +292,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       const owner = await deps.owners.get(userId);
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
       // The tags the request's row will carry: its key's and its own.
-      for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`));
+      for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`, true));
       if (!grant) return undefined;
       if (grant.budgetUsd !== null) holds.push(await holdBudget(keySubject(grant.keyId), { ...grant, budgetUsd: grant.budgetUsd }, "API key"));
       return await countRequest(grant);
@@ -320,6 +331,10 @@ export function createKeysService(deps: KeysServiceDeps) {
     /** Budgets on tags (tagBudgets.*): listed, set and removed here, enforced by admit. */
     tagBudgets: { list: deps.tagBudgets.list, set: deps.tagBudgets.set, remove: deps.tagBudgets.remove },
     async start(): Promise<void> {
+      // A key changed anywhere has its spend read again here when next needed (see update).
+      cache.onChanged((change) => {
+        if ("keyId" in change) spend.forget(keySubject(change.keyId));
+      });
       await cache.start();
       await spend.start();
       await deps.tagBudgets.start();

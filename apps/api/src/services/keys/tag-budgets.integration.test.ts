@@ -5,11 +5,19 @@
  * insufficient_quota on every instance, the rest go on; an ADMIN reads the budgets with what
  * their requests spent; removing one lifts it everywhere.
  */
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_BUDGET_LIMITS } from "@switchboard/schema";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { openTestDatabase } from "../../../test/database.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { requestLogRow } from "../../../test/request-log-row.ts";
+import { createCoordination } from "../../infra/coordination/index.ts";
+import { createLogWriter } from "../request-log/log-writer.ts";
+import { createLoggedSpend } from "./logged-spend.ts";
+import { createSpendLedger, tagSubject } from "./spend-ledger.ts";
+import { createTagBudgets } from "./tag-budgets.ts";
 
 const prefix = uniquePrefix("tag-budgets");
 let a: TestApp;
@@ -67,11 +75,18 @@ describe("tag budgets", () => {
     expect(await until(429, () => chat(a, alice.token, tag))).toBe(429);
     const refused = await chat(a, alice.token, `other, ${tag}`);
     expect(refused.body.error).toMatchObject({ code: "insufficient_quota", message: expect.stringContaining(`Tag "${tag}" budget exhausted`) });
+    // A tag's figures are not told to whoever sends it.
+    expect(refused.body.error!.message).not.toContain("$");
     // Another user, on the other instance, with the same tag: refused too.
     expect(await until(429, () => chat(b, bob.token, tag))).toBe(429);
     // A key that carries the tag cannot leave it off.
     const key = await a.client(bob.token).keys.create.mutate({ name: "team key", tags: [tag] });
     expect((await chat(b, key.key)).status).toBe(429);
+    // The key's owner cannot take the budgeted tag off it; a SUPERADMIN can.
+    const untag = await trpcMutation(a.url, "keys.update", { id: key.id, tags: [] }, bearer(bob.token));
+    expect(untag.status).toBe(403);
+    expect(untag.body.error.message).toContain(`Tag "${tag}" has a budget`);
+    expect((await trpcMutation(a.url, "keys.update", { id: key.id, name: "renamed team key" }, bearer(bob.token))).status).toBe(200);
     // Requests without the tag go on.
     expect((await chat(a, alice.token, "team:elsewhere")).status).toBe(200);
     expect((await chat(b, bob.token)).status).toBe(200);
@@ -94,9 +109,52 @@ describe("tag budgets", () => {
     try {
       const refused = await trpcMutation(a.url, "tagBudgets.set", { tag: "one:more", budgetUsd: 1 }, bearer(root));
       expect(refused.status).toBe(409);
+      // Set at once for the last places, ten new tags: the count is never raced past.
+      await a.app.deps.db.prisma.tagBudget.deleteMany({ where: { tag: { in: ["bulk:1", "bulk:2"] } } });
+      const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => trpcMutation(a.url, "tagBudgets.set", { tag: `race:${i}`, budgetUsd: 1 }, bearer(root))));
+      expect(racing.filter((r) => r.status === 200)).toHaveLength(2);
+      expect(racing.filter((r) => r.status === 409)).toHaveLength(8);
+      expect(await a.app.deps.db.prisma.tagBudget.count()).toBe(TAG_BUDGET_LIMITS.max);
       expect((await trpcMutation(a.url, "tagBudgets.set", { tag: "bulk:0", budgetUsd: 2, budgetPeriod: "day" }, bearer(root))).status).toBe(200);
     } finally {
-      await a.app.deps.db.prisma.tagBudget.deleteMany({ where: { tag: { startsWith: "bulk:" } } });
+      await a.app.deps.db.prisma.tagBudget.deleteMany({ where: { OR: [{ tag: { startsWith: "bulk:" } }, { tag: { startsWith: "race:" } }] } });
+    }
+  });
+});
+
+describe("a tag budget's figures", () => {
+  it("are read again when its budget comes back: spend made while it had none counts", async () => {
+    const db = await openTestDatabase("PGlite");
+    const coordination = await createCoordination({ redisUrl: "" });
+    try {
+      const logged = createLoggedSpend(db.prisma);
+      const spend = createSpendLedger({ coordination, loggedSpend: logged.of, log: () => {} });
+      const budgets = createTagBudgets({ prisma: db.prisma, coordination, spend, logged, log: () => {} });
+      const writer = createLogWriter({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, log: () => {} });
+      await budgets.start();
+      const subject = tagSubject("team:search");
+      await budgets.set({ tag: "team:search", budgetUsd: 1, budgetPeriod: "month" });
+      const inFlight = await spend.admit(subject, "month", 1);
+      if (!inFlight.admitted) throw new Error("the first request should be admitted");
+      // The budget is removed while a request runs; its cost is booked after.
+      await budgets.remove("team:search");
+      inFlight.hold.release(0.1);
+      // $5 spent on the tag while it had no budget: logged, not counted by any ledger.
+      writer.record(requestLogRow({ tags: ["team:search"], costUsd: 5 }));
+      await writer.flush();
+      await budgets.set({ tag: "team:search", budgetUsd: 1, budgetPeriod: "month" });
+      expect(await spend.admit(subject, "month", 1)).toMatchObject({ admitted: false, reason: "exhausted" });
+      // A row edited by hand into what the gateway cannot enforce is left out, not read as a month.
+      await db.prisma.tagBudget.create({ data: { tag: "team:weekly", budgetUsd: 1, budgetPeriod: "week" } });
+      await budgets.close();
+      await budgets.start();
+      expect(budgets.of(["team:weekly", "team:search"]).map((b) => b.tag)).toEqual(["team:search"]);
+      expect((await budgets.list()).map((b) => b.tag)).toEqual(["team:search"]);
+      await budgets.close();
+      await spend.close();
+    } finally {
+      await coordination.close();
+      await db.close();
     }
   });
 });

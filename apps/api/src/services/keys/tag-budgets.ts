@@ -9,7 +9,7 @@
  * channel; each also re-reads them every REFRESH_MS, which catches a push lost while Redis was
  * unreachable and rows edited in the database.
  */
-import { TAG_BUDGET_LIMITS, budgetPeriodStart, type TBudgetPeriod, type TTagBudget, type TTagBudgetSetInput } from "@switchboard/schema";
+import { BUDGET_PERIODS, TAG_BUDGET_LIMITS, budgetPeriodStart, type TBudgetPeriod, type TTagBudget, type TTagBudgetSetInput } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { followChannel } from "../../infra/channel-follower.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
@@ -24,6 +24,15 @@ export interface TagBudget {
 }
 
 const CHANNEL = "keys:tag-budgets";
+
+/**
+ * A row as the gateway can enforce it. Rows are written through set(), which validates them;
+ * one edited by hand into something else (a "week" period, a NaN amount) is left out, never
+ * enforced as something it does not say. (No CHECK constraint: Prisma's schema engine cannot
+ * read one back.)
+ */
+const isBudget = (r: { budgetUsd: number; budgetPeriod: string }): r is TagBudget & typeof r =>
+  Number.isFinite(r.budgetUsd) && r.budgetUsd >= 0 && (BUDGET_PERIODS as readonly string[]).includes(r.budgetPeriod);
 const REFRESH_MS = 5_000;
 
 export function createTagBudgets(deps: {
@@ -37,12 +46,23 @@ export function createTagBudgets(deps: {
   const { prisma, coordination } = deps;
   let budgets = new Map<string, TagBudget>();
   let stopFollowing: (() => Promise<void>) | undefined;
+  /** Reloads started, and the latest whose rows were taken: an older read finishing late is dropped. */
+  let started = 0;
+  let taken = 0;
 
-  /** Reads every tag budget; a tag whose period changed has its spend read again. */
+  /**
+   * Reads every tag budget. A tag whose budget came, went or changed period has its spend
+   * read again when next needed: while it had none its spend was not counted here.
+   */
   async function reload(): Promise<void> {
-    const rows = await prisma.tagBudget.findMany({ take: TAG_BUDGET_LIMITS.max * 2 });
-    const next = new Map(rows.map((r) => [r.tag, { tag: r.tag, budgetUsd: r.budgetUsd, budgetPeriod: r.budgetPeriod as TBudgetPeriod }]));
-    for (const [tag, before] of budgets) if (next.get(tag)?.budgetPeriod !== before.budgetPeriod) deps.spend.forget(tagSubject(tag));
+    const mine = ++started;
+    const rows = await prisma.tagBudget.findMany({ orderBy: { tag: "asc" }, take: TAG_BUDGET_LIMITS.max * 2 });
+    if (mine < taken) return;
+    taken = mine;
+    const next = new Map(rows.flatMap((r) => (isBudget(r) ? [[r.tag, r] as const] : [])));
+    for (const tag of new Set([...budgets.keys(), ...next.keys()])) {
+      if (budgets.get(tag)?.budgetPeriod !== next.get(tag)?.budgetPeriod) deps.spend.forget(tagSubject(tag));
+    }
     budgets = next;
   }
 
@@ -63,7 +83,7 @@ export function createTagBudgets(deps: {
 
     /** Every tag budget with what its requests spent, the costliest budget first. */
     async list(): Promise<TTagBudget[]> {
-      const rows = await prisma.tagBudget.findMany({ orderBy: [{ budgetUsd: "desc" }, { tag: "asc" }] });
+      const rows = (await prisma.tagBudget.findMany({ orderBy: [{ budgetUsd: "desc" }, { tag: "asc" }] })).filter(isBudget);
       const spent = await deps.logged.ofSubjects(rows.map((r) => ({ subject: tagSubject(r.tag), from: budgetPeriodStart(r.budgetPeriod as TBudgetPeriod) })));
       return rows.map((r) => {
         const figures = spent.get(tagSubject(r.tag)) ?? { total: 0, period: 0, requests: 0 };
@@ -83,6 +103,8 @@ export function createTagBudgets(deps: {
     async set(input: Required<TTagBudgetSetInput>): Promise<TagBudget> {
       const data = { budgetUsd: input.budgetUsd, budgetPeriod: input.budgetPeriod };
       await prisma.$transaction(async (tx) => {
+        // One set at a time across the fleet, so the count below cannot be raced past.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('switchboard:tag-budgets'))`;
         const exists = await tx.tagBudget.findUnique({ where: { tag: input.tag }, select: { tag: true } });
         if (!exists && (await tx.tagBudget.count()) >= TAG_BUDGET_LIMITS.max) {
           throw new AppError("CONFLICT", `There are already ${TAG_BUDGET_LIMITS.max} tag budgets, the most the gateway holds; remove one no longer needed first`);
