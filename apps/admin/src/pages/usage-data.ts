@@ -23,45 +23,17 @@ export const logsGet = (id: string) => procedureOptions("logs.get", { id }, (i) 
 export const usageSummary = (input: TUsageSummaryInput) => procedureOptions("usage.summary", input, (i) => trpc.usage.summary.query(i));
 export const tagBudgetsList = () => procedureOptions("tagBudgets.list", undefined, () => trpc.tagBudgets.list.query());
 
-export function useSetTagBudget() {
+/** A mutation after which every query of `path` is read again (the list it changed). */
+function useMutationRefreshing<I, O>(path: Path, mutationFn: (input: I) => Promise<O>) {
   const queryClient = useQueryClient();
-  return useMutation({
-    mutationFn: (input: TTagBudgetSetInput) => trpc.tagBudgets.set.mutate(input),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("tagBudgets.list") }),
-  });
+  return useMutation({ mutationFn, onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey(path) }) });
 }
 
-export function useRemoveTagBudget() {
-  const queryClient = useQueryClient();
-  return useMutation({
-    mutationFn: (tag: string) => trpc.tagBudgets.remove.mutate({ tag }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("tagBudgets.list") }),
-  });
-}
-
-export function useCreateKey() {
-  const queryClient = useQueryClient();
-  return useMutation({
-    mutationFn: (input: TKeyCreateInput) => trpc.keys.create.mutate(input),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("keys.list") }),
-  });
-}
-
-export function useUpdateKey() {
-  const queryClient = useQueryClient();
-  return useMutation({
-    mutationFn: (input: TKeyUpdateInput) => trpc.keys.update.mutate(input),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("keys.list") }),
-  });
-}
-
-export function useRevokeKey() {
-  const queryClient = useQueryClient();
-  return useMutation({
-    mutationFn: (id: string) => trpc.keys.revoke.mutate({ id }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: procedureKey("keys.list") }),
-  });
-}
+export const useSetTagBudget = () => useMutationRefreshing("tagBudgets.list", (input: TTagBudgetSetInput) => trpc.tagBudgets.set.mutate(input));
+export const useRemoveTagBudget = () => useMutationRefreshing("tagBudgets.list", (tag: string) => trpc.tagBudgets.remove.mutate({ tag }));
+export const useCreateKey = () => useMutationRefreshing("keys.list", (input: TKeyCreateInput) => trpc.keys.create.mutate(input));
+export const useUpdateKey = () => useMutationRefreshing("keys.list", (input: TKeyUpdateInput) => trpc.keys.update.mutate(input));
+export const useRevokeKey = () => useMutationRefreshing("keys.list", (id: string) => trpc.keys.revoke.mutate({ id }));
 
 /** The last `days` UTC days, oldest first, as YYYY-MM-DD. */
 export function lastDays(days: number, now = Date.now()): string[] {
