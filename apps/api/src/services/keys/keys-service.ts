@@ -241,11 +241,8 @@ export function createKeysService(deps: KeysServiceDeps) {
   /**
    * A place in flight under a budget (spend-ledger.ts), or the refusal: the period's budget
    * is spent (not worth retrying), or the requests already in flight could spend it (retry
-   * in a moment, once they have ended and their cost is known).
-   */
-  /**
-   * A place under one budget, or the refusal naming it. `shared`: a budget others run under
-   * too (a tag's), whose figures are not told to whoever sent the request.
+   * in a moment, once they have ended and their cost is known). `shared`: a budget others run
+   * under too (a tag's), whose figures are not told to whoever sent the request.
    */
   async function holdBudget(subject: SpendSubject, budget: Budget & { budgetUsd: number }, what: string, shared = false): Promise<SpendHold> {
     const admission = await spend.admit(subject, budget.budgetPeriod, budget.budgetUsd);
@@ -280,11 +277,11 @@ export function createKeysService(deps: KeysServiceDeps) {
 
   /**
    * Admits a metered request (model calls) by a user, with or without an API key: the
-   * user's budget, then the key's budget and its rate limit across instances. Returns the
-   * rate-limit figures for x-ratelimit-* headers. Each budget the request runs under holds
-   * its place in flight on `scope` until the request ends and its cost is settled
-   * (settleBudgetHolds); without a scope (a call outside any request) nothing is booked, so
-   * the budgets are only checked.
+   * user's budget, the budget of each tag the request carries, then the key's budget and its
+   * rate limit across instances. Returns the rate-limit figures for x-ratelimit-* headers.
+   * Each budget the request runs under holds its place in flight on `scope` until the request
+   * ends and its cost is settled (settleBudgetHolds); without a scope (a call outside any
+   * request) nothing is booked, so the budgets are only checked (and no tags are known).
    */
   async function admit(userId: string, grant?: KeyGrant, scope?: RequestScope): Promise<RateLimitInfo | undefined> {
     const holds: SpendHold[] = [];

@@ -24,6 +24,7 @@ export interface TagBudget {
 }
 
 const CHANNEL = "keys:tag-budgets";
+const REFRESH_MS = 5_000;
 
 /**
  * A row as the gateway can enforce it. Rows are written through set(), which validates them;
@@ -33,7 +34,6 @@ const CHANNEL = "keys:tag-budgets";
  */
 const isBudget = (r: { budgetUsd: number; budgetPeriod: string }): r is TagBudget & typeof r =>
   Number.isFinite(r.budgetUsd) && r.budgetUsd >= 0 && (BUDGET_PERIODS as readonly string[]).includes(r.budgetPeriod);
-const REFRESH_MS = 5_000;
 
 export function createTagBudgets(deps: {
   prisma: PrismaClient;
