@@ -117,3 +117,17 @@ export async function startFleet(opts: { env?: Record<string, string>; prefix: s
     },
   };
 }
+
+/**
+ * Prices the default route `auto` (through the model configuration, as an operator would:
+ * $1,000 / $2,000 per million tokens), so one offline template answer costs a visible amount.
+ */
+export async function priceAutoRoute(client: SwitchboardClient): Promise<void> {
+  const auto = (await client.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
+  await client.models.upsert.mutate({
+    name: "auto",
+    targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, ...(t.weight !== null ? { weight: t.weight } : {}) })),
+    inputPricePerMTok: 1_000,
+    outputPricePerMTok: 2_000,
+  });
+}

@@ -5,9 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
-import { startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
+import { priceAutoRoute, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
 
 const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
+
+/** A /v1 chat as a program sends it, with a credential and, when given, x-switchboard-tags. */
+const chat = (app: TestApp, credential: string, content: string, tags?: string) =>
+  fetch(`${app.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${credential}`, "content-type": "application/json", ...(tags ? { "x-switchboard-tags": tags } : {}) },
+    body: JSON.stringify({ model: "auto", messages: [{ role: "user", content }] }),
+  });
 
 let t: TestApp;
 let user: { token: string };
@@ -33,11 +41,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
 
     // The typed client inside the CLI authenticates with the key itself.
     const asKey = { SWITCHBOARD_URL: t.url, SWITCHBOARD_API_KEY: key.key };
-    const res = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }] }),
-    });
+    const res = await chat(t, key.key, "hi");
     expect(res.status).toBe(200);
     await t.app.deps.requestLog.flush();
     const tail = await cli(["logs", "tail", "--once"], asKey);
@@ -48,11 +52,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(usage.stdout).toContain("from cli");
 
     // A tagged request: --tag finds it alone, in the log and in usage.
-    const tagged = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json", "x-switchboard-tags": "team:cli" },
-      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "tagged" }] }),
-    });
+    const tagged = await chat(t, key.key, "tagged", "team:cli");
     expect(tagged.status).toBe(200);
     await t.app.deps.requestLog.flush();
     const tailTagged = await cli(["logs", "tail", "--once", "--tag", "team:cli"], asKey);
@@ -73,11 +73,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(retagged.code, retagged.stderr).toBe(0);
     expect(retagged.stdout).toContain('Updated "from cli, v2"');
     expect(retagged.stdout).toContain("tags app:cli-v2");
-    const after2 = await fetch(`${t.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "after the update" }] }),
-    });
+    const after2 = await chat(t, key.key, "after the update");
     expect(after2.status).toBe(200);
     await t.app.deps.requestLog.flush();
     expect((await cli(["logs", "tail", "--once", "--tag", "app:cli-v2"], asKey)).stdout.trim().split("\n")).toHaveLength(1);
@@ -108,9 +104,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
   it("tag-budgets sets, lists and removes a tag's budget (SuperAdmin), which caps the tag's requests", async () => {
     const asRoot = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() };
     // A price on the default route, so the tag's requests cost something.
-    const root = t.client(asRoot.SWITCHBOARD_TOKEN);
-    const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
-    await root.models.upsert.mutate({ name: "auto", targets: auto.targets.map((x) => ({ provider: x.provider, upstreamModel: x.upstreamModel })), inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+    await priceAutoRoute(t.client(asRoot.SWITCHBOARD_TOKEN));
     const set = await cli(["tag-budgets", "set", "team:cli-capped", "--budget", "0.000001", "--budget-period", "day"], asRoot);
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toContain("Requests tagged team:cli-capped may spend $0.000001 a day");
@@ -119,12 +113,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("FORBIDDEN");
 
-    const tagged = () =>
-      fetch(`${t.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json", "x-switchboard-tags": "team:cli-capped" },
-        body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "capped" }] }),
-      });
+    const tagged = () => chat(t, user.token, "capped", "team:cli-capped");
     expect((await tagged()).status).toBe(200);
     await expect.poll(async () => (await tagged()).status).toBe(429);
     await t.app.deps.requestLog.flush();

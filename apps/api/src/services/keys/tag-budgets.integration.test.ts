@@ -8,7 +8,7 @@
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAG_BUDGET_LIMITS } from "@switchboard/schema";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { priceAutoRoute, startTestApp, type TestApp } from "../../../test/app.ts";
 import { openTestDatabase } from "../../../test/database.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
@@ -30,9 +30,7 @@ beforeAll(async () => {
   b = await startTestApp({ databaseUrl: a.app.deps.env.DATABASE_URL!, redisKeyPrefix: prefix, appOptions, env: { CHAT_RATE_LIMIT_PER_MIN: "1000" } });
   root = await a.login();
   // A price on the default route, so one offline answer costs a visible amount.
-  const admin = a.client(root);
-  const auto = (await admin.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
-  await admin.models.upsert.mutate({ name: "auto", targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel })), inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
+  await priceAutoRoute(a.client(root));
 }, 120_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createSwitchboardClient } from "@switchboard/client";
 import { CHAT_LIMITS, type TChatStreamEvent } from "@switchboard/schema";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { priceAutoRoute, startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
 import { collectEvents } from "../../../test/subscription.ts";
 import { socketChat } from "../../../test/chat.ts";
@@ -31,16 +31,8 @@ beforeAll(async () => {
   user = await a.userWithRole("USER");
   other = await a.userWithRole("USER");
   admin = await a.userWithRole("ADMIN");
-  // Price the default route generously (through the model configuration, as an operator
-  // would), so one offline template answer costs a visible amount.
-  const root = a.client(await a.login());
-  const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
-  await root.models.upsert.mutate({
-    name: "auto",
-    targets: auto.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, ...(t.weight !== null ? { weight: t.weight } : {}) })),
-    inputPricePerMTok: 1_000,
-    outputPricePerMTok: 2_000,
-  });
+  // Price the default route, so one offline template answer costs a visible amount.
+  await priceAutoRoute(a.client(await a.login()));
 }, 120_000);
 
 afterAll(async () => {
