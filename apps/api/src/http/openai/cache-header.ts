@@ -12,9 +12,8 @@ const CACHE_RESULT_HEADER = "x-switchboard-cache";
  * header asks; HTTP's own request directives then say more, as they do to any cache:
  * `Cache-Control: no-cache` (or `max-age=0`, or a lone `Pragma: no-cache`) takes a provider's
  * answer rather than a kept one (and keeps it in its place), `no-store` keeps nothing of this
- * request's. Anything but a whole number of
- * seconds from 1 to a day is a 400 naming the header: a cache silently not used would be paid
- * for without anyone noticing.
+ * request's. Anything but a whole number of seconds from 1 to a day is a 400 naming the
+ * header: a cache silently not used would be paid for without anyone noticing.
  */
 export function cachePolicyOf(request: FastifyRequest): CachePolicy | undefined {
   const header = request.headers[CACHE_TTL_HEADER];
