@@ -53,6 +53,8 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByLabel("Requests / min").fill("600");
     await page.getByLabel("Budget (USD)").fill("25");
     await page.getByLabel("Tags").fill("app:billing, env=prod");
+    // A SuperAdmin is offered write:config (configuration as code), never ticked by default.
+    expect(await page.getByRole("checkbox", { name: "write:config" }).isChecked()).toBe(false);
     await page.getByRole("button", { name: "Create key" }).click();
     const dialog = page.getByTestId("key-created-dialog");
     await dialog.waitFor();

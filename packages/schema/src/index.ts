@@ -12,3 +12,4 @@ export * from "./providers.ts";
 export * from "./keys.ts";
 export * from "./logs.ts";
 export * from "./text.ts";
+export * from "./config-document.ts";

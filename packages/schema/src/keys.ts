@@ -2,10 +2,16 @@ import { z } from "zod";
 import { ZId, ZPageInput, ZRole, namedEnum } from "./common.ts";
 import { REQUEST_TAGS, ZRequestTag } from "./logs.ts";
 
-/** What an API key may be used for; a key never does more than its owner could. */
-export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:metrics"] as const;
+/**
+ * What an API key may be used for; a key never does more than its owner could.
+ * `write:config`: providers and model routes managed by a program (configuration as code), only
+ * on a SuperAdmin's key and never among the defaults.
+ */
+export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:metrics", "write:config"] as const;
 export const ZKeyScope = namedEnum(KEY_SCOPES, "scope");
 export type TKeyScope = z.infer<typeof ZKeyScope>;
+/** A new key's scopes when none are asked for: every scope but `write:config`, which is asked for by name. */
+export const DEFAULT_KEY_SCOPES = KEY_SCOPES.filter((scope) => scope !== "write:config");
 
 /**
  * Keys one user may hold at once (neither revoked nor expired): enough for a key per app or
@@ -37,7 +43,7 @@ const ZKeyTags = z.array(ZRequestTag).max(REQUEST_TAGS.max, `A key carries at mo
 export const ZKeyCreateInput = z.object({
   name: ZKeyName,
   expiresAt: ZFutureDate.optional(),
-  /** Defaults to every scope (still bounded by the owner's role). */
+  /** Defaults to DEFAULT_KEY_SCOPES (still bounded by the owner's role). */
   scopes: z.array(ZKeyScope).min(1).max(KEY_SCOPES.length).optional(),
   /** Model names the key may ask for; empty or absent = any model. */
   models: ZModelNames.optional(),

@@ -60,7 +60,8 @@ export const ZProviderHeaders = z
 
 export const ZUpstreamModelName = z.string().trim().min(1, "A model name is empty").max(PROVIDER_LIMITS.modelNameMaxChars);
 
-const ZApiKey = z
+/** A provider's API key as given: sent upstream, stored sealed, never shown again. */
+export const ZProviderApiKey = z
   .string()
   .trim()
   .min(1, "apiKey is empty (leave it out instead)")
@@ -72,7 +73,7 @@ const providerFields = {
   name: ZProviderId,
   kind: ZProviderKind,
   baseUrl: ZBaseUrl,
-  apiKey: ZApiKey.optional(),
+  apiKey: ZProviderApiKey.optional(),
   headers: ZProviderHeaders.optional(),
   timeoutMs: z.number().int().min(PROVIDER_LIMITS.minTimeoutMs).max(PROVIDER_LIMITS.maxTimeoutMs).optional(),
   models: z
@@ -94,7 +95,7 @@ export const ZProviderUpdateInput = z.object({
   name: providerFields.name.optional(),
   kind: providerFields.kind.optional(),
   baseUrl: providerFields.baseUrl.optional(),
-  apiKey: ZApiKey.nullable().optional(),
+  apiKey: ZProviderApiKey.nullable().optional(),
   headers: providerFields.headers.nullable().optional(),
   timeoutMs: providerFields.timeoutMs.nullable().optional(),
   models: providerFields.models.optional(),

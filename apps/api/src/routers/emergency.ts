@@ -10,7 +10,7 @@ import { adminProcedure, publicProcedure, router, superAdminProcedure } from "..
 
 /**
  * The emergency stop. status, watch and unfreeze keep answering while frozen (their feature).
- * A SuperAdmin's API key with every scope may freeze and unfreeze (keyScope "owner"): a
+ * A SuperAdmin's API key with every default scope may freeze and unfreeze (keyScope "owner"): a
  * script or an alert hook pulls the switch without signing in; the audit names the owner.
  */
 export const emergencyRouter = router({

@@ -1,6 +1,7 @@
 import { router } from "../trpc/init.ts";
 import { authRouter } from "./auth.ts";
 import { chatRouter } from "./chat.ts";
+import { configRouter } from "./config.ts";
 import { consensusRouter } from "./consensus.ts";
 import { emergencyRouter } from "./emergency.ts";
 import { healthRouter } from "./health.ts";
@@ -26,6 +27,7 @@ export const appRouter = router({
   logs: logsRouter,
   usage: usageRouter,
   tagBudgets: tagBudgetsRouter,
+  config: configRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -66,6 +66,8 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "tagBudgets.list": "ADMIN",
   "tagBudgets.set": "SUPERADMIN",
   "tagBudgets.remove": "SUPERADMIN",
+  "config.export": "ADMIN",
+  "config.import": "SUPERADMIN",
 };
 
 type ProcedureLike = { _def: { procedure: true; meta?: { requiredRole?: Documented } } };

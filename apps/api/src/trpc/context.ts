@@ -38,6 +38,11 @@ export function credentialOf(user: AuthedUser): WatchedCredential {
   return { userId: user.id, role: user.role, sessionId: user.sessionId, keyId: user.apiKey?.keyId };
 }
 
+/** Who makes a change, as a configuration audit names them: the user, and the API key they came with. */
+export function configActorOf(user: AuthedUser): { id: string; email: string; keyId: string | undefined } {
+  return { id: user.id, email: user.email, keyId: user.apiKey?.keyId };
+}
+
 /** What procedures may know about the HTTP exchange, without depending on Fastify. */
 export interface RequestInfo {
   requestId: string;

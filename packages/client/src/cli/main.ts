@@ -9,11 +9,12 @@ import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
+import { CONFIG_COMMANDS_HELP, runConfig, type ConfigOptions } from "./config-commands.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
 export const USAGE = `Usage: switchboard emergency <command> [options]
-       switchboard keys|logs|usage|tag-budgets|providers|models … [options]
+       switchboard keys|logs|usage|tag-budgets|providers|models|config … [options]
 
 Commands:
   emergency status                         Show whether Switchboard is frozen (no sign-in needed)
@@ -24,6 +25,7 @@ Commands:
   unfreeze [--reason <text>]     Lift the freeze (SuperAdmin)
 ${USAGE_COMMANDS_HELP}
 ${PROVIDER_COMMANDS_HELP}
+${CONFIG_COMMANDS_HELP}
 
 Options:
   --url <url>    Switchboard base URL (default: $SWITCHBOARD_URL or ${DEFAULT_URL})
@@ -37,7 +39,7 @@ class UsageError extends Error {}
 
 type FreezeInput = Parameters<SwitchboardClient["emergency"]["freeze"]["mutate"]>[0];
 
-interface Options extends UsageOptions, ProviderOptions {
+interface Options extends UsageOptions, ProviderOptions, ConfigOptions {
   url: string;
   json: boolean;
   reason: string | undefined;
@@ -85,6 +87,8 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         "input-price": { type: "string" },
         "output-price": { type: "string" },
         "cached-input-price": { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        prune: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -135,6 +139,8 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       inputPrice: values["input-price"],
       outputPrice: values["output-price"],
       cachedInputPrice: values["cached-input-price"],
+      dryRun: values["dry-run"] === true,
+      prune: values.prune === true,
     },
   };
 }
@@ -162,6 +168,8 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   if (group === "tag-budgets") return runTagBudgets(await signedIn(options, io), action, extra, options, print);
   if (group === "providers") return runProviders(await signedIn(options, io), action, extra, options, print);
   if (group === "models") return runModels(await signedIn(options, io), action, extra, options, print);
+  // Signed in only once the file has been read: a bad file costs no password prompt.
+  if (group === "config") return runConfig(() => signedIn(options, io), action, extra, options, io, print);
   if (group === "logs") {
     if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail");
     const stop = new AbortController();
@@ -203,7 +211,10 @@ export function describeError(error: unknown, url: string): string {
     const data = error.data as { appCode?: string; httpStatus?: number; zodError?: { fieldErrors?: Record<string, string[]>; formErrors?: string[] } } | undefined;
     if (!data) return `error: cannot reach Switchboard at ${url}: ${error.message}`;
     const lines = [`error: ${error.message} (${data.appCode ?? "ERROR"}, HTTP ${data.httpStatus ?? "?"})`];
+    // Each field's problem as the flag that set it; not for a field within a document (no
+    // flag sets it), which the first line names by its whole path.
     for (const [field, messages] of Object.entries(data.zodError?.fieldErrors ?? {})) {
+      if (error.message.startsWith(`${field}.`)) continue;
       for (const message of messages) lines.push(`  --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${message}`);
     }
     for (const message of data.zodError?.formErrors ?? []) lines.push(`  ${message}`);

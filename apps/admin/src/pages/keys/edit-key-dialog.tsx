@@ -3,7 +3,8 @@ import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { FormError } from "../../components/field.tsx";
 import { submitErrorsOf } from "../../lib/errors.ts";
 import { useUpdateKey } from "../usage-data.ts";
-import { KeySettingsFields, changedSettings, keyDraftOf, keySettingsOf, type DraftErrors } from "./key-settings.tsx";
+import { useCurrentUser } from "../../lib/session.tsx";
+import { KeySettingsFields, changedSettings, keyDraftOf, keySettingsOf, scopesOffered, type DraftErrors } from "./key-settings.tsx";
 
 /**
  * Changes a key's settings — name, scopes, rate limit, models, tags, budget — in force on
@@ -12,6 +13,7 @@ import { KeySettingsFields, changedSettings, keyDraftOf, keySettingsOf, type Dra
 export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const update = useUpdateKey();
+  const user = useCurrentUser();
   const titleId = useId();
   const [draft, setDraft] = useState(() => keyDraftOf(apiKey));
   const [draftErrors, setDraftErrors] = useState<DraftErrors>({});
@@ -38,7 +40,7 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: TApiKey; onClose: (
     <dialog ref={dialog} className="dialog" aria-labelledby={titleId} onClose={onClose} data-testid="edit-key-dialog">
       <form className="form" onSubmit={submit} noValidate>
         <h2 id={titleId}>Edit API key</h2>
-        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} scopes={scopesOffered(user.role, apiKey.owner.role, apiKey.scopes)} />
         <p className="muted">Every request made with the key carries its tags in the request log, ahead of the request&apos;s own. Models: names it may ask for, empty for any.</p>
         <FormError message={formError ?? fields.scopes} />
         <div className="dialog-actions">

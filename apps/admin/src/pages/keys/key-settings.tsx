@@ -1,4 +1,4 @@
-import { KEY_SCOPES, type TApiKey, type TBudgetPeriod, type TKeyScope } from "@switchboard/schema";
+import { DEFAULT_KEY_SCOPES, type TApiKey, type TBudgetPeriod, type TKeyScope, type TRole } from "@switchboard/schema";
 import { BudgetFields, NOT_AN_AMOUNT, budgetDraftOf, parseBudgetAmount, type BudgetDraft } from "../../components/budget-fields.tsx";
 import { Field } from "../../components/field.tsx";
 
@@ -77,8 +77,17 @@ const listOf = (text: string) => text.split(",").map((part) => part.trim()).filt
 /** Where the server's message for each setting shows. */
 export type KeySettingsErrors = Partial<Record<"name" | "scopes" | "tags" | "models" | "rateLimitPerMin" | "budgetUsd" | "budgetPeriod", string | undefined>>;
 
+/**
+ * The scopes a form offers: `write:config` (providers and routes by a program) only where the
+ * server takes it — a SuperAdmin, on a SuperAdmin's key — or where the key already has it.
+ */
+export function scopesOffered(actorRole: TRole, ownerRole: TRole, has: readonly TKeyScope[] = []): TKeyScope[] {
+  const config = has.includes("write:config") || (actorRole === "SUPERADMIN" && ownerRole === "SUPERADMIN");
+  return config ? [...DEFAULT_KEY_SCOPES, "write:config"] : [...DEFAULT_KEY_SCOPES];
+}
+
 /** The fields of a key's settings, shared by the create form and the edit dialog. */
-export function KeySettingsFields({ draft, onChange, errors }: { draft: KeyDraft; onChange: (next: KeyDraft) => void; errors: KeySettingsErrors }) {
+export function KeySettingsFields({ draft, onChange, errors, scopes }: { draft: KeyDraft; onChange: (next: KeyDraft) => void; errors: KeySettingsErrors; scopes: readonly TKeyScope[] }) {
   const set = (part: Partial<KeyDraft>) => onChange({ ...draft, ...part });
   return (
     <>
@@ -87,7 +96,7 @@ export function KeySettingsFields({ draft, onChange, errors }: { draft: KeyDraft
       </Field>
       <fieldset className="field scopes">
         <legend>Scopes</legend>
-        {KEY_SCOPES.map((s) => (
+        {scopes.map((s) => (
           <label key={s} className="check">
             <input type="checkbox" checked={draft.scopes.includes(s)} onChange={(e) => set({ scopes: e.target.checked ? [...draft.scopes, s] : draft.scopes.filter((x) => x !== s) })} />
             {s}

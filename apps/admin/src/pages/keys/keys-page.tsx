@@ -6,7 +6,8 @@ import { FormError } from "../../components/field.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
 import { EditKeyDialog } from "./edit-key-dialog.tsx";
-import { KeySettingsFields, NEW_KEY_DRAFT, keySettingsOf, type DraftErrors, type KeyDraft } from "./key-settings.tsx";
+import { useCurrentUser } from "../../lib/session.tsx";
+import { KeySettingsFields, NEW_KEY_DRAFT, keySettingsOf, scopesOffered, type DraftErrors, type KeyDraft } from "./key-settings.tsx";
 import { messageOf, submitErrorsOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { keysList, lastDays, usageSummary, usd, useCreateKey, useRevokeKey } from "../usage-data.ts";
@@ -45,6 +46,7 @@ function CopyOnceDialog({ created, onClose }: { created: TApiKeyCreated; onClose
 
 function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void }) {
   const create = useCreateKey();
+  const user = useCurrentUser();
   const [draft, setDraft] = useState<KeyDraft>(NEW_KEY_DRAFT);
   const [draftErrors, setDraftErrors] = useState<DraftErrors>({});
   const { fields, formError } = submitErrorsOf(create);
@@ -74,7 +76,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: TApiKeyCreated) => void
   return (
     <section className="card" aria-label="Create an API key">
       <form className="form key-form" onSubmit={submit} noValidate>
-        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} />
+        <KeySettingsFields draft={draft} onChange={setDraft} errors={{ ...fields, ...draftErrors }} scopes={scopesOffered(user.role, user.role)} />
         <div className="field field-action">
           <button type="submit" className="btn btn-primary" disabled={create.isPending || draft.name.trim() === ""}>{create.isPending ? "Creating…" : "Create key"}</button>
         </div>

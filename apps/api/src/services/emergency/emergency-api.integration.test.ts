@@ -196,7 +196,7 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect(unfrozen.body).toMatchObject({ active: false, changed: true });
   });
 
-  it("a SuperAdmin's API key with every scope freezes and unfreezes through the REST aliases (a kill-switch script), audited under its owner; a narrowed key, an ADMIN's, or any key on users, providers and keys is refused", async () => {
+  it("a SuperAdmin's API key with every default scope freezes and unfreezes through the REST aliases (a kill-switch script), audited under its owner; a narrowed key, an ADMIN's, or the key on users, keys or a provider's change is refused", async () => {
     const rootKeys = t.client(root).keys;
     const script = await rootKeys.create.mutate({ name: "kill switch" });
     const frozen = await rest(t, "POST", "freeze", { reason: "alert fired", scope: "chat" }, bearer(script.key));
@@ -225,7 +225,9 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect((await trpcMutation(t.url, "keys.create", { name: "child" }, bearer(script.key))).status).toBe(403);
     expect((await trpcQuery(t.url, "keys.list", undefined, bearer(script.key))).status).toBe(403);
     expect((await trpcMutation(t.url, "users.create", { email: "mallory@switchboard.test", password: "a-long-enough-password", role: "SUPERADMIN" }, bearer(script.key))).status).toBe(403);
-    expect((await trpcQuery(t.url, "providers.list", undefined, bearer(script.key))).status).toBe(403);
+    // Providers: read (its read:metrics), never changed without write:config, asked for by name.
+    expect((await trpcQuery(t.url, "providers.list", undefined, bearer(script.key))).status).toBe(200);
+    expect((await trpcMutation(t.url, "models.upsert", { name: "moved", targets: [{ provider: "template", upstreamModel: "m" }] }, bearer(script.key))).status).toBe(403);
     expect((await rest(t, "GET", "status")).body.active).toBe(false);
   });
 

@@ -7,6 +7,8 @@
 import type { Logger } from "pino";
 import {
   AUTO_MODEL,
+  type TConfigImportResult,
+  type TConfigDocument,
   type TConfigChange,
   type TModelChangeResult,
   type TModelItem,
@@ -224,6 +226,35 @@ export function createConfigService(deps: ConfigServiceDeps) {
         const message = signal.aborted ? `no answer within ${config.timeoutMs ?? TEST_TIMEOUT_MS} ms` : (failure?.message ?? String((error as Error)?.message ?? error));
         return { ok: false, latencyMs, error: message, ...(failure?.status !== undefined ? { status: failure.status } : {}) };
       }
+    },
+
+    /** The configuration as a document, without secrets (a provider's key and headers stay as set when it is applied). */
+    exportDocument(): TConfigDocument {
+      const { providers, routes } = registry.snapshot();
+      return {
+        providers: providers.filter((p) => p.kind !== "template").map((p) => ({
+          name: p.name,
+          kind: p.kind as TProviderCreateInput["kind"],
+          baseUrl: p.baseUrl ?? "",
+          models: [...p.models],
+          ...(p.timeoutMs !== null ? { timeoutMs: p.timeoutMs } : {}),
+          ...(p.apiVersion !== null ? { apiVersion: p.apiVersion } : {}),
+          ...(p.healthPath !== null ? { healthPath: p.healthPath } : {}),
+        })),
+        models: routes.map((r) => ({
+          name: r.name,
+          targets: r.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, ...(t.weight !== null ? { weight: t.weight } : {}) })),
+          ...(r.inputPricePerMTok !== null ? { inputPricePerMTok: r.inputPricePerMTok } : {}),
+          ...(r.outputPricePerMTok !== null ? { outputPricePerMTok: r.outputPricePerMTok } : {}),
+          ...(r.cachedInputPricePerMTok !== null ? { cachedInputPricePerMTok: r.cachedInputPricePerMTok } : {}),
+        })),
+      };
+    },
+    /** Makes the configuration what a document says, as one version (config-store's applyDocument). */
+    async applyDocument(actor: ConfigActor, input: { document: TConfigDocument; prune: boolean; dryRun: boolean }): Promise<TConfigImportResult> {
+      const { operations, unchanged, version } = await store.applyDocument(actor, input.document, input);
+      const steps = operations.map(({ action, kind, name, fields }) => ({ action, kind, name, fields }));
+      return { dryRun: input.dryRun, steps, unchanged, change: version === null ? null : await propagate(version) };
     },
 
     listModels: (input: { cursor?: string | undefined; limit: number }) => page(registry.snapshot().routes.map(modelItem), input),

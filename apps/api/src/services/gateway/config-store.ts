@@ -4,19 +4,23 @@
  * that first bumps the version (locking its row, so concurrent changes serialise), then
  * validates against the rows as they are, writes, and audits; a refusal rolls back whole.
  */
-import { AUTO_MODEL, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
+import { AUTO_MODEL, type TConfigDocument, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
+import { auditAction, planConfig, type ConfigOperation } from "./config-plan.ts";
 import { providerNameClash, routeNameClash } from "./model-names.ts";
 
 const CONFIG_ROW = 1;
 
+/** Who changes the configuration, as the audit names them. */
 export interface ConfigActor {
   id: string | null;
   email: string | null;
+  /** The API key the change came with (configuration as code); absent when signed in. */
+  keyId?: string | undefined;
 }
 
 type Tx = Prisma.TransactionClient;
@@ -122,22 +126,32 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     }
   }
 
+  /** Bumps the version, locking its row until the transaction ends: concurrent changes serialise. */
+  async function nextVersion(tx: Tx): Promise<number> {
+    const { version } = await tx.gatewayConfig.upsert({
+      where: { id: CONFIG_ROW },
+      create: { id: CONFIG_ROW, version: 1 },
+      update: { version: { increment: 1 } },
+    });
+    return version;
+  }
+
+  async function audit(tx: Tx, version: number, actor: ConfigActor, what: { action: string; target: string }, changes: Record<string, unknown>): Promise<void> {
+    await tx.configAudit.create({
+      data: { version, action: what.action, target: what.target, actorId: actor.id, actorEmail: actor.email, actorKeyId: actor.keyId ?? null, changes: changes as Prisma.InputJsonValue },
+    });
+  }
+
   /** Runs `change` after bumping the version; returns its result and the new version. */
   async function change<T>(
     actor: ConfigActor,
-    audit: { action: string; target: string },
+    what: { action: string; target: string },
     change: (tx: Tx) => Promise<{ result: T; changes: Record<string, unknown> }>,
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(async (tx) => {
-      const { version: next } = await tx.gatewayConfig.upsert({
-        where: { id: CONFIG_ROW },
-        create: { id: CONFIG_ROW, version: 1 },
-        update: { version: { increment: 1 } },
-      });
+      const next = await nextVersion(tx);
       const { result, changes } = await change(tx);
-      await tx.configAudit.create({
-        data: { version: next, action: audit.action, target: audit.target, actorId: actor.id, actorEmail: actor.email, changes: changes as Prisma.InputJsonValue },
-      });
+      await audit(tx, next, actor, what, changes);
       return { result, version: next };
     });
   }
@@ -164,137 +178,184 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     };
   }
 
-  async function createProvider(actor: ConfigActor, input: TProviderCreateInput) {
-    return change(actor, { action: "provider.create", target: input.name }, async (tx) => {
-      if (await tx.provider.findUnique({ where: { name: input.name } })) {
-        throw new AppError("CONFLICT", `name: a provider named '${input.name}' already exists`, { details: { field: "name" } });
-      }
-      await checkProviderName(tx, input.name);
-      const last = await tx.provider.aggregate({ _max: { position: true } });
-      const row = await tx.provider.create({
-        data: {
-          name: input.name,
-          kind: input.kind,
-          baseUrl: input.baseUrl,
-          apiKeyCipher: input.apiKey ? box.seal(input.apiKey) : null,
-          headersCipher: input.headers && Object.keys(input.headers).length > 0 ? box.seal(JSON.stringify(input.headers)) : null,
-          timeoutMs: input.timeoutMs ?? null,
-          models: input.models,
-          apiVersion: input.apiVersion ?? null,
-          healthPath: input.healthPath ?? null,
-          source: "api",
-          position: (last._max.position ?? -1) + 1,
-        },
-      });
-      return { result: toProvider(row), changes: auditOf(input) };
+  async function createProviderIn(tx: Tx, input: TProviderCreateInput) {
+    if (await tx.provider.findUnique({ where: { name: input.name } })) {
+      throw new AppError("CONFLICT", `name: a provider named '${input.name}' already exists`, { details: { field: "name" } });
+    }
+    await checkProviderName(tx, input.name);
+    const last = await tx.provider.aggregate({ _max: { position: true } });
+    const row = await tx.provider.create({
+      data: {
+        name: input.name,
+        kind: input.kind,
+        baseUrl: input.baseUrl,
+        apiKeyCipher: input.apiKey ? box.seal(input.apiKey) : null,
+        headersCipher: input.headers && Object.keys(input.headers).length > 0 ? box.seal(JSON.stringify(input.headers)) : null,
+        timeoutMs: input.timeoutMs ?? null,
+        models: input.models,
+        apiVersion: input.apiVersion ?? null,
+        healthPath: input.healthPath ?? null,
+        source: "api",
+        position: (last._max.position ?? -1) + 1,
+      },
     });
+    return { result: toProvider(row), changes: auditOf(input) };
+  }
+
+  function createProvider(actor: ConfigActor, input: TProviderCreateInput) {
+    return change(actor, { action: "provider.create", target: input.name }, (tx) => createProviderIn(tx, input));
   }
 
   async function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
     const current = await prisma.provider.findUnique({ where: { id: input.id } });
     if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    return change(actor, { action: "provider.update", target: current.name }, (tx) => updateProviderIn(tx, input));
+  }
+
+  async function updateProviderIn(tx: Tx, input: TProviderUpdateInput) {
     const { id, ...fields } = input;
-    return change(actor, { action: "provider.update", target: current.name }, async (tx) => {
-      const row = await tx.provider.findUnique({ where: { id } });
-      if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-      if (row.kind === "template" && (fields.kind !== undefined || fields.baseUrl !== undefined || fields.name !== undefined)) {
-        throw badField("kind", "kind: the offline template's name, kind and URL cannot change");
-      }
-      const renamed = fields.name !== undefined && fields.name !== row.name;
-      if (renamed && (await tx.provider.findUnique({ where: { name: fields.name! } }))) {
-        throw new AppError("CONFLICT", `name: a provider named '${fields.name}' already exists`, { details: { field: "name" } });
-      }
-      if (renamed) await checkProviderName(tx, fields.name!);
-      const updated = await tx.provider.update({
-        where: { id },
-        data: {
-          ...(fields.name !== undefined ? { name: fields.name } : {}),
-          ...(fields.kind !== undefined ? { kind: fields.kind } : {}),
-          ...(fields.baseUrl !== undefined ? { baseUrl: fields.baseUrl } : {}),
-          ...(fields.apiKey !== undefined ? { apiKeyCipher: fields.apiKey === null ? null : box.seal(fields.apiKey) } : {}),
-          ...(fields.headers !== undefined
-            ? { headersCipher: fields.headers === null || Object.keys(fields.headers).length === 0 ? null : box.seal(JSON.stringify(fields.headers)) }
-            : {}),
-          ...(fields.timeoutMs !== undefined ? { timeoutMs: fields.timeoutMs } : {}),
-          ...(fields.models !== undefined ? { models: fields.models } : {}),
-          ...(fields.apiVersion !== undefined ? { apiVersion: fields.apiVersion } : {}),
-          ...(fields.healthPath !== undefined ? { healthPath: fields.healthPath } : {}),
-          // Edited through the API: no longer what the environment said.
-          source: "api",
-        },
-      });
-      if (renamed) {
-        // Routes name their providers: follow the rename so no route breaks.
-        for (const route of await tx.modelRoute.findMany()) {
-          const targets = parseTargets(route.targets);
-          if (!targets.some((t) => t.provider === row.name)) continue;
-          const renamedTargets = targets.map((t) => (t.provider === row.name ? { ...t, provider: fields.name! } : t));
-          await tx.modelRoute.update({ where: { name: route.name }, data: { targets: renamedTargets as unknown as Prisma.InputJsonValue } });
-        }
-      }
-      return { result: toProvider(updated), changes: auditOf(fields) };
+    const row = await tx.provider.findUnique({ where: { id } });
+    if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    if (row.kind === "template" && (fields.kind !== undefined || fields.baseUrl !== undefined || fields.name !== undefined)) {
+      throw badField("kind", "kind: the offline template's name, kind and URL cannot change");
+    }
+    const renamed = fields.name !== undefined && fields.name !== row.name;
+    if (renamed && (await tx.provider.findUnique({ where: { name: fields.name! } }))) {
+      throw new AppError("CONFLICT", `name: a provider named '${fields.name}' already exists`, { details: { field: "name" } });
+    }
+    if (renamed) await checkProviderName(tx, fields.name!);
+    const updated = await tx.provider.update({
+      where: { id },
+      data: {
+        ...(fields.name !== undefined ? { name: fields.name } : {}),
+        ...(fields.kind !== undefined ? { kind: fields.kind } : {}),
+        ...(fields.baseUrl !== undefined ? { baseUrl: fields.baseUrl } : {}),
+        ...(fields.apiKey !== undefined ? { apiKeyCipher: fields.apiKey === null ? null : box.seal(fields.apiKey) } : {}),
+        ...(fields.headers !== undefined
+          ? { headersCipher: fields.headers === null || Object.keys(fields.headers).length === 0 ? null : box.seal(JSON.stringify(fields.headers)) }
+          : {}),
+        ...(fields.timeoutMs !== undefined ? { timeoutMs: fields.timeoutMs } : {}),
+        ...(fields.models !== undefined ? { models: fields.models } : {}),
+        ...(fields.apiVersion !== undefined ? { apiVersion: fields.apiVersion } : {}),
+        ...(fields.healthPath !== undefined ? { healthPath: fields.healthPath } : {}),
+        // Edited through the API: no longer what the environment said.
+        source: "api",
+      },
     });
+    if (renamed) {
+      // Routes name their providers: follow the rename so no route breaks.
+      for (const route of await tx.modelRoute.findMany()) {
+        const targets = parseTargets(route.targets);
+        if (!targets.some((t) => t.provider === row.name)) continue;
+        const renamedTargets = targets.map((t) => (t.provider === row.name ? { ...t, provider: fields.name! } : t));
+        await tx.modelRoute.update({ where: { name: route.name }, data: { targets: renamedTargets as unknown as Prisma.InputJsonValue } });
+      }
+    }
+    return { result: toProvider(updated), changes: auditOf(fields) };
   }
 
   async function deleteProvider(actor: ConfigActor, id: string) {
     const current = await prisma.provider.findUnique({ where: { id } });
     if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-    return change(actor, { action: "provider.delete", target: current.name }, async (tx) => {
-      const row = await tx.provider.findUnique({ where: { id } });
-      if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-      const usedBy = await routesUsing(tx, row.name);
-      if (usedBy.length > 0) {
-        throw new AppError("CONFLICT", `Provider '${row.name}' is used by the model routes ${usedBy.join(", ")}; change them first`, {
-          details: { field: "id", routes: usedBy },
-        });
-      }
-      await tx.provider.delete({ where: { id } });
-      return { result: toProvider(row), changes: { name: row.name } };
-    });
+    return change(actor, { action: "provider.delete", target: current.name }, (tx) => deleteProviderIn(tx, id));
   }
 
-  async function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
-    return change(actor, { action: "model.upsert", target: input.name }, async (tx) => {
-      const known = new Set((await tx.provider.findMany({ select: { name: true } })).map((p) => p.name));
-      const clash = routeNameClash(input.name, known);
-      if (clash) throw nameConflict(clash);
-      for (const [i, target] of input.targets.entries()) {
-        if (!known.has(target.provider)) {
-          throw badField(`targets.${i}.provider`, `targets.${i}.provider: no provider named '${target.provider}'`);
-        }
-      }
-      const seen = new Set<string>();
-      for (const [i, target] of input.targets.entries()) {
-        const key = `${target.provider}\u0001${target.upstreamModel}`;
-        if (seen.has(key)) throw badField(`targets.${i}`, `targets.${i}: ${target.provider}/${target.upstreamModel} is listed twice`);
-        seen.add(key);
-      }
-      const targets = input.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
-      const prices = {
-        inputPricePerMTok: input.inputPricePerMTok ?? null,
-        outputPricePerMTok: input.outputPricePerMTok ?? null,
-        cachedInputPricePerMTok: input.cachedInputPricePerMTok ?? null,
-      };
-      const row = await tx.modelRoute.upsert({
-        where: { name: input.name },
-        create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...prices },
-        update: { targets: targets as unknown as Prisma.InputJsonValue, ...prices },
+  async function deleteProviderIn(tx: Tx, id: string) {
+    const row = await tx.provider.findUnique({ where: { id } });
+    if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    const usedBy = await routesUsing(tx, row.name);
+    if (usedBy.length > 0) {
+      throw new AppError("CONFLICT", `Provider '${row.name}' is used by the model routes ${usedBy.join(", ")}; change them first`, {
+        details: { field: "id", routes: usedBy },
       });
-      return { result: toRoute(row), changes: { targets, ...prices } };
+    }
+    await tx.provider.delete({ where: { id } });
+    return { result: toProvider(row), changes: { name: row.name } };
+  }
+
+  function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
+    return change(actor, { action: "model.upsert", target: input.name }, (tx) => upsertRouteIn(tx, input));
+  }
+
+  async function upsertRouteIn(tx: Tx, input: TModelUpsertInput) {
+    const known = new Set((await tx.provider.findMany({ select: { name: true } })).map((p) => p.name));
+    const clash = routeNameClash(input.name, known);
+    if (clash) throw nameConflict(clash);
+    for (const [i, target] of input.targets.entries()) {
+      if (!known.has(target.provider)) {
+        throw badField(`targets.${i}.provider`, `targets.${i}.provider: no provider named '${target.provider}'`);
+      }
+    }
+    const seen = new Set<string>();
+    for (const [i, target] of input.targets.entries()) {
+      const key = `${target.provider}\u0001${target.upstreamModel}`;
+      if (seen.has(key)) throw badField(`targets.${i}`, `targets.${i}: ${target.provider}/${target.upstreamModel} is listed twice`);
+      seen.add(key);
+    }
+    const targets = input.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
+    const prices = {
+      inputPricePerMTok: input.inputPricePerMTok ?? null,
+      outputPricePerMTok: input.outputPricePerMTok ?? null,
+      cachedInputPricePerMTok: input.cachedInputPricePerMTok ?? null,
+    };
+    const row = await tx.modelRoute.upsert({
+      where: { name: input.name },
+      create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...prices },
+      update: { targets: targets as unknown as Prisma.InputJsonValue, ...prices },
     });
+    return { result: toRoute(row), changes: { targets, ...prices } };
   }
 
   async function deleteRoute(actor: ConfigActor, name: string) {
+    return change(actor, { action: "model.delete", target: name }, (tx) => deleteRouteIn(tx, name));
+  }
+
+  async function deleteRouteIn(tx: Tx, name: string) {
     if (name === AUTO_MODEL) throw badField("name", "name: the default route 'auto' can be edited but not deleted");
-    return change(actor, { action: "model.delete", target: name }, async (tx) => {
-      const row = await tx.modelRoute.findUnique({ where: { name } });
-      if (!row) throw new AppError("NOT_FOUND", `No model named '${name}'`, { details: { field: "name" } });
-      await tx.modelRoute.delete({ where: { name } });
-      return { result: toRoute(row), changes: {} };
+    const row = await tx.modelRoute.findUnique({ where: { name } });
+    if (!row) throw new AppError("NOT_FOUND", `No model named '${name}'`, { details: { field: "name" } });
+    await tx.modelRoute.delete({ where: { name } });
+    return { result: toRoute(row), changes: {} };
+  }
+
+  /**
+   * Makes the configuration what `document` says (configuration as code): plans against the
+   * rows as they are, with the version row locked so that nothing lands between the plan and
+   * its writes, then makes every change as one version, each audited. Nothing to change (or a
+   * dry run): no version, no audit. A refusal of any change rolls back all of them.
+   */
+  async function applyDocument(actor: ConfigActor, document: TConfigDocument, opts: { prune: boolean; dryRun: boolean }) {
+    return prisma.$transaction(async (tx) => {
+      if (!opts.dryRun) await tx.$queryRaw`SELECT 1 FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
+      const providers = (await tx.provider.findMany({ orderBy: [{ position: "asc" }, { createdAt: "asc" }] })).map(toProvider);
+      const routes = (await tx.modelRoute.findMany({ orderBy: { createdAt: "asc" } })).map(toRoute);
+      const plan = planConfig({ providers, routes }, document, opts.prune);
+      if (opts.dryRun || plan.operations.length === 0) return { ...plan, version: null };
+      const version = await nextVersion(tx);
+      for (const operation of plan.operations) {
+        const { changes } = await runOperation(tx, operation);
+        await audit(tx, version, actor, { action: auditAction(operation), target: operation.name }, changes);
+      }
+      return { ...plan, version };
     });
   }
 
-  return { load, version, seedIfEmpty, createProvider, updateProvider, deleteProvider, upsertRoute, deleteRoute };
+  function runOperation(tx: Tx, operation: ConfigOperation): Promise<{ changes: Record<string, unknown> }> {
+    switch (operation.op) {
+      case "createProvider":
+        return createProviderIn(tx, operation.input);
+      case "updateProvider":
+        return updateProviderIn(tx, operation.input);
+      case "deleteProvider":
+        return deleteProviderIn(tx, operation.id);
+      case "upsertModel":
+        return upsertRouteIn(tx, operation.input);
+      case "deleteModel":
+        return deleteRouteIn(tx, operation.name);
+    }
+  }
+
+  return { load, version, seedIfEmpty, createProvider, updateProvider, deleteProvider, upsertRoute, deleteRoute, applyDocument };
 }
 
 export type ConfigStore = ReturnType<typeof createConfigStore>;

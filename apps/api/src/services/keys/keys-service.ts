@@ -15,7 +15,7 @@ import type { LoggedSpend, SpendFigures } from "./logged-spend.ts";
 import { holdUntilEnd, rowTags, type RequestScope } from "../../infra/request-scope.ts";
 import { keySubject, tagSubject, userSubject, type SpendHold, type SpendLedger, type SpendSubject } from "./spend-ledger.ts";
 import type { TagBudgets } from "./tag-budgets.ts";
-import { KEY_LIMITS, KEY_SCOPES } from "@switchboard/schema";
+import { DEFAULT_KEY_SCOPES, KEY_LIMITS } from "@switchboard/schema";
 
 export interface Actor {
   id: string;
@@ -95,6 +95,18 @@ export function createKeysService(deps: KeysServiceDeps) {
     };
   }
 
+  /**
+   * `write:config` lets a program change providers and model routes (and so where every
+   * request goes): only a SuperAdmin gives it, and only to a SuperAdmin's key. A key that has
+   * it keeps it through other changes; its owner demoted, the key acts with the new role.
+   */
+  function refuseConfigScope(actor: Actor, ownerRole: TRole, scopes: readonly string[] | undefined, had: readonly string[] = []): void {
+    if (!scopes?.includes("write:config") || had.includes("write:config")) return;
+    if (actor.role !== "SUPERADMIN" || ownerRole !== "SUPERADMIN") {
+      throw new AppError("FORBIDDEN", 'Scope "write:config" is given only by a SuperAdmin, to a SuperAdmin\'s key');
+    }
+  }
+
   /** The key if the actor may see it; "not found" otherwise (a USER and another's key). */
   async function visible(actor: Actor, id: string): Promise<KeyRow> {
     const row = (await prisma.apiKey.findUnique({ where: { id }, include: KEY_INCLUDE })) as KeyRow | null;
@@ -123,6 +135,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   }
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
+    refuseConfigScope(actor, actor.role, input.scopes);
     const secret = newKeySecret();
     const ownerGone = () => new AppError("UNAUTHORIZED", "Your account no longer exists");
     const row = await withKeyPlace({ ownerId: actor.id, ownerGone }, async (tx) =>
@@ -132,7 +145,7 @@ export function createKeysService(deps: KeysServiceDeps) {
           name: input.name,
           prefix: secret.prefix,
           keyHash: secret.hash,
-          scopes: input.scopes ? [...new Set(input.scopes)] : [...KEY_SCOPES],
+          scopes: input.scopes ? [...new Set(input.scopes)] : [...DEFAULT_KEY_SCOPES],
           models: input.models ? [...new Set(input.models)] : [],
           tags: input.tags ? [...new Set(input.tags)] : [],
           rateLimitPerMin: input.rateLimitPerMin ?? null,
@@ -173,6 +186,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
     const existing = await visible(actor, input.id);
     if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
+    refuseConfigScope(actor, existing.user.role, input.scopes, existing.scopes);
     // A budgeted tag on a key binds it to the tag's budget: only who sets budgets takes it off.
     const dropped = input.tags === undefined ? [] : existing.tags.filter((tag) => !input.tags!.includes(tag));
     const budgeted = deps.tagBudgets.of(dropped);

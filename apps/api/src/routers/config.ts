@@ -1,0 +1,22 @@
+import { ZConfigImportInput, ZConfigImportResult, ZConfigDocument } from "@switchboard/schema";
+import { configActorOf } from "../trpc/context.ts";
+import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
+
+/**
+ * The gateway's configuration as one document (configuration as code): read it whole, and
+ * make it what a document says — in a pipeline, with a SuperAdmin's `write:config` key.
+ */
+export const configRouter = router({
+  /** Providers and model routes as a document; secrets are never in it. */
+  export: adminProcedure
+    .meta({ feature: "admin-read", keyScope: ["read:metrics", "write:config"] })
+    .output(ZConfigDocument)
+    .query(({ ctx }) => ctx.deps.gateway.config.exportDocument()),
+
+  /** Changes what differs from the document as one version (every change audited); `dryRun` only says what. */
+  import: superAdminProcedure
+    .meta({ feature: "admin", keyScope: "write:config" })
+    .input(ZConfigImportInput)
+    .output(ZConfigImportResult)
+    .mutation(({ ctx, input }) => ctx.deps.gateway.config.applyDocument(configActorOf(ctx.user), input)),
+});

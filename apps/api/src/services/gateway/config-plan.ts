@@ -1,0 +1,109 @@
+/**
+ * What applying a configuration document changes: compared with the providers and routes as
+ * they are, the providers to create or update, the routes to create or replace, and (pruning)
+ * what the document does not name, to delete — in an order each change can be made in:
+ * providers first (routes name them), routes, then deletions (a provider goes after the
+ * routes that used it). Secrets are compared as held (decrypted), so a document that states
+ * the same key changes nothing.
+ */
+import { AUTO_MODEL, type TConfigDocument, type TConfigDocumentProvider, type TConfigStep, type TModelUpsertInput, type TProviderCreateInput, type TProviderUpdateInput } from "@switchboard/schema";
+import { AppError } from "../errors.ts";
+import type { ProviderConfig, RouteConfig } from "./config-types.ts";
+
+export type ConfigOperation = TConfigStep &
+  (
+    | { op: "createProvider"; input: TProviderCreateInput }
+    | { op: "updateProvider"; input: TProviderUpdateInput }
+    | { op: "deleteProvider"; id: string }
+    | { op: "upsertModel"; input: TModelUpsertInput }
+    | { op: "deleteModel" }
+  );
+
+export interface ConfigPlan {
+  operations: ConfigOperation[];
+  /** Providers and routes the document names that already match it. */
+  unchanged: number;
+}
+
+/** The audit's name for an operation (the same as the single-change procedures write). */
+export function auditAction(operation: ConfigOperation): string {
+  return operation.kind === "model" && operation.action !== "delete" ? "model.upsert" : `${operation.kind}.${operation.action}`;
+}
+
+export function planConfig(current: { providers: readonly ProviderConfig[]; routes: readonly RouteConfig[] }, document: TConfigDocument, prune: boolean): ConfigPlan {
+  const operations: ConfigOperation[] = [];
+  let unchanged = 0;
+
+  const held = new Map(current.providers.map((p) => [p.name, p]));
+  for (const [i, wanted] of document.providers.entries()) {
+    const existing = held.get(wanted.name);
+    if (existing?.kind === "template") {
+      throw new AppError("BAD_REQUEST", `providers.${i}: '${wanted.name}' is the offline template, which a document cannot change; leave it out`, { details: { field: `document.providers.${i}.name` } });
+    }
+    if (!existing) {
+      operations.push({ op: "createProvider", action: "create", kind: "provider", name: wanted.name, fields: [], input: creation(wanted) });
+      continue;
+    }
+    const update = providerUpdate(existing, wanted);
+    const fields = Object.keys(update);
+    if (fields.length === 0) unchanged += 1;
+    else operations.push({ op: "updateProvider", action: "update", kind: "provider", name: wanted.name, fields, input: { id: existing.id, ...update } });
+  }
+
+  const routes = new Map(current.routes.map((r) => [r.name, r]));
+  for (const wanted of document.models) {
+    const existing = routes.get(wanted.name);
+    const fields = existing ? routeChanges(existing, wanted) : [];
+    if (existing && fields.length === 0) unchanged += 1;
+    else operations.push({ op: "upsertModel", action: existing ? "update" : "create", kind: "model", name: wanted.name, fields, input: wanted });
+  }
+
+  if (prune) {
+    const namedModels = new Set(document.models.map((m) => m.name));
+    for (const route of current.routes) {
+      if (route.name !== AUTO_MODEL && !namedModels.has(route.name)) operations.push({ op: "deleteModel", action: "delete", kind: "model", name: route.name, fields: [] });
+    }
+    const namedProviders = new Set(document.providers.map((p) => p.name));
+    for (const provider of current.providers) {
+      if (provider.kind !== "template" && !namedProviders.has(provider.name)) operations.push({ op: "deleteProvider", action: "delete", kind: "provider", name: provider.name, fields: [], id: provider.id });
+    }
+  }
+  return { operations, unchanged };
+}
+
+function creation(wanted: TConfigDocumentProvider): TProviderCreateInput {
+  const { apiKey, ...rest } = wanted;
+  return { ...rest, ...(apiKey ? { apiKey } : {}) };
+}
+
+/** The fields of `existing` that differ from what the document says (secrets only when it states them). */
+function providerUpdate(existing: ProviderConfig, wanted: TConfigDocumentProvider): Omit<TProviderUpdateInput, "id"> {
+  const update: Omit<TProviderUpdateInput, "id"> = {};
+  if (existing.kind !== wanted.kind) update.kind = wanted.kind;
+  if (existing.baseUrl !== wanted.baseUrl) update.baseUrl = wanted.baseUrl;
+  if (!sameList(existing.models, wanted.models)) update.models = wanted.models;
+  if (existing.timeoutMs !== (wanted.timeoutMs ?? null)) update.timeoutMs = wanted.timeoutMs ?? null;
+  if (existing.apiVersion !== (wanted.apiVersion ?? null)) update.apiVersion = wanted.apiVersion ?? null;
+  if (existing.healthPath !== (wanted.healthPath ?? null)) update.healthPath = wanted.healthPath ?? null;
+  if (wanted.apiKey !== undefined && (existing.apiKey ?? null) !== wanted.apiKey) update.apiKey = wanted.apiKey;
+  if (wanted.headers !== undefined && !sameHeaders(existing.headers, wanted.headers)) update.headers = wanted.headers;
+  return update;
+}
+
+function routeChanges(existing: RouteConfig, wanted: TModelUpsertInput): string[] {
+  const fields: string[] = [];
+  const targets = wanted.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
+  if (JSON.stringify(targets) !== JSON.stringify(existing.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight })))) fields.push("targets");
+  for (const price of ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok"] as const) {
+    if (existing[price] !== (wanted[price] ?? null)) fields.push(price);
+  }
+  return fields;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** Header names are case-insensitive; values are compared exactly. */
+function sameHeaders(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const normal = (h: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]).sort(([x], [y]) => (x! < y! ? -1 : x! > y! ? 1 : 0)));
+  return normal(a) === normal(b);
+}

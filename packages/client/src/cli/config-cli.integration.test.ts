@@ -1,0 +1,107 @@
+/**
+ * `switchboard config export|apply`, spawned as a real process against a real server (the
+ * embedded default): a pipeline's round trip with a `write:config` API key — export, edit,
+ * preview, apply with a secret read from the environment, apply again for no change — and
+ * the mistakes a pipeline makes (a variable not set, a file that is not JSON, a bad field).
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../test/run-cli.ts";
+import { startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
+import { startFakeOpenAI, type FakeOpenAIServer } from "../../../../apps/api/test/fake-openai-server.ts";
+
+let t: TestApp;
+let upstream: FakeOpenAIServer;
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  upstream = await startFakeOpenAI({ name: "groq", defaultBehavior: { kind: "ok", content: "from groq" } });
+  t = await startTestApp({ mode: "embedded" });
+  dir = await mkdtemp(join(tmpdir(), "switchboard-config-"));
+  const key = await t.client(await t.login()).keys.create.mutate({ name: "pipeline", scopes: ["chat", "write:config"] });
+  env = { SWITCHBOARD_URL: t.url, SWITCHBOARD_API_KEY: key.key };
+});
+afterAll(async () => {
+  await t?.close();
+  await upstream?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const cli = (args: string[], extraEnv: Record<string, string> = {}, stdin?: string) => runCli(args, { env: { ...env, ...extraEnv }, ...(stdin !== undefined ? { stdin } : {}) });
+
+interface Document {
+  providers: Array<Record<string, unknown>>;
+  models: Array<{ name: string; targets: Array<Record<string, unknown>> }>;
+}
+
+describe("switchboard config (CLI)", () => {
+  it("exports, previews, applies with a secret from the environment, and applies again as no change", async () => {
+    const exported = await cli(["config", "export"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const document = JSON.parse(exported.stdout) as Document;
+    expect(document.models.map((m) => m.name)).toContain("auto");
+
+    document.providers.push({ name: "groq", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "${GROQ_API_KEY}", models: ["llama-3"] });
+    document.models.push({ name: "fast", targets: [{ provider: "groq", upstreamModel: "llama-3" }] });
+    const file = join(dir, "gateway.json");
+    await writeFile(file, JSON.stringify(document, null, 2));
+
+    const preview = await cli(["config", "apply", file, "--dry-run"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stdout).toContain("Dry run: would make 2 change(s):");
+    expect(preview.stdout).toContain("  + provider groq");
+    expect(preview.stdout).toContain("  + model fast");
+    expect(preview.stdout).toContain("nothing was changed");
+    expect((await t.client(await t.login()).models.list.query()).items.map((m) => m.name)).not.toContain("fast");
+
+    const applied = await cli(["config", "apply", file], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/^Made 2 change\(s\) as version \d+; applied by 1 of 1 instances:/);
+    expect(applied.stdout).not.toContain("sk-from-the-pipeline");
+
+    const chat = await t.client(env["SWITCHBOARD_API_KEY"]).chat.send.mutate({ message: "hi", model: "fast" });
+    expect(chat.content).toBe("from groq");
+    expect(upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-from-the-pipeline-0123456789");
+
+    // From standard input, the same document: nothing to change.
+    const again = await cli(["config", "apply", "-"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" }, JSON.stringify(document));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing to change \(\d+ unchanged\)\.$/m);
+
+    // --prune --json: the document without `fast` deletes it; the answer is the server's.
+    const fewer = join(dir, "fewer.json");
+    await writeFile(fewer, JSON.stringify({ ...document, models: document.models.filter((m) => m.name !== "fast") }));
+    const pruned = await cli(["config", "apply", fewer, "--prune", "--json"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect((JSON.parse(pruned.stdout) as { steps: unknown[] }).steps).toEqual([{ action: "delete", kind: "model", name: "fast", fields: [] }]);
+  });
+
+  it("stops before sending anything when a variable is not set, the file is not JSON, or a field is wrong", async () => {
+    const file = join(dir, "needs-secret.json");
+    await writeFile(file, JSON.stringify({ providers: [{ name: "other", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "${OTHER_KEY}", models: [] }], models: [] }));
+    const unset = await cli(["config", "apply", file]);
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toContain("providers[0] (other).apiKey names ${OTHER_KEY}, but $OTHER_KEY is not set");
+
+    const notJson = join(dir, "broken.json");
+    await writeFile(notJson, "{ providers: [");
+    const broken = await cli(["config", "apply", notJson]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("broken.json is not JSON");
+
+    const missing = await cli(["config", "apply", join(dir, "absent.json")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("cannot read");
+
+    const badUrl = join(dir, "bad-url.json");
+    await writeFile(badUrl, JSON.stringify({ providers: [{ name: "other", kind: "openai-compatible", baseUrl: "not a url", models: [] }], models: [] }));
+    const refused = await cli(["config", "apply", badUrl]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("document.providers.0.baseUrl: baseUrl must be an http(s) URL");
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    expect((await t.client(await t.login()).providers.list.query()).items.map((p) => p.name)).not.toContain("other");
+  });
+});

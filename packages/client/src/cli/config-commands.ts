@@ -1,0 +1,112 @@
+/**
+ * `switchboard config export|apply`: the gateway's providers and model routes as a JSON
+ * document kept in version control, applied from a pipeline. The server plans and applies
+ * (one transaction, one configuration version); this side reads the file and fills in the
+ * secrets it names from the environment, so the file itself holds none.
+ */
+import { readFile } from "node:fs/promises";
+import type { SwitchboardClient } from "../index.ts";
+import type { CliIo } from "./io.ts";
+import { CommandUsageError } from "./usage-commands.ts";
+
+export const CONFIG_COMMANDS_HELP = `  config export                  Providers and model routes as a JSON document, without secrets (ADMIN)
+  config apply <file>|- [--dry-run] [--prune]
+                                 Make the configuration what the document says, as one version
+                                 (SuperAdmin, or a key with write:config); --dry-run shows what
+                                 would change, --prune also deletes what it does not name.
+                                 "\${NAME}" in an apiKey or header value reads $NAME`;
+
+export interface ConfigOptions {
+  dryRun: boolean;
+  prune: boolean;
+}
+
+type Print = (value: unknown, human: string) => void;
+type ApplyInput = Parameters<SwitchboardClient["config"]["import"]["mutate"]>[0];
+type ApplyResult = Awaited<ReturnType<SwitchboardClient["config"]["import"]["mutate"]>>;
+
+const MARK = { create: "+", update: "~", delete: "-" } as const;
+
+export async function runConfig(client: () => Promise<SwitchboardClient>, action: string | undefined, args: string[], o: ConfigOptions, io: CliIo, print: Print): Promise<void> {
+  switch (action) {
+    case "export": {
+      const document = await (await client()).config.export.query();
+      // A document either way: --json or not, it is what `config apply` reads back.
+      return print(document, JSON.stringify(document, null, 2));
+    }
+    case "apply": {
+      const source = args[0];
+      if (!source) throw new CommandUsageError("config apply needs a file (or - for standard input): config apply gateway.json");
+      const document = withSecrets(parseDocument(await readSource(source, io), source), io.env);
+      const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune });
+      return print(result, describeApply(result));
+    }
+    default:
+      throw new CommandUsageError(action ? `Unknown config command: ${action}` : "config needs a command: export or apply");
+  }
+}
+
+async function readSource(source: string, io: CliIo): Promise<string> {
+  if (source === "-") {
+    let text = "";
+    for await (const chunk of io.stdin) text += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
+    return text;
+  }
+  try {
+    return await readFile(source, "utf8");
+  } catch (error) {
+    throw new CommandUsageError(`cannot read ${source}: ${(error as Error).message}`);
+  }
+}
+
+function parseDocument(text: string, source: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CommandUsageError(`${source} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The document with every "${NAME}" in a provider's apiKey or header values replaced by the
+ * environment variable NAME: secrets stay in the pipeline's environment, not in the file.
+ * A variable that is not set stops the apply before anything is sent.
+ */
+function withSecrets(document: Record<string, unknown>, env: CliIo["env"]): Record<string, unknown> {
+  if (!Array.isArray(document["providers"])) return document;
+  const fill = (value: unknown, where: string): unknown =>
+    typeof value !== "string"
+      ? value
+      : value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+          const set = env[name];
+          if (set === undefined || set === "") throw new CommandUsageError(`${where} names \${${name}}, but $${name} is not set`);
+          return set;
+        });
+  const providers = (document["providers"] as unknown[]).map((raw, i) => {
+    if (typeof raw !== "object" || raw === null) return raw;
+    const provider = raw as Record<string, unknown>;
+    const where = `providers[${i}]${typeof provider["name"] === "string" ? ` (${provider["name"]})` : ""}`;
+    const headers = provider["headers"];
+    return {
+      ...provider,
+      ...("apiKey" in provider ? { apiKey: fill(provider["apiKey"], `${where}.apiKey`) } : {}),
+      ...(typeof headers === "object" && headers !== null && !Array.isArray(headers)
+        ? { headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, fill(value, `${where}.headers.${name}`)])) }
+        : {}),
+    };
+  });
+  return { ...document, providers };
+}
+
+function describeApply(result: ApplyResult): string {
+  const lines = result.steps.map((s) => `  ${MARK[s.action]} ${s.kind} ${s.name}${s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}`);
+  const unchanged = `${result.unchanged} unchanged`;
+  if (result.steps.length === 0) return `Nothing to change (${unchanged}).`;
+  if (result.dryRun) return [`Dry run: would make ${result.steps.length} change(s):`, ...lines, `${unchanged}; nothing was changed.`].join("\n");
+  const change = result.change;
+  const spread = change ? ` as version ${change.version}; applied by ${change.acknowledgedBy} of ${change.liveInstances} instances` : "";
+  return [`Made ${result.steps.length} change(s)${spread}:`, ...lines, `${unchanged}.`].join("\n");
+}

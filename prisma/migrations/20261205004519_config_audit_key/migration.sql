@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ConfigAudit" ADD COLUMN     "actorKeyId" TEXT;
