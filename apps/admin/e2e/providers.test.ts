@@ -1,6 +1,8 @@
 // Browser test of the Providers and Models pages against a real API and a local upstream
 // speaking the OpenAI protocol: add a provider, test it (a wrong key shows the upstream's
-// 401), route a model to it with weights and prices, reorder the fallback, and use it.
+// 401), route a model to it with weights and prices, reorder the fallback, and use it; then
+// the configuration as a document: download it, preview an edited one, apply it.
+import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
@@ -94,5 +96,51 @@ describe("Providers and Models pages", () => {
     });
     expect([200, 401]).toContain(res);
     expect(errors).toEqual([]);
+  });
+
+  it("downloads the configuration as a document, previews an edited one and applies exactly that", async () => {
+    const own = await newContext(browser, api.baseUrl);
+    const errors: string[] = [];
+    const page = await signIn(own, api.email, api.password, errors);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Providers", exact: true }).click();
+    const card = page.getByRole("region", { name: "Configuration as code" });
+    await card.waitFor();
+
+    const [download] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "Download export" }).click()]);
+    expect(download.suggestedFilename()).toBe("switchboard-config.json");
+    const exported = JSON.parse(await readFile((await download.path())!, "utf8")) as { providers: Array<{ name: string }>; models: Array<{ name: string; targets: unknown[] }> };
+    expect(exported.models.map((m) => m.name)).toContain("auto");
+    expect(JSON.stringify(exported)).not.toContain("sk-e2e-0123456789abcdefWXYZ");
+
+    const form = card.getByRole("form", { name: "Apply a configuration document" });
+    const textarea = form.getByLabel("Document (JSON)");
+    // The export fills an empty editor; as it is, it changes nothing.
+    expect(JSON.parse(await textarea.inputValue())).toEqual(exported);
+    await form.getByRole("button", { name: "Preview" }).click();
+    await form.getByTestId("config-steps").getByText(/Nothing to change/).waitFor();
+    expect(await form.getByRole("button", { name: "Apply" }).isDisabled()).toBe(true);
+
+    await textarea.fill("{ not json");
+    await form.getByRole("button", { name: "Preview" }).click();
+    await form.getByText(/^Not JSON:/).waitFor();
+
+    const edited = { ...exported, models: [...exported.models, { name: "from-the-document", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }], inputPricePerMTok: 1 }] };
+    await textarea.fill(JSON.stringify(edited, null, 2));
+    await form.getByRole("button", { name: "Preview" }).click();
+    await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
+    await form.getByTestId("config-steps").getByText("from-the-document").waitFor();
+    await page.screenshot({ path: await screenshotPath("providers-config.png"), fullPage: true });
+    // Changed after the preview: Apply waits for a new one.
+    await textarea.fill(`${JSON.stringify(edited)} `);
+    expect(await form.getByRole("button", { name: "Apply" }).isDisabled()).toBe(true);
+    await form.getByRole("button", { name: "Preview" }).click();
+    await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
+    await form.getByRole("button", { name: "Apply" }).click();
+    await form.getByTestId("config-steps").getByText(/Made 1 change\(s\) as version \d+; applied by 1 of 1 instances/).waitFor();
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Models", exact: true }).click();
+    await page.getByTestId("model-row-from-the-document").waitFor();
+    expect(errors).toEqual([]);
+    await own.close();
   });
 });

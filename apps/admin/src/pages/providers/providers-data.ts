@@ -1,4 +1,4 @@
-import type { TModelUpsertInput, TProviderCreateInput, TProviderUpdateInput } from "@switchboard/schema";
+import type { TConfigImportInput, TModelUpsertInput, TProviderCreateInput, TProviderUpdateInput } from "@switchboard/schema";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { trpc } from "../../lib/trpc.ts";
 
@@ -46,4 +46,15 @@ export function useUpsertModel() {
 export function useDeleteModel() {
   const invalidate = useInvalidateConfig();
   return useMutation({ mutationFn: (name: string) => trpc.models.delete.mutate({ name }), onSuccess: invalidate });
+}
+
+/** The configuration as a document (no secrets), read when asked for rather than kept fresh. */
+export function exportConfig() {
+  return trpc.config.export.query();
+}
+
+/** Applies a document (or previews it, dryRun); what it changed shows in both lists at once. */
+export function useImportConfig() {
+  const invalidate = useInvalidateConfig();
+  return useMutation({ mutationFn: (input: TConfigImportInput) => trpc.config.import.mutate(input), onSuccess: (result) => (result.dryRun ? undefined : invalidate()) });
 }

@@ -4,6 +4,9 @@ import { PageHeader } from "../../components/page-header.tsx";
 import { NoticeSlot, useNotice, type Notice } from "../../components/notice.tsx";
 import { useEditForm } from "../../lib/use-edit-form.ts";
 import { messageOf } from "../../lib/errors.ts";
+import { useCurrentUser } from "../../lib/session.tsx";
+import { roleAtLeast } from "../../lib/roles.ts";
+import { ConfigDocumentCard } from "./config-document-card.tsx";
 import { ProviderForm } from "./provider-form.tsx";
 import { useDeleteProvider, useProviders, useTestProvider } from "./providers-data.ts";
 
@@ -60,6 +63,7 @@ function ProviderRow({ p, onEdit, onNotice }: { p: TProviderItem; onEdit: () => 
 
 export function ProvidersPage() {
   const list = useProviders();
+  const user = useCurrentUser();
   const [notice, setNotice] = useNotice();
   const form = useEditForm((item: TProviderItem) => item.id);
   const tableId = useId();
@@ -106,6 +110,7 @@ export function ProvidersPage() {
           </div>
         )}
       </section>
+      <ConfigDocumentCard canApply={roleAtLeast(user.role, "SUPERADMIN")} />
     </>
   );
 }

@@ -1,0 +1,104 @@
+import type { TConfigImportResult } from "@switchboard/schema";
+import { useId, useState, type FormEvent } from "react";
+import { Field, FormError } from "../../components/field.tsx";
+import { messageOf } from "../../lib/errors.ts";
+import { exportConfig, useImportConfig } from "./providers-data.ts";
+
+const MARK = { create: "+", update: "~", delete: "−" } as const;
+
+/** A JSON document, or why the text is not one. */
+function readDocument(text: string): { document: unknown } | { error: string } {
+  try {
+    return { document: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { error: `Not JSON: ${(error as Error).message}` };
+  }
+}
+
+function Steps({ result }: { result: TConfigImportResult }) {
+  if (result.steps.length === 0) return <p className="muted" data-testid="config-steps">Nothing to change ({result.unchanged} unchanged).</p>;
+  return (
+    <div data-testid="config-steps">
+      <p>{result.dryRun ? `Applying would make ${result.steps.length} change(s):` : `Made ${result.steps.length} change(s) as version ${result.change?.version}; applied by ${result.change?.acknowledgedBy} of ${result.change?.liveInstances} instances:`}</p>
+      <ul className="config-steps">
+        {result.steps.map((s) => (
+          <li key={`${s.kind}:${s.name}`} className={`config-step config-step-${s.action}`}>
+            <code>{MARK[s.action]}</code> {s.kind} <strong>{s.name}</strong>{s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}
+          </li>
+        ))}
+      </ul>
+      <p className="muted">{result.unchanged} unchanged.</p>
+    </div>
+  );
+}
+
+/**
+ * Configuration as code from the browser: download the providers and routes as a document,
+ * and apply one — previewed first, so Apply makes exactly the changes shown. A SuperAdmin's
+ * (others only export).
+ */
+export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
+  const titleId = useId();
+  const importer = useImportConfig();
+  const [text, setText] = useState("");
+  const [prune, setPrune] = useState(false);
+  const [textError, setTextError] = useState<string | undefined>();
+  const [exportError, setExportError] = useState<string | null>(null);
+  /** The text and prune the shown preview was made for: Apply is offered for those only. */
+  const [previewed, setPreviewed] = useState<{ text: string; prune: boolean } | null>(null);
+  const result = importer.data;
+  const ready = previewed !== null && previewed.text === text && previewed.prune === prune && result?.dryRun === true && result.steps.length > 0;
+
+  const download = async () => {
+    setExportError(null);
+    try {
+      const document = await exportConfig();
+      const url = URL.createObjectURL(new Blob([`${JSON.stringify(document, null, 2)}\n`], { type: "application/json" }));
+      const link = Object.assign(window.document.createElement("a"), { href: url, download: "switchboard-config.json" });
+      link.click();
+      URL.revokeObjectURL(url);
+      if (text.trim() === "") setText(JSON.stringify(document, null, 2));
+    } catch (error) {
+      setExportError(messageOf(error));
+    }
+  };
+
+  const send = (dryRun: boolean) => (e?: FormEvent) => {
+    e?.preventDefault();
+    const read = readDocument(text);
+    setTextError("error" in read ? read.error : undefined);
+    if ("error" in read) return;
+    importer.mutate({ document: read.document as never, prune, dryRun }, { onSuccess: () => setPreviewed(dryRun ? { text, prune } : null) });
+  };
+
+  return (
+    <section className="card config-card" aria-labelledby={titleId}>
+      <h2 id={titleId}>Configuration as code</h2>
+      <p className="muted">
+        Providers and model routes as one JSON document, without secrets. Applying one changes only what differs, all or nothing, as one version.
+        From a pipeline: <code>switchboard config apply gateway.json</code> with a key given <code>write:config</code>.
+      </p>
+      <div className="form-row">
+        <button type="button" className="btn" onClick={() => void download()}>Download export</button>
+      </div>
+      <FormError message={exportError} />
+      {canApply ? (
+        <form className="form" onSubmit={send(true)} noValidate aria-label="Apply a configuration document">
+          <Field label="Document (JSON)" error={textError} hint="Paste an export, edited. A provider's apiKey or headers left out stay as set.">
+            {(control) => <textarea {...control} rows={8} spellCheck={false} className="code-input" value={text} onChange={(e) => setText(e.target.value)} placeholder='{"providers": [...], "models": [...]}' />}
+          </Field>
+          <label className="check">
+            <input type="checkbox" checked={prune} onChange={(e) => setPrune(e.target.checked)} />
+            Also delete providers and routes it does not name (never <code>auto</code> or the template)
+          </label>
+          <FormError message={importer.isError ? messageOf(importer.error) : null} />
+          {result ? <Steps result={result} /> : null}
+          <div className="form-row">
+            <button type="submit" className="btn" disabled={importer.isPending || text.trim() === ""}>Preview</button>
+            <button type="button" className="btn btn-primary" disabled={importer.isPending || !ready} onClick={() => send(false)()}>Apply</button>
+          </div>
+        </form>
+      ) : null}
+    </section>
+  );
+}
