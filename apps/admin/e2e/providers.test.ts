@@ -98,7 +98,7 @@ describe("Providers and Models pages", () => {
     expect(errors).toEqual([]);
   });
 
-  it("downloads the configuration as a document, previews an edited one and applies exactly that", async () => {
+  it("downloads the configuration as a document, previews an edited one, applies exactly that, and shows it in the history", async () => {
     const own = await newContext(browser, api.baseUrl);
     const errors: string[] = [];
     const page = await signIn(own, api.email, api.password, errors);
@@ -129,7 +129,6 @@ describe("Providers and Models pages", () => {
     await form.getByRole("button", { name: "Preview" }).click();
     await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
     await form.getByTestId("config-steps").getByText("from-the-document").waitFor();
-    await page.screenshot({ path: await screenshotPath("providers-config.png"), fullPage: true });
     // Changed after the preview: Apply waits for a new one.
     await textarea.fill(`${JSON.stringify(edited)} `);
     expect(await form.getByRole("button", { name: "Apply" }).isDisabled()).toBe(true);
@@ -137,6 +136,14 @@ describe("Providers and Models pages", () => {
     await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
     await form.getByRole("button", { name: "Apply" }).click();
     await form.getByTestId("config-steps").getByText(/Made 1 change\(s\) as version \d+; applied by 1 of 1 instances/).waitFor();
+
+    // The change is in the history at once: who, what, and the fields set.
+    const history = page.getByTestId("config-history");
+    const entry = history.getByRole("row", { name: /model\.upsert from-the-document/ });
+    await entry.waitFor();
+    await entry.getByText("admin@e2e.test").waitFor();
+    await entry.getByText(/targets: template\/switchboard-template-1; inputPricePerMTok: 1/).waitFor();
+    await page.screenshot({ path: await screenshotPath("providers-config.png"), fullPage: true });
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Models", exact: true }).click();
     await page.getByTestId("model-row-from-the-document").waitFor();

@@ -5,6 +5,7 @@
  * only what differs, in one transaction, as one configuration version.
  */
 import { z } from "zod";
+import { ZPageInput, pageOf } from "./common.ts";
 import { ZConfigChange, ZModelUpsertInput, ZProviderApiKey, ZProviderCreateInput, ZProviderHeaders } from "./providers.ts";
 
 export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500 } as const;
@@ -64,3 +65,29 @@ export const ZConfigImportResult = z.object({
   change: ZConfigChange.nullable(),
 });
 export type TConfigImportResult = z.infer<typeof ZConfigImportResult>;
+
+export const ZConfigHistoryInput = ZPageInput.extend({
+  /** One provider's or route's changes, by name. */
+  target: z.string().trim().min(1).max(200).optional(),
+}).optional();
+export type TConfigHistoryInput = z.infer<typeof ZConfigHistoryInput>;
+
+/** One audited change of the configuration: what, by whom (and with which API key), when. Never a secret's value. */
+export const ZConfigHistoryEntry = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  /** `provider.create|update|delete`, `model.upsert|delete`, or `seed` (the first start). */
+  action: z.string(),
+  target: z.string(),
+  actorId: z.string().nullable(),
+  actorEmail: z.string().nullable(),
+  /** The API key the change came with (configuration as code), and its name while it exists. */
+  actorKeyId: z.string().nullable(),
+  actorKeyName: z.string().nullable(),
+  /** The fields set; a secret only as "set" or "removed", headers by name. */
+  changes: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+export type TConfigHistoryEntry = z.infer<typeof ZConfigHistoryEntry>;
+export const ZConfigHistoryPage = pageOf(ZConfigHistoryEntry);
+export type TConfigHistoryPage = z.infer<typeof ZConfigHistoryPage>;

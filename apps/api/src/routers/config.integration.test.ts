@@ -238,3 +238,36 @@ describe("config.export / config.import", () => {
     expect((await trpcMutation(t.url, "config.import", { document: { providers: [], models: [] } }, bearer(admin.token))).status).toBe(403);
   });
 });
+
+describe("config.history", () => {
+  it("lists every change newest first, naming who and the key it came with, by target and page by page", async () => {
+    const key = await t.client(root).keys.create.mutate({ name: "history-pipeline", scopes: ["write:config"] });
+    const before = await version();
+    const document = await t.client(root).config.export.query();
+    await t.client(key.key).config.import.mutate({
+      document: { providers: [...document.providers, { name: "audited", kind: "openai-compatible", baseUrl: groq.url, apiKey: "sk-history-0123456789", models: ["m"] }], models: document.models },
+    });
+    await t.client(root).providers.update.mutate({ id: (await t.app.deps.db.prisma.provider.findUniqueOrThrow({ where: { name: "audited" } })).id, timeoutMs: 5000 });
+
+    const admin = await t.userWithRole("ADMIN");
+    const page = await t.client(admin.token).config.history.query({ target: "audited" });
+    expect(page.items.map((e) => [e.version, e.action, e.actorKeyName])).toEqual([
+      [before + 2, "provider.update", null],
+      [before + 1, "provider.create", "history-pipeline"],
+    ]);
+    expect(page.items[1]).toMatchObject({ actorEmail: "root@switchboard.test", actorKeyId: key.id, changes: { apiKey: "set", baseUrl: groq.url } });
+    expect(page.items[0]!.changes).toEqual({ timeoutMs: 5000 });
+    expect(JSON.stringify(page)).not.toContain("sk-history");
+
+    // An ADMIN's key with read:metrics reads it too; pages follow the cursor without repeats.
+    const reader = await t.client(admin.token).keys.create.mutate({ name: "dashboard", scopes: ["read:metrics"] });
+    const first = await t.client(reader.key).config.history.query({ limit: 2 });
+    const second = await t.client(reader.key).config.history.query({ limit: 2, cursor: first.nextCursor! });
+    expect(first.items).toHaveLength(2);
+    expect(first.items[0]!.target).toBe("audited");
+    expect(second.items.map((e) => e.id)).not.toContain(first.items[0]!.id);
+    expect(second.items[0]!.version).toBeLessThanOrEqual(first.items[1]!.version);
+    // A cursor that names nothing is an empty page, not an error.
+    expect((await t.client(reader.key).config.history.query({ cursor: "no-such-entry" })).items).toEqual([]);
+  });
+});

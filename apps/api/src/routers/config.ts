@@ -1,4 +1,4 @@
-import { ZConfigImportInput, ZConfigImportResult, ZConfigDocument } from "@switchboard/schema";
+import { ZConfigDocument, ZConfigHistoryInput, ZConfigHistoryPage, ZConfigImportInput, ZConfigImportResult } from "@switchboard/schema";
 import { configActorOf } from "../trpc/context.ts";
 import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 
@@ -12,6 +12,13 @@ export const configRouter = router({
     .meta({ feature: "admin-read", keyScope: ["read:metrics", "write:config"] })
     .output(ZConfigDocument)
     .query(({ ctx }) => ctx.deps.gateway.config.exportDocument()),
+
+  /** The audit of every change, newest first: version, action, target, who (and with which API key), the fields set. */
+  history: adminProcedure
+    .meta({ feature: "admin-read", keyScope: ["read:metrics", "write:config"] })
+    .input(ZConfigHistoryInput)
+    .output(ZConfigHistoryPage)
+    .query(({ ctx, input }) => ctx.deps.gateway.config.history({ cursor: input?.cursor, limit: input?.limit ?? 20, target: input?.target })),
 
   /** Changes what differs from the document as one version (every change audited); `dryRun` only says what. */
   import: superAdminProcedure

@@ -67,6 +67,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "tagBudgets.set": "SUPERADMIN",
   "tagBudgets.remove": "SUPERADMIN",
   "config.export": "ADMIN",
+  "config.history": "ADMIN",
   "config.import": "SUPERADMIN",
 };
 

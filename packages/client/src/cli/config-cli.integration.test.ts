@@ -1,5 +1,5 @@
 /**
- * `switchboard config export|apply`, spawned as a real process against a real server (the
+ * `switchboard config export|apply|history`, spawned as a real process against a real server (the
  * embedded default): a pipeline's round trip with a `write:config` API key — export, edit,
  * preview, apply with a secret read from the environment, apply again for no change — and
  * the mistakes a pipeline makes (a variable not set, a file that is not JSON, a bad field).
@@ -65,6 +65,11 @@ describe("switchboard config (CLI)", () => {
     const chat = await t.client(env["SWITCHBOARD_API_KEY"]).chat.send.mutate({ message: "hi", model: "fast" });
     expect(chat.content).toBe("from groq");
     expect(upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-from-the-pipeline-0123456789");
+
+    const history = await cli(["config", "history", "fast", "--limit", "5"]);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/^v\d+ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}model\.upsert +fast {2}by root@switchboard\.test with key "pipeline" {2}\{"targets":/);
+    expect((await cli(["config", "history", "--limit", "0"])).code).toBe(2);
 
     // From standard input, the same document: nothing to change.
     const again = await cli(["config", "apply", "-"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" }, JSON.stringify(document));

@@ -14,11 +14,14 @@ export const CONFIG_COMMANDS_HELP = `  config export                  Providers 
                                  Make the configuration what the document says, as one version
                                  (SuperAdmin, or a key with write:config); --dry-run shows what
                                  would change, --prune also deletes what it does not name.
-                                 "\${NAME}" in an apiKey or header value reads $NAME`;
+                                 "\${NAME}" in an apiKey or header value reads $NAME
+  config history [<name>] [--limit <n>]
+                                 Who changed which provider or route, when, with which key (ADMIN)`;
 
 export interface ConfigOptions {
   dryRun: boolean;
   prune: boolean;
+  limit: string | undefined;
 }
 
 type Print = (value: unknown, human: string) => void;
@@ -41,8 +44,18 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune });
       return print(result, describeApply(result));
     }
+    case "history": {
+      const limit = o.limit === undefined ? 20 : Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new CommandUsageError(`--limit must be a whole number from 1 to 100, got ${JSON.stringify(o.limit)}`);
+      const page = await (await client()).config.history.query({ limit, ...(args[0] ? { target: args[0] } : {}) });
+      const rows = page.items.map((e) => {
+        const who = `${e.actorEmail ?? "(the environment)"}${e.actorKeyId ? ` with key ${e.actorKeyName ? `"${e.actorKeyName}"` : e.actorKeyId}` : ""}`;
+        return `v${e.version}  ${e.createdAt.slice(0, 19).replace("T", " ")}  ${e.action.padEnd(15)}  ${e.target}  by ${who}  ${JSON.stringify(e.changes)}`;
+      });
+      return print(page, rows.length === 0 ? "No changes recorded." : rows.join("\n"));
+    }
     default:
-      throw new CommandUsageError(action ? `Unknown config command: ${action}` : "config needs a command: export or apply");
+      throw new CommandUsageError(action ? `Unknown config command: ${action}` : "config needs a command: export, apply or history");
   }
 }
 

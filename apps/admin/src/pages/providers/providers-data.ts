@@ -1,9 +1,10 @@
-import type { TConfigImportInput, TModelUpsertInput, TProviderCreateInput, TProviderUpdateInput } from "@switchboard/schema";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { TConfigHistoryPage, TConfigImportInput, TModelUpsertInput, TProviderCreateInput, TProviderUpdateInput } from "@switchboard/schema";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { trpc } from "../../lib/trpc.ts";
 
 const PROVIDERS_KEY = ["providers", "list"] as const;
 const MODELS_KEY = ["models", "list"] as const;
+const HISTORY_KEY = ["config", "history"] as const;
 
 /** Health and circuit states change in the background: refetch every few seconds. */
 export function useProviders() {
@@ -16,7 +17,7 @@ export function useModels() {
 
 function useInvalidateConfig() {
   const queryClient = useQueryClient();
-  return () => Promise.all([queryClient.invalidateQueries({ queryKey: PROVIDERS_KEY }), queryClient.invalidateQueries({ queryKey: MODELS_KEY })]);
+  return () => Promise.all([PROVIDERS_KEY, MODELS_KEY, HISTORY_KEY].map((queryKey) => queryClient.invalidateQueries({ queryKey })));
 }
 
 export function useCreateProvider() {
@@ -57,4 +58,14 @@ export function exportConfig() {
 export function useImportConfig() {
   const invalidate = useInvalidateConfig();
   return useMutation({ mutationFn: (input: TConfigImportInput) => trpc.config.import.mutate(input), onSuccess: (result) => (result.dryRun ? undefined : invalidate()) });
+}
+
+/** The audit of configuration changes, newest first, a page at a time. */
+export function useConfigHistory() {
+  return useInfiniteQuery({
+    queryKey: HISTORY_KEY,
+    queryFn: ({ pageParam }) => trpc.config.history.query({ limit: 20, ...(pageParam ? { cursor: pageParam } : {}) }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last: TConfigHistoryPage) => last.nextCursor ?? undefined,
+  });
 }

@@ -7,6 +7,7 @@ import { messageOf } from "../../lib/errors.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
 import { roleAtLeast } from "../../lib/roles.ts";
 import { ConfigDocumentCard } from "./config-document-card.tsx";
+import { ConfigHistoryCard } from "./config-history-card.tsx";
 import { ProviderForm } from "./provider-form.tsx";
 import { useDeleteProvider, useProviders, useTestProvider } from "./providers-data.ts";
 
@@ -111,6 +112,7 @@ export function ProvidersPage() {
         )}
       </section>
       <ConfigDocumentCard canApply={roleAtLeast(user.role, "SUPERADMIN")} />
+      <ConfigHistoryCard />
     </>
   );
 }

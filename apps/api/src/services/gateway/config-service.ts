@@ -257,6 +257,9 @@ export function createConfigService(deps: ConfigServiceDeps) {
       return { dryRun: input.dryRun, steps, unchanged, change: version === null ? null : await propagate(version) };
     },
 
+    /** Who changed what and when, newest first (config-store's audit rows). */
+    history: (input: { cursor?: string | undefined; limit: number; target?: string | undefined }) => store.history(input),
+
     listModels: (input: { cursor?: string | undefined; limit: number }) => page(registry.snapshot().routes.map(modelItem), input),
     async upsertModel(actor: ConfigActor, input: TModelUpsertInput): Promise<TModelChangeResult> {
       const { result, version } = await store.upsertRoute(actor, input);

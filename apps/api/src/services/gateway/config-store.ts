@@ -4,7 +4,7 @@
  * that first bumps the version (locking its row, so concurrent changes serialise), then
  * validates against the rows as they are, writes, and audits; a refusal rolls back whole.
  */
-import { AUTO_MODEL, type TConfigDocument, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
+import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
@@ -340,6 +340,35 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     });
   }
 
+  /** Audited changes, newest first; each names the API key it came with, by its current name. */
+  async function history(input: { cursor?: string | undefined; limit: number; target?: string | undefined }): Promise<TConfigHistoryPage> {
+    const rows = await prisma.configAudit.findMany({
+      where: input.target ? { target: input.target } : {},
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: input.limit + 1,
+      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    });
+    const page = rows.slice(0, input.limit);
+    const keyIds = [...new Set(page.flatMap((r) => (r.actorKeyId ? [r.actorKeyId] : [])))];
+    const keys = keyIds.length === 0 ? [] : await prisma.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } });
+    const keyName = new Map(keys.map((k) => [k.id, k.name]));
+    return {
+      items: page.map((r) => ({
+        id: r.id,
+        version: r.version,
+        action: r.action,
+        target: r.target,
+        actorId: r.actorId,
+        actorEmail: r.actorEmail,
+        actorKeyId: r.actorKeyId,
+        actorKeyName: r.actorKeyId ? (keyName.get(r.actorKeyId) ?? null) : null,
+        changes: typeof r.changes === "object" && r.changes !== null && !Array.isArray(r.changes) ? (r.changes as Record<string, unknown>) : {},
+        createdAt: r.createdAt.toISOString(),
+      })),
+      nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  }
+
   function runOperation(tx: Tx, operation: ConfigOperation): Promise<{ changes: Record<string, unknown> }> {
     switch (operation.op) {
       case "createProvider":
@@ -355,7 +384,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     }
   }
 
-  return { load, version, seedIfEmpty, createProvider, updateProvider, deleteProvider, upsertRoute, deleteRoute, applyDocument };
+  return { load, version, seedIfEmpty, createProvider, updateProvider, deleteProvider, upsertRoute, deleteRoute, applyDocument, history };
 }
 
 export type ConfigStore = ReturnType<typeof createConfigStore>;
