@@ -108,6 +108,10 @@ describe("API keys, Logs and Spend pages", () => {
     await drawer.getByText(/template · success/).waitFor();
     await page.screenshot({ path: await screenshotPath("logs.png") });
     await drawer.getByRole("button", { name: "Close" }).click();
+    // Purging kept answers asks first, then says it is done.
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Purge everyone's" }).click();
+    await page.getByRole("status").filter({ hasText: "Purged everyone's cached answers." }).waitFor();
 
     await page.getByRole("link", { name: "Spend" }).click();
     await page.getByRole("heading", { name: "Spend", level: 1 }).waitFor();

@@ -13,3 +13,4 @@ export * from "./keys.ts";
 export * from "./logs.ts";
 export * from "./text.ts";
 export * from "./config-document.ts";
+export * from "./cache.ts";

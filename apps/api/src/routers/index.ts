@@ -1,5 +1,6 @@
 import { router } from "../trpc/init.ts";
 import { authRouter } from "./auth.ts";
+import { cacheRouter } from "./cache.ts";
 import { chatRouter } from "./chat.ts";
 import { configRouter } from "./config.ts";
 import { consensusRouter } from "./consensus.ts";
@@ -28,6 +29,7 @@ export const appRouter = router({
   usage: usageRouter,
   tagBudgets: tagBudgetsRouter,
   config: configRouter,
+  cache: cacheRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -68,6 +68,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "tagBudgets.remove": "SUPERADMIN",
   "config.export": "ADMIN",
   "config.history": "ADMIN",
+  "cache.purge": "USER",
   "config.import": "SUPERADMIN",
 };
 

@@ -1,7 +1,7 @@
 /**
- * `switchboard keys|logs|usage|tag-budgets`, spawned as a real process against a real server:
- * create a key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and `usage`,
- * revoke it; cap a tag's spend.
+ * `switchboard keys|logs|usage|tag-budgets|cache`, spawned as a real process against a real
+ * server: create a key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and
+ * `usage`, revoke it; cap a tag's spend; purge kept answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
@@ -123,5 +123,30 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect((await cli(["tag-budgets", "remove", "team:cli-capped"], asRoot)).stdout).toContain("Removed the budget on team:cli-capped");
     expect((await tagged()).status).toBe(200);
     expect((await cli(["tag-budgets", "list"], asRoot)).stdout.trim()).toBe("No tag budgets.");
+  });
+
+  it("cache purge forgets the caller's kept answers, an ADMIN's everyone's; a USER's --all is refused", async () => {
+    const asUser = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
+    const cachedChat = () =>
+      fetch(`${t.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json", "x-switchboard-cache-ttl": "600" },
+        body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "kept for the purge" }] }),
+      });
+    expect((await cachedChat()).headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await cachedChat()).headers.get("x-switchboard-cache")).toBe("hit");
+
+    const own = await cli(["cache", "purge"], asUser);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stdout).toMatch(/^Purged your cached answers \(kept before \d{4}-\d\d-\d\dT.*\) on every instance\.$/m);
+    expect((await cachedChat()).headers.get("x-switchboard-cache")).toBe("miss");
+
+    const refused = await cli(["cache", "purge", "--all"], asUser);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("FORBIDDEN");
+    expect((await cli(["cache", "purge", "--all", "--user", "x"], asUser)).code).toBe(2);
+    const everyone = await cli(["cache", "purge", "--all"], { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() });
+    expect(everyone.code, everyone.stderr).toBe(0);
+    expect(everyone.stdout).toContain("Purged everyone's cached answers");
   });
 });

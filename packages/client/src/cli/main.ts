@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { formatChange, formatStatus } from "./format.ts";
-import { CommandUsageError, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
+import { CommandUsageError, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
 import { CONFIG_COMMANDS_HELP, runConfig, type ConfigOptions } from "./config-commands.ts";
@@ -14,7 +14,7 @@ import { CONFIG_COMMANDS_HELP, runConfig, type ConfigOptions } from "./config-co
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
 export const USAGE = `Usage: switchboard emergency <command> [options]
-       switchboard keys|logs|usage|tag-budgets|providers|models|config … [options]
+       switchboard keys|logs|usage|tag-budgets|cache|providers|models|config … [options]
 
 Commands:
   emergency status                         Show whether Switchboard is frozen (no sign-in needed)
@@ -87,6 +87,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         "input-price": { type: "string" },
         "output-price": { type: "string" },
         "cached-input-price": { type: "string" },
+        user: { type: "string" },
         "dry-run": { type: "boolean", default: false },
         prune: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -139,6 +140,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       inputPrice: values["input-price"],
       outputPrice: values["output-price"],
       cachedInputPrice: values["cached-input-price"],
+      user: values.user,
       dryRun: values["dry-run"] === true,
       prune: values.prune === true,
     },
@@ -165,6 +167,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
   if (group === "usage") return showUsage(await signedIn(options, io), options, print);
+  if (group === "cache") return runCache(await signedIn(options, io), action, options, print);
   if (group === "tag-budgets") return runTagBudgets(await signedIn(options, io), action, extra, options, print);
   if (group === "providers") return runProviders(await signedIn(options, io), action, extra, options, print);
   if (group === "models") return runModels(await signedIn(options, io), action, extra, options, print);

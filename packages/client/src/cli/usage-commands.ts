@@ -23,7 +23,10 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   tag-budgets set <tag> --budget <usd> [--budget-period day|month|total]
                                  Cap the spend of every request carrying the tag, whoever
                                  sends it (SuperAdmin; default period month)
-  tag-budgets remove <tag>       Lift a tag's budget (SuperAdmin)`;
+  tag-budgets remove <tag>       Lift a tag's budget (SuperAdmin)
+  cache purge [--user <id> | --all]
+                                 Forget kept answers (x-switchboard-cache-ttl) on every instance:
+                                 yours; ADMIN: a user's, or --all everyone's`;
 
 export interface UsageOptions {
   json: boolean;
@@ -46,6 +49,8 @@ export interface UsageOptions {
   tag: string | undefined;
   from: string | undefined;
   to: string | undefined;
+  /** cache purge: whose kept answers (ADMIN). */
+  user: string | undefined;
   intervalMs: number;
 }
 
@@ -193,4 +198,12 @@ export async function showUsage(client: SwitchboardClient, o: UsageOptions, prin
   const t = summary.total;
   const total = `${pad("TOTAL", 40)}  ${String(t.requests).padStart(8)}  ${String(t.promptTokens).padStart(10)}  ${String(t.completionTokens).padStart(10)}  ${usd(t.costUsd).padStart(12)}`;
   print(summary, [head, ...lines, total].join("\n"));
+}
+
+export async function runCache(client: SwitchboardClient, action: string | undefined, o: UsageOptions, print: Print): Promise<void> {
+  if (action !== "purge") throw new CommandUsageError(action ? `Unknown cache command: ${action}` : "cache needs a command: purge");
+  if (o.all && o.user !== undefined) throw new CommandUsageError("cache purge takes --user <id> or --all, not both");
+  const result = await client.cache.purge.mutate(o.all ? { everyone: true } : o.user !== undefined ? { userId: o.user } : {});
+  const whose = result.everyone ? "everyone's" : o.user !== undefined ? `user ${result.userId}'s` : "your";
+  return print(result, `Purged ${whose} cached answers (kept before ${result.purgedAt}) on every instance.`);
 }

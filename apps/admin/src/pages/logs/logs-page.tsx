@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
+import { PurgeCacheActions } from "./purge-cache.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { readableJson } from "../../lib/format.ts";
@@ -98,7 +99,7 @@ export function LogsPage() {
   ];
   return (
     <>
-      <PageHeader title="Logs" description="Every gateway request, over HTTP or WebSocket: who asked, which model answered, tokens, cost and timing." />
+      <PageHeader title="Logs" description="Every gateway request, over HTTP or WebSocket: who asked, which model answered, tokens, cost and timing." actions={<PurgeCacheActions />} />
       <section className="card card-flush">
         <div className="table-toolbar filters">
           <input aria-label="Search" type="search" placeholder="Search request id, route, error…" value={filters.q} onChange={set("q")} />

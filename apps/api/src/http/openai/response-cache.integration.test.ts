@@ -5,7 +5,7 @@
  * instance of a fleet sharing Redis, and in the embedded default — logged as a cache hit that
  * cost nothing; another user, another request or the kept time passing is a miss; the
  * request's own Cache-Control asks a provider's answer instead (no-cache) or keeps nothing
- * (no-store).
+ * (no-store); `cache.purge` forgets a user's or everyone's kept answers on every instance.
  */
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -200,6 +200,49 @@ describe("x-switchboard-cache-ttl on /v1/responses", () => {
   });
 });
 
+describe("cache.purge", () => {
+  /** Past the purge's slack for instances' clocks: answers kept from now on are served again. */
+  const pastSlack = () => new Promise((r) => setTimeout(r, 1100));
+  const ask = async (client: OpenAI, text: string) => (await client.chat.completions.create(question(text), cached(600)).withResponse()).response.headers.get("x-switchboard-cache");
+
+  it("forgets a user's kept answers on every instance; an ADMIN forgets another user's or everyone's, a USER only their own", async () => {
+    up.fakes.beta.setDefault({ kind: "ok", content: "kept" });
+    const other = await t.userWithRole("USER");
+    const otherSdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: other.token, maxRetries: 0 });
+    const onB = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
+    expect(await ask(sdk, "purge me")).toBe("miss");
+    expect(await ask(otherSdk, "purge me")).toBe("miss");
+    expect(await ask(onB, "purge me")).toBe("hit");
+
+    // The user's own purge, made on the other instance: their answer is gone, the other user's stays.
+    const own = await trpcMutation(t2.url, "cache.purge", {}, bearer(token));
+    expect(own.status).toBe(200);
+    expect(own.body.result.data).toMatchObject({ everyone: false });
+    await pastSlack();
+    expect(await ask(sdk, "purge me")).toBe("miss");
+    expect(await ask(otherSdk, "purge me")).toBe("hit");
+    // Kept again after the purge: served again.
+    expect(await ask(onB, "purge me")).toBe("hit");
+
+    // A USER may not purge another user's, nor everyone's: nothing is forgotten.
+    expect((await trpcMutation(t.url, "cache.purge", { userId: other.id }, bearer(token))).status).toBe(403);
+    expect((await trpcMutation(t.url, "cache.purge", { everyone: true }, bearer(token))).status).toBe(403);
+    expect((await trpcMutation(t.url, "cache.purge", { userId: other.id, everyone: true }, bearer(token))).status).toBe(400);
+    expect(await ask(otherSdk, "purge me")).toBe("hit");
+
+    const admin = await t.userWithRole("ADMIN");
+    expect((await trpcMutation(t.url, "cache.purge", { userId: other.id }, bearer(admin.token))).body.result.data).toMatchObject({ userId: other.id, everyone: false });
+    await pastSlack();
+    expect(await ask(otherSdk, "purge me")).toBe("miss");
+    expect(await ask(sdk, "purge me")).toBe("hit");
+
+    expect((await trpcMutation(t2.url, "cache.purge", { everyone: true }, bearer(admin.token))).body.result.data).toMatchObject({ userId: null, everyone: true });
+    await pastSlack();
+    expect(await ask(sdk, "purge me")).toBe("miss");
+    expect(await ask(otherSdk, "purge me")).toBe("miss");
+  });
+});
+
 describe("the embedded default", () => {
   it("keeps answers in process", async () => {
     const embedded = await startTestApp({ mode: "embedded", env: { ...up.env } });
@@ -211,6 +254,11 @@ describe("the embedded default", () => {
       expect(again.response.headers.get("x-switchboard-cache")).toBe("hit");
       expect(again.data.choices[0]!.message.content).toBe("kept in process");
       expect(up.fakes.beta.requests).toHaveLength(1);
+      // A purge holds in process too.
+      await embedded.client((await embedded.login())).cache.purge.mutate({ everyone: true });
+      const purged = await client.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "hi" }] }, cached(60)).withResponse();
+      expect(purged.response.headers.get("x-switchboard-cache")).toBe("miss");
+      expect(up.fakes.beta.requests).toHaveLength(2);
     } finally {
       await embedded.close();
     }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
+import { PROVIDER_IDS, roleAtLeast, type TCachePurgeInput, type TCachePurgeResult, type TChatProvider, type TRole, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { noteCacheHit, noteRateLimit, type RequestScope } from "../../infra/request-scope.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
@@ -286,9 +286,20 @@ export function createChatService(deps: ChatServiceDeps) {
     }), ...unconfigured];
   }
 
+  /** Forgets kept answers: the caller's own, or (an ADMIN) another user's or everyone's. */
+  async function purgeCache(actor: { id: string; role: TRole }, input: TCachePurgeInput): Promise<TCachePurgeResult> {
+    const whose = input?.everyone ? "everyone" : { userId: input?.userId ?? actor.id };
+    if ((whose === "everyone" || whose.userId !== actor.id) && !roleAtLeast(actor.role, "ADMIN")) {
+      throw new AppError("FORBIDDEN", "Only an ADMIN purges another user's or everyone's cached answers");
+    }
+    const at = await deps.cache.purge(whose);
+    return { purgedAt: at.toISOString(), userId: whose === "everyone" ? null : whose.userId, everyone: whose === "everyone" };
+  }
+
   return {
     send,
     stream,
+    purgeCache,
     clarify,
     providers,
     completeStateless,

@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
+import { AppError } from "../errors.ts";
 import { createKeptPerUser } from "../kept-per-user.ts";
 
 /** What makes two requests the same one (beside the user and the gateway's configuration). */
@@ -58,6 +59,14 @@ export const SHARED_MAX_CHARS_PER_USER_HOUR = 64 * 1024 * 1024;
  * cache a miss (a write goes on in the background), never a slow answer.
  */
 const STORE_WAIT_MS = 250;
+/**
+ * A purge is a time, kept as long as any answer it covers may live: an answer kept at or
+ * before it (by the keeping instance's clock, so give instances' clocks this much slack) is
+ * not served. One marker per user and one for everyone, read with the answer.
+ */
+const PURGE_SLACK_MS = 1000;
+const PURGED_EVERYONE = "resp-cache-purged:*";
+const purgedMarker = (userId: string) => `resp-cache-purged:${userId}`;
 const WARN_EVERY_MS = 60_000;
 
 export interface ResponseCache {
@@ -75,6 +84,12 @@ export interface ResponseCache {
    * throws, and waits on the store at most STORE_WAIT_MS.
    */
   keep(ask: CacheAsk, result: ChainResult | undefined): Promise<void>;
+  /**
+   * Forgets kept answers — one user's, or everyone's (`"everyone"`) — on every instance: an
+   * answer kept before now is never served again (it is replaced by the next one kept).
+   * Returns when the purge took effect.
+   */
+  purge(whose: { userId: string } | "everyone"): Promise<Date>;
 }
 
 interface Kept {
@@ -103,9 +118,12 @@ export function createResponseCache(coordination: Coordination, registry: Regist
         looked.inc({ result: "refresh" });
         return undefined;
       }
-      const value = coordination.state() === "ready" ? await within(store.getMany([keyOf(ask)]), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
-      const kept = value?.[0] ? parsed(value[0]) : undefined;
-      const fresh = kept !== undefined && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
+      // The answer and the purges that may cover it, together (Redis: one pipelined round trip).
+      const read = Promise.all([store.getMany([keyOf(ask)]), coordination.getMany([purgedMarker(ask.userId), PURGED_EVERYONE])]);
+      const values = coordination.state() === "ready" ? await within(read, (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
+      const kept = values?.[0][0] ? parsed(values[0][0]) : undefined;
+      const purgedAt = Math.max(0, ...(values?.[1] ?? []).map((v) => Number(v ?? 0) || 0));
+      const fresh = kept !== undefined && kept.keptAt > purgedAt + PURGE_SLACK_MS && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
       looked.inc({ result: fresh ? "hit" : "miss" });
       return fresh ? kept.result : undefined;
     },
@@ -116,6 +134,15 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       const kept = value !== undefined && (await within(store.put(ask.userId, [[keyOf(ask), value]], ask.ttlMs), failed)) === true;
       // A refresh whose answer is not kept leaves nothing behind: the kept answer was asked away.
       if (!kept && !ask.reuse) await within(store.delete([keyOf(ask)]), failed);
+    },
+    async purge(whose) {
+      const at = new Date();
+      // Kept past the longest an answer lives (and the slack): by then every answer it covers is gone.
+      const marker = whose === "everyone" ? PURGED_EVERYONE : purgedMarker(whose.userId);
+      await coordination.set(marker, String(at.getTime()), { ttlMs: MAX_CACHE_TTL_SEC * 1000 + 2 * PURGE_SLACK_MS }).catch((cause: unknown) => {
+        throw new AppError("SERVICE_UNAVAILABLE", "The shared store is unreachable: nothing was purged; try again in a moment", { retryAfterSec: 2, cause });
+      });
+      return at;
     },
   };
 }
