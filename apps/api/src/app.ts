@@ -25,6 +25,7 @@ import { createEmergencyService, type EmergencyServiceOptions } from "./services
 import { createEmergencyStore } from "./services/emergency/emergency-store.ts";
 import type { EmergencyTarget } from "./services/emergency/policy.ts";
 import { createChat } from "./services/chat/index.ts";
+import { createChatRate } from "./services/chat/chat-rate.ts";
 import { openGateway, type LiveGateway } from "./services/gateway/index.ts";
 import { createSecretBox } from "./infra/secrets.ts";
 import { consensusConfigProblem, createConsensus } from "./services/consensus/index.ts";
@@ -244,11 +245,13 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   const { registry: providers, chain, breaker } = gateway;
   // Every Prometheus metric of this instance registers here (GET /metrics).
   const metricsRegistry = createMetricsRegistry();
+  const chatRate = createChatRate(coordination, env.CHAT_RATE_LIMIT_PER_MIN);
   const chat = createChat({
     env,
     gateway,
     prisma: db.prisma,
     coordination,
+    rate: chatRate,
     registry: metricsRegistry,
     log: log.child({ component: "chat" }),
     emergency: {
@@ -354,6 +357,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     providers,
     gateway,
     chat,
+    chatRate,
     consensus,
     metrics,
     keys,

@@ -9,6 +9,7 @@ import type { ProviderRegistry } from "./services/gateway/registry.ts";
 import type { AuthService } from "./services/auth/auth-service.ts";
 import type { CredentialWatch } from "./services/auth/credential-watch.ts";
 import type { ChatService } from "./services/chat/chat-service.ts";
+import type { ChatRate } from "./services/chat/chat-rate.ts";
 import type { ConsensusService } from "./services/consensus/consensus-service.ts";
 import type { KeysService } from "./services/keys/index.ts";
 import type { RequestLogService } from "./services/request-log/index.ts";
@@ -44,6 +45,8 @@ export interface AppDeps {
   /** Registry, breaker, chain, live configuration (providers.*, models.*) and prices. */
   gateway: LiveGateway;
   chat: ChatService;
+  /** A user's chat rate: chat calls and reads of kept answers count against it. */
+  chatRate: ChatRate;
   metrics: MetricsService;
   consensus: ConsensusService;
   keys: KeysService;

@@ -58,7 +58,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   if (config.metered) sendKeyRateLimit(reply, await deps.keys.admit(user.id, key, request.scope));
   if (config.counted) {
     if (key) sendKeyRateLimit(reply, await deps.keys.countRequest(key));
-    await deps.chat.countRequest(user.id, request.scope);
+    await deps.chatRate.count(user.id, request.scope);
   }
   return user;
 }

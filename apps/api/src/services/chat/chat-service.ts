@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PROVIDER_IDS, roleAtLeast, type TCachePurgeInput, type TCachePurgeResult, type TChatProvider, type TRole, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
-import type { Coordination } from "../../infra/coordination/port.ts";
-import { noteCacheHit, noteRateLimit, type RequestScope } from "../../infra/request-scope.ts";
+import { noteCacheHit } from "../../infra/request-scope.ts";
+import type { ChatRate } from "./chat-rate.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
 import { eitherStop } from "../gateway/call-outcome.ts";
@@ -41,9 +41,9 @@ export interface ChatServiceDeps {
   registry: ProviderRegistry;
   breaker: CircuitBreaker;
   store: ConversationStore;
-  coordination: Coordination;
   cache: ResponseCache;
-  ratePerMin: number;
+  /** The user's chat rate, which every call counts against. */
+  rate: ChatRate;
   log: Logger;
   /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
   frozenRefusal?: (id: TProviderId) => AppError | null;
@@ -71,21 +71,7 @@ export function createChatService(deps: ChatServiceDeps) {
         details: { activeProviders: registry.chain().map((p) => p.id) },
       });
     }
-    await countRequest(userId, caller.scope);
-  }
-
-  /**
-   * Counts a request against the user's chat rate limit (every chat call is one; so is a
-   * read of a kept answer, which costs no model call but is work all the same).
-   */
-  async function countRequest(userId: string, scope: RequestScope | undefined): Promise<void> {
-    const limit = await deps.coordination.consumeLeased(`chat:rate:${userId}`, deps.ratePerMin, 60_000);
-    noteRateLimit(scope, { limit: deps.ratePerMin, remaining: limit.remaining, resetMs: limit.resetMs });
-    if (!limit.allowed) {
-      throw new AppError("TOO_MANY_REQUESTS", `Chat rate limit reached (${deps.ratePerMin} requests per minute)`, {
-        retryAfterSec: Math.max(1, Math.ceil(limit.retryAfterMs / 1000)),
-      });
-    }
+    await deps.rate.count(userId, caller.scope);
   }
 
   /**
@@ -305,7 +291,6 @@ export function createChatService(deps: ChatServiceDeps) {
     completeStateless,
     streamStateless,
     embed,
-    countRequest,
     conversations: { list: store.list, get: store.get, remove: store.remove, import: store.importConversation },
     /** Subscribe to one record per upstream call (metrics). */
     onProviderCall: chain.onCall,

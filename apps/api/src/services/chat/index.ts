@@ -10,6 +10,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { AppError } from "../errors.ts";
 import type { Gateway } from "../gateway/index.ts";
+import type { ChatRate } from "./chat-rate.ts";
 import { createChatService, type ChatEmergencyHooks } from "./chat-service.ts";
 import { createConversationStore } from "./conversation-store.ts";
 import { createResponseCache } from "./response-cache.ts";
@@ -20,10 +21,12 @@ export interface ChatEmergency extends ChatEmergencyHooks {
 }
 
 export function createChat(opts: {
-  env: Pick<Env, "CHAT_HISTORY_MAX_CHARS" | "CHAT_HISTORY_MAX_MESSAGES" | "CHAT_RATE_LIMIT_PER_MIN">;
+  env: Pick<Env, "CHAT_HISTORY_MAX_CHARS" | "CHAT_HISTORY_MAX_MESSAGES">;
   gateway: Gateway;
   prisma: PrismaClient;
   coordination: Coordination;
+  /** The user's chat rate (shared with the routes that read kept answers). */
+  rate: ChatRate;
   /** Where the response cache counts its hits and misses. */
   registry: Registry;
   log: Logger;
@@ -39,9 +42,8 @@ export function createChat(opts: {
     registry: gateway.registry,
     breaker: gateway.breaker,
     store,
-    coordination: opts.coordination,
     cache: createResponseCache(opts.coordination, opts.registry, opts.log),
-    ratePerMin: env.CHAT_RATE_LIMIT_PER_MIN,
+    rate: opts.rate,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });
