@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ZPageInput, pageOf } from "./common.ts";
-import { ZConfigChange, ZModelUpsertInput, ZProviderApiKey, ZProviderCreateInput, ZProviderHeaders } from "./providers.ts";
+import { MODEL_LIMITS, PROVIDER_KINDS, ZConfigChange, ZModelUpsertInput, ZProviderApiKey, ZProviderCreateInput, ZProviderHeaders, ZRouteTarget } from "./providers.ts";
 
 export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500 } as const;
 
@@ -19,29 +19,73 @@ export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500 } as c
 export const ZConfigDocumentProvider = ZProviderCreateInput.extend({
   apiKey: ZProviderApiKey.nullable().optional(),
   headers: ZProviderHeaders.optional(),
-});
+}).strict();
 export type TConfigDocumentProvider = z.infer<typeof ZConfigDocumentProvider>;
+
+/** A route as a document states it (prices left out: none). */
+export const ZConfigDocumentModel = ZModelUpsertInput.extend({
+  targets: z.array(ZRouteTarget.strict()).min(1, "A route needs at least one target").max(MODEL_LIMITS.maxTargets),
+}).strict();
 
 const distinctNames = (items: ReadonlyArray<{ name: string }>) => new Set(items.map((i) => i.name)).size === items.length;
 
-export const ZConfigDocument = z.object({
-  providers: z
-    .array(ZConfigDocumentProvider)
-    .max(CONFIG_DOCUMENT_LIMITS.maxProviders)
-    .refine(distinctNames, "Two providers have the same name"),
-  models: z
-    .array(ZModelUpsertInput)
-    .max(CONFIG_DOCUMENT_LIMITS.maxModels)
-    .refine(distinctNames, "Two models have the same name"),
-});
+/**
+ * Strict throughout: a field the document does not know (a typo such as `timeoutMS`) is a
+ * 400 naming it, never ignored — ignored, it would read as "default" and reset the setting.
+ */
+export const ZConfigDocument = z
+  .object({
+    providers: z
+      .array(ZConfigDocumentProvider)
+      .max(CONFIG_DOCUMENT_LIMITS.maxProviders)
+      .refine(distinctNames, "Two providers have the same name"),
+    models: z
+      .array(ZConfigDocumentModel)
+      .max(CONFIG_DOCUMENT_LIMITS.maxModels)
+      .refine(distinctNames, "Two models have the same name"),
+  })
+  .strict();
 export type TConfigDocument = z.infer<typeof ZConfigDocument>;
+
+/**
+ * A document as exported: the stored values as they are, without the input's checks (an
+ * export must never fail on what the database holds, e.g. a seeded route left without targets).
+ */
+export const ZConfigExport = z.object({
+  providers: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(PROVIDER_KINDS),
+      baseUrl: z.string(),
+      models: z.array(z.string()),
+      timeoutMs: z.number().optional(),
+      apiVersion: z.string().optional(),
+      healthPath: z.string().optional(),
+    }),
+  ),
+  models: z.array(
+    z.object({
+      name: z.string(),
+      targets: z.array(z.object({ provider: z.string(), upstreamModel: z.string(), weight: z.number().optional() })),
+      inputPricePerMTok: z.number().optional(),
+      outputPricePerMTok: z.number().optional(),
+      cachedInputPricePerMTok: z.number().optional(),
+    }),
+  ),
+});
+export type TConfigExport = z.infer<typeof ZConfigExport>;
 
 export const ZConfigImportInput = z.object({
   document: ZConfigDocument,
   /** Also delete the providers and models the document does not name (never `auto` or the offline template). */
   prune: z.boolean().default(false),
-  /** Only say what applying would change. */
+  /** Only say what applying would change (every change is tried, then rolled back). */
   dryRun: z.boolean().default(false),
+  /**
+   * Apply only if the configuration is still at this version (what a dry run answered): a
+   * change made meanwhile is a 409, so what is applied is exactly what was previewed.
+   */
+  ifVersion: z.number().int().nonnegative().optional(),
 });
 export type TConfigImportInput = z.input<typeof ZConfigImportInput>;
 
@@ -55,9 +99,14 @@ export const ZConfigStep = z.object({
 });
 export type TConfigStep = z.infer<typeof ZConfigStep>;
 
+/** How the CLI and the admin mark a step: + create, ~ update, - delete. */
+export const CONFIG_STEP_MARKS = { create: "+", update: "~", delete: "-" } as const satisfies Record<TConfigStep["action"], string>;
+
 export const ZConfigImportResult = z.object({
   dryRun: z.boolean(),
-  /** In the order they are (or would be) made: providers created or updated, models, then deletions. */
+  /** The version the document was compared with (send it back as `ifVersion` to apply exactly this). */
+  basedOn: z.number().int().nonnegative(),
+  /** In the order they are (or would be) made: routes pruned, providers created or updated, routes, then providers pruned. */
   steps: z.array(ZConfigStep),
   /** Providers and models the document names that already match it. */
   unchanged: z.number().int().nonnegative(),

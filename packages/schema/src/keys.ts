@@ -11,7 +11,7 @@ export const KEY_SCOPES = ["chat", "consensus", "embeddings", "models", "read:me
 export const ZKeyScope = namedEnum(KEY_SCOPES, "scope");
 export type TKeyScope = z.infer<typeof ZKeyScope>;
 /** A new key's scopes when none are asked for: every scope but `write:config`, which is asked for by name. */
-export const DEFAULT_KEY_SCOPES = KEY_SCOPES.filter((scope) => scope !== "write:config");
+export const DEFAULT_KEY_SCOPES: readonly Exclude<TKeyScope, "write:config">[] = ["chat", "consensus", "embeddings", "models", "read:metrics"];
 
 /**
  * Keys one user may hold at once (neither revoked nor expired): enough for a key per app or

@@ -80,15 +80,26 @@ describe("write:config: a SuperAdmin's key for configuration as code", () => {
     expect((await refusal(t.client(root).keys.update.mutate({ id: own.id, scopes: ["write:config"] }))).code).toBe("FORBIDDEN");
     expect((await t.client(root).keys.get.query({ id: own.id })).scopes).not.toContain("write:config");
 
-    // A SuperAdmin's key that has it keeps it through other changes, even by an ADMIN…
+    // A key that has it is changed only by a SuperAdmin: an ADMIN can neither revive nor widen
+    // it (only revoke it); a SuperAdmin's change keeps the scope.
     const superAdmin = await t.userWithRole("SUPERADMIN");
-    const key = await t.client(superAdmin.token).keys.create.mutate({ name: "ops", scopes: ["models", "write:config"] });
-    const renamed = await t.client(admin.token).keys.update.mutate({ id: key.id, name: "ops-renamed", scopes: ["models", "write:config"] });
+    const key = await t.client(superAdmin.token).keys.create.mutate({ name: "ops", scopes: ["models", "write:config"], rateLimitPerMin: 5 });
+    expect((await refusal(t.client(admin.token).keys.update.mutate({ id: key.id, rateLimitPerMin: null }))).code).toBe("FORBIDDEN");
+    expect((await refusal(t.client(admin.token).keys.update.mutate({ id: key.id, expiresAt: null }))).code).toBe("FORBIDDEN");
+    expect((await t.client(root).keys.get.query({ id: key.id })).rateLimitPerMin).toBe(5);
+    const renamed = await t.client(root).keys.update.mutate({ id: key.id, name: "ops-renamed", rateLimitPerMin: 600 });
     expect(renamed.scopes).toEqual(["models", "write:config"]);
+    // read:metrics (a default scope) reads none of the configuration: only write:config does.
+    const dashboard = await t.client(admin.token).keys.create.mutate({ name: "dashboard", scopes: ["read:metrics"] });
+    for (const read of [t.client(dashboard.key).providers.list.query(), t.client(dashboard.key).config.export.query(), t.client(dashboard.key).config.history.query()]) {
+      expect((await refusal(read)).code).toBe("FORBIDDEN");
+    }
     // …and once its owner is demoted, acts as an ADMIN: configuration changes are refused.
     await t.client(root).users.update.mutate({ id: superAdmin.id, role: "ADMIN" });
     await expect.poll(async () => (await refusal(t.client(key.key).models.upsert.mutate({ name: "x", targets: [{ provider: "template", upstreamModel: "m" }] }))).code, { timeout: 5000 }).toBe("FORBIDDEN");
     expect((await t.client(key.key).config.export.query()).models.length).toBeGreaterThan(0);
+    // An ADMIN may still revoke it.
+    expect((await t.client(admin.token).keys.revoke.mutate({ id: key.id })).revokedAt).not.toBeNull();
   });
 });
 
@@ -228,6 +239,78 @@ describe("config.export / config.import", () => {
     expect(await version()).toBe(before);
   });
 
+  it("tries every change in a dry run, so it meets the refusals the real one would; applies only at the version previewed", async () => {
+    const current = await t.client(root).config.export.query();
+    const before = await version();
+    // Refused by the store, not the plan: a route naming no provider, a target listed twice.
+    const missing = await refusal(t.client(root).config.import.mutate({ document: { ...current, models: [...current.models, { name: "ghost", targets: [{ provider: "nobody", upstreamModel: "m" }] }] }, dryRun: true }));
+    expect(missing.code).toBe("BAD_REQUEST");
+    expect(missing.message).toMatch(/^model 'ghost': targets\.0\.provider: no provider named 'nobody'/);
+    const twice = await refusal(t.client(root).config.import.mutate({ document: { ...current, models: [...current.models, { name: "twice", targets: [{ provider: "template", upstreamModel: "m" }, { provider: "template", upstreamModel: "m" }] }] }, dryRun: true }));
+    expect(twice.message).toContain("model 'twice'");
+    expect(await version()).toBe(before);
+    expect(await t.app.deps.db.prisma.configAudit.count({ where: { version: { gt: before } } })).toBe(0);
+
+    // Previewed at one version, changed meanwhile: applying that preview is a 409, nothing changed.
+    const document = { ...current, models: [...current.models, { name: "previewed", targets: [{ provider: "template", upstreamModel: "m" }] }] };
+    const preview = await t.client(root).config.import.mutate({ document, dryRun: true });
+    expect(preview.basedOn).toBe(before);
+    await t.client(root).models.upsert.mutate({ name: "meanwhile", targets: [{ provider: "template", upstreamModel: "m" }] });
+    const stale = await refusal(t.client(root).config.import.mutate({ document, ifVersion: preview.basedOn }));
+    expect(stale.code).toBe("CONFLICT");
+    expect(stale.message).toContain(`changed since version ${before}`);
+    expect((await t.client(root).models.list.query()).items.map((m) => m.name)).not.toContain("previewed");
+    const fresh = await t.client(root).config.import.mutate({ document, dryRun: true });
+    expect((await t.client(root).config.import.mutate({ document, ifVersion: fresh.basedOn })).steps).toEqual([{ action: "create", kind: "model", name: "previewed", fields: [] }]);
+    await t.client(root).config.import.mutate({ document: current, prune: true });
+  });
+
+  it("refuses a field it does not know rather than read it as a default, and frees a pruned route's name first", async () => {
+    const current = await t.client(root).config.export.query();
+    const typo = await trpcMutation(t.url, "config.import", { document: { ...current, providers: [{ ...groqProvider(), timeoutMS: 1000 }] } }, bearer(root));
+    expect(typo.status).toBe(400);
+    expect(JSON.stringify(typo.body)).toContain("timeoutMS");
+    expect((await trpcMutation(t.url, "config.import", { document: { ...current, version: 3 } }, bearer(root))).status).toBe(400);
+
+    // A route named `swap` becomes a provider named `swap` in one document.
+    await t.client(root).models.upsert.mutate({ name: "swap", targets: [{ provider: "template", upstreamModel: "m" }] });
+    const swapped = await t.client(root).config.import.mutate({ document: { providers: [...current.providers, { ...groqProvider(), name: "swap" }], models: current.models }, prune: true });
+    expect(swapped.steps.map((s) => `${s.action} ${s.kind} ${s.name}`)).toEqual(["delete model swap", "create provider swap"]);
+    await t.client(root).config.import.mutate({ document: current, prune: true });
+  });
+
+  it("moves a provider to another host with a key only when the key restates its secrets; the test call is for people signed in", async () => {
+    const other = await startFakeOpenAI({ name: "elsewhere", defaultBehavior: { kind: "ok", content: "elsewhere" } });
+    try {
+      const key = await t.client(root).keys.create.mutate({ name: "mover", scopes: ["chat", "write:config"] });
+      const program = t.client(key.key);
+      const current = await program.config.export.query();
+      const held = { ...groqProvider(), name: "held", headers: { "x-org": "org-secret-value" } };
+      await t.client(root).config.import.mutate({ document: { ...current, providers: [...current.providers, held] } });
+      const exported = await program.config.export.query();
+      const moved = (p: Record<string, unknown>) => ({ ...exported, providers: exported.providers.map((x) => (x.name === "held" ? { ...x, ...p } : x)) });
+
+      // Only baseUrl changed: the stored key and header would go to the new host. Refused.
+      const silent = await refusal(program.config.import.mutate({ document: moved({ baseUrl: other.url }) }));
+      expect(silent.code).toBe("FORBIDDEN");
+      expect(silent.message).toContain("stated again");
+      expect(await refusal(program.providers.update.mutate({ id: (await t.app.deps.db.prisma.provider.findUniqueOrThrow({ where: { name: "held" } })).id, baseUrl: other.url }))).toMatchObject({ code: "FORBIDDEN" });
+      // The same path on the same host is no move.
+      expect((await program.config.import.mutate({ document: moved({ baseUrl: `${groq.url}/` }) })).steps).toEqual([{ action: "update", kind: "provider", name: "held", fields: ["baseUrl"] }]);
+      // Restated (the same values), the move goes through with them.
+      const restated = await program.config.import.mutate({ document: moved({ baseUrl: other.url, apiKey: held.apiKey, headers: held.headers }) });
+      expect(restated.steps).toEqual([{ action: "update", kind: "provider", name: "held", fields: ["baseUrl", "apiKey", "headers"] }]);
+      expect(other.requests).toHaveLength(0);
+
+      const heldId = (await t.app.deps.db.prisma.provider.findUniqueOrThrow({ where: { name: "held" } })).id;
+      expect((await refusal(program.providers.test.mutate({ id: heldId }))).code).toBe("FORBIDDEN");
+      expect((await t.client(root).providers.test.mutate({ id: heldId })).ok).toBe(true);
+      await t.client(root).config.import.mutate({ document: current, prune: true });
+    } finally {
+      await other.close();
+    }
+  });
+
   it("answers hostile input over HTTP with 400/401/403, never a 500", async () => {
     const noBody = await trpcMutation(t.url, "config.import", { document: "nope" }, bearer(root));
     expect(noBody.status).toBe(400);
@@ -259,15 +342,14 @@ describe("config.history", () => {
     expect(page.items[0]!.changes).toEqual({ timeoutMs: 5000 });
     expect(JSON.stringify(page)).not.toContain("sk-history");
 
-    // An ADMIN's key with read:metrics reads it too; pages follow the cursor without repeats.
-    const reader = await t.client(admin.token).keys.create.mutate({ name: "dashboard", scopes: ["read:metrics"] });
-    const first = await t.client(reader.key).config.history.query({ limit: 2 });
-    const second = await t.client(reader.key).config.history.query({ limit: 2, cursor: first.nextCursor! });
+    // The pipeline's key reads it too; pages follow the cursor without repeats.
+    const first = await t.client(key.key).config.history.query({ limit: 2 });
+    const second = await t.client(key.key).config.history.query({ limit: 2, cursor: first.nextCursor! });
     expect(first.items).toHaveLength(2);
     expect(first.items[0]!.target).toBe("audited");
     expect(second.items.map((e) => e.id)).not.toContain(first.items[0]!.id);
     expect(second.items[0]!.version).toBeLessThanOrEqual(first.items[1]!.version);
     // A cursor that names nothing is an empty page, not an error.
-    expect((await t.client(reader.key).config.history.query({ cursor: "no-such-entry" })).items).toEqual([]);
+    expect((await t.client(key.key).config.history.query({ cursor: "no-such-entry" })).items).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { ZConfigDocument, ZConfigHistoryInput, ZConfigHistoryPage, ZConfigImportInput, ZConfigImportResult } from "@switchboard/schema";
+import { ZConfigExport, ZConfigHistoryInput, ZConfigHistoryPage, ZConfigImportInput, ZConfigImportResult } from "@switchboard/schema";
 import { configActorOf } from "../trpc/context.ts";
 import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 
@@ -9,13 +9,13 @@ import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 export const configRouter = router({
   /** Providers and model routes as a document; secrets are never in it. */
   export: adminProcedure
-    .meta({ feature: "admin-read", keyScope: ["read:metrics", "write:config"] })
-    .output(ZConfigDocument)
+    .meta({ feature: "admin-read", keyScope: "write:config" })
+    .output(ZConfigExport)
     .query(({ ctx }) => ctx.deps.gateway.config.exportDocument()),
 
   /** The audit of every change, newest first: version, action, target, who (and with which API key), the fields set. */
   history: adminProcedure
-    .meta({ feature: "admin-read", keyScope: ["read:metrics", "write:config"] })
+    .meta({ feature: "admin-read", keyScope: "write:config" })
     .input(ZConfigHistoryInput)
     .output(ZConfigHistoryPage)
     .query(({ ctx, input }) => ctx.deps.gateway.config.history({ cursor: input?.cursor, limit: input?.limit ?? 20, target: input?.target })),

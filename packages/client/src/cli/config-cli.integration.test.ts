@@ -91,11 +91,21 @@ describe("switchboard config (CLI)", () => {
     expect(unset.code).toBe(2);
     expect(unset.stderr).toContain("providers[0] (other).apiKey names ${OTHER_KEY}, but $OTHER_KEY is not set");
 
+    // Its own credential is never sent upstream, whatever the document says.
+    const own = join(dir, "own-credential.json");
+    await writeFile(own, JSON.stringify({ providers: [{ name: "other", kind: "openai-compatible", baseUrl: upstream.url, headers: { "x-leak": "${SWITCHBOARD_API_KEY}" }, models: [] }], models: [] }));
+    const refusedOwn = await cli(["config", "apply", own]);
+    expect(refusedOwn.code).toBe(2);
+    expect(refusedOwn.stderr).toContain("providers[0] (other).headers.x-leak names ${SWITCHBOARD_API_KEY}: the CLI's own settings are never sent to a provider");
+    expect(refusedOwn.stderr).not.toContain(env["SWITCHBOARD_API_KEY"]);
+
+    // Not JSON: where, never the text around it (an unquoted secret would land in CI logs).
     const notJson = join(dir, "broken.json");
-    await writeFile(notJson, "{ providers: [");
+    await writeFile(notJson, '{ "providers": [{ "apiKey": sk-live-SECRET-0123 }] }');
     const broken = await cli(["config", "apply", notJson]);
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toContain("broken.json is not JSON");
+    expect(broken.stderr).toMatch(/broken\.json is not JSON \(Unexpected token/);
+    expect(broken.stderr).not.toContain("SECRET");
 
     const missing = await cli(["config", "apply", join(dir, "absent.json")]);
     expect(missing.code).toBe(2);

@@ -5,6 +5,7 @@
  * secrets it names from the environment, so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
+import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
 import type { SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
 import { CommandUsageError } from "./usage-commands.ts";
@@ -25,10 +26,14 @@ export interface ConfigOptions {
 }
 
 type Print = (value: unknown, human: string) => void;
+
+/**
+ * The schema's marks, repeated because the published CLI carries no zod (the schema module
+ * imports it); the type holds this copy to the same characters.
+ */
+const MARKS: typeof CONFIG_STEP_MARKS = { create: "+", update: "~", delete: "-" };
 type ApplyInput = Parameters<SwitchboardClient["config"]["import"]["mutate"]>[0];
 type ApplyResult = Awaited<ReturnType<SwitchboardClient["config"]["import"]["mutate"]>>;
-
-const MARK = { create: "+", update: "~", delete: "-" } as const;
 
 export async function runConfig(client: () => Promise<SwitchboardClient>, action: string | undefined, args: string[], o: ConfigOptions, io: CliIo, print: Print): Promise<void> {
   switch (action) {
@@ -77,7 +82,9 @@ function parseDocument(text: string, source: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CommandUsageError(`${source} is not JSON: ${(error as Error).message}`);
+    // The parser's complaint without the text it quotes around the fault, which may be a secret.
+    const complaint = (error as Error).message.replace(/,\s*".*$/s, "").replace(/^Unexpected token '.'/, "Unexpected token");
+    throw new CommandUsageError(`${source} is not JSON (${complaint})`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
   return value as Record<string, unknown>;
@@ -86,7 +93,8 @@ function parseDocument(text: string, source: string): Record<string, unknown> {
 /**
  * The document with every "${NAME}" in a provider's apiKey or header values replaced by the
  * environment variable NAME: secrets stay in the pipeline's environment, not in the file.
- * A variable that is not set stops the apply before anything is sent.
+ * A variable that is not set stops the apply before anything is sent; so does one of the
+ * CLI's own credentials (SWITCHBOARD_*), which an edited document must not send upstream.
  */
 function withSecrets(document: Record<string, unknown>, env: CliIo["env"]): Record<string, unknown> {
   if (!Array.isArray(document["providers"])) return document;
@@ -94,6 +102,7 @@ function withSecrets(document: Record<string, unknown>, env: CliIo["env"]): Reco
     typeof value !== "string"
       ? value
       : value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+          if (name.toUpperCase().startsWith("SWITCHBOARD_")) throw new CommandUsageError(`${where} names \${${name}}: the CLI's own settings are never sent to a provider`);
           const set = env[name];
           if (set === undefined || set === "") throw new CommandUsageError(`${where} names \${${name}}, but $${name} is not set`);
           return set;
@@ -115,7 +124,7 @@ function withSecrets(document: Record<string, unknown>, env: CliIo["env"]): Reco
 }
 
 function describeApply(result: ApplyResult): string {
-  const lines = result.steps.map((s) => `  ${MARK[s.action]} ${s.kind} ${s.name}${s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}`);
+  const lines = result.steps.map((s) => `  ${MARKS[s.action]} ${s.kind} ${s.name}${s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}`);
   const unchanged = `${result.unchanged} unchanged`;
   if (result.steps.length === 0) return `Nothing to change (${unchanged}).`;
   if (result.dryRun) return [`Dry run: would make ${result.steps.length} change(s):`, ...lines, `${unchanged}; nothing was changed.`].join("\n");

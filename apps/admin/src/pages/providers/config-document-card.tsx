@@ -1,10 +1,8 @@
-import type { TConfigImportResult } from "@switchboard/schema";
+import { CONFIG_STEP_MARKS, type TConfigImportResult } from "@switchboard/schema";
 import { useId, useState, type FormEvent } from "react";
 import { Field, FormError } from "../../components/field.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { exportConfig, useImportConfig } from "./providers-data.ts";
-
-const MARK = { create: "+", update: "~", delete: "−" } as const;
 
 /** A JSON document, or why the text is not one. */
 function readDocument(text: string): { document: unknown } | { error: string } {
@@ -23,7 +21,7 @@ function Steps({ result }: { result: TConfigImportResult }) {
       <ul className="config-steps">
         {result.steps.map((s) => (
           <li key={`${s.kind}:${s.name}`} className={`config-step config-step-${s.action}`}>
-            <code>{MARK[s.action]}</code> {s.kind} <strong>{s.name}</strong>{s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}
+            <code>{CONFIG_STEP_MARKS[s.action]}</code> {s.kind} <strong>{s.name}</strong>{s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}
           </li>
         ))}
       </ul>
@@ -34,8 +32,8 @@ function Steps({ result }: { result: TConfigImportResult }) {
 
 /**
  * Configuration as code from the browser: download the providers and routes as a document,
- * and apply one — previewed first, so Apply makes exactly the changes shown. A SuperAdmin's
- * (others only export).
+ * and apply one — previewed first, and applied only if the configuration has not changed
+ * since, so Apply makes exactly the changes shown. A SuperAdmin's (others only export).
  */
 export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
   const titleId = useId();
@@ -44,8 +42,11 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
   const [prune, setPrune] = useState(false);
   const [textError, setTextError] = useState<string | undefined>();
   const [exportError, setExportError] = useState<string | null>(null);
-  /** The text and prune the shown preview was made for: Apply is offered for those only. */
-  const [previewed, setPreviewed] = useState<{ text: string; prune: boolean } | null>(null);
+  /**
+   * The text, prune setting and configuration version the shown preview was made for: Apply
+   * is offered for those only, and refused by the server (409) if the version has moved.
+   */
+  const [previewed, setPreviewed] = useState<{ text: string; prune: boolean; version: number } | null>(null);
   const result = importer.data;
   const ready = previewed !== null && previewed.text === text && previewed.prune === prune && result?.dryRun === true && result.steps.length > 0;
 
@@ -56,7 +57,8 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
       const url = URL.createObjectURL(new Blob([`${JSON.stringify(document, null, 2)}\n`], { type: "application/json" }));
       const link = Object.assign(window.document.createElement("a"), { href: url, download: "switchboard-config.json" });
       link.click();
-      URL.revokeObjectURL(url);
+      // After the browser has taken the file (revoked at once, some browsers cancel it).
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
       if (text.trim() === "") setText(JSON.stringify(document, null, 2));
     } catch (error) {
       setExportError(messageOf(error));
@@ -68,7 +70,11 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
     const read = readDocument(text);
     setTextError("error" in read ? read.error : undefined);
     if ("error" in read) return;
-    importer.mutate({ document: read.document as never, prune, dryRun }, { onSuccess: () => setPreviewed(dryRun ? { text, prune } : null) });
+    const ifVersion = dryRun ? undefined : previewed?.version;
+    importer.mutate(
+      { document: read.document as never, prune, dryRun, ...(ifVersion !== undefined ? { ifVersion } : {}) },
+      { onSuccess: (result) => setPreviewed(dryRun ? { text, prune, version: result.basedOn } : null), onError: () => setPreviewed(null) },
+    );
   };
 
   return (

@@ -225,8 +225,8 @@ describe.each(["cluster", "embedded"] as const)("emergency stop (%s)", (mode) =>
     expect((await trpcMutation(t.url, "keys.create", { name: "child" }, bearer(script.key))).status).toBe(403);
     expect((await trpcQuery(t.url, "keys.list", undefined, bearer(script.key))).status).toBe(403);
     expect((await trpcMutation(t.url, "users.create", { email: "mallory@switchboard.test", password: "a-long-enough-password", role: "SUPERADMIN" }, bearer(script.key))).status).toBe(403);
-    // Providers: read (its read:metrics), never changed without write:config, asked for by name.
-    expect((await trpcQuery(t.url, "providers.list", undefined, bearer(script.key))).status).toBe(200);
+    // Providers and routes take only a key given write:config by name.
+    expect((await trpcQuery(t.url, "providers.list", undefined, bearer(script.key))).status).toBe(403);
     expect((await trpcMutation(t.url, "models.upsert", { name: "moved", targets: [{ provider: "template", upstreamModel: "m" }] }, bearer(script.key))).status).toBe(403);
     expect((await rest(t, "GET", "status")).body.active).toBe(false);
   });

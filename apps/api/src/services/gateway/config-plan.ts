@@ -2,9 +2,10 @@
  * What applying a configuration document changes: compared with the providers and routes as
  * they are, the providers to create or update, the routes to create or replace, and (pruning)
  * what the document does not name, to delete — in an order each change can be made in:
- * providers first (routes name them), routes, then deletions (a provider goes after the
- * routes that used it). Secrets are compared as held (decrypted), so a document that states
- * the same key changes nothing.
+ * routes pruned first (their names are free again), providers (routes name them), routes,
+ * then providers pruned (after the routes that used them). Secrets are compared as held
+ * (decrypted), so a document that states the same key changes nothing — unless the provider
+ * moves to another host, when a stated secret is sent again with the move.
  */
 import { AUTO_MODEL, type TConfigDocument, type TConfigDocumentProvider, type TConfigStep, type TModelUpsertInput, type TProviderCreateInput, type TProviderUpdateInput } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
@@ -34,6 +35,13 @@ export function planConfig(current: { providers: readonly ProviderConfig[]; rout
   const operations: ConfigOperation[] = [];
   let unchanged = 0;
 
+  if (prune) {
+    const namedModels = new Set(document.models.map((m) => m.name));
+    for (const route of current.routes) {
+      if (route.name !== AUTO_MODEL && !namedModels.has(route.name)) operations.push({ op: "deleteModel", action: "delete", kind: "model", name: route.name, fields: [] });
+    }
+  }
+
   const held = new Map(current.providers.map((p) => [p.name, p]));
   for (const [i, wanted] of document.providers.entries()) {
     const existing = held.get(wanted.name);
@@ -59,10 +67,6 @@ export function planConfig(current: { providers: readonly ProviderConfig[]; rout
   }
 
   if (prune) {
-    const namedModels = new Set(document.models.map((m) => m.name));
-    for (const route of current.routes) {
-      if (route.name !== AUTO_MODEL && !namedModels.has(route.name)) operations.push({ op: "deleteModel", action: "delete", kind: "model", name: route.name, fields: [] });
-    }
     const namedProviders = new Set(document.providers.map((p) => p.name));
     for (const provider of current.providers) {
       if (provider.kind !== "template" && !namedProviders.has(provider.name)) operations.push({ op: "deleteProvider", action: "delete", kind: "provider", name: provider.name, fields: [], id: provider.id });
@@ -85,9 +89,21 @@ function providerUpdate(existing: ProviderConfig, wanted: TConfigDocumentProvide
   if (existing.timeoutMs !== (wanted.timeoutMs ?? null)) update.timeoutMs = wanted.timeoutMs ?? null;
   if (existing.apiVersion !== (wanted.apiVersion ?? null)) update.apiVersion = wanted.apiVersion ?? null;
   if (existing.healthPath !== (wanted.healthPath ?? null)) update.healthPath = wanted.healthPath ?? null;
-  if (wanted.apiKey !== undefined && (existing.apiKey ?? null) !== wanted.apiKey) update.apiKey = wanted.apiKey;
-  if (wanted.headers !== undefined && !sameHeaders(existing.headers, wanted.headers)) update.headers = wanted.headers;
+  // A provider moving to another host takes the secrets the document states with it, even
+  // unchanged: a move made with an API key must restate them (config-store refuseSecretsMove).
+  const moved = update.kind !== undefined || (update.baseUrl !== undefined && originOf(update.baseUrl) !== originOf(existing.baseUrl));
+  if (wanted.apiKey !== undefined && (moved || (existing.apiKey ?? null) !== wanted.apiKey)) update.apiKey = wanted.apiKey;
+  if (wanted.headers !== undefined && (moved || !sameHeaders(existing.headers, wanted.headers))) update.headers = wanted.headers;
   return update;
+}
+
+/** Where a provider's calls go (scheme, host, port); a URL that does not parse stands for itself. */
+export function originOf(url: string | null): string | null {
+  try {
+    return url === null ? null : new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 function routeChanges(existing: RouteConfig, wanted: TModelUpsertInput): string[] {

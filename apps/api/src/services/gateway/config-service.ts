@@ -9,6 +9,7 @@ import {
   AUTO_MODEL,
   type TConfigImportResult,
   type TConfigDocument,
+  type TConfigExport,
   type TConfigChange,
   type TModelChangeResult,
   type TModelItem,
@@ -228,9 +229,13 @@ export function createConfigService(deps: ConfigServiceDeps) {
       }
     },
 
-    /** The configuration as a document, without secrets (a provider's key and headers stay as set when it is applied). */
-    exportDocument(): TConfigDocument {
-      const { providers, routes } = registry.snapshot();
+    /**
+     * The configuration as a document, without secrets (a provider's key and headers stay as
+     * set when it is applied), read from the database: what an import is compared with, not
+     * this instance's copy, which may trail a change made elsewhere by a few seconds.
+     */
+    async exportDocument(): Promise<TConfigExport> {
+      const { providers, routes } = await store.load();
       return {
         providers: providers.filter((p) => p.kind !== "template").map((p) => ({
           name: p.name,
@@ -251,12 +256,11 @@ export function createConfigService(deps: ConfigServiceDeps) {
       };
     },
     /** Makes the configuration what a document says, as one version (config-store's applyDocument). */
-    async applyDocument(actor: ConfigActor, input: { document: TConfigDocument; prune: boolean; dryRun: boolean }): Promise<TConfigImportResult> {
-      const { operations, unchanged, version } = await store.applyDocument(actor, input.document, input);
+    async applyDocument(actor: ConfigActor, input: { document: TConfigDocument; prune: boolean; dryRun: boolean; ifVersion?: number | undefined }): Promise<TConfigImportResult> {
+      const { operations, unchanged, basedOn, version } = await store.applyDocument(actor, input.document, input);
       const steps = operations.map(({ action, kind, name, fields }) => ({ action, kind, name, fields }));
-      return { dryRun: input.dryRun, steps, unchanged, change: version === null ? null : await propagate(version) };
+      return { dryRun: input.dryRun, basedOn, steps, unchanged, change: version === null ? null : await propagate(version) };
     },
-
     /** Who changed what and when, newest first (config-store's audit rows). */
     history: (input: { cursor?: string | undefined; limit: number; target?: string | undefined }) => store.history(input),
 

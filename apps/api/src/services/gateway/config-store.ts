@@ -1,8 +1,9 @@
 /**
  * PostgreSQL side of the gateway configuration: providers (secrets sealed with the secret
  * box), model routes, the version row and the audit trail. Every change is one transaction
- * that first bumps the version (locking its row, so concurrent changes serialise), then
- * validates against the rows as they are, writes, and audits; a refusal rolls back whole.
+ * that first locks the version row (bumping it; a whole document locks it before planning),
+ * so concurrent changes serialise, then validates against the rows as they are, writes, and
+ * audits; a refusal rolls back whole.
  */
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
@@ -10,7 +11,7 @@ import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
-import { auditAction, planConfig, type ConfigOperation } from "./config-plan.ts";
+import { auditAction, originOf, planConfig, type ConfigOperation, type ConfigPlan } from "./config-plan.ts";
 import { providerNameClash, routeNameClash } from "./model-names.ts";
 
 const CONFIG_ROW = 1;
@@ -37,6 +38,41 @@ function parseTargets(raw: unknown): RouteTargetConfig[] {
     if (typeof target.provider !== "string" || typeof target.upstreamModel !== "string") return [];
     return [{ provider: target.provider, upstreamModel: target.upstreamModel, weight: typeof target.weight === "number" ? target.weight : null }];
   });
+}
+
+/** Undoes a dry run's changes (its transaction rolls back), carrying what it found. */
+class DryRun extends Error {
+  constructor(readonly outcome: ConfigPlan & { basedOn: number; version: null }) {
+    super("dry run");
+  }
+}
+
+/** A refusal of one change of a document, naming the provider or route it is about. */
+function naming(operation: ConfigOperation, error: unknown): unknown {
+  if (!(error instanceof AppError)) return error;
+  const field = typeof error.details["field"] === "string" ? `.${error.details["field"]}` : "";
+  return new AppError(error.code, `${operation.kind} '${operation.name}': ${error.message}`, {
+    details: { ...error.details, field: `${operation.kind === "provider" ? "providers" : "models"}[${operation.name}]${field}` },
+    ...(error.retryAfterSec !== undefined ? { retryAfterSec: error.retryAfterSec } : {}),
+    cause: error,
+  });
+}
+
+/**
+ * A change made with an API key that moves a provider to another host (or kind) must state
+ * its secrets again: the stored key and headers go wherever baseUrl points, and a key's word
+ * is not enough to send them to a new host (a signed-in SuperAdmin's is).
+ */
+function refuseSecretsMove(actor: ConfigActor, row: ProviderRow, fields: Omit<TProviderUpdateInput, "id">): void {
+  if (!actor.keyId) return;
+  const moved = (fields.baseUrl !== undefined && originOf(fields.baseUrl) !== originOf(row.baseUrl)) || (fields.kind !== undefined && fields.kind !== row.kind);
+  if (!moved) return;
+  const kept = row.apiKeyCipher !== null && fields.apiKey === undefined ? "apiKey" : row.headersCipher !== null && fields.headers === undefined ? "headers" : undefined;
+  if (kept) {
+    throw new AppError("FORBIDDEN", `${kept}: moving provider '${row.name}' to another host with an API key needs its apiKey and headers stated again (or null / {}): the stored ones are not sent to a new host on a key's word`, {
+      details: { field: kept },
+    });
+  }
 }
 
 export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
@@ -148,12 +184,16 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     what: { action: string; target: string },
     change: (tx: Tx) => Promise<{ result: T; changes: Record<string, unknown> }>,
   ): Promise<{ result: T; version: number }> {
-    return prisma.$transaction(async (tx) => {
-      const next = await nextVersion(tx);
-      const { result, changes } = await change(tx);
-      await audit(tx, next, actor, what, changes);
-      return { result, version: next };
-    });
+    return prisma.$transaction(
+      async (tx) => {
+        const next = await nextVersion(tx);
+        const { result, changes } = await change(tx);
+        await audit(tx, next, actor, what, changes);
+        return { result, version: next };
+      },
+      // May wait on the version row behind a whole document being applied.
+      { maxWait: 10_000, timeout: 30_000 },
+    );
   }
 
   /** Refuses a provider name clients could not tell from a model route's (model-names.ts). */
@@ -209,13 +249,14 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   async function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
     const current = await prisma.provider.findUnique({ where: { id: input.id } });
     if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-    return change(actor, { action: "provider.update", target: current.name }, (tx) => updateProviderIn(tx, input));
+    return change(actor, { action: "provider.update", target: current.name }, (tx) => updateProviderIn(tx, input, actor));
   }
 
-  async function updateProviderIn(tx: Tx, input: TProviderUpdateInput) {
+  async function updateProviderIn(tx: Tx, input: TProviderUpdateInput, actor: ConfigActor) {
     const { id, ...fields } = input;
     const row = await tx.provider.findUnique({ where: { id } });
     if (!row) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
+    refuseSecretsMove(actor, row, fields);
     if (row.kind === "template" && (fields.kind !== undefined || fields.baseUrl !== undefined || fields.name !== undefined)) {
       throw badField("kind", "kind: the offline template's name, kind and URL cannot change");
     }
@@ -324,20 +365,37 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
    * its writes, then makes every change as one version, each audited. Nothing to change (or a
    * dry run): no version, no audit. A refusal of any change rolls back all of them.
    */
-  async function applyDocument(actor: ConfigActor, document: TConfigDocument, opts: { prune: boolean; dryRun: boolean }) {
-    return prisma.$transaction(async (tx) => {
-      if (!opts.dryRun) await tx.$queryRaw`SELECT 1 FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
-      const providers = (await tx.provider.findMany({ orderBy: [{ position: "asc" }, { createdAt: "asc" }] })).map(toProvider);
-      const routes = (await tx.modelRoute.findMany({ orderBy: { createdAt: "asc" } })).map(toRoute);
-      const plan = planConfig({ providers, routes }, document, opts.prune);
-      if (opts.dryRun || plan.operations.length === 0) return { ...plan, version: null };
-      const version = await nextVersion(tx);
-      for (const operation of plan.operations) {
-        const { changes } = await runOperation(tx, operation);
-        await audit(tx, version, actor, { action: auditAction(operation), target: operation.name }, changes);
-      }
-      return { ...plan, version };
-    });
+  async function applyDocument(actor: ConfigActor, document: TConfigDocument, opts: { prune: boolean; dryRun: boolean; ifVersion?: number | undefined }) {
+    try {
+      return await prisma.$transaction(
+        async (tx) => {
+          const [locked] = await tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
+          const basedOn = locked?.version ?? 0;
+          if (opts.ifVersion !== undefined && opts.ifVersion !== basedOn) {
+            throw new AppError("CONFLICT", `The configuration changed since version ${opts.ifVersion} (it is at ${basedOn}): preview the document again`, { details: { field: "ifVersion", version: basedOn } });
+          }
+          const providers = (await tx.provider.findMany({ orderBy: [{ position: "asc" }, { createdAt: "asc" }] })).map(toProvider);
+          const routes = (await tx.modelRoute.findMany({ orderBy: { createdAt: "asc" } })).map(toRoute);
+          const plan = planConfig({ providers, routes }, document, opts.prune);
+          if (plan.operations.length === 0) return { ...plan, basedOn, version: null };
+          const version = await nextVersion(tx);
+          for (const operation of plan.operations) {
+            const { changes } = await runOperation(tx, operation, actor).catch((error: unknown) => {
+              throw naming(operation, error);
+            });
+            await audit(tx, version, actor, { action: auditAction(operation), target: operation.name }, changes);
+          }
+          // A dry run makes every change, so that it meets every refusal the real one would, then undoes them all.
+          if (opts.dryRun) throw new DryRun({ ...plan, basedOn, version: null });
+          return { ...plan, basedOn, version };
+        },
+        // A whole document is many statements; the lock wait counts too.
+        { maxWait: 10_000, timeout: 60_000 },
+      );
+    } catch (error) {
+      if (error instanceof DryRun) return error.outcome;
+      throw error;
+    }
   }
 
   /** Audited changes, newest first; each names the API key it came with, by its current name. */
@@ -369,12 +427,12 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     };
   }
 
-  function runOperation(tx: Tx, operation: ConfigOperation): Promise<{ changes: Record<string, unknown> }> {
+  function runOperation(tx: Tx, operation: ConfigOperation, actor: ConfigActor): Promise<{ changes: Record<string, unknown> }> {
     switch (operation.op) {
       case "createProvider":
         return createProviderIn(tx, operation.input);
       case "updateProvider":
-        return updateProviderIn(tx, operation.input);
+        return updateProviderIn(tx, operation.input, actor);
       case "deleteProvider":
         return deleteProviderIn(tx, operation.id);
       case "upsertModel":

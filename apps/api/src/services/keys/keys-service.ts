@@ -4,7 +4,7 @@
  * last use in batches). Callers pass the acting user; a USER sees and changes only their
  * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
  */
-import { budgetPeriodStart, roleAtLeast, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
+import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
@@ -97,12 +97,16 @@ export function createKeysService(deps: KeysServiceDeps) {
 
   /**
    * `write:config` lets a program change providers and model routes (and so where every
-   * request goes): only a SuperAdmin gives it, and only to a SuperAdmin's key. A key that has
-   * it keeps it through other changes; its owner demoted, the key acts with the new role.
+   * request goes): only a SuperAdmin gives it, only to a SuperAdmin's key, and only a
+   * SuperAdmin changes a key that has it (anyone who may see it may revoke it) — an ADMIN
+   * must not revive or widen one. Its owner demoted, the key acts with the new role.
    */
-  function refuseConfigScope(actor: Actor, ownerRole: TRole, scopes: readonly string[] | undefined, had: readonly string[] = []): void {
-    if (!scopes?.includes("write:config") || had.includes("write:config")) return;
-    if (actor.role !== "SUPERADMIN" || ownerRole !== "SUPERADMIN") {
+  function refuseConfigScope(actor: Actor, ownerRole: TRole, scopes: readonly TKeyScope[] | undefined, had: readonly TKeyScope[] = []): void {
+    if (had.includes("write:config")) {
+      if (actor.role !== "SUPERADMIN") throw new AppError("FORBIDDEN", 'A key with scope "write:config" is changed only by a SuperAdmin (revoke it instead)');
+      return;
+    }
+    if (scopes?.includes("write:config") && (actor.role !== "SUPERADMIN" || ownerRole !== "SUPERADMIN")) {
       throw new AppError("FORBIDDEN", 'Scope "write:config" is given only by a SuperAdmin, to a SuperAdmin\'s key');
     }
   }
@@ -186,7 +190,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function update(actor: Actor, input: TKeyUpdateInput): Promise<TApiKey> {
     const existing = await visible(actor, input.id);
     if (existing.revokedAt) throw new AppError("CONFLICT", "API key is revoked");
-    refuseConfigScope(actor, existing.user.role, input.scopes, existing.scopes);
+    refuseConfigScope(actor, existing.user.role, input.scopes, existing.scopes as TKeyScope[]);
     // A budgeted tag on a key binds it to the tag's budget: only who sets budgets takes it off.
     const dropped = input.tags === undefined ? [] : existing.tags.filter((tag) => !input.tags!.includes(tag));
     const budgeted = deps.tagBudgets.of(dropped);
