@@ -7,7 +7,7 @@
  * (decrypted), so a document that states the same key changes nothing — unless the provider
  * moves to another host, when a stated secret is sent again with the move.
  */
-import { AUTO_MODEL, type TConfigDocument, type TConfigDocumentProvider, type TConfigStep, type TModelUpsertInput, type TProviderCreateInput, type TProviderUpdateInput } from "@switchboard/schema";
+import { AUTO_MODEL, type TConfigDocument, type TConfigExport, type TConfigDocumentProvider, type TConfigStep, type TModelUpsertInput, type TProviderCreateInput, type TProviderUpdateInput } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
 import type { ProviderConfig, RouteConfig } from "./config-types.ts";
 
@@ -106,14 +106,33 @@ export function originOf(url: string | null): string | null {
   }
 }
 
+const ROUTE_PRICES = ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok"] as const;
+
+/** A stored provider as a document states it: no secrets, defaults left out. */
+export function providerDocument(p: ProviderConfig): TConfigExport["providers"][number] {
+  return {
+    name: p.name,
+    kind: p.kind as TProviderCreateInput["kind"],
+    baseUrl: p.baseUrl ?? "",
+    models: [...p.models],
+    ...(p.timeoutMs !== null ? { timeoutMs: p.timeoutMs } : {}),
+    ...(p.apiVersion !== null ? { apiVersion: p.apiVersion } : {}),
+    ...(p.healthPath !== null ? { healthPath: p.healthPath } : {}),
+  };
+}
+
+/** A stored route as a document states it: a target's weight and prices only when set. */
+export function routeDocument(r: RouteConfig): TConfigExport["models"][number] {
+  const prices = Object.fromEntries(ROUTE_PRICES.flatMap((price) => (r[price] !== null ? [[price, r[price]]] : [])));
+  return { name: r.name, targets: r.targets.map(({ provider, upstreamModel, weight }) => ({ provider, upstreamModel, ...(weight !== null ? { weight } : {}) })), ...prices };
+}
+
+/** The fields of a route that differ from what the document says, compared in document form. */
 function routeChanges(existing: RouteConfig, wanted: TModelUpsertInput): string[] {
-  const fields: string[] = [];
-  const targets = wanted.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
-  if (JSON.stringify(targets) !== JSON.stringify(existing.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight })))) fields.push("targets");
-  for (const price of ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok"] as const) {
-    if (existing[price] !== (wanted[price] ?? null)) fields.push(price);
-  }
-  return fields;
+  const held = routeDocument(existing);
+  const targets = wanted.targets.map(({ provider, upstreamModel, weight }) => ({ provider, upstreamModel, ...(weight !== undefined ? { weight } : {}) }));
+  const fields = JSON.stringify(held.targets) === JSON.stringify(targets) ? [] : ["targets"];
+  return [...fields, ...ROUTE_PRICES.filter((price) => held[price] !== wanted[price])];
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);

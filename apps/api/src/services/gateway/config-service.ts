@@ -27,6 +27,7 @@ import { maskSecret } from "../../infra/secrets.ts";
 import { ProviderError } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { providerDocument, routeDocument } from "./config-plan.ts";
 import type { ConfigActor, ConfigStore } from "./config-store.ts";
 import type { ProviderConfig, RouteConfig } from "./config-types.ts";
 import type { HealthProbe } from "./health-probe.ts";
@@ -236,24 +237,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
      */
     async exportDocument(): Promise<TConfigExport> {
       const { providers, routes } = await store.load();
-      return {
-        providers: providers.filter((p) => p.kind !== "template").map((p) => ({
-          name: p.name,
-          kind: p.kind as TProviderCreateInput["kind"],
-          baseUrl: p.baseUrl ?? "",
-          models: [...p.models],
-          ...(p.timeoutMs !== null ? { timeoutMs: p.timeoutMs } : {}),
-          ...(p.apiVersion !== null ? { apiVersion: p.apiVersion } : {}),
-          ...(p.healthPath !== null ? { healthPath: p.healthPath } : {}),
-        })),
-        models: routes.map((r) => ({
-          name: r.name,
-          targets: r.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, ...(t.weight !== null ? { weight: t.weight } : {}) })),
-          ...(r.inputPricePerMTok !== null ? { inputPricePerMTok: r.inputPricePerMTok } : {}),
-          ...(r.outputPricePerMTok !== null ? { outputPricePerMTok: r.outputPricePerMTok } : {}),
-          ...(r.cachedInputPricePerMTok !== null ? { cachedInputPricePerMTok: r.cachedInputPricePerMTok } : {}),
-        })),
-      };
+      return { providers: providers.filter((p) => p.kind !== "template").map(providerDocument), models: routes.map(routeDocument) };
     },
     /** Makes the configuration what a document says, as one version (config-store's applyDocument). */
     async applyDocument(actor: ConfigActor, input: { document: TConfigDocument; prune: boolean; dryRun: boolean; ifVersion?: number | undefined }): Promise<TConfigImportResult> {
