@@ -145,6 +145,14 @@ describe("API keys, Logs and Spend pages", () => {
       await budgetRow.waitFor();
       return budgetRow.locator(".budget-over").count();
     }, { timeout: 15_000 }).toBe(1);
+    // One kept to the keys carrying its tag: this key does not, so naming it is refused.
+    await budgets.getByLabel("Tag to budget").fill("team:reserved");
+    await budgets.getByLabel("Budget (USD)").fill("100");
+    await budgets.getByLabel("Only keys carrying it").check();
+    await budgets.getByRole("button", { name: "Set budget" }).click();
+    const reservedRow = page.getByTestId("tag-budgets").getByRole("row", { name: /team:reserved/ });
+    await reservedRow.getByText("keys carrying it").waitFor();
+    expect((await chatWith(secret, "not our team's tag", "team:reserved")).status).toBe(403);
     await budgets.scrollIntoViewIfNeeded();
     await fullPageShot(page, "spend-tag-budgets.png");
     page.once("dialog", (d) => void d.accept());

@@ -116,6 +116,11 @@ export const ZTagBudgetSetInput = z.object({
   tag: ZRequestTag,
   budgetUsd: ZBudgetUsd,
   budgetPeriod: ZBudgetPeriod.default("month"),
+  /**
+   * Only API keys that carry the tag may charge it: a request naming it in x-switchboard-tags
+   * otherwise is refused (403). Left out: as it was (false for a new budget).
+   */
+  keysOnly: z.boolean().optional(),
 });
 export type TTagBudgetSetInput = z.input<typeof ZTagBudgetSetInput>;
 
@@ -126,6 +131,8 @@ export const ZTagBudget = z.object({
   tag: z.string(),
   budgetUsd: z.number(),
   budgetPeriod: ZBudgetPeriod,
+  /** Only requests made with an API key carrying the tag may carry it. */
+  keysOnly: z.boolean(),
   /** Spend of the requests carrying the tag in the current budget period (all time when "total"). */
   spendUsd: z.number(),
   /** Their spend over all time (as far back as the request log, and pruned spend since the budget was set). */

@@ -120,6 +120,13 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     const listed = await cli(["tag-budgets", "list"], asRoot);
     expect(listed.stdout).toMatch(/^team:cli-capped\s+\$0\.\d+ of \$0\.000001 a day\s+\d+$/m);
 
+    // Kept to the keys carrying it: the user's own request naming it is refused.
+    const kept = await cli(["tag-budgets", "set", "team:cli-capped", "--budget", "5", "--keys-only"], asRoot);
+    expect(kept.stdout).toContain("only API keys carrying the tag may send it");
+    expect((await tagged()).status).toBe(403);
+    expect((await cli(["tag-budgets", "list"], asRoot)).stdout).toMatch(/^team:cli-capped\s.*keys only$/m);
+    expect((await cli(["tag-budgets", "set", "team:cli-capped", "--budget", "5", "--keys-only", "--anyone"], asRoot)).code).toBe(2);
+
     expect((await cli(["tag-budgets", "remove", "team:cli-capped"], asRoot)).stdout).toContain("Removed the budget on team:cli-capped");
     expect((await tagged()).status).toBe(200);
     expect((await cli(["tag-budgets", "list"], asRoot)).stdout.trim()).toBe("No tag budgets.");

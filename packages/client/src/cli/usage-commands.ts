@@ -20,9 +20,10 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
                                  sent with that x-switchboard-tags label; by tag a request counts
                                  under each of its tags)
   tag-budgets list               Budgets on tags, with what their requests spent (ADMIN)
-  tag-budgets set <tag> --budget <usd> [--budget-period day|month|total]
+  tag-budgets set <tag> --budget <usd> [--budget-period day|month|total] [--keys-only|--anyone]
                                  Cap the spend of every request carrying the tag, whoever
-                                 sends it (SuperAdmin; default period month)
+                                 sends it (SuperAdmin; default period month); --keys-only: only
+                                 API keys carrying the tag may send it (--anyone lifts that)
   tag-budgets remove <tag>       Lift a tag's budget (SuperAdmin)
   cache purge [--user <id> | --all]
                                  Forget kept answers (x-switchboard-cache-ttl) on every instance:
@@ -51,6 +52,9 @@ export interface UsageOptions {
   to: string | undefined;
   /** cache purge: whose kept answers (ADMIN). */
   user: string | undefined;
+  /** tag-budgets set: only keys carrying the tag may send it, or (anyone) no longer so. */
+  keysOnly: boolean;
+  anyone: boolean;
   intervalMs: number;
 }
 
@@ -129,7 +133,7 @@ export async function runTagBudgets(client: SwitchboardClient, action: string | 
   switch (action) {
     case "list": {
       const budgets = await client.tagBudgets.list.query();
-      const rows = budgets.map((b) => `${pad(b.tag, 40)}  ${usd(b.spendUsd).padStart(12)} of ${pad(`${usd(b.budgetUsd)} ${PER[b.budgetPeriod] ?? b.budgetPeriod}`, 22)}  ${String(b.requests).padStart(8)}`);
+      const rows = budgets.map((b) => `${pad(b.tag, 40)}  ${usd(b.spendUsd).padStart(12)} of ${pad(`${usd(b.budgetUsd)} ${PER[b.budgetPeriod] ?? b.budgetPeriod}`, 22)}  ${String(b.requests).padStart(8)}${b.keysOnly ? "  keys only" : ""}`);
       const head = `${pad("TAG", 40)}  ${"SPENT".padStart(12)}    ${pad("BUDGET", 22)}  ${"REQUESTS".padStart(8)}`;
       return print(budgets, rows.length === 0 ? "No tag budgets." : [head, ...rows].join("\n"));
     }
@@ -137,8 +141,11 @@ export async function runTagBudgets(client: SwitchboardClient, action: string | 
       const tag = args[0];
       const budgetUsd = num(o.budget, "--budget");
       if (!tag || budgetUsd === undefined) throw new CommandUsageError("tag-budgets set needs a tag and --budget <usd>");
-      const set = await client.tagBudgets.set.mutate({ tag, budgetUsd, ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}) });
-      return print(set, `Requests tagged ${set.tag} may spend ${usd(set.budgetUsd)} ${PER[set.budgetPeriod] ?? set.budgetPeriod}; in force on every instance.`);
+      if (o.keysOnly && o.anyone) throw new CommandUsageError("tag-budgets set takes --keys-only or --anyone, not both");
+      const keysOnly = o.keysOnly ? { keysOnly: true } : o.anyone ? { keysOnly: false } : {};
+      const set = await client.tagBudgets.set.mutate({ tag, budgetUsd, ...(o.budgetPeriod !== undefined ? { budgetPeriod: o.budgetPeriod as never } : {}), ...keysOnly });
+      const who = set.keysOnly ? "; only API keys carrying the tag may send it" : "";
+      return print(set, `Requests tagged ${set.tag} may spend ${usd(set.budgetUsd)} ${PER[set.budgetPeriod] ?? set.budgetPeriod}${who}; in force on every instance.`);
     }
     case "remove": {
       const tag = args[0];

@@ -12,6 +12,7 @@ function SetTagBudgetForm() {
   const set = useSetTagBudget();
   const [tag, setTag] = useState("");
   const [budget, setBudget] = useState<BudgetDraft>({ amount: "", period: "month" });
+  const [keysOnly, setKeysOnly] = useState(false);
   const [errors, setErrors] = useState<{ tag?: string; budgetUsd?: string }>({});
   const { fields, formError } = submitErrorsOf(set);
   const submit = (e: FormEvent) => {
@@ -24,7 +25,7 @@ function SetTagBudgetForm() {
     };
     setErrors(found);
     if (!checked.success || budgetUsd === undefined || budgetUsd === null) return;
-    set.mutate({ tag: checked.data, budgetUsd, budgetPeriod: budget.period }, { onSuccess: () => setTag("") });
+    set.mutate({ tag: checked.data, budgetUsd, budgetPeriod: budget.period, keysOnly }, { onSuccess: () => setTag("") });
   };
   return (
     <form className="form key-form tag-budget-form" onSubmit={submit} noValidate aria-label="Set a tag budget">
@@ -32,6 +33,9 @@ function SetTagBudgetForm() {
         {(control) => <input {...control} value={tag} onChange={(e) => setTag(e.target.value)} placeholder="team:search" />}
       </Field>
       <BudgetFields value={budget} onChange={setBudget} amountPlaceholder="25.00" errors={{ budgetUsd: errors.budgetUsd ?? fields.budgetUsd, budgetPeriod: fields.budgetPeriod }} />
+      <label className="check" title="A request naming the tag in x-switchboard-tags is refused unless its API key carries the tag: no one else can spend or exhaust the budget">
+        <input type="checkbox" checked={keysOnly} onChange={(e) => setKeysOnly(e.target.checked)} /> Only keys carrying it
+      </label>
       <div className="field field-action">
         <button type="submit" className="btn btn-primary" disabled={set.isPending || tag.trim() === ""}>{set.isPending ? "Setting…" : "Set budget"}</button>
       </div>
@@ -56,6 +60,7 @@ export function TagBudgets({ canEdit }: { canEdit: boolean }) {
       cell: (b) => <span className={b.spendUsd >= b.budgetUsd ? "budget-over" : undefined}>{`${usd(b.spendUsd)} / ${usd(b.budgetUsd)}`}</span>,
     },
     { id: "period", header: "Per", cell: (b) => BUDGET_PER_LABELS[b.budgetPeriod] },
+    { id: "who", header: "Sent by", cell: (b) => (b.keysOnly ? "keys carrying it" : "anyone"), secondary: true },
     { id: "requests", header: "Requests", align: "right", cell: (b) => b.requests.toLocaleString(), secondary: true },
     ...(canEdit
       ? [

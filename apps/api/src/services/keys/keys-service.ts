@@ -307,7 +307,12 @@ export function createKeysService(deps: KeysServiceDeps) {
       const owner = await deps.owners.get(userId);
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
       // The tags the request's row will carry: its key's and its own.
-      for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`, true));
+      for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) {
+        if (budget.keysOnly && !scope?.keyTags?.includes(budget.tag)) {
+          throw new AppError("FORBIDDEN", `Tag "${budget.tag}" is charged only by the API keys that carry it; send the request with one, or without the tag`);
+        }
+        holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`, true));
+      }
       if (!grant) return undefined;
       if (grant.budgetUsd !== null) holds.push(await holdBudget(keySubject(grant.keyId), { ...grant, budgetUsd: grant.budgetUsd }, "API key"));
       return await countRequest(grant);

@@ -67,7 +67,7 @@ describe("tag budgets", () => {
     expect((await trpcMutation(a.url, "tagBudgets.set", { tag: "no spaces", budgetUsd: 1 }, bearer(root))).status).toBe(400);
     expect((await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: -1 }, bearer(root))).status).toBe(400);
     const set = await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 0.000001 }, bearer(root));
-    expect(set.body.result.data).toEqual({ tag, budgetUsd: 0.000001, budgetPeriod: "month" });
+    expect(set.body.result.data).toEqual({ tag, budgetUsd: 0.000001, budgetPeriod: "month", keysOnly: false });
 
     expect((await chat(a, alice.token, tag)).status).toBe(200);
     expect(await until(429, () => chat(a, alice.token, tag))).toBe(429);
@@ -98,6 +98,33 @@ describe("tag budgets", () => {
     expect((await trpcMutation(a.url, "tagBudgets.remove", { tag }, bearer(root))).body.result.data).toEqual({ removed: true });
     expect(await until(200, () => chat(b, key.key))).toBe(200);
     expect((await trpcMutation(a.url, "tagBudgets.remove", { tag }, bearer(root))).status).toBe(404);
+  });
+
+  it("kept to the keys that carry the tag (keysOnly): anyone else naming it is refused, on every instance, and cannot exhaust it", async () => {
+    const tag = `reserved:${Date.now()}`;
+    const [owner, outsider] = [await a.userWithRole("USER"), await a.userWithRole("USER")];
+    const set = await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 5, keysOnly: true }, bearer(root));
+    expect(set.body.result.data).toEqual({ tag, budgetUsd: 5, budgetPeriod: "month", keysOnly: true });
+    const key = await a.client(owner.token).keys.create.mutate({ name: "team key", tags: [tag] });
+
+    // Through the team's key: charged as usual (its own tags may repeat it in the header).
+    expect((await chat(b, key.key)).status).toBe(200);
+    expect((await chat(b, key.key, tag)).status).toBe(200);
+    // Anyone naming it otherwise — signed in, or with a key not carrying it — is refused before any call.
+    const outsiderKey = await a.client(outsider.token).keys.create.mutate({ name: "other key" });
+    // (The other instance learns of the budget within moments.)
+    expect(await until(403, () => chat(b, outsiderKey.key, tag))).toBe(403);
+    for (const attempt of [chat(a, outsider.token, tag), chat(b, outsiderKey.key, `x, ${tag}`), chat(b, owner.token, tag)]) {
+      const refused = await attempt;
+      expect(refused.status).toBe(403);
+      expect(refused.body.error!.message).toContain(`Tag "${tag}" is charged only by the API keys that carry it`);
+    }
+    // A change to the amount leaves keysOnly as it was; set false, anyone may send it again.
+    expect((await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 6 }, bearer(root))).body.result.data.keysOnly).toBe(true);
+    expect((await trpcQuery(a.url, "tagBudgets.list", undefined, bearer(root))).body.result.data.find((t: { tag: string }) => t.tag === tag).keysOnly).toBe(true);
+    await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 6, keysOnly: false }, bearer(root));
+    expect(await until(200, () => chat(b, outsider.token, tag))).toBe(200);
+    await trpcMutation(a.url, "tagBudgets.remove", { tag }, bearer(root));
   });
 
   it(`hold at most ${TAG_BUDGET_LIMITS.max}: one more is a 409, a change to one of them is not`, async () => {

@@ -21,6 +21,8 @@ export interface TagBudget {
   tag: string;
   budgetUsd: number;
   budgetPeriod: TBudgetPeriod;
+  /** Only requests made with an API key carrying the tag may carry it. */
+  keysOnly: boolean;
 }
 
 const CHANNEL = "keys:tag-budgets";
@@ -91,6 +93,7 @@ export function createTagBudgets(deps: {
           tag: r.tag,
           budgetUsd: r.budgetUsd,
           budgetPeriod: r.budgetPeriod as TBudgetPeriod,
+          keysOnly: r.keysOnly,
           spendUsd: figures.period,
           totalSpendUsd: figures.total,
           requests: figures.requests,
@@ -100,19 +103,19 @@ export function createTagBudgets(deps: {
     },
 
     /** Sets (or changes) a tag's budget; in force on every instance within moments. */
-    async set(input: Required<TTagBudgetSetInput>): Promise<TagBudget> {
-      const data = { budgetUsd: input.budgetUsd, budgetPeriod: input.budgetPeriod };
-      await prisma.$transaction(async (tx) => {
+    async set(input: TTagBudgetSetInput & { budgetPeriod: TBudgetPeriod }): Promise<TagBudget> {
+      const data = { budgetUsd: input.budgetUsd, budgetPeriod: input.budgetPeriod, ...(input.keysOnly !== undefined ? { keysOnly: input.keysOnly } : {}) };
+      const row = await prisma.$transaction(async (tx) => {
         // One set at a time across the fleet, so the count below cannot be raced past.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('switchboard:tag-budgets'))`;
         const exists = await tx.tagBudget.findUnique({ where: { tag: input.tag }, select: { tag: true } });
         if (!exists && (await tx.tagBudget.count()) >= TAG_BUDGET_LIMITS.max) {
           throw new AppError("CONFLICT", `There are already ${TAG_BUDGET_LIMITS.max} tag budgets, the most the gateway holds; remove one no longer needed first`);
         }
-        await tx.tagBudget.upsert({ where: { tag: input.tag }, create: { tag: input.tag, ...data }, update: data });
+        return tx.tagBudget.upsert({ where: { tag: input.tag }, create: { tag: input.tag, ...data }, update: data });
       });
       await changed();
-      return { tag: input.tag, ...data };
+      return { tag: row.tag, budgetUsd: row.budgetUsd, budgetPeriod: input.budgetPeriod, keysOnly: row.keysOnly };
     },
 
     /** Removes a tag's budget: its requests are no longer capped (their spend stays in the log). */

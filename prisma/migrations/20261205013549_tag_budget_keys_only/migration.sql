@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "TagBudget" ADD COLUMN     "keysOnly" BOOLEAN NOT NULL DEFAULT false;
