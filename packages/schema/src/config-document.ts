@@ -22,7 +22,7 @@ export const ZConfigDocumentProvider = ZProviderCreateInput.extend({
 }).strict();
 export type TConfigDocumentProvider = z.infer<typeof ZConfigDocumentProvider>;
 
-/** A route as a document states it (prices left out: none). */
+/** A route as a document states it; a price left out means the route has none. */
 export const ZConfigDocumentModel = ZModelUpsertInput.extend({
   targets: z.array(ZRouteTarget.strict()).min(1, "A route needs at least one target").max(MODEL_LIMITS.maxTargets),
 }).strict();
@@ -75,7 +75,7 @@ export const ZConfigExport = z.object({
 });
 export type TConfigExport = z.infer<typeof ZConfigExport>;
 
-export const ZConfigImportInput = z.object({
+export const ZConfigImportInput = z.strictObject({
   document: ZConfigDocument,
   /** Also delete the providers and models the document does not name (never `auto` or the offline template). */
   prune: z.boolean().default(false),

@@ -48,14 +48,29 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * request: a configured `content-length` or `transfer-encoding` corrupts every call.
  */
 const PER_MESSAGE_HEADERS = new Set(["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+/**
+ * Headers that say where a request goes: where a provider's calls (and its key) go is its
+ * baseUrl, never a header beside it (a `Host` would send them to another virtual host).
+ */
+const ROUTING_HEADERS = new Set(["host", "forwarded", "x-forwarded-host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-original-host", "x-real-ip"]);
+/** Why a header may not be configured, or undefined when it may. */
+function headerNameProblem(name: string): string | undefined {
+  if (!HEADER_NAME.test(name)) return "A header name must be a token (letters, digits, '-')";
+  if (PER_MESSAGE_HEADERS.has(name.toLowerCase())) return "This header is set by Switchboard for each request";
+  if (ROUTING_HEADERS.has(name.toLowerCase())) return "This header says where the request goes: set baseUrl instead";
+  return undefined;
+}
+
 export const ZProviderHeaders = z
-  .record(
-    z
-      .string()
-      .regex(HEADER_NAME, "A header name must be a token (letters, digits, '-')")
-      .refine((name) => !PER_MESSAGE_HEADERS.has(name.toLowerCase()), "This header is set by Switchboard for each request"),
-    z.string().max(4_000).regex(HEADER_VALUE, "A header value may hold only printable characters, spaces and tabs (no line breaks or control characters)"),
-  )
+  .record(z.string(), z.string().max(4_000).regex(HEADER_VALUE, "A header value may hold only printable characters, spaces and tabs (no line breaks or control characters)"))
+  // Names checked here rather than by the record's key schema, whose refusal zod reports only
+  // as "Invalid key in record": the message says which header and why.
+  .superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      const problem = headerNameProblem(name);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
+    }
+  })
   .refine((h) => Object.keys(h).length <= PROVIDER_LIMITS.maxHeaders, `At most ${PROVIDER_LIMITS.maxHeaders} headers`);
 
 export const ZUpstreamModelName = z.string().trim().min(1, "A model name is empty").max(PROVIDER_LIMITS.modelNameMaxChars);

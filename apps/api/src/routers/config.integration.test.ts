@@ -279,7 +279,7 @@ describe("config.export / config.import", () => {
     await t.client(root).config.import.mutate({ document: current, prune: true });
   });
 
-  it("moves a provider to another host with a key only when the key restates its secrets; the test call is for people signed in", async () => {
+  it("moves a provider elsewhere with a key only when the key restates its secrets; the test call is for people signed in", async () => {
     const other = await startFakeOpenAI({ name: "elsewhere", defaultBehavior: { kind: "ok", content: "elsewhere" } });
     try {
       const key = await t.client(root).keys.create.mutate({ name: "mover", scopes: ["chat", "write:config"] });
@@ -295,8 +295,12 @@ describe("config.export / config.import", () => {
       expect(silent.code).toBe("FORBIDDEN");
       expect(silent.message).toContain("stated again");
       expect(await refusal(program.providers.update.mutate({ id: (await t.app.deps.db.prisma.provider.findUniqueOrThrow({ where: { name: "held" } })).id, baseUrl: other.url }))).toMatchObject({ code: "FORBIDDEN" });
-      // The same path on the same host is no move.
-      expect((await program.config.import.mutate({ document: moved({ baseUrl: `${groq.url}/` }) })).steps).toEqual([{ action: "update", kind: "provider", name: "held", fields: ["baseUrl"] }]);
+      // Another path on the same host is a move too (another tenant of a shared gateway).
+      expect((await refusal(program.config.import.mutate({ document: moved({ baseUrl: `${groq.url}/other-tenant` }) }))).code).toBe("FORBIDDEN");
+      // Nor may a header say where the calls go.
+      const hostHeader = await trpcMutation(t.url, "config.import", { document: moved({ headers: { Host: "elsewhere.internal" } }) }, bearer(key.key));
+      expect(hostHeader.status).toBe(400);
+      expect(hostHeader.body.error.message).toContain("set baseUrl instead");
       // Restated (the same values), the move goes through with them.
       const restated = await program.config.import.mutate({ document: moved({ baseUrl: other.url, apiKey: held.apiKey, headers: held.headers }) });
       expect(restated.steps).toEqual([{ action: "update", kind: "provider", name: "held", fields: ["baseUrl", "apiKey", "headers"] }]);

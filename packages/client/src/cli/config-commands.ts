@@ -17,7 +17,8 @@ export const CONFIG_COMMANDS_HELP = `  config export                  Providers 
                                  would change, --prune also deletes what it does not name.
                                  "\${NAME}" in an apiKey or header value reads $NAME
   config history [<name>] [--limit <n>]
-                                 Who changed which provider or route, when, with which key (ADMIN)`;
+                                 Who changed which provider or route, when, with which key
+                                 (ADMIN, or a key with write:config)`;
 
 export interface ConfigOptions {
   dryRun: boolean;
@@ -82,9 +83,11 @@ function parseDocument(text: string, source: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    // The parser's complaint without the text it quotes around the fault, which may be a secret.
-    const complaint = (error as Error).message.replace(/,\s*".*$/s, "").replace(/^Unexpected token '.'/, "Unexpected token");
-    throw new CommandUsageError(`${source} is not JSON (${complaint})`);
+    // Where, never what: the parser's message quotes the text around the fault, which may be a secret.
+    const message = (error as Error).message;
+    const where = /line (\d+) column (\d+)/.exec(message) ?? /position (\d+)/.exec(message);
+    const at = where === null ? "" : where.length === 3 ? ` (line ${where[1]}, column ${where[2]})` : ` (at character ${where[1]})`;
+    throw new CommandUsageError(`${source} is not JSON${at}; a JSON checker shows where`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
   return value as Record<string, unknown>;

@@ -11,7 +11,7 @@ import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, startTestApp, type TestApp, type TestFleet } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
-import { uniquePrefix } from "../../../test/redis.ts";
+import { startTcpProxy, testRedisUrl, uniquePrefix } from "../../../test/redis.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 let fleet: TestFleet;
@@ -236,10 +236,55 @@ describe("cache.purge", () => {
     expect(await ask(otherSdk, "purge me")).toBe("miss");
     expect(await ask(sdk, "purge me")).toBe("hit");
 
+    // An ADMIN's app key purges only its owner's answers, never another user's or everyone's.
+    const adminKey = await t.client(admin.token).keys.create.mutate({ name: "app", scopes: ["chat"] });
+    expect((await trpcMutation(t.url, "cache.purge", { everyone: true }, bearer(adminKey.key))).status).toBe(403);
+    expect((await trpcMutation(t.url, "cache.purge", { userId: other.id }, bearer(adminKey.key))).status).toBe(403);
+    expect((await trpcMutation(t.url, "cache.purge", {}, bearer(adminKey.key))).body.result.data).toMatchObject({ userId: admin.id });
+
     expect((await trpcMutation(t2.url, "cache.purge", { everyone: true }, bearer(admin.token))).body.result.data).toMatchObject({ userId: null, everyone: true });
     await pastSlack();
     expect(await ask(sdk, "purge me")).toBe("miss");
     expect(await ask(otherSdk, "purge me")).toBe("miss");
+  });
+});
+
+describe("a purge while an answer is on its way", () => {
+  it("covers it: the answer is dated when it was asked for, not when it arrived", async () => {
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    up.fakes.beta.enqueue({ kind: "wait", until: held, content: "asked before the purge" });
+    up.fakes.beta.setDefault({ kind: "ok", content: "asked after the purge" });
+    const inFlight = sdk.chat.completions.create(question("in flight across a purge"), cached(600));
+    await expect.poll(() => up.fakes.beta.requests.length).toBe(1);
+    await trpcMutation(t.url, "cache.purge", {}, bearer(token));
+    await new Promise((r) => setTimeout(r, 1100));
+    release();
+    expect((await inFlight).choices[0]!.message.content).toBe("asked before the purge");
+    const next = await sdk.chat.completions.create(question("in flight across a purge"), cached(600)).withResponse();
+    expect(next.response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(next.data.choices[0]!.message.content).toBe("asked after the purge");
+  });
+});
+
+describe("with Redis cut off", () => {
+  it("answers a request that asked for the cache as a miss, and the instance stays up", async () => {
+    const proxy = await startTcpProxy(testRedisUrl());
+    const cut = await startTestApp({ env: { ...up.env, REDIS_URL: proxy.url } });
+    try {
+      up.fakes.beta.setDefault({ kind: "ok", content: "without the store" });
+      const client = new OpenAI({ baseURL: `${cut.url}/v1`, apiKey: (await cut.userWithRole("USER")).token, maxRetries: 0 });
+      await proxy.cut();
+      await expect.poll(() => cut.app.deps.coordination.state(), { timeout: 20_000 }).toBe("degraded");
+      for (let i = 0; i < 3; i++) {
+        const answer = await client.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "while Redis is away" }] }, cached(60)).withResponse();
+        expect(answer.response.headers.get("x-switchboard-cache")).toBe("miss");
+        expect(answer.data.choices[0]!.message.content).toBe("without the store");
+      }
+    } finally {
+      await cut.close();
+      await proxy.close();
+    }
   });
 });
 

@@ -161,7 +161,7 @@ export function createChatService(deps: ChatServiceDeps) {
   /** What a request asks of the response cache, when it asks (its answer is kept before it goes out, so a repeat sent at once finds it). */
   const cacheAsk = (userId: string, request: StatelessRequest): [CacheAsk | undefined, Omit<StatelessRequest, "cache">] => {
     const { cache, ...asked } = request;
-    return [cache === undefined ? undefined : { ...cache, userId, request: asked, configVersion: registry.version() }, asked];
+    return [cache === undefined ? undefined : { ...cache, userId, request: asked, configVersion: registry.version(), askedAt: Date.now() }, asked];
   };
 
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {
@@ -272,11 +272,15 @@ export function createChatService(deps: ChatServiceDeps) {
     }), ...unconfigured];
   }
 
-  /** Forgets kept answers: the caller's own, or (an ADMIN) another user's or everyone's. */
-  async function purgeCache(actor: { id: string; role: TRole }, input: TCachePurgeInput): Promise<TCachePurgeResult> {
+  /**
+   * Forgets kept answers: the caller's own, or (an ADMIN, signed in) another user's or
+   * everyone's — an app's API key, whatever its owner's role, only its owner's.
+   */
+  async function purgeCache(actor: { id: string; role: TRole; viaKey: boolean }, input: TCachePurgeInput): Promise<TCachePurgeResult> {
     const whose = input?.everyone ? "everyone" : { userId: input?.userId ?? actor.id };
-    if ((whose === "everyone" || whose.userId !== actor.id) && !roleAtLeast(actor.role, "ADMIN")) {
-      throw new AppError("FORBIDDEN", "Only an ADMIN purges another user's or everyone's cached answers");
+    if (whose === "everyone" || whose.userId !== actor.id) {
+      if (!roleAtLeast(actor.role, "ADMIN")) throw new AppError("FORBIDDEN", "Only an ADMIN purges another user's or everyone's cached answers");
+      if (actor.viaKey) throw new AppError("FORBIDDEN", "An API key purges only its owner's cached answers; sign in to purge another user's or everyone's");
     }
     const at = await deps.cache.purge(whose);
     return { purgedAt: at.toISOString(), userId: whose === "everyone" ? null : whose.userId, everyone: whose === "everyone" };

@@ -41,6 +41,8 @@ export interface CacheAsk extends CachePolicy {
    * answer kept before another request's (a kept answer names the provider that gave it).
    */
   configVersion: number;
+  /** When the request asked (epoch ms): its answer is dated so, for purges and for its age. */
+  askedAt: number;
 }
 
 /** The longest a request may ask an answer to be kept. */
@@ -118,9 +120,10 @@ export function createResponseCache(coordination: Coordination, registry: Regist
         looked.inc({ result: "refresh" });
         return undefined;
       }
-      // The answer and the purges that may cover it, together (Redis: one pipelined round trip).
-      const read = Promise.all([store.getMany([keyOf(ask)]), coordination.getMany([purgedMarker(ask.userId), PURGED_EVERYONE])]);
-      const values = coordination.state() === "ready" ? await within(read, (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
+      // The answer and the purges that may cover it, read together (Redis: two reads sent at
+      // once on one connection); not even started while the store is away.
+      const read = () => Promise.all([store.getMany([keyOf(ask)]), coordination.getMany([purgedMarker(ask.userId), PURGED_EVERYONE])]);
+      const values = coordination.state() === "ready" ? await within(read(), (err) => warn(err, "response cache unreadable: answering without it")) : undefined;
       const kept = values?.[0][0] ? parsed(values[0][0]) : undefined;
       const purgedAt = Math.max(0, ...(values?.[1] ?? []).map((v) => Number(v ?? 0) || 0));
       const fresh = kept !== undefined && kept.keptAt > purgedAt + PURGE_SLACK_MS && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
@@ -130,7 +133,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
     async keep(ask, result) {
       if (coordination.state() !== "ready") return;
       const failed = (err: unknown) => warn(err, "could not keep an answer in the response cache");
-      const value = result && ask.store ? keptForm(result) : undefined;
+      const value = result && ask.store ? keptForm(result, ask.askedAt) : undefined;
       const kept = value !== undefined && (await within(store.put(ask.userId, [[keyOf(ask), value]], ask.ttlMs), failed)) === true;
       // A refresh whose answer is not kept leaves nothing behind: the kept answer was asked away.
       if (!kept && !ask.reuse) await within(store.delete([keyOf(ask)]), failed);
@@ -151,11 +154,12 @@ export function createResponseCache(coordination: Coordination, registry: Regist
  * An answer as kept; none for one a choice of which did not finish or was filtered (another
  * try may differ), nor one over MAX_CACHED_CHARS.
  */
-function keptForm(result: ChainResult): string | undefined {
+function keptForm(result: ChainResult, askedAt: number): string | undefined {
   const choices = result.choices ?? [{ finish_reason: result.finishReason }];
   if (choices.some((c) => !c.finish_reason || c.finish_reason === "content_filter")) return undefined;
-  // What made the answer (attempts, latency) belongs to the request that paid for it.
-  const value = JSON.stringify({ keptAt: Date.now(), result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
+  // What made the answer (attempts, latency) belongs to the request that paid for it. Dated
+  // when it was asked for, not when it arrived: an answer in flight across a purge is purged.
+  const value = JSON.stringify({ keptAt: askedAt, result: { ...result, attempts: [], latencyMs: 0 } } satisfies Kept);
   return value.length <= MAX_CACHED_CHARS ? value : undefined;
 }
 

@@ -61,11 +61,13 @@ describe("planConfig", () => {
     expect(planConfig(stored, document, false).operations[0]!.fields).toEqual(["timeoutMs", "apiKey"]);
   });
 
-  it("sends the stated secrets with a move to another host, even unchanged; a path on the same host is no move", () => {
+  it("sends the stated secrets with a move (another host or path, or kind), even unchanged; not stated, not sent", () => {
     const document = exported();
     document.providers[0] = { ...document.providers[0]!, baseUrl: "https://elsewhere.example.net/v1", apiKey: "sk-held-0123456789", headers: { "X-Team": "blue" } };
     expect(planConfig(stored, document, false).operations[0]!.fields).toEqual(["baseUrl", "apiKey", "headers"]);
     document.providers[0] = { ...document.providers[0]!, baseUrl: "https://api.example.com/v2" };
+    expect(planConfig(stored, document, false).operations[0]!.fields).toEqual(["baseUrl", "apiKey", "headers"]);
+    document.providers[0] = { ...exported().providers[0]!, baseUrl: "https://api.example.com/v2" };
     expect(planConfig(stored, document, false).operations[0]!.fields).toEqual(["baseUrl"]);
   });
 

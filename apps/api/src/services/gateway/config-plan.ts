@@ -5,7 +5,7 @@
  * routes pruned first (their names are free again), providers (routes name them), routes,
  * then providers pruned (after the routes that used them). Secrets are compared as held
  * (decrypted), so a document that states the same key changes nothing — unless the provider
- * moves to another host, when a stated secret is sent again with the move.
+ * moves (movesProvider), when a stated secret is sent again with the move.
  */
 import { AUTO_MODEL, type TConfigDocument, type TConfigExport, type TConfigDocumentProvider, type TConfigStep, type TModelUpsertInput, type TProviderCreateInput, type TProviderUpdateInput } from "@switchboard/schema";
 import { AppError } from "../errors.ts";
@@ -89,21 +89,20 @@ function providerUpdate(existing: ProviderConfig, wanted: TConfigDocumentProvide
   if (existing.timeoutMs !== (wanted.timeoutMs ?? null)) update.timeoutMs = wanted.timeoutMs ?? null;
   if (existing.apiVersion !== (wanted.apiVersion ?? null)) update.apiVersion = wanted.apiVersion ?? null;
   if (existing.healthPath !== (wanted.healthPath ?? null)) update.healthPath = wanted.healthPath ?? null;
-  // A provider moving to another host takes the secrets the document states with it, even
-  // unchanged: a move made with an API key must restate them (config-store refuseSecretsMove).
-  const moved = update.kind !== undefined || (update.baseUrl !== undefined && originOf(update.baseUrl) !== originOf(existing.baseUrl));
+  // A provider that moves takes the secrets the document states with it, even unchanged: a
+  // move made with an API key must restate them (config-store refuseSecretsMove).
+  const moved = movesProvider(existing, update);
   if (wanted.apiKey !== undefined && (moved || (existing.apiKey ?? null) !== wanted.apiKey)) update.apiKey = wanted.apiKey;
   if (wanted.headers !== undefined && (moved || !sameHeaders(existing.headers, wanted.headers))) update.headers = wanted.headers;
   return update;
 }
 
-/** Where a provider's calls go (scheme, host, port); a URL that does not parse stands for itself. */
-export function originOf(url: string | null): string | null {
-  try {
-    return url === null ? null : new URL(url).origin;
-  } catch {
-    return url;
-  }
+/**
+ * Whether a change points a provider somewhere else — any other baseUrl (another host, or
+ * another tenant's path on a shared gateway) or kind — where its stored secrets would follow.
+ */
+export function movesProvider(existing: { baseUrl: string | null; kind: string }, change: { baseUrl?: string | undefined; kind?: string | undefined }): boolean {
+  return (change.baseUrl !== undefined && change.baseUrl !== existing.baseUrl) || (change.kind !== undefined && change.kind !== existing.kind);
 }
 
 const ROUTE_PRICES = ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok"] as const;

@@ -237,7 +237,9 @@ export function createConfigService(deps: ConfigServiceDeps) {
      */
     async exportDocument(): Promise<TConfigExport> {
       const { providers, routes } = await store.load();
-      return { providers: providers.filter((p) => p.kind !== "template").map(providerDocument), models: routes.map(routeDocument) };
+      // A route left without targets (seeded from a provider that was never configured)
+      // serves nothing and could not be written back: it is left out (and never pruned: `auto`).
+      return { providers: providers.filter((p) => p.kind !== "template").map(providerDocument), models: routes.filter((r) => r.targets.length > 0).map(routeDocument) };
     },
     /** Makes the configuration what a document says, as one version (config-store's applyDocument). */
     async applyDocument(actor: ConfigActor, input: { document: TConfigDocument; prune: boolean; dryRun: boolean; ifVersion?: number | undefined }): Promise<TConfigImportResult> {

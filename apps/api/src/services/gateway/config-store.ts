@@ -11,7 +11,7 @@ import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
-import { auditAction, originOf, planConfig, type ConfigOperation, type ConfigPlan } from "./config-plan.ts";
+import { auditAction, movesProvider, planConfig, type ConfigOperation, type ConfigPlan } from "./config-plan.ts";
 import { providerNameClash, routeNameClash } from "./model-names.ts";
 
 const CONFIG_ROW = 1;
@@ -59,17 +59,15 @@ function naming(operation: ConfigOperation, error: unknown): unknown {
 }
 
 /**
- * A change made with an API key that moves a provider to another host (or kind) must state
+ * A change made with an API key that moves a provider (another baseUrl or kind) must state
  * its secrets again: the stored key and headers go wherever baseUrl points, and a key's word
- * is not enough to send them to a new host (a signed-in SuperAdmin's is).
+ * is not enough to send them somewhere new (a signed-in SuperAdmin's is).
  */
 function refuseSecretsMove(actor: ConfigActor, row: ProviderRow, fields: Omit<TProviderUpdateInput, "id">): void {
-  if (!actor.keyId) return;
-  const moved = (fields.baseUrl !== undefined && originOf(fields.baseUrl) !== originOf(row.baseUrl)) || (fields.kind !== undefined && fields.kind !== row.kind);
-  if (!moved) return;
+  if (!actor.keyId || !movesProvider(row, fields)) return;
   const kept = row.apiKeyCipher !== null && fields.apiKey === undefined ? "apiKey" : row.headersCipher !== null && fields.headers === undefined ? "headers" : undefined;
   if (kept) {
-    throw new AppError("FORBIDDEN", `${kept}: moving provider '${row.name}' to another host with an API key needs its apiKey and headers stated again (or null / {}): the stored ones are not sent to a new host on a key's word`, {
+    throw new AppError("FORBIDDEN", `${kept}: moving provider '${row.name}' with an API key needs its apiKey and headers stated again (or null / {}): the stored ones are not sent somewhere new on a key's word`, {
       details: { field: kept },
     });
   }
@@ -402,7 +400,8 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   async function history(input: { cursor?: string | undefined; limit: number; target?: string | undefined }): Promise<TConfigHistoryPage> {
     const rows = await prisma.configAudit.findMany({
       where: input.target ? { target: input.target } : {},
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      // Newest version first, one version's changes (an import's) together.
+      orderBy: [{ version: "desc" }, { id: "desc" }],
       take: input.limit + 1,
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });
