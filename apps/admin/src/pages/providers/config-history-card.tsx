@@ -1,6 +1,7 @@
 import type { TConfigHistoryEntry } from "@switchboard/schema";
 import { useId } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
+import { LoadMore } from "../../components/load-more.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { useConfigHistory } from "./providers-data.ts";
@@ -58,13 +59,7 @@ export function ConfigHistoryCard() {
       ) : (
         <DataTable label="Change history" columns={COLUMNS} rows={entries} rowKey={(e) => e.id} busy={history.isPending} empty={history.isPending ? "Loading…" : "No changes recorded."} testId="config-history" />
       )}
-      {history.hasNextPage ? (
-        <div className="table-footer">
-          <button type="button" className="btn btn-small" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
-            {history.isFetchingNextPage ? "Loading…" : "Older changes"}
-          </button>
-        </div>
-      ) : null}
+      {history.isError ? null : <LoadMore query={history} />}
     </section>
   );
 }
