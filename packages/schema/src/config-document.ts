@@ -49,7 +49,8 @@ export type TConfigDocument = z.infer<typeof ZConfigDocument>;
 
 /**
  * A document as exported: the stored values as they are, without the input's checks (an
- * export must never fail on what the database holds, e.g. a seeded route left without targets).
+ * export must never fail on what the database holds, e.g. a model name seeded with spaces).
+ * Its fields are the document's, checked below.
  */
 export const ZConfigExport = z.object({
   providers: z.array(
@@ -74,6 +75,21 @@ export const ZConfigExport = z.object({
   ),
 });
 export type TConfigExport = z.infer<typeof ZConfigExport>;
+
+/**
+ * The export and the document name the same fields (the export without secrets): a field
+ * added to a provider, a route or a target without its export counterpart fails the build here,
+ * instead of going missing from every export.
+ */
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+type ExportedProvider = TConfigExport["providers"][number];
+type ExportedModel = TConfigExport["models"][number];
+const exportNamesEveryField: [
+  SameKeys<ExportedProvider, Omit<TConfigDocumentProvider, "apiKey" | "headers">>,
+  SameKeys<ExportedModel, z.infer<typeof ZConfigDocumentModel>>,
+  SameKeys<ExportedModel["targets"][number], z.infer<typeof ZRouteTarget>>,
+] = [true, true, true];
+void exportNamesEveryField;
 
 export const ZConfigImportInput = z.strictObject({
   document: ZConfigDocument,
