@@ -9,6 +9,13 @@ export interface Column<T> {
   align?: "right";
   /** Hidden below 900 px wide, for secondary columns. */
   secondary?: boolean;
+  /** The cells' own class (a date's colour, a long text that wraps). */
+  className?: string;
+}
+
+/** A cell's or header's classes: alignment, secondary, and the column's own. */
+function classesOf(c: { align?: "right"; secondary?: boolean }, own?: string): string | undefined {
+  return [c.align === "right" ? "num" : "", c.secondary ? "secondary" : "", own ?? ""].join(" ").trim() || undefined;
 }
 
 /**
@@ -21,18 +28,22 @@ export function DataTable<T>(props: {
   rows: readonly T[];
   rowKey: (row: T) => string;
   onRowClick?: ((row: T) => void) | undefined;
+  /** Rows shown as chosen (the one open above the table). */
+  selected?: ((row: T) => boolean) | undefined;
   busy?: boolean;
   empty?: ReactNode;
-  testId?: string;
+  testId?: string | undefined;
+  /** The table's own class, for a page's styling of it. */
+  className?: string | undefined;
 }) {
   const { columns, rows, onRowClick } = props;
   return (
     <div className="table-wrap data-table-wrap" data-testid={props.testId}>
-      <table className="table data-table" aria-label={props.label} aria-busy={props.busy || undefined}>
+      <table className={`table data-table${props.className ? ` ${props.className}` : ""}`} aria-label={props.label} aria-busy={props.busy || undefined}>
         <thead>
           <tr>
             {columns.map((c) => (
-              <th key={c.id} scope="col" className={[c.align === "right" ? "num" : "", c.secondary ? "secondary" : ""].join(" ").trim() || undefined}>
+              <th key={c.id} scope="col" className={classesOf(c)}>
                 {c.header}
               </th>
             ))}
@@ -48,12 +59,13 @@ export function DataTable<T>(props: {
               <tr
                 key={props.rowKey(row)}
                 className={onRowClick ? "clickable" : undefined}
+                aria-selected={props.selected?.(row) || undefined}
                 tabIndex={onRowClick ? 0 : undefined}
                 onClick={onRowClick ? () => onRowClick(row) : undefined}
                 onKeyDown={onRowClick ? (e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), onRowClick(row)) : undefined}
               >
                 {columns.map((c) => (
-                  <td key={c.id} className={[c.align === "right" ? "num" : "", c.secondary ? "secondary" : ""].join(" ").trim() || undefined}>
+                  <td key={c.id} className={classesOf(c, c.className)}>
                     {c.cell(row)}
                   </td>
                 ))}

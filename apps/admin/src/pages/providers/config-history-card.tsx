@@ -1,8 +1,6 @@
 import type { TConfigHistoryEntry } from "@switchboard/schema";
-import { useId } from "react";
-import { DataTable, type Column } from "../../components/data-table.tsx";
-import { LoadMore } from "../../components/load-more.tsx";
-import { messageOf } from "../../lib/errors.ts";
+import type { Column } from "../../components/data-table.tsx";
+import { HistoryCard } from "../../components/history-card.tsx";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { useConfigHistory } from "./providers-data.ts";
 
@@ -41,25 +39,11 @@ const COLUMNS: readonly Column<TConfigHistoryEntry>[] = [
       </>
     ),
   },
-  { id: "fields", header: "Fields", secondary: true, cell: (e) => <span className="cell-wrap">{changesText(e.changes)}</span> },
+  { id: "fields", header: "Fields", secondary: true, className: "cell-wrap", cell: (e) => changesText(e.changes) },
 ];
 
 /** Who changed which provider or route, when, and with which API key: the configuration's audit. */
 export function ConfigHistoryCard() {
-  const titleId = useId();
   const history = useConfigHistory();
-  const entries = history.data?.pages.flatMap((p) => p.items) ?? [];
-  return (
-    <section className="card card-flush" aria-labelledby={titleId}>
-      <div className="table-toolbar">
-        <h2 id={titleId}>Change history</h2>
-      </div>
-      {history.isError ? (
-        <p className="alert alert-error table-message" role="alert">{messageOf(history.error)}</p>
-      ) : (
-        <DataTable label="Change history" columns={COLUMNS} rows={entries} rowKey={(e) => e.id} busy={history.isPending} empty={history.isPending ? "Loading…" : "No changes recorded."} testId="config-history" />
-      )}
-      {history.isError ? null : <LoadMore query={history} />}
-    </section>
-  );
+  return <HistoryCard title="Change history" query={history} columns={COLUMNS} rowKey={(e) => e.id} empty="No changes recorded." testId="config-history" />;
 }
