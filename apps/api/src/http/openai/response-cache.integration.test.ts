@@ -7,6 +7,7 @@
  * request's own Cache-Control asks a provider's answer instead (no-cache) or keeps nothing
  * (no-store); `cache.purge` forgets a user's or everyone's kept answers on every instance.
  */
+import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, startTestApp, type TestApp, type TestFleet } from "../../../test/app.ts";
@@ -241,6 +242,12 @@ describe("cache.purge", () => {
     expect((await trpcMutation(t.url, "cache.purge", { everyone: true }, bearer(adminKey.key))).status).toBe(403);
     expect((await trpcMutation(t.url, "cache.purge", { userId: other.id }, bearer(adminKey.key))).status).toBe(403);
     expect((await trpcMutation(t.url, "cache.purge", {}, bearer(adminKey.key))).body.result.data).toMatchObject({ userId: admin.id });
+
+    // A user who does not exist: 404, and nothing is purged (a typo never reads as done).
+    const nobody = await trpcMutation(t.url, "cache.purge", { userId: randomUUID() }, bearer(admin.token));
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.error.message).toMatch(/no user has this id/i);
+    expect(await ask(otherSdk, "purge me")).toBe("hit");
 
     expect((await trpcMutation(t2.url, "cache.purge", { everyone: true }, bearer(admin.token))).body.result.data).toMatchObject({ userId: null, everyone: true });
     await pastSlack();

@@ -108,6 +108,38 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
     });
 
+    describe("raise", () => {
+      it("keeps the larger number whoever writes last, and renews the ttl either way", async () => {
+        expect(await c.raise("max:a", 1_733_000_000_500, { ttlMs: 60_000 })).toBe(1_733_000_000_500);
+        expect(await c.raise("max:a", 1_733_000_000_100, { ttlMs: 60_000 })).toBe(1_733_000_000_500);
+        expect(await c.get("max:a")).toBe("1733000000500");
+        expect(await c.raise("max:a", 1_733_000_000_900)).toBe(1_733_000_000_900);
+        expect(await c.get("max:a")).toBe("1733000000900");
+        // A lower write still renews the ttl: the key lives as long as its latest writer asked.
+        await c.set("max:b", "20", { ttlMs: 60 });
+        expect(await c.raise("max:b", 10, { ttlMs: 60_000 })).toBe(20);
+        await new Promise((r) => setTimeout(r, 150));
+        expect(await c.get("max:b")).toBe("20");
+      });
+
+      it("treats a missing, expired or non-numeric value as none, and is atomic under concurrency", async () => {
+        await c.set("max:c", "not a number");
+        expect(await c.raise("max:c", 5)).toBe(5);
+        await c.set("max:d", "9", { ttlMs: 60 });
+        await vi.waitFor(async () => expect(await c.get("max:d")).toBeNull(), poll);
+        expect(await c.raise("max:d", 3)).toBe(3);
+        const values = Array.from({ length: 100 }, (_, i) => (i * 37) % 100);
+        await Promise.all(values.map((v) => c.raise("max:e", v)));
+        expect(await c.get("max:e")).toBe("99");
+      });
+
+      it("rejects a number that is not finite, changing nothing", async () => {
+        await c.set("max:f", "7");
+        await expect(c.raise("max:f", Number.NaN)).rejects.toThrow();
+        expect(await c.get("max:f")).toBe("7");
+      });
+    });
+
     describe("incr", () => {
       it("creates at 0, adds `by` (default 1), accepts negatives", async () => {
         expect(await c.incr("n:a")).toBe(1);

@@ -124,6 +124,17 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       store.delete(key);
     },
 
+    async raise(key, value, opts) {
+      assertOpen();
+      if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");
+      const e = live(key);
+      if (e && e.kind !== "string") throw new Error(WRONGTYPE);
+      const held = e ? Number(e.value) : NaN;
+      const kept = e && e.value.trim() !== "" && held >= value ? e.value : String(value);
+      store.set(key, { kind: "string", value: kept, expiresAt: expiryFor(opts?.ttlMs) });
+      return Number(kept);
+    },
+
     async incr(key, by = 1, opts) {
       assertOpen();
       assertInteger(by);

@@ -47,6 +47,12 @@ export interface Coordination {
   /** Sets only if present (not expired, not deleted); true when it replaced the value. */
   setIfPresent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
   del(key: string): Promise<void>;
+  /**
+   * Keeps the larger of the number held and `value` (a missing or non-numeric value counts as
+   * none) and gives the key `ttlMs` either way, atomically: a time kept this way only moves
+   * forward, whichever instance writes last. Returns the number held after.
+   */
+  raise(key: string, value: number, opts?: { ttlMs?: number }): Promise<number>;
 
   /** Atomic counters. `incr` creates the key at 0; ttl applies only when it creates it. */
   incr(key: string, by?: number, opts?: { ttlMs?: number }): Promise<number>;

@@ -20,6 +20,19 @@ return v
 `;
 
 /**
+ * Keeps the larger number and renews the TTL. Values stay the strings callers sent (a Lua
+ * number written back could lose digits).
+ * KEYS[1] key · ARGV[1] number · ARGV[2] ttl ms (0 = none) → the value held after
+ */
+export const RAISE_LUA = `
+local raw = redis.call('GET', KEYS[1])
+local held = tonumber(raw or '')
+if held == nil or tonumber(ARGV[1]) > held then raw = ARGV[1] end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], raw, 'PX', ARGV[2]) else redis.call('SET', KEYS[1], raw) end
+return raw
+`;
+
+/**
  * Fixed-window rate limit. The bucket is one integer key whose TTL is the window: the
  * first allowed request of a window creates it with PX window. Refused requests consume
  * nothing. A key that somehow lost its TTL is treated as a fresh window so it can never

@@ -13,7 +13,7 @@ import type { Coordination, InstanceInfo, Unsubscribe } from "./port.ts";
 import { errorText, openClient, parseRedisUrl, waitForReady, type Lifecycle } from "./redis-connection.ts";
 import { createSubscriptionHub } from "./redis-pubsub.ts";
 import { createLeasedLimits } from "./leased-limits.ts";
-import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
+import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, RAISE_LUA, LIVE_INSTANCES_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
 
 export type CoordinationLog = (level: "info" | "warn" | "error", msg: string) => void;
 
@@ -59,6 +59,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     return (cmd as unknown as Record<string, ScriptRunner>)[id]!.bind(cmd);
   };
   const incrScript = script("sbIncr", INCR_LUA, 1);
+  const raiseScript = script("sbRaise", RAISE_LUA, 1);
   const consumeScript = script("sbConsume", CONSUME_LUA, 1);
   const heartbeatScript = script("sbHeartbeat", HEARTBEAT_LUA, 2);
   const liveScript = script("sbLiveInstances", LIVE_INSTANCES_LUA, 2);
@@ -184,6 +185,11 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     setIfAbsent: (key, value, o) => run("setIfAbsent", () => setWhen("NX", key, value, o?.ttlMs)),
     setIfPresent: (key, value, o) => run("setIfPresent", () => setWhen("XX", key, value, o?.ttlMs)),
     del: (key) => run("del", async () => void (await cmd.del(k(key)))),
+    raise: (key, value, o) =>
+      run("raise", async () => {
+        if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");
+        return Number(await raiseScript(k(key), String(value), o?.ttlMs && o.ttlMs > 0 ? ms(o.ttlMs) : 0));
+      }),
     incr: (key, by = 1, o) =>
       run("incr", async () => {
         const ttl = o?.ttlMs && o.ttlMs > 0 ? ms(o.ttlMs) : 0; // 0: no ttl

@@ -44,6 +44,8 @@ export interface ChatServiceDeps {
   cache: ResponseCache;
   /** The user's chat rate, which every call counts against. */
   rate: ChatRate;
+  /** Whether a user by this id exists (a purge of another user's answers names one). */
+  userExists: (id: string) => Promise<boolean>;
   log: Logger;
   /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
   frozenRefusal?: (id: TProviderId) => AppError | null;
@@ -282,7 +284,12 @@ export function createChatService(deps: ChatServiceDeps) {
       if (!roleAtLeast(actor.role, "ADMIN")) throw new AppError("FORBIDDEN", "Only an ADMIN purges another user's or everyone's cached answers");
       if (actor.viaKey) throw new AppError("FORBIDDEN", "An API key purges only its owner's cached answers; sign in to purge another user's or everyone's");
     }
+    if (whose !== "everyone" && whose.userId !== actor.id && !(await deps.userExists(whose.userId))) {
+      throw new AppError("NOT_FOUND", "No user has this id: nothing was purged", { details: { field: "userId" } });
+    }
     const at = await deps.cache.purge(whose);
+    // Who emptied whose cache, for the operator reading the logs after a cost spike.
+    deps.log.info({ actorId: actor.id, viaKey: actor.viaKey, purged: whose === "everyone" ? "everyone" : whose.userId }, "response cache purged");
     return { purgedAt: at.toISOString(), userId: whose === "everyone" ? null : whose.userId, everyone: whose === "everyone" };
   }
 

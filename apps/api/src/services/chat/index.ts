@@ -44,6 +44,7 @@ export function createChat(opts: {
     store,
     cache: createResponseCache(opts.coordination, opts.registry, opts.log),
     rate: opts.rate,
+    userExists: async (id) => (await opts.prisma.user.count({ where: { id } })) > 0,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });

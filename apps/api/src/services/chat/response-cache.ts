@@ -142,7 +142,8 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       const at = new Date();
       // Kept past the longest an answer lives (and the slack): by then every answer it covers is gone.
       const marker = whose === "everyone" ? PURGED_EVERYONE : purgedMarker(whose.userId);
-      await coordination.set(marker, String(at.getTime()), { ttlMs: MAX_CACHE_TTL_SEC * 1000 + 2 * PURGE_SLACK_MS }).catch((cause: unknown) => {
+      // Raised, never lowered: a later purge from an instance whose clock is behind keeps the earlier time.
+      await coordination.raise(marker, at.getTime(), { ttlMs: MAX_CACHE_TTL_SEC * 1000 + 2 * PURGE_SLACK_MS }).catch((cause: unknown) => {
         throw new AppError("SERVICE_UNAVAILABLE", "The shared store is unreachable: nothing was purged; try again in a moment", { retryAfterSec: 2, cause });
       });
       return at;
