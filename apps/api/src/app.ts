@@ -335,6 +335,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
       ),
     // Budgets price the requests in flight at the day's costliest request, anyone's.
     onPriced: (costUsd) => keys.notePrice(costUsd),
+    onSpent: metrics.recordSpend,
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
   });
   requestLog.start();

@@ -154,6 +154,7 @@ export function createMetricsService(deps: MetricsServiceDeps) {
       prom.gateway(surface, record.errorCode ?? (record.clientClosed ? "client_closed" : "success"), record.overheadMs);
     },
     recordHttp: prom.http,
+    recordSpend: prom.spend,
     recordProcedure: prom.procedure,
     streamOpened: local.streamOpened,
     streamClosed: local.streamClosed,

@@ -44,6 +44,12 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
   });
   const ttft = new Histogram({ name: "switchboard_provider_ttft_seconds", help: "Time to first token of successful streamed calls.", labelNames: ["provider"] as const, buckets: CALL_BUCKETS, registers });
   const tokens = new Counter({ name: "switchboard_provider_tokens_total", help: "Tokens of successful calls (estimated when upstream did not report usage).", labelNames: ["provider", "type"] as const, registers });
+  const spend = new Counter({
+    name: "switchboard_provider_spend_usd_total",
+    help: "USD that calls cost at their routes' prices (the request log's costUsd, by the provider that was called; unpriced calls add nothing).",
+    labelNames: ["provider"] as const,
+    registers,
+  });
   const fallbacks = new Counter({ name: "switchboard_provider_fallbacks_total", help: "Failed calls after which the request moved on to another provider.", labelNames: ["provider"] as const, registers });
   new Gauge({
     name: "switchboard_provider_circuit_state",
@@ -105,6 +111,9 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
         tokens.inc({ provider: record.provider, type: "completion" }, record.completionTokens ?? 0);
       }
       if (fallbackFrom !== undefined) fallbacks.inc({ provider: fallbackFrom });
+    },
+    spend(provider: string, usd: number): void {
+      spend.inc({ provider }, usd);
     },
     http(method: string, route: string, status: number, durationMs: number): void {
       httpRequests.inc({ method, route, status: String(status) });

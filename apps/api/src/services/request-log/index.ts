@@ -21,6 +21,8 @@ export interface RequestLogDeps {
   onUnpriced?: RequestRecorderDeps["onUnpriced"];
   /** Told what each request that called a provider cost (request-recorder.ts). */
   onPriced?: RequestRecorderDeps["onPriced"];
+  /** Told what each priced call cost, by provider (request-recorder.ts). */
+  onSpent?: RequestRecorderDeps["onSpent"];
   flushIntervalMs?: number;
 }
 
@@ -39,6 +41,7 @@ export function createRequestLog(deps: RequestLogDeps) {
     storeBodies: deps.storeBodies,
     ...(deps.onUnpriced ? { onUnpriced: deps.onUnpriced } : {}),
     ...(deps.onPriced ? { onPriced: deps.onPriced } : {}),
+    ...(deps.onSpent ? { onSpent: deps.onSpent } : {}),
   });
   const reader = createLogsService({ prisma: deps.prisma });
   return {

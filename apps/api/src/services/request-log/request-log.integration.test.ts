@@ -12,6 +12,7 @@ import { createSwitchboardClient } from "@switchboard/client";
 import { CHAT_LIMITS, type TChatStreamEvent } from "@switchboard/schema";
 import { priceAutoRoute, startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeOpenAI } from "../../../test/fake-openai-server.ts";
+import { parsePrometheusText, samplesNamed } from "../../../test/prometheus-parser.ts";
 import { collectEvents } from "../../../test/subscription.ts";
 import { socketChat } from "../../../test/chat.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
@@ -149,6 +150,20 @@ describe("request log", () => {
         ]);
         expect(fellOver.promptTokens).toBe(9 + attempts[1].promptTokens);
         expect(fellOver.costUsd).toBeCloseTo(priced(attempts[0], 5_000, 5_000) + priced(attempts[1], 5_000, 5_000), 10);
+
+        // GET /metrics says the same by provider: each call at its route's price, the refused one included.
+        const spent = async () => {
+          const families = parsePrometheusText(await (await fetch(`${a.url}/metrics`)).text());
+          return Object.fromEntries(samplesNamed(families, "switchboard_provider_spend_usd_total").map((x) => [x.labels["provider"], Number(x.value)]));
+        };
+        const byCall = {
+          cheapo: priced(byProvider.cheapo, 1_000, 2_000) + priced(attempts[1], 5_000, 5_000),
+          dearo: priced(byProvider.dearo, 30_000, 60_000) + priced(pinnedDetail.attempts[0], 30_000, 60_000),
+          emptyo: priced(attempts[0], 5_000, 5_000),
+        };
+        await expect.poll(spent).toMatchObject({ cheapo: expect.any(Number), dearo: expect.any(Number), emptyo: expect.any(Number) });
+        const metric = await spent();
+        for (const [provider, usd] of Object.entries(byCall)) expect(metric[provider], provider).toBeCloseTo(usd, 10);
       } finally {
         await empty.close();
       }

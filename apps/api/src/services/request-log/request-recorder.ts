@@ -53,6 +53,8 @@ export interface RequestRecorderDeps {
   onUnpriced?: (target: { provider: string; model: string }) => void;
   /** Told what each request that called a provider cost, budgeted or not. */
   onPriced?: (costUsd: number) => void;
+  /** Told what each priced call cost, by the provider that answered it (spend per provider). */
+  onSpent?: (provider: string, costUsd: number) => void;
 }
 
 export function createRequestRecorder(deps: RequestRecorderDeps) {
@@ -92,7 +94,9 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       // Each call at its own route's prices: a tRPC batch or a consensus run calls several.
       const prices = c.pricedAs === undefined ? undefined : deps.prices(c.pricedAs);
       if (!prices && r.budgeted) reportUnpriced(c);
-      cost += costUsd(prices, { prompt: p, completion: o, cached: k });
+      const spent = costUsd(prices, { prompt: p, completion: o, cached: k });
+      cost += spent;
+      if (spent > 0) deps.onSpent?.(c.provider, spent);
     }
     const attempts: TLogAttempt[] = r.calls.map((c) => ({
       provider: c.provider,
