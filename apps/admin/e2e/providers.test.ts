@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify as toYaml } from "yaml";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
 import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
@@ -113,7 +114,7 @@ describe("Providers and Models pages", () => {
     expect(JSON.stringify(exported)).not.toContain("sk-e2e-0123456789abcdefWXYZ");
 
     const form = card.getByRole("form", { name: "Apply a configuration document" });
-    const textarea = form.getByLabel("Document (JSON)");
+    const textarea = form.getByLabel("Document (JSON or YAML)");
     // The export fills an empty editor; as it is, it changes nothing.
     expect(JSON.parse(await textarea.inputValue())).toEqual(exported);
     await form.getByRole("button", { name: "Preview" }).click();
@@ -123,13 +124,17 @@ describe("Providers and Models pages", () => {
     await textarea.fill("{ not json");
     await form.getByRole("button", { name: "Preview" }).click();
     await form.getByText(/^Not JSON:/).waitFor();
+    await textarea.fill("providers: [\nmodels: []\n");
+    await form.getByRole("button", { name: "Preview" }).click();
+    await form.getByText(/^Not YAML \(line \d+, column \d+\)/).waitFor();
 
+    // Pasted as YAML, the way a repository may keep it.
     const edited = { ...exported, models: [...exported.models, { name: "from-the-document", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }], inputPricePerMTok: 1 }] };
-    await textarea.fill(JSON.stringify(edited, null, 2));
+    await textarea.fill(`# kept in the repository\n${toYaml(edited)}`);
     await form.getByRole("button", { name: "Preview" }).click();
     await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
     await form.getByTestId("config-steps").getByText("from-the-document").waitFor();
-    // Changed after the preview: Apply waits for a new one.
+    // Changed after the preview (now as JSON): Apply waits for a new one.
     await textarea.fill(`${JSON.stringify(edited)} `);
     expect(await form.getByRole("button", { name: "Apply" }).isDisabled()).toBe(true);
     await form.getByRole("button", { name: "Preview" }).click();

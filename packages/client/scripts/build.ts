@@ -1,8 +1,8 @@
 /**
  * `npm run build -w @switchboard/client`: the publishable package in dist/.
  *
- * - dist/index.js — the client (ESM); @trpc/client and eventsource stay dependencies,
- *   workspace code (@switchboard/schema) is bundled.
+ * - dist/index.js — the client (ESM); @trpc/client and eventsource stay dependencies (yaml
+ *   too, for the CLI's documents), workspace code (@switchboard/schema) is bundled.
  * - dist/cli.js — the `switchboard` command.
  * - dist/package.json, README.md — dist/ is the package (`npm pack ./dist`, `npm publish ./dist`).
  * - dist/index.d.ts — the client's declarations with the server's AppRouter type written
@@ -29,11 +29,6 @@ const manifest = JSON.parse(readFileSync(join(clientDir, "package.json"), "utf8"
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
 };
-/** The range the workspace resolves a package with (for a dependency the source manifest only gets hoisted). */
-function rootVersion(name: string): string {
-  const installed = JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string };
-  return `^${installed.version}`;
-}
 const allowed = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
 const builtins = new Set(builtinModules);
 
@@ -234,10 +229,9 @@ const published = {
   bin: { switchboard: "./cli.js" },
   engines: { node: ">=20.19" },
   sideEffects: false,
-  // @trpc/server is needed for the AppRouter types (and by @trpc/client as a peer).
-  dependencies: Object.fromEntries(
-    ["@trpc/client", "@trpc/server", "eventsource"].map((name) => [name, manifest.dependencies?.[name] ?? rootVersion(name)]),
-  ),
+  // The source manifest's own (@trpc/server included: the AppRouter types need it, and
+  // @trpc/client takes it as a peer); the externals plugin refuses an import outside them.
+  dependencies: manifest.dependencies ?? {},
 };
 await writeFile(join(outdir, "package.json"), `${JSON.stringify(published, null, 2)}\n`);
 await writeFile(join(outdir, "README.md"), readFileSync(join(clientDir, "README.md"), "utf8"));

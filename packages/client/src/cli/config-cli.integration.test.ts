@@ -1,13 +1,15 @@
 /**
  * `switchboard config export|apply|history`, spawned as a real process against a real server (the
  * embedded default): a pipeline's round trip with a `write:config` API key — export, edit,
- * preview, apply with a secret read from the environment, apply again for no change — and
- * the mistakes a pipeline makes (a variable not set, a file that is not JSON, a bad field).
+ * preview, apply with a secret read from the environment, apply again for no change — the
+ * same in YAML, and the mistakes a pipeline makes (a variable not set, a file that is not
+ * JSON or YAML, a bad field).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { runCli } from "../../test/run-cli.ts";
 import { startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../../apps/api/test/fake-openai-server.ts";
@@ -119,5 +121,56 @@ describe("switchboard config (CLI)", () => {
     expect(refused.stderr).toContain("document.providers.0.baseUrl: baseUrl must be an http(s) URL");
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect((await t.client(await t.login()).providers.list.query()).items.map((p) => p.name)).not.toContain("other");
+  });
+
+  it("writes and reads YAML: the export applies back as no change, a secret comes from the environment, a broken file is told by position", async () => {
+    const exported = await cli(["config", "export", "--yaml"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const asJson = JSON.parse((await cli(["config", "export"])).stdout) as Document;
+    expect(parseYaml(exported.stdout)).toEqual(asJson);
+    expect((await cli(["config", "export", "--yaml", "--json"])).code).toBe(2);
+
+    const file = join(dir, "gateway.yaml");
+    await writeFile(file, exported.stdout);
+    const same = await cli(["config", "apply", file]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/^Nothing to change \(\d+ unchanged\)\.$/m);
+
+    // Written by hand, as a pipeline's repository holds it: comments, an unquoted ${NAME}.
+    const edited = `${exported.stdout}# added by hand
+`.replace(/^models:/m, `  - name: yamlgroq  # a second account
+    kind: openai-compatible
+    baseUrl: ${upstream.url}
+    apiKey: \${YAML_GROQ_KEY}
+    models: [llama-3]
+models:`);
+    await writeFile(file, edited);
+    const applied = await cli(["config", "apply", file], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain("  + provider yamlgroq");
+    const listed = (await t.client(await t.login()).providers.list.query()).items.find((p) => p.name === "yamlgroq");
+    expect(listed?.apiKeyMasked).toMatch(/6789$/);
+
+    // From standard input too (not starting with "{": read as YAML).
+    const stdin = await cli(["config", "apply", "-", "--dry-run"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" }, edited);
+    expect(stdin.code, stdin.stderr).toBe(0);
+    expect(stdin.stdout).toMatch(/^Nothing to change/m);
+
+    // Broken: where and what kind, never the text (a secret may sit on that line).
+    const broken = join(dir, "broken.yaml");
+    await writeFile(broken, "providers:\n  - name: a\n    apiKey: sk-live-SECRET-0123\n    apiKey: sk-live-SECRET-0123\nmodels: []\n");
+    const duplicate = await cli(["config", "apply", broken]);
+    expect(duplicate.code).toBe(2);
+    expect(duplicate.stderr).toContain("broken.yaml is not valid YAML (line 4, column 5: duplicate key)");
+    expect(duplicate.stderr).not.toMatch(/sk-live|SECRET/);
+
+    // Plain data only: a language tag is refused, and so is an alias bomb.
+    await writeFile(broken, "providers: !!js/function 'return 1'\nmodels: []\n");
+    expect((await cli(["config", "apply", broken])).stderr).toMatch(/not valid YAML \(line 1, column \d+: tag resolve failed\)/);
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`), "providers: []", "models: []"].join("\n");
+    await writeFile(broken, bomb);
+    const exploded = await cli(["config", "apply", broken]);
+    expect(exploded.code).toBe(2);
+    expect(exploded.stderr).toContain("expands too many YAML aliases");
   });
 });

@@ -1,20 +1,24 @@
 /**
- * `switchboard config export|apply`: the gateway's providers and model routes as a JSON
- * document kept in version control, applied from a pipeline. The server plans and applies
+ * `switchboard config export|apply`: the gateway's providers and model routes as a JSON or
+ * YAML document kept in version control, applied from a pipeline. The server plans and applies
  * (one transaction, one configuration version); this side reads the file and fills in the
  * secrets it names from the environment, so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument as parseYamlDocument, stringify as toYaml } from "yaml";
 import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
 import type { SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
-export const CONFIG_COMMANDS_HELP = `  config export                  Providers and model routes as a JSON document, without secrets (ADMIN)
+export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
+                                 without secrets (ADMIN)
   config apply <file>|- [--dry-run] [--prune]
                                  Make the configuration what the document says, as one version
                                  (SuperAdmin, or a key with write:config); --dry-run shows what
                                  would change, --prune also deletes what it does not name.
+                                 A .yaml/.yml file is read as YAML, a .json one as JSON
+                                 (anything else: JSON if it starts with "{").
                                  "\${NAME}" in an apiKey or header value reads $NAME
   config history [<name>] [--limit <n>]
                                  Who changed which provider or route, when, with which key
@@ -24,6 +28,8 @@ export interface ConfigOptions {
   dryRun: boolean;
   prune: boolean;
   limit: string | undefined;
+  yaml: boolean;
+  json: boolean;
 }
 
 type Print = (value: unknown, human: string) => void;
@@ -39,14 +45,16 @@ type ApplyResult = Awaited<ReturnType<SwitchboardClient["config"]["import"]["mut
 export async function runConfig(client: () => Promise<SwitchboardClient>, action: string | undefined, args: string[], o: ConfigOptions, io: CliIo, print: Print): Promise<void> {
   switch (action) {
     case "export": {
+      if (o.yaml && o.json) throw new CommandUsageError("config export takes --yaml or --json, not both");
       const document = await (await client()).config.export.query();
-      // A document either way: --json or not, it is what `config apply` reads back.
+      // A document either way, which `config apply` reads back: JSON, or YAML when asked.
+      if (o.yaml) return void io.stdout.write(toYaml(document));
       return print(document, JSON.stringify(document, null, 2));
     }
     case "apply": {
       const source = args[0];
       if (!source) throw new CommandUsageError("config apply needs a file (or - for standard input): config apply gateway.json");
-      const document = withSecrets(parseDocument(await readSource(source, io), source), io.env);
+      const document = withSecrets(parseConfigDocument(await readSource(source, io), source), io.env);
       const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune });
       return print(result, describeApply(result));
     }
@@ -78,10 +86,17 @@ async function readSource(source: string, io: CliIo): Promise<string> {
   }
 }
 
-function parseDocument(text: string, source: string): Record<string, unknown> {
-  let value: unknown;
+/** The document in `source`: YAML by its name (.yaml, .yml), JSON by its name or its first character. */
+function parseConfigDocument(text: string, source: string): Record<string, unknown> {
+  const yaml = /\.ya?ml$/i.test(source) || (!/\.json$/i.test(source) && !text.trimStart().startsWith("{"));
+  const value = yaml ? parseYaml(text, source) : parseJson(text, source);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
+  return value as Record<string, unknown>;
+}
+
+function parseJson(text: string, source: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     // Where, never what: the parser's message quotes the text around the fault, which may be a secret.
     const message = (error as Error).message;
@@ -89,8 +104,26 @@ function parseDocument(text: string, source: string): Record<string, unknown> {
     const at = where === null ? "" : where.length === 3 ? ` (line ${where[1]}, column ${where[2]})` : ` (at character ${where[1]})`;
     throw new CommandUsageError(`${source} is not JSON${at}; a JSON checker shows where`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
-  return value as Record<string, unknown>;
+}
+
+/**
+ * YAML 1.2's core schema: plain data only (no language-specific tags; an unknown tag is a
+ * fault, not a string), duplicate keys refused, at most 100 aliases expanded.
+ */
+function parseYaml(text: string, source: string): unknown {
+  const lines = new LineCounter();
+  const document = parseYamlDocument(text, { schema: "core", uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  // Where and what kind, never the text: the parser's messages may quote a secret.
+  const fault = document.errors[0] ?? document.warnings[0];
+  if (fault) {
+    const { line, col } = lines.linePos(fault.pos[0]);
+    throw new CommandUsageError(`${source} is not valid YAML (line ${line}, column ${col}: ${fault.code.toLowerCase().replaceAll("_", " ")}); a YAML checker shows more`);
+  }
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch {
+    throw new CommandUsageError(`${source} expands too many YAML aliases`);
+  }
 }
 
 /**

@@ -92,6 +92,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         anyone: { type: "boolean", default: false },
         "dry-run": { type: "boolean", default: false },
         prune: { type: "boolean", default: false },
+        yaml: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -147,6 +148,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       anyone: values.anyone === true,
       dryRun: values["dry-run"] === true,
       prune: values.prune === true,
+      yaml: values.yaml === true,
     },
   };
 }

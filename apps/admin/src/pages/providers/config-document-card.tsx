@@ -4,12 +4,30 @@ import { Field, FormError } from "../../components/field.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { exportConfig, useImportConfig } from "./providers-data.ts";
 
-/** A JSON document, or why the text is not one. */
-function readDocument(text: string): { document: unknown } | { error: string } {
+/**
+ * The pasted document — JSON when it starts with "{", YAML otherwise (as the CLI reads a
+ * file on standard input) — or why the text is not one. The YAML parser loads only then.
+ */
+async function readDocument(text: string): Promise<{ document: unknown } | { error: string }> {
+  if (text.trimStart().startsWith("{")) {
+    try {
+      return { document: JSON.parse(text) as unknown };
+    } catch (error) {
+      return { error: `Not JSON: ${(error as Error).message}` };
+    }
+  }
+  const { LineCounter, parseDocument } = await import("yaml");
+  const lines = new LineCounter();
+  const parsed = parseDocument(text, { schema: "core", uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  const fault = parsed.errors[0] ?? parsed.warnings[0];
+  if (fault) {
+    const { line, col } = lines.linePos(fault.pos[0]);
+    return { error: `Not YAML (line ${line}, column ${col}): ${fault.message}` };
+  }
   try {
-    return { document: JSON.parse(text) as unknown };
-  } catch (error) {
-    return { error: `Not JSON: ${(error as Error).message}` };
+    return { document: parsed.toJS({ maxAliasCount: 100 }) as unknown };
+  } catch {
+    return { error: "Not YAML: it expands too many aliases" };
   }
 }
 
@@ -65,9 +83,9 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
     }
   };
 
-  const send = (dryRun: boolean) => (e?: FormEvent) => {
+  const send = (dryRun: boolean) => async (e?: FormEvent) => {
     e?.preventDefault();
-    const read = readDocument(text);
+    const read = await readDocument(text);
     setTextError("error" in read ? read.error : undefined);
     if ("error" in read) return;
     const ifVersion = dryRun ? undefined : previewed?.version;
@@ -81,7 +99,7 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
     <section className="card config-card" aria-labelledby={titleId}>
       <h2 id={titleId}>Configuration as code</h2>
       <p className="muted">
-        Providers and model routes as one JSON document, without secrets. Applying one changes only what differs, all or nothing, as one version.
+        Providers and model routes as one JSON (or YAML) document, without secrets. Applying one changes only what differs, all or nothing, as one version.
         From a pipeline: <code>switchboard config apply gateway.json</code> with a key given <code>write:config</code>.
       </p>
       <div className="form-row">
@@ -89,8 +107,8 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
       </div>
       <FormError message={exportError} />
       {canApply ? (
-        <form className="form" onSubmit={send(true)} noValidate aria-label="Apply a configuration document">
-          <Field label="Document (JSON)" error={textError} hint="Paste an export, edited. A provider's apiKey or headers left out stay as set.">
+        <form className="form" onSubmit={(e) => void send(true)(e)} noValidate aria-label="Apply a configuration document">
+          <Field label="Document (JSON or YAML)" error={textError} hint="Paste an export, edited, or the YAML your repository keeps. A provider's apiKey or headers left out stay as set.">
             {(control) => <textarea {...control} rows={8} spellCheck={false} className="code-input" value={text} onChange={(e) => setText(e.target.value)} placeholder='{"providers": [...], "models": [...]}' />}
           </Field>
           <label className="check">
@@ -101,7 +119,7 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
           {result ? <Steps result={result} /> : null}
           <div className="form-row">
             <button type="submit" className="btn" disabled={importer.isPending || text.trim() === ""}>Preview</button>
-            <button type="button" className="btn btn-primary" disabled={importer.isPending || !ready} onClick={() => send(false)()}>Apply</button>
+            <button type="button" className="btn btn-primary" disabled={importer.isPending || !ready} onClick={() => void send(false)()}>Apply</button>
           </div>
         </form>
       ) : null}
