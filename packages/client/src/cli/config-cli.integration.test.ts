@@ -58,8 +58,22 @@ describe("switchboard config (CLI)", () => {
     expect(preview.stdout).toContain("  + model fast");
     expect(preview.stdout).toContain("nothing was changed");
     expect((await t.client(await t.login()).models.list.query()).items.map((m) => m.name)).not.toContain("fast");
+    const basedOn = /apply with --if-version (\d+) to make exactly these changes/.exec(preview.stdout)?.[1];
+    expect(basedOn).toBeDefined();
 
-    const applied = await cli(["config", "apply", file], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    // The preview's version, once the configuration has moved on: refused, nothing changed.
+    const root = t.client(await t.login());
+    await root.models.upsert.mutate({ name: "moved-on", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }] });
+    const stale = await cli(["config", "apply", file, "--if-version", basedOn!], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain(`The configuration changed since version ${basedOn}`);
+    expect((await root.models.list.query()).items.map((m) => m.name)).not.toContain("fast");
+    await root.models.delete.mutate({ name: "moved-on" });
+    expect((await cli(["config", "apply", file, "--if-version", "v3"])).code).toBe(2);
+
+    const again = await cli(["config", "apply", file, "--dry-run"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const current = /apply with --if-version (\d+)/.exec(again.stdout)![1]!;
+    const applied = await cli(["config", "apply", file, "--if-version", current], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/^Made 2 change\(s\) as version \d+; applied by 1 of 1 instances:/);
     expect(applied.stdout).not.toContain("sk-from-the-pipeline");
@@ -74,9 +88,9 @@ describe("switchboard config (CLI)", () => {
     expect((await cli(["config", "history", "--limit", "0"])).code).toBe(2);
 
     // From standard input, the same document: nothing to change.
-    const again = await cli(["config", "apply", "-"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" }, JSON.stringify(document));
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/^Nothing to change \(\d+ unchanged\)\.$/m);
+    const fromStdin = await cli(["config", "apply", "-"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" }, JSON.stringify(document));
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect(fromStdin.stdout).toMatch(/^Nothing to change \(\d+ unchanged\)\.$/m);
 
     // --prune --json: the document without `fast` deletes it; the answer is the server's.
     const fewer = join(dir, "fewer.json");

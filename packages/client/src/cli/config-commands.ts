@@ -13,10 +13,12 @@ import { CommandUsageError } from "./usage-commands.ts";
 
 export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
                                  without secrets (ADMIN)
-  config apply <file>|- [--dry-run] [--prune]
+  config apply <file>|- [--dry-run] [--prune] [--if-version <n>]
                                  Make the configuration what the document says, as one version
                                  (SuperAdmin, or a key with write:config); --dry-run shows what
-                                 would change, --prune also deletes what it does not name.
+                                 would change, --prune also deletes what it does not name,
+                                 --if-version applies only if nothing changed since the dry run
+                                 that named that version.
                                  A .yaml/.yml file is read as YAML, a .json one as JSON
                                  (anything else: JSON if it starts with "{").
                                  "\${NAME}" in an apiKey or header value reads $NAME
@@ -28,6 +30,7 @@ export interface ConfigOptions {
   dryRun: boolean;
   prune: boolean;
   limit: string | undefined;
+  ifVersion: string | undefined;
   yaml: boolean;
   json: boolean;
 }
@@ -54,8 +57,10 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
     case "apply": {
       const source = args[0];
       if (!source) throw new CommandUsageError("config apply needs a file (or - for standard input): config apply gateway.json");
+      const ifVersion = o.ifVersion === undefined ? undefined : Number(o.ifVersion);
+      if (ifVersion !== undefined && !(Number.isInteger(ifVersion) && ifVersion >= 0)) throw new CommandUsageError(`--if-version must be a version number (a dry run names it), got ${JSON.stringify(o.ifVersion)}`);
       const document = withSecrets(parseConfigDocument(await readSource(source, io), source), io.env);
-      const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune });
+      const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) });
       return print(result, describeApply(result));
     }
     case "history": {
@@ -163,7 +168,10 @@ function describeApply(result: ApplyResult): string {
   const lines = result.steps.map((s) => `  ${MARKS[s.action]} ${s.kind} ${s.name}${s.fields.length > 0 ? `: ${s.fields.join(", ")}` : ""}`);
   const unchanged = `${result.unchanged} unchanged`;
   if (result.steps.length === 0) return `Nothing to change (${unchanged}).`;
-  if (result.dryRun) return [`Dry run: would make ${result.steps.length} change(s):`, ...lines, `${unchanged}; nothing was changed.`].join("\n");
+  if (result.dryRun) {
+    const exactly = `Compared with version ${result.basedOn}: apply with --if-version ${result.basedOn} to make exactly these changes.`;
+    return [`Dry run: would make ${result.steps.length} change(s):`, ...lines, `${unchanged}; nothing was changed.`, exactly].join("\n");
+  }
   const change = result.change;
   const spread = change ? ` as version ${change.version}; applied by ${change.acknowledgedBy} of ${change.liveInstances} instances` : "";
   return [`Made ${result.steps.length} change(s)${spread}:`, ...lines, `${unchanged}.`].join("\n");

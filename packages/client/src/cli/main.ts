@@ -93,6 +93,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         "dry-run": { type: "boolean", default: false },
         prune: { type: "boolean", default: false },
         yaml: { type: "boolean", default: false },
+        "if-version": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -149,6 +150,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       dryRun: values["dry-run"] === true,
       prune: values.prune === true,
       yaml: values.yaml === true,
+      ifVersion: values["if-version"],
     },
   };
 }
