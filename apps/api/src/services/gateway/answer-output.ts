@@ -81,10 +81,25 @@ export function completionHasOutput(result: ProviderCompletion): boolean {
   return (result.choices ?? []).some((c) => tellingFinish(c.finish_reason) || carriesOutput(c.message));
 }
 
-/** Upstream usage when reported; otherwise an estimate (≈4 characters per token). */
+/**
+ * More tokens than any one call has: an upstream's count past it is not believed. Kept low
+ * enough that a request's calls summed still fit the request log's 32-bit columns.
+ */
+const MAX_CALL_TOKENS = 100_000_000;
+
+/**
+ * A token count an upstream reported, as booked (metrics, the request log, budgets): a whole
+ * number from 0 to MAX_CALL_TOKENS; undefined for anything else (a negative, fractional or
+ * non-finite count — JSON's 1e309 parses as Infinity — is not a count).
+ */
+export function tokenCount(reported: unknown): number | undefined {
+  return typeof reported === "number" && Number.isSafeInteger(reported) && reported >= 0 && reported <= MAX_CALL_TOKENS ? reported : undefined;
+}
+
+/** Upstream usage when reported (and believable); otherwise an estimate (≈4 characters per token). */
 export function usageOf(reported: ProviderUsage | undefined, request: ChainRequest, content: string): TChatUsage {
-  const promptTokens = reported?.promptTokens ?? Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
-  const completionTokens = reported?.completionTokens ?? Math.ceil(content.length / 4);
+  const promptTokens = tokenCount(reported?.promptTokens) ?? Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
+  const completionTokens = tokenCount(reported?.completionTokens) ?? Math.ceil(content.length / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
 
@@ -92,6 +107,5 @@ export function usageOf(reported: ProviderUsage | undefined, request: ChainReque
 export function cachedTokensOf(details: Record<string, unknown> | undefined): number | undefined {
   const prompt = details?.prompt_tokens_details;
   if (!prompt || typeof prompt !== "object") return undefined;
-  const cached = (prompt as { cached_tokens?: unknown }).cached_tokens;
-  return typeof cached === "number" && Number.isFinite(cached) && cached >= 0 ? cached : undefined;
+  return tokenCount((prompt as { cached_tokens?: unknown }).cached_tokens);
 }

@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { AUTO_MODEL, type TAttemptOutcome, type TChatAttempt, type TChatUsage, type TProviderId } from "@switchboard/schema";
 import type { LiveTarget, ProviderRegistry } from "./registry.ts";
 import { ProviderError, type ChatProvider } from "../../providers/types.ts";
-import { absorb, cachedTokensOf, completionHasOutput, newStreamState, usageOf } from "./answer-output.ts";
+import { absorb, cachedTokensOf, completionHasOutput, newStreamState, tokenCount, usageOf } from "./answer-output.ts";
 import { CallAbort, ChainTimeout, RequestEnd, ReplyNotAccepted, classifyFailure, type CallFailure } from "./call-outcome.ts";
 import {
   ChainError,
@@ -440,7 +440,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         try {
           const result = await p.embed!({ model, body: request.body, signal: call.controller.signal });
           const latencyMs = roundMs(performance.now() - call.t0);
-          const usage = { promptTokens: result.usage?.promptTokens ?? 0, completionTokens: 0, totalTokens: result.usage?.totalTokens ?? 0 };
+          const promptTokens = tokenCount(result.usage?.promptTokens) ?? 0;
+          const usage = { promptTokens, completionTokens: 0, totalTokens: tokenCount(result.usage?.totalTokens) ?? promptTokens };
           attempts.push(succeed(called, result.model, "embed", usage, latencyMs, undefined, request.scope));
           return { ...result, provider: p.id, latencyMs: roundMs(performance.now() - started), attempts };
         } catch (error) {

@@ -172,6 +172,40 @@ describe("request log", () => {
     }
   });
 
+  it("books an upstream's unbelievable usage as an estimate: the row is written, the spend stays a number", async () => {
+    const upstream = await startFakeOpenAI({ name: "boastful" });
+    try {
+      // 1e309 parses as Infinity; a negative and a fractional count are no counts either.
+      const reply = (usage: string) => `{"id":"c","object":"chat.completion","model":"boastful-1","choices":[{"index":0,"message":{"role":"assistant","content":"twelve chars"},"finish_reason":"stop"}],"usage":${usage}}`;
+      upstream.enqueue({ kind: "status", status: 200, body: reply('{"prompt_tokens":1e309,"completion_tokens":-5,"prompt_tokens_details":{"cached_tokens":1e309}}') });
+      upstream.enqueue({ kind: "status", status: 200, body: reply('{"prompt_tokens":2.5,"completion_tokens":300000000}') });
+      const root = a.client(await a.login());
+      await root.providers.create.mutate({ name: "boastful", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-boastful-0123456789", models: ["boastful-1"] });
+      await root.models.upsert.mutate({ name: "boastful-model", targets: [{ provider: "boastful", upstreamModel: "boastful-1" }], inputPricePerMTok: 1_000, outputPricePerMTok: 1_000 });
+      const caller = await a.userWithRole("USER");
+      for (const _ of [1, 2]) expect((await chat(a, caller.token, { model: "boastful-model" })).status).toBe(200);
+
+      const rows = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const items = (await trpcQuery(a.url, "logs.list", { limit: 10, model: "boastful-model" }, bearer(caller.token))).body.result.data.items;
+          if (items.length === 2) return items;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error("the two rows were not written");
+      })();
+      for (const row of rows) {
+        // "hello there" is 11 characters (3 tokens estimated), "twelve chars" 12 (3).
+        expect(row).toMatchObject({ status: 200, promptTokens: 3, completionTokens: 3 });
+        expect(row.costUsd).toBeCloseTo((3 * 1_000 + 3 * 1_000) / 1e6, 10);
+      }
+      const families = parsePrometheusText(await (await fetch(`${a.url}/metrics`)).text());
+      const spent = samplesNamed(families, "switchboard_provider_spend_usd_total").find((x) => x.labels["provider"] === "boastful");
+      expect(Number(spent?.value)).toBeCloseTo(2 * (6 * 1_000) / 1e6, 10);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it("users.list shows each user's spend in their budget period, pruned rows included", async () => {
     const root = a.client(await a.login());
     const spender = await a.userWithRole("USER");

@@ -84,6 +84,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
     let completion = 0;
     let cached = 0;
     let cost = 0;
+    const spent: Array<[provider: string, usd: number]> = [];
     for (const c of billed) {
       const p = c.promptTokens ?? 0;
       const o = c.completionTokens ?? 0;
@@ -94,9 +95,9 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       // Each call at its own route's prices: a tRPC batch or a consensus run calls several.
       const prices = c.pricedAs === undefined ? undefined : deps.prices(c.pricedAs);
       if (!prices && r.budgeted) reportUnpriced(c);
-      const spent = costUsd(prices, { prompt: p, completion: o, cached: k });
-      cost += spent;
-      if (spent > 0) deps.onSpent?.(c.provider, spent);
+      const callCost = costUsd(prices, { prompt: p, completion: o, cached: k });
+      cost += callCost;
+      if (callCost > 0) spent.push([c.provider, callCost]);
     }
     const attempts: TLogAttempt[] = r.calls.map((c) => ({
       provider: c.provider,
@@ -137,6 +138,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       cacheHit: r.cacheHit ?? false,
     });
     if (billed.length > 0) deps.onPriced?.(cost);
+    for (const [provider, usd] of spent) deps.onSpent?.(provider, usd);
     // The caller's budgets are charged by the request scope's end (scope-log.ts), with this cost.
     return cost;
   };
