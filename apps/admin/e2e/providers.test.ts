@@ -126,7 +126,7 @@ describe("Providers and Models pages", () => {
     await form.getByText(/^Not JSON:/).waitFor();
     await textarea.fill("providers: [\nmodels: []\n");
     await form.getByRole("button", { name: "Preview" }).click();
-    await form.getByText(/^Not YAML \(line \d+, column \d+\)/).waitFor();
+    await form.getByText(/^Line \d+, column \d+: not valid YAML/).waitFor();
 
     // Pasted as YAML, the way a repository may keep it.
     const edited = { ...exported, models: [...exported.models, { name: "from-the-document", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }], inputPricePerMTok: 1 }] };

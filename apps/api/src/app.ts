@@ -250,6 +250,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     env,
     gateway,
     prisma: db.prisma,
+    userExists: auth.userExists,
     coordination,
     rate: chatRate,
     registry: metricsRegistry,

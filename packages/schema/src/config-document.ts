@@ -81,7 +81,7 @@ export type TConfigExport = z.infer<typeof ZConfigExport>;
  * added to a provider, a route or a target without its export counterpart fails the build here,
  * instead of going missing from every export.
  */
-type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : { namedOnOneSideOnly: Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A> };
 type ExportedProvider = TConfigExport["providers"][number];
 type ExportedModel = TConfigExport["models"][number];
 const exportNamesEveryField: [

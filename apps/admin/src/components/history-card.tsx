@@ -1,18 +1,15 @@
 import { useId, type ReactNode } from "react";
 import { messageOf } from "../lib/errors.ts";
 import { DataTable, type Column } from "./data-table.tsx";
-import { LoadMore } from "./load-more.tsx";
+import { LoadMore, type NextPage } from "./load-more.tsx";
 
 /** What the card needs of a cursor-paged query (TanStack's infinite query has it all). */
-export interface PagedQuery<T> {
+export interface PagedQuery<T> extends NextPage {
   data?: { pages: ReadonlyArray<{ items: readonly T[] }> } | undefined;
   isPending: boolean;
   isFetching: boolean;
   isError: boolean;
   error: unknown;
-  hasNextPage: boolean;
-  isFetchingNextPage: boolean;
-  fetchNextPage: () => Promise<unknown>;
 }
 
 /**

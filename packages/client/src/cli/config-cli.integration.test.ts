@@ -175,16 +175,35 @@ models:`);
     await writeFile(broken, "providers:\n  - name: a\n    apiKey: sk-live-SECRET-0123\n    apiKey: sk-live-SECRET-0123\nmodels: []\n");
     const duplicate = await cli(["config", "apply", broken]);
     expect(duplicate.code).toBe(2);
-    expect(duplicate.stderr).toContain("broken.yaml is not valid YAML (line 4, column 5: duplicate key)");
+    expect(duplicate.stderr).toContain("broken.yaml, line 4, column 5: not valid YAML (duplicate key)");
     expect(duplicate.stderr).not.toMatch(/sk-live|SECRET/);
 
-    // Plain data only: a language tag is refused, and so is an alias bomb.
-    await writeFile(broken, "providers: !!js/function 'return 1'\nmodels: []\n");
-    expect((await cli(["config", "apply", broken])).stderr).toMatch(/not valid YAML \(line 1, column \d+: tag resolve failed\)/);
+    // Plain data only: a language tag or an older YAML type is refused, and so is an alias bomb.
+    for (const tagged of ["!!js/function 'return 1'", "!!binary c2stbGl2ZQ==", "!!set { a }"]) {
+      await writeFile(broken, `providers: ${tagged}\nmodels: []\n`);
+      expect((await cli(["config", "apply", broken])).stderr).toMatch(/broken\.yaml, line 1, column \d+: not valid YAML \(tag resolve failed\)/);
+    }
+    await writeFile(broken, "providers: *nowhere\nmodels: []\n");
+    expect((await cli(["config", "apply", broken])).stderr).toContain("broken.yaml: not valid YAML (unresolved alias)");
+    // A blank apiKey reads as null (remove the key): said, not done.
+    await writeFile(broken, "providers:\n  - name: yamlgroq\n    apiKey:\n    kind: openai-compatible\nmodels: []\n");
+    const blank = await cli(["config", "apply", broken]);
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toContain("broken.yaml, line 3, column 5: a blank apiKey reads as null");
+    expect((await t.client(await t.login()).providers.list.query()).items.find((p) => p.name === "yamlgroq")?.apiKeyMasked).toMatch(/6789$/);
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`), "providers: []", "models: []"].join("\n");
     await writeFile(broken, bomb);
     const exploded = await cli(["config", "apply", broken]);
     expect(exploded.code).toBe(2);
-    expect(exploded.stderr).toContain("expands too many YAML aliases");
+    expect(exploded.stderr).toContain("broken.yaml: too many aliases expanded (at most 100)");
+
+    // --yaml reads any file as YAML; a byte-order mark is no part of a JSON file.
+    const named = join(dir, "gateway.txt");
+    await writeFile(named, edited);
+    const forced = await cli(["config", "apply", named, "--yaml", "--dry-run"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" });
+    expect(forced.code, forced.stderr).toBe(0);
+    await writeFile(join(dir, "bom.json"), `\uFEFF${JSON.stringify(asJson)}`);
+    const bom = await cli(["config", "apply", join(dir, "bom.json"), "--dry-run"]);
+    expect(bom.code, bom.stderr).toBe(0);
   });
 });

@@ -5,22 +5,23 @@
  * secrets it names from the environment, so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument as parseYamlDocument, stringify as toYaml } from "yaml";
+import { stringify as toYaml } from "yaml";
 import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
+import { readYamlDocument } from "@switchboard/schema/config-yaml";
 import type { SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
 export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
                                  without secrets (ADMIN)
-  config apply <file>|- [--dry-run] [--prune] [--if-version <n>]
+  config apply <file>|- [--dry-run] [--prune] [--if-version <n>] [--yaml]
                                  Make the configuration what the document says, as one version
                                  (SuperAdmin, or a key with write:config); --dry-run shows what
                                  would change, --prune also deletes what it does not name,
                                  --if-version applies only if nothing changed since the dry run
                                  that named that version.
-                                 A .yaml/.yml file is read as YAML, a .json one as JSON
-                                 (anything else: JSON if it starts with "{").
+                                 A .yaml/.yml file (or --yaml) is read as YAML, a .json one
+                                 as JSON (anything else: JSON if it starts with "{").
                                  "\${NAME}" in an apiKey or header value reads $NAME
   config history [<name>] [--limit <n>]
                                  Who changed which provider or route, when, with which key
@@ -59,7 +60,7 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       if (!source) throw new CommandUsageError("config apply needs a file (or - for standard input): config apply gateway.json");
       const ifVersion = o.ifVersion === undefined ? undefined : Number(o.ifVersion);
       if (ifVersion !== undefined && !(Number.isInteger(ifVersion) && ifVersion >= 0)) throw new CommandUsageError(`--if-version must be a version number (a dry run names it), got ${JSON.stringify(o.ifVersion)}`);
-      const document = withSecrets(parseConfigDocument(await readSource(source, io), source), io.env);
+      const document = withSecrets(parseConfigDocument(await readSource(source, io), source, o.yaml), io.env);
       const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) });
       return print(result, describeApply(result));
     }
@@ -82,18 +83,21 @@ async function readSource(source: string, io: CliIo): Promise<string> {
   if (source === "-") {
     let text = "";
     for await (const chunk of io.stdin) text += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
-    return text;
+    return withoutBom(text);
   }
   try {
-    return await readFile(source, "utf8");
+    return withoutBom(await readFile(source, "utf8"));
   } catch (error) {
     throw new CommandUsageError(`cannot read ${source}: ${(error as Error).message}`);
   }
 }
 
-/** The document in `source`: YAML by its name (.yaml, .yml), JSON by its name or its first character. */
-function parseConfigDocument(text: string, source: string): Record<string, unknown> {
-  const yaml = /\.ya?ml$/i.test(source) || (!/\.json$/i.test(source) && !text.trimStart().startsWith("{"));
+/** An editor's byte-order mark is no part of the document (JSON.parse would refuse it). */
+const withoutBom = (text: string) => text.replace(/^\uFEFF/, "");
+
+/** The document in `source`: YAML when asked or by its name (.yaml, .yml), JSON by its name or its first character. */
+function parseConfigDocument(text: string, source: string, asYaml: boolean): Record<string, unknown> {
+  const yaml = asYaml || /\.ya?ml$/i.test(source) || (!/\.json$/i.test(source) && !text.trimStart().startsWith("{"));
   const value = yaml ? parseYaml(text, source) : parseJson(text, source);
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
   return value as Record<string, unknown>;
@@ -111,24 +115,12 @@ function parseJson(text: string, source: string): unknown {
   }
 }
 
-/**
- * YAML 1.2's core schema: plain data only (no language-specific tags; an unknown tag is a
- * fault, not a string), duplicate keys refused, at most 100 aliases expanded.
- */
+/** Read as plain data (see readYamlDocument); a fault is told by where and what kind, never the text there. */
 function parseYaml(text: string, source: string): unknown {
-  const lines = new LineCounter();
-  const document = parseYamlDocument(text, { schema: "core", uniqueKeys: true, prettyErrors: false, lineCounter: lines });
-  // Where and what kind, never the text: the parser's messages may quote a secret.
-  const fault = document.errors[0] ?? document.warnings[0];
-  if (fault) {
-    const { line, col } = lines.linePos(fault.pos[0]);
-    throw new CommandUsageError(`${source} is not valid YAML (line ${line}, column ${col}: ${fault.code.toLowerCase().replaceAll("_", " ")}); a YAML checker shows more`);
-  }
-  try {
-    return document.toJS({ maxAliasCount: 100 });
-  } catch {
-    throw new CommandUsageError(`${source} expands too many YAML aliases`);
-  }
+  const read = readYamlDocument(text);
+  if ("value" in read) return read.value;
+  const { line, column, kind } = read.fault;
+  throw new CommandUsageError(`${source}${line === undefined ? "" : `, line ${line}, column ${column}`}: ${kind}`);
 }
 
 /**

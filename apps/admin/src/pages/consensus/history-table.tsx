@@ -21,7 +21,7 @@ function columnsFor(onOpen: (id: string) => void): readonly Column<TConsensusRun
     { id: "status", header: "Status", cell: (r) => <span className={`badge ${STATUS_BADGE[r.status]}`}>{r.status}</span> },
     { id: "agreement", header: "Agreement", align: "right", cell: (r) => (r.agreement === null ? "—" : `${Math.round(r.agreement * 100)}%`) },
     { id: "winner", header: "Winner", className: "consensus-history-winner", cell: (r) => <span title={r.winner ?? undefined}>{r.winner ?? <span className="muted">—</span>}</span> },
-    { id: "models", header: "Models", cell: (r) => r.providers.join(", ") },
+    { id: "models", header: "Models", className: "cell-wrap", cell: (r) => r.providers.join(", ") },
   ];
 }
 

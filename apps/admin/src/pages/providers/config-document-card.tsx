@@ -16,19 +16,11 @@ async function readDocument(text: string): Promise<{ document: unknown } | { err
       return { error: `Not JSON: ${(error as Error).message}` };
     }
   }
-  const { LineCounter, parseDocument } = await import("yaml");
-  const lines = new LineCounter();
-  const parsed = parseDocument(text, { schema: "core", uniqueKeys: true, prettyErrors: false, lineCounter: lines });
-  const fault = parsed.errors[0] ?? parsed.warnings[0];
-  if (fault) {
-    const { line, col } = lines.linePos(fault.pos[0]);
-    return { error: `Not YAML (line ${line}, column ${col}): ${fault.message}` };
-  }
-  try {
-    return { document: parsed.toJS({ maxAliasCount: 100 }) as unknown };
-  } catch {
-    return { error: "Not YAML: it expands too many aliases" };
-  }
+  const { readYamlDocument } = await import("@switchboard/schema/config-yaml");
+  const read = readYamlDocument(text);
+  if ("value" in read) return { document: read.value };
+  const { line, column, kind } = read.fault;
+  return { error: `${line === undefined ? "" : `Line ${line}, column ${column}: `}${kind}` };
 }
 
 function Steps({ result }: { result: TConfigImportResult }) {

@@ -125,6 +125,10 @@ export function describeCoordinationContract(name: string, factory: Coordination
       it("treats a missing, expired or non-numeric value as none, and is atomic under concurrency", async () => {
         await c.set("max:c", "not a number");
         expect(await c.raise("max:c", 5)).toBe(5);
+        for (const odd of ["nan", "inf", "Infinity", "0x10"]) {
+          await c.set("max:odd", odd);
+          expect(await c.raise("max:odd", 3), odd).toBe(3);
+        }
         await c.set("max:d", "9", { ttlMs: 60 });
         await vi.waitFor(async () => expect(await c.get("max:d")).toBeNull(), poll);
         expect(await c.raise("max:d", 3)).toBe(3);

@@ -129,8 +129,9 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");
       const e = live(key);
       if (e && e.kind !== "string") throw new Error(WRONGTYPE);
-      const held = e ? Number(e.value) : NaN;
-      const kept = e && e.value.trim() !== "" && held >= value ? e.value : String(value);
+      // Digits only, as the Redis script reads them ("Infinity" or "0x10" count as none).
+      const held = e && /^-?\d+\.?\d*$/.test(e.value) ? Number(e.value) : NaN;
+      const kept = e && held >= value ? e.value : String(value);
       store.set(key, { kind: "string", value: kept, expiresAt: expiryFor(opts?.ttlMs) });
       return Number(kept);
     },

@@ -50,7 +50,8 @@ export interface Coordination {
   /**
    * Keeps the larger of the number held and `value` (a missing or non-numeric value counts as
    * none) and gives the key `ttlMs` either way, atomically: a time kept this way only moves
-   * forward, whichever instance writes last. Returns the number held after.
+   * forward, whichever instance writes last. Returns the number held after. Without `ttlMs`
+   * the key keeps no TTL (as `set`).
    */
   raise(key: string, value: number, opts?: { ttlMs?: number }): Promise<number>;
 

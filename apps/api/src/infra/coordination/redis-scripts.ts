@@ -26,7 +26,9 @@ return v
  */
 export const RAISE_LUA = `
 local raw = redis.call('GET', KEYS[1])
-local held = tonumber(raw or '')
+local held = nil
+-- Digits only: Lua's tonumber would also read "nan", "inf" and hex.
+if raw and string.match(raw, '^%-?%d+%.?%d*$') then held = tonumber(raw) end
 if held == nil or tonumber(ARGV[1]) > held then raw = ARGV[1] end
 if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], raw, 'PX', ARGV[2]) else redis.call('SET', KEYS[1], raw) end
 return raw

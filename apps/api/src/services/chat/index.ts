@@ -27,6 +27,8 @@ export function createChat(opts: {
   coordination: Coordination;
   /** The user's chat rate (shared with the routes that read kept answers). */
   rate: ChatRate;
+  /** Whether a user by this id exists (the auth service's answer). */
+  userExists: (id: string) => Promise<boolean>;
   /** Where the response cache counts its hits and misses. */
   registry: Registry;
   log: Logger;
@@ -44,7 +46,7 @@ export function createChat(opts: {
     store,
     cache: createResponseCache(opts.coordination, opts.registry, opts.log),
     rate: opts.rate,
-    userExists: async (id) => (await opts.prisma.user.count({ where: { id } })) > 0,
+    userExists: opts.userExists,
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });

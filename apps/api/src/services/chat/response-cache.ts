@@ -89,7 +89,7 @@ export interface ResponseCache {
   /**
    * Forgets kept answers — one user's, or everyone's (`"everyone"`) — on every instance: an
    * answer kept before now is never served again (it is replaced by the next one kept).
-   * Returns when the purge took effect.
+   * Returns the purge time that holds: answers kept before it are not served.
    */
   purge(whose: { userId: string } | "everyone"): Promise<Date>;
 }
@@ -143,10 +143,11 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       // Kept past the longest an answer lives (and the slack): by then every answer it covers is gone.
       const marker = whose === "everyone" ? PURGED_EVERYONE : purgedMarker(whose.userId);
       // Raised, never lowered: a later purge from an instance whose clock is behind keeps the earlier time.
-      await coordination.raise(marker, at.getTime(), { ttlMs: MAX_CACHE_TTL_SEC * 1000 + 2 * PURGE_SLACK_MS }).catch((cause: unknown) => {
+      const held = await coordination.raise(marker, at.getTime(), { ttlMs: MAX_CACHE_TTL_SEC * 1000 + 2 * PURGE_SLACK_MS }).catch((cause: unknown) => {
         throw new AppError("SERVICE_UNAVAILABLE", "The shared store is unreachable: nothing was purged; try again in a moment", { retryAfterSec: 2, cause });
       });
-      return at;
+      // The time that holds (an earlier purge's, from a clock ahead, may be later than ours).
+      return new Date(held);
     },
   };
 }

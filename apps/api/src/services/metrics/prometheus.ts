@@ -49,6 +49,10 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
     help: "USD that calls cost at their routes' prices (the request log's costUsd, by the provider that was called; unpriced calls add nothing).",
     labelNames: ["provider"] as const,
     registers,
+    // Each provider's series from the first scrape, at 0: increase() then counts its first spend too.
+    collect() {
+      for (const provider of sources.providers()) this.inc({ provider }, 0);
+    },
   });
   const fallbacks = new Counter({ name: "switchboard_provider_fallbacks_total", help: "Failed calls after which the request moved on to another provider.", labelNames: ["provider"] as const, registers });
   new Gauge({

@@ -161,7 +161,7 @@ describe("request log", () => {
           dearo: priced(byProvider.dearo, 30_000, 60_000) + priced(pinnedDetail.attempts[0], 30_000, 60_000),
           emptyo: priced(attempts[0], 5_000, 5_000),
         };
-        await expect.poll(spent).toMatchObject({ cheapo: expect.any(Number), dearo: expect.any(Number), emptyo: expect.any(Number) });
+        // Counted as each row is recorded, which the rows above already were.
         const metric = await spent();
         for (const [provider, usd] of Object.entries(byCall)) expect(metric[provider], provider).toBeCloseTo(usd, 10);
       } finally {

@@ -1,0 +1,60 @@
+/**
+ * A configuration document written in YAML — a repository's file for the CLI, text pasted
+ * into the admin — read as plain data. No zod here: the CLI bundles this module and
+ * carries no zod.
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+
+/** Expanding more aliases than this is refused (a small file must not become a huge one). */
+const MAX_ALIASES = 100;
+
+/** Why the text is not a document: where (when known) and what kind of fault, never the text there (it may hold a secret). */
+export interface YamlFault {
+  line?: number;
+  column?: number;
+  kind: string;
+}
+
+export type YamlRead = { value: unknown } | { fault: YamlFault };
+
+/**
+ * YAML 1.2's core schema without the older explicit tags: strings, numbers, booleans, null,
+ * lists and maps only. An unknown or language tag (`!!js/function`, `!!binary`, `!!set`,
+ * `!!timestamp`, `!!merge`), a duplicate key or an unresolved alias is a fault, and so is a
+ * provider's blank `apiKey:` — YAML reads it as null, which would remove the stored key.
+ */
+export function readYamlDocument(text: string): YamlRead {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { schema: "core", resolveKnownTags: false, uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  const at = (offset: number | undefined): Pick<YamlFault, "line" | "column"> => {
+    if (offset === undefined) return {};
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+  const fault = document.errors[0] ?? document.warnings[0];
+  if (fault) return { fault: { ...at(fault.pos[0]), kind: `not valid YAML (${fault.code.toLowerCase().replaceAll("_", " ")})` } };
+  const blank = blankApiKey(document.contents);
+  if (blank) return { fault: { ...at(blank.range?.[0]), kind: "a blank apiKey reads as null, which removes the stored key: write null to mean that, or leave the field out to keep it" } };
+  try {
+    return { value: document.toJS({ maxAliasCount: MAX_ALIASES }) };
+  } catch (error) {
+    const kind = /excessive alias count/i.test((error as Error).message) ? `too many aliases expanded (at most ${MAX_ALIASES})` : "not valid YAML (unresolved alias)";
+    return { fault: { kind } };
+  }
+}
+
+/** The key of a provider's `apiKey:` left blank, if one is. */
+function blankApiKey(root: Node | null): Node | undefined {
+  if (!isMap(root)) return undefined;
+  const providers = root.items.find((pair) => isScalar(pair.key) && pair.key.value === "providers")?.value;
+  if (!isSeq(providers)) return undefined;
+  for (const provider of providers.items) {
+    if (!isMap(provider)) continue;
+    for (const pair of provider.items) {
+      if (!isScalar(pair.key) || pair.key.value !== "apiKey") continue;
+      const value = pair.value;
+      if (value === null || (isScalar(value) && value.value === null && (value.source ?? "") === "")) return pair.key;
+    }
+  }
+  return undefined;
+}
