@@ -13,7 +13,7 @@ import type { Coordination, InstanceInfo, Unsubscribe } from "./port.ts";
 import { errorText, openClient, parseRedisUrl, waitForReady, type Lifecycle } from "./redis-connection.ts";
 import { createSubscriptionHub } from "./redis-pubsub.ts";
 import { createLeasedLimits } from "./leased-limits.ts";
-import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, RAISE_LUA, LIVE_INSTANCES_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
+import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA, RAISE_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
 
 export type CoordinationLog = (level: "info" | "warn" | "error", msg: string) => void;
 
