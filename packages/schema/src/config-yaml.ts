@@ -1,9 +1,9 @@
 /**
- * A configuration document written in YAML — a repository's file for the CLI, text pasted
- * into the admin — read as plain data. No zod here: the CLI bundles this module and
- * carries no zod.
+ * A configuration document in YAML — a repository's file for the CLI, text pasted into the
+ * admin — read as plain data, and an export written as YAML the same way by both. No zod
+ * here: the CLI bundles this module and carries no zod.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node } from "yaml";
 
 /** Expanding more aliases than this is refused (a small file must not become a huge one). */
 const MAX_ALIASES = 100;
@@ -41,6 +41,17 @@ export function readYamlDocument(text: string): YamlRead {
     const kind = /excessive alias count/i.test((error as Error).message) ? `too many aliases expanded (at most ${MAX_ALIASES})` : "not valid YAML (unresolved alias)";
     return { fault: { kind } };
   }
+}
+
+/**
+ * An exported document as YAML: what `switchboard config export --yaml` prints and the admin's
+ * YAML download saves, written here only so the two stay the same file for the same
+ * configuration. The library's defaults: keys in the document's order and YAML 1.2's core
+ * schema, so a string that would read as another type (`"null"`, `"1e3"`, `"true"`) is
+ * quoted and readYamlDocument gives back the same data.
+ */
+export function writeYamlDocument(document: unknown): string {
+  return stringify(document);
 }
 
 /** The key of a provider's `apiKey:` left blank, if one is. */

@@ -5,9 +5,8 @@
  * secrets it names from the environment, so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
-import { stringify as toYaml } from "yaml";
 import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
-import { readYamlDocument } from "@switchboard/schema/config-yaml";
+import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import type { SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
 import { CommandUsageError } from "./usage-commands.ts";
@@ -51,8 +50,9 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
     case "export": {
       if (o.yaml && o.json) throw new CommandUsageError("config export takes --yaml or --json, not both");
       const document = await (await client()).config.export.query();
-      // A document either way, which `config apply` reads back: JSON, or YAML when asked.
-      if (o.yaml) return void io.stdout.write(toYaml(document));
+      // A document either way, which `config apply` reads back: JSON, or YAML when asked
+      // (written as the admin's YAML download writes it).
+      if (o.yaml) return void io.stdout.write(writeYamlDocument(document));
       return print(document, JSON.stringify(document, null, 2));
     }
     case "apply": {
