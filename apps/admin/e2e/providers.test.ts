@@ -1,11 +1,11 @@
 // Browser test of the Providers and Models pages against a real API and a local upstream
 // speaking the OpenAI protocol: add a provider, test it (a wrong key shows the upstream's
 // 401), route a model to it with weights and prices, reorder the fallback, and use it; then
-// the configuration as a document: download it, preview an edited one, apply it.
+// the configuration as a document: download it (JSON and YAML), preview an edited one, apply it.
 import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext } from "playwright-core";
+import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify as toYaml } from "yaml";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
 import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
@@ -107,11 +107,21 @@ describe("Providers and Models pages", () => {
     const card = page.getByRole("region", { name: "Configuration as code" });
     await card.waitFor();
 
-    const [download] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "Download export" }).click()]);
+    const [download] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "Download JSON" }).click()]);
     expect(download.suggestedFilename()).toBe("switchboard-config.json");
     const exported = JSON.parse(await readFile((await download.path())!, "utf8")) as { providers: Array<{ name: string }>; models: Array<{ name: string; targets: unknown[] }> };
     expect(exported.models.map((m) => m.name)).toContain("auto");
     expect(JSON.stringify(exported)).not.toContain("sk-e2e-0123456789abcdefWXYZ");
+
+    // The YAML download is the same document, keys in the same order, and the very file the
+    // CLI's `config export --yaml` writes (both use the shared writer) — for a GitOps repository.
+    const [yamlDownload] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "Download YAML" }).click()]);
+    expect(yamlDownload.suggestedFilename()).toBe("switchboard-config.yaml");
+    const yamlText = await readFile((await yamlDownload.path())!, "utf8");
+    const fromYaml = readYamlDocument(yamlText);
+    expect(fromYaml).toEqual({ value: exported });
+    expect(JSON.stringify("value" in fromYaml ? fromYaml.value : null)).toBe(JSON.stringify(exported));
+    expect(yamlText).toBe(writeYamlDocument(exported));
 
     const form = card.getByRole("form", { name: "Apply a configuration document" });
     const textarea = form.getByLabel("Document (JSON or YAML)");
@@ -130,7 +140,7 @@ describe("Providers and Models pages", () => {
 
     // Pasted as YAML, the way a repository may keep it.
     const edited = { ...exported, models: [...exported.models, { name: "from-the-document", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }], inputPricePerMTok: 1 }] };
-    await textarea.fill(`# kept in the repository\n${toYaml(edited)}`);
+    await textarea.fill(`# kept in the repository\n${writeYamlDocument(edited)}`);
     await form.getByRole("button", { name: "Preview" }).click();
     await form.getByTestId("config-steps").getByText("Applying would make 1 change(s):").waitFor();
     await form.getByTestId("config-steps").getByText("from-the-document").waitFor();

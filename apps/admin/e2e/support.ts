@@ -37,9 +37,8 @@ function newestMtime(path: string): number {
 /** Builds the SPA when dist is missing or older than any of its sources. */
 export function ensureAdminBuild(): void {
   const index = join(ADMIN_DIST, "index.html");
-  const inputs = ["src", "public", "index.html", "vite.config.ts", "package.json"]
-    .map((p) => join(ADMIN_DIR, p))
-    .filter((p) => existsSync(p));
+  // The schema package is bundled into the build too (its YAML reader and writer included).
+  const inputs = [...["src", "public", "index.html", "vite.config.ts", "package.json"].map((p) => join(ADMIN_DIR, p)), join(REPO_ROOT, "packages/schema/src")].filter((p) => existsSync(p));
   const newestSource = Math.max(...inputs.map(newestMtime));
   if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
   const result = spawnSync("npx", ["vite", "build"], { cwd: ADMIN_DIR, encoding: "utf8", env: process.env });

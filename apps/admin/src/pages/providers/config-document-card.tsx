@@ -23,6 +23,23 @@ async function readDocument(text: string): Promise<{ document: unknown } | { err
   return { error: `${line === undefined ? "" : `Line ${line}, column ${column}: `}${kind}` };
 }
 
+/** The formats the export downloads as: one document, named alike, JSON or YAML. */
+const FORMATS = {
+  json: { label: "Download JSON", file: "switchboard-config.json", type: "application/json" },
+  yaml: { label: "Download YAML", file: "switchboard-config.yaml", type: "application/yaml" },
+} as const;
+type Format = keyof typeof FORMATS;
+
+/**
+ * The export as a file's text. YAML is written by the CLI's own writer (`config export --yaml`
+ * gives the same file), loaded only now, in the chunk the YAML preview loads too.
+ */
+async function writeDocument(document: unknown, format: Format): Promise<string> {
+  if (format === "json") return `${JSON.stringify(document, null, 2)}\n`;
+  const { writeYamlDocument } = await import("@switchboard/schema/config-yaml");
+  return writeYamlDocument(document);
+}
+
 function Steps({ result }: { result: TConfigImportResult }) {
   if (result.steps.length === 0) return <p className="muted" data-testid="config-steps">Nothing to change ({result.unchanged} unchanged).</p>;
   return (
@@ -41,9 +58,10 @@ function Steps({ result }: { result: TConfigImportResult }) {
 }
 
 /**
- * Configuration as code from the browser: download the providers and routes as a document,
- * and apply one — previewed first, and applied only if the configuration has not changed
- * since, so Apply makes exactly the changes shown. A SuperAdmin's (others only export).
+ * Configuration as code from the browser: download the providers and routes as a document
+ * (JSON, or YAML for a repository that keeps it so), and apply one — previewed first, and
+ * applied only if the configuration has not changed since, so Apply makes exactly the
+ * changes shown. A SuperAdmin's (others only export).
  */
 export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
   const titleId = useId();
@@ -60,16 +78,16 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
   const result = importer.data;
   const ready = previewed !== null && previewed.text === text && previewed.prune === prune && result?.dryRun === true && result.steps.length > 0;
 
-  const download = async () => {
+  const download = async (format: Format) => {
     setExportError(null);
     try {
-      const document = await exportConfig();
-      const url = URL.createObjectURL(new Blob([`${JSON.stringify(document, null, 2)}\n`], { type: "application/json" }));
-      const link = Object.assign(window.document.createElement("a"), { href: url, download: "switchboard-config.json" });
+      const written = await writeDocument(await exportConfig(), format);
+      const url = URL.createObjectURL(new Blob([written], { type: FORMATS[format].type }));
+      const link = Object.assign(window.document.createElement("a"), { href: url, download: FORMATS[format].file });
       link.click();
       // After the browser has taken the file (revoked at once, some browsers cancel it).
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      if (text.trim() === "") setText(JSON.stringify(document, null, 2));
+      if (text.trim() === "") setText(written);
     } catch (error) {
       setExportError(messageOf(error));
     }
@@ -95,7 +113,9 @@ export function ConfigDocumentCard({ canApply }: { canApply: boolean }) {
         From a pipeline: <code>switchboard config apply gateway.json</code> with a key given <code>write:config</code>.
       </p>
       <div className="form-row">
-        <button type="button" className="btn" onClick={() => void download()}>Download export</button>
+        {(Object.keys(FORMATS) as Format[]).map((format) => (
+          <button key={format} type="button" className="btn" onClick={() => void download(format)}>{FORMATS[format].label}</button>
+        ))}
       </div>
       <FormError message={exportError} />
       {canApply ? (
