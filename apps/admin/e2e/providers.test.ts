@@ -80,11 +80,17 @@ describe("Providers and Models pages", () => {
     expect(await editor.getByLabel("Provider of target 1").inputValue()).toBe("groq");
     await editor.getByLabel("Input $/M tokens", { exact: true }).fill("0.59");
     await editor.getByLabel("Output $/M tokens", { exact: true }).fill("0.79");
+    // A cache time of 0 is refused beside its field; a day at most, whole seconds.
+    await editor.getByLabel("Cache answers (seconds)").fill("0");
+    await editor.getByRole("button", { name: "Save model" }).click();
+    await editor.getByText(/at least 1 second/).waitFor();
+    await editor.getByLabel("Cache answers (seconds)").fill("600");
     await editor.getByRole("button", { name: "Save model" }).click();
     await page.getByTestId("models-notice").getByText(/Saved fast; applied by 1 of 1 instances/).waitFor();
     const fast = page.getByTestId("model-row-fast");
     await fast.getByText("groq/llama-3.3-70b ×3 → template/switchboard-template-1").waitFor();
     await fast.getByText("$0.59").waitFor();
+    await fast.getByText("600 s").waitFor();
     await page.screenshot({ path: await screenshotPath("models.png"), fullPage: true });
 
     // Deleting the default route is refused by the server; it has no delete button here.
@@ -157,7 +163,7 @@ describe("Providers and Models pages", () => {
     const entry = history.getByRole("row", { name: /model\.upsert from-the-document/ });
     await entry.waitFor();
     await entry.getByText("admin@e2e.test").waitFor();
-    await entry.getByText(/targets: template\/switchboard-template-1; inputPricePerMTok: 1/).waitFor();
+    await entry.getByText(/targets: template\/switchboard-template-1;.* inputPricePerMTok: 1;/).waitFor();
     await page.screenshot({ path: await screenshotPath("providers-config.png"), fullPage: true });
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Models", exact: true }).click();

@@ -101,7 +101,7 @@ function snapshotOf(names: string[]): GatewaySnapshot {
   }));
   const route = (name: string, weights: Array<number | null>) => ({
     name, targets: names.map((p, i) => ({ provider: p, upstreamModel: `${p}-model`, weight: weights[i] ?? null })),
-    inputPricePerMTok: null, outputPricePerMTok: null, cachedInputPricePerMTok: null, createdAt: at, updatedAt: at,
+    inputPricePerMTok: null, outputPricePerMTok: null, cachedInputPricePerMTok: null, cacheTtlSec: null, createdAt: at, updatedAt: at,
   });
   return { version: 1, providers, routes: [route("auto", [null, null, null]), route("weighted", [5, 3, 2])] };
 }

@@ -71,6 +71,7 @@ export const ZConfigExport = z.object({
       inputPricePerMTok: z.number().optional(),
       outputPricePerMTok: z.number().optional(),
       cachedInputPricePerMTok: z.number().optional(),
+      cacheTtlSec: z.number().optional(),
     }),
   ),
 });

@@ -206,7 +206,8 @@ export const ZModelName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, "A model name is letters, digits and . _ : / @ + -, starting with a letter or digit");
 
 export const AUTO_MODEL = "auto";
-export const MODEL_LIMITS = { maxTargets: 32, maxPricePerMTok: 100_000 } as const;
+/** maxCacheTtlSec: the longest an answer may be kept in the response cache, asked by a request or a route. */
+export const MODEL_LIMITS = { maxTargets: 32, maxPricePerMTok: 100_000, maxCacheTtlSec: 24 * 60 * 60 } as const;
 
 const ZPrice = z.number().min(0, "A price is not negative").max(MODEL_LIMITS.maxPricePerMTok);
 
@@ -225,6 +226,16 @@ export const ZModelUpsertInput = z.object({
   inputPricePerMTok: ZPrice.optional(),
   outputPricePerMTok: ZPrice.optional(),
   cachedInputPricePerMTok: ZPrice.optional(),
+  /**
+   * Requests this route serves use the response cache without asking, keeping answers this
+   * many seconds (a request's own x-switchboard-cache-ttl and Cache-Control still decide);
+   * absent = the cache only when a request asks.
+   */
+  cacheTtlSec: z
+    .int("cacheTtlSec: a whole number of seconds")
+    .min(1, "cacheTtlSec: at least 1 second (leave it out to cache only when asked)")
+    .max(MODEL_LIMITS.maxCacheTtlSec, `cacheTtlSec: at most ${MODEL_LIMITS.maxCacheTtlSec} seconds (a day)`)
+    .optional(),
 });
 export type TModelUpsertInput = z.infer<typeof ZModelUpsertInput>;
 
@@ -239,6 +250,8 @@ export const ZModelItem = z.object({
   inputPricePerMTok: z.number().nullable(),
   outputPricePerMTok: z.number().nullable(),
   cachedInputPricePerMTok: z.number().nullable(),
+  /** Seconds its requests' answers are kept in the response cache without asking; null = only when asked. */
+  cacheTtlSec: z.number().nullable(),
   /** The default route: editable, never deletable. */
   isDefault: z.boolean(),
   createdAt: z.string(),

@@ -151,7 +151,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     keyId: scope.keyId,
     model: scope.model,
     tags: rowTags(scope),
-    cacheHit: scope.cacheHit,
+    cacheHit: scope.cacheResult === "hit",
     status: end.status,
     errorCode,
     startedAt: scope.startedAt,

@@ -30,6 +30,9 @@ export interface UpstreamCall {
   ttftMs?: number | undefined;
 }
 
+/** What the response cache did for a request that used it (see RequestScope.cacheResult). */
+export type CacheResult = "hit" | "miss" | "refresh";
+
 export interface RequestScope {
   readonly requestId: string;
   /** performance.now() when the request arrived. */
@@ -45,8 +48,11 @@ export interface RequestScope {
   tags: readonly string[] | undefined;
   /** The tags of the API key the caller authenticated with (the last one resolved), for the same row, ahead of the request's. */
   keyTags: readonly string[] | undefined;
-  /** Answered from the response cache: no provider was called. */
-  cacheHit: boolean;
+  /**
+   * What the response cache did for a request that used it: `hit` (answered from it, no
+   * provider called), `miss`, or `refresh` (a provider answered because the request said so).
+   */
+  cacheResult: CacheResult | undefined;
   procedures: string[];
   /** The first error code the client was given (procedure error or stream error event). */
   errorCode: string | undefined;
@@ -85,7 +91,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheHit: false, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheResult: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -207,8 +213,8 @@ export function noteResponseBody(scope: Scope, body: string | (() => string | un
   if (scope) scope.responseBody = body;
 }
 
-export function noteCacheHit(scope: Scope): void {
-  if (scope) scope.cacheHit = true;
+export function noteCacheResult(scope: Scope, result: CacheResult): void {
+  if (scope) scope.cacheResult = result;
 }
 
 /** The last limit a request was counted against wins: it is the one the caller hit last. */

@@ -12,10 +12,11 @@ export const PROVIDER_COMMANDS_HELP = `  providers list                 Provider
          [--header name=value]… [--api-version <v>]          Add a provider (SuperAdmin)
   providers test <name>          One real call: latency or the upstream's error (SuperAdmin)
   providers remove <name>        Delete a provider no route uses (SuperAdmin)
-  models list                    Model routes: targets, weights and prices
+  models list                    Model routes: targets, weights, prices and cache time
   models set <name> --target provider:upstreamModel[:weight]…
          [--input-price <usd/Mtok>] [--output-price <usd/Mtok>] [--cached-input-price <usd/Mtok>]
-                                 Create or replace a route (SuperAdmin); order = fallback order`;
+         [--cache-ttl <seconds>]  Create or replace a route (SuperAdmin); order = fallback order;
+                                 --cache-ttl answers its requests from the response cache`;
 
 export interface ProviderOptions {
   kind: string | undefined;
@@ -29,6 +30,7 @@ export interface ProviderOptions {
   inputPrice: string | undefined;
   outputPrice: string | undefined;
   cachedInputPrice: string | undefined;
+  cacheTtl: string | undefined;
 }
 
 type Print = (value: unknown, human: string) => void;
@@ -102,9 +104,9 @@ export async function runModels(client: SwitchboardClient, action: string | unde
       const price = (v: number | null) => (v === null ? "-" : `$${v}`);
       const rows = page.items.map((m) => {
         const targets = m.targets.map((t) => `${t.provider}:${t.upstreamModel}${t.weight !== null ? `:${t.weight}` : ""}`).join(" → ");
-        return `${pad(m.name, 24)}  in ${pad(price(m.inputPricePerMTok), 8)} out ${pad(price(m.outputPricePerMTok), 8)}  ${targets}`;
+        return `${pad(m.name, 24)}  in ${pad(price(m.inputPricePerMTok), 8)} out ${pad(price(m.outputPricePerMTok), 8)}  ${pad(m.cacheTtlSec === null ? "-" : `${m.cacheTtlSec}s`, 7)}  ${targets}`;
       });
-      return print(page, rows.length === 0 ? "No models." : [`${pad("MODEL", 24)}  PRICE PER MTOK            TARGETS (fallback order)`, ...rows].join("\n"));
+      return print(page, rows.length === 0 ? "No models." : [`${pad("MODEL", 24)}  PRICE PER MTOK            CACHE    TARGETS (fallback order)`, ...rows].join("\n"));
     }
     case "set": {
       const name = args[0];
@@ -129,6 +131,7 @@ export async function runModels(client: SwitchboardClient, action: string | unde
         ...(o.inputPrice !== undefined ? { inputPricePerMTok: num(o.inputPrice, "--input-price")! } : {}),
         ...(o.outputPrice !== undefined ? { outputPricePerMTok: num(o.outputPrice, "--output-price")! } : {}),
         ...(o.cachedInputPrice !== undefined ? { cachedInputPricePerMTok: num(o.cachedInputPrice, "--cached-input-price")! } : {}),
+        ...(o.cacheTtl !== undefined ? { cacheTtlSec: num(o.cacheTtl, "--cache-ttl")! } : {}),
       });
       return print(result, `Model ${name} → ${targets.map((t) => t.provider).join(", ")}; applied by ${result.acknowledgedBy} of ${result.liveInstances} instances.`);
     }

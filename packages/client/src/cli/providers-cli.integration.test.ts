@@ -38,11 +38,11 @@ describe("switchboard providers, models (CLI)", () => {
     expect(listed.stdout).toContain("sk-…wxyz");
     expect(listed.stdout).not.toContain("sk-cli-0123456789abcdwxyz");
 
-    const set = await cli(["models", "set", "fast", "--target", "groq:llama-3:3", "--target", "template:switchboard-template-1", "--input-price", "0.5", "--output-price", "1.5"], env);
+    const set = await cli(["models", "set", "fast", "--target", "groq:llama-3:3", "--target", "template:switchboard-template-1", "--input-price", "0.5", "--output-price", "1.5", "--cache-ttl", "600"], env);
     expect(set.code, set.stderr).toBe(0);
     const models = await cli(["models", "list", "--json"], env);
     const fast = (JSON.parse(models.stdout) as { items: Array<{ name: string; targets: unknown[]; inputPricePerMTok: number }> }).items.find((m) => m.name === "fast");
-    expect(fast).toMatchObject({ inputPricePerMTok: 0.5, targets: [{ provider: "groq", upstreamModel: "llama-3", weight: 3 }, { provider: "template", upstreamModel: "switchboard-template-1", weight: null }] });
+    expect(fast).toMatchObject({ inputPricePerMTok: 0.5, cacheTtlSec: 600, targets: [{ provider: "groq", upstreamModel: "llama-3", weight: 3 }, { provider: "template", upstreamModel: "switchboard-template-1", weight: null }] });
 
     // In use by a route: refused with the route named, exit code 1.
     const refused = await cli(["providers", "remove", "groq"], env);
@@ -52,5 +52,8 @@ describe("switchboard providers, models (CLI)", () => {
     const missing = await cli(["models", "set", "bad", "--target", "nobody:x"], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("targets.0.provider");
+    const noTime = await cli(["models", "set", "fast", "--target", "groq:llama-3", "--cache-ttl", "0"], env);
+    expect(noTime.code).toBe(1);
+    expect(noTime.stderr).toContain("cacheTtlSec");
   });
 });

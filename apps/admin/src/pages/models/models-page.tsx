@@ -52,6 +52,7 @@ export function ModelsPage() {
                   <th scope="col">Input $/M</th>
                   <th scope="col">Output $/M</th>
                   <th scope="col">Cached $/M</th>
+                  <th scope="col">Cache</th>
                   <th scope="col"><span className="visually-hidden">Actions</span></th>
                 </tr>
               </thead>
@@ -63,6 +64,7 @@ export function ModelsPage() {
                     <td>{price(m.inputPricePerMTok)}</td>
                     <td>{price(m.outputPricePerMTok)}</td>
                     <td>{price(m.cachedInputPricePerMTok)}</td>
+                    <td>{m.cacheTtlSec === null ? "—" : `${m.cacheTtlSec} s`}</td>
                     <td className="cell-actions">
                       {canEdit ? <button type="button" className="btn btn-small" onClick={() => form.edit(m)}>Edit</button> : null}
                       {canEdit && !m.isDefault ? (

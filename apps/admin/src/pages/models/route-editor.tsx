@@ -10,7 +10,7 @@ interface TargetRow {
   weight: string;
 }
 
-const priceText = (v: number | null | undefined) => (v === null || v === undefined ? "" : String(v));
+const numberText = (v: number | null | undefined) => (v === null || v === undefined ? "" : String(v));
 
 /**
  * Creates or edits one model route. Target order is the fallback order: the ↑/↓ buttons
@@ -23,9 +23,10 @@ export function RouteEditor({ editing, providers, onDone }: { editing: TModelIte
       { provider: providers[0]?.name ?? "", upstreamModel: providers[0]?.models[0] ?? "", weight: "" },
     ],
   );
-  const [input, setInput] = useState(priceText(editing?.inputPricePerMTok));
-  const [output, setOutput] = useState(priceText(editing?.outputPricePerMTok));
-  const [cached, setCached] = useState(priceText(editing?.cachedInputPricePerMTok));
+  const [input, setInput] = useState(numberText(editing?.inputPricePerMTok));
+  const [output, setOutput] = useState(numberText(editing?.outputPricePerMTok));
+  const [cached, setCached] = useState(numberText(editing?.cachedInputPricePerMTok));
+  const [cacheTtl, setCacheTtl] = useState(numberText(editing?.cacheTtlSec));
   const upsert = useUpsertModel();
   const { fields, formError } = submitErrorsOf(upsert);
   const headingId = useId();
@@ -41,6 +42,7 @@ export function RouteEditor({ editing, providers, onDone }: { editing: TModelIte
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
+    // Left empty, a setting is unset (a route is replaced whole); anything else goes as typed, for the server to judge.
     const price = (v: string) => (v.trim() === "" ? undefined : Number(v));
     upsert.mutate(
       {
@@ -49,6 +51,7 @@ export function RouteEditor({ editing, providers, onDone }: { editing: TModelIte
         ...(price(input) !== undefined ? { inputPricePerMTok: price(input)! } : {}),
         ...(price(output) !== undefined ? { outputPricePerMTok: price(output)! } : {}),
         ...(price(cached) !== undefined ? { cachedInputPricePerMTok: price(cached)! } : {}),
+        ...(price(cacheTtl) !== undefined ? { cacheTtlSec: price(cacheTtl)! } : {}),
       },
       { onSuccess: (r) => onDone(`Saved ${name}; applied by ${r.acknowledgedBy} of ${r.liveInstances} instances.`) },
     );
@@ -70,6 +73,9 @@ export function RouteEditor({ editing, providers, onDone }: { editing: TModelIte
           </Field>
           <Field label="Cached input $/M tokens" error={fields.cachedInputPricePerMTok}>
             {(control) => <input {...control} inputMode="decimal" value={cached} onChange={(e) => setCached(e.target.value)} />}
+          </Field>
+          <Field label="Cache answers (seconds)" error={fields.cacheTtlSec} hint="Repeats of a request are answered from the response cache; empty = only when a request asks.">
+            {(control) => <input {...control} inputMode="numeric" placeholder="off" value={cacheTtl} onChange={(e) => setCacheTtl(e.target.value)} />}
           </Field>
         </div>
         <table className="table" aria-label="Targets in fallback order">

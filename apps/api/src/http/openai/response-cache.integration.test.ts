@@ -5,7 +5,8 @@
  * instance of a fleet sharing Redis, and in the embedded default — logged as a cache hit that
  * cost nothing; another user, another request or the kept time passing is a miss; the
  * request's own Cache-Control asks a provider's answer instead (no-cache) or keeps nothing
- * (no-store); `cache.purge` forgets a user's or everyone's kept answers on every instance.
+ * (no-store); a route's cacheTtlSec caches the requests it serves without their asking;
+ * `cache.purge` forgets a user's or everyone's kept answers on every instance.
  */
 import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
@@ -186,6 +187,67 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
       expect(refused, bad).toMatchObject({ status: 400, param: "x-switchboard-cache-ttl" });
     }
     expect(up.fakes.beta.requests).toHaveLength(0);
+  });
+});
+
+describe("a route's cacheTtlSec", () => {
+  it("caches the requests it serves without their asking; the request's own ttl and Cache-Control still decide; a pinned provider is no route's", async () => {
+    const root = t.client(await t.login());
+    await root.models.upsert.mutate({ name: "kept", targets: [{ provider: "beta", upstreamModel: "beta-model" }], cacheTtlSec: 300 });
+    up.fakes.beta.setDefault({ kind: "ok", content: "kept by the route" });
+    const ask = (over: Record<string, string> = {}, model = "kept") => sdk.chat.completions.create({ model, messages: [{ role: "user", content: "Same again?" }] }, { headers: over }).withResponse();
+    const first = await ask();
+    expect(first.response.headers.get("x-switchboard-cache")).toBe("miss");
+    // On the other instance too, as soon as it holds the route's new version.
+    const onSecond = new OpenAI({ baseURL: `${t2.url}/v1`, apiKey: token, maxRetries: 0 });
+    await expect.poll(async () => (await onSecond.chat.completions.create({ model: "kept", messages: [{ role: "user", content: "Same again?" }] }).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(up.fakes.beta.requests).toHaveLength(1);
+
+    // Its own ttl wins over the route's: past a second, the answer is too old for a request allowing one.
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await ask({ "x-switchboard-cache-ttl": "1" })).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect(up.fakes.beta.requests).toHaveLength(2);
+    // The request's directives hold: no-cache and no-store together go to the provider, and the kept answer is asked away.
+    const bypass = await ask({ "cache-control": "no-cache, no-store" });
+    expect(bypass.response.headers.get("x-switchboard-cache")).toBe("refresh");
+    expect((await ask()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await ask()).response.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(up.fakes.beta.requests).toHaveLength(4);
+    // Pinned to the provider, it is served by no route: no cache.
+    const pinned = await ask({}, "beta");
+    expect(pinned.response.headers.get("x-switchboard-cache")).toBeNull();
+    expect(up.fakes.beta.requests).toHaveLength(5);
+
+    // Left out of the route again, the cache is used only when asked (a changed route keeps no old answers either).
+    await root.models.upsert.mutate({ name: "kept", targets: [{ provider: "beta", upstreamModel: "beta-model" }] });
+    const plain = await ask();
+    expect(plain.response.headers.get("x-switchboard-cache")).toBeNull();
+    expect(up.fakes.beta.requests).toHaveLength(6);
+    await root.models.delete.mutate({ name: "kept" });
+  });
+
+  it("on the default route serves requests for auto; a time that is no whole number of seconds from 1 to a day is a 400 naming the field", async () => {
+    const root = t.client(await t.login());
+    const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;
+    const targets = auto.targets.map(({ provider, upstreamModel }) => ({ provider, upstreamModel }));
+    for (const bad of [0, 1.5, 86_401, -1]) {
+      const refused = await trpcMutation(t.url, "models.upsert", { name: "auto", targets, cacheTtlSec: bad }, bearer(await t.login()));
+      expect(refused.status, String(bad)).toBe(400);
+      expect(refused.body.error.message).toContain("cacheTtlSec");
+    }
+    expect((await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!.cacheTtlSec).toBeNull();
+    await root.models.upsert.mutate({ name: "auto", targets, cacheTtlSec: 60 });
+    try {
+      expect((await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!.cacheTtlSec).toBe(60);
+      up.fakes.beta.setDefault({ kind: "ok", content: "from auto" });
+      const ask = () => sdk.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Auto, twice?" }] }).withResponse();
+      expect((await ask()).response.headers.get("x-switchboard-cache")).toBe("miss");
+      const again = await ask();
+      expect(again.response.headers.get("x-switchboard-cache")).toBe("hit");
+      expect(again.data.choices[0]!.message.content).toBe("from auto");
+    } finally {
+      await root.models.upsert.mutate({ name: "auto", targets });
+    }
   });
 });
 

@@ -24,7 +24,7 @@ import { modelInputBodyLimit } from "../body-limits.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
-import { cachePolicyOf, markCacheResult } from "./cache-header.ts";
+import { cacheDirectivesOf, markCacheResult } from "./cache-header.ts";
 import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
@@ -213,13 +213,13 @@ async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string
 
 /**
  * One whole answer for a chat or Responses request; which provider answered goes in headers,
- * and whether the response cache did (x-switchboard-cache-ttl asks for it).
+ * and whether the response cache did (x-switchboard-cache-ttl, or the route, asks for it).
  */
 async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
-  const cache = cachePolicyOf(request);
+  const cache = cacheDirectivesOf(request);
   const result = await deps.chat.completeStateless(user.id, { ...parsed.request, cache }, { leaves: clientLeaving(reply), scope: request.scope });
   void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
-  markCacheResult(request, reply, cache);
+  markCacheResult(request, reply);
   return result;
 }
 
@@ -232,9 +232,9 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
   // The stream also ends when the session or API key that authorized it does.
   const leaves = eitherStop(clientLeaving(reply), credentialEnds(deps, user));
-  const cache = cachePolicyOf(request);
+  const cache = cacheDirectivesOf(request);
   const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cache }, { leaves, scope: request.scope });
-  markCacheResult(request, reply, cache);
+  markCacheResult(request, reply);
   // Headers leave only after the first token: this marks where Switchboard's own work
   // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
   markUpstreamStart(request.scope);

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { PROVIDER_IDS, roleAtLeast, type TCachePurgeInput, type TCachePurgeResult, type TChatProvider, type TRole, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
-import { noteCacheHit } from "../../infra/request-scope.ts";
+import { noteCacheResult } from "../../infra/request-scope.ts";
 import type { ChatRate } from "./chat-rate.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import { AppError } from "../errors.ts";
@@ -19,7 +19,7 @@ import { clarifyWith } from "./clarify.ts";
 import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
-import { replayed, type CacheAsk, type CachePolicy, type ResponseCache } from "./response-cache.ts";
+import { replayed, type CacheAsk, type CacheDirectives, type ResponseCache } from "./response-cache.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -54,8 +54,8 @@ export interface ChatServiceDeps {
 
 /** A stateless request (OpenAI-compatible endpoint): the caller sends the whole history. */
 export type StatelessRequest = Omit<ChainRequest, "signal" | "onStop" | "accept"> & {
-  /** Answer from, and keep the answer in, the response cache (the caller asked). */
-  cache?: CachePolicy | undefined;
+  /** What the request says to the response cache (whether it asks, and HTTP's directives); the route serving it may ask too. */
+  cache?: CacheDirectives | undefined;
 };
 
 /** A streamed answer longer than this is not kept in the response cache (nor assembled for it). */
@@ -160,19 +160,29 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /** A kept answer may be served while its provider may still answer: active, not frozen. */
   const servable = (provider: string) => registry.isActive(provider as TProviderId) && !isFrozen(provider as TProviderId);
-  /** What a request asks of the response cache, when it asks (its answer is kept before it goes out, so a repeat sent at once finds it). */
-  const cacheAsk = (userId: string, request: StatelessRequest): [CacheAsk | undefined, Omit<StatelessRequest, "cache">] => {
+  /**
+   * How a request uses the response cache, when it does: for as long as it asks, else as its
+   * route's default says (a pinned provider is served by no route); HTTP's directives hold
+   * either way. Its answer is kept before it goes out, so a repeat sent at once finds it.
+   */
+  const cacheAsk = (userId: string, request: StatelessRequest, scope: CallerContext["scope"]): [CacheAsk | undefined, Omit<StatelessRequest, "cache">] => {
     const { cache, ...asked } = request;
-    return [cache === undefined ? undefined : { ...cache, userId, request: asked, configVersion: registry.version(), askedAt: Date.now() }, asked];
+    const routeTtlSec = asked.pinned ? null : (registry.servingRoute(asked.model)?.cacheTtlSec ?? null);
+    const ttlMs = cache?.ttlMs ?? (routeTtlSec === null ? undefined : routeTtlSec * 1000);
+    if (ttlMs === undefined) return [undefined, asked];
+    const ask = { ttlMs, reuse: cache?.reuse ?? true, store: cache?.store ?? true, userId, request: asked, configVersion: registry.version(), askedAt: Date.now() };
+    // Until a kept answer is found, a provider answers: a miss, or a refresh when told not to reuse.
+    noteCacheResult(scope, ask.reuse ? "miss" : "refresh");
+    return [ask, asked];
   };
 
   async function completeStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<ChainResult> {
     await admit(userId, request.pinned, caller);
-    const [ask, asked] = cacheAsk(userId, request);
+    const [ask, asked] = cacheAsk(userId, request, caller.scope);
     if (ask === undefined) return runComplete({ ...asked, ...ends(caller) });
     const kept = await deps.cache.find(ask, servable);
     if (kept) {
-      noteCacheHit(caller.scope);
+      noteCacheResult(caller.scope, "hit");
       return { ...kept, cached: true };
     }
     const result = await runComplete({ ...asked, ...ends(caller) });
@@ -187,10 +197,10 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   async function streamStateless(userId: string, request: StatelessRequest, caller: CallerContext = {}): Promise<AsyncGenerator<ChainEvent>> {
     await admit(userId, request.pinned, caller);
-    const [ask, asked] = cacheAsk(userId, request);
+    const [ask, asked] = cacheAsk(userId, request, caller.scope);
     const kept = ask === undefined ? undefined : await deps.cache.find(ask, servable);
     if (kept) {
-      noteCacheHit(caller.scope);
+      noteCacheResult(caller.scope, "hit");
       return replayed(kept);
     }
     // Asked to keep it: the pieces are joined as they pass, and the whole answer kept at its end.

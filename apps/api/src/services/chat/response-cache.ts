@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
+import { MODEL_LIMITS } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
 import { AppError } from "../errors.ts";
@@ -22,7 +23,13 @@ import { createKeptPerUser } from "../kept-per-user.ts";
 /** What makes two requests the same one (beside the user and the gateway's configuration). */
 export type CachedRequest = Pick<ChainRequest, "messages" | "passthrough" | "model" | "pinned" | "temperature" | "maxTokens" | "responseFormat">;
 
-/** How a request asked to use the cache. */
+/**
+ * What a request says to the cache: how long (its own ttl, when it asks; otherwise its
+ * route's default, if any) and HTTP's directives, which hold either way.
+ */
+export type CacheDirectives = Omit<CachePolicy, "ttlMs"> & { ttlMs: number | undefined };
+
+/** How a request uses the cache. */
 export interface CachePolicy {
   /** How old a kept answer may be, and how long this one's answer is kept. */
   ttlMs: number;
@@ -32,7 +39,7 @@ export interface CachePolicy {
   store: boolean;
 }
 
-/** A request that asked for the cache. */
+/** A request that uses the cache. */
 export interface CacheAsk extends CachePolicy {
   userId: string;
   request: CachedRequest;
@@ -45,8 +52,8 @@ export interface CacheAsk extends CachePolicy {
   askedAt: number;
 }
 
-/** The longest a request may ask an answer to be kept. */
-export const MAX_CACHE_TTL_SEC = 24 * 60 * 60;
+/** The longest a request (or a route) may ask an answer to be kept. */
+export const MAX_CACHE_TTL_SEC = MODEL_LIMITS.maxCacheTtlSec;
 /** An answer longer than this (as kept) is not kept. */
 const MAX_CACHED_CHARS = 1024 * 1024;
 /** Embedded default: what kept answers may take, about (two bytes a character). */

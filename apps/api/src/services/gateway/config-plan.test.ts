@@ -26,7 +26,7 @@ const provider = (over: Partial<ProviderConfig>): ProviderConfig => ({
   updatedAt: at,
   ...over,
 });
-const route = (over: Partial<RouteConfig>): RouteConfig => ({ name: "r", targets: [], inputPricePerMTok: null, outputPricePerMTok: null, cachedInputPricePerMTok: null, createdAt: at, updatedAt: at, ...over });
+const route = (over: Partial<RouteConfig>): RouteConfig => ({ name: "r", targets: [], inputPricePerMTok: null, outputPricePerMTok: null, cachedInputPricePerMTok: null, cacheTtlSec: null, createdAt: at, updatedAt: at, ...over });
 
 const stored = {
   providers: [
@@ -36,7 +36,7 @@ const stored = {
   ],
   routes: [
     route({ name: "auto", targets: [{ provider: "template", upstreamModel: "switchboard-template-1", weight: null }] }),
-    route({ name: "priced", targets: [{ provider: "full", upstreamModel: "a", weight: 3 }, { provider: "bare", upstreamModel: "x", weight: null }], inputPricePerMTok: 0.5, outputPricePerMTok: 0, cachedInputPricePerMTok: 0.25 }),
+    route({ name: "priced", targets: [{ provider: "full", upstreamModel: "a", weight: 3 }, { provider: "bare", upstreamModel: "x", weight: null }], inputPricePerMTok: 0.5, outputPricePerMTok: 0, cachedInputPricePerMTok: 0.25, cacheTtlSec: 300 }),
   ],
 };
 /** What config.export answers for `stored`, read back as an import reads it. */
@@ -51,11 +51,11 @@ describe("planConfig", () => {
   it("changes only the fields that differ, a stated secret only when it differs from the held one", () => {
     const document = exported();
     document.providers[0] = { ...document.providers[0]!, apiKey: "sk-held-0123456789", headers: { "x-team": "blue" }, timeoutMs: undefined };
-    document.models[1] = { ...document.models[1]!, outputPricePerMTok: undefined };
+    document.models[1] = { ...document.models[1]!, outputPricePerMTok: undefined, cacheTtlSec: 60 };
     const plan = planConfig(stored, document, false);
     expect(plan.operations.map(({ action, name, fields }) => [action, name, fields])).toEqual([
       ["update", "full", ["timeoutMs"]],
-      ["update", "priced", ["outputPricePerMTok"]],
+      ["update", "priced", ["outputPricePerMTok", "cacheTtlSec"]],
     ]);
     document.providers[0] = { ...document.providers[0]!, apiKey: "sk-rotated-0123456789" };
     expect(planConfig(stored, document, false).operations[0]!.fields).toEqual(["timeoutMs", "apiKey"]);

@@ -105,7 +105,8 @@ export function movesProvider(existing: { baseUrl: string | null; kind: string }
   return (change.baseUrl !== undefined && change.baseUrl !== existing.baseUrl) || (change.kind !== undefined && change.kind !== existing.kind);
 }
 
-const ROUTE_PRICES = ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok"] as const;
+/** A route's settings beside its targets: each stated in a document only when set. */
+const ROUTE_SETTINGS = ["inputPricePerMTok", "outputPricePerMTok", "cachedInputPricePerMTok", "cacheTtlSec"] as const;
 
 /** A stored provider as a document states it: no secrets, defaults left out. */
 export function providerDocument(p: ProviderConfig): TConfigExport["providers"][number] {
@@ -120,10 +121,10 @@ export function providerDocument(p: ProviderConfig): TConfigExport["providers"][
   };
 }
 
-/** A stored route as a document states it: a target's weight and prices only when set. */
+/** A stored route as a document states it: a target's weight, prices and cache time only when set. */
 export function routeDocument(r: RouteConfig): TConfigExport["models"][number] {
-  const prices = Object.fromEntries(ROUTE_PRICES.flatMap((price) => (r[price] !== null ? [[price, r[price]]] : [])));
-  return { name: r.name, targets: r.targets.map(({ provider, upstreamModel, weight }) => ({ provider, upstreamModel, ...(weight !== null ? { weight } : {}) })), ...prices };
+  const settings = Object.fromEntries(ROUTE_SETTINGS.flatMap((setting) => (r[setting] !== null ? [[setting, r[setting]]] : [])));
+  return { name: r.name, targets: r.targets.map(({ provider, upstreamModel, weight }) => ({ provider, upstreamModel, ...(weight !== null ? { weight } : {}) })), ...settings };
 }
 
 /** The fields of a route that differ from what the document says, compared in document form. */
@@ -131,7 +132,7 @@ function routeChanges(existing: RouteConfig, wanted: TModelUpsertInput): string[
   const held = routeDocument(existing);
   const targets = wanted.targets.map(({ provider, upstreamModel, weight }) => ({ provider, upstreamModel, ...(weight !== undefined ? { weight } : {}) }));
   const fields = JSON.stringify(held.targets) === JSON.stringify(targets) ? [] : ["targets"];
-  return [...fields, ...ROUTE_PRICES.filter((price) => held[price] !== wanted[price])];
+  return [...fields, ...ROUTE_SETTINGS.filter((setting) => held[setting] !== wanted[setting])];
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);

@@ -162,6 +162,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       inputPricePerMTok: r.inputPricePerMTok,
       outputPricePerMTok: r.outputPricePerMTok,
       cachedInputPricePerMTok: r.cachedInputPricePerMTok,
+      cacheTtlSec: r.cacheTtlSec,
       isDefault: r.name === AUTO_MODEL,
       createdAt: iso(r.createdAt),
       updatedAt: iso(r.updatedAt),

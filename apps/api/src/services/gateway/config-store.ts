@@ -100,6 +100,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       inputPricePerMTok: row.inputPricePerMTok,
       outputPricePerMTok: row.outputPricePerMTok,
       cachedInputPricePerMTok: row.cachedInputPricePerMTok,
+      cacheTtlSec: row.cacheTtlSec,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     };
@@ -332,17 +333,19 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       seen.add(key);
     }
     const targets = input.targets.map((t) => ({ provider: t.provider, upstreamModel: t.upstreamModel, weight: t.weight ?? null }));
-    const prices = {
+    // A route is replaced whole: a setting left out is unset.
+    const settings = {
       inputPricePerMTok: input.inputPricePerMTok ?? null,
       outputPricePerMTok: input.outputPricePerMTok ?? null,
       cachedInputPricePerMTok: input.cachedInputPricePerMTok ?? null,
+      cacheTtlSec: input.cacheTtlSec ?? null,
     };
     const row = await tx.modelRoute.upsert({
       where: { name: input.name },
-      create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...prices },
-      update: { targets: targets as unknown as Prisma.InputJsonValue, ...prices },
+      create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...settings },
+      update: { targets: targets as unknown as Prisma.InputJsonValue, ...settings },
     });
-    return { result: toRoute(row), changes: { targets, ...prices } };
+    return { result: toRoute(row), changes: { targets, ...settings } };
   }
 
   async function deleteRoute(actor: ConfigActor, name: string) {

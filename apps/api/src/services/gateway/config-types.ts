@@ -26,6 +26,8 @@ export interface RouteConfig {
   inputPricePerMTok: number | null;
   outputPricePerMTok: number | null;
   cachedInputPricePerMTok: number | null;
+  /** Seconds its requests' answers are kept in the response cache without asking; null = only when asked. */
+  cacheTtlSec: number | null;
   createdAt: Date;
   updatedAt: Date;
 }

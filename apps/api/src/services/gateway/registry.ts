@@ -24,6 +24,8 @@ export interface LiveRoute {
   name: string;
   targets: LiveTarget[];
   price: ModelPrice | null;
+  /** Seconds its requests' answers are kept in the response cache without asking; null = only when asked. */
+  cacheTtlSec: number | null;
 }
 
 export interface ProviderRegistry {
@@ -39,6 +41,8 @@ export interface ProviderRegistry {
   /** 0-based position in the `auto` route, or null when not in it. */
   orderOf(id: TProviderId): number | null;
   route(name: string): LiveRoute | undefined;
+  /** The route whose targets serve a request for `model` that pins no provider: the route of that name, else `auto`. */
+  servingRoute(model: string | undefined): LiveRoute | undefined;
   routes(): LiveRoute[];
   /** A model's price (USD per million tokens), or null when the model has none set. Synchronous, no I/O. */
   priceOf(model: string): ModelPrice | null;
@@ -119,7 +123,7 @@ export function createLiveRegistry(
       }
     }
     const routes = new Map<string, LiveRoute>();
-    for (const r of snapshot.routes) routes.set(r.name, { name: r.name, targets: [], price: priceOfRoute(r) });
+    for (const r of snapshot.routes) routes.set(r.name, { name: r.name, targets: [], price: priceOfRoute(r), cacheTtlSec: r.cacheTtlSec });
     // A call through a route is billed at that route's prices; through a route without
     // prices, at what the same upstream model costs elsewhere (as if called directly).
     for (const r of snapshot.routes) {
@@ -148,6 +152,7 @@ export function createLiveRegistry(
       return index === -1 ? null : index;
     },
     route: (name) => current.routes.get(name),
+    servingRoute: (model) => (model === undefined ? undefined : current.routes.get(model)) ?? current.routes.get(AUTO_MODEL),
     routes: () => [...current.routes.values()],
     priceOf: (model) => current.routes.get(model)?.price ?? null,
     pricedAs: (provider, upstreamModel, orDefault) => pricedAsIn(current, provider, upstreamModel, orDefault),
@@ -185,6 +190,7 @@ export function snapshotFromEnv(env: SeedEnv, version = 1): GatewaySnapshot {
     inputPricePerMTok: null,
     outputPricePerMTok: null,
     cachedInputPricePerMTok: null,
+    cacheTtlSec: null,
     createdAt: at,
     updatedAt: at,
   };

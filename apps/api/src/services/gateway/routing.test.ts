@@ -12,7 +12,7 @@ const provider = (name: string, position: number): ProviderConfig => ({
 });
 const route = (name: string, targets: Array<[string, number | null]>) => ({
   name, targets: targets.map(([p, weight]) => ({ provider: p, upstreamModel: `${p}-m`, weight })),
-  inputPricePerMTok: 1.5, outputPricePerMTok: null, cachedInputPricePerMTok: null, createdAt: at, updatedAt: at,
+  inputPricePerMTok: 1.5, outputPricePerMTok: null, cachedInputPricePerMTok: null, cacheTtlSec: null, createdAt: at, updatedAt: at,
 });
 
 function setup(random: () => number) {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ModelRoute" ADD COLUMN     "cacheTtlSec" INTEGER;
