@@ -1,9 +1,10 @@
 /**
  * `switchboard config export|apply|history`, spawned as a real process against a real server (the
  * embedded default): a pipeline's round trip with a `write:config` API key — export, edit,
- * preview, apply with a secret read from the environment, apply again for no change — the
- * same in YAML, and the mistakes a pipeline makes (a variable not set, a file that is not
- * JSON or YAML, a bad field).
+ * preview, apply with a secret read from an environment variable it allows, apply again for
+ * no change — the same in YAML, the mistakes a pipeline makes (a variable not set, a file that
+ * is not JSON or YAML, a bad field), and a document from someone else's merge request naming
+ * a variable the pipeline did not allow.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -39,8 +40,11 @@ interface Document {
   models: Array<{ name: string; targets: Array<Record<string, unknown>> }>;
 }
 
+/** The pipeline's secret, and the allowance that lets the document read it. */
+const GROQ = { GROQ_API_KEY: "sk-from-the-pipeline-0123456789", SWITCHBOARD_CONFIG_ENV: "GROQ_API_KEY" };
+
 describe("switchboard config (CLI)", () => {
-  it("exports, previews, applies with a secret from the environment, and applies again as no change", async () => {
+  it("exports, previews, applies with a secret from an allowed variable, and applies again as no change", async () => {
     const exported = await cli(["config", "export"]);
     expect(exported.code, exported.stderr).toBe(0);
     const document = JSON.parse(exported.stdout) as Document;
@@ -51,7 +55,7 @@ describe("switchboard config (CLI)", () => {
     const file = join(dir, "gateway.json");
     await writeFile(file, JSON.stringify(document, null, 2));
 
-    const preview = await cli(["config", "apply", file, "--dry-run"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const preview = await cli(["config", "apply", file, "--dry-run"], GROQ);
     expect(preview.code, preview.stderr).toBe(0);
     expect(preview.stdout).toContain("Dry run: would make 2 change(s):");
     expect(preview.stdout).toContain("  + provider groq");
@@ -64,16 +68,16 @@ describe("switchboard config (CLI)", () => {
     // The preview's version, once the configuration has moved on: refused, nothing changed.
     const root = t.client(await t.login());
     await root.models.upsert.mutate({ name: "moved-on", targets: [{ provider: "template", upstreamModel: "switchboard-template-1" }] });
-    const stale = await cli(["config", "apply", file, "--if-version", basedOn!], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const stale = await cli(["config", "apply", file, "--if-version", basedOn!], GROQ);
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain(`The configuration changed since version ${basedOn}`);
     expect((await root.models.list.query()).items.map((m) => m.name)).not.toContain("fast");
     await root.models.delete.mutate({ name: "moved-on" });
     expect((await cli(["config", "apply", file, "--if-version", "v3"])).code).toBe(2);
 
-    const again = await cli(["config", "apply", file, "--dry-run"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const again = await cli(["config", "apply", file, "--dry-run"], GROQ);
     const current = /apply with --if-version (\d+)/.exec(again.stdout)![1]!;
-    const applied = await cli(["config", "apply", file, "--if-version", current], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const applied = await cli(["config", "apply", file, "--if-version", current], GROQ);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/^Made 2 change\(s\) as version \d+; applied by 1 of 1 instances:/);
     expect(applied.stdout).not.toContain("sk-from-the-pipeline");
@@ -88,14 +92,14 @@ describe("switchboard config (CLI)", () => {
     expect((await cli(["config", "history", "--limit", "0"])).code).toBe(2);
 
     // From standard input, the same document: nothing to change.
-    const fromStdin = await cli(["config", "apply", "-"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" }, JSON.stringify(document));
+    const fromStdin = await cli(["config", "apply", "-"], GROQ, JSON.stringify(document));
     expect(fromStdin.code, fromStdin.stderr).toBe(0);
     expect(fromStdin.stdout).toMatch(/^Nothing to change \(\d+ unchanged\)\.$/m);
 
     // --prune --json: the document without `fast` deletes it; the answer is the server's.
     const fewer = join(dir, "fewer.json");
     await writeFile(fewer, JSON.stringify({ ...document, models: document.models.filter((m) => m.name !== "fast") }));
-    const pruned = await cli(["config", "apply", fewer, "--prune", "--json"], { GROQ_API_KEY: "sk-from-the-pipeline-0123456789" });
+    const pruned = await cli(["config", "apply", fewer, "--prune", "--json"], GROQ);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect((JSON.parse(pruned.stdout) as { steps: unknown[] }).steps).toEqual([{ action: "delete", kind: "model", name: "fast", fields: [] }]);
   });
@@ -103,7 +107,7 @@ describe("switchboard config (CLI)", () => {
   it("stops before sending anything when a variable is not set, the file is not JSON, or a field is wrong", async () => {
     const file = join(dir, "needs-secret.json");
     await writeFile(file, JSON.stringify({ providers: [{ name: "other", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "${OTHER_KEY}", models: [] }], models: [] }));
-    const unset = await cli(["config", "apply", file]);
+    const unset = await cli(["config", "apply", file, "--allow-env", "OTHER_KEY"]);
     expect(unset.code).toBe(2);
     expect(unset.stderr).toContain("providers[0] (other).apiKey names ${OTHER_KEY}, but $OTHER_KEY is not set");
 
@@ -159,14 +163,14 @@ describe("switchboard config (CLI)", () => {
     models: [llama-3]
 models:`);
     await writeFile(file, edited);
-    const applied = await cli(["config", "apply", file], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" });
+    const applied = await cli(["config", "apply", file, "--allow-env", "YAML_GROQ_KEY"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain("  + provider yamlgroq");
     const listed = (await t.client(await t.login()).providers.list.query()).items.find((p) => p.name === "yamlgroq");
     expect(listed?.apiKeyMasked).toMatch(/6789$/);
 
     // From standard input too (not starting with "{": read as YAML).
-    const stdin = await cli(["config", "apply", "-", "--dry-run"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" }, edited);
+    const stdin = await cli(["config", "apply", "-", "--dry-run", "--allow-env", "YAML_GROQ_KEY"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" }, edited);
     expect(stdin.code, stdin.stderr).toBe(0);
     expect(stdin.stdout).toMatch(/^Nothing to change/m);
 
@@ -200,10 +204,87 @@ models:`);
     // --yaml reads any file as YAML; a byte-order mark is no part of a JSON file.
     const named = join(dir, "gateway.txt");
     await writeFile(named, edited);
-    const forced = await cli(["config", "apply", named, "--yaml", "--dry-run"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789" });
+    const forced = await cli(["config", "apply", named, "--yaml", "--dry-run"], { YAML_GROQ_KEY: "sk-yaml-pipeline-0123456789", SWITCHBOARD_CONFIG_ENV: "YAML_*" });
     expect(forced.code, forced.stderr).toBe(0);
     await writeFile(join(dir, "bom.json"), `\uFEFF${JSON.stringify(asJson)}`);
     const bom = await cli(["config", "apply", join(dir, "bom.json"), "--dry-run"]);
     expect(bom.code, bom.stderr).toBe(0);
+  });
+
+  it("fills a placeholder only from a variable the operator allows: by name, by prefix, in SWITCHBOARD_CONFIG_ENV; never SWITCHBOARD_*", async () => {
+    // A merge request's document: the runner's cloud credential as the key of a provider it points anywhere.
+    const credential = "aws-runner-credential-0123456789";
+    const runner = { AWS_SECRET_ACCESS_KEY: credential, GITHUB_TOKEN: "ghp-runner-token-0123456789" };
+    const file = join(dir, "merge-request.json");
+    await writeFile(file, JSON.stringify({ providers: [{ name: "mr", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "${AWS_SECRET_ACCESS_KEY}", models: ["llama-3"] }], models: [] }));
+    const root = t.client(await t.login());
+    const before = (await cli(["config", "export"])).stdout;
+    const versionBefore = (await root.config.history.query({ limit: 1 })).items[0]?.version;
+    const sentBefore = upstream.requests.length;
+
+    // Not allowed — no allowance, another name, a prefix that does not cover it; a dry run the same.
+    const refusedLine =
+      "error: providers[0] (mr).apiKey names ${AWS_SECRET_ACCESS_KEY}, which config apply reads only when allowed: add --allow-env AWS_SECRET_ACCESS_KEY (or list it in SWITCHBOARD_CONFIG_ENV)";
+    for (const [args, extra] of [
+      [[], {}],
+      [["--dry-run"], {}],
+      [["--allow-env", "OPENAI_*,AWS_REGION", "--allow-env", "GITHUB_TOKEN"], { SWITCHBOARD_CONFIG_ENV: "AWS_ACCESS_KEY_ID" }],
+      [["--dry-run", "--allow-env", "AWS_SECRET"], {}],
+    ] as Array<[string[], Record<string, string>]>) {
+      const refused = await cli(["config", "apply", file, ...args], { ...runner, ...extra });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr.split("\n")[0]).toBe(refusedLine);
+      expect(refused.stdout + refused.stderr).not.toContain(credential);
+    }
+    // Nothing changed, nothing sent.
+    expect((await cli(["config", "export"])).stdout).toBe(before);
+    expect((await root.config.history.query({ limit: 1 })).items[0]?.version).toBe(versionBefore);
+    expect(upstream.requests.length).toBe(sentBefore);
+
+    // Allowed by name (a dry run, then the apply), by prefix, and in SWITCHBOARD_CONFIG_ENV.
+    const byName = await cli(["config", "apply", file, "--dry-run", "--allow-env", "AWS_SECRET_ACCESS_KEY"], runner);
+    expect(byName.code, byName.stderr).toBe(0);
+    expect(byName.stdout).toContain("  + provider mr");
+    const byPrefix = await cli(["config", "apply", file, "--allow-env", "OPENAI_*", "--allow-env", "AWS_*"], runner);
+    expect(byPrefix.code, byPrefix.stderr).toBe(0);
+    expect(byPrefix.stdout).toContain("  + provider mr");
+    expect((await root.providers.list.query()).items.find((p) => p.name === "mr")?.apiKeyMasked).toMatch(/6789$/);
+    const fromVariable = await cli(["config", "apply", file], { ...runner, SWITCHBOARD_CONFIG_ENV: "OPENAI_API_KEY, AWS_SECRET_*" });
+    expect(fromVariable.code, fromVariable.stderr).toBe(0);
+    expect(fromVariable.stdout).toMatch(/^Nothing to change/m);
+    for (const run of [byName, byPrefix, fromVariable]) expect(run.stdout + run.stderr).not.toContain(credential);
+
+    // The CLI's own key: refused however it is allowed, and never printed.
+    const own = join(dir, "merge-request-own.json");
+    await writeFile(own, JSON.stringify({ providers: [{ name: "mr", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "${AWS_SECRET_ACCESS_KEY}", headers: { "x-leak": "${SWITCHBOARD_API_KEY}" }, models: ["llama-3"] }], models: [] }));
+    for (const [args, extra] of [
+      [["--allow-env", "*"], {}],
+      [["--allow-env", "AWS_SECRET_ACCESS_KEY,SWITCHBOARD_API_KEY", "--dry-run"], {}],
+      [["--allow-env", "SWITCHBOARD_*,AWS_*"], {}],
+      [[], { SWITCHBOARD_CONFIG_ENV: "*" }],
+    ] as Array<[string[], Record<string, string>]>) {
+      const refused = await cli(["config", "apply", own, ...args], { ...runner, ...extra });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr.split("\n")[0]).toBe(
+        "error: providers[0] (mr).headers.x-leak names ${SWITCHBOARD_API_KEY}: the CLI's own settings are never sent to a provider (SWITCHBOARD_*, whatever --allow-env says)",
+      );
+      expect(refused.stdout + refused.stderr).not.toContain(env["SWITCHBOARD_API_KEY"]);
+      expect(refused.stdout + refused.stderr).not.toContain(credential);
+    }
+
+    // Anywhere but an apiKey or a header value, a placeholder is refused even when allowed;
+    // an allowance that is not a name is a usage error.
+    const misplaced = join(dir, "merge-request-url.json");
+    await writeFile(misplaced, JSON.stringify({ providers: [{ name: "mr", kind: "openai-compatible", baseUrl: "https://example.com/${GITHUB_TOKEN}/v1", models: ["llama-3"] }], models: [] }));
+    const inUrl = await cli(["config", "apply", misplaced, "--allow-env", "*"], runner);
+    expect(inUrl.code).toBe(2);
+    expect(inUrl.stderr.split("\n")[0]).toBe("error: providers[0].baseUrl holds ${GITHUB_TOKEN}: placeholders are filled only in a provider's apiKey and header values");
+    expect(inUrl.stderr).not.toContain("ghp-runner");
+    const notAName = await cli(["config", "apply", file, "--allow-env", "${AWS_SECRET_ACCESS_KEY}"], runner);
+    expect(notAName.code).toBe(2);
+    expect(notAName.stderr.split("\n")[0]).toBe('error: --allow-env: "${AWS_SECRET_ACCESS_KEY}" is not a variable name (NAME, or a prefix such as OPENAI_*)');
+    const mr = (await root.providers.list.query()).items.find((p) => p.name === "mr");
+    expect(mr?.baseUrl).toBe(upstream.url);
+    expect(mr?.headers).toEqual({});
   });
 });

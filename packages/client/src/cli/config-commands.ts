@@ -2,18 +2,21 @@
  * `switchboard config export|apply`: the gateway's providers and model routes as a JSON or
  * YAML document kept in version control, applied from a pipeline. The server plans and applies
  * (one transaction, one configuration version); this side reads the file and fills in the
- * secrets it names from the environment, so the file itself holds none.
+ * secrets it names from the environment variables the operator allows (config-placeholders.ts),
+ * so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
 import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import type { SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
+import { fillPlaceholders, parseEnvAllowance } from "./config-placeholders.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
 export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
                                  without secrets (ADMIN)
   config apply <file>|- [--dry-run] [--prune] [--if-version <n>] [--yaml]
+         [--allow-env <NAME[,NAME…]>]
                                  Make the configuration what the document says, as one version
                                  (SuperAdmin, or a key with write:config); --dry-run shows what
                                  would change, --prune also deletes what it does not name,
@@ -21,7 +24,10 @@ export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers 
                                  that named that version.
                                  A .yaml/.yml file (or --yaml) is read as YAML, a .json one
                                  as JSON (anything else: JSON if it starts with "{").
-                                 "\${NAME}" in an apiKey or header value reads $NAME
+                                 "\${NAME}" in a provider's apiKey or header value (nowhere
+                                 else) reads $NAME only if allowed by --allow-env NAME,…
+                                 (repeatable; 'OPENAI_*' allows a prefix) or by the same list
+                                 in $SWITCHBOARD_CONFIG_ENV; never SWITCHBOARD_*.
   config history [<name>] [--limit <n>]
                                  Who changed which provider or route, when, with which key
                                  (ADMIN, or a key with write:config)`;
@@ -33,6 +39,8 @@ export interface ConfigOptions {
   ifVersion: string | undefined;
   yaml: boolean;
   json: boolean;
+  /** config apply: the variables "${NAME}" may read (with SWITCHBOARD_CONFIG_ENV's). */
+  allowEnv: string[];
 }
 
 type Print = (value: unknown, human: string) => void;
@@ -60,7 +68,9 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       if (!source) throw new CommandUsageError("config apply needs a file (or - for standard input): config apply gateway.json");
       const ifVersion = o.ifVersion === undefined ? undefined : Number(o.ifVersion);
       if (ifVersion !== undefined && !(Number.isInteger(ifVersion) && ifVersion >= 0)) throw new CommandUsageError(`--if-version must be a version number (a dry run names it), got ${JSON.stringify(o.ifVersion)}`);
-      const document = withSecrets(parseConfigDocument(await readSource(source, io), source, o.yaml), io.env);
+      const allowance = parseEnvAllowance(o.allowEnv, io.env);
+      // A dry run fills (and refuses) exactly as the apply would: it previews the same document.
+      const document = fillPlaceholders(parseConfigDocument(await readSource(source, io), source, o.yaml), io.env, allowance);
       const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) });
       return print(result, describeApply(result));
     }
@@ -121,39 +131,6 @@ function parseYaml(text: string, source: string): unknown {
   if ("value" in read) return read.value;
   const { line, column, kind } = read.fault;
   throw new CommandUsageError(`${source}${line === undefined ? "" : `, line ${line}, column ${column}`}: ${kind}`);
-}
-
-/**
- * The document with every "${NAME}" in a provider's apiKey or header values replaced by the
- * environment variable NAME: secrets stay in the pipeline's environment, not in the file.
- * A variable that is not set stops the apply before anything is sent; so does one of the
- * CLI's own credentials (SWITCHBOARD_*), which an edited document must not send upstream.
- */
-function withSecrets(document: Record<string, unknown>, env: CliIo["env"]): Record<string, unknown> {
-  if (!Array.isArray(document["providers"])) return document;
-  const fill = (value: unknown, where: string): unknown =>
-    typeof value !== "string"
-      ? value
-      : value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-          if (name.toUpperCase().startsWith("SWITCHBOARD_")) throw new CommandUsageError(`${where} names \${${name}}: the CLI's own settings are never sent to a provider`);
-          const set = env[name];
-          if (set === undefined || set === "") throw new CommandUsageError(`${where} names \${${name}}, but $${name} is not set`);
-          return set;
-        });
-  const providers = (document["providers"] as unknown[]).map((raw, i) => {
-    if (typeof raw !== "object" || raw === null) return raw;
-    const provider = raw as Record<string, unknown>;
-    const where = `providers[${i}]${typeof provider["name"] === "string" ? ` (${provider["name"]})` : ""}`;
-    const headers = provider["headers"];
-    return {
-      ...provider,
-      ...("apiKey" in provider ? { apiKey: fill(provider["apiKey"], `${where}.apiKey`) } : {}),
-      ...(typeof headers === "object" && headers !== null && !Array.isArray(headers)
-        ? { headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, fill(value, `${where}.headers.${name}`)])) }
-        : {}),
-    };
-  });
-  return { ...document, providers };
 }
 
 function describeApply(result: ApplyResult): string {

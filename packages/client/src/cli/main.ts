@@ -95,6 +95,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         prune: { type: "boolean", default: false },
         yaml: { type: "boolean", default: false },
         "if-version": { type: "string" },
+        "allow-env": { type: "string", multiple: true },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -153,6 +154,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       prune: values.prune === true,
       yaml: values.yaml === true,
       ifVersion: values["if-version"],
+      allowEnv: values["allow-env"] ?? [],
     },
   };
 }
