@@ -45,7 +45,7 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   return fetch(`${api.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 }
 
-/** A mix of gateway traffic: chat.send, /v1 (JSON and SSE), fallbacks and one refusal. */
+/** A mix of gateway traffic: chat.send, /v1 (JSON and SSE, some asked again of the response cache), fallbacks and one refusal. */
 async function traffic(rounds: number): Promise<void> {
   const auth = { authorization: `Bearer ${token}` };
   for (let i = 0; i < rounds; i++) {
@@ -55,6 +55,7 @@ async function traffic(rounds: number): Promise<void> {
       post("/v1/chat/completions", { model: "auto", stream: i % 2 === 0, messages: [{ role: "user", content: `v1 ${i}` }] }, auth),
     ];
     if (i % 4 === 0) calls.push(post("/v1/chat/completions", { model: "deepseek", messages: [{ role: "user", content: "pinned" }] }, auth));
+    if (i % 3 === 0) calls.push(post("/v1/chat/completions", { model: "auto", messages: [{ role: "user", content: "asked again" }] }, { ...auth, "x-switchboard-cache-ttl": "3600" }));
     for (const res of await Promise.all(calls)) {
       expect(res.status).toBe(200);
       await res.text();
@@ -92,6 +93,9 @@ describe("dashboard", () => {
     expect(await numberIn(page, '[data-testid="stat-rpm"] .stat-value')).toBeGreaterThan(0);
     expect(await numberIn(page, '[data-testid="stat-errors"] .stat-value')).toBeGreaterThan(0);
     expect(await page.getByTestId("stat-emergency").textContent()).toContain("Normal");
+    // The same question asked again: answered from the response cache after the first time.
+    expect(await numberIn(page, '[data-testid="stat-cache"] .stat-value')).toBeGreaterThan(0);
+    expect(await page.getByTestId("stat-cache").textContent()).toMatch(/answered without a provider/);
     expect(await page.getByTestId("instance-row").count()).toBe(1);
     expect(await page.getByTestId("instance-row").getByText("Live").isVisible()).toBe(true);
 

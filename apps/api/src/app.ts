@@ -253,7 +253,6 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     userExists: auth.userExists,
     coordination,
     rate: chatRate,
-    registry: metricsRegistry,
     log: log.child({ component: "chat" }),
     emergency: {
       frozenRefusal: (id) => emergency.check({ kind: "provider", id }),

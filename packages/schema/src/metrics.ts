@@ -92,6 +92,12 @@ export const ZMetricsSummary = z.looseObject({
   activeStreams: count,
   /** Time spent in Switchboard per gateway request, upstream excluded (ms). */
   overhead: ZLatencySummary,
+  /**
+   * Gateway requests that used the response cache (asked, or their route's default), by what
+   * it did: answered from it (hits, no provider called), a provider answered (misses), or a
+   * provider answered because the request said so (refreshes); hitRate is hits of all three, %.
+   */
+  cache: z.object({ hits: count, misses: count, refreshes: count, hitRate: z.number() }),
   emergency: ZEmergencyStatus,
   liveInstances: count,
   instances: z.array(ZInstanceMetrics),

@@ -71,6 +71,7 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
         durationMs,
         overheadMs: overhead,
         errorCode,
+        cacheResult: scope.cacheResult,
         clientClosed: !end.completed && errorCode === undefined,
         at: Date.now(),
       });

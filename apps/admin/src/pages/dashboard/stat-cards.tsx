@@ -15,9 +15,11 @@ function Stat({ label, value, detail, testId, children }: { label: string; value
   );
 }
 
-/** The fleet at a glance: traffic, health, latency, streams, instances and the emergency state. */
+/** The fleet at a glance: traffic, health, latency, streams, the response cache, instances and the emergency state. */
 export function StatCards({ summary, samples }: { summary: TMetricsSummary; samples: LiveSample[] }) {
   const up = summary.upstream;
+  const cache = summary.cache;
+  const usedCache = cache.hits + cache.misses + cache.refreshes;
   const frozen = summary.emergency.active;
   return (
     <section className="stats" aria-label="Fleet figures">
@@ -34,6 +36,12 @@ export function StatCards({ summary, samples }: { summary: TMetricsSummary; samp
       <Stat label="Active streams" value={formatCount(summary.activeStreams)} detail={`overhead p50 ${formatMs(summary.overhead.p50)}`} testId="stat-streams">
         <Sparkline values={samples.map((s) => s.activeStreams)} color="#157347" label="Active streams, live" />
       </Stat>
+      <Stat
+        label="Cache hits"
+        value={formatPercent(usedCache, cache.hitRate)}
+        detail={usedCache === 0 ? "response cache not used yet" : `${formatCount(cache.hits)} of ${formatCount(usedCache)} answered without a provider${cache.refreshes > 0 ? ` · ${formatCount(cache.refreshes)} refreshed` : ""}`}
+        testId="stat-cache"
+      />
       <Stat label="Instances" value={`${summary.liveInstances} live`} detail={summary.partial ? "coordination unreachable: this instance only" : `${summary.instances.length} reporting`} testId="stat-instances" />
       <div className={`stat ${frozen ? "stat-frozen" : ""}`} data-testid="stat-emergency">
         <div className="stat-label">Emergency stop</div>

@@ -75,6 +75,13 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     const counted = async (url: string, result: string) => Number(new RegExp(`switchboard_response_cache_requests_total\\{result="${result}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
     expect(await counted(t.url, "miss")).toBeGreaterThanOrEqual(1);
     expect(await counted(t2.url, "hit")).toBeGreaterThanOrEqual(1);
+    // The fleet's summary (the dashboard's Cache hits) adds both instances up.
+    const admin = t.client(await t.login());
+    // (Each instance publishes its figures within moments.)
+    await expect.poll(async () => (await admin.metrics.summary.query()).cache.hits).toBeGreaterThanOrEqual(1);
+    const cache = (await admin.metrics.summary.query()).cache;
+    expect(cache.misses).toBeGreaterThanOrEqual(1);
+    expect(cache.hitRate).toBeGreaterThan(0);
   });
 
   it("is a miss for a request that differs, for another user, without the header, and once the kept time has passed", async () => {

@@ -3,7 +3,6 @@
  * by the composition root): conversation store and the service that ties them together.
  */
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
 import type { TProviderId } from "@switchboard/schema";
 import type { Env } from "../../env.ts";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
@@ -29,8 +28,6 @@ export function createChat(opts: {
   rate: ChatRate;
   /** Whether a user by this id exists (the auth service's answer). */
   userExists: (id: string) => Promise<boolean>;
-  /** Where the response cache counts its hits and misses. */
-  registry: Registry;
   log: Logger;
   emergency?: ChatEmergency;
 }) {
@@ -44,7 +41,7 @@ export function createChat(opts: {
     registry: gateway.registry,
     breaker: gateway.breaker,
     store,
-    cache: createResponseCache(opts.coordination, opts.registry, opts.log),
+    cache: createResponseCache(opts.coordination, opts.log),
     rate: opts.rate,
     userExists: opts.userExists,
     log: opts.log,

@@ -13,7 +13,6 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { Counter, type Registry } from "prom-client";
 import { MODEL_LIMITS } from "@switchboard/schema";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { ChainEvent, ChainRequest, ChainResult } from "../gateway/chain-types.ts";
@@ -106,14 +105,8 @@ interface Kept {
   result: ChainResult;
 }
 
-export function createResponseCache(coordination: Coordination, registry: Registry, log: Pick<Logger, "warn">): ResponseCache {
+export function createResponseCache(coordination: Coordination, log: Pick<Logger, "warn">): ResponseCache {
   const store = createKeptPerUser(coordination, { counter: "resp-cache-chars", sharedMaxCharsPerUserHour: SHARED_MAX_CHARS_PER_USER_HOUR, inProcessMaxBytes: IN_PROCESS_MAX_BYTES });
-  const looked = new Counter({
-    name: "switchboard_response_cache_requests_total",
-    help: "Requests that asked for the response cache, by result: hit (answered from it), miss (a provider answered), refresh (asked a provider's answer instead).",
-    labelNames: ["result"],
-    registers: [registry],
-  });
   let warnedAt = -Infinity;
   const warn = (err: unknown, msg: string) => {
     if (Date.now() - warnedAt < WARN_EVERY_MS) return;
@@ -123,10 +116,7 @@ export function createResponseCache(coordination: Coordination, registry: Regist
 
   return {
     async find(ask, servable) {
-      if (!ask.reuse) {
-        looked.inc({ result: "refresh" });
-        return undefined;
-      }
+      if (!ask.reuse) return undefined;
       // The answer and the purges that may cover it, read together (Redis: two reads sent at
       // once on one connection); not even started while the store is away.
       const read = () => Promise.all([store.getMany([keyOf(ask)]), coordination.getMany([purgedMarker(ask.userId), PURGED_EVERYONE])]);
@@ -134,7 +124,6 @@ export function createResponseCache(coordination: Coordination, registry: Regist
       const kept = values?.[0][0] ? parsed(values[0][0]) : undefined;
       const purgedAt = Math.max(0, ...(values?.[1] ?? []).map((v) => Number(v ?? 0) || 0));
       const fresh = kept !== undefined && kept.keptAt > purgedAt + PURGE_SLACK_MS && Date.now() - kept.keptAt <= ask.ttlMs && servable(kept.result.provider);
-      looked.inc({ result: fresh ? "hit" : "miss" });
       return fresh ? kept.result : undefined;
     },
     async keep(ask, result) {

@@ -3,6 +3,7 @@
  * map updates and two sketch inserts, never I/O. Background flushes read them as a
  * cumulative snapshot (coordination) and as per-minute rows (PostgreSQL).
  */
+import type { CacheResult } from "../../infra/request-scope.ts";
 import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createSketch, type Sketch } from "./sketch.ts";
 import { SNAPSHOT_VERSION, type CircuitView, type InstanceIdentity, type InstanceSnapshot, type ProviderTotals } from "./snapshot.ts";
@@ -19,6 +20,8 @@ export interface RequestRecord {
   overheadMs: number | undefined;
   /** The error code the client saw; undefined for a success or a client that left. */
   errorCode: string | undefined;
+  /** What the response cache did, for a request that used it. */
+  cacheResult?: CacheResult | undefined;
   /** Epoch ms when the response ended. */
   at: number;
 }
@@ -61,6 +64,7 @@ export function createInstanceMetrics(identity: InstanceIdentity, opts: { circui
   const minutes = new Map<number, MinuteBucket>();
   const recent = new Map<number, number>();
   const errorsByCode: Record<string, number> = {};
+  const cache: Record<CacheResult, number> = { hit: 0, miss: 0, refresh: 0 };
   const overhead = createSketch();
   let requests = 0;
   let errors = 0;
@@ -139,6 +143,7 @@ export function createInstanceMetrics(identity: InstanceIdentity, opts: { circui
       recent.set(second, (recent.get(second) ?? 0) + 1);
       pruneRecent(second);
       if (r.overheadMs !== undefined) overhead.add(r.overheadMs);
+      if (r.cacheResult !== undefined) cache[r.cacheResult] += 1;
       const row = minuteRow(r.at, GATEWAY_ROW);
       row.calls += 1;
       row.latencyMs += r.durationMs;
@@ -180,6 +185,7 @@ export function createInstanceMetrics(identity: InstanceIdentity, opts: { circui
         recent: [...recent.entries()],
         providers: out,
         circuits: opts.circuits(),
+        cache: { ...cache },
       };
     },
 

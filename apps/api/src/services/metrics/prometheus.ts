@@ -6,6 +6,7 @@
  * name, no URL ever becomes a label.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { CacheResult } from "../../infra/request-scope.ts";
 import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import type { CircuitView } from "./snapshot.ts";
 import { effectiveCircuit } from "./summary.ts";
@@ -53,6 +54,12 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
     collect() {
       for (const provider of sources.providers()) this.inc({ provider }, 0);
     },
+  });
+  const cacheRequests = new Counter({
+    name: "switchboard_response_cache_requests_total",
+    help: "Gateway requests that used the response cache (asked, or their route's default), by result: hit (answered from it), miss (a provider answered), refresh (a provider answered because the request said so).",
+    labelNames: ["result"] as const,
+    registers,
   });
   const fallbacks = new Counter({ name: "switchboard_provider_fallbacks_total", help: "Failed calls after which the request moved on to another provider.", labelNames: ["provider"] as const, registers });
   new Gauge({
@@ -123,9 +130,10 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
       httpRequests.inc({ method, route, status: String(status) });
       httpDuration.observe({ method, route }, durationMs / 1000);
     },
-    gateway(surface: Surface, outcome: string, overheadMs: number | undefined): void {
+    gateway(surface: Surface, outcome: string, overheadMs: number | undefined, cacheResult: CacheResult | undefined): void {
       gatewayRequests.inc({ surface, outcome });
       if (overheadMs !== undefined) overhead.observe({ surface }, overheadMs / 1000);
+      if (cacheResult !== undefined) cacheRequests.inc({ result: cacheResult });
     },
     procedure(procedure: string, type: string, code: string): void {
       procedures.inc({ procedure, type, code });

@@ -5,6 +5,7 @@
  * last-known snapshots alike (docs/metrics.md, "Cluster aggregation").
  */
 import type { TCircuitState } from "@switchboard/schema";
+import type { CacheResult } from "../../infra/request-scope.ts";
 import type { SketchData } from "./sketch.ts";
 
 export const SNAPSHOT_VERSION = 1;
@@ -54,6 +55,8 @@ export interface InstanceSnapshot extends InstanceIdentity {
   providers: Record<string, ProviderTotals>;
   /** Breaker state per provider on this instance (a gauge, like activeStreams). */
   circuits: Record<string, CircuitView>;
+  /** Gateway requests that used the response cache, by what it did (absent from an older instance's snapshot). */
+  cache?: Record<CacheResult, number>;
 }
 
 export const emptyProviderTotals = (): ProviderTotals => ({

@@ -87,6 +87,17 @@ describe("cluster summary", () => {
     expect(s.instances.find((i) => i.id === "dead")).toMatchObject({ live: false, activeStreams: 0, errors: 1 });
   });
 
+  it("sums what the response cache did over every instance, an older instance's snapshot without it counting none", () => {
+    const a = instance("a");
+    const b = instance("b");
+    for (const cacheResult of ["hit", "hit", "miss", undefined] as const) a.recordRequest({ durationMs: 5, overheadMs: 1, errorCode: undefined, at: NOW, cacheResult });
+    b.recordRequest({ durationMs: 5, overheadMs: 1, errorCode: undefined, at: NOW, cacheResult: "refresh" });
+    const { cache: _none, ...older } = instance("older").snapshot();
+    const s = buildSummary({ snapshots: [a.snapshot(), b.snapshot(), older], live: live("a", "b", "older"), activeProviders: [], emergency: EMERGENCY, partial: false, now: NOW });
+    expect(s.cache).toEqual({ hits: 2, misses: 1, refreshes: 1, hitRate: 50 });
+    expect(s.requests.total).toBe(5);
+  });
+
   it("reports the most severe circuit among live instances; an expired open circuit reads half_open", () => {
     const a = instance("a", { beta: { state: "half_open", retryAt: null } });
     const b = instance("b", { beta: { state: "open", retryAt: NOW + 1_000 } });
