@@ -322,10 +322,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     retentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     storeBodies: env.REQUEST_LOG_BODIES,
     // Prices come from the live model configuration (models.upsert), held locally.
-    prices: (model) => {
-      const p = providers.priceOf(model);
-      return p ? { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, cachedInputPerMTok: p.cachedInputPerMTok ?? undefined } : undefined;
-    },
+    prices: (model) => providers.priceOf(model) ?? undefined,
     log: (msg, err) => log.warn({ err, component: "request-log" }, msg),
     onUnpriced: ({ provider, model }) =>
       log.warn(

@@ -95,9 +95,10 @@ export const ZMetricsSummary = z.looseObject({
   /**
    * Gateway requests that used the response cache (asked, or their route's default), by what
    * it did: answered from it (hits, no provider called), a provider answered (misses), or a
-   * provider answered because the request said so (refreshes); hitRate is hits of all three, %.
+   * provider answered because the request said so (refreshes); hitRate is hits of all three, %;
+   * savedUsd, what the hits' answers would have cost from a provider at their routes' prices.
    */
-  cache: z.object({ hits: count, misses: count, refreshes: count, hitRate: z.number() }),
+  cache: z.object({ hits: count, misses: count, refreshes: count, hitRate: z.number(), savedUsd: z.number() }),
   emergency: ZEmergencyStatus,
   liveInstances: count,
   instances: z.array(ZInstanceMetrics),

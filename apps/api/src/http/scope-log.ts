@@ -72,6 +72,7 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
         overheadMs: overhead,
         errorCode,
         cacheResult: scope.cacheResult,
+        cacheSavedUsd: scope.cacheSavedUsd,
         clientClosed: !end.completed && errorCode === undefined,
         at: Date.now(),
       });

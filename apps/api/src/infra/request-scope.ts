@@ -53,6 +53,8 @@ export interface RequestScope {
    * provider called), `miss`, or `refresh` (a provider answered because the request said so).
    */
   cacheResult: CacheResult | undefined;
+  /** What a cache hit's answer would have cost from a provider, at the prices a call would have been billed at (USD). */
+  cacheSavedUsd: number;
   procedures: string[];
   /** The first error code the client was given (procedure error or stream error event). */
   errorCode: string | undefined;
@@ -91,7 +93,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheResult: undefined, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheResult: undefined, cacheSavedUsd: 0, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -213,8 +215,10 @@ export function noteResponseBody(scope: Scope, body: string | (() => string | un
   if (scope) scope.responseBody = body;
 }
 
-export function noteCacheResult(scope: Scope, result: CacheResult): void {
-  if (scope) scope.cacheResult = result;
+export function noteCacheResult(scope: Scope, result: CacheResult, savedUsd = 0): void {
+  if (!scope) return;
+  scope.cacheResult = result;
+  scope.cacheSavedUsd = savedUsd;
 }
 
 /** The last limit a request was counted against wins: it is the one the caller hit last. */

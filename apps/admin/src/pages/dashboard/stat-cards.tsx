@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { TMetricsSummary } from "@switchboard/schema";
 import { scopeLabel } from "../../lib/emergency-status.ts";
+import { usd } from "../usage-data.ts";
 import { formatCount, formatMs, formatPercent, type LiveSample } from "./metrics-data.ts";
 import { Sparkline } from "./time-chart.tsx";
 
@@ -39,7 +40,7 @@ export function StatCards({ summary, samples }: { summary: TMetricsSummary; samp
       <Stat
         label="Cache hits"
         value={formatPercent(usedCache, cache.hitRate)}
-        detail={usedCache === 0 ? "response cache not used yet" : `${formatCount(cache.hits)} of ${formatCount(usedCache)} answered without a provider${cache.refreshes > 0 ? ` · ${formatCount(cache.refreshes)} refreshed` : ""}`}
+        detail={usedCache === 0 ? "response cache not used yet" : `${formatCount(cache.hits)} of ${formatCount(usedCache)} answered without a provider${cache.savedUsd > 0 ? ` · ≈ ${usd(cache.savedUsd)} saved` : ""}${cache.refreshes > 0 ? ` · ${formatCount(cache.refreshes)} refreshed` : ""}`}
         testId="stat-cache"
       />
       <Stat label="Instances" value={`${summary.liveInstances} live`} detail={summary.partial ? "coordination unreachable: this instance only" : `${summary.instances.length} reporting`} testId="stat-instances" />

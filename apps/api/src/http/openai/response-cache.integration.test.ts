@@ -82,6 +82,10 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     const cache = (await admin.metrics.summary.query()).cache;
     expect(cache.misses).toBeGreaterThanOrEqual(1);
     expect(cache.hitRate).toBeGreaterThan(0);
+    // The hit saved what the miss cost: the same answer at the same route's prices.
+    expect(cache.savedUsd).toBeCloseTo(missRow.costUsd, 9);
+    const saved = Number(/^switchboard_response_cache_saved_usd_total (\S+)$/m.exec(await (await fetch(`${t2.url}/metrics`)).text())?.[1]);
+    expect(saved).toBeCloseTo(missRow.costUsd, 9);
   });
 
   it("is a miss for a request that differs, for another user, without the header, and once the kept time has passed", async () => {

@@ -20,6 +20,7 @@ import type { ConversationStore, Viewer } from "./conversation-store.ts";
 import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
 import { replayed, type CacheAsk, type CacheDirectives, type ResponseCache } from "./response-cache.ts";
+import { savedByHit } from "./cache-savings.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -182,7 +183,7 @@ export function createChatService(deps: ChatServiceDeps) {
     if (ask === undefined) return runComplete({ ...asked, ...ends(caller) });
     const kept = await deps.cache.find(ask, servable);
     if (kept) {
-      noteCacheResult(caller.scope, "hit");
+      noteCacheResult(caller.scope, "hit", savedByHit(registry, kept, asked));
       return { ...kept, cached: true };
     }
     const result = await runComplete({ ...asked, ...ends(caller) });
@@ -200,7 +201,7 @@ export function createChatService(deps: ChatServiceDeps) {
     const [ask, asked] = cacheAsk(userId, request, caller.scope);
     const kept = ask === undefined ? undefined : await deps.cache.find(ask, servable);
     if (kept) {
-      noteCacheResult(caller.scope, "hit");
+      noteCacheResult(caller.scope, "hit", savedByHit(registry, kept, asked));
       return replayed(kept);
     }
     // Asked to keep it: the pieces are joined as they pass, and the whole answer kept at its end.

@@ -6,7 +6,7 @@
 import type { CacheResult } from "../../infra/request-scope.ts";
 import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createSketch, type Sketch } from "./sketch.ts";
-import { SNAPSHOT_VERSION, type CircuitView, type InstanceIdentity, type InstanceSnapshot, type ProviderTotals } from "./snapshot.ts";
+import { SNAPSHOT_VERSION, type CacheTotals, type CircuitView, type InstanceIdentity, type InstanceSnapshot, type ProviderTotals } from "./snapshot.ts";
 
 /** Reserved provider key of the per-minute rows that count gateway requests. */
 export const GATEWAY_ROW = "_gateway";
@@ -22,6 +22,8 @@ export interface RequestRecord {
   errorCode: string | undefined;
   /** What the response cache did, for a request that used it. */
   cacheResult?: CacheResult | undefined;
+  /** What a hit's answer would have cost from a provider (USD). */
+  cacheSavedUsd?: number | undefined;
   /** Epoch ms when the response ended. */
   at: number;
 }
@@ -64,7 +66,7 @@ export function createInstanceMetrics(identity: InstanceIdentity, opts: { circui
   const minutes = new Map<number, MinuteBucket>();
   const recent = new Map<number, number>();
   const errorsByCode: Record<string, number> = {};
-  const cache: Record<CacheResult, number> = { hit: 0, miss: 0, refresh: 0 };
+  const cache: CacheTotals = { hit: 0, miss: 0, refresh: 0, savedUsd: 0 };
   const overhead = createSketch();
   let requests = 0;
   let errors = 0;
@@ -143,7 +145,10 @@ export function createInstanceMetrics(identity: InstanceIdentity, opts: { circui
       recent.set(second, (recent.get(second) ?? 0) + 1);
       pruneRecent(second);
       if (r.overheadMs !== undefined) overhead.add(r.overheadMs);
-      if (r.cacheResult !== undefined) cache[r.cacheResult] += 1;
+      if (r.cacheResult !== undefined) {
+        cache[r.cacheResult] += 1;
+        cache.savedUsd += r.cacheSavedUsd ?? 0;
+      }
       const row = minuteRow(r.at, GATEWAY_ROW);
       row.calls += 1;
       row.latencyMs += r.durationMs;

@@ -151,7 +151,7 @@ export function createMetricsService(deps: MetricsServiceDeps) {
     },
     recordRequest(surface: Surface, record: RequestRecord & { clientClosed: boolean }): void {
       local.recordRequest(record);
-      prom.gateway(surface, record.errorCode ?? (record.clientClosed ? "client_closed" : "success"), record.overheadMs, record.cacheResult);
+      prom.gateway(surface, record.errorCode ?? (record.clientClosed ? "client_closed" : "success"), record.overheadMs, { result: record.cacheResult, savedUsd: record.cacheSavedUsd });
     },
     recordHttp: prom.http,
     recordSpend: prom.spend,

@@ -61,6 +61,11 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
     labelNames: ["result"] as const,
     registers,
   });
+  const cacheSaved = new Counter({
+    name: "switchboard_response_cache_saved_usd_total",
+    help: "USD that cache hits' answers would have cost from a provider, at the prices their calls would have been billed at.",
+    registers,
+  });
   const fallbacks = new Counter({ name: "switchboard_provider_fallbacks_total", help: "Failed calls after which the request moved on to another provider.", labelNames: ["provider"] as const, registers });
   new Gauge({
     name: "switchboard_provider_circuit_state",
@@ -130,10 +135,11 @@ export function createPrometheusMetrics(registry: Registry, sources: PrometheusS
       httpRequests.inc({ method, route, status: String(status) });
       httpDuration.observe({ method, route }, durationMs / 1000);
     },
-    gateway(surface: Surface, outcome: string, overheadMs: number | undefined, cacheResult: CacheResult | undefined): void {
+    gateway(surface: Surface, outcome: string, overheadMs: number | undefined, cache: { result: CacheResult | undefined; savedUsd: number | undefined }): void {
       gatewayRequests.inc({ surface, outcome });
       if (overheadMs !== undefined) overhead.observe({ surface }, overheadMs / 1000);
-      if (cacheResult !== undefined) cacheRequests.inc({ result: cacheResult });
+      if (cache.result !== undefined) cacheRequests.inc({ result: cache.result });
+      if (cache.savedUsd) cacheSaved.inc(cache.savedUsd);
     },
     procedure(procedure: string, type: string, code: string): void {
       procedures.inc({ procedure, type, code });

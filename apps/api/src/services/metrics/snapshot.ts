@@ -56,8 +56,11 @@ export interface InstanceSnapshot extends InstanceIdentity {
   /** Breaker state per provider on this instance (a gauge, like activeStreams). */
   circuits: Record<string, CircuitView>;
   /** Gateway requests that used the response cache, by what it did (absent from an older instance's snapshot). */
-  cache?: Record<CacheResult, number>;
+  cache?: CacheTotals;
 }
+
+/** Requests that used the response cache by result, and what its hits would have cost from a provider (USD). */
+export type CacheTotals = Record<CacheResult, number> & { savedUsd: number };
 
 export const emptyProviderTotals = (): ProviderTotals => ({
   calls: 0,

@@ -90,11 +90,11 @@ describe("cluster summary", () => {
   it("sums what the response cache did over every instance, an older instance's snapshot without it counting none", () => {
     const a = instance("a");
     const b = instance("b");
-    for (const cacheResult of ["hit", "hit", "miss", undefined] as const) a.recordRequest({ durationMs: 5, overheadMs: 1, errorCode: undefined, at: NOW, cacheResult });
+    for (const cacheResult of ["hit", "hit", "miss", undefined] as const) a.recordRequest({ durationMs: 5, overheadMs: 1, errorCode: undefined, at: NOW, cacheResult, cacheSavedUsd: cacheResult === "hit" ? 0.25 : 0 });
     b.recordRequest({ durationMs: 5, overheadMs: 1, errorCode: undefined, at: NOW, cacheResult: "refresh" });
     const { cache: _none, ...older } = instance("older").snapshot();
     const s = buildSummary({ snapshots: [a.snapshot(), b.snapshot(), older], live: live("a", "b", "older"), activeProviders: [], emergency: EMERGENCY, partial: false, now: NOW });
-    expect(s.cache).toEqual({ hits: 2, misses: 1, refreshes: 1, hitRate: 50 });
+    expect(s.cache).toEqual({ hits: 2, misses: 1, refreshes: 1, hitRate: 50, savedUsd: 0.5 });
     expect(s.requests.total).toBe(5);
   });
 

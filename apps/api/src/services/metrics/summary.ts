@@ -129,6 +129,7 @@ export function buildSummary(input: SummaryInputs): TMetricsSummary {
   const overhead = mergeSketches(snapshots.map((s) => s.overhead));
   const cached = (result: "hit" | "miss" | "refresh") => sum(snapshots.map((s) => s.cache?.[result] ?? 0));
   const cache = { hits: cached("hit"), misses: cached("miss"), refreshes: cached("refresh") };
+  const savedUsd = round(sum(snapshots.map((s) => s.cache?.savedUsd ?? 0)), 6);
   const usedCache = cache.hits + cache.misses + cache.refreshes;
 
   const rows = snapshots.map((s) => instanceRow(s, isLive(s), now));
@@ -146,7 +147,7 @@ export function buildSummary(input: SummaryInputs): TMetricsSummary {
     errorsByCode,
     activeStreams: sum(liveSnapshots.map((s) => s.activeStreams)),
     overhead: { p50: round(overhead.quantile(0.5), 2), p95: round(overhead.quantile(0.95), 2), p99: round(overhead.quantile(0.99), 2) },
-    cache: { ...cache, hitRate: usedCache === 0 ? 0 : round((cache.hits / usedCache) * 100, 2) },
+    cache: { ...cache, hitRate: usedCache === 0 ? 0 : round((cache.hits / usedCache) * 100, 2), savedUsd },
     emergency: input.emergency,
     liveInstances: liveIds.size,
     instances: rows,

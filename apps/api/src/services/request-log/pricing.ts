@@ -3,7 +3,7 @@ export interface ModelPrices {
   inputPerMTok: number;
   outputPerMTok: number;
   /** Price of prompt tokens served from the provider's cache; defaults to the input price. */
-  cachedInputPerMTok?: number | undefined;
+  cachedInputPerMTok?: number | null | undefined;
 }
 
 /** Model name (as clients send it, or as the provider reported it) → prices, when known. */
