@@ -67,6 +67,9 @@ describe("metrics.summary", () => {
     deepseek.setDefault({ kind: "ok", content: "streamed answer from deepseek" });
     const events = await collectStream(t.client(user.token), { message: "stream please", provider: "deepseek" });
     expect(events.at(-1)?.type).toBe("chat_complete");
+    // The stream is counted when its response closes, which can be just after the client read
+    // its last event (a request is counted after its calls): wait until all four are in.
+    await expect.poll(async () => (await summary()).requests.total - before.requests.total).toBe(4);
     const after = await summary();
 
     expect(delta(before, after, "beta")).toMatchObject({ calls: 3, successes: 2, failures: 1, aborted: 0, fallbacksFrom: 1 });
@@ -116,6 +119,9 @@ describe("metrics.summary", () => {
     const events = await collectStream(t.client(user.token), { message: "cut me", provider: "beta" });
     expect(events.at(-1)).toMatchObject({ type: "error", code: "STREAM_INTERRUPTED" });
 
+    // The stream's error is counted when its response closes, which can be just after the
+    // client read the error event: wait until all four errors are in.
+    await expect.poll(async () => (await summary()).requests.errors - before.requests.errors).toBe(4);
     const after = await summary();
     const grew = (code: string) => (after.errorsByCode[code] ?? 0) - (before.errorsByCode[code] ?? 0);
     expect(grew("BAD_REQUEST")).toBe(1);

@@ -31,10 +31,14 @@ const stream = (signal?: AbortSignal) =>
     ...(signal ? { signal } : {}),
   });
 
-/** Retries until the server has noticed the freed slot (release happens when the socket closes). */
+/**
+ * Retries, for up to 10 s, until the server has noticed the freed slot (release happens when
+ * the socket closes); bounded in time rather than in tries, as each try is a whole request.
+ */
 async function streamOnceFree(): Promise<Response> {
+  const deadline = Date.now() + 10_000;
   let res = await stream();
-  for (let i = 0; i < 100 && res.status === 429; i++) {
+  while (res.status === 429 && Date.now() < deadline) {
     await res.text();
     await new Promise((r) => setTimeout(r, 20));
     res = await stream();

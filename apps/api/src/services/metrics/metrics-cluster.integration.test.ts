@@ -88,7 +88,13 @@ describe("cluster metrics", () => {
 
     const total = 2 * (REQUESTS_PER_INSTANCE + STREAMS_PER_INSTANCE);
     for (const t of [a, b]) {
-      const s = await t.client(token).metrics.summary.query();
+      const summary = () => t.client(token).metrics.summary.query();
+      // A request is counted when its response closes, which can be just after the client read
+      // it, and the summary waits only briefly for the other instance's flush: poll until every
+      // call and request is in, then check every figure exactly.
+      const counts = (s: TMetricsSummary) => ({ calls: s.ai["beta"]?.calls, requests: s.requests.total });
+      await expect.poll(async () => counts(await summary())).toEqual({ calls: total, requests: total });
+      const s = await summary();
       expect(s.ai["beta"]).toMatchObject({ calls: total, successes: total - BETA_FAILURES, failures: BETA_FAILURES, fallbacksFrom: BETA_FAILURES });
       expect(s.ai["template"]).toMatchObject({ calls: BETA_FAILURES, successes: BETA_FAILURES });
       expect(s.ai["beta"]!.successRate).toBe(Math.round(((total - BETA_FAILURES) / total) * 10_000) / 100);
@@ -124,8 +130,13 @@ describe("cluster metrics", () => {
         });
         expect(res.status).toBe(200);
       }
-      // The summary asks every live instance to flush, so it already counts c's calls.
-      const withC = await a.client(token).metrics.summary.query();
+      // The summary asks every live instance to flush but waits for c, another process, only
+      // briefly, and c counts a request when its response closes: poll until c's five calls and
+      // requests are in, so the figures it leaves behind are complete.
+      const summary = () => a.client(token).metrics.summary.query();
+      const grown = (s: TMetricsSummary) => ({ calls: s.ai["beta"]!.calls - before.ai["beta"]!.calls, requests: s.requests.total - before.requests.total });
+      await expect.poll(async () => grown(await summary())).toEqual({ calls: 5, requests: 5 });
+      const withC = await summary();
       expect(withC.ai["beta"]!.calls - before.ai["beta"]!.calls).toBe(5);
       expect(withC.liveInstances).toBe(3);
       const cId = withC.instances.find((i) => i.pid === c!.pid)!.id;
