@@ -182,9 +182,16 @@ describe("on /v1, OpenAI's error shape, as every /v1 refusal", () => {
   });
 
   it("headers over the size limit whose request line came in an earlier read: the path is not known, so the REST shape", async () => {
-    const exchanged = await open(t.url, "GET /v1/models HTTP/1.1\r\nHost: x\r\n");
-    // Node has parsed the request line by now; the overflow arrives in a read of its own.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const requestLine = "GET /v1/models HTTP/1.1\r\nHost: x\r\n";
+    const accepted: Socket[] = [];
+    const onConnection = (socket: Socket) => accepted.push(socket);
+    t.server.server.on("connection", onConnection);
+    const exchanged = await open(t.url, requestLine);
+    // Once the server's end of this connection has read the request line, Node has parsed it
+    // (the parser runs in the same read); the overflow then arrives in a read of its own.
+    const serverEnd = () => accepted.find((socket) => socket.remotePort === exchanged.socket.localPort);
+    await expect.poll(() => serverEnd()?.bytesRead).toBe(requestLine.length);
+    t.server.server.off("connection", onConnection);
     exchanged.socket.write(`X-Big: ${"a".repeat(100_000)}\r\n\r\n`);
     const answer = parse(await exchanged.closed);
     expect(answer.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");

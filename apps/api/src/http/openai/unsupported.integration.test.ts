@@ -58,14 +58,21 @@ describe("n > 1 with only an Anthropic provider", () => {
   });
 
   it("the OpenAI SDK raises its BadRequestError at once, without retrying", async () => {
-    const sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 2 });
+    let sent = 0;
+    const counted: typeof fetch = (url, init) => {
+      sent++;
+      return fetch(url, init);
+    };
+    const sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 2, fetch: counted });
     const before = claude.requests.length;
     const started = Date.now();
     const error = await sdk.chat.completions.create({ model: "auto", n: 3, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
     expect((error as BadRequestError).param).toBe("n");
-    // The SDK's retries wait at least half a second each.
-    expect(Date.now() - started).toBeLessThan(500);
+    // One request, no retry; and no waiting: the SDK's two retries would first sleep 0.5 s and
+    // 1 s (less up to a quarter of each, its jitter), over 1.1 s in all.
+    expect(sent).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(claude.requests.length).toBe(before);
   });
 

@@ -9,7 +9,12 @@ import type { Coordination } from "./port.ts";
 
 export type CoordinationFactory = () => Promise<Coordination>;
 
-const poll = { timeout: 3_000, interval: 10 };
+const poll = { timeout: 10_000, interval: 10 };
+/**
+ * A TTL for a key the test reads or changes again before it may expire: long enough that a
+ * slow round trip cannot outlast it, short enough that waiting for the expiry stays cheap.
+ */
+const SHORT_TTL_MS = 1_000;
 
 export function describeCoordinationContract(name: string, factory: CoordinationFactory): void {
   describe(`coordination contract: ${name}`, () => {
@@ -81,7 +86,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
 
       it("refuses an existing key and succeeds again after it expired or was deleted", async () => {
-        expect(await c.setIfAbsent("nx:a", "1", { ttlMs: 60 })).toBe(true);
+        expect(await c.setIfAbsent("nx:a", "1", { ttlMs: SHORT_TTL_MS })).toBe(true);
         expect(await c.setIfAbsent("nx:a", "2")).toBe(false);
         expect(await c.get("nx:a")).toBe("1");
         await vi.waitFor(async () => expect(await c.setIfAbsent("nx:a", "3")).toBe(true), poll);
@@ -95,7 +100,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
       it("replaces a live key (and its TTL), never creates one, nor brings back one deleted or expired", async () => {
         expect(await c.setIfPresent("xx:a", "1", { ttlMs: 60_000 })).toBe(false);
         expect(await c.get("xx:a")).toBeNull();
-        await c.set("xx:a", "1", { ttlMs: 60 });
+        await c.set("xx:a", "1", { ttlMs: SHORT_TTL_MS });
         expect(await c.setIfPresent("xx:a", "2", { ttlMs: 60_000 })).toBe(true);
         expect(await c.get("xx:a")).toBe("2");
         await c.del("xx:a");
@@ -116,9 +121,11 @@ export function describeCoordinationContract(name: string, factory: Coordination
         expect(await c.raise("max:a", 1_733_000_000_900)).toBe(1_733_000_000_900);
         expect(await c.get("max:a")).toBe("1733000000900");
         // A lower write still renews the ttl: the key lives as long as its latest writer asked.
-        await c.set("max:b", "20", { ttlMs: 60 });
+        await c.set("max:b", "20", { ttlMs: SHORT_TTL_MS });
         expect(await c.raise("max:b", 10, { ttlMs: 60_000 })).toBe(20);
-        await new Promise((r) => setTimeout(r, 150));
+        // Set after it with the same ttl: once the marker is gone, so would max:b be, unrenewed.
+        await c.set("max:marker", "m", { ttlMs: SHORT_TTL_MS });
+        await vi.waitFor(async () => expect(await c.get("max:marker")).toBeNull(), poll);
         expect(await c.get("max:b")).toBe("20");
       });
 
@@ -160,7 +167,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
 
       it("applies ttl only when it creates the key", async () => {
-        await c.incr("n:ttl", 1, { ttlMs: 80 });
+        await c.incr("n:ttl", 1, { ttlMs: SHORT_TTL_MS });
         await c.incr("n:ttl", 1, { ttlMs: 60_000 }); // must not extend the first ttl
         await vi.waitFor(async () => expect(await c.get("n:ttl")).toBeNull(), poll);
 
@@ -296,7 +303,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
 
       it("resets when the window ends", async () => {
-        const windowMs = 150;
+        const windowMs = SHORT_TTL_MS;
         expect((await consume("rl:w", 1, windowMs)).allowed).toBe(true);
         const refused = await consume("rl:w", 1, windowMs);
         expect(refused.allowed).toBe(false);
@@ -317,7 +324,7 @@ export function describeCoordinationContract(name: string, factory: Coordination
         const startedAt = new Date().toISOString();
         const before = Date.now();
         await c.heartbeat({ id: "api-a", startedAt, meta: { port: 3001 } }, 60_000);
-        await c.heartbeat({ id: "api-b", startedAt, meta: { port: 3002 } }, 100);
+        await c.heartbeat({ id: "api-b", startedAt, meta: { port: 3002 } }, SHORT_TTL_MS);
         const live = await c.liveInstances();
         expect(live.map((i) => i.id)).toEqual(["api-a", "api-b"]);
         expect(live[0]).toMatchObject({ id: "api-a", startedAt, meta: { port: 3001 } });

@@ -52,7 +52,8 @@ describe("redis adapter", () => {
     await expect(open({ url: "redis://127.0.0.1:1", connectTimeoutMs: 500 })).rejects.toThrow(
       /^Redis unreachable at redis:\/\/127\.0\.0\.1:1\/? within 500ms \(last error: .*ECONNREFUSED/,
     );
-    expect(Date.now() - t0).toBeLessThan(1_500);
+    // Not an endless reconnect, nor the 3 s default in place of the timeout given.
+    expect(Date.now() - t0).toBeLessThan(2_000);
   });
 
   it("two instances share state, counters, limits, heartbeats and pub/sub", async () => {
@@ -117,7 +118,8 @@ describe("redis adapter", () => {
       await expect(a.get("k")).rejects.toThrow(/^Redis unavailable \(get\)/);
       await expect(a.subscribe("new-channel", () => {})).rejects.toThrow(/^Redis unavailable \(subscribe\)/);
       expect(await a.ping()).toBe(false);
-      expect(Date.now() - t0).toBeLessThan(500);
+      // Rejected at once, not queued until Redis is back nor left to the 5 s command timeout.
+      expect(Date.now() - t0).toBeLessThan(2_000);
       // Joining a channel that is already subscribed needs no round trip, even degraded.
       const late: string[] = [];
       await a.subscribe("events", (m) => late.push(m));
