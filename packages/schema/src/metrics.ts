@@ -97,6 +97,7 @@ export const ZMetricsSummary = z.looseObject({
    * it did: answered from it (hits, no provider called), a provider answered (misses), or a
    * provider answered because the request said so (refreshes); hitRate is hits of all three, %;
    * savedUsd, what the hits' answers would have cost from a provider at their routes' prices.
+   * Counted for requests that were answered. (An instance of an older version answers without it.)
    */
   cache: z.object({ hits: count, misses: count, refreshes: count, hitRate: z.number(), savedUsd: z.number() }),
   emergency: ZEmergencyStatus,

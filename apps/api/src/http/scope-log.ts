@@ -71,7 +71,8 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
         durationMs,
         overheadMs: overhead,
         errorCode,
-        cacheResult: scope.cacheResult,
+        // Counted for requests that were answered: a miss whose provider then failed answered nothing.
+        cacheResult: errorCode === undefined && end.completed ? scope.cacheResult : undefined,
         cacheSavedUsd: scope.cacheSavedUsd,
         clientClosed: !end.completed && errorCode === undefined,
         at: Date.now(),

@@ -19,7 +19,8 @@ function Stat({ label, value, detail, testId, children }: { label: string; value
 /** The fleet at a glance: traffic, health, latency, streams, the response cache, instances and the emergency state. */
 export function StatCards({ summary, samples }: { summary: TMetricsSummary; samples: LiveSample[] }) {
   const up = summary.upstream;
-  const cache = summary.cache;
+  // An instance of an older version answers without it (a fleet mid-upgrade).
+  const cache = (summary.cache as TMetricsSummary["cache"] | undefined) ?? { hits: 0, misses: 0, refreshes: 0, hitRate: 0, savedUsd: 0 };
   const usedCache = cache.hits + cache.misses + cache.refreshes;
   const frozen = summary.emergency.active;
   return (

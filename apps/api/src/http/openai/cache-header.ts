@@ -12,22 +12,30 @@ const CACHE_RESULT_HEADER = "x-switchboard-cache";
  * for every request it serves); HTTP's own request directives say more, as they do to any
  * cache, whoever asked: `Cache-Control: no-cache` (or `max-age=0`, or a lone
  * `Pragma: no-cache`) takes a provider's answer rather than a kept one (and keeps it in its
- * place), `no-store` keeps nothing of this request's. A ttl that is anything but a whole
+ * place), `no-store` keeps nothing of this request's; so does a body's `store: false`, and a
+ * body's `store: true` (the provider keeps the call) is served by no route's cache time. A ttl that is anything but a whole
  * number of seconds from 1 to a day is a 400 naming the header: a cache silently not used
  * would be paid for without anyone noticing.
  */
-export function cacheDirectivesOf(request: FastifyRequest): CacheDirectives {
+/** What a request's body says about keeping its answer: whether it may be kept, and whether a route's cache time may apply. */
+export interface BodyCacheTerms {
+  keep: boolean;
+  routeDefault: boolean;
+}
+
+export function cacheDirectivesOf(request: FastifyRequest, body: BodyCacheTerms): CacheDirectives {
   const header = request.headers[CACHE_TTL_HEADER];
   const seconds = header === undefined ? undefined : typeof header === "string" && /^\d{1,6}$/.test(header.trim()) ? Number(header.trim()) : NaN;
   if (seconds !== undefined && !(seconds >= 1 && seconds <= MAX_CACHE_TTL_SEC)) {
     throw new AppError("BAD_REQUEST", `${CACHE_TTL_HEADER}: a whole number of seconds from 1 to ${MAX_CACHE_TTL_SEC}`, { details: { param: CACHE_TTL_HEADER } });
   }
   const control = request.headers["cache-control"];
-  if (control === undefined && request.headers.pragma === undefined) return { ttlMs: seconds === undefined ? undefined : seconds * 1000, reuse: true, store: true };
+  const ttlMs = seconds === undefined ? undefined : seconds * 1000;
+  if (control === undefined && request.headers.pragma === undefined) return { ttlMs, reuse: true, store: body.keep, routeDefault: body.routeDefault };
   const directives = cacheControlDirectives(control);
   // max-age=0 accepts no kept answer, and a lone Pragma: no-cache is HTTP/1.0's no-cache.
   const refresh = directives.has("no-cache") || directives.get("max-age") === "0" || (control === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(String(request.headers.pragma ?? "")));
-  return { ttlMs: seconds === undefined ? undefined : seconds * 1000, reuse: !refresh, store: !directives.has("no-store") };
+  return { ttlMs, reuse: !refresh, store: body.keep && !directives.has("no-store"), routeDefault: body.routeDefault };
 }
 
 /** Tells a request that used the cache whether it was answered from it. */

@@ -8,6 +8,7 @@ import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIChatRequest, type TOpenAIMessage } fro
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import type { StatelessRequest } from "../../services/chat/chat-service.ts";
+import type { BodyCacheTerms } from "./cache-header.ts";
 import { resolveModel } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
@@ -17,6 +18,8 @@ export interface ParsedChatRequest {
   stream: boolean;
   /** The client asked for the closing usage chunk (stream_options.include_usage). */
   includeUsage: boolean;
+  /** What the body says about keeping its answer (OpenAI's `store`), for the response cache. */
+  cacheTerms: BodyCacheTerms;
 }
 
 /** Text of a message for limits, estimates and the template: text parts, tool-call arguments. */
@@ -55,5 +58,7 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown): Par
     request: { messages, pinned, model, passthrough },
     stream: data.stream === true,
     includeUsage: data.stream_options?.include_usage === true,
+    // Stored completions are the provider's record of every call: a route's cache would skip it.
+    cacheTerms: { keep: true, routeDefault: passthrough["store"] !== true },
   };
 }

@@ -237,6 +237,33 @@ describe("a route's cacheTtlSec", () => {
     await root.models.delete.mutate({ name: "kept" });
   });
 
+  it("keeps nothing of a Responses request with store: false, leaves a chat request with store: true to its provider, and counts no miss for a request that failed", async () => {
+    const root = t.client(await t.login());
+    await root.models.upsert.mutate({ name: "kept-terms", targets: [{ provider: "beta", upstreamModel: "beta-model" }], cacheTtlSec: 300 });
+    up.fakes.beta.setDefault({ kind: "ok", content: "private answer" });
+    for (let i = 0; i < 2; i++) {
+      const unstored = await sdk.responses.create({ model: "kept-terms", input: "Nothing kept, please", store: false }).withResponse();
+      expect(unstored.response.headers.get("x-switchboard-cache")).toBe("miss");
+    }
+    expect(up.fakes.beta.requests).toHaveLength(2);
+    // Stored completions: the provider keeps a record of the call, so the route's cache steps aside.
+    for (let i = 0; i < 2; i++) {
+      const stored = await sdk.chat.completions.create({ model: "kept-terms", messages: [{ role: "user", content: "Keep a record" }], store: true }).withResponse();
+      expect(stored.response.headers.get("x-switchboard-cache")).toBeNull();
+    }
+    expect(up.fakes.beta.requests).toHaveLength(4);
+
+    const misses = async () => Number(/^switchboard_response_cache_requests_total\{result="miss"\} (\d+)$/m.exec(await (await fetch(`${t.url}/metrics`)).text())?.[1] ?? 0);
+    const before = await misses();
+    up.fakes.beta.enqueue({ kind: "status", status: 500 });
+    const failed = await sdk.chat.completions.create({ model: "kept-terms", messages: [{ role: "user", content: "This one fails" }] }).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ status: 502 });
+    // Its log row is written when its end is recorded: by then a miss would have been counted.
+    await rowOf((failed as InstanceType<typeof OpenAI.APIError>).headers!.get("x-request-id")!);
+    expect(await misses()).toBe(before);
+    await root.models.delete.mutate({ name: "kept-terms" });
+  });
+
   it("on the default route serves requests for auto; a time that is no whole number of seconds from 1 to a day is a 400 naming the field", async () => {
     const root = t.client(await t.login());
     const auto = (await root.models.list.query({ limit: 100 })).items.find((m) => m.name === "auto")!;

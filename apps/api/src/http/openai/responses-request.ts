@@ -224,7 +224,15 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
   const before = earlier?.items ?? [];
   const messages = chatMessages({ ...data, input: [...before, ...input] }, before.length);
   try {
-    return { ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }), stream: data.stream === true, echo: data, input, continued: earlier?.continued };
+    return {
+      ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }),
+      stream: data.stream === true,
+      // store: false asks that nothing of the answer be kept: the response cache keeps nothing either.
+      cacheTerms: { keep: data.store !== false, routeDefault: true },
+      echo: data,
+      input,
+      continued: earlier?.continued,
+    };
   } catch (error) {
     // The translated request's field names mean nothing to this caller: name input instead.
     if (error instanceof AppError && typeof error.details["param"] === "string" && error.details["param"].startsWith("messages")) {

@@ -216,7 +216,7 @@ async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string
  * and whether the response cache did (x-switchboard-cache-ttl, or the route, asks for it).
  */
 async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
-  const cache = cacheDirectivesOf(request);
+  const cache = cacheDirectivesOf(request, parsed.cacheTerms);
   const result = await deps.chat.completeStateless(user.id, { ...parsed.request, cache }, { leaves: clientLeaving(reply), scope: request.scope });
   void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
   markCacheResult(request, reply);
@@ -232,7 +232,7 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
   // The stream also ends when the session or API key that authorized it does.
   const leaves = eitherStop(clientLeaving(reply), credentialEnds(deps, user));
-  const cache = cacheDirectivesOf(request);
+  const cache = cacheDirectivesOf(request, parsed.cacheTerms);
   const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cache }, { leaves, scope: request.scope });
   markCacheResult(request, reply);
   // Headers leave only after the first token: this marks where Switchboard's own work

@@ -168,7 +168,7 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   const cacheAsk = (userId: string, request: StatelessRequest, scope: CallerContext["scope"]): [CacheAsk | undefined, Omit<StatelessRequest, "cache">] => {
     const { cache, ...asked } = request;
-    const routeTtlSec = asked.pinned ? null : (registry.servingRoute(asked.model)?.cacheTtlSec ?? null);
+    const routeTtlSec = asked.pinned || cache?.routeDefault === false ? null : (registry.servingRoute(asked.model)?.cacheTtlSec ?? null);
     const ttlMs = cache?.ttlMs ?? (routeTtlSec === null ? undefined : routeTtlSec * 1000);
     if (ttlMs === undefined) return [undefined, asked];
     const ask = { ttlMs, reuse: cache?.reuse ?? true, store: cache?.store ?? true, userId, request: asked, configVersion: registry.version(), askedAt: Date.now() };

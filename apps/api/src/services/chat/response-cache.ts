@@ -26,7 +26,11 @@ export type CachedRequest = Pick<ChainRequest, "messages" | "passthrough" | "mod
  * What a request says to the cache: how long (its own ttl, when it asks; otherwise its
  * route's default, if any) and HTTP's directives, which hold either way.
  */
-export type CacheDirectives = Omit<CachePolicy, "ttlMs"> & { ttlMs: number | undefined };
+export type CacheDirectives = Omit<CachePolicy, "ttlMs"> & {
+  ttlMs: number | undefined;
+  /** Whether the route's default time may apply when the request does not ask (a body's `store: true` says no). */
+  routeDefault: boolean;
+};
 
 /** How a request uses the cache. */
 export interface CachePolicy {
