@@ -353,6 +353,20 @@ describe("config.history", () => {
     expect(first.items[0]!.target).toBe("audited");
     expect(second.items.map((e) => e.id)).not.toContain(first.items[0]!.id);
     expect(second.items[0]!.version).toBeLessThanOrEqual(first.items[1]!.version);
+    // One version's changes read in the order they were made: the provider before the route that needs it.
+    const together = await version();
+    const withRoute = await t.client(root).config.export.query();
+    await t.client(root).config.import.mutate({
+      document: {
+        providers: [...withRoute.providers, { name: "ordered", kind: "openai-compatible", baseUrl: groq.url, models: ["m"] }],
+        models: [...withRoute.models, { name: "ordered-route", targets: [{ provider: "ordered", upstreamModel: "m" }] }],
+      },
+    });
+    const latest = (await t.client(key.key).config.history.query({ limit: 10 })).items.filter((e) => e.version === together + 1);
+    expect(latest.map((e) => [e.action, e.target])).toEqual([
+      ["provider.create", "ordered"],
+      ["model.upsert", "ordered-route"],
+    ]);
     // A cursor that names nothing is an empty page, not an error.
     expect((await t.client(key.key).config.history.query({ cursor: "no-such-entry" })).items).toEqual([]);
   });

@@ -403,8 +403,8 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   async function history(input: { cursor?: string | undefined; limit: number; target?: string | undefined }): Promise<TConfigHistoryPage> {
     const rows = await prisma.configAudit.findMany({
       where: input.target ? { target: input.target } : {},
-      // Newest version first, one version's changes (an import's) together.
-      orderBy: [{ version: "desc" }, { id: "desc" }],
+      // Newest version first; one version's changes (an import's) together, in the order they were made.
+      orderBy: [{ version: "desc" }, { seq: "asc" }],
       take: input.limit + 1,
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });
