@@ -7,22 +7,22 @@ export const CACHE_TTL_HEADER = "x-switchboard-cache-ttl";
 /** Says whether the answer came from the response cache (`hit`), from a provider (`miss`; kept when it could be), or from a provider because the request said so (`refresh`); only on requests that used it. */
 const CACHE_RESULT_HEADER = "x-switchboard-cache";
 
-/**
- * What the request says to the response cache. The ttl header asks for it (a route may ask
- * for every request it serves); HTTP's own request directives say more, as they do to any
- * cache, whoever asked: `Cache-Control: no-cache` (or `max-age=0`, or a lone
- * `Pragma: no-cache`) takes a provider's answer rather than a kept one (and keeps it in its
- * place), `no-store` keeps nothing of this request's; so does a body's `store: false`, and a
- * body's `store: true` (the provider keeps the call) is served by no route's cache time. A ttl that is anything but a whole
- * number of seconds from 1 to a day is a 400 naming the header: a cache silently not used
- * would be paid for without anyone noticing.
- */
 /** What a request's body says about keeping its answer: whether it may be kept, and whether a route's cache time may apply. */
 export interface BodyCacheTerms {
   keep: boolean;
   routeDefault: boolean;
 }
 
+/**
+ * What the request says to the response cache. The ttl header asks for it (a route may ask
+ * for every request it serves); HTTP's own request directives say more, as they do to any
+ * cache, whoever asked: `Cache-Control: no-cache` (or `max-age=0`, or a lone
+ * `Pragma: no-cache`) takes a provider's answer rather than a kept one (and keeps it in its
+ * place), `no-store` keeps nothing of this request's. The body's terms hold too (a Responses
+ * `store: false` keeps nothing; a chat `store: true` is served by no route's cache time). A
+ * ttl that is anything but a whole number of seconds from 1 to a day is a 400 naming the
+ * header: a cache silently not used would be paid for without anyone noticing.
+ */
 export function cacheDirectivesOf(request: FastifyRequest, body: BodyCacheTerms): CacheDirectives {
   const header = request.headers[CACHE_TTL_HEADER];
   const seconds = header === undefined ? undefined : typeof header === "string" && /^\d{1,6}$/.test(header.trim()) ? Number(header.trim()) : NaN;
