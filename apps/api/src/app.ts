@@ -53,6 +53,8 @@ export interface CreateAppOptions {
   requestLogFlushMs?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
+  /** Test knob: how often held API keys are re-read from the database (default every 5 s). */
+  keys?: { resyncIntervalMs?: number };
 }
 
 /**
@@ -154,6 +156,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     owners: directory,
     logged: loggedSpend,
     log: (msg, err) => log.warn({ err, component: "keys" }, msg),
+    resyncIntervalMs: opts.keys?.resyncIntervalMs,
   });
   const sso = createSsoService({
     prisma: db.prisma,
