@@ -12,8 +12,8 @@ import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 let a: TestApp;
 let b: TestApp;
 /**
- * One more instance of the cluster, that re-reads users and revocations only once a minute:
- * what reaches it within the tests' wait came by push, however long the wait.
+ * One more instance of the cluster, that re-reads users, revocations and API keys only once a
+ * minute: what reaches it within the tests' wait came by push, however long the wait.
  */
 let pushOnly: TestApp;
 let root: string;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   a = await startTestApp({ mode: "cluster" });
   const cluster = { mode: "cluster", databaseUrl: a.app.deps.env.DATABASE_URL!, redisKeyPrefix: a.app.deps.env.REDIS_KEY_PREFIX } as const;
   b = await startTestApp(cluster);
-  pushOnly = await startTestApp({ ...cluster, appOptions: { auth: { resyncIntervalMs: 60_000 } } });
+  pushOnly = await startTestApp({ ...cluster, appOptions: { auth: { resyncIntervalMs: 60_000 }, keys: { resyncIntervalMs: 60_000 } } });
   root = await a.login();
 });
 afterAll(async () => {
@@ -151,18 +151,27 @@ describe("a user removed from the database by other means", () => {
 describe("disable and enable across instances", () => {
   it("a disabled user is refused on the other instance at once, and re-enabled is accepted there at once", async () => {
     const user = await a.userWithRole("USER");
-    // Asked of the instance that does not re-read users or sessions for a minute, with a call it
-    // answers from what it holds (auth.me would read the user's row itself): the refusal can only
-    // come by push.
-    const ask = (token: string) => trpcQuery(pushOnly.url, "keys.list", undefined, bearer(token)).then((r) => r.status);
+    const key = (await trpcMutation(a.url, "keys.create", { name: "held across" }, bearer(user.token))).body.result.data.key as string;
+    // Asked of the instance that does not re-read users, sessions or keys for a minute, with a
+    // call it answers from what it holds (auth.me would read the user's row itself), and that
+    // an API key may make: a change can only reach it by push.
+    const ask = (token: string) => fetch(`${pushOnly.url}/v1/models`, { headers: bearer(token) }).then((r) => r.status);
     expect(await ask(user.token)).toBe(200); // it caches the user as live
+    expect(await ask(key)).toBe(200);
     expect((await trpcMutation(a.url, "users.update", { id: user.id, disabled: true }, bearer(root))).status).toBe(200);
     const seen = await eventually(() => ask(user.token), (s) => s === 401);
     expect(seen.at(-1)).toBe(401);
+    // The key, unlike the token, is not revoked: it is refused because the instance now holds
+    // the user as disabled.
+    const keySeen = await eventually(() => ask(key), (s) => s === 401);
+    expect(keySeen.at(-1)).toBe(401);
     expect((await trpcMutation(a.url, "users.update", { id: user.id, disabled: false }, bearer(root))).status).toBe(200);
+    // The same key again: only the push can replace the disabled user the instance holds (a
+    // fresh token alone would pass without it, its user not held since the disable push).
+    const back = await eventually(() => ask(key), (s) => s === 200);
+    expect(back.at(-1), JSON.stringify(back)).toBe(200);
     const fresh = await a.login(user.email, "a-long-enough-password");
-    const back = await eventually(() => ask(fresh), (s) => s === 200);
-    expect(back.at(-1)).toBe(200);
+    expect(await ask(fresh)).toBe(200);
   });
 });
 
