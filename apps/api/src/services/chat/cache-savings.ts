@@ -1,8 +1,7 @@
 /**
- * What a response-cache hit saved: its answer's usage at the prices the call would have been
- * billed at, had a provider answered — the serving route's when it has prices, otherwise what
- * that provider and model cost elsewhere (the provider chain's own rule; registry.ts
- * `pricedAs`). An estimate: a provider asked again may answer at another length.
+ * What a response-cache hit saved: its answer's usage at the prices its call would have been
+ * billed at, had a provider answered (the provider chain's own rule, `registry.billedAs`). An
+ * estimate: a provider asked again may answer at another length.
  */
 import { cachedTokensOf } from "../gateway/answer-output.ts";
 import type { ChainResult } from "../gateway/chain-types.ts";
@@ -10,8 +9,7 @@ import type { ProviderRegistry } from "../gateway/registry.ts";
 import { costUsd } from "../request-log/pricing.ts";
 
 export function savedByHit(registry: ProviderRegistry, kept: ChainResult, request: { model?: string | undefined; pinned?: string | undefined }): number {
-  const route = request.pinned ? undefined : registry.servingRoute(request.model);
-  const pricedAs = route?.price ? route.name : registry.pricedAs(kept.provider, kept.model);
+  const pricedAs = registry.billedAs(request.pinned ? undefined : registry.servingRoute(request.model), kept.provider, kept.model);
   const prices = pricedAs === undefined ? null : registry.priceOf(pricedAs);
   if (!prices) return 0;
   return costUsd(prices, { prompt: kept.usage.promptTokens, completion: kept.usage.completionTokens, cached: cachedTokensOf(kept.usageDetails) ?? 0 });

@@ -54,6 +54,12 @@ export interface ProviderRegistry {
    * none of these is.
    */
   pricedAs(provider: TProviderId, upstreamModel: string, orDefault?: boolean): string | undefined;
+  /**
+   * The priced route a call to `provider`'s `upstreamModel` made for `route` is billed at: that
+   * route when it has prices, else as if called directly (`pricedAs`). The provider chain's
+   * billing rule, and what a response-cache hit is priced at.
+   */
+  billedAs(route: LiveRoute | undefined, provider: TProviderId, upstreamModel: string): string | undefined;
   /** The snapshot as loaded (secrets included: for the gateway's own use only). */
   snapshot(): GatewaySnapshot;
   /** Swaps in a newer configuration; an older or equal version is ignored. Returns whether it applied. */
@@ -78,6 +84,10 @@ const weightOf = (p: ModelPrice) => p.inputPerMTok + p.outputPerMTok;
 function pricedAsIn(built: Pick<Built, "routes" | "pricedTargets">, provider: string, upstreamModel: string, orDefault = true): string | undefined {
   const named = (name: string) => (built.routes.get(name)?.price ? name : undefined);
   return built.pricedTargets.get(targetKey(provider, upstreamModel)) ?? named(upstreamModel) ?? (orDefault ? named(AUTO_MODEL) : undefined);
+}
+
+function billedAsIn(built: Pick<Built, "routes" | "pricedTargets">, route: LiveRoute | undefined, provider: string, upstreamModel: string): string | undefined {
+  return route?.price ? route.name : pricedAsIn(built, provider, upstreamModel);
 }
 
 const settingsKey = (p: ProviderConfig) =>
@@ -124,13 +134,11 @@ export function createLiveRegistry(
     }
     const routes = new Map<string, LiveRoute>();
     for (const r of snapshot.routes) routes.set(r.name, { name: r.name, targets: [], price: priceOfRoute(r), cacheTtlSec: r.cacheTtlSec });
-    // A call through a route is billed at that route's prices; through a route without
-    // prices, at what the same upstream model costs elsewhere (as if called directly).
     for (const r of snapshot.routes) {
       const route = routes.get(r.name)!;
       route.targets = r.targets.flatMap((t) => {
         const provider = byName.get(t.provider);
-        const pricedAs = route.price ? r.name : pricedAsIn({ routes, pricedTargets }, t.provider, t.upstreamModel);
+        const pricedAs = billedAsIn({ routes, pricedTargets }, route, t.provider, t.upstreamModel);
         return provider ? [{ provider, upstreamModel: t.upstreamModel, weight: t.weight, pricedAs }] : [];
       });
     }
@@ -156,6 +164,7 @@ export function createLiveRegistry(
     routes: () => [...current.routes.values()],
     priceOf: (model) => current.routes.get(model)?.price ?? null,
     pricedAs: (provider, upstreamModel, orDefault) => pricedAsIn(current, provider, upstreamModel, orDefault),
+    billedAs: (route, provider, upstreamModel) => billedAsIn(current, route, provider, upstreamModel),
     snapshot: () => current.snapshot,
     apply(snapshot) {
       if (snapshot.version <= current.snapshot.version) return false;
