@@ -27,10 +27,10 @@ afterAll(async () => {
   await api?.stop();
 });
 
-const chatWith = (key: string, content: string, tags?: string) =>
+const chatWith = (key: string, content: string, tags?: string, headers: Record<string, string> = {}) =>
   fetch(`${api.baseUrl}/v1/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(tags ? { "x-switchboard-tags": tags } : {}) },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...(tags ? { "x-switchboard-tags": tags } : {}), ...headers },
     body: JSON.stringify({ model: "auto", messages: [{ role: "user", content }] }),
   });
 
@@ -68,6 +68,10 @@ describe("API keys, Logs and Spend pages", () => {
 
     for (let i = 0; i < 4; i++) expect((await chatWith(secret, `request ${i}`)).status).toBe(200);
     expect((await chatWith(secret, "tagged request", "team:billing, feature=invoices")).status).toBe(200);
+    // Asked twice with a cache time: the second is answered from the response cache, and saves.
+    const cacheFor10Min = { "x-switchboard-cache-ttl": "600" };
+    expect((await chatWith(secret, "asked twice", undefined, cacheFor10Min)).headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await chatWith(secret, "asked twice", undefined, cacheFor10Min)).headers.get("x-switchboard-cache")).toBe("hit");
     await page.reload();
     const row = page.getByTestId("keys-table").getByRole("row", { name: /billing-service/ });
     await row.waitFor();
@@ -118,6 +122,9 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByTestId("top-key").getByText(/billing-service/).waitFor();
     await page.getByRole("tab", { name: "By model" }).click();
     await page.getByTestId("top-model").getByRole("cell", { name: "auto" }).waitFor();
+    // What the one cache hit saved: beside the month's spend, and on its model's row.
+    await page.getByTestId("cache-saved").getByText(/≈ \$[\d.]+ saved by the response cache \(1 hit\)/).waitFor();
+    await page.getByTestId("top-model").getByRole("row", { name: /auto/ }).getByTitle("1 request answered from the response cache").waitFor();
     await fullPageShot(page, "spend.png");
     // Spend by tag: the key's own tag on each of its requests, the request's tag on the one.
     await page.getByRole("tab", { name: "By tag" }).click();

@@ -27,5 +27,6 @@ export const requestLogRow = (fields: Partial<RequestLogRow> = {}): RequestLogRo
   responseBody: null,
   tags: [],
   cacheHit: false,
+  cacheSavedUsd: 0,
   ...fields,
 });

@@ -55,6 +55,11 @@ export const ZRequestLog = z.object({
   tags: z.array(z.string()),
   /** Answered from the response cache: no provider was called. */
   cacheHit: z.boolean(),
+  /**
+   * What that hit saved: its answer's usage at the prices its call would have been billed at
+   * (0 for every other request, and for a hit that was not delivered).
+   */
+  cacheSavedUsd: z.number(),
 });
 export type TRequestLog = z.infer<typeof ZRequestLog>;
 
@@ -109,6 +114,9 @@ export const ZUsageGroup = z.object({
   promptTokens: z.number(),
   completionTokens: z.number(),
   costUsd: z.number(),
+  /** Requests answered from the response cache, and what they saved (see ZRequestLog). */
+  cacheHits: z.number(),
+  cacheSavedUsd: z.number(),
 });
 export const ZUsageSummary = z.object({
   total: ZUsageGroup.omit({ key: true, label: true }),

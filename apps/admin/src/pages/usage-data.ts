@@ -40,4 +40,6 @@ export function lastDays(days: number, now = Date.now()): string[] {
   return Array.from({ length: days }, (_, i) => new Date(now - (days - 1 - i) * 86_400_000).toISOString().slice(0, 10));
 }
 
+/** "1 hit", "1,204 hits". */
+export const counted = (n: number, noun: string) => `${n.toLocaleString()} ${noun}${n === 1 ? "" : "s"}`;
 export const usd = (n: number) => (n > 0 && n < 0.01 ? `$${n.toFixed(5)}` : `$${n.toFixed(2)}`);

@@ -63,6 +63,10 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
     const errorCode = status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode;
     deps.metrics.recordHttp(end.method, end.route, status, durationMs);
 
+    // What the response cache did counts for requests that were answered: a miss whose
+    // provider then failed answered nothing, a hit the client left saved nothing.
+    const cacheCounts = errorCode === undefined && end.completed;
+    const cacheSavedUsd = cacheCounts ? scope.cacheSavedUsd : 0;
     let overhead: number | undefined;
     if (scope.gateway) {
       // A stream's overhead is Switchboard's time before upstream; what follows is upstream's pace.
@@ -71,16 +75,15 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
         durationMs,
         overheadMs: overhead,
         errorCode,
-        // Counted for requests that were answered: a miss whose provider then failed answered nothing.
-        cacheResult: errorCode === undefined && end.completed ? scope.cacheResult : undefined,
-        cacheSavedUsd: scope.cacheSavedUsd,
+        cacheResult: cacheCounts ? scope.cacheResult : undefined,
+        cacheSavedUsd,
         clientClosed: !end.completed && errorCode === undefined,
         at: Date.now(),
       });
     }
 
     // The request-log row (written in batches by the request log; nothing here waits).
-    if (isLogged(scope)) costUsd = logRow(deps, scope, end, errorCode, durationMs);
+    if (isLogged(scope)) costUsd = logRow(deps, scope, end, { errorCode, durationMs, cacheSavedUsd });
 
     const last = scope.calls.at(-1);
     const fields = {
@@ -143,7 +146,8 @@ export function endRefused(deps: EndDeps, log: LineLog, refused: Refused): void 
 }
 
 /** Writes the request's row; returns its cost. */
-function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: string | undefined, durationMs: number): number {
+function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, outcome: { errorCode: string | undefined; durationMs: number; cacheSavedUsd: number }): number {
+  const { errorCode, durationMs, cacheSavedUsd } = outcome;
   const { requestLog } = deps;
   const response = scope.responseBody;
   return requestLog.record({
@@ -155,6 +159,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, errorCode: st
     model: scope.model,
     tags: rowTags(scope),
     cacheHit: scope.cacheResult === "hit",
+    cacheSavedUsd,
     status: end.status,
     errorCode,
     startedAt: scope.startedAt,

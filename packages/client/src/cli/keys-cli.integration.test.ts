@@ -89,6 +89,36 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(after.stderr).toContain("UNAUTHORIZED");
   });
 
+  it("usage and logs tail show a response-cache hit and what it saved", async () => {
+    const fresh = await t.userWithRole("USER");
+    await priceAutoRoute(t.client(await t.login()));
+    const ask = () =>
+      fetch(`${t.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${fresh.token}`, "content-type": "application/json", "x-switchboard-cache-ttl": "600" },
+        body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "saved by the cache" }] }),
+      });
+    expect((await ask()).headers.get("x-switchboard-cache")).toBe("miss");
+    expect((await ask()).headers.get("x-switchboard-cache")).toBe("hit");
+    await t.app.deps.requestLog.flush();
+    const asFresh = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: fresh.token };
+
+    const json = await cli(["usage", "--json"], asFresh);
+    expect(json.code, json.stderr).toBe(0);
+    const { total } = JSON.parse(json.stdout) as { total: { requests: number; costUsd: number; cacheHits: number; cacheSavedUsd: number } };
+    expect(total).toMatchObject({ requests: 2, cacheHits: 1 });
+    // The hit saved what the miss cost: the same answer at the same prices.
+    expect(total.cacheSavedUsd).toBeCloseTo(total.costUsd, 9);
+    const table = await cli(["usage"], asFresh);
+    expect(table.stdout).toMatch(/^MODEL\s.*\sCOST\s+CACHE HITS\s+SAVED$/m);
+    // Two requests, one of them a hit; it saved what the other cost.
+    const [, cost, saved] = /^TOTAL\s+2\s+\d+\s+\d+\s+(\$\S+)\s+1\s+(\$\S+)$/m.exec(table.stdout) ?? [];
+    expect(cost).toMatch(/^\$0\.\d+$/);
+    expect(saved).toBe(cost);
+    const tail = await cli(["logs", "tail", "--once"], asFresh);
+    expect(tail.stdout).toMatch(/ cache hit \(saved \$0\.\d+\)/);
+  });
+
   it("bad usage exits 2; bad values come back from the server as 400", async () => {
     const env = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
     expect((await cli(["keys", "create"], env)).code).toBe(2);

@@ -16,7 +16,8 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
          [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
   usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>]
-                                 Requests, tokens and cost (USER: your own; --tag: only requests
+                                 Requests, tokens, cost, response-cache hits and what they
+                                 saved (USER: your own; --tag: only requests
                                  sent with that x-switchboard-tags label; by tag a request counts
                                  under each of its tags)
   tag-budgets list               Budgets on tags, with what their requests spent (ADMIN)
@@ -162,7 +163,8 @@ type LogRow = Awaited<ReturnType<SwitchboardClient["logs"]["list"]["query"]>>["i
 
 function logLine(r: LogRow): string {
   const tokens = `${r.promptTokens}+${r.completionTokens} tok`;
-  return [r.createdAt, String(r.status), pad(r.route, 22), pad(r.model ?? "-", 14), pad(r.provider ?? "-", 10), `${r.latencyMs}ms`, tokens, usd(r.costUsd), r.errorCode ?? "", r.stream ? "stream" : "", r.tags.length > 0 ? `[${r.tags.join(",")}]` : ""]
+  const cache = r.cacheHit ? `cache hit${r.cacheSavedUsd > 0 ? ` (saved ${usd(r.cacheSavedUsd)})` : ""}` : "";
+  return [r.createdAt, String(r.status), pad(r.route, 22), pad(r.model ?? "-", 14), pad(r.provider ?? "-", 10), `${r.latencyMs}ms`, tokens, usd(r.costUsd), cache, r.errorCode ?? "", r.stream ? "stream" : "", r.tags.length > 0 ? `[${r.tags.join(",")}]` : ""]
     .filter(Boolean)
     .join("  ");
 }
@@ -200,10 +202,12 @@ export async function showUsage(client: SwitchboardClient, o: UsageOptions, prin
     ...(o.to ? { to: o.to } : {}),
     ...(o.tag ? { tag: o.tag } : {}),
   });
-  const lines = summary.groups.map((g) => `${pad(g.label ?? g.key, 40)}  ${String(g.requests).padStart(8)}  ${String(g.promptTokens).padStart(10)}  ${String(g.completionTokens).padStart(10)}  ${usd(g.costUsd).padStart(12)}`);
-  const head = `${pad((o.groupBy ?? "model").toUpperCase(), 40)}  ${"REQUESTS".padStart(8)}  ${"PROMPT".padStart(10)}  ${"COMPLETION".padStart(10)}  ${"COST".padStart(12)}`;
-  const t = summary.total;
-  const total = `${pad("TOTAL", 40)}  ${String(t.requests).padStart(8)}  ${String(t.promptTokens).padStart(10)}  ${String(t.completionTokens).padStart(10)}  ${usd(t.costUsd).padStart(12)}`;
+  type Sums = (typeof summary)["total"];
+  const row = (name: string, s: Sums) =>
+    `${pad(name, 40)}  ${String(s.requests).padStart(8)}  ${String(s.promptTokens).padStart(10)}  ${String(s.completionTokens).padStart(10)}  ${usd(s.costUsd).padStart(12)}  ${String(s.cacheHits).padStart(10)}  ${usd(s.cacheSavedUsd).padStart(12)}`;
+  const head = `${pad((o.groupBy ?? "model").toUpperCase(), 40)}  ${"REQUESTS".padStart(8)}  ${"PROMPT".padStart(10)}  ${"COMPLETION".padStart(10)}  ${"COST".padStart(12)}  ${"CACHE HITS".padStart(10)}  ${"SAVED".padStart(12)}`;
+  const lines = summary.groups.map((g) => row(g.label ?? g.key, g));
+  const total = row("TOTAL", summary.total);
   print(summary, [head, ...lines, total].join("\n"));
 }
 

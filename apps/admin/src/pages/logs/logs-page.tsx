@@ -38,7 +38,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Status</dt><dd>{d.status}{d.errorCode ? ` · ${d.errorCode}` : ""}</dd>
             <dt>Model</dt><dd>{d.cacheHit ? <>{d.model ?? "-"} → response cache (no provider called)</> : <>{d.model ?? "-"} → {d.provider ?? "-"} / {d.upstreamModel ?? "-"}</>}</dd>
             <dt>Tokens</dt><dd>{d.promptTokens} prompt · {d.completionTokens} completion</dd>
-            <dt>Cost</dt><dd>{usd(d.costUsd)}</dd>
+            <dt>Cost</dt><dd>{usd(d.costUsd)}{d.cacheHit ? ` · ≈ ${usd(d.cacheSavedUsd)} saved (the same answer at its route's prices)` : ""}</dd>
             <dt>Latency</dt><dd>{d.latencyMs} ms{d.ttftMs !== null ? ` · first token ${d.ttftMs} ms` : ""}{d.stream ? " · stream" : ""}</dd>
             <dt>Caller</dt><dd>{d.userId ?? "-"}{d.keyId ? ` · key ${d.keyId}` : ""} · {d.ip ?? "-"}</dd>
             <dt>Tags</dt><dd>{d.tags.length > 0 ? <TagChips tags={d.tags} /> : "-"}</dd>

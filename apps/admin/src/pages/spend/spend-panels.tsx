@@ -1,7 +1,7 @@
 import type { TUsageSummary, TUsageSummaryInput } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { DataTable, type Column } from "../../components/data-table.tsx";
-import { lastDays, usageSummary, usd } from "../usage-data.ts";
+import { counted, lastDays, usageSummary, usd } from "../usage-data.ts";
 
 type Group = TUsageSummary["groups"][number];
 
@@ -13,7 +13,10 @@ export function SpendByDay({ days = 30, tag }: { days?: number; tag?: string | u
   const max = Math.max(1e-9, ...range.map((d) => byDay.get(d)?.costUsd ?? 0));
   return (
     <section className="card" aria-label="Spend per day" data-testid="spend-by-day">
-      <h2>Spend per day <span className="muted">· {usd(q.data?.total.costUsd ?? 0)} in {days} days</span></h2>
+      <h2>
+        Spend per day <span className="muted">· {usd(q.data?.total.costUsd ?? 0)} in {days} days</span>
+        {q.data && q.data.total.cacheSavedUsd > 0 ? <span className="muted" data-testid="cache-saved"> · ≈ {usd(q.data.total.cacheSavedUsd)} saved by the response cache ({counted(q.data.total.cacheHits, "hit")})</span> : null}
+      </h2>
       <div className="day-bars">
         {range.map((d) => {
           const g = byDay.get(d);
@@ -35,6 +38,8 @@ const columns: Column<Group>[] = [
   { id: "prompt", header: "Prompt tokens", align: "right", cell: (g) => g.promptTokens.toLocaleString(), secondary: true },
   { id: "completion", header: "Completion tokens", align: "right", cell: (g) => g.completionTokens.toLocaleString(), secondary: true },
   { id: "cost", header: "Cost", align: "right", cell: (g) => usd(g.costUsd) },
+  // What response-cache hits saved: their answers at the prices their calls would have cost.
+  { id: "saved", header: "Saved by cache", align: "right", cell: (g) => (g.cacheHits > 0 ? <span title={`${counted(g.cacheHits, "request")} answered from the response cache`}>{usd(g.cacheSavedUsd)}</span> : "-"), secondary: true },
 ];
 
 /** The top groups (keys, models, users, providers, tags) by spend; `tag`: only requests carrying it. */

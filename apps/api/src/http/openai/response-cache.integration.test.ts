@@ -3,7 +3,7 @@
  * (`x-switchboard-cache-ttl`) and is asked again by the same user, exactly, is answered
  * without calling a provider — streamed or not, whichever way the first was asked, on any
  * instance of a fleet sharing Redis, and in the embedded default — logged as a cache hit that
- * cost nothing; another user, another request or the kept time passing is a miss; the
+ * cost nothing and saved what its miss cost (on its row and in usage.summary); another user, another request or the kept time passing is a miss; the
  * request's own Cache-Control asks a provider's answer instead (no-cache) or keeps nothing
  * (no-store); a route's cacheTtlSec caches the requests it serves without their asking;
  * `cache.purge` forgets a user's or everyone's kept answers on every instance.
@@ -45,9 +45,10 @@ afterEach(() => up.reset());
 const question = (text: string) => ({ model: "priced", messages: [{ role: "user" as const, content: text }] });
 
 /** The request-log row of a request id (the writer flushes in the background). */
-async function rowOf(requestId: string): Promise<{ cacheHit: boolean; costUsd: number; provider: string | null }> {
+interface Row { requestId: string; cacheHit: boolean; costUsd: number; cacheSavedUsd: number; provider: string | null }
+async function rowOf(requestId: string): Promise<Row> {
   for (let i = 0; i < 100; i++) {
-    const items = (await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(token))).body.result.data.items as Array<{ requestId: string; cacheHit: boolean; costUsd: number; provider: string | null }>;
+    const items = (await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(token))).body.result.data.items as Row[];
     const row = items.find((r) => r.requestId === requestId);
     if (row) return row;
     await new Promise((r) => setTimeout(r, 50));
@@ -71,6 +72,14 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
     expect(missRow).toMatchObject({ cacheHit: false, provider: "beta" });
     expect(missRow.costUsd).toBeGreaterThan(0);
     expect(hitRow).toMatchObject({ cacheHit: true, costUsd: 0, provider: null });
+    // The hit saved what the miss cost (the same answer at the same route's prices): on its
+    // row, and in the caller's usage, where it adds up per model, key or day.
+    expect(missRow.cacheSavedUsd).toBe(0);
+    expect(hitRow.cacheSavedUsd).toBeCloseTo(missRow.costUsd, 9);
+    const usage = await t.client(token).usage.summary.query({ groupBy: "model" });
+    expect(usage.total).toMatchObject({ requests: 2, cacheHits: 1 });
+    expect(usage.total.cacheSavedUsd).toBeCloseTo(missRow.costUsd, 9);
+    expect(usage.groups).toEqual([expect.objectContaining({ key: "priced", requests: 2, cacheHits: 1, costUsd: usage.total.costUsd, cacheSavedUsd: usage.total.cacheSavedUsd })]);
     // Each instance counts what it looked up: a miss on the first, a hit on the second.
     const counted = async (url: string, result: string) => Number(new RegExp(`switchboard_response_cache_requests_total\\{result="${result}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
     expect(await counted(t.url, "miss")).toBeGreaterThanOrEqual(1);

@@ -42,6 +42,7 @@ export interface RequestLogRow {
   responseBody: string | null;
   tags: readonly string[];
   cacheHit: boolean;
+  cacheSavedUsd: number;
 }
 
 /**
@@ -50,9 +51,9 @@ export interface RequestLogRow {
  * on the event loop, which at a few thousand rows a second costs more CPU than the requests
  * being logged; this costs one JSON.stringify. Columns as in schema.prisma (RequestLog).
  */
-const INSERT_SQL = `INSERT INTO "RequestLog" ("id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody","tags","cacheHit")
-SELECT "id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody",coalesce("tags", ARRAY[]::text[]),coalesce("cacheHit", false)
-FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text,"tags" text[],"cacheHit" boolean)
+const INSERT_SQL = `INSERT INTO "RequestLog" ("id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody","tags","cacheHit","cacheSavedUsd")
+SELECT "id","requestId","createdAt","userId","keyId","method","route","model","provider","upstreamModel","attempts","status","errorCode","promptTokens","completionTokens","cachedTokens","costUsd","latencyMs","ttftMs","stream","ip","requestBody","responseBody",coalesce("tags", ARRAY[]::text[]),coalesce("cacheHit", false),coalesce("cacheSavedUsd", 0)
+FROM jsonb_to_recordset($1::jsonb) AS r("id" text,"requestId" text,"createdAt" timestamp(3),"userId" text,"keyId" text,"method" text,"route" text,"model" text,"provider" text,"upstreamModel" text,"attempts" jsonb,"status" integer,"errorCode" text,"promptTokens" integer,"completionTokens" integer,"cachedTokens" integer,"costUsd" double precision,"latencyMs" integer,"ttftMs" integer,"stream" boolean,"ip" text,"requestBody" text,"responseBody" text,"tags" text[],"cacheHit" boolean,"cacheSavedUsd" double precision)
 ON CONFLICT ("id") DO NOTHING`;
 
 /** UTC without a zone, as timestamp(3) columns hold it. */
@@ -70,13 +71,13 @@ const utc = (d: Date) => d.toISOString().replace("Z", "");
 const PRUNE_SQL = `WITH gone AS (
   DELETE FROM "RequestLog" WHERE "id" IN (
     SELECT "id" FROM "RequestLog" WHERE "createdAt" < $1::timestamp(3) ORDER BY "createdAt" LIMIT $2::int FOR UPDATE SKIP LOCKED
-  ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd", "tags"
+  ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd", "tags", "cacheHit", "cacheSavedUsd"
 ), named AS (
   SELECT "createdAt"::date AS "day", coalesce("userId", '') AS "userId", coalesce("keyId", '') AS "keyId",
     -- The model's name only for a request a model answered or billed (as usage.summary
     -- groups kept rows): a refused one may carry any name its caller made up, kept forever.
     CASE WHEN "status" < 400 OR "costUsd" > 0 THEN coalesce("model", '') ELSE '' END AS "model",
-    coalesce("provider", '') AS "provider", "promptTokens", "completionTokens", "costUsd"
+    coalesce("provider", '') AS "provider", "promptTokens", "completionTokens", "costUsd", "cacheHit", "cacheSavedUsd"
   FROM gone
 ), unseen AS (
   -- Names a user's day does not hold yet, numbered after the ones it does, the most used
@@ -88,9 +89,10 @@ const PRUNE_SQL = `WITH gone AS (
   FROM (SELECT "day", "userId", "model", count(*) AS "uses" FROM named WHERE "model" <> '' GROUP BY 1, 2, 3) AS n
   WHERE NOT EXISTS (SELECT 1 FROM "UsageRollup" u WHERE u."day" = n."day" AND u."userId" = n."userId" AND u."model" = n."model")
 ), rolled AS (
-  INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd")
+  INSERT INTO "UsageRollup" ("day", "userId", "keyId", "model", "provider", "requests", "promptTokens", "completionTokens", "costUsd", "cacheHits", "cacheSavedUsd")
   SELECT named."day", named."userId", named."keyId", CASE WHEN unseen."nth" > $3::int THEN '${OTHER_GROUP}' ELSE named."model" END, named."provider",
-    count(*), sum(named."promptTokens"), sum(named."completionTokens"), sum(named."costUsd")
+    count(*), sum(named."promptTokens"), sum(named."completionTokens"), sum(named."costUsd"),
+    count(*) FILTER (WHERE named."cacheHit"), sum(named."cacheSavedUsd")
   FROM named LEFT JOIN unseen ON unseen."day" = named."day" AND unseen."userId" = named."userId" AND unseen."model" = named."model"
   GROUP BY 1, 2, 3, 4, 5
   -- Rows in key order: two instances pruning at once take their locks in the same order.
@@ -99,7 +101,9 @@ const PRUNE_SQL = `WITH gone AS (
     SET "requests" = "UsageRollup"."requests" + EXCLUDED."requests",
       "promptTokens" = "UsageRollup"."promptTokens" + EXCLUDED."promptTokens",
       "completionTokens" = "UsageRollup"."completionTokens" + EXCLUDED."completionTokens",
-      "costUsd" = "UsageRollup"."costUsd" + EXCLUDED."costUsd"
+      "costUsd" = "UsageRollup"."costUsd" + EXCLUDED."costUsd",
+      "cacheHits" = "UsageRollup"."cacheHits" + EXCLUDED."cacheHits",
+      "cacheSavedUsd" = "UsageRollup"."cacheSavedUsd" + EXCLUDED."cacheSavedUsd"
 ), spent AS (
   SELECT 'key:' || "keyId" AS subject, "createdAt"::date AS day, "costUsd" FROM gone WHERE "keyId" IS NOT NULL
   UNION ALL

@@ -40,6 +40,7 @@ function item(r: Row): TRequestLog {
     stream: r.stream,
     tags: r.tags,
     cacheHit: r.cacheHit,
+    cacheSavedUsd: r.cacheSavedUsd,
   };
 }
 
@@ -79,17 +80,27 @@ const ROLLUP_GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   tag: `NULL::text`,
 };
 
-interface SummaryRow {
-  key: string | null;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  costUsd: number;
-  allRequests: number;
-  allPromptTokens: number;
-  allCompletionTokens: number;
-  allCostUsd: number;
-}
+/** What usage.summary adds up, per group and in total. */
+const SUMS = ["requests", "promptTokens", "completionTokens", "costUsd", "cacheHits", "cacheSavedUsd"] as const;
+type Sum = (typeof SUMS)[number];
+type Sums = Record<Sum, number>;
+const allOf = (f: Sum) => `all${f[0]!.toUpperCase()}${f.slice(1)}` as const;
+
+type SummaryRow = { key: string | null } & Sums & Record<ReturnType<typeof allOf>, number>;
+/** Each sum over request-log rows, and over UsageRollup's (pruned rows, already summed per day). */
+const LOG_SUMS: Record<Sum, string> = {
+  requests: `count(*)`,
+  promptTokens: `coalesce(sum("promptTokens"), 0)`,
+  completionTokens: `coalesce(sum("completionTokens"), 0)`,
+  costUsd: `coalesce(sum("costUsd"), 0)`,
+  cacheHits: `count(*) FILTER (WHERE "cacheHit")`,
+  cacheSavedUsd: `coalesce(sum("cacheSavedUsd"), 0)`,
+};
+const ROLLUP_SUMS = Object.fromEntries(SUMS.map((f) => [f, `sum("${f}")`])) as Record<Sum, string>;
+/** `<sum> AS "<name>", …` for every sum (constants: put in the SQL text). */
+const selectSums = (sql: (f: Sum) => string, name: (f: Sum) => string = (f) => f) => Prisma.raw(SUMS.map((f) => `${sql(f)}::float8 AS "${name(f)}"`).join(", "));
+const sumsOf = (row: Partial<Record<string, unknown>> | undefined, name: (f: Sum) => string = (f) => f): Sums =>
+  Object.fromEntries(SUMS.map((f) => [f, Number(row?.[name(f)] ?? 0)])) as Sums;
 
 const STATUS_RANGES: Record<string, [number, number]> = { "2xx": [200, 299], "3xx": [300, 399], "4xx": [400, 499], "5xx": [500, 599], error: [400, 599] };
 
@@ -190,47 +201,27 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     // so the same groups make the cut every time.
     const order = byDay ? Prisma.sql`ORDER BY "key"` : Prisma.sql`ORDER BY "costUsd" DESC, "requests" DESC, "key" ASC NULLS FIRST LIMIT ${MAX_GROUPS}`;
     const rows = await prisma.$queryRaw<SummaryRow[]>`
-      SELECT g.*, sum("requests") OVER () AS "allRequests", sum("promptTokens") OVER () AS "allPromptTokens",
-        sum("completionTokens") OVER () AS "allCompletionTokens", sum("costUsd") OVER () AS "allCostUsd"
+      SELECT g.*, ${selectSums((f) => `sum("${f}") OVER ()`, allOf)}
       FROM (
-        SELECT "key", sum("requests")::float8 AS "requests", sum("promptTokens")::float8 AS "promptTokens",
-          sum("completionTokens")::float8 AS "completionTokens", sum("costUsd")::float8 AS "costUsd"
+        SELECT "key", ${selectSums((f) => `sum("${f}")`)}
         FROM (
-          SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", count(*)::float8 AS "requests",
-            coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens", coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens",
-            coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
+          SELECT ${Prisma.raw(GROUP_COLUMNS[input.groupBy])} AS "key", ${selectSums((f) => LOG_SUMS[f])}
           FROM ${Prisma.raw(byTag ? TAGGED_ROWS : `"RequestLog"`)} ${logWhere}
           GROUP BY 1
           UNION ALL
-          SELECT ${Prisma.raw(ROLLUP_GROUP_COLUMNS[input.groupBy])}, sum("requests")::float8, sum("promptTokens")::float8,
-            sum("completionTokens")::float8, sum("costUsd")::float8
+          SELECT ${Prisma.raw(ROLLUP_GROUP_COLUMNS[input.groupBy])}, ${selectSums((f) => ROLLUP_SUMS[f])}
           FROM "UsageRollup" ${rollupWhere}
           GROUP BY 1
         ) AS kept_and_pruned
         GROUP BY 1
       ) AS g
       ${order}`;
-    const first = rows[0];
     // By tag the groups overlap: the total is the requests' own, counted once each.
-    const total = byTag
-      ? await logTotal(logWhere)
-      : {
-          requests: Number(first?.allRequests ?? 0),
-          promptTokens: Number(first?.allPromptTokens ?? 0),
-          completionTokens: Number(first?.allCompletionTokens ?? 0),
-          costUsd: Number(first?.allCostUsd ?? 0),
-        };
+    const total = byTag ? await logTotal(logWhere) : sumsOf(rows[0], allOf);
     // Models the usage rollup folded as "(other)" (past its names per day) join the groups
     // past the cut below: one "(other)", never two.
     const listed = byDay ? rows : rows.filter((r) => r.key !== OTHER_GROUP);
-    const groups: TUsageSummary["groups"] = listed.map((r) => ({
-      key: r.key ?? "(none)",
-      label: null,
-      requests: Number(r.requests),
-      promptTokens: Number(r.promptTokens),
-      completionTokens: Number(r.completionTokens),
-      costUsd: Number(r.costUsd),
-    }));
+    const groups: TUsageSummary["groups"] = listed.map((r) => ({ key: r.key ?? "(none)", label: null, ...sumsOf(r) }));
     // Overlapping groups cannot be subtracted from the total: tags past the cut are not listed.
     if (!byDay && !byTag) {
       const fetched = rows.reduce((n, r) => n + Number(r.requests), 0);
@@ -242,11 +233,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
 
   /** The requests of the request log a filter keeps, each counted once. */
   async function logTotal(logWhere: Prisma.Sql): Promise<TUsageSummary["total"]> {
-    const [row] = await prisma.$queryRaw<Array<Omit<SummaryRow, "key" | `all${string}`>>>`
-      SELECT count(*)::float8 AS "requests", coalesce(sum("promptTokens"), 0)::float8 AS "promptTokens",
-        coalesce(sum("completionTokens"), 0)::float8 AS "completionTokens", coalesce(sum("costUsd"), 0)::float8 AS "costUsd"
-      FROM "RequestLog" ${logWhere}`;
-    return { requests: Number(row?.requests ?? 0), promptTokens: Number(row?.promptTokens ?? 0), completionTokens: Number(row?.completionTokens ?? 0), costUsd: Number(row?.costUsd ?? 0) };
+    const [row] = await prisma.$queryRaw<Sums[]>`SELECT ${selectSums((f) => LOG_SUMS[f])} FROM "RequestLog" ${logWhere}`;
+    return sumsOf(row);
   }
 
   /** What the "(other)" group holds: groups past the cut, models the rollup folded, or both. */
@@ -260,19 +248,10 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
    * (`foldedModels`), as one group; none when every group is listed.
    */
   function theRest(total: TUsageSummary["total"], shown: TUsageSummary["groups"], cut: boolean, foldedModels: boolean): TUsageSummary["groups"] {
-    const sum = (f: "requests" | "promptTokens" | "completionTokens" | "costUsd") => shown.reduce((n, g) => n + g[f], 0);
-    const requests = total.requests - sum("requests");
-    if (requests <= 0) return [];
-    return [
-      {
-        key: OTHER_GROUP,
-        label: restLabel(cut, foldedModels),
-        requests,
-        promptTokens: total.promptTokens - sum("promptTokens"),
-        completionTokens: total.completionTokens - sum("completionTokens"),
-        costUsd: Math.max(0, total.costUsd - sum("costUsd")),
-      },
-    ];
+    const rest = Object.fromEntries(SUMS.map((f) => [f, total[f] - shown.reduce((n, g) => n + g[f], 0)])) as Sums;
+    if (rest.requests <= 0) return [];
+    // Sums of floating-point costs may differ by a rounding error: never below nothing.
+    return [{ key: OTHER_GROUP, label: restLabel(cut, foldedModels), ...rest, costUsd: Math.max(0, rest.costUsd), cacheSavedUsd: Math.max(0, rest.cacheSavedUsd) }];
   }
 
   async function label(groups: TUsageSummary["groups"], by: TUsageSummaryInput["groupBy"]): Promise<void> {

@@ -3,7 +3,8 @@
  * the deleted rows cost is folded per budget subject (keys, users, tags with a budget) and day, so a key's totals and a
  * budget's spend read the same before and after, and two instances pruning at once (in
  * batches) count nothing twice; their usage is folded per day, user, key, model and provider,
- * so usage summaries over whole days read the same too.
+ * so usage summaries over whole days read the same too (response-cache hits and what they saved
+ * included).
  */
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
@@ -115,6 +116,8 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     at(noon(45), { userId: other, model: "claude-y", provider: "anthropic" }, 1, 7);
     at(noon(44), { userId: user, model: "gpt-x", provider: null }, 2, 3);
     at(new Date(), { userId: user, keyId: key, model: "gpt-x", provider: "openai" }, 4, 1);
+    // A response-cache hit: nothing billed, what it saved counted.
+    w.record(requestLogRow({ createdAt: noon(45), userId: other, model: "claude-y", provider: null, costUsd: 0, promptTokens: 0, completionTokens: 0, cacheHit: true, cacheSavedUsd: 0.125 }));
     await w.flush();
 
     const logs = createLogsService({ prisma: db.prisma });
@@ -131,8 +134,9 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     });
     const before = await read();
     expect(before.ownView).toMatchObject({ total: { requests: 4, promptTokens: 19, completionTokens: 38 } });
+    expect(before.user.groups.find((g: { key: string }) => g.key === other)).toMatchObject({ requests: 2, cacheHits: 1, cacheSavedUsd: 0.125 });
 
-    expect(await w.prune()).toBeGreaterThanOrEqual(4);
+    expect(await w.prune()).toBeGreaterThanOrEqual(5);
     expect(await db.prisma.requestLog.count({ where: { userId: { in: [user, other] } } })).toBe(1);
     expect(await read()).toEqual(before);
 

@@ -23,6 +23,8 @@ export interface FinishedRequest {
   tags?: readonly string[] | undefined;
   /** Answered from the response cache. */
   cacheHit?: boolean | undefined;
+  /** What that hit saved (its answer's usage at the prices its call would have been billed at). */
+  cacheSavedUsd?: number | undefined;
   status: number;
   errorCode: string | undefined;
   startedAt: number;
@@ -136,6 +138,7 @@ export function createRequestRecorder(deps: RequestRecorderDeps) {
       responseBody: body(r.responseBody),
       tags: r.tags ?? [],
       cacheHit: r.cacheHit ?? false,
+      cacheSavedUsd: r.cacheHit ? (r.cacheSavedUsd ?? 0) : 0,
     });
     if (billed.length > 0) deps.onPriced?.(cost);
     for (const [provider, usd] of spent) deps.onSpent?.(provider, usd);

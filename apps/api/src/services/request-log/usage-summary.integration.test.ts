@@ -117,7 +117,7 @@ describe.each(["PostgreSQL", "PGlite"])("usage summary on %s", (flavour) => {
       ["env=prod", 2, 2],
       ["(none)", 1, 0.5],
     ]);
-    expect(summary.total).toEqual({ requests: 4, promptTokens: 4, completionTokens: 4, costUsd: 3.5 });
+    expect(summary.total).toEqual({ requests: 4, promptTokens: 4, completionTokens: 4, costUsd: 3.5, cacheHits: 0, cacheSavedUsd: 0 });
     // Narrowed to one tag: the requests carrying it, grouped by every tag they carry.
     const search = await createLogsService({ prisma: db.prisma }).summary(team, { groupBy: "tag", tag: "env=prod" });
     expect(search.groups.map((g) => [g.key, g.requests])).toEqual([["env=prod", 2], ["team:search", 2]]);

@@ -1,0 +1,6 @@
+-- AlterTable
+ALTER TABLE "RequestLog" ADD COLUMN     "cacheSavedUsd" DOUBLE PRECISION NOT NULL DEFAULT 0;
+
+-- AlterTable
+ALTER TABLE "UsageRollup" ADD COLUMN     "cacheHits" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "cacheSavedUsd" DOUBLE PRECISION NOT NULL DEFAULT 0;
