@@ -27,6 +27,8 @@ describe("a cursor that names nothing", () => {
     ["emergency.history", { cursor: randomUUID() }],
     ["consensus.history", { cursor: randomUUID() }],
     ["chat.conversations.list", { cursor: randomUUID() }],
+    ["cache.purges", { cursor: "no-such-purge" }],
+    ["cache.purges", { cursor: randomUUID() }],
   ])("%s %j is an empty page or a 400", async (path, input) => {
     const res = await trpcQuery(t.url, path, input, bearer(root));
     if (res.status === 200) expect(res.body.result.data).toEqual({ items: [], nextCursor: null });
@@ -42,6 +44,7 @@ describe("bad input is a 4xx", () => {
     ["metrics.timeseries", { from: "yesterday-ish" }],
     ["metrics.timeseries", "a string"],
     ["emergency.history", { limit: 1e9 }],
+    ["cache.purges", { limit: 0 }],
     // Valid ISO dates in year 0, which PostgreSQL does not have (these were 500s).
     ["logs.list", { from: "0000-01-01T00:00:00Z" }],
     ["logs.list", { to: "0001-01-01T00:00:00+01:00" }],

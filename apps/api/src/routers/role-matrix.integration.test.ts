@@ -69,6 +69,7 @@ const DOCUMENTED_ROLES: Record<string, Documented> = {
   "config.export": "ADMIN",
   "config.history": "ADMIN",
   "cache.purge": "USER",
+  "cache.purges": "ADMIN",
   "config.import": "SUPERADMIN",
 };
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { PROVIDER_IDS, roleAtLeast, type TCachePurgeInput, type TCachePurgeResult, type TChatProvider, type TRole, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
+import { PROVIDER_IDS, type TChatProvider, type TChatSendInput, type TChatSendOutput, type TChatStreamEvent, type TProviderId } from "@switchboard/schema";
 import { noteCacheResult } from "../../infra/request-scope.ts";
 import type { ChatRate } from "./chat-rate.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
@@ -21,6 +21,7 @@ import type { ProviderChain } from "../gateway/provider-chain.ts";
 import { ChoiceAssembly } from "../gateway/choice-assembly.ts";
 import { replayed, type CacheAsk, type CacheDirectives, type ResponseCache } from "./response-cache.ts";
 import { savedByHit } from "./cache-savings.ts";
+import type { CachePurge } from "./cache-purge.ts";
 
 /**
  * What the emergency stop offers chat. The tRPC guard and the HTTP hook refuse new
@@ -45,8 +46,8 @@ export interface ChatServiceDeps {
   cache: ResponseCache;
   /** The user's chat rate, which every call counts against. */
   rate: ChatRate;
-  /** Whether a user by this id exists (a purge of another user's answers names one). */
-  userExists: (id: string) => Promise<boolean>;
+  /** Purges of kept answers: who may purge whose, and their record. */
+  purges: CachePurge;
   log: Logger;
   /** The EMERGENCY_STOP refusal of a freeze taking `id` out of chains right now, or null. */
   frozenRefusal?: (id: TProviderId) => AppError | null;
@@ -64,7 +65,7 @@ const MAX_CACHED_STREAM_CHARS = 512 * 1024;
 
 
 export function createChatService(deps: ChatServiceDeps) {
-  const { chain, registry, store } = deps;
+  const { chain, registry, store, purges } = deps;
 
   /** Checks every request passes before any work: provider choice, then the rate limit. */
   async function admit(userId: string, pinned: TProviderId | undefined, caller: CallerContext): Promise<void> {
@@ -285,29 +286,12 @@ export function createChatService(deps: ChatServiceDeps) {
     }), ...unconfigured];
   }
 
-  /**
-   * Forgets kept answers: the caller's own, or (an ADMIN, signed in) another user's or
-   * everyone's — an app's API key, whatever its owner's role, only its owner's.
-   */
-  async function purgeCache(actor: { id: string; role: TRole; viaKey: boolean }, input: TCachePurgeInput): Promise<TCachePurgeResult> {
-    const whose = input?.everyone ? "everyone" : { userId: input?.userId ?? actor.id };
-    if (whose === "everyone" || whose.userId !== actor.id) {
-      if (!roleAtLeast(actor.role, "ADMIN")) throw new AppError("FORBIDDEN", "Only an ADMIN purges another user's or everyone's cached answers");
-      if (actor.viaKey) throw new AppError("FORBIDDEN", "An API key purges only its owner's cached answers; sign in to purge another user's or everyone's");
-    }
-    if (whose !== "everyone" && whose.userId !== actor.id && !(await deps.userExists(whose.userId))) {
-      throw new AppError("NOT_FOUND", "No user has this id: nothing was purged", { details: { field: "userId" } });
-    }
-    const at = await deps.cache.purge(whose);
-    // Who emptied whose cache, for the operator reading the logs after a cost spike.
-    deps.log.info({ actorId: actor.id, viaKey: actor.viaKey, purged: whose === "everyone" ? "everyone" : whose.userId }, "response cache purged");
-    return { purgedAt: at.toISOString(), userId: whose === "everyone" ? null : whose.userId, everyone: whose === "everyone" };
-  }
-
   return {
     send,
     stream,
-    purgeCache,
+    purgeCache: purges.purge,
+    /** Recorded cache purges, newest first. */
+    cachePurges: purges.list,
     clarify,
     providers,
     completeStateless,

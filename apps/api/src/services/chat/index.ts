@@ -10,6 +10,8 @@ import type { Coordination } from "../../infra/coordination/port.ts";
 import type { AppError } from "../errors.ts";
 import type { Gateway } from "../gateway/index.ts";
 import type { ChatRate } from "./chat-rate.ts";
+import { createCachePurge } from "./cache-purge.ts";
+import { createCachePurgeRecords } from "./cache-purge-records.ts";
 import { createChatService, type ChatEmergencyHooks } from "./chat-service.ts";
 import { createConversationStore } from "./conversation-store.ts";
 import { createResponseCache } from "./response-cache.ts";
@@ -36,14 +38,15 @@ export function createChat(opts: {
     prisma: opts.prisma,
     budget: { maxChars: env.CHAT_HISTORY_MAX_CHARS, maxMessages: env.CHAT_HISTORY_MAX_MESSAGES },
   });
+  const cache = createResponseCache(opts.coordination, opts.log);
   return createChatService({
     chain: gateway.chain,
     registry: gateway.registry,
     breaker: gateway.breaker,
     store,
-    cache: createResponseCache(opts.coordination, opts.log),
+    cache,
     rate: opts.rate,
-    userExists: opts.userExists,
+    purges: createCachePurge({ cache, records: createCachePurgeRecords(opts.prisma), userExists: opts.userExists, log: opts.log }),
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });

@@ -1,0 +1,68 @@
+/**
+ * PostgreSQL side of response-cache purges: one row per purge that took effect — who asked
+ * (signed in, or with which API key), whose answers, and the purge time that holds — read
+ * back newest first for operators (`cache.purges`).
+ */
+import type { TCachePurgesPage } from "@switchboard/schema";
+import type { PrismaClient } from "../../generated/prisma/client.ts";
+
+/** Who purged: the user, and the API key they came with (none when signed in). */
+export interface PurgeActor {
+  id: string;
+  email: string;
+  keyId: string | undefined;
+}
+
+export interface PurgeRecord {
+  actor: PurgeActor;
+  whose: { userId: string } | "everyone";
+  /** The purge time that holds (the cache's answer). */
+  purgedAt: Date;
+}
+
+export function createCachePurgeRecords(prisma: PrismaClient) {
+  /**
+   * Writes one purge. Whose email is kept as it is now, so the record still reads after the
+   * account is gone (the actor's comes with the request).
+   */
+  async function record({ actor, whose, purgedAt }: PurgeRecord): Promise<void> {
+    const userId = whose === "everyone" ? null : whose.userId;
+    const userEmail = userId === null ? null : userId === actor.id ? actor.email : ((await prisma.user.findUnique({ where: { id: userId }, select: { email: true } }))?.email ?? null);
+    await prisma.cachePurge.create({
+      data: { actorId: actor.id, actorEmail: actor.email, actorKeyId: actor.keyId ?? null, userId, userEmail, everyone: userId === null, purgedAt },
+    });
+  }
+
+  /** Purges, newest first; each names the API key it came with, by its current name. */
+  async function list(input: { cursor?: string | undefined; limit: number }): Promise<TCachePurgesPage> {
+    const rows = await prisma.cachePurge.findMany({
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: input.limit + 1,
+      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    });
+    const page = rows.slice(0, input.limit);
+    const keyIds = [...new Set(page.flatMap((r) => (r.actorKeyId ? [r.actorKeyId] : [])))];
+    const keys = keyIds.length === 0 ? [] : await prisma.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } });
+    const keyName = new Map(keys.map((k) => [k.id, k.name]));
+    return {
+      items: page.map((r) => ({
+        id: r.id,
+        actorId: r.actorId,
+        actorEmail: r.actorEmail,
+        via: r.actorKeyId ? "key" : "session",
+        actorKeyId: r.actorKeyId,
+        actorKeyName: r.actorKeyId ? (keyName.get(r.actorKeyId) ?? null) : null,
+        userId: r.userId,
+        userEmail: r.userEmail,
+        everyone: r.everyone,
+        purgedAt: r.purgedAt.toISOString(),
+        createdAt: r.createdAt.toISOString(),
+      })),
+      nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  return { record, list };
+}
+
+export type CachePurgeRecords = ReturnType<typeof createCachePurgeRecords>;
