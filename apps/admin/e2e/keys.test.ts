@@ -1,6 +1,7 @@
 // Browser test of the API keys, Logs and Spend pages against a real API server: create a
 // key (secret shown once), use it from a program, find the calls in the log and the spend,
-// revoke it; the layout works at 390 px and no table clips at 1280 px.
+// purge cached answers and find the purges on record, revoke it; the layout works at 390 px
+// and no table clips at 1280 px.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { apiToken, ensureAdminBuild, launchBrowser, newContext, overflowingTables, priceAutoModel, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
@@ -116,6 +117,15 @@ describe("API keys, Logs and Spend pages", () => {
     page.once("dialog", (d) => void d.accept());
     await page.getByRole("button", { name: "Purge everyone's" }).click();
     await page.getByRole("status").filter({ hasText: "Purged everyone's cached answers." }).waitFor();
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Purge my cached answers" }).click();
+    await page.getByRole("status").filter({ hasText: "Purged your cached answers." }).waitFor();
+    // Both purges are on record below the log, newest first: when, whose answers, by whom.
+    const purges = page.getByRole("region", { name: "Cache purges" });
+    const recorded = async () => Promise.all((await purges.getByRole("row").all()).slice(1).map(async (row) => (await row.getByRole("cell").allInnerTexts()).slice(1)));
+    await expect.poll(recorded).toEqual([[api.email, api.email], ["Everyone's", api.email]]);
+    await purges.scrollIntoViewIfNeeded();
+    await purges.screenshot({ path: await screenshotPath("logs-cache-purges.png") });
 
     await page.getByRole("link", { name: "Spend" }).click();
     await page.getByRole("heading", { name: "Spend", level: 1 }).waitFor();

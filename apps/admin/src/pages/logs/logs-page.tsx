@@ -4,8 +4,11 @@ import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { PurgeCacheActions } from "./purge-cache.tsx";
+import { PurgeHistoryCard } from "./purge-history-card.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
 import { messageOf } from "../../lib/errors.ts";
+import { roleAtLeast } from "../../lib/roles.ts";
+import { useCurrentUser } from "../../lib/session.tsx";
 import { readableJson } from "../../lib/format.ts";
 import { logsGet, logsList, usd } from "../usage-data.ts";
 
@@ -64,6 +67,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
 }
 
 export function LogsPage() {
+  const user = useCurrentUser();
   const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "" });
   const [live, setLive] = useState(false);
   // Only a well-formed tag is asked for; a half-typed one says what a tag may hold.
@@ -123,6 +127,7 @@ export function LogsPage() {
           <DataTable label="Request log" testId="logs-table" columns={columns} rows={list.data?.items ?? []} rowKey={(r) => r.id} onRowClick={(r) => setOpen(r.id)} busy={list.isFetching} empty="No requests match." />
         )}
       </section>
+      {roleAtLeast(user.role, "ADMIN") ? <PurgeHistoryCard /> : null}
       {open ? <LogDrawer id={open} onClose={() => setOpen(null)} /> : null}
     </>
   );

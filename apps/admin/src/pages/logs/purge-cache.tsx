@@ -1,17 +1,16 @@
-import { useMutation } from "@tanstack/react-query";
 import { useCurrentUser } from "../../lib/session.tsx";
 import { roleAtLeast } from "../../lib/roles.ts";
 import { messageOf } from "../../lib/errors.ts";
-import { trpc } from "../../lib/trpc.ts";
+import { usePurgeCache } from "./cache-data.ts";
 
 /**
  * Forgets answers kept by the response cache (requests sent with x-switchboard-cache-ttl),
  * on every instance: your own, or an ADMIN's everyone's — after a prompt or a provider was
- * fixed and the kept answers are wrong.
+ * fixed and the kept answers are wrong. Each purge is recorded (PurgeHistoryCard).
  */
 export function PurgeCacheActions() {
   const user = useCurrentUser();
-  const purge = useMutation({ mutationFn: (everyone: boolean) => trpc.cache.purge.mutate(everyone ? { everyone: true } : {}) });
+  const purge = usePurgeCache();
   const run = (everyone: boolean) => {
     if (window.confirm(everyone ? "Forget every user's cached answers on every instance?" : "Forget your cached answers on every instance?")) purge.mutate(everyone);
   };
