@@ -1,7 +1,7 @@
 /**
  * `switchboard keys|logs|usage|tag-budgets|cache`, spawned as a real process against a real
  * server: create a key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and
- * `usage`, revoke it; cap a tag's spend; purge kept answers.
+ * `usage`, revoke it; cap a tag's spend; purge kept answers and read the purges on record.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
@@ -18,7 +18,7 @@ const chat = (app: TestApp, credential: string, content: string, tags?: string) 
   });
 
 let t: TestApp;
-let user: { token: string };
+let user: { token: string; email: string };
 
 beforeAll(async () => {
   t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50 }, env: { CHAT_RATE_LIMIT_PER_MIN: "1000" } });
@@ -162,7 +162,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect((await cli(["tag-budgets", "list"], asRoot)).stdout.trim()).toBe("No tag budgets.");
   });
 
-  it("cache purge forgets the caller's kept answers, an ADMIN's everyone's; a USER's --all is refused", async () => {
+  it("cache purge forgets the caller's kept answers, an ADMIN's everyone's; a USER's --all is refused; cache purges lists them", async () => {
     const asUser = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: user.token };
     const cachedChat = () =>
       fetch(`${t.url}/v1/chat/completions`, {
@@ -182,8 +182,22 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("FORBIDDEN");
     expect((await cli(["cache", "purge", "--all", "--user", "x"], asUser)).code).toBe(2);
-    const everyone = await cli(["cache", "purge", "--all"], { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() });
+    const asRoot = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() };
+    const everyone = await cli(["cache", "purge", "--all"], asRoot);
     expect(everyone.code, everyone.stderr).toBe(0);
     expect(everyone.stdout).toContain("Purged everyone's cached answers");
+
+    // Both purges are on record, newest first (ADMIN); the refused one is not.
+    const recorded = await cli(["cache", "purges"], asRoot);
+    expect(recorded.code, recorded.stderr).toBe(0);
+    const at = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`;
+    const lines = recorded.stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${at}  everyone's  by root@switchboard\\.test$`));
+    expect(lines[1]).toMatch(new RegExp(`^${at}  `));
+    expect(lines[1]!.slice(21)).toBe(`${user.email}'s  by ${user.email}`);
+    expect(JSON.parse((await cli(["cache", "purges", "--limit", "1", "--json"], asRoot)).stdout)).toMatchObject({ items: [{ everyone: true, via: "session" }], nextCursor: expect.any(String) });
+    expect((await cli(["cache", "purges"], asUser)).stderr).toContain("FORBIDDEN");
+    expect((await cli(["cache", "purges", "--limit", "0"], asRoot)).code).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `switchboard keys create|list|update|revoke`, `switchboard logs tail`, `switchboard usage`,
- * `switchboard tag-budgets list|set|remove`: API keys, the request log, spend and budgets from
- * a terminal, on the typed client.
+ * `switchboard tag-budgets list|set|remove`, `switchboard cache purge|purges`: API keys, the
+ * request log, spend, budgets and the response cache from a terminal, on the typed client.
  */
 import type { SwitchboardClient } from "../index.ts";
 
@@ -28,7 +28,8 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   tag-budgets remove <tag>       Lift a tag's budget (SuperAdmin)
   cache purge [--user <id> | --all]
                                  Forget kept answers (x-switchboard-cache-ttl) on every instance:
-                                 yours; ADMIN: a user's, or --all everyone's`;
+                                 yours; ADMIN: a user's, or --all everyone's
+  cache purges [--limit <n>]     Who purged whose kept answers, and when (ADMIN)`;
 
 export interface UsageOptions {
   json: boolean;
@@ -212,9 +213,23 @@ export async function showUsage(client: SwitchboardClient, o: UsageOptions, prin
 }
 
 export async function runCache(client: SwitchboardClient, action: string | undefined, o: UsageOptions, print: Print): Promise<void> {
-  if (action !== "purge") throw new CommandUsageError(action ? `Unknown cache command: ${action}` : "cache needs a command: purge");
+  if (action === "purges") return listPurges(client, o, print);
+  if (action !== "purge") throw new CommandUsageError(action ? `Unknown cache command: ${action}` : "cache needs a command: purge or purges");
   if (o.all && o.user !== undefined) throw new CommandUsageError("cache purge takes --user <id> or --all, not both");
   const result = await client.cache.purge.mutate(o.all ? { everyone: true } : o.user !== undefined ? { userId: o.user } : {});
   const whose = result.everyone ? "everyone's" : o.user !== undefined ? `user ${result.userId}'s` : "your";
   return print(result, `Purged ${whose} cached answers (kept before ${result.purgedAt}) on every instance.`);
+}
+
+/** The recorded purges, newest first: when (the purge time that holds), whose answers, by whom. */
+async function listPurges(client: SwitchboardClient, o: UsageOptions, print: Print): Promise<void> {
+  const limit = o.limit === undefined ? 20 : Number(o.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new CommandUsageError(`--limit must be a whole number from 1 to 100, got ${JSON.stringify(o.limit)}`);
+  const page = await client.cache.purges.query({ limit });
+  const rows = page.items.map((p) => {
+    const whose = p.everyone ? "everyone's" : `${p.userEmail ?? p.userId}'s`;
+    const via = p.via === "key" ? ` with key ${p.actorKeyName ? `"${p.actorKeyName}"` : p.actorKeyId}` : "";
+    return `${p.purgedAt.slice(0, 19).replace("T", " ")}  ${whose}  by ${p.actorEmail}${via}`;
+  });
+  return print(page, rows.length === 0 ? "No purge has been recorded." : rows.join("\n"));
 }
