@@ -2,7 +2,8 @@
  * Every cache purge that took effect leaves a record (`cache.purges`, ADMIN): who purged,
  * signed in or with which API key, whose answers (a user's or everyone's) and the purge time
  * that holds. A purge that is refused, names nobody or cannot reach the shared store leaves
- * none.
+ * none. The list is a read for ADMINs: a `read:metrics` key may read it, and so may ADMINs
+ * during a global freeze.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,6 +87,30 @@ describe("cache.purges", () => {
     expect((await trpcQuery(t.url, "cache.purges", undefined, bearer(user.token))).status).toBe(403);
     expect((await trpcQuery(t.url, "cache.purges", undefined)).status).toBe(401);
     expect((await trpcQuery(t.url, "cache.purges", { limit: 1e9 }, bearer(admin.token))).status).toBe(400);
+  });
+});
+
+describe("cache.purges as read-only observability", () => {
+  it("answers an ADMIN's key with read:metrics, and ADMINs during a global freeze", async () => {
+    const admin = await t.userWithRole("ADMIN");
+    const keys = t.client(admin.token).keys;
+    const reader = await keys.create.mutate({ name: "dashboards", scopes: ["read:metrics"] });
+    const chatter = await keys.create.mutate({ name: "app", scopes: ["chat"] });
+    expect((await trpcQuery(t.url, "cache.purges", undefined, bearer(reader.key))).status).toBe(200);
+    expect((await trpcQuery(t.url, "cache.purges", undefined, bearer(chatter.key))).status).toBe(403);
+
+    const user = await t.userWithRole("USER");
+    expect((await trpcMutation(t.url, "emergency.freeze", { reason: "purges stay readable" }, bearer(root))).status).toBe(200);
+    try {
+      expect((await trpcQuery(t.url, "cache.purges", undefined, bearer(admin.token))).status).toBe(200);
+      expect((await trpcQuery(t.url, "cache.purges", undefined, bearer(user.token))).status).toBe(503);
+      // A purge is no read: refused while frozen, and so not recorded.
+      const before = (await purges(admin.token)).items.length;
+      expect((await trpcMutation(t.url, "cache.purge", {}, bearer(admin.token))).status).toBe(503);
+      expect((await purges(admin.token)).items).toHaveLength(before);
+    } finally {
+      expect((await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root))).status).toBe(200);
+    }
   });
 });
 
