@@ -56,6 +56,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
   if (config.metered) sendKeyRateLimit(reply, await deps.keys.admit(user.id, key, request.scope));
+  else deps.keys.refuseReservedTags(request.scope);
   if (config.counted) {
     if (key) sendKeyRateLimit(reply, await deps.keys.countRequest(key));
     await deps.chatRate.count(user.id, request.scope);

@@ -227,6 +227,12 @@ function requireRole(required: TRole) {
         ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
         ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
       }
+    } else {
+      try {
+        ctx.deps.keys.refuseReservedTags(ctx.req.scope);
+      } catch (error) {
+        throw toTRPCError(error);
+      }
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
   });

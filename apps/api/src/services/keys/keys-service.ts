@@ -307,10 +307,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       const owner = await deps.owners.get(userId);
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
       // The tags the request's row will carry: its key's and its own.
+      refuseReservedTags(scope);
       for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) {
-        if (budget.keysOnly && !scope?.keyTags?.includes(budget.tag)) {
-          throw new AppError("FORBIDDEN", `Tag "${budget.tag}" is charged only by the API keys that carry it; send the request with one, or without the tag`);
-        }
         holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`, true));
       }
       if (!grant) return undefined;
@@ -322,6 +320,20 @@ export function createKeysService(deps: KeysServiceDeps) {
     } finally {
       if (scope) holdUntilEnd(scope, holds);
       else for (const hold of holds) hold.release(undefined);
+    }
+  }
+
+  /**
+   * Refuses a request that carries a tag whose budget is for the API keys carrying it
+   * (`keysOnly`) without being made with one: it may not spend the team's budget (admit), nor
+   * be logged and counted under the team's tag when it spends nothing (a model list, a read).
+   */
+  function refuseReservedTags(scope: RequestScope | undefined): void {
+    if (!scope?.tags?.length) return;
+    for (const budget of deps.tagBudgets.of(scope.tags)) {
+      if (budget.keysOnly && !scope.keyTags?.includes(budget.tag)) {
+        throw new AppError("FORBIDDEN", `Tag "${budget.tag}" is charged only by the API keys that carry it; send the request with one, or without the tag`);
+      }
     }
   }
 
@@ -344,6 +356,8 @@ export function createKeysService(deps: KeysServiceDeps) {
     onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
     countRequest,
+    /** For requests that are not admitted (admit checks it): see refuseReservedTags. */
+    refuseReservedTags,
     /** What a request cost, budgeted or not: budgets price the requests in flight at the day's costliest. */
     notePrice: (costUsd: number) => spend.notePrice(costUsd),
     /** Drops everything held about a user's keys on every instance (disabled, deleted, role changed). */

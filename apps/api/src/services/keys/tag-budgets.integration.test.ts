@@ -124,6 +124,15 @@ describe("tag budgets", () => {
       expect(refused.status).toBe(403);
       expect(refused.body.error!.message).toContain(`Tag "${tag}" is charged only by the API keys that carry it`);
     }
+    // A request that spends nothing is refused too, over REST and tRPC (it would be logged and
+    // counted under the team's tag); the team's key still sends it.
+    const withTag = (credential: string) => ({ ...bearer(credential), "x-switchboard-tags": tag });
+    const models = await fetch(`${b.url}/v1/models`, { headers: withTag(outsider.token) });
+    expect(models.status).toBe(403);
+    expect(((await models.json()) as { error: { message: string } }).error.message).toContain(`Tag "${tag}" is charged only by the API keys that carry it`);
+    expect((await fetch(`${b.url}/v1/models`, { headers: withTag(key.key) })).status).toBe(200);
+    const conversations = await trpcQuery(b.url, "chat.conversations.list", undefined, withTag(outsider.token));
+    expect(conversations.status).toBe(403);
     // A change to the amount leaves keysOnly as it was; set false, anyone may send it again.
     expect((await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 6 }, bearer(root))).body.result.data.keysOnly).toBe(true);
     expect((await trpcQuery(a.url, "tagBudgets.list", undefined, bearer(root))).body.result.data.find((t: { tag: string }) => t.tag === tag).keysOnly).toBe(true);
