@@ -30,8 +30,13 @@ export const ZLogsListInput = ZPageInput.extend({
   q: z.string().trim().min(1).max(200).optional(),
   /** Only requests the caller tagged with this (exactly). */
   tag: ZRequestTag.optional(),
+  /** Only requests answered from the response cache (true), or only those that were not (false). */
+  cacheHit: z.boolean().optional(),
 }).optional();
 export type TLogsListInput = z.infer<typeof ZLogsListInput>;
+
+/** GET /api/logs/export.csv: the rows it writes at most (newest first), read this many a page. */
+export const LOG_EXPORT = { maxRows: 100_000, pageRows: 100 } as const;
 
 export const ZRequestLog = z.object({
   id: z.string(),

@@ -125,6 +125,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
       ...(input?.keyId ? { keyId: input.keyId } : {}),
       ...(input?.provider ? { provider: input.provider } : {}),
       ...(input?.tag ? { tags: { has: input.tag } } : {}),
+      ...(input?.cacheHit !== undefined ? { cacheHit: input.cacheHit } : {}),
       ...(input?.model ? { OR: [{ model: input.model }, { upstreamModel: input.model }] } : {}),
       ...(typeof status === "number" ? { status } : status ? { status: { gte: STATUS_RANGES[status]![0], lte: STATUS_RANGES[status]![1] } } : {}),
       ...(input?.q

@@ -1,0 +1,108 @@
+/**
+ * GET /api/logs/export.csv: the request log as CSV, read back with a CSV parser — the rows
+ * logs.list keeps with the same filters, newest first, across its pages; a USER's own, an
+ * ADMIN's everyone's; a cell a spreadsheet would run as a formula is quoted out; refusals are
+ * plain statuses before any CSV is sent.
+ */
+import { randomUUID } from "node:crypto";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { bearer } from "../../test/http.ts";
+import { requestLogRow } from "../../test/request-log-row.ts";
+
+let t: TestApp;
+let user: { id: string; token: string };
+let other: { id: string; token: string };
+let admin: { id: string; token: string };
+
+beforeAll(async () => {
+  t = await startTestApp({ mode: "embedded", env: { CHAT_RATE_LIMIT_PER_MIN: "1000" }, appOptions: { requestLogFlushMs: 50 } });
+  [user, other, admin] = [await t.userWithRole("USER"), await t.userWithRole("USER"), await t.userWithRole("ADMIN")];
+}, 120_000);
+afterAll(async () => t?.close());
+
+const chat = (token: string, model = "auto") =>
+  fetch(`${t.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { ...bearer(token), "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hello" }] }),
+  });
+
+async function exportCsv(token: string | undefined, query = "") {
+  const res = await fetch(`${t.url}/api/logs/export.csv${query}`, { headers: token ? bearer(token) : {} });
+  return { res, text: await res.text() };
+}
+const recordsOf = (text: string) => parse(text, { columns: true }) as Array<Record<string, string>>;
+
+describe("GET /api/logs/export.csv", () => {
+  it("writes a USER's own requests, newest first, with logs.list's fields; an ADMIN's holds everyone's", async () => {
+    const ids: string[] = [];
+    for (const token of [user.token, user.token, other.token]) ids.push((await chat(token)).headers.get("x-request-id")!);
+    await t.app.deps.requestLog.flush();
+
+    const { res, text } = await exportCsv(user.token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="switchboard-requests-\d{4}-\d\d-\d\d\.csv"$/);
+    expect(text.split("\n")[0]).toBe(
+      "createdAt,requestId,status,errorCode,route,model,provider,upstreamModel,userId,keyId,promptTokens,completionTokens,cachedTokens,costUsd,cacheHit,cacheSavedUsd,latencyMs,ttftMs,stream,tags,id",
+    );
+    const own = recordsOf(text);
+    expect(own.map((r) => r.requestId)).toEqual([ids[1], ids[0]]);
+    expect(own[0]).toMatchObject({ status: "200", route: "/v1/chat/completions", model: "auto", userId: user.id, cacheHit: "false", stream: "false", tags: "" });
+    // The same fields as logs.list's item.
+    const listed = (await t.client(user.token).logs.list.query({ limit: 1 })).items[0]!;
+    expect(own[0]).toMatchObject({ id: listed.id, createdAt: listed.createdAt, costUsd: String(listed.costUsd), latencyMs: String(listed.latencyMs) });
+
+    const all = recordsOf((await exportCsv(admin.token)).text).map((r) => r.requestId);
+    expect(all).toEqual(expect.arrayContaining(ids));
+  });
+
+  it("keeps logs.list's filters, given as query parameters, and reads past its first page", async () => {
+    const refused = await chat(user.token, "no-such-model");
+    expect(refused.status).toBe(404);
+    // More rows than one page holds, for a user of their own.
+    const many = randomUUID();
+    const at = Date.now() - 60_000;
+    await t.app.deps.db.prisma.requestLog.createMany({
+      data: Array.from({ length: 230 }, (_, i) => ({ ...requestLogRow({ userId: many, createdAt: new Date(at + i) }), tags: ["bulk:export"], id: randomUUID(), attempts: [] })),
+    });
+    await t.app.deps.requestLog.flush();
+
+    const errors = recordsOf((await exportCsv(user.token, "?status=4xx")).text);
+    expect(errors.map((r) => [r.requestId, r.status, r.model])).toEqual([[refused.headers.get("x-request-id"), "404", "no-such-model"]]);
+    const bulk = recordsOf((await exportCsv(admin.token, `?userId=${many}&tag=bulk:export`)).text);
+    expect(bulk).toHaveLength(230);
+    const times = bulk.map((r) => r.createdAt);
+    expect(times).toEqual([...times].sort().reverse());
+    expect(new Set(bulk.map((r) => r.id)).size).toBe(230);
+    expect(bulk[0]!.tags).toBe("bulk:export");
+    expect(recordsOf((await exportCsv(admin.token, `?userId=${many}&status=404`)).text)).toEqual([]);
+    expect(recordsOf((await exportCsv(admin.token, `?userId=${many}&cacheHit=true`)).text)).toEqual([]);
+    // Another user's rows are not a USER's to read, whatever the filter.
+    expect(recordsOf((await exportCsv(user.token, `?userId=${many}`)).text)).toEqual([]);
+  });
+
+  it("quotes out a cell a spreadsheet would run as a formula", async () => {
+    const formula = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    expect((await chat(other.token, formula)).status).toBe(404);
+    await t.app.deps.requestLog.flush();
+    const [row] = recordsOf((await exportCsv(other.token, "?status=404")).text);
+    expect(row!.model).toBe(`'${formula}`);
+  });
+
+  it("refuses before any CSV: no credentials 401, a key without read:metrics 403, a malformed filter 400 naming it", async () => {
+    expect((await exportCsv(undefined)).res.status).toBe(401);
+    const chatOnly = await t.client(user.token).keys.create.mutate({ name: "chat only", scopes: ["chat"] });
+    expect((await exportCsv(chatOnly.key)).res.status).toBe(403);
+    const reader = await t.client(user.token).keys.create.mutate({ name: "reader", scopes: ["read:metrics"] });
+    expect((await exportCsv(reader.key)).res.status).toBe(200);
+    for (const query of ["?status=abc", "?from=yesterday", "?cacheHit=maybe"]) {
+      const { res, text } = await exportCsv(user.token, query);
+      expect(res.status, query).toBe(400);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(text).toContain(query.slice(1, query.indexOf("=")));
+    }
+  });
+});
