@@ -19,6 +19,7 @@ import {
   diffMigrationsAgainstSchema,
   type MigrationTarget,
 } from "./migrations.ts";
+import { pgliteExtensions } from "./database-extensions.ts";
 
 const prismaDir = fileURLToPath(new URL("../../../../prisma/", import.meta.url));
 const migrationsDir = join(prismaDir, "migrations");
@@ -48,7 +49,7 @@ const backends: [string, () => Promise<Backend>][] = [
     };
   }],
   ["PGlite", async () => {
-    const client = await PGlite.create();
+    const client = await PGlite.create({ extensions: await pgliteExtensions() });
     return {
       target: { pglite: client },
       query: async (sql) => (await client.query<Record<string, unknown>>(sql)).rows,
