@@ -10,7 +10,6 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { applyMigrations } from "./migrations.ts";
-import { ensurePostgresExtensions, pgliteExtensions } from "./database-extensions.ts";
 
 export interface Database {
   prisma: PrismaClient;
@@ -91,13 +90,10 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   // Fail fast with one clear line rather than a migration-engine error further down.
   const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
-    try {
-      await probe.connect();
-      await probe.query("SELECT 1");
-    } catch (error) {
-      throw new Error(`Cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error });
-    }
-    if (opts.migrate !== false) await ensurePostgresExtensions(probe, where);
+    await probe.connect();
+    await probe.query("SELECT 1");
+  } catch (error) {
+    throw new Error(`Cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error });
   } finally {
     await probe.end().catch(() => {});
   }
@@ -112,11 +108,11 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
 async function openPglite(opts: OpenDatabaseOptions): Promise<Database> {
   const dir = join(opts.dataDir, "pglite");
   // Loaded only here: a cluster instance never pays for the embedded database's modules.
-  const [{ PGlite }, { PrismaPGlite }, extensions] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter"), pgliteExtensions()]);
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   let client: PGlite;
   try {
     await mkdir(dir, { recursive: true });
-    client = await PGlite.create({ dataDir: dir, extensions, startParams: [...PGlite.defaultStartParams, ...PGLITE_START_PARAMS] });
+    client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, ...PGLITE_START_PARAMS] });
   } catch (error) {
     throw new Error(`Cannot open the embedded database in ${dir}: ${(error as Error).message}`, { cause: error });
   }

@@ -16,7 +16,6 @@ import {
   type SqlQuery,
 } from "@prisma/driver-adapter-utils";
 import pg from "pg";
-import { pgliteExtensions } from "./database-extensions.ts";
 
 /** A factory for the engine plus whatever must be released after the engine is done. */
 export interface EngineDatabase {
@@ -171,7 +170,7 @@ export function pgliteEngineDatabase(client: PGlite, opts: { selfShadow?: boolea
       connect: () => wrap(client),
       async connectToShadowDb() {
         if (opts.selfShadow) return wrap(client);
-        const shadow = await (await import("@electric-sql/pglite")).PGlite.create({ extensions: await pgliteExtensions() });
+        const shadow = await (await import("@electric-sql/pglite")).PGlite.create();
         shadows.add(shadow);
         return wrap(shadow, async () => {
           if (shadows.delete(shadow)) await shadow.close();

@@ -19,7 +19,6 @@ import {
   diffMigrationsAgainstSchema,
   type MigrationTarget,
 } from "./migrations.ts";
-import { pgliteExtensions } from "./database-extensions.ts";
 
 const prismaDir = fileURLToPath(new URL("../../../../prisma/", import.meta.url));
 const migrationsDir = join(prismaDir, "migrations");
@@ -49,7 +48,7 @@ const backends: [string, () => Promise<Backend>][] = [
     };
   }],
   ["PGlite", async () => {
-    const client = await PGlite.create({ extensions: await pgliteExtensions() });
+    const client = await PGlite.create();
     return {
       target: { pglite: client },
       query: async (sql) => (await client.query<Record<string, unknown>>(sql)).rows,

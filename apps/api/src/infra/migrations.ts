@@ -15,7 +15,6 @@ import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-util
 import type { MigrationList } from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { pgEngineDatabase, pgliteEngineDatabase, type EngineDatabase } from "./migrations-adapters.ts";
 import { engineErrorMessage, startSchemaEngine, type SchemaEngine } from "./migrations-wasm.ts";
-import { pgliteExtensions } from "./database-extensions.ts";
 import { prismaDir } from "./repo-paths.ts";
 
 export interface MigrationPaths {
@@ -96,7 +95,7 @@ export async function diffMigrationsAgainstSchema(opts: MigrationPaths & { shado
   // The engine needs a main connection too: a throwaway in-memory PGlite, which is also
   // the shadow the migrations are replayed on.
   const { PGlite: EmbeddedPostgres } = await import("@electric-sql/pglite"); // loaded only when used
-  const scratch = await EmbeddedPostgres.create({ extensions: await pgliteExtensions() });
+  const scratch = await EmbeddedPostgres.create();
   try {
     return await withEngine({ pglite: scratch, selfShadow: true }, opts, "Diffing migrations", (engine) => diff(engine, from, schema));
   } finally {
