@@ -1,7 +1,9 @@
 // Browser test of the API keys, Logs and Spend pages against a real API server: create a
 // key (secret shown once), use it from a program, find the calls in the log and the spend,
-// purge cached answers and find the purges on record, revoke it; the layout works at 390 px
+// filter what the response cache answered and download it as CSV, purge cached answers and
+// find the purges on record, revoke it; the layout works at 390 px
 // and no table clips at 1280 px.
+import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { apiToken, ensureAdminBuild, launchBrowser, newContext, overflowingTables, priceAutoModel, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
@@ -107,6 +109,18 @@ describe("API keys, Logs and Spend pages", () => {
     // The key's own tags come first, on every request made with it.
     await page.getByTestId("logs-table").getByText("app:billing").waitFor();
     await page.getByRole("textbox", { name: "Tag", exact: true }).fill("");
+    // Only what the response cache answered: the one repeat, and as CSV the same row.
+    await page.getByLabel("Answered by").selectOption("hit");
+    await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBe(2);
+    await page.getByTestId("logs-table").getByText("cached", { exact: true }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV" }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^switchboard-requests-\d{4}-\d\d-\d\d\.csv$/);
+    const csv = (await readFile((await download.path())!, "utf8")).trim().split("\n");
+    expect(csv).toHaveLength(2);
+    const [header, hit] = csv.map((line) => line.split(","));
+    expect(hit![header!.indexOf("cacheHit")]).toBe("true");
+    expect(Number(hit![header!.indexOf("cacheSavedUsd")])).toBeGreaterThan(0);
+    await page.getByLabel("Answered by").selectOption("");
     await logRow.click();
     const drawer = page.getByTestId("log-drawer");
     await drawer.getByRole("heading", { name: "Attempts" }).waitFor();

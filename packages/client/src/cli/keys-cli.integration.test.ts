@@ -89,7 +89,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(after.stderr).toContain("UNAUTHORIZED");
   });
 
-  it("usage and logs tail show a response-cache hit and what it saved", async () => {
+  it("usage, logs tail and logs export show a response-cache hit and what it saved", async () => {
     const fresh = await t.userWithRole("USER");
     await priceAutoRoute(t.client(await t.login()));
     const ask = () =>
@@ -117,6 +117,14 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(saved).toBe(cost);
     const tail = await cli(["logs", "tail", "--once"], asFresh);
     expect(tail.stdout).toMatch(/ cache hit \(saved \$0\.\d+\)/);
+    // The same two requests as CSV, newest (the hit) first; a malformed filter is the server's 400.
+    const exported = await cli(["logs", "export"], asFresh);
+    expect(exported.code, exported.stderr).toBe(0);
+    const [header, ...rows] = exported.stdout.trim().split("\n").map((line) => line.split(","));
+    expect(rows.map((r) => r[header!.indexOf("cacheHit")])).toEqual(["true", "false"]);
+    const refused = await cli(["logs", "export", "--status", "teapot"], asFresh);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: 400: .*status/m);
   });
 
   it("bad usage exits 2; bad values come back from the server as 400", async () => {

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { formatChange, formatStatus } from "./format.ts";
-import { CommandUsageError, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
+import { CommandUsageError, exportLogs, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
 import { CONFIG_COMMANDS_HELP, runConfig, type ConfigOptions } from "./config-commands.ts";
@@ -159,19 +159,23 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
   };
 }
 
-/** A signed-in client: an API key or access token from the env, or an interactive sign-in. */
-async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
+/** A credential: an API key or access token from the env, or an interactive sign-in's token. */
+async function signedInToken(options: Options, io: CliIo): Promise<string> {
   const token = io.env["SWITCHBOARD_API_KEY"]?.trim() || io.env["SWITCHBOARD_TOKEN"]?.trim();
-  if (token) return createSwitchboardClient({ url: options.url, token });
+  if (token) return token;
   const prompter = createPrompter(io);
   try {
     const email = await prompter.ask("Email: ");
     const password = await prompter.askHidden("Password: ");
-    const session = await createSwitchboardClient({ url: options.url }).auth.login.mutate({ email, password });
-    return createSwitchboardClient({ url: options.url, token: session.accessToken });
+    return (await createSwitchboardClient({ url: options.url }).auth.login.mutate({ email, password })).accessToken;
   } finally {
     prompter.close();
   }
+}
+
+/** A signed-in client (see signedInToken). */
+async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
+  return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io) });
 }
 
 async function run(command: string[], options: Options, io: CliIo): Promise<void> {
@@ -186,7 +190,8 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   // Signed in only once the file has been read: a bad file costs no password prompt.
   if (group === "config") return runConfig(() => signedIn(options, io), action, extra, options, io, print);
   if (group === "logs") {
-    if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail");
+    if (action === "export") return exportLogs(options.url, await signedInToken(options, io), options, (text) => void io.stdout.write(text));
+    if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail or export");
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     return tailLogs(await signedIn(options, io), options, (line) => void io.stdout.write(`${line}\n`), stop.signal);

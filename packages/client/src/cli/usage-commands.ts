@@ -15,6 +15,8 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   keys revoke <id>               Revoke a key on every instance
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
          [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
+  logs export [--from <ISO>] [--to <ISO>] [--model <m>] [--key <id>] [--status <…>] [--tag <tag>]
+                                 Write the request log as CSV to stdout (newest first; USER: your own)
   usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>]
                                  Requests, tokens, cost, response-cache hits and what they
                                  saved (USER: your own; --tag: only requests
@@ -172,13 +174,7 @@ function logLine(r: LogRow): string {
 
 /** Polls logs.list and prints rows not seen yet, oldest first, until the signal aborts. */
 export async function tailLogs(client: SwitchboardClient, o: UsageOptions, write: Write, signal: AbortSignal): Promise<void> {
-  const filters = {
-    limit: num(o.limit, "--limit") ?? 20,
-    ...(o.model ? { model: o.model } : {}),
-    ...(o.key ? { keyId: o.key } : {}),
-    ...(o.status ? { status: (/^\d+$/.test(o.status) ? Number(o.status) : o.status) as never } : {}),
-    ...(o.tag ? { tag: o.tag } : {}),
-  };
+  const filters = { limit: num(o.limit, "--limit") ?? 20, ...logFilters(o) };
   const seen = new Set<string>();
   for (;;) {
     const page = await client.logs.list.query(filters);
@@ -194,6 +190,32 @@ export async function tailLogs(client: SwitchboardClient, o: UsageOptions, write
     });
     if (signal.aborted) return;
   }
+}
+
+/** logs tail's and logs export's filters, as logs.list takes them. */
+function logFilters(o: UsageOptions) {
+  return {
+    ...(o.model ? { model: o.model } : {}),
+    ...(o.key ? { keyId: o.key } : {}),
+    ...(o.status ? { status: (/^\d+$/.test(o.status) ? Number(o.status) : o.status) as never } : {}),
+    ...(o.tag ? { tag: o.tag } : {}),
+  };
+}
+
+/**
+ * Writes the request log as CSV (GET /api/logs/export.csv: logs.list's filters, newest first,
+ * up to the server's cap) as it arrives, so a large export never sits in memory.
+ */
+export async function exportLogs(url: string, token: string, o: UsageOptions, write: Write): Promise<void> {
+  const query = new URLSearchParams(Object.entries({ ...logFilters(o), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) }).map(([k, v]): [string, string] => [k, String(v)]));
+  const res = await fetch(`${url.replace(/\/+$/, "")}/api/logs/export.csv?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok || !res.body) {
+    const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+    throw new Error(`${res.status}: ${body?.error?.message ?? res.statusText}`);
+  }
+  const text = new TextDecoder();
+  for await (const chunk of res.body) write(text.decode(chunk, { stream: true }));
+  write(text.decode());
 }
 
 export async function showUsage(client: SwitchboardClient, o: UsageOptions, print: Print): Promise<void> {

@@ -12,6 +12,13 @@ import { useCurrentUser } from "../../lib/session.tsx";
 import { readableJson } from "../../lib/format.ts";
 import { logsGet, logsList, usd } from "../usage-data.ts";
 
+/** The CSV export of what the table shows (the same filters; every page, up to its cap). */
+function exportUrl(input: NonNullable<TLogsListInput>): string {
+  const { limit: _limit, cursor: _cursor, ...filters } = input;
+  const query = new URLSearchParams(Object.entries(filters).map(([k, v]) => [k, String(v)]));
+  return `/api/logs/export.csv${query.size > 0 ? `?${query}` : ""}`;
+}
+
 const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 /** One request in full: fields, and its attempts on a timeline from the request's arrival. */
@@ -68,7 +75,7 @@ function LogDrawer({ id, onClose }: { id: string; onClose: () => void }) {
 
 export function LogsPage() {
   const user = useCurrentUser();
-  const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "" });
+  const [filters, setFilters] = useState({ model: "", provider: "", status: "", q: "", tag: "", cache: "" });
   const [live, setLive] = useState(false);
   // Only a well-formed tag is asked for; a half-typed one says what a tag may hold.
   const tagCheck = filters.tag.trim() ? ZRequestTag.safeParse(filters.tag) : undefined;
@@ -81,6 +88,7 @@ export function LogsPage() {
     ...(filters.status ? { status: (/^\d+$/.test(filters.status) ? Number(filters.status) : filters.status) as never } : {}),
     ...(filters.q ? { q: filters.q } : {}),
     ...(tag ? { tag } : {}),
+    ...(filters.cache ? { cacheHit: filters.cache === "hit" } : {}),
   };
   const list = useQuery({ ...logsList(input), refetchInterval: live ? 2000 : false, placeholderData: (p) => p });
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
@@ -117,9 +125,15 @@ export function LogsPage() {
             <option value="5xx">5xx</option>
             <option value="error">Errors</option>
           </select>
+          <select aria-label="Answered by" value={filters.cache} onChange={set("cache")}>
+            <option value="">Any source</option>
+            <option value="hit">Cache hits</option>
+            <option value="provider">Not cached</option>
+          </select>
           <label className="check">
             <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> Live tail
           </label>
+          <a className="btn btn-small" href={exportUrl(input)} download>Download CSV</a>
         </div>
         {list.isError ? (
           <p className="alert alert-error table-message" role="alert">{messageOf(list.error)}</p>
