@@ -150,6 +150,11 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByTestId("cache-saved").getByText(/≈ \$[\d.]+ saved by the response cache \(1 hit\)/).waitFor();
     await page.getByTestId("top-model").getByRole("row", { name: /auto/ }).getByTitle("1 request answered from the response cache").waitFor();
     await fullPageShot(page, "spend.png");
+    // The table as CSV: the same groups, then the total.
+    const [spendCsv] = await Promise.all([page.waitForEvent("download"), page.getByRole("region", { name: "By model" }).getByRole("link", { name: "Download CSV" }).click()]);
+    expect(spendCsv.suggestedFilename()).toMatch(/^switchboard-usage-by-model-\d{4}-\d\d-\d\d\.csv$/);
+    const spendLines = (await readFile((await spendCsv.path())!, "utf8")).trim().split("\n");
+    expect(spendLines.map((line) => line.split(",")[0])).toEqual(["key", "auto", "TOTAL"]);
     // Spend by tag: the key's own tag on each of its requests, the request's tag on the one.
     await page.getByRole("tab", { name: "By tag" }).click();
     await page.getByTestId("top-tag").getByRole("row", { name: /app:billing/ }).waitFor();

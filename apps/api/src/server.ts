@@ -10,7 +10,7 @@ import { requestLogger } from "./http/request-logger.ts";
 import { registerRequestTags } from "./http/request-tags.ts";
 import { registerCsrfCheck } from "./http/csrf.ts";
 import { registerEmergencyGate } from "./http/emergency-gate.ts";
-import { registerLogsExport } from "./http/logs-export.ts";
+import { registerCsvExports } from "./http/csv-exports.ts";
 import { registerEmergencyRoutes } from "./http/emergency-routes.ts";
 import { sendHttpError } from "./http/errors.ts";
 import { registerLoadShedding } from "./http/load-shedding.ts";
@@ -157,7 +157,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   await registerOpenAIRoutes(app, deps);
   registerEmergencyRoutes(app, deps);
-  registerLogsExport(app, deps);
+  registerCsvExports(app, deps);
   const chatSockets = createChatSockets(deps);
   registerLegacyRoutes(app, deps, { sockets: chatSockets.openCount, sso: () => ssoNames(deps) });
   registerSsoRoutes(app, deps);

@@ -105,7 +105,7 @@ describe("switchboard keys, logs, usage (CLI)", () => {
 
     const json = await cli(["usage", "--json"], asFresh);
     expect(json.code, json.stderr).toBe(0);
-    const { total } = JSON.parse(json.stdout) as { total: { requests: number; costUsd: number; cacheHits: number; cacheSavedUsd: number } };
+    const { total } = JSON.parse(json.stdout) as { total: { requests: number; promptTokens: number; completionTokens: number; costUsd: number; cacheHits: number; cacheSavedUsd: number } };
     expect(total).toMatchObject({ requests: 2, cacheHits: 1 });
     // The hit saved what the miss cost: the same answer at the same prices.
     expect(total.cacheSavedUsd).toBeCloseTo(total.costUsd, 9);
@@ -122,6 +122,12 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(exported.code, exported.stderr).toBe(0);
     const [header, ...rows] = exported.stdout.trim().split("\n").map((line) => line.split(","));
     expect(rows.map((r) => r[header!.indexOf("cacheHit")])).toEqual(["true", "false"]);
+    // usage as CSV: the same sums as the table, a TOTAL row last.
+    const usageCsv = await cli(["usage", "--csv"], asFresh);
+    expect(usageCsv.code, usageCsv.stderr).toBe(0);
+    const usageLines = usageCsv.stdout.trim().split("\n");
+    expect(usageLines[0]).toBe("key,label,requests,promptTokens,completionTokens,costUsd,cacheHits,cacheSavedUsd");
+    expect(usageLines.at(-1)).toBe(`TOTAL,,2,${total.promptTokens},${total.completionTokens},${total.costUsd},1,${total.cacheSavedUsd}`);
     const refused = await cli(["logs", "export", "--status", "teapot"], asFresh);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: 400: .*status/m);

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { formatChange, formatStatus } from "./format.ts";
-import { CommandUsageError, exportLogs, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
+import { CommandUsageError, exportLogs, exportUsage, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
 import { PROVIDER_COMMANDS_HELP, runModels, runProviders, type ProviderOptions } from "./provider-commands.ts";
 import { CONFIG_COMMANDS_HELP, runConfig, type ConfigOptions } from "./config-commands.ts";
@@ -68,6 +68,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
         "expires-at": { type: "string" },
         all: { type: "boolean", default: false },
         once: { type: "boolean", default: false },
+        csv: { type: "boolean", default: false },
         limit: { type: "string" },
         model: { type: "string" },
         key: { type: "string" },
@@ -126,6 +127,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
       expiresAt: values["expires-at"],
       all: values.all === true,
       once: values.once === true,
+      csv: values.csv === true,
       limit: values.limit,
       model: values.model,
       key: values.key,
@@ -182,6 +184,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
+  if (group === "usage" && options.csv) return exportUsage(options.url, await signedInToken(options, io), options, (text) => void io.stdout.write(text));
   if (group === "usage") return showUsage(await signedIn(options, io), options, print);
   if (group === "cache") return runCache(await signedIn(options, io), action, options, print);
   if (group === "tag-budgets") return runTagBudgets(await signedIn(options, io), action, extra, options, print);

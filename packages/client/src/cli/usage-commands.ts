@@ -17,9 +17,9 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
          [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
   logs export [--from <ISO>] [--to <ISO>] [--model <m>] [--key <id>] [--status <…>] [--tag <tag>]
                                  Write the request log as CSV to stdout (newest first; USER: your own)
-  usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>]
+  usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>] [--csv]
                                  Requests, tokens, cost, response-cache hits and what they
-                                 saved (USER: your own; --tag: only requests
+                                 saved (USER: your own; --csv: as CSV; --tag: only requests
                                  sent with that x-switchboard-tags label; by tag a request counts
                                  under each of its tags)
   tag-budgets list               Budgets on tags, with what their requests spent (ADMIN)
@@ -35,6 +35,8 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
 
 export interface UsageOptions {
   json: boolean;
+  /** usage: CSV (the server's download) instead of the table. */
+  csv: boolean;
   name: string | undefined;
   scopes: string | undefined;
   models: string | undefined;
@@ -202,13 +204,22 @@ function logFilters(o: UsageOptions) {
   };
 }
 
+const range = (o: UsageOptions) => ({ ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+
 /**
  * Writes the request log as CSV (GET /api/logs/export.csv: logs.list's filters, newest first,
  * up to the server's cap) as it arrives, so a large export never sits in memory.
  */
-export async function exportLogs(url: string, token: string, o: UsageOptions, write: Write): Promise<void> {
-  const query = new URLSearchParams(Object.entries({ ...logFilters(o), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) }).map(([k, v]): [string, string] => [k, String(v)]));
-  const res = await fetch(`${url.replace(/\/+$/, "")}/api/logs/export.csv?${query}`, { headers: { authorization: `Bearer ${token}` } });
+export const exportLogs = (url: string, token: string, o: UsageOptions, write: Write) => downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+
+/** usage.summary as CSV (GET /api/usage/export.csv): its groups, then a TOTAL row. */
+export const exportUsage = (url: string, token: string, o: UsageOptions, write: Write) =>
+  downloadCsv(url, "/api/usage/export.csv", token, { groupBy: o.groupBy ?? "model", ...range(o), ...(o.tag ? { tag: o.tag } : {}) }, write);
+
+/** Writes one of the server's CSV downloads to `write` as it arrives; a refusal is thrown with its message. */
+async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<void> {
+  const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+  const res = await fetch(`${url.replace(/\/+$/, "")}${path}?${query}`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok || !res.body) {
     const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
     throw new Error(`${res.status}: ${body?.error?.message ?? res.statusText}`);

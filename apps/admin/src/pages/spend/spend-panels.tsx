@@ -48,7 +48,10 @@ export function TopSpend({ groupBy, title, limit, tag }: { groupBy: Exclude<TUsa
   const rows = (q.data?.groups ?? []).slice(0, limit ?? 100);
   return (
     <section className="card card-flush" aria-label={title}>
-      <div className="table-toolbar"><h2>{title}</h2></div>
+      <div className="table-toolbar">
+        <h2>{title}</h2>
+        <a className="btn btn-small" href={`/api/usage/export.csv?${new URLSearchParams({ groupBy, ...(tag ? { tag } : {}) })}`} download>Download CSV</a>
+      </div>
       <DataTable label={title} testId={`top-${groupBy}`} columns={columns} rows={rows} rowKey={(g) => `${g.key}\u0000${g.label ?? ""}`} busy={q.isFetching} empty="No spend yet." />
     </section>
   );

@@ -1,8 +1,9 @@
 /**
- * GET /api/logs/export.csv: the request log as CSV, read back with a CSV parser — the rows
- * logs.list keeps with the same filters, newest first, across its pages; a USER's own, an
- * ADMIN's everyone's; a cell a spreadsheet would run as a formula is quoted out; refusals are
- * plain statuses before any CSV is sent.
+ * The CSV downloads, read back with a CSV parser. GET /api/logs/export.csv: the rows logs.list
+ * keeps with the same filters, newest first, across its pages; a USER's own, an ADMIN's
+ * everyone's; a cell a spreadsheet would run as a formula is quoted out. GET
+ * /api/usage/export.csv: usage.summary's groups and its total. Refusals are plain statuses
+ * before any CSV is sent.
  */
 import { randomUUID } from "node:crypto";
 import { parse } from "csv-parse/sync";
@@ -29,8 +30,8 @@ const chat = (token: string, model = "auto") =>
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hello" }] }),
   });
 
-async function exportCsv(token: string | undefined, query = "") {
-  const res = await fetch(`${t.url}/api/logs/export.csv${query}`, { headers: token ? bearer(token) : {} });
+async function exportCsv(token: string | undefined, query = "", what = "logs") {
+  const res = await fetch(`${t.url}/api/${what}/export.csv${query}`, { headers: token ? bearer(token) : {} });
   return { res, text: await res.text() };
 }
 const recordsOf = (text: string) => parse(text, { columns: true }) as Array<Record<string, string>>;
@@ -104,5 +105,33 @@ describe("GET /api/logs/export.csv", () => {
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
       expect(text).toContain(query.slice(1, query.indexOf("=")));
     }
+  });
+});
+
+describe("GET /api/usage/export.csv", () => {
+  it("writes usage.summary's groups and a TOTAL row, with its parameters; a USER's own", async () => {
+    const spender = await t.userWithRole("USER");
+    for (const model of ["auto", "auto", "no-such-model"]) await chat(spender.token, model);
+    await t.app.deps.requestLog.flush();
+    const summary = await t.client(spender.token).usage.summary.query({ groupBy: "model" });
+    const { res, text } = await exportCsv(spender.token, "?groupBy=model", "usage");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="switchboard-usage-by-model-\d{4}-\d\d-\d\d\.csv"$/);
+    expect(text.split("\n")[0]).toBe("key,label,requests,promptTokens,completionTokens,costUsd,cacheHits,cacheSavedUsd");
+    const rows = recordsOf(text);
+    expect(rows.map((r) => [r.key, Number(r.requests)])).toEqual([...summary.groups.map((g) => [g.key, g.requests]), ["TOTAL", 3]]);
+    expect(rows.at(-1)).toMatchObject({ costUsd: String(summary.total.costUsd), promptTokens: String(summary.total.promptTokens) });
+    // By day for one day: the caller's three requests, no one else's.
+    const today = new Date().toISOString().slice(0, 10);
+    expect(recordsOf((await exportCsv(spender.token, `?groupBy=day&from=${today}T00:00:00Z`, "usage")).text).map((r) => [r.key, r.requests])).toEqual([[today, "3"], ["TOTAL", "3"]]);
+  });
+
+  it("refuses a missing or unknown groupBy with a 400 naming it, and no credentials with a 401", async () => {
+    for (const query of ["", "?groupBy=everything"]) {
+      const { res, text } = await exportCsv(user.token, query, "usage");
+      expect(res.status, query).toBe(400);
+      expect(text).toContain("groupBy");
+    }
+    expect((await exportCsv(undefined, "?groupBy=model", "usage")).res.status).toBe(401);
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * CSV downloads of what the Logs and Spend pages show, for a spreadsheet or a finance team:
+ *   GET /api/logs/export.csv   the rows `logs.list` would list with the same filters (query
+ *                              parameters of the same names), newest first, at most
+ *                              LOG_EXPORT.maxRows, paged through `logs.list` itself;
+ *   GET /api/usage/export.csv  `usage.summary`'s groups and a TOTAL row, same parameters.
+ * They call the procedures with a server-side caller, so who may read what (a USER their own,
+ * an ADMIN everyone's, an API key with read:metrics), the filters' validation and the emergency
+ * guard are the procedures'.
+ *
+ * The first answer is read before anything is sent, so a refusal is a plain error status; a
+ * failure after that ends the download early (the log says why). Rows are streamed as they
+ * are read: memory stays one page deep however large the export.
+ */
+import { Readable } from "node:stream";
+import { LOG_EXPORT, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
+import { stringify } from "csv-stringify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AppDeps } from "../deps.ts";
+import { callerFor, sendProcedureError, type Caller } from "./procedure-caller.ts";
+import "./route-features.ts";
+
+/** The Logs page's columns, in order: a row's fields as `logs.list` returns them (tags space-separated). */
+const LOG_COLUMNS: ReadonlyArray<keyof TRequestLog> = [
+  "createdAt", "requestId", "status", "errorCode", "route", "model", "provider", "upstreamModel", "userId", "keyId",
+  "promptTokens", "completionTokens", "cachedTokens", "costUsd", "cacheHit", "cacheSavedUsd", "latencyMs", "ttftMs", "stream", "tags", "id",
+];
+
+/**
+ * logs.list's filters from the query string, whose values are all text: a numeric status is a
+ * number there, `cacheHit` a boolean. What is not a filter (cursor, limit) is left out; what is
+ * malformed is left for the procedure to refuse (400 naming it).
+ */
+function filtersOf(query: Record<string, unknown>): Record<string, unknown> {
+  const { cursor: _cursor, limit: _limit, status, cacheHit, ...rest } = query;
+  return {
+    ...rest,
+    ...(status !== undefined ? { status: typeof status === "string" && /^\d{1,3}$/.test(status) ? Number(status) : status } : {}),
+    ...(cacheHit !== undefined ? { cacheHit: cacheHit === "true" ? true : cacheHit === "false" ? false : cacheHit } : {}),
+  };
+}
+
+/** Every row the filters keep, newest first, up to the cap; the first page already read. */
+async function* rowsFrom(caller: Caller, filters: TLogsListInput, first: { items: TRequestLog[]; nextCursor: string | null }) {
+  let page = first;
+  let sent = 0;
+  for (;;) {
+    for (const row of page.items) {
+      if (sent === LOG_EXPORT.maxRows) return;
+      sent += 1;
+      yield LOG_COLUMNS.map((c) => (c === "tags" ? row.tags.join(" ") : row[c]));
+    }
+    if (page.nextCursor === null || sent === LOG_EXPORT.maxRows) return;
+    page = await caller.logs.list({ ...filters, cursor: page.nextCursor, limit: LOG_EXPORT.pageRows });
+  }
+}
+
+/** The Spend page's columns: a group's fields as `usage.summary` returns them. */
+const USAGE_COLUMNS = ["key", "label", "requests", "promptTokens", "completionTokens", "costUsd", "cacheHits", "cacheSavedUsd"] as const;
+
+function* usageRows(summary: TUsageSummary) {
+  for (const g of summary.groups) yield USAGE_COLUMNS.map((c) => g[c]);
+  yield USAGE_COLUMNS.map((c) => (c === "key" ? "TOTAL" : c === "label" ? null : summary.total[c]));
+}
+
+/**
+ * Streams rows as CSV, a header line first. A cell a spreadsheet would run as a formula (text
+ * starting with = + - @: a model name or a tag can be any text a caller sent) is quoted out.
+ */
+function sendCsv(request: FastifyRequest, reply: FastifyReply, file: { name: string; columns: readonly string[]; rows: Iterable<unknown[]> | AsyncIterable<unknown[]> }) {
+  const csv = stringify({ header: true, columns: [...file.columns], escape_formulas: true, cast: { boolean: (b) => String(b), date: (d) => d.toISOString() } });
+  const rows = Readable.from(file.rows);
+  rows.on("error", (error) => {
+    request.log.warn({ err: error }, "CSV export ended early");
+    csv.destroy(error);
+  });
+  const day = new Date().toISOString().slice(0, 10);
+  return reply
+    .header("content-type", "text/csv; charset=utf-8")
+    .header("content-disposition", `attachment; filename="switchboard-${file.name}-${day}.csv"`)
+    .header("cache-control", "no-store")
+    .send(rows.pipe(csv));
+}
+
+const doc = (summary: string) => ({
+  summary,
+  tags: ["logs"],
+  auth: "bearer" as const,
+  responseContentType: "text/csv",
+  responses: { 400: "A parameter is malformed", 403: "An API key without read:metrics" },
+});
+
+export function registerCsvExports(app: FastifyInstance, deps: AppDeps): void {
+  app.get(
+    "/api/logs/export.csv",
+    { config: { feature: "admin-read", openapi: doc(`The request log as CSV (logs.list's filters; newest first, at most ${LOG_EXPORT.maxRows.toLocaleString("en")} rows)`) } },
+    async (request, reply) => {
+      const filters = filtersOf((request.query ?? {}) as Record<string, unknown>) as TLogsListInput;
+      let caller: Caller;
+      let first: Awaited<ReturnType<Caller["logs"]["list"]>>;
+      try {
+        caller = await callerFor(deps, request, reply);
+        first = await caller.logs.list({ ...filters, limit: LOG_EXPORT.pageRows });
+      } catch (error) {
+        return sendProcedureError(reply, error);
+      }
+      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) });
+    },
+  );
+
+  app.get(
+    "/api/usage/export.csv",
+    { config: { feature: "admin-read", openapi: doc("Spend as CSV: usage.summary's groups and a TOTAL row (its parameters)") } },
+    async (request, reply) => {
+      const input = request.query as TUsageSummaryInput;
+      let summary: TUsageSummary;
+      try {
+        summary = await (await callerFor(deps, request, reply)).usage.summary(input);
+      } catch (error) {
+        return sendProcedureError(reply, error);
+      }
+      // groupBy is one of the procedure's few names once it has answered.
+      return sendCsv(request, reply, { name: `usage-by-${input.groupBy}`, columns: USAGE_COLUMNS, rows: usageRows(summary) });
+    },
+  );
+}
