@@ -50,13 +50,14 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   }
   const config = request.routeOptions.config;
   if (config.metered && opts.model !== undefined) noteModel(request.scope, opts.model);
+  // First: a request refused for a tag that is not its caller's is logged without it.
+  deps.keys.refuseReservedTags(request.scope);
   const key = user.apiKey;
   if (key) {
     const refusal = keyRefusal(key, { scope: config.keyScope, models: config.metered && opts.model !== undefined ? [opts.model] : undefined });
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
   if (config.metered) sendKeyRateLimit(reply, await deps.keys.admit(user.id, key, request.scope));
-  else deps.keys.refuseReservedTags(request.scope);
   if (config.counted) {
     if (key) sendKeyRateLimit(reply, await deps.keys.countRequest(key));
     await deps.chatRate.count(user.id, request.scope);

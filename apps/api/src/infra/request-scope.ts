@@ -48,6 +48,8 @@ export interface RequestScope {
   tags: readonly string[] | undefined;
   /** The tags of the API key the caller authenticated with (the last one resolved), for the same row, ahead of the request's. */
   keyTags: readonly string[] | undefined;
+  /** The request's tags refused as another's (a keys-only tag budget's, without its key): kept out of its row. */
+  refusedTags: readonly string[] | undefined;
   /**
    * What the response cache did for a request that used it: `hit` (answered from it, no
    * provider called), `miss`, or `refresh` (a provider answered because the request said so).
@@ -93,7 +95,7 @@ export interface RateLimitNote {
 }
 
 export function newScope(requestId: string, gateway: boolean, startedAt = performance.now()): RequestScope {
-  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, cacheResult: undefined, cacheSavedUsd: 0, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
+  return { requestId, startedAt, gateway, userId: undefined, keyId: undefined, model: undefined, tags: undefined, keyTags: undefined, refusedTags: undefined, cacheResult: undefined, cacheSavedUsd: 0, procedures: [], errorCode: undefined, calls: [], upstreamOpenedAt: undefined, stream: false, rateLimit: undefined, budgetHolds: undefined, budgetsSettled: false, openCalls: 0, onCallsEnded: undefined };
 }
 
 /** A note's target: undefined outside a request, where every note is a no-op. */
@@ -183,7 +185,8 @@ export function noteKey(scope: Scope, keyId: string, keyTags: readonly string[] 
  */
 export function rowTags(scope: RequestScope): readonly string[] {
   if (scope.userId === undefined) return [];
-  const own = scope.tags ?? [];
+  const refused = scope.refusedTags;
+  const own = refused ? (scope.tags ?? []).filter((tag) => !refused.includes(tag)) : (scope.tags ?? []);
   const ofKey = scope.keyTags ?? [];
   return ofKey.length === 0 ? own : [...new Set([...ofKey, ...own])];
 }

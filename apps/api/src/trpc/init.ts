@@ -211,6 +211,12 @@ function requireRole(required: TRole) {
     }
     const input = meta?.metered ? ((await getRawInput().catch(() => undefined)) as MeteredInput | undefined) : undefined;
     if (meta?.metered) noteModel(ctx.req.scope, requestedModel(input));
+    // First: a request refused for a tag that is not its caller's is logged without it.
+    try {
+      ctx.deps.keys.refuseReservedTags(ctx.req.scope);
+    } catch (error) {
+      throw toTRPCError(error);
+    }
     const key = ctx.user.apiKey;
     if (key) {
       const isRoute = (name: string) => ctx.deps.providers.route(name) !== undefined;
@@ -226,12 +232,6 @@ function requireRole(required: TRole) {
         ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
         ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
         ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
-      }
-    } else {
-      try {
-        ctx.deps.keys.refuseReservedTags(ctx.req.scope);
-      } catch (error) {
-        throw toTRPCError(error);
       }
     }
     return next({ ctx: { ...ctx, user: ctx.user } });

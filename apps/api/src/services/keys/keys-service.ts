@@ -304,10 +304,10 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function admit(userId: string, grant?: KeyGrant, scope?: RequestScope): Promise<RateLimitInfo | undefined> {
     const holds: SpendHold[] = [];
     try {
+      refuseReservedTags(scope);
       const owner = await deps.owners.get(userId);
       if (owner && owner.budgetUsd !== null) holds.push(await holdBudget(userSubject(userId), { ...owner, budgetUsd: owner.budgetUsd }, "User"));
       // The tags the request's row will carry: its key's and its own.
-      refuseReservedTags(scope);
       for (const budget of scope ? deps.tagBudgets.of(rowTags(scope)) : []) {
         holds.push(await holdBudget(tagSubject(budget.tag), budget, `Tag "${budget.tag}"`, true));
       }
@@ -327,14 +327,14 @@ export function createKeysService(deps: KeysServiceDeps) {
    * Refuses a request that carries a tag whose budget is for the API keys carrying it
    * (`keysOnly`) without being made with one: it may not spend the team's budget (admit), nor
    * be logged and counted under the team's tag when it spends nothing (a model list, a read).
+   * The refused request's own row leaves those tags out (scope.refusedTags).
    */
   function refuseReservedTags(scope: RequestScope | undefined): void {
     if (!scope?.tags?.length) return;
-    for (const budget of deps.tagBudgets.of(scope.tags)) {
-      if (budget.keysOnly && !scope.keyTags?.includes(budget.tag)) {
-        throw new AppError("FORBIDDEN", `Tag "${budget.tag}" is charged only by the API keys that carry it; send the request with one, or without the tag`);
-      }
-    }
+    const refused = deps.tagBudgets.of(scope.tags).filter((budget) => budget.keysOnly && !scope.keyTags?.includes(budget.tag));
+    if (refused.length === 0) return;
+    scope.refusedTags = refused.map((budget) => budget.tag);
+    throw new AppError("FORBIDDEN", `Tag "${refused[0]!.tag}" is charged only by the API keys that carry it; send the request with one, or without the tag`);
   }
 
   async function flushLastUsed(): Promise<void> {
@@ -356,7 +356,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     onChanged: (listener: (change: KeyChange) => void) => cache.onChanged(listener),
     admit,
     countRequest,
-    /** For requests that are not admitted (admit checks it): see refuseReservedTags. */
+    /** Before any other check of a caller's request (admit checks it too): see refuseReservedTags. */
     refuseReservedTags,
     /** What a request cost, budgeted or not: budgets price the requests in flight at the day's costliest. */
     notePrice: (costUsd: number) => spend.notePrice(costUsd),

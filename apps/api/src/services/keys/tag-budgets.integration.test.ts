@@ -133,6 +133,14 @@ describe("tag budgets", () => {
     expect((await fetch(`${b.url}/v1/models`, { headers: withTag(key.key) })).status).toBe(200);
     const conversations = await trpcQuery(b.url, "chat.conversations.list", undefined, withTag(outsider.token));
     expect(conversations.status).toBe(403);
+    // None of those refusals is logged under the team's tag (a refused row keeps its other tags).
+    await Promise.all([a.app.deps.requestLog.flush(), b.app.deps.requestLog.flush()]);
+    const underTag = (await a.client(root).logs.list.query({ tag, limit: 100 })).items;
+    expect(underTag.filter((r) => r.status === 403)).toEqual([]);
+    expect(underTag.filter((r) => r.keyId === key.id).map((r) => r.route).sort()).toEqual(["/v1/chat/completions", "/v1/chat/completions", "/v1/models"]);
+    const refusedRows = (await a.client(root).logs.list.query({ userId: outsider.id, status: 403, limit: 100 })).items;
+    expect(refusedRows.length).toBeGreaterThanOrEqual(5);
+    expect(refusedRows.filter((r) => r.tags.length > 0).map((r) => r.tags)).toEqual([["x"]]);
     // A change to the amount leaves keysOnly as it was; set false, anyone may send it again.
     expect((await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 6 }, bearer(root))).body.result.data.keysOnly).toBe(true);
     expect((await trpcQuery(a.url, "tagBudgets.list", undefined, bearer(root))).body.result.data.find((t: { tag: string }) => t.tag === tag).keysOnly).toBe(true);
