@@ -3,7 +3,8 @@
  * keeps with the same filters, newest first, across its pages; a USER's own, an ADMIN's
  * everyone's; a cell a spreadsheet would run as a formula is quoted out. GET
  * /api/usage/export.csv: usage.summary's groups and its total. Refusals are plain statuses
- * before any CSV is sent.
+ * before any CSV is sent; HEAD reads no more than the first page; the end of the credential
+ * that asked ends the download.
  */
 import { randomUUID } from "node:crypto";
 import { parse } from "csv-parse/sync";
@@ -104,6 +105,63 @@ describe("GET /api/logs/export.csv", () => {
       expect(res.status, query).toBe(400);
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
       expect(text).toContain(query.slice(1, query.indexOf("=")));
+    }
+  });
+  it("stops reading pages when the API key that asked is revoked mid-export", async () => {
+    const owner = await t.userWithRole("USER");
+    const at = Date.now() - 60_000;
+    await t.app.deps.db.prisma.requestLog.createMany({
+      data: Array.from({ length: 250 }, (_, i) => ({ ...requestLogRow({ userId: owner.id, createdAt: new Date(at + i) }), tags: [], id: randomUUID(), attempts: [] })),
+    });
+    const reader = await t.client(owner.token).keys.create.mutate({ name: "exporter", scopes: ["read:metrics"] });
+    // The second page waits until the key is revoked.
+    const logs = t.app.deps.requestLog;
+    const list = logs.list;
+    let release!: () => void;
+    const revoked = new Promise<void>((resolve) => (release = resolve));
+    let pages = 0;
+    logs.list = async (...args) => {
+      pages += 1;
+      if (pages === 2) await revoked;
+      return list(...args);
+    };
+    try {
+      const res = await fetch(`${t.url}/api/logs/export.csv`, { headers: bearer(reader.key) });
+      expect(res.status).toBe(200);
+      await t.client(owner.token).keys.revoke.mutate({ id: reader.id });
+      expect((await exportCsv(reader.key)).res.status).toBe(401);
+      release();
+      await expect(res.text()).rejects.toThrow();
+      expect(pages).toBeLessThanOrEqual(2);
+    } finally {
+      logs.list = list;
+    }
+  });
+
+  it("answers HEAD with GET's status and headers, reading no page past the first", async () => {
+    const owner = await t.userWithRole("USER");
+    const at = Date.now() - 60_000;
+    await t.app.deps.db.prisma.requestLog.createMany({
+      data: Array.from({ length: 250 }, (_, i) => ({ ...requestLogRow({ userId: owner.id, createdAt: new Date(at + i) }), tags: [], id: randomUUID(), attempts: [] })),
+    });
+    const logs = t.app.deps.requestLog;
+    const list = logs.list;
+    let pages = 0;
+    logs.list = (...args) => {
+      pages += 1;
+      return list(...args);
+    };
+    try {
+      const head = await fetch(`${t.url}/api/logs/export.csv`, { method: "HEAD", headers: bearer(owner.token) });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+      expect(head.headers.get("content-disposition")).toMatch(/^attachment; filename=/);
+      expect((await fetch(`${t.url}/api/logs/export.csv?status=abc`, { method: "HEAD", headers: bearer(owner.token) })).status).toBe(400);
+      // A moment for pages an export would go on reading.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(pages).toBe(1);
+    } finally {
+      logs.list = list;
     }
   });
 });

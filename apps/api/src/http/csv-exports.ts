@@ -8,16 +8,22 @@
  * an ADMIN everyone's, an API key with read:metrics), the filters' validation and the emergency
  * guard are the procedures'.
  *
- * The first answer is read before anything is sent, so a refusal is a plain error status; a
- * failure after that ends the download early (the log says why). Rows are streamed as they
- * are read: memory stays one page deep however large the export.
+ * The first answer is read before anything is sent, so a refusal is a plain error status (and
+ * HEAD stops there: GET's headers, no export read for nobody). A failure after that ends the
+ * download early (the log says why), and so does the end of the session or API key that asked
+ * (revoked, signed out, its user disabled or demoted), as it ends every stream: no more pages
+ * are read for it. Rows are streamed as they are read: memory stays one page deep however
+ * large the export.
  */
 import { Readable } from "node:stream";
 import { LOG_EXPORT, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
 import { stringify } from "csv-stringify";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
-import { callerFor, sendProcedureError, type Caller } from "./procedure-caller.ts";
+import { SESSION_ENDED_MESSAGE } from "../services/auth/credential-watch.ts";
+import { AppError } from "../services/errors.ts";
+import { credentialOf, type AuthedUser } from "../trpc/context.ts";
+import { callerAs, callerFor, requestUser, sendProcedureError, type Caller } from "./procedure-caller.ts";
 import "./route-features.ts";
 
 /** The Logs page's columns, in order: a row's fields as `logs.list` returns them (tags space-separated). */
@@ -63,23 +69,39 @@ function* usageRows(summary: TUsageSummary) {
   yield USAGE_COLUMNS.map((c) => (c === "key" ? "TOTAL" : c === "label" ? null : summary.total[c]));
 }
 
+/** What ends a download early: the end of the credential that asked (credential-watch). */
+interface Until {
+  signal: AbortSignal;
+  stop(): void;
+}
+
 /**
- * Streams rows as CSV, a header line first. A cell a spreadsheet would run as a formula (text
- * starting with = + - @: a model name or a tag can be any text a caller sent) is quoted out.
+ * Streams rows as CSV, a header line first (HEAD: the headers alone). A cell a spreadsheet
+ * would run as a formula (text starting with = + - @: a model name or a tag can be any text a
+ * caller sent) is quoted out.
  */
-function sendCsv(request: FastifyRequest, reply: FastifyReply, file: { name: string; columns: readonly string[]; rows: Iterable<unknown[]> | AsyncIterable<unknown[]> }) {
+function sendCsv(request: FastifyRequest, reply: FastifyReply, file: { name: string; columns: readonly string[]; rows: Iterable<unknown[]> | AsyncIterable<unknown[]> }, until?: Until) {
+  const day = new Date().toISOString().slice(0, 10);
+  void reply
+    .header("content-type", "text/csv; charset=utf-8")
+    .header("content-disposition", `attachment; filename="switchboard-${file.name}-${day}.csv"`)
+    .header("cache-control", "no-store");
+  if (request.method === "HEAD") {
+    until?.stop();
+    return reply.send();
+  }
   const csv = stringify({ header: true, columns: [...file.columns], escape_formulas: true, cast: { boolean: (b) => String(b), date: (d) => d.toISOString() } });
   const rows = Readable.from(file.rows);
   rows.on("error", (error) => {
     request.log.warn({ err: error }, "CSV export ended early");
     csv.destroy(error);
   });
-  const day = new Date().toISOString().slice(0, 10);
-  return reply
-    .header("content-type", "text/csv; charset=utf-8")
-    .header("content-disposition", `attachment; filename="switchboard-${file.name}-${day}.csv"`)
-    .header("cache-control", "no-store")
-    .send(rows.pipe(csv));
+  until?.signal.addEventListener("abort", () => rows.destroy(new AppError("UNAUTHORIZED", SESSION_ENDED_MESSAGE)), { once: true });
+  csv.once("close", () => {
+    until?.stop();
+    rows.destroy();
+  });
+  return reply.send(rows.pipe(csv));
 }
 
 const doc = (summary: string) => ({
@@ -96,15 +118,20 @@ export function registerCsvExports(app: FastifyInstance, deps: AppDeps): void {
     { config: { feature: "admin-read", openapi: doc(`The request log as CSV (logs.list's filters; newest first, at most ${LOG_EXPORT.maxRows.toLocaleString("en")} rows)`) } },
     async (request, reply) => {
       const filters = filtersOf((request.query ?? {}) as Record<string, unknown>) as TLogsListInput;
+      let user: AuthedUser | null;
       let caller: Caller;
       let first: Awaited<ReturnType<Caller["logs"]["list"]>>;
       try {
-        caller = await callerFor(deps, request, reply);
+        user = await requestUser(deps, request);
+        caller = callerAs(deps, user, request, reply);
         first = await caller.logs.list({ ...filters, limit: LOG_EXPORT.pageRows });
       } catch (error) {
         return sendProcedureError(reply, error);
       }
-      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) });
+      // (logs.list has refused a request without a user.)
+      if (!user) return sendProcedureError(reply, new AppError("UNAUTHORIZED", SESSION_ENDED_MESSAGE));
+      const watch = deps.credentials.watch(credentialOf(user), user.changesSeen);
+      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) }, watch);
     },
   );
 

@@ -37,7 +37,11 @@ export function cookieJarOf(request: FastifyRequest, reply: FastifyReply): Cooki
 
 /** A caller acting for the request's user, with the request's id, IP, cookies and signal. */
 export async function callerFor(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<Caller> {
-  const user = await requestUser(deps, request);
+  return callerAs(deps, await requestUser(deps, request), request, reply);
+}
+
+/** callerFor, for a route that has resolved the request's user itself (to watch its credential). */
+export function callerAs(deps: AppDeps, user: AuthedUser | null, request: FastifyRequest, reply: FastifyReply): Caller {
   return createCaller(
     createContextInner({
       deps,
