@@ -19,7 +19,7 @@ let other: { id: string; token: string };
 let admin: { id: string; token: string };
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "embedded", env: { CHAT_RATE_LIMIT_PER_MIN: "1000" }, appOptions: { requestLogFlushMs: 50 } });
+  t = await startTestApp({ mode: "embedded", env: { CHAT_RATE_LIMIT_PER_MIN: "1000", STREAMS_PER_USER: "2" }, appOptions: { requestLogFlushMs: 50 } });
   [user, other, admin] = [await t.userWithRole("USER"), await t.userWithRole("USER"), await t.userWithRole("ADMIN")];
 }, 120_000);
 afterAll(async () => t?.close());
@@ -35,6 +35,8 @@ async function exportCsv(token: string | undefined, query = "", what = "logs") {
   const res = await fetch(`${t.url}/api/${what}/export.csv${query}`, { headers: token ? bearer(token) : {} });
   return { res, text: await res.text() };
 }
+/** An export's response, its body not yet read. */
+const exportResponse = (token: string) => fetch(`${t.url}/api/logs/export.csv`, { headers: bearer(token) });
 const recordsOf = (text: string) => parse(text, { columns: true }) as Array<Record<string, string>>;
 
 describe("GET /api/logs/export.csv", () => {
@@ -133,6 +135,36 @@ describe("GET /api/logs/export.csv", () => {
       release();
       await expect(res.text()).rejects.toThrow();
       expect(pages).toBeLessThanOrEqual(2);
+    } finally {
+      logs.list = list;
+    }
+  });
+
+  it("holds one of the user's stream slots while it runs: past STREAMS_PER_USER, a 429 with Retry-After", async () => {
+    const owner = await t.userWithRole("USER");
+    await t.app.deps.db.prisma.requestLog.createMany({
+      data: Array.from({ length: 150 }, () => ({ ...requestLogRow({ userId: owner.id }), tags: [], id: randomUUID(), attempts: [] })),
+    });
+    // Second pages wait, so the exports stay open.
+    const logs = t.app.deps.requestLog;
+    const list = logs.list;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    logs.list = async (viewer, input) => {
+      if (input?.cursor) await held;
+      return list(viewer, input);
+    };
+    try {
+      const open = [await exportResponse(owner.token), await exportResponse(owner.token)];
+      expect(open.map((r) => r.status)).toEqual([200, 200]);
+      const refused = await exportCsv(owner.token);
+      expect(refused.res.status).toBe(429);
+      expect(refused.res.headers.get("retry-after")).toBe("5");
+      expect(refused.text).toContain("open streams");
+      release();
+      for (const res of open) expect(recordsOf(await res.text())).toHaveLength(150);
+      // Ended, they free their slots.
+      expect((await exportCsv(owner.token)).res.status).toBe(200);
     } finally {
       logs.list = list;
     }

@@ -13,7 +13,7 @@
  * download early (the log says why), and so does the end of the session or API key that asked
  * (revoked, signed out, its user disabled or demoted), as it ends every stream: no more pages
  * are read for it. Rows are streamed as they are read: memory stays one page deep however
- * large the export.
+ * large the export; a log export takes one of the user's stream slots while it runs.
  */
 import { Readable } from "node:stream";
 import { LOG_EXPORT, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
@@ -25,6 +25,7 @@ import { AppError } from "../services/errors.ts";
 import { credentialOf, type AuthedUser } from "../trpc/context.ts";
 import { callerAs, callerFor, requestUser, sendProcedureError, type Caller } from "./procedure-caller.ts";
 import "./route-features.ts";
+import { takeStreamSlot } from "./stream-slots.ts";
 
 /** The Logs page's columns, in order: a row's fields as `logs.list` returns them (tags space-separated). */
 const LOG_COLUMNS: ReadonlyArray<keyof TRequestLog> = [
@@ -69,7 +70,7 @@ function* usageRows(summary: TUsageSummary) {
   yield USAGE_COLUMNS.map((c) => (c === "key" ? "TOTAL" : c === "label" ? null : summary.total[c]));
 }
 
-/** What ends a download early: the end of the credential that asked (credential-watch). */
+/** What ends a download early (the end of the credential that asked), and what its end frees. */
 interface Until {
   signal: AbortSignal;
   stop(): void;
@@ -130,8 +131,17 @@ export function registerCsvExports(app: FastifyInstance, deps: AppDeps): void {
       }
       // (logs.list has refused a request without a user.)
       if (!user) return sendProcedureError(reply, new AppError("UNAUTHORIZED", SESSION_ENDED_MESSAGE));
+      // A long export holds a query's worth of work a page and a socket, as a stream does: it
+      // takes one of the user's stream slots (STREAMS_PER_USER), so no one opens a hundred.
+      let release: () => void;
+      try {
+        release = takeStreamSlot(deps, { user, ip: request.ip });
+      } catch (error) {
+        return sendProcedureError(reply, error);
+      }
       const watch = deps.credentials.watch(credentialOf(user), user.changesSeen);
-      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) }, watch);
+      const until = { signal: watch.signal, stop: () => (watch.stop(), release()) };
+      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) }, until);
     },
   );
 
