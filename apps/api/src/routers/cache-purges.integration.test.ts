@@ -2,7 +2,7 @@
  * Every cache purge that took effect leaves a record (`cache.purges`, ADMIN): who purged,
  * signed in or with which API key, whose answers (a user's or everyone's) and the purge time
  * that holds. A purge that is refused, names nobody or cannot reach the shared store leaves
- * none. The list is a read for ADMINs: a `read:metrics` key may read it, and so may ADMINs
+ * none. A user's purges of their own answers are kept as long as the request log. The list is a read for ADMINs: a `read:metrics` key may read it, and so may ADMINs
  * during a global freeze.
  */
 import { randomUUID } from "node:crypto";
@@ -69,6 +69,23 @@ describe("cache.purges", () => {
     // The record outlives the accounts it names.
     await t.client(root).users.delete.mutate({ id: other.id });
     expect((await purges(admin.token)).items.find((p) => p.userId === other.id)).toMatchObject({ userEmail: other.email });
+  });
+
+  it("keeps a user's purges of their own answers as long as the request log, an ADMIN's of others' for good", async () => {
+    const user = await t.userWithRole("USER");
+    const admin = await t.userWithRole("ADMIN");
+    expect((await trpcMutation(t.url, "cache.purge", {}, bearer(user.token))).status).toBe(200);
+    expect((await trpcMutation(t.url, "cache.purge", { userId: user.id }, bearer(admin.token))).status).toBe(200);
+    // Both dated past the request log's retention (30 days here).
+    const old = new Date(Date.now() - 31 * 86_400_000);
+    await t.app.deps.db.prisma.cachePurge.updateMany({ where: { userId: user.id }, data: { createdAt: old } });
+    // The user's next purge drops their old one; the ADMIN's record stays.
+    expect((await trpcMutation(t.url, "cache.purge", {}, bearer(user.token))).status).toBe(200);
+    const left = await t.app.deps.db.prisma.cachePurge.findMany({ where: { userId: user.id }, orderBy: { createdAt: "asc" } });
+    expect(left.map((r) => [r.actorId, r.createdAt.getTime() === old.getTime()])).toEqual([
+      [admin.id, true],
+      [user.id, false],
+    ]);
   });
 
   it("lists newest first, a page at a time, for ADMINs only", async () => {

@@ -20,17 +20,28 @@ export interface PurgeRecord {
   purgedAt: Date;
 }
 
-export function createCachePurgeRecords(prisma: PrismaClient) {
+const DAY_MS = 86_400_000;
+
+/**
+ * `ownKeptDays`: how long a user's purge of their own answers is kept (the request log's
+ * retention). Any user may purge their own as often as they like, and those records must not
+ * grow for good; an ADMIN's purge of another user's or everyone's answers is kept for good,
+ * as the configuration's and the emergency stop's records are.
+ */
+export function createCachePurgeRecords(prisma: PrismaClient, opts: { ownKeptDays: number }) {
   /**
    * Writes one purge. Whose email is kept as it is now, so the record still reads after the
-   * account is gone (the actor's comes with the request).
+   * account is gone (the actor's comes with the request). A user's own purges past their
+   * keeping are dropped as they write another (the index on createdAt finds them).
    */
   async function record({ actor, whose, purgedAt }: PurgeRecord): Promise<void> {
     const userId = whose === "everyone" ? null : whose.userId;
-    const userEmail = userId === null ? null : userId === actor.id ? actor.email : ((await prisma.user.findUnique({ where: { id: userId }, select: { email: true } }))?.email ?? null);
+    const own = userId === actor.id;
+    const userEmail = userId === null ? null : own ? actor.email : ((await prisma.user.findUnique({ where: { id: userId }, select: { email: true } }))?.email ?? null);
     await prisma.cachePurge.create({
       data: { actorId: actor.id, actorEmail: actor.email, actorKeyId: actor.keyId ?? null, userId, userEmail, everyone: userId === null, purgedAt },
     });
+    if (own) await prisma.cachePurge.deleteMany({ where: { actorId: actor.id, userId: actor.id, createdAt: { lt: new Date(Date.now() - opts.ownKeptDays * DAY_MS) } } });
   }
 
   /** Purges, newest first; each names the API key it came with, by its current name. */

@@ -22,7 +22,7 @@ export interface ChatEmergency extends ChatEmergencyHooks {
 }
 
 export function createChat(opts: {
-  env: Pick<Env, "CHAT_HISTORY_MAX_CHARS" | "CHAT_HISTORY_MAX_MESSAGES">;
+  env: Pick<Env, "CHAT_HISTORY_MAX_CHARS" | "CHAT_HISTORY_MAX_MESSAGES" | "REQUEST_LOG_RETENTION_DAYS">;
   gateway: Gateway;
   prisma: PrismaClient;
   coordination: Coordination;
@@ -46,7 +46,7 @@ export function createChat(opts: {
     store,
     cache,
     rate: opts.rate,
-    purges: createCachePurge({ cache, records: createCachePurgeRecords(opts.prisma), userExists: opts.userExists, log: opts.log }),
+    purges: createCachePurge({ cache, records: createCachePurgeRecords(opts.prisma, { ownKeptDays: env.REQUEST_LOG_RETENTION_DAYS }), userExists: opts.userExists, log: opts.log }),
     log: opts.log,
     ...(opts.emergency ? { frozenRefusal: opts.emergency.frozenRefusal, emergency: opts.emergency } : {}),
   });
