@@ -5,6 +5,7 @@
  */
 import type { TCachePurgesPage } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { keyNamesOf } from "../../infra/key-names.ts";
 
 /** Who purged: the user, and the API key they came with (none when signed in). */
 export interface PurgeActor {
@@ -52,9 +53,7 @@ export function createCachePurgeRecords(prisma: PrismaClient, opts: { ownKeptDay
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });
     const page = rows.slice(0, input.limit);
-    const keyIds = [...new Set(page.flatMap((r) => (r.actorKeyId ? [r.actorKeyId] : [])))];
-    const keys = keyIds.length === 0 ? [] : await prisma.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } });
-    const keyName = new Map(keys.map((k) => [k.id, k.name]));
+    const keyName = await keyNamesOf(prisma, page);
     return {
       items: page.map((r) => ({
         id: r.id,

@@ -6,11 +6,9 @@
 import { cachedTokensOf } from "../gateway/answer-output.ts";
 import type { ChainResult } from "../gateway/chain-types.ts";
 import type { ProviderRegistry } from "../gateway/registry.ts";
-import { costUsd } from "../request-log/pricing.ts";
+import { costUsd } from "../gateway/pricing.ts";
 
 export function savedByHit(registry: ProviderRegistry, kept: ChainResult, request: { model?: string | undefined; pinned?: string | undefined }): number {
   const pricedAs = registry.billedAs(request.pinned ? undefined : registry.servingRoute(request.model), kept.provider, kept.model);
-  const prices = pricedAs === undefined ? null : registry.priceOf(pricedAs);
-  if (!prices) return 0;
-  return costUsd(prices, { prompt: kept.usage.promptTokens, completion: kept.usage.completionTokens, cached: cachedTokensOf(kept.usageDetails) ?? 0 });
+  return costUsd(pricedAs === undefined ? null : registry.priceOf(pricedAs), { prompt: kept.usage.promptTokens, completion: kept.usage.completionTokens, cached: cachedTokensOf(kept.usageDetails) ?? 0 });
 }

@@ -7,6 +7,7 @@
  */
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import { keyNamesOf } from "../../infra/key-names.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
@@ -409,9 +410,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
     });
     const page = rows.slice(0, input.limit);
-    const keyIds = [...new Set(page.flatMap((r) => (r.actorKeyId ? [r.actorKeyId] : [])))];
-    const keys = keyIds.length === 0 ? [] : await prisma.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } });
-    const keyName = new Map(keys.map((k) => [k.id, k.name]));
+    const keyName = await keyNamesOf(prisma, page);
     return {
       items: page.map((r) => ({
         id: r.id,

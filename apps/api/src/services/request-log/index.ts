@@ -2,13 +2,12 @@ import type { Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createLogWriter } from "./log-writer.ts";
 import { createLogsService } from "./logs-service.ts";
-import type { PriceLookup } from "./pricing.ts";
-import { createRequestRecorder, type RequestRecorderDeps } from "./request-recorder.ts";
+import { createRequestRecorder, type PriceLookup, type RequestRecorderDeps } from "./request-recorder.ts";
 
 export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
 export { StreamBody } from "./stream-body.ts";
 export { loggedBodyText } from "./logged-body.ts";
-export type { ModelPrices, PriceLookup } from "./pricing.ts";
+export type { PriceLookup } from "./request-recorder.ts";
 
 export interface RequestLogDeps {
   prisma: PrismaClient;

@@ -6,7 +6,8 @@
 import { CHAT_LIMITS, type TLogAttempt } from "@switchboard/schema";
 import type { UpstreamCall } from "../../infra/request-scope.ts";
 import type { LogWriter } from "./log-writer.ts";
-import { costUsd, type PriceLookup } from "./pricing.ts";
+import type { ModelPrice } from "../gateway/config-types.ts";
+import { costUsd } from "../gateway/pricing.ts";
 import { redactSecrets } from "./redact.ts";
 
 /** An upstream call as the request scope booked it (performance.now() clock, like startedAt). */
@@ -43,6 +44,9 @@ const MAX_UNPRICED_WARNINGS = 1000;
 
 /** Bodies are capped: the log is for looking at requests, not for archiving them. */
 export const MAX_BODY_CHARS = 32_000;
+
+/** A priced route's name → its prices (null or undefined: not priced). */
+export type PriceLookup = (route: string) => ModelPrice | null | undefined;
 
 export interface RequestRecorderDeps {
   writer: LogWriter;
