@@ -15,7 +15,10 @@
  * older than the sources; embedded-src and cluster-src run the sources through tsx
  * (`npm start`), which holds more memory (tsx's compiler and source maps).
  *
- * For each target and each round, interleaved (so a noisy moment hits every target alike):
+ * For each target and each round, interleaved (so a noisy moment hits every target alike),
+ * after the machine has gone quiet (bench/settle.ts), in an order that alternates round by
+ * round (bench/round-order.ts: over an even number of rounds every target goes before every
+ * other one as often as after it; where a target stands moves its figures):
  *   c=1   sequential keep-alive requests for BENCH_SECONDS (after the warm-up below), each timed with hrtime
  *         (autocannon's histogram keeps whole milliseconds, too coarse for a loopback hop);
  *         streams also time the first content token (TTFT);
@@ -26,13 +29,13 @@
  * whose speed drifts: the cluster-base and embedded-base targets run another checkout's
  * compiled build (BENCH_BASE=<checkout>/apps/api, built with `node --import tsx
  * scripts/build.ts`) interleaved with the others, and the report compares each with its
- * counterpart from this checkout.
+ * counterpart from this checkout, over all rounds and apart by which of the two went first.
  *
  * Each c=1 measurement follows BENCH_WARMUP_SECONDS of the same traffic, timed apart and
  * shown in its own column: a process runs its first seconds of sequential traffic after a
  * pause (or after another target's c=32 load) slower than the rest.
  *
- * Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (6), BENCH_WARMUP_SECONDS (2; 0 times c=1 from the
+ * Knobs: BENCH_ROUNDS (4; keep it even), BENCH_SECONDS (6), BENCH_WARMUP_SECONDS (2; 0 times c=1 from the
  * first request), BENCH_TARGETS (direct,floor,portkey,embedded,cluster;
  * also floor-fastify, embedded-src, cluster-src, embedded-base and cluster-base), BENCH_BASE,
  * BENCH_PLACEMENT (shared | apart: bench/placement.ts),
@@ -49,8 +52,11 @@ import { rssMbOf } from "../test/proc.ts";
 import { autocannon, installPeers, PEERS_DIR, PORTKEY_VERSION } from "./autocannon.ts";
 import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
 import { placeGateway, placeHarness, placementLine } from "./placement.ts";
+import { roundOrder, roundsWithFirst } from "./round-order.ts";
+import { settle } from "./settle.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`BENCH_ROUNDS must be a whole number of rounds, 1 or more (got ${process.env.BENCH_ROUNDS})`);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 if (!(WARMUP >= 0)) throw new Error(`BENCH_WARMUP_SECONDS must be a number of seconds, 0 or more (got ${process.env.BENCH_WARMUP_SECONDS})`);
@@ -279,24 +285,26 @@ async function main(): Promise<void> {
     for (const target of targets) await sample(target, 1);
 
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+    const waits: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      // Rotating the order spreads any drift in machine load across targets.
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-      for (const target of order) {
+      for (const target of roundOrder(targets, round)) {
+        progress(`[bench] round ${round + 1}/${ROUNDS} ${target.name}: waiting for the machine to settle`);
+        waits.push(await settle());
         progress(`[bench] round ${round + 1}/${ROUNDS} ${target.name}`);
         samples.get(target.name)!.push(await sample(target, SECONDS));
       }
     }
     progress("");
-    report(targets, samples);
+    report(targets, samples, waits);
   } finally {
     for (const target of targets) await target.stop();
     upstream.stop();
   }
 }
 
-function report(targets: Target[], samples: Map<string, Sample[]>): void {
-  const med = (name: string, key: keyof Sample) => median(samples.get(name)!.map((s) => s[key]));
+function report(targets: Target[], samples: Map<string, Sample[]>, waits: number[]): void {
+  /** The median over every round, or over the rounds listed. */
+  const med = (name: string, key: keyof Sample, rounds?: number[]) => median(samples.get(name)!.filter((_, round) => !rounds || rounds.includes(round)).map((s) => s[key]));
   const direct = targets.some((t) => t.name === "direct") ? { c1: med("direct", "c1Mean"), first: med("direct", "c1FirstMean"), ttft: med("direct", "ttftMean") } : null;
   const floor = targets.some((t) => t.name === "floor") ? med("floor", "c1Mean") : NaN;
   const portkeyRps = targets.some((t) => t.name === "portkey") ? { plain: med("portkey", "rps"), stream: med("portkey", "streamRps") } : null;
@@ -305,7 +313,8 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
   const plus = (v: number) => (Number.isNaN(v) ? "—" : `${v >= 0 ? "+" : ""}${v.toFixed(3)} ms`);
   const ratio = (v: number, of: number | undefined) => (of && !Number.isNaN(v) ? ` (${(v / of).toFixed(2)}×)` : "");
 
-  console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement`);
+  console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement, the order alternating round by round`);
+  console.log(`waited for the machine to settle before each measurement: ${(median(waits) / 1000).toFixed(2)} s median, ${(Math.max(...waits) / 1000).toFixed(2)} s at most`);
   console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(placementLine());
   const built = targets.some((t) => /^(embedded|cluster)$/.test(t.name));
@@ -335,13 +344,22 @@ function report(targets: Target[], samples: Map<string, Sample[]>): void {
     );
   }
   const paired = targets.filter((t) => t.name.endsWith("-base") && samples.has(t.name.slice(0, -"-base".length)));
-  if (paired.length > 0) console.log("\nThis checkout against the base build (same run, interleaved):");
+  if (paired.length > 0) console.log("\nThis checkout against the base build (same run, interleaved; then apart by which of the two went first in a round):");
+  if (paired.length > 0 && ROUNDS % 2 === 1) console.log("  (an odd BENCH_ROUNDS: one order has a round more than the other)");
   for (const base of paired) {
     const name = base.name.slice(0, -"-base".length);
-    const diff = (key: keyof Sample) => plus(med(name, key) - med(base.name, key));
-    const times = (key: keyof Sample) => `${(med(name, key) / med(base.name, key)).toFixed(2)}×`;
+    const line = (rounds?: number[]) => {
+      const diff = (key: keyof Sample) => plus(med(name, key, rounds) - med(base.name, key, rounds));
+      const times = (key: keyof Sample) => `${(med(name, key, rounds) / med(base.name, key, rounds)).toFixed(2)}×`;
+      return `c=1 mean ${diff("c1Mean")}, c=1 first ${WARMUP} s ${diff("c1FirstMean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}`;
+    };
     const rss = `${rssMbOf(targets.find((t) => t.name === name)!.pid).toFixed(0)} vs ${rssMbOf(base.pid).toFixed(0)} MB`;
-    console.log(`  ${name}: c=1 mean ${diff("c1Mean")}, c=1 first ${WARMUP} s ${diff("c1FirstMean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}, RSS after load ${rss}`);
+    const target = (n: string) => targets.find((t) => t.name === n)!;
+    const checkoutFirst = roundsWithFirst(targets, ROUNDS, target(name), base);
+    const baseFirst = roundsWithFirst(targets, ROUNDS, base, target(name));
+    console.log(`  ${name}: ${line()}, RSS after load ${rss}`);
+    if (checkoutFirst.length > 0) console.log(`    this checkout first (${checkoutFirst.length} rounds): ${line(checkoutFirst)}`);
+    if (baseFirst.length > 0) console.log(`    base build first (${baseFirst.length} rounds): ${line(baseFirst)}`);
   }
   if (!Number.isNaN(floor) && samples.has("floor-fastify")) {
     const overFloor = (key: keyof Sample) => plus(med("floor-fastify", key) - med("floor", key));
