@@ -21,6 +21,7 @@ import { requestLogRow } from "../../test/request-log-row.ts";
 import { createLogWriter } from "../services/request-log/log-writer.ts";
 import { isDatabaseUnavailable } from "./database-errors.ts";
 import { openDatabase, type Database } from "./database.ts";
+import { boundLockWaits, LOCK_WAIT_MS } from "./lock-waits.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let link: TcpLink;
@@ -40,11 +41,15 @@ async function adminQuery<T extends object>(url: string, sql: string, params: un
 }
 
 /** Runs `work` while another session holds `table` in `mode`, in a transaction rolled back after. */
-async function whileTableLocked<T>(url: string, table: string, mode: string, work: () => Promise<T>): Promise<T> {
+const whileTableLocked = <T>(url: string, table: string, mode: string, work: () => Promise<T>): Promise<T> =>
+  whileSessionHolds(url, `LOCK TABLE "${table}" IN ${mode} MODE`, work);
+
+/** Runs `work` while another session's open transaction holds the locks `sql` took; rolled back after. */
+async function whileSessionHolds<T>(url: string, sql: string, work: () => Promise<T>): Promise<T> {
   const holder = new pg.Client({ connectionString: url });
   await holder.connect();
   try {
-    await holder.query(`BEGIN; LOCK TABLE "${table}" IN ${mode} MODE`);
+    await holder.query(`BEGIN; ${sql}`);
     return await work();
   } finally {
     await holder.query("ROLLBACK").catch(() => {});
@@ -488,6 +493,65 @@ describe("a statement stuck behind a lock", () => {
     } finally {
       await app.close();
     }
+  });
+
+  it("bounds a lock wait inside our own transactions: 503 with Retry-After while the lock is held, nothing left waiting, nothing changed", async () => {
+    // No operator bound: only the transactions' own. Before it, Prisma gave up on such a
+    // transaction after 5 s, but its statement went on waiting on the server (holding a pooled
+    // connection) for as long as the other session kept the lock.
+    const app = await startTestApp({ databaseUrl: db.url });
+    try {
+      const user = await app.userWithRole("USER");
+      const doomed = await app.userWithRole("USER");
+      const superAdmin = bearer((await app.userWithRole("SUPERADMIN")).token);
+      const caller = bearer(user.token);
+      const cases = [
+        // A key is placed under its owner's row lock.
+        { holds: `SELECT 1 FROM "User" WHERE "id" = '${user.id}' FOR UPDATE`, call: () => trpcMutation(app.url, "keys.create", { name: "behind a lock" }, caller) },
+        // Tag budgets are set one at a time across the fleet (an advisory lock).
+        { holds: "SELECT pg_advisory_xact_lock(hashtext('switchboard:tag-budgets'))", call: () => trpcMutation(app.url, "tagBudgets.set", { tag: "team-a", budgetUsd: 5 }, superAdmin) },
+        // Deleting a user removes its row.
+        { holds: `SELECT 1 FROM "User" WHERE "id" = '${doomed.id}' FOR UPDATE`, call: () => trpcMutation(app.url, "users.delete", { id: doomed.id }, superAdmin) },
+        // A configuration change bumps the version row.
+        { holds: `SELECT 1 FROM "GatewayConfig" FOR UPDATE`, call: () => trpcMutation(app.url, "models.upsert", { name: "behind-a-lock", targets: [{ provider: "template", upstreamModel: "m" }] }, superAdmin) },
+      ];
+      for (const { holds, call } of cases) {
+        const { stuck, waiting, tookMs } = await whileSessionHolds(db.url, holds, async () => {
+          const started = performance.now();
+          const stuck = await call();
+          const tookMs = performance.now() - started;
+          return { stuck, waiting: await lockWaiters(), tookMs };
+        });
+        expectUnavailable(stuck);
+        expect(stuck.body.error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+        // The lock was still held when the answer came: the wait was bounded, not released.
+        expect(tookMs).toBeGreaterThanOrEqual(LOCK_WAIT_MS - 100);
+        expect(waiting).toBe(0);
+      }
+      // Nothing was written by the refused calls; each goes through once the lock is gone.
+      expect((await trpcQuery(app.url, "keys.list", undefined, caller)).body.result.data.items).toHaveLength(0);
+      expect((await trpcQuery(app.url, "tagBudgets.list", undefined, superAdmin)).body.result.data).toHaveLength(0);
+      for (const { call } of cases) expect((await call()).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("keeps an operator's shorter lock bound inside our transactions, and puts ours where there is none", async () => {
+    const setting = async (options: string | null) => {
+      const opened = await openDatabase({ databaseUrl: options ? `${db.url}?options=${encodeURIComponent(options)}` : db.url, dataDir: "/nonexistent", migrate: false });
+      try {
+        return await opened.prisma.$transaction(async (tx) => {
+          await boundLockWaits(tx);
+          return (await tx.$queryRaw<Array<{ v: string }>>`SELECT current_setting('lock_timeout') AS v`)[0]!.v;
+        });
+      } finally {
+        await opened.close();
+      }
+    };
+    expect(await setting("-c lock_timeout=300")).toBe("300ms");
+    expect(await setting("-c lock_timeout=60s")).toBe(`${LOCK_WAIT_MS / 1000}s`);
+    expect(await setting(null)).toBe(`${LOCK_WAIT_MS / 1000}s`);
   });
 
   it("counts a statement the server cancelled, or a lock not granted in time, as the database busy", async () => {

@@ -1,5 +1,6 @@
 import { budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
+import { boundLockWaits } from "../infra/lock-waits.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
@@ -92,6 +93,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     await prisma
       .$transaction(
         async (tx) => {
+          await boundLockWaits(tx);
           const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
           if (!target) throw new AppError("NOT_FOUND", "User not found");
           await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });

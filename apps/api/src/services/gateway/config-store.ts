@@ -8,6 +8,7 @@
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
+import { boundLockWaits } from "../../infra/lock-waits.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
@@ -186,6 +187,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(
       async (tx) => {
+        await boundLockWaits(tx);
         const next = await nextVersion(tx);
         const { result, changes } = await change(tx);
         await audit(tx, next, actor, what, changes);
@@ -371,6 +373,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     try {
       return await prisma.$transaction(
         async (tx) => {
+          await boundLockWaits(tx);
           const [locked] = await tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
           const basedOn = locked?.version ?? 0;
           if (opts.ifVersion !== undefined && opts.ifVersion !== basedOn) {

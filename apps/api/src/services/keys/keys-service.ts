@@ -7,6 +7,7 @@
 import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
+import { boundLockWaits } from "../../infra/lock-waits.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
@@ -126,6 +127,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function withKeyPlace<T>(place: { ownerId: string; except?: string; ownerGone: () => AppError }, work: (tx: KeysTx) => Promise<T>): Promise<T> {
     const { ownerId } = place;
     return prisma.$transaction(async (tx) => {
+      await boundLockWaits(tx);
       const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
       if (owner.length === 0) throw place.ownerGone();
       const active = await tx.apiKey.count({

@@ -12,6 +12,7 @@
 import { BUDGET_PERIODS, TAG_BUDGET_LIMITS, budgetPeriodStart, type TBudgetPeriod, type TTagBudget, type TTagBudgetSetInput } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { followChannel } from "../../infra/channel-follower.ts";
+import { boundLockWaits } from "../../infra/lock-waits.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { LoggedSpend } from "./logged-spend.ts";
@@ -106,6 +107,7 @@ export function createTagBudgets(deps: {
     async set(input: TTagBudgetSetInput & { budgetPeriod: TBudgetPeriod }): Promise<TagBudget> {
       const data = { budgetUsd: input.budgetUsd, budgetPeriod: input.budgetPeriod, ...(input.keysOnly !== undefined ? { keysOnly: input.keysOnly } : {}) };
       const row = await prisma.$transaction(async (tx) => {
+        await boundLockWaits(tx);
         // One set at a time across the fleet, so the count below cannot be raced past.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('switchboard:tag-budgets'))`;
         const exists = await tx.tagBudget.findUnique({ where: { tag: input.tag }, select: { tag: true } });
