@@ -282,9 +282,38 @@ models:`);
     expect(inUrl.stderr).not.toContain("ghp-runner");
     const notAName = await cli(["config", "apply", file, "--allow-env", "${AWS_SECRET_ACCESS_KEY}"], runner);
     expect(notAName.code).toBe(2);
-    expect(notAName.stderr.split("\n")[0]).toBe('error: --allow-env: "${AWS_SECRET_ACCESS_KEY}" is not a variable name (NAME, or a prefix such as OPENAI_*)');
+    expect(notAName.stderr.split("\n")[0]).toBe('error: --allow-env: "${AWS_SECRET_ACCESS_KEY}" is not a variable name (NAME, or a prefix such as OPENAI_*, optionally bound to a host: NAME@api.example.com)');
     const mr = (await root.providers.list.query()).items.find((p) => p.name === "mr");
     expect(mr?.baseUrl).toBe(upstream.url);
     expect(mr?.headers).toEqual({});
+  });
+
+  it("fills a variable bound to a host only while the provider points there: a document that moves it is refused before anything is sent", async () => {
+    const key = "sk-bound-to-its-host-0123456789";
+    const host = new URL(upstream.url).host;
+    const document = (baseUrl: string) => JSON.stringify({ providers: [{ name: "bound", kind: "openai-compatible", baseUrl, apiKey: "${BOUND_KEY}", models: ["llama-3"] }], models: [] });
+    const file = join(dir, "bound.json");
+    await writeFile(file, document(upstream.url));
+    const root = t.client(await t.login());
+
+    const applied = await cli(["config", "apply", file, "--allow-env", `BOUND_KEY@${host}`], { BOUND_KEY: key });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect((await root.providers.list.query()).items.find((p) => p.name === "bound")?.apiKeyMasked).toMatch(/6789$/);
+
+    // The merge request moves the provider to its author's host and keeps the placeholder.
+    const before = (await cli(["config", "export"])).stdout;
+    const versionBefore = (await root.config.history.query({ limit: 1 })).items[0]?.version;
+    await writeFile(file, document("https://collector.example.net/v1"));
+    for (const extra of [{}, { SWITCHBOARD_CONFIG_ENV: `BOUND_*@${host}` }] as Array<Record<string, string>>) {
+      const args = "SWITCHBOARD_CONFIG_ENV" in extra ? [] : ["--allow-env", `BOUND_KEY@${host}`];
+      const moved = await cli(["config", "apply", file, "--dry-run", ...args], { BOUND_KEY: key, ...extra });
+      expect(moved.code, moved.stderr).toBe(2);
+      expect(moved.stderr.split("\n")[0]).toBe(
+        `error: providers[0] (bound).apiKey names \${BOUND_KEY}, which is allowed only for ${host}, and providers[0] (bound) points at collector.example.net: if the key belongs there, allow it for that host too`,
+      );
+      expect(moved.stdout + moved.stderr).not.toContain(key);
+    }
+    expect((await cli(["config", "export"])).stdout).toBe(before);
+    expect((await root.config.history.query({ limit: 1 })).items[0]?.version).toBe(versionBefore);
   });
 });

@@ -4,7 +4,7 @@
  * settings, only in a provider's apiKey and header values, and never a value in a message.
  */
 import { describe, expect, it } from "vitest";
-import { envAllowed, fillPlaceholders, parseEnvAllowance } from "./config-placeholders.ts";
+import { envAllowed, fillPlaceholders, parseEnvAllowance, targetOf } from "./config-placeholders.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
 const refusal = (run: () => unknown): string => {
@@ -33,9 +33,12 @@ describe("parseEnvAllowance", () => {
   });
 
   it("refuses an entry that is not a name or a prefix, saying where it came from", () => {
-    expect(refusal(() => parseEnvAllowance(["$OPENAI_API_KEY"], {}))).toBe('--allow-env: "$OPENAI_API_KEY" is not a variable name (NAME, or a prefix such as OPENAI_*)');
+    expect(refusal(() => parseEnvAllowance(["$OPENAI_API_KEY"], {}))).toBe('--allow-env: "$OPENAI_API_KEY" is not a variable name (NAME, or a prefix such as OPENAI_*, optionally bound to a host: NAME@api.example.com)');
     expect(refusal(() => parseEnvAllowance([], { SWITCHBOARD_CONFIG_ENV: "A,${B}" }))).toContain('SWITCHBOARD_CONFIG_ENV: "${B}" is not a variable name');
-    for (const entry of ["*_KEY", "OPENAI_*_KEY", "1PASSWORD", "A-B", "**"]) expect(() => parseEnvAllowance([entry], {})).toThrow(CommandUsageError);
+    for (const entry of ["*_KEY", "OPENAI_*_KEY", "1PASSWORD", "A-B", "**", "A@", "A@b@c", "A@host:99999", "A@https://host", "A@host/path", "@host"]) {
+      expect(() => parseEnvAllowance([entry], {})).toThrow(CommandUsageError);
+    }
+    expect(parseEnvAllowance(["OPENAI_API_KEY@api.openai.com,GROQ_*@api.groq.com:443", "LOCAL@[::1]:8080"], {})).toEqual(["OPENAI_API_KEY@api.openai.com", "GROQ_*@api.groq.com:443", "LOCAL@[::1]:8080"]);
   });
 });
 
@@ -61,6 +64,34 @@ describe("envAllowed", () => {
       expect(envAllowed("switchboard_api_key", allowance)).toBe(false);
     }
     expect(envAllowed("SWITCHBOARDX", ["SWITCH*"])).toBe(true);
+  });
+});
+
+describe("envAllowed, bound to a host", () => {
+  const at = (baseUrl: string) => targetOf(baseUrl);
+  it("allows a bound variable only for a provider whose baseUrl is on that host", () => {
+    const allowance = ["OPENAI_API_KEY@api.openai.com"];
+    expect(envAllowed("OPENAI_API_KEY", allowance, at("https://api.openai.com/v1"))).toBe(true);
+    expect(envAllowed("OPENAI_API_KEY", allowance, at("https://API.OpenAI.com:8443/v1"))).toBe(true);
+    expect(envAllowed("OPENAI_API_KEY", allowance, at("https://api.openai.com.evil.example/v1"))).toBe(false);
+    expect(envAllowed("OPENAI_API_KEY", allowance, at("https://evil.example/v1?api.openai.com"))).toBe(false);
+    expect(envAllowed("OPENAI_API_KEY", allowance, null)).toBe(false);
+    expect(envAllowed("OPENAI_API_KEY", allowance)).toBe(false);
+  });
+
+  it("holds a bound port to that port, the scheme's own when the baseUrl names none", () => {
+    expect(envAllowed("K", ["K@localhost:8080"], at("http://localhost:8080/v1"))).toBe(true);
+    expect(envAllowed("K", ["K@localhost:8080"], at("http://localhost:9090/v1"))).toBe(false);
+    expect(envAllowed("K", ["K@api.example.com:443"], at("https://api.example.com/v1"))).toBe(true);
+    expect(envAllowed("K", ["K@api.example.com:443"], at("http://api.example.com/v1"))).toBe(false);
+    expect(envAllowed("K", ["K@[::1]:8080"], at("http://[::1]:8080/v1"))).toBe(true);
+  });
+
+  it("binds prefixes too, and an unbound entry for the same name still allows any host", () => {
+    expect(envAllowed("GROQ_KEY", ["GROQ_*@api.groq.com"], at("https://api.groq.com/openai/v1"))).toBe(true);
+    expect(envAllowed("GROQ_KEY", ["GROQ_*@api.groq.com"], at("https://example.com/v1"))).toBe(false);
+    expect(envAllowed("GROQ_KEY", ["GROQ_*@api.groq.com", "GROQ_KEY"], at("https://example.com/v1"))).toBe(true);
+    expect(envAllowed("SWITCHBOARD_API_KEY", ["*@api.openai.com"], at("https://api.openai.com/v1"))).toBe(false);
   });
 });
 
@@ -126,5 +157,18 @@ describe("fillPlaceholders", () => {
     let deep: unknown = "${ORG}";
     for (let i = 0; i < 50_000; i++) deep = [deep];
     expect(refusal(() => fillPlaceholders({ providers: [], models: deep }, env, ["*"]))).toMatch(/^models(\[0\])+ holds \$\{ORG\}/);
+  });
+  it("fills a bound variable where the provider points at its host, and refuses it, naming the host, where a document moved the provider", () => {
+    const allowance = ["OPENAI_API_KEY@api.openai.com"];
+    expect(fillPlaceholders(provider({ apiKey: "${OPENAI_API_KEY}" }), env, allowance)).toEqual(provider({ apiKey: "sk-openai-secret" }));
+    const moved = provider({ baseUrl: "https://collector.evil.example/v1", headers: { authorization: "Bearer ${OPENAI_API_KEY}" } });
+    const message = refusal(() => fillPlaceholders(moved, env, allowance));
+    expect(message).toBe(
+      "providers[0] (openai).headers.authorization names ${OPENAI_API_KEY}, which is allowed only for api.openai.com, and providers[0] (openai) points at collector.evil.example: if the key belongs there, allow it for that host too",
+    );
+    expect(message).not.toContain("sk-openai-secret");
+    // No baseUrl to say where it goes: a bound entry cannot be checked, so it does not allow.
+    const nowhere = { providers: [{ name: "openai", kind: "openai-compatible", apiKey: "${OPENAI_API_KEY}" }], models: [] };
+    expect(refusal(() => fillPlaceholders(nowhere, env, allowance))).toContain("providers[0] (openai) gives no baseUrl that says where it is sent");
   });
 });

@@ -4,15 +4,20 @@
  * provider's baseUrl says where a filled-in apiKey or header goes; were every variable
  * readable, a document could ship the runner's cloud or CI credentials to a host its author
  * controls. So a placeholder is filled only from a variable the operator names (by name or by
- * prefix), only in the two secret-bearing fields, and never from the CLI's own settings.
+ * prefix), only in the two secret-bearing fields, and never from the CLI's own settings; and
+ * an entry bound to a host ("OPENAI_API_KEY@api.openai.com") fills it only in a provider whose
+ * baseUrl points there, so a document that moves the provider elsewhere gets nothing.
  */
 import { CommandUsageError } from "./usage-commands.ts";
 
 /** The environment variable holding the allow list, for a pipeline that sets it once for every job. */
 export const CONFIG_ENV_VARIABLE = "SWITCHBOARD_CONFIG_ENV";
 
-/** NAME, or a prefix ending in "*" ("OPENAI_*"; "*" alone: every variable). */
-const ENTRY = /^(?:[A-Za-z_][A-Za-z0-9_]*\*?|\*)$/;
+/**
+ * NAME, or a prefix ending in "*" ("OPENAI_*"; "*" alone: every variable), optionally bound to
+ * a host: "@api.openai.com" (any port), "@localhost:8080" (that port only), "@[::1]:8080".
+ */
+const ENTRY = /^(?:[A-Za-z_][A-Za-z0-9_]*\*?|\*)(?:@(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)?$/;
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const FIRST_PLACEHOLDER = new RegExp(PLACEHOLDER.source);
 
@@ -30,7 +35,9 @@ export function parseEnvAllowance(flags: readonly string[], env: Record<string, 
       .split(/[\s,]+/)
       .filter((entry) => entry !== "")
       .map((entry) => {
-        if (!ENTRY.test(entry)) throw new CommandUsageError(`${from}: ${JSON.stringify(entry)} is not a variable name (NAME, or a prefix such as OPENAI_*)`);
+        if (!ENTRY.test(entry) || !parsesAsEntry(entry)) {
+          throw new CommandUsageError(`${from}: ${JSON.stringify(entry)} is not a variable name (NAME, or a prefix such as OPENAI_*, optionally bound to a host: NAME@api.example.com)`);
+        }
         return entry;
       }),
   );
@@ -39,15 +46,71 @@ export function parseEnvAllowance(flags: readonly string[], env: Record<string, 
 /** The CLI's own settings (its URL, its key or token), which a document never reads; in any case, as Windows matches names regardless of it. */
 export const isOwnSetting = (name: string): boolean => name.toUpperCase().startsWith("SWITCHBOARD_");
 
-/** Whether a placeholder may read variable `name`: listed by name or by a prefix, and not one of the CLI's own. */
-export function envAllowed(name: string, allowance: readonly string[]): boolean {
-  if (isOwnSetting(name)) return false;
-  return allowance.some((entry) => (entry.endsWith("*") ? name.startsWith(entry.slice(0, -1)) : name === entry));
+/** Where a provider sends its secrets: its baseUrl's host and port (the port its scheme implies when none is written). */
+export interface SecretTarget {
+  hostname: string;
+  port: string;
 }
+
+/** The target of a provider's baseUrl; null when the document gives none that parses (a bound entry then never matches). */
+export function targetOf(baseUrl: unknown): SecretTarget | null {
+  if (typeof baseUrl !== "string") return null;
+  try {
+    const url = new URL(baseUrl);
+    return { hostname: url.hostname.toLowerCase(), port: url.port || (url.protocol === "https:" ? "443" : "80") };
+  } catch {
+    return null;
+  }
+}
+
+/** An entry split into the names it covers and the host it is bound to (none: any). */
+function parseEntry(entry: string): { names: string; host: string | null; port: string | null } {
+  const at = entry.indexOf("@");
+  if (at < 0) return { names: entry, host: null, port: null };
+  const bound = entry.slice(at + 1);
+  // Through the URL parser, so the host compares as a baseUrl's does (case, IDN, IPv6 form).
+  const url = new URL(`http://${bound}`);
+  return { names: entry.slice(0, at), host: url.hostname.toLowerCase(), port: /:\d+$/.test(bound) ? bound.slice(bound.lastIndexOf(":") + 1) : null };
+}
+
+/** Whether the entry's host is one a URL can hold (a port past 65535 is not). */
+function parsesAsEntry(entry: string): boolean {
+  try {
+    parseEntry(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const coversName = (names: string, name: string) => (names.endsWith("*") ? name.startsWith(names.slice(0, -1)) : name === names);
+
+/**
+ * Whether a placeholder may read variable `name` for a provider pointing at `target`: listed
+ * by name or by a prefix, unbound or bound to that host (and port, when the entry names one),
+ * and not one of the CLI's own.
+ */
+export function envAllowed(name: string, allowance: readonly string[], target: SecretTarget | null = null): boolean {
+  if (isOwnSetting(name)) return false;
+  return allowance.some((entry) => {
+    const { names, host, port } = parseEntry(entry);
+    if (!coversName(names, name)) return false;
+    if (host === null) return true;
+    return target !== null && target.hostname === host && (port === null || Number(port) === Number(target.port));
+  });
+}
+
+/** The hosts entries bind `name` to (empty when none names it bound). */
+const boundHosts = (name: string, allowance: readonly string[]): string[] =>
+  allowance.filter((entry) => entry.includes("@") && !isOwnSetting(name) && coversName(parseEntry(entry).names, name)).map((entry) => entry.slice(entry.indexOf("@") + 1));
 
 interface Placeholder {
   where: string;
   name: string;
+  /** Where the provider holding it sends it. */
+  target: SecretTarget | null;
+  /** The provider, as messages name it. */
+  provider: string;
 }
 
 /**
@@ -63,13 +126,21 @@ export function fillPlaceholders(document: Record<string, unknown>, env: Record<
   if (!Array.isArray(document["providers"])) return document;
   // Every placeholder is checked, as a whole, before any variable is read.
   const found: Placeholder[] = [];
-  mapSecrets(document["providers"], (value, where) => {
-    for (const match of value.matchAll(PLACEHOLDER)) found.push({ where, name: match[1]! });
+  mapSecrets(document["providers"], (value, where, provider) => {
+    for (const match of value.matchAll(PLACEHOLDER)) found.push({ where, name: match[1]!, target: targetOf(provider.baseUrl), provider: provider.named });
     return value;
   });
   const own = found.find((p) => isOwnSetting(p.name));
   if (own) throw new CommandUsageError(`${own.where} names \${${own.name}}: the CLI's own settings are never sent to a provider (SWITCHBOARD_*, whatever --allow-env says)`);
-  const refused = found.filter((p) => !envAllowed(p.name, allowance));
+  const refused = found.filter((p) => !envAllowed(p.name, allowance, p.target));
+  // Allowed, but for other hosts than the provider's: the document may have moved it.
+  const elsewhere = refused.find((p) => boundHosts(p.name, allowance).length > 0);
+  if (elsewhere) {
+    const pointsAt = elsewhere.target ? `points at ${elsewhere.target.hostname}` : "gives no baseUrl that says where it is sent";
+    throw new CommandUsageError(
+      `${elsewhere.where} names \${${elsewhere.name}}, which is allowed only for ${boundHosts(elsewhere.name, allowance).join(", ")}, and ${elsewhere.provider} ${pointsAt}: if the key belongs there, allow it for that host too`,
+    );
+  }
   if (refused.length > 0) {
     const names = [...new Set(refused.map((p) => p.name))];
     const named = refused.map((p) => `${p.where} names \${${p.name}}`).join(", ");
@@ -80,18 +151,19 @@ export function fillPlaceholders(document: Record<string, unknown>, env: Record<
   return { ...document, providers: mapSecrets(document["providers"], (value) => value.replace(PLACEHOLDER, (_, name: string) => env[name]!)) };
 }
 
-/** The providers with `fill` applied to each string apiKey and header value, each told where it is. */
-function mapSecrets(providers: unknown[], fill: (value: string, where: string) => string): unknown[] {
+/** The providers with `fill` applied to each string apiKey and header value, each told where it is and which provider holds it. */
+function mapSecrets(providers: unknown[], fill: (value: string, where: string, provider: { named: string; baseUrl: unknown }) => string): unknown[] {
   return providers.map((raw, i) => {
     if (!isRecord(raw)) return raw;
-    const where = `providers[${i}]${typeof raw["name"] === "string" ? ` (${shown(raw["name"])})` : ""}`;
+    const named = `providers[${i}]${typeof raw["name"] === "string" ? ` (${shown(raw["name"])})` : ""}`;
+    const provider = { named, baseUrl: raw["baseUrl"] };
     const apiKey = raw["apiKey"];
     const headers = raw["headers"];
     return {
       ...raw,
-      ...(typeof apiKey === "string" ? { apiKey: fill(apiKey, `${where}.apiKey`) } : {}),
+      ...(typeof apiKey === "string" ? { apiKey: fill(apiKey, `${named}.apiKey`, provider) } : {}),
       ...(isRecord(headers)
-        ? { headers: Object.fromEntries(Object.entries(headers).map(([header, value]) => [header, typeof value === "string" ? fill(value, `${where}.headers.${shown(header)}`) : value])) }
+        ? { headers: Object.fromEntries(Object.entries(headers).map(([header, value]) => [header, typeof value === "string" ? fill(value, `${named}.headers.${shown(header)}`, provider) : value])) }
         : {}),
     };
   });
