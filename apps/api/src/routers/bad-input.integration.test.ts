@@ -20,6 +20,7 @@ afterAll(async () => {
 });
 
 describe("a cursor that names nothing", () => {
+  // Not an empty page: a caller paging through would take that for the end of the list.
   it.each([
     ["users.list", { cursor: "no-such-user" }],
     ["users.list", { cursor: randomUUID() }],
@@ -29,10 +30,14 @@ describe("a cursor that names nothing", () => {
     ["chat.conversations.list", { cursor: randomUUID() }],
     ["cache.purges", { cursor: "no-such-purge" }],
     ["cache.purges", { cursor: randomUUID() }],
-  ])("%s %j is an empty page or a 400", async (path, input) => {
+    ["logs.list", { cursor: randomUUID() }],
+    ["keys.list", { cursor: randomUUID() }],
+    ["config.history", { cursor: "no-such-entry" }],
+  ])("%s %j is a 404 that says to start again", async (path, input) => {
     const res = await trpcQuery(t.url, path, input, bearer(root));
-    if (res.status === 200) expect(res.body.result.data).toEqual({ items: [], nextCursor: null });
-    else expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.status, JSON.stringify(res.body)).toBe(404);
+    expect(res.body.error.message).toMatch(/no longer exists; start again from the first page/);
+    expect(res.body.error.data).toMatchObject({ appCode: "NOT_FOUND", field: "cursor" });
   });
 });
 

@@ -367,7 +367,7 @@ describe("config.history", () => {
       ["provider.create", "ordered"],
       ["model.upsert", "ordered-route"],
     ]);
-    // A cursor that names nothing is an empty page, not an error.
-    expect((await t.client(key.key).config.history.query({ cursor: "no-such-entry" })).items).toEqual([]);
+    // A cursor that names nothing is refused, not an empty page a caller would take for the end.
+    await expect(t.client(key.key).config.history.query({ cursor: "no-such-entry" })).rejects.toMatchObject({ data: { httpStatus: 404, appCode: "NOT_FOUND" } });
   });
 });

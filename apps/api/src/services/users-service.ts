@@ -4,6 +4,7 @@ import { boundLockWaits } from "../infra/lock-waits.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
+import { cursorPage } from "./cursor-page.ts";
 import { AppError } from "./errors.ts";
 import { userSubject, type LoggedSpend } from "./keys/index.ts";
 
@@ -24,16 +25,16 @@ export function createUsersService(deps: UsersServiceDeps) {
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const rows = await prisma.user.findMany({
-      where: input?.search ? { email: { contains: input.search, mode: "insensitive" } } : {},
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-      take: limit + 1,
-      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    });
-    const page = rows.slice(0, limit);
-    const spent = await deps.spend.ofSubjects(page.map((u) => ({ subject: userSubject(u.id), from: budgetPeriodStart(u.budgetPeriod as TBudgetPeriod) })));
-    const items = page.map((u) => ({ ...toUserView(u), spendUsd: spent.get(userSubject(u.id))?.period ?? 0 }));
-    return { items, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const page = await cursorPage(prisma.user, { cursor: input?.cursor, limit }, (window) =>
+      prisma.user.findMany({
+        where: input?.search ? { email: { contains: input.search, mode: "insensitive" } } : {},
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+        ...window,
+      }),
+    );
+    const spent = await deps.spend.ofSubjects(page.items.map((u) => ({ subject: userSubject(u.id), from: budgetPeriodStart(u.budgetPeriod as TBudgetPeriod) })));
+    const items = page.items.map((u) => ({ ...toUserView(u), spendUsd: spent.get(userSubject(u.id))?.period ?? 0 }));
+    return { items, nextCursor: page.nextCursor };
   }
 
   async function create(input: TUserCreateInput): Promise<TUser> {

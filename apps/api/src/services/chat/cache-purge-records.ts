@@ -6,6 +6,7 @@
 import type { TCachePurgesPage } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
+import { cursorPage } from "../cursor-page.ts";
 
 /** Who purged: the user, and the API key they came with (none when signed in). */
 export interface PurgeActor {
@@ -47,15 +48,12 @@ export function createCachePurgeRecords(prisma: PrismaClient, opts: { ownKeptDay
 
   /** Purges, newest first; each names the API key it came with, by its current name. */
   async function list(input: { cursor?: string | undefined; limit: number }): Promise<TCachePurgesPage> {
-    const rows = await prisma.cachePurge.findMany({
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: input.limit + 1,
-      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    });
-    const page = rows.slice(0, input.limit);
-    const keyName = await keyNamesOf(prisma, page);
+    const { items, nextCursor } = await cursorPage(prisma.cachePurge, input, (window) =>
+      prisma.cachePurge.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
+    );
+    const keyName = await keyNamesOf(prisma, items);
     return {
-      items: page.map((r) => ({
+      items: items.map((r) => ({
         id: r.id,
         actorId: r.actorId,
         actorEmail: r.actorEmail,
@@ -68,7 +66,7 @@ export function createCachePurgeRecords(prisma: PrismaClient, opts: { ownKeptDay
         purgedAt: r.purgedAt.toISOString(),
         createdAt: r.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+      nextCursor,
     };
   }
 

@@ -19,7 +19,7 @@ import {
 } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import type { ChatMessage } from "../../providers/types.ts";
-import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { selectHistory, type HistoryBudget } from "./history.ts";
 
@@ -142,21 +142,15 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
 
   async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const rows = await prisma.conversation.findMany({
-      where: scope(viewer),
-      orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
-      take: limit + 1,
-      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-      include: { _count: { select: { messages: true } } },
-    }).catch((error: unknown) => {
-      // A cursor that no longer exists (deleted, or someone else's) is a bad request, not a 500.
-      if ((error instanceof Prisma.PrismaClientKnownRequestError && !isDatabaseUnavailable(error)) || error instanceof Prisma.PrismaClientValidationError) {
-        throw new AppError("BAD_REQUEST", "Invalid cursor");
-      }
-      throw error;
-    });
-    const page = rows.slice(0, limit);
-    return { items: page.map(toSummary), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const page = await cursorPage(prisma.conversation, { cursor: input?.cursor, limit }, (window) =>
+      prisma.conversation.findMany({
+        where: scope(viewer),
+        orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
+        include: { _count: { select: { messages: true } } },
+        ...window,
+      }),
+    );
+    return { items: page.items.map(toSummary), nextCursor: page.nextCursor };
   }
 
   /**
@@ -173,21 +167,17 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
   async function readPage(tx: Prisma.TransactionClient, viewer: Viewer, id: string, page: { limit?: number | undefined; before?: string | undefined }): Promise<TConversation> {
     const row = await tx.conversation.findFirst({ where: { id, ...scope(viewer) }, include: { _count: { select: { messages: true } } } });
     if (!row) throw notFound();
-    const cursor = page.before ? await tx.message.findFirst({ where: { id: page.before, conversationId: id }, select: { id: true, createdAt: true } }) : undefined;
-    if (cursor === null) throw new AppError("BAD_REQUEST", "before is not a message of this conversation");
-    const { limit } = page;
-    const newestFirst = await tx.message.findMany({
-      where: {
-        conversationId: id,
-        // Older than the cursor in the order messages are shown: (createdAt, id).
-        ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
-      },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      ...(limit === undefined ? {} : { take: limit + 1 }),
-    });
-    const messages = newestFirst.slice(0, limit).reverse();
-    const olderCursor = limit !== undefined && newestFirst.length > limit ? (messages[0]?.id ?? null) : null;
-    return { ...toSummary(row), messages: messages.map(toMessage), olderCursor };
+    // A message of another conversation would place the page in that one's history. (One of this
+    // one, found in this snapshot, is there for the page's read too.)
+    if (page.before && !(await tx.message.findFirst({ where: { id: page.before, conversationId: id }, select: { id: true } }))) {
+      throw new AppError("BAD_REQUEST", "before is not a message of this conversation");
+    }
+    // Newest first, older than `before` in the order messages are shown: (createdAt, id).
+    const newestFirst = await cursorPage(tx.message, { cursor: page.before, limit: page.limit }, (window) =>
+      tx.message.findMany({ where: { conversationId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
+    );
+    const messages = newestFirst.items.reverse();
+    return { ...toSummary(row), messages: messages.map(toMessage), olderCursor: newestFirst.nextCursor };
   }
 
   async function remove(viewer: Viewer, id: string): Promise<{ id: string; deleted: true }> {

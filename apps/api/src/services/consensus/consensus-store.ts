@@ -22,7 +22,7 @@ import {
   type TRole,
 } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
-import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { fallbackReasonOf } from "./synthesize.ts";
 
@@ -161,23 +161,15 @@ export function createConsensusStore(prisma: PrismaClient) {
 
   async function history(viewer: Viewer, input: TConsensusHistoryInput): Promise<{ items: TConsensusRunSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const rows = await prisma.consensusRun
-      .findMany({
+    const page = await cursorPage(prisma.consensusRun, { cursor: input?.cursor, limit }, (window) =>
+      prisma.consensusRun.findMany({
         where: scope(viewer),
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-        take: limit + 1,
-        ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
         include: { answers: { select: { provider: true, status: true }, orderBy: { id: "asc" } } },
-      })
-      .catch((error: unknown) => {
-        // A cursor that no longer exists (or is someone else's) is a bad request, not a 500.
-        if ((error instanceof Prisma.PrismaClientKnownRequestError && !isDatabaseUnavailable(error)) || error instanceof Prisma.PrismaClientValidationError) {
-          throw new AppError("BAD_REQUEST", "Invalid cursor");
-        }
-        throw error;
-      });
-    const page = rows.slice(0, limit);
-    return { items: page.map(toSummary), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+        ...window,
+      }),
+    );
+    return { items: page.items.map(toSummary), nextCursor: page.nextCursor };
   }
 
   return { save, get, history };

@@ -7,6 +7,7 @@
 import type { TEmergencyEvent, TEmergencyScope, TEmergencyStatus } from "@switchboard/schema";
 import { ZEmergencyScope } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { inactiveState } from "./policy.ts";
 
 const ROW_ID = "current";
@@ -140,14 +141,11 @@ export function createEmergencyStore(prisma: PrismaClient) {
   }
 
   async function history(input: { cursor?: string | undefined; limit: number }): Promise<{ items: TEmergencyEvent[]; nextCursor: string | null }> {
-    const rows = await prisma.emergencyEvent.findMany({
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: input.limit + 1,
-      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    });
-    const page = rows.slice(0, input.limit);
+    const { items, nextCursor } = await cursorPage(prisma.emergencyEvent, input, (window) =>
+      prisma.emergencyEvent.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
+    );
     return {
-      items: page.map((e) => ({
+      items: items.map((e) => ({
         id: e.id,
         action: e.action as TEmergencyEvent["action"],
         scope: e.scope,
@@ -159,7 +157,7 @@ export function createEmergencyStore(prisma: PrismaClient) {
         expiresAt: e.expiresAt?.toISOString() ?? null,
         createdAt: e.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+      nextCursor,
     };
   }
 

@@ -10,6 +10,7 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
 import { boundLockWaits } from "../../infra/lock-waits.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
@@ -405,17 +406,17 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
 
   /** Audited changes, newest first; each names the API key it came with, by its current name. */
   async function history(input: { cursor?: string | undefined; limit: number; target?: string | undefined }): Promise<TConfigHistoryPage> {
-    const rows = await prisma.configAudit.findMany({
-      where: input.target ? { target: input.target } : {},
-      // Newest version first; one version's changes (an import's) together, in the order they were made.
-      orderBy: [{ version: "desc" }, { seq: "asc" }],
-      take: input.limit + 1,
-      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    });
-    const page = rows.slice(0, input.limit);
-    const keyName = await keyNamesOf(prisma, page);
+    const { items, nextCursor } = await cursorPage(prisma.configAudit, input, (window) =>
+      prisma.configAudit.findMany({
+        where: input.target ? { target: input.target } : {},
+        // Newest version first; one version's changes (an import's) together, in the order they were made.
+        orderBy: [{ version: "desc" }, { seq: "asc" }],
+        ...window,
+      }),
+    );
+    const keyName = await keyNamesOf(prisma, items);
     return {
-      items: page.map((r) => ({
+      items: items.map((r) => ({
         id: r.id,
         version: r.version,
         action: r.action,
@@ -427,7 +428,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
         changes: typeof r.changes === "object" && r.changes !== null && !Array.isArray(r.changes) ? (r.changes as Record<string, unknown>) : {},
         createdAt: r.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+      nextCursor,
     };
   }
 

@@ -8,6 +8,7 @@ import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBud
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { boundLockWaits } from "../../infra/lock-waits.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";
 import type { KeyGrant } from "./key-grant.ts";
@@ -172,16 +173,11 @@ export function createKeysService(deps: KeysServiceDeps) {
       ...(admin ? (input?.userId ? { userId: input.userId } : {}) : { userId: actor.id }),
       ...(input?.includeRevoked ? {} : { revokedAt: null }),
     };
-    const rows = (await prisma.apiKey.findMany({
-      where,
-      include: KEY_INCLUDE,
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: limit + 1,
-      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    })) as KeyRow[];
-    const page = rows.slice(0, limit);
-    const spends = await spendOf(page);
-    return { items: page.map((r) => view(r, spends.get(r.id)!)), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const page = await cursorPage(prisma.apiKey, { cursor: input?.cursor, limit }, async (window) =>
+      (await prisma.apiKey.findMany({ where, include: KEY_INCLUDE, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window })) as KeyRow[],
+    );
+    const spends = await spendOf(page.items);
+    return { items: page.items.map((r) => view(r, spends.get(r.id)!)), nextCursor: page.nextCursor };
   }
 
   async function get(actor: Actor, id: string): Promise<TApiKey> {

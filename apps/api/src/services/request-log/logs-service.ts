@@ -6,6 +6,7 @@
 import { roleAtLeast, type TLogAttempt, type TLogsListInput, type TRequestLog, type TRequestLogDetail, type TRole, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { utcTimestamp } from "../../infra/sql-time.ts";
+import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 
 export interface Viewer {
@@ -140,15 +141,10 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
           }
         : {}),
     };
-    const rows = await prisma.requestLog.findMany({
-      where,
-      omit: LIST_OMITS,
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: limit + 1,
-      ...(input?.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-    });
-    const page = rows.slice(0, limit);
-    return { items: page.map(item), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    const page = await cursorPage(prisma.requestLog, { cursor: input?.cursor, limit }, (window) =>
+      prisma.requestLog.findMany({ where, omit: LIST_OMITS, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
+    );
+    return { items: page.items.map(item), nextCursor: page.nextCursor };
   }
 
   async function get(viewer: Viewer, id: string): Promise<TRequestLogDetail> {
