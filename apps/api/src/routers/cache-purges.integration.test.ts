@@ -107,6 +107,32 @@ describe("cache.purges", () => {
   });
 });
 
+describe("a cache.purges cursor whose record was dropped", () => {
+  it("is a 404 that says to start again, not an empty last page", async () => {
+    const user = await t.userWithRole("USER");
+    const admin = await t.userWithRole("ADMIN");
+    expect((await trpcMutation(t.url, "cache.purge", {}, bearer(user.token))).status).toBe(200);
+    expect((await trpcMutation(t.url, "cache.purge", { userId: user.id }, bearer(admin.token))).status).toBe(200);
+    // Both past the request log's retention, the ADMIN's older: it stays, the user's own goes.
+    const day = 86_400_000;
+    const prisma = t.app.deps.db.prisma;
+    await prisma.cachePurge.updateMany({ where: { actorId: user.id }, data: { createdAt: new Date(Date.now() - 40 * day) } });
+    await prisma.cachePurge.updateMany({ where: { actorId: admin.id, userId: user.id }, data: { createdAt: new Date(Date.now() - 41 * day) } });
+    const all = (await purges(admin.token, { limit: 100 })).items;
+    const own = all.findIndex((p) => p.actorId === user.id);
+    expect(all[own + 1]).toMatchObject({ actorId: admin.id, userId: user.id });
+    // A page that ends on the user's record; then their next purge drops it.
+    const page = await purges(admin.token, { limit: own + 1 });
+    expect(page.nextCursor).toBe(all[own]!.id);
+    expect((await trpcMutation(t.url, "cache.purge", {}, bearer(user.token))).status).toBe(200);
+    const next = await trpcQuery(t.url, "cache.purges", { limit: own + 1, cursor: page.nextCursor }, bearer(admin.token));
+    expect(next.status, JSON.stringify(next.body)).toBe(404);
+    expect(next.body.error.message).toMatch(/no longer exists; start again from the first page/);
+    // From the first page, the ADMIN's record is still listed.
+    expect((await purges(admin.token, { limit: 100 })).items.map((p) => p.id)).toContain(all[own + 1]!.id);
+  });
+});
+
 describe("cache.purges as read-only observability", () => {
   it("answers an ADMIN's key with read:metrics, and ADMINs during a global freeze", async () => {
     const admin = await t.userWithRole("ADMIN");

@@ -77,6 +77,23 @@ describe("conversations", () => {
     expect(page2).toEqual({ items: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
   });
 
+  it("refuses a cursor whose conversation was deleted between pages with a 404, not an empty last page", async () => {
+    const erin = await t.userWithRole("USER");
+    const client = t.client(erin.token);
+    const ids: string[] = [];
+    for (const message of ["first", "second", "third"]) ids.push((await client.chat.send.mutate({ message })).conversationId);
+    const page1 = await client.chat.conversations.list.query({ limit: 2 });
+    expect(page1.nextCursor).toBe(ids[1]);
+    await client.chat.conversations.delete.mutate({ id: ids[1]! });
+    // The oldest conversation is still there: an empty page would have hidden it.
+    const stale = await trpcQuery(t.url, "chat.conversations.list", { limit: 2, cursor: page1.nextCursor }, bearer(erin.token));
+    expect(stale.status).toBe(404);
+    expect(stale.body.error.message).toBe("The page cursor names a row that no longer exists; start again from the first page");
+    expect(stale.body.error.data).toMatchObject({ appCode: "NOT_FOUND", field: "cursor" });
+    // Starting again finds it.
+    expect((await client.chat.conversations.list.query({ limit: 2 })).items.map((c) => c.id)).toEqual([ids[2], ids[0]]);
+  });
+
   it("a full conversation refuses new messages with 413", async () => {
     const dave = await t.userWithRole("USER");
     const { conversationId } = await t.client(dave.token).chat.send.mutate({ message: "start" });

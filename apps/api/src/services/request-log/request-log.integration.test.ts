@@ -17,6 +17,7 @@ import { collectEvents } from "../../../test/subscription.ts";
 import { socketChat } from "../../../test/chat.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
+import { requestLogRow } from "../../../test/request-log-row.ts";
 
 const prefix = uniquePrefix("reqlog");
 let a: TestApp;
@@ -376,6 +377,28 @@ describe("request log", () => {
     });
     expect(await a.app.deps.requestLog.prune()).toBeGreaterThanOrEqual(1);
     expect(await prisma.requestLog.findUnique({ where: { id: old.id } })).toBeNull();
+  });
+
+  it("refuses a page cursor pruned past the retention with a 404 on every instance, so an export does not end short", async () => {
+    const owner = await a.userWithRole("USER");
+    const at = (daysAgo: number, ms: number) => new Date(Date.now() - daysAgo * 86_400_000 + ms);
+    // Two rows inside the retention, three past it (30 days here).
+    const rows = [at(0, -2), at(0, -1), at(35, 3), at(35, 2), at(35, 1)].map((createdAt) => requestLogRow({ userId: owner.id, createdAt }));
+    await a.app.deps.db.prisma.requestLog.createMany({ data: rows.map((r) => ({ ...r, tags: [], attempts: [] })) });
+    const first = (await trpcQuery(a.url, "logs.list", { userId: owner.id, limit: 3 }, bearer(admin.token))).body.result.data;
+    expect(first.items).toHaveLength(3);
+    expect(first.nextCursor).toBe(first.items[2].id);
+    // The cursor's row is past the retention: pruned while the caller pages.
+    expect(await a.app.deps.requestLog.prune()).toBeGreaterThanOrEqual(3);
+    for (const app of [a, b]) {
+      const next = await trpcQuery(app.url, "logs.list", { userId: owner.id, limit: 3, cursor: first.nextCursor }, bearer(admin.token));
+      expect(next.status, JSON.stringify(next.body)).toBe(404);
+      expect(next.body.error.message).toMatch(/no longer exists; start again from the first page/);
+    }
+    // Its owner gets the same answer for their own rows; from the first page, the log as it is now.
+    expect((await trpcQuery(a.url, "logs.list", { limit: 3, cursor: first.nextCursor }, bearer(owner.token))).status).toBe(404);
+    const again = (await trpcQuery(a.url, "logs.list", { userId: owner.id, limit: 3 }, bearer(admin.token))).body.result.data;
+    expect({ rows: again.items.length, nextCursor: again.nextCursor }).toEqual({ rows: 2, nextCursor: null });
   });
 });
 
