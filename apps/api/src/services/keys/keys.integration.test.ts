@@ -186,6 +186,19 @@ describe("API keys", () => {
     expect(all.items.find((k) => k.id === mine.id)?.owner.email).toBe(user.email);
   });
 
+  it("pages on past a cursor whose key was revoked between pages, losing none after it", async () => {
+    const pager = await a.userWithRole("USER");
+    const keys = a.client(pager.token).keys;
+    for (const name of ["k1", "k2", "k3", "k4"]) await keys.create.mutate({ name });
+    const ids = (await keys.list.query()).items.map((k) => k.id);
+    expect(ids).toHaveLength(4);
+    const first = await keys.list.query({ limit: 2 });
+    expect(first.items.map((k) => k.id)).toEqual(ids.slice(0, 2));
+    // The cursor's key leaves the list (revoked ones are not listed), but its row keeps the place.
+    await keys.revoke.mutate({ id: first.nextCursor! });
+    expect(await keys.list.query({ limit: 2, cursor: first.nextCursor! })).toEqual({ items: ids.slice(2).map((id) => expect.objectContaining({ id })), nextCursor: null });
+  });
+
   it("a revoke on one instance refuses the key on the other within moments (pushed)", async () => {
     const created = await a.client(user.token).keys.create.mutate({ name: "to revoke" });
     expect((await v1(b, "/models", created.key)).status).toBe(200);
