@@ -104,4 +104,36 @@ describe("chat page", () => {
     expect(await page.getByTestId("user-message").count()).toBe(35);
     expect(await page.getByRole("button", { name: /Show earlier messages/ }).count()).toBe(0);
   });
+
+  it("reads the list again from the top when the conversation its next page starts after was deleted elsewhere", async () => {
+    const token = await apiToken(api, api.email, api.password);
+    for (let i = 0; i < 31; i++) {
+      await callProcedure(api, "chat.conversations.import", { title: `paged conversation ${i}`, messages: [{ role: "user", content: `hello ${i}` }] }, token);
+    }
+    const page = await signedInPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat", exact: true }).click();
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const rows = list.getByRole("listitem");
+    await list.getByRole("button", { name: "Load more" }).waitFor();
+    expect(await rows.count()).toBe(30);
+
+    // Another tab deletes the last conversation shown: the cursor of the page after it.
+    const first = await callProcedure<{ items: Array<{ id: string; title: string }>; nextCursor: string }>(api, "chat.conversations.list", { limit: 30 }, token);
+    const gone = first.items.at(-1)!;
+    expect(first.nextCursor).toBe(gone.id);
+    await callProcedure(api, "chat.conversations.delete", { id: gone.id }, token);
+    const total = (await callProcedure<{ items: unknown[] }>(api, "chat.conversations.list", { limit: 100 }, token)).items.length;
+
+    // No error, and no silent end: the list is read again from the top, then goes on.
+    await list.getByRole("button", { name: "Load more" }).click();
+    await list.getByRole("button", { name: new RegExp(`^${gone.title}\\b`) }).waitFor({ state: "detached" });
+    expect(await rows.count()).toBe(30);
+    await list.getByRole("button", { name: "Load more" }).click();
+    await expect.poll(() => rows.count()).toBe(total);
+    expect(await list.getByRole("alert").count()).toBe(0);
+    expect(await list.locator(".alert-error").count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
 });

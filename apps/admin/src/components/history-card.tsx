@@ -1,7 +1,7 @@
 import { useId, type ReactNode } from "react";
 import { messageOf } from "../lib/errors.ts";
 import { DataTable, type Column } from "./data-table.tsx";
-import { LoadMore, type NextPage } from "./load-more.tsx";
+import { listFailed, LoadMore, type NextPage } from "./load-more.tsx";
 
 /** What the card needs of a cursor-paged query (TanStack's infinite query has it all). */
 export interface PagedQuery<T> extends NextPage {
@@ -35,7 +35,7 @@ export function HistoryCard<T>(props: {
       <div className="table-toolbar">
         <h2 id={heading}>{props.title}</h2>
       </div>
-      {query.isError ? (
+      {listFailed(query) ? (
         <p className="alert alert-error table-message" role="alert">{messageOf(query.error)}</p>
       ) : (
         <>

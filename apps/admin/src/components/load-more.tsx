@@ -1,8 +1,27 @@
+import { isStaleCursor } from "../lib/errors.ts";
+
 /** What the footer needs of an infinite query. */
 export interface NextPage {
   hasNextPage: boolean;
   isFetchingNextPage: boolean;
-  fetchNextPage: () => Promise<unknown>;
+  fetchNextPage: () => Promise<{ isError: boolean; error: unknown }>;
+  /** Reads the loaded pages again from the first, each cursor from the page just read. */
+  refetch: () => Promise<unknown>;
+}
+
+/**
+ * Fetches the next page. When its cursor's row has gone meanwhile (deleted in another tab or
+ * by someone else, pruned), the list is read again from the first page instead, as it is now:
+ * the next "Load more" then goes on from a row that exists.
+ */
+export async function loadMore(query: NextPage): Promise<void> {
+  const next = await query.fetchNextPage();
+  if (next.isError && isStaleCursor(next.error)) await query.refetch();
+}
+
+/** Whether a cursor-paged list has an error to show: not a stale cursor, which loadMore answers by reading again. */
+export function listFailed(query: { isError: boolean; error: unknown }): boolean {
+  return query.isError && !isStaleCursor(query.error);
 }
 
 /** The footer of a cursor-paged table: fetches the next page of an infinite query. */
@@ -10,7 +29,7 @@ export function LoadMore({ query }: { query: NextPage }) {
   if (!query.hasNextPage) return null;
   return (
     <div className="table-footer">
-      <button type="button" className="btn" onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
+      <button type="button" className="btn" onClick={() => void loadMore(query)} disabled={query.isFetchingNextPage}>
         {query.isFetchingNextPage ? "Loading…" : "Load more"}
       </button>
     </div>

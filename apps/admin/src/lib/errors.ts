@@ -21,6 +21,16 @@ export function httpStatusOf(error: unknown): number | undefined {
   return errorData(error).httpStatus;
 }
 
+/**
+ * A list refused its next page's cursor: the row the cursor names (the last of the page
+ * before) has gone since that page was read, deleted or pruned. Reading on from it cannot
+ * work; reading the list again from the first page does (components/load-more.tsx).
+ */
+export function isStaleCursor(error: unknown): boolean {
+  const data = errorData(error);
+  return data.httpStatus === 404 && data.field === "cursor";
+}
+
 /** Seconds the server asked us to wait (429), if it said. */
 export function retryAfterOf(error: unknown): number | undefined {
   const value = errorData(error).retryAfterSec;

@@ -1,3 +1,4 @@
+import { listFailed, loadMore } from "../../components/load-more.tsx";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { messageOf } from "../../lib/errors.ts";
 import { useConversations } from "./chat-data.ts";
@@ -11,7 +12,7 @@ export function ConversationList({ selectedId, onSelect, onNew }: { selectedId: 
         <h2>Conversations</h2>
         <button type="button" className="btn btn-small" onClick={onNew}>New chat</button>
       </div>
-      {list.isError ? <p className="alert alert-error">{messageOf(list.error)}</p> : null}
+      {listFailed(list) ? <p className="alert alert-error">{messageOf(list.error)}</p> : null}
       {list.isSuccess && items.length === 0 ? <p className="muted chat-list-empty">No conversations yet.</p> : null}
       <ul>
         {items.map((c) => (
@@ -24,7 +25,7 @@ export function ConversationList({ selectedId, onSelect, onNew }: { selectedId: 
         ))}
       </ul>
       {list.hasNextPage ? (
-        <button type="button" className="btn btn-small btn-block" disabled={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>
+        <button type="button" className="btn btn-small btn-block" disabled={list.isFetchingNextPage} onClick={() => void loadMore(list)}>
           Load more
         </button>
       ) : null}

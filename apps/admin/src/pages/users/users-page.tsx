@@ -1,7 +1,7 @@
 import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useState } from "react";
 import { PageHeader } from "../../components/page-header.tsx";
-import { LoadMore } from "../../components/load-more.tsx";
+import { listFailed, LoadMore } from "../../components/load-more.tsx";
 import { NoticeSlot, useNotice } from "../../components/notice.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
@@ -67,7 +67,7 @@ export function UsersPage() {
           </div>
         </div>
 
-        {list.isError ? (
+        {listFailed(list) ? (
           <p className="alert alert-error table-message" role="alert">{messageOf(list.error)}</p>
         ) : (
           <div className="table-wrap">
