@@ -65,12 +65,17 @@ describe("conversations", () => {
     expect((await trpcQuery(t.url, "chat.conversations.get", { id: conversationId }, bearer(alice.token))).status).toBe(404);
   });
 
-  it("lists newest first with cursor pagination", async () => {
-    const carol = await t.userWithRole("USER");
-    const client = t.client(carol.token);
+  /** A new user with three conversations, oldest first, and the first page of two. */
+  async function threeConversations() {
+    const user = await t.userWithRole("USER");
+    const client = t.client(user.token);
     const ids: string[] = [];
     for (const message of ["first", "second", "third"]) ids.push((await client.chat.send.mutate({ message })).conversationId);
-    const page1 = await client.chat.conversations.list.query({ limit: 2 });
+    return { user, client, ids, page1: await client.chat.conversations.list.query({ limit: 2 }) };
+  }
+
+  it("lists newest first with cursor pagination", async () => {
+    const { user: carol, client, ids, page1 } = await threeConversations();
     expect(page1.items.map((c) => c.id)).toEqual([ids[2], ids[1]]);
     expect(page1.items[0]).toMatchObject({ title: "third", messageCount: 2, userId: carol.id });
     const page2 = await client.chat.conversations.list.query({ limit: 2, cursor: page1.nextCursor! });
@@ -78,11 +83,7 @@ describe("conversations", () => {
   });
 
   it("refuses a cursor whose conversation was deleted between pages with a 404, not an empty last page", async () => {
-    const erin = await t.userWithRole("USER");
-    const client = t.client(erin.token);
-    const ids: string[] = [];
-    for (const message of ["first", "second", "third"]) ids.push((await client.chat.send.mutate({ message })).conversationId);
-    const page1 = await client.chat.conversations.list.query({ limit: 2 });
+    const { user: erin, client, ids, page1 } = await threeConversations();
     expect(page1.nextCursor).toBe(ids[1]);
     await client.chat.conversations.delete.mutate({ id: ids[1]! });
     // The oldest conversation is still there: an empty page would have hidden it.
