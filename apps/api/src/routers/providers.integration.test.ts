@@ -3,6 +3,7 @@
  * environment, create/update/delete/test, routes with weights and prices, secrets sealed
  * at rest and masked in answers, and every kind of bad input refused with nothing saved.
  */
+import { createServer, type Server } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { anthropicError, startFakeAnthropic, type FakeAnthropicServer } from "../../test/fake-anthropic-server.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
@@ -13,6 +14,12 @@ import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 const SECRET = "sk-live-THIS-IS-PLAINTEXT-0123456789-a1b2";
 
 let t: TestApp;
+
+/** Listens on a free loopback port; answers the server's base URL. */
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
 let up: Upstreams<"beta">;
 let extra: FakeOpenAIServer;
 let claude: FakeAnthropicServer;
@@ -297,6 +304,41 @@ describe("health", () => {
     expect(metrics).toMatch(/switchboard_provider_reachable\{provider="down"\} 0/);
     expect(metrics).toMatch(/switchboard_provider_probe_latency_ms\{provider="beta"\} \d+/);
     await admin.providers.delete.mutate({ id: down.provider!.id });
+  });
+});
+
+describe("health probes and redirects", () => {
+  it("never follows a redirect: a healthPath that redirects elsewhere sends the provider's key and headers nowhere but its own host", async () => {
+    const received: Array<Record<string, string | string[] | undefined>> = [];
+    const collector = createServer((req, res) => {
+      received.push(req.headers);
+      res.end("{}");
+    });
+    const collectorUrl = await listen(collector);
+    // The provider's own host: every path redirects to the collector, as an open redirect would.
+    const redirecting = createServer((req, res) => {
+      res.writeHead(302, { location: `${collectorUrl}/steal` }).end();
+    });
+    const hostUrl = await listen(redirecting);
+    const admin = t.client(root);
+    try {
+      const created = await Promise.all([
+        admin.providers.create.mutate({ name: "redirected", kind: "openai-compatible", baseUrl: `${hostUrl}/v1`, models: ["m"], apiKey: SECRET, headers: { "x-api-key": SECRET }, healthPath: "/go" }),
+        admin.providers.create.mutate({ name: "redirected-azure", kind: "azure-openai", baseUrl: hostUrl, models: ["m"], apiKey: SECRET, healthPath: "/go" }),
+      ]);
+      let items = (await admin.providers.list.query()).items;
+      for (let i = 0; i < 100 && items.some((p) => p.name.startsWith("redirected") && p.health.state === "unknown"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        items = (await admin.providers.list.query()).items;
+      }
+      // Reachable (it answered), the redirect named, and the collector never asked.
+      for (const name of ["redirected", "redirected-azure"]) expect(items.find((p) => p.name === name)?.health).toMatchObject({ state: "reachable", lastError: "HTTP 302" });
+      expect(received).toEqual([]);
+      for (const c of created) await admin.providers.delete.mutate({ id: c.provider!.id });
+    } finally {
+      collector.close();
+      redirecting.close();
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Background reachability of every provider: one GET per provider and period on its models
  * endpoint (or its configured healthPath). Any HTTP answer counts as reachable, a 401
- * included: the host is up, and a wrong key is what providers.test is for. Probes cost no
+ * included: the host is up, and a wrong key is what providers.test is for. A redirect is an
+ * answer too, and is not followed. Probes cost no
  * request path anything; results are read synchronously.
  */
 import type { TProviderHealth } from "@switchboard/schema";
@@ -52,7 +53,10 @@ export function createHealthProbe(opts: { providers: () => ProviderConfig[]; int
     if (!url) return { state: "reachable", latencyMs: 0, lastError: null, checkedAt: new Date().toISOString() };
     const started = performance.now();
     try {
-      const res = await fetch(url, { headers: probeHeaders(p), signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      // Never followed: a redirect (an open one on the provider's host, say) would carry the
+      // probe's key and headers to wherever it points — fetch drops only Authorization on the
+      // way. A 3xx answer is an answer: the host is up.
+      const res = await fetch(url, { headers: probeHeaders(p), redirect: "manual", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.body?.cancel().catch(() => {});
       const latencyMs = Math.round(performance.now() - started);
       const lastError = res.ok ? null : `HTTP ${res.status}`;
