@@ -51,6 +51,8 @@ export interface CreateAppOptions {
   emergency?: Pick<EmergencyServiceOptions, "ackWaitMs" | "reconcileIntervalMs">;
   /** Test knob: how often the request log is written (default about every second). */
   requestLogFlushMs?: number;
+  /** Test knob: the most rows a request-log export writes (default LOG_EXPORT.maxRows), to cut one without 100,001 rows. */
+  logExportMaxRows?: number;
   /** Test knobs: how often revocations and live users are re-read; the refresh grace window. */
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
   /** Test knob: how often held API keys are re-read from the database (default every 5 s). */
@@ -337,6 +339,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     onPriced: (costUsd) => keys.notePrice(costUsd),
     onSpent: metrics.recordSpend,
     ...(opts.requestLogFlushMs !== undefined ? { flushIntervalMs: opts.requestLogFlushMs } : {}),
+    ...(opts.logExportMaxRows !== undefined ? { exportMaxRows: opts.logExportMaxRows } : {}),
   });
   requestLog.start();
 

@@ -1,4 +1,4 @@
-import { TRPC_LIMITS } from "@switchboard/schema";
+import { LOG_EXPORT_HEADERS, TRPC_LIMITS } from "@switchboard/schema";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
@@ -115,7 +115,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
       origin: deps.env.CORS_ORIGINS,
       credentials: true,
       // Browser clients on other origins may read these; everything else stays hidden.
-      exposedHeaders: ["x-switchboard-overhead-ms", "x-switchboard-cache", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
+      exposedHeaders: ["x-switchboard-overhead-ms", "x-switchboard-cache", "retry-after", "x-request-id", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", LOG_EXPORT_HEADERS.rows, LOG_EXPORT_HEADERS.truncated],
     });
   }
   // Security headers (CSP, nosniff, referrer policy, HSTS over TLS) on every answer, refusals too.

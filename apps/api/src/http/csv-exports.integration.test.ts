@@ -3,10 +3,12 @@
  * keeps with the same filters, newest first, across its pages; a USER's own, an ADMIN's
  * everyone's; a cell a spreadsheet would run as a formula is quoted out. GET
  * /api/usage/export.csv: usage.summary's groups and its total. Refusals are plain statuses
- * before any CSV is sent; HEAD reads no more than the first page; the end of the credential
- * that asked ends the download.
+ * before any CSV is sent; HEAD reads no more than the first page; the headers say how many rows
+ * the file holds and whether more matched than its cap; the end of the credential that asked,
+ * or a page that cannot be read, aborts the download.
  */
 import { randomUUID } from "node:crypto";
+import { LOG_EXPORT_HEADERS } from "@switchboard/schema";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
@@ -17,9 +19,11 @@ let t: TestApp;
 let user: { id: string; token: string };
 let other: { id: string; token: string };
 let admin: { id: string; token: string };
+/** The most rows an export holds here: lowered, so a cut export needs a few hundred rows, not 100,001. */
+const CAP = 240;
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "embedded", env: { CHAT_RATE_LIMIT_PER_MIN: "1000", STREAMS_PER_USER: "2" }, appOptions: { requestLogFlushMs: 50 } });
+  t = await startTestApp({ mode: "embedded", env: { CHAT_RATE_LIMIT_PER_MIN: "1000", STREAMS_PER_USER: "2" }, appOptions: { requestLogFlushMs: 50, logExportMaxRows: CAP } });
   [user, other, admin] = [await t.userWithRole("USER"), await t.userWithRole("USER"), await t.userWithRole("ADMIN")];
 }, 120_000);
 afterAll(async () => t?.close());
@@ -38,6 +42,18 @@ async function exportCsv(token: string | undefined, query = "", what = "logs") {
 /** An export's response, its body not yet read. */
 const exportResponse = (token: string) => fetch(`${t.url}/api/logs/export.csv`, { headers: bearer(token) });
 const recordsOf = (text: string) => parse(text, { columns: true }) as Array<Record<string, string>>;
+/** What an export's headers say of its size: [rows, truncated]. */
+const sizeOf = (res: Response) => [res.headers.get(LOG_EXPORT_HEADERS.rows), res.headers.get(LOG_EXPORT_HEADERS.truncated)];
+/** `count` request-log rows of a user, one a millisecond up to a minute ago (the last the newest). */
+async function logRows(userId: string, count: number, fields: (i: number) => Partial<Parameters<typeof requestLogRow>[0]> = () => ({})) {
+  const at = Date.now() - 60_000;
+  const rows = Array.from({ length: count }, (_, i) => {
+    const row = requestLogRow({ userId, createdAt: new Date(at + i), ...fields(i) });
+    return { ...row, tags: [...row.tags], id: randomUUID(), attempts: [] };
+  });
+  await t.app.deps.db.prisma.requestLog.createMany({ data: rows });
+  return rows;
+}
 
 describe("GET /api/logs/export.csv", () => {
   it("writes a USER's own requests, newest first, with logs.list's fields; an ADMIN's holds everyone's", async () => {
@@ -195,6 +211,54 @@ describe("GET /api/logs/export.csv", () => {
     } finally {
       logs.list = list;
     }
+  });
+});
+
+describe("GET /api/logs/export.csv: whole, or saying it is not", () => {
+  it("says in its headers how many rows the file holds, counted with logs.list's filters and who-reads-what", async () => {
+    const owner = await t.userWithRole("USER");
+    // 200 tagged, 20 of them failed (more than a page, fewer than the cap); another user's 30 alike.
+    await logRows(owner.id, 200, (i) => ({ tags: ["count:me"], ...(i < 20 ? { status: 500 } : {}) }));
+    await logRows(other.id, 30, () => ({ tags: ["count:me"] }));
+    const whole = await exportCsv(owner.token, "?tag=count:me");
+    expect(sizeOf(whole.res)).toEqual(["200", "false"]);
+    expect(recordsOf(whole.text)).toHaveLength(200);
+    // A USER's count is of their own rows; an ADMIN's holds everyone's, or whose they name.
+    expect(sizeOf((await exportCsv(admin.token, "?tag=count:me")).res)).toEqual(["230", "false"]);
+    expect(sizeOf((await exportCsv(admin.token, `?userId=${owner.id}&status=2xx`)).res)).toEqual(["180", "false"]);
+    expect(sizeOf((await exportCsv(other.token, `?userId=${owner.id}`)).res)).toEqual(["0", "false"]);
+    // A first page that holds every match, and no match at all.
+    expect(sizeOf((await exportCsv(owner.token, "?status=5xx")).res)).toEqual(["20", "false"]);
+    expect(sizeOf((await exportCsv(owner.token, "?status=404")).res)).toEqual(["0", "false"]);
+  });
+
+  it("says it is cut when more rows match than the cap: the file holds the newest, GET and HEAD alike", async () => {
+    const owner = await t.userWithRole("USER");
+    const rows = await logRows(owner.id, CAP + 10);
+    const { res, text } = await exportCsv(owner.token);
+    expect(res.status).toBe(200);
+    expect(sizeOf(res)).toEqual([String(CAP), "true"]);
+    const newest = rows.slice(10).reverse().map((r) => r.requestId);
+    expect(recordsOf(text).map((r) => r.requestId)).toEqual(newest);
+    const head = await fetch(`${t.url}/api/logs/export.csv`, { method: "HEAD", headers: bearer(owner.token) });
+    expect(sizeOf(head)).toEqual([String(CAP), "true"]);
+    // Narrowed to the cap, it is whole again.
+    const from = rows[10]!.createdAt.toISOString();
+    expect(sizeOf((await exportCsv(owner.token, `?from=${from}`)).res)).toEqual([String(CAP), "false"]);
+  });
+
+  it("aborts the transfer when a page after the headers cannot be read: never a clean end", async () => {
+    const owner = await t.userWithRole("USER");
+    const rows = await logRows(owner.id, 150);
+    // A row logs.list cannot answer (a cost PostgreSQL holds as NaN, which JSON cannot carry),
+    // the oldest: the first page is read and sent, the second fails.
+    await t.app.deps.db.prisma.$executeRaw`UPDATE "RequestLog" SET "costUsd" = 'NaN' WHERE "id" = ${rows[0]!.id}`;
+    const res = await exportResponse(owner.token);
+    expect(res.status).toBe(200);
+    expect(sizeOf(res)).toEqual(["150", "false"]);
+    await expect(res.text()).rejects.toThrow();
+    // Its stream slot is free again.
+    expect((await exportCsv(owner.token, "?status=5xx")).res.status).toBe(200);
   });
 });
 

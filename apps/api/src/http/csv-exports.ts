@@ -2,21 +2,24 @@
  * CSV downloads of what the Logs and Spend pages show, for a spreadsheet or a finance team:
  *   GET /api/logs/export.csv   the rows `logs.list` would list with the same filters (query
  *                              parameters of the same names), newest first, at most
- *                              LOG_EXPORT.maxRows, paged through `logs.list` itself;
+ *                              LOG_EXPORT.maxRows, paged through `logs.list` itself; its
+ *                              headers say how many rows it holds and whether more match
+ *                              (LOG_EXPORT_HEADERS), so a cut export is never taken for whole;
  *   GET /api/usage/export.csv  `usage.summary`'s groups and a TOTAL row, same parameters.
  * They call the procedures with a server-side caller, so who may read what (a USER their own,
  * an ADMIN everyone's, an API key with read:metrics), the filters' validation and the emergency
  * guard are the procedures'.
  *
- * The first answer is read before anything is sent, so a refusal is a plain error status (and
- * HEAD stops there: GET's headers, no export read for nobody). A failure after that ends the
- * download early (the log says why), and so does the end of the session or API key that asked
- * (revoked, signed out, its user disabled or demoted), as it ends every stream: no more pages
- * are read for it. Rows are streamed as they are read: memory stays one page deep however
+ * The first answer (and the log's count) is read before anything is sent, so a refusal is a
+ * plain error status (and HEAD stops there: GET's status and headers, no export read for
+ * nobody). A failure after that aborts the download (the connection is cut before the end of
+ * the body: a client sees an incomplete transfer, never a clean end; the log says why), and so
+ * does the end of the session or API key that asked (revoked, signed out, its user disabled
+ * or demoted), as it ends every stream: no more pages are read for it. Rows are streamed as they are read: memory stays one page deep however
  * large the export; a log export takes one of the user's stream slots while it runs.
  */
 import { Readable } from "node:stream";
-import { LOG_EXPORT, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
+import { LOG_EXPORT, LOG_EXPORT_HEADERS, ZLogsListInput, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
 import { stringify } from "csv-stringify";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
@@ -47,19 +50,32 @@ function filtersOf(query: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+type Page = { items: TRequestLog[]; nextCursor: string | null };
+
 /** Every row the filters keep, newest first, up to the cap; the first page already read. */
-async function* rowsFrom(caller: Caller, filters: TLogsListInput, first: { items: TRequestLog[]; nextCursor: string | null }) {
+async function* rowsFrom(caller: Caller, filters: TLogsListInput, first: Page, cap: number) {
   let page = first;
   let sent = 0;
   for (;;) {
     for (const row of page.items) {
-      if (sent === LOG_EXPORT.maxRows) return;
+      if (sent === cap) return;
       sent += 1;
       yield LOG_COLUMNS.map((c) => (c === "tags" ? row.tags.join(" ") : row[c]));
     }
-    if (page.nextCursor === null || sent === LOG_EXPORT.maxRows) return;
+    if (page.nextCursor === null || sent === cap) return;
     page = await caller.logs.list({ ...filters, cursor: page.nextCursor, limit: LOG_EXPORT.pageRows });
   }
+}
+
+/**
+ * The export's size headers: the rows it holds, and whether more match than the cap. A first
+ * page that holds every match is its own count; otherwise the request log counts, through
+ * logs.list's filters and who-reads-what (one rule, in the service), and no further than
+ * cap + 1. The filters are those the first page's logs.list has accepted.
+ */
+async function sizeHeaders(deps: AppDeps, user: AuthedUser, filters: TLogsListInput, first: Page, cap: number) {
+  const matching = first.nextCursor === null ? first.items.length : await deps.requestLog.countUpTo(user, ZLogsListInput.parse(filters), cap + 1);
+  return { [LOG_EXPORT_HEADERS.rows]: String(Math.min(matching, cap)), [LOG_EXPORT_HEADERS.truncated]: String(matching > cap) };
 }
 
 /** The Spend page's columns: a group's fields as `usage.summary` returns them. */
@@ -105,6 +121,12 @@ function sendCsv(request: FastifyRequest, reply: FastifyReply, file: { name: str
   return reply.send(rows.pipe(csv));
 }
 
+/** What the log export's headers say, for openapi.json. */
+const LOG_EXPORT_DOC_HEADERS = {
+  [LOG_EXPORT_HEADERS.rows]: "Rows the file holds: every row that matched when the export began, or the cap",
+  [LOG_EXPORT_HEADERS.truncated]: `"true" when more rows match than the cap (the file holds the newest ${LOG_EXPORT.maxRows.toLocaleString("en")}; narrow from/to for the rest), else "false"`,
+};
+
 const doc = (summary: string) => ({
   summary,
   tags: ["logs"],
@@ -116,12 +138,13 @@ const doc = (summary: string) => ({
 export function registerCsvExports(app: FastifyInstance, deps: AppDeps): void {
   app.get(
     "/api/logs/export.csv",
-    { config: { feature: "admin-read", openapi: doc(`The request log as CSV (logs.list's filters; newest first, at most ${LOG_EXPORT.maxRows.toLocaleString("en")} rows)`) } },
+    { config: { feature: "admin-read", openapi: { ...doc(`The request log as CSV (logs.list's filters; newest first, at most ${LOG_EXPORT.maxRows.toLocaleString("en")} rows)`), responseHeaders: LOG_EXPORT_DOC_HEADERS } } },
     async (request, reply) => {
       const filters = filtersOf((request.query ?? {}) as Record<string, unknown>) as TLogsListInput;
+      const cap = deps.requestLog.exportMaxRows;
       let user: AuthedUser | null;
       let caller: Caller;
-      let first: Awaited<ReturnType<Caller["logs"]["list"]>>;
+      let first: Page;
       try {
         user = await requestUser(deps, request);
         caller = callerAs(deps, user, request, reply);
@@ -133,15 +156,18 @@ export function registerCsvExports(app: FastifyInstance, deps: AppDeps): void {
       if (!user) return sendProcedureError(reply, new AppError("UNAUTHORIZED", SESSION_ENDED_MESSAGE));
       // A long export holds a query's worth of work a page and a socket, as a stream does: it
       // takes one of the user's stream slots (STREAMS_PER_USER), so no one opens a hundred.
-      let release: () => void;
+      // The slot is taken before the count, so no one runs more counts at once than exports.
+      let release: () => void = () => {};
       try {
         release = takeStreamSlot(deps, { user, ip: request.ip });
+        void reply.headers(await sizeHeaders(deps, user, filters, first, cap));
       } catch (error) {
+        release();
         return sendProcedureError(reply, error);
       }
       const watch = deps.credentials.watch(credentialOf(user), user.changesSeen);
       const until = { signal: watch.signal, stop: () => (watch.stop(), release()) };
-      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first) }, until);
+      return sendCsv(request, reply, { name: "requests", columns: LOG_COLUMNS, rows: rowsFrom(caller, filters, first, cap) }, until);
     },
   );
 

@@ -4,7 +4,7 @@
  * declaration with the zod schemas that validate it.
  */
 import { compileErrors, validate } from "@readme/openapi-parser";
-import { ZEmergencyFreezeInput, ZOpenAIChatRequest } from "@switchboard/schema";
+import { LOG_EXPORT_HEADERS, ZEmergencyFreezeInput, ZOpenAIChatRequest } from "@switchboard/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { startTestApp, type TestApp } from "../../test/app.ts";
@@ -65,5 +65,12 @@ describe("GET /openapi.json", () => {
     expect(ZEmergencyFreezeInput.safeParse({ reason: "drill" }).success).toBe(true);
     expect(doc.paths["/v1/chat/completions"]!.post!.security).toEqual([{ bearer: [] }]);
     expect(doc.paths["/health"]!.get!.security).toEqual([]);
+  });
+
+  it("names the headers a client reads before a CSV export's rows: how many, and whether it was cut", () => {
+    const ok = doc.paths["/api/logs/export.csv"]!.get!.responses["200"] as { headers?: Record<string, { description: string }>; content: Record<string, unknown> };
+    expect(Object.keys(ok.headers ?? {})).toEqual([LOG_EXPORT_HEADERS.rows, LOG_EXPORT_HEADERS.truncated]);
+    expect(ok.headers![LOG_EXPORT_HEADERS.truncated]!.description).toMatch(/^"true" when more rows match than the cap/);
+    expect(Object.keys(ok.content)).toEqual(["text/csv"]);
   });
 });

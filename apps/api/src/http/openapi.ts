@@ -47,6 +47,8 @@ export interface RouteDoc {
   response?: z.ZodType;
   /** Content type of the 200 answer when it is not JSON (the schema then describes nothing). */
   responseContentType?: string;
+  /** Headers of the 200 answer a client reads, by name: what each says. */
+  responseHeaders?: Record<string, string>;
   responses?: Record<number, string | RouteResponseDoc>;
   /** Name of the path parameter a trailing `*` stands for (default "path"). */
   wildcardParam?: string;
@@ -142,6 +144,9 @@ function operationOf(route: RecordedRoute) {
     responses["200"] = { description: "Success", content: { [doc.responseContentType]: { schema: { type: "string" } } } };
   } else {
     responses["200"] = { description: "Success", content: { "application/json": { schema: {} } } };
+  }
+  if (doc?.responseHeaders) {
+    responses["200"] = { ...responses["200"], headers: Object.fromEntries(Object.entries(doc.responseHeaders).map(([name, description]) => [name, { description, schema: { type: "string" } }])) };
   }
   for (const [status, value] of Object.entries(doc?.responses ?? {})) {
     const r: RouteResponseDoc = typeof value === "string" ? { description: value } : value;

@@ -1,3 +1,4 @@
+import { LOG_EXPORT } from "@switchboard/schema";
 import type { Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { createLogWriter } from "./log-writer.ts";
@@ -8,6 +9,7 @@ export { MAX_BODY_CHARS, type FinishedRequest } from "./request-recorder.ts";
 export { StreamBody } from "./stream-body.ts";
 export { loggedBodyText } from "./logged-body.ts";
 export type { PriceLookup } from "./request-recorder.ts";
+export type { LogFilters } from "./logs-service.ts";
 
 export interface RequestLogDeps {
   prisma: PrismaClient;
@@ -23,6 +25,8 @@ export interface RequestLogDeps {
   /** Told what each priced call cost, by provider (request-recorder.ts). */
   onSpent?: RequestRecorderDeps["onSpent"];
   flushIntervalMs?: number;
+  /** The most rows one export of the log writes (default LOG_EXPORT.maxRows; tests cut exports with less). */
+  exportMaxRows?: number;
 }
 
 /** The request log: the batch writer, the recorder the HTTP layer feeds, and the readers. */
@@ -47,6 +51,7 @@ export function createRequestLog(deps: RequestLogDeps) {
     ...reader,
     record,
     storeBodies: deps.storeBodies,
+    exportMaxRows: deps.exportMaxRows ?? LOG_EXPORT.maxRows,
     flush: writer.flush,
     prune: writer.prune,
     pending: writer.pending,
