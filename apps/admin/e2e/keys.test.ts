@@ -113,7 +113,7 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByLabel("Answered by").selectOption("hit");
     await expect.poll(async () => page.getByTestId("logs-table").getByRole("row").count(), { timeout: 10_000 }).toBe(2);
     await page.getByTestId("logs-table").getByText("cached", { exact: true }).waitFor();
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV" }).click()]);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
     expect(download.suggestedFilename()).toMatch(/^switchboard-requests-\d{4}-\d\d-\d\d\.csv$/);
     const csv = (await readFile((await download.path())!, "utf8")).trim().split("\n");
     expect(csv).toHaveLength(2);
@@ -151,7 +151,7 @@ describe("API keys, Logs and Spend pages", () => {
     await page.getByTestId("top-model").getByRole("row", { name: /auto/ }).getByTitle("1 request answered from the response cache").waitFor();
     await fullPageShot(page, "spend.png");
     // The table as CSV: the same groups, then the total.
-    const [spendCsv] = await Promise.all([page.waitForEvent("download"), page.getByRole("region", { name: "By model" }).getByRole("link", { name: "Download CSV" }).click()]);
+    const [spendCsv] = await Promise.all([page.waitForEvent("download"), page.getByRole("region", { name: "By model" }).getByRole("button", { name: "Download CSV" }).click()]);
     expect(spendCsv.suggestedFilename()).toMatch(/^switchboard-usage-by-model-\d{4}-\d\d-\d\d\.csv$/);
     const spendLines = (await readFile((await spendCsv.path())!, "utf8")).trim().split("\n");
     expect(spendLines.map((line) => line.split(",")[0])).toEqual(["key", "auto", "TOTAL"]);

@@ -2,10 +2,12 @@ import { ZRequestTag, type TLogsListInput, type TRequestLog } from "@switchboard
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { DataTable, type Column } from "../../components/data-table.tsx";
+import { DownloadNote } from "../../components/download-note.tsx";
 import { PageHeader } from "../../components/page-header.tsx";
 import { PurgeCacheActions } from "./purge-cache.tsx";
 import { PurgeHistoryCard } from "./purge-history-card.tsx";
 import { TagChips } from "../../components/tag-chips.tsx";
+import { useCheckedDownload } from "../../lib/checked-download.ts";
 import { messageOf } from "../../lib/errors.ts";
 import { roleAtLeast } from "../../lib/roles.ts";
 import { useCurrentUser } from "../../lib/session.tsx";
@@ -91,6 +93,7 @@ export function LogsPage() {
     ...(filters.cache ? { cacheHit: filters.cache === "hit" } : {}),
   };
   const list = useQuery({ ...logsList(input), refetchInterval: live ? 2000 : false, placeholderData: (p) => p });
+  const csv = useCheckedDownload(exportUrl(input));
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
   const columns: Column<TRequestLog>[] = [
     { id: "time", header: "Time", cell: (r) => <span className="cell-date">{time(r.createdAt)}</span> },
@@ -133,8 +136,9 @@ export function LogsPage() {
           <label className="check">
             <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> Live tail
           </label>
-          <a className="btn btn-small" href={exportUrl(input)} download>Download CSV</a>
+          <button type="button" className="btn btn-small" onClick={() => void csv.download()} disabled={csv.busy}>Download CSV</button>
         </div>
+        <DownloadNote note={csv.note} />
         {list.isError ? (
           <p className="alert alert-error table-message" role="alert">{messageOf(list.error)}</p>
         ) : (

@@ -1,6 +1,8 @@
 import type { TUsageSummary, TUsageSummaryInput } from "@switchboard/schema";
 import { useQuery } from "@tanstack/react-query";
 import { DataTable, type Column } from "../../components/data-table.tsx";
+import { DownloadNote } from "../../components/download-note.tsx";
+import { useCheckedDownload } from "../../lib/checked-download.ts";
 import { counted, lastDays, usageSummary, usd } from "../usage-data.ts";
 
 type Group = TUsageSummary["groups"][number];
@@ -46,12 +48,14 @@ const columns: Column<Group>[] = [
 export function TopSpend({ groupBy, title, limit, tag }: { groupBy: Exclude<TUsageSummaryInput["groupBy"], "day">; title: string; limit?: number; tag?: string | undefined }) {
   const q = useQuery(usageSummary({ groupBy, ...(tag ? { tag } : {}) }));
   const rows = (q.data?.groups ?? []).slice(0, limit ?? 100);
+  const csv = useCheckedDownload(`/api/usage/export.csv?${new URLSearchParams({ groupBy, ...(tag ? { tag } : {}) })}`);
   return (
     <section className="card card-flush" aria-label={title}>
       <div className="table-toolbar">
         <h2>{title}</h2>
-        <a className="btn btn-small" href={`/api/usage/export.csv?${new URLSearchParams({ groupBy, ...(tag ? { tag } : {}) })}`} download>Download CSV</a>
+        <button type="button" className="btn btn-small" onClick={() => void csv.download()} disabled={csv.busy}>Download CSV</button>
       </div>
+      <DownloadNote note={csv.note} />
       <DataTable label={title} testId={`top-${groupBy}`} columns={columns} rows={rows} rowKey={(g) => `${g.key}\u0000${g.label ?? ""}`} busy={q.isFetching} empty="No spend yet." />
     </section>
   );
