@@ -11,6 +11,7 @@ export * from "./metrics.ts";
 export * from "./providers.ts";
 export * from "./keys.ts";
 export * from "./logs.ts";
+export * from "./log-export.ts";
 export * from "./text.ts";
 export * from "./config-document.ts";
 export * from "./cache.ts";

@@ -1,11 +1,14 @@
 /**
  * `switchboard keys|logs|usage|tag-budgets|cache`, spawned as a real process against a real
  * server: create a key, use it through SWITCHBOARD_API_KEY, see the call in `logs tail` and
- * `usage`, revoke it; cap a tag's spend; purge kept answers and read the purges on record.
+ * `usage`, revoke it; cap a tag's spend; purge kept answers and read the purges on record;
+ * export the log, whole, cut at the server's cap, or broken off.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
 import { priceAutoRoute, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
+import { requestLogRow } from "../../../../apps/api/test/request-log-row.ts";
 
 const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
@@ -19,9 +22,19 @@ const chat = (app: TestApp, credential: string, content: string, tags?: string) 
 
 let t: TestApp;
 let user: { token: string; email: string };
+/** The most rows a log export holds here (the server's test knob). */
+const EXPORT_CAP = 150;
+
+/** `count` request-log rows of a user, a millisecond apart, oldest first. */
+async function logRows(userId: string, count: number) {
+  const at = Date.now() - 60_000;
+  const rows = Array.from({ length: count }, (_, i) => ({ ...requestLogRow({ userId, createdAt: new Date(at + i) }), tags: [], id: randomUUID(), attempts: [] }));
+  await t.app.deps.db.prisma.requestLog.createMany({ data: rows });
+  return rows;
+}
 
 beforeAll(async () => {
-  t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50 }, env: { CHAT_RATE_LIMIT_PER_MIN: "1000" } });
+  t = await startTestApp({ mode: "embedded", appOptions: { requestLogFlushMs: 50, logExportMaxRows: EXPORT_CAP }, env: { CHAT_RATE_LIMIT_PER_MIN: "1000" } });
   user = await t.userWithRole("USER");
 });
 afterAll(async () => t?.close());
@@ -131,6 +144,32 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     const refused = await cli(["logs", "export", "--status", "teapot"], asFresh);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: 400: .*status/m);
+  });
+
+  it("logs export past the server's cap writes the newest rows, warns on stderr and exits 3; narrowed, it is whole", async () => {
+    const owner = await t.userWithRole("USER");
+    const asOwner = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: owner.token };
+    const rows = await logRows(owner.id, EXPORT_CAP + 1);
+    const cut = await cli(["logs", "export"], asOwner);
+    expect(cut.code, cut.stderr).toBe(3);
+    const [header, ...lines] = cut.stdout.trim().split("\n").map((line) => line.split(","));
+    expect(lines.map((l) => l[header!.indexOf("requestId")])).toEqual(rows.slice(1).reverse().map((r) => r.requestId));
+    expect(cut.stderr).toBe(`warning: the export holds the newest ${EXPORT_CAP} of more matching rows; narrow it with --from/--to\n`);
+    const whole = await cli(["logs", "export", "--from", rows[1]!.createdAt.toISOString()], asOwner);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stderr).toBe("");
+    expect(whole.stdout).toBe(cut.stdout);
+  });
+
+  it("logs export broken off by the server mid-way exits 1 saying its output is incomplete", async () => {
+    const owner = await t.userWithRole("USER");
+    const rows = await logRows(owner.id, 120);
+    // The oldest row is one logs.list cannot answer (a cost of NaN): its page fails after the first was sent.
+    await t.app.deps.db.prisma.$executeRaw`UPDATE "RequestLog" SET "costUsd" = 'NaN' WHERE "id" = ${rows[0]!.id}`;
+    const broken = await cli(["logs", "export"], { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: owner.token });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^error: the download broke off before its end \(.*\): the output is incomplete$/m);
+    expect(broken.stdout.split("\n").length).toBeGreaterThan(100);
   });
 
   it("bad usage exits 2; bad values come back from the server as 400", async () => {

@@ -1,7 +1,9 @@
 /**
  * `switchboard emergency status|freeze|unfreeze` — the emergency stop from a terminal, on
  * the same typed client other services use. Exit codes: 0 done, 1 the request failed
- * (refused, invalid, unreachable), 2 bad usage.
+ * (refused, invalid, unreachable, a download broken off), 2 bad usage, 3 `logs export` was cut
+ * at the server's cap (its output holds the newest rows: complete as far as it goes, but not
+ * everything asked for, which a script must not take for the whole log).
  */
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
@@ -180,7 +182,10 @@ async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient>
   return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io) });
 }
 
-async function run(command: string[], options: Options, io: CliIo): Promise<void> {
+/** The exit code of a run that did what it was asked, but not all of it (see the top of this file). */
+const EXPORT_CUT = 3;
+
+async function run(command: string[], options: Options, io: CliIo): Promise<number | void> {
   const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
@@ -193,7 +198,10 @@ async function run(command: string[], options: Options, io: CliIo): Promise<void
   // Signed in only once the file has been read: a bad file costs no password prompt.
   if (group === "config") return runConfig(() => signedIn(options, io), action, extra, options, io, print);
   if (group === "logs") {
-    if (action === "export") return exportLogs(options.url, await signedInToken(options, io), options, (text) => void io.stdout.write(text));
+    if (action === "export") {
+      const written = await exportLogs(options.url, await signedInToken(options, io), options, (text) => void io.stdout.write(text), (line) => void io.stderr.write(`${line}\n`));
+      return written === "cut" ? EXPORT_CUT : 0;
+    }
     if (action !== "tail") throw new UsageError(action ? `Unknown logs command: ${action}` : "logs needs a command: tail or export");
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
@@ -259,8 +267,7 @@ export async function main(argv: string[], io: CliIo = { env: process.env, stdin
     return parsed.help ? 0 : 2;
   }
   try {
-    await run(parsed.command, parsed.options, io);
-    return 0;
+    return (await run(parsed.command, parsed.options, io)) ?? 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof CommandUsageError) {
       io.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);

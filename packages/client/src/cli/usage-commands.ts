@@ -3,6 +3,7 @@
  * `switchboard tag-budgets list|set|remove`, `switchboard cache purge|purges`: API keys, the
  * request log, spend, budgets and the response cache from a terminal, on the typed client.
  */
+import { LOG_EXPORT_HEADERS } from "@switchboard/schema/log-export";
 import type { SwitchboardClient } from "../index.ts";
 
 export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
@@ -16,7 +17,9 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   logs tail [--once]             Print gateway requests as they are logged (--once: the latest, then exit)
          [--limit <n>] [--model <m>] [--key <id>] [--status <code|4xx|5xx|error>] [--tag <tag>]
   logs export [--from <ISO>] [--to <ISO>] [--model <m>] [--key <id>] [--status <…>] [--tag <tag>]
-                                 Write the request log as CSV to stdout (newest first; USER: your own)
+                                 Write the request log as CSV to stdout (newest first; USER: your own);
+                                 past the server's cap (100,000 rows) it holds the newest, says so
+                                 on stderr and exits 3
   usage [--group-by user|key|model|provider|day|tag] [--from <ISO>] [--to <ISO>] [--tag <tag>] [--csv]
                                  Requests, tokens, cost, response-cache hits and what they
                                  saved (USER: your own; --csv: as CSV; --tag: only requests
@@ -208,16 +211,29 @@ const range = (o: UsageOptions) => ({ ...(o.from ? { from: o.from } : {}), ...(o
 
 /**
  * Writes the request log as CSV (GET /api/logs/export.csv: logs.list's filters, newest first,
- * up to the server's cap) as it arrives, so a large export never sits in memory.
+ * up to the server's cap) as it arrives, so a large export never sits in memory. "cut" when
+ * more rows matched than the cap (the server says so in its headers): the output holds the
+ * newest, and `warn` has said so.
  */
-export const exportLogs = (url: string, token: string, o: UsageOptions, write: Write) => downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+export async function exportLogs(url: string, token: string, o: UsageOptions, write: Write, warn: Write): Promise<"whole" | "cut"> {
+  const headers = await downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+  if (headers.get(LOG_EXPORT_HEADERS.truncated) !== "true") return "whole";
+  const rows = Number(headers.get(LOG_EXPORT_HEADERS.rows)).toLocaleString("en");
+  warn(`warning: the export holds the newest ${rows} of more matching rows; narrow it with --from/--to`);
+  return "cut";
+}
 
 /** usage.summary as CSV (GET /api/usage/export.csv): its groups, then a TOTAL row. */
-export const exportUsage = (url: string, token: string, o: UsageOptions, write: Write) =>
-  downloadCsv(url, "/api/usage/export.csv", token, { groupBy: o.groupBy ?? "model", ...range(o), ...(o.tag ? { tag: o.tag } : {}) }, write);
+export async function exportUsage(url: string, token: string, o: UsageOptions, write: Write): Promise<void> {
+  await downloadCsv(url, "/api/usage/export.csv", token, { groupBy: o.groupBy ?? "model", ...range(o), ...(o.tag ? { tag: o.tag } : {}) }, write);
+}
 
-/** Writes one of the server's CSV downloads to `write` as it arrives; a refusal is thrown with its message. */
-async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<void> {
+/**
+ * Writes one of the server's CSV downloads to `write` as it arrives and returns its headers; a
+ * refusal is thrown with its message, and so is a transfer the server broke off (what was
+ * written is then incomplete).
+ */
+async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<Headers> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`${url.replace(/\/+$/, "")}${path}?${query}`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok || !res.body) {
@@ -225,8 +241,13 @@ async function downloadCsv(url: string, path: string, token: string, params: Rec
     throw new Error(`${res.status}: ${body?.error?.message ?? res.statusText}`);
   }
   const text = new TextDecoder();
-  for await (const chunk of res.body) write(text.decode(chunk, { stream: true }));
+  try {
+    for await (const chunk of res.body) write(text.decode(chunk, { stream: true }));
+  } catch (error) {
+    throw new Error(`the download broke off before its end (${(error as Error).message}): the output is incomplete`);
+  }
   write(text.decode());
+  return res.headers;
 }
 
 export async function showUsage(client: SwitchboardClient, o: UsageOptions, print: Print): Promise<void> {
