@@ -10,26 +10,34 @@
  *              (100,000 rows flushed as fast as it can).
  *   revoke     two cluster instances: time from sending keys.revoke to one instance until
  *              the other refuses the key (p50/p99 over BENCH_REVOKES runs).
+ *   export     what a log export's size headers cost: the request log's bounded count (at
+ *              most LOG_EXPORT.maxRows + 1 rows, as GET /api/logs/export.csv asks it) on
+ *              BENCH_EXPORT_ROWS rows in PostgreSQL, for filters that stop early and filters
+ *              that read the whole log, beside the first page and (unfiltered) the whole export's
+ *              pages; median of 5.
  *
  * Knobs: BENCH_REQUESTS (c=32 total, default 3000), BENCH_SERIAL (c=1 total, default 400),
- * BENCH_LOG_SECONDS (default 5), BENCH_REVOKES (default 40), BENCH_PARTS (default all).
+ * BENCH_LOG_SECONDS (default 5), BENCH_REVOKES (default 40), BENCH_EXPORT_ROWS (default
+ * 200000), BENCH_PARTS (default overhead,log,revoke; add export).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { LOG_EXPORT } from "@switchboard/schema";
 import { Registry } from "prom-client";
 import { startApiProcess } from "../test/api-process.ts";
 import { createTestDatabase } from "../test/database.ts";
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from "../test/redis.ts";
 import { openDatabase } from "../src/infra/database.ts";
-import { createRequestLog } from "../src/services/request-log/index.ts";
-import { percentile, post, runLoad, startBenchApi, superAdminAuth } from "./load.ts";
+import { createRequestLog, type LogFilters } from "../src/services/request-log/index.ts";
+import { percentile, post, progress, runLoad, startBenchApi, superAdminAuth } from "./load.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const SERIAL = Number(process.env.BENCH_SERIAL ?? 400);
 const LOG_SECONDS = Number(process.env.BENCH_LOG_SECONDS ?? 5);
 const REVOKES = Number(process.env.BENCH_REVOKES ?? 40);
+const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 200_000);
 const PARTS = (process.env.BENCH_PARTS ?? "overhead,log,revoke").split(",");
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -151,6 +159,70 @@ async function benchRevoke(): Promise<Record<string, unknown>> {
   }
 }
 
+/** Median milliseconds of `runs` calls of `fn`. */
+async function medianMs(fn: () => Promise<unknown>, runs = 5): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return round(percentile(times.sort((x, y) => x - y), 50), 1);
+}
+
+async function benchExport(): Promise<Record<string, unknown>> {
+  const tdb = await createTestDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), "switchboard-bench-"));
+  const db = await openDatabase({ databaseUrl: tdb.url, dataDir });
+  const log = createRequestLog({ prisma: db.prisma, registry: new Registry(), retentionDays: 30, storeBodies: false, prices: () => undefined, log: () => {} });
+  try {
+    // Three rows in four are one heavy user's, the rest spread over 100 users; one in 50 failed,
+    // one in 10 tagged; a row every 10 ms back from now.
+    await db.prisma.$executeRawUnsafe(`
+      INSERT INTO "RequestLog" ("id", "requestId", "createdAt", "userId", "method", "route", "model", "provider", "status", "errorCode", "latencyMs", "tags")
+      SELECT gen_random_uuid()::text, 'bench-' || i, now() - i * interval '10 milliseconds',
+        CASE WHEN i % 4 = 0 THEN 'light-' || (i / 4) % 100 ELSE 'heavy' END, 'POST', '/v1/chat/completions',
+        CASE WHEN i % 2 = 0 THEN 'auto' ELSE 'gpt-4o' END, 'template', CASE WHEN i % 50 = 0 THEN 500 ELSE 200 END,
+        CASE WHEN i % 50 = 0 THEN 'UPSTREAM_ERROR' END, 12, CASE WHEN i % 10 = 0 THEN ARRAY['team:a'] ELSE ARRAY[]::text[] END
+      FROM generate_series(1, ${EXPORT_ROWS}) AS i`);
+    await db.prisma.$executeRawUnsafe(`VACUUM ANALYZE "RequestLog"`);
+    const admin = { id: "admin", role: "ADMIN" as const };
+    const atMost = LOG_EXPORT.maxRows + 1;
+    const cases: Array<[string, { id: string; role: "USER" | "ADMIN" }, NonNullable<LogFilters>]> = [
+      ["ADMIN, no filter", admin, {}],
+      ["USER, own (3/4 of the log)", { id: "heavy", role: "USER" }, {}],
+      ["USER, own (1/400 of the log)", { id: "light-7", role: "USER" }, {}],
+      ["ADMIN, from: the last quarter", admin, { from: new Date(Date.now() - EXPORT_ROWS * 2.5).toISOString() }],
+      ["ADMIN, status 5xx (1 in 50)", admin, { status: "5xx" }],
+      ["ADMIN, tag (1 in 10)", admin, { tag: "team:a" }],
+      ["ADMIN, q matching nothing", admin, { q: "no-such-thing" }],
+    ];
+    const out: Record<string, unknown> = { rows: EXPORT_ROWS, countsUpTo: atMost };
+    for (const [name, viewer, filters] of cases) {
+      const matching = await log.countUpTo(viewer, filters, atMost);
+      out[name] = {
+        counted: matching,
+        countMs: await medianMs(() => log.countUpTo(viewer, filters, atMost)),
+        firstPageMs: await medianMs(() => log.list(viewer, { ...filters, limit: LOG_EXPORT.pageRows })),
+      };
+      progress(`export: ${name}`);
+    }
+    // The whole unfiltered export's pages, read as the export reads them (one run).
+    const t0 = performance.now();
+    let page = await log.list(admin, { limit: LOG_EXPORT.pageRows });
+    for (let read = page.items.length; page.nextCursor !== null && read < LOG_EXPORT.maxRows; read += page.items.length) {
+      page = await log.list(admin, { cursor: page.nextCursor, limit: LOG_EXPORT.pageRows });
+    }
+    out["whole export's pages, no filter (ms)"] = Math.round(performance.now() - t0);
+    return out;
+  } finally {
+    await log.close();
+    await db.close();
+    await tdb.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 const report: Record<string, unknown> = {};
 if (PARTS.includes("overhead")) {
   report["overheadEmbedded"] = await benchOverhead("embedded");
@@ -158,5 +230,6 @@ if (PARTS.includes("overhead")) {
 }
 if (PARTS.includes("log")) report["requestLog"] = await benchLog();
 if (PARTS.includes("revoke")) report["revokeToRefusal"] = await benchRevoke();
+if (PARTS.includes("export")) report["logExportCount"] = await benchExport();
 process.stderr.write("\n");
 console.log(JSON.stringify(report, null, 2));

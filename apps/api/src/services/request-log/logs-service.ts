@@ -161,8 +161,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   /**
    * How many rows `list` pages through with these filters, counted no further than `atMost`.
    * In list's order, so the database walks the index list's pages walk, newest first, and stops
-   * at `atMost`: a count costs a few tens of milliseconds at 100,000 however large the log
-   * (docs/performance.md), save for a filter no index serves (`q`), which reads what the others
+   * at `atMost`: up to 100,000, tens of milliseconds to a tenth of a second on a log of a
+   * million rows (docs/keys.md, Numbers); a filter no index serves (`q`) reads what the others
    * leave in, as list's first page of it does.
    */
   function countUpTo(viewer: Viewer, input: LogFilters, atMost: number): Promise<number> {
