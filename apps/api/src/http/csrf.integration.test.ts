@@ -3,8 +3,10 @@
  * landed build: a multipart POST to emergency.unfreeze from another origin, a bodyless POST
  * to the REST alias, and a cookie-only GET of consensus.query (a paid run). Each is now a
  * 403 that changes nothing; the same calls from our own origin, from CORS_ORIGINS, or with a
- * Bearer token work. Refusals carry CORS headers for allowed origins (freeze refusals too).
+ * Bearer token work. Refusals carry CORS headers for allowed origins (freeze refusals too), and
+ * a page on an allowed origin may read a log export's size headers.
  */
+import { LOG_EXPORT_HEADERS } from "@switchboard/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
@@ -109,5 +111,16 @@ describe("CORS on every refusal", () => {
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.headers["access-control-allow-origin"]).toBe(ALLOWED);
     expect((await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root))).status).toBe(200);
+  });
+});
+
+describe("CORS on a log export", () => {
+  it("lets a page on an allowed origin read how many rows the export holds and whether it was cut", async () => {
+    const res = await rawRequest(t.url, { method: "HEAD", path: "/api/logs/export.csv", headers: { ...bearer(root), origin: ALLOWED } });
+    expect(res.status).toBe(200);
+    expect(res.headers["access-control-allow-origin"]).toBe(ALLOWED);
+    const exposed = String(res.headers["access-control-expose-headers"]).split(",").map((h) => h.trim());
+    expect(exposed).toEqual(expect.arrayContaining([LOG_EXPORT_HEADERS.rows, LOG_EXPORT_HEADERS.truncated]));
+    expect(res.headers[LOG_EXPORT_HEADERS.truncated]).toBe("false");
   });
 });
