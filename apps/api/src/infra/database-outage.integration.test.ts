@@ -495,25 +495,28 @@ describe("a statement stuck behind a lock", () => {
     }
   });
 
-  it("bounds a lock wait inside our own transactions: 503 with Retry-After while the lock is held, nothing left waiting, nothing changed", async () => {
-    // No operator bound: only the transactions' own. Before it, Prisma gave up on such a
-    // transaction after 5 s, but its statement went on waiting on the server (holding a pooled
-    // connection) for as long as the other session kept the lock.
+  it("bounds every lock wait: 503 with Retry-After while another session holds the lock, nothing left waiting, nothing changed", async () => {
+    // No operator bound: only ours. Before it, each of these waited for as long as the other
+    // session kept its lock (Prisma's transaction bound does not end a statement already
+    // waiting on the server), holding a pooled connection.
     const app = await startTestApp({ databaseUrl: db.url });
     try {
       const user = await app.userWithRole("USER");
       const doomed = await app.userWithRole("USER");
       const superAdmin = bearer((await app.userWithRole("SUPERADMIN")).token);
       const caller = bearer(user.token);
+      const kept = (await trpcMutation(app.url, "keys.create", { name: "kept" }, caller)).body.result.data.id as string;
+      const userRow = (id: string) => `SELECT 1 FROM "User" WHERE "id" = '${id}' FOR UPDATE`;
       const cases = [
-        // A key is placed under its owner's row lock.
-        { holds: `SELECT 1 FROM "User" WHERE "id" = '${user.id}' FOR UPDATE`, call: () => trpcMutation(app.url, "keys.create", { name: "behind a lock" }, caller) },
-        // Tag budgets are set one at a time across the fleet (an advisory lock).
+        // Transactions that take locks of their own: a key placed under its owner's row,
+        // tag budgets set one at a time (an advisory lock), a user deleted.
+        { holds: userRow(user.id), call: () => trpcMutation(app.url, "keys.create", { name: "behind a lock" }, caller) },
         { holds: "SELECT pg_advisory_xact_lock(hashtext('switchboard:tag-budgets'))", call: () => trpcMutation(app.url, "tagBudgets.set", { tag: "team-a", budgetUsd: 5 }, superAdmin) },
-        // Deleting a user removes its row.
-        { holds: `SELECT 1 FROM "User" WHERE "id" = '${doomed.id}' FOR UPDATE`, call: () => trpcMutation(app.url, "users.delete", { id: doomed.id }, superAdmin) },
-        // A configuration change bumps the version row.
-        { holds: `SELECT 1 FROM "GatewayConfig" FOR UPDATE`, call: () => trpcMutation(app.url, "models.upsert", { name: "behind-a-lock", targets: [{ provider: "template", upstreamModel: "m" }] }, superAdmin) },
+        { holds: userRow(doomed.id), call: () => trpcMutation(app.url, "users.delete", { id: doomed.id }, superAdmin) },
+        // Single statements, the containment calls among them: a key revoked, a user disabled, a sign-in.
+        { holds: `SELECT 1 FROM "ApiKey" WHERE "id" = '${kept}' FOR UPDATE`, call: () => trpcMutation(app.url, "keys.revoke", { id: kept }, caller) },
+        { holds: userRow(doomed.id), call: () => trpcMutation(app.url, "users.update", { id: doomed.id, disabled: true }, superAdmin) },
+        { holds: userRow(user.id), call: () => trpcMutation(app.url, "auth.login", { email: user.email, password: user.password }) },
       ];
       for (const { holds, call } of cases) {
         const { stuck, waiting, tookMs } = await whileSessionHolds(db.url, holds, async () => {
@@ -529,9 +532,36 @@ describe("a statement stuck behind a lock", () => {
         expect(waiting).toBe(0);
       }
       // Nothing was written by the refused calls; each goes through once the lock is gone.
-      expect((await trpcQuery(app.url, "keys.list", undefined, caller)).body.result.data.items).toHaveLength(0);
+      const keys = (await trpcQuery(app.url, "keys.list", undefined, caller)).body.result.data.items as Array<{ id: string; revokedAt: string | null }>;
+      expect(keys.map((k) => [k.id, k.revokedAt])).toEqual([[kept, null]]);
       expect((await trpcQuery(app.url, "tagBudgets.list", undefined, superAdmin)).body.result.data).toHaveLength(0);
-      for (const { call } of cases) expect((await call()).status).toBe(200);
+      for (const { call } of cases.reverse()) expect((await call()).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("lets a configuration change wait for an apply in progress, and no longer than its own bound", async () => {
+    const app = await startTestApp({ databaseUrl: db.url });
+    try {
+      const superAdmin = bearer((await app.userWithRole("SUPERADMIN")).token);
+      const upsert = (name: string) => trpcMutation(app.url, "models.upsert", { name, targets: [{ provider: "template", upstreamModel: "m" }] }, superAdmin);
+      const versionRow = `SELECT 1 FROM "GatewayConfig" FOR UPDATE`;
+      // An apply that holds the version row for longer than other calls may wait: the change waits and goes through.
+      const { change } = await whileSessionHolds(db.url, versionRow, async () => {
+        const change = upsert("after-the-apply");
+        await new Promise((resolve) => setTimeout(resolve, LOCK_WAIT_MS + 1_000));
+        // Wrapped: the lock goes only once this returns, and the change waits for it.
+        return { change };
+      });
+      expect((await change).status).toBe(200);
+      // One that never lets go: 503 with Retry-After, nothing left waiting, nothing changed.
+      const stuck = await whileSessionHolds(db.url, versionRow, async () => ({ res: await upsert("behind-a-lock"), waiting: await lockWaiters() }));
+      expectUnavailable(stuck.res);
+      expect(stuck.waiting).toBe(0);
+      const names = ((await trpcQuery(app.url, "models.list", undefined, superAdmin)).body.result.data.items as Array<{ name: string }>).map((m) => m.name);
+      expect(names).toContain("after-the-apply");
+      expect(names).not.toContain("behind-a-lock");
     } finally {
       await app.close();
     }

@@ -9,6 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
+import { boundSessionLockWaits } from "./lock-waits.ts";
 import { applyMigrations } from "./migrations.ts";
 
 export interface Database {
@@ -98,10 +99,10 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     await probe.end().catch(() => {});
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
-  const adapter = new PrismaPg(
-    { connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS },
-    { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`) },
-  );
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
+  // Queued on the connection before anything Prisma sends on it; a failure shows on that next statement.
+  pool.on("connect", (client) => void boundSessionLockWaits(client).catch(() => {}));
+  const adapter = new PrismaPg(pool, { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`), disposeExternalPool: true });
   return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
 }
 

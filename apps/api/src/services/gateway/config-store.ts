@@ -28,6 +28,13 @@ export interface ConfigActor {
 }
 
 type Tx = Prisma.TransactionClient;
+
+/**
+ * How long a configuration change waits for the version row: behind a whole document being
+ * applied (or dry-run) that may take tens of seconds on a large configuration. Under the
+ * shortest of the two transactions' own bounds (30 s).
+ */
+const CONFIG_LOCK_WAIT_MS = 25_000;
 type ProviderRow = Prisma.ProviderGetPayload<object>;
 type RouteRow = Prisma.ModelRouteGetPayload<object>;
 
@@ -188,7 +195,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(
       async (tx) => {
-        await boundLockWaits(tx);
+        await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
         const next = await nextVersion(tx);
         const { result, changes } = await change(tx);
         await audit(tx, next, actor, what, changes);
@@ -374,7 +381,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     try {
       return await prisma.$transaction(
         async (tx) => {
-          await boundLockWaits(tx);
+          await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
           const [locked] = await tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
           const basedOn = locked?.version ?? 0;
           if (opts.ifVersion !== undefined && opts.ifVersion !== basedOn) {
