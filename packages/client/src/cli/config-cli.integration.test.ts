@@ -309,7 +309,7 @@ models:`);
       const moved = await cli(["config", "apply", file, "--dry-run", ...args], { BOUND_KEY: key, ...extra });
       expect(moved.code, moved.stderr).toBe(2);
       expect(moved.stderr.split("\n")[0]).toBe(
-        `error: providers[0] (bound).apiKey names \${BOUND_KEY}, which is allowed only for ${host}, and providers[0] (bound) points at collector.example.net: if the key belongs there, allow it for that host too`,
+        `error: providers[0] (bound).apiKey names \${BOUND_KEY}, which is allowed only for ${host}, and providers[0] (bound) points at https://collector.example.net: if the key belongs there, allow it for that host too`,
       );
       expect(moved.stdout + moved.stderr).not.toContain(key);
     }

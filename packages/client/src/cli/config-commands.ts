@@ -27,8 +27,9 @@ export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers 
                                  "\${NAME}" in a provider's apiKey or header value (nowhere
                                  else) reads $NAME only if allowed by --allow-env NAME,…
                                  (repeatable; 'OPENAI_*' allows a prefix; NAME@api.openai.com
-                                 only for a provider whose baseUrl is on that host) or by the
-                                 same list in $SWITCHBOARD_CONFIG_ENV; never SWITCHBOARD_*.
+                                 only for a provider whose baseUrl is https on that host,
+                                 NAME@http://host:port over plain http) or by the same list
+                                 in $SWITCHBOARD_CONFIG_ENV; never SWITCHBOARD_*.
   config history [<name>] [--limit <n>]
                                  Who changed which provider or route, when, with which key
                                  (ADMIN, or a key with write:config)`;

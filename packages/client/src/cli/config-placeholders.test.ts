@@ -35,10 +35,15 @@ describe("parseEnvAllowance", () => {
   it("refuses an entry that is not a name or a prefix, saying where it came from", () => {
     expect(refusal(() => parseEnvAllowance(["$OPENAI_API_KEY"], {}))).toBe('--allow-env: "$OPENAI_API_KEY" is not a variable name (NAME, or a prefix such as OPENAI_*, optionally bound to a host: NAME@api.example.com)');
     expect(refusal(() => parseEnvAllowance([], { SWITCHBOARD_CONFIG_ENV: "A,${B}" }))).toContain('SWITCHBOARD_CONFIG_ENV: "${B}" is not a variable name');
-    for (const entry of ["*_KEY", "OPENAI_*_KEY", "1PASSWORD", "A-B", "**", "A@", "A@b@c", "A@host:99999", "A@https://host", "A@host/path", "@host"]) {
+    for (const entry of ["*_KEY", "OPENAI_*_KEY", "1PASSWORD", "A-B", "**", "A@", "A@b@c", "A@host:99999", "A@ftp://host", "A@https://", "A@host/path", "@host"]) {
       expect(() => parseEnvAllowance([entry], {})).toThrow(CommandUsageError);
     }
-    expect(parseEnvAllowance(["OPENAI_API_KEY@api.openai.com,GROQ_*@api.groq.com:443", "LOCAL@[::1]:8080"], {})).toEqual(["OPENAI_API_KEY@api.openai.com", "GROQ_*@api.groq.com:443", "LOCAL@[::1]:8080"]);
+    expect(parseEnvAllowance(["OPENAI_API_KEY@api.openai.com,GROQ_*@api.groq.com:443", "LOCAL@[::1]:8080 VLLM@http://vllm.internal:8000"], {})).toEqual([
+      "OPENAI_API_KEY@api.openai.com",
+      "GROQ_*@api.groq.com:443",
+      "LOCAL@[::1]:8080",
+      "VLLM@http://vllm.internal:8000",
+    ]);
   });
 });
 
@@ -85,6 +90,18 @@ describe("envAllowed, bound to a host", () => {
     expect(envAllowed("K", ["K@api.example.com:443"], at("https://api.example.com/v1"))).toBe(true);
     expect(envAllowed("K", ["K@api.example.com:443"], at("http://api.example.com/v1"))).toBe(false);
     expect(envAllowed("K", ["K@[::1]:8080"], at("http://[::1]:8080/v1"))).toBe(true);
+  });
+
+  it("sends a bound key over https only, unless the host is this machine or the entry says http://", () => {
+    expect(envAllowed("K", ["K@api.openai.com"], at("http://api.openai.com/v1"))).toBe(false);
+    expect(envAllowed("K", ["K@api.openai.com:80"], at("http://api.openai.com/v1"))).toBe(false);
+    expect(envAllowed("K", ["K@https://api.openai.com"], at("https://api.openai.com/v1"))).toBe(true);
+    expect(envAllowed("K", ["K@https://api.openai.com"], at("http://api.openai.com/v1"))).toBe(false);
+    expect(envAllowed("K", ["K@http://vllm.internal:8000"], at("http://vllm.internal:8000/v1"))).toBe(true);
+    expect(envAllowed("K", ["K@http://vllm.internal:8000"], at("https://vllm.internal:8000/v1"))).toBe(false);
+    for (const local of ["http://localhost:8080/v1", "http://127.0.0.1:8080/v1", "http://[::1]:8080/v1"]) {
+      expect(envAllowed("K", [`K@${new URL(local).host}`], at(local))).toBe(true);
+    }
   });
 
   it("binds prefixes too, and an unbound entry for the same name still allows any host", () => {
@@ -164,7 +181,7 @@ describe("fillPlaceholders", () => {
     const moved = provider({ baseUrl: "https://collector.evil.example/v1", headers: { authorization: "Bearer ${OPENAI_API_KEY}" } });
     const message = refusal(() => fillPlaceholders(moved, env, allowance));
     expect(message).toBe(
-      "providers[0] (openai).headers.authorization names ${OPENAI_API_KEY}, which is allowed only for api.openai.com, and providers[0] (openai) points at collector.evil.example: if the key belongs there, allow it for that host too",
+      "providers[0] (openai).headers.authorization names ${OPENAI_API_KEY}, which is allowed only for api.openai.com, and providers[0] (openai) points at https://collector.evil.example: if the key belongs there, allow it for that host too",
     );
     expect(message).not.toContain("sk-openai-secret");
     // No baseUrl to say where it goes: a bound entry cannot be checked, so it does not allow.

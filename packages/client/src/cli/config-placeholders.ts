@@ -15,9 +15,10 @@ export const CONFIG_ENV_VARIABLE = "SWITCHBOARD_CONFIG_ENV";
 
 /**
  * NAME, or a prefix ending in "*" ("OPENAI_*"; "*" alone: every variable), optionally bound to
- * a host: "@api.openai.com" (any port), "@localhost:8080" (that port only), "@[::1]:8080".
+ * a host: "@api.openai.com" (any port), "@localhost:8080" (that port only), "@[::1]:8080",
+ * over https unless the host is this machine; "@http://vllm.internal:8000" allows plain http.
  */
-const ENTRY = /^(?:[A-Za-z_][A-Za-z0-9_]*\*?|\*)(?:@(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)?$/;
+const ENTRY = /^(?:[A-Za-z_][A-Za-z0-9_]*\*?|\*)(?:@(?:https?:\/\/)?(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)?$/;
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const FIRST_PLACEHOLDER = new RegExp(PLACEHOLDER.source);
 
@@ -46,10 +47,13 @@ export function parseEnvAllowance(flags: readonly string[], env: Record<string, 
 /** The CLI's own settings (its URL, its key or token), which a document never reads; in any case, as Windows matches names regardless of it. */
 export const isOwnSetting = (name: string): boolean => name.toUpperCase().startsWith("SWITCHBOARD_");
 
-/** Where a provider sends its secrets: its baseUrl's host and port (the port its scheme implies when none is written). */
+/** Where a provider sends its secrets: its baseUrl's scheme, host and port (the port its scheme implies when none is written). */
 export interface SecretTarget {
+  protocol: string;
   hostname: string;
   port: string;
+  /** As messages show it: scheme, host and a port that is not the scheme's own. */
+  origin: string;
 }
 
 /** The target of a provider's baseUrl; null when the document gives none that parses (a bound entry then never matches). */
@@ -57,20 +61,46 @@ export function targetOf(baseUrl: unknown): SecretTarget | null {
   if (typeof baseUrl !== "string") return null;
   try {
     const url = new URL(baseUrl);
-    return { hostname: url.hostname.toLowerCase(), port: url.port || (url.protocol === "https:" ? "443" : "80") };
+    return { protocol: url.protocol, hostname: url.hostname.toLowerCase(), port: url.port || (url.protocol === "https:" ? "443" : "80"), origin: url.origin };
   } catch {
     return null;
   }
 }
 
-/** An entry split into the names it covers and the host it is bound to (none: any). */
-function parseEntry(entry: string): { names: string; host: string | null; port: string | null } {
+/** This machine's names: a key sent over plain http to one never crosses a network. */
+const isLoopback = (hostname: string) => hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+
+interface Binding {
+  names: string;
+  /** Bound to this host (null: any host), on this port (null: any), over this scheme (null: https, or http on this machine). */
+  host: string | null;
+  port: string | null;
+  protocol: string | null;
+}
+
+/** An entry split into the names it covers and where it is bound to. */
+function parseEntry(entry: string): Binding {
   const at = entry.indexOf("@");
-  if (at < 0) return { names: entry, host: null, port: null };
+  if (at < 0) return { names: entry, host: null, port: null, protocol: null };
   const bound = entry.slice(at + 1);
+  const scheme = /^https?:\/\//.exec(bound)?.[0];
+  const hostPort = scheme ? bound.slice(scheme.length) : bound;
   // Through the URL parser, so the host compares as a baseUrl's does (case, IDN, IPv6 form).
-  const url = new URL(`http://${bound}`);
-  return { names: entry.slice(0, at), host: url.hostname.toLowerCase(), port: /:\d+$/.test(bound) ? bound.slice(bound.lastIndexOf(":") + 1) : null };
+  const url = new URL(`http://${hostPort}`);
+  return {
+    names: entry.slice(0, at),
+    host: url.hostname.toLowerCase(),
+    port: /:\d+$/.test(hostPort) ? hostPort.slice(hostPort.lastIndexOf(":") + 1) : null,
+    protocol: scheme ? scheme.slice(0, -2) : null,
+  };
+}
+
+/** Whether a binding lets a secret go to `target`. */
+function bindingAllows(b: Binding, target: SecretTarget | null): boolean {
+  if (b.host === null) return true;
+  if (target === null || target.hostname !== b.host) return false;
+  if (b.port !== null && Number(b.port) !== Number(target.port)) return false;
+  return b.protocol !== null ? target.protocol === b.protocol : target.protocol === "https:" || isLoopback(target.hostname);
 }
 
 /** Whether the entry's host is one a URL can hold (a port past 65535 is not). */
@@ -87,16 +117,15 @@ const coversName = (names: string, name: string) => (names.endsWith("*") ? name.
 
 /**
  * Whether a placeholder may read variable `name` for a provider pointing at `target`: listed
- * by name or by a prefix, unbound or bound to that host (and port, when the entry names one),
- * and not one of the CLI's own.
+ * by name or by a prefix, unbound or bound to that host (and port, when the entry names one;
+ * over https, or plain http only to this machine or when the entry says http://), and not one
+ * of the CLI's own.
  */
 export function envAllowed(name: string, allowance: readonly string[], target: SecretTarget | null = null): boolean {
   if (isOwnSetting(name)) return false;
   return allowance.some((entry) => {
-    const { names, host, port } = parseEntry(entry);
-    if (!coversName(names, name)) return false;
-    if (host === null) return true;
-    return target !== null && target.hostname === host && (port === null || Number(port) === Number(target.port));
+    const binding = parseEntry(entry);
+    return coversName(binding.names, name) && bindingAllows(binding, target);
   });
 }
 
@@ -136,7 +165,7 @@ export function fillPlaceholders(document: Record<string, unknown>, env: Record<
   // Allowed, but for other hosts than the provider's: the document may have moved it.
   const elsewhere = refused.find((p) => boundHosts(p.name, allowance).length > 0);
   if (elsewhere) {
-    const pointsAt = elsewhere.target ? `points at ${elsewhere.target.hostname}` : "gives no baseUrl that says where it is sent";
+    const pointsAt = elsewhere.target ? `points at ${elsewhere.target.origin}` : "gives no baseUrl that says where it is sent";
     throw new CommandUsageError(
       `${elsewhere.where} names \${${elsewhere.name}}, which is allowed only for ${boundHosts(elsewhere.name, allowance).join(", ")}, and ${elsewhere.provider} ${pointsAt}: if the key belongs there, allow it for that host too`,
     );
