@@ -285,7 +285,7 @@ async function main(): Promise<void> {
     for (const target of targets) await sample(target, 1);
 
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
-    const waits: number[] = [];
+    const waits: Array<{ waitedMs: number; quiet: boolean }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of roundOrder(targets, round)) {
         progress(`[bench] round ${round + 1}/${ROUNDS} ${target.name}: waiting for the machine to settle`);
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   }
 }
 
-function report(targets: Target[], samples: Map<string, Sample[]>, waits: number[]): void {
+function report(targets: Target[], samples: Map<string, Sample[]>, waits: Array<{ waitedMs: number; quiet: boolean }>): void {
   /** The median over every round, or over the rounds listed. */
   const med = (name: string, key: keyof Sample, rounds?: number[]) => median(samples.get(name)!.filter((_, round) => !rounds || rounds.includes(round)).map((s) => s[key]));
   const direct = targets.some((t) => t.name === "direct") ? { c1: med("direct", "c1Mean"), first: med("direct", "c1FirstMean"), ttft: med("direct", "ttftMean") } : null;
@@ -314,7 +314,11 @@ function report(targets: Target[], samples: Map<string, Sample[]>, waits: number
   const ratio = (v: number, of: number | undefined) => (of && !Number.isNaN(v) ? ` (${(v / of).toFixed(2)}×)` : "");
 
   console.log(`\nbench:peers — POST /v1/chat/completions, median of ${ROUNDS} interleaved rounds of ${SECONDS} s per measurement, the order alternating round by round`);
-  console.log(`waited for the machine to settle before each measurement: ${(median(waits) / 1000).toFixed(2)} s median, ${(Math.max(...waits) / 1000).toFixed(2)} s at most`);
+  const waited = waits.map((w) => w.waitedMs);
+  const noisy = waits.filter((w) => !w.quiet).length;
+  console.log(
+    `waited for the machine to settle before each measurement: ${(median(waited) / 1000).toFixed(2)} s median, ${(Math.max(...waited) / 1000).toFixed(2)} s at most; ${noisy === 0 ? "quiet every time" : `${noisy} of ${waits.length} measured without a quiet moment (gave up after 5 s)`}`,
+  );
   console.log(`node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(placementLine());
   const built = targets.some((t) => /^(embedded|cluster)$/.test(t.name));

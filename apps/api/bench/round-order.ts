@@ -7,7 +7,9 @@
  * the same two builds, swapped, read 1.03×). Rotating alone keeps each target's neighbour the
  * same, so every even round rotates one step further and every odd round runs the round
  * before it backwards: over an even number of rounds each target goes before every other one
- * exactly as often as after it.
+ * exactly as often as after it. What comes right before a target is not balanced: it is one of
+ * its two neighbours in the list (or, opening an odd round, the same target, last in the round
+ * before) — which is why the report also shows a pair apart by which of the two went first.
  */
 export function roundOrder<T>(targets: readonly T[], round: number): T[] {
   const shift = Math.floor(round / 2) % Math.max(1, targets.length);

@@ -21,18 +21,18 @@ async function cpuTimes(): Promise<{ busy: number; total: number } | null> {
   return { busy: total - fields[3]! - fields[4]!, total };
 }
 
-/** Resolves once one WINDOW_MS window is quiet (or after MAX_WAIT_MS); answers the time waited. */
-export async function settle(): Promise<number> {
+/** Resolves once one WINDOW_MS window is quiet (or after MAX_WAIT_MS): the time waited, and whether quiet came. */
+export async function settle(): Promise<{ waitedMs: number; quiet: boolean }> {
   const started = performance.now();
   let last = await cpuTimes();
-  if (!last) return 0;
+  if (!last) return { waitedMs: 0, quiet: true };
   while (performance.now() - started < MAX_WAIT_MS) {
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     const now = await cpuTimes();
-    if (!now) return 0;
+    if (!now) return { waitedMs: performance.now() - started, quiet: true };
     const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
     last = now;
-    if (share < QUIET) break;
+    if (share < QUIET) return { waitedMs: performance.now() - started, quiet: true };
   }
-  return performance.now() - started;
+  return { waitedMs: performance.now() - started, quiet: false };
 }
