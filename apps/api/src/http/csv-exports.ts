@@ -15,8 +15,9 @@
  * nobody). A failure after that aborts the download (the connection is cut before the end of
  * the body: a client sees an incomplete transfer, never a clean end; the log says why), and so
  * does the end of the session or API key that asked (revoked, signed out, its user disabled
- * or demoted), as it ends every stream: no more pages are read for it. Rows are streamed as they are read: memory stays one page deep however
- * large the export; a log export takes one of the user's stream slots while it runs.
+ * or demoted), as it ends every stream: no more pages are read for it. Rows are streamed as
+ * they are read: memory stays one page deep however large the export; a log export takes one
+ * of the user's stream slots while it runs.
  */
 import { Readable } from "node:stream";
 import { LOG_EXPORT, LOG_EXPORT_HEADERS, ZLogsListInput, type TLogsListInput, type TRequestLog, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
