@@ -17,7 +17,7 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("cursor pages on %s", (
   /** The rows' ids, newest first (r0…r6; r4 is the one unfreeze). */
   let ids: string[];
   let lookups: number;
-  let table: CursorTable;
+  let table: CursorTable<Prisma.EmergencyEventWhereInput>;
 
   beforeAll(async () => {
     db = await openTestDatabase(flavour);
@@ -40,15 +40,15 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("cursor pages on %s", (
     lookups = 0;
     // Counts the existence look-ups, so a test can tell a page with rows asked nothing more.
     table = {
-      findUnique: (args) => {
+      findFirst: (args) => {
         lookups += 1;
-        return db.prisma.emergencyEvent.findUnique(args);
+        return db.prisma.emergencyEvent.findFirst(args);
       },
     };
   });
 
   const ORDER = [{ createdAt: "desc" }, { id: "desc" }] satisfies Prisma.EmergencyEventOrderByWithRelationInput[];
-  const page = (input: { cursor?: string; limit?: number }, where: Prisma.EmergencyEventWhereInput = {}) =>
+  const page = (input: { cursor?: string; limit?: number; within?: Prisma.EmergencyEventWhereInput }, where: Prisma.EmergencyEventWhereInput = {}) =>
     cursorPage(table, input, (window) => db.prisma.emergencyEvent.findMany({ where, orderBy: ORDER, ...window }));
 
   async function walk(limit: number, where: Prisma.EmergencyEventWhereInput = {}): Promise<string[][]> {
@@ -69,6 +69,24 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("cursor pages on %s", (
     expect((await walk(1)).flat()).toEqual(ids);
     // Pages with rows never asked whether the cursor's row exists.
     expect(lookups).toBe(0);
+  });
+
+  it("in a list of one's own rows, refuses a row outside them as a cursor exactly as a gone one, before reading", async () => {
+    // The freezes stand for "the viewer's own rows"; r4 (the unfreeze) for someone else's.
+    const own = { action: "freeze" } satisfies Prisma.EmergencyEventWhereInput;
+    const refusal = await page({ cursor: ids[4]!, limit: 2, within: own }, own).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(AppError);
+    expect((refusal as AppError).code).toBe("NOT_FOUND");
+    expect((refusal as AppError).message).toBe(STALE_CURSOR_MESSAGE);
+    // Unscoped, the same cursor places the page: the rows after it in the list's order.
+    expect((await page({ cursor: ids[4]!, limit: 2 }, own)).items.map((r) => r.id)).toEqual([ids[5], ids[6]]);
+    // One's own row: the page after it, one lookup by key.
+    lookups = 0;
+    expect((await page({ cursor: ids[3]!, limit: 2, within: own }, own)).items.map((r) => r.id)).toEqual([ids[5], ids[6]]);
+    expect(lookups).toBe(1);
   });
 
   it("without a limit, reads everything from the cursor on", async () => {

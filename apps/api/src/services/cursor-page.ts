@@ -14,6 +14,11 @@
  *   of the list: an export paging through would end as a whole-looking but short file. Since
  *   such a read is always empty, never merely short, the row is looked up only when nothing
  *   came back: a page with rows costs no second query.
+ * - A list that shows a viewer only their own rows names them (`within`): a cursor outside them
+ *   is NOT_FOUND as a gone one is, checked before the read. Prisma would place the page by any
+ *   row's order values, so another user's row id would tell when that row was made (or, for
+ *   conversations, last written to) from which of one's own rows come after it. One lookup by
+ *   primary key per page that has a cursor.
  */
 import { AppError } from "./errors.ts";
 
@@ -24,8 +29,8 @@ export interface PageWindow {
 }
 
 /** The table a cursor names rows of: a Prisma model delegate (`prisma.requestLog`, `tx.message`). */
-export interface CursorTable {
-  findUnique(args: { where: { id: string }; select: { id: true } }): PromiseLike<{ id: string } | null>;
+export interface CursorTable<Within> {
+  findFirst(args: { where: Within & { id: string }; select: { id: true } }): PromiseLike<{ id: string } | null>;
 }
 
 export interface CursorPage<Row> {
@@ -40,18 +45,20 @@ export const STALE_CURSOR_MESSAGE = "The page cursor names a row that no longer 
  * read must order by columns that end in a unique one (the id, or a sequence), so each row has
  * one place and the cursor's row comes first when it is read.
  */
-export async function cursorPage<Row extends { id: string }>(
-  table: CursorTable,
-  page: { cursor?: string | undefined; limit?: number | undefined },
+export async function cursorPage<Row extends { id: string }, Within extends object = object>(
+  table: CursorTable<Within>,
+  page: { cursor?: string | undefined; limit?: number | undefined; within?: Within | undefined },
   read: (window: PageWindow) => Promise<Row[]>,
 ): Promise<CursorPage<Row>> {
-  const { cursor, limit } = page;
+  const { cursor, limit, within } = page;
+  const stale = () => new AppError("NOT_FOUND", STALE_CURSOR_MESSAGE, { details: { field: "cursor" } });
+  const cursorRow = (id: string) => table.findFirst({ where: { ...(within ?? ({} as Within)), id }, select: { id: true } });
+  // Someone else's row (or a gone one) places no page: the same answer for both.
+  if (cursor !== undefined && within !== undefined && !(await cursorRow(cursor))) throw stale();
   // One row past the page tells there is more; the cursor's own row may come back first.
   const take = limit === undefined ? undefined : limit + 1 + (cursor === undefined ? 0 : 1);
   const rows = await read({ ...(take === undefined ? {} : { take }), ...(cursor === undefined ? {} : { cursor: { id: cursor } }) });
-  if (cursor !== undefined && rows.length === 0 && !(await table.findUnique({ where: { id: cursor }, select: { id: true } }))) {
-    throw new AppError("NOT_FOUND", STALE_CURSOR_MESSAGE, { details: { field: "cursor" } });
-  }
+  if (cursor !== undefined && within === undefined && rows.length === 0 && !(await cursorRow(cursor))) throw stale();
   const after = cursor !== undefined && rows[0]?.id === cursor ? rows.slice(1) : rows;
   const items = limit === undefined ? after : after.slice(0, limit);
   return { items, nextCursor: limit !== undefined && after.length > limit ? (items.at(-1)?.id ?? null) : null };

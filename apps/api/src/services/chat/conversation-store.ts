@@ -142,7 +142,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
 
   async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const page = await cursorPage(prisma.conversation, { cursor: input?.cursor, limit }, (window) =>
+    const page = await cursorPage(prisma.conversation, { cursor: input?.cursor, limit, within: roleAtLeast(viewer.role, "ADMIN") ? undefined : { userId: viewer.id } }, (window) =>
       prisma.conversation.findMany({
         where: scope(viewer),
         orderBy: [{ updatedAt: "desc" }, { id: "desc" }],

@@ -161,7 +161,7 @@ export function createConsensusStore(prisma: PrismaClient) {
 
   async function history(viewer: Viewer, input: TConsensusHistoryInput): Promise<{ items: TConsensusRunSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const page = await cursorPage(prisma.consensusRun, { cursor: input?.cursor, limit }, (window) =>
+    const page = await cursorPage(prisma.consensusRun, { cursor: input?.cursor, limit, within: roleAtLeast(viewer.role, "ADMIN") ? undefined : { userId: viewer.id } }, (window) =>
       prisma.consensusRun.findMany({
         where: scope(viewer),
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],

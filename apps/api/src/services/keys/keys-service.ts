@@ -173,7 +173,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       ...(admin ? (input?.userId ? { userId: input.userId } : {}) : { userId: actor.id }),
       ...(input?.includeRevoked ? {} : { revokedAt: null }),
     };
-    const page = await cursorPage(prisma.apiKey, { cursor: input?.cursor, limit }, async (window) =>
+    const page = await cursorPage(prisma.apiKey, { cursor: input?.cursor, limit, within: admin ? undefined : { userId: actor.id } }, async (window) =>
       (await prisma.apiKey.findMany({ where, include: KEY_INCLUDE, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window })) as KeyRow[],
     );
     const spends = await spendOf(page.items);

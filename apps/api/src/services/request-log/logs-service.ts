@@ -152,7 +152,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
   async function list(viewer: Viewer, input: TLogsListInput): Promise<{ items: TRequestLog[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 50;
     const where = listed(viewer, input);
-    const page = await cursorPage(prisma.requestLog, { cursor: input?.cursor, limit }, (window) =>
+    const page = await cursorPage(prisma.requestLog, { cursor: input?.cursor, limit, within: ownOnly(viewer) ? { userId: viewer.id } : undefined }, (window) =>
       prisma.requestLog.findMany({ where, omit: LIST_OMITS, orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
     );
     return { items: page.items.map(item), nextCursor: page.nextCursor };

@@ -402,6 +402,26 @@ describe("request log", () => {
   });
 });
 
+describe("page cursors of another user's rows", () => {
+  it("answers a USER who pages from another user's row id as from a gone one: 404, nothing told of when it was made", async () => {
+    const victim = await a.userWithRole("USER");
+    const prober = await a.userWithRole("USER");
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
+    const victimRow = requestLogRow({ userId: victim.id, createdAt: at(30) });
+    // The prober's rows on both sides of the victim's: placed by it, the page would say which.
+    const proberRows = [60, 45, 15].map((m) => requestLogRow({ userId: prober.id, createdAt: at(m) }));
+    await a.app.deps.db.prisma.requestLog.createMany({ data: [victimRow, ...proberRows].map((r) => ({ ...r, tags: [], attempts: [] })) });
+    const victimId = (await a.app.deps.db.prisma.requestLog.findFirstOrThrow({ where: { userId: victim.id } })).id;
+    const probe = await trpcQuery(a.url, "logs.list", { cursor: victimId, limit: 10 }, bearer(prober.token));
+    expect(probe.status, JSON.stringify(probe.body)).toBe(404);
+    expect(probe.body.error.message).toMatch(/no longer exists; start again from the first page/);
+    // Their own rows page as ever, and an ADMIN may page from anyone's.
+    const own = (await trpcQuery(a.url, "logs.list", { limit: 1 }, bearer(prober.token))).body.result.data;
+    expect((await trpcQuery(a.url, "logs.list", { cursor: own.nextCursor, limit: 10 }, bearer(prober.token))).body.result.data.items).toHaveLength(2);
+    expect((await trpcQuery(a.url, "logs.list", { cursor: victimId, userId: prober.id, limit: 10 }, bearer(admin.token))).body.result.data.items).toHaveLength(2);
+  });
+});
+
 describe("streams and sockets", () => {
   it("keeps a streamed /v1 answer as the chat.completion it adds up to: text, tool calls, finish reason, usage", async () => {
     const upstream = await startFakeOpenAI({ name: "streamy", defaultBehavior: { kind: "ok", content: "pieces make a whole answer" } });
