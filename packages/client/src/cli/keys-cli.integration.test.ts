@@ -4,7 +4,9 @@
  * `usage`, revoke it; cap a tag's spend; purge kept answers and read the purges on record;
  * export the log, whole, cut at the server's cap, or broken off.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
 import { priceAutoRoute, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
@@ -170,6 +172,24 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/^error: the download broke off before its end \(.*\): the output is incomplete$/m);
     expect(broken.stdout.split("\n").length).toBeGreaterThan(100);
+  });
+
+  it("logs export into a reader that stops early (| head) ends quietly with exit 0", async () => {
+    const owner = await t.userWithRole("USER");
+    await logRows(owner.id, 120);
+    // `true` closes the pipe at once: every write the export makes meets a reader that has gone.
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const bin = fileURLToPath(new URL("../../bin/switchboard.mjs", import.meta.url));
+      const child = spawn("bash", ["--norc", "--noprofile", "-c", 'set -o pipefail; "$0" "$1" logs export | true', process.execPath, bin], {
+        env: { PATH: process.env.PATH ?? "", SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: owner.token },
+      });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stderr }));
+    });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
   });
 
   it("bad usage exits 2; bad values come back from the server as 400", async () => {
