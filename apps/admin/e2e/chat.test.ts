@@ -136,4 +136,36 @@ describe("chat page", () => {
     expect(await list.locator(".alert-error").count()).toBe(0);
     expect(errors).toEqual([]);
   });
+
+  it("shows each conversation once when the one its next page starts after was written to meanwhile", async () => {
+    const token = await apiToken(api, api.email, api.password);
+    for (let i = 0; i < 31; i++) {
+      await callProcedure(api, "chat.conversations.import", { title: `moving conversation ${i}`, messages: [{ role: "user", content: `hi ${i}` }] }, token);
+    }
+    const page = await signedInPage();
+    const warnings: string[] = [];
+    page.on("console", (message) => void (message.type() === "error" && warnings.push(message.text())));
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat", exact: true }).click();
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const rows = list.getByRole("listitem");
+    await list.getByRole("button", { name: "Load more" }).waitFor();
+    expect(await rows.count()).toBe(30);
+
+    // Another tab writes to the last conversation shown (the next page's cursor): the list is
+    // by last activity, so it moves to the top and the next page holds rows already shown.
+    const first = await callProcedure<{ items: Array<{ id: string }>; nextCursor: string }>(api, "chat.conversations.list", { limit: 30 }, token);
+    await callProcedure(api, "chat.send", { conversationId: first.nextCursor, message: "still here" }, token);
+    const total = (await callProcedure<{ items: unknown[] }>(api, "chat.conversations.list", { limit: 100 }, token)).items.length;
+
+    // Every page, to the end: each conversation once, all of them.
+    while ((await list.getByRole("button", { name: "Load more" }).count()) > 0) {
+      const shown = await rows.count();
+      await list.getByRole("button", { name: "Load more" }).click();
+      await expect.poll(async () => (await rows.count()) > shown || (await list.getByRole("button", { name: "Load more" }).count()) === 0).toBe(true);
+    }
+    const titles = await rows.allInnerTexts();
+    expect(titles).toHaveLength(total);
+    expect(new Set(titles).size).toBe(titles.length);
+    expect(warnings.filter((w) => w.includes("same key"))).toEqual([]);
+  });
 });

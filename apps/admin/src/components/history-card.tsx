@@ -1,7 +1,7 @@
 import { useId, type ReactNode } from "react";
 import { messageOf } from "../lib/errors.ts";
 import { DataTable, type Column } from "./data-table.tsx";
-import { listFailed, LoadMore, type NextPage } from "./load-more.tsx";
+import { listFailed, LoadMore, pageRows, type NextPage } from "./load-more.tsx";
 
 /** What the card needs of a cursor-paged query (TanStack's infinite query has it all). */
 export interface PagedQuery<T> extends NextPage {
@@ -29,7 +29,7 @@ export function HistoryCard<T>(props: {
 }) {
   const heading = useId();
   const { query } = props;
-  const rows = query.data?.pages.flatMap((p) => p.items) ?? [];
+  const rows = pageRows(query.data?.pages, props.rowKey);
   return (
     <section className="card card-flush" aria-labelledby={heading}>
       <div className="table-toolbar">

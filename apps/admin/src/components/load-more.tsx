@@ -19,6 +19,16 @@ export async function loadMore(query: NextPage): Promise<void> {
   if (next.isError && isStaleCursor(next.error)) await query.refetch();
 }
 
+/**
+ * The rows of the pages loaded so far, each once. A list ordered by a time that moves (a
+ * conversation written to between two pages moves to the top) can send a row again on a later
+ * page; shown twice, it would also be two rows with one React key.
+ */
+export function pageRows<Row>(pages: ReadonlyArray<{ items: readonly Row[] }> | undefined, keyOf: (row: Row) => string): Row[] {
+  const seen = new Set<string>();
+  return (pages ?? []).flatMap((p) => p.items).filter((row) => !seen.has(keyOf(row)) && seen.add(keyOf(row)));
+}
+
 /** Whether a cursor-paged list has an error to show: not a stale cursor, which loadMore answers by reading again. */
 export function listFailed(query: { isError: boolean; error: unknown }): boolean {
   return query.isError && !isStaleCursor(query.error);

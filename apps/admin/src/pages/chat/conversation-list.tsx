@@ -1,11 +1,11 @@
-import { listFailed, loadMore } from "../../components/load-more.tsx";
+import { listFailed, loadMore, pageRows } from "../../components/load-more.tsx";
 import { timeAgo } from "../../lib/relative-time.ts";
 import { messageOf } from "../../lib/errors.ts";
 import { useConversations } from "./chat-data.ts";
 
 export function ConversationList({ selectedId, onSelect, onNew }: { selectedId: string | null; onSelect: (id: string) => void; onNew: () => void }) {
   const list = useConversations();
-  const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const items = pageRows(list.data?.pages, (c) => c.id);
   return (
     <nav className="card chat-list" aria-label="Conversations">
       <div className="chat-list-head">

@@ -1,7 +1,7 @@
 import type { TUser } from "@switchboard/schema";
 import { useEffect, useId, useState } from "react";
 import { PageHeader } from "../../components/page-header.tsx";
-import { listFailed, LoadMore } from "../../components/load-more.tsx";
+import { listFailed, LoadMore, pageRows } from "../../components/load-more.tsx";
 import { NoticeSlot, useNotice } from "../../components/notice.tsx";
 import { messageOf } from "../../lib/errors.ts";
 import { ROLE_LABELS } from "../../lib/roles.ts";
@@ -40,7 +40,7 @@ export function UsersPage() {
   const [budgeting, setBudgeting] = useState<TUser | null>(null);
   const ids = { search: useId(), table: useId() };
 
-  const users = list.data?.pages.flatMap((page) => page.items) ?? [];
+  const users = pageRows(list.data?.pages, (u) => u.id);
   const events: RowEvents = {
     onNotice: (kind, text) => setNotice({ kind, text }),
     onResetPassword: (user) => setResetting(user),
