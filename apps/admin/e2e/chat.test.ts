@@ -105,10 +105,11 @@ describe("chat page", () => {
     expect(await page.getByRole("button", { name: /Show earlier messages/ }).count()).toBe(0);
   });
 
-  it("reads the list again from the top when the conversation its next page starts after was deleted elsewhere", async () => {
+  /** 31 more conversations, then the Chat page showing its first page of 30 with a Load more. */
+  async function pagedConversations(titled: string) {
     const token = await apiToken(api, api.email, api.password);
     for (let i = 0; i < 31; i++) {
-      await callProcedure(api, "chat.conversations.import", { title: `paged conversation ${i}`, messages: [{ role: "user", content: `hello ${i}` }] }, token);
+      await callProcedure(api, "chat.conversations.import", { title: `${titled} ${i}`, messages: [{ role: "user", content: `hello ${i}` }] }, token);
     }
     const page = await signedInPage();
     const errors: string[] = [];
@@ -118,6 +119,11 @@ describe("chat page", () => {
     const rows = list.getByRole("listitem");
     await list.getByRole("button", { name: "Load more" }).waitFor();
     expect(await rows.count()).toBe(30);
+    return { token, page, errors, list, rows };
+  }
+
+  it("reads the list again from the top when the conversation its next page starts after was deleted elsewhere", async () => {
+    const { token, errors, list, rows } = await pagedConversations("paged conversation");
 
     // Another tab deletes the last conversation shown: the cursor of the page after it.
     const first = await callProcedure<{ items: Array<{ id: string; title: string }>; nextCursor: string }>(api, "chat.conversations.list", { limit: 30 }, token);
@@ -138,18 +144,9 @@ describe("chat page", () => {
   });
 
   it("shows each conversation once when the one its next page starts after was written to meanwhile", async () => {
-    const token = await apiToken(api, api.email, api.password);
-    for (let i = 0; i < 31; i++) {
-      await callProcedure(api, "chat.conversations.import", { title: `moving conversation ${i}`, messages: [{ role: "user", content: `hi ${i}` }] }, token);
-    }
-    const page = await signedInPage();
+    const { token, page, list, rows } = await pagedConversations("moving conversation");
     const warnings: string[] = [];
     page.on("console", (message) => void (message.type() === "error" && warnings.push(message.text())));
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat", exact: true }).click();
-    const list = page.getByRole("navigation", { name: "Conversations" });
-    const rows = list.getByRole("listitem");
-    await list.getByRole("button", { name: "Load more" }).waitFor();
-    expect(await rows.count()).toBe(30);
 
     // Another tab writes to the last conversation shown (the next page's cursor): the list is
     // by last activity, so it moves to the top and the next page holds rows already shown.
