@@ -99,9 +99,15 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     await probe.end().catch(() => {});
   }
   if (opts.migrate !== false) await applyMigrations({ url }, { migrationsDir: opts.migrationsDir, log: opts.log });
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: DATABASE_WAIT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
-  // Queued on the connection before anything Prisma sends on it; a failure shows on that next statement.
-  pool.on("connect", (client) => void boundSessionLockWaits(client).catch(() => {}));
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: DATABASE_WAIT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    // Awaited before the connection is handed out (a failure ends it and fails that checkout):
+    // not a query queued behind the pool's back, which pg deprecates with a warning.
+    onConnect: (client) => boundSessionLockWaits(client),
+  });
   const adapter = new PrismaPg(pool, { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`), disposeExternalPool: true });
   return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
 }
