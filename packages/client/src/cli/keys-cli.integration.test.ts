@@ -6,6 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
@@ -33,6 +34,42 @@ async function logRows(userId: string, count: number) {
   const rows = Array.from({ length: count }, (_, i) => ({ ...requestLogRow({ userId, createdAt: new Date(at + i) }), tags: [], id: randomUUID(), attempts: [] }));
   await t.app.deps.db.prisma.requestLog.createMany({ data: rows });
   return rows;
+}
+
+/**
+ * A hop in front of the server that answers its clients in HTTP/1.0, as a proxy does that
+ * reads its upstream over HTTP/1.0 (NGINX's default `proxy_pass`): the end of the body is the
+ * end of the connection, so a transfer cut short reads as a clean end. It passes the server's
+ * status and headers, then the first `fraction` of the body (until `passWhole()`).
+ */
+async function http10HopThatEndsEarly(target: string, fraction: number) {
+  let part = fraction;
+  const server = createServer((socket) => {
+    let head = "";
+    socket.on("data", (chunk: Buffer) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      void (async () => {
+        const [, path] = /^GET (\S+) /.exec(head) ?? [];
+        const authorization = /^authorization: (.*)$/im.exec(head)?.[1]?.trim() ?? "";
+        const res = await fetch(`${target}${path}`, { headers: { authorization } });
+        const body = Buffer.from(await res.arrayBuffer());
+        const headers = [...res.headers].filter(([name]) => !["transfer-encoding", "connection", "keep-alive", "content-length"].includes(name));
+        socket.end(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.0 ${res.status} ${res.statusText}\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`, "latin1"),
+            body.subarray(0, Math.floor(body.length * part)),
+          ]),
+        );
+      })().catch((error: unknown) => socket.destroy(error as Error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    passWhole: () => void (part = 1),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 beforeAll(async () => {
@@ -172,6 +209,25 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/^error: the download broke off before its end \(.*\): the output is incomplete$/m);
     expect(broken.stdout.split("\n").length).toBeGreaterThan(100);
+  });
+
+  it("logs export that arrives shorter than the server announced (an HTTP/1.0 hop ended it cleanly) exits 1 saying its output is incomplete", async () => {
+    const owner = await t.userWithRole("USER");
+    await logRows(owner.id, 120);
+    const hop = await http10HopThatEndsEarly(t.url, 0.5);
+    try {
+      const short = await cli(["logs", "export"], { SWITCHBOARD_URL: hop.url, SWITCHBOARD_TOKEN: owner.token });
+      expect(short.code).toBe(1);
+      const written = short.stdout.split("\n").length - 2; // less the header line and the cut line
+      expect(short.stderr).toMatch(new RegExp(`^error: the export holds ${written} of the 120 rows the server announced: the output is incomplete \\(`, "m"));
+      // The same hop passing the whole body: nothing to say.
+      hop.passWhole();
+      const whole = await cli(["logs", "export"], { SWITCHBOARD_URL: hop.url, SWITCHBOARD_TOKEN: owner.token });
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(whole.stdout.trim().split("\n")).toHaveLength(121);
+    } finally {
+      await hop.close();
+    }
   });
 
   it("logs export into a reader that stops early (| head) ends quietly with exit 0", async () => {

@@ -1,7 +1,7 @@
 /**
  * `switchboard emergency status|freeze|unfreeze` — the emergency stop from a terminal, on
  * the same typed client other services use. Exit codes: 0 done, 1 the request failed
- * (refused, invalid, unreachable, a download broken off), 2 bad usage, 3 `logs export` was cut
+ * (refused, invalid, unreachable, a download broken off or shorter than announced), 2 bad usage, 3 `logs export` was cut
  * at the server's cap (its output holds the newest rows: complete as far as it goes, but not
  * everything asked for, which a script must not take for the whole log).
  */

@@ -4,6 +4,7 @@
  * request log, spend, budgets and the response cache from a terminal, on the typed client.
  */
 import { LOG_EXPORT_HEADERS } from "@switchboard/schema/log-export";
+import { csvRecordCounter } from "./csv-records.ts";
 import type { SwitchboardClient } from "../index.ts";
 
 export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
@@ -213,13 +214,22 @@ const range = (o: UsageOptions) => ({ ...(o.from ? { from: o.from } : {}), ...(o
  * Writes the request log as CSV (GET /api/logs/export.csv: logs.list's filters, newest first,
  * up to the server's cap) as it arrives, so a large export never sits in memory. "cut" when
  * more rows matched than the cap (the server says so in its headers): the output holds the
- * newest, and `warn` has said so.
+ * newest, and `warn` has said so. Fewer rows than the server announced is thrown as an
+ * incomplete output: a hop that speaks HTTP/1.0 to the server turns a transfer broken off
+ * part-way into a clean, short end, which only the count can tell.
  */
 export async function exportLogs(url: string, token: string, o: UsageOptions, write: Write, warn: Write): Promise<"whole" | "cut"> {
-  const headers = await downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+  const { headers, records } = await downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+  const announced = Number(headers.get(LOG_EXPORT_HEADERS.rows));
+  const received = Math.max(records - 1, 0); // the header line is a record too
+  if (Number.isSafeInteger(announced) && received < announced) {
+    throw new Error(
+      `the export holds ${received.toLocaleString("en")} of the ${announced.toLocaleString("en")} rows the server announced: the output is incomplete ` +
+        "(cut short on its way, e.g. by a proxy that speaks HTTP/1.0 to Switchboard, or rows were pruned or deleted while it ran)",
+    );
+  }
   if (headers.get(LOG_EXPORT_HEADERS.truncated) !== "true") return "whole";
-  const rows = Number(headers.get(LOG_EXPORT_HEADERS.rows)).toLocaleString("en");
-  warn(`warning: the export holds the newest ${rows} of more matching rows; narrow it with --from/--to`);
+  warn(`warning: the export holds the newest ${announced.toLocaleString("en")} of more matching rows; narrow it with --from/--to`);
   return "cut";
 }
 
@@ -229,11 +239,11 @@ export async function exportUsage(url: string, token: string, o: UsageOptions, w
 }
 
 /**
- * Writes one of the server's CSV downloads to `write` as it arrives and returns its headers; a
- * refusal is thrown with its message, and so is a transfer the server broke off (what was
- * written is then incomplete).
+ * Writes one of the server's CSV downloads to `write` as it arrives and returns its headers
+ * and how many CSV records (the header line included) arrived whole; a refusal is thrown with
+ * its message, and so is a transfer the server broke off (what was written is then incomplete).
  */
-async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<Headers> {
+async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<{ headers: Headers; records: number }> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`${url.replace(/\/+$/, "")}${path}?${query}`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok || !res.body) {
@@ -241,13 +251,18 @@ async function downloadCsv(url: string, path: string, token: string, params: Rec
     throw new Error(`${res.status}: ${body?.error?.message ?? res.statusText}`);
   }
   const text = new TextDecoder();
+  const counter = csvRecordCounter();
+  const pass = (piece: string) => {
+    counter.add(piece);
+    write(piece);
+  };
   try {
-    for await (const chunk of res.body) write(text.decode(chunk, { stream: true }));
+    for await (const chunk of res.body) pass(text.decode(chunk, { stream: true }));
   } catch (error) {
     throw new Error(`the download broke off before its end (${(error as Error).message}): the output is incomplete`);
   }
-  write(text.decode());
-  return res.headers;
+  pass(text.decode());
+  return { headers: res.headers, records: counter.records };
 }
 
 export async function showUsage(client: SwitchboardClient, o: UsageOptions, print: Print): Promise<void> {
