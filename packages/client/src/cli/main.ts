@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
+import { unreadOption } from "./command-options.ts";
 import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, exportLogs, exportUsage, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
 import { createPrompter, type CliIo } from "./io.ts";
@@ -49,12 +50,13 @@ interface Options extends UsageOptions, ProviderOptions, ConfigOptions {
   expiresInSec: number | undefined;
 }
 
-function parse(argv: string[], env: CliIo["env"]): { command: string[]; options: Options; help: boolean } {
+function parse(argv: string[], env: CliIo["env"]): { command: string[]; options: Options; given: string[]; help: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
+      tokens: true,
       options: {
         url: { type: "string" },
         json: { type: "boolean", default: false },
@@ -105,7 +107,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   const rawExpiry = values["expires-in-sec"];
   const expiresInSec = rawExpiry === undefined ? undefined : Number(rawExpiry);
   if (expiresInSec !== undefined && (!Number.isInteger(expiresInSec) || expiresInSec <= 0)) {
@@ -113,6 +115,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
   }
   return {
     command: positionals,
+    given: tokens.flatMap((token) => (token.kind === "option" ? [token.name] : [])),
     help: values.help === true,
     options: {
       url: values.url ?? env["SWITCHBOARD_URL"] ?? DEFAULT_URL,
@@ -189,6 +192,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<numb
   const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
+  if (group === "usage" && options.csv && options.json) throw new UsageError("usage takes --csv or --json, not both");
   if (group === "usage" && options.csv) return exportUsage(options.url, await signedInToken(options, io), options, (text) => void io.stdout.write(text));
   if (group === "usage") return showUsage(await signedIn(options, io), options, print);
   if (group === "cache") return runCache(await signedIn(options, io), action, options, print);
@@ -265,6 +269,11 @@ export async function main(argv: string[], io: CliIo = { env: process.env, stdin
   if (parsed.help || parsed.command.length === 0) {
     (parsed.help ? io.stdout : io.stderr).write(`${USAGE}\n`);
     return parsed.help ? 0 : 2;
+  }
+  const stray = unreadOption(parsed.command, parsed.given);
+  if (stray) {
+    io.stderr.write(`error: ${stray}\n\n${USAGE}\n`);
+    return 2;
   }
   try {
     return (await run(parsed.command, parsed.options, io)) ?? 0;
