@@ -110,17 +110,40 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 }
 
 /**
- * PostgreSQL. Three fixes over `new PrismaPg(url)`:
+ * A migration script, run as ONE simple-protocol query on the engine's session. A failure
+ * keeps the session: `pool.query` ends a connection whose query failed, and with it the
+ * engine's advisory lock, before the engine has recorded the failure.
+ */
+async function runScriptKeepingSession(pool: pg.Pool, script: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(script);
+  } catch (error) {
+    // A script that opened a transaction and failed inside it would leave the session in it;
+    // the engine records the failure on this session next.
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release(); // without the error: pg ends a connection released with one
+  }
+}
+
+/**
+ * PostgreSQL. Four fixes over `new PrismaPg(url)`:
  * - "char" columns (above);
  * - migration scripts run as ONE simple-protocol query, like Prisma's native engine.
  *   PrismaPg#executeScript splits on every ";" (breaking `$$` bodies and string literals)
  *   and sends the pieces to whichever pooled connection is free, losing atomicity;
+ * - a failed script keeps its session (runScriptKeepingSession): otherwise the advisory lock
+ *   that serialises concurrent migrators is gone before the failure is recorded, and another
+ *   migrator could take it and find the migration "started", not finished or failed;
  * - the shadow database. PrismaPg#connectToShadowDb spreads `{...config, database}`, but pg
  *   lets `connectionString` win over `database`, so the "shadow" is the main database:
  *   replaying migrations there fails, or worse. We create `prisma_migrate_shadow_db_<uuid>`
  *   with a URL pointing at it and drop it on dispose.
  * The pool has one connection so the engine's advisory lock (pg_advisory_lock(72707369),
- * which serialises concurrent migrators in cluster mode) and its unlock share a session.
+ * which serialises concurrent migrators in cluster mode) and everything the engine does under
+ * it share a session; the engine never unlocks it, so it is held until the pool ends.
  */
 export function pgEngineDatabase(url: string): EngineDatabase {
   const pools = new Set<pg.Pool>();
@@ -131,7 +154,7 @@ export function pgEngineDatabase(url: string): EngineDatabase {
       if (pools.delete(pool)) await pool.end();
       await cleanup?.();
     };
-    return new EngineAdapter(await new PrismaPg(pool).connect(), (script) => pool.query(script), end);
+    return new EngineAdapter(await new PrismaPg(pool).connect(), (script) => runScriptKeepingSession(pool, script), end);
   };
   return {
     factory: {

@@ -164,6 +164,30 @@ describe("migrations folder", () => {
     }
   });
 
+  it("a failed migration is recorded before the migration lock goes to the next migrator (PostgreSQL)", async () => {
+    const dir = join(tmp, "slow-broken");
+    await mkdir(join(dir, "20000101000000_slow_broken"), { recursive: true });
+    await writeFile(join(dir, "20000101000000_slow_broken", "migration.sql"), "SELECT pg_sleep(0.5);\nSELECT no_such_function();\n");
+    const db = await createTestDatabase();
+    const next = new pg.Client({ connectionString: db.url });
+    await next.connect();
+    try {
+      const failing = applyMigrations({ url: db.url }, { migrationsDir: dir }).catch((error: Error) => error);
+      // The next migrator queues for Prisma's migration lock once the first one holds it.
+      await expect.poll(async () => (await next.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted")).rowCount).toBe(1);
+      await next.query("SELECT pg_advisory_lock(72707369)");
+      const rows = (await next.query("SELECT finished_at, logs FROM _prisma_migrations")).rows;
+      await next.query("SELECT pg_advisory_unlock(72707369)");
+      expect(await failing).toBeInstanceOf(Error);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].finished_at).toBeNull();
+      expect(rows[0].logs).toMatch(/no_such_function/); // recorded as failed, not merely started
+    } finally {
+      await next.end();
+      await db.drop();
+    }
+  });
+
   it("concurrent migrators on one PostgreSQL database apply each migration once", async () => {
     const db = await createTestDatabase();
     try {
