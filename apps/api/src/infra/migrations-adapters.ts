@@ -16,6 +16,7 @@ import {
   type SqlQuery,
 } from "@prisma/driver-adapter-utils";
 import pg from "pg";
+import { runMigrationScript, type ScriptLockBound, type ScriptLockTimeout } from "./migration-lock-bound.ts";
 
 /** A factory for the engine plus whatever must be released after the engine is done. */
 export interface EngineDatabase {
@@ -110,22 +111,23 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 }
 
 /**
- * A migration script, run as ONE simple-protocol query on the engine's session. A failure
- * keeps the session: `pool.query` ends a connection whose query failed, and with it the
- * engine's advisory lock, before the engine has recorded the failure.
+ * A migration script on the engine's session (migration-lock-bound.ts). A failure keeps the
+ * session: `pool.query` ends a connection whose query failed, and with it the engine's
+ * advisory lock, before the engine has recorded the failure.
  */
-async function runScriptKeepingSession(pool: pg.Pool, script: string): Promise<void> {
+async function runScriptKeepingSession(pool: pg.Pool, script: string, bound?: ScriptLockBound): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query(script);
-  } catch (error) {
-    // A script that opened a transaction and failed inside it would leave the session in it;
-    // the engine records the failure on this session next.
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
+    await runMigrationScript(client, script, bound);
   } finally {
     client.release(); // without the error: pg ends a connection released with one
   }
+}
+
+/** The PostgreSQL engine database, which also tells whether a script gave up on a lock wait. */
+export interface PgEngineDatabase extends EngineDatabase {
+  /** The last script that failed for its lock wait (migration-lock-bound.ts), once. */
+  takeLockTimeout(): ScriptLockTimeout | undefined;
 }
 
 /**
@@ -144,28 +146,43 @@ async function runScriptKeepingSession(pool: pg.Pool, script: string): Promise<v
  * The pool has one connection so the engine's advisory lock (pg_advisory_lock(72707369),
  * which serialises concurrent migrators in cluster mode) and everything the engine does under
  * it share a session; the engine never unlocks it, so it is held until the pool ends.
+ * With `lockTimeoutMs`, a migration script on the main database waits at most that long for
+ * a lock (migration-lock-bound.ts); a shadow database has no other sessions.
  */
-export function pgEngineDatabase(url: string): EngineDatabase {
+export function pgEngineDatabase(url: string, opts: { lockTimeoutMs?: number } = {}): PgEngineDatabase {
   const pools = new Set<pg.Pool>();
-  const connectTo = async (connectionString: string, cleanup?: () => Promise<void>) => {
+  let lockTimeout: ScriptLockTimeout | undefined;
+  const bound: ScriptLockBound | undefined = opts.lockTimeoutMs === undefined
+    ? undefined
+    : { lockTimeoutMs: opts.lockTimeoutMs, url, onLockTimeout: (failure) => void (lockTimeout = failure) };
+  const connectTo = async (connectionString: string, scriptBound?: ScriptLockBound, cleanup?: () => Promise<void>) => {
     const pool = new pg.Pool({ connectionString, max: 1, Client: CharAsTextClient });
     pools.add(pool);
     const end = async () => {
       if (pools.delete(pool)) await pool.end();
       await cleanup?.();
     };
-    return new EngineAdapter(await new PrismaPg(pool).connect(), (script) => runScriptKeepingSession(pool, script), end);
+    const runScript = (script: string) => {
+      lockTimeout = undefined;
+      return runScriptKeepingSession(pool, script, scriptBound);
+    };
+    return new EngineAdapter(await new PrismaPg(pool).connect(), runScript, end);
   };
   return {
     factory: {
       provider: "postgres",
       adapterName: "@prisma/adapter-pg",
-      connect: () => connectTo(url),
+      connect: () => connectTo(url, bound),
       async connectToShadowDb() {
         const name = `prisma_migrate_shadow_db_${randomUUID().replaceAll("-", "")}`;
         await adminQuery(url, `CREATE DATABASE "${name}"`);
-        return connectTo(withDatabase(url, name), () => adminQuery(url, `DROP DATABASE IF EXISTS "${name}"`));
+        return connectTo(withDatabase(url, name), undefined, () => adminQuery(url, `DROP DATABASE IF EXISTS "${name}"`));
       },
+    },
+    takeLockTimeout() {
+      const taken = lockTimeout;
+      lockTimeout = undefined;
+      return taken;
     },
     async close() {
       await Promise.all([...pools].map((pool) => pool.end()));

@@ -6,6 +6,10 @@
  * applied_steps_count) exactly as `prisma migrate deploy` would, on PostgreSQL and on PGlite
  * alike: PGlite speaks the PostgreSQL protocol through pglite-prisma-adapter, so the engine
  * drives it like any PostgreSQL (see migrations-adapters.ts for the fixes both need).
+ *
+ * On PostgreSQL a migration waits for its locks a short while per attempt and is tried again
+ * (migration-lock-bound.ts, migration-lock-retries.ts), so it never holds a table's queries
+ * up for longer than one attempt's bound.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
@@ -13,6 +17,7 @@ import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList } from "@prisma/schema-engine-wasm/schema_engine_bg";
+import { failedRowIsLockTimeout, MIGRATION_LOCK_BOUND, retryLockWaits, type MigrationAttempt, type MigrationLockBound } from "./migration-lock-retries.ts";
 import { pgEngineDatabase, pgliteEngineDatabase, type EngineDatabase } from "./migrations-adapters.ts";
 import { engineErrorMessage, startSchemaEngine, type SchemaEngine } from "./migrations-wasm.ts";
 import { prismaDir } from "./repo-paths.ts";
@@ -24,6 +29,13 @@ export interface MigrationPaths {
   schemaPath?: string;
   /** Receives one line per applied/created migration (and engine warnings). */
   log?: (line: string) => void;
+}
+
+export interface ApplyMigrationsOptions extends MigrationPaths {
+  /** PostgreSQL: how long each attempt of a migration may wait for a lock (default 2 s). */
+  lockTimeoutMs?: number;
+  /** PostgreSQL: how long attempts and pauses may take in all before giving up (default 90 s). */
+  lockRetryTotalMs?: number;
 }
 
 /** A PostgreSQL URL, or an open PGlite (which the caller keeps owning). */
@@ -62,21 +74,60 @@ export async function readMigrations(migrationsDir = join(prismaDir, "migrations
 }
 
 /** Applies unapplied migrations; returns their names (empty when up to date). */
-export async function applyMigrations(target: MigrationTarget, opts: MigrationPaths = {}): Promise<string[]> {
+export async function applyMigrations(target: MigrationTarget, opts: ApplyMigrationsOptions = {}): Promise<string[]> {
   const migrationsList = await readMigrations(opts.migrationsDir);
   // A missing folder (e.g. an image built without prisma/) would otherwise "succeed" with no tables.
   if (!migrationsList.migrationDirectories.length) throw new Error(`Applying migrations failed: none found in ${migrationsList.baseDir}`);
-  const { appliedMigrationNames } = await withEngine(target, opts, "Applying migrations", (engine) =>
-    engine.applyMigrations({ migrationsList, filters: noFilters }),
-  );
-  for (const name of appliedMigrationNames) opts.log?.(`Applied migration ${name}`);
-  return appliedMigrationNames;
+  if ("pglite" in target) {
+    // PGlite is one session inside this process, and the migrations run before anything else
+    // uses it: no other session can hold a lock they would queue behind. So they run as
+    // before, unbounded, in one attempt.
+    const { appliedMigrationNames } = await withEngine(engineDatabase(target), opts, "Applying migrations", (engine) =>
+      engine.applyMigrations({ migrationsList, filters: noFilters }),
+    );
+    for (const name of appliedMigrationNames) opts.log?.(`Applied migration ${name}`);
+    return appliedMigrationNames;
+  }
+  const bound: MigrationLockBound = {
+    lockTimeoutMs: opts.lockTimeoutMs ?? MIGRATION_LOCK_BOUND.lockTimeoutMs,
+    totalMs: opts.lockRetryTotalMs ?? MIGRATION_LOCK_BOUND.totalMs,
+  };
+  return retryLockWaits(bound, opts.log, async () => {
+    const attempt = await applyOnce(target.url, migrationsList, bound, opts);
+    for (const name of attempt.applied) opts.log?.(`Applied migration ${name}`);
+    return attempt;
+  });
+}
+
+/**
+ * One attempt on PostgreSQL. When a migration's script gave up on its lock wait, the engine
+ * has recorded it as failed (a row with finished_at NULL), which would stop every later run
+ * (P3009) until someone ran `prisma migrate resolve --rolled-back`. Nothing of the script
+ * stayed (it ran as one transaction and the server rolled it back), so that row, and only
+ * that row, is marked rolled back here with the engine command behind `migrate resolve
+ * --rolled-back`, on the same engine: its session still holds the migration lock, so no
+ * other migrator sees the failed row in between. Any other failure is thrown as before.
+ */
+async function applyOnce(url: string, migrationsList: MigrationList, bound: MigrationLockBound, opts: MigrationPaths): Promise<MigrationAttempt> {
+  const db = pgEngineDatabase(url, { lockTimeoutMs: bound.lockTimeoutMs });
+  return withEngine(db, opts, "Applying migrations", async (engine, started) => {
+    try {
+      return { applied: (await engine.applyMigrations({ migrationsList, filters: noFilters })).appliedMigrationNames };
+    } catch (error) {
+      const timedOut = db.takeLockTimeout();
+      const migration = started.at(-1); // the engine stops at the first migration that fails
+      const clearable = timedOut && migration && (await failedRowIsLockTimeout(url, migration, timedOut.script).catch(() => false));
+      if (!clearable) throw error;
+      await engine.markMigrationRolledBack({ migrationName: migration });
+      return { applied: started.slice(0, -1), lockTimeout: { migration, waitingFor: timedOut.waitingFor } };
+    }
+  });
 }
 
 /** SQL that would turn the live database into schema.prisma ("" when it matches exactly). */
 export async function diffDatabaseAgainstSchema(target: MigrationTarget, opts: MigrationPaths = {}): Promise<string> {
   const schema = await readSchema(opts.schemaPath);
-  return withEngine(target, opts, "Diffing the database", (engine) =>
+  return withEngine(engineDatabase(target), opts, "Diffing the database", (engine) =>
     diff(engine, { tag: "schemaDatasource", files: [schema], configDir: prismaDir }, schema),
   );
 }
@@ -90,14 +141,14 @@ export async function diffMigrationsAgainstSchema(opts: MigrationPaths & { shado
   const [schema, migrations] = await Promise.all([readSchema(opts.schemaPath), readMigrations(opts.migrationsDir)]);
   const from = { tag: "migrations" as const, ...withLockfile(migrations) };
   if (opts.shadowUrl) {
-    return withEngine({ url: opts.shadowUrl }, opts, "Diffing migrations", (engine) => diff(engine, from, schema));
+    return withEngine(engineDatabase({ url: opts.shadowUrl }), opts, "Diffing migrations", (engine) => diff(engine, from, schema));
   }
   // The engine needs a main connection too: a throwaway in-memory PGlite, which is also
   // the shadow the migrations are replayed on.
   const { PGlite: EmbeddedPostgres } = await import("@electric-sql/pglite"); // loaded only when used
   const scratch = await EmbeddedPostgres.create();
   try {
-    return await withEngine({ pglite: scratch, selfShadow: true }, opts, "Diffing migrations", (engine) => diff(engine, from, schema));
+    return await withEngine(engineDatabase({ pglite: scratch, selfShadow: true }), opts, "Diffing migrations", (engine) => diff(engine, from, schema));
   } finally {
     await scratch.close();
   }
@@ -160,18 +211,26 @@ async function diff(engine: SchemaEngine, from: DiffSource, schema: { path: stri
   return result.exitCode === 0 ? "" : (result.stdout ?? "");
 }
 
+function engineDatabase(target: MigrationTarget): EngineDatabase {
+  return "url" in target ? pgEngineDatabase(target.url) : pgliteEngineDatabase(target.pglite, target);
+}
+
+/**
+ * Runs `run` on a schema engine over `db`, then frees both. `started` lists the migrations the
+ * engine began applying, in order (from its log): when it fails, the last one is the failure.
+ */
 async function withEngine<T>(
-  target: MigrationTarget,
+  db: EngineDatabase,
   opts: MigrationPaths,
   what: string,
-  run: (engine: SchemaEngine) => Promise<T>,
+  run: (engine: SchemaEngine, started: string[]) => Promise<T>,
 ): Promise<T> {
-  const db: EngineDatabase = "url" in target ? pgEngineDatabase(target.url) : pgliteEngineDatabase(target.pglite, target);
   let engine: SchemaEngine | undefined;
+  const started: string[] = [];
   try {
     const schema = await readSchema(opts.schemaPath);
-    engine = await startSchemaEngine(schema, bindMigrationAwareSqlAdapterFactory(db.factory), (line) => forwardLog(line, opts.log));
-    return await run(engine);
+    engine = await startSchemaEngine(schema, bindMigrationAwareSqlAdapterFactory(db.factory), (line) => forwardLog(line, opts.log, started));
+    return await run(engine, started);
   } catch (error) {
     throw new Error(`${what} failed: ${engineErrorMessage(error)}`, { cause: error });
   } finally {
@@ -180,12 +239,13 @@ async function withEngine<T>(
   }
 }
 
-/** The engine logs JSON tracing events; pass on warnings and errors only. */
-function forwardLog(line: string, log?: (line: string) => void) {
-  if (!log) return;
+/** The engine logs JSON tracing events; pass on warnings and errors, note "Applying `name`". */
+function forwardLog(line: string, log: ((line: string) => void) | undefined, started: string[]) {
   try {
     const event = JSON.parse(line) as { level?: string; fields?: { message?: string } };
-    if (event.level === "WARN" || event.level === "ERROR") log(`schema engine: ${event.fields?.message ?? line.trim()}`);
+    const applying = /^Applying `(.+)`$/.exec(event.fields?.message ?? "")?.[1];
+    if (applying) started.push(applying);
+    if (event.level === "WARN" || event.level === "ERROR") log?.(`schema engine: ${event.fields?.message ?? line.trim()}`);
   } catch {
     // not JSON: ignore
   }
