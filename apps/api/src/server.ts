@@ -5,6 +5,7 @@ import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, modelInputBodyLimit, registerBodyLimit } from "./http/body-limits.ts";
+import { registerJsonBodies } from "./http/json-bodies.ts";
 import { clientErrorHandler, registerConnectRefusal, registerExpectationRefusal } from "./http/client-errors.ts";
 import { requestLogger } from "./http/request-logger.ts";
 import { registerRequestTags } from "./http/request-tags.ts";
@@ -96,6 +97,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));
+  // Before any route or plugin, which inherit the parsers: JSON in UTF-8, nothing else.
+  registerJsonBodies(app);
   // Every route declares its feature (http/route-features.ts); one that forgot counts as
   // "admin" for the emergency gate, and is named here so it gets fixed.
   const undeclaredRoutes = trackUndeclaredRoutes(app);

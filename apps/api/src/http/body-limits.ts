@@ -166,14 +166,3 @@ function drawingOnPool(pool: BytePool, holder: string, payload: Readable, respon
   payload.on("error", (error) => counted.destroy(error));
   return payload.pipe(counted);
 }
-
-/**
- * Only JSON (or nothing) reaches a scope: every other type, multipart and octet-stream
- * included, is a 415 whatever its size, and nothing but this parser ever reads a body here.
- */
-export function acceptOnlyJson(scope: FastifyInstance): void {
-  scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => {
-    done(null, body);
-  });
-}

@@ -10,7 +10,7 @@ import type { AppDeps } from "../deps.ts";
 import type { AppRouter } from "../routers/index.ts";
 import { resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
-import { acceptOnlyJson } from "./body-limits.ts";
+import { acceptOnlyJson } from "./json-bodies.ts";
 import { declareFeature } from "./route-features.ts";
 import { holdStreamSlot } from "./stream-slots.ts";
 

@@ -1,0 +1,65 @@
+/**
+ * How request bodies are read: JSON in UTF-8, or not at all. Types without a parser are a 415
+ * unread (Fastify's own check); this adds what Fastify would otherwise take on trust:
+ * - text/plain: Fastify reads it by default, so a JSON object sent as text/plain reached a
+ *   /v1 or REST route as a string and came back as a 400 about the body's shape;
+ * - a content coding (`Content-Encoding: gzip`) or a charset other than UTF-8: the bytes
+ *   were read as UTF-8 text and refused as "Malformed JSON body".
+ * Each is a 415 that says what to send instead. And a DELETE (or another method that takes no
+ * body) sent with `Content-Type: application/json` and nothing after it — what clients set up
+ * to send JSON headers on every request do — has no body, instead of a 400 for an empty one.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { AppError } from "../services/errors.ts";
+import { BODY_LIMIT_BYTES } from "./body-limits.ts";
+
+/** Methods whose requests carry no body a route reads. */
+const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+
+/** Why the body cannot be read as sent (a 415), or null. */
+export function unreadableBody(request: FastifyRequest): AppError | null {
+  const coding = request.headers["content-encoding"]?.trim().toLowerCase();
+  if (coding && coding !== "identity") {
+    return new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Encoding ${coding} is not supported; send the body uncompressed`);
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    return new AppError("UNSUPPORTED_MEDIA_TYPE", `charset=${charset} is not supported; send JSON in UTF-8`);
+  }
+  return null;
+}
+
+/** True for `Content-Type: application/json` and no body on a method that takes none. */
+const noBody = (request: FastifyRequest, body: string) => body === "" && BODYLESS_METHODS.has(request.method);
+
+/**
+ * The app's parsers, before any route or plugin is registered (they inherit them): JSON
+ * through Fastify's own parser (prototype poisoning refused), behind the checks above; no
+ * text/plain.
+ */
+export function registerJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const refused = unreadableBody(request);
+    if (refused) return done(refused, undefined);
+    // parseAs "string": the body is always text here.
+    const text = body as string;
+    if (noBody(request, text)) return done(null, undefined);
+    parseJson(request, text, done);
+  });
+}
+
+/**
+ * Only JSON (or nothing) reaches a scope, passed on as the text it arrived as (tRPC parses
+ * it): every other type, multipart and octet-stream included, is a 415 whatever its size,
+ * and nothing but this parser ever reads a body here.
+ */
+export function acceptOnlyJson(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT_BYTES }, (request, body, done) => {
+    const refused = unreadableBody(request);
+    if (refused) return done(refused, undefined);
+    done(null, body);
+  });
+}
