@@ -63,6 +63,10 @@ function unmetDemand(passthrough: Record<string, unknown> | undefined): { what: 
   if (!passthrough) return null;
   const format = (passthrough["response_format"] as { type?: unknown } | null | undefined)?.type;
   if (format === "json_object" || format === "json_schema") return { what: `produce response_format ${format}`, param: "response_format" };
+  // One reply per call: n > 1 choices would come back as one, which a caller asking for
+  // several cannot tell from a short answer (as an anthropic provider refuses it).
+  const n = passthrough["n"];
+  if (typeof n === "number" && n > 1) return { what: `return ${n} choices (n > 1)`, param: "n" };
   const choice = passthrough["tool_choice"];
   if (choice === "required" || (typeof choice === "object" && choice !== null)) return { what: "call tools (tool_choice requires a tool call)", param: "tool_choice" };
   return null;

@@ -349,6 +349,10 @@ describe("answers as the provider sent them", () => {
     const body = (await res.json()) as { error: { message: string; type: string } };
     expect(body.error.type).toBe("api_error");
     expect(body.error.message).toMatch(/template: template cannot call tools/);
+    // Several choices from one reply neither: refused, naming n, never answered with one.
+    const several = await post("/v1/chat/completions", { model: "auto", messages: [{ role: "user", content: "hi" }], n: 2 });
+    expect(several.status).toBe(502);
+    expect(((await several.json()) as { error: { message: string } }).error.message).toMatch(/template: template cannot return 2 choices \(n > 1\)/);
     // Plain prose is still the template's to give.
     const prose = await sdk.chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi" }], tools: [WEATHER_TOOL] });
     expect(prose.choices[0]!.message.content).toEqual(expect.any(String));
