@@ -88,6 +88,23 @@ describe("embeddings through a model route", () => {
     expect(up.fakes.ollama.requests).toHaveLength(0);
   });
 
+  it("an answer that does not match the inputs is malformed: the same model on the next provider answers", async () => {
+    const list = (data: unknown[]) => ({ kind: "status" as const, status: 200, body: JSON.stringify({ object: "list", data, model: SMALL }) });
+    const wrong = [
+      list([]), // no item for the one input
+      list([{ object: "embedding", index: 5, embedding: [0.1] }]), // an index past the inputs
+      list([{ object: "embedding", index: 0, embedding: "not a vector" }]), // text where floats were asked for
+    ];
+    for (const answer of wrong) {
+      up.fakes.beta.enqueue(answer);
+      const res = await embed("embed-small");
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { data: Array<{ index: number; embedding: number[] }> };
+      expect(body.data).toEqual([{ object: "embedding", index: 0, embedding: [1, 0.5, 0.5] }]);
+      expect(res.headers.get("x-switchboard-attempts")).toBe("beta:malformed,openai:success");
+    }
+  });
+
   it("never falls back to another model: the failure is the answer, saying why", async () => {
     up.fakes.beta.enqueue({ kind: "status", status: 500 });
     up.fakes.openai.enqueue({ kind: "status", status: 500 });

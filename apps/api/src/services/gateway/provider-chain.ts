@@ -22,6 +22,7 @@ import {
   type ProviderCallRecord,
 } from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { checkEmbeddingAnswer } from "./embedding-answer.ts";
 import { otherModelsNotTried, sameModelTargets, type EmbeddingTargets } from "./embedding-targets.ts";
 import { callEnded, callStarted, type RequestScope } from "../../infra/request-scope.ts";
 
@@ -439,6 +440,7 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         const call = startCall(p, request, end, callTimeout(p, {}, "call"));
         try {
           const result = await p.embed!({ model, body: request.body, signal: call.controller.signal });
+          checkEmbeddingAnswer(result.data, request.body);
           const latencyMs = roundMs(performance.now() - call.t0);
           const promptTokens = tokenCount(result.usage?.promptTokens) ?? 0;
           const usage = { promptTokens, completionTokens: 0, totalTokens: tokenCount(result.usage?.totalTokens) ?? promptTokens };
