@@ -186,10 +186,13 @@ describe("x-switchboard-cache-ttl on /v1/chat/completions", () => {
       await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root));
     }
 
-    // The route retargeted (here: re-saved, a new configuration): answers kept before are not served.
-    expect((await sdk.chat.completions.create(question("How old?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
+    // The route retargeted (here: re-saved, a new configuration): answers kept before are not
+    // served. (A question of its own: "How old?" was last kept for one second, which a slow
+    // freeze and unfreeze can outlast.)
+    await sdk.chat.completions.create(question("How tall?"), cached(60));
+    expect((await sdk.chat.completions.create(question("How tall?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("hit");
     await t.client(root).models.upsert.mutate({ name: "priced", targets: [{ provider: "beta", upstreamModel: "beta-model-2" }], inputPricePerMTok: 1_000, outputPricePerMTok: 2_000 });
-    await expect.poll(async () => (await sdk.chat.completions.create(question("How old?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
+    await expect.poll(async () => (await sdk.chat.completions.create(question("How tall?"), cached(60)).withResponse()).response.headers.get("x-switchboard-cache")).toBe("miss");
     expect(up.fakes.beta.requests.at(-1)!.body).toMatchObject({ model: "beta-model-2" });
   });
 
