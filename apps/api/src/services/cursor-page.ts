@@ -16,9 +16,12 @@
  *   came back: a page with rows costs no second query.
  * - A list that shows a viewer only their own rows names them (`within`): a cursor outside them
  *   is NOT_FOUND as a gone one is, checked before the read. Prisma would place the page by any
- *   row's order values, so another user's row id would tell when that row was made (or, for
- *   conversations, last written to) from which of one's own rows come after it. One lookup by
- *   primary key per page that has a cursor.
+ *   row's order values, so another user's row id would tell when that row was made from which
+ *   of one's own rows come after it. One lookup by primary key per page that has a cursor.
+ *
+ * A row id is a stable place only where rows keep their place in the order (ordered by when they
+ * were made). A list ordered by a time that moves, conversations by last activity, pages by
+ * keyset-page.ts instead: its cursor carries the place the client saw.
  */
 import { AppError } from "./errors.ts";
 
