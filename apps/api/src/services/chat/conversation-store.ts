@@ -21,6 +21,7 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
+import { cursorPlace, keysetPage, rowsBelow } from "../keyset-page.ts";
 import { selectHistory, type HistoryBudget } from "./history.ts";
 
 export interface Viewer {
@@ -140,14 +141,26 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
       UPDATE "Conversation" SET "updatedAt" = ${at}::timestamptz AT TIME ZONE 'UTC' WHERE "id" = ${conversationId}`;
   }
 
+  /**
+   * By last activity, newest first. The cursor is the place the reader saw (keyset-page.ts):
+   * a conversation written to between two pages, the one the next page starts after included,
+   * is neither shown again nor loses the rows below its old place.
+   */
   async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const page = await cursorPage(prisma.conversation, { cursor: input?.cursor, limit, within: roleAtLeast(viewer.role, "ADMIN") ? undefined : { userId: viewer.id } }, (window) =>
+    const own = scope(viewer);
+    // A plain id (the older cursor) is placed where its row is now, found among the viewer's own.
+    const place = await cursorPlace(input?.cursor, async (id) => {
+      const row = await prisma.conversation.findFirst({ where: { ...own, id }, select: { updatedAt: true } });
+      return row && { at: row.updatedAt, id };
+    });
+    const page = await keysetPage("updatedAt", limit, (take) =>
       prisma.conversation.findMany({
-        where: scope(viewer),
+        // The place filters the viewer's own rows by values only: it can show nothing of anyone else's.
+        where: { ...own, ...(place ? rowsBelow("updatedAt", place) : {}) },
         orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
         include: { _count: { select: { messages: true } } },
-        ...window,
+        take,
       }),
     );
     return { items: page.items.map(toSummary), nextCursor: page.nextCursor };
