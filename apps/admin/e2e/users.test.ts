@@ -285,6 +285,40 @@ describe("admin SPA", () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("reads the list again from the top when the user its next page starts after was deleted elsewhere", async () => {
+    const token = await apiToken(api, api.email, api.password);
+    // More users than a page holds (50).
+    const { items: existing } = await callProcedure<{ items: unknown[] }>(api, "users.list", { limit: 100 }, token);
+    // A few at a time: the server hashes two passwords at once and lets a queue of 32 wait.
+    const emails = Array.from({ length: Math.max(0, 53 - existing.length) }, (_, i) => `paged-${i}@e2e.test`);
+    for (let i = 0; i < emails.length; i += 16) {
+      await Promise.all(emails.slice(i, i + 16).map((email) => callProcedure(api, "users.create", { email, password: "correct horse battery staple", role: "USER" }, token)));
+    }
+    const page = await openPage();
+    await page.goto("/login?next=%2Fusers");
+    await signIn(page, api.email, api.password);
+    await page.waitForURL("**/users");
+    const loadMore = page.getByRole("button", { name: "Load more" });
+    await loadMore.waitFor();
+    const rows = page.getByRole("row").filter({ has: page.getByRole("cell") });
+    expect(await rows.count()).toBe(50);
+
+    // Another tab deletes the last user shown: the next page's cursor names a row that is gone.
+    const first = await callProcedure<{ items: Array<{ id: string; email: string }> }>(api, "users.list", { limit: 50 }, token);
+    const gone = first.items.at(-1)!;
+    await callProcedure(api, "users.delete", { id: gone.id }, token);
+    const total = (await callProcedure<{ items: unknown[] }>(api, "users.list", { limit: 100 }, token)).items.length;
+
+    // No error and no silent end: the list is read again from the top, then goes on.
+    await loadMore.click();
+    await page.getByRole("row", { name: new RegExp(escapeRegExp(gone.email)) }).waitFor({ state: "detached" });
+    expect(await rows.count()).toBe(50);
+    await loadMore.click();
+    await expect.poll(() => rows.count()).toBe(total);
+    expect(await page.getByRole("alert").count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
   // Last on purpose: it trips the per-IP failed-login limit of this server for a minute.
   it("tells the user how long to wait after too many failed attempts", async () => {
     const page = await openPage();

@@ -20,9 +20,11 @@ export async function loadMore(query: NextPage): Promise<void> {
 }
 
 /**
- * The rows of the pages loaded so far, each once. A list ordered by a time that moves (a
- * conversation written to between two pages moves to the top) can send a row again on a later
- * page; shown twice, it would also be two rows with one React key.
+ * The rows of the pages loaded so far, each once. A row can still come again on a later page of
+ * a list ordered by a time that moves: the conversations list pages from the place the reader
+ * saw, so one written to moves up, out of the pages still to come, but one written to by an
+ * instance whose clock is behind can move down past that place. Shown twice, it would also be
+ * two rows with one React key.
  */
 export function pageRows<Row>(pages: ReadonlyArray<{ items: readonly Row[] }> | undefined, keyOf: (row: Row) => string): Row[] {
   const seen = new Set<string>();
