@@ -96,8 +96,8 @@ describe("cursorPlace", () => {
 });
 
 describe("rowsBelow", () => {
-  it("is the row comparison (column, id) < (at, id) as a Prisma where", () => {
-    expect(rowsBelow("updatedAt", { id, at })).toEqual({ OR: [{ updatedAt: { lt: at } }, { updatedAt: at, id: { lt: id } }] });
+  it("is the row comparison (column, id) < (at, id) as a Prisma where, with the column's bound an index can start from", () => {
+    expect(rowsBelow("updatedAt", { id, at })).toEqual({ updatedAt: { lte: at }, OR: [{ updatedAt: { lt: at } }, { updatedAt: at, id: { lt: id } }] });
   });
 });
 
