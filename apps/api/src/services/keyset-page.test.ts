@@ -22,6 +22,8 @@ describe("a keyset cursor", () => {
     expect(cursor).toBe(`${id}.1796475669123`);
     expect(encodeURIComponent(cursor)).toBe(cursor);
     expect(readCursor(cursor)).toEqual({ place: { id, at } });
+    // An id as the table holds it, whatever its case.
+    expect(readCursor(placeCursor({ id: id.toUpperCase(), at }))).toEqual({ place: { id: id.toUpperCase(), at } });
     for (const ms of [PLACE_TIME_RANGE.min, -1, 0, 1, PLACE_TIME_RANGE.max]) {
       expect(readCursor(placeCursor({ id, at: new Date(ms) })), String(ms)).toEqual({ place: { id, at: new Date(ms) } });
     }
@@ -40,7 +42,6 @@ describe("a keyset cursor", () => {
     `.${at.getTime()}`,
     `${id}`.slice(0, 35),
     `not-a-uuid.${at.getTime()}`,
-    `${id.toUpperCase()}.${at.getTime()}`,
     `${id}.${at.getTime()}.5`,
     `${id}.${at.getTime()}x`,
     `${id}.0${at.getTime()}`,

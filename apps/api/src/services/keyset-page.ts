@@ -39,7 +39,7 @@ export interface KeysetPlace {
  */
 export const PLACE_TIME_RANGE = { min: Date.parse("0001-01-01T00:00:00.000Z"), max: Date.parse("9999-12-31T23:59:59.999Z") } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A place as a cursor: `<id>.<time in epoch ms>`, URL-safe as it is. */
 export function placeCursor(place: KeysetPlace): string {
@@ -52,12 +52,12 @@ const badCursor = () => new AppError("BAD_REQUEST", BAD_CURSOR_MESSAGE, { detail
 
 /**
  * What a cursor says: a place, or (the older form, a row id alone) a row whose place is to be
- * looked up. Ids are UUIDs. Strict: a place must read exactly as placeCursor writes it (no
- * leading zeros, no sign on 0, lowercase id), its time within PLACE_TIME_RANGE; anything else is
- * BAD_REQUEST on `cursor`, never a read.
+ * looked up. Ids are UUIDs, as every table here makes them. Strict: a place must read exactly as
+ * placeCursor writes it (no leading zeros, no sign on 0, no exponent), its time within
+ * PLACE_TIME_RANGE; anything else is BAD_REQUEST on `cursor`, never a read.
  */
 export function readCursor(cursor: string): { place: KeysetPlace } | { rowId: string } {
-  if (UUID.test(cursor.toLowerCase())) return { rowId: cursor };
+  if (UUID.test(cursor)) return { rowId: cursor };
   const dot = cursor.indexOf(".");
   const id = cursor.slice(0, dot);
   const ms = Number(cursor.slice(dot + 1));

@@ -152,7 +152,7 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("conversations list on 
 
   it("refuses a cursor it could not have given as BAD_REQUEST on cursor, whoever asks", async () => {
     const admin = { id: randomUUID(), role: "ADMIN" } satisfies Viewer;
-    for (const cursor of ["garbage", "x".repeat(5000), `${ids[0]}.`, `${ids[0]}.abc`, `${ids[0]}.1e12`, `${ids[0]}.0${top}`, `.${top}`, `not-an-id.${top}`, `${ids[0]!.toUpperCase()}.${top}`, `${ids[0]}.${top}.1`, `${ids[0]}.-0`, `${ids[0]}.253402300800000`, `${ids[0]}.-62135596800001`, `${ids[0]}.${"9".repeat(30)}`]) {
+    for (const cursor of ["garbage", "x".repeat(5000), `${ids[0]}.`, `${ids[0]}.abc`, `${ids[0]}.1e12`, `${ids[0]}.0${top}`, `.${top}`, `not-an-id.${top}`, `${ids[0]}.${top}.1`, `${ids[0]}.-0`, `${ids[0]}.253402300800000`, `${ids[0]}.-62135596800001`, `${ids[0]}.${"9".repeat(30)}`]) {
       for (const viewer of [alice, admin]) {
         const error = await refusal(list(viewer, { cursor, limit: 2 }));
         expect(error, cursor).toBeInstanceOf(AppError);

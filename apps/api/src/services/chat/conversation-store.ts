@@ -148,16 +148,16 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
    */
   async function list(viewer: Viewer, input: TConversationsListInput): Promise<{ items: TConversationSummary[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
-    const own = scope(viewer);
+    const visible = scope(viewer);
     // A plain id (the older cursor) is placed where its row is now, found among the viewer's own.
     const place = await cursorPlace(input?.cursor, async (id) => {
-      const row = await prisma.conversation.findFirst({ where: { ...own, id }, select: { updatedAt: true } });
+      const row = await prisma.conversation.findFirst({ where: { ...visible, id }, select: { updatedAt: true } });
       return row && { at: row.updatedAt, id };
     });
     const page = await keysetPage("updatedAt", limit, (take) =>
       prisma.conversation.findMany({
-        // The place filters the viewer's own rows by values only: it can show nothing of anyone else's.
-        where: { ...own, ...(place ? rowsBelow("updatedAt", place) : {}) },
+        // The place only narrows, by values, the rows the viewer may see: it shows no one else's.
+        where: { ...visible, ...(place ? rowsBelow("updatedAt", place) : {}) },
         orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
         include: { _count: { select: { messages: true } } },
         take,
