@@ -105,6 +105,14 @@ describe("embeddings through a model route", () => {
     }
   });
 
+  it("floats where the SDK asked for base64 (a server that ignores the format) reach it as base64, decoded back to the same vector", async () => {
+    up.fakes.beta.enqueue({ kind: "status", status: 200, body: JSON.stringify({ object: "list", data: [{ object: "embedding", embedding: [0.25, -1.5] }], model: SMALL }) });
+    const { data, response } = await sdk.embeddings.create({ model: "embed-small", input: "alpha" }).withResponse();
+    expect(data.data).toEqual([{ object: "embedding", index: 0, embedding: [0.25, -1.5] }]);
+    expect(response.headers.get("x-switchboard-attempts")).toBe("beta:success");
+    expect((JSON.parse(up.fakes.beta.requests.at(-1)!.raw) as { encoding_format?: string }).encoding_format).toBe("base64");
+  });
+
   it("never falls back to another model: the failure is the answer, saying why", async () => {
     up.fakes.beta.enqueue({ kind: "status", status: 500 });
     up.fakes.openai.enqueue({ kind: "status", status: 500 });

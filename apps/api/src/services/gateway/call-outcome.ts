@@ -64,12 +64,13 @@ const OPERATOR_FAULT_STATUSES = new Set([401, 402, 403, 429]);
  */
 /**
  * A well-formed reply that is not what the caller asked for (ChainRequest.accept: prose where
- * JSON was required). The next provider is tried, but the provider is healthy: a run of such
- * replies must not open its circuit for every other caller.
+ * JSON was required; embeddings that do not answer the request's inputs). The next provider
+ * is tried, but the provider is healthy: a run of such replies, which a caller's requests can
+ * provoke, must not open its circuit for every other caller.
  */
 export class ReplyNotAccepted extends ProviderError {
-  constructor() {
-    super("malformed", "reply is not the requested structured output");
+  constructor(message = "reply is not the requested structured output") {
+    super("malformed", message);
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type ProviderCallRecord,
 } from "./chain-types.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
-import { checkEmbeddingAnswer } from "./embedding-answer.ts";
+import { fitEmbeddingAnswer } from "./embedding-answer.ts";
 import { otherModelsNotTried, sameModelTargets, type EmbeddingTargets } from "./embedding-targets.ts";
 import { callEnded, callStarted, type RequestScope } from "../../infra/request-scope.ts";
 
@@ -439,8 +439,8 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
         const { p, model } = called;
         const call = startCall(p, request, end, callTimeout(p, {}, "call"));
         try {
-          const result = await p.embed!({ model, body: request.body, signal: call.controller.signal });
-          checkEmbeddingAnswer(result.data, request.body);
+          const answer = await p.embed!({ model, body: request.body, signal: call.controller.signal });
+          const result = { ...answer, data: fitEmbeddingAnswer(answer.data, request.body) };
           const latencyMs = roundMs(performance.now() - call.t0);
           const promptTokens = tokenCount(result.usage?.promptTokens) ?? 0;
           const usage = { promptTokens, completionTokens: 0, totalTokens: tokenCount(result.usage?.totalTokens) ?? promptTokens };
