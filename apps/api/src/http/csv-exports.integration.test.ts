@@ -232,6 +232,21 @@ describe("GET /api/logs/export.csv: whole, or saying it is not", () => {
     expect(sizeOf((await exportCsv(owner.token, "?status=404")).res)).toEqual(["0", "false"]);
   });
 
+  it("counts from its first page's first row: rows logged after that page was read are in neither the count nor the file", async () => {
+    const owner = await t.userWithRole("USER");
+    await logRows(owner.id, 150);
+    const viewer = { id: owner.id, role: "USER" as const };
+    const first = await t.app.deps.requestLog.list(viewer, { limit: 100 });
+    // Requests logged between the first page and the count (a busy gateway's, every millisecond).
+    await logRows(owner.id, 5, () => ({ createdAt: new Date(Date.now() + 1_000) }));
+    expect(await t.app.deps.requestLog.countUpTo(viewer, {}, 1_000, first.items[0])).toBe(150);
+    expect(await t.app.deps.requestLog.countUpTo(viewer, {}, 1_000)).toBe(155);
+    // A row in the same millisecond as the first row, ordered before it (a larger id), is newer too.
+    const top = first.items[0]!;
+    await t.app.deps.db.prisma.requestLog.create({ data: { ...requestLogRow({ userId: owner.id, createdAt: new Date(top.createdAt) }), tags: [], id: "ffffffff-ffff-4fff-bfff-ffffffffffff", attempts: [] } });
+    expect(await t.app.deps.requestLog.countUpTo(viewer, {}, 1_000, top)).toBe(150);
+  });
+
   it("says it is cut when more rows match than the cap: the file holds the newest, GET and HEAD alike", async () => {
     const owner = await t.userWithRole("USER");
     const rows = await logRows(owner.id, CAP + 10);

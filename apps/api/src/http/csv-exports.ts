@@ -75,7 +75,9 @@ async function* rowsFrom(caller: Caller, filters: TLogsListInput, first: Page, c
  * cap + 1. The filters are those the first page's logs.list has accepted.
  */
 async function sizeHeaders(deps: AppDeps, user: AuthedUser, filters: TLogsListInput, first: Page, cap: number) {
-  const matching = first.nextCursor === null ? first.items.length : await deps.requestLog.countUpTo(user, ZLogsListInput.parse(filters), cap + 1);
+  // Counted from the first page's first row: rows logged since that page was read are newer,
+  // never written, and so not counted either (a busy log's count ran ahead of its file).
+  const matching = first.nextCursor === null ? first.items.length : await deps.requestLog.countUpTo(user, ZLogsListInput.parse(filters), cap + 1, first.items[0]);
   return { [LOG_EXPORT_HEADERS.rows]: String(Math.min(matching, cap)), [LOG_EXPORT_HEADERS.truncated]: String(matching > cap) };
 }
 

@@ -108,6 +108,18 @@ const sumsOf = (row: Partial<Record<string, unknown>> | undefined, name: (f: Sum
 
 const STATUS_RANGES: Record<string, [number, number]> = { "2xx": [200, 299], "3xx": [300, 399], "4xx": [400, 499], "5xx": [500, 599], error: [400, 599] };
 
+/** A row's place in the log's order, as `list` returns it (createdAt as ISO text). */
+export interface LogPlace {
+  createdAt: string;
+  id: string;
+}
+
+/** The rows at or after `place` in the log's order (createdAt desc, id desc). */
+function atOrAfter(place: LogPlace): Prisma.RequestLogWhereInput {
+  const at = new Date(place.createdAt);
+  return { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lte: place.id } }] };
+}
+
 function dateRange(from: string | undefined, to: string | undefined) {
   if (from && to && Date.parse(from) > Date.parse(to)) throw new AppError("BAD_REQUEST", "from must not be after to");
   return from || to ? { createdAt: { ...(from ? { gte: new Date(from) } : {}), ...(to ? { lte: new Date(to) } : {}) } } : {};
@@ -163,10 +175,13 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
    * In list's order, so the database walks the index list's pages walk, newest first, and stops
    * at `atMost`: up to 100,000, tens of milliseconds to a tenth of a second on a log of a
    * million rows (docs/keys.md, Numbers); a filter no index serves (`q`) reads what the others
-   * leave in, as list's first page of it does.
+   * leave in, as list's first page of it does. With `from` (a row as `list` returned it), only
+   * the rows at or after it in that order: what pages that begin with it hold, so rows logged
+   * since it was read (newer, above it) are not counted.
    */
-  function countUpTo(viewer: Viewer, input: LogFilters, atMost: number): Promise<number> {
-    return prisma.requestLog.count({ where: listed(viewer, input), orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: atMost });
+  function countUpTo(viewer: Viewer, input: LogFilters, atMost: number, from?: LogPlace): Promise<number> {
+    const where = listed(viewer, input);
+    return prisma.requestLog.count({ where: from ? { AND: [where, atOrAfter(from)] } : where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: atMost });
   }
 
   async function get(viewer: Viewer, id: string): Promise<TRequestLogDetail> {
