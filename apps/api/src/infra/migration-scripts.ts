@@ -33,8 +33,8 @@ function codeOnly(script: string): string {
     // E'…' and $tag$ start a token only where an identifier does not go on (a$b$ is a name).
     const afterWord = i > 0 && /[A-Za-z0-9_$]/.test(script[i - 1]!);
     const end =
-      script.startsWith("--", i) ? after(script, "\n", i + 2)
-      : script.startsWith("/*", i) ? after(script, "*/", i + 2)
+      script.startsWith("--", i) ? lineEnd(script, i + 2)
+      : script.startsWith("/*", i) ? blockCommentEnd(script, i)
       : /[Ee]/.test(script[i]!) && script[i + 1] === "'" && !afterWord ? quoted(script, i + 1, true)
       : script[i] === "'" || script[i] === '"' ? quoted(script, i, false)
       : script[i] === "$" && !afterWord ? dollarQuoted(script, i)
@@ -48,6 +48,31 @@ function codeOnly(script: string): string {
     }
   }
   return out;
+}
+
+/** Index of the line end that closes a `--` comment: PostgreSQL ends one at \n or \r. */
+function lineEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (text[i] === "\n" || text[i] === "\r") return i;
+  return text.length;
+}
+
+/** Index past a block comment opening at `start`: PostgreSQL's nest, `/* a /* b *\/ still a *\/`. */
+function blockCommentEnd(text: string, start: number): number {
+  let depth = 0;
+  let i = start;
+  while (i < text.length) {
+    if (text.startsWith("/*", i)) {
+      depth += 1;
+      i += 2;
+    } else if (text.startsWith("*/", i)) {
+      depth -= 1;
+      i += 2;
+      if (depth === 0) return i;
+    } else {
+      i += 1;
+    }
+  }
+  return text.length;
 }
 
 /** Index just past the next `token` from `from` (or the end). */
