@@ -22,11 +22,30 @@ export function unreadableBody(request: FastifyRequest): AppError | null {
   if (coding && coding !== "identity") {
     return new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Encoding ${coding} is not supported; send the body uncompressed`);
   }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+  const charset = charsetOf(request.headers["content-type"] ?? "");
   if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
     return new AppError("UNSUPPORTED_MEDIA_TYPE", `charset=${charset} is not supported; send JSON in UTF-8`);
   }
   return null;
+}
+
+/** One `; name=value` parameter of a media type, the value a token or a quoted string. */
+const PARAMETER = /;\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]*)\s*/gy;
+
+/**
+ * The charset a Content-Type names (lower case, unquoted), or undefined. Its parameters are
+ * read in turn, so a quoted value of another one (`foo="x;charset=latin1"`) is that value;
+ * a malformed rest ends the reading, as Fastify's own parser of the type ignores it.
+ */
+export function charsetOf(contentType: string): string | undefined {
+  PARAMETER.lastIndex = contentType.search(/;|$/);
+  let charset: string | undefined;
+  for (let m = PARAMETER.exec(contentType); m; m = PARAMETER.exec(contentType)) {
+    if (m[1]!.toLowerCase() !== "charset" || charset !== undefined) continue;
+    const value = m[2]!;
+    charset = (value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value).toLowerCase();
+  }
+  return charset;
 }
 
 /** True for `Content-Type: application/json` and no body on a method that takes none. */
