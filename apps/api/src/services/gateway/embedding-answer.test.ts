@@ -33,6 +33,8 @@ describe("embedding answers", () => {
     const [encoded] = fitEmbeddingAnswer([item(0, [0.5, -2])], { input: "a", encoding_format: "base64" }) as Array<{ embedding: string }>;
     const bytes = Buffer.from(encoded!.embedding, "base64");
     expect([bytes.readFloatLE(0), bytes.readFloatLE(4)]).toEqual([0.5, -2]);
+    // And back: base64 where floats were asked (or the format left to its default) is decoded.
+    expect(fitEmbeddingAnswer([item(0, encoded!.embedding)], { input: "a" })).toEqual([item(0, [0.5, -2])]);
   });
 
   it("refuse too few or too many items, an index out of range or twice, and what is no vector", () => {
@@ -41,7 +43,8 @@ describe("embedding answers", () => {
     expect(refusal([item(0), item(0)], { input: ["a", "b"] })?.message).toContain("index 0");
     expect(refusal([item(2)], { input: "a" })?.message).toContain("index 2");
     expect(refusal([item(0), { embedding: [1] }], { input: ["a", "b"] })?.message).toContain("index undefined");
-    expect(refusal([item(0, "AAAA")], { input: "a" })?.message).toContain("item 0 holds no vector");
+    expect(refusal([item(0, "not base64!")], { input: "a" })?.message).toContain("item 0 holds no vector");
+    expect(refusal([item(0, "AAA=")], { input: "a" })?.message).toContain("item 0 holds no vector"); // 2 bytes: no float32
     expect(refusal([item(0, [1, "x"])], { input: "a" })?.message).toContain("item 0 holds no vector");
   });
 

@@ -4,7 +4,7 @@
  * string. Two differences that lose nothing are mended: items without an index, as many as the
  * inputs, are taken in order; floats where base64 was asked (a server that ignores the
  * format — the official SDKs ask for base64 by default) are encoded as OpenAI does,
- * little-endian float32. Anything else — fewer or more items than inputs, an index twice,
+ * little-endian float32, and base64 where floats were asked is decoded. Anything else — fewer or more items than inputs, an index twice,
  * something that is no vector — is a reply not accepted: the chain tries the next provider
  * instead of passing on a 200 a client would index into, without counting it against the
  * provider's circuit (a caller's request can provoke it, and a circuit is everyone's).
@@ -26,6 +26,14 @@ function base64Vector(vector: number[]): string {
   return bytes.toString("base64");
 }
 
+/** A base64 vector's floats, or undefined when the text is no whole number of float32s. */
+function floatsOf(text: string): number[] | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length === 0 || bytes.length % 4 !== 0) return undefined;
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+}
+
 /** `data` as `body` asked for it; throws ReplyNotAccepted when it does not answer the inputs. */
 export function fitEmbeddingAnswer(data: readonly unknown[], body: Record<string, unknown>): unknown[] {
   const expected = embeddingInputCount(body["input"]);
@@ -43,6 +51,10 @@ export function fitEmbeddingAnswer(data: readonly unknown[], body: Record<string
     seen.add(index);
     const { embedding } = fields;
     if (base64 && typeof embedding === "string") return positional ? { ...fields, index } : item;
+    if (!base64 && typeof embedding === "string") {
+      const floats = floatsOf(embedding);
+      return floats && isVector(floats) ? { ...fields, index, embedding: floats } : refuse(`item ${index} holds no vector`);
+    }
     if (!isVector(embedding)) return refuse(`item ${index} holds no vector`);
     return base64 || positional ? { ...fields, index, embedding: base64 ? base64Vector(embedding) : embedding } : item;
   });
