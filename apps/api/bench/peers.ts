@@ -48,7 +48,7 @@ import { Agent, request } from "node:http";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { freeLoopbackPort } from "../test/ports.ts";
-import { rssMbOf } from "../test/proc.ts";
+import { cpuMsOf, rssMbOf } from "../test/proc.ts";
 import { autocannon, installPeers, PEERS_DIR, PORTKEY_VERSION } from "./autocannon.ts";
 import { ensureBuilt, percentile, progress, spawnHelper, startBenchApi, type BenchApi } from "./load.ts";
 import { placeGateway, placeHarness, placementLine } from "./placement.ts";
@@ -85,6 +85,9 @@ interface Sample {
   streamMean: number;
   rps: number;
   streamRps: number;
+  /** The target's CPU per request at c=32, µs (non-stream, stream). */
+  cpuUs: number;
+  streamCpuUs: number;
 }
 
 /**
@@ -215,8 +218,16 @@ async function sequential(target: Target, stream: boolean, seconds: number) {
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 /** autocannon at concurrency 32: requests per second (every answer must be a 200). */
-async function throughput(target: Target, stream: boolean, seconds: number): Promise<number> {
-  return (await autocannon(target.url, target.headers, bodyOf(target, stream), seconds)).rps;
+/**
+ * Requests per second at c=32, and the target's own CPU time per request over that load (µs,
+ * user + system from /proc): a machine that runs slower for a while lowers every target's
+ * req/s, but hardly what one request costs the process that serves it, so the CPU figure
+ * tells two builds apart where req/s is drowned in the machine's drift.
+ */
+async function throughput(target: Target, stream: boolean, seconds: number): Promise<{ rps: number; cpuUs: number }> {
+  const cpuBefore = cpuMsOf(target.pid);
+  const { rps, total } = await autocannon(target.url, target.headers, bodyOf(target, stream), seconds);
+  return { rps, cpuUs: total > 0 ? ((cpuMsOf(target.pid) - cpuBefore) * 1000) / total : NaN };
 }
 
 async function sample(target: Target, seconds: number): Promise<Sample> {
@@ -225,9 +236,10 @@ async function sample(target: Target, seconds: number): Promise<Sample> {
   progress(`[bench] ${target.name}: c=1 stream`);
   const streamed = await sequential(target, true, seconds);
   progress(`[bench] ${target.name}: c=32`);
-  const rps = target.name === "direct" ? NaN : await throughput(target, false, seconds);
+  const none = { rps: NaN, cpuUs: NaN };
+  const plainLoad = target.name === "direct" ? none : await throughput(target, false, seconds);
   progress(`[bench] ${target.name}: c=32 stream`);
-  const streamRps = target.name === "direct" ? NaN : await throughput(target, true, seconds);
+  const streamLoad = target.name === "direct" ? none : await throughput(target, true, seconds);
   return {
     c1FirstMean: plain.warmMean,
     c1Mean: mean(plain.totals),
@@ -235,8 +247,10 @@ async function sample(target: Target, seconds: number): Promise<Sample> {
     ttftMean: mean(streamed.ttfts),
     ttftP50: percentile(streamed.ttfts, 50),
     streamMean: mean(streamed.totals),
-    rps,
-    streamRps,
+    rps: plainLoad.rps,
+    streamRps: streamLoad.rps,
+    cpuUs: plainLoad.cpuUs,
+    streamCpuUs: streamLoad.cpuUs,
   };
 }
 
@@ -347,6 +361,8 @@ function report(targets: Target[], samples: Map<string, Sample[]>, waits: Array<
       `| ${t.label} | ${ms(med(t.name, "c1P50"))} | ${ms(c1)} | ${isDirect || !direct ? "—" : plus(c1 - direct.c1)} | ${ms(first)}${firstAdded} | ${ms(med(t.name, "ttftP50"))} | ${isDirect || !direct ? "—" : plus(ttft - direct.ttft)} | ${f(rps, 0)}${t.name === "portkey" ? "" : ratio(rps, portkeyRps?.plain)} | ${f(streamRps, 0)}${t.name === "portkey" ? "" : ratio(streamRps, portkeyRps?.stream)} | ${f(t.rssIdleMb, 0)} MB | ${f(rssMbOf(t.pid), 0)} MB |`,
     );
   }
+  const loaded = targets.filter((t) => t.name !== "direct");
+  console.log(`\nCPU per request at c=32, each target's own process (µs; non-stream / stream): ${loaded.map((t) => `${t.name} ${f(med(t.name, "cpuUs"), 0)} / ${f(med(t.name, "streamCpuUs"), 0)}`).join(", ")}`);
   const paired = targets.filter((t) => t.name.endsWith("-base") && samples.has(t.name.slice(0, -"-base".length)));
   if (paired.length > 0) console.log("\nThis checkout against the base build (same run, interleaved; then apart by which of the two went first in a round):");
   if (paired.length > 0 && ROUNDS % 2 === 1) console.log("  (an odd BENCH_ROUNDS: one order has a round more than the other)");
@@ -355,7 +371,8 @@ function report(targets: Target[], samples: Map<string, Sample[]>, waits: Array<
     const line = (rounds?: number[]) => {
       const diff = (key: keyof Sample) => plus(med(name, key, rounds) - med(base.name, key, rounds));
       const times = (key: keyof Sample) => `${(med(name, key, rounds) / med(base.name, key, rounds)).toFixed(2)}×`;
-      return `c=1 mean ${diff("c1Mean")}, c=1 first ${WARMUP} s ${diff("c1FirstMean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}`;
+      const cpu = (key: "cpuUs" | "streamCpuUs") => `${f(med(name, key, rounds), 0)} vs ${f(med(base.name, key, rounds), 0)} µs (${times(key)})`;
+      return `c=1 mean ${diff("c1Mean")}, c=1 first ${WARMUP} s ${diff("c1FirstMean")}, TTFT mean ${diff("ttftMean")}, c=32 req/s ${times("rps")}, stream req/s ${times("streamRps")}; CPU per request at c=32 ${cpu("cpuUs")}, stream ${cpu("streamCpuUs")}`;
     };
     const rss = `${rssMbOf(targets.find((t) => t.name === name)!.pid).toFixed(0)} vs ${rssMbOf(base.pid).toFixed(0)} MB`;
     const target = (n: string) => targets.find((t) => t.name === n)!;
