@@ -84,16 +84,18 @@ export async function cursorPlace(cursor: string | undefined, placeOfRow: (id: s
 }
 
 /**
- * The rows below a place in a list ordered by `column` desc, then id desc, as a Prisma where,
- * spread beside the list's own filter (which must not name `column` or OR itself). The same as
- * the row comparison `(column, id) < (at, id)`, which Prisma has no form for; the redundant
- * `column <= at` lets an index on the column start the scan at the place instead of filtering
- * every newer row on the way to it.
+ * The rows below a place in a list ordered by `column` desc, then id desc (and the place's own
+ * row with `including`), as a Prisma where, spread beside the list's own filter (which must not
+ * name `column` or OR itself; or put both under an AND). The same as the row comparison
+ * `(column, id) < (at, id)`, which Prisma has no form for; the redundant `column <= at` lets an
+ * index on the column start the scan at the place instead of filtering every newer row on the
+ * way to it.
  */
-export function rowsBelow<K extends string>(column: K, place: KeysetPlace) {
+export function rowsBelow<K extends string>(column: K, place: KeysetPlace, opts: { including?: boolean } = {}) {
+  const id = opts.including ? { lte: place.id } : { lt: place.id };
   return {
     ...({ [column]: { lte: place.at } } as Record<K, { lte: Date }>),
-    OR: [{ [column]: { lt: place.at } } as Record<K, { lt: Date }>, { ...({ [column]: place.at } as Record<K, Date>), id: { lt: place.id } }],
+    OR: [{ [column]: { lt: place.at } } as Record<K, { lt: Date }>, { ...({ [column]: place.at } as Record<K, Date>), id }],
   };
 }
 

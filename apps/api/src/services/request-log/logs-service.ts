@@ -8,6 +8,7 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { utcTimestamp } from "../../infra/sql-time.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
+import { rowsBelow } from "../keyset-page.ts";
 
 /** What a list keeps (its page and cursor aside). */
 export type LogFilters = Omit<NonNullable<TLogsListInput>, "cursor" | "limit"> | undefined;
@@ -114,12 +115,6 @@ export interface LogPlace {
   id: string;
 }
 
-/** The rows at or after `place` in the log's order (createdAt desc, id desc). */
-function atOrAfter(place: LogPlace): Prisma.RequestLogWhereInput {
-  const at = new Date(place.createdAt);
-  return { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lte: place.id } }] };
-}
-
 function dateRange(from: string | undefined, to: string | undefined) {
   if (from && to && Date.parse(from) > Date.parse(to)) throw new AppError("BAD_REQUEST", "from must not be after to");
   return from || to ? { createdAt: { ...(from ? { gte: new Date(from) } : {}), ...(to ? { lte: new Date(to) } : {}) } } : {};
@@ -181,7 +176,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
    */
   function countUpTo(viewer: Viewer, input: LogFilters, atMost: number, from?: LogPlace): Promise<number> {
     const where = listed(viewer, input);
-    return prisma.requestLog.count({ where: from ? { AND: [where, atOrAfter(from)] } : where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: atMost });
+    const fromPlace = from && rowsBelow("createdAt", { at: new Date(from.createdAt), id: from.id }, { including: true });
+    return prisma.requestLog.count({ where: fromPlace ? { AND: [where, fromPlace] } : where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: atMost });
   }
 
   async function get(viewer: Viewer, id: string): Promise<TRequestLogDetail> {
