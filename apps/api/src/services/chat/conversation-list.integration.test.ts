@@ -100,6 +100,22 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("conversations list on 
     expect(pages).toEqual([ids.slice(0, 3), ids.slice(3, 6), ids.slice(6)]);
   });
 
+  it("a reply written by an instance whose clock runs behind the last writer's keeps its row where it was: no page shows it twice", async () => {
+    // The top three were last written by an instance whose clock runs minutes ahead of this one.
+    const ahead = Date.now() + 180_000;
+    for (const [i, id] of ids.slice(0, 3).entries()) {
+      await db.prisma.conversation.update({ where: { id }, data: { updatedAt: new Date(ahead - i * 60_000) } });
+    }
+    const pages = await walk(alice, 3, async (page) => {
+      // This instance, behind the one before it, stores a reply to the top row the reader saw.
+      if (page === 1) await writeTo(ids[0]!);
+    });
+    expect(pages.flat()).toEqual(ids);
+    const [first] = (await list(alice, { limit: 1 })).items;
+    expect(first?.id).toBe(ids[0]);
+    expect(Date.parse(first!.updatedAt)).toBe(ahead + 1);
+  });
+
   it("the row the next page starts after, deleted between pages: the next page goes on from its place", async () => {
     const first = await list(alice, { limit: 3 });
     await store.remove(alice, ids[2]!);

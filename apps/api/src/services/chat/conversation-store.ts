@@ -128,7 +128,9 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     const reply = storableDeep(shown);
     // Timestamps have millisecond precision: keep the reply strictly after its question.
     const at = new Date(Math.max(Date.now(), after.getTime() + 1)).toISOString();
-    // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing.
+    // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing. Its
+    // last activity only moves forward: an instance whose clock runs behind the last writer's
+    // would otherwise move it down, past a reader's place, to be listed a second time.
     await prisma.$executeRaw`
       WITH reply AS (
         INSERT INTO "Message" ("id", "conversationId", "role", "content", "provider", "model", "status",
@@ -138,7 +140,8 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
                ${at}::timestamptz AT TIME ZONE 'UTC'
         WHERE EXISTS (SELECT 1 FROM "Conversation" WHERE "id" = ${conversationId})
       )
-      UPDATE "Conversation" SET "updatedAt" = ${at}::timestamptz AT TIME ZONE 'UTC' WHERE "id" = ${conversationId}`;
+      UPDATE "Conversation" SET "updatedAt" = GREATEST("updatedAt" + interval '1 millisecond', ${at}::timestamptz AT TIME ZONE 'UTC')
+      WHERE "id" = ${conversationId}`;
   }
 
   /**
