@@ -152,6 +152,11 @@ export const ZProviderItem = z.object({
   apiKeyMasked: z.string().nullable(),
   /** Header names with masked values. */
   headers: z.record(z.string(), z.string()),
+  /**
+   * Stored secrets this instance cannot decrypt (sealed under another SECRETS_KEY): the
+   * provider is not called until they are set again. An unreadable key shows as `(unreadable)`.
+   */
+  unreadableSecrets: z.array(z.enum(["apiKey", "headers"])),
   timeoutMs: z.number().int().nullable(),
   models: z.array(z.string()),
   apiVersion: z.string().nullable(),

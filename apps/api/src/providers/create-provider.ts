@@ -7,7 +7,7 @@ import type { TProviderKind } from "@switchboard/schema";
 import { createAnthropicProvider } from "./anthropic.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
 import { TEMPLATE_MODEL, createTemplateProvider } from "./template.ts";
-import type { ChatProvider } from "./types.ts";
+import { ProviderError, type ChatProvider } from "./types.ts";
 
 export interface ProviderSettings {
   name: string;
@@ -18,6 +18,20 @@ export interface ProviderSettings {
   timeoutMs: number | null;
   models: string[];
   apiVersion: string | null;
+  /**
+   * Stored secrets that could not be decrypted (sealed under another SECRETS_KEY, or a
+   * damaged row): the provider is then never called, since a call without them would go out
+   * without its key, or without a header that says whose account or tenant it is.
+   */
+  unreadableSecrets?: readonly UnreadableSecret[] | undefined;
+}
+
+export type UnreadableSecret = "apiKey" | "headers";
+
+/** Why a provider whose stored secrets cannot be read is not called, and what to do about it. */
+export function unreadableSecretsMessage(name: string, unreadable: readonly UnreadableSecret[]): string {
+  const what = unreadable.join(" and ");
+  return `${name}: its stored ${what} cannot be decrypted with this SECRETS_KEY (was it changed?): set ${unreadable.length === 1 ? "it" : "them"} again (providers.update)`;
 }
 
 export const DEFAULT_AZURE_API_VERSION = "2024-10-21";
@@ -39,6 +53,7 @@ const isDeepSeek = (baseUrl: string) => {
 
 export function createProvider(settings: ProviderSettings, opts: { templateStreamDelayMs?: number } = {}): ChatProvider {
   const model = settings.models[0] ?? (settings.kind === "template" ? TEMPLATE_MODEL : settings.name);
+  if (settings.unreadableSecrets && settings.unreadableSecrets.length > 0) return unreadableProvider(settings, model, settings.unreadableSecrets);
   const headers = Object.keys(settings.headers).length > 0 ? settings.headers : undefined;
   const timeoutMs = settings.timeoutMs ?? undefined;
   const baseUrl = settings.baseUrl ?? "";
@@ -62,4 +77,21 @@ export function createProvider(settings: ProviderSettings, opts: { templateStrea
       // DeepSeek answers json_object only and offers no embeddings.
       return createOpenAICompatibleProvider({ ...common, baseUrl, ...(isDeepSeek(baseUrl) ? { structuredOutput: "json_object" as const } : { embeddings: true }) });
   }
+}
+
+/** A provider whose stored secrets cannot be read: every call fails before anything is sent, and the chain moves on. */
+function unreadableProvider(settings: ProviderSettings, model: string, unreadable: readonly UnreadableSecret[]): ChatProvider {
+  const refuse = () => new ProviderError("connection_error", `cannot call upstream: ${unreadableSecretsMessage(settings.name, unreadable)}`);
+  return {
+    id: settings.name,
+    kind: settings.kind,
+    model,
+    configured: true,
+    baseUrl: settings.baseUrl,
+    timeoutMs: settings.timeoutMs ?? undefined,
+    complete: () => Promise.reject(refuse()),
+    async *stream() {
+      throw refuse();
+    },
+  };
 }

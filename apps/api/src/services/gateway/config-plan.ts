@@ -91,9 +91,11 @@ function providerUpdate(existing: ProviderConfig, wanted: TConfigDocumentProvide
   if (existing.healthPath !== (wanted.healthPath ?? null)) update.healthPath = wanted.healthPath ?? null;
   // A provider that moves takes the secrets the document states with it, even unchanged: a
   // move made with an API key must restate them (config-store refuseSecretsMove).
+  // A stored secret that cannot be decrypted (another SECRETS_KEY) differs from whatever is stated.
   const moved = movesProvider(existing, update);
-  if (wanted.apiKey !== undefined && (moved || (existing.apiKey ?? null) !== wanted.apiKey)) update.apiKey = wanted.apiKey;
-  if (wanted.headers !== undefined && (moved || !sameHeaders(existing.headers, wanted.headers))) update.headers = wanted.headers;
+  const unreadable = existing.unreadableSecrets ?? [];
+  if (wanted.apiKey !== undefined && (moved || unreadable.includes("apiKey") || (existing.apiKey ?? null) !== wanted.apiKey)) update.apiKey = wanted.apiKey;
+  if (wanted.headers !== undefined && (moved || unreadable.includes("headers") || !sameHeaders(existing.headers, wanted.headers))) update.headers = wanted.headers;
   return update;
 }
 

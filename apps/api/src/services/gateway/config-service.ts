@@ -56,6 +56,19 @@ export interface ConfigServiceDeps {
 
 const iso = (d: Date) => d.toISOString();
 
+/** How a stored key that cannot be decrypted shows in a provider's item (beside `unreadableSecrets`). */
+const UNREADABLE = "(unreadable)";
+
+/** Says which providers' stored secrets this instance cannot decrypt (they are not called until set again). */
+export function warnUnreadable(log: Logger, snapshot: { providers: readonly ProviderConfig[] }): void {
+  const unreadable = snapshot.providers.filter((p) => p.unreadableSecrets?.length);
+  if (unreadable.length === 0) return;
+  log.warn(
+    { providers: unreadable.map((p) => ({ name: p.name, unreadable: p.unreadableSecrets })) },
+    "stored provider secrets cannot be decrypted with this SECRETS_KEY (was it changed?): these providers are not called until their apiKey/headers are set again",
+  );
+}
+
 function usedByOf(name: string, routes: RouteConfig[]): string[] {
   return routes.filter((r) => r.targets.some((t) => t.provider === name)).map((r) => r.name);
 }
@@ -76,6 +89,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
         while (registry.version() < wanted) {
           const snapshot = await store.load();
           if (registry.apply(snapshot)) {
+            warnUnreadable(deps.log, snapshot);
             deps.onApplied?.(snapshot.version);
             void deps.health.probeNow();
           }
@@ -140,8 +154,9 @@ export function createConfigService(deps: ConfigServiceDeps) {
       name: p.name,
       kind: p.kind,
       baseUrl: p.baseUrl,
-      apiKeyMasked: p.apiKey ? maskSecret(p.apiKey) : null,
+      apiKeyMasked: p.unreadableSecrets?.includes("apiKey") ? UNREADABLE : p.apiKey ? maskSecret(p.apiKey) : null,
       headers: Object.fromEntries(Object.entries(p.headers).map(([k, v]) => [k, maskSecret(v, { vendorPrefix: false })])),
+      unreadableSecrets: [...(p.unreadableSecrets ?? [])],
       timeoutMs: p.timeoutMs,
       models: p.models,
       apiVersion: p.apiVersion,

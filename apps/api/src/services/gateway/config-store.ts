@@ -10,6 +10,7 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
 import { boundLockWaits } from "../../infra/lock-waits.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
+import type { UnreadableSecret } from "../../providers/create-provider.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
@@ -84,14 +85,31 @@ function refuseSecretsMove(actor: ConfigActor, row: ProviderRow, fields: Omit<TP
 }
 
 export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
+  /**
+   * A sealed value opened, or undefined when it cannot be (sealed under another SECRETS_KEY,
+   * or damaged): one provider's unreadable secret must not make the whole configuration
+   * unloadable (a start that fails, an instance that stops following changes).
+   */
+  function tryOpen<T>(sealed: string, read: (plain: string) => T): T | undefined {
+    try {
+      return read(box.open(sealed));
+    } catch {
+      return undefined;
+    }
+  }
+
   function toProvider(row: ProviderRow): ProviderConfig {
+    const apiKey = row.apiKeyCipher ? tryOpen(row.apiKeyCipher, (plain) => plain) : undefined;
+    const headers = row.headersCipher ? tryOpen(row.headersCipher, (plain) => JSON.parse(plain) as Record<string, string>) : {};
+    const unreadableSecrets: UnreadableSecret[] = [...(row.apiKeyCipher && apiKey === undefined ? ["apiKey" as const] : []), ...(headers === undefined ? ["headers" as const] : [])];
     return {
       id: row.id,
       name: row.name,
       kind: row.kind as TProviderKind,
       baseUrl: row.baseUrl,
-      apiKey: row.apiKeyCipher ? box.open(row.apiKeyCipher) : undefined,
-      headers: row.headersCipher ? (JSON.parse(box.open(row.headersCipher)) as Record<string, string>) : {},
+      apiKey,
+      headers: headers ?? {},
+      ...(unreadableSecrets.length > 0 ? { unreadableSecrets } : {}),
       timeoutMs: row.timeoutMs,
       models: Array.isArray(row.models) ? row.models.filter((m): m is string => typeof m === "string") : [],
       apiVersion: row.apiVersion,

@@ -7,7 +7,7 @@
  */
 import type { TProviderHealth } from "@switchboard/schema";
 import { anthropicAuthHeaders, anthropicBaseUrl } from "../../providers/anthropic.ts";
-import { ollamaOpenAIUrl } from "../../providers/create-provider.ts";
+import { ollamaOpenAIUrl, unreadableSecretsMessage } from "../../providers/create-provider.ts";
 import type { ProviderConfig } from "./config-types.ts";
 
 export const HEALTH_PROBE_INTERVAL_MS = 30_000;
@@ -51,6 +51,8 @@ export function createHealthProbe(opts: { providers: () => ProviderConfig[]; int
     const url = probeUrl(p);
     // The template has nothing to reach: it is always there.
     if (!url) return { state: "reachable", latencyMs: 0, lastError: null, checkedAt: new Date().toISOString() };
+    // Not probed without its key and headers, as it is not called without them.
+    if (p.unreadableSecrets?.length) return { state: "unknown", latencyMs: null, lastError: unreadableSecretsMessage(p.name, p.unreadableSecrets), checkedAt: new Date().toISOString() };
     const started = performance.now();
     try {
       // Never followed: a redirect (an open one on the provider's host, say) would carry the

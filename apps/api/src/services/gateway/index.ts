@@ -11,7 +11,7 @@ import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import { createCircuitBreaker, type CircuitBreaker } from "./circuit-breaker.ts";
-import { createConfigService, type ConfigService } from "./config-service.ts";
+import { createConfigService, warnUnreadable, type ConfigService } from "./config-service.ts";
 import { createConfigStore } from "./config-store.ts";
 import type { ModelPrice } from "./config-types.ts";
 import { createHealthProbe } from "./health-probe.ts";
@@ -71,7 +71,9 @@ export async function openGateway(opts: {
 }): Promise<LiveGateway> {
   const store = createConfigStore(opts.prisma, opts.box);
   if (await store.seedIfEmpty(opts.env)) opts.log.info("seeded providers and the auto route from the environment");
-  const registry = createLiveRegistry(await store.load(), { templateStreamDelayMs: opts.env.TEMPLATE_STREAM_DELAY_MS });
+  const loaded = await store.load();
+  warnUnreadable(opts.log, loaded);
+  const registry = createLiveRegistry(loaded, { templateStreamDelayMs: opts.env.TEMPLATE_STREAM_DELAY_MS });
   const gateway = createGateway({ env: opts.env, registry, emergency: opts.emergency });
   const health = createHealthProbe({ providers: () => registry.snapshot().providers, ...(opts.healthIntervalMs ? { intervalMs: opts.healthIntervalMs } : {}) });
   const config = createConfigService({

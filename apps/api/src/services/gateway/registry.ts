@@ -91,7 +91,7 @@ function billedAsIn(built: Pick<Built, "routes" | "pricedTargets">, route: LiveR
 }
 
 const settingsKey = (p: ProviderConfig) =>
-  JSON.stringify([p.name, p.kind, p.baseUrl, p.apiKey ?? null, p.headers, p.timeoutMs, p.models, p.apiVersion]);
+  JSON.stringify([p.name, p.kind, p.baseUrl, p.apiKey ?? null, p.headers, p.timeoutMs, p.models, p.apiVersion, p.unreadableSecrets ?? []]);
 
 function priceOfRoute(r: RouteConfig): ModelPrice | null {
   if (r.inputPricePerMTok === null && r.outputPricePerMTok === null && r.cachedInputPricePerMTok === null) return null;
