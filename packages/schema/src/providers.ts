@@ -34,7 +34,27 @@ export const ZBaseUrl = z
     } catch {
       return false;
     }
-  }, "baseUrl must be an http(s) URL such as https://api.example.com/v1 (no credentials in it)");
+  }, "baseUrl must be an http(s) URL such as https://api.example.com/v1 (no credentials in it)")
+  .refine((value) => !isMetadataHost(value), "baseUrl points at a link-local or cloud metadata address (169.254.x.x, fe80::/10, metadata.google.internal…), where no model provider answers but the machine's own credentials do");
+
+/**
+ * Names of the cloud metadata services (GCP; AWS's own for its 169.254.169.254), and the
+ * link-local ranges they answer on (AWS's IPv6 one is fd00:ec2::254). A provider there would
+ * have every instance GET it every 30 s with the provider's headers, and a provider's call,
+ * test and probe are what read it: no model provider lives there.
+ */
+const METADATA_NAMES = new Set(["metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"]);
+function isMetadataHost(value: string): boolean {
+  let host: string;
+  try {
+    host = new URL(value).hostname.toLowerCase().replace(/\.$/, "");
+  } catch {
+    return false; // refused above
+  }
+  if (METADATA_NAMES.has(host) || /^169\.254\./.test(host)) return true;
+  // IPv6 as the URL parser writes it: fe80::/10, AWS's fd00:ec2::254, and IPv4-mapped 169.254.x.x.
+  return /^\[fe[89ab][0-9a-f]:/.test(host) || host === "[fd00:ec2::254]" || /^\[::ffff:a9fe:/.test(host);
+}
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 /**
