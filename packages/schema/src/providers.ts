@@ -86,9 +86,13 @@ export const ZProviderHeaders = z
   // Names checked here rather than by the record's key schema, whose refusal zod reports only
   // as "Invalid key in record": the message says which header and why.
   .superRefine((headers, ctx) => {
+    // HTTP names are case-insensitive: "X-Org" and "x-org" are one header, which calls sent
+    // with one of the two values and the health probe with both joined ("a, b").
+    const seen = new Set<string>();
     for (const name of Object.keys(headers)) {
-      const problem = headerNameProblem(name);
+      const problem = headerNameProblem(name) ?? (seen.has(name.toLowerCase()) ? "This header is named twice (header names ignore case)" : undefined);
       if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
+      seen.add(name.toLowerCase());
     }
   })
   .refine((h) => Object.keys(h).length <= PROVIDER_LIMITS.maxHeaders, `At most ${PROVIDER_LIMITS.maxHeaders} headers`);
