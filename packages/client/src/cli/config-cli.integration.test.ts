@@ -128,6 +128,13 @@ describe("switchboard config (CLI)", () => {
     expect(broken.stderr).toMatch(/broken\.json is not JSON/);
     expect(broken.stderr).not.toMatch(/sk-live|SE\b|SECRET/);
 
+    // Nested past what the server takes: said as such (it overflowed the client's stack, told as "cannot reach").
+    const deep = join(dir, "deep.json");
+    await writeFile(deep, `{"providers":${"[".repeat(100_000)}${"]".repeat(100_000)},"models":[]}`);
+    const tooDeep = await cli(["config", "apply", deep, "--dry-run"]);
+    expect(tooDeep.code).toBe(2);
+    expect(tooDeep.stderr.split("\n")[0]).toBe('error: ' + deep + ': "providers" is nested more than 128 levels deep (a document needs five)');
+
     const missing = await cli(["config", "apply", join(dir, "absent.json")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("cannot read");

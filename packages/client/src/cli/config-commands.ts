@@ -112,7 +112,28 @@ function parseConfigDocument(text: string, source: string, asYaml: boolean): Rec
   const yaml = asYaml || /\.ya?ml$/i.test(source) || (!/\.json$/i.test(source) && !text.trimStart().startsWith("{"));
   const value = yaml ? parseYaml(text, source) : parseJson(text, source);
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CommandUsageError(`${source} must hold an object with "providers" and "models"`);
+  const deep = tooDeep(value);
+  if (deep !== null) throw new CommandUsageError(`${source}: ${deep} is nested more than ${MAX_DEPTH} levels deep (a document needs five)`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The server refuses input nested deeper than this (MAX_INPUT_DEPTH); a file nested far
+ * deeper would not even be sent: the client's JSON.stringify overflows the stack, which read
+ * as "cannot reach Switchboard".
+ */
+const MAX_DEPTH = 128;
+
+/** Where `value` first nests deeper than MAX_DEPTH (its top-level field), or null. Iterative: the nesting cannot overflow the stack here. */
+function tooDeep(value: object): string | null {
+  const stack: Array<{ node: unknown; depth: number; top: string }> = Object.entries(value).map(([key, node]) => ({ node, depth: 1, top: JSON.stringify(key) }));
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, depth, top } = next;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth >= MAX_DEPTH) return top;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push({ node: child, depth: depth + 1, top });
+  }
+  return null;
 }
 
 function parseJson(text: string, source: string): unknown {
