@@ -35,6 +35,8 @@ export const ZBaseUrl = z
       return false;
     }
   }, "baseUrl must be an http(s) URL such as https://api.example.com/v1 (no credentials in it)")
+  // Paths are appended to it as text: after a "?" they land in the query ("/v1?x=1/chat/completions"), after a "#" nowhere (every call goes to "/v1").
+  .refine((value) => !value.includes("?") && !value.includes("#"), "baseUrl may not hold a query (?…) or a fragment (#…): the gateway appends each endpoint's path to it")
   .refine((value) => !isMetadataHost(value), "baseUrl points at a link-local or cloud metadata address (169.254.x.x, fe80::/10, metadata.google.internal…), where no model provider answers but the machine's own credentials do");
 
 /**

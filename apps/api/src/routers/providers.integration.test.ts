@@ -255,6 +255,9 @@ describe("bad input: 400/409 naming the field, nothing saved", () => {
     ["an emoji in the key", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", apiKey: "sk-🙂", models: [] }, 400, "apiKey"],
     ["a control character in a header", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", headers: { "x-org": "a\u0001b" }, models: [] }, 400, "headers"],
     ["a header the gateway sets per request", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", headers: { "Content-Length": "1" }, models: [] }, 400, "headers"],
+    // Each endpoint's path is appended to the base URL: it went into the query, or was dropped after a fragment.
+    ["a base URL with a query", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1?tenant=a", models: [] }, 400, "baseUrl"],
+    ["a base URL with a fragment", "providers.create", { name: "x1", kind: "azure-openai", baseUrl: "http://127.0.0.1:1/#x", models: [] }, 400, "baseUrl"],
     ["one header named twice in two cases", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://127.0.0.1:1/v1", headers: { "X-Org": "a", "x-org": "b" }, models: [] }, 400, "headers"],
     // Where no model provider answers but the machine's credentials do, however the address is spelt.
     ["the cloud metadata address", "providers.create", { name: "x1", kind: "openai-compatible", baseUrl: "http://169.254.169.254/latest/meta-data", models: [] }, 400, "baseUrl"],
