@@ -47,9 +47,20 @@ export async function takeFlow(deps: Pick<AppDeps, "coordination">, request: Fas
   return JSON.parse(raw) as SignInFlow;
 }
 
-/** Where to go after signing in: a path on this server only (never another site). */
+const SAME_SITE = "http://switchboard.invalid";
+
+/**
+ * Where to go after signing in: a path on this server only (never another site), as a URL
+ * parser reads it (a backslash is a slash to browsers), and percent-encoded where a Location
+ * header cannot carry it as sent (non-ASCII, control characters), so the redirect that ends a
+ * sign-in never fails once the session is made.
+ */
 export function safeReturnTo(value: unknown): string {
-  return typeof value === "string" && /^\/(?![/\\])[^\s]*$/.test(value) && value.length <= 500 ? value : "/";
+  if (typeof value !== "string" || value.length > 500 || !/^\/(?![/\\])[^\s]*$/.test(value)) return "/";
+  const url = new URL(value, SAME_SITE);
+  if (url.origin !== SAME_SITE) return "/";
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return /^\/(?![/\\])[\x21-\x7e]*$/.test(path) && path.length <= 2000 ? path : "/";
 }
 
 /** This server's public base URL, for redirect URIs (PUBLIC_URL behind a proxy). */

@@ -157,6 +157,18 @@ describe("OIDC sign-in", () => {
     expect(await t.app.deps.db.prisma.identity.count({ where: { userId: user.id } })).toBe(1);
   });
 
+  it("a returnTo a Location header cannot carry as sent (non-ASCII, control characters) is sent percent-encoded, not as a 500 after the session was made", async () => {
+    const { browser, final } = await signInAs("alice", `/auth/oidc/login?returnTo=${encodeURIComponent("/chat?q=日本\u0001#é")}`);
+    expect(final.res.status).not.toBe(500);
+    expect(final.url).toBe(`${t.url}/chat?q=%E6%97%A5%E6%9C%AC%01#%C3%A9`);
+    expect(browser.cookies(t.url).has("sb_access")).toBe(true);
+    // Still a path on this server only, however it is spelled.
+    for (const [returnTo, landing] of [["/\\evil.example/x", "/"], ["/\t/evil.example", "/"], ["//evil.example", "/"], ["/%2F%2Fevil.example", "/%2F%2Fevil.example"]] as const) {
+      const again = await signInAs("alice", `/auth/oidc/login?returnTo=${encodeURIComponent(returnTo)}`);
+      expect(again.final.url, returnTo).toBe(`${t.url}${landing}`);
+    }
+  });
+
   it("links to an existing account with the same verified email, keeping its role", async () => {
     const { browser } = await signInAs("existing");
     const me = await t.client(browser.cookies(t.url).get("sb_access")!).auth.me.query();
