@@ -136,6 +136,12 @@ describe("users (SuperAdmin)", () => {
 
     const listed = await trpcQuery(t.url, "users.list", { search: email }, bearer(token));
     expect(listed.body.result.data.items.map((u: { email: string }) => u.email)).toEqual([email]);
+    // The search is text: "_" and "%" are themselves, not any characters.
+    const near = `new_${email.slice(4)}`;
+    expect((await trpcMutation(t.url, "users.create", { email: near, password: "long-enough-password", role: "USER" }, bearer(token))).status).toBe(200);
+    const exact = await trpcQuery(t.url, "users.list", { search: near }, bearer(token));
+    expect(exact.body.result.data.items.map((u: { email: string }) => u.email)).toEqual([near]);
+    expect((await trpcQuery(t.url, "users.list", { search: "%" }, bearer(token))).body.result.data.items).toEqual([]);
 
     const updated = await trpcMutation(t.url, "users.update", { id: created.body.result.data.id, role: "USER" }, bearer(token));
     expect(updated.body.result.data.role).toBe("USER");

@@ -6,6 +6,7 @@ import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
 import { cursorPage } from "./cursor-page.ts";
 import { AppError } from "./errors.ts";
+import { likeText } from "./like-text.ts";
 import { userSubject, type LoggedSpend } from "./keys/index.ts";
 
 export interface UsersServiceDeps {
@@ -27,7 +28,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     const limit = input?.limit ?? 20;
     const page = await cursorPage(prisma.user, { cursor: input?.cursor, limit }, (window) =>
       prisma.user.findMany({
-        where: input?.search ? { email: { contains: input.search, mode: "insensitive" } } : {},
+        where: input?.search ? { email: { contains: likeText(input.search), mode: "insensitive" } } : {},
         orderBy: [{ createdAt: "asc" }, { id: "asc" }],
         ...window,
       }),

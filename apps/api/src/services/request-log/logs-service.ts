@@ -9,6 +9,7 @@ import { utcTimestamp } from "../../infra/sql-time.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { rowsBelow } from "../keyset-page.ts";
+import { likeText } from "../like-text.ts";
 
 /** What a list keeps (its page and cursor aside). */
 export type LogFilters = Omit<NonNullable<TLogsListInput>, "cursor" | "limit"> | undefined;
@@ -147,7 +148,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
             AND: [
               {
                 OR: (["requestId", "route", "model", "upstreamModel", "provider", "errorCode"] as const).map((f) => ({
-                  [f]: { contains: input.q, mode: "insensitive" as const },
+                  [f]: { contains: likeText(input.q!), mode: "insensitive" as const },
                 })),
               },
             ],

@@ -341,6 +341,33 @@ describe("request log", () => {
     expect(row.errorCode).toBe("FORBIDDEN");
   });
 
+  it("searches q as text: %, _ and \\ match themselves, not any characters (list, export and its count alike)", async () => {
+    const searcher = await a.userWithRole("USER");
+    const tail = Date.now().toString(36);
+    for (const id of [`find_me-${tail}`, `findXme-${tail}`]) {
+      const res = await fetch(`${a.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...bearer(searcher.token), "content-type": "application/json", "x-request-id": id },
+        body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hello there" }] }),
+      });
+      expect(res.status).toBe(200);
+    }
+    await logged(searcher.token, { q: `findXme-${tail}` }, () => true);
+    await logged(searcher.token, { q: `find_me-${tail}` }, () => true);
+    const found = async (q: string) => (await trpcQuery(a.url, "logs.list", { q, limit: 100 }, bearer(searcher.token))).body.result.data.items.map((r: { requestId: string }) => r.requestId);
+    expect(await found(`find_me-${tail}`)).toEqual([`find_me-${tail}`]);
+    expect(await found("%")).toEqual([]);
+    expect(await found("_")).toEqual([`find_me-${tail}`]);
+    expect(await found("\\")).toEqual([]);
+    expect(await found("find%me")).toEqual([]);
+    for (const q of ["%", "find%me", "\\"]) {
+      const res = await fetch(`${a.url}/api/logs/export.csv?q=${encodeURIComponent(q)}`, { headers: bearer(searcher.token) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-switchboard-export-rows"), q).toBe("0");
+      expect((await res.text()).trim().split("\n"), q).toHaveLength(1);
+    }
+  });
+
   it("keeps a USER to their own rows (another's row is a 404); an ADMIN sees all", async () => {
     const mine = await logged(user.token, {}, () => true);
     const theirs = await trpcQuery(a.url, "logs.list", { userId: user.id }, bearer(other.token));
