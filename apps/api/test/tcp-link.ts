@@ -2,7 +2,9 @@
  * A TCP link between the app and a real server (PostgreSQL here) that a test can break the
  * ways networks break: the server going away (connections cut, new ones reset at once) or a
  * path that goes silent (connections cut, new ones accepted and never answered). Bytes pass
- * untouched while the link is up. It keeps listening on its port throughout.
+ * untouched while the link is up, and the server's answers can be held back for a while (a
+ * slow network): the server has run the query, the app has not heard yet. It keeps listening
+ * on its port throughout.
  */
 import net from "node:net";
 
@@ -15,6 +17,10 @@ export interface TcpLink {
   set(state: LinkState): void;
   /** Cuts every open connection (new ones are treated as before). */
   cut(): void;
+  /** Holds back what the server sends (true), then passes it on in order (false). */
+  hold(on: boolean): void;
+  /** Bytes of the server's answers held back now. */
+  readonly heldBytes: number;
   /** Connections accepted while silent (and left unanswered) since the start. */
   readonly heldSilent: number;
   close(): Promise<void>;
@@ -23,6 +29,8 @@ export interface TcpLink {
 export async function startTcpLink(target: { host: string; port: number }): Promise<TcpLink> {
   const open = new Set<net.Socket>();
   let state: LinkState = "up";
+  /** The server's answers held back, in the order they came, with the app's end each is for. */
+  let holding: Array<{ to: net.Socket; chunk: Buffer }> | null = null;
   let heldSilent = 0;
   const track = (socket: net.Socket) => {
     open.add(socket);
@@ -40,7 +48,12 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
     if (state === "silent") return void heldSilent++;
     const upstream = net.connect(target.port, target.host);
     track(upstream);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstream.on("data", (chunk: Buffer) => {
+      if (holding) holding.push({ to: client, chunk });
+      else client.write(chunk);
+    });
+    upstream.on("end", () => client.end());
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -55,6 +68,18 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
     },
     get heldSilent() {
       return heldSilent;
+    },
+    hold(on) {
+      if (on) {
+        holding ??= [];
+        return;
+      }
+      const held = holding ?? [];
+      holding = null;
+      for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk);
+    },
+    get heldBytes() {
+      return (holding ?? []).reduce((n, { chunk }) => n + chunk.length, 0);
     },
     async close() {
       cut();

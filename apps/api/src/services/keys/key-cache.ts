@@ -123,6 +123,10 @@ export function createKeyCache(deps: KeyCacheDeps) {
   function forget(change: KeyChange): void {
     changes.announce(change);
     generation += 1;
+    // A read still under way began before the change: the lookups waiting on it may take its
+    // answer, but a later one reads again (a key revoked now is not let through by a read
+    // that saw it before).
+    loading.clear();
     if ("all" in change) {
       entries.clear();
       return;
@@ -147,7 +151,9 @@ export function createKeyCache(deps: KeyCacheDeps) {
         hold(hash, entry);
       }
       return entry;
-    })().finally(() => loading.delete(hash));
+    })().finally(() => {
+      if (loading.get(hash) === promise) loading.delete(hash);
+    });
     loading.set(hash, promise);
     return promise;
   }
