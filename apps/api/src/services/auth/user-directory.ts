@@ -8,7 +8,8 @@
  *   users in the background — which also catches rows deleted or edited directly in the
  *   database, and changes whose push was lost while Redis was unreachable.
  * A user not cached yet (first request on this instance) is read once; concurrent requests
- * share the read. Listeners (`onChanged`) hear of every such change seen here (made here,
+ * share the read, unless a change to the user is heard while it is under way: later requests
+ * then read again, and the earlier read is not kept. Listeners (`onChanged`) hear of every such change seen here (made here,
  * pushed, or found by the refresh), so what the user's credentials authorized can end too.
  */
 import type { TBudgetPeriod, TRole } from "@switchboard/schema";
@@ -76,14 +77,36 @@ export function createUserDirectory(deps: {
       hit.lastUsedMs = Date.now();
       return hit.user;
     }
-    let inFlight = pending.get(userId);
-    if (!inFlight) {
-      inFlight = read(userId).finally(() => pending.delete(userId));
-      pending.set(userId, inFlight);
-    }
+    const inFlight = pending.get(userId) ?? readAndRemember(userId);
     const user = await inFlight;
-    remember(userId, user);
+    const held = entries.get(userId);
+    if (held) held.lastUsedMs = Date.now();
     return user;
+  }
+
+  /**
+   * Reads a user for the lookups that wait on it, and keeps the answer unless the user changed
+   * meanwhile (forget): a read that began before a change may answer the lookups made before it,
+   * never the ones made after (they read again), nor be kept.
+   */
+  function readAndRemember(userId: string): Promise<LiveUser | null> {
+    const inFlight: Promise<LiveUser | null> = read(userId)
+      .then((user) => {
+        if (pending.get(userId) === inFlight) remember(userId, user);
+        return user;
+      })
+      .finally(() => {
+        if (pending.get(userId) === inFlight) pending.delete(userId);
+      });
+    pending.set(userId, inFlight);
+    return inFlight;
+  }
+
+  /** A change to the user was heard: what was held, or is being read, is no longer theirs. */
+  function forget(userId: string): void {
+    entries.delete(userId);
+    pending.delete(userId);
+    changes.announce(userId);
   }
 
   /** Re-reads every cached user in the background (deleted rows become "gone"). */
@@ -119,10 +142,7 @@ export function createUserDirectory(deps: {
     async start(): Promise<void> {
       stopFollowing = await followChannel(deps.coordination, {
         channel: CHANNEL,
-        onMessage(userId) {
-          entries.delete(userId);
-          changes.announce(userId);
-        },
+        onMessage: forget,
         onReconnect: () => void refresh(),
         resync: { intervalMs: deps.refreshIntervalMs ?? USER_DIRECTORY_REFRESH_MS, run: () => void refresh() },
       });
@@ -130,8 +150,7 @@ export function createUserDirectory(deps: {
 
     /** Call after changing or deleting a user: every instance forgets what it knew. */
     async changed(userId: string): Promise<void> {
-      entries.delete(userId);
-      changes.announce(userId);
+      forget(userId);
       try {
         await deps.coordination.publish(CHANNEL, userId);
       } catch (error) {
