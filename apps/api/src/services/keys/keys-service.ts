@@ -113,6 +113,18 @@ export function createKeysService(deps: KeysServiceDeps) {
     }
   }
 
+  /**
+   * A tag whose budget is kept to the keys that carry it (`keysOnly`) is given to a key only by
+   * who sets budgets: anyone else putting it on a key of their own would be on the team, free to
+   * spend or exhaust its budget. `had`: the tags the key carries already (kept, or taken off
+   * under their own rule in update).
+   */
+  function refuseReservedKeyTags(actor: Actor, tags: readonly string[] | undefined, had: readonly string[] = []): void {
+    if (!tags || actor.role === "SUPERADMIN") return;
+    const given = deps.tagBudgets.of(tags.filter((tag) => !had.includes(tag))).find((budget) => budget.keysOnly);
+    if (given) throw new AppError("FORBIDDEN", `Tag "${given.tag}" has a budget kept to the keys that carry it: only a SuperAdmin gives it to a key`);
+  }
+
   /** The key if the actor may see it; "not found" otherwise (a USER and another's key). */
   async function visible(actor: Actor, id: string): Promise<KeyRow> {
     const row = (await prisma.apiKey.findUnique({ where: { id }, include: KEY_INCLUDE })) as KeyRow | null;
@@ -143,6 +155,7 @@ export function createKeysService(deps: KeysServiceDeps) {
 
   async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
     refuseConfigScope(actor, actor.role, input.scopes);
+    refuseReservedKeyTags(actor, input.tags);
     const secret = newKeySecret();
     const ownerGone = () => new AppError("UNAUTHORIZED", "Your account no longer exists");
     const row = await withKeyPlace({ ownerId: actor.id, ownerGone }, async (tx) =>
@@ -195,6 +208,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     if (budgeted.length > 0 && actor.role !== "SUPERADMIN") {
       throw new AppError("FORBIDDEN", `Tag "${budgeted[0]!.tag}" has a budget: only a SuperAdmin takes it off a key`);
     }
+    refuseReservedKeyTags(actor, input.tags, existing.tags);
     // A new expiry may give an expired key a new life: one more active key, which needs a
     // place like a new one (whether it had expired is judged under the lock, by the count).
     const newExpiry = input.expiresAt !== undefined;

@@ -110,7 +110,23 @@ describe("tag budgets", () => {
     const [owner, outsider] = [await a.userWithRole("USER"), await a.userWithRole("USER")];
     const set = await trpcMutation(a.url, "tagBudgets.set", { tag, budgetUsd: 5, keysOnly: true }, bearer(root));
     expect(set.body.result.data).toEqual({ tag, budgetUsd: 5, budgetPeriod: "month", keysOnly: true });
-    const key = await a.client(owner.token).keys.create.mutate({ name: "team key", tags: [tag] });
+    // Only who sets budgets gives the tag to a key: anyone else putting it on a key of their own
+    // (a new one, or one they hold) would be on the team, and spend or exhaust its budget.
+    const reservedRefusal = `Tag "${tag}" has a budget kept to the keys that carry it: only a SuperAdmin gives it to a key`;
+    for (const refused of [
+      await trpcMutation(a.url, "keys.create", { name: "sneaky", tags: ["mine", tag] }, bearer(outsider.token)),
+      await trpcMutation(a.url, "keys.update", { id: (await a.client(outsider.token).keys.create.mutate({ name: "plain" })).id, tags: [tag] }, bearer(outsider.token)),
+    ]) {
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.message).toBe(reservedRefusal);
+    }
+    const teamKey = await a.client(owner.token).keys.create.mutate({ name: "team key" });
+    expect((await trpcMutation(a.url, "keys.update", { id: teamKey.id, tags: [tag] }, bearer(owner.token))).status).toBe(403);
+    await a.client(root).keys.update.mutate({ id: teamKey.id, tags: [tag] });
+    const key = { ...teamKey, tags: [tag] };
+    // What the key already carries, its owner may keep changing around it.
+    expect((await a.client(owner.token).keys.update.mutate({ id: key.id, tags: [tag, "team"] })).tags).toEqual([tag, "team"]);
+    expect((await a.client(owner.token).keys.update.mutate({ id: key.id, name: "team key, renamed" })).tags).toEqual([tag, "team"]);
 
     // Through the team's key: charged as usual (its own tags may repeat it in the header).
     expect((await chat(b, key.key)).status).toBe(200);
