@@ -34,6 +34,8 @@ export interface RateLimitInfo {
 /** Owners' live state, held locally and pushed (the same directory that checks access tokens). */
 export interface OwnerDirectory {
   get(userId: string): Promise<{ role: TRole; disabled: boolean; budgetUsd: number | null; budgetPeriod: TBudgetPeriod } | null>;
+  /** Hears of each user changed (a budget set, cleared or given another period among them); returns the unsubscribe. */
+  onChanged(listener: (userId: string) => void): () => void;
 }
 
 /** A spending cap: a key's or a user's, enforced by the same ledger. */
@@ -381,6 +383,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       cache.onChanged((change) => {
         if ("keyId" in change) spend.forget(keySubject(change.keyId));
       });
+      // The same for a user's budget: what they spent while it had none is read again.
+      deps.owners.onChanged((userId) => spend.forget(userSubject(userId)));
       await cache.start();
       await spend.start();
       await deps.tagBudgets.start();

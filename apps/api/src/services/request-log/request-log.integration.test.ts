@@ -791,6 +791,29 @@ describe("user budgets", () => {
     await root.users.update.mutate({ id: spender.id, budgetUsd: null });
     expect((await sendUntil(200, () => chat(b, spender.token))).status).toBe(200);
   });
+
+  it("a user budget that comes back counts what was spent while it had none, on the instances that knew the spend before", async () => {
+    const spender = await a.userWithRole("USER");
+    const root = a.client(await a.login());
+    await root.users.update.mutate({ id: spender.id, budgetUsd: 1000, budgetPeriod: "month" });
+    // Both instances learn the user's spend under the budget.
+    for (const app of [a, b]) expect((await chat(app, spender.token)).status).toBe(200);
+    await root.users.update.mutate({ id: spender.id, budgetUsd: null });
+    // Spent while it had no budget: only the request log has it.
+    for (let i = 0; i < 3; i++) expect((await chat(a, spender.token)).status).toBe(200);
+    await Promise.all([a.app.deps.requestLog.flush(), b.app.deps.requestLog.flush()]);
+    const logged = (await root.usage.summary.query({ groupBy: "user" })).groups.find((g) => g.key === spender.id)!;
+    // Back, at more than the first two requests cost and less than all five.
+    const budgetUsd = (logged.costUsd * 3) / 5;
+    await root.users.update.mutate({ id: spender.id, budgetUsd, budgetPeriod: "month" });
+    // The instance that made the change knows it at once: the first request is refused.
+    const refused = await chat(a, spender.token);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.text).error.code).toBe("insufficient_quota");
+    // The other hears of it by push, and then refuses too.
+    expect((await sendUntil(429, () => chat(b, spender.token))).status).toBe(429);
+    await root.users.update.mutate({ id: spender.id, budgetUsd: null });
+  });
 });
 
 describe("during a freeze", () => {
