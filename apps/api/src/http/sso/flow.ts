@@ -3,7 +3,8 @@
  * nonce and PKCE verifier. Kept in coordination (any instance can take the callback) under a
  * random id that only this browser holds, in a short-lived httpOnly cookie. SameSite=Lax:
  * the callback is a top-level navigation from the provider's site, which Strict would not
- * carry the cookie on. A flow is taken once: a replayed callback finds nothing.
+ * carry the cookie on. A flow is taken once: a replayed callback, or the slower of two at
+ * once, finds nothing.
  */
 import { randomBytes } from "node:crypto";
 import type {} from "@fastify/cookie";
@@ -41,10 +42,9 @@ export async function takeFlow(deps: Pick<AppDeps, "coordination">, request: Fas
   const id = request.cookies?.[FLOW_COOKIE];
   void reply.clearCookie(FLOW_COOKIE, { path: "/auth" });
   if (!id || id.length > 100) return null;
-  const raw = await deps.coordination.get(keyOf(id));
-  if (raw === null) return null;
-  await deps.coordination.del(keyOf(id));
-  return JSON.parse(raw) as SignInFlow;
+  // Read and deleted in one step: two callbacks racing with one cookie cannot both get it.
+  const raw = await deps.coordination.take(keyOf(id));
+  return raw === null ? null : (JSON.parse(raw) as SignInFlow);
 }
 
 const SAME_SITE = "http://switchboard.invalid";

@@ -91,6 +91,25 @@ async function signInAs(login: string, start = "/auth/oidc/login") {
   return { browser, final };
 }
 
+/** Posts the consent form and follows the provider's redirects up to (not into) Switchboard's callback. */
+async function callbackUrlOf(browser: Browser, consent: { url: string; body: string }): Promise<URL> {
+  const issuerCookies = (extra = "") => [[...browser.cookies(issuer).entries()].map(([k, v]) => `${k}=${v}`).join("; "), extra].filter(Boolean).join("; ");
+  const action = /<form[^>]*action="([^"]+)"/.exec(consent.body)![1]!;
+  const hidden = Object.fromEntries([...consent.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  const res = await fetch(new URL(action, consent.url), {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: issuerCookies() },
+    body: new URLSearchParams(hidden).toString(),
+  });
+  // The provider redirects to its own resume endpoint, then to our callback.
+  const resumeAt = new URL(res.headers.get("location")!, consent.url);
+  const resumed = await fetch(resumeAt, { redirect: "manual", headers: { cookie: issuerCookies(res.headers.getSetCookie().map((c) => c.split(";")[0]!).join("; ")) } });
+  const callback = new URL(resumed.headers.get("location")!, resumeAt);
+  expect(callback.href.startsWith(`${t.url}/auth/oidc/callback`)).toBe(true);
+  return callback;
+}
+
 beforeAll(async () => {
   const port = await freeLoopbackPort();
   issuer = `http://127.0.0.1:${port}`;
@@ -196,20 +215,7 @@ describe("OIDC sign-in", () => {
     const loginPage = await browser.request(`${t.url}/auth/oidc/login`);
     const consent = await browser.submit(loginPage, { login: "alice", password: "x" });
     // Stop before the provider's redirect back to Switchboard, and tamper with it.
-    const action = /<form[^>]*action="([^"]+)"/.exec(consent.body)![1]!;
-    const hidden = Object.fromEntries([...consent.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-    const res = await fetch(new URL(action, consent.url), {
-      method: "POST",
-      redirect: "manual",
-      headers: { "content-type": "application/x-www-form-urlencoded", cookie: [...browser.cookies(issuer).entries()].map(([k, v]) => `${k}=${v}`).join("; ") },
-      body: new URLSearchParams(hidden).toString(),
-    });
-    // The provider redirects to its own resume endpoint, then to our callback.
-    let location = new URL(res.headers.get("location")!, consent.url);
-    const setCookies = res.headers.getSetCookie().map((c) => c.split(";")[0]!).join("; ");
-    const resumed = await fetch(location, { redirect: "manual", headers: { cookie: [[...browser.cookies(issuer).entries()].map(([k, v]) => `${k}=${v}`).join("; "), setCookies].filter(Boolean).join("; ") } });
-    location = new URL(resumed.headers.get("location")!, location);
-    expect(location.href.startsWith(`${t.url}/auth/oidc/callback`)).toBe(true);
+    const location = await callbackUrlOf(browser, consent);
     location.searchParams.set("state", "forged-state");
     const callback = await fetch(location, { redirect: "manual", headers: { accept: "text/html", cookie: `sb_sso=${browser.cookies(t.url).get("sb_sso")}` } });
     expect(callback.status).toBe(400);
@@ -233,6 +239,25 @@ describe("OIDC sign-in", () => {
     expect(done.url).toBe(`${t.url}/`);
     const replay = await fetch(`${t.url}/auth/oidc/callback?code=abc&state=def`, { redirect: "manual", headers: { cookie: `sb_sso=${flowCookie}` } });
     expect(replay.status).toBe(400);
+  });
+
+  it("two callbacks at once with one flow cookie: exactly one signs in, the other gets the replay page", async () => {
+    const browser = new Browser();
+    const loginPage = await browser.request(`${t.url}/auth/oidc/login`);
+    const flowCookie = browser.cookies(t.url).get("sb_sso")!;
+    const consent = await browser.submit(loginPage, { login: "alice", password: "x" });
+    const callback = await callbackUrlOf(browser, consent);
+    const both = await Promise.all(
+      [0, 1].map(async () => {
+        const res = await fetch(callback, { redirect: "manual", headers: { accept: "text/html", cookie: `sb_sso=${flowCookie}` } });
+        return { status: res.status, body: await res.text(), signedIn: res.headers.getSetCookie().some((c) => c.startsWith("sb_access=")) };
+      }),
+    );
+    const [winner, loser] = both[0]!.status === 302 ? both : [both[1]!, both[0]!];
+    expect(winner).toMatchObject({ status: 302, signedIn: true });
+    // Refused before the provider was asked: the page of a replayed flow, not a failed code exchange.
+    expect(loser).toMatchObject({ status: 400, signedIn: false });
+    expect(loser!.body).toContain("not started in this browser");
   });
 
   it("the provider refusing (error=access_denied) gives an error page", async () => {

@@ -75,6 +75,22 @@ export function describeCoordinationContract(name: string, factory: Coordination
       });
     });
 
+    describe("take", () => {
+      it("of many concurrent callers exactly one gets the value, and the key is gone", async () => {
+        await c.set("take:a", "v", { ttlMs: 60_000 });
+        const results = await Promise.all(Array.from({ length: 20 }, () => c.take("take:a")));
+        expect(results.filter((r) => r !== null)).toEqual(["v"]);
+        expect(await c.get("take:a")).toBeNull();
+        expect(await c.take("take:never")).toBeNull();
+      });
+
+      it("finds nothing once the key expired", async () => {
+        await c.set("take:t", "v", { ttlMs: 60 });
+        await vi.waitFor(async () => expect(await c.get("take:t")).toBeNull(), poll);
+        expect(await c.take("take:t")).toBeNull();
+      });
+    });
+
     describe("setIfAbsent", () => {
       it("exactly one of many concurrent callers wins, and its value is stored", async () => {
         const results = await Promise.all(

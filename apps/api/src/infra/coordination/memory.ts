@@ -124,6 +124,14 @@ export function createMemoryCoordination(options: MemoryCoordinationOptions = {}
       store.delete(key);
     },
 
+    async take(key) {
+      assertOpen();
+      const e = live(key);
+      if (e && e.kind !== "string") throw new Error(WRONGTYPE);
+      store.delete(key);
+      return e ? e.value : null;
+    },
+
     async raise(key, value, opts) {
       assertOpen();
       if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");

@@ -48,6 +48,11 @@ export interface Coordination {
   setIfPresent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
   del(key: string): Promise<void>;
   /**
+   * Reads a string key and deletes it in one step (Redis: GETDEL), null when missing: of
+   * callers racing for the same key, exactly one gets the value. For what must be used once.
+   */
+  take(key: string): Promise<string | null>;
+  /**
    * Keeps the larger of the number held and `value` (a missing or non-numeric value counts as
    * none) and gives the key `ttlMs` either way, atomically: a time kept this way only moves
    * forward, whichever instance writes last. Returns the number held after. Without `ttlMs`

@@ -185,6 +185,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     setIfAbsent: (key, value, o) => run("setIfAbsent", () => setWhen("NX", key, value, o?.ttlMs)),
     setIfPresent: (key, value, o) => run("setIfPresent", () => setWhen("XX", key, value, o?.ttlMs)),
     del: (key) => run("del", async () => void (await cmd.del(k(key)))),
+    take: (key) => run("take", () => cmd.getdel(k(key))),
     raise: (key, value, o) =>
       run("raise", async () => {
         if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");
