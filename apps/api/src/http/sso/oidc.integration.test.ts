@@ -16,6 +16,7 @@ const ACCOUNTS: Record<string, { email: string; verified: boolean }> = {
   bob: { email: "bob@elsewhere.example", verified: true },
   carol: { email: "carol@corp.example", verified: false },
   existing: { email: "existing@corp.example", verified: true },
+  frozen: { email: "frozen@corp.example", verified: true },
 };
 
 let t: TestApp;
@@ -139,7 +140,10 @@ beforeAll(async () => {
   idp = createServer(provider.callback());
   await new Promise<void>((resolve) => idp.listen(port, "127.0.0.1", resolve));
   // An account that already exists with a password: SSO links to it by verified email.
-  await t.client(await t.login()).users.create.mutate({ email: "existing@corp.example", password: "a-long-enough-password", role: "ADMIN" });
+  const root = t.client(await t.login());
+  await root.users.create.mutate({ email: "existing@corp.example", password: "a-long-enough-password", role: "ADMIN" });
+  const frozen = await root.users.create.mutate({ email: "frozen@corp.example", password: "a-long-enough-password", role: "USER" });
+  await root.users.update.mutate({ id: frozen.id, disabled: true });
 });
 afterAll(async () => {
   await t?.close();
@@ -192,6 +196,15 @@ describe("OIDC sign-in", () => {
     const { browser } = await signInAs("existing");
     const me = await t.client(browser.cookies(t.url).get("sb_access")!).auth.me.query();
     expect(me).toMatchObject({ email: "existing@corp.example", role: "ADMIN" });
+  });
+
+  it("a disabled account is refused before anything is written: no identity is linked to it", async () => {
+    const { browser, final } = await signInAs("frozen");
+    expect(final.res.status).toBe(403);
+    expect(final.body).toContain("disabled");
+    expect(browser.cookies(t.url).has("sb_access")).toBe(false);
+    const user = await t.app.deps.db.prisma.user.findUniqueOrThrow({ where: { email: "frozen@corp.example" } });
+    expect(await t.app.deps.db.prisma.identity.count({ where: { userId: user.id } })).toBe(0);
   });
 
   it("a domain outside OIDC_ALLOWED_DOMAINS gets an error page and no session", async () => {

@@ -60,23 +60,29 @@ export function createSsoService(deps: SsoServiceDeps) {
     }
   }
 
+  /** Refused before anything is written: a refused sign-in changes nothing (no link, no lastUsedAt). */
+  function refuseDisabled(user: { disabled: boolean }): void {
+    if (user.disabled) throw new AppError("FORBIDDEN", "This account is disabled");
+  }
+
   async function signIn(identity: ExternalIdentity, client: ClientInfo): Promise<TAuthTokens> {
     const email = identity.email?.trim().toLowerCase() || null;
     checkDomain(email, identity.emailVerified);
     const key = { provider_subject: { provider: identity.provider, subject: identity.subject } };
     const known = await prisma.identity.findUnique({ where: key, include: { user: true } });
-    let user = known?.user;
     if (known) {
+      refuseDisabled(known.user);
       await prisma.identity.update({ where: { id: known.id }, data: { lastUsedAt: new Date(), email } });
-    } else {
-      user = await userForNewIdentity(email, identity.emailVerified);
-      await prisma.identity
-        .create({ data: { userId: user.id, provider: identity.provider, subject: identity.subject, email } })
-        .catch((error: unknown) => {
-          if (!isUniqueViolation(error)) throw error;
-        });
+      return deps.auth.startSession(known.user, client);
     }
-    if (!user || user.disabled) throw new AppError("FORBIDDEN", "This account is disabled");
+    const user = await userForNewIdentity(email, identity.emailVerified);
+    refuseDisabled(user);
+    await prisma.identity
+      .create({ data: { userId: user.id, provider: identity.provider, subject: identity.subject, email } })
+      .catch((error: unknown) => {
+        // The same first sign-in twice at once: the other one linked it.
+        if (!isUniqueViolation(error)) throw error;
+      });
     return deps.auth.startSession(user, client);
   }
 
