@@ -57,6 +57,8 @@ export interface CreateAppOptions {
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
   /** Test knob: how often held API keys are re-read from the database (default every 5 s). */
   keys?: { resyncIntervalMs?: number };
+  /** Test knobs: how long a call to a sign-in provider may take; where GitHub is. */
+  ssoUpstream?: AppDeps["ssoUpstream"];
 }
 
 /**
@@ -356,6 +358,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     auth,
     credentials,
     sso,
+    ...(opts.ssoUpstream ? { ssoUpstream: opts.ssoUpstream } : {}),
     users,
     emergency,
     providers,

@@ -10,22 +10,28 @@ import * as oidc from "openid-client";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { publicBase, safeReturnTo, startFlow, takeFlow } from "./flow.ts";
-import { finishSignIn, signInError, signInFailed } from "./respond.ts";
+import { finishSignIn, providerUnreachable, signInError, signInFailed } from "./respond.ts";
+import { ProviderUnreachable, providerFetch, providerTimeoutMs } from "./upstream.ts";
 
 export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = deps.env;
   if (!issuer || !clientId) return;
+  const timeoutMs = providerTimeoutMs(deps);
   let discovered: Promise<oidc.Configuration> | undefined;
   const configuration = () => {
     discovered ??= oidc
       .discovery(new URL(issuer), clientId, clientSecret, clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None(), {
         // http:// issuers are for local providers (development, tests); production ones are https.
         ...(new URL(issuer).protocol === "http:" ? { execute: [oidc.allowInsecureRequests] } : {}),
-        timeout: 10,
+        // Every call (discovery, token, userinfo, keys) is bounded and tells an unreachable
+        // provider apart; openid-client's own bound (whole seconds) is kept no shorter.
+        [oidc.customFetch]: providerFetch(timeoutMs),
+        timeout: Math.ceil(timeoutMs / 1000),
       })
       .catch((error: unknown) => {
         discovered = undefined;
-        throw error;
+        // Whatever failed, discovery did: the provider is not usable right now (as at login).
+        throw new ProviderUnreachable("OIDC discovery failed", { cause: error });
       });
     return discovered;
   };
@@ -36,7 +42,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
       config = await configuration();
     } catch (error) {
       request.log.warn({ err: error, issuer }, "OIDC discovery failed");
-      return signInFailed(reply, 502, "The identity provider cannot be reached right now; try again later.");
+      return providerUnreachable(reply);
     }
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -61,7 +67,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.header("cache-control", "no-store").redirect(url.href, 302);
   });
 
-  app.get("/auth/oidc/callback", { config: { feature: "auth", openapi: { summary: "OIDC provider's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)" } } } }, async (request, reply) => {
+  app.get("/auth/oidc/callback", { config: { feature: "auth", openapi: { summary: "OIDC provider's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)", 502: "Provider unreachable (HTML page)" } } } }, async (request, reply) => {
     const flow = await takeFlow(deps, request, reply);
     if (!flow || flow.provider !== "oidc") {
       return signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.");

@@ -6,6 +6,7 @@ import { noteErrorCode } from "../../infra/request-scope.ts";
 import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 import { AppError } from "../../services/errors.ts";
 import { describeError, errorCodeOf, errorHeaders } from "../error-map.ts";
+import { isProviderUnreachable } from "./upstream.ts";
 import { ACCESS_COOKIE, REFRESH_COOKIE, sessionCookieOptions } from "../../trpc/cookies.ts";
 
 /** The same cookies a password sign-in sets, then on to the admin. */
@@ -36,8 +37,23 @@ export function signInFailed(reply: FastifyReply, status: number, message: strin
   return reply.status(status).header("cache-control", "no-store").type("text/html; charset=utf-8").send(page);
 }
 
-/** Maps a refusal to the page: AppErrors keep their meaning, anything else is the provider's fault. */
+/**
+ * The provider out of reach (at login or at the callback): the gateway's upstream failing, as
+ * a model provider's would be, so a 502 saying to try again, not a refusal of the person.
+ */
+export function providerUnreachable(reply: FastifyReply): FastifyReply {
+  return signInFailed(reply, 502, "The identity provider cannot be reached right now; try again later.");
+}
+
+/**
+ * Maps a refusal to the page: the provider out of reach is a 502, AppErrors keep their
+ * meaning, anything else is an answer of the provider's that failed a check.
+ */
 export function signInError(reply: FastifyReply, error: unknown, log: { warn(obj: object, msg: string): void }): FastifyReply {
+  if (isProviderUnreachable(error)) {
+    log.warn({ err: error }, "single sign-on: the identity provider cannot be reached");
+    return providerUnreachable(reply);
+  }
   // The database gone is no fault of the provider's, and the driver's message (the database's
   // address) is not for the page: the error table's account of it is.
   if (error instanceof AppError || isDatabaseUnavailable(error)) {
