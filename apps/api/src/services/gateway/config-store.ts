@@ -16,6 +16,7 @@ import { AppError } from "../errors.ts";
 import type { GatewaySnapshot, ProviderConfig, RouteConfig, RouteTargetConfig } from "./config-types.ts";
 import { seedAutoTargets, seedProviders, type SeedEnv } from "./env-seed.ts";
 import { auditAction, movesProvider, planConfig, type ConfigOperation, type ConfigPlan } from "./config-plan.ts";
+import { holdingsIn, refuseGrowthPastLimits } from "./config-limits.ts";
 import { providerNameClash, routeNameClash } from "./model-names.ts";
 
 const CONFIG_ROW = 1;
@@ -224,6 +225,14 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     );
   }
 
+  /** Runs `work` (in a change's transaction, the version row locked), refusing it if it takes the gateway past what a document holds. */
+  async function withinLimits<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
+    const before = await holdingsIn(tx);
+    const result = await work();
+    refuseGrowthPastLimits(before, await holdingsIn(tx));
+    return result;
+  }
+
   /** Refuses a provider name clients could not tell from a model route's (model-names.ts). */
   async function checkProviderName(tx: Tx, name: string): Promise<void> {
     const routes = (await tx.modelRoute.findMany({ select: { name: true } })).map((r) => r.name);
@@ -271,7 +280,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   }
 
   function createProvider(actor: ConfigActor, input: TProviderCreateInput) {
-    return change(actor, { action: "provider.create", target: input.name }, (tx) => createProviderIn(tx, input));
+    return change(actor, { action: "provider.create", target: input.name }, (tx) => withinLimits(tx, () => createProviderIn(tx, input)));
   }
 
   async function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
@@ -343,7 +352,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   }
 
   function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
-    return change(actor, { action: "model.upsert", target: input.name }, (tx) => upsertRouteIn(tx, input));
+    return change(actor, { action: "model.upsert", target: input.name }, (tx) => withinLimits(tx, () => upsertRouteIn(tx, input)));
   }
 
   async function upsertRouteIn(tx: Tx, input: TModelUpsertInput) {
@@ -410,12 +419,15 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
           const plan = planConfig({ providers, routes }, document, opts.prune);
           if (plan.operations.length === 0) return { ...plan, basedOn, version: null };
           const version = await nextVersion(tx);
-          for (const operation of plan.operations) {
-            const { changes } = await runOperation(tx, operation, actor).catch((error: unknown) => {
-              throw naming(operation, error);
-            });
-            await audit(tx, version, actor, { action: auditAction(operation), target: operation.name }, changes);
-          }
+          // Counted once the whole document is applied: with pruning, what it replaces goes last.
+          await withinLimits(tx, async () => {
+            for (const operation of plan.operations) {
+              const { changes } = await runOperation(tx, operation, actor).catch((error: unknown) => {
+                throw naming(operation, error);
+              });
+              await audit(tx, version, actor, { action: auditAction(operation), target: operation.name }, changes);
+            }
+          });
           // A dry run makes every change, so that it meets every refusal the real one would, then undoes them all.
           if (opts.dryRun) throw new DryRun({ ...plan, basedOn, version: null });
           return { ...plan, basedOn, version };
