@@ -8,7 +8,20 @@ import { z } from "zod";
 import { ZPageInput, pageOf } from "./common.ts";
 import { MODEL_LIMITS, PROVIDER_KINDS, ZConfigChange, ZModelUpsertInput, ZProviderApiKey, ZProviderCreateInput, ZProviderHeaders, ZRouteTarget } from "./providers.ts";
 
-export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500 } as const;
+/**
+ * What one document may hold, which is also what the gateway may hold (so that an export
+ * always applies back). `maxBytes`: the document as compact JSON (what the CLI, the admin and
+ * the typed client send), which `config.import`'s body limit makes room for. A gateway at both
+ * counts with every name at its longest exports about 13 MB; the field limits alone would let
+ * a document stating every secret at its longest reach tens of MB, which no request should.
+ */
+export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500, maxBytes: 16_777_216 /* 16 MB */ } as const;
+
+/** config.import's request body: the document at its largest, and room for the call's other fields (and a batch's envelope). */
+export const CONFIG_IMPORT_BODY_LIMIT_BYTES = CONFIG_DOCUMENT_LIMITS.maxBytes + 64 * 1024;
+
+const documentBytes = (document: unknown) => new TextEncoder().encode(JSON.stringify(document)).byteLength;
+const megabytes = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
 
 /**
  * A provider as a document states it. Its secrets are written only to change them: `apiKey`
@@ -44,7 +57,14 @@ export const ZConfigDocument = z
       .max(CONFIG_DOCUMENT_LIMITS.maxModels)
       .refine(distinctNames, "Two models have the same name"),
   })
-  .strict();
+  .strict()
+  // Checked last, on a document otherwise valid: the body limit bounds what gets this far.
+  .superRefine((document, ctx) => {
+    const bytes = documentBytes(document);
+    if (bytes > CONFIG_DOCUMENT_LIMITS.maxBytes) {
+      ctx.addIssue({ code: "custom", message: `A document is at most ${megabytes(CONFIG_DOCUMENT_LIMITS.maxBytes)} as JSON; this one is ${megabytes(bytes)}: apply it in parts (without prune)` });
+    }
+  });
 export type TConfigDocument = z.infer<typeof ZConfigDocument>;
 
 /**

@@ -14,11 +14,12 @@
  * credential draws on the pool (checked before the body is read, `largeBodyHolder`): without
  * that, anyone could hold it with a few slow uploads and refuse every signed-in photo. And
  * one caller (a user, through any of their tokens and keys) holds at most half of it, a 429
- * past that: one account's slow uploads or photo batch cannot refuse everyone else's.
+ * past that: one account's slow uploads or photo batch cannot refuse everyone else's. A tRPC
+ * procedure may declare a larger body too (config.import: a whole configuration document).
  */
 import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
-import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Env } from "../env.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
@@ -45,6 +46,7 @@ declare module "fastify" {
 }
 
 export interface BodyLimitOptions {
+  /** The model-input routes' limit, which sizes the pool. */
   largestBodyLimitBytes: number;
   /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; null: no valid credential, and a body over 1 MB is read for no one else. */
   largeBodyHolder: (request: FastifyRequest) => Promise<string | null>;
@@ -63,6 +65,16 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
   });
 
   const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes, LARGE_BODY_SHARE_PER_CALLER * opts.largestBodyLimitBytes);
+  // A route taking more than that (config.import's whole document, when OPENAI_MAX_BODY_MB is
+  // set below it) holds one such body at a time, apart from the pool the operator sized: a
+  // second at once is a 503 to retry (configuration changes serialise anyway).
+  const single = new Map<number, BytePool>();
+  const poolFor = (limit: number) => {
+    if (limit <= opts.largestBodyLimitBytes) return pool;
+    const own = single.get(limit) ?? bytePool(limit, limit);
+    single.set(limit, own);
+    return own;
+  };
   app.decorateReply("holdLargeInput", function (this: FastifyReply, bytes: number, holder: string) {
     const over = bytes - BODY_LIMIT_BYTES;
     if (over <= 0) return;
@@ -80,13 +92,23 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
         // Answered meanwhile (a malformed chunk, refused on the socket: client-errors.ts): the
         // body's own failure takes its course, and the request keeps the status that was sent.
         if (!request.raw.socket.writable) return done(null, payload);
-        if (holder !== null) return done(null, drawingOnPool(pool, holder, payload, reply.raw));
+        if (holder !== null) return done(null, drawingOnPool(poolFor(request.routeOptions.bodyLimit), holder, payload, reply.raw));
         done(unreadBody(reply, unauthorizedLargeBody()));
       },
       // The credential could not be checked (its database is down: a 503 to retry).
       (error: unknown) => done(unreadBody(reply, error as Error)),
     );
   });
+}
+
+/**
+ * Fastify's "body too large" with the route's own limit in it: its message is one text for
+ * every route, which told a caller of a route taking 16 MB that the limit was 1 MB.
+ */
+export function withRouteBodyLimit(request: FastifyRequest, error: unknown): unknown {
+  if ((error as FastifyError | undefined)?.code !== "FST_ERR_CTP_BODY_TOO_LARGE") return error;
+  const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT_BYTES;
+  return new AppError("PAYLOAD_TOO_LARGE", `Request body too large (limit ${Number((limit / (1024 * 1024)).toFixed(2))} MB)`, { cause: error });
 }
 
 interface BytePool {

@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { noteErrorCode } from "../infra/request-scope.ts";
+import { withRouteBodyLimit } from "./body-limits.ts";
 import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "./error-map.ts";
 import { isOpenAIPath, sendOpenAIError } from "./openai/errors.ts";
 
@@ -22,7 +23,7 @@ export function restErrorBody(described: ErrorDescription): { error: Record<stri
 
 export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   if (isOpenAIPath(request.url)) return sendOpenAIError(request, reply, error);
-  const described = describeError(error);
+  const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
   if (described.internal) request.log.error({ err: error }, "unhandled error");
   void reply.headers(errorHeaders(described));

@@ -2,12 +2,14 @@
  * tRPC over HTTP at /trpc: GET for queries and subscriptions, POST for everything (queries
  * too, for long inputs). Mounted on our own routes rather than tRPC's Fastify plugin, which
  * answers every method and passes multipart bodies through unread by any limit: here a body
- * is JSON of at most 1 MB or it is refused before tRPC sees it.
+ * is JSON of at most 1 MB (or what the procedure declares, `bodyLimitBytes`, on its own
+ * route) or it is refused before tRPC sees it.
  */
 import { fastifyRequestHandler, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import type { AppRouter } from "../routers/index.ts";
+import type { Meta } from "../trpc/meta.ts";
 import { resolveUser } from "../trpc/context.ts";
 import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
 import { acceptOnlyJson } from "./json-bodies.ts";
@@ -25,19 +27,33 @@ export async function registerTrpcEndpoint(
       declareFeature(scope, "procedures");
       acceptOnlyJson(scope);
       limitOpenStreams(scope, deps, trpcOptions.router);
-      scope.route<{ Params: { path: string } }>({
-        method: ["GET", "POST"],
-        url: "/:path",
-        // Fastify's automatic HEAD twin cannot measure the fetch Response tRPC answers with
-        // (it was a 500); a procedure has no headers-only form, so HEAD is a 405.
-        exposeHeadRoute: false,
-        handler: async (req, res) => {
-          await fastifyRequestHandler({ ...trpcOptions, req, res, path: req.params.path });
-        },
-      });
+      const route = (url: string, path: (params: { path?: string }) => string, bodyLimit?: number) =>
+        scope.route<{ Params: { path?: string } }>({
+          method: ["GET", "POST"],
+          url,
+          ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+          // Fastify's automatic HEAD twin cannot measure the fetch Response tRPC answers with
+          // (it was a 500); a procedure has no headers-only form, so HEAD is a 405.
+          exposeHeadRoute: false,
+          handler: async (req, res) => {
+            await fastifyRequestHandler({ ...trpcOptions, req, res, path: path(req.params) });
+          },
+        });
+      route("/:path", (params) => params.path ?? "");
+      // A static path wins over "/:path": the procedure alone (or batched with itself) gets its limit; in a batch with others, 1 MB.
+      for (const [path, limit] of largeBodyProcedures(trpcOptions.router)) route(`/${path}`, () => path, limit);
     },
     { prefix: "/trpc" },
   );
+}
+
+/** The procedures that declare a body limit past the default, with it. */
+function largeBodyProcedures(router: AppRouter): Array<[string, number]> {
+  const procedures = router._def.procedures as unknown as Record<string, { _def: { meta?: Meta } } | undefined>;
+  return Object.entries(procedures).flatMap(([path, procedure]) => {
+    const limit = procedure?._def.meta?.bodyLimitBytes;
+    return limit !== undefined ? [[path, limit] as [string, number]] : [];
+  });
 }
 
 /**

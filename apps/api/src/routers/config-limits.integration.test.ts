@@ -1,13 +1,20 @@
 /**
- * What the gateway holds always fits one configuration document: `providers.create` and
+ * What the gateway holds always fits one configuration document, and a document always fits
+ * the request that carries it: `config.import` takes a body as large as the largest document
+ * (413 past it, naming its limit; 1 MB for every other call), and `providers.create` and
  * `models.upsert` stop at the document's limits (CONFIG_DOCUMENT_LIMITS) with a 409 naming
  * the limit — two at once included — so an export is always a document `config.import`
  * takes back.
  */
-import { CONFIG_DOCUMENT_LIMITS } from "@switchboard/schema";
+import { CONFIG_DOCUMENT_LIMITS, CONFIG_IMPORT_BODY_LIMIT_BYTES } from "@switchboard/schema";
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
+import { bearer } from "../../test/http.ts";
+import { rawRequest } from "../../test/raw-http.ts";
+
+const MB = 1024 * 1024;
+const json = { "content-type": "application/json" };
 
 let t: TestApp;
 let root: string;
@@ -28,6 +35,40 @@ async function refusal(call: Promise<unknown>): Promise<{ code: string | undefin
 }
 
 const provider = (name: string) => ({ name, kind: "openai-compatible" as const, baseUrl: "http://127.0.0.1:9/v1", models: ["m"] });
+
+describe("a document as large as one may be", () => {
+  it("is taken by config.import past the 1 MB every other call keeps, and refused with 413 naming its limit past it", async () => {
+    const providers = Array.from({ length: 150 }, (_, i) => ({
+      ...provider(`big-${i}`),
+      models: Array.from({ length: 120 }, (_, j) => `vendor/some-rather-long-model-name-${j}-instruct-v1-0613-preview`),
+    }));
+    const input = { document: { providers, models: [] }, dryRun: true };
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeGreaterThan(MB);
+    const previewed = await t.client(root).config.import.mutate(input);
+    expect(previewed.steps).toHaveLength(150);
+    // Whatever the /v1 routes are set to take (their pool stays as sized for them).
+    const small = await startTestApp({ mode: "embedded", env: { OPENAI_MAX_BODY_MB: "1" } });
+    try {
+      expect((await small.client(await small.login()).config.import.mutate(input)).steps).toHaveLength(150);
+    } finally {
+      await small.close();
+    }
+
+    for (const declareLength of [true, false]) {
+      const over = await rawRequest(t.url, { method: "POST", path: "/trpc/config.import", headers: { ...json, ...bearer(root) }, streamBytes: CONFIG_IMPORT_BODY_LIMIT_BYTES + 1, declareLength });
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.text).error.message).toBe("Request body too large (limit 16.06 MB)");
+    }
+    // Past 1 MB only with a valid credential, as on /v1.
+    expect((await rawRequest(t.url, { method: "POST", path: "/trpc/config.import", headers: json, streamBytes: 2 * MB })).status).toBe(401);
+    // Every other procedure, and config.import batched with another, keeps 1 MB.
+    for (const path of ["/trpc/config.export", "/trpc/providers.create", "/trpc/config.import,config.export?batch=1"]) {
+      const refused = await rawRequest(t.url, { method: "POST", path, headers: { ...json, ...bearer(root) }, streamBytes: 2 * MB });
+      expect(refused.status, path).toBe(413);
+      expect(JSON.parse(refused.text).error.message, path).toBe("Request body too large (limit 1 MB)");
+    }
+  });
+});
 
 describe("the gateway holds no more than one document states", () => {
   it("refuses the provider past the limit, two created at once included, and the export applies back", async () => {

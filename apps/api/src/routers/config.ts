@@ -1,4 +1,4 @@
-import { ZConfigExport, ZConfigHistoryInput, ZConfigHistoryPage, ZConfigImportInput, ZConfigImportResult } from "@switchboard/schema";
+import { CONFIG_IMPORT_BODY_LIMIT_BYTES, ZConfigExport, ZConfigHistoryInput, ZConfigHistoryPage, ZConfigImportInput, ZConfigImportResult } from "@switchboard/schema";
 import { configActorOf } from "../trpc/context.ts";
 import { adminProcedure, router, superAdminProcedure } from "../trpc/init.ts";
 
@@ -22,7 +22,8 @@ export const configRouter = router({
 
   /** Changes what differs from the document as one version (every change audited); `dryRun` only says what. */
   import: superAdminProcedure
-    .meta({ feature: "admin", keyScope: "write:config" })
+    // The largest document the schema allows, not the 1 MB of every other call.
+    .meta({ feature: "admin", keyScope: "write:config", bodyLimitBytes: CONFIG_IMPORT_BODY_LIMIT_BYTES })
     .input(ZConfigImportInput)
     .output(ZConfigImportResult)
     .mutation(({ ctx, input }) => ctx.deps.gateway.config.applyDocument(configActorOf(ctx.user), input)),

@@ -31,4 +31,10 @@ export interface Meta {
    * calls): a batch would multiply guesses per request and bypass per-request limits.
    */
   batchable?: boolean;
+  /**
+   * A request body this procedure takes past the 1 MB every other one keeps (a whole
+   * configuration document): it gets its own route, `/trpc/<path>`, with this limit, and the
+   * bytes past the first MB draw on the large-body pool (http/body-limits.ts).
+   */
+  bodyLimitBytes?: number;
 }

@@ -7,6 +7,8 @@
  * a variable the pipeline did not allow.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -146,6 +148,40 @@ describe("switchboard config (CLI)", () => {
     expect(refused.stderr).toContain("document.providers.0.baseUrl: baseUrl must be an http(s) URL");
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect((await t.client(await t.login()).providers.list.query()).items.map((p) => p.name)).not.toContain("other");
+  });
+
+  it("applies a document past 1 MB; one past what Switchboard takes stops before sending, and a proxy's 413 says which limit to raise", async () => {
+    const providers = Array.from({ length: 150 }, (_, i) => ({
+      name: `big-${i}`,
+      kind: "openai-compatible",
+      baseUrl: upstream.url,
+      models: Array.from({ length: 120 }, (_, j) => `vendor/some-rather-long-model-name-${j}-instruct-v1-0613-preview`),
+    }));
+    const big = join(dir, "big.json");
+    await writeFile(big, JSON.stringify({ providers, models: [] }));
+    const previewed = await cli(["config", "apply", big, "--dry-run"]);
+    expect(previewed.code, previewed.stderr).toBe(0);
+    expect(previewed.stdout).toContain("Dry run: would make 150 change(s):");
+
+    // Every header value long: over 16 MB as JSON, refused here, nothing sent.
+    const headers = Object.fromEntries(Array.from({ length: 32 }, (_, h) => [`x-h-${h}`, "v".repeat(4_000)]));
+    const huge = join(dir, "huge.json");
+    await writeFile(huge, JSON.stringify({ providers: providers.map((p) => ({ ...p, headers })), models: [] }));
+    const tooBig = await cli(["config", "apply", huge, "--dry-run"]);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr.split("\n")[0]).toMatch(/huge\.json: the document is \d+(\.\d)? MB as JSON, over the 16 MB one apply takes: apply it in parts \(each without --prune\)$/);
+
+    // An ingress in front with its own 1 MB limit, answering in HTML.
+    const proxy = createServer((_request, response) => response.writeHead(413, { "content-type": "text/html" }).end("<html><body>413 Request Entity Too Large</body></html>"));
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const behindProxy = await cli(["config", "apply", big, "--dry-run"], { SWITCHBOARD_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      expect(behindProxy.code).toBe(1);
+      expect(behindProxy.stderr).toContain("was refused as too large (HTTP 413, not from Switchboard)");
+      expect(behindProxy.stderr).toContain("raise its request body limit for /trpc/config.import to at least 17 MB");
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("writes and reads YAML: the export applies back as no change, a secret comes from the environment, a broken file is told by position", async () => {

@@ -6,11 +6,12 @@
  * so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
-import type { CONFIG_STEP_MARKS } from "@switchboard/schema";
+import type { CONFIG_DOCUMENT_LIMITS, CONFIG_STEP_MARKS } from "@switchboard/schema";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
-import type { SwitchboardClient } from "../index.ts";
+import { TRPCClientError, type SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
 import { fillPlaceholders, parseEnvAllowance } from "./config-placeholders.ts";
+import { ForeignAnswer } from "./foreign-answer.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
 export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
@@ -52,6 +53,9 @@ type Print = (value: unknown, human: string) => void;
  * imports it); the type holds this copy to the same characters.
  */
 const MARKS: typeof CONFIG_STEP_MARKS = { create: "+", update: "~", delete: "-" };
+/** The largest document the server takes (its body limit makes room for it), copied for the same reason, held to the same value. */
+const MAX_DOCUMENT_BYTES: typeof CONFIG_DOCUMENT_LIMITS.maxBytes = 16_777_216;
+const megabytes = (bytes: number) => `${Number((bytes / (1024 * 1024)).toFixed(1))} MB`;
 type ApplyInput = Parameters<SwitchboardClient["config"]["import"]["mutate"]>[0];
 type ApplyResult = Awaited<ReturnType<SwitchboardClient["config"]["import"]["mutate"]>>;
 
@@ -73,7 +77,12 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       const allowance = parseEnvAllowance(o.allowEnv, io.env);
       // A dry run fills (and refuses) exactly as the apply would: it previews the same document.
       const document = fillPlaceholders(parseConfigDocument(await readSource(source, io), source, o.yaml), io.env, allowance);
-      const result = await (await client()).config.import.mutate({ document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) });
+      const bytes = Buffer.byteLength(JSON.stringify(document));
+      if (bytes > MAX_DOCUMENT_BYTES) throw new CommandUsageError(`${source}: the document is ${megabytes(bytes)} as JSON, over the ${megabytes(MAX_DOCUMENT_BYTES)} one apply takes: apply it in parts (each without --prune)`);
+      const input = { document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) };
+      const result = await (await client()).config.import.mutate(input).catch((error: unknown) => {
+        throw tooLarge(error, bytes) ?? error;
+      });
       return print(result, describeApply(result));
     }
     case "history": {
@@ -89,6 +98,21 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
     default:
       throw new CommandUsageError(action ? `Unknown config command: ${action}` : "config needs a command: export, apply or history");
   }
+}
+
+/**
+ * A 413 for a document within what Switchboard takes comes from a proxy in front of it (an
+ * ingress's 1 MB default), or from a server older than this CLI: say which limit to raise.
+ */
+function tooLarge(error: unknown, bytes: number): Error | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus ?? (error.cause instanceof ForeignAnswer ? error.cause.status : undefined);
+  if (status !== 413) return undefined;
+  return new Error(
+    `the document (${megabytes(bytes)} as JSON) was refused as too large (HTTP 413${error.data ? `: ${error.message}` : ", not from Switchboard"}). ` +
+      `Switchboard takes a document of up to ${megabytes(MAX_DOCUMENT_BYTES)}: if a proxy or ingress stands in front of it, raise its request body limit for /trpc/config.import to at least 17 MB ` +
+      `(nginx: client_max_body_size); with an older Switchboard (1 MB for every call), upgrade it or apply the document in parts, each without --prune`,
+  );
 }
 
 async function readSource(source: string, io: CliIo): Promise<string> {

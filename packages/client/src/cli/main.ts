@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
+import { cliFetch } from "./foreign-answer.ts";
 import { unreadOption } from "./command-options.ts";
 import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, exportLogs, exportUsage, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
@@ -174,7 +175,7 @@ async function signedInToken(options: Options, io: CliIo): Promise<string> {
   try {
     const email = await prompter.ask("Email: ");
     const password = await prompter.askHidden("Password: ");
-    return (await createSwitchboardClient({ url: options.url }).auth.login.mutate({ email, password })).accessToken;
+    return (await createSwitchboardClient({ url: options.url, fetch: cliFetch }).auth.login.mutate({ email, password })).accessToken;
   } finally {
     prompter.close();
   }
@@ -182,7 +183,7 @@ async function signedInToken(options: Options, io: CliIo): Promise<string> {
 
 /** A signed-in client (see signedInToken). */
 async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
-  return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io) });
+  return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io), fetch: cliFetch });
 }
 
 /** The exit code of a run that did what it was asked, but not all of it (see the top of this file). */
@@ -216,7 +217,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<numb
 
   switch (action) {
     case "status": {
-      const status = await createSwitchboardClient({ url: options.url }).emergency.status.query();
+      const status = await createSwitchboardClient({ url: options.url, fetch: cliFetch }).emergency.status.query();
       return print(status, formatStatus(status));
     }
     case "freeze": {

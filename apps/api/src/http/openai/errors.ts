@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { noteErrorCode, type RequestScope } from "../../infra/request-scope.ts";
+import { withRouteBodyLimit } from "../body-limits.ts";
 import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "../error-map.ts";
 
 export interface OpenAIErrorBody {
@@ -40,7 +41,7 @@ export function openAIErrorBody(described: ErrorDescription): OpenAIErrorBody {
 }
 
 export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
-  const described = describeError(error);
+  const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
   if (described.internal) request.log.error({ err: error }, "openai-compatible route failed");
   void reply.headers(errorHeaders(described)).status(described.status).send(openAIErrorBody(described));
