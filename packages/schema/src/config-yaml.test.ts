@@ -15,3 +15,12 @@ describe("writeYamlDocument", () => {
     expect(JSON.stringify("value" in read ? read.value : null)).toBe(JSON.stringify(document));
   });
 });
+
+describe("readYamlDocument", () => {
+  it("refuses a merge key where it stands, anywhere in the document; a quoted \"<<\" is a name like any other", () => {
+    const merged = "base: &base\n  kind: openai-compatible\nproviders:\n  - name: a\n    <<: *base\nmodels:\n  - { name: m, <<: {targets: []} }\n";
+    expect(readYamlDocument(merged)).toEqual({ fault: { line: 5, column: 5, kind: "merge keys are not supported: write the fields out" } });
+    expect(readYamlDocument("models:\n  - { name: m, <<: {targets: []} }\n")).toEqual({ fault: { line: 2, column: 16, kind: "merge keys are not supported: write the fields out" } });
+    expect(readYamlDocument('providers: []\nmodels: []\n"<<": 1\n')).toEqual({ value: { providers: [], models: [], "<<": 1 } });
+  });
+});

@@ -3,7 +3,7 @@
  * admin — read as plain data, and an export written as YAML the same way by both. No zod
  * here: the CLI bundles this module and carries no zod.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, visit, type Document, type Node } from "yaml";
 
 /** Expanding more aliases than this is refused (a small file must not become a huge one). */
 const MAX_ALIASES = 100;
@@ -21,7 +21,9 @@ export type YamlRead = { value: unknown } | { fault: YamlFault };
  * YAML 1.2's core schema without the older explicit tags: strings, numbers, booleans, null,
  * lists and maps only. An unknown or language tag (`!!js/function`, `!!binary`, `!!set`,
  * `!!timestamp`, `!!merge`), a duplicate key or an unresolved alias is a fault, and so is a
- * provider's blank `apiKey:` — YAML reads it as null, which would remove the stored key.
+ * provider's blank `apiKey:` — YAML reads it as null, which would remove the stored key —
+ * and a merge key (`<<: *base`), which YAML 1.2 does not merge: it would reach the server as
+ * a field named "<<" beside fields missing, refused with a 400 that says neither.
  */
 export function readYamlDocument(text: string): YamlRead {
   const lines = new LineCounter();
@@ -33,6 +35,8 @@ export function readYamlDocument(text: string): YamlRead {
   };
   const fault = document.errors[0] ?? document.warnings[0];
   if (fault) return { fault: { ...at(fault.pos[0]), kind: `not valid YAML (${fault.code.toLowerCase().replaceAll("_", " ")})` } };
+  const merge = mergeKey(document);
+  if (merge) return { fault: { ...at(merge.range?.[0]), kind: "merge keys are not supported: write the fields out" } };
   const blank = blankApiKey(document.contents);
   if (blank) return { fault: { ...at(blank.range?.[0]), kind: "a blank apiKey reads as null, which removes the stored key: write null to mean that, or leave the field out to keep it" } };
   try {
@@ -52,6 +56,21 @@ export function readYamlDocument(text: string): YamlRead {
  */
 export function writeYamlDocument(document: unknown): string {
   return stringify(document);
+}
+
+/** The first unquoted `<<` key, anywhere (a quoted "<<" is a name like any other). */
+function mergeKey(document: Document): Node | undefined {
+  let found: Node | undefined;
+  visit(document, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && pair.key.value === "<<" && pair.key.type === "PLAIN") {
+        found = pair.key;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 /** The key of a provider's `apiKey:` left blank, if one is. */

@@ -238,6 +238,11 @@ models:`);
     expect(blank.code).toBe(2);
     expect(blank.stderr).toContain("broken.yaml, line 3, column 5: a blank apiKey reads as null");
     expect((await t.client(await t.login()).providers.list.query()).items.find((p) => p.name === "yamlgroq")?.apiKeyMasked).toMatch(/6789$/);
+    // A merge key: YAML 1.2 does not merge, so it would reach the server as a field named "<<".
+    await writeFile(broken, "x-base: &base\n  kind: openai-compatible\nproviders:\n  - name: merged\n    <<: *base\n    baseUrl: http://127.0.0.1:9/v1\n    models: []\nmodels: []\n");
+    const merged = await cli(["config", "apply", broken, "--dry-run"]);
+    expect(merged.code).toBe(2);
+    expect(merged.stderr.split("\n")[0]).toBe(`error: ${broken}, line 5, column 5: merge keys are not supported: write the fields out`);
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`), "providers: []", "models: []"].join("\n");
     await writeFile(broken, bomb);
     const exploded = await cli(["config", "apply", broken]);
