@@ -186,11 +186,13 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
 }
 
 /** The key goes as Azure's `api-key` or as a bearer token. No key, no credential header: self-hosted servers often need none. */
+export function openAICredential(apiKey: string | undefined, azure: boolean): Record<string, string> {
+  if (!apiKey) return {};
+  return azure ? { "api-key": apiKey } : { authorization: `Bearer ${apiKey}` };
+}
+
 function requestHeaders(config: OpenAICompatibleConfig): Record<string, string> {
-  const credential: Record<string, string> = {};
-  if (config.apiKey && config.azure) credential["api-key"] = config.apiKey;
-  else if (config.apiKey) credential.authorization = `Bearer ${config.apiKey}`;
-  return jsonHeaders(credential, config.headers);
+  return jsonHeaders(openAICredential(config.apiKey, Boolean(config.azure)), config.headers);
 }
 
 /**

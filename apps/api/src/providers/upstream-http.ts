@@ -36,15 +36,20 @@ export interface WireEndpoint {
 }
 
 /**
- * A JSON POST's headers: ours, then the protocol's own (its credential, its version), then
- * the configured headers (which may replace any of those, whatever their case), then the
- * body's type.
+ * The one rule for what a provider is sent, on its calls and its health probe alike: the
+ * protocol's own headers (its credential, its version), then the provider's configured
+ * headers, which replace any of those whatever their case — an `Authorization` set for a
+ * gateway in front of the provider wins over the one built from its API key. Lower-case names.
  */
-export function jsonHeaders(own: Record<string, string>, configured: Record<string, string> = {}): Record<string, string> {
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "switchboard", ...own };
-  for (const [name, value] of Object.entries(configured)) headers[name.toLowerCase()] = value;
-  headers["content-type"] = "application/json";
+export function providerHeaders(own: Record<string, string>, configured: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of [...Object.entries(own), ...Object.entries(configured)]) headers[name.toLowerCase()] = value;
   return headers;
+}
+
+/** A JSON POST's headers: ours, then providerHeaders (which may replace them), then the body's type. */
+export function jsonHeaders(own: Record<string, string>, configured: Record<string, string> = {}): Record<string, string> {
+  return { ...providerHeaders({ accept: "application/json", "user-agent": "switchboard", ...own }, configured), "content-type": "application/json" };
 }
 
 /**

@@ -319,6 +319,31 @@ describe("health", () => {
 });
 
 describe("health probes and redirects", () => {
+  it("sends what the calls send: a configured Authorization replaces the one built from the API key, on the probe as on a call", async () => {
+    const seen: Array<{ method: string | undefined; authorization: string | undefined; org: string | undefined }> = [];
+    const host = createServer((req, res) => {
+      seen.push({ method: req.method, authorization: req.headers.authorization, org: req.headers["x-org"] as string | undefined });
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(req.method === "POST" ? JSON.stringify({ id: "c", object: "chat.completion", created: 0, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }) : "{}");
+    });
+    const hostUrl = await listen(host);
+    const admin = t.client(root);
+    try {
+      // Set as "Authorization" (another case than the key's): one header either way.
+      const created = await admin.providers.create.mutate({ name: "fronted", kind: "openai-compatible", baseUrl: `${hostUrl}/v1`, models: ["m"], apiKey: SECRET, headers: { Authorization: "Bearer gateway-token", "X-Org": "blue" } });
+      for (let i = 0; i < 100 && !seen.some((r) => r.method === "GET"); i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await admin.providers.test.mutate({ id: created.provider!.id })).ok).toBe(true);
+      const probe = seen.find((r) => r.method === "GET");
+      const call = seen.find((r) => r.method === "POST");
+      expect(call).toEqual({ method: "POST", authorization: "Bearer gateway-token", org: "blue" });
+      expect(probe).toEqual({ method: "GET", authorization: "Bearer gateway-token", org: "blue" });
+      await admin.providers.delete.mutate({ id: created.provider!.id });
+    } finally {
+      host.close();
+    }
+  });
+
   it("never follows a redirect: a healthPath that redirects elsewhere sends the provider's key and headers nowhere but its own host", async () => {
     const received: Array<Record<string, string | string[] | undefined>> = [];
     const collector = createServer((req, res) => {

@@ -8,6 +8,8 @@
 import type { TProviderHealth } from "@switchboard/schema";
 import { anthropicAuthHeaders, anthropicBaseUrl } from "../../providers/anthropic.ts";
 import { ollamaOpenAIUrl, unreadableSecretsMessage } from "../../providers/create-provider.ts";
+import { openAICredential } from "../../providers/openai-compatible.ts";
+import { providerHeaders } from "../../providers/upstream-http.ts";
 import type { ProviderConfig } from "./config-types.ts";
 
 export const HEALTH_PROBE_INTERVAL_MS = 30_000;
@@ -30,14 +32,10 @@ export function probeUrl(p: ProviderConfig): string | null {
   }
 }
 
+/** What the provider's calls send it (providerHeaders: its configured headers win), without a body's. */
 export function probeHeaders(p: ProviderConfig): Record<string, string> {
-  const auth: Record<string, string> = {};
-  if (p.apiKey) {
-    if (p.kind === "anthropic") Object.assign(auth, anthropicAuthHeaders(p.apiKey));
-    else if (p.kind === "azure-openai") auth["api-key"] = p.apiKey;
-    else auth.authorization = `Bearer ${p.apiKey}`;
-  }
-  return { ...p.headers, ...auth };
+  const credential = p.kind === "anthropic" ? anthropicAuthHeaders(p.apiKey) : openAICredential(p.apiKey, p.kind === "azure-openai");
+  return providerHeaders(credential, p.headers);
 }
 
 const UNKNOWN: TProviderHealth = { state: "unknown", latencyMs: null, lastError: null, checkedAt: null };
