@@ -29,9 +29,7 @@ afterAll(async () => {
   await t?.close();
   await upstreams?.close();
 });
-afterEach(() => {
-  for (const fake of [beta, openai]) fake.requests.length = 0;
-});
+afterEach(() => upstreams.reset());
 
 const query = (token: string, input: unknown) => trpcMutation(t.url, "consensus.query", input, bearer(token));
 
@@ -131,5 +129,19 @@ describe("guards", () => {
     // Another user has their own budget.
     const erin = await t.userWithRole("USER");
     expect((await query(erin.token, { prompt: "mine", strategy: "majority" })).status).toBe(200);
+  });
+});
+
+describe("answers no vote should choke on", () => {
+  it("a model stuck repeating one number word (a long run of them) still gets a result, not a 500", async () => {
+    // 130,000 number words that make no one number: each was once an argument of one call.
+    beta.setDefault({ kind: "ok", content: "zero ".repeat(130_000) });
+    openai.setDefault({ kind: "ok", content: "zero" });
+    const { token } = await t.userWithRole("USER");
+    for (const strategy of ["majority", "medoid"] as const) {
+      const res = await query(token, { prompt: "Say zero", strategy, providers: ["openai", "beta"] });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      expect(res.body.result.data).toMatchObject({ status: "complete", winner: { content: "zero", providers: ["openai"] } });
+    }
   });
 });

@@ -77,7 +77,9 @@ export function numberWordsToDigits(text: string): string {
     if (run.length > 0) {
       const value = valueOf(run);
       if (value !== null) out.push(String(value));
-      else out.push(...run.map((w) => (w === "and" ? w : wordValue(w))));
+      // One push per word: a spread passes every word as an argument, and a long run (a model
+      // repeating "zero" a hundred thousand times) overflows the call stack.
+      else for (const w of run) out.push(w === "and" ? w : wordValue(w));
     }
     if (trailing) out.push(trailing);
     run = [];
