@@ -144,4 +144,40 @@ describe("answers no vote should choke on", () => {
       expect(res.body.result.data).toMatchObject({ status: "complete", winner: { content: "zero", providers: ["openai"] } });
     }
   });
+
+  it.each([
+    ["a refusal", { kind: "ok" as const, refusal: "I cannot help with that." }],
+    ["a reply of blank space", { kind: "ok" as const, content: " \n\t " }],
+  ])("%s is no answer: it cannot vote, and the models that did answer decide", async (_label, blank) => {
+    beta.setDefault(blank);
+    openai.setDefault({ kind: "ok", content: "Paris" });
+    const { token } = await t.userWithRole("USER");
+    const res = await query(token, { prompt: "Capital of France?", strategy: "majority", providers: ["beta", "openai"] });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    const run = res.body.result.data;
+    // The blank answer was first in the order asked: as a vote it won the tie with "".
+    expect(run.winner).toEqual({ content: "Paris", providers: ["openai"] });
+    expect(run.agreement).toBe(1);
+    expect(run.answers[0]).toMatchObject({ provider: "beta", status: "malformed", content: null, error: expect.stringContaining("no text") });
+    // Two needed: the blank one does not count towards the quorum.
+    const short = await query(token, { prompt: "Capital of France?", strategy: "majority", providers: ["beta", "openai"], quorum: 2 });
+    expect(short.status).toBe(502);
+    expect(short.body.error.message).toContain("Quorum not met: 1 of 2 providers answered, 2 needed. Failed: beta (malformed: ");
+  });
+
+  it("an aggregator that writes nothing is a failed synthesis: the run falls back to the medoid and says why", async () => {
+    // beta answers the question, then as the aggregator (the system prompt) writes only blank space.
+    beta.setDefault(({ body }) => ({ kind: "ok", content: body.messages?.some((m) => m.role === "system") ? "  \n " : "Paris is the capital of France." }));
+    openai.setDefault({ kind: "ok", content: "The capital of France is Paris." });
+    const { token } = await t.userWithRole("USER");
+    const res = await query(token, { prompt: "Capital of France?", strategy: "synthesize", providers: ["beta", "openai"], aggregator: "beta" });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    const run = res.body.result.data;
+    expect(run.decidedBy).toBe("medoid");
+    expect(run.winner.content).toBe("Paris is the capital of France.");
+    expect(run.aggregator).toMatchObject({ provider: "beta", status: "malformed", content: null });
+    expect(run.fallbackReason).toMatch(/^aggregator beta failed \(malformed: .*no text.*\); fell back to medoid$/);
+    const stored = await trpcQuery(t.url, "consensus.get", { id: run.id }, bearer(token));
+    expect(stored.body.result.data).toMatchObject({ decidedBy: "medoid", fallbackReason: run.fallbackReason, aggregator: { status: "malformed" } });
+  });
 });

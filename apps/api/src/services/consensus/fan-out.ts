@@ -39,6 +39,12 @@ export async function askOne(
       signal: request.signal,
       scope: request.scope,
     });
+    if (result.content.trim() === "") {
+      // An answer without text (a refusal, a filtered reply, a reasoning model out of tokens,
+      // blank space) holds no opinion: as a vote for "" it could win. It was billed all the same.
+      const finish = result.finishReason && result.finishReason !== "stop" ? ` (finish reason: ${result.finishReason})` : "";
+      return { provider: provider.id, model: result.model, content: null, latencyMs: result.latencyMs, status: "malformed", usage: result.usage, error: `answered with no text${finish}` };
+    }
     return { provider: provider.id, model: result.model, content: result.content, latencyMs: result.latencyMs, status: "success", usage: result.usage };
   } catch (error) {
     if (!(error instanceof ChainError)) throw error;
