@@ -135,6 +135,25 @@ describe("emergency stop across instances", () => {
     }
   });
 
+  it("the audit trail lists changes made at once in the order they took effect (the state's versions), not by a shared millisecond", async () => {
+    const rootB = await b.login();
+    for (let round = 0; round < 15; round++) {
+      // Six SuperAdmin calls at once over two instances: several begin in the same millisecond.
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a.client(rootA) : b.client(rootB)).emergency.freeze.mutate({ reason: `round ${round} call ${i}`, scope: i % 3 === 0 ? "chat" : "consensus" })),
+      );
+      const byVersion = results.sort((x, y) => y.version - x.version).map((r) => r.reason);
+      const page = await a.client(rootA).emergency.history.query({ limit: 6 });
+      expect(page.items.map((e) => e.reason), `round ${round}`).toEqual(byVersion);
+      // The newest audit row is the freeze in force.
+      expect(a.app.deps.emergency.status().reason).toBe(page.items[0]!.reason);
+      // The next page goes on from there, in the same order.
+      const next = await a.client(rootA).emergency.history.query({ limit: 2, cursor: page.items[3]!.id });
+      expect(next.items.map((e) => e.reason)).toEqual(byVersion.slice(4, 6));
+    }
+    await unfreezeAll();
+  });
+
   it("an expiring freeze is lifted everywhere and recorded once, as an expiry", async () => {
     const frozen = await a.client(rootA).emergency.freeze.mutate({ reason: "short maintenance", expiresInSec: 1 });
     expect(frozen.expiresAt).not.toBeNull();

@@ -142,7 +142,9 @@ export function createEmergencyStore(prisma: PrismaClient) {
 
   async function history(input: { cursor?: string | undefined; limit: number }): Promise<{ items: TEmergencyEvent[]; nextCursor: string | null }> {
     const { items, nextCursor } = await cursorPage(prisma.emergencyEvent, input, (window) =>
-      prisma.emergencyEvent.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], ...window }),
+      // Newest first in the order the changes were made (the row lock's order): two at once may
+      // share a millisecond, and a statement's time is when it began, not when it got the lock.
+      prisma.emergencyEvent.findMany({ orderBy: [{ seq: "desc" }], ...window }),
     );
     return {
       items: items.map((e) => ({
