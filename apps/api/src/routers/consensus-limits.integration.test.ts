@@ -5,6 +5,7 @@
  * covers PostgreSQL + Redis.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { COMPARED_PREFIX_CHARS } from "../services/consensus/strategies/index.ts";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
@@ -143,6 +144,39 @@ describe("answers no vote should choke on", () => {
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
       expect(res.body.result.data).toMatchObject({ status: "complete", winner: { content: "zero", providers: ["openai"] } });
     }
+  });
+
+  it("megabyte answers are compared on their first 64k characters only, and returned whole", async () => {
+    // 2 MB each, the same up to their last words: once normalised and compared whole, which
+    // held the event loop for seconds. Now the comparison stops at the prefix, so they agree.
+    const body = "The capital of France is Paris, on the Seine. ".repeat(45_000);
+    expect(body.length).toBeGreaterThan(30 * COMPARED_PREFIX_CHARS);
+    beta.setDefault({ kind: "ok", content: `${body}Source: one.` });
+    openai.setDefault({ kind: "ok", content: `${body}Source: two.` });
+    const { token } = await t.userWithRole("USER");
+    let polling = true;
+    const polls: number[] = [];
+    const poll = (async () => {
+      // Other clients are served while the run is compared (no timing asserted: it would flake).
+      while (polling) polls.push((await fetch(`${t.url}/health`)).status);
+    })();
+    try {
+      for (const strategy of ["majority", "medoid"] as const) {
+        const res = await query(token, { prompt: "Capital of France, at length?", strategy, providers: ["beta", "openai"] });
+        expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+        const run = res.body.result.data;
+        // Both back the winner: their answers compare equal (medoid's backers are those whose
+        // answer normalises to the winner's), which they did not when compared whole.
+        expect(run.winner.providers).toEqual(["beta", "openai"]);
+        expect(run.agreement).toBeCloseTo(1, 12);
+        expect(run.winner.content === `${body}Source: one.`.trim(), "the winner is the whole first answer").toBe(true);
+      }
+    } finally {
+      polling = false;
+      await poll;
+    }
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((status) => status === 200)).toBe(true);
   });
 
   it.each([

@@ -15,7 +15,7 @@ export function decide<P extends string>(strategy: LocalStrategy, candidates: re
 
 export { majority, voteGroups } from "./majority.ts";
 export { medoid, meanPairwiseSimilarity, similarityMatrix } from "./medoid.ts";
-export { canonicalNumber, normalizeAnswer, tokensOf } from "./normalize.ts";
+export { COMPARED_PREFIX_CHARS, canonicalNumber, comparedPrefix, normalizeAnswer, tokensOf } from "./normalize.ts";
 export { similarity } from "./similarity.ts";
 export { synthesisMessages, AGGREGATE_AND_SYNTHESIZE } from "./synthesis-prompt.ts";
 export type { Candidate, Decision } from "./types.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { numberWordsToDigits } from "./number-words.ts";
-import { canonicalNumber, normalizeAnswer } from "./normalize.ts";
+import { COMPARED_PREFIX_CHARS, canonicalNumber, comparedPrefix, normalizeAnswer } from "./normalize.ts";
 
 describe("normalizeAnswer", () => {
   it.each([
@@ -40,6 +40,26 @@ describe("normalizeAnswer", () => {
   it("is empty for an answer with nothing comparable", () => {
     expect(normalizeAnswer("...")).toBe("");
     expect(normalizeAnswer("   ")).toBe("");
+  });
+});
+
+describe("the compared prefix", () => {
+  // Exactly the prefix: 16,384 four-character words.
+  const long = "abc ".repeat(COMPARED_PREFIX_CHARS / 4);
+  // Compared by value but reported briefly: a failure should not print 64k characters.
+  const same = (a: string, b: string) => normalizeAnswer(a) === normalizeAnswer(b);
+
+  it("compares no more than the prefix: answers differing only after it agree", () => {
+    expect(long).toHaveLength(COMPARED_PREFIX_CHARS);
+    expect(same(`${long}Paris`, `${long}Lyon`)).toBe(true);
+    expect(same(`${long.slice(4)}Paris`, `${long.slice(4)}Lyon`)).toBe(false);
+  });
+
+  it("cuts at most that many characters, never half a surrogate pair", () => {
+    expect(comparedPrefix(`${long}tail`) === long).toBe(true);
+    const emoji = `${"a".repeat(COMPARED_PREFIX_CHARS - 1)}😀tail`;
+    expect(comparedPrefix(emoji)).toHaveLength(COMPARED_PREFIX_CHARS - 1);
+    expect(comparedPrefix("short")).toBe("short");
   });
 });
 

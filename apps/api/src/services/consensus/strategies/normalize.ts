@@ -13,6 +13,22 @@ const NUMBER = /(?<![\p{L}\p{N}]|\d\.)([-+]?)((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+
 const LEAD_IN = /^(?:(?:so|thus|therefore),?\s+)?(?:the\s+)?(?:final\s+|correct\s+|short\s+)?answer\s*(?:is\s*:?|:|=)\s*/i;
 const ARTICLES = new Set(["a", "an", "the"]);
 
+/**
+ * How much of an answer the comparison reads (normalisation, vote keys, medoid similarity).
+ * Normalising costs about 200 ms per MB on the event loop, so a model answering megabytes
+ * would stall every other request; 64k characters is far more than any answer worth voting
+ * on, and answers that agree on that much are taken to agree. The answer returned is whole.
+ */
+export const COMPARED_PREFIX_CHARS = 65_536;
+
+/** The part of an answer the comparison reads; never ends on half a surrogate pair. */
+export function comparedPrefix(text: string): string {
+  if (text.length <= COMPARED_PREFIX_CHARS) return text;
+  const last = text.charCodeAt(COMPARED_PREFIX_CHARS - 1);
+  const highSurrogate = last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, highSurrogate ? COMPARED_PREFIX_CHARS - 1 : COMPARED_PREFIX_CHARS);
+}
+
 /** "0012.50" → "12.5", "-0" → "0"; exponents are applied ("1e3" → "1000"). Exact: no floats. */
 export function canonicalNumber(sign: string, digits: string, exponent: string | undefined): string {
   let [int = "", frac = ""] = digits.replace(/,/g, "").split(".");
@@ -32,10 +48,10 @@ export function canonicalNumber(sign: string, digits: string, exponent: string |
   return sign === "-" && magnitude !== "0" ? `-${magnitude}` : magnitude;
 }
 
-/** The text a vote compares. Empty when nothing comparable is left. */
+/** The text a vote compares, from the answer's compared prefix. Empty when nothing comparable is left. */
 export function normalizeAnswer(text: string): string {
   // Markdown emphasis and code marks; quotes around the whole answer and a closing full stop.
-  let s = text.normalize("NFKC").replace(/[*_`~]+/g, " ").trim();
+  let s = comparedPrefix(text).normalize("NFKC").replace(/[*_`~]+/g, " ").trim();
   s = s.replace(/^["'“”‘’«»]+|["'“”‘’«».!]+$/g, "").trim();
   s = s.replace(LEAD_IN, "").replace(/\u2212(?=\d)/g, "-");
   s = s.replace(NUMBER, (_m, sign: string, digits: string, exponent: string | undefined) => ` ${canonicalNumber(sign, digits, exponent)} `);
