@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TConsensusStreamEvent } from "@switchboard/schema";
 import { errorCodeOf, type SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../test/app.ts";
-import { collectConsensus, gate, promptOf, systemOf } from "../../test/consensus.ts";
+import { collectConsensus, delimitedAnswers, gate, promptOf, systemOf } from "../../test/consensus.ts";
 import type { FakeOpenAIServer } from "../../test/fake-openai-server.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
@@ -160,7 +160,7 @@ describe("consensus.query", () => {
     expect(result.aggregator).toMatchObject({ provider: "openai", status: "success", content: "Paris is the capital of France." });
     const call = openai.requests.find((r) => isAggregatorCall(r.body))!;
     expect(promptOf(call.body)).toBe(prompt);
-    expect(systemOf(call.body)).toContain("1. Paris is the capital.\n\n2. The capital of France is Paris.\n\n3. Paris");
+    expect(delimitedAnswers(systemOf(call.body)).answers).toEqual(["Paris is the capital.", "The capital of France is Paris.", "Paris"]);
     expect(await sb.consensus.get.query({ id: result.id })).toEqual(result);
   });
 
