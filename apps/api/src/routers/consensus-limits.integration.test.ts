@@ -72,6 +72,19 @@ describe("bad input", () => {
     expect(beta.requests).toHaveLength(0);
   });
 
+  it("thousands of unknown providers: a 400 naming the first few, not an echo of every name", async () => {
+    const unknown = Array.from({ length: 5_000 }, (_, i) => `unknown-provider-${i}`);
+    const res = await query(token, { prompt: "2+2?", strategy: "majority", providers: ["beta", ...unknown] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe(
+      "Providers unknown-provider-0, unknown-provider-1, unknown-provider-2, unknown-provider-3, unknown-provider-4 and 4,995 more not configured (providers.list shows the providers)",
+    );
+    expect(res.body.error.data).toMatchObject({ inactiveProviders: unknown.slice(0, 5), inactiveCount: 5_000 });
+    // Every name echoed was about 100 KB.
+    expect(JSON.stringify(res.body).length).toBeLessThan(4_000);
+    expect(beta.requests).toHaveLength(0);
+  });
+
   it("the stream refuses bad input the same way, before it starts", async () => {
     const res = await fetch(`${t.url}/trpc/consensus.stream?input=${encodeURIComponent(JSON.stringify({ prompt: "", strategy: "majority" }))}`, {
       headers: { ...bearer(token), accept: "text/event-stream" },

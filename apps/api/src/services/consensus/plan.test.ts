@@ -89,7 +89,14 @@ describe("planRun", () => {
   it("refuses providers that are not configured", () => {
     const error = refusal(() => plan({ providers: ["beta", "deepseek"] }));
     expect(error).toMatchObject({ code: "BAD_REQUEST", message: "Provider deepseek not configured (providers.list shows the providers)" });
-    expect(error.details).toEqual({ inactiveProviders: ["deepseek"], activeProviders: ["beta", "openai", "ollama", "template"] });
+    expect(error.details).toEqual({ inactiveProviders: ["deepseek"], inactiveCount: 1, activeProviders: ["beta", "openai", "ollama", "template"] });
+  });
+
+  it("names only the first few of many unknown providers, and how many more", () => {
+    const unknown = Array.from({ length: 5_000 }, (_, i) => `nope${i}`);
+    const error = refusal(() => plan({ providers: ["beta", ...unknown] }));
+    expect(error.message).toBe("Providers nope0, nope1, nope2, nope3, nope4 and 4,995 more not configured (providers.list shows the providers)");
+    expect(error.details).toMatchObject({ inactiveProviders: unknown.slice(0, 5), inactiveCount: 5_000 });
   });
 
   it("refuses a quorum larger than the providers available (also after a freeze)", () => {

@@ -44,13 +44,25 @@ export function defaultProviders(registry: ProviderRegistry): TProviderId[] {
 
 const list = (ids: readonly string[]) => ids.join(", ") || "none";
 
+/**
+ * How many unknown provider names a refusal repeats: a request may list thousands, and
+ * echoing each one back turns a short 400 into tens of kilobytes of the caller's own input.
+ */
+const NAMED_AT_MOST = 5;
+
+/** "a, b, c, d, e and 4,995 more": the first few names and how many were left out. */
+function someOf(ids: readonly string[]): string {
+  const rest = ids.length - NAMED_AT_MOST;
+  return rest > 0 ? `${list(ids.slice(0, NAMED_AT_MOST))} and ${rest.toLocaleString("en-US")} more` : list(ids);
+}
+
 export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan {
   const { registry } = ctx;
   const requested = input.providers ?? defaultProviders(registry);
   const inactive = requested.filter((id) => !registry.isActive(id));
   if (inactive.length > 0) {
-    throw new AppError("BAD_REQUEST", `Provider${inactive.length > 1 ? "s" : ""} ${list(inactive)} not configured (providers.list shows the providers)`, {
-      details: { inactiveProviders: inactive, activeProviders: registry.chain().map((p) => p.id) },
+    throw new AppError("BAD_REQUEST", `Provider${inactive.length > 1 ? "s" : ""} ${someOf(inactive)} not configured (providers.list shows the providers)`, {
+      details: { inactiveProviders: inactive.slice(0, NAMED_AT_MOST), inactiveCount: inactive.length, activeProviders: registry.chain().map((p) => p.id) },
     });
   }
   // Checked before the freezes: what is wrong with the request stays a 400 whatever is frozen.
