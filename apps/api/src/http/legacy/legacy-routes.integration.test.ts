@@ -155,6 +155,14 @@ describe("chat server", () => {
 
     const untitled = await call("POST", "/api/save-conversation", { token: user.token, body: { messages: [{ role: "user", content: "no title here" }] } });
     expect(untitled.body.title).toBe("no title here");
+    // The first user message names it, not a system prompt before it; with no user message at all,
+    // a neutral name rather than the system prompt's text.
+    const system = { role: "system", content: "You are a terse assistant." };
+    const afterSystem = await call("POST", "/api/save-conversation", { token: user.token, body: { messages: [system, { role: "user", content: "Why is the sky blue?" }] } });
+    expect(afterSystem.body.title).toBe("Why is the sky blue?");
+    const systemOnly = await call("POST", "/api/save-conversation", { token: user.token, body: { messages: [system] } });
+    expect(systemOnly.status, systemOnly.text).toBe(200);
+    expect(systemOnly.body.title).toBe("Imported conversation");
     for (const body of [{ messages: [] }, { messages: [{ role: "wizard", content: "x" }] }, { title: 5, messages: [{ role: "user", content: "x" }] }, {}]) {
       expect((await call("POST", "/api/save-conversation", { token: user.token, body })).status, JSON.stringify(body)).toBe(400);
     }

@@ -207,8 +207,10 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
    * messages in the order given, so it can be continued with chat.send.
    */
   async function importConversation(userId: string, input: TConversationImportInput): Promise<TConversationImportOutput> {
-    const firstUser = input.messages.find((m) => m.role === "user") ?? input.messages[0]!;
-    const title = (input.title || firstUser.content).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
+    // Like a conversation started here, it is named after what the user asked: a system prompt
+    // is instructions (often the same for every conversation), not what this one is about.
+    const firstUser = input.messages.find((m) => m.role === "user")?.content ?? "";
+    const title = (input.title || firstUser).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
     await ensureRoom(userId);
     const start = Date.now() - input.messages.length;
     // One millisecond apart, so the stored order is the given order.
