@@ -10,14 +10,15 @@ import { procedureRoute } from "../procedure-caller.ts";
 /**
  * The old server took {prompt | query, models?, strategy?}; Switchboard's names are prompt,
  * providers and strategy (majority when none is given). Anything else passes through and is
- * validated by consensus.query.
+ * validated by consensus.query. Only a missing strategy means majority: `strategy: null` is
+ * refused with consensus.query's 400, as on /trpc, rather than quietly run as a majority vote.
  */
 function consensusInputOf(body: unknown): TConsensusQueryInput {
   const { query, models, ...rest } = (body && typeof body === "object" && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
   return {
     ...rest,
     prompt: rest["prompt"] ?? query,
-    strategy: rest["strategy"] ?? "majority",
+    strategy: rest["strategy"] === undefined ? "majority" : rest["strategy"],
     ...(rest["providers"] === undefined && models !== undefined ? { providers: models } : {}),
   } as TConsensusQueryInput;
 }

@@ -181,6 +181,13 @@ describe("consensus server", () => {
     expect(old.status, old.text).toBe(200);
     expect(old.body.consensus).toBe("Paris");
     expect((await call("POST", "/api/consensus/query", { token: user.token, body: { prompt: "" } })).status).toBe(400);
+    // A null strategy is refused as consensus.query refuses it; only a missing one means majority.
+    const nullStrategy = await call("POST", "/api/consensus/query", { token: user.token, body: { prompt: "Capital of France?", strategy: null } });
+    expect(nullStrategy.status, nullStrategy.text).toBe(400);
+    expect(nullStrategy.body.error.issues.fieldErrors.strategy).toEqual(["Unknown strategy null; expected one of majority, medoid, synthesize"]);
+    const trpcNull = await call("POST", "/trpc/consensus.query", { token: user.token, body: { prompt: "Capital of France?", strategy: null } });
+    expect(trpcNull.status).toBe(400);
+    expect(trpcNull.body.error.data.zodError.fieldErrors.strategy).toEqual(nullStrategy.body.error.issues.fieldErrors.strategy);
     expect((await call("POST", "/api/consensus/query", { body: { prompt: "x" } })).status).toBe(401);
   });
 
