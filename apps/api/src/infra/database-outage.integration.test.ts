@@ -370,7 +370,7 @@ describe("the request log through an outage", () => {
   /** Resolves once an INSERT into the request log is waiting on the server (10 s at most). */
   async function untilInsertWaits(): Promise<void> {
     for (const until = Date.now() + 10_000; Date.now() < until; ) {
-      const [waiting] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "RequestLog"%'`);
+      const [waiting] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "RequestLog"%'`);
       if (waiting!.n > 0) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
