@@ -10,6 +10,8 @@ export interface RawReply {
   kind: "raw";
   status?: number;
   contentType: string;
+  /** More response headers (e.g. a content-length the body does not keep to). */
+  headers?: Record<string, string>;
   /** Bytes may be given as a Buffer, e.g. to split one UTF-8 character across two writes. */
   pieces: Array<string | Uint8Array>;
   cut?: boolean;
@@ -19,7 +21,7 @@ export interface RawReply {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function writeRaw(res: ServerResponse, reply: RawReply): Promise<void> {
-  res.writeHead(reply.status ?? 200, { "content-type": reply.contentType });
+  res.writeHead(reply.status ?? 200, { "content-type": reply.contentType, ...reply.headers });
   for (const piece of reply.pieces) {
     await new Promise<void>((resolve) => res.write(piece, () => resolve()));
     await sleep(5);

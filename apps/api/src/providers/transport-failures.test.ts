@@ -11,6 +11,7 @@ import { ask, collect, failure } from "../../test/provider-calls.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
 import type { ChatProvider, ProviderChunk } from "./types.ts";
+import { MAX_REPLY_BYTES, MAX_STREAM_BYTES } from "./upstream-http.ts";
 
 interface Upstream {
   requests: { length: number };
@@ -30,7 +31,15 @@ interface Harness {
   holdStream(): void;
   /** The start of a JSON body, then the connection drops. */
   cutBody(): void;
+  /** Exactly these bytes as the next answer (a 200 of this content type). */
+  raw(contentType: string, pieces: Array<string | Uint8Array>, extra?: { headers?: Record<string, string>; hold?: boolean }): void;
 }
+
+const MB = 1024 * 1024;
+/** One megabyte of JSON string content, sent again and again (one buffer, so the test holds little). */
+const MEGABYTE_OF_TEXT = Buffer.alloc(MB, "x");
+/** One megabyte of an SSE comment line, which the client drops but still has to read. */
+const MEGABYTE_OF_COMMENT = Buffer.concat([Buffer.from(": "), Buffer.alloc(MB - 3, "x"), Buffer.from("\n")]);
 
 const ANTHROPIC_KEY = "sk-ant-test-key";
 let claude: FakeAnthropicServer;
@@ -61,6 +70,7 @@ const anthropic = (): Harness => ({
       hold: true,
     }),
   cutBody: () => claude.enqueue({ kind: "raw", contentType: "application/json", pieces: ['{"type":"message","content":['], cut: true }),
+  raw: (contentType, pieces, extra = {}) => claude.enqueue({ kind: "raw", contentType, pieces, ...extra }),
 });
 
 const openAICompatible = (): Harness => ({
@@ -70,6 +80,7 @@ const openAICompatible = (): Harness => ({
   holdBody: () => wire.enqueue({ kind: "raw", contentType: "application/json", pieces: ['{"choices":['], hold: true }),
   holdStream: () => wire.enqueue({ kind: "stall", afterChunks: 1 }),
   cutBody: () => wire.enqueue({ kind: "cut", afterChunks: 0 }),
+  raw: (contentType, pieces, extra = {}) => wire.enqueue({ kind: "raw", contentType, pieces, ...extra }),
 });
 
 /** Text in either shape a provider streams it: Anthropic's deltas or OpenAI's choices. */
@@ -127,6 +138,37 @@ const CASES: Array<{ name: string; run: (h: Harness) => Promise<void> }> = [
     run: async (h) => {
       h.cutBody();
       expect(await failure(h.provider().complete(ask()))).toMatchObject({ kind: "connection_error" });
+    },
+  },
+  {
+    // An endless body would be held in memory until the process ran out of it.
+    name: "a whole answer past its bound is malformed and not read to its end: the upstream request is dropped",
+    run: async (h) => {
+      const pieces = [`{"content":"`, ...Array<Buffer>(MAX_REPLY_BYTES / MB + 1).fill(MEGABYTE_OF_TEXT)];
+      h.raw("application/json", pieces, { hold: true });
+      const error = await failure(h.provider().complete(ask()));
+      expect(error).toMatchObject({ kind: "malformed" });
+      expect(error?.message).toContain(`larger than ${MAX_REPLY_BYTES / MB} MB`);
+      await h.upstream.waitForAbort(0);
+    },
+  },
+  {
+    name: "a whole answer declaring a length past the bound is refused before its body is read",
+    run: async (h) => {
+      h.raw("application/json", ['{"content":"'], { headers: { "content-length": String(MAX_REPLY_BYTES + 1) }, hold: true });
+      expect(await failure(h.provider().complete(ask()))).toMatchObject({ kind: "malformed" });
+      await h.upstream.waitForAbort(0);
+    },
+  },
+  {
+    // Comments only: what a stream builds as it passes (its text, a cached copy) grows with it.
+    name: "a stream past its bound is cut as malformed: the upstream request is dropped",
+    run: async (h) => {
+      h.raw("text/event-stream", Array<Buffer>(MAX_STREAM_BYTES / MB + 1).fill(MEGABYTE_OF_COMMENT), { hold: true });
+      const streamed = await collect(h.provider());
+      expect(streamed.error).toMatchObject({ kind: "malformed" });
+      expect(streamed.error?.message).toContain(`stream larger than ${MAX_STREAM_BYTES / MB} MB`);
+      await h.upstream.waitForAbort(0);
     },
   },
   {

@@ -21,6 +21,23 @@ import { upstreamPool } from "./upstream-pool.ts";
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
+/**
+ * A whole answer past this many bytes is not read to its end: held in memory (then parsed)
+ * whole, a broken or hostile upstream's endless body would grow until the process ran out of
+ * memory. It is far past any chat answer, and holds the largest embeddings answer the SDKs ask
+ * for by default (2,048 vectors of 3,072 dimensions in base64: ~33 MB); the same as floats
+ * (~126 MB) is refused.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A stream past this many bytes is cut: what is built from it as it passes (the answer's
+ * text, a cached or kept copy, the logged body) grows with it. Far past a long answer streamed
+ * with its chunks' overhead (~250 bytes a token: 100,000 tokens are ~25 MB), and past most
+ * streamed with 20 alternatives' log probabilities for every token (~2.4 kB a token).
+ */
+export const MAX_STREAM_BYTES = 256 * 1024 * 1024;
+
 /** One server-sent event: its data, and its name when it has one (`event: message_start`). */
 export type WireEvent = EventSourceMessage;
 
@@ -129,13 +146,37 @@ async function send(endpoint: WireEndpoint, body: string, signal: CallSignal): P
 }
 
 async function readWhole(response: Dispatcher.ResponseData, signal: CallSignal): Promise<WireReply> {
+  const declared = Number(response.headers["content-length"] ?? Number.NaN);
+  if (declared > MAX_REPLY_BYTES) throw tooLarge(response);
   try {
-    const text = await response.body.text();
+    // A declared length is what undici reads (more bytes would be a framing error); without
+    // one (chunked), the bytes are counted as they come.
+    const text = Number.isFinite(declared) ? await response.body.text() : await boundedText(response);
     return { status: response.statusCode, body: text, headers: response.headers as IncomingHttpHeaders };
   } catch (error) {
+    if (error instanceof ProviderError) throw error;
     // A connection cut mid-body, or the call's abort while the body was read.
     throw signal.aborted ? aborted(signal) : broken(error);
   }
+}
+
+/** The body as text, or "malformed" (and the connection dropped) once it passes MAX_REPLY_BYTES. */
+async function boundedText(response: Dispatcher.ResponseData): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > MAX_REPLY_BYTES) throw tooLarge(response);
+    chunks.push(chunk);
+  }
+  // As undici's text() reads it: UTF-8, a byte-order mark dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks, bytes));
+}
+
+/** Drops the answer being read (its connection is not reused) and says why. */
+function tooLarge(response: Dispatcher.ResponseData, what = "answer", bound = MAX_REPLY_BYTES): ProviderError {
+  response.body.destroy();
+  return new ProviderError("malformed", `upstream ${what} larger than ${bound / (1024 * 1024)} MB: not read to its end`);
 }
 
 /**
@@ -153,8 +194,11 @@ async function* eventsOf(response: Dispatcher.ResponseData, signal: CallSignal):
   });
   // undici's body yields Buffers whatever its encoding; a character may span two of them.
   const decoder = new StringDecoder("utf8");
+  let bytes = 0;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > MAX_STREAM_BYTES) throw tooLarge(response, "stream", MAX_STREAM_BYTES);
       parser.feed(decoder.write(chunk));
       if (overflow) throw new ProviderError("malformed", `upstream sent an event larger than ${MAX_EVENT_CHARS} characters`);
       if (ready.length === 0) continue;
