@@ -17,6 +17,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = deps.env;
   if (!issuer || !clientId) return;
   const timeoutMs = providerTimeoutMs(deps);
+  const bounded = providerFetch(timeoutMs);
   let discovered: Promise<oidc.Configuration> | undefined;
   const configuration = () => {
     discovered ??= oidc
@@ -25,7 +26,9 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
         ...(new URL(issuer).protocol === "http:" ? { execute: [oidc.allowInsecureRequests] } : {}),
         // Every call (discovery, token, userinfo, keys) is bounded and tells an unreachable
         // provider apart; openid-client's own bound (whole seconds) is kept no shorter.
-        [oidc.customFetch]: providerFetch(timeoutMs),
+        // openid-client hands on what it would give fetch itself; its body type is declared apart
+        // from the DOM's RequestInit (a Uint8Array of any buffer), which the admin's check reads.
+        [oidc.customFetch]: (url: string, options: oidc.CustomFetchOptions) => bounded(url, options as unknown as RequestInit),
         timeout: Math.ceil(timeoutMs / 1000),
       })
       .catch((error: unknown) => {
