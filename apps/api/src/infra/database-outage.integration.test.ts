@@ -308,7 +308,7 @@ describe("a database that went away", () => {
     const statement = prisma.$queryRawUnsafe("SELECT 1 AS ended_by_the_server FROM pg_sleep(5)").then(() => undefined, (error: unknown) => error);
     await untilRunning("AS ended_by_the_server");
     // What PostgreSQL does to its sessions when it shuts down: SQLSTATE 57P01.
-    const ended = await adminQuery(database.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
+    const ended = await adminQuery(database.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%AS ended_by_the_server%' AND pid <> pg_backend_pid()");
     expect(ended).toHaveLength(1);
     const failure = await statement;
     expect(failure).toBeInstanceOf(Error);

@@ -76,7 +76,7 @@ describe("a migration behind another session's lock (PostgreSQL)", () => {
     // The ALTER waits for its lock; a plain SELECT from a third session queues behind it...
     const watcher = await session();
     await expect.poll(async () => (await watcher.query(
-      `SELECT 1 FROM pg_locks WHERE relation = '"Probe"'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`,
+      `SELECT 1 FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = '"Probe"'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`,
     )).rowCount).toBe(1);
     const reader = await session({ statement_timeout: 5_000 }); // without the bound: canceled at 5 s
     const before = performance.now();

@@ -174,7 +174,7 @@ describe("migrations folder", () => {
     try {
       const failing = applyMigrations({ url: db.url }, { migrationsDir: dir }).catch((error: Error) => error);
       // The next migrator queues for Prisma's migration lock once the first one holds it.
-      await expect.poll(async () => (await next.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted")).rowCount).toBe(1);
+      await expect.poll(async () => (await next.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rowCount).toBe(1);
       await next.query("SELECT pg_advisory_lock(72707369)");
       const rows = (await next.query("SELECT finished_at, logs FROM _prisma_migrations")).rows;
       await next.query("SELECT pg_advisory_unlock(72707369)");

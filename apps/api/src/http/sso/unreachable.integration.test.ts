@@ -5,11 +5,11 @@
  * accepted and never answered, a 5xx). A real OpenID Connect provider (`oidc-provider`) sits
  * behind a TCP link the test breaks; GitHub is a local stand-in answering as GitHub does.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
-import { freeLoopbackPort } from "../../../test/ports.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 import { startTcpLink, type TcpLink } from "../../../test/tcp-link.ts";
 
@@ -51,8 +51,13 @@ describe("OIDC provider unreachable at the callback", () => {
   let failWith: number | null = null;
 
   beforeAll(async () => {
-    const port = await freeLoopbackPort();
-    link = await startTcpLink({ host: "127.0.0.1", port });
+    // The provider's server listens first (on a port of its own, held from the start), its
+    // handler set once the provider is built: the provider needs the issuer, the link's address.
+    let handle: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined = undefined;
+    // A provider failing on its side: every request answered with `failWith` while it is set.
+    idp = createServer((req, res) => (failWith === null && handle ? handle(req, res) : res.writeHead(failWith ?? 503, { "content-type": "text/html" }).end("<h1>Bad gateway</h1>")));
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    link = await startTcpLink({ host: "127.0.0.1", port: (idp.address() as AddressInfo).port });
     issuer = `http://127.0.0.1:${link.port}`;
     const env = { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: CLIENT.id, OIDC_CLIENT_SECRET: CLIENT.secret };
     a = await startTestApp({ env, redisKeyPrefix: prefix, appOptions: { ssoUpstream: { timeoutMs: TIMEOUT_MS } } });
@@ -62,10 +67,7 @@ describe("OIDC provider unreachable at the callback", () => {
       pkce: { required: () => true },
       cookies: { keys: ["a-cookie-key-for-the-test-provider"] },
     });
-    const handle = provider.callback();
-    // A provider failing on its side: every request answered with `failWith` while it is set.
-    idp = createServer((req, res) => (failWith === null ? handle(req, res) : res.writeHead(failWith, { "content-type": "text/html" }).end("<h1>Bad gateway</h1>")));
-    await new Promise<void>((resolve) => idp.listen(port, "127.0.0.1", resolve));
+    handle = provider.callback();
   });
   afterAll(async () => {
     await b?.close();

@@ -155,7 +155,7 @@ describe("a chat.stream stopped before its stream was first read", () => {
       socket.send({ id: 1, method: "subscription", params: { path: "chat.stream", input: { message: "never read" } } });
       // A read of the table waiting for the lock: the spend query (the only reader meanwhile).
       await eventually(async () => {
-        const waiting = await db.query(`SELECT 1 FROM pg_locks WHERE relation = '"RequestLog"'::regclass AND mode = 'AccessShareLock' AND NOT granted`);
+        const waiting = await db.query(`SELECT 1 FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = '"RequestLog"'::regclass AND mode = 'AccessShareLock' AND NOT granted`);
         if (socket.replies.length > 0) throw new Error(`the call did not wait: ${JSON.stringify(socket.replies)}`);
         return waiting.rowCount ? true : undefined;
       }, "the spend query to wait for the lock");
