@@ -48,7 +48,7 @@ export interface Coordination {
   setIfPresent(key: string, value: string, opts?: { ttlMs?: number }): Promise<boolean>;
   del(key: string): Promise<void>;
   /**
-   * Reads a string key and deletes it in one step (Redis: GETDEL), null when missing: of
+   * Reads a string key and deletes it in one step (Redis: one script), null when missing: of
    * callers racing for the same key, exactly one gets the value. For what must be used once.
    */
   take(key: string): Promise<string | null>;

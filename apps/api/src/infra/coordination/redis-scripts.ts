@@ -20,6 +20,17 @@ return v
 `;
 
 /**
+ * GET and DEL in one step (GETDEL would do it, but only from Redis 6.2; everything else here
+ * runs on older servers, which managed services still offer).
+ * KEYS[1] key → the value it held, or nil
+ */
+export const TAKE_LUA = `
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+`;
+
+/**
  * Keeps the larger number and renews the TTL. Values stay the strings callers sent (a Lua
  * number written back could lose digits).
  * KEYS[1] key · ARGV[1] number · ARGV[2] ttl ms (0 = none) → the value held after

@@ -13,7 +13,7 @@ import type { Coordination, InstanceInfo, Unsubscribe } from "./port.ts";
 import { errorText, openClient, parseRedisUrl, waitForReady, type Lifecycle } from "./redis-connection.ts";
 import { createSubscriptionHub } from "./redis-pubsub.ts";
 import { createLeasedLimits } from "./leased-limits.ts";
-import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA, RAISE_LUA, RETURN_LEASE_LUA } from "./redis-scripts.ts";
+import { BORROW_LUA, CONSUME_LUA, HEARTBEAT_LUA, INCR_LUA, LIVE_INSTANCES_LUA, RAISE_LUA, RETURN_LEASE_LUA, TAKE_LUA } from "./redis-scripts.ts";
 
 export type CoordinationLog = (level: "info" | "warn" | "error", msg: string) => void;
 
@@ -65,6 +65,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
   const liveScript = script("sbLiveInstances", LIVE_INSTANCES_LUA, 2);
   const borrowScript = script("sbBorrow", BORROW_LUA, 1);
   const returnScript = script("sbReturnLease", RETURN_LEASE_LUA, 1);
+  const takeScript = script("sbTake", TAKE_LUA, 1);
 
   const k = (key: string) => prefix + key;
   // Internal namespaces start with "__" so they cannot collide with get/set keys.
@@ -185,7 +186,7 @@ export async function createRedisCoordination(opts: RedisCoordinationOptions): P
     setIfAbsent: (key, value, o) => run("setIfAbsent", () => setWhen("NX", key, value, o?.ttlMs)),
     setIfPresent: (key, value, o) => run("setIfPresent", () => setWhen("XX", key, value, o?.ttlMs)),
     del: (key) => run("del", async () => void (await cmd.del(k(key)))),
-    take: (key) => run("take", () => cmd.getdel(k(key))),
+    take: (key) => run("take", async () => (await takeScript(k(key))) as string | null),
     raise: (key, value, o) =>
       run("raise", async () => {
         if (!Number.isFinite(value)) throw new Error("ERR value is not a finite number");
