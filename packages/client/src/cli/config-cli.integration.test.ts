@@ -136,6 +136,18 @@ describe("switchboard config (CLI)", () => {
     const tooDeep = await cli(["config", "apply", deep, "--dry-run"]);
     expect(tooDeep.code).toBe(2);
     expect(tooDeep.stderr.split("\n")[0]).toBe('error: ' + deep + ': "providers" is nested more than 128 levels deep (a document needs five)');
+    // Counted as the server counts the request that carries it: one level short of its bound
+    // goes to the server (and is refused there for its shape), the bound itself is refused here.
+    const nested = async (arrays: number) => {
+      await writeFile(deep, `{"providers":${"[".repeat(arrays)}${"]".repeat(arrays)},"models":[]}`);
+      return cli(["config", "apply", deep, "--dry-run"]);
+    };
+    const atBound = await nested(127);
+    expect(atBound.code).toBe(2);
+    expect(atBound.stderr).toContain("nested more than 128 levels deep");
+    const underBound = await nested(126);
+    expect(underBound.code).toBe(1);
+    expect(underBound.stderr).not.toContain("nested more than");
 
     const missing = await cli(["config", "apply", join(dir, "absent.json")]);
     expect(missing.code).toBe(2);

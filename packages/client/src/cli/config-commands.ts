@@ -6,7 +6,7 @@
  * so the file itself holds none.
  */
 import { readFile } from "node:fs/promises";
-import type { CONFIG_DOCUMENT_LIMITS, CONFIG_STEP_MARKS } from "@switchboard/schema";
+import type { CONFIG_DOCUMENT_LIMITS, CONFIG_STEP_MARKS, MAX_INPUT_DEPTH } from "@switchboard/schema";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import { TRPCClientError, type SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
@@ -142,15 +142,19 @@ function parseConfigDocument(text: string, source: string, asYaml: boolean): Rec
 }
 
 /**
- * The server refuses input nested deeper than this (MAX_INPUT_DEPTH); a file nested far
- * deeper would not even be sent: the client's JSON.stringify overflows the stack, which read
- * as "cannot reach Switchboard".
+ * The server refuses input nested deeper than this (MAX_INPUT_DEPTH, held to the same value);
+ * a file nested far deeper would not even be sent: the client's JSON.stringify overflows the
+ * stack, which read as "cannot reach Switchboard".
  */
-const MAX_DEPTH = 128;
+const MAX_DEPTH: typeof MAX_INPUT_DEPTH = 128;
 
-/** Where `value` first nests deeper than MAX_DEPTH (its top-level field), or null. Iterative: the nesting cannot overflow the stack here. */
+/**
+ * Where `value` first nests deeper than MAX_DEPTH (its top-level field), or null, counted as
+ * the server counts the request: the document is a field of its input, so its own fields'
+ * values are two levels down. Iterative: the nesting cannot overflow the stack here.
+ */
 function tooDeep(value: object): string | null {
-  const stack: Array<{ node: unknown; depth: number; top: string }> = Object.entries(value).map(([key, node]) => ({ node, depth: 1, top: JSON.stringify(key) }));
+  const stack: Array<{ node: unknown; depth: number; top: string }> = Object.entries(value).map(([key, node]) => ({ node, depth: 2, top: JSON.stringify(key) }));
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const { node, depth, top } = next;
     if (typeof node !== "object" || node === null) continue;
