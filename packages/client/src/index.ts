@@ -70,10 +70,11 @@ export function createSwitchboardClient(opts: SwitchboardClientOptions): Switchb
             };
           },
         }) as TRPCLink<AppRouter>,
-        // The server refuses auth.* inside a batch of several calls (sign-in limits count
-        // requests), so those go alone; everything else is batched.
+        // Alone: auth.* (the server refuses it inside a batch of several calls: sign-in limits
+        // count requests) and config.import (a whole document: its 16 MB limit is on its own
+        // route, a batch keeps 1 MB). Everything else is batched.
         false: splitLink({
-          condition: (op) => op.path.startsWith("auth."),
+          condition: (op) => op.path.startsWith("auth.") || op.path === "config.import",
           true: httpLink({ url, headers, methodOverride: "POST", ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
           // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
           // At most the server's TRPC_LIMITS.maxBatchSize calls per request (more go in another);

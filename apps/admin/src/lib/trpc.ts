@@ -29,9 +29,10 @@ function transportLinks(): TRPCLink<AppRouter>[] {
       condition: (op) => op.type === "subscription",
       // SSE: EventSource sends same-origin cookies, so streams are authenticated too.
       true: httpSubscriptionLink({ url: TRPC_URL }),
-      // The server refuses auth.* inside a batch of several calls, so those go alone.
+      // Alone: auth.* (the server refuses it inside a batch of several calls) and config.import
+      // (a whole document: its 16 MB limit is on its own route, a batch keeps 1 MB).
       false: splitLink({
-        condition: (op) => op.path.startsWith("auth."),
+        condition: (op) => op.path.startsWith("auth.") || op.path === "config.import",
         true: httpLink({ url: TRPC_URL, methodOverride: "POST" }),
         // POST for queries too (the server allows it): inputs such as prompts stay out of URLs.
         false: httpBatchLink({ url: TRPC_URL, methodOverride: "POST", maxItems: TRPC_LIMITS.maxBatchSize }),

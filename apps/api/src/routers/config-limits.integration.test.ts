@@ -46,6 +46,11 @@ describe("a document as large as one may be", () => {
     expect(Buffer.byteLength(JSON.stringify(input))).toBeGreaterThan(MB);
     const previewed = await t.client(root).config.import.mutate(input);
     expect(previewed.steps).toHaveLength(150);
+    // Called beside other calls, as a page that polls does: the client sends it alone, on its
+    // own route (a batch keeps 1 MB).
+    const [beside, alongside] = await Promise.all([t.client(root).config.import.mutate(input), t.client(root).providers.list.query()]);
+    expect(beside.steps).toHaveLength(150);
+    expect(alongside.items.length).toBeGreaterThan(0);
     // Whatever the /v1 routes are set to take (their pool stays as sized for them).
     const small = await startTestApp({ mode: "embedded", env: { OPENAI_MAX_BODY_MB: "1" } });
     try {
