@@ -17,8 +17,12 @@ export interface TcpLink {
   set(state: LinkState): void;
   /** Cuts every open connection (new ones are treated as before). */
   cut(): void;
-  /** Holds back what the server sends (true), then passes it on in order (false). */
-  hold(on: boolean): void;
+  /**
+   * Holds back what the server sends (true), then passes it on in order (false). With "open",
+   * only connections open now are held and later ones answer at once: a query already sent
+   * waits while one sent after it, on a connection the pool opens for it, is answered first.
+   */
+  hold(on: boolean, which?: "all" | "open"): void;
   /** Bytes of the server's answers held back now. */
   readonly heldBytes: number;
   /** Connections accepted while silent (and left unanswered) since the start. */
@@ -31,6 +35,8 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
   let state: LinkState = "up";
   /** The server's answers held back, in the order they came, with the app's end each is for. */
   let holding: Array<{ to: net.Socket; chunk: Buffer }> | null = null;
+  /** The app's ends whose answers are held; null: every connection's. */
+  let heldOnly: Set<net.Socket> | null = null;
   let heldSilent = 0;
   const track = (socket: net.Socket) => {
     open.add(socket);
@@ -50,7 +56,7 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
     track(upstream);
     client.pipe(upstream);
     upstream.on("data", (chunk: Buffer) => {
-      if (holding) holding.push({ to: client, chunk });
+      if (holding && (!heldOnly || heldOnly.has(client))) holding.push({ to: client, chunk });
       else client.write(chunk);
     });
     upstream.on("end", () => client.end());
@@ -69,13 +75,15 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
     get heldSilent() {
       return heldSilent;
     },
-    hold(on) {
+    hold(on, which = "all") {
       if (on) {
         holding ??= [];
+        heldOnly = which === "open" ? new Set(open) : null;
         return;
       }
       const held = holding ?? [];
       holding = null;
+      heldOnly = null;
       for (const { to, chunk } of held) if (!to.destroyed) to.write(chunk);
     },
     get heldBytes() {

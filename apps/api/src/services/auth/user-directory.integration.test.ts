@@ -2,7 +2,8 @@
  * The user directory against a real PostgreSQL reached through a link whose answers the test
  * holds back: a user changed (disabled here) while the directory's read of them was under way
  * is never taken as they were by what comes after the change was heard, neither by a lookup
- * made after it nor by what the directory keeps.
+ * made after it nor by what the directory keeps — whether that read was a lookup's or a
+ * refresh's.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +20,8 @@ let link: TcpLink;
 let slow: Database;
 let direct: Database;
 let dataDir: string;
+/** The database, reached through the link. */
+let linkUrl: string;
 
 beforeAll(async () => {
   server = await createTestDatabase();
@@ -27,7 +30,8 @@ beforeAll(async () => {
   const viaLink = new URL(server.url);
   viaLink.port = String(link.port);
   dataDir = await mkdtemp(join(tmpdir(), "sb-user-directory-"));
-  slow = await openDatabase({ databaseUrl: viaLink.toString(), dataDir });
+  linkUrl = viaLink.toString();
+  slow = await openDatabase({ databaseUrl: linkUrl, dataDir });
   direct = await openDatabase({ databaseUrl: server.url, dataDir });
 }, 120_000);
 
@@ -64,6 +68,40 @@ describe("the user directory", () => {
     } finally {
       link.hold(false);
       await directory.close();
+    }
+  }, 60_000);
+
+  it("a refresh whose read began before a user was disabled does not undo what a lookup read after the change", async () => {
+    // A pool of its own, empty at first: the one connection the refresh gets is the one held.
+    const own = await openDatabase({ databaseUrl: linkUrl, dataDir, migrate: false });
+    const coordination = createMemoryCoordination();
+    const directory = createUserDirectory({ prisma: own.prisma, coordination, refreshIntervalMs: 60_000 });
+    // The change is made on another instance and heard here by its push, once.
+    const peer = createUserDirectory({ prisma: direct.prisma, coordination, refreshIntervalMs: 60_000 });
+    await directory.start();
+    await peer.start();
+    try {
+      const user = await direct.prisma.user.create({ data: { email: `refreshed-${crypto.randomUUID()}@example.com`, passwordHash: "x" } });
+      expect((await directory.get(user.id))?.disabled).toBe(false);
+      // The refresh's read runs on the connection open now, whose answer is held back.
+      link.hold(true, "open");
+      const refreshed = directory.refresh();
+      await expect.poll(() => link.heldBytes, { timeout: 5000 }).toBeGreaterThan(0);
+      const heard = new Promise<void>((resolve) => directory.onChanged((id) => id === user.id && resolve()));
+      await direct.prisma.user.update({ where: { id: user.id }, data: { disabled: true } });
+      await peer.changed(user.id);
+      await heard;
+      // Read on a new connection, answered at once, and kept.
+      expect((await directory.get(user.id))?.disabled).toBe(true);
+      // The refresh's answer (the user as they were) arrives last.
+      link.hold(false);
+      await refreshed;
+      expect((await directory.get(user.id))?.disabled).toBe(true);
+    } finally {
+      link.hold(false);
+      await directory.close();
+      await peer.close();
+      await own.close();
     }
   }, 60_000);
 });

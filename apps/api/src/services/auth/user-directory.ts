@@ -109,19 +109,24 @@ export function createUserDirectory(deps: {
     changes.announce(userId);
   }
 
-  /** Re-reads every cached user in the background (deleted rows become "gone"). */
+  /**
+   * Re-reads every cached user in the background (deleted rows become "gone"). Each answer
+   * updates only the entry it was read for: a user changed meanwhile was forgotten, and what a
+   * later lookup kept of them (read after the change) is newer than this read and stands.
+   */
   async function refresh(): Promise<void> {
     const now = Date.now();
     for (const [id, entry] of entries) if (now - entry.lastUsedMs > IDLE_EVICT_MS) entries.delete(id);
-    const ids = [...entries.keys()];
+    const snapshot = [...entries];
     try {
-      for (let i = 0; i < ids.length; i += READ_CHUNK) {
-        const chunk = ids.slice(i, i + READ_CHUNK);
-        const rows = await prisma.user.findMany({ where: { id: { in: chunk } }, select: { id: true, ...LIVE_SELECT } });
+      for (let i = 0; i < snapshot.length; i += READ_CHUNK) {
+        const chunk = snapshot.slice(i, i + READ_CHUNK);
+        const ids = chunk.map(([id]) => id);
+        const rows = await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, ...LIVE_SELECT } });
         const found = new Map(rows.map((r) => [r.id, toLive(r)]));
-        for (const id of chunk) {
-          const entry = entries.get(id);
-          if (!entry) continue;
+        for (const [id, entry] of chunk) {
+          // Forgotten (and perhaps read again and kept as a new entry) since the read began.
+          if (entries.get(id) !== entry) continue;
           const before = entry.user;
           entry.user = found.get(id) ?? null;
           if (mayActDifferently(before, entry.user)) changes.announce(id);
