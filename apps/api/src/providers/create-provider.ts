@@ -20,7 +20,7 @@ export interface ProviderSettings {
   apiVersion: string | null;
   /**
    * Stored secrets that could not be decrypted (sealed under another SECRETS_KEY, or a
-   * damaged row): the provider is then never called, since a call without them would go out
+   * damaged row): the provider is then never called (the registry leaves it out), since a call without them would go out
    * without its key, or without a header that says whose account or tenant it is.
    */
   unreadableSecrets?: readonly UnreadableSecret[] | undefined;
@@ -79,7 +79,11 @@ export function createProvider(settings: ProviderSettings, opts: { templateStrea
   }
 }
 
-/** A provider whose stored secrets cannot be read: every call fails before anything is sent, and the chain moves on. */
+/**
+ * A provider whose stored secrets cannot be read. The registry leaves such providers out (they
+ * are skipped like an unconfigured one); anything else that builds one still gets a provider
+ * that refuses every call before anything is sent, never one that calls without its key.
+ */
 function unreadableProvider(settings: ProviderSettings, model: string, unreadable: readonly UnreadableSecret[]): ChatProvider {
   const refuse = () => new ProviderError("connection_error", `cannot call upstream: ${unreadableSecretsMessage(settings.name, unreadable)}`);
   return {

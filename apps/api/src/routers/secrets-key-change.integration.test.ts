@@ -2,7 +2,8 @@
  * Provider secrets sealed under another SECRETS_KEY (the key was rotated, or one instance of
  * a cluster runs with its own): the instance still starts and follows every change; the
  * providers whose secrets it cannot decrypt are listed as such, never called (nothing goes
- * out without its key or headers), the chain falls back past them, and setting the secrets
+ * out without its key or headers) but skipped like an unconfigured provider — no failed
+ * attempt, circuit or consensus default spent on them — and setting the secrets
  * again (providers.update, or a document stating them) makes them work, as docs/operations.md
  * describes for a rotation.
  */
@@ -44,10 +45,18 @@ describe("a SECRETS_KEY that cannot open the stored provider secrets", () => {
     // The export needs no secret and still works.
     expect((await root.config.export.query()).providers.map((p) => p.name)).toEqual(["groq"]);
 
-    // Not called without its key and tenant header: the chain moves on to the template.
+    // Not called without its key and tenant header: skipped like a provider not configured, so
+    // the template answers with no failed attempt booked against groq (nor its circuit).
     const calls = groq.requests.length;
     const answer = await root.chat.send.mutate({ message: "hello" });
     expect(answer.provider).toBe("template");
+    expect(answer.attempts.map((a) => [a.provider, a.outcome])).toEqual([["template", "success"]]);
+    expect(rotated.app.deps.gateway.breaker.snapshot("groq").consecutiveFailures).toBe(0);
+    expect(groq.requests.length).toBe(calls);
+    // Nor does consensus ask it by default (it would use up quorum), and naming it is answered
+    // as naming a provider that is not configured.
+    expect((await root.consensus.models.query()).defaults.providers).not.toContain("groq");
+    await expect(root.consensus.query.query({ prompt: "hello", strategy: "majority", providers: ["groq", "template"] })).rejects.toThrow("Provider groq not configured");
     expect(groq.requests.length).toBe(calls);
     const test = await root.providers.test.mutate({ id: listed.id });
     expect(test.ok).toBe(false);

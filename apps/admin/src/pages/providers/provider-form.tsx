@@ -55,7 +55,7 @@ export function ProviderForm({ editing, onDone }: { editing: TProviderItem | nul
         <Field label="Base URL" error={fields.baseUrl} className="field-grow">
           {(control) => <input {...control} value={baseUrl} placeholder="https://api.groq.com/openai/v1" onChange={(e) => setBaseUrl(e.target.value)} />}
         </Field>
-        <Field label="API key" error={fields.apiKey} hint={editing?.apiKeyMasked ? `Stored: ${editing.apiKeyMasked}. Leave empty to keep it.` : "Stored encrypted; never shown again."}>
+        <Field label="API key" error={fields.apiKey} hint={apiKeyHint(editing)}>
           {(control) => <input {...control} type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} />}
         </Field>
         <Field label="Models" error={fields.models} hint="Comma-separated; the first is the default." className="field-grow">
@@ -73,4 +73,17 @@ export function ProviderForm({ editing, onDone }: { editing: TProviderItem | nul
       <FormError message={formError} />
     </section>
   );
+}
+
+/**
+ * What the key field says of the stored key. One this instance's SECRETS_KEY cannot decrypt
+ * (rotated, or another instance's) is not there to keep: the provider is not called until it
+ * is entered again.
+ */
+function apiKeyHint(editing: TProviderItem | null): string {
+  const unreadable = editing?.unreadableSecrets ?? [];
+  if (unreadable.includes("apiKey")) return "The stored key cannot be read with this SECRETS_KEY: enter it again (the provider is not called until then).";
+  const headers = unreadable.includes("headers") ? " Its stored headers cannot be read with this SECRETS_KEY: set them again (providers.update)." : "";
+  if (editing?.apiKeyMasked) return `Stored: ${editing.apiKeyMasked}. Leave empty to keep it.${headers}`;
+  return `Stored encrypted; never shown again.${headers}`;
 }

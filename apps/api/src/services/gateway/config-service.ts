@@ -24,6 +24,7 @@ import { followChannel } from "../../infra/channel-follower.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { createFleetAcks } from "../../infra/fleet-acks.ts";
 import { maskSecret } from "../../infra/secrets.ts";
+import { unreadableSecretsMessage } from "../../providers/create-provider.ts";
 import { ProviderError } from "../../providers/types.ts";
 import { AppError } from "../errors.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
@@ -231,6 +232,8 @@ export function createConfigService(deps: ConfigServiceDeps) {
     /** One real call through the provider, outside the chain (no breaker, no fallback). */
     async testProvider(id: string): Promise<TProviderTestResult> {
       const config = findProvider(id);
+      // Left out of the registry (never called): the test says why instead of "no provider".
+      if (config.unreadableSecrets?.length) return { ok: false, latencyMs: 0, error: unreadableSecretsMessage(config.name, config.unreadableSecrets) };
       const provider = registry.get(config.name);
       if (!provider) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
       const started = performance.now();

@@ -36,7 +36,7 @@ export interface ProviderRegistry {
   /** The `auto` route's providers in order: the default fallback chain. */
   chain(): ChatProvider[];
   get(id: TProviderId): ChatProvider | undefined;
-  /** True when a provider of this name exists. */
+  /** True when a provider of this name exists and can be called (its secrets could be read). */
   isActive(id: TProviderId): boolean;
   /** 0-based position in the `auto` route, or null when not in it. */
   orderOf(id: TProviderId): number | null;
@@ -111,6 +111,11 @@ export function createLiveRegistry(
     const nextMade = new Map<string, { key: string; provider: ChatProvider }>();
     const byName = new Map<string, ChatProvider>();
     for (const config of snapshot.providers) {
+      // Secrets this SECRETS_KEY cannot decrypt: left out like a provider not configured, so it
+      // is never called (nothing goes out without its key or headers), never counted failing by
+      // the circuit or metrics, and never in a default set (consensus' quorum). Its listing
+      // and health (from the snapshot) say why.
+      if (config.unreadableSecrets?.length) continue;
       const key = settingsKey(config);
       const reused = made.get(config.id);
       const provider = reused?.key === key ? reused.provider : make(config);
