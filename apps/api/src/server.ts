@@ -5,6 +5,7 @@ import type { FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { AppDeps } from "./deps.ts";
 import { BODY_LIMIT_BYTES, modelInputBodyLimit, registerBodyLimit } from "./http/body-limits.ts";
+import { largeBodyHolder } from "./http/large-body-holder.ts";
 import { registerJsonBodies } from "./http/json-bodies.ts";
 import { clientErrorHandler, registerConnectRefusal, registerExpectationRefusal } from "./http/client-errors.ts";
 import { requestLogger } from "./http/request-logger.ts";
@@ -32,8 +33,7 @@ import { requestIdOf } from "./http/request-id.ts";
 import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
-import { createContextFactory, resolveUser } from "./trpc/context.ts";
-import { readAccessToken } from "./trpc/cookies.ts";
+import { createContextFactory } from "./trpc/context.ts";
 import { isDatabaseUnavailable } from "./infra/database-errors.ts";
 import { appErrorOf, procedureErrorHeaders } from "./trpc/errors.ts";
 
@@ -130,7 +130,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerIpRateLimit(app, deps);
   registerBodyLimit(app, {
     largestBodyLimitBytes: modelInputBodyLimit(deps.env),
-    largeBodyHolder: async (request) => (await resolveUser(deps, readAccessToken(request.headers.authorization, undefined), request.scope))?.id ?? null,
+    largeBodyHolder: largeBodyHolder(deps),
   });
   // Cookie sessions: state changes only from our own (or an allowed) origin.
   registerCsrfCheck(app, deps);

@@ -11,7 +11,8 @@
  * route limit, given back when the response closes. A body that finds the pool empty is a
  * 503 with Retry-After, like the in-flight cap (load-shedding.ts): small requests, which
  * the 1 MB limit and that cap already bound, never wait on it. Only a caller with a valid
- * credential draws on the pool (checked before the body is read, `largeBodyHolder`): without
+ * credential draws on the pool (checked before the body is read, `largeBodyHolder`:
+ * large-body-holder.ts): without
  * that, anyone could hold it with a few slow uploads and refuse every signed-in photo. And
  * one caller (a user, through any of their tokens and keys) holds at most half of it, a 429
  * past that: one account's slow uploads or photo batch cannot refuse everyone else's. A tRPC
@@ -48,8 +49,8 @@ declare module "fastify" {
 export interface BodyLimitOptions {
   /** The model-input routes' limit, which sizes the pool. */
   largestBodyLimitBytes: number;
-  /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; null: no valid credential, and a body over 1 MB is read for no one else. */
-  largeBodyHolder: (request: FastifyRequest) => Promise<string | null>;
+  /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; or why the body is not read (no valid credential). */
+  largeBodyHolder: (request: FastifyRequest) => Promise<string | Error>;
 }
 
 export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions): void {
@@ -92,8 +93,8 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
         // Answered meanwhile (a malformed chunk, refused on the socket: client-errors.ts): the
         // body's own failure takes its course, and the request keeps the status that was sent.
         if (!request.raw.socket.writable) return done(null, payload);
-        if (holder !== null) return done(null, drawingOnPool(poolFor(request.routeOptions.bodyLimit), holder, payload, reply.raw));
-        done(unreadBody(reply, unauthorizedLargeBody()));
+        if (holder instanceof Error) return done(unreadBody(reply, holder));
+        done(null, drawingOnPool(poolFor(request.routeOptions.bodyLimit), holder, payload, reply.raw));
       },
       // The credential could not be checked (its database is down: a 503 to retry).
       (error: unknown) => done(unreadBody(reply, error as Error)),
@@ -143,11 +144,6 @@ function unreadBody(reply: FastifyReply, error: Error): Error {
   void reply.header("connection", "close");
   return error;
 }
-
-const unauthorizedLargeBody = () =>
-  new AppError("UNAUTHORIZED", "Invalid or missing access token: a request body over 1 MB is read only with a valid access token or API key", {
-    details: { openaiCode: "invalid_api_key" },
-  });
 
 const poolExhausted = () =>
   new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {

@@ -27,11 +27,12 @@ export async function registerTrpcEndpoint(
       declareFeature(scope, "procedures");
       acceptOnlyJson(scope);
       limitOpenStreams(scope, deps, trpcOptions.router);
-      const route = (url: string, path: (params: { path?: string }) => string, bodyLimit?: number) =>
+      const route = (url: string, path: (params: { path?: string }) => string, alone?: { meta: Meta; bodyLimit: number }) =>
         scope.route<{ Params: { path?: string } }>({
           method: ["GET", "POST"],
           url,
-          ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+          // Who may send it a large body is the procedure's to say (large-body-holder.ts).
+          ...(alone ? { bodyLimit: alone.bodyLimit, config: { procedureMeta: alone.meta } } : {}),
           // Fastify's automatic HEAD twin cannot measure the fetch Response tRPC answers with
           // (it was a 500); a procedure has no headers-only form, so HEAD is a 405.
           exposeHeadRoute: false,
@@ -41,18 +42,18 @@ export async function registerTrpcEndpoint(
         });
       route("/:path", (params) => params.path ?? "");
       // A static path wins over "/:path": the procedure alone (or batched with itself) gets its limit; in a batch with others, 1 MB.
-      for (const [path, limit] of largeBodyProcedures(trpcOptions.router)) route(`/${path}`, () => path, limit);
+      for (const [path, alone] of largeBodyProcedures(trpcOptions.router)) route(`/${path}`, () => path, alone);
     },
     { prefix: "/trpc" },
   );
 }
 
-/** The procedures that declare a body limit past the default, with it. */
-function largeBodyProcedures(router: AppRouter): Array<[string, number]> {
+/** The procedures that declare a body limit past the default, with it and their meta. */
+function largeBodyProcedures(router: AppRouter): Array<[string, { meta: Meta; bodyLimit: number }]> {
   const procedures = router._def.procedures as unknown as Record<string, { _def: { meta?: Meta } } | undefined>;
   return Object.entries(procedures).flatMap(([path, procedure]) => {
-    const limit = procedure?._def.meta?.bodyLimitBytes;
-    return limit !== undefined ? [[path, limit] as [string, number]] : [];
+    const meta = procedure?._def.meta;
+    return meta?.bodyLimitBytes !== undefined ? [[path, { meta, bodyLimit: meta.bodyLimitBytes }] as [string, { meta: Meta; bodyLimit: number }]] : [];
   });
 }
 
