@@ -11,9 +11,9 @@
  * route limit, given back when the response closes. A body that finds the pool empty is a
  * 503 with Retry-After, like the in-flight cap (load-shedding.ts): small requests, which
  * the 1 MB limit and that cap already bound, never wait on it. Only a caller with a valid
- * credential draws on the pool (checked before the body is read, `largeBodyHolder`:
- * large-body-holder.ts): without
- * that, anyone could hold it with a few slow uploads and refuse every signed-in photo. And
+ * credential draws on the pool (checked before the body is read, `largeBodyHolder`): without
+ * that, anyone could hold it with a few slow uploads and refuse every signed-in photo; on a
+ * procedure's own route, only a caller it accepts (large-body-holder.ts). And
  * one caller (a user, through any of their tokens and keys) holds at most half of it, a 429
  * past that: one account's slow uploads or photo batch cannot refuse everyone else's. A tRPC
  * procedure may declare a larger body too (config.import: a whole configuration document).
@@ -49,7 +49,7 @@ declare module "fastify" {
 export interface BodyLimitOptions {
   /** The model-input routes' limit, which sizes the pool. */
   largestBodyLimitBytes: number;
-  /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; or why the body is not read (no valid credential). */
+  /** Who the request's valid credential belongs to (a user id), whose share a large body counts against; or why the body is not read (no valid credential, or one the route refuses). */
   largeBodyHolder: (request: FastifyRequest) => Promise<string | Error>;
 }
 

@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from "@trpc/server";
-import { findInputFlaw, roleAtLeast, type InputFlaw, type TRole } from "@switchboard/schema";
+import { findInputFlaw, type InputFlaw, type TRole } from "@switchboard/schema";
 import { z } from "zod";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
@@ -9,6 +9,7 @@ import { keyRefusal } from "../services/keys/index.ts";
 import type { Watch } from "../services/auth/credential-watch.ts";
 import { credentialOf, type AuthedUser, type CallSetting, type Context } from "./context.ts";
 import type { Meta } from "./meta.ts";
+import { roleRefusal } from "./access.ts";
 import { CROSS_ORIGIN_MESSAGE } from "./cookies.ts";
 import { GUARD_MESSAGES, errorData, publicMessage, sessionEndedError, toTRPCError } from "./errors.ts";
 import { endWhen, type StreamEnd } from "./stream-ends.ts";
@@ -206,9 +207,8 @@ function modelsAsked(input: MeteredInput | undefined, isRoute: (name: string) =>
 function requireRole(required: TRole) {
   return baseProcedure.meta({ requiredRole: required }).use(async ({ ctx, meta, getRawInput, next }) => {
     if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: GUARD_MESSAGES.unauthenticated });
-    if (!roleAtLeast(ctx.user.role, required)) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `${GUARD_MESSAGES.forbiddenPrefix} ${required}` });
-    }
+    const roleRefused = roleRefusal(ctx.user, required);
+    if (roleRefused) throw new TRPCError({ code: "FORBIDDEN", message: roleRefused });
     const input = meta?.metered ? ((await getRawInput().catch(() => undefined)) as MeteredInput | undefined) : undefined;
     if (meta?.metered) noteModel(ctx.req.scope, requestedModel(input));
     // First: a request refused for a tag that is not its caller's is logged without it.
