@@ -62,7 +62,6 @@ export interface ErrorDescription {
 const FASTIFY_CODE_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "Malformed JSON body",
   FST_ERR_CTP_EMPTY_JSON_BODY: "Empty JSON body",
-  FST_ERR_CTP_BODY_TOO_LARGE: "Request body too large (limit 1 MB)",
   FST_ERR_CTP_INVALID_MEDIA_TYPE: "Unsupported content type; send application/json",
   // Fastify's own messages repeat the whole path, up to the parameter limit.
   FST_ERR_BAD_URL: "Malformed URL: a percent-escape in the path is not valid UTF-8",

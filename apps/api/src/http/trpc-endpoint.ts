@@ -41,7 +41,8 @@ export async function registerTrpcEndpoint(
           },
         });
       route("/:path", (params) => params.path ?? "");
-      // A static path wins over "/:path": the procedure alone (or batched with itself) gets its limit; in a batch with others, 1 MB.
+      // A static path wins over "/:path": the procedure called alone gets its limit; in any batch
+      // ("config.import,config.import" too, a path of its own), 1 MB.
       for (const [path, alone] of largeBodyProcedures(trpcOptions.router)) route(`/${path}`, () => path, alone);
     },
     { prefix: "/trpc" },
