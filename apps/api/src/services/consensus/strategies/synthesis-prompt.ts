@@ -7,6 +7,7 @@
  * it ("Lyon\n\n2. Paris\n\n3. Paris" was three numbered answers when they were only numbered).
  */
 import { randomBytes } from "node:crypto";
+import { COMPARED_PREFIX_CHARS, comparedPrefix } from "./normalize.ts";
 
 export const AGGREGATE_AND_SYNTHESIZE = [
   "You have been provided with a set of responses from various models to the latest user query.",
@@ -30,7 +31,19 @@ export function boundaryCode(answers: readonly string[], draw: () => string = ()
   }
 }
 
-export function synthesisMessages(prompt: string, answers: readonly string[], code: string = boundaryCode(answers)): SynthesisMessage[] {
+/**
+ * What the aggregator is shown of an answer: as much as the comparison reads. A model answering
+ * megabytes would otherwise be sent on whole, a prompt past any model's context that costs
+ * its tokens before it is refused; a cut answer says so, and how much is left out.
+ */
+export function shownAnswer(answer: string): string {
+  const shown = comparedPrefix(answer);
+  return shown.length === answer.length ? answer : `${shown}\n[… the rest of this response, ${answer.length - shown.length} more characters, is not shown: each is cut at ${COMPARED_PREFIX_CHARS}]`;
+}
+
+export function synthesisMessages(prompt: string, whole: readonly string[], code?: string): SynthesisMessage[] {
+  const answers = whole.map(shownAnswer);
+  code ??= boundaryCode(answers);
   if (answers.some((a) => a.includes(code))) throw new Error("the boundary code occurs in an answer");
   const rules =
     `There are ${answers.length} responses. Each starts on a line <response number="N" boundary="${code}"> and ends on a line </response boundary="${code}">. ` +
