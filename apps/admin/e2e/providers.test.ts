@@ -1,13 +1,17 @@
 // Browser test of the Providers and Models pages against a real API and a local upstream
 // speaking the OpenAI protocol: add a provider, test it (a wrong key shows the upstream's
 // 401), route a model to it with weights and prices, reorder the fallback, and use it; then
-// the configuration as a document: download it (JSON and YAML), preview an edited one, apply it.
-import { readFile } from "node:fs/promises";
+// the configuration as a document: download it (JSON and YAML), preview an edited one, apply it;
+// and a stored key that the instance's SECRETS_KEY cannot read, entered again.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, BrowserContext } from "playwright-core";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../api/test/fake-openai-server.ts";
-import { ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
+import { apiToken, callProcedure, ensureAdminBuild, launchBrowser, newContext, screenshotPath, signIn, startApi, type ApiServer } from "./support.ts";
 
 let api: ApiServer;
 let upstream: FakeOpenAIServer;
@@ -170,5 +174,53 @@ describe("Providers and Models pages", () => {
     await page.getByTestId("model-row-from-the-document").waitFor();
     expect(errors).toEqual([]);
     await own.close();
+  });
+
+  it("says a stored key this SECRETS_KEY cannot read must be entered again, and takes it", async () => {
+    // A restart under another SECRETS_KEY (a rotation, or a key lost with its environment): the
+    // embedded database is kept, the key sealed under the first cannot be opened.
+    const dataDir = await mkdtemp(join(tmpdir(), "switchboard-e2e-rotated-"));
+    let reopened: ApiServer | undefined;
+    let own: BrowserContext | undefined;
+    try {
+      const sealed = await startApi({ dataDir, env: { SECRETS_KEY: randomBytes(32).toString("base64") } });
+      try {
+        const token = await apiToken(sealed, sealed.email, sealed.password);
+        await callProcedure(sealed, "providers.create", { name: "sealed", kind: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-sealed-under-the-first-key-1111", models: ["llama-3.3-70b"] }, token);
+      } finally {
+        await sealed.stop();
+      }
+      reopened = await startApi({ dataDir, env: { SECRETS_KEY: randomBytes(32).toString("base64"), SUPERADMIN_PASSWORD: sealed.password } });
+
+      own = await newContext(browser, reopened.baseUrl);
+      const errors: string[] = [];
+      const page = await signIn(own, reopened.email, reopened.password, errors);
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Providers", exact: true }).click();
+      const row = page.getByTestId("provider-row-sealed");
+      await row.getByText("(unreadable)").waitFor();
+      // Testing it calls nothing and says why.
+      const calls = upstream.requests.length;
+      await row.getByRole("button", { name: "Test" }).click();
+      await page.getByTestId("providers-notice").getByText(/cannot be decrypted with this SECRETS_KEY/).waitFor();
+      expect(upstream.requests.length).toBe(calls);
+
+      await row.getByRole("button", { name: "Edit" }).click();
+      const form = page.getByRole("form", { name: "Edit provider" });
+      await form.getByText("The stored key cannot be read with this SECRETS_KEY: enter it again (the provider is not called until then).").waitFor();
+      await form.getByLabel("API key").fill("sk-entered-again-under-the-new-2222");
+      await form.getByRole("button", { name: "Save provider" }).click();
+      await page.getByTestId("providers-notice").getByText(/Saved sealed; applied by 1 of 1 instances/).waitFor();
+      await row.getByText("sk-…2222").waitFor();
+
+      // Readable again: the test reaches the upstream with the key entered.
+      await row.getByRole("button", { name: "Test" }).click();
+      await page.getByTestId("providers-notice").getByText(/sealed answered in \d+ ms/).waitFor();
+      expect(upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-entered-again-under-the-new-2222");
+      expect(errors).toEqual([]);
+    } finally {
+      await own?.close();
+      await reopened?.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

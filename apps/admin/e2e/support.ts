@@ -59,6 +59,8 @@ export interface ApiServer {
 export interface StartApiOptions {
   /** Extra settings for the server, e.g. provider base URLs pointing at local fake upstreams. */
   env?: Record<string, string>;
+  /** Start on this DATA_DIR (a restart: the embedded database kept) instead of a fresh one. */
+  dataDir?: string;
 }
 
 /**
@@ -68,7 +70,8 @@ export interface StartApiOptions {
  */
 export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   const email = "admin@e2e.test";
-  const password = `e2e-${randomBytes(18).toString("base64url")}`;
+  // A restart on the same DATA_DIR passes the first start's password: the account exists already.
+  const password = opts.env?.SUPERADMIN_PASSWORD ?? `e2e-${randomBytes(18).toString("base64url")}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SUPERADMIN_EMAIL: email,
@@ -80,7 +83,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   };
   // Always the embedded default: no external database, Redis or fixed secret from the shell.
   for (const key of ["DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CORS_ORIGINS"]) delete env[key];
-  const api = await spawnApi({ env, readyPath: "/health", dataDirPrefix: "switchboard-e2e-" });
+  const api = await spawnApi({ env, readyPath: "/health", dataDirPrefix: "switchboard-e2e-", dataDir: opts.dataDir });
   return { baseUrl: api.url, email, password, output: api.output, stop: api.stop };
 }
 

@@ -39,6 +39,11 @@ export interface SpawnApiOptions {
   readyPath?: "/ready" | "/health";
   /** Prefix of the temporary DATA_DIR, so a leftover folder says who made it. */
   dataDirPrefix?: string;
+  /**
+   * An existing DATA_DIR to start on (a restart of an embedded instance, its database kept),
+   * instead of a fresh temporary one; left in place on stop: its creator removes it.
+   */
+  dataDir?: string;
   /** Run the compiled build (dist/main.js, as `npm run start:prod` does) instead of the sources through tsx. */
   compiled?: boolean;
   /** Extra node flags before the script (benchmarks comparing V8 settings). */
@@ -70,7 +75,7 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 
 export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
   const port = await freeLoopbackPort();
-  const dataDir = await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-"));
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), opts.dataDirPrefix ?? "switchboard-proc-")));
   const readyPath = opts.readyPath ?? "/ready";
   const env: NodeJS.ProcessEnv = { NODE: process.execPath, ...opts.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir };
   const args = [...(opts.nodeArgs ?? []), ...(opts.compiled ? ["--enable-source-maps", "dist/main.js"] : ["--import", "tsx", "src/main.ts"])];
@@ -95,7 +100,7 @@ export async function spawnApi(opts: SpawnApiOptions): Promise<ApiProcess> {
         await exited(child, 5_000);
       }
     }
-    await rm(dataDir, { recursive: true, force: true });
+    if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + READY_DEADLINE_MS;
