@@ -3,8 +3,8 @@
  * nonce and PKCE verifier. Kept in coordination (any instance can take the callback) under a
  * random id that only this browser holds, in a short-lived httpOnly cookie. SameSite=Lax:
  * the callback is a top-level navigation from the provider's site, which Strict would not
- * carry the cookie on. A flow is taken once: a replayed callback, or the slower of two at
- * once, finds nothing.
+ * carry the cookie on. A flow is taken once, and only by a callback carrying its state: a
+ * replayed callback, or the slower of two at once, finds nothing.
  */
 import { randomBytes } from "node:crypto";
 import type {} from "@fastify/cookie";
@@ -37,14 +37,37 @@ export async function startFlow(deps: Pick<AppDeps, "coordination" | "env">, rep
   });
 }
 
-/** The flow this browser started (and forgets it), or null. */
-export async function takeFlow(deps: Pick<AppDeps, "coordination">, request: FastifyRequest, reply: FastifyReply): Promise<SignInFlow | null> {
+/**
+ * What a callback finds: the flow it ends, none (no cookie, expired, already used), or a flow
+ * it does not answer (another provider's, or a `state` that is not the flow's).
+ */
+export type FlowAtCallback = { flow: SignInFlow } | { refused: "none" | "mismatch" };
+
+/**
+ * The flow this browser started, taken (forgotten) only by the callback that answers it: the
+ * provider's and the `state` sent with it. A callback that does not match (a forged or stale
+ * link opened in the same browser) leaves the flow and its cookie alone, so it cannot cancel
+ * the sign-in under way.
+ */
+export async function takeFlow(
+  deps: Pick<AppDeps, "coordination">,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  provider: SignInFlow["provider"],
+): Promise<FlowAtCallback> {
   const id = request.cookies?.[FLOW_COOKIE];
+  if (!id || id.length > 100) return { refused: "none" };
+  const raw = await deps.coordination.get(keyOf(id));
+  if (raw === null) {
+    void reply.clearCookie(FLOW_COOKIE, { path: "/auth" });
+    return { refused: "none" };
+  }
+  const flow = JSON.parse(raw) as SignInFlow;
+  if (flow.provider !== provider || (request.query as { state?: unknown }).state !== flow.state) return { refused: "mismatch" };
   void reply.clearCookie(FLOW_COOKIE, { path: "/auth" });
-  if (!id || id.length > 100) return null;
-  // Read and deleted in one step: two callbacks racing with one cookie cannot both get it.
-  const raw = await deps.coordination.take(keyOf(id));
-  return raw === null ? null : (JSON.parse(raw) as SignInFlow);
+  // Read and deleted in one step: of two matching callbacks racing with one cookie, one gets it.
+  // A flow id is written once, so what is taken is what was read.
+  return (await deps.coordination.take(keyOf(id))) === null ? { refused: "none" } : { flow };
 }
 
 const SAME_SITE = "http://switchboard.invalid";

@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { AppError } from "../../services/errors.ts";
 import { publicBase, safeReturnTo, startFlow, takeFlow } from "./flow.ts";
-import { finishSignIn, signInError, signInFailed } from "./respond.ts";
+import { finishSignIn, flowRefused, signInError, signInFailed } from "./respond.ts";
 import { ProviderUnreachable, providerFetch, providerTimeoutMs } from "./upstream.ts";
 
 const GITHUB = { authorize: "https://github.com/login/oauth/authorize", token: "https://github.com/login/oauth/access_token", api: "https://api.github.com" };
@@ -55,13 +55,11 @@ export function registerGithubRoutes(app: FastifyInstance, deps: AppDeps): void 
   });
 
   app.get("/auth/github/callback", { config: { feature: "auth", openapi: { summary: "GitHub's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)", 502: "GitHub unreachable (HTML page)" } } } }, async (request, reply) => {
-    const flow = await takeFlow(deps, request, reply);
+    const taken = await takeFlow(deps, request, reply, "github");
+    if ("refused" in taken) return flowRefused(reply, taken.refused);
+    const { flow } = taken;
     const query = request.query as Record<string, unknown>;
-    if (!flow || flow.provider !== "github") {
-      return signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.");
-    }
     if (typeof query["error"] === "string") return signInFailed(reply, 403, `GitHub refused the sign-in: ${String(query["error_description"] ?? query["error"])}`);
-    if (query["state"] !== flow.state) return signInFailed(reply, 400, "The sign-in answer does not match the request (state check failed).");
     if (typeof query["code"] !== "string" || query["code"].length > 200) return signInFailed(reply, 400, "GitHub sent no authorization code.");
     try {
       const tokenRes = await call(github.token, {

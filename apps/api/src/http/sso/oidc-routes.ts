@@ -10,7 +10,7 @@ import * as oidc from "openid-client";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { publicBase, safeReturnTo, startFlow, takeFlow } from "./flow.ts";
-import { finishSignIn, providerUnreachable, signInError, signInFailed } from "./respond.ts";
+import { finishSignIn, flowRefused, providerUnreachable, signInError, signInFailed } from "./respond.ts";
 import { ProviderUnreachable, providerFetch, providerTimeoutMs } from "./upstream.ts";
 
 export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -71,10 +71,9 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.get("/auth/oidc/callback", { config: { feature: "auth", openapi: { summary: "OIDC provider's redirect back: sets the session cookies", tags: ["auth"], auth: "none", responses: { 302: "Signed in: redirect to returnTo", 400: "Failed check (HTML page)", 403: "Refused (HTML page)", 502: "Provider unreachable (HTML page)" } } } }, async (request, reply) => {
-    const flow = await takeFlow(deps, request, reply);
-    if (!flow || flow.provider !== "oidc") {
-      return signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.");
-    }
+    const taken = await takeFlow(deps, request, reply, "oidc");
+    if ("refused" in taken) return flowRefused(reply, taken.refused);
+    const { flow } = taken;
     const query = request.query as Record<string, unknown>;
     if (typeof query["error"] === "string") {
       return signInFailed(reply, 403, `The identity provider refused the sign-in: ${String(query["error_description"] ?? query["error"])}`);
@@ -82,7 +81,7 @@ export function registerOidcRoutes(app: FastifyInstance, deps: AppDeps): void {
     try {
       const config = await configuration();
       const callbackUrl = new URL(request.url, flow.redirectUri);
-      // Checks state, PKCE (the provider verifies the verifier), the ID token's signature,
+      // Checks state (again), PKCE (the provider verifies the verifier), the ID token's signature,
       // issuer, audience, expiry and nonce.
       const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
         pkceCodeVerifier: flow.verifier,

@@ -232,8 +232,27 @@ describe("OIDC sign-in", () => {
     location.searchParams.set("state", "forged-state");
     const callback = await fetch(location, { redirect: "manual", headers: { accept: "text/html", cookie: `sb_sso=${browser.cookies(t.url).get("sb_sso")}` } });
     expect(callback.status).toBe(400);
-    expect(await callback.text()).toContain("Sign-in failed");
+    expect(await callback.text()).toContain("state check failed");
     expect(callback.headers.getSetCookie().some((c) => c.startsWith("sb_access="))).toBe(false);
+    // Nor does it end the sign-in under way: the flow cookie is kept, and the provider's own
+    // answer still signs in.
+    expect(callback.headers.getSetCookie().some((c) => c.startsWith("sb_sso="))).toBe(false);
+  });
+
+  it("a forged or stale callback opened in the same browser leaves the sign-in under way to finish", async () => {
+    const browser = new Browser();
+    const loginPage = await browser.request(`${t.url}/auth/oidc/login`);
+    const flowCookie = `sb_sso=${browser.cookies(t.url).get("sb_sso")}`;
+    const consent = await browser.submit(loginPage, { login: "alice", password: "x" });
+    const callback = await callbackUrlOf(browser, consent);
+    for (const forged of ["?code=abc&state=forged", "?code=abc", "?error=access_denied&error_description=forged", "?error=access_denied&state=forged"]) {
+      const res = await fetch(`${t.url}/auth/oidc/callback${forged}`, { redirect: "manual", headers: { accept: "text/html", cookie: flowCookie } });
+      expect(res.status, forged).toBe(400);
+      expect(await res.text(), forged).toContain("state check failed");
+    }
+    const real = await fetch(callback, { redirect: "manual", headers: { accept: "text/html", cookie: flowCookie } });
+    expect(real.status).toBe(302);
+    expect(real.headers.getSetCookie().some((c) => c.startsWith("sb_access="))).toBe(true);
   });
 
   it("a callback from a browser that did not start the sign-in (no flow cookie) is refused", async () => {
@@ -273,14 +292,14 @@ describe("OIDC sign-in", () => {
     expect(loser!.body).toContain("not started in this browser");
   });
 
-  it("the provider refusing (error=access_denied) gives an error page", async () => {
-    const browser = new Browser();
-    await browser.request(`${t.url}/auth/oidc/login`);
-    const res = await fetch(`${t.url}/auth/oidc/callback?error=access_denied&error_description=nope`, {
-      redirect: "manual",
-      headers: { cookie: `sb_sso=${browser.cookies(t.url).get("sb_sso")}` },
-    });
+  it("the provider refusing (error=access_denied, with the flow's state) gives an error page and ends the flow", async () => {
+    const login = await fetch(`${t.url}/auth/oidc/login`, { redirect: "manual" });
+    const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith("sb_sso="))!.split(";")[0]!;
+    const res = await fetch(`${t.url}/auth/oidc/callback?error=access_denied&error_description=nope&state=${state}`, { redirect: "manual", headers: { cookie } });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain("nope");
+    const again = await fetch(`${t.url}/auth/oidc/callback?error=access_denied&state=${state}`, { redirect: "manual", headers: { cookie } });
+    expect(await again.text()).toContain("not started in this browser");
   });
 });

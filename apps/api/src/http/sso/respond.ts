@@ -37,6 +37,13 @@ export function signInFailed(reply: FastifyReply, status: number, message: strin
   return reply.status(status).header("cache-control", "no-store").type("text/html; charset=utf-8").send(page);
 }
 
+/** A callback that ends no flow: none to end, or one it does not answer (left to go on). */
+export function flowRefused(reply: FastifyReply, refused: "none" | "mismatch"): FastifyReply {
+  return refused === "none"
+    ? signInFailed(reply, 400, "This sign-in link has expired or was not started in this browser. Start again from the sign-in page.")
+    : signInFailed(reply, 400, "The sign-in answer does not match the request (state check failed).");
+}
+
 /**
  * The provider out of reach (at login or at the callback): the gateway's upstream failing, as
  * a model provider's would be, so a 502 saying to try again, not a refusal of the person.
