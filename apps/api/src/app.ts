@@ -57,7 +57,7 @@ export interface CreateAppOptions {
   auth?: { resyncIntervalMs?: number; refreshGraceMs?: number; passwordWork?: PasswordWorkLimits };
   /** Test knob: how often held API keys are re-read from the database (default every 5 s). */
   keys?: { resyncIntervalMs?: number };
-  /** Test knobs: how long a call to a sign-in provider may take; where GitHub is. */
+  /** Test knob: where GitHub is (a local stand-in). */
   ssoUpstream?: AppDeps["ssoUpstream"];
 }
 

@@ -40,11 +40,8 @@ export interface AppDeps {
   credentials: CredentialWatch;
   users: UsersService;
   sso: SsoService;
-  /**
-   * Test knobs for calls to sign-in providers: how long one may take (default 10 s), where
-   * GitHub is (a local stand-in; default github.com and api.github.com).
-   */
-  ssoUpstream?: { timeoutMs?: number; github?: { authorize?: string; token?: string; api?: string } };
+  /** Test knob: where GitHub is (a local stand-in; default github.com and api.github.com). */
+  ssoUpstream?: { github?: { authorize?: string; token?: string; api?: string } };
   emergency: EmergencyService;
   providers: ProviderRegistry;
   /** Registry, breaker, chain, live configuration (providers.*, models.*) and prices. */

@@ -31,6 +31,12 @@ describe("parseEnv", () => {
     expect(parseEnv({ OPENAI_MAX_BODY_MB: "100" }).OPENAI_MAX_BODY_MB).toBe(100);
   });
 
+  it("the bound on each call to an identity provider: 10 s unless set, from 100 ms to 2 minutes", () => {
+    expect(parseEnv({}).OIDC_TIMEOUT_MS).toBe(10_000);
+    expect(parseEnv({ OIDC_TIMEOUT_MS: "100" }).OIDC_TIMEOUT_MS).toBe(100);
+    expect(parseEnv({ OIDC_TIMEOUT_MS: "120000" }).OIDC_TIMEOUT_MS).toBe(120_000);
+  });
+
   it.each([
     [{ DATABASE_URL: "not a url" }, /DATABASE_URL/],
     [{ DATABASE_URL: "mysql://localhost/db" }, /postgresql/],
@@ -45,6 +51,9 @@ describe("parseEnv", () => {
     [{ OPENAI_MAX_BODY_MB: "0" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
     [{ OPENAI_MAX_BODY_MB: "101" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
     [{ OPENAI_MAX_BODY_MB: "abc" }, /OPENAI_MAX_BODY_MB: must be a whole number of megabytes from 1 to 100/],
+    [{ OIDC_TIMEOUT_MS: "10s" }, /OIDC_TIMEOUT_MS: must be a whole number of milliseconds from 100 to 120000/],
+    [{ OIDC_TIMEOUT_MS: "50" }, /OIDC_TIMEOUT_MS: must be a whole number of milliseconds from 100 to 120000/],
+    [{ OIDC_TIMEOUT_MS: "600000" }, /OIDC_TIMEOUT_MS: must be a whole number of milliseconds from 100 to 120000/],
     [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", REDIS_URL: "redis://r:6379" }, /JWT_SECRET is required in cluster mode/],
     [{ NODE_ENV: "production", REDIS_URL: "redis://r:6379", JWT_SECRET: "x".repeat(32) }, /DATABASE_URL is required in production when REDIS_URL is set/],
     [{ NODE_ENV: "production", DATABASE_URL: "postgresql://db/sb", JWT_SECRET: "x".repeat(32) }, /REDIS_URL is required in production when DATABASE_URL is set/],

@@ -21,6 +21,7 @@ const optionalUrl = (name: string) =>
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const OPENAI_MAX_BODY_MB_RANGE = "must be a whole number of megabytes from 1 to 100";
+const OIDC_TIMEOUT_RANGE = "must be a whole number of milliseconds from 100 to 120000";
 
 export const ZEnv = z
   .object({
@@ -143,6 +144,17 @@ export const ZEnv = z
     OIDC_DEFAULT_ROLE: z.enum(["USER", "ADMIN"]).default("USER"),
     GITHUB_CLIENT_ID: optionalString,
     GITHUB_CLIENT_SECRET: optionalString,
+    /**
+     * Bound on each call to the identity provider (OIDC or GitHub) while a person waits on the
+     * callback: past it the sign-in is a 502 to try again. Above any healthy provider's answer,
+     * below the patience of a person (and of the proxies before them).
+     */
+    OIDC_TIMEOUT_MS: z.coerce
+      .number({ error: OIDC_TIMEOUT_RANGE })
+      .int(OIDC_TIMEOUT_RANGE)
+      .min(100, OIDC_TIMEOUT_RANGE)
+      .max(120_000, OIDC_TIMEOUT_RANGE)
+      .default(10_000),
     /** Public URL of this server, for sign-in redirects (default: from the request's Host). */
     PUBLIC_URL: optionalUrl("PUBLIC_URL"),
     /**

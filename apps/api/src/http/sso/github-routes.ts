@@ -13,7 +13,7 @@ import { ProviderUnreachable, providerFetch, providerTimeoutMs } from "./upstrea
 
 const GITHUB = { authorize: "https://github.com/login/oauth/authorize", token: "https://github.com/login/oauth/access_token", api: "https://api.github.com" };
 
-/** An answer that is not JSON (a proxy's error page, a body cut short) is GitHub failing, not the person. */
+/** An answer that is not JSON (a proxy's error page on a 4xx; a success is checked on arrival) is GitHub failing, not the person. */
 async function jsonOf(res: Response): Promise<unknown> {
   try {
     return await res.json();

@@ -45,11 +45,23 @@ export function flowRefused(reply: FastifyReply, refused: "none" | "mismatch"): 
 }
 
 /**
+ * How long to wait before trying an unreachable provider again. Its trouble has no known end,
+ * so a short pause, as the gateway states for a model provider whose circuit is open (5 s by
+ * default) rather than a freeze's long one.
+ */
+const PROVIDER_RETRY_AFTER_SEC = 5;
+
+/**
  * The provider out of reach (at login or at the callback): the gateway's upstream failing, as
  * a model provider's would be, so a 502 saying to try again, not a refusal of the person.
  */
 export function providerUnreachable(reply: FastifyReply): FastifyReply {
-  return signInFailed(reply, 502, "The identity provider cannot be reached right now; try again later.");
+  const described = describeError(
+    new AppError("UPSTREAM_ERROR", "The identity provider cannot be reached right now; try again later.", { retryAfterSec: PROVIDER_RETRY_AFTER_SEC }),
+  );
+  // Retry-After in whole seconds, through the headers every dialect sends with an error.
+  for (const [name, value] of Object.entries(errorHeaders(described))) void reply.header(name, value);
+  return signInFailed(reply, described.status, described.message);
 }
 
 /**

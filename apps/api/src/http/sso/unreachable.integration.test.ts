@@ -1,8 +1,9 @@
 /**
  * An identity provider that cannot be reached while the browser is back at the callback: the
- * gateway's upstream failing, so a 502 page saying to try again, as discovery at login gets;
- * within the bound set for a provider's answer, however the provider fails (connection reset,
- * accepted and never answered, a 5xx). A real OpenID Connect provider (`oidc-provider`) sits
+ * gateway's upstream failing, so a 502 page saying to try again (with Retry-After), as
+ * discovery at login gets; within the bound set for a provider's answer (OIDC_TIMEOUT_MS),
+ * however the provider fails (connection reset, accepted and never answered, a 5xx, a 200 that
+ * is not JSON). A real OpenID Connect provider (`oidc-provider`) sits
  * behind a TCP link the test breaks; GitHub is a local stand-in answering as GitHub does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -14,8 +15,9 @@ import { deleteKeysWithPrefix, uniquePrefix } from "../../../test/redis.ts";
 import { startTcpLink, type TcpLink } from "../../../test/tcp-link.ts";
 
 const CLIENT = { id: "switchboard", secret: "a-client-secret-for-the-test" };
-/** The bound on a provider's answer in these tests (10 s by default). */
+/** The bound on a provider's answer in these tests (OIDC_TIMEOUT_MS, 10 s by default). */
 const TIMEOUT_MS = 400;
+const BOUND = { OIDC_TIMEOUT_MS: String(TIMEOUT_MS) };
 
 /** Starts a sign-in at `start`; the flow cookie and the state sent to the provider. */
 async function startSignIn(url: string): Promise<{ cookie: string; state: string }> {
@@ -29,12 +31,20 @@ async function startSignIn(url: string): Promise<{ cookie: string; state: string
 async function callback(url: string, cookie: string) {
   const started = Date.now();
   const res = await fetch(url, { redirect: "manual", headers: { accept: "text/html", cookie } });
-  return { status: res.status, body: await res.text(), ms: Date.now() - started, signedIn: res.headers.getSetCookie().some((c) => c.startsWith("sb_access=")) };
+  return {
+    status: res.status,
+    body: await res.text(),
+    ms: Date.now() - started,
+    signedIn: res.headers.getSetCookie().some((c) => c.startsWith("sb_access=")),
+    retryAfter: res.headers.get("retry-after"),
+  };
 }
 
 function expectTryAgainPage(page: Awaited<ReturnType<typeof callback>>): void {
   expect(page.status).toBe(502);
   expect(page.body).toContain("cannot be reached right now; try again later");
+  // Whole seconds, as every other answer of the gateway's says when to retry.
+  expect(page.retryAfter).toBe("5");
   expect(page.signedIn).toBe(false);
   // Bounded: the bound plus the time a sign-in takes, far below the default 10 s.
   expect(page.ms).toBeLessThan(TIMEOUT_MS + 3_000);
@@ -49,19 +59,24 @@ describe("OIDC provider unreachable at the callback", () => {
   let b: TestApp;
   const prefix = uniquePrefix("sso-unreachable");
   let failWith: number | null = null;
+  /** The token endpoint answering 200 with a body that is not JSON, as `content-type` says, while set. */
+  let tokenAnswersNotJson: string | null = null;
 
   beforeAll(async () => {
     // The provider's server listens first (on a port of its own, held from the start), its
     // handler set once the provider is built: the provider needs the issuer, the link's address.
     let handle: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined = undefined;
     // A provider failing on its side: every request answered with `failWith` while it is set.
-    idp = createServer((req, res) => (failWith === null && handle ? handle(req, res) : res.writeHead(failWith ?? 503, { "content-type": "text/html" }).end("<h1>Bad gateway</h1>")));
+    idp = createServer((req, res) => {
+      if (tokenAnswersNotJson !== null && req.url === "/token") return void res.writeHead(200, { "content-type": tokenAnswersNotJson }).end("<html>maintenance</html>");
+      return failWith === null && handle ? handle(req, res) : res.writeHead(failWith ?? 503, { "content-type": "text/html" }).end("<h1>Bad gateway</h1>");
+    });
     await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
     link = await startTcpLink({ host: "127.0.0.1", port: (idp.address() as AddressInfo).port });
     issuer = `http://127.0.0.1:${link.port}`;
-    const env = { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: CLIENT.id, OIDC_CLIENT_SECRET: CLIENT.secret };
-    a = await startTestApp({ env, redisKeyPrefix: prefix, appOptions: { ssoUpstream: { timeoutMs: TIMEOUT_MS } } });
-    b = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: a.app.deps.env.DATABASE_URL!, appOptions: { ssoUpstream: { timeoutMs: TIMEOUT_MS } } });
+    const env = { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: CLIENT.id, OIDC_CLIENT_SECRET: CLIENT.secret, ...BOUND };
+    a = await startTestApp({ env, redisKeyPrefix: prefix });
+    b = await startTestApp({ env, redisKeyPrefix: prefix, databaseUrl: a.app.deps.env.DATABASE_URL! });
     const provider = new Provider(issuer, {
       clients: [{ client_id: CLIENT.id, client_secret: CLIENT.secret, redirect_uris: [`${a.url}/auth/oidc/callback`], grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" }],
       pkce: { required: () => true },
@@ -114,11 +129,25 @@ describe("OIDC provider unreachable at the callback", () => {
     }
   });
 
+  it("the token endpoint answering 200 with a body that is not JSON (labelled as HTML or as JSON) is a 502", async () => {
+    for (const contentType of ["text/html", "application/json"]) {
+      link.set("up");
+      const flow = await startSignIn(`${a.url}/auth/oidc/login`);
+      tokenAnswersNotJson = contentType;
+      try {
+        expectTryAgainPage(await callback(backAt(a, flow), flow.cookie));
+      } finally {
+        tokenAnswersNotJson = null;
+      }
+    }
+  });
+
   it("discovery failing at login is the same 502 page", async () => {
     link.set("down");
     try {
       const res = await fetch(`${b.url}/auth/oidc/login`, { redirect: "manual" });
       expect(res.status).toBe(502);
+      expect(res.headers.get("retry-after")).toBe("5");
       expect(await res.text()).toContain("cannot be reached right now; try again later");
     } finally {
       link.set("up");
@@ -162,8 +191,8 @@ describe("GitHub unreachable at the callback", () => {
     const base = `http://127.0.0.1:${link.port}`;
     t = await startTestApp({
       mode: "embedded",
-      env: { GITHUB_CLIENT_ID: "gh-client", GITHUB_CLIENT_SECRET: "gh-secret" },
-      appOptions: { ssoUpstream: { timeoutMs: TIMEOUT_MS, github: { authorize: `${base}/login/oauth/authorize`, token: `${base}/login/oauth/access_token`, api: `${base}/api` } } },
+      env: { GITHUB_CLIENT_ID: "gh-client", GITHUB_CLIENT_SECRET: "gh-secret", ...BOUND },
+      appOptions: { ssoUpstream: { github: { authorize: `${base}/login/oauth/authorize`, token: `${base}/login/oauth/access_token`, api: `${base}/api` } } },
     });
   });
   afterAll(async () => {
