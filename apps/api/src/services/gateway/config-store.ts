@@ -206,18 +206,22 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     });
   }
 
-  /** Runs `change` after bumping the version; returns its result and the new version. */
+  /**
+   * Runs `change` after bumping the version; returns its result and the new version. The audit
+   * row names the `target` the change reports, read under the version row's lock: a provider
+   * renamed by a change that landed just before is named as it now is.
+   */
   async function change<T>(
     actor: ConfigActor,
-    what: { action: string; target: string },
-    change: (tx: Tx) => Promise<{ result: T; changes: Record<string, unknown> }>,
+    action: string,
+    change: (tx: Tx) => Promise<{ result: T; changes: Record<string, unknown>; target: string }>,
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(
       async (tx) => {
         await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
         const next = await nextVersion(tx);
-        const { result, changes } = await change(tx);
-        await audit(tx, next, actor, what, changes);
+        const { result, changes, target } = await change(tx);
+        await audit(tx, next, actor, { action, target }, changes);
         return { result, version: next };
       },
       // May wait on the version row behind a whole document being applied.
@@ -276,17 +280,15 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
         position: (last._max.position ?? -1) + 1,
       },
     });
-    return { result: toProvider(row), changes: auditOf(input) };
+    return { result: toProvider(row), changes: auditOf(input), target: input.name };
   }
 
   function createProvider(actor: ConfigActor, input: TProviderCreateInput) {
-    return change(actor, { action: "provider.create", target: input.name }, (tx) => withinLimits(tx, () => createProviderIn(tx, input)));
+    return change(actor, "provider.create", (tx) => withinLimits(tx, () => createProviderIn(tx, input)));
   }
 
-  async function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
-    const current = await prisma.provider.findUnique({ where: { id: input.id } });
-    if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-    return change(actor, { action: "provider.update", target: current.name }, (tx) => updateProviderIn(tx, input, actor));
+  function updateProvider(actor: ConfigActor, input: TProviderUpdateInput) {
+    return change(actor, "provider.update", (tx) => updateProviderIn(tx, input, actor));
   }
 
   async function updateProviderIn(tx: Tx, input: TProviderUpdateInput, actor: ConfigActor) {
@@ -329,13 +331,12 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
         await tx.modelRoute.update({ where: { name: route.name }, data: { targets: renamedTargets as unknown as Prisma.InputJsonValue } });
       }
     }
-    return { result: toProvider(updated), changes: auditOf(fields) };
+    // Named as it was when this change began (a rename's new name is among the changes).
+    return { result: toProvider(updated), changes: auditOf(fields), target: row.name };
   }
 
-  async function deleteProvider(actor: ConfigActor, id: string) {
-    const current = await prisma.provider.findUnique({ where: { id } });
-    if (!current) throw new AppError("NOT_FOUND", "No provider with this id", { details: { field: "id" } });
-    return change(actor, { action: "provider.delete", target: current.name }, (tx) => deleteProviderIn(tx, id));
+  function deleteProvider(actor: ConfigActor, id: string) {
+    return change(actor, "provider.delete", (tx) => deleteProviderIn(tx, id));
   }
 
   async function deleteProviderIn(tx: Tx, id: string) {
@@ -348,11 +349,11 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       });
     }
     await tx.provider.delete({ where: { id } });
-    return { result: toProvider(row), changes: { name: row.name } };
+    return { result: toProvider(row), changes: { name: row.name }, target: row.name };
   }
 
   function upsertRoute(actor: ConfigActor, input: TModelUpsertInput) {
-    return change(actor, { action: "model.upsert", target: input.name }, (tx) => withinLimits(tx, () => upsertRouteIn(tx, input)));
+    return change(actor, "model.upsert", (tx) => withinLimits(tx, () => upsertRouteIn(tx, input)));
   }
 
   async function upsertRouteIn(tx: Tx, input: TModelUpsertInput) {
@@ -383,11 +384,11 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
       create: { name: input.name, targets: targets as unknown as Prisma.InputJsonValue, ...settings },
       update: { targets: targets as unknown as Prisma.InputJsonValue, ...settings },
     });
-    return { result: toRoute(row), changes: { targets, ...settings } };
+    return { result: toRoute(row), changes: { targets, ...settings }, target: input.name };
   }
 
-  async function deleteRoute(actor: ConfigActor, name: string) {
-    return change(actor, { action: "model.delete", target: name }, (tx) => deleteRouteIn(tx, name));
+  function deleteRoute(actor: ConfigActor, name: string) {
+    return change(actor, "model.delete", (tx) => deleteRouteIn(tx, name));
   }
 
   async function deleteRouteIn(tx: Tx, name: string) {
@@ -395,7 +396,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     const row = await tx.modelRoute.findUnique({ where: { name } });
     if (!row) throw new AppError("NOT_FOUND", `No model named '${name}'`, { details: { field: "name" } });
     await tx.modelRoute.delete({ where: { name } });
-    return { result: toRoute(row), changes: {} };
+    return { result: toRoute(row), changes: {}, target: name };
   }
 
   /**
