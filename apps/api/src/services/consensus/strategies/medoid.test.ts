@@ -54,6 +54,14 @@ describe("medoid", () => {
     expect(medoid(answers("Paris.", "paris", "PARIS"))).toEqual({ content: "Paris.", providers: ["p1", "p2", "p3"], agreement: 1 });
   });
 
+  it("identical answers of any length agree exactly 1, not a rounding short of it", () => {
+    // Term counts whose norm is an irrational root (5 terms for three words: √5·√5 ≠ 5 in floating point).
+    for (const text of ["Paris is nice", "a b c d", "The capital of France is Paris, and it has been for centuries.", "yes yes yes no"]) {
+      expect(similarity(text, text), text).toBe(1);
+      expect(medoid(answers(text, text, text)).agreement, text).toBe(1);
+    }
+  });
+
   it("nothing in common: agreement 0, the first provider wins the tie", () => {
     expect(medoid(answers("red", "green", "blue"))).toEqual({ content: "red", providers: ["p1"], agreement: 0 });
   });

@@ -24,9 +24,12 @@ export function cosine(a: TermVector, b: TermVector): number {
   if (a.size === 0 || b.size === 0) return a.size === 0 && b.size === 0 ? 1 : 0;
   let dot = 0;
   for (const [term, count] of a) dot += count * (b.get(term) ?? 0);
-  const norm = (v: TermVector) => Math.sqrt([...v.values()].reduce((sum, c) => sum + c * c, 0));
-  // Rounding can push identical vectors a hair past 1.
-  return Math.min(1, dot / (norm(a) * norm(b)));
+  const squaredNorm = (v: TermVector) => [...v.values()].reduce((sum, c) => sum + c * c, 0);
+  // One square root of the product, not the product of two roots: the counts are whole
+  // numbers, so for the same vector twice that is the root of a perfect square, exact, and
+  // identical answers score exactly 1 (√5·√5 is 5.000000000000001, which made it 0.9999999999999998).
+  // Cauchy-Schwarz keeps any other pair at or below 1; the bound guards the last bit of rounding.
+  return Math.min(1, dot / Math.sqrt(squaredNorm(a) * squaredNorm(b)));
 }
 
 export function similarity(a: string, b: string): number {
