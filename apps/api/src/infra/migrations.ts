@@ -16,11 +16,13 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
 import type { MigrationList } from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { failedRowIsLockTimeout, MIGRATION_LOCK_BOUND, retryLockWaits, type MigrationAttempt, type MigrationLockBound } from "./migration-lock-retries.ts";
 import { pgEngineDatabase, pgliteEngineDatabase, type EngineDatabase } from "./migrations-adapters.ts";
 import { engineErrorMessage, startSchemaEngine, type SchemaEngine } from "./migrations-wasm.ts";
 import { prismaDir } from "./repo-paths.ts";
+import { isUnfinishedMigrationRefusal, UNFINISHED_ROW_SQL, unfinishedMigrationMessage, type UnfinishedRow } from "./unfinished-migration.ts";
 
 export interface MigrationPaths {
   /** Default: <repo>/prisma/migrations */
@@ -73,8 +75,34 @@ export async function readMigrations(migrationsDir = join(prismaDir, "migrations
   };
 }
 
-/** Applies unapplied migrations; returns their names (empty when up to date). */
+/**
+ * Applies unapplied migrations; returns their names (empty when up to date). A migration left
+ * unfinished or failed by an earlier run stops it with one line saying what to run
+ * (unfinished-migration.ts).
+ */
 export async function applyMigrations(target: MigrationTarget, opts: ApplyMigrationsOptions = {}): Promise<string[]> {
+  try {
+    return await applyPending(target, opts);
+  } catch (error) {
+    if (!isUnfinishedMigrationRefusal(error)) throw error;
+    const row = await unfinishedRow(target).catch(() => undefined);
+    if (!row) throw error;
+    throw new Error(unfinishedMigrationMessage(row), { cause: error });
+  }
+}
+
+async function unfinishedRow(target: MigrationTarget): Promise<UnfinishedRow | undefined> {
+  if ("pglite" in target) return (await target.pglite.query<UnfinishedRow>(UNFINISHED_ROW_SQL)).rows[0];
+  const client = new pg.Client({ connectionString: target.url });
+  await client.connect();
+  try {
+    return (await client.query<UnfinishedRow>(UNFINISHED_ROW_SQL)).rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+async function applyPending(target: MigrationTarget, opts: ApplyMigrationsOptions): Promise<string[]> {
   const migrationsList = await readMigrations(opts.migrationsDir);
   // A missing folder (e.g. an image built without prisma/) would otherwise "succeed" with no tables.
   if (!migrationsList.migrationDirectories.length) throw new Error(`Applying migrations failed: none found in ${migrationsList.baseDir}`);
