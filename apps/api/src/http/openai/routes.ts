@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart } from "../../infra/request-scope.ts";
 import { clientLeaving } from "../../trpc/context.ts";
-import { listModelEntries, modelNotFound } from "../../services/chat/models.ts";
+import { listModelEntriesFor, modelNotFound } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { eitherStop } from "../../services/gateway/call-outcome.ts";
 import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
@@ -92,16 +92,16 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       });
 
       v1.get("/models", { config: { keyScope: "models", openapi: { summary: "List models (OpenAI-compatible)", tags: ["openai"], auth: "bearer" } } }, async (request, reply) => {
-        await authorizeRequest(deps, request, reply);
+        const user = await authorizeRequest(deps, request, reply);
         const created = Math.floor(deps.startedAt.getTime() / 1000);
-        return { object: "list", data: listModelEntries(deps.providers).map((m) => ({ id: m.id, object: "model", created, owned_by: m.ownedBy })) };
+        return { object: "list", data: modelsOf(deps, user).map((m) => ({ id: m.id, object: "model", created, owned_by: m.ownedBy })) };
       });
 
       v1.get<{ Params: { "*": string } }>("/models/*", { config: { keyScope: "models", openapi: { summary: "One model (OpenAI-compatible)", tags: ["openai"], auth: "bearer", wildcardParam: "id", responses: { 404: "No such model" } } } }, async (request, reply) => {
-        await authorizeRequest(deps, request, reply);
+        const user = await authorizeRequest(deps, request, reply);
         // Model names may contain a slash (`openai/gpt-4o-mini`), hence the wildcard.
         const id = request.params["*"];
-        const entry = listModelEntries(deps.providers).find((m) => m.id === id);
+        const entry = modelsOf(deps, user).find((m) => m.id === id);
         if (!entry) throw modelNotFound(id);
         return { id: entry.id, object: "model", created: Math.floor(deps.startedAt.getTime() / 1000), owned_by: entry.ownedBy };
       });
@@ -241,6 +241,11 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   // A hijacked reply writes its own head: carry over what was set on the reply so far.
   const headers = () => ({ ...rateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
   return { events, headers };
+}
+
+/** The models the caller may ask for: every one, or those its API key is limited to. */
+function modelsOf(deps: AppDeps, user: Caller) {
+  return listModelEntriesFor(deps.providers, user.apiKey?.models ?? []);
 }
 
 /** The model a body asks for, for the API key's model list (validated later with the rest). */

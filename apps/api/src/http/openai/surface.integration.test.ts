@@ -47,6 +47,24 @@ describe("models", () => {
     expect(missing).toBeInstanceOf(NotFoundError);
     expect(missing.code).toBe("model_not_found");
   });
+
+  it("an API key limited to some models lists and answers only those, as it may call nothing else", async () => {
+    const key = (await t.client(token).keys.create.mutate({ name: "two models", scopes: ["models", "chat"], models: ["beta", "gpt-4o-mini", "no-such-model"] })).key;
+    const limited = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: key, maxRetries: 0 });
+    const listed = [];
+    for await (const model of limited.models.list()) listed.push(model);
+    // A bare model name a provider serves is listed as the key names it, under that provider.
+    expect(listed.map((m) => [m.id, m.owned_by])).toEqual([
+      ["beta", "beta"],
+      ["gpt-4o-mini", "openai"],
+    ]);
+    expect(await limited.models.retrieve("gpt-4o-mini")).toMatchObject({ id: "gpt-4o-mini", owned_by: "openai" });
+    const refused = (await limited.models.retrieve("auto").catch((e: unknown) => e)) as NotFoundError;
+    expect(refused).toBeInstanceOf(NotFoundError);
+    expect(refused.code).toBe("model_not_found");
+    // Every model it lists is one it may call.
+    for (const { id } of listed) expect((await limited.chat.completions.create({ model: id, messages: [{ role: "user", content: "hi" }] })).object).toBe("chat.completion");
+  });
 });
 
 describe("embeddings", () => {

@@ -96,3 +96,31 @@ export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
     ]),
   ];
 }
+
+/**
+ * The model names a caller limited to `allowed` (an API key's model list; empty = any) may
+ * send: the listed ones it names, then any other name it names that the gateway serves (a
+ * provider's bare model name, `switchboard`), under whom it resolves to. A name the key may
+ * not send is neither listed nor found, so a client that picks from the list gets no 403.
+ */
+export function listModelEntriesFor(registry: ProviderRegistry, allowed: readonly string[]): ModelEntry[] {
+  const entries = listModelEntries(registry);
+  if (allowed.length === 0) return entries;
+  const named = new Set(allowed);
+  const listed = entries.filter((entry) => named.has(entry.id));
+  const listedIds = new Set(listed.map((entry) => entry.id));
+  const served = [...named].filter((name) => !listedIds.has(name)).flatMap((name) => {
+    const choice = servedChoice(registry, name);
+    return choice ? [{ id: name, ownedBy: choice.pinned ?? "switchboard" }] : [];
+  });
+  return [...listed, ...served];
+}
+
+/** How a name resolves, or undefined for one no provider or route serves. */
+function servedChoice(registry: ProviderRegistry, name: string): ModelChoice | undefined {
+  try {
+    return resolveModel(registry, name);
+  } catch {
+    return undefined;
+  }
+}
