@@ -15,6 +15,7 @@ import type { RequestStop } from "../services/gateway/chain-types.ts";
 import { keyRefusal, type KeyAccess, type RateLimitInfo } from "../services/keys/index.ts";
 import { credentialOf, resolveUser, type AuthedUser } from "../trpc/context.ts";
 import { readAccessToken } from "../trpc/cookies.ts";
+import { rateLimitHeaders } from "./rate-limit-headers.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -67,11 +68,7 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
 
 /** An API key's own rate-limit figures, as OpenAI's x-ratelimit-* headers. */
 function sendKeyRateLimit(reply: FastifyReply, limit: RateLimitInfo | undefined): void {
-  if (!limit) return;
-  void reply
-    .header("x-ratelimit-limit-requests", String(limit.limit))
-    .header("x-ratelimit-remaining-requests", String(limit.remaining))
-    .header("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
+  if (limit) void reply.headers(rateLimitHeaders(limit));
 }
 
 /**

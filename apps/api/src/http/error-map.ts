@@ -16,6 +16,7 @@ import { APP_ERROR_CODES, type TAppErrorCode } from "@switchboard/schema";
 import { ZodError } from "zod";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { AppError, databaseUnavailable } from "../services/errors.ts";
+import { rateLimitHeaders, rateLimitOfDetails } from "./rate-limit-headers.ts";
 
 export interface ErrorRow {
   status: number;
@@ -159,5 +160,7 @@ export function errorHeaders(described: ErrorDescription): Record<string, string
   const headers: Record<string, string> = {};
   if (described.retryAfterSec !== undefined) headers["retry-after"] = String(described.retryAfterSec);
   if (described.shouldRetry !== undefined) headers["x-should-retry"] = String(described.shouldRetry);
-  return headers;
+  // A refusal by a rate limit says where that limit stands, as its successes do.
+  const limit = rateLimitOfDetails(described.details);
+  return limit ? { ...headers, ...rateLimitHeaders(limit) } : headers;
 }

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { findInputFlaw, type InputFlaw, type TRole } from "@switchboard/schema";
 import { z } from "zod";
+import { rateLimitHeaders } from "../http/rate-limit-headers.ts";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
@@ -228,11 +229,7 @@ function requireRole(required: TRole) {
       const limit = await ctx.deps.keys.admit(ctx.user.id, key, ctx.req.scope).catch((error: unknown) => {
         throw toTRPCError(error);
       });
-      if (limit) {
-        ctx.req.setHeader("x-ratelimit-limit-requests", String(limit.limit));
-        ctx.req.setHeader("x-ratelimit-remaining-requests", String(limit.remaining));
-        ctx.req.setHeader("x-ratelimit-reset-requests", `${Math.ceil(limit.resetMs / 1000)}s`);
-      }
+      if (limit) for (const [name, value] of Object.entries(rateLimitHeaders(limit))) ctx.req.setHeader(name, value);
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
   });

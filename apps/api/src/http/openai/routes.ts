@@ -21,6 +21,7 @@ import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { modelInputBodyLimit } from "../body-limits.ts";
+import { rateLimitHeaders } from "../rate-limit-headers.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -40,15 +41,10 @@ const ROUTES: Record<string, string[]> = {
   "/v1/models": ["GET", "HEAD"],
 };
 
-/** x-ratelimit-* as OpenAI sends them, from the limit this request was counted against. */
-function rateLimitHeaders(request: FastifyRequest): Record<string, string> {
+/** x-ratelimit-* as OpenAI sends them, from the user's limit this request was counted against. */
+function userRateLimitHeaders(request: FastifyRequest): Record<string, string> {
   const note = request.scope?.rateLimit;
-  if (!note) return {};
-  return {
-    "x-ratelimit-limit-requests": String(note.limit),
-    "x-ratelimit-remaining-requests": String(note.remaining),
-    "x-ratelimit-reset-requests": `${Math.max(0, Math.ceil(note.resetMs / 1000))}s`,
-  };
+  return note ? rateLimitHeaders(note) : {};
 }
 
 /**
@@ -87,7 +83,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       v1.setNotFoundHandler(answerUnknownV1Path);
       v1.addHook("onSend", (request, reply, payload, done) => {
         // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
-        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(rateLimitHeaders(request));
+        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(userRateLimitHeaders(request));
         done(null, payload);
       });
 
@@ -239,7 +235,7 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
   markUpstreamStart(request.scope);
   // A hijacked reply writes its own head: carry over what was set on the reply so far.
-  const headers = () => ({ ...rateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
+  const headers = () => ({ ...userRateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
   return { events, headers };
 }
 

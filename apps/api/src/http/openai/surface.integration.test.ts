@@ -157,6 +157,23 @@ describe("errors and headers", () => {
     expect(first.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+s$/);
   });
 
+  it("an API key's own limit: x-ratelimit-reset-requests says when its minute starts again, and its 429 carries the figures too", async () => {
+    const key = (await t.client(token).keys.create.mutate({ name: "two a minute", rateLimitPerMin: 2 })).key;
+    const ask = () => call("POST", "/v1/chat/completions", { model: "auto", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer ${key}` });
+    const first = await ask();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(first.headers.get("x-ratelimit-remaining-requests")).toBe("1");
+    // Not "0s": a client that trusts it would retry at once into a 429.
+    expect(Number(/^(\d+)s$/.exec(first.headers.get("x-ratelimit-reset-requests") ?? "")?.[1])).toBeGreaterThan(50);
+    expect((await ask()).status).toBe(200);
+    const refused = await ask();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(refused.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    expect(refused.headers.get("x-ratelimit-reset-requests")).toBe(`${refused.headers.get("retry-after")}s`);
+  });
+
   it("while frozen the SDK fails at once: 503 with x-should-retry false, despite Retry-After", async () => {
     expect((await trpcMutation(t.url, "emergency.freeze", { reason: "incident 42", expiresInSec: 600 }, bearer(root))).status).toBe(200);
     try {

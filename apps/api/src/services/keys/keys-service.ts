@@ -297,7 +297,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   async function countRequest(grant: KeyGrant): Promise<RateLimitInfo | undefined> {
     if (grant.rateLimitPerMin === null) return undefined;
     const r = await deps.coordination.consumeLeased(`keys:rate:${grant.keyId}`, grant.rateLimitPerMin, 60_000);
-    const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.retryAfterMs };
+    const info = { limit: grant.rateLimitPerMin, remaining: r.remaining, resetMs: r.resetMs };
     if (!r.allowed) {
       throw new AppError("TOO_MANY_REQUESTS", `API key rate limit reached (${grant.rateLimitPerMin} requests per minute)`, {
         retryAfterSec: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
