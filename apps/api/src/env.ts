@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv as parseDotEnvText } from "node:util";
 import { z } from "zod";
-import { PROVIDER_IDS, ZProviderId } from "@switchboard/schema";
+import { OPENAI_MAX_REQUEST_CHARS, PROVIDER_IDS, ZProviderId } from "@switchboard/schema";
 
 const optionalString = z
   .string()
@@ -22,6 +22,7 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 
 const OPENAI_MAX_BODY_MB_RANGE = "must be a whole number of megabytes from 1 to 100";
 const OIDC_TIMEOUT_RANGE = "must be a whole number of milliseconds from 100 to 120000";
+const OPENAI_MAX_TEXT_CHARS_RANGE = "must be a whole number of characters from 1000 to 100000000";
 
 export const ZEnv = z
   .object({
@@ -110,6 +111,18 @@ export const ZEnv = z
       .min(1, OPENAI_MAX_BODY_MB_RANGE)
       .max(100, OPENAI_MAX_BODY_MB_RANGE)
       .default(20),
+    /**
+     * Characters of text (message text, tool-call arguments; media parts are the body limit's)
+     * one /v1 chat or Responses request may carry, a conversation it continues included: what
+     * one request may cost upstream. The default fits a 64k-token context; agents with long
+     * histories need more (a million tokens is about 4,000,000 characters).
+     */
+    OPENAI_MAX_TEXT_CHARS: z.coerce
+      .number({ error: OPENAI_MAX_TEXT_CHARS_RANGE })
+      .int(OPENAI_MAX_TEXT_CHARS_RANGE)
+      .min(1_000, OPENAI_MAX_TEXT_CHARS_RANGE)
+      .max(100_000_000, OPENAI_MAX_TEXT_CHARS_RANGE)
+      .default(OPENAI_MAX_REQUEST_CHARS),
     CORS_ORIGINS: z
       .string()
       .default("")

@@ -8,7 +8,11 @@
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";
 
-/** All messages' text together, as characters: the same budget as a conversation's limit. */
+/**
+ * All of a request's text together, as characters: the same budget as a conversation's limit.
+ * Embeddings keep it; chat and Responses requests take it as the default of the server's
+ * OPENAI_MAX_TEXT_CHARS.
+ */
 export const OPENAI_MAX_REQUEST_CHARS = CHAT_LIMITS.messageMaxChars * 8;
 
 export const OPENAI_LIMITS = {

@@ -4,7 +4,7 @@
  * body is then forwarded as the client sent it (`passthrough`), minus the two fields the
  * gateway owns: `model` (it routes) and `stream` (it decides per upstream call).
  */
-import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
+import { ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import type { StatelessRequest } from "../../services/chat/chat-service.ts";
@@ -36,7 +36,20 @@ function textOf(message: TOpenAIMessage): string {
 const digestRole = (role: TOpenAIMessage["role"]): ChatMessage["role"] =>
   role === "developer" || role === "system" ? "system" : role === "user" ? "user" : "assistant";
 
-export function parseChatRequest(registry: ProviderRegistry, body: unknown): ParsedChatRequest {
+/** What a request may carry, and how a refusal names what the caller sent. */
+export interface ChatRequestLimits {
+  /** Characters of text in all (OPENAI_MAX_TEXT_CHARS). */
+  maxTextChars: number;
+  /** The field a refusal names: `messages`, or `input` for a Responses request. */
+  param?: string;
+  /** What the refusal says holds the messages, as the caller knows it ("messages hold"). */
+  holder?: string;
+}
+
+export const count = (n: number) => n.toLocaleString("en-US");
+
+export function parseChatRequest(registry: ProviderRegistry, body: unknown, limits: ChatRequestLimits): ParsedChatRequest {
+  const { maxTextChars, param = "messages", holder = "messages hold" } = limits;
   const parsed = ZOpenAIChatRequest.safeParse(body);
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const data = parsed.data;
@@ -46,10 +59,12 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown): Par
   // megabytes) are not counted; a photo's size is the body limit's to bound
   // (OPENAI_MAX_BODY_MB), and scaling this budget with it would let text cost far more.
   const chars = messages.reduce((n, m) => n + m.content.length, 0);
-  if (chars > OPENAI_MAX_REQUEST_CHARS) {
-    throw new AppError("PAYLOAD_TOO_LARGE", `Messages are too long: ${chars} characters (limit ${OPENAI_MAX_REQUEST_CHARS})`, {
-      details: { param: "messages" },
-    });
+  if (chars > maxTextChars) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `${holder} ${count(chars)} characters of text (limit ${count(maxTextChars)}, the gateway's OPENAI_MAX_TEXT_CHARS): send less, or ask its operator to raise the limit`,
+      { details: { param } },
+    );
   }
   const { pinned, model } = resolveModel(registry, data.model);
   // The raw body, not the parsed one: what the client sent is forwarded byte for byte.

@@ -180,3 +180,50 @@ describe("OPENAI_MAX_BODY_MB = 2", () => {
     expect(up.fakes.beta.requests).toHaveLength(upstreamCalls);
   });
 });
+
+describe("long agent histories (OPENAI_MAX_TEXT_CHARS)", () => {
+  let long: TestApp;
+  let longToken: string;
+  beforeAll(async () => {
+    long = await startTestApp({ env: { ...up.env, CHAT_RATE_LIMIT_PER_MIN: "1000", OPENAI_MAX_TEXT_CHARS: "1000000" } });
+    longToken = (await long.userWithRole("USER")).token;
+  });
+  afterAll(async () => {
+    await long?.close();
+  });
+  const history = (chars: number) => [
+    { role: "system" as const, content: "You are a coding agent." },
+    { role: "user" as const, content: "x".repeat(chars) },
+  ];
+
+  it("raised, takes a long agent history (600,000 characters, ~150k tokens) that the default refuses", async () => {
+    const sdk = new OpenAI({ baseURL: `${long.url}/v1`, apiKey: longToken, maxRetries: 0 });
+    const answer = await sdk.chat.completions.create({ model: "beta", messages: history(600_000) });
+    expect(answer.choices[0]?.message.content).toBe("Hello from beta.");
+    expect(up.fakes.beta.requests.at(-1)!.body.messages?.[1]?.content).toHaveLength(600_000);
+    const refused = await new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create({ model: "beta", messages: history(600_000) }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 413, param: "messages" });
+    expect((refused as Error).message).toContain("OPENAI_MAX_TEXT_CHARS");
+  });
+
+  it("past it, 413 says how much text there was and the limit; for a Responses request, naming input and the conversation it continues", async () => {
+    const sdk = new OpenAI({ baseURL: `${long.url}/v1`, apiKey: longToken, maxRetries: 0 });
+    const tooLong = await sdk.chat.completions.create({ model: "beta", messages: history(1_000_001) }).catch((e: unknown) => e);
+    expect(tooLong).toMatchObject({ status: 413, param: "messages" });
+    expect((tooLong as Error).message).toMatch(/1,000,024 characters of text.*limit 1,000,000/);
+    const first = await sdk.responses.create({ model: "beta", input: "y".repeat(600_000) });
+    const calls = up.fakes.beta.requests.length;
+    const continued = await sdk.responses.create({ model: "beta", input: "z".repeat(500_000), previous_response_id: first.id }).catch((e: unknown) => e);
+    expect(continued).toMatchObject({ status: 413, param: "input" });
+    expect((continued as Error).message).toMatch(/^413 input, with the conversation of previous_response_id, holds 1,100,016 characters of text \(limit 1,000,000/);
+    expect(up.fakes.beta.requests).toHaveLength(calls);
+  });
+
+  it("a conversation continued past 1,000 messages is a 400 that counts them, naming input rather than a field the caller never sent", async () => {
+    const sdk = new OpenAI({ baseURL: `${long.url}/v1`, apiKey: longToken, maxRetries: 0 });
+    const first = await sdk.responses.create({ model: "beta", input: Array.from({ length: 999 }, (_, i) => ({ role: "user" as const, content: `step ${i}` })) });
+    const refused = await sdk.responses.create({ model: "beta", input: [{ role: "user", content: "one" }, { role: "user", content: "two" }], previous_response_id: first.id }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 400, param: "input" });
+    expect((refused as Error).message).toBe("400 input, with the conversation of previous_response_id, holds 1,002 messages (limit 1,000): send the conversation, trimmed, in input instead");
+  });
+});

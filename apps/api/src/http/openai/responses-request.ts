@@ -4,12 +4,12 @@
  * Switchboard reaches speaks chat (or is translated from it), so this is the one place
  * that knows the Responses request's shape; what it cannot mean in chat is refused by name.
  */
-import { RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
+import { CHAT_LIMITS, RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ContinuedConversation, ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
+import { count, parseChatRequest, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
 import { thinkingBlocksIn } from "./reasoning-content.ts";
 
 export interface ParsedResponsesRequest extends ParsedChatRequest {
@@ -206,7 +206,18 @@ async function earlierConversation(source: ReferencedItems, responseId: string):
   return { items: parsed.map((p) => p.data!), continued: conversation!.continued };
 }
 
-export async function parseResponsesRequest(registry: ProviderRegistry, referenced: ReferencedItems, body: unknown): Promise<ParsedResponsesRequest> {
+/** The messages of a continued conversation and its request, as the caller knows them: for refusals. */
+function holderOf(data: TOpenAIResponsesRequest, continues: boolean): string {
+  if (continues) return "input, with the conversation of previous_response_id, holds";
+  return data.instructions ? "input, with instructions, holds" : "input holds";
+}
+
+export async function parseResponsesRequest(
+  registry: ProviderRegistry,
+  referenced: ReferencedItems,
+  body: unknown,
+  limits: Pick<ChatRequestLimits, "maxTextChars">,
+): Promise<ParsedResponsesRequest> {
   const parsed = ZOpenAIResponsesRequest.safeParse(normalized(body));
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const data = parsed.data;
@@ -223,9 +234,16 @@ export async function parseResponsesRequest(registry: ProviderRegistry, referenc
   const input = await withReferencedItems(referenced, data.input);
   const before = earlier?.items ?? [];
   const messages = chatMessages({ ...data, input: [...before, ...input] }, before.length);
+  const holder = holderOf(data, earlier !== undefined);
+  // A continued conversation can make more messages than any request's input may hold.
+  if (messages.length > CHAT_LIMITS.conversationMaxMessages) {
+    throw new AppError("BAD_REQUEST", `${holder} ${count(messages.length)} messages (limit ${count(CHAT_LIMITS.conversationMaxMessages)}): send the conversation, trimmed, in input instead`, {
+      details: { param: "input" },
+    });
+  }
   try {
     return {
-      ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }),
+      ...parseChatRequest(registry, { model: data.model, messages, ...chatFields(data) }, { ...limits, param: "input", holder }),
       stream: data.stream === true,
       // store: false asks that nothing of the answer be kept: the response cache keeps nothing either.
       cacheTerms: { keep: data.store !== false, routeDefault: true },

@@ -120,7 +120,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
           },
         }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
-        const parsed = parseChatRequest(deps.providers, request.body);
+        const parsed = parseChatRequest(deps.providers, request.body, { maxTextChars: deps.env.OPENAI_MAX_TEXT_CHARS });
         const id = completionId();
         const created = Math.floor(Date.now() / 1000);
         if (!parsed.stream) return completionBody(id, created, await complete(deps, request, reply, user, parsed));
@@ -149,7 +149,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         async (request, reply) => {
           const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
           const admitHistory = historyAdmission(request, reply, bodyLimit, user.id);
-          const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id, admitHistory }, request.body);
+          const parsed = await parseResponsesRequest(deps.providers, { items: deps.responseItems, userId: user.id, admitHistory }, request.body, { maxTextChars: deps.env.OPENAI_MAX_TEXT_CHARS });
           const store = parsed.echo.store !== false;
           const ctx = { id: responseId(), createdAt: Math.floor(Date.now() / 1000), model: parsed.echo.model, echo: parsed.echo, store };
           const onAnswer = ({ output, ...envelope }: SentResponse) => (store ? keepAnswer(deps, request, user.id, ctx.id, { input: parsed.input, output, envelope }, parsed.continued) : Promise.resolve());
