@@ -118,12 +118,18 @@ export const ZOpenAIChatRequest = z.looseObject({
 });
 export type TOpenAIChatRequest = z.infer<typeof ZOpenAIChatRequest>;
 
-const ZEmbeddingInput = z.union([
-  z.string(),
-  z.array(z.string()).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
-  z.array(z.number().int()).min(1),
-  z.array(z.array(z.number().int()).min(1)).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
-]);
+/** No branch of the union says which one the caller meant: one message names every form and the limit. */
+const ZEmbeddingInput = z.union(
+  [
+    z.string(),
+    z.array(z.string()).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int()).min(1)).min(1).max(OPENAI_LIMITS.maxEmbeddingInputs),
+  ],
+  {
+    error: `input must be a string, an array of 1 to ${OPENAI_LIMITS.maxEmbeddingInputs} strings, an array of token ids, or an array of 1 to ${OPENAI_LIMITS.maxEmbeddingInputs} arrays of token ids (send a larger batch in several requests)`,
+  },
+);
 
 export const ZOpenAIEmbeddingRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),

@@ -92,6 +92,11 @@ describe("embeddings", () => {
     const bad = await call("POST", "/v1/embeddings", { model: "text-embedding-3-small", input: [1.5, "x"] });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("input");
+    // A batch past OpenAI's 2,048 inputs (a RAG pipeline's whole corpus at once) is told the limit, not "Invalid input".
+    const batch = await call("POST", "/v1/embeddings", { model: "text-embedding-3-small", input: Array.from({ length: 2049 }, () => "chunk") });
+    expect(batch.status).toBe(400);
+    expect(await batch.json()).toMatchObject({ error: { param: "input", message: expect.stringContaining("2048") } });
+    expect(up.fakes.beta.requests).toHaveLength(0);
     const auto = await call("POST", "/v1/embeddings", { model: "auto", input: "x" });
     expect(auto.status).toBe(400);
     expect(await auto.json()).toMatchObject({ error: { param: "model", type: "invalid_request_error" } });
