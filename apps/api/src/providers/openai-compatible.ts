@@ -122,6 +122,8 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     if ("body" in reply) throw statusError(reply);
     let finished = false;
     let done = false;
+    /** Choices that have sent something but no finish reason yet. */
+    const unfinished = new Set<number>();
     const indexToolCalls = createToolCallIndexer();
     for await (const batch of reply.events) {
       for (const { data } of batch) {
@@ -130,6 +132,12 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
         if (done) break;
         if (data.startsWith("[DONE]")) {
           done = true;
+          // [DONE] is the server's word that the answer is whole, even from one that names no
+          // finish reason (some local and hosted servers): its choices stopped, as OpenAI's would say.
+          if (!finished && unfinished.size > 0) {
+            finished = true;
+            for (const index of unfinished) yield { type: "choice", choice: { index, delta: {}, finish_reason: "stop" } };
+          }
           break;
         }
         const chunk = parseJson(data) as { choices?: unknown; error?: unknown; system_fingerprint?: string | null; usage?: unknown } | null;
@@ -142,7 +150,10 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
           if (typeof choice !== "object" || choice === null || typeof choice.delta !== "object" || choice.delta === null) {
             throw new ProviderError("malformed", "upstream sent a choice without a delta");
           }
-          if (choice.finish_reason) finished = true;
+          if (choice.finish_reason) {
+            finished = true;
+            unfinished.delete(choice.index);
+          } else unfinished.add(choice.index);
           indexToolCalls(choice);
           yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint, extras };
         }
@@ -150,7 +161,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
         if (usage) yield { type: "usage", usage };
       }
     }
-    // Some servers close without [DONE] or a finish reason: that is not a finished answer.
+    // Some servers close without [DONE] and without a finish reason: that is not a finished answer.
     if (request.signal.aborted) throw new ProviderError("aborted", "request aborted");
     if (!finished) throw new ProviderError("connection_error", "upstream closed the stream before the answer finished");
   }

@@ -307,6 +307,19 @@ describe("answers as the provider sent them", () => {
     }
   });
 
+  it("a server that ends its stream with [DONE] but names no finish reason has answered: finish_reason stop, [DONE], and a completed response", async () => {
+    const chunk = (delta: object) => `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const withoutFinish = { kind: "raw" as const, contentType: "text/event-stream", pieces: [chunk({ role: "assistant", content: "Done " }), chunk({ content: "anyway." }), "data: [DONE]\n\n"] };
+    up.fakes.beta.enqueue(withoutFinish, withoutFinish);
+    const final = await sdk.chat.completions.stream({ model: "beta", messages: [{ role: "user", content: "hi" }] }).finalChatCompletion();
+    expect(final.choices[0]).toMatchObject({ message: { content: "Done anyway." }, finish_reason: "stop" });
+    const response = await sdk.responses.stream({ model: "beta", input: "hi" }).finalResponse();
+    expect(response).toMatchObject({ status: "completed", output_text: "Done anyway." });
+    // Closed without [DONE] and without a finish reason, a stream was cut: still an error.
+    up.fakes.beta.enqueue({ kind: "no-finish", content: "cut off" });
+    await expect(sdk.chat.completions.stream({ model: "beta", messages: [{ role: "user", content: "hi" }] }).finalChatCompletion()).rejects.toThrow("before the answer finished");
+  });
+
   it("refusals, logprobs and vendor fields (reasoning_content) pass through", async () => {
     up.fakes.beta.enqueue({ kind: "ok", refusal: "I can't help with that." });
     const refused = await sdk.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "bad" }] });
