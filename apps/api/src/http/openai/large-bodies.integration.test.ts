@@ -177,6 +177,15 @@ describe("OPENAI_MAX_BODY_MB = 2", () => {
     const refused = await sdk.responses.create({ model: "beta", input: photo("third"), previous_response_id: second.id }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ status: 413, param: "previous_response_id" });
     expect((refused as Error).message).toContain("send it, trimmed, in input instead");
+    // The same request sent chunked (no Content-Length) is the same size.
+    const chunked = await rawRequest(small.url, {
+      method: "POST",
+      path: "/v1/responses",
+      headers: { ...json, ...bearer(smallToken), "transfer-encoding": "chunked" },
+      body: JSON.stringify({ model: "beta", input: photo("third"), previous_response_id: second.id }),
+    });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.text).error).toMatchObject({ param: "previous_response_id" });
     expect(up.fakes.beta.requests).toHaveLength(upstreamCalls);
   });
 });

@@ -188,9 +188,11 @@ type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
  * body does (503 when full, 429 past the caller's share).
  */
 function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimit: number, userId: string): (chars: number) => void {
-  const ownBytes = Number(request.headers["content-length"]) || 0;
+  // A chunked body declares no length: its size is measured again from what it parsed to
+  // (only for a continued conversation), or it would leave the whole limit to the history.
+  const ownBytes = () => Number(request.headers["content-length"]) || Buffer.byteLength(JSON.stringify(request.body ?? null));
   return (chars) => {
-    if (chars + ownBytes > bodyLimit) {
+    if (chars + ownBytes() > bodyLimit) {
       const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
       throw new AppError("PAYLOAD_TOO_LARGE", `The conversation up to previous_response_id keeps about ${mb(chars)}; with this request that is over the ${mb(bodyLimit)} a request may carry: send it, trimmed, in input instead`, {
         details: { param: "previous_response_id" },
