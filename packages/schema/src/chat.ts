@@ -78,6 +78,8 @@ export const ATTEMPT_OUTCOMES = [
   "unsupported",
   /** The upstream refused the request itself (a 4xx it caused): passed to the caller, no fallback. */
   "rejected",
+  /** This instance had no room to hold the provider's answer: the request ends with a 503 to retry, no fallback. */
+  "overloaded",
   "skipped_circuit_open",
   "skipped_rate_limited",
   "skipped_frozen",

@@ -22,6 +22,7 @@ import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Env } from "../env.ts";
+import { createBytePool, type BytePool, type BytePoolRefusal } from "../infra/byte-pool.ts";
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { AppError } from "../services/errors.ts";
 
@@ -65,23 +66,23 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
     done();
   });
 
-  const pool = bytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes, LARGE_BODY_SHARE_PER_CALLER * opts.largestBodyLimitBytes);
+  const pool = createBytePool(LARGE_BODY_POOL_FACTOR * opts.largestBodyLimitBytes, LARGE_BODY_SHARE_PER_CALLER * opts.largestBodyLimitBytes);
   // A route taking more than that (config.import's whole document, when OPENAI_MAX_BODY_MB is
   // set below it) holds one such body at a time, apart from the pool the operator sized: a
   // second at once is a 503 to retry (configuration changes serialise anyway).
   const single = new Map<number, BytePool>();
   const poolFor = (limit: number) => {
     if (limit <= opts.largestBodyLimitBytes) return pool;
-    const own = single.get(limit) ?? bytePool(limit, limit);
+    const own = single.get(limit) ?? createBytePool(limit);
     single.set(limit, own);
     return own;
   };
   app.decorateReply("holdLargeInput", function (this: FastifyReply, bytes: number, holder: string) {
     const over = bytes - BODY_LIMIT_BYTES;
     if (over <= 0) return;
-    const refused = pool.take(holder, over);
-    if (refused) throw refused;
-    whenResponseClosed(this.raw, () => pool.giveBack(holder, over));
+    const refused = pool.take(over, holder);
+    if (refused) throw largeBodyRefusal(refused);
+    whenResponseClosed(this.raw, () => pool.giveBack(over, holder));
   });
   // Callback style, not async: this runs for every request with a body, and most are small.
   app.addHook("preParsing", (request, reply, payload, done) => {
@@ -112,38 +113,13 @@ export function withRouteBodyLimit(request: FastifyRequest, error: unknown): unk
   return new AppError("PAYLOAD_TOO_LARGE", `Request body too large (limit ${Number((limit / (1024 * 1024)).toFixed(2))} MB)`, { cause: error });
 }
 
-interface BytePool {
-  /** Takes `bytes` for `holder`; the refusal when the pool, or the holder's share of it, cannot hold them. */
-  take(holder: string, bytes: number): AppError | undefined;
-  giveBack(holder: string, bytes: number): void;
-}
-
-function bytePool(size: number, sharePerHolder: number): BytePool {
-  let free = size;
-  const heldBy = new Map<string, number>();
-  return {
-    take(holder, bytes) {
-      const held = heldBy.get(holder) ?? 0;
-      if (held + bytes > sharePerHolder) return shareExhausted();
-      if (bytes > free) return poolExhausted();
-      free -= bytes;
-      heldBy.set(holder, held + bytes);
-      return undefined;
-    },
-    giveBack(holder, bytes) {
-      free += bytes;
-      const held = (heldBy.get(holder) ?? 0) - bytes;
-      if (held > 0) heldBy.set(holder, held);
-      else heldBy.delete(holder);
-    },
-  };
-}
-
 /** A refusal before the body was read: the rest of it is still on the connection, which cannot carry another request. */
 function unreadBody(reply: FastifyReply, error: Error): Error {
   void reply.header("connection", "close");
   return error;
 }
+
+const largeBodyRefusal = (refused: BytePoolRefusal) => (refused === "share_full" ? shareExhausted() : poolExhausted());
 
 const poolExhausted = () =>
   new AppError("SERVICE_UNAVAILABLE", "The server is holding as many large request bodies as it can; retry shortly", {
@@ -164,7 +140,7 @@ function drawingOnPool(pool: BytePool, holder: string, payload: Readable, respon
   let over = false;
   whenResponseClosed(response, () => {
     over = true;
-    pool.giveBack(holder, drawn);
+    pool.giveBack(drawn, holder);
     drawn = 0;
   });
   const counted = new Transform({
@@ -173,8 +149,8 @@ function drawingOnPool(pool: BytePool, holder: string, payload: Readable, respon
       received += chunk.length;
       const needed = Math.max(0, received - BODY_LIMIT_BYTES) - before;
       if (needed > 0 && !over) {
-        const refused = pool.take(holder, needed);
-        if (refused) return callback(refused);
+        const refused = pool.take(needed, holder);
+        if (refused) return callback(largeBodyRefusal(refused));
         drawn += needed;
       }
       callback(null, chunk);

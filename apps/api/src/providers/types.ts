@@ -137,8 +137,11 @@ export interface UpstreamError {
   code?: unknown;
 }
 
-/** How a provider call failed; decides fallback, circuit accounting and the attempt report. */
-export type ProviderFailureKind = "timeout" | "rate_limited" | "http_error" | "connection_error" | "malformed" | "aborted" | "unsupported";
+/**
+ * How a provider call failed; decides fallback, circuit accounting and the attempt report.
+ * `overloaded`: this instance had no room to read the answer (upstream-answer-room.ts).
+ */
+export type ProviderFailureKind = "timeout" | "rate_limited" | "http_error" | "connection_error" | "malformed" | "aborted" | "unsupported" | "overloaded";
 
 export class ProviderError extends Error {
   readonly kind: ProviderFailureKind;

@@ -16,6 +16,7 @@ import { StringDecoder } from "node:string_decoder";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { Dispatcher } from "undici";
 import { ProviderError, type CallSignal } from "./types.ts";
+import { ANSWER_BYTES_WITHOUT_ROOM, UPSTREAM_ANSWER_ROOM_BYTES, upstreamAnswerRoom } from "./upstream-answer-room.ts";
 import { upstreamPool } from "./upstream-pool.ts";
 
 /** One event's data beyond this many characters is not an answer chunk but a broken stream. */
@@ -148,35 +149,67 @@ async function send(endpoint: WireEndpoint, body: string, signal: CallSignal): P
 async function readWhole(response: Dispatcher.ResponseData, signal: CallSignal): Promise<WireReply> {
   const declared = Number(response.headers["content-length"] ?? Number.NaN);
   if (declared > MAX_REPLY_BYTES) throw tooLarge(response);
+  const room = new AnswerRoom(response);
   try {
-    // A declared length is what undici reads (more bytes would be a framing error); without
-    // one (chunked), the bytes are counted as they come.
-    const text = Number.isFinite(declared) ? await response.body.text() : await boundedText(response);
+    // A declared length is what undici reads (more bytes would be a framing error): its room
+    // is taken before a byte is read. Without one (chunked), the bytes are counted as they come.
+    if (Number.isFinite(declared)) room.hold(declared);
+    const text = Number.isFinite(declared) ? await response.body.text() : await boundedText(response, room);
     return { status: response.statusCode, body: text, headers: response.headers as IncomingHttpHeaders };
   } catch (error) {
     if (error instanceof ProviderError) throw error;
     // A connection cut mid-body, or the call's abort while the body was read.
     throw signal.aborted ? aborted(signal) : broken(error);
+  } finally {
+    room.giveBack();
   }
 }
 
 /** The body as text, or "malformed" (and the connection dropped) once it passes MAX_REPLY_BYTES. */
-async function boundedText(response: Dispatcher.ResponseData): Promise<string> {
+async function boundedText(response: Dispatcher.ResponseData, room: AnswerRoom): Promise<string> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of response.body as AsyncIterable<Buffer>) {
     bytes += chunk.length;
     if (bytes > MAX_REPLY_BYTES) throw tooLarge(response);
+    room.hold(bytes);
     chunks.push(chunk);
   }
   // As undici's text() reads it: UTF-8, a byte-order mark dropped.
   return new TextDecoder().decode(Buffer.concat(chunks, bytes));
 }
 
+/** One whole answer's part of upstreamAnswerRoom: what it holds past the first MB, while it is read. */
+class AnswerRoom {
+  private held = 0;
+  constructor(private readonly response: Dispatcher.ResponseData) {}
+
+  /** Holds room for an answer of `bytes` so far; drops the answer and throws "overloaded" when there is none. */
+  hold(bytes: number): void {
+    const needed = Math.max(0, bytes - ANSWER_BYTES_WITHOUT_ROOM) - this.held;
+    if (needed <= 0) return;
+    if (upstreamAnswerRoom.take(needed)) {
+      this.response.body.destroy();
+      throw new ProviderError(
+        "overloaded",
+        `no room on this instance for another large upstream answer (${formatMegabytes(UPSTREAM_ANSWER_ROOM_BYTES)} held at once): not read`,
+      );
+    }
+    this.held += needed;
+  }
+
+  giveBack(): void {
+    upstreamAnswerRoom.giveBack(this.held);
+    this.held = 0;
+  }
+}
+
+const formatMegabytes = (bytes: number) => `${bytes / (1024 * 1024)} MB`;
+
 /** Drops the answer being read (its connection is not reused) and says why. */
 function tooLarge(response: Dispatcher.ResponseData, what = "answer", bound = MAX_REPLY_BYTES): ProviderError {
   response.body.destroy();
-  return new ProviderError("malformed", `upstream ${what} larger than ${bound / (1024 * 1024)} MB: not read to its end`);
+  return new ProviderError("malformed", `upstream ${what} larger than ${formatMegabytes(bound)}: not read to its end`);
 }
 
 /**

@@ -12,6 +12,7 @@ const LABELS: Record<TChatAttempt["outcome"], string> = {
   aborted: "aborted",
   unsupported: "unsupported",
   rejected: "refused by upstream",
+  overloaded: "gateway busy",
   skipped_circuit_open: "skipped (circuit open)",
   skipped_rate_limited: "skipped (rate limited)",
   skipped_frozen: "skipped (frozen)",

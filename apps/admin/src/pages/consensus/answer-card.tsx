@@ -7,6 +7,7 @@ const STATUS_TEXT: Partial<Record<TConsensusAnswer["status"], string>> = {
   connection_error: "Unreachable",
   malformed: "Malformed reply",
   aborted: "Aborted",
+  overloaded: "Gateway busy",
   skipped_circuit_open: "Skipped: circuit open",
   skipped_rate_limited: "Skipped: rate limited",
   skipped_frozen: "Skipped: frozen",

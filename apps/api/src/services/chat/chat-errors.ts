@@ -82,6 +82,13 @@ export function appErrorOfChain(error: ChainError, context: ChainFailureContext)
       },
     });
   }
+  if (error.kind === "overloaded") {
+    // Like the in-flight cap's refusal (load shedding): this instance is full for a moment.
+    return new AppError("SERVICE_UNAVAILABLE", `The server is holding as many large upstream answers as it can; retry shortly (${error.message})`, {
+      retryAfterSec: 1,
+      details: { reason: "overloaded", attempts: error.attempts },
+    });
+  }
   if (error.kind === "aborted") {
     if (error.abortReason instanceof AppError) return error.abortReason;
     // A 503 always says when to retry: an abort not of the caller's making (the chain's own).

@@ -120,6 +120,9 @@ export function classifyFailure(
       return { ...base, outcome: "timeout", message, countsForCircuit: true };
     case "malformed":
       return { ...base, outcome: "malformed", message, countsForCircuit: !(failure instanceof ReplyNotAccepted) };
+    case "overloaded":
+      // This instance's memory was full, not the provider at fault.
+      return { ...base, outcome: "overloaded", message, countsForCircuit: false };
     default:
       return { ...base, outcome: "connection_error", message, countsForCircuit: true };
   }

@@ -126,8 +126,13 @@ export interface ProviderCallRecord {
   scope?: RequestScope | undefined;
 }
 
-/** `rejected`: an upstream refused the caller's own request (a 4xx it caused); not retried elsewhere. */
-export type ChainFailureKind = "exhausted" | "interrupted" | "idle_timeout" | "aborted" | "rejected";
+/**
+ * `rejected`: an upstream refused the caller's own request (a 4xx it caused); not retried
+ * elsewhere. `overloaded`: this instance had no room to hold an answer; not retried elsewhere
+ * either (the next provider's answer would be paid for and likely refused the same way): the
+ * caller retries, on this instance or another.
+ */
+export type ChainFailureKind = "exhausted" | "interrupted" | "idle_timeout" | "aborted" | "rejected" | "overloaded";
 
 /**
  * Why a chain call produced no complete answer. `partial` is the text already streamed

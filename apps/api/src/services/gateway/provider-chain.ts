@@ -244,13 +244,15 @@ export function createProviderChain(deps: ProviderChainDeps): ProviderChain {
   /**
    * Books a call that failed before anything reached the client (`used`: what a reply the
    * chain refused had cost), then stops the chain where falling over to the next provider
-   * would be wrong: the caller is gone, or the request itself was refused. Otherwise returns,
+   * would be wrong: the caller is gone, the request itself was refused, or this instance had
+   * no room for the answer. Otherwise returns,
    * and the chain tries the next provider.
    */
   function failBeforeOutput(c: Called, mode: ProviderCallRecord["mode"], f: CallFailure, t0: number, scope: RequestScope | undefined, attempts: TChatAttempt[], end: RequestEnd, used?: TChatUsage): void {
     attempts.push(fail(c, mode, f, roundMs(performance.now() - t0), scope, used));
     if (end.gone) throw new ChainError("aborted", f.message, { attempts, abortReason: end.reason });
     if (f.rejection) throw new ChainError("rejected", `${c.p.id} refused the request: ${f.message}`, { attempts, rejection: f.rejection });
+    if (f.outcome === "overloaded") throw new ChainError("overloaded", `${c.p.id} answered, but ${f.message}`, { attempts });
   }
 
   /** `model`: the one the upstream says answered (may name a dated version of the one asked for). */
