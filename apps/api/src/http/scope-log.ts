@@ -20,6 +20,15 @@ export const isLogged = (scope: RequestScope) => scope.gateway || scope.procedur
 
 export const round = (ms: number) => Math.round(ms * 100) / 100;
 
+/**
+ * The status recorded for a request whose client left before its whole response was sent and
+ * that no error ended (outcome `client_closed`): nginx's "client closed request", what
+ * operators grep access logs for. The access-log line, the HTTP metrics and the request-log
+ * row all say it, whatever the response had begun with (a stream's 200); the client, gone, is
+ * sent nothing.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
 /** Where the access-log line goes: the request's logger, which names the request id. */
 export interface LineLog {
   info(fields: object, msg: string): void;
@@ -38,9 +47,12 @@ export interface ScopeEnd {
   url?: string | undefined;
   /** The gateway metrics' `surface` label. */
   surface: Surface;
+  /** The status the response has, sent or not. */
   status: number;
   /** False when the client left before the whole response was sent. */
   completed: boolean;
+  /** True when the status line had been sent (a stream the client left mid-way). */
+  headersSent?: boolean | undefined;
   /** The overhead the response's headers carried, when they were sent before the end. */
   headerOverheadMs?: number | undefined;
   ip: string | undefined;
@@ -59,8 +71,9 @@ export function endScope(deps: EndDeps, log: LineLog, scope: RequestScope, end: 
 function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeEnd, durationMs: number): void {
   let costUsd = 0;
   try {
-    const { status } = end;
-    const errorCode = status >= 400 ? (scope.errorCode ?? errorCodeOf(status)) : scope.errorCode;
+    const errorCode = end.status >= 400 ? (scope.errorCode ?? errorCodeOf(end.status)) : scope.errorCode;
+    const clientClosed = !end.completed && errorCode === undefined;
+    const status = clientClosed ? CLIENT_CLOSED_STATUS : end.status;
     deps.metrics.recordHttp(end.method, end.route, status, durationMs);
 
     // What the response cache did counts for requests that were answered: a miss whose
@@ -77,13 +90,13 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
         errorCode,
         cacheResult: cacheCounts ? scope.cacheResult : undefined,
         cacheSavedUsd,
-        clientClosed: !end.completed && errorCode === undefined,
+        clientClosed,
         at: Date.now(),
       });
     }
 
     // The request-log row (written in batches by the request log; nothing here waits).
-    if (isLogged(scope)) costUsd = logRow(deps, scope, end, { errorCode, durationMs, cacheSavedUsd });
+    if (isLogged(scope)) costUsd = logRow(deps, scope, end, { status, errorCode, durationMs, cacheSavedUsd });
 
     const last = scope.calls.at(-1);
     const fields = {
@@ -93,7 +106,9 @@ function recordEnd(deps: EndDeps, log: LineLog, scope: RequestScope, end: ScopeE
       ...(scope.procedures.length > 0 ? { procedure: scope.procedures.join(",") } : {}),
       userId: scope.userId ?? null,
       status,
-      outcome: errorCode ?? (end.completed ? "success" : "client_closed"),
+      // A stream's 200 had gone out before its client left.
+      ...(clientClosed && end.headersSent ? { sentStatus: end.status } : {}),
+      outcome: errorCode ?? (clientClosed ? "client_closed" : "success"),
       ms: round(durationMs),
       ...(overhead !== undefined ? { overheadMs: round(overhead) } : {}),
       ...(last ? { provider: last.provider, providerOutcome: last.outcome, upstreamCalls: scope.calls.length } : {}),
@@ -146,8 +161,8 @@ export function endRefused(deps: EndDeps, log: LineLog, refused: Refused): void 
 }
 
 /** Writes the request's row; returns its cost. */
-function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, outcome: { errorCode: string | undefined; durationMs: number; cacheSavedUsd: number }): number {
-  const { errorCode, durationMs, cacheSavedUsd } = outcome;
+function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, outcome: { status: number; errorCode: string | undefined; durationMs: number; cacheSavedUsd: number }): number {
+  const { status, errorCode, durationMs, cacheSavedUsd } = outcome;
   const { requestLog } = deps;
   const response = scope.responseBody;
   return requestLog.record({
@@ -160,7 +175,7 @@ function logRow(deps: EndDeps, scope: RequestScope, end: ScopeEnd, outcome: { er
     tags: rowTags(scope),
     cacheHit: scope.cacheResult === "hit",
     cacheSavedUsd,
-    status: end.status,
+    status,
     errorCode,
     startedAt: scope.startedAt,
     durationMs,

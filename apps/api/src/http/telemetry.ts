@@ -88,6 +88,7 @@ function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyRepl
     surface: path.startsWith("/v1/") ? "openai" : "trpc",
     status: reply.raw.statusCode,
     completed: reply.raw.writableFinished,
+    headersSent: reply.raw.headersSent,
     headerOverheadMs: headerOverhead,
     ip: request.ip,
     requestBody: () => bodyOf(request),
