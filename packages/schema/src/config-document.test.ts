@@ -22,6 +22,6 @@ describe("ZConfigDocument's size", () => {
     // Secrets at their longest too would be tens of MB: refused, naming the limit and what to do.
     const stated = ZConfigDocument.safeParse({ providers: Array.from({ length: 200 }, (_, i) => longest(i, 1_000)), models });
     expect(stated.success).toBe(false);
-    expect(stated.error?.issues[0]?.message).toMatch(/^A document is at most 16 MB as JSON; this one is \d+(\.\d)? MB: apply it in parts \(without prune\)$/);
+    expect(stated.error?.issues[0]?.message).toMatch(/^A document is at most 16 MB as JSON; this one is \d+(\.\d{1,2})? MB: apply it in parts \(without prune\)$/);
   });
 });

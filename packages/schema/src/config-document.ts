@@ -5,6 +5,7 @@
  * only what differs, in one transaction, as one configuration version.
  */
 import { z } from "zod";
+import { formatMegabytes } from "./byte-sizes.ts";
 import { ZPageInput, pageOf } from "./common.ts";
 import { MODEL_LIMITS, PROVIDER_KINDS, ZConfigChange, ZModelUpsertInput, ZProviderApiKey, ZProviderCreateInput, ZProviderHeaders, ZRouteTarget } from "./providers.ts";
 
@@ -21,7 +22,6 @@ export const CONFIG_DOCUMENT_LIMITS = { maxProviders: 200, maxModels: 500, maxBy
 export const CONFIG_IMPORT_BODY_LIMIT_BYTES = CONFIG_DOCUMENT_LIMITS.maxBytes + 64 * 1024;
 
 const documentBytes = (document: unknown) => new TextEncoder().encode(JSON.stringify(document)).byteLength;
-const megabytes = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MB`;
 
 /**
  * A provider as a document states it. Its secrets are written only to change them: `apiKey`
@@ -62,7 +62,7 @@ export const ZConfigDocument = z
   .superRefine((document, ctx) => {
     const bytes = documentBytes(document);
     if (bytes > CONFIG_DOCUMENT_LIMITS.maxBytes) {
-      ctx.addIssue({ code: "custom", message: `A document is at most ${megabytes(CONFIG_DOCUMENT_LIMITS.maxBytes)} as JSON; this one is ${megabytes(bytes)}: apply it in parts (without prune)` });
+      ctx.addIssue({ code: "custom", message: `A document is at most ${formatMegabytes(CONFIG_DOCUMENT_LIMITS.maxBytes)} as JSON; this one is ${formatMegabytes(bytes)}: apply it in parts (without prune)` });
     }
   });
 export type TConfigDocument = z.infer<typeof ZConfigDocument>;

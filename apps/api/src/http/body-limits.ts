@@ -20,6 +20,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { Transform, type Readable } from "node:stream";
+import { formatMegabytes } from "@switchboard/schema";
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Env } from "../env.ts";
 import { createBytePool, type BytePool, type BytePoolRefusal } from "../infra/byte-pool.ts";
@@ -110,7 +111,7 @@ export function registerBodyLimit(app: FastifyInstance, opts: BodyLimitOptions):
 export function withRouteBodyLimit(request: FastifyRequest, error: unknown): unknown {
   if ((error as FastifyError | undefined)?.code !== "FST_ERR_CTP_BODY_TOO_LARGE") return error;
   const limit = request.routeOptions.bodyLimit ?? BODY_LIMIT_BYTES;
-  return new AppError("PAYLOAD_TOO_LARGE", `Request body too large (limit ${Number((limit / (1024 * 1024)).toFixed(2))} MB)`, { cause: error });
+  return new AppError("PAYLOAD_TOO_LARGE", `Request body too large (limit ${formatMegabytes(limit)})`, { cause: error });
 }
 
 /** A refusal before the body was read: the rest of it is still on the connection, which cannot carry another request. */

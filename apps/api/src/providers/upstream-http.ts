@@ -13,6 +13,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { StringDecoder } from "node:string_decoder";
+import { formatMegabytes } from "@switchboard/schema";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { Dispatcher } from "undici";
 import { ProviderError, type CallSignal } from "./types.ts";
@@ -203,8 +204,6 @@ class AnswerRoom {
     this.held = 0;
   }
 }
-
-const formatMegabytes = (bytes: number) => `${bytes / (1024 * 1024)} MB`;
 
 /** Drops the answer being read (its connection is not reused) and says why. */
 function tooLarge(response: Dispatcher.ResponseData, what = "answer", bound = MAX_REPLY_BYTES): ProviderError {

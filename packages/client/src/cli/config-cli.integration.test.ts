@@ -181,7 +181,7 @@ describe("switchboard config (CLI)", () => {
     await writeFile(huge, JSON.stringify({ providers: providers.map((p) => ({ ...p, headers })), models: [] }));
     const tooBig = await cli(["config", "apply", huge, "--dry-run"]);
     expect(tooBig.code).toBe(2);
-    expect(tooBig.stderr.split("\n")[0]).toMatch(/huge\.json: the document is \d+(\.\d)? MB as JSON, over the 16 MB one apply takes: apply it in parts \(each without --prune\)$/);
+    expect(tooBig.stderr.split("\n")[0]).toMatch(/huge\.json: the document is \d+(\.\d{1,2})? MB as JSON, over the 16 MB one apply takes: apply it in parts \(each without --prune\)$/);
 
     // An ingress in front with its own 1 MB limit, answering in HTML.
     const proxy = createServer((_request, response) => response.writeHead(413, { "content-type": "text/html" }).end("<html><body>413 Request Entity Too Large</body></html>"));

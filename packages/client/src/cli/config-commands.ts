@@ -7,6 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { CONFIG_DOCUMENT_LIMITS, CONFIG_STEP_MARKS, MAX_INPUT_DEPTH } from "@switchboard/schema";
+import { formatMegabytes } from "@switchboard/schema/byte-sizes";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import { TRPCClientError, type SwitchboardClient } from "../index.ts";
 import type { CliIo } from "./io.ts";
@@ -55,7 +56,6 @@ type Print = (value: unknown, human: string) => void;
 const MARKS: typeof CONFIG_STEP_MARKS = { create: "+", update: "~", delete: "-" };
 /** The largest document the server takes (its body limit makes room for it), copied for the same reason, held to the same value. */
 const MAX_DOCUMENT_BYTES: typeof CONFIG_DOCUMENT_LIMITS.maxBytes = 16_777_216;
-const megabytes = (bytes: number) => `${Number((bytes / (1024 * 1024)).toFixed(1))} MB`;
 type ApplyInput = Parameters<SwitchboardClient["config"]["import"]["mutate"]>[0];
 type ApplyResult = Awaited<ReturnType<SwitchboardClient["config"]["import"]["mutate"]>>;
 
@@ -78,7 +78,7 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       // A dry run fills (and refuses) exactly as the apply would: it previews the same document.
       const document = fillPlaceholders(parseConfigDocument(await readSource(source, io), source, o.yaml), io.env, allowance);
       const bytes = Buffer.byteLength(JSON.stringify(document));
-      if (bytes > MAX_DOCUMENT_BYTES) throw new CommandUsageError(`${source}: the document is ${megabytes(bytes)} as JSON, over the ${megabytes(MAX_DOCUMENT_BYTES)} one apply takes: apply it in parts (each without --prune)`);
+      if (bytes > MAX_DOCUMENT_BYTES) throw new CommandUsageError(`${source}: the document is ${formatMegabytes(bytes)} as JSON, over the ${formatMegabytes(MAX_DOCUMENT_BYTES)} one apply takes: apply it in parts (each without --prune)`);
       const input = { document: document as ApplyInput["document"], dryRun: o.dryRun, prune: o.prune, ...(ifVersion !== undefined ? { ifVersion } : {}) };
       const result = await (await client()).config.import.mutate(input).catch((error: unknown) => {
         throw tooLarge(error, bytes) ?? error;
@@ -109,8 +109,8 @@ function tooLarge(error: unknown, bytes: number): Error | undefined {
   const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus ?? (error.cause instanceof ForeignAnswer ? error.cause.status : undefined);
   if (status !== 413) return undefined;
   return new Error(
-    `the document (${megabytes(bytes)} as JSON) was refused as too large (HTTP 413${error.data ? `: ${error.message}` : ", not from Switchboard"}). ` +
-      `Switchboard takes a document of up to ${megabytes(MAX_DOCUMENT_BYTES)}: if a proxy or ingress stands in front of it, raise its request body limit for /trpc/config.import to at least 17 MB ` +
+    `the document (${formatMegabytes(bytes)} as JSON) was refused as too large (HTTP 413${error.data ? `: ${error.message}` : ", not from Switchboard"}). ` +
+      `Switchboard takes a document of up to ${formatMegabytes(MAX_DOCUMENT_BYTES)}: if a proxy or ingress stands in front of it, raise its request body limit for /trpc/config.import to at least 17 MB ` +
       `(nginx: client_max_body_size); with an older Switchboard (1 MB for every call), upgrade it or apply the document in parts, each without --prune`,
   );
 }

@@ -8,7 +8,7 @@
  * Requests carry their history and are not stored (a Responses answer is kept a while, to be
  * continued, its items referred to, or read back).
  */
-import { ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
+import { formatMegabytes, ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart } from "../../infra/request-scope.ts";
@@ -193,8 +193,7 @@ function historyAdmission(request: FastifyRequest, reply: FastifyReply, bodyLimi
   const ownBytes = () => Number(request.headers["content-length"]) || Buffer.byteLength(JSON.stringify(request.body ?? null));
   return (chars) => {
     if (chars + ownBytes() > bodyLimit) {
-      const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
-      throw new AppError("PAYLOAD_TOO_LARGE", `The conversation up to previous_response_id keeps about ${mb(chars)}; with this request that is over the ${mb(bodyLimit)} a request may carry: send it, trimmed, in input instead`, {
+      throw new AppError("PAYLOAD_TOO_LARGE", `The conversation up to previous_response_id keeps about ${formatMegabytes(chars)}; with this request that is over the ${formatMegabytes(bodyLimit)} a request may carry: send it, trimmed, in input instead`, {
         details: { param: "previous_response_id" },
       });
     }
