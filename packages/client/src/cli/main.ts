@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { cliFetch } from "./foreign-answer.ts";
+import { serverUrlProblem } from "./server-url.ts";
 import { unreadOption } from "./command-options.ts";
 import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, exportLogs, exportUsage, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
@@ -271,7 +272,7 @@ export async function main(argv: string[], io: CliIo = { env: process.env, stdin
     (parsed.help ? io.stdout : io.stderr).write(`${USAGE}\n`);
     return parsed.help ? 0 : 2;
   }
-  const stray = unreadOption(parsed.command, parsed.given);
+  const stray = unreadOption(parsed.command, parsed.given) ?? serverUrlProblem(parsed.options.url);
   if (stray) {
     io.stderr.write(`error: ${stray}\n\n${USAGE}\n`);
     return 2;
