@@ -196,6 +196,15 @@ describe("switchboard config (CLI)", () => {
     }
   });
 
+  it("a source with no end (a device, a producer that never stops) is refused once it passes 64 MB, not read until memory runs out", async () => {
+    const device = await cli(["config", "apply", "/dev/zero", "--dry-run"]);
+    expect(device.code).toBe(2);
+    expect(device.stderr.split("\n")[0]).toBe("error: /dev/zero holds more than 64 MB: no document apply takes is that large (16 MB as JSON)");
+    const piped = await cli(["config", "apply", "-", "--dry-run"], {}, `{"providers": [], "models": [], "pad": "${"x".repeat(64 * 1024 * 1024)}"}`);
+    expect(piped.code).toBe(2);
+    expect(piped.stderr.split("\n")[0]).toBe("error: standard input holds more than 64 MB: no document apply takes is that large (16 MB as JSON)");
+  });
+
   it("writes and reads YAML: the export applies back as no change, a secret comes from the environment, a broken file is told by position", async () => {
     const exported = await cli(["config", "export", "--yaml"]);
     expect(exported.code, exported.stderr).toBe(0);

@@ -5,11 +5,12 @@
  * secrets it names from the environment variables the operator allows (config-placeholders.ts),
  * so the file itself holds none.
  */
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import type { CONFIG_DOCUMENT_LIMITS, CONFIG_STEP_MARKS, MAX_INPUT_DEPTH } from "@switchboard/schema";
 import { formatMegabytes } from "@switchboard/schema/byte-sizes";
 import { readYamlDocument, writeYamlDocument } from "@switchboard/schema/config-yaml";
 import { TRPCClientError, type SwitchboardClient } from "../index.ts";
+import { readAtMost } from "./bounded-read.ts";
 import type { CliIo } from "./io.ts";
 import { fillPlaceholders, parseEnvAllowance } from "./config-placeholders.ts";
 import { ForeignAnswer } from "./foreign-answer.ts";
@@ -115,17 +116,23 @@ function tooLarge(error: unknown, bytes: number): Error | undefined {
   );
 }
 
+/**
+ * What `config apply` reads from a file or standard input at most: a document as indented JSON
+ * or YAML is larger than the compact JSON whose size the server limits, a few times at most.
+ */
+const MAX_SOURCE_BYTES = 4 * MAX_DOCUMENT_BYTES;
+
 async function readSource(source: string, io: CliIo): Promise<string> {
-  if (source === "-") {
-    let text = "";
-    for await (const chunk of io.stdin) text += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
-    return withoutBom(text);
-  }
+  let bytes: Buffer | undefined;
   try {
-    return withoutBom(await readFile(source, "utf8"));
+    bytes = await readAtMost((source === "-" ? io.stdin : createReadStream(source)) as AsyncIterable<Buffer | string>, MAX_SOURCE_BYTES);
   } catch (error) {
     throw new CommandUsageError(`cannot read ${source}: ${(error as Error).message}`);
   }
+  if (bytes === undefined) {
+    throw new CommandUsageError(`${source === "-" ? "standard input" : source} holds more than ${megabytes(MAX_SOURCE_BYTES)}: no document apply takes is that large (${megabytes(MAX_DOCUMENT_BYTES)} as JSON)`);
+  }
+  return withoutBom(bytes.toString("utf8"));
 }
 
 /** An editor's byte-order mark is no part of the document (JSON.parse would refuse it). */
