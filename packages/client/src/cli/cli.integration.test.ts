@@ -2,6 +2,7 @@
  * The `switchboard` command, spawned as a real process against a real server (cluster mode:
  * PostgreSQL + Redis), the way an on-call SuperAdmin would run it.
  */
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
 import { TEST_SUPERADMIN, startTestApp, type TestApp } from "../../../../apps/api/test/app.ts";
@@ -100,6 +101,38 @@ describe("switchboard emergency (CLI)", () => {
     expect(fromEnv.stderr).toContain('got "http://***@127.0.0.1:9"');
     expect(fromEnv.stderr).not.toContain("hunter2-secret");
     expect(t.app.deps.emergency.status().active).toBe(false);
+  });
+
+  it("gives up on a server that takes the connection and then says nothing, or stops part-way, after SWITCHBOARD_TIMEOUT_SEC", async () => {
+    // A hung server or a port-forward to a dead pod: fetch alone waited five minutes.
+    const sockets = new Set<Socket>();
+    const serverSaying = (head: string) =>
+      createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.on("error", () => {}); // the CLI leaving resets the connection
+        socket.write(head);
+      });
+    const silent = serverSaying("");
+    // Starts an answer and never finishes it.
+    const partWay = serverSaying('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n2\r\n[{\r\n');
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => partWay.listen(0, "127.0.0.1", resolve));
+    try {
+      for (const server of [silent, partWay]) {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const started = Date.now();
+        const run = await cli(["emergency", "freeze", "--reason", "valid reason"], { env: { SWITCHBOARD_URL: url, SWITCHBOARD_TOKEN: root, SWITCHBOARD_TIMEOUT_SEC: "1" } });
+        expect(run.code, url).toBe(1);
+        expect(run.stderr.trim()).toBe(`error: cannot reach Switchboard at ${url}: the server sent nothing for 1 s (set $SWITCHBOARD_TIMEOUT_SEC to wait longer)`);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+      const badSetting = await cli(["emergency", "status"], { env: { SWITCHBOARD_URL: t.url, SWITCHBOARD_TIMEOUT_SEC: "soon" } });
+      expect(badSetting.code).toBe(2);
+      expect(badSetting.stderr).toContain('$SWITCHBOARD_TIMEOUT_SEC must be a number of seconds above 0 and at most 86400, got "soon"');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([silent, partWay].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   });
 
   it("says so when the server cannot be reached", async () => {

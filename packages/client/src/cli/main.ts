@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
+import { answerTimeoutMs } from "./answer-timeout.ts";
 import { cliFetch } from "./foreign-answer.ts";
 import { serverUrlProblem } from "./server-url.ts";
 import { unreadOption } from "./command-options.ts";
@@ -38,7 +39,8 @@ Options:
   -h, --help     Show this help
 
 Authentication: $SWITCHBOARD_API_KEY (an API key, sb-…) or $SWITCHBOARD_TOKEN (an access
-token), otherwise you are asked for your email and password.`;
+token), otherwise you are asked for your email and password.
+A request is given up after $SWITCHBOARD_TIMEOUT_SEC (60) seconds in which the server sent nothing.`;
 
 class UsageError extends Error {}
 
@@ -53,6 +55,8 @@ interface Options extends UsageOptions, ProviderOptions, ConfigOptions {
 }
 
 function parse(argv: string[], env: CliIo["env"]): { command: string[]; options: Options; given: string[]; help: boolean } {
+  const timeout = answerTimeoutMs(env);
+  if ("problem" in timeout) throw new UsageError(timeout.problem);
   let parsed;
   try {
     parsed = parseArgs({
@@ -121,6 +125,7 @@ function parse(argv: string[], env: CliIo["env"]): { command: string[]; options:
     help: values.help === true,
     options: {
       url: values.url ?? env["SWITCHBOARD_URL"] ?? DEFAULT_URL,
+      fetch: cliFetch(timeout.ms),
       json: values.json === true,
       reason: values.reason,
       scope: values.scope,
@@ -176,7 +181,7 @@ async function signedInToken(options: Options, io: CliIo): Promise<string> {
   try {
     const email = await prompter.ask("Email: ");
     const password = await prompter.askHidden("Password: ");
-    return (await createSwitchboardClient({ url: options.url, fetch: cliFetch }).auth.login.mutate({ email, password })).accessToken;
+    return (await createSwitchboardClient({ url: options.url, fetch: options.fetch }).auth.login.mutate({ email, password })).accessToken;
   } finally {
     prompter.close();
   }
@@ -184,7 +189,7 @@ async function signedInToken(options: Options, io: CliIo): Promise<string> {
 
 /** A signed-in client (see signedInToken). */
 async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient> {
-  return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io), fetch: cliFetch });
+  return createSwitchboardClient({ url: options.url, token: await signedInToken(options, io), fetch: options.fetch });
 }
 
 /** The exit code of a run that did what it was asked, but not all of it (see the top of this file). */
@@ -218,7 +223,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<numb
 
   switch (action) {
     case "status": {
-      const status = await createSwitchboardClient({ url: options.url, fetch: cliFetch }).emergency.status.query();
+      const status = await createSwitchboardClient({ url: options.url, fetch: options.fetch }).emergency.status.query();
       return print(status, formatStatus(status));
     }
     case "freeze": {

@@ -38,6 +38,8 @@ export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an A
   cache purges [--limit <n>]     Who purged whose kept answers, and when (ADMIN)`;
 
 export interface UsageOptions {
+  /** What every request goes through (the CLI's fetch: its timeout, foreign answers named). */
+  fetch: typeof globalThis.fetch;
   json: boolean;
   /** usage: CSV (the server's download) instead of the table. */
   csv: boolean;
@@ -219,7 +221,7 @@ const range = (o: UsageOptions) => ({ ...(o.from ? { from: o.from } : {}), ...(o
  * part-way into a clean, short end, which only the count can tell.
  */
 export async function exportLogs(url: string, token: string, o: UsageOptions, write: Write, warn: Write): Promise<"whole" | "cut"> {
-  const { headers, records } = await downloadCsv(url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
+  const { headers, records } = await downloadCsv(o.fetch, url, "/api/logs/export.csv", token, { ...logFilters(o), ...range(o) }, write);
   const announced = Number(headers.get(LOG_EXPORT_HEADERS.rows));
   const received = Math.max(records - 1, 0); // the header line is a record too
   if (Number.isSafeInteger(announced) && received < announced) {
@@ -235,7 +237,7 @@ export async function exportLogs(url: string, token: string, o: UsageOptions, wr
 
 /** usage.summary as CSV (GET /api/usage/export.csv): its groups, then a TOTAL row. */
 export async function exportUsage(url: string, token: string, o: UsageOptions, write: Write): Promise<void> {
-  await downloadCsv(url, "/api/usage/export.csv", token, { groupBy: o.groupBy ?? "model", ...range(o), ...(o.tag ? { tag: o.tag } : {}) }, write);
+  await downloadCsv(o.fetch, url, "/api/usage/export.csv", token, { groupBy: o.groupBy ?? "model", ...range(o), ...(o.tag ? { tag: o.tag } : {}) }, write);
 }
 
 /**
@@ -243,7 +245,7 @@ export async function exportUsage(url: string, token: string, o: UsageOptions, w
  * and how many CSV records (the header line included) arrived whole; a refusal is thrown with
  * its message, and so is a transfer the server broke off (what was written is then incomplete).
  */
-async function downloadCsv(url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<{ headers: Headers; records: number }> {
+async function downloadCsv(fetch: typeof globalThis.fetch, url: string, path: string, token: string, params: Record<string, unknown>, write: Write): Promise<{ headers: Headers; records: number }> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`${url.replace(/\/+$/, "")}${path}?${query}`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok || !res.body) {
