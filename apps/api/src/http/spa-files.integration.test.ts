@@ -85,4 +85,19 @@ describe("files it serves", () => {
       expect(page.text).toContain("<title>admin</title>");
     }
   });
+
+  it("HEAD of a client-side route answers as its GET does, without the body (an uptime monitor's check of the admin)", async () => {
+    for (const path of ["/", "/providers", "/logs/req_1.2"]) {
+      const get = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+      const head = await rawRequest(t.url, { method: "HEAD", path, headers: { accept: "text/html" } });
+      expect(head.status, path).toBe(200);
+      expect(head.headers["content-type"], path).toBe(get.headers["content-type"]);
+      expect(head.headers["content-length"], path).toBe(get.headers["content-length"]);
+      expect(head.text, path).toBe("");
+    }
+    // Still no page where GET has none: a dotfile, a data prefix, a program that wants no HTML.
+    for (const [path, accept] of [["/.env", "text/html"], ["/api/nope", "text/html"], ["/providers", "application/json"]] as const) {
+      expect((await rawRequest(t.url, { method: "HEAD", path, headers: { accept } })).status, path).toBe(404);
+    }
+  });
 });

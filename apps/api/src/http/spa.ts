@@ -37,9 +37,11 @@ function namesDotfile(path: string): boolean {
 /**
  * A browser navigating to a client-side route: a GET that accepts HTML, outside the data
  * prefixes. Programs (fetch, curl, SDKs) send no text/html and get a JSON 404 they can parse.
+ * A HEAD gets what its GET would (RFC 9110): an uptime monitor or link checker asking HEAD of
+ * `/providers` was told 404 while a browser got the page.
  */
 export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "headers">): boolean {
-  if (request.method !== "GET") return false;
+  if (request.method !== "GET" && request.method !== "HEAD") return false;
   const path = request.url.split("?")[0] ?? "/";
   if (API_PREFIXES.some((p) => underPrefix(path, p)) || namesDotfile(path)) return false;
   return String(request.headers.accept ?? "").toLowerCase().includes("text/html");
