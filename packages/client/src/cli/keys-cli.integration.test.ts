@@ -141,6 +141,35 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(after.stderr).toContain("UNAUTHORIZED");
   });
 
+  it("prints what other people chose (a model name, a key name) as text: no escape sequence reaches the terminal, no newline forges a row", async () => {
+    // Clears the screen, hides what follows (0x9b is ESC [ to a terminal), then starts a forged row
+    // (the tail shows a model's first 14 characters).
+    const hostile = "\u001b[2J\u009b8m\r\n2026-01-01T00:00:00.000Z  200  /v1/chat/completions  auto";
+    const caller = await t.userWithRole("USER");
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${caller.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: hostile, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(404); // no such model, but the request is logged with the name it asked for
+    await t.client(caller.token).keys.create.mutate({ name: hostile });
+    await t.app.deps.requestLog.flush();
+    const asCaller = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: caller.token };
+    const asAdmin = { SWITCHBOARD_URL: t.url, SWITCHBOARD_TOKEN: await t.login() };
+
+    const tail = await cli(["logs", "tail", "--once"], asCaller);
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout.trim().split("\n")).toEqual([expect.stringMatching(/404 {2}\/v1\/chat\/completions +\\x1b\[2J\\x9b8m\\ /)]);
+    const keys = await cli(["keys", "list", "--all"], asAdmin);
+    expect(keys.code, keys.stderr).toBe(0);
+    expect(keys.stdout).toContain("  \\x1b[2J\\x9b8m\\x0d\\x0  ");
+    expect(keys.stdout).not.toMatch(/^2026-01-01/m);
+    // --json holds the same text, escaped as JSON (C1 too, which JSON itself would leave raw).
+    const json = await cli(["logs", "tail", "--once", "--json"], asCaller);
+    expect((JSON.parse(json.stdout.trim()) as { model: string }).model).toBe(hostile);
+    for (const run of [tail, keys, json]) expect(run.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it("usage, logs tail and logs export show a response-cache hit and what it saved", async () => {
     const fresh = await t.userWithRole("USER");
     await priceAutoRoute(t.client(await t.login()));

@@ -10,6 +10,7 @@ import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from
 import { answerTimeoutMs } from "./answer-timeout.ts";
 import { cliFetch } from "./foreign-answer.ts";
 import { serverUrlProblem } from "./server-url.ts";
+import { terminalJson, terminalText } from "./terminal-text.ts";
 import { unreadOption } from "./command-options.ts";
 import { formatChange, formatStatus } from "./format.ts";
 import { CommandUsageError, exportLogs, exportUsage, runCache, runKeys, runTagBudgets, showUsage, tailLogs, USAGE_COMMANDS_HELP, type UsageOptions } from "./usage-commands.ts";
@@ -196,7 +197,8 @@ async function signedIn(options: Options, io: CliIo): Promise<SwitchboardClient>
 const EXPORT_CUT = 3;
 
 async function run(command: string[], options: Options, io: CliIo): Promise<number | void> {
-  const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human}\n`);
+  // What others chose (model names, key names) is in the human text: shown, never run by the terminal.
+  const print = (value: unknown, human: string): void => void io.stdout.write(`${options.json ? terminalJson(value, 2) : terminalText(human)}\n`);
   const [group, action, ...extra] = command;
   if (group === "keys") return runKeys(await signedIn(options, io), action, extra, options, print);
   if (group === "usage" && options.csv && options.json) throw new UsageError("usage takes --csv or --json, not both");
@@ -289,7 +291,8 @@ export async function main(argv: string[], io: CliIo = { env: process.env, stdin
       io.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }
-    io.stderr.write(`${describeError(error, parsed.options.url)}\n`);
+    // A server's message may repeat what a caller sent (a model name), or come from something that is not Switchboard.
+    io.stderr.write(`${terminalText(describeError(error, parsed.options.url))}\n`);
     return 1;
   }
 }

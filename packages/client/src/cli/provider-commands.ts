@@ -5,6 +5,7 @@
  */
 import type { SwitchboardClient } from "../index.ts";
 import { CommandUsageError } from "./usage-commands.ts";
+import { pad } from "./terminal-text.ts";
 
 export const PROVIDER_COMMANDS_HELP = `  providers list                 Providers with kind, masked key, health and circuit (ADMIN)
   providers add <name> --kind openai-compatible|anthropic|ollama|azure-openai
@@ -35,7 +36,6 @@ export interface ProviderOptions {
 
 type Print = (value: unknown, human: string) => void;
 
-const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + " ".repeat(n - s.length));
 function num(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -5,6 +5,7 @@
  */
 import { LOG_EXPORT_HEADERS } from "@switchboard/schema/log-export";
 import { csvRecordCounter } from "./csv-records.ts";
+import { pad, terminalJson, terminalLine } from "./terminal-text.ts";
 import type { SwitchboardClient } from "../index.ts";
 
 export const USAGE_COMMANDS_HELP = `  keys create --name <name>      Create an API key; its secret is printed once
@@ -80,7 +81,6 @@ function num(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(2)}`;
-const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + " ".repeat(n - s.length));
 
 /**
  * The key settings given as options, for keys create and keys update alike. Values are passed
@@ -189,7 +189,8 @@ export async function tailLogs(client: SwitchboardClient, o: UsageOptions, write
     for (const row of [...page.items].reverse()) {
       if (seen.has(row.id)) continue;
       seen.add(row.id);
-      write(o.json ? JSON.stringify(row) : logLine(row));
+      // One line each, whatever a caller put in the row (a model name): shown, never run by the terminal.
+      write(o.json ? terminalJson(row) : terminalLine(logLine(row)));
     }
     if (o.once || signal.aborted) return;
     await new Promise<void>((resolve) => {
