@@ -130,7 +130,7 @@ async function readSource(source: string, io: CliIo): Promise<string> {
     throw new CommandUsageError(`cannot read ${source}: ${(error as Error).message}`);
   }
   if (bytes === undefined) {
-    throw new CommandUsageError(`${source === "-" ? "standard input" : source} holds more than ${megabytes(MAX_SOURCE_BYTES)}: no document apply takes is that large (${megabytes(MAX_DOCUMENT_BYTES)} as JSON)`);
+    throw new CommandUsageError(`${source === "-" ? "standard input" : source} holds more than ${formatMegabytes(MAX_SOURCE_BYTES)}: no document apply takes is that large (${formatMegabytes(MAX_DOCUMENT_BYTES)} as JSON)`);
   }
   return withoutBom(bytes.toString("utf8"));
 }
