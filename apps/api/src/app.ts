@@ -59,6 +59,8 @@ export interface CreateAppOptions {
   keys?: { resyncIntervalMs?: number };
   /** Test knob: where GitHub is (a local stand-in). */
   ssoUpstream?: AppDeps["ssoUpstream"];
+  /** Test knob: how long a /v1 stream waits for its first event (and stays silent) before a heartbeat. */
+  sseHeartbeatMs?: number;
 }
 
 /**
@@ -359,6 +361,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     credentials,
     sso,
     ...(opts.ssoUpstream ? { ssoUpstream: opts.ssoUpstream } : {}),
+    ...(opts.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: opts.sseHeartbeatMs } : {}),
     users,
     emergency,
     providers,

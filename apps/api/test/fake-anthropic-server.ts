@@ -19,6 +19,8 @@ export type FakeAnthropicFault =
   | { kind: "status"; status: number; retryAfter?: string; body?: string }
   /** No answer at all until the client gives up. */
   | { kind: "hang" }
+  /** The usual answer, after `delayMs` (a model thinking long before its first token). */
+  | { kind: "slow"; delayMs: number }
   /** Exactly these bytes (see raw-reply.ts). */
   | RawReply;
 
@@ -95,6 +97,7 @@ export async function startFakeAnthropic(opts: { apiKey: string; text?: string }
       });
       notify();
       const fault = faults.shift();
+      if (fault?.kind === "slow") return void setTimeout(() => !res.destroyed && answer(res, body, text), fault.delayMs);
       if (fault) return void fail(res, fault).catch(() => res.destroy());
       if (!authorised) return unauthorised(res);
       const sampling = SAMPLING_PARAMETERS.find((name) => name in body && req.headers["anthropic-version"] === "2026-10-21");

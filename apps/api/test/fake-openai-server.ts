@@ -34,8 +34,8 @@ export type FakeBehavior =
     }
   /** Waits before answering normally (a slow first token). */
   | { kind: "slow"; delayMs: number; content?: string }
-  /** An HTTP error, e.g. 429 with Retry-After or 500. */
-  | { kind: "status"; status: number; retryAfter?: string; body?: string }
+  /** An HTTP error, e.g. 429 with Retry-After or 500; after `delayMs` (a failure slow to come). */
+  | { kind: "status"; status: number; retryAfter?: string; body?: string; delayMs?: number }
   /** Non-stream: a 200 whose JSON is truncated. Stream: a data line that is not JSON. */
   | { kind: "malformed" }
   /** Sends `afterChunks` content chunks (stream) or half the body (non-stream), then drops the connection. */
@@ -176,6 +176,8 @@ async function respond(record: FakeRequest, res: ServerResponse, name: string): 
   const content = ("content" in behavior && behavior.content) || `Hello from ${name}.`;
   switch (behavior.kind) {
     case "status":
+      if (behavior.delayMs) await sleep(behavior.delayMs);
+      if (res.destroyed) return;
       if (behavior.retryAfter !== undefined) res.setHeader("retry-after", behavior.retryAfter);
       res.writeHead(behavior.status, { "content-type": "application/json" });
       res.end(behavior.body ?? JSON.stringify({ error: { message: `fake ${behavior.status}`, type: "server_error" } }));

@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { findInputFlaw, type InputFlaw, type TRole } from "@switchboard/schema";
 import { z } from "zod";
 import { rateLimitHeaders } from "../http/rate-limit-headers.ts";
+import { SSE_HEARTBEAT_MS } from "../http/sse-writer.ts";
 import { isDatabaseUnavailable } from "../infra/database-errors.ts";
 import { noteErrorCode, noteModel, noteProcedure } from "../infra/request-scope.ts";
 import type { Feature } from "../services/emergency/policy.ts";
@@ -16,9 +17,6 @@ import { GUARD_MESSAGES, errorData, publicMessage, sessionEndedError, toTRPCErro
 import { endWhen, type StreamEnd } from "./stream-ends.ts";
 import { isAsyncIterable, callsModels, observeStream, procedureErrorCode } from "./telemetry.ts";
 
-/** Heartbeat interval of SSE streams (well under every idle timeout on the way). */
-export const SSE_PING_INTERVAL_MS = 15_000;
-
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
@@ -26,9 +24,9 @@ const t = initTRPC
     defaultMeta: { requiredRole: "PUBLIC", feature: "admin" },
     sse: {
       // A heartbeat on every stream: proxies and the idle-socket timeout see traffic, and...
-      ping: { enabled: true, intervalMs: SSE_PING_INTERVAL_MS },
+      ping: { enabled: true, intervalMs: SSE_HEARTBEAT_MS },
       // ...a client that hears nothing for a few beats reconnects (a dead instance, a cut link).
-      client: { reconnectAfterInactivityMs: SSE_PING_INTERVAL_MS * 3 },
+      client: { reconnectAfterInactivityMs: SSE_HEARTBEAT_MS * 3 },
     },
     errorFormatter({ shape, error }) {
       const data = { ...shape.data, ...errorData(error) };

@@ -3,15 +3,17 @@
  * numbered by `sequence_number`: `response.created` and `response.in_progress` when the
  * first provider answers, the items as they build, then `response.completed` (or
  * `response.incomplete` when the answer was cut at its token limit or filtered). As with chat
- * streams, the HTTP status waits for the first event, so a failure before it (every provider
- * down, rate limited) is a real status; a break after it is an `error` event, and the stream
- * ends without `response.completed`, so no client mistakes a cut answer for a whole one.
+ * streams, the HTTP status waits for the first event, or the first heartbeat when that is long
+ * in coming (held-event-stream.ts), so a failure before it (every provider down, rate limited)
+ * is a real status; a failure after it is an `error` event (the only event, when it came
+ * before any provider answered), and the stream ends without `response.completed`, so no
+ * client mistakes a cut answer for a whole one.
  */
 import type { FastifyReply } from "fastify";
 import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
-import { openEventStream, sseWriter } from "../sse-writer.ts";
 import { streamFailureBody } from "./errors.ts";
+import { holdEventStream } from "./held-event-stream.ts";
 import { ResponseOutput, responseBody, type ResponseContext, type SentResponse } from "./responses-body.ts";
 
 export async function streamResponse(
@@ -21,13 +23,12 @@ export async function streamResponse(
     ctx: ResponseContext;
     keepBody: boolean;
     headers: () => Record<string, string>;
+    heartbeatMs: number;
     /** Runs with the whole answer before its last event goes out (for a later previous_response_id, item_reference or retrieval). */
     onAnswer: (answer: SentResponse) => Promise<void>;
   },
 ): Promise<void> {
-  const raw = reply.raw;
   const { ctx } = opts;
-  const write = sseWriter(raw);
   let sequence = 0;
   // The builder reports synchronously; what it reports is serialized at once and written in order.
   let pending: Array<[string, string]> = [];
@@ -35,19 +36,21 @@ export async function streamResponse(
   const flush = async () => {
     const out = pending;
     pending = [];
-    for (const [type, data] of out) await write(data, type);
+    for (const [type, data] of out) await stream.send(data, type);
   };
   const output = new ResponseOutput(emit);
-  let started = false;
   let ended: Parameters<typeof responseBody>[2];
   let failed: Parameters<typeof responseBody>[3];
+  const stream = holdEventStream(reply, {
+    headers: opts.headers,
+    heartbeatMs: opts.heartbeatMs,
+    onOpen: () => opts.keepBody && noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended, failed))),
+  });
   try {
     for await (const event of events) {
       if (event.type === "start") {
         ctx.model = event.model;
-        started = true;
-        if (opts.keepBody) noteResponseBody(reply.request.scope, () => JSON.stringify(responseBody(ctx, output.items, ended, failed)));
-        openEventStream(reply, opts.headers(), event.provider);
+        stream.start(event.provider);
         const opening = responseBody(ctx, [], undefined);
         emit("response.created", { response: opening });
         emit("response.in_progress", { response: opening });
@@ -64,7 +67,7 @@ export async function streamResponse(
       await flush();
     }
   } catch (error) {
-    if (!started) throw error;
+    if (!stream.open) throw error;
     const { error: failure } = streamFailureBody(reply.request.scope, error);
     failed = failure;
     pending = [];
@@ -73,6 +76,6 @@ export async function streamResponse(
     emit("error", { code: failure.code, message: failure.message, param: failure.param, error: failure });
     await flush();
   } finally {
-    if (started) raw.end();
+    stream.end();
   }
 }

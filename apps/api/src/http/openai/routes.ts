@@ -22,6 +22,7 @@ import { attemptsHeader, completionBody, completionId } from "./chat-response.ts
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { modelInputBodyLimit } from "../body-limits.ts";
 import { rateLimitHeaders } from "../rate-limit-headers.ts";
+import { SSE_HEARTBEAT_MS } from "../sse-writer.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -125,7 +126,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         const created = Math.floor(Date.now() / 1000);
         if (!parsed.stream) return completionBody(id, created, await complete(deps, request, reply, user, parsed));
         const { events, headers } = await openStream(deps, request, reply, user, parsed);
-        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, keepBody: deps.requestLog.storeBodies, headers });
+        await streamCompletion(reply, events, { id, created, includeUsage: parsed.includeUsage, keepBody: deps.requestLog.storeBodies, headers, heartbeatMs: heartbeatMsOf(deps) });
         return reply;
       });
 
@@ -160,7 +161,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
             return body;
           }
           const { events, headers } = await openStream(deps, request, reply, user, parsed);
-          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers, onAnswer });
+          await streamResponse(reply, events, { ctx, keepBody: deps.requestLog.storeBodies, headers, heartbeatMs: heartbeatMsOf(deps), onAnswer });
           return reply;
         },
       );
@@ -221,8 +222,8 @@ async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
 }
 
 /**
- * Starts a streamed answer: resolves once the first provider answers (a failure before it is
- * thrown, for a real HTTP status), with the events to render and the headers set so far.
+ * Starts a streamed answer: admits it (a refusal is thrown, for a real HTTP status) and
+ * resolves with the events to render and the headers set so far.
  */
 async function openStream(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
   // An open stream holds one of the user's stream slots; beyond, 429 with Retry-After before it starts.
@@ -232,13 +233,15 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   const cache = cacheDirectivesOf(request, parsed.cacheTerms);
   const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cache }, { leaves, scope: request.scope });
   markCacheResult(request, reply);
-  // Headers leave only after the first token: this marks where Switchboard's own work
-  // ends, so x-switchboard-overhead-ms does not count the wait for upstream.
+  // Headers leave only after the first token (or the first heartbeat): this marks where
+  // Switchboard's own work ends, so x-switchboard-overhead-ms does not count the wait for upstream.
   markUpstreamStart(request.scope);
   // A hijacked reply writes its own head: carry over what was set on the reply so far.
   const headers = () => ({ ...userRateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
   return { events, headers };
 }
+
+const heartbeatMsOf = (deps: AppDeps) => deps.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
 
 /** The models the caller may ask for: every one, or those its API key is limited to. */
 function modelsOf(deps: AppDeps, user: Caller) {
