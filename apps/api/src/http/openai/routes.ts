@@ -243,9 +243,10 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
 
 const heartbeatMsOf = (deps: AppDeps) => deps.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
 
-/** The models the caller may ask for: every one, or those its API key is limited to. */
+/** The models the caller may ask for: every one, or those its API key is limited to (embedding models too, when it may ask for embeddings). */
 function modelsOf(deps: AppDeps, user: Caller) {
-  return listModelEntriesFor(deps.providers, user.apiKey?.models ?? []);
+  const key = user.apiKey;
+  return listModelEntriesFor(deps.providers, key?.models ?? [], { embeddings: !key || key.scopes.includes("embeddings") });
 }
 
 /** The model a body asks for, for the API key's model list (validated later with the rest). */

@@ -65,6 +65,27 @@ describe("models", () => {
     // Every model it lists is one it may call.
     for (const { id } of listed) expect((await limited.chat.completions.create({ model: id, messages: [{ role: "user", content: "hi" }] })).object).toBe("chat.completion");
   });
+
+  it("an API key limited to embedding models lists them too (a bare name under switchboard, as the chain tries it), and embeds with each", async () => {
+    const models = ["text-embedding-3-small", "openai/text-embedding-3-large", "gpt-4o-mini"];
+    const key = (await t.client(token).keys.create.mutate({ name: "embedder", scopes: ["models", "embeddings"], models })).key;
+    const limited = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: key, maxRetries: 0 });
+    const listed = [];
+    for await (const model of limited.models.list()) listed.push(model);
+    expect(listed.map((m) => [m.id, m.owned_by])).toEqual([
+      ["text-embedding-3-small", "switchboard"],
+      ["openai/text-embedding-3-large", "openai"],
+      ["gpt-4o-mini", "openai"],
+    ]);
+    expect(await limited.models.retrieve("text-embedding-3-small")).toMatchObject({ id: "text-embedding-3-small", owned_by: "switchboard" });
+    for (const { id } of listed) expect((await limited.embeddings.create({ model: id, input: "alpha" })).data).toHaveLength(1);
+
+    // Without the embeddings scope such a name is one the key may not use: not listed.
+    const chatKey = (await t.client(token).keys.create.mutate({ name: "chatter", scopes: ["models", "chat"], models })).key;
+    const chatListed = [];
+    for await (const model of new OpenAI({ baseURL: `${t.url}/v1`, apiKey: chatKey, maxRetries: 0 }).models.list()) chatListed.push(model.id);
+    expect(chatListed).toEqual(["openai/text-embedding-3-large", "gpt-4o-mini"]);
+  });
 });
 
 describe("embeddings", () => {
