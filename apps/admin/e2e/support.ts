@@ -121,8 +121,9 @@ export async function overflowingTables(page: Page): Promise<Array<{ scroll: num
   return page.$$eval(".table-wrap", (els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth })).filter((m) => m.scroll > m.client + 1));
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+/** `extraArgs`: more Chromium switches, e.g. --host-resolver-rules to reach the API by a non-loopback name. */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** A clean browser profile with a desktop viewport and stable locale/time zone for screenshots. */

@@ -8,7 +8,7 @@ import type { TAuthTokens } from "@switchboard/schema";
 
 /** Mirrors the tokens into httpOnly cookies so the SPA (and its SSE streams) never hold them. */
 function setSessionCookies(ctx: Context, tokens: TAuthTokens): void {
-  const secure = ctx.deps.env.NODE_ENV === "production";
+  const secure = ctx.req.cookies.secure;
   ctx.req.cookies.set(ACCESS_COOKIE, tokens.accessToken, sessionCookieOptions(tokens.expiresIn, secure));
   ctx.req.cookies.set(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(ctx.deps.env.REFRESH_TOKEN_TTL_SEC, secure));
 }

@@ -10,9 +10,26 @@ export interface CookieOptions {
 }
 
 export interface CookieJar {
+  /** The request reached us over HTTPS (see servedOverTls): the session cookies set in answer are Secure. */
+  secure: boolean;
   get(name: string): string | undefined;
   set(name: string, value: string, opts: CookieOptions): void;
   clear(name: string, opts: CookieOptions): void;
+}
+
+/**
+ * Whether the browser reached us over HTTPS: directly, through a proxy trusted by TRUST_PROXY
+ * (the request's protocol then comes from X-Forwarded-Proto), or through any proxy that says
+ * so in X-Forwarded-Proto. Cookies are marked Secure exactly then. Not by NODE_ENV: a browser
+ * drops a Secure cookie set over plain HTTP (loopback aside), so a production install reached
+ * by a LAN address over HTTP signed in and was signed out again on the next call. Trusting an
+ * untrusted proxy's header here is safe: a client forging it only makes its own cookies stricter.
+ */
+export function servedOverTls(request: { protocol: string; headers: Record<string, string | string[] | undefined> }): boolean {
+  if (request.protocol === "https") return true;
+  const forwarded = request.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
+  return first === "https";
 }
 
 /** The SPA's cookies: httpOnly (no script can read them) and SameSite=Strict (no CSRF). */

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import type {} from "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
+import { servedOverTls } from "../../trpc/cookies.ts";
 
 export const FLOW_COOKIE = "sb_sso";
 const FLOW_TTL_SEC = 600;
@@ -31,7 +32,7 @@ export async function startFlow(deps: Pick<AppDeps, "coordination" | "env">, rep
   void reply.setCookie(FLOW_COOKIE, id, {
     httpOnly: true,
     sameSite: "lax",
-    secure: deps.env.NODE_ENV === "production",
+    secure: servedOverTls(reply.request),
     path: "/auth",
     maxAge: FLOW_TTL_SEC,
   });
