@@ -67,12 +67,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
     };
     // The row can vanish between the read above and this write (cascade, manual cleanup).
-    const user = await prisma.user.update({ where: { id: input.id }, data }).catch((error: unknown) => {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") {
-        throw new AppError("NOT_FOUND", "User not found");
-      }
-      throw error;
-    });
+    const user = await (takesAwaySuperAdmin(input) ? updateKeepingASuperAdmin(input.id, data) : prisma.user.update({ where: { id: input.id }, data })).catch(
+      settleWriteError,
+    );
     const roleChanged = input.role !== undefined && input.role !== existing.role;
     if (roleChanged || input.disabled === true || input.password !== undefined) {
       // Tokens carry the role and outlive a password: end every session so the change bites now.
@@ -83,6 +80,28 @@ export function createUsersService(deps: UsersServiceDeps) {
     }
     if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
     return toUserView(user);
+  }
+
+  /**
+   * A change that can leave the fleet without an enabled SuperAdmin (a demotion, a disable),
+   * checked after the write in a serializable transaction: two SuperAdmins demoting or
+   * disabling each other at once each passed the guard above (neither changes themself), and
+   * both changes landed, leaving none. Now one of them is refused.
+   */
+  async function updateKeepingASuperAdmin(id: string, data: Prisma.UserUpdateInput) {
+    return prisma.$transaction(
+      async (tx) => {
+        await boundLockWaits(tx);
+        const before = await tx.user.findUnique({ where: { id }, select: { role: true, disabled: true } });
+        if (!before) throw new AppError("NOT_FOUND", "User not found");
+        const user = await tx.user.update({ where: { id }, data });
+        if (before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
+          throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
+        }
+        return user;
+      },
+      { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+    );
   }
 
   /**
@@ -109,12 +128,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         },
         { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
       )
-      .catch((error: unknown) => {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === "P2025" || error.code === "P2034")) {
-          throw new AppError(error.code === "P2025" ? "NOT_FOUND" : "CONFLICT", error.code === "P2025" ? "User not found" : "The user changed meanwhile; try again");
-        }
-        throw error;
-      });
+      .catch(settleWriteError);
     await deps.auth.userChanged(input.id);
     await deps.onAccessChanged?.(input.id);
     return { id: input.id, deleted: true as const };
@@ -122,5 +136,16 @@ export function createUsersService(deps: UsersServiceDeps) {
 
   return { list, create, update, remove };
 }
+
+/** A user gone meanwhile is a 404; a serializable transaction that lost a race, a conflict to retry. */
+function settleWriteError(error: unknown): never {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === "P2025" || error.code === "P2034")) {
+    throw new AppError(error.code === "P2025" ? "NOT_FOUND" : "CONFLICT", error.code === "P2025" ? "User not found" : "The user changed meanwhile; try again");
+  }
+  throw error;
+}
+
+/** A demotion or a disable: what may take the last enabled SuperAdmin away. */
+const takesAwaySuperAdmin = (input: TUserUpdateInput) => (input.role !== undefined && input.role !== "SUPERADMIN") || input.disabled === true;
 
 export type UsersService = ReturnType<typeof createUsersService>;

@@ -122,6 +122,39 @@ describe("users.delete", () => {
   });
 });
 
+describe("users.update", () => {
+  // Each change also resets the password: hashing it holds both requests past their sign-in
+  // check before either writes, as two SuperAdmins clicking at once would be.
+  it.each([
+    ["demoting", { role: "USER" }],
+    ["disabling", { disabled: true }],
+  ] as const)("two SuperAdmins %s each other at once never leave the fleet without an enabled one", async (_, change) => {
+    const x = await a.userWithRole("SUPERADMIN");
+    const y = await a.userWithRole("SUPERADMIN");
+    // Take every other SuperAdmin (the bootstrap one, those earlier tests left) out of the count (disabled ones do not count).
+    const prisma = a.app.deps.db.prisma;
+    const others = await prisma.user.findMany({ where: { role: "SUPERADMIN", disabled: false, id: { notIn: [x.id, y.id] } }, select: { id: true } });
+    await prisma.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: true } });
+    for (const other of others) await a.app.deps.auth.userChanged(other.id);
+    try {
+      const [one, two] = await Promise.all([
+        trpcMutation(a.url, "users.update", { id: y.id, ...change, password: "reset-by-x-0123456789" }, bearer(x.token)),
+        trpcMutation(b.url, "users.update", { id: x.id, ...change, password: "reset-by-y-0123456789" }, bearer(y.token)),
+      ]);
+      expect([one.status, two.status].filter((s) => s === 200).length).toBeLessThanOrEqual(1);
+      expect([one.status, two.status].every((s) => [200, 401, 409].includes(s))).toBe(true);
+      expect(await a.app.deps.db.prisma.user.count({ where: { role: "SUPERADMIN", disabled: false } })).toBeGreaterThanOrEqual(1);
+      // The refused change left the user as it was, password included.
+      const refused = one.status === 409 ? { id: y.id, email: y.email, password: y.password } : two.status === 409 ? { id: x.id, email: x.email, password: x.password } : null;
+      if (refused) expect(await a.login(refused.email, refused.password)).toBeTruthy();
+    } finally {
+      await prisma.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: false } });
+      for (const other of others) await a.app.deps.auth.userChanged(other.id);
+      root = await a.login();
+    }
+  });
+});
+
 describe("a user removed from the database by other means", () => {
   it("is refused with 401 on every instance within seconds, never a 500", async () => {
     const victim = await a.userWithRole("USER");
