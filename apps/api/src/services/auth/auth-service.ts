@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { storableText, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
-import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { PrismaClient, User } from "../../generated/prisma/client.ts";
 import { createMemoryCoordination } from "../../infra/coordination/memory.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
@@ -29,6 +29,12 @@ export interface ClientInfo {
   ip?: string | undefined;
   userAgent?: string | undefined;
 }
+
+/** The account as its sign-in checked it: a session starts only while it is still so (see startSession). */
+export type CheckedUser = Pick<User, "id" | "passwordHash" | "role">;
+
+/** Said to a sign-in whose account changed while it was checked; the same words as a wrong password, so nothing is learnt. */
+const accountChanged = () => new AppError("UNAUTHORIZED", "Invalid email or password");
 
 /** How many rotated refresh hashes a session remembers for reuse detection. */
 const REMEMBERED_ROTATIONS = 20;
@@ -106,13 +112,25 @@ export function createAuthService(deps: AuthServiceDeps) {
   /**
    * A new session for a user who proved who they are (a password above, or a single sign-on
    * provider): the same tokens, cookies, refresh rotation and revocation either way.
+   *
+   * It starts only if the account is still as it was when that proof was checked (the same
+   * password hash and role, still enabled). A password reset, demotion or disable ends every
+   * session it finds; one written after it, by a sign-in that checked the old password while
+   * the change landed, would outlive it: someone holding a leaked password and signing in
+   * again and again kept a session through the reset meant to shut them out. The condition
+   * is on the row the change writes first, so either this session exists before the change
+   * ends them all, or the change is seen here and the sign-in is refused.
    */
-  async function startSession(user: { id: string }, client: ClientInfo): Promise<TAuthTokens> {
+  async function startSession(user: CheckedUser, client: ClientInfo): Promise<TAuthTokens> {
     const sessionId = randomUUID();
     const refresh = newRefreshToken(sessionId);
-    const [updated] = await prisma.$transaction([
-      prisma.user.update({ where: { id: user.id }, data: { lastLoginAt: new Date() } }),
-      prisma.session.create({
+    const asChecked = { id: user.id, passwordHash: user.passwordHash, role: user.role, disabled: false };
+    // One UPDATE … WHERE (the condition checked against the row as it is when the statement
+    // gets it, after any change holding it has committed), and the session only if it matched.
+    const updated = await prisma.$transaction(async (tx) => {
+      const [row] = await tx.user.updateManyAndReturn({ where: asChecked, data: { lastLoginAt: new Date() } });
+      if (!row) throw accountChanged();
+      await tx.session.create({
         data: {
           id: sessionId,
           userId: user.id,
@@ -121,8 +139,9 @@ export function createAuthService(deps: AuthServiceDeps) {
           userAgent: client.userAgent ? storableText(client.userAgent).slice(0, 500) : null,
           expiresAt: new Date(Date.now() + deps.refreshTtlSec * 1000),
         },
-      }),
-    ]);
+      });
+      return row;
+    });
     return {
       accessToken: await issueTokens(updated, sessionId),
       refreshToken: refresh.token,

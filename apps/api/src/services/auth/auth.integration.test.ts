@@ -133,6 +133,33 @@ describe("logout", () => {
   });
 });
 
+describe("a password reset while its user signs in", () => {
+  it("leaves no session started with the old password: one signing in over and over keeps none", async () => {
+    const root = (await trpcMutation(t.url, "auth.login", TEST_SUPERADMIN)).body.result.data.accessToken as string;
+    const target = (await trpcMutation(t.url, "users.create", { email: `reset-${Date.now()}@switchboard.test`, password: "the-old-leaked-password", role: "ADMIN" }, bearer(root))).body.result.data;
+    // Someone holding the leaked password keeps sign-ins in flight while a SuperAdmin resets it.
+    const started: Array<{ accessToken: string; refreshToken: string }> = [];
+    let signingIn = true;
+    const again = async () => {
+      while (signingIn) {
+        const res = await trpcMutation(t.url, "auth.login", { email: target.email, password: "the-old-leaked-password" });
+        if (res.status === 200) started.push(res.body.result.data);
+      }
+    };
+    const loops = [again(), again(), again()];
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await trpcMutation(t.url, "users.update", { id: target.id, password: "a-brand-new-password-42" }, bearer(root))).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    signingIn = false;
+    await Promise.all(loops);
+    expect(started.length).toBeGreaterThan(0);
+    for (const tokens of started) {
+      expect((await me(tokens.accessToken)).status).toBe(401);
+      expect((await trpcMutation(t.url, "auth.refresh", { refreshToken: tokens.refreshToken })).status).toBe(401);
+    }
+  });
+});
+
 describe("bad tokens", () => {
   const base64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
 
