@@ -26,6 +26,7 @@ import { registerWebSockets } from "./http/ws/index.ts";
 import { registerOpsRoutes } from "./http/ops-routes.ts";
 import { applySecurityHeaders, registerSecurityHeaders } from "./http/security-headers.ts";
 import { registerTelemetry } from "./http/telemetry.ts";
+import { registerUnusedConnectionClosing } from "./http/unused-connections.ts";
 import { trackUndeclaredRoutes } from "./http/route-features.ts";
 import { registerTextHygiene } from "./http/text-hygiene.ts";
 import { recordRoutes } from "./http/route-catalogue.ts";
@@ -94,6 +95,8 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   registerExpectationRefusal(app, deps);
   // And CONNECT (a proxy's method), whose socket Node would drop without an answer.
   registerConnectRefusal(app, deps);
+  // A close (SIGTERM's included) does not wait for connections a client opened and never used.
+  registerUnusedConnectionClosing(app);
   // Before any route: the server's own route list, for tools that must cover every route.
   recordRoutes(app);
   app.setErrorHandler((error: Error, request, reply) => sendHttpError(request, reply, error));

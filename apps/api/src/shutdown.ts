@@ -16,7 +16,8 @@ export async function stopGracefully(server: FastifyInstance, app: App, timeoutM
   const { lifecycle, log } = app.deps;
   lifecycle.beginStop(Math.floor(timeoutMs * END_CALLS_AT));
   // Connections left idle as their last response ends are closed as soon as they are
-  // (Node closes only the idle ones of the moment), and at the deadline every one is.
+  // (Node closes only the idle ones of the moment), and at the deadline every one is. Those
+  // never used at all are closed as the close begins (http/unused-connections.ts).
   const sweep = setInterval(() => server.server.closeIdleConnections(), 100);
   const hard = setTimeout(() => server.server.closeAllConnections(), timeoutMs);
   try {
