@@ -109,8 +109,10 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(byKind("Secret")).toEqual([]);
     for (const c of containers) {
       expect(c.envFrom?.some((e) => e.secretRef?.name === "switchboard-secrets"), c.name).toBe(true);
-      for (const e of c.env ?? []) expect(e.value === undefined || !/SECRET|PASSWORD|KEY|_URL$/.test(e.name), e.name).toBe(true);
+      for (const e of c.env ?? []) expect(e.value === undefined || !/SECRET|PASSWORD|KEY|TOKEN|_URL$/.test(e.name), e.name).toBe(true);
     }
+    const config = byKind("ConfigMap").find((o) => o.metadata.name === "switchboard-config")!;
+    expect(Object.keys(config.data ?? {}).filter((name) => /SECRET|PASSWORD|API_KEY|TOKEN|_URL$/.test(name))).toEqual([]);
   });
 
   it("sets only variables env.ts knows, and the values parse in production", () => {

@@ -42,6 +42,8 @@ describe("parseEnv", () => {
     [{ DATABASE_URL: "mysql://localhost/db" }, /postgresql/],
     [{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
     [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32/],
+    [{ METRICS_TOKEN: "short" }, /^Invalid configuration: METRICS_TOKEN: METRICS_TOKEN must be at least 32 characters/],
+    [{ METRICS_TOKEN: "a token with spaces that is long enough" }, /METRICS_TOKEN must be at least 32 characters, printable ASCII without spaces/],
     [{ PORT: "seventy" }, /PORT/],
     [{ PROVIDER_ORDER: "beta,unknown" }, /PROVIDER_ORDER/],
     [{ SUPERADMIN_EMAIL: "a@b.c" }, /must be set together/],

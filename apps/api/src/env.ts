@@ -98,6 +98,11 @@ export const ZEnv = z
     METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** How often each instance writes its per-minute metric buckets to the database. */
     METRICS_DB_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    /** When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is public (docs/metrics.md). */
+    METRICS_TOKEN: optionalString.refine(
+      (v) => v === undefined || (v.length >= 32 && /^[\x21-\x7e]+$/.test(v)),
+      "METRICS_TOKEN must be at least 32 characters, printable ASCII without spaces (openssl rand -hex 32)",
+    ),
     /** Requests handled at once per instance before new ones get 503 + Retry-After (0 = no cap). */
     MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().min(0).default(1_024),
     /**

@@ -2,9 +2,13 @@ import { ZHealth, ZReadiness } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { health, readiness } from "../services/health-service.ts";
+import { refuseWithoutMetricsToken } from "./metrics-token.ts";
 import "./route-features.ts";
 
-/** Liveness, readiness and Prometheus metrics: unauthenticated, for load balancers and scrapers. */
+/**
+ * Liveness, readiness and Prometheus metrics: unauthenticated, for load balancers and
+ * scrapers; /metrics asks for METRICS_TOKEN when the operator sets one.
+ */
 export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get(
     "/health",
@@ -34,8 +38,20 @@ export function registerOpsRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.get(
     "/metrics",
-    { config: { feature: "ops", openapi: { summary: "Prometheus text exposition (switchboard_ metrics)", tags: ["ops"], auth: "none", responseContentType: "text/plain" } } },
-    async (_request, reply) => {
+    {
+      config: {
+        feature: "ops",
+        openapi: {
+          summary: "Prometheus text exposition (switchboard_ metrics); Authorization: Bearer <METRICS_TOKEN> when the server sets one",
+          tags: ["ops"],
+          auth: "none",
+          responseContentType: "text/plain",
+          responses: { 401: "METRICS_TOKEN is set and the request does not carry it" },
+        },
+      },
+    },
+    async (request, reply) => {
+    if (refuseWithoutMetricsToken(deps.env.METRICS_TOKEN, request, reply)) return reply;
     const { contentType, text } = await deps.metrics.exposition();
     return reply.type(contentType).send(text);
     },
