@@ -8,6 +8,8 @@
  * Each chat runs chat.stream through a server-side caller, so the role guard, validation,
  * per-user rate limit and emergency stop are the procedure's; so is the end of a chat whose
  * session or API key ends mid-answer (an UNAUTHORIZED error, then the socket's 1008 close).
+ * An idle signed-in socket gets the same error (without an id) and close when its token stops
+ * acting (session-close.ts).
  * Several chats may run on one socket at once; events of a chat carry the `id` the client
  * gave it. Closing the socket aborts every upstream call it started. Each chat is logged and
  * measured as a request of its own (socket-turn.ts): route /ws/chat, method WS, surface ws.
@@ -32,6 +34,7 @@ import { chatInputOf, legacyStreamEvent } from "../legacy/shapes.ts";
 import { AppError } from "../../services/errors.ts";
 import { countAgainstIpLimit } from "../ip-limit.ts";
 import { STREAM_RETRY_AFTER_SEC, takeStreamSlot } from "../stream-slots.ts";
+import { closeOnSessionEnd } from "./session-close.ts";
 import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { refusalStatus, SocketTurn } from "./socket-turn.ts";
 
@@ -111,6 +114,11 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
     const close = (code: number, reason: string) => {
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
     };
+    // Signed in, the socket ends with its token, idle or not; running chats end first.
+    const session = closeOnSessionEnd(deps, socket, () => {
+      fail("UNAUTHORIZED", SESSION_ENDED_MESSAGE);
+      close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
+    });
     const strike = (code: string, message: string, extra: Record<string, unknown> = {}) => {
       fail(code, message, extra);
       if (++strikes >= WS_LIMITS.strikes) close(CLOSE.policy, "Too many bad messages");
@@ -178,6 +186,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         clearTimeout(authTimer);
       }
       user = resolved;
+      session.follow(candidate, resolved);
       return true;
     }
 
@@ -213,6 +222,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
       }
       const controller = new AbortController();
       chats.set(id, controller);
+      const over = session.streamStarted();
       let streamOpen = false;
       let releaseSlot: (() => void) | undefined;
       try {
@@ -258,6 +268,7 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
         chats.delete(id);
         // A chat the socket's close cut short was not answered in full.
         turn.end(status, !closed);
+        over();
       }
     }
 

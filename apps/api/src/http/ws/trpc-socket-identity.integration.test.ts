@@ -1,9 +1,11 @@
 /**
  * Each call on tRPC's WebSocket is made by whoever the socket's token names when the call
- * runs, as each /ws/chat chat is: signed out, expired, disabled or re-roled, the next call on
+ * runs, as each /ws/chat chat is: expired or re-roled (an API key's owner), the next call on
  * the open socket sees it. A token that no longer resolves gets UNAUTHORIZED and the socket a
- * 1008 close, so the client signs in again; a socket without a token stays anonymous. Real
- * server, tRPC's wire protocol spoken by hand with `ws` (so it is the same socket throughout).
+ * 1008 close, so the client signs in again; signed out, disabled or demoted, the socket is
+ * closed at once, idle or not (idle-socket-session-end.integration.test.ts has the fleet); a
+ * socket without a token stays anonymous. Real server, tRPC's wire protocol spoken by hand
+ * with `ws` (so it is the same socket throughout).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
@@ -37,39 +39,18 @@ const carriers: Array<[string, (token: string) => OpenOptions]> = [
 ];
 
 describe("who makes a call on tRPC's WebSocket", () => {
-  it.each(carriers)("signed out, the socket's next call is refused (UNAUTHORIZED) and it is closed (token in %s)", async (_carrier, carry) => {
+  it.each(carriers)("signed out, the idle socket is closed with 1008, no call needed (token in %s)", async (_carrier, carry) => {
     const user = await t.userWithRole("USER");
     const s = await openTrpcSocket(t.url, carry(user.token));
     expect((await s.call(1, "query", "auth.me")).result?.data).toMatchObject({ id: user.id, email: user.email });
 
     await t.client(user.token).auth.logout.mutate();
-    expect((await s.call(2, "query", "auth.me")).error).toMatchObject(sessionEnded);
     expect(await s.closed).toEqual(policyClose);
 
     // Signed in again, a new socket is the user's once more.
     const again = await openTrpcSocket(t.url, carry(await t.login(user.email, user.password)));
     expect((await again.call(1, "query", "auth.me")).result?.data).toMatchObject({ id: user.id });
     await again.close();
-  });
-
-  it("a subscription started after the sign-out is refused too, and is logged as the refusal it is (401)", async () => {
-    const user = await t.userWithRole("USER");
-    const s = await openTrpcSocket(t.url, { token: user.token });
-    const chat = (id: number) => ({ id, method: "subscription", params: { path: "chat.stream", input: { message: "hello" } } });
-    expect((await s.call(1, "query", "auth.me")).result?.data).toMatchObject({ id: user.id });
-
-    // (A chat still running now would end with the session: revoked-subscriptions.integration.test.ts.)
-    await t.client(user.token).auth.logout.mutate();
-    s.send(chat(2));
-    expect((await s.replyTo(2)).error).toMatchObject(sessionEnded);
-    expect(await s.closed).toEqual(policyClose);
-
-    const admin = bearer(await t.login());
-    const row = await eventually(async () => {
-      const rows = (await trpcQuery(t.url, "logs.list", { status: 401, limit: 100 }, admin)).body.result.data.items as Array<Record<string, unknown>>;
-      return rows.find((r) => r["route"] === "chat.stream");
-    }, "the refused call's row");
-    expect(row).toMatchObject({ status: 401, errorCode: "UNAUTHORIZED", stream: true, userId: null });
   });
 
   it("a role change bites on the next call: a demoted ADMIN's session ends, their API key acts as a USER, a disabled owner's key ends", async () => {
@@ -80,8 +61,8 @@ describe("who makes a call on tRPC's WebSocket", () => {
     for (const s of [bySession, byKey]) expect((await s.call(1, "query", "metrics.summary")).result?.type).toBe("data");
 
     await root.users.update.mutate({ id: admin.id, role: "USER" });
-    // The session's token carries the role it was issued with: it no longer resolves.
-    expect((await bySession.call(2, "query", "metrics.summary")).error).toMatchObject(sessionEnded);
+    // The session's token carries the role it was issued with: it no longer resolves, and
+    // the socket is closed without waiting for a call.
     expect(await bySession.closed).toEqual(policyClose);
     // A key acts with its owner's role of the moment: an ADMIN procedure is now forbidden,
     // what a USER may read is not, and the socket stays open.
@@ -91,7 +72,6 @@ describe("who makes a call on tRPC's WebSocket", () => {
     expect((await byKey.call(4, "query", "metrics.summary")).result?.type).toBe("data");
 
     await root.users.update.mutate({ id: admin.id, disabled: true });
-    expect((await byKey.call(5, "query", "logs.list", {})).error).toMatchObject(sessionEnded);
     expect(await byKey.closed).toEqual(policyClose);
   });
 
@@ -124,5 +104,25 @@ describe("an access token that expires on an open socket", () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
     expect((await s.call(2, "query", "auth.me")).error).toMatchObject(sessionEnded);
     expect(await s.closed).toEqual(policyClose);
+  });
+
+  it("a subscription started after the expiry is refused too, and is logged as the refusal it is (401)", async () => {
+    const token = await short.login();
+    const s = await openTrpcSocket(short.url, { token });
+    const chat = (id: number) => ({ id, method: "subscription", params: { path: "chat.stream", input: { message: "hello" } } });
+    expect((await s.call(1, "query", "auth.me")).result?.type).toBe("data");
+
+    const { exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+    s.send(chat(2));
+    expect((await s.replyTo(2)).error).toMatchObject(sessionEnded);
+    expect(await s.closed).toEqual(policyClose);
+
+    // (A fresh token each time: they live TTL_SEC seconds here.)
+    const row = await eventually(async () => {
+      const rows = (await trpcQuery(short.url, "logs.list", { status: 401, limit: 100 }, bearer(await short.login()))).body.result.data.items as Array<Record<string, unknown>>;
+      return rows.find((r) => r["route"] === "chat.stream");
+    }, "the refused call's row");
+    expect(row).toMatchObject({ status: 401, errorCode: "UNAUTHORIZED", stream: true, userId: null });
   });
 });

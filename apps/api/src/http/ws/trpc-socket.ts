@@ -23,6 +23,7 @@ import { isAsyncIterable } from "../../trpc/telemetry.ts";
 import { countAgainstIpLimit } from "../ip-limit.ts";
 import { takeStreamSlot, type StreamCaller } from "../stream-slots.ts";
 import { WS_LIMITS } from "./chat-socket.ts";
+import { closeOnSessionEnd, type SessionClose } from "./session-close.ts";
 import { SESSION_ENDED_CLOSE, upgradeToken } from "./socket-auth.ts";
 import { socketCalls } from "./socket-turn.ts";
 
@@ -39,6 +40,9 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       const closed = new AbortController();
       res.once("close", () => closed.abort(new Error("client disconnected")));
       const socketId = request?.id ?? randomUUID();
+      // Closed as soon as the token stops acting, idle or not (session-close.ts).
+      const session = closeOnSessionEnd(deps, res, () => endSession(res));
+      if (token) session.follow(token);
       let calls = 0;
       return createContextInner({
         deps,
@@ -55,6 +59,7 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
             requestId: () => `${socketId}:${++calls}`,
             tags: request?.scope?.tags,
             socket: res,
+            session,
           }),
         },
       });
@@ -89,6 +94,7 @@ interface TokenHolder {
   /** The upgrade request's tags (x-switchboard-tags), each call's too. */
   tags: readonly string[] | undefined;
   socket: WebSocket;
+  session: SessionClose;
 }
 
 /**
@@ -99,7 +105,8 @@ interface TokenHolder {
  * call. A token that no longer resolves refuses the call (UNAUTHORIZED) and closes the
  * socket, so the client reconnects and signs in again; a socket without one stays anonymous.
  * A subscription already running when its session or API key ends is ended by the procedure
- * middleware (credential-watch.ts) with the same refusal, and the socket is closed the same way.
+ * middleware (credential-watch.ts) with the same refusal, and the socket is closed the same way;
+ * an idle socket is closed then too (session-close.ts).
  * Each gateway call is a turn of its own (its request-log row), and a subscription takes a
  * stream slot of the caller within it, so a refused call still gets its row.
  */
@@ -117,7 +124,7 @@ function asTokenHolder(deps: AppDeps, holder: TokenHolder): CallRunner {
         endSession(holder.socket);
         throw sessionEndedError();
       }
-      const result = await holdingStreamSlot(deps, call, { user, ip: holder.ip }, () => run({ scope, user }));
+      const result = await holdingStreamSlot(deps, call, { user, ip: holder.ip }, holder.session, () => run({ scope, user }));
       return result.ok && isAsyncIterable(result.data) ? { ...result, data: closingOnSessionEnd(result.data, holder.socket) } : result;
     });
 }
@@ -146,13 +153,19 @@ function endSession(socket: WebSocket): void {
 /**
  * A subscription takes a stream slot of its caller (the user, else the socket's address)
  * before the procedure runs — refused with TOO_MANY_REQUESTS and `retryAfterSec` when none
- * is free — and frees it when the stream ends, however it ends.
+ * is free — and frees it when the stream ends, however it ends. The socket counts it as
+ * running meanwhile, so a session end closes the socket only after its refusal went out.
  */
-async function holdingStreamSlot<R extends CallResult>(deps: AppDeps, call: ProcedureCall, caller: StreamCaller, run: () => Promise<R>): Promise<R> {
+async function holdingStreamSlot<R extends CallResult>(deps: AppDeps, call: ProcedureCall, caller: StreamCaller, session: SessionClose, run: () => Promise<R>): Promise<R> {
   if (call.type !== "subscription") return run();
   let release: () => void;
   try {
-    release = takeStreamSlot(deps, caller);
+    const freeSlot = takeStreamSlot(deps, caller);
+    const over = session.streamStarted();
+    release = () => {
+      freeSlot();
+      over();
+    };
   } catch (error) {
     throw toTRPCError(error);
   }
