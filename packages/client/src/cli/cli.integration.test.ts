@@ -2,6 +2,7 @@
  * The `switchboard` command, spawned as a real process against a real server (cluster mode:
  * PostgreSQL + Redis), the way an on-call SuperAdmin would run it.
  */
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/run-cli.ts";
@@ -132,6 +133,35 @@ describe("switchboard emergency (CLI)", () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await Promise.all([silent, partWay].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  });
+
+  it("a web page answering 200 at --url is said to be something other than Switchboard, not an unreachable server", async () => {
+    // Some site's page (or a plain-text "OK"): the address answers, so it was reached.
+    const site = createHttpServer((request, response) =>
+      request.url?.includes("/trpc/") && request.url.includes("emergency.status")
+        ? response.writeHead(200, { "content-type": "text/plain" }).end("OK")
+        : response.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<!doctype html><html><body>Welcome</body></html>"),
+    );
+    await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    try {
+      const page = await cli(["keys", "list", "--url", url], { env: { SWITCHBOARD_TOKEN: root } });
+      expect(page.code).toBe(1);
+      expect(page.stderr.trim()).toBe(`error: ${url} answered, but it is not Switchboard: HTTP 200 came back as text/html, not Switchboard's JSON (check --url or $SWITCHBOARD_URL)`);
+
+      const plain = await cli(["emergency", "status", "--url", url]);
+      expect(plain.code).toBe(1);
+      expect(plain.stderr.trim()).toBe(`error: ${url} answered, but it is not Switchboard: HTTP 200 came back as text/plain, not Switchboard's JSON (check --url or $SWITCHBOARD_URL)`);
+
+      // A CSV download is not written out as the page either.
+      const csv = await cli(["usage", "--csv", "--url", url], { env: { SWITCHBOARD_TOKEN: root } });
+      expect(csv.code).toBe(1);
+      expect(csv.stdout).toBe("");
+      expect(csv.stderr).toContain(`error: ${url} answered, but it is not Switchboard: HTTP 200 came back as text/html`);
+      for (const run of [page, plain, csv]) expect(run.stderr).not.toMatch(/cannot reach|Unexpected token/);
+    } finally {
+      await new Promise((resolve) => site.close(resolve));
     }
   });
 

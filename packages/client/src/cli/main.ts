@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { createSwitchboardClient, TRPCClientError, type SwitchboardClient } from "../index.ts";
 import { answerTimeoutMs } from "./answer-timeout.ts";
-import { cliFetch } from "./foreign-answer.ts";
+import { cliFetch, NotSwitchboard } from "./foreign-answer.ts";
 import { serverUrlProblem } from "./server-url.ts";
 import { terminalJson, terminalText } from "./terminal-text.ts";
 import { unreadOption } from "./command-options.ts";
@@ -253,7 +253,7 @@ async function run(command: string[], options: Options, io: CliIo): Promise<numb
 export function describeError(error: unknown, url: string): string {
   if (error instanceof TRPCClientError) {
     const data = error.data as { appCode?: string; httpStatus?: number; zodError?: { fieldErrors?: Record<string, string[]>; formErrors?: string[] } } | undefined;
-    if (!data) return `error: cannot reach Switchboard at ${url}: ${error.message}`;
+    if (!data) return error.cause instanceof NotSwitchboard ? notSwitchboard(url, error.cause) : `error: cannot reach Switchboard at ${url}: ${error.message}`;
     const lines = [`error: ${error.message} (${data.appCode ?? "ERROR"}, HTTP ${data.httpStatus ?? "?"})`];
     // Each field's problem as the flag that set it; not for a field within a document (no
     // flag sets it), which the first line names by its whole path.
@@ -264,7 +264,13 @@ export function describeError(error: unknown, url: string): string {
     for (const message of data.zodError?.formErrors ?? []) lines.push(`  ${message}`);
     return lines.join("\n");
   }
+  if (error instanceof NotSwitchboard) return notSwitchboard(url, error);
   return `error: ${(error as Error).message ?? String(error)}`;
+}
+
+/** The address answered, so it was reached: what answered is not Switchboard's API. */
+function notSwitchboard(url: string, answer: NotSwitchboard): string {
+  return `error: ${url} answered, but it is not Switchboard: ${answer.message} (check --url or $SWITCHBOARD_URL)`;
 }
 
 export async function main(argv: string[], io: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
