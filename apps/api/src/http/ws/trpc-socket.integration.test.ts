@@ -181,7 +181,8 @@ describe("a chat.stream stopped before its stream was first read", () => {
     for (const sub of open) sub.unsubscribe();
   }
 
-  const stoppedRow = (user: { id: string }) => ({ userId: user.id, route: "chat.stream", status: 200, stream: true });
+  // The caller left before its answer, with no error: 499 (client closed request), as on every route.
+  const stoppedRow = (user: { id: string }) => ({ userId: user.id, route: "chat.stream", status: 499, stream: true });
 
   it("unsubscribed (subscription.stop): the call is still a request-log row and frees its stream slot", async () => {
     const { user, socket, release } = await heldInProcedure();
