@@ -59,7 +59,7 @@ export interface CreateAppOptions {
   keys?: { resyncIntervalMs?: number };
   /** Test knob: where GitHub is (a local stand-in). */
   ssoUpstream?: AppDeps["ssoUpstream"];
-  /** Test knob: how long a /v1 stream waits for its first event (and stays silent) before a heartbeat. */
+  /** Test knob: how long a /v1 or /api/chat/stream stream waits for its first event (and stays silent) before a heartbeat. */
   sseHeartbeatMs?: number;
 }
 

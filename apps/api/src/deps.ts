@@ -42,7 +42,7 @@ export interface AppDeps {
   sso: SsoService;
   /** Test knob: where GitHub is (a local stand-in; default github.com and api.github.com). */
   ssoUpstream?: { github?: { authorize?: string; token?: string; api?: string } };
-  /** Test knob: how long a /v1 stream stays silent before its heartbeat (default SSE_HEARTBEAT_MS). */
+  /** Test knob: how long a /v1 or /api/chat/stream stream stays silent before its heartbeat (default SSE_HEARTBEAT_MS). */
   sseHeartbeatMs?: number;
   emergency: EmergencyService;
   providers: ProviderRegistry;

@@ -8,10 +8,11 @@ import type { FastifyReply } from "fastify";
 
 /**
  * How long an event stream may stay silent before it says it is alive (tRPC's `ping` event,
- * the /v1 streams' `: keep-alive` comment). A quarter of the 60 s idle timeout proxies and load
- * balancers commonly cut at (nginx's proxy_read_timeout, AWS ALB's idle timeout), so a beat or
- * two may be late and the link still never looks idle; and longer than most models take to
- * their first token, so a quick failure is still answered with its own HTTP status.
+ * the answer streams' `: keep-alive` comment: /v1 and /api/chat/stream). A quarter of the 60 s
+ * idle timeout proxies and load balancers commonly cut at (nginx's proxy_read_timeout, AWS
+ * ALB's idle timeout), so a beat or two may be late and the link still never looks idle; and
+ * longer than most models take to their first token, so a quick failure is still answered
+ * with its own HTTP status.
  */
 export const SSE_HEARTBEAT_MS = 15_000;
 
@@ -28,7 +29,7 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
   reply.raw.writeHead(200, {
     ...headers,
     "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
+    "cache-control": "no-cache, no-store",
     connection: "keep-alive",
     "x-accel-buffering": "no",
     ...(provider !== undefined ? { "x-switchboard-provider": provider } : {}),

@@ -4,15 +4,13 @@
  * server-side caller (auth, limits, freeze and validation are theirs).
  */
 import { ZConversationImportInput, type TChatStreamEvent, type TConversationImportInput } from "@switchboard/schema";
-import { TRPCError } from "@trpc/server";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart, noteErrorCode, noteStream } from "../../infra/request-scope.ts";
-import { errorData, isSessionEnded } from "../../trpc/errors.ts";
 import { callerFor, procedureRoute, requestUser, sendProcedureError } from "../procedure-caller.ts";
-import { sseWriter } from "../sse-writer.ts";
+import { heartbeatMsOf, holdEventStream } from "../held-event-stream.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
-import { chatAnswerOf, chatInputOf, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
+import { chatAnswerOf, chatInputOf, legacyErrorEvent, legacyStreamEvent, type LegacyStreamEvent } from "./shapes.ts";
 
 export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post(
@@ -23,20 +21,16 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
 
   app.post("/api/chat/stream", { config: { feature: "chat", openapi: { summary: "Chat answer as SSE events (legacy chat server)", tags: ["legacy"], auth: "bearer", responseContentType: "text/event-stream" } } }, async (request, reply) => {
     let events: AsyncIterator<TChatStreamEvent>;
-    let first: IteratorResult<TChatStreamEvent>;
     try {
       // An open stream holds the user's stream slot, as on /trpc; freed when the response closes.
       const user = await requestUser(deps, request);
       if (user) holdStreamSlot(deps, { user, ip: request.ip }, reply.raw);
       const caller = await callerFor(deps, request, reply);
       events = (await caller.chat.stream(chatInputOf(request.body)))[Symbol.asyncIterator]();
-      // The first event is awaited before any header leaves: a refusal (401, 429, 503) keeps its status.
-      first = await events.next();
     } catch (error) {
       return sendProcedureError(reply, error);
     }
-    markUpstreamStart(request.scope);
-    await streamEvents(reply, first, events);
+    await streamEvents(reply, events, heartbeatMsOf(deps));
     return reply;
   });
 
@@ -62,42 +56,43 @@ export function registerLegacyChatRoutes(app: FastifyInstance, deps: AppDeps): v
   );
 }
 
-/** Writes the events as SSE `data:` lines, one JSON event each, until complete or error. */
-async function streamEvents(reply: FastifyReply, first: IteratorResult<TChatStreamEvent>, events: AsyncIterator<TChatStreamEvent>): Promise<void> {
-  const raw = reply.raw;
-  reply.hijack();
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-store",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": String(reply.request.id),
-  });
+/**
+ * Writes the events as SSE `data:` lines, one JSON event each, until complete or error. The
+ * head waits for the first event (held-event-stream.ts), so a refusal before it (401, 429,
+ * 503) keeps its status; a model slow to its first token gets `: keep-alive` comments instead
+ * of a silent connection, and a failure after one is an `error` event, as after text.
+ */
+async function streamEvents(reply: FastifyReply, events: AsyncIterator<TChatStreamEvent>, heartbeatMs: number): Promise<void> {
   const { scope } = reply.request;
-  noteStream(scope);
-  const write = sseWriter(raw);
+  const stream = holdEventStream(reply, {
+    headers: () => reply.getHeaders() as Record<string, string>,
+    heartbeatMs,
+    onOpen: () => {
+      markUpstreamStart(scope);
+      noteStream(scope);
+    },
+  });
   const send = (event: LegacyStreamEvent) => {
     if (event.type === "error") noteErrorCode(scope, event.code);
-    return write(event);
+    stream.start(event.type === "chat_start" ? event.provider : undefined);
+    return stream.send(event);
   };
   try {
-    for (let next = first; !next.done; next = await events.next()) {
+    for (let next = await events.next(); !next.done; next = await events.next()) {
       await send(legacyStreamEvent(next.value));
-      if (raw.destroyed) break;
+      if (reply.raw.destroyed) break;
     }
   } catch (error) {
-    // Refusals after the first event (rare: the service reports breaks as error events; a
-    // session or API key that ended mid-answer is one, told in its own words).
-    const code = (error as { code?: string }).code ?? "INTERNAL";
-    const retryAfterSec = error instanceof TRPCError ? errorData(error)["retryAfterSec"] : undefined;
-    await send({
-      type: "error",
-      code,
-      message: isSessionEnded(error) ? (error as Error).message : "Stream failed",
-      ...(typeof retryAfterSec === "number" ? { retryAfterSec } : {}),
-    });
+    if (!stream.open) {
+      sendProcedureError(reply, error);
+      return;
+    }
+    // Refusals once the stream is open (rare: the service reports breaks as error events; a
+    // session or API key that ended mid-answer is one, a refusal slower than the heartbeat
+    // another), in the words and code their status would have carried.
+    await send(legacyErrorEvent(error));
   } finally {
+    stream.end();
     await events.return?.();
-    raw.end();
   }
 }

@@ -3,6 +3,7 @@
  * legacy REST routes and the /ws/chat socket, which speak the same event protocol.
  */
 import type { TChatSendOutput, TChatStreamEvent, TMetricsSummary } from "@switchboard/schema";
+import { errorData, publicMessage, toTRPCError } from "../../trpc/errors.ts";
 
 /** {message, conversationId?, model?} as the old chat clients send it. */
 export interface LegacyChatRequest {
@@ -50,7 +51,7 @@ export type LegacyStreamEvent =
       finishReason: string;
       latencyMs: number;
     }
-  | { type: "error"; code: string; message: string; retryAfterSec?: number };
+  | { type: "error"; code: string; message: string; retryAfterSec?: number; issues?: unknown };
 
 /** chat.stream events in the streaming backend's protocol (`chat_delta` carries `content`). */
 export function legacyStreamEvent(event: TChatStreamEvent): LegacyStreamEvent {
@@ -77,6 +78,24 @@ export function legacyStreamEvent(event: TChatStreamEvent): LegacyStreamEvent {
       // The same field a refused /ws/chat message carries: when the same request may succeed.
       return { type: "error", code: event.code, message: event.message, ...(event.retryAfterSec ? { retryAfterSec: event.retryAfterSec } : {}) };
   }
+}
+
+/**
+ * A refusal or fault thrown once events are flowing (an SSE stream whose head is out, a
+ * /ws/chat chat), as the `error` event: the code and words its HTTP status body would carry
+ * (validation issues and `retryAfterSec` too); a fault of ours is only "Internal error".
+ */
+export function legacyErrorEvent(thrown: unknown): Extract<LegacyStreamEvent, { type: "error" }> {
+  const error = toTRPCError(thrown);
+  const { appCode, zodError, retryAfterSec } = errorData(error);
+  const internal = appCode === "INTERNAL_SERVER_ERROR";
+  return {
+    type: "error",
+    code: String(appCode),
+    message: internal ? "Internal error" : publicMessage(error),
+    ...(typeof retryAfterSec === "number" ? { retryAfterSec } : {}),
+    ...(zodError ? { issues: zodError } : {}),
+  };
 }
 
 /** The beta gateway's metrics: `{"ai.<provider>": {calls, successes, failures, successRate, totalTime, avgTime}}`. */

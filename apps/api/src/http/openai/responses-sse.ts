@@ -13,7 +13,7 @@ import type { FastifyReply } from "fastify";
 import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { streamFailureBody } from "./errors.ts";
-import { holdEventStream } from "./held-event-stream.ts";
+import { holdEventStream } from "../held-event-stream.ts";
 import { ResponseOutput, responseBody, type ResponseContext, type SentResponse } from "./responses-body.ts";
 
 export async function streamResponse(

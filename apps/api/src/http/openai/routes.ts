@@ -22,7 +22,7 @@ import { attemptsHeader, completionBody, completionId } from "./chat-response.ts
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { modelInputBodyLimit } from "../body-limits.ts";
 import { rateLimitHeaders } from "../rate-limit-headers.ts";
-import { SSE_HEARTBEAT_MS } from "../sse-writer.ts";
+import { heartbeatMsOf } from "../held-event-stream.ts";
 import { declareFeature } from "../route-features.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { sendOpenAIError } from "./errors.ts";
@@ -240,8 +240,6 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   const headers = () => ({ ...userRateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
   return { events, headers };
 }
-
-const heartbeatMsOf = (deps: AppDeps) => deps.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
 
 /** The models the caller may ask for: every one, or those its API key is limited to (embedding models too, when it may ask for embeddings). */
 function modelsOf(deps: AppDeps, user: Caller) {

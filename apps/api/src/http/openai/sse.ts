@@ -13,7 +13,7 @@ import { noteResponseBody } from "../../infra/request-scope.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { chunkBody, usageChunkBody, type ChunkContext } from "./chat-response.ts";
 import { streamFailureBody } from "./errors.ts";
-import { holdEventStream } from "./held-event-stream.ts";
+import { holdEventStream } from "../held-event-stream.ts";
 import { StreamedCompletion } from "./streamed-completion.ts";
 
 export async function streamCompletion(
