@@ -104,11 +104,15 @@ export const RESPONSES_STATEFUL_FIELDS = ["conversation", "prompt"] as const;
 
 export const ZOpenAIResponsesRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
-  /** A string is one user message: the route turns it into one before validation. */
+  /**
+   * A string is one user message: the route turns it into one before validation. Optional, as
+   * on OpenAI: a request may answer from previous_response_id or instructions alone (the route
+   * refuses one with none of the three).
+   */
   input: z
     .array(ZResponsesInputItem)
-    .min(1, "input must not be empty")
-    .max(CHAT_LIMITS.conversationMaxMessages, `input holds at most ${CHAT_LIMITS.conversationMaxMessages} items`),
+    .max(CHAT_LIMITS.conversationMaxMessages, `input holds at most ${CHAT_LIMITS.conversationMaxMessages} items`)
+    .optional(),
   instructions: z.string().nullable().optional(),
   stream: z.boolean().nullable().optional(),
   tools: z.array(ZResponsesTool).max(OPENAI_LIMITS.maxTools).nullable().optional(),
@@ -126,5 +130,7 @@ export const ZOpenAIResponsesRequest = z.looseObject({
   /** An earlier answer of the same user, kept a while: the conversation up to it goes before `input`. */
   previous_response_id: z.string().min(1).max(200).nullable().optional(),
   background: z.boolean().nullable().optional(),
+  /** "auto": the oldest turns of a previous_response_id conversation that does not fit are dropped. */
+  truncation: z.enum(["auto", "disabled"], { error: "truncation must be auto or disabled" }).nullable().optional(),
 });
 export type TOpenAIResponsesRequest = z.infer<typeof ZOpenAIResponsesRequest>;

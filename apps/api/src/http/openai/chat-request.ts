@@ -33,6 +33,9 @@ function textOf(message: TOpenAIMessage): string {
   return text + message.tool_calls.map((c) => c.function?.arguments ?? "").join("");
 }
 
+/** Characters of text in messages, as the OPENAI_MAX_TEXT_CHARS budget counts them. */
+export const textChars = (messages: readonly TOpenAIMessage[]) => messages.reduce((n, m) => n + textOf(m).length, 0);
+
 const digestRole = (role: TOpenAIMessage["role"]): ChatMessage["role"] =>
   role === "developer" || role === "system" ? "system" : role === "user" ? "user" : "assistant";
 
@@ -58,7 +61,7 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown, limi
   // and the template read. Media parts (image_url, input_audio, file: base64 data URLs of
   // megabytes) are not counted; a photo's size is the body limit's to bound
   // (OPENAI_MAX_BODY_MB), and scaling this budget with it would let text cost far more.
-  const chars = messages.reduce((n, m) => n + m.content.length, 0);
+  const chars = textChars(data.messages);
   if (chars > maxTextChars) {
     throw new AppError(
       "PAYLOAD_TOO_LARGE",

@@ -302,8 +302,9 @@ export function responseBody(
     tools: echo.tools ?? [],
     top_logprobs: echo.top_logprobs ?? 0,
     top_p: echo.top_p ?? null,
-    // Nothing is dropped to fit a context window: the provider refuses what is too long.
-    truncation: "disabled",
+    // As asked: "auto" drops a continued conversation's oldest turns past the gateway's text
+    // budget (responses-truncation.ts); nothing is dropped at "disabled", OpenAI's default.
+    truncation: echo.truncation ?? "disabled",
     // As asked (it was forwarded); the tier the provider used is not known here.
     service_tier: (echo as { service_tier?: unknown }).service_tier ?? null,
     usage: result ? usageOf(result) : null,

@@ -4,12 +4,13 @@
  * Switchboard reaches speaks chat (or is translated from it), so this is the one place
  * that knows the Responses request's shape; what it cannot mean in chat is refused by name.
  */
-import { CHAT_LIMITS, RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
+import { CHAT_LIMITS, RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIMessage, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ContinuedConversation, ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { count, parseChatRequest, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
+import { count, parseChatRequest, textChars, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
+import { truncatedConversation } from "./responses-truncation.ts";
 import { thinkingBlocksIn } from "./reasoning-content.ts";
 
 export interface ParsedResponsesRequest extends ParsedChatRequest {
@@ -61,7 +62,7 @@ function chatMessages(data: TOpenAIResponsesRequest, ownFrom = 0): ChatMessage[]
     message["thinking_blocks"] = [...((message["thinking_blocks"] as unknown[] | undefined) ?? []), ...thinking];
     thinking = [];
   };
-  (data.input as TResponsesInputItem[]).forEach((item, index) => {
+  (data.input ?? []).forEach((item, index) => {
     if (item.type !== "reasoning" && item.type !== "message" && item.type !== "function_call") thinking = [];
     if (item.type === "message" && item.role !== "assistant") thinking = [];
     switch (item.type) {
@@ -230,10 +231,20 @@ export async function parseResponsesRequest(
   if (data.background === true) {
     throw new AppError("BAD_REQUEST", "background is not supported: Switchboard answers while the request is open (stream: true for long answers)", { details: { param: "background" } });
   }
+  if (!data.input?.length && !data.previous_response_id && !data.instructions) {
+    throw new AppError("BAD_REQUEST", "Missing required parameter: 'input' (a request may leave it out only to answer from previous_response_id or instructions)", {
+      details: { param: "input", openaiCode: "missing_required_parameter" },
+    });
+  }
   const earlier = data.previous_response_id ? await earlierConversation(referenced, data.previous_response_id) : undefined;
-  const input = await withReferencedItems(referenced, data.input);
-  const before = earlier?.items ?? [];
-  const messages = chatMessages({ ...data, input: [...before, ...input] }, before.length);
+  const input = await withReferencedItems(referenced, data.input ?? []);
+  const messagesWith = (before: TResponsesInputItem[]) => chatMessages({ ...data, input: [...before, ...input] }, before.length);
+  const fits = (before: TResponsesInputItem[]) => {
+    const messages = messagesWith(before);
+    return messages.length <= CHAT_LIMITS.conversationMaxMessages && textChars(messages as TOpenAIMessage[]) <= limits.maxTextChars;
+  };
+  const before = data.truncation === "auto" && earlier ? truncatedConversation(earlier.items, fits) : (earlier?.items ?? []);
+  const messages = messagesWith(before);
   const holder = holderOf(data, earlier !== undefined);
   // A continued conversation can make more messages than any request's input may hold.
   if (messages.length > CHAT_LIMITS.conversationMaxMessages) {
