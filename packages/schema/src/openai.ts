@@ -16,7 +16,13 @@ import { CHAT_LIMITS } from "./chat.ts";
 export const OPENAI_MAX_REQUEST_CHARS = CHAT_LIMITS.messageMaxChars * 8;
 
 export const OPENAI_LIMITS = {
-  /** `n`: choices per request (each is a full generation, paid upstream). */
+  /**
+   * `n`: choices per request. Each is a full generation, paid upstream, while the gateway's
+   * controls count requests: the chat rate limit admits requests, not choices, and a budget
+   * overshoots by at most the request admitted last, priced at the day's costliest request
+   * (anyone's). OpenAI's 128 would make one request cost 16 times more than here, and that
+   * one request would then price every budgeted caller's requests in flight for a day.
+   */
   maxChoices: 8,
   maxTools: 128,
   /** Embedding inputs per request, as OpenAI allows. */
