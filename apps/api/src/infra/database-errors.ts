@@ -72,3 +72,15 @@ function adapterCauseOf(error: Prisma.PrismaClientKnownRequestError): { kind?: u
 export function isStatementCancelled(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && adapterCauseOf(error)?.originalCode === "57014";
 }
+
+/**
+ * A write naming a row that is not there (PostgreSQL's 23503): Prisma's P2003, or a raw
+ * statement's failure as the driver adapter names it. For a message, its conversation was
+ * deleted meanwhile.
+ */
+export function isForeignKeyViolation(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (error.code === "P2003") return true;
+  const cause = adapterCauseOf(error);
+  return cause?.kind === "ForeignKeyConstraintViolation" || cause?.originalCode === "23503";
+}

@@ -18,6 +18,7 @@ import {
   type TRole,
 } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import { isForeignKeyViolation } from "../../infra/database-errors.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
@@ -60,6 +61,15 @@ function later(write: PromiseLike<unknown>): () => Promise<void> {
     const failed = await outcome;
     if (failed) throw failed.error;
   };
+}
+
+/**
+ * A message whose conversation was deleted before it landed goes with the conversation, as
+ * it would have had it landed a moment earlier: the turn goes on, its answer reaches the
+ * caller, and its reply is dropped the same way. Nothing is re-created.
+ */
+function goneWithConversation(error: unknown): void {
+  if (!isForeignKeyViolation(error)) throw error;
 }
 
 const notFound = () => new AppError("NOT_FOUND", "Conversation not found");
@@ -113,12 +123,14 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
       },
     });
     if (!found) throw notFound();
+    // Counted without a lock (docs/chat.md): messages sent into one conversation at once may
+    // each pass, two messages over per message in flight; a lock would still let their replies over.
     if (found._count.messages + 2 > CHAT_LIMITS.conversationMaxMessages) {
       throw new AppError("PAYLOAD_TOO_LARGE", `Conversation is full (limit ${CHAT_LIMITS.conversationMaxMessages} messages); start a new one`);
     }
     const history = selectHistory(found.messages, deps.budget);
     const write = prisma.message.create({ data: { conversationId, role: "user", content, status: "complete", createdAt }, select: { id: true } });
-    return { conversationId, history, createdAt, whenStored: later(write) };
+    return { conversationId, history, createdAt, whenStored: later(write.catch(goneWithConversation)) };
   }
 
   /** Stores a reply. Must finish before the reply is acknowledged to the client. */
@@ -128,7 +140,8 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     const reply = storableDeep(shown);
     // Timestamps have millisecond precision: keep the reply strictly after its question.
     const at = new Date(Math.max(Date.now(), after.getTime() + 1)).toISOString();
-    // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing. Its
+    // One statement (see addUserMessage). A conversation deleted meanwhile gets nothing (the
+    // check sees it gone, or, deleted while the statement runs, its foreign key does). Its
     // last activity only moves forward: an instance whose clock runs behind the last writer's
     // would otherwise move it down, past a reader's place, to be listed a second time.
     await prisma.$executeRaw`
@@ -141,7 +154,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
         WHERE EXISTS (SELECT 1 FROM "Conversation" WHERE "id" = ${conversationId})
       )
       UPDATE "Conversation" SET "updatedAt" = GREATEST("updatedAt" + interval '1 millisecond', ${at}::timestamptz AT TIME ZONE 'UTC')
-      WHERE "id" = ${conversationId}`;
+      WHERE "id" = ${conversationId}`.catch(goneWithConversation);
   }
 
   /**
