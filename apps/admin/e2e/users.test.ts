@@ -175,6 +175,20 @@ describe("admin SPA", () => {
     await notice.getByText("Password reset for sam.lee@e2e.test.", { exact: false }).waitFor();
     await dialog.waitFor({ state: "detached" });
 
+    // A reset leaves API keys working unless the admin ticks the box; ticked, it revokes them.
+    const danaKey = await callProcedure<{ id: string }>(api, "keys.create", { name: "made with the old password" }, danaToken);
+    await page.getByRole("button", { name: "Reset password for dana.ops@e2e.test" }).click();
+    const revokeBox = dialog.getByLabel(/Also revoke their API keys/);
+    expect(await revokeBox.isChecked()).toBe(false);
+    await dialog.getByLabel("New password").fill("correct horse battery staple 2");
+    await revokeBox.check();
+    await dialog.getByRole("button", { name: "Set password" }).click();
+    await notice.getByText("Password reset for dana.ops@e2e.test. Their sessions were signed out. Their API keys were revoked.").waitFor();
+    await dialog.waitFor({ state: "detached" });
+    const danaId = (await callProcedure<{ items: Array<{ id: string }> }>(api, "users.list", { search: "dana" }, adminToken)).items[0]!.id;
+    const danaKeys = await callProcedure<{ items: Array<{ id: string; revokedAt: string | null }> }>(api, "keys.list", { userId: danaId, includeRevoked: true }, adminToken);
+    expect(danaKeys.items.find((k) => k.id === danaKey.id)?.revokedAt).not.toBeNull();
+
     // The session cookie survives a reload, and so do the changes.
     await page.reload();
     await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();

@@ -174,7 +174,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   // Running streams end with the session or key that authorized them, on every instance:
   // the stores above hear of each revocation and change, and announce it.
   const credentials = createCredentialWatch({ sessions: revocations, users: directory, keys, log: authWarn });
-  const users = createUsersService({ prisma: db.prisma, auth, passwords, spend: loggedSpend, onAccessChanged: (userId) => keys.userChanged(userId) });
+  const users = createUsersService({ prisma: db.prisma, auth, passwords, spend: loggedSpend, onAccessChanged: (userId) => keys.userChanged(userId), revokeKeys: (userId) => keys.revokeAllOf(userId) });
   try {
     await revocations.start();
     await directory.start();

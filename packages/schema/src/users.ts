@@ -24,9 +24,15 @@ export const ZUserUpdateInput = z
     /** Spending cap over all the user's metered calls; null clears it. */
     budgetUsd: ZBudgetUsd.nullable().optional(),
     budgetPeriod: ZBudgetPeriod.optional(),
+    /**
+     * Also revokes every API key of the user still in force (kept listed as revoked). Off by
+     * default: a password reset leaves keys working, since programs rely on them; a password
+     * that leaked may have made keys, so the admin may end them in the same change.
+     */
+    revokeKeys: z.literal(true).optional(),
   })
-  .refine((v) => v.role !== undefined || v.disabled !== undefined || v.password !== undefined || v.budgetUsd !== undefined || v.budgetPeriod !== undefined, {
-    message: "Nothing to update: give role, disabled, password, budgetUsd or budgetPeriod",
+  .refine((v) => v.role !== undefined || v.disabled !== undefined || v.password !== undefined || v.budgetUsd !== undefined || v.budgetPeriod !== undefined || v.revokeKeys !== undefined, {
+    message: "Nothing to update: give role, disabled, password, budgetUsd, budgetPeriod or revokeKeys",
   });
 export type TUserUpdateInput = z.infer<typeof ZUserUpdateInput>;
 

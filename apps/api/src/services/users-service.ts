@@ -18,6 +18,8 @@ export interface UsersServiceDeps {
   onAccessChanged?: (userId: string) => Promise<void>;
   /** What users spent (request log and pruned rows), for the list. */
   spend: LoggedSpend;
+  /** Revokes every API key of a user still in force, on every instance (users.update's revokeKeys). */
+  revokeKeys: (userId: string) => Promise<number>;
 }
 
 export function createUsersService(deps: UsersServiceDeps) {
@@ -79,6 +81,8 @@ export function createUsersService(deps: UsersServiceDeps) {
       await deps.auth.userChanged(user.id);
     }
     if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
+    // After the password: keys made with a leaked one end with it, and none made meanwhile is missed.
+    if (input.revokeKeys) await deps.revokeKeys(user.id);
     return toUserView(user);
   }
 

@@ -6,9 +6,11 @@ import { useUpdateUser } from "./users-data.ts";
 import { DialogActions } from "../../components/dialog-actions.tsx";
 
 /** Modal (native <dialog>: focus trap and Escape for free) to set a new password for a user. */
-export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; onClose: () => void; onDone: (email: string) => void }) {
+export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; onClose: () => void; onDone: (email: string, keysRevoked: boolean) => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [password, setPassword] = useState("");
+  // Off by default: programs rely on keys; a password that leaked may have made some.
+  const [revokeKeys, setRevokeKeys] = useState(false);
   const update = useUpdateUser();
   const titleId = useId();
 
@@ -24,7 +26,7 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    update.mutate({ id: user.id, password }, { onSuccess: () => onDone(user.email) });
+    update.mutate({ id: user.id, password, ...(revokeKeys ? { revokeKeys: true as const } : {}) }, { onSuccess: () => onDone(user.email, revokeKeys) });
   };
 
   return (
@@ -41,6 +43,10 @@ export function ResetPasswordDialog({ user, onClose, onDone }: { user: TUser; on
             <input {...control} type="password" autoComplete="new-password" autoFocus value={password} onChange={(e) => setPassword(e.target.value)} />
           )}
         </Field>
+        <label className="check">
+          <input type="checkbox" checked={revokeKeys} onChange={(e) => setRevokeKeys(e.target.checked)} />
+          Also revoke their API keys (a leaked password may have made some; programs using them stop)
+        </label>
         <FormError message={formError} />
         <DialogActions onCancel={onClose} pending={update.isPending} submitLabel="Set password" />
       </form>

@@ -100,9 +100,10 @@ export function UsersPage() {
         <ResetPasswordDialog
           user={resetting}
           onClose={() => setResetting(null)}
-          onDone={(email) => {
+          onDone={(email, keysRevoked) => {
             setResetting(null);
-            setNotice({ kind: "success", text: `Password reset for ${email}. Their sessions were signed out.` });
+            const keys = keysRevoked ? " Their API keys were revoked." : "";
+            setNotice({ kind: "success", text: `Password reset for ${email}. Their sessions were signed out.${keys}` });
           }}
         />
       ) : null}

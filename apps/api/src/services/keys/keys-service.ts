@@ -244,6 +244,19 @@ export function createKeysService(deps: KeysServiceDeps) {
     return get(actor, id);
   }
 
+  /**
+   * Revokes every key of a user still in force (an admin's choice with a password reset: a
+   * leaked password could have made keys); answers how many. As revoke, each stays listed,
+   * revoked and when, and every instance hears of it.
+   */
+  async function revokeAllOf(userId: string): Promise<number> {
+    const { count } = await prisma.apiKey.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    // After the write: an instance that reloads on the push reads the revoked rows. The user's
+    // change drops every key of theirs an instance holds, and ends the streams those keys started.
+    await cache.publish({ userId });
+    return count;
+  }
+
   /** The grant of a presented secret, or null (malformed, unknown, revoked, expired, owner disabled). */
   async function authenticate(secret: string): Promise<KeyGrant | null> {
     if (!isWellFormedKey(secret)) return null;
@@ -364,6 +377,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     get,
     update,
     revoke,
+    revokeAllOf,
     authenticate,
     liveRole,
     /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */

@@ -226,6 +226,30 @@ describe("API keys", () => {
     await until(async () => (await v1(b, "/models", created.key)).status, 200, 5000);
   });
 
+  it("a password reset leaves the user's keys working; with revokeKeys it revokes them on every instance", async () => {
+    const owner = await a.userWithRole("USER");
+    const first = await a.client(owner.token).keys.create.mutate({ name: "made before the reset" });
+    const second = await a.client(owner.token).keys.create.mutate({ name: "made with the leaked password" });
+    const othersKey = await a.client(other.token).keys.create.mutate({ name: "someone else's" });
+    for (const key of [first, second, othersKey]) expect((await v1(b, "/models", key.key)).status).toBe(200);
+    const root = a.client(await a.login());
+    await root.users.update.mutate({ id: owner.id, password: "a brand new passphrase" });
+    // The default: programs relying on keys keep working through a reset.
+    expect((await v1(b, "/models", first.key)).status).toBe(200);
+
+    await root.users.update.mutate({ id: owner.id, password: "another new passphrase", revokeKeys: true });
+    // b holds the keys and does not re-read them: only the push refuses them.
+    for (const key of [first, second]) await until(async () => (await v1(b, "/models", key.key)).status, 401, 2_000);
+    expect((await v1(b, "/models", othersKey.key)).status).toBe(200);
+    // Kept listed as revoked, as keys.revoke leaves them.
+    const listed = await root.keys.list.query({ userId: owner.id, includeRevoked: true });
+    expect(listed.items.map((k) => [k.id, k.revokedAt !== null]).sort()).toEqual([[first.id, true], [second.id, true]].sort());
+    // On its own it revokes keys made since too.
+    const after = await a.client(await a.login(owner.email, "another new passphrase")).keys.create.mutate({ name: "after" });
+    await root.users.update.mutate({ id: owner.id, revokeKeys: true });
+    await until(async () => (await v1(b, "/models", after.key)).status, 401, 2_000);
+  });
+
   it("a key stops at its expiry", async () => {
     const expiresAt = new Date(Date.now() + 1500).toISOString();
     const created = await a.client(user.token).keys.create.mutate({ name: "short", expiresAt });
