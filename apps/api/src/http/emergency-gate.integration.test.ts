@@ -12,6 +12,8 @@ let t: TestApp;
 let root: string;
 let admin: string;
 let user: { id: string; token: string };
+/** Whose password leaked: signed in, with API keys made before the freeze. */
+let leaked: { id: string; email: string; password: string; token: string; keys: string[] };
 const log = captureLog();
 
 beforeAll(async () => {
@@ -20,6 +22,10 @@ beforeAll(async () => {
   admin = (await t.userWithRole("ADMIN")).token;
   const u = await t.userWithRole("USER");
   user = { id: u.id, token: u.token };
+  const l = await t.userWithRole("USER");
+  const keys = [];
+  for (const name of ["script", "made with the leaked password"]) keys.push((await trpcMutation(t.url, "keys.create", { name }, bearer(l.token))).body.result.data.key as string);
+  leaked = { ...l, keys };
 });
 
 afterAll(async () => {
@@ -87,6 +93,31 @@ describe("emergency gate by declared feature", () => {
     expect(disabled.body.result.data.disabled).toBe(true);
     // The containment exemption is no way around the role check.
     expect((await trpcMutation(t.url, "users.update", { id: user.id, disabled: true }, bearer(admin))).status).toBe(403);
+  });
+
+  it("lets revoking keys and resetting a password through, alone or together; nothing riding with them", async () => {
+    const update = (input: Record<string, unknown>, token = root) => trpcMutation(t.url, "users.update", { id: leaked.id, ...input }, bearer(token));
+    for (const extra of [{ role: "ADMIN" }, { budgetUsd: 5 }, { disabled: false }]) {
+      for (const containment of [{ revokeKeys: true }, { password: "a passphrase never set" }, { revokeKeys: true, password: "a passphrase never set" }]) {
+        expect((await update({ ...containment, ...extra })).status, JSON.stringify({ ...containment, ...extra })).toBe(503);
+      }
+    }
+    // Only values that take access away count: revokeKeys: false is an ordinary (and invalid) change.
+    expect((await update({ revokeKeys: false })).status).toBe(503);
+    expect((await update({ revokeKeys: true }, admin)).status).toBe(403);
+    expect((await update({ revokeKeys: true })).status).toBe(200);
+    const reset = await update({ password: "a passphrase after the leak", revokeKeys: true });
+    expect(reset.status).toBe(200);
+    expect(reset.body.result.data.disabled).toBe(false);
+    expect((await update({ password: "the passphrase that holds" })).status).toBe(200);
+    // Sign-in is never frozen: the leaked password and the sessions it opened are done; the new one works.
+    expect((await trpcQuery(t.url, "auth.me", undefined, bearer(leaked.token))).status).toBe(401);
+    expect((await trpcMutation(t.url, "auth.login", { email: leaked.email, password: leaked.password })).status).toBe(401);
+    expect((await trpcMutation(t.url, "auth.login", { email: leaked.email, password: "the passphrase that holds" })).status).toBe(200);
+
+    // Once lifted, the keys stay revoked.
+    expect((await trpcMutation(t.url, "emergency.unfreeze", {}, bearer(root))).status).toBe(200);
+    for (const key of leaked.keys) expect((await fetch(`${t.url}/v1/models`, { headers: bearer(key) })).status).toBe(401);
   });
 
   it("a chat freeze stops the gateway surface and chat, not consensus models or admin", async () => {

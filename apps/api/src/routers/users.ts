@@ -1,11 +1,27 @@
 import { ZUser, ZUserCreateInput, ZUserDeleteInput, ZUserDeleteResult, ZUserUpdateInput, ZUsersListInput, pageOf } from "@switchboard/schema";
 import { router, superAdminProcedure } from "../trpc/init.ts";
 
-/** {id, disabled: true} and nothing else. */
-const onlyDisables = (raw: unknown): boolean => {
-  if (raw === null || typeof raw !== "object") return false;
-  const keys = Object.keys(raw);
-  return (raw as { disabled?: unknown }).disabled === true && keys.every((k) => k === "id" || k === "disabled");
+/**
+ * What each containment field must hold to only take access away: disabling the user,
+ * revoking their API keys, or resetting their password (every session ends, and a leaked
+ * password is worth nothing). A reset hands the new password to the same account at the same
+ * role, so it opens nothing the old one did not.
+ */
+const CONTAINS = new Map<string, (value: unknown) => boolean>([
+  ["disabled", (v) => v === true],
+  ["revokeKeys", (v) => v === true],
+  ["password", (v) => typeof v === "string"],
+]);
+
+/**
+ * {id} with one or more of those and nothing else. Anything beside them (a role, a budget,
+ * disabled: false) is a change like any other and waits for the freeze, even in the same call.
+ * An undefined field is no field (the input schema reads it so).
+ */
+const onlyContains = (raw: unknown): boolean => {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return false;
+  const fields = Object.entries(raw).filter(([key, value]) => key !== "id" && value !== undefined);
+  return fields.length > 0 && fields.every(([key, value]) => CONTAINS.get(key)?.(value) === true);
 };
 
 export const usersRouter = router({
@@ -22,8 +38,9 @@ export const usersRouter = router({
     .mutation(({ ctx, input }) => ctx.deps.users.create(input)),
 
   update: superAdminProcedure
-    // Disabling a user contains a leak, so it stays available while frozen.
-    .meta({ feature: "admin", containsLeak: onlyDisables })
+    // Disabling a user, revoking their keys and resetting their password contain a leak, so
+    // they stay available while frozen.
+    .meta({ feature: "admin", containsLeak: onlyContains })
     .input(ZUserUpdateInput)
     .output(ZUser)
     .mutation(({ ctx, input }) => ctx.deps.users.update(input, ctx.user.id)),

@@ -25,7 +25,7 @@ export const FEATURES = [
   "emergency",
   /** Read-only observability for ADMIN and above (metrics, audit trail, request log, usage). */
   "admin-read",
-  /** Calls that contain a leak: revoking keys, disabling or deleting users. */
+  /** Calls that contain a leak: revoking keys, disabling or deleting users, resetting passwords. */
   "containment",
   /** Everything else that manages Switchboard (users, keys, providers, models, freezing). */
   "admin",
