@@ -2,11 +2,13 @@
  * A request whose client left before its response was sent in full is recorded with status
  * 499 (nginx's "client closed request") and outcome `client_closed`: in its access-log line,
  * its request-log row and the HTTP metrics alike — left while waiting for the answer, or
- * mid-stream after a 200 had gone out (the line then says `sentStatus`). Real clients
+ * mid-stream after a 200 had gone out (the line then says `sentStatus`). A WebSocket closed
+ * in the ordinary way is none of these: its handshake was answered (101). Real clients
  * connect on their own sockets and close them.
  */
 import { request, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { eventually } from "../../test/chat.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../test/fake-openai-server.ts";
@@ -103,5 +105,35 @@ describe("a client that leaves", () => {
     expect(res.status).toBe(200);
     const line = await accessLine(res.headers.get("x-request-id")!);
     expect(line).toMatchObject({ status: 200, outcome: "success" });
+  });
+});
+
+describe("a WebSocket closed in the ordinary way", () => {
+  /** Opens a socket at `path`, waits until it is open, then closes it cleanly. */
+  async function openAndClose(path: string): Promise<void> {
+    const ws = new WebSocket(`${t.url.replace(/^http/, "ws")}${path}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const closed = new Promise((resolve) => ws.once("close", resolve));
+    ws.close(1000);
+    await closed;
+  }
+
+  it.each(["/ws/chat", "/trpc"])("%s: its handshake is logged and counted as 101, never 499", async (route) => {
+    const linesBefore = log.lines.length;
+    const before = await scrapedSum(t.url, "switchboard_http_requests_total", { route, status: "101" });
+    const before499 = await scrapedSum(t.url, "switchboard_http_requests_total", { route, status: "499" });
+    await openAndClose(route);
+
+    const line = await eventually(async () => log.lines.slice(linesBefore).find((l) => l["msg"] === "request" && l["route"] === route), `the access-log line of ${route}`);
+    expect(line).toMatchObject({ status: 101, outcome: "success" });
+    expect(line["sentStatus"]).toBeUndefined();
+    await eventually(
+      async () => ((await scrapedSum(t.url, "switchboard_http_requests_total", { route, status: "101" })) > before ? true : undefined),
+      "the 101 in the HTTP metrics",
+    );
+    expect(await scrapedSum(t.url, "switchboard_http_requests_total", { route, status: "499" })).toBe(before499);
   });
 });

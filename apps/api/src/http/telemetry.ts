@@ -13,9 +13,13 @@ import { newScope, overheadMs, type RequestScope } from "../infra/request-scope.
 import { whenResponseClosed } from "../infra/response-closed.ts";
 import { loggedBodyText, MAX_BODY_CHARS } from "../services/request-log/index.ts";
 import type {} from "../trpc/request-decorations.ts";
+import { arrivedAsUpgrade } from "./arrived-as-upgrade.ts";
 import { endScope, isGatewayProcedure, isLogged, round } from "./scope-log.ts";
 
 export const OVERHEAD_HEADER = "x-switchboard-overhead-ms";
+
+/** A WebSocket handshake's status: `ws` answered it, and the socket ran its course. */
+const SWITCHING_PROTOCOLS = 101;
 
 /** /v1/*, or a /trpc call (batches included) naming a chat.* or consensus.* procedure. */
 export function isGatewayPath(path: string): boolean {
@@ -80,14 +84,18 @@ export function registerTelemetry(app: FastifyInstance, deps: TelemetryDeps): vo
 function finish(deps: TelemetryDeps, request: FastifyRequest, reply: FastifyReply, scope: RequestScope, path: string, headerOverhead: number | undefined): void {
   if (scope.gateway && scope.stream) deps.metrics.streamClosed();
   const route = request.routeOptions?.url ?? "unmatched";
+  // A handshake handed to a socket is given a stand-in response that is never written and
+  // "closes" with the socket: it is no client leaving, and each call over the socket is
+  // recorded on its own (ws/socket-turn.ts). Refused over HTTP instead, it keeps its status.
+  const socket = arrivedAsUpgrade(request) && !reply.raw.headersSent;
   endScope(deps, request.log, scope, {
     method: request.method,
     route,
     rowRoute: path.startsWith("/trpc/") && scope.procedures.length > 0 ? scope.procedures.join(",") : route,
     url: path,
     surface: path.startsWith("/v1/") ? "openai" : "trpc",
-    status: reply.raw.statusCode,
-    completed: reply.raw.writableFinished,
+    status: socket ? SWITCHING_PROTOCOLS : reply.raw.statusCode,
+    completed: socket || reply.raw.writableFinished,
     headersSent: reply.raw.headersSent,
     headerOverheadMs: headerOverhead,
     ip: request.ip,

@@ -1,9 +1,10 @@
 /** WebSocket endpoints: /ws/chat (the streaming backend's protocol) and tRPC at /trpc. */
 import fastifyWebsocket from "@fastify/websocket";
 import type { IncomingMessage } from "node:http";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
 import type { AppDeps } from "../../deps.ts";
+import { arrivedAsUpgrade } from "../arrived-as-upgrade.ts";
 import { WS_LIMITS, type ChatSockets } from "./chat-socket.ts";
 import { dropSlowReader } from "./slow-reader.ts";
 import { onSocketError } from "./socket-errors.ts";
@@ -11,8 +12,6 @@ import { clientAddressOf, registerSocketsPerAddress } from "./sockets-per-addres
 import { chooseProtocol } from "./socket-auth.ts";
 import { registerTrpcSocket } from "./trpc-socket.ts";
 
-/** Node's parser marks a request that came with `Connection: upgrade` (left out of its typings). */
-const arrivedAsUpgrade = (request: FastifyRequest): boolean => (request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true;
 
 /** Registers the plugin and the socket routes; call it after every plain HTTP route (see server.ts). */
 export async function registerWebSockets(app: FastifyInstance, deps: AppDeps, chat: ChatSockets): Promise<void> {
