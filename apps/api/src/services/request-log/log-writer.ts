@@ -15,6 +15,7 @@ import { storableJson } from "@switchboard/schema";
 import { Counter, type Registry } from "prom-client";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { isDatabaseUnavailable, isStatementCancelled } from "../../infra/database-errors.ts";
+import { MODEL_ANSWERED_SQL } from "./answered-model.ts";
 import { OTHER_GROUP } from "./logs-service.ts";
 
 export interface RequestLogRow {
@@ -74,9 +75,9 @@ const PRUNE_SQL = `WITH gone AS (
   ) RETURNING "userId", "keyId", "model", "provider", "status", "createdAt", "promptTokens", "completionTokens", "costUsd", "tags", "cacheHit", "cacheSavedUsd"
 ), named AS (
   SELECT "createdAt"::date AS "day", coalesce("userId", '') AS "userId", coalesce("keyId", '') AS "keyId",
-    -- The model's name only for a request a model answered or billed (as usage.summary
-    -- groups kept rows): a refused one may carry any name its caller made up, kept forever.
-    CASE WHEN "status" < 400 OR "costUsd" > 0 THEN coalesce("model", '') ELSE '' END AS "model",
+    -- The model's name only for a request a model answered or billed (answered-model.ts, as
+    -- usage.summary groups kept rows): a refused one may carry any name its caller made up.
+    CASE WHEN ${MODEL_ANSWERED_SQL} THEN coalesce("model", '') ELSE '' END AS "model",
     coalesce("provider", '') AS "provider", "promptTokens", "completionTokens", "costUsd", "cacheHit", "cacheSavedUsd"
   FROM gone
 ), unseen AS (

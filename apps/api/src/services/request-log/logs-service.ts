@@ -10,6 +10,7 @@ import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { rowsBelow } from "../keyset-page.ts";
 import { likeText } from "../like-text.ts";
+import { MODEL_ANSWERED_SQL } from "./answered-model.ts";
 
 /** What a list keeps (its page and cursor aside). */
 export type LogFilters = Omit<NonNullable<TLogsListInput>, "cursor" | "limit"> | undefined;
@@ -62,9 +63,9 @@ export const OTHER_GROUP = "(other)";
 const GROUP_COLUMNS: Record<TUsageSummaryInput["groupBy"], string> = {
   user: `"userId"`,
   key: `"keyId"`,
-  // A request no model answered or billed has no model here (a caller may have made its
-  // name up), and an empty name is no name: as pruned rows are rolled up (log-writer.ts).
-  model: `CASE WHEN "status" < 400 OR "costUsd" > 0 THEN nullif("model", '') END`,
+  // A request no model answered or billed has no model here (answered-model.ts), and an
+  // empty name is no name: as pruned rows are rolled up (log-writer.ts).
+  model: `CASE WHEN ${MODEL_ANSWERED_SQL} THEN nullif("model", '') END`,
   provider: `nullif("provider", '')`,
   day: `to_char(date_trunc('day', "createdAt"), 'YYYY-MM-DD')`,
   // Each of a row's tags (taggedRows below), NULL for an untagged row.

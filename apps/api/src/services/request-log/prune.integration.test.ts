@@ -151,7 +151,7 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     expect((await logs.summary(own, { groupBy: "day", from, to: beforeEndOf44 })).total).toMatchObject({ requests: 2, promptTokens: 15 });
   });
 
-  it("counts a request no model answered or billed without its model name, which its caller may have made up, before and after a prune", async () => {
+  it("counts a request no model answered or billed without its model name, which its caller may have made up, and a client-closed one with it, before and after a prune", async () => {
     const user = randomUUID();
     const w = writer();
     const longAgo = new Date(Math.floor(Date.now() / DAY) * DAY - 45 * DAY + DAY / 2);
@@ -159,14 +159,16 @@ describe.each<DatabaseFlavour>(["PostgreSQL", "PGlite"])("pruning the request lo
     w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-x", provider: "openai", status: 200 }));
     // A stream cut after its first tokens failed, but was billed: its model answered.
     w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-y", provider: "openai", status: 502, costUsd: 0.5 }));
+    // A client that left before any token was billed: the model was answering, not refusing.
+    w.record(requestLogRow({ createdAt: longAgo, userId: user, model: "gpt-z", provider: "openai", status: 499, costUsd: 0 }));
     await w.flush();
     const logs = createLogsService({ prisma: db.prisma });
     const byModel = () => logs.summary({ id: user, role: "USER" }, { groupBy: "model" }).then((s) => s.groups.map((g) => [g.key, g.requests]));
     const before = await byModel();
-    expect(before).toEqual([["gpt-y", 1], ["(none)", 3], ["gpt-x", 1]]);
+    expect(before).toEqual([["gpt-y", 1], ["(none)", 3], ["gpt-x", 1], ["gpt-z", 1]]);
     await w.prune();
     const rolled = await db.prisma.usageRollup.findMany({ where: { userId: user }, orderBy: { model: "asc" } });
-    expect(rolled.map((r) => [r.model, r.requests])).toEqual([["", 3], ["gpt-x", 1], ["gpt-y", 1]]);
+    expect(rolled.map((r) => [r.model, r.requests])).toEqual([["", 3], ["gpt-x", 1], ["gpt-y", 1], ["gpt-z", 1]]);
     expect(await byModel()).toEqual(before);
   });
 
