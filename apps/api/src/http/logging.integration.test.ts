@@ -211,11 +211,20 @@ describe("logger", () => {
         token: "t1",
         tokens: { accessToken: "t2", refreshToken: "t3" },
         req: { headers: { authorization: "Bearer t4", cookie: "sb_access=t5" } },
-        env: { JWT_SECRET: "s1", SUPERADMIN_PASSWORD: "s2", OPENAI_API_KEY: "s3", DATABASE_URL: "postgresql://u:pw@h/db" },
+        env: {
+          JWT_SECRET: "s1",
+          SUPERADMIN_PASSWORD: "s2",
+          OPENAI_API_KEY: "s3",
+          DATABASE_URL: "postgresql://u:pw@h/db",
+          METRICS_TOKEN: "s4",
+          SECRETS_KEY: "s5",
+          OIDC_CLIENT_SECRET: "s6",
+          GITHUB_CLIENT_SECRET: "s7",
+        },
       },
       "careless",
     );
-    expect(out.text()).not.toMatch(/p1|p2|k1|t1|t2|t3|t4|t5|s1|s2|s3|pw@/);
+    expect(out.text()).not.toMatch(/p1|p2|k1|t1|t2|t3|t4|t5|s1|s2|s3|s4|s5|s6|s7|pw@/);
     expect(out.lines[0]).toMatchObject({ password: "[redacted]", user: { password: "[redacted]" }, req: { headers: { authorization: "[redacted]" } } });
   });
 

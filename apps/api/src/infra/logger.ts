@@ -28,6 +28,10 @@ export const REDACTED_PATHS = [
   "headers.cookie",
   // A whole configuration object logged by mistake must not leak what it holds.
   "env.JWT_SECRET",
+  "env.SECRETS_KEY",
+  "env.METRICS_TOKEN",
+  "env.OIDC_CLIENT_SECRET",
+  "env.GITHUB_CLIENT_SECRET",
   "env.SUPERADMIN_PASSWORD",
   "env.DATABASE_URL",
   "env.REDIS_URL",
