@@ -133,11 +133,11 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
         if (data.startsWith("[DONE]")) {
           done = true;
           // [DONE] is the server's word that the answer is whole, even from one that names no
-          // finish reason (some local and hosted servers): its choices stopped, as OpenAI's would say.
-          if (!finished && unfinished.size > 0) {
-            finished = true;
-            for (const index of unfinished) yield { type: "choice", choice: { index, delta: {}, finish_reason: "stop" } };
-          }
+          // finish reason (some local and hosted servers): every choice still open stopped, as
+          // OpenAI's would say — with n > 1 one choice may have named its reason and another not.
+          for (const index of unfinished) yield { type: "choice", choice: { index, delta: {}, finish_reason: "stop" } };
+          if (unfinished.size > 0) finished = true;
+          unfinished.clear();
           break;
         }
         const chunk = parseJson(data) as { choices?: unknown; error?: unknown; system_fingerprint?: string | null; usage?: unknown } | null;

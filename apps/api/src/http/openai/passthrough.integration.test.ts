@@ -320,6 +320,36 @@ describe("answers as the provider sent them", () => {
     await expect(sdk.chat.completions.stream({ model: "beta", messages: [{ role: "user", content: "hi" }] }).finalChatCompletion()).rejects.toThrow("before the answer finished");
   });
 
+  it("with n = 2, [DONE] stops the choice that named no finish reason though the other named one: streamed, through the SDK, and kept whole for a non-streamed repeat", async () => {
+    const chunk = (index: number, delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index, delta, finish_reason: finish }] })}\n\n`;
+    const oneUnnamed = {
+      kind: "raw" as const,
+      contentType: "text/event-stream",
+      pieces: [chunk(0, { role: "assistant", content: "First." }), chunk(1, { role: "assistant", content: "Second." }), chunk(0, {}, "stop"), "data: [DONE]\n\n"],
+    };
+    up.fakes.beta.enqueue(oneUnnamed, oneUnnamed);
+    const ask = { model: "beta", n: 2, messages: [{ role: "user" as const, content: "two ways" }] };
+
+    const res = await post("/v1/chat/completions", { ...ask, stream: true });
+    const finishes = (await res.text())
+      .split("\n\n")
+      .filter((block) => block.startsWith("data: {"))
+      .flatMap((block) => (JSON.parse(block.slice(6)) as { choices: Array<{ index: number; finish_reason: string | null }> }).choices)
+      .filter((c) => c.finish_reason)
+      .map((c) => [c.index, c.finish_reason]);
+    expect(finishes).toEqual([[0, "stop"], [1, "stop"]]);
+
+    // Kept by the response cache only when every choice finished; a non-streamed repeat is then answered from it.
+    const cached = { headers: { "x-switchboard-cache-ttl": "60" } };
+    const final = await sdk.chat.completions.stream(ask, cached).finalChatCompletion();
+    expect(final.choices.map((c) => [c.message.content, c.finish_reason])).toEqual([["First.", "stop"], ["Second.", "stop"]]);
+    const asked = up.fakes.beta.requests.length;
+    const whole = await sdk.chat.completions.create(ask, cached);
+    expect(whole.choices.map((c) => [c.message.content, c.finish_reason])).toEqual([["First.", "stop"], ["Second.", "stop"]]);
+    expect(up.fakes.beta.requests.length).toBe(asked);
+  });
+
   it("refusals, logprobs and vendor fields (reasoning_content) pass through", async () => {
     up.fakes.beta.enqueue({ kind: "ok", refusal: "I can't help with that." });
     const refused = await sdk.chat.completions.create({ model: "beta", messages: [{ role: "user", content: "bad" }] });
