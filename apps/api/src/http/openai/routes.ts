@@ -241,10 +241,9 @@ async function openStream(deps: AppDeps, request: FastifyRequest, reply: Fastify
   return { events, headers };
 }
 
-/** The models the caller may ask for: every one, or those its API key is limited to (embedding models too, when it may ask for embeddings). */
+/** The models the caller may ask for: every one, or those of them its API key is limited to. */
 function modelsOf(deps: AppDeps, user: Caller) {
-  const key = user.apiKey;
-  return listModelEntriesFor(deps.providers, key?.models ?? [], { embeddings: !key || key.scopes.includes("embeddings") });
+  return listModelEntriesFor(deps.providers, user.apiKey?.models ?? []);
 }
 
 /** The model a body asks for, for the API key's model list (validated later with the rest). */

@@ -66,25 +66,45 @@ describe("models", () => {
     for (const { id } of listed) expect((await limited.chat.completions.create({ model: id, messages: [{ role: "user", content: "hi" }] })).object).toBe("chat.completion");
   });
 
-  it("an API key limited to embedding models lists them too (a bare name under switchboard, as the chain tries it), and embeds with each", async () => {
-    const models = ["text-embedding-3-small", "openai/text-embedding-3-large", "gpt-4o-mini"];
+  it("an API key limited to embedding models lists a bare one only when a provider's configured models include it or a route is named so, never a misspelt name, and embeds with each", async () => {
+    const models = ["text-embedding-3-small", "openai/text-embedding-3-large", "gpt-4o-mini", "gpt-4o-mnii", "house-embedder"];
     const key = (await t.client(token).keys.create.mutate({ name: "embedder", scopes: ["models", "embeddings"], models })).key;
     const limited = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: key, maxRetries: 0 });
-    const listed = [];
-    for await (const model of limited.models.list()) listed.push(model);
-    expect(listed.map((m) => [m.id, m.owned_by])).toEqual([
-      ["text-embedding-3-small", "switchboard"],
+    const list = async () => {
+      const listed: Array<[string, string]> = [];
+      for await (const model of limited.models.list()) listed.push([model.id, model.owned_by]);
+      return listed;
+    };
+    // Embeddings would try any bare name on each provider that offers them, the typo too: that is no sign it exists.
+    expect(await list()).toEqual([
       ["openai/text-embedding-3-large", "openai"],
       ["gpt-4o-mini", "openai"],
     ]);
-    expect(await limited.models.retrieve("text-embedding-3-small")).toMatchObject({ id: "text-embedding-3-small", owned_by: "switchboard" });
-    for (const { id } of listed) expect((await limited.embeddings.create({ model: id, input: "alpha" })).data).toHaveLength(1);
+    for (const unknown of ["gpt-4o-mnii", "text-embedding-3-small"]) {
+      const missing = (await limited.models.retrieve(unknown).catch((e: unknown) => e)) as NotFoundError;
+      expect(missing).toBeInstanceOf(NotFoundError);
+      expect(missing.code).toBe("model_not_found");
+    }
 
-    // Without the embeddings scope such a name is one the key may not use: not listed.
-    const chatKey = (await t.client(token).keys.create.mutate({ name: "chatter", scopes: ["models", "chat"], models })).key;
-    const chatListed = [];
-    for await (const model of new OpenAI({ baseURL: `${t.url}/v1`, apiKey: chatKey, maxRetries: 0 }).models.list()) chatListed.push(model.id);
-    expect(chatListed).toEqual(["openai/text-embedding-3-large", "gpt-4o-mini"]);
+    // One of a provider's configured models is listed under it; a route under switchboard.
+    const admin = t.client(root);
+    const openai = (await admin.providers.list.query()).items.find((p) => p.name === "openai")!;
+    await admin.providers.update.mutate({ id: openai.id, models: [...openai.models, "text-embedding-3-small"] });
+    await admin.models.upsert.mutate({ name: "house-embedder", targets: [{ provider: "openai", upstreamModel: "text-embedding-3-large" }] });
+    try {
+      const listed = await list();
+      expect(listed).toEqual([
+        ["house-embedder", "switchboard"],
+        ["text-embedding-3-small", "openai"],
+        ["openai/text-embedding-3-large", "openai"],
+        ["gpt-4o-mini", "openai"],
+      ]);
+      expect(await limited.models.retrieve("text-embedding-3-small")).toMatchObject({ id: "text-embedding-3-small", owned_by: "openai" });
+      for (const [id] of listed) expect((await limited.embeddings.create({ model: id, input: "alpha" })).data).toHaveLength(1);
+    } finally {
+      await admin.models.delete.mutate({ name: "house-embedder" });
+      await admin.providers.update.mutate({ id: openai.id, models: openai.models });
+    }
   });
 });
 

@@ -81,7 +81,7 @@ export interface ModelEntry {
   ownedBy: string;
 }
 
-/** Every model name a client may send, as /v1/models lists them. */
+/** Every model name a client may send, as the model list shows them. */
 export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
   return [
     { id: "auto", ownedBy: "switchboard" },
@@ -100,20 +100,21 @@ export function listModelEntries(registry: ProviderRegistry): ModelEntry[] {
 /**
  * The model names a caller limited to `allowed` (an API key's model list; empty = any) may
  * send: the listed ones it names, then any other name it names that the gateway serves (a
- * provider's bare model name, `switchboard`), under whom it resolves to. With `embeddings` (the
- * caller may ask for them), also a name only /v1/embeddings takes (`text-embedding-3-small`,
- * tried on each provider that offers embeddings, so under `switchboard` as a route is), when
- * some provider would be asked. A name the key may not send is neither listed nor found, so a
- * client that picks from the list gets no 403.
+ * route, a provider's configured model, `switchboard`), under whom it resolves to. So a bare
+ * embedding model is listed only when a configured provider's models include it (under that
+ * provider) or it is a route: embeddings try any bare name on each provider that offers them,
+ * a misspelt one too, so being tried is no sign a model exists, and the list never shows a
+ * name nothing serves. A name the key may not send is neither listed nor found, so a client
+ * that picks from the list is never refused.
  */
-export function listModelEntriesFor(registry: ProviderRegistry, allowed: readonly string[], opts: { embeddings: boolean }): ModelEntry[] {
+export function listModelEntriesFor(registry: ProviderRegistry, allowed: readonly string[]): ModelEntry[] {
   const entries = listModelEntries(registry);
   if (allowed.length === 0) return entries;
   const named = new Set(allowed);
   const listed = entries.filter((entry) => named.has(entry.id));
   const listedIds = new Set(listed.map((entry) => entry.id));
   const served = [...named].filter((name) => !listedIds.has(name)).flatMap((name) => {
-    const choice = servedChoice(registry, name) ?? (opts.embeddings ? embeddingChoice(registry, name) : undefined);
+    const choice = servedChoice(registry, name);
     return choice ? [{ id: name, ownedBy: choice.pinned ?? "switchboard" }] : [];
   });
   return [...listed, ...served];
@@ -126,17 +127,4 @@ function servedChoice(registry: ProviderRegistry, name: string): ModelChoice | u
   } catch {
     return undefined;
   }
-}
-
-/** How an embeddings request for a name resolves, or undefined when it names none or no provider it would ask offers them. */
-function embeddingChoice(registry: ProviderRegistry, name: string): ModelChoice | undefined {
-  let choice: ModelChoice;
-  try {
-    choice = resolveEmbeddingModel(registry, name);
-  } catch {
-    return undefined;
-  }
-  // As the chain picks them: the pinned provider, else every provider of the `auto` route.
-  const asked = choice.pinned ? [registry.get(choice.pinned)] : registry.chain();
-  return asked.some((p) => p?.embed !== undefined) ? choice : undefined;
 }
