@@ -13,6 +13,7 @@ export * from "./keys.ts";
 export * from "./logs.ts";
 export * from "./log-export.ts";
 export * from "./byte-sizes.ts";
+export * from "./counts.ts";
 export * from "./text.ts";
 export * from "./config-document.ts";
 export * from "./cache.ts";

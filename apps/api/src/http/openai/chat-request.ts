@@ -4,7 +4,7 @@
  * body is then forwarded as the client sent it (`passthrough`), minus the two fields the
  * gateway owns: `model` (it routes) and `stream` (it decides per upstream call).
  */
-import { ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
+import { formatCount, ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import type { StatelessRequest } from "../../services/chat/chat-service.ts";
@@ -49,8 +49,6 @@ export interface ChatRequestLimits {
   holder?: string;
 }
 
-export const count = (n: number) => n.toLocaleString("en-US");
-
 export function parseChatRequest(registry: ProviderRegistry, body: unknown, limits: ChatRequestLimits): ParsedChatRequest {
   const { maxTextChars, param = "messages", holder = "messages hold" } = limits;
   const parsed = ZOpenAIChatRequest.safeParse(body);
@@ -65,7 +63,7 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown, limi
   if (chars > maxTextChars) {
     throw new AppError(
       "PAYLOAD_TOO_LARGE",
-      `${holder} ${count(chars)} characters of text (limit ${count(maxTextChars)}, the gateway's OPENAI_MAX_TEXT_CHARS): send less, or ask its operator to raise the limit`,
+      `${holder} ${formatCount(chars)} characters of text (limit ${formatCount(maxTextChars)}, the gateway's OPENAI_MAX_TEXT_CHARS): send less, or ask its operator to raise the limit`,
       { details: { param } },
     );
   }

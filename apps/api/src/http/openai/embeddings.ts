@@ -1,5 +1,5 @@
 /** OpenAI's embeddings request → the chat service's embed call, and its answer back. */
-import { OPENAI_MAX_REQUEST_CHARS, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
+import { formatCount, OPENAI_MAX_REQUEST_CHARS, ZOpenAIEmbeddingRequest } from "@switchboard/schema";
 import type { EmbedChainRequest, EmbedChainResult } from "../../services/gateway/chain-types.ts";
 import { resolveEmbeddingModel } from "../../services/chat/models.ts";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
@@ -12,7 +12,7 @@ export function parseEmbeddingRequest(body: unknown, registry: ProviderRegistry)
   const input = parsed.data.input;
   const chars = typeof input === "string" ? input.length : input.reduce<number>((n, x) => n + (typeof x === "string" ? x.length : Array.isArray(x) ? x.length : 1), 0);
   if (chars > OPENAI_MAX_REQUEST_CHARS) {
-    throw new AppError("PAYLOAD_TOO_LARGE", `input is too long: ${chars} characters or tokens (limit ${OPENAI_MAX_REQUEST_CHARS})`, { details: { param: "input" } });
+    throw new AppError("PAYLOAD_TOO_LARGE", `input is too long: ${formatCount(chars)} characters or tokens (limit ${formatCount(OPENAI_MAX_REQUEST_CHARS)})`, { details: { param: "input" } });
   }
   const { pinned, model } = resolveEmbeddingModel(registry, parsed.data.model);
   const { model: _model, ...rest } = body as Record<string, unknown>;

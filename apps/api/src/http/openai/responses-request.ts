@@ -4,12 +4,12 @@
  * Switchboard reaches speaks chat (or is translated from it), so this is the one place
  * that knows the Responses request's shape; what it cannot mean in chat is refused by name.
  */
-import { CHAT_LIMITS, RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIMessage, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
+import { CHAT_LIMITS, formatCount, RESPONSES_STATEFUL_FIELDS, ZOpenAIResponsesRequest, ZResponsesInputItem, type TOpenAIMessage, type TOpenAIResponsesRequest, type TResponsesInputItem } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ContinuedConversation, ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { count, parseChatRequest, textChars, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
+import { parseChatRequest, textChars, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
 import { truncatedConversation } from "./responses-truncation.ts";
 import { thinkingBlocksIn } from "./reasoning-content.ts";
 
@@ -248,7 +248,7 @@ export async function parseResponsesRequest(
   const holder = holderOf(data, earlier !== undefined);
   // A continued conversation can make more messages than any request's input may hold.
   if (messages.length > CHAT_LIMITS.conversationMaxMessages) {
-    throw new AppError("BAD_REQUEST", `${holder} ${count(messages.length)} messages (limit ${count(CHAT_LIMITS.conversationMaxMessages)}): send the conversation, trimmed, in input instead`, {
+    throw new AppError("BAD_REQUEST", `${holder} ${formatCount(messages.length)} messages (limit ${formatCount(CHAT_LIMITS.conversationMaxMessages)}): send the conversation, trimmed, in input instead`, {
       details: { param: "input" },
     });
   }

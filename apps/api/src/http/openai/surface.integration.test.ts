@@ -137,6 +137,10 @@ describe("embeddings", () => {
     const batch = await call("POST", "/v1/embeddings", { model: "text-embedding-3-small", input: Array.from({ length: 2049 }, () => "chunk") });
     expect(batch.status).toBe(400);
     expect(await batch.json()).toMatchObject({ error: { param: "input", message: expect.stringContaining("2048") } });
+    // Past the 256,000 characters a request may carry: a 413 whose numbers read as the docs write them.
+    const long = await call("POST", "/v1/embeddings", { model: "text-embedding-3-small", input: ["x".repeat(200_000), "y".repeat(56_001)] });
+    expect(long.status).toBe(413);
+    expect(await long.json()).toMatchObject({ error: { param: "input", message: "input is too long: 256,001 characters or tokens (limit 256,000)" } });
     expect(up.fakes.beta.requests).toHaveLength(0);
     const auto = await call("POST", "/v1/embeddings", { model: "auto", input: "x" });
     expect(auto.status).toBe(400);

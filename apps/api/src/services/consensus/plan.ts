@@ -7,7 +7,7 @@
  * come in as arguments.
  */
 import { randomUUID } from "node:crypto";
-import { CONSENSUS_LIMITS, defaultQuorum, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
+import { CONSENSUS_LIMITS, defaultQuorum, formatCount, type TConsensusQueryInput, type TConsensusStrategy, type TProviderId } from "@switchboard/schema";
 import type { ProviderRegistry } from "../gateway/registry.ts";
 import type { ChatProvider } from "../../providers/types.ts";
 import { AppError, soonestToRetry } from "../errors.ts";
@@ -53,7 +53,7 @@ const NAMED_AT_MOST = 5;
 /** "a, b, c, d, e and 4,995 more": the first few names and how many were left out. */
 function someOf(ids: readonly string[]): string {
   const rest = ids.length - NAMED_AT_MOST;
-  return rest > 0 ? `${list(ids.slice(0, NAMED_AT_MOST))} and ${rest.toLocaleString("en-US")} more` : list(ids);
+  return rest > 0 ? `${list(ids.slice(0, NAMED_AT_MOST))} and ${formatCount(rest)} more` : list(ids);
 }
 
 export function planRun(input: TConsensusQueryInput, ctx: PlanContext): RunPlan {
