@@ -2,7 +2,8 @@
  * The session cookies' Secure flag follows how the browser reached us, not NODE_ENV: a browser
  * drops a Secure cookie set over plain HTTP, so a production install reached by a LAN address
  * over HTTP could not keep anyone signed in; and one behind a TLS proxy must mark them Secure
- * whatever NODE_ENV says. (The browser's side: apps/admin/e2e/plain-http-sign-in.test.ts.)
+ * whatever NODE_ENV says, as must one whose PUBLIC_URL is https even when its proxy says nothing.
+ * (The browser's side: apps/admin/e2e/plain-http-sign-in.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../test/app.ts";
@@ -43,6 +44,27 @@ describe("session cookies' Secure flag", () => {
       }
     } finally {
       await development.close();
+    }
+  });
+
+  it("is set when PUBLIC_URL is https, though the proxy (TLS passthrough, stunnel) says nothing", async () => {
+    const behindTls = await startTestApp({
+      mode: "embedded",
+      env: { NODE_ENV: "production", PROVIDER_ORDER: "template", PUBLIC_URL: "https://switchboard.example" },
+    });
+    try {
+      const login = await trpcMutation(behindTls.url, "auth.login", TEST_SUPERADMIN);
+      expect(login.status).toBe(200);
+      const cookies = sessionCookies(login.headers);
+      expect(cookies).toHaveLength(2);
+      for (const cookie of cookies) expect(cookie).toMatch(/;\s*Secure/i);
+      const refreshed = await trpcMutation(behindTls.url, "auth.refresh", undefined, { cookie: cookieHeader(cookies), origin: behindTls.url });
+      expect(refreshed.status).toBe(200);
+      const renewed = sessionCookies(refreshed.headers);
+      expect(renewed).toHaveLength(2);
+      for (const cookie of renewed) expect(cookie).toMatch(/;\s*Secure/i);
+    } finally {
+      await behindTls.close();
     }
   });
 });

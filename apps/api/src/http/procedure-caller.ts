@@ -11,7 +11,7 @@ import type { AppDeps } from "../deps.ts";
 import { noteErrorCode } from "../infra/request-scope.ts";
 import { appRouter } from "../routers/index.ts";
 import { clientGone, createContextInner, resolveUser, type AuthedUser } from "../trpc/context.ts";
-import { ACCESS_COOKIE, readAccessToken, servedOverTls, type CookieJar } from "../trpc/cookies.ts";
+import { ACCESS_COOKIE, readAccessToken, secureCookies, type CookieJar } from "../trpc/cookies.ts";
 import { appErrorOf, errorData, publicMessage, toTRPCError } from "../trpc/errors.ts";
 import { crossOriginCookie } from "./csrf.ts";
 import { describeError, errorHeaders } from "./error-map.ts";
@@ -27,9 +27,9 @@ export function requestUser(deps: AppDeps, request: FastifyRequest): Promise<Aut
 }
 
 /** Cookies of this exchange, for procedures that set or clear the session cookies. */
-export function cookieJarOf(request: FastifyRequest, reply: FastifyReply): CookieJar {
+export function cookieJarOf(request: FastifyRequest, reply: FastifyReply, publicUrl: string | undefined): CookieJar {
   return {
-    secure: servedOverTls(request),
+    secure: secureCookies(request, publicUrl),
     get: (name) => request.cookies?.[name],
     set: (name, value, opts) => void reply.setCookie(name, value, opts),
     clear: (name, opts) => void reply.clearCookie(name, opts),
@@ -51,7 +51,7 @@ export function callerAs(deps: AppDeps, user: AuthedUser | null, request: Fastif
         requestId: request.id,
         ip: request.ip,
         userAgent: request.headers["user-agent"],
-        cookies: cookieJarOf(request, reply),
+        cookies: cookieJarOf(request, reply, deps.env.PUBLIC_URL),
         signal: clientGone(reply),
         setHeader: (name, value) => {
           if (!reply.sent) void reply.header(name, value);

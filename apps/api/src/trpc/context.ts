@@ -15,7 +15,7 @@ import type { WatchedCredential } from "../services/auth/credential-watch.ts";
 import { databaseUnavailable } from "../services/errors.ts";
 import type { CallerContext, RequestStop } from "../services/gateway/chain-types.ts";
 import { looksLikeApiKey, type KeyGrant } from "../services/keys/index.ts";
-import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, servedOverTls, type CookieJar } from "./cookies.ts";
+import { ACCESS_COOKIE, isCrossOriginCookieRequest, readAccessToken, secureCookies, type CookieJar } from "./cookies.ts";
 import { toTRPCError } from "./errors.ts";
 import type { Meta } from "./meta.ts";
 
@@ -181,7 +181,7 @@ export function clientLeaving(reply: FastifyReply): RequestStop {
 export function createContextFactory(deps: AppDeps) {
   return async function createContext({ req, res, info }: CreateFastifyContextOptions): Promise<Context> {
     const cookies: CookieJar = {
-      secure: servedOverTls(req),
+      secure: secureCookies(req, deps.env.PUBLIC_URL),
       get: (name) => req.cookies?.[name],
       set: (name, value, opts) => void res.setCookie(name, value, opts),
       clear: (name, opts) => void res.clearCookie(name, opts),

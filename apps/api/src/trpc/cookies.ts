@@ -10,7 +10,7 @@ export interface CookieOptions {
 }
 
 export interface CookieJar {
-  /** The request reached us over HTTPS (see servedOverTls): the session cookies set in answer are Secure. */
+  /** The browser reaches us over HTTPS (see secureCookies): the session cookies set in answer are Secure. */
   secure: boolean;
   get(name: string): string | undefined;
   set(name: string, value: string, opts: CookieOptions): void;
@@ -31,6 +31,21 @@ export function servedOverTls(request: { protocol: string; headers: Record<strin
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim().toLowerCase();
   return first === "https";
 }
+
+/**
+ * Whether the cookies set in answer to this request are Secure: it came over HTTPS (servedOverTls),
+ * or PUBLIC_URL says this server is reached by https. The latter covers a TLS proxy that tells us
+ * nothing (TLS passthrough, stunnel): the request looks like plain HTTP, yet the browser is on
+ * HTTPS, and without it the session cookies would also go out over http.
+ */
+export function secureCookies(
+  request: { protocol: string; headers: Record<string, string | string[] | undefined> },
+  publicUrl: string | undefined,
+): boolean {
+  return servedOverTls(request) || publicUrlIsHttps(publicUrl);
+}
+
+const publicUrlIsHttps = (publicUrl: string | undefined) => (publicUrl ? URL.parse(publicUrl)?.protocol === "https:" : false);
 
 /** The SPA's cookies: httpOnly (no script can read them) and SameSite=Strict (no CSRF). */
 export function sessionCookieOptions(maxAgeSec: number, secure: boolean): CookieOptions {

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type {} from "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
-import { servedOverTls } from "../../trpc/cookies.ts";
+import { secureCookies } from "../../trpc/cookies.ts";
 
 export const FLOW_COOKIE = "sb_sso";
 const FLOW_TTL_SEC = 600;
@@ -32,7 +32,7 @@ export async function startFlow(deps: Pick<AppDeps, "coordination" | "env">, rep
   void reply.setCookie(FLOW_COOKIE, id, {
     httpOnly: true,
     sameSite: "lax",
-    secure: servedOverTls(reply.request),
+    secure: secureCookies(reply.request, deps.env.PUBLIC_URL),
     path: "/auth",
     maxAge: FLOW_TTL_SEC,
   });

@@ -7,11 +7,11 @@ import { isDatabaseUnavailable } from "../../infra/database-errors.ts";
 import { AppError } from "../../services/errors.ts";
 import { describeError, errorCodeOf, errorHeaders } from "../error-map.ts";
 import { isProviderUnreachable } from "./upstream.ts";
-import { ACCESS_COOKIE, REFRESH_COOKIE, servedOverTls, sessionCookieOptions } from "../../trpc/cookies.ts";
+import { ACCESS_COOKIE, REFRESH_COOKIE, secureCookies, sessionCookieOptions } from "../../trpc/cookies.ts";
 
 /** The same cookies a password sign-in sets, then on to the admin. */
 export function finishSignIn(deps: Pick<AppDeps, "env">, reply: FastifyReply, tokens: TAuthTokens, returnTo: string): FastifyReply {
-  const secure = servedOverTls(reply.request);
+  const secure = secureCookies(reply.request, deps.env.PUBLIC_URL);
   void reply.setCookie(ACCESS_COOKIE, tokens.accessToken, sessionCookieOptions(tokens.expiresIn, secure));
   void reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, sessionCookieOptions(deps.env.REFRESH_TOKEN_TTL_SEC, secure));
   return reply.header("cache-control", "no-store").redirect(returnTo, 302);
