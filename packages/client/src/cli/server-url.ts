@@ -23,7 +23,19 @@ export function serverUrlProblem(raw: string): string | undefined {
   return undefined;
 }
 
-/** `raw` with whatever stands between "//" and the last "@" before the host replaced, parseable or not. */
+/**
+ * `raw` as an error may show it: no user name or password, however they were spelt. An http(s)
+ * address is redacted as WHATWG URL (and so fetch) reads it, which finds user info without a
+ * literal "//" too (`http:/user:pw@host`, `http:user:pw@host`, `http:\\user:pw@host`). Anything
+ * else is refused whatever it holds, so everything up to its last "@" goes.
+ */
 export function withoutUserInfo(raw: string): string {
-  return raw.replace(/^([^/]*\/\/)[^/?#]*@/, "$1***@");
+  const url = URL.parse(raw);
+  if (url && (url.protocol === "http:" || url.protocol === "https:")) {
+    if (!url.username && !url.password) return raw;
+    url.username = "***";
+    url.password = "";
+    return url.href;
+  }
+  return raw.replace(/^((?:[^:/\\?#]*:)?[/\\]*).*@/s, "$1***@");
 }
