@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import Provider from "oidc-provider";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { freeLoopbackPort } from "../../../test/ports.ts";
@@ -17,6 +18,7 @@ const ACCOUNTS: Record<string, { email: string; verified: boolean }> = {
   carol: { email: "carol@corp.example", verified: false },
   existing: { email: "existing@corp.example", verified: true },
   frozen: { email: "frozen@corp.example", verified: true },
+  racing: { email: "racing@corp.example", verified: true },
 };
 
 let t: TestApp;
@@ -150,6 +152,21 @@ afterAll(async () => {
   await new Promise((resolve) => idp?.close(resolve));
 });
 
+/**
+ * Sessions of this database waiting for a lock now (pg_locks; the holder runs this, so only
+ * the app's sessions count).
+ */
+async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
+  for (const until = Date.now() + 15_000; Date.now() < until; ) {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`,
+    );
+    if (rows[0]!.n >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`fewer than ${n} sessions waited on a lock within 15 s`);
+}
+
 describe("OIDC sign-in", () => {
   it("auth.methods tells the sign-in page to show the SSO button; /api/info lists it", async () => {
     expect(await t.client().auth.methods.query()).toEqual({ password: true, oidc: true, github: false });
@@ -205,6 +222,48 @@ describe("OIDC sign-in", () => {
     expect(browser.cookies(t.url).has("sb_access")).toBe(false);
     const user = await t.app.deps.db.prisma.user.findUniqueOrThrow({ where: { email: "frozen@corp.example" } });
     expect(await t.app.deps.db.prisma.identity.count({ where: { userId: user.id } })).toBe(0);
+  });
+
+  it("an account disabled while the provider answers is refused with its own words, and nothing of the sign-in is written", async () => {
+    const prisma = t.app.deps.db.prisma;
+    const root = t.client(await t.login());
+    const racing = await root.users.create.mutate({ email: "racing@corp.example", password: "a-long-enough-password", role: "USER" });
+    /** Signs in while another session disables the account: it holds the row until the sign-in waits on it. */
+    const signInWhileDisabled = async () => {
+      const holder = new pg.Client({ connectionString: t.app.deps.env.DATABASE_URL! });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query(`UPDATE "User" SET "disabled" = true WHERE "id" = $1`, [racing.id]);
+        const signingIn = signInAs("racing");
+        await untilLockWaiters(holder, 1);
+        await holder.query("COMMIT");
+        return await signingIn;
+      } finally {
+        await holder.end();
+      }
+    };
+    const refusedAsChanged = ({ browser, final }: Awaited<ReturnType<typeof signInAs>>) => {
+      expect(final.res.status).toBe(401);
+      expect(final.body).toContain("Your account changed while signing in; sign in again.");
+      expect(final.body).not.toContain("Invalid email or password");
+      expect(browser.cookies(t.url).has("sb_access")).toBe(false);
+    };
+
+    // A first sign-in: no identity is linked.
+    refusedAsChanged(await signInWhileDisabled());
+    expect(await prisma.identity.count({ where: { userId: racing.id } })).toBe(0);
+    expect(await prisma.session.count({ where: { userId: racing.id } })).toBe(0);
+
+    // A known identity: its lastUsedAt and email stay as they were.
+    await root.users.update.mutate({ id: racing.id, disabled: false });
+    await signInAs("racing");
+    const linked = await prisma.identity.findFirstOrThrow({ where: { userId: racing.id } });
+    await prisma.identity.update({ where: { id: linked.id }, data: { email: "as-it-was@corp.example" } });
+    refusedAsChanged(await signInWhileDisabled());
+    const after = await prisma.identity.findUniqueOrThrow({ where: { id: linked.id } });
+    expect(after.lastUsedAt).toEqual(linked.lastUsedAt);
+    expect(after.email).toBe("as-it-was@corp.example");
   });
 
   it("a domain outside OIDC_ALLOWED_DOMAINS gets an error page and no session", async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { storableText, ZAuthTokens, type TAuthTokens, type TLoginInput, type TUser } from "@switchboard/schema";
-import type { PrismaClient, User } from "../../generated/prisma/client.ts";
+import type { Prisma, PrismaClient, User } from "../../generated/prisma/client.ts";
 import { createMemoryCoordination } from "../../infra/coordination/memory.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
@@ -33,8 +33,16 @@ export interface ClientInfo {
 /** The account as its sign-in checked it: a session starts only while it is still so (see startSession). */
 export type CheckedUser = Pick<User, "id" | "passwordHash" | "role">;
 
-/** Said to a sign-in whose account changed while it was checked; the same words as a wrong password, so nothing is learnt. */
-const accountChanged = () => new AppError("UNAUTHORIZED", "Invalid email or password");
+/** Said to a password sign-in whose account changed while it was checked; the same words as a wrong password, so nothing is learnt. */
+const PASSWORD_ACCOUNT_CHANGED = "Invalid email or password";
+
+/** How a sign-in other than by password starts its session (see startSession). */
+export interface SessionStart {
+  /** Written in the session's transaction: a sign-in refused there leaves none of it behind. */
+  alongside?: (tx: Prisma.TransactionClient) => Promise<unknown>;
+  /** What the sign-in is told when its account changed meanwhile (a password one: a wrong password's words). */
+  whenChanged?: string;
+}
 
 /** How many rotated refresh hashes a session remembers for reuse detection. */
 const REMEMBERED_ROTATIONS = 20;
@@ -121,7 +129,7 @@ export function createAuthService(deps: AuthServiceDeps) {
    * is on the row the change writes first, so either this session exists before the change
    * ends them all, or the change is seen here and the sign-in is refused.
    */
-  async function startSession(user: CheckedUser, client: ClientInfo): Promise<TAuthTokens> {
+  async function startSession(user: CheckedUser, client: ClientInfo, how: SessionStart = {}): Promise<TAuthTokens> {
     const sessionId = randomUUID();
     const refresh = newRefreshToken(sessionId);
     const asChecked = { id: user.id, passwordHash: user.passwordHash, role: user.role, disabled: false };
@@ -129,7 +137,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     // gets it, after any change holding it has committed), and the session only if it matched.
     const updated = await prisma.$transaction(async (tx) => {
       const [row] = await tx.user.updateManyAndReturn({ where: asChecked, data: { lastLoginAt: new Date() } });
-      if (!row) throw accountChanged();
+      if (!row) throw new AppError("UNAUTHORIZED", how.whenChanged ?? PASSWORD_ACCOUNT_CHANGED);
+      await how.alongside?.(tx);
       await tx.session.create({
         data: {
           id: sessionId,

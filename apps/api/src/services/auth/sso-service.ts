@@ -31,6 +31,9 @@ export interface SsoServiceDeps {
   enabled: { oidc: boolean; github: boolean };
 }
 
+/** Said on the sign-in page when the account changed while the provider was answering. */
+const ACCOUNT_CHANGED = "Your account changed while signing in; sign in again.";
+
 const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
 
 export function createSsoService(deps: SsoServiceDeps) {
@@ -65,6 +68,11 @@ export function createSsoService(deps: SsoServiceDeps) {
     if (user.disabled) throw new AppError("FORBIDDEN", "This account is disabled");
   }
 
+  /**
+   * The identity's writes (its link, lastUsedAt) go in the session's transaction, after the
+   * account was found unchanged: an account disabled, demoted or given a new password while
+   * the provider was answering refuses the sign-in, and then nothing of it is written.
+   */
   async function signIn(identity: ExternalIdentity, client: ClientInfo): Promise<TAuthTokens> {
     const email = identity.email?.trim().toLowerCase() || null;
     checkDomain(email, identity.emailVerified);
@@ -72,18 +80,19 @@ export function createSsoService(deps: SsoServiceDeps) {
     const known = await prisma.identity.findUnique({ where: key, include: { user: true } });
     if (known) {
       refuseDisabled(known.user);
-      await prisma.identity.update({ where: { id: known.id }, data: { lastUsedAt: new Date(), email } });
-      return deps.auth.startSession(known.user, client);
+      return deps.auth.startSession(known.user, client, {
+        whenChanged: ACCOUNT_CHANGED,
+        alongside: (tx) => tx.identity.update({ where: { id: known.id }, data: { lastUsedAt: new Date(), email } }),
+      });
     }
     const user = await userForNewIdentity(email, identity.emailVerified);
     refuseDisabled(user);
-    await prisma.identity
-      .create({ data: { userId: user.id, provider: identity.provider, subject: identity.subject, email } })
-      .catch((error: unknown) => {
-        // The same first sign-in twice at once: the other one linked it.
-        if (!isUniqueViolation(error)) throw error;
-      });
-    return deps.auth.startSession(user, client);
+    return deps.auth.startSession(user, client, {
+      whenChanged: ACCOUNT_CHANGED,
+      // skipDuplicates (ON CONFLICT DO NOTHING): the same first sign-in twice at once, the other
+      // one linked it; a unique violation would abort the transaction and so the session.
+      alongside: (tx) => tx.identity.createMany({ data: [{ userId: user.id, provider: identity.provider, subject: identity.subject, email }], skipDuplicates: true }),
+    });
   }
 
   /** What the sign-in page offers. */
