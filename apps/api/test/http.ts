@@ -22,3 +22,17 @@ export async function trpcMutation(baseUrl: string, path: string, input?: unknow
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * The request-log row of `requestId` as `logs.list` shows it to `token`'s holder, polled until
+ * it is written (the log writer flushes in the background).
+ */
+export async function loggedRow(baseUrl: string, token: string, requestId: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const res = await trpcQuery(baseUrl, "logs.list", { limit: 100 }, bearer(token));
+    const row = (res.body.result.data.items as Array<Record<string, unknown>>).find((r) => r["requestId"] === requestId);
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no log row for ${requestId}`);
+}

@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
-import { bearer, trpcQuery } from "../../../test/http.ts";
+import { bearer, loggedRow } from "../../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 const HEARTBEAT_MS = 100;
@@ -40,16 +40,7 @@ const blocks = (text: string) => text.split("\n\n").filter(Boolean);
 /** What an old client reads: the JSON of each `data:` line, comments skipped. */
 const dataEvents = (sent: string[]) => sent.filter((b) => b.startsWith("data: ")).map((b) => JSON.parse(b.slice(6)) as Record<string, unknown>);
 
-/** Polls logs.list until the row of `requestId` is written (the writer flushes in the background). */
-async function logRow(requestId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(token));
-    const row = (res.body.result.data.items as Array<Record<string, unknown>>).find((r) => r["requestId"] === requestId);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no log row for ${requestId}`);
-}
+const logRow = (requestId: string) => loggedRow(t.url, token, requestId);
 
 describe("POST /api/chat/stream, a first token long in coming", () => {
   it("starts with its headers and keep-alive comments, then the usual events", async () => {

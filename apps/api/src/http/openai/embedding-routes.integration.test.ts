@@ -7,7 +7,7 @@
 import OpenAI, { APIError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
-import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
+import { bearer, loggedRow, trpcMutation } from "../../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 let t: TestApp;
@@ -49,16 +49,7 @@ const embed = (model: string, token = user.token) =>
 
 const modelsSent = (fake: { requests: Array<{ raw: string }> }) => fake.requests.map((r) => (JSON.parse(r.raw) as { model: string }).model);
 
-/** Polls logs.list until the row of `requestId` is written (the writer flushes in the background). */
-async function logRow(requestId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(user.token));
-    const row = (res.body.result.data.items as Array<Record<string, unknown>>).find((r) => r["requestId"] === requestId);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no log row for ${requestId}`);
-}
+const logRow = (requestId: string) => loggedRow(t.url, user.token, requestId);
 
 describe("embeddings through a model route", () => {
   it("a route's name embeds through its first target with that target's upstream model; logged and priced under the route", async () => {

@@ -14,7 +14,7 @@ import OpenAI, { APIError, InternalServerError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { startFakeAnthropic, type FakeAnthropicServer } from "../../../test/fake-anthropic-server.ts";
-import { bearer, trpcQuery } from "../../../test/http.ts";
+import { bearer, loggedRow } from "../../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
 
 const HEARTBEAT_MS = 100;
@@ -51,16 +51,7 @@ const post = (path: string, body: Record<string, unknown>) =>
   fetch(`${t.url}/v1/${path}`, { method: "POST", headers: { ...bearer(token), "content-type": "application/json" }, body: JSON.stringify(body) });
 const events = (text: string) => text.split("\n\n").filter(Boolean);
 
-/** Polls logs.list until the row of `requestId` is written (the writer flushes in the background). */
-async function logRow(requestId: string) {
-  for (let i = 0; i < 100; i++) {
-    const res = await trpcQuery(t.url, "logs.list", { limit: 100 }, bearer(token));
-    const row = (res.body.result.data.items as Array<Record<string, unknown>>).find((r) => r["requestId"] === requestId);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no log row for ${requestId}`);
-}
+const logRow = (requestId: string) => loggedRow(t.url, token, requestId);
 
 describe("a first token long in coming", () => {
   it("commits the stream with its headers and sends keep-alive comments until the first chunk", async () => {
