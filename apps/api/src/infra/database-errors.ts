@@ -7,6 +7,7 @@
  * Configuration failures (wrong password, no such database) are not in it: retrying cannot
  * fix them, and they stop the process at start.
  */
+import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
 import { Prisma } from "../generated/prisma/client.ts";
 
 /**
@@ -83,4 +84,20 @@ export function isForeignKeyViolation(error: unknown): boolean {
   if (error.code === "P2003") return true;
   const cause = adapterCauseOf(error);
   return cause?.kind === "ForeignKeyConstraintViolation" || cause?.originalCode === "23503";
+}
+
+/**
+ * A transaction PostgreSQL aborted so that a concurrent one could go on (40001 serialization
+ * failure, 40P01 deadlock; the adapter calls both TransactionWriteConflict): the caller lost a
+ * race, and the same request may succeed once the winner is done. A statement inside the
+ * transaction fails as Prisma's P2034; a serializable transaction's COMMIT fails too, and
+ * Prisma passes that one on as the adapter's bare DriverAdapterError.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === "P2034" || isConflictCause(adapterCauseOf(error));
+  return error instanceof Error && isDriverAdapterError(error) && isConflictCause(error.cause);
+}
+
+function isConflictCause(cause: { kind?: unknown; originalCode?: unknown } | undefined): boolean {
+  return cause?.kind === "TransactionWriteConflict" || cause?.originalCode === "40001" || cause?.originalCode === "40P01";
 }

@@ -1,5 +1,6 @@
 import { budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
+import { isTransactionConflict } from "../infra/database-errors.ts";
 import { boundLockWaits } from "../infra/lock-waits.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
@@ -141,11 +142,13 @@ export function createUsersService(deps: UsersServiceDeps) {
   return { list, create, update, remove };
 }
 
-/** A user gone meanwhile is a 404; a serializable transaction that lost a race, a conflict to retry. */
+/**
+ * A user gone meanwhile is a 404; a serializable transaction that lost a race (at a statement
+ * or at its commit), a conflict to retry.
+ */
 function settleWriteError(error: unknown): never {
-  if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === "P2025" || error.code === "P2034")) {
-    throw new AppError(error.code === "P2025" ? "NOT_FOUND" : "CONFLICT", error.code === "P2025" ? "User not found" : "The user changed meanwhile; try again");
-  }
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") throw new AppError("NOT_FOUND", "User not found");
+  if (isTransactionConflict(error)) throw new AppError("CONFLICT", "The user changed meanwhile; try again");
   throw error;
 }
 

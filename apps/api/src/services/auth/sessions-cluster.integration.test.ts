@@ -5,6 +5,7 @@
  * 401 on every instance within seconds, and never answered with a 500 meanwhile. Also: a
  * token in `?connectionParams=` authenticates subscriptions only.
  */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
@@ -107,13 +108,15 @@ describe("users.delete", () => {
     const self = await a.app.deps.db.prisma.user.findUniqueOrThrow({ where: { email: TEST_SUPERADMIN.email } });
     expect((await trpcMutation(a.url, "users.update", { id: self.id, disabled: true }, bearer(x.token))).status).toBe(200);
     try {
-      const [one, two] = await Promise.all([
+      const [one, two] = await overlapping(a.app.deps.env.DATABASE_URL!, [x.id, y.id], () => [
         trpcMutation(a.url, "users.delete", { id: y.id }, bearer(x.token)),
         trpcMutation(b.url, "users.delete", { id: x.id }, bearer(y.token)),
       ]);
-      expect([one.status, two.status].filter((s) => s === 200).length).toBeLessThanOrEqual(1);
-      expect([one.status, two.status].every((s) => [200, 401, 404, 409].includes(s))).toBe(true);
-      expect(await a.app.deps.db.prisma.user.count({ where: { role: "SUPERADMIN", disabled: false } })).toBeGreaterThanOrEqual(1);
+      // One lands; the other is refused as a conflict (its transaction lost the race), not a 500.
+      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 409]);
+      const kept = one.status === 200 ? x : y;
+      expect(await a.app.deps.db.prisma.user.count({ where: { id: { in: [x.id, y.id] } } })).toBe(1);
+      expect(await a.app.deps.db.prisma.user.findUniqueOrThrow({ where: { id: kept.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false });
     } finally {
       await a.app.deps.db.prisma.user.update({ where: { id: self.id }, data: { disabled: false } });
       await a.app.deps.auth.userChanged(self.id);
@@ -122,9 +125,43 @@ describe("users.delete", () => {
   });
 });
 
+/**
+ * Runs both calls held at their first write to either user's row behind a session holding
+ * both rows, then lets them go together: they overlap for certain (each past its sign-in check
+ * and its own read), as two SuperAdmins clicking at once may.
+ */
+async function overlapping<T>(databaseUrl: string, ids: [string, string], calls: () => [Promise<T>, Promise<T>]): Promise<[T, T]> {
+  const holder = new pg.Client({ connectionString: databaseUrl });
+  await holder.connect();
+  try {
+    await holder.query("BEGIN");
+    await holder.query(`SELECT "id" FROM "User" WHERE "id" IN ($1, $2) FOR UPDATE`, ids);
+    const both = Promise.all(calls());
+    await untilLockWaiters(holder, 2);
+    await holder.query("COMMIT");
+    return await both;
+  } finally {
+    await holder.end();
+  }
+}
+
+/**
+ * Waits until n sessions of this database wait for a lock (pg_locks; the holder runs this, so
+ * only the instances' sessions count).
+ */
+async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
+  for (const until = Date.now() + 15_000; Date.now() < until; ) {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`,
+    );
+    if (rows[0]!.n >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`fewer than ${n} sessions waited on a lock within 15 s`);
+}
+
 describe("users.update", () => {
-  // Each change also resets the password: hashing it holds both requests past their sign-in
-  // check before either writes, as two SuperAdmins clicking at once would be.
+  // Each change also resets the password, which the refused one must leave as it was.
   it.each([
     ["demoting", { role: "USER" }],
     ["disabling", { disabled: true }],
@@ -137,16 +174,17 @@ describe("users.update", () => {
     await prisma.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: true } });
     for (const other of others) await a.app.deps.auth.userChanged(other.id);
     try {
-      const [one, two] = await Promise.all([
+      const [one, two] = await overlapping(a.app.deps.env.DATABASE_URL!, [x.id, y.id], () => [
         trpcMutation(a.url, "users.update", { id: y.id, ...change, password: "reset-by-x-0123456789" }, bearer(x.token)),
         trpcMutation(b.url, "users.update", { id: x.id, ...change, password: "reset-by-y-0123456789" }, bearer(y.token)),
       ]);
-      expect([one.status, two.status].filter((s) => s === 200).length).toBeLessThanOrEqual(1);
-      expect([one.status, two.status].every((s) => [200, 401, 409].includes(s))).toBe(true);
-      expect(await a.app.deps.db.prisma.user.count({ where: { role: "SUPERADMIN", disabled: false } })).toBeGreaterThanOrEqual(1);
+      // One lands; the other is refused as a conflict (its transaction lost the race), not a 500.
+      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 409]);
+      const [changed, refused] = one.status === 200 ? [y, x] : [x, y];
+      expect(await prisma.user.findUniqueOrThrow({ where: { id: refused.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false });
+      expect(await prisma.user.findUniqueOrThrow({ where: { id: changed.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false, ...change });
       // The refused change left the user as it was, password included.
-      const refused = one.status === 409 ? { id: y.id, email: y.email, password: y.password } : two.status === 409 ? { id: x.id, email: x.email, password: x.password } : null;
-      if (refused) expect(await a.login(refused.email, refused.password)).toBeTruthy();
+      expect(await a.login(refused.email, refused.password)).toBeTruthy();
     } finally {
       await prisma.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: false } });
       for (const other of others) await a.app.deps.auth.userChanged(other.id);
