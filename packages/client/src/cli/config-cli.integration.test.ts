@@ -26,7 +26,7 @@ beforeAll(async () => {
   upstream = await startFakeOpenAI({ name: "groq", defaultBehavior: { kind: "ok", content: "from groq" } });
   t = await startTestApp({ mode: "embedded" });
   dir = await mkdtemp(join(tmpdir(), "switchboard-config-"));
-  const key = await t.client(await t.login()).keys.create.mutate({ name: "pipeline", scopes: ["chat", "write:config"] });
+  const key = await t.client(await t.login()).keys.create.mutate({ name: PIPELINE_KEY, scopes: ["chat", "write:config"] });
   env = { SWITCHBOARD_URL: t.url, SWITCHBOARD_API_KEY: key.key };
 });
 afterAll(async () => {
@@ -41,6 +41,9 @@ interface Document {
   providers: Array<Record<string, unknown>>;
   models: Array<{ name: string; targets: Array<Record<string, unknown>> }>;
 }
+
+/** The pipeline key's name: its newline would forge a row of `config history` if printed raw. */
+const PIPELINE_KEY = "pipeline\nv999  2099-01-01 00:00:00  model.delete     fast  by someone";
 
 /** The pipeline's secret, and the allowance that lets the document read it. */
 const GROQ = { GROQ_API_KEY: "sk-from-the-pipeline-0123456789", SWITCHBOARD_CONFIG_ENV: "GROQ_API_KEY" };
@@ -90,7 +93,9 @@ describe("switchboard config (CLI)", () => {
 
     const history = await cli(["config", "history", "fast", "--limit", "5"]);
     expect(history.code, history.stderr).toBe(0);
-    expect(history.stdout).toMatch(/^v\d+ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}model\.upsert +fast {2}by root@switchboard\.test with key "pipeline" {2}\{"targets":/);
+    expect(history.stdout).toMatch(/^v\d+ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}model\.upsert +fast {2}by root@switchboard\.test with key "pipeline\\x0av999 {2}2099-01-01 00:00:00 {2}model\.delete +fast {2}by someone" {2}\{"targets":/);
+    // The key's name stayed inside its row: no line is the row it spells.
+    expect(history.stdout.split("\n").filter((line) => line.startsWith("v999"))).toEqual([]);
     expect((await cli(["config", "history", "--limit", "0"])).code).toBe(2);
 
     // From standard input, the same document: nothing to change.

@@ -14,6 +14,7 @@ import { readAtMost } from "./bounded-read.ts";
 import type { CliIo } from "./io.ts";
 import { fillPlaceholders, parseEnvAllowance } from "./config-placeholders.ts";
 import { ForeignAnswer } from "./foreign-answer.ts";
+import { terminalLine } from "./terminal-text.ts";
 import { CommandUsageError } from "./usage-commands.ts";
 
 export const CONFIG_COMMANDS_HELP = `  config export [--yaml]         Providers and model routes as a JSON (or YAML) document,
@@ -92,7 +93,8 @@ export async function runConfig(client: () => Promise<SwitchboardClient>, action
       const page = await (await client()).config.history.query({ limit, ...(args[0] ? { target: args[0] } : {}) });
       const rows = page.items.map((e) => {
         const who = `${e.actorEmail ?? "(the environment)"}${e.actorKeyId ? ` with key ${e.actorKeyName ? `"${e.actorKeyName}"` : e.actorKeyId}` : ""}`;
-        return `v${e.version}  ${e.createdAt.slice(0, 19).replace("T", " ")}  ${e.action.padEnd(15)}  ${e.target}  by ${who}  ${JSON.stringify(e.changes)}`;
+        // One line each: a key's name (or a target) with a newline could otherwise forge a row.
+        return terminalLine(`v${e.version}  ${e.createdAt.slice(0, 19).replace("T", " ")}  ${e.action.padEnd(15)}  ${e.target}  by ${who}  ${JSON.stringify(e.changes)}`);
       });
       return print(page, rows.length === 0 ? "No changes recorded." : rows.join("\n"));
     }

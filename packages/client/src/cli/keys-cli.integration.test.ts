@@ -345,16 +345,22 @@ describe("switchboard keys, logs, usage (CLI)", () => {
     expect(everyone.code, everyone.stderr).toBe(0);
     expect(everyone.stdout).toContain("Purged everyone's cached answers");
 
-    // Both purges are on record, newest first (ADMIN); the refused one is not.
+    // With an API key whose name spells a row of its own after a newline: it stays in its row.
+    const forging = await t.client(asRoot.SWITCHBOARD_TOKEN).keys.create.mutate({ name: "ops\n2099-01-01 00:00:00  everyone's  by someone", scopes: ["chat"] });
+    const withKey = await cli(["cache", "purge"], { SWITCHBOARD_URL: t.url, SWITCHBOARD_API_KEY: forging.key });
+    expect(withKey.code, withKey.stderr).toBe(0);
+
+    // The purges are on record, newest first (ADMIN); the refused one is not.
     const recorded = await cli(["cache", "purges"], asRoot);
     expect(recorded.code, recorded.stderr).toBe(0);
     const at = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`;
     const lines = recorded.stdout.trim().split("\n");
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^${at}  everyone's  by root@switchboard\\.test$`));
-    expect(lines[1]).toMatch(new RegExp(`^${at}  `));
-    expect(lines[1]!.slice(21)).toBe(`${user.email}'s  by ${user.email}`);
-    expect(JSON.parse((await cli(["cache", "purges", "--limit", "1", "--json"], asRoot)).stdout)).toMatchObject({ items: [{ everyone: true, via: "session" }], nextCursor: expect.any(String) });
+    expect(lines).toHaveLength(3);
+    expect(lines[0]!.slice(21)).toBe(`root@switchboard.test's  by root@switchboard.test with key "ops\\x0a2099-01-01 00:00:00  everyone's  by someone"`);
+    expect(lines[1]).toMatch(new RegExp(`^${at}  everyone's  by root@switchboard\\.test$`));
+    expect(lines[2]).toMatch(new RegExp(`^${at}  `));
+    expect(lines[2]!.slice(21)).toBe(`${user.email}'s  by ${user.email}`);
+    expect(JSON.parse((await cli(["cache", "purges", "--limit", "1", "--json"], asRoot)).stdout)).toMatchObject({ items: [{ everyone: false, via: "key" }], nextCursor: expect.any(String) });
     expect((await cli(["cache", "purges"], asUser)).stderr).toContain("FORBIDDEN");
     expect((await cli(["cache", "purges", "--limit", "0"], asRoot)).code).toBe(2);
   });

@@ -301,7 +301,8 @@ async function listPurges(client: SwitchboardClient, o: UsageOptions, print: Pri
   const rows = page.items.map((p) => {
     const whose = p.everyone ? "everyone's" : `${p.userEmail ?? p.userId}'s`;
     const via = p.via === "key" ? ` with key ${p.actorKeyName ? `"${p.actorKeyName}"` : p.actorKeyId}` : "";
-    return `${p.purgedAt.slice(0, 19).replace("T", " ")}  ${whose}  by ${p.actorEmail}${via}`;
+    // One line each: a key's name (or an email) with a newline could otherwise forge a row.
+    return terminalLine(`${p.purgedAt.slice(0, 19).replace("T", " ")}  ${whose}  by ${p.actorEmail}${via}`);
   });
   return print(page, rows.length === 0 ? "No purge has been recorded." : rows.join("\n"));
 }
