@@ -50,14 +50,16 @@ const UNAVAILABLE_MESSAGES = [
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof Prisma.PrismaClientKnownRequestError) {
-    if (UNAVAILABLE_CODES.has(error.code)) return true;
-    const cause = adapterCauseOf(error);
-    return (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) || (typeof cause?.originalCode === "string" && UNAVAILABLE_SQLSTATES.has(cause.originalCode));
-  }
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return UNAVAILABLE_CODES.has(error.code) || isUnavailableCause(adapterCauseOf(error));
+  // A transaction's COMMIT that fails reaches us as the adapter's bare error, not Prisma's.
+  if (error instanceof Error && isDriverAdapterError(error)) return isUnavailableCause(error.cause);
   // Socket errors (ECONNREFUSED…) come wrapped as above; a bare one may be Redis's.
   if (!(error instanceof Error) || (error as { code?: unknown }).code !== undefined) return false;
   return UNAVAILABLE_MESSAGES.some((text) => error.message.startsWith(text));
+}
+
+function isUnavailableCause(cause: { kind?: unknown; originalCode?: unknown } | undefined): boolean {
+  return (typeof cause?.kind === "string" && UNAVAILABLE_KINDS.has(cause.kind)) || (typeof cause?.originalCode === "string" && UNAVAILABLE_SQLSTATES.has(cause.originalCode));
 }
 
 /** What the driver adapter said about the failure: its kind, and PostgreSQL's code when the server answered. */
