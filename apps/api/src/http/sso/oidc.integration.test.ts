@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { freeLoopbackPort } from "../../../test/ports.ts";
+import { untilLockWaiters } from "../../../test/database.ts";
 
 const CLIENT = { id: "switchboard", secret: "a-client-secret-for-the-test" };
 /** Accounts at the provider: the login typed into its form is the account id. */
@@ -151,21 +152,6 @@ afterAll(async () => {
   await t?.close();
   await new Promise((resolve) => idp?.close(resolve));
 });
-
-/**
- * Sessions of this database waiting for a lock now (pg_locks; the holder runs this, so only
- * the app's sessions count).
- */
-async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
-  for (const until = Date.now() + 15_000; Date.now() < until; ) {
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`,
-    );
-    if (rows[0]!.n >= n) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`fewer than ${n} sessions waited on a lock within 15 s`);
-}
 
 describe("OIDC sign-in", () => {
   it("auth.methods tells the sign-in page to show the SSO button; /api/info lists it", async () => {

@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_SUPERADMIN, type TestApp } from "../../../test/app.ts";
 import { bearer, trpcMutation, trpcQuery } from "../../../test/http.ts";
+import { untilLockWaiters } from "../../../test/database.ts";
 
 let a: TestApp;
 let b: TestApp;
@@ -143,21 +144,6 @@ async function overlapping<T>(databaseUrl: string, ids: [string, string], calls:
   } finally {
     await holder.end();
   }
-}
-
-/**
- * Waits until n sessions of this database wait for a lock (pg_locks; the holder runs this, so
- * only the instances' sessions count).
- */
-async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
-  for (const until = Date.now() + 15_000; Date.now() < until; ) {
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`,
-    );
-    if (rows[0]!.n >= n) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`fewer than ${n} sessions waited on a lock within 15 s`);
 }
 
 describe("users.update", () => {

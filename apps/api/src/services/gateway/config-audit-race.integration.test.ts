@@ -7,6 +7,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { untilLockWaiters } from "../../../test/database.ts";
 
 let t: TestApp;
 let root: string;
@@ -16,21 +17,6 @@ beforeAll(async () => {
   root = await t.login();
 });
 afterAll(async () => t?.close());
-
-/**
- * Sessions waiting for a lock now, from pg_locks (pg_stat_activity's wait columns are read
- * apart from its state and can lag), of this database: the holder runs this, so only the app's
- * sessions count.
- */
-async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
-  for (const until = Date.now() + 15_000; Date.now() < until; ) {
-    const { rows } = await client.query<{ n: number }>(`SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`);
-    if (rows[0]!.n >= n) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  const { rows } = await client.query(`SELECT pid, state, wait_event_type, left(query, 80) AS q FROM pg_stat_activity WHERE datname = current_database()`);
-  throw new Error(`fewer than ${n} sessions waited on a lock within 15 s: ${JSON.stringify(rows)}`);
-}
 
 describe("providers.update racing a rename", () => {
   it("the update queued behind the rename is audited under the name it changed", async () => {
