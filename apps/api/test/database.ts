@@ -81,13 +81,19 @@ export async function openTestDatabase(flavour: DatabaseFlavour): Promise<Databa
  * Waits until `n` sessions of this database wait for a lock, read from pg_locks
  * (pg_stat_activity's wait columns are read apart from its state and can lag). `client` is
  * the session holding the lock, so only the app's sessions are counted.
+ *
+ * That session is inside its transaction, and PostgreSQL keeps the first pg_stat_activity it
+ * reads in a transaction until the transaction ends: a waiter whose connection opened after
+ * the first poll would never be seen. Each poll discards that snapshot first.
  */
 export async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
   for (const until = Date.now() + 15_000; Date.now() < until; ) {
+    await client.query("SELECT pg_stat_clear_snapshot()");
     const { rows } = await client.query<{ n: number }>(`SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`);
     if (rows[0]!.n >= n) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+  await client.query("SELECT pg_stat_clear_snapshot()");
   const { rows } = await client.query(`SELECT pid, state, wait_event_type, left(query, 80) AS q FROM pg_stat_activity WHERE datname = current_database()`);
   throw new Error(`fewer than ${n} sessions waited on a lock within 15 s: ${JSON.stringify(rows)}`);
 }
