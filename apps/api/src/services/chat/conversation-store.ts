@@ -23,6 +23,7 @@ import type { ChatMessage } from "../../providers/types.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { cursorPlace, keysetPage, rowsBelow } from "../keyset-page.ts";
+import { conversationTitle } from "./conversation-title.ts";
 import { selectHistory, type HistoryBudget } from "./history.ts";
 
 export interface Viewer {
@@ -75,7 +76,6 @@ function goneWithConversation(error: unknown): void {
 const notFound = () => new AppError("NOT_FOUND", "Conversation not found");
 const noRoom = (kept: number) =>
   new AppError("CONFLICT", `You keep ${kept} conversations, the most one user may keep (${CHAT_LIMITS.conversationsPerUser}); delete some you no longer need first`);
-const TITLE_MAX = 80;
 
 export function createConversationStore(deps: { prisma: PrismaClient; budget: HistoryBudget }) {
   const { prisma } = deps;
@@ -102,7 +102,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     if (conversationId === undefined) {
       await ensureRoom(userId);
       const id = randomUUID();
-      const title = content.replace(/\s+/g, " ").slice(0, TITLE_MAX);
+      const title = conversationTitle(content);
       const at = createdAt.toISOString();
       // One statement instead of Prisma's nested create (a four-round-trip transaction): this
       // is on every chat request's path. Foreign keys are checked at the end of the statement.
@@ -223,7 +223,7 @@ export function createConversationStore(deps: { prisma: PrismaClient; budget: Hi
     // Like a conversation started here, it is named after what the user asked: a system prompt
     // is instructions (often the same for every conversation), not what this one is about.
     const firstUser = input.messages.find((m) => m.role === "user")?.content ?? "";
-    const title = (input.title || firstUser).replace(/\s+/g, " ").trim().slice(0, TITLE_MAX) || "Imported conversation";
+    const title = conversationTitle(input.title || firstUser) || "Imported conversation";
     await ensureRoom(userId);
     const start = Date.now() - input.messages.length;
     // One millisecond apart, so the stored order is the given order.
