@@ -384,6 +384,41 @@ describe("answers as the provider sent them", () => {
     expect(final.choices.map((c) => c.message.content)).toEqual(["Answer", "Answer (choice 1)"]);
   });
 
+  it("with n = 2 from a server that sends no role, each choice gets one role delta before its first content, on the wire and through the SDK", async () => {
+    const chunk = (index: number, delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index, delta, finish_reason: finish }] })}\n\n`;
+    const noRole = {
+      kind: "raw" as const,
+      contentType: "text/event-stream",
+      pieces: [chunk(0, { content: "First " }), chunk(1, { content: "Second " }), chunk(0, { content: "one." }), chunk(1, { content: "one." }), chunk(0, {}, "stop"), chunk(1, {}, "stop"), "data: [DONE]\n\n"],
+    };
+    // A server that names the role for the first choice only: the second still gets its own, the first no second one.
+    const firstOnly = { ...noRole, pieces: [chunk(0, { role: "assistant", content: "First " }), ...noRole.pieces.slice(1)] };
+    up.fakes.beta.enqueue(noRole, firstOnly, noRole);
+    const ask = { model: "beta", n: 2, messages: [{ role: "user" as const, content: "two ways" }] };
+
+    for (let round = 0; round < 2; round++) {
+      const res = await post("/v1/chat/completions", { ...ask, stream: true });
+      const deltas = (await res.text())
+        .split("\n\n")
+        .filter((block) => block.startsWith("data: {"))
+        .flatMap((block) => (JSON.parse(block.slice(6)) as { choices: Array<{ index: number; delta: { role?: string; content?: string } }> }).choices);
+      for (const index of [0, 1]) {
+        const own = deltas.filter((c) => c.index === index);
+        expect(own.filter((c) => c.delta.role !== undefined)).toHaveLength(1);
+        expect(own[0]!.delta.role).toBe("assistant");
+        expect(own.map((c) => c.delta.content ?? "").join("")).toBe(index === 0 ? "First one." : "Second one.");
+      }
+    }
+
+    // The SDK refuses a streamed choice that never named its role ("missing role for choice").
+    const final = await sdk.chat.completions.stream(ask).finalChatCompletion();
+    expect(final.choices.map((c) => [c.index, c.message.role, c.message.content])).toEqual([
+      [0, "assistant", "First one."],
+      [1, "assistant", "Second one."],
+    ]);
+  });
+
   it("the offline template refuses what prose cannot satisfy instead of answering it", async () => {
     up.fakes.beta.setDefault({ kind: "status", status: 503 });
     up.fakes.openai.setDefault({ kind: "status", status: 503 });

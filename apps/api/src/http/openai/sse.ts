@@ -22,7 +22,8 @@ export async function streamCompletion(
   opts: { id: string; created: number; includeUsage: boolean; keepBody: boolean; headers: () => Record<string, string>; heartbeatMs: number },
 ): Promise<void> {
   const ctx: ChunkContext = { id: opts.id, created: opts.created, model: "" };
-  let roleSent = false;
+  // Choice indexes whose role was said, by the upstream or by us: each is said once.
+  const roleSent = new Set<number>();
   const body = opts.keepBody ? new StreamedCompletion(ctx) : undefined;
   const stream = holdEventStream(reply, {
     headers: opts.headers,
@@ -36,11 +37,13 @@ export async function streamCompletion(
         ctx.model = event.model;
         stream.start(event.provider);
       } else if (event.type === "choice") {
-        // Providers that stream text only send no role: the first chunk says it, as OpenAI's does.
-        if (!roleSent && event.choice.delta.role === undefined) {
-          await send(chunkBody(ctx, { index: event.choice.index, delta: { role: "assistant", content: "" }, finish_reason: null }));
+        // Providers that stream text only send no role: each choice's first chunk says it, as
+        // OpenAI's does, for every choice of n > 1 (clients check each choice's role).
+        const index = event.choice.index;
+        if (!roleSent.has(index) && event.choice.delta.role === undefined) {
+          await send(chunkBody(ctx, { index, delta: { role: "assistant", content: "" }, finish_reason: null }));
         }
-        roleSent = true;
+        roleSent.add(index);
         body?.choice(event.choice, event.systemFingerprint);
         await send(chunkBody(ctx, event.choice, event.systemFingerprint, event.extras));
       } else if (event.type === "done") {
