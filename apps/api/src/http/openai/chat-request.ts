@@ -9,9 +9,10 @@ import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ChatMessage } from "../../providers/types.ts";
 import type { StatelessRequest } from "../../services/chat/chat-service.ts";
 import type { BodyCacheTerms } from "./cache-header.ts";
-import { resolveModel } from "../../services/chat/models.ts";
+import { findModel } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
+import { modelNotFound } from "./errors.ts";
 
 export interface ParsedChatRequest {
   request: StatelessRequest;
@@ -67,7 +68,9 @@ export function parseChatRequest(registry: ProviderRegistry, body: unknown, limi
       { details: { param } },
     );
   }
-  const { pinned, model } = resolveModel(registry, data.model);
+  const choice = findModel(registry, data.model);
+  if (!choice) throw modelNotFound(data.model);
+  const { pinned, model } = choice;
   // The raw body, not the parsed one: what the client sent is forwarded byte for byte.
   const { model: _model, stream: _stream, ...passthrough } = body as Record<string, unknown>;
   return {

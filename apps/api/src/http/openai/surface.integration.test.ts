@@ -46,6 +46,12 @@ describe("models", () => {
     const missing = (await sdk.models.retrieve("no-such-model").catch((e: unknown) => e)) as NotFoundError;
     expect(missing).toBeInstanceOf(NotFoundError);
     expect(missing.code).toBe("model_not_found");
+    // Both refusals point at the list of the names that do exist, on the surface the client uses.
+    const listHint = "does not exist; GET /v1/models lists the available ones";
+    expect(missing.error).toEqual({ message: `The model 'no-such-model' ${listHint}`, type: "invalid_request_error", param: "model", code: "model_not_found" });
+    const unknown = (await sdk.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e)) as NotFoundError;
+    expect(unknown).toBeInstanceOf(NotFoundError);
+    expect(unknown.error).toEqual({ message: `The model 'no-such-model' ${listHint}`, type: "invalid_request_error", param: "model", code: "model_not_found" });
   });
 
   it("an API key limited to some models lists and answers only those, as it may call nothing else", async () => {

@@ -18,18 +18,15 @@ export interface ModelChoice {
   model?: string;
 }
 
-export function modelNotFound(model: string): AppError {
-  return new AppError("NOT_FOUND", `The model '${model}' does not exist; GET /v1/models lists the available ones`, {
-    details: { openaiCode: "model_not_found", param: "model" },
-  });
-}
-
 /**
+ * What a model name means, or undefined when nothing serves it (the caller's transport says
+ * so in its own words, pointing at its own model list).
+ *
  * A route is never named like a provider, `provider/…` or `switchboard` (model-names.ts), so
  * the first checks below never choose between two meanings; a route named after a model a
  * provider serves does win over that provider, which is how a model name is rerouted.
  */
-export function resolveModel(registry: ProviderRegistry, model: string): ModelChoice {
+export function findModel(registry: ProviderRegistry, model: string): ModelChoice | undefined {
   if ((AUTO_MODELS as readonly string[]).includes(model)) return {};
   // A route's name: the chain resolves its targets (see provider-chain.ts).
   if (registry.route(model)) return { model };
@@ -42,7 +39,7 @@ export function resolveModel(registry: ProviderRegistry, model: string): ModelCh
   // A model a provider serves (any of its configured models, the `auto` route's providers first).
   const owner = servedModels(registry).find(({ models }) => models.includes(model));
   if (owner) return { pinned: owner.provider, model };
-  throw modelNotFound(model);
+  return undefined;
 }
 
 /** Each provider's configured models (the first is its default), the `auto` route's providers first. */
@@ -114,17 +111,8 @@ export function listModelEntriesFor(registry: ProviderRegistry, allowed: readonl
   const listed = entries.filter((entry) => named.has(entry.id));
   const listedIds = new Set(listed.map((entry) => entry.id));
   const served = [...named].filter((name) => !listedIds.has(name)).flatMap((name) => {
-    const choice = servedChoice(registry, name);
+    const choice = findModel(registry, name);
     return choice ? [{ id: name, ownedBy: choice.pinned ?? "switchboard" }] : [];
   });
   return [...listed, ...served];
-}
-
-/** How a name resolves, or undefined for one no provider or route serves. */
-function servedChoice(registry: ProviderRegistry, name: string): ModelChoice | undefined {
-  try {
-    return resolveModel(registry, name);
-  } catch {
-    return undefined;
-  }
 }
