@@ -4,13 +4,16 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as 
 
 /**
  * For a request no route matched: when the path exists under other methods (TRACE on a
- * procedure, DELETE on /health), answers 405 with the Allow header and returns true.
+ * procedure, DELETE on /health, POST on one of the admin's pages), answers 405 with the
+ * Allow header and returns true. `catchAllMethods` are those a catch-all answers at this
+ * path (the admin's files and pages: GET, HEAD), which the route table cannot tell.
  */
-export function sendMethodNotAllowed(request: FastifyRequest, reply: FastifyReply): boolean {
+export function sendMethodNotAllowed(request: FastifyRequest, reply: FastifyReply, catchAllMethods: readonly string[] = []): boolean {
   const path = request.url.split("?")[0] ?? request.url;
-  // A catch-all (the SPA's files) says nothing about this path; a route for this very
-  // method means the route itself answered "not found".
+  // A catch-all (the SPA's files) says nothing about this path by itself; a route for this
+  // very method means the route itself answered "not found".
   const serves = (method: string) => {
+    if (catchAllMethods.includes(method)) return true;
     const found = request.server.findRoute({ method, url: path });
     return found !== null && (found.params as Record<string, unknown>)["*"] === undefined;
   };

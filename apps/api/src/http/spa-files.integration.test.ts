@@ -101,3 +101,85 @@ describe("files it serves", () => {
     }
   });
 });
+
+describe("paths and methods with no file behind them", () => {
+  const notFound = { error: { code: "NOT_FOUND", message: expect.any(String) } };
+
+  it("a path with a repeated or dot segment is answered as any path without a file: the page for a browser, a JSON 404 otherwise, never a 403 or the file", async () => {
+    // @fastify/static refuses such paths with a 403 "Forbidden", which reads as a permissions problem.
+    for (const path of ["//providers", "/logs//req_1", "//"]) {
+      const page = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+      expect(page.status, path).toBe(200);
+      expect(page.text, path).toContain("<title>admin</title>");
+      const head = await rawRequest(t.url, { method: "HEAD", path, headers: { accept: "text/html" } });
+      expect(head.status, `HEAD ${path}`).toBe(200);
+      const program = await rawRequest(t.url, { path });
+      expect(program.status, path).toBe(404);
+      expect(JSON.parse(program.text), path).toEqual(notFound);
+    }
+    for (const path of ["//assets/app.js", "/assets//app.js", "/assets/./app.js", "/assets/x/../app.js"]) {
+      const res = await rawRequest(t.url, { path });
+      expect(res.status, path).toBe(404);
+      expect(res.text, path).not.toContain("console.log");
+    }
+    // Nor what a symlink out of the build leads to.
+    for (const path of ["//etc/passwd", "//passwd.txt", "/etc//passwd"]) {
+      for (const accept of ["text/html", "*/*"]) expect(leaked((await rawRequest(t.url, { path, headers: { accept } })).text), path).toBe(false);
+    }
+    // Still no page at a data path or a dotfile, however many slashes lead to it.
+    for (const path of ["//v1/models", "//api/health", "///trpc/health.check", "//.env", "//.git/config"]) {
+      const navigation = await rawRequest(t.url, { path, headers: { accept: "text/html" } });
+      expect(navigation.status, path).toBe(404);
+      expect(JSON.parse(navigation.text), path).toEqual(notFound);
+      expect(leaked(navigation.text)).toBe(false);
+    }
+  });
+
+  it("a method other than GET and HEAD on a file or a page is a 405 naming them, as on the API's routes", async () => {
+    for (const path of ["/assets/app.js", "/latest.js", "/", "/providers", "/logs/req_1.2", "/assets/missing.js"]) {
+      for (const method of ["OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE"]) {
+        const res = await rawRequest(t.url, { method, path, headers: { accept: "text/html" } });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers["allow"], `${method} ${path}`).toBe("GET, HEAD");
+        expect(JSON.parse(res.text)).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: `${method} is not allowed here; use GET, HEAD` } });
+      }
+    }
+  });
+
+  it("the data paths and dotfiles keep their own answers to other methods", async () => {
+    const answers = async (method: string, path: string) => {
+      const res = await rawRequest(t.url, { method, path });
+      return [res.status, res.headers["allow"] ?? null, (JSON.parse(res.text) as { error: { code: string } }).error.code];
+    };
+    expect(await answers("POST", "/api/nope")).toEqual([404, null, "NOT_FOUND"]);
+    expect(await answers("DELETE", "/health")).toEqual([405, "GET, HEAD", "METHOD_NOT_ALLOWED"]);
+    expect(await answers("OPTIONS", "/trpc/health.check")).toEqual([405, "GET, POST", "METHOD_NOT_ALLOWED"]);
+    expect(await answers("PUT", "/v1/nope")).toEqual([404, null, "unknown_url"]);
+    expect(await answers("OPTIONS", "/v1/chat/completions")).toEqual([405, "POST", "method_not_allowed"]);
+    expect(await answers("POST", "/auth/nope")).toEqual([404, null, "NOT_FOUND"]);
+    for (const path of ["/.env", "/.git/config", "/assets/.env.local"]) expect(await answers("POST", path)).toEqual([404, null, "NOT_FOUND"]);
+  });
+});
+
+describe("with CORS_ORIGINS", () => {
+  const ORIGIN = "https://admin.example";
+  let cors: TestApp;
+  beforeAll(async () => {
+    cors = await startTestApp({ mode: "embedded", env: { ADMIN_DIST_DIR: dist, CORS_ORIGINS: ORIGIN } });
+  });
+  afterAll(async () => {
+    await cors?.close();
+  });
+
+  it("a browser's preflight of a file or a page is still CORS's to answer; other methods there are a 405", async () => {
+    for (const path of ["/assets/app.js", "/providers", "/trpc/health.check"]) {
+      const preflight = await rawRequest(cors.url, { method: "OPTIONS", path, headers: { origin: ORIGIN, "access-control-request-method": "GET" } });
+      expect(preflight.status, path).toBe(204);
+      expect(preflight.headers["access-control-allow-origin"], path).toBe(ORIGIN);
+    }
+    const post = await rawRequest(cors.url, { method: "POST", path: "/assets/app.js", headers: { origin: ORIGIN } });
+    expect(post.status).toBe(405);
+    expect(post.headers["allow"]).toBe("GET, HEAD");
+    expect(post.headers["access-control-allow-origin"]).toBe(ORIGIN);
+  });
+});

@@ -42,10 +42,22 @@ function namesDotfile(path: string): boolean {
  */
 export function wantsSpaPage(request: Pick<FastifyRequest, "method" | "url" | "headers">): boolean {
   if (request.method !== "GET" && request.method !== "HEAD") return false;
-  const path = request.url.split("?")[0] ?? "/";
-  if (API_PREFIXES.some((p) => underPrefix(path, p)) || namesDotfile(path)) return false;
+  if (!isSpaPath(request.url)) return false;
   return String(request.headers.accept ?? "").toLowerCase().includes("text/html");
 }
+
+/**
+ * A path the admin's files and pages answer (GET, HEAD): anything outside the data prefixes
+ * that names no dotfile. Repeated slashes count as one for the prefixes: `//v1/models` is no
+ * page of the admin either.
+ */
+function isSpaPath(url: string): boolean {
+  const path = (url.split("?")[0] ?? "/").replace(/\/{2,}/g, "/");
+  return !API_PREFIXES.some((p) => underPrefix(path, p)) && !namesDotfile(path);
+}
+
+/** What the files and pages answer; any other method there is a 405 naming these. */
+const SPA_METHODS = ["GET", "HEAD"] as const;
 
 /**
  * Refuses (404) a file whose real path is outside `root`: a symlink in the build leading out
@@ -59,8 +71,9 @@ async function refuseOutside(root: string, file: string): Promise<void> {
 
 /**
  * Serves the admin SPA build at `/`. Unknown browser navigations get index.html so
- * client-side routes survive a reload; a known path under another method is a 405;
- * everything else unknown gets a JSON 404.
+ * client-side routes survive a reload; a known path under another method is a 405, and so is
+ * a method other than GET and HEAD at the files' and pages' paths; everything else unknown
+ * gets a JSON 404.
  */
 export async function registerSpa(app: FastifyInstance, distDir: string): Promise<void> {
   const hasBuild = existsSync(join(distDir, "index.html"));
@@ -82,10 +95,17 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
         onFile: (file) => refuseOutside(distDir, file),
       });
     }
+    scope.setErrorHandler((error: Error & { code?: string }, _request, reply) => {
+      // @fastify/static refuses a path that is not in canonical form (`//providers`,
+      // `/assets/./app.js`, `/a/../b`) with a 403, which reads as a permissions problem. No
+      // file is served at such a path; it is answered as any other path without one.
+      if (error.code === "FST_STATIC_FORBIDDEN_PATH") return reply.callNotFound();
+      throw error;
+    });
     scope.setNotFoundHandler((request, reply) => {
       // The static wildcard route can catch an unknown /v1 path first: answer it as /v1 would.
       if (isOpenAIPath(request.url)) return answerUnknownV1Path(request, reply);
-      if (sendMethodNotAllowed(request, reply)) return reply;
+      if (sendMethodNotAllowed(request, reply, hasBuild && isSpaPath(request.url) ? SPA_METHODS : [])) return reply;
       if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
       return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
     });
