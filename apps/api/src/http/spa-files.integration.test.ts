@@ -135,14 +135,21 @@ describe("paths and methods with no file behind them", () => {
     }
   });
 
-  it("a method other than GET and HEAD on a file or a page is a 405 naming them, as on the API's routes", async () => {
-    for (const path of ["/assets/app.js", "/latest.js", "/", "/providers", "/logs/req_1.2", "/assets/missing.js"]) {
+  it("a method other than GET and HEAD on one of the build's files is a 405 naming them, as on the API's routes; where no file is, a 404", async () => {
+    for (const path of ["/assets/app.js", "/latest.js", "/", "/index.html"]) {
       for (const method of ["OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE"]) {
         const res = await rawRequest(t.url, { method, path, headers: { accept: "text/html" } });
         expect(res.status, `${method} ${path}`).toBe(405);
         expect(res.headers["allow"], `${method} ${path}`).toBe("GET, HEAD");
         expect(JSON.parse(res.text)).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: `${method} is not allowed here; use GET, HEAD` } });
       }
+    }
+    // A client-side route or a missing file is no resource of the server's: unknown, as any path.
+    for (const path of ["/providers", "/logs/req_1.2", "/assets/missing.js", "//assets/app.js", "/etc/passwd"]) {
+      const res = await rawRequest(t.url, { method: "POST", path, headers: { accept: "text/html" } });
+      expect(res.status, path).toBe(404);
+      expect(res.headers["allow"], path).toBeUndefined();
+      expect(JSON.parse(res.text), path).toEqual(notFound);
     }
   });
 

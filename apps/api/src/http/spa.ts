@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { join, sep } from "node:path";
 import fastifyStatic from "@fastify/static";
@@ -56,8 +56,31 @@ function isSpaPath(url: string): boolean {
   return !API_PREFIXES.some((p) => underPrefix(path, p)) && !namesDotfile(path);
 }
 
-/** What the files and pages answer; any other method there is a 405 naming these. */
-const SPA_METHODS = ["GET", "HEAD"] as const;
+/** What the build's files answer; any other method at one of them is a 405 naming these. */
+const FILE_METHODS = ["GET", "HEAD"] as const;
+
+/**
+ * True when `url` names a file of the build (`/` its index.html). Only there is another method
+ * a 405: a path with no file (a client-side route, a typo) stays a 404, as for any unknown
+ * path, so a 405 says no more than a GET would.
+ */
+function namesBuiltFile(root: string, url: string): boolean {
+  if (!isSpaPath(url)) return false;
+  let path: string;
+  try {
+    // As GET would find it: a path spelled other than canonically (`//assets/app.js`) serves no file.
+    path = decodeURIComponent(url.split("?")[0] ?? "/");
+  } catch {
+    return false;
+  }
+  if (path.includes("//")) return false;
+  const file = join(root, path === "/" ? "index.html" : path);
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.isFile() === true && realpathSync(file).startsWith(realpathSync(root) + sep);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Refuses (404) a file whose real path is outside `root`: a symlink in the build leading out
@@ -72,8 +95,8 @@ async function refuseOutside(root: string, file: string): Promise<void> {
 /**
  * Serves the admin SPA build at `/`. Unknown browser navigations get index.html so
  * client-side routes survive a reload; a known path under another method is a 405, and so is
- * a method other than GET and HEAD at the files' and pages' paths; everything else unknown
- * gets a JSON 404.
+ * a method other than GET and HEAD at one of the build's files; everything else unknown gets a
+ * JSON 404.
  */
 export async function registerSpa(app: FastifyInstance, distDir: string): Promise<void> {
   const hasBuild = existsSync(join(distDir, "index.html"));
@@ -105,7 +128,7 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
     scope.setNotFoundHandler((request, reply) => {
       // The static wildcard route can catch an unknown /v1 path first: answer it as /v1 would.
       if (isOpenAIPath(request.url)) return answerUnknownV1Path(request, reply);
-      if (sendMethodNotAllowed(request, reply, hasBuild && isSpaPath(request.url) ? SPA_METHODS : [])) return reply;
+      if (sendMethodNotAllowed(request, reply, hasBuild && namesBuiltFile(distDir, request.url) ? FILE_METHODS : [])) return reply;
       if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
       return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
     });
