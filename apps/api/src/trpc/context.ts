@@ -27,6 +27,11 @@ export interface AuthedUser {
   /** Set when the caller presented an API key: what the key narrows the owner to. */
   apiKey?: KeyGrant;
   /**
+   * When the credential stops acting by itself, in epoch ms: an access token's `exp`, an API
+   * key's `expiresAt`; null: never (a key without expiry). A signed-in socket closes then.
+   */
+  expiresAtMs?: number | null;
+  /**
    * The credential watch's change count from before this caller was resolved: a stream it
    * starts re-checks the credential once if a change was heard since (credential-watch.ts).
    */
@@ -134,7 +139,7 @@ export async function resolveUser(deps: AppDeps, token: string | undefined, scop
     if (!claims) return null;
     // For the request's access-log line (the user id only, never the email or token).
     noteUser(scope, claims.userId);
-    return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId, changesSeen };
+    return { id: claims.userId, email: claims.email, role: claims.role, sessionId: claims.sessionId, expiresAtMs: claims.expiresAtMs, changesSeen };
   } catch (error) {
     if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
     deps.log.warn({ err: error }, "token verification failed; treating caller as anonymous");
@@ -148,7 +153,7 @@ async function resolveKey(deps: AppDeps, secret: string, scope: RequestScope | u
     if (!grant) return null;
     noteUser(scope, grant.userId);
     noteKey(scope, grant.keyId, grant.tags);
-    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant, changesSeen };
+    return { id: grant.userId, email: grant.email, role: grant.role, sessionId: `key:${grant.keyId}`, apiKey: grant, expiresAtMs: grant.expiresAtMs, changesSeen };
   } catch (error) {
     if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
     // The key could not be verified otherwise: refused, never let through.

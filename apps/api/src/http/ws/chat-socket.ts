@@ -9,7 +9,9 @@
  * per-user rate limit and emergency stop are the procedure's; so is the end of a chat whose
  * session or API key ends mid-answer (an UNAUTHORIZED error, then the socket's 1008 close).
  * An idle signed-in socket gets the same error (without an id) and close when its token stops
- * acting (session-close.ts).
+ * acting (session-close.ts); when it expires, the error says so and the close's reason is
+ * "Token expired". A fresh token sent as `{type:"auth"}` on the open socket (the same user)
+ * takes over, and the socket then closes at its expiry instead.
  * Several chats may run on one socket at once; events of a chat carry the `id` the client
  * gave it. Closing the socket aborts every upstream call it started. Each chat is logged and
  * measured as a request of its own (socket-turn.ts): route /ws/chat, method WS, surface ws.
@@ -114,10 +116,10 @@ export function createChatSockets(deps: AppDeps): ChatSockets {
     const close = (code: number, reason: string) => {
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
     };
-    // Signed in, the socket ends with its token, idle or not; running chats end first.
-    const session = closeOnSessionEnd(deps, socket, () => {
-      fail("UNAUTHORIZED", SESSION_ENDED_MESSAGE);
-      close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
+    // Signed in, the socket ends with its token (revoked or expired), idle or not; running chats end first.
+    const session = closeOnSessionEnd(deps, socket, (why) => {
+      fail("UNAUTHORIZED", why.message);
+      close(why.close.code, why.close.reason);
     });
     const strike = (code: string, message: string, extra: Record<string, unknown> = {}) => {
       fail(code, message, extra);

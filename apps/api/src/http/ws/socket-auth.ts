@@ -15,6 +15,15 @@ import { ACCESS_COOKIE, readAccessToken } from "../../trpc/cookies.ts";
  */
 export const SESSION_ENDED_CLOSE = { code: 1008, reason: "Session ended" } as const;
 
+/**
+ * How a signed-in socket is closed when its token expires (an access token's `exp`, an API
+ * key's `expiresAt`), idle or not: 1008 too, with a reason that tells the client to refresh
+ * its token and reconnect rather than sign in again (session-close.ts).
+ */
+export const TOKEN_EXPIRED_CLOSE = { code: 1008, reason: "Token expired" } as const;
+/** The error /ws/chat sends before that close. */
+export const TOKEN_EXPIRED_MESSAGE = "Token expired; refresh it and reconnect";
+
 /** The subprotocol a browser offers beside `bearer.<token>`; the server answers with it. */
 export const WS_PROTOCOL = "switchboard";
 const BEARER_PROTOCOL_PREFIX = "bearer.";

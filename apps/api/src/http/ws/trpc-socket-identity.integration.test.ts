@@ -1,7 +1,8 @@
 /**
  * Each call on tRPC's WebSocket is made by whoever the socket's token names when the call
  * runs, as each /ws/chat chat is: expired or re-roled (an API key's owner), the next call on
- * the open socket sees it. A token that no longer resolves gets UNAUTHORIZED and the socket a
+ * the open socket sees it (an idle socket is closed at its token's expiry anyway:
+ * socket-token-expiry.integration.test.ts; here a running stream holds it open past then). A token that no longer resolves gets UNAUTHORIZED and the socket a
  * 1008 close, so the client signs in again; signed out, disabled or demoted, the socket is
  * closed at once, idle or not (idle-socket-session-end.integration.test.ts has the fleet); a
  * socket without a token stays anonymous. Real server, tRPC's wire protocol spoken by hand
@@ -95,27 +96,37 @@ describe("an access token that expires on an open socket", () => {
     await short?.close();
   });
 
-  it("ends the socket at its first call after the expiry", async () => {
-    const token = await short.login();
+  /** A socket signed in with `token` holding one stream (emergency.watch, id 1), which keeps it open past the token's expiry. */
+  async function holdingAStream(token: string) {
     const s = await openTrpcSocket(short.url, { token });
-    expect((await s.call(1, "query", "auth.me")).result?.type).toBe("data");
+    expect((await s.call(2, "query", "auth.me")).result?.type).toBe("data");
+    s.send({ id: 1, method: "subscription", params: { path: "emergency.watch" } });
+    expect((await s.replyTo(1)).result?.type).toBe("data");
+    return s;
+  }
 
+  async function pastExpiry(token: string) {
     const { exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
-    expect((await s.call(2, "query", "auth.me")).error).toMatchObject(sessionEnded);
+  }
+
+  it("ends the socket at its first call after the expiry", async () => {
+    const token = await short.login();
+    const s = await holdingAStream(token);
+
+    await pastExpiry(token);
+    expect((await s.call(3, "query", "auth.me")).error).toMatchObject(sessionEnded);
     expect(await s.closed).toEqual(policyClose);
   });
 
   it("a subscription started after the expiry is refused too, and is logged as the refusal it is (401)", async () => {
     const token = await short.login();
-    const s = await openTrpcSocket(short.url, { token });
+    const s = await holdingAStream(token);
     const chat = (id: number) => ({ id, method: "subscription", params: { path: "chat.stream", input: { message: "hello" } } });
-    expect((await s.call(1, "query", "auth.me")).result?.type).toBe("data");
 
-    const { exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
-    s.send(chat(2));
-    expect((await s.replyTo(2)).error).toMatchObject(sessionEnded);
+    await pastExpiry(token);
+    s.send(chat(3));
+    expect((await s.replyTo(3)).error).toMatchObject(sessionEnded);
     expect(await s.closed).toEqual(policyClose);
 
     // (A fresh token each time: they live TTL_SEC seconds here.)

@@ -40,8 +40,10 @@ export function registerTrpcSocket(app: FastifyInstance, deps: AppDeps): void {
       const closed = new AbortController();
       res.once("close", () => closed.abort(new Error("client disconnected")));
       const socketId = request?.id ?? randomUUID();
-      // Closed as soon as the token stops acting, idle or not (session-close.ts).
-      const session = closeOnSessionEnd(deps, res, () => endSession(res));
+      // Closed as soon as the token stops acting (revoked, or at its expiry), idle or not
+      // (session-close.ts). The token is the socket's for its lifetime: tRPC reads
+      // connectionParams once, so a client with a fresh token connects again.
+      const session = closeOnSessionEnd(deps, res, (why) => endSession(res, why.close));
       if (token) session.follow(token);
       let calls = 0;
       return createContextInner({
@@ -106,7 +108,7 @@ interface TokenHolder {
  * socket, so the client reconnects and signs in again; a socket without one stays anonymous.
  * A subscription already running when its session or API key ends is ended by the procedure
  * middleware (credential-watch.ts) with the same refusal, and the socket is closed the same way;
- * an idle socket is closed then too (session-close.ts).
+ * an idle socket is closed then too, and at its token's expiry (session-close.ts).
  * Each gateway call is a turn of its own (its request-log row), and a subscription takes a
  * stream slot of the caller within it, so a refused call still gets its row.
  */
@@ -144,9 +146,9 @@ async function* closingOnSessionEnd<T>(source: AsyncIterable<T>, socket: WebSock
  * closing, and sends this one before the event loop turns, so the close waits for the next
  * turn (as tRPC closes a socket whose context failed).
  */
-function endSession(socket: WebSocket): void {
+function endSession(socket: WebSocket, close: { code: number; reason: string } = SESSION_ENDED_CLOSE): void {
   setImmediate(() => {
-    if (socket.readyState === socket.OPEN) socket.close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
+    if (socket.readyState === socket.OPEN) socket.close(close.code, close.reason);
   });
 }
 

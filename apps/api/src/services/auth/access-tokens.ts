@@ -8,6 +8,8 @@ export interface AccessClaims {
   sessionId: string;
   /** Issued-at in milliseconds (the standard `iat` has 1 s resolution, too coarse for revocation). */
   issuedAtMs: number;
+  /** When the token stops verifying (its `exp`), in milliseconds. */
+  expiresAtMs: number;
 }
 
 export interface AccessTokenConfig {
@@ -25,7 +27,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export function createAccessTokens(config: AccessTokenConfig) {
   const key = new TextEncoder().encode(config.secret);
 
-  async function sign(claims: Omit<AccessClaims, "issuedAtMs">): Promise<string> {
+  async function sign(claims: Omit<AccessClaims, "issuedAtMs" | "expiresAtMs">): Promise<string> {
     return new SignJWT({ email: claims.email, role: claims.role, sid: claims.sessionId, iat_ms: Date.now() })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(claims.userId)
@@ -41,14 +43,14 @@ export function createAccessTokens(config: AccessTokenConfig) {
   // token strings verified (until their exp) skips the HMAC on every request after the
   // first, the largest CPU cost of a gateway call. Revocation is checked by the caller on
   // every request regardless.
-  const verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+  const verified = new Map<string, AccessClaims>();
 
   /** Returns the claims of a valid token, or null for any invalid one. Never throws. */
   async function verify(token: string): Promise<AccessClaims | null> {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
     const cached = verified.get(token);
     if (cached) {
-      if (Date.now() < cached.expiresAtMs) return cached.claims;
+      if (Date.now() < cached.expiresAtMs) return cached;
       verified.delete(token);
     }
     const claims = await verifyUncached(token);
@@ -56,10 +58,10 @@ export function createAccessTokens(config: AccessTokenConfig) {
       if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
       verified.set(token, claims);
     }
-    return claims?.claims ?? null;
+    return claims;
   }
 
-  async function verifyUncached(token: string): Promise<{ claims: AccessClaims; expiresAtMs: number } | null> {
+  async function verifyUncached(token: string): Promise<AccessClaims | null> {
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: ["HS256"],
@@ -70,10 +72,7 @@ export function createAccessTokens(config: AccessTokenConfig) {
       const role = ZRole.safeParse(payload.role);
       if (!role.success || typeof payload.sub !== "string" || typeof payload.sid !== "string") return null;
       if (typeof payload.email !== "string" || typeof payload.iat_ms !== "number") return null;
-      return {
-        claims: { userId: payload.sub, email: payload.email, role: role.data, sessionId: payload.sid, issuedAtMs: payload.iat_ms },
-        expiresAtMs: payload.exp! * 1000,
-      };
+      return { userId: payload.sub, email: payload.email, role: role.data, sessionId: payload.sid, issuedAtMs: payload.iat_ms, expiresAtMs: payload.exp! * 1000 };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return null;
       throw error;
