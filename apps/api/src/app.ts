@@ -192,6 +192,13 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     password: env.SUPERADMIN_PASSWORD,
     dataDir,
     log,
+    // As users.update does: sessions end with a password or role change, and every instance
+    // reads the user (and what its keys may do) again.
+    changed: async (userId, endSessions) => {
+      if (endSessions) await auth.revokeAllForUser(userId, endSessions);
+      else await auth.userChanged(userId);
+      await keys.userChanged(userId);
+    },
   });
 
   // The emergency state is loaded before the first request can be served, so a restarted

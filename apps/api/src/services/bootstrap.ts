@@ -50,9 +50,22 @@ export async function resolveSecretsKey(opts: { configured: string | undefined; 
 export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
 
 /**
- * Makes sure a SuperAdmin exists. With SUPERADMIN_EMAIL/PASSWORD the account is created or
- * brought in line with them (env is the source of truth). Without them, and only when no
- * SuperAdmin exists yet, one is created with a random password written to a 0600 file.
+ * Tells the running system that start-up changed an account: `endSessions` (a reason) when
+ * its password or role changed, so tokens issued before end as a password reset's do;
+ * otherwise (re-enabled) every instance just reads the user again.
+ */
+export type AccountChanged = (userId: string, endSessions: string | undefined) => Promise<void>;
+
+/**
+ * Makes sure an enabled SuperAdmin exists, so a fleet can always be administered after a
+ * start. With SUPERADMIN_EMAIL/PASSWORD the account is created or brought in line with them
+ * (env is the source of truth: made SuperAdmin, enabled, its password the configured one),
+ * with a log line naming each change. Without them, and only when no *enabled* SuperAdmin
+ * exists (none yet, or every one disabled), the generated account is created — or, when it
+ * exists disabled, re-enabled as a SuperAdmin — with a new random password written to a 0600
+ * file; a warn line says which. Without the variables no enabled account is ever changed: a
+ * generated account that is enabled with another role is left alone, with an error line
+ * asking for SUPERADMIN_EMAIL/PASSWORD; other SuperAdmins stay disabled.
  */
 export async function bootstrapSuperAdmin(opts: {
   prisma: PrismaClient;
@@ -60,8 +73,10 @@ export async function bootstrapSuperAdmin(opts: {
   password: string | undefined;
   dataDir: string;
   log: Logger;
+  changed?: AccountChanged;
 }): Promise<void> {
   const { prisma, log } = opts;
+  const changed = opts.changed ?? (async () => {});
   if (opts.email && opts.password) {
     const email = opts.email.toLowerCase();
     const existing = await prisma.user.findUnique({ where: { email } });
@@ -71,26 +86,53 @@ export async function bootstrapSuperAdmin(opts: {
       return;
     }
     const passwordMatches = await verifyPassword(existing.passwordHash, opts.password);
-    if (existing.role !== "SUPERADMIN" || existing.disabled || !passwordMatches) {
-      await prisma.user.update({
-        where: { id: existing.id },
-        data: {
-          role: "SUPERADMIN",
-          disabled: false,
-          ...(passwordMatches ? {} : { passwordHash: await hashPassword(opts.password) }),
-        },
-      });
-      log.info({ email }, "updated SuperAdmin to match SUPERADMIN_EMAIL/SUPERADMIN_PASSWORD");
-    }
+    const changes = [
+      ...(existing.disabled ? ["re-enabled"] : []),
+      ...(existing.role !== "SUPERADMIN" ? [`made SuperAdmin (was ${existing.role})`] : []),
+      ...(passwordMatches ? [] : ["password set to SUPERADMIN_PASSWORD"]),
+    ];
+    if (changes.length === 0) return;
+    await prisma.user.update({
+      where: { id: existing.id },
+      data: {
+        role: "SUPERADMIN",
+        disabled: false,
+        ...(passwordMatches ? {} : { passwordHash: await hashPassword(opts.password) }),
+      },
+    });
+    await changed(existing.id, !passwordMatches ? "password reset" : existing.role !== "SUPERADMIN" ? "role changed" : undefined);
+    log.warn({ email, changes }, `updated the SUPERADMIN_EMAIL account to match SUPERADMIN_EMAIL/SUPERADMIN_PASSWORD: ${changes.join(", ")}`);
     return;
   }
-  if ((await prisma.user.count({ where: { role: "SUPERADMIN" } })) > 0) return;
+  if ((await prisma.user.count({ where: { role: "SUPERADMIN", disabled: false } })) > 0) return;
+  const disabledSuperAdmins = await prisma.user.count({ where: { role: "SUPERADMIN", disabled: true } });
+  const existing = await prisma.user.findUnique({ where: { email: GENERATED_SUPERADMIN_EMAIL } });
+  if (existing && !existing.disabled) {
+    // Someone signs in with it (as an ADMIN or USER now): neither its password nor its role
+    // is changed behind their back. The operator chooses the account to recover.
+    log.error(
+      { email: GENERATED_SUPERADMIN_EMAIL, role: existing.role, disabledSuperAdmins },
+      `no enabled SuperAdmin, and ${GENERATED_SUPERADMIN_EMAIL} is an enabled ${existing.role} account, left as it is: set SUPERADMIN_EMAIL and SUPERADMIN_PASSWORD to recover a SuperAdmin`,
+    );
+    return;
+  }
   const password = randomBytes(18).toString("base64url");
-  await prisma.user.create({
-    data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash: await hashPassword(password), role: "SUPERADMIN" },
-  });
+  const passwordHash = await hashPassword(password);
+  let what: string;
+  if (existing) {
+    // The generated account, disabled: enabled again as a SuperAdmin, with a new password
+    // (the one in an old credentials file may have been why it was disabled).
+    await prisma.user.update({ where: { id: existing.id }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
+    await changed(existing.id, "superadmin recovery");
+    what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password`;
+  } else {
+    await prisma.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
+    what = "created a SuperAdmin with a random password";
+  }
   await mkdir(opts.dataDir, { recursive: true });
   const path = join(opts.dataDir, "superadmin-credentials.txt");
   await writeFile(path, `email: ${GENERATED_SUPERADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
-  log.warn({ path, email: GENERATED_SUPERADMIN_EMAIL }, "created a SuperAdmin with a random password; read it from this file");
+  const why = disabledSuperAdmins > 0 ? `no enabled SuperAdmin (${disabledSuperAdmins} disabled): ` : "";
+  log.warn({ path, email: GENERATED_SUPERADMIN_EMAIL, disabledSuperAdmins }, `${why}${what}; read it from this file`);
 }
+
