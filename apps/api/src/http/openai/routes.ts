@@ -11,22 +11,18 @@
 import { formatMegabytes, ZOpenAIChatRequest, ZOpenAIEmbeddingRequest, ZOpenAIResponsesRequest } from "@switchboard/schema";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
-import { markUpstreamStart } from "../../infra/request-scope.ts";
 import { clientLeaving } from "../../trpc/context.ts";
 import { listModelEntriesFor } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
-import { eitherStop } from "../../services/gateway/call-outcome.ts";
-import { authorizeRequest, credentialEnds } from "../caller-auth.ts";
-import { parseChatRequest, type ParsedChatRequest } from "./chat-request.ts";
+import { authorizeRequest } from "../caller-auth.ts";
+import { complete, modelOf, openStream, userRateLimitHeaders, type Caller } from "./chat-calls.ts";
+import { parseChatRequest } from "./chat-request.ts";
 import { attemptsHeader, completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
 import { modelInputBodyLimit } from "../body-limits.ts";
-import { rateLimitHeaders } from "../rate-limit-headers.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
 import { declareFeature } from "../route-features.ts";
-import { holdStreamSlot } from "../stream-slots.ts";
 import { modelNotFound, sendOpenAIError } from "./errors.ts";
-import { cacheDirectivesOf, markCacheResult } from "./cache-header.ts";
 import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
@@ -41,12 +37,6 @@ const ROUTES: Record<string, string[]> = {
   "/v1/embeddings": ["POST"],
   "/v1/models": ["GET", "HEAD"],
 };
-
-/** x-ratelimit-* as OpenAI sends them, from the user's limit this request was counted against. */
-function userRateLimitHeaders(request: FastifyRequest): Record<string, string> {
-  const note = request.scope?.rateLimit;
-  return note ? rateLimitHeaders(note) : {};
-}
 
 /**
  * An unknown /v1 path (404) or a known one under another method (405), in OpenAI's shape.
@@ -180,8 +170,6 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
   );
 }
 
-type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
-
 /**
  * A conversation continued from kept answers is model input like a body: with the request's
  * own body, it may be no larger than the route's body limit (413 past it: send it trimmed in
@@ -209,46 +197,7 @@ async function keepAnswer(deps: AppDeps, request: FastifyRequest, userId: string
   });
 }
 
-/**
- * One whole answer for a chat or Responses request; which provider answered goes in headers,
- * and whether the response cache did (x-switchboard-cache-ttl, or the route, asks for it).
- */
-async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
-  const cache = cacheDirectivesOf(request, parsed.cacheTerms);
-  const result = await deps.chat.completeStateless(user.id, { ...parsed.request, cache }, { leaves: clientLeaving(reply), scope: request.scope });
-  void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
-  markCacheResult(request, reply);
-  return result;
-}
-
-/**
- * Starts a streamed answer: admits it (a refusal is thrown, for a real HTTP status) and
- * resolves with the events to render and the headers set so far.
- */
-async function openStream(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {
-  // An open stream holds one of the user's stream slots; beyond, 429 with Retry-After before it starts.
-  holdStreamSlot(deps, { user: { id: user.id }, ip: undefined }, reply.raw, { openaiCode: "rate_limit_exceeded" });
-  // The stream also ends when the session or API key that authorized it does.
-  const leaves = eitherStop(clientLeaving(reply), credentialEnds(deps, user));
-  const cache = cacheDirectivesOf(request, parsed.cacheTerms);
-  const events = await deps.chat.streamStateless(user.id, { ...parsed.request, cache }, { leaves, scope: request.scope });
-  markCacheResult(request, reply);
-  // Headers leave only after the first token (or the first heartbeat): this marks where
-  // Switchboard's own work ends, so x-switchboard-overhead-ms does not count the wait for upstream.
-  markUpstreamStart(request.scope);
-  // A hijacked reply writes its own head: carry over what was set on the reply so far.
-  const headers = () => ({ ...userRateLimitHeaders(request), ...(reply.getHeaders() as Record<string, string>) });
-  return { events, headers };
-}
-
 /** The models the caller may ask for: every one, or those of them its API key is limited to. */
 function modelsOf(deps: AppDeps, user: Caller) {
   return listModelEntriesFor(deps.providers, user.apiKey?.models ?? []);
 }
-
-/** The model a body asks for, for the API key's model list (validated later with the rest). */
-function modelOf(body: unknown): string | undefined {
-  const model = (body as { model?: unknown } | null)?.model;
-  return typeof model === "string" ? model : undefined;
-}
-
