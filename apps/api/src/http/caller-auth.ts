@@ -27,6 +27,8 @@ declare module "fastify" {
     metered?: boolean;
     /** Reads what a model call left: counted against the key's rate limit and the user's chat rate. */
     counted?: boolean;
+    /** Also takes the credential from `x-api-key`, as Anthropic's clients send it (Authorization wins when both come). */
+    apiKeyHeader?: boolean;
   }
 }
 
@@ -37,17 +39,26 @@ export interface AuthorizeOptions {
   cookie?: string | undefined;
 }
 
+/**
+ * The credential a request carries: `Authorization: Bearer`, or `x-api-key` on a route that
+ * declares it (apiKeyHeader), or else the session cookie given.
+ */
+export function requestToken(request: FastifyRequest, cookie: string | undefined): string | undefined {
+  const apiKey = request.headers["x-api-key"];
+  if (!request.headers.authorization && request.routeOptions.config.apiKeyHeader && typeof apiKey === "string" && apiKey.trim() !== "") return apiKey.trim();
+  return readAccessToken(request.headers.authorization, cookie);
+}
+
 /** The authenticated caller of a REST request; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
 export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, opts: AuthorizeOptions = {}): Promise<AuthedUser> {
-  const token = readAccessToken(request.headers.authorization, opts.cookie);
+  const token = requestToken(request, opts.cookie);
   const user = await resolveUser(deps, token, request.scope);
   if (!user) {
     const isKey = token?.startsWith("sb-") === true;
-    throw new AppError(
-      "UNAUTHORIZED",
-      isKey ? "Invalid, revoked or expired API key" : "Invalid or missing access token: send Authorization: Bearer <access token or API key>",
-      { details: { openaiCode: "invalid_api_key" } },
-    );
+    const how = request.routeOptions.config.apiKeyHeader ? "x-api-key: <API key or access token> or Authorization: Bearer <…>" : "Authorization: Bearer <access token or API key>";
+    throw new AppError("UNAUTHORIZED", isKey ? "Invalid, revoked or expired API key" : `Invalid or missing access token: send ${how}`, {
+      details: { openaiCode: "invalid_api_key" },
+    });
   }
   const config = request.routeOptions.config;
   if (config.metered && opts.model !== undefined) noteModel(request.scope, opts.model);

@@ -13,7 +13,8 @@ import type { AppDeps } from "../deps.ts";
 import { AppError } from "../services/errors.ts";
 import { callerRefusal } from "../trpc/access.ts";
 import { resolveUser } from "../trpc/context.ts";
-import { ACCESS_COOKIE, readAccessToken } from "../trpc/cookies.ts";
+import { ACCESS_COOKIE } from "../trpc/cookies.ts";
+import { requestToken } from "./caller-auth.ts";
 import type { Meta } from "../trpc/meta.ts";
 import { crossOriginCookie } from "./csrf.ts";
 
@@ -30,7 +31,7 @@ export function largeBodyHolder(deps: AppDeps): (request: FastifyRequest) => Pro
     // The cookie from another origin is no credential here (the CSRF check has refused such a
     // POST already): a page elsewhere cannot make a signed-in browser hold the pool.
     const cookie = meta && !crossOriginCookie(request, deps.env.CORS_ORIGINS) ? request.cookies[ACCESS_COOKIE] : undefined;
-    const user = await resolveUser(deps, readAccessToken(request.headers.authorization, cookie), request.scope);
+    const user = await resolveUser(deps, requestToken(request, cookie), request.scope);
     if (!user) return unauthorizedLargeBody();
     const refused = meta && callerRefusal(user, meta);
     return refused ? forbiddenLargeBody(refused) : user.id;
