@@ -5,6 +5,7 @@ export * from "./health.ts";
 export * from "./chat.ts";
 export * from "./openai.ts";
 export * from "./openai-responses.ts";
+export * from "./anthropic.ts";
 export * from "./emergency.ts";
 export * from "./consensus.ts";
 export * from "./metrics.ts";

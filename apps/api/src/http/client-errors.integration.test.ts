@@ -163,6 +163,15 @@ describe("HTTP the parser refuses", () => {
   });
 });
 
+describe("on /v1/messages, Anthropic's error shape, as every refusal there", () => {
+  it("headers over the size limit, sent with the request line: 431 in Anthropic's shape", async () => {
+    const answer = parse(await exchange(t.url, `POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`));
+    expect(answer.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(answer.body).toEqual({ type: "error", error: { type: "invalid_request_error", message: expect.stringMatching(/^Request header fields too large \(limit 16 KB/) } });
+    expect(answer.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
 describe("on /v1, OpenAI's error shape, as every /v1 refusal", () => {
   const openAIError = (message: RegExp | string) => ({ error: { message: typeof message === "string" ? message : expect.stringMatching(message), type: "invalid_request_error", param: null, code: "bad_request" } });
 

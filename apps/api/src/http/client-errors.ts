@@ -5,8 +5,9 @@
  * `CONNECT`. Left to Node and Fastify, they got bare text, Fastify's own JSON or no answer,
  * with no request id, no security headers and no log line. Here they answer like every other
  * refusal: the REST error shape with the status the fault calls for (OpenAI's shape under /v1,
- * like every /v1 refusal, when the path is known), `x-request-id`, the security headers and
- * `connection: close`, plus one warn line with the client's address (never what it sent).
+ * like every /v1 refusal, and Anthropic's under /v1/messages, when the path is known),
+ * `x-request-id`, the security headers and `connection: close`, plus one warn line with the
+ * client's address (never what it sent).
  * Each answered refusal is also counted in the HTTP metrics and written as an access-log
  * line, like every request (scope-log.ts): by the request Fastify already held, when the
  * fault came in its body, or else under the route `unparsed`.
@@ -17,6 +18,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.ts";
 import { restErrorBody } from "./errors.ts";
 import { describeError, errorCodeOf } from "./error-map.ts";
+import { anthropicErrorBody, isAnthropicPath } from "./anthropic/errors.ts";
 import { isOpenAIPath, openAIErrorBody } from "./openai/errors.ts";
 import { requestIdOf } from "./request-id.ts";
 import { endRefused, UNKNOWN_METHOD } from "./scope-log.ts";
@@ -59,6 +61,7 @@ function answerHeaders(requestId: string): Array<readonly [string, string]> {
  */
 function bodyOf(refusal: Refusal, path: string | undefined): string {
   const described = describeError(new AppError(errorCodeOf(refusal.status), refusal.message));
+  if (path !== undefined && isAnthropicPath(path)) return JSON.stringify(anthropicErrorBody(described));
   return JSON.stringify(path !== undefined && isOpenAIPath(path) ? openAIErrorBody(described) : restErrorBody(described));
 }
 

@@ -1,12 +1,14 @@
 /**
  * The REST dialect of the error table (http/error-map.ts): {error:{code, message, ...details}}
  * with the table's status and headers. Also the server-wide Fastify error handler, so a
- * malformed body on /trpc answers in tRPC's envelope and one on /v1 in OpenAI's.
+ * malformed body on /trpc answers in tRPC's envelope, one on /v1 in OpenAI's (Anthropic's on
+ * /v1/messages).
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { noteErrorCode } from "../infra/request-scope.ts";
 import { withRouteBodyLimit } from "./body-limits.ts";
 import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "./error-map.ts";
+import { isAnthropicPath, sendAnthropicError } from "./anthropic/errors.ts";
 import { isOpenAIPath, sendOpenAIError } from "./openai/errors.ts";
 
 /** The REST body for a described error. */
@@ -22,6 +24,7 @@ export function restErrorBody(described: ErrorDescription): { error: Record<stri
 }
 
 export function sendHttpError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  if (isAnthropicPath(request.url)) return sendAnthropicError(request, reply, error);
   if (isOpenAIPath(request.url)) return sendOpenAIError(request, reply, error);
   const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);

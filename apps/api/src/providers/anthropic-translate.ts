@@ -443,30 +443,56 @@ export function createStreamTranslator() {
 }
 
 /**
- * The other way round, for tests and for a future Anthropic-shaped front door: an OpenAI
- * answer (content, tool_calls, finish_reason, usage) as an Anthropic message.
+ * The other way round, for the Anthropic-shaped front door (http/anthropic/): an OpenAI
+ * answer (content, tool_calls, finish_reason, usage) as an Anthropic message. `stopSequence`:
+ * the stop sequence the answer ended on, when the provider said which (the reason is then
+ * stop_sequence); `cachedTokens` of the prompt are Anthropic's cache reads, which its
+ * input_tokens leave out.
  */
 export function toAnthropicMessage(answer: {
   id: string;
   model: string;
   content: string;
   toolCalls?: OpenAIToolCall[];
-  finishReason: string;
-  usage?: { promptTokens: number; completionTokens: number };
+  finishReason: string | null;
+  stopSequence?: string | null;
+  usage?: AnswerUsage;
 }): Json {
   const content: Json[] = [];
   if (answer.content !== "") content.push({ type: "text", text: answer.content });
-  for (const call of answer.toolCalls ?? []) {
-    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: parseArguments(call.function.arguments) });
-  }
+  for (const call of answer.toolCalls ?? []) content.push(toolUseBlock(call));
   return {
     id: answer.id,
     type: "message",
     role: "assistant",
     model: answer.model,
     content,
-    stop_reason: stopReasonOf(answer.finishReason),
-    stop_sequence: null,
-    usage: { input_tokens: answer.usage?.promptTokens ?? 0, output_tokens: answer.usage?.completionTokens ?? 0 },
+    stop_reason: answer.stopSequence ? "stop_sequence" : stopReasonOf(answer.finishReason),
+    stop_sequence: answer.stopSequence ?? null,
+    usage: anthropicUsage(answer.usage),
+  };
+}
+
+export interface AnswerUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens?: number | undefined;
+}
+
+/** A tool call as a tool_use block; arguments that are not a JSON object become an empty input. */
+export function toolUseBlock(call: { id: string; function: { name: string; arguments: string } }): Json {
+  const input = parseArguments(call.function.arguments);
+  return { type: "tool_use", id: call.id, name: call.function.name, input: input !== null && typeof input === "object" && !Array.isArray(input) ? input : {} };
+}
+
+/** Usage as Anthropic counts it: input_tokens without the cache reads, which it reports apart. */
+export function anthropicUsage(usage: AnswerUsage | undefined): Json {
+  const cached = Math.min(usage?.cachedTokens ?? 0, usage?.promptTokens ?? 0);
+  return {
+    input_tokens: (usage?.promptTokens ?? 0) - cached,
+    output_tokens: usage?.completionTokens ?? 0,
+    // Cache writes are not told apart by OpenAI-shaped usage: counted in input_tokens.
+    cache_creation_input_tokens: null,
+    cache_read_input_tokens: cached,
   };
 }

@@ -2,7 +2,8 @@
  * The OpenAI-compatible surface under /v1, for any OpenAI SDK or agent framework pointed at
  * Switchboard: POST /chat/completions (JSON, or SSE ending in `data: [DONE]`), POST
  * /responses (the Responses API, served through the same chat path; its kept answers read
- * back in responses-retrieval.ts), POST /embeddings, GET /models and /models/{id}. Thin:
+ * back in responses-retrieval.ts), POST /embeddings, GET /models and /models/{id}; and
+ * Anthropic's POST /messages, in its own dialect (http/anthropic/). Thin:
  * authenticate, parse, one service call, render. Every failure, including unknown paths
  * (404), wrong methods (405) and oversized bodies (413), answers in OpenAI's error shape.
  * Requests carry their history and are not stored (a Responses answer is kept a while, to be
@@ -23,6 +24,8 @@ import { modelInputBodyLimit } from "../body-limits.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
 import { declareFeature } from "../route-features.ts";
 import { modelNotFound, sendOpenAIError } from "./errors.ts";
+import { isAnthropicPath } from "../anthropic/errors.ts";
+import { answerUnknownMessagesPath, registerAnthropicRoutes } from "../anthropic/routes.ts";
 import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
@@ -44,6 +47,7 @@ const ROUTES: Record<string, string[]> = {
  */
 export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split("?")[0] ?? "";
+  if (isAnthropicPath(path)) return answerUnknownMessagesPath(request, reply);
   const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
   if (allowed) {
     void reply.header("allow", allowed.join(", "));
@@ -157,6 +161,9 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
       );
 
       registerResponseRetrieval(v1, deps);
+
+      // Anthropic's Messages API, served by the same chat path in its own dialect.
+      await registerAnthropicRoutes(v1, deps, bodyLimit);
 
       v1.post("/embeddings", { bodyLimit, config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });

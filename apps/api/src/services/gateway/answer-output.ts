@@ -96,10 +96,16 @@ export function tokenCount(reported: unknown): number | undefined {
   return typeof reported === "number" && Number.isSafeInteger(reported) && reported >= 0 && reported <= MAX_CALL_TOKENS ? reported : undefined;
 }
 
+/** Tokens in `chars` characters of text, as estimated where no upstream counted them (≈4 characters per token). */
+export const estimatedTokens = (chars: number) => Math.ceil(chars / 4);
+
+/** The prompt tokens of messages, estimated as for an upstream that reports no usage. */
+export const estimatedPromptTokens = (messages: ReadonlyArray<{ content: string }>) => estimatedTokens(messages.reduce((n, m) => n + m.content.length, 0));
+
 /** Upstream usage when reported (and believable); otherwise an estimate (≈4 characters per token). */
 export function usageOf(reported: ProviderUsage | undefined, request: ChainRequest, content: string): TChatUsage {
-  const promptTokens = tokenCount(reported?.promptTokens) ?? Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
-  const completionTokens = tokenCount(reported?.completionTokens) ?? Math.ceil(content.length / 4);
+  const promptTokens = tokenCount(reported?.promptTokens) ?? estimatedPromptTokens(request.messages);
+  const completionTokens = tokenCount(reported?.completionTokens) ?? estimatedTokens(content.length);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
 

@@ -1,0 +1,115 @@
+/**
+ * An Anthropic Messages request → the Chat Completions request it means, then the same parse
+ * as `/v1/chat/completions` (routing, limits, the same forwarding), as the Responses API
+ * does. The reverse of what the Anthropic provider sends upstream
+ * (providers/anthropic-translate.ts): system → a system message; text and image blocks →
+ * content parts; an assistant's tool_use blocks → its tool_calls; tool_result blocks → tool
+ * messages, ahead of the rest of their user turn (chat wants a call's result right after it).
+ * Only the fields chat has a name for are forwarded: what tunes Anthropic's own service
+ * (top_k, thinking, cache_control, service_tier…) has no provider to read it here, and an
+ * OpenAI upstream would refuse it.
+ */
+import { ZAnthropicCountTokensRequest, ZAnthropicMessagesRequest, type TAnthropicContentBlock, type TAnthropicCountTokensRequest, type TAnthropicMessage } from "@switchboard/schema";
+import type { ProviderRegistry } from "../../services/gateway/registry.ts";
+import { appErrorOfZod } from "../error-map.ts";
+import { parseChatRequest, type ParsedChatRequest } from "../openai/chat-request.ts";
+
+type Json = Record<string, unknown>;
+
+export interface ParsedMessagesRequest extends ParsedChatRequest {
+  /** The stop sequences asked for, to name the one an answer ended on. */
+  stopSequences: string[];
+}
+
+type Block<T extends TAnthropicContentBlock["type"]> = Extract<TAnthropicContentBlock, { type: T }>;
+
+function imagePart(block: Block<"image">): Json {
+  const source = block.source;
+  const url = source.type === "base64" ? `data:${source.media_type};base64,${source.data}` : source.url;
+  return { type: "image_url", image_url: { url } };
+}
+
+const textOfBlocks = (blocks: ReadonlyArray<{ type: string; text?: unknown }>) =>
+  blocks
+    .filter((b) => b.type === "text")
+    .map((b) => String(b.text))
+    .join("\n\n");
+
+/** A user turn: its tool results as tool messages first, then its text and images (with any images a tool returned). */
+function userMessages(content: Exclude<TAnthropicMessage["content"], string>): Json[] {
+  const tools: Json[] = [];
+  const parts: Json[] = [];
+  for (const block of content) {
+    if (block.type === "tool_result") {
+      const result = block.content ?? "";
+      const text = typeof result === "string" ? result : textOfBlocks(result);
+      tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: text });
+      // Chat's tool messages carry text only: a tool's images go to the model in the user turn.
+      if (typeof result !== "string") for (const b of result) if (b.type === "image") parts.push(imagePart(b));
+    } else if (block.type === "text") {
+      if (block.text !== "") parts.push({ type: "text", text: block.text });
+    } else if (block.type === "image") parts.push(imagePart(block));
+  }
+  return parts.length > 0 ? [...tools, { role: "user", content: parts }] : tools;
+}
+
+/** An assistant turn: its text, and its tool_use blocks as tool_calls (earlier thinking is left out). */
+function assistantMessage(content: Exclude<TAnthropicMessage["content"], string>): Json {
+  const calls = content
+    .filter((b): b is Block<"tool_use"> => b.type === "tool_use")
+    .map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input) } }));
+  const text = textOfBlocks(content);
+  return calls.length > 0 ? { role: "assistant", content: text === "" ? null : text, tool_calls: calls } : { role: "assistant", content: text };
+}
+
+function chatMessages(data: TAnthropicCountTokensRequest): Json[] {
+  const out: Json[] = [];
+  const system = typeof data.system === "string" ? data.system : textOfBlocks(data.system ?? []);
+  if (system !== "") out.push({ role: "system", content: system });
+  for (const message of data.messages) {
+    if (typeof message.content === "string") out.push({ role: message.role, content: message.content });
+    else if (message.role === "user") out.push(...userMessages(message.content));
+    else out.push(assistantMessage(message.content));
+  }
+  return out;
+}
+
+/** The request's other fields, under their chat names; absent ones stay absent (the provider's defaults). */
+function chatFields(data: TAnthropicCountTokensRequest): Json {
+  const fields: Json = {};
+  const set = (name: string, value: unknown) => {
+    if (value !== undefined && value !== null) fields[name] = value;
+  };
+  set("temperature", data.temperature);
+  set("top_p", data.top_p);
+  if (data.stop_sequences && data.stop_sequences.length > 0) set("stop", data.stop_sequences);
+  set("user", data.metadata?.user_id);
+  const tools = data.tools ?? [];
+  if (tools.length === 0) return fields;
+  set(
+    "tools",
+    tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema } })),
+  );
+  const choice = data.tool_choice;
+  if (choice?.type === "auto") set("tool_choice", "auto");
+  if (choice?.type === "any") set("tool_choice", "required");
+  if (choice?.type === "none") set("tool_choice", "none");
+  if (choice?.type === "tool") set("tool_choice", { type: "function", function: { name: choice.name } });
+  if (choice && choice.type !== "none" && choice.disable_parallel_tool_use === true) set("parallel_tool_calls", false);
+  return fields;
+}
+
+export function parseMessagesRequest(registry: ProviderRegistry, body: unknown, limits: { maxTextChars: number }): ParsedMessagesRequest {
+  const parsed = ZAnthropicMessagesRequest.safeParse(body);
+  if (!parsed.success) throw appErrorOfZod(parsed.error);
+  const data = parsed.data;
+  const chat = { model: data.model, messages: chatMessages(data), max_completion_tokens: data.max_tokens, ...chatFields(data), ...(data.stream ? { stream: true } : {}) };
+  return { ...parseChatRequest(registry, chat, limits), stopSequences: data.stop_sequences ?? [] };
+}
+
+/** A count_tokens request as the chat request it would make (its messages are what is counted). */
+export function parseCountTokensRequest(registry: ProviderRegistry, body: unknown, limits: { maxTextChars: number }): ParsedChatRequest {
+  const parsed = ZAnthropicCountTokensRequest.safeParse(body);
+  if (!parsed.success) throw appErrorOfZod(parsed.error);
+  return parseChatRequest(registry, { model: parsed.data.model, messages: chatMessages(parsed.data), ...chatFields(parsed.data) }, limits);
+}
