@@ -107,8 +107,9 @@ export const ZEnv = z
     MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().min(0).default(1_024),
     /**
      * Largest body, in MB, of the /v1 routes that carry model input (chat completions,
-     * responses, embeddings): a photo as a base64 data URL or a long agent history. Every other
-     * route keeps 1 MB. Memory: docs/security.md, "Bodies and methods".
+     * responses, Anthropic's messages, embeddings): a photo as a base64 data URL or a long
+     * agent history. Every other route keeps 1 MB. Memory: docs/security.md, "Bodies and
+     * methods".
      */
     OPENAI_MAX_BODY_MB: z.coerce
       .number({ error: OPENAI_MAX_BODY_MB_RANGE })
@@ -118,7 +119,7 @@ export const ZEnv = z
       .default(20),
     /**
      * Characters of text (message text, tool-call arguments; media parts are the body limit's)
-     * one /v1 chat or Responses request may carry, a conversation it continues included: what
+     * one /v1 chat, Responses or Messages request may carry, a conversation it continues included: what
      * one request may cost upstream. The default fits a 64k-token context; agents with long
      * histories need more (a million tokens is about 4,000,000 characters).
      */
