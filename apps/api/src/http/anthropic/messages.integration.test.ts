@@ -65,6 +65,7 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(data.id).toMatch(/^msg_/);
     expect(data.usage).toMatchObject({ input_tokens: 7, output_tokens: 3 });
     expect(response.headers.get("x-switchboard-provider")).toBe("beta");
+    expect(response.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(response.headers.get("request-id")).toBe(response.headers.get("x-request-id"));
     expect(beta.requests[0]!.body).toMatchObject({
       messages: [{ role: "system", content: "Be brief.\n\nBe kind." }, { role: "user", content: "Hello" }],
@@ -112,6 +113,8 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     const res = await post({ model: "auto", max_tokens: 10, stream: true, messages: [{ role: "user", content: "hi" }] });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(res.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get("request-id")).toBe(res.headers.get("x-request-id"));
     const events = sseEvents(await res.text());
     expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
     for (const [name, data] of events) expect(data.type).toBe(name);
@@ -215,6 +218,21 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(sent.at(-1)).toMatch(/^event: message_stop\n/);
   });
 
+  it("asked to, the response cache answers a repeated message without calling a provider, streamed or not", async () => {
+    const body = { model: "auto", max_tokens: 20, messages: [{ role: "user", content: "cache this exact question" }] };
+    const headers = { "x-api-key": user.token, "x-switchboard-cache-ttl": "60" };
+    const first = await post(body, headers);
+    expect(first.headers.get("x-switchboard-cache")).toBe("miss");
+    const second = await post(body, headers);
+    expect(second.headers.get("x-switchboard-cache")).toBe("hit");
+    const content = async (res: Response) => ((await res.json()) as { content: unknown }).content;
+    expect(await content(second)).toEqual(await content(first));
+    const streamed = await post({ ...body, stream: true }, headers);
+    expect(streamed.headers.get("x-switchboard-cache")).toBe("hit");
+    expect(sseEvents(await streamed.text()).at(-1)![0]).toBe("message_stop");
+    expect(beta.requests).toHaveLength(1);
+  });
+
   it("count_tokens gives an estimate of the prompt", async () => {
     const counted = await sdk.messages.countTokens({ model: "auto", system: "Be brief.", messages: [{ role: "user", content: "x".repeat(400) }] });
     expect(counted.input_tokens).toBe(Math.ceil((400 + "Be brief.".length) / 4));
@@ -258,6 +276,14 @@ describe("errors in Anthropic's shape", () => {
     expect(anonymous.status).toBe(401);
     const wrong = new Anthropic({ baseURL: t.url, apiKey: "not-a-token", maxRetries: 0 });
     await expect(wrong.messages.create({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(AuthenticationError);
+  });
+
+  it("an API key without the chat scope is 403 permission_error", async () => {
+    const { key } = await t.client(user.token).keys.create.mutate({ name: "models only", scopes: ["models"] });
+    const res = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ type: "error", error: { type: "permission_error" } });
+    expect(beta.requests).toHaveLength(0);
   });
 
   it("a model outside an API key's list is 403 permission_error; an unknown model 404 not_found_error", async () => {

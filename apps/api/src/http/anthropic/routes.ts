@@ -41,8 +41,14 @@ export function answerUnknownMessagesPath(request: FastifyRequest, reply: Fastif
 export async function registerAnthropicRoutes(v1: FastifyInstance, deps: AppDeps, bodyLimit: number): Promise<void> {
   await v1.register(async (scope) => {
     scope.setErrorHandler((error, request, reply) => sendAnthropicError(request, reply, error));
+    // Where Anthropic's SDKs read a request's id (`_request_id`, and in their errors): set on
+    // arrival, so a stream's head (written outside Fastify's send) carries it too, and on
+    // sending, for a refusal that came before this scope's hooks ran.
+    scope.addHook("onRequest", (request, reply, done) => {
+      void reply.header("request-id", request.id);
+      done();
+    });
     scope.addHook("onSend", (request, reply, payload, done) => {
-      // Where Anthropic's SDKs read a request's id (`_request_id`, and in their errors).
       if (!reply.hasHeader("request-id")) void reply.header("request-id", request.id);
       done(null, payload);
     });
