@@ -268,6 +268,10 @@ describe("errors in Anthropic's shape", () => {
   it("x-api-key takes an API key; a bad one is a 401 authentication_error (AuthenticationError in the SDK)", async () => {
     const { key } = await t.client(user.token).keys.create.mutate({ name: "claude code" });
     expect((await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key })).status).toBe(200);
+    // As Claude Code calls it; and a photo over 1 MB, which is read only for a valid credential.
+    const photo = { type: "image", source: { type: "base64", media_type: "image/jpeg", data: "A".repeat(1_500_000) } };
+    const large = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: [photo, { type: "text", text: "what is this?" }] }] }, { "x-api-key": key }, "/v1/messages?beta=true");
+    expect(large.status).toBe(200);
 
     const bad = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": "sb-not-a-key" });
     expect(bad.status).toBe(401);
