@@ -6,7 +6,7 @@
  */
 import Anthropic, { APIError, AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError } from "@anthropic-ai/sdk";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { priceAutoRoute, startTestApp, type TestApp } from "../../../test/app.ts";
 import { rawRequest } from "../../../test/raw-http.ts";
 import { startFakeAnthropic, type FakeAnthropicServer } from "../../../test/fake-anthropic-server.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
@@ -375,5 +375,18 @@ describe("the request log and the key's limits", () => {
     // What the SDK adds of its own (a parse of structured output, a field of a newer API version) is not on the wire.
     const { parsed_output: _parsed, stop_details: _details, ...sent } = message as typeof message & { parsed_output?: unknown; stop_details?: unknown };
     expect(JSON.parse(detail.responseBody!)).toEqual(sent);
+  });
+
+  it("a key over its budget is refused with 429 rate_limit_error, not to be retried", async () => {
+    const root = t.client(await t.login());
+    await priceAutoRoute(root);
+    const { key } = await t.client(user.token).keys.create.mutate({ name: "budgeted", budgetUsd: 0.000001, budgetPeriod: "day" });
+    const ask = () => post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "spend" }] }, { "x-api-key": key });
+    expect((await ask()).status).toBe(200);
+    // The spend is booked as the answer ends: the next request may still be on its way in.
+    let refused!: Response;
+    await expect.poll(async () => (refused = await ask()).status).toBe(429);
+    expect(refused.headers.get("x-should-retry")).toBe("false");
+    expect(await refused.json()).toMatchObject({ type: "error", error: { type: "rate_limit_error", message: expect.stringMatching(/budget/) } });
   });
 });
