@@ -78,7 +78,7 @@ export async function openTestDatabase(flavour: DatabaseFlavour): Promise<Databa
 }
 
 /**
- * Waits until `n` sessions of this database wait for a lock, read from pg_locks
+ * Waits until `n` sessions of this database wait for a lock (or `orSettled` has settled), read from pg_locks
  * (pg_stat_activity's wait columns are read apart from its state and can lag). `client` is
  * the session holding the lock, so only the app's sessions are counted.
  *
@@ -86,8 +86,15 @@ export async function openTestDatabase(flavour: DatabaseFlavour): Promise<Databa
  * reads in a transaction until the transaction ends: a waiter whose connection opened after
  * the first poll would never be seen. Each poll discards that snapshot first.
  */
-export async function untilLockWaiters(client: pg.Client, n: number): Promise<void> {
+export async function untilLockWaiters(client: pg.Client, n: number, opts: { orSettled?: Promise<unknown> } = {}): Promise<void> {
+  // `orSettled`: a call that may answer instead of waiting (a test that holds either way).
+  let settled = false;
+  void opts.orSettled?.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   for (const until = Date.now() + 15_000; Date.now() < until; ) {
+    if (settled) return;
     await client.query("SELECT pg_stat_clear_snapshot()");
     const { rows } = await client.query<{ n: number }>(`SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`);
     if (rows[0]!.n >= n) return;

@@ -82,7 +82,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       await deps.auth.userChanged(user.id);
     }
     if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
-    // After the password: keys made with a leaked one end with it, and none made meanwhile is missed.
+    // After the password and the sessions: keys made with a leaked one end with it, and a key
+    // being made meanwhile is either committed first and revoked here, or refused because its
+    // session has ended (keys.create checks it under the same row lock).
     if (input.revokeKeys) await deps.revokeKeys(user.id);
     return toUserView(user);
   }

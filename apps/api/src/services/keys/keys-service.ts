@@ -57,6 +57,8 @@ export interface KeysServiceDeps {
 }
 
 const LAST_USED_FLUSH_MS = 5000;
+/** A key asked for by a session that ended (or whose user was disabled or re-roled) while the request was under way. */
+const SESSION_ENDED = "Your session has ended; sign in again";
 
 const KEY_INCLUDE = { user: { select: { id: true, email: true, role: true } } } as const;
 
@@ -138,13 +140,31 @@ export function createKeysService(deps: KeysServiceDeps) {
    * Runs `work` if the owner has room for one more active key (KEY_LIMITS; `except`: the key
    * being given a new life, not counted), with the owner's row locked so that two at once
    * cannot both take the last place. `ownerGone`: the refusal when the owner no longer exists.
+   *
+   * `signedIn`: the session the key is made with, which must still stand under that lock (not
+   * revoked, its user enabled and in the role it signed in with). The caller's access token was
+   * checked when the request arrived; a password reset, disable or demotion that landed since
+   * ended the session, and a key made after it would outlive the change meant to shut that
+   * session out. The reads come after the lock is granted, so they see every change committed
+   * before; and revokeAllOf takes the same lock, so a key this check let through is committed
+   * before the revocation reads the keys, and revoked with them. Either the key exists when the
+   * change goes on, or the change is seen here and the key refused — as a sign-in starts a
+   * session only if the account is still as its password check read it.
    */
-  async function withKeyPlace<T>(place: { ownerId: string; except?: string; ownerGone: () => AppError }, work: (tx: KeysTx) => Promise<T>): Promise<T> {
-    const { ownerId } = place;
+  async function withKeyPlace<T>(
+    place: { ownerId: string; except?: string; ownerGone: () => AppError; signedIn?: { sessionId: string; role: TRole } },
+    work: (tx: KeysTx) => Promise<T>,
+  ): Promise<T> {
+    const { ownerId, signedIn } = place;
     return prisma.$transaction(async (tx) => {
       await boundLockWaits(tx);
-      const owner = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
-      if (owner.length === 0) throw place.ownerGone();
+      // One statement takes the lock; the reads after it see every change committed before it was granted.
+      const [owner] = await tx.$queryRaw<Array<{ disabled: boolean; role: TRole }>>`SELECT "disabled", "role"::text AS "role" FROM "User" WHERE "id" = ${ownerId} FOR NO KEY UPDATE`;
+      if (!owner) throw place.ownerGone();
+      if (signedIn) {
+        const open = owner.disabled || owner.role !== signedIn.role ? 0 : await tx.session.count({ where: { id: signedIn.sessionId, userId: ownerId, revokedAt: null } });
+        if (open === 0) throw new AppError("UNAUTHORIZED", SESSION_ENDED);
+      }
       const active = await tx.apiKey.count({
         where: { userId: ownerId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }], ...(place.except ? { id: { not: place.except } } : {}) },
       });
@@ -155,12 +175,18 @@ export function createKeysService(deps: KeysServiceDeps) {
     });
   }
 
-  async function create(actor: Actor & { email: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
+  /**
+   * A key of the caller's own: made only by a signed-in person (`sessionId`: their session),
+   * never for another user, so a user whose keys were revoked gets a new one only from a
+   * session still standing (see withKeyPlace).
+   */
+  async function create(actor: Actor & { email: string; sessionId: string }, input: TKeyCreateInput): Promise<TApiKeyCreated> {
     refuseConfigScope(actor, actor.role, input.scopes);
     refuseReservedKeyTags(actor, input.tags);
     const secret = newKeySecret();
     const ownerGone = () => new AppError("UNAUTHORIZED", "Your account no longer exists");
-    const row = await withKeyPlace({ ownerId: actor.id, ownerGone }, async (tx) =>
+    const signedIn = { sessionId: actor.sessionId, role: actor.role };
+    const row = await withKeyPlace({ ownerId: actor.id, ownerGone, signedIn }, async (tx) =>
       (await tx.apiKey.create({
         data: {
           userId: actor.id,
@@ -250,7 +276,13 @@ export function createKeysService(deps: KeysServiceDeps) {
    * revoked and when, and every instance hears of it.
    */
   async function revokeAllOf(userId: string): Promise<number> {
-    const { count } = await prisma.apiKey.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    // Under the owner's row lock, which a key being made holds until it is committed: a key
+    // written meanwhile is committed first and revoked here, never missed by this UPDATE.
+    const count = await prisma.$transaction(async (tx) => {
+      await boundLockWaits(tx);
+      await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId} FOR NO KEY UPDATE`;
+      return (await tx.apiKey.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } })).count;
+    });
     // After the write: an instance that reloads on the push reads the revoked rows. The user's
     // change drops every key of theirs an instance holds, and ends the streams those keys started.
     await cache.publish({ userId });
