@@ -116,7 +116,7 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   let db;
   try {
     await secureDataDir(dataDir);
-    db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, log: (line: string) => log.info(line) });
+    db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir, statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS, log: (line: string) => log.info(line) });
     // Again: the embedded database just created its files under the process's umask.
     await secureDataDir(dataDir);
   } catch (error) {

@@ -34,6 +34,13 @@ export const ZEnv = z
       (v) => v === undefined || (URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)),
       "DATABASE_URL must be a postgresql:// URL",
     ),
+    /**
+     * How long a statement on a PostgreSQL connection of the pool may run before the server
+     * cancels it (statement_timeout; the request answers 503). 0 sets none. An operator's
+     * shorter bound (on the role, in DATABASE_URL) stays. Not applied to migrations, nor to
+     * the embedded database (infra/statement-bounds.ts).
+     */
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
     REDIS_URL: optionalString.refine(
       (v) => v === undefined || (URL.canParse(v) && /^rediss?:$/.test(new URL(v).protocol)),
       "REDIS_URL must be a redis:// or rediss:// URL",

@@ -35,7 +35,7 @@ import { registerTrpcEndpoint } from "./http/trpc-endpoint.ts";
 import { defaultAdminDistDir, registerSpa } from "./http/spa.ts";
 import { appRouter, type AppRouter } from "./routers/index.ts";
 import { createContextFactory } from "./trpc/context.ts";
-import { isDatabaseUnavailable } from "./infra/database-errors.ts";
+import { isDatabaseUnavailable, unavailableLogLine } from "./infra/database-errors.ts";
 import { appErrorOf, procedureErrorHeaders } from "./trpc/errors.ts";
 
 export { BODY_LIMIT_BYTES };
@@ -156,7 +156,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     },
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ err: error.cause ?? error, path }, "procedure failed");
-      else if (isDatabaseUnavailable(appErrorOf(error)?.cause)) deps.log.error({ err: appErrorOf(error)?.cause, path }, "procedure failed: database unavailable");
+      else if (isDatabaseUnavailable(appErrorOf(error)?.cause)) deps.log.error({ err: appErrorOf(error)?.cause, path }, unavailableLogLine(appErrorOf(error)?.cause, "procedure failed: database unavailable"));
     },
   } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"]);
 

@@ -77,6 +77,19 @@ export function isStatementCancelled(error: unknown): boolean {
 }
 
 /**
+ * What a log line says of a statement the server cancelled, naming the bound it most likely
+ * ran past: such a request answers the same 503 as a database that is down, but the cure is
+ * another (a slow query to look at, a bound to raise), so the log tells them apart.
+ */
+export const STATEMENT_CANCELLED_NOTE =
+  "database statement cancelled: it ran past statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, or an operator's shorter bound on the role or in DATABASE_URL) or was cancelled by pg_cancel_backend";
+
+/** The log line's words for a failure answered as the database unavailable: `fallback` unless the server cancelled the statement. */
+export function unavailableLogLine(error: unknown, fallback: string): string {
+  return isStatementCancelled(error) ? `${fallback}: ${STATEMENT_CANCELLED_NOTE}` : fallback;
+}
+
+/**
  * A write naming a row that is not there (PostgreSQL's 23503): Prisma's P2003, or a raw
  * statement's failure as the driver adapter names it. For a message, its conversation was
  * deleted meanwhile.

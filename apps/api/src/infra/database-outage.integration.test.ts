@@ -19,9 +19,10 @@ import { startUpstreams, type Upstreams } from "../../test/upstreams.ts";
 import { Registry } from "prom-client";
 import { requestLogRow } from "../../test/request-log-row.ts";
 import { createLogWriter } from "../services/request-log/log-writer.ts";
-import { isDatabaseUnavailable } from "./database-errors.ts";
+import { captureLog } from "../../test/log-capture.ts";
+import { isDatabaseUnavailable, isStatementCancelled } from "./database-errors.ts";
 import { openDatabase, type Database } from "./database.ts";
-import { boundLockWaits, LOCK_WAIT_MS } from "./lock-waits.ts";
+import { boundLockWaits, LOCK_WAIT_MS, LONG_STATEMENT_MS, runLongStatement } from "./statement-bounds.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let link: TcpLink;
@@ -594,6 +595,93 @@ describe("a statement stuck behind a lock", () => {
       } finally {
         await opened.close();
       }
+    }
+  });
+});
+
+describe("a statement that runs long", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** statement_timeout on a connection of the app's own pool. */
+  const appBound = (app: TestApp) => app.app.deps.db.prisma.$queryRawUnsafe<Array<{ statement_timeout: string }>>("SHOW statement_timeout").then((rows) => rows[0]!.statement_timeout);
+
+  it("bounds every statement on the app's pooled connections, and keeps an operator's shorter bound", async () => {
+    const bounded = async (url: string, env: Record<string, string> = {}) => {
+      const app = await startTestApp({ databaseUrl: url, env });
+      try {
+        return await appBound(app);
+      } finally {
+        await app.close();
+      }
+    };
+    const withOptions = (options: string) => `${db.url}?options=${encodeURIComponent(options)}`;
+    expect(await bounded(db.url)).toBe("30s");
+    expect(await bounded(db.url, { DATABASE_STATEMENT_TIMEOUT_MS: "2500" })).toBe("2500ms");
+    // None of ours: the server's, or an operator's, is the only one.
+    expect(await bounded(db.url, { DATABASE_STATEMENT_TIMEOUT_MS: "0" })).toBe("0");
+    expect(await bounded(withOptions("-c statement_timeout=700"), { DATABASE_STATEMENT_TIMEOUT_MS: "0" })).toBe("700ms");
+    // An operator's shorter bound stays; a longer one gives way to ours.
+    expect(await bounded(withOptions("-c statement_timeout=700"))).toBe("700ms");
+    expect(await bounded(withOptions("-c statement_timeout=120s"))).toBe("30s");
+  });
+
+  it("answers 503 with Retry-After, not 500, for a request whose statement runs past the bound, and names the bound in the log", async () => {
+    const log = captureLog();
+    const app = await startTestApp({ databaseUrl: db.url, env: { DATABASE_STATEMENT_TIMEOUT_MS: "300", LOG_LEVEL: "error" }, logDestination: log.sink });
+    try {
+      const caller = bearer((await app.userWithRole("USER")).token);
+      // A key created sleeps in the database (a trigger of this test's own database): its
+      // INSERT runs past the bound, and nothing else holds it.
+      await adminQuery(
+        db.url,
+        `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;
+         CREATE TRIGGER slow_insert BEFORE INSERT ON "ApiKey" FOR EACH ROW EXECUTE FUNCTION slow_insert()`,
+      );
+      const slow = await trpcMutation(app.url, "keys.create", { name: "slow" }, caller);
+      expectUnavailable(slow);
+      expect(slow.body.error.data.appCode).toBe("SERVICE_UNAVAILABLE");
+      expect(log.lines.some((line) => String(line["msg"]).includes("DATABASE_STATEMENT_TIMEOUT_MS"))).toBe(true);
+      // Nothing of it was written; once the statement is quick again, the same call goes through.
+      await adminQuery(db.url, `DROP TRIGGER slow_insert ON "ApiKey"`);
+      expect((await trpcQuery(app.url, "keys.list", undefined, caller)).body.result.data.items).toHaveLength(0);
+      expect((await trpcMutation(app.url, "keys.create", { name: "quick" }, caller)).status).toBe(200);
+    } finally {
+      await app.close();
+      await adminQuery(db.url, `DROP TRIGGER IF EXISTS slow_insert ON "ApiKey"; DROP FUNCTION IF EXISTS slow_insert()`);
+    }
+  });
+
+  it("lets a statement long by design run past the bound, under a longer one of its own, and keeps an operator's shorter bound for it", async () => {
+    const open = (url: string, statementTimeoutMs: number) => openDatabase({ databaseUrl: url, dataDir: "/nonexistent", migrate: false, statementTimeoutMs });
+    const opened = await open(db.url, 200);
+    try {
+      const { prisma } = opened;
+      const failure = await prisma.$queryRawUnsafe("SELECT 1 AS slept FROM pg_sleep(0.5)").then(() => undefined, (error: unknown) => error);
+      expect(isStatementCancelled(failure)).toBe(true);
+      expect(isDatabaseUnavailable(failure)).toBe(true);
+      // Past Prisma's own transaction bound (5 s) too: the raise and the statement are one batch, not an interactive transaction.
+      await expect(runLongStatement(prisma, (tx) => tx.$queryRawUnsafe("SELECT 1 AS slept FROM pg_sleep(5.5)"))).resolves.toBeDefined();
+      const raised = await runLongStatement(prisma, (tx) => tx.$queryRawUnsafe<Array<{ v: string }>>("SELECT current_setting('statement_timeout') AS v"));
+      expect(raised[0]!.v).toBe(`${LONG_STATEMENT_MS / 1000}s`);
+      // The raise was for that transaction only.
+      expect((await prisma.$queryRawUnsafe<Array<{ v: string }>>("SELECT current_setting('statement_timeout') AS v"))[0]!.v).toBe("200ms");
+    } finally {
+      await opened.close();
+    }
+    // An operator's bound (here in DATABASE_URL, shorter than ours) is theirs: not raised.
+    const operators = await open(`${db.url}?options=${encodeURIComponent("-c statement_timeout=150")}`, 30_000);
+    try {
+      const { prisma } = operators;
+      const kept = await runLongStatement(prisma, (tx) => tx.$queryRawUnsafe<Array<{ v: string }>>("SELECT current_setting('statement_timeout') AS v"));
+      expect(kept[0]!.v).toBe("150ms");
+    } finally {
+      await operators.close();
     }
   });
 });

@@ -9,7 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
-import { boundSessionLockWaits } from "./lock-waits.ts";
+import { boundSession } from "./statement-bounds.ts";
 import { applyMigrations } from "./migrations.ts";
 
 export interface Database {
@@ -29,6 +29,11 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Override the migrations folder (tests). */
   migrationsDir?: string;
+  /**
+   * How long a statement on a pooled PostgreSQL connection may run (statement_timeout), 0 for
+   * no bound of ours (statement-bounds.ts); default 0. Not applied to migrations nor to PGlite.
+   */
+  statementTimeoutMs?: number;
 }
 
 const EXPECTED = "expected postgresql://USER:PASSWORD@HOST:5432/DATABASE";
@@ -106,7 +111,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     // Awaited before the connection is handed out (a failure ends it and fails that checkout):
     // not a query queued behind the pool's back, which pg deprecates with a warning.
-    onConnect: (client) => boundSessionLockWaits(client),
+    onConnect: (client) => boundSession(client, opts.statementTimeoutMs ?? 0),
   });
   const adapter = new PrismaPg(pool, { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`), disposeExternalPool: true });
   return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});

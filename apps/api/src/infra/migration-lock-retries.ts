@@ -18,7 +18,7 @@ export interface MigrationLockBound {
 
 /**
  * 2 s per attempt: requests queued behind a waiting migration are held at most that long,
- * well inside their own 4 s lock bound (lock-waits.ts), so they are delayed, not refused.
+ * well inside their own 4 s lock bound (statement-bounds.ts), so they are delayed, not refused.
  * 90 s in all: under the Deployment's 2-minute startup probe, so a pod gives up (and leaves
  * the migration to be tried again cleanly) before the probe would kill it mid-wait.
  */

@@ -1,7 +1,7 @@
 import { budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { isTransactionConflict } from "../infra/database-errors.ts";
-import { boundLockWaits } from "../infra/lock-waits.ts";
+import { boundLockWaits } from "../infra/statement-bounds.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";

@@ -8,7 +8,7 @@
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
-import { boundLockWaits } from "../../infra/lock-waits.ts";
+import { boundLockWaits } from "../../infra/statement-bounds.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import type { UnreadableSecret } from "../../providers/create-provider.ts";
 import { cursorPage } from "../cursor-page.ts";

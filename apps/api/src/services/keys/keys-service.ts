@@ -7,7 +7,7 @@
 import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import { boundLockWaits } from "../../infra/lock-waits.ts";
+import { boundLockWaits } from "../../infra/statement-bounds.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";

@@ -6,10 +6,13 @@
  *
  * Each figure is one SQL statement: a prune moves rows from one table to the other in one
  * statement, and two separate reads could see both sides of it (counting the rows twice) or
- * neither.
+ * neither. A subject's whole history is long by design (a busy key's first read), and a read
+ * cancelled under the bound every other statement has would be cancelled on every retry, its
+ * caller refused meanwhile: these reads run under the longer bound (runLongStatement).
  */
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { utcTimestamp } from "../../infra/sql-time.ts";
+import { runLongStatement } from "../../infra/statement-bounds.ts";
 import type { HourlyCostliest, SpendSubject } from "./spend-ledger.ts";
 
 export interface SpendFigures {
@@ -71,7 +74,7 @@ export function createLoggedSpend(prisma: PrismaClient) {
   return {
     /** One subject's spend since `from` (all of it when undefined). */
     async of(subject: SpendSubject, from: Date | undefined): Promise<number> {
-      const [row] = await prisma.$queryRawUnsafe<[{ spent: number }]>(spentSince(rowsOf(subject, "$1")), idOf(subject), subject, utc(from));
+      const [row] = await runLongStatement(prisma, (tx) => tx.$queryRawUnsafe<[{ spent: number }]>(spentSince(rowsOf(subject, "$1")), idOf(subject), subject, utc(from)));
       return Number(row.spent);
     },
 
@@ -103,7 +106,7 @@ export function createLoggedSpend(prisma: PrismaClient) {
         const ofKind = subjects.filter((s) => s.subject.startsWith(kind));
         if (ofKind.length === 0) continue;
         const json = JSON.stringify(ofKind.map((s) => ({ subject: s.subject, id: idOf(s.subject), since: utc(s.from) })));
-        const rows = await prisma.$queryRawUnsafe<Array<{ subject: SpendSubject; total: number; period: number; requests: bigint | number }>>(kind === "tag:" ? tagsSpend : subjectsSpend(rowsOf(ofKind[0]!.subject, `s."id"`, "r.")), json);
+        const rows = await runLongStatement(prisma, (tx) => tx.$queryRawUnsafe<Array<{ subject: SpendSubject; total: number; period: number; requests: bigint | number }>>(kind === "tag:" ? tagsSpend : subjectsSpend(rowsOf(ofKind[0]!.subject, `s."id"`, "r.")), json));
         for (const r of rows) out.set(r.subject, { total: Number(r.total), period: Number(r.period), requests: Number(r.requests) });
       }
       return out;

@@ -12,7 +12,7 @@
 import { BUDGET_PERIODS, TAG_BUDGET_LIMITS, budgetPeriodStart, type TBudgetPeriod, type TTagBudget, type TTagBudgetSetInput } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { followChannel } from "../../infra/channel-follower.ts";
-import { boundLockWaits } from "../../infra/lock-waits.ts";
+import { boundLockWaits } from "../../infra/statement-bounds.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { LoggedSpend } from "./logged-spend.ts";

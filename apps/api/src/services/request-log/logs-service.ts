@@ -6,6 +6,7 @@
 import { roleAtLeast, type TLogAttempt, type TLogsListInput, type TRequestLog, type TRequestLogDetail, type TRole, type TUsageSummary, type TUsageSummaryInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { utcTimestamp } from "../../infra/sql-time.ts";
+import { runLongStatement } from "../../infra/statement-bounds.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import { rowsBelow } from "../keyset-page.ts";
@@ -232,7 +233,8 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
     // Days in order (one row per day); else the costliest first, ties broken down to the key
     // so the same groups make the cut every time.
     const order = byDay ? Prisma.sql`ORDER BY "key"` : Prisma.sql`ORDER BY "costUsd" DESC, "requests" DESC, "key" ASC NULLS FIRST LIMIT ${MAX_GROUPS}`;
-    const rows = await prisma.$queryRaw<SummaryRow[]>`
+    // A report over the whole request log may rightly run long: its own, longer bound.
+    const rows = await runLongStatement(prisma, (tx) => tx.$queryRaw<SummaryRow[]>`
       SELECT g.*, ${selectSums((f) => `sum("${f}") OVER ()`, allOf)}
       FROM (
         SELECT "key", ${selectSums((f) => `sum("${f}")`)}
@@ -247,7 +249,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
         ) AS kept_and_pruned
         GROUP BY 1
       ) AS g
-      ${order}`;
+      ${order}`);
     // By tag the groups overlap: the total is the requests' own, counted once each.
     const total = byTag ? await logTotal(logWhere) : sumsOf(rows[0], allOf);
     // Models the usage rollup folded as "(other)" (past its names per day) join the groups
@@ -265,7 +267,7 @@ export function createLogsService(deps: { prisma: PrismaClient }) {
 
   /** The requests of the request log a filter keeps, each counted once. */
   async function logTotal(logWhere: Prisma.Sql): Promise<TUsageSummary["total"]> {
-    const [row] = await prisma.$queryRaw<Sums[]>`SELECT ${selectSums((f) => LOG_SUMS[f])} FROM "RequestLog" ${logWhere}`;
+    const [row] = await runLongStatement(prisma, (tx) => tx.$queryRaw<Sums[]>`SELECT ${selectSums((f) => LOG_SUMS[f])} FROM "RequestLog" ${logWhere}`);
     return sumsOf(row);
   }
 

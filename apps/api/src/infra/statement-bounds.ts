@@ -1,0 +1,118 @@
+/**
+ * Bounds in time on what a PostgreSQL statement may do, so that no request holds a pooled
+ * connection, and itself, without end. Past a bound the server ends the statement and the
+ * request answers 503 with Retry-After (database-errors.ts):
+ *
+ * - lock_timeout: how long a statement may wait for a lock another session holds (a row, a
+ *   table, an advisory lock): a session that keeps one — a migration queued behind a long
+ *   report, an operator's `psql`, a stuck client — would otherwise hold every request that
+ *   needs it for as long as it likes. Ends the statement with 55P03.
+ * - statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, 0 for none): how long a statement may
+ *   run at all — a log search over millions of rows, a runaway plan. Ends it with 57014.
+ *
+ * How they are set:
+ * - Every pooled PostgreSQL connection starts with both (`boundSession`, one `SET` when the
+ *   pool opens the connection, not a start-up parameter PgBouncer would refuse). Behind
+ *   PgBouncer in transaction mode a session setting may not follow a transaction to its server
+ *   connection, so:
+ * - each transaction that takes locks also sets lock_timeout for itself (`boundLockWaits`,
+ *   `SET LOCAL`), with a longer bound where waiting is the transaction's job (a configuration
+ *   change waits for a whole document being applied before it).
+ * - A statement long by design (a report over the whole request log, a budget's first read of
+ *   a busy subject's history) raises the statement bound for itself (`runLongStatement`).
+ * - The connection check at start and the migrations use connections of their own, outside
+ *   the pool, with neither bound from us: a migration must finish.
+ * - The embedded database (PGlite) gets neither: it is one connection in this process, so no
+ *   other session holds its locks, and its WebAssembly build has no timers to cancel a
+ *   statement with (a statement_timeout set there is accepted and never fires).
+ *
+ * An operator's shorter bound (on the role, in DATABASE_URL) stays; ours only replaces none
+ * or a longer one. lock_timeout is kept under Prisma's transaction bound (5 s by default):
+ * past that bound Prisma gives up on the transaction, but a statement already waiting on the
+ * server would go on waiting.
+ */
+import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
+
+export const LOCK_WAIT_MS = 4_000;
+
+/**
+ * How long a statement long by design may run: a report over the whole request log or a
+ * budget's first read of a busy subject's history can rightly take longer than the bound on
+ * every other statement, and would fail on every retry under it (a budgeted caller would be
+ * refused until the read succeeds). As long as a request may take by default
+ * (REQUEST_TIMEOUT_MS): past that nobody is waiting for the answer.
+ */
+export const LONG_STATEMENT_MS = 90_000;
+
+/** One bound: a setting, its value, and our own default for it (which may be raised). */
+interface Bound {
+  name: "lock_timeout" | "statement_timeout";
+  bound: string;
+  ours: string;
+}
+
+/**
+ * Sets each bound (for the transaction when $1) unless a shorter one is in force; 0 is no
+ * bound at all, and our own default may be raised. set_config is SET with parameters; one
+ * statement for all of them, one round trip as a connection opens.
+ */
+const SET_BOUNDS = `SELECT set_config(b.name, b.bound, $1::boolean)
+  FROM jsonb_to_recordset($2::jsonb) AS b(name text, bound text, ours text)
+  WHERE current_setting(b.name) = '0'
+     OR current_setting(b.name)::interval > b.bound::interval
+     OR current_setting(b.name)::interval = b.ours::interval`;
+
+const DEFAULT_LOCK_BOUND = `${LOCK_WAIT_MS}ms`;
+
+type Queryable = { query(text: string, values: unknown[]): Promise<unknown> };
+
+/**
+ * For a pooled connection as it opens: the bounds for every statement it runs. A
+ * `statementMs` of 0 sets no statement bound (an operator's, if any, is the only one).
+ */
+export async function boundSession(client: Queryable, statementMs: number): Promise<void> {
+  const bounds: Bound[] = [{ name: "lock_timeout", bound: DEFAULT_LOCK_BOUND, ours: DEFAULT_LOCK_BOUND }];
+  if (statementMs > 0) bounds.push({ name: "statement_timeout", bound: `${statementMs}ms`, ours: `${statementMs}ms` });
+  await client.query(SET_BOUNDS, [false, JSON.stringify(bounds)]);
+}
+
+type RawClient = { $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number> };
+
+/** First statement of a transaction that takes locks: the bound for this transaction (`ms`, LOCK_WAIT_MS unless it waits by design). */
+export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<void> {
+  const bounds: Bound[] = [{ name: "lock_timeout", bound: `${ms}ms`, ours: DEFAULT_LOCK_BOUND }];
+  await tx.$executeRawUnsafe(SET_BOUNDS, true, JSON.stringify(bounds));
+}
+
+/**
+ * Raises the statement bound to LONG_STATEMENT_MS for this transaction when the one in force
+ * is ours: set by us as the connection opened (pg_settings' source "session"; an operator's
+ * comes from the role, the database or the URL, and stays, as does no bound at all). Ours is
+ * configured (DATABASE_STATEMENT_TIMEOUT_MS), so it is recognised by where it came from rather
+ * than by its value; a bound already longer is not lowered.
+ */
+const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', $1::text, true) FROM pg_settings
+  WHERE name = 'statement_timeout' AND source = 'session' AND setting::bigint > 0 AND setting::bigint < $2::bigint`;
+
+/**
+ * Prisma's own bound on the transaction around a statement long by design: past the server's
+ * (LONG_STATEMENT_MS), so that where that bound is in force the server ends the statement and
+ * the connection is left clean. Where no bound of ours is (DATABASE_STATEMENT_TIMEOUT_MS=0, or
+ * behind PgBouncer) this is the statement's only one, on the client's side.
+ */
+const LONG_TRANSACTION_MS = LONG_STATEMENT_MS + 5_000;
+
+/**
+ * Runs one statement long by design (see LONG_STATEMENT_MS) with the statement bound raised
+ * for it: the raise and the statement in one transaction, so the raise goes with the
+ * statement to its server connection (PgBouncer in transaction mode) and ends with it.
+ */
+export async function runLongStatement<T>(prisma: PrismaClient, statement: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, `${LONG_STATEMENT_MS}ms`, LONG_STATEMENT_MS);
+      return statement(tx);
+    },
+    { timeout: LONG_TRANSACTION_MS },
+  );
+}
