@@ -21,10 +21,12 @@
  * - A statement long by design (a report over the whole request log, a budget's first read of
  *   a busy subject's history) raises the statement bound for itself (`runLongStatement`).
  * - The connection check at start and the migrations use connections of their own, outside
- *   the pool, with neither bound from us: a migration must finish.
- * - The embedded database (PGlite) gets neither: it is one connection in this process, so no
- *   other session holds its locks, and its WebAssembly build has no timers to cancel a
- *   statement with (a statement_timeout set there is accepted and never fires).
+ *   the pool, without the statement bound: a migration must finish (its lock waits are
+ *   bounded on their own, migration-lock-bound.ts).
+ * - The embedded database (PGlite) gets no session bound: it is one connection in this
+ *   process, so no other session holds its locks, and its WebAssembly build has no timers to
+ *   cancel a statement with (a statement_timeout set there is accepted and never fires). The
+ *   `SET LOCAL`s below run there too, harmlessly.
  *
  * An operator's shorter bound (on the role, in DATABASE_URL) stays; ours only replaces none
  * or a longer one. lock_timeout is kept under Prisma's transaction bound (5 s by default):
@@ -86,13 +88,16 @@ export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<
 
 /**
  * Raises the statement bound to LONG_STATEMENT_MS for this transaction when the one in force
- * is ours: set by us as the connection opened (pg_settings' source "session"; an operator's
- * comes from the role, the database or the URL, and stays, as does no bound at all). Ours is
+ * is ours: set by us as the connection opened (pg_settings' source "session"; one from the
+ * role, the database or the URL is an operator's and stays, as does no bound at all). Ours is
  * configured (DATABASE_STATEMENT_TIMEOUT_MS), so it is recognised by where it came from rather
- * than by its value; a bound already longer is not lowered.
+ * than by its value. Nor is it raised past an operator's longer bound that ours replaced (the
+ * value a RESET would restore, reset_val), and a bound already longer is not lowered.
  */
-const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', $1::text, true) FROM pg_settings
-  WHERE name = 'statement_timeout' AND source = 'session' AND setting::bigint > 0 AND setting::bigint < $2::bigint`;
+const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', target || 'ms', true)
+  FROM (SELECT setting::bigint AS setting, CASE WHEN reset_val::bigint = 0 THEN $1::bigint ELSE least($1::bigint, reset_val::bigint) END AS target
+        FROM pg_settings WHERE name = 'statement_timeout' AND source = 'session') AS ours
+  WHERE setting > 0 AND setting < target`;
 
 /**
  * Prisma's own bound on the transaction around a statement long by design: past the server's
@@ -110,7 +115,7 @@ const LONG_TRANSACTION_MS = LONG_STATEMENT_MS + 5_000;
 export async function runLongStatement<T>(prisma: PrismaClient, statement: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
   return prisma.$transaction(
     async (tx) => {
-      await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, `${LONG_STATEMENT_MS}ms`, LONG_STATEMENT_MS);
+      await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, LONG_STATEMENT_MS);
       return statement(tx);
     },
     { timeout: LONG_TRANSACTION_MS },
