@@ -33,7 +33,7 @@ declare module "fastify" {
 }
 
 export interface AuthorizeOptions {
-  /** The model the request asks for, when the route is metered. */
+  /** The model the request names (checked against an API key's list; noted for the log when the route is metered). */
   model?: string | undefined;
   /** Also accept the SPA's session cookie (REST aliases used by the admin). */
   cookie?: string | undefined;
@@ -41,12 +41,15 @@ export interface AuthorizeOptions {
 
 /**
  * The credential a request carries: `Authorization: Bearer`, or `x-api-key` on a route that
- * declares it (apiKeyHeader), or else the session cookie given.
+ * declares it (apiKeyHeader), or else the session cookie given. An Authorization header of
+ * another scheme (an ingress's `Basic`) does not hide the `x-api-key` beside it.
  */
 export function requestToken(request: FastifyRequest, cookie: string | undefined): string | undefined {
+  const bearer = readAccessToken(request.headers.authorization, undefined);
+  if (bearer) return bearer;
   const apiKey = request.headers["x-api-key"];
-  if (!request.headers.authorization && request.routeOptions.config.apiKeyHeader && typeof apiKey === "string" && apiKey.trim() !== "") return apiKey.trim();
-  return readAccessToken(request.headers.authorization, cookie);
+  if (request.routeOptions.config.apiKeyHeader && typeof apiKey === "string" && apiKey.trim() !== "") return apiKey.trim();
+  return request.headers.authorization ? undefined : cookie;
 }
 
 /** The authenticated caller of a REST request; throws UNAUTHORIZED, FORBIDDEN or TOO_MANY_REQUESTS. */
@@ -66,7 +69,9 @@ export async function authorizeRequest(deps: AppDeps, request: FastifyRequest, r
   deps.keys.refuseReservedTags(request.scope);
   const key = user.apiKey;
   if (key) {
-    const refusal = keyRefusal(key, { scope: config.keyScope, models: config.metered && opts.model !== undefined ? [opts.model] : undefined });
+    // Any route that names a model keeps to the key's list, metered or not (an estimate too:
+    // its 404 for an unknown name would tell a limited key which models exist).
+    const refusal = keyRefusal(key, { scope: config.keyScope, models: opts.model !== undefined ? [opts.model] : undefined });
     if (refusal) throw new AppError("FORBIDDEN", refusal);
   }
   if (config.metered) sendKeyRateLimit(reply, await deps.keys.admit(user.id, key, request.scope));

@@ -278,6 +278,11 @@ describe("errors in Anthropic's shape", () => {
     expect(await bad.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
     const anonymous = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, {});
     expect(anonymous.status).toBe(401);
+    // An ingress's Basic credential beside it does not hide the key; a Bearer token wins over it.
+    const behindIngress = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { authorization: "Basic aW5ncmVzczpzZWNyZXQ=", "x-api-key": key });
+    expect(behindIngress.status).toBe(200);
+    const bearerWins = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { authorization: "Bearer sb-not-a-key", "x-api-key": key });
+    expect(bearerWins.status).toBe(401);
     const wrong = new Anthropic({ baseURL: t.url, apiKey: "not-a-token", maxRetries: 0 });
     await expect(wrong.messages.create({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(AuthenticationError);
   });
@@ -299,6 +304,11 @@ describe("errors in Anthropic's shape", () => {
     expect((refused as PermissionDeniedError).error).toMatchObject({ error: { type: "permission_error" } });
     await expect(sdk.messages.create({ model: "claude-9-ultra", max_tokens: 10, messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(NotFoundError);
     expect(beta.requests).toHaveLength(1);
+    // count_tokens keeps to the list too: a name outside it is refused, never told apart from an unknown one.
+    expect((await limited.messages.countTokens({ model: "beta", messages: [{ role: "user", content: "x" }] })).input_tokens).toBeGreaterThan(0);
+    for (const model of ["auto", "claude-9-ultra"]) {
+      await expect(limited.messages.countTokens({ model, messages: [{ role: "user", content: "x" }] }), model).rejects.toBeInstanceOf(PermissionDeniedError);
+    }
   });
 
   it("text over the gateway's limit is 413 request_too_large", async () => {

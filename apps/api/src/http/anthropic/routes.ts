@@ -90,6 +90,8 @@ export async function registerAnthropicRoutes(v1: FastifyInstance, deps: AppDeps
         config: {
           feature: "chat",
           keyScope: "chat",
+          // A request like any other against the caller's rate limits, though no provider is called.
+          counted: true,
           apiKeyHeader: true,
           openapi: {
             summary: "Count tokens (Anthropic-compatible): an estimate, about 4 characters a token, as the gateway counts an answer whose provider reports no usage",
@@ -100,7 +102,7 @@ export async function registerAnthropicRoutes(v1: FastifyInstance, deps: AppDeps
         },
       },
       async (request, reply) => {
-        await authorizeRequest(deps, request, reply);
+        await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseCountTokensRequest(deps.providers, request.body, limits);
         // Tool definitions are part of the prompt a model reads.
         const tools = parsed.request.passthrough?.["tools"];
