@@ -28,8 +28,9 @@
  *   cancel a statement with (a statement_timeout set there is accepted and never fires). The
  *   `SET LOCAL`s below run there too, harmlessly.
  *
- * An operator's shorter bound (on the role, in DATABASE_URL) stays; ours only replaces none
- * or a longer one. lock_timeout is kept under Prisma's transaction bound (5 s by default):
+ * An operator's statement bound (on the role, in DATABASE_URL) stays, shorter or longer: ours
+ * is set only where none is (an operator who chose 60 s for reports keeps it). An operator's
+ * shorter lock bound stays; ours replaces none or a longer one. lock_timeout is kept under Prisma's transaction bound (5 s by default):
  * past that bound Prisma gives up on the transaction, but a statement already waiting on the
  * server would go on waiting.
  */
@@ -46,23 +47,26 @@ export const LOCK_WAIT_MS = 4_000;
  */
 export const LONG_STATEMENT_MS = 90_000;
 
-/** One bound: a setting, its value, and our own default for it (which may be raised). */
+/**
+ * One bound: a setting, its value, and, when it replaces a longer bound in force, our own
+ * default for it (which may itself be raised). Without `ours` it is set only where no bound is.
+ */
 interface Bound {
   name: "lock_timeout" | "statement_timeout";
   bound: string;
-  ours: string;
+  ours: string | null;
 }
 
 /**
- * Sets each bound (for the transaction when $1) unless a shorter one is in force; 0 is no
- * bound at all, and our own default may be raised. set_config is SET with parameters; one
+ * Sets each bound (for the transaction when $1) where none is in force (0), and, for a bound
+ * with `ours`, over a longer one or our own default. set_config is SET with parameters; one
  * statement for all of them, one round trip as a connection opens.
  */
 const SET_BOUNDS = `SELECT set_config(b.name, b.bound, $1::boolean)
   FROM jsonb_to_recordset($2::jsonb) AS b(name text, bound text, ours text)
   WHERE current_setting(b.name) = '0'
-     OR current_setting(b.name)::interval > b.bound::interval
-     OR current_setting(b.name)::interval = b.ours::interval`;
+     OR (b.ours IS NOT NULL AND current_setting(b.name)::interval > b.bound::interval)
+     OR (b.ours IS NOT NULL AND current_setting(b.name)::interval = b.ours::interval)`;
 
 const DEFAULT_LOCK_BOUND = `${LOCK_WAIT_MS}ms`;
 
@@ -74,7 +78,7 @@ type Queryable = { query(text: string, values: unknown[]): Promise<unknown> };
  */
 export async function boundSession(client: Queryable, statementMs: number): Promise<void> {
   const bounds: Bound[] = [{ name: "lock_timeout", bound: DEFAULT_LOCK_BOUND, ours: DEFAULT_LOCK_BOUND }];
-  if (statementMs > 0) bounds.push({ name: "statement_timeout", bound: `${statementMs}ms`, ours: `${statementMs}ms` });
+  if (statementMs > 0) bounds.push({ name: "statement_timeout", bound: `${statementMs}ms`, ours: null });
   await client.query(SET_BOUNDS, [false, JSON.stringify(bounds)]);
 }
 
@@ -91,13 +95,11 @@ export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<
  * is ours: set by us as the connection opened (pg_settings' source "session"; one from the
  * role, the database or the URL is an operator's and stays, as does no bound at all). Ours is
  * configured (DATABASE_STATEMENT_TIMEOUT_MS), so it is recognised by where it came from rather
- * than by its value. Nor is it raised past an operator's longer bound that ours replaced (the
- * value a RESET would restore, reset_val), and a bound already longer is not lowered.
+ * than by its value; a bound already longer is not lowered.
  */
-const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', target || 'ms', true)
-  FROM (SELECT setting::bigint AS setting, CASE WHEN reset_val::bigint = 0 THEN $1::bigint ELSE least($1::bigint, reset_val::bigint) END AS target
-        FROM pg_settings WHERE name = 'statement_timeout' AND source = 'session') AS ours
-  WHERE setting > 0 AND setting < target`;
+const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', $1::bigint || 'ms', true)
+  FROM pg_settings WHERE name = 'statement_timeout' AND source = 'session'
+   AND setting::bigint > 0 AND setting::bigint < $1::bigint`;
 
 /**
  * Prisma's own bound on the transaction around a statement long by design: past the server's
