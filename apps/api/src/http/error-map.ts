@@ -5,16 +5,17 @@
  *   - tRPC        trpc/errors.ts        (`trpc` column → TRPCError code; data.appCode)
  *   - REST        http/errors.ts        ({error:{code, message, ...details}})
  *   - OpenAI      http/openai/errors.ts ({error:{message, type, param, code}})
+ *   - Anthropic   http/anthropic/errors.ts ({type:"error", error:{type, message}})
  *   - WebSocket and other transports: call `describeError` and send `code` + `message`.
  * Adding an AppError code means adding one row below; the compiler points at nothing else.
  */
-import type { FastifyError } from "fastify";
+import type { FastifyError, FastifyRequest } from "fastify";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { APP_ERROR_CODES, type TAppErrorCode } from "@switchboard/schema";
 import { ZodError } from "zod";
-import { isDatabaseUnavailable } from "../infra/database-errors.ts";
+import { isDatabaseUnavailable, unavailableLogLine } from "../infra/database-errors.ts";
 import { AppError, databaseUnavailable } from "../services/errors.ts";
 import { rateLimitHeaders, rateLimitOfDetails } from "./rate-limit-headers.ts";
 
@@ -163,4 +164,12 @@ export function errorHeaders(described: ErrorDescription): Record<string, string
   // A refusal by a rate limit says where that limit stands, as its successes do.
   const limit = rateLimitOfDetails(described.details);
   return limit ? { ...headers, ...rateLimitHeaders(limit) } : headers;
+}
+
+/**
+ * The one log line of a route's failure on the server's side (a refusal is none), whatever
+ * its dialect: `what` failed, and for a statement the server cancelled, the bound it ran past.
+ */
+export function logRouteFailure(request: Pick<FastifyRequest, "log">, described: ErrorDescription, error: unknown, what: string): void {
+  if (described.internal) request.log.error({ err: error }, unavailableLogLine(error, what));
 }

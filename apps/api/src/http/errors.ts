@@ -5,10 +5,9 @@
  * /v1/messages).
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { unavailableLogLine } from "../infra/database-errors.ts";
 import { noteErrorCode } from "../infra/request-scope.ts";
 import { withRouteBodyLimit } from "./body-limits.ts";
-import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "./error-map.ts";
+import { describeError, errorHeaders, ERROR_TABLE, logRouteFailure, type ErrorDescription } from "./error-map.ts";
 import { isAnthropicPath, sendAnthropicError } from "./anthropic/errors.ts";
 import { isOpenAIPath, sendOpenAIError } from "./openai/errors.ts";
 
@@ -29,7 +28,7 @@ export function sendHttpError(request: FastifyRequest, reply: FastifyReply, erro
   if (isOpenAIPath(request.url)) return sendOpenAIError(request, reply, error);
   const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
-  if (described.internal) request.log.error({ err: error }, unavailableLogLine(error, "unhandled error"));
+  logRouteFailure(request, described, error, "unhandled error");
   void reply.headers(errorHeaders(described));
   // tRPC clients understand their own error envelope, so /trpc failures use it.
   if (request.url.startsWith("/trpc")) {

@@ -82,7 +82,7 @@ export function isStatementCancelled(error: unknown): boolean {
  * another (a slow query to look at, a bound to raise), so the log tells them apart.
  */
 export const STATEMENT_CANCELLED_NOTE =
-  "database statement cancelled: it ran past statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, or an operator's shorter bound on the role or in DATABASE_URL) or was cancelled by pg_cancel_backend";
+  "database statement cancelled: it ran past statement_timeout (DATABASE_STATEMENT_TIMEOUT_MS, or an operator's bound on the role or in DATABASE_URL) or was cancelled by pg_cancel_backend";
 
 /** The log line's words for a failure answered as the database unavailable: `fallback` unless the server cancelled the statement. */
 export function unavailableLogLine(error: unknown, fallback: string): string {

@@ -9,7 +9,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { noteErrorCode, type RequestScope } from "../../infra/request-scope.ts";
 import { withRouteBodyLimit } from "../body-limits.ts";
-import { describeError, errorHeaders, type ErrorDescription } from "../error-map.ts";
+import { describeError, errorHeaders, logRouteFailure, type ErrorDescription } from "../error-map.ts";
 
 export interface AnthropicErrorBody {
   type: "error";
@@ -45,7 +45,7 @@ export function anthropicErrorBody(described: ErrorDescription, requestId?: stri
 export function sendAnthropicError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
-  if (described.internal) request.log.error({ err: error }, "anthropic-compatible route failed");
+  logRouteFailure(request, described, error, "anthropic-compatible route failed");
   void reply.headers(errorHeaders(described)).status(described.status).send(anthropicErrorBody(described, request.id));
 }
 

@@ -4,11 +4,10 @@
  * x-should-retry (which those SDKs obey before retrying).
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { unavailableLogLine } from "../../infra/database-errors.ts";
 import { noteErrorCode, type RequestScope } from "../../infra/request-scope.ts";
 import { AppError } from "../../services/errors.ts";
 import { withRouteBodyLimit } from "../body-limits.ts";
-import { describeError, errorHeaders, ERROR_TABLE, type ErrorDescription } from "../error-map.ts";
+import { describeError, errorHeaders, ERROR_TABLE, logRouteFailure, type ErrorDescription } from "../error-map.ts";
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -52,7 +51,7 @@ export function openAIErrorBody(described: ErrorDescription): OpenAIErrorBody {
 export function sendOpenAIError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
   const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
-  if (described.internal) request.log.error({ err: error }, unavailableLogLine(error, "openai-compatible route failed"));
+  logRouteFailure(request, described, error, "openai-compatible route failed");
   void reply.headers(errorHeaders(described)).status(described.status).send(openAIErrorBody(described));
 }
 
