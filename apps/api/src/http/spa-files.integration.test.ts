@@ -24,6 +24,7 @@ beforeAll(async () => {
   await mkdir(join(dist, ".git"));
   await writeFile(join(dist, "index.html"), "<!doctype html><html><head><title>admin</title></head><body></body></html>");
   await writeFile(join(dist, "assets", "app.js"), "console.log('app')");
+  await writeFile(join(dist, "assets", "app.js.map"), "{\"version\":3}");
   await writeFile(join(dist, ".env"), SECRET);
   await writeFile(join(dist, "assets", ".env.local"), SECRET);
   await writeFile(join(dist, ".git", "config"), `[remote "origin"]\n\turl = https://token:${SECRET}@example.com/repo.git\n`);
@@ -145,12 +146,14 @@ describe("paths and methods with no file behind them", () => {
       }
     }
     // A client-side route or a missing file is no resource of the server's: unknown, as any path.
-    for (const path of ["/providers", "/logs/req_1.2", "/assets/missing.js", "//assets/app.js", "/etc/passwd"]) {
+    for (const path of ["/providers", "/logs/req_1.2", "/assets/missing.js", "//assets/app.js", "/etc/passwd", "/assets/app.js.map"]) {
       const res = await rawRequest(t.url, { method: "POST", path, headers: { accept: "text/html" } });
       expect(res.status, path).toBe(404);
       expect(res.headers["allow"], path).toBeUndefined();
       expect(JSON.parse(res.text), path).toEqual(notFound);
     }
+    // A built source map is no file of the server's either: GET does not serve it.
+    expect((await rawRequest(t.url, { path: "/assets/app.js.map" })).status).toBe(404);
   });
 
   it("the data paths and dotfiles keep their own answers to other methods", async () => {

@@ -56,6 +56,9 @@ function isSpaPath(url: string): boolean {
   return !API_PREFIXES.some((p) => underPrefix(path, p)) && !namesDotfile(path);
 }
 
+/** Source maps would publish every first-party source: never served, even if built. */
+const servable = (pathName: string) => !pathName.endsWith(".map");
+
 /** What the build's files answer; any other method at one of them is a 405 naming these. */
 const FILE_METHODS = ["GET", "HEAD"] as const;
 
@@ -65,7 +68,7 @@ const FILE_METHODS = ["GET", "HEAD"] as const;
  * path, so a 405 says no more than a GET would.
  */
 function namesBuiltFile(root: string, url: string): boolean {
-  if (!isSpaPath(url)) return false;
+  if (!isSpaPath(url) || !servable(url.split("?")[0] ?? "/")) return false;
   let path: string;
   try {
     // As GET would find it: a path spelled other than canonically (`//assets/app.js`) serves no file.
@@ -110,8 +113,7 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
         root: distDir,
         wildcard: true,
         index: "index.html",
-        // Source maps would publish every first-party source: never served, even if built.
-        allowedPath: (pathName) => !pathName.endsWith(".map"),
+        allowedPath: servable,
         // `.env`, `.git/config`: never part of a build, and the first thing scanners ask for
         // (the plugin serves dotfiles unless told otherwise).
         dotfiles: "ignore",
@@ -128,7 +130,9 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
     scope.setNotFoundHandler((request, reply) => {
       // The static wildcard route can catch an unknown /v1 path first: answer it as /v1 would.
       if (isOpenAIPath(request.url)) return answerUnknownV1Path(request, reply);
-      if (sendMethodNotAllowed(request, reply, hasBuild && namesBuiltFile(distDir, request.url) ? FILE_METHODS : [])) return reply;
+      // Looked up only for another method: a GET or HEAD here is a miss, never a 405.
+      const otherMethod = request.method !== "GET" && request.method !== "HEAD";
+      if (sendMethodNotAllowed(request, reply, otherMethod && hasBuild && namesBuiltFile(distDir, request.url) ? FILE_METHODS : [])) return reply;
       if (hasBuild && wantsSpaPage(request)) return reply.type("text/html").sendFile("index.html");
       return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}` } });
     });
