@@ -96,16 +96,34 @@ export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
  * says it this way; the structured issues travel separately where a dialect has room.
  */
 export function zodSummary(error: ZodError, subject = "body"): string {
-  const [first, ...rest] = error.issues;
-  if (!first) return "Invalid input";
+  const [issue, ...rest] = error.issues;
+  if (!issue) return "Invalid input";
+  const first = telling(issue);
   const more = rest.length > 0 ? ` (and ${rest.length} more)` : "";
   return `${paramOf(first.path) ?? subject}: ${first.message}${more}`;
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/**
+ * A union's refusal, "Invalid input", said by the one alternative the value was of the type
+ * of: content sent as blocks is told what is wrong with a block (and a schema's own words,
+ * "documents are not available…"), not that it is not a string either. A value of none of
+ * the alternatives' types keeps the union's refusal.
+ */
+function telling(issue: Issue): Issue {
+  if (issue.code !== "invalid_union" || !issue.errors) return issue;
+  const notOfItsType = (branch: Issue[]) => branch.length === 1 && branch[0]!.code === "invalid_type" && branch[0]!.path.length === 0;
+  const [branch, ...others] = issue.errors.filter((b) => b.length > 0 && !notOfItsType(b));
+  if (!branch || others.length > 0) return issue;
+  const inner = telling(branch[0]!);
+  return { ...inner, path: [...issue.path, ...inner.path] };
 }
 
 /** A zod refusal as a BAD_REQUEST AppError naming the first offending field. */
 export function appErrorOfZod(error: ZodError): AppError {
   const issue = error.issues[0];
-  const param = issue ? paramOf(issue.path) : null;
+  const param = issue ? paramOf(telling(issue).path) : null;
   return new AppError("BAD_REQUEST", zodSummary(error), { details: { param, issues: error.issues.length }, cause: error });
 }
 

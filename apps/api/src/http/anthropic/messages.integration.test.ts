@@ -265,6 +265,25 @@ describe("errors in Anthropic's shape", () => {
     expect(await raw.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
   });
 
+  it("a refused block is named in the message, not as an \"Invalid input\" of the whole content", async () => {
+    const refusals: Array<[unknown, RegExp]> = [
+      [[{ type: "document", source: { type: "text", data: "x" } }], /^messages\.0\.content\.0\.type: content blocks must be of type .*documents/],
+      [[{ type: "image", source: { type: "file", file_id: "file_1" } }], /^messages\.0\.content\.0\.source\.type: .*files uploaded to Anthropic/],
+      [[{ type: "tool_result", tool_use_id: "t1", content: [{ type: "tool_result", tool_use_id: "t0" }] }], /^messages\.0\.content\.0\.content\.0\.type: tool_result content blocks must be of type text or image/],
+      [[{ type: "text" }], /^messages\.0\.content\.0\.text: .*expected string/],
+      [[42], /^messages\.0\.content\.0: content blocks must be of type/],
+    ];
+    for (const [content, message] of refusals) {
+      const res = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content }] });
+      expect(res.status, JSON.stringify(content)).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    }
+    // A value of neither type keeps the union's own refusal.
+    const neither = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: null }] });
+    expect(await neither.json()).toMatchObject({ error: { type: "invalid_request_error", message: "messages.0.content: Invalid input" } });
+    expect(beta.requests).toHaveLength(0);
+  });
+
   it("x-api-key takes an API key; a bad one is a 401 authentication_error (AuthenticationError in the SDK)", async () => {
     const { key } = await t.client(user.token).keys.create.mutate({ name: "claude code" });
     expect((await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key })).status).toBe(200);
