@@ -10,6 +10,7 @@
  * OpenAI upstream would refuse it.
  */
 import { ZAnthropicCountTokensRequest, ZAnthropicMessagesRequest, type TAnthropicContentBlock, type TAnthropicCountTokensRequest, type TAnthropicMessage } from "@switchboard/schema";
+import { AppError } from "../../services/errors.ts";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import { appErrorOfZod } from "../error-map.ts";
 import { parseChatRequest, type ParsedChatRequest } from "../openai/chat-request.ts";
@@ -62,7 +63,25 @@ function assistantMessage(content: Exclude<TAnthropicMessage["content"], string>
   return calls.length > 0 ? { role: "assistant", content: text === "" ? null : text, tool_calls: calls } : { role: "assistant", content: text };
 }
 
+/** Blocks only the other role sends: a translation would drop them without a word, and Anthropic's API refuses them. */
+const MISPLACED: Record<TAnthropicMessage["role"], { type: string; belongs: string }> = {
+  user: { type: "tool_use", belongs: "an assistant turn (the model's call)" },
+  assistant: { type: "tool_result", belongs: "a user turn (the result of an assistant's tool_use)" },
+};
+
+function refuseMisplacedBlocks(messages: readonly TAnthropicMessage[]): void {
+  messages.forEach((message, i) => {
+    if (typeof message.content === "string") return;
+    const misplaced = MISPLACED[message.role];
+    const at = message.content.findIndex((b) => b.type === misplaced.type);
+    if (at < 0) return;
+    const param = `messages.${i}.content.${at}`;
+    throw new AppError("BAD_REQUEST", `${param}: a ${misplaced.type} block belongs in ${misplaced.belongs}, not a ${message.role} turn`, { details: { param } });
+  });
+}
+
 function chatMessages(data: TAnthropicCountTokensRequest): Json[] {
+  refuseMisplacedBlocks(data.messages);
   const out: Json[] = [];
   const system = typeof data.system === "string" ? data.system : textOfBlocks(data.system ?? []);
   if (system !== "") out.push({ role: "system", content: system });

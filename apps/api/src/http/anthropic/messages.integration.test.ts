@@ -284,6 +284,21 @@ describe("errors in Anthropic's shape", () => {
     expect(beta.requests).toHaveLength(0);
   });
 
+  it("a tool_use block in a user turn or a tool_result in an assistant turn is a 400 naming it, not dropped", async () => {
+    const cases: Array<[unknown[], string]> = [
+      [[{ role: "user", content: [{ type: "text", text: "call it" }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} }] }], "messages.0.content.1"],
+      [[{ role: "user", content: "x" }, { role: "assistant", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "21 C" }] }], "messages.1.content.0"],
+    ];
+    for (const [messages, param] of cases) {
+      for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+        const res = await post({ model: "auto", max_tokens: 10, messages }, { "x-api-key": user.token }, path);
+        expect(res.status, `${path} ${param}`).toBe(400);
+        expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringContaining(`${param}: a tool_`) } });
+      }
+    }
+    expect(beta.requests).toHaveLength(0);
+  });
+
   it("x-api-key takes an API key; a bad one is a 401 authentication_error (AuthenticationError in the SDK)", async () => {
     const { key } = await t.client(user.token).keys.create.mutate({ name: "claude code" });
     expect((await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key })).status).toBe(200);
