@@ -14,11 +14,20 @@ import { OPENAI_LIMITS, ZFunctionName } from "./openai.ts";
 
 const ZTextBlock = z.looseObject({ type: z.literal("text"), text: z.string() });
 
+/** The image types Anthropic's API takes. */
+export const ANTHROPIC_IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"] as const;
+
 const ZImageSource = z.discriminatedUnion(
   "type",
   [
-    z.looseObject({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }),
-    z.looseObject({ type: z.literal("url"), url: z.string().min(1) }),
+    z.looseObject({
+      type: z.literal("base64"),
+      media_type: z.enum(ANTHROPIC_IMAGE_TYPES, { error: `media_type must be one of ${ANTHROPIC_IMAGE_TYPES.join(", ")}` }),
+      // Checked here, as Anthropic's API does: spliced into a data: URL, anything else made
+      // another URL, or a provider's 400 about a request the caller did not write.
+      data: z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, "data must be base64 (A–Z, a–z, 0–9, +, /, = padding), without a data: prefix"),
+    }),
+    z.looseObject({ type: z.literal("url"), url: z.string().regex(/^https?:\/\/\S+$/i, "url must be an http or https URL") }),
   ],
   { error: "an image source must be of type base64 (media_type, data) or url; files uploaded to Anthropic (file) are not available through Switchboard" },
 );

@@ -299,6 +299,25 @@ describe("errors in Anthropic's shape", () => {
     expect(beta.requests).toHaveLength(0);
   });
 
+  it("an image is checked as Anthropic's API checks it: its media type, its base64, an http(s) URL", async () => {
+    const image = (source: unknown) => ({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: [{ type: "image", source }, { type: "text", text: "what is this?" }] }] });
+    const refusals: Array<[unknown, RegExp]> = [
+      [{ type: "base64", media_type: "text/html", data: "PGI+aGk8L2I+" }, /^messages\.0\.content\.0\.source\.media_type: media_type must be one of image\/jpeg/],
+      [{ type: "base64", media_type: "image/png,<b>", data: "iVBORw0KGgo=" }, /source\.media_type/],
+      [{ type: "base64", media_type: "image/png", data: "data:image/png;base64,iVBORw0KGgo=" }, /source\.data: data must be base64/],
+      [{ type: "base64", media_type: "image/png", data: "not base64!" }, /source\.data: data must be base64/],
+      [{ type: "url", url: "file:///etc/passwd" }, /source\.url: url must be an http or https URL/],
+    ];
+    for (const [source, message] of refusals) {
+      const res = await post(image(source));
+      expect(res.status, JSON.stringify(source)).toBe(400);
+      expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringMatching(message) } });
+    }
+    expect(beta.requests).toHaveLength(0);
+    expect((await post(image({ type: "url", url: "https://example.com/cat.webp" }))).status).toBe(200);
+    expect((await post(image({ type: "base64", media_type: "image/webp", data: "UklGRg==" }))).status).toBe(200);
+  });
+
   it("x-api-key takes an API key; a bad one is a 401 authentication_error (AuthenticationError in the SDK)", async () => {
     const { key } = await t.client(user.token).keys.create.mutate({ name: "claude code" });
     expect((await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key })).status).toBe(200);
