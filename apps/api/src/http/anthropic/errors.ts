@@ -46,6 +46,9 @@ export function sendAnthropicError(request: FastifyRequest, reply: FastifyReply,
   const described = describeError(withRouteBodyLimit(request, error));
   noteErrorCode(request.scope, described.code);
   logRouteFailure(request, described, error, "anthropic-compatible route failed");
+  // The header Anthropic's SDKs read an error's request id from (APIError.requestID), on
+  // refusals outside the routes' scope too: an unknown path or method, a malformed URL.
+  void reply.header("request-id", request.id);
   void reply.headers(errorHeaders(described)).status(described.status).send(anthropicErrorBody(described, request.id));
 }
 

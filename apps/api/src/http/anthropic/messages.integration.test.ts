@@ -387,13 +387,17 @@ describe("errors in Anthropic's shape", () => {
     const batches = await post({}, { "x-api-key": user.token }, "/v1/messages/batches");
     expect(batches.status).toBe(404);
     expect(await batches.json()).toMatchObject({ type: "error", error: { type: "not_found_error" } });
+    // With the header Anthropic's SDKs read the request id from, as every other error has it.
+    expect(batches.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/);
     const get = await fetch(`${t.url}/v1/messages`, { headers: { "x-api-key": user.token } });
     expect(get.status).toBe(405);
+    expect(get.headers.get("request-id")).toBe(get.headers.get("x-request-id"));
     expect(get.headers.get("allow")).toBe("POST");
     expect(await get.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
     // A URL the router cannot decode is refused before routing, in the same shape.
     const garbled = await post({}, { "x-api-key": user.token }, "/v1/messages/%ZZ");
     expect(garbled.status).toBe(400);
+    expect(garbled.headers.get("request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(await garbled.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringMatching(/Malformed URL/) } });
   });
 
