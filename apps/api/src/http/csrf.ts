@@ -3,7 +3,8 @@
  * OPTIONS), authenticated by the session cookie alone, must come from our own origin or one
  * in CORS_ORIGINS, else 403. Queries and subscriptions that cost money (procedure meta
  * `metered`) get the same check in the procedure middleware, from the context's
- * `crossOriginCookie`. Bearer tokens and API keys are never affected.
+ * `crossOriginCookie`. Bearer tokens and API keys (in `x-api-key` too, where a route reads it)
+ * are never affected.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.ts";
@@ -16,6 +17,10 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const selfOrigin = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
 
 export function crossOriginCookie(request: FastifyRequest, allowedOrigins: readonly string[]): boolean {
+  // A route that reads `x-api-key` (Anthropic's face) authenticates by it, not by the cookie
+  // also sent: no other page can make a browser send that header either.
+  const apiKey = request.headers["x-api-key"];
+  if (request.routeOptions.config.apiKeyHeader && typeof apiKey === "string" && apiKey.trim() !== "") return false;
   return isCrossOriginCookieRequest(request.headers, selfOrigin(request), allowedOrigins);
 }
 

@@ -340,6 +340,30 @@ describe("errors in Anthropic's shape", () => {
     await expect(wrong.messages.create({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(AuthenticationError);
   });
 
+  it("x-api-key is read beside an Authorization header that carries no Bearer token; a Bearer token wins", async () => {
+    const body = { model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] };
+    // A proxy's Basic credentials, a client that sends an empty Bearer when it has no token.
+    for (const authorization of ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer"]) {
+      expect((await post(body, { "x-api-key": user.token, authorization })).status, authorization).toBe(200);
+    }
+    const wrongBearer = await post(body, { "x-api-key": user.token, authorization: "Bearer sb-not-a-key" });
+    expect(wrongBearer.status).toBe(401);
+    expect(await wrongBearer.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+    expect((await post(body, { "x-api-key": "sb-not-a-key", authorization: `Bearer ${user.token}` })).status).toBe(200);
+    // Without an x-api-key, an Authorization that is not a Bearer is still refused.
+    expect((await post(body, { authorization: "Basic dXNlcjpwYXNz" })).status).toBe(401);
+  });
+
+  it("x-api-key is a credential of its own: a session cookie sent along from another origin is not refused as a forgery", async () => {
+    const body = { model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] };
+    const browser = { origin: "http://other.example", cookie: "sb_access=left-over-session" };
+    expect((await post(body, { "x-api-key": user.token, ...browser })).status).toBe(200);
+    // The cookie alone, from there, is still refused.
+    const forged = await post(body, browser);
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ type: "error", error: { type: "permission_error", message: expect.stringMatching(/Cross-origin/) } });
+  });
+
   it("an API key without the chat scope is 403 permission_error", async () => {
     const { key } = await t.client(user.token).keys.create.mutate({ name: "models only", scopes: ["models"] });
     const res = await post({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: "x" }] }, { "x-api-key": key });
