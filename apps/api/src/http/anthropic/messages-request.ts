@@ -44,7 +44,9 @@ function userMessages(content: Exclude<TAnthropicMessage["content"], string>): J
     if (block.type === "tool_result") {
       const result = block.content ?? "";
       const text = typeof result === "string" ? result : textOfBlocks(result);
-      tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: text });
+      // Chat's tool messages have no error flag: the words say the tool failed, or the model
+      // would read an error's text as the tool's answer.
+      tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text || "the tool failed"}` : text });
       // Chat's tool messages carry text only: a tool's images go to the model in the user turn.
       if (typeof result !== "string") for (const b of result) if (b.type === "image") parts.push(imagePart(b));
     } else if (block.type === "text") {

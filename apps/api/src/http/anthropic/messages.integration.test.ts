@@ -153,6 +153,22 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     ]);
   });
 
+  it("a failed tool's result (is_error) reaches the model as a failure, not as the tool's answer", async () => {
+    beta.enqueue({ kind: "ok", content: "The weather service is down." });
+    const call = { type: "tool_use" as const, id: "call_9", name: "get_weather", input: { city: "Paris" } };
+    await sdk.messages.create({
+      model: "auto",
+      max_tokens: 100,
+      tools: [WEATHER],
+      messages: [
+        { role: "user", content: "Weather in Paris?" },
+        { role: "assistant", content: [call] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "call_9", content: "upstream timed out", is_error: true }] },
+      ],
+    });
+    expect(beta.requests[0]!.body.messages?.[2]).toEqual({ role: "tool", tool_call_id: "call_9", content: "Error: upstream timed out" });
+  });
+
   it("streams a tool call as a tool_use block of input_json_delta pieces, which the SDK parses", async () => {
     beta.enqueue({ kind: "ok", content: "Let me check.", toolCalls: [{ id: "call_2", name: "get_weather", arguments: '{"city":"Oslo"}' }] });
     const stream = sdk.messages.stream({ model: "auto", max_tokens: 100, tools: [WEATHER], tool_choice: { type: "tool", name: "get_weather" }, messages: [{ role: "user", content: "Weather in Oslo?" }] });
