@@ -33,7 +33,7 @@ import { observeProviderCalls } from "./services/metrics/call-listener.ts";
 import { createMetricsService } from "./services/metrics/metrics-service.ts";
 import { createSsoService } from "./services/auth/sso-service.ts";
 import { shuttingDown } from "./services/errors.ts";
-import { createUsersService } from "./services/users-service.ts";
+import { createUsersService, followAccountChange } from "./services/users-service.ts";
 import { createResponseItems } from "./services/response-items.ts";
 import { createKeys, createLoggedSpend } from "./services/keys/index.ts";
 import { createRequestLog } from "./services/request-log/index.ts";
@@ -174,7 +174,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   // Running streams end with the session or key that authorized them, on every instance:
   // the stores above hear of each revocation and change, and announce it.
   const credentials = createCredentialWatch({ sessions: revocations, users: directory, keys, log: authWarn });
-  const users = createUsersService({ prisma: db.prisma, auth, passwords, spend: loggedSpend, onAccessChanged: (userId) => keys.userChanged(userId), revokeKeys: (userId) => keys.revokeAllOf(userId) });
+  const accountChangeDeps = { auth, onAccessChanged: (userId: string) => keys.userChanged(userId), revokeKeys: (userId: string) => keys.revokeAllOf(userId) };
+  const users = createUsersService({ prisma: db.prisma, passwords, spend: loggedSpend, ...accountChangeDeps });
   try {
     await revocations.start();
     await directory.start();
@@ -192,13 +193,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     password: env.SUPERADMIN_PASSWORD,
     dataDir,
     log,
-    // As users.update does: sessions end with a password or role change, and every instance
-    // reads the user (and what its keys may do) again.
-    changed: async (userId, endSessions) => {
-      if (endSessions) await auth.revokeAllForUser(userId, endSessions);
-      else await auth.userChanged(userId);
-      await keys.userChanged(userId);
-    },
+    // What follows users.update's own writes follows these: the same function.
+    changed: (userId, change) => followAccountChange(accountChangeDeps, userId, change),
   });
 
   // The emergency state is loaded before the first request can be served, so a restarted

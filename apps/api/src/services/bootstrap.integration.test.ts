@@ -2,12 +2,13 @@
  * Start-up recovery of the SuperAdmin, on PostgreSQL + Redis and on the embedded database:
  * a start leaves an enabled SuperAdmin to sign in with. A disabled SuperAdmin does not count.
  * Without SUPERADMIN_EMAIL/PASSWORD the generated account is created, or re-enabled when it
- * is the one disabled, with a new password in the credentials file and a log line saying so;
- * an enabled account is never changed without the variables. With them, the configured
- * account is brought in line (env is the source of truth), each change named in the log, and
- * a password set from the environment ends the sessions from before, as a reset does. Real
- * servers restarted on the same database; the disabling happens straight in the database (the
- * API refuses to disable the last enabled SuperAdmin).
+ * is the one disabled (its API keys revoked: no one chose to let them act again), with a new
+ * password in the credentials file and a log line saying so; an enabled account is never
+ * changed without the variables. With them, the configured account is brought in line (env
+ * is the source of truth), each change named in the log, its keys kept, and a password set
+ * from the environment ends the sessions from before, as a reset does. Real servers restarted
+ * on the same database; the disabling happens straight in the database (the API refuses to
+ * disable the last enabled SuperAdmin).
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
 import { createTestDatabase } from "../../test/database.ts";
 import { captureLog, type LogLine } from "../../test/log-capture.ts";
+import { bearer } from "../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../test/redis.ts";
 import { GENERATED_SUPERADMIN_EMAIL } from "./bootstrap.ts";
 
@@ -69,6 +71,7 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
   const signIn = (t: TestApp, email: string, password: string) => t.client().auth.login.mutate({ email, password });
   const disable = (t: TestApp, email: string) => t.app.deps.db.prisma.user.update({ where: { email }, data: { disabled: true } });
   const messages = (log: LogLine[], level: number) => log.filter((l) => l["level"] === level).map((l) => String(l["msg"]));
+  const modelsWith = async (t: TestApp, key: string) => (await fetch(`${t.url}/v1/models`, { headers: bearer(key) })).status;
   const WARN = 40;
   const ERROR = 50;
 
@@ -76,10 +79,15 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     const install = await installation();
     const first = await install.start(NO_VARIABLES);
     const before = await install.generatedPassword();
-    const { refreshToken } = await signIn(first.t, GENERATED_SUPERADMIN_EMAIL, before);
+    const { refreshToken, accessToken: firstToken } = await signIn(first.t, GENERATED_SUPERADMIN_EMAIL, before);
+    const keys = [];
+    for (const name of ["ci", "alerts"]) keys.push((await first.t.client(firstToken).keys.create.mutate({ name })).key);
+    expect(await modelsWith(first.t, keys[0]!)).toBe(200);
     await disable(first.t, GENERATED_SUPERADMIN_EMAIL);
 
     const { t, log } = await install.start(NO_VARIABLES);
+    // Keys made before the disable (perhaps its reason) do not act again, now as a SuperAdmin.
+    for (const key of keys) expect(await modelsWith(t, key)).toBe(401);
     const after = await install.generatedPassword();
     expect(after).not.toBe(before);
     const { accessToken } = await signIn(t, GENERATED_SUPERADMIN_EMAIL, after);
@@ -87,7 +95,7 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     await expect(signIn(t, GENERATED_SUPERADMIN_EMAIL, before)).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
     await expect(t.client().auth.refresh.mutate({ refreshToken })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
     expect(messages(log, WARN)).toContainEqual(
-      `no enabled SuperAdmin (1 disabled): re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled SUPERADMIN) with a new random password; read it from this file`,
+      `no enabled SuperAdmin (1 disabled): re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled SUPERADMIN) with a new random password, and revoked its 2 API keys; read it from this file`,
     );
 
     // Recovered, the next start changes nothing.
@@ -130,14 +138,17 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     );
   });
 
-  it("with the variables, the configured account is re-enabled with the configured password, and the sessions from before end", async () => {
+  it("with the variables, the configured account is re-enabled with the configured password, the sessions from before end and its keys are kept", async () => {
     const install = await installation();
     const email = "root@switchboard.test";
     const first = await install.start({ SUPERADMIN_EMAIL: email, SUPERADMIN_PASSWORD: "first-password-long-enough" });
-    const { refreshToken } = await signIn(first.t, email, "first-password-long-enough");
+    const { refreshToken, accessToken: firstToken } = await signIn(first.t, email, "first-password-long-enough");
+    const { key } = await first.t.client(firstToken).keys.create.mutate({ name: "ci" });
     await disable(first.t, email);
 
     const { t, log } = await install.start({ SUPERADMIN_EMAIL: email, SUPERADMIN_PASSWORD: "second-password-long-enough" });
+    // The operator chose this account: its keys are kept, as an enable through users.update keeps them.
+    expect(await modelsWith(t, key)).toBe(200);
     const { accessToken } = await signIn(t, email, "second-password-long-enough");
     expect((await t.client(accessToken).auth.me.query()).role).toBe("SUPERADMIN");
     await expect(signIn(t, email, "first-password-long-enough")).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });

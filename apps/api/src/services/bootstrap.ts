@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import { hashPassword, verifyPassword } from "./auth/passwords.ts";
+import type { AccountChange } from "./users-service.ts";
 
 /**
  * Returns the JWT signing secret: the configured one, or one generated once into DATA_DIR
@@ -50,19 +51,21 @@ export async function resolveSecretsKey(opts: { configured: string | undefined; 
 export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
 
 /**
- * Tells the running system that start-up changed an account: `endSessions` (a reason) when
- * its password or role changed, so tokens issued before end as a password reset's do;
- * otherwise (re-enabled) every instance just reads the user again.
+ * Tells the running system that start-up changed an account, as users.update does after its
+ * own write (followAccountChange): sessions end with a password or role change, every
+ * instance reads the user again, and with `revokeKeys` its API keys are revoked. Answers how
+ * many keys were revoked.
  */
-export type AccountChanged = (userId: string, endSessions: string | undefined) => Promise<void>;
+export type AccountChanged = (userId: string, change: AccountChange) => Promise<number>;
 
 /**
  * Makes sure an enabled SuperAdmin exists, so a fleet can always be administered after a
  * start. With SUPERADMIN_EMAIL/PASSWORD the account is created or brought in line with them
  * (env is the source of truth: made SuperAdmin, enabled, its password the configured one),
- * with a log line naming each change. Without them, and only when no *enabled* SuperAdmin
- * exists (none yet, or every one disabled), the generated account is created — or, when it
- * exists disabled, re-enabled as a SuperAdmin — with a new random password written to a 0600
+ * with a log line naming each change; its API keys are kept (the operator chose the account).
+ * Without them, and only when no *enabled* SuperAdmin exists (none yet, or every one
+ * disabled), the generated account is created — or, when it exists disabled, re-enabled as a
+ * SuperAdmin with every API key of it revoked — with a new random password written to a 0600
  * file; a warn line says which. Without the variables no enabled account is ever changed: a
  * generated account that is enabled with another role is left alone, with an error line
  * asking for SUPERADMIN_EMAIL/PASSWORD; other SuperAdmins stay disabled.
@@ -76,7 +79,7 @@ export async function bootstrapSuperAdmin(opts: {
   changed?: AccountChanged;
 }): Promise<void> {
   const { prisma, log } = opts;
-  const changed = opts.changed ?? (async () => {});
+  const changed = opts.changed ?? (async () => 0);
   if (opts.email && opts.password) {
     const email = opts.email.toLowerCase();
     const existing = await prisma.user.findUnique({ where: { email } });
@@ -86,9 +89,10 @@ export async function bootstrapSuperAdmin(opts: {
       return;
     }
     const passwordMatches = await verifyPassword(existing.passwordHash, opts.password);
+    const roleChanged = existing.role !== "SUPERADMIN";
     const changes = [
       ...(existing.disabled ? ["re-enabled"] : []),
-      ...(existing.role !== "SUPERADMIN" ? [`made SuperAdmin (was ${existing.role})`] : []),
+      ...(roleChanged ? [`made SuperAdmin (was ${existing.role})`] : []),
       ...(passwordMatches ? [] : ["password set to SUPERADMIN_PASSWORD"]),
     ];
     if (changes.length === 0) return;
@@ -100,7 +104,9 @@ export async function bootstrapSuperAdmin(opts: {
         ...(passwordMatches ? {} : { passwordHash: await hashPassword(opts.password) }),
       },
     });
-    await changed(existing.id, !passwordMatches ? "password reset" : existing.role !== "SUPERADMIN" ? "role changed" : undefined);
+    // Its API keys are kept, as an enable through users.update keeps them: setting the
+    // variables is the operator's deliberate choice of this account.
+    await changed(existing.id, { roleChanged, passwordChanged: !passwordMatches, ...(existing.disabled ? { disabled: false } : {}) });
     log.warn({ email, changes }, `updated the SUPERADMIN_EMAIL account to match SUPERADMIN_EMAIL/SUPERADMIN_PASSWORD: ${changes.join(", ")}`);
     return;
   }
@@ -119,12 +125,15 @@ export async function bootstrapSuperAdmin(opts: {
   const password = randomBytes(18).toString("base64url");
   const passwordHash = await hashPassword(password);
   let what: string;
+  let keysRevoked = 0;
   if (existing) {
     // The generated account, disabled: enabled again as a SuperAdmin, with a new password
     // (the one in an old credentials file may have been why it was disabled).
     await prisma.user.update({ where: { id: existing.id }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
-    await changed(existing.id, "superadmin recovery");
-    what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password`;
+    // No operator chose this: keys made before the disable, perhaps the reason for it, would
+    // act again, now as a SuperAdmin. Whoever signs in with the new password makes new ones.
+    keysRevoked = await changed(existing.id, { roleChanged: existing.role !== "SUPERADMIN", disabled: false, passwordChanged: true, revokeKeys: true, reason: "superadmin recovery" });
+    what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password, and revoked its ${keysRevoked} API key${keysRevoked === 1 ? "" : "s"}`;
   } else {
     await prisma.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
     what = "created a SuperAdmin with a random password";
@@ -133,6 +142,5 @@ export async function bootstrapSuperAdmin(opts: {
   const path = join(opts.dataDir, "superadmin-credentials.txt");
   await writeFile(path, `email: ${GENERATED_SUPERADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
   const why = disabledSuperAdmins > 0 ? `no enabled SuperAdmin (${disabledSuperAdmins} disabled): ` : "";
-  log.warn({ path, email: GENERATED_SUPERADMIN_EMAIL, disabledSuperAdmins }, `${why}${what}; read it from this file`);
+  log.warn({ path, email: GENERATED_SUPERADMIN_EMAIL, disabledSuperAdmins, ...(existing ? { keysRevoked } : {}) }, `${why}${what}; read it from this file`);
 }
-

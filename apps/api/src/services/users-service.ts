@@ -23,6 +23,44 @@ export interface UsersServiceDeps {
   revokeKeys: (userId: string) => Promise<number>;
 }
 
+/** What changed in an account, already written; see followAccountChange. */
+export interface AccountChange {
+  roleChanged: boolean;
+  /** Set when the account was disabled (true) or enabled (false) by the change. */
+  disabled?: boolean;
+  passwordChanged: boolean;
+  budgetChanged?: boolean;
+  /** Revoke every key of the user still in force too. */
+  revokeKeys?: boolean;
+  /** Why its sessions end, when they do, in place of the reason the change implies. */
+  reason?: string;
+}
+
+/**
+ * Tells the running system of a change to an account already written: users.update and the
+ * start-up SuperAdmin recovery both go through it, so what follows a change is the same
+ * whoever made it. Answers how many keys were revoked.
+ */
+export async function followAccountChange(
+  deps: Pick<UsersServiceDeps, "auth" | "onAccessChanged" | "revokeKeys">,
+  userId: string,
+  change: AccountChange,
+): Promise<number> {
+  const { roleChanged, disabled, passwordChanged } = change;
+  if (roleChanged || disabled === true || passwordChanged) {
+    // Tokens carry the role and outlive a password: end every session so the change bites now.
+    await deps.auth.revokeAllForUser(userId, change.reason ?? (roleChanged ? "role changed" : disabled ? "disabled" : "password reset"));
+  } else if (disabled === false || change.budgetChanged) {
+    // Re-enabled or budget changed: every instance re-reads the user now rather than at its next resync.
+    await deps.auth.userChanged(userId);
+  }
+  if (roleChanged || disabled !== undefined) await deps.onAccessChanged?.(userId);
+  // After the password and the sessions: keys made with a leaked one end with it, and a key
+  // being made meanwhile is either committed first and revoked here, or refused because its
+  // session has ended (keys.create checks it under the same row lock).
+  return change.revokeKeys ? deps.revokeKeys(userId) : 0;
+}
+
 export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
   const hashPassword = (password: string) => deps.passwords.hash(password);
@@ -73,19 +111,13 @@ export function createUsersService(deps: UsersServiceDeps) {
     const user = await (takesAwaySuperAdmin(input) ? updateKeepingASuperAdmin(input.id, data) : prisma.user.update({ where: { id: input.id }, data })).catch(
       settleWriteError,
     );
-    const roleChanged = input.role !== undefined && input.role !== existing.role;
-    if (roleChanged || input.disabled === true || input.password !== undefined) {
-      // Tokens carry the role and outlive a password: end every session so the change bites now.
-      await deps.auth.revokeAllForUser(user.id, roleChanged ? "role changed" : input.disabled ? "disabled" : "password reset");
-    } else if (input.disabled === false || input.budgetUsd !== undefined || input.budgetPeriod !== undefined) {
-      // Re-enabled or budget changed: every instance re-reads the user now rather than at its next resync.
-      await deps.auth.userChanged(user.id);
-    }
-    if (roleChanged || input.disabled !== undefined) await deps.onAccessChanged?.(user.id);
-    // After the password and the sessions: keys made with a leaked one end with it, and a key
-    // being made meanwhile is either committed first and revoked here, or refused because its
-    // session has ended (keys.create checks it under the same row lock).
-    if (input.revokeKeys) await deps.revokeKeys(user.id);
+    await followAccountChange(deps, user.id, {
+      roleChanged: input.role !== undefined && input.role !== existing.role,
+      disabled: input.disabled,
+      passwordChanged: input.password !== undefined,
+      budgetChanged: input.budgetUsd !== undefined || input.budgetPeriod !== undefined,
+      revokeKeys: input.revokeKeys === true,
+    });
     return toUserView(user);
   }
 
