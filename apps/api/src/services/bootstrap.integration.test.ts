@@ -8,14 +8,17 @@
  * is the source of truth), each change named in the log, its keys kept, and a password set
  * from the environment ends the sessions from before, as a reset does. Real servers restarted
  * on the same database; the disabling happens straight in the database (the API refuses to
- * disable the last enabled SuperAdmin).
+ * disable the last enabled SuperAdmin). Instances starting at once are made to meet on
+ * PostgreSQL by a session holding the row they write (PGlite serves one connection at a
+ * time): one recovers the account, the other starts all the same.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
-import { createTestDatabase } from "../../test/database.ts";
+import { createTestDatabase, untilLockWaiters } from "../../test/database.ts";
 import { captureLog, type LogLine } from "../../test/log-capture.ts";
 import { bearer } from "../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../test/redis.ts";
@@ -59,6 +62,34 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
         });
         return { t: running, log: log.lines };
       },
+      /**
+       * Starts two instances at once (the previous one stopped first), resolved only once
+       * `meanwhile` (given a session on the database, in a transaction) has returned and that
+       * session has committed. Cluster mode only.
+       */
+      async startTogether(env: Record<string, string>, meanwhile: (holder: pg.Client) => Promise<void>): Promise<Array<{ t: TestApp; log: LogLine[] }>> {
+        await running?.close();
+        running = undefined;
+        const holder = new pg.Client({ connectionString: databaseUrl! });
+        await holder.connect();
+        await holder.query("BEGIN");
+        const starts = [0, 1].map(() => {
+          const log = captureLog();
+          const started = startTestApp({ mode, env: { DATA_DIR: dataDir, LOG_LEVEL: "info", ...env }, logDestination: log.sink, databaseUrl, redisKeyPrefix: prefix }).then((t) => {
+            cleanups.push(() => t.close());
+            return { t, log: log.lines };
+          });
+          started.catch(() => {});
+          return started;
+        });
+        try {
+          await meanwhile(holder);
+        } finally {
+          await holder.query("COMMIT");
+          await holder.end();
+        }
+        return Promise.all(starts);
+      },
       /** The generated credentials file's password. */
       async generatedPassword(): Promise<string> {
         const text = await readFile(join(dataDir, "superadmin-credentials.txt"), "utf8");
@@ -72,6 +103,7 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
   const disable = (t: TestApp, email: string) => t.app.deps.db.prisma.user.update({ where: { email }, data: { disabled: true } });
   const messages = (log: LogLine[], level: number) => log.filter((l) => l["level"] === level).map((l) => String(l["msg"]));
   const modelsWith = async (t: TestApp, key: string) => (await fetch(`${t.url}/v1/models`, { headers: bearer(key) })).status;
+  const INFO = 30;
   const WARN = 40;
   const ERROR = 50;
 
@@ -102,6 +134,66 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     const again = await install.start(NO_VARIABLES);
     expect(await install.generatedPassword()).toBe(after);
     await signIn(again.t, GENERATED_SUPERADMIN_EMAIL, after);
+  });
+
+  it.runIf(mode === "cluster")("two instances starting at once re-enable the disabled generated account once; the credentials file is the winner's", async () => {
+    const install = await installation();
+    const first = await install.start(NO_VARIABLES);
+    const before = await install.generatedPassword();
+    const { id } = await disable(first.t, GENERATED_SUPERADMIN_EMAIL);
+
+    const both = await install.startTogether(NO_VARIABLES, async (holder) => {
+      // Both find no enabled SuperAdmin and wait to write the account's row: they re-enable it at once.
+      await holder.query(`SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE`, [id]);
+      await untilLockWaiters(holder, 2);
+    });
+    const reEnabled = `no enabled SuperAdmin (1 disabled): re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled SUPERADMIN) with a new random password, and revoked its 0 API keys; read it from this file`;
+    const lost = `${GENERATED_SUPERADMIN_EMAIL} was recovered by another instance starting at the same time: its credentials file is in that instance's DATA_DIR`;
+    const outcomes = both.map(({ log }) => (messages(log, WARN).includes(reEnabled) ? "won" : messages(log, INFO).includes(lost) ? "lost" : "neither"));
+    expect(outcomes.sort()).toEqual(["lost", "won"]);
+    // The one file written is the one password that signs in, on either instance.
+    const after = await install.generatedPassword();
+    expect(after).not.toBe(before);
+    for (const { t } of both) await signIn(t, GENERATED_SUPERADMIN_EMAIL, after);
+  });
+
+  it.runIf(mode === "cluster")("two instances starting at once create the generated account once; the one that loses on its email starts all the same", async () => {
+    const install = await installation();
+    const ops = { email: "ops@switchboard.test", password: "ops-password-long-enough" };
+    const first = await install.start({ SUPERADMIN_EMAIL: ops.email, SUPERADMIN_PASSWORD: ops.password });
+    await disable(first.t, ops.email);
+
+    const both = await install.startTogether(NO_VARIABLES, async (holder) => {
+      // A row of that email, not yet committed: both creates wait on its unique key. Rolled
+      // back, one create lands and the other finds the email taken.
+      await holder.query(`INSERT INTO "User" ("id", "email", "passwordHash", "role", "updatedAt") VALUES (gen_random_uuid()::text, $1, 'held', 'USER', now())`, [GENERATED_SUPERADMIN_EMAIL]);
+      await untilLockWaiters(holder, 2);
+      await holder.query("ROLLBACK");
+    });
+    const created = "no enabled SuperAdmin (1 disabled): created a SuperAdmin with a random password; read it from this file";
+    const lost = `${GENERATED_SUPERADMIN_EMAIL} was recovered by another instance starting at the same time: its credentials file is in that instance's DATA_DIR`;
+    const outcomes = both.map(({ log }) => (messages(log, WARN).includes(created) ? "won" : messages(log, INFO).includes(lost) ? "lost" : "neither"));
+    expect(outcomes.sort()).toEqual(["lost", "won"]);
+    const password = await install.generatedPassword();
+    for (const { t } of both) expect((await t.client((await signIn(t, GENERATED_SUPERADMIN_EMAIL, password)).accessToken).auth.me.query()).role).toBe("SUPERADMIN");
+  });
+
+  it.runIf(mode === "cluster")("two instances starting at once with the variables, the account not there yet, both start; one creates it", async () => {
+    const install = await installation();
+    const root = { email: "root@switchboard.test", password: "root-password-long-enough" };
+    const env = { SUPERADMIN_EMAIL: root.email, SUPERADMIN_PASSWORD: root.password };
+    // A first start on the database with another account, so the schema is there to hold a row in.
+    await install.start({ SUPERADMIN_EMAIL: "ops@switchboard.test", SUPERADMIN_PASSWORD: "ops-password-long-enough" });
+    const both = await install.startTogether(env, async (holder) => {
+      await holder.query(`INSERT INTO "User" ("id", "email", "passwordHash", "role", "updatedAt") VALUES (gen_random_uuid()::text, $1, 'held', 'USER', now())`, [root.email]);
+      await untilLockWaiters(holder, 2);
+      await holder.query("ROLLBACK");
+    });
+    const created = "created SuperAdmin from SUPERADMIN_EMAIL";
+    const lost = "the SUPERADMIN_EMAIL account was created by another instance starting at the same time";
+    const outcomes = both.map(({ log }) => (messages(log, INFO).includes(created) ? "won" : messages(log, INFO).includes(lost) ? "lost" : "neither"));
+    expect(outcomes.sort()).toEqual(["lost", "won"]);
+    for (const { t } of both) await signIn(t, root.email, root.password);
   });
 
   it("without the variables, when every SuperAdmin is disabled, one is created; the disabled one stays disabled", async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { PrismaClient } from "../generated/prisma/client.ts";
+import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { hashPassword, verifyPassword } from "./auth/passwords.ts";
 import type { AccountChange } from "./users-service.ts";
 
@@ -58,6 +58,9 @@ export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
  */
 export type AccountChanged = (userId: string, change: AccountChange) => Promise<number>;
 
+/** Another instance's create of the same email committed first. */
+const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+
 /**
  * Makes sure an enabled SuperAdmin exists, so a fleet can always be administered after a
  * start. With SUPERADMIN_EMAIL/PASSWORD the account is created or brought in line with them
@@ -69,6 +72,10 @@ export type AccountChanged = (userId: string, change: AccountChange) => Promise<
  * file; a warn line says which. Without the variables no enabled account is ever changed: a
  * generated account that is enabled with another role is left alone, with an error line
  * asking for SUPERADMIN_EMAIL/PASSWORD; other SuperAdmins stay disabled.
+ *
+ * Instances starting at once on one database each find no SuperAdmin; only one recovers it
+ * (the re-enable is conditional on the row still being disabled, the create on the unique
+ * email) and writes the credentials file, the others log that another instance did.
  */
 export async function bootstrapSuperAdmin(opts: {
   prisma: PrismaClient;
@@ -84,7 +91,14 @@ export async function bootstrapSuperAdmin(opts: {
     const email = opts.email.toLowerCase();
     const existing = await prisma.user.findUnique({ where: { email } });
     if (!existing) {
-      await prisma.user.create({ data: { email, passwordHash: await hashPassword(opts.password), role: "SUPERADMIN" } });
+      try {
+        await prisma.user.create({ data: { email, passwordHash: await hashPassword(opts.password), role: "SUPERADMIN" } });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        // Same variables, same account: the instance that won made it as this one would have.
+        log.info({ email }, "the SUPERADMIN_EMAIL account was created by another instance starting at the same time");
+        return;
+      }
       log.info({ email }, "created SuperAdmin from SUPERADMIN_EMAIL");
       return;
     }
@@ -124,18 +138,27 @@ export async function bootstrapSuperAdmin(opts: {
   }
   const password = randomBytes(18).toString("base64url");
   const passwordHash = await hashPassword(password);
+  const lost = () =>
+    log.info({ email: GENERATED_SUPERADMIN_EMAIL }, `${GENERATED_SUPERADMIN_EMAIL} was recovered by another instance starting at the same time: its credentials file is in that instance's DATA_DIR`);
   let what: string;
   let keysRevoked = 0;
   if (existing) {
     // The generated account, disabled: enabled again as a SuperAdmin, with a new password
-    // (the one in an old credentials file may have been why it was disabled).
-    await prisma.user.update({ where: { id: existing.id }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
+    // (the one in an old credentials file may have been why it was disabled). Only while it
+    // is still disabled: of instances starting at once, the one whose write lands recovers it.
+    const { count } = await prisma.user.updateMany({ where: { id: existing.id, disabled: true }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
+    if (count === 0) return lost();
     // No operator chose this: keys made before the disable, perhaps the reason for it, would
     // act again, now as a SuperAdmin. Whoever signs in with the new password makes new ones.
     keysRevoked = await changed(existing.id, { roleChanged: existing.role !== "SUPERADMIN", disabled: false, passwordChanged: true, revokeKeys: true, reason: "superadmin recovery" });
     what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password, and revoked its ${keysRevoked} API key${keysRevoked === 1 ? "" : "s"}`;
   } else {
-    await prisma.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
+    try {
+      await prisma.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      return lost();
+    }
     what = "created a SuperAdmin with a random password";
   }
   await mkdir(opts.dataDir, { recursive: true });
