@@ -10,6 +10,7 @@ import pg from "pg";
 import type { SwitchboardClient } from "@switchboard/client";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
 import { collectStream, eventually, socketChat } from "../../../test/chat.ts";
+import { untilLockWaiters } from "../../../test/database.ts";
 import type { FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 import { bearer, trpcMutation } from "../../../test/http.ts";
 import { startUpstreams, type Upstreams } from "../../../test/upstreams.ts";
@@ -67,12 +68,8 @@ async function lockConversation(id: string) {
   await db.query(`SELECT 1 FROM "Conversation" WHERE id = $1 FOR UPDATE`, [id]);
   return {
     async deleteWhenWaited() {
-      await eventually(async () => {
-        const { rows } = await db.query<{ waiting: number }>(
-          `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        return rows[0]!.waiting > 0 ? true : undefined;
-      }, "a server statement waiting on the conversation's row");
+      // Polled from this transaction: untilLockWaiters sees past its pg_stat_activity snapshot.
+      await untilLockWaiters(db, 1);
       await db.query(`DELETE FROM "Conversation" WHERE id = $1`, [id]);
       await db.query("COMMIT");
     },
