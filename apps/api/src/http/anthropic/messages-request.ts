@@ -13,7 +13,7 @@ import { ZAnthropicCountTokensRequest, ZAnthropicMessagesRequest, type TAnthropi
 import { AppError } from "../../services/errors.ts";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { parseChatRequest, type ParsedChatRequest } from "../openai/chat-request.ts";
+import { parseChatRequest, type ParsedChatRequest } from "../chat/chat-request.ts";
 
 type Json = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
  * The Anthropic-compatible face under /v1, for Anthropic's SDKs and Claude Code pointed at
  * Switchboard (ANTHROPIC_BASE_URL): POST /messages (a message, or its SSE events) and POST
  * /messages/count_tokens (an estimate). A message request is translated to the chat request
- * it means and served by the same path as /v1/chat/completions (chat-calls.ts): the same
+ * it means and served by the same path as /v1/chat/completions (http/chat/): the same
  * authentication (`x-api-key` taken as well as `Authorization: Bearer`), API-key scopes and
  * models, rate limits, budgets, emergency stop, fallback chain, request log and cache. Every
  * failure on these paths answers in Anthropic's error shape (errors.ts).
@@ -14,7 +14,7 @@ import { AppError } from "../../services/errors.ts";
 import { estimatedPromptTokens, estimatedTokens } from "../../services/gateway/answer-output.ts";
 import { authorizeRequest } from "../caller-auth.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
-import { complete, modelOf, openStream } from "../openai/chat-calls.ts";
+import { complete, modelOf, openStream } from "../chat/chat-calls.ts";
 import { sendAnthropicError } from "./errors.ts";
 import { parseCountTokensRequest, parseMessagesRequest } from "./messages-request.ts";
 import { messageBody, messageId } from "./messages-response.ts";

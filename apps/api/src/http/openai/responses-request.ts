@@ -9,7 +9,7 @@ import type { ProviderRegistry } from "../../services/gateway/registry.ts";
 import type { ContinuedConversation, ResponseItems } from "../../services/response-items.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { parseChatRequest, textChars, type ChatRequestLimits, type ParsedChatRequest } from "./chat-request.ts";
+import { parseChatRequest, textChars, type ChatRequestLimits, type ParsedChatRequest } from "../chat/chat-request.ts";
 import { truncatedConversation } from "./responses-truncation.ts";
 import { thinkingBlocksIn } from "./reasoning-content.ts";
 

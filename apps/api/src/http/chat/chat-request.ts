@@ -12,7 +12,7 @@ import type { BodyCacheTerms } from "./cache-header.ts";
 import { findModel } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { modelNotFound } from "./errors.ts";
+import { modelNotFound } from "../openai/errors.ts";
 
 export interface ParsedChatRequest {
   request: StatelessRequest;

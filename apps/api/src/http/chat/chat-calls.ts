@@ -13,7 +13,7 @@ import { rateLimitHeaders } from "../rate-limit-headers.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { cacheDirectivesOf, markCacheResult } from "./cache-header.ts";
 import type { ParsedChatRequest } from "./chat-request.ts";
-import { attemptsHeader } from "./chat-response.ts";
+import { attemptsHeader } from "../openai/chat-response.ts";
 
 export type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
 
