@@ -1,3 +1,8 @@
+/**
+ * The response cache's request and answer headers (x-switchboard-cache-ttl,
+ * x-switchboard-cache), read and set alike on every chat-shaped /v1 dialect: the cache is the
+ * chat service's, and a dialect only says, through its parse, what its body allows.
+ */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../services/errors.ts";
 import { MAX_CACHE_TTL_SEC, type CacheDirectives } from "../../services/chat/response-cache.ts";
@@ -18,10 +23,10 @@ export interface BodyCacheTerms {
  * for every request it serves); HTTP's own request directives say more, as they do to any
  * cache, whoever asked: `Cache-Control: no-cache` (or `max-age=0`, or a lone
  * `Pragma: no-cache`) takes a provider's answer rather than a kept one (and keeps it in its
- * place), `no-store` keeps nothing of this request's. The body's terms hold too (a Responses
- * `store: false` keeps nothing; a chat `store: true` is served by no route's cache time). A
- * ttl that is anything but a whole number of seconds from 1 to a day is a 400 naming the
- * header: a cache silently not used would be paid for without anyone noticing.
+ * place), `no-store` keeps nothing of this request's. The body's terms hold too, as the
+ * dialect's parse read them (whether its answer may be kept at all, whether a route's cache
+ * time may apply). A ttl that is anything but a whole number of seconds from 1 to a day is a
+ * 400 naming the header: a cache silently not used would be paid for without anyone noticing.
  */
 export function cacheDirectivesOf(request: FastifyRequest, body: BodyCacheTerms): CacheDirectives {
   const header = request.headers[CACHE_TTL_HEADER];

@@ -1,30 +1,36 @@
 /**
- * The calls every chat-shaped /v1 route makes once its request is translated to a chat
- * request (chat completions, Responses, Anthropic's Messages): one whole answer, or a stream
- * admitted and opened; plus what those routes read of the caller and the body.
+ * The calls every chat-shaped /v1 dialect (chat completions, Responses, Anthropic's Messages)
+ * makes once its parse has a chat request: one whole answer, or a stream admitted and opened;
+ * plus what those routes read of the caller and the body, and the gateway's own headers they
+ * answer with. Each dialect renders the answer, and its errors, in its own shape.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../../deps.ts";
 import { markUpstreamStart } from "../../infra/request-scope.ts";
 import { eitherStop } from "../../services/gateway/call-outcome.ts";
+import type { ChainResult } from "../../services/gateway/chain-types.ts";
 import { clientLeaving } from "../../trpc/context.ts";
 import { credentialEnds, type authorizeRequest } from "../caller-auth.ts";
 import { rateLimitHeaders } from "../rate-limit-headers.ts";
 import { holdStreamSlot } from "../stream-slots.ts";
 import { cacheDirectivesOf, markCacheResult } from "./cache-header.ts";
 import type { ParsedChatRequest } from "./chat-request.ts";
-import { attemptsHeader } from "../openai/chat-response.ts";
 
 export type Caller = Awaited<ReturnType<typeof authorizeRequest>>;
 
-/** x-ratelimit-* as OpenAI sends them, from the user's limit this request was counted against. */
+/** x-ratelimit-* (sent on every /v1 route), from the user's limit this request was counted against. */
 export function userRateLimitHeaders(request: FastifyRequest): Record<string, string> {
   const note = request.scope?.rateLimit;
   return note ? rateLimitHeaders(note) : {};
 }
 
+/** The attempts as one header value (x-switchboard-attempts): `beta:http_error,openai:success`. */
+export function attemptsHeader(attempts: ChainResult["attempts"]): string {
+  return attempts.map((a) => `${a.provider}:${a.outcome}`).join(",");
+}
+
 /**
- * One whole answer for a chat or Responses request; which provider answered goes in headers,
+ * One whole answer for a chat-shaped request; which provider answered goes in headers,
  * and whether the response cache did (x-switchboard-cache-ttl, or the route, asks for it).
  */
 export async function complete(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, user: Caller, parsed: ParsedChatRequest) {

@@ -1,8 +1,11 @@
 /**
- * An OpenAI chat-completions request → the chat service's stateless request. Validation is
- * what Switchboard itself needs (schema: model, messages, limits, well-formed tools); the
- * body is then forwarded as the client sent it (`passthrough`), minus the two fields the
- * gateway owns: `model` (it routes) and `stream` (it decides per upstream call).
+ * A chat-completions request → the chat service's stateless request: the one parse of every
+ * chat-shaped /v1 dialect (a Responses or Anthropic Messages request is translated to the
+ * chat-completions body it means first), so routing, limits and forwarding are the same
+ * whichever the caller speaks. Validation is what Switchboard itself needs (schema: model,
+ * messages, limits, well-formed tools); the body is then forwarded as the client sent it
+ * (`passthrough`), minus the two fields the gateway owns: `model` (it routes) and `stream`
+ * (it decides per upstream call). Refusals are AppErrors: each dialect gives them its shape.
  */
 import { formatCount, ZOpenAIChatRequest, type TOpenAIMessage } from "@switchboard/schema";
 import type { ProviderRegistry } from "../../services/gateway/registry.ts";
@@ -12,15 +15,21 @@ import type { BodyCacheTerms } from "./cache-header.ts";
 import { findModel } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { appErrorOfZod } from "../error-map.ts";
-import { modelNotFound } from "../openai/errors.ts";
 
 export interface ParsedChatRequest {
   request: StatelessRequest;
   stream: boolean;
   /** The client asked for the closing usage chunk (stream_options.include_usage). */
   includeUsage: boolean;
-  /** What the body says about keeping its answer (OpenAI's `store`), for the response cache. */
+  /** What the body says about keeping its answer (its `store`), for the response cache. */
   cacheTerms: BodyCacheTerms;
+}
+
+/** A model name nothing serves (or the caller's API key may not send), pointing at the list of those it may. */
+export function modelNotFound(model: string): AppError {
+  return new AppError("NOT_FOUND", `The model '${model}' does not exist; GET /v1/models lists the available ones`, {
+    details: { openaiCode: "model_not_found", param: "model" },
+  });
 }
 
 /** Text of a message for limits, estimates and the template: text parts, tool-call arguments. */

@@ -65,8 +65,3 @@ export function chunkBody(ctx: ChunkContext, choice: ChoiceChunk, systemFingerpr
 export function usageChunkBody(ctx: ChunkContext, result: ChainResult) {
   return { id: ctx.id, object: "chat.completion.chunk", created: ctx.created, model: ctx.model, choices: [], usage: usageBody(result.usage, result.usageDetails) };
 }
-
-/** The attempts as one header value: `beta:http_error,openai:success`. */
-export function attemptsHeader(attempts: ChainResult["attempts"]): string {
-  return attempts.map((a) => `${a.provider}:${a.outcome}`).join(",");
-}

@@ -5,7 +5,6 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { noteErrorCode, type RequestScope } from "../../infra/request-scope.ts";
-import { AppError } from "../../services/errors.ts";
 import { withRouteBodyLimit } from "../body-limits.ts";
 import { describeError, errorHeaders, ERROR_TABLE, logRouteFailure, type ErrorDescription } from "../error-map.ts";
 
@@ -24,13 +23,6 @@ export interface UpstreamErrorFields {
   type?: unknown;
   param?: unknown;
   code?: unknown;
-}
-
-/** A model name nothing serves (or the caller's API key may not send), pointing at the list of those it may. */
-export function modelNotFound(model: string): AppError {
-  return new AppError("NOT_FOUND", `The model '${model}' does not exist; GET /v1/models lists the available ones`, {
-    details: { openaiCode: "model_not_found", param: "model" },
-  });
 }
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" ? String(v) : null);
