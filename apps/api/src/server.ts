@@ -19,7 +19,7 @@ import { registerLoadShedding } from "./http/load-shedding.ts";
 import { registerIpRateLimit } from "./http/ip-limit.ts";
 import { registerLegacyRoutes } from "./http/legacy/index.ts";
 import { registerOpenApi } from "./http/openapi.ts";
-import { registerOpenAIRoutes } from "./http/openai/routes.ts";
+import { registerV1Routes } from "./http/v1-routes.ts";
 import { registerSsoRoutes } from "./http/sso/index.ts";
 import { createChatSockets } from "./http/ws/chat-socket.ts";
 import { registerWebSockets } from "./http/ws/index.ts";
@@ -161,7 +161,7 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"]);
 
   registerOpsRoutes(app, deps);
-  await registerOpenAIRoutes(app, deps);
+  await registerV1Routes(app, deps);
   registerEmergencyRoutes(app, deps);
   registerCsvExports(app, deps);
   const chatSockets = createChatSockets(deps);

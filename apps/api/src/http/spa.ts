@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { adminDistDir } from "../infra/repo-paths.ts";
 import { sendMethodNotAllowed } from "./method-not-allowed.ts";
 import { isOpenAIPath } from "./openai/errors.ts";
-import { answerUnknownV1Path } from "./openai/routes.ts";
+import { answerUnknownV1Path } from "./v1-routes.ts";
 import { declareFeature } from "./route-features.ts";
 import { AppError } from "../services/errors.ts";
 

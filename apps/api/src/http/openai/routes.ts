@@ -2,10 +2,10 @@
  * The OpenAI-compatible surface under /v1, for any OpenAI SDK or agent framework pointed at
  * Switchboard: POST /chat/completions (JSON, or SSE ending in `data: [DONE]`), POST
  * /responses (the Responses API, served through the same chat path; its kept answers read
- * back in responses-retrieval.ts), POST /embeddings, GET /models and /models/{id}; and
- * Anthropic's POST /messages, in its own dialect (http/anthropic/). Thin:
- * authenticate, parse, one service call, render. Every failure, including unknown paths
- * (404), wrong methods (405) and oversized bodies (413), answers in OpenAI's error shape.
+ * back in responses-retrieval.ts), POST /embeddings, GET /models and /models/{id}. Registered
+ * inside the /v1 plugin (http/v1-routes.ts), beside Anthropic's dialect. Thin: authenticate,
+ * parse, one service call, render. Every failure, including unknown paths (404), wrong
+ * methods (405) and oversized bodies (413), answers in OpenAI's error shape.
  * Requests carry their history and are not stored (a Responses answer is kept a while, to be
  * continued, its items referred to, or read back).
  */
@@ -16,16 +16,12 @@ import { clientLeaving } from "../../trpc/context.ts";
 import { listModelEntriesFor } from "../../services/chat/models.ts";
 import { AppError } from "../../services/errors.ts";
 import { authorizeRequest } from "../caller-auth.ts";
-import { attemptsHeader, complete, modelOf, openStream, userRateLimitHeaders, type Caller } from "../chat/chat-calls.ts";
+import { attemptsHeader, complete, modelOf, openStream, type Caller } from "../chat/chat-calls.ts";
 import { modelNotFound, parseChatRequest } from "../chat/chat-request.ts";
 import { completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
-import { modelInputBodyLimit } from "../body-limits.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
-import { declareFeature } from "../route-features.ts";
 import { sendOpenAIError } from "./errors.ts";
-import { isAnthropicPath } from "../anthropic/errors.ts";
-import { answerUnknownMessagesPath, registerAnthropicRoutes } from "../anthropic/routes.ts";
 import { streamCompletion } from "./sse.ts";
 import { completedResponseBody, responseId, type SentResponse } from "./responses-body.ts";
 import { parseResponsesRequest } from "./responses-request.ts";
@@ -41,13 +37,9 @@ const ROUTES: Record<string, string[]> = {
   "/v1/models": ["GET", "HEAD"],
 };
 
-/**
- * An unknown /v1 path (404) or a known one under another method (405), in OpenAI's shape.
- * Also used by the SPA's catch-all, which wildcard static routes can reach first.
- */
-export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply): void {
+/** An unknown path of OpenAI's face (404) or a known one under another method (405), in OpenAI's shape. */
+export function answerUnknownOpenAIPath(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split("?")[0] ?? "";
-  if (isAnthropicPath(path)) return answerUnknownMessagesPath(request, reply);
   const allowed = ROUTES[path] ?? (path.startsWith("/v1/models/") ? ["GET", "HEAD"] : undefined);
   if (allowed) {
     void reply.header("allow", allowed.join(", "));
@@ -66,22 +58,8 @@ export function answerUnknownV1Path(request: FastifyRequest, reply: FastifyReply
   return sendOpenAIError(request, reply, new AppError("NOT_FOUND", `Unknown endpoint ${request.method} ${path}`, { details: { openaiCode: "unknown_url" } }));
 }
 
-export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  // The routes that carry model input take photos (base64 data URLs) and long agent
-  // histories; every other route, /v1/models included, keeps the 1 MB default.
-  const bodyLimit = modelInputBodyLimit(deps.env);
-  await app.register(
-    async (v1) => {
-      v1.setErrorHandler((error, request, reply) => sendOpenAIError(request, reply, error));
-      // The model-serving surface; completions are chat (a chat freeze stops all of /v1).
-      declareFeature(v1, "gateway");
-      v1.setNotFoundHandler(answerUnknownV1Path);
-      v1.addHook("onSend", (request, reply, payload, done) => {
-        // An API key's own limit (set by authorizeRequest) is the one its holder runs into first.
-        if (!reply.hasHeader("x-ratelimit-limit-requests")) void reply.headers(userRateLimitHeaders(request));
-        done(null, payload);
-      });
-
+/** Registered inside the /v1 plugin (its prefix, error dialect, feature and rate-limit headers). */
+export function registerOpenAIRoutes(v1: FastifyInstance, deps: AppDeps, bodyLimit: number): void {
       v1.get("/models", { config: { keyScope: "models", openapi: { summary: "List models (OpenAI-compatible)", tags: ["openai"], auth: "bearer" } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply);
         const created = Math.floor(deps.startedAt.getTime() / 1000);
@@ -162,9 +140,6 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
 
       registerResponseRetrieval(v1, deps);
 
-      // Anthropic's Messages API, served by the same chat path in its own dialect.
-      await registerAnthropicRoutes(v1, deps, bodyLimit);
-
       v1.post("/embeddings", { bodyLimit, config: { keyScope: "embeddings", metered: true, openapi: { summary: "Embeddings (OpenAI-compatible)", tags: ["openai"], auth: "bearer", body: ZOpenAIEmbeddingRequest } } }, async (request, reply) => {
         const user = await authorizeRequest(deps, request, reply, { model: modelOf(request.body) });
         const parsed = parseEmbeddingRequest(request.body, deps.providers);
@@ -172,9 +147,6 @@ export async function registerOpenAIRoutes(app: FastifyInstance, deps: AppDeps):
         void reply.header("x-switchboard-provider", result.provider).header("x-switchboard-attempts", attemptsHeader(result.attempts));
         return embeddingBody(result);
       });
-    },
-    { prefix: "/v1" },
-  );
 }
 
 /**
