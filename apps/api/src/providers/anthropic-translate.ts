@@ -5,6 +5,8 @@
  * Pure functions: the provider (anthropic.ts) does the I/O.
  */
 
+import type { AnthropicStop } from "./types.ts";
+
 type Json = Record<string, unknown>;
 
 /** Anthropic requires max_tokens; OpenAI clients often leave it out. */
@@ -23,6 +25,12 @@ export function finishReasonOf(stopReason: string | null | undefined): string {
       // end_turn, stop_sequence, pause_turn
       return "stop";
   }
+}
+
+/** An answer's stop_reason and stop_sequence, kept as Anthropic said them (undefined without a reason). */
+export function anthropicStopOf(stopReason: unknown, stopSequence: unknown): AnthropicStop | undefined {
+  if (typeof stopReason !== "string" || stopReason === "") return undefined;
+  return { stop_reason: stopReason, stop_sequence: typeof stopSequence === "string" ? stopSequence : null };
 }
 
 export function stopReasonOf(finishReason: string | null | undefined): string {
@@ -292,6 +300,8 @@ export function fromAnthropicMessage(message: Json): {
   thinkingBlocks: Json[];
   toolCalls: OpenAIToolCall[];
   finishReason: string;
+  /** The stop reason and sequence as Anthropic said them, which finishReason cannot all carry. */
+  stop: AnthropicStop | undefined;
   usage: { promptTokens: number; completionTokens: number; details: Json } | undefined;
   model: string | undefined;
 } {
@@ -314,6 +324,7 @@ export function fromAnthropicMessage(message: Json): {
     thinkingBlocks,
     toolCalls,
     finishReason: finishReasonOf(message.stop_reason as string | undefined),
+    stop: anthropicStopOf(message.stop_reason, message.stop_sequence),
     usage: usageOf(message.usage as Json | undefined),
     model: typeof message.model === "string" ? message.model : undefined,
   };
@@ -353,7 +364,7 @@ export function createStreamTranslator() {
     /** A thinking block complete with its signature (or a redacted one), for the client to send back. */
     | { type: "thinking_block"; block: Json }
     | { type: "tool_call"; index: number; id?: string; name?: string; arguments: string }
-    | { type: "finish"; reason: string }
+    | { type: "finish"; reason: string; stop: AnthropicStop | undefined }
     | { type: "usage"; promptTokens: number; completionTokens: number; details: Json }
     | { type: "error"; message: string };
 
@@ -418,7 +429,7 @@ export function createStreamTranslator() {
         const usage = (event.usage as Json | undefined) ?? {};
         if (usage.output_tokens !== undefined) outputTokens = Number(usage.output_tokens);
         const pieces: Piece[] = [];
-        if (delta.stop_reason) pieces.push({ type: "finish", reason: finishReasonOf(String(delta.stop_reason)) });
+        if (delta.stop_reason) pieces.push({ type: "finish", reason: finishReasonOf(String(delta.stop_reason)), stop: anthropicStopOf(delta.stop_reason, delta.stop_sequence) });
         return pieces;
       }
       case "message_stop":
@@ -444,20 +455,11 @@ export function createStreamTranslator() {
 
 /**
  * The other way round, for the Anthropic-shaped front door (http/anthropic/): an OpenAI
- * answer (content, tool_calls, finish_reason, usage) as an Anthropic message. `stopSequence`:
- * the stop sequence the answer ended on, when the provider said which (the reason is then
- * stop_sequence); `cachedTokens` of the prompt are Anthropic's cache reads, which its
- * input_tokens leave out.
+ * answer (content, tool_calls, usage) as an Anthropic message. `stop`: why it ended, as
+ * Anthropic says it (stopReasonOf a finish_reason, or an Anthropic upstream's own words);
+ * `cachedTokens` of the prompt are Anthropic's cache reads, which its input_tokens leave out.
  */
-export function toAnthropicMessage(answer: {
-  id: string;
-  model: string;
-  content: string;
-  toolCalls?: OpenAIToolCall[];
-  finishReason: string | null;
-  stopSequence?: string | null;
-  usage?: AnswerUsage;
-}): Json {
+export function toAnthropicMessage(answer: { id: string; model: string; content: string; toolCalls?: OpenAIToolCall[]; stop: AnthropicStop; usage?: AnswerUsage }): Json {
   const content: Json[] = [];
   if (answer.content !== "") content.push({ type: "text", text: answer.content });
   for (const call of answer.toolCalls ?? []) content.push(toolUseBlock(call));
@@ -467,8 +469,8 @@ export function toAnthropicMessage(answer: {
     role: "assistant",
     model: answer.model,
     content,
-    stop_reason: answer.stopSequence ? "stop_sequence" : stopReasonOf(answer.finishReason),
-    stop_sequence: answer.stopSequence ?? null,
+    stop_reason: answer.stop.stop_reason,
+    stop_sequence: answer.stop.stop_sequence,
     usage: anthropicUsage(answer.usage),
   };
 }

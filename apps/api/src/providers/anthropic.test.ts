@@ -102,13 +102,13 @@ describe("answers", () => {
     });
   });
 
-  it("a stream: text deltas, the finish and usage, pings and unknown events skipped", async () => {
+  it("a stream: text deltas, the finish (with Anthropic's own stop reason) and usage, pings and unknown events skipped", async () => {
     claude.enqueue(sse(start, anthropicEvent("ping"), text("Hel"), ": comment\n\n", text("lo"), stop, anthropicEvent("some_future_event"), anthropicEvent("message_stop")));
     const { chunks, error } = await collect(provider());
     expect(error).toBeUndefined();
     expect(textOf(chunks)).toBe("Hello");
     expect(chunks.slice(-2)).toEqual([
-      { type: "finish", reason: "stop" },
+      { type: "choice", choice: { index: 0, delta: {}, finish_reason: "stop", anthropic_stop: { stop_reason: "end_turn", stop_sequence: null } } },
       { type: "usage", usage: { promptTokens: 4, completionTokens: 2, details: { prompt_tokens_details: { cached_tokens: 0 } } } },
     ]);
   });
@@ -120,7 +120,7 @@ describe("answers", () => {
     expect(whole.finishReason).toBe("tool_calls");
     expect(whole.choices?.[0]?.message).toMatchObject({ content: null, tool_calls: [{ id: "toolu_01", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] });
     const { chunks } = await collect(provider(), ask({ passthrough }));
-    const calls = chunks.flatMap((c) => (c.type === "choice" ? (c.choice.delta.tool_calls as Array<{ function: { arguments: string } }>) : []));
+    const calls = chunks.flatMap((c) => (c.type === "choice" ? ((c.choice.delta.tool_calls ?? []) as Array<{ function: { arguments: string } }>) : []));
     expect(calls.map((c) => c.function.arguments).join("")).toBe('{"city":"Paris"}');
   });
 

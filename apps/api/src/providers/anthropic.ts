@@ -84,6 +84,7 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
             ...(answer.thinkingBlocks.length > 0 ? { thinking_blocks: answer.thinkingBlocks } : {}),
           },
           finish_reason: answer.finishReason,
+          ...(answer.stop ? { anthropic_stop: answer.stop } : {}),
         },
       ],
     };
@@ -130,7 +131,8 @@ export function createAnthropicProvider(config: AnthropicConfig): ChatProvider {
               break;
             case "finish":
               finished = true;
-              yield { type: "finish", reason: piece.reason };
+              // On a choice rather than a bare finish: Anthropic's own stop reason and sequence go with it.
+              yield { type: "choice", choice: { index: 0, delta: {}, finish_reason: piece.reason, ...(piece.stop ? { anthropic_stop: piece.stop } : {}) } };
               break;
             case "usage":
               yield { type: "usage", usage: { promptTokens: piece.promptTokens, completionTokens: piece.completionTokens, details: piece.details } };

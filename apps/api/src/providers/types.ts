@@ -57,6 +57,18 @@ export interface ProviderUsage {
 }
 
 /**
+ * Why an Anthropic upstream's answer ended, in its own words: `stop_reason` (end_turn,
+ * stop_sequence, pause_turn…) and the stop sequence it matched, which a finish_reason cannot
+ * say ("stop" covers them all). Set by the Anthropic provider on the choice that finished, for
+ * the Anthropic-shaped front door to answer with; OpenAI answers name a choice's fields one
+ * by one (http/openai/chat-response.ts) and never show it.
+ */
+export interface AnthropicStop {
+  stop_reason: string;
+  stop_sequence: string | null;
+}
+
+/**
  * One choice of a whole answer, in OpenAI's shape (the lingua franca of the gateway):
  * `message` holds content, refusal, tool_calls and whatever else the provider sent.
  */
@@ -65,6 +77,7 @@ export interface AnswerChoice {
   message: { role?: string; content?: string | null; refusal?: string | null; tool_calls?: unknown[]; [field: string]: unknown };
   finish_reason: string | null;
   logprobs?: unknown;
+  anthropic_stop?: AnthropicStop | undefined;
 }
 
 export interface ProviderCompletion {
@@ -88,6 +101,8 @@ export interface ChoiceChunk {
   delta: { role?: string; content?: string | null; refusal?: string | null; tool_calls?: unknown[]; [field: string]: unknown };
   finish_reason: string | null;
   logprobs?: unknown;
+  /** With the finish_reason, from an Anthropic upstream. */
+  anthropic_stop?: AnthropicStop | undefined;
 }
 
 export type ProviderChunk =

@@ -5,8 +5,8 @@
  * as a stop_reason, usage in Anthropic's counting.
  */
 import { randomUUID } from "node:crypto";
-import type { AnswerChoice } from "../../providers/types.ts";
-import { toAnthropicMessage, type AnswerUsage, type OpenAIToolCall } from "../../providers/anthropic-translate.ts";
+import type { AnswerChoice, AnthropicStop, ChoiceChunk } from "../../providers/types.ts";
+import { stopReasonOf, toAnthropicMessage, type AnswerUsage, type OpenAIToolCall } from "../../providers/anthropic-translate.ts";
 import { cachedTokensOf } from "../../services/gateway/answer-output.ts";
 import type { ChainResult } from "../../services/gateway/chain-types.ts";
 
@@ -15,13 +15,19 @@ export function messageId(): string {
 }
 
 /**
- * The stop sequence an answer ended on, when its provider said which: OpenAI's protocol does
- * not, but vLLM and servers like it put the matched sequence in the choice's `stop_reason`.
- * Otherwise an answer that stopped is `end_turn`, whether at a sequence or not.
+ * Why an answer ended, as Anthropic says it. An Anthropic upstream said it itself (its
+ * stop_reason and matched sequence, carried on the choice as `anthropic_stop`), and is taken at
+ * its word: pause_turn or a stop sequence is what its client must hear. OpenAI's protocol does
+ * not say which stop sequence ended an answer, but vLLM and servers like it put the matched
+ * sequence in the choice's `stop_reason`; otherwise an answer that stopped is `end_turn`,
+ * whether at a sequence or not.
  */
-export function matchedStopSequence(choice: object | undefined, finishReason: string | null | undefined, stopSequences: readonly string[]): string | null {
+export function stopOf(choice: AnswerChoice | ChoiceChunk | undefined, finishReason: string | null | undefined, stopSequences: readonly string[]): AnthropicStop {
+  const upstream = choice?.anthropic_stop;
+  if (typeof upstream?.stop_reason === "string") return { stop_reason: upstream.stop_reason, stop_sequence: typeof upstream.stop_sequence === "string" ? upstream.stop_sequence : null };
   const said = (choice as { stop_reason?: unknown } | undefined)?.stop_reason;
-  return finishReason === "stop" && typeof said === "string" && stopSequences.includes(said) ? said : null;
+  if (finishReason === "stop" && typeof said === "string" && stopSequences.includes(said)) return { stop_reason: "stop_sequence", stop_sequence: said };
+  return { stop_reason: stopReasonOf(finishReason), stop_sequence: null };
 }
 
 export function usageOfResult(result: Pick<ChainResult, "usage" | "usageDetails">): AnswerUsage {
@@ -41,7 +47,7 @@ export function anthropicMessageOf(id: string, model: string, choice: AnswerChoi
     .filter((c) => c.function !== undefined)
     .map((c) => ({ id: c.id ?? toolUseId(), type: "function" as const, function: { name: c.function!.name ?? "", arguments: c.function!.arguments ?? "" } }));
   const finish = choice.finish_reason ?? finishReason ?? null;
-  return toAnthropicMessage({ id, model, content, toolCalls, finishReason: finish, stopSequence: matchedStopSequence(choice, finish, stopSequences), usage });
+  return toAnthropicMessage({ id, model, content, toolCalls, stop: stopOf(choice, finish, stopSequences), usage });
 }
 
 /** An id for a tool call its provider sent without one (some local servers do). */

@@ -11,14 +11,14 @@
  */
 import type { FastifyReply } from "fastify";
 import { noteResponseBody } from "../../infra/request-scope.ts";
-import { anthropicUsage, stopReasonOf } from "../../providers/anthropic-translate.ts";
+import { anthropicUsage } from "../../providers/anthropic-translate.ts";
 import type { ChoiceChunk } from "../../providers/types.ts";
 import { ChoiceAssembly } from "../../services/gateway/choice-assembly.ts";
 import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { MAX_BODY_CHARS } from "../../services/request-log/index.ts";
 import { holdEventStream } from "../held-event-stream.ts";
 import { streamFailureEvent, type AnthropicErrorBody } from "./errors.ts";
-import { anthropicMessageOf, matchedStopSequence, toolUseId, usageOfResult } from "./messages-response.ts";
+import { anthropicMessageOf, stopOf, toolUseId, usageOfResult } from "./messages-response.ts";
 
 interface ToolCallDelta {
   index?: number;
@@ -111,10 +111,8 @@ export async function streamMessage(
       } else if (event.type === "done") {
         ended = event;
         blocks.close();
-        const reason = finish.reason ?? event.finishReason;
-        const stopSequence = matchedStopSequence(finish.choice, reason, opts.stopSequences);
         emit("message_delta", {
-          delta: { stop_reason: stopSequence ? "stop_sequence" : stopReasonOf(reason), stop_sequence: stopSequence },
+          delta: stopOf(finish.choice, finish.reason ?? event.finishReason, opts.stopSequences),
           // Anthropic's usage here is the whole message's; input_tokens too (known only now).
           usage: anthropicUsage(usageOfResult(event)),
         });

@@ -8,7 +8,7 @@ import Anthropic, { APIError, AuthenticationError, BadRequestError, NotFoundErro
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { priceAutoRoute, startTestApp, type TestApp } from "../../../test/app.ts";
 import { rawRequest } from "../../../test/raw-http.ts";
-import { startFakeAnthropic, type FakeAnthropicServer } from "../../../test/fake-anthropic-server.ts";
+import { anthropicEvent, startFakeAnthropic, type FakeAnthropicServer } from "../../../test/fake-anthropic-server.ts";
 import { startFakeOpenAI, type FakeOpenAIServer } from "../../../test/fake-openai-server.ts";
 
 const CLAUDE_KEY = "sk-ant-good-key-000000";
@@ -190,7 +190,7 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(claude.requests[0]!.body).toMatchObject({ model: "claude-test", max_tokens: 100, tools: [{ name: "get_weather", input_schema: WEATHER.input_schema }] });
   });
 
-  it("maps finish reasons to stop reasons: length → max_tokens, a named stop sequence → stop_sequence", async () => {
+  it("maps finish reasons to stop reasons: length → max_tokens, a stop sequence vLLM names → stop_sequence", async () => {
     beta.enqueue({ kind: "ok", content: "cut short", finishReason: "length" });
     expect((await sdk.messages.create({ model: "auto", max_tokens: 2, messages: [{ role: "user", content: "x" }] })).stop_reason).toBe("max_tokens");
 
@@ -199,6 +199,39 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     beta.enqueue({ kind: "raw", contentType: "application/json", pieces: [JSON.stringify(completion)] });
     const stopped = await sdk.messages.create({ model: "auto", max_tokens: 20, stop_sequences: ["END"], messages: [{ role: "user", content: "count" }] });
     expect(stopped).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "END", content: [{ type: "text", text: "one two" }] });
+  });
+
+  it("an Anthropic upstream that stopped at a stop sequence says which, whole and streamed; OpenAI's answers of it stay finish_reason stop", async () => {
+    const whole = { id: "msg_02", type: "message", role: "assistant", model: "claude-test", content: [{ type: "text", text: "one two " }], stop_reason: "stop_sequence", stop_sequence: "three", usage: { input_tokens: 5, output_tokens: 2 } };
+    const events = [
+      anthropicEvent("message_start", { message: { id: "msg_03", type: "message", role: "assistant", model: "claude-test", content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+      anthropicEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+      anthropicEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: "one two " } }),
+      anthropicEvent("content_block_stop", { index: 0 }),
+      anthropicEvent("message_delta", { delta: { stop_reason: "stop_sequence", stop_sequence: "three" }, usage: { output_tokens: 2 } }),
+      anthropicEvent("message_stop"),
+    ];
+    const json = () => claude.enqueue({ kind: "raw", contentType: "application/json", pieces: [JSON.stringify(whole)] });
+    const sse = () => claude.enqueue({ kind: "raw", contentType: "text/event-stream", pieces: events });
+    const asked = { model: "claude", max_tokens: 20, stop_sequences: ["three"], messages: [{ role: "user" as const, content: "count to five" }] };
+    const stopped = { content: [{ type: "text", text: "one two " }], stop_reason: "stop_sequence", stop_sequence: "three" };
+
+    json();
+    expect(await sdk.messages.create(asked)).toMatchObject(stopped);
+    sse();
+    expect(await sdk.messages.stream(asked).finalMessage()).toMatchObject(stopped);
+    expect(claude.requests[0]!.body).toMatchObject({ stop_sequences: ["three"] });
+
+    // The same answers to an OpenAI client: its finish_reason, and no field of Anthropic's.
+    const chat = (body: object) =>
+      fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` }, body: JSON.stringify({ model: "claude", stop: ["three"], messages: [{ role: "user", content: "count to five" }], ...body }) });
+    json();
+    const completion = (await (await chat({})).json()) as { choices: unknown[] };
+    expect(completion.choices).toEqual([{ index: 0, message: { role: "assistant", content: "one two ", refusal: null }, logprobs: null, finish_reason: "stop" }]);
+    sse();
+    const chunks = await (await chat({ stream: true })).text();
+    expect(chunks).toContain('"finish_reason":"stop"');
+    expect(chunks).not.toMatch(/stop_sequence|anthropic_stop/);
   });
 
   it("a stream cut mid-answer raises in the SDK instead of ending cleanly", async () => {

@@ -202,9 +202,9 @@ function parsed(value: string): Kept | undefined {
 export async function* replayed(kept: ChainResult): AsyncGenerator<ChainEvent> {
   yield { type: "start", provider: kept.provider, model: kept.model };
   const choices = kept.choices ?? [{ index: 0, message: { content: kept.content }, finish_reason: kept.finishReason }];
-  for (const { index, message, finish_reason, logprobs } of choices) {
+  for (const { index, message, finish_reason, logprobs, anthropic_stop } of choices) {
     const calls = Array.isArray(message.tool_calls) ? { tool_calls: message.tool_calls.map((call, i) => ({ index: i, ...(call as object) })) } : {};
-    const choice = { index, delta: { role: "assistant", ...message, ...calls }, finish_reason, ...(logprobs !== undefined ? { logprobs } : {}) };
+    const choice = { index, delta: { role: "assistant", ...message, ...calls }, finish_reason, ...(logprobs !== undefined ? { logprobs } : {}), ...(anthropic_stop ? { anthropic_stop } : {}) };
     yield { type: "choice", choice, systemFingerprint: kept.systemFingerprint, extras: kept.extras };
     if (index === 0 && kept.content) yield { type: "delta", text: kept.content };
   }

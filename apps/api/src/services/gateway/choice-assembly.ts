@@ -1,9 +1,9 @@
 /**
  * Streamed choice pieces joined back into the whole choices a non-streamed answer carries:
  * text fields joined, tool calls joined by index, logprobs appended, each choice's finish
- * reason. For whatever needs a stream's answer whole (the request log's body, the response
- * cache). Past `maxChars` of text, pieces are no longer joined (finish reasons still are),
- * and `truncated` says so.
+ * reason (and an Anthropic upstream's own stop reason with it). For whatever needs a stream's
+ * answer whole (the request log's body, the response cache). Past `maxChars` of text, pieces
+ * are no longer joined (finish reasons still are), and `truncated` says so.
  */
 import type { AnswerChoice, ChoiceChunk } from "../../providers/types.ts";
 
@@ -33,6 +33,7 @@ export class ChoiceAssembly {
       this.byIndex.set(chunk.index, choice);
     }
     if (chunk.finish_reason) choice.finish_reason = chunk.finish_reason;
+    if (chunk.anthropic_stop) choice.anthropic_stop = chunk.anthropic_stop;
     if (this.truncated) return;
     this.merge(choice.message, chunk.delta);
     if (chunk.logprobs && typeof chunk.logprobs === "object") {
