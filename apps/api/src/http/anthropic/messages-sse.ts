@@ -1,13 +1,14 @@
 /**
  * Streams an answer as Anthropic's Messages events: `message_start` and a `ping` when the
  * first provider answers, then one content block at a time (`content_block_start`, its
- * `text_delta` or `input_json_delta` pieces, `content_block_stop`), then `message_delta`
- * (stop_reason, stop_sequence, usage) and `message_stop`. As with the /v1 chat streams the
- * head waits for the first event, or the first heartbeat when that is long in coming
- * (held-event-stream.ts, `: keep-alive` comments during a silence), so a failure before it
- * (every provider down, rate limited) is a real status; a failure after it is an `error`
- * event and the stream ends without `message_stop`, so no client mistakes a cut answer for a
- * whole one. With `keepBody` the request log keeps the message as a whole answer would read.
+ * `text_delta` or `input_json_delta` pieces, `content_block_stop`: message-blocks.ts), then
+ * `message_delta` (stop_reason, stop_sequence, usage) and `message_stop`. As with the /v1
+ * chat streams the head waits for the first event, or the first heartbeat when that is long
+ * in coming (held-event-stream.ts, `: keep-alive` comments during a silence), so a failure
+ * before it (every provider down, rate limited) is a real status; a failure after it is an
+ * `error` event and the stream ends without `message_stop`, so no client mistakes a cut
+ * answer for a whole one. With `keepBody` the request log keeps the message as a whole
+ * answer would read.
  */
 import type { FastifyReply } from "fastify";
 import { noteResponseBody } from "../../infra/request-scope.ts";
@@ -18,58 +19,8 @@ import type { ChainEvent } from "../../services/gateway/chain-types.ts";
 import { MAX_BODY_CHARS } from "../../services/request-log/index.ts";
 import { holdEventStream } from "../held-event-stream.ts";
 import { streamFailureEvent, type AnthropicErrorBody } from "./errors.ts";
-import { anthropicMessageOf, stopOf, toolUseId, usageOfResult } from "./messages-response.ts";
-
-interface ToolCallDelta {
-  index?: number;
-  id?: string;
-  function?: { name?: string; arguments?: string };
-}
-
-type Emit = (type: string, fields: Record<string, unknown>) => void;
-
-/** Choice 0's pieces as content blocks: one open at a time, a tool call's arguments on its own block. */
-class ContentBlocks {
-  private count = 0;
-  private open: { index: number; kind: "text" } | { index: number; kind: "tool"; call: number } | undefined;
-  /** The block of each tool call, by the call's index in the choice. */
-  private readonly toolBlocks = new Map<number, number>();
-
-  constructor(private readonly emit: Emit) {}
-
-  piece(delta: ChoiceChunk["delta"]): void {
-    const text = [delta.content, delta.refusal].filter((t): t is string => typeof t === "string").join("");
-    if (text !== "") {
-      if (this.open?.kind !== "text") this.start({ type: "text", text: "" }, { kind: "text" });
-      this.emit("content_block_delta", { index: this.open!.index, delta: { type: "text_delta", text } });
-    }
-    for (const call of (delta.tool_calls ?? []) as ToolCallDelta[]) {
-      const at = call.index ?? 0;
-      let block = this.toolBlocks.get(at);
-      if (block === undefined) {
-        block = this.start({ type: "tool_use", id: call.id ?? toolUseId(), name: call.function?.name ?? "", input: {} }, { kind: "tool", call: at });
-        this.toolBlocks.set(at, block);
-      }
-      const json = call.function?.arguments;
-      // A call's pieces follow one another in OpenAI's streams; one that came back to an
-      // earlier call still names that call's block.
-      if (json) this.emit("content_block_delta", { index: block, delta: { type: "input_json_delta", partial_json: json } });
-    }
-  }
-
-  close(): void {
-    if (this.open) this.emit("content_block_stop", { index: this.open.index });
-    this.open = undefined;
-  }
-
-  private start(block: Record<string, unknown>, kind: { kind: "text" } | { kind: "tool"; call: number }): number {
-    this.close();
-    const index = this.count++;
-    this.open = { index, ...kind };
-    this.emit("content_block_start", { index, content_block: block });
-    return index;
-  }
-}
+import { ContentBlocks, type Emit } from "./message-blocks.ts";
+import { anthropicMessageOf, stopOf, usageOfResult } from "./messages-response.ts";
 
 export async function streamMessage(
   reply: FastifyReply,

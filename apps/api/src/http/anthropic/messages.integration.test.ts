@@ -181,6 +181,44 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(beta.requests[0]!.body.tool_choice).toEqual({ type: "function", function: { name: "get_weather" } });
   });
 
+  it("two tool calls streamed interleaved (call 0, call 1, call 0 again) reach the SDK as two whole blocks, every delta between its block's start and stop", async () => {
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: "chatcmpl-2", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const call = (index: number, args: string, head?: { id: string }) =>
+      chunk({ tool_calls: [{ index, ...(head ? { id: head.id, type: "function", function: { name: "get_weather", arguments: args } } : { function: { arguments: args } }) }] });
+    beta.enqueue({
+      kind: "raw",
+      contentType: "text/event-stream",
+      pieces: [
+        chunk({ role: "assistant", content: "Checking both." }),
+        call(0, '{"city":', { id: "call_a" }),
+        call(1, '{"city":"Rome"', { id: "call_b" }),
+        call(0, '"Paris"}'),
+        call(1, "}"),
+        chunk({}, "tool_calls"),
+        "data: [DONE]\n\n",
+      ],
+    });
+    const stream = sdk.messages.stream({ model: "beta", max_tokens: 100, tools: [WEATHER], messages: [{ role: "user", content: "Weather in Paris and Rome?" }] });
+    let open: number | undefined;
+    const outOfPlace: unknown[] = [];
+    for await (const event of stream) {
+      if (event.type === "content_block_start") {
+        if (open !== undefined) outOfPlace.push(event);
+        open = event.index;
+      } else if (event.type === "content_block_delta" && event.index !== open) outOfPlace.push(event);
+      else if (event.type === "content_block_stop") open = undefined;
+    }
+    expect(outOfPlace).toEqual([]);
+    const message = await stream.finalMessage();
+    expect(message.content).toEqual([
+      { type: "text", text: "Checking both." },
+      { type: "tool_use", id: "call_a", name: "get_weather", input: { city: "Paris" } },
+      { type: "tool_use", id: "call_b", name: "get_weather", input: { city: "Rome" } },
+    ]);
+    expect(message.stop_reason).toBe("tool_use");
+  });
+
   it("through an Anthropic upstream too: a tool call made by Claude comes back as the same tool_use", async () => {
     const message = await sdk.messages.create({ model: "claude", max_tokens: 100, tools: [WEATHER], messages: [{ role: "user", content: "What is the weather?" }] });
     expect(message.content).toEqual([{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } }]);
