@@ -49,9 +49,8 @@ function userMessages(content: Exclude<TAnthropicMessage["content"], string>): J
       tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text || "the tool failed"}` : text });
       // Chat's tool messages carry text only: a tool's images go to the model in the user turn.
       if (typeof result !== "string") for (const b of result) if (b.type === "image") parts.push(imagePart(b));
-    } else if (block.type === "text") {
-      if (block.text !== "") parts.push({ type: "text", text: block.text });
-    } else if (block.type === "image") parts.push(imagePart(block));
+    } else if (block.type === "text") parts.push({ type: "text", text: block.text });
+    else if (block.type === "image") parts.push(imagePart(block));
   }
   return parts.length > 0 ? [...tools, { role: "user", content: parts }] : tools;
 }
@@ -82,8 +81,20 @@ function refuseMisplacedBlocks(messages: readonly TAnthropicMessage[]): void {
   });
 }
 
+/** Anthropic's API refuses an empty text block; left out here, a turn could lose all it said without a word. */
+function refuseEmptyText(messages: readonly TAnthropicMessage[]): void {
+  messages.forEach((message, i) => {
+    if (typeof message.content === "string") return;
+    const at = message.content.findIndex((b) => b.type === "text" && b.text === "");
+    if (at < 0) return;
+    const param = `messages.${i}.content.${at}.text`;
+    throw new AppError("BAD_REQUEST", `${param}: text content blocks must be non-empty`, { details: { param } });
+  });
+}
+
 function chatMessages(data: TAnthropicCountTokensRequest): Json[] {
   refuseMisplacedBlocks(data.messages);
+  refuseEmptyText(data.messages);
   const out: Json[] = [];
   const system = typeof data.system === "string" ? data.system : textOfBlocks(data.system ?? []);
   if (system !== "") out.push({ role: "system", content: system });
@@ -95,8 +106,16 @@ function chatMessages(data: TAnthropicCountTokensRequest): Json[] {
   return out;
 }
 
+/** A tool_choice naming a tool the request does not offer: Anthropic's API refuses it, and a provider would answer with a 400 of its own words. */
+function refuseUnknownToolChoice(data: TAnthropicCountTokensRequest): void {
+  const choice = data.tool_choice;
+  if (choice?.type !== "tool" || (data.tools ?? []).some((t) => t.name === choice.name)) return;
+  throw new AppError("BAD_REQUEST", `tool_choice.name: no tool named "${choice.name}" in tools`, { details: { param: "tool_choice.name" } });
+}
+
 /** The request's other fields, under their chat names; absent ones stay absent (the provider's defaults). */
 function chatFields(data: TAnthropicCountTokensRequest): Json {
+  refuseUnknownToolChoice(data);
   const fields: Json = {};
   const set = (name: string, value: unknown) => {
     if (value !== undefined && value !== null) fields[name] = value;

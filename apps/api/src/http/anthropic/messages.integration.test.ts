@@ -386,6 +386,28 @@ describe("errors in Anthropic's shape", () => {
     expect(beta.requests).toHaveLength(0);
   });
 
+  it("a tool_choice naming a tool not in tools, and an empty text block, are 400 invalid_request_error naming the field, as on Anthropic's API", async () => {
+    const refusal = async (asking: Promise<unknown>) => {
+      const error = await asking.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BadRequestError);
+      return ((error as BadRequestError).error as { error: { type: string; message: string } }).error;
+    };
+    const hi = [{ role: "user" as const, content: "Hi" }];
+    const forced = { type: "tool" as const, name: "get_time" };
+    expect(await refusal(sdk.messages.create({ model: "auto", max_tokens: 10, tools: [WEATHER], tool_choice: forced, messages: hi }))).toEqual({
+      type: "invalid_request_error",
+      message: 'tool_choice.name: no tool named "get_time" in tools',
+    });
+    expect((await refusal(sdk.messages.create({ model: "auto", max_tokens: 10, tool_choice: forced, messages: hi }))).message).toMatch(/^tool_choice\.name: /);
+    expect((await refusal(sdk.messages.countTokens({ model: "auto", tools: [WEATHER], tool_choice: forced, messages: hi }))).message).toMatch(/^tool_choice\.name: /);
+
+    const blank = [{ role: "user" as const, content: [{ type: "text" as const, text: "Hi" }, { type: "text" as const, text: "" }] }];
+    const empty = { type: "invalid_request_error", message: "messages.0.content.1.text: text content blocks must be non-empty" };
+    expect(await refusal(sdk.messages.create({ model: "auto", max_tokens: 10, messages: blank }))).toEqual(empty);
+    expect(await refusal(sdk.messages.countTokens({ model: "auto", messages: blank }))).toEqual(empty);
+    expect(beta.requests).toHaveLength(0);
+  });
+
   it("an image is checked as Anthropic's API checks it: its media type, its base64, an http(s) URL", async () => {
     const image = (source: unknown) => ({ model: "auto", max_tokens: 10, messages: [{ role: "user", content: [{ type: "image", source }, { type: "text", text: "what is this?" }] }] });
     const refusals: Array<[unknown, RegExp]> = [
