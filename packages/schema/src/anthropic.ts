@@ -4,9 +4,10 @@
  * Chat Completions (like the Responses API), so what it takes is what a chat provider can do:
  * text, images, client tools and their results, sampling and stop sequences. Server tools
  * (web search, code execution…) and documents have no provider behind them and are refused by
- * name; fields that only tune Anthropic's own service (top_k, thinking, cache_control,
- * service_tier…) are accepted and not forwarded. Objects are loose: unknown keys survive
- * validation, as new SDK releases add fields.
+ * name; fields that only tune Anthropic's own service (top_k, thinking, service_tier…) are
+ * accepted and not forwarded, save cache_control, which an Anthropic provider receives.
+ * Objects are loose: unknown keys (cache_control among them) survive validation, as new SDK
+ * releases add fields.
  */
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";

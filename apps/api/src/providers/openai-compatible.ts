@@ -45,6 +45,15 @@ export interface OpenAICompatibleConfig {
   embeddings?: boolean;
 }
 
+/** Messages (and their content parts) or tools without the `cache_control` the gateway added to them (ProviderRequest.cacheMarks). */
+function withoutCacheMarks(items: unknown[]): unknown[] {
+  return items.map((item) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) return item;
+    const { cache_control: _marker, ...rest } = item as Json;
+    return Array.isArray(rest["content"]) ? { ...rest, content: withoutCacheMarks(rest["content"] as unknown[]) } : rest;
+  });
+}
+
 export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): ChatProvider {
   const headers = requestHeaders(config);
   const endpoints = new Map<string, WireEndpoint>();
@@ -71,12 +80,15 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     } else if (format) {
       responseFormat = { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };
     }
+    const marked = request.cacheMarks === true;
     // The caller's fields go first and unchanged; only what the gateway decides (the model
-    // it routed to, the typed knobs of its own callers) is set over them.
+    // it routed to, the typed knobs of its own callers, caching markers it added) is set
+    // over them.
     return {
       ...passthrough,
       model: request.model ?? config.model,
-      messages,
+      messages: marked ? withoutCacheMarks(messages) : messages,
+      ...(marked && Array.isArray(passthrough["tools"]) ? { tools: withoutCacheMarks(passthrough["tools"]) } : {}),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
       ...(responseFormat ? { response_format: responseFormat } : {}),

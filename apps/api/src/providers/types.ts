@@ -28,6 +28,14 @@ export interface ProviderRequest {
    * translate what they can); its `messages` replace the text digest above when present.
    */
   passthrough?: Record<string, unknown> | undefined;
+  /**
+   * The passthrough carries prompt-caching markers (`cache_control` on messages, content parts
+   * and tools, as LiteLLM's users write them) that the gateway put there itself, translating
+   * an Anthropic Messages request. An Anthropic provider sends them on; an OpenAI-protocol
+   * provider takes them out, as such upstreams refuse fields they do not know. Markers a chat
+   * client wrote itself are its own to send, and stay.
+   */
+  cacheMarks?: true | undefined;
   /** Overrides the provider's configured model. */
   model?: string | undefined;
   temperature?: number | undefined;

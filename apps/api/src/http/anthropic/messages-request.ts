@@ -5,9 +5,12 @@
  * (providers/anthropic-translate.ts): system → a system message; text and image blocks →
  * content parts; an assistant's tool_use blocks → its tool_calls; tool_result blocks → tool
  * messages, ahead of the rest of their user turn (chat wants a call's result right after it).
- * Only the fields chat has a name for are forwarded: what tunes Anthropic's own service
- * (top_k, thinking, cache_control, service_tier…) has no provider to read it here, and an
- * OpenAI upstream would refuse it.
+ * Only the fields chat has a name for are forwarded, and Anthropic's prompt-caching markers
+ * (cache_control) on the parts, messages and tools their blocks become, as LiteLLM's users
+ * write them: the Anthropic provider puts them back on its blocks, an OpenAI-protocol provider
+ * takes them out (ProviderRequest.cacheMarks). What else tunes Anthropic's own service
+ * (top_k, thinking, service_tier…) has no provider to read it here, and an OpenAI upstream
+ * would refuse it.
  */
 import { ZAnthropicCountTokensRequest, ZAnthropicMessagesRequest, type TAnthropicContentBlock, type TAnthropicCountTokensRequest, type TAnthropicMessage } from "@switchboard/schema";
 import { AppError } from "../../services/errors.ts";
@@ -23,6 +26,22 @@ export interface ParsedMessagesRequest extends ParsedChatRequest {
 }
 
 type Block<T extends TAnthropicContentBlock["type"]> = Extract<TAnthropicContentBlock, { type: T }>;
+
+/** A block's (or tool's) prompt-caching marker, for the part, message or tool it becomes. */
+const markerOf = (holder: unknown): Json => {
+  const marker = (holder as { cache_control?: unknown } | null | undefined)?.cache_control;
+  return marker !== null && typeof marker === "object" ? { cache_control: marker } : {};
+};
+const marked = (holder: unknown) => markerOf(holder).cache_control !== undefined;
+
+/** Whether the request marks anything for caching (its translation then carries markers). */
+function asksForCaching(data: TAnthropicCountTokensRequest): boolean {
+  if (Array.isArray(data.system) && data.system.some(marked)) return true;
+  if ((data.tools ?? []).some(marked)) return true;
+  return data.messages.some(
+    (m) => typeof m.content !== "string" && m.content.some((b) => marked(b) || (b.type === "tool_result" && Array.isArray(b.content) && b.content.some(marked))),
+  );
+}
 
 function imagePart(block: Block<"image">): Json {
   const source = block.source;
@@ -44,24 +63,38 @@ function userMessages(content: Exclude<TAnthropicMessage["content"], string>): J
     if (block.type === "tool_result") {
       const result = block.content ?? "";
       const text = typeof result === "string" ? result : textOfBlocks(result);
+      // A marker inside the result marks the whole of it: chat's tool message is one text.
+      const marker = { ...(typeof result === "string" ? {} : markerOf(result.findLast(marked))), ...markerOf(block) };
       // Chat's tool messages have no error flag: the words say the tool failed, or the model
       // would read an error's text as the tool's answer.
-      tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text || "the tool failed"}` : text });
+      tools.push({ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${text || "the tool failed"}` : text, ...marker });
       // Chat's tool messages carry text only: a tool's images go to the model in the user turn.
-      if (typeof result !== "string") for (const b of result) if (b.type === "image") parts.push(imagePart(b));
-    } else if (block.type === "text") parts.push({ type: "text", text: block.text });
-    else if (block.type === "image") parts.push(imagePart(block));
+      if (typeof result !== "string") for (const b of result) if (b.type === "image") parts.push({ ...imagePart(b), ...markerOf(b) });
+    } else if (block.type === "text") parts.push({ type: "text", text: block.text, ...markerOf(block) });
+    else if (block.type === "image") parts.push({ ...imagePart(block), ...markerOf(block) });
   }
   return parts.length > 0 ? [...tools, { role: "user", content: parts }] : tools;
 }
 
-/** An assistant turn: its text, and its tool_use blocks as tool_calls (earlier thinking is left out). */
+/**
+ * An assistant turn: its text, and its tool_use blocks as tool_calls (earlier thinking is left
+ * out). A caching marker on any of its blocks marks the message, which the Anthropic provider
+ * puts on the turn's last block: the cached prefix ends with the turn, a little later at most.
+ */
 function assistantMessage(content: Exclude<TAnthropicMessage["content"], string>): Json {
   const calls = content
     .filter((b): b is Block<"tool_use"> => b.type === "tool_use")
     .map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input) } }));
   const text = textOfBlocks(content);
-  return calls.length > 0 ? { role: "assistant", content: text === "" ? null : text, tool_calls: calls } : { role: "assistant", content: text };
+  const marker = markerOf(content.findLast(marked));
+  return calls.length > 0 ? { role: "assistant", content: text === "" ? null : text, tool_calls: calls, ...marker } : { role: "assistant", content: text, ...marker };
+}
+
+/** The system prompt: one text, or text parts with their markers when one is marked for caching. */
+function systemMessage(system: TAnthropicCountTokensRequest["system"]): Json | undefined {
+  if (Array.isArray(system) && system.some(marked)) return { role: "system", content: system.filter((b) => b.text !== "").map((b) => ({ type: "text", text: b.text, ...markerOf(b) })) };
+  const text = typeof system === "string" ? system : textOfBlocks(system ?? []);
+  return text === "" ? undefined : { role: "system", content: text };
 }
 
 /** Blocks only the other role sends: a translation would drop them without a word, and Anthropic's API refuses them. */
@@ -96,8 +129,8 @@ function chatMessages(data: TAnthropicCountTokensRequest): Json[] {
   refuseMisplacedBlocks(data.messages);
   refuseEmptyText(data.messages);
   const out: Json[] = [];
-  const system = typeof data.system === "string" ? data.system : textOfBlocks(data.system ?? []);
-  if (system !== "") out.push({ role: "system", content: system });
+  const system = systemMessage(data.system);
+  if (system) out.push(system);
   for (const message of data.messages) {
     if (typeof message.content === "string") out.push({ role: message.role, content: message.content });
     else if (message.role === "user") out.push(...userMessages(message.content));
@@ -128,7 +161,7 @@ function chatFields(data: TAnthropicCountTokensRequest): Json {
   if (tools.length === 0) return fields;
   set(
     "tools",
-    tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema } })),
+    tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema }, ...markerOf(t) })),
   );
   const choice = data.tool_choice;
   if (choice?.type === "auto") set("tool_choice", "auto");
@@ -144,7 +177,9 @@ export function parseMessagesRequest(registry: ProviderRegistry, body: unknown, 
   if (!parsed.success) throw appErrorOfZod(parsed.error);
   const data = parsed.data;
   const chat = { model: data.model, messages: chatMessages(data), max_completion_tokens: data.max_tokens, ...chatFields(data), ...(data.stream ? { stream: true } : {}) };
-  return { ...parseChatRequest(registry, chat, limits), stopSequences: data.stop_sequences ?? [] };
+  const parsedChat = parseChatRequest(registry, chat, limits);
+  if (asksForCaching(data)) parsedChat.request.cacheMarks = true;
+  return { ...parsedChat, stopSequences: data.stop_sequences ?? [] };
 }
 
 /** A count_tokens request as the chat request it would make (its messages are what is counted). */

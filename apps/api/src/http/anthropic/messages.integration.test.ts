@@ -228,6 +228,43 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(claude.requests[0]!.body).toMatchObject({ model: "claude-test", max_tokens: 100, tools: [{ name: "get_weather", input_schema: WEATHER.input_schema }] });
   });
 
+  it("cache_control on system blocks, message blocks and tools reaches an Anthropic upstream on the same blocks, and never an OpenAI-protocol one", async () => {
+    const EPHEMERAL = { type: "ephemeral" as const };
+    const HOUR = { type: "ephemeral" as const, ttl: "1h" as const };
+    const asked = (model: string): Anthropic.MessageCreateParamsNonStreaming => ({
+      model,
+      max_tokens: 50,
+      system: [
+        { type: "text", text: "A long manual.", cache_control: HOUR },
+        { type: "text", text: "Be brief." },
+      ],
+      tools: [{ ...WEATHER, cache_control: EPHEMERAL }],
+      messages: [
+        { role: "user", content: [{ type: "text", text: "Chapter one.", cache_control: EPHEMERAL }, { type: "text", text: "Weather in Paris?" }] },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_9", name: "get_weather", input: { city: "Paris" }, cache_control: EPHEMERAL }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_9", content: "21 C", cache_control: EPHEMERAL }, { type: "text", text: "Summarise." }] },
+      ],
+    });
+    await sdk.messages.create(asked("claude"));
+    const sent = claude.requests[0]!.body;
+    expect(sent["system"]).toEqual([
+      { type: "text", text: "A long manual.", cache_control: HOUR },
+      { type: "text", text: "Be brief." },
+    ]);
+    expect(sent["tools"]).toEqual([{ name: "get_weather", description: "Current weather", input_schema: WEATHER.input_schema, cache_control: EPHEMERAL }]);
+    expect(sent["messages"]).toEqual([
+      { role: "user", content: [{ type: "text", text: "Chapter one.", cache_control: EPHEMERAL }, { type: "text", text: "Weather in Paris?" }] },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_9", name: "get_weather", input: { city: "Paris" }, cache_control: EPHEMERAL }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_9", content: "21 C", cache_control: EPHEMERAL }, { type: "text", text: "Summarise." }] },
+    ]);
+
+    // An OpenAI-protocol upstream would refuse the field: the same request reaches it without any.
+    await sdk.messages.create(asked("beta"));
+    const chat = beta.requests[0]!.body;
+    expect(JSON.stringify(chat)).not.toContain("cache_control");
+    expect(chat.messages?.[0]).toEqual({ role: "system", content: [{ type: "text", text: "A long manual." }, { type: "text", text: "Be brief." }] });
+  });
+
   it("maps finish reasons to stop reasons: length → max_tokens, a stop sequence vLLM names → stop_sequence", async () => {
     beta.enqueue({ kind: "ok", content: "cut short", finishReason: "length" });
     expect((await sdk.messages.create({ model: "auto", max_tokens: 2, messages: [{ role: "user", content: "x" }] })).stop_reason).toBe("max_tokens");
