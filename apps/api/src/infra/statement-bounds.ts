@@ -17,7 +17,10 @@
  *   connection, so:
  * - each transaction that takes locks also sets lock_timeout for itself (`boundLockWaits`,
  *   `SET LOCAL`), with a longer bound where waiting is the transaction's job (a configuration
- *   change waits for a whole document being applied before it).
+ *   change waits for a whole document being applied before it). Such a transaction also
+ *   raises the statement bound for itself to its own bound (`raiseStatementBound`): a wait
+ *   that is the statement's, its lock wait, is bounded by its design, not cut short by a
+ *   statement bound configured shorter than that wait.
  * - A statement long by design (a report over the whole request log, a budget's first read of
  *   a busy subject's history) raises the statement bound for itself (`runLongStatement`).
  * - The connection check at start and the migrations use connections of their own, outside
@@ -91,8 +94,7 @@ export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<
 }
 
 /**
- * Raises the statement bound to LONG_STATEMENT_MS for this transaction when the one in force
- * is ours: set by us as the connection opened (pg_settings' source "session"; one from the
+ * Raises the statement bound to $1 ms for this transaction when the one in force is ours: set by us as the connection opened (pg_settings' source "session"; one from the
  * role, the database or the URL is an operator's and stays, as does no bound at all). Ours is
  * configured (DATABASE_STATEMENT_TIMEOUT_MS), so it is recognised by where it came from rather
  * than by its value; a bound already longer is not lowered.
@@ -100,6 +102,15 @@ export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<
 const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', $1::bigint || 'ms', true)
   FROM pg_settings WHERE name = 'statement_timeout' AND source = 'session'
    AND setting::bigint > 0 AND setting::bigint < $1::bigint`;
+
+/**
+ * Raises the statement bound to `ms` for the rest of this transaction (SET LOCAL), where the
+ * bound in force is ours and shorter (see RAISE_OUR_STATEMENT_BOUND): an operator's bound,
+ * shorter or longer, stays, and no bound is lowered.
+ */
+export async function raiseStatementBound(tx: RawClient, ms: number): Promise<void> {
+  await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, ms);
+}
 
 /**
  * Prisma's own bound on the transaction around a statement long by design: past the server's
@@ -117,7 +128,7 @@ const LONG_TRANSACTION_MS = LONG_STATEMENT_MS + 5_000;
 export async function runLongStatement<T>(prisma: PrismaClient, statement: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
   return prisma.$transaction(
     async (tx) => {
-      await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, LONG_STATEMENT_MS);
+      await raiseStatementBound(tx, LONG_STATEMENT_MS);
       return statement(tx);
     },
     { timeout: LONG_TRANSACTION_MS },

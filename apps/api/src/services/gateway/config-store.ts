@@ -8,7 +8,7 @@
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
-import { boundLockWaits } from "../../infra/statement-bounds.ts";
+import { boundLockWaits, raiseStatementBound } from "../../infra/statement-bounds.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import type { UnreadableSecret } from "../../providers/create-provider.ts";
 import { cursorPage } from "../cursor-page.ts";
@@ -34,9 +34,25 @@ type Tx = Prisma.TransactionClient;
 /**
  * How long a configuration change waits for the version row: behind a whole document being
  * applied (or dry-run) that may take tens of seconds on a large configuration. Under the
- * shortest of the two transactions' own bounds (30 s).
+ * shortest of the two transactions' own bounds (CHANGE_TRANSACTION_MS).
  */
 const CONFIG_LOCK_WAIT_MS = 25_000;
+/** Prisma's bound on one change's transaction, which may wait CONFIG_LOCK_WAIT_MS for the version row. */
+const CHANGE_TRANSACTION_MS = 30_000;
+/** Prisma's bound on a whole document's transaction: many statements, and the same wait. */
+const DOCUMENT_TRANSACTION_MS = 60_000;
+
+/**
+ * First statements of a configuration change's transaction: its wait for the version row
+ * bounded by CONFIG_LOCK_WAIT_MS, and the statement bound raised to the transaction's own
+ * (`transactionMs`), so that the statement waiting there is not ended by a statement bound
+ * (DATABASE_STATEMENT_TIMEOUT_MS) configured shorter than that wait: a change queued behind
+ * another gets the outcome it would get without it, not a 503.
+ */
+async function boundConfigWaits(tx: Tx, transactionMs: number): Promise<void> {
+  await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
+  await raiseStatementBound(tx, transactionMs);
+}
 type ProviderRow = Prisma.ProviderGetPayload<object>;
 type RouteRow = Prisma.ModelRouteGetPayload<object>;
 
@@ -218,14 +234,14 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(
       async (tx) => {
-        await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
+        await boundConfigWaits(tx, CHANGE_TRANSACTION_MS);
         const next = await nextVersion(tx);
         const { result, changes, target } = await change(tx);
         await audit(tx, next, actor, { action, target }, changes);
         return { result, version: next };
       },
       // May wait on the version row behind a whole document being applied.
-      { maxWait: 10_000, timeout: 30_000 },
+      { maxWait: 10_000, timeout: CHANGE_TRANSACTION_MS },
     );
   }
 
@@ -409,7 +425,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     try {
       return await prisma.$transaction(
         async (tx) => {
-          await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
+          await boundConfigWaits(tx, DOCUMENT_TRANSACTION_MS);
           const [locked] = await tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
           const basedOn = locked?.version ?? 0;
           if (opts.ifVersion !== undefined && opts.ifVersion !== basedOn) {
@@ -434,7 +450,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
           return { ...plan, basedOn, version };
         },
         // A whole document is many statements; the lock wait counts too.
-        { maxWait: 10_000, timeout: 60_000 },
+        { maxWait: 10_000, timeout: DOCUMENT_TRANSACTION_MS },
       );
     } catch (error) {
       if (error instanceof DryRun) return error.outcome;

@@ -1,0 +1,61 @@
+/**
+ * A configuration change waits up to 25 s for the version row by design (behind another
+ * change, a whole document being applied). With a statement bound configured shorter than
+ * that wait, a change queued for longer than the bound still gets its own answer, not a 503:
+ * its transaction raises the statement bound for itself. Other statements keep the short
+ * bound. Real PostgreSQL, the version row held by a session of the test's own.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../../test/app.ts";
+import { untilLockWaiters } from "../../../test/database.ts";
+
+const STATEMENT_MS = 1_000;
+
+/** The call itself, awaited later: its refusal is not an unhandled rejection meanwhile. */
+function quiet<T>(call: Promise<T>): Promise<T> {
+  call.catch(() => {});
+  return call;
+}
+
+let t: TestApp;
+let root: string;
+
+beforeAll(async () => {
+  t = await startTestApp({ env: { DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_MS) } });
+  root = await t.login();
+});
+afterAll(async () => t?.close());
+
+describe("a configuration change queued behind the version row", () => {
+  it("waits past a shorter statement bound and gets its designed outcome", async () => {
+    const admin = t.client(root);
+    const holder = new pg.Client({ connectionString: t.app.deps.env.DATABASE_URL! });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`SELECT "version" FROM "GatewayConfig" WHERE "id" = 1 FOR UPDATE`);
+      const create = quiet(admin.providers.create.mutate({ name: "queued", kind: "openai-compatible", baseUrl: "http://127.0.0.1:9/v1", models: ["m"] }));
+      await untilLockWaiters(holder, 1);
+      const current = await admin.config.export.query();
+      const imported = quiet(
+        admin.config.import.mutate({
+          document: { ...current, models: [...current.models, { name: "queued-route", targets: [{ provider: "template", upstreamModel: "m" }] }] },
+        }),
+      );
+      await untilLockWaiters(holder, 2);
+      // Both keep waiting well past the statement bound.
+      await new Promise((resolve) => setTimeout(resolve, 2.5 * STATEMENT_MS));
+      await holder.query("COMMIT");
+      const [created, applied] = await Promise.all([create, imported]);
+      expect(created.provider?.name).toBe("queued");
+      expect(applied.change).not.toBeNull();
+      expect(applied.steps.map((s) => [s.action, s.kind, s.name])).toEqual([["create", "model", "queued-route"]]);
+    } finally {
+      await holder.end();
+    }
+    expect((await t.app.deps.db.prisma.modelRoute.findUnique({ where: { name: "queued-route" } }))?.name).toBe("queued-route");
+    // The raise was the configuration transactions' own: any other statement keeps the bound.
+    await expect(t.app.deps.db.prisma.$queryRawUnsafe("SELECT 1 AS slept FROM pg_sleep(2)")).rejects.toThrow();
+  });
+});
