@@ -1,6 +1,8 @@
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import { deleteInBatches, PRUNE_BATCHES, type PruneBatches } from "../../infra/batched-delete.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { createRevocationSet, type RevocationSet } from "../../infra/revocation-set.ts";
+import { utcTimestamp } from "../../infra/sql-time.ts";
 
 const ENDED_SESSION_KEEP_MS = 24 * 3600_000;
 const SESSION_PRUNE_INTERVAL_MS = 3600_000;
@@ -21,11 +23,14 @@ export function createSessionRevocations(deps: {
   accessTtlSec: number;
   resyncIntervalMs?: number | undefined;
   log?: (msg: string, err?: unknown) => void;
+  /** How the hourly prune deletes (default PRUNE_BATCHES). */
+  pruneBatches?: PruneBatches;
 }) {
   const keepMs = (deps.accessTtlSec + 60) * 1000;
   // A day past their end, for whoever looks into a sign-out; never before their tokens end.
   const endedForMs = keepMs + ENDED_SESSION_KEEP_MS;
   let pruneTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   const set: RevocationSet = createRevocationSet({
     coordination: deps.coordination,
     channel: "auth:revoked-sessions",
@@ -40,11 +45,17 @@ export function createSessionRevocations(deps: {
     },
   });
 
-  /** Deletes sessions that ended more than a day ago; returns how many. */
+  /**
+   * Deletes sessions that ended more than a day ago, a batch at a time (batched-delete.ts);
+   * returns how many. A session another statement holds (a refresh) is left to the next run.
+   */
   async function pruneEnded(): Promise<number> {
-    const before = new Date(Date.now() - endedForMs);
-    const { count } = await deps.prisma.session.deleteMany({ where: { OR: [{ expiresAt: { lt: before } }, { revokedAt: { lt: before } }] } });
-    return count;
+    const before = utcTimestamp(new Date(Date.now() - endedForMs));
+    return deleteInBatches(
+      (limit) => deps.prisma.$executeRaw`DELETE FROM "Session" WHERE "id" IN (
+        SELECT "id" FROM "Session" WHERE "expiresAt" < ${before} OR "revokedAt" < ${before} LIMIT ${limit}::int FOR UPDATE SKIP LOCKED)`,
+      { ...(deps.pruneBatches ?? PRUNE_BATCHES), stopped: () => closed },
+    );
   }
 
   return {
@@ -56,6 +67,7 @@ export function createSessionRevocations(deps: {
       prune();
     },
     async close() {
+      closed = true;
       clearInterval(pruneTimer);
       await set.close();
     },

@@ -4,6 +4,7 @@
  * failure writes the same numbers again instead of adding them twice.
  */
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
+import { deleteInBatches, PRUNE_BATCHES, type PruneBatches } from "../../infra/batched-delete.ts";
 import { utcTimestamp } from "../../infra/sql-time.ts";
 import type { MinuteCounts, MinuteRow } from "./instance-metrics.ts";
 import type { SketchData } from "./sketch.ts";
@@ -17,12 +18,11 @@ export interface BucketStore {
   write(instance: string, rows: MinuteRow[]): Promise<void>;
   /** Minutes in [from, to). */
   read(from: Date, to: Date): Promise<StoredMinute[]>;
-  /** Deletes minutes before `before`. */
+  /** Deletes minutes before `before`, a batch at a time (batched-delete.ts); answers how many. */
   prune(before: Date): Promise<number>;
 }
 
-
-export function createBucketStore(prisma: PrismaClient): BucketStore {
+export function createBucketStore(prisma: PrismaClient, opts: { pruneBatches?: PruneBatches } = {}): BucketStore {
   return {
     async write(instance, rows) {
       if (rows.length === 0) return;
@@ -67,9 +67,14 @@ export function createBucketStore(prisma: PrismaClient): BucketStore {
       return [...merged.values()];
     },
 
-    async prune(before) {
-      const { count } = await prisma.metricBucket.deleteMany({ where: { minute: { lt: before } } });
-      return count;
+    prune(before) {
+      const until = utcTimestamp(before);
+      // Oldest first, through the primary key (minute first); rows another instance is deleting are its to delete.
+      return deleteInBatches(
+        (limit) => prisma.$executeRaw`DELETE FROM "MetricBucket" WHERE ("minute", "provider", "instance") IN (
+          SELECT "minute", "provider", "instance" FROM "MetricBucket" WHERE "minute" < ${until} ORDER BY "minute" LIMIT ${limit}::int FOR UPDATE SKIP LOCKED)`,
+        opts.pruneBatches ?? PRUNE_BATCHES,
+      );
     },
   };
 }
