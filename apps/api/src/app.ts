@@ -174,8 +174,8 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
   // Running streams end with the session or key that authorized them, on every instance:
   // the stores above hear of each revocation and change, and announce it.
   const credentials = createCredentialWatch({ sessions: revocations, users: directory, keys, log: authWarn });
-  const accountChangeDeps = { auth, onAccessChanged: (userId: string) => keys.userChanged(userId), revokeKeys: (userId: string) => keys.revokeAllOf(userId) };
-  const users = createUsersService({ prisma: db.prisma, passwords, spend: loggedSpend, ...accountChangeDeps });
+  const accountChangeDeps = { prisma: db.prisma, auth, onAccessChanged: (userId: string) => keys.userChanged(userId), revokeKeysIn: keys.revokeAllIn };
+  const users = createUsersService({ passwords, spend: loggedSpend, ...accountChangeDeps });
   try {
     await revocations.start();
     await directory.start();

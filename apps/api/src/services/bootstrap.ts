@@ -51,7 +51,7 @@ export async function resolveSecretsKey(opts: { configured: string | undefined; 
 export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
 
 /**
- * Tells the running system that start-up changed an account, as users.update does after its
+ * Tells the running system that start-up changed an account, as users.update does with its
  * own write (followAccountChange): sessions end with a password or role change, every
  * instance reads the user again, and with `revokeKeys` its API keys are revoked. Answers how
  * many keys were revoked.

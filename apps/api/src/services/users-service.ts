@@ -10,20 +10,27 @@ import { AppError } from "./errors.ts";
 import { likeText } from "./like-text.ts";
 import { userSubject, type LoggedSpend } from "./keys/index.ts";
 
-export interface UsersServiceDeps {
+/** What an account change writes besides the account's row, and whom it tells (followAccountChange). */
+export interface AccountChangeDeps {
   prisma: PrismaClient;
-  auth: AuthService;
-  /** argon2 goes through the bounded queue shared with sign-in. */
-  passwords: PasswordWork;
-  /** Told when a user's access shrinks (disabled, role changed, deleted), e.g. to drop cached API keys. */
+  auth: Pick<AuthService, "endSessionsIn" | "sessionsEnded" | "userChanged">;
+  /**
+   * Told when a user's access shrinks (disabled, role changed, deleted, keys revoked), once
+   * the change is committed: every instance drops the user's cached API keys.
+   */
   onAccessChanged?: (userId: string) => Promise<void>;
-  /** What users spent (request log and pruned rows), for the list. */
-  spend: LoggedSpend;
-  /** Revokes every API key of a user still in force, on every instance (users.update's revokeKeys). */
-  revokeKeys: (userId: string) => Promise<number>;
+  /** Revokes every API key of a user still in force, in the change's transaction (users.update's revokeKeys); answers how many. */
+  revokeKeysIn: (tx: Prisma.TransactionClient, userId: string) => Promise<number>;
 }
 
-/** What changed in an account, already written; see followAccountChange. */
+export interface UsersServiceDeps extends AccountChangeDeps {
+  /** argon2 goes through the bounded queue shared with sign-in. */
+  passwords: PasswordWork;
+  /** What users spent (request log and pruned rows), for the list. */
+  spend: LoggedSpend;
+}
+
+/** What changed in an account; see followAccountChange. */
 export interface AccountChange {
   roleChanged: boolean;
   /** Set when the account was disabled (true) or enabled (false) by the change. */
@@ -36,30 +43,61 @@ export interface AccountChange {
   reason?: string;
 }
 
-/**
- * Tells the running system of a change to an account already written: users.update and the
- * start-up SuperAdmin recovery both go through it, so what follows a change is the same
- * whoever made it. Answers how many keys were revoked.
- */
-export async function followAccountChange(
-  deps: Pick<UsersServiceDeps, "auth" | "onAccessChanged" | "revokeKeys">,
-  userId: string,
-  change: AccountChange,
-): Promise<number> {
-  const { roleChanged, disabled, passwordChanged } = change;
-  if (roleChanged || disabled === true || passwordChanged) {
-    // Tokens carry the role and outlive a password: end every session so the change bites now.
-    await deps.auth.revokeAllForUser(userId, change.reason ?? (roleChanged ? "role changed" : disabled ? "disabled" : "password reset"));
-  } else if (disabled === false || change.budgetChanged) {
-    // Re-enabled or budget changed: every instance re-reads the user now rather than at its next resync.
-    await deps.auth.userChanged(userId);
-  }
-  if (roleChanged || disabled !== undefined) await deps.onAccessChanged?.(userId);
-  // After the password and the sessions: keys made with a leaked one end with it, and a key
-  // being made meanwhile is either committed first and revoked here, or refused because its
-  // session has ended (keys.create checks it under the same row lock).
-  return change.revokeKeys ? deps.revokeKeys(userId) : 0;
+/** What writeFollowUps wrote, for announceChange. */
+interface FollowUps {
+  /** The sessions ended, when the change ends them. */
+  endedSessions: string[] | null;
+  keysRevoked: number;
 }
+
+/**
+ * What follows an account change in the database, in the transaction that writes the
+ * account's row (after that write): its sessions end (tokens carry the role and outlive a
+ * password), and with `revokeKeys` its API keys are revoked. One transaction, so a failure
+ * leaves none of it, the account's row included. A key being made meanwhile is either
+ * committed first and revoked here, or refused because its session has ended (keys.create
+ * checks it under the account's row lock, which this transaction holds from its write); a
+ * sign-in meanwhile either started its session first, ended here, or sees the change.
+ */
+async function writeFollowUps(tx: Prisma.TransactionClient, deps: AccountChangeDeps, userId: string, change: AccountChange): Promise<FollowUps> {
+  const { roleChanged, disabled, passwordChanged } = change;
+  const endsSessions = roleChanged || disabled === true || passwordChanged;
+  const reason = change.reason ?? (roleChanged ? "role changed" : disabled ? "disabled" : "password reset");
+  const endedSessions = endsSessions ? await deps.auth.endSessionsIn(tx, userId, reason) : null;
+  const keysRevoked = change.revokeKeys ? await deps.revokeKeysIn(tx, userId) : 0;
+  return { endedSessions, keysRevoked };
+}
+
+/** Once the change is committed (never before: an instance told of it reads the rows again): every instance hears of it. */
+async function announceChange(deps: AccountChangeDeps, userId: string, change: AccountChange, written: FollowUps): Promise<void> {
+  if (written.endedSessions) await deps.auth.sessionsEnded(userId, written.endedSessions);
+  // Re-enabled or budget changed: every instance re-reads the user now rather than at its next resync.
+  else if (change.disabled === false || change.budgetChanged) await deps.auth.userChanged(userId);
+  if (change.roleChanged || change.disabled !== undefined || change.revokeKeys) await deps.onAccessChanged?.(userId);
+}
+
+/**
+ * Follows a change to an account already written (the start-up SuperAdmin recovery): what
+ * users.update does with its own write, so what follows a change is the same whoever made it,
+ * here in a transaction of its own. Answers how many keys were revoked.
+ */
+export async function followAccountChange(deps: AccountChangeDeps, userId: string, change: AccountChange): Promise<number> {
+  const written = await deps.prisma.$transaction(async (tx) => {
+    await boundLockWaits(tx);
+    return writeFollowUps(tx, deps, userId, change);
+  });
+  await announceChange(deps, userId, change, written);
+  return written.keysRevoked;
+}
+
+/**
+ * Changes that may take away the last enabled SuperAdmin (a demotion, a disable, a delete)
+ * run one at a time, each holding this lock until it commits, and count the enabled
+ * SuperAdmins after their own write: two SuperAdmins demoting, disabling or deleting each
+ * other at once each passed the guard against changing themself, and both changes would
+ * land, leaving none. The second counts after the first committed, and is refused.
+ */
+const SUPERADMIN_GUARD_LOCK = Prisma.sql`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`;
 
 export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
@@ -107,40 +145,37 @@ export function createUsersService(deps: UsersServiceDeps) {
       ...(input.budgetUsd !== undefined ? { budgetUsd: input.budgetUsd } : {}),
       ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
     };
-    // The row can vanish between the read above and this write (cascade, manual cleanup).
-    const user = await (takesAwaySuperAdmin(input) ? updateKeepingASuperAdmin(input.id, data) : prisma.user.update({ where: { id: input.id }, data })).catch(
-      settleWriteError,
-    );
-    await followAccountChange(deps, user.id, {
+    const change: AccountChange = {
       roleChanged: input.role !== undefined && input.role !== existing.role,
       disabled: input.disabled,
       passwordChanged: input.password !== undefined,
       budgetChanged: input.budgetUsd !== undefined || input.budgetPeriod !== undefined,
       revokeKeys: input.revokeKeys === true,
-    });
+    };
+    // The row, its sessions and its keys in one transaction: a failure midway changes nothing
+    // (a new password with the old keys still acting, say), and the call can be sent again.
+    const { user, written } = await prisma
+      .$transaction(async (tx) => {
+        await boundLockWaits(tx);
+        const user = await (takesAwaySuperAdmin(input) ? updateKeepingASuperAdmin(tx, input.id, data) : tx.user.update({ where: { id: input.id }, data }));
+        return { user, written: await writeFollowUps(tx, deps, user.id, change) };
+      })
+      // The row can vanish between the read above and this write (cascade, manual cleanup).
+      .catch(settleWriteError);
+    await announceChange(deps, user.id, change, written);
     return toUserView(user);
   }
 
-  /**
-   * A change that can leave the fleet without an enabled SuperAdmin (a demotion, a disable),
-   * checked after the write in a serializable transaction: two SuperAdmins demoting or
-   * disabling each other at once each passed the guard above (neither changes themself), and
-   * both changes landed, leaving none. Now one of them is refused.
-   */
-  async function updateKeepingASuperAdmin(id: string, data: Prisma.UserUpdateInput) {
-    return prisma.$transaction(
-      async (tx) => {
-        await boundLockWaits(tx);
-        const before = await tx.user.findUnique({ where: { id }, select: { role: true, disabled: true } });
-        if (!before) throw new AppError("NOT_FOUND", "User not found");
-        const user = await tx.user.update({ where: { id }, data });
-        if (before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
-          throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
-        }
-        return user;
-      },
-      { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
-    );
+  /** A demotion or a disable, refused if it leaves no enabled SuperAdmin (see SUPERADMIN_GUARD_LOCK). */
+  async function updateKeepingASuperAdmin(tx: Prisma.TransactionClient, id: string, data: Prisma.UserUpdateInput) {
+    await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+    const before = await tx.user.findUnique({ where: { id }, select: { role: true, disabled: true } });
+    if (!before) throw new AppError("NOT_FOUND", "User not found");
+    const user = await tx.user.update({ where: { id }, data });
+    if (before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
+      throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
+    }
+    return user;
   }
 
   /**
@@ -151,22 +186,20 @@ export function createUsersService(deps: UsersServiceDeps) {
   async function remove(input: TUserDeleteInput, actorId: string): Promise<{ id: string; deleted: true }> {
     if (input.id === actorId) throw new AppError("BAD_REQUEST", "You cannot delete yourself; another SuperAdmin must do it");
     await prisma
-      .$transaction(
-        async (tx) => {
-          await boundLockWaits(tx);
-          const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
-          if (!target) throw new AppError("NOT_FOUND", "User not found");
-          await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });
-          await tx.user.delete({ where: { id: input.id } });
-          if (target.role === "SUPERADMIN") {
-            // Checked after the delete, in a serializable transaction, so two SuperAdmins
-            // deleting each other at once cannot leave the fleet without one.
-            const left = await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } });
-            if (left === 0) throw new AppError("CONFLICT", "Cannot delete the last SuperAdmin");
-          }
-        },
-        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
-      )
+      .$transaction(async (tx) => {
+        await boundLockWaits(tx);
+        await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+        const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
+        if (!target) throw new AppError("NOT_FOUND", "User not found");
+        await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });
+        await tx.user.delete({ where: { id: input.id } });
+        if (target.role === "SUPERADMIN") {
+          // Counted after the delete, under the guard's lock: two SuperAdmins deleting each
+          // other at once cannot leave the fleet without one.
+          const left = await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } });
+          if (left === 0) throw new AppError("CONFLICT", "Cannot delete the last SuperAdmin");
+        }
+      })
       .catch(settleWriteError);
     await deps.auth.userChanged(input.id);
     await deps.onAccessChanged?.(input.id);
@@ -177,8 +210,8 @@ export function createUsersService(deps: UsersServiceDeps) {
 }
 
 /**
- * A user gone meanwhile is a 404; a serializable transaction that lost a race (at a statement
- * or at its commit), a conflict to retry.
+ * A user gone meanwhile is a 404; a transaction that lost a race (a deadlock), a conflict to
+ * retry.
  */
 function settleWriteError(error: unknown): never {
   if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025") throw new AppError("NOT_FOUND", "User not found");

@@ -262,12 +262,19 @@ export function createAuthService(deps: AuthServiceDeps) {
     return session !== null && session.revokedAt === null;
   }
 
-  /** Revokes every session of a user (disable, password reset, role change) on every instance. */
-  async function revokeAllForUser(userId: string, reason: string): Promise<void> {
-    const at = new Date();
-    const open = await prisma.session.findMany({ where: { userId, revokedAt: null }, select: { id: true } });
-    await prisma.session.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } });
-    await revocations.revokeSessions(open.map((s) => s.id));
+  /**
+   * Ends every open session of a user (disable, password reset, role change), in the
+   * transaction that writes the change (users-service.ts): answers the ids of the sessions it
+   * ended, for sessionsEnded once that transaction commits.
+   */
+  async function endSessionsIn(tx: Pick<Prisma.TransactionClient, "session">, userId: string, reason: string): Promise<string[]> {
+    const ended = await tx.session.updateManyAndReturn({ where: { userId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason }, select: { id: true } });
+    return ended.map((s) => s.id);
+  }
+
+  /** After the sessions' rows were marked ended: every instance refuses them and reads the user again. */
+  async function sessionsEnded(userId: string, sessionIds: string[]): Promise<void> {
+    await revocations.revokeSessions(sessionIds);
     await directory.changed(userId);
   }
 
@@ -301,7 +308,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     return toUserView(user);
   }
 
-  return { login, startSession, refresh, logout, holdsOpenSession, authenticate, me, revokeAllForUser, userExists, userChanged };
+  return { login, startSession, refresh, logout, holdsOpenSession, authenticate, me, endSessionsIn, sessionsEnded, userExists, userChanged };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -75,34 +75,30 @@ describe("keys.create racing the revocation of its owner's keys", () => {
   });
 
   /**
-   * The change writes the user's row and is then held at the session's; meanwhile the user's
-   * row is taken, and the key's creation (its access token checked when it arrived) waits for
-   * it. The change then ends the session and goes on; the creation proceeds after it.
+   * The change writes the user's row and is then held at the session's, its transaction
+   * holding the user's row; the key's creation (its access token checked when it arrived)
+   * waits for that row. The change then ends the session and commits; the creation proceeds
+   * after it.
    */
-  async function createQueuedPastChange(change: Omit<TUserUpdateInput, "id">, proceeds: (call: Promise<unknown>, user: pg.Client) => Promise<void>) {
+  async function createQueuedPastChange(change: Omit<TUserUpdateInput, "id">) {
     const owner = await t.userWithRole("USER");
     // Heard of by this instance (its directory holds the user as signed in), as before any change.
     await t.client(owner.token).keys.list.query();
     const session = await holder();
-    const user = await holder();
     let made: Promise<{ key: string }> | undefined;
     let changed: Promise<unknown> | undefined;
     try {
       await session.query(`SELECT 1 FROM "Session" WHERE "userId" = $1 FOR UPDATE`, [owner.id]);
       changed = quiet(t.client(rootToken).users.update.mutate({ id: owner.id, ...change }));
-      // Held ending the sessions: the user's row is written and committed.
+      // Held ending the sessions, the user's row written.
       await untilLockWaiters(session, 1);
-      await lockUser(user, owner.id);
       made = quiet(t.client(owner.token).keys.create.mutate({ name: "in flight" }));
-      await untilLockWaiters(user, 2);
+      // Without the change holding the user's row, the key is made here, its session still open.
+      await untilLockWaiters(session, 2, { orSettled: made });
       await session.query("COMMIT");
-      await expect.poll(() => t.app.deps.db.prisma.session.count({ where: { userId: owner.id, revokedAt: null } })).toBe(0);
-      await proceeds(changed, user);
     } finally {
       await session.query("ROLLBACK").catch(() => {});
       await session.end();
-      await user.query("COMMIT");
-      await user.end();
     }
     await changed;
     const outcome = await made!.then(
@@ -113,11 +109,7 @@ describe("keys.create racing the revocation of its owner's keys", () => {
   }
 
   it("a key asked for with a session that a password reset with revokeKeys ended meanwhile is refused", async () => {
-    const { owner, outcome } = await createQueuedPastChange({ password: "a brand new passphrase", revokeKeys: true }, async (changed, user) => {
-      // The key revocation, after the sessions, waits behind the creation (or, without that
-      // lock, has answered having found no key).
-      await untilLockWaiters(user, 2, { orSettled: changed });
-    });
+    const { owner, outcome } = await createQueuedPastChange({ password: "a brand new passphrase", revokeKeys: true });
     if (!(outcome instanceof TRPCClientError)) {
       // Made after the change answered: it must not act.
       expect(await modelsWith((outcome as { key: string }).key)).toBe(401);
@@ -128,9 +120,7 @@ describe("keys.create racing the revocation of its owner's keys", () => {
   });
 
   it("a key asked for by a user disabled meanwhile is refused, and nothing acts once they are enabled again", async () => {
-    const { owner, outcome } = await createQueuedPastChange({ disabled: true }, async (changed) => {
-      await changed;
-    });
+    const { owner, outcome } = await createQueuedPastChange({ disabled: true });
     await t.client(rootToken).users.update.mutate({ id: owner.id, disabled: false });
     if (!(outcome instanceof TRPCClientError)) expect(await modelsWith((outcome as { key: string }).key)).toBe(401);
     expect(outcome).toBeInstanceOf(TRPCClientError);

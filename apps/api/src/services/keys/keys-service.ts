@@ -5,7 +5,7 @@
  * own keys (another user's key is "not found", so ids do not leak), an ADMIN anyone's.
  */
 import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
-import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { Prisma, PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { boundLockWaits } from "../../infra/statement-bounds.ts";
 import { cursorPage } from "../cursor-page.ts";
@@ -146,7 +146,7 @@ export function createKeysService(deps: KeysServiceDeps) {
    * checked when the request arrived; a password reset, disable or demotion that landed since
    * ended the session, and a key made after it would outlive the change meant to shut that
    * session out. The reads come after the lock is granted, so they see every change committed
-   * before; and revokeAllOf takes the same lock, so a key this check let through is committed
+   * before; and revokeAllIn takes the same lock, so a key this check let through is committed
    * before the revocation reads the keys, and revoked with them. Either the key exists when the
    * change goes on, or the change is seen here and the key refused — as a sign-in starts a
    * session only if the account is still as its password check read it.
@@ -273,20 +273,16 @@ export function createKeysService(deps: KeysServiceDeps) {
   /**
    * Revokes every key of a user still in force (an admin's choice with a password reset: a
    * leaked password could have made keys); answers how many. As revoke, each stays listed,
-   * revoked and when, and every instance hears of it.
+   * revoked and when. In the transaction that writes the account change (users-service.ts),
+   * whose caller, once it commits, tells every instance with userChanged: an instance that
+   * reloads on the push reads the revoked rows, drops every key of the user it holds, and
+   * ends the streams those keys started.
    */
-  async function revokeAllOf(userId: string): Promise<number> {
+  async function revokeAllIn(tx: Pick<Prisma.TransactionClient, "$queryRaw" | "apiKey">, userId: string): Promise<number> {
     // Under the owner's row lock, which a key being made holds until it is committed: a key
     // written meanwhile is committed first and revoked here, never missed by this UPDATE.
-    const count = await prisma.$transaction(async (tx) => {
-      await boundLockWaits(tx);
-      await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId} FOR NO KEY UPDATE`;
-      return (await tx.apiKey.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } })).count;
-    });
-    // After the write: an instance that reloads on the push reads the revoked rows. The user's
-    // change drops every key of theirs an instance holds, and ends the streams those keys started.
-    await cache.publish({ userId });
-    return count;
+    await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId} FOR NO KEY UPDATE`;
+    return (await tx.apiKey.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } })).count;
   }
 
   /** The grant of a presented secret, or null (malformed, unknown, revoked, expired, owner disabled). */
@@ -409,7 +405,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     get,
     update,
     revoke,
-    revokeAllOf,
+    revokeAllIn,
     authenticate,
     liveRole,
     /** Hears of every change to a key, or to all of a user's keys, seen on this instance. */
