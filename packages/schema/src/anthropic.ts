@@ -38,7 +38,9 @@ const ZToolUseBlock = z.looseObject({ type: z.literal("tool_use"), id: z.string(
 
 const ZToolResultContent = z.union([
   z.string(),
-  z.array(z.discriminatedUnion("type", [ZTextBlock, ZImageBlock], { error: "tool_result content blocks must be of type text or image" })),
+  z
+    .array(z.discriminatedUnion("type", [ZTextBlock, ZImageBlock], { error: "tool_result content blocks must be of type text or image" }))
+    .max(OPENAI_LIMITS.maxContentPartsPerMessage, `at most ${OPENAI_LIMITS.maxContentPartsPerMessage} content blocks per message`),
 ]);
 const ZToolResultBlock = z.looseObject({
   type: z.literal("tool_result"),
@@ -57,7 +59,11 @@ export type TAnthropicContentBlock = z.infer<typeof ZContentBlock>;
 
 export const ZAnthropicMessage = z.looseObject({
   role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }),
-  content: z.union([z.string(), z.array(ZContentBlock)]),
+  /**
+   * At most OPENAI_LIMITS.maxContentPartsPerMessage blocks, a tool_result's own counted with
+   * them, and maxContentParts in all: the routes count them before this schema runs.
+   */
+  content: z.union([z.string(), z.array(ZContentBlock).max(OPENAI_LIMITS.maxContentPartsPerMessage, `at most ${OPENAI_LIMITS.maxContentPartsPerMessage} content blocks per message`)]),
 });
 export type TAnthropicMessage = z.infer<typeof ZAnthropicMessage>;
 
@@ -92,7 +98,7 @@ export const ZAnthropicMessagesRequest = z.looseObject({
   model: z.string().trim().min(1, "model is required").max(CHAT_LIMITS.modelNameMaxChars),
   max_tokens: z.number({ error: (issue) => (issue.input === undefined ? "Field required" : "expected a whole number of tokens") }).int().min(1).max(OPENAI_LIMITS.maxOutputTokens),
   messages: z.array(ZAnthropicMessage).min(1, "messages: at least one message is required").max(CHAT_LIMITS.conversationMaxMessages),
-  system: z.union([z.string(), z.array(ZTextBlock)]).optional(),
+  system: z.union([z.string(), z.array(ZTextBlock).max(OPENAI_LIMITS.maxContentPartsPerMessage, `at most ${OPENAI_LIMITS.maxContentPartsPerMessage} content blocks`)]).optional(),
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),

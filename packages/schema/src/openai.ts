@@ -32,6 +32,17 @@ export const OPENAI_LIMITS = {
    * differ (some write 64k or 128k tokens), so the provider judges what its model can do.
    */
   maxOutputTokens: 1_048_576,
+  /**
+   * Content parts in one message (on /v1/messages: content blocks, a tool_result's own blocks
+   * counted with its message's). Clients send a few, an agent's tool turn tens, and Anthropic's
+   * API takes at most 100 images a request: no real request comes near. What it bounds is
+   * work on the event loop: a 20 MB body holds some 700,000 tiny parts, each an object to
+   * walk, check and translate, and one such request held the instance for seconds. The
+   * routes count parts before anything else reads the body (apps/api http/content-parts.ts).
+   */
+  maxContentPartsPerMessage: 1_000,
+  /** Content parts across a request's messages (and an Anthropic system prompt), for the same reason: 1,000 messages of 1,000 parts would bring the cost back. */
+  maxContentParts: 10_000,
 } as const;
 
 const ZTextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
@@ -48,8 +59,13 @@ const ZAssistantPart = z.discriminatedUnion("type", [ZTextPart, ZRefusalPart], p
 /**
  * A message's content parts. OpenAI's schema requires at least one (minItems 1, every role):
  * an empty list is refused here rather than forwarded for each provider to judge its own way.
+ * The most a message may carry is declared here too; the routes count parts before this runs.
  */
-export const partsOf = <Part extends z.ZodType>(part: Part) => z.array(part).min(1, "empty array: expected a string or at least one content part");
+export const partsOf = <Part extends z.ZodType>(part: Part) =>
+  z
+    .array(part)
+    .min(1, "empty array: expected a string or at least one content part")
+    .max(OPENAI_LIMITS.maxContentPartsPerMessage, `at most ${OPENAI_LIMITS.maxContentPartsPerMessage} content parts per message`);
 
 /** A function name as OpenAI accepts it. */
 export const ZFunctionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes");
