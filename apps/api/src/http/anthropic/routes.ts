@@ -13,6 +13,7 @@ import type { AppDeps } from "../../deps.ts";
 import { AppError } from "../../services/errors.ts";
 import { estimatedPromptTokens, estimatedTokens } from "../../services/gateway/answer-output.ts";
 import { authorizeRequest } from "../caller-auth.ts";
+import { ANTHROPIC_PARTS, countContentParts } from "../content-parts.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
 import { complete, modelOf, openStream } from "../chat/chat-calls.ts";
 import { sendAnthropicError } from "./errors.ts";
@@ -58,6 +59,7 @@ export async function registerAnthropicRoutes(v1: FastifyInstance, deps: AppDeps
       "/messages",
       {
         bodyLimit,
+        preValidation: countContentParts(ANTHROPIC_PARTS),
         config: {
           feature: "chat",
           keyScope: "chat",
@@ -87,6 +89,7 @@ export async function registerAnthropicRoutes(v1: FastifyInstance, deps: AppDeps
       "/messages/count_tokens",
       {
         bodyLimit,
+        preValidation: countContentParts(ANTHROPIC_PARTS),
         config: {
           feature: "chat",
           keyScope: "chat",

@@ -20,6 +20,7 @@ import { attemptsHeader, complete, modelOf, openStream, type Caller } from "../c
 import { modelNotFound, parseChatRequest } from "../chat/chat-request.ts";
 import { completionBody, completionId } from "./chat-response.ts";
 import { embeddingBody, parseEmbeddingRequest } from "./embeddings.ts";
+import { CHAT_PARTS, countContentParts, RESPONSES_PARTS } from "../content-parts.ts";
 import { heartbeatMsOf } from "../held-event-stream.ts";
 import { sendOpenAIError } from "./errors.ts";
 import { streamCompletion } from "./sse.ts";
@@ -79,6 +80,7 @@ export function registerOpenAIRoutes(v1: FastifyInstance, deps: AppDeps, bodyLim
         "/chat/completions",
         {
           bodyLimit,
+          preValidation: countContentParts(CHAT_PARTS),
           config: {
             feature: "chat",
             keyScope: "chat",
@@ -106,6 +108,7 @@ export function registerOpenAIRoutes(v1: FastifyInstance, deps: AppDeps, bodyLim
         "/responses",
         {
           bodyLimit,
+          preValidation: countContentParts(RESPONSES_PARTS),
           config: {
             feature: "chat",
             keyScope: "chat",
