@@ -1,6 +1,7 @@
 import { findInputFlaw } from "@switchboard/schema";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../services/errors.ts";
+import { bodyReadClean } from "./json-bodies.ts";
 
 /**
  * Refuses NUL (U+0000) anywhere in a REST request's parsed body, query or path parameters,
@@ -13,7 +14,9 @@ import { AppError } from "../services/errors.ts";
 export function registerTextHygiene(app: FastifyInstance): void {
   app.addHook("preHandler", (request, _reply, done) => {
     if (request.routeOptions.url?.startsWith("/trpc")) return done();
-    done(nulRefusal("body", request.body) ?? nulRefusal("query", request.query) ?? nulRefusal("params", request.params));
+    // A JSON body read clean as text is not walked again (json-bodies.ts).
+    const body = bodyReadClean(request.body) ? undefined : nulRefusal("body", request.body);
+    done(body ?? nulRefusal("query", request.query) ?? nulRefusal("params", request.params));
   });
 }
 
