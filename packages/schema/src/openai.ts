@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { CHAT_LIMITS } from "./chat.ts";
+import { formatCount } from "./counts.ts";
 
 /**
  * All of a request's text together, as characters: the same budget as a conversation's limit.
@@ -43,6 +44,8 @@ export const OPENAI_LIMITS = {
   maxContentPartsPerMessage: 1_000,
   /** Content parts across a request's messages (and an Anthropic system prompt), for the same reason: 1,000 messages of 1,000 parts would bring the cost back. */
   maxContentParts: 10_000,
+  /** Tool calls in one assistant message: models make a few at once; the bound is the event loop's, as for content parts. */
+  maxToolCallsPerMessage: 1_000,
 } as const;
 
 const ZTextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
@@ -84,7 +87,7 @@ export const ZOpenAIMessage = z.discriminatedUnion(
     z.looseObject({
       role: z.literal("assistant"),
       content: z.union([z.string(), partsOf(ZAssistantPart)]).nullable().optional(),
-      tool_calls: z.array(ZOpenAIToolCall).optional(),
+      tool_calls: z.array(ZOpenAIToolCall).max(OPENAI_LIMITS.maxToolCallsPerMessage, `too many tool calls (limit ${formatCount(OPENAI_LIMITS.maxToolCallsPerMessage)} per message)`).optional(),
       refusal: z.string().nullable().optional(),
     }),
     z.looseObject({ role: z.literal("tool"), content: z.union([z.string(), partsOf(ZTextOnly)]), tool_call_id: z.string().min(1) }),

@@ -130,3 +130,24 @@ describe("what else counts as content parts", () => {
     expect(res.body).toEqual(openAIRefusal("input.1.output", "1,000 per message"));
   });
 });
+
+describe("tool calls in an assistant message", () => {
+  const calls = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `call_${i}`, type: "function", function: { name: "get_weather", arguments: "{}" } }));
+  const conversation = (n: number) => [
+    { role: "user", content: "What is the weather?" },
+    { role: "assistant", content: null, tool_calls: calls(n) },
+    { role: "tool", tool_call_id: "call_0", content: "sunny" },
+  ];
+
+  it(`more than ${OPENAI_LIMITS.maxToolCallsPerMessage} on /v1/chat/completions are a 400 naming the message's tool_calls; nothing reaches the provider`, async () => {
+    const res = await post("/v1/chat/completions", { model: "beta", messages: conversation(OPENAI_LIMITS.maxToolCallsPerMessage + 1) });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual(openAIRefusal("messages.1.tool_calls", "1,000 per message"));
+    expect(up.fakes.beta.requests).toHaveLength(0);
+  });
+
+  it(`${OPENAI_LIMITS.maxToolCallsPerMessage} are forwarded`, async () => {
+    const res = await post("/v1/chat/completions", { model: "beta", messages: conversation(OPENAI_LIMITS.maxToolCallsPerMessage) });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+  });
+});
