@@ -1,4 +1,4 @@
-import { budgetPeriodStart, type TBudgetPeriod, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
+import { budgetPeriodStart, type TBudgetPeriod, type TRole, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { isTransactionConflict } from "../infra/database-errors.ts";
 import { boundLockWaits } from "../infra/statement-bounds.ts";
@@ -56,7 +56,7 @@ interface FollowUps {
  * password), and with `revokeKeys` its API keys are revoked. One transaction, so a failure
  * leaves none of it, the account's row included. A key being made meanwhile is either
  * committed first and revoked here, or refused because its session has ended (keys.create
- * checks it under the account's row lock, which this transaction holds from its write); a
+ * checks it under the account's row lock, which this transaction takes first, see lockAccount); a
  * sign-in meanwhile either started its session first, ended here, or sees the change.
  */
 async function writeFollowUps(tx: Prisma.TransactionClient, deps: AccountChangeDeps, userId: string, change: AccountChange): Promise<FollowUps> {
@@ -84,6 +84,7 @@ async function announceChange(deps: AccountChangeDeps, userId: string, change: A
 export async function followAccountChange(deps: AccountChangeDeps, userId: string, change: AccountChange): Promise<number> {
   const written = await deps.prisma.$transaction(async (tx) => {
     await boundLockWaits(tx);
+    await lockAccount(tx, userId, "FOR NO KEY UPDATE");
     return writeFollowUps(tx, deps, userId, change);
   });
   await announceChange(deps, userId, change, written);
@@ -98,6 +99,20 @@ export async function followAccountChange(deps: AccountChangeDeps, userId: strin
  * land, leaving none. The second counts after the first committed, and is refused.
  */
 const SUPERADMIN_GUARD_LOCK = Prisma.sql`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`;
+
+/**
+ * Locks the account's row and answers it as it is now (null when it is gone). Every account
+ * change takes it first of the rows it locks (after the guard's lock, when it takes that):
+ * the user's sessions and keys only after. Two changes of one user taking them in other
+ * orders — one holding the row and waiting for the sessions, the other the reverse — would
+ * deadlock, and PostgreSQL would fail one of them. `FOR UPDATE` for a delete; a change that
+ * keeps the row's key takes the weaker lock its UPDATE takes, so rows pointing at the user
+ * (sessions starting, say) are not held up by it.
+ */
+async function lockAccount(tx: Prisma.TransactionClient, id: string, strength: "FOR UPDATE" | "FOR NO KEY UPDATE") {
+  const [row] = await tx.$queryRaw<Array<{ role: TRole; disabled: boolean }>>`SELECT "role"::text AS "role", "disabled" FROM "User" WHERE "id" = ${id} ${Prisma.raw(strength)}`;
+  return row ?? null;
+}
 
 export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
@@ -157,25 +172,21 @@ export function createUsersService(deps: UsersServiceDeps) {
     const { user, written } = await prisma
       .$transaction(async (tx) => {
         await boundLockWaits(tx);
-        const user = await (takesAwaySuperAdmin(input) ? updateKeepingASuperAdmin(tx, input.id, data) : tx.user.update({ where: { id: input.id }, data }));
+        const guarded = takesAwaySuperAdmin(input);
+        if (guarded) await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+        const before = await lockAccount(tx, input.id, "FOR NO KEY UPDATE");
+        if (!before) throw new AppError("NOT_FOUND", "User not found");
+        const user = await tx.user.update({ where: { id: input.id }, data });
+        // Counted after its own write, under the guard's lock (see SUPERADMIN_GUARD_LOCK).
+        if (guarded && before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
+          throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
+        }
         return { user, written: await writeFollowUps(tx, deps, user.id, change) };
       })
       // The row can vanish between the read above and this write (cascade, manual cleanup).
       .catch(settleWriteError);
     await announceChange(deps, user.id, change, written);
     return toUserView(user);
-  }
-
-  /** A demotion or a disable, refused if it leaves no enabled SuperAdmin (see SUPERADMIN_GUARD_LOCK). */
-  async function updateKeepingASuperAdmin(tx: Prisma.TransactionClient, id: string, data: Prisma.UserUpdateInput) {
-    await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
-    const before = await tx.user.findUnique({ where: { id }, select: { role: true, disabled: true } });
-    if (!before) throw new AppError("NOT_FOUND", "User not found");
-    const user = await tx.user.update({ where: { id }, data });
-    if (before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
-      throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
-    }
-    return user;
   }
 
   /**
@@ -189,9 +200,10 @@ export function createUsersService(deps: UsersServiceDeps) {
       .$transaction(async (tx) => {
         await boundLockWaits(tx);
         await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
-        const target = await tx.user.findUnique({ where: { id: input.id }, select: { role: true } });
+        const target = await lockAccount(tx, input.id, "FOR UPDATE");
         if (!target) throw new AppError("NOT_FOUND", "User not found");
-        await tx.session.updateMany({ where: { userId: input.id, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: "user deleted" } });
+        // Its sessions go with the row (cascade), under its lock; every instance refuses their
+        // tokens once told below that the user is gone.
         await tx.user.delete({ where: { id: input.id } });
         if (target.role === "SUPERADMIN") {
           // Counted after the delete, under the guard's lock: two SuperAdmins deleting each

@@ -1,0 +1,84 @@
+/**
+ * Account changes landing on the same user at once. A change and a delete of one user each
+ * finish as designed (no deadlock, which the caller would see as a conflict to retry), since
+ * every one of them locks the user's row before any of the user's other rows. A demotion works
+ * out what it changes from the row as it is under its lock, so a promotion committed while it
+ * waited does not make it look like no change (the SuperAdmin sessions since would outlive it).
+ * The interleavings are forced on PostgreSQL by a session holding what the calls need and
+ * letting go once both wait.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../test/app.ts";
+import { untilLockWaiters } from "../../test/database.ts";
+
+let t: TestApp;
+let rootToken: string;
+
+beforeAll(async () => {
+  // Users and revocations are re-read only when a change is heard, never by the resync during
+  // a test: what a change does not announce stays unknown here, as on an instance it never reached.
+  t = await startTestApp({ appOptions: { auth: { resyncIntervalMs: 10 * 60_000 } } });
+  rootToken = await t.login();
+}, 60_000);
+afterAll(async () => t?.close());
+
+async function holder(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: t.app.deps.env.DATABASE_URL! });
+  await client.connect();
+  await client.query("BEGIN");
+  return client;
+}
+
+/** How a call settled: its value, or its error's code. */
+function settled<T>(call: Promise<T>): Promise<{ ok: T } | { code: unknown }> {
+  return call.then(
+    (ok) => ({ ok }),
+    (error: { data?: { code?: unknown } }) => ({ code: error.data?.code ?? error }),
+  );
+}
+
+const lockUser = (client: pg.Client, id: string) => client.query(`SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE`, [id]);
+
+describe("users.update and users.delete of the same user at once", () => {
+  it("a password reset queued ahead of the delete: both land, no deadlock", async () => {
+    const target = await t.userWithRole("USER");
+    const root = t.client(rootToken);
+    const user = await holder();
+    let updated, removed;
+    try {
+      await lockUser(user, target.id);
+      updated = settled(root.users.update.mutate({ id: target.id, password: "a brand new passphrase" }));
+      await untilLockWaiters(user, 1);
+      removed = settled(root.users.delete.mutate({ id: target.id }));
+      await untilLockWaiters(user, 2, { orSettled: removed });
+    } finally {
+      await user.query("COMMIT");
+      await user.end();
+    }
+    expect(await updated).toMatchObject({ ok: { id: target.id } });
+    expect(await removed).toEqual({ ok: { id: target.id, deleted: true } });
+    expect(await t.app.deps.db.prisma.user.count({ where: { id: target.id } })).toBe(0);
+    await expect(t.client(target.token).auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+
+  it("a delete queued ahead of the password reset: the delete lands, the reset finds no user", async () => {
+    const target = await t.userWithRole("USER");
+    const root = t.client(rootToken);
+    const user = await holder();
+    let updated, removed;
+    try {
+      await lockUser(user, target.id);
+      removed = settled(root.users.delete.mutate({ id: target.id }));
+      await untilLockWaiters(user, 1);
+      updated = settled(root.users.update.mutate({ id: target.id, password: "a brand new passphrase" }));
+      await untilLockWaiters(user, 2, { orSettled: updated });
+    } finally {
+      await user.query("COMMIT");
+      await user.end();
+    }
+    expect(await removed).toEqual({ ok: { id: target.id, deleted: true } });
+    expect(await updated).toEqual({ code: "NOT_FOUND" });
+    await expect(t.client(target.token).auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+});
