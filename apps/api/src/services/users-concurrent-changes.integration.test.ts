@@ -82,3 +82,29 @@ describe("users.update and users.delete of the same user at once", () => {
     await expect(t.client(target.token).auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
   });
 });
+
+describe("a demotion waiting while the user is promoted", () => {
+  it("ends the SuperAdmin session started meanwhile: it changes the role as the row is when it writes", async () => {
+    const target = await t.userWithRole("ADMIN");
+    const root = t.client(rootToken);
+    const guard = await holder();
+    let demoted, signedIn: { accessToken: string; refreshToken: string } | undefined;
+    try {
+      // A demotion waits for the last-SuperAdmin guard's lock, here held by the test.
+      await guard.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`);
+      demoted = settled(root.users.update.mutate({ id: target.id, role: "ADMIN" }));
+      await untilLockWaiters(guard, 1);
+      // Meanwhile the user is promoted (no guard to take) and signs in as a SuperAdmin.
+      await root.users.update.mutate({ id: target.id, role: "SUPERADMIN" });
+      signedIn = await t.client().auth.login.mutate({ email: target.email, password: target.password });
+      expect((await t.client(signedIn.accessToken).auth.me.query()).role).toBe("SUPERADMIN");
+    } finally {
+      await guard.query("COMMIT");
+      await guard.end();
+    }
+    expect(await demoted).toMatchObject({ ok: { id: target.id, role: "ADMIN" } });
+    // A SuperAdmin token of a user who is an ADMIN now: refused, and its session ended.
+    await expect(t.client(signedIn!.accessToken).auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn!.refreshToken })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+});

@@ -147,43 +147,45 @@ export function createUsersService(deps: UsersServiceDeps) {
   }
 
   async function update(input: TUserUpdateInput, actorId: string): Promise<TUser> {
-    const existing = await prisma.user.findUnique({ where: { id: input.id } });
-    if (!existing) throw new AppError("NOT_FOUND", "User not found");
-    if (input.id === actorId && ((input.role && input.role !== existing.role) || input.disabled === true)) {
-      // Guards against locking the fleet out: another SuperAdmin must do it.
-      throw new AppError("BAD_REQUEST", "You cannot change your own role or disable yourself");
-    }
+    // Hashed before the transaction: no row is held while argon2 works.
+    const passwordHash = input.password !== undefined ? await hashPassword(input.password) : undefined;
     const data = {
       ...(input.role !== undefined ? { role: input.role } : {}),
       ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
-      ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}),
+      ...(passwordHash !== undefined ? { passwordHash } : {}),
       ...(input.budgetUsd !== undefined ? { budgetUsd: input.budgetUsd } : {}),
       ...(input.budgetPeriod !== undefined ? { budgetPeriod: input.budgetPeriod } : {}),
     };
-    const change: AccountChange = {
-      roleChanged: input.role !== undefined && input.role !== existing.role,
-      disabled: input.disabled,
-      passwordChanged: input.password !== undefined,
-      budgetChanged: input.budgetUsd !== undefined || input.budgetPeriod !== undefined,
-      revokeKeys: input.revokeKeys === true,
-    };
     // The row, its sessions and its keys in one transaction: a failure midway changes nothing
     // (a new password with the old keys still acting, say), and the call can be sent again.
-    const { user, written } = await prisma
+    const { user, change, written } = await prisma
       .$transaction(async (tx) => {
         await boundLockWaits(tx);
         const guarded = takesAwaySuperAdmin(input);
         if (guarded) await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+        // What the call changes is worked out from the row as it is under its lock, never from
+        // a read before: a promotion committed in between would make a demotion look like no
+        // change of role, and the SuperAdmin sessions started since would outlive it.
         const before = await lockAccount(tx, input.id, "FOR NO KEY UPDATE");
         if (!before) throw new AppError("NOT_FOUND", "User not found");
+        if (input.id === actorId && ((input.role && input.role !== before.role) || input.disabled === true)) {
+          // Guards against locking the fleet out: another SuperAdmin must do it.
+          throw new AppError("BAD_REQUEST", "You cannot change your own role or disable yourself");
+        }
+        const change: AccountChange = {
+          roleChanged: input.role !== undefined && input.role !== before.role,
+          disabled: input.disabled,
+          passwordChanged: input.password !== undefined,
+          budgetChanged: input.budgetUsd !== undefined || input.budgetPeriod !== undefined,
+          revokeKeys: input.revokeKeys === true,
+        };
         const user = await tx.user.update({ where: { id: input.id }, data });
         // Counted after its own write, under the guard's lock (see SUPERADMIN_GUARD_LOCK).
         if (guarded && before.role === "SUPERADMIN" && !before.disabled && (await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } })) === 0) {
           throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
         }
-        return { user, written: await writeFollowUps(tx, deps, user.id, change) };
+        return { user, change, written: await writeFollowUps(tx, deps, user.id, change) };
       })
-      // The row can vanish between the read above and this write (cascade, manual cleanup).
       .catch(settleWriteError);
     await announceChange(deps, user.id, change, written);
     return toUserView(user);
