@@ -187,15 +187,24 @@ export async function createApp(env: Env, opts: CreateAppOptions = {}): Promise<
     throw error;
   }
 
-  await bootstrapSuperAdmin({
-    prisma: db.prisma,
-    email: env.SUPERADMIN_EMAIL,
-    password: env.SUPERADMIN_PASSWORD,
-    dataDir,
-    log,
-    // What follows users.update's own writes follows these: the same function.
-    changed: (userId, change) => followAccountChange(accountChangeDeps, userId, change),
-  });
+  try {
+    await bootstrapSuperAdmin({
+      prisma: db.prisma,
+      email: env.SUPERADMIN_EMAIL,
+      password: env.SUPERADMIN_PASSWORD,
+      dataDir,
+      log,
+      // What follows users.update's own writes follows these: the same function.
+      changed: (userId, change, write) => followAccountChange(accountChangeDeps, userId, change, write),
+    });
+  } catch (error) {
+    await directory.close();
+    await revocations.close();
+    await keys.close();
+    await coordination.close();
+    await db.close();
+    throw error;
+  }
 
   // The emergency state is loaded before the first request can be served, so a restarted
   // instance comes up frozen if the fleet is frozen.

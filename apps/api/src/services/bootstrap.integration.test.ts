@@ -22,6 +22,7 @@ import { createTestDatabase, untilLockWaiters } from "../../test/database.ts";
 import { captureLog, type LogLine } from "../../test/log-capture.ts";
 import { bearer } from "../../test/http.ts";
 import { deleteKeysWithPrefix, uniquePrefix } from "../../test/redis.ts";
+import { verifyPassword } from "./auth/passwords.ts";
 import { GENERATED_SUPERADMIN_EMAIL } from "./bootstrap.ts";
 
 const NO_VARIABLES = { SUPERADMIN_EMAIL: "", SUPERADMIN_PASSWORD: "" };
@@ -89,6 +90,16 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
           await holder.end();
         }
         return Promise.all(starts);
+      },
+      /** Runs a statement on the installation's database, no instance needed (cluster mode). */
+      async sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+        const client = new pg.Client({ connectionString: databaseUrl! });
+        await client.connect();
+        try {
+          return (await client.query<R>(text, values)).rows;
+        } finally {
+          await client.end();
+        }
       },
       /** The generated credentials file's password. */
       async generatedPassword(): Promise<string> {
@@ -158,6 +169,56 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
       const after = await install.generatedPassword();
       expect(after).not.toBe(before);
       for (const { t } of both) await signIn(t, GENERATED_SUPERADMIN_EMAIL, after);
+    });
+
+    /** Makes the database refuse, as a lock wait past its bound would, to mark rows of `table` revoked. */
+    async function refuseRevocations(install: { sql(text: string): Promise<unknown> }, table: "ApiKey" | "Session") {
+      await install.sql(`CREATE FUNCTION refuse_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused for the test' USING ERRCODE = 'lock_not_available'; END $$`);
+      await install.sql(`CREATE TRIGGER refuse_revocation BEFORE UPDATE ON "${table}" FOR EACH ROW
+        WHEN (OLD."revokedAt" IS NULL AND NEW."revokedAt" IS NOT NULL) EXECUTE FUNCTION refuse_revocation()`);
+      return () => install.sql(`DROP TRIGGER refuse_revocation ON "${table}"`);
+    }
+
+    it("a recovery that fails at revoking the keys changes nothing, so the next start recovers the account and its keys stay refused", async () => {
+      const install = await installation();
+      const first = await install.start(NO_VARIABLES);
+      const before = await install.generatedPassword();
+      const { accessToken } = await signIn(first.t, GENERATED_SUPERADMIN_EMAIL, before);
+      const { key } = await first.t.client(accessToken).keys.create.mutate({ name: "made before the disable" });
+      await disable(first.t, GENERATED_SUPERADMIN_EMAIL);
+      const allowRevocations = await refuseRevocations(install, "ApiKey");
+
+      await expect(install.start(NO_VARIABLES)).rejects.toThrow();
+      // Still disabled, with the password of the file still there: the recovery is still to be done.
+      const [row] = await install.sql<{ disabled: boolean }>(`SELECT "disabled" FROM "User" WHERE "email" = $1`, [GENERATED_SUPERADMIN_EMAIL]);
+      expect(row!.disabled).toBe(true);
+      expect(await install.generatedPassword()).toBe(before);
+
+      await allowRevocations();
+      const { t } = await install.start(NO_VARIABLES);
+      expect(await modelsWith(t, key)).toBe(401);
+      const after = await install.generatedPassword();
+      expect(after).not.toBe(before);
+      expect((await t.client((await signIn(t, GENERATED_SUPERADMIN_EMAIL, after)).accessToken).auth.me.query()).role).toBe("SUPERADMIN");
+    });
+
+    it("with the variables, a start that fails at ending the sessions keeps the old password, and the next start sets the new one", async () => {
+      const install = await installation();
+      const email = "root@switchboard.test";
+      const first = await install.start({ SUPERADMIN_EMAIL: email, SUPERADMIN_PASSWORD: "first-password-long-enough" });
+      const { refreshToken } = await signIn(first.t, email, "first-password-long-enough");
+      const allowRevocations = await refuseRevocations(install, "Session");
+
+      await expect(install.start({ SUPERADMIN_EMAIL: email, SUPERADMIN_PASSWORD: "second-password-long-enough" })).rejects.toThrow();
+      const [row] = await install.sql<{ passwordHash: string }>(`SELECT "passwordHash" FROM "User" WHERE "email" = $1`, [email]);
+      expect(await verifyPassword(row!.passwordHash, "first-password-long-enough")).toBe(true);
+
+      await allowRevocations();
+      const { t } = await install.start({ SUPERADMIN_EMAIL: email, SUPERADMIN_PASSWORD: "second-password-long-enough" });
+      await expect(t.client().auth.refresh.mutate({ refreshToken })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+      await signIn(t, email, "second-password-long-enough");
+      await expect(signIn(t, email, "first-password-long-enough")).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
     });
 
     it("two instances starting at once create the generated account once; the one that loses on its email starts all the same", async () => {

@@ -51,12 +51,15 @@ export async function resolveSecretsKey(opts: { configured: string | undefined; 
 export const GENERATED_SUPERADMIN_EMAIL = "admin@switchboard.local";
 
 /**
- * Tells the running system that start-up changed an account, as users.update does with its
- * own write (followAccountChange): sessions end with a password or role change, every
- * instance reads the user again, and with `revokeKeys` its API keys are revoked. Answers how
- * many keys were revoked.
+ * Makes an account change at start-up as users.update makes its own (followAccountChange):
+ * `write` writes the account's row (false: it changed nothing), and in the same transaction
+ * sessions end with a password or role change and, with `revokeKeys`, its API keys are
+ * revoked; once committed every instance reads the user again. A failure leaves none of it:
+ * a recovery whose new password was lost (its file not written) is done again at the next
+ * start, instead of leaving an enabled SuperAdmin no one can sign in as and its old keys
+ * acting. Answers how many keys were revoked, or null when `write` changed nothing.
  */
-export type AccountChanged = (userId: string, change: AccountChange) => Promise<number>;
+export type AccountChanged = (userId: string, change: AccountChange, write: (tx: Prisma.TransactionClient) => Promise<boolean>) => Promise<number | null>;
 
 /** Another instance's create of the same email committed first. */
 const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
@@ -83,10 +86,9 @@ export async function bootstrapSuperAdmin(opts: {
   password: string | undefined;
   dataDir: string;
   log: Logger;
-  changed?: AccountChanged;
+  changed: AccountChanged;
 }): Promise<void> {
-  const { prisma, log } = opts;
-  const changed = opts.changed ?? (async () => 0);
+  const { prisma, log, changed } = opts;
   if (opts.email && opts.password) {
     const email = opts.email.toLowerCase();
     const existing = await prisma.user.findUnique({ where: { email } });
@@ -110,17 +112,16 @@ export async function bootstrapSuperAdmin(opts: {
       ...(passwordMatches ? [] : ["password set to SUPERADMIN_PASSWORD"]),
     ];
     if (changes.length === 0) return;
-    await prisma.user.update({
-      where: { id: existing.id },
-      data: {
-        role: "SUPERADMIN",
-        disabled: false,
-        ...(passwordMatches ? {} : { passwordHash: await hashPassword(opts.password) }),
-      },
-    });
+    const data = { role: "SUPERADMIN" as const, disabled: false, ...(passwordMatches ? {} : { passwordHash: await hashPassword(opts.password) }) };
     // Its API keys are kept, as an enable through users.update keeps them: setting the
     // variables is the operator's deliberate choice of this account.
-    await changed(existing.id, { roleChanged, passwordChanged: !passwordMatches, ...(existing.disabled ? { disabled: false } : {}) });
+    const written = await changed(
+      existing.id,
+      { roleChanged, passwordChanged: !passwordMatches, ...(existing.disabled ? { disabled: false } : {}) },
+      async (tx) => (await tx.user.updateMany({ where: { id: existing.id }, data })).count > 0,
+    );
+    // Deleted since it was read (by hand): the next start creates it.
+    if (written === null) return;
     log.warn({ email, changes }, `updated the SUPERADMIN_EMAIL account to match SUPERADMIN_EMAIL/SUPERADMIN_PASSWORD: ${changes.join(", ")}`);
     return;
   }
@@ -146,11 +147,17 @@ export async function bootstrapSuperAdmin(opts: {
     // The generated account, disabled: enabled again as a SuperAdmin, with a new password
     // (the one in an old credentials file may have been why it was disabled). Only while it
     // is still disabled: of instances starting at once, the one whose write lands recovers it.
-    const { count } = await prisma.user.updateMany({ where: { id: existing.id, disabled: true }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
-    if (count === 0) return lost();
     // No operator chose this: keys made before the disable, perhaps the reason for it, would
     // act again, now as a SuperAdmin. Whoever signs in with the new password makes new ones.
-    keysRevoked = await changed(existing.id, { roleChanged: existing.role !== "SUPERADMIN", disabled: false, passwordChanged: true, revokeKeys: true, reason: "superadmin recovery" });
+    // All in one transaction with the row's write: a failure leaves the account disabled, for
+    // the next start to recover (this one's password is never written to the file).
+    const revoked = await changed(
+      existing.id,
+      { roleChanged: existing.role !== "SUPERADMIN", disabled: false, passwordChanged: true, revokeKeys: true, reason: "superadmin recovery" },
+      async (tx) => (await tx.user.updateMany({ where: { id: existing.id, disabled: true }, data: { role: "SUPERADMIN", disabled: false, passwordHash } })).count > 0,
+    );
+    if (revoked === null) return lost();
+    keysRevoked = revoked;
     what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password, and revoked its ${keysRevoked} API key${keysRevoked === 1 ? "" : "s"}`;
   } else {
     try {

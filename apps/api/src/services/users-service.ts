@@ -77,16 +77,26 @@ async function announceChange(deps: AccountChangeDeps, userId: string, change: A
 }
 
 /**
- * Follows a change to an account already written (the start-up SuperAdmin recovery): what
- * users.update does with its own write, so what follows a change is the same whoever made it,
- * here in a transaction of its own. Answers how many keys were revoked.
+ * An account change made outside users.update (the start-up SuperAdmin recovery): `write`
+ * writes the account's row, and answers false when it changed nothing (a condition that no
+ * longer held: another instance did it first). What follows is what follows users.update's own
+ * write, in the same transaction: a failure anywhere leaves none of it, the row's write
+ * included, so the change can be made again. Answers how many keys were revoked, or null when
+ * `write` changed nothing (nothing else is written then, and nobody told).
  */
-export async function followAccountChange(deps: AccountChangeDeps, userId: string, change: AccountChange): Promise<number> {
+export async function followAccountChange(
+  deps: AccountChangeDeps,
+  userId: string,
+  change: AccountChange,
+  write: (tx: Prisma.TransactionClient) => Promise<boolean>,
+): Promise<number | null> {
   const written = await deps.prisma.$transaction(async (tx) => {
     await boundLockWaits(tx);
-    await lockAccount(tx, userId, "FOR NO KEY UPDATE");
+    // The row first, then its sessions and keys (see lockAccount).
+    if (!(await lockAccount(tx, userId, "FOR NO KEY UPDATE")) || !(await write(tx))) return null;
     return writeFollowUps(tx, deps, userId, change);
   });
+  if (!written) return null;
   await announceChange(deps, userId, change, written);
   return written.keysRevoked;
 }
