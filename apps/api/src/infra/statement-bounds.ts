@@ -18,9 +18,12 @@
  * - each transaction that takes locks also sets lock_timeout for itself (`boundLockWaits`,
  *   `SET LOCAL`), with a longer bound where waiting is the transaction's job (a configuration
  *   change waits for a whole document being applied before it). Such a transaction also
- *   raises the statement bound for itself to its own bound (`raiseStatementBound`): a wait
- *   that is the statement's, its lock wait, is bounded by its design, not cut short by a
- *   statement bound configured shorter than that wait.
+ *   raises the statement bound for the statement that waits, and for it alone
+ *   (`withStatementBoundRaised`), to that wait and a little more: its lock wait is bounded by
+ *   its design, not cut short by a statement bound configured shorter than that wait, while
+ *   the transaction's other statements keep the configured bound. The raise stays under
+ *   Prisma's bound on the transaction, so that the server ends a statement first and leaves
+ *   the connection clean.
  * - A statement long by design (a report over the whole request log, a budget's first read of
  *   a busy subject's history) raises the statement bound for itself (`runLongStatement`).
  * - The connection check at start and the migrations use connections of their own, outside
@@ -85,7 +88,10 @@ export async function boundSession(client: Queryable, statementMs: number): Prom
   await client.query(SET_BOUNDS, [false, JSON.stringify(bounds)]);
 }
 
-type RawClient = { $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number> };
+type RawClient = {
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+};
 
 /** First statement of a transaction that takes locks: the bound for this transaction (`ms`, LOCK_WAIT_MS unless it waits by design). */
 export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<void> {
@@ -97,19 +103,34 @@ export async function boundLockWaits(tx: RawClient, ms = LOCK_WAIT_MS): Promise<
  * Raises the statement bound to $1 ms for this transaction when the one in force is ours: set by us as the connection opened (pg_settings' source "session"; one from the
  * role, the database or the URL is an operator's and stays, as does no bound at all). Ours is
  * configured (DATABASE_STATEMENT_TIMEOUT_MS), so it is recognised by where it came from rather
- * than by its value; a bound already longer is not lowered.
+ * than by its value; a bound already longer is not lowered. Answers the bound it replaced
+ * (the view's row is read before set_config changes it), no row when it raised none.
  */
-const RAISE_OUR_STATEMENT_BOUND = `SELECT set_config('statement_timeout', $1::bigint || 'ms', true)
+const RAISE_OUR_STATEMENT_BOUND = `SELECT setting::bigint::text AS replaced, set_config('statement_timeout', $1::bigint || 'ms', true)
   FROM pg_settings WHERE name = 'statement_timeout' AND source = 'session'
    AND setting::bigint > 0 AND setting::bigint < $1::bigint`;
 
 /**
  * Raises the statement bound to `ms` for the rest of this transaction (SET LOCAL), where the
  * bound in force is ours and shorter (see RAISE_OUR_STATEMENT_BOUND): an operator's bound,
- * shorter or longer, stays, and no bound is lowered.
+ * shorter or longer, stays, and no bound is lowered. Answers the bound it replaced, in ms, or
+ * null when it raised none.
  */
-export async function raiseStatementBound(tx: RawClient, ms: number): Promise<void> {
-  await tx.$executeRawUnsafe(RAISE_OUR_STATEMENT_BOUND, ms);
+export async function raiseStatementBound(tx: RawClient, ms: number): Promise<number | null> {
+  const [row] = await tx.$queryRawUnsafe<Array<{ replaced: string }>>(RAISE_OUR_STATEMENT_BOUND, ms);
+  return row ? Number(row.replaced) : null;
+}
+
+/**
+ * Runs `statement` (one that waits by design, for a lock) with the statement bound raised to
+ * `ms` as raiseStatementBound does, then puts back the bound it replaced: the transaction's
+ * statements after it keep the configured bound.
+ */
+export async function withStatementBoundRaised<T>(tx: RawClient, ms: number, statement: () => Promise<T>): Promise<T> {
+  const replaced = await raiseStatementBound(tx, ms);
+  const result = await statement();
+  if (replaced !== null) await tx.$executeRawUnsafe(`SELECT set_config('statement_timeout', $1::bigint || 'ms', true)`, replaced);
+  return result;
 }
 
 /**

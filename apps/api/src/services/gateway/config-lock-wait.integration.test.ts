@@ -2,8 +2,9 @@
  * A configuration change waits up to 25 s for the version row by design (behind another
  * change, a whole document being applied). With a statement bound configured shorter than
  * that wait, a change queued for longer than the bound still gets its own answer, not a 503:
- * its transaction raises the statement bound for itself. Other statements keep the short
- * bound. Real PostgreSQL, the version row held by a session of the test's own.
+ * the statement bound is raised for the statement that waits. The change's other statements,
+ * and every other statement, keep the short bound. Real PostgreSQL, the version row held by a
+ * session of the test's own.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,5 +58,20 @@ describe("a configuration change queued behind the version row", () => {
     expect((await t.app.deps.db.prisma.modelRoute.findUnique({ where: { name: "queued-route" } }))?.name).toBe("queued-route");
     // The raise was the configuration transactions' own: any other statement keeps the bound.
     await expect(t.app.deps.db.prisma.$queryRawUnsafe("SELECT 1 AS slept FROM pg_sleep(2)")).rejects.toThrow();
+  });
+
+  it("keeps the configured statement bound on the change's statements after the wait", async () => {
+    const prisma = t.app.deps.db.prisma;
+    // Writing a provider takes 1.5 bounds, and nothing holds the version row.
+    await prisma.$executeRawUnsafe(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${(1.5 * STATEMENT_MS) / 1000}); RETURN NEW; END $$`);
+    await prisma.$executeRawUnsafe(`CREATE TRIGGER slow_insert BEFORE INSERT ON "Provider" FOR EACH ROW EXECUTE FUNCTION slow_insert()`);
+    try {
+      const slow = t.client(root).providers.create.mutate({ name: "slow", kind: "openai-compatible", baseUrl: "http://127.0.0.1:9/v1", models: ["m"] });
+      await expect(slow).rejects.toMatchObject({ data: { appCode: "SERVICE_UNAVAILABLE", httpStatus: 503 } });
+    } finally {
+      await prisma.$executeRawUnsafe(`DROP TRIGGER slow_insert ON "Provider"`);
+      await prisma.$executeRawUnsafe(`DROP FUNCTION slow_insert()`);
+    }
+    expect(await prisma.provider.findUnique({ where: { name: "slow" } })).toBeNull();
   });
 });

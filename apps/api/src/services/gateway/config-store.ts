@@ -8,7 +8,7 @@
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
-import { boundLockWaits, raiseStatementBound } from "../../infra/statement-bounds.ts";
+import { boundLockWaits, withStatementBoundRaised } from "../../infra/statement-bounds.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import type { UnreadableSecret } from "../../providers/create-provider.ts";
 import { cursorPage } from "../cursor-page.ts";
@@ -37,21 +37,28 @@ type Tx = Prisma.TransactionClient;
  * shortest of the two transactions' own bounds (CHANGE_TRANSACTION_MS).
  */
 const CONFIG_LOCK_WAIT_MS = 25_000;
+/**
+ * The statement bound on the statement that waits for the version row: the wait and a little
+ * more, so that lock_timeout, not the statement bound, ends a wait too long; under Prisma's
+ * bound on the transaction (CHANGE_TRANSACTION_MS), so that the server ends the statement
+ * first and leaves the connection clean.
+ */
+const CONFIG_LOCK_STATEMENT_MS = CONFIG_LOCK_WAIT_MS + 1_000;
 /** Prisma's bound on one change's transaction, which may wait CONFIG_LOCK_WAIT_MS for the version row. */
 const CHANGE_TRANSACTION_MS = 30_000;
 /** Prisma's bound on a whole document's transaction: many statements, and the same wait. */
 const DOCUMENT_TRANSACTION_MS = 60_000;
 
 /**
- * First statements of a configuration change's transaction: its wait for the version row
- * bounded by CONFIG_LOCK_WAIT_MS, and the statement bound raised to the transaction's own
- * (`transactionMs`), so that the statement waiting there is not ended by a statement bound
- * (DATABASE_STATEMENT_TIMEOUT_MS) configured shorter than that wait: a change queued behind
- * another gets the outcome it would get without it, not a 503.
+ * Runs `lock`, the statement of a configuration change's transaction that waits for the
+ * version row, with that wait bounded by CONFIG_LOCK_WAIT_MS and the statement bound raised
+ * for it alone, so that it is not ended by a statement bound (DATABASE_STATEMENT_TIMEOUT_MS)
+ * configured shorter than that wait: a change queued behind another gets the outcome it would
+ * get without it, not a 503. The transaction's other statements keep the configured bound.
  */
-async function boundConfigWaits(tx: Tx, transactionMs: number): Promise<void> {
+async function waitForVersionRow<T>(tx: Tx, lock: () => Promise<T>): Promise<T> {
   await boundLockWaits(tx, CONFIG_LOCK_WAIT_MS);
-  await raiseStatementBound(tx, transactionMs);
+  return withStatementBoundRaised(tx, CONFIG_LOCK_STATEMENT_MS, lock);
 }
 type ProviderRow = Prisma.ProviderGetPayload<object>;
 type RouteRow = Prisma.ModelRouteGetPayload<object>;
@@ -234,8 +241,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
   ): Promise<{ result: T; version: number }> {
     return prisma.$transaction(
       async (tx) => {
-        await boundConfigWaits(tx, CHANGE_TRANSACTION_MS);
-        const next = await nextVersion(tx);
+        const next = await waitForVersionRow(tx, () => nextVersion(tx));
         const { result, changes, target } = await change(tx);
         await audit(tx, next, actor, { action, target }, changes);
         return { result, version: next };
@@ -425,8 +431,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
     try {
       return await prisma.$transaction(
         async (tx) => {
-          await boundConfigWaits(tx, DOCUMENT_TRANSACTION_MS);
-          const [locked] = await tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`;
+          const [locked] = await waitForVersionRow(tx, () => tx.$queryRaw<Array<{ version: number }>>`SELECT "version" FROM "GatewayConfig" WHERE "id" = ${CONFIG_ROW} FOR UPDATE`);
           const basedOn = locked?.version ?? 0;
           if (opts.ifVersion !== undefined && opts.ifVersion !== basedOn) {
             throw new AppError("CONFLICT", `The configuration changed since version ${opts.ifVersion} (it is at ${basedOn}): preview the document again`, { details: { field: "ifVersion", version: basedOn } });
