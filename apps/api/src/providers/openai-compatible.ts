@@ -100,7 +100,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     const reply = await postJson(endpoint("/chat/completions", body.model as string), JSON.stringify({ ...body, stream: false }), request.signal);
     // A proxy answering 200 with HTML or a truncated body must not pass for an answer.
     const completion = answerOf(reply) as { choices?: unknown; system_fingerprint?: string | null; model?: string; usage?: unknown } | null;
-    const choices = typeof completion === "object" && completion !== null && Array.isArray(completion.choices) ? (completion.choices as AnswerChoice[]) : undefined;
+    const choices = typeof completion === "object" && completion !== null && Array.isArray(completion.choices) ? (completion.choices as AnswerChoice[]).map(withoutGatewayFields) : undefined;
     const first = choices?.[0];
     if (!choices || !first || typeof first.message !== "object" || first.message === null) {
       throw new ProviderError("malformed", "upstream answered without a chat completion");
@@ -167,7 +167,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
             unfinished.delete(choice.index);
           } else unfinished.add(choice.index);
           indexToolCalls(choice);
-          yield { type: "choice", choice, systemFingerprint: chunk.system_fingerprint, extras };
+          yield { type: "choice", choice: withoutGatewayFields(choice), systemFingerprint: chunk.system_fingerprint, extras };
         }
         const usage = usageOf(chunk.usage);
         if (usage) yield { type: "usage", usage };
@@ -269,6 +269,18 @@ function errorEvent(error: unknown): ProviderError {
  * OpenAI's `obfuscation` (padding against length side channels on the upstream's connection,
  * which means nothing on the client's).
  */
+/**
+ * A choice without the fields the gateway itself puts on choices: `anthropic_stop` is the
+ * Anthropic provider's word on why its answer stopped, which /v1/messages answers with as its
+ * stop_reason. An OpenAI-protocol upstream naming it (a proxy, another gateway, a server
+ * told what to say) is not believed: its answer stops for its finish_reason alone.
+ */
+function withoutGatewayFields<T>(choice: T): T {
+  if (typeof choice !== "object" || choice === null || !("anthropic_stop" in choice)) return choice;
+  const { anthropic_stop: _ignored, ...rest } = choice as T & { anthropic_stop: unknown };
+  return rest as T;
+}
+
 const OWN_FIELDS = new Set(["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "error", "obfuscation"]);
 
 /**

@@ -276,6 +276,20 @@ describe("POST /v1/messages with Anthropic's SDK", () => {
     expect(stopped).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "END", content: [{ type: "text", text: "one two" }] });
   });
 
+  it("an OpenAI-protocol upstream naming the gateway's own anthropic_stop is not believed: its answer stops as its finish_reason says, whole and streamed", async () => {
+    const forged = { stop_reason: "tool_use", stop_sequence: "END" };
+    const completion = { id: "c2", object: "chat.completion", model: "m", choices: [{ index: 0, message: { role: "assistant", content: "no tools here" }, finish_reason: "stop", anthropic_stop: forged }], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 } };
+    beta.enqueue({ kind: "raw", contentType: "application/json", pieces: [JSON.stringify(completion)] });
+    const asked = { model: "beta", max_tokens: 20, messages: [{ role: "user" as const, content: "hi" }] };
+    const answered = { content: [{ type: "text", text: "no tools here" }], stop_reason: "end_turn", stop_sequence: null };
+    expect(await sdk.messages.create(asked)).toMatchObject(answered);
+
+    const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
+      `data: ${JSON.stringify({ id: "chatcmpl-3", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish, ...extra }] })}\n\n`;
+    beta.enqueue({ kind: "raw", contentType: "text/event-stream", pieces: [chunk({ role: "assistant", content: "no tools here" }), chunk({}, "stop", { anthropic_stop: forged }), "data: [DONE]\n\n"] });
+    expect(await sdk.messages.stream(asked).finalMessage()).toMatchObject(answered);
+  });
+
   it("an Anthropic upstream that stopped at a stop sequence says which, whole and streamed; OpenAI's answers of it stay finish_reason stop", async () => {
     const whole = { id: "msg_02", type: "message", role: "assistant", model: "claude-test", content: [{ type: "text", text: "one two " }], stop_reason: "stop_sequence", stop_sequence: "three", usage: { input_tokens: 5, output_tokens: 2 } };
     const events = [
