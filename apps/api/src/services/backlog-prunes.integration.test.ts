@@ -10,12 +10,16 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../../test/database.ts";
+import { captureLog } from "../../test/log-capture.ts";
 import { createMemoryCoordination } from "../infra/coordination/memory.ts";
 import { openDatabase, type Database } from "../infra/database.ts";
 import { createSessionRevocations } from "./auth/revocations.ts";
 import { createBucketStore } from "./metrics/bucket-store.ts";
+import { createMetricsService } from "./metrics/metrics-service.ts";
 
 const HOUR = 3600_000;
 const STATEMENT_MS = 1_000;
@@ -85,5 +89,44 @@ describe("pruning a backlog past one statement's bound", () => {
     expect(await buckets.prune(new Date(now - 24 * HOUR))).toBe(BACKLOG);
     const left = await db.prisma.metricBucket.findMany({ orderBy: { minute: "desc" } });
     expect(left.map((r) => r.minute.getTime())).toEqual(recent.map((r) => r.minute.getTime()));
+  });
+
+  it("a metric prune of a long backlog holds up neither a timeseries read nor a graceful stop, and stops between batches", async () => {
+    const minute = (at: number) => new Date(Math.floor(at / 60_000) * 60_000);
+    const now = Date.now();
+    // 40 batches of 0.3 s: a run of 12 s.
+    const old = Array.from({ length: 40 * BATCH }, (_, i) => ({ minute: minute(now - 48 * HOUR - i * 60_000), provider: "p0", instance: "b" }));
+    await db.prisma.metricBucket.createMany({ data: old });
+    const log = captureLog();
+    const metrics = createMetricsService({
+      coordination: createMemoryCoordination(),
+      prisma: db.prisma,
+      registry: new Registry(),
+      identity: { id: "prune-test", host: "test", pid: 1, version: "0", startedAt: new Date(now).toISOString() },
+      log: pino(log.sink),
+      circuits: () => ({}),
+      activeProviders: () => [],
+      emergency: () => ({ active: false, scope: "global", reason: null, activatedAt: null, activatedBy: null, expiresAt: null, version: 0 }),
+      pruneBatches: { batch: BATCH, maxBatches: 100 },
+    });
+    const left = () => db.prisma.metricBucket.count({ where: { instance: "b" } });
+
+    // The read's flush to the database starts the prune; the read does not wait for it.
+    let started = performance.now();
+    await metrics.timeseries(undefined);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const midway = await left();
+    expect(midway).toBeLessThan(old.length);
+
+    // A stop ends the run after the batch in flight, and nothing deletes once it has answered.
+    started = performance.now();
+    await metrics.close();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const atClose = await left();
+    expect(atClose).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await left()).toBe(atClose);
+    expect(log.lines.filter((line) => (line["level"] as number) >= 40)).toEqual([]);
   });
 });

@@ -18,8 +18,11 @@ export interface BucketStore {
   write(instance: string, rows: MinuteRow[]): Promise<void>;
   /** Minutes in [from, to). */
   read(from: Date, to: Date): Promise<StoredMinute[]>;
-  /** Deletes minutes before `before`, a batch at a time (batched-delete.ts); answers how many. */
-  prune(before: Date): Promise<number>;
+  /**
+   * Deletes minutes before `before`, a batch at a time (batched-delete.ts), stopping between
+   * batches once `stopped()` says so; answers how many.
+   */
+  prune(before: Date, stopped?: () => boolean): Promise<number>;
 }
 
 export function createBucketStore(prisma: PrismaClient, opts: { pruneBatches?: PruneBatches } = {}): BucketStore {
@@ -67,13 +70,13 @@ export function createBucketStore(prisma: PrismaClient, opts: { pruneBatches?: P
       return [...merged.values()];
     },
 
-    prune(before) {
+    prune(before, stopped) {
       const until = utcTimestamp(before);
       // Oldest first, through the primary key (minute first); rows another instance is deleting are its to delete.
       return deleteInBatches(
         (limit) => prisma.$executeRaw`DELETE FROM "MetricBucket" WHERE ("minute", "provider", "instance") IN (
           SELECT "minute", "provider", "instance" FROM "MetricBucket" WHERE "minute" < ${until} ORDER BY "minute" LIMIT ${limit}::int FOR UPDATE SKIP LOCKED)`,
-        opts.pruneBatches ?? PRUNE_BATCHES,
+        { ...(opts.pruneBatches ?? PRUNE_BATCHES), ...(stopped ? { stopped } : {}) },
       );
     },
   };

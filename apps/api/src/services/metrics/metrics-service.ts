@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { TEmergencyStatus, TMetricsSummary, TMetricsTimeseries } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
+import type { PruneBatches } from "../../infra/batched-delete.ts";
 import type { Coordination, InstanceInfo } from "../../infra/coordination/port.ts";
 import type { ProviderCallRecord } from "../gateway/chain-types.ts";
 import { createBucketStore } from "./bucket-store.ts";
@@ -39,6 +40,8 @@ export interface MetricsServiceDeps {
   /** How long `summary` waits for other instances to flush (default 300 ms). */
   flushWaitMs?: number;
   now?: () => number;
+  /** How the minutes past retention are deleted (default PRUNE_BATCHES). */
+  pruneBatches?: PruneBatches;
 }
 
 const FLUSH_CHANNEL = "metrics:flush";
@@ -71,7 +74,7 @@ export function createMetricsService(deps: MetricsServiceDeps) {
     ...(deps.health ? { health: deps.health } : {}),
   });
   const cluster = createClusterStore(deps.coordination, now);
-  const buckets = createBucketStore(deps.prisma);
+  const buckets = createBucketStore(deps.prisma, deps.pruneBatches ? { pruneBatches: deps.pruneBatches } : {});
   const flusher = createFlusher({ instanceId: self, local, cluster, buckets, prom, log: deps.log, now });
   const waiters = new Map<string, { pending: Set<string>; done: () => void }>();
   const timers: NodeJS.Timeout[] = [];
@@ -167,11 +170,16 @@ export function createMetricsService(deps: MetricsServiceDeps) {
       await subscribeFlushChannels().catch((err: unknown) => deps.log.warn({ err }, "metrics: flush channels unavailable"));
     },
 
-    /** Stops the timers and writes what is left (a graceful stop loses nothing). */
+    /**
+     * Stops the timers, writes what is left (a graceful stop loses nothing) and ends a prune in
+     * flight after its current batch: nothing of this service uses the database once it answers.
+     */
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      const pruneEnded = flusher.stopPruning();
       await Promise.all(unsubscribes.splice(0).map((u) => u().catch(() => {})));
       await flushBoth(true).catch(() => {});
+      await pruneEnded;
     },
 
     summary: () => clusterSummary(true),
