@@ -24,7 +24,7 @@ export type Emit = (type: string, fields: Record<string, unknown>) => void;
 interface Call {
   id: string | undefined;
   name: string | undefined;
-  /** The arguments so far. */
+  /** The arguments so far, while they may still go out: emptied once its block is closed. */
   args: string;
   /** Its block, once started. */
   block?: number;
@@ -95,14 +95,17 @@ export class ContentBlocks {
       call = { id: piece.id, name: piece.function?.name, args: "" };
       this.calls.set(at, call);
     }
-    call.args += json;
     if (this.open?.kind === "tool" && this.open.call === call) {
+      call.args += json;
       if (json) this.emit("content_block_delta", { index: this.open.index, delta: { type: "input_json_delta", partial_json: json } });
       return;
     }
-    // Started and closed (its arguments were whole: what follows is whitespace or breaks
-    // them, and cannot follow its stop), or waiting with its arguments gathered.
-    if (call.block !== undefined || call.held) return;
+    // Started and closed: its arguments were whole, so what follows is whitespace or breaks
+    // them, and cannot follow its stop; nor is it kept.
+    if (call.block !== undefined) return;
+    call.args += json;
+    // Waiting, its arguments gathered for the end.
+    if (call.held) return;
     if (this.mayMoveOn()) return this.startCall(call);
     call.held = true;
     this.held.push({ kind: "tool", call });
@@ -134,6 +137,8 @@ export class ContentBlocks {
 
   private stop(): void {
     if (this.open) this.emit("content_block_stop", { index: this.open.index });
+    // A closed call's arguments have gone out and are not needed again.
+    if (this.open?.kind === "tool") this.open.call.args = "";
     this.open = undefined;
   }
 }
