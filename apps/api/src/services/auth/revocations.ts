@@ -31,6 +31,7 @@ export function createSessionRevocations(deps: {
   const endedForMs = keepMs + ENDED_SESSION_KEEP_MS;
   let pruneTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  let pruning: Promise<unknown> | undefined;
   const set: RevocationSet = createRevocationSet({
     coordination: deps.coordination,
     channel: "auth:revoked-sessions",
@@ -61,7 +62,13 @@ export function createSessionRevocations(deps: {
   return {
     async start() {
       await set.start();
-      const prune = () => void pruneEnded().catch((err: unknown) => deps.log?.("pruning ended sessions failed", err));
+      // One run at a time, kept so close() can wait for the batch in flight before the database closes.
+      const prune = () => {
+        if (pruning) return;
+        pruning = pruneEnded()
+          .catch((err: unknown) => void deps.log?.("pruning ended sessions failed", err))
+          .finally(() => (pruning = undefined));
+      };
       pruneTimer = setInterval(prune, SESSION_PRUNE_INTERVAL_MS);
       pruneTimer.unref();
       prune();
@@ -69,6 +76,7 @@ export function createSessionRevocations(deps: {
     async close() {
       closed = true;
       clearInterval(pruneTimer);
+      await pruning;
       await set.close();
     },
     pruneEnded,
