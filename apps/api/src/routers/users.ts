@@ -1,4 +1,6 @@
 import { ZUser, ZUserCreateInput, ZUserDeleteInput, ZUserDeleteResult, ZUserUpdateInput, ZUsersListInput, pageOf } from "@switchboard/schema";
+import type { AccountActor } from "../services/users-service.ts";
+import type { AuthedUser } from "../trpc/context.ts";
 import { router, superAdminProcedure } from "../trpc/init.ts";
 
 /**
@@ -24,6 +26,9 @@ const onlyContains = (raw: unknown): boolean => {
   return fields.length > 0 && fields.every(([key, value]) => CONTAINS.get(key)?.(value) === true);
 };
 
+/** Who makes an account change, and with what credential (checked again under the change's lock). */
+const actorOf = (user: AuthedUser): AccountActor => ({ id: user.id, sessionId: user.sessionId, keyId: user.apiKey?.keyId });
+
 export const usersRouter = router({
   list: superAdminProcedure
     .meta({ feature: "admin" })
@@ -43,12 +48,12 @@ export const usersRouter = router({
     .meta({ feature: "admin", containsLeak: onlyContains })
     .input(ZUserUpdateInput)
     .output(ZUser)
-    .mutation(({ ctx, input }) => ctx.deps.users.update(input, ctx.user.id)),
+    .mutation(({ ctx, input }) => ctx.deps.users.update(input, actorOf(ctx.user))),
 
   delete: superAdminProcedure
     // Deleting a user contains a leak (their sessions and keys end), so it works while frozen.
     .meta({ feature: "containment" })
     .input(ZUserDeleteInput)
     .output(ZUserDeleteResult)
-    .mutation(({ ctx, input }) => ctx.deps.users.remove(input, ctx.user.id)),
+    .mutation(({ ctx, input }) => ctx.deps.users.remove(input, actorOf(ctx.user))),
 });

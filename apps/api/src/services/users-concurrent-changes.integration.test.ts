@@ -4,6 +4,8 @@
  * every one of them locks the user's row before any of the user's other rows. A demotion works
  * out what it changes from the row as it is under its lock, so a promotion committed while it
  * waited does not make it look like no change (the SuperAdmin sessions since would outlive it).
+ * A SuperAdmin's change queued behind their own demotion is refused: the actor is checked
+ * again under the guard's lock, not only as the request arrived.
  * The interleavings are forced on PostgreSQL by a session holding what the calls need and
  * letting go once both wait.
  */
@@ -94,8 +96,9 @@ describe("a demotion waiting while the user is promoted", () => {
       await guard.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`);
       demoted = settled(root.users.update.mutate({ id: target.id, role: "ADMIN" }));
       await untilLockWaiters(guard, 1);
-      // Meanwhile the user is promoted (no guard to take) and signs in as a SuperAdmin.
-      await root.users.update.mutate({ id: target.id, role: "SUPERADMIN" });
+      // Meanwhile the user is promoted by a writer that takes no guard (as the start-up
+      // recovery does; users.update would queue behind the demotion) and signs in as a SuperAdmin.
+      await t.app.deps.db.prisma.user.update({ where: { id: target.id }, data: { role: "SUPERADMIN" } });
       signedIn = await t.client().auth.login.mutate({ email: target.email, password: target.password });
       expect((await t.client(signedIn.accessToken).auth.me.query()).role).toBe("SUPERADMIN");
     } finally {
@@ -106,5 +109,37 @@ describe("a demotion waiting while the user is promoted", () => {
     // A SuperAdmin token of a user who is an ADMIN now: refused, and its session ended.
     await expect(t.client(signedIn!.accessToken).auth.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
     await expect(t.client().auth.refresh.mutate({ refreshToken: signedIn!.refreshToken })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+});
+
+describe("a SuperAdmin's change queued behind their own demotion", () => {
+  it("is refused, and the account it would have promoted keeps its role and password", async () => {
+    const actor = await t.userWithRole("SUPERADMIN");
+    const target = await t.userWithRole("USER");
+    const prisma = t.app.deps.db.prisma;
+    const hashBefore = (await prisma.user.findUniqueOrThrow({ where: { id: target.id } })).passwordHash;
+    const guard = await holder();
+    let demoted, promoted;
+    try {
+      await guard.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`);
+      // Root demotes the actor; the actor, whose token passed the role check as the request
+      // arrived, makes the target a SuperAdmin with a password of their choosing. Both queue, in that order.
+      demoted = settled(t.client(rootToken).users.update.mutate({ id: actor.id, role: "ADMIN" }));
+      await untilLockWaiters(guard, 1);
+      promoted = t.client(actor.token).users.update.mutate({ id: target.id, role: "SUPERADMIN", password: "a password the actor knows" }).then(
+        (ok) => ({ ok }),
+        (error: { message?: string; data?: { code?: unknown; httpStatus?: unknown } }) => ({ message: error.message, code: error.data?.code, httpStatus: error.data?.httpStatus }),
+      );
+      await untilLockWaiters(guard, 2, { orSettled: promoted });
+    } finally {
+      await guard.query("COMMIT");
+      await guard.end();
+    }
+    expect(await demoted).toMatchObject({ ok: { id: actor.id, role: "ADMIN" } });
+    expect(await promoted).toEqual({ message: "Your session has ended; sign in again", code: "UNAUTHORIZED", httpStatus: 401 });
+    const after = await prisma.user.findUniqueOrThrow({ where: { id: target.id } });
+    expect(after.role).toBe("USER");
+    expect(after.passwordHash).toBe(hashBefore);
+    await expect(t.client().auth.login.mutate({ email: target.email, password: "a password the actor knows" })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
   });
 });

@@ -8,7 +8,7 @@ import { toUserView } from "./auth/user-view.ts";
 import { cursorPage } from "./cursor-page.ts";
 import { AppError } from "./errors.ts";
 import { likeText } from "./like-text.ts";
-import { userSubject, type LoggedSpend } from "./keys/index.ts";
+import { SESSION_ENDED, userSubject, type LoggedSpend } from "./keys/index.ts";
 
 /** What an account change writes besides the account's row, and whom it tells (followAccountChange). */
 export interface AccountChangeDeps {
@@ -111,6 +111,42 @@ export async function followAccountChange(
 const SUPERADMIN_GUARD_LOCK = Prisma.sql`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`;
 
 /**
+ * Who makes an account change: the user, and the credential the call came with (`sessionId`
+ * of a signed-in person, or `key:<id>` with `keyId` for an API key).
+ */
+export interface AccountActor {
+  id: string;
+  sessionId: string;
+  keyId?: string;
+}
+
+/**
+ * Under the guard's lock, before the target's row: the actor is still an enabled SuperAdmin
+ * and their credential still stands (session not ended, key not revoked). The procedure
+ * checked the role as the request arrived, but a change hashes a password before its
+ * transaction and may wait for the guard: a demotion or disable of the actor committed
+ * meanwhile would otherwise let the change land (a SuperAdmin made, with a password the
+ * demoted actor knows). Every update and delete takes the guard, and so does every change
+ * that takes a SuperAdmin away, so the reads after it see every such change committed before.
+ * The actor's row is read under a lock: a change of it made without the guard (the start-up
+ * recovery) is waited for, not read from before it lands. Locks in the order guard, actor,
+ * target (only account changes take two rows, all under the guard, so no two wait on each other).
+ */
+async function refuseEndedActor(tx: Prisma.TransactionClient, actor: AccountActor, targetId: string): Promise<void> {
+  // The actor changing their own account: the lock the change takes next, from the start (no
+  // upgrade from a shared lock while another transaction queues for the row).
+  const row = await lockAccount(tx, actor.id, actor.id === targetId ? "FOR NO KEY UPDATE" : "FOR SHARE");
+  const stands =
+    row !== null &&
+    !row.disabled &&
+    row.role === "SUPERADMIN" &&
+    (actor.keyId !== undefined
+      ? (await tx.apiKey.count({ where: { id: actor.keyId, userId: actor.id, revokedAt: null } })) > 0
+      : (await tx.session.count({ where: { id: actor.sessionId, userId: actor.id, revokedAt: null } })) > 0);
+  if (!stands) throw new AppError("UNAUTHORIZED", SESSION_ENDED);
+}
+
+/**
  * Locks the account's row and answers it as it is now (null when it is gone). Every account
  * change takes it first of the rows it locks (after the guard's lock, when it takes that):
  * the user's sessions and keys only after. Two changes of one user taking them in other
@@ -119,7 +155,7 @@ const SUPERADMIN_GUARD_LOCK = Prisma.sql`SELECT pg_advisory_xact_lock(hashtext('
  * keeps the row's key takes the weaker lock its UPDATE takes, so rows pointing at the user
  * (sessions starting, say) are not held up by it.
  */
-async function lockAccount(tx: Prisma.TransactionClient, id: string, strength: "FOR UPDATE" | "FOR NO KEY UPDATE") {
+async function lockAccount(tx: Prisma.TransactionClient, id: string, strength: "FOR UPDATE" | "FOR NO KEY UPDATE" | "FOR SHARE") {
   const [row] = await tx.$queryRaw<Array<{ role: TRole; disabled: boolean }>>`SELECT "role"::text AS "role", "disabled" FROM "User" WHERE "id" = ${id} ${Prisma.raw(strength)}`;
   return row ?? null;
 }
@@ -156,7 +192,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     }
   }
 
-  async function update(input: TUserUpdateInput, actorId: string): Promise<TUser> {
+  async function update(input: TUserUpdateInput, actor: AccountActor): Promise<TUser> {
     // Hashed before the transaction: no row is held while argon2 works.
     const passwordHash = input.password !== undefined ? await hashPassword(input.password) : undefined;
     const data = {
@@ -171,14 +207,17 @@ export function createUsersService(deps: UsersServiceDeps) {
     const { user, change, written } = await prisma
       .$transaction(async (tx) => {
         await boundLockWaits(tx);
+        // Every update takes the guard, not only one that takes a SuperAdmin away: the actor is
+        // checked under it (refuseEndedActor).
+        await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+        await refuseEndedActor(tx, actor, input.id);
         const guarded = takesAwaySuperAdmin(input);
-        if (guarded) await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
         // What the call changes is worked out from the row as it is under its lock, never from
         // a read before: a promotion committed in between would make a demotion look like no
         // change of role, and the SuperAdmin sessions started since would outlive it.
         const before = await lockAccount(tx, input.id, "FOR NO KEY UPDATE");
         if (!before) throw new AppError("NOT_FOUND", "User not found");
-        if (input.id === actorId && ((input.role && input.role !== before.role) || input.disabled === true)) {
+        if (input.id === actor.id && ((input.role && input.role !== before.role) || input.disabled === true)) {
           // Guards against locking the fleet out: another SuperAdmin must do it.
           throw new AppError("BAD_REQUEST", "You cannot change your own role or disable yourself");
         }
@@ -206,12 +245,13 @@ export function createUsersService(deps: UsersServiceDeps) {
    * row). The emergency audit trail keeps the actor's id and email as plain text, so it stays
    * readable. Every instance refuses the user's tokens at once (see UserDirectory).
    */
-  async function remove(input: TUserDeleteInput, actorId: string): Promise<{ id: string; deleted: true }> {
-    if (input.id === actorId) throw new AppError("BAD_REQUEST", "You cannot delete yourself; another SuperAdmin must do it");
+  async function remove(input: TUserDeleteInput, actor: AccountActor): Promise<{ id: string; deleted: true }> {
+    if (input.id === actor.id) throw new AppError("BAD_REQUEST", "You cannot delete yourself; another SuperAdmin must do it");
     await prisma
       .$transaction(async (tx) => {
         await boundLockWaits(tx);
         await tx.$executeRaw(SUPERADMIN_GUARD_LOCK);
+        await refuseEndedActor(tx, actor, input.id);
         const target = await lockAccount(tx, input.id, "FOR UPDATE");
         if (!target) throw new AppError("NOT_FOUND", "User not found");
         // Its sessions go with the row (cascade), under its lock; every instance refuses their

@@ -12,6 +12,7 @@ export { looksLikeApiKey } from "./key-secret.ts";
 export { createLoggedSpend, type LoggedSpend } from "./logged-spend.ts";
 export { userSubject } from "./spend-ledger.ts";
 export type { KeysService, RateLimitInfo } from "./keys-service.ts";
+export { SESSION_ENDED } from "./keys-service.ts";
 export type { KeyChange } from "./key-cache.ts";
 
 export function createKeys(deps: {

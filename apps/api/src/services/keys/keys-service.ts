@@ -58,7 +58,7 @@ export interface KeysServiceDeps {
 
 const LAST_USED_FLUSH_MS = 5000;
 /** A key asked for by a session that ended (or whose user was disabled or re-roled) while the request was under way. */
-const SESSION_ENDED = "Your session has ended; sign in again";
+export const SESSION_ENDED = "Your session has ended; sign in again";
 
 const KEY_INCLUDE = { user: { select: { id: true, email: true, role: true } } } as const;
 
