@@ -9,7 +9,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
-import { boundSession } from "./statement-bounds.ts";
+import { boundSession, recordStatementBound } from "./statement-bounds.ts";
 import { applyMigrations } from "./migrations.ts";
 
 export interface Database {
@@ -114,7 +114,10 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     onConnect: (client) => boundSession(client, opts.statementTimeoutMs ?? 0),
   });
   const adapter = new PrismaPg(pool, { onPoolError: (error) => opts.log?.(`PostgreSQL pool error: ${error.message}`), disposeExternalPool: true });
-  return wrap(new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } }), "postgres", async () => {});
+  const prisma = new PrismaClient({ adapter, transactionOptions: { maxWait: DATABASE_WAIT_MS } });
+  // Transactions that wait by design are bounded past it (transactionBound).
+  recordStatementBound(prisma, opts.statementTimeoutMs ?? 0);
+  return wrap(prisma, "postgres", async () => {});
 }
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<Database> {

@@ -36,9 +36,13 @@
  *
  * An operator's statement bound (on the role, in DATABASE_URL) stays, shorter or longer: ours
  * is set only where none is (an operator who chose 60 s for reports keeps it). An operator's
- * shorter lock bound stays; ours replaces none or a longer one. lock_timeout is kept under Prisma's transaction bound (5 s by default):
- * past that bound Prisma gives up on the transaction, but a statement already waiting on the
- * server would go on waiting.
+ * shorter lock bound stays; ours replaces none or a longer one.
+ *
+ * Prisma bounds a transaction too (5 s by default): past it Prisma gives up on the
+ * transaction, mid-statement, and the request answers 503 although the server would have
+ * ended the statement cleanly, or let it finish. A transaction that waits for locks by design
+ * is given a bound past its waits and the statement bound (`transactionBound`), so that the
+ * server's bounds end it first.
  */
 import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
 
@@ -133,13 +137,38 @@ export async function withStatementBoundRaised<T>(tx: RawClient, ms: number, sta
   return result;
 }
 
+/** What Prisma's bound on a transaction leaves past the server's bounds: the server ends a statement first, and the connection is left clean. */
+const TRANSACTION_MARGIN_MS = 5_000;
+
+/**
+ * The statement bound each client's connections were opened with (openDatabase), for
+ * transactionBound. A client not recorded (or opened with none: PGlite,
+ * DATABASE_STATEMENT_TIMEOUT_MS=0) is allowed the configured default.
+ */
+const statementBounds = new WeakMap<object, number>();
+const DEFAULT_STATEMENT_MS = 30_000;
+
+export function recordStatementBound(prisma: object, statementMs: number): void {
+  statementBounds.set(prisma, statementMs);
+}
+
+/**
+ * Prisma's bound (`timeout`) on a transaction of `prisma`'s that waits up to `designedMs` by
+ * design (its lock waits, each bounded by lock_timeout; a whole document's work): past that,
+ * one statement running up to the statement bound, and a margin. The server ends a wait or a
+ * statement first, cleanly, with the error the caller is meant to see.
+ */
+export function transactionBound(prisma: object, designedMs: number): number {
+  return designedMs + (statementBounds.get(prisma) || DEFAULT_STATEMENT_MS) + TRANSACTION_MARGIN_MS;
+}
+
 /**
  * Prisma's own bound on the transaction around a statement long by design: past the server's
  * (LONG_STATEMENT_MS), so that where that bound is in force the server ends the statement and
  * the connection is left clean. Where no bound of ours is (DATABASE_STATEMENT_TIMEOUT_MS=0, or
  * behind PgBouncer) this is the statement's only one, on the client's side.
  */
-const LONG_TRANSACTION_MS = LONG_STATEMENT_MS + 5_000;
+const LONG_TRANSACTION_MS = LONG_STATEMENT_MS + TRANSACTION_MARGIN_MS;
 
 /**
  * Runs one statement long by design (see LONG_STATEMENT_MS) with the statement bound raised

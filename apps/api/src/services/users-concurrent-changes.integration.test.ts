@@ -143,3 +143,31 @@ describe("a SuperAdmin's change queued behind their own demotion", () => {
     await expect(t.client().auth.login.mutate({ email: target.email, password: "a password the actor knows" })).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
   });
 });
+
+describe("a change that waits for each of its locks in turn", () => {
+  it("lands after waiting longer in all than Prisma's default 5 s bound on a transaction, each wait under the lock-wait bound", async () => {
+    const target = await t.userWithRole("USER");
+    const guard = await holder();
+    const row = await holder();
+    let updated;
+    try {
+      await guard.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:last-superadmin'))`);
+      await lockUser(row, target.id);
+      updated = settled(t.client(rootToken).users.update.mutate({ id: target.id, budgetUsd: 12 }));
+      // About 3 s at the guard's lock, then about 3 s at the target's row: each under the 4 s
+      // lock-wait bound, 6 s in all.
+      await untilLockWaiters(guard, 1);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await guard.query("COMMIT");
+      await untilLockWaiters(row, 1, { orSettled: updated });
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      await guard.query("ROLLBACK").catch(() => {});
+      await guard.end();
+      await row.query("COMMIT");
+      await row.end();
+    }
+    expect(await updated).toMatchObject({ ok: { id: target.id, budgetUsd: 12 } });
+    expect((await t.app.deps.db.prisma.user.findUniqueOrThrow({ where: { id: target.id } })).budgetUsd).toBe(12);
+  }, 30_000);
+});

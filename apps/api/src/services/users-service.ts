@@ -1,7 +1,7 @@
 import { budgetPeriodStart, type TBudgetPeriod, type TRole, type TUser, type TUserCreateInput, type TUserDeleteInput, type TUserUpdateInput, type TUsersListInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { isTransactionConflict } from "../infra/database-errors.ts";
-import { boundLockWaits } from "../infra/statement-bounds.ts";
+import { boundLockWaits, LOCK_WAIT_MS, transactionBound } from "../infra/statement-bounds.ts";
 import type { AuthService } from "./auth/auth-service.ts";
 import type { PasswordWork } from "./auth/password-work.ts";
 import { toUserView } from "./auth/user-view.ts";
@@ -95,7 +95,7 @@ export async function followAccountChange(
     // The row first, then its sessions and keys (see lockAccount).
     if (!(await lockAccount(tx, userId, "FOR NO KEY UPDATE")) || !(await write(tx))) return null;
     return writeFollowUps(tx, deps, userId, change);
-  });
+  }, { timeout: transactionBound(deps.prisma, LOCK_WAIT_MS) });
   if (!written) return null;
   await announceChange(deps, userId, change, written);
   return written.keysRevoked;
@@ -163,6 +163,8 @@ async function lockAccount(tx: Prisma.TransactionClient, id: string, strength: "
 export function createUsersService(deps: UsersServiceDeps) {
   const { prisma } = deps;
   const hashPassword = (password: string) => deps.passwords.hash(password);
+  // Waits for the guard's lock, the actor's row and the target's row, each up to LOCK_WAIT_MS.
+  const CHANGE_TRANSACTION = { timeout: transactionBound(prisma, 3 * LOCK_WAIT_MS) };
 
   async function list(input: TUsersListInput): Promise<{ items: TUser[]; nextCursor: string | null }> {
     const limit = input?.limit ?? 20;
@@ -234,7 +236,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           throw new AppError("CONFLICT", "Cannot demote or disable the last enabled SuperAdmin");
         }
         return { user, change, written: await writeFollowUps(tx, deps, user.id, change) };
-      })
+      }, CHANGE_TRANSACTION)
       .catch(settleWriteError);
     await announceChange(deps, user.id, change, written);
     return toUserView(user);
@@ -263,7 +265,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           const left = await tx.user.count({ where: { role: "SUPERADMIN", disabled: false } });
           if (left === 0) throw new AppError("CONFLICT", "Cannot delete the last SuperAdmin");
         }
-      })
+      }, CHANGE_TRANSACTION)
       .catch(settleWriteError);
     await deps.auth.userChanged(input.id);
     await deps.onAccessChanged?.(input.id);

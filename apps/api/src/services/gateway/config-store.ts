@@ -8,7 +8,7 @@
 import { AUTO_MODEL, type TConfigDocument, type TConfigHistoryPage, type TModelUpsertInput, type TProviderCreateInput, type TProviderKind, type TProviderUpdateInput } from "@switchboard/schema";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.ts";
 import { keyNamesOf } from "../../infra/key-names.ts";
-import { boundLockWaits, withStatementBoundRaised } from "../../infra/statement-bounds.ts";
+import { boundLockWaits, transactionBound, withStatementBoundRaised } from "../../infra/statement-bounds.ts";
 import type { SecretBox } from "../../infra/secrets.ts";
 import type { UnreadableSecret } from "../../providers/create-provider.ts";
 import { cursorPage } from "../cursor-page.ts";
@@ -33,21 +33,19 @@ type Tx = Prisma.TransactionClient;
 
 /**
  * How long a configuration change waits for the version row: behind a whole document being
- * applied (or dry-run) that may take tens of seconds on a large configuration. Under the
- * shortest of the two transactions' own bounds (CHANGE_TRANSACTION_MS).
+ * applied (or dry-run) that may take tens of seconds on a large configuration. Prisma's bounds
+ * on the transactions come after it (transactionBound).
  */
 const CONFIG_LOCK_WAIT_MS = 25_000;
 /**
  * The statement bound on the statement that waits for the version row: the wait and a little
  * more, so that lock_timeout, not the statement bound, ends a wait too long; under Prisma's
- * bound on the transaction (CHANGE_TRANSACTION_MS), so that the server ends the statement
+ * bound on the transaction (transactionBound counts it), so that the server ends the statement
  * first and leaves the connection clean.
  */
 const CONFIG_LOCK_STATEMENT_MS = CONFIG_LOCK_WAIT_MS + 1_000;
-/** Prisma's bound on one change's transaction, which may wait CONFIG_LOCK_WAIT_MS for the version row. */
-const CHANGE_TRANSACTION_MS = 30_000;
-/** Prisma's bound on a whole document's transaction: many statements, and the same wait. */
-const DOCUMENT_TRANSACTION_MS = 60_000;
+/** What a whole document's transaction may take past its wait for the version row and one statement's bound: many statements. */
+const DOCUMENT_WORK_MS = 30_000;
 
 /**
  * Runs `lock`, the statement of a configuration change's transaction that waits for the
@@ -247,7 +245,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
         return { result, version: next };
       },
       // May wait on the version row behind a whole document being applied.
-      { maxWait: 10_000, timeout: CHANGE_TRANSACTION_MS },
+      { maxWait: 10_000, timeout: transactionBound(prisma, CONFIG_LOCK_STATEMENT_MS) },
     );
   }
 
@@ -455,7 +453,7 @@ export function createConfigStore(prisma: PrismaClient, box: SecretBox) {
           return { ...plan, basedOn, version };
         },
         // A whole document is many statements; the lock wait counts too.
-        { maxWait: 10_000, timeout: DOCUMENT_TRANSACTION_MS },
+        { maxWait: 10_000, timeout: transactionBound(prisma, CONFIG_LOCK_STATEMENT_MS + DOCUMENT_WORK_MS) },
       );
     } catch (error) {
       if (error instanceof DryRun) return error.outcome;

@@ -7,7 +7,7 @@
 import { budgetPeriodStart, roleAtLeast, type TKeyScope, type TApiKey, type TBudgetPeriod, type TApiKeyCreated, type TKeyCreateInput, type TKeyUpdateInput, type TKeysListInput, type TRole } from "@switchboard/schema";
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
-import { boundLockWaits } from "../../infra/statement-bounds.ts";
+import { boundLockWaits, LOCK_WAIT_MS, transactionBound } from "../../infra/statement-bounds.ts";
 import { cursorPage } from "../cursor-page.ts";
 import { AppError } from "../errors.ts";
 import type { KeyCache, KeyChange } from "./key-cache.ts";
@@ -172,7 +172,7 @@ export function createKeysService(deps: KeysServiceDeps) {
         throw new AppError("CONFLICT", `The owner already holds ${active} active API keys, the most one user may hold (${KEY_LIMITS.maxActivePerUser}); revoke one no longer used first`);
       }
       return work(tx);
-    });
+    }, { timeout: transactionBound(prisma, LOCK_WAIT_MS) });
   }
 
   /**

@@ -12,7 +12,7 @@
 import { BUDGET_PERIODS, TAG_BUDGET_LIMITS, budgetPeriodStart, type TBudgetPeriod, type TTagBudget, type TTagBudgetSetInput } from "@switchboard/schema";
 import type { PrismaClient } from "../../generated/prisma/client.ts";
 import { followChannel } from "../../infra/channel-follower.ts";
-import { boundLockWaits } from "../../infra/statement-bounds.ts";
+import { boundLockWaits, LOCK_WAIT_MS, transactionBound } from "../../infra/statement-bounds.ts";
 import type { Coordination } from "../../infra/coordination/port.ts";
 import { AppError } from "../errors.ts";
 import type { LoggedSpend } from "./logged-spend.ts";
@@ -115,7 +115,7 @@ export function createTagBudgets(deps: {
           throw new AppError("CONFLICT", `There are already ${TAG_BUDGET_LIMITS.max} tag budgets, the most the gateway holds; remove one no longer needed first`);
         }
         return tx.tagBudget.upsert({ where: { tag: input.tag }, create: { tag: input.tag, ...data }, update: data });
-      });
+      }, { timeout: transactionBound(prisma, LOCK_WAIT_MS) });
       await changed();
       return { tag: row.tag, budgetUsd: row.budgetUsd, budgetPeriod: input.budgetPeriod, keysOnly: row.keysOnly };
     },
