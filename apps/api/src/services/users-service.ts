@@ -153,7 +153,8 @@ async function refuseEndedActor(tx: Prisma.TransactionClient, actor: AccountActo
  * orders — one holding the row and waiting for the sessions, the other the reverse — would
  * deadlock, and PostgreSQL would fail one of them. `FOR UPDATE` for a delete; a change that
  * keeps the row's key takes the weaker lock its UPDATE takes, so rows pointing at the user
- * (sessions starting, say) are not held up by it.
+ * (sessions starting, say) are not held up by it; `FOR SHARE` for the row of who makes the
+ * change, read and not written (refuseEndedActor).
  */
 async function lockAccount(tx: Prisma.TransactionClient, id: string, strength: "FOR UPDATE" | "FOR NO KEY UPDATE" | "FOR SHARE") {
   const [row] = await tx.$queryRaw<Array<{ role: TRole; disabled: boolean }>>`SELECT "role"::text AS "role", "disabled" FROM "User" WHERE "id" = ${id} ${Prisma.raw(strength)}`;
