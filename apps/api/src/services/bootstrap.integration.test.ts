@@ -12,7 +12,7 @@
  * PostgreSQL by a session holding the row they write (PGlite serves one connection at a
  * time): one recovers the account, the other starts all the same.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -50,6 +50,7 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     let running: TestApp | undefined;
     cleanups.push(async () => running?.close());
     return {
+      dataDir,
       /** Starts an instance (the previous one stopped first) and returns it with its log lines. */
       async start(env: Record<string, string>): Promise<{ t: TestApp; log: LogLine[] }> {
         await running?.close();
@@ -147,6 +148,35 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
     await signIn(again.t, GENERATED_SUPERADMIN_EMAIL, after);
   });
 
+  it("a recovery whose credentials file cannot be written fails the start and leaves the account disabled; the next start recovers it", async () => {
+    const install = await installation();
+    const first = await install.start(NO_VARIABLES);
+    const before = await install.generatedPassword();
+    await disable(first.t, GENERATED_SUPERADMIN_EMAIL);
+    await first.t.close();
+    // The file's path taken by a directory: the new file cannot be put there.
+    const credentialsPath = join(install.dataDir, "superadmin-credentials.txt");
+    await rm(credentialsPath);
+    await mkdir(join(credentialsPath, "in-the-way"), { recursive: true });
+
+    const failure: unknown = await install.start(NO_VARIABLES).then(
+      () => "started",
+      (error: unknown) => error,
+    );
+
+    await rm(credentialsPath, { recursive: true });
+    const { t, log } = await install.start(NO_VARIABLES);
+    // The failed start left it disabled: this start found it so and recovered it.
+    expect(messages(log, WARN)).toContainEqual(
+      `no enabled SuperAdmin (1 disabled): re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled SUPERADMIN) with a new random password, and revoked its 0 API keys; read it from this file`,
+    );
+    const after = await install.generatedPassword();
+    expect(after).not.toBe(before);
+    expect((await t.client((await signIn(t, GENERATED_SUPERADMIN_EMAIL, after)).accessToken).auth.me.query()).role).toBe("SUPERADMIN");
+    expect(await readdir(install.dataDir)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+    expect(String(failure)).toContain(`could not write the SuperAdmin credentials file ${credentialsPath}`);
+  });
+
   // Instances meeting at a held row: PostgreSQL only (PGlite serves one connection at a time),
   // so these are defined for the cluster run alone rather than skipped in the embedded one.
   if (mode === "cluster") {
@@ -190,10 +220,11 @@ describe.each(["cluster", "embedded"] as const)("start-up SuperAdmin recovery (%
       const allowRevocations = await refuseRevocations(install, "ApiKey");
 
       await expect(install.start(NO_VARIABLES)).rejects.toThrow();
-      // Still disabled, with the password of the file still there: the recovery is still to be done.
-      const [row] = await install.sql<{ disabled: boolean }>(`SELECT "disabled" FROM "User" WHERE "email" = $1`, [GENERATED_SUPERADMIN_EMAIL]);
+      // Still disabled: the recovery is still to be done. The file was written before the
+      // refusal rolled the change back, so it holds a password that was never set.
+      const [row] = await install.sql<{ disabled: boolean; passwordHash: string }>(`SELECT "disabled", "passwordHash" FROM "User" WHERE "email" = $1`, [GENERATED_SUPERADMIN_EMAIL]);
       expect(row!.disabled).toBe(true);
-      expect(await install.generatedPassword()).toBe(before);
+      expect(await verifyPassword(row!.passwordHash, before)).toBe(true);
 
       await allowRevocations();
       const { t } = await install.start(NO_VARIABLES);

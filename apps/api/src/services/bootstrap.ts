@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
@@ -139,6 +139,12 @@ export async function bootstrapSuperAdmin(opts: {
   }
   const password = randomBytes(18).toString("base64url");
   const passwordHash = await hashPassword(password);
+  const path = join(opts.dataDir, "superadmin-credentials.txt");
+  // Written before the account's change commits, inside its transaction: a file that cannot
+  // be written rolls the change back, so the next start recovers the account again instead
+  // of seeing an enabled SuperAdmin whose password nobody has. A commit that fails after the
+  // write only leaves an unused password in the file, which the next recovery replaces.
+  const writeCredentials = () => writeCredentialsFile(opts.dataDir, path, password);
   const lost = () =>
     log.info({ email: GENERATED_SUPERADMIN_EMAIL }, `${GENERATED_SUPERADMIN_EMAIL} was recovered by another instance starting at the same time: its credentials file is in that instance's DATA_DIR`);
   let what: string;
@@ -146,31 +152,53 @@ export async function bootstrapSuperAdmin(opts: {
   if (existing) {
     // The generated account, disabled: enabled again as a SuperAdmin, with a new password
     // (the one in an old credentials file may have been why it was disabled). Only while it
-    // is still disabled: of instances starting at once, the one whose write lands recovers it.
+    // is still disabled: of instances starting at once, the one whose write lands recovers it
+    // and writes the file; the others leave the winner's file alone.
     // No operator chose this: keys made before the disable, perhaps the reason for it, would
     // act again, now as a SuperAdmin. Whoever signs in with the new password makes new ones.
     // All in one transaction with the row's write: a failure leaves the account disabled, for
-    // the next start to recover (this one's password is never written to the file).
+    // the next start to recover.
     const revoked = await changed(
       existing.id,
       { roleChanged: existing.role !== "SUPERADMIN", disabled: false, passwordChanged: true, revokeKeys: true, reason: "superadmin recovery" },
-      async (tx) => (await tx.user.updateMany({ where: { id: existing.id, disabled: true }, data: { role: "SUPERADMIN", disabled: false, passwordHash } })).count > 0,
+      async (tx) => {
+        const updated = await tx.user.updateMany({ where: { id: existing.id, disabled: true }, data: { role: "SUPERADMIN", disabled: false, passwordHash } });
+        if (updated.count === 0) return false;
+        await writeCredentials();
+        return true;
+      },
     );
     if (revoked === null) return lost();
     keysRevoked = revoked;
     what = `re-enabled ${GENERATED_SUPERADMIN_EMAIL} as SuperAdmin (it was a disabled ${existing.role}) with a new random password, and revoked its ${keysRevoked} API key${keysRevoked === 1 ? "" : "s"}`;
   } else {
     try {
-      await prisma.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
+      await prisma.$transaction(async (tx) => {
+        await tx.user.create({ data: { email: GENERATED_SUPERADMIN_EMAIL, passwordHash, role: "SUPERADMIN" } });
+        await writeCredentials();
+      });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       return lost();
     }
     what = "created a SuperAdmin with a random password";
   }
-  await mkdir(opts.dataDir, { recursive: true });
-  const path = join(opts.dataDir, "superadmin-credentials.txt");
-  await writeFile(path, `email: ${GENERATED_SUPERADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
   const why = disabledSuperAdmins > 0 ? `no enabled SuperAdmin (${disabledSuperAdmins} disabled): ` : "";
   log.warn({ path, email: GENERATED_SUPERADMIN_EMAIL, disabledSuperAdmins, ...(existing ? { keysRevoked } : {}) }, `${why}${what}; read it from this file`);
+}
+
+/**
+ * Writes the generated account's credentials (0600) to a file beside `path`, then renames it
+ * over `path`: a failed write leaves the previous file whole. Throws one clear line.
+ */
+async function writeCredentialsFile(dataDir: string, path: string, password: string): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(temp, `email: ${GENERATED_SUPERADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => {});
+    throw new Error(`could not write the SuperAdmin credentials file ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }
