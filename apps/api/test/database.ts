@@ -77,6 +77,14 @@ export async function openTestDatabase(flavour: DatabaseFlavour): Promise<Databa
   };
 }
 
+/** A connection of its own with a transaction open: to hold rows or locks while the app's statements meet them. */
+export async function openTransaction(databaseUrl: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query("BEGIN");
+  return client;
+}
+
 /**
  * Waits until `n` sessions of this database wait for a lock (or `orSettled` has settled), read from pg_locks
  * (pg_stat_activity's wait columns are read apart from its state and can lag). `client` is

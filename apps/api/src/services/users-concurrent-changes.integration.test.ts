@@ -12,7 +12,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../test/app.ts";
-import { untilLockWaiters } from "../../test/database.ts";
+import { openTransaction, untilLockWaiters } from "../../test/database.ts";
 
 let t: TestApp;
 let rootToken: string;
@@ -25,12 +25,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => t?.close());
 
-async function holder(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: t.app.deps.env.DATABASE_URL! });
-  await client.connect();
-  await client.query("BEGIN");
-  return client;
-}
+const holder = () => openTransaction(t.app.deps.env.DATABASE_URL!);
 
 /** How a call settled: its value, or its error's code. */
 function settled<T>(call: Promise<T>): Promise<{ ok: T } | { code: unknown }> {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCClientError } from "@switchboard/client";
 import type { TUserUpdateInput } from "@switchboard/schema";
 import { startTestApp, type TestApp } from "../../../test/app.ts";
-import { untilLockWaiters } from "../../../test/database.ts";
+import { openTransaction, untilLockWaiters } from "../../../test/database.ts";
 import { bearer } from "../../../test/http.ts";
 
 let t: TestApp;
@@ -26,12 +26,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => t?.close());
 
-async function holder(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: t.app.deps.env.DATABASE_URL! });
-  await client.connect();
-  await client.query("BEGIN");
-  return client;
-}
+const holder = () => openTransaction(t.app.deps.env.DATABASE_URL!);
 
 /** The call itself, awaited later: its refusal is not an unhandled rejection meanwhile. */
 function quiet<T>(call: Promise<T>): Promise<T> {
