@@ -113,8 +113,10 @@ describe("users.delete", () => {
         trpcMutation(a.url, "users.delete", { id: y.id }, bearer(x.token)),
         trpcMutation(b.url, "users.delete", { id: x.id }, bearer(y.token)),
       ]);
-      // One lands; the other is refused as a conflict (its transaction lost the race), not a 500.
-      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 409]);
+      // One lands; the other, checked under the last-SuperAdmin guard's lock after it, finds its
+      // sender changed by the one that landed: refused as a session that has ended, not a 500.
+      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 401]);
+      expect(JSON.stringify(one.status === 401 ? one.body : two.body)).toContain("Your session has ended");
       const kept = one.status === 200 ? x : y;
       expect(await a.app.deps.db.prisma.user.count({ where: { id: { in: [x.id, y.id] } } })).toBe(1);
       expect(await a.app.deps.db.prisma.user.findUniqueOrThrow({ where: { id: kept.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false });
@@ -164,8 +166,10 @@ describe("users.update", () => {
         trpcMutation(a.url, "users.update", { id: y.id, ...change, password: "reset-by-x-0123456789" }, bearer(x.token)),
         trpcMutation(b.url, "users.update", { id: x.id, ...change, password: "reset-by-y-0123456789" }, bearer(y.token)),
       ]);
-      // One lands; the other is refused as a conflict (its transaction lost the race), not a 500.
-      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 409]);
+      // One lands; the other, checked under the last-SuperAdmin guard's lock after it, finds its
+      // sender changed by the one that landed: refused as a session that has ended, not a 500.
+      expect([one.status, two.status].sort(), JSON.stringify([one.body, two.body])).toEqual([200, 401]);
+      expect(JSON.stringify(one.status === 401 ? one.body : two.body)).toContain("Your session has ended");
       const [changed, refused] = one.status === 200 ? [y, x] : [x, y];
       expect(await prisma.user.findUniqueOrThrow({ where: { id: refused.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false });
       expect(await prisma.user.findUniqueOrThrow({ where: { id: changed.id }, select: { role: true, disabled: true } })).toEqual({ role: "SUPERADMIN", disabled: false, ...change });
